@@ -1,0 +1,74 @@
+#pragma once
+// Argument checks shared by the binding files: clear TypeError/ValueError messages that name the
+// argument and show its shape, instead of a crash inside a kernel.
+#include <nanobind/nanobind.h>
+#include <nanobind/ndarray.h>
+
+#include <cstdint>
+#include <sstream>
+#include <string>
+#include <vector>
+
+namespace fastdl::bind {
+
+namespace nb = nanobind;
+
+inline std::string shape_str(const nb::ndarray<>& a) {
+  std::ostringstream s;
+  s << '(';
+  for (size_t i = 0; i < a.ndim(); ++i) s << (i ? ", " : "") << a.shape(i);
+  s << (a.ndim() == 1 ? ",)" : ")");
+  return s.str();
+}
+
+inline std::string dtype_str(const nb::dlpack::dtype& dt) {
+  const char* kind = dt.code == uint8_t(nb::dlpack::dtype_code::Float)  ? "float"
+                     : dt.code == uint8_t(nb::dlpack::dtype_code::Int)  ? "int"
+                     : dt.code == uint8_t(nb::dlpack::dtype_code::UInt) ? "uint"
+                     : dt.code == uint8_t(nb::dlpack::dtype_code::Bool) ? "bool"
+                                                                        : "other";
+  return std::string(kind) + std::to_string(dt.bits);
+}
+
+inline void require_float32(const nb::ndarray<>& a, const char* fn, const char* name) {
+  if (a.dtype() != nb::dtype<float>())
+    throw nb::type_error((std::string(fn) + ": " + name + " must be float32, got " +
+                          dtype_str(a.dtype()) + " with shape " + shape_str(a))
+                             .c_str());
+}
+
+inline void require_device(const nb::ndarray<>& a, int device_type, const char* fn,
+                           const char* name, const char* where) {
+  if (a.device_type() != device_type)
+    throw nb::type_error(
+        (std::string(fn) + ": " + name + " must be an array in " + where + " memory").c_str());
+}
+
+inline void require_ndim_at_least(const nb::ndarray<>& a, size_t n, const char* fn,
+                                  const char* name) {
+  if (a.ndim() < n)
+    throw nb::value_error((std::string(fn) + ": " + name + " must have at least " +
+                           std::to_string(n) + " dimensions, got shape " + shape_str(a))
+                              .c_str());
+}
+
+// [lowest, highest] byte addresses an array touches, for overlap checks.
+inline std::pair<uintptr_t, uintptr_t> byte_extent(const nb::ndarray<>& a) {
+  intptr_t lo = 0, hi = 0;
+  for (size_t i = 0; i < a.ndim(); ++i) {
+    if (a.shape(i) == 0) return {1, 0};  // empty: touches nothing
+    intptr_t span = intptr_t(a.shape(i) - 1) * a.stride(i);
+    (span < 0 ? lo : hi) += span;
+  }
+  const intptr_t item = a.itemsize();
+  const uintptr_t base = reinterpret_cast<uintptr_t>(a.data());
+  return {base + lo * item, base + hi * item + item - 1};
+}
+
+inline bool may_overlap(const nb::ndarray<>& a, const nb::ndarray<>& b) {
+  auto [a0, a1] = byte_extent(a);
+  auto [b0, b1] = byte_extent(b);
+  return a0 <= a1 && b0 <= b1 && a0 <= b1 && b0 <= a1;
+}
+
+}  // namespace fastdl::bind

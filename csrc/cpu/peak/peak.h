@@ -1,0 +1,11 @@
+#pragma once
+// This machine's peaks, measured in the same run as a benchmark (clocks and neighbours move).
+
+namespace fastdl::cpu {
+
+// fp32 FMA throughput (GFLOP/s) of the given SIMD path ("" = active) on `threads` threads.
+double measure_peak_gflops(const char* isa, int threads, double seconds);
+// Read bandwidth (GB/s) over a buffer far larger than the caches, on `threads` threads.
+double measure_read_bandwidth_gbs(int threads, double seconds);
+
+}  // namespace fastdl::cpu

@@ -1,0 +1,43 @@
+"""`fastdl.info()`: what this build is and what it runs on."""
+from __future__ import annotations
+
+import platform
+
+from fastdl import _C, cuda
+
+
+def info_dict() -> dict:
+    return {
+        "version": _C.__version__,
+        "python": platform.python_version(),
+        "platform": f"{platform.system()} {platform.machine()}",
+        "compiler": _C.compiler,
+        "openmp": _C.openmp,
+        "simd_path": _C.simd_path(),
+        "simd_available": list(_C.available_simd_paths()),
+        "threads": _C.get_num_threads(),
+        "hardware_threads": _C.max_hardware_threads(),
+        "cuda_built": cuda.is_built(),
+        "cuda_devices": cuda.device_count(),
+        "cuda_emulation_built": _emu_built(),
+    }
+
+
+def _emu_built() -> bool:
+    try:
+        import fastdl._C_cudaemu  # noqa: F401
+    except ImportError:
+        return False
+    return True
+
+
+def info(print_out: bool = True) -> dict:
+    """Version, compiler, SIMD path in use and available, threads, CUDA built / GPU available."""
+    d = info_dict()
+    if print_out:
+        width = max(map(len, d))
+        for key, value in d.items():
+            if isinstance(value, list):
+                value = ", ".join(value)
+            print(f"{key:<{width}}  {value}")
+    return d

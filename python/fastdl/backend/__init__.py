@@ -1,0 +1,53 @@
+"""Pick the kernel set from the array type: numpy -> fastdl._C, cupy -> fastdl._C_cuda."""
+from __future__ import annotations
+
+import importlib
+
+import numpy as np
+
+from fastdl import _C
+
+_cupy = None
+_cuda_mod = None
+
+
+def _cupy_module():
+    global _cupy
+    if _cupy is None:
+        try:
+            _cupy = importlib.import_module("cupy")
+        except ImportError:
+            _cupy = False
+    return _cupy or None
+
+
+def is_cupy_array(x) -> bool:
+    cp = type(x).__module__.split(".")[0] == "cupy"
+    return cp
+
+
+def array_module(*arrays):
+    """numpy or cupy for these arrays; mixing devices is an error."""
+    kinds = {is_cupy_array(x) for x in arrays}
+    if len(kinds) > 1:
+        raise TypeError("arrays are on different devices (numpy and cupy mixed)")
+    if kinds == {True}:
+        return _cupy_module()
+    for x in arrays:
+        if not isinstance(x, np.ndarray):
+            raise TypeError(f"expected a numpy or cupy array, got {type(x).__name__}")
+    return np
+
+
+def kernels_for(x):
+    """The compiled kernel module serving arrays like ``x``."""
+    if is_cupy_array(x):
+        global _cuda_mod
+        if _cuda_mod is None:
+            try:
+                _cuda_mod = importlib.import_module("fastdl._C_cuda")
+            except ImportError:
+                raise RuntimeError("got a cupy array but fastdl was built without CUDA "
+                                   "(reinstall with nvcc available and FASTDL_CUDA not OFF)") from None
+        return _cuda_mod
+    return _C

@@ -1,0 +1,79 @@
+"""Array-level kernels: numpy arrays run on fastdl._C, cupy arrays on fastdl._C_cuda.
+
+These take and return raw arrays (no autograd); `fastdl.Tensor` builds on them.
+"""
+from __future__ import annotations
+
+import numpy as np
+
+from fastdl import backend
+
+
+def _check_float32(x, fn: str, name: str):
+    if x.dtype != np.float32:
+        raise TypeError(f"{fn}: {name} must be float32, got {x.dtype} with shape {tuple(x.shape)}")
+
+
+def gemm(a, b, c=None, alpha: float = 1.0, beta: float = 0.0, trans_a: bool = False,
+         trans_b: bool = False):
+    """``c = alpha * op(a) @ op(b) + beta * c`` for 2-D or equally batched float32 arrays.
+
+    ``op(x)`` is ``x`` or, with ``trans_x``, its transpose (a strided view: no copy is made).
+    With ``c=None`` a new array is returned (``beta`` must then be 0); otherwise ``c`` is
+    updated in place and returned. With ``beta == 0`` the old contents of ``c`` are not read.
+    """
+    xp = backend.array_module(a, b, *( () if c is None else (c,) ))
+    for x, name in ((a, "a"), (b, "b")):
+        _check_float32(x, "gemm", name)
+        if x.ndim < 2:
+            raise ValueError(f"gemm: {name} must be at least 2-D, got shape {tuple(x.shape)}")
+    if trans_a:
+        a = xp.swapaxes(a, -1, -2)
+    if trans_b:
+        b = xp.swapaxes(b, -1, -2)
+    if a.shape[-1] != b.shape[-2] or a.shape[:-2] != b.shape[:-2]:
+        raise ValueError(f"gemm: shapes {tuple(a.shape)} and {tuple(b.shape)} do not agree "
+                         f"(trans_a={trans_a}, trans_b={trans_b})")
+    out_shape = a.shape[:-1] + b.shape[-1:]
+    if c is None:
+        if beta != 0:
+            raise ValueError("gemm: beta != 0 needs an input c")
+        c = xp.empty(out_shape, dtype=np.float32)
+    else:
+        _check_float32(c, "gemm", "c")
+        if tuple(c.shape) != tuple(out_shape):
+            raise ValueError(f"gemm: c has shape {tuple(c.shape)}, expected {tuple(out_shape)}")
+    backend.kernels_for(a).gemm(a, b, c, float(alpha), float(beta))
+    return c
+
+
+def matmul(a, b, out=None):
+    """``a @ b`` with numpy's semantics (1-D operands, broadcast batch dimensions), float32."""
+    xp = backend.array_module(a, b)
+    for x, name in ((a, "a"), (b, "b")):
+        _check_float32(x, "matmul", name)
+        if x.ndim == 0:
+            raise ValueError(f"matmul: {name} must have at least one dimension (got a scalar)")
+    a2 = a[None, :] if a.ndim == 1 else a
+    b2 = b[:, None] if b.ndim == 1 else b
+    if a2.shape[-1] != b2.shape[-2]:
+        raise ValueError(f"matmul: shapes {tuple(a.shape)} and {tuple(b.shape)} do not agree "
+                         f"({a2.shape[-1]} != {b2.shape[-2]})")
+    try:
+        batch = np.broadcast_shapes(a2.shape[:-2], b2.shape[:-2])
+    except ValueError:
+        raise ValueError(f"matmul: batch dimensions of {tuple(a.shape)} and {tuple(b.shape)} "
+                         "do not broadcast") from None
+    m, k, n = a2.shape[-2], a2.shape[-1], b2.shape[-1]
+    a3 = xp.broadcast_to(a2, batch + (m, k))
+    b3 = xp.broadcast_to(b2, batch + (k, n))
+    res = xp.empty(batch + (m, n), dtype=np.float32)
+    backend.kernels_for(a).gemm(a3, b3, res, 1.0, 0.0)
+    if a.ndim == 1:
+        res = res[..., 0, :]
+    if b.ndim == 1:
+        res = res[..., 0]
+    if out is not None:
+        out[...] = res
+        return out
+    return res
