@@ -1,0 +1,1 @@
+"""Benchmarks of fastdl's kernels against peers measured in the same run (`fastdl bench NAME`)."""

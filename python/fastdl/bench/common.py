@@ -1,0 +1,41 @@
+"""Shared benchmark plumbing: robust timing, machine peaks, markdown tables."""
+from __future__ import annotations
+
+import statistics
+import time
+from typing import Callable, Sequence
+
+from fastdl import _C
+
+
+def median_seconds(fn: Callable[[], object], *, warmup: int = 2, min_reps: int = 5,
+                   min_time: float = 0.3, max_reps: int = 200) -> float:
+    """Median wall time of ``fn()`` after warm-up (medians resist the shared machine's noise)."""
+    for _ in range(warmup):
+        fn()
+    times: list[float] = []
+    start = time.perf_counter()
+    while len(times) < min_reps or (time.perf_counter() - start < min_time and len(times) < max_reps):
+        t0 = time.perf_counter()
+        fn()
+        times.append(time.perf_counter() - t0)
+    return statistics.median(times)
+
+
+def settle(seconds: float = 0.25) -> None:
+    """Let a peer library's spinning worker threads go idle before the next timed call."""
+    time.sleep(seconds)
+
+
+def peak_gflops(threads: int, isa: str = "") -> float:
+    return _C.measure_peak_gflops(isa, threads, 0.3)
+
+
+def markdown_table(headers: Sequence[str], rows: Sequence[Sequence[object]]) -> str:
+    def fmt(v):
+        if isinstance(v, float):
+            return f"{v:.2f}" if abs(v) < 10 else f"{v:.1f}" if abs(v) < 1000 else f"{v:.0f}"
+        return str(v)
+    lines = ["| " + " | ".join(headers) + " |", "|" + "|".join("---" for _ in headers) + "|"]
+    lines += ["| " + " | ".join(fmt(v) for v in row) + " |" for row in rows]
+    return "\n".join(lines)
