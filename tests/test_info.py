@@ -1,0 +1,68 @@
+"""fastdl.info(), the `fastdl` command, threads and SIMD-path control."""
+import os
+import subprocess
+import sys
+
+import pytest
+
+import fastdl
+from fastdl import _C
+
+
+def test_info_reports_build_and_runtime():
+    d = fastdl.info(print_out=False)
+    assert d["version"] == fastdl.__version__ != ""
+    assert d["simd_path"] in d["simd_available"]
+    assert "scalar" in d["simd_available"]
+    assert d["threads"] == fastdl.get_num_threads() >= 1
+    assert isinstance(d["cuda_built"], bool)
+    assert d["cuda_devices"] == fastdl.cuda.device_count()
+    assert fastdl.cuda.is_available() == (d["cuda_devices"] > 0)
+
+
+def test_cli_info_runs():
+    out = subprocess.run([sys.executable, "-m", "fastdl.cli", "info"], capture_output=True,
+                         text=True, check=True).stdout
+    assert "simd_path" in out and "cuda_built" in out
+
+
+def test_set_num_threads_roundtrip_and_validation():
+    before = fastdl.get_num_threads()
+    try:
+        fastdl.set_num_threads(1)
+        assert fastdl.get_num_threads() == 1
+        for bad in (0, -3, 1.5, "2", True):
+            with pytest.raises(ValueError, match="positive int"):
+                fastdl.set_num_threads(bad)
+    finally:
+        fastdl.set_num_threads(before)
+
+
+def test_simd_path_can_be_forced_and_rejects_unknown():
+    before = _C.simd_path()
+    try:
+        for name in _C.available_simd_paths():
+            _C.set_simd_path(name)
+            assert _C.simd_path() == name
+        with pytest.raises(ValueError, match="unknown SIMD path"):
+            _C.set_simd_path("sse9")
+    finally:
+        _C.set_simd_path(before)
+
+
+@pytest.mark.parametrize("path", ["scalar", "avx2"])
+def test_fastdl_simd_env_var_selects_path(path):
+    if path not in _C.available_simd_paths():
+        pytest.skip(f"{path} not supported on this CPU")
+    env = dict(os.environ, FASTDL_SIMD=path)
+    out = subprocess.run([sys.executable, "-c", "from fastdl import _C; print(_C.simd_path())"],
+                         env=env, capture_output=True, text=True, check=True).stdout.strip()
+    assert out == path
+
+
+def test_measured_peak_is_positive_and_ordered():
+    scalar = _C.measure_peak_gflops("scalar", 1, 0.05)
+    best = _C.measure_peak_gflops(_C.available_simd_paths()[0], 1, 0.05)
+    assert scalar > 0.1 and best > 0.1
+    if _C.available_simd_paths()[0] != "scalar":
+        assert best > 1.5 * scalar  # wider vectors must show up in the FMA rate
