@@ -1,0 +1,60 @@
+// _C_cuda.gemm: the SGEMM kernel on arrays in CUDA device memory (cupy), same semantics as _C.gemm.
+#include <cuda_runtime_api.h>
+#include <nanobind/nanobind.h>
+#include <nanobind/ndarray.h>
+
+#include <stdexcept>
+#include <string>
+
+#include "bindings/cuda_gemm_args.h"
+#include "cuda/gemm/sgemm.h"
+
+namespace nb = nanobind;
+
+namespace fastdl::bind {
+
+namespace {
+
+void check_cuda(cudaError_t status, const char* what) {
+  if (status != cudaSuccess)
+    throw std::runtime_error(std::string(what) + ": CUDA error: " + cudaGetErrorString(status));
+}
+
+// Runs on the arrays' device and puts the caller's current device back afterwards.
+class DeviceGuard {
+ public:
+  explicit DeviceGuard(int device) {
+    check_cuda(cudaGetDevice(&previous_), "gemm");
+    if (device != previous_) check_cuda(cudaSetDevice(device), "gemm");
+  }
+  ~DeviceGuard() { cudaSetDevice(previous_); }
+
+ private:
+  int previous_ = 0;
+};
+
+void gemm(nb::ndarray<nb::ro> a, nb::ndarray<nb::ro> b, nb::ndarray<> out, float alpha, float beta,
+          uintptr_t stream) {
+  cuda::SgemmProblem problem;
+  if (!make_sgemm_problem(nb::ndarray<>(a), nb::ndarray<>(b), out, alpha, beta,
+                          nb::device::cuda::value, "CUDA device (cupy)", problem))
+    return;
+  const int device = int(out.device_id());
+  nb::gil_scoped_release release;
+  DeviceGuard guard(device);
+  cudaGetLastError();  // an earlier, unrelated failure must not be reported as ours
+  cuda::sgemm(problem, reinterpret_cast<void*>(stream));
+  check_cuda(cudaGetLastError(), "gemm kernel launch");
+}
+
+}  // namespace
+
+void bind_cuda_gemm(nb::module_& m) {
+  m.def("gemm", &gemm, nb::arg("a"), nb::arg("b"), nb::arg("out"), nb::arg("alpha") = 1.0f,
+        nb::arg("beta") = 0.0f, nb::arg("stream") = 0,
+        "out = alpha * a @ b + beta * out over matching batch dimensions (float32, any strides), "
+        "for arrays in CUDA device memory; enqueued on `stream` (a cudaStream_t handle, 0 = the "
+        "default stream).");
+}
+
+}  // namespace fastdl::bind

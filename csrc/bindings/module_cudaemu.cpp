@@ -1,0 +1,23 @@
+// fastdl._C_cudaemu: the CUDA kernel sources compiled by the host compiler and run by the CUDA
+// emulator (csrc/cuda_emu) on numpy arrays. For tests: it checks the kernels' algorithms and
+// synchronisation without a GPU; it says nothing about their speed.
+#include <nanobind/nanobind.h>
+
+namespace nb = nanobind;
+
+namespace fastdl::bind {
+void bind_cuda_emu_gemm(nb::module_& m);
+void bind_cuda_emu_selftest(nb::module_& m);
+}
+
+NB_MODULE(_C_cudaemu, m) {
+  m.doc() = "fastdl CUDA kernels run on the CPU by the CUDA emulator (tests)";
+  m.attr("schedules") = nb::make_tuple("forward", "reverse", "random", "warp_at_a_time");
+#ifdef FASTDL_EMU_ASM_FIBERS
+  m.attr("fibers") = "x86-64 assembly";
+#else
+  m.attr("fibers") = "ucontext";
+#endif
+  fastdl::bind::bind_cuda_emu_gemm(m);
+  fastdl::bind::bind_cuda_emu_selftest(m);
+}
