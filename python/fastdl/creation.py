@@ -1,0 +1,187 @@
+"""Tensor creation: ``tensor, zeros, ones, full, empty, arange, randn, rand ...`` (torch names).
+
+Floating point results default to float32; ``device='cuda'`` allocates with cupy.
+"""
+from __future__ import annotations
+
+import numpy as np
+
+from fastdl import random as _random
+from fastdl.tensor import (Tensor, _check_can_require_grad, _is_cupy, _parse_device, _wrap,
+                           as_dtype, float32, int64, tensor)
+
+
+def _xp(device):
+    if device is None or _parse_device(device) == "cpu":
+        return np
+    from fastdl import backend
+    cp = backend._cupy_module()
+    if cp is None:
+        raise RuntimeError("device 'cuda' needs cupy, which is not installed")
+    return cp
+
+
+def _size(size):
+    if len(size) == 1 and isinstance(size[0], (tuple, list)):
+        size = size[0]
+    try:
+        out = tuple(int(s) for s in size)
+    except TypeError:
+        raise TypeError(f"size must be a sequence of ints, got {size!r}") from None
+    if any(s < 0 for s in out):
+        raise RuntimeError(f"negative dimension in size {out}")
+    return out
+
+
+def _finish(arr, requires_grad):
+    t = _wrap(arr)
+    if requires_grad:
+        _check_can_require_grad(arr, True)
+        t._requires_grad = True
+    return t
+
+
+def _dt(dtype, default=float32):
+    return default if dtype is None else as_dtype(dtype)
+
+
+def zeros(*size, dtype=None, device=None, requires_grad=False):
+    return _finish(_xp(device).zeros(_size(size), dtype=_dt(dtype)), requires_grad)
+
+
+def ones(*size, dtype=None, device=None, requires_grad=False):
+    return _finish(_xp(device).ones(_size(size), dtype=_dt(dtype)), requires_grad)
+
+
+def empty(*size, dtype=None, device=None, requires_grad=False):
+    return _finish(_xp(device).empty(_size(size), dtype=_dt(dtype)), requires_grad)
+
+
+def full(size, fill_value, dtype=None, device=None, requires_grad=False):
+    if dtype is None:
+        dtype = (np.bool_ if isinstance(fill_value, bool) else
+                 int64 if isinstance(fill_value, int) else float32)
+    return _finish(_xp(device).full(_size((size,)), fill_value, dtype=as_dtype(dtype)),
+                   requires_grad)
+
+
+def eye(n, m=None, dtype=None, device=None, requires_grad=False):
+    return _finish(_xp(device).eye(n, m, dtype=_dt(dtype)), requires_grad)
+
+
+def arange(start, end=None, step=1, dtype=None, device=None, requires_grad=False):
+    """Like torch: integer arguments give int64, any float argument gives float32."""
+    if end is None:
+        start, end = 0, start
+    if dtype is None:
+        is_int = all(isinstance(v, (int, np.integer)) and not isinstance(v, bool)
+                     for v in (start, end, step))
+        dtype = int64 if is_int else float32
+    return _finish(_xp(device).arange(start, end, step).astype(as_dtype(dtype)), requires_grad)
+
+
+def linspace(start, end, steps, dtype=None, device=None, requires_grad=False):
+    return _finish(_xp(device).linspace(start, end, steps).astype(_dt(dtype)), requires_grad)
+
+
+def _like(fn, input, dtype, device, requires_grad, *args):
+    return fn(*args, input._data.shape, dtype=dtype or input._data.dtype,
+              device=device or input.device, requires_grad=requires_grad) if args else \
+        fn(input._data.shape, dtype=dtype or input._data.dtype, device=device or input.device,
+           requires_grad=requires_grad)
+
+
+def zeros_like(input, dtype=None, device=None, requires_grad=False):
+    return _like(zeros, input, dtype, device, requires_grad)
+
+
+def ones_like(input, dtype=None, device=None, requires_grad=False):
+    return _like(ones, input, dtype, device, requires_grad)
+
+
+def empty_like(input, dtype=None, device=None, requires_grad=False):
+    return _like(empty, input, dtype, device, requires_grad)
+
+
+def full_like(input, fill_value, dtype=None, device=None, requires_grad=False):
+    return full(input._data.shape, fill_value, dtype=dtype or input._data.dtype,
+                device=device or input.device, requires_grad=requires_grad)
+
+
+def randn(*size, dtype=None, device=None, requires_grad=False):
+    """Standard normal samples from the generator seeded by ``fastdl.manual_seed``."""
+    dev = "cpu" if device is None else _parse_device(device)
+    return _finish(_random.normal_array(_size(size), 0.0, 1.0, _dt(dtype), dev), requires_grad)
+
+
+def rand(*size, dtype=None, device=None, requires_grad=False):
+    """Uniform samples in [0, 1)."""
+    dev = "cpu" if device is None else _parse_device(device)
+    return _finish(_random.uniform_array(_size(size), 0.0, 1.0, _dt(dtype), dev), requires_grad)
+
+
+def randint(low, high=None, size=(), dtype=None, device=None, requires_grad=False):
+    if high is None:
+        low, high = 0, low
+    dev = "cpu" if device is None else _parse_device(device)
+    return _finish(_random.integers_array(low, high, _size((size,)), _dt(dtype, int64), dev),
+                   requires_grad)
+
+
+def randperm(n, dtype=None, device=None):
+    dev = "cpu" if device is None else _parse_device(device)
+    return _wrap(_random.permutation_array(n, dev).astype(_dt(dtype, int64), copy=False))
+
+
+def randn_like(input, dtype=None, device=None, requires_grad=False):
+    return _like(randn, input, dtype, device, requires_grad)
+
+
+def rand_like(input, dtype=None, device=None, requires_grad=False):
+    return _like(rand, input, dtype, device, requires_grad)
+
+
+def from_numpy(ndarray) -> Tensor:
+    """A tensor sharing memory with ``ndarray`` (its dtype kept)."""
+    if not isinstance(ndarray, np.ndarray):
+        raise TypeError(f"from_numpy expects a numpy.ndarray, got {type(ndarray).__name__}")
+    if ndarray.dtype.kind not in "fiub":
+        raise TypeError(f"from_numpy: can't convert an array of dtype {ndarray.dtype}; fastdl "
+                        "supports bool, integer and floating point arrays")
+    return _wrap(ndarray)
+
+
+def as_tensor(data, dtype=None, device=None) -> Tensor:
+    """Like ``tensor`` but shares memory with an array when dtype and device already match."""
+    if isinstance(data, Tensor) and dtype is None and device is None:
+        return data
+    if (isinstance(data, np.ndarray) or _is_cupy(data)) and (
+            dtype is None or as_dtype(dtype) == data.dtype) and device is None:
+        return from_numpy(data) if isinstance(data, np.ndarray) else _wrap(data)
+    return tensor(data, dtype=dtype, device=device)
+
+
+def from_dlpack(ext_tensor) -> Tensor:
+    """A tensor sharing memory with any DLPack producer (numpy, cupy, torch, jax ...)."""
+    if not hasattr(ext_tensor, "__dlpack__"):
+        raise TypeError(f"from_dlpack expects an object with __dlpack__, got "
+                        f"{type(ext_tensor).__name__}")
+    device_type = ext_tensor.__dlpack_device__()[0]
+    if device_type == 1:  # kDLCPU
+        arr = np.from_dlpack(ext_tensor)
+    elif device_type == 2:  # kDLCUDA
+        from fastdl import backend
+        cp = backend._cupy_module()
+        if cp is None:
+            raise RuntimeError("from_dlpack: the producer lives on a CUDA device; install cupy")
+        arr = cp.from_dlpack(ext_tensor)
+    else:
+        raise RuntimeError(f"from_dlpack: unsupported DLPack device type {device_type}")
+    if arr.dtype.kind not in "fiub":
+        raise TypeError(f"from_dlpack: unsupported dtype {arr.dtype}")
+    return _wrap(arr)
+
+
+__all__ = ["tensor", "as_tensor", "zeros", "ones", "empty", "full", "eye", "arange", "linspace",
+           "zeros_like", "ones_like", "empty_like", "full_like", "randn", "rand", "randint",
+           "randperm", "randn_like", "rand_like", "from_numpy", "from_dlpack"]

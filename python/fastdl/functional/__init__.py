@@ -1,0 +1,24 @@
+"""Differentiable tensor ops (``fastdl.sum``, ``fastdl.cat`` ... are these functions)."""
+import fastdl.tensor  # noqa: F401  (Tensor must exist before the op modules import it)
+from fastdl.functional.activations import log_softmax, softmax
+from fastdl.functional.arithmetic import (abs, add, allclose, ceil, clamp, clip, cos, div, eq,
+                                          equal, exp, expm1, floor, floor_divide, ge, gt, isfinite,
+                                          isinf, isnan, le, log, log1p, log2, log10, logical_and,
+                                          logical_not, logical_or, logical_xor, lt, maximum,
+                                          minimum, mul, ne, neg, pow, reciprocal, relu, remainder,
+                                          round, rsqrt, sigmoid, sign, sin, sqrt, square, sub, tan,
+                                          tanh, trunc, where)
+from fastdl.functional.conversion import to
+from fastdl.functional.indexing import (gather, index_select, masked_fill, masked_select,
+                                        nonzero, one_hot, scatter_add, take_along_dim)
+from fastdl.functional.linalg import bmm, dot, linear, matmul, mm, outer
+from fastdl.functional.reductions import (all, amax, amin, any, argmax, argmin, count_nonzero,
+                                          cumsum, logsumexp, max, mean, min, norm, std, sum, var)
+from fastdl.functional.shape import (broadcast_to, cat, chunk, clone, concat, concatenate,
+                                     contiguous, expand, flatten, flip, movedim, narrow, permute,
+                                     repeat, reshape, split, squeeze, stack, swapaxes, t,
+                                     transpose, unbind, unflatten, unsqueeze, view)
+
+multiply, divide, subtract, negative, true_divide = mul, div, sub, neg, div
+
+__all__ = [n for n in dir() if not n.startswith("_") and n not in ("fastdl",)]

@@ -1,0 +1,86 @@
+"""Attach the functional ops to ``Tensor`` as methods and operators (torch's names)."""
+from __future__ import annotations
+
+from fastdl.functional import (activations, arithmetic as A, conversion, indexing, linalg,
+                               reductions as R, shape as S)
+
+
+def _swap(fn):
+    def reflected(self, other):
+        return fn(other, self)
+
+    reflected.__name__ = f"r{fn.__name__}"
+    return reflected
+
+
+def _matmul_reflected(self, other):
+    from fastdl.functional._core import as_tensor_arg
+    return linalg.matmul(as_tensor_arg(other), self)
+
+
+def _reshape_method(self, *shape):
+    return S.reshape(self, *shape)
+
+
+def _sum_method(self, dim=None, keepdim=False, *, dtype=None):
+    return R.sum(self, dim, keepdim, dtype=dtype)
+
+
+METHODS = {
+    # operators
+    "__add__": A.add, "__radd__": A.add, "__sub__": A.sub, "__rsub__": _swap(A.sub),
+    "__mul__": A.mul, "__rmul__": A.mul, "__truediv__": A.div, "__rtruediv__": A.rdiv,
+    "__floordiv__": A.floor_divide, "__rfloordiv__": _swap(A.floor_divide),
+    "__mod__": A.remainder, "__rmod__": _swap(A.remainder),
+    "__pow__": A.pow, "__rpow__": _swap(A.pow), "__neg__": A.neg, "__pos__": lambda self: self,
+    "__abs__": A.abs, "__matmul__": linalg.matmul, "__rmatmul__": _matmul_reflected,
+    "__eq__": A.eq, "__ne__": A.ne, "__lt__": A.lt, "__le__": A.le, "__gt__": A.gt,
+    "__ge__": A.ge, "__and__": A.bitwise_and, "__or__": A.bitwise_or, "__xor__": A.bitwise_xor,
+    "__rand__": A.bitwise_and, "__ror__": A.bitwise_or, "__rxor__": A.bitwise_xor,
+    "__invert__": A.bitwise_not, "__getitem__": indexing.getitem,
+    # arithmetic and math
+    "add": A.add, "sub": A.sub, "subtract": A.sub, "mul": A.mul, "multiply": A.mul, "div": A.div,
+    "divide": A.div, "true_divide": A.div, "floor_divide": A.floor_divide,
+    "remainder": A.remainder, "pow": A.pow, "neg": A.neg, "negative": A.neg,
+    "reciprocal": A.reciprocal, "exp": A.exp, "expm1": A.expm1, "log": A.log, "log2": A.log2,
+    "log10": A.log10, "log1p": A.log1p, "sqrt": A.sqrt, "rsqrt": A.rsqrt, "square": A.square,
+    "sin": A.sin, "cos": A.cos, "tan": A.tan, "tanh": A.tanh, "sigmoid": A.sigmoid,
+    "relu": A.relu, "abs": A.abs, "sign": A.sign, "floor": A.floor, "ceil": A.ceil,
+    "round": A.round, "trunc": A.trunc, "clamp": A.clamp, "clip": A.clamp,
+    "maximum": A.maximum, "minimum": A.minimum,
+    "eq": A.eq, "ne": A.ne, "lt": A.lt, "le": A.le, "gt": A.gt, "ge": A.ge,
+    "logical_not": A.logical_not, "logical_and": A.logical_and, "logical_or": A.logical_or,
+    "isnan": A.isnan, "isinf": A.isinf, "isfinite": A.isfinite, "allclose": A.allclose,
+    "equal": A.equal,
+    "softmax": activations.softmax, "log_softmax": activations.log_softmax,
+    # reductions
+    "sum": _sum_method, "mean": R.mean, "max": R.max, "min": R.min, "amax": R.amax,
+    "amin": R.amin, "argmax": R.argmax, "argmin": R.argmin, "var": R.var, "std": R.std,
+    "logsumexp": R.logsumexp, "norm": R.norm, "all": R.all, "any": R.any, "cumsum": R.cumsum,
+    "count_nonzero": R.count_nonzero,
+    # shapes
+    "reshape": _reshape_method, "view": _reshape_method, "view_as": S.view_as,
+    "reshape_as": S.reshape_as, "flatten": S.flatten, "unflatten": S.unflatten,
+    "permute": S.permute, "transpose": S.transpose, "swapaxes": S.transpose, "t": S.t,
+    "squeeze": S.squeeze, "unsqueeze": S.unsqueeze, "expand": S.expand,
+    "expand_as": S.expand_as, "broadcast_to": S.broadcast_to, "split": S.split,
+    "chunk": S.chunk, "unbind": S.unbind, "narrow": S.narrow, "flip": S.flip,
+    "repeat": S.repeat, "contiguous": S.contiguous, "clone": S.clone, "movedim": S.movedim,
+    # indexing
+    "gather": indexing.gather, "scatter_add": indexing.scatter_add,
+    "index_select": indexing.index_select, "masked_fill": indexing.masked_fill,
+    "masked_select": indexing.masked_select, "nonzero": indexing.nonzero,
+    "take_along_dim": indexing.take_along_dim,
+    # linear algebra, conversion
+    "matmul": linalg.matmul, "mm": linalg.mm, "bmm": linalg.bmm, "dot": linalg.dot,
+    "outer": linalg.outer, "to": conversion.to,
+}
+
+PROPERTIES = {"T": S._T, "mT": S._mT}
+
+
+def install(cls):
+    for name, fn in METHODS.items():
+        setattr(cls, name, fn)
+    for name, fn in PROPERTIES.items():
+        setattr(cls, name, property(fn))

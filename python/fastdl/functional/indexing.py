@@ -1,0 +1,203 @@
+"""Indexing: ``x[key]`` (basic and advanced), gather/scatter_add, index_select, masked_fill."""
+from __future__ import annotations
+
+import numpy as np
+
+from fastdl.functional._core import Tensor, _wrap, norm_dim, record, xp_of
+from fastdl.tensor import int64
+
+_BASIC = (int, slice, type(None), type(Ellipsis))
+
+
+def _key_item(k):
+    if isinstance(k, Tensor):
+        d = k._data
+        if d.ndim == 0 and d.dtype.kind in "iu":
+            return int(d)
+        return d
+    return k
+
+
+def _array_key(key):
+    """``key`` with tensors replaced by their arrays (numpy/cupy indexing semantics apply)."""
+    if isinstance(key, tuple):
+        return tuple(_key_item(k) for k in key)
+    return _key_item(key)
+
+
+def _scatters(key) -> bool:
+    """Whether an index can select an element more than once (integer arrays/lists): then the
+    backward must accumulate with add.at instead of assigning."""
+    items = key if isinstance(key, tuple) else (key,)
+    for k in items:
+        if isinstance(k, (_BASIC, np.integer)) and not isinstance(k, bool):
+            continue
+        if isinstance(k, bool):
+            continue
+        dt = getattr(k, "dtype", None)
+        if dt is None:
+            dt = np.asarray(k).dtype
+        if dt != np.bool_:
+            return True
+    return False
+
+
+def _add_at(target, key, values):
+    if type(target) is np.ndarray:
+        np.add.at(target, key, values)
+    else:
+        import cupyx
+        cupyx.scatter_add(target, key, values)
+
+
+def index_put_zeros(g, shape, key, accumulate):
+    """A zero tensor of ``shape`` with ``g`` written (or added) at ``key``: the gradient of
+    ``x[key]``. Differentiable: its own backward is ``getitem``."""
+    xp = xp_of(g._data)
+    out = xp.zeros(shape, dtype=g._data.dtype)
+    if accumulate:
+        _add_at(out, key, g._data)
+    else:
+        out[key] = g._data
+
+    def index_put_backward(gg):
+        return (getitem(gg, key),)
+
+    return record(out, index_put_backward, (g,))
+
+
+def getitem(input, key):
+    k = _array_key(key)
+    d = input._data
+    try:
+        out = d[k]
+    except IndexError as e:
+        raise IndexError(f"index {key!r} is invalid for a tensor of shape {tuple(d.shape)}: {e}") \
+            from None
+    if not isinstance(out, np.ndarray) and type(out).__module__ == "numpy":
+        out = np.asarray(out)
+    shape = d.shape
+    accumulate = _scatters(k)
+
+    def getitem_backward(g):
+        return (index_put_zeros(g, shape, k, accumulate),)
+
+    return record(out, getitem_backward, (input,))
+
+
+def _check_index(index, fn):
+    if not isinstance(index, Tensor):
+        raise TypeError(f"{fn}(): index must be a Tensor, got {type(index).__name__}")
+    if index._data.dtype.kind not in "iu":
+        raise RuntimeError(f"{fn}(): Expected dtype int64 for index, got {index._data.dtype}")
+
+
+def _full_index(index_data, dim):
+    """Index arrays addressing ``x[i0, ..., index[i0,...], ...]`` for every position of index."""
+    xp = xp_of(index_data)
+    grids = list(xp.indices(index_data.shape, sparse=True))
+    grids[dim] = index_data
+    return tuple(grids)
+
+
+def gather(input, dim, index):
+    _check_index(index, "gather")
+    d = input._data
+    ax = norm_dim(dim, d.ndim)
+    idx = index._data
+    if idx.ndim != d.ndim:
+        raise RuntimeError(f"gather(): index has {idx.ndim} dims but input has {d.ndim} "
+                           f"(shapes {tuple(idx.shape)} and {tuple(d.shape)})")
+    for i, (si, sd) in enumerate(zip(idx.shape, d.shape)):
+        if i != ax and si > sd:
+            raise RuntimeError(f"gather(): size of index {tuple(idx.shape)} exceeds input "
+                               f"{tuple(d.shape)} in dimension {i}")
+    if idx.size and (idx.min() < 0 or idx.max() >= d.shape[ax]):
+        raise IndexError(f"gather(): index out of range for dimension {ax} of size {d.shape[ax]}")
+    full = _full_index(idx, ax)
+    out = d[full]
+    shape = d.shape
+
+    def gather_backward(g):
+        return (scatter_add(_wrap(xp_of(g._data).zeros(shape, dtype=g._data.dtype)), ax,
+                            index, g),)
+
+    return record(out, gather_backward, (input,))
+
+
+def take_along_dim(input, indices, dim):
+    return gather(input, dim, indices)
+
+
+def scatter_add(input, dim, index, src):
+    """``out = input.clone(); out[..., index[i], ...] += src[i]`` along ``dim`` (accumulating)."""
+    _check_index(index, "scatter_add")
+    d = input._data
+    ax = norm_dim(dim, d.ndim)
+    idx = index._data
+    if src._data.shape != idx.shape:
+        src = getitem(src, tuple(slice(0, s) for s in idx.shape))
+    out = d.copy()
+    _add_at(out, _full_index(idx, ax), src._data.astype(d.dtype, copy=False))
+
+    def scatter_add_backward(g):
+        return (g, gather(g, ax, index))
+
+    return record(out, scatter_add_backward, (input, src))
+
+
+def index_select(input, dim, index):
+    _check_index(index, "index_select")
+    ax = norm_dim(dim, input._data.ndim)
+    if index._data.ndim > 1:
+        raise IndexError(f"index_select(): index must be 0-d or 1-d, got shape "
+                         f"{tuple(index._data.shape)}")
+    return getitem(input, (slice(None),) * ax + (index._data.reshape(-1),))
+
+
+def masked_fill(input, mask, value):
+    from fastdl.functional.arithmetic import where
+    m = mask._data if isinstance(mask, Tensor) else mask
+    if getattr(m, "dtype", None) != np.bool_:
+        raise TypeError(f"masked_fill only supports boolean masks, got {getattr(m, 'dtype', type(m))}")
+    if isinstance(value, Tensor):
+        if value._data.ndim != 0:
+            raise RuntimeError(f"masked_fill only supports a 0-dimensional value tensor, got "
+                               f"shape {tuple(value._data.shape)}")
+        if not value._requires_grad:
+            value = value._data.item()
+    out = where(_wrap(m), value, input)
+    if out._data.dtype != input._data.dtype:
+        out = out.to(input._data.dtype)
+    if out._data.shape != input._data.shape:
+        raise RuntimeError(f"masked_fill: mask of shape {tuple(m.shape)} does not broadcast to "
+                           f"the input's shape {tuple(input._data.shape)}")
+    return out
+
+
+def masked_select(input, mask):
+    from fastdl.functional.shape import expand
+    m = mask._data if isinstance(mask, Tensor) else mask
+    shape = np.broadcast_shapes(input._data.shape, m.shape)
+    x = expand(input, *shape) if input._data.shape != shape else input
+    return getitem(x, np.broadcast_to(m, shape))
+
+
+def nonzero(input, as_tuple=False):
+    idx = input._data.nonzero()
+    if as_tuple:
+        return tuple(_wrap(i.astype(int64)) for i in idx)
+    xp = xp_of(input._data)
+    return _wrap(xp.stack(idx, axis=1).astype(int64) if idx else xp.zeros((0, 0), dtype=int64))
+
+
+def one_hot(tensor, num_classes=-1):
+    d = tensor._data
+    if d.dtype.kind not in "iu":
+        raise RuntimeError(f"one_hot is only applicable to index tensors, got {d.dtype}")
+    n = int(d.max()) + 1 if num_classes == -1 else num_classes
+    if d.size and (d.min() < 0 or d.max() >= n):
+        raise RuntimeError(f"one_hot: class values must be in [0, {n}), got range "
+                           f"[{int(d.min())}, {int(d.max())}]")
+    xp = xp_of(d)
+    return _wrap((d[..., None] == xp.arange(n)).astype(int64))

@@ -1,0 +1,125 @@
+"""Matrix products on fastdl's GEMM kernels.
+
+float32 goes through ``fastdl.ops.gemm`` (our C++/CUDA kernels). Other dtypes — float64 is what
+gradcheck uses, integers appear in index arithmetic — fall back to numpy/cupy ``matmul``: our
+kernels are float32 only.
+
+The core op is ``_mm(a, b, trans_a, trans_b) = op(a) @ op(b)`` on >= 2-D operands with
+broadcastable batch dims. Its gradients are again ``_mm`` with other trans flags, so backward
+runs on the GEMM kernel with transposes expressed as strides (no transposed copies), and the
+gradients are differentiable for ``create_graph``.
+"""
+from __future__ import annotations
+
+import numpy as np
+
+from fastdl import ops
+from fastdl.functional._core import Tensor, grad_for, promote, record
+from fastdl.functional.shape import reshape, unsqueeze, squeeze
+
+
+def _gemm_arrays(ad, bd, trans_a, trans_b):
+    if ad.dtype == np.float32 and bd.dtype == np.float32:
+        batch = np.broadcast_shapes(ad.shape[:-2], bd.shape[:-2])
+        if ad.shape[:-2] != batch:
+            ad = np.broadcast_to(ad, batch + ad.shape[-2:])
+        if bd.shape[:-2] != batch:
+            bd = np.broadcast_to(bd, batch + bd.shape[-2:])
+        return ops.gemm(ad, bd, trans_a=trans_a, trans_b=trans_b)
+    if trans_a:
+        ad = ad.swapaxes(-1, -2)
+    if trans_b:
+        bd = bd.swapaxes(-1, -2)
+    return np.matmul(ad, bd)
+
+
+def _mm(a: Tensor, b: Tensor, trans_a: bool = False, trans_b: bool = False) -> Tensor:
+    ad, bd = a._data, b._data
+    if ad.dtype != bd.dtype:
+        dt = promote(ad, bd)
+        ad, bd = ad.astype(dt, copy=False), bd.astype(dt, copy=False)
+    ka = ad.shape[-2] if trans_a else ad.shape[-1]
+    kb = bd.shape[-1] if trans_b else bd.shape[-2]
+    if ka != kb:
+        sa = ad.shape[:-2] + (ad.shape[-1], ad.shape[-2]) if trans_a else ad.shape
+        sb = bd.shape[:-2] + (bd.shape[-1], bd.shape[-2]) if trans_b else bd.shape
+        raise RuntimeError(f"matmul: shapes {tuple(sa)} and {tuple(sb)} cannot be multiplied "
+                           f"({ka} != {kb})")
+    try:
+        np.broadcast_shapes(ad.shape[:-2], bd.shape[:-2])
+    except ValueError:
+        raise RuntimeError(f"matmul: batch dimensions of {tuple(ad.shape)} and {tuple(bd.shape)} "
+                           "do not broadcast") from None
+    out = _gemm_arrays(ad, bd, trans_a, trans_b)
+
+    def mm_backward(g):
+        # C = op(A) op(B):  d op(A) = G op(B)^T,  d op(B) = op(A)^T G
+        ga = gb = None
+        if a._requires_grad:
+            ga = _mm(b, g, trans_b, True) if trans_a else _mm(g, b, False, not trans_b)
+            ga = grad_for(ga, a)
+        if b._requires_grad:
+            gb = _mm(g, a, True, trans_a) if trans_b else _mm(a, g, not trans_a, False)
+            gb = grad_for(gb, b)
+        return ga, gb
+
+    return record(out, mm_backward, (a, b))
+
+
+def matmul(input, other):
+    """``input @ other`` with torch/numpy semantics (1-D operands, broadcast batch dims)."""
+    if not isinstance(input, Tensor) or not isinstance(other, Tensor):
+        raise TypeError(f"matmul: expected two Tensors, got {type(input).__name__} and "
+                        f"{type(other).__name__}")
+    na, nb = input._data.ndim, other._data.ndim
+    if na == 0 or nb == 0:
+        raise RuntimeError(f"matmul: both arguments need at least 1 dimension, got shapes "
+                           f"{tuple(input._data.shape)} and {tuple(other._data.shape)}")
+    a = unsqueeze(input, 0) if na == 1 else input
+    b = unsqueeze(other, -1) if nb == 1 else other
+    out = _mm(a, b)
+    if na == 1:
+        out = squeeze(out, -2)
+    if nb == 1:
+        out = squeeze(out, -1)
+    return out
+
+
+def mm(input, mat2):
+    if input._data.ndim != 2 or mat2._data.ndim != 2:
+        raise RuntimeError(f"mm: expected 2-D tensors, got shapes {tuple(input._data.shape)} and "
+                           f"{tuple(mat2._data.shape)}")
+    return _mm(input, mat2)
+
+
+def bmm(input, mat2):
+    if input._data.ndim != 3 or mat2._data.ndim != 3 or \
+            input._data.shape[0] != mat2._data.shape[0]:
+        raise RuntimeError(f"bmm: expected 3-D tensors with equal batch size, got shapes "
+                           f"{tuple(input._data.shape)} and {tuple(mat2._data.shape)}")
+    return _mm(input, mat2)
+
+
+def linear(input, weight, bias=None):
+    """``input @ weight.T + bias`` with the transpose as a GEMM flag (no copy)."""
+    x = input
+    if x._data.ndim == 1:
+        out = squeeze(_mm(unsqueeze(x, 0), weight, False, True), 0)
+    elif x._data.ndim == 2:
+        out = _mm(x, weight, False, True)
+    else:
+        lead = x._data.shape[:-1]
+        out = reshape(_mm(reshape(x, -1, x._data.shape[-1]), weight, False, True),
+                      lead + (weight._data.shape[0],))
+    return out if bias is None else out + bias
+
+
+def outer(input, vec2):
+    return unsqueeze(input, 1) * unsqueeze(vec2, 0)
+
+
+def dot(input, other):
+    if input._data.ndim != 1 or other._data.ndim != 1:
+        raise RuntimeError(f"dot: 1D tensors expected, got shapes {tuple(input._data.shape)} and "
+                           f"{tuple(other._data.shape)}")
+    return matmul(input, other)

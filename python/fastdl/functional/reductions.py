@@ -1,0 +1,214 @@
+"""Reductions with torch's ``dim``/``keepdim`` conventions."""
+from __future__ import annotations
+
+from collections import namedtuple
+
+import numpy as np
+
+from fastdl.functional._core import (Tensor, _wrap, expand, float_data, norm_dims, record)
+from fastdl.functional import arithmetic as A
+from fastdl.tensor import int64
+
+MaxResult = namedtuple("max", ["values", "indices"])
+MinResult = namedtuple("min", ["values", "indices"])
+
+
+def _axis(dims):
+    return None if dims is None else (dims[0] if len(dims) == 1 else dims)
+
+
+def _keep_shape(shape, dims):
+    """``shape`` with the reduced dims set to 1 (the keepdim=True result shape)."""
+    if dims is None:
+        return (1,) * len(shape)
+    return tuple(1 if i in dims else s for i, s in enumerate(shape))
+
+
+def _unreduce(g, shape, dims, keepdim):
+    """Broadcast a reduction's gradient back over the reduced dims (differentiable)."""
+    if not keepdim:
+        g = g.reshape(_keep_shape(shape, dims))
+    return expand(g, shape)
+
+
+def sum(input, dim=None, keepdim=False, *, dtype=None):
+    d = input._data
+    dims = norm_dims(dim, d.ndim)
+    if dtype is not None:
+        from fastdl.tensor import as_dtype
+        d = d.astype(as_dtype(dtype), copy=False)
+    elif d.dtype.kind in "biu":
+        d = d.astype(int64, copy=False)
+    out = d.sum(axis=_axis(dims), keepdims=keepdim)
+    shape = d.shape
+
+    def sum_backward(g):
+        return (_unreduce(g, shape, dims, keepdim),)
+
+    return record(out, sum_backward, (input,))
+
+
+def mean(input, dim=None, keepdim=False, *, dtype=None):
+    d = input._data
+    if dtype is None and d.dtype.kind != "f":
+        raise RuntimeError(f"mean(): could not infer output dtype. Input dtype must be either a "
+                           f"floating point or complex dtype. Got: {d.dtype}")
+    dims = norm_dims(dim, d.ndim)
+    n = d.size if dims is None else int(np.prod([d.shape[i] for i in dims]))
+    s = sum(input, dim, keepdim, dtype=dtype)
+    return s / n if n else s * float("nan")
+
+
+def cumsum(input, dim):
+    from fastdl.functional._core import norm_dim
+    ax = norm_dim(dim, input._data.ndim)
+    out = np.cumsum(input._data, axis=ax)
+
+    def cumsum_backward(g):
+        return (cumsum(g.flip(ax), ax).flip(ax),)
+
+    return record(out, cumsum_backward, (input,))
+
+
+def _extreme_all(input, reducer, name):
+    """Full max/min: the gradient is split evenly among tied extreme elements (torch's rule)."""
+    d = input._data
+    out = reducer(d)
+
+    def backward(g):
+        mask = (d == out)
+        share = _wrap((mask / mask.sum()).astype(d.dtype))
+        return (g * share,)
+
+    backward.__name__ = f"{name}_backward"
+    return record(out, backward, (input,))
+
+
+def amax(input, dim=None, keepdim=False):
+    return _extreme_dims(input, dim, keepdim, np.max, "amax")
+
+
+def amin(input, dim=None, keepdim=False):
+    return _extreme_dims(input, dim, keepdim, np.min, "amin")
+
+
+def _extreme_dims(input, dim, keepdim, reducer, name):
+    d = input._data
+    if d.size == 0:
+        raise RuntimeError(f"{name}(): cannot reduce a tensor with no elements "
+                           f"(shape {tuple(d.shape)})")
+    dims = norm_dims(dim, d.ndim)
+    out = reducer(d, axis=_axis(dims), keepdims=keepdim)
+
+    def backward(g):
+        kept = out if keepdim else out.reshape(_keep_shape(d.shape, dims))
+        mask = (d == kept)
+        share = mask / mask.sum(axis=_axis(dims), keepdims=True)
+        return (_unreduce(g, d.shape, dims, keepdim) * _wrap(share.astype(d.dtype)),)
+
+    backward.__name__ = f"{name}_backward"
+    return record(out, backward, (input,))
+
+
+def _extreme(input, dim, keepdim, arg, reducer, result, name):
+    if isinstance(dim, Tensor):  # torch.max(a, b) is the elementwise maximum
+        return (A.maximum if name == "max" else A.minimum)(input, dim)
+    d = input._data
+    if d.size == 0:
+        raise RuntimeError(f"{name}(): cannot reduce a tensor with no elements "
+                           f"(shape {tuple(d.shape)})")
+    if dim is None:
+        return _extreme_all(input, reducer, name)
+    from fastdl.functional._core import norm_dim
+    from fastdl.functional.indexing import gather
+    ax = norm_dim(dim, d.ndim)
+    idx = np.expand_dims(arg(d, axis=ax), ax)
+    idx_t = _wrap(idx)
+    values = gather(input, ax, idx_t)
+    if not keepdim:
+        values = values.squeeze(ax)
+        idx_t = _wrap(idx.squeeze(ax))
+    return result(values, idx_t)
+
+
+def max(input, dim=None, keepdim=False):
+    """Full max (a 0-d tensor), or ``(values, indices)`` along ``dim``, or the elementwise
+    maximum when ``dim`` is a tensor."""
+    return _extreme(input, dim, keepdim, np.argmax, np.max, MaxResult, "max")
+
+
+def min(input, dim=None, keepdim=False):
+    return _extreme(input, dim, keepdim, np.argmin, np.min, MinResult, "min")
+
+
+def argmax(input, dim=None, keepdim=False):
+    d = input._data
+    if dim is None:
+        return _wrap(np.asarray(np.argmax(d), dtype=int64))
+    from fastdl.functional._core import norm_dim
+    return _wrap(np.argmax(d, axis=norm_dim(dim, d.ndim), keepdims=keepdim).astype(int64))
+
+
+def argmin(input, dim=None, keepdim=False):
+    d = input._data
+    if dim is None:
+        return _wrap(np.asarray(np.argmin(d), dtype=int64))
+    from fastdl.functional._core import norm_dim
+    return _wrap(np.argmin(d, axis=norm_dim(dim, d.ndim), keepdims=keepdim).astype(int64))
+
+
+def var(input, dim=None, unbiased=None, keepdim=False, *, correction=None):
+    """Variance with Bessel's correction by default (``correction=1``), like torch."""
+    if unbiased is not None and correction is not None:
+        raise ValueError("var: pass either unbiased or correction, not both")
+    if isinstance(dim, bool):  # torch.var(x, False) means unbiased=False
+        unbiased, dim = dim, None
+    c = correction if correction is not None else (0 if unbiased is False else 1)
+    d = input._data
+    dims = norm_dims(dim, d.ndim)
+    n = d.size if dims is None else int(np.prod([d.shape[i] for i in dims]))
+    centered = input - mean(input, dim, keepdim=True)
+    return sum(centered * centered, dim, keepdim) / float(np.maximum(n - c, 0))
+
+
+def std(input, dim=None, unbiased=None, keepdim=False, *, correction=None):
+    return A.sqrt(var(input, dim, unbiased, keepdim, correction=correction))
+
+
+def logsumexp(input, dim, keepdim=False):
+    """``log(sum(exp(x)))`` along ``dim``, shifted by the max so it never overflows."""
+    x = input if input._data.dtype.kind == "f" else input.float()
+    dims = norm_dims(dim, x._data.ndim)
+    shift = np.max(x._data, axis=_axis(dims), keepdims=True)
+    shift = np.where(np.isfinite(shift), shift, 0)
+    s = _wrap(shift)
+    out = A.log(sum(A.exp(x - s), dim, keepdim=True)) + s
+    return out if keepdim else out.reshape(tuple(
+        n for i, n in enumerate(out._data.shape) if i not in (dims or range(out._data.ndim))))
+
+
+def norm(input, p=2, dim=None, keepdim=False):
+    """Vector p-norm over ``dim`` (all elements by default)."""
+    x = input
+    if p == 2 or p == "fro":
+        return A.sqrt(sum(x * x, dim, keepdim))
+    if p == 1:
+        return sum(A.abs(x), dim, keepdim)
+    if p == float("inf"):
+        return amax(A.abs(x), dim, keepdim)
+    return sum(A.abs(x) ** p, dim, keepdim) ** (1.0 / p)
+
+
+def all(input, dim=None, keepdim=False):
+    dims = norm_dims(dim, input._data.ndim)
+    return _wrap(np.all(input._data, axis=_axis(dims), keepdims=keepdim))
+
+
+def any(input, dim=None, keepdim=False):
+    dims = norm_dims(dim, input._data.ndim)
+    return _wrap(np.any(input._data, axis=_axis(dims), keepdims=keepdim))
+
+
+def count_nonzero(input, dim=None):
+    dims = norm_dims(dim, input._data.ndim)
+    return _wrap(np.asarray(np.count_nonzero(input._data, axis=_axis(dims)), dtype=int64))

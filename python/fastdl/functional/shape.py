@@ -1,0 +1,316 @@
+"""Shape ops: views (reshape, transpose, permute, squeeze, expand ...) and joins/splits."""
+from __future__ import annotations
+
+import numpy as np
+
+from fastdl.functional._core import Tensor, expand as _expand, norm_dim, record, xp_of
+
+
+def _shape_args(shape):
+    """Accept ``f(2, 3)`` and ``f((2, 3))`` like torch."""
+    if len(shape) == 1 and isinstance(shape[0], (tuple, list)):
+        shape = shape[0]
+    return tuple(int(s) for s in shape)
+
+
+def reshape(input, *shape):
+    shape = _shape_args(shape)
+    d = input._data
+    try:
+        out = d.reshape(shape)
+    except ValueError:
+        raise RuntimeError(f"shape '{list(shape)}' is invalid for input of size {d.size} "
+                           f"(shape {tuple(d.shape)})") from None
+    old = d.shape
+
+    def reshape_backward(g):
+        return (reshape(g, old),)
+
+    return record(out, reshape_backward, (input,))
+
+
+view = reshape
+
+
+def view_as(input, other):
+    return reshape(input, other._data.shape)
+
+
+reshape_as = view_as
+
+
+def flatten(input, start_dim=0, end_dim=-1):
+    shape = input._data.shape
+    if len(shape) == 0:
+        return reshape(input, (1,))
+    s = norm_dim(start_dim, len(shape))
+    e = norm_dim(end_dim, len(shape))
+    if s > e:
+        raise RuntimeError(f"flatten() has invalid args: start_dim {start_dim} after end_dim {end_dim}")
+    n = 1
+    for k in shape[s:e + 1]:
+        n *= k
+    return reshape(input, shape[:s] + (n,) + shape[e + 1:])
+
+
+def unflatten(input, dim, sizes):
+    shape = input._data.shape
+    d = norm_dim(dim, len(shape))
+    return reshape(input, shape[:d] + tuple(sizes) + shape[d + 1:])
+
+
+def permute(input, *dims):
+    dims = _shape_args(dims)
+    nd = input._data.ndim
+    if len(dims) != nd:
+        raise RuntimeError(f"permute: number of dims {len(dims)} does not match the tensor's "
+                           f"{nd} dims (shape {tuple(input._data.shape)})")
+    perm = tuple(norm_dim(d, nd) for d in dims)
+    if sorted(perm) != list(range(nd)):
+        raise RuntimeError(f"permute: dims {dims} are not a permutation of {nd} dims")
+    inverse = tuple(np.argsort(perm).tolist())
+
+    def permute_backward(g):
+        return (permute(g, inverse),)
+
+    return record(input._data.transpose(perm), permute_backward, (input,))
+
+
+def transpose(input, dim0, dim1):
+    nd = input._data.ndim
+    a, b = norm_dim(dim0, nd), norm_dim(dim1, nd)
+    if nd == 0:
+        return input
+
+    def transpose_backward(g):
+        return (transpose(g, a, b),)
+
+    return record(input._data.swapaxes(a, b), transpose_backward, (input,))
+
+
+swapaxes = transpose
+
+
+def t(input):
+    if input._data.ndim > 2:
+        raise RuntimeError(f"t() expects a tensor with <= 2 dimensions, got shape "
+                           f"{tuple(input._data.shape)}")
+    return transpose(input, 0, 1) if input._data.ndim == 2 else input
+
+
+def squeeze(input, dim=None):
+    shape = input._data.shape
+    if dim is None:
+        new = tuple(s for s in shape if s != 1)
+    else:
+        dims = dim if isinstance(dim, (tuple, list)) else (dim,)
+        drop = {norm_dim(d, len(shape)) for d in dims} if shape else set()
+        new = tuple(s for i, s in enumerate(shape) if not (i in drop and s == 1))
+    return input if new == shape else reshape(input, new)
+
+
+def unsqueeze(input, dim):
+    shape = input._data.shape
+    d = norm_dim(dim, len(shape) + 1)
+    return reshape(input, shape[:d] + (1,) + shape[d:])
+
+
+def expand(input, *sizes):
+    sizes = _shape_args(sizes)
+    shape = input._data.shape
+    if len(sizes) < len(shape):
+        raise RuntimeError(f"expand: the number of sizes provided ({len(sizes)}) must be greater "
+                           f"or equal to the number of dimensions in the tensor ({len(shape)})")
+    lead = len(sizes) - len(shape)
+    target = tuple(shape[i - lead] if s == -1 and i >= lead else s for i, s in enumerate(sizes))
+    if any(s < 0 for s in target):
+        raise RuntimeError(f"expand: -1 is not allowed in a leading, non-existing dimension "
+                           f"(sizes {sizes}, shape {tuple(shape)})")
+    return _expand(input, target)
+
+
+def expand_as(input, other):
+    return _expand(input, other._data.shape)
+
+
+def broadcast_to(input, shape):
+    return expand(input, *shape)
+
+
+def _check_tensors(tensors, fn):
+    tensors = list(tensors)
+    if not tensors:
+        raise ValueError(f"{fn}(): expected a non-empty sequence of tensors")
+    for i, t in enumerate(tensors):
+        if not isinstance(t, Tensor):
+            raise TypeError(f"{fn}(): expected a sequence of Tensors, item {i} is "
+                            f"{type(t).__name__}")
+    return tensors
+
+
+def cat(tensors, dim=0):
+    tensors = _check_tensors(tensors, "cat")
+    nd = tensors[0]._data.ndim
+    d = norm_dim(dim, nd)
+    datas = [t._data for t in tensors]
+    ref = datas[0].shape
+    for i, x in enumerate(datas):
+        if x.ndim != nd or x.shape[:d] + x.shape[d + 1:] != ref[:d] + ref[d + 1:]:
+            raise RuntimeError(f"cat(): sizes of tensors must match except in dimension {d}; "
+                               f"tensor 0 has shape {tuple(ref)}, tensor {i} has shape "
+                               f"{tuple(x.shape)}")
+    dt = datas[0].dtype
+    for x in datas[1:]:
+        if x.dtype != dt:
+            dt = np.promote_types(dt, x.dtype)
+    xp = xp_of(datas[0])
+    out = xp.concatenate([x.astype(dt, copy=False) for x in datas], axis=d)
+    sizes = [x.shape[d] for x in datas]
+    dtypes = [x.dtype for x in datas]
+
+    def cat_backward(g):
+        grads, start = [], 0
+        for n, t_dtype in zip(sizes, dtypes):
+            gi = narrow(g, d, start, n)
+            grads.append(gi if gi._data.dtype == t_dtype else gi.to(t_dtype))
+            start += n
+        return tuple(grads)
+
+    return record(out, cat_backward, tuple(tensors))
+
+
+concat = cat
+concatenate = cat
+
+
+def stack(tensors, dim=0):
+    tensors = _check_tensors(tensors, "stack")
+    ref = tensors[0]._data.shape
+    for i, t_ in enumerate(tensors):
+        if t_._data.shape != ref:
+            raise RuntimeError(f"stack expects each tensor to be equal size, but got {tuple(ref)} "
+                               f"at entry 0 and {tuple(t_._data.shape)} at entry {i}")
+    d = norm_dim(dim, len(ref) + 1)
+    return cat([unsqueeze(x, d) for x in tensors], d)
+
+
+def narrow(input, dim, start, length):
+    shape = input._data.shape
+    d = norm_dim(dim, len(shape))
+    if start < 0:
+        start += shape[d]
+    if not (0 <= start and start + length <= shape[d] and length >= 0):
+        raise IndexError(f"narrow: start {start} + length {length} exceeds dimension {d} of size "
+                         f"{shape[d]}")
+    key = (slice(None),) * d + (slice(start, start + length),)
+    from fastdl.functional.indexing import getitem
+    return getitem(input, key)
+
+
+def split(tensor, split_size_or_sections, dim=0):
+    shape = tensor._data.shape
+    d = norm_dim(dim, len(shape))
+    n = shape[d]
+    if isinstance(split_size_or_sections, int):
+        step = split_size_or_sections
+        if step <= 0:
+            raise ValueError(f"split: split_size must be positive, got {step}")
+        sizes = [min(step, n - s) for s in range(0, n, step)] or [0]
+    else:
+        sizes = [int(s) for s in split_size_or_sections]
+        if sum(sizes) != n:
+            raise RuntimeError(f"split_with_sizes expects split_sizes to sum exactly to {n} "
+                               f"(input tensor's size at dimension {d}), but got {sizes}")
+    out, start = [], 0
+    for s in sizes:
+        out.append(narrow(tensor, d, start, s))
+        start += s
+    return tuple(out)
+
+
+
+
+def chunk(input, chunks, dim=0):
+    if chunks <= 0:
+        raise ValueError(f"chunk: chunks must be positive, got {chunks}")
+    n = input._data.shape[norm_dim(dim, input._data.ndim)]
+    step = -(-n // chunks) if n else 1
+    return split(input, step, dim)
+
+
+def unbind(input, dim=0):
+    d = norm_dim(dim, input._data.ndim)
+    from fastdl.functional.indexing import getitem
+    return tuple(getitem(input, (slice(None),) * d + (i,)) for i in range(input._data.shape[d]))
+
+
+def flip(input, dims):
+    if isinstance(dims, int):
+        dims = (dims,)
+    nd = input._data.ndim
+    axes = tuple(norm_dim(d, nd) for d in dims)
+
+    def flip_backward(g):
+        return (flip(g, axes),)
+
+    return record(np.flip(input._data, axes), flip_backward, (input,))
+
+
+def repeat(input, *sizes):
+    """Tile the tensor (torch's ``repeat``); the gradient sums over the copies."""
+    reps = _shape_args(sizes)
+    shape = input._data.shape
+    if len(reps) < len(shape):
+        raise RuntimeError(f"repeat: number of repeat dims ({len(reps)}) can not be smaller "
+                           f"than number of tensor dims ({len(shape)})")
+    full = (1,) * (len(reps) - len(shape)) + tuple(shape)
+    out = np.tile(input._data.reshape(full), reps)
+
+    def repeat_backward(g):
+        inter = []
+        for r, s in zip(reps, full):
+            inter += [r, s]
+        gs = g.reshape(inter).sum(tuple(range(0, 2 * len(reps), 2)))
+        return (gs.reshape(shape),)
+
+    return record(out, repeat_backward, (input,))
+
+
+def contiguous(input):
+    d = input._data
+    if d.flags.c_contiguous:
+        return input
+    xp = xp_of(d)
+
+    def contiguous_backward(g):
+        return (g,)
+
+    return record(xp.ascontiguousarray(d), contiguous_backward, (input,))
+
+
+def clone(input):
+    def clone_backward(g):
+        return (g,)
+
+    return record(input._data.copy(), clone_backward, (input,))
+
+
+def movedim(input, source, destination):
+    nd = input._data.ndim
+    src = [norm_dim(s, nd) for s in (source if isinstance(source, (tuple, list)) else (source,))]
+    dst = [norm_dim(s, nd) for s in (destination if isinstance(destination, (tuple, list))
+                                     else (destination,))]
+    order = [i for i in range(nd) if i not in src]
+    for dd, ss in sorted(zip(dst, src)):
+        order.insert(dd, ss)
+    return permute(input, order)
+
+
+def _mT(input):
+    return transpose(input, -2, -1)
+
+
+def _T(input):
+    return permute(input, tuple(range(input._data.ndim - 1, -1, -1)))
+
+

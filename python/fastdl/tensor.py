@@ -1,0 +1,513 @@
+"""``fastdl.Tensor``: a numpy (CPU) or cupy (GPU) array plus what autograd needs.
+
+Op methods (``+``, ``@``, ``sum``, ``reshape`` ...) are the functions of ``fastdl.functional``,
+attached to the class at the bottom of this file. Internals read the underscored slots directly
+(``_data``, ``_grad``, ``_requires_grad``, ``_grad_fn``): the public properties validate what users
+assign, and the op hot path should not pay for that.
+"""
+from __future__ import annotations
+
+import numpy as np
+
+from fastdl.autograd import engine as _engine
+from fastdl.autograd import grad_mode as _grad_mode
+
+float16 = np.dtype(np.float16)
+float32 = np.dtype(np.float32)
+float64 = np.dtype(np.float64)
+int8 = np.dtype(np.int8)
+uint8 = np.dtype(np.uint8)
+int16 = np.dtype(np.int16)
+int32 = np.dtype(np.int32)
+int64 = np.dtype(np.int64)
+bool_ = np.dtype(np.bool_)
+
+_DTYPE_ALIASES = {"float": float32, "double": float64, "half": float16, "long": int64,
+                  "int": int32, "bool": bool_}
+
+
+def as_dtype(dtype) -> np.dtype:
+    """A numpy dtype from a numpy dtype, scalar type, Python type or name ('float32', 'long')."""
+    if dtype is float:
+        return float32
+    if dtype is int:
+        return int64
+    if isinstance(dtype, str) and dtype in _DTYPE_ALIASES:
+        return _DTYPE_ALIASES[dtype]
+    try:
+        dt = np.dtype(dtype)
+    except TypeError:
+        raise TypeError(f"not a dtype: {dtype!r}") from None
+    if dt.kind not in "fiub":
+        raise TypeError(f"fastdl tensors hold bool, integer or floating point data, not {dt}")
+    return dt
+
+
+def _is_cupy(x) -> bool:
+    return type(x).__module__.split(".")[0] == "cupy"
+
+
+def _as_array(x):
+    """The array to store for an op result (numpy turns 0-d results into numpy scalars)."""
+    if isinstance(x, np.ndarray):
+        return x
+    if isinstance(x, np.generic):
+        return np.asarray(x)
+    if _is_cupy(x):
+        return x
+    raise TypeError(f"expected a numpy or cupy array, got {type(x).__name__}")
+
+
+def _wrap(data) -> "Tensor":
+    """A new Tensor around an array produced by an op (no copy, no checks beyond the type)."""
+    if type(data) is not np.ndarray:
+        data = _as_array(data)
+    t = _new(Tensor)
+    t._data = data
+    t._grad = None
+    t._requires_grad = False
+    t._grad_fn = None
+    t._retains_grad = False
+    return t
+
+
+_new = object.__new__
+
+
+def _check_can_require_grad(data, flag):
+    if flag and data.dtype.kind != "f":
+        raise RuntimeError(f"only Tensors of floating point dtype can require gradients, "
+                           f"got {data.dtype} with shape {tuple(data.shape)}")
+
+
+def _array_from(data, dtype=None, device=None):
+    """Array for ``fastdl.tensor(data)`` with torch's dtype rules: Python floats -> float32,
+    Python ints -> int64, numpy/cupy arrays keep their dtype."""
+    if isinstance(data, Tensor):
+        arr = data._data
+    elif isinstance(data, np.ndarray) or _is_cupy(data):
+        arr = data
+    elif isinstance(data, np.generic):
+        arr = np.asarray(data)
+    else:
+        if isinstance(data, (list, tuple)) and any(isinstance(x, Tensor) for x in data):
+            data = [x.tolist() if isinstance(x, Tensor) else x for x in data]
+        arr = np.asarray(data)
+        if arr.dtype == np.float64 and dtype is None:
+            arr = arr.astype(np.float32)
+        elif arr.dtype.kind in "iu" and dtype is None:
+            arr = arr.astype(np.int64, copy=False)
+        elif arr.dtype.kind not in "fiub":
+            raise TypeError(f"cannot make a tensor from {type(data).__name__} "
+                            f"(numpy would store it as {arr.dtype})")
+    if dtype is not None:
+        dt = as_dtype(dtype)
+        if arr.dtype != dt:
+            arr = arr.astype(dt)
+    elif arr.dtype.kind not in "fiub":
+        raise TypeError(f"fastdl tensors hold bool, integer or floating point data, not {arr.dtype}")
+    if device is not None:
+        arr = _to_device_array(arr, device)
+    return arr
+
+
+def _parse_device(device) -> str:
+    name = str(device)
+    kind = name.split(":")[0]
+    if kind not in ("cpu", "cuda"):
+        raise ValueError(f"unknown device {device!r}: expected 'cpu' or 'cuda'")
+    return kind
+
+
+def _to_device_array(arr, device):
+    kind = _parse_device(device)
+    if kind == "cpu":
+        return arr.get() if _is_cupy(arr) else arr
+    if _is_cupy(arr):
+        return arr
+    from fastdl import backend
+    cp = backend._cupy_module()
+    if cp is None:
+        raise RuntimeError("device 'cuda' needs cupy, which is not installed")
+    return cp.asarray(arr)
+
+
+def tensor(data, dtype=None, device=None, requires_grad=False) -> "Tensor":
+    """A new leaf tensor from a list, scalar or array (``torch.tensor``: the data is copied)."""
+    arr = _array_from(data, dtype, device)
+    if arr is data or (isinstance(data, Tensor) and arr is data._data):
+        arr = arr.copy()
+    t = _wrap(arr)
+    if requires_grad:
+        _check_can_require_grad(arr, True)
+        t._requires_grad = True
+    return t
+
+
+class Tensor:
+    __slots__ = ("_data", "_grad", "_requires_grad", "_grad_fn", "_retains_grad", "__weakref__")
+    __array_priority__ = 1000  # numpy scalars/arrays on the left defer to our reflected ops
+
+    def __init__(self, data, requires_grad: bool = False):
+        """Wrap ``data`` (an array is shared, not copied; lists follow ``fastdl.tensor``)."""
+        arr = _array_from(data)
+        _check_can_require_grad(arr, requires_grad)
+        self._data = arr
+        self._grad = None
+        self._requires_grad = bool(requires_grad)
+        self._grad_fn = None
+        self._retains_grad = False
+
+    # ---- the contract: data, grad, requires_grad and friends ----
+    @property
+    def data(self):
+        return self._data
+
+    @data.setter
+    def data(self, value):
+        if isinstance(value, Tensor):
+            value = value._data
+        self._data = _as_array(value)
+
+    @property
+    def grad(self):
+        return self._grad
+
+    @grad.setter
+    def grad(self, value):
+        if value is not None:
+            if not isinstance(value, Tensor):
+                raise TypeError(f"assigned grad must be a Tensor or None, got {type(value).__name__}")
+            if value._data.shape != self._data.shape:
+                raise RuntimeError(f"assigned grad has shape {tuple(value._data.shape)}, but the "
+                                   f"tensor has shape {tuple(self._data.shape)}")
+        self._grad = value
+
+    @property
+    def requires_grad(self) -> bool:
+        return self._requires_grad
+
+    @requires_grad.setter
+    def requires_grad(self, flag):
+        self.requires_grad_(flag)
+
+    def requires_grad_(self, requires_grad: bool = True) -> "Tensor":
+        if self._grad_fn is not None and not requires_grad:
+            raise RuntimeError("you can only change requires_grad flags of leaf variables; use "
+                               "detach() to get a tensor that does not require grad")
+        _check_can_require_grad(self._data, requires_grad)
+        self._requires_grad = bool(requires_grad)
+        return self
+
+    @property
+    def grad_fn(self):
+        return self._grad_fn
+
+    @property
+    def is_leaf(self) -> bool:
+        return self._grad_fn is None
+
+    def retain_grad(self) -> None:
+        if not self._requires_grad:
+            raise RuntimeError("can't retain_grad on a Tensor that has requires_grad=False")
+        _engine.retain_grad(self)
+
+    @property
+    def retains_grad(self) -> bool:
+        return self._retains_grad and self._grad_fn is not None
+
+    def backward(self, gradient=None, retain_graph=None, create_graph=False, inputs=None):
+        """Accumulate d(self)/d(leaf) into ``leaf.grad`` for every leaf that requires grad."""
+        _engine.backward(self, None if gradient is None else [gradient], retain_graph,
+                         create_graph, inputs)
+
+    def detach(self) -> "Tensor":
+        return _wrap(self._data)
+
+    def detach_(self) -> "Tensor":
+        self._grad_fn = None
+        self._requires_grad = False
+        return self
+
+    # ---- metadata ----
+    @property
+    def shape(self) -> tuple:
+        return self._data.shape
+
+    @property
+    def dtype(self) -> np.dtype:
+        return self._data.dtype
+
+    @property
+    def ndim(self) -> int:
+        return self._data.ndim
+
+    @property
+    def device(self) -> str:
+        return "cpu" if type(self._data) is np.ndarray else "cuda"
+
+    @property
+    def is_cuda(self) -> bool:
+        return type(self._data) is not np.ndarray
+
+    def dim(self) -> int:
+        return self._data.ndim
+
+    def numel(self) -> int:
+        return int(self._data.size)
+
+    nelement = numel
+
+    def size(self, dim=None):
+        if dim is None:
+            return self._data.shape
+        return self._data.shape[_norm_dim(dim, self._data.ndim)]
+
+    def is_floating_point(self) -> bool:
+        return self._data.dtype.kind == "f"
+
+    def element_size(self) -> int:
+        return self._data.itemsize
+
+    def is_contiguous(self) -> bool:
+        return bool(self._data.flags.c_contiguous)
+
+    def stride(self, dim=None):
+        strides = tuple(s // self._data.itemsize for s in self._data.strides)
+        return strides if dim is None else strides[_norm_dim(dim, self._data.ndim)]
+
+    def data_ptr(self) -> int:
+        d = self._data
+        return d.ctypes.data if type(d) is np.ndarray else d.data.ptr
+
+    # ---- conversion to Python / numpy ----
+    def item(self):
+        if self._data.size != 1:
+            raise ValueError(f"item(): only one element tensors can be converted to Python "
+                             f"scalars, got shape {tuple(self._data.shape)}")
+        return self._data.item()
+
+    def tolist(self):
+        d = self._data
+        return (d if type(d) is np.ndarray else d.get()).tolist()
+
+    def numpy(self, *, force: bool = False) -> np.ndarray:
+        """The numpy array (shared with the tensor on CPU; a host copy for a cupy tensor)."""
+        if self._requires_grad and not force:
+            raise RuntimeError("Can't call numpy() on Tensor that requires grad. Use "
+                               "tensor.detach().numpy() instead.")
+        d = self._data
+        return d if type(d) is np.ndarray else d.get()
+
+    def __array__(self, dtype=None, copy=None):
+        d = self._data if type(self._data) is np.ndarray else self._data.get()
+        if dtype is not None:
+            d = d.astype(dtype, copy=False)
+        return d.copy() if copy else d
+
+    def __dlpack__(self, *args, **kwargs):
+        if self._requires_grad:
+            raise RuntimeError("Can't export tensors that require gradient, use tensor.detach()")
+        return self._data.__dlpack__(*args, **kwargs)
+
+    def __dlpack_device__(self):
+        return self._data.__dlpack_device__()
+
+    def __len__(self):
+        if self._data.ndim == 0:
+            raise TypeError("len() of a 0-d tensor")
+        return self._data.shape[0]
+
+    def __iter__(self):
+        if self._data.ndim == 0:
+            raise TypeError("iteration over a 0-d tensor")
+        return (self[i] for i in range(self._data.shape[0]))
+
+    def __bool__(self):
+        if self._data.size != 1:
+            raise RuntimeError(f"Boolean value of Tensor with shape {tuple(self._data.shape)} "
+                               "(more than one value) is ambiguous")
+        return bool(self._data.item())
+
+    def __float__(self):
+        return float(self.item())
+
+    def __int__(self):
+        return int(self.item())
+
+    def __index__(self):
+        if self._data.dtype.kind not in "iu" or self._data.size != 1:
+            raise TypeError("only integer tensors of a single element can be converted to an index")
+        return int(self._data.item())
+
+    __hash__ = object.__hash__
+
+    def __repr__(self):
+        d = self._data if type(self._data) is np.ndarray else self._data.get()
+        body = np.array2string(d, separator=", ", precision=4, prefix="tensor(")
+        extras = []
+        if d.dtype not in (float32, int64, bool_):
+            extras.append(f"dtype={d.dtype}")
+        if self.device != "cpu":
+            extras.append("device='cuda'")
+        if self._grad_fn is not None:
+            extras.append(f"grad_fn={self._grad_fn!r}")
+        elif self._requires_grad:
+            extras.append("requires_grad=True")
+        return "tensor(" + ", ".join([body] + extras) + ")"
+
+    # ---- in-place updates (not recorded: allowed where torch allows them without a graph) ----
+    def _check_inplace(self, *others):
+        if not _grad_mode.enabled:
+            return
+        if self._requires_grad:
+            if self._grad_fn is None:
+                raise RuntimeError(f"a leaf Variable that requires grad (shape "
+                                   f"{tuple(self._data.shape)}) is being used in an in-place "
+                                   "operation; wrap it in `with fastdl.no_grad():`")
+            raise RuntimeError("in-place operations on tensors that are part of an autograd graph "
+                               "are not supported by fastdl; use the out-of-place op")
+        for o in others:
+            if isinstance(o, Tensor) and o._requires_grad:
+                raise RuntimeError("in-place operation with an operand that requires grad is not "
+                                   "supported by fastdl; use the out-of-place op")
+
+    def _inplace(self, ufunc, other, alpha=None):
+        self._check_inplace(other)
+        o = other._data if isinstance(other, Tensor) else other
+        if alpha is not None and alpha != 1:
+            o = o * alpha
+        try:
+            ufunc(self._data, o, out=self._data, casting="same_kind")
+        except (ValueError, TypeError) as e:
+            shape = getattr(o, "shape", ())
+            raise RuntimeError(f"in-place {ufunc.__name__}: cannot write the result for shapes "
+                               f"{tuple(self._data.shape)} and {tuple(shape)} into the tensor "
+                               f"({e})") from None
+        return self
+
+    def add_(self, other, *, alpha=1):
+        return self._inplace(np.add, other, alpha)
+
+    def sub_(self, other, *, alpha=1):
+        return self._inplace(np.subtract, other, alpha)
+
+    def mul_(self, other):
+        return self._inplace(np.multiply, other)
+
+    def div_(self, other):
+        return self._inplace(np.true_divide, other)
+
+    def clamp_(self, min=None, max=None):
+        self._check_inplace(min, max)
+        lo = min._data if isinstance(min, Tensor) else min
+        hi = max._data if isinstance(max, Tensor) else max
+        if lo is not None:
+            np.maximum(self._data, lo, out=self._data, casting="same_kind")
+        if hi is not None:
+            np.minimum(self._data, hi, out=self._data, casting="same_kind")
+        return self
+
+    def zero_(self):
+        self._check_inplace()
+        self._data[...] = 0
+        return self
+
+    def fill_(self, value):
+        self._check_inplace(value)
+        self._data[...] = value._data if isinstance(value, Tensor) else value
+        return self
+
+    def copy_(self, src):
+        self._check_inplace(src)
+        s = src._data if isinstance(src, Tensor) else src
+        if type(s) is not type(self._data):
+            s = _to_device_array(s, self.device)
+        try:
+            self._data[...] = s
+        except ValueError:
+            raise RuntimeError(f"copy_: source shape {tuple(np.shape(s))} does not broadcast to "
+                               f"{tuple(self._data.shape)}") from None
+        return self
+
+    def uniform_(self, a=0.0, b=1.0):
+        from fastdl import random as _random
+        self._check_inplace()
+        self._data[...] = _random.uniform_array(self._data.shape, a, b, self._data.dtype, self.device)
+        return self
+
+    def normal_(self, mean=0.0, std=1.0):
+        from fastdl import random as _random
+        self._check_inplace()
+        self._data[...] = _random.normal_array(self._data.shape, mean, std, self._data.dtype,
+                                               self.device)
+        return self
+
+    def __setitem__(self, key, value):
+        self._check_inplace(value)
+        from fastdl.functional.indexing import _array_key
+        v = value._data if isinstance(value, Tensor) else value
+        self._data[_array_key(key)] = v
+
+    # ---- devices and dtypes ----
+    def cpu(self) -> "Tensor":
+        return self.to("cpu")
+
+    def cuda(self) -> "Tensor":
+        return self.to("cuda")
+
+    def float(self) -> "Tensor":
+        return self.to(float32)
+
+    def double(self) -> "Tensor":
+        return self.to(float64)
+
+    def half(self) -> "Tensor":
+        return self.to(float16)
+
+    def long(self) -> "Tensor":
+        return self.to(int64)
+
+    def int(self) -> "Tensor":
+        return self.to(int32)
+
+    def bool(self) -> "Tensor":
+        return self.to(bool_)
+
+    def type_as(self, other) -> "Tensor":
+        return self.to(other._data.dtype)
+
+    def new_tensor(self, data, dtype=None, requires_grad=False):
+        return tensor(data, dtype=dtype or self._data.dtype, device=self.device,
+                      requires_grad=requires_grad)
+
+    def new_zeros(self, *size, dtype=None):
+        from fastdl.creation import zeros
+        return zeros(*size, dtype=dtype or self._data.dtype, device=self.device)
+
+    def new_ones(self, *size, dtype=None):
+        from fastdl.creation import ones
+        return ones(*size, dtype=dtype or self._data.dtype, device=self.device)
+
+    def new_full(self, size, fill_value, dtype=None):
+        from fastdl.creation import full
+        return full(size, fill_value, dtype=dtype or self._data.dtype, device=self.device)
+
+    def new_empty(self, *size, dtype=None):
+        from fastdl.creation import empty
+        return empty(*size, dtype=dtype or self._data.dtype, device=self.device)
+
+
+def _norm_dim(dim, ndim):
+    d = int(dim)
+    n = max(ndim, 1)
+    if not -n <= d < n:
+        raise IndexError(f"Dimension out of range (expected to be in range of [{-n}, {n - 1}], "
+                         f"but got {dim})")
+    return d + n if d < 0 else d
+
+
+# Attach the differentiable ops as methods/operators (imported here, after Tensor exists).
+from fastdl.functional import _methods  # noqa: E402
+
+_methods.install(Tensor)
