@@ -1,0 +1,10 @@
+"""Optimizers and learning-rate schedules (PyTorch's ``torch.optim`` API)."""
+from fastdl.optim.optimizer import Optimizer
+from fastdl.optim.sgd import SGD
+from fastdl.optim.adam import Adam, AdamW
+from fastdl.optim.rmsprop import RMSprop
+from fastdl.optim.adagrad import Adagrad
+from fastdl.optim.adadelta import Adadelta
+from fastdl.optim import lr_scheduler
+
+__all__ = ["Optimizer", "SGD", "Adam", "AdamW", "RMSprop", "Adagrad", "Adadelta", "lr_scheduler"]

@@ -1,0 +1,86 @@
+"""Adam and AdamW (decoupled weight decay), with AMSGrad."""
+from __future__ import annotations
+
+import math
+
+from fastdl.optim.optimizer import (Optimizer, array_module_of, check_in_range, check_non_negative,
+                                    effective_grad, lerp_)
+
+
+class Adam(Optimizer):
+    """``torch.optim.Adam``: bias-corrected first/second moment estimates; ``amsgrad`` keeps the
+    running maximum of the second moment; ``weight_decay`` is L2 added to the gradient."""
+
+    _decoupled_weight_decay = False
+
+    def __init__(self, params, lr: float = 1e-3, betas: tuple[float, float] = (0.9, 0.999),
+                 eps: float = 1e-8, weight_decay: float = 0.0, amsgrad: bool = False, *,
+                 maximize: bool = False):
+        defaults = dict(lr=lr, betas=tuple(betas), eps=eps, weight_decay=weight_decay,
+                        amsgrad=amsgrad, maximize=maximize)
+        super().__init__(params, defaults)
+
+    def _validate_group(self, group):
+        super()._validate_group(group)
+        check_non_negative("epsilon value", group["eps"])
+        check_non_negative("weight_decay value", group["weight_decay"])
+        betas = group["betas"]
+        if not isinstance(betas, (tuple, list)) or len(betas) != 2:
+            raise ValueError(f"betas must be a pair (beta1, beta2), got {betas!r}")
+        check_in_range("beta parameter at index 0", betas[0], 0.0, 1.0, high_inclusive=False)
+        check_in_range("beta parameter at index 1", betas[1], 0.0, 1.0, high_inclusive=False)
+
+    def _update_group(self, group):
+        lr, eps, weight_decay = group["lr"], group["eps"], group["weight_decay"]
+        beta1, beta2 = group["betas"]
+        amsgrad, maximize = group["amsgrad"], group["maximize"]
+        decoupled = self._decoupled_weight_decay
+        for p, param, grad in self._params_with_grad(group):
+            xp = array_module_of(param)
+            state = self.state[p]
+            if not state:
+                state["step"] = 0
+                state["exp_avg"] = xp.zeros_like(param)
+                state["exp_avg_sq"] = xp.zeros_like(param)
+                if amsgrad:
+                    state["max_exp_avg_sq"] = xp.zeros_like(param)
+            state["step"] += 1
+            step = state["step"]
+            exp_avg, exp_avg_sq = state["exp_avg"], state["exp_avg_sq"]
+
+            if weight_decay != 0 and decoupled:
+                param *= 1.0 - lr * weight_decay
+                g = effective_grad(param, grad, 0.0, maximize, xp)
+            else:
+                g = effective_grad(param, grad, weight_decay, maximize, xp)
+
+            lerp_(exp_avg, g, 1.0 - beta1, xp)
+            exp_avg_sq *= beta2
+            exp_avg_sq += xp.multiply(g, 1.0 - beta2) * g
+
+            bias_correction1 = 1.0 - beta1 ** step
+            bias_correction2_sqrt = math.sqrt(1.0 - beta2 ** step)
+            step_size = lr / bias_correction1
+            if amsgrad:
+                max_exp_avg_sq = state["max_exp_avg_sq"]
+                xp.maximum(max_exp_avg_sq, exp_avg_sq, out=max_exp_avg_sq)
+                denom = xp.sqrt(max_exp_avg_sq)
+            else:
+                denom = xp.sqrt(exp_avg_sq)
+            denom /= bias_correction2_sqrt
+            denom += eps
+            xp.divide(exp_avg, denom, out=denom)
+            denom *= step_size
+            param -= denom
+
+
+class AdamW(Adam):
+    """``torch.optim.AdamW``: Adam with decoupled weight decay, ``p *= 1 - lr * weight_decay``."""
+
+    _decoupled_weight_decay = True
+
+    def __init__(self, params, lr: float = 1e-3, betas: tuple[float, float] = (0.9, 0.999),
+                 eps: float = 1e-8, weight_decay: float = 1e-2, amsgrad: bool = False, *,
+                 maximize: bool = False):
+        super().__init__(params, lr=lr, betas=betas, eps=eps, weight_decay=weight_decay,
+                         amsgrad=amsgrad, maximize=maximize)
