@@ -123,7 +123,7 @@ def neg(input):
 
 def pow(input, exponent):
     if not isinstance(input, Tensor):
-        return _rpow(exponent, input)
+        return _rpow(input, exponent)
     a, b, ad, bd = operands(input, exponent)
     if b is None:
         e = bd
