@@ -4,7 +4,6 @@ from __future__ import annotations
 import numpy as np
 
 from fastdl.autograd import engine as _engine
-from fastdl.autograd import grad_mode as _grad_mode
 from fastdl.tensor import Tensor, _wrap
 
 
@@ -41,22 +40,22 @@ def numerical_jacobian(fn, inputs, eps=1e-6):
     """Per (input, output) pair: the Jacobian d out / d in by central differences,
     shaped (in.size, out.size)."""
     idx = _differentiable_inputs(inputs, "numerical_jacobian")
-    with _grad_mode.no_grad():
-        outs = _outputs(fn, inputs)
-        jac = [[np.zeros((inputs[i]._data.size, o._data.size)) for o in outs] for i in idx]
-        for a, i in enumerate(idx):
-            flat = inputs[i]._data.reshape(-1)  # a view: perturb in place
-            if not np.shares_memory(flat, inputs[i]._data):
-                raise ValueError(f"gradcheck: input {i} is not contiguous; pass a contiguous tensor")
-            for k in range(flat.size):
-                orig = flat[k]
-                flat[k] = orig + eps
-                plus = [np.array(o._data, dtype=np.float64) for o in _outputs(fn, inputs)]
-                flat[k] = orig - eps
-                minus = [np.array(o._data, dtype=np.float64) for o in _outputs(fn, inputs)]
-                flat[k] = orig
-                for j in range(len(outs)):
-                    jac[a][j][k] = ((plus[j] - minus[j]) / (2 * eps)).reshape(-1)
+    # grad mode stays on: fn may itself differentiate (gradgradcheck's fn calls autograd.grad)
+    outs = _outputs(fn, inputs)
+    jac = [[np.zeros((inputs[i]._data.size, o._data.size)) for o in outs] for i in idx]
+    for a, i in enumerate(idx):
+        flat = inputs[i]._data.reshape(-1)  # a view: perturb in place
+        if not np.shares_memory(flat, inputs[i]._data):
+            raise ValueError(f"gradcheck: input {i} is not contiguous; pass a contiguous tensor")
+        for k in range(flat.size):
+            orig = flat[k]
+            flat[k] = orig + eps
+            plus = [np.array(o._data, dtype=np.float64) for o in _outputs(fn, inputs)]
+            flat[k] = orig - eps
+            minus = [np.array(o._data, dtype=np.float64) for o in _outputs(fn, inputs)]
+            flat[k] = orig
+            for j in range(len(outs)):
+                jac[a][j][k] = ((plus[j] - minus[j]) / (2 * eps)).reshape(-1)
     return jac
 
 
