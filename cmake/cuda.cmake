@@ -25,6 +25,7 @@ nanobind_add_module(_C_cuda NB_STATIC
   csrc/bindings/cuda_gemm.cpp
 )
 target_include_directories(_C_cuda PRIVATE ${PROJECT_SOURCE_DIR}/csrc)
-target_compile_definitions(_C_cuda PRIVATE FASTDL_CUDA_ARCHS="${FASTDL_CUDA_ARCHS}")
+string(REPLACE ";" " " _fastdl_cuda_archs_words "${FASTDL_CUDA_ARCHS}")  # ";" would split the flag
+target_compile_definitions(_C_cuda PRIVATE FASTDL_CUDA_ARCHS="${_fastdl_cuda_archs_words}")
 target_link_libraries(_C_cuda PRIVATE fastdl_cuda_kernels CUDA::cudart_static)
 fastdl_install_module(_C_cuda)

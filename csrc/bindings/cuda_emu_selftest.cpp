@@ -134,6 +134,12 @@ void bind_cuda_emu_selftest(nb::module_& m) {
       },
       FASTDL_SCHEDULE_ARGS,
       "A kernel whose lane 0 shuffles while its warp waits at __syncthreads: must raise RuntimeError.");
+  m.def(
+      "warp_mask_excludes_caller_for_test",
+      [](const std::string& s, uint64_t seed, int w) {
+        run(s, seed, w, [&] { st::warp_mask_excludes_caller(); });
+      },
+      FASTDL_SCHEDULE_ARGS, "A kernel whose lane 0 calls __syncwarp(0x2): must raise RuntimeError.");
 #undef FASTDL_SCHEDULE_ARGS
 }
 

@@ -90,6 +90,10 @@ __global__ void warp_collective_deadlock_kernel(float* sink) {
   }
 }
 
+__global__ void warp_mask_excludes_caller_kernel() {
+  if (threadIdx.x == 0) __syncwarp(0x2u);
+}
+
 unsigned blocks_for(int64_t n, unsigned block) { return unsigned((n + block - 1) / block); }
 
 }  // namespace
@@ -134,6 +138,10 @@ void divergent_barrier(int n) { launch(divergent_barrier_kernel, dim3(2), dim3(n
 void warp_collective_deadlock() {
   float sink = 0.0f;
   launch(warp_collective_deadlock_kernel, dim3(1), dim3(64), 0, nullptr, &sink);
+}
+
+void warp_mask_excludes_caller() {
+  launch(warp_mask_excludes_caller_kernel, dim3(1), dim3(32), 0, nullptr);
 }
 
 }  // namespace fastdl::cuda_emu::selftest

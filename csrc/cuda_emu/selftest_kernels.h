@@ -25,5 +25,6 @@ void rotate_through_shared(const float* x, float* out, int n);
 // Faulty kernels: the emulator must raise, not hang.
 void divergent_barrier(int n);         // every third thread returns before a __syncthreads
 void warp_collective_deadlock();       // lane 0 shuffles while the others wait at __syncthreads
+void warp_mask_excludes_caller();      // lane 0 calls __syncwarp(0x2)
 
 }  // namespace fastdl::cuda_emu::selftest

@@ -24,3 +24,8 @@ def device_count() -> int:
 def is_available() -> bool:
     """True when the CUDA module is built and at least one GPU is usable."""
     return device_count() > 0
+
+
+def emulator():
+    """fastdl._C_cudaemu: the CUDA kernels run on the CPU by the CUDA emulator (for tests)."""
+    return importlib.import_module("fastdl._C_cudaemu")

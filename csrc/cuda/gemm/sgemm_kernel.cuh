@@ -159,28 +159,34 @@ __global__ void __launch_bounds__(kThreads) sgemm_kernel(Params p) {
     if constexpr (!kOmitReadWriteBarrier) __syncthreads();
   }
 
+  // Fully unrolled with guards (no early exits): acc must stay in registers, not local memory.
   const int64_t col_begin = col0 + tx * kThreadN;
+  const bool full_vector_row = p.c_vectorized && col_begin + kThreadN <= p.n;
+#pragma unroll
   for (int i = 0; i < kThreadM; ++i) {
     const int64_t r = row0 + ty * kThreadM + i;
-    if (r >= p.m) break;
-    float* crow = c + r * p.c_rs;
-    if (p.c_vectorized && col_begin + kThreadN <= p.n) {
-      for (int j = 0; j < kThreadN; j += 4) {
-        float4* dst = reinterpret_cast<float4*>(crow + col_begin + j);
-        float4 v = make_float4(acc[i][j], acc[i][j + 1], acc[i][j + 2], acc[i][j + 3]);
-        if (p.beta == 0.0f) {
-          v.x *= p.alpha, v.y *= p.alpha, v.z *= p.alpha, v.w *= p.alpha;
-        } else {
-          const float4 old = *dst;
-          v.x = p.alpha * v.x + p.beta * old.x, v.y = p.alpha * v.y + p.beta * old.y;
-          v.z = p.alpha * v.z + p.beta * old.z, v.w = p.alpha * v.w + p.beta * old.w;
+    if (r < p.m) {
+      float* crow = c + r * p.c_rs;
+      if (full_vector_row) {
+#pragma unroll
+        for (int j = 0; j < kThreadN; j += 4) {
+          float4* dst = reinterpret_cast<float4*>(crow + col_begin + j);
+          float4 v = make_float4(p.alpha * acc[i][j], p.alpha * acc[i][j + 1],
+                                 p.alpha * acc[i][j + 2], p.alpha * acc[i][j + 3]);
+          if (p.beta != 0.0f) {
+            const float4 old = *dst;
+            v.x += p.beta * old.x, v.y += p.beta * old.y, v.z += p.beta * old.z, v.w += p.beta * old.w;
+          }
+          *dst = v;
         }
-        *dst = v;
-      }
-    } else {
-      for (int j = 0; j < kThreadN && col_begin + j < p.n; ++j) {
-        float* dst = crow + (col_begin + j) * p.c_cs;
-        *dst = epilogue(acc[i][j], p.alpha, p.beta, dst);
+      } else {
+#pragma unroll
+        for (int j = 0; j < kThreadN; ++j) {
+          if (col_begin + j < p.n) {
+            float* dst = crow + (col_begin + j) * p.c_cs;
+            *dst = epilogue(acc[i][j], p.alpha, p.beta, dst);
+          }
+        }
       }
     }
   }

@@ -1,0 +1,307 @@
+"""The CUDA kernels run on the CPU by the CUDA emulator (fastdl._C_cudaemu), checked against float64
+numpy and fastdl's CPU kernels, plus the emulator's own features: warp shuffles, atomics, barriers,
+dynamic shared memory poisoning, schedules, and error reports instead of hangs.
+
+The emulator module is built by default, so nothing here skips. Emulation is slow: sizes are small.
+"""
+import numpy as np
+import pytest
+
+import fastdl
+from fastdl import ops
+
+emu = fastdl.cuda.emulator()
+
+# At least two schedules for every kernel check: index order, and one warp at a time between
+# barriers (no lockstep warps to hide a missing barrier).
+SCHEDULES = ("forward", "warp_at_a_time")
+
+
+def rand(rng, *shape):
+    return rng.standard_normal(shape).astype(np.float32)
+
+
+def reference_gemm(a, b, c, alpha, beta):
+    ref = alpha * np.matmul(a.astype(np.float64), b.astype(np.float64))
+    if beta != 0:
+        ref += beta * c.astype(np.float64)
+    return ref
+
+
+def assert_close(got, want, k, msg=""):
+    # fp32 accumulation error grows ~sqrt(k); the scale follows the magnitude of the terms.
+    atol = 2e-6 * max(1.0, np.sqrt(k)) * max(1.0, float(np.abs(want).max(initial=0.0)))
+    np.testing.assert_allclose(got, want, rtol=1e-5, atol=atol, err_msg=msg)
+
+
+# ---------------------------------------------------------------------------------------------
+# SGEMM
+
+@pytest.mark.parametrize("schedule", SCHEDULES)
+@pytest.mark.parametrize("m,n,k", [(1, 1, 1), (7, 7, 7), (1, 33, 7), (33, 1, 65), (65, 97, 31),
+                                   (129, 130, 9), (5, 3, 0)])
+def test_gemm_matches_float64_and_cpu_kernel(m, n, k, schedule):
+    rng = np.random.default_rng([m, n, k])
+    a, b = rand(rng, m, k), rand(rng, k, n)
+    out = np.full((m, n), np.nan, np.float32)  # beta == 0 must never read it
+    emu.gemm(a, b, out, schedule=schedule)
+    assert_close(out, reference_gemm(a, b, None, 1.0, 0.0), k)
+    if k > 0:
+        assert_close(out, ops.gemm(a, b), k)
+
+
+def _misaligned_copy(x):
+    """A C-contiguous copy whose data starts 4 bytes past a 16-byte boundary (no float4 loads)."""
+    buf = np.empty(x.size + 4, np.float32)
+    start = (-buf.ctypes.data // 4) % 4 + 1
+    view = buf[start:start + x.size].reshape(x.shape)
+    view[...] = x
+    assert view.ctypes.data % 16 == 4
+    return view
+
+
+def _layouts(rng, m, n, k):
+    """(name, a, b) views covering every load path: float4 along k, along m/n, and general."""
+    base_a, base_b = rand(rng, m, k), rand(rng, k, n)
+    padded_k = (k + 3) // 4 * 4 + 4
+    a_k_padded = np.zeros((m, padded_k), np.float32)
+    a_k_padded[:, :k] = base_a
+    b_n_padded = np.zeros((k, (n + 3) // 4 * 4 + 4), np.float32)
+    b_n_padded[:, :n] = base_b
+    a_cols = np.asfortranarray(base_a)  # unit stride along m
+    a_cm = np.zeros((padded_k, (m + 3) // 4 * 4), np.float32).T  # (m4, padded_k), unit stride along m
+    a_cm[:m, :k] = base_a
+    b_rows = np.zeros(((n + 3) // 4 * 4, padded_k), np.float32)  # b.T stored with padded rows
+    b_rows[:n, :k] = base_b.T
+    for x in (a_k_padded, b_n_padded, a_cm, b_rows):
+        assert x.ctypes.data % 16 == 0  # else the float4 paths would not be taken
+    strided_a = np.zeros((2 * m, 3 * k + 1), np.float32)
+    strided_a[::2, 1::3] = base_a
+    return [
+        ("contiguous", base_a, base_b),
+        ("a_k_vec_b_n_vec", a_k_padded[:, :k], b_n_padded[:, :n]),
+        ("a_m_vec_b_k_vec", a_cm[:m, :k], b_rows[:n, :k].T),
+        ("a_fortran", a_cols, base_b),
+        ("general_strides", strided_a[::2, 1::3], b_n_padded[:, 1:n + 1]),
+        ("misaligned_bases", _misaligned_copy(base_a), _misaligned_copy(base_b)),
+    ]
+
+
+@pytest.mark.parametrize("schedule", SCHEDULES)
+@pytest.mark.parametrize("m,n,k", [(65, 97, 33), (20, 36, 32)])
+def test_gemm_operand_layouts_and_transposes(m, n, k, schedule):
+    rng = np.random.default_rng([m, n, k, 1])
+    for name, a, b in _layouts(rng, m, n, k):
+        out = np.empty((m, n), np.float32)
+        emu.gemm(a, b, out, schedule=schedule)
+        assert_close(out, reference_gemm(a, b, None, 1.0, 0.0), k, msg=name)
+    # trans_a / trans_b through fastdl.ops.gemm semantics: strided views, no copies.
+    at, bt = rand(rng, k, m), rand(rng, n, k)
+    out = np.empty((m, n), np.float32)
+    emu.gemm(at.T, bt.T, out, schedule=schedule)
+    assert_close(out, ops.gemm(at, bt, trans_a=True, trans_b=True), k)
+
+
+def test_gemm_output_layouts():
+    rng = np.random.default_rng(7)
+    m, n, k = 33, 45, 19
+    a, b = rand(rng, m, k), rand(rng, k, n)
+    want = reference_gemm(a, b, None, 1.0, 0.0)
+    for out in (np.empty((n, m), np.float32).T, np.empty((m, 2 * n), np.float32)[:, ::2],
+                np.empty((m, n + 4), np.float32)[:, 3:n + 3]):
+        out[...] = np.nan
+        emu.gemm(a, b, out, schedule="random", seed=11)
+        assert_close(out, want, k)
+
+
+@pytest.mark.parametrize("schedule", SCHEDULES)
+def test_gemm_alpha_beta(schedule):
+    rng = np.random.default_rng(3)
+    m, n, k = 37, 41, 23
+    a, b, c = rand(rng, m, k), rand(rng, k, n), rand(rng, m, n)
+    out = c.copy()
+    emu.gemm(a, b, out, alpha=-2.0, beta=0.5, schedule=schedule)
+    assert_close(out, reference_gemm(a, b, c, -2.0, 0.5), k)
+    expected_cpu = c.copy()
+    ops.gemm(a, b, expected_cpu, alpha=-2.0, beta=0.5)
+    assert_close(out, expected_cpu, k)
+    # alpha = 0, beta = 1 leaves C exactly as it was.
+    out = c.copy()
+    emu.gemm(a, b, out, alpha=0.0, beta=1.0, schedule=schedule)
+    np.testing.assert_array_equal(out, c)
+    # beta = 0 overwrites NaN and inf.
+    out = np.full((m, n), np.nan, np.float32)
+    out[0, 0] = np.inf
+    emu.gemm(a, b, out, alpha=0.25, beta=0.0, schedule=schedule)
+    assert np.isfinite(out).all()
+    assert_close(out, reference_gemm(a, b, None, 0.25, 0.0), k)
+
+
+@pytest.mark.parametrize("schedule", SCHEDULES)
+def test_gemm_batched_with_broadcast_and_strided_batches(schedule):
+    rng = np.random.default_rng(5)
+    m, n, k = 9, 70, 13
+    a = rand(rng, 3, 2, m, k)
+    b = np.broadcast_to(rand(rng, 1, 2, k, n), (3, 2, k, n))  # stride 0 along the first dim
+    out = np.full((2, 3, m, n), np.nan, np.float32).transpose(1, 0, 2, 3)  # non-contiguous batch
+    emu.gemm(a, b, out, schedule=schedule)
+    assert_close(out, reference_gemm(a, b, None, 1.0, 0.0), k)
+    assert_close(out, ops.gemm(a, np.ascontiguousarray(b)), k)
+
+
+def test_gemm_more_batch_dims_than_one_launch_addresses():
+    # Six batch dimensions that cannot be merged: the launcher loops over the outer ones.
+    rng = np.random.default_rng(6)
+    m, n, k = 5, 6, 7
+    shape = (2, 3, 2, 2, 3, 2)
+    a = np.moveaxis(rand(rng, *shape[::-1], m, k), range(6), range(5, -1, -1))
+    b = rand(rng, *shape, k, n)
+    out = np.empty(shape + (m, n), np.float32)
+    emu.gemm(a, b, out, schedule="random", seed=2)
+    assert_close(out, reference_gemm(a, b, None, 1.0, 0.0), k)
+
+
+def test_gemm_random_schedules_agree():
+    rng = np.random.default_rng(8)
+    a, b = rand(rng, 40, 30), rand(rng, 30, 50)
+    results = []
+    for seed in (1, 2):
+        out = np.empty((40, 50), np.float32)
+        emu.gemm(a, b, out, schedule="random", seed=seed)
+        results.append(out)
+    out = np.empty((40, 50), np.float32)
+    emu.gemm(a, b, out, schedule="reverse", workers=1)
+    results.append(out)
+    for r in results:  # same per-thread arithmetic whatever the order: bitwise equal
+        np.testing.assert_array_equal(r, results[0])
+
+
+@pytest.mark.parametrize("schedule", ["warp_at_a_time", "random"])
+def test_missing_barrier_race_is_caught(schedule):
+    """Without the barrier between a k-tile's reads and the next tile's writes, some warp reads
+    the next tile's values: a schedule without lockstep warps must produce a wrong product."""
+    rng = np.random.default_rng(9)
+    m, n, k = 65, 97, 33  # several k-tiles of 8
+    a, b = rand(rng, m, k), rand(rng, k, n)
+    want = reference_gemm(a, b, None, 1.0, 0.0)
+    broken = np.empty((m, n), np.float32)
+    emu.gemm_missing_barrier_for_test(a, b, broken, schedule=schedule, seed=4)
+    assert np.abs(broken - want).max() > 1e-2
+    fixed = np.empty((m, n), np.float32)
+    emu.gemm(a, b, fixed, schedule=schedule, seed=4)
+    assert_close(fixed, want, k)
+
+
+def test_gemm_bad_input():
+    a, b = np.ones((4, 3), np.float32), np.ones((3, 5), np.float32)
+    out = np.empty((4, 5), np.float32)
+    with pytest.raises(TypeError, match="float32"):
+        emu.gemm(a.astype(np.float64), b, out)
+    with pytest.raises(TypeError):
+        emu.gemm(a.tolist(), b, out)
+    with pytest.raises(ValueError, match=r"\(4, 3\).*\(4, 5\).*\(4, 5\)"):
+        emu.gemm(a, np.ones((4, 5), np.float32), out)
+    with pytest.raises(ValueError, match="at least 2 dimensions"):
+        emu.gemm(np.ones(3, np.float32), b, out)
+    with pytest.raises(ValueError, match="same number of dimensions"):
+        emu.gemm(a[None], b, out)
+    with pytest.raises(ValueError, match="share memory"):
+        emu.gemm(out[:, :3], b, out[:, :5])
+    with pytest.raises(ValueError, match="broadcast"):
+        out_broadcast = np.lib.stride_tricks.as_strided(out, (2, 4, 5), (0,) + out.strides)
+        emu.gemm(a[None].repeat(2, 0), b[None].repeat(2, 0), out_broadcast)
+    with pytest.raises(ValueError, match="unknown schedule 'sideways'"):
+        emu.gemm(a, b, out, schedule="sideways")
+    emu.gemm(np.ones((0, 3), np.float32), b, np.empty((0, 5), np.float32))  # empty: no-op
+
+
+# ---------------------------------------------------------------------------------------------
+# Emulator features
+
+@pytest.mark.parametrize("schedule", ["forward", "reverse", "random", "warp_at_a_time"])
+def test_warp_shuffles(schedule):
+    x = np.random.default_rng(10).standard_normal(150).astype(np.float32)
+    got = emu.shuffle_patterns(x, schedule=schedule, seed=1)
+    xp = np.zeros(192, np.float32)  # blocks of 64: lanes past the end contribute 0
+    xp[:150] = x
+    i = np.arange(150)
+    lane, base = i % 32, i - i % 32
+    want = np.stack([
+        xp[base + 5],
+        np.where(lane + 3 < 32, xp[np.minimum(i + 3, 191)], xp[i]),
+        np.where(lane >= 2, xp[i - 2], xp[i]),
+        xp[base + (lane ^ 9)],
+        np.where((lane % 8) + 1 < 8, xp[np.minimum(i + 1, 191)], xp[i]),
+    ], axis=1)
+    np.testing.assert_array_equal(got, want)
+
+
+@pytest.mark.parametrize("schedule", SCHEDULES)
+def test_block_reduction_with_shuffles_and_shared_memory(schedule):
+    x = np.random.default_rng(11).standard_normal(300).astype(np.float32)
+    got = emu.block_sums(x, schedule=schedule)
+    want = [x[i:i + 128].astype(np.float64).sum() for i in range(0, 300, 128)]
+    np.testing.assert_allclose(got, want, rtol=1e-5, atol=1e-5)
+
+
+@pytest.mark.parametrize("schedule", ["forward", "random"])
+def test_atomics(schedule):
+    rng = np.random.default_rng(12)
+    values = rng.integers(0, 37, size=1000).astype(np.int32)
+    np.testing.assert_array_equal(emu.histogram(values, 37, schedule=schedule, seed=5, workers=2),
+                                  np.bincount(values, minlength=37))
+    x = rng.standard_normal(777).astype(np.float32)
+    assert emu.atomic_sum(x, schedule=schedule, workers=2) == pytest.approx(x.astype(np.float64).sum(), abs=1e-3)
+    with pytest.raises(ValueError, match="outside"):
+        emu.histogram(np.array([0, 40], np.int32), 37)
+
+
+def test_dynamic_shared_memory_is_poisoned_for_every_block():
+    # One worker runs the blocks in turn; each block scribbles over the memory before it exits.
+    snap = emu.dynamic_shared_snapshot(5, 70, workers=1)
+    assert snap.shape == (5, 70) and np.isnan(snap).all()
+    assert np.isnan(emu.dynamic_shared_snapshot(2, 3)).all()  # and at every launch
+
+
+def test_schedules_order_threads_and_barrier_holds():
+    n = 70
+    forward = emu.execution_order(n, schedule="forward")
+    np.testing.assert_array_equal(forward[:, 0], np.arange(n))
+    np.testing.assert_array_equal(emu.execution_order(n, schedule="reverse")[:, 0], np.arange(n)[::-1])
+    r1 = emu.execution_order(n, schedule="random", seed=1)
+    assert sorted(r1[:, 0]) == list(range(n)) and not (r1[:, 0] == np.arange(n)).all()
+    np.testing.assert_array_equal(r1, emu.execution_order(n, schedule="random", seed=1))
+    assert not (r1 == emu.execution_order(n, schedule="random", seed=2)).all()
+    for schedule in ("forward", "reverse", "random", "warp_at_a_time"):
+        order = emu.execution_order(n, schedule=schedule, seed=3)
+        assert order[:, 0].max() < order[:, 1].min()  # nobody passes __syncthreads early
+
+
+@pytest.mark.parametrize("schedule", ["forward", "reverse", "random", "warp_at_a_time"])
+def test_static_shared_memory_through_a_barrier(schedule):
+    x = np.random.default_rng(13).standard_normal(100).astype(np.float32)
+    np.testing.assert_array_equal(emu.rotate_through_shared(x, schedule=schedule, seed=9), np.roll(x, -1))
+
+
+@pytest.mark.parametrize("schedule", ["forward", "random"])
+def test_barrier_not_reached_by_all_threads_raises(schedule):
+    with pytest.raises(RuntimeError, match="deadlock.*not reached by every thread"):
+        emu.divergent_barrier_for_test(64, schedule=schedule)
+
+
+def test_warp_collective_deadlock_raises():
+    with pytest.raises(RuntimeError, match=r"deadlock.*Warp 0: lanes 0x1 wait for lanes 0xfffffffe"):
+        emu.warp_collective_deadlock_for_test()
+
+
+def test_warp_collective_excluding_the_caller_raises():
+    # The error is thrown inside a fiber and must unwind there, then surface as RuntimeError.
+    with pytest.raises(RuntimeError, match="lane 0 of warp 0.*mask 0x2 that excludes it"):
+        emu.warp_mask_excludes_caller_for_test()
+
+
+def test_invalid_launch_configuration_raises():
+    with pytest.raises(RuntimeError, match="invalid launch configuration.*1025 threads"):
+        emu.rotate_through_shared(np.zeros(1025, np.float32))
+    with pytest.raises(ValueError, match="workers"):
+        emu.block_sums(np.zeros(4, np.float32), workers=-1)
