@@ -1,0 +1,41 @@
+"""Argument checks shared by the nn.functional ops: clear TypeError/ValueError with shapes."""
+from __future__ import annotations
+
+from fastdl.tensor import Tensor
+
+REDUCTIONS = ("none", "mean", "sum")
+
+
+def check_tensor(x, fn: str, name: str = "input") -> Tensor:
+    if not isinstance(x, Tensor):
+        raise TypeError(f"{fn}(): argument '{name}' must be a fastdl.Tensor, "
+                        f"got {type(x).__name__}")
+    return x
+
+
+def check_float(x, fn: str, name: str = "input") -> Tensor:
+    check_tensor(x, fn, name)
+    if x._data.dtype.kind != "f":
+        raise TypeError(f"{fn}(): '{name}' must be a floating point tensor, got dtype "
+                        f"{x._data.dtype} with shape {tuple(x._data.shape)}")
+    return x
+
+
+def check_same_dtype(fn: str, **tensors) -> None:
+    items = [(name, t) for name, t in tensors.items() if t is not None]
+    dtypes = {t._data.dtype for _, t in items}
+    if len(dtypes) > 1:
+        described = ", ".join(f"{name}: {t._data.dtype}" for name, t in items)
+        raise TypeError(f"{fn}(): expected all tensors to have the same dtype, got {described}")
+
+
+def check_reduction(reduction: str, fn: str) -> str:
+    if reduction not in REDUCTIONS:
+        raise ValueError(f"{fn}(): reduction must be one of {REDUCTIONS}, got {reduction!r}")
+    return reduction
+
+
+def check_same_shape(fn: str, input: Tensor, target: Tensor) -> None:
+    if input._data.shape != target._data.shape:
+        raise ValueError(f"{fn}(): target shape {tuple(target._data.shape)} must match input "
+                         f"shape {tuple(input._data.shape)}")

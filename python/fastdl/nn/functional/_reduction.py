@@ -1,0 +1,47 @@
+"""Loss reductions ('none' | 'mean' | 'sum') on arrays and on Tensors, and torch's legacy
+``size_average``/``reduce`` arguments."""
+from __future__ import annotations
+
+import warnings
+
+import numpy as np
+
+from fastdl.functional import reductions as R
+
+
+def legacy_reduction(size_average, reduce, reduction: str) -> str:
+    """torch's mapping of the deprecated ``size_average``/``reduce`` flags to ``reduction``."""
+    if size_average is None and reduce is None:
+        return reduction
+    warnings.warn("size_average and reduce args will be deprecated, please use reduction=... "
+                  "instead.", stacklevel=3)
+    size_average = True if size_average is None else size_average
+    reduce = True if reduce is None else reduce
+    if not reduce:
+        return "none"
+    return "mean" if size_average else "sum"
+
+
+def reduce_array(values, reduction: str):
+    if reduction == "none":
+        return values
+    if reduction == "sum":
+        return values.sum()
+    if values.size == 0:
+        return np.asarray(np.nan, dtype=values.dtype)
+    return values.mean()
+
+
+def reduce_tensor(values, reduction: str):
+    if reduction == "none":
+        return values
+    if reduction == "sum":
+        return R.sum(values)
+    return R.mean(values)
+
+
+def scale_for_reduction(g, reduction: str, count: int):
+    """The upstream gradient as a factor on each element's derivative."""
+    if reduction == "mean":
+        return g / count if count else g * np.nan
+    return g

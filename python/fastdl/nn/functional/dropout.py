@@ -1,0 +1,34 @@
+"""Dropout: zero each element with probability p and scale the survivors by 1 / (1 - p)."""
+from __future__ import annotations
+
+from fastdl import random as fastdl_random
+from fastdl.nn.functional._checks import check_float
+from fastdl.nn.functional._fused import fused
+from fastdl.tensor import _wrap
+
+
+def dropout(input, p: float = 0.5, training: bool = True, inplace: bool = False):
+    """In training, ``input * mask / (1 - p)`` with mask ~ Bernoulli(1 - p) drawn from fastdl's
+    generator (``fastdl.manual_seed``); in eval, ``input`` unchanged."""
+    check_float(input, "dropout")
+    if not 0.0 <= p <= 1.0:
+        raise ValueError(f"dropout probability has to be between 0 and 1, but got {p}")
+    if not training or p == 0.0:
+        return input
+    x = input._data
+    keep = fastdl_random.uniform_array(x.shape, 0.0, 1.0, x.dtype, input.device) >= p
+    scale = 0.0 if p == 1.0 else 1.0 / (1.0 - p)
+    mask = keep.astype(x.dtype) * x.dtype.type(scale)
+    out = x * mask
+    if inplace:
+        input._check_inplace()
+        input._data[...] = out
+        return input
+
+    def array_backward(g):
+        return (g * mask,)
+
+    def composed(x_t):
+        return x_t * _wrap(mask)
+
+    return fused(out, (input,), array_backward, composed, "DropoutBackward")

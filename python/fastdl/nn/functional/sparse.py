@@ -1,0 +1,78 @@
+"""``embedding``: rows of a weight table picked by integer indices."""
+from __future__ import annotations
+
+import numpy as np
+
+from fastdl import backend
+from fastdl.functional import indexing as I
+from fastdl.nn.functional._checks import check_float, check_tensor
+from fastdl.nn.functional._fused import fused
+from fastdl.tensor import _wrap
+
+one_hot = I.one_hot
+
+
+def _scatter_rows(num_rows, idx, g, dtype):
+    """sum of g's rows into a (num_rows, dim) table at ``idx`` (repeated indices add up)."""
+    xp = backend.array_module(g)
+    table = xp.zeros((num_rows, g.shape[-1]), dtype=dtype)
+    xp.add.at(table, idx.reshape(-1), g.reshape(-1, g.shape[-1]))
+    return table
+
+
+def embedding(input, weight, padding_idx=None, max_norm=None, norm_type: float = 2.0,
+              scale_grad_by_freq: bool = False, sparse: bool = False):
+    """``weight[input]``. Rows at ``padding_idx`` get no gradient; ``max_norm`` renormalizes the
+    looked-up rows of ``weight`` in place first (not differentiated, as in torch);
+    ``scale_grad_by_freq`` divides each row's gradient by its count in the batch."""
+    check_tensor(input, "embedding")
+    check_float(weight, "embedding", "weight")
+    idx = input._data
+    w = weight._data
+    if idx.dtype.kind not in "iu":
+        raise TypeError(f"embedding(): indices must be an integer tensor, got dtype {idx.dtype} "
+                        f"with shape {tuple(idx.shape)}")
+    if w.ndim != 2:
+        raise ValueError(f"embedding(): weight must be 2-D (num_embeddings, embedding_dim), "
+                         f"got shape {tuple(w.shape)}")
+    if sparse:
+        raise ValueError("embedding(): sparse gradients are not supported by fastdl")
+    num_rows = w.shape[0]
+    if idx.size and (int(idx.min()) < 0 or int(idx.max()) >= num_rows):
+        raise IndexError(f"embedding(): index out of range: indices span [{int(idx.min())}, "
+                         f"{int(idx.max())}] but weight has {num_rows} rows")
+    if padding_idx is not None:
+        if not -num_rows <= padding_idx < num_rows:
+            raise ValueError(f"embedding(): padding_idx {padding_idx} must be within "
+                             f"num_embeddings {num_rows}")
+        padding_idx = padding_idx % num_rows
+    if max_norm is not None:
+        rows = np.unique(idx) if type(idx) is np.ndarray else np.unique(idx.get())
+        norms = np.linalg.norm(w[rows].astype(np.float64), ord=norm_type, axis=1)
+        factor = np.where(norms > max_norm, max_norm / (norms + 1e-7), 1.0)
+        w[rows] = (w[rows] * factor[:, None]).astype(w.dtype)
+    out = w[idx]
+
+    row_scale = None
+    if padding_idx is not None or scale_grad_by_freq:
+        counts = np.bincount(idx.reshape(-1), minlength=num_rows) if scale_grad_by_freq else None
+        row_scale = np.ones(num_rows, dtype=w.dtype)
+        if counts is not None:
+            row_scale /= np.maximum(counts, 1)
+        if padding_idx is not None:
+            row_scale[padding_idx] = 0
+        position_scale = row_scale[idx][..., None]
+
+    def array_backward(g):
+        if row_scale is not None:
+            g = g * position_scale
+        return (_scatter_rows(num_rows, idx, g, w.dtype),)
+
+    def composed(w_t):
+        picked = I.getitem(w_t, idx)
+        if row_scale is None:
+            return picked
+        # Same values, gradient scaled per position: scaled part differentiable, rest constant.
+        return picked * _wrap(position_scale) + _wrap(out * (1 - position_scale))
+
+    return fused(out, (weight,), array_backward, composed, "EmbeddingBackward")

@@ -1,0 +1,170 @@
+"""In-place parameter initialisers with PyTorch's names, gains and fan computations.
+
+Each writes ``tensor.data`` in place (no autograd record) and returns ``tensor``. Random draws come
+from ``generator`` (a ``numpy.random.Generator``) or, without one, fastdl's global generator
+(seeded by ``fastdl.manual_seed``); values are drawn in float64 on the host and cast once.
+"""
+from __future__ import annotations
+
+import math
+import warnings
+
+import numpy as np
+
+_LINEAR_GAIN_NAMES = ("linear", "conv1d", "conv2d", "conv3d", "conv_transpose1d",
+                      "conv_transpose2d", "conv_transpose3d", "sigmoid")
+
+
+def calculate_gain(nonlinearity: str, param=None) -> float:
+    """The recommended gain for ``nonlinearity`` (PyTorch's table)."""
+    if nonlinearity in _LINEAR_GAIN_NAMES:
+        return 1.0
+    if nonlinearity == "tanh":
+        return 5.0 / 3
+    if nonlinearity == "relu":
+        return math.sqrt(2.0)
+    if nonlinearity == "leaky_relu":
+        if param is None:
+            negative_slope = 0.01
+        elif isinstance(param, (int, float)) and not isinstance(param, bool):
+            negative_slope = param
+        else:
+            raise ValueError(f"calculate_gain: negative_slope {param!r} is not a valid number")
+        return math.sqrt(2.0 / (1 + negative_slope ** 2))
+    if nonlinearity == "selu":
+        return 3.0 / 4
+    raise ValueError(f"calculate_gain: unsupported nonlinearity {nonlinearity!r}")
+
+
+def _calculate_fan_in_and_fan_out(tensor):
+    """fan_in = size(1) * receptive field, fan_out = size(0) * receptive field."""
+    shape = tuple(tensor.shape)
+    if len(shape) < 2:
+        raise ValueError(f"fan in and fan out can not be computed for a tensor with fewer than "
+                         f"2 dimensions (shape {shape})")
+    receptive_field = math.prod(shape[2:])
+    return shape[1] * receptive_field, shape[0] * receptive_field
+
+
+def _calculate_correct_fan(tensor, mode: str) -> int:
+    mode = mode.lower()
+    if mode not in ("fan_in", "fan_out"):
+        raise ValueError(f"mode {mode!r} not supported, use 'fan_in' or 'fan_out'")
+    fan_in, fan_out = _calculate_fan_in_and_fan_out(tensor)
+    return fan_in if mode == "fan_in" else fan_out
+
+
+def _generator(generator):
+    if generator is not None:
+        return generator
+    from fastdl import random as fastdl_random
+    return fastdl_random.generator()
+
+
+def _write(tensor, values):
+    """Copy host float64 ``values`` into ``tensor.data`` in place, on its device and dtype."""
+    data = tensor.data
+    if isinstance(data, np.ndarray):
+        data[...] = values
+    else:
+        from fastdl import backend
+        data[...] = backend.array_module(data).asarray(values, dtype=data.dtype)
+    return tensor
+
+
+def _check_floating(tensor, fn: str):
+    if tensor.data.dtype.kind != "f":
+        raise TypeError(f"{fn}: expected a floating-point tensor, got dtype {tensor.data.dtype}")
+
+
+def uniform_(tensor, a: float = 0.0, b: float = 1.0, generator=None):
+    """Fill with draws from U(a, b)."""
+    _check_floating(tensor, "uniform_")
+    if not a <= b:
+        raise ValueError(f"uniform_: expected a <= b, got a={a}, b={b}")
+    return _write(tensor, _generator(generator).uniform(a, b, size=tuple(tensor.shape)))
+
+
+def normal_(tensor, mean: float = 0.0, std: float = 1.0, generator=None):
+    """Fill with draws from N(mean, std^2)."""
+    _check_floating(tensor, "normal_")
+    if std < 0:
+        raise ValueError(f"normal_: std must be non-negative, got {std}")
+    return _write(tensor, _generator(generator).normal(mean, std, size=tuple(tensor.shape)))
+
+
+def constant_(tensor, val: float):
+    """Fill with ``val``."""
+    return _write(tensor, val)
+
+
+def ones_(tensor):
+    return _write(tensor, 1.0)
+
+
+def zeros_(tensor):
+    return _write(tensor, 0.0)
+
+
+def eye_(tensor):
+    """Fill a 2-D tensor with the identity (ones on the main diagonal)."""
+    if tensor.ndim != 2:
+        raise ValueError(f"eye_: only 2-D tensors are supported, got shape {tuple(tensor.shape)}")
+    return _write(tensor, np.eye(*tensor.shape))
+
+
+def xavier_uniform_(tensor, gain: float = 1.0, generator=None):
+    """Glorot uniform: U(-a, a) with a = gain * sqrt(6 / (fan_in + fan_out))."""
+    fan_in, fan_out = _calculate_fan_in_and_fan_out(tensor)
+    bound = gain * math.sqrt(6.0 / float(fan_in + fan_out))
+    return uniform_(tensor, -bound, bound, generator)
+
+
+def xavier_normal_(tensor, gain: float = 1.0, generator=None):
+    """Glorot normal: N(0, std^2) with std = gain * sqrt(2 / (fan_in + fan_out))."""
+    fan_in, fan_out = _calculate_fan_in_and_fan_out(tensor)
+    std = gain * math.sqrt(2.0 / float(fan_in + fan_out))
+    return normal_(tensor, 0.0, std, generator)
+
+
+def kaiming_uniform_(tensor, a: float = 0.0, mode: str = "fan_in",
+                     nonlinearity: str = "leaky_relu", generator=None):
+    """He uniform: U(-bound, bound), bound = gain(nonlinearity, a) * sqrt(3 / fan)."""
+    if 0 in tuple(tensor.shape):
+        warnings.warn("Initializing zero-element tensors is a no-op")
+        return tensor
+    fan = _calculate_correct_fan(tensor, mode)
+    bound = calculate_gain(nonlinearity, a) * math.sqrt(3.0 / fan)
+    return uniform_(tensor, -bound, bound, generator)
+
+
+def kaiming_normal_(tensor, a: float = 0.0, mode: str = "fan_in",
+                    nonlinearity: str = "leaky_relu", generator=None):
+    """He normal: N(0, std^2), std = gain(nonlinearity, a) / sqrt(fan)."""
+    if 0 in tuple(tensor.shape):
+        warnings.warn("Initializing zero-element tensors is a no-op")
+        return tensor
+    fan = _calculate_correct_fan(tensor, mode)
+    std = calculate_gain(nonlinearity, a) / math.sqrt(fan)
+    return normal_(tensor, 0.0, std, generator)
+
+
+def orthogonal_(tensor, gain: float = 1.0, generator=None):
+    """A (semi-)orthogonal matrix from the QR decomposition of a Gaussian draw, as PyTorch:
+    rows (or columns, whichever are fewer) are orthonormal; dims past the first are flattened."""
+    if tensor.ndim < 2:
+        raise ValueError(f"orthogonal_: only tensors with 2 or more dimensions are supported, "
+                         f"got shape {tuple(tensor.shape)}")
+    if tensor.numel() == 0:
+        return tensor
+    rows = tensor.shape[0]
+    cols = tensor.numel() // rows
+    flat = _generator(generator).normal(0.0, 1.0, size=(rows, cols))
+    if rows < cols:
+        flat = flat.T
+    q, r = np.linalg.qr(flat)
+    # Sign fix makes Q uniformly distributed (Haar) rather than biased by QR's conventions.
+    q = q * np.sign(np.diag(r))
+    if rows < cols:
+        q = q.T
+    return _write(tensor, gain * q.reshape(tuple(tensor.shape)))

@@ -1,0 +1,172 @@
+"""Containers: ``Sequential``, ``ModuleList``, ``ModuleDict``."""
+from __future__ import annotations
+
+import operator
+from collections import OrderedDict
+
+from fastdl.nn.modules.module import Module
+
+
+def _normalize_index(index: int, length: int, kind: str) -> int:
+    index = operator.index(index)
+    if not -length <= index < length:
+        raise IndexError(f"{kind}: index {index} is out of range for length {length}")
+    return index + length if index < 0 else index
+
+
+class Sequential(Module):
+    """Apply modules in order: ``Sequential(a, b, c)(x) == c(b(a(x)))``; also accepts an
+    ``OrderedDict`` of named modules."""
+
+    def __init__(self, *args):
+        super().__init__()
+        if len(args) == 1 and isinstance(args[0], OrderedDict):
+            for name, module in args[0].items():
+                self.add_module(name, module)
+        else:
+            for index, module in enumerate(args):
+                self.add_module(str(index), module)
+
+    def forward(self, input):
+        for module in self._modules.values():
+            input = module(input)
+        return input
+
+    def __len__(self):
+        return len(self._modules)
+
+    def __iter__(self):
+        return iter(self._modules.values())
+
+    def __getitem__(self, index):
+        if isinstance(index, slice):
+            return Sequential(OrderedDict(list(self._modules.items())[index]))
+        index = _normalize_index(index, len(self), "Sequential")
+        return list(self._modules.values())[index]
+
+    def __setitem__(self, index, module):
+        key = list(self._modules.keys())[_normalize_index(index, len(self), "Sequential")]
+        self.add_module(key, module)
+
+    def __delitem__(self, index):
+        if isinstance(index, slice):
+            keys = list(self._modules.keys())[index]
+        else:
+            keys = [list(self._modules.keys())[_normalize_index(index, len(self), "Sequential")]]
+        for key in keys:
+            del self._modules[key]
+        # Renumber (as PyTorch does) so that append() never collides with a surviving key.
+        modules = list(self._modules.values())
+        self._modules.clear()
+        for position, module in enumerate(modules):
+            self._modules[str(position)] = module
+
+    def append(self, module: Module) -> "Sequential":
+        self.add_module(str(len(self)), module)
+        return self
+
+
+class ModuleList(Module):
+    """A list of modules, registered so their parameters are found."""
+
+    def __init__(self, modules=None):
+        super().__init__()
+        if modules is not None:
+            self.extend(modules)
+
+    def _rebuild(self, modules):
+        self._modules.clear()
+        for index, module in enumerate(modules):
+            self.add_module(str(index), module)
+
+    def __len__(self):
+        return len(self._modules)
+
+    def __iter__(self):
+        return iter(self._modules.values())
+
+    def __getitem__(self, index):
+        if isinstance(index, slice):
+            return ModuleList(list(self._modules.values())[index])
+        return self._modules[str(_normalize_index(index, len(self), "ModuleList"))]
+
+    def __setitem__(self, index, module):
+        self.add_module(str(_normalize_index(index, len(self), "ModuleList")), module)
+
+    def __delitem__(self, index):
+        modules = list(self._modules.values())
+        del modules[index]
+        self._rebuild(modules)
+
+    def append(self, module: Module) -> "ModuleList":
+        self.add_module(str(len(self)), module)
+        return self
+
+    def extend(self, modules) -> "ModuleList":
+        for module in modules:
+            self.append(module)
+        return self
+
+    def insert(self, index: int, module: Module) -> None:
+        modules = list(self._modules.values())
+        modules.insert(index, module)
+        self._rebuild(modules)
+
+    def forward(self, *args, **kwargs):
+        raise NotImplementedError("ModuleList has no forward(); iterate over it instead")
+
+
+class ModuleDict(Module):
+    """A dict of modules by name, registered so their parameters are found."""
+
+    def __init__(self, modules=None):
+        super().__init__()
+        if modules is not None:
+            self.update(modules)
+
+    def __getitem__(self, key: str) -> Module:
+        if key not in self._modules:
+            raise KeyError(f"ModuleDict has no module {key!r}")
+        return self._modules[key]
+
+    def __setitem__(self, key: str, module: Module) -> None:
+        self.add_module(key, module)
+
+    def __delitem__(self, key: str) -> None:
+        del self._modules[key]
+
+    def __len__(self):
+        return len(self._modules)
+
+    def __iter__(self):
+        return iter(self._modules)
+
+    def __contains__(self, key):
+        return key in self._modules
+
+    def keys(self):
+        return self._modules.keys()
+
+    def items(self):
+        return self._modules.items()
+
+    def values(self):
+        return self._modules.values()
+
+    def pop(self, key: str) -> Module:
+        module = self[key]
+        del self._modules[key]
+        return module
+
+    def clear(self) -> None:
+        self._modules.clear()
+
+    def update(self, modules) -> None:
+        items = modules.items() if hasattr(modules, "items") else modules
+        for entry in items:
+            if len(entry) != 2:
+                raise ValueError(f"ModuleDict.update expects (name, module) pairs, got {entry!r}")
+            self[entry[0]] = entry[1]
+
+    def forward(self, *args, **kwargs):
+        raise NotImplementedError("ModuleDict has no forward(); index it instead")

@@ -1,0 +1,73 @@
+"""``Embedding``: a lookup table of vectors."""
+from __future__ import annotations
+
+import numpy as np
+
+from fastdl.nn import functional as F
+from fastdl.nn import init
+from fastdl.nn.modules.module import Module
+from fastdl.nn.parameter import Parameter
+from fastdl.tensor import Tensor, as_dtype
+
+
+class Embedding(Module):
+    """Row ``i`` of ``weight`` (num_embeddings, embedding_dim) for each index ``i``; initialized
+    N(0, 1) with the ``padding_idx`` row zeroed, as in torch."""
+
+    def __init__(self, num_embeddings: int, embedding_dim: int, padding_idx=None, max_norm=None,
+                 norm_type: float = 2.0, scale_grad_by_freq: bool = False, sparse: bool = False,
+                 _weight=None, _freeze: bool = False, device=None, dtype=None):
+        super().__init__()
+        if padding_idx is not None:
+            if not -num_embeddings <= padding_idx < num_embeddings:
+                raise ValueError(f"Embedding: padding_idx {padding_idx} must be within "
+                                 f"num_embeddings {num_embeddings}")
+            padding_idx = padding_idx % num_embeddings
+        self.num_embeddings = int(num_embeddings)
+        self.embedding_dim = int(embedding_dim)
+        self.padding_idx = padding_idx
+        self.max_norm = max_norm
+        self.norm_type = norm_type
+        self.scale_grad_by_freq = scale_grad_by_freq
+        self.sparse = sparse
+        if _weight is None:
+            dt = as_dtype(dtype or np.float32)
+            self.weight = Parameter(np.empty((num_embeddings, embedding_dim), dtype=dt),
+                                    requires_grad=not _freeze)
+            self.reset_parameters()
+        else:
+            data = _weight._data if isinstance(_weight, Tensor) else np.asarray(_weight)
+            if tuple(data.shape) != (num_embeddings, embedding_dim):
+                raise ValueError(f"Embedding: _weight shape {tuple(data.shape)} does not match "
+                                 f"({num_embeddings}, {embedding_dim})")
+            self.weight = Parameter(data, requires_grad=not _freeze)
+        if device is not None:
+            self.to(device)
+
+    def reset_parameters(self) -> None:
+        init.normal_(self.weight)
+        if self.padding_idx is not None:
+            self.weight._data[self.padding_idx] = 0
+
+    def forward(self, input):
+        return F.embedding(input, self.weight, self.padding_idx, self.max_norm, self.norm_type,
+                           self.scale_grad_by_freq, self.sparse)
+
+    @classmethod
+    def from_pretrained(cls, embeddings, freeze: bool = True, padding_idx=None, max_norm=None,
+                        norm_type: float = 2.0, scale_grad_by_freq: bool = False,
+                        sparse: bool = False):
+        data = embeddings._data if isinstance(embeddings, Tensor) else np.asarray(embeddings)
+        if data.ndim != 2:
+            raise ValueError(f"Embedding.from_pretrained: embeddings must be 2-D, got shape "
+                             f"{tuple(data.shape)}")
+        return cls(data.shape[0], data.shape[1], padding_idx, max_norm, norm_type,
+                   scale_grad_by_freq, sparse, _weight=data.copy(), _freeze=freeze)
+
+    def extra_repr(self) -> str:
+        text = f"{self.num_embeddings}, {self.embedding_dim}"
+        if self.padding_idx is not None:
+            text += f", padding_idx={self.padding_idx}"
+        if self.max_norm is not None:
+            text += f", max_norm={self.max_norm}"
+        return text
