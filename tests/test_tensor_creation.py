@@ -116,7 +116,7 @@ def test_bad_inputs_raise_clear_errors():
         a.gather(1, fastdl.ones(2, 3))
     with pytest.raises(TypeError, match="cannot make a tensor from list"):
         fastdl.tensor(["a", "b"])
-    with pytest.raises(TypeError, match="dtype"):
+    with pytest.raises(TypeError, match="not complex64"):
         fastdl.zeros(2, dtype="complex64")
     with pytest.raises(RuntimeError, match="mean"):
         fastdl.arange(3).mean()

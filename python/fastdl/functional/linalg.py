@@ -1,6 +1,7 @@
 """Matrix products on fastdl's GEMM kernels.
 
-float32 goes through ``fastdl.ops.gemm`` (our C++/CUDA kernels). Other dtypes — float64 is what
+float32 goes through our GEMM kernels (``backend.kernels_for(array).gemm``, the kernel behind
+``fastdl.ops.gemm``). Other dtypes — float64 is what
 gradcheck uses, integers appear in index arithmetic — fall back to numpy/cupy ``matmul``: our
 kernels are float32 only.
 
@@ -13,24 +14,41 @@ from __future__ import annotations
 
 import numpy as np
 
-from fastdl import ops
+from fastdl import _C, backend
 from fastdl.functional._core import Tensor, grad_for, promote, record
 from fastdl.functional.shape import reshape, unsqueeze, squeeze
 
 
+def _batch_shape(sa, sb):
+    """Broadcast batch dims (np.broadcast_shapes costs microseconds; this is the common case)."""
+    if sa == sb:
+        return sa
+    try:
+        return np.broadcast_shapes(sa, sb)
+    except ValueError:
+        raise RuntimeError(f"matmul: batch dimensions {tuple(sa)} and {tuple(sb)} do not "
+                           "broadcast") from None
+
+
 def _gemm_arrays(ad, bd, trans_a, trans_b):
-    if ad.dtype == np.float32 and bd.dtype == np.float32:
-        batch = np.broadcast_shapes(ad.shape[:-2], bd.shape[:-2])
-        if ad.shape[:-2] != batch:
-            ad = np.broadcast_to(ad, batch + ad.shape[-2:])
-        if bd.shape[:-2] != batch:
-            bd = np.broadcast_to(bd, batch + bd.shape[-2:])
-        return ops.gemm(ad, bd, trans_a=trans_a, trans_b=trans_b)
     if trans_a:
         ad = ad.swapaxes(-1, -2)
     if trans_b:
         bd = bd.swapaxes(-1, -2)
-    return np.matmul(ad, bd)
+    if ad.dtype != np.float32:
+        return np.matmul(ad, bd)
+    # Straight to the kernel set: the binding checks dtype, device and shapes itself, and
+    # fastdl.ops.gemm's Python-side re-checks would triple this op's overhead on small inputs.
+    batch = _batch_shape(ad.shape[:-2], bd.shape[:-2])
+    if ad.shape[:-2] != batch:
+        ad = np.broadcast_to(ad, batch + ad.shape[-2:])
+    if bd.shape[:-2] != batch:
+        bd = np.broadcast_to(bd, batch + bd.shape[-2:])
+    kernels = _C if type(ad) is np.ndarray else backend.kernels_for(ad)
+    out = (np if kernels is _C else backend.array_module(ad)).empty(
+        batch + (ad.shape[-2], bd.shape[-1]), dtype=np.float32)
+    kernels.gemm(ad, bd, out, 1.0, 0.0)
+    return out
 
 
 def _mm(a: Tensor, b: Tensor, trans_a: bool = False, trans_b: bool = False) -> Tensor:
@@ -45,11 +63,7 @@ def _mm(a: Tensor, b: Tensor, trans_a: bool = False, trans_b: bool = False) -> T
         sb = bd.shape[:-2] + (bd.shape[-1], bd.shape[-2]) if trans_b else bd.shape
         raise RuntimeError(f"matmul: shapes {tuple(sa)} and {tuple(sb)} cannot be multiplied "
                            f"({ka} != {kb})")
-    try:
-        np.broadcast_shapes(ad.shape[:-2], bd.shape[:-2])
-    except ValueError:
-        raise RuntimeError(f"matmul: batch dimensions of {tuple(ad.shape)} and {tuple(bd.shape)} "
-                           "do not broadcast") from None
+    _batch_shape(ad.shape[:-2], bd.shape[:-2])
     out = _gemm_arrays(ad, bd, trans_a, trans_b)
 
     def mm_backward(g):
