@@ -11,7 +11,8 @@ add_library(fastdl_cuda_emu_kernels OBJECT
 target_include_directories(fastdl_cuda_emu_kernels PRIVATE ${PROJECT_SOURCE_DIR}/csrc)
 target_compile_definitions(fastdl_cuda_emu_kernels PRIVATE FASTDL_CUDA_EMU=1)
 # Not nanobind's -Os: emulation is slow enough. Kernels type-pun float arrays as float4.
-target_compile_options(fastdl_cuda_emu_kernels PRIVATE -O2 -fno-strict-aliasing -fvisibility=hidden)
+target_compile_options(fastdl_cuda_emu_kernels PRIVATE -O2 -fno-strict-aliasing -fvisibility=hidden
+                                                -Wno-unknown-pragmas)  # #pragma unroll is for nvcc
 find_package(Threads REQUIRED)
 
 nanobind_add_module(_C_cudaemu NB_STATIC

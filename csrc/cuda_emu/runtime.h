@@ -13,7 +13,9 @@
 // Limits: no grid-wide sync (cooperative groups), cp.async, ldmatrix, mma/wgmma, inline PTX,
 // dynamic parallelism, textures, or streams/events (launches are synchronous). Static __shared__
 // arrays are not poisoned (they keep the previous block's values). Give a tensor-core kernel a
-// scalar twin with the same tiling so the emulator can check its algorithm.
+// scalar twin with the same tiling so the emulator can check its algorithm. Fibers are cooperative:
+// a thread spinning on a value that another thread of its block writes never yields and hangs
+// (CUDA does not promise that works either). A fiber stack overflow faults on a guard page.
 #include <atomic>
 #include <cmath>
 #include <cstddef>
