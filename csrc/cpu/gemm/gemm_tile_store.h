@@ -1,0 +1,25 @@
+#pragma once
+// Writing a finished micro-tile into C when the fast vector store does not apply: a partial tile
+// at the matrix edge, or a C with a non-unit column stride. Portable C++; included by the
+// per-ISA micro-kernel headers.
+#include <cstdint>
+
+namespace fastdl::cpu::FASTDL_ISA {
+
+// tile is MR x NR row-major (ld = NR); only the top-left mr x nr part is written to C.
+// beta == 0 never reads C, so NaN/Inf left in C cannot leak into the result.
+template <int NR>
+inline void store_tile_generic(const float* tile, float* c, int64_t rs_c, int64_t cs_c, int mr,
+                               int nr, float alpha, float beta) {
+  for (int i = 0; i < mr; ++i) {
+    float* ci = c + i * rs_c;
+    const float* ti = tile + i * NR;
+    if (beta == 0.f) {
+      for (int j = 0; j < nr; ++j) ci[j * cs_c] = alpha * ti[j];
+    } else {
+      for (int j = 0; j < nr; ++j) ci[j * cs_c] = alpha * ti[j] + beta * ci[j * cs_c];
+    }
+  }
+}
+
+}  // namespace fastdl::cpu::FASTDL_ISA
