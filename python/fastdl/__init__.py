@@ -13,8 +13,9 @@ from fastdl.creation import *  # noqa: F401,F403  (tensor, zeros, ones, randn, f
 from fastdl.functional import *  # noqa: F401,F403  (sum, mean, exp, cat, stack, where, matmul ...)
 from fastdl.serialization import load, save
 from fastdl import optim
+from fastdl import data, models, nn
 
 __version__ = _C.__version__
 
 __all__ = ["backend", "cuda", "ops", "info", "get_num_threads", "set_num_threads", "__version__",
-           "save", "load", "optim"]
+           "save", "load", "optim", "nn", "models", "data"]

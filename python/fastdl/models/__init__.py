@@ -1,0 +1,4 @@
+"""Model zoo built from ``fastdl.nn``."""
+from fastdl.models.mlp import MLP
+
+__all__ = ["MLP"]
