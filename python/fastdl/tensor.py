@@ -218,8 +218,11 @@ class Tensor:
 
     def backward(self, gradient=None, retain_graph=None, create_graph=False, inputs=None):
         """Accumulate d(self)/d(leaf) into ``leaf.grad`` for every leaf that requires grad."""
-        _engine.backward(self, None if gradient is None else [gradient], retain_graph,
-                         create_graph, inputs)
+        if inputs is None:
+            _engine.run_backward([self], None if gradient is None else [gradient], retain_graph,
+                                 create_graph)
+        else:
+            _engine.backward(self, [gradient], retain_graph, create_graph, inputs)
 
     def detach(self) -> "Tensor":
         return _wrap(self._data)
