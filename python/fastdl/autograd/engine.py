@@ -19,7 +19,7 @@ _FREED_MSG = ("Trying to backward through the graph a second time (or directly a
 class Node:
     """One recorded op: ``backward_fn(grad_output) -> tuple of grads aligned with inputs``."""
 
-    __slots__ = ("backward_fn", "inputs", "retained", "__weakref__")
+    __slots__ = ("backward_fn", "inputs", "retained", "freed_name", "__weakref__")
 
     def __init__(self, backward_fn, inputs):
         self.backward_fn = backward_fn
@@ -28,7 +28,7 @@ class Node:
 
     def name(self) -> str:
         fn = self.backward_fn
-        return "freed" if fn is None else fn.__name__
+        return getattr(self, "freed_name", "freed") if fn is None else fn.__name__
 
     @property
     def next_functions(self):
@@ -192,6 +192,7 @@ def run_backward(outputs, grad_outputs, retain_graph, create_graph, targets=None
                 raise RuntimeError(_FREED_MSG)
             in_grads = fn(g)
             if not retain_graph:
+                node.freed_name = fn.__name__
                 node.backward_fn = None
                 node.inputs = ()
             for t, gi in zip(inputs, in_grads):
