@@ -1,0 +1,292 @@
+"""fp32 GEMM (fastdl.ops.gemm / fastdl.ops.matmul on numpy arrays) against a float64 reference.
+
+Every SIMD path this CPU supports runs, on 1 and 2 threads, with sizes that leave partial
+micro-tiles and cross the cache-block edges (k > KC, m > MC, n > NC), through transposed,
+strided, negative-stride and broadcast (zero-stride) views.
+"""
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+import fastdl
+from fastdl import _C, ops
+
+EPS32 = np.finfo(np.float32).eps
+
+
+@pytest.fixture(params=_C.available_simd_paths())
+def simd_path(request):
+    before = _C.simd_path()
+    _C.set_simd_path(request.param)
+    yield request.param
+    _C.set_simd_path(before)
+
+
+@pytest.fixture(params=[1, 2])
+def threads(request):
+    before = fastdl.get_num_threads()
+    fastdl.set_num_threads(request.param)
+    yield request.param
+    fastdl.set_num_threads(before)
+
+
+def rand(rng, *shape):
+    return rng.standard_normal(shape, dtype=np.float32)
+
+
+def assert_gemm_close(got, a, b, alpha=1.0, beta=0.0, c0=None):
+    """|got - ref| <= bound elementwise, with the standard fp32 dot-product error bound
+    ~ sqrt(k) * eps * (|alpha| |A| |B| + |beta C0|) (sqrt(k): rounding errors add like a random
+    walk); a factor 4 of slack covers the alpha/beta rounding and the largest of many entries."""
+    a64, b64 = np.asarray(a, np.float64), np.asarray(b, np.float64)
+    ref = alpha * np.matmul(a64, b64)
+    scale = abs(alpha) * np.matmul(np.abs(a64), np.abs(b64))
+    if c0 is not None and beta != 0:
+        ref = ref + beta * np.asarray(c0, np.float64)
+        scale = scale + abs(beta) * np.abs(np.asarray(c0, np.float64))
+    k = a64.shape[-1]
+    bound = 4.0 * np.sqrt(max(k, 1)) * EPS32 * scale + np.finfo(np.float32).tiny
+    err = np.abs(np.asarray(got, np.float64) - ref)
+    assert got.shape == ref.shape
+    assert np.all(np.isfinite(got))
+    worst = np.unravel_index(np.argmax(err - bound), err.shape) if err.size else None
+    assert np.all(err <= bound), (
+        f"max excess at {worst}: err {err[worst]:.3g} > bound {bound[worst]:.3g}")
+
+
+# (m, n, k): 1 and 7 (below one tile), 33 and 129 (partial tiles), k = 300 and 513 (several
+# KC slices, the last one partial), 400 rows (two MC blocks), 1100 columns (two NC blocks).
+SIZES = [(1, 1, 1), (7, 1, 33), (1, 129, 7), (33, 7, 129), (129, 33, 300), (33, 129, 513),
+         (400, 40, 70), (9, 1100, 20)]
+
+
+@pytest.mark.parametrize("m,n,k", SIZES)
+@pytest.mark.parametrize("trans_a", [False, True])
+@pytest.mark.parametrize("trans_b", [False, True])
+def test_gemm_sizes_and_transposes(simd_path, threads, m, n, k, trans_a, trans_b):
+    rng = np.random.default_rng(m * 10007 + n * 101 + k)
+    a = rand(rng, k, m) if trans_a else rand(rng, m, k)
+    b = rand(rng, n, k) if trans_b else rand(rng, k, n)
+    got = ops.gemm(a, b, trans_a=trans_a, trans_b=trans_b)
+    assert_gemm_close(got, a.T if trans_a else a, b.T if trans_b else b)
+
+
+def test_gemm_large(simd_path, threads):
+    # Crosses every block edge at once: m > MC, n > NC, k > KC, none a multiple of a tile.
+    rng = np.random.default_rng(7)
+    a, b = rand(rng, 1030, 270), rand(rng, 270, 1100)
+    assert_gemm_close(ops.gemm(a, b), a, b)
+
+
+def test_gemm_skinny_transposed_weight(simd_path, threads):
+    # The linear-layer shape: x (32, k) @ W.T with W (n, k) row-major (column-major B).
+    rng = np.random.default_rng(8)
+    x, w = rand(rng, 32, 300), rand(rng, 520, 300)
+    assert_gemm_close(ops.gemm(x, w, trans_b=True), x, w.T)
+
+
+@pytest.mark.parametrize("alpha,beta", [(1.0, 1.0), (0.5, -2.0), (-1.5, 0.0), (2.0, 0.25)])
+def test_gemm_alpha_beta(simd_path, threads, alpha, beta):
+    rng = np.random.default_rng(3)
+    a, b, c0 = rand(rng, 37, 300), rand(rng, 300, 45), rand(rng, 37, 45)
+    c = c0.copy()
+    out = ops.gemm(a, b, c, alpha=alpha, beta=beta)
+    assert out is c
+    assert_gemm_close(c, a, b, alpha, beta, c0)
+
+
+def test_gemm_beta_zero_never_reads_c(simd_path, threads):
+    rng = np.random.default_rng(4)
+    a, b = rand(rng, 29, 270), rand(rng, 270, 70)
+    c = np.full((29, 70), np.nan, np.float32)
+    ops.gemm(a, b, c, alpha=1.0, beta=0.0)
+    assert_gemm_close(c, a, b)
+    c = np.full((29, 70), np.inf, np.float32)
+    ops.gemm(a[:, :0], b[:0], c, beta=0.0)  # k == 0: C = beta * C = 0, still without reading
+    assert np.all(c == 0)
+
+
+def test_gemm_alpha_zero_scales_c(simd_path):
+    rng = np.random.default_rng(5)
+    a, b, c0 = rand(rng, 5, 6), rand(rng, 6, 7), rand(rng, 5, 7)
+    c = c0.copy()
+    ops.gemm(a, b, c, alpha=0.0, beta=3.0)
+    np.testing.assert_allclose(c, 3.0 * c0, rtol=EPS32)
+
+
+def test_gemm_k_zero_and_empty(simd_path, threads):
+    rng = np.random.default_rng(6)
+    c0 = rand(rng, 4, 5)
+    c = c0.copy()
+    ops.gemm(np.empty((4, 0), np.float32), np.empty((0, 5), np.float32), c, beta=0.5)
+    np.testing.assert_allclose(c, 0.5 * c0, rtol=EPS32)
+    assert ops.gemm(np.empty((0, 3), np.float32), rand(rng, 3, 5)).shape == (0, 5)
+    assert ops.gemm(rand(rng, 4, 3), np.empty((3, 0), np.float32)).shape == (4, 0)
+    z = ops.gemm(np.empty((4, 0), np.float32), np.empty((0, 5), np.float32))
+    assert z.shape == (4, 5) and np.all(z == 0)
+
+
+def test_gemm_strided_views(simd_path, threads):
+    rng = np.random.default_rng(9)
+    base_a, base_b = rand(rng, 90, 130), rand(rng, 100, 90)
+    views_a = [base_a[::2, 1::3][:, :40],   # row and column strides > 1
+               base_a[::-1, 5:45],          # negative row stride
+               base_a[:40, ::-3].T]         # transposed, negative row stride
+    views_b = [base_b[1::2, ::3][:40],      # strided
+               base_b[::-1, ::-1][:40],     # both strides negative
+               base_b[:33, :40].T]          # column-major (unit row stride)
+    for a in views_a:
+        for b in views_b:
+            assert_gemm_close(ops.gemm(a, b), a, b)
+
+
+def test_gemm_zero_strides(simd_path, threads):
+    # A broadcast row (row stride 0) and a broadcast column (column stride 0) as operands.
+    rng = np.random.default_rng(10)
+    row, col = rand(rng, 1, 40), rand(rng, 40, 1)
+    a = np.broadcast_to(row, (35, 40))
+    b = np.broadcast_to(col, (40, 50))
+    assert_gemm_close(ops.gemm(a, b), a, b)
+
+
+def test_gemm_strided_output(simd_path, threads):
+    rng = np.random.default_rng(11)
+    a, b = rand(rng, 33, 70), rand(rng, 70, 45)
+    big = np.full((66, 135), 7.0, np.float32)
+    c = big[::2, ::3]  # non-unit column stride: the micro-kernel's general store path
+    ops.gemm(a, b, c)
+    assert_gemm_close(c, a, b)
+    untouched = big.copy()
+    untouched[::2, ::3] = 7.0
+    assert np.all(untouched == 7.0)
+    ct = np.full((45, 33), 2.0, np.float32).T  # column-major output
+    ops.gemm(a, b, ct, beta=0.5)
+    assert_gemm_close(ct, a, b, 1.0, 0.5, np.full((33, 45), 2.0))
+
+
+def test_gemm_batched(simd_path, threads):
+    rng = np.random.default_rng(12)
+    a, b = rand(rng, 3, 2, 17, 40), rand(rng, 3, 2, 40, 9)
+    assert_gemm_close(ops.gemm(a, b), a, b)
+    at, bt = rand(rng, 4, 40, 17), rand(rng, 4, 9, 40)
+    got = ops.gemm(at, bt, trans_a=True, trans_b=True)
+    assert_gemm_close(got, np.swapaxes(at, -1, -2), np.swapaxes(bt, -1, -2))
+
+
+@pytest.mark.parametrize("batch,m,n,k", [(64, 8, 8, 8), (3, 130, 70, 300), (2, 33, 33, 1)])
+def test_matmul_batched_split_strategies(simd_path, threads, batch, m, n, k):
+    # Many small products (threads take whole products), few large ones (threads share each).
+    rng = np.random.default_rng(batch + m)
+    a, b = rand(rng, batch, m, k), rand(rng, batch, k, n)
+    assert_gemm_close(ops.matmul(a, b), a, b)
+
+
+def test_matmul_numpy_semantics(simd_path, threads):
+    rng = np.random.default_rng(13)
+    cases = [
+        (rand(rng, 7), rand(rng, 7)),                 # 1-D @ 1-D -> scalar
+        (rand(rng, 7), rand(rng, 7, 5)),              # 1-D @ 2-D
+        (rand(rng, 4, 7), rand(rng, 7)),              # 2-D @ 1-D
+        (rand(rng, 3, 4, 7), rand(rng, 7)),           # batched @ 1-D
+        (rand(rng, 7), rand(rng, 2, 7, 5)),           # 1-D @ batched
+        (rand(rng, 2, 1, 4, 7), rand(rng, 3, 7, 5)),  # broadcast batch dimensions
+        (rand(rng, 4, 7), rand(rng, 6, 7, 5)),        # 2-D operand broadcast over a batch
+        (rand(rng, 30, 40)[::2, 1::3], rand(rng, 20, 14)[:14, ::-1]),  # strided, reversed
+    ]
+    a_t = rand(rng, 5, 9).T  # transposed view
+    cases.append((a_t, rand(rng, 5, 6)))
+    cases.append((rand(rng, 6, 9)[::-1], rand(rng, 9, 4)[::-1]))  # negative strides
+    for a, b in cases:
+        if a.shape[-1] != (b.shape[0] if b.ndim == 1 else b.shape[-2]):
+            continue
+        got = ops.matmul(a, b)
+        ref = np.matmul(a.astype(np.float64), b.astype(np.float64))
+        assert np.shape(got) == ref.shape, (a.shape, b.shape)
+        a2 = a[None, :] if a.ndim == 1 else a
+        b2 = b[:, None] if b.ndim == 1 else b
+        full = ops.matmul(a2, b2)
+        assert_gemm_close(full, np.broadcast_to(a2, full.shape[:-2] + a2.shape[-2:]),
+                          np.broadcast_to(b2, full.shape[:-2] + b2.shape[-2:]))
+        np.testing.assert_allclose(got, ref, rtol=1e-5, atol=1e-5 * np.sqrt(a.shape[-1]))
+
+
+def test_matmul_matches_torch(simd_path):
+    torch = pytest.importorskip("torch")
+    rng = np.random.default_rng(14)
+    a, b = rand(rng, 3, 65, 130), rand(rng, 130, 47)
+    got = ops.matmul(a, b)
+    ours = np.abs(got - np.matmul(a.astype(np.float64), b.astype(np.float64))).max()
+    theirs = np.abs(torch.matmul(torch.from_numpy(a), torch.from_numpy(b)).numpy()
+                    - np.matmul(a.astype(np.float64), b.astype(np.float64))).max()
+    assert ours <= 2.0 * theirs + 1e-6
+
+
+def test_thread_counts_agree_bitwise():
+    # The k loop runs in the same order whatever the thread split, so results are identical.
+    rng = np.random.default_rng(15)
+    a, b = rand(rng, 200, 300), rand(rng, 300, 150)
+    before = fastdl.get_num_threads()
+    try:
+        fastdl.set_num_threads(1)
+        one = ops.gemm(a, b)
+        fastdl.set_num_threads(2)
+        two = ops.gemm(a, b)
+    finally:
+        fastdl.set_num_threads(before)
+    np.testing.assert_array_equal(one, two)
+
+
+# ---- bad input -------------------------------------------------------------------------------
+
+
+def test_gemm_rejects_float64():
+    a = np.ones((3, 4))
+    with pytest.raises(TypeError, match=r"float32.*float64.*\(3, 4\)"):
+        ops.gemm(a, np.ones((4, 2), np.float32))
+    with pytest.raises(TypeError, match="float32"):
+        ops.matmul(np.ones((3, 4), np.float32), np.ones((4, 2), np.float64))
+    with pytest.raises(TypeError, match="float32"):
+        _C.gemm(np.ones((3, 4), np.float32), np.ones((4, 2), np.float32),
+                np.ones((3, 2), np.float64))
+
+
+def test_gemm_rejects_mismatched_shapes():
+    f = np.float32
+    with pytest.raises(ValueError, match=r"\(3, 4\).*\(5, 2\)"):
+        ops.gemm(np.ones((3, 4), f), np.ones((5, 2), f))
+    with pytest.raises(ValueError, match=r"\(3, 4\).*\(5,\)"):
+        ops.matmul(np.ones((3, 4), f), np.ones(5, f))
+    with pytest.raises(ValueError, match="broadcast"):
+        ops.matmul(np.ones((2, 3, 4), f), np.ones((3, 4, 2), f))
+    with pytest.raises(ValueError, match=r"c has shape \(3, 3\)"):
+        ops.gemm(np.ones((3, 4), f), np.ones((4, 2), f), np.ones((3, 3), f))
+    with pytest.raises(ValueError, match="shapes do not agree"):
+        _C.gemm(np.ones((3, 4), f), np.ones((5, 2), f), np.ones((3, 2), f))
+    with pytest.raises(ValueError, match="beta != 0 needs an input c"):
+        ops.gemm(np.ones((3, 4), f), np.ones((4, 2), f), beta=1.0)
+
+
+def test_gemm_rejects_wrong_ndim():
+    f = np.float32
+    with pytest.raises(ValueError, match=r"at least 2-D.*\(4,\)"):
+        ops.gemm(np.ones(4, f), np.ones((4, 2), f))
+    with pytest.raises(ValueError, match="scalar"):
+        ops.matmul(np.array(2.0, f), np.ones((4, 2), f))
+    with pytest.raises(ValueError, match="same number of dimensions"):
+        _C.gemm(np.ones((2, 3, 4), f), np.ones((4, 2), f), np.ones((2, 3, 2), f))
+
+
+def test_gemm_rejects_output_overlapping_inputs():
+    f = np.float32
+    buf = np.ones((8, 8), f)
+    with pytest.raises(ValueError, match="share memory"):
+        # Disjoint elements, but interleaved rows: the byte ranges overlap, which is refused.
+        ops.gemm(buf[:4, :4], np.ones((4, 4), f), buf[:4, 4:])
+    with pytest.raises(ValueError, match="share memory"):
+        _C.gemm(buf, np.ones((8, 8), f), buf)
+    # A writable output whose rows alias each other (row stride 0).
+    row = np.ones((1, 2), f)
+    aliased = np.lib.stride_tricks.as_strided(row, (3, 2), (0, 4), writeable=True)
+    with pytest.raises(ValueError, match="zero"):
+        _C.gemm(np.ones((3, 4), f), np.ones((4, 2), f), aliased)
