@@ -123,8 +123,9 @@ def gelu(input, approximate: str = "none"):
 
 
 def _sigmoid_array(x):
-    # exp(-softplus(-x)): no overflow for large |x|
-    return np.exp(-np.logaddexp(0, -x)).astype(x.dtype, copy=False)
+    # exp(-x) overflows to inf for x << 0, and 1 / (1 + inf) = 0 is the right limit
+    with np.errstate(over="ignore"):
+        return (1.0 / (1.0 + np.exp(-x))).astype(x.dtype, copy=False)
 
 
 def silu(input, inplace: bool = False):

@@ -160,7 +160,8 @@ def binary_cross_entropy(input, target, weight=None, size_average=None, reduce=N
 
 
 def _sigmoid(x):
-    return np.exp(-np.logaddexp(0, -x))
+    with np.errstate(over="ignore"):  # exp(-x) = inf gives the right limit 0
+        return 1.0 / (1.0 + np.exp(-x))
 
 
 def binary_cross_entropy_with_logits(input, target, weight=None, size_average=None, reduce=None,
