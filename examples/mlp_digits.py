@@ -8,8 +8,6 @@ from __future__ import annotations
 import argparse
 import time
 
-import numpy as np
-
 import fastdl
 from fastdl import nn
 from fastdl.data import DataLoader, TensorDataset, load_digits, train_test_split_indices

@@ -122,6 +122,7 @@ def test_bce_with_logits_gradcheck():
     assert gradgradcheck(fn, (x,))
 
 
+@pytest.mark.filterwarnings("ignore:reduction. 'mean' divides")  # torch's notice, not ours
 @pytest.mark.parametrize("reduction", REDUCTIONS + ["batchmean"])
 @pytest.mark.parametrize("log_target", [False, True])
 @pytest.mark.parametrize("dtype", [np.float32, np.float64])
