@@ -9,8 +9,11 @@ import numpy as np
 from fastdl import backend
 
 
+_FLOAT32 = np.dtype(np.float32)
+
+
 def _check_float32(x, fn: str, name: str):
-    if x.dtype != np.float32:
+    if x.dtype != _FLOAT32:
         raise TypeError(f"{fn}: {name} must be float32, got {x.dtype} with shape {tuple(x.shape)}")
 
 
@@ -22,7 +25,7 @@ def gemm(a, b, c=None, alpha: float = 1.0, beta: float = 0.0, trans_a: bool = Fa
     With ``c=None`` a new array is returned (``beta`` must then be 0); otherwise ``c`` is
     updated in place and returned. With ``beta == 0`` the old contents of ``c`` are not read.
     """
-    xp = backend.array_module(a, b, *( () if c is None else (c,) ))
+    xp = backend.array_module(a, b) if c is None else backend.array_module(a, b, c)
     for x, name in ((a, "a"), (b, "b")):
         _check_float32(x, "gemm", name)
         if x.ndim < 2:
@@ -34,15 +37,15 @@ def gemm(a, b, c=None, alpha: float = 1.0, beta: float = 0.0, trans_a: bool = Fa
     if a.shape[-1] != b.shape[-2] or a.shape[:-2] != b.shape[:-2]:
         raise ValueError(f"gemm: shapes {tuple(a.shape)} and {tuple(b.shape)} do not agree "
                          f"(trans_a={trans_a}, trans_b={trans_b})")
-    out_shape = a.shape[:-1] + b.shape[-1:]
     if c is None:
         if beta != 0:
             raise ValueError("gemm: beta != 0 needs an input c")
-        c = xp.empty(out_shape, dtype=np.float32)
+        c = xp.empty(a.shape[:-1] + b.shape[-1:], dtype=_FLOAT32)
     else:
         _check_float32(c, "gemm", "c")
-        if tuple(c.shape) != tuple(out_shape):
-            raise ValueError(f"gemm: c has shape {tuple(c.shape)}, expected {tuple(out_shape)}")
+        if c.shape != a.shape[:-1] + b.shape[-1:]:
+            raise ValueError(f"gemm: c has shape {tuple(c.shape)}, expected "
+                             f"{tuple(a.shape[:-1] + b.shape[-1:])}")
     backend.kernels_for(a).gemm(a, b, c, float(alpha), float(beta))
     return c
 
@@ -59,16 +62,20 @@ def matmul(a, b, out=None):
     if a2.shape[-1] != b2.shape[-2]:
         raise ValueError(f"matmul: shapes {tuple(a.shape)} and {tuple(b.shape)} do not agree "
                          f"({a2.shape[-1]} != {b2.shape[-2]})")
-    try:
-        batch = np.broadcast_shapes(a2.shape[:-2], b2.shape[:-2])
-    except ValueError:
-        raise ValueError(f"matmul: batch dimensions of {tuple(a.shape)} and {tuple(b.shape)} "
-                         "do not broadcast") from None
-    m, k, n = a2.shape[-2], a2.shape[-1], b2.shape[-1]
-    a3 = xp.broadcast_to(a2, batch + (m, k))
-    b3 = xp.broadcast_to(b2, batch + (k, n))
-    res = xp.empty(batch + (m, n), dtype=np.float32)
-    backend.kernels_for(a).gemm(a3, b3, res, 1.0, 0.0)
+    m, n = a2.shape[-2], b2.shape[-1]
+    batch_a, batch_b = a2.shape[:-2], b2.shape[:-2]
+    if batch_a != batch_b:  # broadcast batch dimensions as stride-0 views, never copies
+        try:
+            batch = np.broadcast_shapes(batch_a, batch_b)
+        except ValueError:
+            raise ValueError(f"matmul: batch dimensions of {tuple(a.shape)} and "
+                             f"{tuple(b.shape)} do not broadcast") from None
+        a2 = xp.broadcast_to(a2, batch + a2.shape[-2:])
+        b2 = xp.broadcast_to(b2, batch + b2.shape[-2:])
+    else:
+        batch = batch_a
+    res = xp.empty(batch + (m, n), dtype=_FLOAT32)
+    backend.kernels_for(a).gemm(a2, b2, res, 1.0, 0.0)
     if a.ndim == 1:
         res = res[..., 0, :]
     if b.ndim == 1:

@@ -22,12 +22,16 @@ def _cupy_module():
 
 
 def is_cupy_array(x) -> bool:
-    cp = type(x).__module__.split(".")[0] == "cupy"
-    return cp
+    if type(x) is np.ndarray:  # the common case, checked first: this sits on every op's path
+        return False
+    return type(x).__module__.startswith("cupy")
 
 
 def array_module(*arrays):
     """numpy or cupy for these arrays; mixing devices is an error."""
+    ndarray = np.ndarray
+    if all(type(x) is ndarray for x in arrays):
+        return np
     kinds = {is_cupy_array(x) for x in arrays}
     if len(kinds) > 1:
         raise TypeError("arrays are on different devices (numpy and cupy mixed)")
@@ -41,7 +45,7 @@ def array_module(*arrays):
 
 def kernels_for(x):
     """The compiled kernel module serving arrays like ``x``."""
-    if is_cupy_array(x):
+    if type(x) is not np.ndarray and is_cupy_array(x):
         global _cuda_mod
         if _cuda_mod is None:
             try:
