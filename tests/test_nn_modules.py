@@ -275,3 +275,18 @@ def test_dropout_module_train_and_eval():
     assert drop(x) is x
     with pytest.raises(ValueError, match="between 0 and 1"):
         nn.Dropout(-0.1)
+
+
+def test_state_dict_survives_fastdl_save_and_load(tmp_path):
+    from fastdl.models import MLP
+    fastdl.manual_seed(0)
+    trained, fresh = nn.Sequential(MLP(4, [6], 3), nn.BatchNorm1d(3)), \
+        nn.Sequential(MLP(4, [6], 3), nn.BatchNorm1d(3))
+    trained(fastdl.randn(5, 4))  # moves the running statistics
+    path = str(tmp_path / "model.safetensors")
+    fastdl.save(trained.state_dict(), path)
+    assert fresh.load_state_dict(fastdl.load(path)) == ([], [])
+    trained.eval()
+    fresh.eval()
+    x = fastdl.randn(3, 4)
+    np.testing.assert_array_equal(fresh(x).data, trained(x).data)
