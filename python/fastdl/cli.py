@@ -1,4 +1,4 @@
-"""The `fastdl` command: `fastdl info`, `fastdl bench NAME`, `fastdl demo`."""
+"""The `fastdl` command: `fastdl info`, `fastdl bench NAME`."""
 from __future__ import annotations
 
 import argparse
@@ -20,17 +20,12 @@ def main(argv=None):
     sub.add_parser("info", help="version, compiler, SIMD path, threads, CUDA")
     bench = sub.add_parser("bench", help="benchmark kernels against peers (run `fastdl bench NAME -h`)")
     bench.add_argument("name", choices=_bench_names())
-    demo = sub.add_parser("demo", help="train the MLP on the built-in digits data")
-    demo.add_argument("--epochs", type=int, default=None)
     args, rest = parser.parse_known_args(argv)
     if args.command == "info":
         import fastdl
         fastdl.info()
     elif args.command == "bench":
         importlib.import_module(f"fastdl.bench.{args.name}").main(rest)
-    elif args.command == "demo":
-        from fastdl.models.demo import train_digits_mlp
-        train_digits_mlp(**({} if args.epochs is None else {"epochs": args.epochs}))
     return 0
 
 
