@@ -55,8 +55,8 @@ def assert_gemm_close(got, a, b, alpha=1.0, beta=0.0, c0=None):
         f"max excess at {worst}: err {err[worst]:.3g} > bound {bound[worst]:.3g}")
 
 
-# (m, n, k): 1 and 7 (below one tile), 33 and 129 (partial tiles), k = 300 and 513 (several
-# KC slices, the last one partial), 400 rows (two MC blocks), 1100 columns (two NC blocks).
+# (m, n, k): 1 and 7 (below one tile), 33 and 129 (partial tiles), k = 300 and 513 (one or two
+# KC slices depending on the SIMD path's KC), 1100 columns (three NC blocks).
 SIZES = [(1, 1, 1), (7, 1, 33), (1, 129, 7), (33, 7, 129), (129, 33, 300), (33, 129, 513),
          (400, 40, 70), (9, 1100, 20)]
 
@@ -73,9 +73,10 @@ def test_gemm_sizes_and_transposes(simd_path, threads, m, n, k, trans_a, trans_b
 
 
 def test_gemm_large(simd_path, threads):
-    # Crosses every block edge at once: m > MC, n > NC, k > KC, none a multiple of a tile.
+    # Crosses every block edge at once (MC = 1536, NC = 480, KC <= 384 on every SIMD path), with
+    # no dimension a multiple of a tile.
     rng = np.random.default_rng(7)
-    a, b = rand(rng, 1030, 270), rand(rng, 270, 1100)
+    a, b = rand(rng, 1601, 397), rand(rng, 397, 501)
     assert_gemm_close(ops.gemm(a, b), a, b)
 
 

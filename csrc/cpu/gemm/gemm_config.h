@@ -2,12 +2,13 @@
 // Register and cache blocking for the fp32 GEMM: every tile and block size lives here.
 // Included only by per-ISA sources (FASTDL_ISA_<name> is defined), so each ISA gets its own set.
 //
-// Notation (BLIS): C (m x n) += A (m x k) B (k x n) is cut into NC-wide column blocks of B,
-// KC-deep slices of k, and MC-tall row blocks of A. A KC x NC block of B is packed once per
-// (jc, pc) and stays in L2/L3; an MC x KC block of A is packed once per (jc, pc, ic) and stays in
-// L2; the micro-kernel multiplies an MR x KC sliver of packed A by a KC x NR sliver of packed B
-// into an MR x NR tile of C held in registers. The NR-wide B sliver is reused by all MC/MR
-// micro-kernel calls of the inner loop, so it must stay in L1 next to the streaming A sliver.
+// Notation (BLIS): C (m x n) += A (m x k) B (k x n) is cut into MC-tall row blocks of A,
+// KC-deep slices of k and NC-wide column blocks of B. Each thread packs an MC x KC block of A
+// (L3) once per (ic, pc) and a KC x NC block of B (L2) once per (ic, pc, jc). The micro-kernel
+// multiplies an MR x KC sliver of packed A by a KC x NR sliver of packed B into an MR x NR tile
+// of C held in registers; the A sliver stays in L1 while the inner loop walks all NC / NR B
+// slivers, which stream from L2 (the arrangement of BLIS's Skylake-X kernels, transposed:
+// there the broadcast operand is B and the vector operand is A).
 //
 // Machine this was tuned on: Xeon (Sapphire Rapids class), 48 KiB L1d, 2 MiB L2 per core,
 // shared L3. See bench/NOTES.md ("GEMM") for the measurements behind these numbers.
@@ -31,30 +32,31 @@ namespace fastdl::cpu::FASTDL_ISA::gemm_config {
 
 #if defined(FASTDL_ISA_avx512)
 // 8 x 32: 16 zmm accumulators (2 FMA pipes x 4-cycle latency = 8 needed, 2x slack); per k step
-// 2 loads of B + 8 broadcasts of A for 16 FMAs. 12 x 32 and 14 x 32 measured no faster in the
-// full GEMM, and M = 32 (a common batch size) tiles exactly by 8.
+// 2 loads of B + 8 broadcasts of A for 16 FMAs. 12 x 32 measured slower in this loop order,
+// and M = 32 (a common batch size) tiles exactly by 8.
 #ifdef FASTDL_GEMM_MR
 inline constexpr int MR = FASTDL_GEMM_MR;
 #else
 inline constexpr int MR = 8;
 #endif
 inline constexpr int NR = 32;
-// KC: the B sliver KC x NR x 4 B = 32 KiB at KC = 256 (L1 is 48 KiB; the A sliver adds 8 KiB).
-// MC: the A block MC x KC x 4 B = 384 KiB.
-// NC: the B block KC x NC x 4 B = 1 MiB, so A block + B block (1.4 MiB) both stay in the 2 MiB
-//     L2: the B slivers come from L2, not L3, for every MC block after the first.
-FASTDL_GEMM_BLOCKS(256, 384, 1024)
+// KC: the A sliver KC x MR x 4 B = 12 KiB sits in L1 (48 KiB) next to two streaming B slivers
+//     (48 KiB each, only their current lines matter) and the C tile; fewer, longer k slices
+//     also mean fewer read-modify-write passes over C.
+// NC: the B block KC x NC x 4 B = 720 KiB, about a third of the 2 MiB L2.
+// MC: the A block MC x KC x 4 B = 2.25 MiB (L3); it only bounds the packing buffer.
+FASTDL_GEMM_BLOCKS(384, 1536, 480)
 #elif defined(FASTDL_ISA_avx2)
 // 6 x 16: 12 ymm accumulators + 2 B vectors + 1 broadcast = 15 of 16 ymm registers.
 inline constexpr int MR = 6;
 inline constexpr int NR = 16;
-FASTDL_GEMM_BLOCKS(256, 384, 2048)
+FASTDL_GEMM_BLOCKS(384, 1536, 480)
 #else
 // Portable (SSE2 on x86-64, NEON on aarch64 through GCC vector extensions): 6 x 8 with 4-wide
 // vectors, 12 accumulators, fits 16 vector registers.
 inline constexpr int MR = 6;
 inline constexpr int NR = 8;
-FASTDL_GEMM_BLOCKS(256, 120, 2048)
+FASTDL_GEMM_BLOCKS(256, 1536, 480)
 #endif
 
 #undef FASTDL_GEMM_BLOCKS

@@ -60,6 +60,8 @@ thread_local PackBuffer tls_packed_a, tls_packed_b;
 int64_t balanced_kc(int64_t k) { return ceil_div(k, ceil_div(k, KC)); }
 
 // One thread's share: C[0:m, 0:n] = alpha * A B + beta * C with the full blocking loop nest.
+// Loop order (outer to inner) ic, pc, jc, ir, jr: an A sliver (MR x KC) stays in L1 while the
+// micro-kernel walks every B sliver of the L2-resident B block (KC x NC).
 void gemm_single_thread(int64_t m, int64_t n, int64_t k, float alpha, MatrixRef a, MatrixRef b,
                         float beta, MutMatrixRef c) {
   const int64_t kc_max = balanced_kc(k);
@@ -68,24 +70,24 @@ void gemm_single_thread(int64_t m, int64_t n, int64_t k, float alpha, MatrixRef 
   float* packed_b = tls_packed_b.get(ceil_div(nc_max, NR) * packed_b_sliver_stride<NR>(kc_max));
   float* packed_a = tls_packed_a.get(kc_max * mc_max);
 
-  for (int64_t jc = 0; jc < n; jc += NC) {
-    const int64_t nc = std::min(NC, n - jc);
+  for (int64_t ic = 0; ic < m; ic += MC) {
+    const int64_t mc = std::min(MC, m - ic);
     for (int64_t pc = 0; pc < k; pc += kc_max) {
       const int64_t kc = std::min(kc_max, k - pc);
       // Later k slices accumulate onto the first one's result.
       const float beta_pc = pc == 0 ? beta : 1.f;
-      pack_b<NR>(kc, nc, b.data + pc * b.rs + jc * b.cs, b.rs, b.cs, packed_b);
-      for (int64_t ic = 0; ic < m; ic += MC) {
-        const int64_t mc = std::min(MC, m - ic);
-        pack_a<MR>(mc, kc, a.data + ic * a.rs + pc * a.cs, a.rs, a.cs, packed_a);
-        for (int64_t jr = 0; jr < nc; jr += NR) {
-          const int nr = int(std::min<int64_t>(NR, nc - jr));
-          const float* pb = packed_b + jr / NR * packed_b_sliver_stride<NR>(kc);
-          for (int64_t ir = 0; ir < mc; ir += MR) {
-            const int mr = int(std::min<int64_t>(MR, mc - ir));
+      pack_a<MR>(mc, kc, a.data + ic * a.rs + pc * a.cs, a.rs, a.cs, packed_a);
+      for (int64_t jc = 0; jc < n; jc += NC) {
+        const int64_t nc = std::min(NC, n - jc);
+        pack_b<NR>(kc, nc, b.data + pc * b.rs + jc * b.cs, b.rs, b.cs, packed_b);
+        for (int64_t ir = 0; ir < mc; ir += MR) {
+          const int mr = int(std::min<int64_t>(MR, mc - ir));
+          const float* pa = packed_a + ir * kc;
+          for (int64_t jr = 0; jr < nc; jr += NR) {
+            const int nr = int(std::min<int64_t>(NR, nc - jr));
             float* ct = c.data + (ic + ir) * c.rs + (jc + jr) * c.cs;
-            micro_kernel<MR, NR>(kc, packed_a + ir * kc, pb, ct, c.rs, c.cs, mr, nr, alpha,
-                                 beta_pc);
+            micro_kernel<MR, NR>(kc, pa, packed_b + jr / NR * packed_b_sliver_stride<NR>(kc),
+                                 ct, c.rs, c.cs, mr, nr, alpha, beta_pc);
           }
         }
       }
@@ -98,8 +100,8 @@ struct ThreadGrid {
 };
 
 // Pick rows x cols == threads minimizing the slowest thread's estimated time: its padded tile
-// area (compute) plus the elements it packs (each thread packs its own A rows for every NC
-// block and its own B columns). Ties go to splitting n, which keeps each thread's B private.
+// area (compute) plus the elements it packs (each thread packs its own rows of A once per k
+// slice, and its own columns of B once per MC block of its rows). Ties go to splitting n.
 ThreadGrid choose_grid(int64_t m, int64_t n, int64_t k, int threads) {
   const int64_t m_tiles = ceil_div(m, MR), n_tiles = ceil_div(n, NR);
   ThreadGrid best{1, threads};
@@ -112,7 +114,7 @@ ThreadGrid choose_grid(int64_t m, int64_t n, int64_t k, int threads) {
     const double tn = double(ceil_div(n_tiles, cols) * NR);
     // Packing an element costs roughly what 16 FMA lanes' worth of tile updates do.
     const double compute = tm * tn * double(k);
-    const double packing = 16.0 * double(k) * (tm * double(ceil_div(int64_t(tn), NC)) + tn);
+    const double packing = 16.0 * double(k) * (tm + tn * double(ceil_div(int64_t(tm), MC)));
     const double cost = compute + packing;
     if (best_cost < 0 || cost < best_cost || (cost == best_cost && cols > best.cols)) {
       best = {rows, cols};
