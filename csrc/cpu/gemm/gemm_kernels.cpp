@@ -56,29 +56,32 @@ class PackBuffer {
 
 thread_local PackBuffer tls_packed_a, tls_packed_b;
 
-// Split k into ceil(k / KC) nearly equal slices (k = 260 -> 130 + 130, not 256 + 4).
-int64_t balanced_kc(int64_t k) { return ceil_div(k, ceil_div(k, KC)); }
+// Split an extent into ceil(extent / max_block) nearly equal blocks, each a multiple of `unit`
+// (k = 400 with KC = 384 -> 200 + 200, not 384 + 16): no thin last block wasting a pass.
+int64_t balanced_block(int64_t extent, int64_t max_block, int64_t unit) {
+  return std::min(max_block, round_up(ceil_div(extent, ceil_div(extent, max_block)), unit));
+}
 
 // One thread's share: C[0:m, 0:n] = alpha * A B + beta * C with the full blocking loop nest.
 // Loop order (outer to inner) ic, pc, jc, ir, jr: an A sliver (MR x KC) stays in L1 while the
 // micro-kernel walks every B sliver of the L2-resident B block (KC x NC).
 void gemm_single_thread(int64_t m, int64_t n, int64_t k, float alpha, MatrixRef a, MatrixRef b,
                         float beta, MutMatrixRef c) {
-  const int64_t kc_max = balanced_kc(k);
-  const int64_t nc_max = std::min(NC, round_up(n, NR));
-  const int64_t mc_max = std::min(MC, round_up(m, MR));
+  const int64_t kc_max = balanced_block(k, KC, 1);
+  const int64_t nc_max = balanced_block(n, NC, NR);
+  const int64_t mc_max = balanced_block(m, MC, MR);
   float* packed_b = tls_packed_b.get(ceil_div(nc_max, NR) * packed_b_sliver_stride<NR>(kc_max));
   float* packed_a = tls_packed_a.get(kc_max * mc_max);
 
-  for (int64_t ic = 0; ic < m; ic += MC) {
-    const int64_t mc = std::min(MC, m - ic);
+  for (int64_t ic = 0; ic < m; ic += mc_max) {
+    const int64_t mc = std::min(mc_max, m - ic);
     for (int64_t pc = 0; pc < k; pc += kc_max) {
       const int64_t kc = std::min(kc_max, k - pc);
       // Later k slices accumulate onto the first one's result.
       const float beta_pc = pc == 0 ? beta : 1.f;
       pack_a<MR>(mc, kc, a.data + ic * a.rs + pc * a.cs, a.rs, a.cs, packed_a);
-      for (int64_t jc = 0; jc < n; jc += NC) {
-        const int64_t nc = std::min(NC, n - jc);
+      for (int64_t jc = 0; jc < n; jc += nc_max) {
+        const int64_t nc = std::min(nc_max, n - jc);
         pack_b<NR>(kc, nc, b.data + pc * b.rs + jc * b.cs, b.rs, b.cs, packed_b);
         for (int64_t ir = 0; ir < mc; ir += MR) {
           const int mr = int(std::min<int64_t>(MR, mc - ir));

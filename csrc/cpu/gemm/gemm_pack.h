@@ -111,9 +111,22 @@ void pack_b(int64_t kc, int64_t nc, const float* b, int64_t rs, int64_t cs, floa
     const int nr = int(nc - full);
     const float* src = b + full * cs;
     float* out = dst + full / NR * stride;
+#if defined(FASTDL_ISA_avx512)
+    if (cs == 1) {  // masked loads read only the nr valid columns, the rest become zeros
+      static_assert(NR == 32, "two 16-lane halves per packed row");
+      const __mmask16 m0 = nr >= 16 ? __mmask16(0xFFFF) : __mmask16((1u << nr) - 1);
+      const __mmask16 m1 = nr <= 16 ? __mmask16(0) : __mmask16((1u << (nr - 16)) - 1);
+      for (int64_t p = 0; p < kc; ++p) {
+        _mm512_store_ps(out + p * NR, _mm512_maskz_loadu_ps(m0, src + p * rs));
+        _mm512_store_ps(out + p * NR + 16, _mm512_maskz_loadu_ps(m1, src + p * rs + 16));
+      }
+      return;
+    }
+#endif
     for (int64_t p = 0; p < kc; ++p) {
-      for (int j = 0; j < nr; ++j) out[p * NR + j] = src[p * rs + j * cs];
-      for (int j = nr; j < NR; ++j) out[p * NR + j] = 0.f;
+      float* row = out + p * NR;
+      for (int j = 0; j < NR; ++j) row[j] = 0.f;
+      for (int j = 0; j < nr; ++j) row[j] = src[p * rs + j * cs];
     }
   }
 }
