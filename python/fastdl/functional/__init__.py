@@ -6,8 +6,8 @@ from fastdl.functional.arithmetic import (abs, add, allclose, ceil, clamp, clip,
                                           isinf, isnan, le, log, log1p, log2, log10, logical_and,
                                           logical_not, logical_or, logical_xor, lt, maximum,
                                           minimum, mul, ne, neg, pow, reciprocal, relu, remainder,
-                                          round, rsqrt, sigmoid, sign, sin, sqrt, square, sub, tan,
-                                          tanh, trunc, where)
+                                          round, rsqrt, rsub, sigmoid, sign, sin, sqrt, square, sub,
+                                          tan, tanh, trunc, where)
 from fastdl.functional.conversion import to
 from fastdl.functional.indexing import (gather, index_select, masked_fill, masked_select,
                                         nonzero, one_hot, scatter_add, take_along_dim)

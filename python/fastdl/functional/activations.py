@@ -10,6 +10,8 @@ from fastdl.functional.arithmetic import relu, sigmoid, tanh  # noqa: F401  (re-
 
 
 def _softmax_array(d, ax):
+    if d.size == 0:  # the max below has no identity for an empty axis
+        return d.copy()
     shifted = d - d.max(axis=ax, keepdims=True)
     e = np.exp(shifted)
     e /= e.sum(axis=ax, keepdims=True)
@@ -33,8 +35,11 @@ def log_softmax(input, dim, dtype=None):
     x = input if dtype is None else input.to(dtype)
     d = float_data(x)
     ax = norm_dim(dim, d.ndim)
-    shifted = d - d.max(axis=ax, keepdims=True)
-    out = shifted - np.log(np.exp(shifted).sum(axis=ax, keepdims=True))
+    if d.size == 0:
+        out = d.copy()
+    else:
+        shifted = d - d.max(axis=ax, keepdims=True)
+        out = shifted - np.log(np.exp(shifted).sum(axis=ax, keepdims=True))
 
     def log_softmax_backward(g):
         y = saved_output(out, lambda: log_softmax(x, ax))

@@ -4,12 +4,24 @@ from __future__ import annotations
 import numpy as np
 
 from fastdl.functional._core import (Node, Tensor, _gm, _wrap, as_tensor_arg, float_data,
-                                     grad_for, operands, record, saved_output)
+                                     grad_for, operands, record, saved_output, xp_of)
 from fastdl.tensor import float32
 
 
 def _wants(t):
     return t is not None and t._requires_grad
+
+
+def _zero_grad_result(out, a, b=None):
+    """A piecewise-constant op (sign, rounding, floor/trunc division): like torch, the result
+    stays in the graph, with a zero gradient for every input."""
+    inputs = (a,) if b is None else (a, b)
+
+    def zero_backward(g):
+        return tuple(_wrap(xp_of(t._data).zeros(t._data.shape, dtype=t._data.dtype))
+                     if t._requires_grad else None for t in inputs)
+
+    return _binary_result(out, zero_backward, a, b)
 
 
 def _binary_result(out, backward, a, b):
@@ -70,7 +82,7 @@ def div(input, other, *, rounding_mode=None):
         if rounding_mode == "trunc":
             a, b, ad, bd = operands(input, other)
             q = np.trunc(np.true_divide(ad, bd))
-            return _wrap(q.astype(ad.dtype) if ad.dtype.kind != "f" else q)
+            return _zero_grad_result(q.astype(ad.dtype) if ad.dtype.kind != "f" else q, a, b)
         raise ValueError(f"div: rounding_mode must be None, 'floor' or 'trunc', got {rounding_mode!r}")
     a, b, ad, bd = operands(input, other)
     if ad.dtype.kind != "f":  # true division of integers gives float32 in torch
@@ -97,7 +109,7 @@ def rdiv(input, other):
 
 def floor_divide(input, other):
     a, b, ad, bd = operands(input, other)
-    return _wrap(np.floor_divide(ad, bd))
+    return _zero_grad_result(np.floor_divide(ad, bd), a, b)
 
 
 def remainder(input, other):
@@ -216,7 +228,7 @@ def abs(input):
 
 
 def sign(input):
-    return _wrap(np.sign(input._data))
+    return _zero_grad_result(np.sign(input._data), input)
 
 
 def _no_grad_round(fn, name):
@@ -233,8 +245,15 @@ def _no_grad_round(fn, name):
 
 floor = _no_grad_round(np.floor, "floor")
 ceil = _no_grad_round(np.ceil, "ceil")
-round = _no_grad_round(np.round, "round")
 trunc = _no_grad_round(np.trunc, "trunc")
+_round_half_even = _no_grad_round(np.round, "round")
+
+
+def round(input, *, decimals=0):
+    """Round half to even; ``decimals`` digits after the point (negative: before it)."""
+    if decimals == 0:
+        return _round_half_even(input)
+    return _zero_grad_result(np.round(input._data, decimals), input)
 
 
 def relu(input):

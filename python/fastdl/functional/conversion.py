@@ -5,20 +5,31 @@ from fastdl.functional._core import Tensor, record
 from fastdl.tensor import _parse_device, _to_device_array, as_dtype
 
 
-def _parse_to_args(args, dtype, device):
+def _parse_to_args(args, dtype, device, non_blocking, copy):
+    """torch's overloads: ``to(dtype, non_blocking, copy)``, ``to(device, dtype, non_blocking,
+    copy)``, ``to(other, non_blocking, copy)``; trailing booleans are non_blocking and copy."""
+    flags = []
     for a in args:
-        if isinstance(a, Tensor):
+        if isinstance(a, bool):
+            flags.append(a)
+        elif flags:
+            raise TypeError(f"to(): unexpected argument {a!r} after non_blocking/copy")
+        elif isinstance(a, Tensor):
             dtype, device = a._data.dtype, a.device
         elif isinstance(a, str) and a.split(":")[0] in ("cpu", "cuda"):
             device = a
         else:
             dtype = a
-    return dtype, device
+    if len(flags) > 2:
+        raise TypeError(f"to(): too many boolean arguments {flags} (non_blocking, copy)")
+    flags += [non_blocking, copy][len(flags):]
+    return dtype, device, flags[1]
 
 
-def to(input, *args, dtype=None, device=None, copy=False, non_blocking=False):
-    """``x.to(dtype)``, ``x.to('cuda')``, ``x.to(other)``, ``x.to(device, dtype)``."""
-    dtype, device = _parse_to_args(args, dtype, device)
+def to(input, *args, dtype=None, device=None, non_blocking=False, copy=False):
+    """``x.to(dtype)``, ``x.to('cuda')``, ``x.to(other)``, ``x.to(device, dtype)``; with
+    ``copy=True`` the result never shares the input's memory."""
+    dtype, device, copy = _parse_to_args(args, dtype, device, non_blocking, copy)
     out = input
     if device is not None and _parse_device(device) != input.device:
         out = _to_device(out, _parse_device(device))

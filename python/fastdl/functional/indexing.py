@@ -88,8 +88,14 @@ def getitem(input, key):
 def _check_index(index, fn):
     if not isinstance(index, Tensor):
         raise TypeError(f"{fn}(): index must be a Tensor, got {type(index).__name__}")
-    if index._data.dtype.kind not in "iu":
-        raise RuntimeError(f"{fn}(): Expected dtype int64 for index, got {index._data.dtype}")
+    if index._data.dtype not in (np.int64, np.int32) and index._data.size:
+        raise RuntimeError(f"{fn}(): Expected dtype int32/int64 for index, got "
+                           f"{index._data.dtype}")
+
+
+def _as_1d(t):
+    """A 0-d tensor as a 1-element 1-d tensor: torch's dim ops treat scalars as 1-d."""
+    return t.reshape((1,)) if t._data.ndim == 0 else t
 
 
 def _full_index(index_data, dim):
@@ -103,8 +109,12 @@ def _full_index(index_data, dim):
 def gather(input, dim, index):
     _check_index(index, "gather")
     d = input._data
-    ax = norm_dim(dim, d.ndim)
     idx = index._data
+    if d.ndim == 0 or idx.ndim == 0:
+        return gather(_as_1d(input), dim, _as_1d(index)).reshape(idx.shape)
+    ax = norm_dim(dim, d.ndim)
+    if idx.size == 0:
+        return _empty_like_index(input, idx)
     if idx.ndim != d.ndim:
         raise RuntimeError(f"gather(): index has {idx.ndim} dims but input has {d.ndim} "
                            f"(shapes {tuple(idx.shape)} and {tuple(d.shape)})")
@@ -112,7 +122,7 @@ def gather(input, dim, index):
         if i != ax and si > sd:
             raise RuntimeError(f"gather(): size of index {tuple(idx.shape)} exceeds input "
                                f"{tuple(d.shape)} in dimension {i}")
-    if idx.size and (idx.min() < 0 or idx.max() >= d.shape[ax]):
+    if idx.min() < 0 or idx.max() >= d.shape[ax]:
         raise IndexError(f"gather(): index out of range for dimension {ax} of size {d.shape[ax]}")
     full = _full_index(idx, ax)
     out = d[full]
@@ -125,14 +135,53 @@ def gather(input, dim, index):
     return record(out, gather_backward, (input,))
 
 
-def take_along_dim(input, indices, dim):
-    return gather(input, dim, indices)
+def _empty_like_index(input, idx):
+    """The result of gathering with an empty index: nothing selected, zero gradient."""
+    d = input._data
+    shape = d.shape
+
+    def empty_gather_backward(g):
+        return (_wrap(xp_of(d).zeros(shape, dtype=d.dtype)),)
+
+    return record(xp_of(d).empty(idx.shape, dtype=d.dtype), empty_gather_backward, (input,))
+
+
+def take_along_dim(input, indices, dim=None):
+    """``gather`` after broadcasting input and indices against each other except along ``dim``;
+    negative indices count from the end. ``dim=None`` indexes the flattened input."""
+    _check_index(indices, "take_along_dim")
+    if dim is None:
+        return take_along_dim(input.reshape(-1), indices.reshape(-1), 0)
+    d, idx = input._data, indices._data
+    if d.ndim != idx.ndim:
+        raise RuntimeError(f"take_along_dim(): input and indices should have the same number of "
+                           f"dimensions, got shapes {tuple(d.shape)} and {tuple(idx.shape)}")
+    if d.ndim == 0:
+        return gather(input, 0, indices)
+    ax = norm_dim(dim, d.ndim)
+    try:
+        batch = np.broadcast_shapes(d.shape[:ax] + (1,) + d.shape[ax + 1:],
+                                    idx.shape[:ax] + (1,) + idx.shape[ax + 1:])
+    except ValueError:
+        raise RuntimeError(f"take_along_dim(): shapes {tuple(d.shape)} and {tuple(idx.shape)} "
+                           f"do not broadcast outside dim {ax}") from None
+    n = d.shape[ax]
+    if idx.size and (idx.min() < -n or idx.max() >= n):
+        raise IndexError(f"take_along_dim(): index out of range for dimension {ax} of size {n}")
+    idx = xp_of(idx).where(idx < 0, idx + n, idx)
+    x_shape = batch[:ax] + (n,) + batch[ax + 1:]
+    i_shape = batch[:ax] + (idx.shape[ax],) + batch[ax + 1:]
+    from fastdl.functional.shape import expand
+    x = input if d.shape == x_shape else expand(input, *x_shape)
+    return gather(x, ax, _wrap(xp_of(idx).broadcast_to(idx, i_shape)))
 
 
 def scatter_add(input, dim, index, src):
     """``out = input.clone(); out[..., index[i], ...] += src[i]`` along ``dim`` (accumulating)."""
     _check_index(index, "scatter_add")
     d = input._data
+    if d.ndim == 0:
+        return scatter_add(_as_1d(input), dim, _as_1d(index), _as_1d(src)).reshape(())
     ax = norm_dim(dim, d.ndim)
     idx = index._data
     if src._data.shape != idx.shape:
@@ -148,6 +197,11 @@ def scatter_add(input, dim, index, src):
 
 def index_select(input, dim, index):
     _check_index(index, "index_select")
+    if input._data.ndim == 0:
+        if index._data.size != 1:
+            raise IndexError(f"index_select(): Index to scalar can have only 1 value, got "
+                             f"{index._data.size} value(s)")
+        return index_select(_as_1d(input), dim, index).reshape(())
     ax = norm_dim(dim, input._data.ndim)
     if index._data.ndim > 1:
         raise IndexError(f"index_select(): index must be 0-d or 1-d, got shape "
@@ -166,12 +220,13 @@ def masked_fill(input, mask, value):
                                f"shape {tuple(value._data.shape)}")
         if not value._requires_grad:
             value = value._data.item()
-    out = where(_wrap(m), value, input)
+    try:
+        out = where(_wrap(m), value, input)
+    except ValueError:
+        raise RuntimeError(f"masked_fill: mask of shape {tuple(m.shape)} and input of shape "
+                           f"{tuple(input._data.shape)} do not broadcast") from None
     if out._data.dtype != input._data.dtype:
         out = out.to(input._data.dtype)
-    if out._data.shape != input._data.shape:
-        raise RuntimeError(f"masked_fill: mask of shape {tuple(m.shape)} does not broadcast to "
-                           f"the input's shape {tuple(input._data.shape)}")
     return out
 
 
@@ -184,11 +239,17 @@ def masked_select(input, mask):
 
 
 def nonzero(input, as_tuple=False):
-    idx = input._data.nonzero()
+    d = input._data
+    xp = xp_of(d)
+    if d.ndim == 0:  # torch: a 0-d tensor has one (empty) index per non-zero, like a 1-d one
+        count = int(bool(d))
+        if as_tuple:
+            return (_wrap(xp.zeros(count, dtype=int64)),)
+        return _wrap(xp.zeros((count, 0), dtype=int64))
+    idx = d.nonzero()
     if as_tuple:
         return tuple(_wrap(i.astype(int64)) for i in idx)
-    xp = xp_of(input._data)
-    return _wrap(xp.stack(idx, axis=1).astype(int64) if idx else xp.zeros((0, 0), dtype=int64))
+    return _wrap(xp.stack(idx, axis=1).astype(int64))
 
 
 def one_hot(tensor, num_classes=-1):

@@ -24,6 +24,13 @@ def _keep_shape(shape, dims):
     return tuple(1 if i in dims else s for i, s in enumerate(shape))
 
 
+def _count(shape, dims):
+    """How many elements a reduction over ``dims`` combines (a 0-d tensor's dim 0 has one)."""
+    if dims is None:
+        return int(np.prod(shape))
+    return int(np.prod([shape[i] for i in dims if i < len(shape)]))
+
+
 def _unreduce(g, shape, dims, keepdim):
     """Broadcast a reduction's gradient back over the reduced dims (differentiable)."""
     if not keepdim:
@@ -53,18 +60,25 @@ def mean(input, dim=None, keepdim=False, *, dtype=None):
     if dtype is None and d.dtype.kind != "f":
         raise RuntimeError(f"mean(): could not infer output dtype. Input dtype must be either a "
                            f"floating point or complex dtype. Got: {d.dtype}")
-    dims = norm_dims(dim, d.ndim)
-    n = d.size if dims is None else int(np.prod([d.shape[i] for i in dims]))
+    n = _count(d.shape, norm_dims(dim, d.ndim))
     s = sum(input, dim, keepdim, dtype=dtype)
     return s / n if n else s * float("nan")
 
 
-def cumsum(input, dim):
+def cumsum(input, dim, *, dtype=None):
     from fastdl.functional._core import norm_dim
-    ax = norm_dim(dim, input._data.ndim)
-    out = np.cumsum(input._data, axis=ax)
+    d = input._data
+    ax = norm_dim(dim, d.ndim)
+    if dtype is not None:
+        from fastdl.tensor import as_dtype
+        d = d.astype(as_dtype(dtype), copy=False)
+    elif d.dtype.kind in "biu":
+        d = d.astype(int64, copy=False)
+    out = np.cumsum(d, axis=ax) if d.ndim else d.copy()
 
     def cumsum_backward(g):
+        if g._data.ndim == 0:
+            return (g,)
         return (cumsum(g.flip(ax), ax).flip(ax),)
 
     return record(out, cumsum_backward, (input,))
@@ -122,6 +136,8 @@ def _extreme(input, dim, keepdim, arg, reducer, result, name):
     from fastdl.functional._core import norm_dim
     from fastdl.functional.indexing import gather
     ax = norm_dim(dim, d.ndim)
+    if d.ndim == 0:  # a 0-d tensor is its own max along dim 0
+        return result(input.reshape(()), _wrap(np.zeros((), dtype=int64)))
     idx = np.expand_dims(arg(d, axis=ax), ax)
     idx_t = _wrap(idx)
     values = gather(input, ax, idx_t)
@@ -164,9 +180,7 @@ def var(input, dim=None, unbiased=None, keepdim=False, *, correction=None):
     if isinstance(dim, bool):  # torch.var(x, False) means unbiased=False
         unbiased, dim = dim, None
     c = correction if correction is not None else (0 if unbiased is False else 1)
-    d = input._data
-    dims = norm_dims(dim, d.ndim)
-    n = d.size if dims is None else int(np.prod([d.shape[i] for i in dims]))
+    n = _count(input._data.shape, norm_dims(dim, input._data.ndim))
     centered = input - mean(input, dim, keepdim=True)
     return sum(centered * centered, dim, keepdim) / float(np.maximum(n - c, 0))
 
@@ -196,6 +210,11 @@ def norm(input, p=2, dim=None, keepdim=False):
         return sum(A.abs(x), dim, keepdim)
     if p == float("inf"):
         return amax(A.abs(x), dim, keepdim)
+    if p == float("-inf"):
+        return amin(A.abs(x), dim, keepdim)
+    if p == 0:  # the number of non-zero elements (piecewise constant: zero gradient)
+        nonzero = A._zero_grad_result((x._data != 0).astype(x._data.dtype), x)
+        return sum(nonzero, dim, keepdim)
     return sum(A.abs(x) ** p, dim, keepdim) ** (1.0 / p)
 
 

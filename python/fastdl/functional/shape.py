@@ -3,7 +3,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from fastdl.functional._core import Tensor, expand as _expand, norm_dim, record, xp_of
+from fastdl.functional._core import Tensor, _wrap, expand as _expand, norm_dim, record, xp_of
 
 
 def _shape_args(shape):
@@ -148,14 +148,21 @@ def _check_tensors(tensors, fn):
     return tensors
 
 
+def _is_legacy_empty(x):
+    return x.ndim == 1 and x.shape[0] == 0
+
+
 def cat(tensors, dim=0):
     tensors = _check_tensors(tensors, "cat")
-    nd = tensors[0]._data.ndim
-    d = norm_dim(dim, nd)
     datas = [t._data for t in tensors]
-    ref = datas[0].shape
+    # torch skips 1-d empty tensors (shape (0,)) whatever the other tensors' shapes (legacy rule)
+    joined = [x for x in datas if not _is_legacy_empty(x)] or datas[:1]
+    ref = joined[0].shape
+    nd = len(ref)
+    d = norm_dim(dim, nd)
     for i, x in enumerate(datas):
-        if x.ndim != nd or x.shape[:d] + x.shape[d + 1:] != ref[:d] + ref[d + 1:]:
+        if x is not joined[0] and not _is_legacy_empty(x) and (
+                x.ndim != nd or x.shape[:d] + x.shape[d + 1:] != ref[:d] + ref[d + 1:]):
             raise RuntimeError(f"cat(): sizes of tensors must match except in dimension {d}; "
                                f"tensor 0 has shape {tuple(ref)}, tensor {i} has shape "
                                f"{tuple(x.shape)}")
@@ -164,13 +171,17 @@ def cat(tensors, dim=0):
         if x.dtype != dt:
             dt = np.promote_types(dt, x.dtype)
     xp = xp_of(datas[0])
-    out = xp.concatenate([x.astype(dt, copy=False) for x in datas], axis=d)
-    sizes = [x.shape[d] for x in datas]
+    out = xp.concatenate([x.astype(dt, copy=False) for x in joined], axis=d)
+    sizes = [None if x.ndim != nd or (_is_legacy_empty(x) and nd != 1) else x.shape[d]
+             for x in datas]
     dtypes = [x.dtype for x in datas]
 
     def cat_backward(g):
         grads, start = [], 0
         for n, t_dtype in zip(sizes, dtypes):
+            if n is None:  # a skipped legacy empty tensor
+                grads.append(_wrap(xp.zeros((0,), dtype=t_dtype)))
+                continue
             gi = narrow(g, d, start, n)
             grads.append(gi if gi._data.dtype == t_dtype else gi.to(t_dtype))
             start += n
