@@ -36,7 +36,7 @@ _device_tables = {}
 
 
 def _xp(x):
-    if type(x) is np.ndarray:
+    if type(x) is np.ndarray or isinstance(x, np.generic):  # 0-d arithmetic gives numpy scalars
         return np
     from fastdl import backend
     return backend.array_module(x)

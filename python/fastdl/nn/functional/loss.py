@@ -202,9 +202,15 @@ def binary_cross_entropy_with_logits(input, target, weight=None, size_average=No
                            derivative, composed_elements)
 
 
+def _xlogx(t):
+    """t * log(t) with 0 at t = 0 (torch's xlogy(t, t)); NaN for t < 0, as in torch."""
+    with np.errstate(divide="ignore", invalid="ignore"):
+        return np.where(t == 0, 0, t * np.log(np.where(t == 0, 1, t))).astype(t.dtype, copy=False)
+
+
 def kl_div(input, target, size_average=None, reduce=None, reduction: str = "mean",
            log_target: bool = False):
-    """KL(target || exp(input)) per element: t (log t - input), 0 where t = 0 (input holds
+    """KL(target || exp(input)) per element: t log t - t input, t log t = 0 at t = 0 (input holds
     log-probabilities; with ``log_target`` so does target). 'batchmean' divides the sum by the
     batch size (the true KL divergence); 'mean' divides by the number of elements."""
     reduction = legacy_reduction(size_average, reduce, reduction)
@@ -217,8 +223,7 @@ def kl_div(input, target, size_average=None, reduce=None, reduction: str = "mean
     if log_target:
         values = np.exp(t) * (t - x)
     else:
-        with np.errstate(divide="ignore", invalid="ignore"):
-            values = np.where(t > 0, t * (np.log(np.where(t > 0, t, 1)) - x), 0 * x)
+        values = _xlogx(t) - t * x
     values = values.astype(x.dtype, copy=False)
 
     def derivative():
@@ -227,9 +232,9 @@ def kl_div(input, target, size_average=None, reduce=None, reduction: str = "mean
     def composed_elements(x_t, t_t):
         if log_target:
             return A.exp(t_t) * (t_t - x_t)
-        positive = _wrap(t_t._data > 0)
-        safe_t = A.where(positive, t_t, _wrap(np.ones((), x.dtype)))
-        return A.where(positive, t_t * (A.log(safe_t) - x_t), x_t * 0.0)
+        zero = _wrap(t_t._data == 0)
+        safe_t = A.where(zero, _wrap(np.ones((), x.dtype)), t_t)
+        return t_t * A.log(safe_t) - t_t * x_t
 
     if reduction != "batchmean":
         return _pointwise_loss(name, input, target, reduction, values, derivative,

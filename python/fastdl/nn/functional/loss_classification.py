@@ -90,7 +90,10 @@ def _reduce_rows(loss_rows, reduction, layout, denominator):
     if reduction == "none":
         return loss_rows.reshape(layout.batch_shape)
     total = loss_rows.sum()
-    return total if reduction == "sum" else total / denominator
+    if reduction == "sum":
+        return total
+    with np.errstate(divide="ignore", invalid="ignore"):  # 0 / 0 = nan, as torch
+        return total / denominator
 
 
 def _gather_class(logits_t, layout, safe_idx):
@@ -120,8 +123,10 @@ def nll_loss(input, target, weight=None, size_average=None, ignore_index: int = 
 
     def array_backward(g):
         grad_rows = np.zeros(rows.shape, dtype=x.dtype)
-        factor = _row_factor(g, reduction, denominator).reshape(-1)
-        grad_rows[arange, safe] = -w_row * factor
+        with np.errstate(divide="ignore", invalid="ignore"):
+            factor = _row_factor(g, reduction, denominator).reshape(-1)
+            # ignored targets get exactly 0, also when 'mean' divides by a zero total weight
+            grad_rows[arange, safe] = np.where(valid, -w_row * factor, 0)
         return (layout.from_rows(grad_rows),)
 
     def composed(x_t):
@@ -157,6 +162,9 @@ def cross_entropy(input, target, weight=None, size_average=None, ignore_index: i
     layout = _ClassLayout("cross_entropy", x)
     w = _check_class_weight("cross_entropy", weight, input, layout.classes)
     if target._data.dtype.kind == "f":
+        if ignore_index >= 0:
+            raise ValueError(f"cross_entropy(): ignore_index is not supported for floating point "
+                             f"target (class probabilities), got ignore_index={ignore_index}")
         return _cross_entropy_probs(input, target, weight, w, layout, reduction,
                                     label_smoothing)
     return _cross_entropy_indices(input, target, w, layout, reduction, ignore_index,
@@ -185,7 +193,9 @@ def _cross_entropy_indices(input, target, w, layout, reduction, ignore_index, ep
         grad[arange, safe] -= (1.0 - eps) * w_row
         if eps:
             grad += (eps / classes) * valid_f[:, None] * (p * w_vec.sum() - w_vec)
-        grad *= _row_factor(g, reduction, denominator)
+        with np.errstate(divide="ignore", invalid="ignore"):
+            grad *= _row_factor(g, reduction, denominator)
+        grad[~valid] = 0  # ignored targets: exactly 0, also when the total weight is 0
         return (layout.from_rows(grad.astype(x.dtype, copy=False)),)
 
     def composed(x_t):
@@ -247,16 +257,37 @@ def _cross_entropy_probs(input, target, weight, w, layout, reduction, eps):
 
 def multi_margin_loss(input, target, p: int = 1, margin: float = 1.0, weight=None,
                       size_average=None, reduce=None, reduction: str = "mean"):
-    """Multi-class hinge: sum over j != y of weight[y] * max(0, margin - x[y] + x[j])^p / C."""
+    """Multi-class hinge: sum over j != y of weight[y] * max(0, margin - x[y] + x[j])^p / C.
+
+    ``input`` is (N, C), (C,) or a scalar (one class); a single sample's target may be a scalar
+    or hold one element, and 'none' returns the target's shape (as torch)."""
     name = "multi_margin_loss"
     reduction = check_reduction(legacy_reduction(size_average, reduce, reduction), name)
     check_float(input, name)
     check_tensor(target, name, "target")
     if p not in (1, 2):
         raise ValueError(f"{name}(): only p == 1 and p == 2 are supported, got {p}")
+    shape = tuple(input._data.shape)
+    if len(shape) > 2 or (len(shape) >= 1 and shape[-1] == 0):
+        raise ValueError(f"{name}(): expected a non-empty vector or matrix (C,) or (N, C) with "
+                         f"optional N = 0, got input shape {shape}")
+    target_shape = tuple(target._data.shape)
+    if len(shape) < 2:
+        if target._data.size != 1 or len(target_shape) > 1:
+            raise ValueError(f"{name}(): target must hold one class index for input of shape "
+                             f"{shape}, got target shape {target_shape}")
+        out = _multi_margin_rows(input.reshape(1, -1), target.reshape(1), p, margin, weight,
+                                 reduction)
+        return out.reshape(target_shape) if reduction == "none" else out
+    if target_shape != shape[:1]:
+        raise ValueError(f"{name}(): target must be 1-D of size {shape[0]} (the batch size) for "
+                         f"input of shape {shape}, got target shape {target_shape}")
+    return _multi_margin_rows(input, target, p, margin, weight, reduction)
+
+
+def _multi_margin_rows(input, target, p, margin, weight, reduction):
+    name = "multi_margin_loss"
     x = input._data
-    if x.ndim not in (1, 2):
-        raise ValueError(f"{name}(): input must be (C,) or (N, C), got shape {tuple(x.shape)}")
     layout = _ClassLayout(name, x)
     w = _check_class_weight(name, weight, input, layout.classes)
     _, _, y = _index_target(name, target, layout, ignore_index=None)

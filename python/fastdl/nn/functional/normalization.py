@@ -10,6 +10,7 @@ import math
 
 import numpy as np
 
+from fastdl import backend
 from fastdl.functional import arithmetic as A
 from fastdl.functional import reductions as R
 from fastdl.nn.functional._checks import check_float, check_same_dtype
@@ -55,6 +56,24 @@ def _check_param(t, fn, name, shape):
                          f"{tuple(t._data.shape)}")
 
 
+def _empty_normalization(input, weight, bias, name):
+    """An empty output like ``input``; weight and bias get zero gradients."""
+    inputs = tuple(t for t in (input, weight, bias) if t is not None)
+    out = input._data.copy()
+
+    def array_backward(g):
+        return tuple(g if t is input else backend.array_module(t._data).zeros_like(t._data)
+                     for t in inputs)
+
+    def composed(*tensors):
+        y = tensors[0] * 1.0
+        for t in tensors[1:]:
+            y = y + R.sum(t) * 0.0
+        return y
+
+    return fused(out, inputs, array_backward, composed, name)
+
+
 def batch_norm(input, running_mean, running_var, weight=None, bias=None, training: bool = False,
                momentum: float = 0.1, eps: float = 1e-5):
     """Normalize each channel (dim 1) of an (N, C, *) input by batch statistics (``training``)
@@ -62,6 +81,14 @@ def batch_norm(input, running_mean, running_var, weight=None, bias=None, trainin
     """
     check_float(input, "batch_norm")
     x = input._data
+    if training and not eps > 0:
+        raise ValueError(f"batch_norm eps must be positive during training, but got {eps}")
+    if eps < 0:
+        raise ValueError(f"batch_norm eps must be non-negative, but got {eps}")
+    if x.size == 0:
+        # torch returns an empty result for an empty batch (any shape) and leaves the
+        # running statistics alone
+        return _empty_normalization(input, weight, bias, "BatchNormBackward")
     if x.ndim < 2:
         raise ValueError(f"batch_norm(): expected an input of shape (N, C, *), got "
                          f"{tuple(x.shape)}")

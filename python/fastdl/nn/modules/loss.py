@@ -1,6 +1,8 @@
 """Loss modules: each holds its options and calls the ``fastdl.nn.functional`` loss."""
 from __future__ import annotations
 
+import numpy as np
+
 from fastdl.nn import functional as F
 from fastdl.nn.functional._reduction import legacy_reduction
 from fastdl.nn.modules.module import Module
@@ -34,6 +36,8 @@ class MSELoss(_Loss):
 class HuberLoss(_Loss):
     def __init__(self, reduction: str = "mean", delta: float = 1.0):
         super().__init__(reduction=reduction)
+        if isinstance(delta, bool) or not isinstance(delta, (int, float, np.integer, np.floating)):
+            raise TypeError(f"HuberLoss: delta must be a float or int, got: {type(delta)}")
         self.delta = delta
 
     def forward(self, input, target):
