@@ -44,7 +44,8 @@ inline constexpr int NR = 32;
 //     (48 KiB each, only their current lines matter) and the C tile; fewer, longer k slices
 //     also mean fewer read-modify-write passes over C.
 // NC: the B block KC x NC x 4 B = 720 KiB, about a third of the 2 MiB L2.
-// MC: the A block MC x KC x 4 B = 2.25 MiB (L3); it only bounds the packing buffer.
+// MC: the A block MC x KC x 4 B = 2.25 MiB (L3). Each B block is packed once per MC block, so
+//     MC trades B packing passes against the per-thread buffer size.
 FASTDL_GEMM_BLOCKS(384, 1536, 480)
 #elif defined(FASTDL_ISA_avx2)
 // 6 x 16: 12 ymm accumulators + 2 B vectors + 1 broadcast = 15 of 16 ymm registers.
