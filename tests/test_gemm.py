@@ -193,14 +193,12 @@ def test_matmul_numpy_semantics(simd_path, threads):
         (rand(rng, 7), rand(rng, 2, 7, 5)),           # 1-D @ batched
         (rand(rng, 2, 1, 4, 7), rand(rng, 3, 7, 5)),  # broadcast batch dimensions
         (rand(rng, 4, 7), rand(rng, 6, 7, 5)),        # 2-D operand broadcast over a batch
-        (rand(rng, 30, 40)[::2, 1::3], rand(rng, 20, 14)[:14, ::-1]),  # strided, reversed
+        (rand(rng, 30, 40)[::2, 1::3], rand(rng, 20, 14)[:13, ::-1]),  # strided, reversed
     ]
     a_t = rand(rng, 5, 9).T  # transposed view
     cases.append((a_t, rand(rng, 5, 6)))
     cases.append((rand(rng, 6, 9)[::-1], rand(rng, 9, 4)[::-1]))  # negative strides
     for a, b in cases:
-        if a.shape[-1] != (b.shape[0] if b.ndim == 1 else b.shape[-2]):
-            continue
         got = ops.matmul(a, b)
         ref = np.matmul(a.astype(np.float64), b.astype(np.float64))
         assert np.shape(got) == ref.shape, (a.shape, b.shape)
