@@ -42,7 +42,7 @@ DTYPES = (torch.float32, torch.float64)
 # a different order (its own GEMM, erf, fused backward formulas), so float32 gets a little room.
 TOLERANCES = {torch.float32: dict(rtol=2e-5, atol=2e-5),
               torch.float64: dict(rtol=1e-9, atol=1e-10)}
-MAX_SAMPLES_PER_OP = 64  # caps CrossEntropyLoss (105) and nll_loss (61): every k-th sample
+MAX_SAMPLES_PER_OP = 1000
 
 # ---------------------------------------------------------------------------------------------
 # What is deliberately not run, with the reason. Keys: OpInfo "name[.variant]" or ModuleInfo
@@ -52,6 +52,15 @@ ALLOWED_GAPS = {
     "nn.functional.batch_norm.without_cudnn": "a CUDA-only variant (toggles cuDNN) with the "
                                               "same samples as nn.functional.batch_norm, which "
                                               "runs here",
+}
+
+# Single samples not run, keyed by OpInfo key: (predicate on the sample, reason).
+SAMPLE_GAPS = {
+    "nn.functional.elu": (
+        lambda sample: bool(torch.isnan(sample.input).any()),
+        "the gradient at a NaN input is implementation-defined in torch itself: its vectorized "
+        "ELU backward gives NaN, its scalar tail loop 1 (see a 20-element NaN tensor); fastdl "
+        "gives NaN everywhere"),
 }
 
 # Per-op tolerance overrides (float32 only), with the reason.
@@ -65,7 +74,12 @@ TOLERANCE_OVERRIDES = {
 # Samples failing because of a bug in a file outside fastdl.nn (another layer's owner fixes it):
 # the op's test is marked xfail with the reason when these are its only failures; every other
 # sample of the op is still checked. Key: OpInfo key -> (predicate on the sample, reason).
-KNOWN_BUGS_ELSEWHERE: dict = {}
+KNOWN_BUGS_ELSEWHERE = {
+    "nn.functional.relu": (
+        lambda sample: bool(torch.isnan(sample.input).any()),
+        "fastdl.functional.arithmetic.relu (Tensor layer; F.relu calls it) gives a NaN input a "
+        "zero gradient; torch passes the gradient through (its mask is 'not x <= 0')"),
+}
 
 # fastdl.nn.functional names without an OpInfo of their own, and why that is fine.
 FUNCTIONAL_WITHOUT_OPINFO = {}
@@ -130,6 +144,24 @@ def to_fastdl(x, memo=None):
     return x
 
 
+def fresh_leaves(x, memo=None):
+    """``x`` (nested) with every tensor that requires grad replaced by a leaf on the same
+    memory and strides. Samples may pass non-leaves (``x.log()``) or views whose autograd
+    history is cut; gradients are wanted with respect to the values the op receives."""
+    memo = {} if memo is None else memo
+    if isinstance(x, torch.Tensor):
+        if not x.requires_grad:
+            return x
+        if id(x) not in memo:
+            memo[id(x)] = x.detach().requires_grad_(True)
+        return memo[id(x)]
+    if isinstance(x, (tuple, list)):
+        return type(x)(fresh_leaves(v, memo) for v in x)
+    if isinstance(x, dict):
+        return {k: fresh_leaves(v, memo) for k, v in x.items()}
+    return x
+
+
 def _numpy(x):
     if isinstance(x, torch.Tensor):
         return x.detach().cpu().numpy()
@@ -180,8 +212,7 @@ def _rng(*key):
 
 def compare_weighted_backward(t_out, f_out, pairs, dtype, what, tolerance=None):
     """Backward of sum(out * w) with the same random w on both sides; compare the gradients of
-    ``pairs`` (name, torch tensor, fastdl leaf). torch's side may be a non-leaf (a sample built
-    as ``x.log()``), so its gradients come from ``torch.autograd.grad``."""
+    ``pairs`` (name, torch leaf, fastdl leaf)."""
     w = _rng(what).standard_normal(tuple(t_out.shape)).astype(_NP_DTYPES[t_out.dtype])
     t_grads = torch.autograd.grad((t_out * torch.from_numpy(w)).sum(), [t for _, t, _ in pairs],
                                   allow_unused=True)
@@ -236,10 +267,12 @@ def _capped(samples):
 
 
 def _op_samples(op, dtype):
+    """The op's reference inputs where it has them (its samples plus extremal values, larger
+    and non-contiguous tensors), else its samples."""
     torch.manual_seed(0)
     sample_dtype = _sample_dtype(op, dtype)
-    return _capped(op.sample_inputs("cpu", sample_dtype,
-                                    requires_grad=sample_dtype.is_floating_point))
+    source = op.reference_inputs if op.reference_inputs_func is not None else op.sample_inputs
+    return _capped(source("cpu", sample_dtype, requires_grad=sample_dtype.is_floating_point))
 
 
 def test_every_functional_and_module_is_covered():
@@ -256,7 +289,8 @@ def test_every_functional_and_module_is_covered():
     assert lambdas <= set(ARGUMENT_ADAPTERS), \
         f"OpInfos calling a lambda need an argument adapter: {lambdas - set(ARGUMENT_ADAPTERS)}"
     known = {_op_key(op) for op in op_db} | {mi.module_cls.__name__ for mi in module_db}
-    unknown = {key.split(":")[0] for key in ALLOWED_GAPS} - known
+    unknown = ({key.split(":")[0] for key in ALLOWED_GAPS} | set(SAMPLE_GAPS)
+               | set(KNOWN_BUGS_ELSEWHERE)) - known
     assert not unknown, f"ALLOWED_GAPS names no OpInfo/ModuleInfo: {unknown}"
 
 
@@ -265,10 +299,11 @@ def test_every_functional_and_module_is_covered():
 
 def run_functional_sample(op, fastdl_fn, sample, dtype, what):
     tolerance = TOLERANCE_OVERRIDES.get((op.name, dtype))
-    f_input, f_args, f_kwargs = to_fastdl((sample.input, sample.args, sample.kwargs))
-    t_tensors = _tensors((sample.input,) + tuple(sample.args), sample.kwargs)
+    t_input, t_args, t_kwargs = fresh_leaves((sample.input, tuple(sample.args), sample.kwargs))
+    f_input, f_args, f_kwargs = to_fastdl((t_input, t_args, t_kwargs))
+    t_tensors = _tensors((t_input,) + t_args, t_kwargs)
     f_tensors = _tensors((f_input,) + tuple(f_args), f_kwargs)
-    t_out = op.op(sample.input, *sample.args, **sample.kwargs)
+    t_out = op.op(t_input, *t_args, **t_kwargs)
     f_out = fastdl_fn(f_input, *f_args, **f_kwargs)
     assert_same(f_out, t_out, dtype, f"{what}: output", tolerance)
     for i, (t, f) in enumerate(zip(t_tensors, f_tensors)):
@@ -304,7 +339,10 @@ def test_functional_samples(op, dtype):
     assert samples, f"{_op_key(op)} yielded no samples"
     known_bug, known_reason = KNOWN_BUGS_ELSEWHERE.get(_op_key(op), (lambda sample: False, ""))
     known_failures = []
+    skipped, _ = SAMPLE_GAPS.get(_op_key(op), (lambda sample: False, ""))
     for i, sample in enumerate(samples):
+        if skipped(sample):
+            continue
         what = f"{_op_key(op)} {dtype} sample {i} ({_describe(sample)})"
         try:
             run_functional_sample(op, fastdl_fn, sample, dtype, what)
@@ -456,7 +494,7 @@ def compare_module_forward(t_module, f_module, t_args, t_kwargs, dtype, what):
 def run_module_sample(mi, module_input, dtype, training, what):
     t_module, f_module = build_twins(mi, module_input, dtype, training, what)
     forward = module_input.forward_input
-    t_args, t_kwargs = tuple(forward.args), dict(forward.kwargs)
+    t_args, t_kwargs = fresh_leaves((tuple(forward.args), dict(forward.kwargs)))
     t_out, f_out, f_args, f_kwargs = compare_module_forward(t_module, f_module, t_args, t_kwargs,
                                                             dtype, what)
     if t_out.requires_grad:

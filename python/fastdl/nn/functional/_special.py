@@ -56,7 +56,7 @@ def erf(x):
     xp = _xp(x)
     table = _table_for(xp)
     z = x.astype(np.float64)
-    a = xp.minimum(xp.abs(z), _LIMIT - 1e-9)
+    a = xp.fmin(xp.abs(z), _LIMIT - 1e-9)  # fmin maps NaN to a valid piece; z * g stays NaN
     piece = (a * (1.0 / _WIDTH)).astype(np.intp)
     u = (a - (piece + 0.5) * _WIDTH) * (2.0 / _WIDTH)
     two_u = 2.0 * u

@@ -66,7 +66,12 @@ def l1_loss(input, target, size_average=None, reduce=None, reduction: str = "mea
     _check_pair("l1_loss", input, target)
     diff = input._data - target._data
     return _pointwise_loss("l1_loss", input, target, reduction, np.abs(diff),
-                           lambda: np.sign(diff), lambda x_t, t_t: A.abs(x_t - t_t))
+                           lambda: _sign_nan_zero(diff), lambda x_t, t_t: A.abs(x_t - t_t))
+
+
+def _sign_nan_zero(d):
+    """sign(d) with 0 for NaN, as torch's abs backward."""
+    return (d > 0).astype(d.dtype) - (d < 0).astype(d.dtype)
 
 
 def huber_loss(input, target, reduction: str = "mean", delta: float = 1.0):
