@@ -26,8 +26,10 @@ _TORCH_TO_NUMPY = {torch.float16: np.float16, torch.float32: np.float32,
 
 # forward (rtol, atol), gradient (rtol, atol): torch's assert_close defaults for the forward
 # pass; gradients are sums over many products, whose rounding differs with summation order.
+# Chosen by each output's (gradient's) dtype; integer and bool results must match exactly.
 TOLERANCES = {torch.float32: ((1.3e-6, 1e-5), (1e-5, 1e-5)),
               torch.float64: ((1e-7, 1e-7), (1e-7, 1e-7))}
+EXACT = ((0, 0), (0, 0))
 
 
 class Converted:
@@ -118,7 +120,7 @@ def _dtype_name(x):
     return str(x.dtype)
 
 
-def compare_outputs(t_out, f_out, tol, what):
+def compare_outputs(t_out, f_out, tolerances, what):
     """Same structure, shapes, dtypes and values (NaNs in the same places)."""
     t_flat, f_flat = flatten_outputs(t_out), flatten_outputs(f_out)
     assert len(t_flat) == len(f_flat), \
@@ -136,11 +138,12 @@ def compare_outputs(t_out, f_out, tol, what):
             f"{what}: output {i} has shape {tuple(f.shape)}, torch {tuple(t.shape)}"
         assert _dtype_name(f) == _dtype_name(t), \
             f"{what}: output {i} has dtype {_dtype_name(f)}, torch {_dtype_name(t)}"
+        tol = tolerances.get(t.dtype, EXACT)[0]
         np.testing.assert_allclose(_as_numpy(f), _as_numpy(t), rtol=tol[0], atol=tol[1],
                                    equal_nan=True, err_msg=f"{what}: output {i} values")
 
 
-def compare_gradients(conv, t_out, f_out, tol, rng, what):
+def compare_gradients(conv, t_out, f_out, tolerances, rng, what):
     """Backpropagate the same random-weighted sum of the float outputs through both libraries
     and compare the gradients of every float leaf."""
     pairs = [(t, f) for t, f in zip(flatten_outputs(t_out), flatten_outputs(f_out))
@@ -171,6 +174,7 @@ def compare_gradients(conv, t_out, f_out, tol, rng, what):
             f"{what}: leaf {i} gradient shape {tuple(fg.shape)}, torch {tuple(tg.shape)}"
         assert fg.dtype == f_leaf.dtype, \
             f"{what}: leaf {i} gradient dtype {fg.dtype}, leaf {f_leaf.dtype}"
+        tol = tolerances.get(tg.dtype, EXACT)[1]
         np.testing.assert_allclose(fg.numpy(), tg.numpy(), rtol=tol[0], atol=tol[1],
                                    equal_nan=True, err_msg=f"{what}: leaf {i} gradient")
 

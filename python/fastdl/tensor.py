@@ -480,25 +480,29 @@ class Tensor:
     def type_as(self, other) -> "Tensor":
         return self.to(other._data.dtype)
 
-    def new_tensor(self, data, dtype=None, requires_grad=False):
-        return tensor(data, dtype=dtype or self._data.dtype, device=self.device,
+    def new_tensor(self, data, dtype=None, device=None, requires_grad=False):
+        return tensor(data, dtype=dtype or self._data.dtype, device=device or self.device,
                       requires_grad=requires_grad)
 
-    def new_zeros(self, *size, dtype=None):
+    def new_zeros(self, *size, dtype=None, device=None, requires_grad=False):
         from fastdl.creation import zeros
-        return zeros(*size, dtype=dtype or self._data.dtype, device=self.device)
+        return zeros(*size, dtype=dtype or self._data.dtype, device=device or self.device,
+                     requires_grad=requires_grad)
 
-    def new_ones(self, *size, dtype=None):
+    def new_ones(self, *size, dtype=None, device=None, requires_grad=False):
         from fastdl.creation import ones
-        return ones(*size, dtype=dtype or self._data.dtype, device=self.device)
+        return ones(*size, dtype=dtype or self._data.dtype, device=device or self.device,
+                    requires_grad=requires_grad)
 
-    def new_full(self, size, fill_value, dtype=None):
+    def new_full(self, size, fill_value, dtype=None, device=None, requires_grad=False):
         from fastdl.creation import full
-        return full(size, fill_value, dtype=dtype or self._data.dtype, device=self.device)
+        return full(size, fill_value, dtype=dtype or self._data.dtype, device=device or self.device,
+                    requires_grad=requires_grad)
 
-    def new_empty(self, *size, dtype=None):
+    def new_empty(self, *size, dtype=None, device=None, requires_grad=False):
         from fastdl.creation import empty
-        return empty(*size, dtype=dtype or self._data.dtype, device=self.device)
+        return empty(*size, dtype=dtype or self._data.dtype, device=device or self.device,
+                     requires_grad=requires_grad)
 
 
 def _norm_dim(dim, ndim):

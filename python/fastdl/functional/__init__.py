@@ -1,7 +1,8 @@
 """Differentiable tensor ops (``fastdl.sum``, ``fastdl.cat`` ... are these functions)."""
 import fastdl.tensor  # noqa: F401  (Tensor must exist before the op modules import it)
 from fastdl.functional.activations import log_softmax, softmax
-from fastdl.functional.arithmetic import (abs, add, allclose, ceil, clamp, clip, cos, div, eq,
+from fastdl.functional.arithmetic import (abs, add, allclose, bitwise_and, bitwise_not,
+                                          bitwise_or, bitwise_xor, ceil, clamp, clip, cos, div, eq,
                                           equal, exp, expm1, floor, floor_divide, ge, gt, isfinite,
                                           isinf, isnan, le, log, log1p, log2, log10, logical_and,
                                           logical_not, logical_or, logical_xor, lt, maximum,

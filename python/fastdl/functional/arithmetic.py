@@ -149,7 +149,7 @@ def pow(input, exponent):
             return (grad_for(g * e * a ** (e - 1), a),)
 
         return record(out, pow_backward, (a,))
-    out = np.power(ad, bd)
+    out = _int_power(ad, bd) if bd.dtype.kind in "iub" else np.power(ad, bd)
 
     def pow_tensor_backward(g):
         ga = gb = None
@@ -165,11 +165,21 @@ def pow(input, exponent):
     return record(out, pow_tensor_backward, (a, b))
 
 
+def _int_power(base, exp):
+    """Integer ``base ** exp`` as torch computes it: a negative exponent gives 0, except for the
+    bases 1 and -1 (numpy refuses negative integer exponents)."""
+    if exp.size == 0 or exp.min() >= 0:
+        return np.power(base, exp)
+    pos = np.power(base, np.maximum(exp, 0))
+    unit = np.where(base == 1, 1, np.where(base == -1, 1 - 2 * (exp & 1), 0))
+    return np.where(exp < 0, unit, pos).astype(pos.dtype, copy=False)
+
+
 def _rpow(base, exponent):
     """``base ** exponent`` with a scalar base and a tensor exponent."""
     e = exponent
     ed = float_data(e) if isinstance(base, float) else e._data
-    out = np.power(base, ed)
+    out = _int_power(base, ed) if ed.dtype.kind in "iu" else np.power(base, ed)
 
     def rpow_backward(g):
         y = saved_output(out, lambda: _rpow(base, e))
@@ -209,7 +219,16 @@ cos = _unary(np.cos, lambda g, x, y: -g * sin(x), "cos")
 tan = _unary(np.tan, lambda g, x, y: g * (y() ** 2 + 1.0), "tan")
 tanh = _unary(np.tanh, lambda g, x, y: g * (1.0 - y() ** 2), "tanh")
 reciprocal = _unary(np.reciprocal, lambda g, x, y: -g * y() ** 2, "reciprocal")
-square = _unary(np.square, lambda g, x, y: g * x * 2.0, "square")
+_float_square = _unary(np.square, lambda g, x, y: g * x * 2.0, "square")
+
+
+def square(input):
+    """``input * input``; integer tensors stay integer, bool becomes int64 (torch's rules)."""
+    k = input._data.dtype.kind
+    if k == "f":
+        return _float_square(input)
+    d = input._data.astype(np.int64) if k == "b" else input._data
+    return _wrap(d * d)
 
 
 def _sigmoid_array(d):
@@ -228,7 +247,8 @@ def abs(input):
 
 
 def sign(input):
-    return _zero_grad_result(np.sign(input._data), input)
+    d = input._data
+    return _zero_grad_result(d.copy() if d.dtype.kind == "b" else np.sign(d), input)
 
 
 def _no_grad_round(fn, name):

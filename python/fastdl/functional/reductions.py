@@ -74,7 +74,7 @@ def cumsum(input, dim, *, dtype=None):
         d = d.astype(as_dtype(dtype), copy=False)
     elif d.dtype.kind in "biu":
         d = d.astype(int64, copy=False)
-    out = np.cumsum(d, axis=ax) if d.ndim else d.copy()
+    out = np.cumsum(d, axis=ax, dtype=d.dtype) if d.ndim else d.copy()
 
     def cumsum_backward(g):
         if g._data.ndim == 0:
