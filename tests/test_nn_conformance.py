@@ -164,7 +164,7 @@ def fresh_leaves(x, memo=None):
 
 def _numpy(x):
     if isinstance(x, torch.Tensor):
-        return x.detach().cpu().numpy()
+        return x.detach().cpu().numpy(force=True)  # force: torch returns ZeroTensors too
     return np.asarray(x.detach().data)
 
 
@@ -353,6 +353,79 @@ def test_functional_samples(op, dtype):
     if known_reason and not known_failures:
         warnings.warn(f"{_op_key(op)}: the samples listed in KNOWN_BUGS_ELSEWHERE pass now; "
                       "remove the entry")
+    if known_failures:
+        pytest.xfail(f"{known_reason} ({len(known_failures)} samples)")
+
+
+GRADGRAD_OPINFOS = [op for op in RUN_OPINFOS if op.supports_gradgrad]
+GRADGRAD_SAMPLES_PER_OP = 12
+
+
+def _second_order(grad_fn, out, leaves, w, v, dtype_of):
+    """Gradients of sum(grad(sum(out * w)) * v) with respect to ``leaves``: a Hessian-vector
+    product through the first backward (recorded with create_graph=True)."""
+    firsts = grad_fn(out, leaves, w, create=True)
+    total = None
+    for first, v_i in zip(firsts, v):
+        if first is None or not first.requires_grad:
+            continue  # that gradient does not depend on the inputs: no second-order term
+        term = (first * v_i).sum()
+        total = term if total is None else total + term
+    if total is None:
+        return [None] * len(leaves)
+    return grad_fn(total, leaves, None, create=False)
+
+
+def _torch_grad(out, leaves, w, create):
+    outs = (out * w).sum() if w is not None else out
+    return torch.autograd.grad(outs, leaves, create_graph=create, allow_unused=True)
+
+
+def _fastdl_grad(out, leaves, w, create):
+    outs = (out * w).sum() if w is not None else out
+    return fastdl.autograd.grad(outs, leaves, create_graph=create, allow_unused=True)
+
+
+@pytest.mark.parametrize("op", GRADGRAD_OPINFOS, ids=_op_key)
+def test_functional_gradgrad_samples(op):
+    """Second derivatives (float64): fastdl's fused ops rebuild their backward from
+    differentiable ops when the graph is kept; this checks that twin against torch."""
+    fastdl_fn = _fastdl_fn(op)
+    skipped, _ = SAMPLE_GAPS.get(_op_key(op), (lambda sample: False, ""))
+    known_bug, known_reason = KNOWN_BUGS_ELSEWHERE.get(_op_key(op), (lambda sample: False, ""))
+    failures, known_failures = [], []
+    samples = [s for s in _op_samples(op, torch.float64) if not skipped(s)]
+    for i, sample in enumerate(samples[:GRADGRAD_SAMPLES_PER_OP]):
+        what = f"{_op_key(op)} gradgrad sample {i} ({_describe(sample)})"
+        try:
+            t_input, t_args, t_kwargs = fresh_leaves((sample.input, tuple(sample.args),
+                                                      sample.kwargs))
+            f_input, f_args, f_kwargs = to_fastdl((t_input, t_args, t_kwargs))
+            t_leaves = [t for t in _tensors((t_input,) + t_args, t_kwargs) if t.requires_grad]
+            f_leaves = [f for f in _tensors((f_input,) + tuple(f_args), f_kwargs)
+                        if f.requires_grad]
+            t_out = op.op(t_input, *t_args, **t_kwargs)
+            if not t_leaves or not t_out.requires_grad:
+                continue
+            f_out = fastdl_fn(f_input, *f_args, **f_kwargs)
+            rng = _rng(what)
+            w = rng.standard_normal(tuple(t_out.shape))
+            v = [rng.standard_normal(tuple(t.shape)) for t in t_leaves]
+            t_second = _second_order(_torch_grad, t_out, t_leaves, torch.from_numpy(w),
+                                     [torch.from_numpy(a) for a in v], None)
+            f_second = _second_order(_fastdl_grad, f_out, f_leaves, fastdl.Tensor(w),
+                                     [fastdl.Tensor(a) for a in v], None)
+            for j, (t_g, f_g) in enumerate(zip(t_second, f_second)):
+                if t_g is None or f_g is None:
+                    other = f_g if t_g is None else t_g
+                    assert other is None or not np.any(_numpy(other)), \
+                        f"{what}: second-order gradient {j} is None on one side only"
+                    continue
+                assert_same(f_g, t_g, torch.float64, f"{what}: second-order gradient {j}")
+        except Exception as exc:
+            message = f"{what}\n    {type(exc).__name__}: {exc}"
+            (known_failures if known_bug(sample) else failures).append(message)
+    assert not failures, f"{len(failures)} samples differ:\n" + "\n".join(failures)
     if known_failures:
         pytest.xfail(f"{known_reason} ({len(known_failures)} samples)")
 

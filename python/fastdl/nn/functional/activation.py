@@ -77,8 +77,15 @@ def elu(input, alpha: float = 1.0, inplace: bool = False):
         return (g * _cast(np.where(positive, 1.0, negative_part + alpha), g.dtype),)
 
     def composed(x_t):
-        return A.where(_wrap(positive), x_t, A.expm1(A.minimum(x_t, _wrap(np.zeros((), x.dtype))))
-                       * alpha)
+        # out with a derivative built from ops: 1 for x > 0, alpha * exp(x) for x <= 0, whose
+        # own derivative is 0 for x >= 0 (torch's double backward masks with x < 0)
+        def backward(g):
+            strictly_negative = A.where(_wrap(x < 0), x_t, _wrap(np.zeros((), x.dtype)))
+            slope = A.where(_wrap(positive), _wrap(np.ones((), x.dtype)),
+                            A.exp(strictly_negative) * alpha)
+            return (g * slope,)
+
+        return record(out, backward, (x_t,))
 
     return _finish(input, out, inplace, array_backward, composed, "EluBackward")
 
@@ -158,9 +165,13 @@ def softplus(input, beta: float = 1.0, threshold: float = 20.0):
         return (g * _cast(np.where(linear, 1.0, _sigmoid_array(z)), g.dtype),)
 
     def composed(x_t):
-        z_t = x_t * beta
-        soft_t = (A.relu(z_t) + A.log1p(A.exp(-A.abs(z_t)))) * (1.0 / beta)
-        return A.where(_wrap(linear), x_t, soft_t)
+        # out with its derivative, sigmoid(beta * x), built from ops (a relu/abs form of the
+        # value would have kinks at 0 and a wrong second derivative there)
+        def backward(g):
+            slope = A.where(_wrap(linear), _wrap(np.ones((), x.dtype)), A.sigmoid(x_t * beta))
+            return (g * slope,)
+
+        return record(out, backward, (x_t,))
 
     return fused(out, (input,), array_backward, composed, "SoftplusBackward")
 
