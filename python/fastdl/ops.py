@@ -43,6 +43,9 @@ def gemm(a, b, c=None, alpha: float = 1.0, beta: float = 0.0, trans_a: bool = Fa
         c = xp.empty(a.shape[:-1] + b.shape[-1:], dtype=_FLOAT32)
     else:
         _check_float32(c, "gemm", "c")
+        flags = getattr(c, "flags", None)
+        if flags is not None and not getattr(flags, "writeable", True):
+            raise ValueError("gemm: c is read-only (it is updated in place)")
         if c.shape != a.shape[:-1] + b.shape[-1:]:
             raise ValueError(f"gemm: c has shape {tuple(c.shape)}, expected "
                              f"{tuple(a.shape[:-1] + b.shape[-1:])}")

@@ -49,4 +49,32 @@ float fma_burst(int64_t iters, double* flops) {
   return sum(total);
 }
 
+// Sums n floats with 8 independent vector accumulators, so the loop is bound by loads from
+// memory rather than by the latency of one chain of adds.
+float read_sum(const float* data, int64_t n) {
+#if defined(FASTDL_ISA_avx512)
+  constexpr int kLanes = 16;
+#elif defined(FASTDL_ISA_avx2)
+  constexpr int kLanes = 8;
+#else
+  constexpr int kLanes = 4;
+#endif
+  typedef float V __attribute__((vector_size(kLanes * 4), aligned(4)));
+  V acc[8] = {};
+  int64_t i = 0;
+  for (; i + 8 * kLanes <= n; i += 8 * kLanes) {
+#pragma GCC unroll 8
+    for (int j = 0; j < 8; ++j) {
+      V v;
+      __builtin_memcpy(&v, data + i + j * kLanes, sizeof(V));
+      acc[j] += v;
+    }
+  }
+  float total = 0.f;
+  for (; i < n; ++i) total += data[i];
+  for (int j = 0; j < 8; ++j)
+    for (int l = 0; l < kLanes; ++l) total += acc[j][l];
+  return total;
+}
+
 }  // namespace fastdl::cpu::FASTDL_ISA

@@ -22,12 +22,29 @@ def median_seconds(fn: Callable[[], object], *, warmup: int = 2, min_reps: int =
     return statistics.median(times)
 
 
+def interleaved_seconds(fns: dict, repeats: int = 7, pause: float = 0.25) -> dict:
+    """Time each callable ``repeats`` times, alternating between them, so interference from other
+    processes on shared cores hits every library alike. A pause precedes each call (OpenBLAS's
+    threads keep spinning after a call returns). Returns {name: median seconds}."""
+    for fn in fns.values():
+        fn()
+    times = {name: [] for name in fns}
+    for _ in range(repeats):
+        for name, fn in fns.items():
+            time.sleep(pause)
+            t0 = time.perf_counter()
+            fn()
+            times[name].append(time.perf_counter() - t0)
+    return {name: statistics.median(ts) for name, ts in times.items()}
+
+
 def settle(seconds: float = 0.25) -> None:
     """Let a peer library's spinning worker threads go idle before the next timed call."""
     time.sleep(seconds)
 
 
 def peak_gflops(threads: int, isa: str = "") -> float:
+    """Sustained fp32 FMA rate of this machine now (median of bursts after a warm-up)."""
     return _C.measure_peak_gflops(isa, threads, 0.3)
 
 

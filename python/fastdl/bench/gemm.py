@@ -1,8 +1,9 @@
-"""`fastdl bench gemm`: fp32 GEMM GFLOP/s of fastdl vs numpy (OpenBLAS) and PyTorch.
+"""`fastdl bench gemm`: fp32 GEMM GFLOP/s of fastdl vs numpy (OpenBLAS) and PyTorch (MKL).
 
-numpy is measured in child processes, once with this machine's OPENBLAS_CORETYPE/OPENBLAS_L2_SIZE
-as set and once with both unset, because OpenBLAS reads them when it loads. Each row also shows
-% of this machine's fp32 FMA peak, measured by this run.
+The three run in this process, interleaved call by call (medians of `--repeats`), so that noise
+from other processes hits them alike. Where OPENBLAS_CORETYPE / OPENBLAS_L2_SIZE are set, numpy is
+also measured in a child process with both unset (OpenBLAS reads them when it loads). Each row
+shows % of this machine's sustained fp32 FMA peak, measured by this run.
 """
 from __future__ import annotations
 
@@ -14,7 +15,7 @@ import sys
 
 import numpy as np
 
-from fastdl.bench.common import markdown_table, median_seconds, peak_gflops, settle
+from fastdl.bench.common import interleaved_seconds, markdown_table, peak_gflops
 
 DEFAULT_SHAPES = [(256, 256, 256), (512, 512, 512), (1024, 1024, 1024), (2048, 2048, 2048),
                   (32, 4096, 1024)]
@@ -28,107 +29,115 @@ def _operands(m, n, k, seed=0):
     return a, b, np.empty((m, n), dtype=np.float32)
 
 
-def _gflops(m, n, k, seconds):
+def _gflops(shape, seconds):
+    m, n, k = shape
     return 2.0 * m * n * k / seconds * 1e-9
 
 
-def time_fastdl(shapes, threads):
+def _blas_kernel() -> str:
+    from threadpoolctl import threadpool_info
+    blas = [p for p in threadpool_info() if p.get("user_api") == "blas"]
+    return f"{blas[0]['internal_api']} {blas[0].get('architecture')}" if blas else "unknown"
+
+
+def measure_in_process(shapes, threads, repeats):
+    """{shape: {library: GFLOP/s}} for fastdl, numpy and (when installed) torch."""
     import fastdl
-    fastdl.set_num_threads(threads)
-    out = {}
-    for m, n, k in shapes:
-        a, b, c = _operands(m, n, k)
-        out[(m, n, k)] = _gflops(m, n, k, median_seconds(lambda: fastdl.ops.gemm(a, b, c)))
-    return out
-
-
-def time_torch(shapes, threads):
+    from threadpoolctl import threadpool_limits
     try:
         import torch
     except ImportError:
-        return None
-    torch.set_num_threads(threads)
-    out = {}
-    for m, n, k in shapes:
-        a, b, c = (torch.from_numpy(x) for x in _operands(m, n, k))
-        settle()
-        out[(m, n, k)] = _gflops(m, n, k, median_seconds(lambda: torch.mm(a, b, out=c)))
-    return out
+        torch = None
+    fastdl.set_num_threads(threads)
+    if torch is not None:
+        torch.set_num_threads(threads)
+    results = {}
+    with threadpool_limits(threads, user_api="blas"):
+        for shape in shapes:
+            a, b, c = _operands(*shape)
+            fns = {"fastdl": lambda: fastdl.ops.gemm(a, b, c),
+                   "numpy": lambda: np.matmul(a, b, out=c)}
+            if torch is not None:
+                ta, tb, tc = (torch.from_numpy(x) for x in (a, b, c))
+                fns["torch"] = lambda: torch.mm(ta, tb, out=tc)
+            secs = interleaved_seconds(fns, repeats)
+            results[shape] = {name: _gflops(shape, s) for name, s in secs.items()}
+    return results
 
 
-def _numpy_child(shapes, threads):
-    """Runs in a child process: prints JSON with OpenBLAS's kernel name and GFLOP/s per shape."""
-    from threadpoolctl import threadpool_info, threadpool_limits
-    with threadpool_limits(threads):
+def _numpy_child(shapes, threads, repeats):
+    """Child process (OpenBLAS variables unset): numpy alone; prints JSON."""
+    from threadpoolctl import threadpool_limits
+    with threadpool_limits(threads, user_api="blas"):
         res = {}
-        for m, n, k in shapes:
-            a, b, c = _operands(m, n, k)
-            settle()
-            res[f"{m},{n},{k}"] = _gflops(m, n, k, median_seconds(lambda: np.matmul(a, b, out=c)))
-    blas = [p for p in threadpool_info() if p.get("internal_api") in ("openblas", "mkl", "blis")]
-    kernel = f"{blas[0]['internal_api']} {blas[0].get('architecture')}" if blas else "unknown"
-    print(json.dumps({"kernel": kernel, "gflops": res}))
+        for shape in shapes:
+            a, b, c = _operands(*shape)
+            secs = interleaved_seconds({"numpy": lambda: np.matmul(a, b, out=c)}, repeats)
+            res[",".join(map(str, shape))] = _gflops(shape, secs["numpy"])
+    print(json.dumps({"kernel": _blas_kernel(), "gflops": res}))
 
 
-def time_numpy(shapes, threads, unset_openblas_vars: bool):
-    env = dict(os.environ)
-    if unset_openblas_vars:
-        for var in OPENBLAS_VARS:
-            env.pop(var, None)
-    arg = json.dumps({"shapes": shapes, "threads": threads})
-    proc = subprocess.run([sys.executable, "-m", "fastdl.bench.gemm", "--numpy-child", arg],
+def measure_numpy_vars_unset(shapes, threads, repeats):
+    env = {k: v for k, v in os.environ.items() if k not in OPENBLAS_VARS}
+    spec = json.dumps({"shapes": shapes, "threads": threads, "repeats": repeats})
+    proc = subprocess.run([sys.executable, "-m", "fastdl.bench.gemm", "--numpy-child", spec],
                           env=env, capture_output=True, text=True, check=False)
     if proc.returncode != 0:
-        return None, f"numpy child failed: {proc.stderr.strip()[-300:]}"
+        raise RuntimeError(f"numpy child process failed: {proc.stderr.strip()[-500:]}")
     data = json.loads(proc.stdout.strip().splitlines()[-1])
     return {tuple(map(int, key.split(","))): v for key, v in data["gflops"].items()}, data["kernel"]
 
 
-def run(shapes, thread_counts):
+def run(shapes, thread_counts, repeats) -> str:
     import fastdl
-    rows = []
-    notes = []
-    env_desc = ", ".join(f"{v}={os.environ.get(v, '(unset)')}" for v in OPENBLAS_VARS)
+    vars_set = {v: os.environ[v] for v in OPENBLAS_VARS if v in os.environ}
+    isa = fastdl._C.simd_path()
+    rows, notes = [], []
+    peer_names = None
     for threads in thread_counts:
-        peak = peak_gflops(threads, "avx512" if "avx512" in fastdl._C.available_simd_paths() else "")
-        ours = time_fastdl(shapes, threads)
-        np_set, kernel_set = time_numpy(shapes, threads, unset_openblas_vars=False)
-        np_unset, kernel_unset = time_numpy(shapes, threads, unset_openblas_vars=True)
-        torch_res = time_torch(shapes, threads)
-        peak = max(peak, peak_gflops(threads))  # re-measure: the clock moves during the run
-        notes.append(f"{threads} thread(s): measured fp32 FMA peak {peak:.0f} GFLOP/s; numpy with "
-                     f"env as set [{env_desc}] runs {kernel_set}; with both unset: {kernel_unset}")
+        peak = peak_gflops(threads, isa)
+        res = measure_in_process(shapes, threads, repeats)
+        unset, unset_kernel = (measure_numpy_vars_unset(shapes, threads, repeats)
+                               if vars_set else (None, None))
+        notes.append(f"{threads} thread(s): sustained {isa} fp32 FMA peak {peak:.0f} GFLOP/s "
+                     "(measured now)")
         for shape in shapes:
-            ours_g = ours[shape]
-            peers = {"numpy": np_set and np_set.get(shape),
-                     "numpy (vars unset)": np_unset and np_unset.get(shape),
-                     "torch": torch_res and torch_res.get(shape)}
-            row = [f"{shape[0]}x{shape[1]}x{shape[2]}", threads, ours_g, f"{100 * ours_g / peak:.0f}%"]
+            peers = {k: v for k, v in res[shape].items() if k != "fastdl"}
+            if unset is not None:
+                peers["numpy (OpenBLAS vars unset)"] = unset[shape]
+            peer_names = list(peers)
+            ours = res[shape]["fastdl"]
+            row = ["x".join(map(str, shape)), threads, ours, f"{100 * ours / peak:.0f}%"]
             for g in peers.values():
-                row += ["-", "-"] if not g else [g, f"{ours_g / g:.2f}x"]
+                row += [g, f"{ours / g:.2f}x"]
             rows.append(row)
-    headers = ["M x N x K", "threads", "fastdl GFLOP/s", "fastdl % peak",
-               "numpy GFLOP/s", "fastdl/numpy", "numpy* GFLOP/s", "fastdl/numpy*",
-               "torch GFLOP/s", "fastdl/torch"]
-    table = markdown_table(headers, rows)
-    return table + "\n\nnumpy* = numpy with OPENBLAS_CORETYPE and OPENBLAS_L2_SIZE unset.\n" + \
-        "\n".join("- " + n for n in notes)
+    headers = ["M x N x K", "threads", "fastdl GFLOP/s", "fastdl % of peak"]
+    for name in peer_names:
+        headers += [f"{name} GFLOP/s", f"fastdl / {name}"]
+    notes.append(f"numpy runs {_blas_kernel()} with "
+                 + (", ".join(f"{k}={v}" for k, v in vars_set.items()) if vars_set
+                    else "OPENBLAS_CORETYPE and OPENBLAS_L2_SIZE not set (OpenBLAS picks its own kernel)")
+                 + (f"; with both unset it runs {unset_kernel}" if vars_set else ""))
+    notes.append(f"medians of {repeats} interleaved calls; fastdl SIMD path {isa}")
+    return markdown_table(headers, rows) + "\n\n" + "\n".join("- " + n for n in notes)
 
 
 def main(argv=None):
-    parser = argparse.ArgumentParser(prog="fastdl bench gemm", description=__doc__)
+    parser = argparse.ArgumentParser(prog="fastdl bench gemm", description=__doc__,
+                                     formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--threads", default="1,2", help="comma-separated thread counts")
     parser.add_argument("--shapes", default=None,
-                        help="semicolon-separated MxNxK, default: 256..2048 cubes and 32x4096x1024")
+                        help="comma-separated MxNxK (default: 256..2048 cubes and 32x4096x1024)")
+    parser.add_argument("--repeats", type=int, default=7)
     parser.add_argument("--numpy-child", default=None, help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
     if args.numpy_child:
         spec = json.loads(args.numpy_child)
-        return _numpy_child([tuple(s) for s in spec["shapes"]], spec["threads"])
+        return _numpy_child([tuple(s) for s in spec["shapes"]], spec["threads"], spec["repeats"])
     shapes = DEFAULT_SHAPES if not args.shapes else [
-        tuple(int(v) for v in s.lower().split("x")) for s in args.shapes.split(";")]
+        tuple(int(v) for v in s.lower().split("x")) for s in args.shapes.split(",")]
     threads = [int(t) for t in args.threads.split(",")]
-    print(run(shapes, threads))
+    print(run(shapes, threads, args.repeats))
 
 
 if __name__ == "__main__":
