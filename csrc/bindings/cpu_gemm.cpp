@@ -6,7 +6,7 @@
 
 #include <vector>
 
-#include "bindings/array_checks.h"
+#include "bindings/gemm_args.h"
 #include "cpu/gemm/gemm.h"
 
 namespace nb = nanobind;
@@ -17,38 +17,12 @@ namespace {
 
 void gemm(nb::ndarray<nb::ro> a, nb::ndarray<nb::ro> b, nb::ndarray<> out, float alpha,
           float beta) {
-  const char* fn = "gemm";
   // nb::ro views and writable views share the checks; cast to the untyped form for them.
   nb::ndarray<> av(a), bv(b);
-  for (auto [arr, name] : {std::pair{&av, "a"}, {&bv, "b"}, {&out, "out"}}) {
-    require_device(*arr, nb::device::cpu::value, fn, name, "CPU (numpy)");
-    require_float32(*arr, fn, name);
-    require_ndim_at_least(*arr, 2, fn, name);
-  }
-  const size_t nd = out.ndim();
-  if (av.ndim() != nd || bv.ndim() != nd)
-    throw nb::value_error(("gemm: a, b and out must have the same number of dimensions, got " +
-                           shape_str(av) + ", " + shape_str(bv) + ", " + shape_str(out))
-                              .c_str());
-  const int64_t m = out.shape(nd - 2), n = out.shape(nd - 1), k = av.shape(nd - 1);
-  bool ok = av.shape(nd - 2) == size_t(m) && bv.shape(nd - 2) == size_t(k) &&
-            bv.shape(nd - 1) == size_t(n);
-  int64_t batch = 1;
-  for (size_t d = 0; d + 2 < nd; ++d) {
-    ok = ok && av.shape(d) == out.shape(d) && bv.shape(d) == out.shape(d);
-    batch *= int64_t(out.shape(d));
-  }
-  if (!ok)
-    throw nb::value_error(("gemm: shapes do not agree: a " + shape_str(av) + " @ b " +
-                           shape_str(bv) + " -> out " + shape_str(out) +
-                           " (expected (..., m, k) @ (..., k, n) -> (..., m, n))")
-                              .c_str());
-  if (batch == 0 || m == 0 || n == 0) return;
-  if (may_overlap(out, av) || may_overlap(out, bv))
-    throw nb::value_error("gemm: out must not share memory with a or b");
-  for (size_t d = 0; d < nd; ++d)
-    if (out.stride(d) == 0 && out.shape(d) > 1)
-      throw nb::value_error("gemm: out must not have zero (broadcast) strides");
+  const GemmDims dims = check_gemm_args(av, bv, out, nb::device::cpu::value, "CPU (numpy)");
+  if (dims.empty()) return;
+  const size_t nd = dims.ndim;
+  const int64_t batch = dims.batch, m = dims.m, n = dims.n, k = dims.k;
 
   const float* a0 = static_cast<const float*>(av.data());
   const float* b0 = static_cast<const float*>(bv.data());
