@@ -537,7 +537,7 @@ def build_twins(mi, module_input, dtype, training, what):
     cargs, ckwargs = module_input.constructor_input.args, module_input.constructor_input.kwargs
     t_module = mi.module_cls(*cargs, **ckwargs).to(dtype)
     f_module = getattr(fnn, _module_key(mi))(*to_fastdl(cargs), **to_fastdl(ckwargs))
-    f_module.to(dtype=_NP_DTYPES[dtype])
+    f_module.to(_NP_DTYPES[dtype])  # as torch's module.to(dtype)
     t_state, f_state = t_module.state_dict(), f_module.state_dict()
     assert list(f_state) == list(t_state), \
         f"{what}: state_dict keys {list(f_state)} != torch {list(t_state)}"

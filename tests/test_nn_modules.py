@@ -174,6 +174,12 @@ def test_to_double_and_repr():
     assert "BatchNorm1d(2, eps=1e-05" in text
     with pytest.raises(ValueError, match="unknown device"):
         m.to("tpu")
+    m.to(np.float64)  # torch's to(dtype) form: a dtype in the first argument
+    assert m[0].weight.dtype == np.float64 and m[1].running_var.dtype == np.float64
+    m.to("cpu", "float32")
+    assert m[0].weight.dtype == np.float32
+    with pytest.raises(TypeError, match="floating point"):
+        m.to(np.int64)
 
 
 def _copy_params(ours, ref):

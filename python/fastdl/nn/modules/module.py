@@ -7,7 +7,7 @@ from typing import Iterator, NamedTuple
 import numpy as np
 
 from fastdl.nn.parameter import Parameter
-from fastdl.tensor import Tensor
+from fastdl.tensor import Tensor, as_dtype
 
 
 class _IncompatibleKeys(NamedTuple):
@@ -260,7 +260,10 @@ class Module:
                                      if a.dtype.kind == "f" else a)
 
     def to(self, device=None, dtype=None) -> "Module":
-        """Move to ``device`` ("cpu" or "cuda") and/or cast floating arrays to ``dtype``."""
+        """Move to ``device`` ("cpu" or "cuda") and/or cast floating arrays to ``dtype``;
+        ``to(dtype)`` alone works too, as in torch."""
+        if dtype is None and _is_dtype_like(device):
+            device, dtype = None, device
         if device is not None:
             device = str(device)
             if device == "cpu":
@@ -367,6 +370,16 @@ class Module:
         if len(lines) == 1 and not self._modules:
             return f"{type(self).__name__}({lines[0]})"
         return f"{type(self).__name__}(\n  " + "\n  ".join(lines) + "\n)"
+
+
+def _is_dtype_like(value) -> bool:
+    if value is None or (isinstance(value, str) and value.split(":")[0] in ("cpu", "cuda")):
+        return False
+    try:
+        as_dtype(value)
+    except TypeError:
+        return False
+    return True
 
 
 def _to_host(array):
