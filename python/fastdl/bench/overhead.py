@@ -39,21 +39,19 @@ def _one_thread():
     return stack
 
 
-def _fastdl_cases(rng) -> dict[str, Callable[[], object]]:
-    import fastdl
-    from fastdl import nn, optim
-    from fastdl.nn import functional as F
-
+def _cases(lib, rng) -> dict[str, Callable[[], object]]:
+    """The benchmark cases written once against the PyTorch API, which fastdl mirrors;
+    ``lib`` is the ``fastdl`` or the ``torch`` module."""
+    nn, F = lib.nn, lib.nn.functional
     x_np = rng.standard_normal((BATCH, IN_FEATURES)).astype(np.float32)
-    y_np = rng.integers(0, CLASSES, BATCH)
-    x, y = fastdl.tensor(x_np), fastdl.tensor(y_np)
-    fastdl.manual_seed(0)
+    x, y = lib.tensor(x_np), lib.tensor(rng.integers(0, CLASSES, BATCH))
+    lib.manual_seed(0)
     mlp = nn.Sequential(nn.Linear(IN_FEATURES, HIDDEN), nn.ReLU(), nn.Linear(HIDDEN, CLASSES))
     linear = nn.Linear(IN_FEATURES, HIDDEN)
-    tiny_linear, tiny_x = nn.Linear(8, 8), fastdl.tensor(x_np[:1, :8].copy())
-    adam = optim.Adam(mlp.parameters(), lr=1e-3)
-    a = fastdl.tensor(rng.standard_normal((BATCH, HIDDEN)).astype(np.float32), requires_grad=True)
-    b = fastdl.tensor(rng.standard_normal((BATCH, HIDDEN)).astype(np.float32), requires_grad=True)
+    tiny_linear, tiny_x = nn.Linear(8, 8), lib.tensor(x_np[:1, :8].copy())
+    adam = lib.optim.Adam(mlp.parameters(), lr=1e-3)
+    a = lib.tensor(rng.standard_normal((BATCH, HIDDEN)).astype(np.float32), requires_grad=True)
+    b = lib.tensor(rng.standard_normal((BATCH, HIDDEN)).astype(np.float32), requires_grad=True)
     a_const, b_const = a.detach(), b.detach()
 
     def mlp_fwd_bwd():
@@ -67,7 +65,7 @@ def _fastdl_cases(rng) -> dict[str, Callable[[], object]]:
 
     def no_grad(fn):
         def run():
-            with fastdl.no_grad():
+            with lib.no_grad():
                 return fn()
         return run
 
@@ -81,12 +79,17 @@ def _fastdl_cases(rng) -> dict[str, Callable[[], object]]:
         "a * b (grad recorded)": lambda: a * b,
         "a + b (no grad)": lambda: a_const + b_const,
         "a * 2.0 (no grad)": lambda: a_const * 2.0,
-        "exp(a) (grad recorded)": lambda: fastdl.exp(a),
+        "exp(a) (grad recorded)": lambda: lib.exp(a),
         "relu(a) (grad recorded)": lambda: F.relu(a),
         "a.sum() (grad recorded)": lambda: a.sum(),
         "(a * b + a).sum().backward()": tiny_chain_backward,
         "Adam.step() on the MLP": adam.step,
     }
+
+
+def _fastdl_cases(rng) -> dict[str, Callable[[], object]]:
+    import fastdl
+    return _cases(fastdl, rng)
 
 
 def _torch_cases(rng) -> dict[str, Callable[[], object]] | None:
@@ -94,52 +97,8 @@ def _torch_cases(rng) -> dict[str, Callable[[], object]] | None:
         import torch
     except ImportError:
         return None
-    from torch import nn
-    from torch.nn import functional as F
-
     torch.set_num_threads(1)
-    x = torch.from_numpy(rng.standard_normal((BATCH, IN_FEATURES)).astype(np.float32))
-    y = torch.from_numpy(rng.integers(0, CLASSES, BATCH))
-    torch.manual_seed(0)
-    mlp = nn.Sequential(nn.Linear(IN_FEATURES, HIDDEN), nn.ReLU(), nn.Linear(HIDDEN, CLASSES))
-    linear = nn.Linear(IN_FEATURES, HIDDEN)
-    tiny_linear, tiny_x = nn.Linear(8, 8), x[:1, :8].clone()
-    adam = torch.optim.Adam(mlp.parameters(), lr=1e-3)
-    a = torch.randn(BATCH, HIDDEN, requires_grad=True)
-    b = torch.randn(BATCH, HIDDEN, requires_grad=True)
-    a_const, b_const = a.detach(), b.detach()
-
-    def mlp_fwd_bwd():
-        mlp.zero_grad()
-        F.cross_entropy(mlp(x), y).backward()
-
-    mlp_fwd_bwd()
-
-    def tiny_chain_backward():
-        (a * b + a).sum().backward()
-
-    def no_grad(fn):
-        def run():
-            with torch.no_grad():
-                return fn()
-        return run
-
-    return {
-        "MLP 64-128-10 fwd+bwd (batch 32)": mlp_fwd_bwd,
-        "MLP forward, no_grad": no_grad(lambda: mlp(x)),
-        "Linear(64, 128) forward": lambda: linear(x),
-        "Linear(64, 128) forward, no_grad": no_grad(lambda: linear(x)),
-        "Linear(8, 8) forward, batch 1 (pure overhead)": lambda: tiny_linear(tiny_x),
-        "a + b (grad recorded)": lambda: a + b,
-        "a * b (grad recorded)": lambda: a * b,
-        "a + b (no grad)": lambda: a_const + b_const,
-        "a * 2.0 (no grad)": lambda: a_const * 2.0,
-        "exp(a) (grad recorded)": lambda: torch.exp(a),
-        "relu(a) (grad recorded)": lambda: F.relu(a),
-        "a.sum() (grad recorded)": lambda: a.sum(),
-        "(a * b + a).sum().backward()": tiny_chain_backward,
-        "Adam.step() on the MLP": adam.step,
-    }
+    return _cases(torch, rng)
 
 
 def run(min_time: float = 0.2) -> list[tuple[str, float, float | None]]:
