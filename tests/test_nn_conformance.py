@@ -4,9 +4,12 @@ Every sample of PyTorch's OpInfo database (``op_db``) for the ``nn.functional`` 
 implements, and of its ModuleInfo database (``module_db``) for the modules fastdl implements, is
 run through fastdl and through torch (the oracle), in float32 and float64:
 
-* functional ops: same inputs; outputs compared (values, shapes, dtypes), tensors that torch
-  updates in place (batch_norm's running statistics) compared afterwards, and the gradients of
-  every input that requires grad after the backward of a randomly weighted sum of the output;
+* functional ops: the op's reference inputs where it has them (its samples plus extremal values,
+  large and non-contiguous tensors), else its samples; outputs compared (values, shapes, dtypes),
+  tensors that torch updates in place (batch_norm's running statistics) compared afterwards, and
+  the gradients of every input that requires grad after the backward of a randomly weighted sum
+  of the output; in float64 also second derivatives (a Hessian-vector product through the
+  first backward, which exercises the fused ops' create_graph twins);
 * modules: the fastdl twin is built from the same constructor arguments, its state_dict must have
   torch's keys, shapes and dtypes, then torch's parameters and buffers are copied in by
   ``load_state_dict``; forward in train (and eval where they differ, also after a training step),
@@ -14,9 +17,11 @@ run through fastdl and through torch (the oracle), in float32 and float64:
 * error inputs (``error_inputs`` / ``module_error_inputs_func``): fastdl must raise a clear
   exception too (the same class where torch raises ValueError/TypeError/IndexError).
 
-Samples that use features fastdl deliberately lacks are listed in ``ALLOWED_GAPS`` with the
-reason; nothing else is skipped. Dropout is random, so its samples are checked for shapes, the
-keep/scale structure and drop-rate statistics instead of values.
+Samples that use features fastdl deliberately lacks are listed in ``ALLOWED_GAPS`` /
+``SAMPLE_GAPS`` with the reason; samples failing on a bug outside fastdl.nn are in
+``KNOWN_BUGS_ELSEWHERE`` (the op's test xfails with the reason); nothing else is skipped.
+Dropout is random, so its samples are checked for shapes, the keep/scale structure and drop-rate
+statistics instead of values.
 """
 from __future__ import annotations
 
@@ -37,16 +42,21 @@ pytest.importorskip("expecttest")  # torch's test databases import it
 from torch.testing._internal.common_methods_invocations import op_db  # noqa: E402
 from torch.testing._internal.common_modules import module_db  # noqa: E402
 
+# torch's notice that kl_div's 'mean' will change meaning: the samples use 'mean' on purpose
+pytestmark = pytest.mark.filterwarnings("ignore:reduction. 'mean' divides the total loss")
+
 DTYPES = (torch.float32, torch.float64)
 # torch.testing.assert_close's float32 defaults are (rtol 1.3e-6, atol 1e-5); fastdl computes in
 # a different order (its own GEMM, erf, fused backward formulas), so float32 gets a little room.
 TOLERANCES = {torch.float32: dict(rtol=2e-5, atol=2e-5),
               torch.float64: dict(rtol=1e-9, atol=1e-10)}
-MAX_SAMPLES_PER_OP = 1000
+# Every sample runs today (the largest set, multi_margin_loss's reference inputs, has 202); the
+# cap keeps the runtime bounded if torch's databases grow: every k-th sample, deterministically.
+MAX_SAMPLES_PER_OP = 250
 
 # ---------------------------------------------------------------------------------------------
 # What is deliberately not run, with the reason. Keys: OpInfo "name[.variant]" or ModuleInfo
-# class name, optionally with ":<sample description>" for a single sample kind.
+# class name.
 ALLOWED_GAPS = {
     "nn.functional.silu.complex": "complex dtypes: fastdl tensors hold real numbers only",
     "nn.functional.batch_norm.without_cudnn": "a CUDA-only variant (toggles cuDNN) with the "
@@ -252,7 +262,8 @@ MODULE_NAMES = [name for name in fnn.__all__
                 if inspect.isclass(getattr(fnn, name))
                 and issubclass(getattr(fnn, name), fnn.Module)]
 MODULEINFOS = [mi for mi in module_db if mi.module_cls.__name__ in MODULE_NAMES
-               and mi.module_cls.__module__.startswith("torch.nn")]
+               and mi.module_cls.__module__.startswith("torch.nn")
+               and mi.module_cls.__name__ not in ALLOWED_GAPS]
 
 
 def _sample_dtype(op, dtype):
@@ -289,7 +300,7 @@ def test_every_functional_and_module_is_covered():
     assert lambdas <= set(ARGUMENT_ADAPTERS), \
         f"OpInfos calling a lambda need an argument adapter: {lambdas - set(ARGUMENT_ADAPTERS)}"
     known = {_op_key(op) for op in op_db} | {mi.module_cls.__name__ for mi in module_db}
-    unknown = ({key.split(":")[0] for key in ALLOWED_GAPS} | set(SAMPLE_GAPS)
+    unknown = (set(ALLOWED_GAPS) | set(SAMPLE_GAPS)
                | set(KNOWN_BUGS_ELSEWHERE)) - known
     assert not unknown, f"ALLOWED_GAPS names no OpInfo/ModuleInfo: {unknown}"
 
@@ -361,7 +372,7 @@ GRADGRAD_OPINFOS = [op for op in RUN_OPINFOS if op.supports_gradgrad]
 GRADGRAD_SAMPLES_PER_OP = 12
 
 
-def _second_order(grad_fn, out, leaves, w, v, dtype_of):
+def _second_order(grad_fn, out, leaves, w, v):
     """Gradients of sum(grad(sum(out * w)) * v) with respect to ``leaves``: a Hessian-vector
     product through the first backward (recorded with create_graph=True)."""
     firsts = grad_fn(out, leaves, w, create=True)
@@ -412,9 +423,9 @@ def test_functional_gradgrad_samples(op):
             w = rng.standard_normal(tuple(t_out.shape))
             v = [rng.standard_normal(tuple(t.shape)) for t in t_leaves]
             t_second = _second_order(_torch_grad, t_out, t_leaves, torch.from_numpy(w),
-                                     [torch.from_numpy(a) for a in v], None)
+                                     [torch.from_numpy(a) for a in v])
             f_second = _second_order(_fastdl_grad, f_out, f_leaves, fastdl.Tensor(w),
-                                     [fastdl.Tensor(a) for a in v], None)
+                                     [fastdl.Tensor(a) for a in v])
             for j, (t_g, f_g) in enumerate(zip(t_second, f_second)):
                 if t_g is None or f_g is None:
                     other = f_g if t_g is None else t_g

@@ -239,7 +239,9 @@ def kl_div(input, target, size_average=None, reduce=None, reduction: str = "mean
             return A.exp(t_t) * (t_t - x_t)
         zero = _wrap(t_t._data == 0)
         safe_t = A.where(zero, _wrap(np.ones((), x.dtype)), t_t)
-        return t_t * A.log(safe_t) - t_t * x_t
+        with np.errstate(invalid="ignore"):  # negative targets give NaN silently, as in torch
+            log_t = A.log(safe_t)
+        return t_t * log_t - t_t * x_t
 
     if reduction != "batchmean":
         return _pointwise_loss(name, input, target, reduction, values, derivative,
