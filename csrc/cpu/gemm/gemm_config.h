@@ -40,13 +40,14 @@ inline constexpr int MR = FASTDL_GEMM_MR;
 inline constexpr int MR = 8;
 #endif
 inline constexpr int NR = 32;
-// KC: the A sliver KC x MR x 4 B = 12 KiB sits in L1 (48 KiB) next to two streaming B slivers
-//     (48 KiB each, only their current lines matter) and the C tile; fewer, longer k slices
-//     also mean fewer read-modify-write passes over C.
-// NC: the B block KC x NC x 4 B = 720 KiB, about a third of the 2 MiB L2.
-// MC: the A block MC x KC x 4 B = 2.25 MiB (L3). Each B block is packed once per MC block, so
+// KC: the A sliver KC x MR x 4 B = 16 KiB; the B slivers it meets (64 KiB each) stream
+//     through L1 from L2 (prefetcher-friendly, contiguous). Longer k slices mean fewer
+//     read-modify-write passes over C (k = 1024: 2 instead of 3 at KC 384; +1-2% measured,
+//     bench/NOTES.md v8); KC 768/1024 measured no better / 3-5% worse.
+// NC: the B block KC x NC x 4 B = 960 KiB, about half of the 2 MiB L2.
+// MC: the A block MC x KC x 4 B = 3 MiB (L3). Each B block is packed once per MC block, so
 //     MC trades B packing passes against the per-thread buffer size.
-FASTDL_GEMM_BLOCKS(384, 1536, 480)
+FASTDL_GEMM_BLOCKS(512, 1536, 480)
 #elif defined(FASTDL_ISA_avx2)
 // 6 x 16: 12 ymm accumulators + 2 B vectors + 1 broadcast = 15 of 16 ymm registers.
 inline constexpr int MR = 6;
