@@ -89,7 +89,7 @@ def operands(x, y):
     float scalar with an integer/bool tensor gives float32, as in torch.
     """
     if not isinstance(x, Tensor):
-        x = _const(x)
+        x = _weak_const(x, y._data.dtype) if isinstance(y, Tensor) else _const(x)
     xd = x._data
     if isinstance(y, Tensor):
         yd = y._data
@@ -107,6 +107,16 @@ def operands(x, y):
             xd = xd.astype(int64)
         return x, None, xd, y
     return operands(x, _const(y))
+
+
+def _weak_const(v, dtype):
+    """A Python scalar on the left of a tensor: like torch, it takes the tensor's dtype unless it
+    is of a higher category (a float next to an integer tensor gives float32)."""
+    t = type(v)
+    if t is bool or t is int or t is float:
+        if (0 if t is bool else 1 if t is int else 2) <= _category(dtype):
+            return _wrap(np.array(v).astype(dtype))
+    return _const(v)
 
 
 def float_data(x: Tensor):

@@ -4,7 +4,7 @@ from __future__ import annotations
 import numpy as np
 
 from fastdl.functional._core import (Node, Tensor, _gm, _wrap, as_tensor_arg, float_data,
-                                     grad_for, operands, record, saved_output, xp_of)
+                                     grad_for, operands, promote, record, saved_output, xp_of)
 from fastdl.tensor import float32
 
 
@@ -104,7 +104,7 @@ def div(input, other, *, rounding_mode=None):
 
 def rdiv(input, other):
     """``other / input``."""
-    return div(as_tensor_arg(other), input)
+    return div(other, input)
 
 
 def floor_divide(input, other):
@@ -153,8 +153,8 @@ def pow(input, exponent):
 
     def pow_tensor_backward(g):
         ga = gb = None
-        if a._requires_grad:
-            ga = grad_for(g * b * a ** (b - 1), a)
+        if a._requires_grad:  # torch: 0 where the exponent is 0 (even for a base of 0)
+            ga = grad_for(where(b == 0, 0.0, g * b * a ** (b - 1)), a)
         if b._requires_grad:
             # d/db a**b = a**b * log(a); torch defines it as 0 where a == 0 and b >= 0
             y = saved_output(out, lambda: pow(a, b))
@@ -248,7 +248,12 @@ def abs(input):
 
 def sign(input):
     d = input._data
-    return _zero_grad_result(d.copy() if d.dtype.kind == "b" else np.sign(d), input)
+    if d.dtype.kind == "b":
+        return _zero_grad_result(d.copy(), input)
+    out = np.asarray(np.sign(d))
+    if d.dtype.kind == "f":
+        out[d != d] = 0  # torch: sign(nan) = 0
+    return _zero_grad_result(out, input)
 
 
 def _no_grad_round(fn, name):
@@ -281,7 +286,8 @@ def relu(input):
     out = np.maximum(d, 0).astype(d.dtype, copy=False)
 
     def relu_backward(g):
-        return (g * _wrap((out > 0).astype(g._data.dtype)),)
+        # torch passes the gradient where not (out <= 0): NaN inputs keep theirs
+        return (g * _wrap(np.logical_not(out <= 0).astype(g._data.dtype)),)
 
     return record(out, relu_backward, (input,))
 
@@ -291,12 +297,7 @@ def clamp(input, min=None, max=None):
     if min is None and max is None:
         raise RuntimeError("clamp: at least one of 'min' or 'max' must not be None")
     if isinstance(min, Tensor) or isinstance(max, Tensor):
-        out = input
-        if min is not None:
-            out = where(out < min, min, out)
-        if max is not None:
-            out = where(out > max, max, out)
-        return out
+        return _clamp_tensors(input, min, max)
     d = input._data
     if d.dtype.kind != "f" and (isinstance(min, float) or isinstance(max, float)):
         d = d.astype(float32)
@@ -313,7 +314,53 @@ def clamp(input, min=None, max=None):
     return record(out, clamp_backward, (input,))
 
 
+def _clamp_tensors(input, min, max):
+    """``minimum(maximum(input, min), max)`` with tensor bounds (NaN in any operand gives NaN).
+    Gradients follow torch: input where min <= input <= max; min where input < min < max; max
+    where input > max or max < min (the result is max then)."""
+    bounds = [None if b is None else as_tensor_arg(b) for b in (min, max)]
+    arrays = [input._data] + [b._data for b in bounds if b is not None]
+    ref = arrays[0]
+    for a in arrays[1:]:
+        ref = ref.astype(promote(ref, a), copy=False)
+    dt = ref.dtype
+    x = input._data.astype(dt, copy=False)
+    lo, hi = (None if b is None else b._data.astype(dt, copy=False) for b in bounds)
+    out = x
+    if lo is not None:
+        out = np.maximum(out, lo)
+    if hi is not None:
+        out = np.minimum(out, hi)
+    inputs = tuple(t for t in [input] + bounds if t is not None)
+
+    def clamp_backward(g):
+        fdt = g._data.dtype
+        masks = [True if lo is None else x >= lo]
+        masks[0] = np.logical_and(masks[0], True if hi is None else x <= hi)
+        if lo is not None:
+            masks.append(x < lo if hi is None else (x < lo) & (lo < hi))
+        if hi is not None:
+            masks.append(x > hi if lo is None else (x > hi) | (hi < lo))
+        return tuple(grad_for(g * _wrap(np.asarray(m).astype(fdt)), t) if t._requires_grad
+                     else None for m, t in zip(masks, inputs))
+
+    return record(out, clamp_backward, inputs)
+
+
 clip = clamp
+
+
+def _extremum_grads(g, a, b, ad, bd, a_loses, b_loses):
+    """torch's maximum/minimum rule: ties split the gradient evenly; an input gets none where it
+    loses; where either is NaN, both get all of it."""
+    dt = g._data.dtype
+    tie = ad == bd
+    ga = gb = None
+    if a._requires_grad:
+        ga = grad_for(g * _wrap(np.where(tie, 0.5, np.logical_not(a_loses(ad, bd))).astype(dt)), a)
+    if _wants(b):
+        gb = grad_for(g * _wrap(np.where(tie, 0.5, np.logical_not(b_loses(ad, bd))).astype(dt)), b)
+    return ga, gb
 
 
 def maximum(input, other):
@@ -321,12 +368,7 @@ def maximum(input, other):
     out = np.maximum(ad, bd)
 
     def maximum_backward(g):
-        # ties split the gradient evenly between the two inputs (as torch does)
-        share = (ad > bd) + 0.5 * (ad == bd)
-        sa = _wrap(share.astype(g._data.dtype))
-        ga = grad_for(g * sa, a) if a._requires_grad else None
-        gb = grad_for(g * (1.0 - sa), b) if _wants(b) else None
-        return ga, gb
+        return _extremum_grads(g, a, b, ad, bd, np.less, np.greater)
 
     return _binary_result(out, maximum_backward, a, b)
 
@@ -336,11 +378,7 @@ def minimum(input, other):
     out = np.minimum(ad, bd)
 
     def minimum_backward(g):
-        share = (ad < bd) + 0.5 * (ad == bd)
-        sa = _wrap(share.astype(g._data.dtype))
-        ga = grad_for(g * sa, a) if a._requires_grad else None
-        gb = grad_for(g * (1.0 - sa), b) if _wants(b) else None
-        return ga, gb
+        return _extremum_grads(g, a, b, ad, bd, np.greater, np.less)
 
     return _binary_result(out, minimum_backward, a, b)
 

@@ -193,8 +193,12 @@ def logsumexp(input, dim, keepdim=False):
     """``log(sum(exp(x)))`` along ``dim``, shifted by the max so it never overflows."""
     x = input if input._data.dtype.kind == "f" else input.float()
     dims = norm_dims(dim, x._data.ndim)
-    shift = np.max(x._data, axis=_axis(dims), keepdims=True)
-    shift = np.where(np.isfinite(shift), shift, 0)
+    d = x._data
+    if d.size:
+        shift = np.max(d, axis=_axis(dims), keepdims=True)
+        shift = np.where(np.isfinite(shift), shift, 0)
+    else:  # the max has no identity; log(sum over nothing) is -inf anyway
+        shift = np.zeros(_keep_shape(d.shape, dims), dtype=d.dtype)
     s = _wrap(shift)
     out = A.log(sum(A.exp(x - s), dim, keepdim=True)) + s
     return out if keepdim else out.reshape(tuple(
