@@ -6,6 +6,7 @@ from fastdl._info import info
 from fastdl.tensor import (Tensor, tensor, float16, float32, float64, int8, int16, int32, int64,
                            uint8, bool_ as bool)
 from fastdl.tensor import float32 as float, float64 as double, int64 as long  # torch aliases
+from fastdl.tensor import contiguous_format, memory_format, preserve_format
 from fastdl import autograd, functional, random, testing
 from fastdl.autograd import enable_grad, is_grad_enabled, no_grad, set_grad_enabled
 from fastdl.random import manual_seed

@@ -22,6 +22,30 @@ int32 = np.dtype(np.int32)
 int64 = np.dtype(np.int64)
 bool_ = np.dtype(np.bool_)
 
+class memory_format:
+    """A layout request (torch's ``memory_format``). fastdl arrays are C-ordered or numpy views,
+    so there are two: keep the layout, or make the result C-contiguous."""
+
+    __slots__ = ("name",)
+
+    def __init__(self, name):
+        self.name = name
+
+    def __repr__(self):
+        return f"fastdl.{self.name}"
+
+
+preserve_format = memory_format("preserve_format")
+contiguous_format = memory_format("contiguous_format")
+
+
+def check_memory_format(fmt):
+    if fmt is not preserve_format and fmt is not contiguous_format:
+        raise ValueError(f"memory_format must be fastdl.preserve_format or "
+                         f"fastdl.contiguous_format (fastdl has no other layouts), got {fmt!r}")
+    return fmt
+
+
 _DTYPE_ALIASES = {"float": float32, "double": float64, "half": float16, "long": int64,
                   "int": int32, "bool": bool_}
 
@@ -459,23 +483,23 @@ class Tensor:
     def cuda(self) -> "Tensor":
         return self.to("cuda")
 
-    def float(self) -> "Tensor":
-        return self.to(float32)
+    def float(self, memory_format=preserve_format) -> "Tensor":
+        return self.to(float32, memory_format=memory_format)
 
-    def double(self) -> "Tensor":
-        return self.to(float64)
+    def double(self, memory_format=preserve_format) -> "Tensor":
+        return self.to(float64, memory_format=memory_format)
 
-    def half(self) -> "Tensor":
-        return self.to(float16)
+    def half(self, memory_format=preserve_format) -> "Tensor":
+        return self.to(float16, memory_format=memory_format)
 
-    def long(self) -> "Tensor":
-        return self.to(int64)
+    def long(self, memory_format=preserve_format) -> "Tensor":
+        return self.to(int64, memory_format=memory_format)
 
-    def int(self) -> "Tensor":
-        return self.to(int32)
+    def int(self, memory_format=preserve_format) -> "Tensor":
+        return self.to(int32, memory_format=memory_format)
 
-    def bool(self) -> "Tensor":
-        return self.to(bool_)
+    def bool(self, memory_format=preserve_format) -> "Tensor":
+        return self.to(bool_, memory_format=memory_format)
 
     def type_as(self, other) -> "Tensor":
         return self.to(other._data.dtype)

@@ -2,7 +2,8 @@
 from __future__ import annotations
 
 from fastdl.functional._core import Tensor, record
-from fastdl.tensor import _parse_device, _to_device_array, as_dtype
+from fastdl.tensor import (_parse_device, _to_device_array, as_dtype, check_memory_format,
+                           preserve_format)
 
 
 def _parse_to_args(args, dtype, device, non_blocking, copy):
@@ -26,9 +27,11 @@ def _parse_to_args(args, dtype, device, non_blocking, copy):
     return dtype, device, flags[1]
 
 
-def to(input, *args, dtype=None, device=None, non_blocking=False, copy=False):
+def to(input, *args, dtype=None, device=None, non_blocking=False, copy=False,
+       memory_format=preserve_format):
     """``x.to(dtype)``, ``x.to('cuda')``, ``x.to(other)``, ``x.to(device, dtype)``; with
-    ``copy=True`` the result never shares the input's memory."""
+    ``copy=True`` the result never shares the input's memory, with
+    ``memory_format=fastdl.contiguous_format`` it is C-contiguous."""
     dtype, device, copy = _parse_to_args(args, dtype, device, non_blocking, copy)
     out = input
     if device is not None and _parse_device(device) != input.device:
@@ -40,6 +43,9 @@ def to(input, *args, dtype=None, device=None, non_blocking=False, copy=False):
     if copy and out is input:
         from fastdl.functional.shape import clone
         out = clone(input)
+    if memory_format is not preserve_format:
+        from fastdl.functional.shape import contiguous
+        out = contiguous(out, check_memory_format(memory_format))
     return out
 
 

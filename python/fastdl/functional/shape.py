@@ -4,6 +4,7 @@ from __future__ import annotations
 import numpy as np
 
 from fastdl.functional._core import Tensor, _wrap, expand as _expand, norm_dim, record, xp_of
+from fastdl.tensor import check_memory_format, contiguous_format, preserve_format
 
 
 def _shape_args(shape):
@@ -287,7 +288,9 @@ def repeat(input, *sizes):
     return record(out, repeat_backward, (input,))
 
 
-def contiguous(input):
+def contiguous(input, memory_format=contiguous_format):
+    if memory_format is not contiguous_format:
+        check_memory_format(memory_format)
     d = input._data
     if d.flags.c_contiguous:
         return input
@@ -299,7 +302,11 @@ def contiguous(input):
     return record(xp.ascontiguousarray(d), contiguous_backward, (input,))
 
 
-def clone(input):
+def clone(input, *, memory_format=preserve_format):
+    """A copy (always C-contiguous, which satisfies either memory format)."""
+    if memory_format is not preserve_format:
+        check_memory_format(memory_format)
+
     def clone_backward(g):
         return (g,)
 
