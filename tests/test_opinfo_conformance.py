@@ -25,11 +25,25 @@ from opinfo_harness import (TOLERANCES, Converted, Unsupported, compare_gradient
 
 DTYPES = (torch.float32, torch.float64, torch.int64, torch.int32, torch.bool)
 MAX_SAMPLES_PER_DTYPE = 40  # the first ones, in OpInfo's (deterministic) order
+MAX_REFERENCE_SAMPLES_PER_DTYPE = 60
+# Reference sets include ~1M-element tensors (1029 x 917) beside small ones of the same kind; the
+# big ones would take most of this test's time, so they are left out (a run-time cap).
+MAX_REFERENCE_SAMPLE_ELEMENTS = 20_000
 
 
 def _method(name):
     def call(x, *args, **kwargs):
         return getattr(x, name)(*args, **kwargs)
+    call.__name__ = f"Tensor.{name}"
+    return call
+
+
+def _reflected(name, fn):
+    """``Tensor.__rsub__`` and friends. OpInfo also calls them unbound with a Python scalar as
+    ``self`` (``torch.Tensor.__rpow__(2, t)`` is ``t ** 2``): that case maps to ``fn(other, self)``,
+    the reflected operation itself."""
+    def call(x, other):
+        return getattr(x, name)(other) if isinstance(x, fastdl.Tensor) else fn(other, x)
     call.__name__ = f"Tensor.{name}"
     return call
 
@@ -48,9 +62,9 @@ FASTDL_OPS = {
     "add.": F.add, "sub.": F.sub, "rsub.": F.rsub, "mul.": F.mul, "true_divide.": F.true_divide,
     "div.no_rounding_mode": F.div, "div.floor_rounding": F.div, "div.trunc_rounding": F.div,
     "floor_divide.": F.floor_divide, "remainder.": F.remainder, "pow.": F.pow,
-    "__radd__.": _method("__radd__"), "__rsub__.": _method("__rsub__"),
-    "__rmul__.": _method("__rmul__"), "__rdiv__.": _method("__rtruediv__"),
-    "__rpow__.": _method("__rpow__"), "__rmod__.": _method("__rmod__"),
+    "__radd__.": _reflected("__radd__", F.add), "__rsub__.": _reflected("__rsub__", F.sub),
+    "__rmul__.": _reflected("__rmul__", F.mul), "__rdiv__.": _reflected("__rtruediv__", F.div),
+    "__rpow__.": _reflected("__rpow__", F.pow), "__rmod__.": _reflected("__rmod__", F.remainder),
     "__rmatmul__.": _method("__rmatmul__"),
     "neg.": F.neg, "abs.": F.abs, "sign.": F.sign, "reciprocal.": F.reciprocal,
     "square.": F.square, "maximum.": F.maximum, "minimum.": F.minimum,
@@ -110,10 +124,17 @@ FASTDL_OPS = {
 # A feature fastdl deliberately does not support -> (the ops whose samples use it, why).
 # Samples raising ``Unsupported(feature)`` are counted against these entries.
 ALLOW_LIST = {
-    "memory_format other than preserve_format": (
-        {"float.", "double.", "long.", "int.", "bool.", "to."},
-        "fastdl tensors are numpy/cupy arrays without a memory_format argument: no channels-last "
-        "layout; a C-contiguous copy is .contiguous()"),
+    "channels_last memory formats": (
+        {"to.", "float.", "double.", "long.", "int.", "bool."},
+        "fastdl tensors are numpy/cupy arrays: C-contiguous or views (fastdl.preserve_format, "
+        "fastdl.contiguous_format); there is no channels-last layout"),
+    "unbound reflected operator with a scalar self": (
+        {"__rsub__."},
+        "torch itself returns NotImplemented for torch.Tensor.__rsub__(scalar, tensor): there "
+        "is no result to compare (fastdl computes tensor - scalar there)"),
+    "complex scalar": (
+        {"where."},
+        "fastdl has no complex dtypes (bool, integer and floating point tensors only)"),
 }
 
 # float32 tolerance overrides (forward and gradient): the GEMM kernels sum in a different order
@@ -122,6 +143,9 @@ ALLOW_LIST = {
 GEMM_FLOAT32_TOLERANCE = ((1e-5, 1e-4), (1e-5, 1e-4))
 TOLERANCE_OVERRIDES = {key: {torch.float32: GEMM_FLOAT32_TOLERANCE} for key in
                        ("matmul.", "__rmatmul__.", "mm.", "bmm.", "dot.", "nn.functional.linear.")}
+# pow's reference samples broadcast (10, 1, 5) against (1, 10, 5) with results up to ~1e8: the
+# gradients sum 10 such terms, and float32 rounding of that sum reaches ~3e-5 relative.
+TOLERANCE_OVERRIDES["pow."] = {torch.float32: (TOLERANCES[torch.float32][0], (5e-5, 1e-5))}
 
 OPINFOS = {f"{op.name}.{op.variant_test_name}": op for op in op_db
            if f"{op.name}.{op.variant_test_name}" in FASTDL_OPS}
@@ -139,12 +163,49 @@ def _samples(opinfo, dtype):
     return [s for _, s in zip(range(MAX_SAMPLES_PER_DTYPE), samples)]
 
 
+def _elements(sample):
+    def count(x):
+        if isinstance(x, torch.Tensor):
+            return x.numel()
+        if isinstance(x, (list, tuple)):
+            return sum(count(v) for v in x)
+        return 0
+    return count(sample.input) + count(tuple(sample.args)) + count(tuple(sample.kwargs.values()))
+
+
+def _reference_samples(opinfo, dtype):
+    """OpInfo's larger reference set (type promotion, extremal values, non-contiguous and
+    broadcast inputs) where the op defines one; leaves require grad where the generator
+    allows it (some mix in integer tensors and cannot)."""
+    if opinfo.reference_inputs_func is None or not opinfo.supports_dtype(dtype, "cpu"):
+        return []
+    grad = opinfo.supports_autograd and dtype.is_floating_point
+    for requires_grad in ((True, False) if grad else (False,)):
+        torch.manual_seed(0)
+        try:
+            samples = (s for s in opinfo.reference_inputs_func(opinfo, "cpu", dtype, requires_grad)
+                       if _elements(s) <= MAX_REFERENCE_SAMPLE_ELEMENTS)
+            return [s for _, s in zip(range(MAX_REFERENCE_SAMPLES_PER_DTYPE), samples)]
+        except ValueError:  # "requires_grad=True is not supported for ... integral dtypes"
+            continue
+    return []
+
+
 def _run_sample(opinfo, fastdl_fn, sample, dtype, rng, tolerances):
     conv = Converted(sample)
     t_in, t_args, t_kwargs = conv.torch_args
     f_in, f_args, f_kwargs = conv.fastdl_args
     what = f"{opinfo.name}.{opinfo.variant_test_name} [{dtype}] {describe(sample)}"
-    t_out = opinfo(t_in, *t_args, **t_kwargs)
+    try:
+        t_out = opinfo(t_in, *t_args, **t_kwargs)
+    except (RuntimeError, ValueError, TypeError, IndexError) as torch_error:
+        try:  # a sample torch rejects must be rejected by fastdl too, with a clear error
+            fastdl_fn(f_in, *f_args, **f_kwargs)
+        except (RuntimeError, ValueError, TypeError, IndexError):
+            return
+        raise AssertionError(f"{what}: torch raised {torch_error!r}, fastdl did not") from None
+    if t_out is NotImplemented:  # torch.Tensor.__rsub__(2.0, t): no meaning to compare
+        raise Unsupported("unbound reflected operator with a scalar self")
     try:
         f_out = fastdl_fn(f_in, *f_args, **f_kwargs)
     except Exception as e:  # report which sample broke, with the error
@@ -163,15 +224,13 @@ def test_allow_list_names_only_mapped_ops():
         assert ops <= set(FASTDL_OPS), f"allow-list entry {feature!r} names unmapped ops"
 
 
-@pytest.mark.filterwarnings("ignore::RuntimeWarning")  # samples include log(-x), 1/0 ...
-@pytest.mark.parametrize("key", sorted(OPINFOS))
-def test_opinfo_samples(key):
+def _check_samples(key, sample_source):
     opinfo, fastdl_fn = OPINFOS[key], FASTDL_OPS[key]
     rng = np.random.default_rng(0)
     tolerances = {**TOLERANCES, **TOLERANCE_OVERRIDES.get(key, {})}
     checked, allowed, failures = 0, {}, []
     for dtype in DTYPES:
-        for sample in _samples(opinfo, dtype):
+        for sample in sample_source(opinfo, dtype):
             try:
                 _run_sample(opinfo, fastdl_fn, sample, dtype, rng, tolerances)
             except Unsupported as gap:
@@ -187,6 +246,19 @@ def test_opinfo_samples(key):
                 continue
             checked += 1
     assert not failures, f"{len(failures)} failing samples:\n" + "\n".join(failures[:8])
+    return checked, allowed
+
+
+@pytest.mark.filterwarnings("ignore::RuntimeWarning")  # samples include log(-x), 1/0 ...
+@pytest.mark.parametrize("key", sorted(OPINFOS))
+def test_opinfo_samples(key):
+    """Every sample_inputs sample, then the reference_inputs set where the op has one."""
+    checked, allowed = _check_samples(key, _samples)
+    ref_checked, ref_allowed = _check_samples(key, _reference_samples)
+    for feature, n in ref_allowed.items():
+        allowed[feature] = allowed.get(feature, 0) + n
     stale = [f for f, (ops, _) in ALLOW_LIST.items() if key in ops and f not in allowed]
     assert not stale, f"{key}: allow-list entries {stale} match no sample any more; remove them"
     assert checked > 0, f"{key}: no sample was checked (allowed: {allowed})"
+    if OPINFOS[key].reference_inputs_func is not None:
+        assert ref_checked > 0, f"{key}: no reference sample was checked"
