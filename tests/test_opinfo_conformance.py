@@ -214,6 +214,57 @@ def _run_sample(opinfo, fastdl_fn, sample, dtype, rng, tolerances):
     compare_gradients(conv, t_out, f_out, tolerances, rng, what)
 
 
+# Error inputs fastdl deliberately accepts: (ops, which samples, why).
+_BINARY_SCALAR_OPS = {"__radd__.", "__rsub__.", "__rmul__.", "__rdiv__.", "__rpow__.", "__rmod__.",
+                      "add.", "sub.", "rsub.", "mul.", "div.no_rounding_mode", "true_divide.",
+                      "remainder.", "pow.", "eq.", "ne.", "lt.", "le.", "gt.", "ge.",
+                      "maximum.", "minimum.", "max.binary", "min.binary", "logical_and.",
+                      "logical_or.", "logical_xor.", "bitwise_and.", "bitwise_or.",
+                      "bitwise_xor."}
+LENIENT_ERROR_INPUTS = {
+    "Python number for a tensor operand": (
+        _BINARY_SCALAR_OPS,
+        lambda sample: not isinstance(sample.input, torch.Tensor) or any(
+            type(a) in (bool, int, float) for a in sample.args),
+        "fastdl's binary ops, comparisons and logical ops take a Python number for either operand "
+        "(the reflected operators are built on that); torch's functions (and its unbound "
+        "reflected methods) insist on Tensors there"),
+}
+
+
+def _error_inputs(opinfo):
+    if opinfo.error_inputs_func is None:
+        return []
+    torch.manual_seed(0)
+    return list(opinfo.error_inputs_func(opinfo, "cpu"))
+
+
+@pytest.mark.filterwarnings("ignore::RuntimeWarning")
+@pytest.mark.parametrize("key", sorted(k for k, op in OPINFOS.items()
+                                       if op.error_inputs_func is not None))
+def test_opinfo_error_inputs(key):
+    """Inputs torch rejects must make fastdl raise a clear error too (never crash or pass)."""
+    failures = []
+    for error_input in _error_inputs(OPINFOS[key]):
+        sample = error_input.sample_input
+        if any(key in ops and accepts(sample) for ops, accepts, _ in LENIENT_ERROR_INPUTS.values()):
+            continue
+        try:
+            f_in, f_args, f_kwargs = Converted(sample).fastdl_args
+        except (Unsupported, ValueError):  # e.g. a tensor with more dims than torch allows
+            continue
+        try:
+            FASTDL_OPS[key](f_in, *f_args, **f_kwargs)
+        except (RuntimeError, ValueError, TypeError, IndexError):
+            continue
+        except Exception as e:
+            failures.append(f"{describe(sample)}: {type(e).__name__}: {e}")
+            continue
+        failures.append(f"{describe(sample)}: accepted; torch raises "
+                        f"{error_input.error_type.__name__}({error_input.error_regex!r})")
+    assert not failures, f"{key}: {len(failures)} error inputs:\n" + "\n".join(failures[:8])
+
+
 def test_every_mapped_op_exists_in_op_db():
     missing = sorted(set(FASTDL_OPS) - set(OPINFOS))
     assert not missing, f"no OpInfo named {missing} in this torch version"
@@ -222,6 +273,8 @@ def test_every_mapped_op_exists_in_op_db():
 def test_allow_list_names_only_mapped_ops():
     for feature, (ops, _) in ALLOW_LIST.items():
         assert ops <= set(FASTDL_OPS), f"allow-list entry {feature!r} names unmapped ops"
+    for feature, (ops, _, _) in LENIENT_ERROR_INPUTS.items():
+        assert ops <= set(FASTDL_OPS), f"lenient entry {feature!r} names unmapped ops"
 
 
 def _check_samples(key, sample_source):

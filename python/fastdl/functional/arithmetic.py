@@ -60,6 +60,8 @@ def sub(input, other, *, alpha=1):
 
 def rsub(input, other, *, alpha=1):
     """``other - alpha * input``."""
+    if not isinstance(input, Tensor):
+        raise TypeError(f"rsub(): input must be a Tensor, got {type(input).__name__}")
     return sub(other, input, alpha=alpha) if isinstance(other, Tensor) else \
         add(neg(input) if alpha == 1 else mul(input, -alpha), other)
 
@@ -177,6 +179,9 @@ def _int_power(base, exp):
 
 def _rpow(base, exponent):
     """``base ** exponent`` with a scalar base and a tensor exponent."""
+    if not isinstance(exponent, Tensor):
+        raise TypeError(f"pow(): expected a Tensor base or exponent, got "
+                        f"{type(base).__name__} and {type(exponent).__name__}")
     e = exponent
     ed = float_data(e) if isinstance(base, float) else e._data
     out = _int_power(base, ed) if ed.dtype.kind in "iu" else np.power(base, ed)

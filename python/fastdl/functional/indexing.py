@@ -180,6 +180,9 @@ def scatter_add(input, dim, index, src):
     """``out = input.clone(); out[..., index[i], ...] += src[i]`` along ``dim`` (accumulating)."""
     _check_index(index, "scatter_add")
     d = input._data
+    if src._data.dtype != d.dtype:
+        raise RuntimeError(f"scatter_add(): Expected self.dtype to be equal to src.dtype, got "
+                           f"{d.dtype} and {src._data.dtype}")
     if d.ndim == 0:
         return scatter_add(_as_1d(input), dim, _as_1d(index), _as_1d(src)).reshape(())
     ax = norm_dim(dim, d.ndim)

@@ -7,7 +7,7 @@ import numpy as np
 
 from fastdl.functional._core import (Tensor, _wrap, expand, float_data, norm_dims, record)
 from fastdl.functional import arithmetic as A
-from fastdl.tensor import int64
+from fastdl.tensor import as_dtype, int64
 
 MaxResult = namedtuple("max", ["values", "indices"])
 MinResult = namedtuple("min", ["values", "indices"])
@@ -60,6 +60,9 @@ def mean(input, dim=None, keepdim=False, *, dtype=None):
     if dtype is None and d.dtype.kind != "f":
         raise RuntimeError(f"mean(): could not infer output dtype. Input dtype must be either a "
                            f"floating point or complex dtype. Got: {d.dtype}")
+    if dtype is not None and as_dtype(dtype).kind != "f":
+        raise RuntimeError(f"mean(): could not infer output dtype. Optional dtype must be either "
+                           f"a floating point or complex dtype. Got: {as_dtype(dtype)}")
     n = _count(d.shape, norm_dims(dim, d.ndim))
     s = sum(input, dim, keepdim, dtype=dtype)
     return s / n if n else s * float("nan")
@@ -125,6 +128,8 @@ def _extreme_dims(input, dim, keepdim, reducer, name):
 
 
 def _extreme(input, dim, keepdim, arg, reducer, result, name):
+    if not isinstance(input, Tensor):
+        raise TypeError(f"{name}(): input must be a Tensor, got {type(input).__name__}")
     if isinstance(dim, Tensor):  # torch.max(a, b) is the elementwise maximum
         return (A.maximum if name == "max" else A.minimum)(input, dim)
     d = input._data

@@ -318,6 +318,12 @@ def movedim(input, source, destination):
     src = [norm_dim(s, nd) for s in (source if isinstance(source, (tuple, list)) else (source,))]
     dst = [norm_dim(s, nd) for s in (destination if isinstance(destination, (tuple, list))
                                      else (destination,))]
+    if len(src) != len(dst):
+        raise RuntimeError(f"movedim: Invalid source or destination dims: source {source} and "
+                           f"destination {destination} must have the same number of dims")
+    if len(set(src)) != len(src) or len(set(dst)) != len(dst):
+        raise RuntimeError(f"movedim: repeated dim in source {source} or destination "
+                           f"{destination}")
     order = [i for i in range(nd) if i not in src]
     for dd, ss in sorted(zip(dst, src)):
         order.insert(dd, ss)
