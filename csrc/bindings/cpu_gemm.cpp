@@ -27,6 +27,14 @@ void gemm(nb::ndarray<nb::ro> a, nb::ndarray<nb::ro> b, nb::ndarray<> out, float
   const float* a0 = static_cast<const float*>(av.data());
   const float* b0 = static_cast<const float*>(bv.data());
   float* c0 = static_cast<float*>(out.data());
+  const cpu::MatrixRef a_ref{a0, av.stride(nd - 2), av.stride(nd - 1)};
+  const cpu::MatrixRef b_ref{b0, bv.stride(nd - 2), bv.stride(nd - 1)};
+  const cpu::MutMatrixRef c_ref{c0, out.stride(nd - 2), out.stride(nd - 1)};
+  if (batch == 1) {  // the common case: no pointer arrays to build
+    nb::gil_scoped_release release;
+    cpu::sgemm(m, n, k, alpha, a_ref, b_ref, beta, c_ref);
+    return;
+  }
   std::vector<const float*> ap(batch), bp(batch);
   std::vector<float*> cp(batch);
   // Walk the batch dimensions as an odometer; each may have its own stride (0 = broadcast).
@@ -42,9 +50,8 @@ void gemm(nb::ndarray<nb::ro> a, nb::ndarray<nb::ro> b, nb::ndarray<> out, float
     }
   }
   nb::gil_scoped_release release;
-  cpu::sgemm_batch(batch, m, n, k, alpha, ap.data(), av.stride(nd - 2), av.stride(nd - 1),
-                   bp.data(), bv.stride(nd - 2), bv.stride(nd - 1), beta, cp.data(),
-                   out.stride(nd - 2), out.stride(nd - 1));
+  cpu::sgemm_batch(batch, m, n, k, alpha, ap.data(), a_ref.rs, a_ref.cs, bp.data(), b_ref.rs,
+                   b_ref.cs, beta, cp.data(), c_ref.rs, c_ref.cs);
 }
 
 }  // namespace
