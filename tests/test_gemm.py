@@ -73,10 +73,10 @@ def test_gemm_sizes_and_transposes(simd_path, threads, m, n, k, trans_a, trans_b
 
 
 def test_gemm_large(simd_path, threads):
-    # Crosses every block edge at once (MC = 1536, NC = 480, KC <= 384 on every SIMD path), with
+    # Crosses every block edge at once (MC <= 2048, NC = 480, KC <= 512 on every SIMD path), with
     # no dimension a multiple of a tile.
     rng = np.random.default_rng(7)
-    a, b = rand(rng, 1601, 397), rand(rng, 397, 501)
+    a, b = rand(rng, 2101, 533), rand(rng, 533, 501)
     assert_gemm_close(ops.gemm(a, b), a, b)
 
 

@@ -45,9 +45,10 @@ inline constexpr int NR = 32;
 //     read-modify-write passes over C (k = 1024: 2 instead of 3 at KC 384; +1-2% measured,
 //     bench/NOTES.md v8); KC 768/1024 measured no better / 3-5% worse.
 // NC: the B block KC x NC x 4 B = 960 KiB, about half of the 2 MiB L2.
-// MC: the A block MC x KC x 4 B = 3 MiB (L3). Each B block is packed once per MC block, so
-//     MC trades B packing passes against the per-thread buffer size.
-FASTDL_GEMM_BLOCKS(512, 1536, 480)
+// MC: the A block MC x KC x 4 B = 4 MiB (L3). Each B block is packed once per MC block, so
+//     MC trades B packing passes against the per-thread buffer size; 2048 (one block at
+//     m = 2048 instead of two) measured +1.4-3.3% at 2048^3 on 1 thread (bench/NOTES.md v14).
+FASTDL_GEMM_BLOCKS(512, 2048, 480)
 #elif defined(FASTDL_ISA_avx2)
 // 6 x 16: 12 ymm accumulators + 2 B vectors + 1 broadcast = 15 of 16 ymm registers.
 inline constexpr int MR = 6;
