@@ -24,14 +24,19 @@ def median_seconds(fn: Callable[[], object], *, warmup: int = 2, min_reps: int =
 
 def interleaved_seconds(fns: dict, repeats: int = 7, pause: float = 0.25) -> dict:
     """Time each callable ``repeats`` times, alternating between them, so interference from other
-    processes on shared cores hits every library alike. A pause precedes each call (OpenBLAS's
-    threads keep spinning after a call returns). Returns {name: median seconds}."""
+    processes on shared cores hits every library alike. Before each timed call: a pause (another
+    library's threads may keep spinning after it returns) and one untimed call of the same
+    callable (after an idle pause this VM's cores and worker threads take milliseconds to come
+    back to speed: measured 88 vs 140 GFLOP/s for a 2-thread 1024^3 GEMM). Returns
+    {name: median seconds}."""
     for fn in fns.values():
         fn()
     times = {name: [] for name in fns}
     for _ in range(repeats):
         for name, fn in fns.items():
-            time.sleep(pause)
+            if pause:
+                time.sleep(pause)
+                fn()
             t0 = time.perf_counter()
             fn()
             times[name].append(time.perf_counter() - t0)

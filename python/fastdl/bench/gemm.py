@@ -60,7 +60,9 @@ def measure_in_process(shapes, threads, repeats):
             if torch is not None:
                 ta, tb, tc = (torch.from_numpy(x) for x in (a, b, c))
                 fns["torch"] = lambda: torch.mm(ta, tb, out=tc)
-            secs = interleaved_seconds(fns, repeats)
+            # Worker threads that keep spinning after a call (and steal the other core from the
+            # next library) exist only with >1 thread.
+            secs = interleaved_seconds(fns, repeats, pause=0.25 if threads > 1 else 0.0)
             results[shape] = {name: _gflops(shape, s) for name, s in secs.items()}
     return results
 
@@ -72,7 +74,8 @@ def _numpy_child(shapes, threads, repeats):
         res = {}
         for shape in shapes:
             a, b, c = _operands(*shape)
-            secs = interleaved_seconds({"numpy": lambda: np.matmul(a, b, out=c)}, repeats)
+            secs = interleaved_seconds({"numpy": lambda: np.matmul(a, b, out=c)}, repeats,
+                                       pause=0.25 if threads > 1 else 0.0)
             res[",".join(map(str, shape))] = _gflops(shape, secs["numpy"])
     print(json.dumps({"kernel": _blas_kernel(), "gflops": res}))
 
@@ -118,7 +121,8 @@ def run(shapes, thread_counts, repeats) -> str:
                  + (", ".join(f"{k}={v}" for k, v in vars_set.items()) if vars_set
                     else "OPENBLAS_CORETYPE and OPENBLAS_L2_SIZE not set (OpenBLAS picks its own kernel)")
                  + (f"; with both unset it runs {unset_kernel}" if vars_set else ""))
-    notes.append(f"medians of {repeats} interleaved calls; fastdl SIMD path {isa}")
+    notes.append(f"medians of {repeats} interleaved calls (at >1 thread: a 0.25 s pause for "
+                 f"OpenBLAS's spinning workers, then one untimed call, before each timed call); fastdl SIMD path {isa}")
     return markdown_table(headers, rows) + "\n\n" + "\n".join("- " + n for n in notes)
 
 
