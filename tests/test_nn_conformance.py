@@ -84,12 +84,7 @@ TOLERANCE_OVERRIDES = {
 # Samples failing because of a bug in a file outside fastdl.nn (another layer's owner fixes it):
 # the op's test is marked xfail with the reason when these are its only failures; every other
 # sample of the op is still checked. Key: OpInfo key -> (predicate on the sample, reason).
-KNOWN_BUGS_ELSEWHERE = {
-    "nn.functional.relu": (
-        lambda sample: bool(torch.isnan(sample.input).any()),
-        "fastdl.functional.arithmetic.relu (Tensor layer; F.relu calls it) gives a NaN input a "
-        "zero gradient; torch passes the gradient through (its mask is 'not x <= 0')"),
-}
+KNOWN_BUGS_ELSEWHERE: dict = {}
 
 # fastdl.nn.functional names without an OpInfo of their own, and why that is fine.
 FUNCTIONAL_WITHOUT_OPINFO = {}
