@@ -128,6 +128,18 @@ def test_gemm_k_zero_and_empty(simd_path, threads):
     assert z.shape == (4, 5) and np.all(z == 0)
 
 
+def test_gemm_row_stride_multiple_of_4kib(simd_path, threads):
+    # Row-major A whose rows are 8 KiB (2048 floats) apart, so the MR rows of a sliver share L1
+    # sets; m = 13 and 37 leave partial row slivers (mr < MR on every SIMD path), k = 700 cuts the
+    # row, and the view must not be read past its last row or column.
+    rng = np.random.default_rng(10)
+    for m in (13, 37):
+        base = rand(rng, m, 2048)
+        a = base[:, 3:703]
+        b = rand(rng, 700, 45)
+        assert_gemm_close(ops.gemm(a, b), a, b)
+
+
 def test_gemm_strided_views(simd_path, threads):
     rng = np.random.default_rng(9)
     base_a, base_b = rand(rng, 90, 130), rand(rng, 100, 90)
