@@ -210,7 +210,7 @@ class Optimizer:
         return loss
 
     def _update_group(self, group: dict[str, Any]) -> None:
-        raise NotImplementedError
+        raise NotImplementedError(f"{type(self).__name__} must implement _update_group(group)")
 
     def _params_with_grad(self, group: dict[str, Any]):
         """(param, param array, grad array) for each parameter of the group that has a grad."""

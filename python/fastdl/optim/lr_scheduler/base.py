@@ -68,7 +68,7 @@ class LRScheduler:
 
     def get_lr(self) -> list[float]:
         """The learning rates for ``self.last_epoch``, from the groups' current ones."""
-        raise NotImplementedError
+        raise NotImplementedError(f"{type(self).__name__} must implement get_lr()")
 
     def get_last_lr(self) -> list[float]:
         """The learning rates this scheduler set most recently, one per parameter group."""
