@@ -74,6 +74,42 @@ def _empty_normalization(input, weight, bias, name):
     return fused(out, inputs, array_backward, composed, name)
 
 
+def _scale_shift(input, weight, bias, xhat, invstd, *, axes, n, training, stats, eps,
+                 param_view, grad_axes, param_shape, name):
+    """``xhat * weight + bias`` (parameters viewed as ``param_view``) as one graph node whose
+    backward runs on arrays and whose create_graph form is rebuilt from differentiable ops;
+    shared by batch_norm and layer_norm."""
+    w = None if weight is None else weight._data.reshape(param_view)
+    b = None if bias is None else bias._data.reshape(param_view)
+    out = xhat if w is None else xhat * w
+    if b is not None:
+        out = out + b
+    out = out.astype(input._data.dtype, copy=False)
+    inputs = tuple(t for t in (input, weight, bias) if t is not None)
+
+    def array_backward(g):
+        grad_x = None
+        if input._requires_grad:
+            grad_x = _normalize_backward(g, xhat, invstd, w, axes, n, training)
+        grad_w, grad_b = _affine_grads(g, xhat, weight, bias, grad_axes, param_shape)
+        return tuple(gr for gr, t in ((grad_x, input), (grad_w, weight), (grad_b, bias))
+                     if t is not None)
+
+    def composed(*tensors):
+        it = iter(tensors)
+        x_t = next(it)
+        w_t = next(it) if weight is not None else None
+        b_t = next(it) if bias is not None else None
+        y = _composed_normalize(x_t, axes, eps, stats)
+        if w_t is not None:
+            y = y * w_t.reshape(param_view)
+        if b_t is not None:
+            y = y + b_t.reshape(param_view)
+        return y
+
+    return fused(out, inputs, array_backward, composed, name)
+
+
 def batch_norm(input, running_mean, running_var, weight=None, bias=None, training: bool = False,
                momentum: float = 0.1, eps: float = 1e-5):
     """Normalize each channel (dim 1) of an (N, C, *) input by batch statistics (``training``)
@@ -124,35 +160,9 @@ def batch_norm(input, running_mean, running_var, weight=None, bias=None, trainin
         centered = x - mean
         stats = (mean, invstd)
     xhat = centered * invstd
-    w_b = None if weight is None else weight._data.reshape(stat_shape)
-    b_b = None if bias is None else bias._data.reshape(stat_shape)
-    out = xhat if w_b is None else xhat * w_b
-    if b_b is not None:
-        out = out + b_b
-    out = out.astype(x.dtype, copy=False)
-    inputs = tuple(t for t in (input, weight, bias) if t is not None)
-
-    def array_backward(g):
-        grad_x = None
-        if input._requires_grad:
-            grad_x = _normalize_backward(g, xhat, invstd, w_b, axes, n, training)
-        grad_w, grad_b = _affine_grads(g, xhat, weight, bias, axes, (channels,))
-        return tuple(gr for gr, t in ((grad_x, input), (grad_w, weight), (grad_b, bias))
-                     if t is not None)
-
-    def composed(*tensors):
-        it = iter(tensors)
-        x_t = next(it)
-        w_t = next(it) if weight is not None else None
-        b_t = next(it) if bias is not None else None
-        y = _composed_normalize(x_t, axes, eps, stats)
-        if w_t is not None:
-            y = y * w_t.reshape(stat_shape)
-        if b_t is not None:
-            y = y + b_t.reshape(stat_shape)
-        return y
-
-    return fused(out, inputs, array_backward, composed, "BatchNormBackward")
+    return _scale_shift(input, weight, bias, xhat, invstd, axes=axes, n=n, training=training,
+                        stats=stats, eps=eps, param_view=stat_shape, grad_axes=axes,
+                        param_shape=(channels,), name="BatchNormBackward")
 
 
 def layer_norm(input, normalized_shape, weight=None, bias=None, eps: float = 1e-5):
@@ -177,32 +187,7 @@ def layer_norm(input, normalized_shape, weight=None, bias=None, eps: float = 1e-
     var = (centered * centered).mean(axis=axes, keepdims=True)
     invstd = 1.0 / np.sqrt(var + eps)
     xhat = centered * invstd
-    w = None if weight is None else weight._data
-    out = xhat if w is None else xhat * w
-    if bias is not None:
-        out = out + bias._data
-    out = out.astype(x.dtype, copy=False)
-    inputs = tuple(t for t in (input, weight, bias) if t is not None)
-
-    def array_backward(g):
-        grad_x = None
-        if input._requires_grad:
-            grad_x = _normalize_backward(g, xhat, invstd, w, axes, n, True)
-        grad_w, grad_b = _affine_grads(g, xhat, weight, bias, lead_axes, normalized_shape)
-        return tuple(gr for gr, t in ((grad_x, input), (grad_w, weight), (grad_b, bias))
-                     if t is not None)
-
-    def composed(*tensors):
-        it = iter(tensors)
-        x_t = next(it)
-        w_t = next(it) if weight is not None else None
-        b_t = next(it) if bias is not None else None
-        y = _composed_normalize(x_t, axes, eps, None)
-        if w_t is not None:
-            y = y * w_t
-        if b_t is not None:
-            y = y + b_t
-        return y
-
-    return fused(out, inputs, array_backward, composed, "LayerNormBackward")
+    return _scale_shift(input, weight, bias, xhat, invstd, axes=axes, n=n, training=True,
+                        stats=None, eps=eps, param_view=normalized_shape, grad_axes=lead_axes,
+                        param_shape=normalized_shape, name="LayerNormBackward")
 
