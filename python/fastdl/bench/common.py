@@ -43,11 +43,6 @@ def interleaved_seconds(fns: dict, repeats: int = 7, pause: float = 0.25) -> dic
     return {name: statistics.median(ts) for name, ts in times.items()}
 
 
-def settle(seconds: float = 0.25) -> None:
-    """Let a peer library's spinning worker threads go idle before the next timed call."""
-    time.sleep(seconds)
-
-
 def peak_gflops(threads: int, isa: str = "") -> float:
     """Sustained fp32 FMA rate of this machine now (median of bursts after a warm-up)."""
     return _C.measure_peak_gflops(isa, threads, 0.3)
