@@ -6,6 +6,11 @@ strided, negative-stride and broadcast (zero-stride) views.
 """
 from __future__ import annotations
 
+import os
+import subprocess
+import sys
+import textwrap
+
 import numpy as np
 import pytest
 
@@ -246,6 +251,44 @@ def test_thread_counts_agree_bitwise():
     finally:
         fastdl.set_num_threads(before)
     np.testing.assert_array_equal(one, two)
+
+
+@pytest.mark.parametrize("threads_n", [2, 3, 4])
+@pytest.mark.parametrize("alpha,beta", [(1.0, 0.0), (0.75, -1.5)])
+def test_columns_handed_out_at_run_time(simd_path, threads_n, alpha, beta):
+    # Wide products share their columns out while running (more threads than cores here, so
+    # threads really do finish out of step): two row blocks (m > MC) times three k slices, each
+    # chunk waiting for the previous slice of its columns; bitwise what one thread computes.
+    rng = np.random.default_rng(16)
+    a, b, c0 = rand(rng, 2085, 1100), rand(rng, 1100, 613), rand(rng, 2085, 613)
+    before = fastdl.get_num_threads()
+    try:
+        fastdl.set_num_threads(1)
+        one = ops.gemm(a, b, c0.copy(), alpha=alpha, beta=beta)
+        fastdl.set_num_threads(threads_n)
+        many = ops.gemm(a, b, c0.copy(), alpha=alpha, beta=beta)
+    finally:
+        fastdl.set_num_threads(before)
+    np.testing.assert_array_equal(many, one)
+    assert_gemm_close(many, a, b, alpha, beta, c0)
+
+
+@pytest.mark.parametrize("m,n", [(3000, 40), (1500, 900)])
+def test_fewer_openmp_threads_than_asked(m, n):
+    # OMP_THREAD_LIMIT=1 makes OpenMP grant one thread where two are asked: every part of C must
+    # still be computed (a tall product splits m statically, a wide one hands columns out).
+    script = textwrap.dedent(f"""
+        import numpy as np, fastdl
+        fastdl.set_num_threads(2)
+        rng = np.random.default_rng(17)
+        a = rng.standard_normal(({m}, 300), dtype=np.float32)
+        b = rng.standard_normal((300, {n}), dtype=np.float32)
+        got = fastdl.ops.gemm(a, b)
+        ref = a.astype(np.float64) @ b.astype(np.float64)
+        assert np.abs(got - ref).max() < 1e-3, np.abs(got - ref).max()
+    """)
+    env = dict(os.environ, OMP_THREAD_LIMIT="1")
+    subprocess.run([sys.executable, "-c", script], env=env, check=True, timeout=120)
 
 
 # ---- bad input -------------------------------------------------------------------------------

@@ -5,7 +5,11 @@
 #include <algorithm>
 #include <cstdlib>
 #include <exception>
+#include <atomic>
+#include <memory>
 #include <new>
+#include <thread>
+#include <utility>
 
 #ifdef _OPENMP
 #include <omp.h>
@@ -13,6 +17,10 @@
 
 #include "cpu/gemm/gemm_config.h"
 #include "cpu/gemm/gemm_pack.h"
+
+#if defined(__x86_64__)
+#include <immintrin.h>
+#endif
 
 #if defined(FASTDL_ISA_avx512)
 #include "cpu/gemm/gemm_ukernel_avx512.h"
@@ -62,6 +70,23 @@ int64_t balanced_block(int64_t extent, int64_t max_block, int64_t unit) {
   return std::min(max_block, round_up(ceil_div(extent, ceil_div(extent, max_block)), unit));
 }
 
+// C[0:mc, 0:nc] (+)= alpha * (packed A block) * B[0:kc, 0:nc]: pack the B block, then walk it
+// with the micro-kernel, each A sliver (MR x kc) held in L1 while it meets every B sliver.
+void multiply_packed_a(int64_t mc, int64_t nc, int64_t kc, float alpha, const float* packed_a,
+                       MatrixRef b, float beta, MutMatrixRef c, float* packed_b) {
+  pack_b<NR>(kc, nc, b.data, b.rs, b.cs, packed_b);
+  const int64_t sliver_stride = packed_b_sliver_stride<NR>(kc);
+  for (int64_t ir = 0; ir < mc; ir += MR) {
+    const int mr = int(std::min<int64_t>(MR, mc - ir));
+    const float* pa = packed_a + ir * kc;
+    for (int64_t jr = 0; jr < nc; jr += NR) {
+      const int nr = int(std::min<int64_t>(NR, nc - jr));
+      micro_kernel<MR, NR>(kc, pa, packed_b + jr / NR * sliver_stride,
+                           c.data + ir * c.rs + jr * c.cs, c.rs, c.cs, mr, nr, alpha, beta);
+    }
+  }
+}
+
 // One thread's share: C[0:m, 0:n] = alpha * A B + beta * C with the full blocking loop nest.
 // Loop order (outer to inner) ic, pc, jc, ir, jr: an A sliver (MR x KC) stays in L1 while the
 // micro-kernel walks every B sliver of the L2-resident B block (KC x NC).
@@ -80,23 +105,100 @@ void gemm_single_thread(int64_t m, int64_t n, int64_t k, float alpha, MatrixRef 
       // Later k slices accumulate onto the first one's result.
       const float beta_pc = pc == 0 ? beta : 1.f;
       pack_a<MR>(mc, kc, a.data + ic * a.rs + pc * a.cs, a.rs, a.cs, packed_a);
-      for (int64_t jc = 0; jc < n; jc += nc_max) {
-        const int64_t nc = std::min(nc_max, n - jc);
-        pack_b<NR>(kc, nc, b.data + pc * b.rs + jc * b.cs, b.rs, b.cs, packed_b);
-        for (int64_t ir = 0; ir < mc; ir += MR) {
-          const int mr = int(std::min<int64_t>(MR, mc - ir));
-          const float* pa = packed_a + ir * kc;
-          for (int64_t jr = 0; jr < nc; jr += NR) {
-            const int nr = int(std::min<int64_t>(NR, nc - jr));
-            float* ct = c.data + (ic + ir) * c.rs + (jc + jr) * c.cs;
-            micro_kernel<MR, NR>(kc, pa, packed_b + jr / NR * packed_b_sliver_stride<NR>(kc),
-                                 ct, c.rs, c.cs, mr, nr, alpha, beta_pc);
-          }
-        }
-      }
+      for (int64_t jc = 0; jc < n; jc += nc_max)
+        multiply_packed_a(mc, std::min(nc_max, n - jc), kc, alpha, packed_a,
+                          {b.data + pc * b.rs + jc * b.cs, b.rs, b.cs}, beta_pc,
+                          {c.data + ic * c.rs + jc * c.cs, c.rs, c.cs}, packed_b);
     }
   }
 }
+
+// Columns of C handed out while the product runs, so a thread on a slower core (a shared host)
+// takes less of the work instead of the others waiting for it at the end. The product is a
+// sequence of phases, one per (MC block of rows, KC slice of k); in each phase the threads take
+// chunks of B slivers from a shared cursor, shrinking as the phase runs out. Every thread packs
+// the A block of each phase it takes part in (as with a static split of n). No barrier between
+// phases: a chunk waits only until the previous k slice of the same columns has been added in.
+class ColumnSchedule {
+ public:
+  ColumnSchedule(int64_t m, int64_t n, int64_t k, int threads)
+      : kc_max_(balanced_block(k, KC, 1)), mc_max_(balanced_block(m, MC, MR)),
+        k_slices_(ceil_div(k, kc_max_)), row_blocks_(ceil_div(m, mc_max_)),
+        slivers_(ceil_div(n, NR)), threads_(threads),
+        cursor_(new std::atomic<int64_t>[size_t(k_slices_ * row_blocks_)]),
+        slices_done_(new std::atomic<int32_t>[size_t(row_blocks_ * slivers_)]) {
+    for (int64_t i = 0; i < k_slices_ * row_blocks_; ++i) cursor_[i].store(0, std::memory_order_relaxed);
+    for (int64_t i = 0; i < row_blocks_ * slivers_; ++i) slices_done_[i].store(0, std::memory_order_relaxed);
+  }
+
+  void run(int64_t m, int64_t n, int64_t k, float alpha, MatrixRef a, MatrixRef b, float beta,
+           MutMatrixRef c) {
+    const int64_t nc_max = std::min(balanced_block(n, NC, NR), kMaxChunk * NR);
+    float* packed_b = tls_packed_b.get(ceil_div(nc_max, NR) * packed_b_sliver_stride<NR>(kc_max_));
+    float* packed_a = tls_packed_a.get(kc_max_ * mc_max_);
+    const int64_t max_chunk = nc_max / NR;
+    for (int64_t phase = 0; phase < k_slices_ * row_blocks_; ++phase) {
+      const int64_t row_block = phase / k_slices_, slice = phase % k_slices_;
+      const int64_t ic = row_block * mc_max_, pc = slice * kc_max_;
+      const int64_t mc = std::min(mc_max_, m - ic), kc = std::min(kc_max_, k - pc);
+      bool a_packed = false;
+      for (;;) {
+        const auto [s0, s1] = take_chunk(phase, max_chunk);
+        if (s0 >= s1) break;
+        if (!a_packed) {
+          pack_a<MR>(mc, kc, a.data + ic * a.rs + pc * a.cs, a.rs, a.cs, packed_a);
+          a_packed = true;
+        }
+        std::atomic<int32_t>* done = slices_done_.get() + row_block * slivers_;
+        for (int64_t s = s0; s < s1; ++s) wait_until_at_least(done[s], int32_t(slice));
+        const int64_t j0 = s0 * NR, j1 = std::min(n, s1 * NR);
+        multiply_packed_a(mc, j1 - j0, kc, alpha, packed_a,
+                          {b.data + pc * b.rs + j0 * b.cs, b.rs, b.cs},
+                          slice == 0 ? beta : 1.f, {c.data + ic * c.rs + j0 * c.cs, c.rs, c.cs},
+                          packed_b);
+        for (int64_t s = s0; s < s1; ++s) done[s].store(int32_t(slice + 1), std::memory_order_release);
+      }
+    }
+  }
+
+ private:
+  // Chunks of one or two slivers reuse each A sliver too little; more than an NC block's worth
+  // would not fit the packed B buffer's L2 budget.
+  static constexpr int64_t kMinChunk = 2;
+  static constexpr int64_t kMaxChunk = NC / NR;
+
+  // [first, last) sliver of the next chunk of `phase`: a 1 / (2 * threads) share of what is
+  // left, clamped to [kMinChunk, max_chunk] slivers.
+  std::pair<int64_t, int64_t> take_chunk(int64_t phase, int64_t max_chunk) {
+    std::atomic<int64_t>& cursor = cursor_[phase];
+    int64_t first = cursor.load(std::memory_order_relaxed);
+    for (;;) {
+      const int64_t left = slivers_ - first;
+      if (left <= 0) return {0, 0};
+      const int64_t most = std::min(max_chunk, left);
+      const int64_t chunk = std::clamp(ceil_div(left, 2 * threads_), std::min(kMinChunk, most), most);
+      if (cursor.compare_exchange_weak(first, first + chunk, std::memory_order_relaxed))
+        return {first, first + chunk};
+    }
+  }
+
+  static void wait_until_at_least(const std::atomic<int32_t>& value, int32_t target) {
+    for (int spins = 0; value.load(std::memory_order_acquire) < target; ++spins) {
+      if (spins < 1024) {
+#if defined(__x86_64__)
+        _mm_pause();
+#endif
+      } else {
+        std::this_thread::yield();
+      }
+    }
+  }
+
+  int64_t kc_max_, mc_max_, k_slices_, row_blocks_, slivers_;
+  int threads_;
+  std::unique_ptr<std::atomic<int64_t>[]> cursor_;
+  std::unique_ptr<std::atomic<int32_t>[]> slices_done_;
+};
 
 struct ThreadGrid {
   int rows, cols;  // threads along m, along n
@@ -142,34 +244,48 @@ void sgemm(int64_t m, int64_t n, int64_t k, float alpha, MatrixRef a, MatrixRef 
            MutMatrixRef c, int threads) {
   const double flops = 2.0 * double(m) * double(n) * double(k);
   threads = int(std::clamp<double>(flops / kMinFlopsPerThread, 1.0, double(threads)));
-#ifndef _OPENMP
-  threads = 1;
-#endif
   if (threads <= 1) return gemm_single_thread(m, n, k, alpha, a, b, beta, c);
+#ifndef _OPENMP
+  gemm_single_thread(m, n, k, alpha, a, b, beta, c);
+#else
 
-  const ThreadGrid grid = choose_grid(m, n, k, threads);
   // An exception may not leave an OpenMP region; carry the first one out (allocation failure).
   std::exception_ptr error;
-#pragma omp parallel num_threads(grid.rows * grid.cols)
-  {
-#ifdef _OPENMP
-    const int t = omp_get_thread_num();
-#else
-    const int t = 0;
-#endif
-    auto [m0, m1] = tile_range(m, MR, t / grid.cols, grid.rows);
-    auto [n0, n1] = tile_range(n, NR, t % grid.cols, grid.cols);
+  auto run_guarded = [&error](auto&& work) {
     try {
-      if (m0 < m1 && n0 < n1)
-        gemm_single_thread(m1 - m0, n1 - n0, k, alpha, {a.data + m0 * a.rs, a.rs, a.cs},
-                           {b.data + n0 * b.cs, b.rs, b.cs}, beta,
-                           {c.data + m0 * c.rs + n0 * c.cs, c.rs, c.cs});
+      work();
     } catch (...) {
 #pragma omp critical(fastdl_gemm_error)
       if (!error) error = std::current_exception();
     }
+  };
+
+  const ThreadGrid grid = choose_grid(m, n, k, threads);
+  if (grid.rows == 1 && ceil_div(n, NR) >= 4 * threads) {
+    // Enough columns to hand out at run time; any team size OpenMP grants computes all of C.
+    ColumnSchedule schedule(m, n, k, threads);
+#pragma omp parallel num_threads(threads)
+    run_guarded([&] { schedule.run(m, n, k, alpha, a, b, beta, c); });
+  } else {
+#pragma omp parallel num_threads(grid.rows * grid.cols)
+    {
+      // OpenMP may grant fewer threads than asked (OMP_THREAD_LIMIT, nesting): each thread then
+      // takes every team-size-th part of the grid.
+      const int team = omp_get_num_threads();
+      for (int t = omp_get_thread_num(); t < grid.rows * grid.cols; t += team) {
+        auto [m0, m1] = tile_range(m, MR, t / grid.cols, grid.rows);
+        auto [n0, n1] = tile_range(n, NR, t % grid.cols, grid.cols);
+        if (m0 < m1 && n0 < n1)
+          run_guarded([&] {
+            gemm_single_thread(m1 - m0, n1 - n0, k, alpha, {a.data + m0 * a.rs, a.rs, a.cs},
+                               {b.data + n0 * b.cs, b.rs, b.cs}, beta,
+                               {c.data + m0 * c.rs + n0 * c.cs, c.rs, c.cs});
+          });
+      }
+    }
   }
   if (error) std::rethrow_exception(error);
+#endif
 }
 
 }  // namespace fastdl::cpu::FASTDL_ISA
