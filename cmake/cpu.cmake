@@ -21,6 +21,7 @@ if(OpenMP_CXX_FOUND)
 endif()
 fastdl_add_isa_kernels(_C
   csrc/cpu/gemm/gemm_kernels.cpp
+  csrc/cpu/gemm/gemm_ukernel_rate.cpp
   csrc/cpu/peak/peak_kernels.cpp
 )
 fastdl_install_module(_C)

@@ -43,6 +43,13 @@ NB_MODULE(_C, m) {
       },
       nb::arg("isa") = "", nb::arg("threads") = 1, nb::arg("seconds") = 0.3);
   m.def(
+      "measure_microkernel_gflops",
+      [](const std::string& isa, int threads, double seconds) {
+        nb::gil_scoped_release release;
+        return fastdl::cpu::measure_microkernel_gflops(isa.c_str(), threads, seconds);
+      },
+      nb::arg("isa") = "", nb::arg("threads") = 1, nb::arg("seconds") = 0.3);
+  m.def(
       "measure_read_bandwidth_gbs",
       [](int threads, double seconds) {
         nb::gil_scoped_release release;

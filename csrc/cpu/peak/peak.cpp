@@ -18,6 +18,7 @@
   namespace fastdl::cpu::ns {                         \
   float fma_burst(int64_t iters, double* flops);      \
   float read_sum(const float* data, int64_t n);       \
+  float microkernel_burst(int64_t sweeps, double* flops); \
   }
 FASTDL_DECLARE_PEAK(avx512)
 FASTDL_DECLARE_PEAK(avx2)
@@ -38,6 +39,18 @@ BurstFn burst_for(Isa isa) {
     case Isa::avx2: return avx2::fma_burst;
 #endif
     default: return scalar::fma_burst;
+  }
+}
+
+BurstFn microkernel_for(Isa isa) {
+  switch (isa) {
+#ifdef FASTDL_HAVE_ISA_avx512
+    case Isa::avx512: return avx512::microkernel_burst;
+#endif
+#ifdef FASTDL_HAVE_ISA_avx2
+    case Isa::avx2: return avx2::microkernel_burst;
+#endif
+    default: return scalar::microkernel_burst;
   }
 }
 
@@ -73,15 +86,13 @@ Isa resolve(const char* isa) {
   throw std::invalid_argument(std::string("SIMD path '") + isa + "' is not available here");
 }
 
-}  // namespace
-
-double measure_peak_gflops(const char* isa, int threads, double seconds) {
-  BurstFn burst = burst_for(resolve(isa));
+// Median rate of `burst` run on `threads` threads at once, after a warm-up: the first ~60 ms of
+// wide-vector work run at a higher clock than the core sustains, and a kernel lasting longer
+// than that sees the sustained one.
+double median_burst_gflops(BurstFn burst, int threads, double seconds) {
   threads = std::max(threads, 1);
-  // The first ~60 ms of wide-vector work run at a higher clock than the core sustains: warm up
-  // past that, then report the median burst rate (what a kernel lasting >60 ms can reach).
   std::vector<double> rates;
-  int64_t iters = 1 << 14;
+  int64_t iters = 1;
   volatile float sink = 0.f;
   const double warm_until = now() + 0.2, deadline = warm_until + seconds;
   for (double t = now(); t < deadline; t = now()) {
@@ -103,6 +114,16 @@ double measure_peak_gflops(const char* isa, int threads, double seconds) {
   if (rates.empty()) return 0.0;
   std::nth_element(rates.begin(), rates.begin() + rates.size() / 2, rates.end());
   return rates[rates.size() / 2];
+}
+
+}  // namespace
+
+double measure_peak_gflops(const char* isa, int threads, double seconds) {
+  return median_burst_gflops(burst_for(resolve(isa)), threads, seconds);
+}
+
+double measure_microkernel_gflops(const char* isa, int threads, double seconds) {
+  return median_burst_gflops(microkernel_for(resolve(isa)), threads, seconds);
 }
 
 double measure_read_bandwidth_gbs(int threads, double seconds) {

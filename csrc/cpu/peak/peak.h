@@ -5,6 +5,9 @@ namespace fastdl::cpu {
 
 // fp32 FMA throughput (GFLOP/s) of the given SIMD path ("" = active) on `threads` threads.
 double measure_peak_gflops(const char* isa, int threads, double seconds);
+// The GEMM micro-kernel alone (operands in L1/L2, no packing, C in L1), GFLOP/s on `threads`
+// threads: the most the GEMM can reach on these cores right now.
+double measure_microkernel_gflops(const char* isa, int threads, double seconds);
 // Read bandwidth (GB/s) over a buffer far larger than the caches, on `threads` threads.
 double measure_read_bandwidth_gbs(int threads, double seconds);
 

@@ -48,6 +48,13 @@ def peak_gflops(threads: int, isa: str = "") -> float:
     return _C.measure_peak_gflops(isa, threads, 0.3)
 
 
+def microkernel_gflops(threads: int, isa: str = "") -> float:
+    """Rate of fastdl's GEMM micro-kernel alone (operands in L1/L2, no packing, no C traffic),
+    measured now: the most the GEMM can reach on these cores at the moment. On a shared host it
+    falls well below the FMA peak when neighbours take the cores' load and cache bandwidth."""
+    return _C.measure_microkernel_gflops(isa, threads, 0.3)
+
+
 def markdown_table(headers: Sequence[str], rows: Sequence[Sequence[object]]) -> str:
     def fmt(v):
         if isinstance(v, float):

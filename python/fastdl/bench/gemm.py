@@ -3,7 +3,9 @@
 The three run in this process, interleaved call by call (medians of `--repeats`), so that noise
 from other processes hits them alike. Where OPENBLAS_CORETYPE / OPENBLAS_L2_SIZE are set, numpy is
 also measured in a child process with both unset (OpenBLAS reads them when it loads). Each row
-shows % of this machine's sustained fp32 FMA peak, measured by this run.
+shows % of this machine's sustained fp32 FMA peak and % of what fastdl's micro-kernel alone
+reaches on these cores (operands in L1/L2; on a shared host neighbours can hold it far below the
+FMA peak), both measured by this run.
 """
 from __future__ import annotations
 
@@ -15,7 +17,8 @@ import sys
 
 import numpy as np
 
-from fastdl.bench.common import interleaved_seconds, markdown_table, peak_gflops
+from fastdl.bench.common import (interleaved_seconds, markdown_table, microkernel_gflops,
+                                 peak_gflops)
 
 DEFAULT_SHAPES = [(256, 256, 256), (512, 512, 512), (1024, 1024, 1024), (2048, 2048, 2048),
                   (32, 4096, 1024)]
@@ -99,22 +102,26 @@ def run(shapes, thread_counts, repeats) -> str:
     peer_names = None
     for threads in thread_counts:
         peak = peak_gflops(threads, isa)
+        kernel_alone = microkernel_gflops(threads, isa)
         res = measure_in_process(shapes, threads, repeats)
         unset, unset_kernel = (measure_numpy_vars_unset(shapes, threads, repeats)
                                if vars_set else (None, None))
-        notes.append(f"{threads} thread(s): sustained {isa} fp32 FMA peak {peak:.0f} GFLOP/s "
-                     "(measured now)")
+        notes.append(f"{threads} thread(s): sustained {isa} fp32 FMA peak {peak:.0f} GFLOP/s; "
+                     f"fastdl's micro-kernel alone {kernel_alone:.0f} GFLOP/s "
+                     f"({100 * kernel_alone / peak:.0f}% of peak; both measured before the rows)")
         for shape in shapes:
             peers = {k: v for k, v in res[shape].items() if k != "fastdl"}
             if unset is not None:
                 peers["numpy (OpenBLAS vars unset)"] = unset[shape]
             peer_names = list(peers)
             ours = res[shape]["fastdl"]
-            row = ["x".join(map(str, shape)), threads, ours, f"{100 * ours / peak:.0f}%"]
+            row = ["x".join(map(str, shape)), threads, ours, f"{100 * ours / peak:.0f}%",
+                   f"{100 * ours / kernel_alone:.0f}%"]
             for g in peers.values():
                 row += [g, f"{ours / g:.2f}x"]
             rows.append(row)
-    headers = ["M x N x K", "threads", "fastdl GFLOP/s", "fastdl % of peak"]
+    headers = ["M x N x K", "threads", "fastdl GFLOP/s", "fastdl % of peak",
+               "fastdl % of micro-kernel"]
     for name in peer_names:
         headers += [f"{name} GFLOP/s", f"fastdl / {name}"]
     notes.append(f"numpy runs {_blas_kernel()} with "
