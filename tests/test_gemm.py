@@ -77,6 +77,20 @@ def test_gemm_sizes_and_transposes(simd_path, threads, m, n, k, trans_a, trans_b
     assert_gemm_close(got, a.T if trans_a else a, b.T if trans_b else b)
 
 
+@pytest.mark.parametrize("n", [16, 17, 31, 32, 33, 47, 48, 49, 63, 64, 65, 80, 81, 95, 96, 97, 113])
+@pytest.mark.parametrize("trans_b", [False, True])
+def test_gemm_every_edge_sliver_width(simd_path, n, trans_b):
+    # The last column sliver may be 1..NR wide (NR = 48 / 16 / 8 by SIMD path): the AVX-512
+    # kernel runs it with one, two or three vectors and masked C accesses, and packing zero-fills
+    # past n. beta != 0 so every masked load of C is checked too.
+    rng = np.random.default_rng(n)
+    a, c0 = rand(rng, 13, 37), rand(rng, 13, n)
+    b = rand(rng, n, 37) if trans_b else rand(rng, 37, n)
+    c = c0.copy()
+    ops.gemm(a, b, c, alpha=1.5, beta=-0.5, trans_b=trans_b)
+    assert_gemm_close(c, a, b.T if trans_b else b, 1.5, -0.5, c0)
+
+
 def test_gemm_large(simd_path, threads):
     # Crosses every block edge at once (MC <= 2048, NC = 480, KC <= 512 on every SIMD path), with
     # no dimension a multiple of a tile.

@@ -16,7 +16,7 @@
 
 namespace fastdl::cpu::FASTDL_ISA::gemm_config {
 
-// FASTDL_GEMM_{KC,MC,NC} (and FASTDL_GEMM_MR for AVX-512) override the blocking at build time,
+// FASTDL_GEMM_{KC,MC,NC} (and FASTDL_GEMM_MR / FASTDL_GEMM_NR for AVX-512) override the blocking at build time,
 // for tuning experiments only (bench/NOTES.md).
 #if defined(FASTDL_GEMM_KC) && defined(FASTDL_GEMM_MC) && defined(FASTDL_GEMM_NC)
 #define FASTDL_GEMM_BLOCKS(kc, mc, nc)          \
@@ -31,16 +31,24 @@ namespace fastdl::cpu::FASTDL_ISA::gemm_config {
 #endif
 
 #if defined(FASTDL_ISA_avx512)
-// 8 x 32: 16 zmm accumulators (2 FMA pipes x 4-cycle latency = 8 needed, 2x slack); per k step
-// 2 loads of B + 8 broadcasts of A for 16 FMAs. 12 x 32 measured slower in this loop order,
-// and M = 32 (a common batch size) tiles exactly by 8.
+// 8 x 48: 24 zmm accumulators (2 FMA pipes x 4-cycle latency = 8 needed); per k step 3 loads of
+// B + 8 broadcasts of A for 24 FMAs, 0.46 loads per FMA where 8 x 32 needs 0.63. With quiet
+// neighbours both run near the FMA peak; when the host's other tenant shares the core (it
+// takes load and cache bandwidth, not FMA pipes) 8 x 48 kept 6-11% more (bench/NOTES.md v18;
+// MKL's AVX-512 sgemm uses the same 48 x 8 shape). Edge slivers run with one or two vectors.
+// 12 x 32 measured slower in this loop order, and M = 32 (a common batch size) tiles exactly
+// by 8.
 #ifdef FASTDL_GEMM_MR
 inline constexpr int MR = FASTDL_GEMM_MR;
 #else
 inline constexpr int MR = 8;
 #endif
-inline constexpr int NR = 32;
-// KC: the A sliver KC x MR x 4 B = 16 KiB; the B slivers it meets (64 KiB each) stream
+#ifdef FASTDL_GEMM_NR
+inline constexpr int NR = FASTDL_GEMM_NR;
+#else
+inline constexpr int NR = 48;
+#endif
+// KC: the A sliver KC x MR x 4 B = 16 KiB; the B slivers it meets (96 KiB each) stream
 //     through L1 from L2 (prefetcher-friendly, contiguous). Longer k slices mean fewer
 //     read-modify-write passes over C (k = 1024: 2 instead of 3 at KC 384; +1-2% measured,
 //     bench/NOTES.md v8); KC 768/1024 measured no better / 3-5% worse.

@@ -113,13 +113,15 @@ void pack_b(int64_t kc, int64_t nc, const float* b, int64_t rs, int64_t cs, floa
     float* out = dst + full / NR * stride;
 #if defined(FASTDL_ISA_avx512)
     if (cs == 1) {  // masked loads read only the nr valid columns, the rest become zeros
-      static_assert(NR == 32, "two 16-lane halves per packed row");
-      const __mmask16 m0 = nr >= 16 ? __mmask16(0xFFFF) : __mmask16((1u << nr) - 1);
-      const __mmask16 m1 = nr <= 16 ? __mmask16(0) : __mmask16((1u << (nr - 16)) - 1);
-      for (int64_t p = 0; p < kc; ++p) {
-        _mm512_store_ps(out + p * NR, _mm512_maskz_loadu_ps(m0, src + p * rs));
-        _mm512_store_ps(out + p * NR + 16, _mm512_maskz_loadu_ps(m1, src + p * rs + 16));
+      static_assert(NR % 16 == 0, "whole 16-lane vectors per packed row");
+      __mmask16 mask[NR / 16];
+      for (int v = 0; v < NR / 16; ++v) {
+        const int lanes = nr - 16 * v;
+        mask[v] = lanes >= 16 ? __mmask16(0xFFFF) : lanes <= 0 ? __mmask16(0) : __mmask16((1u << lanes) - 1);
       }
+      for (int64_t p = 0; p < kc; ++p)
+        for (int v = 0; v < NR / 16; ++v)
+          _mm512_store_ps(out + p * NR + 16 * v, _mm512_maskz_loadu_ps(mask[v], src + p * rs + 16 * v));
       return;
     }
 #endif

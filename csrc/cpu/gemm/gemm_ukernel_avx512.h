@@ -1,6 +1,7 @@
 #pragma once
-// AVX-512 micro-kernel: an MR x 32 tile of C in 2*MR zmm accumulators. Per k step: two aligned
-// loads of packed B, MR broadcast loads of packed A (load ports, not shuffle ports), 2*MR FMAs.
+// AVX-512 micro-kernel: an MR x NR tile of C (NR = 16 * NV) in NV * MR zmm accumulators. Per k
+// step: NV aligned loads of packed B, MR broadcast loads of packed A (load ports, not shuffle
+// ports), NV * MR FMAs. A partial last sliver (nr < NR) runs with only the vectors it needs.
 #include <immintrin.h>
 
 #include <cstdint>
@@ -9,80 +10,92 @@
 
 namespace fastdl::cpu::FASTDL_ISA {
 
-// Lanes [0, nr) of the two 16-lane halves of a 32-wide row.
-inline __mmask16 lane_mask_lo(int nr) {
-  return nr >= 16 ? __mmask16(0xFFFF) : __mmask16((1u << nr) - 1);
-}
-inline __mmask16 lane_mask_hi(int nr) {
-  return nr >= 32 ? __mmask16(0xFFFF) : nr <= 16 ? __mmask16(0) : __mmask16((1u << (nr - 16)) - 1);
+// Lanes of vector v (columns [16 v, 16 v + 16)) that lie inside the first nr columns.
+inline __mmask16 lane_mask(int nr, int v) {
+  const int lanes = nr - 16 * v;
+  return lanes >= 16 ? __mmask16(0xFFFF) : lanes <= 0 ? __mmask16(0) : __mmask16((1u << lanes) - 1);
 }
 
 // C tile (mr x nr of it) = alpha * acc + beta * C; beta == 0 never reads C.
-template <int MR>
-inline void store_tile(const __m512 (&acc0)[MR], const __m512 (&acc1)[MR], float* c,
-                       int64_t rs_c, int64_t cs_c, int mr, int nr, float alpha, float beta) {
-  constexpr int NR = 32;
+template <int MR, int NV>
+inline void store_tile(const __m512 (&acc)[NV][MR], float* c, int64_t rs_c, int64_t cs_c, int mr,
+                       int nr, float alpha, float beta) {
   const __m512 va = _mm512_set1_ps(alpha);
   if (cs_c == 1) {
     // Masked loads/stores never touch the columns past nr, so edge tiles need no copy.
-    const __mmask16 m0 = lane_mask_lo(nr), m1 = lane_mask_hi(nr);
+    __mmask16 mask[NV];
+    for (int v = 0; v < NV; ++v) mask[v] = lane_mask(nr, v);
     const __m512 vb = _mm512_set1_ps(beta);
 #pragma GCC unroll 16
     for (int i = 0; i < MR; ++i) {
       if (i >= mr) break;
       float* ci = c + i * rs_c;
-      __m512 r0 = _mm512_mul_ps(va, acc0[i]);
-      __m512 r1 = _mm512_mul_ps(va, acc1[i]);
-      if (beta != 0.f) {
-        r0 = _mm512_fmadd_ps(vb, _mm512_maskz_loadu_ps(m0, ci), r0);
-        r1 = _mm512_fmadd_ps(vb, _mm512_maskz_loadu_ps(m1, ci + 16), r1);
+#pragma GCC unroll 4
+      for (int v = 0; v < NV; ++v) {
+        __m512 r = _mm512_mul_ps(va, acc[v][i]);
+        if (beta != 0.f) r = _mm512_fmadd_ps(vb, _mm512_maskz_loadu_ps(mask[v], ci + 16 * v), r);
+        _mm512_mask_storeu_ps(ci + 16 * v, mask[v], r);
       }
-      _mm512_mask_storeu_ps(ci, m0, r0);
-      _mm512_mask_storeu_ps(ci + 16, m1, r1);
     }
     return;
   }
-  alignas(64) float tile[MR * NR];
+  constexpr int kWidth = 16 * NV;
+  alignas(64) float tile[MR * kWidth];
 #pragma GCC unroll 16
-  for (int i = 0; i < MR; ++i) {
-    _mm512_store_ps(tile + i * NR, acc0[i]);
-    _mm512_store_ps(tile + i * NR + 16, acc1[i]);
-  }
-  store_tile_generic<NR>(tile, c, rs_c, cs_c, mr, nr, alpha, beta);
+  for (int i = 0; i < MR; ++i)
+#pragma GCC unroll 4
+    for (int v = 0; v < NV; ++v) _mm512_store_ps(tile + i * kWidth + 16 * v, acc[v][i]);
+  store_tile_generic<kWidth>(tile, c, rs_c, cs_c, mr, nr, alpha, beta);
 }
 
 // Touch the C tile early so its lines arrive while the k loop runs.
-inline void prefetch_c_tile(const float* c, int64_t rs_c, int64_t cs_c, int mr) {
-  for (int i = 0; i < mr; ++i) {
-    _mm_prefetch(reinterpret_cast<const char*>(c + i * rs_c), _MM_HINT_T0);
-    _mm_prefetch(reinterpret_cast<const char*>(c + i * rs_c + 31 * cs_c), _MM_HINT_T0);
+inline void prefetch_c_tile(const float* c, int64_t rs_c, int64_t cs_c, int mr, int nr) {
+  for (int i = 0; i < mr; ++i)
+    for (int j = 0; j < nr; j += 16)
+      _mm_prefetch(reinterpret_cast<const char*>(c + i * rs_c + j * cs_c), _MM_HINT_T0);
+}
+
+// The k loop over NV of the packed sliver's vectors; `ldb` is the packed row length (NR).
+template <int MR, int NV>
+inline void micro_kernel_vectors(int64_t kc, const float* __restrict pa, const float* __restrict pb,
+                                 int64_t ldb, float* c, int64_t rs_c, int64_t cs_c, int mr,
+                                 int nr, float alpha, float beta) {
+  __m512 acc[NV][MR];
+#pragma GCC unroll 16
+  for (int i = 0; i < MR; ++i)
+#pragma GCC unroll 4
+    for (int v = 0; v < NV; ++v) acc[v][i] = _mm512_setzero_ps();
+  prefetch_c_tile(c, rs_c, cs_c, mr, nr);
+
+#pragma GCC unroll 2
+  for (int64_t p = 0; p < kc; ++p) {
+    __m512 b[NV];
+#pragma GCC unroll 4
+    for (int v = 0; v < NV; ++v) b[v] = _mm512_load_ps(pb + 16 * v);
+#pragma GCC unroll 16
+    for (int i = 0; i < MR; ++i) {
+      const __m512 ai = _mm512_set1_ps(pa[i]);
+#pragma GCC unroll 4
+      for (int v = 0; v < NV; ++v) acc[v][i] = _mm512_fmadd_ps(ai, b[v], acc[v][i]);
+    }
+    pa += MR;
+    pb += ldb;
   }
+  store_tile<MR, NV>(acc, c, rs_c, cs_c, mr, nr, alpha, beta);
 }
 
 template <int MR, int NR>
 inline void micro_kernel(int64_t kc, const float* __restrict pa, const float* __restrict pb,
                          float* c, int64_t rs_c, int64_t cs_c, int mr, int nr, float alpha,
                          float beta) {
-  static_assert(NR == 32, "this kernel holds a row of the tile in two vectors");
-  __m512 acc0[MR], acc1[MR];
-#pragma GCC unroll 16
-  for (int i = 0; i < MR; ++i) acc0[i] = acc1[i] = _mm512_setzero_ps();
-  prefetch_c_tile(c, rs_c, cs_c, mr);
-
-#pragma GCC unroll 2
-  for (int64_t p = 0; p < kc; ++p) {
-    const __m512 b0 = _mm512_load_ps(pb);
-    const __m512 b1 = _mm512_load_ps(pb + 16);
-#pragma GCC unroll 16
-    for (int i = 0; i < MR; ++i) {
-      const __m512 ai = _mm512_set1_ps(pa[i]);
-      acc0[i] = _mm512_fmadd_ps(ai, b0, acc0[i]);
-      acc1[i] = _mm512_fmadd_ps(ai, b1, acc1[i]);
-    }
-    pa += MR;
-    pb += NR;
-  }
-  store_tile<MR>(acc0, acc1, c, rs_c, cs_c, mr, nr, alpha, beta);
+  static_assert(NR % 16 == 0 && NR <= 48, "rows of the tile are held in one to three vectors");
+  constexpr int kVectors = NR / 16;
+  if (kVectors >= 3 && nr > 32)
+    return micro_kernel_vectors<MR, kVectors>(kc, pa, pb, NR, c, rs_c, cs_c, mr, nr, alpha, beta);
+  if (kVectors >= 2 && nr > 16)
+    return micro_kernel_vectors<MR, (kVectors < 2 ? kVectors : 2)>(kc, pa, pb, NR, c, rs_c, cs_c,
+                                                                  mr, nr, alpha, beta);
+  micro_kernel_vectors<MR, 1>(kc, pa, pb, NR, c, rs_c, cs_c, mr, nr, alpha, beta);
 }
 
 }  // namespace fastdl::cpu::FASTDL_ISA
