@@ -204,9 +204,29 @@ struct ThreadGrid {
   int rows, cols;  // threads along m, along n
 };
 
-// Pick rows x cols == threads minimizing the slowest thread's estimated time: its padded tile
-// area (compute) plus the elements it packs (each thread packs its own rows of A once per k
-// slice, and its own columns of B once per MC block of its rows). Ties go to splitting n.
+// [begin, end) of part `index` of `count` when `tiles` tiles of `tile` elements (the last one
+// partial, total `extent`) are split as evenly as possible.
+std::pair<int64_t, int64_t> tile_range(int64_t extent, int64_t tile, int index, int count) {
+  const int64_t tiles = ceil_div(extent, tile);
+  const int64_t begin = tiles * index / count * tile;
+  const int64_t end = tiles * (index + 1) / count * tile;
+  return {std::min(begin, extent), std::min(end, extent)};
+}
+
+// The largest of the `count` parts tile_range makes, in elements (a partial last tile counts
+// only its real width: the micro-kernel runs it with fewer vectors).
+int64_t largest_part(int64_t extent, int64_t tile, int count) {
+  int64_t largest = 0;
+  for (int i = 0; i < count; ++i) {
+    const auto [begin, end] = tile_range(extent, tile, i, count);
+    largest = std::max(largest, end - begin);
+  }
+  return largest;
+}
+
+// Pick rows x cols == threads minimizing the slowest thread's estimated time: its tile area
+// (compute) plus the elements it packs (each thread packs its own rows of A once per k slice,
+// and its own columns of B once per MC block of its rows). Ties go to splitting n.
 ThreadGrid choose_grid(int64_t m, int64_t n, int64_t k, int threads) {
   const int64_t m_tiles = ceil_div(m, MR), n_tiles = ceil_div(n, NR);
   ThreadGrid best{1, threads};
@@ -215,8 +235,8 @@ ThreadGrid choose_grid(int64_t m, int64_t n, int64_t k, int threads) {
     if (threads % rows) continue;
     const int cols = threads / rows;
     if (rows > m_tiles || cols > n_tiles) continue;
-    const double tm = double(ceil_div(m_tiles, rows) * MR);
-    const double tn = double(ceil_div(n_tiles, cols) * NR);
+    const double tm = double(largest_part(m, MR, rows));
+    const double tn = double(largest_part(n, NR, cols));
     // Packing an element costs roughly what 16 FMA lanes' worth of tile updates do.
     const double compute = tm * tn * double(k);
     const double packing = 16.0 * double(k) * (tm + tn * double(ceil_div(int64_t(tm), MC)));
@@ -227,15 +247,6 @@ ThreadGrid choose_grid(int64_t m, int64_t n, int64_t k, int threads) {
     }
   }
   return best;
-}
-
-// [begin, end) of part `index` of `count` when `tiles` tiles of `tile` elements (the last one
-// partial, total `extent`) are split as evenly as possible.
-std::pair<int64_t, int64_t> tile_range(int64_t extent, int64_t tile, int index, int count) {
-  const int64_t tiles = ceil_div(extent, tile);
-  const int64_t begin = tiles * index / count * tile;
-  const int64_t end = tiles * (index + 1) / count * tile;
-  return {std::min(begin, extent), std::min(end, extent)};
 }
 
 }  // namespace
