@@ -204,6 +204,12 @@ def test_gemm_batched(simd_path, threads):
     at, bt = rand(rng, 4, 40, 17), rand(rng, 4, 9, 40)
     got = ops.gemm(at, bt, trans_a=True, trans_b=True)
     assert_gemm_close(got, np.swapaxes(at, -1, -2), np.swapaxes(bt, -1, -2))
+    # One batch dimension runs as a strided batch: reversed, stepped and broadcast (stride 0)
+    # batch strides, and an output with a padded batch stride.
+    a3, b3 = rand(rng, 10, 17, 40)[::-2], rand(rng, 40, 9)
+    out = np.zeros((5, 20, 9), np.float32)[:, 2:19]
+    ops.gemm(a3, np.broadcast_to(b3, (5, 40, 9)), out)
+    assert_gemm_close(out, a3, np.broadcast_to(b3, (5, 40, 9)))
 
 
 @pytest.mark.parametrize("batch,m,n,k", [(64, 8, 8, 8), (3, 130, 70, 300), (2, 33, 33, 1)])

@@ -35,6 +35,12 @@ void gemm(nb::ndarray<nb::ro> a, nb::ndarray<nb::ro> b, nb::ndarray<> out, float
     cpu::sgemm(m, n, k, alpha, a_ref, b_ref, beta, c_ref);
     return;
   }
+  if (nd == 3) {  // one batch dimension: a constant stride each (0 = broadcast), no arrays
+    nb::gil_scoped_release release;
+    cpu::sgemm_strided_batch(batch, m, n, k, alpha, a_ref, av.stride(0), b_ref, bv.stride(0), beta,
+                             c_ref, out.stride(0));
+    return;
+  }
   std::vector<const float*> ap(batch), bp(batch);
   std::vector<float*> cp(batch);
   // Walk the batch dimensions as an odometer; each may have its own stride (0 = broadcast).
