@@ -38,6 +38,39 @@ inline void transpose_8x8(const float* src, int64_t ss, float* dst, int64_t ds) 
 #endif
 }
 
+#if defined(FASTDL_ISA_avx512)
+// 8 rows x 16 columns (src[r * ss + c]) -> dst[c * 8 + r], 128 contiguous floats: 32 shuffles
+// per 128 elements where two 8 x 8 transposes take 48, and 64-byte loads and stores.
+inline void transpose_8x16_to_sliver(const float* src, int64_t ss, float* dst) {
+  __m512 r[8], t[8], u[8];
+  for (int i = 0; i < 8; ++i) r[i] = _mm512_loadu_ps(src + i * ss);
+  for (int i = 0; i < 8; i += 2) {  // per 128-bit lane l: rows i, i+1 at columns 4l..4l+3
+    t[i] = _mm512_unpacklo_ps(r[i], r[i + 1]);
+    t[i + 1] = _mm512_unpackhi_ps(r[i], r[i + 1]);
+  }
+  // u[q] (q < 4): lane l = rows 0-3 at column 4l + q; u[q + 4]: rows 4-7 at column 4l + q.
+  for (int h = 0; h < 8; h += 4) {
+    u[h / 4 * 4 + 0] = _mm512_shuffle_ps(t[h], t[h + 2], _MM_SHUFFLE(1, 0, 1, 0));
+    u[h / 4 * 4 + 1] = _mm512_shuffle_ps(t[h], t[h + 2], _MM_SHUFFLE(3, 2, 3, 2));
+    u[h / 4 * 4 + 2] = _mm512_shuffle_ps(t[h + 1], t[h + 3], _MM_SHUFFLE(1, 0, 1, 0));
+    u[h / 4 * 4 + 3] = _mm512_shuffle_ps(t[h + 1], t[h + 3], _MM_SHUFFLE(3, 2, 3, 2));
+  }
+  // Output vector j holds columns 2j and 2j+1, each as rows 0-7: lanes (u[q].l, u[q+4].l,
+  // u[q+1].l, u[q+5].l) for columns 4l + q, 4l + q + 1 with q = 0 or 2.
+  for (int q = 0; q < 4; q += 2) {
+    const __m512 lo_a = _mm512_shuffle_f32x4(u[q], u[q + 4], _MM_SHUFFLE(1, 0, 1, 0));
+    const __m512 hi_a = _mm512_shuffle_f32x4(u[q], u[q + 4], _MM_SHUFFLE(3, 2, 3, 2));
+    const __m512 lo_b = _mm512_shuffle_f32x4(u[q + 1], u[q + 5], _MM_SHUFFLE(1, 0, 1, 0));
+    const __m512 hi_b = _mm512_shuffle_f32x4(u[q + 1], u[q + 5], _MM_SHUFFLE(3, 2, 3, 2));
+    // column 4l + q lives in vector 2l + q / 2
+    _mm512_storeu_ps(dst + 16 * (0 + q / 2), _mm512_shuffle_f32x4(lo_a, lo_b, _MM_SHUFFLE(2, 0, 2, 0)));
+    _mm512_storeu_ps(dst + 16 * (2 + q / 2), _mm512_shuffle_f32x4(lo_a, lo_b, _MM_SHUFFLE(3, 1, 3, 1)));
+    _mm512_storeu_ps(dst + 16 * (4 + q / 2), _mm512_shuffle_f32x4(hi_a, hi_b, _MM_SHUFFLE(2, 0, 2, 0)));
+    _mm512_storeu_ps(dst + 16 * (6 + q / 2), _mm512_shuffle_f32x4(hi_a, hi_b, _MM_SHUFFLE(3, 1, 3, 1)));
+  }
+}
+#endif
+
 // A block (mc x kc, element (i, p) at a[i * rs + p * cs]) -> ceil(mc / MR) slivers, each
 // kc x MR with the MR values of one k step adjacent: dst[s * MR * kc + p * MR + i].
 template <int MR>
@@ -50,6 +83,11 @@ void pack_a(int64_t mc, int64_t kc, const float* a, int64_t rs, int64_t cs, floa
         for (int i = 0; i < MR; ++i) dst[p * MR + i] = src[p * cs + i];
     } else if (mr == MR && cs == 1) {  // row-major A: MR contiguous row streams
       int64_t p0 = 0;
+#if defined(FASTDL_ISA_avx512)
+      if constexpr (MR == 8) {
+        for (; p0 + 16 <= kc; p0 += 16) transpose_8x16_to_sliver(src + p0, rs, dst + p0 * MR);
+      }
+#endif
       if constexpr (MR % 8 == 0) {
         for (; p0 + 8 <= kc; p0 += 8)
           for (int i = 0; i < MR; i += 8) transpose_8x8(src + i * rs + p0, rs, dst + p0 * MR + i, MR);
