@@ -91,6 +91,28 @@ def test_gemm_every_edge_sliver_width(simd_path, n, trans_b):
     assert_gemm_close(c, a, b.T if trans_b else b, 1.5, -0.5, c0)
 
 
+@pytest.mark.parametrize("m,n,k", [(1, 1, 1), (13, 5, 7), (8, 48, 64), (37, 113, 100),
+                                   (64, 64, 192), (64, 65, 192), (300, 20, 512), (9, 20, 513)])
+def test_small_products_read_in_place_match_packed(simd_path, m, n, k):
+    # Small products with row-major A and B skip packing on the AVX-512 path; the same product
+    # through a column-major B (always packed) must give the same bits, and both the reference.
+    # Views with row strides wider than the rows, reversed rows, alpha/beta, and NaN left in C
+    # under beta == 0 go through both paths.
+    rng = np.random.default_rng(m * 1000 + n + k)
+    a = rand(rng, m, k + 3)[::-1, 2:2 + k]
+    b = rand(rng, k, n + 5)[:, 1:1 + n]
+    c0 = rand(rng, m, n)
+    in_place = c0.copy()
+    ops.gemm(a, b, in_place, alpha=0.75, beta=1.25)
+    packed = c0.copy()
+    ops.gemm(a, np.asfortranarray(b), packed, alpha=0.75, beta=1.25)
+    np.testing.assert_array_equal(in_place, packed)
+    assert_gemm_close(in_place, a, b, 0.75, 1.25, c0)
+    nan_c = np.full((m, n), np.nan, np.float32)
+    ops.gemm(a, b, nan_c, beta=0.0)
+    assert_gemm_close(nan_c, a, b)
+
+
 def test_gemm_large(simd_path, threads):
     # Crosses every block edge at once (MC <= 2048, NC = 480, KC <= 512 on every SIMD path), with
     # no dimension a multiple of a tile.

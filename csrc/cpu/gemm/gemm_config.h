@@ -57,6 +57,10 @@ inline constexpr int NR = 48;
 //     MC trades B packing passes against the per-thread buffer size; 2048 (one block at
 //     m = 2048 instead of two) measured +1.4-3.3% at 2048^3 on 1 thread (bench/NOTES.md v14).
 FASTDL_GEMM_BLOCKS(512, 2048, 480)
+// Single-thread products with row-major A and B, k <= KC and B no larger than this (48 KiB, the
+// L1) skip packing: the micro-kernel reads A and B in place (bench/NOTES.md v21). Packing pays
+// only when each element is reused often enough; above this size it measured faster.
+inline constexpr int64_t kInPlaceMaxBFloats = 12288;
 #elif defined(FASTDL_ISA_avx2)
 // 6 x 16: 12 ymm accumulators + 2 B vectors + 1 broadcast = 15 of 16 ymm registers.
 inline constexpr int MR = 6;

@@ -200,6 +200,30 @@ class ColumnSchedule {
   std::unique_ptr<std::atomic<int32_t>[]> slices_done_;
 };
 
+#if defined(FASTDL_ISA_avx512)
+// Small products read in place (see kInPlaceMaxBFloats): walking B's column slivers outermost
+// keeps each one in L1 while every row block of A meets it. Returns false when not applicable.
+bool multiply_in_place(int64_t m, int64_t n, int64_t k, float alpha, MatrixRef a, MatrixRef b,
+                       float beta, MutMatrixRef c) {
+  if (a.cs != 1 || b.cs != 1 || k > KC || k * n > kInPlaceMaxBFloats) return false;
+  for (int64_t jr = 0; jr < n; jr += NR) {
+    const int nr = int(std::min<int64_t>(NR, n - jr));
+    for (int64_t ir = 0; ir < m; ir += MR) {
+      const int mr = int(std::min<int64_t>(MR, m - ir));
+      micro_kernel_in_place<MR, NR>(k, a.data + ir * a.rs, a.rs, b.data + jr, b.rs,
+                                    c.data + ir * c.rs + jr * c.cs, c.rs, c.cs, mr, nr, alpha,
+                                    beta);
+    }
+  }
+  return true;
+}
+#else
+bool multiply_in_place(int64_t, int64_t, int64_t, float, MatrixRef, MatrixRef, float,
+                       MutMatrixRef) {
+  return false;  // no in-place kernel for this ISA: every product is packed
+}
+#endif
+
 struct ThreadGrid {
   int rows, cols;  // threads along m, along n
 };
@@ -255,7 +279,11 @@ void sgemm(int64_t m, int64_t n, int64_t k, float alpha, MatrixRef a, MatrixRef 
            MutMatrixRef c, int threads) {
   const double flops = 2.0 * double(m) * double(n) * double(k);
   threads = int(std::clamp<double>(flops / kMinFlopsPerThread, 1.0, double(threads)));
-  if (threads <= 1) return gemm_single_thread(m, n, k, alpha, a, b, beta, c);
+  if (threads <= 1) {
+    if (!multiply_in_place(m, n, k, alpha, a, b, beta, c))
+      gemm_single_thread(m, n, k, alpha, a, b, beta, c);
+    return;
+  }
 #ifndef _OPENMP
   gemm_single_thread(m, n, k, alpha, a, b, beta, c);
 #else

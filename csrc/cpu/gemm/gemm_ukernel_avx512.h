@@ -84,18 +84,72 @@ inline void micro_kernel_vectors(int64_t kc, const float* __restrict pa, const f
   store_tile<MR, NV>(acc, c, rs_c, cs_c, mr, nr, alpha, beta);
 }
 
+// Calls fn.template operator()<NV>() with the fewest 16-lane vectors (at most NR / 16) that cover
+// nr columns: a partial last sliver runs with one or two vectors instead of three.
+template <int NR, typename Fn>
+inline void with_vector_count(int nr, Fn&& fn) {
+  constexpr int kVectors = NR / 16;
+  if constexpr (kVectors >= 3) {
+    if (nr > 32) return fn.template operator()<kVectors>();
+  }
+  if constexpr (kVectors >= 2) {
+    if (nr > 16) return fn.template operator()<2>();
+  }
+  fn.template operator()<1>();
+}
+
 template <int MR, int NR>
 inline void micro_kernel(int64_t kc, const float* __restrict pa, const float* __restrict pb,
                          float* c, int64_t rs_c, int64_t cs_c, int mr, int nr, float alpha,
                          float beta) {
   static_assert(NR % 16 == 0 && NR <= 48, "rows of the tile are held in one to three vectors");
-  constexpr int kVectors = NR / 16;
-  if (kVectors >= 3 && nr > 32)
-    return micro_kernel_vectors<MR, kVectors>(kc, pa, pb, NR, c, rs_c, cs_c, mr, nr, alpha, beta);
-  if (kVectors >= 2 && nr > 16)
-    return micro_kernel_vectors<MR, (kVectors < 2 ? kVectors : 2)>(kc, pa, pb, NR, c, rs_c, cs_c,
-                                                                  mr, nr, alpha, beta);
-  micro_kernel_vectors<MR, 1>(kc, pa, pb, NR, c, rs_c, cs_c, mr, nr, alpha, beta);
+  with_vector_count<NR>(nr, [&]<int NV>() {
+    micro_kernel_vectors<MR, NV>(kc, pa, pb, NR, c, rs_c, cs_c, mr, nr, alpha, beta);
+  });
+}
+
+// Small products: A and B read where they lie (unit column strides) instead of from packed
+// slivers. Rows of A past mr repeat row mr - 1 (their results are not stored); columns of B past
+// nr are masked off, so nothing outside either matrix is read. Same order of operations as the
+// packed kernel, so the same bits.
+template <int MR, int NV>
+inline void micro_kernel_in_place_vectors(int64_t kc, const float* a, int64_t lda, const float* b,
+                                          int64_t ldb, float* c, int64_t rs_c, int64_t cs_c,
+                                          int mr, int nr, float alpha, float beta) {
+  __m512 acc[NV][MR];
+#pragma GCC unroll 16
+  for (int i = 0; i < MR; ++i)
+#pragma GCC unroll 4
+    for (int v = 0; v < NV; ++v) acc[v][i] = _mm512_setzero_ps();
+  const float* row[MR];
+#pragma GCC unroll 16
+  for (int i = 0; i < MR; ++i) row[i] = a + (i < mr ? i : mr - 1) * lda;
+  __mmask16 mask[NV];
+#pragma GCC unroll 4
+  for (int v = 0; v < NV; ++v) mask[v] = lane_mask(nr, v);
+
+#pragma GCC unroll 2
+  for (int64_t p = 0; p < kc; ++p) {
+    __m512 bv[NV];
+#pragma GCC unroll 4
+    for (int v = 0; v < NV; ++v) bv[v] = _mm512_maskz_loadu_ps(mask[v], b + p * ldb + 16 * v);
+#pragma GCC unroll 16
+    for (int i = 0; i < MR; ++i) {
+      const __m512 ai = _mm512_set1_ps(row[i][p]);
+#pragma GCC unroll 4
+      for (int v = 0; v < NV; ++v) acc[v][i] = _mm512_fmadd_ps(ai, bv[v], acc[v][i]);
+    }
+  }
+  store_tile<MR, NV>(acc, c, rs_c, cs_c, mr, nr, alpha, beta);
+}
+
+template <int MR, int NR>
+inline void micro_kernel_in_place(int64_t kc, const float* a, int64_t lda, const float* b,
+                                  int64_t ldb, float* c, int64_t rs_c, int64_t cs_c, int mr,
+                                  int nr, float alpha, float beta) {
+  with_vector_count<NR>(nr, [&]<int NV>() {
+    micro_kernel_in_place_vectors<MR, NV>(kc, a, lda, b, ldb, c, rs_c, cs_c, mr, nr, alpha, beta);
+  });
 }
 
 }  // namespace fastdl::cpu::FASTDL_ISA
