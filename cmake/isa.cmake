@@ -18,6 +18,11 @@ function(fastdl_add_isa_kernels target)
     target_compile_definitions(${obj} PRIVATE FASTDL_ISA=${isa} FASTDL_ISA_${isa}=1)
     target_compile_options(${obj} PRIVATE ${FASTDL_ISA_FLAGS_${isa}} -O3 -fno-math-errno)
     target_include_directories(${obj} PRIVATE ${PROJECT_SOURCE_DIR}/csrc)
+    # Kernels are internal to the module: hidden symbols are called directly, not through the
+    # PLT (an exported helper such as a packing transpose cost an indirect call per use).
+    set_target_properties(${obj} PROPERTIES POSITION_INDEPENDENT_CODE ON
+                                            CXX_VISIBILITY_PRESET hidden
+                                            VISIBILITY_INLINES_HIDDEN ON)
     if(OpenMP_CXX_FOUND)
       target_link_libraries(${obj} PRIVATE OpenMP::OpenMP_CXX)
     endif()
