@@ -78,10 +78,18 @@ def test_microkernel_rate_stays_below_the_fma_peak(path):
     assert peak >= 0.9 * kernel, (path, peak, kernel)
 
 
-def test_bench_gemm_prints_the_table():
+@pytest.mark.parametrize("openblas_vars", [{}, {"OPENBLAS_CORETYPE": "Haswell"}])
+def test_bench_gemm_prints_the_table(openblas_vars):
+    # With OPENBLAS_CORETYPE / OPENBLAS_L2_SIZE set, numpy is also measured with both unset (in a
+    # child process, since OpenBLAS reads them when it loads) and gets its own columns.
+    env = {k: v for k, v in os.environ.items() if k not in ("OPENBLAS_CORETYPE", "OPENBLAS_L2_SIZE")}
+    env.update(openblas_vars)
     out = subprocess.run([sys.executable, "-m", "fastdl.bench.gemm", "--shapes", "40x72x33",
                           "--threads", "1", "--repeats", "1"],
-                         capture_output=True, text=True, check=True, timeout=300).stdout
+                         env=env, capture_output=True, text=True, check=True, timeout=300).stdout
     assert "| 40x72x33 | 1 |" in out
     assert "fastdl % of peak" in out and "fastdl % of micro-kernel" in out
     assert "micro-kernel alone" in out
+    assert ("numpy (OpenBLAS vars unset) GFLOP/s" in out) == bool(openblas_vars)
+    if openblas_vars:
+        assert "OPENBLAS_CORETYPE=Haswell" in out
