@@ -113,6 +113,30 @@ def test_small_products_read_in_place_match_packed(simd_path, m, n, k):
     assert_gemm_close(nan_c, a, b)
 
 
+@pytest.mark.parametrize("m,n,k", [(1000, 64, 700), (517, 96, 33), (3001, 17, 1100), (70, 1, 600),
+                                   (260, 97, 300)])
+@pytest.mark.parametrize("trans_b", [False, True])
+def test_narrow_products(simd_path, m, n, k, trans_b):
+    # n <= 96 with a row-major A: A read in place, B packed over the whole k (k > KC included),
+    # row blocks shared out at run time; every thread count gives the same bits.
+    rng = np.random.default_rng(m + n + k)
+    a, c0 = rand(rng, m, k), rand(rng, m, n)
+    b = rand(rng, n, k).T if trans_b else rand(rng, k, n)
+    before = fastdl.get_num_threads()
+    results = []
+    try:
+        for threads_n in (1, 2, 3):
+            fastdl.set_num_threads(threads_n)
+            c = c0.copy()
+            ops.gemm(a, b, c, alpha=-0.5, beta=2.0)
+            results.append(c)
+    finally:
+        fastdl.set_num_threads(before)
+    assert_gemm_close(results[0], a, b, -0.5, 2.0, c0)
+    for other in results[1:]:
+        np.testing.assert_array_equal(other, results[0])
+
+
 def test_gemm_large(simd_path, threads):
     # Crosses every block edge at once (MC <= 2048, NC = 480, KC <= 512 on every SIMD path), with
     # no dimension a multiple of a tile.

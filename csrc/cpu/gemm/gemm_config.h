@@ -61,6 +61,15 @@ FASTDL_GEMM_BLOCKS(512, 2048, 480)
 // L1) skip packing: the micro-kernel reads A and B in place (bench/NOTES.md v21). Packing pays
 // only when each element is reused often enough; above this size it measured faster.
 inline constexpr int64_t kInPlaceMaxBFloats = 12288;
+// Products with at most this many columns (two slivers) read A in place and pack only B, over
+// the whole of k, if that packed B fits this many floats (1 MiB, half the L2); threads take
+// blocks of kNarrowRowsPerTask rows (bench/NOTES.md v22).
+#ifndef FASTDL_NARROW_COLS
+#define FASTDL_NARROW_COLS 96
+#endif
+inline constexpr int64_t kNarrowMaxColumns = FASTDL_NARROW_COLS;
+inline constexpr int64_t kNarrowMaxPackedB = 262144;
+inline constexpr int64_t kNarrowRowsPerTask = 64;
 #elif defined(FASTDL_ISA_avx2)
 // 6 x 16: 12 ymm accumulators + 2 B vectors + 1 broadcast = 15 of 16 ymm registers.
 inline constexpr int MR = 6;

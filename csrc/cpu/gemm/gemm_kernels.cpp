@@ -217,10 +217,50 @@ bool multiply_in_place(int64_t m, int64_t n, int64_t k, float alpha, MatrixRef a
   }
   return true;
 }
+
+// Narrow products (n <= kNarrowMaxColumns; e.g. a convolution lowered to a GEMM: many rows, few
+// output channels): each A element meets at most two B slivers, so packing A costs more than it
+// saves. B, over the whole of k, is packed once (it is small); the micro-kernel streams A's rows
+// in place over the whole k at once, so each C tile is written once instead of once per k slice.
+// Threads take blocks of rows from a shared cursor (no dependencies between them).
+bool multiply_narrow(int64_t m, int64_t n, int64_t k, float alpha, MatrixRef a, MatrixRef b,
+                     float beta, MutMatrixRef c, int threads) {
+  const int64_t slivers = ceil_div(n, NR);
+  if (a.cs != 1 || n > kNarrowMaxColumns || k * slivers * NR > kNarrowMaxPackedB) return false;
+  const int64_t stride = packed_b_sliver_stride<NR>(k);
+  float* packed_b = tls_packed_b.get(slivers * stride);
+  pack_b<NR>(k, n, b.data, b.rs, b.cs, packed_b);
+  const int64_t blocks = ceil_div(m, kNarrowRowsPerTask);
+  auto multiply_rows = [&](int64_t block) {
+    const int64_t end = std::min(m, (block + 1) * kNarrowRowsPerTask);
+    for (int64_t ir = block * kNarrowRowsPerTask; ir < end; ir += MR) {
+      const int mr = int(std::min<int64_t>(MR, end - ir));
+      for (int64_t s = 0; s < slivers; ++s) {
+        const int nr = int(std::min<int64_t>(NR, n - s * NR));
+        micro_kernel_in_place<MR, NR>(k, a.data + ir * a.rs, a.rs, packed_b + s * stride, NR,
+                                      c.data + ir * c.rs + s * NR * c.cs, c.rs, c.cs, mr, nr,
+                                      alpha, beta);
+      }
+    }
+  };
+  if (threads <= 1 || blocks == 1) {
+    for (int64_t block = 0; block < blocks; ++block) multiply_rows(block);
+    return true;
+  }
+  std::atomic<int64_t> next_block{0};
+#pragma omp parallel num_threads(threads)
+  for (int64_t block; (block = next_block.fetch_add(1, std::memory_order_relaxed)) < blocks;)
+    multiply_rows(block);
+  return true;
+}
 #else
 bool multiply_in_place(int64_t, int64_t, int64_t, float, MatrixRef, MatrixRef, float,
                        MutMatrixRef) {
   return false;  // no in-place kernel for this ISA: every product is packed
+}
+bool multiply_narrow(int64_t, int64_t, int64_t, float, MatrixRef, MatrixRef, float,
+                     MutMatrixRef, int) {
+  return false;
 }
 #endif
 
@@ -279,11 +319,9 @@ void sgemm(int64_t m, int64_t n, int64_t k, float alpha, MatrixRef a, MatrixRef 
            MutMatrixRef c, int threads) {
   const double flops = 2.0 * double(m) * double(n) * double(k);
   threads = int(std::clamp<double>(flops / kMinFlopsPerThread, 1.0, double(threads)));
-  if (threads <= 1) {
-    if (!multiply_in_place(m, n, k, alpha, a, b, beta, c))
-      gemm_single_thread(m, n, k, alpha, a, b, beta, c);
-    return;
-  }
+  if (threads <= 1 && multiply_in_place(m, n, k, alpha, a, b, beta, c)) return;
+  if (multiply_narrow(m, n, k, alpha, a, b, beta, c, threads)) return;
+  if (threads <= 1) return gemm_single_thread(m, n, k, alpha, a, b, beta, c);
 #ifndef _OPENMP
   gemm_single_thread(m, n, k, alpha, a, b, beta, c);
 #else
