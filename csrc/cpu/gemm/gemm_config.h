@@ -70,6 +70,9 @@ inline constexpr int64_t kInPlaceMaxBFloats = 12288;
 inline constexpr int64_t kNarrowMaxColumns = FASTDL_NARROW_COLS;
 inline constexpr int64_t kNarrowMaxPackedB = 262144;
 inline constexpr int64_t kNarrowRowsPerTask = 64;
+// ... and prefetch the next row block of A in software when k is at least this (bench/NOTES.md
+// v23: +8-27% at k = 512-1024, a loss below k = 128).
+inline constexpr int64_t kNarrowPrefetchMinK = 256;
 #elif defined(FASTDL_ISA_avx2)
 // 6 x 16: 12 ymm accumulators + 2 B vectors + 1 broadcast = 15 of 16 ymm registers.
 inline constexpr int MR = 6;

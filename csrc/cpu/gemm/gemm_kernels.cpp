@@ -237,9 +237,16 @@ bool multiply_narrow(int64_t m, int64_t n, int64_t k, float alpha, MatrixRef a, 
       const int mr = int(std::min<int64_t>(MR, end - ir));
       for (int64_t s = 0; s < slivers; ++s) {
         const int nr = int(std::min<int64_t>(NR, n - s * NR));
-        micro_kernel_in_place<MR, NR>(k, a.data + ir * a.rs, a.rs, packed_b + s * stride, NR,
-                                      c.data + ir * c.rs + s * NR * c.cs, c.rs, c.cs, mr, nr,
-                                      alpha, beta);
+        const float* rows = a.data + ir * a.rs;
+        float* tile = c.data + ir * c.rs + s * NR * c.cs;
+        // The first sliver's pass brings in the next row block of A meanwhile, when rows are
+        // long enough for that to pay (short ones the hardware prefetcher already streams).
+        if (s == 0 && k >= kNarrowPrefetchMinK && ir + 2 * MR <= m)
+          micro_kernel_in_place<MR, NR, true>(k, rows, a.rs, packed_b + s * stride, NR, tile,
+                                              c.rs, c.cs, mr, nr, alpha, beta, rows + MR * a.rs);
+        else
+          micro_kernel_in_place<MR, NR>(k, rows, a.rs, packed_b + s * stride, NR, tile, c.rs,
+                                        c.cs, mr, nr, alpha, beta);
       }
     }
   };

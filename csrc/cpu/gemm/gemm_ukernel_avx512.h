@@ -108,14 +108,18 @@ inline void micro_kernel(int64_t kc, const float* __restrict pa, const float* __
   });
 }
 
-// Small products: A and B read where they lie (unit column strides) instead of from packed
-// slivers. Rows of A past mr repeat row mr - 1 (their results are not stored); columns of B past
-// nr are masked off, so nothing outside either matrix is read. Same order of operations as the
-// packed kernel, so the same bits.
-template <int MR, int NV>
+// Small and narrow products: A (and for small ones B) read where they lie (unit column strides)
+// instead of from packed slivers. Rows of A past mr repeat row mr - 1 (their results are not
+// stored); columns of B past nr are masked off, so nothing outside either matrix is read. Same
+// order of operations as the packed kernel for the same k range. With kPrefetchNext, one line of
+// the next MR rows of A (`next`, same lda) is prefetched every two k steps: over the k loop that
+// is all of them (8 rows x k / 16 lines), so a stream of long row blocks does not wait for memory.
+template <int MR, int NV, bool kPrefetchNext>
 inline void micro_kernel_in_place_vectors(int64_t kc, const float* a, int64_t lda, const float* b,
                                           int64_t ldb, float* c, int64_t rs_c, int64_t cs_c,
-                                          int mr, int nr, float alpha, float beta) {
+                                          int mr, int nr, float alpha, float beta,
+                                          const float* next) {
+  static_assert(!kPrefetchNext || MR == 8, "the prefetch walks 8 rows");
   __m512 acc[NV][MR];
 #pragma GCC unroll 16
   for (int i = 0; i < MR; ++i)
@@ -133,6 +137,13 @@ inline void micro_kernel_in_place_vectors(int64_t kc, const float* a, int64_t ld
     __m512 bv[NV];
 #pragma GCC unroll 4
     for (int v = 0; v < NV; ++v) bv[v] = _mm512_maskz_loadu_ps(mask[v], b + p * ldb + 16 * v);
+    if constexpr (kPrefetchNext) {
+      if ((p & 1) == 0) {
+        const int64_t line = p >> 1;  // row line % 8, 16-float line line / 8 of that row
+        _mm_prefetch(reinterpret_cast<const char*>(next + (line & 7) * lda + (line >> 3) * 16),
+                     _MM_HINT_T0);
+      }
+    }
 #pragma GCC unroll 16
     for (int i = 0; i < MR; ++i) {
       const __m512 ai = _mm512_set1_ps(row[i][p]);
@@ -143,12 +154,13 @@ inline void micro_kernel_in_place_vectors(int64_t kc, const float* a, int64_t ld
   store_tile<MR, NV>(acc, c, rs_c, cs_c, mr, nr, alpha, beta);
 }
 
-template <int MR, int NR>
+template <int MR, int NR, bool kPrefetchNext = false>
 inline void micro_kernel_in_place(int64_t kc, const float* a, int64_t lda, const float* b,
                                   int64_t ldb, float* c, int64_t rs_c, int64_t cs_c, int mr,
-                                  int nr, float alpha, float beta) {
+                                  int nr, float alpha, float beta, const float* next = nullptr) {
   with_vector_count<NR>(nr, [&]<int NV>() {
-    micro_kernel_in_place_vectors<MR, NV>(kc, a, lda, b, ldb, c, rs_c, cs_c, mr, nr, alpha, beta);
+    micro_kernel_in_place_vectors<MR, NV, kPrefetchNext>(kc, a, lda, b, ldb, c, rs_c, cs_c, mr,
+                                                         nr, alpha, beta, next);
   });
 }
 
