@@ -114,11 +114,12 @@ def test_small_products_read_in_place_match_packed(simd_path, m, n, k):
 
 
 @pytest.mark.parametrize("m,n,k", [(1000, 64, 700), (517, 96, 33), (3001, 17, 1100), (70, 1, 600),
-                                   (260, 97, 300)])
+                                   (260, 97, 300), (300, 384, 500), (150, 385, 64), (90, 200, 2000)])
 @pytest.mark.parametrize("trans_b", [False, True])
 def test_narrow_products(simd_path, m, n, k, trans_b):
-    # n <= 96 with a row-major A: A read in place, B packed over the whole k (k > KC included),
-    # row blocks shared out at run time; every thread count gives the same bits.
+    # n <= 384 with a row-major A and B <= 1 MiB: A read in place, B packed over the whole k
+    # (k > KC included), row blocks shared out at run time; every thread count gives the same
+    # bits. (150, 385, 64) and (90, 200, 2000) fall just outside and take the packed path.
     rng = np.random.default_rng(m + n + k)
     a, c0 = rand(rng, m, k), rand(rng, m, n)
     b = rand(rng, n, k).T if trans_b else rand(rng, k, n)

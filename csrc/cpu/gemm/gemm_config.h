@@ -61,15 +61,18 @@ FASTDL_GEMM_BLOCKS(512, 2048, 480)
 // L1) skip packing: the micro-kernel reads A and B in place (bench/NOTES.md v21). Packing pays
 // only when each element is reused often enough; above this size it measured faster.
 inline constexpr int64_t kInPlaceMaxBFloats = 12288;
-// Products with at most this many columns (two slivers) read A in place and pack only B, over
-// the whole of k, if that packed B fits this many floats (1 MiB, half the L2); threads take
-// blocks of kNarrowRowsPerTask rows (bench/NOTES.md v22).
+// Products with at most this many columns (8 slivers) read A in place and pack only B, over the
+// whole of k, if that packed B fits kNarrowMaxPackedB floats (1 MiB, half the L2); threads take
+// blocks of kNarrowRowsPerTask rows (bench/NOTES.md v22, v24: +13-34% up to 288 columns, +10% at
+// 384, +6% / -4% (1 / 2 threads) at 480).
 #ifndef FASTDL_NARROW_COLS
-#define FASTDL_NARROW_COLS 96
+#define FASTDL_NARROW_COLS 384
 #endif
 inline constexpr int64_t kNarrowMaxColumns = FASTDL_NARROW_COLS;
 inline constexpr int64_t kNarrowMaxPackedB = 262144;
 inline constexpr int64_t kNarrowRowsPerTask = 64;
+// On T > 1 threads only when m >= this x n x T (B is packed serially first).
+inline constexpr int64_t kNarrowMinRowsPerColumnPerThread = 4;
 // ... and prefetch the next row block of A in software when k is at least this (bench/NOTES.md
 // v23: +8-27% at k = 512-1024, a loss below k = 128).
 inline constexpr int64_t kNarrowPrefetchMinK = 256;

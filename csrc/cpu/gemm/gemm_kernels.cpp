@@ -218,15 +218,19 @@ bool multiply_in_place(int64_t m, int64_t n, int64_t k, float alpha, MatrixRef a
   return true;
 }
 
-// Narrow products (n <= kNarrowMaxColumns; e.g. a convolution lowered to a GEMM: many rows, few
-// output channels): each A element meets at most two B slivers, so packing A costs more than it
-// saves. B, over the whole of k, is packed once (it is small); the micro-kernel streams A's rows
-// in place over the whole k at once, so each C tile is written once instead of once per k slice.
-// Threads take blocks of rows from a shared cursor (no dependencies between them).
+// Narrow products (n <= kNarrowMaxColumns and B small; e.g. a convolution lowered to a GEMM: many
+// rows, few output channels): each A element meets at most 8 B slivers, so packing A costs more
+// than it saves. B, over the whole of k, is packed once (it fits half the L2); the micro-kernel
+// streams A's rows in place (each 8-row block stays in L1 while it meets every B sliver, and the
+// next one is prefetched meanwhile) over the whole k at once, so each C tile is written once
+// instead of once per k slice. Threads take blocks of rows from a shared cursor.
 bool multiply_narrow(int64_t m, int64_t n, int64_t k, float alpha, MatrixRef a, MatrixRef b,
                      float beta, MutMatrixRef c, int threads) {
   const int64_t slivers = ceil_div(n, NR);
   if (a.cs != 1 || n > kNarrowMaxColumns || k * slivers * NR > kNarrowMaxPackedB) return false;
+  // B is packed by one thread while the others wait, and read from that thread's cache: worth it
+  // only when the rows dwarf it (256^3 on 2 threads lost 16% here; conv-like shapes gain).
+  if (threads > 1 && m < kNarrowMinRowsPerColumnPerThread * n * threads) return false;
   const int64_t stride = packed_b_sliver_stride<NR>(k);
   float* packed_b = tls_packed_b.get(slivers * stride);
   pack_b<NR>(k, n, b.data, b.rs, b.cs, packed_b);
