@@ -22,6 +22,7 @@ endif()
 fastdl_add_isa_kernels(_C
   csrc/cpu/gemm/gemm_kernels.cpp
   csrc/cpu/gemm/gemm_ukernel_rate.cpp
+  csrc/cpu/gemm/gemv_kernels.cpp
   csrc/cpu/peak/peak_kernels.cpp
 )
 fastdl_install_module(_C)

@@ -138,6 +138,58 @@ def test_narrow_products(simd_path, m, n, k, trans_b):
         np.testing.assert_array_equal(other, results[0])
 
 
+def _matrix_vector_cases(rng):
+    """(a, b) pairs with m == 1 or n == 1 in each layout the matrix-vector path handles, plus one
+    it hands back to the GEMM (no unit stride), with odd sizes, strided vectors and more than one
+    2048-wide block of outputs."""
+    big = rand(rng, 37, 4099)
+    return [
+        (rand(rng, 1, 37), big),                               # a . rows of B (sum of scaled rows)
+        (rand(rng, 1, 37), rand(rng, 4099, 37).T),             # a . columns of B (dot products)
+        (big.T, rand(rng, 37, 1)),                             # columns of A scaled by b
+        (rand(rng, 4099, 37), rand(rng, 37, 1)),               # rows of A . b
+        (rand(rng, 3, 37)[1:2, ::-1], rand(rng, 37, 90)[:, ::2]),   # strided vector and columns
+        (rand(rng, 50, 74)[::2, ::2], rand(rng, 74, 3)[::2, 1:2]),  # strided vector b
+        (rand(rng, 1, 1), rand(rng, 1, 1)),
+        (rand(rng, 1, 9), rand(rng, 9, 60)[::1, ::-1]),        # reversed columns of B
+        (rand(rng, 1, 9), rand(rng, 27, 60)[::3, ::3]),        # no unit stride: the GEMM path
+    ]
+
+
+def test_matrix_vector_products(simd_path):
+    rng = np.random.default_rng(18)
+    before = fastdl.get_num_threads()
+    try:
+        for a, b in _matrix_vector_cases(rng):
+            c0 = rand(rng, a.shape[0], b.shape[1])
+            results = []
+            for threads_n in (1, 2, 3):
+                fastdl.set_num_threads(threads_n)
+                c = c0.copy()
+                ops.gemm(a, b, c, alpha=1.5, beta=-0.5)
+                results.append(c)
+                nan_c = np.full_like(c0, np.nan)
+                ops.gemm(a, b, nan_c)  # beta == 0 never reads C
+                assert_gemm_close(nan_c, a, b)
+            assert_gemm_close(results[0], a, b, 1.5, -0.5, c0)
+            for other in results[1:]:
+                np.testing.assert_array_equal(other, results[0])
+    finally:
+        fastdl.set_num_threads(before)
+
+
+def test_matrix_vector_strided_output(simd_path):
+    rng = np.random.default_rng(19)
+    a, b = rand(rng, 1, 300), rand(rng, 300, 70)
+    out = np.zeros((3, 140), np.float32)[1:2, ::2]
+    ops.gemm(a, b, out)
+    assert_gemm_close(out, a, b)
+    a, b = rand(rng, 70, 300), rand(rng, 300, 1)
+    out = np.zeros((140, 3), np.float32)[::2, 2:3]
+    ops.gemm(a, b, out)
+    assert_gemm_close(out, a, b)
+
+
 def test_gemm_large(simd_path, threads):
     # Crosses every block edge at once (MC <= 2048, NC = 480, KC <= 512 on every SIMD path), with
     # no dimension a multiple of a tile.

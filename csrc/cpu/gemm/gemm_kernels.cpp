@@ -3,11 +3,9 @@
 #include "cpu/gemm/gemm_kernels.h"
 
 #include <algorithm>
-#include <cstdlib>
-#include <exception>
 #include <atomic>
+#include <exception>
 #include <memory>
-#include <new>
 #include <thread>
 #include <utility>
 
@@ -16,7 +14,9 @@
 #endif
 
 #include "cpu/gemm/gemm_config.h"
+#include "cpu/gemm/gemm_buffer.h"
 #include "cpu/gemm/gemm_pack.h"
+#include "cpu/gemm/gemv.h"
 
 #if defined(__x86_64__)
 #include <immintrin.h>
@@ -34,33 +34,6 @@ namespace fastdl::cpu::FASTDL_ISA {
 namespace {
 
 using namespace gemm_config;
-
-int64_t round_up(int64_t x, int64_t to) { return (x + to - 1) / to * to; }
-int64_t ceil_div(int64_t x, int64_t y) { return (x + y - 1) / y; }
-
-// Per-thread packing storage, grown on demand and kept: repeated small products (batches, RNN
-// steps) allocate nothing after the first call on each thread.
-class PackBuffer {
- public:
-  ~PackBuffer() { std::free(data_); }
-  float* get(int64_t floats) {
-    if (floats > capacity_) {
-      std::free(data_);
-      const size_t bytes = size_t(round_up(floats * int64_t(sizeof(float)), 64));
-      data_ = static_cast<float*>(std::aligned_alloc(64, bytes));
-      if (!data_) {
-        capacity_ = 0;
-        throw std::bad_alloc();
-      }
-      capacity_ = floats;
-    }
-    return data_;
-  }
-
- private:
-  float* data_ = nullptr;
-  int64_t capacity_ = 0;
-};
 
 thread_local PackBuffer tls_packed_a, tls_packed_b;
 
@@ -329,6 +302,8 @@ ThreadGrid choose_grid(int64_t m, int64_t n, int64_t k, int threads) {
 void sgemm(int64_t m, int64_t n, int64_t k, float alpha, MatrixRef a, MatrixRef b, float beta,
            MutMatrixRef c, int threads) {
   const double flops = 2.0 * double(m) * double(n) * double(k);
+  // Matrix-vector products are bound by memory, not FLOPs: they pick their own thread count.
+  if ((m == 1 || n == 1) && sgemv(m, n, k, alpha, a, b, beta, c, threads)) return;
   threads = int(std::clamp<double>(flops / kMinFlopsPerThread, 1.0, double(threads)));
   if (threads <= 1 && multiply_in_place(m, n, k, alpha, a, b, beta, c)) return;
   if (multiply_narrow(m, n, k, alpha, a, b, beta, c, threads)) return;
