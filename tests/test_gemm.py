@@ -91,11 +91,12 @@ def test_gemm_every_edge_sliver_width(simd_path, n, trans_b):
     assert_gemm_close(c, a, b.T if trans_b else b, 1.5, -0.5, c0)
 
 
-@pytest.mark.parametrize("m,n,k", [(1, 1, 1), (13, 5, 7), (8, 48, 64), (37, 113, 100),
+@pytest.mark.parametrize("m,n,k", [(9, 9, 1), (13, 9, 7), (9, 48, 64), (37, 113, 100),
                                    (64, 64, 192), (64, 65, 192), (300, 20, 512), (9, 20, 513)])
 def test_small_products_read_in_place_match_packed(simd_path, m, n, k):
     # Small products with row-major A and B skip packing on the AVX-512 path; the same product
     # through a column-major B (always packed) must give the same bits, and both the reference.
+    # (m and n stay above 8, where thin products take their own path.)
     # Views with row strides wider than the rows, reversed rows, alpha/beta, and NaN left in C
     # under beta == 0 go through both paths.
     rng = np.random.default_rng(m * 1000 + n + k)
@@ -138,29 +139,38 @@ def test_narrow_products(simd_path, m, n, k, trans_b):
         np.testing.assert_array_equal(other, results[0])
 
 
-def _matrix_vector_cases(rng):
-    """(a, b) pairs with m == 1 or n == 1 in each layout the matrix-vector path handles, plus one
-    it hands back to the GEMM (no unit stride), with odd sizes, strided vectors and more than one
-    2048-wide block of outputs."""
+def _thin_cases(rng):
+    """(a, b) pairs with m <= 8 or n <= 8 in each layout the thin path handles (the big operand
+    read along k or along the outputs), plus ones it hands back to the GEMM (no unit stride; 9
+    vectors), with odd sizes, strided vectors and more than one block of outputs."""
     big = rand(rng, 37, 4099)
-    return [
-        (rand(rng, 1, 37), big),                               # a . rows of B (sum of scaled rows)
-        (rand(rng, 1, 37), rand(rng, 4099, 37).T),             # a . columns of B (dot products)
-        (big.T, rand(rng, 37, 1)),                             # columns of A scaled by b
-        (rand(rng, 4099, 37), rand(rng, 37, 1)),               # rows of A . b
+    cases = []
+    for r in (1, 2, 5, 8):
+        cases += [
+            (rand(rng, r, 37), big),                        # rows of B weighted by A's entries
+            (rand(rng, r, 37), rand(rng, 4099, 37).T),      # columns of B . rows of A
+            (big.T, rand(rng, 37, r)),                      # columns of A weighted by B's entries
+            (rand(rng, 4099, 37), rand(rng, 37, r)),        # rows of A . columns of B
+        ]
+    cases += [
         (rand(rng, 3, 37)[1:2, ::-1], rand(rng, 37, 90)[:, ::2]),   # strided vector and columns
-        (rand(rng, 50, 74)[::2, ::2], rand(rng, 74, 3)[::2, 1:2]),  # strided vector b
+        (rand(rng, 50, 74)[::2, ::2], rand(rng, 74, 9)[::2, 1:4]),  # strided vectors b
         (rand(rng, 1, 1), rand(rng, 1, 1)),
-        (rand(rng, 1, 9), rand(rng, 9, 60)[::1, ::-1]),        # reversed columns of B
-        (rand(rng, 1, 9), rand(rng, 27, 60)[::3, ::3]),        # no unit stride: the GEMM path
+        (rand(rng, 3, 9), rand(rng, 9, 60)[::1, ::-1]),        # reversed columns of B
+        (rand(rng, 2, 9), rand(rng, 27, 60)[::3, ::3]),        # no unit stride: the GEMM path
+        (rand(rng, 9, 70), rand(rng, 70, 9)),                  # 9 x 9: the GEMM path
+        (rand(rng, 7, 1), rand(rng, 1, 3)),                    # k == 1
     ]
+    return cases
 
 
-def test_matrix_vector_products(simd_path):
+def test_thin_products(simd_path):
+    # Matrix-vector products and batches of up to 8 vectors stream the big operand; every thread
+    # count gives the same bits.
     rng = np.random.default_rng(18)
     before = fastdl.get_num_threads()
     try:
-        for a, b in _matrix_vector_cases(rng):
+        for a, b in _thin_cases(rng):
             c0 = rand(rng, a.shape[0], b.shape[1])
             results = []
             for threads_n in (1, 2, 3):
@@ -178,7 +188,7 @@ def test_matrix_vector_products(simd_path):
         fastdl.set_num_threads(before)
 
 
-def test_matrix_vector_strided_output(simd_path):
+def test_thin_product_strided_output(simd_path):
     rng = np.random.default_rng(19)
     a, b = rand(rng, 1, 300), rand(rng, 300, 70)
     out = np.zeros((3, 140), np.float32)[1:2, ::2]

@@ -302,8 +302,9 @@ ThreadGrid choose_grid(int64_t m, int64_t n, int64_t k, int threads) {
 void sgemm(int64_t m, int64_t n, int64_t k, float alpha, MatrixRef a, MatrixRef b, float beta,
            MutMatrixRef c, int threads) {
   const double flops = 2.0 * double(m) * double(n) * double(k);
-  // Matrix-vector products are bound by memory, not FLOPs: they pick their own thread count.
-  if ((m == 1 || n == 1) && sgemv(m, n, k, alpha, a, b, beta, c, threads)) return;
+  // Thin products (m or n <= 8) are bound by reading the big operand, not by FLOPs: they pick
+  // their own thread count.
+  if (std::min(m, n) <= kThinMaxVectors && sgemv(m, n, k, alpha, a, b, beta, c, threads)) return;
   threads = int(std::clamp<double>(flops / kMinFlopsPerThread, 1.0, double(threads)));
   if (threads <= 1 && multiply_in_place(m, n, k, alpha, a, b, beta, c)) return;
   if (multiply_narrow(m, n, k, alpha, a, b, beta, c, threads)) return;

@@ -1,13 +1,17 @@
 #pragma once
-// Matrix-vector products inside the per-ISA GEMM (gemv_kernels.cpp, same namespace).
+// Matrix-vector and other thin products inside the per-ISA GEMM (gemv_kernels.cpp, same
+// namespace).
 #include <cstdint>
 
 #include "cpu/gemm/gemm.h"
 
 namespace fastdl::cpu::FASTDL_ISA {
 
-// C = alpha * A B + beta * C when m == 1 or n == 1 and the matrix operand has a unit stride along
-// one of its dimensions; returns false (nothing done) otherwise.
+// Thin products stream the big operand once instead of packing it (gemv_kernels.cpp).
+inline constexpr int64_t kThinMaxVectors = 8;
+
+// C = alpha * A B + beta * C when m or n is at most kThinMaxVectors and the other operand has a
+// unit stride along one of its dimensions; returns false (nothing done) otherwise.
 bool sgemv(int64_t m, int64_t n, int64_t k, float alpha, MatrixRef a, MatrixRef b, float beta,
            MutMatrixRef c, int threads);
 

@@ -4,6 +4,8 @@
 // and the loop would measure stores, not FMAs (it read ~52 instead of ~66 GFLOP/s for AVX2), so
 // those paths use 12.
 #include <cstdint>
+
+#include "common/float_lanes.h"
 #if defined(__x86_64__)
 #include <immintrin.h>
 #endif
@@ -60,13 +62,7 @@ float fma_burst(int64_t iters, double* flops) {
 // Sums n floats with 8 independent vector accumulators, so the loop is bound by loads from
 // memory rather than by the latency of one chain of adds.
 float read_sum(const float* data, int64_t n) {
-#if defined(FASTDL_ISA_avx512)
-  constexpr int kLanes = 16;
-#elif defined(FASTDL_ISA_avx2)
-  constexpr int kLanes = 8;
-#else
-  constexpr int kLanes = 4;
-#endif
+  constexpr int kLanes = kFloatLanes;
   typedef float V __attribute__((vector_size(kLanes * 4), aligned(4)));
   V acc[8] = {};
   int64_t i = 0;
