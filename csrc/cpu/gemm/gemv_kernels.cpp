@@ -35,6 +35,7 @@ inline float sum_lanes(Vec v) {
 }
 
 constexpr int kMaxVectors = int(kThinMaxVectors);
+constexpr int64_t kMinThinElements = int64_t(1) << 14;
 thread_local PackBuffer tls_vectors, tls_outputs;
 
 // y[i * ldy + j] = sum_p v[i * ldv + p] x[j * ldx + p] for j < count: rows of x against R
@@ -209,7 +210,9 @@ bool sgemv(int64_t m, int64_t n, int64_t k, float alpha, MatrixRef a, MatrixRef 
   // for thin rows and C[j, i] for thin columns.
   const bool thin_rows = m <= kMaxVectors && (m <= n || n > kMaxVectors);
   const int64_t r = thin_rows ? m : n, count = thin_rows ? n : m;
-  if (r > kMaxVectors) return false;
+  // Several vectors against a small operand: the in-place micro-kernel is faster (the streaming
+  // forms pay per output for horizontal sums and tails that only a long k or a wide row hides).
+  if (r > kMaxVectors || (r > 1 && k * count < kMinThinElements)) return false;
   ThinProduct t{};
   t.count = count, t.k = k;
   const MatrixRef big = thin_rows ? MatrixRef{b.data, b.cs, b.rs} : a;  // rows = outputs
