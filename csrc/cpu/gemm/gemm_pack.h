@@ -39,9 +39,10 @@ inline void transpose_8x8(const float* src, int64_t ss, float* dst, int64_t ds) 
 }
 
 #if defined(FASTDL_ISA_avx512)
-// 8 rows x 16 columns (src[r * ss + c]) -> dst[c * 8 + r], 128 contiguous floats: 32 shuffles
-// per 128 elements where two 8 x 8 transposes take 48, and 64-byte loads and stores.
-inline void transpose_8x16_to_sliver(const float* src, int64_t ss, float* dst) {
+// 8 rows x 16 columns (src[r * ss + c]) -> dst[c * ds + r]: 32 shuffles per 128 elements where
+// two 8 x 8 transposes take 48, and 64-byte loads. With ds == 8 (an A sliver) the output is 128
+// contiguous floats, written as 64-byte stores; otherwise (a B sliver, ds = NR) as 32-byte rows.
+inline void transpose_8x16(const float* src, int64_t ss, float* dst, int64_t ds) {
   __m512 r[8], t[8], u[8];
   for (int i = 0; i < 8; ++i) r[i] = _mm512_loadu_ps(src + i * ss);
   for (int i = 0; i < 8; i += 2) {  // per 128-bit lane l: rows i, i+1 at columns 4l..4l+3
@@ -62,11 +63,20 @@ inline void transpose_8x16_to_sliver(const float* src, int64_t ss, float* dst) {
     const __m512 hi_a = _mm512_shuffle_f32x4(u[q], u[q + 4], _MM_SHUFFLE(3, 2, 3, 2));
     const __m512 lo_b = _mm512_shuffle_f32x4(u[q + 1], u[q + 5], _MM_SHUFFLE(1, 0, 1, 0));
     const __m512 hi_b = _mm512_shuffle_f32x4(u[q + 1], u[q + 5], _MM_SHUFFLE(3, 2, 3, 2));
-    // column 4l + q lives in vector 2l + q / 2
-    _mm512_storeu_ps(dst + 16 * (0 + q / 2), _mm512_shuffle_f32x4(lo_a, lo_b, _MM_SHUFFLE(2, 0, 2, 0)));
-    _mm512_storeu_ps(dst + 16 * (2 + q / 2), _mm512_shuffle_f32x4(lo_a, lo_b, _MM_SHUFFLE(3, 1, 3, 1)));
-    _mm512_storeu_ps(dst + 16 * (4 + q / 2), _mm512_shuffle_f32x4(hi_a, hi_b, _MM_SHUFFLE(2, 0, 2, 0)));
-    _mm512_storeu_ps(dst + 16 * (6 + q / 2), _mm512_shuffle_f32x4(hi_a, hi_b, _MM_SHUFFLE(3, 1, 3, 1)));
+    // columns 4l + q and 4l + q + 1 live in vector 2l + q / 2
+    const __m512 out[4] = {_mm512_shuffle_f32x4(lo_a, lo_b, _MM_SHUFFLE(2, 0, 2, 0)),
+                           _mm512_shuffle_f32x4(lo_a, lo_b, _MM_SHUFFLE(3, 1, 3, 1)),
+                           _mm512_shuffle_f32x4(hi_a, hi_b, _MM_SHUFFLE(2, 0, 2, 0)),
+                           _mm512_shuffle_f32x4(hi_a, hi_b, _MM_SHUFFLE(3, 1, 3, 1))};
+    for (int l = 0; l < 4; ++l) {
+      const int64_t column = 4 * l + q;
+      if (ds == 8) {
+        _mm512_storeu_ps(dst + column * 8, out[l]);
+      } else {
+        _mm256_storeu_ps(dst + column * ds, _mm512_castps512_ps256(out[l]));
+        _mm256_storeu_ps(dst + (column + 1) * ds, _mm512_extractf32x8_ps(out[l], 1));
+      }
+    }
   }
 }
 #endif
@@ -85,7 +95,7 @@ void pack_a(int64_t mc, int64_t kc, const float* a, int64_t rs, int64_t cs, floa
       int64_t p0 = 0;
 #if defined(FASTDL_ISA_avx512)
       if constexpr (MR == 8) {
-        for (; p0 + 16 <= kc; p0 += 16) transpose_8x16_to_sliver(src + p0, rs, dst + p0 * MR);
+        for (; p0 + 16 <= kc; p0 += 16) transpose_8x16(src + p0, rs, dst + p0 * MR, MR);
       }
 #endif
       if constexpr (MR % 8 == 0) {
@@ -132,6 +142,10 @@ void pack_b(int64_t kc, int64_t nc, const float* b, int64_t rs, int64_t cs, floa
       const float* src = b + j0 * cs;
       float* out = dst + j0 / NR * stride;
       int64_t p0 = 0;
+#if defined(FASTDL_ISA_avx512)
+      for (; p0 + 16 <= kc; p0 += 16)
+        for (int j = 0; j < NR; j += 8) transpose_8x16(src + j * cs + p0, cs, out + p0 * NR + j, NR);
+#endif
       for (; p0 + 8 <= kc; p0 += 8)
         for (int j = 0; j < NR; j += 8) transpose_8x8(src + j * cs + p0, cs, out + p0 * NR + j, NR);
       for (int64_t p = p0; p < kc; ++p)
