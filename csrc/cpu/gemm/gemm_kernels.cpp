@@ -1,5 +1,8 @@
-// BLIS-style fp32 GEMM driver: cache blocking, packing, threading; compiled once per ISA (see
-// cmake/isa.cmake), FASTDL_ISA names the namespace and picks the micro-kernel.
+// fp32 GEMM driver, compiled once per ISA (see cmake/isa.cmake; FASTDL_ISA names the namespace
+// and picks the micro-kernel). sgemm() tries, in order: thin products (m or n <= 8, streamed;
+// gemv_kernels.cpp), small products read in place, narrow products (A in place, B packed), and
+// the BLIS-style packed path -- cache blocking, packing, and threads that take columns at run
+// time or a static grid part. bench/NOTES.md has the measurements behind each choice.
 #include "cpu/gemm/gemm_kernels.h"
 
 #include <algorithm>
