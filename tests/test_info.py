@@ -72,10 +72,14 @@ def test_measured_peak_is_positive_and_ordered():
 def test_microkernel_rate_stays_below_the_fma_peak(path):
     # The micro-kernel is FMA-bound, so an FMA "peak" below its rate means the peak loop is
     # mis-measured (as it was for AVX2 when 16 accumulators spilled out of 16 registers).
-    kernel = _C.measure_microkernel_gflops(path, 1, 0.05)
-    peak = _C.measure_peak_gflops(path, 1, 0.05)
-    assert kernel > 0.1
-    assert peak >= 0.9 * kernel, (path, peak, kernel)
+    # Alternated, best peak against the slowest kernel run, so a neighbour's load on this shared
+    # machine cannot tip it; the spill bug read 52 against 60 GFLOP/s in every run.
+    kernels, peaks = [], []
+    for _ in range(3):
+        kernels.append(_C.measure_microkernel_gflops(path, 1, 0.05))
+        peaks.append(_C.measure_peak_gflops(path, 1, 0.05))
+    assert min(kernels) > 0.1
+    assert max(peaks) >= 0.9 * min(kernels), (path, peaks, kernels)
 
 
 @pytest.mark.parametrize("openblas_vars", [{}, {"OPENBLAS_CORETYPE": "Haswell"}])

@@ -57,6 +57,24 @@ inline constexpr int NR = 48;
 //     MC trades B packing passes against the per-thread buffer size; 2048 (one block at
 //     m = 2048 instead of two) measured +1.4-3.3% at 2048^3 on 1 thread (bench/NOTES.md v14).
 FASTDL_GEMM_BLOCKS(512, 2048, 480)
+#elif defined(FASTDL_ISA_avx2)
+// 6 x 16: 12 ymm accumulators + 2 B vectors + 1 broadcast = 15 of 16 ymm registers.
+inline constexpr int MR = 6;
+inline constexpr int NR = 16;
+FASTDL_GEMM_BLOCKS(384, 1536, 480)
+#else
+// Portable (SSE2 on x86-64, NEON on aarch64 through GCC vector extensions): 6 x 8 with 4-wide
+// vectors, 12 accumulators, fits 16 vector registers.
+inline constexpr int MR = 6;
+inline constexpr int NR = 8;
+FASTDL_GEMM_BLOCKS(256, 1536, 480)
+#endif
+
+#undef FASTDL_GEMM_BLOCKS
+
+#if defined(FASTDL_ISA_avx512) || defined(FASTDL_ISA_avx2)
+// Paths that read A (and B) in place, for the ISAs with an in-place micro-kernel; measured on
+// the AVX-512 path, then checked on AVX2 (bench/NOTES.md v28).
 // Single-thread products with row-major A and B, k <= KC and B no larger than this (48 KiB, the
 // L1) skip packing: the micro-kernel reads A and B in place (bench/NOTES.md v21). Packing pays
 // only when each element is reused often enough; above this size it measured faster.
@@ -76,20 +94,7 @@ inline constexpr int64_t kNarrowMinRowsPerColumnPerThread = 4;
 // ... and prefetch the next row block of A in software when k is at least this (bench/NOTES.md
 // v23: +8-27% at k = 512-1024, a loss below k = 128).
 inline constexpr int64_t kNarrowPrefetchMinK = 256;
-#elif defined(FASTDL_ISA_avx2)
-// 6 x 16: 12 ymm accumulators + 2 B vectors + 1 broadcast = 15 of 16 ymm registers.
-inline constexpr int MR = 6;
-inline constexpr int NR = 16;
-FASTDL_GEMM_BLOCKS(384, 1536, 480)
-#else
-// Portable (SSE2 on x86-64, NEON on aarch64 through GCC vector extensions): 6 x 8 with 4-wide
-// vectors, 12 accumulators, fits 16 vector registers.
-inline constexpr int MR = 6;
-inline constexpr int NR = 8;
-FASTDL_GEMM_BLOCKS(256, 1536, 480)
 #endif
-
-#undef FASTDL_GEMM_BLOCKS
 
 static_assert(MC % MR == 0, "MC must be a multiple of MR");
 static_assert(NC % NR == 0, "NC must be a multiple of NR");

@@ -176,7 +176,7 @@ class ColumnSchedule {
   std::unique_ptr<std::atomic<int32_t>[]> slices_done_;
 };
 
-#if defined(FASTDL_ISA_avx512)
+#if defined(FASTDL_ISA_avx512) || defined(FASTDL_ISA_avx2)
 // Small products read in place (see kInPlaceMaxBFloats): walking B's column slivers outermost
 // keeps each one in L1 while every row block of A meets it. Returns false when not applicable.
 bool multiply_in_place(int64_t m, int64_t n, int64_t k, float alpha, MatrixRef a, MatrixRef b,

@@ -119,7 +119,6 @@ inline void micro_kernel_in_place_vectors(int64_t kc, const float* a, int64_t ld
                                           int64_t ldb, float* c, int64_t rs_c, int64_t cs_c,
                                           int mr, int nr, float alpha, float beta,
                                           const float* next) {
-  static_assert(!kPrefetchNext || MR == 8, "the prefetch walks 8 rows");
   __m512 acc[NV][MR];
 #pragma GCC unroll 16
   for (int i = 0; i < MR; ++i)
@@ -139,8 +138,8 @@ inline void micro_kernel_in_place_vectors(int64_t kc, const float* a, int64_t ld
     for (int v = 0; v < NV; ++v) bv[v] = _mm512_maskz_loadu_ps(mask[v], b + p * ldb + 16 * v);
     if constexpr (kPrefetchNext) {
       if ((p & 1) == 0) {
-        const int64_t line = p >> 1;  // row line % 8, 16-float line line / 8 of that row
-        _mm_prefetch(reinterpret_cast<const char*>(next + (line & 7) * lda + (line >> 3) * 16),
+        const int64_t line = p >> 1;  // row line % MR, 16-float line line / MR of that row
+        _mm_prefetch(reinterpret_cast<const char*>(next + (line % MR) * lda + (line / MR) * 16),
                      _MM_HINT_T0);
       }
     }
