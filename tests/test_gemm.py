@@ -120,9 +120,9 @@ def test_small_products_read_in_place_match_packed(simd_path, m, n, k):
 @pytest.mark.parametrize("trans_b", [False, True])
 def test_narrow_products(simd_path, m, n, k, trans_b):
     # n <= 384 with a row-major A and B <= 1 MiB: A read in place, B packed over the whole k
-    # (k > KC included), row blocks shared out at run time. On T > 1 threads only while
-    # m >= 4 n T; thread counts that take it give the same bits as one thread. (150, 385, 64)
-    # and (90, 200, 2000) fall just outside and take the packed path.
+    # (k > KC included), row blocks shared out at run time; every thread count gives the same
+    # bits. (150, 385, 64) and (90, 200, 2000) fall just outside and take the packed path (same
+    # bits too: its k slices do not depend on the thread count).
     rng = np.random.default_rng(m + n + k)
     a, c0 = rand(rng, m, k), rand(rng, m, n)
     b = rand(rng, n, k).T if trans_b else rand(rng, k, n)
@@ -138,8 +138,7 @@ def test_narrow_products(simd_path, m, n, k, trans_b):
     finally:
         fastdl.set_num_threads(before)
     for threads_n in (2, 3):
-        if m >= 4 * n * threads_n:
-            np.testing.assert_array_equal(results[threads_n], results[1])
+        np.testing.assert_array_equal(results[threads_n], results[1])
 
 
 def test_gemm_large(simd_path, threads):

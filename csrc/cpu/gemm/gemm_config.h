@@ -89,8 +89,6 @@ inline constexpr int64_t kInPlaceMaxBFloats = 12288;
 inline constexpr int64_t kNarrowMaxColumns = FASTDL_NARROW_COLS;
 inline constexpr int64_t kNarrowMaxPackedB = 262144;
 inline constexpr int64_t kNarrowRowsPerTask = 64;
-// On T > 1 threads only when m >= this x n x T (B is packed serially first).
-inline constexpr int64_t kNarrowMinRowsPerColumnPerThread = 4;
 // ... and prefetch the next row block of A in software when k is at least this (bench/NOTES.md
 // v23: +8-27% at k = 512-1024, a loss below k = 128).
 inline constexpr int64_t kNarrowPrefetchMinK = 256;

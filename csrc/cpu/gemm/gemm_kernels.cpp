@@ -199,19 +199,15 @@ bool multiply_in_place(int64_t m, int64_t n, int64_t k, float alpha, MatrixRef a
 // than it saves. B, over the whole of k, is packed once (it fits half the L2); the micro-kernel
 // streams A's rows in place (each 8-row block stays in L1 while it meets every B sliver, and the
 // next one is prefetched meanwhile) over the whole k at once, so each C tile is written once
-// instead of once per k slice. Threads take blocks of rows from a shared cursor.
+// instead of once per k slice. Threads take blocks of rows from a shared cursor; the path does not
+// depend on the thread count, so neither do the results.
 bool multiply_narrow(int64_t m, int64_t n, int64_t k, float alpha, MatrixRef a, MatrixRef b,
                      float beta, MutMatrixRef c, int threads) {
   const int64_t slivers = ceil_div(n, NR);
   if (a.cs != 1 || n > kNarrowMaxColumns || k * slivers * NR > kNarrowMaxPackedB) return false;
-  // B is packed by one thread while the others wait, and read from that thread's cache: worth it
-  // only when the rows dwarf it (256^3 on 2 threads lost 16% here; conv-like shapes gain).
-  if (threads > 1 && m < kNarrowMinRowsPerColumnPerThread * n * threads) return false;
   const int64_t stride = packed_b_sliver_stride<NR>(k);
-  float* packed_b = tls_packed_b.get(slivers * stride);
-  pack_b<NR>(k, n, b.data, b.rs, b.cs, packed_b);
   const int64_t blocks = ceil_div(m, kNarrowRowsPerTask);
-  auto multiply_rows = [&](int64_t block) {
+  auto multiply_rows = [&](const float* packed_b, int64_t block) {
     const int64_t end = std::min(m, (block + 1) * kNarrowRowsPerTask);
     for (int64_t ir = block * kNarrowRowsPerTask; ir < end; ir += MR) {
       const int mr = int(std::min<int64_t>(MR, end - ir));
@@ -230,14 +226,25 @@ bool multiply_narrow(int64_t m, int64_t n, int64_t k, float alpha, MatrixRef a, 
       }
     }
   };
+  // Each thread packs its own copy of B (it is small): no thread waits for another's packing or
+  // reads B out of another core's cache (bench/NOTES.md v29).
+  auto pack_own_b = [&] {
+    float* packed_b = tls_packed_b.get(slivers * stride);
+    pack_b<NR>(k, n, b.data, b.rs, b.cs, packed_b);
+    return packed_b;
+  };
   if (threads <= 1 || blocks == 1) {
-    for (int64_t block = 0; block < blocks; ++block) multiply_rows(block);
+    const float* packed_b = pack_own_b();
+    for (int64_t block = 0; block < blocks; ++block) multiply_rows(packed_b, block);
     return true;
   }
   std::atomic<int64_t> next_block{0};
 #pragma omp parallel num_threads(threads)
-  for (int64_t block; (block = next_block.fetch_add(1, std::memory_order_relaxed)) < blocks;)
-    multiply_rows(block);
+  {
+    const float* packed_b = pack_own_b();
+    for (int64_t block; (block = next_block.fetch_add(1, std::memory_order_relaxed)) < blocks;)
+      multiply_rows(packed_b, block);
+  }
   return true;
 }
 #else
