@@ -343,15 +343,17 @@ def test_columns_handed_out_at_run_time(simd_path, threads_n, alpha, beta):
     assert_gemm_close(many, a, b, alpha, beta, c0)
 
 
-@pytest.mark.parametrize("m,n", [(3000, 40), (1500, 900)])
-def test_fewer_openmp_threads_than_asked(m, n):
+@pytest.mark.parametrize("m,n,a_layout", [(3000, 40, "F"), (1500, 900, "F"), (3000, 40, "C"),
+                                          (1, 5000, "C")])
+def test_fewer_openmp_threads_than_asked(m, n, a_layout):
     # OMP_THREAD_LIMIT=1 makes OpenMP grant one thread where two are asked: every part of C must
-    # still be computed (a tall product splits m statically, a wide one hands columns out).
+    # still be computed -- by the packed path's static grid (tall, column-major A) and its
+    # run-time columns (wide), the narrow path's row blocks and the thin path's output ranges.
     script = textwrap.dedent(f"""
         import numpy as np, fastdl
         fastdl.set_num_threads(2)
         rng = np.random.default_rng(17)
-        a = rng.standard_normal(({m}, 300), dtype=np.float32)
+        a = np.asarray(rng.standard_normal(({m}, 300), dtype=np.float32), order="{a_layout}")
         b = rng.standard_normal((300, {n}), dtype=np.float32)
         got = fastdl.ops.gemm(a, b)
         ref = a.astype(np.float64) @ b.astype(np.float64)
