@@ -141,6 +141,29 @@ def test_narrow_products(simd_path, m, n, k, trans_b):
         np.testing.assert_array_equal(results[threads_n], results[1])
 
 
+@pytest.mark.parametrize("m,n,k", [(20, 500, 600), (64, 1000, 512), (7, 390, 1030), (65, 500, 600),
+                                   (20, 500, 511)])
+def test_small_batch_through_transposed_weight(simd_path, m, n, k):
+    # x @ W.T with few rows and a long k runs transposed (C^T = W x^T) through the narrow path,
+    # writing C by columns; (65, ...) and k = 511 stay on the packed path. Same bits for every
+    # thread count either way.
+    rng = np.random.default_rng(m * 7 + n + k)
+    x, w, c0 = rand(rng, m, k), rand(rng, n, k), rand(rng, m, n)
+    before = fastdl.get_num_threads()
+    results = []
+    try:
+        for threads_n in (1, 2, 3):
+            fastdl.set_num_threads(threads_n)
+            c = c0.copy()
+            ops.gemm(x, w, c, alpha=0.5, beta=-1.0, trans_b=True)
+            assert_gemm_close(c, x, w.T, 0.5, -1.0, c0)
+            results.append(c)
+    finally:
+        fastdl.set_num_threads(before)
+    for other in results[1:]:
+        np.testing.assert_array_equal(other, results[0])
+
+
 def test_gemm_large(simd_path, threads):
     # Crosses every block edge at once (MC <= 2048, NC = 480, KC <= 512 on every SIMD path), with
     # no dimension a multiple of a tile.

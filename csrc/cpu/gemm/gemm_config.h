@@ -93,6 +93,12 @@ inline constexpr int64_t kNarrowRowsPerTask = 64;
 // v23: +8-27% at k = 512-1024, a loss below k = 128).
 inline constexpr int64_t kNarrowPrefetchMinK = 256;
 #endif
+// Products with m <= kTransposedNarrowMaxRows and k >= kTransposedNarrowMinK that are not narrow
+// themselves run transposed through the narrow path when that fits (ISAs with an in-place
+// kernel; bench/NOTES.md v30: 1.2-2.2x for x @ W.T with 16-64 rows and k >= 512, a loss with
+// shorter k or more rows).
+inline constexpr int64_t kTransposedNarrowMaxRows = 64;
+inline constexpr int64_t kTransposedNarrowMinK = 512;
 
 static_assert(MC % MR == 0, "MC must be a multiple of MR");
 static_assert(NC % NR == 0, "NC must be a multiple of NR");

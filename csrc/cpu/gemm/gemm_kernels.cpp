@@ -318,6 +318,13 @@ void sgemm(int64_t m, int64_t n, int64_t k, float alpha, MatrixRef a, MatrixRef 
   threads = int(std::clamp<double>(flops / kMinFlopsPerThread, 1.0, double(threads)));
   if (threads <= 1 && multiply_in_place(m, n, k, alpha, a, b, beta, c)) return;
   if (multiply_narrow(m, n, k, alpha, a, b, beta, c, threads)) return;
+  // Few rows against a big column-major B (x @ W.T in a small batch): the same product
+  // transposed, C^T = B^T A^T, is narrow with W itself as the row-major A, read in place instead
+  // of packed -- when k is long enough to amortize writing C by columns (bench/NOTES.md v30).
+  if (m <= kTransposedNarrowMaxRows && k >= kTransposedNarrowMinK &&
+      multiply_narrow(n, m, k, alpha, {b.data, b.cs, b.rs}, {a.data, a.cs, a.rs}, beta,
+                      {c.data, c.cs, c.rs}, threads))
+    return;
   if (threads <= 1) return gemm_single_thread(m, n, k, alpha, a, b, beta, c);
 #ifndef _OPENMP
   gemm_single_thread(m, n, k, alpha, a, b, beta, c);

@@ -11,6 +11,17 @@ namespace fastdl::cpu::FASTDL_ISA {
 template <int NR>
 inline void store_tile_generic(const float* tile, float* c, int64_t rs_c, int64_t cs_c, int mr,
                                int nr, float alpha, float beta) {
+  if (rs_c == 1) {  // column-major C (a transposed product): walk C's columns, contiguous in i
+    for (int j = 0; j < nr; ++j) {
+      float* cj = c + j * cs_c;
+      if (beta == 0.f) {
+        for (int i = 0; i < mr; ++i) cj[i] = alpha * tile[i * NR + j];
+      } else {
+        for (int i = 0; i < mr; ++i) cj[i] = alpha * tile[i * NR + j] + beta * cj[i];
+      }
+    }
+    return;
+  }
   for (int i = 0; i < mr; ++i) {
     float* ci = c + i * rs_c;
     const float* ti = tile + i * NR;
