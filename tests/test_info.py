@@ -71,15 +71,22 @@ def test_measured_peak_is_positive_and_ordered():
 @pytest.mark.parametrize("path", _C.available_simd_paths())
 def test_microkernel_rate_stays_below_the_fma_peak(path):
     # The micro-kernel is FMA-bound, so an FMA "peak" below its rate means the peak loop is
-    # mis-measured (as it was for AVX2 when 16 accumulators spilled out of 16 registers).
-    # Alternated, best peak against the slowest kernel run, so a neighbour's load on this shared
-    # machine cannot tip it; the spill bug read 52 against 60 GFLOP/s in every run.
-    kernels, peaks = [], []
-    for _ in range(3):
-        kernels.append(_C.measure_microkernel_gflops(path, 1, 0.05))
-        peaks.append(_C.measure_peak_gflops(path, 1, 0.05))
-    assert min(kernels) > 0.1
-    assert max(peaks) >= 0.9 * min(kernels), (path, peaks, kernels)
+    # mis-measured (as it was for AVX2 when 16 accumulators spilled out of 16 registers: 52
+    # against 60 GFLOP/s in every run). Wall-clock rates on a shared machine can invert for a
+    # moment when another process takes the core, so a measurement that fails is repeated: a
+    # real spill fails every time, a neighbour's burst does not.
+    attempts = []
+    for _ in range(4):
+        kernels, peaks = [], []
+        for _ in range(3):
+            kernels.append(_C.measure_microkernel_gflops(path, 1, 0.1))
+            peaks.append(_C.measure_peak_gflops(path, 1, 0.1))
+        assert min(kernels) > 0.1
+        attempts.append((max(peaks), min(kernels)))
+        if max(peaks) >= 0.9 * min(kernels):
+            return
+    pytest.fail(f"{path}: FMA peak below 0.9 x the micro-kernel in every attempt "
+                f"(peak, kernel): {attempts}")
 
 
 @pytest.mark.parametrize("openblas_vars", [{}, {"OPENBLAS_CORETYPE": "Haswell"}])
