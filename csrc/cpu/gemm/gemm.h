@@ -17,6 +17,10 @@ struct MutMatrixRef {
   int64_t rs, cs;
 };
 
+// The same elements read as the transpose (strides swapped, no copy).
+inline MatrixRef transposed(MatrixRef x) { return {x.data, x.cs, x.rs}; }
+inline MutMatrixRef transposed(MutMatrixRef x) { return {x.data, x.cs, x.rs}; }
+
 void sgemm(int64_t m, int64_t n, int64_t k, float alpha, MatrixRef a, MatrixRef b, float beta,
            MutMatrixRef c);
 

@@ -12,10 +12,6 @@
 #include <thread>
 #include <utility>
 
-#ifdef _OPENMP
-#include <omp.h>
-#endif
-
 #include "cpu/gemm/gemm_config.h"
 #include "cpu/gemm/gemm_buffer.h"
 #include "cpu/gemm/gemm_pack.h"
@@ -44,6 +40,24 @@ thread_local PackBuffer tls_packed_a, tls_packed_b;
 // (k = 400 with KC = 384 -> 200 + 200, not 384 + 16): no thin last block wasting a pass.
 int64_t balanced_block(int64_t extent, int64_t max_block, int64_t unit) {
   return std::min(max_block, round_up(ceil_div(extent, ceil_div(extent, max_block)), unit));
+}
+
+// Runs work() on every thread of a team of up to `threads` (once, without OpenMP). An exception
+// (an allocation failure) may not leave an OpenMP region: the first one is carried out and
+// rethrown here.
+template <typename Work>
+void run_on_threads(int threads, Work&& work) {
+  std::exception_ptr error;
+#pragma omp parallel num_threads(threads)
+  {
+    try {
+      work();
+    } catch (...) {
+#pragma omp critical(fastdl_gemm_error)
+      if (!error) error = std::current_exception();
+    }
+  }
+  if (error) std::rethrow_exception(error);
 }
 
 // C[0:mc, 0:nc] (+)= alpha * (packed A block) * B[0:kc, 0:nc]: pack the B block, then walk it
@@ -109,10 +123,11 @@ class ColumnSchedule {
 
   void run(int64_t m, int64_t n, int64_t k, float alpha, MatrixRef a, MatrixRef b, float beta,
            MutMatrixRef c) {
-    const int64_t nc_max = std::min(balanced_block(n, NC, NR), kMaxChunk * NR);
-    float* packed_b = tls_packed_b.get(ceil_div(nc_max, NR) * packed_b_sliver_stride<NR>(kc_max_));
+    // At most an NC block's worth of slivers per chunk: that is what the packed B buffer's L2
+    // budget holds.
+    const int64_t max_chunk = balanced_block(n, NC, NR) / NR;
+    float* packed_b = tls_packed_b.get(max_chunk * packed_b_sliver_stride<NR>(kc_max_));
     float* packed_a = tls_packed_a.get(kc_max_ * mc_max_);
-    const int64_t max_chunk = nc_max / NR;
     for (int64_t phase = 0; phase < k_slices_ * row_blocks_; ++phase) {
       const int64_t row_block = phase / k_slices_, slice = phase % k_slices_;
       const int64_t ic = row_block * mc_max_, pc = slice * kc_max_;
@@ -138,10 +153,8 @@ class ColumnSchedule {
   }
 
  private:
-  // Chunks of one or two slivers reuse each A sliver too little; more than an NC block's worth
-  // would not fit the packed B buffer's L2 budget.
+  // Chunks of one or two slivers reuse each A sliver too little.
   static constexpr int64_t kMinChunk = 2;
-  static constexpr int64_t kMaxChunk = NC / NR;
 
   // [first, last) sliver of the next chunk of `phase`: a 1 / (2 * threads) share of what is
   // left, clamped to [kMinChunk, max_chunk] slivers.
@@ -211,9 +224,9 @@ bool multiply_narrow(int64_t m, int64_t n, int64_t k, float alpha, MatrixRef a, 
     const int64_t end = std::min(m, (block + 1) * kNarrowRowsPerTask);
     for (int64_t ir = block * kNarrowRowsPerTask; ir < end; ir += MR) {
       const int mr = int(std::min<int64_t>(MR, end - ir));
+      const float* rows = a.data + ir * a.rs;
       for (int64_t s = 0; s < slivers; ++s) {
         const int nr = int(std::min<int64_t>(NR, n - s * NR));
-        const float* rows = a.data + ir * a.rs;
         float* tile = c.data + ir * c.rs + s * NR * c.cs;
         // The first sliver's pass brings in the next row block of A meanwhile, when rows are
         // long enough for that to pay (short ones the hardware prefetcher already streams).
@@ -239,12 +252,11 @@ bool multiply_narrow(int64_t m, int64_t n, int64_t k, float alpha, MatrixRef a, 
     return true;
   }
   std::atomic<int64_t> next_block{0};
-#pragma omp parallel num_threads(threads)
-  {
+  run_on_threads(threads, [&] {
     const float* packed_b = pack_own_b();
     for (int64_t block; (block = next_block.fetch_add(1, std::memory_order_relaxed)) < blocks;)
       multiply_rows(packed_b, block);
-  }
+  });
   return true;
 }
 #else
@@ -322,51 +334,31 @@ void sgemm(int64_t m, int64_t n, int64_t k, float alpha, MatrixRef a, MatrixRef 
   // transposed, C^T = B^T A^T, is narrow with W itself as the row-major A, read in place instead
   // of packed -- when k is long enough to amortize writing C by columns (bench/NOTES.md v30).
   if (m <= kTransposedNarrowMaxRows && k >= kTransposedNarrowMinK &&
-      multiply_narrow(n, m, k, alpha, {b.data, b.cs, b.rs}, {a.data, a.cs, a.rs}, beta,
-                      {c.data, c.cs, c.rs}, threads))
+      multiply_narrow(n, m, k, alpha, transposed(b), transposed(a), beta, transposed(c),
+                      threads))
     return;
   if (threads <= 1) return gemm_single_thread(m, n, k, alpha, a, b, beta, c);
-#ifndef _OPENMP
-  gemm_single_thread(m, n, k, alpha, a, b, beta, c);
-#else
-
-  // An exception may not leave an OpenMP region; carry the first one out (allocation failure).
-  std::exception_ptr error;
-  auto run_guarded = [&error](auto&& work) {
-    try {
-      work();
-    } catch (...) {
-#pragma omp critical(fastdl_gemm_error)
-      if (!error) error = std::current_exception();
-    }
-  };
 
   const ThreadGrid grid = choose_grid(m, n, k, threads);
   if (grid.rows == 1 && ceil_div(n, NR) >= 4 * threads) {
     // Enough columns to hand out at run time; any team size OpenMP grants computes all of C.
     ColumnSchedule schedule(m, n, k, threads);
-#pragma omp parallel num_threads(threads)
-    run_guarded([&] { schedule.run(m, n, k, alpha, a, b, beta, c); });
-  } else {
-#pragma omp parallel num_threads(grid.rows * grid.cols)
-    {
-      // OpenMP may grant fewer threads than asked (OMP_THREAD_LIMIT, nesting): each thread then
-      // takes every team-size-th part of the grid.
-      const int team = omp_get_num_threads();
-      for (int t = omp_get_thread_num(); t < grid.rows * grid.cols; t += team) {
-        auto [m0, m1] = tile_range(m, MR, t / grid.cols, grid.rows);
-        auto [n0, n1] = tile_range(n, NR, t % grid.cols, grid.cols);
-        if (m0 < m1 && n0 < n1)
-          run_guarded([&] {
-            gemm_single_thread(m1 - m0, n1 - n0, k, alpha, {a.data + m0 * a.rs, a.rs, a.cs},
-                               {b.data + n0 * b.cs, b.rs, b.cs}, beta,
-                               {c.data + m0 * c.rs + n0 * c.cs, c.rs, c.cs});
-          });
-      }
-    }
+    run_on_threads(threads, [&] { schedule.run(m, n, k, alpha, a, b, beta, c); });
+    return;
   }
-  if (error) std::rethrow_exception(error);
-#endif
+  std::atomic<int> next_part{0};
+  run_on_threads(grid.rows * grid.cols, [&] {
+    // Parts of the grid taken in turn: OpenMP may grant fewer threads than asked
+    // (OMP_THREAD_LIMIT, nesting), and then a thread does several.
+    for (int t; (t = next_part.fetch_add(1, std::memory_order_relaxed)) < grid.rows * grid.cols;) {
+      auto [m0, m1] = tile_range(m, MR, t / grid.cols, grid.rows);
+      auto [n0, n1] = tile_range(n, NR, t % grid.cols, grid.cols);
+      if (m0 < m1 && n0 < n1)
+        gemm_single_thread(m1 - m0, n1 - n0, k, alpha, {a.data + m0 * a.rs, a.rs, a.cs},
+                           {b.data + n0 * b.cs, b.rs, b.cs}, beta,
+                           {c.data + m0 * c.rs + n0 * c.cs, c.rs, c.cs});
+    }
+  });
 }
 
 }  // namespace fastdl::cpu::FASTDL_ISA

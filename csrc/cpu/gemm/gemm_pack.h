@@ -9,6 +9,9 @@
 #if defined(FASTDL_ISA_avx512) || defined(FASTDL_ISA_avx2)
 #include <immintrin.h>
 #endif
+#if defined(FASTDL_ISA_avx512)
+#include "cpu/gemm/gemm_lane_mask_avx512.h"
+#endif
 
 namespace fastdl::cpu::FASTDL_ISA {
 
@@ -167,10 +170,7 @@ void pack_b(int64_t kc, int64_t nc, const float* b, int64_t rs, int64_t cs, floa
     if (cs == 1) {  // masked loads read only the nr valid columns, the rest become zeros
       static_assert(NR % 16 == 0, "whole 16-lane vectors per packed row");
       __mmask16 mask[NR / 16];
-      for (int v = 0; v < NR / 16; ++v) {
-        const int lanes = nr - 16 * v;
-        mask[v] = lanes >= 16 ? __mmask16(0xFFFF) : lanes <= 0 ? __mmask16(0) : __mmask16((1u << lanes) - 1);
-      }
+      for (int v = 0; v < NR / 16; ++v) mask[v] = lane_mask(nr, v);
       for (int64_t p = 0; p < kc; ++p)
         for (int v = 0; v < NR / 16; ++v)
           _mm512_store_ps(out + p * NR + 16 * v, _mm512_maskz_loadu_ps(mask[v], src + p * rs + 16 * v));

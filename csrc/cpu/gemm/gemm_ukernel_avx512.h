@@ -6,15 +6,10 @@
 
 #include <cstdint>
 
+#include "cpu/gemm/gemm_lane_mask_avx512.h"
 #include "cpu/gemm/gemm_tile_store.h"
 
 namespace fastdl::cpu::FASTDL_ISA {
-
-// Lanes of vector v (columns [16 v, 16 v + 16)) that lie inside the first nr columns.
-inline __mmask16 lane_mask(int nr, int v) {
-  const int lanes = nr - 16 * v;
-  return lanes >= 16 ? __mmask16(0xFFFF) : lanes <= 0 ? __mmask16(0) : __mmask16((1u << lanes) - 1);
-}
 
 // C tile (mr x nr of it) = alpha * acc + beta * C; beta == 0 never reads C.
 template <int MR, int NV>

@@ -215,7 +215,7 @@ bool sgemv(int64_t m, int64_t n, int64_t k, float alpha, MatrixRef a, MatrixRef 
   if (r > kMaxVectors || (r > 1 && k * count < kMinThinElements)) return false;
   ThinProduct t{};
   t.count = count, t.k = k;
-  const MatrixRef big = thin_rows ? MatrixRef{b.data, b.cs, b.rs} : a;  // rows = outputs
+  const MatrixRef big = thin_rows ? transposed(b) : a;  // rows = outputs
   if (big.cs == 1) {
     // Rows of a row-major A against more than two columns of B: the narrow GEMM path (A read in
     // place by the micro-kernel, 8 rows per B load) measured faster (bench/NOTES.md v26).
@@ -227,7 +227,7 @@ bool sgemv(int64_t m, int64_t n, int64_t k, float alpha, MatrixRef a, MatrixRef 
     return false;
   }
   // The vectors with unit stride along k, gathered once unless they already have it.
-  const MatrixRef vec = thin_rows ? a : MatrixRef{b.data, b.cs, b.rs};  // rows = vectors
+  const MatrixRef vec = thin_rows ? a : transposed(b);  // rows = vectors
   if (vec.cs == 1) {
     t.v = vec.data, t.ldv = vec.rs;
   } else {
