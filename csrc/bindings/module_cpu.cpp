@@ -35,20 +35,17 @@ NB_MODULE(_C, m) {
   });
   m.def("set_simd_path", &fastdl::set_active_isa, nb::arg("name"));
 
-  m.def(
-      "measure_peak_gflops",
-      [](const std::string& isa, int threads, double seconds) {
-        nb::gil_scoped_release release;
-        return fastdl::cpu::measure_peak_gflops(isa.c_str(), threads, seconds);
-      },
-      nb::arg("isa") = "", nb::arg("threads") = 1, nb::arg("seconds") = 0.3);
-  m.def(
-      "measure_microkernel_gflops",
-      [](const std::string& isa, int threads, double seconds) {
-        nb::gil_scoped_release release;
-        return fastdl::cpu::measure_microkernel_gflops(isa.c_str(), threads, seconds);
-      },
-      nb::arg("isa") = "", nb::arg("threads") = 1, nb::arg("seconds") = 0.3);
+  // Rates of a SIMD path ("" = the active one) on `threads` threads, measured with the GIL off.
+  for (auto [name, measure] : {std::pair{"measure_peak_gflops", &fastdl::cpu::measure_peak_gflops},
+                               {"measure_microkernel_gflops",
+                                &fastdl::cpu::measure_microkernel_gflops}})
+    m.def(
+        name,
+        [measure](const std::string& isa, int threads, double seconds) {
+          nb::gil_scoped_release release;
+          return measure(isa.c_str(), threads, seconds);
+        },
+        nb::arg("isa") = "", nb::arg("threads") = 1, nb::arg("seconds") = 0.3);
   m.def(
       "measure_read_bandwidth_gbs",
       [](int threads, double seconds) {

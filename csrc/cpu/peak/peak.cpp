@@ -30,39 +30,22 @@ namespace {
 using BurstFn = float (*)(int64_t, double*);
 using ReadFn = float (*)(const float*, int64_t);
 
-BurstFn burst_for(Isa isa) {
-  switch (isa) {
-#ifdef FASTDL_HAVE_ISA_avx512
-    case Isa::avx512: return avx512::fma_burst;
-#endif
-#ifdef FASTDL_HAVE_ISA_avx2
-    case Isa::avx2: return avx2::fma_burst;
-#endif
-    default: return scalar::fma_burst;
-  }
-}
+// One ISA's copies of the measurement loops.
+struct PeakKernels {
+  BurstFn fma;          // register-only FMA bursts
+  BurstFn microkernel;  // the GEMM micro-kernel over L1/L2-resident operands
+  ReadFn read;          // a streaming sum over memory
+};
 
-BurstFn microkernel_for(Isa isa) {
+PeakKernels kernels_for(Isa isa) {
   switch (isa) {
 #ifdef FASTDL_HAVE_ISA_avx512
-    case Isa::avx512: return avx512::microkernel_burst;
+    case Isa::avx512: return {avx512::fma_burst, avx512::microkernel_burst, avx512::read_sum};
 #endif
 #ifdef FASTDL_HAVE_ISA_avx2
-    case Isa::avx2: return avx2::microkernel_burst;
+    case Isa::avx2: return {avx2::fma_burst, avx2::microkernel_burst, avx2::read_sum};
 #endif
-    default: return scalar::microkernel_burst;
-  }
-}
-
-ReadFn read_for(Isa isa) {
-  switch (isa) {
-#ifdef FASTDL_HAVE_ISA_avx512
-    case Isa::avx512: return avx512::read_sum;
-#endif
-#ifdef FASTDL_HAVE_ISA_avx2
-    case Isa::avx2: return avx2::read_sum;
-#endif
-    default: return scalar::read_sum;
+    default: return {scalar::fma_burst, scalar::microkernel_burst, scalar::read_sum};
   }
 }
 
@@ -119,16 +102,16 @@ double median_burst_gflops(BurstFn burst, int threads, double seconds) {
 }  // namespace
 
 double measure_peak_gflops(const char* isa, int threads, double seconds) {
-  return median_burst_gflops(burst_for(resolve(isa)), threads, seconds);
+  return median_burst_gflops(kernels_for(resolve(isa)).fma, threads, seconds);
 }
 
 double measure_microkernel_gflops(const char* isa, int threads, double seconds) {
-  return median_burst_gflops(microkernel_for(resolve(isa)), threads, seconds);
+  return median_burst_gflops(kernels_for(resolve(isa)).microkernel, threads, seconds);
 }
 
 double measure_read_bandwidth_gbs(int threads, double seconds) {
   threads = std::max(threads, 1);
-  ReadFn read = read_for(active_isa());
+  ReadFn read = kernels_for(active_isa()).read;
   const int64_t n = int64_t(64) << 20;  // 256 MiB of floats: far beyond every cache
   std::vector<float> buf(n);
 #pragma omp parallel for num_threads(threads) schedule(static)

@@ -37,6 +37,12 @@ def _gflops(shape, seconds):
     return 2.0 * m * n * k / seconds * 1e-9
 
 
+def _pause(threads: int) -> float:
+    """Seconds to wait before each timed call: worker threads that keep spinning after a call
+    (and steal the other core from the next library) exist only with >1 thread."""
+    return 0.25 if threads > 1 else 0.0
+
+
 def _blas_kernel() -> str:
     from threadpoolctl import threadpool_info
     blas = [p for p in threadpool_info() if p.get("user_api") == "blas"]
@@ -63,9 +69,7 @@ def measure_in_process(shapes, threads, repeats):
             if torch is not None:
                 ta, tb, tc = (torch.from_numpy(x) for x in (a, b, c))
                 fns["torch"] = lambda: torch.mm(ta, tb, out=tc)
-            # Worker threads that keep spinning after a call (and steal the other core from the
-            # next library) exist only with >1 thread.
-            secs = interleaved_seconds(fns, repeats, pause=0.25 if threads > 1 else 0.0)
+            secs = interleaved_seconds(fns, repeats, pause=_pause(threads))
             results[shape] = {name: _gflops(shape, s) for name, s in secs.items()}
     return results
 
@@ -78,7 +82,7 @@ def _numpy_child(shapes, threads, repeats):
         for shape in shapes:
             a, b, c = _operands(*shape)
             secs = interleaved_seconds({"numpy": lambda: np.matmul(a, b, out=c)}, repeats,
-                                       pause=0.25 if threads > 1 else 0.0)
+                                       pause=_pause(threads))
             res[",".join(map(str, shape))] = _gflops(shape, secs["numpy"])
     print(json.dumps({"kernel": _blas_kernel(), "gflops": res}))
 
