@@ -51,8 +51,11 @@ inline void prefetch_c_tile(const float* c, int64_t rs_c, int64_t cs_c, int mr, 
 }
 
 // The k loop over NV of the packed sliver's vectors; `ldb` is the packed row length (NR).
+// Never inlined: its NV * MR accumulators, NV B vectors and the broadcast need 28 of the 32 zmm
+// registers, and inlined next to the packing code (whose permutation indices stay live) GCC
+// spilled a B vector to the stack, one store and MR reloads per k step.
 template <int MR, int NV>
-inline void micro_kernel_vectors(int64_t kc, const float* __restrict pa, const float* __restrict pb,
+[[gnu::noinline]] void micro_kernel_vectors(int64_t kc, const float* __restrict pa, const float* __restrict pb,
                                  int64_t ldb, float* c, int64_t rs_c, int64_t cs_c, int mr,
                                  int nr, float alpha, float beta) {
   __m512 acc[NV][MR];
@@ -110,7 +113,7 @@ inline void micro_kernel(int64_t kc, const float* __restrict pa, const float* __
 // the next MR rows of A (`next`, same lda) is prefetched every two k steps: over the k loop that
 // is all of them (8 rows x k / 16 lines), so a stream of long row blocks does not wait for memory.
 template <int MR, int NV, bool kPrefetchNext>
-inline void micro_kernel_in_place_vectors(int64_t kc, const float* a, int64_t lda, const float* b,
+[[gnu::noinline]] void micro_kernel_in_place_vectors(int64_t kc, const float* a, int64_t lda, const float* b,
                                           int64_t ldb, float* c, int64_t rs_c, int64_t cs_c,
                                           int mr, int nr, float alpha, float beta,
                                           const float* next) {
