@@ -1,7 +1,8 @@
 #pragma once
 // AVX2 + FMA micro-kernels: an MR x 16 tile of C in 2*MR ymm accumulators (MR = 6 uses 12 of the
 // 16 ymm registers; 2 hold B, 1 the broadcast of A). micro_kernel reads packed slivers;
-// micro_kernel_in_place reads A (and B) where they lie, like the AVX-512 one.
+// micro_kernel_in_place reads A (and B) where they lie, like the AVX-512 one. Neither is ever
+// inlined: 15 of 16 registers leave no room for a caller's live vectors (see the AVX-512 kernels).
 #include <immintrin.h>
 
 #include <cstdint>
@@ -43,9 +44,9 @@ inline void store_tile(const __m256 (&acc0)[MR], const __m256 (&acc1)[MR], float
 }
 
 template <int MR, int NR>
-inline void micro_kernel(int64_t kc, const float* __restrict pa, const float* __restrict pb,
-                         float* c, int64_t rs_c, int64_t cs_c, int mr, int nr, float alpha,
-                         float beta) {
+[[gnu::noinline]] void micro_kernel(int64_t kc, const float* __restrict pa,
+                                    const float* __restrict pb, float* c, int64_t rs_c,
+                                    int64_t cs_c, int mr, int nr, float alpha, float beta) {
   static_assert(NR == 16, "this kernel holds a row of the tile in two vectors");
   __m256 acc0[MR], acc1[MR];
 #pragma GCC unroll 16
@@ -76,9 +77,10 @@ inline __m256i lane_mask(int nr, int v) {
 // A (rows clamped to mr - 1) and B (columns past nr masked off) read in place; with
 // kPrefetchNext, one line of the next MR rows of A every two k steps (see the AVX-512 kernel).
 template <int MR, int NR, bool kPrefetchNext = false>
-inline void micro_kernel_in_place(int64_t kc, const float* a, int64_t lda, const float* b,
-                                  int64_t ldb, float* c, int64_t rs_c, int64_t cs_c, int mr,
-                                  int nr, float alpha, float beta, const float* next = nullptr) {
+[[gnu::noinline]] void micro_kernel_in_place(int64_t kc, const float* a, int64_t lda,
+                                             const float* b, int64_t ldb, float* c, int64_t rs_c,
+                                             int64_t cs_c, int mr, int nr, float alpha,
+                                             float beta, const float* next = nullptr) {
   static_assert(NR == 16, "this kernel holds a row of the tile in two vectors");
   __m256 acc0[MR], acc1[MR];
 #pragma GCC unroll 16

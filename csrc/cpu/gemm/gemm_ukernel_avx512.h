@@ -55,9 +55,10 @@ inline void prefetch_c_tile(const float* c, int64_t rs_c, int64_t cs_c, int mr, 
 // registers, and inlined next to the packing code (whose permutation indices stay live) GCC
 // spilled a B vector to the stack, one store and MR reloads per k step.
 template <int MR, int NV>
-[[gnu::noinline]] void micro_kernel_vectors(int64_t kc, const float* __restrict pa, const float* __restrict pb,
-                                 int64_t ldb, float* c, int64_t rs_c, int64_t cs_c, int mr,
-                                 int nr, float alpha, float beta) {
+[[gnu::noinline]] void micro_kernel_vectors(int64_t kc, const float* __restrict pa,
+                                              const float* __restrict pb, int64_t ldb, float* c,
+                                              int64_t rs_c, int64_t cs_c, int mr, int nr,
+                                              float alpha, float beta) {
   __m512 acc[NV][MR];
 #pragma GCC unroll 16
   for (int i = 0; i < MR; ++i)
@@ -113,10 +114,11 @@ inline void micro_kernel(int64_t kc, const float* __restrict pa, const float* __
 // the next MR rows of A (`next`, same lda) is prefetched every two k steps: over the k loop that
 // is all of them (8 rows x k / 16 lines), so a stream of long row blocks does not wait for memory.
 template <int MR, int NV, bool kPrefetchNext>
-[[gnu::noinline]] void micro_kernel_in_place_vectors(int64_t kc, const float* a, int64_t lda, const float* b,
-                                          int64_t ldb, float* c, int64_t rs_c, int64_t cs_c,
-                                          int mr, int nr, float alpha, float beta,
-                                          const float* next) {
+[[gnu::noinline]] void micro_kernel_in_place_vectors(int64_t kc, const float* a, int64_t lda,
+                                                       const float* b, int64_t ldb, float* c,
+                                                       int64_t rs_c, int64_t cs_c, int mr, int nr,
+                                                       float alpha, float beta,
+                                                       const float* next) {
   __m512 acc[NV][MR];
 #pragma GCC unroll 16
   for (int i = 0; i < MR; ++i)

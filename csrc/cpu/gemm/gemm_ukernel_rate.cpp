@@ -34,12 +34,14 @@ float microkernel_burst(int64_t sweeps, double* flops) {
     a_lines.resize(MR * KC / 16 + 1);
     b_lines.resize(kSlivers * stride / 16 + 1);
     c_lines.resize(kSlivers * MR * NR / 16 + 1);
-    for (int64_t i = 0; i < MR * KC; ++i) a_lines[0].v[i] = 1e-3f * float(i % 7);
-    for (int64_t i = 0; i < kSlivers * stride; ++i) b_lines[0].v[i] = 1e-3f * float(i % 5);
+    float* a_init = reinterpret_cast<float*>(a_lines.data());
+    float* b_init = reinterpret_cast<float*>(b_lines.data());
+    for (int64_t i = 0; i < MR * KC; ++i) a_init[i] = 1e-3f * float(i % 7);
+    for (int64_t i = 0; i < kSlivers * stride; ++i) b_init[i] = 1e-3f * float(i % 5);
   }
-  const float* a = a_lines[0].v;
-  const float* b = b_lines[0].v;
-  float* c = c_lines[0].v;
+  const float* a = reinterpret_cast<const float*>(a_lines.data());
+  const float* b = reinterpret_cast<const float*>(b_lines.data());
+  float* c = reinterpret_cast<float*>(c_lines.data());
   for (int64_t s = 0; s < sweeps; ++s)
     for (int64_t j = 0; j < kSlivers; ++j)
       micro_kernel<MR, NR>(KC, a, b + j * stride, c + j * MR * NR, NR, 1, MR, NR, 1.f, 1.f);
