@@ -416,6 +416,38 @@ def test_gemm_rejects_mismatched_shapes():
         ops.gemm(np.ones((3, 4), f), np.ones((4, 2), f), beta=1.0)
 
 
+@pytest.mark.parametrize("trans_a, trans_b", [(False, False), (True, False), (False, True),
+                                              (True, True)])
+def test_gemm_2d_numpy_complaints_keep_gemm_words_and_leave_c(trans_a, trans_b):
+    # 2-D numpy operands go straight to the binding (no Python-side checks first); whatever it
+    # rejects must still be reported by ops.gemm's own rules, with c unchanged.
+    f = np.float32
+    rng = np.random.default_rng(7)
+    a = rng.standard_normal((4, 3) if trans_a else (3, 4)).astype(f)
+    b = rng.standard_normal((2, 4) if trans_b else (4, 2)).astype(f)
+    flags = dict(trans_a=trans_a, trans_b=trans_b)
+    c = np.full((3, 2), 7.0, f)
+    c.flags.writeable = False
+    with pytest.raises(ValueError, match="c is read-only"):
+        ops.gemm(a, b, c, **flags)
+    assert (c == 7.0).all()
+    with pytest.raises(ValueError, match=r"c has shape \(2, 3\)"):
+        ops.gemm(a, b, np.zeros((2, 3), f), **flags)
+    with pytest.raises(TypeError, match="gemm: c must be float32"):
+        ops.gemm(a, b, np.zeros((3, 2)), **flags)
+    with pytest.raises(TypeError, match="gemm: b must be float32"):
+        ops.gemm(a, b.astype(np.float64), **flags)
+    with pytest.raises(ValueError, match="do not agree"):
+        ops.gemm(a, b[:, :3] if trans_b else b[:3], **flags)
+    # alpha and beta as Python ints and numpy scalars, c given and not
+    c = rng.standard_normal((3, 2)).astype(f)
+    want = 2 * (a.T if trans_a else a).astype(np.float64) @ (b.T if trans_b else b) + 0.5 * c
+    got = ops.gemm(a, b, c.copy(), alpha=2, beta=np.float64(0.5), **flags)
+    np.testing.assert_allclose(got, want, rtol=1e-5, atol=1e-5)
+    got = ops.gemm(a, b, alpha=np.float32(2), **flags)
+    np.testing.assert_allclose(got, want - 0.5 * c, rtol=1e-5, atol=1e-5)
+
+
 def test_gemm_rejects_wrong_ndim():
     f = np.float32
     with pytest.raises(ValueError, match=r"at least 2-D.*\(4,\)"):
