@@ -15,7 +15,7 @@ import pytest
 
 from fastdl import _C
 
-STACK_FMA = re.compile(r"vfn?madd\w+\s+-?0x[0-9a-f]+\(%rsp\),%zmm\d+")
+STACK_FMA = re.compile(r"vfn?madd\w+\s+(-?0x[0-9a-f]+)?\(%rsp\),%zmm\d+")
 
 
 @pytest.mark.skipif(platform.machine() not in ("x86_64", "AMD64"), reason="x86-64 kernels only")
