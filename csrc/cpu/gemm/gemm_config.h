@@ -81,14 +81,16 @@ FASTDL_GEMM_BLOCKS(256, 1536, 480)
 inline constexpr int64_t kInPlaceMaxBFloats = 12288;
 // Products with at most this many columns (8 slivers) read A in place and pack only B, over the
 // whole of k, if that packed B fits kNarrowMaxPackedB floats (1 MiB, half the L2); threads take
-// blocks of kNarrowRowsPerTask rows (bench/NOTES.md v22, v24: +13-34% up to 288 columns, +10% at
-// 384, +6% / -4% (1 / 2 threads) at 480).
+// blocks of at most kNarrowRowsPerTask rows, and at least kNarrowTasksPerThread blocks each when
+// m is short (bench/NOTES.md v22, v24: +13-34% up to 288 columns, +10% at 384, +6% / -4% (1 / 2
+// threads) at 480; v32 for the short-m rule).
 #ifndef FASTDL_NARROW_COLS
 #define FASTDL_NARROW_COLS 384
 #endif
 inline constexpr int64_t kNarrowMaxColumns = FASTDL_NARROW_COLS;
 inline constexpr int64_t kNarrowMaxPackedB = 262144;
 inline constexpr int64_t kNarrowRowsPerTask = 64;
+inline constexpr int64_t kNarrowTasksPerThread = 4;
 // ... and prefetch the next row block of A in software when k is at least this (bench/NOTES.md
 // v23: +8-27% at k = 512-1024, a loss below k = 128).
 inline constexpr int64_t kNarrowPrefetchMinK = 256;

@@ -219,10 +219,15 @@ bool multiply_narrow(int64_t m, int64_t n, int64_t k, float alpha, MatrixRef a, 
   const int64_t slivers = ceil_div(n, NR);
   if (a.cs != 1 || n > kNarrowMaxColumns || k * slivers * NR > kNarrowMaxPackedB) return false;
   const int64_t stride = packed_b_sliver_stride<NR>(k);
-  const int64_t blocks = ceil_div(m, kNarrowRowsPerTask);
+  // Short m: smaller blocks, so that the last one taken leaves little for a faster thread to
+  // wait on. A row's arithmetic is the same in any block: the bits do not depend on this.
+  const int64_t rows_per_task = std::clamp(
+      round_up(ceil_div(m, kNarrowTasksPerThread * std::max(threads, 1)), MR), int64_t(MR),
+      kNarrowRowsPerTask);
+  const int64_t blocks = ceil_div(m, rows_per_task);
   auto multiply_rows = [&](const float* packed_b, int64_t block) {
-    const int64_t end = std::min(m, (block + 1) * kNarrowRowsPerTask);
-    for (int64_t ir = block * kNarrowRowsPerTask; ir < end; ir += MR) {
+    const int64_t end = std::min(m, (block + 1) * rows_per_task);
+    for (int64_t ir = block * rows_per_task; ir < end; ir += MR) {
       const int mr = int(std::min<int64_t>(MR, end - ir));
       const float* rows = a.data + ir * a.rs;
       for (int64_t s = 0; s < slivers; ++s) {
