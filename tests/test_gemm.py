@@ -366,8 +366,27 @@ def test_columns_handed_out_at_run_time(simd_path, threads_n, alpha, beta):
     assert_gemm_close(many, a, b, alpha, beta, c0)
 
 
+@pytest.mark.parametrize("threads_n", [2, 3])
+@pytest.mark.parametrize("m,n,k", [(800, 820, 600), (777, 1300, 129), (1000, 1000, 1030)])
+def test_wide_square_products_take_columns_at_run_time(simd_path, threads_n, m, n, k):
+    # m <= n with many column slivers per thread: columns handed out at run time even where the
+    # static grid would have split m (v33); bitwise what one thread computes.
+    rng = np.random.default_rng(m + n)
+    a, b, c0 = rand(rng, m, k), rand(rng, k, n), rand(rng, m, n)
+    before = fastdl.get_num_threads()
+    try:
+        fastdl.set_num_threads(1)
+        one = ops.gemm(a, b, c0.copy(), alpha=1.25, beta=-0.5)
+        fastdl.set_num_threads(threads_n)
+        many = ops.gemm(a, b, c0.copy(), alpha=1.25, beta=-0.5)
+    finally:
+        fastdl.set_num_threads(before)
+    np.testing.assert_array_equal(many, one)
+    assert_gemm_close(many, a, b, 1.25, -0.5, c0)
+
+
 @pytest.mark.parametrize("m,n,a_layout", [(3000, 40, "F"), (1500, 900, "F"), (3000, 40, "C"),
-                                          (1, 5000, "C")])
+                                          (900, 1500, "C"), (1, 5000, "C")])
 def test_fewer_openmp_threads_than_asked(m, n, a_layout):
     # OMP_THREAD_LIMIT=1 makes OpenMP grant one thread where two are asked: every part of C must
     # still be computed -- by the packed path's static grid (tall, column-major A) and its
