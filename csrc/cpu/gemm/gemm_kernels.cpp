@@ -277,6 +277,7 @@ bool multiply_narrow(int64_t, int64_t, int64_t, float, MatrixRef, MatrixRef, flo
 
 struct ThreadGrid {
   int rows, cols;  // threads along m, along n
+  double cost;     // the slowest thread's estimated time (see choose_grid)
 };
 
 // [begin, end) of part `index` of `count` when `tiles` tiles of `tile` elements (the last one
@@ -299,29 +300,33 @@ int64_t largest_part(int64_t extent, int64_t tile, int count) {
   return largest;
 }
 
-// Pick rows x cols == threads minimizing the slowest thread's estimated time: its tile area
-// (compute) plus the elements it packs (each thread packs its own rows of A once per k slice,
-// and its own columns of B once per MC block of its rows). Ties go to splitting n.
+// A thread's estimated time for a tm x tn part of C: its tile area (compute) plus the elements
+// it packs (its rows of A once per k slice, its columns of B once per MC block of its rows).
+// Packing an element costs roughly what 16 FMA lanes' worth of tile updates do.
+double part_cost(double tm, double tn, int64_t k) {
+  return tm * tn * double(k) + 16.0 * double(k) * (tm + tn * double(ceil_div(int64_t(tm), MC)));
+}
+
+// Pick rows x cols == threads minimizing the slowest thread's part_cost. Ties go to splitting n.
 ThreadGrid choose_grid(int64_t m, int64_t n, int64_t k, int threads) {
   const int64_t m_tiles = ceil_div(m, MR), n_tiles = ceil_div(n, NR);
-  ThreadGrid best{1, threads};
-  double best_cost = -1.0;
+  ThreadGrid best{1, threads, -1.0};
   for (int rows = 1; rows <= threads; ++rows) {
     if (threads % rows) continue;
     const int cols = threads / rows;
     if (rows > m_tiles || cols > n_tiles) continue;
-    const double tm = double(largest_part(m, MR, rows));
-    const double tn = double(largest_part(n, NR, cols));
-    // Packing an element costs roughly what 16 FMA lanes' worth of tile updates do.
-    const double compute = tm * tn * double(k);
-    const double packing = 16.0 * double(k) * (tm + tn * double(ceil_div(int64_t(tm), MC)));
-    const double cost = compute + packing;
-    if (best_cost < 0 || cost < best_cost || (cost == best_cost && cols > best.cols)) {
-      best = {rows, cols};
-      best_cost = cost;
-    }
+    const double cost = part_cost(double(largest_part(m, MR, rows)),
+                                  double(largest_part(n, NR, cols)), k);
+    if (best.cost < 0 || cost < best.cost || (cost == best.cost && cols > best.cols))
+      best = {rows, cols, cost};
   }
   return best;
+}
+
+// The column schedule's per-thread estimate: all rows of A packed by every thread, an even share
+// of the columns (handed out at run time, so no thread's part is a whole sliver larger).
+double column_schedule_cost(int64_t m, int64_t n, int64_t k, int threads) {
+  return part_cost(double(m), double(n) / threads, k);
 }
 
 }  // namespace
@@ -346,12 +351,13 @@ void sgemm(int64_t m, int64_t n, int64_t k, float alpha, MatrixRef a, MatrixRef 
 
   const ThreadGrid grid = choose_grid(m, n, k, threads);
   const int64_t slivers = ceil_div(n, NR);
-  // Columns handed out at run time when the grid splits n anyway, or when n is wide and m no
-  // taller (each thread then packs no more than a static row split would have it pack): a core
-  // shared with another job takes less of the work instead of holding up the end (bench/NOTES.md
-  // v33: the same speed on quiet cores, +9-18% when one core is also running another process).
-  if (slivers >= 4 * threads && (grid.rows == 1 || (slivers >= kWideColumnsPerThread * threads &&
-                                                     m <= n))) {
+  // Columns handed out at run time when the grid splits n anyway, or when there are enough of
+  // them and the schedule costs no more than the grid (at 2 threads: m <= n): a core shared with
+  // another job then takes less of the work instead of holding up the end (bench/NOTES.md v33:
+  // the same speed on quiet cores, +13-25% when one core also runs another process).
+  if (slivers >= 4 * threads &&
+      (grid.rows == 1 || (slivers >= kWideColumnsPerThread * threads &&
+                          column_schedule_cost(m, n, k, threads) <= grid.cost))) {
     // Any team size OpenMP grants computes all of C.
     ColumnSchedule schedule(m, n, k, threads);
     run_on_threads(threads, [&] { schedule.run(m, n, k, alpha, a, b, beta, c); });
