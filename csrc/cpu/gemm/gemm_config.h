@@ -105,8 +105,9 @@ inline constexpr int64_t kTransposedNarrowMinK = 512;
 static_assert(MC % MR == 0, "MC must be a multiple of MR");
 static_assert(NC % NR == 0, "NC must be a multiple of NR");
 
-// On several threads, products with at least this many B slivers per thread and m <= n take
-// their columns at run time even where the static grid would split m (bench/NOTES.md v33).
+// On several threads, products with at least this many B slivers per thread take their columns
+// at run time even where the static grid would split m, if the grid's cost model rates that no
+// dearer (at 2 threads: m <= n; bench/NOTES.md v33).
 inline constexpr int64_t kWideColumnsPerThread = 8;
 
 // Products below this many flops run on one thread: an OpenMP fork/join costs a few
