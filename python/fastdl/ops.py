@@ -17,6 +17,20 @@ def _check_float32(x, fn: str, name: str):
         raise TypeError(f"{fn}: {name} must be float32, got {x.dtype} with shape {tuple(x.shape)}")
 
 
+def _through_binding(a, b, out, alpha, beta):
+    """``out`` computed by the CPU binding straight away, or None if the binding objects.
+
+    For 2-D numpy operands: the binding checks dtypes, shapes and overlap before it computes
+    anything, and the Python-side checks would double a small product's time. On None the
+    caller's general path finds what is wrong and says it in its own words.
+    """
+    try:
+        _C.gemm(a, b, out, alpha, beta)
+    except (TypeError, ValueError):
+        return None
+    return out
+
+
 def gemm(a, b, c=None, alpha: float = 1.0, beta: float = 0.0, trans_a: bool = False,
          trans_b: bool = False):
     """``c = alpha * op(a) @ op(b) + beta * c`` for 2-D or equally batched float32 arrays.
@@ -27,16 +41,11 @@ def gemm(a, b, c=None, alpha: float = 1.0, beta: float = 0.0, trans_a: bool = Fa
     """
     if (type(a) is np.ndarray and type(b) is np.ndarray and a.ndim == 2 and b.ndim == 2
             and (c is None and beta == 0 or type(c) is np.ndarray)):
-        # 2-D numpy arrays go straight to the binding, which checks dtypes, shapes and overlap
-        # before it computes anything (the checks below would double a small product's time);
-        # when it objects, the general path finds what is wrong and says it in gemm's words.
         out = np.empty((a.shape[1] if trans_a else a.shape[0],
                         b.shape[0] if trans_b else b.shape[1]), _FLOAT32) if c is None else c
-        try:
-            _C.gemm(a.T if trans_a else a, b.T if trans_b else b, out, alpha, beta)
+        if _through_binding(a.T if trans_a else a, b.T if trans_b else b, out, alpha,
+                            beta) is not None:
             return out
-        except (TypeError, ValueError):
-            pass
     xp = backend.array_module(a, b) if c is None else backend.array_module(a, b, c)
     for x, name in ((a, "a"), (b, "b")):
         _check_float32(x, "gemm", name)
@@ -68,12 +77,9 @@ def gemm(a, b, c=None, alpha: float = 1.0, beta: float = 0.0, trans_a: bool = Fa
 def matmul(a, b, out=None):
     """``a @ b`` with numpy's semantics (1-D operands, broadcast batch dimensions), float32."""
     if out is None and type(a) is np.ndarray and type(b) is np.ndarray and a.ndim == 2 == b.ndim:
-        res = np.empty((a.shape[0], b.shape[1]), _FLOAT32)
-        try:  # as in gemm: the binding checks; the general path explains a complaint
-            _C.gemm(a, b, res, 1.0, 0.0)
+        res = _through_binding(a, b, np.empty((a.shape[0], b.shape[1]), _FLOAT32), 1.0, 0.0)
+        if res is not None:
             return res
-        except (TypeError, ValueError):
-            pass
     xp = backend.array_module(a, b)
     for x, name in ((a, "a"), (b, "b")):
         _check_float32(x, "matmul", name)
