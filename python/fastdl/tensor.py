@@ -92,6 +92,10 @@ def _wrap(data) -> "Tensor":
     t._requires_grad = False
     t._grad_fn = None
     t._retains_grad = False
+    t._vc = None
+    t._view = None
+    t._hooks = None
+    t._output_nr = 0
     return t
 
 
@@ -169,7 +173,19 @@ def tensor(data, dtype=None, device=None, requires_grad=False) -> "Tensor":
 
 
 class Tensor:
-    __slots__ = ("_data", "_grad", "_requires_grad", "_grad_fn", "_retains_grad", "__weakref__")
+    """A numpy (CPU) or cupy (GPU) array plus autograd state (PyTorch's ``torch.Tensor``).
+
+    ``_vc`` is the version counter (shared with views: bumped by in-place writes, checked by
+    backward formulas that saved the tensor); ``_view`` says how a view was taken from its base;
+    ``_hooks`` are a leaf's gradient hooks; ``_output_nr`` is the output index into ``grad_fn``.
+
+    >>> x = fastdl.ones(3, requires_grad=True)
+    >>> (x * 2).sum().backward(); x.grad
+    tensor([2., 2., 2.])
+    """
+
+    __slots__ = ("_data", "_grad", "_requires_grad", "_grad_fn", "_retains_grad", "_vc",
+                 "_view", "_hooks", "_output_nr", "__weakref__")
     __array_priority__ = 1000  # numpy scalars/arrays on the left defer to our reflected ops
 
     def __init__(self, data, requires_grad: bool = False):
@@ -181,6 +197,10 @@ class Tensor:
         self._requires_grad = bool(requires_grad)
         self._grad_fn = None
         self._retains_grad = False
+        self._vc = None
+        self._view = None
+        self._hooks = None
+        self._output_nr = 0
 
     # ---- the contract: data, grad, requires_grad and friends ----
     @property
@@ -240,6 +260,32 @@ class Tensor:
     def retains_grad(self) -> bool:
         return self._retains_grad and self._grad_fn is not None
 
+    def register_hook(self, hook):
+        """``hook(grad)`` runs when this tensor's gradient is computed; returning a tensor
+        replaces the gradient. Returns a handle whose ``remove()`` unregisters the hook."""
+        if not self._requires_grad:
+            raise RuntimeError("cannot register a hook on a tensor that doesn't require gradient")
+        if self._grad_fn is not None:
+            return self._grad_fn.register_prehook(hook, self._output_nr)
+        from fastdl.autograd.graph import RemovableHandle
+        if self._hooks is None:
+            self._hooks = []
+        self._hooks.append(hook)
+        return RemovableHandle(self._hooks, hook)
+
+    @property
+    def _version(self) -> int:
+        """How many in-place writes this tensor's memory has seen (PyTorch's ``_version``)."""
+        return 0 if self._vc is None else self._vc.value
+
+    @property
+    def _base(self):
+        """The tensor this one is a view of, or None."""
+        return None if self._view is None else self._view[0]
+
+    def _is_view(self) -> bool:
+        return self._view is not None
+
     def backward(self, gradient=None, retain_graph=None, create_graph=False, inputs=None):
         """Accumulate d(self)/d(leaf) into ``leaf.grad`` for every leaf that requires grad."""
         if inputs is None:
@@ -249,11 +295,15 @@ class Tensor:
             _engine.backward(self, [gradient], retain_graph, create_graph, inputs)
 
     def detach(self) -> "Tensor":
-        return _wrap(self._data)
+        """The same memory (and version counter) without history."""
+        t = _wrap(self._data)
+        t._vc = _version_counter(self)
+        return t
 
     def detach_(self) -> "Tensor":
         self._grad_fn = None
         self._requires_grad = False
+        self._output_nr = 0
         return self
 
     # ---- metadata ----
@@ -383,98 +433,81 @@ class Tensor:
             extras.append("requires_grad=True")
         return "tensor(" + ", ".join([body] + extras) + ")"
 
-    # ---- in-place updates (not recorded: allowed where torch allows them without a graph) ----
-    def _check_inplace(self, *others):
-        if not _grad_mode.enabled:
-            return
-        if self._requires_grad:
-            if self._grad_fn is None:
-                raise RuntimeError(f"a leaf Variable that requires grad (shape "
-                                   f"{tuple(self._data.shape)}) is being used in an in-place "
-                                   "operation; wrap it in `with fastdl.no_grad():`")
-            raise RuntimeError("in-place operations on tensors that are part of an autograd graph "
-                               "are not supported by fastdl; use the out-of-place op")
-        for o in others:
-            if isinstance(o, Tensor) and o._requires_grad:
-                raise RuntimeError("in-place operation with an operand that requires grad is not "
-                                   "supported by fastdl; use the out-of-place op")
-
-    def _inplace(self, ufunc, other, alpha=None):
-        self._check_inplace(other)
-        o = other._data if isinstance(other, Tensor) else other
-        if alpha is not None and alpha != 1:
-            o = o * alpha
-        try:
-            ufunc(self._data, o, out=self._data, casting="same_kind")
-        except (ValueError, TypeError) as e:
-            shape = getattr(o, "shape", ())
-            raise RuntimeError(f"in-place {ufunc.__name__}: cannot write the result for shapes "
-                               f"{tuple(self._data.shape)} and {tuple(shape)} into the tensor "
-                               f"({e})") from None
-        return self
-
+    # ---- in-place updates: the op layer's apply_inplace (torch's rules, version counters) ----
     def add_(self, other, *, alpha=1):
-        return self._inplace(np.add, other, alpha)
+        return _inplace_binary(self, "add", other, alpha)
 
     def sub_(self, other, *, alpha=1):
-        return self._inplace(np.subtract, other, alpha)
+        return _inplace_binary(self, "sub", other, alpha)
 
     def mul_(self, other):
-        return self._inplace(np.multiply, other)
+        return _inplace_binary(self, "mul", other)
 
     def div_(self, other):
-        return self._inplace(np.true_divide, other)
+        return _inplace_binary(self, "div", other)
+
+    def __iadd__(self, other):
+        return _inplace_binary(self, "add", other)
+
+    def __isub__(self, other):
+        return _inplace_binary(self, "sub", other)
+
+    def __imul__(self, other):
+        return _inplace_binary(self, "mul", other)
+
+    def __itruediv__(self, other):
+        return _inplace_binary(self, "div", other)
 
     def clamp_(self, min=None, max=None):
-        self._check_inplace(min, max)
-        lo = min._data if isinstance(min, Tensor) else min
-        hi = max._data if isinstance(max, Tensor) else max
-        if lo is not None:
-            np.maximum(self._data, lo, out=self._data, casting="same_kind")
-        if hi is not None:
-            np.minimum(self._data, hi, out=self._data, casting="same_kind")
-        return self
+        from fastdl.functional import arithmetic as A
+        if min is None and max is None:
+            raise RuntimeError("clamp_: at least one of 'min' or 'max' must not be None")
+        if isinstance(min, Tensor) or isinstance(max, Tensor):
+            bounds = tuple(b for b in (min, max) if b is not None)
+            return A.clamp_tensor_op.apply_inplace(self, bounds, min is not None,
+                                                   max is not None)
+        return A.clamp_op.apply_inplace(self, (), min, max)
+
+    clip_ = clamp_
 
     def zero_(self):
-        self._check_inplace()
-        self._data[...] = 0
-        return self
+        return self.fill_(0)
 
     def fill_(self, value):
-        self._check_inplace(value)
-        self._data[...] = value._data if isinstance(value, Tensor) else value
-        return self
+        from fastdl.functional import indexing
+        if isinstance(value, Tensor):
+            if value._data.ndim != 0:
+                raise RuntimeError(f"fill_ only supports 0-dimension value tensor but got "
+                                   f"tensor with {value._data.ndim} dimensions")
+            return indexing.copy_op.apply_inplace(self, (value,))
+        return indexing.fill_op.apply_inplace(self, (), value)
 
     def copy_(self, src):
-        self._check_inplace(src)
-        s = src._data if isinstance(src, Tensor) else src
-        if type(s) is not type(self._data):
-            s = _to_device_array(s, self.device)
+        from fastdl.functional import indexing
+        if not isinstance(src, Tensor):
+            src = _wrap(np.asarray(src))
+        if type(src._data) is not type(self._data):
+            src = src.to(self.device)
         try:
-            self._data[...] = s
+            np.broadcast_shapes(src._data.shape, self._data.shape)
         except ValueError:
-            raise RuntimeError(f"copy_: source shape {tuple(np.shape(s))} does not broadcast to "
-                               f"{tuple(self._data.shape)}") from None
-        return self
+            raise RuntimeError(f"copy_: source shape {tuple(src._data.shape)} does not "
+                               f"broadcast to {tuple(self._data.shape)}") from None
+        return indexing.copy_op.apply_inplace(self, (src,))
 
     def uniform_(self, a=0.0, b=1.0):
         from fastdl import random as _random
-        self._check_inplace()
-        self._data[...] = _random.uniform_array(self._data.shape, a, b, self._data.dtype, self.device)
-        return self
+        return self.copy_(_wrap(_random.uniform_array(self._data.shape, a, b, self._data.dtype,
+                                                      self.device)))
 
     def normal_(self, mean=0.0, std=1.0):
         from fastdl import random as _random
-        self._check_inplace()
-        self._data[...] = _random.normal_array(self._data.shape, mean, std, self._data.dtype,
-                                               self.device)
-        return self
+        return self.copy_(_wrap(_random.normal_array(self._data.shape, mean, std,
+                                                     self._data.dtype, self.device)))
 
     def __setitem__(self, key, value):
-        self._check_inplace(value)
-        from fastdl.functional.indexing import _array_key
-        v = value._data if isinstance(value, Tensor) else value
-        self._data[_array_key(key)] = v
+        from fastdl.functional import indexing
+        indexing.setitem(self, key, value)
 
     # ---- devices and dtypes ----
     def cpu(self) -> "Tensor":
@@ -529,6 +562,30 @@ class Tensor:
                      requires_grad=requires_grad)
 
 
+def _version_counter(t):
+    from fastdl.autograd.graph import version_counter
+    return version_counter(t)
+
+
+def _inplace_binary(self, name, other, alpha=1):
+    """``self <- self (op) other`` in place (``add_``, ``+=`` ...): the result keeps self's
+    dtype (a result type that cannot be cast back raises, as in torch)."""
+    from fastdl.functional import arithmetic as A
+    if type(other) in (int, float, bool):
+        if name == "add":
+            return A.add_scalar_op.apply_inplace(self, (), other * alpha)
+        if name == "sub":
+            return A.add_scalar_op.apply_inplace(self, (), -other * alpha)
+        if name == "mul":
+            return A.mul_scalar_op.apply_inplace(self, (), other)
+        return A.div_scalar_op.apply_inplace(self, (), other)
+    if not isinstance(other, Tensor):
+        other = _wrap(np.asarray(other)) if not _is_cupy(other) else _wrap(other)
+    if name in ("add", "sub"):
+        return getattr(A, f"{name}_op").apply_inplace(self, (other,), alpha)
+    return getattr(A, f"{name}_op").apply_inplace(self, (other,))
+
+
 def _norm_dim(dim, ndim):
     d = int(dim)
     n = max(ndim, 1)
@@ -539,6 +596,9 @@ def _norm_dim(dim, ndim):
 
 
 # Attach the differentiable ops as methods/operators (imported here, after Tensor exists).
+from fastdl.autograd import op as _op  # noqa: E402
 from fastdl.functional import _methods  # noqa: E402
+
+_op.bind_tensor_factory(_wrap)
 
 _methods.install(Tensor)

@@ -1,41 +1,16 @@
-"""Reverse-mode autograd: graph nodes and the engine that walks them in topological order.
+"""Reverse-mode autograd: the engine that walks the recorded graph in topological order.
 
-Every op result that requires grad holds a ``Node`` (``tensor.grad_fn``). A node keeps the op's
-input tensors and a backward closure mapping the output's gradient to one gradient per input.
-Backward closures are written with differentiable fastdl ops, so running them with grad mode on
-(``create_graph=True``) records the graph of the gradients themselves.
+Nodes (``graph.Node``) are recorded by the op layer (``autograd.op``); each holds its op, whose
+backward formula is written with registered ops, and fixed edges to the nodes (or leaves) that
+produced its inputs. Running the formulas with grad mode on (``create_graph=True``) records the
+graph of the gradients themselves.
 """
 from __future__ import annotations
 
 import weakref
 
-from fastdl.autograd import grad_mode
-
-_FREED_MSG = ("Trying to backward through the graph a second time (or directly access saved "
-              "tensors after they have already been freed). The graph is freed after "
-              "backward()/autograd.grad() unless you pass retain_graph=True.")
-
-
-class Node:
-    """One recorded op: ``backward_fn(grad_output) -> tuple of grads aligned with inputs``."""
-
-    __slots__ = ("backward_fn", "inputs", "retained", "freed_name", "__weakref__")
-
-    def __init__(self, backward_fn, inputs):
-        self.backward_fn = backward_fn
-        self.inputs = inputs
-        self.retained = None  # weakref to the output tensor when it called retain_grad()
-
-    def name(self) -> str:
-        fn = self.backward_fn
-        return getattr(self, "freed_name", "freed") if fn is None else fn.__name__
-
-    @property
-    def next_functions(self):
-        return tuple((t._grad_fn, 0) for t in self.inputs if t._requires_grad)
-
-    def __repr__(self):
-        return f"<{self.name()}>"
+from fastdl.autograd.grad_mode import state as _grad_state
+from fastdl.autograd.graph import FREED_MSG as _FREED_MSG, Node
 
 
 def _topological_order(root_nodes):
@@ -45,19 +20,18 @@ def _topological_order(root_nodes):
     for root in root_nodes:
         if root in visited:
             continue
-        if root.backward_fn is None:
+        if root.inputs is None:
             raise RuntimeError(_FREED_MSG)
         visited.add(root)
-        stack = [(root, iter(root.inputs))]
+        stack = [(root, iter(root.edges))]
         while stack:
             node, it = stack[-1]
-            for t in it:
-                fn = t._grad_fn
-                if fn is not None and fn not in visited:
-                    if fn.backward_fn is None:
+            for fn in it:
+                if fn.__class__ is Node and fn not in visited:
+                    if fn.inputs is None:
                         raise RuntimeError(_FREED_MSG)
                     visited.add(fn)
-                    stack.append((fn, iter(fn.inputs)))
+                    stack.append((fn, iter(fn.edges)))
                     break
             else:
                 stack.pop()
@@ -70,9 +44,11 @@ def _nodes_leading_to(order, target_nodes, target_leaves):
     """The subset of ``order`` whose backward can reach one of the targets."""
     needed = set()
     for node in reversed(order):  # inputs' nodes first
-        for t in node.inputs:
-            if t in target_leaves if t._grad_fn is None else (
-                    t._grad_fn in needed or t._grad_fn in target_nodes):
+        for e in node.edges:
+            if e is None:
+                continue
+            if e in target_leaves if e.__class__ is not Node else (
+                    e in needed or e in target_nodes):
                 needed.add(node)
                 break
     return needed
@@ -98,6 +74,42 @@ def _store_leaf_grad(t, g, create_graph, handed_out):
         old._data += g._data
     else:
         t._grad = old + g
+
+
+def _run_hooks(hooks, g):
+    for hook in hooks:
+        result = hook(g)
+        if result is not None:
+            g = result
+    return g
+
+
+def _run_node_hooks(node, g):
+    """Tensor hooks registered on the node's outputs, then retain_grad's store."""
+    if node.n_outputs == 1:
+        for nr, hook in node.pre_hooks:
+            result = hook(g)
+            if result is not None:
+                g = result
+        return g
+    g = list(g)
+    for nr, hook in node.pre_hooks:
+        if g[nr] is not None:
+            result = hook(g[nr])
+            if result is not None:
+                g[nr] = result
+    return g
+
+
+def _add_grad(grads, key, nr, gi):
+    if key.__class__ is Node and key.n_outputs > 1:
+        slots = grads.get(key)
+        if slots is None:
+            slots = grads[key] = [None] * key.n_outputs
+        slots[nr] = gi if slots[nr] is None else slots[nr] + gi
+        return
+    prev = grads.get(key)
+    grads[key] = gi if prev is None else prev + gi
 
 
 def _make_root_grad(t, g, index):
@@ -157,7 +169,7 @@ def run_backward(outputs, grad_outputs, retain_graph, create_graph, targets=None
                                "a grad_fn")
         g = _make_root_grad(t, g, i)
         key = t._grad_fn if t._grad_fn is not None else t
-        grads[key] = grads[key] + g if key in grads else g
+        _add_grad(grads, key, t._output_nr, g)
         if t._grad_fn is not None:
             root_nodes.append(t._grad_fn)
 
@@ -170,50 +182,68 @@ def run_backward(outputs, grad_outputs, retain_graph, create_graph, targets=None
         target_leaves = {t for t in targets if t._grad_fn is None}
         needed = _nodes_leading_to(order, target_nodes, target_leaves)
 
-    handed_out = {id(g._data) for g in grads.values()}
-    prev_mode = grad_mode.enabled
-    grad_mode.enabled = create_graph
+    handed_out = set()
+    for g in grads.values():
+        if g.__class__ is not list:
+            handed_out.add(id(g._data))
+    prev_mode = _grad_state.enabled
+    _grad_state.enabled = create_graph
     try:
         for node in order:
             g = grads.pop(node, None)
             if g is None:
                 continue
+            if node.pre_hooks:
+                g = _run_node_hooks(node, g)
             if target_nodes is not None and node in target_nodes:
                 captured[node] = g
             if node.retained is not None:
-                owner = node.retained()
-                if owner is not None:
-                    _store_leaf_grad(owner, g, create_graph, handed_out)
+                for nr, ref in node.retained:
+                    owner = ref()
+                    gi = g if node.n_outputs == 1 else g[nr]
+                    if owner is not None and gi is not None:
+                        _store_leaf_grad(owner, gi, create_graph, handed_out)
             if needed is not None and node not in needed:
                 continue
-            fn = node.backward_fn
             inputs = node.inputs
-            if fn is None:
+            if inputs is None:
                 raise RuntimeError(_FREED_MSG)
-            in_grads = fn(g)
+            node.check_saved()
+            in_grads = node.op.backward(node, g if node.n_outputs == 1 else tuple(g))
+            edges, nrs = node.edges, node.edge_nrs
             if not retain_graph:
-                node.freed_name = fn.__name__
-                node.backward_fn = None
-                node.inputs = ()
-            for t, gi in zip(inputs, in_grads):
-                if gi is None or not t._requires_grad:
+                node.release()
+            for i, gi in enumerate(in_grads):
+                e = edges[i]
+                if gi is None or e is None:
                     continue
-                key = t._grad_fn if t._grad_fn is not None else t
-                prev = grads.get(key)
-                grads[key] = gi if prev is None else prev + gi
+                shape = inputs[i]._data.shape
+                if gi._data.shape != shape:
+                    raise RuntimeError(f"Function {node.name()} returned an invalid gradient at "
+                                       f"index {i} - got {list(gi._data.shape)} but expected "
+                                       f"shape compatible with {list(shape)}")
+                _add_grad(grads, e, 0 if nrs is None else nrs[i], gi)
 
+        for key in list(grads):
+            if key.__class__ is not Node and key._hooks:
+                grads[key] = _run_hooks(key._hooks, grads[key])
         if accumulate:
             for key, g in grads.items():
                 if key.__class__ is not Node:
                     _store_leaf_grad(key, g, create_graph, handed_out)
     finally:
-        grad_mode.enabled = prev_mode
+        _grad_state.enabled = prev_mode
 
     if targets is None:
         return None
     result = []
     for i, t in enumerate(targets):
-        g = captured.get(t._grad_fn) if t._grad_fn is not None else grads.get(t)
+        if t._grad_fn is not None:
+            g = captured.get(t._grad_fn)
+            if g is not None and t._grad_fn.n_outputs > 1:
+                g = g[t._output_nr]
+        else:
+            g = grads.get(t)
         if g is None and not allow_unused:
             raise RuntimeError(f"One of the differentiated Tensors (inputs[{i}], shape "
                                f"{tuple(t._data.shape)}) appears to not have been used in the "
@@ -232,14 +262,14 @@ def backward(tensors, grad_tensors=None, retain_graph=None, create_graph=False, 
         grads = run_backward(outputs, grad_tensors, retain_graph, create_graph, targets=targets,
                              accumulate=False, allow_unused=True)
         handed_out = set()
-        prev_mode = grad_mode.enabled
-        grad_mode.enabled = create_graph
+        prev_mode = _grad_state.enabled
+        _grad_state.enabled = create_graph
         try:
             for t, g in zip(targets, grads):
                 if g is not None:
                     _store_leaf_grad(t, g, create_graph, handed_out)
         finally:
-            grad_mode.enabled = prev_mode
+            _grad_state.enabled = prev_mode
         return
     run_backward(outputs, grad_tensors, retain_graph, create_graph)
 
@@ -264,5 +294,8 @@ def grad(outputs, inputs, grad_outputs=None, retain_graph=None, create_graph=Fal
 
 def retain_grad(t):
     t._retains_grad = True
-    if t._grad_fn is not None:
-        t._grad_fn.retained = weakref.ref(t)
+    node = t._grad_fn
+    if node is not None:
+        if node.retained is None:
+            node.retained = []
+        node.retained.append((t._output_nr, weakref.ref(t)))

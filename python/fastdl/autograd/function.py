@@ -14,12 +14,13 @@
 
 ``forward`` runs with grad mode off and returns one Tensor; ``backward`` returns one gradient
 (or None) per ``forward`` argument after ``ctx``. ``backward`` is differentiable when it is
-written with fastdl ops, so ``create_graph=True`` works through it.
+written with fastdl ops, so ``create_graph=True`` works through it. Each Function subclass is an
+op of the op layer (recorded by the same ``Node`` as every built-in op).
 """
 from __future__ import annotations
 
-from fastdl.autograd import grad_mode
-from fastdl.autograd.engine import Node
+from fastdl.autograd.grad_mode import state as _grad_state
+from fastdl.autograd.op import OpDef, _record
 
 
 class FunctionCtx:
@@ -29,6 +30,21 @@ class FunctionCtx:
 
     def save_for_backward(self, *tensors):
         self.saved_tensors = tensors
+
+
+def _function_backward(node, g):
+    cls, n_args, tensor_positions = node.args
+    grads = cls.backward(node.state, g)
+    if not isinstance(grads, tuple):
+        grads = (grads,)
+    if len(grads) != n_args:
+        raise RuntimeError(f"{cls.__name__}.backward returned {len(grads)} gradients, expected "
+                           f"{n_args} (one per forward input)")
+    return tuple(grads[i] for i in tensor_positions)
+
+
+def _unreachable_forward(*arrays):
+    raise AssertionError("a Function's forward runs through Function.apply")
 
 
 class Function:
@@ -41,35 +57,36 @@ class Function:
         raise NotImplementedError("subclasses of Function must implement backward(ctx, grad)")
 
     @classmethod
+    def _op(cls):
+        op = cls.__dict__.get("_fastdl_op")
+        if op is None:
+            op = OpDef(cls.__name__, _unreachable_forward, None, _function_backward, (), False,
+                       False, False, 1)
+            op.node_name = f"{cls.__name__}Backward"
+            cls._fastdl_op = op
+        return op
+
+    @classmethod
     def apply(cls, *args):
         from fastdl.tensor import Tensor
 
-        tensor_args = tuple(a for a in args if isinstance(a, Tensor))
+        positions = tuple(i for i, a in enumerate(args) if isinstance(a, Tensor))
+        tensor_args = tuple(args[i] for i in positions)
         ctx = FunctionCtx()
         ctx.needs_input_grad = tuple(isinstance(a, Tensor) and a._requires_grad for a in args)
-        prev = grad_mode.enabled
-        grad_mode.enabled = False
+        prev = _grad_state.enabled
+        _grad_state.enabled = False
         try:
             out = cls.forward(ctx, *args)
         finally:
-            grad_mode.enabled = prev
+            _grad_state.enabled = prev
         if not isinstance(out, Tensor):
             raise TypeError(f"{cls.__name__}.forward must return a fastdl.Tensor, "
                             f"got {type(out).__name__}")
         if prev and any(t._requires_grad for t in tensor_args):
             out = out.detach()
-            n_args = len(args)
-
-            def backward(g):
-                grads = cls.backward(ctx, g)
-                if not isinstance(grads, tuple):
-                    grads = (grads,)
-                if len(grads) != n_args:
-                    raise RuntimeError(f"{cls.__name__}.backward returned {len(grads)} "
-                                       f"gradients, expected {n_args} (one per forward input)")
-                return tuple(gr for a, gr in zip(args, grads) if isinstance(a, Tensor))
-
-            backward.__name__ = f"{cls.__name__}Backward"
+            node = _record(cls._op(), tensor_args, (cls, len(args), positions))
+            node.state = ctx
             out._requires_grad = True
-            out._grad_fn = Node(backward, tensor_args)
+            out._grad_fn = node
         return out

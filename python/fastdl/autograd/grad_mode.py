@@ -1,17 +1,28 @@
 """Whether operations record the autograd graph (torch.no_grad / enable_grad / set_grad_enabled).
 
-The flag is a module global rather than thread-local: reading it is on every op's hot path, and
-fastdl runs its parallelism inside kernels, not in Python threads.
+The mode is per thread, as in PyTorch: two threads training their own models at once each see
+their own setting, and ``no_grad`` in one does not stop recording in the other. Ops read
+``state.enabled`` (one attribute lookup on a ``threading.local``) on their hot path.
 """
 from __future__ import annotations
 
 import functools
+import threading
 
-enabled = True
+
+class _ThreadGradState(threading.local):
+    enabled = True  # class attribute: every new thread starts with recording on
+
+
+state = _ThreadGradState()
 
 
 def is_grad_enabled() -> bool:
-    return enabled
+    return state.enabled
+
+
+def _set_enabled(mode: bool) -> None:
+    state.enabled = mode
 
 
 class _GradModeContext:
@@ -20,13 +31,11 @@ class _GradModeContext:
     _mode = True
 
     def __enter__(self):
-        global enabled
-        self._prev = enabled
-        enabled = self._mode
+        self._prev = state.enabled
+        state.enabled = self._mode
 
     def __exit__(self, *exc):
-        global enabled
-        enabled = self._prev
+        state.enabled = self._prev
         return False
 
     def __call__(self, fn):
@@ -53,21 +62,42 @@ class set_grad_enabled(_GradModeContext):
     """``set_grad_enabled(False)`` sets the mode now; used in ``with`` it restores on exit."""
 
     def __init__(self, mode: bool):
-        global enabled
-        self._prev = enabled
+        self._prev = state.enabled
         self._mode = bool(mode)
-        enabled = self._mode
+        state.enabled = self._mode
 
     def __enter__(self):
         pass
 
     def __call__(self, fn):
         mode = self._mode
-        global enabled
-        enabled = self._prev  # used as a decorator: do not change the mode at decoration time
+        state.enabled = self._prev  # used as a decorator: do not change the mode at decoration time
 
         @functools.wraps(fn)
         def wrapper(*args, **kwargs):
             with set_grad_enabled(mode):
+                return fn(*args, **kwargs)
+        return wrapper
+
+
+class inference_mode(_GradModeContext):
+    """Like ``no_grad`` (fastdl has no separate inference tensors): ``inference_mode(False)``
+    leaves the mode as it is."""
+
+    def __init__(self, mode: bool = True):
+        self._mode = not mode
+        self._keep = not mode
+
+    def __enter__(self):
+        self._prev = state.enabled
+        if not self._keep:
+            state.enabled = False
+
+    def __call__(self, fn):
+        keep = self._keep
+
+        @functools.wraps(fn)
+        def wrapper(*args, **kwargs):
+            with inference_mode(not keep):
                 return fn(*args, **kwargs)
         return wrapper

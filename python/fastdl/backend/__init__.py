@@ -43,6 +43,22 @@ def array_module(*arrays):
     return np
 
 
+def device_of_arrays(arrays, what="op"):
+    """'cpu' or 'cuda' for an op's input arrays; a mixture is a TypeError naming the devices."""
+    devices = set()
+    for x in arrays:
+        if type(x) is np.ndarray or isinstance(x, np.ndarray):
+            devices.add("cpu")
+        elif is_cupy_array(x):
+            devices.add("cuda")
+        else:
+            raise TypeError(f"{what}: expected numpy or cupy arrays, got {type(x).__name__}")
+    if len(devices) > 1:
+        raise TypeError(f"{what}: expected all tensors on the same device, got tensors on cpu "
+                        "(numpy) and cuda (cupy); move them with .to('cuda') or .cpu()")
+    return devices.pop() if devices else "cpu"
+
+
 def kernels_for(x):
     """The compiled kernel module serving arrays like ``x``."""
     if type(x) is not np.ndarray and is_cupy_array(x):

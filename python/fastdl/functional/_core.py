@@ -1,34 +1,21 @@
-"""Plumbing shared by the differentiable ops: recording a graph node, torch's type promotion,
-and reducing a broadcast gradient back to an input's shape."""
+"""Plumbing shared by the differentiable ops: torch's type promotion, and reducing a broadcast
+gradient back to an input's shape (``sum_to`` and ``expand``, each other's backward)."""
 from __future__ import annotations
 
 import numpy as np
 
-from fastdl.autograd import grad_mode as _gm
-from fastdl.autograd.engine import Node
+from fastdl.autograd.grad_mode import state as _grad_state
+from fastdl.autograd.op import defop
 from fastdl.tensor import Tensor, _norm_dim, _wrap, float32, int64
 
-__all__ = ["Tensor", "Node", "record", "needs_grad", "operands", "as_tensor_arg", "grad_for",
-           "sum_to", "expand", "saved_output", "float_data", "norm_dim", "norm_dims", "_wrap",
-           "_gm", "xp_of"]
+__all__ = ["Tensor", "needs_grad", "promote_pair", "as_tensor_arg", "grad_for", "sum_to",
+           "expand", "float_data", "norm_dim", "norm_dims", "_wrap", "xp_of", "promote"]
 
 norm_dim = _norm_dim
 
 
-def record(data, backward, inputs) -> Tensor:
-    """Wrap an op's result; attach a graph node if grad mode is on and an input requires grad."""
-    out = _wrap(data)
-    if _gm.enabled:
-        for t in inputs:
-            if t._requires_grad:
-                out._requires_grad = True
-                out._grad_fn = Node(backward, inputs)
-                break
-    return out
-
-
 def needs_grad(*tensors) -> bool:
-    if not _gm.enabled:
+    if not _grad_state.enabled:
         return False
     for t in tensors:
         if t is not None and t._requires_grad:
@@ -82,31 +69,21 @@ def promote(xd, yd):
     return np.promote_types(xd.dtype, yd.dtype)
 
 
-def operands(x, y):
-    """(x_tensor, y_tensor_or_None, x_array, y_array_or_scalar) cast to the result dtype.
-
-    A Python scalar ``y`` stays a scalar (numpy keeps the array's dtype for it), except that a
-    float scalar with an integer/bool tensor gives float32, as in torch.
-    """
+def promote_pair(x, y):
+    """``(x, y)`` as two Tensors of torch's result dtype (a Python scalar becomes a constant;
+    a cast is the differentiable ``to``, so gradients flow back in the input's dtype)."""
     if not isinstance(x, Tensor):
         x = _weak_const(x, y._data.dtype) if isinstance(y, Tensor) else _const(x)
-    xd = x._data
-    if isinstance(y, Tensor):
-        yd = y._data
-        if xd.dtype != yd.dtype:
-            dt = promote(xd, yd)
-            xd = xd.astype(dt, copy=False)
-            yd = yd.astype(dt, copy=False)
-        return x, y, xd, yd
-    ty = type(y)
-    if ty is float or ty is int or ty is bool:
-        k = xd.dtype.kind
-        if ty is float and k != "f":
-            xd = xd.astype(float32)
-        elif ty is int and k == "b":
-            xd = xd.astype(int64)
-        return x, None, xd, y
-    return operands(x, _const(y))
+    if not isinstance(y, Tensor):
+        y = _weak_const(y, x._data.dtype)
+    xd, yd = x._data, y._data
+    if xd.dtype != yd.dtype:
+        dt = promote(xd, yd)
+        if xd.dtype != dt:
+            x = x.to(dt)
+        if yd.dtype != dt:
+            y = y.to(dt)
+    return x, y
 
 
 def _weak_const(v, dtype):
@@ -139,40 +116,39 @@ def norm_dims(dim, ndim):
     return (_norm_dim(dim, ndim),)
 
 
-def sum_to(x: Tensor, shape) -> Tensor:
-    """Sum a broadcast gradient down to ``shape`` (differentiable; its backward is ``expand``)."""
-    shape = tuple(shape)
-    xs = x._data.shape
-    if xs == shape:
-        return x
+def _sum_to_forward(d, shape):
+    xs = d.shape
     lead = len(xs) - len(shape)
     axes = tuple(range(lead)) + tuple(i + lead for i, s in enumerate(shape)
                                       if s == 1 and xs[i + lead] != 1)
-    data = x._data.sum(axis=axes, keepdims=True) if axes else x._data
-    if lead:
-        data = data.reshape(shape)
+    out = d.sum(axis=axes, keepdims=True) if axes else d
+    return out.reshape(shape) if lead else out
 
-    def sum_to_backward(g):
-        return (expand(g, xs),)
 
-    return record(data, sum_to_backward, (x,))
+def _broadcast_forward(d, shape):
+    try:
+        return xp_of(d).broadcast_to(d, shape)
+    except ValueError:
+        raise RuntimeError(f"expand: the shape {tuple(d.shape)} cannot be expanded to "
+                           f"{shape}") from None
+
+
+sum_to_op = defop("sum_to", forward=_sum_to_forward,
+                  backward=lambda ctx, g: (expand(g, ctx.inputs[0]._data.shape),))
+expand_op = defop("expand", forward=_broadcast_forward, view=True,
+                  backward=lambda ctx, g: (sum_to(g, ctx.inputs[0]._data.shape),))
+
+
+def sum_to(x: Tensor, shape) -> Tensor:
+    """Sum a broadcast gradient down to ``shape`` (differentiable; its backward is ``expand``)."""
+    shape = tuple(shape)
+    return x if x._data.shape == shape else sum_to_op.apply((x,), shape)
 
 
 def expand(x: Tensor, shape) -> Tensor:
     """Broadcast view of ``x`` to ``shape`` (differentiable; its backward is ``sum_to``)."""
     shape = tuple(shape)
-    xs = x._data.shape
-    if xs == shape:
-        return x
-    try:
-        data = np.broadcast_to(x._data, shape)
-    except ValueError:
-        raise RuntimeError(f"expand: the shape {tuple(xs)} cannot be expanded to {shape}") from None
-
-    def expand_backward(g):
-        return (sum_to(g, xs),)
-
-    return record(data, expand_backward, (x,))
+    return x if x._data.shape == shape else expand_op.apply((x,), shape)
 
 
 def grad_for(g: Tensor, t: Tensor) -> Tensor:
@@ -185,10 +161,23 @@ def grad_for(g: Tensor, t: Tensor) -> Tensor:
     return g
 
 
-def saved_output(out_data, recompute):
-    """An op's output for use in its backward. With grad mode on (create_graph) the output must
-    carry its own graph, so it is recomputed from the inputs: storing the output Tensor itself
-    would make a reference cycle output -> node -> closure -> output."""
-    if _gm.enabled:
-        return recompute()
-    return _wrap(out_data)
+def _closure_backward(ctx, g):
+    return ctx.state(g)
+
+
+_closure_op = defop("closure", forward=lambda *a: None, backward=_closure_backward)
+
+
+def record(data, backward, inputs) -> Tensor:
+    """TRANSITIONAL: ops not yet declared with ``defop``; removed when the last one moves."""
+    from fastdl.autograd.op import _record
+    out = _wrap(data)
+    if _grad_state.enabled:
+        for t in inputs:
+            if t._requires_grad:
+                node = _record(_closure_op, inputs, ())
+                node.state = backward
+                out._requires_grad = True
+                out._grad_fn = node
+                break
+    return out

@@ -1,48 +1,57 @@
-"""Activations whose backward is fused into one expression for stability and speed."""
+"""Softmax and log-softmax: one op each, whose backward reads the saved output."""
 from __future__ import annotations
 
 import numpy as np
 
-from fastdl.functional._core import float_data, norm_dim, record, saved_output
+from fastdl.autograd.op import defop
+from fastdl.functional._core import norm_dim
 from fastdl.functional import arithmetic as A
 from fastdl.functional.reductions import sum as _sum
 from fastdl.functional.arithmetic import relu, sigmoid, tanh  # noqa: F401  (re-exported)
 
 
-def _softmax_array(d, ax):
+def _softmax_forward(d, ax):
     if d.size == 0:  # the max below has no identity for an empty axis
         return d.copy()
-    shifted = d - d.max(axis=ax, keepdims=True)
-    e = np.exp(shifted)
+    e = np.exp(d - d.max(axis=ax, keepdims=True))
     e /= e.sum(axis=ax, keepdims=True)
     return e
 
 
-def softmax(input, dim, dtype=None):
+def _softmax_backward(ctx, g):
+    y = ctx.output
+    return (y * (g - _sum(g * y, ctx.args[0], keepdim=True)),)
+
+
+softmax_op = defop("softmax", forward=_softmax_forward, backward=_softmax_backward,
+                   saves_output=True)
+
+
+def _log_softmax_forward(d, ax):
+    if d.size == 0:
+        return d.copy()
+    shifted = d - d.max(axis=ax, keepdims=True)
+    return shifted - np.log(np.exp(shifted).sum(axis=ax, keepdims=True))
+
+
+def _log_softmax_backward(ctx, g):
+    return (g - A.exp(ctx.output) * _sum(g, ctx.args[0], keepdim=True),)
+
+
+log_softmax_op = defop("log_softmax", forward=_log_softmax_forward,
+                       backward=_log_softmax_backward, saves_output=True)
+
+
+def _float_input(input, dtype):
     x = input if dtype is None else input.to(dtype)
-    d = float_data(x)
-    ax = norm_dim(dim, d.ndim)
-    out = _softmax_array(d, ax)
+    return x if x._data.dtype.kind == "f" else x.float()
 
-    def softmax_backward(g):
-        y = saved_output(out, lambda: softmax(x, ax))
-        return (y * (g - _sum(g * y, ax, keepdim=True)),)
 
-    return record(out, softmax_backward, (x,))
+def softmax(input, dim, dtype=None):
+    x = _float_input(input, dtype)
+    return softmax_op.apply((x,), norm_dim(dim, x._data.ndim))
 
 
 def log_softmax(input, dim, dtype=None):
-    x = input if dtype is None else input.to(dtype)
-    d = float_data(x)
-    ax = norm_dim(dim, d.ndim)
-    if d.size == 0:
-        out = d.copy()
-    else:
-        shifted = d - d.max(axis=ax, keepdims=True)
-        out = shifted - np.log(np.exp(shifted).sum(axis=ax, keepdims=True))
-
-    def log_softmax_backward(g):
-        y = saved_output(out, lambda: log_softmax(x, ax))
-        return (g - A.exp(y) * _sum(g, ax, keepdim=True),)
-
-    return record(out, log_softmax_backward, (x,))
+    x = _float_input(input, dtype)
+    return log_softmax_op.apply((x,), norm_dim(dim, x._data.ndim))

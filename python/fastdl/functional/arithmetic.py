@@ -1,61 +1,135 @@
-"""Elementwise arithmetic with broadcasting, comparisons, and elementwise math functions."""
+"""Elementwise arithmetic with broadcasting, comparisons, and elementwise math functions.
+
+Each differentiable op is one ``defop`` declaration (see ``fastdl.autograd.op``): forward on
+arrays, backward as a formula over registered ops. Tensor-tensor and tensor-scalar forms are
+separate ops (PyTorch's ``.Tensor`` / ``.Scalar`` overloads), so a scalar never becomes a graph
+input. The public functions apply torch's type promotion and pick the op.
+"""
 from __future__ import annotations
+
+import math
 
 import numpy as np
 
-from fastdl.functional._core import (Node, Tensor, _gm, _wrap, as_tensor_arg, float_data,
-                                     grad_for, operands, promote, record, saved_output, xp_of)
-from fastdl.tensor import float32
+from fastdl.autograd.op import defop
+from fastdl.functional._core import (Tensor, _wrap, as_tensor_arg, grad_for, promote,
+                                     promote_pair, xp_of)
+from fastdl.tensor import float32, int64
 
 
-def _wants(t):
-    return t is not None and t._requires_grad
+def _zeros_like(t):
+    d = t._data
+    return _wrap(xp_of(d).zeros(d.shape, dtype=d.dtype))
 
 
-def _zero_grad_result(out, a, b=None):
-    """A piecewise-constant op (sign, rounding, floor/trunc division): like torch, the result
-    stays in the graph, with a zero gradient for every input."""
-    inputs = (a,) if b is None else (a, b)
-
-    def zero_backward(g):
-        return tuple(_wrap(xp_of(t._data).zeros(t._data.shape, dtype=t._data.dtype))
-                     if t._requires_grad else None for t in inputs)
-
-    return _binary_result(out, zero_backward, a, b)
+def _zero_backward(ctx, g):
+    """Piecewise-constant ops (sign, rounding, floor division): like torch, the result stays in
+    the graph with a zero gradient for every input."""
+    return tuple(_zeros_like(t) for t in ctx.inputs)
 
 
-def _binary_result(out, backward, a, b):
-    t = _wrap(out)
-    if _gm.enabled and (a._requires_grad or (b is not None and b._requires_grad)):
-        t._requires_grad = True
-        t._grad_fn = Node(backward, (a, b) if b is not None else (a,))
-    return t
+def _float_only(x, name):
+    if not isinstance(x, Tensor):
+        raise TypeError(f"{name}(): expected a Tensor, got {type(x).__name__}")
+    if x._data.dtype.kind != "f":
+        from fastdl.functional.conversion import to
+        return to(x, float32)
+    return x
+
+
+# ---- add, sub, mul, div ----
+def _add_backward(ctx, g):
+    a, b = ctx.inputs
+    alpha = ctx.args[0]
+    return grad_for(g, a), grad_for(g if alpha == 1 else mul_scalar_op.apply((g,), alpha), b)
+
+
+def _add_forward(a, b, alpha):
+    return a + b if alpha == 1 else a + b * alpha
+
+
+add_op = defop("add", forward=_add_forward, backward=_add_backward,
+               inplace=lambda a, b, alpha: np.add(a, b if alpha == 1 else b * alpha, out=a,
+                                                  casting="same_kind"))
+
+
+def _sub_forward(a, b, alpha):
+    return a - b if alpha == 1 else a - b * alpha
+
+
+def _sub_backward(ctx, g):
+    a, b = ctx.inputs
+    alpha = ctx.args[0]
+    return grad_for(g, a), grad_for(mul_scalar_op.apply((g,), -alpha), b)
+
+
+sub_op = defop("sub", forward=_sub_forward, backward=_sub_backward,
+               inplace=lambda a, b, alpha: np.subtract(a, b if alpha == 1 else b * alpha, out=a,
+                                                       casting="same_kind"))
+add_scalar_op = defop("add_scalar", forward=lambda a, s: a + s, backward=lambda ctx, g: (g,),
+                      inplace=lambda a, s: np.add(a, s, out=a, casting="same_kind"))
+
+
+def _mul_backward(ctx, g):
+    a, b = ctx.inputs
+    return grad_for(mul(g, b), a), grad_for(mul(g, a), b)
+
+
+mul_op = defop("mul", forward=np.multiply, backward=_mul_backward, saves=(0, 1),
+               inplace=lambda a, b: np.multiply(a, b, out=a, casting="same_kind"))
+mul_scalar_op = defop("mul_scalar", forward=lambda a, s: a * s,
+                      backward=lambda ctx, g: (mul_scalar_op.apply((g,), ctx.args[0]),),
+                      inplace=lambda a, s: np.multiply(a, s, out=a, casting="same_kind"))
+
+
+def _div_backward(ctx, g):
+    a, b = ctx.inputs
+    return grad_for(div(g, b), a), grad_for(neg(div(mul(g, a), mul(b, b))), b)
+
+
+div_op = defop("div", forward=np.true_divide, backward=_div_backward, saves=(0, 1),
+               inplace=lambda a, b: np.true_divide(a, b, out=a, casting="same_kind"))
+
+
+def _rdiv_scalar_backward(ctx, g):  # d(s / x) = -s / x^2 = -out / x
+    (x,) = ctx.inputs
+    return (neg(div(mul(g, ctx.output), x)),)
+
+
+rdiv_scalar_op = defop("rdiv_scalar", forward=lambda a, s: s / a, backward=_rdiv_scalar_backward,
+                       saves=(0,), saves_output=True)
+
+
+def _is_scalar(v):
+    t = type(v)
+    return t is float or t is int or t is bool
+
+
+def _scalar_operand(x, s):
+    """``x`` cast as torch does next to a Python scalar: a float scalar makes integer and bool
+    tensors float32; an int scalar makes a bool tensor int64."""
+    k = x._data.dtype.kind
+    if type(s) is float and k != "f":
+        return x.to(float32)
+    if type(s) is int and k == "b":
+        return x.to(int64)
+    return x
 
 
 def add(input, other, *, alpha=1):
-    a, b, ad, bd = operands(input, other)
-    if alpha != 1:
-        bd = bd * alpha
-    out = ad + bd
-
-    def add_backward(g):
-        return (grad_for(g, a) if a._requires_grad else None,
-                grad_for(g * alpha if alpha != 1 else g, b) if _wants(b) else None)
-
-    return _binary_result(out, add_backward, a, b)
+    if isinstance(input, Tensor) and _is_scalar(other):
+        x = _scalar_operand(input, other)
+        return add_scalar_op.apply((x,), other if alpha == 1 else other * alpha)
+    a, b = promote_pair(input, other)
+    return add_op.apply((a, b), alpha)
 
 
 def sub(input, other, *, alpha=1):
-    a, b, ad, bd = operands(input, other)
-    if alpha != 1:
-        bd = bd * alpha
-    out = ad - bd
-
-    def sub_backward(g):
-        return (grad_for(g, a) if a._requires_grad else None,
-                grad_for(-g if alpha == 1 else g * -alpha, b) if _wants(b) else None)
-
-    return _binary_result(out, sub_backward, a, b)
+    if isinstance(input, Tensor) and _is_scalar(other):
+        x = _scalar_operand(input, other)
+        return add_scalar_op.apply((x,), -other * alpha)
+    a, b = promote_pair(input, other)
+    return sub_op.apply((a, b), alpha)
 
 
 def rsub(input, other, *, alpha=1):
@@ -67,14 +141,10 @@ def rsub(input, other, *, alpha=1):
 
 
 def mul(input, other):
-    a, b, ad, bd = operands(input, other)
-    out = ad * bd
-
-    def mul_backward(g):
-        return (grad_for(g * (b if b is not None else bd), a) if a._requires_grad else None,
-                grad_for(g * a, b) if _wants(b) else None)
-
-    return _binary_result(out, mul_backward, a, b)
+    if isinstance(input, Tensor) and _is_scalar(other):
+        return mul_scalar_op.apply((_scalar_operand(input, other),), other)
+    a, b = promote_pair(input, other)
+    return mul_op.apply((a, b))
 
 
 def div(input, other, *, rounding_mode=None):
@@ -82,89 +152,114 @@ def div(input, other, *, rounding_mode=None):
         if rounding_mode == "floor":
             return floor_divide(input, other)
         if rounding_mode == "trunc":
-            a, b, ad, bd = operands(input, other)
-            q = np.trunc(np.true_divide(ad, bd))
-            return _zero_grad_result(q.astype(ad.dtype) if ad.dtype.kind != "f" else q, a, b)
+            a, b = promote_pair(input, other)
+            return trunc_divide_op.apply((a, b))
         raise ValueError(f"div: rounding_mode must be None, 'floor' or 'trunc', got {rounding_mode!r}")
-    a, b, ad, bd = operands(input, other)
-    if ad.dtype.kind != "f":  # true division of integers gives float32 in torch
-        ad = ad.astype(float32)
-        if b is not None:
-            bd = bd.astype(float32)
-    out = ad / bd
+    if isinstance(input, Tensor) and _is_scalar(other):
+        x = input if input._data.dtype.kind == "f" else input.to(float32)
+        return mul_scalar_op.apply((x,), 1.0 / other) if other != 0 and type(other) is not bool \
+            else div_scalar_op.apply((x,), other)
+    a, b = promote_pair(input, other)
+    if a._data.dtype.kind != "f":  # true division of integers gives float32 in torch
+        a, b = a.to(float32), b.to(float32)
+    return div_op.apply((a, b))
 
-    def div_backward(g):
-        ga = gb = None
-        if a._requires_grad:
-            ga = grad_for(g / (b if b is not None else bd), a)
-        if _wants(b):
-            gb = grad_for(-(g * a) / (b * b), b)
-        return ga, gb
 
-    return _binary_result(out, div_backward, a, b)
+div_scalar_op = defop("div_scalar", forward=lambda a, s: a / s,
+                      backward=lambda ctx, g: (div_scalar_op.apply((g,), ctx.args[0]),),
+                      inplace=lambda a, s: np.true_divide(a, s, out=a, casting="same_kind"))
 
 
 def rdiv(input, other):
     """``other / input``."""
+    if _is_scalar(other):
+        x = input if input._data.dtype.kind == "f" else input.to(float32)
+        return rdiv_scalar_op.apply((x,), other)
     return div(other, input)
 
 
+def _trunc_divide_forward(a, b):
+    q = np.trunc(np.true_divide(a, b))
+    return q.astype(a.dtype) if a.dtype.kind != "f" else q
+
+
+trunc_divide_op = defop("trunc_divide", forward=_trunc_divide_forward, backward=_zero_backward)
+floor_divide_op = defop("floor_divide", forward=np.floor_divide, backward=_zero_backward)
+
+
 def floor_divide(input, other):
-    a, b, ad, bd = operands(input, other)
-    return _zero_grad_result(np.floor_divide(ad, bd), a, b)
+    a, b = promote_pair(input, other)
+    return floor_divide_op.apply((a, b))
+
+
+def _remainder_backward(ctx, g):
+    a, b = ctx.inputs
+    return grad_for(g, a), grad_for(mul(neg(g), floor_divide(a, b)), b)
+
+
+remainder_op = defop("remainder", forward=np.remainder, backward=_remainder_backward,
+                     saves=(0, 1))
 
 
 def remainder(input, other):
     """Python-style remainder (sign of the divisor); gradient 1 w.r.t. input, like torch."""
-    a, b, ad, bd = operands(input, other)
-    out = np.remainder(ad, bd)
+    a, b = promote_pair(input, other)
+    return remainder_op.apply((a, b))
 
-    def remainder_backward(g):
-        gb = None
-        if _wants(b):
-            gb = grad_for(-g * floor_divide(a, b), b)
-        return (grad_for(g, a) if a._requires_grad else None), gb
 
-    return _binary_result(out, remainder_backward, a, b)
+neg_op = defop("neg", forward=np.negative, backward=lambda ctx, g: (neg(g),))
 
 
 def neg(input):
-    def neg_backward(g):
-        return (-g,)
+    return neg_op.apply((input,))
 
-    return record(-input._data, neg_backward, (input,))
+
+# ---- powers ----
+def _pow_scalar_backward(ctx, g):
+    (a,) = ctx.inputs
+    e = ctx.args[0]
+    if e == 0:
+        return (_zeros_like(g),)
+    return (grad_for(mul_scalar_op.apply((mul(g, pow_scalar_op.apply((a,), e - 1)),), e), a),)
+
+
+def _pow_scalar_forward(a, e):
+    if isinstance(e, int) and e < 0 and a.dtype.kind in "iu":
+        raise RuntimeError("Integers to negative integer powers are not allowed.")
+    return a ** e
+
+
+pow_scalar_op = defop("pow_scalar", forward=_pow_scalar_forward, backward=_pow_scalar_backward,
+                      saves=(0,))
+
+
+def _pow_backward(ctx, g):
+    a, b = ctx.inputs
+    ga = gb = None
+    if ctx.edges[0] is not None:  # torch: 0 where the exponent is 0 (even for a base of 0)
+        ga = grad_for(where(b == 0, 0.0, mul(g, mul(b, pow(a, sub(b, 1))))), a)
+    if ctx.edges[1] is not None:
+        # d/db a**b = a**b * log(a); torch defines it as 0 where a == 0 and b >= 0
+        safe = where((a == 0) & (b >= 0), 1.0, a)
+        gb = grad_for(mul(mul(g, ctx.output), log(safe)), b)
+    return ga, gb
+
+
+def _pow_forward(a, b):
+    return _int_power(a, b) if b.dtype.kind in "iub" else np.power(a, b)
+
+
+pow_op = defop("pow", forward=_pow_forward, backward=_pow_backward, saves=(0, 1),
+               saves_output=True)
 
 
 def pow(input, exponent):
     if not isinstance(input, Tensor):
         return _rpow(input, exponent)
-    a, b, ad, bd = operands(input, exponent)
-    if b is None:
-        e = bd
-        if isinstance(e, int) and e < 0 and ad.dtype.kind in "iu":
-            raise RuntimeError("Integers to negative integer powers are not allowed.")
-        out = ad ** e
-
-        def pow_backward(g):
-            if e == 0:
-                return (g * 0.0,)
-            return (grad_for(g * e * a ** (e - 1), a),)
-
-        return record(out, pow_backward, (a,))
-    out = _int_power(ad, bd) if bd.dtype.kind in "iub" else np.power(ad, bd)
-
-    def pow_tensor_backward(g):
-        ga = gb = None
-        if a._requires_grad:  # torch: 0 where the exponent is 0 (even for a base of 0)
-            ga = grad_for(where(b == 0, 0.0, g * b * a ** (b - 1)), a)
-        if b._requires_grad:
-            # d/db a**b = a**b * log(a); torch defines it as 0 where a == 0 and b >= 0
-            y = saved_output(out, lambda: pow(a, b))
-            safe = where((a == 0) & (b >= 0), 1.0, a)
-            gb = grad_for(g * y * log(safe), b)
-        return ga, gb
-
-    return record(out, pow_tensor_backward, (a, b))
+    if _is_scalar(exponent):
+        return pow_scalar_op.apply((_scalar_operand(input, exponent),), exponent)
+    a, b = promote_pair(input, exponent)
+    return pow_op.apply((a, b))
 
 
 def _int_power(base, exp):
@@ -177,54 +272,70 @@ def _int_power(base, exp):
     return np.where(exp < 0, unit, pos).astype(pos.dtype, copy=False)
 
 
+def _rpow_forward(e, base):
+    return _int_power(base, e) if e.dtype.kind in "iu" else np.power(base, e)
+
+
+def _rpow_backward(ctx, g):
+    return (mul_scalar_op.apply((mul(g, ctx.output),), float(np.log(ctx.args[0]))),)
+
+
+rpow_scalar_op = defop("rpow_scalar", forward=_rpow_forward, backward=_rpow_backward,
+                       saves_output=True)
+
+
 def _rpow(base, exponent):
     """``base ** exponent`` with a scalar base and a tensor exponent."""
     if not isinstance(exponent, Tensor):
         raise TypeError(f"pow(): expected a Tensor base or exponent, got "
                         f"{type(base).__name__} and {type(exponent).__name__}")
-    e = exponent
-    ed = float_data(e) if isinstance(base, float) else e._data
-    out = _int_power(base, ed) if ed.dtype.kind in "iu" else np.power(base, ed)
-
-    def rpow_backward(g):
-        y = saved_output(out, lambda: _rpow(base, e))
-        return (g * y * float(np.log(base)),)
-
-    return record(out, rpow_backward, (e,))
+    e = exponent.to(float32) if isinstance(base, float) and exponent._data.dtype.kind != "f" \
+        else exponent
+    return rpow_scalar_op.apply((e,), base)
 
 
-def _unary(fwd, grad_rule, name):
-    """An elementwise float function: ``grad_rule(g, x, y_lazy)`` gives the input gradient."""
+# ---- unary float functions: y = f(x), dy/dx from registered ops ----
+def _unary(name, fwd, grad_rule, saves_input=True, saves_output=False):
+    """``grad_rule(g, x, y)`` gives the input gradient (``x``/``y`` are None unless saved)."""
+
+    def backward(ctx, g):
+        x = ctx.inputs[0] if saves_input else None
+        y = ctx.output if saves_output else None
+        return (grad_rule(g, x, y),)
+
+    op_def = defop(name, forward=fwd, backward=backward, saves=(0,) if saves_input else (),
+                   saves_output=saves_output, float_only=True)
 
     def op(input):
-        if not isinstance(input, Tensor):
-            raise TypeError(f"{name}(): expected a Tensor, got {type(input).__name__}")
-        out = fwd(float_data(input))
-
-        def backward(g):
-            return (grad_rule(g, input, lambda: saved_output(out, lambda: op(input))),)
-
-        backward.__name__ = f"{name}_backward"
-        return record(out, backward, (input,))
+        return op_def.apply((_float_only(input, name),))
 
     op.__name__ = name
+    op.op = op_def
     return op
 
 
-exp = _unary(np.exp, lambda g, x, y: g * y(), "exp")
-expm1 = _unary(np.expm1, lambda g, x, y: g * (y() + 1.0), "expm1")
-log = _unary(np.log, lambda g, x, y: g / x, "log")
-log2 = _unary(np.log2, lambda g, x, y: g / (x * float(np.log(2.0))), "log2")
-log10 = _unary(np.log10, lambda g, x, y: g / (x * float(np.log(10.0))), "log10")
-log1p = _unary(np.log1p, lambda g, x, y: g / (x + 1.0), "log1p")
-sqrt = _unary(np.sqrt, lambda g, x, y: g / (y() * 2.0), "sqrt")
-rsqrt = _unary(lambda d: 1.0 / np.sqrt(d), lambda g, x, y: g * y() ** 3 * -0.5, "rsqrt")
-sin = _unary(np.sin, lambda g, x, y: g * cos(x), "sin")
-cos = _unary(np.cos, lambda g, x, y: -g * sin(x), "cos")
-tan = _unary(np.tan, lambda g, x, y: g * (y() ** 2 + 1.0), "tan")
-tanh = _unary(np.tanh, lambda g, x, y: g * (1.0 - y() ** 2), "tanh")
-reciprocal = _unary(np.reciprocal, lambda g, x, y: -g * y() ** 2, "reciprocal")
-_float_square = _unary(np.square, lambda g, x, y: g * x * 2.0, "square")
+def _scaled(t, s):
+    return mul_scalar_op.apply((t,), s)
+
+
+exp = _unary("exp", np.exp, lambda g, x, y: mul(g, y), False, True)
+expm1 = _unary("expm1", np.expm1, lambda g, x, y: mul(g, add_scalar_op.apply((y,), 1.0)),
+               False, True)
+log = _unary("log", np.log, lambda g, x, y: div(g, x))
+log2 = _unary("log2", np.log2, lambda g, x, y: div(g, _scaled(x, math.log(2.0))))
+log10 = _unary("log10", np.log10, lambda g, x, y: div(g, _scaled(x, math.log(10.0))))
+log1p = _unary("log1p", np.log1p, lambda g, x, y: div(g, add_scalar_op.apply((x,), 1.0)))
+sqrt = _unary("sqrt", np.sqrt, lambda g, x, y: div(g, _scaled(y, 2.0)), False, True)
+rsqrt = _unary("rsqrt", lambda d: 1.0 / np.sqrt(d),
+               lambda g, x, y: _scaled(mul(g, pow_scalar_op.apply((y,), 3)), -0.5), False, True)
+sin = _unary("sin", np.sin, lambda g, x, y: mul(g, cos(x)))
+cos = _unary("cos", np.cos, lambda g, x, y: neg(mul(g, sin(x))))
+tan = _unary("tan", np.tan, lambda g, x, y: mul(g, add_scalar_op.apply((mul(y, y),), 1.0)),
+             False, True)
+tanh = _unary("tanh", np.tanh, lambda g, x, y: mul(g, rsub(mul(y, y), 1.0)), False, True)
+reciprocal = _unary("reciprocal", np.reciprocal, lambda g, x, y: neg(mul(g, mul(y, y))),
+                    False, True)
+_float_square = _unary("square", np.square, lambda g, x, y: mul(g, _scaled(x, 2.0)))
 
 
 def square(input):
@@ -241,60 +352,87 @@ def _sigmoid_array(d):
     return np.exp(-np.logaddexp(0, -d)).astype(d.dtype, copy=False)
 
 
-sigmoid = _unary(_sigmoid_array, lambda g, x, y: g * (y() * (1.0 - y())), "sigmoid")
+sigmoid = _unary("sigmoid", _sigmoid_array, lambda g, x, y: mul(g, mul(y, rsub(y, 1.0))),
+                 False, True)
+
+abs_op = defop("abs", forward=np.abs, backward=lambda ctx, g: (mul(g, sign(ctx.inputs[0])),),
+               saves=(0,))
 
 
 def abs(input):
-    def abs_backward(g):
-        return (g * sign(input),)
-
-    return record(np.abs(input._data), abs_backward, (input,))
+    return abs_op.apply((input,))
 
 
-def sign(input):
-    d = input._data
+def _sign_forward(d):
     if d.dtype.kind == "b":
-        return _zero_grad_result(d.copy(), input)
+        return d.copy()
     out = np.asarray(np.sign(d))
     if d.dtype.kind == "f":
         out[d != d] = 0  # torch: sign(nan) = 0
-    return _zero_grad_result(out, input)
+    return out
 
 
-def _no_grad_round(fn, name):
-    def op(input):
-        def backward(g):
-            return (g * 0.0,)
-
-        backward.__name__ = f"{name}_backward"
-        return record(fn(input._data), backward, (input,))
-
-    op.__name__ = name
-    return op
+sign_op = defop("sign", forward=_sign_forward, backward=_zero_backward)
 
 
-floor = _no_grad_round(np.floor, "floor")
-ceil = _no_grad_round(np.ceil, "ceil")
-trunc = _no_grad_round(np.trunc, "trunc")
-_round_half_even = _no_grad_round(np.round, "round")
+def sign(input):
+    return sign_op.apply((input,))
+
+
+floor_op = defop("floor", forward=np.floor, backward=_zero_backward)
+ceil_op = defop("ceil", forward=np.ceil, backward=_zero_backward)
+trunc_op = defop("trunc", forward=np.trunc, backward=_zero_backward)
+round_op = defop("round", forward=np.round, backward=_zero_backward)
+
+
+def floor(input):
+    return floor_op.apply((input,))
+
+
+def ceil(input):
+    return ceil_op.apply((input,))
+
+
+def trunc(input):
+    return trunc_op.apply((input,))
 
 
 def round(input, *, decimals=0):
     """Round half to even; ``decimals`` digits after the point (negative: before it)."""
-    if decimals == 0:
-        return _round_half_even(input)
-    return _zero_grad_result(np.round(input._data, decimals), input)
+    return round_op.apply((input,), decimals)
+
+
+def _relu_backward(ctx, g):
+    # torch's threshold_backward: the gradient passes where not (out <= 0), so NaN keeps it
+    return (where(ctx.output <= 0, 0.0, g),)
+
+
+relu_op = defop("relu", forward=lambda d: np.maximum(d, 0).astype(d.dtype, copy=False),
+                backward=_relu_backward, saves_output=True)
 
 
 def relu(input):
-    d = input._data
-    out = np.maximum(d, 0).astype(d.dtype, copy=False)
+    return relu_op.apply((input,))
 
-    def relu_backward(g):
-        # torch passes the gradient where not (out <= 0): NaN inputs keep theirs
-        return (g * _wrap(np.logical_not(out <= 0).astype(g._data.dtype)),)
 
-    return record(out, relu_backward, (input,))
+# ---- clamp, maximum, minimum, where ----
+def _clamp_backward(ctx, g):
+    (x,) = ctx.inputs
+    lo, hi = ctx.args
+    inside = None
+    if lo is not None:
+        inside = x >= lo
+    if hi is not None:
+        inside = (x <= hi) if inside is None else inside & (x <= hi)
+    return (where(inside, g, 0.0),)
+
+
+def _clamp_forward(d, lo, hi):
+    return np.clip(d, lo, hi)
+
+
+clamp_op = defop("clamp", forward=_clamp_forward, backward=_clamp_backward, saves=(0,),
+                 inplace=lambda d, lo, hi: np.clip(d, lo, hi, out=d, casting="same_kind"))
 
 
 def clamp(input, min=None, max=None):
@@ -303,20 +441,10 @@ def clamp(input, min=None, max=None):
         raise RuntimeError("clamp: at least one of 'min' or 'max' must not be None")
     if isinstance(min, Tensor) or isinstance(max, Tensor):
         return _clamp_tensors(input, min, max)
-    d = input._data
-    if d.dtype.kind != "f" and (isinstance(min, float) or isinstance(max, float)):
-        d = d.astype(float32)
-    out = np.clip(d, min, max)
-
-    def clamp_backward(g):
-        inside = np.ones(d.shape, dtype=bool)
-        if min is not None:
-            inside &= d >= min
-        if max is not None:
-            inside &= d <= max
-        return (g * _wrap(inside.astype(g._data.dtype)),)
-
-    return record(out, clamp_backward, (input,))
+    x = input
+    if x._data.dtype.kind != "f" and (isinstance(min, float) or isinstance(max, float)):
+        x = x.to(float32)
+    return clamp_op.apply((x,), min, max)
 
 
 def _clamp_tensors(input, min, max):
@@ -324,93 +452,123 @@ def _clamp_tensors(input, min, max):
     Gradients follow torch: input where min <= input <= max; min where input < min < max; max
     where input > max or max < min (the result is max then)."""
     bounds = [None if b is None else as_tensor_arg(b) for b in (min, max)]
-    arrays = [input._data] + [b._data for b in bounds if b is not None]
-    ref = arrays[0]
-    for a in arrays[1:]:
-        ref = ref.astype(promote(ref, a), copy=False)
-    dt = ref.dtype
-    x = input._data.astype(dt, copy=False)
-    lo, hi = (None if b is None else b._data.astype(dt, copy=False) for b in bounds)
+    dt = input._data
+    for b in bounds:
+        if b is not None:
+            dt = dt.astype(promote(dt, b._data), copy=False)
+    x = input if input._data.dtype == dt.dtype else input.to(dt.dtype)
+    lo, hi = (None if b is None else (b if b._data.dtype == dt.dtype else b.to(dt.dtype))
+              for b in bounds)
+    inputs = tuple(t for t in (x, lo, hi) if t is not None)
+    return clamp_tensor_op.apply(inputs, lo is not None, hi is not None)
+
+
+def _clamp_tensor_forward(x, *bounds_and_flags):
+    *bounds, has_lo, has_hi = bounds_and_flags
     out = x
+    it = iter(bounds)
+    if has_lo:
+        out = np.maximum(out, next(it))
+    if has_hi:
+        out = np.minimum(out, next(it))
+    return out
+
+
+def _clamp_tensor_backward(ctx, g):
+    has_lo, has_hi = ctx.args
+    x, *rest = ctx.inputs
+    lo = rest.pop(0) if has_lo else None
+    hi = rest.pop(0) if has_hi else None
+    zero = 0.0
+    inside = None
     if lo is not None:
-        out = np.maximum(out, lo)
+        inside = x >= lo
     if hi is not None:
-        out = np.minimum(out, hi)
-    inputs = tuple(t for t in [input] + bounds if t is not None)
+        inside = (x <= hi) if inside is None else inside & (x <= hi)
+    grads = [grad_for(where(inside, g, zero), x)]
+    if lo is not None:
+        below = (x < lo) if hi is None else (x < lo) & (lo < hi)
+        grads.append(grad_for(where(below, g, zero), lo))
+    if hi is not None:
+        above = (x > hi) if lo is None else (x > hi) | (hi < lo)
+        grads.append(grad_for(where(above, g, zero), hi))
+    return tuple(grads)
 
-    def clamp_backward(g):
-        fdt = g._data.dtype
-        masks = [True if lo is None else x >= lo]
-        masks[0] = np.logical_and(masks[0], True if hi is None else x <= hi)
-        if lo is not None:
-            masks.append(x < lo if hi is None else (x < lo) & (lo < hi))
-        if hi is not None:
-            masks.append(x > hi if lo is None else (x > hi) | (hi < lo))
-        return tuple(grad_for(g * _wrap(np.asarray(m).astype(fdt)), t) if t._requires_grad
-                     else None for m, t in zip(masks, inputs))
 
-    return record(out, clamp_backward, inputs)
-
+clamp_tensor_op = defop("clamp_tensor", forward=_clamp_tensor_forward,
+                        backward=_clamp_tensor_backward, saves=(0, 1, 2))
 
 clip = clamp
 
 
-def _extremum_grads(g, a, b, ad, bd, a_loses, b_loses):
-    """torch's maximum/minimum rule: ties split the gradient evenly; an input gets none where it
-    loses; where either is NaN, both get all of it."""
-    dt = g._data.dtype
-    tie = ad == bd
-    ga = gb = None
-    if a._requires_grad:
-        ga = grad_for(g * _wrap(np.where(tie, 0.5, np.logical_not(a_loses(ad, bd))).astype(dt)), a)
-    if _wants(b):
-        gb = grad_for(g * _wrap(np.where(tie, 0.5, np.logical_not(b_loses(ad, bd))).astype(dt)), b)
-    return ga, gb
+def _extremum_backward(a_loses, b_loses):
+    """torch's maximum/minimum rule: ties split the gradient evenly; an input gets none where
+    it loses; where either is NaN, both get all of it."""
+    def backward(ctx, g):
+        a, b = ctx.inputs
+        ad, bd = a._data, b._data
+        dt = g._data.dtype
+        tie = ad == bd
+        share_a = _wrap(np.where(tie, 0.5, np.logical_not(a_loses(ad, bd))).astype(dt))
+        share_b = _wrap(np.where(tie, 0.5, np.logical_not(b_loses(ad, bd))).astype(dt))
+        return grad_for(mul(g, share_a), a), grad_for(mul(g, share_b), b)
+
+    return backward
+
+
+maximum_op = defop("maximum", forward=np.maximum,
+                   backward=_extremum_backward(np.less, np.greater), saves=(0, 1))
+minimum_op = defop("minimum", forward=np.minimum,
+                   backward=_extremum_backward(np.greater, np.less), saves=(0, 1))
 
 
 def maximum(input, other):
-    a, b, ad, bd = operands(input, other)
-    out = np.maximum(ad, bd)
-
-    def maximum_backward(g):
-        return _extremum_grads(g, a, b, ad, bd, np.less, np.greater)
-
-    return _binary_result(out, maximum_backward, a, b)
+    a, b = promote_pair(input, other)
+    return maximum_op.apply((a, b))
 
 
 def minimum(input, other):
-    a, b, ad, bd = operands(input, other)
-    out = np.minimum(ad, bd)
+    a, b = promote_pair(input, other)
+    return minimum_op.apply((a, b))
 
-    def minimum_backward(g):
-        return _extremum_grads(g, a, b, ad, bd, np.greater, np.less)
 
-    return _binary_result(out, minimum_backward, a, b)
+def _where_backward(ctx, g):
+    cond, a, b = ctx.inputs
+    zero = 0.0 if g._data.dtype.kind == "f" else 0
+    return None, grad_for(where(cond, g, zero), a), grad_for(where(cond, zero, g), b)
+
+
+where_op = defop("where", forward=np.where, backward=_where_backward, saves=(0,))
 
 
 def where(condition, input, other):
     """``input`` where ``condition`` is true, else ``other`` (either may be a scalar)."""
-    c = condition._data if isinstance(condition, Tensor) else np.asarray(condition)
-    if c.dtype != np.bool_:
-        raise TypeError(f"where: condition must be a bool tensor, got {c.dtype}")
-    a, b, ad, bd = operands(input, other)
-    out = np.where(c, ad, bd)
-    if b is None and ad.dtype.kind == "f" and out.dtype != ad.dtype:
-        out = out.astype(ad.dtype)
-    cond = _wrap(c)
+    cond = condition if isinstance(condition, Tensor) else _wrap(np.asarray(condition))
+    if cond._data.dtype != np.bool_:
+        raise TypeError(f"where: condition must be a bool tensor, got {cond._data.dtype}")
+    if isinstance(input, Tensor) and _is_scalar(other):
+        a = _scalar_operand(input, other)
+        b = _wrap(xp_of(a._data).asarray(other, dtype=a._data.dtype))
+    elif isinstance(other, Tensor) and _is_scalar(input):
+        b = _scalar_operand(other, input)
+        a = _wrap(xp_of(b._data).asarray(input, dtype=b._data.dtype))
+    else:
+        a, b = promote_pair(input, other)
+    return where_op.apply((cond, a, b))
 
-    def where_backward(g):
-        zero = 0.0 if g._data.dtype.kind == "f" else 0
-        ga = grad_for(where(cond, g, zero), a) if a._requires_grad else None
-        gb = grad_for(where(cond, zero, g), b) if _wants(b) else None
-        return ga, gb
 
-    return _binary_result(out, where_backward, a, b)
+def _operand_arrays(x, y):
+    """Arrays for a non-differentiable binary op (comparisons, logical and bitwise ops), cast to
+    torch's result dtype; a Python scalar stays a scalar."""
+    if isinstance(x, Tensor) and _is_scalar(y):
+        return _scalar_operand(x, y)._data, y
+    a, b = promote_pair(x, y)
+    return a._data, b._data
 
 
 def _compare(ufunc, name):
     def op(input, other):
-        a, b, ad, bd = operands(input, other)
+        ad, bd = _operand_arrays(input, other)
         return _wrap(ufunc(ad, bd))
 
     op.__name__ = name

@@ -1,7 +1,8 @@
 """``Tensor.to``: dtype casts and device moves, differentiable (the gradient goes back)."""
 from __future__ import annotations
 
-from fastdl.functional._core import Tensor, record
+from fastdl.autograd.op import defop
+from fastdl.functional._core import Tensor, _wrap
 from fastdl.tensor import (_parse_device, _to_device_array, as_dtype, check_memory_format,
                            preserve_format)
 
@@ -49,23 +50,25 @@ def to(input, *args, dtype=None, device=None, non_blocking=False, copy=False,
     return out
 
 
+def _cast_backward(ctx, g):
+    return (cast_op.apply((g,), ctx.inputs[0]._data.dtype),)
+
+
+cast_op = defop("to_dtype", forward=lambda d, dt: d.astype(dt), backward=_cast_backward)
+
+
 def _cast(x, dt):
-    src = x._data.dtype
-    out = x._data.astype(dt)
+    if dt.kind != "f" or x._data.dtype.kind != "f":  # integer/bool results carry no gradient
+        return _wrap(x._data.astype(dt))
+    return cast_op.apply((x,), dt)
 
-    def to_dtype_backward(g):
-        return (_cast(g, src) if src.kind == "f" else None,)
 
-    if dt.kind != "f":  # integer/bool results carry no gradient
-        return record(out, to_dtype_backward, ())
-    return record(out, to_dtype_backward, (x,))
+def _to_device_backward(ctx, g):
+    return (to_device_op.apply((g,), ctx.inputs[0].device),)
+
+
+to_device_op = defop("to_device", forward=_to_device_array, backward=_to_device_backward)
 
 
 def _to_device(x, device):
-    src = x.device
-    out = _to_device_array(x._data, device)
-
-    def to_device_backward(g):
-        return (_to_device(g, src),)
-
-    return record(out, to_device_backward, (x,))
+    return to_device_op.apply((x,), device)

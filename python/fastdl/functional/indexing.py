@@ -3,7 +3,8 @@ from __future__ import annotations
 
 import numpy as np
 
-from fastdl.functional._core import Tensor, _wrap, norm_dim, record, xp_of
+from fastdl.autograd.op import defop
+from fastdl.functional._core import Tensor, _wrap, grad_for, norm_dim, sum_to, xp_of
 from fastdl.tensor import int64
 
 _BASIC = (int, slice, type(None), type(Ellipsis))
@@ -50,39 +51,116 @@ def _add_at(target, key, values):
         cupyx.scatter_add(target, key, values)
 
 
-def index_put_zeros(g, shape, key, accumulate):
-    """A zero tensor of ``shape`` with ``g`` written (or added) at ``key``: the gradient of
-    ``x[key]``. Differentiable: its own backward is ``getitem``."""
-    xp = xp_of(g._data)
-    out = xp.zeros(shape, dtype=g._data.dtype)
+def _index_put_zeros_forward(g, shape, key, accumulate):
+    out = xp_of(g).zeros(shape, dtype=g.dtype)
     if accumulate:
-        _add_at(out, key, g._data)
+        _add_at(out, key, g)
     else:
-        out[key] = g._data
+        out[key] = g
+    return out
 
-    def index_put_backward(gg):
-        return (getitem(gg, key),)
 
-    return record(out, index_put_backward, (g,))
+index_put_zeros_op = defop("index_put_zeros", forward=_index_put_zeros_forward,
+                           backward=lambda ctx, gg: (getitem_op.apply((gg,), ctx.args[1]),))
+
+
+def _getitem_forward(d, key):
+    try:
+        out = d[key]
+    except IndexError as e:
+        raise IndexError(f"index {key!r} is invalid for a tensor of shape {tuple(d.shape)}: "
+                         f"{e}") from None
+    if not isinstance(out, np.ndarray) and type(out).__module__ == "numpy":
+        out = np.asarray(out)
+    return out
+
+
+def _getitem_backward(ctx, g):
+    shape = ctx.inputs[0]._data.shape
+    key = ctx.args[0]
+    return (index_put_zeros_op.apply((g,), shape, key, _scatters(key)),)
+
+
+getitem_op = defop("getitem", forward=_getitem_forward, backward=_getitem_backward, view=True)
 
 
 def getitem(input, key):
-    k = _array_key(key)
-    d = input._data
-    try:
-        out = d[k]
-    except IndexError as e:
-        raise IndexError(f"index {key!r} is invalid for a tensor of shape {tuple(d.shape)}: {e}") \
-            from None
-    if not isinstance(out, np.ndarray) and type(out).__module__ == "numpy":
-        out = np.asarray(out)
-    shape = d.shape
-    accumulate = _scatters(k)
+    return getitem_op.apply((input,), _array_key(key))
 
-    def getitem_backward(g):
-        return (index_put_zeros(g, shape, k, accumulate),)
 
-    return record(out, getitem_backward, (input,))
+def _zero_region_forward(g, key):
+    out = g.copy()
+    out[key] = 0
+    return out
+
+
+zero_region_op = defop("zero_region", forward=_zero_region_forward,
+                       backward=lambda ctx, gg: (zero_region_op.apply((gg,), ctx.args[0]),))
+
+
+def _setitem_forward(d, v, key):
+    out = d.copy()
+    out[key] = v
+    return out
+
+
+def _setitem_inplace(d, v, key):
+    d[key] = v
+
+
+def _setitem_backward(ctx, g):
+    target, value = ctx.inputs
+    key = ctx.args[0]
+    region = getitem_op.apply((g,), key)
+    return zero_region_op.apply((g,), key), grad_for(sum_to(region, _value_shape(region, value)),
+                                                     value)
+
+
+def _value_shape(region, value):
+    """The shape to sum the region's gradient to: value's shape without its leading 1s beyond
+    the region's rank (numpy lets ``x[k] = v`` drop them)."""
+    vs = value._data.shape
+    while len(vs) > region._data.ndim and vs[0] == 1:
+        vs = vs[1:]
+    return vs
+
+
+setitem_op = defop("setitem", forward=_setitem_forward, backward=_setitem_backward,
+                   inplace=_setitem_inplace)
+
+
+def setitem(target, key, value):
+    """``target[key] = value`` in place: recorded (torch's index_put) when a gradient is wanted."""
+    if not isinstance(value, Tensor):
+        if type(value) in (int, float, bool):
+            value = _wrap(xp_of(target._data).asarray(value, dtype=target._data.dtype))
+        else:
+            value = _wrap(xp_of(target._data).asarray(value))
+    setitem_op.apply_inplace(target, (value,), _array_key(key))
+
+
+def _copy_forward(d, src):
+    return xp_of(d).broadcast_to(src, d.shape).astype(d.dtype)
+
+
+def _copy_inplace(d, src):
+    d[...] = src
+
+
+def _zeros_like(t):
+    d = t._data
+    return _wrap(xp_of(d).zeros(d.shape, dtype=d.dtype))
+
+
+def _copy_backward(ctx, g):
+    target, src = ctx.inputs
+    return _zeros_like(g), grad_for(g, src)
+
+
+copy_op = defop("copy", forward=_copy_forward, backward=_copy_backward, inplace=_copy_inplace)
+fill_op = defop("fill", forward=lambda d, v: xp_of(d).full_like(d, v),
+                backward=lambda ctx, g: (_zeros_like(g),),
+                inplace=lambda d, v: d.fill(v))
 
 
 def _check_index(index, fn):
@@ -106,6 +184,24 @@ def _full_index(index_data, dim):
     return tuple(grids)
 
 
+def _gather_forward(d, ax, idx):
+    if idx.size == 0:
+        return xp_of(d).empty(idx.shape, dtype=d.dtype)
+    return d[_full_index(idx, ax)]
+
+
+def _gather_backward(ctx, g):
+    (x,) = ctx.inputs
+    ax, idx = ctx.args
+    zeros = _wrap(xp_of(g._data).zeros(x._data.shape, dtype=g._data.dtype))
+    if idx.size == 0:  # nothing was selected
+        return (zeros,)
+    return (scatter_add_op.apply((zeros, g), ax, idx),)
+
+
+gather_op = defop("gather", forward=_gather_forward, backward=_gather_backward)
+
+
 def gather(input, dim, index):
     _check_index(index, "gather")
     d = input._data
@@ -113,37 +209,18 @@ def gather(input, dim, index):
     if d.ndim == 0 or idx.ndim == 0:
         return gather(_as_1d(input), dim, _as_1d(index)).reshape(idx.shape)
     ax = norm_dim(dim, d.ndim)
-    if idx.size == 0:
-        return _empty_like_index(input, idx)
-    if idx.ndim != d.ndim:
-        raise RuntimeError(f"gather(): index has {idx.ndim} dims but input has {d.ndim} "
-                           f"(shapes {tuple(idx.shape)} and {tuple(d.shape)})")
-    for i, (si, sd) in enumerate(zip(idx.shape, d.shape)):
-        if i != ax and si > sd:
-            raise RuntimeError(f"gather(): size of index {tuple(idx.shape)} exceeds input "
-                               f"{tuple(d.shape)} in dimension {i}")
-    if idx.min() < 0 or idx.max() >= d.shape[ax]:
-        raise IndexError(f"gather(): index out of range for dimension {ax} of size {d.shape[ax]}")
-    full = _full_index(idx, ax)
-    out = d[full]
-    shape = d.shape
-
-    def gather_backward(g):
-        return (scatter_add(_wrap(xp_of(g._data).zeros(shape, dtype=g._data.dtype)), ax,
-                            index, g),)
-
-    return record(out, gather_backward, (input,))
-
-
-def _empty_like_index(input, idx):
-    """The result of gathering with an empty index: nothing selected, zero gradient."""
-    d = input._data
-    shape = d.shape
-
-    def empty_gather_backward(g):
-        return (_wrap(xp_of(d).zeros(shape, dtype=d.dtype)),)
-
-    return record(xp_of(d).empty(idx.shape, dtype=d.dtype), empty_gather_backward, (input,))
+    if idx.size:
+        if idx.ndim != d.ndim:
+            raise RuntimeError(f"gather(): index has {idx.ndim} dims but input has {d.ndim} "
+                               f"(shapes {tuple(idx.shape)} and {tuple(d.shape)})")
+        for i, (si, sd) in enumerate(zip(idx.shape, d.shape)):
+            if i != ax and si > sd:
+                raise RuntimeError(f"gather(): size of index {tuple(idx.shape)} exceeds input "
+                                   f"{tuple(d.shape)} in dimension {i}")
+        if idx.min() < 0 or idx.max() >= d.shape[ax]:
+            raise IndexError(f"gather(): index out of range for dimension {ax} of size "
+                             f"{d.shape[ax]}")
+    return gather_op.apply((input,), ax, idx)
 
 
 def take_along_dim(input, indices, dim=None):
@@ -176,6 +253,21 @@ def take_along_dim(input, indices, dim=None):
     return gather(x, ax, _wrap(xp_of(idx).broadcast_to(idx, i_shape)))
 
 
+def _scatter_add_forward(d, src, ax, idx):
+    out = d.copy()
+    _add_at(out, _full_index(idx, ax), src.astype(d.dtype, copy=False))
+    return out
+
+
+def _scatter_add_backward(ctx, g):
+    ax, idx = ctx.args
+    return g, gather_op.apply((g,), ax, idx)
+
+
+scatter_add_op = defop("scatter_add", forward=_scatter_add_forward,
+                       backward=_scatter_add_backward)
+
+
 def scatter_add(input, dim, index, src):
     """``out = input.clone(); out[..., index[i], ...] += src[i]`` along ``dim`` (accumulating)."""
     _check_index(index, "scatter_add")
@@ -189,13 +281,7 @@ def scatter_add(input, dim, index, src):
     idx = index._data
     if src._data.shape != idx.shape:
         src = getitem(src, tuple(slice(0, s) for s in idx.shape))
-    out = d.copy()
-    _add_at(out, _full_index(idx, ax), src._data.astype(d.dtype, copy=False))
-
-    def scatter_add_backward(g):
-        return (g, gather(g, ax, index))
-
-    return record(out, scatter_add_backward, (input, src))
+    return scatter_add_op.apply((input, src), ax, idx)
 
 
 def index_select(input, dim, index):

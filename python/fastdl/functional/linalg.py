@@ -15,7 +15,8 @@ from __future__ import annotations
 import numpy as np
 
 from fastdl import _C, backend
-from fastdl.functional._core import Tensor, grad_for, promote, record
+from fastdl.autograd.op import defop
+from fastdl.functional._core import Tensor, grad_for, promote_pair
 from fastdl.functional.shape import reshape, unsqueeze, squeeze
 
 
@@ -51,11 +52,26 @@ def _gemm_arrays(ad, bd, trans_a, trans_b):
     return out
 
 
+def _mm_backward(ctx, g):
+    # C = op(A) op(B):  d op(A) = G op(B)^T,  d op(B) = op(A)^T G
+    a, b = ctx.inputs
+    trans_a, trans_b = ctx.args
+    ga = gb = None
+    if ctx.edges[0] is not None:
+        ga = grad_for(_mm(b, g, trans_b, True) if trans_a else _mm(g, b, False, not trans_b), a)
+    if ctx.edges[1] is not None:
+        gb = grad_for(_mm(g, a, True, trans_a) if trans_b else _mm(a, g, not trans_a, False), b)
+    return ga, gb
+
+
+mm_op = defop("mm", forward=_gemm_arrays, backward=_mm_backward, saves=(0, 1))
+
+
 def _mm(a: Tensor, b: Tensor, trans_a: bool = False, trans_b: bool = False) -> Tensor:
     ad, bd = a._data, b._data
     if ad.dtype != bd.dtype:
-        dt = promote(ad, bd)
-        ad, bd = ad.astype(dt, copy=False), bd.astype(dt, copy=False)
+        a, b = promote_pair(a, b)
+        ad, bd = a._data, b._data
     ka = ad.shape[-2] if trans_a else ad.shape[-1]
     kb = bd.shape[-1] if trans_b else bd.shape[-2]
     if ka != kb:
@@ -64,20 +80,7 @@ def _mm(a: Tensor, b: Tensor, trans_a: bool = False, trans_b: bool = False) -> T
         raise RuntimeError(f"matmul: shapes {tuple(sa)} and {tuple(sb)} cannot be multiplied "
                            f"({ka} != {kb})")
     _batch_shape(ad.shape[:-2], bd.shape[:-2])
-    out = _gemm_arrays(ad, bd, trans_a, trans_b)
-
-    def mm_backward(g):
-        # C = op(A) op(B):  d op(A) = G op(B)^T,  d op(B) = op(A)^T G
-        ga = gb = None
-        if a._requires_grad:
-            ga = _mm(b, g, trans_b, True) if trans_a else _mm(g, b, False, not trans_b)
-            ga = grad_for(ga, a)
-        if b._requires_grad:
-            gb = _mm(g, a, True, trans_a) if trans_b else _mm(a, g, not trans_a, False)
-            gb = grad_for(gb, b)
-        return ga, gb
-
-    return record(out, mm_backward, (a, b))
+    return mm_op.apply((a, b), trans_a, trans_b)
 
 
 def matmul(input, other):
@@ -114,18 +117,53 @@ def bmm(input, mat2):
     return _mm(input, mat2)
 
 
-def linear(input, weight, bias=None):
-    """``input @ weight.T + bias`` with the transpose as a GEMM flag (no copy)."""
-    x = input
-    if x._data.ndim == 1:
-        out = squeeze(_mm(unsqueeze(x, 0), weight, False, True), 0)
-    elif x._data.ndim == 2:
-        out = _mm(x, weight, False, True)
+def _gemm_2d(a, b, trans_b=False, bias=None):
+    """a @ op(b) (+ bias broadcast over rows) for 2-D arrays: our GEMM kernel with the transpose
+    as strides (no copy) and the bias folded in with beta=1 (no separate pass)."""
+    if a.dtype != np.float32:
+        out = a @ (b.T if trans_b else b)
+        if bias is not None:
+            out += bias
+        return out
+    kernels = _C if type(a) is np.ndarray else backend.kernels_for(a)
+    xp = np if kernels is _C else backend.array_module(a)
+    out = xp.empty((a.shape[0], b.shape[0] if trans_b else b.shape[1]), dtype=np.float32)
+    if bias is None:
+        kernels.gemm(a, b.T if trans_b else b, out, 1.0, 0.0)
     else:
-        lead = x._data.shape[:-1]
-        out = reshape(_mm(reshape(x, -1, x._data.shape[-1]), weight, False, True),
-                      lead + (weight._data.shape[0],))
-    return out if bias is None else out + bias
+        out[...] = bias
+        kernels.gemm(a, b.T if trans_b else b, out, 1.0, 1.0)
+    return out
+
+
+def _linear_forward(x, w, b=None):
+    out = _gemm_2d(x.reshape(-1, w.shape[1]), w, trans_b=True, bias=b)
+    return out.reshape(x.shape[:-1] + (w.shape[0],))
+
+
+def _linear_backward(ctx, g):
+    x, w = ctx.inputs[0], ctx.inputs[1]
+    out_features, in_features = w._data.shape
+    g2 = reshape(g, (-1, out_features))
+    grad_x = grad_w = grad_b = None
+    if ctx.edges[0] is not None:
+        grad_x = reshape(_mm(g2, w), x._data.shape)
+    if ctx.edges[1] is not None:
+        grad_w = _mm(g2, reshape(x, (-1, in_features)), True, False)
+    if len(ctx.inputs) == 3 and ctx.edges[2] is not None:
+        from fastdl.functional.reductions import sum as _sum
+        grad_b = _sum(g2, 0)
+    return (grad_x, grad_w) if len(ctx.inputs) == 2 else (grad_x, grad_w, grad_b)
+
+
+linear_op = defop("linear", forward=_linear_forward, backward=_linear_backward, saves=(0, 1))
+
+
+def linear(input, weight, bias=None):
+    """``input @ weight.T + bias``: one GEMM reading ``weight`` transposed in place, the bias
+    folded in; backward is two GEMMs and a column sum (registered ops: differentiable again)."""
+    inputs = (input, weight) if bias is None else (input, weight, bias)
+    return linear_op.apply(inputs)
 
 
 def outer(input, vec2):

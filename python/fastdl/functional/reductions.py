@@ -5,7 +5,8 @@ from collections import namedtuple
 
 import numpy as np
 
-from fastdl.functional._core import (Tensor, _wrap, expand, float_data, norm_dims, record)
+from fastdl.autograd.op import defop
+from fastdl.functional._core import Tensor, _wrap, expand, norm_dim, norm_dims
 from fastdl.functional import arithmetic as A
 from fastdl.tensor import as_dtype, int64
 
@@ -38,21 +39,34 @@ def _unreduce(g, shape, dims, keepdim):
     return expand(g, shape)
 
 
+def _sum_forward(d, dims, keepdim, dt):
+    if dt is not None:
+        d = d.astype(dt, copy=False)
+    return d.sum(axis=_axis(dims), keepdims=keepdim)
+
+
+def _sum_backward(ctx, g):
+    dims, keepdim, _ = ctx.args
+    x = ctx.inputs[0]._data
+    g = _unreduce(g, x.shape, dims, keepdim)
+    return (g if g._data.dtype == x.dtype else g.to(x.dtype),)
+
+
+sum_op = defop("sum", forward=_sum_forward, backward=_sum_backward)
+
+
 def sum(input, dim=None, keepdim=False, *, dtype=None):
     d = input._data
     dims = norm_dims(dim, d.ndim)
+    dt = None
     if dtype is not None:
-        from fastdl.tensor import as_dtype
-        d = d.astype(as_dtype(dtype), copy=False)
+        dt = as_dtype(dtype)
     elif d.dtype.kind in "biu":
-        d = d.astype(int64, copy=False)
-    out = d.sum(axis=_axis(dims), keepdims=keepdim)
-    shape = d.shape
-
-    def sum_backward(g):
-        return (_unreduce(g, shape, dims, keepdim),)
-
-    return record(out, sum_backward, (input,))
+        dt = int64
+    out = sum_op.apply((input,), dims, keepdim, dt)
+    if dt is not None and dt.kind != "f" and out._requires_grad:
+        out = out.detach()
+    return out
 
 
 def mean(input, dim=None, keepdim=False, *, dtype=None):
@@ -68,37 +82,51 @@ def mean(input, dim=None, keepdim=False, *, dtype=None):
     return s / n if n else s * float("nan")
 
 
+def _cumsum_forward(d, ax, dt):
+    if dt is not None:
+        d = d.astype(dt, copy=False)
+    return np.cumsum(d, axis=ax, dtype=d.dtype) if d.ndim else d.copy()
+
+
+def _cumsum_backward(ctx, g):
+    ax = ctx.args[0]
+    if g._data.ndim == 0:
+        return (g,)
+    return (cumsum(g.flip(ax), ax).flip(ax),)
+
+
+cumsum_op = defop("cumsum", forward=_cumsum_forward, backward=_cumsum_backward)
+
+
 def cumsum(input, dim, *, dtype=None):
-    from fastdl.functional._core import norm_dim
     d = input._data
     ax = norm_dim(dim, d.ndim)
+    dt = None
     if dtype is not None:
-        from fastdl.tensor import as_dtype
-        d = d.astype(as_dtype(dtype), copy=False)
+        dt = as_dtype(dtype)
     elif d.dtype.kind in "biu":
-        d = d.astype(int64, copy=False)
-    out = np.cumsum(d, axis=ax, dtype=d.dtype) if d.ndim else d.copy()
-
-    def cumsum_backward(g):
-        if g._data.ndim == 0:
-            return (g,)
-        return (cumsum(g.flip(ax), ax).flip(ax),)
-
-    return record(out, cumsum_backward, (input,))
+        dt = int64
+    return cumsum_op.apply((input,), ax, dt)
 
 
-def _extreme_all(input, reducer, name):
-    """Full max/min: the gradient is split evenly among tied extreme elements (torch's rule)."""
-    d = input._data
-    out = reducer(d)
+def _extreme_backward(ctx, g):
+    """max/min over dims: the gradient is split evenly among tied extreme elements (torch)."""
+    (x,) = ctx.inputs
+    dims, keepdim, _ = ctx.args
+    d = x._data
+    out = ctx.output._data
+    kept = out if keepdim or dims is None else out.reshape(_keep_shape(d.shape, dims))
+    mask = d == kept
+    share = mask / mask.sum(axis=_axis(dims), keepdims=True)
+    return (_unreduce(g, d.shape, dims, keepdim) * _wrap(share.astype(d.dtype)),)
 
-    def backward(g):
-        mask = (d == out)
-        share = _wrap((mask / mask.sum()).astype(d.dtype))
-        return (g * share,)
 
-    backward.__name__ = f"{name}_backward"
-    return record(out, backward, (input,))
+def _extreme_forward(d, dims, keepdim, reducer):
+    return reducer(d, axis=_axis(dims), keepdims=keepdim)
+
+
+extreme_op = defop("extreme", forward=_extreme_forward, backward=_extreme_backward, saves=(0,),
+                   saves_output=True)
 
 
 def amax(input, dim=None, keepdim=False):
@@ -114,17 +142,7 @@ def _extreme_dims(input, dim, keepdim, reducer, name):
     if d.size == 0:
         raise RuntimeError(f"{name}(): cannot reduce a tensor with no elements "
                            f"(shape {tuple(d.shape)})")
-    dims = norm_dims(dim, d.ndim)
-    out = reducer(d, axis=_axis(dims), keepdims=keepdim)
-
-    def backward(g):
-        kept = out if keepdim else out.reshape(_keep_shape(d.shape, dims))
-        mask = (d == kept)
-        share = mask / mask.sum(axis=_axis(dims), keepdims=True)
-        return (_unreduce(g, d.shape, dims, keepdim) * _wrap(share.astype(d.dtype)),)
-
-    backward.__name__ = f"{name}_backward"
-    return record(out, backward, (input,))
+    return extreme_op.apply((input,), norm_dims(dim, d.ndim), keepdim, reducer)
 
 
 def _extreme(input, dim, keepdim, arg, reducer, result, name):
@@ -137,8 +155,7 @@ def _extreme(input, dim, keepdim, arg, reducer, result, name):
         raise RuntimeError(f"{name}(): cannot reduce a tensor with no elements "
                            f"(shape {tuple(d.shape)})")
     if dim is None:
-        return _extreme_all(input, reducer, name)
-    from fastdl.functional._core import norm_dim
+        return _extreme_dims(input, None, False, reducer, name)
     from fastdl.functional.indexing import gather
     ax = norm_dim(dim, d.ndim)
     if d.ndim == 0:  # a 0-d tensor is its own max along dim 0
@@ -166,7 +183,6 @@ def argmax(input, dim=None, keepdim=False):
     d = input._data
     if dim is None:
         return _wrap(np.asarray(np.argmax(d), dtype=int64))
-    from fastdl.functional._core import norm_dim
     return _wrap(np.argmax(d, axis=norm_dim(dim, d.ndim), keepdims=keepdim).astype(int64))
 
 
@@ -174,7 +190,6 @@ def argmin(input, dim=None, keepdim=False):
     d = input._data
     if dim is None:
         return _wrap(np.asarray(np.argmin(d), dtype=int64))
-    from fastdl.functional._core import norm_dim
     return _wrap(np.argmin(d, axis=norm_dim(dim, d.ndim), keepdims=keepdim).astype(int64))
 
 
@@ -222,8 +237,7 @@ def norm(input, p=2, dim=None, keepdim=False):
     if p == float("-inf"):
         return amin(A.abs(x), dim, keepdim)
     if p == 0:  # the number of non-zero elements (piecewise constant: zero gradient)
-        nonzero = A._zero_grad_result((x._data != 0).astype(x._data.dtype), x)
-        return sum(nonzero, dim, keepdim)
+        return sum(A.ceil(A.sign(A.abs(x))), dim, keepdim)
     return sum(A.abs(x) ** p, dim, keepdim) ** (1.0 / p)
 
 

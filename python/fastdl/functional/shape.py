@@ -3,7 +3,8 @@ from __future__ import annotations
 
 import numpy as np
 
-from fastdl.functional._core import Tensor, _wrap, expand as _expand, norm_dim, record, xp_of
+from fastdl.autograd.op import defop
+from fastdl.functional._core import Tensor, _wrap, expand as _expand, norm_dim, xp_of
 from fastdl.tensor import check_memory_format, contiguous_format, preserve_format
 
 
@@ -14,20 +15,21 @@ def _shape_args(shape):
     return tuple(int(s) for s in shape)
 
 
-def reshape(input, *shape):
-    shape = _shape_args(shape)
-    d = input._data
+def _reshape_forward(d, shape):
     try:
-        out = d.reshape(shape)
+        return d.reshape(shape)
     except ValueError:
         raise RuntimeError(f"shape '{list(shape)}' is invalid for input of size {d.size} "
                            f"(shape {tuple(d.shape)})") from None
-    old = d.shape
 
-    def reshape_backward(g):
-        return (reshape(g, old),)
 
-    return record(out, reshape_backward, (input,))
+reshape_op = defop("reshape", forward=_reshape_forward, view=True,
+                   backward=lambda ctx, g: (reshape_op.apply((g,), ctx.inputs[0]._data.shape),))
+
+
+def reshape(input, *shape):
+    shape = _shape_args(shape)
+    return reshape_op.apply((input,), shape)
 
 
 view = reshape
@@ -60,6 +62,11 @@ def unflatten(input, dim, sizes):
     return reshape(input, shape[:d] + tuple(sizes) + shape[d + 1:])
 
 
+permute_op = defop("permute", forward=lambda d, perm: d.transpose(perm), view=True,
+                   backward=lambda ctx, g: (permute_op.apply(
+                       (g,), tuple(np.argsort(ctx.args[0]).tolist())),))
+
+
 def permute(input, *dims):
     dims = _shape_args(dims)
     nd = input._data.ndim
@@ -69,12 +76,11 @@ def permute(input, *dims):
     perm = tuple(norm_dim(d, nd) for d in dims)
     if sorted(perm) != list(range(nd)):
         raise RuntimeError(f"permute: dims {dims} are not a permutation of {nd} dims")
-    inverse = tuple(np.argsort(perm).tolist())
+    return permute_op.apply((input,), perm)
 
-    def permute_backward(g):
-        return (permute(g, inverse),)
 
-    return record(input._data.transpose(perm), permute_backward, (input,))
+transpose_op = defop("transpose", forward=lambda d, a, b: d.swapaxes(a, b), view=True,
+                     backward=lambda ctx, g: (transpose_op.apply((g,), *ctx.args),))
 
 
 def transpose(input, dim0, dim1):
@@ -82,11 +88,7 @@ def transpose(input, dim0, dim1):
     a, b = norm_dim(dim0, nd), norm_dim(dim1, nd)
     if nd == 0:
         return input
-
-    def transpose_backward(g):
-        return (transpose(g, a, b),)
-
-    return record(input._data.swapaxes(a, b), transpose_backward, (input,))
+    return transpose_op.apply((input,), a, b)
 
 
 swapaxes = transpose
@@ -171,24 +173,32 @@ def cat(tensors, dim=0):
     for x in datas[1:]:
         if x.dtype != dt:
             dt = np.promote_types(dt, x.dtype)
-    xp = xp_of(datas[0])
-    out = xp.concatenate([x.astype(dt, copy=False) for x in joined], axis=d)
-    sizes = [None if x.ndim != nd or (_is_legacy_empty(x) and nd != 1) else x.shape[d]
-             for x in datas]
-    dtypes = [x.dtype for x in datas]
+    sizes = tuple(None if x.ndim != nd or (_is_legacy_empty(x) and nd != 1) else x.shape[d]
+                  for x in datas)
+    return cat_op.apply(tuple(tensors), d, dt, sizes)
 
-    def cat_backward(g):
-        grads, start = [], 0
-        for n, t_dtype in zip(sizes, dtypes):
-            if n is None:  # a skipped legacy empty tensor
-                grads.append(_wrap(xp.zeros((0,), dtype=t_dtype)))
-                continue
-            gi = narrow(g, d, start, n)
-            grads.append(gi if gi._data.dtype == t_dtype else gi.to(t_dtype))
-            start += n
-        return tuple(grads)
 
-    return record(out, cat_backward, tuple(tensors))
+def _cat_forward(*arrays_and_args):
+    *datas, d, dt, sizes = arrays_and_args
+    joined = [x for x in datas if not _is_legacy_empty(x)] or datas[:1]
+    return xp_of(datas[0]).concatenate([x.astype(dt, copy=False) for x in joined], axis=d)
+
+
+def _cat_backward(ctx, g):
+    d, dt, sizes = ctx.args
+    grads, start = [], 0
+    for t, n in zip(ctx.inputs, sizes):
+        t_dtype = t._data.dtype
+        if n is None:  # a skipped legacy empty tensor
+            grads.append(_wrap(xp_of(g._data).zeros((0,), dtype=t_dtype)))
+            continue
+        gi = narrow(g, d, start, n)
+        grads.append(gi if gi._data.dtype == t_dtype else gi.to(t_dtype))
+        start += n
+    return tuple(grads)
+
+
+cat_op = defop("cat", forward=_cat_forward, backward=_cat_backward)
 
 
 concat = cat
@@ -256,16 +266,32 @@ def unbind(input, dim=0):
     return tuple(getitem(input, (slice(None),) * d + (i,)) for i in range(input._data.shape[d]))
 
 
+flip_op = defop("flip", forward=lambda d, axes: xp_of(d).flip(d, axes).copy(),
+                backward=lambda ctx, g: (flip_op.apply((g,), ctx.args[0]),))
+
+
 def flip(input, dims):
+    """A reversed copy along ``dims`` (torch copies; a numpy view would alias the input)."""
     if isinstance(dims, int):
         dims = (dims,)
     nd = input._data.ndim
-    axes = tuple(norm_dim(d, nd) for d in dims)
+    return flip_op.apply((input,), tuple(norm_dim(d, nd) for d in dims))
 
-    def flip_backward(g):
-        return (flip(g, axes),)
 
-    return record(np.flip(input._data, axes), flip_backward, (input,))
+def _repeat_forward(d, reps, full):
+    return xp_of(d).tile(d.reshape(full), reps)
+
+
+def _repeat_backward(ctx, g):
+    reps, full = ctx.args
+    inter = []
+    for r, s in zip(reps, full):
+        inter += [r, s]
+    gs = g.reshape(inter).sum(tuple(range(0, 2 * len(reps), 2)))
+    return (gs.reshape(ctx.inputs[0]._data.shape),)
+
+
+repeat_op = defop("repeat", forward=_repeat_forward, backward=_repeat_backward)
 
 
 def repeat(input, *sizes):
@@ -276,41 +302,27 @@ def repeat(input, *sizes):
         raise RuntimeError(f"repeat: number of repeat dims ({len(reps)}) can not be smaller "
                            f"than number of tensor dims ({len(shape)})")
     full = (1,) * (len(reps) - len(shape)) + tuple(shape)
-    out = np.tile(input._data.reshape(full), reps)
+    return repeat_op.apply((input,), reps, full)
 
-    def repeat_backward(g):
-        inter = []
-        for r, s in zip(reps, full):
-            inter += [r, s]
-        gs = g.reshape(inter).sum(tuple(range(0, 2 * len(reps), 2)))
-        return (gs.reshape(shape),)
 
-    return record(out, repeat_backward, (input,))
+contiguous_op = defop("contiguous", forward=lambda d: xp_of(d).ascontiguousarray(d),
+                      backward=lambda ctx, g: (g,))
+clone_op = defop("clone", forward=lambda d: d.copy(), backward=lambda ctx, g: (g,))
 
 
 def contiguous(input, memory_format=contiguous_format):
     if memory_format is not contiguous_format:
         check_memory_format(memory_format)
-    d = input._data
-    if d.flags.c_contiguous:
+    if input._data.flags.c_contiguous:
         return input
-    xp = xp_of(d)
-
-    def contiguous_backward(g):
-        return (g,)
-
-    return record(xp.ascontiguousarray(d), contiguous_backward, (input,))
+    return contiguous_op.apply((input,))
 
 
 def clone(input, *, memory_format=preserve_format):
     """A copy (always C-contiguous, which satisfies either memory format)."""
     if memory_format is not preserve_format:
         check_memory_format(memory_format)
-
-    def clone_backward(g):
-        return (g,)
-
-    return record(input._data.copy(), clone_backward, (input,))
+    return clone_op.apply((input,))
 
 
 def movedim(input, source, destination):

@@ -8,7 +8,7 @@ op's definition in plain ops, so higher derivatives are exact without hand-writt
 """
 from __future__ import annotations
 
-from fastdl.autograd import grad_mode as _gm
+from fastdl.autograd.grad_mode import state as _grad_state
 from fastdl.autograd.engine import grad as _autograd_grad
 from fastdl.functional._core import record
 from fastdl.tensor import _wrap
@@ -28,7 +28,7 @@ def fused(out, inputs, array_backward, composed, name):
     ``_requires_grad`` need one. ``composed(*inputs)`` recomputes the output from fastdl ops.
     """
     def backward(g):
-        if _gm.enabled:
+        if _grad_state.enabled:
             return _grads_through(composed, inputs, g)
         return tuple(None if a is None else _wrap(a) for a in array_backward(g._data))
 

@@ -18,6 +18,7 @@ from fastdl.nn.functional._checks import check_float, check_tensor
 from fastdl.nn.functional._fused import fused
 from fastdl.nn.functional._special import normal_cdf
 from fastdl.tensor import _wrap
+from fastdl.autograd.grad_mode import is_grad_enabled
 
 sigmoid = A.sigmoid
 tanh = A.tanh
@@ -35,9 +36,11 @@ def _finish(input, out, inplace, array_backward, composed, name):
     """Return the op result, or write it into ``input`` for ``inplace=True`` (never recorded:
     fastdl does not rewrite graphs in place, so that needs grad off or a tensor without grad)."""
     if inplace:
-        input._check_inplace()
-        input._data[...] = out
-        return input
+        from fastdl.functional.indexing import copy_op
+        if input._requires_grad and is_grad_enabled():
+            raise RuntimeError("in-place activation on a tensor that requires grad: use the "
+                               "out-of-place form")
+        return copy_op.apply_inplace(input, (_wrap(out),))
     return fused(out, (input,), array_backward, composed, name)
 
 

@@ -3,7 +3,6 @@ from __future__ import annotations
 
 from fastdl import random as fastdl_random
 from fastdl.nn.functional._checks import check_float
-from fastdl.nn.functional._fused import fused
 from fastdl.tensor import _wrap
 
 
@@ -18,17 +17,5 @@ def dropout(input, p: float = 0.5, training: bool = True, inplace: bool = False)
     x = input._data
     keep = fastdl_random.uniform_array(x.shape, 0.0, 1.0, x.dtype, input.device) >= p
     scale = 0.0 if p == 1.0 else 1.0 / (1.0 - p)
-    mask = keep.astype(x.dtype) * x.dtype.type(scale)
-    out = x * mask
-    if inplace:
-        input._check_inplace()
-        input._data[...] = out
-        return input
-
-    def array_backward(g):
-        return (g * mask,)
-
-    def composed(x_t):
-        return x_t * _wrap(mask)
-
-    return fused(out, (input,), array_backward, composed, "DropoutBackward")
+    mask = _wrap(keep.astype(x.dtype) * x.dtype.type(scale))
+    return input.mul_(mask) if inplace else input * mask

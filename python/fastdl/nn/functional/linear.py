@@ -1,35 +1,14 @@
 """``linear`` (one fused node on fastdl's GEMM) and ``bilinear``."""
 from __future__ import annotations
 
-import numpy as np
-
-from fastdl import backend, ops
 from fastdl.functional import linalg as _linalg
 from fastdl.functional import reductions as R
 from fastdl.nn.functional._checks import check_float, check_same_dtype
-from fastdl.nn.functional._fused import fused
-
-
-def _gemm(a, b, trans_a=False, trans_b=False, bias=None):
-    """op(a) @ op(b) (+ bias broadcast over rows) for 2-D arrays: float32 on fastdl's GEMM with
-    the transposes as strides (no copies); other dtypes (float64 for gradcheck) on numpy/cupy."""
-    if a.dtype == np.float32:
-        if bias is None:
-            return ops.gemm(a, b, trans_a=trans_a, trans_b=trans_b)
-        rows = a.shape[1] if trans_a else a.shape[0]
-        cols = b.shape[0] if trans_b else b.shape[1]
-        out = backend.array_module(a).empty((rows, cols), dtype=np.float32)
-        out[...] = bias  # GEMM accumulates onto it with beta=1: no separate bias pass
-        return ops.gemm(a, b, out, beta=1.0, trans_a=trans_a, trans_b=trans_b)
-    out = (a.T if trans_a else a) @ (b.T if trans_b else b)
-    if bias is not None:
-        out += bias
-    return out
 
 
 def linear(input, weight, bias=None):
-    """``input @ weight.T + bias``: one GEMM reading ``weight`` transposed in place, the bias
-    folded in with beta=1; backward is two GEMMs and a column sum."""
+    """``input @ weight.T + bias`` (``fastdl.functional.linear``, after checking the arguments
+    and saying what disagrees)."""
     check_float(input, "linear")
     check_float(weight, "linear", "weight")
     if bias is not None:
@@ -47,21 +26,7 @@ def linear(input, weight, bias=None):
     if bias is not None and bias._data.shape != (out_features,):
         raise ValueError(f"linear(): bias must have shape ({out_features},) to match weight "
                          f"shape {tuple(w.shape)}, got {tuple(bias._data.shape)}")
-    x2 = x.reshape(-1, in_features)
-    b = None if bias is None else bias._data
-    out = _gemm(x2, w, trans_b=True, bias=b).reshape(x.shape[:-1] + (out_features,))
-
-    inputs = (input, weight) if bias is None else (input, weight, bias)
-
-    def array_backward(g):
-        g2 = g.reshape(-1, out_features)
-        grad_x = _gemm(g2, w).reshape(x.shape) if input._requires_grad else None
-        grad_w = _gemm(g2, x2, trans_a=True) if weight._requires_grad else None
-        if bias is None:
-            return grad_x, grad_w
-        return grad_x, grad_w, (g2.sum(axis=0) if bias._requires_grad else None)
-
-    return fused(out, inputs, array_backward, _linalg.linear, "LinearBackward")
+    return _linalg.linear(input, weight, bias)
 
 
 def bilinear(input1, input2, weight, bias=None):

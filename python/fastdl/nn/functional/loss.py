@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from fastdl.autograd import grad_mode as _gm
+from fastdl.autograd.grad_mode import state as _grad_state
 from fastdl.functional import arithmetic as A
 from fastdl.nn.functional._checks import (check_float, check_reduction, check_same_dtype,
                                           check_same_shape)
@@ -27,7 +27,7 @@ def _pointwise_loss(name, input, target, reduction, values, derivative, composed
     def composed(x_t):
         return reduce_tensor(composed_elements(x_t, target), reduction)
 
-    if target._requires_grad and _gm.enabled:
+    if target._requires_grad and _grad_state.enabled:
         return composed(input)
     out = reduce_array(values, reduction).astype(values.dtype, copy=False)
     count = values.size

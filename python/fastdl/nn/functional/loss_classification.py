@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from fastdl.autograd import grad_mode as _gm
+from fastdl.autograd.grad_mode import state as _grad_state
 from fastdl.functional import activations as _act
 from fastdl.functional import arithmetic as A
 from fastdl.functional import indexing as I
@@ -236,7 +236,7 @@ def _cross_entropy_probs(input, target, weight, w, layout, reduction, eps):
         total = R.sum(losses)
         return total if reduction == "sum" else total / float(rows_count)
 
-    if target._requires_grad and _gm.enabled:
+    if target._requires_grad and _grad_state.enabled:
         return composed(input, target)
     x = input._data
     logp = _log_softmax_rows(layout.to_rows(x))

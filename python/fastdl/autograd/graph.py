@@ -1,0 +1,157 @@
+"""The recorded graph: one ``Node`` per op application, saved tensors with version checks.
+
+A node is also the ``ctx`` its op's backward formula reads: ``ctx.inputs`` (the input tensors,
+checked against in-place modification when the op declared them saved), ``ctx.output`` (the
+saved result, carrying this node as its ``grad_fn`` when the backward itself records a graph),
+``ctx.args`` (the op's non-tensor arguments) and ``ctx.needs_input_grad``.
+
+Edges are fixed when the node is recorded: ``edges[i]`` is the node that produced input ``i``,
+the leaf tensor itself (its gradient is accumulated), or None (no gradient wanted). Recording the
+edge rather than reading ``input._grad_fn`` at backward time is what lets an in-place op give a
+tensor a new history without rewiring the consumers recorded before it.
+"""
+from __future__ import annotations
+
+from fastdl.autograd.grad_mode import state as _grad_state
+
+_wrap = None  # fastdl.tensor._wrap, bound by autograd.op.bind_tensor_factory
+
+FREED_MSG = ("Trying to backward through the graph a second time (or directly access saved "
+             "tensors after they have already been freed). The graph is freed after "
+             "backward()/autograd.grad() unless you pass retain_graph=True.")
+
+
+class VersionCounter:
+    """Bumped by every in-place write; a view shares its base's counter (same memory)."""
+
+    __slots__ = ("value",)
+
+    def __init__(self):
+        self.value = 0
+
+
+def version_counter(t) -> VersionCounter:
+    vc = t._vc
+    if vc is None:
+        vc = t._vc = VersionCounter()
+    return vc
+
+
+def _version_of(t) -> int:
+    vc = t._vc
+    return 0 if vc is None else vc.value
+
+
+class Node:
+    """One recorded application of ``op`` (an ``OpDef``)."""
+
+    __slots__ = ("op", "inputs", "args", "edges", "edge_nrs", "saved_versions", "out",
+                 "out_vc", "out_version", "n_outputs", "retained", "pre_hooks", "state",
+                 "__weakref__")
+
+    def __init__(self, op, inputs, args, edges, edge_nrs=None, n_outputs=1):
+        self.op = op
+        self.inputs = inputs
+        self.args = args
+        self.edges = edges
+        self.edge_nrs = edge_nrs  # output index per edge into a multi-output node, else None
+        self.saved_versions = None
+        self.out = None
+        self.out_vc = None
+        self.n_outputs = n_outputs
+        self.retained = None  # weakref to the output tensor that called retain_grad()
+        self.pre_hooks = None  # hooks registered on the output tensor (register_hook)
+        self.state = None  # per-application data an op may keep (custom Functions' ctx)
+
+    # ---- what backward formulas read ----
+    @property
+    def output(self):
+        """The saved result of the op (a Tensor); part of the graph under create_graph."""
+        if self.inputs is None:
+            raise RuntimeError(FREED_MSG)
+        vc = self.out_vc
+        if vc is not None and vc.value != self.out_version:
+            raise _modified_error(self.out, vc.value, self.out_version, self.op.name, "output")
+        t = _wrap(self.out)
+        t._vc = vc
+        if _grad_state.enabled:
+            t._requires_grad = True
+            t._grad_fn = self
+        return t
+
+    @property
+    def needs_input_grad(self):
+        return tuple(e is not None for e in self.edges)
+
+    def check_saved(self):
+        """Raise if an input this node saved was modified in place after it was recorded."""
+        if self.inputs is None:
+            raise RuntimeError(FREED_MSG)
+        if self.saved_versions is not None:
+            for t, v in zip(self.inputs, self.saved_versions):
+                if v is not None and _version_of(t) != v:
+                    raise _modified_error(t._data, _version_of(t), v, self.op.name, "input")
+
+    def release(self):
+        """Free what backward needed (retain_graph=False): a second backward raises."""
+        self.inputs = None
+        self.args = None
+        self.out = None
+        self.edges = ()
+
+    # ---- torch's introspection API ----
+    def name(self) -> str:
+        return self.op.node_name
+
+    @property
+    def next_functions(self):
+        return tuple((e if isinstance(e, Node) else None, 0) for e in self.edges if e is not None)
+
+    def register_prehook(self, hook, output_nr=0):
+        """``hook(grad)`` runs on the gradient of output ``output_nr`` before this node's
+        backward; a non-None return replaces the gradient."""
+        if self.pre_hooks is None:
+            self.pre_hooks = []
+        entry = (output_nr, hook)
+        self.pre_hooks.append(entry)
+        return RemovableHandle(self.pre_hooks, entry)
+
+    def __repr__(self):
+        return f"<{self.name()}>"
+
+
+class RemovableHandle:
+    """Returned by every ``register_*hook``: ``handle.remove()`` unregisters the hook."""
+
+    __slots__ = ("_hooks", "_hook")
+
+    def __init__(self, hooks, hook):
+        self._hooks = hooks
+        self._hook = hook
+
+    def remove(self):
+        hooks = self._hooks
+        if hooks is None:
+            return
+        if isinstance(hooks, dict):
+            hooks.pop(self._hook, None)
+        else:
+            for i, h in enumerate(hooks):
+                if h is self._hook:
+                    del hooks[i]
+                    break
+        self._hooks = None
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc):
+        self.remove()
+
+
+def _modified_error(data, now, expected, op_name, what):
+    return RuntimeError(
+        f"one of the variables needed for gradient computation has been modified by an inplace "
+        f"operation: [{data.dtype}{list(data.shape)}], which is {what} of {op_name}, is at "
+        f"version {now}; expected version {expected} instead. Hint: the in-place write came "
+        f"after the op saved the tensor; use an out-of-place op or .clone() before writing.")

@@ -1,0 +1,323 @@
+"""The op layer: every differentiable op is declared once, with ``defop``.
+
+An op declaration gives
+- its forward per backend: ``cpu`` for numpy arrays (our C++ kernel where one exists), ``cuda``
+  for cupy arrays (our CUDA kernel), or one array-API ``forward`` serving both (numpy code that
+  cupy runs through ``__array_ufunc__``/``__array_function__``, used where no kernel exists yet);
+- the dtypes it takes (``float_only``: integer or bool inputs raise a TypeError);
+- its ``backward(ctx, grad)``, written with other registered ops and returning one gradient (or
+  None) per tensor input. Because it uses registered ops, the same formula runs on arrays when
+  nothing records and builds a graph under ``create_graph=True``: double backward needs no second
+  implementation;
+- what the formula reads: ``saves`` (indices of inputs whose *values* it uses; they are
+  version-checked) and ``saves_output``; ``view`` ops return memory shared with input 0;
+- optionally ``inplace(target, *others, *args)``, writing the result into ``target`` without a
+  temporary, for the ``x.add_(y)`` form (``apply_inplace``).
+
+The public function (``fastdl.mul``, ``Tensor.__mul__`` ...) parses arguments and applies torch's
+type promotion, then calls ``OP.apply((tensors...), *args)``; forward gets the arrays followed by
+the args. Worked example (the whole definition of ``mul``)::
+
+    def _mul_backward(ctx, g):
+        a, b = ctx.inputs
+        return grad_for(g * b, a), grad_for(g * a, b)
+
+    mul_op = defop("mul", forward=np.multiply, backward=_mul_backward, saves=(0, 1))
+
+Device dispatch happens in ``apply`` and nowhere else: numpy inputs take ``cpu``, cupy inputs
+take ``cuda``, a mixture raises a TypeError naming the devices.
+"""
+from __future__ import annotations
+
+import numpy as np
+
+from fastdl.autograd.grad_mode import state as _grad_state
+from fastdl.autograd.graph import Node, version_counter
+
+REGISTRY: dict = {}
+
+_ndarray = np.ndarray
+_wrap = None  # fastdl.tensor._wrap, bound by fastdl.tensor once Tensor exists (no import cycle)
+
+
+def bind_tensor_factory(wrap):
+    global _wrap
+    _wrap = wrap
+    from fastdl.autograd import graph
+    graph._wrap = wrap
+
+
+class OpDef:
+    __slots__ = ("name", "cpu", "cuda", "backward", "saves", "saves_output", "view",
+                 "float_only", "node_name", "n_outputs", "inplace")
+
+    def __init__(self, name, cpu, cuda, backward, saves, saves_output, view, float_only,
+                 n_outputs, inplace=None):
+        self.name = name
+        self.inplace = inplace
+        self.cpu = cpu
+        self.cuda = cuda
+        self.backward = backward
+        self.saves = tuple(saves)
+        self.saves_output = saves_output
+        self.view = view
+        self.float_only = float_only
+        self.n_outputs = n_outputs
+        self.node_name = "".join(p.capitalize() for p in name.split("_")) + "Backward"
+
+    def __repr__(self):
+        return f"<op {self.name}>"
+
+    def forward_for(self, datas):
+        """The forward serving these arrays (the one place device dispatch happens)."""
+        for d in datas:
+            if type(d) is not _ndarray:
+                break
+        else:
+            return self.cpu
+        from fastdl import backend
+        device = backend.device_of_arrays(datas, self.name)
+        if device == "cpu":
+            return self.cpu
+        if self.cuda is None:
+            raise RuntimeError(f"{self.name}: no CUDA kernel for this op yet (got cupy arrays)")
+        return self.cuda
+
+    def apply(self, inputs, *args):
+        """Run the forward on the inputs' arrays; record a node when a gradient is wanted."""
+        datas = [t._data for t in inputs]
+        forward = self.cpu
+        for d in datas:
+            if type(d) is not _ndarray:
+                forward = self.forward_for(datas)
+                break
+        if self.float_only:
+            for d in datas:
+                if d.dtype.kind != "f":
+                    raise TypeError(f"{self.name}: expected floating point tensors, got "
+                                    f"{[str(x.dtype) for x in datas]}")
+        out = forward(*datas, *args)
+        if self.n_outputs != 1:
+            return self._wrap_outputs(inputs, args, out)
+        t = _wrap(out)
+        if self.view:
+            _share_memory_identity(t, inputs[0], self, args)
+        if _grad_state.enabled:
+            for x in inputs:
+                if x._requires_grad:
+                    node = _record(self, inputs, args)
+                    if self.saves_output:
+                        node.out = t._data
+                        node.out_vc = version_counter(t)
+                        node.out_version = node.out_vc.value
+                    t._requires_grad = True
+                    t._grad_fn = node
+                    break
+        return t
+
+    def _wrap_outputs(self, inputs, args, outs):
+        ts = tuple(_wrap(o) for o in outs)
+        if self.view:  # shares memory but cannot be taken again as one view: counter only
+            for t in ts:
+                t._vc = version_counter(inputs[0])
+        if _grad_state.enabled and any(x._requires_grad for x in inputs):
+            node = _record(self, inputs, args)
+            node.n_outputs = len(ts)
+            for i, t in enumerate(ts):
+                if t._data.dtype.kind == "f":
+                    t._requires_grad = True
+                    t._grad_fn = node
+                    t._output_nr = i
+        return ts
+
+    def apply_inplace(self, target, others, *args):
+        """``target <- op(target, *others)`` written into target's memory, with torch's rules.
+
+        Allowed unless the target is a leaf that requires grad (or a view of one) while grad
+        mode is on. When a gradient is wanted the target gets a new history: a node whose input
+        0 is the target's previous history (its value copied first if the formula reads it).
+        """
+        recording = _grad_state.enabled and (
+            target._requires_grad or any(o._requires_grad for o in others))
+        if recording:
+            _check_inplace_target(target)
+            view = target._view
+            if view is not None and view[0]._requires_grad:
+                return _inplace_on_view(self, target, others, args)
+        datas = [target._data] + [o._data for o in others]
+        if not recording:
+            self._write(datas, args, target)
+            version_counter(target).value += 1
+            return target
+        before = target
+        if 0 in self.saves:  # the formula reads the old value, which is about to be overwritten
+            before = _wrap(target._data.copy())
+            before._requires_grad = target._requires_grad
+            before._grad_fn = target._grad_fn
+            before._output_nr = target._output_nr
+        inputs = (before,) + tuple(others)
+        node = _record(self, inputs, args)
+        if not target._requires_grad:  # a plain tensor written from one that needs grad
+            node.edges = (None,) + node.edges[1:]
+        self._write(datas, args, target)
+        vc = version_counter(target)
+        vc.value += 1
+        if self.saves_output:
+            node.out = target._data
+            node.out_vc = vc
+            node.out_version = vc.value
+        target._requires_grad = True
+        target._grad_fn = node
+        target._output_nr = 0
+        return target
+
+
+    def _write(self, datas, args, target):
+        self.forward_for(datas)  # device check
+        if self.inplace is not None:
+            try:
+                self.inplace(*datas, *args)
+            except (TypeError, ValueError) as e:  # numpy's casting and read-only complaints
+                raise RuntimeError(f"{self.name}_: cannot write the result into the tensor of "
+                                   f"shape {tuple(datas[0].shape)} and dtype {datas[0].dtype}: "
+                                   f"{e}") from None
+            return
+        _write_into(target, self.forward_for(datas)(*datas, *args), self.name)
+
+
+def _record(op, inputs, args):
+    edges = []
+    nrs = None
+    for i, x in enumerate(inputs):
+        fn = x._grad_fn
+        if fn is not None:
+            edges.append(fn)
+            if x._output_nr:
+                if nrs is None:
+                    nrs = [0] * len(inputs)
+                nrs[i] = x._output_nr
+        else:
+            edges.append(x if x._requires_grad else None)
+    node = Node(op, inputs, args, tuple(edges), None if nrs is None else tuple(nrs))
+    saves = op.saves
+    if saves:
+        node.saved_versions = tuple(
+            (0 if x._vc is None else x._vc.value) if i in saves else None
+            for i, x in enumerate(inputs))
+    return node
+
+
+def _share_memory_identity(t, source, op, args):
+    """A view result shares its source's version counter and remembers how it was taken from
+    its base (``(base, op, args, source's view record)``), so it can be taken again."""
+    d = t._data
+    if d.base is None or not _may_share_memory(d, source._data):
+        return  # the op had to copy (a reshape of a non-contiguous array, advanced indexing)
+    t._vc = version_counter(source)
+    parent = source._view
+    t._view = (source if parent is None else parent[0], op, args, parent)
+
+
+def _may_share_memory(a, b):
+    if type(a) is _ndarray:
+        return np.may_share_memory(a, b)
+    from fastdl import backend
+    return backend.array_module(a).may_share_memory(a, b)
+
+
+def replay_view(view, base):
+    """Take the view described by ``view`` (a ``_view`` record) from ``base`` again."""
+    _, op, args, parent = view
+    source = base if parent is None else replay_view(parent, base)
+    return op.apply((source,), *args)
+
+
+def _check_inplace_target(target):
+    if target._requires_grad and target._grad_fn is None:
+        raise RuntimeError(f"a leaf Variable that requires grad (shape "
+                           f"{tuple(target._data.shape)}) is being used in an in-place operation; "
+                           "wrap the update in `with fastdl.no_grad():`")
+    view = target._view
+    if view is not None and view[0]._requires_grad and view[0]._grad_fn is None:
+        raise RuntimeError(f"a view of a leaf Variable that requires grad (shape "
+                           f"{tuple(view[0]._data.shape)}) is being used in an in-place "
+                           "operation; wrap the update in `with fastdl.no_grad():`")
+
+
+def _write_into(target, out, name):
+    data = target._data
+    if out is data:
+        return
+    if out.shape != data.shape:
+        raise RuntimeError(f"{name}_: the result has shape {tuple(out.shape)}, which cannot be "
+                           f"written in place into a tensor of shape {tuple(data.shape)}")
+    if out.dtype != data.dtype and not np.can_cast(out.dtype, data.dtype, "same_kind"):
+        raise RuntimeError(f"{name}_: result type {out.dtype} can't be cast to the desired "
+                           f"output type {data.dtype}")
+    try:
+        data[...] = out
+    except ValueError as e:  # a broadcast (read-only) view
+        raise RuntimeError(f"{name}_: cannot write into this tensor ({e}); clone() it first") \
+            from None
+
+
+def _view_region_backward(ctx, g):
+    view = ctx.args[0]
+    return zero_view_region.apply((g,), view), replay_view(view, g)
+
+
+def _zero_view_region_forward(g, view):
+    from fastdl.autograd.grad_mode import no_grad
+    out = g.copy()
+    with no_grad():
+        replay_view(view, _wrap(out))._data[...] = 0
+    return out
+
+
+def _zero_view_region_backward(ctx, g):
+    return (zero_view_region.apply((g,), ctx.args[0]),)
+
+
+def _copy_slices_forward(base, value, view):
+    raise AssertionError("copy_slices is only recorded, its write happens in place")
+
+
+def _inplace_on_view(op, view_t, others, args):
+    """In-place on a view of a tensor that requires grad: the base gets the new history
+    (``base <- base with the view's region replaced by op(view, *others)``, PyTorch's
+    CopySlices), and the view then reads its history off the new base."""
+    base = view_t._view[0]
+    view = view_t._view
+    value = op.apply((view_t,) + tuple(others), *args)  # recorded on the view's old history
+    node = _record(copy_slices, (base, value), (view,))
+    view_t._data[...] = value._data  # writes into base's memory
+    version_counter(base).value += 1
+    base._requires_grad = True
+    base._grad_fn = node
+    base._output_nr = 0
+    fresh = replay_view(view, base)
+    view_t._grad_fn = fresh._grad_fn
+    view_t._requires_grad = True
+    view_t._output_nr = 0
+    return view_t
+
+
+def defop(name, *, forward=None, cpu=None, cuda=None, backward, saves=(), saves_output=False,
+          view=False, float_only=False, n_outputs=1, inplace=None):
+    """Declare an op (see the module docstring); returns its ``OpDef``."""
+    if forward is not None:
+        cpu = cpu or forward
+        cuda = cuda or forward
+    if cpu is None:
+        raise ValueError(f"op {name}: needs a CPU forward")
+    if name in REGISTRY:
+        raise ValueError(f"op {name} is already defined")
+    op = OpDef(name, cpu, cuda, backward, saves, saves_output, view, float_only, n_outputs,
+               inplace)
+    REGISTRY[name] = op
+    return op
+
+
+copy_slices = defop("copy_slices", forward=_copy_slices_forward, backward=_view_region_backward)
+zero_view_region = defop("zero_view_region", forward=_zero_view_region_forward,
+                         backward=_zero_view_region_backward)
