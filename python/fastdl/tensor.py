@@ -94,8 +94,6 @@ def _wrap(data) -> "Tensor":
     t._retains_grad = False
     t._vc = None
     t._view = None
-    t._hooks = None
-    t._output_nr = 0
     return t
 
 
@@ -175,17 +173,20 @@ def tensor(data, dtype=None, device=None, requires_grad=False) -> "Tensor":
 class Tensor:
     """A numpy (CPU) or cupy (GPU) array plus autograd state (PyTorch's ``torch.Tensor``).
 
-    ``_vc`` is the version counter (shared with views: bumped by in-place writes, checked by
-    backward formulas that saved the tensor); ``_view`` says how a view was taken from its base;
-    ``_hooks`` are a leaf's gradient hooks; ``_output_nr`` is the output index into ``grad_fn``.
+    ``_vc`` is the version counter (bumped by in-place writes, checked by backward formulas that
+    saved the tensor; a view uses its base's); ``_view`` says how a view was taken from its base;
+    ``_hooks`` are a leaf's gradient hooks.
 
     >>> x = fastdl.ones(3, requires_grad=True)
     >>> (x * 2).sum().backward(); x.grad
     tensor([2., 2., 2.])
     """
 
-    __slots__ = ("_data", "_grad", "_requires_grad", "_grad_fn", "_retains_grad", "_vc",
-                 "_view", "_hooks", "_output_nr", "__weakref__")
+    __slots__ = ("_data", "_grad", "_requires_grad", "_grad_fn", "_retains_grad", "_vc", "_view",
+                 "__dict__", "__weakref__")
+    # Rarely set, so class-level defaults: only a hook or a multi-output op gives a tensor its
+    # instance dict, and a new op result costs seven stores.
+    _hooks = None
     __array_priority__ = 1000  # numpy scalars/arrays on the left defer to our reflected ops
 
     def __init__(self, data, requires_grad: bool = False):
@@ -199,8 +200,6 @@ class Tensor:
         self._retains_grad = False
         self._vc = None
         self._view = None
-        self._hooks = None
-        self._output_nr = 0
 
     # ---- the contract: data, grad, requires_grad and friends ----
     @property
@@ -266,7 +265,7 @@ class Tensor:
         if not self._requires_grad:
             raise RuntimeError("cannot register a hook on a tensor that doesn't require gradient")
         if self._grad_fn is not None:
-            return self._grad_fn.register_prehook(hook, self._output_nr)
+            return self._grad_fn.register_prehook(hook)
         from fastdl.autograd.graph import RemovableHandle
         if self._hooks is None:
             self._hooks = []
@@ -276,7 +275,8 @@ class Tensor:
     @property
     def _version(self) -> int:
         """How many in-place writes this tensor's memory has seen (PyTorch's ``_version``)."""
-        return 0 if self._vc is None else self._vc.value
+        from fastdl.autograd.graph import version_of
+        return version_of(self)
 
     @property
     def _base(self):
@@ -303,7 +303,6 @@ class Tensor:
     def detach_(self) -> "Tensor":
         self._grad_fn = None
         self._requires_grad = False
-        self._output_nr = 0
         return self
 
     # ---- metadata ----

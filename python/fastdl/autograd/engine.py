@@ -84,23 +84,6 @@ def _run_hooks(hooks, g):
     return g
 
 
-def _run_node_hooks(node, g):
-    """Tensor hooks registered on the node's outputs, then retain_grad's store."""
-    if node.n_outputs == 1:
-        for nr, hook in node.pre_hooks:
-            result = hook(g)
-            if result is not None:
-                g = result
-        return g
-    g = list(g)
-    for nr, hook in node.pre_hooks:
-        if g[nr] is not None:
-            result = hook(g[nr])
-            if result is not None:
-                g[nr] = result
-    return g
-
-
 def _add_grad(grads, key, nr, gi):
     if key.__class__ is Node and key.n_outputs > 1:
         slots = grads.get(key)
@@ -169,7 +152,7 @@ def run_backward(outputs, grad_outputs, retain_graph, create_graph, targets=None
                                "a grad_fn")
         g = _make_root_grad(t, g, i)
         key = t._grad_fn if t._grad_fn is not None else t
-        _add_grad(grads, key, t._output_nr, g)
+        _add_grad(grads, key, 0, g)
         if t._grad_fn is not None:
             root_nodes.append(t._grad_fn)
 
@@ -194,35 +177,42 @@ def run_backward(outputs, grad_outputs, retain_graph, create_graph, targets=None
             if g is None:
                 continue
             if node.pre_hooks:
-                g = _run_node_hooks(node, g)
+                g = _run_hooks(node.pre_hooks, g)
             if target_nodes is not None and node in target_nodes:
                 captured[node] = g
             if node.retained is not None:
-                for nr, ref in node.retained:
+                for ref in node.retained:
                     owner = ref()
-                    gi = g if node.n_outputs == 1 else g[nr]
-                    if owner is not None and gi is not None:
-                        _store_leaf_grad(owner, gi, create_graph, handed_out)
+                    if owner is not None:
+                        _store_leaf_grad(owner, g, create_graph, handed_out)
             if needed is not None and node not in needed:
                 continue
             inputs = node.inputs
             if inputs is None:
                 raise RuntimeError(_FREED_MSG)
-            node.check_saved()
-            in_grads = node.op.backward(node, g if node.n_outputs == 1 else tuple(g))
+            if node.op.saves:
+                node.check_saved()
+            if node.n_outputs == 1:
+                in_grads = node.op.backward(node, g)
+            else:
+                in_grads = node.op.backward(node, tuple(g))
             edges, nrs = node.edges, node.edge_nrs
             if not retain_graph:
-                node.release()
+                node.inputs = node.args = node.out = None
+                node.edges = ()
             for i, gi in enumerate(in_grads):
                 e = edges[i]
                 if gi is None or e is None:
                     continue
-                shape = inputs[i]._data.shape
-                if gi._data.shape != shape:
+                if gi._data.shape != inputs[i]._data.shape:
                     raise RuntimeError(f"Function {node.name()} returned an invalid gradient at "
                                        f"index {i} - got {list(gi._data.shape)} but expected "
-                                       f"shape compatible with {list(shape)}")
-                _add_grad(grads, e, 0 if nrs is None else nrs[i], gi)
+                                       f"shape compatible with {list(inputs[i]._data.shape)}")
+                if nrs is None and (e.__class__ is not Node or e.n_outputs == 1):
+                    prev = grads.get(e)
+                    grads[e] = gi if prev is None else prev + gi
+                else:
+                    _add_grad(grads, e, 0 if nrs is None else nrs[i], gi)
 
         for key in list(grads):
             if key.__class__ is not Node and key._hooks:
@@ -240,8 +230,6 @@ def run_backward(outputs, grad_outputs, retain_graph, create_graph, targets=None
     for i, t in enumerate(targets):
         if t._grad_fn is not None:
             g = captured.get(t._grad_fn)
-            if g is not None and t._grad_fn.n_outputs > 1:
-                g = g[t._output_nr]
         else:
             g = grads.get(t)
         if g is None and not allow_unused:
@@ -298,4 +286,4 @@ def retain_grad(t):
     if node is not None:
         if node.retained is None:
             node.retained = []
-        node.retained.append((t._output_nr, weakref.ref(t)))
+        node.retained.append(weakref.ref(t))

@@ -31,13 +31,20 @@ class VersionCounter:
 
 
 def version_counter(t) -> VersionCounter:
+    """The counter of ``t``'s memory: a view uses its base's (made on first need)."""
+    view = t._view
+    if view is not None:
+        t = view[0]
     vc = t._vc
     if vc is None:
         vc = t._vc = VersionCounter()
     return vc
 
 
-def _version_of(t) -> int:
+def version_of(t) -> int:
+    view = t._view
+    if view is not None:
+        t = view[0]
     vc = t._vc
     return 0 if vc is None else vc.value
 
@@ -45,23 +52,22 @@ def _version_of(t) -> int:
 class Node:
     """One recorded application of ``op`` (an ``OpDef``)."""
 
-    __slots__ = ("op", "inputs", "args", "edges", "edge_nrs", "saved_versions", "out",
-                 "out_vc", "out_version", "n_outputs", "retained", "pre_hooks", "state",
-                 "__weakref__")
+    # Fields most nodes never set are class-level defaults: recording a node costs four stores.
+    edge_nrs = None  # (output index,) of a select node's edge into its multi-output node
+    saved_versions = None  # per input: its version when saved (None: all at version 0)
+    out = None  # the saved output array (ops with saves_output)
+    out_vc = None
+    out_version = 0
+    n_outputs = 1
+    retained = None  # [weakref] to the output if it called retain_grad()
+    pre_hooks = None  # hooks registered on the output (register_hook)
+    state = None  # per-application data an op may keep (custom Functions' ctx)
 
-    def __init__(self, op, inputs, args, edges, edge_nrs=None, n_outputs=1):
+    def __init__(self, op, inputs, args, edges):
         self.op = op
         self.inputs = inputs
         self.args = args
         self.edges = edges
-        self.edge_nrs = edge_nrs  # output index per edge into a multi-output node, else None
-        self.saved_versions = None
-        self.out = None
-        self.out_vc = None
-        self.n_outputs = n_outputs
-        self.retained = None  # weakref to the output tensor that called retain_grad()
-        self.pre_hooks = None  # hooks registered on the output tensor (register_hook)
-        self.state = None  # per-application data an op may keep (custom Functions' ctx)
 
     # ---- what backward formulas read ----
     @property
@@ -87,10 +93,15 @@ class Node:
         """Raise if an input this node saved was modified in place after it was recorded."""
         if self.inputs is None:
             raise RuntimeError(FREED_MSG)
-        if self.saved_versions is not None:
-            for t, v in zip(self.inputs, self.saved_versions):
-                if v is not None and _version_of(t) != v:
-                    raise _modified_error(t._data, _version_of(t), v, self.op.name, "input")
+        saved = self.saved_versions  # None: every saved input was at version 0
+        inputs = self.inputs
+        for i in self.op.saves:
+            if i < len(inputs):
+                t = inputs[i]
+                expected = 0 if saved is None else saved[i]
+                if version_of(t) != expected:
+                    raise _modified_error(t._data, version_of(t), expected, self.op.name,
+                                          "input")
 
     def release(self):
         """Free what backward needed (retain_graph=False): a second backward raises."""
@@ -107,14 +118,13 @@ class Node:
     def next_functions(self):
         return tuple((e if isinstance(e, Node) else None, 0) for e in self.edges if e is not None)
 
-    def register_prehook(self, hook, output_nr=0):
-        """``hook(grad)`` runs on the gradient of output ``output_nr`` before this node's
-        backward; a non-None return replaces the gradient."""
+    def register_prehook(self, hook):
+        """``hook(grad)`` runs on the gradient of the node's output before its backward; a
+        non-None return replaces the gradient."""
         if self.pre_hooks is None:
             self.pre_hooks = []
-        entry = (output_nr, hook)
-        self.pre_hooks.append(entry)
-        return RemovableHandle(self.pre_hooks, entry)
+        self.pre_hooks.append(hook)
+        return RemovableHandle(self.pre_hooks, hook)
 
     def __repr__(self):
         return f"<{self.name()}>"

@@ -32,7 +32,7 @@ from __future__ import annotations
 import numpy as np
 
 from fastdl.autograd.grad_mode import state as _grad_state
-from fastdl.autograd.graph import Node, version_counter
+from fastdl.autograd.graph import Node, VersionCounter, version_counter, version_of
 
 REGISTRY: dict = {}
 
@@ -85,17 +85,54 @@ class OpDef:
 
     def apply(self, inputs, *args):
         """Run the forward on the inputs' arrays; record a node when a gradient is wanted."""
-        datas = [t._data for t in inputs]
-        forward = self.cpu
-        for d in datas:
-            if type(d) is not _ndarray:
-                forward = self.forward_for(datas)
-                break
+        if self.n_outputs == 1 and len(inputs) <= 2:  # the hot path: one or two numpy inputs
+            x0 = inputs[0]
+            d0 = x0._data
+            if len(inputs) == 1:
+                if type(d0) is _ndarray:
+                    if self.float_only and d0.dtype.kind != "f":
+                        self._dtype_error((d0,))
+                    t = _wrap(self.cpu(d0, *args) if args else self.cpu(d0))
+                    if self.view:
+                        _share_memory_identity(t, x0, self, args)
+                    if x0._requires_grad and _grad_state.enabled:
+                        fn = x0._grad_fn
+                        node = Node(self, inputs, args, (x0 if fn is None else fn,))
+                        if self.saves and (x0._vc is not None or x0._view is not None):
+                            _snapshot_saved(node, self, inputs)
+                        if self.saves_output:
+                            self._save_output(t, node)
+                        t._requires_grad = True
+                        t._grad_fn = node
+                    return t
+            else:
+                x1 = inputs[1]
+                d1 = x1._data
+                if type(d0) is _ndarray and type(d1) is _ndarray:
+                    if self.float_only and (d0.dtype.kind != "f" or d1.dtype.kind != "f"):
+                        self._dtype_error((d0, d1))
+                    t = _wrap(self.cpu(d0, d1, *args) if args else self.cpu(d0, d1))
+                    if self.view:
+                        _share_memory_identity(t, x0, self, args)
+                    if (x0._requires_grad or x1._requires_grad) and _grad_state.enabled:
+                        f0, f1 = x0._grad_fn, x1._grad_fn
+                        node = Node(self, inputs, args,
+                                    (f0 if f0 is not None else x0 if x0._requires_grad else None,
+                                     f1 if f1 is not None else x1 if x1._requires_grad else None))
+                        if self.saves and (x0._vc is not None or x0._view is not None or
+                                           x1._vc is not None or x1._view is not None):
+                            _snapshot_saved(node, self, inputs)
+                        if self.saves_output:
+                            self._save_output(t, node)
+                        t._requires_grad = True
+                        t._grad_fn = node
+                    return t
+        datas = tuple([t._data for t in inputs])
+        forward = self.forward_for(datas)
         if self.float_only:
             for d in datas:
                 if d.dtype.kind != "f":
-                    raise TypeError(f"{self.name}: expected floating point tensors, got "
-                                    f"{[str(x.dtype) for x in datas]}")
+                    self._dtype_error(datas)
         out = forward(*datas, *args)
         if self.n_outputs != 1:
             return self._wrap_outputs(inputs, args, out)
@@ -105,17 +142,33 @@ class OpDef:
         if _grad_state.enabled:
             for x in inputs:
                 if x._requires_grad:
-                    node = _record(self, inputs, args)
-                    if self.saves_output:
-                        node.out = t._data
-                        node.out_vc = version_counter(t)
-                        node.out_version = node.out_vc.value
-                    t._requires_grad = True
-                    t._grad_fn = node
+                    self._attach(t, _record(self, inputs, args))
                     break
         return t
 
+    def _dtype_error(self, datas):
+        raise TypeError(f"{self.name}: expected floating point tensors, got "
+                        f"{[str(x.dtype) for x in datas]}")
+
+    def _attach(self, t, node):
+        if self.saves_output:
+            self._save_output(t, node)
+        t._requires_grad = True
+        t._grad_fn = node
+
+    @staticmethod
+    def _save_output(t, node):
+        node.out = t._data
+        if t._view is None:
+            vc = t._vc = VersionCounter()  # t is new: its own counter
+        else:
+            vc = version_counter(t)
+        node.out_vc = vc
+        node.out_version = vc.value
+
     def _wrap_outputs(self, inputs, args, outs):
+        """A multi-output op: one node for the op, and per output a select node whose single
+        edge carries the output's index into it, so every tensor's ``grad_fn`` has one output."""
         ts = tuple(_wrap(o) for o in outs)
         if self.view:  # shares memory but cannot be taken again as one view: counter only
             for t in ts:
@@ -125,9 +178,10 @@ class OpDef:
             node.n_outputs = len(ts)
             for i, t in enumerate(ts):
                 if t._data.dtype.kind == "f":
+                    select = Node(select_output, (_wrap(t._data),), (i,), (node,))
+                    select.edge_nrs = (i,)
                     t._requires_grad = True
-                    t._grad_fn = node
-                    t._output_nr = i
+                    t._grad_fn = select
         return ts
 
     def apply_inplace(self, target, others, *args):
@@ -154,7 +208,6 @@ class OpDef:
             before = _wrap(target._data.copy())
             before._requires_grad = target._requires_grad
             before._grad_fn = target._grad_fn
-            before._output_nr = target._output_nr
         inputs = (before,) + tuple(others)
         node = _record(self, inputs, args)
         if not target._requires_grad:  # a plain tensor written from one that needs grad
@@ -168,7 +221,6 @@ class OpDef:
             node.out_version = vc.value
         target._requires_grad = True
         target._grad_fn = node
-        target._output_nr = 0
         return target
 
 
@@ -186,43 +238,45 @@ class OpDef:
 
 
 def _record(op, inputs, args):
+    """A node for ``op`` applied to ``inputs``, its edges fixed now (see graph.py)."""
     edges = []
-    nrs = None
-    for i, x in enumerate(inputs):
+    for x in inputs:
         fn = x._grad_fn
-        if fn is not None:
-            edges.append(fn)
-            if x._output_nr:
-                if nrs is None:
-                    nrs = [0] * len(inputs)
-                nrs[i] = x._output_nr
-        else:
-            edges.append(x if x._requires_grad else None)
-    node = Node(op, inputs, args, tuple(edges), None if nrs is None else tuple(nrs))
-    saves = op.saves
-    if saves:
-        node.saved_versions = tuple(
-            (0 if x._vc is None else x._vc.value) if i in saves else None
-            for i, x in enumerate(inputs))
+        edges.append(fn if fn is not None else x if x._requires_grad else None)
+    node = Node(op, inputs, args, tuple(edges))
+    _snapshot_saved(node, op, inputs)
     return node
+
+
+def _snapshot_saved(node, op, inputs):
+    # A saved input without a counter is at version 0 (a later write creates the counter at
+    # 1), so a snapshot is only stored when some input already has a counter (a view, a
+    # detached or an in-place-written tensor).
+    versions = None
+    saves = op.saves
+    for i, x in enumerate(inputs):
+        if x._view is not None:
+            x = x._view[0]
+        vc = x._vc
+        if vc is not None and vc.value and i in saves:
+            if versions is None:
+                versions = [0] * len(inputs)
+            versions[i] = vc.value
+    if versions is not None:
+        node.saved_versions = versions
 
 
 def _share_memory_identity(t, source, op, args):
     """A view result shares its source's version counter and remembers how it was taken from
     its base (``(base, op, args, source's view record)``), so it can be taken again."""
-    d = t._data
-    if d.base is None or not _may_share_memory(d, source._data):
+    base = t._data.base
+    if base is None:
+        return
+    src = source._data
+    if base is not src and base is not src.base:
         return  # the op had to copy (a reshape of a non-contiguous array, advanced indexing)
-    t._vc = version_counter(source)
     parent = source._view
     t._view = (source if parent is None else parent[0], op, args, parent)
-
-
-def _may_share_memory(a, b):
-    if type(a) is _ndarray:
-        return np.may_share_memory(a, b)
-    from fastdl import backend
-    return backend.array_module(a).may_share_memory(a, b)
 
 
 def replay_view(view, base):
@@ -294,11 +348,9 @@ def _inplace_on_view(op, view_t, others, args):
     version_counter(base).value += 1
     base._requires_grad = True
     base._grad_fn = node
-    base._output_nr = 0
     fresh = replay_view(view, base)
     view_t._grad_fn = fresh._grad_fn
     view_t._requires_grad = True
-    view_t._output_nr = 0
     return view_t
 
 
@@ -321,3 +373,5 @@ def defop(name, *, forward=None, cpu=None, cuda=None, backward, saves=(), saves_
 copy_slices = defop("copy_slices", forward=_copy_slices_forward, backward=_view_region_backward)
 zero_view_region = defop("zero_view_region", forward=_zero_view_region_forward,
                          backward=_zero_view_region_backward)
+select_output = defop("select_output", forward=lambda *a: None,
+                      backward=lambda ctx, g: (g,))

@@ -117,6 +117,9 @@ def _scalar_operand(x, s):
 
 
 def add(input, other, *, alpha=1):
+    if other.__class__ is Tensor and input.__class__ is Tensor and alpha == 1 and \
+            input._data.dtype == other._data.dtype:
+        return add_op.apply((input, other), 1)
     if isinstance(input, Tensor) and _is_scalar(other):
         x = _scalar_operand(input, other)
         return add_scalar_op.apply((x,), other if alpha == 1 else other * alpha)
@@ -141,6 +144,9 @@ def rsub(input, other, *, alpha=1):
 
 
 def mul(input, other):
+    if other.__class__ is Tensor and input.__class__ is Tensor and \
+            input._data.dtype == other._data.dtype:
+        return mul_op.apply((input, other))
     if isinstance(input, Tensor) and _is_scalar(other):
         return mul_scalar_op.apply((_scalar_operand(input, other),), other)
     a, b = promote_pair(input, other)
@@ -402,13 +408,20 @@ def round(input, *, decimals=0):
     return round_op.apply((input,), decimals)
 
 
-def _relu_backward(ctx, g):
+def _threshold_backward_forward(g, out):
     # torch's threshold_backward: the gradient passes where not (out <= 0), so NaN keeps it
-    return (where(ctx.output <= 0, 0.0, g),)
+    return np.where(out <= 0, g.dtype.type(0), g)
 
 
+def _threshold_backward_backward(ctx, gg):
+    return threshold_backward_op.apply((gg, ctx.inputs[1])), None
+
+
+threshold_backward_op = defop("threshold_backward", forward=_threshold_backward_forward,
+                              backward=_threshold_backward_backward, saves=(1,))
 relu_op = defop("relu", forward=lambda d: np.maximum(d, 0).astype(d.dtype, copy=False),
-                backward=_relu_backward, saves_output=True)
+                backward=lambda ctx, g: (threshold_backward_op.apply((g, ctx.output)),),
+                saves_output=True)
 
 
 def relu(input):

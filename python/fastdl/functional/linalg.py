@@ -143,17 +143,23 @@ def _linear_forward(x, w, b=None):
 
 def _linear_backward(ctx, g):
     x, w = ctx.inputs[0], ctx.inputs[1]
-    out_features, in_features = w._data.shape
-    g2 = reshape(g, (-1, out_features))
+    x2, g2 = x, g
+    if x._data.ndim != 2:
+        out_features, in_features = w._data.shape
+        x2, g2 = reshape(x, (-1, in_features)), reshape(g, (-1, out_features))
     grad_x = grad_w = grad_b = None
     if ctx.edges[0] is not None:
-        grad_x = reshape(_mm(g2, w), x._data.shape)
+        grad_x = _mm(g2, w)
+        if x._data.ndim != 2:
+            grad_x = reshape(grad_x, x._data.shape)
     if ctx.edges[1] is not None:
-        grad_w = _mm(g2, reshape(x, (-1, in_features)), True, False)
-    if len(ctx.inputs) == 3 and ctx.edges[2] is not None:
+        grad_w = _mm(g2, x2, True, False)
+    if len(ctx.inputs) == 2:
+        return grad_x, grad_w
+    if ctx.edges[2] is not None:
         from fastdl.functional.reductions import sum as _sum
         grad_b = _sum(g2, 0)
-    return (grad_x, grad_w) if len(ctx.inputs) == 2 else (grad_x, grad_w, grad_b)
+    return grad_x, grad_w, grad_b
 
 
 linear_op = defop("linear", forward=_linear_forward, backward=_linear_backward, saves=(0, 1))
