@@ -1,11 +1,13 @@
 """``Module``: the base of every layer (PyTorch's bookkeeping and names)."""
 from __future__ import annotations
 
+import warnings
 from collections import OrderedDict
 from typing import Iterator, NamedTuple
 
 import numpy as np
 
+from fastdl.nn.modules import _hooks
 from fastdl.nn.parameter import Parameter
 from fastdl.tensor import Tensor, as_dtype
 
@@ -15,11 +17,24 @@ class _IncompatibleKeys(NamedTuple):
     unexpected_keys: list
 
 
+_HOOK_DICTS = ("_forward_pre_hooks", "_forward_pre_hooks_with_kwargs", "_forward_hooks",
+               "_forward_hooks_with_kwargs", "_forward_hooks_always_called", "_backward_hooks",
+               "_backward_pre_hooks")
+
+
 class Module:
     """Base class of layers. Assigning a ``Parameter`` or ``Module`` attribute registers it;
-    buffers (non-trainable state such as running statistics) go through ``register_buffer``."""
+    buffers (non-trainable state such as running statistics) go through ``register_buffer``.
+
+    Hooks (``register_forward_pre_hook``, ``register_forward_hook``,
+    ``register_full_backward_pre_hook``, ``register_full_backward_hook``) have PyTorch's
+    semantics. They live in ordered dicts keyed by their handle's id, are not part of the
+    state dict, and are dropped when a module is pickled (or deep-copied)."""
 
     training: bool
+    # True in an instance's __dict__ once it has registered a hook, and on the class while
+    # global hooks exist: the one attribute __call__ reads before taking the hook path.
+    _hooked = False
 
     def __init__(self):
         # object.__setattr__ skips our __setattr__, which needs these dicts to exist.
@@ -28,13 +43,152 @@ class Module:
         object.__setattr__(self, "_buffers", OrderedDict())
         object.__setattr__(self, "_non_persistent_buffers", set())
         object.__setattr__(self, "_modules", OrderedDict())
+        for name in _HOOK_DICTS:
+            object.__setattr__(self, name, OrderedDict())
 
     def forward(self, *args, **kwargs):
         raise NotImplementedError(f"Module [{type(self).__name__}] is missing the required "
                                   "\"forward\" function")
 
     def __call__(self, *args, **kwargs):
+        if self._hooked:
+            return self._call_with_hooks(args, kwargs)
         return self.forward(*args, **kwargs)
+
+    # -- hooks -------------------------------------------------------------------------------
+    def _add_hook(self, hooks, hook, prepend, extra=()):
+        handle = _hooks.add_hook(hooks, hook, prepend, extra)
+        self.__dict__["_hooked"] = True
+        return handle
+
+    def register_forward_pre_hook(self, hook, *, prepend: bool = False,
+                                  with_kwargs: bool = False):
+        """``hook(module, args)`` runs before ``forward``; a non-None return replaces ``args``
+        (a single value is wrapped into a tuple). With ``with_kwargs``: ``hook(module, args,
+        kwargs)``, returning None or ``(args, kwargs)``."""
+        extra = (self._forward_pre_hooks_with_kwargs,) if with_kwargs else ()
+        return self._add_hook(self._forward_pre_hooks, hook, prepend, extra)
+
+    def register_forward_hook(self, hook, *, prepend: bool = False, with_kwargs: bool = False,
+                              always_call: bool = False):
+        """``hook(module, args, output)`` (``hook(module, args, kwargs, output)`` with
+        ``with_kwargs``) runs after ``forward``; a non-None return replaces the output. With
+        ``always_call`` it also runs when ``forward`` (or an earlier hook) raised."""
+        extra = ()
+        if with_kwargs:
+            extra += (self._forward_hooks_with_kwargs,)
+        if always_call:
+            extra += (self._forward_hooks_always_called,)
+        return self._add_hook(self._forward_hooks, hook, prepend, extra)
+
+    def register_full_backward_pre_hook(self, hook, prepend: bool = False):
+        """``hook(module, grad_output)`` runs when the gradients w.r.t. the module's outputs are
+        computed; a non-None return (a tuple of the same length) replaces ``grad_output``."""
+        return self._add_hook(self._backward_pre_hooks, hook, prepend)
+
+    def register_full_backward_hook(self, hook, prepend: bool = False):
+        """``hook(module, grad_input, grad_output)`` runs once per backward pass, when the
+        gradients w.r.t. the module's inputs are computed. ``grad_input`` has one entry per
+        positional argument, ``grad_output`` one per output (None for non-tensors); a non-None
+        return (a tuple of the same length) replaces ``grad_input``."""
+        return self._add_hook(self._backward_hooks, hook, prepend)
+
+    def _call_with_hooks(self, args, kwargs):
+        """``__call__`` when this module or the global registries may hold hooks (torch's
+        ``Module._call_impl``)."""
+        has_global = _hooks.any_global_hooks()
+        if not has_global and Module._hooked:
+            Module._hooked = False
+        if not (self._forward_pre_hooks or self._forward_hooks or self._backward_hooks
+                or self._backward_pre_hooks):
+            self.__dict__.pop("_hooked", None)  # every hook was removed: back to the fast path
+            if not has_global:
+                return self.forward(*args, **kwargs)
+        global_fwd = _hooks.global_forward_hooks
+        result = None
+        called_always = set()
+        try:
+            pre_hooks = self._forward_pre_hooks
+            if pre_hooks or _hooks.global_forward_pre_hooks:
+                with_kwargs = self._forward_pre_hooks_with_kwargs
+                for hook_id, hook in (*_hooks.global_forward_pre_hooks.items(),
+                                      *pre_hooks.items()):
+                    if hook_id in with_kwargs:
+                        new = hook(self, args, kwargs)
+                        if new is not None:
+                            if isinstance(new, tuple) and len(new) == 2:
+                                args, kwargs = new
+                            else:
+                                raise RuntimeError("forward pre-hook must return None or a "
+                                                   "tuple of (new_args, new_kwargs), but got "
+                                                   f"{new}.")
+                    else:
+                        new = hook(self, args)
+                        if new is not None:
+                            args = new if isinstance(new, tuple) else (new,)
+
+            bw_hook = None
+            full_backward_hooks = [*_hooks.global_backward_hooks.values(),
+                                   *self._backward_hooks.values()]
+            backward_pre_hooks = [*_hooks.global_backward_pre_hooks.values(),
+                                  *self._backward_pre_hooks.values()]
+            if full_backward_hooks or backward_pre_hooks:
+                bw_hook = _hooks.BackwardHook(self, full_backward_hooks, backward_pre_hooks)
+                args = bw_hook.setup_input_hook(args)
+
+            result = self.forward(*args, **kwargs)
+
+            if self._forward_hooks or global_fwd:
+                for hook_id, hook in (*global_fwd.items(), *self._forward_hooks.items()):
+                    if (hook_id in self._forward_hooks_always_called
+                            or hook_id in _hooks.global_forward_hooks_always_called):
+                        called_always.add(hook_id)
+                    result = self._run_forward_hook(hook_id, hook, args, kwargs, result)
+
+            if bw_hook is not None:
+                if not isinstance(result, (Tensor, tuple)):
+                    warnings.warn("For backward hooks to be called, module output should be a "
+                                  f"Tensor or a tuple of Tensors but received {type(result)}")
+                result = bw_hook.setup_output_hook(result)
+            return result
+        except Exception:
+            # always_call forward hooks that have not run yet run now; their own errors are
+            # turned into warnings so that the original one propagates.
+            for hooks, always, kind in (
+                    (global_fwd, _hooks.global_forward_hooks_always_called, "global module"),
+                    (self._forward_hooks, self._forward_hooks_always_called, "module")):
+                for hook_id, hook in list(hooks.items()):
+                    if hook_id not in always or hook_id in called_always:
+                        continue
+                    try:
+                        result = self._run_forward_hook(hook_id, hook, args, kwargs, result)
+                    except Exception as e:
+                        warnings.warn(f"{kind} forward hook with ``always_call=True`` raised an "
+                                      f"exception that was silenced as another error was raised "
+                                      f"in forward: {e}")
+            raise
+
+    def _run_forward_hook(self, hook_id, hook, args, kwargs, result):
+        if (hook_id in self._forward_hooks_with_kwargs
+                or hook_id in _hooks.global_forward_hooks_with_kwargs):
+            new = hook(self, args, kwargs, result)
+        else:
+            new = hook(self, args, result)
+        return result if new is None else new
+
+    def __getstate__(self):
+        # Hooks are functions of the running program, not model state: never pickled.
+        state = self.__dict__.copy()
+        state.pop("_hooked", None)
+        for name in _HOOK_DICTS:
+            state[name] = OrderedDict()
+        return state
+
+    def __setstate__(self, state):
+        self.__dict__.update(state)
+        for name in _HOOK_DICTS:
+            if name not in self.__dict__:
+                object.__setattr__(self, name, OrderedDict())
 
     # -- registration ------------------------------------------------------------------------
     def _check_registered(self):
@@ -370,6 +524,37 @@ class Module:
         if len(lines) == 1 and not self._modules:
             return f"{type(self).__name__}({lines[0]})"
         return f"{type(self).__name__}(\n  " + "\n  ".join(lines) + "\n)"
+
+
+def register_module_forward_pre_hook(hook):
+    """A forward pre-hook for every module (runs before the module's own)."""
+    return _register_global(_hooks.global_forward_pre_hooks, hook)
+
+
+def register_module_forward_hook(hook, *, with_kwargs: bool = False, always_call: bool = False):
+    """A forward hook for every module (runs before the module's own)."""
+    extra = ()
+    if with_kwargs:
+        extra += (_hooks.global_forward_hooks_with_kwargs,)
+    if always_call:
+        extra += (_hooks.global_forward_hooks_always_called,)
+    return _register_global(_hooks.global_forward_hooks, hook, extra)
+
+
+def register_module_full_backward_pre_hook(hook):
+    """A backward pre-hook for every module (runs before the module's own)."""
+    return _register_global(_hooks.global_backward_pre_hooks, hook)
+
+
+def register_module_full_backward_hook(hook):
+    """A full backward hook for every module (runs before the module's own)."""
+    return _register_global(_hooks.global_backward_hooks, hook)
+
+
+def _register_global(hooks, hook, extra=()):
+    handle = _hooks.add_hook(hooks, hook, False, extra)
+    Module._hooked = True
+    return handle
 
 
 def _is_dtype_like(value) -> bool:
