@@ -166,6 +166,15 @@ class OpDef:
         node.out_vc = vc
         node.out_version = vc.value
 
+    def select_op(self):
+        """The identity op between one output of this multi-output op and its node (it carries
+        the output index); named like this op's node, as PyTorch shows one node."""
+        op = REGISTRY.get(self.name + ".select")
+        if op is None:
+            op = defop(self.name + ".select", forward=_unreachable, backward=_pass_gradient)
+            op.node_name = self.node_name
+        return op
+
     def _wrap_outputs(self, inputs, args, outs):
         """A multi-output op: one node for the op, and per output a select node whose single
         edge carries the output's index into it, so every tensor's ``grad_fn`` has one output."""
@@ -178,7 +187,7 @@ class OpDef:
             node.n_outputs = len(ts)
             for i, t in enumerate(ts):
                 if t._data.dtype.kind == "f":
-                    select = Node(select_output, (_wrap(t._data),), (i,), (node,))
+                    select = Node(self.select_op(), (_wrap(t._data),), (i,), (node,))
                     select.edge_nrs = (i,)
                     t._requires_grad = True
                     t._grad_fn = select
@@ -373,5 +382,11 @@ def defop(name, *, forward=None, cpu=None, cuda=None, backward, saves=(), saves_
 copy_slices = defop("copy_slices", forward=_copy_slices_forward, backward=_view_region_backward)
 zero_view_region = defop("zero_view_region", forward=_zero_view_region_forward,
                          backward=_zero_view_region_backward)
-select_output = defop("select_output", forward=lambda *a: None,
-                      backward=lambda ctx, g: (g,))
+
+
+def _unreachable(*arrays):
+    raise AssertionError("only recorded, never applied")
+
+
+def _pass_gradient(ctx, g):
+    return (g,)
