@@ -3,12 +3,9 @@
 // synchronisation without a GPU; it says nothing about their speed.
 #include <nanobind/nanobind.h>
 
-namespace nb = nanobind;
+#include "fastdl_families.h"  // generated: each family's bind function (cmake/family.cmake)
 
-namespace fastdl::bind {
-void bind_cuda_emu_gemm(nb::module_& m);
-void bind_cuda_emu_selftest(nb::module_& m);
-}
+namespace nb = nanobind;
 
 NB_MODULE(_C_cudaemu, m) {
   m.doc() = "fastdl CUDA kernels run on the CPU by the CUDA emulator (tests)";
@@ -18,6 +15,5 @@ NB_MODULE(_C_cudaemu, m) {
 #else
   m.attr("fibers") = "ucontext";
 #endif
-  fastdl::bind::bind_cuda_emu_gemm(m);
-  fastdl::bind::bind_cuda_emu_selftest(m);
+  fastdl::bind::bind_families(m);
 }
