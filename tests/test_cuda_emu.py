@@ -4,6 +4,8 @@ dynamic shared memory poisoning, schedules, and error reports instead of hangs.
 
 The emulator module is built by default, so nothing here skips. Emulation is slow: sizes are small.
 """
+import platform
+
 import numpy as np
 import pytest
 
@@ -261,6 +263,31 @@ def test_dynamic_shared_memory_is_poisoned_for_every_block():
     snap = emu.dynamic_shared_snapshot(5, 70, workers=1)
     assert snap.shape == (5, 70) and np.isnan(snap).all()
     assert np.isnan(emu.dynamic_shared_snapshot(2, 3)).all()  # and at every launch
+
+
+@pytest.mark.parametrize("schedule", ["forward", "random", "warp_at_a_time"])
+def test_static_shared_memory_is_poisoned_for_every_block(schedule):
+    # Each block snapshots its static __shared__ arrays before writing them, then fills them with
+    # numbers: a block that found its predecessor's numbers (or a fresh worker's zeros) was not
+    # re-poisoned.
+    for workers in (1, 2):
+        floats, ints, doubles = emu.static_shared_snapshot(5, 256, schedule=schedule, seed=3,
+                                                            workers=workers)
+        assert floats.shape == ints.shape == doubles.shape == (5, 256)
+        assert (floats.view(np.uint32) == 0x7FC0DEAD).all()
+        assert (ints.view(np.uint32) == 0xDEADBEEF).all()
+        assert np.isnan(doubles).all()
+    # And at the next launch on the same (calling) thread.
+    floats, ints, doubles = emu.static_shared_snapshot(2, 7, schedule=schedule, workers=1)
+    assert np.isnan(floats).all() and (ints.view(np.uint32) == 0xDEADBEEF).all() and np.isnan(doubles).all()
+    with pytest.raises(ValueError, match="words <= 256"):
+        emu.static_shared_snapshot(1, 257)
+
+
+def test_reports_the_fiber_switch_it_uses():
+    # fiber.cpp switches with assembly on x86-64 and with swapcontext elsewhere.
+    expected = "x86-64 assembly" if platform.machine().lower() in ("x86_64", "amd64") else "ucontext"
+    assert emu.fibers == expected
 
 
 def test_schedules_order_threads_and_barrier_holds():

@@ -101,6 +101,23 @@ void bind_cuda_emu_selftest(nb::module_& m) {
       nb::arg("blocks"), nb::arg("words"), FASTDL_SCHEDULE_ARGS,
       "Each block's dynamic shared memory as found at block start (should be all NaN).");
   m.def(
+      "static_shared_snapshot",
+      [](int blocks, int words, const std::string& s, uint64_t seed, int w) {
+        if (blocks < 1 || words < 1 || words > st::kSnapshotWords)
+          throw nb::value_error(("static_shared_snapshot: need blocks >= 1 and 1 <= words <= " +
+                                 std::to_string(st::kSnapshotWords)).c_str());
+        auto floats = new_array<float>({size_t(blocks), size_t(words)});
+        auto ints = new_array<int32_t>({size_t(blocks), size_t(words)});
+        auto doubles = new_array<double>({size_t(blocks), size_t(words)});
+        run(s, seed, w, [&] {
+          st::static_shared_snapshot(floats.data(), ints.data(), doubles.data(), blocks, words);
+        });
+        return nb::make_tuple(floats, ints, doubles);
+      },
+      nb::arg("blocks"), nb::arg("words"), FASTDL_SCHEDULE_ARGS,
+      "(floats, ints, doubles): each block's static float, int32 and double __shared__ arrays as "
+      "found at block start (NaN, 0xdeadbeef, NaN when poisoned).");
+  m.def(
       "execution_order",
       [](int n, const std::string& s, uint64_t seed, int w) {
         require_block_size(n, "execution_order");

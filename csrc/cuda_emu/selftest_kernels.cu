@@ -26,7 +26,7 @@ __global__ void shuffle_patterns_kernel(const float* x, float* out, int64_t n) {
 }
 
 __global__ void block_sums_kernel(const float* x, float* sums, int64_t n) {
-  __shared__ float warp_sums[32];
+  FASTDL_SHARED(float, warp_sums, [32]);
   const int64_t i = int64_t(blockIdx.x) * blockDim.x + threadIdx.x;
   float v = i < n ? x[i] : 0.0f;
   for (int offset = 16; offset > 0; offset /= 2) v += __shfl_xor_sync(kFullMask, v, offset);
@@ -64,6 +64,19 @@ __global__ void dynamic_shared_snapshot_kernel(float* out, int words) {
   for (int w = threadIdx.x; w < words; w += blockDim.x) scratch[w] = float(w);
 }
 
+__global__ void static_shared_snapshot_kernel(float* floats, int32_t* ints, double* doubles,
+                                              int words) {
+  FASTDL_SHARED(float, f, [kSnapshotWords]);
+  FASTDL_SHARED(int32_t, i, [kSnapshotWords]);
+  FASTDL_SHARED(double, d, [kSnapshotWords]);
+  const int64_t base = int64_t(blockIdx.x) * words;
+  for (int w = threadIdx.x; w < words; w += blockDim.x)
+    floats[base + w] = f[w], ints[base + w] = i[w], doubles[base + w] = d[w];
+  __syncthreads();
+  for (int w = threadIdx.x; w < kSnapshotWords; w += blockDim.x)
+    f[w] = float(w), i[w] = w, d[w] = double(w);
+}
+
 __global__ void execution_order_kernel(int32_t* out, int32_t* counter) {
   out[threadIdx.x * 2] = atomicAdd(counter, 1);
   __syncthreads();
@@ -71,7 +84,7 @@ __global__ void execution_order_kernel(int32_t* out, int32_t* counter) {
 }
 
 __global__ void rotate_through_shared_kernel(const float* x, float* out) {
-  __shared__ float staged[1024];
+  FASTDL_SHARED(float, staged, [1024]);
   staged[threadIdx.x] = x[threadIdx.x];
   __syncthreads();
   out[threadIdx.x] = staged[(threadIdx.x + 1) % blockDim.x];
@@ -122,6 +135,11 @@ float atomic_sum(const float* x, int64_t n) {
 void dynamic_shared_snapshot(float* out, int blocks, int words) {
   launch(dynamic_shared_snapshot_kernel, dim3(blocks), dim3(64), size_t(words) * sizeof(float),
          nullptr, out, words);
+}
+
+void static_shared_snapshot(float* floats, int32_t* ints, double* doubles, int blocks, int words) {
+  launch(static_shared_snapshot_kernel, dim3(blocks), dim3(64), 0, nullptr, floats, ints, doubles,
+         words);
 }
 
 void execution_order(int32_t* out, int n) {

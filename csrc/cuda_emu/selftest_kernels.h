@@ -18,6 +18,10 @@ float atomic_sum(const float* x, int64_t n);
 // out[b, :] = the first `words` floats of block b's dynamic shared memory before any write;
 // then the block fills it with numbers, so a missing re-poison would show in the next block.
 void dynamic_shared_snapshot(float* out, int blocks, int words);
+// The same for static shared memory: floats/ints/doubles[b, :] = the first `words` (at most
+// kSnapshotWords) elements of a float, an int32 and a double __shared__ array before any write.
+inline constexpr int kSnapshotWords = 256;
+void static_shared_snapshot(float* floats, int32_t* ints, double* doubles, int blocks, int words);
 // One block of n threads: out[t, 0] = arrival rank before a __syncthreads, out[t, 1] after it.
 void execution_order(int32_t* out, int n);
 // One block of n threads: out[t] = x[(t + 1) % n] through shared memory and a __syncthreads.
