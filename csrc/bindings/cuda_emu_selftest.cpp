@@ -4,6 +4,7 @@
 #include <nanobind/ndarray.h>
 #include <nanobind/stl/string.h>
 
+#include <stdexcept>
 #include <string>
 
 #include "bindings/cuda_emu_options.h"
@@ -157,6 +158,27 @@ void bind_cuda_emu_selftest(nb::module_& m) {
         run(s, seed, w, [&] { st::warp_mask_excludes_caller(); });
       },
       FASTDL_SCHEDULE_ARGS, "A kernel whose lane 0 calls __syncwarp(0x2): must raise RuntimeError.");
+  m.def(
+      "memory_bug_for_test",
+      [](const std::string& kind, FloatVector x) {
+#ifndef FASTDL_SANITIZE
+        // Without the sanitizers the bug is plain undefined behaviour: it may pass or crash.
+        throw std::runtime_error("memory_bug_for_test runs in the sanitizer build only (.ci/sanitize.sh)");
+#endif
+        auto out = new_array<float>({x.shape(0)});
+        const auto n = int64_t(x.shape(0));
+        if (kind == "out_of_bounds_read") {
+          run("forward", 0, 1, [&] { st::out_of_bounds_read(x.data(), out.data(), n); });
+        } else if (kind == "misaligned_float4_load") {
+          run("forward", 0, 1, [&] { st::misaligned_float4_load(x.data(), out.data(), n); });
+        } else {
+          throw nb::value_error(("memory_bug_for_test: unknown kind '" + kind + "'").c_str());
+        }
+        return out;
+      },
+      nb::arg("kind"), nb::arg("x"),
+      "Runs a kernel with a memory bug ('out_of_bounds_read' or 'misaligned_float4_load') that the "
+      "sanitizer build must report, aborting the process.");
 #undef FASTDL_SCHEDULE_ARGS
 }
 

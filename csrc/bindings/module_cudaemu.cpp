@@ -14,5 +14,10 @@ NB_MODULE(_C_cudaemu, m) {
   // Asked of fiber.cpp, the one file that switches: a macro tested here would describe this file's
   // compilation, not the switch (it once reported "ucontext" while the assembly switch ran).
   m.attr("fibers") = fastdl::cuda_emu::fiber_backend();
+#ifdef FASTDL_SANITIZE
+  m.attr("sanitizers") = "address,undefined";
+#else
+  m.attr("sanitizers") = "";
+#endif
   fastdl::bind::bind_families(m);
 }

@@ -107,6 +107,20 @@ __global__ void warp_mask_excludes_caller_kernel() {
   if (threadIdx.x == 0) __syncwarp(0x2u);
 }
 
+// Bugs that the sanitizer build (.ci/sanitize.sh) must report; never run them elsewhere.
+__global__ void out_of_bounds_read_kernel(const float* x, float* out, int64_t n) {
+  const int64_t i = int64_t(blockIdx.x) * blockDim.x + threadIdx.x;
+  if (i < n) out[i] = x[i + 1];  // the last thread reads x[n]
+}
+
+__global__ void misaligned_float4_load_kernel(const float* x, float* out, int64_t n) {
+  const int64_t i = int64_t(blockIdx.x) * blockDim.x + threadIdx.x;
+  if (4 * i + 5 <= n) {  // in bounds, but x + 1 is not 16-byte aligned when x is
+    const float4 v = *reinterpret_cast<const float4*>(x + 4 * i + 1);
+    out[i] = v.x + v.y + v.z + v.w;
+  }
+}
+
 unsigned blocks_for(int64_t n, unsigned block) { return unsigned((n + block - 1) / block); }
 
 }  // namespace
@@ -156,6 +170,14 @@ void divergent_barrier(int n) { launch(divergent_barrier_kernel, dim3(2), dim3(n
 void warp_collective_deadlock() {
   float sink = 0.0f;
   launch(warp_collective_deadlock_kernel, dim3(1), dim3(64), 0, nullptr, &sink);
+}
+
+void out_of_bounds_read(const float* x, float* out, int64_t n) {
+  if (n > 0) launch(out_of_bounds_read_kernel, dim3(blocks_for(n, 64)), dim3(64), 0, nullptr, x, out, n);
+}
+
+void misaligned_float4_load(const float* x, float* out, int64_t n) {
+  if (n > 0) launch(misaligned_float4_load_kernel, dim3(blocks_for(n, 64)), dim3(64), 0, nullptr, x, out, n);
 }
 
 void warp_mask_excludes_caller() {

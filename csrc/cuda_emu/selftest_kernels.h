@@ -30,5 +30,9 @@ void rotate_through_shared(const float* x, float* out, int n);
 void divergent_barrier(int n);         // every third thread returns before a __syncthreads
 void warp_collective_deadlock();       // lane 0 shuffles while the others wait at __syncthreads
 void warp_mask_excludes_caller();      // lane 0 calls __syncwarp(0x2)
+// Memory bugs for the sanitizer build to report: out[i] = x[i + 1] for i < n (reads x[n]); out[i] =
+// the sum of a float4 loaded from x + 4 i + 1 (misaligned when x is 16-byte aligned).
+void out_of_bounds_read(const float* x, float* out, int64_t n);
+void misaligned_float4_load(const float* x, float* out, int64_t n);
 
 }  // namespace fastdl::cuda_emu::selftest
