@@ -13,8 +13,21 @@ pkg=$build/pkg
 # build's machine code, which instrumentation changes; tests/test_sanitize.py proves reports work.
 tests=(tests/test_gemm.py tests/test_cuda_emu.py tests/test_sanitize.py)
 
-python -c "import nanobind" 2>/dev/null && command -v cmake >/dev/null && command -v ninja >/dev/null ||
+# The build tools that pip's isolated build had (CMakeLists.txt needs CMake >= 3.25).
+if ! python - <<'EOF'
+import shutil, subprocess, sys
+try:
+    import nanobind  # noqa: F401
+except ImportError:
+    sys.exit(1)
+if not (shutil.which("ninja") and shutil.which("cmake")):
+    sys.exit(1)
+version = subprocess.run(["cmake", "--version"], capture_output=True, text=True).stdout.split()[2]
+sys.exit(0 if tuple(int(p) for p in version.split(".")[:2]) >= (3, 25) else 1)
+EOF
+then
   python -m pip install --quiet "nanobind>=2.4" "cmake>=3.25" ninja
+fi
 
 start=$SECONDS
 rm -rf "$pkg" && mkdir -p "$pkg"
