@@ -8,9 +8,8 @@ enable_language(CUDA)
 find_package(CUDAToolkit REQUIRED)
 
 # Device code lives in its own library: nanobind's module flags (-Os etc.) are meant for g++.
-add_library(fastdl_cuda_kernels STATIC
-  csrc/cuda/gemm/sgemm.cu
-)
+# Families add their .cu sources (cmake/family.cmake).
+add_library(fastdl_cuda_kernels STATIC)
 set_target_properties(fastdl_cuda_kernels PROPERTIES
   CUDA_ARCHITECTURES "${FASTDL_CUDA_ARCHS}"
   CUDA_STANDARD 17
@@ -22,10 +21,8 @@ target_compile_options(fastdl_cuda_kernels PRIVATE $<$<COMPILE_LANGUAGE:CUDA>:-O
 
 nanobind_add_module(_C_cuda NB_STATIC
   csrc/bindings/module_cuda.cpp
-  csrc/bindings/cuda_gemm.cpp
 )
 target_include_directories(_C_cuda PRIVATE ${PROJECT_SOURCE_DIR}/csrc)
 string(REPLACE ";" " " _fastdl_cuda_archs_words "${FASTDL_CUDA_ARCHS}")  # ";" would split the flag
 target_compile_definitions(_C_cuda PRIVATE FASTDL_CUDA_ARCHS="${_fastdl_cuda_archs_words}")
 target_link_libraries(_C_cuda PRIVATE fastdl_cuda_kernels CUDA::cudart_static)
-fastdl_install_module(_C_cuda)

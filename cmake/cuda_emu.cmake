@@ -1,12 +1,9 @@
 # fastdl._C_cudaemu: the CUDA kernel sources compiled by the host compiler with FASTDL_CUDA_EMU,
 # which makes csrc/cuda_emu run them on the CPU (fibers per CUDA thread). Tests only.
-# Each .cu source is compiled through a one-line .cpp wrapper: a source file's language is a
-# per-directory property, and the same .cu is CUDA in _C_cuda.
+# Families add their kernels (.cu, through generated wrappers) and bindings (cmake/family.cmake).
 add_library(fastdl_cuda_emu_kernels OBJECT
   csrc/cuda_emu/fiber.cpp
   csrc/cuda_emu/scheduler.cpp
-  csrc/cuda_emu/emulated_sgemm.cpp
-  csrc/cuda_emu/emulated_selftest.cpp
 )
 target_include_directories(fastdl_cuda_emu_kernels PRIVATE ${PROJECT_SOURCE_DIR}/csrc)
 target_compile_definitions(fastdl_cuda_emu_kernels PRIVATE FASTDL_CUDA_EMU=1)
@@ -17,11 +14,8 @@ find_package(Threads REQUIRED)
 
 nanobind_add_module(_C_cudaemu NB_STATIC
   csrc/bindings/module_cudaemu.cpp
-  csrc/bindings/cuda_emu_gemm.cpp
-  csrc/bindings/cuda_emu_selftest.cpp
 )
 target_sources(_C_cudaemu PRIVATE $<TARGET_OBJECTS:fastdl_cuda_emu_kernels>)
 target_include_directories(_C_cudaemu PRIVATE ${PROJECT_SOURCE_DIR}/csrc)
 target_compile_definitions(_C_cudaemu PRIVATE FASTDL_CUDA_EMU=1)
 target_link_libraries(_C_cudaemu PRIVATE Threads::Threads)
-fastdl_install_module(_C_cudaemu)

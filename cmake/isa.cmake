@@ -10,10 +10,11 @@ else()
   set(FASTDL_ISA_FLAGS_scalar "")
 endif()
 
-# fastdl_add_isa_kernels(<target> <sources...>): one object library per ISA, linked into target.
-function(fastdl_add_isa_kernels target)
+# fastdl_add_isa_kernels(<target> <name> <sources...>): one object library per ISA, linked into
+# target (see fastdl_add_kernel_family; <name> keeps each family's libraries apart).
+function(fastdl_add_isa_kernels target name)
   foreach(isa IN LISTS FASTDL_ISAS)
-    set(obj ${target}_kernels_${isa})
+    set(obj ${target}_${name}_kernels_${isa})
     add_library(${obj} OBJECT ${ARGN})
     target_compile_definitions(${obj} PRIVATE FASTDL_ISA=${isa} FASTDL_ISA_${isa}=1)
     target_compile_options(${obj} PRIVATE ${FASTDL_ISA_FLAGS_${isa}} -O3 -fno-math-errno)
@@ -28,6 +29,10 @@ function(fastdl_add_isa_kernels target)
     endif()
     target_sources(${target} PRIVATE $<TARGET_OBJECTS:${obj}>)
   endforeach()
+endfunction()
+
+# The dispatch code of <target> learns which ISA copies exist.
+function(fastdl_define_isas target)
   foreach(isa IN LISTS FASTDL_ISAS)
     target_compile_definitions(${target} PRIVATE FASTDL_HAVE_ISA_${isa}=1)
   endforeach()

@@ -4,34 +4,20 @@ dynamic shared memory poisoning, schedules, and error reports instead of hangs.
 
 The emulator module is built by default, so nothing here skips. Emulation is slow: sizes are small.
 """
+import platform
+
 import numpy as np
 import pytest
 
 import fastdl
 from fastdl import ops
+from gemm_cases import assert_close, operand_layouts, output_layouts, rand, reference_gemm
 
 emu = fastdl.cuda.emulator()
 
 # At least two schedules for every kernel check: index order, and one warp at a time between
 # barriers (no lockstep warps to hide a missing barrier).
 SCHEDULES = ("forward", "warp_at_a_time")
-
-
-def rand(rng, *shape):
-    return rng.standard_normal(shape).astype(np.float32)
-
-
-def reference_gemm(a, b, c, alpha, beta):
-    ref = alpha * np.matmul(a.astype(np.float64), b.astype(np.float64))
-    if beta != 0:
-        ref += beta * c.astype(np.float64)
-    return ref
-
-
-def assert_close(got, want, k, msg=""):
-    # fp32 accumulation error grows ~sqrt(k); the scale follows the magnitude of the terms.
-    atol = 2e-6 * max(1.0, np.sqrt(k)) * max(1.0, float(np.abs(want).max(initial=0.0)))
-    np.testing.assert_allclose(got, want, rtol=1e-5, atol=atol, err_msg=msg)
 
 
 # ---------------------------------------------------------------------------------------------
@@ -50,48 +36,11 @@ def test_gemm_matches_float64_and_cpu_kernel(m, n, k, schedule):
         assert_close(out, ops.gemm(a, b), k)
 
 
-def _misaligned_copy(x):
-    """A C-contiguous copy whose data starts 4 bytes past a 16-byte boundary (no float4 loads)."""
-    buf = np.empty(x.size + 4, np.float32)
-    start = (-buf.ctypes.data // 4) % 4 + 1
-    view = buf[start:start + x.size].reshape(x.shape)
-    view[...] = x
-    assert view.ctypes.data % 16 == 4
-    return view
-
-
-def _layouts(rng, m, n, k):
-    """(name, a, b) views covering every load path: float4 along k, along m/n, and general."""
-    base_a, base_b = rand(rng, m, k), rand(rng, k, n)
-    padded_k = (k + 3) // 4 * 4 + 4
-    a_k_padded = np.zeros((m, padded_k), np.float32)
-    a_k_padded[:, :k] = base_a
-    b_n_padded = np.zeros((k, (n + 3) // 4 * 4 + 4), np.float32)
-    b_n_padded[:, :n] = base_b
-    a_cols = np.asfortranarray(base_a)  # unit stride along m
-    a_cm = np.zeros((padded_k, (m + 3) // 4 * 4), np.float32).T  # (m4, padded_k), unit stride along m
-    a_cm[:m, :k] = base_a
-    b_rows = np.zeros(((n + 3) // 4 * 4, padded_k), np.float32)  # b.T stored with padded rows
-    b_rows[:n, :k] = base_b.T
-    for x in (a_k_padded, b_n_padded, a_cm, b_rows):
-        assert x.ctypes.data % 16 == 0  # else the float4 paths would not be taken
-    strided_a = np.zeros((2 * m, 3 * k + 1), np.float32)
-    strided_a[::2, 1::3] = base_a
-    return [
-        ("contiguous", base_a, base_b),
-        ("a_k_vec_b_n_vec", a_k_padded[:, :k], b_n_padded[:, :n]),
-        ("a_m_vec_b_k_vec", a_cm[:m, :k], b_rows[:n, :k].T),
-        ("a_fortran", a_cols, base_b),
-        ("general_strides", strided_a[::2, 1::3], b_n_padded[:, 1:n + 1]),
-        ("misaligned_bases", _misaligned_copy(base_a), _misaligned_copy(base_b)),
-    ]
-
-
 @pytest.mark.parametrize("schedule", SCHEDULES)
 @pytest.mark.parametrize("m,n,k", [(65, 97, 33), (20, 36, 32)])
 def test_gemm_operand_layouts_and_transposes(m, n, k, schedule):
     rng = np.random.default_rng([m, n, k, 1])
-    for name, a, b in _layouts(rng, m, n, k):
+    for name, a, b in operand_layouts(rng, m, n, k):
         out = np.empty((m, n), np.float32)
         emu.gemm(a, b, out, schedule=schedule)
         assert_close(out, reference_gemm(a, b, None, 1.0, 0.0), k, msg=name)
@@ -107,9 +56,7 @@ def test_gemm_output_layouts():
     m, n, k = 33, 45, 19
     a, b = rand(rng, m, k), rand(rng, k, n)
     want = reference_gemm(a, b, None, 1.0, 0.0)
-    for out in (np.empty((n, m), np.float32).T, np.empty((m, 2 * n), np.float32)[:, ::2],
-                np.empty((m, n + 4), np.float32)[:, 3:n + 3]):
-        out[...] = np.nan
+    for out in output_layouts(m, n):
         emu.gemm(a, b, out, schedule="random", seed=11)
         assert_close(out, want, k)
 
@@ -261,6 +208,31 @@ def test_dynamic_shared_memory_is_poisoned_for_every_block():
     snap = emu.dynamic_shared_snapshot(5, 70, workers=1)
     assert snap.shape == (5, 70) and np.isnan(snap).all()
     assert np.isnan(emu.dynamic_shared_snapshot(2, 3)).all()  # and at every launch
+
+
+@pytest.mark.parametrize("schedule", ["forward", "random", "warp_at_a_time"])
+def test_static_shared_memory_is_poisoned_for_every_block(schedule):
+    # Each block snapshots its static __shared__ arrays before writing them, then fills them with
+    # numbers: a block that found its predecessor's numbers (or a fresh worker's zeros) was not
+    # re-poisoned.
+    for workers in (1, 2):
+        floats, ints, doubles = emu.static_shared_snapshot(5, 256, schedule=schedule, seed=3,
+                                                            workers=workers)
+        assert floats.shape == ints.shape == doubles.shape == (5, 256)
+        assert (floats.view(np.uint32) == 0x7FC0DEAD).all()
+        assert (ints.view(np.uint32) == 0xDEADBEEF).all()
+        assert np.isnan(doubles).all()
+    # And at the next launch on the same (calling) thread.
+    floats, ints, doubles = emu.static_shared_snapshot(2, 7, schedule=schedule, workers=1)
+    assert np.isnan(floats).all() and (ints.view(np.uint32) == 0xDEADBEEF).all() and np.isnan(doubles).all()
+    with pytest.raises(ValueError, match="words <= 256"):
+        emu.static_shared_snapshot(1, 257)
+
+
+def test_reports_the_fiber_switch_it_uses():
+    # fiber.cpp switches with assembly on x86-64 and with swapcontext elsewhere.
+    expected = "x86-64 assembly" if platform.machine().lower() in ("x86_64", "amd64") else "ucontext"
+    assert emu.fibers == expected
 
 
 def test_schedules_order_threads_and_barrier_holds():

@@ -4,6 +4,7 @@
 #include <nanobind/ndarray.h>
 #include <nanobind/stl/string.h>
 
+#include <stdexcept>
 #include <string>
 
 #include "bindings/cuda_emu_options.h"
@@ -101,6 +102,23 @@ void bind_cuda_emu_selftest(nb::module_& m) {
       nb::arg("blocks"), nb::arg("words"), FASTDL_SCHEDULE_ARGS,
       "Each block's dynamic shared memory as found at block start (should be all NaN).");
   m.def(
+      "static_shared_snapshot",
+      [](int blocks, int words, const std::string& s, uint64_t seed, int w) {
+        if (blocks < 1 || words < 1 || words > st::kSnapshotWords)
+          throw nb::value_error(("static_shared_snapshot: need blocks >= 1 and 1 <= words <= " +
+                                 std::to_string(st::kSnapshotWords)).c_str());
+        auto floats = new_array<float>({size_t(blocks), size_t(words)});
+        auto ints = new_array<int32_t>({size_t(blocks), size_t(words)});
+        auto doubles = new_array<double>({size_t(blocks), size_t(words)});
+        run(s, seed, w, [&] {
+          st::static_shared_snapshot(floats.data(), ints.data(), doubles.data(), blocks, words);
+        });
+        return nb::make_tuple(floats, ints, doubles);
+      },
+      nb::arg("blocks"), nb::arg("words"), FASTDL_SCHEDULE_ARGS,
+      "(floats, ints, doubles): each block's static float, int32 and double __shared__ arrays as "
+      "found at block start (NaN, 0xdeadbeef, NaN when poisoned).");
+  m.def(
       "execution_order",
       [](int n, const std::string& s, uint64_t seed, int w) {
         require_block_size(n, "execution_order");
@@ -140,6 +158,27 @@ void bind_cuda_emu_selftest(nb::module_& m) {
         run(s, seed, w, [&] { st::warp_mask_excludes_caller(); });
       },
       FASTDL_SCHEDULE_ARGS, "A kernel whose lane 0 calls __syncwarp(0x2): must raise RuntimeError.");
+  m.def(
+      "memory_bug_for_test",
+      [](const std::string& kind, FloatVector x) {
+#ifndef FASTDL_SANITIZE
+        // Without the sanitizers the bug is plain undefined behaviour: it may pass or crash.
+        throw std::runtime_error("memory_bug_for_test runs in the sanitizer build only (.ci/sanitize.sh)");
+#endif
+        auto out = new_array<float>({x.shape(0)});
+        const auto n = int64_t(x.shape(0));
+        if (kind == "out_of_bounds_read") {
+          run("forward", 0, 1, [&] { st::out_of_bounds_read(x.data(), out.data(), n); });
+        } else if (kind == "misaligned_float4_load") {
+          run("forward", 0, 1, [&] { st::misaligned_float4_load(x.data(), out.data(), n); });
+        } else {
+          throw nb::value_error(("memory_bug_for_test: unknown kind '" + kind + "'").c_str());
+        }
+        return out;
+      },
+      nb::arg("kind"), nb::arg("x"),
+      "Runs a kernel with a memory bug ('out_of_bounds_read' or 'misaligned_float4_load') that the "
+      "sanitizer build must report, aborting the process.");
 #undef FASTDL_SCHEDULE_ARGS
 }
 

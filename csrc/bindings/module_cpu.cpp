@@ -1,17 +1,14 @@
-// fastdl._C: CPU kernels. One binding file per family registers its functions here.
+// fastdl._C: CPU kernels. Each kernel family's binding file registers its functions through
+// bind_families.
 #include <nanobind/nanobind.h>
 #include <nanobind/stl/string.h>
 #include <nanobind/stl/vector.h>
 
 #include "common/cpu_features.h"
 #include "common/threading.h"
-#include "cpu/peak/peak.h"
+#include "fastdl_families.h"  // generated: each family's bind function (cmake/family.cmake)
 
 namespace nb = nanobind;
-
-namespace fastdl::bind {
-void bind_gemm(nb::module_& m);
-}
 
 NB_MODULE(_C, m) {
   m.doc() = "fastdl CPU kernels";
@@ -35,24 +32,5 @@ NB_MODULE(_C, m) {
   });
   m.def("set_simd_path", &fastdl::set_active_isa, nb::arg("name"));
 
-  // Rates of a SIMD path ("" = the active one) on `threads` threads, measured with the GIL off.
-  for (auto [name, measure] : {std::pair{"measure_peak_gflops", &fastdl::cpu::measure_peak_gflops},
-                               {"measure_microkernel_gflops",
-                                &fastdl::cpu::measure_microkernel_gflops}})
-    m.def(
-        name,
-        [measure](const std::string& isa, int threads, double seconds) {
-          nb::gil_scoped_release release;
-          return measure(isa.c_str(), threads, seconds);
-        },
-        nb::arg("isa") = "", nb::arg("threads") = 1, nb::arg("seconds") = 0.3);
-  m.def(
-      "measure_read_bandwidth_gbs",
-      [](int threads, double seconds) {
-        nb::gil_scoped_release release;
-        return fastdl::cpu::measure_read_bandwidth_gbs(threads, seconds);
-      },
-      nb::arg("threads") = 1, nb::arg("seconds") = 0.3);
-
-  fastdl::bind::bind_gemm(m);
+  fastdl::bind::bind_families(m);
 }

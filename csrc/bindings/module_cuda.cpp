@@ -2,11 +2,9 @@
 #include <cuda_runtime_api.h>
 #include <nanobind/nanobind.h>
 
-namespace nb = nanobind;
+#include "fastdl_families.h"  // generated: each family's bind function (cmake/family.cmake)
 
-namespace fastdl::bind {
-void bind_cuda_gemm(nb::module_& m);
-}
+namespace nb = nanobind;
 
 NB_MODULE(_C_cuda, m) {
   m.doc() = "fastdl CUDA kernels";
@@ -24,5 +22,5 @@ NB_MODULE(_C_cuda, m) {
         return count;
       },
       "Number of usable CUDA devices (0 when there is no GPU or no driver).");
-  fastdl::bind::bind_cuda_gemm(m);
+  fastdl::bind::bind_families(m);
 }

@@ -3,21 +3,21 @@
 // synchronisation without a GPU; it says nothing about their speed.
 #include <nanobind/nanobind.h>
 
-namespace nb = nanobind;
+#include "cuda_emu/fiber.h"
+#include "fastdl_families.h"  // generated: each family's bind function (cmake/family.cmake)
 
-namespace fastdl::bind {
-void bind_cuda_emu_gemm(nb::module_& m);
-void bind_cuda_emu_selftest(nb::module_& m);
-}
+namespace nb = nanobind;
 
 NB_MODULE(_C_cudaemu, m) {
   m.doc() = "fastdl CUDA kernels run on the CPU by the CUDA emulator (tests)";
   m.attr("schedules") = nb::make_tuple("forward", "reverse", "random", "warp_at_a_time");
-#ifdef FASTDL_EMU_ASM_FIBERS
-  m.attr("fibers") = "x86-64 assembly";
+  // Asked of fiber.cpp, the one file that switches: a macro tested here would describe this file's
+  // compilation, not the switch (it once reported "ucontext" while the assembly switch ran).
+  m.attr("fibers") = fastdl::cuda_emu::fiber_backend();
+#ifdef FASTDL_SANITIZE
+  m.attr("sanitizers") = "address,undefined";
 #else
-  m.attr("fibers") = "ucontext";
+  m.attr("sanitizers") = "";
 #endif
-  fastdl::bind::bind_cuda_emu_gemm(m);
-  fastdl::bind::bind_cuda_emu_selftest(m);
+  fastdl::bind::bind_families(m);
 }

@@ -5,6 +5,10 @@
 // On x86-64 the switch is a few lines of assembly that save the callee-saved registers and swap
 // stack pointers: about 4x faster than swapcontext(), which makes a system call per switch to save
 // the signal mask. Other CPUs use ucontext.
+//
+// Under AddressSanitizer every switch is announced (__sanitizer_start/finish_switch_fiber): ASan
+// must know which stack runs to check stack accesses and to unpoison the right frames when an
+// exception unwinds a fiber.
 #include <cstddef>
 #include <vector>
 
@@ -12,6 +16,14 @@
 #define FASTDL_EMU_ASM_FIBERS 1
 #else
 #include <ucontext.h>
+#endif
+
+#if defined(__SANITIZE_ADDRESS__)
+#define FASTDL_EMU_ASAN 1
+#elif defined(__has_feature)
+#if __has_feature(address_sanitizer)
+#define FASTDL_EMU_ASAN 1
+#endif
 #endif
 
 namespace fastdl::cuda_emu {
@@ -24,14 +36,26 @@ struct FiberContext {
 #else
   ucontext_t context;
 #endif
+  FiberEntry entry = nullptr;
+  void* arg = nullptr;
+  // The stack this context runs on, for the sanitizer. A thread's own stack (the scheduler's) is
+  // learnt at the first switch away from it.
+  const void* stack_bottom = nullptr;
+  size_t stack_size = 0;
 };
 
+// "x86-64 assembly" or "ucontext": the switch this build really uses.
+const char* fiber_backend();
+
 // Prepares `fiber` to run entry(arg) on [stack, stack + size) at its first switch. The entry must
-// never return: it ends by switching away for good.
+// never return: it ends with fiber_exit.
 void fiber_prepare(FiberContext& fiber, void* stack, size_t size, FiberEntry entry, void* arg);
 
 // Saves the running context into `from` and resumes `to`.
 void fiber_switch(FiberContext& from, FiberContext& to);
+
+// The last switch of a finished fiber: `from` is never resumed (only prepared again).
+[[noreturn]] void fiber_exit(FiberContext& from, FiberContext& to);
 
 // Stacks for `count` fibers, each with an inaccessible guard page below it, so an overflow faults
 // instead of silently corrupting the neighbour. Regions are recycled between launches.

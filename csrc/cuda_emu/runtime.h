@@ -3,16 +3,19 @@
 // source compiles with g++ and runs on the CPU (tests only; see DESIGN.md "CUDA without a GPU").
 //
 // How it runs: launch() hands whole blocks to one worker per core; a block's threads are fibers
-// (cooperative, see fiber.h) scheduled by the worker. __shared__ is `static thread_local`, which is
-// shared by the fibers of a block and private to the worker. __syncthreads parks the fiber until
+// (cooperative, see fiber.h) scheduled by the worker. Static shared memory, declared with
+// FASTDL_SHARED (cuda/common/compat.cuh), is `static thread_local`: shared by the fibers of a block,
+// private to the worker. __syncthreads parks the fiber until
 // every thread of the block arrives; warp collectives (__syncwarp, __shfl_*_sync, __ballot_sync) go
 // through a per-warp exchange buffer with a warp barrier before and after. A barrier that cannot
 // complete (a thread exited or waits elsewhere) raises std::runtime_error instead of hanging.
-// Dynamic shared memory (FASTDL_DYNAMIC_SHARED) is filled with NaN at the start of every block.
+// Shared memory starts every block poisoned, as if left over by another block: dynamic shared
+// memory (FASTDL_DYNAMIC_SHARED) is all NaN; a static array (FASTDL_SHARED) holds NaN if its
+// elements are floating point, else the bytes of 0xdeadbeef.
 //
 // Limits: no grid-wide sync (cooperative groups), cp.async, ldmatrix, mma/wgmma, inline PTX,
-// dynamic parallelism, textures, or streams/events (launches are synchronous). Static __shared__
-// arrays are not poisoned (they keep the previous block's values). Give a tensor-core kernel a
+// dynamic parallelism, textures, or streams/events (launches are synchronous), or `__shared__`
+// variables at namespace scope. Give a tensor-core kernel a
 // scalar twin with the same tiling so the emulator can check its algorithm. Fibers are cooperative:
 // a thread spinning on a value that another thread of its block writes never yields and hangs
 // (CUDA does not promise that works either). A fiber stack overflow faults on a guard page.
@@ -31,7 +34,10 @@
 #define __noinline__ __attribute__((noinline))
 #define __launch_bounds__(...)
 #define __align__(n) __attribute__((aligned(n)))
-#define __shared__ static thread_local
+// A bare `__shared__` cannot be poisoned per block (the emulator never learns where it lives).
+#define __shared__                                                                               \
+  _Pragma("GCC error \"cuda_emu: declare static shared memory with FASTDL_SHARED(type, name, "  \
+          "[dims]) (cuda/common/compat.cuh) so the emulator can poison it at every block\"")
 // __restrict__ is already a GNU C++ keyword.
 
 struct uint3 {
@@ -92,6 +98,29 @@ namespace detail {
 extern thread_local uint3 tl_thread_idx, tl_block_idx;
 extern thread_local dim3 tl_block_dim, tl_grid_dim;
 extern thread_local unsigned char* tl_dynamic_smem;
+// Counts the blocks this worker has started; a static shared variable is poisoned by the first of
+// its block's threads to reach its declaration (see FASTDL_SHARED).
+extern thread_local uint64_t tl_block_epoch;
+
+// Fills `bytes` with the 8-byte `pattern`, repeated.
+void poison_static_shared(void* data, size_t bytes, uint64_t pattern);
+
+template <class T>
+constexpr uint64_t poison_pattern() {
+  if constexpr (std::is_same_v<T, double>) return 0x7ff8deaddeaddeadull;  // a quiet NaN
+  else if constexpr (std::is_same_v<T, float> || std::is_same_v<T, float2> ||
+                     std::is_same_v<T, float4>)
+    return 0x7fc0dead7fc0deadull;  // quiet NaNs, as in dynamic shared memory
+  else
+    return 0xdeadbeefdeadbeefull;
+}
+
+template <class T>
+void poison_static_shared_once(uint64_t& epoch, T& variable) {
+  if (epoch == tl_block_epoch) return;
+  epoch = tl_block_epoch;
+  poison_static_shared(&variable, sizeof variable, poison_pattern<std::remove_all_extents_t<T>>());
+}
 
 void sync_threads();
 void sync_warp(unsigned mask);

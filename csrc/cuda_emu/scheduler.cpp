@@ -23,6 +23,7 @@ namespace detail {
 thread_local uint3 tl_thread_idx{0, 0, 0}, tl_block_idx{0, 0, 0};
 thread_local dim3 tl_block_dim, tl_grid_dim;
 thread_local unsigned char* tl_dynamic_smem = nullptr;
+thread_local uint64_t tl_block_epoch = 0;
 }  // namespace detail
 
 namespace {
@@ -127,7 +128,7 @@ void BlockRunner::fiber_main(void* self) {
   }
   r.threads_[r.current_].state = FiberState::done;
   ++r.done_;
-  r.park();  // never resumed
+  fiber_exit(r.threads_[r.current_].context, r.scheduler_);
 }
 
 void BlockRunner::run_fiber(unsigned t) {
@@ -153,6 +154,7 @@ void BlockRunner::run_block(uint3 block_index) {
   detail::tl_block_idx = block_index;
   detail::tl_block_dim = block_;
   detail::tl_grid_dim = grid_;
+  ++detail::tl_block_epoch;  // static __shared__ variables are poisoned again at first use
   std::fill_n(dynamic_smem_.get(), dynamic_smem_words_ + 4, kSmemPoison);
   detail::tl_dynamic_smem = reinterpret_cast<unsigned char*>(dynamic_smem_.get());
   done_ = at_block_barrier_ = 0;
@@ -262,6 +264,11 @@ void check_launch(dim3 grid, dim3 block, size_t dynamic_smem_bytes) {
 }  // namespace
 
 namespace detail {
+void poison_static_shared(void* data, size_t bytes, uint64_t pattern) {
+  auto* out = static_cast<unsigned char*>(data);
+  for (size_t i = 0; i < bytes; i += sizeof pattern)
+    std::memcpy(out + i, &pattern, std::min(sizeof pattern, bytes - i));
+}
 void sync_threads() { runner().sync_threads(); }
 void sync_warp(unsigned mask) { runner().sync_warp(mask); }
 uint64_t* warp_exchange_slots() { return runner().warp_slots(); }

@@ -26,7 +26,7 @@ __global__ void shuffle_patterns_kernel(const float* x, float* out, int64_t n) {
 }
 
 __global__ void block_sums_kernel(const float* x, float* sums, int64_t n) {
-  __shared__ float warp_sums[32];
+  FASTDL_SHARED(float, warp_sums, [32]);
   const int64_t i = int64_t(blockIdx.x) * blockDim.x + threadIdx.x;
   float v = i < n ? x[i] : 0.0f;
   for (int offset = 16; offset > 0; offset /= 2) v += __shfl_xor_sync(kFullMask, v, offset);
@@ -64,6 +64,19 @@ __global__ void dynamic_shared_snapshot_kernel(float* out, int words) {
   for (int w = threadIdx.x; w < words; w += blockDim.x) scratch[w] = float(w);
 }
 
+__global__ void static_shared_snapshot_kernel(float* floats, int32_t* ints, double* doubles,
+                                              int words) {
+  FASTDL_SHARED(float, f, [kSnapshotWords]);
+  FASTDL_SHARED(int32_t, i, [kSnapshotWords]);
+  FASTDL_SHARED(double, d, [kSnapshotWords]);
+  const int64_t base = int64_t(blockIdx.x) * words;
+  for (int w = threadIdx.x; w < words; w += blockDim.x)
+    floats[base + w] = f[w], ints[base + w] = i[w], doubles[base + w] = d[w];
+  __syncthreads();
+  for (int w = threadIdx.x; w < kSnapshotWords; w += blockDim.x)
+    f[w] = float(w), i[w] = w, d[w] = double(w);
+}
+
 __global__ void execution_order_kernel(int32_t* out, int32_t* counter) {
   out[threadIdx.x * 2] = atomicAdd(counter, 1);
   __syncthreads();
@@ -71,7 +84,7 @@ __global__ void execution_order_kernel(int32_t* out, int32_t* counter) {
 }
 
 __global__ void rotate_through_shared_kernel(const float* x, float* out) {
-  __shared__ float staged[1024];
+  FASTDL_SHARED(float, staged, [1024]);
   staged[threadIdx.x] = x[threadIdx.x];
   __syncthreads();
   out[threadIdx.x] = staged[(threadIdx.x + 1) % blockDim.x];
@@ -92,6 +105,20 @@ __global__ void warp_collective_deadlock_kernel(float* sink) {
 
 __global__ void warp_mask_excludes_caller_kernel() {
   if (threadIdx.x == 0) __syncwarp(0x2u);
+}
+
+// Bugs that the sanitizer build (.ci/sanitize.sh) must report; never run them elsewhere.
+__global__ void out_of_bounds_read_kernel(const float* x, float* out, int64_t n) {
+  const int64_t i = int64_t(blockIdx.x) * blockDim.x + threadIdx.x;
+  if (i < n) out[i] = x[i + 1];  // the last thread reads x[n]
+}
+
+__global__ void misaligned_float4_load_kernel(const float* x, float* out, int64_t n) {
+  const int64_t i = int64_t(blockIdx.x) * blockDim.x + threadIdx.x;
+  if (4 * i + 5 <= n) {  // in bounds, but x + 1 is not 16-byte aligned when x is
+    const float4 v = *reinterpret_cast<const float4*>(x + 4 * i + 1);
+    out[i] = v.x + v.y + v.z + v.w;
+  }
 }
 
 unsigned blocks_for(int64_t n, unsigned block) { return unsigned((n + block - 1) / block); }
@@ -124,6 +151,11 @@ void dynamic_shared_snapshot(float* out, int blocks, int words) {
          nullptr, out, words);
 }
 
+void static_shared_snapshot(float* floats, int32_t* ints, double* doubles, int blocks, int words) {
+  launch(static_shared_snapshot_kernel, dim3(blocks), dim3(64), 0, nullptr, floats, ints, doubles,
+         words);
+}
+
 void execution_order(int32_t* out, int n) {
   int32_t counter = 0;
   launch(execution_order_kernel, dim3(1), dim3(n), 0, nullptr, out, &counter);
@@ -138,6 +170,14 @@ void divergent_barrier(int n) { launch(divergent_barrier_kernel, dim3(2), dim3(n
 void warp_collective_deadlock() {
   float sink = 0.0f;
   launch(warp_collective_deadlock_kernel, dim3(1), dim3(64), 0, nullptr, &sink);
+}
+
+void out_of_bounds_read(const float* x, float* out, int64_t n) {
+  if (n > 0) launch(out_of_bounds_read_kernel, dim3(blocks_for(n, 64)), dim3(64), 0, nullptr, x, out, n);
+}
+
+void misaligned_float4_load(const float* x, float* out, int64_t n) {
+  if (n > 0) launch(misaligned_float4_load_kernel, dim3(blocks_for(n, 64)), dim3(64), 0, nullptr, x, out, n);
 }
 
 void warp_mask_excludes_caller() {

@@ -18,6 +18,10 @@ float atomic_sum(const float* x, int64_t n);
 // out[b, :] = the first `words` floats of block b's dynamic shared memory before any write;
 // then the block fills it with numbers, so a missing re-poison would show in the next block.
 void dynamic_shared_snapshot(float* out, int blocks, int words);
+// The same for static shared memory: floats/ints/doubles[b, :] = the first `words` (at most
+// kSnapshotWords) elements of a float, an int32 and a double __shared__ array before any write.
+inline constexpr int kSnapshotWords = 256;
+void static_shared_snapshot(float* floats, int32_t* ints, double* doubles, int blocks, int words);
 // One block of n threads: out[t, 0] = arrival rank before a __syncthreads, out[t, 1] after it.
 void execution_order(int32_t* out, int n);
 // One block of n threads: out[t] = x[(t + 1) % n] through shared memory and a __syncthreads.
@@ -26,5 +30,9 @@ void rotate_through_shared(const float* x, float* out, int n);
 void divergent_barrier(int n);         // every third thread returns before a __syncthreads
 void warp_collective_deadlock();       // lane 0 shuffles while the others wait at __syncthreads
 void warp_mask_excludes_caller();      // lane 0 calls __syncwarp(0x2)
+// Memory bugs for the sanitizer build to report: out[i] = x[i + 1] for i < n (reads x[n]); out[i] =
+// the sum of a float4 loaded from x + 4 i + 1 (misaligned when x is 16-byte aligned).
+void out_of_bounds_read(const float* x, float* out, int64_t n);
+void misaligned_float4_load(const float* x, float* out, int64_t n);
 
 }  // namespace fastdl::cuda_emu::selftest

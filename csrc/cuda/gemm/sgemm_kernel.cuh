@@ -116,8 +116,8 @@ __device__ __forceinline__ float epilogue(float acc, float alpha, float beta, co
 
 template <Operand kA, Operand kB, bool kOmitReadWriteBarrier>
 __global__ void __launch_bounds__(kThreads) sgemm_kernel(Params p) {
-  __shared__ __align__(16) float as[kBlockK][kBlockM];
-  __shared__ __align__(16) float bs[kBlockK][kBlockN];
+  FASTDL_SHARED(__align__(16) float, as, [kBlockK][kBlockM]);
+  FASTDL_SHARED(__align__(16) float, bs, [kBlockK][kBlockN]);
 
   // Batch item: blockIdx.z walks the batch dimensions like an odometer, innermost fastest.
   int64_t item = p.batch_begin + blockIdx.z, a_off = 0, b_off = 0, c_off = 0;
