@@ -239,9 +239,11 @@ class OpDef:
             try:
                 self.inplace(*datas, *args)
             except (TypeError, ValueError) as e:  # numpy's casting and read-only complaints
+                hint = "; it is a broadcast view: clone() it first" if "read-only" in str(e) \
+                    else ""
                 raise RuntimeError(f"{self.name}_: cannot write the result into the tensor of "
                                    f"shape {tuple(datas[0].shape)} and dtype {datas[0].dtype}: "
-                                   f"{e}") from None
+                                   f"{e}{hint}") from None
             return
         _write_into(target, self.forward_for(datas)(*datas, *args), self.name)
 
@@ -351,7 +353,12 @@ def _inplace_on_view(op, view_t, others, args):
     CopySlices), and the view then reads its history off the new base."""
     base = view_t._view[0]
     view = view_t._view
-    value = op.apply((view_t,) + tuple(others), *args)  # recorded on the view's old history
+    before = view_t
+    if 0 in op.saves:  # the formula reads the view's old value, about to be overwritten
+        before = _wrap(view_t._data.copy())
+        before._requires_grad = view_t._requires_grad
+        before._grad_fn = view_t._grad_fn
+    value = op.apply((before,) + tuple(others), *args)  # recorded on the view's old history
     node = _record(copy_slices, (base, value), (view,))
     view_t._data[...] = value._data  # writes into base's memory
     version_counter(base).value += 1
