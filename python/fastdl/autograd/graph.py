@@ -38,6 +38,9 @@ def version_counter(t) -> VersionCounter:
     vc = t._vc
     if vc is None:
         vc = t._vc = VersionCounter()
+        fn = t._grad_fn
+        if fn is not None and fn.out_vc is None and fn.out is t._data:
+            fn.out_vc = vc  # its node saved it as output before it had a counter (at 0)
     return vc
 
 

@@ -32,7 +32,7 @@ from __future__ import annotations
 import numpy as np
 
 from fastdl.autograd.grad_mode import state as _grad_state
-from fastdl.autograd.graph import Node, VersionCounter, version_counter, version_of
+from fastdl.autograd.graph import Node, version_counter, version_of
 
 REGISTRY: dict = {}
 
@@ -159,12 +159,11 @@ class OpDef:
     @staticmethod
     def _save_output(t, node):
         node.out = t._data
-        if t._view is None:
-            vc = t._vc = VersionCounter()  # t is new: its own counter
-        else:
-            vc = version_counter(t)
+        # The counter is linked when the output first gets one (graph.version_counter); a
+        # view's base may already have one.
+        vc = t._vc if t._view is None else version_counter(t)
         node.out_vc = vc
-        node.out_version = vc.value
+        node.out_version = 0 if vc is None else vc.value
 
     def select_op(self):
         """The identity op between one output of this multi-output op and its node (it carries

@@ -419,7 +419,7 @@ def _threshold_backward_backward(ctx, gg):
 
 threshold_backward_op = defop("threshold_backward", forward=_threshold_backward_forward,
                               backward=_threshold_backward_backward, saves=(1,))
-relu_op = defop("relu", forward=lambda d: np.maximum(d, 0).astype(d.dtype, copy=False),
+relu_op = defop("relu", forward=lambda d: np.maximum(d, 0),  # a weak 0 keeps d's dtype
                 backward=lambda ctx, g: (threshold_backward_op.apply((g, ctx.output)),),
                 saves_output=True)
 

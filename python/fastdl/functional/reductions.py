@@ -42,7 +42,9 @@ def _unreduce(g, shape, dims, keepdim):
 def _sum_forward(d, dims, keepdim, dt):
     if dt is not None:
         d = d.astype(dt, copy=False)
-    return d.sum(axis=_axis(dims), keepdims=keepdim)
+    if dims is None:
+        return d.sum(keepdims=keepdim)
+    return d.sum(axis=dims[0] if len(dims) == 1 else dims, keepdims=keepdim)
 
 
 def _sum_backward(ctx, g):
