@@ -13,7 +13,7 @@ from fastdl.functional import arithmetic as A
 from fastdl.functional._core import grad_for
 from fastdl.nn.functional._checks import (check_float, check_reduction, check_same_dtype,
                                           check_same_shape)
-from fastdl.nn.functional._reduction import legacy_reduction, reduce_array, scale_for_reduction
+from fastdl.nn.functional._reduction import legacy_reduction, reduce_array
 
 
 def _unpack(inputs_and_args):
@@ -36,10 +36,14 @@ def _pointwise_forward(values):
     return forward
 
 
-def _pointwise_backward(grads):
+def _pointwise_backward(grads, factor):
     def backward(ctx, g):
         x, t, w, pw, reduction, params = _unpack(ctx.inputs + ctx.args)
-        s = scale_for_reduction(g, reduction, x._data.size)
+        c = factor(*params)
+        if reduction == "mean":
+            n = x._data.size
+            c = c / n if n else float("nan")
+        s = g if c == 1.0 else g * c
         if w is not None:
             s = s * w
         gx, gt = grads(s, x, t, pw, ctx.edges[1] is not None, *params)
@@ -49,12 +53,13 @@ def _pointwise_backward(grads):
     return backward
 
 
-def _pointwise_loss(name, values, grads):
+def _pointwise_loss(name, values, grads, factor=lambda *params: 1.0):
     """A loss ``reduce(values(x, t) [* weight])``: ``values`` on arrays; ``grads(s, x, t, pw,
-    need_t, *params)`` gives (d/dx, d/dt or None) times the scale ``s`` (upstream gradient,
-    1/count for 'mean', weight) with registered ops, so higher derivatives follow."""
-    op = defop(name, forward=_pointwise_forward(values), backward=_pointwise_backward(grads),
-               saves=(0, 1))
+    need_t, *params)`` gives (d/dx, d/dt or None) times the scale ``s`` (upstream gradient times
+    ``factor(*params)``, 1/count for 'mean', weight) with registered ops, so higher derivatives
+    follow."""
+    op = defop(name, forward=_pointwise_forward(values),
+               backward=_pointwise_backward(grads, factor), saves=(0, 1))
 
     def apply(input, target, reduction, *params, weight=None, pos_weight=None):
         check_reduction(reduction, name)
@@ -133,8 +138,8 @@ _BCE_EPS = 1e-12
 
 # name: per-element values on arrays, (d/dinput, d/dtarget) * s with registered ops
 _mse = _pointwise_loss(
-    "mse_loss", lambda x, t, w, pw: (x - t) * (x - t),
-    lambda s, x, t, pw, need_t: _neg_pair((x - t) * (s * 2.0), need_t))
+    "mse_loss", lambda x, t, w, pw: np.square(x - t),
+    lambda s, x, t, pw, need_t: _neg_pair((x - t) * s, need_t), factor=lambda: 2.0)
 _l1 = _pointwise_loss(
     "l1_loss", lambda x, t, w, pw: np.abs(x - t),
     lambda s, x, t, pw, need_t: _neg_pair(A.sign(x - t) * s, need_t))
@@ -143,8 +148,8 @@ _huber = _pointwise_loss(
     lambda s, x, t, pw, need_t, delta: _neg_pair(A.clamp(x - t, -delta, delta) * s, need_t))
 _smooth_l1 = _pointwise_loss(
     "smooth_l1_loss", lambda x, t, w, pw, beta: _huber_values(x - t, beta, 0.5 / beta, 1.0),
-    lambda s, x, t, pw, need_t, beta: _neg_pair(A.clamp(x - t, -beta, beta) * (s / beta),
-                                                need_t))
+    lambda s, x, t, pw, need_t, beta: _neg_pair(A.clamp(x - t, -beta, beta) * s, need_t),
+    factor=lambda beta: 1.0 / beta)
 _bce = _pointwise_loss("binary_cross_entropy", _bce_values, _bce_grads)
 _bce_logits = _pointwise_loss("binary_cross_entropy_with_logits", _bce_logits_values,
                               _bce_logits_grads)
