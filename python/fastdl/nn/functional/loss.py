@@ -73,11 +73,6 @@ def _neg_pair(gx, need_t):
     return gx, (-gx if need_t else None)
 
 
-def _sigmoid(x):
-    with np.errstate(over="ignore"):  # exp(-x) = inf gives the right limit 0
-        return 1.0 / (1.0 + np.exp(-x))
-
-
 def _xlogx(t):
     """t * log(t) with 0 at t = 0 (torch's xlogy(t, t)); NaN for t < 0, as in torch."""
     with np.errstate(divide="ignore", invalid="ignore"):
