@@ -74,8 +74,7 @@ def _norm_backward(ctx, g):
     if ctx.edges[0] is not None:
         gx = normalize_backward_op.apply((g, x, *params[:1]), spec, saved)
     if w is not None and ctx.edges[1] is not None:
-        gw = _sum_over(A.mul_op.apply((g, normalize_op.apply((x,), spec, saved))),
-                       spec.param_axes)
+        gw = weight_grad_op.apply((g, x), spec, saved)
     if b is not None and ctx.edges[-1] is not None:
         gb = _sum_over(g, spec.param_axes)
     return (gx,) + ((gw,) if w is not None else ()) + ((gb,) if b is not None else ())
@@ -97,15 +96,11 @@ def _normalize_backward_backward(ctx, v):
     g, x, *params = ctx.inputs
     spec, saved = ctx.args
     w_b = params[0].reshape(spec.param_view) if params else None
-    if spec.fixed is not None:  # dx = g * w * invstd: linear in g and w, constant in x
-        pv = v * _wrap(saved.values[2])
-        grad_w = _sum_over(g * pv, spec.param_axes) if params else None
-        return (pv if w_b is None else pv * w_b), None, *(() if not params else (grad_w,))
-    pv = normalize_backward_op.apply((v, x), spec, saved)  # invstd * P(v)
+    pv = _xhat_vjp(v, x, spec, saved)  # invstd * P(v), or v * invstd for fixed statistics
     grad_g = pv if w_b is None else pv * w_b
     grad_w = _sum_over(g * pv, spec.param_axes) if params else None
     grad_x = None
-    if ctx.edges[1] is not None:
+    if ctx.edges[1] is not None and spec.fixed is None:  # fixed statistics: linear in x
         axes = spec.axes
         xhat = normalize_op.apply((x,), spec, saved)
         centered = x - R.mean(x, axes, keepdim=True)
@@ -122,11 +117,33 @@ def _normalize_forward(x, spec, saved):
     return saved.values[3]
 
 
-def _normalize_backward(ctx, g):
-    spec, saved = ctx.args
+def _xhat_vjp(u, x, spec, saved):
+    """The gradient reaching x through xhat(x), for a cotangent u of xhat."""
     if spec.fixed is not None:
-        return (g * _wrap(saved.values[2]),)
-    return (normalize_backward_op.apply((g, ctx.inputs[0]), spec, saved),)
+        return u * _wrap(saved.values[2])
+    return normalize_backward_op.apply((u, x), spec, saved)
+
+
+def _normalize_backward(ctx, g):
+    return (_xhat_vjp(g, ctx.inputs[0], *ctx.args),)
+
+
+def _weight_grad_forward(g, x, spec, saved):
+    out = g * saved.values[3]
+    return out.sum(axis=spec.param_axes) if spec.param_axes else out
+
+
+def _weight_grad_backward(ctx, v):
+    """sum(g * xhat(x)) over the parameter axes: linear in g; in x, the cotangent of xhat is
+    g * v, which normalize's backward maps to x."""
+    g, x = ctx.inputs
+    spec, saved = ctx.args
+    v_b = v.reshape(spec.param_view)
+    grad_g = normalize_op.apply((x,), spec, saved) * v_b if ctx.edges[0] is not None else None
+    grad_x = None
+    if ctx.edges[1] is not None:
+        grad_x = _xhat_vjp(g * v_b, x, spec, saved)
+    return grad_g, grad_x
 
 
 batch_norm_op = defop("batch_norm", forward=_norm_forward, backward=_norm_backward,
@@ -136,6 +153,8 @@ layer_norm_op = defop("layer_norm", forward=_norm_forward, backward=_norm_backwa
 # xhat, the value the forward saved (its gradient flows through normalize_backward)
 normalize_op = defop("normalize", forward=_normalize_forward, backward=_normalize_backward,
                      saves=(0,))
+weight_grad_op = defop("normalize_weight_grad", forward=_weight_grad_forward,
+                       backward=_weight_grad_backward, saves=(0, 1))
 normalize_backward_op = defop("normalize_backward", forward=_normalize_backward_forward,
                               backward=_normalize_backward_backward, saves=(0, 1, 2),
                               saves_output=True)
