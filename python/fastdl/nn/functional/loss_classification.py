@@ -1,10 +1,12 @@
 """Classification losses: ``nll_loss``, ``cross_entropy``, ``multi_margin_loss``.
 
 Inputs are (N, C, d1, ...) or (C,); the ops work on (rows, C) arrays with the class dim moved
-last, then move gradients back. As in PyTorch, ``cross_entropy`` is ``log_softmax`` followed by
-the ``nll_loss`` op (which also takes the label smoothing term); ``nll_loss`` is linear in its
-input, so its backward op ``nll_loss_backward`` has ``nll_loss`` itself as backward. With class
-probabilities it is composed from registered ops. ``multi_margin_loss``'s backward is written
+last, then move gradients back. With T the target rows (the weight at the class, plus the label
+smoothing term) and S their sums: ``nll_loss`` is -sum(T * input), linear, so its backward op
+``nll_loss_backward`` has ``nll_loss`` itself as backward; ``cross_entropy`` is log_softmax and
+nll in one op (no exp(log(...)) in the backward), whose backward op is f(g) * (softmax(x) S - T)
+with its own backward written with registered ops (softmax). With class probabilities it is
+composed from registered ops (torch's formula). ``multi_margin_loss``'s backward is written
 with registered ops (a constant coefficient for p = 1).
 """
 from __future__ import annotations
@@ -19,6 +21,7 @@ from fastdl.functional import reductions as R
 from fastdl.nn.functional._checks import (check_float, check_reduction, check_same_dtype,
                                           check_tensor)
 from fastdl.nn.functional._reduction import legacy_reduction
+from fastdl.nn.functional._saved import Saved
 from fastdl.tensor import _wrap
 
 
@@ -44,10 +47,11 @@ class _ClassLayout:
         moved = rows.reshape(self.batch_shape + (self.classes,))
         return np.ascontiguousarray(np.moveaxis(moved, -1, 1))
 
-    def broadcast_classes(self, vector):
-        """A (C,) array shaped to broadcast along the class dim of the input."""
-        return vector.reshape((-1,) + (1,) * (len(self.shape) - 2)) if len(self.shape) > 1 \
-            else vector
+    def per_row(self, a):
+        """A per-row array shaped to broadcast against the input (class dim of size 1)."""
+        if len(self.shape) == 1:
+            return a.reshape(())
+        return np.expand_dims(a.reshape(self.batch_shape), 1)
 
 
 def _check_class_weight(name, weight, input, classes):
@@ -118,8 +122,9 @@ class _NllSpec:
         return "<nll target>"
 
 
-def _nll_forward(logp, spec):
-    rows = spec.layout.to_rows(logp)
+def _nll_rows(rows, spec, dtype):
+    """The loss from (rows, C) log-probabilities: -sum over classes of T * logp (T the target
+    rows: weight at the class, plus the smoothing term), reduced."""
     loss_rows = -rows[np.arange(rows.shape[0]), spec.safe] * spec.w_row
     eps = spec.eps
     if eps:
@@ -127,29 +132,99 @@ def _nll_forward(logp, spec):
         smooth_rows = -weighted.sum(axis=1) * spec.valid
         loss_rows = (1.0 - eps) * loss_rows + (eps / spec.layout.classes) * smooth_rows
     out = _reduce_rows(loss_rows, spec.reduction, spec.layout, spec.denominator)
-    return np.asarray(out, dtype=logp.dtype)
+    return np.asarray(out, dtype=dtype)
+
+
+def _row_factors(g, spec):
+    """The upstream gradient per row; ignored targets get exactly 0, also when 'mean' divides
+    by a zero total weight."""
+    with np.errstate(divide="ignore", invalid="ignore"):
+        factor = _row_factor(g, spec.reduction, spec.denominator).reshape(-1)
+    return np.where(spec.valid, factor, 0).astype(g.dtype, copy=False)
+
+
+def _subtract_target(grad_rows, spec, factor):
+    """grad_rows -= T * factor (per row)."""
+    eps, classes = spec.eps, spec.layout.classes
+    grad_rows[np.arange(grad_rows.shape[0]), spec.safe] -= (1.0 - eps) * spec.w_row * factor
+    if eps:
+        smooth = (eps / classes) * factor[:, None]
+        grad_rows -= smooth if spec.w_vec is None else smooth * spec.w_vec
+    return grad_rows
 
 
 def _nll_backward_forward(g, spec):
-    layout, eps = spec.layout, spec.eps
-    n_rows = spec.valid.shape[0]
-    with np.errstate(divide="ignore", invalid="ignore"):
-        factor = _row_factor(g, spec.reduction, spec.denominator).reshape(-1)
-    # ignored targets get exactly 0, also when 'mean' divides by a zero total weight
-    factor = np.where(spec.valid, factor, 0).astype(g.dtype, copy=False)
-    grad_rows = np.zeros((n_rows, layout.classes), dtype=g.dtype)
-    grad_rows[np.arange(n_rows), spec.safe] = -(1.0 - eps) * spec.w_row * factor
+    grad_rows = np.zeros((spec.valid.shape[0], spec.layout.classes), dtype=g.dtype)
+    return spec.layout.from_rows(_subtract_target(grad_rows, spec, _row_factors(g, spec)))
+
+
+def _target_mass(spec):
+    """S = sum over classes of T, per row."""
+    eps = spec.eps
+    mass = (1.0 - eps) * spec.w_row
     if eps:
-        smooth = (eps / layout.classes) * factor[:, None]
-        grad_rows -= smooth if spec.w_vec is None else smooth * spec.w_vec
-    return layout.from_rows(grad_rows)
+        total = spec.layout.classes if spec.w_vec is None else spec.w_vec.sum()
+        mass = mass + eps * total / spec.layout.classes * spec.valid.astype(mass.dtype)
+    return mass
 
 
-nll_loss_op = defop("nll_loss", forward=_nll_forward,
-                    backward=lambda ctx, g: (nll_loss_backward_op.apply((g,), *ctx.args),))
+def _cross_entropy_forward(x, spec, saved):
+    rows = spec.layout.to_rows(x)
+    shifted = rows - rows.max(axis=1, keepdims=True)
+    logp = saved.values = shifted - np.log(np.exp(shifted).sum(axis=1, keepdims=True))
+    return _nll_rows(logp, spec, x.dtype)
+
+
+def _cross_entropy_backward_forward(g, x, spec, saved):
+    """softmax(x) * S - T, times the upstream gradient per row."""
+    factor = _row_factors(g, spec)
+    grad_rows = np.exp(saved.values) * (_target_mass(spec) * factor)[:, None]
+    grad_rows = _subtract_target(grad_rows, spec, factor)
+    return spec.layout.from_rows(grad_rows.astype(g.dtype, copy=False))
+
+
+def _cross_entropy_backward_backward(ctx, v):
+    """B(g, x) = f(g) * (p S - T), p = softmax(x): linear in g; in x through softmax."""
+    g, x = ctx.inputs
+    spec = ctx.args[0]
+    layout = spec.layout
+    dim = layout.class_dim
+    dtype = x._data.dtype
+    p = _act.softmax_op.apply((x,), dim)
+    mass = _wrap(layout.per_row(_target_mass(spec).astype(dtype)))
+    zeros = np.zeros((spec.valid.shape[0], layout.classes), dtype=dtype)
+    valid = spec.valid.astype(dtype)
+    minus_target = _wrap(layout.from_rows(_subtract_target(zeros, spec, valid)))
+    grad_g = grad_x = None
+    if ctx.edges[0] is not None:  # the adjoint of g -> f(g) applied to sum(v * (p S + T))
+        per_row = R.sum(v * (p * mass + minus_target), dim)
+        grad_g = per_row if spec.reduction == "none" else R.sum(per_row)
+        if spec.reduction == "mean":
+            grad_g = grad_g / _wrap(np.asarray(spec.denominator, dtype=dtype))
+    if ctx.edges[1] is not None:
+        if spec.reduction == "none":
+            f = g.reshape(layout.per_row(spec.valid).shape)
+        else:
+            f = g if spec.reduction == "sum" else g / _wrap(np.asarray(spec.denominator,
+                                                                      dtype=dtype))
+        u = v * mass * f
+        grad_x = p * (u - R.sum(u * p, dim, keepdim=True))
+    return grad_g, grad_x
+
+
+nll_loss_op = defop(
+    "nll_loss", forward=lambda logp, spec: _nll_rows(spec.layout.to_rows(logp), spec, logp.dtype),
+    backward=lambda ctx, g: (nll_loss_backward_op.apply((g,), *ctx.args),))
 # linear in g: its backward is the adjoint, nll_loss itself
 nll_loss_backward_op = defop("nll_loss_backward", forward=_nll_backward_forward,
                              backward=lambda ctx, gg: (nll_loss_op.apply((gg,), *ctx.args),))
+# log_softmax and nll_loss in one (the forward saves the log-probabilities)
+cross_entropy_op = defop(
+    "cross_entropy", forward=_cross_entropy_forward, saves=(0,),
+    backward=lambda ctx, g: (cross_entropy_backward_op.apply((g, ctx.inputs[0]), *ctx.args),))
+cross_entropy_backward_op = defop(
+    "cross_entropy_backward", forward=_cross_entropy_backward_forward,
+    backward=_cross_entropy_backward_backward, saves=(0, 1))
 
 
 def nll_loss(input, target, weight=None, size_average=None, ignore_index: int = -100,
@@ -185,8 +260,7 @@ def cross_entropy(input, target, weight=None, size_average=None, ignore_index: i
                              f"target (class probabilities), got ignore_index={ignore_index}")
         return _cross_entropy_probs(input, target, weight, layout, reduction, label_smoothing)
     spec = _NllSpec("cross_entropy", input, target, weight, ignore_index, reduction, label_smoothing)
-    logp = _act.log_softmax_op.apply((input,), spec.layout.class_dim)
-    return nll_loss_op.apply((logp,), spec)
+    return cross_entropy_op.apply((input,), spec, Saved())
 
 
 def _cross_entropy_probs(input, target, weight, layout, reduction, eps):
