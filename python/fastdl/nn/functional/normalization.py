@@ -87,9 +87,12 @@ def _normalize_backward_forward(g, x, *rest):
     if spec.fixed is not None:
         return dy * invstd
     axes, n = spec.axes, spec.n
-    sum_dy = dy.sum(axis=axes, keepdims=True)
-    sum_dy_xhat = (dy * xhat).sum(axis=axes, keepdims=True)
-    return (invstd / n) * (n * dy - sum_dy - xhat * sum_dy_xhat)
+    mean_dy = dy.sum(axis=axes, keepdims=True) / n
+    mean_dy_xhat = (dy * xhat).sum(axis=axes, keepdims=True) / n
+    out = dy - mean_dy
+    out -= xhat * mean_dy_xhat
+    out *= invstd
+    return out
 
 
 def _normalize_backward_backward(ctx, v):
