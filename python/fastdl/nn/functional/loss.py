@@ -131,10 +131,27 @@ def _kl_grads(s, x, t, pw, need_t, log_target):
 _BCE_LOG_FLOOR = -100.0  # torch clamps log terms so that p = 0 or 1 gives a finite loss
 _BCE_EPS = 1e-12
 
+def _scaled_difference_forward(s, x, t):
+    d = x - t
+    d *= s
+    return d
+
+
+def _scaled_difference_backward(ctx, v):
+    s, x, t = ctx.inputs
+    grad_x = v * s
+    return grad_for(v * (x - t), s), grad_for(grad_x, x), grad_for(-grad_x, t)
+
+
+# s * (x - t) in one temporary: mse's gradient (its backward is the product rule)
+scaled_difference_op = defop("scaled_difference", forward=_scaled_difference_forward,
+                             backward=_scaled_difference_backward, saves=(0, 1, 2))
+
 # name: per-element values on arrays, (d/dinput, d/dtarget) * s with registered ops
 _mse = _pointwise_loss(
     "mse_loss", lambda x, t, w, pw: np.square(x - t),
-    lambda s, x, t, pw, need_t: _neg_pair((x - t) * s, need_t), factor=lambda: 2.0)
+    lambda s, x, t, pw, need_t: _neg_pair(scaled_difference_op.apply((s, x, t)), need_t),
+    factor=lambda: 2.0)
 _l1 = _pointwise_loss(
     "l1_loss", lambda x, t, w, pw: np.abs(x - t),
     lambda s, x, t, pw, need_t: _neg_pair(A.sign(x - t) * s, need_t))
