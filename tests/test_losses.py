@@ -34,9 +34,9 @@ def _f64(shape, low=-2.0, high=2.0, seed=0, requires_grad=True):
                                          ("smooth_l1_loss", {"beta": 0.0})])
 def test_regression_losses_match_torch(name, kwargs, reduction, dtype):
     ref, fast = _both(name, reduction=reduction, **kwargs)
-    # both input and target differentiable: the composed path
+    # both input and target differentiable
     check_op([(5, 3, 2), (5, 3, 2)], ref, fast, dtype=dtype)
-    # target constant: the fused path
+    # target constant
     target = RNG.uniform(-2, 2, (5, 3, 2)).astype(dtype)
     check_op([(5, 3, 2)], lambda x: ref(x, torch.tensor(target)),
              lambda x: fast(x, fastdl.tensor(target)), dtype=dtype)

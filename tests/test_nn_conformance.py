@@ -9,7 +9,7 @@ run through fastdl and through torch (the oracle), in float32 and float64:
   tensors that torch updates in place (batch_norm's running statistics) compared afterwards, and
   the gradients of every input that requires grad after the backward of a randomly weighted sum
   of the output; in float64 also second derivatives (a Hessian-vector product through the
-  first backward, which exercises the fused ops' create_graph twins);
+  first backward, which exercises the backward formulas' own backward under create_graph);
 * modules: the fastdl twin is built from the same constructor arguments, its state_dict must have
   torch's keys, shapes and dtypes, then torch's parameters and buffers are copied in by
   ``load_state_dict``; forward in train (and eval where they differ, also after a training step),
@@ -514,8 +514,8 @@ class _NothingToDifferentiate(Exception):
 
 @pytest.mark.parametrize("op", GRADGRAD_OPINFOS, ids=_op_key)
 def test_functional_gradgrad_samples(op):
-    """Second derivatives (float64): fastdl's fused ops rebuild their backward from
-    differentiable ops when the graph is kept; this checks that twin against torch. Samples
+    """Second derivatives (float64): fastdl's backward formulas are written with registered ops
+    (dedicated backward ops have their own backward); this checks them against torch. Samples
     with a SAMPLE_GAPS entry (either scope) are left out. Fails also when no second-order
     gradient was compared."""
     fastdl_fn = _fastdl_fn(op)

@@ -159,25 +159,3 @@ def grad_for(g: Tensor, t: Tensor) -> Tensor:
     if g._data.dtype != d.dtype:
         g = g.to(d.dtype)
     return g
-
-
-def _closure_backward(ctx, g):
-    return ctx.state(g)
-
-
-_closure_op = defop("closure", forward=lambda *a: None, backward=_closure_backward)
-
-
-def record(data, backward, inputs) -> Tensor:
-    """TRANSITIONAL: ops not yet declared with ``defop``; removed when the last one moves."""
-    from fastdl.autograd.op import _record
-    out = _wrap(data)
-    if _grad_state.enabled:
-        for t in inputs:
-            if t._requires_grad:
-                node = _record(_closure_op, inputs, ())
-                node.state = backward
-                out._requires_grad = True
-                out._grad_fn = node
-                break
-    return out

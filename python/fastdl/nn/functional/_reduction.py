@@ -1,4 +1,4 @@
-"""Loss reductions ('none' | 'mean' | 'sum') on arrays and on Tensors, and torch's legacy
+"""Loss reductions ('none' | 'mean' | 'sum') on arrays, and torch's legacy
 ``size_average``/``reduce`` arguments."""
 from __future__ import annotations
 
@@ -6,7 +6,6 @@ import warnings
 
 import numpy as np
 
-from fastdl.functional import reductions as R
 
 
 def legacy_reduction(size_average, reduce, reduction: str) -> str:
@@ -30,18 +29,3 @@ def reduce_array(values, reduction: str):
     if values.size == 0:
         return np.asarray(np.nan, dtype=values.dtype)
     return values.mean()
-
-
-def reduce_tensor(values, reduction: str):
-    if reduction == "none":
-        return values
-    if reduction == "sum":
-        return R.sum(values)
-    return R.mean(values)
-
-
-def scale_for_reduction(g, reduction: str, count: int):
-    """The upstream gradient as a factor on each element's derivative."""
-    if reduction == "mean":
-        return g / count if count else g * np.nan
-    return g

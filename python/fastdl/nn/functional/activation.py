@@ -1,8 +1,10 @@
 """Activation functions (torch.nn.functional names and signatures).
 
-Each is one fused graph node (see ``_fused``): array forward, array backward, and a composed
-twin made of fastdl ops that serves create_graph. ``sigmoid``, ``tanh``, ``softmax`` and
-``log_softmax`` are fastdl.functional's fused ops.
+Each is one op (``defop``) whose backward is a dedicated ``*_backward`` op, as in PyTorch's
+derivatives.yaml: a fused array forward (reading what the forward left in ``Saved``) and its own
+backward written with registered ops, so higher derivatives are exact. ``relu``, ``sigmoid``,
+``tanh``, ``softmax`` and ``log_softmax`` are fastdl.functional's ops. ``inplace=True`` goes
+through ``apply_inplace``: recorded on a non-leaf, refused on a leaf that requires grad.
 """
 from __future__ import annotations
 
@@ -11,14 +13,12 @@ import warnings
 
 import numpy as np
 
+from fastdl.autograd.op import defop
 from fastdl.functional import activations as _core_act
 from fastdl.functional import arithmetic as A
-from fastdl.functional._core import record
 from fastdl.nn.functional._checks import check_float, check_tensor
-from fastdl.nn.functional._fused import fused
+from fastdl.nn.functional._saved import Saved
 from fastdl.nn.functional._special import normal_cdf
-from fastdl.tensor import _wrap
-from fastdl.autograd.grad_mode import is_grad_enabled
 
 sigmoid = A.sigmoid
 tanh = A.tanh
@@ -32,151 +32,170 @@ def _cast(value, dtype):
     return value.astype(dtype, copy=False)
 
 
-def _finish(input, out, inplace, array_backward, composed, name):
-    """Return the op result, or write it into ``input`` for ``inplace=True`` (never recorded:
-    fastdl does not rewrite graphs in place, so that needs grad off or a tensor without grad)."""
-    if inplace:
-        from fastdl.functional.indexing import copy_op
-        if input._requires_grad and is_grad_enabled():
-            raise RuntimeError("in-place activation on a tensor that requires grad: use the "
-                               "out-of-place form")
-        return copy_op.apply_inplace(input, (_wrap(out),))
-    return fused(out, (input,), array_backward, composed, name)
-
-
-def relu(input, inplace: bool = False):
-    """max(x, 0); the gradient at 0 is 0 (torch's choice)."""
-    check_float(input, "relu")
-    if not inplace:
-        return A.relu(input)
-    return _finish(input, np.maximum(input._data, 0), True, None, None, "ReluBackward")
-
-
-def leaky_relu(input, negative_slope: float = 0.01, inplace: bool = False):
-    """x if x > 0 else negative_slope * x."""
-    check_float(input, "leaky_relu")
-    x = input._data
-    positive = x > 0
-    out = np.where(positive, x, x * negative_slope).astype(x.dtype, copy=False)
-
-    def array_backward(g):
-        return (g * _cast(np.where(positive, 1.0, negative_slope), g.dtype),)
-
-    def composed(x_t):
-        return A.where(_wrap(positive), x_t, x_t * negative_slope)
-
-    return _finish(input, out, inplace, array_backward, composed, "LeakyReluBackward")
-
-
-def elu(input, alpha: float = 1.0, inplace: bool = False):
-    """x if x > 0 else alpha * (exp(x) - 1)."""
-    check_float(input, "elu")
-    x = input._data
-    positive = x > 0
-    negative_part = alpha * np.expm1(np.minimum(x, 0))
-    out = np.where(positive, x, negative_part).astype(x.dtype, copy=False)
-
-    def array_backward(g):
-        return (g * _cast(np.where(positive, 1.0, negative_part + alpha), g.dtype),)
-
-    def composed(x_t):
-        # out with a derivative built from ops: 1 for x > 0, alpha * exp(x) for x <= 0, whose
-        # own derivative is 0 for x >= 0 (torch's double backward masks with x < 0)
-        def backward(g):
-            strictly_negative = A.where(_wrap(x < 0), x_t, _wrap(np.zeros((), x.dtype)))
-            slope = A.where(_wrap(positive), _wrap(np.ones((), x.dtype)),
-                            A.exp(strictly_negative) * alpha)
-            return (g * slope,)
-
-        return record(out, backward, (x_t,))
-
-    return _finish(input, out, inplace, array_backward, composed, "EluBackward")
-
-
-def _normal_cdf_op(x_t):
-    """Phi(x) as a differentiable op (the composed GELU needs it; numpy has no erf)."""
-    def backward(g):
-        return (g * (A.exp(x_t * x_t * -0.5) * _INV_SQRT_2PI),)
-
-    return record(normal_cdf(x_t._data), backward, (x_t,))
-
-
-def gelu(input, approximate: str = "none"):
-    """x * Phi(x) (``approximate='none'``) or its tanh approximation (``'tanh'``)."""
-    check_float(input, "gelu")
-    x = input._data
-    if approximate == "none":
-        cdf = normal_cdf(x)
-        out = x * cdf
-
-        def array_backward(g):
-            pdf = np.exp(-0.5 * x * x) * _INV_SQRT_2PI
-            return (g * _cast(cdf + x * pdf, g.dtype),)
-
-        def composed(x_t):
-            return x_t * _normal_cdf_op(x_t)
-    elif approximate == "tanh":
-        inner = _SQRT_2_OVER_PI * (x + _GELU_TANH_COEFF * x * x * x)
-        t = np.tanh(inner)
-        out = 0.5 * x * (1.0 + t)
-
-        def array_backward(g):
-            d_inner = _SQRT_2_OVER_PI * (1.0 + 3.0 * _GELU_TANH_COEFF * x * x)
-            return (g * _cast(0.5 * (1.0 + t) + 0.5 * x * (1.0 - t * t) * d_inner, g.dtype),)
-
-        def composed(x_t):
-            inner_t = (x_t + x_t * x_t * x_t * _GELU_TANH_COEFF) * _SQRT_2_OVER_PI
-            return x_t * 0.5 * (A.tanh(inner_t) + 1.0)
-    else:
-        raise ValueError(f"gelu(): approximate must be 'none' or 'tanh', got {approximate!r}")
-    return fused(_cast(out, x.dtype), (input,), array_backward, composed, "GeluBackward")
-
-
 def _sigmoid_array(x):
     # exp(-x) overflows to inf for x << 0, and 1 / (1 + inf) = 0 is the right limit
     with np.errstate(over="ignore"):
         return (1.0 / (1.0 + np.exp(-x))).astype(x.dtype, copy=False)
 
 
+# ---- forwards on arrays: out = f(x), leaving in ``saved`` what f'(x) reuses ----
+def _leaky_relu_fwd(x, slope, saved):
+    positive = saved.values = x > 0
+    return _cast(np.where(positive, x, x * slope), x.dtype)
+
+
+def _elu_fwd(x, alpha, saved):
+    positive = x > 0
+    negative_part = alpha * np.expm1(np.minimum(x, 0))
+    saved.values = positive, negative_part
+    return _cast(np.where(positive, x, negative_part), x.dtype)
+
+
+def _gelu_fwd(x, approximate, saved):
+    if approximate == "none":
+        cdf = saved.values = normal_cdf(x)
+        return _cast(x * cdf, x.dtype)
+    t = saved.values = np.tanh(_SQRT_2_OVER_PI * (x + _GELU_TANH_COEFF * x * x * x))
+    return _cast(0.5 * x * (1.0 + t), x.dtype)
+
+
+def _silu_fwd(x, saved):
+    s = saved.values = _sigmoid_array(x)
+    return x * s
+
+
+def _softplus_fwd(x, beta, threshold, saved):
+    z = x * beta
+    linear = z > threshold
+    saved.values = z, linear
+    # relu(z) + log1p(exp(-|z|)) never overflows
+    soft = (np.maximum(z, 0) + np.log1p(np.exp(-np.abs(z)))) / beta
+    return _cast(np.where(linear, x, soft), x.dtype)
+
+
+# ---- backward ops' forwards: g * f'(x) on arrays ----
+def _leaky_relu_bwd_fwd(g, x, slope, saved):
+    return _cast(np.where(saved.values, g, g * slope), g.dtype)
+
+
+def _elu_bwd_fwd(g, x, alpha, saved):
+    positive, negative_part = saved.values
+    return g * _cast(np.where(positive, 1.0, negative_part + alpha), g.dtype)
+
+
+def _gelu_bwd_fwd(g, x, approximate, saved):
+    if approximate == "none":
+        pdf = np.exp(-0.5 * x * x) * _INV_SQRT_2PI
+        return g * _cast(saved.values + x * pdf, g.dtype)
+    t = saved.values
+    d_inner = _SQRT_2_OVER_PI * (1.0 + 3.0 * _GELU_TANH_COEFF * x * x)
+    return g * _cast(0.5 * (1.0 + t) + 0.5 * x * (1.0 - t * t) * d_inner, g.dtype)
+
+
+def _silu_bwd_fwd(g, x, saved):
+    s = saved.values
+    return g * (s * (1.0 + x * (1.0 - s)))
+
+
+def _softplus_bwd_fwd(g, x, beta, threshold, saved):
+    z, linear = saved.values
+    return g * _cast(np.where(linear, 1.0, _sigmoid_array(z)), g.dtype)
+
+
+# ---- second derivatives f''(x) with registered ops (the backward ops' backward) ----
+def _elu_second(x, alpha):  # alpha * exp(x) for x < 0, else 0 (torch masks with x < 0)
+    negative = x < 0
+    return A.where(negative, A.exp(A.where(negative, x, 0.0)) * alpha, 0.0)
+
+
+def _gelu_second(x, approximate):
+    x2 = x * x
+    if approximate == "none":  # phi(x) * (2 - x^2)
+        return A.exp(x2 * -0.5) * _INV_SQRT_2PI * (2.0 - x2)
+    # with u = k (x + c x^3), t = tanh(u): (1 - t^2) (u' - x t u'^2 + 3 k c x^2)
+    k, c = _SQRT_2_OVER_PI, _GELU_TANH_COEFF
+    t = A.tanh((x + x2 * x * c) * k)
+    du = (x2 * (3.0 * c) + 1.0) * k
+    return (1.0 - t * t) * (du - x * t * du * du + x2 * (3.0 * k * c))
+
+
+def _silu_second(x):  # s (1 - s) (2 + x (1 - 2 s))
+    s = A.sigmoid(x)
+    return s * (1.0 - s) * (x * (1.0 - s * 2.0) + 2.0)
+
+
+def _softplus_second(x, beta, threshold):  # beta s (1 - s) with s = sigmoid(beta x), 0 if linear
+    z = x * beta
+    s = A.sigmoid(z)
+    return A.where(z > threshold, 0.0, s * (1.0 - s) * beta)
+
+
+def _activation(name, forward, backward_forward, second):
+    """``name`` and ``name_backward`` ops: y = f(x); the backward op is g * f'(x), whose own
+    backward is ``(g_backward(gg, x), gg * g * f''(x))`` (None for piecewise-linear f)."""
+    def backward_backward(ctx, gg):
+        g, x = ctx.inputs
+        grad_g = backward_op.apply((gg, x), *ctx.args)
+        if second is None or ctx.edges[1] is None:
+            return grad_g, None
+        return grad_g, gg * g * second(x, *ctx.args[:-1])
+
+    backward_op = defop(f"{name}_backward", forward=backward_forward,
+                        backward=backward_backward, saves=(0, 1))
+    op = defop(name, forward=forward, saves=(0,),
+               backward=lambda ctx, g: (backward_op.apply((g, ctx.inputs[0]), *ctx.args),))
+    return op
+
+
+leaky_relu_op = _activation("leaky_relu", _leaky_relu_fwd, _leaky_relu_bwd_fwd, None)
+elu_op = _activation("elu", _elu_fwd, _elu_bwd_fwd, _elu_second)
+gelu_op = _activation("gelu", _gelu_fwd, _gelu_bwd_fwd, _gelu_second)
+silu_op = _activation("silu", _silu_fwd, _silu_bwd_fwd, _silu_second)
+softplus_op = _activation("softplus", _softplus_fwd, _softplus_bwd_fwd, _softplus_second)
+
+
+def _apply(op, input, inplace, *args):
+    if inplace:
+        return op.apply_inplace(input, (), *args, Saved())
+    return op.apply((input,), *args, Saved())
+
+
+def relu(input, inplace: bool = False):
+    """max(x, 0); the gradient at 0 is 0 (torch's choice)."""
+    check_float(input, "relu")
+    return A.relu_op.apply_inplace(input, ()) if inplace else A.relu(input)
+
+
+def leaky_relu(input, negative_slope: float = 0.01, inplace: bool = False):
+    """x if x > 0 else negative_slope * x."""
+    check_float(input, "leaky_relu")
+    return _apply(leaky_relu_op, input, inplace, negative_slope)
+
+
+def elu(input, alpha: float = 1.0, inplace: bool = False):
+    """x if x > 0 else alpha * (exp(x) - 1)."""
+    check_float(input, "elu")
+    return _apply(elu_op, input, inplace, alpha)
+
+
+def gelu(input, approximate: str = "none"):
+    """x * Phi(x) (``approximate='none'``) or its tanh approximation (``'tanh'``)."""
+    check_float(input, "gelu")
+    if approximate not in ("none", "tanh"):
+        raise ValueError(f"gelu(): approximate must be 'none' or 'tanh', got {approximate!r}")
+    return _apply(gelu_op, input, False, approximate)
+
+
 def silu(input, inplace: bool = False):
     """x * sigmoid(x)."""
     check_float(input, "silu")
-    x = input._data
-    s = _sigmoid_array(x)
-    out = x * s
-
-    def array_backward(g):
-        return (g * (s * (1.0 + x * (1.0 - s))),)
-
-    def composed(x_t):
-        return x_t * A.sigmoid(x_t)
-
-    return _finish(input, out, inplace, array_backward, composed, "SiluBackward")
+    return _apply(silu_op, input, inplace)
 
 
 def softplus(input, beta: float = 1.0, threshold: float = 20.0):
     """log(1 + exp(beta * x)) / beta, or x where beta * x > threshold (as torch)."""
     check_float(input, "softplus")
-    x = input._data
-    z = x * beta
-    linear = z > threshold
-    # relu(z) + log1p(exp(-|z|)) never overflows
-    soft = (np.maximum(z, 0) + np.log1p(np.exp(-np.abs(z)))) / beta
-    out = np.where(linear, x, soft).astype(x.dtype, copy=False)
-
-    def array_backward(g):
-        return (g * _cast(np.where(linear, 1.0, _sigmoid_array(z)), g.dtype),)
-
-    def composed(x_t):
-        # out with its derivative, sigmoid(beta * x), built from ops (a relu/abs form of the
-        # value would have kinks at 0 and a wrong second derivative there)
-        def backward(g):
-            slope = A.where(_wrap(linear), _wrap(np.ones((), x.dtype)), A.sigmoid(x_t * beta))
-            return (g * slope,)
-
-        return record(out, backward, (x_t,))
-
-    return fused(out, (input,), array_backward, composed, "SoftplusBackward")
+    return _apply(softplus_op, input, False, beta, threshold)
 
 
 def _softmax_dim(ndim: int, name: str) -> int:

@@ -1,42 +1,178 @@
 """Elementwise losses: MSE, L1, Huber, SmoothL1, BCE, BCE-with-logits, KL divergence.
 
-Each is one fused node: per-element values and derivatives on arrays, then the reduction. When
-the target also requires grad, the loss is built from fastdl ops instead (autograd then covers
-both arguments). The composed form also serves create_graph.
+Each is one op: per-element values on arrays, then the reduction, in the forward; the gradients
+with respect to input and target are formulas over registered ops (so double backward is exact).
+``weight``/``pos_weight`` are inputs that get no gradient (as in torch).
 """
 from __future__ import annotations
 
 import numpy as np
 
-from fastdl.autograd.grad_mode import state as _grad_state
+from fastdl.autograd.op import defop
 from fastdl.functional import arithmetic as A
+from fastdl.functional._core import grad_for
 from fastdl.nn.functional._checks import (check_float, check_reduction, check_same_dtype,
                                           check_same_shape)
-from fastdl.nn.functional._fused import fused
-from fastdl.nn.functional._reduction import (legacy_reduction, reduce_array, reduce_tensor,
-                                             scale_for_reduction)
-from fastdl.tensor import _wrap
+from fastdl.nn.functional._reduction import legacy_reduction, reduce_array
 
 
-def _pointwise_loss(name, input, target, reduction, values, derivative, composed_elements,
-                    extra_inputs=()):
-    """Reduce per-element ``values``; the input gradient is ``derivative()`` (per element) times
-    the upstream gradient. ``composed_elements(input, target)`` rebuilds the values from ops."""
-    check_reduction(reduction, name)
+def _unpack(inputs_and_args):
+    """(x, t, weight or None, pos_weight or None, reduction, params) from an op's inputs
+    followed by its args ``(reduction, has_weight, has_pos_weight, params)``."""
+    *rest, reduction, has_w, has_pw, params = inputs_and_args
+    x, t, *extra = rest
+    w = extra.pop(0) if has_w else None
+    pw = extra.pop(0) if has_pw else None
+    return x, t, w, pw, reduction, params
 
-    def composed(x_t):
-        return reduce_tensor(composed_elements(x_t, target), reduction)
 
-    if target._requires_grad and _grad_state.enabled:
-        return composed(input)
-    out = reduce_array(values, reduction).astype(values.dtype, copy=False)
-    count = values.size
+def _pointwise_forward(values):
+    def forward(*arrays_and_args):
+        x, t, w, pw, reduction, params = _unpack(arrays_and_args)
+        v = values(x, t, w, pw, *params)
+        if w is not None:
+            v = v * w
+        return reduce_array(v.astype(x.dtype, copy=False), reduction).astype(x.dtype, copy=False)
+    return forward
 
-    def array_backward(g):
-        grad = derivative() * scale_for_reduction(g, reduction, count)
-        return (grad.astype(values.dtype, copy=False),)
 
-    return fused(out, (input,), array_backward, composed, name)
+def _pointwise_backward(grads, factor):
+    def backward(ctx, g):
+        x, t, w, pw, reduction, params = _unpack(ctx.inputs + ctx.args)
+        c = factor(*params)
+        if reduction == "mean":
+            n = x._data.size
+            c = c / n if n else float("nan")
+        s = g if c == 1.0 else g * c
+        if w is not None:
+            s = s * w
+        gx, gt = grads(s, x, t, pw, ctx.edges[1] is not None, *params)
+        extra = (None,) * (len(ctx.inputs) - 2)
+        return (grad_for(gx, x) if ctx.edges[0] is not None else None,
+                None if gt is None else grad_for(gt, t)) + extra
+    return backward
+
+
+def _pointwise_loss(name, values, grads, factor=lambda *params: 1.0):
+    """A loss ``reduce(values(x, t) [* weight])``: ``values`` on arrays; ``grads(s, x, t, pw,
+    need_t, *params)`` gives (d/dx, d/dt or None) times the scale ``s`` (upstream gradient times
+    ``factor(*params)``, 1/count for 'mean', weight) with registered ops, so higher derivatives
+    follow."""
+    op = defop(name, forward=_pointwise_forward(values),
+               backward=_pointwise_backward(grads, factor), saves=(0, 1))
+
+    def apply(input, target, reduction, *params, weight=None, pos_weight=None):
+        check_reduction(reduction, name)
+        inputs = (input, target) + tuple(e for e in (weight, pos_weight) if e is not None)
+        return op.apply(inputs, reduction, weight is not None, pos_weight is not None, params)
+
+    return apply
+
+
+def _neg_pair(gx, need_t):
+    return gx, (-gx if need_t else None)
+
+
+def _xlogx(t):
+    """t * log(t) with 0 at t = 0 (torch's xlogy(t, t)); NaN for t < 0, as in torch."""
+    with np.errstate(divide="ignore", invalid="ignore"):
+        return np.where(t == 0, 0, t * np.log(np.where(t == 0, 1, t))).astype(t.dtype, copy=False)
+
+
+def _bce_values(p, t, w, pw):
+    with np.errstate(divide="ignore"):
+        log_p = np.maximum(np.log(p), _BCE_LOG_FLOOR)
+        log_1mp = np.maximum(np.log1p(-p), _BCE_LOG_FLOOR)
+    return -(t * log_p + (1 - t) * log_1mp)
+
+
+def _bce_grads(s, x, t, pw, need_t):
+    gx = (x - t) / A.clamp((1.0 - x) * x, min=_BCE_EPS) * s
+    if not need_t:
+        return gx, None
+    log_x = A.clamp(A.log(x), min=_BCE_LOG_FLOOR)
+    log_1mx = A.clamp(A.log1p(-x), min=_BCE_LOG_FLOOR)
+    return gx, (log_1mx - log_x) * s
+
+
+def _bce_logits_values(x, t, w, pw):
+    softplus_neg = np.maximum(-x, 0) + np.log1p(np.exp(-np.abs(x)))
+    log_weight = 1.0 if pw is None else 1.0 + (pw - 1.0) * t
+    return (1 - t) * x + log_weight * softplus_neg
+
+
+def _bce_logits_grads(s, x, t, pw, need_t):
+    sig = A.sigmoid(x)
+    gx = (sig - t) * s if pw is None else ((pw - 1.0) * t * sig + sig - pw * t) * s
+    if not need_t:
+        return gx, None
+    if pw is None:
+        return gx, -x * s
+    softplus_neg = A.relu(-x) + A.log1p(A.exp(-A.abs(x)))
+    return gx, ((pw - 1.0) * softplus_neg - x) * s
+
+
+def _kl_values(x, t, w, pw, log_target):
+    return np.exp(t) * (t - x) if log_target else _xlogx(t) - t * x
+
+
+def _kl_grads(s, x, t, pw, need_t, log_target):
+    if log_target:
+        e = A.exp(t)
+        return -e * s, ((t - x + 1.0) * e * s if need_t else None)
+    if not need_t:
+        return -t * s, None
+    zero = t == 0
+    with np.errstate(invalid="ignore"):  # negative targets give NaN silently, as in torch
+        log_t = A.log(A.where(zero, 1.0, t))
+    return -t * s, A.where(zero, 0.0, log_t + 1.0 - x) * s
+
+
+_BCE_LOG_FLOOR = -100.0  # torch clamps log terms so that p = 0 or 1 gives a finite loss
+_BCE_EPS = 1e-12
+
+def _scaled_difference_forward(s, x, t):
+    d = x - t
+    d *= s
+    return d
+
+
+def _scaled_difference_backward(ctx, v):
+    s, x, t = ctx.inputs
+    grad_x = v * s
+    return grad_for(v * (x - t), s), grad_for(grad_x, x), grad_for(-grad_x, t)
+
+
+# s * (x - t) in one temporary: mse's gradient (its backward is the product rule)
+scaled_difference_op = defop("scaled_difference", forward=_scaled_difference_forward,
+                             backward=_scaled_difference_backward, saves=(0, 1, 2))
+
+# name: per-element values on arrays, (d/dinput, d/dtarget) * s with registered ops
+_mse = _pointwise_loss(
+    "mse_loss", lambda x, t, w, pw: np.square(x - t),
+    lambda s, x, t, pw, need_t: _neg_pair(scaled_difference_op.apply((s, x, t)), need_t),
+    factor=lambda: 2.0)
+_l1 = _pointwise_loss(
+    "l1_loss", lambda x, t, w, pw: np.abs(x - t),
+    lambda s, x, t, pw, need_t: _neg_pair(A.sign(x - t) * s, need_t))
+_huber = _pointwise_loss(
+    "huber_loss", lambda x, t, w, pw, delta: _huber_values(x - t, delta, 0.5, delta),
+    lambda s, x, t, pw, need_t, delta: _neg_pair(A.clamp(x - t, -delta, delta) * s, need_t))
+_smooth_l1 = _pointwise_loss(
+    "smooth_l1_loss", lambda x, t, w, pw, beta: _huber_values(x - t, beta, 0.5 / beta, 1.0),
+    lambda s, x, t, pw, need_t, beta: _neg_pair(A.clamp(x - t, -beta, beta) * s, need_t),
+    factor=lambda beta: 1.0 / beta)
+_bce = _pointwise_loss("binary_cross_entropy", _bce_values, _bce_grads)
+_bce_logits = _pointwise_loss("binary_cross_entropy_with_logits", _bce_logits_values,
+                              _bce_logits_grads)
+_kl = _pointwise_loss("kl_div", _kl_values, _kl_grads)
+
+
+def _huber_values(diff, width, quadratic_scale, linear_scale):
+    """quadratic_scale * d^2 where |d| < width, else linear_scale * (|d| - width / 2)."""
+    abs_diff = np.abs(diff)
+    return np.where(abs_diff < width, quadratic_scale * diff * diff,
+                    linear_scale * (abs_diff - 0.5 * width))
 
 
 def _check_pair(name, input, target):
@@ -50,28 +186,14 @@ def mse_loss(input, target, size_average=None, reduce=None, reduction: str = "me
     """(input - target)^2."""
     reduction = legacy_reduction(size_average, reduce, reduction)
     _check_pair("mse_loss", input, target)
-    diff = input._data - target._data
-
-    def composed_elements(x_t, t_t):
-        d = x_t - t_t
-        return d * d
-
-    return _pointwise_loss("mse_loss", input, target, reduction, diff * diff,
-                           lambda: 2.0 * diff, composed_elements)
+    return _mse(input, target, reduction)
 
 
 def l1_loss(input, target, size_average=None, reduce=None, reduction: str = "mean"):
     """|input - target|; the gradient at 0 is 0."""
     reduction = legacy_reduction(size_average, reduce, reduction)
     _check_pair("l1_loss", input, target)
-    diff = input._data - target._data
-    return _pointwise_loss("l1_loss", input, target, reduction, np.abs(diff),
-                           lambda: _sign_nan_zero(diff), lambda x_t, t_t: A.abs(x_t - t_t))
-
-
-def _sign_nan_zero(d):
-    """sign(d) with 0 for NaN, as torch's abs backward."""
-    return (d > 0).astype(d.dtype) - (d < 0).astype(d.dtype)
+    return _l1(input, target, reduction)
 
 
 def huber_loss(input, target, reduction: str = "mean", delta: float = 1.0):
@@ -79,17 +201,7 @@ def huber_loss(input, target, reduction: str = "mean", delta: float = 1.0):
     _check_pair("huber_loss", input, target)
     if delta <= 0:
         raise ValueError(f"huber_loss(): delta must be positive, got {delta}")
-    diff = input._data - target._data
-    abs_diff = np.abs(diff)
-    quadratic = abs_diff < delta
-    values = np.where(quadratic, 0.5 * diff * diff, delta * (abs_diff - 0.5 * delta))
-
-    def composed_elements(x_t, t_t):
-        d = x_t - t_t
-        return A.where(_wrap(quadratic), d * d * 0.5, (A.abs(d) - 0.5 * delta) * delta)
-
-    return _pointwise_loss("huber_loss", input, target, reduction, values.astype(diff.dtype),
-                           lambda: np.clip(diff, -delta, delta), composed_elements)
+    return _huber(input, target, reduction, delta)
 
 
 def smooth_l1_loss(input, target, size_average=None, reduce=None, reduction: str = "mean",
@@ -101,19 +213,7 @@ def smooth_l1_loss(input, target, size_average=None, reduce=None, reduction: str
         raise ValueError(f"smooth_l1_loss(): beta must be non-negative, got {beta}")
     if beta == 0:
         return l1_loss(input, target, reduction=reduction)
-    diff = input._data - target._data
-    abs_diff = np.abs(diff)
-    quadratic = abs_diff < beta
-    values = np.where(quadratic, 0.5 * diff * diff / beta, abs_diff - 0.5 * beta)
-
-    def composed_elements(x_t, t_t):
-        d = x_t - t_t
-        return A.where(_wrap(quadratic), d * d * (0.5 / beta), A.abs(d) - 0.5 * beta)
-
-    return _pointwise_loss("smooth_l1_loss", input, target, reduction,
-                           values.astype(diff.dtype),
-                           lambda: np.where(quadratic, diff / beta, np.sign(diff)),
-                           composed_elements)
+    return _smooth_l1(input, target, reduction, beta)
 
 
 def _check_weight(name, weight, shape):
@@ -125,11 +225,7 @@ def _check_weight(name, weight, shape):
     except ValueError:
         raise ValueError(f"{name}(): weight shape {tuple(weight._data.shape)} does not "
                          f"broadcast to input shape {tuple(shape)}") from None
-    return weight._data
-
-
-_BCE_LOG_FLOOR = -100.0  # torch clamps log terms so that p = 0 or 1 gives a finite loss
-_BCE_EPS = 1e-12
+    return weight
 
 
 def binary_cross_entropy(input, target, weight=None, size_average=None, reduce=None,
@@ -138,35 +234,12 @@ def binary_cross_entropy(input, target, weight=None, size_average=None, reduce=N
     reduction = legacy_reduction(size_average, reduce, reduction)
     name = "binary_cross_entropy"
     _check_pair(name, input, target)
-    w = _check_weight(name, weight, input.shape)
-    p, t = input._data, target._data
+    weight = _check_weight(name, weight, input.shape)
+    p = input._data
     if p.size and (float(p.min()) < 0 or float(p.max()) > 1):
         raise ValueError(f"{name}(): all elements of input should be between 0 and 1 (got range "
                          f"[{float(p.min())}, {float(p.max())}])")
-    with np.errstate(divide="ignore"):
-        log_p = np.maximum(np.log(p), _BCE_LOG_FLOOR)
-        log_1mp = np.maximum(np.log1p(-p), _BCE_LOG_FLOOR)
-    values = -(t * log_p + (1 - t) * log_1mp)
-    if w is not None:
-        values = values * w
-
-    def derivative():
-        d = (p - t) / np.maximum((1 - p) * p, _BCE_EPS)
-        return d if w is None else d * w
-
-    def composed_elements(x_t, t_t):
-        log_x = A.clamp(A.log(x_t), min=_BCE_LOG_FLOOR)
-        log_1mx = A.clamp(A.log1p(-x_t), min=_BCE_LOG_FLOOR)
-        out = -(t_t * log_x + (1 - t_t) * log_1mx)
-        return out if weight is None else out * weight
-
-    return _pointwise_loss(name, input, target, reduction, values.astype(p.dtype, copy=False),
-                           derivative, composed_elements)
-
-
-def _sigmoid(x):
-    with np.errstate(over="ignore"):  # exp(-x) = inf gives the right limit 0
-        return 1.0 / (1.0 + np.exp(-x))
+    return _bce(input, target, reduction, weight=weight)
 
 
 def binary_cross_entropy_with_logits(input, target, weight=None, size_average=None, reduce=None,
@@ -175,8 +248,7 @@ def binary_cross_entropy_with_logits(input, target, weight=None, size_average=No
     reduction = legacy_reduction(size_average, reduce, reduction)
     name = "binary_cross_entropy_with_logits"
     _check_pair(name, input, target)
-    w = _check_weight(name, weight, input.shape)
-    pw = None
+    weight = _check_weight(name, weight, input.shape)
     if pos_weight is not None:
         check_float(pos_weight, name, "pos_weight")
         try:
@@ -184,33 +256,7 @@ def binary_cross_entropy_with_logits(input, target, weight=None, size_average=No
         except ValueError:
             raise ValueError(f"{name}(): pos_weight shape {tuple(pos_weight._data.shape)} does "
                              f"not broadcast to input shape {tuple(input.shape)}") from None
-        pw = pos_weight._data
-    x, t = input._data, target._data
-    softplus_neg = np.maximum(-x, 0) + np.log1p(np.exp(-np.abs(x)))
-    log_weight = 1.0 if pw is None else 1.0 + (pw - 1.0) * t
-    values = (1 - t) * x + log_weight * softplus_neg
-    if w is not None:
-        values = values * w
-
-    def derivative():
-        s = _sigmoid(x)
-        d = s - t if pw is None else log_weight * s - pw * t
-        return d if w is None else d * w
-
-    def composed_elements(x_t, t_t):
-        sp = A.relu(-x_t) + A.log1p(A.exp(-A.abs(x_t)))
-        lw = 1.0 if pos_weight is None else (pos_weight - 1.0) * t_t + 1.0
-        out = (1 - t_t) * x_t + lw * sp
-        return out if weight is None else out * weight
-
-    return _pointwise_loss(name, input, target, reduction, values.astype(x.dtype, copy=False),
-                           derivative, composed_elements)
-
-
-def _xlogx(t):
-    """t * log(t) with 0 at t = 0 (torch's xlogy(t, t)); NaN for t < 0, as in torch."""
-    with np.errstate(divide="ignore", invalid="ignore"):
-        return np.where(t == 0, 0, t * np.log(np.where(t == 0, 1, t))).astype(t.dtype, copy=False)
+    return _bce_logits(input, target, reduction, weight=weight, pos_weight=pos_weight)
 
 
 def kl_div(input, target, size_average=None, reduce=None, reduction: str = "mean",
@@ -224,28 +270,8 @@ def kl_div(input, target, size_average=None, reduce=None, reduction: str = "mean
     if reduction not in ("none", "mean", "sum", "batchmean"):
         raise ValueError(f"{name}(): reduction must be one of ('none', 'mean', 'sum', "
                          f"'batchmean'), got {reduction!r}")
-    x, t = input._data, target._data
-    if log_target:
-        values = np.exp(t) * (t - x)
-    else:
-        values = _xlogx(t) - t * x
-    values = values.astype(x.dtype, copy=False)
-
-    def derivative():
-        return -np.exp(t) if log_target else -t
-
-    def composed_elements(x_t, t_t):
-        if log_target:
-            return A.exp(t_t) * (t_t - x_t)
-        zero = _wrap(t_t._data == 0)
-        safe_t = A.where(zero, _wrap(np.ones((), x.dtype)), t_t)
-        with np.errstate(invalid="ignore"):  # negative targets give NaN silently, as in torch
-            log_t = A.log(safe_t)
-        return t_t * log_t - t_t * x_t
-
     if reduction != "batchmean":
-        return _pointwise_loss(name, input, target, reduction, values, derivative,
-                               composed_elements)
+        return _kl(input, target, reduction, log_target)
+    x = input._data
     batch = x.shape[0] if x.ndim else 1
-    return _pointwise_loss(name, input, target, "sum", values, derivative,
-                           composed_elements) / batch
+    return _kl(input, target, "sum", log_target) / batch

@@ -1,22 +1,27 @@
 """Classification losses: ``nll_loss``, ``cross_entropy``, ``multi_margin_loss``.
 
-Inputs are (N, C, d1, ...) or (C,); the fused paths work on (rows, C) arrays with the class dim
-moved last, then move gradients back. ``cross_entropy`` fuses log-softmax, so its backward is
-softmax minus the (smoothed, weighted) target, never exp(log(...)).
+Inputs are (N, C, d1, ...) or (C,); the ops work on (rows, C) arrays with the class dim moved
+last, then move gradients back. With T the target rows (the weight at the class, plus the label
+smoothing term) and S their sums: ``nll_loss`` is -sum(T * input), linear, so its backward op
+``nll_loss_backward`` has ``nll_loss`` itself as backward; ``cross_entropy`` is log_softmax and
+nll in one op (no exp(log(...)) in the backward), whose backward op is f(g) * (softmax(x) S - T)
+with its own backward written with registered ops (softmax). With class probabilities it is
+composed from registered ops (torch's formula). ``multi_margin_loss``'s backward is written
+with registered ops (a constant coefficient for p = 1).
 """
 from __future__ import annotations
 
 import numpy as np
 
-from fastdl.autograd.grad_mode import state as _grad_state
+from fastdl.autograd.op import defop
 from fastdl.functional import activations as _act
 from fastdl.functional import arithmetic as A
 from fastdl.functional import indexing as I
 from fastdl.functional import reductions as R
 from fastdl.nn.functional._checks import (check_float, check_reduction, check_same_dtype,
                                           check_tensor)
-from fastdl.nn.functional._fused import fused
 from fastdl.nn.functional._reduction import legacy_reduction
+from fastdl.nn.functional._saved import Saved
 from fastdl.tensor import _wrap
 
 
@@ -42,10 +47,11 @@ class _ClassLayout:
         moved = rows.reshape(self.batch_shape + (self.classes,))
         return np.ascontiguousarray(np.moveaxis(moved, -1, 1))
 
-    def broadcast_classes(self, vector):
-        """A (C,) array shaped to broadcast along the class dim of the input."""
-        return vector.reshape((-1,) + (1,) * (len(self.shape) - 2)) if len(self.shape) > 1 \
-            else vector
+    def per_row(self, a):
+        """A per-row array shaped to broadcast against the input (class dim of size 1)."""
+        if len(self.shape) == 1:
+            return a.reshape(())
+        return np.expand_dims(a.reshape(self.batch_shape), 1)
 
 
 def _check_class_weight(name, weight, input, classes):
@@ -96,11 +102,129 @@ def _reduce_rows(loss_rows, reduction, layout, denominator):
         return total / denominator
 
 
-def _gather_class(logits_t, layout, safe_idx):
-    """Entry at the target class for every position, as a differentiable op."""
-    index = safe_idx.reshape(layout.batch_shape)
-    index = np.expand_dims(index, layout.class_dim)
-    return I.gather(logits_t, layout.class_dim, _wrap(index)).reshape(layout.batch_shape)
+class _NllSpec:
+    """What ``nll_loss`` needs besides its input: the target rows and weights (arrays)."""
+
+    __slots__ = ("layout", "safe", "valid", "w_row", "w_vec", "eps", "reduction", "denominator")
+
+    def __init__(self, name, input, target, weight, ignore_index, reduction, eps):
+        x = input._data
+        self.layout = layout = _ClassLayout(name, x)
+        w = _check_class_weight(name, weight, input, layout.classes)
+        _, self.valid, self.safe = _index_target(name, target, layout, ignore_index)
+        self.w_vec = w
+        self.w_row = self.valid.astype(x.dtype) if w is None else w[self.safe] * self.valid
+        self.eps = eps
+        self.reduction = reduction
+        self.denominator = self.w_row.sum()
+
+    def __repr__(self):
+        return "<nll target>"
+
+
+def _nll_rows(rows, spec, dtype):
+    """The loss from (rows, C) log-probabilities: -sum over classes of T * logp (T the target
+    rows: weight at the class, plus the smoothing term), reduced."""
+    loss_rows = -rows[np.arange(rows.shape[0]), spec.safe] * spec.w_row
+    eps = spec.eps
+    if eps:
+        weighted = rows if spec.w_vec is None else rows * spec.w_vec
+        smooth_rows = -weighted.sum(axis=1) * spec.valid
+        loss_rows = (1.0 - eps) * loss_rows + (eps / spec.layout.classes) * smooth_rows
+    out = _reduce_rows(loss_rows, spec.reduction, spec.layout, spec.denominator)
+    return np.asarray(out, dtype=dtype)
+
+
+def _row_factors(g, spec):
+    """The upstream gradient per row; ignored targets get exactly 0, also when 'mean' divides
+    by a zero total weight."""
+    with np.errstate(divide="ignore", invalid="ignore"):
+        factor = _row_factor(g, spec.reduction, spec.denominator).reshape(-1)
+    return np.where(spec.valid, factor, 0).astype(g.dtype, copy=False)
+
+
+def _subtract_target(grad_rows, spec, factor):
+    """grad_rows -= T * factor (per row)."""
+    eps, classes = spec.eps, spec.layout.classes
+    grad_rows[np.arange(grad_rows.shape[0]), spec.safe] -= (1.0 - eps) * spec.w_row * factor
+    if eps:
+        smooth = (eps / classes) * factor[:, None]
+        grad_rows -= smooth if spec.w_vec is None else smooth * spec.w_vec
+    return grad_rows
+
+
+def _nll_backward_forward(g, spec):
+    grad_rows = np.zeros((spec.valid.shape[0], spec.layout.classes), dtype=g.dtype)
+    return spec.layout.from_rows(_subtract_target(grad_rows, spec, _row_factors(g, spec)))
+
+
+def _target_mass(spec):
+    """S = sum over classes of T, per row."""
+    eps = spec.eps
+    mass = (1.0 - eps) * spec.w_row
+    if eps:
+        total = spec.layout.classes if spec.w_vec is None else spec.w_vec.sum()
+        mass = mass + eps * total / spec.layout.classes * spec.valid.astype(mass.dtype)
+    return mass
+
+
+def _cross_entropy_forward(x, spec, saved):
+    rows = spec.layout.to_rows(x)
+    shifted = rows - rows.max(axis=1, keepdims=True)
+    logp = saved.values = shifted - np.log(np.exp(shifted).sum(axis=1, keepdims=True))
+    return _nll_rows(logp, spec, x.dtype)
+
+
+def _cross_entropy_backward_forward(g, x, spec, saved):
+    """softmax(x) * S - T, times the upstream gradient per row."""
+    factor = _row_factors(g, spec)
+    grad_rows = np.exp(saved.values) * (_target_mass(spec) * factor)[:, None]
+    grad_rows = _subtract_target(grad_rows, spec, factor)
+    return spec.layout.from_rows(grad_rows.astype(g.dtype, copy=False))
+
+
+def _cross_entropy_backward_backward(ctx, v):
+    """B(g, x) = f(g) * (p S - T), p = softmax(x): linear in g; in x through softmax."""
+    g, x = ctx.inputs
+    spec = ctx.args[0]
+    layout = spec.layout
+    dim = layout.class_dim
+    dtype = x._data.dtype
+    p = _act.softmax_op.apply((x,), dim)
+    mass = _wrap(layout.per_row(_target_mass(spec).astype(dtype)))
+    zeros = np.zeros((spec.valid.shape[0], layout.classes), dtype=dtype)
+    valid = spec.valid.astype(dtype)
+    minus_target = _wrap(layout.from_rows(_subtract_target(zeros, spec, valid)))
+    grad_g = grad_x = None
+    if ctx.edges[0] is not None:  # the adjoint of g -> f(g) applied to sum(v * (p S + T))
+        per_row = R.sum(v * (p * mass + minus_target), dim)
+        grad_g = per_row if spec.reduction == "none" else R.sum(per_row)
+        if spec.reduction == "mean":
+            grad_g = grad_g / _wrap(np.asarray(spec.denominator, dtype=dtype))
+    if ctx.edges[1] is not None:
+        if spec.reduction == "none":
+            f = g.reshape(layout.per_row(spec.valid).shape)
+        else:
+            f = g if spec.reduction == "sum" else g / _wrap(np.asarray(spec.denominator,
+                                                                      dtype=dtype))
+        u = v * mass * f
+        grad_x = p * (u - R.sum(u * p, dim, keepdim=True))
+    return grad_g, grad_x
+
+
+nll_loss_op = defop(
+    "nll_loss", forward=lambda logp, spec: _nll_rows(spec.layout.to_rows(logp), spec, logp.dtype),
+    backward=lambda ctx, g: (nll_loss_backward_op.apply((g,), *ctx.args),))
+# linear in g: its backward is the adjoint, nll_loss itself
+nll_loss_backward_op = defop("nll_loss_backward", forward=_nll_backward_forward,
+                             backward=lambda ctx, gg: (nll_loss_op.apply((gg,), *ctx.args),))
+# log_softmax and nll_loss in one (the forward saves the log-probabilities)
+cross_entropy_op = defop(
+    "cross_entropy", forward=_cross_entropy_forward, saves=(0,),
+    backward=lambda ctx, g: (cross_entropy_backward_op.apply((g, ctx.inputs[0]), *ctx.args),))
+cross_entropy_backward_op = defop(
+    "cross_entropy_backward", forward=_cross_entropy_backward_forward,
+    backward=_cross_entropy_backward_backward, saves=(0, 1))
 
 
 def nll_loss(input, target, weight=None, size_average=None, ignore_index: int = -100,
@@ -110,39 +234,8 @@ def nll_loss(input, target, weight=None, size_average=None, ignore_index: int = 
     reduction = check_reduction(legacy_reduction(size_average, reduce, reduction), "nll_loss")
     check_float(input, "nll_loss")
     check_tensor(target, "nll_loss", "target")
-    x = input._data
-    layout = _ClassLayout("nll_loss", x)
-    w = _check_class_weight("nll_loss", weight, input, layout.classes)
-    _, valid, safe = _index_target("nll_loss", target, layout, ignore_index)
-    rows = layout.to_rows(x)
-    arange = np.arange(rows.shape[0])
-    w_row = valid.astype(x.dtype) if w is None else w[safe] * valid
-    loss_rows = -rows[arange, safe] * w_row
-    denominator = w_row.sum()
-    out = np.asarray(_reduce_rows(loss_rows, reduction, layout, denominator), dtype=x.dtype)
-
-    def array_backward(g):
-        grad_rows = np.zeros(rows.shape, dtype=x.dtype)
-        with np.errstate(divide="ignore", invalid="ignore"):
-            factor = _row_factor(g, reduction, denominator).reshape(-1)
-            # ignored targets get exactly 0, also when 'mean' divides by a zero total weight
-            grad_rows[arange, safe] = np.where(valid, -w_row * factor, 0)
-        return (layout.from_rows(grad_rows),)
-
-    def composed(x_t):
-        picked = _gather_class(x_t, layout, safe)
-        losses = -picked * _wrap(w_row.reshape(layout.batch_shape))
-        if reduction == "none":
-            return losses
-        total = R.sum(losses)
-        return total if reduction == "sum" else total / _wrap(np.asarray(denominator))
-
-    return fused(out, (input,), array_backward, composed, "NllLossBackward")
-
-
-def _log_softmax_rows(rows):
-    shifted = rows - rows.max(axis=1, keepdims=True)
-    return shifted - np.log(np.exp(shifted).sum(axis=1, keepdims=True))
+    spec = _NllSpec("nll_loss", input, target, weight, ignore_index, reduction, 0.0)
+    return nll_loss_op.apply((input,), spec)
 
 
 def cross_entropy(input, target, weight=None, size_average=None, ignore_index: int = -100,
@@ -159,62 +252,19 @@ def cross_entropy(input, target, weight=None, size_average=None, ignore_index: i
         raise ValueError(f"cross_entropy(): label_smoothing must be between 0.0 and 1.0, got "
                          f"{label_smoothing}")
     x = input._data
-    layout = _ClassLayout("cross_entropy", x)
-    w = _check_class_weight("cross_entropy", weight, input, layout.classes)
     if target._data.dtype.kind == "f":
+        layout = _ClassLayout("cross_entropy", x)
+        _check_class_weight("cross_entropy", weight, input, layout.classes)
         if ignore_index >= 0:
             raise ValueError(f"cross_entropy(): ignore_index is not supported for floating point "
                              f"target (class probabilities), got ignore_index={ignore_index}")
-        return _cross_entropy_probs(input, target, weight, w, layout, reduction,
-                                    label_smoothing)
-    return _cross_entropy_indices(input, target, w, layout, reduction, ignore_index,
-                                  label_smoothing)
+        return _cross_entropy_probs(input, target, weight, layout, reduction, label_smoothing)
+    spec = _NllSpec("cross_entropy", input, target, weight, ignore_index, reduction, label_smoothing)
+    return cross_entropy_op.apply((input,), spec, Saved())
 
 
-def _cross_entropy_indices(input, target, w, layout, reduction, ignore_index, eps):
-    x = input._data
-    classes = layout.classes
-    _, valid, safe = _index_target("cross_entropy", target, layout, ignore_index)
-    logp = _log_softmax_rows(layout.to_rows(x))
-    arange = np.arange(logp.shape[0])
-    w_vec = np.ones(classes, dtype=x.dtype) if w is None else w
-    w_row = w_vec[safe] * valid
-    valid_f = valid.astype(x.dtype)
-    loss_rows = -logp[arange, safe] * w_row
-    if eps:
-        smooth_rows = -(logp * w_vec).sum(axis=1) * valid_f
-        loss_rows = (1.0 - eps) * loss_rows + (eps / classes) * smooth_rows
-    denominator = w_row.sum()
-    out = np.asarray(_reduce_rows(loss_rows, reduction, layout, denominator), dtype=x.dtype)
-
-    def array_backward(g):
-        p = np.exp(logp)
-        grad = p * ((1.0 - eps) * w_row)[:, None]
-        grad[arange, safe] -= (1.0 - eps) * w_row
-        if eps:
-            grad += (eps / classes) * valid_f[:, None] * (p * w_vec.sum() - w_vec)
-        with np.errstate(divide="ignore", invalid="ignore"):
-            grad *= _row_factor(g, reduction, denominator)
-        grad[~valid] = 0  # ignored targets: exactly 0, also when the total weight is 0
-        return (layout.from_rows(grad.astype(x.dtype, copy=False)),)
-
-    def composed(x_t):
-        logp_t = _act.log_softmax(x_t, layout.class_dim)
-        losses = -_gather_class(logp_t, layout, safe) * _wrap(w_row.reshape(layout.batch_shape))
-        if eps:
-            weighted = logp_t * _wrap(layout.broadcast_classes(w_vec))
-            smooth = -R.sum(weighted, layout.class_dim) * _wrap(valid_f.reshape(
-                layout.batch_shape))
-            losses = losses * (1.0 - eps) + smooth * (eps / classes)
-        if reduction == "none":
-            return losses
-        total = R.sum(losses)
-        return total if reduction == "sum" else total / _wrap(np.asarray(denominator))
-
-    return fused(out, (input,), array_backward, composed, "CrossEntropyBackward")
-
-
-def _cross_entropy_probs(input, target, weight, w, layout, reduction, eps):
+def _cross_entropy_probs(input, target, weight, layout, reduction, eps):
+    """torch's composition: -sum(log_softmax(x) * smoothed target * weight) over classes."""
     name = "cross_entropy"
     check_same_dtype(name, input=input, target=target)
     if target._data.shape != input._data.shape:
@@ -222,37 +272,16 @@ def _cross_entropy_probs(input, target, weight, w, layout, reduction, eps):
                          f"{tuple(input._data.shape)}, got {tuple(target._data.shape)}")
     classes = layout.classes
     rows_count = input._data.size // classes if classes else 0
-
-    def composed(x_t, t_t=target):
-        logp_t = _act.log_softmax(x_t, layout.class_dim)
-        if eps:
-            t_t = t_t * (1.0 - eps) + eps / classes
-        prod = logp_t * t_t
-        if weight is not None:
-            prod = prod * _wrap(layout.broadcast_classes(w))
-        losses = -R.sum(prod, layout.class_dim)
-        if reduction == "none":
-            return losses
-        total = R.sum(losses)
-        return total if reduction == "sum" else total / float(rows_count)
-
-    if target._requires_grad and _grad_state.enabled:
-        return composed(input, target)
-    x = input._data
-    logp = _log_softmax_rows(layout.to_rows(x))
-    t_rows = layout.to_rows(target._data)
-    if eps:
-        t_rows = t_rows * (1.0 - eps) + eps / classes
-    wt = t_rows if w is None else t_rows * w
-    loss_rows = -(logp * wt).sum(axis=1)
-    out = np.asarray(_reduce_rows(loss_rows, reduction, layout, rows_count), dtype=x.dtype)
-
-    def array_backward(g):
-        grad = np.exp(logp) * wt.sum(axis=1, keepdims=True) - wt
-        grad *= _row_factor(g, reduction, rows_count)
-        return (layout.from_rows(grad.astype(x.dtype, copy=False)),)
-
-    return fused(out, (input,), array_backward, composed, "CrossEntropyBackward")
+    logp = _act.log_softmax_op.apply((input,), layout.class_dim)
+    t = target * (1.0 - eps) + eps / classes if eps else target
+    prod = logp * t
+    if weight is not None:
+        prod = prod * weight.reshape((-1,) + (1,) * (input.ndim - 2) if input.ndim > 1 else -1)
+    losses = -R.sum(prod, layout.class_dim)
+    if reduction == "none":
+        return losses
+    total = R.sum(losses)
+    return total if reduction == "sum" else total / float(rows_count)
 
 
 def multi_margin_loss(input, target, p: int = 1, margin: float = 1.0, weight=None,
@@ -285,40 +314,49 @@ def multi_margin_loss(input, target, p: int = 1, margin: float = 1.0, weight=Non
     return _multi_margin_rows(input, target, p, margin, weight, reduction)
 
 
+def _margin_z(x, y, margin):
+    """margin - x[y] + x, per row."""
+    return margin - x[np.arange(x.shape[0]), y][:, None] + x
+
+
+def _multi_margin_forward(x, spec):
+    layout, y, others, w_scale, p, margin, reduction = spec
+    z = _margin_z(x, y, margin)
+    hinge = np.where(others & (z > 0), z, 0).astype(x.dtype, copy=False)
+    loss_rows = (hinge if p == 1 else hinge * hinge).sum(axis=1) * w_scale
+    return np.asarray(_reduce_rows(loss_rows, reduction, layout, x.shape[0]), dtype=x.dtype)
+
+
+def _multi_margin_backward(ctx, g):
+    """d/dx = c - onehot(y) * sum(c), c = w[y] / C * (z > 0) (p = 1, a constant) or
+    2 w[y] / C * relu(z) (p = 2, built from registered ops)."""
+    (x,) = ctx.inputs
+    layout, y, others, w_scale, p, margin, reduction = ctx.args[0]
+    dtype = x._data.dtype
+    if p == 1:
+        active = (_margin_z(x._data, y, margin) > 0) & others
+        c = _wrap(active.astype(dtype) * w_scale[:, None])
+    else:
+        x_y = I.gather(x, 1, _wrap(y[:, None]))
+        c = A.relu(x - x_y + margin) * _wrap(others * (2.0 * w_scale)[:, None])
+    coef = c - _wrap((~others).astype(dtype)) * R.sum(c, 1, keepdim=True)
+    if reduction == "none":
+        return (coef * g.reshape(-1, 1),)
+    return (coef * (g if reduction == "sum" else g / float(x._data.shape[0])),)
+
+
+multi_margin_loss_op = defop("multi_margin_loss", forward=_multi_margin_forward,
+                             backward=_multi_margin_backward, saves=(0,))
+
+
 def _multi_margin_rows(input, target, p, margin, weight, reduction):
     name = "multi_margin_loss"
     x = input._data
     layout = _ClassLayout(name, x)
     w = _check_class_weight(name, weight, input, layout.classes)
     _, _, y = _index_target(name, target, layout, ignore_index=None)
-    rows = layout.to_rows(x)
-    classes = layout.classes
-    arange = np.arange(rows.shape[0])
-    others = np.ones(rows.shape, dtype=bool)
-    others[arange, y] = False
-    z = margin - rows[arange, y][:, None] + rows
-    hinge = np.where(others & (z > 0), z, 0).astype(x.dtype, copy=False)
-    w_y = np.ones(rows.shape[0], dtype=x.dtype) if w is None else w[y]
-    loss_rows = ((hinge if p == 1 else hinge * hinge).sum(axis=1) * w_y / classes)
-    n_rows = rows.shape[0]
-    out = np.asarray(_reduce_rows(loss_rows, reduction, layout, n_rows), dtype=x.dtype)
-
-    def array_backward(g):
-        active = (hinge > 0) if p == 1 else 2.0 * hinge
-        coef = active.astype(x.dtype) * (w_y / classes)[:, None]
-        coef[arange, y] = -coef.sum(axis=1)
-        coef *= _row_factor(g, reduction, n_rows)
-        return (layout.from_rows(coef.astype(x.dtype, copy=False)),)
-
-    def composed(x_t):
-        x_y = _gather_class(x_t, layout, y)
-        x_y = x_y.reshape(layout.batch_shape + (1,)) if x.ndim == 2 else x_y.reshape(1)
-        h = A.relu(x_t - x_y + margin) * _wrap(layout.from_rows(others.astype(x.dtype)))
-        terms = h if p == 1 else h * h
-        losses = R.sum(terms, -1) * _wrap(w_y.reshape(layout.batch_shape) / classes)
-        if reduction == "none":
-            return losses
-        total = R.sum(losses)
-        return total if reduction == "sum" else total / float(n_rows)
-
-    return fused(out, (input,), array_backward, composed, "MultiMarginLossBackward")
+    others = np.ones(x.shape, dtype=bool)
+    others[np.arange(x.shape[0]), y] = False
+    w_y = np.ones(x.shape[0], dtype=x.dtype) if w is None else w[y]
+    spec = (layout, y, others, w_y / layout.classes, p, margin, reduction)
+    return multi_margin_loss_op.apply((input,), spec)

@@ -1,8 +1,14 @@
-"""``batch_norm`` and ``layer_norm``: fused forward and backward over the normalized axes.
+"""``batch_norm`` and ``layer_norm``: one op each over the normalized axes, as in PyTorch.
 
-With xhat = (x - mean) * invstd over n values, the input gradient is
-    dx = invstd / n * (n * dy - sum(dy) - xhat * sum(dy * xhat)),   dy = g * weight,
-when the statistics come from the batch, and dy * invstd when they are fixed (eval mode).
+With xhat = (x - mean) * invstd over n values (the forward leaves mean, var, invstd and xhat in
+``Saved``), out = xhat * weight + bias. The input gradient is the ``normalize_backward`` op
+    dx = invstd * P(dy),  P(u) = u - mean(u) - xhat * mean(u * xhat),  dy = g * weight,
+when the statistics come from the batch, and dy * invstd when they are fixed (eval mode); the
+weight's gradient is sum(g * normalize(x)). ``normalize_backward``'s own backward is written
+with registered ops (P is self-adjoint), for a cotangent v:
+    d/dg = weight * invstd * P(v),   d/dweight = sum(g * invstd * P(v)),
+    d/dx = -invstd * (xhat * mean(v * dx) + mean(v * xhat) * dx + mean(dy * xhat) * invstd P(v)),
+so higher derivatives are exact with no second implementation.
 """
 from __future__ import annotations
 
@@ -10,41 +16,151 @@ import math
 
 import numpy as np
 
-from fastdl import backend
+from fastdl.autograd.op import defop
 from fastdl.functional import arithmetic as A
 from fastdl.functional import reductions as R
 from fastdl.nn.functional._checks import check_float, check_same_dtype
-from fastdl.nn.functional._fused import fused
+from fastdl.nn.functional._saved import Saved
 from fastdl.tensor import _wrap
 
 
-def _normalize_backward(g, xhat, invstd, w_b, axes, n, batch_stats):
-    dy = g if w_b is None else g * w_b
-    if not batch_stats:
+class _NormSpec:
+    """Axes normalized over, how weight/bias broadcast, fixed statistics (eval) or None."""
+
+    __slots__ = ("axes", "n", "param_view", "param_axes", "eps", "fixed", "has_w", "has_b")
+
+    def __init__(self, axes, n, param_view, param_axes, eps, fixed, has_w, has_b):
+        self.axes, self.n, self.param_view, self.param_axes = axes, n, param_view, param_axes
+        self.eps, self.fixed, self.has_w, self.has_b = eps, fixed, has_w, has_b
+
+    def __repr__(self):
+        return f"<normalize over {self.axes}>"
+
+    def params(self, tensors):
+        """(weight or None, bias or None) from the inputs after x."""
+        it = iter(tensors)
+        return (next(it) if self.has_w else None), (next(it) if self.has_b else None)
+
+
+def _norm_forward(x, *rest):
+    *params, spec, saved = rest
+    w, b = spec.params(params)
+    if spec.fixed is None:
+        mean = x.mean(axis=spec.axes, keepdims=True)
+        centered = x - mean
+        var = (centered * centered).mean(axis=spec.axes, keepdims=True)
+        invstd = 1.0 / np.sqrt(var + spec.eps)
+    else:
+        (mean, invstd), var = spec.fixed, None
+        centered = x - mean
+    xhat = centered * invstd
+    saved.values = mean, var, invstd, xhat
+    out = xhat if w is None else xhat * w.reshape(spec.param_view)
+    if b is not None:
+        out = out + b.reshape(spec.param_view)
+    return out.astype(x.dtype, copy=False)
+
+
+def _sum_over(t, axes):
+    """``t`` summed over ``axes`` (normalized, sorted), e.g. down to a parameter's shape."""
+    return R.sum_op.apply((t,), axes, False, None) if axes else t
+
+
+def _norm_backward(ctx, g):
+    x, *params = ctx.inputs
+    spec, saved = ctx.args
+    w, b = spec.params(params)
+    gx = gw = gb = None
+    if ctx.edges[0] is not None:
+        gx = normalize_backward_op.apply((g, x, *params[:1]), spec, saved)
+    if w is not None and ctx.edges[1] is not None:
+        gw = weight_grad_op.apply((g, x), spec, saved)
+    if b is not None and ctx.edges[-1] is not None:
+        gb = _sum_over(g, spec.param_axes)
+    return (gx,) + ((gw,) if w is not None else ()) + ((gb,) if b is not None else ())
+
+
+def _normalize_backward_forward(g, x, *rest):
+    *params, spec, saved = rest
+    _, _, invstd, xhat = saved.values
+    dy = g if not params else g * params[0].reshape(spec.param_view)
+    if spec.fixed is not None:
         return dy * invstd
-    sum_dy = dy.sum(axis=axes, keepdims=True)
-    sum_dy_xhat = (dy * xhat).sum(axis=axes, keepdims=True)
-    return (invstd / n) * (n * dy - sum_dy - xhat * sum_dy_xhat)
+    axes, n = spec.axes, spec.n
+    mean_dy = dy.sum(axis=axes, keepdims=True) / n
+    mean_dy_xhat = (dy * xhat).sum(axis=axes, keepdims=True) / n
+    out = dy - mean_dy
+    out -= xhat * mean_dy_xhat
+    out *= invstd
+    return out
 
 
-def _affine_grads(g, xhat, weight, bias, param_axes, param_shape):
-    grad_w = grad_b = None
-    if weight is not None and weight._requires_grad:
-        grad_w = (g * xhat).sum(axis=param_axes).reshape(param_shape)
-    if bias is not None and bias._requires_grad:
-        grad_b = g.sum(axis=param_axes).reshape(param_shape)
-    return grad_w, grad_b
+def _normalize_backward_backward(ctx, v):
+    g, x, *params = ctx.inputs
+    spec, saved = ctx.args
+    w_b = params[0].reshape(spec.param_view) if params else None
+    pv = _xhat_vjp(v, x, spec, saved)  # invstd * P(v), or v * invstd for fixed statistics
+    grad_g = pv if w_b is None else pv * w_b
+    grad_w = _sum_over(g * pv, spec.param_axes) if params else None
+    grad_x = None
+    if ctx.edges[1] is not None and spec.fixed is None:  # fixed statistics: linear in x
+        axes = spec.axes
+        xhat = normalize_op.apply((x,), spec, saved)
+        centered = x - R.mean(x, axes, keepdim=True)
+        invstd = A.rsqrt(R.mean(centered * centered, axes, keepdim=True) + spec.eps)
+        dx = ctx.output
+        dy = g if w_b is None else g * w_b
+        grad_x = -invstd * (xhat * R.mean(v * dx, axes, keepdim=True)
+                            + R.mean(v * xhat, axes, keepdim=True) * dx
+                            + R.mean(dy * xhat, axes, keepdim=True) * pv)
+    return (grad_g, grad_x) + ((grad_w,) if params else ())
 
 
-def _composed_normalize(x_t, axes, eps, stats):
-    """xhat from fastdl ops: batch statistics (``stats is None``) or fixed ones."""
-    if stats is None:
-        mean = R.mean(x_t, axes, keepdim=True)
-        centered = x_t - mean
-        var = R.mean(centered * centered, axes, keepdim=True)
-        return centered * A.rsqrt(var + eps)
-    mean, invstd = stats
-    return (x_t - _wrap(mean)) * _wrap(invstd)
+def _normalize_forward(x, spec, saved):
+    return saved.values[3]
+
+
+def _xhat_vjp(u, x, spec, saved):
+    """The gradient reaching x through xhat(x), for a cotangent u of xhat."""
+    if spec.fixed is not None:
+        return u * _wrap(saved.values[2])
+    return normalize_backward_op.apply((u, x), spec, saved)
+
+
+def _normalize_backward(ctx, g):
+    return (_xhat_vjp(g, ctx.inputs[0], *ctx.args),)
+
+
+def _weight_grad_forward(g, x, spec, saved):
+    out = g * saved.values[3]
+    return out.sum(axis=spec.param_axes) if spec.param_axes else out
+
+
+def _weight_grad_backward(ctx, v):
+    """sum(g * xhat(x)) over the parameter axes: linear in g; in x, the cotangent of xhat is
+    g * v, which normalize's backward maps to x."""
+    g, x = ctx.inputs
+    spec, saved = ctx.args
+    v_b = v.reshape(spec.param_view)
+    grad_g = normalize_op.apply((x,), spec, saved) * v_b if ctx.edges[0] is not None else None
+    grad_x = None
+    if ctx.edges[1] is not None:
+        grad_x = _xhat_vjp(g * v_b, x, spec, saved)
+    return grad_g, grad_x
+
+
+batch_norm_op = defop("batch_norm", forward=_norm_forward, backward=_norm_backward,
+                      saves=(0, 1))
+layer_norm_op = defop("layer_norm", forward=_norm_forward, backward=_norm_backward,
+                      saves=(0, 1))
+# xhat, the value the forward saved (its gradient flows through normalize_backward)
+normalize_op = defop("normalize", forward=_normalize_forward, backward=_normalize_backward,
+                     saves=(0,))
+weight_grad_op = defop("normalize_weight_grad", forward=_weight_grad_forward,
+                       backward=_weight_grad_backward, saves=(0, 1))
+normalize_backward_op = defop("normalize_backward", forward=_normalize_backward_forward,
+                              backward=_normalize_backward_backward, saves=(0, 1, 2),
+                              saves_output=True)
 
 
 def _check_param(t, fn, name, shape):
@@ -56,58 +172,19 @@ def _check_param(t, fn, name, shape):
                          f"{tuple(t._data.shape)}")
 
 
-def _empty_normalization(input, weight, bias, name):
-    """An empty output like ``input``; weight and bias get zero gradients."""
-    inputs = tuple(t for t in (input, weight, bias) if t is not None)
-    out = input._data.copy()
-
-    def array_backward(g):
-        return tuple(g if t is input else backend.array_module(t._data).zeros_like(t._data)
-                     for t in inputs)
-
-    def composed(*tensors):
-        y = tensors[0] * 1.0
-        for t in tensors[1:]:
+def _empty_normalization(input, weight, bias):
+    """An empty output like ``input``; weight and bias get zero gradients (registered ops)."""
+    y = input * 1.0
+    for t in (weight, bias):
+        if t is not None:
             y = y + R.sum(t) * 0.0
-        return y
-
-    return fused(out, inputs, array_backward, composed, name)
+    return y
 
 
-def _scale_shift(input, weight, bias, xhat, invstd, *, axes, n, training, stats, eps,
-                 param_view, grad_axes, param_shape, name):
-    """``xhat * weight + bias`` (parameters viewed as ``param_view``) as one graph node whose
-    backward runs on arrays and whose create_graph form is rebuilt from differentiable ops;
-    shared by batch_norm and layer_norm."""
-    w = None if weight is None else weight._data.reshape(param_view)
-    b = None if bias is None else bias._data.reshape(param_view)
-    out = xhat if w is None else xhat * w
-    if b is not None:
-        out = out + b
-    out = out.astype(input._data.dtype, copy=False)
-    inputs = tuple(t for t in (input, weight, bias) if t is not None)
-
-    def array_backward(g):
-        grad_x = None
-        if input._requires_grad:
-            grad_x = _normalize_backward(g, xhat, invstd, w, axes, n, training)
-        grad_w, grad_b = _affine_grads(g, xhat, weight, bias, grad_axes, param_shape)
-        return tuple(gr for gr, t in ((grad_x, input), (grad_w, weight), (grad_b, bias))
-                     if t is not None)
-
-    def composed(*tensors):
-        it = iter(tensors)
-        x_t = next(it)
-        w_t = next(it) if weight is not None else None
-        b_t = next(it) if bias is not None else None
-        y = _composed_normalize(x_t, axes, eps, stats)
-        if w_t is not None:
-            y = y * w_t.reshape(param_view)
-        if b_t is not None:
-            y = y + b_t.reshape(param_view)
-        return y
-
-    return fused(out, inputs, array_backward, composed, name)
+def _normalize(op, input, weight, bias, spec):
+    params = tuple(t for t in (weight, bias) if t is not None)
+    saved = Saved()
+    return op.apply((input,) + params, spec, saved), saved
 
 
 def batch_norm(input, running_mean, running_var, weight=None, bias=None, training: bool = False,
@@ -124,7 +201,7 @@ def batch_norm(input, running_mean, running_var, weight=None, bias=None, trainin
     if x.size == 0:
         # torch returns an empty result for an empty batch (any shape) and leaves the
         # running statistics alone
-        return _empty_normalization(input, weight, bias, "BatchNormBackward")
+        return _empty_normalization(input, weight, bias)
     if x.ndim < 2:
         raise ValueError(f"batch_norm(): expected an input of shape (N, C, *), got "
                          f"{tuple(x.shape)}")
@@ -136,33 +213,29 @@ def batch_norm(input, running_mean, running_var, weight=None, bias=None, trainin
     axes = (0,) + tuple(range(2, x.ndim))
     stat_shape = (1, channels) + (1,) * (x.ndim - 2)
     n = x.size // channels if channels else 0
+    fixed = None
     if training:
         if n <= 1:
             raise ValueError(f"Expected more than 1 value per channel when training, got input "
                              f"size {tuple(x.shape)}")
-        mean = x.mean(axis=axes, keepdims=True)
-        centered = x - mean
-        var = (centered * centered).mean(axis=axes, keepdims=True)
-        invstd = 1.0 / np.sqrt(var + eps)
-        if running_mean is not None:
-            running_mean._data[...] = ((1.0 - momentum) * running_mean._data
-                                       + momentum * mean.reshape(channels))
-        if running_var is not None:
-            unbiased = var.reshape(channels) * (n / (n - 1))
-            running_var._data[...] = (1.0 - momentum) * running_var._data + momentum * unbiased
-        stats = None
     else:
         if running_mean is None or running_var is None:
             raise ValueError("batch_norm(): running_mean and running_var are required when "
                              "training=False")
         mean = running_mean._data.reshape(stat_shape).astype(x.dtype, copy=True)
         invstd = (1.0 / np.sqrt(running_var._data.reshape(stat_shape) + eps)).astype(x.dtype)
-        centered = x - mean
-        stats = (mean, invstd)
-    xhat = centered * invstd
-    return _scale_shift(input, weight, bias, xhat, invstd, axes=axes, n=n, training=training,
-                        stats=stats, eps=eps, param_view=stat_shape, grad_axes=axes,
-                        param_shape=(channels,), name="BatchNormBackward")
+        fixed = (mean, invstd)
+    spec = _NormSpec(axes, n, stat_shape, axes, eps, fixed, weight is not None, bias is not None)
+    out, saved = _normalize(batch_norm_op, input, weight, bias, spec)
+    if training:
+        mean, var = saved.values[:2]
+        if running_mean is not None:
+            running_mean._data[...] = ((1.0 - momentum) * running_mean._data
+                                       + momentum * mean.reshape(channels))
+        if running_var is not None:
+            unbiased = var.reshape(channels) * (n / (n - 1))
+            running_var._data[...] = (1.0 - momentum) * running_var._data + momentum * unbiased
+    return out
 
 
 def layer_norm(input, normalized_shape, weight=None, bias=None, eps: float = 1e-5):
@@ -180,14 +253,6 @@ def layer_norm(input, normalized_shape, weight=None, bias=None, eps: float = 1e-
     _check_param(bias, "layer_norm", "bias", normalized_shape)
     check_same_dtype("layer_norm", input=input, weight=weight, bias=bias)
     axes = tuple(range(x.ndim - k, x.ndim))
-    lead_axes = tuple(range(x.ndim - k))
-    n = math.prod(normalized_shape)
-    mean = x.mean(axis=axes, keepdims=True)
-    centered = x - mean
-    var = (centered * centered).mean(axis=axes, keepdims=True)
-    invstd = 1.0 / np.sqrt(var + eps)
-    xhat = centered * invstd
-    return _scale_shift(input, weight, bias, xhat, invstd, axes=axes, n=n, training=True,
-                        stats=None, eps=eps, param_view=normalized_shape, grad_axes=lead_axes,
-                        param_shape=normalized_shape, name="LayerNormBackward")
-
+    spec = _NormSpec(axes, math.prod(normalized_shape), normalized_shape,
+                     tuple(range(x.ndim - k)), eps, None, weight is not None, bias is not None)
+    return _normalize(layer_norm_op, input, weight, bias, spec)[0]

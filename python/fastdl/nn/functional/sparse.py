@@ -1,4 +1,10 @@
-"""``embedding``: rows of a weight table picked by integer indices."""
+"""``embedding``: rows of a weight table picked by integer indices.
+
+As in PyTorch: the ``embedding`` op's backward is the ``embedding_backward`` op (a fused
+scatter-add of the gradient's rows, scaled per position for ``padding_idx`` and
+``scale_grad_by_freq``), which is linear in its input; its backward is the adjoint, a gather of
+the rows (``getitem``) times the same scale.
+"""
 from __future__ import annotations
 
 import numpy as np
@@ -6,7 +12,7 @@ import numpy as np
 from fastdl import backend
 from fastdl.functional import indexing as I
 from fastdl.nn.functional._checks import check_float, check_tensor
-from fastdl.nn.functional._fused import fused
+from fastdl.autograd.op import defop
 from fastdl.tensor import _wrap
 
 one_hot = I.one_hot
@@ -18,6 +24,24 @@ def _scatter_rows(num_rows, idx, g, dtype):
     table = xp.zeros((num_rows, g.shape[-1]), dtype=dtype)
     xp.add.at(table, idx.reshape(-1), g.reshape(-1, g.shape[-1]))
     return table
+
+
+def _embedding_backward_forward(g, idx, num_rows, position_scale):
+    if position_scale is not None:
+        g = g * position_scale
+    return _scatter_rows(num_rows, idx, g, g.dtype)
+
+
+def _embedding_backward_backward(ctx, gg):
+    idx, _, position_scale = ctx.args
+    rows = I.getitem(gg, idx)
+    return (rows if position_scale is None else rows * _wrap(position_scale),)
+
+
+embedding_op = defop("embedding", forward=lambda w, idx, num_rows, position_scale: w[idx],
+                     backward=lambda ctx, g: (embedding_backward_op.apply((g,), *ctx.args),))
+embedding_backward_op = defop("embedding_backward", forward=_embedding_backward_forward,
+                              backward=_embedding_backward_backward)
 
 
 def embedding(input, weight, padding_idx=None, max_norm=None, norm_type: float = 2.0,
@@ -51,9 +75,7 @@ def embedding(input, weight, padding_idx=None, max_norm=None, norm_type: float =
         norms = np.linalg.norm(w[rows].astype(np.float64), ord=norm_type, axis=1)
         factor = np.where(norms > max_norm, max_norm / (norms + 1e-7), 1.0)
         w[rows] = (w[rows] * factor[:, None]).astype(w.dtype)
-    out = w[idx]
-
-    row_scale = None
+    position_scale = None
     if padding_idx is not None or scale_grad_by_freq:
         counts = np.bincount(idx.reshape(-1), minlength=num_rows) if scale_grad_by_freq else None
         row_scale = np.ones(num_rows, dtype=w.dtype)
@@ -62,17 +84,4 @@ def embedding(input, weight, padding_idx=None, max_norm=None, norm_type: float =
         if padding_idx is not None:
             row_scale[padding_idx] = 0
         position_scale = row_scale[idx][..., None]
-
-    def array_backward(g):
-        if row_scale is not None:
-            g = g * position_scale
-        return (_scatter_rows(num_rows, idx, g, w.dtype),)
-
-    def composed(w_t):
-        picked = I.getitem(w_t, idx)
-        if row_scale is None:
-            return picked
-        # Same values, gradient scaled per position: scaled part differentiable, rest constant.
-        return picked * _wrap(position_scale) + _wrap(out * (1 - position_scale))
-
-    return fused(out, (weight,), array_backward, composed, "EmbeddingBackward")
+    return embedding_op.apply((weight,), idx, num_rows, position_scale)
