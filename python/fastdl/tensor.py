@@ -88,12 +88,9 @@ def _wrap(data) -> "Tensor":
         data = _as_array(data)
     t = _new(Tensor)
     t._data = data
-    t._grad = None
     t._requires_grad = False
     t._grad_fn = None
-    t._retains_grad = False
     t._vc = None
-    t._view = None
     return t
 
 
@@ -182,10 +179,12 @@ class Tensor:
     tensor([2., 2., 2.])
     """
 
-    __slots__ = ("_data", "_grad", "_requires_grad", "_grad_fn", "_retains_grad", "_vc", "_view",
-                 "__dict__", "__weakref__")
-    # Rarely set, so class-level defaults: only a hook or a multi-output op gives a tensor its
-    # instance dict, and a new op result costs seven stores.
+    __slots__ = ("_data", "_requires_grad", "_grad_fn", "_vc", "__dict__", "__weakref__")
+    # Set on few tensors (parameters, views, retained or hooked ones), so class-level defaults:
+    # those get an instance dict, and a new op result costs four stores.
+    _grad = None
+    _retains_grad = False
+    _view = None
     _hooks = None
     __array_priority__ = 1000  # numpy scalars/arrays on the left defer to our reflected ops
 
@@ -194,12 +193,9 @@ class Tensor:
         arr = _array_from(data)
         _check_can_require_grad(arr, requires_grad)
         self._data = arr
-        self._grad = None
         self._requires_grad = bool(requires_grad)
         self._grad_fn = None
-        self._retains_grad = False
         self._vc = None
-        self._view = None
 
     # ---- the contract: data, grad, requires_grad and friends ----
     @property

@@ -55,6 +55,8 @@ def version_of(t) -> int:
 class Node:
     """One recorded application of ``op`` (an ``OpDef``)."""
 
+    __slots__ = ("op", "inputs", "args", "edges", "__dict__", "__weakref__")
+
     # Fields most nodes never set are class-level defaults: recording a node costs four stores.
     edge_nrs = None  # (output index,) of a select node's edge into its multi-output node
     saved_versions = None  # per input: its version when saved (None: all at version 0)

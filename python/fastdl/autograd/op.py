@@ -127,8 +127,14 @@ class OpDef:
                         t._requires_grad = True
                         t._grad_fn = node
                     return t
-        datas = tuple([t._data for t in inputs])
-        forward = self.forward_for(datas)
+        datas = []
+        on_cpu = True
+        for x in inputs:
+            d = x._data
+            if type(d) is not _ndarray:
+                on_cpu = False
+            datas.append(d)
+        forward = self.cpu if on_cpu else self.forward_for(datas)
         if self.float_only:
             for d in datas:
                 if d.dtype.kind != "f":
@@ -254,7 +260,11 @@ def _record(op, inputs, args):
         fn = x._grad_fn
         edges.append(fn if fn is not None else x if x._requires_grad else None)
     node = Node(op, inputs, args, tuple(edges))
-    _snapshot_saved(node, op, inputs)
+    if op.saves:
+        for x in inputs:
+            if x._vc is not None or x._view is not None:
+                _snapshot_saved(node, op, inputs)
+                break
     return node
 
 
