@@ -19,6 +19,8 @@ inline bool make_sgemm_problem(const nb::ndarray<>& av, const nb::ndarray<>& bv,
                                const nb::ndarray<>& out, float alpha, float beta, int device_type,
                                const char* device_name, cuda::SgemmProblem& problem) {
   const GemmDims dims = check_gemm_args(av, bv, out, device_type, device_name);
+  for (auto [arr, name] : {std::pair{&av, "a"}, {&bv, "b"}, {&out, "out"}})
+    require_float32(*arr, "gemm", name);
   if (dims.empty()) return false;
   const size_t nd = dims.ndim;
   const int64_t m = dims.m, n = dims.n, k = dims.k;

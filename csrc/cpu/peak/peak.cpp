@@ -14,11 +14,13 @@
 #include <omp.h>
 #endif
 
-#define FASTDL_DECLARE_PEAK(ns)                       \
-  namespace fastdl::cpu::ns {                         \
-  float fma_burst(int64_t iters, double* flops);      \
-  float read_sum(const float* data, int64_t n);       \
-  float microkernel_burst(int64_t sweeps, double* flops); \
+#define FASTDL_DECLARE_PEAK(ns)                               \
+  namespace fastdl::cpu::ns {                                 \
+  float fma_burst(int64_t iters, double* flops);              \
+  float fma_burst_f64(int64_t iters, double* flops);          \
+  float read_sum(const float* data, int64_t n);               \
+  float microkernel_burst(int64_t sweeps, double* flops);     \
+  float microkernel_burst_f64(int64_t sweeps, double* flops); \
   }
 FASTDL_DECLARE_PEAK(avx512)
 FASTDL_DECLARE_PEAK(avx2)
@@ -32,21 +34,36 @@ using ReadFn = float (*)(const float*, int64_t);
 
 // One ISA's copies of the measurement loops.
 struct PeakKernels {
-  BurstFn fma;          // register-only FMA bursts
-  BurstFn microkernel;  // the GEMM micro-kernel over L1/L2-resident operands
-  ReadFn read;          // a streaming sum over memory
+  BurstFn fma, fma_f64;                  // register-only FMA bursts (fp32, fp64)
+  BurstFn microkernel, microkernel_f64;  // the GEMM micro-kernel over L1/L2-resident operands
+  ReadFn read;                           // a streaming sum over memory
 };
+
+#define FASTDL_PEAK_KERNELS(ns)                                                         \
+  PeakKernels {                                                                         \
+    ns::fma_burst, ns::fma_burst_f64, ns::microkernel_burst, ns::microkernel_burst_f64, \
+        ns::read_sum                                                                    \
+  }
 
 PeakKernels kernels_for(Isa isa) {
   switch (isa) {
 #ifdef FASTDL_HAVE_ISA_avx512
-    case Isa::avx512: return {avx512::fma_burst, avx512::microkernel_burst, avx512::read_sum};
+    case Isa::avx512: return FASTDL_PEAK_KERNELS(avx512);
 #endif
 #ifdef FASTDL_HAVE_ISA_avx2
-    case Isa::avx2: return {avx2::fma_burst, avx2::microkernel_burst, avx2::read_sum};
+    case Isa::avx2: return FASTDL_PEAK_KERNELS(avx2);
 #endif
-    default: return {scalar::fma_burst, scalar::microkernel_burst, scalar::read_sum};
+    default: return FASTDL_PEAK_KERNELS(scalar);
   }
+}
+#undef FASTDL_PEAK_KERNELS
+
+// True for "float64", false for "float32" (the element types the GEMM kernels come in).
+bool is_float64(const char* dtype) {
+  const std::string name = dtype ? dtype : "";
+  if (name == "float64") return true;
+  if (name == "float32" || name.empty()) return false;
+  throw std::invalid_argument("dtype must be 'float32' or 'float64', got '" + name + "'");
 }
 
 #ifdef _OPENMP
@@ -101,12 +118,16 @@ double median_burst_gflops(BurstFn burst, int threads, double seconds) {
 
 }  // namespace
 
-double measure_peak_gflops(const char* isa, int threads, double seconds) {
-  return median_burst_gflops(kernels_for(resolve(isa)).fma, threads, seconds);
+double measure_peak_gflops(const char* isa, int threads, double seconds, const char* dtype) {
+  const PeakKernels kernels = kernels_for(resolve(isa));
+  return median_burst_gflops(is_float64(dtype) ? kernels.fma_f64 : kernels.fma, threads, seconds);
 }
 
-double measure_microkernel_gflops(const char* isa, int threads, double seconds) {
-  return median_burst_gflops(kernels_for(resolve(isa)).microkernel, threads, seconds);
+double measure_microkernel_gflops(const char* isa, int threads, double seconds,
+                                  const char* dtype) {
+  const PeakKernels kernels = kernels_for(resolve(isa));
+  return median_burst_gflops(is_float64(dtype) ? kernels.microkernel_f64 : kernels.microkernel,
+                             threads, seconds);
 }
 
 double measure_read_bandwidth_gbs(int threads, double seconds) {
