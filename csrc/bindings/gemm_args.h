@@ -20,9 +20,9 @@ struct GemmDims {
 };
 
 // Validates (..., m, k) @ (..., k, n) -> (..., m, n) with equal batch dimensions (a broadcast one
-// arrives as stride 0): device, dtype (float32 or float64, the same for all three; a backend
-// whose kernel has only float32 calls require_float32 after this), shapes, and an `out` that
-// overlaps neither input.
+// arrives as stride 0): device, dtype (float32 or float64, the same for all three: every
+// backend's GEMM kernel is templated on the element type), shapes, and an `out` that overlaps
+// neither input.
 inline GemmDims check_gemm_args(const nb::ndarray<>& av, const nb::ndarray<>& bv,
                                 const nb::ndarray<>& out, int device_type,
                                 const char* device_name) {
