@@ -398,3 +398,30 @@ def test_wrong_shapes_raise_value_error():
     with pytest.raises(ValueError, match="share memory"):
         buf = np.ones((8, 8), f)
         _C.gemm(buf, np.ones((8, 8), f), buf)
+
+
+def test_gradcheck_products_run_the_gemm_kernel(monkeypatch):
+    # gradcheck works in float64: matmul and linear, forward and backward (transposes as
+    # strides), must reach _C.gemm with float64 arrays, never numpy's matmul.
+    from fastdl.nn import functional as F
+    from fastdl.testing import gradcheck
+
+    rng = np.random.default_rng(31)
+    x = fastdl.tensor(rng.standard_normal((5, 7)), requires_grad=True)
+    w = fastdl.tensor(rng.standard_normal((3, 7)), requires_grad=True)
+    bias = fastdl.tensor(rng.standard_normal(3), requires_grad=True)
+    y = fastdl.tensor(rng.standard_normal((7, 4)), requires_grad=True)
+    real_gemm, dtypes = _C.gemm, []
+
+    def recording_gemm(a, b, out, alpha=1.0, beta=0.0):
+        dtypes.append(out.dtype)
+        return real_gemm(a, b, out, alpha, beta)
+
+    def no_numpy_matmul(*args, **kwargs):
+        raise AssertionError("a float64 product fell back to numpy's matmul")
+
+    monkeypatch.setattr(_C, "gemm", recording_gemm)
+    monkeypatch.setattr(np, "matmul", no_numpy_matmul)
+    assert gradcheck(lambda a, b: fastdl.matmul(a, b), (x, y))
+    assert gradcheck(lambda a, b, c: F.linear(a, b, c), (x, w, bias))
+    assert dtypes and all(dt == np.float64 for dt in dtypes)

@@ -11,14 +11,14 @@ from fastdl.nn.functional._fused import fused
 
 
 def _gemm(a, b, trans_a=False, trans_b=False, bias=None):
-    """op(a) @ op(b) (+ bias broadcast over rows) for 2-D arrays: float32 on fastdl's GEMM with
-    the transposes as strides (no copies); other dtypes (float64 for gradcheck) on numpy/cupy."""
-    if a.dtype == np.float32:
+    """op(a) @ op(b) (+ bias broadcast over rows) for 2-D arrays: float32 and float64 (gradcheck)
+    on fastdl's GEMM with the transposes as strides (no copies); other dtypes on numpy/cupy."""
+    if a.dtype in (np.float32, np.float64) and b.dtype == a.dtype:
         if bias is None:
             return ops.gemm(a, b, trans_a=trans_a, trans_b=trans_b)
         rows = a.shape[1] if trans_a else a.shape[0]
         cols = b.shape[0] if trans_b else b.shape[1]
-        out = backend.array_module(a).empty((rows, cols), dtype=np.float32)
+        out = backend.array_module(a).empty((rows, cols), dtype=a.dtype)
         out[...] = bias  # GEMM accumulates onto it with beta=1: no separate bias pass
         return ops.gemm(a, b, out, beta=1.0, trans_a=trans_a, trans_b=trans_b)
     out = (a.T if trans_a else a) @ (b.T if trans_b else b)
