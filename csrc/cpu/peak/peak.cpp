@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <chrono>
+#include <ctime>
 #include <cstdint>
 #include <cstring>
 #include <stdexcept>
@@ -79,6 +80,14 @@ double now() {
   return std::chrono::duration<double>(clock::now().time_since_epoch()).count();
 }
 
+// CPU time of the calling thread: unlike wall time, it does not run while the thread waits for
+// a core.
+double thread_cpu_seconds() {
+  timespec ts{};
+  clock_gettime(CLOCK_THREAD_CPUTIME_ID, &ts);
+  return double(ts.tv_sec) + 1e-9 * double(ts.tv_nsec);
+}
+
 Isa resolve(const char* isa) {
   if (!isa || !*isa) return active_isa();
   for (Isa a : available_isas())
@@ -92,8 +101,18 @@ Isa resolve(const char* isa) {
 double median_burst_gflops(BurstFn burst, int threads, double seconds) {
   threads = std::max(threads, 1);
   std::vector<double> rates;
-  int64_t iters = 1;
   volatile float sink = 0.f;
+  // Bursts are sized on this thread's CPU clock, alone: sized by the team's wall time, one
+  // thread preempted by another process stretched a burst of a few FMAs past the 10 ms mark and
+  // froze the size there, and the "peak" read 0.1 GFLOP/s on 2 busy vCPUs.
+  int64_t iters = 1;
+  for (;;) {
+    double f = 0.0;
+    const double c0 = thread_cpu_seconds();
+    sink = burst(iters, &f);
+    if (thread_cpu_seconds() - c0 >= 0.01) break;
+    iters *= 2;
+  }
   const double warm_until = now() + 0.2, deadline = warm_until + seconds;
   for (double t = now(); t < deadline; t = now()) {
     double flops_total = 0.0;
@@ -105,10 +124,6 @@ double median_burst_gflops(BurstFn burst, int threads, double seconds) {
       flops_total += f;
     }
     const double dt = now() - t0;
-    if (dt < 0.01) {
-      iters *= 2;
-      continue;
-    }
     if (t >= warm_until) rates.push_back(flops_total / dt * 1e-9);
   }
   if (rates.empty()) return 0.0;
