@@ -5,8 +5,8 @@ from __future__ import annotations
 import numpy as np
 
 
-def rand(rng, *shape):
-    return rng.standard_normal(shape).astype(np.float32)
+def rand(rng, *shape, dtype=np.float32):
+    return rng.standard_normal(shape).astype(dtype)
 
 
 def reference_gemm(a, b, c, alpha, beta):
@@ -28,32 +28,34 @@ def data_address(x):
 
 
 def misaligned_copy(x, xp=np):
-    """A C-contiguous copy whose data starts 4 bytes past a 16-byte boundary (no float4 loads)."""
-    buf = xp.empty(x.size + 4, xp.float32)
-    start = (-data_address(buf) // 4) % 4 + 1
+    """A C-contiguous copy whose data starts one element past a 16-byte boundary (no
+    four-element vector loads: float4, or double2 pairs)."""
+    item = x.dtype.itemsize
+    buf = xp.empty(x.size + 16 // item, x.dtype)
+    start = (-data_address(buf) // item) % (16 // item) + 1
     view = buf[start:start + x.size].reshape(x.shape)
     view[...] = xp.asarray(x)
-    assert data_address(view) % 16 == 4
+    assert data_address(view) % 16 == item
     return view
 
 
-def operand_layouts(rng, m, n, k, xp=np):
+def operand_layouts(rng, m, n, k, xp=np, dtype=np.float32):
     """(name, a, b) views in `xp` (numpy or cupy) covering every load path of the CUDA SGEMM:
     float4 along k, along m/n, and general strides; misaligned bases."""
-    base_a, base_b = rand(rng, m, k), rand(rng, k, n)
+    base_a, base_b = rand(rng, m, k, dtype=dtype), rand(rng, k, n, dtype=dtype)
     padded_k = (k + 3) // 4 * 4 + 4
-    a_k_padded = xp.zeros((m, padded_k), xp.float32)
+    a_k_padded = xp.zeros((m, padded_k), dtype)
     a_k_padded[:, :k] = xp.asarray(base_a)
-    b_n_padded = xp.zeros((k, (n + 3) // 4 * 4 + 4), xp.float32)
+    b_n_padded = xp.zeros((k, (n + 3) // 4 * 4 + 4), dtype)
     b_n_padded[:, :n] = xp.asarray(base_b)
     a_cols = xp.asfortranarray(xp.asarray(base_a))  # unit stride along m
-    a_cm = xp.zeros((padded_k, (m + 3) // 4 * 4), xp.float32).T  # (m4, padded_k), unit stride along m
+    a_cm = xp.zeros((padded_k, (m + 3) // 4 * 4), dtype).T  # (m4, padded_k), unit stride along m
     a_cm[:m, :k] = xp.asarray(base_a)
-    b_rows = xp.zeros(((n + 3) // 4 * 4, padded_k), xp.float32)  # b.T stored with padded rows
+    b_rows = xp.zeros(((n + 3) // 4 * 4, padded_k), dtype)  # b.T stored with padded rows
     b_rows[:n, :k] = xp.asarray(base_b.T)
     for x in (a_k_padded, b_n_padded, a_cm, b_rows):
         assert data_address(x) % 16 == 0  # else the float4 paths would not be taken
-    strided_a = xp.zeros((2 * m, 3 * k + 1), xp.float32)
+    strided_a = xp.zeros((2 * m, 3 * k + 1), dtype)
     strided_a[::2, 1::3] = xp.asarray(base_a)
     return [
         ("contiguous", xp.asarray(base_a), xp.asarray(base_b)),

@@ -68,3 +68,23 @@ def test_ops_gemm_dispatches_cupy_arrays_to_cuda():
     a = cp.asarray(np.random.default_rng(2).standard_normal((33, 17), dtype=np.float32))
     b = cp.asarray(np.random.default_rng(3).standard_normal((17, 9), dtype=np.float32))
     cp.testing.assert_allclose(fastdl.ops.gemm(a, b), a @ b, rtol=1e-4, atol=1e-4)
+
+
+@pytest.mark.parametrize("m,n,k", [(1, 1, 1), (7, 33, 5), (65, 97, 31), (257, 300, 129)])
+def test_dgemm_matches_cupy_float64(m, n, k):
+    # The same kernel source instantiated for double: fp64 FMAs, so it agrees with cupy's
+    # float64 matmul to a few ulps of the terms' magnitude.
+    cp = _cupy_with_gpu()
+    rng = np.random.default_rng([m, n, k, 64])
+    a, b = cp.asarray(rng.standard_normal((m, k))), cp.asarray(rng.standard_normal((k, n)))
+    c0 = cp.asarray(rng.standard_normal((m, n)))
+    scale = cp.matmul(cp.abs(a), cp.abs(b))
+    for a_v, b_v in ((a, b), (cp.asfortranarray(a), b), (a, cp.asfortranarray(b)), (a[:, ::-1], b[::-1])):
+        out = cp.full((m, n), cp.nan)
+        cuda_mod.gemm(a_v, b_v, out)
+        err = cp.abs(out - cp.matmul(a_v, b_v))
+        assert bool((err <= 8 * np.sqrt(k) * 2.3e-16 * scale).all())
+    out = c0.copy()
+    cuda_mod.gemm(a, b, out, alpha=1 / 3, beta=0.1)
+    want = cp.matmul(a, b) / 3 + 0.1 * c0
+    assert bool((cp.abs(out - want) <= 8 * np.sqrt(k) * 2.3e-16 * (scale + cp.abs(c0))).all())

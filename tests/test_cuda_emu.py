@@ -142,8 +142,10 @@ def test_missing_barrier_race_is_caught(schedule):
 def test_gemm_bad_input():
     a, b = np.ones((4, 3), np.float32), np.ones((3, 5), np.float32)
     out = np.empty((4, 5), np.float32)
-    with pytest.raises(TypeError, match="float32"):
+    with pytest.raises(TypeError, match=r"same dtype.*a float64 \(4, 3\), b float32"):
         emu.gemm(a.astype(np.float64), b, out)
+    with pytest.raises(TypeError, match="must be float32 or float64, got int32"):
+        emu.gemm(a, b, np.zeros((4, 5), np.int32))
     with pytest.raises(TypeError):
         emu.gemm(a.tolist(), b, out)
     with pytest.raises(ValueError, match=r"\(4, 3\).*\(4, 5\).*\(4, 5\)"):
@@ -160,6 +162,75 @@ def test_gemm_bad_input():
     with pytest.raises(ValueError, match="unknown schedule 'sideways'"):
         emu.gemm(a, b, out, schedule="sideways")
     emu.gemm(np.ones((0, 3), np.float32), b, np.empty((0, 5), np.float32))  # empty: no-op
+
+
+# ---------------------------------------------------------------------------------------------
+# DGEMM: the same kernel source instantiated for double (two double2 per four-element load, 16 KiB
+# of shared tiles), checked against long double and fastdl's CPU float64 kernels.
+
+EPS64 = np.finfo(np.float64).eps
+
+
+def assert_close64(got, a, b, alpha=1.0, beta=0.0, c0=None, msg=""):
+    """|got - exact| <= 4 sqrt(k) eps64 (|alpha| |A| |B| + |beta C0|), exact in long double."""
+    assert got.dtype == np.float64
+    wide = np.longdouble
+    exact = alpha * np.matmul(np.asarray(a, wide), np.asarray(b, wide))
+    scale = abs(alpha) * np.matmul(np.abs(a), np.abs(b))
+    if beta != 0:
+        exact = exact + beta * np.asarray(c0, wide)
+        scale = scale + abs(beta) * np.abs(c0)
+    k = np.shape(a)[-1]
+    bound = 4.0 * np.sqrt(max(k, 1)) * EPS64 * scale + np.finfo(np.float64).tiny
+    err = np.abs(np.asarray(got, wide) - exact).astype(np.float64)
+    assert np.all(err <= bound), f"{msg}: max err {err.max():.3g}, bound there {bound.flat[err.argmax()]:.3g}"
+
+
+@pytest.mark.parametrize("schedule", SCHEDULES)
+@pytest.mark.parametrize("m,n,k", [(1, 1, 1), (7, 13, 37), (33, 1, 65), (65, 97, 31),
+                                   (129, 130, 9)])
+def test_dgemm_matches_long_double_and_cpu_kernel(m, n, k, schedule):
+    rng = np.random.default_rng([m, n, k, 64])
+    a, b = rand(rng, m, k, dtype=np.float64), rand(rng, k, n, dtype=np.float64)
+    out = np.full((m, n), np.nan)  # beta == 0 must never read it
+    emu.gemm(a, b, out, schedule=schedule)
+    assert_close64(out, a, b)
+    cpu = ops.gemm(a, b)
+    assert cpu.dtype == np.float64
+    # Two roundings of the same exact sum, each within 4 sqrt(k) eps64 of the terms' scale.
+    assert np.all(np.abs(out - cpu) <= 8 * np.sqrt(k) * EPS64 * (np.abs(a) @ np.abs(b)))
+
+
+@pytest.mark.parametrize("schedule", SCHEDULES)
+def test_dgemm_operand_layouts_alpha_beta_and_batches(schedule):
+    rng = np.random.default_rng(64)
+    m, n, k = 65, 97, 33
+    for name, a, b in operand_layouts(rng, m, n, k, dtype=np.float64):
+        out = np.empty((m, n))
+        emu.gemm(a, b, out, schedule=schedule)
+        assert_close64(out, a, b, msg=name)
+    # alpha and beta that a float would round (1/3, 0.1), onto a column-major and a vector C.
+    a, b = rand(rng, m, k, dtype=np.float64), rand(rng, k, n, dtype=np.float64)
+    c0 = rand(rng, m, n, dtype=np.float64)
+    for out in (c0.copy(), np.asfortranarray(c0)):
+        emu.gemm(a, b, out, alpha=1 / 3, beta=0.1, schedule=schedule)
+        assert_close64(out, a, b, 1 / 3, 0.1, c0)
+    # Batches: a broadcast (stride 0) operand and a non-contiguous batch of outputs.
+    a4 = rand(rng, 3, 2, 9, 13, dtype=np.float64)
+    b4 = np.broadcast_to(rand(rng, 1, 2, 13, 70, dtype=np.float64), (3, 2, 13, 70))
+    out = np.full((2, 3, 9, 70), np.nan).transpose(1, 0, 2, 3)
+    emu.gemm(a4, b4, out, schedule=schedule)
+    assert_close64(out, a4, b4)
+
+
+def test_dgemm_missing_barrier_race_is_caught():
+    # The double tiles are synchronised like the float ones: without the barrier, a schedule
+    # without lockstep warps reads the next k-tile's values.
+    rng = np.random.default_rng(9)
+    a, b = rand(rng, 65, 33, dtype=np.float64), rand(rng, 33, 97, dtype=np.float64)
+    broken = np.empty((65, 97))
+    emu.gemm_missing_barrier_for_test(a, b, broken, schedule="warp_at_a_time", seed=4)
+    assert np.abs(broken - a @ b).max() > 1e-2
 
 
 # ---------------------------------------------------------------------------------------------

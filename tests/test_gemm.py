@@ -16,24 +16,9 @@ import pytest
 
 import fastdl
 from fastdl import _C, ops
+from gemm_fixtures import simd_path, threads  # noqa: F401 (pytest fixtures)
 
 EPS32 = np.finfo(np.float32).eps
-
-
-@pytest.fixture(params=_C.available_simd_paths())
-def simd_path(request):
-    before = _C.simd_path()
-    _C.set_simd_path(request.param)
-    yield request.param
-    _C.set_simd_path(before)
-
-
-@pytest.fixture(params=[1, 2])
-def threads(request):
-    before = fastdl.get_num_threads()
-    fastdl.set_num_threads(request.param)
-    yield request.param
-    fastdl.set_num_threads(before)
 
 
 def rand(rng, *shape):
@@ -408,15 +393,21 @@ def test_fewer_openmp_threads_than_asked(m, n, a_layout):
 # ---- bad input -------------------------------------------------------------------------------
 
 
-def test_gemm_rejects_float64():
+def test_gemm_rejects_mixed_and_non_float_dtypes():
+    # float64 runs (tests/test_gemm_float64.py); a float32/float64 mix is refused, not cast.
     a = np.ones((3, 4))
-    with pytest.raises(TypeError, match=r"float32.*float64.*\(3, 4\)"):
+    with pytest.raises(TypeError, match=r"same dtype.*a float64 \(3, 4\), b float32 \(4, 2\)"):
         ops.gemm(a, np.ones((4, 2), np.float32))
-    with pytest.raises(TypeError, match="float32"):
+    with pytest.raises(TypeError, match=r"same dtype.*a float32.*b float64"):
         ops.matmul(np.ones((3, 4), np.float32), np.ones((4, 2), np.float64))
-    with pytest.raises(TypeError, match="float32"):
+    with pytest.raises(TypeError, match=r"same dtype.*out float64 \(3, 2\)"):
         _C.gemm(np.ones((3, 4), np.float32), np.ones((4, 2), np.float32),
                 np.ones((3, 2), np.float64))
+    with pytest.raises(TypeError, match=r"a must be float32 or float64, got int64"):
+        ops.gemm(np.ones((3, 4), np.int64), np.ones((4, 2), np.int64))
+    with pytest.raises(TypeError, match=r"b must be float32 or float64, got float16"):
+        _C.gemm(np.ones((3, 4), np.float32), np.ones((4, 2), np.float16),
+                np.ones((3, 2), np.float32))
 
 
 def test_gemm_rejects_mismatched_shapes():
@@ -452,9 +443,9 @@ def test_gemm_2d_numpy_complaints_keep_gemm_words_and_leave_c(trans_a, trans_b):
     assert (c == 7.0).all()
     with pytest.raises(ValueError, match=r"c has shape \(2, 3\)"):
         ops.gemm(a, b, np.zeros((2, 3), f), **flags)
-    with pytest.raises(TypeError, match="gemm: c must be float32"):
+    with pytest.raises(TypeError, match=r"gemm: a, b, c must have the same dtype.*c float64"):
         ops.gemm(a, b, np.zeros((3, 2)), **flags)
-    with pytest.raises(TypeError, match="gemm: b must be float32"):
+    with pytest.raises(TypeError, match=r"gemm: a, b must have the same dtype.*b float64"):
         ops.gemm(a, b.astype(np.float64), **flags)
     with pytest.raises(ValueError, match="do not agree"):
         ops.gemm(a, b[:, :3] if trans_b else b[:3], **flags)

@@ -98,9 +98,23 @@ def test_bench_gemm_prints_the_table(openblas_vars):
     out = subprocess.run([sys.executable, "-m", "fastdl.bench.gemm", "--shapes", "40x72x33",
                           "--threads", "1", "--repeats", "1"],
                          env=env, capture_output=True, text=True, check=True, timeout=300).stdout
-    assert "| 40x72x33 | 1 |" in out
+    assert "| 40x72x33 | fp32 | 1 |" in out
     assert "fastdl % of peak" in out and "fastdl % of micro-kernel" in out
     assert "micro-kernel alone" in out
     assert ("numpy (OpenBLAS vars unset) GFLOP/s" in out) == bool(openblas_vars)
     if openblas_vars:
         assert "OPENBLAS_CORETYPE=Haswell" in out
+
+
+@pytest.mark.parametrize("openblas_vars", [{}, {"OPENBLAS_CORETYPE": "Haswell"}])
+def test_bench_gemm_float64_rows_against_dgemm(openblas_vars):
+    # --dtype both: a float32 and a float64 row per shape, each against its own peak (the fp64
+    # one measured by the run too) and peers timed in that dtype (the child process as well).
+    env = {k: v for k, v in os.environ.items() if k not in ("OPENBLAS_CORETYPE", "OPENBLAS_L2_SIZE")}
+    env.update(openblas_vars)
+    out = subprocess.run([sys.executable, "-m", "fastdl.bench.gemm", "--shapes", "40x72x33",
+                          "--threads", "1", "--repeats", "1", "--dtype", "both"],
+                         env=env, capture_output=True, text=True, check=True, timeout=300).stdout
+    assert "| 40x72x33 | fp32 | 1 |" in out and "| 40x72x33 | fp64 | 1 |" in out
+    assert "sustained" in out and "fp64 FMA peak" in out and "fp64 micro-kernel alone" in out
+    assert ("numpy (OpenBLAS vars unset) GFLOP/s" in out) == bool(openblas_vars)

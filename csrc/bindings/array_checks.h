@@ -37,6 +37,18 @@ inline void require_float32(const nb::ndarray<>& a, const char* fn, const char* 
                              .c_str());
 }
 
+// The element types the GEMM kernels come in.
+enum class FloatType { float32, float64 };
+
+// float32 or float64, else TypeError naming the argument, its dtype and shape.
+inline FloatType require_float32_or_64(const nb::ndarray<>& a, const char* fn, const char* name) {
+  if (a.dtype() == nb::dtype<float>()) return FloatType::float32;
+  if (a.dtype() == nb::dtype<double>()) return FloatType::float64;
+  throw nb::type_error((std::string(fn) + ": " + name + " must be float32 or float64, got " +
+                        dtype_str(a.dtype()) + " with shape " + shape_str(a))
+                           .c_str());
+}
+
 inline void require_device(const nb::ndarray<>& a, int device_type, const char* fn,
                            const char* name, const char* where) {
   if (a.device_type() != device_type)

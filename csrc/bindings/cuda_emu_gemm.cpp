@@ -1,4 +1,4 @@
-// _C_cudaemu.gemm: the CUDA SGEMM kernel run by the emulator on numpy arrays.
+// _C_cudaemu.gemm: the CUDA GEMM kernel (float32 or float64) run by the emulator on numpy arrays.
 #include <nanobind/nanobind.h>
 #include <nanobind/ndarray.h>
 #include <nanobind/stl/string.h>
@@ -15,17 +15,16 @@ namespace fastdl::bind {
 
 namespace {
 
-void emulated_gemm(nb::ndarray<nb::ro> a, nb::ndarray<nb::ro> b, nb::ndarray<> out, float alpha,
-                   float beta, const std::string& schedule, uint64_t seed, int workers,
+void emulated_gemm(nb::ndarray<nb::ro> a, nb::ndarray<nb::ro> b, nb::ndarray<> out, double alpha,
+                   double beta, const std::string& schedule, uint64_t seed, int workers,
                    cuda::SgemmVariant variant) {
   const auto options = emu_launch_options(schedule, seed, workers);
-  cuda::SgemmProblem problem;
-  if (!make_sgemm_problem(nb::ndarray<>(a), nb::ndarray<>(b), out, alpha, beta,
-                          nb::device::cpu::value, "CPU (numpy)", problem))
-    return;
-  nb::gil_scoped_release release;
-  cuda_emu::ScopedLaunchOptions scoped(options);
-  cuda::sgemm(problem, nullptr, variant);
+  with_gemm_problem(nb::ndarray<>(a), nb::ndarray<>(b), out, alpha, beta, nb::device::cpu::value,
+                    "CPU (numpy)", [&](const auto& problem) {
+                      nb::gil_scoped_release release;
+                      cuda_emu::ScopedLaunchOptions scoped(options);
+                      cuda::gemm(problem, nullptr, variant);
+                    });
 }
 
 }  // namespace
@@ -33,22 +32,22 @@ void emulated_gemm(nb::ndarray<nb::ro> a, nb::ndarray<nb::ro> b, nb::ndarray<> o
 void bind_cuda_emu_gemm(nb::module_& m) {
   m.def(
       "gemm",
-      [](nb::ndarray<nb::ro> a, nb::ndarray<nb::ro> b, nb::ndarray<> out, float alpha, float beta,
-         const std::string& schedule, uint64_t seed, int workers) {
+      [](nb::ndarray<nb::ro> a, nb::ndarray<nb::ro> b, nb::ndarray<> out, double alpha,
+         double beta, const std::string& schedule, uint64_t seed, int workers) {
         emulated_gemm(a, b, out, alpha, beta, schedule, seed, workers, cuda::SgemmVariant::normal);
       },
-      nb::arg("a"), nb::arg("b"), nb::arg("out"), nb::arg("alpha") = 1.0f, nb::arg("beta") = 0.0f,
+      nb::arg("a"), nb::arg("b"), nb::arg("out"), nb::arg("alpha") = 1.0, nb::arg("beta") = 0.0,
       nb::arg("schedule") = "forward", nb::arg("seed") = 0, nb::arg("workers") = 0,
-      "The CUDA SGEMM kernel, emulated on the CPU: out = alpha * a @ b + beta * out (float32, "
-      "any strides, matching batch dimensions), as _C.gemm.");
+      "The CUDA GEMM kernel, emulated on the CPU: out = alpha * a @ b + beta * out (float32 or "
+      "float64, the same for all three; any strides, matching batch dimensions), as _C.gemm.");
   m.def(
       "gemm_missing_barrier_for_test",
-      [](nb::ndarray<nb::ro> a, nb::ndarray<nb::ro> b, nb::ndarray<> out, float alpha, float beta,
-         const std::string& schedule, uint64_t seed, int workers) {
+      [](nb::ndarray<nb::ro> a, nb::ndarray<nb::ro> b, nb::ndarray<> out, double alpha,
+         double beta, const std::string& schedule, uint64_t seed, int workers) {
         emulated_gemm(a, b, out, alpha, beta, schedule, seed, workers,
                       cuda::SgemmVariant::missing_barrier_for_test);
       },
-      nb::arg("a"), nb::arg("b"), nb::arg("out"), nb::arg("alpha") = 1.0f, nb::arg("beta") = 0.0f,
+      nb::arg("a"), nb::arg("b"), nb::arg("out"), nb::arg("alpha") = 1.0, nb::arg("beta") = 0.0,
       nb::arg("schedule") = "forward", nb::arg("seed") = 0, nb::arg("workers") = 0,
       "A deliberately broken gemm: no barrier between one k-tile's shared-memory reads and the "
       "next tile's writes. Tests use it to show which schedules expose the race.");

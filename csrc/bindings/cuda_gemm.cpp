@@ -1,4 +1,5 @@
-// _C_cuda.gemm: the SGEMM kernel on arrays in CUDA device memory (cupy), same semantics as _C.gemm.
+// _C_cuda.gemm: the GEMM kernel (float32 or float64) on arrays in CUDA device memory (cupy), same
+// semantics as _C.gemm.
 #include <cuda_runtime_api.h>
 #include <nanobind/nanobind.h>
 #include <nanobind/ndarray.h>
@@ -33,26 +34,26 @@ class DeviceGuard {
   int previous_ = 0;
 };
 
-void gemm(nb::ndarray<nb::ro> a, nb::ndarray<nb::ro> b, nb::ndarray<> out, float alpha, float beta,
-          uintptr_t stream) {
-  cuda::SgemmProblem problem;
-  if (!make_sgemm_problem(nb::ndarray<>(a), nb::ndarray<>(b), out, alpha, beta,
-                          nb::device::cuda::value, "CUDA device (cupy)", problem))
-    return;
+void gemm(nb::ndarray<nb::ro> a, nb::ndarray<nb::ro> b, nb::ndarray<> out, double alpha,
+          double beta, uintptr_t stream) {
   const int device = int(out.device_id());
-  nb::gil_scoped_release release;
-  DeviceGuard guard(device);
-  cudaGetLastError();  // an earlier, unrelated failure must not be reported as ours
-  cuda::sgemm(problem, reinterpret_cast<void*>(stream));
-  check_cuda(cudaGetLastError(), "gemm kernel launch");
+  with_gemm_problem(nb::ndarray<>(a), nb::ndarray<>(b), out, alpha, beta, nb::device::cuda::value,
+                    "CUDA device (cupy)", [&](const auto& problem) {
+                      nb::gil_scoped_release release;
+                      DeviceGuard guard(device);
+                      cudaGetLastError();  // an earlier, unrelated failure is not ours to report
+                      cuda::gemm(problem, reinterpret_cast<void*>(stream));
+                      check_cuda(cudaGetLastError(), "gemm kernel launch");
+                    });
 }
 
 }  // namespace
 
 void bind_cuda_gemm(nb::module_& m) {
-  m.def("gemm", &gemm, nb::arg("a"), nb::arg("b"), nb::arg("out"), nb::arg("alpha") = 1.0f,
-        nb::arg("beta") = 0.0f, nb::arg("stream") = 0,
-        "out = alpha * a @ b + beta * out over matching batch dimensions (float32, any strides), "
+  m.def("gemm", &gemm, nb::arg("a"), nb::arg("b"), nb::arg("out"), nb::arg("alpha") = 1.0,
+        nb::arg("beta") = 0.0, nb::arg("stream") = 0,
+        "out = alpha * a @ b + beta * out over matching batch dimensions (float32 or float64, the "
+        "same for all three; any strides), "
         "for arrays in CUDA device memory; enqueued on `stream` (a cudaStream_t handle, 0 = the "
         "default stream).");
 }

@@ -12,22 +12,21 @@
 
 namespace fastdl::bind {
 
-// Fills `problem` from (..., m, k) @ (..., k, n) -> (..., m, n); returns false when there is
-// nothing to compute. Batch dimensions of size 1 are dropped and contiguous runs merged, so the
-// kernel walks as few dimensions as possible.
-inline bool make_sgemm_problem(const nb::ndarray<>& av, const nb::ndarray<>& bv,
-                               const nb::ndarray<>& out, float alpha, float beta, int device_type,
-                               const char* device_name, cuda::SgemmProblem& problem) {
-  const GemmDims dims = check_gemm_args(av, bv, out, device_type, device_name);
-  if (dims.empty()) return false;
+// The kernel's problem description in element type T from arguments check_gemm_args accepted
+// (dims not empty). Batch dimensions of size 1 are dropped and contiguous runs merged, so the
+// kernel walks as few dimensions as possible. alpha and beta are rounded to T.
+template <typename T>
+cuda::GemmProblem<T> make_gemm_problem(const GemmDims& dims, const nb::ndarray<>& av,
+                                       const nb::ndarray<>& bv, const nb::ndarray<>& out,
+                                       double alpha, double beta) {
   const size_t nd = dims.ndim;
   const int64_t m = dims.m, n = dims.n, k = dims.k;
 
-  problem = {};
-  problem.m = m, problem.n = n, problem.k = k, problem.alpha = alpha, problem.beta = beta;
-  problem.a = {static_cast<const float*>(av.data()), av.stride(nd - 2), av.stride(nd - 1)};
-  problem.b = {static_cast<const float*>(bv.data()), bv.stride(nd - 2), bv.stride(nd - 1)};
-  problem.c = static_cast<float*>(out.data());
+  cuda::GemmProblem<T> problem;
+  problem.m = m, problem.n = n, problem.k = k, problem.alpha = T(alpha), problem.beta = T(beta);
+  problem.a = {static_cast<const T*>(av.data()), av.stride(nd - 2), av.stride(nd - 1)};
+  problem.b = {static_cast<const T*>(bv.data()), bv.stride(nd - 2), bv.stride(nd - 1)};
+  problem.c = static_cast<T*>(out.data());
   problem.c_rs = out.stride(nd - 2), problem.c_cs = out.stride(nd - 1);
   for (size_t d = 0; d + 2 < nd; ++d) {
     const int64_t size = out.shape(d);
@@ -43,7 +42,21 @@ inline bool make_sgemm_problem(const nb::ndarray<>& av, const nb::ndarray<>& bv,
     shape.push_back(size);
     as.push_back(av.stride(d)), bs.push_back(bv.stride(d)), cs.push_back(out.stride(d));
   }
-  return true;
+  return problem;
+}
+
+// Checks the arguments and calls run(problem) with a GemmProblem<float> or GemmProblem<double>,
+// by the arrays' dtype; nothing when there is nothing to compute.
+template <typename Run>
+void with_gemm_problem(const nb::ndarray<>& av, const nb::ndarray<>& bv, const nb::ndarray<>& out,
+                       double alpha, double beta, int device_type, const char* device_name,
+                       Run&& run) {
+  const GemmDims dims = check_gemm_args(av, bv, out, device_type, device_name);
+  if (dims.empty()) return;
+  if (dims.dtype == FloatType::float64)
+    run(make_gemm_problem<double>(dims, av, bv, out, alpha, beta));
+  else
+    run(make_gemm_problem<float>(dims, av, bv, out, alpha, beta));
 }
 
 }  // namespace fastdl::bind

@@ -53,7 +53,9 @@ struct __align__(8) float2 { float x, y; };
 struct __align__(16) float4 { float x, y, z, w; };
 struct __align__(8) int2 { int x, y; };
 struct __align__(16) int4 { int x, y, z, w; };
+struct __align__(16) double2 { double x, y; };
 inline constexpr float2 make_float2(float x, float y) { return {x, y}; }
+inline constexpr double2 make_double2(double x, double y) { return {x, y}; }
 inline constexpr float4 make_float4(float x, float y, float z, float w) { return {x, y, z, w}; }
 inline constexpr int2 make_int2(int x, int y) { return {x, y}; }
 inline constexpr int4 make_int4(int x, int y, int z, int w) { return {x, y, z, w}; }
@@ -251,6 +253,7 @@ T __ldg(const T* p) {
   return *p;
 }
 inline float __fmaf_rn(float a, float b, float c) { return std::fma(a, b, c); }
+inline double __fma_rn(double a, double b, double c) { return std::fma(a, b, c); }
 inline float __fdividef(float a, float b) { return a / b; }
 inline float __expf(float x) { return std::exp(x); }
 inline float __logf(float x) { return std::log(x); }

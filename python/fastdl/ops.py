@@ -9,12 +9,21 @@ import numpy as np
 from fastdl import _C, backend
 
 
-_FLOAT32 = np.dtype(np.float32)
+_GEMM_DTYPES = (np.dtype(np.float32), np.dtype(np.float64))
 
 
-def _check_float32(x, fn: str, name: str):
-    if x.dtype != _FLOAT32:
-        raise TypeError(f"{fn}: {name} must be float32, got {x.dtype} with shape {tuple(x.shape)}")
+def _check_dtypes(fn: str, **arrays):
+    """The dtype the GEMM kernels run in: float32 or float64, the same for every array given."""
+    for name, x in arrays.items():
+        if x.dtype not in _GEMM_DTYPES:
+            raise TypeError(f"{fn}: {name} must be float32 or float64, got {x.dtype} with shape "
+                            f"{tuple(x.shape)}")
+    dtypes = {x.dtype for x in arrays.values()}
+    if len(dtypes) > 1:
+        got = ", ".join(f"{name} {x.dtype} {tuple(x.shape)}" for name, x in arrays.items())
+        raise TypeError(f"{fn}: {', '.join(arrays)} must have the same dtype (float32 or float64; "
+                        f"no implicit casts), got {got}")
+    return dtypes.pop()
 
 
 def _through_binding(a, b, out, alpha, beta):
@@ -33,7 +42,8 @@ def _through_binding(a, b, out, alpha, beta):
 
 def gemm(a, b, c=None, alpha: float = 1.0, beta: float = 0.0, trans_a: bool = False,
          trans_b: bool = False):
-    """``c = alpha * op(a) @ op(b) + beta * c`` for 2-D or equally batched float32 arrays.
+    """``c = alpha * op(a) @ op(b) + beta * c`` for 2-D or equally batched arrays, all float32 or
+    all float64.
 
     ``op(x)`` is ``x`` or, with ``trans_x``, its transpose (a strided view: no copy is made).
     With ``c=None`` a new array is returned (``beta`` must then be 0); otherwise ``c`` is
@@ -42,13 +52,13 @@ def gemm(a, b, c=None, alpha: float = 1.0, beta: float = 0.0, trans_a: bool = Fa
     if (type(a) is np.ndarray and type(b) is np.ndarray and a.ndim == 2 and b.ndim == 2
             and (c is None and beta == 0 or type(c) is np.ndarray)):
         out = np.empty((a.shape[1] if trans_a else a.shape[0],
-                        b.shape[0] if trans_b else b.shape[1]), _FLOAT32) if c is None else c
+                        b.shape[0] if trans_b else b.shape[1]), a.dtype) if c is None else c
         if _through_binding(a.T if trans_a else a, b.T if trans_b else b, out, alpha,
                             beta) is not None:
             return out
     xp = backend.array_module(a, b) if c is None else backend.array_module(a, b, c)
+    dtype = _check_dtypes("gemm", a=a, b=b) if c is None else _check_dtypes("gemm", a=a, b=b, c=c)
     for x, name in ((a, "a"), (b, "b")):
-        _check_float32(x, "gemm", name)
         if x.ndim < 2:
             raise ValueError(f"gemm: {name} must be at least 2-D, got shape {tuple(x.shape)}")
     if trans_a:
@@ -61,9 +71,8 @@ def gemm(a, b, c=None, alpha: float = 1.0, beta: float = 0.0, trans_a: bool = Fa
     if c is None:
         if beta != 0:
             raise ValueError("gemm: beta != 0 needs an input c")
-        c = xp.empty(a.shape[:-1] + b.shape[-1:], dtype=_FLOAT32)
+        c = xp.empty(a.shape[:-1] + b.shape[-1:], dtype=dtype)
     else:
-        _check_float32(c, "gemm", "c")
         flags = getattr(c, "flags", None)
         if flags is not None and not getattr(flags, "writeable", True):
             raise ValueError("gemm: c is read-only (it is updated in place)")
@@ -75,14 +84,15 @@ def gemm(a, b, c=None, alpha: float = 1.0, beta: float = 0.0, trans_a: bool = Fa
 
 
 def matmul(a, b, out=None):
-    """``a @ b`` with numpy's semantics (1-D operands, broadcast batch dimensions), float32."""
+    """``a @ b`` with numpy's semantics (1-D operands, broadcast batch dimensions), float32 or
+    float64 (both operands the same)."""
     if out is None and type(a) is np.ndarray and type(b) is np.ndarray and a.ndim == 2 == b.ndim:
-        res = _through_binding(a, b, np.empty((a.shape[0], b.shape[1]), _FLOAT32), 1.0, 0.0)
+        res = _through_binding(a, b, np.empty((a.shape[0], b.shape[1]), a.dtype), 1.0, 0.0)
         if res is not None:
             return res
     xp = backend.array_module(a, b)
+    dtype = _check_dtypes("matmul", a=a, b=b)
     for x, name in ((a, "a"), (b, "b")):
-        _check_float32(x, "matmul", name)
         if x.ndim == 0:
             raise ValueError(f"matmul: {name} must have at least one dimension (got a scalar)")
     a2 = a[None, :] if a.ndim == 1 else a
@@ -102,7 +112,7 @@ def matmul(a, b, out=None):
         b2 = xp.broadcast_to(b2, batch + b2.shape[-2:])
     else:
         batch = batch_a
-    res = xp.empty(batch + (m, n), dtype=_FLOAT32)
+    res = xp.empty(batch + (m, n), dtype=dtype)
     backend.kernels_for(a).gemm(a2, b2, res, 1.0, 0.0)
     if a.ndim == 1:
         res = res[..., 0, :]

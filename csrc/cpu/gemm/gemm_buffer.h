@@ -18,24 +18,26 @@ class PackBuffer {
   PackBuffer& operator=(const PackBuffer&) = delete;
   ~PackBuffer() { std::free(data_); }
 
-  // 64-byte aligned room for `floats` floats; contents are not kept across growth.
-  float* get(int64_t floats) {
-    if (floats > capacity_) {
+  // 64-byte aligned room for `count` elements of type T (float or double: the float and double
+  // GEMMs share a thread's buffers); contents are not kept across growth.
+  template <typename T = float>
+  T* get(int64_t count) {
+    const int64_t bytes = round_up(count * int64_t(sizeof(T)), 64);
+    if (bytes > capacity_bytes_) {
       std::free(data_);
-      const size_t bytes = size_t(round_up(floats * int64_t(sizeof(float)), 64));
-      data_ = static_cast<float*>(std::aligned_alloc(64, bytes));
+      data_ = std::aligned_alloc(64, size_t(bytes));
       if (!data_) {
-        capacity_ = 0;
+        capacity_bytes_ = 0;
         throw std::bad_alloc();
       }
-      capacity_ = floats;
+      capacity_bytes_ = bytes;
     }
-    return data_;
+    return static_cast<T*>(data_);
   }
 
  private:
-  float* data_ = nullptr;
-  int64_t capacity_ = 0;
+  void* data_ = nullptr;
+  int64_t capacity_bytes_ = 0;
 };
 
 }  // namespace fastdl::cpu::FASTDL_ISA

@@ -19,36 +19,50 @@
 #endif
 
 namespace fastdl::cpu::FASTDL_ISA {
+namespace {
 
-// `sweeps` passes of the A sliver over the whole B block; returns a value that depends on the
-// results (so the work is kept) and writes the FLOP count.
-float microkernel_burst(int64_t sweeps, double* flops) {
-  using namespace gemm_config;
+// `sweeps` passes of the A sliver over the whole B block, with T's blocking; returns a value that
+// depends on the results (so the work is kept) and writes the FLOP count.
+template <typename T>
+T microkernel_burst_of(int64_t sweeps, double* flops) {
+  constexpr int MR = gemm_config::Blocking<T>::MR, NR = gemm_config::Blocking<T>::NR;
+  constexpr int64_t KC = gemm_config::Blocking<T>::KC, NC = gemm_config::Blocking<T>::NC;
   constexpr int64_t kSlivers = NC / NR;
-  const int64_t stride = packed_b_sliver_stride<NR>(KC);
+  constexpr int64_t kLine = 64 / int64_t(sizeof(T));
+  const int64_t stride = packed_b_sliver_stride<T, NR>(KC);
   // 64-byte aligned storage (the packed layouts the micro-kernel is written for), filled once
   // per thread so that timed calls do nothing but multiply.
-  struct alignas(64) Line { float v[16]; };
+  struct alignas(64) Line { T v[kLine]; };
   thread_local std::vector<Line> a_lines, b_lines, c_lines;
   if (a_lines.empty()) {
-    a_lines.resize(MR * KC / 16 + 1);
-    b_lines.resize(kSlivers * stride / 16 + 1);
-    c_lines.resize(kSlivers * MR * NR / 16 + 1);
-    float* a_init = reinterpret_cast<float*>(a_lines.data());
-    float* b_init = reinterpret_cast<float*>(b_lines.data());
-    for (int64_t i = 0; i < MR * KC; ++i) a_init[i] = 1e-3f * float(i % 7);
-    for (int64_t i = 0; i < kSlivers * stride; ++i) b_init[i] = 1e-3f * float(i % 5);
+    a_lines.resize(MR * KC / kLine + 1);
+    b_lines.resize(kSlivers * stride / kLine + 1);
+    c_lines.resize(kSlivers * MR * NR / kLine + 1);
+    T* a_init = reinterpret_cast<T*>(a_lines.data());
+    T* b_init = reinterpret_cast<T*>(b_lines.data());
+    for (int64_t i = 0; i < MR * KC; ++i) a_init[i] = T(1e-3) * T(i % 7);
+    for (int64_t i = 0; i < kSlivers * stride; ++i) b_init[i] = T(1e-3) * T(i % 5);
   }
-  const float* a = reinterpret_cast<const float*>(a_lines.data());
-  const float* b = reinterpret_cast<const float*>(b_lines.data());
-  float* c = reinterpret_cast<float*>(c_lines.data());
+  const T* a = reinterpret_cast<const T*>(a_lines.data());
+  const T* b = reinterpret_cast<const T*>(b_lines.data());
+  T* c = reinterpret_cast<T*>(c_lines.data());
   for (int64_t s = 0; s < sweeps; ++s)
     for (int64_t j = 0; j < kSlivers; ++j)
-      micro_kernel<MR, NR>(KC, a, b + j * stride, c + j * MR * NR, NR, 1, MR, NR, 1.f, 1.f);
+      micro_kernel<T, MR, NR>(KC, a, b + j * stride, c + j * MR * NR, NR, 1, MR, NR, T(1), T(1));
   *flops = 2.0 * double(MR) * NR * KC * kSlivers * double(sweeps);
-  float total = 0.f;
+  T total = 0;
   for (int64_t i = 0; i < kSlivers * MR * NR; i += 97) total += c[i];
   return total;
+}
+
+}  // namespace
+
+float microkernel_burst(int64_t sweeps, double* flops) {
+  return microkernel_burst_of<float>(sweeps, flops);
+}
+
+float microkernel_burst_f64(int64_t sweeps, double* flops) {
+  return float(microkernel_burst_of<double>(sweeps, flops));
 }
 
 }  // namespace fastdl::cpu::FASTDL_ISA

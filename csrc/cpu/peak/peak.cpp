@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <chrono>
+#include <ctime>
 #include <cstdint>
 #include <cstring>
 #include <stdexcept>
@@ -14,11 +15,13 @@
 #include <omp.h>
 #endif
 
-#define FASTDL_DECLARE_PEAK(ns)                       \
-  namespace fastdl::cpu::ns {                         \
-  float fma_burst(int64_t iters, double* flops);      \
-  float read_sum(const float* data, int64_t n);       \
-  float microkernel_burst(int64_t sweeps, double* flops); \
+#define FASTDL_DECLARE_PEAK(ns)                               \
+  namespace fastdl::cpu::ns {                                 \
+  float fma_burst(int64_t iters, double* flops);              \
+  float fma_burst_f64(int64_t iters, double* flops);          \
+  float read_sum(const float* data, int64_t n);               \
+  float microkernel_burst(int64_t sweeps, double* flops);     \
+  float microkernel_burst_f64(int64_t sweeps, double* flops); \
   }
 FASTDL_DECLARE_PEAK(avx512)
 FASTDL_DECLARE_PEAK(avx2)
@@ -32,21 +35,36 @@ using ReadFn = float (*)(const float*, int64_t);
 
 // One ISA's copies of the measurement loops.
 struct PeakKernels {
-  BurstFn fma;          // register-only FMA bursts
-  BurstFn microkernel;  // the GEMM micro-kernel over L1/L2-resident operands
-  ReadFn read;          // a streaming sum over memory
+  BurstFn fma, fma_f64;                  // register-only FMA bursts (fp32, fp64)
+  BurstFn microkernel, microkernel_f64;  // the GEMM micro-kernel over L1/L2-resident operands
+  ReadFn read;                           // a streaming sum over memory
 };
+
+#define FASTDL_PEAK_KERNELS(ns)                                                         \
+  PeakKernels {                                                                         \
+    ns::fma_burst, ns::fma_burst_f64, ns::microkernel_burst, ns::microkernel_burst_f64, \
+        ns::read_sum                                                                    \
+  }
 
 PeakKernels kernels_for(Isa isa) {
   switch (isa) {
 #ifdef FASTDL_HAVE_ISA_avx512
-    case Isa::avx512: return {avx512::fma_burst, avx512::microkernel_burst, avx512::read_sum};
+    case Isa::avx512: return FASTDL_PEAK_KERNELS(avx512);
 #endif
 #ifdef FASTDL_HAVE_ISA_avx2
-    case Isa::avx2: return {avx2::fma_burst, avx2::microkernel_burst, avx2::read_sum};
+    case Isa::avx2: return FASTDL_PEAK_KERNELS(avx2);
 #endif
-    default: return {scalar::fma_burst, scalar::microkernel_burst, scalar::read_sum};
+    default: return FASTDL_PEAK_KERNELS(scalar);
   }
+}
+#undef FASTDL_PEAK_KERNELS
+
+// True for "float64", false for "float32" (the element types the GEMM kernels come in).
+bool is_float64(const char* dtype) {
+  const std::string name = dtype ? dtype : "";
+  if (name == "float64") return true;
+  if (name == "float32" || name.empty()) return false;
+  throw std::invalid_argument("dtype must be 'float32' or 'float64', got '" + name + "'");
 }
 
 #ifdef _OPENMP
@@ -62,6 +80,14 @@ double now() {
   return std::chrono::duration<double>(clock::now().time_since_epoch()).count();
 }
 
+// CPU time of the calling thread: unlike wall time, it does not run while the thread waits for
+// a core.
+double thread_cpu_seconds() {
+  timespec ts{};
+  clock_gettime(CLOCK_THREAD_CPUTIME_ID, &ts);
+  return double(ts.tv_sec) + 1e-9 * double(ts.tv_nsec);
+}
+
 Isa resolve(const char* isa) {
   if (!isa || !*isa) return active_isa();
   for (Isa a : available_isas())
@@ -75,8 +101,18 @@ Isa resolve(const char* isa) {
 double median_burst_gflops(BurstFn burst, int threads, double seconds) {
   threads = std::max(threads, 1);
   std::vector<double> rates;
-  int64_t iters = 1;
   volatile float sink = 0.f;
+  // Bursts are sized on this thread's CPU clock, alone: sized by the team's wall time, one
+  // thread preempted by another process stretched a burst of a few FMAs past the 10 ms mark and
+  // froze the size there, and the "peak" read 0.1 GFLOP/s on 2 busy vCPUs.
+  int64_t iters = 1;
+  for (;;) {
+    double f = 0.0;
+    const double c0 = thread_cpu_seconds();
+    sink = burst(iters, &f);
+    if (thread_cpu_seconds() - c0 >= 0.01) break;
+    iters *= 2;
+  }
   const double warm_until = now() + 0.2, deadline = warm_until + seconds;
   for (double t = now(); t < deadline; t = now()) {
     double flops_total = 0.0;
@@ -88,10 +124,6 @@ double median_burst_gflops(BurstFn burst, int threads, double seconds) {
       flops_total += f;
     }
     const double dt = now() - t0;
-    if (dt < 0.01) {
-      iters *= 2;
-      continue;
-    }
     if (t >= warm_until) rates.push_back(flops_total / dt * 1e-9);
   }
   if (rates.empty()) return 0.0;
@@ -101,12 +133,16 @@ double median_burst_gflops(BurstFn burst, int threads, double seconds) {
 
 }  // namespace
 
-double measure_peak_gflops(const char* isa, int threads, double seconds) {
-  return median_burst_gflops(kernels_for(resolve(isa)).fma, threads, seconds);
+double measure_peak_gflops(const char* isa, int threads, double seconds, const char* dtype) {
+  const PeakKernels kernels = kernels_for(resolve(isa));
+  return median_burst_gflops(is_float64(dtype) ? kernels.fma_f64 : kernels.fma, threads, seconds);
 }
 
-double measure_microkernel_gflops(const char* isa, int threads, double seconds) {
-  return median_burst_gflops(kernels_for(resolve(isa)).microkernel, threads, seconds);
+double measure_microkernel_gflops(const char* isa, int threads, double seconds,
+                                  const char* dtype) {
+  const PeakKernels kernels = kernels_for(resolve(isa));
+  return median_burst_gflops(is_float64(dtype) ? kernels.microkernel_f64 : kernels.microkernel,
+                             threads, seconds);
 }
 
 double measure_read_bandwidth_gbs(int threads, double seconds) {

@@ -12,51 +12,105 @@
 
 namespace fastdl::cpu::FASTDL_ISA {
 
-// Runs `iters` rounds of kAccumulators vector FMAs; returns a value that depends on all of them (so the
-// compiler keeps the work) and writes the FLOP count.
-float fma_burst(int64_t iters, double* flops) {
+namespace {
+
+// Register-wide vectors of T for this ISA, with the FMA the GEMM micro-kernels use.
+template <typename T>
+struct PeakVec;
 #if defined(FASTDL_ISA_avx512)
+template <>
+struct PeakVec<float> {
   using V = __m512;
-  constexpr int kLanes = 16;
-  auto fma = [](V a, V b, V c) { return _mm512_fmadd_ps(a, b, c); };
-  auto set1 = [](float x) { return _mm512_set1_ps(x); };
-  auto sum = [](V v) { return _mm512_reduce_add_ps(v); };
-  constexpr int kFlopsPerOp = 2;
+  static constexpr int kLanes = 16;
+  static V fma(V a, V b, V c) { return _mm512_fmadd_ps(a, b, c); }
+  static V set1(float x) { return _mm512_set1_ps(x); }
+  static V add(V a, V b) { return _mm512_add_ps(a, b); }
+  static float sum(V v) { return _mm512_reduce_add_ps(v); }
+};
+template <>
+struct PeakVec<double> {
+  using V = __m512d;
+  static constexpr int kLanes = 8;
+  static V fma(V a, V b, V c) { return _mm512_fmadd_pd(a, b, c); }
+  static V set1(double x) { return _mm512_set1_pd(x); }
+  static V add(V a, V b) { return _mm512_add_pd(a, b); }
+  static double sum(V v) { return _mm512_reduce_add_pd(v); }
+};
 #elif defined(FASTDL_ISA_avx2)
+template <>
+struct PeakVec<float> {
   using V = __m256;
-  constexpr int kLanes = 8;
-  auto fma = [](V a, V b, V c) { return _mm256_fmadd_ps(a, b, c); };
-  auto set1 = [](float x) { return _mm256_set1_ps(x); };
-  auto sum = [](V v) {
+  static constexpr int kLanes = 8;
+  static V fma(V a, V b, V c) { return _mm256_fmadd_ps(a, b, c); }
+  static V set1(float x) { return _mm256_set1_ps(x); }
+  static V add(V a, V b) { return _mm256_add_ps(a, b); }
+  static float sum(V v) {
     alignas(32) float t[8];
     _mm256_store_ps(t, v);
     return t[0] + t[1] + t[2] + t[3] + t[4] + t[5] + t[6] + t[7];
-  };
-  constexpr int kFlopsPerOp = 2;
+  }
+};
+template <>
+struct PeakVec<double> {
+  using V = __m256d;
+  static constexpr int kLanes = 4;
+  static V fma(V a, V b, V c) { return _mm256_fmadd_pd(a, b, c); }
+  static V set1(double x) { return _mm256_set1_pd(x); }
+  static V add(V a, V b) { return _mm256_add_pd(a, b); }
+  static double sum(V v) {
+    alignas(32) double t[4];
+    _mm256_store_pd(t, v);
+    return t[0] + t[1] + t[2] + t[3];
+  }
+};
 #else
-  typedef float V __attribute__((vector_size(16)));
-  constexpr int kLanes = 4;
-  auto fma = [](V a, V b, V c) { return a * b + c; };
-  auto set1 = [](float x) { return V{x, x, x, x}; };
-  auto sum = [](V v) { return v[0] + v[1] + v[2] + v[3]; };
-  constexpr int kFlopsPerOp = 2;
+template <typename T>
+struct PeakVec {
+  typedef T V __attribute__((vector_size(16)));
+  static constexpr int kLanes = 16 / int(sizeof(T));
+  static V fma(V a, V b, V c) { return a * b + c; }
+  static V set1(T x) { return V{} + x; }
+  static V add(V a, V b) { return a + b; }
+  static T sum(V v) {
+    T s = 0;
+    for (int l = 0; l < kLanes; ++l) s += v[l];
+    return s;
+  }
+};
 #endif
+
+// Runs `iters` rounds of kAccumulators vector FMAs on T; returns a value that depends on all of
+// them (so the compiler keeps the work) and writes the FLOP count.
+template <typename T>
+T fma_burst_of(int64_t iters, double* flops) {
+  using P = PeakVec<T>;
+  using V = typename P::V;
+  constexpr int kLanes = P::kLanes;
+  constexpr int kFlopsPerOp = 2;
 #if defined(FASTDL_ISA_avx512)
   constexpr int kAccumulators = 16;
 #else
   constexpr int kAccumulators = 12;
 #endif
   V acc[kAccumulators];
-  for (int i = 0; i < kAccumulators; ++i) acc[i] = set1(0.001f * i);
-  const V x = set1(0.999999f), y = set1(1e-7f);
+  for (int i = 0; i < kAccumulators; ++i) acc[i] = P::set1(T(0.001) * T(i));
+  const V x = P::set1(T(0.999999)), y = P::set1(T(1e-7));
   for (int64_t it = 0; it < iters; ++it) {
 #pragma GCC unroll 16
-    for (int i = 0; i < kAccumulators; ++i) acc[i] = fma(acc[i], x, y);
+    for (int i = 0; i < kAccumulators; ++i) acc[i] = P::fma(acc[i], x, y);
   }
   V total = acc[0];
-  for (int i = 1; i < kAccumulators; ++i) total = total + acc[i];
+  for (int i = 1; i < kAccumulators; ++i) total = P::add(total, acc[i]);
   *flops = double(iters) * kAccumulators * kLanes * kFlopsPerOp;
-  return sum(total);
+  return P::sum(total);
+}
+
+}  // namespace
+
+float fma_burst(int64_t iters, double* flops) { return fma_burst_of<float>(iters, flops); }
+
+float fma_burst_f64(int64_t iters, double* flops) {
+  return float(fma_burst_of<double>(iters, flops));
 }
 
 // Sums n floats with 8 independent vector accumulators, so the loop is bound by loads from

@@ -1,4 +1,4 @@
-// Host side of the SGEMM: picks the load path per operand from its strides and alignment, splits
+// Host side of the GEMM (float and double, one body): picks the load path per operand from its strides and alignment, splits
 // the batch over grid.z (and over host loops beyond what one launch can address), and launches.
 #include <cstdint>
 #include <stdexcept>
@@ -24,9 +24,10 @@ bool batch_strides_keep_alignment(const std::vector<int64_t>& strides) {
   return true;
 }
 
-// float4 loads need unit stride along k or along m/n, the other stride and every batch offset a
-// multiple of 4 elements, and a 16-byte aligned base.
-Operand choose_layout(const float* data, int64_t k_stride, int64_t mn_stride,
+// Four-element (Quad) loads need unit stride along k or along m/n, the other stride and every
+// batch offset a multiple of 4 elements, and a 16-byte aligned base (then every float4, or both
+// double2 halves of a double Quad, are 16-byte aligned).
+Operand choose_layout(const void* data, int64_t k_stride, int64_t mn_stride,
                       const std::vector<int64_t>& batch_strides) {
   if (!aligned16(data) || !batch_strides_keep_alignment(batch_strides)) return Operand::general;
   if (k_stride == 1 && mn_stride % 4 == 0) return Operand::k_contiguous;
@@ -34,32 +35,34 @@ Operand choose_layout(const float* data, int64_t k_stride, int64_t mn_stride,
   return Operand::general;
 }
 
-template <Operand kA, Operand kB, bool kOmit>
-void launch_one(const Params& p, dim3 grid, cudaStream_t stream) {
-  launch(sgemm_detail::sgemm_kernel<kA, kB, kOmit>, grid, dim3(sgemm_detail::kThreads), 0, stream, p);
+template <typename T, Operand kA, Operand kB, bool kOmit>
+void launch_one(const Params<T>& p, dim3 grid, cudaStream_t stream) {
+  launch(sgemm_detail::gemm_kernel<T, kA, kB, kOmit>, grid, dim3(sgemm_detail::kThreads), 0,
+         stream, p);
 }
 
-template <Operand kA, bool kOmit>
-void dispatch_b(Operand b, const Params& p, dim3 grid, cudaStream_t stream) {
+template <typename T, Operand kA, bool kOmit>
+void dispatch_b(Operand b, const Params<T>& p, dim3 grid, cudaStream_t stream) {
   switch (b) {
-    case Operand::general: return launch_one<kA, Operand::general, kOmit>(p, grid, stream);
-    case Operand::k_contiguous: return launch_one<kA, Operand::k_contiguous, kOmit>(p, grid, stream);
-    case Operand::mn_contiguous: return launch_one<kA, Operand::mn_contiguous, kOmit>(p, grid, stream);
+    case Operand::general: return launch_one<T, kA, Operand::general, kOmit>(p, grid, stream);
+    case Operand::k_contiguous: return launch_one<T, kA, Operand::k_contiguous, kOmit>(p, grid, stream);
+    case Operand::mn_contiguous: return launch_one<T, kA, Operand::mn_contiguous, kOmit>(p, grid, stream);
   }
 }
 
-template <bool kOmit>
-void dispatch(Operand a, Operand b, const Params& p, dim3 grid, cudaStream_t stream) {
+template <typename T, bool kOmit>
+void dispatch(Operand a, Operand b, const Params<T>& p, dim3 grid, cudaStream_t stream) {
   switch (a) {
-    case Operand::general: return dispatch_b<Operand::general, kOmit>(b, p, grid, stream);
-    case Operand::k_contiguous: return dispatch_b<Operand::k_contiguous, kOmit>(b, p, grid, stream);
-    case Operand::mn_contiguous: return dispatch_b<Operand::mn_contiguous, kOmit>(b, p, grid, stream);
+    case Operand::general: return dispatch_b<T, Operand::general, kOmit>(b, p, grid, stream);
+    case Operand::k_contiguous: return dispatch_b<T, Operand::k_contiguous, kOmit>(b, p, grid, stream);
+    case Operand::mn_contiguous: return dispatch_b<T, Operand::mn_contiguous, kOmit>(b, p, grid, stream);
   }
 }
 
 }  // namespace
 
-void sgemm(const SgemmProblem& pr, void* stream_handle, SgemmVariant variant) {
+template <typename T>
+void gemm(const GemmProblem<T>& pr, void* stream_handle, SgemmVariant variant) {
   const size_t nd = pr.batch_shape.size();
   if (pr.a_batch_strides.size() != nd || pr.b_batch_strides.size() != nd ||
       pr.c_batch_strides.size() != nd)
@@ -78,7 +81,7 @@ void sgemm(const SgemmProblem& pr, void* stream_handle, SgemmVariant variant) {
 #endif
   auto stream = static_cast<cudaStream_t>(stream_handle);
 
-  Params p{};
+  Params<T> p{};
   p.m = pr.m, p.n = pr.n, p.k = pr.k, p.alpha = pr.alpha, p.beta = pr.beta;
   p.a_rs = pr.a.rs, p.a_cs = pr.a.cs, p.b_rs = pr.b.rs, p.b_cs = pr.b.cs;
   p.c_rs = pr.c_rs, p.c_cs = pr.c_cs;
@@ -115,14 +118,17 @@ void sgemm(const SgemmProblem& pr, void* stream_handle, SgemmVariant variant) {
       const int64_t items = inner_items - begin < kMaxGridYZ ? inner_items - begin : kMaxGridYZ;
       const dim3 grid{unsigned(grid_x), unsigned(grid_y), unsigned(items)};
       if (variant == SgemmVariant::normal) {
-        dispatch<false>(a_layout, b_layout, p, grid, stream);
+        dispatch<T, false>(a_layout, b_layout, p, grid, stream);
       } else {
 #ifdef FASTDL_CUDA_EMU
-        dispatch<true>(a_layout, b_layout, p, grid, stream);
+        dispatch<T, true>(a_layout, b_layout, p, grid, stream);
 #endif
       }
     }
   }
 }
+
+template void gemm<float>(const GemmProblem<float>&, void*, SgemmVariant);
+template void gemm<double>(const GemmProblem<double>&, void*, SgemmVariant);
 
 }  // namespace fastdl::cuda

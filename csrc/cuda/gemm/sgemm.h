@@ -1,27 +1,34 @@
 #pragma once
-// fp32 GEMM on a CUDA device (or in the emulator): C = alpha * A B + beta * C for every item of a
-// batch. Plain C++: callers need no CUDA headers. Matrices are addressed by element strides,
-// x[i * rs + j * cs], as in cpu/gemm/gemm.h, so transposes and broadcasts are views, never copies.
-// With beta == 0, C is never read.
+// GEMM on a CUDA device (or in the emulator), float or double (one templated kernel source,
+// sgemm_kernel.cuh): C = alpha * A B + beta * C for every item of a batch. Plain C++: callers need
+// no CUDA headers. Matrices are addressed by element strides, x[i * rs + j * cs], as in
+// cpu/gemm/gemm.h, so transposes and broadcasts are views, never copies. With beta == 0, C is
+// never read.
 #include <cstdint>
 #include <vector>
 
 namespace fastdl::cuda {
 
-struct SgemmMatrix {
-  const float* data;
+template <typename T>
+struct GemmMatrix {
+  const T* data;
   int64_t rs, cs;  // row and column strides, in elements
 };
 
-struct SgemmProblem {
+template <typename T>
+struct GemmProblem {
   int64_t m = 0, n = 0, k = 0;
-  float alpha = 1.0f, beta = 0.0f;
-  SgemmMatrix a{}, b{};
-  float* c = nullptr;
+  T alpha = 1, beta = 0;
+  GemmMatrix<T> a{}, b{};
+  T* c = nullptr;
   int64_t c_rs = 0, c_cs = 0;
   // Batch dimensions, outermost first, with each operand's stride (0 = broadcast) per dimension.
   std::vector<int64_t> batch_shape, a_batch_strides, b_batch_strides, c_batch_strides;
 };
+
+using SgemmMatrix = GemmMatrix<float>;
+using SgemmProblem = GemmProblem<float>;
+using DgemmProblem = GemmProblem<double>;
 
 enum class SgemmVariant {
   normal,
@@ -32,7 +39,14 @@ enum class SgemmVariant {
 
 // Enqueues the product on `stream` (a cudaStream_t; nullptr = default stream). Launch errors are
 // left for the caller's cudaGetLastError(); the emulator runs synchronously and throws instead.
-void sgemm(const SgemmProblem& problem, void* stream = nullptr,
-           SgemmVariant variant = SgemmVariant::normal);
+// Instantiated for float and double (sgemm.cu).
+template <typename T>
+void gemm(const GemmProblem<T>& problem, void* stream = nullptr,
+          SgemmVariant variant = SgemmVariant::normal);
+
+inline void sgemm(const SgemmProblem& problem, void* stream = nullptr,
+                  SgemmVariant variant = SgemmVariant::normal) {
+  gemm<float>(problem, stream, variant);
+}
 
 }  // namespace fastdl::cuda

@@ -43,16 +43,17 @@ def interleaved_seconds(fns: dict, repeats: int = 7, pause: float = 0.25) -> dic
     return {name: statistics.median(ts) for name, ts in times.items()}
 
 
-def peak_gflops(threads: int, isa: str = "") -> float:
-    """Sustained fp32 FMA rate of this machine now (median of bursts after a warm-up)."""
-    return _C.measure_peak_gflops(isa, threads, 0.3)
+def peak_gflops(threads: int, isa: str = "", dtype: str = "float32") -> float:
+    """Sustained FMA rate (fp32 or fp64) of this machine now (median of bursts after a warm-up)."""
+    return _C.measure_peak_gflops(isa, threads, 0.3, dtype)
 
 
-def microkernel_gflops(threads: int, isa: str = "") -> float:
-    """Rate of fastdl's GEMM micro-kernel alone (operands in L1/L2, no packing, no C traffic),
-    measured now: the most the GEMM can reach on these cores at the moment. On a shared host it
-    falls well below the FMA peak when neighbours take the cores' load and cache bandwidth."""
-    return _C.measure_microkernel_gflops(isa, threads, 0.3)
+def microkernel_gflops(threads: int, isa: str = "", dtype: str = "float32") -> float:
+    """Rate of fastdl's GEMM micro-kernel alone (operands in L1/L2, no packing, no C traffic) for
+    dtype, measured now: the most the GEMM can reach on these cores at the moment. On a shared
+    host it falls well below the FMA peak when neighbours take the cores' load and cache
+    bandwidth."""
+    return _C.measure_microkernel_gflops(isa, threads, 0.3, dtype)
 
 
 def markdown_table(headers: Sequence[str], rows: Sequence[Sequence[object]]) -> str:

@@ -1,11 +1,12 @@
-"""`fastdl bench gemm`: fp32 GEMM GFLOP/s of fastdl vs numpy (OpenBLAS) and PyTorch (MKL).
+"""`fastdl bench gemm`: GEMM GFLOP/s of fastdl vs numpy (OpenBLAS) and PyTorch (MKL), in float32
+(sgemm) and/or float64 (dgemm; `--dtype float64` or `--dtype both`).
 
 The three run in this process, interleaved call by call (medians of `--repeats`), so that noise
 from other processes hits them alike. Where OPENBLAS_CORETYPE / OPENBLAS_L2_SIZE are set, numpy is
 also measured in a child process with both unset (OpenBLAS reads them when it loads). Each row
-shows % of this machine's sustained fp32 FMA peak and % of what fastdl's micro-kernel alone
-reaches on these cores (operands in L1/L2; on a shared host neighbours can hold it far below the
-FMA peak), both measured by this run.
+shows % of this machine's sustained FMA peak for that dtype and % of what fastdl's micro-kernel
+alone reaches on these cores (operands in L1/L2; on a shared host neighbours can hold it far below
+the FMA peak), both measured by this run.
 """
 from __future__ import annotations
 
@@ -25,11 +26,14 @@ DEFAULT_SHAPES = [(256, 256, 256), (512, 512, 512), (1024, 1024, 1024), (2048, 2
 OPENBLAS_VARS = ("OPENBLAS_CORETYPE", "OPENBLAS_L2_SIZE")
 
 
-def _operands(m, n, k, seed=0):
+DTYPES = ("float32", "float64")
+
+
+def _operands(m, n, k, dtype="float32", seed=0):
     rng = np.random.default_rng(seed)
-    a = rng.standard_normal((m, k), dtype=np.float32)
-    b = rng.standard_normal((k, n), dtype=np.float32)
-    return a, b, np.empty((m, n), dtype=np.float32)
+    a = rng.standard_normal((m, k), dtype=dtype)
+    b = rng.standard_normal((k, n), dtype=dtype)
+    return a, b, np.empty((m, n), dtype=dtype)
 
 
 def _gflops(shape, seconds):
@@ -49,8 +53,8 @@ def _blas_kernel() -> str:
     return f"{blas[0]['internal_api']} {blas[0].get('architecture')}" if blas else "unknown"
 
 
-def measure_in_process(shapes, threads, repeats):
-    """{shape: {library: GFLOP/s}} for fastdl, numpy and (when installed) torch."""
+def measure_in_process(shapes, threads, repeats, dtype="float32"):
+    """{shape: {library: GFLOP/s}} for fastdl, numpy and (when installed) torch, in dtype."""
     import fastdl
     from threadpoolctl import threadpool_limits
     try:
@@ -63,7 +67,7 @@ def measure_in_process(shapes, threads, repeats):
     results = {}
     with threadpool_limits(threads, user_api="blas"):
         for shape in shapes:
-            a, b, c = _operands(*shape)
+            a, b, c = _operands(*shape, dtype)
             fns = {"fastdl": lambda: fastdl.ops.gemm(a, b, c),
                    "numpy": lambda: np.matmul(a, b, out=c)}
             if torch is not None:
@@ -74,22 +78,22 @@ def measure_in_process(shapes, threads, repeats):
     return results
 
 
-def _numpy_child(shapes, threads, repeats):
+def _numpy_child(shapes, threads, repeats, dtype="float32"):
     """Child process (OpenBLAS variables unset): numpy alone; prints JSON."""
     from threadpoolctl import threadpool_limits
     with threadpool_limits(threads, user_api="blas"):
         res = {}
         for shape in shapes:
-            a, b, c = _operands(*shape)
+            a, b, c = _operands(*shape, dtype)
             secs = interleaved_seconds({"numpy": lambda: np.matmul(a, b, out=c)}, repeats,
                                        pause=_pause(threads))
             res[",".join(map(str, shape))] = _gflops(shape, secs["numpy"])
     print(json.dumps({"kernel": _blas_kernel(), "gflops": res}))
 
 
-def measure_numpy_vars_unset(shapes, threads, repeats):
+def measure_numpy_vars_unset(shapes, threads, repeats, dtype="float32"):
     env = {k: v for k, v in os.environ.items() if k not in OPENBLAS_VARS}
-    spec = json.dumps({"shapes": shapes, "threads": threads, "repeats": repeats})
+    spec = json.dumps({"shapes": shapes, "threads": threads, "repeats": repeats, "dtype": dtype})
     proc = subprocess.run([sys.executable, "-m", "fastdl.bench.gemm", "--numpy-child", spec],
                           env=env, capture_output=True, text=True, check=False)
     if proc.returncode != 0:
@@ -98,33 +102,36 @@ def measure_numpy_vars_unset(shapes, threads, repeats):
     return {tuple(map(int, key.split(","))): v for key, v in data["gflops"].items()}, data["kernel"]
 
 
-def run(shapes, thread_counts, repeats) -> str:
+def run(shapes, thread_counts, repeats, dtypes=("float32",)) -> str:
     import fastdl
     vars_set = {v: os.environ[v] for v in OPENBLAS_VARS if v in os.environ}
     isa = fastdl._C.simd_path()
     rows, notes = [], []
     peer_names = None
-    for threads in thread_counts:
-        peak = peak_gflops(threads, isa)
-        kernel_alone = microkernel_gflops(threads, isa)
-        res = measure_in_process(shapes, threads, repeats)
-        unset, unset_kernel = (measure_numpy_vars_unset(shapes, threads, repeats)
-                               if vars_set else (None, None))
-        notes.append(f"{threads} thread(s): sustained {isa} fp32 FMA peak {peak:.0f} GFLOP/s; "
-                     f"fastdl's micro-kernel alone {kernel_alone:.0f} GFLOP/s "
-                     f"({100 * kernel_alone / peak:.0f}% of peak; both measured before the rows)")
-        for shape in shapes:
-            peers = {k: v for k, v in res[shape].items() if k != "fastdl"}
-            if unset is not None:
-                peers["numpy (OpenBLAS vars unset)"] = unset[shape]
-            peer_names = list(peers)
-            ours = res[shape]["fastdl"]
-            row = ["x".join(map(str, shape)), threads, ours, f"{100 * ours / peak:.0f}%",
-                   f"{100 * ours / kernel_alone:.0f}%"]
-            for g in peers.values():
-                row += [g, f"{ours / g:.2f}x"]
-            rows.append(row)
-    headers = ["M x N x K", "threads", "fastdl GFLOP/s", "fastdl % of peak",
+    for dtype in dtypes:
+        short = {"float32": "fp32", "float64": "fp64"}[dtype]
+        for threads in thread_counts:
+            peak = peak_gflops(threads, isa, dtype)
+            kernel_alone = microkernel_gflops(threads, isa, dtype)
+            res = measure_in_process(shapes, threads, repeats, dtype)
+            unset, unset_kernel = (measure_numpy_vars_unset(shapes, threads, repeats, dtype)
+                                   if vars_set else (None, None))
+            notes.append(f"{short}, {threads} thread(s): sustained {isa} {short} FMA peak "
+                         f"{peak:.0f} GFLOP/s; fastdl's {short} micro-kernel alone "
+                         f"{kernel_alone:.0f} GFLOP/s ({100 * kernel_alone / peak:.0f}% of peak; "
+                         f"both measured before the rows)")
+            for shape in shapes:
+                peers = {k: v for k, v in res[shape].items() if k != "fastdl"}
+                if unset is not None:
+                    peers["numpy (OpenBLAS vars unset)"] = unset[shape]
+                peer_names = list(peers)
+                ours = res[shape]["fastdl"]
+                row = ["x".join(map(str, shape)), short, threads, ours,
+                       f"{100 * ours / peak:.0f}%", f"{100 * ours / kernel_alone:.0f}%"]
+                for g in peers.values():
+                    row += [g, f"{ours / g:.2f}x"]
+                rows.append(row)
+    headers = ["M x N x K", "dtype", "threads", "fastdl GFLOP/s", "fastdl % of peak",
                "fastdl % of micro-kernel"]
     for name in peer_names:
         headers += [f"{name} GFLOP/s", f"fastdl / {name}"]
@@ -144,15 +151,19 @@ def main(argv=None):
     parser.add_argument("--shapes", default=None,
                         help="comma-separated MxNxK (default: 256..2048 cubes and 32x4096x1024)")
     parser.add_argument("--repeats", type=int, default=7)
+    parser.add_argument("--dtype", default="float32", choices=DTYPES + ("both",),
+                        help="element type: float32 (sgemm), float64 (dgemm) or both")
     parser.add_argument("--numpy-child", default=None, help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
     if args.numpy_child:
         spec = json.loads(args.numpy_child)
-        return _numpy_child([tuple(s) for s in spec["shapes"]], spec["threads"], spec["repeats"])
+        return _numpy_child([tuple(s) for s in spec["shapes"]], spec["threads"], spec["repeats"],
+                            spec.get("dtype", "float32"))
     shapes = DEFAULT_SHAPES if not args.shapes else [
         tuple(int(v) for v in s.lower().split("x")) for s in args.shapes.split(",")]
     threads = [int(t) for t in args.threads.split(",")]
-    print(run(shapes, threads, args.repeats))
+    dtypes = DTYPES if args.dtype == "both" else (args.dtype,)
+    print(run(shapes, threads, args.repeats, dtypes))
 
 
 if __name__ == "__main__":

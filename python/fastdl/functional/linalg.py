@@ -1,9 +1,9 @@
 """Matrix products on fastdl's GEMM kernels.
 
-float32 goes through our GEMM kernels (``backend.kernels_for(array).gemm``, the kernel behind
-``fastdl.ops.gemm``). Other dtypes — float64 is what
-gradcheck uses, integers appear in index arithmetic — fall back to numpy/cupy ``matmul``: our
-kernels are float32 only.
+float32 and float64 go through our GEMM kernels (``backend.kernels_for(array).gemm``, the kernel
+behind ``fastdl.ops.gemm``; templated on the element type), so gradcheck's float64 products run
+the same packing, blocking and threading as training's float32 ones. Other dtypes — integers
+appear in index arithmetic — fall back to numpy/cupy ``matmul``.
 
 The core op is ``_mm(a, b, trans_a, trans_b) = op(a) @ op(b)`` on >= 2-D operands with
 broadcastable batch dims. Its gradients are again ``_mm`` with other trans flags, so backward
@@ -18,6 +18,10 @@ from fastdl import _C, backend
 from fastdl.autograd.op import defop
 from fastdl.functional._core import Tensor, grad_for, promote_pair
 from fastdl.functional.shape import reshape, unsqueeze, squeeze
+
+
+# Element types the GEMM kernels are instantiated for (both operands have the same one here).
+_KERNEL_DTYPES = (np.dtype(np.float32), np.dtype(np.float64))
 
 
 def _batch_shape(sa, sb):
@@ -36,7 +40,7 @@ def _gemm_arrays(ad, bd, trans_a, trans_b):
         ad = ad.swapaxes(-1, -2)
     if trans_b:
         bd = bd.swapaxes(-1, -2)
-    if ad.dtype != np.float32:
+    if ad.dtype not in _KERNEL_DTYPES:
         return np.matmul(ad, bd)
     # Straight to the kernel set: the binding checks dtype, device and shapes itself, and
     # fastdl.ops.gemm's Python-side re-checks would triple this op's overhead on small inputs.
@@ -47,7 +51,7 @@ def _gemm_arrays(ad, bd, trans_a, trans_b):
         bd = np.broadcast_to(bd, batch + bd.shape[-2:])
     kernels = _C if type(ad) is np.ndarray else backend.kernels_for(ad)
     out = (np if kernels is _C else backend.array_module(ad)).empty(
-        batch + (ad.shape[-2], bd.shape[-1]), dtype=np.float32)
+        batch + (ad.shape[-2], bd.shape[-1]), dtype=ad.dtype)
     kernels.gemm(ad, bd, out, 1.0, 0.0)
     return out
 
