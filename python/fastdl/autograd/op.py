@@ -14,6 +14,11 @@ An op declaration gives
 - optionally ``inplace(target, *others, *args)``, writing the result into ``target`` without a
   temporary, for the ``x.add_(y)`` form (``apply_inplace``).
 
+Intermediates a backward needs besides inputs and output (gelu's Phi(x), a normalization's mean
+and 1/std) travel in a ``Saved`` passed as the op's last argument: the forward fills it, the
+backward (or a dedicated backward op given the same ``Saved``) reads it. They derive from inputs
+the op declares in ``saves``, so the version checks on those inputs guard them too.
+
 The public function (``fastdl.mul``, ``Tensor.__mul__`` ...) parses arguments and applies torch's
 type promotion, then calls ``OP.apply((tensors...), *args)``; forward gets the arrays followed by
 the args. Worked example (the whole definition of ``mul``)::
@@ -45,6 +50,18 @@ def bind_tensor_factory(wrap):
     _wrap = wrap
     from fastdl.autograd import graph
     graph._wrap = wrap
+
+
+class Saved:
+    """Intermediates a forward leaves for its backward (see the module docstring)."""
+
+    __slots__ = ("values",)
+
+    def __init__(self):
+        self.values = None
+
+    def __repr__(self):
+        return "<saved>"
 
 
 class OpDef:

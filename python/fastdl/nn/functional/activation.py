@@ -17,7 +17,7 @@ from fastdl.autograd.op import defop
 from fastdl.functional import activations as _core_act
 from fastdl.functional import arithmetic as A
 from fastdl.nn.functional._checks import check_float, check_tensor
-from fastdl.nn.functional._saved import Saved
+from fastdl.autograd.op import Saved
 from fastdl.nn.functional._special import normal_cdf
 
 sigmoid = A.sigmoid

@@ -21,7 +21,7 @@ from fastdl.functional import reductions as R
 from fastdl.nn.functional._checks import (check_float, check_reduction, check_same_dtype,
                                           check_tensor)
 from fastdl.nn.functional._reduction import legacy_reduction
-from fastdl.nn.functional._saved import Saved
+from fastdl.autograd.op import Saved
 from fastdl.tensor import _wrap
 
 

@@ -20,7 +20,7 @@ from fastdl.autograd.op import defop
 from fastdl.functional import arithmetic as A
 from fastdl.functional import reductions as R
 from fastdl.nn.functional._checks import check_float, check_same_dtype
-from fastdl.nn.functional._saved import Saved
+from fastdl.autograd.op import Saved
 from fastdl.tensor import _wrap
 
 
