@@ -425,3 +425,8 @@ def test_gradcheck_products_run_the_gemm_kernel(monkeypatch):
     assert gradcheck(lambda a, b: fastdl.matmul(a, b), (x, y))
     assert gradcheck(lambda a, b, c: F.linear(a, b, c), (x, w, bias))
     assert dtypes and all(dt == np.float64 for dt in dtypes)
+    for product in (lambda: F.linear(x, w, bias), lambda: F.linear(x, w), lambda: x @ y,
+                    lambda: fastdl.nn.Linear(7, 3).double()(x)):
+        dtypes.clear()  # the forward itself (not only the gradients) is one kernel call
+        product()
+        assert dtypes == [np.float64]

@@ -59,15 +59,20 @@ def device_of_arrays(arrays, what="op"):
     return devices.pop() if devices else "cpu"
 
 
+def cuda_kernels():
+    """fastdl._C_cuda (raises a clear error when fastdl was built without CUDA)."""
+    global _cuda_mod
+    if _cuda_mod is None:
+        try:
+            _cuda_mod = importlib.import_module("fastdl._C_cuda")
+        except ImportError:
+            raise RuntimeError("got a cupy array but fastdl was built without CUDA "
+                               "(reinstall with nvcc available and FASTDL_CUDA not OFF)") from None
+    return _cuda_mod
+
+
 def kernels_for(x):
     """The compiled kernel module serving arrays like ``x``."""
     if type(x) is not np.ndarray and is_cupy_array(x):
-        global _cuda_mod
-        if _cuda_mod is None:
-            try:
-                _cuda_mod = importlib.import_module("fastdl._C_cuda")
-            except ImportError:
-                raise RuntimeError("got a cupy array but fastdl was built without CUDA "
-                                   "(reinstall with nvcc available and FASTDL_CUDA not OFF)") from None
-        return _cuda_mod
+        return cuda_kernels()
     return _C

@@ -1,7 +1,8 @@
 """Matrix products on fastdl's GEMM kernels.
 
-float32 and float64 go through our GEMM kernels (``backend.kernels_for(array).gemm``, the kernel
-behind ``fastdl.ops.gemm``; templated on the element type), so gradcheck's float64 products run
+float32 and float64 go through our GEMM kernels (``_C.gemm`` for numpy arrays, ``_C_cuda.gemm``
+for cupy arrays: each op declares both forwards; the kernels behind ``fastdl.ops.gemm`` are
+templated on the element type), so gradcheck's float64 products run
 the same packing, blocking and threading as training's float32 ones. Other dtypes — integers
 appear in index arithmetic — fall back to numpy/cupy ``matmul``.
 
@@ -35,25 +36,31 @@ def _batch_shape(sa, sb):
                            "broadcast") from None
 
 
-def _gemm_arrays(ad, bd, trans_a, trans_b):
+def _gemm_arrays(ad, bd, trans_a, trans_b, kernels, xp):
     if trans_a:
         ad = ad.swapaxes(-1, -2)
     if trans_b:
         bd = bd.swapaxes(-1, -2)
     if ad.dtype not in _KERNEL_DTYPES:
-        return np.matmul(ad, bd)
+        return xp.matmul(ad, bd)
     # Straight to the kernel set: the binding checks dtype, device and shapes itself, and
     # fastdl.ops.gemm's Python-side re-checks would triple this op's overhead on small inputs.
     batch = _batch_shape(ad.shape[:-2], bd.shape[:-2])
     if ad.shape[:-2] != batch:
-        ad = np.broadcast_to(ad, batch + ad.shape[-2:])
+        ad = xp.broadcast_to(ad, batch + ad.shape[-2:])
     if bd.shape[:-2] != batch:
-        bd = np.broadcast_to(bd, batch + bd.shape[-2:])
-    kernels = _C if type(ad) is np.ndarray else backend.kernels_for(ad)
-    out = (np if kernels is _C else backend.array_module(ad)).empty(
-        batch + (ad.shape[-2], bd.shape[-1]), dtype=ad.dtype)
+        bd = xp.broadcast_to(bd, batch + bd.shape[-2:])
+    out = xp.empty(batch + (ad.shape[-2], bd.shape[-1]), dtype=ad.dtype)
     kernels.gemm(ad, bd, out, 1.0, 0.0)
     return out
+
+
+def _mm_cpu(ad, bd, trans_a, trans_b):
+    return _gemm_arrays(ad, bd, trans_a, trans_b, _C, np)
+
+
+def _mm_cuda(ad, bd, trans_a, trans_b):
+    return _gemm_arrays(ad, bd, trans_a, trans_b, backend.cuda_kernels(), backend.array_module(ad))
 
 
 def _mm_backward(ctx, g):
@@ -68,7 +75,7 @@ def _mm_backward(ctx, g):
     return ga, gb
 
 
-mm_op = defop("mm", forward=_gemm_arrays, backward=_mm_backward, saves=(0, 1))
+mm_op = defop("mm", cpu=_mm_cpu, cuda=_mm_cuda, backward=_mm_backward, saves=(0, 1))
 
 
 def _mm(a: Tensor, b: Tensor, trans_a: bool = False, trans_b: bool = False) -> Tensor:
@@ -121,28 +128,30 @@ def bmm(input, mat2):
     return _mm(input, mat2)
 
 
-def _gemm_2d(a, b, trans_b=False, bias=None):
-    """a @ op(b) (+ bias broadcast over rows) for 2-D arrays: our GEMM kernel with the transpose
-    as strides (no copy) and the bias folded in with beta=1 (no separate pass)."""
-    if a.dtype != np.float32:
-        out = a @ (b.T if trans_b else b)
-        if bias is not None:
-            out += bias
-        return out
-    kernels = _C if type(a) is np.ndarray else backend.kernels_for(a)
-    xp = np if kernels is _C else backend.array_module(a)
-    out = xp.empty((a.shape[0], b.shape[0] if trans_b else b.shape[1]), dtype=np.float32)
-    if bias is None:
-        kernels.gemm(a, b.T if trans_b else b, out, 1.0, 0.0)
+def _linear_arrays(x, w, b, kernels, xp):
+    """x @ w.T (+ b) over x's last dim: one GEMM reading w transposed in place (strides, no
+    copy), the bias folded in with beta=1 (no separate pass)."""
+    x2 = x.reshape(-1, w.shape[1])
+    if x2.dtype not in _KERNEL_DTYPES or w.dtype != x2.dtype:
+        out = x2 @ w.T
+        if b is not None:
+            out += b
     else:
-        out[...] = bias
-        kernels.gemm(a, b.T if trans_b else b, out, 1.0, 1.0)
-    return out
-
-
-def _linear_forward(x, w, b=None):
-    out = _gemm_2d(x.reshape(-1, w.shape[1]), w, trans_b=True, bias=b)
+        out = xp.empty((x2.shape[0], w.shape[0]), dtype=x2.dtype)
+        if b is None:
+            kernels.gemm(x2, w.T, out, 1.0, 0.0)
+        else:
+            out[...] = b
+            kernels.gemm(x2, w.T, out, 1.0, 1.0)
     return out.reshape(x.shape[:-1] + (w.shape[0],))
+
+
+def _linear_cpu(x, w, b=None):
+    return _linear_arrays(x, w, b, _C, np)
+
+
+def _linear_cuda(x, w, b=None):
+    return _linear_arrays(x, w, b, backend.cuda_kernels(), backend.array_module(x))
 
 
 def _linear_backward(ctx, g):
@@ -166,7 +175,8 @@ def _linear_backward(ctx, g):
     return grad_x, grad_w, grad_b
 
 
-linear_op = defop("linear", forward=_linear_forward, backward=_linear_backward, saves=(0, 1))
+linear_op = defop("linear", cpu=_linear_cpu, cuda=_linear_cuda, backward=_linear_backward,
+                  saves=(0, 1))
 
 
 def linear(input, weight, bias=None):
