@@ -576,8 +576,8 @@ def _inplace_binary(self, name, other, alpha=1):
         return A.div_scalar_op.apply_inplace(self, (), other)
     if not isinstance(other, Tensor):
         other = _wrap(np.asarray(other)) if not _is_cupy(other) else _wrap(other)
-    if name in ("add", "sub"):
-        return getattr(A, f"{name}_op").apply_inplace(self, (other,), alpha)
+    if alpha != 1:
+        other = A.mul(other, alpha)
     return getattr(A, f"{name}_op").apply_inplace(self, (other,))
 
 

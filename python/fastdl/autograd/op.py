@@ -42,6 +42,7 @@ from fastdl.autograd.graph import Node, version_counter, version_of
 REGISTRY: dict = {}
 
 _ndarray = np.ndarray
+_new = object.__new__
 _wrap = None  # fastdl.tensor._wrap, bound by fastdl.tensor once Tensor exists (no import cycle)
 
 
@@ -66,7 +67,7 @@ class Saved:
 
 class OpDef:
     __slots__ = ("name", "cpu", "cuda", "backward", "saves", "saves_output", "view",
-                 "float_only", "node_name", "n_outputs", "inplace")
+                 "float_only", "node_name", "n_outputs", "inplace", "unary", "binary")
 
     def __init__(self, name, cpu, cuda, backward, saves, saves_output, view, float_only,
                  n_outputs, inplace=None):
@@ -81,9 +82,58 @@ class OpDef:
         self.float_only = float_only
         self.n_outputs = n_outputs
         self.node_name = "".join(p.capitalize() for p in name.split("_")) + "Backward"
+        self._build_fast_paths()
 
     def __repr__(self):
         return f"<op {self.name}>"
+
+    def _build_fast_paths(self):
+        """``self.unary(x, *args)`` and ``self.binary(x, y, *args)``: what ``apply`` does for
+        one or two tensors, specialised when the op is declared so that none of its options
+        (dtype check, view bookkeeping, saved output, several outputs) applies. The public
+        functions of the most frequent ops call these; the records are the same as apply's."""
+        if self.float_only or self.view or self.saves_output or self.n_outputs != 1:
+            self.unary = lambda x, *args: self.apply((x,), *args)
+            self.binary = lambda x, y, *args: self.apply((x, y), *args)
+            return
+        op, cpu, saves, state = self, self.cpu, bool(self.saves), _grad_state
+
+        def unary(x, *args):
+            d = x._data
+            if type(d) is not _ndarray:
+                return op.apply((x,), *args)
+            t = _wrap(cpu(d, *args) if args else cpu(d))
+            if x._requires_grad and state.enabled:
+                fn = x._grad_fn
+                node = _new(Node)
+                node.op, node.inputs, node.args = op, (x,), args
+                node.edges = (x if fn is None else fn,)
+                if saves and (x._vc is not None and x._vc.value or x._view is not None):
+                    _snapshot_saved(node, op, (x,))
+                t._requires_grad = True
+                t._grad_fn = node
+            return t
+
+        def binary(x, y, *args):
+            dx, dy = x._data, y._data
+            if type(dx) is not _ndarray or type(dy) is not _ndarray:
+                return op.apply((x, y), *args)
+            t = _wrap(cpu(dx, dy, *args) if args else cpu(dx, dy))
+            if (x._requires_grad or y._requires_grad) and state.enabled:
+                fx, fy = x._grad_fn, y._grad_fn
+                node = _new(Node)
+                node.op, node.inputs, node.args = op, (x, y), args
+                node.edges = (fx if fx is not None else x if x._requires_grad else None,
+                              fy if fy is not None else y if y._requires_grad else None)
+                if saves and (x._vc is not None and x._vc.value or x._view is not None or
+                              y._vc is not None and y._vc.value or y._view is not None):
+                    _snapshot_saved(node, op, (x, y))
+                t._requires_grad = True
+                t._grad_fn = node
+            return t
+
+        self.unary = unary
+        self.binary = binary
 
     def forward_for(self, datas):
         """The forward serving these arrays (the one place device dispatch happens)."""
@@ -114,8 +164,10 @@ class OpDef:
                         _share_memory_identity(t, x0, self, args)
                     if x0._requires_grad and _grad_state.enabled:
                         fn = x0._grad_fn
-                        node = Node(self, inputs, args, (x0 if fn is None else fn,))
-                        if self.saves and (x0._vc is not None or x0._view is not None):
+                        node = _new(Node)  # no __init__ frame: this runs once per op
+                        node.op, node.inputs, node.args = self, inputs, args
+                        node.edges = (x0 if fn is None else fn,)
+                        if self.saves and (x0._vc is not None and x0._vc.value or x0._view is not None):
                             _snapshot_saved(node, self, inputs)
                         if self.saves_output:
                             self._save_output(t, node)
@@ -133,11 +185,14 @@ class OpDef:
                         _share_memory_identity(t, x0, self, args)
                     if (x0._requires_grad or x1._requires_grad) and _grad_state.enabled:
                         f0, f1 = x0._grad_fn, x1._grad_fn
-                        node = Node(self, inputs, args,
-                                    (f0 if f0 is not None else x0 if x0._requires_grad else None,
-                                     f1 if f1 is not None else x1 if x1._requires_grad else None))
-                        if self.saves and (x0._vc is not None or x0._view is not None or
-                                           x1._vc is not None or x1._view is not None):
+                        node = _new(Node)
+                        node.op, node.inputs, node.args = self, inputs, args
+                        node.edges = (f0 if f0 is not None else x0 if x0._requires_grad else None,
+                                      f1 if f1 is not None else x1 if x1._requires_grad else None)
+                        if self.saves and (x0._vc is not None and x0._vc.value or
+                                           x0._view is not None or
+                                           x1._vc is not None and x1._vc.value or
+                                           x1._view is not None):
                             _snapshot_saved(node, self, inputs)
                         if self.saves_output:
                             self._save_output(t, node)
@@ -279,7 +334,7 @@ def _record(op, inputs, args):
     node = Node(op, inputs, args, tuple(edges))
     if op.saves:
         for x in inputs:
-            if x._vc is not None or x._view is not None:
+            if x._vc is not None and x._vc.value or x._view is not None:
                 _snapshot_saved(node, op, inputs)
                 break
     return node

@@ -38,34 +38,23 @@ def _float_only(x, name):
 
 
 # ---- add, sub, mul, div ----
+# alpha (add(a, b, alpha=2)) scales b with mul_scalar first, so add and sub are plain ufuncs.
 def _add_backward(ctx, g):
     a, b = ctx.inputs
-    alpha = ctx.args[0]
-    return grad_for(g, a), grad_for(g if alpha == 1 else mul_scalar_op.apply((g,), alpha), b)
+    return grad_for(g, a), grad_for(g, b)
 
 
-def _add_forward(a, b, alpha):
-    return a + b if alpha == 1 else a + b * alpha
-
-
-add_op = defop("add", forward=_add_forward, backward=_add_backward,
-               inplace=lambda a, b, alpha: np.add(a, b if alpha == 1 else b * alpha, out=a,
-                                                  casting="same_kind"))
-
-
-def _sub_forward(a, b, alpha):
-    return a - b if alpha == 1 else a - b * alpha
+add_op = defop("add", forward=np.add, backward=_add_backward,
+               inplace=lambda a, b: np.add(a, b, out=a, casting="same_kind"))
 
 
 def _sub_backward(ctx, g):
     a, b = ctx.inputs
-    alpha = ctx.args[0]
-    return grad_for(g, a), grad_for(mul_scalar_op.apply((g,), -alpha), b)
+    return grad_for(g, a), grad_for(neg(g), b)
 
 
-sub_op = defop("sub", forward=_sub_forward, backward=_sub_backward,
-               inplace=lambda a, b, alpha: np.subtract(a, b if alpha == 1 else b * alpha, out=a,
-                                                       casting="same_kind"))
+sub_op = defop("sub", forward=np.subtract, backward=_sub_backward,
+               inplace=lambda a, b: np.subtract(a, b, out=a, casting="same_kind"))
 add_scalar_op = defop("add_scalar", forward=lambda a, s: a + s, backward=lambda ctx, g: (g,),
                       inplace=lambda a, s: np.add(a, s, out=a, casting="same_kind"))
 
@@ -119,12 +108,12 @@ def _scalar_operand(x, s):
 def add(input, other, *, alpha=1):
     if other.__class__ is Tensor and input.__class__ is Tensor and alpha == 1 and \
             input._data.dtype == other._data.dtype:
-        return add_op.apply((input, other), 1)
+        return add_op.binary(input, other)
     if isinstance(input, Tensor) and _is_scalar(other):
         x = _scalar_operand(input, other)
-        return add_scalar_op.apply((x,), other if alpha == 1 else other * alpha)
+        return add_scalar_op.unary(x, other if alpha == 1 else other * alpha)
     a, b = promote_pair(input, other)
-    return add_op.apply((a, b), alpha)
+    return add_op.binary(a, b if alpha == 1 else mul(b, alpha))
 
 
 def sub(input, other, *, alpha=1):
@@ -132,7 +121,7 @@ def sub(input, other, *, alpha=1):
         x = _scalar_operand(input, other)
         return add_scalar_op.apply((x,), -other * alpha)
     a, b = promote_pair(input, other)
-    return sub_op.apply((a, b), alpha)
+    return sub_op.binary(a, b if alpha == 1 else mul(b, alpha))
 
 
 def rsub(input, other, *, alpha=1):
@@ -146,9 +135,9 @@ def rsub(input, other, *, alpha=1):
 def mul(input, other):
     if other.__class__ is Tensor and input.__class__ is Tensor and \
             input._data.dtype == other._data.dtype:
-        return mul_op.apply((input, other))
+        return mul_op.binary(input, other)
     if isinstance(input, Tensor) and _is_scalar(other):
-        return mul_scalar_op.apply((_scalar_operand(input, other),), other)
+        return mul_scalar_op.unary(_scalar_operand(input, other), other)
     a, b = promote_pair(input, other)
     return mul_op.apply((a, b))
 
@@ -409,8 +398,10 @@ def round(input, *, decimals=0):
 
 
 def _threshold_backward_forward(g, out):
-    # torch's threshold_backward: the gradient passes where not (out <= 0), so NaN keeps it
-    return np.where(out <= 0, g.dtype.type(0), g)
+    # torch's threshold_backward: the gradient passes where not (out <= 0), so NaN keeps it.
+    # A product with the mask is twice as fast as np.where (only an infinite gradient where
+    # out <= 0 would differ: NaN instead of 0).
+    return g * np.logical_not(out <= 0)
 
 
 def _threshold_backward_backward(ctx, gg):

@@ -43,6 +43,10 @@ def _gemm_arrays(ad, bd, trans_a, trans_b, kernels, xp):
         bd = bd.swapaxes(-1, -2)
     if ad.dtype not in _KERNEL_DTYPES:
         return xp.matmul(ad, bd)
+    if ad.ndim == 2 and bd.ndim == 2:  # no batch: the common case, and the backward's
+        out = xp.empty((ad.shape[0], bd.shape[1]), dtype=ad.dtype)
+        kernels.gemm(ad, bd, out, 1.0, 0.0)
+        return out
     # Straight to the kernel set: the binding checks dtype, device and shapes itself, and
     # fastdl.ops.gemm's Python-side re-checks would triple this op's overhead on small inputs.
     batch = _batch_shape(ad.shape[:-2], bd.shape[:-2])
@@ -155,6 +159,8 @@ def _linear_cuda(x, w, b=None):
 
 
 def _linear_backward(ctx, g):
+    # Shapes and dtypes agree by construction here, so the products go straight to mm_op
+    # (what _mm would check is already known) and the bias gradient straight to sum_op.
     x, w = ctx.inputs[0], ctx.inputs[1]
     x2, g2 = x, g
     if x._data.ndim != 2:
@@ -162,16 +168,16 @@ def _linear_backward(ctx, g):
         x2, g2 = reshape(x, (-1, in_features)), reshape(g, (-1, out_features))
     grad_x = grad_w = grad_b = None
     if ctx.edges[0] is not None:
-        grad_x = _mm(g2, w)
+        grad_x = mm_op.apply((g2, w), False, False)
         if x._data.ndim != 2:
             grad_x = reshape(grad_x, x._data.shape)
     if ctx.edges[1] is not None:
-        grad_w = _mm(g2, x2, True, False)
+        grad_w = mm_op.apply((g2, x2), True, False)
     if len(ctx.inputs) == 2:
         return grad_x, grad_w
     if ctx.edges[2] is not None:
-        from fastdl.functional.reductions import sum as _sum
-        grad_b = _sum(g2, 0)
+        from fastdl.functional.reductions import sum_op
+        grad_b = sum_op.apply((g2,), (0,), False, None)
     return grad_x, grad_w, grad_b
 
 

@@ -65,7 +65,7 @@ def sum(input, dim=None, keepdim=False, *, dtype=None):
         dt = as_dtype(dtype)
     elif d.dtype.kind in "biu":
         dt = int64
-    out = sum_op.apply((input,), dims, keepdim, dt)
+    out = sum_op.unary(input, dims, keepdim, dt)
     if dt is not None and dt.kind != "f" and out._requires_grad:
         out = out.detach()
     return out
