@@ -198,8 +198,10 @@ def run_backward(outputs, grad_outputs, retain_graph, create_graph, targets=None
                 in_grads = node.op.backward(node, tuple(g))
             edges, nrs = node.edges, node.edge_nrs
             if not retain_graph:
-                node.inputs = node.args = node.out = None
+                node.inputs = node.args = None
                 node.edges = ()
+                if node.op.saves_output:
+                    node.out = None
             for i, gi in enumerate(in_grads):
                 e = edges[i]
                 if gi is None or e is None:
@@ -208,18 +210,17 @@ def run_backward(outputs, grad_outputs, retain_graph, create_graph, targets=None
                     raise RuntimeError(f"Function {node.name()} returned an invalid gradient at "
                                        f"index {i} - got {list(gi._data.shape)} but expected "
                                        f"shape compatible with {list(inputs[i]._data.shape)}")
-                if nrs is None and (e.__class__ is not Node or e.n_outputs == 1):
+                if nrs is None:  # only select nodes have edges into multi-output nodes
                     prev = grads.get(e)
                     grads[e] = gi if prev is None else prev + gi
                 else:
-                    _add_grad(grads, e, 0 if nrs is None else nrs[i], gi)
+                    _add_grad(grads, e, nrs[i], gi)
 
-        for key in list(grads):
-            if key.__class__ is not Node and key._hooks:
-                grads[key] = _run_hooks(key._hooks, grads[key])
-        if accumulate:
-            for key, g in grads.items():
-                if key.__class__ is not Node:
+        for key, g in grads.items():
+            if key.__class__ is not Node:
+                if key._hooks:
+                    g = grads[key] = _run_hooks(key._hooks, g)
+                if accumulate:
                     _store_leaf_grad(key, g, create_graph, handed_out)
     finally:
         _grad_state.enabled = prev_mode

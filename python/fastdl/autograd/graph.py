@@ -39,7 +39,7 @@ def version_counter(t) -> VersionCounter:
     if vc is None:
         vc = t._vc = VersionCounter()
         fn = t._grad_fn
-        if fn is not None and fn.out_vc is None and fn.out is t._data:
+        if fn is not None and fn.op.saves_output and fn.out_vc is None and fn.out is t._data:
             fn.out_vc = vc  # its node saved it as output before it had a counter (at 0)
     return vc
 
@@ -55,14 +55,13 @@ def version_of(t) -> int:
 class Node:
     """One recorded application of ``op`` (an ``OpDef``)."""
 
-    __slots__ = ("op", "inputs", "args", "edges", "__dict__", "__weakref__")
+    # out/out_vc/out_version are set only by ops that save their output (read only for those).
+    __slots__ = ("op", "inputs", "args", "edges", "out", "out_vc", "out_version", "__dict__",
+                 "__weakref__")
 
     # Fields most nodes never set are class-level defaults: recording a node costs four stores.
     edge_nrs = None  # (output index,) of a select node's edge into its multi-output node
     saved_versions = None  # per input: its version when saved (None: all at version 0)
-    out = None  # the saved output array (ops with saves_output)
-    out_vc = None
-    out_version = 0
     n_outputs = 1
     retained = None  # [weakref] to the output if it called retain_grad()
     pre_hooks = None  # hooks registered on the output (register_hook)
@@ -114,7 +113,8 @@ class Node:
         """Free what backward needed (retain_graph=False): a second backward raises."""
         self.inputs = None
         self.args = None
-        self.out = None
+        if self.op.saves_output:
+            self.out = None
         self.edges = ()
 
     # ---- torch's introspection API ----

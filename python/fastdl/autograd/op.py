@@ -88,21 +88,26 @@ class OpDef:
         return f"<op {self.name}>"
 
     def _build_fast_paths(self):
-        """``self.unary(x, *args)`` and ``self.binary(x, y, *args)``: what ``apply`` does for
-        one or two tensors, specialised when the op is declared so that none of its options
-        (dtype check, view bookkeeping, saved output, several outputs) applies. The public
-        functions of the most frequent ops call these; the records are the same as apply's."""
-        if self.float_only or self.view or self.saves_output or self.n_outputs != 1:
-            self.unary = lambda x, *args: self.apply((x,), *args)
-            self.binary = lambda x, y, *args: self.apply((x, y), *args)
+        """``self.unary(x, *args)`` and ``self.binary(x, y, *args)``: ``apply`` for one or two
+        numpy tensors, as closures over the op's declaration (no per-call lookups of it).
+        Everything else (cupy arrays, several outputs, more inputs) takes the general path."""
+        op, cpu, state = self, self.cpu, _grad_state
+        saves, float_only, view, saves_output = (bool(self.saves), self.float_only, self.view,
+                                                 self.saves_output)
+        if self.n_outputs != 1:
+            self.unary = lambda x, *args: self._apply_general((x,), args)
+            self.binary = lambda x, y, *args: self._apply_general((x, y), args)
             return
-        op, cpu, saves, state = self, self.cpu, bool(self.saves), _grad_state
 
         def unary(x, *args):
             d = x._data
             if type(d) is not _ndarray:
-                return op.apply((x,), *args)
+                return op._apply_general((x,), args)
+            if float_only and d.dtype.kind != "f":
+                op._dtype_error((d,))
             t = _wrap(cpu(d, *args) if args else cpu(d))
+            if view:
+                _share_memory_identity(t, x, op, args)
             if x._requires_grad and state.enabled:
                 fn = x._grad_fn
                 node = _new(Node)
@@ -110,6 +115,8 @@ class OpDef:
                 node.edges = (x if fn is None else fn,)
                 if saves and (x._vc is not None and x._vc.value or x._view is not None):
                     _snapshot_saved(node, op, (x,))
+                if saves_output:
+                    op._save_output(t, node)
                 t._requires_grad = True
                 t._grad_fn = node
             return t
@@ -117,8 +124,12 @@ class OpDef:
         def binary(x, y, *args):
             dx, dy = x._data, y._data
             if type(dx) is not _ndarray or type(dy) is not _ndarray:
-                return op.apply((x, y), *args)
+                return op._apply_general((x, y), args)
+            if float_only and (dx.dtype.kind != "f" or dy.dtype.kind != "f"):
+                op._dtype_error((dx, dy))
             t = _wrap(cpu(dx, dy, *args) if args else cpu(dx, dy))
+            if view:
+                _share_memory_identity(t, x, op, args)
             if (x._requires_grad or y._requires_grad) and state.enabled:
                 fx, fy = x._grad_fn, y._grad_fn
                 node = _new(Node)
@@ -128,6 +139,8 @@ class OpDef:
                 if saves and (x._vc is not None and x._vc.value or x._view is not None or
                               y._vc is not None and y._vc.value or y._view is not None):
                     _snapshot_saved(node, op, (x, y))
+                if saves_output:
+                    op._save_output(t, node)
                 t._requires_grad = True
                 t._grad_fn = node
             return t
@@ -152,53 +165,13 @@ class OpDef:
 
     def apply(self, inputs, *args):
         """Run the forward on the inputs' arrays; record a node when a gradient is wanted."""
-        if self.n_outputs == 1 and len(inputs) <= 2:  # the hot path: one or two numpy inputs
-            x0 = inputs[0]
-            d0 = x0._data
-            if len(inputs) == 1:
-                if type(d0) is _ndarray:
-                    if self.float_only and d0.dtype.kind != "f":
-                        self._dtype_error((d0,))
-                    t = _wrap(self.cpu(d0, *args) if args else self.cpu(d0))
-                    if self.view:
-                        _share_memory_identity(t, x0, self, args)
-                    if x0._requires_grad and _grad_state.enabled:
-                        fn = x0._grad_fn
-                        node = _new(Node)  # no __init__ frame: this runs once per op
-                        node.op, node.inputs, node.args = self, inputs, args
-                        node.edges = (x0 if fn is None else fn,)
-                        if self.saves and (x0._vc is not None and x0._vc.value or x0._view is not None):
-                            _snapshot_saved(node, self, inputs)
-                        if self.saves_output:
-                            self._save_output(t, node)
-                        t._requires_grad = True
-                        t._grad_fn = node
-                    return t
-            else:
-                x1 = inputs[1]
-                d1 = x1._data
-                if type(d0) is _ndarray and type(d1) is _ndarray:
-                    if self.float_only and (d0.dtype.kind != "f" or d1.dtype.kind != "f"):
-                        self._dtype_error((d0, d1))
-                    t = _wrap(self.cpu(d0, d1, *args) if args else self.cpu(d0, d1))
-                    if self.view:
-                        _share_memory_identity(t, x0, self, args)
-                    if (x0._requires_grad or x1._requires_grad) and _grad_state.enabled:
-                        f0, f1 = x0._grad_fn, x1._grad_fn
-                        node = _new(Node)
-                        node.op, node.inputs, node.args = self, inputs, args
-                        node.edges = (f0 if f0 is not None else x0 if x0._requires_grad else None,
-                                      f1 if f1 is not None else x1 if x1._requires_grad else None)
-                        if self.saves and (x0._vc is not None and x0._vc.value or
-                                           x0._view is not None or
-                                           x1._vc is not None and x1._vc.value or
-                                           x1._view is not None):
-                            _snapshot_saved(node, self, inputs)
-                        if self.saves_output:
-                            self._save_output(t, node)
-                        t._requires_grad = True
-                        t._grad_fn = node
-                    return t
+        if len(inputs) == 1:
+            return self.unary(inputs[0], *args)
+        if len(inputs) == 2:
+            return self.binary(inputs[0], inputs[1], *args)
+        return self._apply_general(inputs, args)
+
+    def _apply_general(self, inputs, args):
         datas = []
         on_cpu = True
         for x in inputs:
@@ -461,6 +434,9 @@ def defop(name, *, forward=None, cpu=None, cuda=None, backward, saves=(), saves_
         raise ValueError(f"op {name}: needs a CPU forward")
     if name in REGISTRY:
         raise ValueError(f"op {name} is already defined")
+    if saves_output and n_outputs != 1:
+        raise ValueError(f"op {name}: saves_output is for single-output ops (a multi-output "
+                         "op keeps what its backward needs in a Saved argument)")
     op = OpDef(name, cpu, cuda, backward, saves, saves_output, view, float_only, n_outputs,
                inplace)
     REGISTRY[name] = op

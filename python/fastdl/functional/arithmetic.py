@@ -302,7 +302,7 @@ def _unary(name, fwd, grad_rule, saves_input=True, saves_output=False):
                    saves_output=saves_output, float_only=True)
 
     def op(input):
-        return op_def.apply((_float_only(input, name),))
+        return op_def.unary(_float_only(input, name))
 
     op.__name__ = name
     op.op = op_def
@@ -416,7 +416,7 @@ relu_op = defop("relu", forward=lambda d: np.maximum(d, 0),  # a weak 0 keeps d'
 
 
 def relu(input):
-    return relu_op.apply((input,))
+    return relu_op.unary(input)
 
 
 # ---- clamp, maximum, minimum, where ----

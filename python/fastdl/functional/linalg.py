@@ -36,7 +36,8 @@ def _batch_shape(sa, sb):
                            "broadcast") from None
 
 
-def _gemm_arrays(ad, bd, trans_a, trans_b, kernels, xp):
+def _mm_cpu(ad, bd, trans_a, trans_b, kernels=_C, xp=np):
+    """op(a) @ op(b) on our GEMM kernel (the CPU's by default; _mm_cuda passes the GPU's)."""
     if trans_a:
         ad = ad.swapaxes(-1, -2)
     if trans_b:
@@ -59,12 +60,8 @@ def _gemm_arrays(ad, bd, trans_a, trans_b, kernels, xp):
     return out
 
 
-def _mm_cpu(ad, bd, trans_a, trans_b):
-    return _gemm_arrays(ad, bd, trans_a, trans_b, _C, np)
-
-
 def _mm_cuda(ad, bd, trans_a, trans_b):
-    return _gemm_arrays(ad, bd, trans_a, trans_b, backend.cuda_kernels(), backend.array_module(ad))
+    return _mm_cpu(ad, bd, trans_a, trans_b, backend.cuda_kernels(), backend.array_module(ad))
 
 
 def _mm_backward(ctx, g):
@@ -132,7 +129,7 @@ def bmm(input, mat2):
     return _mm(input, mat2)
 
 
-def _linear_arrays(x, w, b, kernels, xp):
+def _linear_cpu(x, w, b=None, kernels=_C, xp=np):
     """x @ w.T (+ b) over x's last dim: one GEMM reading w transposed in place (strides, no
     copy), the bias folded in with beta=1 (no separate pass)."""
     x2 = x.reshape(-1, w.shape[1])
@@ -150,12 +147,8 @@ def _linear_arrays(x, w, b, kernels, xp):
     return out.reshape(x.shape[:-1] + (w.shape[0],))
 
 
-def _linear_cpu(x, w, b=None):
-    return _linear_arrays(x, w, b, _C, np)
-
-
 def _linear_cuda(x, w, b=None):
-    return _linear_arrays(x, w, b, backend.cuda_kernels(), backend.array_module(x))
+    return _linear_cpu(x, w, b, backend.cuda_kernels(), backend.array_module(x))
 
 
 def _linear_backward(ctx, g):
@@ -168,16 +161,16 @@ def _linear_backward(ctx, g):
         x2, g2 = reshape(x, (-1, in_features)), reshape(g, (-1, out_features))
     grad_x = grad_w = grad_b = None
     if ctx.edges[0] is not None:
-        grad_x = mm_op.apply((g2, w), False, False)
+        grad_x = mm_op.binary(g2, w, False, False)
         if x._data.ndim != 2:
             grad_x = reshape(grad_x, x._data.shape)
     if ctx.edges[1] is not None:
-        grad_w = mm_op.apply((g2, x2), True, False)
+        grad_w = mm_op.binary(g2, x2, True, False)
     if len(ctx.inputs) == 2:
         return grad_x, grad_w
     if ctx.edges[2] is not None:
         from fastdl.functional.reductions import sum_op
-        grad_b = sum_op.apply((g2,), (0,), False, None)
+        grad_b = sum_op.unary(g2, (0,), False, None)
     return grad_x, grad_w, grad_b
 
 

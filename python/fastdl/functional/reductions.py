@@ -55,10 +55,16 @@ def _sum_backward(ctx, g):
 
 
 sum_op = defop("sum", forward=_sum_forward, backward=_sum_backward)
+# The whole-tensor sum of a float tensor (a loss): the ufunc's reduce directly, and a backward
+# that broadcasts the 0-d gradient in one step.
+sum_all_op = defop("sum_all", forward=lambda d: np.add.reduce(d, axis=None),
+                   backward=lambda ctx, g: (expand(g, ctx.inputs[0]._data.shape),))
 
 
 def sum(input, dim=None, keepdim=False, *, dtype=None):
     d = input._data
+    if dim is None and not keepdim and dtype is None and d.dtype.kind == "f":
+        return sum_all_op.unary(input)
     dims = norm_dims(dim, d.ndim)
     dt = None
     if dtype is not None:
