@@ -138,9 +138,12 @@ def _nll_rows(rows, spec, dtype):
 def _row_factors(g, spec):
     """The upstream gradient per row; ignored targets get exactly 0, also when 'mean' divides
     by a zero total weight."""
-    with np.errstate(divide="ignore", invalid="ignore"):
-        factor = _row_factor(g, spec.reduction, spec.denominator).reshape(-1)
-    return np.where(spec.valid, factor, 0).astype(g.dtype, copy=False)
+    if spec.reduction == "mean" and spec.denominator == 0:  # every target ignored: 0, not nan
+        return np.zeros(spec.valid.shape, dtype=g.dtype)
+    factor = _row_factor(g, spec.reduction, spec.denominator).reshape(-1)
+    if not spec.valid.all():  # (a scalar factor, for 'sum' and 'mean', broadcasts as it is)
+        factor = np.where(spec.valid, factor, 0)
+    return factor.astype(g.dtype, copy=False)
 
 
 def _subtract_target(grad_rows, spec, factor):
