@@ -57,7 +57,7 @@ def _sum_backward(ctx, g):
 sum_op = defop("sum", forward=_sum_forward, backward=_sum_backward)
 # The whole-tensor sum of a float tensor (a loss): the ufunc's reduce directly, and a backward
 # that broadcasts the 0-d gradient in one step.
-sum_all_op = defop("sum_all", forward=lambda d: np.add.reduce(d, axis=None),
+sum_all_op = defop("sum_all", cpu=lambda d: np.add.reduce(d, axis=None), cuda=lambda d: d.sum(),
                    backward=lambda ctx, g: (expand(g, ctx.inputs[0]._data.shape),))
 
 
