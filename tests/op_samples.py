@@ -369,12 +369,8 @@ def _setitem_leading_ones(L, x, v):
 
 
 sample("setitem", "python_scalar", _setitem_scalar, lambda r: [U(r, (3, 5))])
-SETITEM_BUG = ("BUG: setitem with a value that has more leading 1-dims than the region "
-               "(y[1:, ::2] = v, v of shape (1, 1, 3)): backward raises 'cannot reshape array of "
-               "size 1 into shape (1,1,3)' (grad_for/sum_to cannot add leading dims)")
 sample("setitem", "value_with_extra_leading_ones", _setitem_leading_ones,
-       lambda r: [U(r, (3, 5)), U(r, (1, 1, 3))],
-       xfail={k: SETITEM_BUG for k in ("reach", "grad", "gradgrad", "torch")})
+       lambda r: [U(r, (3, 5)), U(r, (1, 1, 3))])
 sample("zero_region", "grad_of_setitem",
        lambda L, x, v, g: vjp_at(L, lambda x, v: _setitem_slices(L, x, v), [x, v], g),
        lambda r: [U(r, (3, 5)), U(r, (1, 3)), G(r, (3, 5))], nograd=(0, 1))
@@ -672,20 +668,14 @@ sample("batch_norm", "eval_running_stats",
        lambda r: [U(r, (3, 2, 2)), U(r, (2,), 0.5, 1.5), U(r, (2,))])
 sample("layer_norm", "affine", lambda L, x, w, b: L.F.layer_norm(x, (4,), w, b),
        lambda r: [U(r, (3, 4)), U(r, (4,), 0.5, 1.5), U(r, (4,))])
-BIAS_ONLY_BUG = ("BUG: layer_norm/batch_norm with a bias and no weight: _norm_backward "
-                 "passes params[:1], which is then the bias, to normalize_backward as the weight, "
-                 "so the input gradient is computed as if weight = bias")
 sample("layer_norm", "bias_only", lambda L, x, b: L.F.layer_norm(x, (4,), None, b),
-       lambda r: [U(r, (3, 4)), U(r, (4,))],
-       xfail={"grad": BIAS_ONLY_BUG, "torch": BIAS_ONLY_BUG})
+       lambda r: [U(r, (3, 4)), U(r, (4,))])
 sample("batch_norm", "training_bias_only",
        lambda L, x, b: L.F.batch_norm(x, None, None, None, b, training=True),
-       lambda r: [U(r, (3, 2, 2)), U(r, (2,))],
-       xfail={"grad": BIAS_ONLY_BUG, "torch": BIAS_ONLY_BUG})
+       lambda r: [U(r, (3, 2, 2)), U(r, (2,))])
 sample("batch_norm", "eval_bias_only",
        lambda L, x, b: L.F.batch_norm(x, L.const(RM), L.const(RV), None, b, training=False),
-       lambda r: [U(r, (3, 2)), U(r, (2,))],
-       xfail={"grad": BIAS_ONLY_BUG, "torch": BIAS_ONLY_BUG})
+       lambda r: [U(r, (3, 2)), U(r, (2,))])
 sample("batch_norm", "training_weight_only_4d",
        lambda L, x, w: L.F.batch_norm(x, None, None, w, training=True),
        lambda r: [U(r, (2, 2, 2, 2)), U(r, (2,), 0.5, 1.5)])

@@ -112,8 +112,10 @@ def _setitem_backward(ctx, g):
     target, value = ctx.inputs
     key = ctx.args[0]
     region = getitem_op.apply((g,), key)
-    return zero_region_op.apply((g,), key), grad_for(sum_to(region, _value_shape(region, value)),
-                                                     value)
+    g_value = sum_to(region, _value_shape(region, value))
+    if g_value._data.ndim < value._data.ndim:  # the leading 1s numpy let the value carry
+        g_value = g_value.reshape(value._data.shape)
+    return zero_region_op.apply((g,), key), grad_for(g_value, value)
 
 
 def _value_shape(region, value):

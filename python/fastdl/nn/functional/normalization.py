@@ -72,7 +72,7 @@ def _norm_backward(ctx, g):
     w, b = spec.params(params)
     gx = gw = gb = None
     if ctx.edges[0] is not None:
-        gx = normalize_backward_op.apply((g, x, *params[:1]), spec, saved)
+        gx = normalize_backward_op.apply((g, x) if w is None else (g, x, w), spec, saved)
     if w is not None and ctx.edges[1] is not None:
         gw = weight_grad_op.apply((g, x), spec, saved)
     if b is not None and ctx.edges[-1] is not None:
