@@ -224,6 +224,8 @@ class Tensor:
 
     @property
     def requires_grad(self) -> bool:
+        if self._view is not None:
+            _op.sync_view(self)
         return self._requires_grad
 
     @requires_grad.setter
@@ -240,11 +242,13 @@ class Tensor:
 
     @property
     def grad_fn(self):
+        if self._view is not None:
+            _op.sync_view(self)
         return self._grad_fn
 
     @property
     def is_leaf(self) -> bool:
-        return self._grad_fn is None
+        return self.grad_fn is None
 
     def retain_grad(self) -> None:
         if not self._requires_grad:

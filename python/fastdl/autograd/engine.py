@@ -13,6 +13,11 @@ from fastdl.autograd.grad_mode import state as _grad_state
 from fastdl.autograd.graph import FREED_MSG as _FREED_MSG, Node
 
 
+def sync_view(t):
+    from fastdl.autograd.op import sync_view as sync
+    sync(t)
+
+
 def _topological_order(root_nodes):
     """Nodes reachable from the roots, each after every node that feeds its gradient."""
     order = []
@@ -147,6 +152,8 @@ def run_backward(outputs, grad_outputs, retain_graph, create_graph, targets=None
     grads = {}
     root_nodes = []
     for i, (t, g) in enumerate(zip(outputs, grad_outputs)):
+        if t._view is not None:
+            sync_view(t)
         if not t._requires_grad:
             raise RuntimeError(f"element {i} of tensors does not require grad and does not have "
                                "a grad_fn")

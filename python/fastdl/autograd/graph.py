@@ -99,8 +99,12 @@ class Node:
             raise RuntimeError(FREED_MSG)
         saved = self.saved_versions  # None: every saved input was at version 0
         inputs = self.inputs
+        saves_for = self.op.saves_for
         for i in self.op.saves:
             if i < len(inputs):
+                if saves_for is not None and all(j >= len(self.edges) or self.edges[j] is None
+                                                 for j in saves_for[i]):
+                    continue  # only the gradients of inputs that want none read it
                 t = inputs[i]
                 if saved is None and t._vc is None and t._view is None:
                     continue  # never written: still at version 0

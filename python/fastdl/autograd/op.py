@@ -10,7 +10,8 @@ An op declaration gives
   nothing records and builds a graph under ``create_graph=True``: double backward needs no second
   implementation;
 - what the formula reads: ``saves`` (indices of inputs whose *values* it uses; they are
-  version-checked) and ``saves_output``; ``view`` ops return memory shared with input 0;
+  version-checked; a dict ``{i: (j, ...)}`` says input i is read only for the gradients of
+  inputs j, so it is checked only when one of those is wanted) and ``saves_output``; ``view`` ops return memory shared with input 0;
 - optionally ``inplace(target, *others, *args)``, writing the result into ``target`` without a
   temporary, for the ``x.add_(y)`` form (``apply_inplace``).
 
@@ -66,16 +67,23 @@ class Saved:
 
 
 class OpDef:
-    __slots__ = ("name", "cpu", "cuda", "backward", "saves", "saves_output", "view",
+    __slots__ = ("name", "cpu", "cuda", "backward", "saves", "saves_for", "saves_output", "view",
+                 "inplace_checks_overlap",
                  "float_only", "node_name", "n_outputs", "inplace", "unary", "binary")
 
     def __init__(self, name, cpu, cuda, backward, saves, saves_output, view, float_only,
                  n_outputs, inplace=None):
         self.name = name
         self.inplace = inplace
+        # in-place ops refuse a partially overlapping input, as torch's do, except x[k] = v
+        # (torch's index_put_ reads its value whole first, and so does numpy)
+        self.inplace_checks_overlap = name not in ("setitem", "fill")
         self.cpu = cpu
         self.cuda = cuda
         self.backward = backward
+        # saves: input indices, or {index: indices of the inputs whose gradient reads it} so a
+        # saved value nobody's gradient needs is not version-checked (mul's b for a's grad only)
+        self.saves_for = dict(saves) if isinstance(saves, dict) else None
         self.saves = tuple(saves)
         self.saves_output = saves_output
         self.view = view
@@ -100,12 +108,17 @@ class OpDef:
             return
 
         def unary(x, *args):
+            if x._view is not None:
+                sync_view(x)
             d = x._data
             if type(d) is not _ndarray:
                 return op._apply_general((x,), args)
             if float_only and d.dtype.kind != "f":
                 op._dtype_error((d,))
-            t = _wrap(cpu(d, *args) if args else cpu(d))
+            try:
+                t = _wrap(cpu(d, *args) if args else cpu(d))
+            except ValueError as e:
+                raise _shape_error(e, op.name) from None
             if view:
                 _share_memory_identity(t, x, op, args)
             if x._requires_grad and state.enabled:
@@ -122,12 +135,19 @@ class OpDef:
             return t
 
         def binary(x, y, *args):
+            if x._view is not None:
+                sync_view(x)
+            if y._view is not None:
+                sync_view(y)
             dx, dy = x._data, y._data
             if type(dx) is not _ndarray or type(dy) is not _ndarray:
                 return op._apply_general((x, y), args)
             if float_only and (dx.dtype.kind != "f" or dy.dtype.kind != "f"):
                 op._dtype_error((dx, dy))
-            t = _wrap(cpu(dx, dy, *args) if args else cpu(dx, dy))
+            try:
+                t = _wrap(cpu(dx, dy, *args) if args else cpu(dx, dy))
+            except ValueError as e:
+                raise _shape_error(e, op.name) from None
             if view:
                 _share_memory_identity(t, x, op, args)
             if (x._requires_grad or y._requires_grad) and state.enabled:
@@ -175,6 +195,8 @@ class OpDef:
         datas = []
         on_cpu = True
         for x in inputs:
+            if x._view is not None:
+                sync_view(x)
             d = x._data
             if type(d) is not _ndarray:
                 on_cpu = False
@@ -184,7 +206,10 @@ class OpDef:
             for d in datas:
                 if d.dtype.kind != "f":
                     self._dtype_error(datas)
-        out = forward(*datas, *args)
+        try:
+            out = forward(*datas, *args)
+        except ValueError as e:
+            raise _shape_error(e, self.name) from None
         if self.n_outputs != 1:
             return self._wrap_outputs(inputs, args, out)
         t = _wrap(out)
@@ -250,12 +275,17 @@ class OpDef:
         mode is on. When a gradient is wanted the target gets a new history: a node whose input
         0 is the target's previous history (its value copied first if the formula reads it).
         """
+        for x in (target,) + tuple(others):
+            if x._view is not None:
+                sync_view(x)
         recording = _grad_state.enabled and (
             target._requires_grad or any(o._requires_grad for o in others))
         if recording:
             _check_inplace_target(target)
-            view = target._view
-            if view is not None and view[0]._requires_grad:
+        if others and self.inplace_checks_overlap:
+            _check_no_partial_overlap(target, others, self.name)
+        if recording:
+            if target._view is not None:  # the base gets the new history, views follow it
                 return _inplace_on_view(self, target, others, args)
         datas = [target._data] + [o._data for o in others]
         if not recording:
@@ -295,7 +325,48 @@ class OpDef:
                                    f"shape {tuple(datas[0].shape)} and dtype {datas[0].dtype}: "
                                    f"{e}{hint}") from None
             return
-        _write_into(target, self.forward_for(datas)(*datas, *args), self.name)
+        try:
+            out = self.forward_for(datas)(*datas, *args)
+        except ValueError as e:
+            raise _shape_error(e, self.name) from None
+        _write_into(target, out, self.name)
+
+
+def _shape_error(error, name):
+    """numpy's broadcasting complaint as PyTorch's RuntimeError; other ValueErrors (an op's own
+    argument checks) unchanged."""
+    if "broadcast" in str(error):
+        return RuntimeError(f"{name}: {error}")
+    return error
+
+
+def _check_no_partial_overlap(target, others, name):
+    """torch refuses an in-place op whose input overlaps the written tensor without being the
+    very same elements (x.mul_(x) is fine, x.mul_(x[1:2]) is not)."""
+    td = target._data
+    for o in others:
+        od = o._data
+        if od is td or (td.base is None and od.base is None):
+            continue  # the same array, or two arrays that own their memory
+        if not _may_share_memory(td, od):
+            continue
+        if (_data_address(od) == _data_address(td) and od.shape == td.shape
+                and od.strides == td.strides):
+            continue
+        raise RuntimeError(f"{name}_: unsupported operation: some elements of the input tensor "
+                           "and the written-to tensor refer to a single memory location. Please "
+                           "clone() the tensor before performing the operation.")
+
+
+def _may_share_memory(a, b):
+    if type(a) is _ndarray:
+        return type(b) is _ndarray and np.may_share_memory(a, b)
+    from fastdl import backend
+    return backend.array_module(a).may_share_memory(a, b)
+
+
+def _data_address(a):
+    return a.ctypes.data if type(a) is _ndarray else a.data.ptr
 
 
 def _record(op, inputs, args):
@@ -341,12 +412,32 @@ def _share_memory_identity(t, source, op, args):
     if base is not src and base is not src.base:
         return  # the op had to copy (a reshape of a non-contiguous array, advanced indexing)
     parent = source._view
-    t._view = (source if parent is None else parent[0], op, args, parent)
+    base = source if parent is None else parent[0]
+    t._view = (base, op, args, parent, base._grad_fn)
+
+
+def sync_view(x):
+    """Give view ``x`` the current history of its base when the base got a new one since the
+    view was taken (an in-place write on the base or through a sibling view): the view is taken
+    again from the base, as PyTorch regenerates a stale view's grad_fn."""
+    view = x._view
+    base = view[0]
+    if base._grad_fn is view[4]:
+        return
+    prev = _grad_state.enabled
+    _grad_state.enabled = True  # the history must be recorded even under no_grad
+    try:
+        fresh = replay_view(view, base)
+    finally:
+        _grad_state.enabled = prev
+    x._grad_fn = fresh._grad_fn
+    x._requires_grad = fresh._requires_grad
+    x._view = view[:4] + (base._grad_fn,)
 
 
 def replay_view(view, base):
     """Take the view described by ``view`` (a ``_view`` record) from ``base`` again."""
-    _, op, args, parent = view
+    _, op, args, parent, _ = view
     source = base if parent is None else replay_view(parent, base)
     return op.apply((source,), *args)
 
@@ -413,6 +504,9 @@ def _inplace_on_view(op, view_t, others, args):
         before._requires_grad = view_t._requires_grad
         before._grad_fn = view_t._grad_fn
     value = op.apply((before,) + tuple(others), *args)  # recorded on the view's old history
+    if value._data.shape != view_t._data.shape:
+        raise RuntimeError(f"{op.name}_: output with shape {list(view_t._data.shape)} doesn't "
+                           f"match the broadcast shape {list(value._data.shape)}")
     node = _record(copy_slices, (base, value), (view,))
     view_t._data[...] = value._data  # writes into base's memory
     version_counter(base).value += 1
@@ -421,6 +515,7 @@ def _inplace_on_view(op, view_t, others, args):
     fresh = replay_view(view, base)
     view_t._grad_fn = fresh._grad_fn
     view_t._requires_grad = True
+    view_t._view = view[:4] + (node,)
     return view_t
 
 

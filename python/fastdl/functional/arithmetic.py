@@ -61,10 +61,13 @@ add_scalar_op = defop("add_scalar", forward=lambda a, s: a + s, backward=lambda 
 
 def _mul_backward(ctx, g):
     a, b = ctx.inputs
-    return grad_for(mul(g, b), a), grad_for(mul(g, a), b)
+    wants_a, wants_b = ctx.edges
+    return (None if wants_a is None else grad_for(mul(g, b), a),
+            None if wants_b is None else grad_for(mul(g, a), b))
 
 
-mul_op = defop("mul", forward=np.multiply, backward=_mul_backward, saves=(0, 1),
+mul_op = defop("mul", forward=np.multiply, backward=_mul_backward,
+               saves={0: (1,), 1: (0,)},  # each factor is read for the other's gradient
                inplace=lambda a, b: np.multiply(a, b, out=a, casting="same_kind"))
 mul_scalar_op = defop("mul_scalar", forward=lambda a, s: a * s,
                       backward=lambda ctx, g: (mul_scalar_op.apply((g,), ctx.args[0]),),
@@ -73,10 +76,13 @@ mul_scalar_op = defop("mul_scalar", forward=lambda a, s: a * s,
 
 def _div_backward(ctx, g):
     a, b = ctx.inputs
-    return grad_for(div(g, b), a), grad_for(neg(div(mul(g, a), mul(b, b))), b)
+    wants_a, wants_b = ctx.edges
+    return (None if wants_a is None else grad_for(div(g, b), a),
+            None if wants_b is None else grad_for(neg(div(mul(g, a), mul(b, b))), b))
 
 
-div_op = defop("div", forward=np.true_divide, backward=_div_backward, saves=(0, 1),
+div_op = defop("div", forward=np.true_divide, backward=_div_backward,
+               saves={0: (1,), 1: (0, 1)},
                inplace=lambda a, b: np.true_divide(a, b, out=a, casting="same_kind"))
 
 

@@ -71,7 +71,9 @@ def _getitem_forward(d, key):
         raise IndexError(f"index {key!r} is invalid for a tensor of shape {tuple(d.shape)}: "
                          f"{e}") from None
     if not isinstance(out, np.ndarray) and type(out).__module__ == "numpy":
-        out = np.asarray(out)
+        # an integer for every dim gives numpy a scalar copy; with a trailing Ellipsis it is a
+        # 0-d view of the element, which x[i, j].zero_() must write through (torch's semantics)
+        out = d[(key if isinstance(key, tuple) else (key,)) + (Ellipsis,)]
     return out
 
 
@@ -98,14 +100,22 @@ zero_region_op = defop("zero_region", forward=_zero_region_forward,
                        backward=lambda ctx, gg: (zero_region_op.apply((gg,), ctx.args[0]),))
 
 
+def _assign(target, key, v):
+    try:
+        target[key] = v
+    except (ValueError, TypeError) as e:  # numpy's shape complaints, as torch's RuntimeError
+        raise RuntimeError(f"setitem: shape mismatch: value of shape {list(v.shape)} cannot be "
+                           f"written to the indexed region ({e})") from None
+
+
 def _setitem_forward(d, v, key):
     out = d.copy()
-    out[key] = v
+    _assign(out, key, v)
     return out
 
 
 def _setitem_inplace(d, v, key):
-    d[key] = v
+    _assign(d, key, v)
 
 
 def _setitem_backward(ctx, g):

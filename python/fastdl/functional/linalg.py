@@ -76,7 +76,8 @@ def _mm_backward(ctx, g):
     return ga, gb
 
 
-mm_op = defop("mm", cpu=_mm_cpu, cuda=_mm_cuda, backward=_mm_backward, saves=(0, 1))
+mm_op = defop("mm", cpu=_mm_cpu, cuda=_mm_cuda, backward=_mm_backward,
+               saves={0: (1,), 1: (0,)})
 
 
 def _mm(a: Tensor, b: Tensor, trans_a: bool = False, trans_b: bool = False) -> Tensor:
@@ -175,7 +176,7 @@ def _linear_backward(ctx, g):
 
 
 linear_op = defop("linear", cpu=_linear_cpu, cuda=_linear_cuda, backward=_linear_backward,
-                  saves=(0, 1))
+                  saves={0: (1,), 1: (0,)})
 
 
 def linear(input, weight, bias=None):
