@@ -101,17 +101,23 @@ class Node:
         inputs = self.inputs
         saves_for = self.op.saves_for
         for i in self.op.saves:
-            if i < len(inputs):
-                if saves_for is not None and all(j >= len(self.edges) or self.edges[j] is None
-                                                 for j in saves_for[i]):
-                    continue  # only the gradients of inputs that want none read it
-                t = inputs[i]
-                if saved is None and t._vc is None and t._view is None:
-                    continue  # never written: still at version 0
-                expected = 0 if saved is None else saved[i]
-                if version_of(t) != expected:
-                    raise _modified_error(t._data, version_of(t), expected, self.op.name,
-                                          "input")
+            if i >= len(inputs):
+                continue
+            t = inputs[i]
+            if saved is None and t._vc is None and t._view is None:
+                continue  # never written: still at version 0
+            if saves_for is not None and not self._read_for_wanted_grads(saves_for[i]):
+                continue  # only the gradients of inputs that want none read it
+            expected = 0 if saved is None else saved[i]
+            if version_of(t) != expected:
+                raise _modified_error(t._data, version_of(t), expected, self.op.name, "input")
+
+    def _read_for_wanted_grads(self, readers):
+        edges = self.edges
+        for j in readers:
+            if j < len(edges) and edges[j] is not None:
+                return True
+        return False
 
     def release(self):
         """Free what backward needed (retain_graph=False): a second backward raises."""
