@@ -11,11 +11,7 @@ import weakref
 
 from fastdl.autograd.grad_mode import state as _grad_state
 from fastdl.autograd.graph import FREED_MSG as _FREED_MSG, Node
-
-
-def sync_view(t):
-    from fastdl.autograd.op import sync_view as sync
-    sync(t)
+from fastdl.autograd.op import sync_view
 
 
 def _topological_order(root_nodes):
@@ -205,10 +201,7 @@ def run_backward(outputs, grad_outputs, retain_graph, create_graph, targets=None
                 in_grads = node.op.backward(node, tuple(g))
             edges, nrs = node.edges, node.edge_nrs
             if not retain_graph:
-                node.inputs = node.args = None
-                node.edges = ()
-                if node.op.saves_output:
-                    node.out = None
+                node.release()
             for i, gi in enumerate(in_grads):
                 e = edges[i]
                 if gi is None or e is None:

@@ -11,7 +11,8 @@ An op declaration gives
   implementation;
 - what the formula reads: ``saves`` (indices of inputs whose *values* it uses; they are
   version-checked; a dict ``{i: (j, ...)}`` says input i is read only for the gradients of
-  inputs j, so it is checked only when one of those is wanted) and ``saves_output``; ``view`` ops return memory shared with input 0;
+  inputs j, so it is checked only when one of those is wanted) and ``saves_output``; ``view``
+  ops return memory shared with input 0;
 - optionally ``inplace(target, *others, *args)``, writing the result into ``target`` without a
   temporary, for the ``x.add_(y)`` form (``apply_inplace``).
 
@@ -21,14 +22,18 @@ backward (or a dedicated backward op given the same ``Saved``) reads it. They de
 the op declares in ``saves``, so the version checks on those inputs guard them too.
 
 The public function (``fastdl.mul``, ``Tensor.__mul__`` ...) parses arguments and applies torch's
-type promotion, then calls ``OP.apply((tensors...), *args)``; forward gets the arrays followed by
-the args. Worked example (the whole definition of ``mul``)::
+type promotion, then calls ``OP.apply((tensors...), *args)`` (or ``OP.unary`` / ``OP.binary``,
+the same without the tuple); forward gets the arrays followed by the args. Worked example (the whole definition of ``mul``)::
 
     def _mul_backward(ctx, g):
         a, b = ctx.inputs
-        return grad_for(g * b, a), grad_for(g * a, b)
+        wants_a, wants_b = ctx.edges
+        return (None if wants_a is None else grad_for(mul(g, b), a),
+                None if wants_b is None else grad_for(mul(g, a), b))
 
-    mul_op = defop("mul", forward=np.multiply, backward=_mul_backward, saves=(0, 1))
+    mul_op = defop("mul", forward=np.multiply, backward=_mul_backward,
+                   saves={0: (1,), 1: (0,)},  # each factor is read for the other's gradient
+                   inplace=lambda a, b: np.multiply(a, b, out=a, casting="same_kind"))
 
 Device dispatch happens in ``apply`` and nowhere else: numpy inputs take ``cpu``, cupy inputs
 take ``cuda``, a mixture raises a TypeError naming the devices.
@@ -302,19 +307,15 @@ class OpDef:
         if not target._requires_grad:  # a plain tensor written from one that needs grad
             node.edges = (None,) + node.edges[1:]
         self._write(datas, args, target)
-        vc = version_counter(target)
-        vc.value += 1
+        version_counter(target).value += 1
         if self.saves_output:
-            node.out = target._data
-            node.out_vc = vc
-            node.out_version = vc.value
+            self._save_output(target, node)
         target._requires_grad = True
         target._grad_fn = node
         return target
 
-
     def _write(self, datas, args, target):
-        self.forward_for(datas)  # device check
+        forward = self.forward_for(datas)  # also the device check
         if self.inplace is not None:
             try:
                 self.inplace(*datas, *args)
@@ -326,7 +327,7 @@ class OpDef:
                                    f"{e}{hint}") from None
             return
         try:
-            out = self.forward_for(datas)(*datas, *args)
+            out = forward(*datas, *args)
         except ValueError as e:
             raise _shape_error(e, self.name) from None
         _write_into(target, out, self.name)

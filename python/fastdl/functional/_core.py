@@ -8,19 +8,10 @@ from fastdl.autograd.grad_mode import state as _grad_state
 from fastdl.autograd.op import defop
 from fastdl.tensor import Tensor, _norm_dim, _wrap, float32, int64
 
-__all__ = ["Tensor", "needs_grad", "promote_pair", "as_tensor_arg", "grad_for", "sum_to",
-           "expand", "float_data", "norm_dim", "norm_dims", "_wrap", "xp_of", "promote"]
+__all__ = ["Tensor", "promote_pair", "as_tensor_arg", "grad_for", "sum_to", "expand",
+           "zeros_like", "norm_dim", "norm_dims", "_wrap", "xp_of", "promote"]
 
 norm_dim = _norm_dim
-
-
-def needs_grad(*tensors) -> bool:
-    if not _grad_state.enabled:
-        return False
-    for t in tensors:
-        if t is not None and t._requires_grad:
-            return True
-    return False
 
 
 def xp_of(data):
@@ -29,6 +20,12 @@ def xp_of(data):
         return np
     from fastdl import backend
     return backend.array_module(data)
+
+
+def zeros_like(t: Tensor) -> Tensor:
+    """A zero tensor like ``t`` (a constant: the gradient of a piecewise-constant op)."""
+    d = t._data
+    return _wrap(xp_of(d).zeros(d.shape, dtype=d.dtype))
 
 
 def _const(x) -> Tensor:
@@ -94,12 +91,6 @@ def _weak_const(v, dtype):
         if (0 if t is bool else 1 if t is int else 2) <= _category(dtype):
             return _wrap(np.array(v).astype(dtype))
     return _const(v)
-
-
-def float_data(x: Tensor):
-    """Data for ops defined on floats only: integer/bool inputs compute in float32 (torch)."""
-    d = x._data
-    return d if d.dtype.kind == "f" else d.astype(float32)
 
 
 def norm_dims(dim, ndim):

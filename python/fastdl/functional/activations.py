@@ -42,16 +42,11 @@ log_softmax_op = defop("log_softmax", forward=_log_softmax_forward,
                        backward=_log_softmax_backward, saves_output=True)
 
 
-def _float_input(input, dtype):
-    x = input if dtype is None else input.to(dtype)
-    return x if x._data.dtype.kind == "f" else x.float()
-
-
 def softmax(input, dim, dtype=None):
-    x = _float_input(input, dtype)
+    x = A._float_only(input if dtype is None else input.to(dtype), "softmax")
     return softmax_op.apply((x,), norm_dim(dim, x._data.ndim))
 
 
 def log_softmax(input, dim, dtype=None):
-    x = _float_input(input, dtype)
+    x = A._float_only(input if dtype is None else input.to(dtype), "log_softmax")
     return log_softmax_op.apply((x,), norm_dim(dim, x._data.ndim))

@@ -13,19 +13,14 @@ import numpy as np
 
 from fastdl.autograd.op import defop
 from fastdl.functional._core import (Tensor, _wrap, as_tensor_arg, grad_for, promote,
-                                     promote_pair, xp_of)
+                                     promote_pair, xp_of, zeros_like)
 from fastdl.tensor import float32, int64
-
-
-def _zeros_like(t):
-    d = t._data
-    return _wrap(xp_of(d).zeros(d.shape, dtype=d.dtype))
 
 
 def _zero_backward(ctx, g):
     """Piecewise-constant ops (sign, rounding, floor division): like torch, the result stays in
     the graph with a zero gradient for every input."""
-    return tuple(_zeros_like(t) for t in ctx.inputs)
+    return tuple(zeros_like(t) for t in ctx.inputs)
 
 
 def _float_only(x, name):
@@ -220,7 +215,7 @@ def _pow_scalar_backward(ctx, g):
     (a,) = ctx.inputs
     e = ctx.args[0]
     if e == 0:
-        return (_zeros_like(g),)
+        return (zeros_like(g),)
     return (grad_for(mul_scalar_op.apply((mul(g, pow_scalar_op.apply((a,), e - 1)),), e), a),)
 
 

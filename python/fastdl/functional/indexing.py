@@ -4,7 +4,7 @@ from __future__ import annotations
 import numpy as np
 
 from fastdl.autograd.op import defop
-from fastdl.functional._core import Tensor, _wrap, grad_for, norm_dim, sum_to, xp_of
+from fastdl.functional._core import Tensor, _wrap, grad_for, norm_dim, sum_to, xp_of, zeros_like
 from fastdl.tensor import int64
 
 _BASIC = (int, slice, type(None), type(Ellipsis))
@@ -159,19 +159,14 @@ def _copy_inplace(d, src):
     d[...] = src
 
 
-def _zeros_like(t):
-    d = t._data
-    return _wrap(xp_of(d).zeros(d.shape, dtype=d.dtype))
-
-
 def _copy_backward(ctx, g):
     target, src = ctx.inputs
-    return _zeros_like(g), grad_for(g, src)
+    return zeros_like(g), grad_for(g, src)
 
 
 copy_op = defop("copy", forward=_copy_forward, backward=_copy_backward, inplace=_copy_inplace)
 fill_op = defop("fill", forward=lambda d, v: xp_of(d).full_like(d, v),
-                backward=lambda ctx, g: (_zeros_like(g),),
+                backward=lambda ctx, g: (zeros_like(g),),
                 inplace=lambda d, v: d.fill(v))
 
 
