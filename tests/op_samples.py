@@ -827,3 +827,15 @@ sample("normalize_backward", "grad_of_layer_norm_wrt_input_only",
 sample("softplus_backward", "grad_of_softplus_at_fixed_input",
        lambda L, x, g: vjp_at(L, lambda x: L.F.softplus(x, beta=2.0, threshold=1.5), [x], g),
        lambda r: [avoid(r, (1, 7), (0.75,), -2.0, 2.0), G(r, (1, 7))], nograd=(0,))
+
+
+# Kernel families keep their samples in their own files (op_samples_<family>.py), each calling
+# ``sample`` from here; importing them last lets them use every helper above.
+def _load_family_samples():
+    import importlib
+    import pathlib
+    for path in sorted(pathlib.Path(__file__).parent.glob("op_samples_*.py")):
+        importlib.import_module(path.stem)
+
+
+_load_family_samples()
