@@ -1,5 +1,6 @@
 """fastdl: deep learning on hand-written C++ (SIMD, threaded) and CUDA kernels."""
 from fastdl import _C
+from fastdl._env import warn_about_environment as _warn_about_environment
 from fastdl._threads import get_num_threads, set_num_threads
 from fastdl import backend, cuda, ops
 from fastdl._info import info
@@ -17,6 +18,7 @@ from fastdl import optim
 from fastdl import data, models, nn
 
 __version__ = _C.__version__
+_warn_about_environment(_C)
 
 __all__ = ["backend", "cuda", "ops", "info", "get_num_threads", "set_num_threads", "__version__",
            "save", "load", "optim", "nn", "models", "data"]

@@ -18,6 +18,7 @@ def info_dict() -> dict:
         "threads": _C.get_num_threads(),
         "hardware_threads": _C.max_hardware_threads(),
         "cuda_built": cuda.is_built(),
+        "cuda_architectures": cuda.architectures(),
         "cuda_devices": cuda.device_count(),
         "cuda_emulation_built": _emu_built(),
     }
@@ -38,6 +39,6 @@ def info(print_out: bool = True) -> dict:
         width = max(map(len, d))
         for key, value in d.items():
             if isinstance(value, list):
-                value = ", ".join(value)
+                value = ", ".join(value) if value else "none"
             print(f"{key:<{width}}  {value}")
     return d

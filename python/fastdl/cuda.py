@@ -16,6 +16,13 @@ def is_built() -> bool:
     return _module() is not None
 
 
+def architectures() -> list:
+    """The CUDA architectures this installation's kernels were compiled for (``["80", "90"]``:
+    sm_80, sm_90); empty when the CUDA module is not built."""
+    mod = _module()
+    return [] if mod is None else str(mod.architectures).split()
+
+
 def device_count() -> int:
     mod = _module()
     return mod.device_count() if mod is not None else 0
