@@ -4,6 +4,8 @@
 #include <nanobind/nanobind.h>
 #include <nanobind/ndarray.h>
 
+#include <new>
+#include <string>
 #include <vector>
 
 #include "bindings/gemm_args.h"
@@ -65,10 +67,18 @@ void gemm(nb::ndarray<nb::ro> a, nb::ndarray<nb::ro> b, nb::ndarray<> out, doubl
   nb::ndarray<> av(a), bv(b);
   const GemmDims dims = check_gemm_args(av, bv, out, nb::device::cpu::value, "CPU (numpy)");
   if (dims.empty()) return;
-  if (dims.dtype == FloatType::float64)
-    run_gemm<double>(dims, av, bv, out, alpha, beta);
-  else
-    run_gemm<float>(dims, av, bv, out, alpha, beta);
+  try {
+    if (dims.dtype == FloatType::float64)
+      run_gemm<double>(dims, av, bv, out, alpha, beta);
+    else
+      run_gemm<float>(dims, av, bv, out, alpha, beta);
+  } catch (const std::bad_alloc&) {
+    const std::string msg = "gemm: out of memory for the scratch buffers of a product a " +
+                            shape_str(av) + " @ b " + shape_str(bv) + " -> out " +
+                            shape_str(out) + " (" + dtype_str(out.dtype()) + ")";
+    PyErr_SetString(PyExc_MemoryError, msg.c_str());
+    throw nb::python_error();
+  }
 }
 
 }  // namespace

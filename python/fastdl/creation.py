@@ -4,6 +4,8 @@ Floating point results default to float32; ``device='cuda'`` allocates with cupy
 """
 from __future__ import annotations
 
+import operator
+
 import numpy as np
 
 from fastdl import random as _random
@@ -24,8 +26,8 @@ def _xp(device):
 def _size(size):
     if len(size) == 1 and isinstance(size[0], (tuple, list)):
         size = size[0]
-    try:
-        out = tuple(int(s) for s in size)
+    try:  # operator.index: ints (Python, numpy, integer 0-d tensors); 2.5 or "3" raise
+        out = tuple(operator.index(s) for s in size)
     except TypeError:
         raise TypeError(f"size must be a sequence of ints, got {size!r}") from None
     if any(s < 0 for s in out):

@@ -40,6 +40,18 @@ def _through_binding(a, b, out, alpha, beta):
     return out
 
 
+def _check_scalar(fn, name, value):
+    """``alpha``/``beta``: a real number (a Python or numpy int/float), never a string or a
+    complex; the message names the argument."""
+    t = type(value)
+    if t is float or t is int:
+        return
+    if isinstance(value, (bool, np.bool_)) or not isinstance(value, (int, float, np.integer,
+                                                                      np.floating)):
+        raise TypeError(f"{fn}: {name} must be a real number (int or float), got "
+                        f"{t.__name__} {value!r}")
+
+
 def gemm(a, b, c=None, alpha: float = 1.0, beta: float = 0.0, trans_a: bool = False,
          trans_b: bool = False):
     """``c = alpha * op(a) @ op(b) + beta * c`` for 2-D or equally batched arrays, all float32 or
@@ -48,7 +60,15 @@ def gemm(a, b, c=None, alpha: float = 1.0, beta: float = 0.0, trans_a: bool = Fa
     ``op(x)`` is ``x`` or, with ``trans_x``, its transpose (a strided view: no copy is made).
     With ``c=None`` a new array is returned (``beta`` must then be 0); otherwise ``c`` is
     updated in place and returned. With ``beta == 0`` the old contents of ``c`` are not read.
+
+    Shapes: ``a`` (..., m, k), ``b`` (..., k, n), ``c`` (..., m, n) (transposes applied).
+
+    >>> a = np.ones((2, 3), np.float32); b = np.ones((3, 4), np.float32)
+    >>> fastdl.ops.gemm(a, b, alpha=2.0)[0, 0]
+    6.0
     """
+    _check_scalar("gemm", "alpha", alpha)
+    _check_scalar("gemm", "beta", beta)
     if (type(a) is np.ndarray and type(b) is np.ndarray and a.ndim == 2 and b.ndim == 2
             and (c is None and beta == 0 or type(c) is np.ndarray)):
         out = np.empty((a.shape[1] if trans_a else a.shape[0],
@@ -70,7 +90,7 @@ def gemm(a, b, c=None, alpha: float = 1.0, beta: float = 0.0, trans_a: bool = Fa
                          f"(trans_a={trans_a}, trans_b={trans_b})")
     if c is None:
         if beta != 0:
-            raise ValueError("gemm: beta != 0 needs an input c")
+            raise ValueError(f"gemm: beta={beta!r} (!= 0) needs an input c to scale")
         c = xp.empty(a.shape[:-1] + b.shape[-1:], dtype=dtype)
     else:
         flags = getattr(c, "flags", None)
@@ -85,7 +105,12 @@ def gemm(a, b, c=None, alpha: float = 1.0, beta: float = 0.0, trans_a: bool = Fa
 
 def matmul(a, b, out=None):
     """``a @ b`` with numpy's semantics (1-D operands, broadcast batch dimensions), float32 or
-    float64 (both operands the same)."""
+    float64 (both operands the same). ``out``, when given, must have exactly the result's shape
+    and dtype (it is not broadcast into, nor cast to).
+
+    >>> fastdl.ops.matmul(np.ones((2, 3)), np.ones(3))
+    array([3., 3.])
+    """
     if out is None and type(a) is np.ndarray and type(b) is np.ndarray and a.ndim == 2 == b.ndim:
         res = _through_binding(a, b, np.empty((a.shape[0], b.shape[1]), a.dtype), 1.0, 0.0)
         if res is not None:
@@ -119,6 +144,10 @@ def matmul(a, b, out=None):
     if b.ndim == 1:
         res = res[..., 0]
     if out is not None:
+        if tuple(out.shape) != tuple(res.shape) or out.dtype != res.dtype:
+            raise ValueError(f"matmul: out has shape {tuple(out.shape)} and dtype {out.dtype}; "
+                             f"the result of {tuple(a.shape)} @ {tuple(b.shape)} has shape "
+                             f"{tuple(res.shape)} and dtype {res.dtype} (out must match exactly)")
         out[...] = res
         return out
     return res

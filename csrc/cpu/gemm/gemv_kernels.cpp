@@ -55,6 +55,7 @@ inline T sum_lanes(Vec<T> v) {
 
 constexpr int kMaxVectors = int(kThinMaxVectors);
 constexpr int64_t kMinThinElements = int64_t(1) << 14;
+constexpr int64_t kMaxGatheredElements = int64_t(1) << 22;  // 16 MiB of floats
 thread_local PackBuffer tls_vectors, tls_outputs;
 
 // y[i * ldy + j] = sum_p v[i * ldv + p] x[j * ldx + p] for j < count: rows of x against R
@@ -262,6 +263,11 @@ bool gemv(int64_t m, int64_t n, int64_t k, T alpha, ConstMatrix<T> a, ConstMatri
   const ConstMatrix<T> vec = thin_rows ? a : transposed(b);  // rows = vectors
   if (vec.cs == 1) {
     t.v = vec.data, t.ldv = vec.rs;
+  } else if (r * k > kMaxGatheredElements) {
+    // A long strided (or stride-0, broadcast) vector: gathering it would allocate as much as
+    // the vector's logical size (8 GiB for 2^31 floats); the packed GEMM reads it in place a
+    // panel at a time instead.
+    return false;
   } else {
     T* gathered = tls_vectors.get<T>(r * k);
     for (int64_t i = 0; i < r; ++i)

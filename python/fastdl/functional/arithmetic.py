@@ -174,13 +174,32 @@ def rdiv(input, other):
     return div(other, input)
 
 
+def _check_integer_divisor(b, name):
+    """Integer division by zero raises like torch's ("ZeroDivisionError"), instead of numpy's
+    warning and a 0."""
+    if b.dtype.kind in "iub" and not b.all():
+        raise RuntimeError(f"{name}: ZeroDivisionError (integer division by zero; the divisor "
+                           f"of shape {tuple(b.shape)} and dtype {b.dtype} has a 0)")
+
+
+def _floor_divide_forward(a, b):
+    _check_integer_divisor(b, "floor_divide")
+    return np.floor_divide(a, b)
+
+
+def _remainder_forward(a, b):
+    _check_integer_divisor(b, "remainder")
+    return np.remainder(a, b)
+
+
 def _trunc_divide_forward(a, b):
+    _check_integer_divisor(b, "div(rounding_mode='trunc')")
     q = np.trunc(np.true_divide(a, b))
     return q.astype(a.dtype) if a.dtype.kind != "f" else q
 
 
 trunc_divide_op = defop("trunc_divide", forward=_trunc_divide_forward, backward=_zero_backward)
-floor_divide_op = defop("floor_divide", forward=np.floor_divide, backward=_zero_backward)
+floor_divide_op = defop("floor_divide", forward=_floor_divide_forward, backward=_zero_backward)
 
 
 def floor_divide(input, other):
@@ -193,7 +212,7 @@ def _remainder_backward(ctx, g):
     return grad_for(g, a), grad_for(mul(neg(g), floor_divide(a, b)), b)
 
 
-remainder_op = defop("remainder", forward=np.remainder, backward=_remainder_backward,
+remainder_op = defop("remainder", forward=_remainder_forward, backward=_remainder_backward,
                      saves=(0, 1))
 
 

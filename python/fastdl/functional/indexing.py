@@ -302,7 +302,14 @@ def index_select(input, dim, index):
     if index._data.ndim > 1:
         raise IndexError(f"index_select(): index must be 0-d or 1-d, got shape "
                          f"{tuple(index._data.shape)}")
-    return getitem(input, (slice(None),) * ax + (index._data.reshape(-1),))
+    idx = index._data.reshape(-1)
+    size = input._data.shape[ax]
+    if idx.size and (int(idx.min()) < 0 or int(idx.max()) >= size):
+        bad = int(idx.min()) if int(idx.min()) < 0 else int(idx.max())
+        raise IndexError(f"index_select(): index {bad} is out of range for dimension {ax} of "
+                         f"size {size} (input shape {tuple(input._data.shape)}; negative indices "
+                         "are not wrapped, as in torch)")
+    return getitem(input, (slice(None),) * ax + (idx,))
 
 
 def masked_fill(input, mask, value):

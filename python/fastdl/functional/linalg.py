@@ -130,10 +130,17 @@ def bmm(input, mat2):
     return _mm(input, mat2)
 
 
+def _rows(shape):
+    n = 1
+    for s in shape[:-1]:
+        n *= s
+    return n
+
+
 def _linear_cpu(x, w, b=None, kernels=_C, xp=np):
     """x @ w.T (+ b) over x's last dim: one GEMM reading w transposed in place (strides, no
     copy), the bias folded in with beta=1 (no separate pass)."""
-    x2 = x.reshape(-1, w.shape[1])
+    x2 = x.reshape(_rows(x.shape), w.shape[1])  # rows explicit: -1 is ambiguous for 0 features
     if x2.dtype not in _KERNEL_DTYPES or w.dtype != x2.dtype:
         out = x2 @ w.T
         if b is not None:
@@ -159,7 +166,8 @@ def _linear_backward(ctx, g):
     x2, g2 = x, g
     if x._data.ndim != 2:
         out_features, in_features = w._data.shape
-        x2, g2 = reshape(x, (-1, in_features)), reshape(g, (-1, out_features))
+        rows = _rows(x._data.shape)
+        x2, g2 = reshape(x, (rows, in_features)), reshape(g, (rows, out_features))
     grad_x = grad_w = grad_b = None
     if ctx.edges[0] is not None:
         grad_x = mm_op.binary(g2, w, False, False)
