@@ -90,7 +90,7 @@ def gemm(a, b, c=None, alpha: float = 1.0, beta: float = 0.0, trans_a: bool = Fa
                          f"(trans_a={trans_a}, trans_b={trans_b})")
     if c is None:
         if beta != 0:
-            raise ValueError(f"gemm: beta={beta!r} (!= 0) needs an input c to scale")
+            raise ValueError(f"gemm: beta != 0 needs an input c to scale (got beta={beta!r})")
         c = xp.empty(a.shape[:-1] + b.shape[-1:], dtype=dtype)
     else:
         flags = getattr(c, "flags", None)

@@ -492,19 +492,29 @@ class Module:
                               f"{tuple(array.shape)} from checkpoint, the shape in current model "
                               f"is {tuple(target.shape)}.")
                 continue
-            updates.append((target, array))
+            xp_target = target.data
+            try:  # converted now (device and dtype), so writing below cannot fail half-way
+                if array.dtype.kind not in "biuf":  # torch's copy_ casts between numbers only
+                    raise TypeError("not a bool, integer or floating point array")
+                if isinstance(xp_target, np.ndarray):
+                    host = np.asarray(array if isinstance(array, np.ndarray) else _to_host(array))
+                    ready = host.astype(xp_target.dtype, copy=False)
+                else:
+                    from fastdl import backend
+                    ready = backend.array_module(xp_target).asarray(array).astype(
+                        xp_target.dtype, copy=False)
+            except (TypeError, ValueError) as e:
+                errors.append(f'While copying the parameter named "{key}", a {array.dtype} value '
+                              f"cannot be stored in the model's {xp_target.dtype} tensor: {e}")
+                continue
+            updates.append((xp_target, ready))
         if errors:
             raise RuntimeError(f"Error(s) in loading state_dict for {type(self).__name__}:\n\t"
                                + "\n\t".join(errors))
-        # All checks passed before anything is written, so a failed load leaves the model intact.
-        for target, array in updates:
-            xp_target = target.data
-            if isinstance(xp_target, np.ndarray):
-                xp_target[...] = np.asarray(array if isinstance(array, np.ndarray)
-                                            else _to_host(array))
-            else:
-                from fastdl import backend
-                xp_target[...] = backend.array_module(xp_target).asarray(array)
+        # Every entry was checked and converted before anything is written, so a failed load
+        # leaves the model intact.
+        for xp_target, ready in updates:
+            xp_target[...] = ready
         return _IncompatibleKeys(missing, unexpected)
 
     # -- printing ----------------------------------------------------------------------------
