@@ -57,6 +57,22 @@ def _property(name):
     return get
 
 
+def _unstable_sort(fn):
+    """sort/argsort (stable=False) and topk: torch leaves the order of equal elements
+    unspecified (its unstable sort and topk order them by implementation detail); fastdl sorts
+    stably. A sample with ties along the sorted dim and no stable=True is not comparable."""
+    def call(x, *args, **kwargs):
+        if not kwargs.get("stable", False) and isinstance(x, fastdl.Tensor) and x.ndim:
+            dim = args[1] if fn is F.topk and len(args) > 1 else args[0] if (
+                args and fn is not F.topk) else kwargs.get("dim", -1)
+            d = np.sort(x.detach().numpy(), axis=dim)
+            if (np.diff(d, axis=dim) == 0).any():
+                raise Unsupported("the order of equal elements in an unstable sort")
+        return fn(x, *args, **kwargs)
+    call.__name__ = fn.__name__
+    return call
+
+
 # OpInfo "name.variant" -> the fastdl callable taking the sample as (input, *args, **kwargs),
 # mirroring how the OpInfo calls torch (a function, a method, or a lambda around either).
 FASTDL_OPS = {
@@ -117,6 +133,14 @@ FASTDL_OPS = {
     "nn.functional.one_hot.": F.one_hot,
     "bitwise_and.": F.bitwise_and, "bitwise_or.": F.bitwise_or, "bitwise_xor.": F.bitwise_xor,
     "bitwise_not.": F.bitwise_not,
+    # everyday ops (functional/everyday.py)
+    "einsum.": lambda tensors, equation: F.einsum(equation, tensors),
+    "sort.": _unstable_sort(F.sort), "argsort.": _unstable_sort(F.argsort),
+    "topk.": _unstable_sort(F.topk), "tril.": F.tril, "triu.": F.triu,
+    "unique.": F.unique, "bincount.": F.bincount, "baddbmm.": F.baddbmm,
+    "cumprod.": F.cumprod, "roll.": F.roll, "repeat_interleave.": F.repeat_interleave,
+    "searchsorted.": F.searchsorted, "clamp_min.": F.clamp_min, "clamp_max.": F.clamp_max,
+    "lerp.": F.lerp, "diag.": F.diag,
     # creation
     "zeros_like.": fastdl.zeros_like, "ones_like.": fastdl.ones_like,
     "full_like.": fastdl.full_like, "new_zeros.": _method("new_zeros"),
@@ -134,6 +158,10 @@ ALLOW_LIST = {
         {"__rsub__."},
         "torch itself returns NotImplemented for torch.Tensor.__rsub__(scalar, tensor): there "
         "is no result to compare (fastdl computes tensor - scalar there)"),
+    "the order of equal elements in an unstable sort": (
+        {"sort.", "argsort.", "topk."},
+        "torch's unstable sort and topk order equal elements by implementation detail; fastdl "
+        "always sorts stably (its stable=True samples are compared, ties included)"),
     "complex scalar": (
         {"where."},
         "fastdl has no complex dtypes (bool, integer and floating point tensors only)"),
@@ -211,6 +239,8 @@ def _run_sample(opinfo, fastdl_fn, sample, dtype, rng, tolerances, tally):
         raise Unsupported("unbound reflected operator with a scalar self")
     try:
         f_out = fastdl_fn(f_in, *f_args, **f_kwargs)
+    except Unsupported:  # the mapped callable says this sample is not comparable (ALLOW_LIST)
+        raise
     except Exception as e:  # report which sample broke, with the error
         raise AssertionError(f"{what}: fastdl raised {type(e).__name__}: {e}") from e
     compare_outputs(t_out, f_out, tolerances, what, tally)
@@ -222,7 +252,7 @@ def _run_sample(opinfo, fastdl_fn, sample, dtype, rng, tolerances, tally):
 _BINARY_SCALAR_OPS = {"__radd__.", "__rsub__.", "__rmul__.", "__rdiv__.", "__rmod__.",
                       "remainder.", "eq.", "ne.", "lt.", "le.", "gt.", "ge.",
                       "maximum.", "minimum.", "logical_and.", "logical_or.", "logical_xor.",
-                      "bitwise_and.", "bitwise_or.", "bitwise_xor."}
+                      "bitwise_and.", "bitwise_or.", "bitwise_xor.", "clamp_min.", "clamp_max."}
 LENIENT_ERROR_INPUTS = {
     "Python number for a tensor operand": (
         _BINARY_SCALAR_OPS,

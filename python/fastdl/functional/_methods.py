@@ -1,8 +1,8 @@
 """Attach the functional ops to ``Tensor`` as methods and operators (torch's names)."""
 from __future__ import annotations
 
-from fastdl.functional import (activations, arithmetic as A, conversion, indexing, linalg,
-                               reductions as R, shape as S)
+from fastdl.functional import (activations, arithmetic as A, conversion, everyday as E,
+                               indexing, linalg, reductions as R, shape as S)
 
 
 def _swap(fn):
@@ -74,6 +74,11 @@ METHODS = {
     # linear algebra, conversion
     "matmul": linalg.matmul, "mm": linalg.mm, "bmm": linalg.bmm, "dot": linalg.dot,
     "outer": linalg.outer, "to": conversion.to,
+    # everyday ops
+    "sort": E.sort, "argsort": E.argsort, "topk": E.topk, "tril": E.tril, "triu": E.triu,
+    "unique": E.unique, "bincount": E.bincount, "baddbmm": E.baddbmm, "cumprod": E.cumprod,
+    "roll": E.roll, "repeat_interleave": E.repeat_interleave, "clamp_min": E.clamp_min,
+    "clamp_max": E.clamp_max, "lerp": E.lerp, "diag": E.diag,
 }
 
 PROPERTIES = {"T": S._T, "mT": S._mT}
