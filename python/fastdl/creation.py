@@ -1,6 +1,6 @@
 """Tensor creation: ``tensor, zeros, ones, full, empty, arange, randn, rand ...`` (torch names).
 
-Floating point results default to float32; ``device='cuda'`` allocates with cupy.
+Floating point results default to float32 (``set_default_dtype`` changes it); ``device='cuda'`` allocates with cupy.
 """
 from __future__ import annotations
 
@@ -10,7 +10,7 @@ import numpy as np
 
 from fastdl import random as _random
 from fastdl.tensor import (Tensor, _check_can_require_grad, _is_cupy, _parse_device, _wrap,
-                           as_dtype, float32, int64, tensor)
+                           as_dtype, get_default_dtype, int64, tensor)
 
 
 def _xp(device):
@@ -43,8 +43,11 @@ def _finish(arr, requires_grad):
     return t
 
 
-def _dt(dtype, default=float32):
-    return default if dtype is None else as_dtype(dtype)
+def _dt(dtype, default=None):
+    """``dtype``, or ``default``, or the default floating point dtype (set_default_dtype)."""
+    if dtype is not None:
+        return as_dtype(dtype)
+    return get_default_dtype() if default is None else default
 
 
 def zeros(*size, dtype=None, device=None, requires_grad=False):
@@ -62,7 +65,7 @@ def empty(*size, dtype=None, device=None, requires_grad=False):
 def full(size, fill_value, dtype=None, device=None, requires_grad=False):
     if dtype is None:
         dtype = (np.bool_ if isinstance(fill_value, bool) else
-                 int64 if isinstance(fill_value, int) else float32)
+                 int64 if isinstance(fill_value, int) else get_default_dtype())
     return _finish(_xp(device).full(_size((size,)), fill_value, dtype=as_dtype(dtype)),
                    requires_grad)
 
@@ -72,13 +75,13 @@ def eye(n, m=None, dtype=None, device=None, requires_grad=False):
 
 
 def arange(start, end=None, step=1, dtype=None, device=None, requires_grad=False):
-    """Like torch: integer arguments give int64, any float argument gives float32."""
+    """Like torch: integer arguments give int64, any float argument the default dtype."""
     if end is None:
         start, end = 0, start
     if dtype is None:
         is_int = all(isinstance(v, (int, np.integer)) and not isinstance(v, bool)
                      for v in (start, end, step))
-        dtype = int64 if is_int else float32
+        dtype = int64 if is_int else get_default_dtype()
     return _finish(_xp(device).arange(start, end, step).astype(as_dtype(dtype)), requires_grad)
 
 
@@ -110,29 +113,40 @@ def full_like(input, fill_value, dtype=None, device=None, requires_grad=False):
                 device=device or input.device, requires_grad=requires_grad)
 
 
-def randn(*size, dtype=None, device=None, requires_grad=False):
-    """Standard normal samples from the generator seeded by ``fastdl.manual_seed``."""
+def randn(*size, generator=None, dtype=None, device=None, requires_grad=False):
+    """Standard normal samples of shape ``size`` from the global generator (seeded by
+    ``fastdl.manual_seed``) or from ``generator`` (a ``fastdl.Generator``).
+
+    >>> fastdl.randn(2, 3).shape
+    (2, 3)
+    """
     dev = "cpu" if device is None else _parse_device(device)
-    return _finish(_random.normal_array(_size(size), 0.0, 1.0, _dt(dtype), dev), requires_grad)
-
-
-def rand(*size, dtype=None, device=None, requires_grad=False):
-    """Uniform samples in [0, 1)."""
-    dev = "cpu" if device is None else _parse_device(device)
-    return _finish(_random.uniform_array(_size(size), 0.0, 1.0, _dt(dtype), dev), requires_grad)
-
-
-def randint(low, high=None, size=(), dtype=None, device=None, requires_grad=False):
-    if high is None:
-        low, high = 0, low
-    dev = "cpu" if device is None else _parse_device(device)
-    return _finish(_random.integers_array(low, high, _size((size,)), _dt(dtype, int64), dev),
+    return _finish(_random.normal_array(_size(size), 0.0, 1.0, _dt(dtype), dev, generator),
                    requires_grad)
 
 
-def randperm(n, dtype=None, device=None):
+def rand(*size, generator=None, dtype=None, device=None, requires_grad=False):
+    """Uniform samples in [0, 1) of shape ``size`` (from ``generator`` when given)."""
     dev = "cpu" if device is None else _parse_device(device)
-    return _wrap(_random.permutation_array(n, dev).astype(_dt(dtype, int64), copy=False))
+    return _finish(_random.uniform_array(_size(size), 0.0, 1.0, _dt(dtype), dev, generator),
+                   requires_grad)
+
+
+def randint(low, high=None, size=(), generator=None, dtype=None, device=None,
+            requires_grad=False):
+    """Integers in [low, high) of shape ``size`` (int64 unless ``dtype``)."""
+    if high is None:
+        low, high = 0, low
+    dev = "cpu" if device is None else _parse_device(device)
+    return _finish(_random.integers_array(low, high, _size((size,)), _dt(dtype, int64), dev,
+                                          generator), requires_grad)
+
+
+def randperm(n, generator=None, dtype=None, device=None):
+    """A random permutation of ``0 .. n-1`` (int64 unless ``dtype``)."""
+    dev = "cpu" if device is None else _parse_device(device)
+    return _wrap(_random.permutation_array(n, dev, generator).astype(_dt(dtype, int64),
+                                                                     copy=False))
 
 
 def randn_like(input, dtype=None, device=None, requires_grad=False):

@@ -50,10 +50,81 @@ _DTYPE_ALIASES = {"float": float32, "double": float64, "half": float16, "long": 
                   "int": int32, "bool": bool_}
 
 
+class _NoStorageDtype:
+    """A torch dtype fastdl cannot store (numpy has no such type): naming it is fine, using it
+    as a tensor's dtype raises a TypeError that says what to use instead."""
+
+    def __init__(self, name, advice):
+        self.name, self.advice = name, advice
+
+    def __repr__(self):
+        return f"fastdl.{self.name}"
+
+    def error(self):
+        return TypeError(f"fastdl.{self.name} is not a storage dtype: numpy, which holds fastdl's "
+                         f"CPU tensors, has no {self.name} type; {self.advice}")
+
+
+bfloat16 = _NoStorageDtype("bfloat16", "use fastdl.float32 (or float16); fastdl.load reads "
+                                       "bfloat16 checkpoint entries as float32")
+_DEFAULT_FLOAT = [float32]  # get/set_default_dtype
+
+
+def get_default_dtype() -> np.dtype:
+    """The floating point dtype of tensors made from Python floats and of ``randn``, ``zeros``
+    ... without a dtype (float32 unless changed with :func:`set_default_dtype`)."""
+    return _DEFAULT_FLOAT[0]
+
+
+def set_default_dtype(dtype) -> None:
+    """Set the default floating point dtype (float16, float32 or float64), like torch's.
+
+    >>> fastdl.set_default_dtype(fastdl.float64); fastdl.tensor([1.5]).dtype
+    dtype('float64')
+    """
+    dt = as_dtype(dtype)
+    if dt.kind != "f":
+        raise TypeError(f"set_default_dtype: only floating point dtypes can be the default, "
+                        f"got {dt}")
+    _DEFAULT_FLOAT[0] = dt
+
+
+_PRINT = {"precision": 4, "threshold": 1000, "edgeitems": 3, "linewidth": 80, "sci_mode": None}
+_PRINT_PROFILES = {"default": dict(precision=4, threshold=1000, edgeitems=3, linewidth=80),
+                   "short": dict(precision=2, threshold=1000, edgeitems=2, linewidth=80),
+                   "full": dict(precision=4, threshold=2 ** 63 - 1, edgeitems=3, linewidth=80)}
+
+
+def set_printoptions(precision=None, threshold=None, edgeitems=None, linewidth=None,
+                     profile=None, sci_mode=None) -> None:
+    """How tensors print (torch's options): digits after the point, the element count above
+    which the middle is summarized, items shown at each edge then, line width, a profile
+    ("default", "short", "full") and ``sci_mode`` (True/False forces scientific notation on or
+    off; None chooses)."""
+    if profile is not None:
+        if profile not in _PRINT_PROFILES:
+            raise ValueError(f"set_printoptions: profile must be one of "
+                             f"{sorted(_PRINT_PROFILES)}, got {profile!r}")
+        _PRINT.update(_PRINT_PROFILES[profile])
+    for name, value in (("precision", precision), ("threshold", threshold),
+                        ("edgeitems", edgeitems), ("linewidth", linewidth)):
+        if value is not None:
+            if not isinstance(value, int) or isinstance(value, bool) or value < 0:
+                raise ValueError(f"set_printoptions: {name} must be a non-negative int, got "
+                                 f"{value!r}")
+            _PRINT[name] = value
+    if sci_mode is not None or profile is not None:
+        _PRINT["sci_mode"] = sci_mode
+
+
 def as_dtype(dtype) -> np.dtype:
     """A numpy dtype from a numpy dtype, scalar type, Python type or name ('float32', 'long')."""
     if dtype is float:
         return float32
+    if isinstance(dtype, _NoStorageDtype):
+        raise dtype.error()
+    if isinstance(dtype, str) and dtype == "bfloat16":
+        raise bfloat16.error()
     if dtype is int:
         return int64
     if isinstance(dtype, str) and dtype in _DTYPE_ALIASES:
@@ -117,7 +188,7 @@ def _array_from(data, dtype=None, device=None):
             data = [x.tolist() if isinstance(x, Tensor) else x for x in data]
         arr = np.asarray(data)
         if arr.dtype == np.float64 and dtype is None:
-            arr = arr.astype(np.float32)
+            arr = arr.astype(_DEFAULT_FLOAT[0], copy=False)
         elif arr.dtype.kind in "iu" and dtype is None:
             arr = arr.astype(np.int64, copy=False)
         elif arr.dtype.kind not in "fiub":
@@ -420,7 +491,15 @@ class Tensor:
 
     def __repr__(self):
         d = self._data if type(self._data) is np.ndarray else self._data.get()
-        body = np.array2string(d, separator=", ", precision=4, prefix="tensor(")
+        opts = _PRINT
+        sci = opts["sci_mode"]
+        formatter = None if sci is None or d.dtype.kind != "f" else {
+            "float_kind": (lambda v: f"{v:.{opts['precision']}e}") if sci else
+            (lambda v: f"{v:.{opts['precision']}f}")}
+        body = np.array2string(d, separator=", ", precision=opts["precision"],
+                               threshold=opts["threshold"], edgeitems=opts["edgeitems"],
+                               max_line_width=opts["linewidth"], formatter=formatter,
+                               prefix="tensor(")
         extras = []
         if d.dtype not in (float32, int64, bool_):
             extras.append(f"dtype={d.dtype}")

@@ -1,8 +1,9 @@
 """Reverse-mode automatic differentiation (torch.autograd's API)."""
-from fastdl.autograd.grad_mode import (enable_grad, is_grad_enabled, no_grad,
+from fastdl.autograd.grad_mode import (enable_grad, inference_mode, is_grad_enabled, no_grad,
                                        set_grad_enabled)
 from fastdl.autograd.engine import Node, backward, grad
 from fastdl.autograd.function import Function, FunctionCtx
 
 __all__ = ["backward", "grad", "no_grad", "enable_grad", "set_grad_enabled", "is_grad_enabled",
+           "inference_mode",
            "Function", "FunctionCtx", "Node"]

@@ -1,6 +1,9 @@
-"""Built-in data and batching: ``load_digits``, ``Dataset``, ``TensorDataset``, ``DataLoader``."""
-from fastdl.data.dataset import DataLoader, Dataset, TensorDataset, default_collate
+"""Built-in data and batching: ``load_digits``, ``Dataset``, ``TensorDataset``, ``Subset``,
+``ConcatDataset``, ``random_split``, ``DataLoader`` (also importable as ``fastdl.utils.data``)."""
+from fastdl.data.dataset import (ConcatDataset, DataLoader, Dataset, Subset, TensorDataset,
+                                 WorkerInfo, default_collate, get_worker_info, random_split)
 from fastdl.data.digits import load_digits, train_test_split_indices
 
-__all__ = ["DataLoader", "Dataset", "TensorDataset", "default_collate", "load_digits",
+__all__ = ["ConcatDataset", "DataLoader", "Dataset", "Subset", "TensorDataset", "WorkerInfo",
+           "default_collate", "get_worker_info", "load_digits", "random_split",
            "train_test_split_indices"]

@@ -10,11 +10,11 @@ from fastdl.nn import functional as F
 from fastdl.nn import init
 from fastdl.nn.modules.module import Module
 from fastdl.nn.parameter import Parameter
-from fastdl.tensor import as_dtype
+from fastdl.tensor import as_dtype, get_default_dtype
 
 
 def _empty(shape, dtype, device):
-    data = np.empty(shape, dtype=as_dtype(dtype or np.float32))
+    data = np.empty(shape, dtype=as_dtype(dtype or get_default_dtype()))
     if device is not None and str(device).startswith("cuda"):
         from fastdl.tensor import _to_device_array
         data = _to_device_array(data, device)

@@ -7,7 +7,7 @@ from fastdl.nn import functional as F
 from fastdl.nn import init
 from fastdl.nn.modules.module import Module
 from fastdl.nn.parameter import Parameter
-from fastdl.tensor import Tensor, as_dtype
+from fastdl.tensor import Tensor, as_dtype, get_default_dtype
 
 
 class BatchNorm1d(Module):
@@ -25,7 +25,7 @@ class BatchNorm1d(Module):
         if not isinstance(num_features, (int, np.integer)) or num_features <= 0:
             raise ValueError(f"BatchNorm1d: num_features must be a positive int, got "
                              f"{num_features!r}")
-        dt = as_dtype(dtype or np.float32)
+        dt = as_dtype(dtype or get_default_dtype())
         self.num_features = int(num_features)
         self.eps = eps
         self.momentum = momentum
@@ -95,7 +95,7 @@ class LayerNorm(Module):
         self.normalized_shape = tuple(int(s) for s in normalized_shape)
         self.eps = eps
         self.elementwise_affine = elementwise_affine
-        dt = as_dtype(dtype or np.float32)
+        dt = as_dtype(dtype or get_default_dtype())
         if elementwise_affine:
             self.weight = Parameter(np.ones(self.normalized_shape, dtype=dt))
             if bias:

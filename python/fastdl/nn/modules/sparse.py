@@ -7,7 +7,7 @@ from fastdl.nn import functional as F
 from fastdl.nn import init
 from fastdl.nn.modules.module import Module
 from fastdl.nn.parameter import Parameter
-from fastdl.tensor import Tensor, as_dtype
+from fastdl.tensor import Tensor, as_dtype, get_default_dtype
 
 
 class Embedding(Module):
@@ -31,7 +31,7 @@ class Embedding(Module):
         self.scale_grad_by_freq = scale_grad_by_freq
         self.sparse = sparse
         if _weight is None:
-            dt = as_dtype(dtype or np.float32)
+            dt = as_dtype(dtype or get_default_dtype())
             self.weight = Parameter(np.empty((num_embeddings, embedding_dim), dtype=dt),
                                     requires_grad=not _freeze)
             self.reset_parameters()
