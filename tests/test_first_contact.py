@@ -90,3 +90,88 @@ def test_help_fastdl_lists_the_public_api():
         assert name in fastdl.__all__, name
     for name in fastdl.__all__:
         assert hasattr(fastdl, name), name
+
+
+def _own_doc(obj):
+    doc = getattr(obj, "__doc__", None)
+    return bool(doc and doc.strip())
+
+
+def test_every_public_tensor_attribute_has_a_docstring():
+    import inspect
+    T = fastdl.Tensor
+    assert _own_doc(T) and "Tensor" in T.__doc__
+    missing = []
+    for name in dir(T):
+        if name.startswith("_"):
+            continue
+        attr = inspect.getattr_static(T, name)
+        target = attr.fget if isinstance(attr, property) and not attr.__doc__ else attr
+        if isinstance(attr, property):
+            ok = _own_doc(attr)
+        else:
+            ok = _own_doc(target) and target.__doc__ != type(target).__doc__
+        if not ok:
+            missing.append(name)
+    assert not missing, f"Tensor attributes without a docstring: {missing}"
+
+
+def test_every_nn_class_has_its_own_docstring():
+    import inspect
+    from fastdl import nn
+    missing = [name for name in dir(nn) if inspect.isclass(getattr(nn, name))
+               and issubclass(getattr(nn, name), nn.Module)
+               and not (vars(getattr(nn, name)).get("__doc__") or "").strip()]
+    assert not missing, f"nn classes showing Module's docstring: {missing}"
+    assert ">>>" in nn.ReLU.__doc__ and "Shape" in nn.MSELoss.__doc__
+
+
+def test_every_public_function_has_a_docstring():
+    import inspect
+    missing = [n for n in fastdl.__all__ if callable(getattr(fastdl, n))
+               and not inspect.isclass(getattr(fastdl, n)) and not _own_doc(getattr(fastdl, n))]
+    assert not missing, f"fastdl functions without a docstring: {missing}"
+
+
+def test_help_fastdl_shows_the_api():
+    import pydoc
+    text = pydoc.render_doc(fastdl, renderer=pydoc.plaintext)
+    for name in ("einsum", "randn", "Generator", "is_tensor", "save"):
+        assert name in text
+
+
+def test_docstring_examples_of_the_tables_run():
+    import doctest
+    from fastdl import _docstrings as D
+    docs = dict(D._DOCS)
+    docs.update({"Tensor." + k: v for k, v in D._TENSOR.items()})
+    docs.update({"nn." + n: D._nn_doc(n) for n in dir(fastdl.nn) if D._nn_doc(n)})
+    parser, failed = doctest.DocTestParser(), []
+    runner = doctest.DocTestRunner(optionflags=doctest.ELLIPSIS)
+    for name, doc in docs.items():
+        result = runner.run(parser.get_doctest(doc, {"fastdl": fastdl}, name, None, 0),
+                            out=lambda s: None)
+        if result.failed:
+            failed.append(name)
+    assert not failed, f"docstring examples that fail: {failed}"
+
+
+def test_openmp_spin_count_is_set_while_c_loads_and_not_inherited():
+    # libgomp reads GOMP_SPINCOUNT once, when fastdl._C loads it: set then, removed after (so
+    # child processes do not inherit it); a user's setting (or FASTDL_SPIN=default) wins.
+    code = ("import os, fastdl._omp_env as e\n"
+            "with e.spin_env():\n    inside = os.environ.get('GOMP_SPINCOUNT')\n"
+            "print(inside, os.environ.get('GOMP_SPINCOUNT'))")
+    run = lambda env: subprocess.run([sys.executable, "-c", code], capture_output=True,
+                                     text=True, env=env, check=True).stdout.split()
+    base = {k: v for k, v in os.environ.items()
+            if k not in ("GOMP_SPINCOUNT", "OMP_WAIT_POLICY", "FASTDL_SPIN")}
+    from fastdl._omp_env import SPIN_COUNT
+    assert run(base) == [str(SPIN_COUNT), "None"]
+    assert run(dict(base, GOMP_SPINCOUNT="1000")) == ["1000", "1000"]
+    assert run(dict(base, OMP_WAIT_POLICY="passive")) == ["None", "None"]
+    assert run(dict(base, FASTDL_SPIN="default")) == ["None", "None"]
+    out = subprocess.run([sys.executable, "-c", "import os, fastdl; "
+                          "print('GOMP_SPINCOUNT' in os.environ)"], capture_output=True,
+                         text=True, env=base, check=True).stdout.strip()
+    assert out == "False"

@@ -1,5 +1,8 @@
 """fastdl: deep learning on hand-written C++ (SIMD, threaded) and CUDA kernels."""
-from fastdl import _C
+from fastdl._omp_env import spin_env as _spin_env
+
+with _spin_env():  # libgomp reads its spin count when _C loads it (see _omp_env.py)
+    from fastdl import _C
 from fastdl._env import warn_about_environment as _warn_about_environment
 from fastdl._threads import get_num_threads, set_num_threads
 from fastdl import backend, cuda, ops
@@ -46,3 +49,6 @@ def _public_api():
 
 
 __all__ = _public_api()
+
+from fastdl import _docstrings  # noqa: E402  (docstrings for the ops defined in tables)
+_docstrings.apply()
