@@ -42,18 +42,18 @@ struct Blocking;
 // 8 x 48: 24 zmm accumulators (2 FMA pipes x 4-cycle latency = 8 needed); per k step 3 loads of
 // B + 8 broadcasts of A for 24 FMAs, 0.46 loads per FMA where 8 x 32 needs 0.63. With quiet
 // neighbours both run near the FMA peak; when the host's other tenant shares the core (it
-// takes load and cache bandwidth, not FMA pipes) 8 x 48 kept 6-11% more (bench/NOTES.md v18;
+// takes load and cache bandwidth, not FMA pipes) 8 x 48 kept 6-11% more (bench/NOTES.md, GEMM;
 // MKL's AVX-512 sgemm uses the same 48 x 8 shape). Edge slivers run with one or two vectors.
 // 12 x 32 measured slower in this loop order, and M = 32 (a common batch size) tiles exactly
 // by 8.
 // KC: the A sliver KC x MR x 4 B = 16 KiB; the B slivers it meets (96 KiB each) stream
 //     through L1 from L2 (prefetcher-friendly, contiguous). Longer k slices mean fewer
 //     read-modify-write passes over C (k = 1024: 2 instead of 3 at KC 384; +1-2% measured,
-//     bench/NOTES.md v8); KC 768/1024 measured no better / 3-5% worse.
+//     bench/NOTES.md, GEMM); KC 768/1024 measured no better / 3-5% worse.
 // NC: the B block KC x NC x 4 B = 960 KiB, about half of the 2 MiB L2.
 // MC: the A block MC x KC x 4 B = 4 MiB (L3). Each B block is packed once per MC block, so
 //     MC trades B packing passes against the per-thread buffer size; 2048 (one block at
-//     m = 2048 instead of two) measured +1.4-3.3% at 2048^3 on 1 thread (bench/NOTES.md v14).
+//     m = 2048 instead of two) measured +1.4-3.3% at 2048^3 on 1 thread (bench/NOTES.md, GEMM).
 template <>
 struct Blocking<float> {
 #ifdef FASTDL_GEMM_MR
@@ -113,16 +113,16 @@ struct Blocking<double> {
 
 #if defined(FASTDL_ISA_avx512) || defined(FASTDL_ISA_avx2)
 // Paths that read A (and B) in place, for the ISAs with an in-place micro-kernel; measured on
-// the AVX-512 path, then checked on AVX2 (bench/NOTES.md v28).
+// the AVX-512 path, then checked on AVX2 (bench/NOTES.md, GEMM).
 // Single-thread products with row-major A and B, k <= KC and B no larger than this (48 KiB, the
-// L1) skip packing: the micro-kernel reads A and B in place (bench/NOTES.md v21). Packing pays
+// L1) skip packing: the micro-kernel reads A and B in place (bench/NOTES.md, GEMM). Packing pays
 // only when each element is reused often enough; above this size it measured faster.
 inline constexpr int64_t kInPlaceMaxBBytes = 49152;
 // Products with at most this many columns (8 slivers) read A in place and pack only B, over the
 // whole of k, if that packed B fits kNarrowMaxPackedBBytes (1 MiB, half the L2); threads take
 // blocks of at most kNarrowRowsPerTask rows, and at least kNarrowTasksPerThread blocks each when
-// m is short (bench/NOTES.md v22, v24: +13-34% up to 288 columns, +10% at 384, +6% / -4% (1 / 2
-// threads) at 480; v32 for the short-m rule).
+// m is short, so both threads get work (bench/NOTES.md, GEMM: +13-34% up to 288 columns, +10% at
+// 384, +6% / -4% (1 / 2 threads) at 480).
 #ifndef FASTDL_NARROW_COLS
 #define FASTDL_NARROW_COLS 384
 #endif
@@ -130,13 +130,13 @@ inline constexpr int64_t kNarrowMaxColumns = FASTDL_NARROW_COLS;
 inline constexpr int64_t kNarrowMaxPackedBBytes = 1 << 20;
 inline constexpr int64_t kNarrowRowsPerTask = 64;
 inline constexpr int64_t kNarrowTasksPerThread = 4;
-// ... and prefetch the next row block of A in software when k is at least this (bench/NOTES.md
-// v23: +8-27% at k = 512-1024, a loss below k = 128).
+// ... and prefetch the next row block of A in software when k is at least this (bench/NOTES.md,
+// GEMM: +8-27% at k = 512-1024, a loss below k = 128).
 inline constexpr int64_t kNarrowPrefetchMinK = 256;
 #endif
 // Products with m <= kTransposedNarrowMaxRows and k >= kTransposedNarrowMinK that are not narrow
 // themselves run transposed through the narrow path when that fits (ISAs with an in-place
-// kernel; bench/NOTES.md v30: 1.2-2.2x for x @ W.T with 16-64 rows and k >= 512, a loss with
+// kernel; bench/NOTES.md, GEMM: 1.2-2.2x for x @ W.T with 16-64 rows and k >= 512, a loss with
 // shorter k or more rows).
 inline constexpr int64_t kTransposedNarrowMaxRows = 64;
 inline constexpr int64_t kTransposedNarrowMinK = 512;
@@ -148,7 +148,8 @@ static_assert(Blocking<double>::NC % Blocking<double>::NR == 0, "NC must be a mu
 
 // On several threads, products with at least this many B slivers per thread take their columns
 // at run time even where the static grid would split m, if the grid's cost model rates that no
-// dearer (at 2 threads: m <= n; bench/NOTES.md v33).
+// dearer (at 2 threads: m <= n; a core shared with another job then takes less of the
+// work; bench/NOTES.md, GEMM).
 inline constexpr int64_t kWideColumnsPerThread = 8;
 
 // Products below this many flops run on one thread: an OpenMP fork/join costs a few

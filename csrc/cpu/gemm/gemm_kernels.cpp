@@ -264,7 +264,7 @@ bool multiply_narrow(int64_t m, int64_t n, int64_t k, T alpha, ConstMatrix<T> a,
     }
   };
   // Each thread packs its own copy of B (it is small): no thread waits for another's packing or
-  // reads B out of another core's cache (bench/NOTES.md v29).
+  // reads B out of another core's cache (bench/NOTES.md, GEMM).
   auto pack_own_b = [&] {
     T* packed_b = tls_packed_b.get<T>(slivers * stride);
     pack_b<T, NR>(k, n, b.data, b.rs, b.cs, packed_b);
@@ -371,7 +371,7 @@ void gemm(int64_t m, int64_t n, int64_t k, T alpha, ConstMatrix<T> a, ConstMatri
   if (multiply_narrow(m, n, k, alpha, a, b, beta, c, threads)) return;
   // Few rows against a big column-major B (x @ W.T in a small batch): the same product
   // transposed, C^T = B^T A^T, is narrow with W itself as the row-major A, read in place instead
-  // of packed -- when k is long enough to amortize writing C by columns (bench/NOTES.md v30).
+  // of packed -- when k is long enough to amortize writing C by columns (bench/NOTES.md, GEMM).
   if (m <= kTransposedNarrowMaxRows && k >= kTransposedNarrowMinK &&
       multiply_narrow(n, m, k, alpha, transposed(b), transposed(a), beta, transposed(c),
                       threads))
@@ -382,7 +382,7 @@ void gemm(int64_t m, int64_t n, int64_t k, T alpha, ConstMatrix<T> a, ConstMatri
   const int64_t slivers = ceil_div(n, NR);
   // Columns handed out at run time when the grid splits n anyway, or when there are enough of
   // them and the schedule costs no more than the grid (at 2 threads: m <= n): a core shared with
-  // another job then takes less of the work instead of holding up the end (bench/NOTES.md v33:
+  // another job then takes less of the work instead of holding up the end (bench/NOTES.md, GEMM:
   // the same speed on quiet cores, +13-25% when one core also runs another process).
   if (slivers >= 4 * threads &&
       (grid.rows == 1 || (slivers >= kWideColumnsPerThread * threads &&

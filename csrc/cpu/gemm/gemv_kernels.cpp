@@ -109,7 +109,7 @@ void sum_weighted_rows(int64_t count, int64_t k, const T* x, int64_t ldx, const 
       // GCC hoists the weights, broadcast to whole vectors, out of the j loop: for double that
       // is 4 R registers (32 zmm at R = 8) and it spilled them, one stack read per FMA; passes
       // of at most 4 outputs keep 16 (the x rows are re-read from L1). Float keeps one pass
-      // (measured in bench/NOTES.md v26). Each output's arithmetic is the same either way.
+      // (measured: bench/NOTES.md, GEMM). Each output's arithmetic is the same either way.
       constexpr int kOutputsPerPass = sizeof(T) == sizeof(float) || R <= 4 ? R : 4;
       for (int i0 = 0; i0 < R; i0 += kOutputsPerPass)
         for (int64_t j = 0; j < vector_end; j += kLanes<T>) {
@@ -251,7 +251,7 @@ bool gemv(int64_t m, int64_t n, int64_t k, T alpha, ConstMatrix<T> a, ConstMatri
   const ConstMatrix<T> big = thin_rows ? transposed(b) : a;  // rows = outputs
   if (big.cs == 1) {
     // Rows of a row-major A against more than two columns of B: the narrow GEMM path (A read in
-    // place by the micro-kernel, 8 rows per B load) measured faster (bench/NOTES.md v26).
+    // place by the micro-kernel, 8 rows per B load) measured faster (bench/NOTES.md, GEMM).
     if (!thin_rows && r > 2) return false;
     t.dot_form = true, t.x = big.data, t.ldx = big.rs;
   } else if (big.rs == 1) {
