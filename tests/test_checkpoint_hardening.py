@@ -206,8 +206,8 @@ def test_new_file_gets_the_umask_mode(tmp_path):
 
 
 def test_save_refuses_special_files(tmp_path):
-    with pytest.raises(ValueError, match="not a regular file"):
-        fastdl.save({"w": Tensor(np.ones(2, np.float32))}, "/dev/null")
+    # (Never aimed at /dev/null or another real device: a save that does not refuse replaces
+    # the node with a file, for every process on the machine.)
     fifo = tmp_path / "fifo"
     os.mkfifo(fifo)
     with pytest.raises(ValueError, match="FIFO"):
@@ -215,6 +215,20 @@ def test_save_refuses_special_files(tmp_path):
     assert stat.S_ISFIFO(os.stat(fifo).st_mode)
     with pytest.raises(ValueError, match="directory"):
         fastdl.save({"w": Tensor(np.ones(2, np.float32))}, tmp_path)
+    link = tmp_path / "link-to-fifo"
+    link.symlink_to(fifo)
+    with pytest.raises(ValueError, match="FIFO"):
+        fastdl.save({"w": Tensor(np.ones(2, np.float32))}, link)
+    assert link.is_symlink() and stat.S_ISFIFO(os.stat(fifo).st_mode)
+
+
+def test_save_target_check_refuses_a_device_node():
+    # the check save() runs before writing anything, on a device node (read-only use of it)
+    from fastdl.serialization import _target_of
+    if not stat.S_ISCHR(os.stat("/dev/null").st_mode):
+        pytest.skip("/dev/null is not a character device here")
+    with pytest.raises(ValueError, match="device or other special file"):
+        _target_of("/dev/null")
 
 
 def test_load_refuses_a_fifo_without_blocking(tmp_path):

@@ -34,9 +34,11 @@ def is_tensor(obj) -> bool:
 def _public_api():
     import fastdl.creation as _creation
     import fastdl.functional as _functional
+    # fastdl.bool and fastdl.float exist (torch's dtype names) but stay out of __all__: a star
+    # import would shadow the builtins
     names = ["Tensor", "tensor", "is_tensor", "bfloat16", "float16", "float32", "float64",
-             "int8", "int16", "int32", "int64", "uint8", "bool", "float", "double", "long",
-             "half", "contiguous_format", "memory_format", "preserve_format",
+             "int8", "int16", "int32", "int64", "uint8", "double", "long", "half",
+             "contiguous_format", "memory_format", "preserve_format",
              "get_default_dtype", "set_default_dtype", "set_printoptions",
              "enable_grad", "inference_mode", "is_grad_enabled", "no_grad", "set_grad_enabled",
              "Generator", "manual_seed", "seed", "save", "load", "info", "get_num_threads",
