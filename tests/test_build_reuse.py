@@ -41,3 +41,23 @@ def test_build_commands_do_not_depend_on_where_nanobind_is(tmp_path):
     out = subprocess.run(["ninja", "-C", str(build), "-n"], capture_output=True, text=True,
                          check=True).stdout
     assert "nanobind" in out  # nothing was built yet: the dry run lists everything
+
+
+@pytest.mark.skipif(shutil.which("cmake") is None or shutil.which("ninja") is None
+                    or shutil.which("ccache") is None, reason="needs cmake, ninja and ccache")
+def test_compiles_go_through_a_cache_that_outlives_a_cleared_build(tmp_path, monkeypatch):
+    # scikit-build-core clears CMakeCache.txt and CMakeFiles/ (the objects) when pip's isolated
+    # environment changes, i.e. on every `pip install`; the compiler cache lives beside them.
+    pytest.importorskip("nanobind")
+    monkeypatch.delenv("CCACHE_DIR", raising=False)
+    build = tmp_path / "build"
+    env = {k: v for k, v in os.environ.items() if k != "CCACHE_DIR"}
+    base = ["cmake", "-S", str(ROOT), "-B", str(build), "-G", "Ninja",
+            f"-DPython_EXECUTABLE={sys.executable}", "-DFASTDL_CUDA=OFF"]
+    subprocess.run(base, env=env, check=True, capture_output=True, timeout=600)
+    ninja = (build / "build.ninja").read_text()
+    assert f"CCACHE_DIR={build / 'ccache'}" in ninja and "ccache" in ninja
+    shutil.rmtree(build)
+    subprocess.run(base + ["-DFASTDL_CCACHE=OFF"], env=env, check=True, capture_output=True,
+                   timeout=600)
+    assert "ccache" not in (build / "build.ninja").read_text()
