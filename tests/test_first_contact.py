@@ -175,3 +175,26 @@ def test_openmp_spin_count_is_set_while_c_loads_and_not_inherited():
                           "print('GOMP_SPINCOUNT' in os.environ)"], capture_output=True,
                          text=True, env=base, check=True).stdout.strip()
     assert out == "False"
+
+
+def test_openmp_workers_keep_spinning_after_a_parallel_call():
+    # After a 2-thread product the worker spins instead of sleeping at once: it burns CPU time
+    # during a following idle pause (libgomp's own default: ~4 ms of spinning, then a sleep).
+    code = ("import time, numpy as np, fastdl\n"
+            "fastdl.set_num_threads(2)\n"
+            "a = np.ones((256, 256), np.float32); c = np.empty_like(a)\n"
+            "burnt = []\n"
+            "for _ in range(3):\n"
+            "    fastdl.ops.gemm(a, a, c); t0 = time.process_time(); time.sleep(0.5)\n"
+            "    burnt.append(time.process_time() - t0)\n"
+            "print(sorted(burnt)[1])")
+    if fastdl.get_num_threads() < 2 or os.cpu_count() < 2:
+        pytest.skip("needs 2 CPUs")
+    base = {k: v for k, v in os.environ.items()
+            if k not in ("GOMP_SPINCOUNT", "OMP_WAIT_POLICY", "FASTDL_SPIN",
+                         "FASTDL_NUM_THREADS", "OMP_NUM_THREADS")}
+    spin = lambda env: float(subprocess.run([sys.executable, "-c", code], capture_output=True,
+                                            text=True, env=env, check=True,
+                                            timeout=120).stdout)
+    default, ours = spin(dict(base, FASTDL_SPIN="default")), spin(base)
+    assert ours > default + 0.005, (default, ours)

@@ -15,8 +15,10 @@ from __future__ import annotations
 
 import os
 
-# ~0.1-0.2 s of PAUSE loops (a PAUSE is ~40-140 cycles depending on the CPU): OpenBLAS's order.
-SPIN_COUNT = 3_000_000
+# libgomp's default of 300,000 spins measured ~4 ms of CPU time on an AMD EPYC (13 ns a spin;
+# a PAUSE is ~65 cycles there, ~140 on recent Intel cores): 6,000,000 is ~80 ms there and
+# ~0.3 s on Intel, OpenBLAS's order, enough to cover a 50-60 ms pause between calls.
+SPIN_COUNT = 6_000_000
 
 
 class spin_env:
