@@ -1,0 +1,526 @@
+"""The CUDA convolution and pooling kernels (csrc/cuda/conv, csrc/cuda/pool) run on the CPU by the
+CUDA emulator (fastdl._C_cudaemu), on odd shapes (13x13, 5 channels, groups 5, stride 2,
+dilation 2, rank 1 and 3, batch 1, channel counts and pixel counts that are not multiples of the
+64x64x16 tiles), against a float64 reference (PyTorch's CPU ops when installed, else the numpy one
+in conv_pool_reference.py) and, where the CPU kernels exist (fastdl._C.conv_* etc.), against
+those too; under two schedules: threads in order, and one warp at a time between barriers.
+
+Emulation is slow: sizes are small (the file runs in seconds).
+"""
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+import fastdl
+from fastdl import _C
+from conv_pool_reference import NumpyRef, TorchRef, reference, torch
+
+emu = fastdl.cuda.emulator()
+ref = reference()
+SCHEDULES = ("forward", "warp_at_a_time")
+DTYPES = (np.float32, np.float64)
+
+
+def assert_close(got, want, terms, dtype, msg=""):
+    """Error bound for sums of `terms` products of O(1) values in `dtype`."""
+    want = np.asarray(want)
+    scale = max(1.0, float(np.abs(want).max(initial=0.0)))
+    eps = 2e-6 if dtype == np.float32 else 4e-15
+    np.testing.assert_allclose(got, want, rtol=10 * eps, atol=eps * max(1.0, np.sqrt(terms)) * scale,
+                               err_msg=msg)
+
+
+def rand(rng, shape, dtype=np.float64):
+    return rng.standard_normal(shape).astype(dtype)
+
+
+def cpu_kernel(name):
+    """fastdl._C's kernel of the same name, once the CPU conv/pool families provide it."""
+    return getattr(_C, name, None)
+
+
+# ---------------------------------------------------------------------------------------------
+# Convolution
+
+# (name, N, C, K, input size, kernel, stride, padding, dilation, groups)
+CONV_CASES = [
+    ("depthwise_13x13_s2_d2", 2, 5, 5, (13, 13), (3, 3), (2, 2), (1, 1), (2, 2), 5),
+    ("depthwise_x2_batch1", 1, 5, 10, (13, 13), (3, 3), (2, 2), (2, 2), (2, 2), 5),
+    ("grouped_rect", 2, 10, 15, (13, 13), (3, 2), (2, 1), (1, 0), (2, 1), 5),
+    ("dense_K70_batch1", 1, 6, 70, (13, 13), (3, 3), (1, 1), (1, 1), (1, 1), 1),
+    ("stem_7x7_s2", 1, 3, 8, (13, 13), (7, 7), (2, 2), (3, 3), (1, 1), 1),
+    ("pointwise", 2, 7, 9, (5, 13), (1, 1), (1, 1), (0, 0), (1, 1), 1),
+    ("conv1d_groups2", 3, 4, 6, (17,), (5,), (3,), (2,), (2,), 2),
+    ("conv3d", 1, 3, 4, (5, 6, 7), (2, 3, 2), (1, 2, 2), (1, 1, 0), (2, 1, 1), 1),
+    ("conv3d_depthwise", 2, 3, 3, (4, 5, 6), (3, 3, 3), (2, 1, 2), (1, 1, 1), (1, 2, 1), 3),
+]
+
+
+def conv_out_size(size, ker, stride, pad, dil):
+    return tuple((i + 2 * p - d * (k - 1) - 1) // s + 1 for i, k, s, p, d in zip(size, ker, stride, pad, dil))
+
+
+def conv_problem(case, seed=0):
+    name, n, c, k, size, ker, stride, pad, dil, groups = case
+    rng = np.random.default_rng([seed, len(name), n, c, k])
+    x = rand(rng, (n, c) + size)
+    w = rand(rng, (k, c // groups) + ker)
+    b = rand(rng, (k,))
+    out = conv_out_size(size, ker, stride, pad, dil)
+    go = rand(rng, (n, k) + out)
+    args = (list(stride), list(pad), list(dil), groups)
+    return x, w, b, go, args
+
+
+def algos(case):
+    c, groups = case[2], case[9]
+    return ("auto", "implicit_gemm") if c // groups == 1 else ("auto",)
+
+
+@pytest.mark.parametrize("schedule", SCHEDULES)
+@pytest.mark.parametrize("dtype", DTYPES)
+@pytest.mark.parametrize("case", CONV_CASES, ids=[c[0] for c in CONV_CASES])
+def test_conv_forward_and_backward(case, dtype, schedule):
+    x, w, b, go, args = conv_problem(case)
+    want = ref.conv_forward(x, w, b, *args)
+    want_nobias = want - b.reshape((1, -1) + (1,) * (x.ndim - 2))
+    want_gx, want_gw = ref.conv_backward(x, w, go, *args)
+    want_gb = go.sum(axis=(0,) + tuple(range(2, go.ndim)))
+    xs, ws, bs, gos = (a.astype(dtype) for a in (x, w, b, go))
+    r_fwd = w[0].size
+    r_bwd_in = w.shape[0] // args[3] * np.prod(w.shape[2:])
+    r_bwd_w = go.shape[0] * np.prod(go.shape[2:])
+    for algo in algos(case):
+        kw = dict(schedule=schedule, algo=algo)
+        out = np.full(want.shape, np.nan, dtype)  # outputs are never read
+        emu.conv_forward(xs, ws, bs, out, *args, **kw)
+        assert_close(out, want, r_fwd, dtype, f"forward {algo}")
+        emu.conv_forward(xs, ws, None, out, *args, **kw)
+        assert_close(out, want_nobias, r_fwd, dtype, f"forward without bias {algo}")
+        gx = np.full(x.shape, np.nan, dtype)
+        emu.conv_backward_input(gos, ws, gx, *args, **kw)
+        assert_close(gx, want_gx, r_bwd_in, dtype, f"backward input {algo}")
+        gw = np.full(w.shape, np.nan, dtype)
+        emu.conv_backward_weight(xs, gos, gw, *args, **kw)
+        assert_close(gw, want_gw, r_bwd_w, dtype, f"backward weight {algo}")
+    gb = np.full(b.shape, np.nan, dtype)
+    emu.conv_backward_bias(gos, gb, schedule=schedule)
+    assert_close(gb, want_gb, r_bwd_w, dtype, "backward bias")
+
+
+@pytest.mark.parametrize("case", CONV_CASES, ids=[c[0] for c in CONV_CASES])
+def test_conv_matches_cpu_kernels(case):
+    if cpu_kernel("conv_forward") is None:
+        pytest.skip("fastdl._C has no conv kernels in this build (branch `conv` not merged)")
+    x, w, b, go, args = conv_problem(case, seed=1)
+    for dtype in DTYPES:
+        xs, ws, bs, gos = (a.astype(dtype) for a in (x, w, b, go))
+        pairs = []
+        for mod in (emu, _C):
+            out = np.empty(go.shape, dtype)
+            mod.conv_forward(xs, ws, bs, out, *args)
+            gx, gw, gb = np.empty(x.shape, dtype), np.empty(w.shape, dtype), np.empty(b.shape, dtype)
+            mod.conv_backward_input(gos, ws, gx, *args)
+            mod.conv_backward_weight(xs, gos, gw, *args)
+            mod.conv_backward_bias(gos, gb)
+            pairs.append((out, gx, gw, gb))
+        terms = max(w[0].size, go.shape[0] * np.prod(go.shape[2:]), w.shape[0] * np.prod(w.shape[2:]))
+        for what, ours, cpu in zip(("forward", "grad_input", "grad_weight", "grad_bias"), *pairs):
+            assert_close(ours, cpu, terms, dtype, f"{what} vs _C")
+
+
+# A transposed convolution = backward-input into a caller-chosen size (output_padding).
+@pytest.mark.parametrize("schedule", SCHEDULES)
+@pytest.mark.parametrize("d,groups,out_pad", [(1, 1, (1,)), (2, 2, (1, 0)), (3, 1, (0, 1, 1))])
+def test_transposed_conv_with_output_padding(d, groups, out_pad, schedule):
+    rng = np.random.default_rng(d)
+    stride, pad, dil = (2,) * d, (1,) * d, (1,) * d
+    ker = (4, 3, 3)[:d]
+    xt = rand(rng, (2, 4) + (5, 4, 3)[:d])  # the transposed conv's input: grad_out here
+    w = rand(rng, (4, 6 // groups) + ker)
+    in_size = tuple((o - 1) * s - 2 * p + (k - 1) + 1 + op
+                    for o, s, p, k, op in zip(xt.shape[2:], stride, pad, ker, out_pad))
+    want = ref.conv_transpose(xt, w, in_size, stride, pad, dil, groups)
+    for dtype in DTYPES:
+        y = np.full((2, 6) + in_size, np.nan, dtype)
+        emu.conv_backward_input(xt.astype(dtype), w.astype(dtype), y, list(stride), list(pad),
+                                list(dil), groups, schedule=schedule)
+        assert_close(y, want, 4 * np.prod(ker), dtype)
+
+
+def test_conv_backward_weight_is_deterministic_across_schedules():
+    # dense_K70: 169 rows of (image, pixel) split over 3 blocks; depthwise: a tree per weight.
+    for case in (CONV_CASES[3], CONV_CASES[0]):
+        x, w, b, go, args = conv_problem(case, seed=2)
+        runs = []
+        for schedule, seed in (("forward", 0), ("reverse", 0), ("random", 1), ("random", 2),
+                               ("warp_at_a_time", 0)):
+            gw = np.empty(w.shape, np.float32)
+            emu.conv_backward_weight(x.astype(np.float32), go.astype(np.float32), gw, *args,
+                                     schedule=schedule, seed=seed)
+            gb = np.empty(b.shape, np.float32)
+            emu.conv_backward_bias(go.astype(np.float32), gb, schedule=schedule, seed=seed)
+            runs.append((gw, gb))
+        for gw, gb in runs[1:]:
+            np.testing.assert_array_equal(gw, runs[0][0])
+            np.testing.assert_array_equal(gb, runs[0][1])
+
+
+def test_conv_empty_reductions_give_zeros():
+    # No input channels per group to sum (C = 0): forward is the bias; batch 0 gives zero grads.
+    x = np.zeros((2, 0, 5, 5), np.float32)
+    w = np.zeros((3, 0, 3, 3), np.float32)
+    b = np.arange(3, dtype=np.float32)
+    out = np.full((2, 3, 3, 3), np.nan, np.float32)
+    emu.conv_forward(x, w, b, out, [1, 1], [0, 0], [1, 1], 1)
+    np.testing.assert_array_equal(out, np.broadcast_to(b.reshape(1, 3, 1, 1), out.shape))
+    gw = np.full((3, 2, 3, 3), np.nan, np.float32)
+    emu.conv_backward_weight(np.zeros((0, 2, 5, 5), np.float32), np.zeros((0, 3, 3, 3), np.float32),
+                             gw, [1, 1], [0, 0], [1, 1], 1)
+    np.testing.assert_array_equal(gw, 0)
+    gb = np.full(3, np.nan, np.float32)
+    emu.conv_backward_bias(np.zeros((0, 3, 3, 3), np.float32), gb)
+    np.testing.assert_array_equal(gb, 0)
+
+
+def test_conv_bad_input_raises_before_running():
+    x, w = np.ones((1, 4, 6, 6), np.float32), np.ones((6, 2, 3, 3), np.float32)
+    out = np.empty((1, 6, 4, 4), np.float32)
+    args = ([1, 1], [0, 0], [1, 1], 2)
+    emu.conv_forward(x, w, None, out, *args)  # the valid call
+    with pytest.raises(TypeError, match="same dtype"):
+        emu.conv_forward(x, w.astype(np.float64), None, out, *args)
+    with pytest.raises(TypeError, match="float32 or float64, got int32"):
+        emu.conv_forward(x.astype(np.int32), w, None, out, *args)
+    with pytest.raises(ValueError, match=r"groups=3 must .*divide"):
+        emu.conv_forward(x, w, None, out, [1, 1], [0, 0], [1, 1], 3)
+    with pytest.raises(ValueError, match=r"out of shape \(1, 6, 3, 3\) does not match"):
+        emu.conv_forward(x, w, None, np.empty((1, 6, 3, 3), np.float32), *args)
+    with pytest.raises(ValueError, match="stride must have 2 entries"):
+        emu.conv_forward(x, w, None, out, [1], [0, 0], [1, 1], 2)
+    with pytest.raises(ValueError, match="padding entries must be >= 0"):
+        emu.conv_forward(x, w, None, out, [1, 1], [-1, 0], [1, 1], 2)
+    with pytest.raises(ValueError, match="C-contiguous"):
+        emu.conv_forward(x[..., ::-1], w, None, out, *args)
+    with pytest.raises(ValueError, match="bias must have shape"):
+        emu.conv_forward(x, w, np.ones(5, np.float32), out, *args)
+    with pytest.raises(ValueError, match="1 to 3 spatial"):
+        emu.conv_forward(x[0, 0], w[0, 0], None, out[0, 0], *args)
+    with pytest.raises(ValueError, match="weight of shape"):
+        emu.conv_backward_weight(x, np.ones((1, 6, 4, 4), np.float32), np.empty((6, 4, 3, 3), np.float32),
+                                 *args)
+    with pytest.raises(ValueError, match="overlaps"):
+        gi = np.empty((1, 4, 6, 6), np.float32)
+        emu.conv_backward_input(gi.reshape(-1)[:96].reshape(1, 6, 4, 4), w, gi, *args)
+    with pytest.raises(ValueError, match="direct kernel needs C / groups == 1"):
+        emu.conv_forward(x, w, None, out, *args, algo="direct")
+    with pytest.raises(ValueError, match="unknown schedule"):
+        emu.conv_forward(x, w, None, out, *args, schedule="sideways")
+    if fastdl.cuda.is_built():
+        from fastdl import _C_cuda
+        with pytest.raises(TypeError, match="must be an array in CUDA device"):
+            _C_cuda.conv_forward(x, w, None, out, *args)
+
+
+# ---------------------------------------------------------------------------------------------
+# Pooling
+
+# (name, N, C, input size, kernel, stride, padding, dilation, ceil_mode)
+MAX_POOL_CASES = [
+    ("2d_3x3_s2_p1_d2_ceil", 2, 5, (13, 13), (3, 3), (2, 2), (1, 1), (2, 2), True),
+    ("2d_2x2_s2", 1, 3, (13, 12), (2, 2), (2, 2), (0, 0), (1, 1), False),
+    ("2d_rect_overlap", 2, 2, (9, 11), (3, 2), (1, 2), (1, 1), (1, 2), True),
+    ("1d", 3, 4, (17,), (4,), (3,), (2,), (2,), True),
+    ("3d", 1, 2, (5, 6, 7), (2, 3, 2), (2, 2, 1), (1, 1, 0), (1, 1, 2), False),
+]
+
+
+def pool_out_size(size, ker, stride, pad, dil, ceil_mode):
+    out = []
+    for i, k, s, p, d in zip(size, ker, stride, pad, dil):
+        span = i + 2 * p - d * (k - 1) - 1
+        o = (span + (s - 1 if ceil_mode else 0)) // s + 1
+        if ceil_mode and (o - 1) * s >= i + p:  # torch: the last window starts inside
+            o -= 1
+        out.append(o)
+    return tuple(out)
+
+
+@pytest.mark.parametrize("schedule", SCHEDULES)
+@pytest.mark.parametrize("case", MAX_POOL_CASES, ids=[c[0] for c in MAX_POOL_CASES])
+def test_max_pool_forward_backward_unpool_gather(case, schedule):
+    name, n, c, size, ker, stride, pad, dil, ceil_mode = case
+    rng = np.random.default_rng(len(name))
+    x = rand(rng, (n, c) + size)
+    osz = pool_out_size(size, ker, stride, pad, dil, ceil_mode)
+    want, want_idx = ref.max_pool(x, ker, stride, pad, dil, osz)
+    go = rand(rng, want.shape)
+    want_gx = ref.scatter_add(go, want_idx, x.shape)
+    window = (list(ker), list(stride), list(pad), list(dil))
+    for dtype in DTYPES:
+        out = np.full(want.shape, np.nan, dtype)
+        idx = np.full(want.shape, -7, np.int64)
+        emu.max_pool_forward(x.astype(dtype), out, idx, *window, schedule=schedule)
+        np.testing.assert_array_equal(idx, want_idx)
+        np.testing.assert_array_equal(out, want.astype(dtype))
+        out2 = np.full(want.shape, np.nan, dtype)
+        emu.max_pool_forward(x.astype(dtype), out2, None, *window, schedule=schedule)
+        np.testing.assert_array_equal(out2, out)
+        gx = np.full(x.shape, np.nan, dtype)
+        emu.max_pool_backward(go.astype(dtype), idx, gx, schedule=schedule)
+        assert_close(gx, want_gx, np.prod(ker), dtype)
+        # max_unpool puts each value back where its index says (later duplicates may win).
+        un = np.full(x.shape, np.nan, dtype)
+        emu.max_unpool_forward(out, idx, un, schedule=schedule)
+        expect = np.zeros(x.shape, dtype).reshape(n * c, -1)
+        expect[np.repeat(np.arange(n * c), idx[0, 0].size), idx.reshape(-1)] = out.reshape(-1)
+        np.testing.assert_array_equal(un.reshape(n * c, -1) != 0, expect != 0)
+        # gather_by_index(x, indices) is the pooled maximum again (max_unpool's backward).
+        g = np.full(want.shape, np.nan, dtype)
+        emu.gather_by_index(x.astype(dtype), idx, g, schedule=schedule)
+        np.testing.assert_array_equal(g, out)
+        cpu = cpu_kernel("max_pool_forward")
+        if cpu is not None:
+            out_c, idx_c = np.empty_like(out), np.empty_like(idx)
+            cpu(x.astype(dtype), out_c, idx_c, *window)
+            np.testing.assert_array_equal(idx_c, idx)
+            np.testing.assert_array_equal(out_c, out)
+            gx_c = np.empty_like(gx)
+            _C.max_pool_backward(go.astype(dtype), idx, gx_c)
+            assert_close(gx, gx_c, np.prod(ker), dtype, "max_pool_backward vs _C")
+
+
+def test_max_unpool_matches_torch_and_nan_wins():
+    rng = np.random.default_rng(3)
+    x = rand(rng, (2, 3, 13, 13))
+    x[0, 1, 4, 5] = np.nan
+    out = np.empty((2, 3, 6, 6))
+    idx = np.empty(out.shape, np.int64)
+    emu.max_pool_forward(x, out, idx, [2, 2], [2, 2], [0, 0], [1, 1])
+    assert np.isnan(out[0, 1, 2, 2]) and idx[0, 1, 2, 2] == 4 * 13 + 5
+    assert np.isfinite(np.delete(out.reshape(-1), np.ravel_multi_index((0, 1, 2, 2), out.shape))).all()
+    if torch is not None:
+        un = np.empty((2, 3, 13, 13))
+        emu.max_unpool_forward(out, idx, un)
+        want = torch.nn.functional.max_unpool2d(torch.tensor(out), torch.tensor(idx), 2, 2,
+                                                output_size=(13, 13)).numpy()
+        np.testing.assert_array_equal(un, want)
+
+
+AVG_POOL_CASES = [
+    ("2d_3x3_s2_p1_ceil", 2, 5, (13, 13), (3, 3), (2, 2), (1, 1), True),
+    ("2d_rect", 1, 3, (9, 10), (2, 3), (2, 1), (1, 1), False),
+    ("1d", 3, 2, (17,), (4,), (3,), (2,), True),
+    ("3d", 1, 2, (5, 6, 7), (3, 2, 3), (2, 2, 2), (1, 0, 1), True),
+]
+
+
+@pytest.mark.parametrize("schedule", SCHEDULES)
+@pytest.mark.parametrize("case", AVG_POOL_CASES, ids=[c[0] for c in AVG_POOL_CASES])
+def test_avg_pool_forward_backward(case, schedule):
+    name, n, c, size, ker, stride, pad, ceil_mode = case
+    rng = np.random.default_rng(len(name) + 1)
+    x = rand(rng, (n, c) + size)
+    osz = pool_out_size(size, ker, stride, pad, (1,) * len(size), ceil_mode)
+    go = rand(rng, (n, c) + osz)
+    for cip in (True, False):
+        for dov in (0, 5):
+            want = ref.avg_pool(x, ker, stride, pad, cip, dov, osz)
+            want_gx = ref.avg_pool_backward(go, x.shape, ker, stride, pad, cip, dov)
+            args = (list(ker), list(stride), list(pad), ceil_mode, cip, dov)
+            for dtype in DTYPES:
+                out = np.full(want.shape, np.nan, dtype)
+                emu.avg_pool_forward(x.astype(dtype), out, *args, schedule=schedule)
+                assert_close(out, want, np.prod(ker), dtype, f"forward cip={cip} dov={dov}")
+                gx = np.full(x.shape, np.nan, dtype)
+                emu.avg_pool_backward(go.astype(dtype), gx, *args, schedule=schedule)
+                assert_close(gx, want_gx, np.prod(ker), dtype, f"backward cip={cip} dov={dov}")
+                cpu = cpu_kernel("avg_pool_forward")
+                if cpu is not None:
+                    out_c, gx_c = np.empty_like(out), np.empty_like(gx)
+                    cpu(x.astype(dtype), out_c, *args)
+                    _C.avg_pool_backward(go.astype(dtype), gx_c, *args)
+                    assert_close(out, out_c, np.prod(ker), dtype, "avg_pool_forward vs _C")
+                    assert_close(gx, gx_c, np.prod(ker), dtype, "avg_pool_backward vs _C")
+
+
+@pytest.mark.parametrize("schedule", SCHEDULES)
+@pytest.mark.parametrize("size,out_size", [((13, 13), (5, 4)), ((13,), (6,)), ((7,), (9,)),
+                                           ((5, 6, 7), (3, 4, 2)), ((13, 13), (1, 1))])
+def test_adaptive_pools(size, out_size, schedule):
+    rng = np.random.default_rng(len(size) * 10 + out_size[0])
+    x = rand(rng, (2, 5) + size)
+    go = rand(rng, (2, 5) + out_size)
+    want = ref.adaptive_avg(x, out_size)
+    want_gx = ref.adaptive_avg_backward(go, x.shape)
+    want_max, want_idx = ref.adaptive_max(x, out_size)
+    window = int(np.prod([-(-i // o) + 1 for i, o in zip(size, out_size)]))
+    for dtype in DTYPES:
+        out = np.full(want.shape, np.nan, dtype)
+        emu.adaptive_avg_pool_forward(x.astype(dtype), out, schedule=schedule)
+        assert_close(out, want, window, dtype)
+        gx = np.full(x.shape, np.nan, dtype)
+        emu.adaptive_avg_pool_backward(go.astype(dtype), gx, schedule=schedule)
+        assert_close(gx, want_gx, window, dtype)
+        mx, idx = np.full(want.shape, np.nan, dtype), np.full(want.shape, -1, np.int64)
+        emu.adaptive_max_pool_forward(x.astype(dtype), mx, idx, schedule=schedule)
+        np.testing.assert_array_equal(idx, want_idx)
+        np.testing.assert_array_equal(mx, want_max.astype(dtype))
+        if cpu_kernel("adaptive_avg_pool_forward") is not None:
+            out_c, gx_c = np.empty_like(out), np.empty_like(gx)
+            _C.adaptive_avg_pool_forward(x.astype(dtype), out_c)
+            _C.adaptive_avg_pool_backward(go.astype(dtype), gx_c)
+            assert_close(out, out_c, window, dtype)
+            assert_close(gx, gx_c, window, dtype)
+            mx_c, idx_c = np.empty_like(mx), np.empty_like(idx)
+            _C.adaptive_max_pool_forward(x.astype(dtype), mx_c, idx_c)
+            np.testing.assert_array_equal(idx_c, idx)
+
+
+# (mode, spatial input size, output size, align_corners, scales: 0 = from the sizes)
+INTERP_CASES = [
+    ("nearest", (13, 13), (29, 6), False, (0, 0)),
+    ("nearest", (13, 13), (26, 26), False, (0, 0)),
+    ("nearest", (13, 13), (29, 7), False, (2.3, 0.6)),
+    ("nearest-exact", (13, 13), (29, 7), False, (2.3, 0.6)),
+    ("nearest-exact", (13,), (5,), False, (0,)),
+    ("nearest", (4, 5, 6), (7, 5, 3), False, (0, 0, 0)),
+    ("linear", (13,), (30,), False, (0,)),
+    ("linear", (13,), (30,), True, (0,)),
+    ("linear", (13, 13), (29, 6), False, (0, 0)),
+    ("linear", (13, 13), (29, 7), False, (2.3, 0.6)),
+    ("linear", (13, 13), (29, 6), True, (0, 0)),
+    ("linear", (13, 13), (13, 20), False, (0, 0)),
+    ("linear", (4, 5, 6), (7, 5, 3), False, (0, 0, 0)),
+    ("linear", (4, 5, 6), (7, 9, 3), True, (0, 0, 0)),
+    ("cubic", (13, 13), (29, 6), False, (0, 0)),
+    ("cubic", (13, 13), (29, 6), True, (0, 0)),
+    ("cubic", (13, 13), (29, 7), False, (2.3, 0.6)),
+    ("cubic", (6, 7), (6, 16), False, (0, 0)),
+    ("cubic", (6, 7), (6, 7), False, (1.1, 1.05)),  # same size, yet torch resamples
+    ("linear", (6, 7), (6, 7), False, (1.1, 1.05)),  # same size: torch copies
+]
+
+
+@pytest.mark.parametrize("schedule", SCHEDULES)
+@pytest.mark.parametrize("case", INTERP_CASES, ids=["-".join(map(str, c)) for c in INTERP_CASES])
+def test_interpolate(case, schedule):
+    mode, size, out_size, align_corners, scales = case
+    rng = np.random.default_rng(sum(out_size))
+    x = rand(rng, (2, 3) + size)
+    go = rand(rng, (2, 3) + out_size)
+    want = ref.interpolate(x, out_size, mode, align_corners, scales)
+    # torch 2.13's bicubic backward copies when the size does not change, though its forward
+    # resamples with the given scales: we keep the true adjoint of the forward (what gradcheck
+    # wants), so that case is checked against the numpy reference's adjoint.
+    torch_inconsistent = mode == "cubic" and size == out_size and any(s > 0 for s in scales)
+    bwd_ref = NumpyRef() if torch_inconsistent else ref
+    want_gx = bwd_ref.interpolate_backward(go, x.shape, mode, align_corners, scales)
+    terms = 4 ** len(size) * (1 + int(np.prod([max(1, o // i) for i, o in zip(size, out_size)])))
+    for dtype in DTYPES:
+        out = np.full(want.shape, np.nan, dtype)
+        emu.interpolate_forward(x.astype(dtype), out, mode, align_corners, list(scales),
+                                schedule=schedule)
+        assert_close(out, want, terms, dtype, "forward")
+        gx = np.full(x.shape, np.nan, dtype)
+        emu.interpolate_backward(go.astype(dtype), gx, mode, align_corners, list(scales),
+                                 schedule=schedule)
+        assert_close(gx, want_gx, terms, dtype, "backward")
+        cpu = cpu_kernel("interpolate_forward")
+        if cpu is not None:
+            out_c, gx_c = np.empty_like(out), np.empty_like(gx)
+            cpu(x.astype(dtype), out_c, mode, align_corners, list(scales))
+            _C.interpolate_backward(go.astype(dtype), gx_c, mode, align_corners, list(scales))
+            assert_close(out, out_c, terms, dtype, "forward vs _C")
+            assert_close(gx, gx_c, terms, dtype, "backward vs _C")
+
+
+def test_gather_backwards_are_deterministic():
+    rng = np.random.default_rng(11)
+    go = rand(rng, (2, 3, 29, 6), np.float32)
+    results = []
+    for schedule, seed in (("forward", 0), ("reverse", 0), ("random", 5), ("warp_at_a_time", 0)):
+        gx = np.empty((2, 3, 13, 13), np.float32)
+        emu.interpolate_backward(go, gx, "cubic", False, [0.0, 0.0], schedule=schedule, seed=seed)
+        ga = np.empty((2, 3, 13, 13), np.float32)
+        emu.avg_pool_backward(np.ascontiguousarray(go[:, :, :7, :6]), ga, [3, 3], [2, 2], [1, 1], True, True, 0,
+                              schedule=schedule, seed=seed)
+        results.append((gx, ga))
+    for gx, ga in results[1:]:
+        np.testing.assert_array_equal(gx, results[0][0])
+        np.testing.assert_array_equal(ga, results[0][1])
+
+
+def test_pool_bad_input_raises():
+    x = np.ones((2, 3, 8, 8), np.float32)
+    out = np.empty((2, 3, 4, 4), np.float32)
+    idx = np.empty((2, 3, 4, 4), np.int64)
+    window = ([2, 2], [2, 2], [0, 0], [1, 1])
+    with pytest.raises(TypeError, match="indices must be int64"):
+        emu.max_pool_forward(x, out, idx.astype(np.int32), *window)
+    with pytest.raises(ValueError, match="must agree in N and C"):
+        emu.max_pool_forward(x, np.empty((2, 4, 4, 4), np.float32), None, *window)
+    with pytest.raises(ValueError, match="kernel must have 2 entries"):
+        emu.max_pool_forward(x, out, None, [2], [2, 2], [0, 0], [1, 1])
+    with pytest.raises(ValueError, match="same shape"):
+        emu.max_pool_backward(out, idx[:, :, :2].copy(), x.copy())
+    with pytest.raises(ValueError, match="unknown mode 'bilinear'"):
+        emu.interpolate_forward(x, out, "bilinear", False, [0.0, 0.0])
+    with pytest.raises(ValueError, match="'cubic' needs 2 spatial"):
+        emu.interpolate_forward(x[:, :, 0].copy(), out[:, :, 0].copy(), "cubic", False, [0.0])
+    with pytest.raises(ValueError, match="scales must have 2 entries"):
+        emu.interpolate_forward(x, out, "linear", False, [0.0])
+    with pytest.raises(ValueError, match="divisor_override must be >= 0"):
+        emu.avg_pool_forward(x, out, [2, 2], [2, 2], [0, 0], False, True, -1)
+    with pytest.raises(TypeError, match="same dtype"):
+        emu.adaptive_avg_pool_forward(x, out.astype(np.float64))
+
+
+# ---------------------------------------------------------------------------------------------
+# The numpy fallback reference agrees with torch (so a machine without torch still tests well).
+
+@pytest.mark.skipif(torch is None, reason="torch is not installed")
+def test_numpy_reference_matches_torch():
+    npr, tr = NumpyRef(), TorchRef()
+    for case in CONV_CASES:
+        x, w, b, go, args = conv_problem(case, seed=3)
+        np.testing.assert_allclose(npr.conv_forward(x, w, b, *args), tr.conv_forward(x, w, b, *args),
+                                   atol=1e-12)
+        for a, t in zip(npr.conv_backward(x, w, go, *args), tr.conv_backward(x, w, go, *args)):
+            np.testing.assert_allclose(a, t, atol=1e-12)
+    xt, w = np.random.default_rng(0).standard_normal((2, 4, 5, 4)), np.ones((4, 3, 4, 3))
+    np.testing.assert_allclose(npr.conv_transpose(xt, w, (10, 7), (2, 2), (1, 1), (1, 1), 1),
+                               tr.conv_transpose(xt, w, (10, 7), (2, 2), (1, 1), (1, 1), 1), atol=1e-12)
+    rng = np.random.default_rng(4)
+    for name, n, c, size, ker, stride, pad, dil, ceil_mode in MAX_POOL_CASES:
+        x = rng.standard_normal((n, c) + size)
+        osz = pool_out_size(size, ker, stride, pad, dil, ceil_mode)
+        for a, t in zip(npr.max_pool(x, ker, stride, pad, dil, osz), tr.max_pool(x, ker, stride, pad, dil, osz)):
+            np.testing.assert_array_equal(a, t)
+    for name, n, c, size, ker, stride, pad, ceil_mode in AVG_POOL_CASES:
+        x = rng.standard_normal((n, c) + size)
+        osz = pool_out_size(size, ker, stride, pad, (1,) * len(size), ceil_mode)
+        go = rng.standard_normal((n, c) + osz)
+        for cip in (True, False):
+            np.testing.assert_allclose(npr.avg_pool(x, ker, stride, pad, cip, 0, osz),
+                                       tr.avg_pool(x, ker, stride, pad, cip, 0, osz), atol=1e-12)
+            np.testing.assert_allclose(npr.avg_pool_backward(go, x.shape, ker, stride, pad, cip, 0),
+                                       tr.avg_pool_backward(go, x.shape, ker, stride, pad, cip, 0),
+                                       atol=1e-12)
+    x = rng.standard_normal((2, 3, 13, 11))
+    np.testing.assert_allclose(npr.adaptive_avg(x, (5, 4)), tr.adaptive_avg(x, (5, 4)), atol=1e-12)
+    go = rng.standard_normal((2, 3, 5, 4))
+    np.testing.assert_allclose(npr.adaptive_avg_backward(go, x.shape),
+                               tr.adaptive_avg_backward(go, x.shape), atol=1e-12)
+    for a, t in zip(npr.adaptive_max(x, (5, 4)), tr.adaptive_max(x, (5, 4))):
+        np.testing.assert_array_equal(a, t)
+    for mode, size, out_size, ac, scales in INTERP_CASES:
+        x = rng.standard_normal((1, 2) + size)
+        go = rng.standard_normal((1, 2) + out_size)
+        np.testing.assert_allclose(npr.interpolate(x, out_size, mode, ac, scales),
+                                   tr.interpolate(x, out_size, mode, ac, scales), atol=1e-12)
+        if not (mode == "cubic" and size == out_size):  # see test_interpolate
+            np.testing.assert_allclose(npr.interpolate_backward(go, x.shape, mode, ac, scales),
+                                       tr.interpolate_backward(go, x.shape, mode, ac, scales),
+                                       atol=1e-12)
