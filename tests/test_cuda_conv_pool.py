@@ -524,3 +524,44 @@ def test_numpy_reference_matches_torch():
             np.testing.assert_allclose(npr.interpolate_backward(go, x.shape, mode, ac, scales),
                                        tr.interpolate_backward(go, x.shape, mode, ac, scales),
                                        atol=1e-12)
+
+
+# ---------------------------------------------------------------------------------------------
+# The op layer's cuda= forwards: with the emulator standing in for _C_cuda (same functions and
+# arguments) and the forwards swapped in for the CPU ones, conv2d / conv_transpose2d forward and
+# backward through fastdl's autograd must still match torch.
+
+def _swap_in_cuda_forwards(monkeypatch, ops):
+    from fastdl import backend
+    monkeypatch.setattr(backend, "cuda_kernels", lambda: emu)
+    for op in ops:
+        assert op.cuda is not None, f"{op.name} has no cuda= forward"
+        monkeypatch.setattr(op, "cpu", op.cuda)
+
+
+@pytest.mark.skipif(torch is None, reason="torch is not installed")
+def test_conv_op_cuda_forwards_through_autograd(monkeypatch):
+    conv_mod = pytest.importorskip("fastdl.nn.functional.conv")
+    _swap_in_cuda_forwards(monkeypatch, (conv_mod.convolution_op, conv_mod.backward_weight_op,
+                                         conv_mod.backward_bias_op))
+    import fastdl.nn.functional as fF
+    rng = np.random.default_rng(21)
+    x = rand(rng, (2, 10, 13, 13))
+    w = rand(rng, (15, 2, 3, 3))
+    b = rand(rng, (15,))
+    wt = rand(rng, (10, 3, 4, 4))
+    for fn, tfn, weight, kw in ((fF.conv2d, torch.nn.functional.conv2d, w,
+                                 dict(stride=2, padding=1, dilation=2, groups=5)),
+                                (fF.conv_transpose2d, torch.nn.functional.conv_transpose2d, wt,
+                                 dict(stride=2, padding=1, output_padding=1, groups=5))):
+        bias = b[:weight.shape[1] * 5] if fn is fF.conv_transpose2d else b
+        fx, fw, fb = (fastdl.tensor(a, requires_grad=True) for a in (x, weight, bias))
+        tx, tw, tb = (torch.tensor(a, requires_grad=True) for a in (x, weight, bias))
+        y = fn(fx, fw, fb, **kw)
+        ty = tfn(tx, tw, tb, **kw)
+        np.testing.assert_allclose(y.detach().numpy(), ty.detach().numpy(), atol=1e-12)
+        g = rng.standard_normal(ty.shape)
+        y.backward(fastdl.tensor(g))
+        ty.backward(torch.tensor(g))
+        for ours, theirs in ((fx, tx), (fw, tw), (fb, tb)):
+            np.testing.assert_allclose(ours.grad.numpy(), theirs.grad.numpy(), atol=1e-11)

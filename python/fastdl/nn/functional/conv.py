@@ -20,7 +20,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from fastdl import _C
+from fastdl import _C, backend
 from fastdl.autograd.op import defop
 from fastdl.functional.shape import expand, reshape, squeeze, unsqueeze
 from fastdl.tensor import Tensor
@@ -116,8 +116,12 @@ def _convolution_backward(ctx, g):
     return gx, gw, gb
 
 
-convolution_op = defop("convolution", cpu=_conv_cpu, backward=_convolution_backward,
-                       saves={0: (1,), 1: (0,)}, float_only=True)
+def _conv_cuda(x, w, *rest):
+    return _conv_cpu(x, w, *rest, kernels=backend.cuda_kernels(), xp=backend.array_module(x))
+
+
+convolution_op = defop("convolution", cpu=_conv_cpu, cuda=_conv_cuda,
+                       backward=_convolution_backward, saves={0: (1,), 1: (0,)}, float_only=True)
 
 
 def _backward_weight_cpu(x, go, weight_shape, stride, padding, dilation, groups, kernels=_C,
@@ -140,8 +144,13 @@ def _backward_weight_backward(ctx, gg):
     return gx, ggo
 
 
+def _backward_weight_cuda(x, go, *args):
+    return _backward_weight_cpu(x, go, *args, kernels=backend.cuda_kernels(),
+                                xp=backend.array_module(x))
+
+
 backward_weight_op = defop("convolution_backward_weight", cpu=_backward_weight_cpu,
-                           backward=_backward_weight_backward, saves={0: (1,), 1: (0,)},
+                           cuda=_backward_weight_cuda, backward=_backward_weight_backward, saves={0: (1,), 1: (0,)},
                            float_only=True)
 
 
@@ -156,7 +165,12 @@ def _backward_bias_backward(ctx, gg):
     return (expand(reshape(gg, (1, -1) + (1,) * (len(shape) - 2)), *shape),)
 
 
+def _backward_bias_cuda(go):
+    return _backward_bias_cpu(go, kernels=backend.cuda_kernels(), xp=backend.array_module(go))
+
+
 backward_bias_op = defop("convolution_backward_bias", cpu=_backward_bias_cpu,
+                         cuda=_backward_bias_cuda,
                          backward=_backward_bias_backward, float_only=True)
 
 
