@@ -14,25 +14,14 @@ import pytest
 
 import fastdl
 from fastdl import _C
+from conv_pool_cases import (AVG_POOL_CASES, CONV_CASES, INTERP_CASES, MAX_POOL_CASES, algos,
+                             assert_close, conv_problem, pool_out_size, rand)
 from conv_pool_reference import NumpyRef, TorchRef, reference, torch
 
 emu = fastdl.cuda.emulator()
 ref = reference()
 SCHEDULES = ("forward", "warp_at_a_time")
 DTYPES = (np.float32, np.float64)
-
-
-def assert_close(got, want, terms, dtype, msg=""):
-    """Error bound for sums of `terms` products of O(1) values in `dtype`."""
-    want = np.asarray(want)
-    scale = max(1.0, float(np.abs(want).max(initial=0.0)))
-    eps = 2e-6 if dtype == np.float32 else 4e-15
-    np.testing.assert_allclose(got, want, rtol=10 * eps, atol=eps * max(1.0, np.sqrt(terms)) * scale,
-                               err_msg=msg)
-
-
-def rand(rng, shape, dtype=np.float64):
-    return rng.standard_normal(shape).astype(dtype)
 
 
 def cpu_kernel(name):
@@ -42,40 +31,6 @@ def cpu_kernel(name):
 
 # ---------------------------------------------------------------------------------------------
 # Convolution
-
-# (name, N, C, K, input size, kernel, stride, padding, dilation, groups)
-CONV_CASES = [
-    ("depthwise_13x13_s2_d2", 2, 5, 5, (13, 13), (3, 3), (2, 2), (1, 1), (2, 2), 5),
-    ("depthwise_x2_batch1", 1, 5, 10, (13, 13), (3, 3), (2, 2), (2, 2), (2, 2), 5),
-    ("grouped_rect", 2, 10, 15, (13, 13), (3, 2), (2, 1), (1, 0), (2, 1), 5),
-    ("dense_K70_batch1", 1, 6, 70, (13, 13), (3, 3), (1, 1), (1, 1), (1, 1), 1),
-    ("stem_7x7_s2", 1, 3, 8, (13, 13), (7, 7), (2, 2), (3, 3), (1, 1), 1),
-    ("pointwise", 2, 7, 9, (5, 13), (1, 1), (1, 1), (0, 0), (1, 1), 1),
-    ("conv1d_groups2", 3, 4, 6, (17,), (5,), (3,), (2,), (2,), 2),
-    ("conv3d", 1, 3, 4, (5, 6, 7), (2, 3, 2), (1, 2, 2), (1, 1, 0), (2, 1, 1), 1),
-    ("conv3d_depthwise", 2, 3, 3, (4, 5, 6), (3, 3, 3), (2, 1, 2), (1, 1, 1), (1, 2, 1), 3),
-]
-
-
-def conv_out_size(size, ker, stride, pad, dil):
-    return tuple((i + 2 * p - d * (k - 1) - 1) // s + 1 for i, k, s, p, d in zip(size, ker, stride, pad, dil))
-
-
-def conv_problem(case, seed=0):
-    name, n, c, k, size, ker, stride, pad, dil, groups = case
-    rng = np.random.default_rng([seed, len(name), n, c, k])
-    x = rand(rng, (n, c) + size)
-    w = rand(rng, (k, c // groups) + ker)
-    b = rand(rng, (k,))
-    out = conv_out_size(size, ker, stride, pad, dil)
-    go = rand(rng, (n, k) + out)
-    args = (list(stride), list(pad), list(dil), groups)
-    return x, w, b, go, args
-
-
-def algos(case):
-    c, groups = case[2], case[9]
-    return ("auto", "implicit_gemm") if c // groups == 1 else ("auto",)
 
 
 @pytest.mark.parametrize("schedule", SCHEDULES)
@@ -226,27 +181,6 @@ def test_conv_bad_input_raises_before_running():
 # ---------------------------------------------------------------------------------------------
 # Pooling
 
-# (name, N, C, input size, kernel, stride, padding, dilation, ceil_mode)
-MAX_POOL_CASES = [
-    ("2d_3x3_s2_p1_d2_ceil", 2, 5, (13, 13), (3, 3), (2, 2), (1, 1), (2, 2), True),
-    ("2d_2x2_s2", 1, 3, (13, 12), (2, 2), (2, 2), (0, 0), (1, 1), False),
-    ("2d_rect_overlap", 2, 2, (9, 11), (3, 2), (1, 2), (1, 1), (1, 2), True),
-    ("1d", 3, 4, (17,), (4,), (3,), (2,), (2,), True),
-    ("3d", 1, 2, (5, 6, 7), (2, 3, 2), (2, 2, 1), (1, 1, 0), (1, 1, 2), False),
-]
-
-
-def pool_out_size(size, ker, stride, pad, dil, ceil_mode):
-    out = []
-    for i, k, s, p, d in zip(size, ker, stride, pad, dil):
-        span = i + 2 * p - d * (k - 1) - 1
-        o = (span + (s - 1 if ceil_mode else 0)) // s + 1
-        if ceil_mode and (o - 1) * s >= i + p:  # torch: the last window starts inside
-            o -= 1
-        out.append(o)
-    return tuple(out)
-
-
 @pytest.mark.parametrize("schedule", SCHEDULES)
 @pytest.mark.parametrize("case", MAX_POOL_CASES, ids=[c[0] for c in MAX_POOL_CASES])
 def test_max_pool_forward_backward_unpool_gather(case, schedule):
@@ -306,14 +240,6 @@ def test_max_unpool_matches_torch_and_nan_wins():
         want = torch.nn.functional.max_unpool2d(torch.tensor(out), torch.tensor(idx), 2, 2,
                                                 output_size=(13, 13)).numpy()
         np.testing.assert_array_equal(un, want)
-
-
-AVG_POOL_CASES = [
-    ("2d_3x3_s2_p1_ceil", 2, 5, (13, 13), (3, 3), (2, 2), (1, 1), True),
-    ("2d_rect", 1, 3, (9, 10), (2, 3), (2, 1), (1, 1), False),
-    ("1d", 3, 2, (17,), (4,), (3,), (2,), True),
-    ("3d", 1, 2, (5, 6, 7), (3, 2, 3), (2, 2, 2), (1, 0, 1), True),
-]
 
 
 @pytest.mark.parametrize("schedule", SCHEDULES)
@@ -376,31 +302,6 @@ def test_adaptive_pools(size, out_size, schedule):
             mx_c, idx_c = np.empty_like(mx), np.empty_like(idx)
             _C.adaptive_max_pool_forward(x.astype(dtype), mx_c, idx_c)
             np.testing.assert_array_equal(idx_c, idx)
-
-
-# (mode, spatial input size, output size, align_corners, scales: 0 = from the sizes)
-INTERP_CASES = [
-    ("nearest", (13, 13), (29, 6), False, (0, 0)),
-    ("nearest", (13, 13), (26, 26), False, (0, 0)),
-    ("nearest", (13, 13), (29, 7), False, (2.3, 0.6)),
-    ("nearest-exact", (13, 13), (29, 7), False, (2.3, 0.6)),
-    ("nearest-exact", (13,), (5,), False, (0,)),
-    ("nearest", (4, 5, 6), (7, 5, 3), False, (0, 0, 0)),
-    ("linear", (13,), (30,), False, (0,)),
-    ("linear", (13,), (30,), True, (0,)),
-    ("linear", (13, 13), (29, 6), False, (0, 0)),
-    ("linear", (13, 13), (29, 7), False, (2.3, 0.6)),
-    ("linear", (13, 13), (29, 6), True, (0, 0)),
-    ("linear", (13, 13), (13, 20), False, (0, 0)),
-    ("linear", (4, 5, 6), (7, 5, 3), False, (0, 0, 0)),
-    ("linear", (4, 5, 6), (7, 9, 3), True, (0, 0, 0)),
-    ("cubic", (13, 13), (29, 6), False, (0, 0)),
-    ("cubic", (13, 13), (29, 6), True, (0, 0)),
-    ("cubic", (13, 13), (29, 7), False, (2.3, 0.6)),
-    ("cubic", (6, 7), (6, 16), False, (0, 0)),
-    ("cubic", (6, 7), (6, 7), False, (1.1, 1.05)),  # same size, yet torch resamples
-    ("linear", (6, 7), (6, 7), False, (1.1, 1.05)),  # same size: torch copies
-]
 
 
 @pytest.mark.parametrize("schedule", SCHEDULES)
@@ -565,3 +466,50 @@ def test_conv_op_cuda_forwards_through_autograd(monkeypatch):
         ty.backward(torch.tensor(g))
         for ours, theirs in ((fx, tx), (fw, tw), (fb, tb)):
             np.testing.assert_allclose(ours.grad.numpy(), theirs.grad.numpy(), atol=1e-11)
+
+
+# ---------------------------------------------------------------------------------------------
+# The GPU tests run only where a GPU is lent (rarely): run their kernel checks here, with numpy
+# standing in for cupy and the emulator for _C_cuda, so a mistake in them shows before a loan.
+
+def test_gpu_tests_dry_run_on_the_emulator(monkeypatch):
+    import contextlib
+    import importlib.util
+    import pathlib
+    import sys
+    import types
+
+    class FakeStream(contextlib.nullcontext):
+        ptr = 0
+
+        def __init__(self, **kw):
+            super().__init__()
+
+        def synchronize(self):
+            pass
+
+    fake_cp = types.SimpleNamespace(
+        asarray=lambda a: np.array(a), asnumpy=np.asarray, empty=np.empty, int64=np.int64,
+        float32=np.float32,
+        cuda=types.SimpleNamespace(Device=lambda: types.SimpleNamespace(synchronize=lambda: None),
+                                   Stream=FakeStream))
+    monkeypatch.setitem(sys.modules, "cupy", fake_cp)
+    monkeypatch.setitem(sys.modules, "fastdl._C_cuda", emu)
+    monkeypatch.setattr(fastdl, "_C_cuda", emu, raising=False)
+    monkeypatch.setattr(fastdl.cuda, "is_available", lambda: True)
+    path = pathlib.Path(__file__).with_name("test_cuda_conv_pool_device.py")
+    spec = importlib.util.spec_from_file_location("gpu_tests_dry_run", path)
+    mod = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(mod)
+    assert mod.cuda_mod is emu
+    for case in CONV_CASES[:4] + CONV_CASES[-2:]:
+        for dtype in DTYPES:
+            mod.test_conv_on_gpu_matches_emulator_and_reference(case, dtype)
+    for case in MAX_POOL_CASES:
+        mod.test_max_pool_on_gpu(case)
+    for case in AVG_POOL_CASES:
+        mod.test_avg_pool_on_gpu(case)
+    for case in INTERP_CASES[::3]:
+        mod.test_interpolate_on_gpu_matches_emulator(case)
+    mod.test_adaptive_pools_on_gpu()
+    mod.test_kernels_run_on_a_non_default_stream()
