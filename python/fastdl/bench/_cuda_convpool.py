@@ -17,14 +17,11 @@ from __future__ import annotations
 
 import math
 
+from fastdl.bench.conv import ROWS
+
+# The rows of `fastdl bench conv` (CPU), the same problems on the GPU:
 # name: (N, C, K, spatial, kernel, stride, padding, groups, transposed)
-CONV_ROWS = {
-    "layer1 3x3": (32, 64, 64, (56, 56), 3, 1, 1, 1, False),
-    "stem 7x7/s2": (32, 3, 64, (224, 224), 7, 2, 3, 1, False),
-    "lenet 5x5": (64, 1, 32, (28, 28), 5, 1, 0, 1, False),
-    "depthwise 3x3": (32, 144, 144, (56, 56), 3, 1, 1, 144, False),
-    "transposed 4x4/s2": (32, 128, 64, (16, 16), 4, 2, 1, 1, True),
-}
+CONV_ROWS = dict(ROWS)
 # name: (N, C, spatial, kernel, stride)
 POOL_ROWS = {"max_pool2d 2x2/s2": (32, 64, (112, 112), 2, 2)}
 
