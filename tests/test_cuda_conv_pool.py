@@ -345,8 +345,8 @@ def test_gather_backwards_are_deterministic():
         gx = np.empty((2, 3, 13, 13), np.float32)
         emu.interpolate_backward(go, gx, "cubic", False, [0.0, 0.0], schedule=schedule, seed=seed)
         ga = np.empty((2, 3, 13, 13), np.float32)
-        emu.avg_pool_backward(np.ascontiguousarray(go[:, :, :7, :6]), ga, [3, 3], [2, 2], [1, 1], True, True, 0,
-                              schedule=schedule, seed=seed)
+        emu.avg_pool_backward(np.ascontiguousarray(go[:, :, :7, :6]), ga, [3, 3], [2, 2], [1, 1],
+                              True, True, 0, schedule=schedule, seed=seed)
         results.append((gx, ga))
     for gx, ga in results[1:]:
         np.testing.assert_array_equal(gx, results[0][0])
@@ -397,7 +397,8 @@ def test_numpy_reference_matches_torch():
     for name, n, c, size, ker, stride, pad, dil, ceil_mode in MAX_POOL_CASES:
         x = rng.standard_normal((n, c) + size)
         osz = pool_out_size(size, ker, stride, pad, dil, ceil_mode)
-        for a, t in zip(npr.max_pool(x, ker, stride, pad, dil, osz), tr.max_pool(x, ker, stride, pad, dil, osz)):
+        for a, t in zip(npr.max_pool(x, ker, stride, pad, dil, osz),
+                        tr.max_pool(x, ker, stride, pad, dil, osz)):
             np.testing.assert_array_equal(a, t)
     for name, n, c, size, ker, stride, pad, ceil_mode in AVG_POOL_CASES:
         x = rng.standard_normal((n, c) + size)

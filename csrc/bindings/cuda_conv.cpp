@@ -1,5 +1,6 @@
-// _C_cuda: the CUDA convolutions (conv_forward, conv_backward_input/_weight/_bias) on cupy arrays, with the shared interface of _C and
-// _C_cudaemu plus a trailing stream=0 (bindings/cuda_conv_pool_defs.h).
+// _C_cuda: the CUDA convolutions (conv_forward, conv_backward_input/_weight/_bias) on cupy
+// arrays, with the shared interface of _C and _C_cudaemu plus a trailing stream=0
+// (bindings/cuda_conv_pool_defs.h).
 #include <nanobind/nanobind.h>
 
 #include "bindings/cuda_conv_pool_defs.h"

@@ -12,10 +12,10 @@ namespace nb = nanobind;
 namespace fastdl::bind {
 
 void bind_cuda_emu_conv_cuda(nb::module_& m) {
-  convpool::def_conv<EmuRunner>(m, 
-      convpool::Trailing<uintptr_t, std::string, uint64_t, int, std::string>{}, nb::arg("stream") = 0,
-                               nb::arg("schedule") = "forward", nb::arg("seed") = 0,
-                               nb::arg("workers") = 0, nb::arg("algo") = "auto");
+  convpool::def_conv<EmuRunner>(
+      m, convpool::Trailing<uintptr_t, std::string, uint64_t, int, std::string>{},
+      nb::arg("stream") = 0, nb::arg("schedule") = "forward", nb::arg("seed") = 0,
+      nb::arg("workers") = 0, nb::arg("algo") = "auto");
 }
 
 }  // namespace fastdl::bind

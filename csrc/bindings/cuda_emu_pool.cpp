@@ -12,9 +12,9 @@ namespace nb = nanobind;
 namespace fastdl::bind {
 
 void bind_cuda_emu_pool_cuda(nb::module_& m) {
-  convpool::def_pool<EmuRunner>(m, convpool::Trailing<uintptr_t, std::string, uint64_t, int>{}, nb::arg("stream") = 0,
-                               nb::arg("schedule") = "forward", nb::arg("seed") = 0,
-                               nb::arg("workers") = 0);
+  convpool::def_pool<EmuRunner>(m, convpool::Trailing<uintptr_t, std::string, uint64_t, int>{},
+                                nb::arg("stream") = 0, nb::arg("schedule") = "forward",
+                                nb::arg("seed") = 0, nb::arg("workers") = 0);
 }
 
 }  // namespace fastdl::bind

@@ -261,13 +261,16 @@ __global__ void adaptive_avg_pool_backward_kernel(Planes p, const T* __restrict_
     T sum = T(0);
     int64_t o[3];
     for (o[0] = lo[0]; o[0] <= hi[0]; ++o[0]) {
-      const int64_t s0 = adaptive_start(o[0], p.in[0], p.out[0]), e0 = adaptive_end(o[0], p.in[0], p.out[0]);
+      const int64_t s0 = adaptive_start(o[0], p.in[0], p.out[0]);
+      const int64_t e0 = adaptive_end(o[0], p.in[0], p.out[0]);
       if (i[0] < s0 || i[0] >= e0) continue;
       for (o[1] = lo[1]; o[1] <= hi[1]; ++o[1]) {
-        const int64_t s1 = adaptive_start(o[1], p.in[1], p.out[1]), e1 = adaptive_end(o[1], p.in[1], p.out[1]);
+        const int64_t s1 = adaptive_start(o[1], p.in[1], p.out[1]);
+        const int64_t e1 = adaptive_end(o[1], p.in[1], p.out[1]);
         if (i[1] < s1 || i[1] >= e1) continue;
         for (o[2] = lo[2]; o[2] <= hi[2]; ++o[2]) {
-          const int64_t s2 = adaptive_start(o[2], p.in[2], p.out[2]), e2 = adaptive_end(o[2], p.in[2], p.out[2]);
+          const int64_t s2 = adaptive_start(o[2], p.in[2], p.out[2]);
+          const int64_t e2 = adaptive_end(o[2], p.in[2], p.out[2]);
           if (i[2] < s2 || i[2] >= e2) continue;
           const int64_t count = (e0 - s0) * (e1 - s1) * (e2 - s2);
           sum += gp[(o[0] * p.out[1] + o[1]) * p.out[2] + o[2]] / T(count);
