@@ -334,7 +334,8 @@ def test_interpolate(case, schedule):
             cpu(x.astype(dtype), out_c, mode, align_corners, list(scales))
             _C.interpolate_backward(go.astype(dtype), gx_c, mode, align_corners, list(scales))
             assert_close(out, out_c, terms, dtype, "forward vs _C")
-            assert_close(gx, gx_c, terms, dtype, "backward vs _C")
+            if not torch_inconsistent:  # _C follows torch's copy there, not the adjoint
+                assert_close(gx, gx_c, terms, dtype, "backward vs _C")
 
 
 def test_gather_backwards_are_deterministic():
