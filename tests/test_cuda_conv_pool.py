@@ -435,18 +435,35 @@ def test_numpy_reference_matches_torch():
 # backward through fastdl's autograd must still match torch.
 
 def _swap_in_cuda_forwards(monkeypatch, ops):
+    """Makes the ops' CPU forwards their cuda= forwards, on the emulator as _C_cuda; returns the
+    set of kernel names the forwards fetched from it."""
     from fastdl import backend
-    monkeypatch.setattr(backend, "cuda_kernels", lambda: emu)
+    used = set()
+
+    class Kernels:
+        def __getattr__(self, name):
+            used.add(name)
+            return getattr(emu, name)
+
+    monkeypatch.setattr(backend, "cuda_kernels", lambda: Kernels())
     for op in ops:
         assert op.cuda is not None, f"{op.name} has no cuda= forward"
+        # The fast paths are closures over op.cpu: rebuild them, and restore the old ones after.
+        old = op.unary, op.binary
         monkeypatch.setattr(op, "cpu", op.cuda)
+        op._build_fast_paths()
+        new, (op.unary, op.binary) = (op.unary, op.binary), old
+        monkeypatch.setattr(op, "unary", new[0])
+        monkeypatch.setattr(op, "binary", new[1])
+    return used
 
 
 @pytest.mark.skipif(torch is None, reason="torch is not installed")
 def test_conv_op_cuda_forwards_through_autograd(monkeypatch):
     conv_mod = pytest.importorskip("fastdl.nn.functional.conv")
-    _swap_in_cuda_forwards(monkeypatch, (conv_mod.convolution_op, conv_mod.backward_weight_op,
-                                         conv_mod.backward_bias_op))
+    used = _swap_in_cuda_forwards(monkeypatch, (conv_mod.convolution_op,
+                                                conv_mod.backward_weight_op,
+                                                conv_mod.backward_bias_op))
     import fastdl.nn.functional as fF
     rng = np.random.default_rng(21)
     x = rand(rng, (2, 10, 13, 13))
@@ -468,6 +485,8 @@ def test_conv_op_cuda_forwards_through_autograd(monkeypatch):
         ty.backward(torch.tensor(g))
         for ours, theirs in ((fx, tx), (fw, tw), (fb, tb)):
             np.testing.assert_allclose(ours.grad.numpy(), theirs.grad.numpy(), atol=1e-11)
+    assert used == {"conv_forward", "conv_backward_input", "conv_backward_weight",
+                    "conv_backward_bias"}
 
 
 # ---------------------------------------------------------------------------------------------
@@ -515,3 +534,52 @@ def test_gpu_tests_dry_run_on_the_emulator(monkeypatch):
         mod.test_interpolate_on_gpu_matches_emulator(case)
     mod.test_adaptive_pools_on_gpu()
     mod.test_kernels_run_on_a_non_default_stream()
+
+
+@pytest.mark.skipif(torch is None, reason="torch is not installed")
+def test_pool_ops_cuda_forwards_through_autograd(monkeypatch):
+    P = pytest.importorskip("fastdl.nn.functional.pooling")
+    U = pytest.importorskip("fastdl.nn.functional.upsampling")
+    used = _swap_in_cuda_forwards(monkeypatch, (
+        P.max_pool_op, P.adaptive_max_pool_op, P.pool_scatter_op, P.pool_gather_op,
+        P.max_unpool_op, P.avg_pool_op, P.avg_pool_backward_op, P.adaptive_avg_pool_op,
+        P.adaptive_avg_pool_backward_op, U.interpolate_op, U.interpolate_backward_op))
+    import fastdl.nn.functional as fF
+    tF = torch.nn.functional
+    rng = np.random.default_rng(22)
+    x = rand(rng, (2, 5, 13, 13))
+    calls = [
+        ("max_pool2d", dict(kernel_size=3, stride=2, padding=1, dilation=2, ceil_mode=True)),
+        ("avg_pool2d", dict(kernel_size=3, stride=2, padding=1, ceil_mode=True,
+                            count_include_pad=False)),
+        ("adaptive_avg_pool2d", dict(output_size=(5, 4))),
+        ("adaptive_max_pool2d", dict(output_size=(5, 4))),
+        ("interpolate", dict(size=(29, 6), mode="bilinear", align_corners=False)),
+        ("interpolate", dict(scale_factor=(2.3, 0.6), mode="bicubic", align_corners=True)),
+        ("interpolate", dict(size=(20, 7), mode="nearest-exact")),
+    ]
+    for name, kw in calls:
+        fx, tx = fastdl.tensor(x, requires_grad=True), torch.tensor(x, requires_grad=True)
+        y, ty = getattr(fF, name)(fx, **kw), getattr(tF, name)(tx, **kw)
+        np.testing.assert_allclose(y.detach().numpy(), ty.detach().numpy(), atol=1e-12,
+                                   err_msg=name)
+        g = rng.standard_normal(ty.shape)
+        y.backward(fastdl.tensor(g))
+        ty.backward(torch.tensor(g))
+        np.testing.assert_allclose(fx.grad.numpy(), tx.grad.numpy(), atol=1e-12, err_msg=name)
+    # max_unpool2d: the indices of a max pool put the values back; its backward is a gather.
+    fx, tx = fastdl.tensor(x, requires_grad=True), torch.tensor(x, requires_grad=True)
+    fy, fi = fF.max_pool2d(fx, 2, 2, return_indices=True)
+    ty, ti = tF.max_pool2d(tx, 2, 2, return_indices=True)
+    fu = fF.max_unpool2d(fy, fi, 2, 2, output_size=(13, 13))
+    tu = tF.max_unpool2d(ty, ti, 2, 2, output_size=(13, 13))
+    np.testing.assert_array_equal(fu.detach().numpy(), tu.detach().numpy())
+    g = rng.standard_normal(tu.shape)
+    fu.backward(fastdl.tensor(g))
+    tu.backward(torch.tensor(g))
+    np.testing.assert_allclose(fx.grad.numpy(), tx.grad.numpy(), atol=1e-12)
+    assert used == {"max_pool_forward", "max_pool_backward", "avg_pool_forward",
+                    "avg_pool_backward", "adaptive_avg_pool_forward",
+                    "adaptive_avg_pool_backward", "adaptive_max_pool_forward",
+                    "interpolate_forward", "interpolate_backward", "max_unpool_forward",
+                    "gather_by_index"}

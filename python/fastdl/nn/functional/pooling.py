@@ -25,7 +25,7 @@ import operator
 
 import numpy as np
 
-from fastdl import _C
+from fastdl import _C, backend
 from fastdl.autograd.grad_mode import state as _grad_state
 from fastdl.autograd.op import Saved, defop
 from fastdl.functional.shape import squeeze, unsqueeze
@@ -138,6 +138,14 @@ def _adaptive_avg_pool_backward_cpu(g, spec, kernels=_C, xp=np):
     return _resample(kernels.adaptive_avg_pool_backward, g, spec.in_size, xp)
 
 
+def _cuda(cpu_forward):
+    """The op's CUDA forward: ``cpu_forward`` on fastdl._C_cuda's kernels and cupy arrays."""
+    def forward(first, *args):
+        return cpu_forward(first, *args, kernels=backend.cuda_kernels(),
+                           xp=backend.array_module(first))
+    return forward
+
+
 # ---- ops -------------------------------------------------------------------------------------
 
 def _indices_of(saved):
@@ -164,25 +172,29 @@ def _max_unpool_backward(ctx, g):
     return (pool_gather_op.apply((g,), indices, out_size),)
 
 
-max_pool_op = defop("max_pool", cpu=_max_pool_cpu, backward=_max_pool_backward,
-                    float_only=True)
+max_pool_op = defop("max_pool", cpu=_max_pool_cpu, cuda=_cuda(_max_pool_cpu),
+                    backward=_max_pool_backward, float_only=True)
 adaptive_max_pool_op = defop("adaptive_max_pool", cpu=_adaptive_max_pool_cpu,
-                             backward=_max_pool_backward, float_only=True)
-pool_scatter_op = defop("pool_scatter", cpu=_pool_scatter_cpu, backward=_scatter_backward,
-                        float_only=True)
-pool_gather_op = defop("pool_gather", cpu=_pool_gather_cpu, backward=_gather_backward,
-                       float_only=True)
-max_unpool_op = defop("max_unpool", cpu=_max_unpool_cpu, backward=_max_unpool_backward,
-                      float_only=True)
-avg_pool_op = defop("avg_pool", cpu=_avg_pool_cpu, float_only=True,
+                             cuda=_cuda(_adaptive_max_pool_cpu), backward=_max_pool_backward,
+                             float_only=True)
+pool_scatter_op = defop("pool_scatter", cpu=_pool_scatter_cpu, cuda=_cuda(_pool_scatter_cpu),
+                        backward=_scatter_backward, float_only=True)
+pool_gather_op = defop("pool_gather", cpu=_pool_gather_cpu, cuda=_cuda(_pool_gather_cpu),
+                       backward=_gather_backward, float_only=True)
+max_unpool_op = defop("max_unpool", cpu=_max_unpool_cpu, cuda=_cuda(_max_unpool_cpu),
+                      backward=_max_unpool_backward, float_only=True)
+avg_pool_op = defop("avg_pool", cpu=_avg_pool_cpu, cuda=_cuda(_avg_pool_cpu), float_only=True,
                     backward=lambda ctx, g: (avg_pool_backward_op.apply((g,), *ctx.args),))
-avg_pool_backward_op = defop("avg_pool_backward", cpu=_avg_pool_backward_cpu, float_only=True,
+avg_pool_backward_op = defop("avg_pool_backward", cpu=_avg_pool_backward_cpu,
+                             cuda=_cuda(_avg_pool_backward_cpu), float_only=True,
                              backward=lambda ctx, g: (avg_pool_op.apply((g,), *ctx.args),))
 adaptive_avg_pool_op = defop(
-    "adaptive_avg_pool", cpu=_adaptive_avg_pool_cpu, float_only=True,
+    "adaptive_avg_pool", cpu=_adaptive_avg_pool_cpu, cuda=_cuda(_adaptive_avg_pool_cpu),
+    float_only=True,
     backward=lambda ctx, g: (adaptive_avg_pool_backward_op.apply((g,), *ctx.args),))
 adaptive_avg_pool_backward_op = defop(
-    "adaptive_avg_pool_backward", cpu=_adaptive_avg_pool_backward_cpu, float_only=True,
+    "adaptive_avg_pool_backward", cpu=_adaptive_avg_pool_backward_cpu,
+    cuda=_cuda(_adaptive_avg_pool_backward_cpu), float_only=True,
     backward=lambda ctx, g: (adaptive_avg_pool_op.apply((g,), *ctx.args),))
 
 

@@ -50,10 +50,11 @@ def _interpolate_backward_cpu(g, spec, kernels=_C, xp=np):
 
 
 interpolate_op = defop(
-    "interpolate", cpu=_interpolate_cpu, float_only=True,
+    "interpolate", cpu=_interpolate_cpu, cuda=P._cuda(_interpolate_cpu), float_only=True,
     backward=lambda ctx, g: (interpolate_backward_op.apply((g,), *ctx.args),))
 interpolate_backward_op = defop(
-    "interpolate_backward", cpu=_interpolate_backward_cpu, float_only=True,
+    "interpolate_backward", cpu=_interpolate_backward_cpu,
+    cuda=P._cuda(_interpolate_backward_cpu), float_only=True,
     backward=lambda ctx, g: (interpolate_op.apply((g,), *ctx.args),))
 
 
