@@ -583,3 +583,35 @@ def test_pool_ops_cuda_forwards_through_autograd(monkeypatch):
                     "adaptive_avg_pool_backward", "adaptive_max_pool_forward",
                     "interpolate_forward", "interpolate_backward", "max_unpool_forward",
                     "gather_by_index"}
+
+
+# ---------------------------------------------------------------------------------------------
+# One interface (BRIEF.md): _C, _C_cudaemu and _C_cuda take the same arguments, the CUDA ones plus
+# a trailing stream (and the emulator's schedule keywords).
+
+KERNEL_NAMES = ("conv_forward", "conv_backward_input", "conv_backward_weight", "conv_backward_bias",
+                "max_pool_forward", "max_pool_backward", "max_unpool_forward", "gather_by_index",
+                "avg_pool_forward", "avg_pool_backward", "adaptive_avg_pool_forward",
+                "adaptive_avg_pool_backward", "adaptive_max_pool_forward", "interpolate_forward",
+                "interpolate_backward")
+
+
+def _parameter_names(fn):
+    import re
+    signature = fn.__nb_signature__[0][0]
+    return re.findall(r"[(,]\s*(\w+):", signature)
+
+
+def test_cpu_cuda_and_emulator_share_the_interface():
+    cuda_mod = None
+    if fastdl.cuda.is_built():
+        from fastdl import _C_cuda as cuda_mod
+    for name in KERNEL_NAMES:
+        emu_names = _parameter_names(getattr(emu, name))
+        extra = ["stream", "schedule", "seed", "workers"] + (["algo"] if "conv" in name else [])
+        assert emu_names[-len(extra):] == extra, name
+        base = emu_names[:-len(extra)]
+        if cpu_kernel(name) is not None:
+            assert _parameter_names(cpu_kernel(name)) == base, name
+        if cuda_mod is not None:
+            assert _parameter_names(getattr(cuda_mod, name)) == base + ["stream"], name
