@@ -295,11 +295,13 @@ def test_bindings_check_shapes_and_dtypes():
 # ---- the kernels' algorithms: tiles, thread splits, pointwise, depthwise ---------------------
 
 @pytest.mark.parametrize("shape", [
-    # (N, C, K, H, k, stride, pad, groups): a plane spanning several im2col tiles with N=1 (the
-    # serial path with a threaded GEMM), many small tasks, a depthwise plane, a pointwise conv
+    # (N, C, K, H, k, stride, pad, groups): N=1 (padded rows on one thread, else im2col tiles
+    # with a threaded GEMM), many strided tasks, depthwise planes, a pointwise conv, a stem; big
+    # enough that every thread count forks (threads_for in conv_kernels.cpp)
     (1, 64, 64, 40, 3, 1, 1, 1),
-    (5, 16, 24, 23, 3, 2, 1, 2),
-    (3, 24, 24, 31, 5, 1, 2, 24),
+    (5, 16, 24, 47, 3, 2, 1, 2),
+    (4, 24, 24, 61, 5, 1, 2, 24),
+    (3, 32, 32, 30, 3, 1, 1, 1),
     (2, 32, 48, 30, 1, 1, 0, 1),
     (1, 3, 16, 64, 7, 2, 3, 1),
 ])
