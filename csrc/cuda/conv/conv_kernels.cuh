@@ -15,7 +15,9 @@
 //                    in split order (deterministic)
 // One 64x64 tile of C per block of 256 threads, r in steps of 16 through shared memory, a 4x4
 // register tile per thread. A Problem precomputes what one thread's operand row (of A) and column
-// (of B) need once per block (Row, Col: pointers, pixel origins), so the k loop only decodes r.
+// (of B) need once per block (Row, Col: pointers, pixel origins), and each k tile's 16 values of r
+// are decoded once, by 16 threads, into shared memory (RInfo: offsets, kernel or pixel
+// coordinates), so the operand loads do no integer division.
 //
 // Direct kernels, for C / groups == 1 (depthwise): one thread per output element (forward) or per
 // input element (backward-input, a gather), one block per weight element reducing over images and
@@ -84,6 +86,9 @@ __device__ __forceinline__ int64_t output_offset(const Dims& d, const int64_t (&
   return off;
 }
 
+// Each Problem decodes a reduction index r once per k tile into an RInfo (offsets and kernel or
+// pixel coordinates; the kernel keeps the tile's 16 in shared memory), so the operand loads do no
+// integer division.
 template <typename T>
 struct ForwardProblem {
   Dims d;
@@ -92,6 +97,10 @@ struct ForwardProblem {
   const T* bias;  // nullable
   T* out;
 
+  struct RInfo {  // r = (input channel of the group, kernel offset)
+    int64_t channel_offset;  // channel * in_size
+    int64_t shift[3];        // kernel offset * dilation
+  };
   struct Row {
     const T* w;
   };
@@ -99,8 +108,18 @@ struct ForwardProblem {
     const T* x;
     int64_t origin[3];
   };
+  __device__ RInfo decode(int64_t r) const {
+    RInfo info;
+    const int64_t channel = r / d.ker_size;
+    int64_t kpos[3];
+    unravel3(r - channel * d.ker_size, d.ker, kpos);
+    info.channel_offset = channel * d.in_size;
+#pragma unroll
+    for (int a = 0; a < 3; ++a) info.shift[a] = kpos[a] * d.dil[a];
+    return info;
+  }
   __device__ Row row(int64_t g, int64_t m) const { return {w + (g * d.kg + m) * d.cg * d.ker_size}; }
-  __device__ T a(const Row& row, int64_t r) const { return row.w[r]; }
+  __device__ T a(const Row& row, int64_t r, const RInfo&) const { return row.w[r]; }
   __device__ Col col(int64_t g, int64_t n) const {
     Col col;
     const int64_t image = n / d.out_size;
@@ -111,12 +130,15 @@ struct ForwardProblem {
     col.x = x + (image * d.c + g * d.cg) * d.in_size;
     return col;
   }
-  __device__ T b(const Col& col, int64_t r) const {
-    const int64_t channel = r / d.ker_size;
-    int64_t kpos[3];
-    unravel3(r - channel * d.ker_size, d.ker, kpos);
-    const int64_t off = input_offset(d, col.origin, kpos);
-    return off < 0 ? T(0) : col.x[channel * d.in_size + off];
+  __device__ T b(const Col& col, const RInfo& info) const {
+    int64_t off = 0;
+#pragma unroll
+    for (int a = 0; a < 3; ++a) {
+      const int64_t i = col.origin[a] + info.shift[a];
+      if (i < 0 || i >= d.in[a]) return T(0);
+      off = off * d.in[a] + i;
+    }
+    return col.x[info.channel_offset + off];
   }
   __device__ void store(int64_t g, int64_t /*split*/, int64_t m, int64_t n, T v) const {
     const int64_t image = n / d.out_size, channel = g * d.kg + m;
@@ -132,6 +154,11 @@ struct BackwardInputProblem {
   const T* w;
   T* grad_input;
 
+  struct RInfo {  // r = (output channel of the group, kernel offset)
+    int64_t w_offset;         // channel * cg * ker_size + kernel offset
+    int64_t channel_offset;   // channel * out_size
+    int64_t shift[3];         // kernel offset * dilation
+  };
   struct Row {
     const T* w;
   };
@@ -139,13 +166,21 @@ struct BackwardInputProblem {
     const T* grad_out;
     int64_t shifted[3];  // input pixel + padding
   };
+  __device__ RInfo decode(int64_t r) const {
+    RInfo info;
+    const int64_t channel = r / d.ker_size, kflat = r - channel * d.ker_size;
+    int64_t kpos[3];
+    unravel3(kflat, d.ker, kpos);
+    info.w_offset = channel * d.cg * d.ker_size + kflat;
+    info.channel_offset = channel * d.out_size;
+#pragma unroll
+    for (int a = 0; a < 3; ++a) info.shift[a] = kpos[a] * d.dil[a];
+    return info;
+  }
   __device__ Row row(int64_t g, int64_t m) const {
     return {w + g * d.kg * d.cg * d.ker_size + m * d.ker_size};
   }
-  __device__ T a(const Row& row, int64_t r) const {
-    const int64_t channel = r / d.ker_size;
-    return row.w[channel * d.cg * d.ker_size + (r - channel * d.ker_size)];
-  }
+  __device__ T a(const Row& row, int64_t, const RInfo& info) const { return row.w[info.w_offset]; }
   __device__ Col col(int64_t g, int64_t n) const {
     Col col;
     const int64_t image = n / d.in_size;
@@ -156,12 +191,17 @@ struct BackwardInputProblem {
     col.grad_out = grad_out + (image * d.k + g * d.kg) * d.out_size;
     return col;
   }
-  __device__ T b(const Col& col, int64_t r) const {
-    const int64_t channel = r / d.ker_size;
-    int64_t kpos[3];
-    unravel3(r - channel * d.ker_size, d.ker, kpos);
-    const int64_t off = output_offset(d, col.shifted, kpos);
-    return off < 0 ? T(0) : col.grad_out[channel * d.out_size + off];
+  __device__ T b(const Col& col, const RInfo& info) const {
+    int64_t off = 0;
+#pragma unroll
+    for (int a = 0; a < 3; ++a) {
+      const int64_t num = col.shifted[a] - info.shift[a];
+      if (num < 0) return T(0);
+      const int64_t o = num / d.stride[a];
+      if (o * d.stride[a] != num || o >= d.out[a]) return T(0);
+      off = off * d.out[a] + o;
+    }
+    return col.grad_out[info.channel_offset + off];
   }
   __device__ void store(int64_t g, int64_t /*split*/, int64_t m, int64_t n, T v) const {
     const int64_t image = n / d.in_size;
@@ -174,9 +214,14 @@ struct BackwardWeightProblem {
   Dims d;
   const T* x;
   const T* grad_out;
-  T* target;            // grad_weight, or the partial sums of split s at target + s * split_stride
+  T* target;             // grad_weight, or the partial sums of split s at target + s * split_stride
   int64_t split_stride;  // K * cg * ker_size when split, else 0
 
+  struct RInfo {  // r = (image, output pixel)
+    int64_t grad_offset;  // image * K * out_size + output pixel
+    int64_t x_offset;     // image * C * in_size
+    int64_t step[3];      // output pixel * stride
+  };
   struct Row {
     const T* grad_out;
   };
@@ -184,10 +229,20 @@ struct BackwardWeightProblem {
     const T* x;
     int64_t offset[3];  // kernel offset * dilation - padding
   };
+  __device__ RInfo decode(int64_t r) const {
+    RInfo info;
+    const int64_t image = r / d.out_size, pixel = r - image * d.out_size;
+    int64_t o[3];
+    unravel3(pixel, d.out, o);
+    info.grad_offset = image * d.k * d.out_size + pixel;
+    info.x_offset = image * d.c * d.in_size;
+#pragma unroll
+    for (int a = 0; a < 3; ++a) info.step[a] = o[a] * d.stride[a];
+    return info;
+  }
   __device__ Row row(int64_t g, int64_t m) const { return {grad_out + (g * d.kg + m) * d.out_size}; }
-  __device__ T a(const Row& row, int64_t r) const {
-    const int64_t image = r / d.out_size;
-    return row.grad_out[image * d.k * d.out_size + (r - image * d.out_size)];
+  __device__ T a(const Row& row, int64_t, const RInfo& info) const {
+    return row.grad_out[info.grad_offset];
   }
   __device__ Col col(int64_t g, int64_t n) const {
     Col col;
@@ -199,18 +254,15 @@ struct BackwardWeightProblem {
     col.x = x + (g * d.cg + channel) * d.in_size;
     return col;
   }
-  __device__ T b(const Col& col, int64_t r) const {
-    const int64_t image = r / d.out_size;
-    int64_t o[3];
-    unravel3(r - image * d.out_size, d.out, o);
+  __device__ T b(const Col& col, const RInfo& info) const {
     int64_t off = 0;
 #pragma unroll
     for (int a = 0; a < 3; ++a) {
-      const int64_t i = o[a] * d.stride[a] + col.offset[a];
+      const int64_t i = info.step[a] + col.offset[a];
       if (i < 0 || i >= d.in[a]) return T(0);
       off = off * d.in[a] + i;
     }
-    return col.x[image * d.c * d.in_size + off];
+    return col.x[info.x_offset + off];
   }
   __device__ void store(int64_t g, int64_t split, int64_t m, int64_t n, T v) const {
     target[split * split_stride + (g * d.kg + m) * d.cg * d.ker_size + n] = v;
@@ -225,6 +277,7 @@ __global__ void __launch_bounds__(kThreads)
                          int64_t r_chunk, int64_t groups) {
   FASTDL_SHARED(__align__(16) T, as, [kTileK][kTileM]);
   FASTDL_SHARED(__align__(16) T, bs, [kTileK][kTileN]);
+  FASTDL_SHARED(typename Problem::RInfo, rinfo, [kTileK]);
 
   const int t = threadIdx.x;
   const int64_t g = blockIdx.z % groups, split = blockIdx.z / groups;
@@ -246,13 +299,17 @@ __global__ void __launch_bounds__(kThreads)
     for (int j = 0; j < kThreadN; ++j) acc[i][j] = T(0);
 
   for (int64_t r0 = r_begin; r0 < r_end; r0 += kTileK) {
+    // Everyone is past the previous tile's loads (the barrier before its compute loop), so the
+    // decoded rows can be overwritten.
+    if (t < kTileK && r0 + t < r_end) rinfo[t] = p.decode(r0 + t);
+    __syncthreads();
 #pragma unroll
     for (int q = 0; q < 4; ++q) {
       const int kk = lk + 4 * q;
       const int64_t r = r0 + kk;
       const bool in_range = r < r_end;
-      as[kk][lane] = row_ok && in_range ? p.a(row, r) : T(0);
-      bs[kk][lane] = col_ok && in_range ? p.b(col, r) : T(0);
+      as[kk][lane] = row_ok && in_range ? p.a(row, r, rinfo[kk]) : T(0);
+      bs[kk][lane] = col_ok && in_range ? p.b(col, rinfo[kk]) : T(0);
     }
     __syncthreads();
 #pragma unroll
