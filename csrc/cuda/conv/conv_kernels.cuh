@@ -79,7 +79,7 @@ __device__ __forceinline__ int64_t output_offset(const Dims& d, const int64_t (&
   for (int a = 0; a < 3; ++a) {
     const int64_t num = shifted[a] - kpos[a] * d.dil[a];
     if (num < 0) return -1;
-    const int64_t o = num / d.stride[a];
+    const int64_t o = d.stride[a] == 1 ? num : num / d.stride[a];
     if (o * d.stride[a] != num || o >= d.out[a]) return -1;
     off = off * d.out[a] + o;
   }
@@ -197,7 +197,7 @@ struct BackwardInputProblem {
     for (int a = 0; a < 3; ++a) {
       const int64_t num = col.shifted[a] - info.shift[a];
       if (num < 0) return T(0);
-      const int64_t o = num / d.stride[a];
+      const int64_t o = d.stride[a] == 1 ? num : num / d.stride[a];  // (a uniform branch)
       if (o * d.stride[a] != num || o >= d.out[a]) return T(0);
       off = off * d.out[a] + o;
     }
