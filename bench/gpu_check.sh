@@ -81,7 +81,8 @@ note "built and installed ($(elapsed))"
 note ""
 note "## CUDA tests ($(elapsed))"
 timeout 240 python -m pytest -q -rs -p no:cacheprovider --junitxml="$OUT/cuda_tests.xml" \
-  tests/test_cuda_build.py tests/test_cuda_device.py >"$OUT/cuda_tests.log" 2>&1
+  tests/test_cuda_build.py tests/test_cuda_device.py tests/test_cuda_conv_pool_device.py \
+  >"$OUT/cuda_tests.log" 2>&1
 tests_status=$?
 tail -15 "$OUT/cuda_tests.log" >>"$summary"
 skipped=$(python -c "import sys, xml.etree.ElementTree as E

@@ -8,6 +8,7 @@
 #include <string>
 
 #include "bindings/cuda_gemm_args.h"
+#include "bindings/cuda_runner.h"
 #include "cuda/gemm/sgemm.h"
 
 namespace nb = nanobind;
@@ -16,34 +17,16 @@ namespace fastdl::bind {
 
 namespace {
 
-void check_cuda(cudaError_t status, const char* what) {
-  if (status != cudaSuccess)
-    throw std::runtime_error(std::string(what) + ": CUDA error: " + cudaGetErrorString(status));
-}
-
-// Runs on the arrays' device and puts the caller's current device back afterwards.
-class DeviceGuard {
- public:
-  explicit DeviceGuard(int device) {
-    check_cuda(cudaGetDevice(&previous_), "gemm");
-    if (device != previous_) check_cuda(cudaSetDevice(device), "gemm");
-  }
-  ~DeviceGuard() { cudaSetDevice(previous_); }
-
- private:
-  int previous_ = 0;
-};
-
 void gemm(nb::ndarray<nb::ro> a, nb::ndarray<nb::ro> b, nb::ndarray<> out, double alpha,
           double beta, uintptr_t stream) {
   const int device = int(out.device_id());
   with_gemm_problem(nb::ndarray<>(a), nb::ndarray<>(b), out, alpha, beta, nb::device::cuda::value,
                     "CUDA device (cupy)", [&](const auto& problem) {
                       nb::gil_scoped_release release;
-                      DeviceGuard guard(device);
+                      CudaDeviceGuard guard(device);
                       cudaGetLastError();  // an earlier, unrelated failure is not ours to report
                       cuda::gemm(problem, reinterpret_cast<void*>(stream));
-                      check_cuda(cudaGetLastError(), "gemm kernel launch");
+                      check_cuda_status(cudaGetLastError(), "gemm kernel launch");
                     });
 }
 

@@ -20,6 +20,7 @@
 // weight also keeps one weight-sized accumulator per thread, and backward input one transposed
 // copy of the weights (shared).
 #include <algorithm>
+#include <cstdlib>
 #include <cstring>
 #include <exception>
 #include <memory>
@@ -30,6 +31,7 @@
 #endif
 
 #include "cpu/conv/conv_kernels.h"
+#include "cpu/conv/conv_simd.h"
 #include "cpu/gemm/gemm_buffer.h"
 #include "cpu/gemm/gemm_kernels.h"
 
@@ -83,19 +85,30 @@ void parallel_tasks(int64_t count, int threads, bool dynamic, Work&& work) {
   if (error) std::rethrow_exception(error);
 }
 
+// Threads worth forking for a convolution of this size: an OpenMP fork/join costs a few
+// microseconds (far more when a shared core is busy elsewhere), about what one core needs for
+// 2 * 96^3 flops (the GEMM's kMinFlopsPerThread); small convolutions (gradcheck's) run on one.
+int threads_for(const ConvGeometry& g, int threads) {
+  const double flops = 2.0 * double(g.batch) * double(g.out_channels) * double(g.patch()) *
+                       double(g.out_plane());
+  constexpr double kMinFlopsPerThread = 2.0 * 96 * 96 * 96;
+  return int(std::clamp<double>(flops / kMinFlopsPerThread, 1.0, double(std::max(threads, 1))));
+}
+
 // Enough tasks for every thread to take whole ones without leaving a thread idle at the end.
 bool split_tasks(int64_t tasks, int threads) {
   return threads > 1 && (tasks >= 2 * int64_t(threads) || tasks % threads == 0);
 }
 
-// Columns per tile: as many as fit the budget (a multiple of 16, at least 16), balanced so the
-// last tile is not a sliver.
+// Columns per tile: as many as fit the budget, a multiple of kTileUnit (48: whole micro-kernel
+// slivers for float and double on every ISA), balanced so the last tile is not a sliver.
+constexpr int64_t kTileUnit = 48;
 int64_t tile_columns(int64_t rows, int64_t plane, int64_t elem_bytes, int64_t max_columns) {
   int64_t cols = kColTileBytes / std::max<int64_t>(1, rows * elem_bytes);
-  cols = std::clamp<int64_t>(cols / 16 * 16, 16, max_columns);
+  cols = std::clamp<int64_t>(cols / kTileUnit * kTileUnit, kTileUnit, max_columns);
   if (cols >= plane) return plane;
   const int64_t tiles = ceil_div(plane, cols);
-  return std::min(plane, round_up(ceil_div(plane, tiles), 16));
+  return std::min(plane, round_up(ceil_div(plane, tiles), kTileUnit));
 }
 
 bool is_pointwise(const ConvGeometry& g) {
@@ -211,6 +224,15 @@ void col2im_tile_add(const ConvGeometry& g, const T* col, int64_t p0, int64_t co
 }
 
 // ---- depthwise ------------------------------------------------------------------------------
+// Each (image, channel) plane is copied once into a zero-padded buffer (per thread, one plane:
+// (D + 2 pd)(H + 2 ph)(W + 2 pw) elements), so the inner loops need no bounds checks. An output
+// row is computed in up to 4 vectors held in registers across all taps (each tap: a broadcast
+// weight times an unaligned load of the shifted input row), then stored once. The input gradient
+// is the same kernel run over the output gradient spread out by the stride and padded by
+// dilation * (kernel - 1) - padding, with the kernel flipped; the weight gradient keeps one vector
+// sum per tap over all rows and images.
+
+using conv_simd::Vec;
 
 // sum_o a[o] * b[o * stride] over o in [0, n), in 16 independent partial sums (vectorizable
 // without reassociating: each lane is its own sum).
@@ -219,107 +241,150 @@ inline T dot_strided(const T* a, const T* b, int64_t stride, int64_t n) {
   constexpr int L = 16;
   T part[L] = {};
   int64_t o = 0;
-  if (stride == 1) {
-    for (; o + L <= n; o += L)
-      for (int l = 0; l < L; ++l) part[l] += a[o + l] * b[o + l];
-  } else {
-    for (; o + L <= n; o += L)
-      for (int l = 0; l < L; ++l) part[l] += a[o + l] * b[(o + l) * stride];
-  }
+  for (; o + L <= n; o += L)
+    for (int l = 0; l < L; ++l) part[l] += a[o + l] * b[(o + l) * stride];
   T sum = 0;
   for (; o < n; ++o) sum += a[o] * b[o * stride];
   for (int l = 0; l < L; ++l) sum += part[l];
   return sum;
 }
 
+// dst (dims) = 0, then dst[a * step + offset] = src[a] per axis (3-D, src dims `in`) where that
+// lands inside dst: a zero-padded (step 1) or spread-out (step = stride) copy.
+template <typename T>
+void place_volume(const T* src, const int64_t in[3], const int64_t step[3],
+                  const int64_t offset[3], T* dst, const int64_t dims[3]) {
+  std::fill(dst, dst + dims[0] * dims[1] * dims[2], T(0));
+  const Range rd = valid_outputs(in[0], dims[0], step[0], offset[0]);
+  const Range rh = valid_outputs(in[1], dims[1], step[1], offset[1]);
+  const Range rw = valid_outputs(in[2], dims[2], step[2], offset[2]);
+  for (int64_t a = rd.lo; a < rd.hi; ++a)
+    for (int64_t b = rh.lo; b < rh.hi; ++b) {
+      const T* s = src + (a * in[1] + b) * in[2];
+      T* d = dst + ((a * step[0] + offset[0]) * dims[1] + b * step[1] + offset[1]) * dims[2] +
+             offset[2];
+      if (step[2] == 1) {
+        std::copy(s + rw.lo, s + rw.hi, d + rw.lo);
+      } else {
+        for (int64_t c = rw.lo; c < rw.hi; ++c) d[c * step[2]] = s[c];
+      }
+    }
+}
+
+// out[oh][ow] = init (or out, when accumulating) + sum_{kh,kw} w[kh][kw] * src[(oh sh + kh dh)
+// * ld + ow + kw dw] for ow in [ow0, ow0 + lanes): unit stride along the row, NV vectors.
+template <typename T, int NV>
+inline void dw_row_vectors(const T* src, int64_t ld, const T* w, int64_t KH, int64_t KW,
+                           int64_t dh, int64_t dw, T* out, int64_t lanes, bool accumulate,
+                           T init) {
+  using S = Vec<T>;
+  typename S::V acc[NV];
+  for (int v = 0; v < NV; ++v)
+    acc[v] = accumulate ? S::load(out + v * S::L, lanes - v * S::L) : S::set1(init);
+  for (int64_t kh = 0; kh < KH; ++kh) {
+    const T* r = src + kh * dh * ld;
+    for (int64_t kw = 0; kw < KW; ++kw) {
+      const typename S::V wv = S::set1(w[kh * KW + kw]);
+      const T* rr = r + kw * dw;
+      for (int v = 0; v < NV; ++v)
+        acc[v] = S::fmadd(wv, S::load(rr + v * S::L, lanes - v * S::L), acc[v]);
+    }
+  }
+  for (int v = 0; v < NV; ++v) S::store(out + v * S::L, acc[v], lanes - v * S::L);
+}
+
+// One 2-D slice: out (OH x OW) (+)= the correlation of src (row length ld, already padded) with
+// the KH x KW kernel w at strides (sh, sw) and dilations (dh, dw).
+template <typename T>
+void dw_plane(const T* src, int64_t ld, const T* w, int64_t KH, int64_t KW, int64_t sh,
+              int64_t sw, int64_t dh, int64_t dw, T* out, int64_t OH, int64_t OW,
+              bool accumulate, T init) {
+  constexpr int L = Vec<T>::L;
+  for (int64_t oh = 0; oh < OH; ++oh) {
+    const T* s = src + oh * sh * ld;
+    T* o = out + oh * OW;
+    if (sw != 1) {
+      for (int64_t ow = 0; ow < OW; ++ow) {
+        T sum = accumulate ? o[ow] : init;
+        for (int64_t kh = 0; kh < KH; ++kh)
+          for (int64_t kw = 0; kw < KW; ++kw)
+            sum += w[kh * KW + kw] * s[kh * dh * ld + ow * sw + kw * dw];
+        o[ow] = sum;
+      }
+      continue;
+    }
+    for (int64_t ow0 = 0; ow0 < OW; ow0 += 4 * L) {
+      const int64_t lanes = std::min<int64_t>(4 * L, OW - ow0);
+      const T* so = s + ow0;
+      T* oo = o + ow0;
+      switch ((lanes + L - 1) / L) {
+        case 1: dw_row_vectors<T, 1>(so, ld, w, KH, KW, dh, dw, oo, lanes, accumulate, init); break;
+        case 2: dw_row_vectors<T, 2>(so, ld, w, KH, KW, dh, dw, oo, lanes, accumulate, init); break;
+        case 3: dw_row_vectors<T, 3>(so, ld, w, KH, KW, dh, dw, oo, lanes, accumulate, init); break;
+        default: dw_row_vectors<T, 4>(so, ld, w, KH, KW, dh, dw, oo, lanes, accumulate, init);
+      }
+    }
+  }
+}
+
+// Sizes shared by the three depthwise kernels.
+struct DepthwisePlanes {
+  int64_t K, C, Kg, P, IP, KV, KHW;
+  int64_t padded[3];  // the zero-padded input plane's dims
+  int64_t ones[3] = {1, 1, 1};
+  explicit DepthwisePlanes(const ConvGeometry& g)
+      : K(g.out_channels), C(g.in_channels), Kg(g.group_out()), P(g.out_plane()),
+        IP(g.in_plane()), KV(g.kernel_volume()), KHW(g.kernel[1] * g.kernel[2]) {
+    for (int i = 0; i < 3; ++i) padded[i] = g.in[i] + 2 * g.pad[i];
+  }
+  int64_t padded_size() const { return padded[0] * padded[1] * padded[2]; }
+};
+
 template <typename T>
 void depthwise_forward(const ConvGeometry& g, const T* x, const T* w, const T* bias, T* out,
                        int threads) {
-  const int64_t K = g.out_channels, C = g.in_channels, Kg = g.group_out();
-  const int64_t OD = g.out[0], OH = g.out[1], OW = g.out[2], P = g.out_plane();
-  const int64_t ID = g.in[0], IH = g.in[1], IW = g.in[2], IP = g.in_plane();
-  const int64_t KD = g.kernel[0], KH = g.kernel[1], KW = g.kernel[2], KV = g.kernel_volume();
-  const int64_t s2 = g.stride[2];
-  std::vector<Range> ranges(KW);
-  for (int64_t kw = 0; kw < KW; ++kw)
-    ranges[kw] = valid_outputs(OW, IW, s2, kw * g.dilation[2] - g.pad[2]);
-  parallel_tasks(g.batch * K, threads, true, [&](int64_t plane) {
-    const int64_t n = plane / K, k = plane % K;
-    const T* xin = x + (n * C + k / Kg) * IP;
-    const T* wk = w + k * KV;
-    T* o = out + plane * P;
-    const T b = bias ? bias[k] : T(0);
-    for (int64_t od = 0; od < OD; ++od)
-      for (int64_t oh = 0; oh < OH; ++oh) {
-        T* orow = o + (od * OH + oh) * OW;
-        std::fill(orow, orow + OW, b);
-        for (int64_t kd = 0; kd < KD; ++kd) {
-          const int64_t id = od * g.stride[0] + kd * g.dilation[0] - g.pad[0];
-          if (id < 0 || id >= ID) continue;
-          for (int64_t kh = 0; kh < KH; ++kh) {
-            const int64_t ih = oh * g.stride[1] + kh * g.dilation[1] - g.pad[1];
-            if (ih < 0 || ih >= IH) continue;
-            const T* xr = xin + (id * IH + ih) * IW;
-            for (int64_t kw = 0; kw < KW; ++kw) {
-              const T wv = wk[(kd * KH + kh) * KW + kw];
-              const int64_t dw = kw * g.dilation[2] - g.pad[2];
-              const Range r = ranges[kw];
-              if (s2 == 1) {
-                const T* xs = xr + dw;
-                for (int64_t ow = r.lo; ow < r.hi; ++ow) orow[ow] += wv * xs[ow];
-              } else {
-                for (int64_t ow = r.lo; ow < r.hi; ++ow) orow[ow] += wv * xr[ow * s2 + dw];
-              }
-            }
-          }
-        }
-      }
+  const DepthwisePlanes d(g);
+  parallel_tasks(g.batch * d.K, threads, true, [&](int64_t plane) {
+    const int64_t n = plane / d.K, k = plane % d.K;
+    T* buf = tls_col.get<T>(d.padded_size());
+    place_volume(x + (n * d.C + k / d.Kg) * d.IP, g.in, d.ones, g.pad, buf, d.padded);
+    T* o = out + plane * d.P;
+    for (int64_t od = 0; od < g.out[0]; ++od)
+      for (int64_t kd = 0; kd < g.kernel[0]; ++kd)
+        dw_plane(buf + (od * g.stride[0] + kd * g.dilation[0]) * d.padded[1] * d.padded[2],
+                 d.padded[2], w + k * d.KV + kd * d.KHW, g.kernel[1], g.kernel[2], g.stride[1],
+                 g.stride[2], g.dilation[1], g.dilation[2], o + od * g.out[1] * g.out[2],
+                 g.out[1], g.out[2], kd > 0, bias ? bias[k] : T(0));
   });
 }
 
 template <typename T>
 void depthwise_backward_input(const ConvGeometry& g, const T* gout, const T* w, T* gin,
                               int threads) {
-  const int64_t K = g.out_channels, C = g.in_channels, Kg = g.group_out();
-  const int64_t OD = g.out[0], OH = g.out[1], OW = g.out[2], P = g.out_plane();
-  const int64_t ID = g.in[0], IH = g.in[1], IW = g.in[2], IP = g.in_plane();
-  const int64_t KD = g.kernel[0], KH = g.kernel[1], KW = g.kernel[2], KV = g.kernel_volume();
-  const int64_t s2 = g.stride[2];
-  std::vector<Range> ranges(KW);
-  for (int64_t kw = 0; kw < KW; ++kw)
-    ranges[kw] = valid_outputs(OW, IW, s2, kw * g.dilation[2] - g.pad[2]);
-  parallel_tasks(g.batch * C, threads, true, [&](int64_t plane) {
-    const int64_t n = plane / C, c = plane % C;
-    T* gi = gin + plane * IP;
-    std::fill(gi, gi + IP, T(0));
-    for (int64_t j = 0; j < Kg; ++j) {
-      const int64_t k = c * Kg + j;
-      const T* go = gout + (n * K + k) * P;
-      const T* wk = w + k * KV;
-      for (int64_t od = 0; od < OD; ++od)
-        for (int64_t oh = 0; oh < OH; ++oh) {
-          const T* grow = go + (od * OH + oh) * OW;
-          for (int64_t kd = 0; kd < KD; ++kd) {
-            const int64_t id = od * g.stride[0] + kd * g.dilation[0] - g.pad[0];
-            if (id < 0 || id >= ID) continue;
-            for (int64_t kh = 0; kh < KH; ++kh) {
-              const int64_t ih = oh * g.stride[1] + kh * g.dilation[1] - g.pad[1];
-              if (ih < 0 || ih >= IH) continue;
-              T* xr = gi + (id * IH + ih) * IW;
-              for (int64_t kw = 0; kw < KW; ++kw) {
-                const T wv = wk[(kd * KH + kh) * KW + kw];
-                const int64_t dw = kw * g.dilation[2] - g.pad[2];
-                const Range r = ranges[kw];
-                if (s2 == 1) {
-                  T* xs = xr + dw;
-                  for (int64_t ow = r.lo; ow < r.hi; ++ow) xs[ow] += wv * grow[ow];
-                } else {
-                  for (int64_t ow = r.lo; ow < r.hi; ++ow) xr[ow * s2 + dw] += wv * grow[ow];
-                }
-              }
-            }
-          }
-        }
+  const DepthwisePlanes d(g);
+  // grad_out spread out by the stride and shifted by dilation * (kernel - 1) - padding: the
+  // input gradient is its stride-1 correlation with the flipped kernel
+  int64_t dims[3], offset[3];
+  for (int i = 0; i < 3; ++i) {
+    const int64_t reach = g.dilation[i] * (g.kernel[i] - 1);
+    dims[i] = g.in[i] + reach;
+    offset[i] = reach - g.pad[i];
+  }
+  parallel_tasks(g.batch * d.C, threads, true, [&](int64_t plane) {
+    const int64_t n = plane / d.C, c = plane % d.C;
+    T* buf = tls_col.get<T>(dims[0] * dims[1] * dims[2] + d.KV);
+    T* flipped = buf + dims[0] * dims[1] * dims[2];
+    T* gi = gin + plane * d.IP;
+    for (int64_t j = 0; j < d.Kg; ++j) {
+      const int64_t k = c * d.Kg + j;
+      std::reverse_copy(w + k * d.KV, w + (k + 1) * d.KV, flipped);
+      place_volume(gout + (n * d.K + k) * d.P, g.out, g.stride, offset, buf, dims);
+      for (int64_t id = 0; id < g.in[0]; ++id)
+        for (int64_t kd = 0; kd < g.kernel[0]; ++kd)
+          dw_plane(buf + (id + kd * g.dilation[0]) * dims[1] * dims[2], dims[2],
+                   flipped + kd * d.KHW, g.kernel[1], g.kernel[2], 1, 1, g.dilation[1],
+                   g.dilation[2], gi + id * g.in[1] * g.in[2], g.in[1], g.in[2],
+                   j > 0 || kd > 0, T(0));
     }
   });
 }
@@ -327,42 +392,273 @@ void depthwise_backward_input(const ConvGeometry& g, const T* gout, const T* w, 
 template <typename T>
 void depthwise_backward_weight(const ConvGeometry& g, const T* x, const T* gout, T* gw,
                                int threads) {
-  const int64_t K = g.out_channels, C = g.in_channels, Kg = g.group_out();
-  const int64_t OD = g.out[0], OH = g.out[1], OW = g.out[2], P = g.out_plane();
-  const int64_t ID = g.in[0], IH = g.in[1], IW = g.in[2], IP = g.in_plane();
-  const int64_t KD = g.kernel[0], KH = g.kernel[1], KW = g.kernel[2], KV = g.kernel_volume();
-  const int64_t s2 = g.stride[2];
-  std::vector<Range> ranges(KW);
-  for (int64_t kw = 0; kw < KW; ++kw)
-    ranges[kw] = valid_outputs(OW, IW, s2, kw * g.dilation[2] - g.pad[2]);
-  // Each output channel's weights are summed by one thread, over every image: deterministic.
-  parallel_tasks(K, threads, true, [&](int64_t k) {
-    T* gk = gw + k * KV;
-    std::fill(gk, gk + KV, T(0));
+  using S = Vec<T>;
+  constexpr int L = S::L;
+  const DepthwisePlanes d(g);
+  const int64_t KH = g.kernel[1], KW = g.kernel[2], OH = g.out[1], OW = g.out[2];
+  const int64_t ld = d.padded[2], sw = g.stride[2];
+  // Each output channel's weights are summed by one thread over every image: deterministic.
+  parallel_tasks(d.K, threads, true, [&](int64_t k) {
+    // one vector sum per tap (64-byte aligned, after the padded plane), scalar sums for strided
+    // rows
+    T* buf = tls_col.get<T>(round_up(d.padded_size(), L) + d.KV * L);
+    auto* acc = reinterpret_cast<typename S::V*>(buf + round_up(d.padded_size(), L));
+    for (int64_t t = 0; t < d.KV; ++t) acc[t] = S::zero();
+    std::vector<T> tail(size_t(d.KV), T(0));
     for (int64_t n = 0; n < g.batch; ++n) {
-      const T* xin = x + (n * C + k / Kg) * IP;
-      const T* go = gout + (n * K + k) * P;
-      for (int64_t od = 0; od < OD; ++od)
-        for (int64_t oh = 0; oh < OH; ++oh) {
-          const T* grow = go + (od * OH + oh) * OW;
-          for (int64_t kd = 0; kd < KD; ++kd) {
-            const int64_t id = od * g.stride[0] + kd * g.dilation[0] - g.pad[0];
-            if (id < 0 || id >= ID) continue;
+      place_volume(x + (n * d.C + k / d.Kg) * d.IP, g.in, d.ones, g.pad, buf, d.padded);
+      const T* go = gout + (n * d.K + k) * d.P;
+      for (int64_t od = 0; od < g.out[0]; ++od)
+        for (int64_t kd = 0; kd < g.kernel[0]; ++kd) {
+          const T* slice = buf + (od * g.stride[0] + kd * g.dilation[0]) * d.padded[1] * ld;
+          for (int64_t oh = 0; oh < OH; ++oh) {
+            const T* grow = go + (od * OH + oh) * OW;
+            const T* srow = slice + oh * g.stride[1] * ld;
             for (int64_t kh = 0; kh < KH; ++kh) {
-              const int64_t ih = oh * g.stride[1] + kh * g.dilation[1] - g.pad[1];
-              if (ih < 0 || ih >= IH) continue;
-              const T* xr = xin + (id * IH + ih) * IW;
-              for (int64_t kw = 0; kw < KW; ++kw) {
-                const int64_t dw = kw * g.dilation[2] - g.pad[2];
-                const Range r = ranges[kw];
-                gk[(kd * KH + kh) * KW + kw] +=
-                    dot_strided(grow + r.lo, xr + r.lo * s2 + dw, s2, r.hi - r.lo);
+              const T* r = srow + kh * g.dilation[1] * ld;
+              const int64_t tap0 = kd * d.KHW + kh * KW;
+              if (sw != 1) {
+                for (int64_t kw = 0; kw < KW; ++kw)
+                  tail[size_t(tap0 + kw)] +=
+                      dot_strided(grow, r + kw * g.dilation[2], sw, OW);
+                continue;
+              }
+              for (int64_t ow0 = 0; ow0 < OW; ow0 += L) {
+                const int64_t lanes = std::min<int64_t>(L, OW - ow0);
+                const typename S::V gv = S::load(grow + ow0, lanes);
+                for (int64_t kw = 0; kw < KW; ++kw)
+                  acc[tap0 + kw] = S::fmadd(gv, S::load(r + ow0 + kw * g.dilation[2], lanes),
+                                            acc[tap0 + kw]);
               }
             }
           }
         }
     }
+    for (int64_t t = 0; t < d.KV; ++t) gw[k * d.KV + t] = S::sum(acc[t]) + tail[size_t(t)];
   });
+}
+
+// ---- stride-1 implicit GEMM ("padded rows") ----------------------------------------------------
+// With stride 1, the input of tap r = (c, kd, kh, kw) for output (od, oh, ow) sits at a constant
+// offset off[r] = c * plane + (kd dd * PH + kh dh) * PW + kw dw from position
+// q = (od * PH + oh) * PW + ow of the zero-padded input (dims PD, PH, PW). So on the padded grid
+// the im2col matrix is B[r][q] = xp[off[r] + q]: every row is a contiguous run of the padded
+// image, and the micro-kernel reads it in place through the offset table -- no im2col copy, no
+// packing of B. The grid's columns ow >= OW (and rows oh >= OH) are junk outputs, computed and
+// dropped (for 3x3 on 56x56: 2 of 58 columns, 3.4%).
+//   forward:          out_g (K/g x Q) = W_g (packed MR-row slivers) @ B
+//   backward input:   the same forward with the flipped, transposed weights, padding
+//                     dilation * (k - 1) - padding (when that is >= 0)
+// The weight gradient stays on im2col tiles: the same scheme with B's rows as the broadcast
+// operand and grad_out packed per image measured 8-30% slower than the GEMM on im2col tiles
+// (bench/NOTES.md, "Convolution").
+// Workspace per thread: the padded image of one group (C/g planes + kGridSlack elements); shared:
+// the packed weights and the grid's offset and position tables.
+
+#if defined(FASTDL_ISA_avx512)
+constexpr int kTileRows = 8, kTileVectors = 3;  // 24 accumulators + 3 B vectors + a broadcast
+#elif defined(FASTDL_ISA_avx2)
+constexpr int kTileRows = 4, kTileVectors = 3;  // 12 + 3 + 1 of 16 ymm registers
+#else
+constexpr int kTileRows = 4, kTileVectors = 4;  // scalars
+#endif
+// k (patch) block of the forward: a packed weight block of kKBlock x NW streams from L2.
+constexpr int64_t kKBlock = 1024;
+
+// tile[i][j] = sum_p b[off[p] + i] * w[p][j] for MR grid positions i and NV vectors of output
+// channels j: the weights (packed [p][NW], read in order) are the vector operand, the padded
+// input the broadcast one (MR consecutive elements per k step, one cache line).
+template <typename T, int MR, int NV>
+[[gnu::noinline]] void offset_kernel(int64_t kc, const T* __restrict w, const T* b,
+                                     const int64_t* __restrict off, T* __restrict tile) {
+  using S = Vec<T>;
+  constexpr int L = S::L, NW = kTileVectors * L;
+  typename S::V acc[MR][NV];
+  for (int i = 0; i < MR; ++i)
+    for (int v = 0; v < NV; ++v) acc[i][v] = S::zero();
+  for (int64_t p = 0; p < kc; ++p) {
+    const T* bp = b + off[p];
+    typename S::V wv[NV];
+    for (int v = 0; v < NV; ++v) wv[v] = S::load(w + p * NW + v * L, L);
+    for (int i = 0; i < MR; ++i) {
+      const typename S::V bi = S::set1(bp[i]);
+      for (int v = 0; v < NV; ++v) acc[i][v] = S::fmadd(bi, wv[v], acc[i][v]);
+    }
+  }
+  for (int i = 0; i < MR; ++i)
+    for (int v = 0; v < NV; ++v) S::store(tile + i * NW + v * L, acc[i][v], L);
+}
+
+// The padded-grid layout of one convolution (stride 1).
+struct PaddedGrid {
+  int64_t dims[3];   // padded input dims
+  int64_t plane;     // their product
+  int64_t q_count;   // grid positions up to the last real output
+  int64_t out[3];
+  std::vector<int64_t> off;  // per patch row r = (c, kd, kh, kw)
+
+  explicit PaddedGrid(const ConvGeometry& g) {
+    for (int i = 0; i < 3; ++i) dims[i] = g.in[i] + 2 * g.pad[i], out[i] = g.out[i];
+    plane = dims[0] * dims[1] * dims[2];
+    q_count = ((out[0] - 1) * dims[1] + out[1] - 1) * dims[2] + out[2];
+    off.reserve(size_t(g.patch()));
+    for (int64_t c = 0; c < g.group_in(); ++c)
+      for (int64_t kd = 0; kd < g.kernel[0]; ++kd)
+        for (int64_t kh = 0; kh < g.kernel[1]; ++kh)
+          for (int64_t kw = 0; kw < g.kernel[2]; ++kw)
+            off.push_back(c * plane + (kd * g.dilation[0] * dims[1] + kh * g.dilation[1]) *
+                                          dims[2] + kw * g.dilation[2]);
+  }
+
+  // Runs of real outputs among grid positions [q0, q0 + width): (column in the run, output
+  // position, length).
+  struct Run {
+    int64_t column, position, length;
+  };
+  void runs(int64_t q0, int64_t width, std::vector<Run>& out_runs) const {
+    out_runs.clear();
+    const int64_t end = std::min(q0 + width, q_count);
+    for (int64_t q = q0; q < end;) {
+      const int64_t row = q / dims[2], ow = q % dims[2];
+      const int64_t run = std::min(dims[2] - ow, end - q);
+      const int64_t oh = row % dims[1], od = row / dims[1];
+      if (ow < out[2] && oh < out[1] && od < out[0])
+        out_runs.push_back({q - q0, (od * out[1] + oh) * out[2] + ow, std::min(run, out[2] - ow)});
+      q += run;
+    }
+  }
+};
+
+// True when the stride-1 padded-rows path serves this geometry with these threads: stride 1,
+// enough (image, group) tasks for every thread, and a patch worth the offset table.
+// FASTDL_CONV_IM2COL=1 turns the path off (for measuring one path against the other).
+bool padded_rows_applies(const ConvGeometry& g, int threads) {
+  // read per call (a few hundred ns against a convolution) so a benchmark can alternate paths
+  const char* disabled = std::getenv("FASTDL_CONV_IM2COL");
+  if (disabled && *disabled && *disabled != '0') return false;
+  for (int i = 0; i < 3; ++i)
+    if (g.stride[i] != 1) return false;
+  return threads <= 1 || split_tasks(g.batch * g.groups, threads);
+}
+
+// W (K x patch, rows grouped) -> per group, ceil(Kg / NW) slivers of patch x NW output channels
+// (zero columns past Kg): the forward's vector operand, read in order.
+template <typename T>
+std::vector<T> pack_weight_slivers(const ConvGeometry& g, const T* w) {
+  constexpr int64_t NW = kTileVectors * Vec<T>::L;
+  const int64_t G = g.groups, Kg = g.group_out(), R = g.patch(), blocks = ceil_div(Kg, NW);
+  std::vector<T> packed(size_t(G * blocks * R * NW), T(0));
+  for (int64_t gi = 0; gi < G; ++gi)
+    for (int64_t k = 0; k < Kg; ++k) {
+      const T* src = w + (gi * Kg + k) * R;
+      T* dst = packed.data() + ((gi * blocks + k / NW) * R) * NW + k % NW;
+      for (int64_t r = 0; r < R; ++r) dst[r * NW] = src[r];
+    }
+  return packed;
+}
+
+// The group's input channels copied into the zero-padded grid (plus kGridSlack zero elements
+// that the last tile's reads may reach).
+constexpr int64_t kGridSlack = 64;
+template <typename T>
+T* padded_group(const ConvGeometry& g, const PaddedGrid& grid, const T* xg) {
+  const int64_t Cg = g.group_in();
+  T* xp = tls_col.get<T>(Cg * grid.plane + kGridSlack);
+  const int64_t ones[3] = {1, 1, 1};
+  for (int64_t c = 0; c < Cg; ++c)
+    place_volume(xg + c * g.in_plane(), g.in, ones, g.pad, xp + c * grid.plane, grid.dims);
+  std::fill(xp + Cg * grid.plane, xp + Cg * grid.plane + kGridSlack, T(0));
+  return xp;
+}
+
+// The forward applies when output channels fill the vectors and the patch has several input
+// channels (LeNet's C = 1, 5 x 5: 0.66x of the im2col GEMM, whose tiles are tiny then).
+template <typename T>
+bool padded_rows_forward_applies(const ConvGeometry& g) {
+  return g.group_out() >= 16 && g.group_in() >= 4;
+}
+
+template <typename T>
+void padded_rows_forward(const ConvGeometry& g, const T* x, const T* w, const T* bias, T* out,
+                         int threads) {
+  constexpr int MR = kTileRows;
+  constexpr int64_t NW = kTileVectors * Vec<T>::L;
+  const int64_t G = g.groups, Cg = g.group_in(), Kg = g.group_out(), R = g.patch();
+  const int64_t C = g.in_channels, K = g.out_channels, IP = g.in_plane(), P = g.out_plane();
+  const int64_t blocks = ceil_div(Kg, NW);
+  const PaddedGrid grid(g);
+  const std::vector<T> packed = pack_weight_slivers(g, w);
+  // output position of each grid position (-1: junk), padded to whole tiles
+  const int64_t Q = grid.q_count, tiles = ceil_div(Q, MR);
+  std::vector<int64_t> position(size_t(tiles * MR), -1);
+  {
+    std::vector<PaddedGrid::Run> runs;
+    grid.runs(0, Q, runs);
+    for (const auto& run : runs)
+      for (int64_t j = 0; j < run.length; ++j) position[size_t(run.column + j)] = run.position + j;
+  }
+  parallel_tasks(g.batch * G, threads, true, [&](int64_t task) {
+    const int64_t gi = task % G, n = task / G;
+    const T* xp = padded_group(g, grid, x + (n * C + gi * Cg) * IP);
+    T* o = out + (n * K + gi * Kg) * P;
+    alignas(64) T tile[MR * NW];
+    for (int64_t kb = 0; kb < blocks; ++kb) {
+      const int64_t nk = std::min(NW, Kg - kb * NW);
+      const int nv = int(ceil_div(nk, Vec<T>::L));
+      for (int64_t pc = 0; pc < R; pc += kKBlock) {
+        const int64_t kc = std::min(kKBlock, R - pc);
+        const T* wb = packed.data() + ((gi * blocks + kb) * R + pc) * NW;
+        const int64_t* off = grid.off.data() + pc;
+        for (int64_t t = 0; t < tiles; ++t) {
+          const T* b = xp + t * MR;
+          if (nv >= 3) offset_kernel<T, MR, kTileVectors>(kc, wb, b, off, tile);
+          else if (nv == 2) offset_kernel<T, MR, 2>(kc, wb, b, off, tile);
+          else offset_kernel<T, MR, 1>(kc, wb, b, off, tile);
+          const int64_t* pos = position.data() + t * MR;
+          for (int64_t j = 0; j < nk; ++j) {
+            const int64_t k = kb * NW + j;
+            T* orow = o + k * P;
+            if (pc == 0) {
+              const T b0 = bias ? bias[gi * Kg + k] : T(0);
+              for (int i = 0; i < MR; ++i)
+                if (pos[i] >= 0) orow[pos[i]] = tile[i * NW + j] + b0;
+            } else {
+              for (int i = 0; i < MR; ++i)
+                if (pos[i] >= 0) orow[pos[i]] += tile[i * NW + j];
+            }
+          }
+        }
+      }
+    }
+  });
+}
+
+// The input gradient of a stride-1 convolution as padded_rows_forward: a convolution of
+// grad_out with W'[c][k] = W[k][c] flipped in space, padding dilation * (k - 1) - padding.
+// False when that padding would be negative (then the caller takes the col2im path).
+template <typename T>
+bool padded_rows_backward_input(const ConvGeometry& g, const T* gout, const T* w, T* gin,
+                                int threads) {
+  ConvGeometry t = g;
+  for (int i = 0; i < 3; ++i) {
+    t.pad[i] = g.dilation[i] * (g.kernel[i] - 1) - g.pad[i];
+    if (t.pad[i] < 0) return false;
+    t.in[i] = g.out[i];
+    t.out[i] = g.in[i];
+  }
+  t.in_channels = g.out_channels;
+  t.out_channels = g.in_channels;
+  if (!padded_rows_forward_applies<T>(t)) return false;
+  const int64_t G = g.groups, Cg = g.group_in(), Kg = g.group_out(), KV = g.kernel_volume();
+  std::vector<T> wt(size_t(g.in_channels * Kg * KV));
+  for (int64_t gi = 0; gi < G; ++gi)
+    for (int64_t k = 0; k < Kg; ++k)
+      for (int64_t c = 0; c < Cg; ++c) {
+        const T* src = w + ((gi * Kg + k) * Cg + c) * KV;
+        std::reverse_copy(src, src + KV, wt.data() + ((gi * Cg + c) * Kg + k) * KV);
+      }
+  padded_rows_forward<T>(t, gout, wt.data(), nullptr, gin, threads);
+  return true;
 }
 
 }  // namespace
@@ -372,12 +668,15 @@ void depthwise_backward_weight(const ConvGeometry& g, const T* x, const T* gout,
 template <typename T>
 void conv_forward(const ConvGeometry& g, const T* x, const T* w, const T* bias, T* out,
                   int threads) {
+  threads = threads_for(g, threads);
   const int64_t P = g.out_plane();
   if (g.batch == 0 || P == 0 || g.out_channels == 0) return;
   if (is_depthwise(g)) return depthwise_forward(g, x, w, bias, out, threads);
   const int64_t G = g.groups, Cg = g.group_in(), Kg = g.group_out(), R = g.patch();
   const int64_t C = g.in_channels, K = g.out_channels, IP = g.in_plane();
   const bool pointwise = is_pointwise(g);
+  if (!pointwise && padded_rows_applies(g, threads) && padded_rows_forward_applies<T>(g))
+    return padded_rows_forward(g, x, w, bias, out, threads);
   const int64_t cols_max = pointwise ? std::min<int64_t>(P, kMaxTileColumns)
                                      : tile_columns(R, P, sizeof(T), kMaxTileColumns);
   const int64_t tiles = ceil_div(P, cols_max);
@@ -407,6 +706,7 @@ void conv_forward(const ConvGeometry& g, const T* x, const T* w, const T* bias, 
 template <typename T>
 void conv_backward_input(const ConvGeometry& g, const T* grad_out, const T* w, T* grad_input,
                          int threads) {
+  threads = threads_for(g, threads);
   const int64_t C = g.in_channels, K = g.out_channels, IP = g.in_plane(), P = g.out_plane();
   if (g.batch == 0 || IP == 0 || C == 0) return;
   if (P == 0 || K == 0) {
@@ -426,6 +726,9 @@ void conv_backward_input(const ConvGeometry& g, const T* grad_out, const T* w, T
     });
     return;
   }
+  if (padded_rows_applies(g, threads) &&
+      padded_rows_backward_input(g, grad_out, w, grad_input, threads))
+    return;
   // W_g^T (patch x K/g) row-major, once: the GEMM then reads it in place.
   std::vector<T> wt(size_t(G * R * Kg));
   for (int64_t gi = 0; gi < G; ++gi)
@@ -450,6 +753,7 @@ void conv_backward_input(const ConvGeometry& g, const T* grad_out, const T* w, T
 template <typename T>
 void conv_backward_weight(const ConvGeometry& g, const T* x, const T* grad_out, T* grad_weight,
                           int threads) {
+  threads = threads_for(g, threads);
   const int64_t G = g.groups, Cg = g.group_in(), Kg = g.group_out(), R = g.patch();
   const int64_t C = g.in_channels, K = g.out_channels, IP = g.in_plane(), P = g.out_plane();
   const int64_t weight_size = K * R;

@@ -6,8 +6,11 @@ two outputs are compared before anything is timed, then each is timed with CUDA 
 before every timed run, median of --repeats. Rates are given as % of this GPU's fp32 FMA peak
 measured in the same run (a cupy kernel) and of the datasheet figure when the GPU is known.
 
-Families: FAMILIES maps a name to a function returning its cases (GEMM vs cuBLAS now; a conv family
-adds its cuDNN cases the same way). PyTorch runs fp32 without TF32, as our kernels do.
+Families: FAMILIES maps a name to a function returning its cases: GEMM vs cuBLAS, and conv / pool
+vs cuDNN (fastdl.bench._cuda_convpool: ResNet layer1, stem, LeNet, depthwise, transposed conv,
+max_pool2d). PyTorch runs fp32 without TF32 (matmul and cuDNN), as our kernels do; cuDNN picks its
+algorithms by benchmarking (cudnn.benchmark) in the warm-up call. Memory-bound rows (pooling) also
+give GB/s and % of the device copy rate measured in the run.
 Only a GPU run may call a CUDA kernel fast; without a GPU this exits with status 2 and says why.
 """
 from __future__ import annotations
@@ -55,6 +58,7 @@ class Case:
     # Returns the largest error of our output against the vendor's, relative to the output's scale,
     # and the tolerance it must meet.
     check: Callable[[], tuple]
+    bytes: float = 0.0  # minimum bytes moved, for memory-bound rows (0: not reported)
 
 
 @dataclass
@@ -71,6 +75,9 @@ class Row:
     ours_pct_spec_peak: float | None
     speed_vs_vendor: float  # vendor time / our time: 1.0 = as fast
     max_rel_error: float
+    ours_gbs: float | None = None  # memory-bound rows: bytes / time
+    vendor_gbs: float | None = None
+    ours_pct_copy_bw: float | None = None  # % of the device copy rate measured in the run
 
 
 def spec_peak(device_name: str):
@@ -190,13 +197,25 @@ def gemm_cases(cp, torch, cuda_mod, shapes=GEMM_SHAPES):
     return cases
 
 
-FAMILIES = {"gemm": gemm_cases}
+def conv_cases(cp, torch, cuda_mod):
+    from fastdl.bench._cuda_convpool import conv_cases as cases
+    return cases(cp, torch, cuda_mod)
+
+
+def pool_cases(cp, torch, cuda_mod):
+    from fastdl.bench._cuda_convpool import pool_cases as cases
+    return cases(cp, torch, cuda_mod)
+
+
+FAMILIES = {"gemm": gemm_cases, "conv": conv_cases, "pool": pool_cases}
 
 
 def run(families, repeats: int, quick: bool = False):
     """Measures every case; returns (machine dict, rows, failures)."""
     cp, torch, cuda_mod = require_gpu()
     torch.set_float32_matmul_precision("highest")  # no TF32: the same fp32 FMAs as our kernels
+    torch.backends.cudnn.allow_tf32 = False
+    torch.backends.cudnn.benchmark = True
     props = cp.cuda.runtime.getDeviceProperties(cp.cuda.Device().id)
     name = props["name"].decode() if isinstance(props["name"], bytes) else str(props["name"])
     timer = Timer(cp, repeats)
@@ -232,9 +251,13 @@ def run(families, repeats: int, quick: bool = False):
                 continue
             ours_ms, vendor_ms = timer.median_ms(case.ours), timer.median_ms(case.vendor)
             ours_tf, vendor_tf = case.flops / ours_ms * 1e-9, case.flops / vendor_ms * 1e-9
-            rows.append(Row(case.family, case.name, case.vendor_name, ours_ms, vendor_ms, ours_tf,
-                            vendor_tf, 100 * ours_tf / measured, 100 * vendor_tf / measured,
-                            100 * ours_tf / spec[0] if spec else None, vendor_ms / ours_ms, error))
+            row = Row(case.family, case.name, case.vendor_name, ours_ms, vendor_ms, ours_tf,
+                      vendor_tf, 100 * ours_tf / measured, 100 * vendor_tf / measured,
+                      100 * ours_tf / spec[0] if spec else None, vendor_ms / ours_ms, error)
+            if case.bytes:
+                row.ours_gbs, row.vendor_gbs = case.bytes / ours_ms * 1e-6, case.bytes / vendor_ms * 1e-6
+                row.ours_pct_copy_bw = 100 * row.ours_gbs / machine["measured_copy_gbs"]
+            rows.append(row)
     return machine, rows, failures
 
 
@@ -248,11 +271,14 @@ def report(machine, rows, failures) -> str:
              f"{machine['torch']}, cupy {machine['cupy']}. Medians of CUDA-event timings, L2 "
              "flushed before each run; vendor fp32 without TF32.", ""]
     headers = ["family", "case", "vendor", "ours ms", "vendor ms", "ours TFLOP/s", "vendor TFLOP/s",
-               "ours % peak", "vendor % peak", "ours % spec", "speed vs vendor", "max rel err"]
+               "ours % peak", "vendor % peak", "ours % spec", "speed vs vendor", "max rel err",
+               "ours GB/s", "vendor GB/s", "ours % copy"]
     table = [[r.family, r.case, r.vendor, r.ours_ms, r.vendor_ms, r.ours_tflops, r.vendor_tflops,
               r.ours_pct_measured_peak, r.vendor_pct_measured_peak,
               "n/a" if r.ours_pct_spec_peak is None else r.ours_pct_spec_peak,
-              r.speed_vs_vendor, f"{r.max_rel_error:.1e}"] for r in rows]
+              r.speed_vs_vendor, f"{r.max_rel_error:.1e}",
+              *("-" if v is None else v for v in (r.ours_gbs, r.vendor_gbs, r.ours_pct_copy_bw))]
+             for r in rows]
     lines.append(markdown_table(headers, table))
     if failures:
         lines += ["", "Failed validation (not timed):"] + [f"- {f}" for f in failures]

@@ -20,13 +20,17 @@ from __future__ import annotations
 
 import numpy as np
 
-from fastdl import _C
+from fastdl import _C, backend
 from fastdl.autograd.op import defop
 from fastdl.functional.shape import expand, reshape, squeeze, unsqueeze
 from fastdl.tensor import Tensor
 
 __all__ = ["conv1d", "conv2d", "conv3d", "conv_transpose1d", "conv_transpose2d",
            "conv_transpose3d"]
+
+
+# Element types the convolution kernels are instantiated for.
+_KERNEL_DTYPES = (np.dtype(np.float32), np.dtype(np.float64))
 
 
 def _conv_out_size(size, k, s, p, d):
@@ -116,8 +120,12 @@ def _convolution_backward(ctx, g):
     return gx, gw, gb
 
 
-convolution_op = defop("convolution", cpu=_conv_cpu, backward=_convolution_backward,
-                       saves={0: (1,), 1: (0,)}, float_only=True)
+def _conv_cuda(x, w, *rest):
+    return _conv_cpu(x, w, *rest, kernels=backend.cuda_kernels(), xp=backend.array_module(x))
+
+
+convolution_op = defop("convolution", cpu=_conv_cpu, cuda=_conv_cuda,
+                       backward=_convolution_backward, saves={0: (1,), 1: (0,)}, float_only=True)
 
 
 def _backward_weight_cpu(x, go, weight_shape, stride, padding, dilation, groups, kernels=_C,
@@ -140,8 +148,13 @@ def _backward_weight_backward(ctx, gg):
     return gx, ggo
 
 
+def _backward_weight_cuda(x, go, *args):
+    return _backward_weight_cpu(x, go, *args, kernels=backend.cuda_kernels(),
+                                xp=backend.array_module(x))
+
+
 backward_weight_op = defop("convolution_backward_weight", cpu=_backward_weight_cpu,
-                           backward=_backward_weight_backward, saves={0: (1,), 1: (0,)},
+                           cuda=_backward_weight_cuda, backward=_backward_weight_backward, saves={0: (1,), 1: (0,)},
                            float_only=True)
 
 
@@ -156,7 +169,12 @@ def _backward_bias_backward(ctx, gg):
     return (expand(reshape(gg, (1, -1) + (1,) * (len(shape) - 2)), *shape),)
 
 
+def _backward_bias_cuda(go):
+    return _backward_bias_cpu(go, kernels=backend.cuda_kernels(), xp=backend.array_module(go))
+
+
 backward_bias_op = defop("convolution_backward_bias", cpu=_backward_bias_cpu,
+                         cuda=_backward_bias_cuda,
                          backward=_backward_bias_backward, float_only=True)
 
 
@@ -187,10 +205,9 @@ def _check_tensors(fn, input, weight, bias):
         if not isinstance(t, Tensor):
             raise TypeError(f"{fn}(): argument '{name}' must be a Tensor, got "
                             f"{type(t).__name__}")
-        if t._data.dtype.kind != "f":
-            raise TypeError(f"{fn}(): '{name}' must be a floating point tensor (float32 or "
-                            f"float64), got dtype {t._data.dtype} with shape "
-                            f"{tuple(t._data.shape)}")
+        if t._data.dtype not in _KERNEL_DTYPES:
+            raise TypeError(f"{fn}(): '{name}' must be a float32 or float64 tensor, got dtype "
+                            f"{t._data.dtype} with shape {tuple(t._data.shape)}")
     dtypes = {t._data.dtype for t in (input, weight, bias) if t is not None}
     if len(dtypes) > 1:
         described = ", ".join(f"{n}: {t._data.dtype}" for n, t in

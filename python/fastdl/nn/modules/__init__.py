@@ -9,6 +9,11 @@ from fastdl.nn.modules.loss import (BCELoss, BCEWithLogitsLoss, CrossEntropyLoss
                                     SmoothL1Loss)
 from fastdl.nn.modules.module import Module
 from fastdl.nn.modules.normalization import BatchNorm1d, LayerNorm
+from fastdl.nn.modules.pooling import (AdaptiveAvgPool1d, AdaptiveAvgPool2d, AdaptiveAvgPool3d,
+                                       AdaptiveMaxPool1d, AdaptiveMaxPool2d, AdaptiveMaxPool3d,
+                                       AvgPool1d, AvgPool2d, AvgPool3d, MaxPool1d, MaxPool2d,
+                                       MaxPool3d, MaxUnpool1d, MaxUnpool2d, MaxUnpool3d, Upsample,
+                                       UpsamplingBilinear2d, UpsamplingNearest2d)
 from fastdl.nn.modules.sparse import Embedding
 
 __all__ = ["BCELoss", "BCEWithLogitsLoss", "BatchNorm1d", "Bilinear", "CrossEntropyLoss",
@@ -17,3 +22,8 @@ __all__ = ["BCELoss", "BCEWithLogitsLoss", "BatchNorm1d", "Bilinear", "CrossEntr
            "Module", "ModuleDict", "ModuleList", "MultiMarginLoss", "NLLLoss", "ReLU",
            "Sequential", "SiLU", "Sigmoid", "SmoothL1Loss", "Softmax", "Softplus", "Tanh",
            "Unflatten"]
+# pooling and upsampling (nn/modules/pooling.py)
+__all__ += ["AdaptiveAvgPool1d", "AdaptiveAvgPool2d", "AdaptiveAvgPool3d", "AdaptiveMaxPool1d",
+            "AdaptiveMaxPool2d", "AdaptiveMaxPool3d", "AvgPool1d", "AvgPool2d", "AvgPool3d",
+            "MaxPool1d", "MaxPool2d", "MaxPool3d", "MaxUnpool1d", "MaxUnpool2d", "MaxUnpool3d",
+            "Upsample", "UpsamplingBilinear2d", "UpsamplingNearest2d"]

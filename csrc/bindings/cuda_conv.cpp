@@ -1,0 +1,17 @@
+// _C_cuda: the CUDA convolutions (conv_forward, conv_backward_input/_weight/_bias) on cupy
+// arrays, with the shared interface of _C and _C_cudaemu plus a trailing stream=0
+// (bindings/cuda_conv_pool_defs.h).
+#include <nanobind/nanobind.h>
+
+#include "bindings/cuda_conv_pool_defs.h"
+#include "bindings/cuda_runner.h"
+
+namespace nb = nanobind;
+
+namespace fastdl::bind {
+
+void bind_cuda_conv_cuda(nb::module_& m) {
+  convpool::def_conv<CudaRunner>(m, convpool::Trailing<uintptr_t>{}, nb::arg("stream") = 0);
+}
+
+}  // namespace fastdl::bind
