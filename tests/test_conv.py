@@ -88,6 +88,8 @@ CONV_CASES = [
      True),
     (3, 2, 4, 4, (5, 5, 5), 3, dict(padding=1, groups=4), True),  # depthwise 3-D
     (3, 1, 2, 2, (4, 5, 6), 2, dict(padding="same"), True),
+    (2, 2, 16, 8, (9, 10), 3, dict(stride=2, padding=1), True),  # input grad by phases
+    (2, 2, 32, 16, (11, 11), 5, dict(stride=3, padding=2, groups=2), False),
 ]
 
 
@@ -142,6 +144,13 @@ TRANSPOSED_CASES = [
     (1, 2, 3, 5, (7,), 3, dict(stride=3, padding=1, output_padding=2, dilation=2), True),
     (3, 1, 2, 3, (3, 4, 3), 3, dict(stride=2, padding=1, output_padding=(1, 0, 1)), True),
     (3, 2, 4, 4, (3, 3, 3), 2, dict(stride=2, groups=2), False),
+    # 16+ output channels: the sub-pixel phases on the padded-rows path (a phase no tap reaches
+    # when the kernel is shorter than the stride)
+    (2, 2, 8, 16, (5, 6), 4, dict(stride=2, padding=1), True),
+    (2, 2, 8, 32, (4, 4), 3, dict(stride=2, groups=2, output_padding=1), True),
+    (1, 2, 4, 16, (7,), 2, dict(stride=3, padding=1), True),
+    (3, 1, 4, 16, (3, 3, 3), 3, dict(stride=(2, 1, 2), padding=1, output_padding=(1, 0, 0)),
+     False),
 ]
 
 

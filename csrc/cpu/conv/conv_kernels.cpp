@@ -24,6 +24,7 @@
 #include <cstring>
 #include <exception>
 #include <memory>
+#include <utility>
 #include <vector>
 
 #ifdef _OPENMP
@@ -489,16 +490,27 @@ template <typename T, int MR, int NV>
     for (int v = 0; v < NV; ++v) S::store(tile + i * NW + v * L, acc[i][v], L);
 }
 
-// The padded-grid layout of one convolution (stride 1).
+// The padded-grid layout of one convolution (stride 1). Input element 0 lands at grid index
+// `offset` (the left padding; negative: the input's first elements are cut), the grid spans
+// out + dilation (kernel - 1) per dim. Output (od, oh, ow) is written at
+// ((od * step0 + phase0) * full1 + oh * step1 + phase1) * full2 + ow * step2 + phase2 of the
+// output plane (step 1, phase 0, full = out for a plain convolution; one phase of a strided
+// transposed convolution otherwise).
 struct PaddedGrid {
-  int64_t dims[3];   // padded input dims
+  int64_t dims[3];   // grid dims
   int64_t plane;     // their product
   int64_t q_count;   // grid positions up to the last real output
   int64_t out[3];
+  int64_t offset[3], step[3] = {1, 1, 1}, phase[3] = {0, 0, 0}, full[3];
   std::vector<int64_t> off;  // per patch row r = (c, kd, kh, kw)
 
-  explicit PaddedGrid(const ConvGeometry& g) {
-    for (int i = 0; i < 3; ++i) dims[i] = g.in[i] + 2 * g.pad[i], out[i] = g.out[i];
+  explicit PaddedGrid(const ConvGeometry& g) : PaddedGrid(g, g.pad) {}
+  PaddedGrid(const ConvGeometry& g, const int64_t left[3]) {
+    for (int i = 0; i < 3; ++i) {
+      out[i] = full[i] = g.out[i];
+      dims[i] = g.out[i] + g.dilation[i] * (g.kernel[i] - 1);
+      offset[i] = left[i];
+    }
     plane = dims[0] * dims[1] * dims[2];
     q_count = ((out[0] - 1) * dims[1] + out[1] - 1) * dims[2] + out[2];
     off.reserve(size_t(g.patch()));
@@ -510,8 +522,13 @@ struct PaddedGrid {
                                           dims[2] + kw * g.dilation[2]);
   }
 
+  int64_t position(int64_t od, int64_t oh, int64_t ow) const {
+    return ((od * step[0] + phase[0]) * full[1] + oh * step[1] + phase[1]) * full[2] +
+           ow * step[2] + phase[2];
+  }
+
   // Runs of real outputs among grid positions [q0, q0 + width): (column in the run, output
-  // position, length).
+  // position of its first element, length; the outputs of a run are step[2] apart).
   struct Run {
     int64_t column, position, length;
   };
@@ -523,7 +540,7 @@ struct PaddedGrid {
       const int64_t run = std::min(dims[2] - ow, end - q);
       const int64_t oh = row % dims[1], od = row / dims[1];
       if (ow < out[2] && oh < out[1] && od < out[0])
-        out_runs.push_back({q - q0, (od * out[1] + oh) * out[2] + ow, std::min(run, out[2] - ow)});
+        out_runs.push_back({q - q0, position(od, oh, ow), std::min(run, out[2] - ow)});
       q += run;
     }
   }
@@ -538,6 +555,13 @@ bool padded_rows_applies(const ConvGeometry& g, int threads) {
   if (disabled && *disabled && *disabled != '0') return false;
   for (int i = 0; i < 3; ++i)
     if (g.stride[i] != 1) return false;
+  return threads <= 1 || split_tasks(g.batch * g.groups, threads);
+}
+
+// The same switch and task rule for the strided input gradient's phases.
+bool padded_rows_tasks_apply(const ConvGeometry& g, int threads) {
+  const char* disabled = std::getenv("FASTDL_CONV_IM2COL");
+  if (disabled && *disabled && *disabled != '0') return false;
   return threads <= 1 || split_tasks(g.batch * g.groups, threads);
 }
 
@@ -566,7 +590,7 @@ T* padded_group(const ConvGeometry& g, const PaddedGrid& grid, const T* xg) {
   T* xp = tls_col.get<T>(Cg * grid.plane + kGridSlack);
   const int64_t ones[3] = {1, 1, 1};
   for (int64_t c = 0; c < Cg; ++c)
-    place_volume(xg + c * g.in_plane(), g.in, ones, g.pad, xp + c * grid.plane, grid.dims);
+    place_volume(xg + c * g.in_plane(), g.in, ones, grid.offset, xp + c * grid.plane, grid.dims);
   std::fill(xp + Cg * grid.plane, xp + Cg * grid.plane + kGridSlack, T(0));
   return xp;
 }
@@ -578,29 +602,39 @@ bool padded_rows_forward_applies(const ConvGeometry& g) {
   return g.group_out() >= 16 && g.group_in() >= 4;
 }
 
+// One stride-1 convolution g of x on `grid` with weights w, prepared once per call: packed
+// weights and the output position of every grid position. Each output is written once (bias
+// added), at the grid's output positions of planes of P elements (P = g.out_plane() for a plain
+// convolution).
 template <typename T>
-void padded_rows_forward(const ConvGeometry& g, const T* x, const T* w, const T* bias, T* out,
-                         int threads) {
-  constexpr int MR = kTileRows;
-  constexpr int64_t NW = kTileVectors * Vec<T>::L;
-  const int64_t G = g.groups, Cg = g.group_in(), Kg = g.group_out(), R = g.patch();
-  const int64_t C = g.in_channels, K = g.out_channels, IP = g.in_plane(), P = g.out_plane();
-  const int64_t blocks = ceil_div(Kg, NW);
-  const PaddedGrid grid(g);
-  const std::vector<T> packed = pack_weight_slivers(g, w);
-  // output position of each grid position (-1: junk), padded to whole tiles
-  const int64_t Q = grid.q_count, tiles = ceil_div(Q, MR);
-  std::vector<int64_t> position(size_t(tiles * MR), -1);
-  {
+struct PaddedPlan {
+  ConvGeometry g;
+  PaddedGrid grid;
+  std::vector<T> packed;
+  std::vector<int64_t> position;  // per grid position, -1: junk; padded to whole tiles
+  int64_t tiles, P;
+  const T* bias;
+
+  PaddedPlan(const ConvGeometry& g_, PaddedGrid grid_, const T* w, const T* bias_, int64_t P_)
+      : g(g_), grid(std::move(grid_)), packed(pack_weight_slivers(g_, w)),
+        tiles(ceil_div(grid.q_count, kTileRows)), P(P_), bias(bias_) {
+    position.assign(size_t(tiles * kTileRows), -1);
     std::vector<PaddedGrid::Run> runs;
-    grid.runs(0, Q, runs);
+    grid.runs(0, grid.q_count, runs);
     for (const auto& run : runs)
-      for (int64_t j = 0; j < run.length; ++j) position[size_t(run.column + j)] = run.position + j;
+      for (int64_t j = 0; j < run.length; ++j)
+        position[size_t(run.column + j)] = run.position + j * grid.step[2];
   }
-  parallel_tasks(g.batch * G, threads, true, [&](int64_t task) {
+
+  // Task (image n, group gi): its padded input, then every output-channel block.
+  void run(const T* x, T* out, int64_t task) const {
+    constexpr int MR = kTileRows;
+    constexpr int64_t NW = kTileVectors * Vec<T>::L;
+    const int64_t G = g.groups, Cg = g.group_in(), Kg = g.group_out(), R = g.patch();
+    const int64_t blocks = ceil_div(Kg, NW);
     const int64_t gi = task % G, n = task / G;
-    const T* xp = padded_group(g, grid, x + (n * C + gi * Cg) * IP);
-    T* o = out + (n * K + gi * Kg) * P;
+    const T* xp = padded_group(g, grid, x + (n * g.in_channels + gi * Cg) * g.in_plane());
+    T* o = out + (n * g.out_channels + gi * Kg) * P;
     alignas(64) T tile[MR * NW];
     for (int64_t kb = 0; kb < blocks; ++kb) {
       const int64_t nk = std::min(NW, Kg - kb * NW);
@@ -630,7 +664,97 @@ void padded_rows_forward(const ConvGeometry& g, const T* x, const T* w, const T*
         }
       }
     }
+  }
+};
+
+template <typename T>
+void padded_rows_forward(const ConvGeometry& g, const T* x, const T* w, const T* bias, T* out,
+                         int threads) {
+  const PaddedPlan<T> plan(g, PaddedGrid(g), w, bias, g.out_plane());
+  parallel_tasks(g.batch * g.groups, threads, true,
+                 [&](int64_t task) { plan.run(x, out, task); });
+}
+
+// The input gradient of a strided convolution (the forward of a strided transposed one) split
+// by output phase (sub-pixel): input positions i = s a + r of one phase r per dim receive only
+// the taps t = t0 + s m with t0 = (r + p) mod s, from grad_out[a + e - m], e = (r + p - t0) / s.
+// Each phase is a stride-1 convolution of grad_out with the M = ceil((k - t0) / s) taps
+// (flipped), left padding M - 1 - e, written at stride s into grad_input through the grid's
+// output positions; a phase no tap reaches (k < s) is zero. Dilation 1 only. False when the
+// phases do not fit the padded-rows path.
+template <typename T>
+bool padded_rows_backward_input_strided(const ConvGeometry& g, const T* gout, const T* w,
+                                        T* gin, int threads) {
+  for (int i = 0; i < 3; ++i)
+    if (g.dilation[i] != 1) return false;
+  const int64_t G = g.groups, Cg = g.group_in(), Kg = g.group_out(), KV = g.kernel_volume();
+  ConvGeometry t = g;  // the phase convolution: grad_out (K channels) -> grad_input (C)
+  t.in_channels = g.out_channels;
+  t.out_channels = g.in_channels;
+  if (!padded_rows_forward_applies<T>(t)) return false;
+  for (int i = 0; i < 3; ++i) t.in[i] = g.out[i], t.stride[i] = 1, t.pad[i] = 0;
+  const int64_t IP = g.in_plane();
+  std::vector<PaddedPlan<T>> plans;
+  std::vector<PaddedGrid> zero_phases;  // phases no tap reaches: their inputs get no gradient
+  for (int64_t r0 = 0; r0 < g.stride[0]; ++r0)
+    for (int64_t r1 = 0; r1 < g.stride[1]; ++r1)
+      for (int64_t r2 = 0; r2 < g.stride[2]; ++r2) {
+        const int64_t r[3] = {r0, r1, r2};
+        int64_t t0[3], left[3];
+        bool empty = false, zero = false;
+        for (int i = 0; i < 3; ++i) {
+          const int64_t s = g.stride[i], k = g.kernel[i];
+          t0[i] = (r[i] + g.pad[i]) % s;
+          const int64_t taps = k > t0[i] ? ceil_div(k - t0[i], s) : 0;
+          const int64_t e = (r[i] + g.pad[i] - t0[i]) / s;
+          t.out[i] = g.in[i] > r[i] ? ceil_div(g.in[i] - r[i], s) : 0;
+          t.kernel[i] = std::max<int64_t>(taps, 1);
+          left[i] = taps - 1 - e;
+          empty |= t.out[i] == 0;
+          zero |= taps == 0;
+        }
+        if (empty) continue;
+        PaddedGrid grid(t, left);
+        for (int i = 0; i < 3; ++i)
+          grid.step[i] = g.stride[i], grid.phase[i] = r[i], grid.full[i] = g.in[i];
+        if (zero) {
+          zero_phases.push_back(std::move(grid));
+          continue;
+        }
+        // phase weights (C x K/g x M): W[k][c][t0 + s (M - 1 - m)] per dim
+        const int64_t TV = t.kernel_volume();
+        std::vector<T> wp(size_t(g.in_channels * Kg * TV));
+        for (int64_t gi = 0; gi < G; ++gi)
+          for (int64_t k = 0; k < Kg; ++k)
+            for (int64_t c = 0; c < Cg; ++c) {
+              const T* src = w + ((gi * Kg + k) * Cg + c) * KV;
+              T* dst = wp.data() + ((gi * Cg + c) * Kg + k) * TV;
+              for (int64_t m0 = 0; m0 < t.kernel[0]; ++m0)
+                for (int64_t m1 = 0; m1 < t.kernel[1]; ++m1)
+                  for (int64_t m2 = 0; m2 < t.kernel[2]; ++m2) {
+                    const int64_t k0 = t0[0] + g.stride[0] * (t.kernel[0] - 1 - m0);
+                    const int64_t k1 = t0[1] + g.stride[1] * (t.kernel[1] - 1 - m1);
+                    const int64_t k2 = t0[2] + g.stride[2] * (t.kernel[2] - 1 - m2);
+                    dst[(m0 * t.kernel[1] + m1) * t.kernel[2] + m2] =
+                        src[(k0 * g.kernel[1] + k1) * g.kernel[2] + k2];
+                  }
+            }
+        plans.emplace_back(t, std::move(grid), wp.data(), static_cast<const T*>(nullptr), IP);
+      }
+  // One parallel region: each (image, group) task runs every phase (every input position is
+  // written by exactly one phase).
+  parallel_tasks(g.batch * G, threads, true, [&](int64_t task) {
+    for (const auto& plan : plans) plan.run(gout, gin, task);
+    const int64_t gi = task % G, n = task / G;
+    for (const auto& grid : zero_phases)
+      for (int64_t c = 0; c < Cg; ++c) {
+        T* plane = gin + (n * g.in_channels + gi * Cg + c) * IP;
+        for (int64_t a0 = 0; a0 < grid.out[0]; ++a0)
+          for (int64_t a1 = 0; a1 < grid.out[1]; ++a1)
+            for (int64_t a2 = 0; a2 < grid.out[2]; ++a2) plane[grid.position(a0, a1, a2)] = T(0);
+      }
   });
+  return true;
 }
 
 // The input gradient of a stride-1 convolution as padded_rows_forward: a convolution of
@@ -728,6 +852,9 @@ void conv_backward_input(const ConvGeometry& g, const T* grad_out, const T* w, T
   }
   if (padded_rows_applies(g, threads) &&
       padded_rows_backward_input(g, grad_out, w, grad_input, threads))
+    return;
+  if (padded_rows_tasks_apply(g, threads) &&
+      padded_rows_backward_input_strided(g, grad_out, w, grad_input, threads))
     return;
   // W_g^T (patch x K/g) row-major, once: the GEMM then reads it in place.
   std::vector<T> wt(size_t(G * R * Kg));

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import argparse
 import importlib.util
+import time
 
 import numpy as np
 
@@ -126,6 +127,17 @@ def _onnxruntime_fwd(row, x, w, threads):
         return None
 
 
+def _repeats_for(fn, repeats, budget=0.5, most=31):
+    """At least ``repeats``, more for fast rows (about ``budget`` seconds of timed calls per
+    library, at most ``most``): a median of 5 calls of a few milliseconds is at the mercy of one
+    descheduled thread on a shared host."""
+    fn()
+    t0 = time.perf_counter()
+    fn()
+    seconds = time.perf_counter() - t0
+    return max(repeats, min(most, int(budget / max(seconds, 1e-6))))
+
+
 def measure(rows, threads_list, repeats, quick=False):
     """[(row name, threads, pass, {library: seconds}, GFLOP, peak GFLOP/s)]."""
     import torch
@@ -150,11 +162,12 @@ def measure(rows, threads_list, repeats, quick=False):
                 if ort_fwd is not None:
                     fwd["onnxruntime"] = ort_fwd
                 gflop = forward_flops(row) * 1e-9
-                results.append((name, threads, "fwd", interleaved_seconds(fwd, repeats, pause),
+                reps = repeats if quick else _repeats_for(f_both, repeats)
+                results.append((name, threads, "fwd", interleaved_seconds(fwd, reps, pause),
                                 gflop, peak))
                 both = {"fastdl": f_both, "torch": t_both, "torch_cl": c_both}
                 results.append((name, threads, "fwd+bwd",
-                                interleaved_seconds(both, repeats, pause), 3 * gflop, peak))
+                                interleaved_seconds(both, reps, pause), 3 * gflop, peak))
     finally:
         fastdl.set_num_threads(before[0])
         torch.set_num_threads(before[1])
@@ -181,7 +194,8 @@ def main(argv=None):
     parser.add_argument("--rows", default=",".join(ROWS),
                         help=f"comma-separated subset of {', '.join(ROWS)}")
     parser.add_argument("--threads", default="1,2", help="comma-separated thread counts")
-    parser.add_argument("--repeats", type=int, default=5, help="timed calls per library (median)")
+    parser.add_argument("--repeats", type=int, default=5,
+                        help="timed calls per library (median); fast rows take more, up to 31")
     parser.add_argument("--quick", action="store_true", help="tiny sizes (for tests)")
     args = parser.parse_args(argv)
     rows = [r.strip() for r in args.rows.split(",") if r.strip()]
