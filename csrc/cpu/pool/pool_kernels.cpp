@@ -21,10 +21,18 @@
 namespace fastdl::cpu::FASTDL_ISA {
 namespace {
 
-// Parallel regions below this many touched elements run on one thread (a fork costs ~µs).
-constexpr int64_t kParallelGrain = 1 << 15;
+// Parallel regions below this many touched elements (4 MB of fp32, ~0.3 ms of memory traffic)
+// run on one thread: a second thread gains little on such memory-bound work, and on a shared
+// machine a region waits for its slowest thread (a global average pool of 3 MB took 0.14 ms on
+// one thread and 44 ms on two while another process held the second core).
+constexpr int64_t kParallelGrain = int64_t(1) << 20;
 
 inline int threads_for(int64_t work) { return work >= kParallelGrain ? num_threads() : 1; }
+
+// Work is handed out in chunks (output rows or planes) rather than split evenly in advance: a
+// thread that another process preempts then costs its chunk, not half the call (2-thread runs
+// on the shared 2-vCPU machine took up to 5x the 1-thread time with static halves).
+constexpr int kRowChunk = 32, kPlaneChunk = 4;
 
 template <typename T>
 inline bool is_nan(T v) {
@@ -166,7 +174,7 @@ void max_pool_forward(const PoolShape& s, const T* x, T* y, int64_t* ind) {
                        s.kernel[2] == 2 && s.stride[1] == 2 && s.stride[2] == 2 &&
                        s.padding[1] == 0 && s.padding[2] == 0 && s.dilation[1] == 1 &&
                        s.dilation[2] == 1 && IW < (int64_t(1) << 30);
-#pragma omp parallel for num_threads(threads_for(s.planes * in_plane)) schedule(static)
+#pragma omp parallel for num_threads(threads_for(s.planes * in_plane)) schedule(dynamic, kRowChunk)
   for (int64_t r = 0; r < rows; ++r) {
     const int64_t p = r / (OD * OH), od = (r / OH) % OD, oh = r % OH;
     const T* xp = x + p * in_plane;
@@ -194,7 +202,7 @@ bool scatter(int64_t planes, int64_t out_plane, int64_t idx_plane, const T* src,
              const int64_t* idx, T* out) {
   int bad = 0;
 #pragma omp parallel for num_threads(threads_for(planes * (out_plane + idx_plane))) \
-    schedule(static) reduction(| : bad)
+    schedule(dynamic, kPlaneChunk) reduction(| : bad)
   for (int64_t p = 0; p < planes; ++p) {
     T* o = out + p * out_plane;
     std::memset(o, 0, sizeof(T) * size_t(out_plane));
@@ -231,7 +239,7 @@ template <typename T>
 bool gather(int64_t planes, int64_t src_plane, int64_t idx_plane, const T* src,
             const int64_t* idx, T* out) {
   int bad = 0;
-#pragma omp parallel for num_threads(threads_for(planes * idx_plane)) schedule(static) \
+#pragma omp parallel for num_threads(threads_for(planes * idx_plane)) schedule(dynamic, kPlaneChunk) \
     reduction(| : bad)
   for (int64_t p = 0; p < planes; ++p) {
     const T* sp = src + p * src_plane;
@@ -352,7 +360,7 @@ void avg_pool_forward(const PoolShape& s, bool cip, int64_t dov, const T* x, T* 
 #pragma omp parallel num_threads(threads_for(s.planes * in_plane))
   {
     std::vector<T> colsum(static_cast<size_t>(IW)), acc(static_cast<size_t>(OW));
-#pragma omp for schedule(static)
+#pragma omp for schedule(dynamic, kRowChunk)
     for (int64_t r = 0; r < rows; ++r) {
       const int64_t p = r / (OD * OH), od = (r / OH) % OD, oh = r % OH;
       const T* xp = x + p * in_plane;
@@ -393,7 +401,7 @@ void avg_pool_backward(const PoolShape& s, bool cip, int64_t dov, const T* gy, T
 #pragma omp parallel num_threads(threads_for(s.planes * in_plane))
   {
     std::vector<T> spread(static_cast<size_t>(IW)), delta(static_cast<size_t>(OW));
-#pragma omp for schedule(static)
+#pragma omp for schedule(dynamic, kPlaneChunk)
     for (int64_t p = 0; p < s.planes; ++p) {
       T* gp = gx + p * in_plane;
       std::memset(gp, 0, sizeof(T) * size_t(in_plane));
@@ -471,13 +479,13 @@ void adaptive_avg_forward(const PoolShape& s, const T* x, T* y) {
                 IW = s.in[2];
   const int64_t in_plane = s.in_plane(), out_plane = s.out_plane();
   if (out_plane == 1) {  // global average pool (a classifier head): one sum per plane
-#pragma omp parallel for num_threads(threads_for(s.planes * in_plane)) schedule(static)
+#pragma omp parallel for num_threads(threads_for(s.planes * in_plane)) schedule(dynamic, kPlaneChunk)
     for (int64_t p = 0; p < s.planes; ++p)
       y[p] = contiguous_sum(x + p * in_plane, in_plane) / T(ID) / T(IH) / T(IW);
     return;
   }
   const int64_t rows = s.planes * OD * OH;
-#pragma omp parallel for num_threads(threads_for(s.planes * in_plane)) schedule(static)
+#pragma omp parallel for num_threads(threads_for(s.planes * in_plane)) schedule(dynamic, kRowChunk)
   for (int64_t r = 0; r < rows; ++r) {
     const int64_t p = r / (OD * OH), od = (r / OH) % OD, oh = r % OH;
     const T* xp = x + p * in_plane;
@@ -503,12 +511,12 @@ void adaptive_avg_backward(const PoolShape& s, const T* gy, T* gx) {
                 IW = s.in[2];
   const int64_t in_plane = s.in_plane(), out_plane = s.out_plane();
   if (out_plane == 1) {
-#pragma omp parallel for num_threads(threads_for(s.planes * in_plane)) schedule(static)
+#pragma omp parallel for num_threads(threads_for(s.planes * in_plane)) schedule(dynamic, kPlaneChunk)
     for (int64_t p = 0; p < s.planes; ++p)
       std::fill_n(gx + p * in_plane, in_plane, gy[p] / T(ID) / T(IH) / T(IW));
     return;
   }
-#pragma omp parallel for num_threads(threads_for(s.planes * in_plane)) schedule(static)
+#pragma omp parallel for num_threads(threads_for(s.planes * in_plane)) schedule(dynamic, kPlaneChunk)
   for (int64_t p = 0; p < s.planes; ++p) {
     T* gp = gx + p * in_plane;
     std::memset(gp, 0, sizeof(T) * size_t(in_plane));
@@ -537,7 +545,7 @@ void adaptive_max_forward(const PoolShape& s, const T* x, T* y, int64_t* ind) {
                 IW = s.in[2];
   const int64_t in_plane = s.in_plane(), out_plane = s.out_plane();
   const int64_t rows = s.planes * OD * OH;
-#pragma omp parallel for num_threads(threads_for(s.planes * in_plane)) schedule(static)
+#pragma omp parallel for num_threads(threads_for(s.planes * in_plane)) schedule(dynamic, kRowChunk)
   for (int64_t r = 0; r < rows; ++r) {
     const int64_t p = r / (OD * OH), od = (r / OH) % OD, oh = r % OH;
     const T* xp = x + p * in_plane;
@@ -804,7 +812,7 @@ void interpolate_forward(const PoolShape& s, InterpMode mode, bool align, const 
   {
     RowCache<T> cache(nearest ? 1 : 2 * row_taps, OW);
     std::vector<T> acc_h(static_cast<size_t>(OW));
-#pragma omp for schedule(static)
+#pragma omp for schedule(dynamic, kRowChunk)
     for (int64_t r = 0; r < rows; ++r) {
       const int64_t p = r / (OD * OH), od = (r / OH) % OD, oh = r % OH;
       const T* xp = x + p * in_plane;
@@ -863,7 +871,7 @@ void interpolate_backward(const PoolShape& s, InterpMode mode, bool align, const
 #pragma omp parallel num_threads(threads_for(s.planes * (in_plane + out_plane)))
   {
     std::vector<T> spread(static_cast<size_t>(IW));
-#pragma omp for schedule(static)
+#pragma omp for schedule(dynamic, kPlaneChunk)
     for (int64_t p = 0; p < s.planes; ++p) {
       T* gp = gx + p * in_plane;
       std::memset(gp, 0, sizeof(T) * size_t(in_plane));
