@@ -89,6 +89,12 @@ SAMPLE_GAPS = {
         "ELU backward gives NaN, its scalar tail loop 1 (see a 20-element NaN tensor); fastdl "
         "gives NaN everywhere",
         scope="gradients"),
+    "nn.functional.scaled_dot_product_attention": Gap(
+        lambda sample: sample.kwargs.get("dropout_p", 0.0) > 0.0,
+        "dropout_p > 0 draws a random dropout mask (torch's generator vs fastdl's): values "
+        "cannot match; the dropout path is checked against torch with a shared mask in "
+        "tests/test_attention.py",
+        scope="sample"),
 }
 
 # nn.functional ops whose OpInfo declares autograd support with nothing to differentiate; they
@@ -106,6 +112,10 @@ TOLERANCE_OVERRIDES = {
     # weight's gradient is 0; torch's float32 mean leaves a ~1e-7 residue that 1/sqrt(eps) = 316
     # amplifies to ~5e-5 (torch's own float64 run gives 0, as fastdl does).
     ("nn.functional.layer_norm", torch.float32): dict(rtol=2e-5, atol=1e-4),
+    # The broadcast sample (query (4, 3, 8) against (4, 4, 6, 8) keys) sums the query's gradient
+    # over 4 broadcast copies of magnitude ~3 in float32: both libraries round differently by
+    # ~2e-5 (the float64 samples agree to 1e-15).
+    ("nn.functional.scaled_dot_product_attention", torch.float32): dict(rtol=2e-5, atol=6e-5),
 }
 
 # Samples failing because of a bug in a file outside fastdl.nn (another layer's owner fixes it):
