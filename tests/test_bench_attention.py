@@ -1,0 +1,13 @@
+"""`fastdl bench attention --quick` runs end to end and prints every row of its table."""
+import pytest
+
+pytest.importorskip("torch")
+
+
+def test_bench_attention_quick(capsys):
+    from fastdl.bench import attention
+    attention.main(["--quick", "--threads", "1"])
+    out = capsys.readouterr().out
+    assert out.count("| forward |") == 4 and out.count("| fwd+bwd |") == 4
+    assert "causal vs non-causal, L=160, fwd+bwd, 1 thread(s)" in out
+    assert "peak" in out
