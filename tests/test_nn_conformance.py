@@ -67,6 +67,10 @@ ALLOWED_GAPS = {
     "nn.functional.batch_norm.without_cudnn": "a CUDA-only variant (toggles cuDNN) with the "
                                               "same samples as nn.functional.batch_norm, which "
                                               "runs here",
+    "TransformerEncoder": "its samples construct it from a torch TransformerEncoderLayer object "
+                          "(no fastdl twin of a module instance); fastdl's TransformerEncoder "
+                          "runs inside the Transformer ModuleInfo samples and against torch in "
+                          "tests/test_transformer.py",
 }
 
 
@@ -178,6 +182,8 @@ def to_fastdl(x, memo=None):
         return memo[id(x)]
     if isinstance(x, torch.dtype):
         return np.dtype(_NP_DTYPES[x])
+    if callable(x) and x is getattr(torch.nn.functional, getattr(x, "__name__", ""), None):
+        return getattr(F, x.__name__)  # an activation passed to a constructor (F.gelu)
     if isinstance(x, tuple):
         return tuple(to_fastdl(v, memo) for v in x)
     if isinstance(x, list):
@@ -722,7 +728,19 @@ def compare_module_forward(t_module, f_module, t_args, t_kwargs, dtype, what):
     f_args, f_kwargs = to_fastdl((t_args, t_kwargs))
     t_out = t_module(*t_args, **t_kwargs)
     f_out = f_module(*f_args, **f_kwargs)
-    assert_same(f_out, t_out, dtype, f"{what}: output")
+    if isinstance(t_out, tuple):  # (MultiheadAttention: output, weights or None)
+        assert isinstance(f_out, tuple) and len(f_out) == len(t_out), \
+            f"{what}: fastdl returned {type(f_out).__name__}, torch a {len(t_out)}-tuple"
+        for i, (f, t) in enumerate(zip(f_out, t_out)):
+            if t is None:
+                assert f is None, f"{what}: output {i} is not None as torch's"
+            else:
+                assert_same(f, t, dtype, f"{what}: output {i}")
+        # one tensor of every output's elements, for the weighted backward
+        t_out = torch.cat([t.reshape(-1) for t in t_out if t is not None])
+        f_out = fastdl.cat([f.reshape(-1) for f in f_out if f is not None])
+    else:
+        assert_same(f_out, t_out, dtype, f"{what}: output")
     f_state = f_module.state_dict()
     for key, value in t_module.state_dict().items():
         assert_same(f_state[key], value, dtype, f"{what}: {key} after forward")

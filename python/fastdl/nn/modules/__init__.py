@@ -10,10 +10,14 @@ from fastdl.nn.modules.loss import (BCELoss, BCEWithLogitsLoss, CrossEntropyLoss
 from fastdl.nn.modules.module import Module
 from fastdl.nn.modules.normalization import BatchNorm1d, LayerNorm
 from fastdl.nn.modules.sparse import Embedding
+from fastdl.nn.modules.transformer import (MultiheadAttention, Transformer, TransformerDecoder,
+                                           TransformerDecoderLayer, TransformerEncoder,
+                                           TransformerEncoderLayer)
 
 __all__ = ["BCELoss", "BCEWithLogitsLoss", "BatchNorm1d", "Bilinear", "CrossEntropyLoss",
            "Dropout", "ELU", "Embedding", "Flatten", "GELU", "HuberLoss", "Identity",
            "KLDivLoss", "L1Loss", "LayerNorm", "LeakyReLU", "Linear", "LogSoftmax", "MSELoss",
-           "Module", "ModuleDict", "ModuleList", "MultiMarginLoss", "NLLLoss", "ReLU",
-           "Sequential", "SiLU", "Sigmoid", "SmoothL1Loss", "Softmax", "Softplus", "Tanh",
-           "Unflatten"]
+           "Module", "ModuleDict", "ModuleList", "MultiMarginLoss", "MultiheadAttention",
+           "NLLLoss", "ReLU", "Sequential", "SiLU", "Sigmoid", "SmoothL1Loss", "Softmax", "Softplus", "Tanh",
+           "Transformer", "TransformerDecoder", "TransformerDecoderLayer", "TransformerEncoder",
+           "TransformerEncoderLayer", "Unflatten"]
