@@ -133,6 +133,9 @@ FUNCTIONAL_WITHOUT_OPINFO = {}
 
 # fastdl.nn module classes without a ModuleInfo, and where they are covered instead.
 MODULES_WITHOUT_MODULEINFO = {
+    "SinusoidalPositionalEncoding": "not a torch module; tests/test_transformer.py",
+    "LearnedPositionalEmbedding": "not a torch module; tests/test_transformer.py",
+    "RotaryEmbedding": "not a torch module; tests/test_transformer.py",
     "Module": "the base class; exercised by every module here and tests/test_nn_modules.py",
     "Sequential": "container: tests/test_nn_modules.py",
     "ModuleList": "container: tests/test_nn_modules.py",

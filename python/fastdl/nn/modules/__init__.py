@@ -9,6 +9,8 @@ from fastdl.nn.modules.loss import (BCELoss, BCEWithLogitsLoss, CrossEntropyLoss
                                     SmoothL1Loss)
 from fastdl.nn.modules.module import Module
 from fastdl.nn.modules.normalization import BatchNorm1d, LayerNorm
+from fastdl.nn.modules.positional import (KVCache, LearnedPositionalEmbedding, RotaryEmbedding,
+                                          SinusoidalPositionalEncoding)
 from fastdl.nn.modules.sparse import Embedding
 from fastdl.nn.modules.transformer import (MultiheadAttention, Transformer, TransformerDecoder,
                                            TransformerDecoderLayer, TransformerEncoder,
@@ -16,7 +18,8 @@ from fastdl.nn.modules.transformer import (MultiheadAttention, Transformer, Tran
 
 __all__ = ["BCELoss", "BCEWithLogitsLoss", "BatchNorm1d", "Bilinear", "CrossEntropyLoss",
            "Dropout", "ELU", "Embedding", "Flatten", "GELU", "HuberLoss", "Identity",
-           "KLDivLoss", "L1Loss", "LayerNorm", "LeakyReLU", "Linear", "LogSoftmax", "MSELoss",
+           "KLDivLoss", "KVCache", "LearnedPositionalEmbedding", "RotaryEmbedding",
+           "SinusoidalPositionalEncoding", "L1Loss", "LayerNorm", "LeakyReLU", "Linear", "LogSoftmax", "MSELoss",
            "Module", "ModuleDict", "ModuleList", "MultiMarginLoss", "MultiheadAttention",
            "NLLLoss", "ReLU", "Sequential", "SiLU", "Sigmoid", "SmoothL1Loss", "Softmax", "Softplus", "Tanh",
            "Transformer", "TransformerDecoder", "TransformerDecoderLayer", "TransformerEncoder",
