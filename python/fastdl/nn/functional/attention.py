@@ -76,32 +76,32 @@ def _layout(q_shape, k_shape, v_shape, gqa):
     return spec
 
 
-def _kernel_view(a, full, n, h):
+def _kernel_view(a, full, n, h, xp=np):
     """``a`` broadcast to ``full`` as a C-contiguous (n, h, rows, cols) array (no copy if it
     already is one)."""
     if a.shape != full:
-        a = np.broadcast_to(a, full)
-    return np.ascontiguousarray(a).reshape((n, h) + full[-2:])
+        a = xp.broadcast_to(a, full)
+    return xp.ascontiguousarray(a).reshape((n, h) + full[-2:])
 
 
-def _mask_view(m, spec, L, S):
+def _mask_view(m, spec, L, S, xp=np):
     full = spec.out_batch + (L, S)
-    m = np.broadcast_to(m, full)  # strides 0 where broadcast: nothing is copied
+    m = xp.broadcast_to(xp.asarray(m), full)  # strides 0 where broadcast: nothing is copied
     return m.reshape((spec.n, spec.hq, L, S))  # copies only if the batch dims cannot merge
 
 
 def _forward(q, k, v, *rest, kernels=_C):
     *mask, spec, saved = rest
     L, S = q.shape[-2], k.shape[-2]
-    q4 = _kernel_view(q, spec.q_full, spec.n, spec.hq)
-    k4 = _kernel_view(k, spec.k_full, spec.n, spec.hk)
-    v4 = _kernel_view(v, spec.v_full, spec.n, spec.hk)
+    xp = np if kernels is _C else backend.array_module(q)
+    q4 = _kernel_view(q, spec.q_full, spec.n, spec.hq, xp)
+    k4 = _kernel_view(k, spec.k_full, spec.n, spec.hk, xp)
+    v4 = _kernel_view(v, spec.v_full, spec.n, spec.hk, xp)
     m4 = None
     if spec.bool_mask is not None:
-        m4 = _mask_view(spec.bool_mask, spec, L, S)
+        m4 = _mask_view(spec.bool_mask, spec, L, S, xp)
     elif mask:
-        m4 = _mask_view(mask[0], spec, L, S)
-    xp = np if kernels is _C else backend.array_module(q)
+        m4 = _mask_view(mask[0], spec, L, S, xp)
     out = xp.empty(q4.shape[:-1] + (v4.shape[-1],), dtype=q.dtype)
     lse = xp.empty(q4.shape[:-1], dtype=q.dtype)
     kernels.attention_forward(q4, k4, v4, out, lse, m4, spec.causal, spec.scale)
@@ -141,8 +141,12 @@ def _backward_forward(g, q, k, v, *rest, kernels=_C):
     return gq, gk, gv, gm
 
 
-def _cuda_unavailable(*args):
-    raise RuntimeError("scaled_dot_product_attention: no CUDA kernel in this build")
+def _forward_cuda(*args):
+    return _forward(*args, kernels=backend.cuda_kernels())
+
+
+def _backward_forward_cuda(*args):
+    return _backward_forward(*args, kernels=backend.cuda_kernels())
 
 
 def _attention_backward(ctx, g):
@@ -170,10 +174,10 @@ def _attention_backward_backward(ctx, cotangents):
 
 
 sdpa_op = defop("scaled_dot_product_attention", cpu=_forward,
-                cuda=_cuda_unavailable, backward=_attention_backward, saves=(0, 1, 2, 3),
+                cuda=_forward_cuda, backward=_attention_backward, saves=(0, 1, 2, 3),
                 float_only=True)
 sdpa_backward_op = defop("scaled_dot_product_attention_backward", cpu=_backward_forward,
-                         cuda=_cuda_unavailable, backward=_attention_backward_backward,
+                         cuda=_backward_forward_cuda, backward=_attention_backward_backward,
                          saves=(0, 1, 2, 3, 4), float_only=True, n_outputs=4)
 
 
