@@ -41,7 +41,7 @@ struct Params {
 };
 
 template <typename T>
-__device__ __forceinline__ T ninf() { return -std::numeric_limits<T>::infinity(); }
+__device__ __forceinline__ T ninf() { return -T(INFINITY); }  // usable in device code
 
 __device__ __forceinline__ double exp_t(double x) { return ::exp(x); }
 __device__ __forceinline__ float exp_t(float x) { return ::expf(x); }
