@@ -1,4 +1,5 @@
 """Model zoo built from ``fastdl.nn``."""
+from fastdl.models.gpt import GPT, GPTConfig
 from fastdl.models.mlp import MLP
 
-__all__ = ["MLP"]
+__all__ = ["GPT", "GPTConfig", "MLP"]
