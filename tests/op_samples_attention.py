@@ -39,3 +39,9 @@ sample("scaled_dot_product_attention_backward", "grad_of_masked_gqa",
        lambda L, q, k, v, m, g: L.grad(L.F.scaled_dot_product_attention(
            q, k, v, attn_mask=m, enable_gqa=True), [q, k, v, m], g),
        lambda r: _qkv(r, hq=2, hk=1) + [U(r, (1, 1, 3, 5)), G(r, (1, 2, 3, 3))])
+# The backward op has several outputs (dq, dk, dv, dmask): each reaches the graph through a select
+# op; its sample is the same first derivative, checked through each output.
+sample("scaled_dot_product_attention_backward.select", "each_gradient_output",
+       lambda L, q, k, v, m, g: L.grad(L.F.scaled_dot_product_attention(q, k, v, attn_mask=m),
+                                       [q, k, v, m], g),
+       lambda r: _qkv(r, L=2, S=3) + [U(r, (2, 3)), G(r, (1, 2, 2, 3))])
