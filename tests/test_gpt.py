@@ -69,3 +69,27 @@ def test_training_step_lowers_the_loss():
     assert losses[-1] < losses[0]
     with pytest.raises(ValueError, match="block_size"):
         model(fastdl.tensor(np.zeros((1, 41), np.int64)))
+
+
+def test_gpt2_from_pretrained_matches_transformers(tmp_path):
+    transformers = pytest.importorskip("transformers")
+    torch = pytest.importorskip("torch")
+    from fastdl.models import gpt2_from_pretrained
+    torch.manual_seed(0)
+    cfg = transformers.GPT2Config(vocab_size=61, n_positions=48, n_embd=32, n_layer=2, n_head=4)
+    ref = transformers.GPT2LMHeadModel(cfg).double().eval()
+    ref.save_pretrained(tmp_path)
+    model = gpt2_from_pretrained(str(tmp_path))
+    ids = np.random.default_rng(6).integers(0, 61, (2, 13))
+    with torch.no_grad():
+        ref_logits = ref(torch.tensor(ids)).logits.numpy()
+    with fastdl.no_grad():
+        logits = model(fastdl.tensor(ids)).numpy()
+    np.testing.assert_allclose(logits, ref_logits, rtol=1e-9, atol=1e-10)
+    prompt = ids[:, :5]
+    with torch.no_grad():
+        ref_tokens = ref.generate(torch.tensor(prompt), max_new_tokens=12, do_sample=False,
+                                  attention_mask=torch.ones_like(torch.tensor(prompt)),
+                                  pad_token_id=0).numpy()
+    tokens = model.generate(fastdl.tensor(prompt), 12, temperature=0).numpy()
+    np.testing.assert_array_equal(tokens, ref_tokens)
