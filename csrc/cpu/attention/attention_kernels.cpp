@@ -339,8 +339,15 @@ void attention_backward(const AttentionShape& s, const T* q, const T* k, const T
   const T scale = T(s.scale);
 
   std::vector<T> kt(size_t(B * Hk * S * D)), vt(size_t(B * Hk * S * Dv)),
-      qt(size_t(B * Hq * L * D)), dot(size_t(B * Hq * L * Dv)), dqt(size_t(B * Hq * L * D)),
-      delta(size_t(B * Hq * L));
+      qt(size_t(B * Hq * L * D)), dot(size_t(B * Hq * L * Dv)), delta(size_t(B * Hq * L));
+  // With fewer (batch, kv head) pairs than threads (one head of a long sequence), each pair's
+  // key blocks are dealt round-robin to `splits` tasks; each split accumulates dQ^T in its own
+  // (D, L) buffer and the buffers are added in split order afterwards (deterministic for a given
+  // thread count; splits = 1, and then no extra buffer, whenever pairs >= threads).
+  const int64_t pairs = B * Hk, key_blocks = ceil_div(S, BK);
+  const int64_t splits = std::max<int64_t>(
+      1, std::min<int64_t>(key_blocks, pairs >= threads ? 1 : ceil_div(threads, pairs)));
+  std::vector<T> dqt(size_t(splits * B * Hq * L * D));
   transpose_heads(B * Hk, S, D, k, kt.data(), threads);
   transpose_heads(B * Hk, S, Dv, v, vt.data(), threads);
   transpose_heads(B * Hq, L, D, q, qt.data(), threads);
@@ -354,7 +361,7 @@ void attention_backward(const AttentionShape& s, const T* q, const T* k, const T
     delta[row] = acc;
   }
 
-  const int64_t tasks = B * Hk;
+  const int64_t tasks = pairs * splits;
   ErrorSlot err;
 #pragma omp parallel num_threads(threads)
   {
@@ -362,14 +369,15 @@ void attention_backward(const AttentionShape& s, const T* q, const T* k, const T
       std::vector<T> p(size_t(BQ * BK)), dp(size_t(BQ * BK)), dst(size_t(BK * BQ)),
           dkt(size_t(D * BK)), dvt(size_t(Dv * BK));
 #pragma omp for schedule(dynamic, 1)
-      for (int64_t task = 0; task < tasks; ++task) {
+      for (int64_t t = 0; t < tasks; ++t) {
+        const int64_t task = t / splits, split = t % splits;
         const int64_t b = task / Hk, hk = task % Hk;
         const T* ktb = kt.data() + task * D * S;
         const T* vtb = vt.data() + task * Dv * S;
+        T* dqt_split = dqt.data() + split * B * Hq * L * D;
         for (int64_t h = hk * group; h < (hk + 1) * group; ++h)
-          std::fill(dqt.begin() + (b * Hq + h) * D * L, dqt.begin() + (b * Hq + h + 1) * D * L,
-                    T(0));
-        for (int64_t j0 = 0; j0 < S; j0 += BK) {
+          std::fill(dqt_split + (b * Hq + h) * D * L, dqt_split + (b * Hq + h + 1) * D * L, T(0));
+        for (int64_t j0 = split * BK; j0 < S; j0 += splits * BK) {
           const int64_t nk = std::min(BK, S - j0);
           std::fill(dkt.begin(), dkt.end(), T(0));
           std::fill(dvt.begin(), dvt.end(), T(0));
@@ -379,7 +387,7 @@ void attention_backward(const AttentionShape& s, const T* q, const T* k, const T
             const int64_t bh = b * Hq + h;
             const T* qtb = qt.data() + bh * D * L;
             const T* dotb = dot.data() + bh * Dv * L;
-            T* dqtb = dqt.data() + bh * D * L;
+            T* dqtb = dqt_split + bh * D * L;
             for (int64_t i0 = first_qb * BQ; i0 < L; i0 += BQ) {
               const int64_t mq = std::min(BQ, L - i0);
               const T* lse_blk = lse + bh * L + i0;
@@ -417,6 +425,12 @@ void attention_backward(const AttentionShape& s, const T* q, const T* k, const T
     }
   }
   err.rethrow();
+  if (splits > 1) {
+    const int64_t n = B * Hq * L * D;
+#pragma omp parallel for num_threads(threads) schedule(static)
+    for (int64_t x = 0; x < n; ++x)
+      for (int64_t sp = 1; sp < splits; ++sp) dqt[size_t(x)] += dqt[size_t(sp * n + x)];
+  }
   transpose_heads(B * Hq, D, L, dqt.data(), grad_q, threads);
 }
 
