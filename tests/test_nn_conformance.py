@@ -133,6 +133,8 @@ FUNCTIONAL_WITHOUT_OPINFO = {}
 
 # fastdl.nn module classes without a ModuleInfo, and where they are covered instead.
 MODULES_WITHOUT_MODULEINFO = {
+    "TransformerDecoder": "no ModuleInfo in torch; it runs inside the Transformer ModuleInfo "
+                          "samples and against torch in tests/test_transformer.py",
     "SinusoidalPositionalEncoding": "not a torch module; tests/test_transformer.py",
     "LearnedPositionalEmbedding": "not a torch module; tests/test_transformer.py",
     "RotaryEmbedding": "not a torch module; tests/test_transformer.py",
@@ -150,6 +152,8 @@ MODULES_WITHOUT_MODULEINFO = {
 # OpInfos whose ``op`` is a lambda reordering the arguments: the same reordering for fastdl.
 ARGUMENT_ADAPTERS = {
     "embedding": lambda weight, idx, **kwargs: F.embedding(idx, weight, **kwargs),
+    # torch's lambda only seeds its generator around the call; the arguments are unchanged
+    "scaled_dot_product_attention": F.scaled_dot_product_attention,
 }
 
 # OpInfos outside the nn.functional namespace that are fastdl.nn.functional functions.
@@ -356,7 +360,8 @@ def test_every_functional_and_module_is_covered():
     missing = set(F.__all__) - with_opinfo - set(FUNCTIONAL_WITHOUT_OPINFO)
     assert not missing, f"fastdl.nn.functional names with no OpInfo and no listed reason: {missing}"
     with_moduleinfo = {mi.module_cls.__name__ for mi in MODULEINFOS}
-    missing = set(MODULE_NAMES) - with_moduleinfo - set(MODULES_WITHOUT_MODULEINFO)
+    missing = (set(MODULE_NAMES) - with_moduleinfo - set(MODULES_WITHOUT_MODULEINFO)
+               - set(ALLOWED_GAPS))  # a gapped ModuleInfo has its reason there
     assert not missing, f"fastdl.nn modules with no ModuleInfo and no listed reason: {missing}"
     stale = set(MODULES_WITHOUT_MODULEINFO) & with_moduleinfo
     assert not stale, f"modules listed as lacking a ModuleInfo that have one: {stale}"
