@@ -2,6 +2,7 @@
 from fastdl.functional.shape import flatten
 from fastdl.nn.functional.activation import (elu, gelu, leaky_relu, log_softmax, relu, sigmoid,
                                              silu, softmax, softplus, tanh)
+from fastdl.nn.functional.attention import scaled_dot_product_attention
 from fastdl.nn.functional.conv import (conv1d, conv2d, conv3d, conv_transpose1d,
                                        conv_transpose2d, conv_transpose3d)
 from fastdl.nn.functional.dropout import dropout
@@ -28,7 +29,8 @@ __all__ = ["batch_norm", "bilinear", "binary_cross_entropy", "binary_cross_entro
            "conv1d", "conv2d", "conv3d", "conv_transpose1d", "conv_transpose2d",
            "conv_transpose3d", "cross_entropy", "dropout", "elu", "embedding", "flatten", "gelu",
            "huber_loss", "kl_div", "l1_loss", "layer_norm", "leaky_relu", "linear", "log_softmax",
-           "mse_loss", "multi_margin_loss", "nll_loss", "one_hot", "relu", "sigmoid", "silu",
+           "mse_loss", "multi_margin_loss", "nll_loss", "one_hot", "relu",
+           "scaled_dot_product_attention", "sigmoid", "silu",
            "smooth_l1_loss", "softmax", "softplus", "tanh"]
 # pooling and interpolation (nn/functional/pooling.py, upsampling.py)
 __all__ += ["adaptive_avg_pool1d", "adaptive_avg_pool2d", "adaptive_avg_pool3d",

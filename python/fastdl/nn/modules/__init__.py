@@ -14,7 +14,12 @@ from fastdl.nn.modules.pooling import (AdaptiveAvgPool1d, AdaptiveAvgPool2d, Ada
                                        AvgPool1d, AvgPool2d, AvgPool3d, MaxPool1d, MaxPool2d,
                                        MaxPool3d, MaxUnpool1d, MaxUnpool2d, MaxUnpool3d, Upsample,
                                        UpsamplingBilinear2d, UpsamplingNearest2d)
+from fastdl.nn.modules.positional import (KVCache, LearnedPositionalEmbedding, RotaryEmbedding,
+                                          SinusoidalPositionalEncoding)
 from fastdl.nn.modules.sparse import Embedding
+from fastdl.nn.modules.transformer import (MultiheadAttention, Transformer, TransformerDecoder,
+                                           TransformerDecoderLayer, TransformerEncoder,
+                                           TransformerEncoderLayer)
 
 __all__ = ["BCELoss", "BCEWithLogitsLoss", "BatchNorm1d", "Bilinear", "CrossEntropyLoss",
            "Dropout", "ELU", "Embedding", "Flatten", "GELU", "HuberLoss", "Identity",
@@ -27,3 +32,7 @@ __all__ += ["AdaptiveAvgPool1d", "AdaptiveAvgPool2d", "AdaptiveAvgPool3d", "Adap
             "AdaptiveMaxPool2d", "AdaptiveMaxPool3d", "AvgPool1d", "AvgPool2d", "AvgPool3d",
             "MaxPool1d", "MaxPool2d", "MaxPool3d", "MaxUnpool1d", "MaxUnpool2d", "MaxUnpool3d",
             "Upsample", "UpsamplingBilinear2d", "UpsamplingNearest2d"]
+# attention and Transformers (nn/modules/transformer.py, positional.py)
+__all__ += ["KVCache", "LearnedPositionalEmbedding", "MultiheadAttention", "RotaryEmbedding",
+            "SinusoidalPositionalEncoding", "Transformer", "TransformerDecoder",
+            "TransformerDecoderLayer", "TransformerEncoder", "TransformerEncoderLayer"]

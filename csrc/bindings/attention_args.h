@@ -1,0 +1,143 @@
+#pragma once
+// Argument checks of the attention bindings (_C, _C_cuda, _C_cudaemu): shapes, dtypes,
+// contiguity, the mask's kind and strides, as ValueError/TypeError naming the argument.
+#include <nanobind/nanobind.h>
+#include <nanobind/ndarray.h>
+
+#include <optional>
+#include <string>
+
+#include "bindings/array_checks.h"
+#include "cpu/attention/attention.h"
+
+namespace fastdl::bind::attention_args {
+
+namespace nb = nanobind;
+
+[[noreturn]] inline void fail(const std::string& msg) { throw nb::value_error(msg.c_str()); }
+
+inline void require_shape(const nb::ndarray<>& a, std::initializer_list<int64_t> shape, const char* fn,
+                   const char* name) {
+  bool ok = a.ndim() == shape.size();
+  size_t i = 0;
+  for (int64_t n : shape) ok = ok && i < a.ndim() && int64_t(a.shape(i++)) == n;
+  if (!ok) {
+    std::string want = "(";
+    i = 0;
+    for (int64_t n : shape) want += (i++ ? ", " : "") + std::to_string(n);
+    fail(std::string(fn) + ": " + name + " must have shape " + want + "), got " + shape_str(a));
+  }
+}
+
+inline void require_contiguous(const nb::ndarray<>& a, const char* fn, const char* name) {
+  int64_t expect = 1;
+  for (size_t d = a.ndim(); d-- > 0;) {
+    if (a.shape(d) != 1 && a.stride(d) != expect)
+      fail(std::string(fn) + ": " + name + " must be C-contiguous, shape " + shape_str(a));
+    expect *= int64_t(a.shape(d));
+  }
+}
+
+struct Checked {
+  cpu::AttentionShape s;
+  FloatType dtype;
+};
+
+// q (B, Hq, L, D), k (B, Hk, S, D), v (B, Hk, S, Dv); mask (B, Hq, L, S) any strides or None.
+inline Checked check_qkv(const nb::ndarray<>& q, const nb::ndarray<>& k, const nb::ndarray<>& v,
+                  const std::optional<nb::ndarray<>>& mask, bool causal, double scale,
+                  const char* fn) {
+  Checked c;
+  c.dtype = require_float32_or_64(q, fn, "query");
+  for (auto [a, name] : {std::pair{&k, "key"}, std::pair{&v, "value"}}) {
+    if (require_float32_or_64(*a, fn, name) != c.dtype)
+      throw nb::type_error((std::string(fn) + ": query, key and value must have one dtype, got " +
+                            dtype_str(q.dtype()) + " and " + dtype_str(a->dtype()))
+                               .c_str());
+  }
+  if (q.ndim() != 4 || k.ndim() != 4 || v.ndim() != 4)
+    fail(std::string(fn) + ": query, key and value must be 4-D (B, H, L, D), got " +
+         shape_str(q) + ", " + shape_str(k) + ", " + shape_str(v));
+  auto& s = c.s;
+  s.batch = q.shape(0), s.heads_q = q.shape(1), s.len_q = q.shape(2), s.dim_qk = q.shape(3);
+  s.heads_kv = k.shape(1), s.len_kv = k.shape(2), s.dim_v = v.shape(3);
+  if (int64_t(k.shape(0)) != s.batch || int64_t(k.shape(3)) != s.dim_qk ||
+      int64_t(v.shape(0)) != s.batch || int64_t(v.shape(1)) != s.heads_kv ||
+      int64_t(v.shape(2)) != s.len_kv || s.heads_kv == 0 || s.heads_q % s.heads_kv != 0)
+    fail(std::string(fn) + ": incompatible shapes query " + shape_str(q) + ", key " +
+         shape_str(k) + ", value " + shape_str(v));
+  require_contiguous(q, fn, "query");
+  require_contiguous(k, fn, "key");
+  require_contiguous(v, fn, "value");
+  s.causal = causal;
+  s.scale = scale;
+  if (mask) {
+    const nb::ndarray<>& m = *mask;
+    require_shape(m, {s.batch, s.heads_q, s.len_q, s.len_kv}, fn, "attn_mask");
+    if (m.dtype() == nb::dtype<bool>())
+      s.mask_kind = cpu::MaskKind::boolean;
+    else if ((c.dtype == FloatType::float32 && m.dtype() == nb::dtype<float>()) ||
+             (c.dtype == FloatType::float64 && m.dtype() == nb::dtype<double>()))
+      s.mask_kind = cpu::MaskKind::additive;
+    else
+      throw nb::type_error((std::string(fn) + ": attn_mask must be bool or the query's dtype, "
+                            "got " + dtype_str(m.dtype()))
+                               .c_str());
+    s.mask = m.data();
+    for (int d = 0; d < 4; ++d) s.mask_strides[d] = m.shape(d) == 1 ? 0 : m.stride(d);
+  }
+  return c;
+}
+
+inline void check_out(const nb::ndarray<>& a, FloatType dtype, std::initializer_list<int64_t> shape,
+               const char* fn, const char* name) {
+  if (require_float32_or_64(a, fn, name) != dtype)
+    throw nb::type_error((std::string(fn) + ": " + name + " must have the query's dtype").c_str());
+  require_shape(a, shape, fn, name);
+  require_contiguous(a, fn, name);
+}
+
+template <typename T>
+const T* ptr(const nb::ndarray<>& a) { return static_cast<const T*>(a.data()); }
+template <typename T>
+T* mut(const nb::ndarray<>& a) { return static_cast<T*>(a.data()); }
+
+// Every check of attention_forward's arguments; returns the problem.
+inline Checked check_forward(const nb::ndarray<>& q, const nb::ndarray<>& k,
+                             const nb::ndarray<>& v, const nb::ndarray<>& out,
+                             const nb::ndarray<>& lse, const std::optional<nb::ndarray<>>& mask,
+                             bool causal, double scale, const char* fn) {
+  const Checked c = check_qkv(q, k, v, mask, causal, scale, fn);
+  const auto& s = c.s;
+  check_out(out, c.dtype, {s.batch, s.heads_q, s.len_q, s.dim_v}, fn, "out");
+  check_out(lse, c.dtype, {s.batch, s.heads_q, s.len_q}, fn, "lse");
+  return c;
+}
+
+// Every check of attention_backward's arguments; returns the problem and grad_mask's data.
+inline std::pair<Checked, void*> check_backward(
+    const nb::ndarray<>& q, const nb::ndarray<>& k, const nb::ndarray<>& v,
+    const nb::ndarray<>& out, const nb::ndarray<>& lse, const nb::ndarray<>& go,
+    const nb::ndarray<>& gq, const nb::ndarray<>& gk, const nb::ndarray<>& gv,
+    const std::optional<nb::ndarray<>>& mask, bool causal, double scale,
+    const std::optional<nb::ndarray<>>& grad_mask, const char* fn) {
+  const Checked c = check_qkv(q, k, v, mask, causal, scale, fn);
+  const auto& s = c.s;
+  check_out(out, c.dtype, {s.batch, s.heads_q, s.len_q, s.dim_v}, fn, "out");
+  check_out(go, c.dtype, {s.batch, s.heads_q, s.len_q, s.dim_v}, fn, "grad_out");
+  check_out(lse, c.dtype, {s.batch, s.heads_q, s.len_q}, fn, "lse");
+  check_out(gq, c.dtype, {s.batch, s.heads_q, s.len_q, s.dim_qk}, fn, "grad_query");
+  check_out(gk, c.dtype, {s.batch, s.heads_kv, s.len_kv, s.dim_qk}, fn, "grad_key");
+  check_out(gv, c.dtype, {s.batch, s.heads_kv, s.len_kv, s.dim_v}, fn, "grad_value");
+  void* gm = nullptr;
+  if (grad_mask) {
+    check_out(*grad_mask, c.dtype, {s.batch, s.heads_q, s.len_q, s.len_kv}, fn, "grad_mask");
+    gm = grad_mask->data();
+  }
+  for (const nb::ndarray<>* a : {&gq, &gk, &gv})
+    for (const nb::ndarray<>* b : {&q, &k, &v, &out, &go, &lse})
+      if (may_overlap(*a, *b)) fail(std::string(fn) + ": gradient outputs overlap the inputs");
+  return {c, gm};
+}
+
+}  // namespace fastdl::bind::attention_args

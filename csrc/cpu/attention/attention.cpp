@@ -1,0 +1,56 @@
+// Run-time choice of the attention kernels' instruction set (the GEMM's, FASTDL_SIMD).
+#include "cpu/attention/attention.h"
+
+#include "common/cpu_features.h"
+#include "common/threading.h"
+#include "cpu/attention/attention_kernels.h"
+
+namespace fastdl::cpu {
+
+template <typename T>
+void attention_forward(const AttentionShape& s, const T* q, const T* k, const T* v, T* out,
+                       T* lse) {
+  const int threads = num_threads();
+  switch (active_isa()) {
+#ifdef FASTDL_HAVE_ISA_avx512
+    case Isa::avx512: return avx512::attention_forward<T>(s, q, k, v, out, lse, threads);
+#endif
+#ifdef FASTDL_HAVE_ISA_avx2
+    case Isa::avx2: return avx2::attention_forward<T>(s, q, k, v, out, lse, threads);
+#endif
+    default: return scalar::attention_forward<T>(s, q, k, v, out, lse, threads);
+  }
+}
+
+template <typename T>
+void attention_backward(const AttentionShape& s, const T* q, const T* k, const T* v,
+                        const T* out, const T* grad_out, const T* lse, T* grad_q, T* grad_k,
+                        T* grad_v, T* grad_mask) {
+  const int threads = num_threads();
+  switch (active_isa()) {
+#ifdef FASTDL_HAVE_ISA_avx512
+    case Isa::avx512:
+      return avx512::attention_backward<T>(s, q, k, v, out, grad_out, lse, grad_q, grad_k,
+                                           grad_v, grad_mask, threads);
+#endif
+#ifdef FASTDL_HAVE_ISA_avx2
+    case Isa::avx2:
+      return avx2::attention_backward<T>(s, q, k, v, out, grad_out, lse, grad_q, grad_k, grad_v,
+                                         grad_mask, threads);
+#endif
+    default:
+      return scalar::attention_backward<T>(s, q, k, v, out, grad_out, lse, grad_q, grad_k,
+                                           grad_v, grad_mask, threads);
+  }
+}
+
+#define FASTDL_INSTANTIATE_ATTENTION(T)                                                      \
+  template void attention_forward<T>(const AttentionShape&, const T*, const T*, const T*, T*, \
+                                     T*);                                                    \
+  template void attention_backward<T>(const AttentionShape&, const T*, const T*, const T*,    \
+                                      const T*, const T*, const T*, T*, T*, T*, T*);
+FASTDL_INSTANTIATE_ATTENTION(float)
+FASTDL_INSTANTIATE_ATTENTION(double)
+#undef FASTDL_INSTANTIATE_ATTENTION
+
+}  // namespace fastdl::cpu

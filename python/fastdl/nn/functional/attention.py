@@ -1,0 +1,314 @@
+"""``scaled_dot_product_attention`` with PyTorch's semantics on fastdl's flash-style kernels.
+
+One op (``scaled_dot_product_attention``): the forward runs ``_C.attention_forward`` (tiled, online
+softmax, memory O(L * D)) and leaves the per-row log-sum-exp in ``Saved``; its backward is the
+registered op ``scaled_dot_product_attention_backward`` (``_C.attention_backward``, which
+recomputes the probabilities from the log-sum-exp). That op's own backward (second derivatives)
+is composed from registered ops: the attention written out (``matmul``, ``softmax`` ...) is
+differentiated twice by the autograd engine, so higher derivatives need no third kernel.
+
+Shapes: query (..., Hq, L, E), key (..., Hk, S, E), value (..., Hk, S, Ev) -> (..., Hq, L, Ev).
+Without ``enable_gqa`` all dimensions before the last two broadcast (torch's matmul rule); with
+it, query head h reads key/value head h // (Hq // Hk). ``attn_mask``: bool (True = take part) or
+additive float of the query's dtype, broadcastable to (..., Hq, L, S); a float mask that requires
+grad gets its gradient. ``is_causal``: key j takes part in row i when j <= i (top-left aligned).
+Rows where no key takes part give 0 (and gradient 0). ``dropout_p > 0`` drops attention
+probabilities with a mask drawn from fastdl's generator (``fastdl.manual_seed``), computed on
+the composed path (the O(L * S) probabilities exist then, as in PyTorch's math backend).
+"""
+from __future__ import annotations
+
+import math
+
+import numpy as np
+
+from fastdl import _C, backend
+from fastdl.autograd.grad_mode import enable_grad
+from fastdl.autograd.op import Saved, defop
+from fastdl.tensor import Tensor, _wrap
+
+
+class _AttnSpec:
+    """Static description of one call: the kernel layout and the flags."""
+
+    __slots__ = ("causal", "scale", "bool_mask", "has_mask", "gqa", "q_full", "k_full",
+                 "v_full", "out_batch", "n", "hq", "hk", "mask_shape")
+
+    def __repr__(self):
+        return f"<sdpa causal={self.causal} scale={self.scale:.4g} gqa={self.gqa}>"
+
+
+def _broadcast(*shapes, what):
+    try:
+        return tuple(np.broadcast_shapes(*shapes))
+    except ValueError:
+        raise RuntimeError(f"scaled_dot_product_attention: {what} {shapes} do not "
+                           "broadcast") from None
+
+
+def _layout(q_shape, k_shape, v_shape, gqa):
+    """Fill the kernel layout: (N, Hq, L, E) / (N, Hk, S, E) views of broadcast inputs."""
+    spec = _AttnSpec()
+    L, E = q_shape[-2:]
+    S, Ev = v_shape[-2:]
+    if gqa and len(q_shape) >= 3 and len(k_shape) >= 3 and len(v_shape) >= 3:
+        hq, hk = q_shape[-3], k_shape[-3]
+        if v_shape[-3] != hk:
+            raise RuntimeError(f"scaled_dot_product_attention: key and value must have the same "
+                               f"number of heads, got key {k_shape} and value {v_shape}")
+        if hk == 0 or hq % hk:
+            raise RuntimeError(f"scaled_dot_product_attention: with enable_gqa the number of "
+                               f"query heads ({hq}) must be a multiple of the key/value heads "
+                               f"({hk}); query {q_shape}, key {k_shape}")
+        batch = _broadcast(q_shape[:-3], k_shape[:-3], v_shape[:-3], what="batch dimensions")
+        spec.q_full = batch + (hq, L, E)
+        spec.k_full = batch + (hk, S, E)
+        spec.v_full = batch + (hk, S, Ev)
+        spec.out_batch = batch + (hq,)
+    else:
+        batch = _broadcast(q_shape[:-2], k_shape[:-2], v_shape[:-2], what="batch dimensions")
+        hq = hk = 1
+        spec.q_full, spec.k_full, spec.v_full = batch + (L, E), batch + (S, E), batch + (S, Ev)
+        spec.out_batch = batch  # every head its own batch item
+    spec.n = int(np.prod(batch, dtype=np.int64)) if batch else 1
+    spec.hq, spec.hk = hq, hk
+    spec.gqa = gqa
+    return spec
+
+
+def _kernel_view(a, full, n, h, xp=np):
+    """``a`` broadcast to ``full`` as a C-contiguous (n, h, rows, cols) array (no copy if it
+    already is one)."""
+    if a.shape != full:
+        a = xp.broadcast_to(a, full)
+    return xp.ascontiguousarray(a).reshape((n, h) + full[-2:])
+
+
+def _mask_view(m, spec, L, S, xp=np):
+    full = spec.out_batch + (L, S)
+    m = xp.broadcast_to(xp.asarray(m), full)  # strides 0 where broadcast: nothing is copied
+    return m.reshape((spec.n, spec.hq, L, S))  # copies only if the batch dims cannot merge
+
+
+def _forward(q, k, v, *rest, kernels=_C):
+    *mask, spec, saved = rest
+    L, S = q.shape[-2], k.shape[-2]
+    xp = np if kernels is _C else backend.array_module(q)
+    q4 = _kernel_view(q, spec.q_full, spec.n, spec.hq, xp)
+    k4 = _kernel_view(k, spec.k_full, spec.n, spec.hk, xp)
+    v4 = _kernel_view(v, spec.v_full, spec.n, spec.hk, xp)
+    m4 = None
+    if spec.bool_mask is not None:
+        m4 = _mask_view(spec.bool_mask, spec, L, S, xp)
+    elif mask:
+        m4 = _mask_view(mask[0], spec, L, S, xp)
+    out = xp.empty(q4.shape[:-1] + (v4.shape[-1],), dtype=q.dtype)
+    lse = xp.empty(q4.shape[:-1], dtype=q.dtype)
+    kernels.attention_forward(q4, k4, v4, out, lse, m4, spec.causal, spec.scale)
+    saved.values = (q4, k4, v4, m4, out, lse)
+    return out.reshape(spec.out_batch + (L, v4.shape[-1]))
+
+
+def _sum_to_shape(a, shape):
+    """``a`` summed over the dimensions that broadcasting added or stretched to give ``shape``."""
+    if a.shape == tuple(shape):
+        return a
+    lead = a.ndim - len(shape)
+    axes = tuple(range(lead)) + tuple(i + lead for i, n in enumerate(shape)
+                                      if n == 1 and a.shape[i + lead] != 1)
+    return a.sum(axis=axes, keepdims=True).reshape(shape)
+
+
+def _backward_forward(g, q, k, v, *rest, kernels=_C):
+    *mask, spec, saved = rest
+    q4, k4, v4, m4, out, lse = saved.values
+    xp = np if kernels is _C else backend.array_module(g)
+    g4 = xp.ascontiguousarray(g).reshape(out.shape)
+    gq, gk, gv = xp.empty_like(q4), xp.empty_like(k4), xp.empty_like(v4)
+    gm = None
+    if mask:
+        gm = xp.empty(out.shape[:-1] + (k4.shape[-2],), dtype=q4.dtype)
+    kernels.attention_backward(q4, k4, v4, out, lse, g4, gq, gk, gv, m4, spec.causal, spec.scale,
+                               gm)
+    gq = _sum_to_shape(gq.reshape(spec.q_full), q.shape)
+    gk = _sum_to_shape(gk.reshape(spec.k_full), k.shape)
+    gv = _sum_to_shape(gv.reshape(spec.v_full), v.shape)
+    if mask:
+        L, S = q.shape[-2], k.shape[-2]
+        gm = _sum_to_shape(gm.reshape(spec.out_batch + (L, S)), mask[0].shape)
+    else:
+        gm = xp.zeros((0,), dtype=q.dtype)  # no float mask: an empty fourth output
+    return gq, gk, gv, gm
+
+
+def _forward_cuda(*args):
+    return _forward(*args, kernels=backend.cuda_kernels())
+
+
+def _backward_forward_cuda(*args):
+    return _backward_forward(*args, kernels=backend.cuda_kernels())
+
+
+def _attention_backward(ctx, g):
+    q, k, v, *mask = ctx.inputs
+    spec, saved = ctx.args
+    grads = sdpa_backward_op.apply((g, q, k, v, *mask), spec, saved)
+    return tuple(grads[:3]) + ((grads[3],) if mask else ())
+
+
+def _attention_backward_backward(ctx, cotangents):
+    """Second derivatives: the attention composed from registered ops, differentiated twice."""
+    from fastdl.autograd import grad as autograd_grad
+    g, q, k, v, *mask = ctx.inputs
+    spec = ctx.args[0]
+    with enable_grad():
+        xs = [x if x._requires_grad else x.detach().requires_grad_() for x in ctx.inputs]
+        out = _composed_attention(xs[1], xs[2], xs[3], xs[4] if mask else None, spec)
+        firsts = autograd_grad([out], xs[1:], [xs[0]], create_graph=True, allow_unused=True)
+        pairs = [(f, c) for f, c in zip(firsts, cotangents) if f is not None and c is not None]
+        if not pairs:
+            return (None,) * len(xs)
+        seconds = autograd_grad([f for f, _ in pairs], xs, [c for _, c in pairs],
+                                create_graph=True, allow_unused=True)
+    return tuple(seconds)
+
+
+sdpa_op = defop("scaled_dot_product_attention", cpu=_forward,
+                cuda=_forward_cuda, backward=_attention_backward, saves=(0, 1, 2, 3),
+                float_only=True)
+sdpa_backward_op = defop("scaled_dot_product_attention_backward", cpu=_backward_forward,
+                         cuda=_backward_forward_cuda, backward=_attention_backward_backward,
+                         saves=(0, 1, 2, 3, 4), float_only=True, n_outputs=4)
+
+
+def _keep_mask(spec, L, S):
+    """The bool mask (True = take part) from attn_mask and is_causal, or None."""
+    keep = spec.bool_mask
+    if spec.causal:
+        tril = np.tril(np.ones((L, S), dtype=bool))
+        keep = tril if keep is None else keep & tril
+    return keep
+
+
+def _composed_attention(q, k, v, mask, spec, dropout_mask=None):
+    """The attention from registered ops (torch's math path): for second derivatives and
+    dropout. Rows where no key takes part give 0."""
+    from fastdl.functional.activations import softmax
+    from fastdl.functional.indexing import masked_fill
+    L, S = q._data.shape[-2], k._data.shape[-2]
+    if spec.gqa and spec.hq != spec.hk:
+        group = spec.hq // spec.hk
+        k = _repeat_heads(k, group)
+        v = _repeat_heads(v, group)
+    scores = (q @ k.transpose(-2, -1)) * spec.scale
+    if mask is not None:
+        scores = scores + mask
+    keep = _keep_mask(spec, L, S)
+    dead = None
+    if keep is not None:
+        keep = np.broadcast_to(keep, np.broadcast_shapes(keep.shape, scores._data.shape))
+        dead = ~keep.any(axis=-1, keepdims=True)
+        scores = masked_fill(scores, ~keep | dead, -math.inf)
+        if dead.any():  # rows with no key: a finite row for softmax, then zeroed
+            scores = masked_fill(scores, np.broadcast_to(dead, keep.shape), 0.0)
+    p = softmax(scores, -1)
+    if dead is not None and dead.any():
+        p = masked_fill(p, np.broadcast_to(dead, p._data.shape), 0.0)
+    if dropout_mask is not None:
+        p = p * dropout_mask
+    return p @ v
+
+
+def _repeat_heads(x, group):
+    """(..., H, S, D) -> (..., H * group, S, D), each head repeated ``group`` times in a row."""
+    shape = x._data.shape
+    x = x.unsqueeze(-3).expand(*shape[:-2], group, *shape[-2:])
+    return x.reshape(*shape[:-3], shape[-3] * group, *shape[-2:])
+
+
+def _check(query, key, value, attn_mask, dropout_p, is_causal):
+    fn = "scaled_dot_product_attention"
+    for name, t in (("query", query), ("key", key), ("value", value)):
+        if not isinstance(t, Tensor):
+            raise TypeError(f"{fn}(): {name} must be a fastdl.Tensor, got {type(t).__name__}")
+        if t._data.dtype.kind != "f":
+            raise TypeError(f"{fn}(): {name} must be a floating point tensor, got dtype "
+                            f"{t._data.dtype} with shape {tuple(t._data.shape)}")
+        if t._data.ndim < 2:
+            raise RuntimeError(f"{fn}(): {name} must have at least 2 dimensions, got shape "
+                               f"{tuple(t._data.shape)}")
+    qs, ks, vs = query._data.shape, key._data.shape, value._data.shape
+    if not (query._data.dtype == key._data.dtype == value._data.dtype):
+        raise TypeError(f"{fn}(): expected query, key and value to have the same dtype, got "
+                        f"{query._data.dtype}, {key._data.dtype} and {value._data.dtype}")
+    if qs[-1] != ks[-1]:
+        raise RuntimeError(f"{fn}(): query and key must have the same embedding size, got "
+                           f"query {tuple(qs)} and key {tuple(ks)}")
+    if ks[-2] != vs[-2]:
+        raise RuntimeError(f"{fn}(): key and value must have the same sequence length, got "
+                           f"key {tuple(ks)} and value {tuple(vs)}")
+    if attn_mask is not None:
+        if is_causal:
+            raise RuntimeError(f"{fn}(): an explicit attn_mask should not be set when "
+                               "is_causal=True")
+        if not isinstance(attn_mask, Tensor):
+            raise TypeError(f"{fn}(): attn_mask must be a fastdl.Tensor or None, got "
+                            f"{type(attn_mask).__name__}")
+        md = attn_mask._data.dtype
+        if md != np.bool_ and md != query._data.dtype:
+            raise TypeError(f"{fn}(): attn_mask must be bool or have the query's dtype "
+                            f"({query._data.dtype}), got {md}")
+    if not 0.0 <= dropout_p <= 1.0:
+        raise ValueError(f"{fn}(): dropout_p must be in [0, 1], got {dropout_p}")
+
+
+def _make_spec(query, key, value, attn_mask, is_causal, scale, enable_gqa):
+    qs, ks, vs = query._data.shape, key._data.shape, value._data.shape
+    spec = _layout(qs, ks, vs, enable_gqa)
+    L, S = qs[-2], ks[-2]
+    if attn_mask is not None:
+        _broadcast(attn_mask._data.shape, spec.out_batch + (L, S), what="attn_mask and scores")
+    spec.causal = bool(is_causal)
+    spec.scale = 1.0 / math.sqrt(qs[-1]) if scale is None else float(scale)
+    is_bool = attn_mask is not None and attn_mask._data.dtype == np.bool_
+    spec.bool_mask = attn_mask._data if is_bool else None
+    spec.has_mask = attn_mask is not None and not is_bool
+    return spec
+
+
+def scaled_dot_product_attention(query, key, value, attn_mask=None, dropout_p: float = 0.0,
+                                 is_causal: bool = False, scale=None, enable_gqa: bool = False):
+    """softmax(query @ key^T * scale + mask) @ value, as ``torch.nn.functional``'s (see the
+    module docstring for shapes, masks, causal alignment and dropout)."""
+    _check(query, key, value, attn_mask, dropout_p, is_causal)
+    spec = _make_spec(query, key, value, attn_mask, is_causal, scale, enable_gqa)
+    if dropout_p > 0.0:
+        return _attention_with_dropout(query, key, value, attn_mask, dropout_p, spec)
+    inputs = (query, key, value) + ((attn_mask,) if spec.has_mask else ())
+    return sdpa_op.apply(inputs, spec, Saved())
+
+
+def dropout_keep_mask(shape, p, dtype, device="cpu"):
+    """The scaled keep mask dropout multiplies by: 1 / (1 - p) with probability 1 - p, else 0."""
+    from fastdl import random as fastdl_random
+    keep = fastdl_random.uniform_array(shape, 0.0, 1.0, dtype, device) >= p
+    scale = 0.0 if p >= 1.0 else 1.0 / (1.0 - p)
+    return keep.astype(dtype) * dtype.type(scale)
+
+
+def _attention_with_dropout(query, key, value, attn_mask, p, spec, keep_mask=None):
+    L, S = query._data.shape[-2], key._data.shape[-2]
+    if keep_mask is None:
+        keep_mask = _wrap(dropout_keep_mask(spec.out_batch + (L, S), p, query._data.dtype,
+                                            query.device))
+    mask = attn_mask if spec.has_mask else None
+    return _composed_attention(query, key, value, mask, spec, keep_mask)
+
+
+def _scaled_dot_product_attention_with_dropout_mask(query, key, value, keep_mask,
+                                                    attn_mask=None, is_causal=False, scale=None,
+                                                    enable_gqa=False):
+    """The dropout path with a given scaled keep mask (tests: deterministic dropout)."""
+    _check(query, key, value, attn_mask, 0.0, is_causal)
+    spec = _make_spec(query, key, value, attn_mask, is_causal, scale, enable_gqa)
+    return _attention_with_dropout(query, key, value, attn_mask, 1.0, spec, keep_mask)

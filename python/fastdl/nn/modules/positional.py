@@ -1,0 +1,118 @@
+"""Position information for attention models and a key/value cache for incremental decoding.
+
+- ``SinusoidalPositionalEncoding``: Vaswani et al.'s fixed sin/cos table added to the input.
+- ``LearnedPositionalEmbedding``: a trained (max_len, d_model) table added to the input.
+- ``RotaryEmbedding``: RoPE (Su et al.), rotating each (x_i, x_{i + d/2}) pair of a query or key
+  head by the angle pos * base^(-2i/d) (the "half-split" layout of GPT-NeoX / LLaMA), so that
+  q_m . k_n depends on m - n only.
+- ``KVCache``: keys and values of the positions seen so far, appended step by step.
+All take ``start`` (the position of the first element) for incremental decoding.
+"""
+from __future__ import annotations
+
+import math
+
+import numpy as np
+
+from fastdl.functional import shape as S
+from fastdl.nn.modules.dropout import Dropout
+from fastdl.nn.modules.module import Module
+from fastdl.nn.modules.sparse import Embedding
+from fastdl.tensor import _wrap, as_dtype
+
+
+def _check_length(start, length, max_len, who):
+    if start < 0 or start + length > max_len:
+        raise ValueError(f"{who}: positions [{start}, {start + length}) exceed max_len {max_len}")
+
+
+class SinusoidalPositionalEncoding(Module):
+    """x + PE[start : start + L], PE[p, 2i] = sin(p / 10000^(2i/d)), PE[p, 2i+1] = cos(...);
+    x is (N, L, d) with ``batch_first`` (default) or (L, N, d); then dropout."""
+
+    def __init__(self, d_model, max_len=5000, dropout=0.0, batch_first=True, dtype=None):
+        super().__init__()
+        pos = np.arange(max_len)[:, None]
+        div = np.exp(np.arange(0, d_model, 2) * (-math.log(10000.0) / d_model))
+        pe = np.zeros((max_len, d_model))
+        pe[:, 0::2] = np.sin(pos * div)
+        pe[:, 1::2] = np.cos(pos * div)[:, : d_model // 2]
+        self.register_buffer("pe", _wrap(pe.astype(as_dtype(dtype or np.float32))),
+                             persistent=False)
+        self.max_len, self.batch_first = max_len, batch_first
+        self.dropout = Dropout(dropout)
+
+    def forward(self, x, start=0):
+        L = x.shape[1] if self.batch_first else x.shape[0]
+        _check_length(start, L, self.max_len, "SinusoidalPositionalEncoding")
+        pe = self.pe[start:start + L]
+        return self.dropout(x + (pe if self.batch_first else pe.unsqueeze(1)))
+
+
+class LearnedPositionalEmbedding(Module):
+    """x + weight[start : start + L] with a trained (max_len, d_model) table (GPT-2's wpe)."""
+
+    def __init__(self, max_len, d_model, batch_first=True, dtype=None):
+        super().__init__()
+        self.embedding = Embedding(max_len, d_model, dtype=dtype)
+        self.max_len, self.batch_first = max_len, batch_first
+
+    def forward(self, x, start=0):
+        L = x.shape[1] if self.batch_first else x.shape[0]
+        _check_length(start, L, self.max_len, "LearnedPositionalEmbedding")
+        pe = self.embedding.weight[start:start + L]
+        return x + (pe if self.batch_first else pe.unsqueeze(1))
+
+
+class RotaryEmbedding(Module):
+    """Rotates (..., L, head_dim) queries or keys by their positions start .. start + L - 1."""
+
+    def __init__(self, head_dim, max_len=4096, base=10000.0, dtype=None):
+        super().__init__()
+        if head_dim % 2:
+            raise ValueError(f"RotaryEmbedding: head_dim must be even, got {head_dim}")
+        inv_freq = base ** (-np.arange(0, head_dim, 2) / head_dim)
+        angles = np.arange(max_len)[:, None] * inv_freq[None, :]  # (max_len, head_dim / 2)
+        dt = as_dtype(dtype or np.float32)
+        self.register_buffer("cos", _wrap(np.cos(angles).astype(dt)), persistent=False)
+        self.register_buffer("sin", _wrap(np.sin(angles).astype(dt)), persistent=False)
+        self.head_dim, self.max_len = head_dim, max_len
+
+    def forward(self, x, start=0):
+        L, d = x.shape[-2], x.shape[-1]
+        if d != self.head_dim:
+            raise ValueError(f"RotaryEmbedding: last dimension {d} != head_dim {self.head_dim}")
+        _check_length(start, L, self.max_len, "RotaryEmbedding")
+        cos, sin = self.cos[start:start + L], self.sin[start:start + L]
+        x1, x2 = x[..., : d // 2], x[..., d // 2:]
+        return S.cat([x1 * cos - x2 * sin, x2 * cos + x1 * sin], -1)
+
+
+class KVCache:
+    """Keys and values (N, H, S, D) of the positions processed so far. ``update(k, v)`` appends
+    the new positions along S and returns the full keys and values for attention. A single new
+    query attends to every cached key (no causal mask needed); a chunk of several new queries
+    needs the bottom-right aligned causal mask from ``chunk_mask``."""
+
+    def __init__(self):
+        self.k = self.v = None
+
+    def __len__(self):
+        return 0 if self.k is None else self.k.shape[-2]
+
+    def reset(self):
+        self.k = self.v = None
+
+    def update(self, k, v):
+        if self.k is None:
+            self.k, self.v = k, v
+        else:
+            self.k = S.cat([self.k, k], -2)
+            self.v = S.cat([self.v, v], -2)
+        return self.k, self.v
+
+    def chunk_mask(self, new):
+        """Bool (new, len) mask, True where query (past + i) may see key j: j <= past + i."""
+        total = len(self)
+        past = total - new
+        return _wrap(np.arange(total)[None, :] <= past + np.arange(new)[:, None])
