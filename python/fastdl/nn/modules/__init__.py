@@ -9,11 +9,14 @@ from fastdl.nn.modules.loss import (BCELoss, BCEWithLogitsLoss, CrossEntropyLoss
                                     SmoothL1Loss)
 from fastdl.nn.modules.module import Module
 from fastdl.nn.modules.normalization import BatchNorm1d, LayerNorm
+from fastdl.nn.modules.rnn import (GRU, LSTM, RNN, GRUCell, LSTMCell, RNNBase, RNNCell,
+                                   RNNCellBase)
 from fastdl.nn.modules.sparse import Embedding
 
 __all__ = ["BCELoss", "BCEWithLogitsLoss", "BatchNorm1d", "Bilinear", "CrossEntropyLoss",
-           "Dropout", "ELU", "Embedding", "Flatten", "GELU", "HuberLoss", "Identity",
-           "KLDivLoss", "L1Loss", "LayerNorm", "LeakyReLU", "Linear", "LogSoftmax", "MSELoss",
-           "Module", "ModuleDict", "ModuleList", "MultiMarginLoss", "NLLLoss", "ReLU",
+           "Dropout", "ELU", "Embedding", "Flatten", "GELU", "GRU", "GRUCell", "HuberLoss",
+           "Identity", "KLDivLoss", "L1Loss", "LSTM", "LSTMCell", "LayerNorm", "LeakyReLU",
+           "Linear", "LogSoftmax", "MSELoss", "Module", "ModuleDict", "ModuleList",
+           "MultiMarginLoss", "NLLLoss", "RNN", "RNNBase", "RNNCell", "RNNCellBase", "ReLU",
            "Sequential", "SiLU", "Sigmoid", "SmoothL1Loss", "Softmax", "Softplus", "Tanh",
            "Unflatten"]

@@ -1,0 +1,367 @@
+// Sequence drivers of the recurrent kernels (rnn.h): GEMMs on our GEMM (cpu/gemm/gemm.h), the
+// per-ISA fused gate kernels (rnn_gates.h) chosen at run time, threads splitting each step's gate
+// work by rows or by hidden columns.
+#include "cpu/rnn/rnn.h"
+
+#include <algorithm>
+#include <cstring>
+#include <vector>
+
+#include "common/cpu_features.h"
+#include "common/threading.h"
+#include "cpu/gemm/gemm.h"
+#include "cpu/rnn/rnn_gates.h"
+
+namespace fastdl::cpu {
+namespace {
+
+template <typename T>
+struct GateKernels {
+  decltype(&scalar::lstm_gates_forward<T>) lstm_fwd;
+  decltype(&scalar::lstm_gates_backward<T>) lstm_bwd;
+  decltype(&scalar::gru_gates_forward<T>) gru_fwd;
+  decltype(&scalar::gru_gates_backward<T>) gru_bwd;
+  decltype(&scalar::rnn_gates_forward<T>) rnn_fwd;
+  decltype(&scalar::rnn_gates_backward<T>) rnn_bwd;
+};
+
+#define FASTDL_GATES(ns)                                                                \
+  GateKernels<T> {                                                                      \
+    ns::lstm_gates_forward<T>, ns::lstm_gates_backward<T>, ns::gru_gates_forward<T>,    \
+        ns::gru_gates_backward<T>, ns::rnn_gates_forward<T>, ns::rnn_gates_backward<T>  \
+  }
+
+template <typename T>
+GateKernels<T> gates_for(Isa isa) {
+  switch (isa) {
+#ifdef FASTDL_HAVE_ISA_avx512
+    case Isa::avx512: return FASTDL_GATES(avx512);
+#endif
+#ifdef FASTDL_HAVE_ISA_avx2
+    case Isa::avx2: return FASTDL_GATES(avx2);
+#endif
+    default: return FASTDL_GATES(scalar);
+  }
+}
+#undef FASTDL_GATES
+
+// Rows active at each time index: lengths are sorted in decreasing order, so the sequences
+// still running at time t are a prefix of the batch.
+std::vector<int64_t> active_rows(const RnnShape& s, const int64_t* lengths) {
+  std::vector<int64_t> act(size_t(s.steps), s.batch);
+  if (lengths)
+    for (int64_t t = 0; t < s.steps; ++t) {
+      int64_t n = 0;
+      while (n < s.batch && lengths[n] > t) ++n;
+      act[size_t(t)] = n;
+    }
+  return act;
+}
+
+// Runs fn(r0, r1, j0, j1) over rows [0, rows) x columns [0, cols): one call when the work is
+// small, else split by rows (enough of them) or by column blocks (batch 1, few rows).
+template <typename Fn>
+void parallel_gates(int64_t rows, int64_t cols, Fn&& fn) {
+  const int threads = num_threads();
+  if (threads <= 1 || rows * cols < 4096) {
+    fn(int64_t(0), rows, int64_t(0), cols);
+    return;
+  }
+  if (rows >= 2 * threads) {
+#pragma omp parallel for num_threads(threads) schedule(static)
+    for (int t = 0; t < threads; ++t) {
+      const int64_t r0 = rows * t / threads, r1 = rows * (t + 1) / threads;
+      if (r1 > r0) fn(r0, r1, int64_t(0), cols);
+    }
+    return;
+  }
+  // Columns in blocks that are whole 64-byte lines (16 floats): no false sharing.
+  const int64_t blocks = (cols + 15) / 16;
+#pragma omp parallel for num_threads(threads) schedule(static)
+  for (int t = 0; t < threads; ++t) {
+    const int64_t b0 = blocks * t / threads, b1 = blocks * (t + 1) / threads;
+    const int64_t j0 = b0 * 16, j1 = std::min(cols, b1 * 16);
+    if (j1 > j0) fn(int64_t(0), rows, j0, j1);
+  }
+}
+
+// G (rows, ng) = x (rows, in) @ w^T + b1 + b2 (either bias may be null).
+template <typename T>
+void project_inputs(int64_t rows, int64_t ng, int64_t in, const T* x, const T* w, const T* b1,
+                    const T* b2, T* g) {
+  T beta = T(0);
+  if (b1 || b2) {
+    std::vector<T> b(size_t(ng), T(0));
+    for (int64_t j = 0; j < ng; ++j) b[size_t(j)] = (b1 ? b1[j] : T(0)) + (b2 ? b2[j] : T(0));
+#pragma omp parallel for num_threads(num_threads()) schedule(static) if (rows * ng > 65536)
+    for (int64_t r = 0; r < rows; ++r) std::memcpy(g + r * ng, b.data(), sizeof(T) * size_t(ng));
+    beta = T(1);
+  }
+  gemm<T>(rows, ng, in, T(1), {x, in, 1}, {w, 1, in}, beta, {g, ng, 1});
+}
+
+// c (m, n) (+)= a (m, k) @ b (k, n), all row-major contiguous with the given row strides; bt:
+// b is stored transposed (n, k).
+template <typename T>
+void mm(int64_t m, int64_t n, int64_t k, const T* a, int64_t lda, const T* b, int64_t ldb,
+        bool bt, T beta, T* c, int64_t ldc) {
+  const ConstMatrix<T> bm = bt ? ConstMatrix<T>{b, 1, ldb} : ConstMatrix<T>{b, ldb, 1};
+  gemm<T>(m, n, k, T(1), {a, lda, 1}, bm, beta, {c, ldc, 1});
+}
+
+// c (m, n) = a^T b with a (k, m) and b (k, n) row-major: a weight gradient summed over steps.
+template <typename T>
+void mm_tn(int64_t m, int64_t n, int64_t k, const T* a, const T* b, T* c) {
+  gemm<T>(m, n, k, T(1), {a, 1, m}, {b, n, 1}, T(0), {c, n, 1});
+}
+
+// out (cols,) = column sums of a (rows, cols) (optionally also written to out2).
+template <typename T>
+void column_sums(int64_t rows, int64_t cols, const T* a, T* out, T* out2 = nullptr) {
+  const int64_t blocks = (cols + 63) / 64;
+#pragma omp parallel for num_threads(num_threads()) schedule(static) if (rows * cols > 65536)
+  for (int64_t bk = 0; bk < blocks; ++bk) {
+    const int64_t j0 = bk * 64, j1 = std::min(cols, j0 + 64);
+    T acc[64] = {};
+    for (int64_t r = 0; r < rows; ++r) {
+      const T* row = a + r * cols;
+      for (int64_t j = j0; j < j1; ++j) acc[j - j0] += row[j];
+    }
+    for (int64_t j = j0; j < j1; ++j) {
+      out[j] = acc[j - j0];
+      if (out2) out2[j] = acc[j - j0];
+    }
+  }
+}
+
+template <typename T>
+void zero_rows(T* p, int64_t from, int64_t to, int64_t cols) {
+  if (to > from) std::memset(p + from * cols, 0, sizeof(T) * size_t((to - from) * cols));
+}
+
+inline int64_t time_of(const RnnShape& s, int64_t step, bool reverse) {
+  return reverse ? s.steps - 1 - step : step;
+}
+
+}  // namespace
+
+// ---- LSTM ------------------------------------------------------------------------------------
+template <typename T>
+void lstm_forward(const RnnShape& s, const T* x, const T* w_ih, const T* w_hh, const T* b_ih,
+                  const T* b_hh, const T* w_hr, const T* h0, const T* c0, const int64_t* lengths,
+                  bool reverse, T* y, T* hT, T* cT, T* gates, T* cprev, T* hprev, T* hpre) {
+  const int64_t B = s.batch, H = s.hidden, P = s.out, NG = 4 * H;
+  const GateKernels<T> k = gates_for<T>(active_isa());
+  const std::vector<int64_t> act = active_rows(s, lengths);
+  project_inputs(s.steps * B, NG, s.input, x, w_ih, b_ih, b_hh, gates);
+  std::memcpy(hT, h0, sizeof(T) * size_t(B * P));  // the running states live in hT and cT
+  std::memcpy(cT, c0, sizeof(T) * size_t(B * H));
+  std::vector<T> hbuf(w_hr ? size_t(B * H) : 0);
+  for (int64_t step = 0; step < s.steps; ++step) {
+    const int64_t t = time_of(s, step, reverse), nb = act[size_t(t)];
+    T* g = gates + t * B * NG;
+    T* hp = hprev + t * B * P;
+    T* cp = cprev + t * B * H;
+    T* yt = y + t * B * P;
+    std::memcpy(hp, hT, sizeof(T) * size_t(nb * P));
+    mm<T>(nb, NG, P, hT, P, w_hh, P, true, T(1), g, NG);
+    // Without a projection h_t goes straight into the state (and y); with one, into hpre.
+    T* hout = w_hr ? hpre + t * B * H : hT;
+    parallel_gates(nb, H, [&](int64_t r0, int64_t r1, int64_t j0, int64_t j1) {
+      k.lstm_fwd(r1 - r0, j0, j1, H, g + r0 * NG, cT + r0 * H, cp + r0 * H, hout + r0 * H);
+    });
+    if (w_hr) {
+      mm<T>(nb, P, H, hout, H, w_hr, H, true, T(0), hT, P);
+      zero_rows(hpre + t * B * H, nb, B, H);
+    }
+    std::memcpy(yt, hT, sizeof(T) * size_t(nb * P));
+    zero_rows(yt, nb, B, P);
+    zero_rows(hp, nb, B, P);
+    zero_rows(cp, nb, B, H);
+  }
+}
+
+template <typename T>
+void lstm_backward(const RnnShape& s, const T* x, const T* w_ih, const T* w_hh, const T* w_hr,
+                   const int64_t* lengths, bool reverse, const T* gates, const T* cprev,
+                   const T* hprev, const T* hpre, const T* dy, const T* dhT, const T* dcT, T* dx,
+                   T* dw_ih, T* dw_hh, T* db, T* dw_hr, T* dh0, T* dc0) {
+  const int64_t B = s.batch, H = s.hidden, P = s.out, NG = 4 * H, TB = s.steps * B;
+  const GateKernels<T> k = gates_for<T>(active_isa());
+  const std::vector<int64_t> act = active_rows(s, lengths);
+  std::vector<T> dg(size_t(TB * NG)), dh(size_t(B * P));
+  std::vector<T> dhp(w_hr ? size_t(TB * P) : 0), dpre(w_hr ? size_t(B * H) : 0);
+  std::memcpy(dh0, dhT, sizeof(T) * size_t(B * P));  // running gradients of the states
+  std::memcpy(dc0, dcT, sizeof(T) * size_t(B * H));
+  for (int64_t step = s.steps - 1; step >= 0; --step) {
+    const int64_t t = time_of(s, step, reverse), nb = act[size_t(t)];
+    const T* dyt = dy + t * B * P;
+    T* dgt = dg.data() + t * B * NG;
+    for (int64_t i = 0; i < nb * P; ++i) dh[size_t(i)] = dh0[i] + dyt[i];
+    const T* dpre_t = dh.data();
+    if (w_hr) {
+      std::memcpy(dhp.data() + t * B * P, dh.data(), sizeof(T) * size_t(nb * P));
+      zero_rows(dhp.data() + t * B * P, nb, B, P);
+      mm<T>(nb, H, P, dh.data(), P, w_hr, H, false, T(0), dpre.data(), H);
+      dpre_t = dpre.data();
+    }
+    const T* g = gates + t * B * NG;
+    const T* cp = cprev + t * B * H;
+    parallel_gates(nb, H, [&](int64_t r0, int64_t r1, int64_t j0, int64_t j1) {
+      k.lstm_bwd(r1 - r0, j0, j1, H, g + r0 * NG, cp + r0 * H, dpre_t + r0 * H, dc0 + r0 * H,
+                 dgt + r0 * NG);
+    });
+    zero_rows(dgt, nb, B, NG);
+    mm<T>(nb, P, NG, dgt, NG, w_hh, P, false, T(0), dh0, P);
+  }
+  mm<T>(TB, s.input, NG, dg.data(), NG, w_ih, s.input, false, T(0), dx, s.input);
+  mm_tn<T>(NG, s.input, TB, dg.data(), x, dw_ih);
+  mm_tn<T>(NG, P, TB, dg.data(), hprev, dw_hh);
+  column_sums<T>(TB, NG, dg.data(), db);
+  if (w_hr) mm_tn<T>(P, H, TB, dhp.data(), hpre, dw_hr);
+}
+
+// ---- GRU -------------------------------------------------------------------------------------
+template <typename T>
+void gru_forward(const RnnShape& s, const T* x, const T* w_ih, const T* w_hh, const T* b_ih,
+                 const T* b_hh, const T* h0, const int64_t* lengths, bool reverse, T* y, T* hT,
+                 T* gates, T* hn, T* hprev) {
+  const int64_t B = s.batch, H = s.hidden, NG = 3 * H;
+  const GateKernels<T> k = gates_for<T>(active_isa());
+  const std::vector<int64_t> act = active_rows(s, lengths);
+  project_inputs(s.steps * B, NG, s.input, x, w_ih, b_ih, static_cast<const T*>(nullptr),
+                 gates);
+  std::memcpy(hT, h0, sizeof(T) * size_t(B * H));
+  std::vector<T> gh(size_t(B * NG));
+  for (int64_t step = 0; step < s.steps; ++step) {
+    const int64_t t = time_of(s, step, reverse), nb = act[size_t(t)];
+    T* g = gates + t * B * NG;
+    T* hnt = hn + t * B * H;
+    T* hp = hprev + t * B * H;
+    T* yt = y + t * B * H;
+    T beta = T(0);
+    if (b_hh) {
+      for (int64_t r = 0; r < nb; ++r) std::memcpy(gh.data() + r * NG, b_hh, sizeof(T) * size_t(NG));
+      beta = T(1);
+    }
+    mm<T>(nb, NG, H, hT, H, w_hh, H, true, beta, gh.data(), NG);
+    parallel_gates(nb, H, [&](int64_t r0, int64_t r1, int64_t j0, int64_t j1) {
+      k.gru_fwd(r1 - r0, j0, j1, H, g + r0 * NG, gh.data() + r0 * NG, hnt + r0 * H, hT + r0 * H,
+                hp + r0 * H);
+    });
+    std::memcpy(yt, hT, sizeof(T) * size_t(nb * H));
+    zero_rows(yt, nb, B, H);
+    zero_rows(hp, nb, B, H);
+    zero_rows(hnt, nb, B, H);
+  }
+}
+
+template <typename T>
+void gru_backward(const RnnShape& s, const T* x, const T* w_ih, const T* w_hh,
+                  const int64_t* lengths, bool reverse, const T* gates, const T* hn,
+                  const T* hprev, const T* dy, const T* dhT, T* dx, T* dw_ih, T* dw_hh,
+                  T* db_ih, T* db_hh, T* dh0) {
+  const int64_t B = s.batch, H = s.hidden, NG = 3 * H, TB = s.steps * B;
+  const GateKernels<T> k = gates_for<T>(active_isa());
+  const std::vector<int64_t> act = active_rows(s, lengths);
+  std::vector<T> dgx(size_t(TB * NG)), dgh(size_t(TB * NG)), dh(size_t(B * H));
+  std::memcpy(dh0, dhT, sizeof(T) * size_t(B * H));
+  for (int64_t step = s.steps - 1; step >= 0; --step) {
+    const int64_t t = time_of(s, step, reverse), nb = act[size_t(t)];
+    const T* dyt = dy + t * B * H;
+    for (int64_t i = 0; i < nb * H; ++i) dh[size_t(i)] = dh0[i] + dyt[i];
+    T* gx = dgx.data() + t * B * NG;
+    T* ghh = dgh.data() + t * B * NG;
+    const T* g = gates + t * B * NG;
+    const T* hnt = hn + t * B * H;
+    const T* hp = hprev + t * B * H;
+    parallel_gates(nb, H, [&](int64_t r0, int64_t r1, int64_t j0, int64_t j1) {
+      k.gru_bwd(r1 - r0, j0, j1, H, g + r0 * NG, hnt + r0 * H, hp + r0 * H, dh.data() + r0 * H,
+                dh0 + r0 * H, gx + r0 * NG, ghh + r0 * NG);
+    });
+    zero_rows(gx, nb, B, NG);
+    zero_rows(ghh, nb, B, NG);
+    mm<T>(nb, H, NG, ghh, NG, w_hh, H, false, T(1), dh0, H);
+  }
+  mm<T>(TB, s.input, NG, dgx.data(), NG, w_ih, s.input, false, T(0), dx, s.input);
+  mm_tn<T>(NG, s.input, TB, dgx.data(), x, dw_ih);
+  mm_tn<T>(NG, H, TB, dgh.data(), hprev, dw_hh);
+  column_sums<T>(TB, NG, dgx.data(), db_ih);
+  column_sums<T>(TB, NG, dgh.data(), db_hh);
+}
+
+// ---- Elman RNN -------------------------------------------------------------------------------
+template <typename T>
+void rnn_forward(const RnnShape& s, bool relu, const T* x, const T* w_ih, const T* w_hh,
+                 const T* b_ih, const T* b_hh, const T* h0, const int64_t* lengths, bool reverse,
+                 T* y, T* hT, T* acts, T* hprev) {
+  const int64_t B = s.batch, H = s.hidden;
+  const GateKernels<T> k = gates_for<T>(active_isa());
+  const std::vector<int64_t> act = active_rows(s, lengths);
+  project_inputs(s.steps * B, H, s.input, x, w_ih, b_ih, b_hh, acts);
+  std::memcpy(hT, h0, sizeof(T) * size_t(B * H));
+  for (int64_t step = 0; step < s.steps; ++step) {
+    const int64_t t = time_of(s, step, reverse), nb = act[size_t(t)];
+    T* a = acts + t * B * H;
+    T* hp = hprev + t * B * H;
+    T* yt = y + t * B * H;
+    std::memcpy(hp, hT, sizeof(T) * size_t(nb * H));
+    mm<T>(nb, H, H, hT, H, w_hh, H, true, T(1), a, H);
+    parallel_gates(nb, H, [&](int64_t r0, int64_t r1, int64_t j0, int64_t j1) {
+      k.rnn_fwd(r1 - r0, j0, j1, H, relu, a + r0 * H, hT + r0 * H);
+    });
+    std::memcpy(yt, hT, sizeof(T) * size_t(nb * H));
+    zero_rows(yt, nb, B, H);
+    zero_rows(hp, nb, B, H);
+    zero_rows(a, nb, B, H);
+  }
+}
+
+template <typename T>
+void rnn_backward(const RnnShape& s, bool relu, const T* x, const T* w_ih, const T* w_hh,
+                  const int64_t* lengths, bool reverse, const T* acts, const T* hprev,
+                  const T* dy, const T* dhT, T* dx, T* dw_ih, T* dw_hh, T* db, T* dh0) {
+  const int64_t B = s.batch, H = s.hidden, TB = s.steps * B;
+  const GateKernels<T> k = gates_for<T>(active_isa());
+  const std::vector<int64_t> act = active_rows(s, lengths);
+  std::vector<T> dg(size_t(TB * H)), dh(size_t(B * H));
+  std::memcpy(dh0, dhT, sizeof(T) * size_t(B * H));
+  for (int64_t step = s.steps - 1; step >= 0; --step) {
+    const int64_t t = time_of(s, step, reverse), nb = act[size_t(t)];
+    const T* dyt = dy + t * B * H;
+    for (int64_t i = 0; i < nb * H; ++i) dh[size_t(i)] = dh0[i] + dyt[i];
+    T* dgt = dg.data() + t * B * H;
+    const T* a = acts + t * B * H;
+    parallel_gates(nb, H, [&](int64_t r0, int64_t r1, int64_t j0, int64_t j1) {
+      k.rnn_bwd(r1 - r0, j0, j1, H, relu, a + r0 * H, dh.data() + r0 * H, dgt + r0 * H);
+    });
+    zero_rows(dgt, nb, B, H);
+    mm<T>(nb, H, H, dgt, H, w_hh, H, false, T(0), dh0, H);
+  }
+  mm<T>(TB, s.input, H, dg.data(), H, w_ih, s.input, false, T(0), dx, s.input);
+  mm_tn<T>(H, s.input, TB, dg.data(), x, dw_ih);
+  mm_tn<T>(H, H, TB, dg.data(), hprev, dw_hh);
+  column_sums<T>(TB, H, dg.data(), db);
+}
+
+#define FASTDL_INSTANTIATE_RNN(T)                                                              \
+  template void lstm_forward<T>(const RnnShape&, const T*, const T*, const T*, const T*,       \
+                                const T*, const T*, const T*, const T*, const int64_t*, bool,  \
+                                T*, T*, T*, T*, T*, T*, T*);                                   \
+  template void lstm_backward<T>(const RnnShape&, const T*, const T*, const T*, const T*,      \
+                                 const int64_t*, bool, const T*, const T*, const T*, const T*, \
+                                 const T*, const T*, const T*, T*, T*, T*, T*, T*, T*, T*);    \
+  template void gru_forward<T>(const RnnShape&, const T*, const T*, const T*, const T*,        \
+                               const T*, const T*, const int64_t*, bool, T*, T*, T*, T*, T*);  \
+  template void gru_backward<T>(const RnnShape&, const T*, const T*, const T*, const int64_t*, \
+                                bool, const T*, const T*, const T*, const T*, const T*, T*,    \
+                                T*, T*, T*, T*, T*);                                           \
+  template void rnn_forward<T>(const RnnShape&, bool, const T*, const T*, const T*, const T*,  \
+                               const T*, const T*, const int64_t*, bool, T*, T*, T*, T*);      \
+  template void rnn_backward<T>(const RnnShape&, bool, const T*, const T*, const T*,           \
+                                const int64_t*, bool, const T*, const T*, const T*, const T*,  \
+                                T*, T*, T*, T*, T*);
+FASTDL_INSTANTIATE_RNN(float)
+FASTDL_INSTANTIATE_RNN(double)
+
+}  // namespace fastdl::cpu
