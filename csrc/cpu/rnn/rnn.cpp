@@ -11,6 +11,7 @@
 #include "common/threading.h"
 #include "cpu/gemm/gemm.h"
 #include "cpu/rnn/rnn_gates.h"
+#include "cpu/rnn/rnn_loops.h"
 
 namespace fastdl::cpu {
 namespace {
@@ -44,6 +45,36 @@ GateKernels<T> gates_for(Isa isa) {
   }
 }
 #undef FASTDL_GATES
+
+template <typename T>
+struct LoopKernels {
+  decltype(&scalar::lstm_loop_forward<T>) lstm_fwd;
+  decltype(&scalar::lstm_loop_backward<T>) lstm_bwd;
+  decltype(&scalar::gru_loop_forward<T>) gru_fwd;
+  decltype(&scalar::gru_loop_backward<T>) gru_bwd;
+  decltype(&scalar::rnn_loop_forward<T>) rnn_fwd;
+  decltype(&scalar::rnn_loop_backward<T>) rnn_bwd;
+};
+
+#define FASTDL_LOOPS(ns)                                                              \
+  LoopKernels<T> {                                                                    \
+    ns::lstm_loop_forward<T>, ns::lstm_loop_backward<T>, ns::gru_loop_forward<T>,     \
+        ns::gru_loop_backward<T>, ns::rnn_loop_forward<T>, ns::rnn_loop_backward<T>   \
+  }
+
+template <typename T>
+LoopKernels<T> loops_for(Isa isa) {
+  switch (isa) {
+#ifdef FASTDL_HAVE_ISA_avx512
+    case Isa::avx512: return FASTDL_LOOPS(avx512);
+#endif
+#ifdef FASTDL_HAVE_ISA_avx2
+    case Isa::avx2: return FASTDL_LOOPS(avx2);
+#endif
+    default: return FASTDL_LOOPS(scalar);
+  }
+}
+#undef FASTDL_LOOPS
 
 // Rows active at each time index: lengths are sorted in decreasing order, so the sequences
 // still running at time t are a prefix of the batch.
@@ -146,34 +177,37 @@ inline int64_t time_of(const RnnShape& s, int64_t step, bool reverse) {
 }  // namespace
 
 // ---- LSTM ------------------------------------------------------------------------------------
+// With a projection the state fed back is h W_hr^T, a second product per step after all of the
+// step's gates: that variant runs here on whole-step GEMM calls; without one, in the per-ISA loop.
 template <typename T>
 void lstm_forward(const RnnShape& s, const T* x, const T* w_ih, const T* w_hh, const T* b_ih,
                   const T* b_hh, const T* w_hr, const T* h0, const T* c0, const int64_t* lengths,
                   bool reverse, T* y, T* hT, T* cT, T* gates, T* cprev, T* hprev, T* hpre) {
   const int64_t B = s.batch, H = s.hidden, P = s.out, NG = 4 * H;
-  const GateKernels<T> k = gates_for<T>(active_isa());
   const std::vector<int64_t> act = active_rows(s, lengths);
   project_inputs(s.steps * B, NG, s.input, x, w_ih, b_ih, b_hh, gates);
   std::memcpy(hT, h0, sizeof(T) * size_t(B * P));  // the running states live in hT and cT
   std::memcpy(cT, c0, sizeof(T) * size_t(B * H));
-  std::vector<T> hbuf(w_hr ? size_t(B * H) : 0);
+  if (!w_hr) {
+    loops_for<T>(active_isa()).lstm_fwd(s, act.data(), reverse, w_hh, gates, hT, cT, y, cprev,
+                                        hprev, num_threads());
+    return;
+  }
+  const GateKernels<T> k = gates_for<T>(active_isa());
   for (int64_t step = 0; step < s.steps; ++step) {
     const int64_t t = time_of(s, step, reverse), nb = act[size_t(t)];
     T* g = gates + t * B * NG;
     T* hp = hprev + t * B * P;
     T* cp = cprev + t * B * H;
     T* yt = y + t * B * P;
+    T* hout = hpre + t * B * H;
     std::memcpy(hp, hT, sizeof(T) * size_t(nb * P));
     mm<T>(nb, NG, P, hT, P, w_hh, P, true, T(1), g, NG);
-    // Without a projection h_t goes straight into the state (and y); with one, into hpre.
-    T* hout = w_hr ? hpre + t * B * H : hT;
     parallel_gates(nb, H, [&](int64_t r0, int64_t r1, int64_t j0, int64_t j1) {
       k.lstm_fwd(r1 - r0, j0, j1, H, g + r0 * NG, cT + r0 * H, cp + r0 * H, hout + r0 * H);
     });
-    if (w_hr) {
-      mm<T>(nb, P, H, hout, H, w_hr, H, true, T(0), hT, P);
-      zero_rows(hpre + t * B * H, nb, B, H);
-    }
+    mm<T>(nb, P, H, hout, H, w_hr, H, true, T(0), hT, P);
+    zero_rows(hout, nb, B, H);
     std::memcpy(yt, hT, sizeof(T) * size_t(nb * P));
     zero_rows(yt, nb, B, P);
     zero_rows(hp, nb, B, P);
@@ -187,32 +221,34 @@ void lstm_backward(const RnnShape& s, const T* x, const T* w_ih, const T* w_hh, 
                    const T* hprev, const T* hpre, const T* dy, const T* dhT, const T* dcT, T* dx,
                    T* dw_ih, T* dw_hh, T* db, T* dw_hr, T* dh0, T* dc0) {
   const int64_t B = s.batch, H = s.hidden, P = s.out, NG = 4 * H, TB = s.steps * B;
-  const GateKernels<T> k = gates_for<T>(active_isa());
   const std::vector<int64_t> act = active_rows(s, lengths);
-  std::vector<T> dg(size_t(TB * NG)), dh(size_t(B * P));
-  std::vector<T> dhp(w_hr ? size_t(TB * P) : 0), dpre(w_hr ? size_t(B * H) : 0);
+  std::vector<T> dg(size_t(TB * NG));
   std::memcpy(dh0, dhT, sizeof(T) * size_t(B * P));  // running gradients of the states
   std::memcpy(dc0, dcT, sizeof(T) * size_t(B * H));
-  for (int64_t step = s.steps - 1; step >= 0; --step) {
-    const int64_t t = time_of(s, step, reverse), nb = act[size_t(t)];
-    const T* dyt = dy + t * B * P;
-    T* dgt = dg.data() + t * B * NG;
-    for (int64_t i = 0; i < nb * P; ++i) dh[size_t(i)] = dh0[i] + dyt[i];
-    const T* dpre_t = dh.data();
-    if (w_hr) {
+  std::vector<T> dhp(w_hr ? size_t(TB * P) : 0);
+  if (!w_hr) {
+    loops_for<T>(active_isa()).lstm_bwd(s, act.data(), reverse, w_hh, gates, cprev, dy, dh0, dc0,
+                                        dg.data(), num_threads());
+  } else {
+    const GateKernels<T> k = gates_for<T>(active_isa());
+    std::vector<T> dh(size_t(B * P)), dpre(size_t(B * H));
+    for (int64_t step = s.steps - 1; step >= 0; --step) {
+      const int64_t t = time_of(s, step, reverse), nb = act[size_t(t)];
+      const T* dyt = dy + t * B * P;
+      T* dgt = dg.data() + t * B * NG;
+      for (int64_t i = 0; i < nb * P; ++i) dh[size_t(i)] = dh0[i] + dyt[i];
       std::memcpy(dhp.data() + t * B * P, dh.data(), sizeof(T) * size_t(nb * P));
       zero_rows(dhp.data() + t * B * P, nb, B, P);
       mm<T>(nb, H, P, dh.data(), P, w_hr, H, false, T(0), dpre.data(), H);
-      dpre_t = dpre.data();
+      const T* g = gates + t * B * NG;
+      const T* cp = cprev + t * B * H;
+      parallel_gates(nb, H, [&](int64_t r0, int64_t r1, int64_t j0, int64_t j1) {
+        k.lstm_bwd(r1 - r0, j0, j1, H, g + r0 * NG, cp + r0 * H, dpre.data() + r0 * H,
+                   dc0 + r0 * H, dgt + r0 * NG);
+      });
+      zero_rows(dgt, nb, B, NG);
+      mm<T>(nb, P, NG, dgt, NG, w_hh, P, false, T(0), dh0, P);
     }
-    const T* g = gates + t * B * NG;
-    const T* cp = cprev + t * B * H;
-    parallel_gates(nb, H, [&](int64_t r0, int64_t r1, int64_t j0, int64_t j1) {
-      k.lstm_bwd(r1 - r0, j0, j1, H, g + r0 * NG, cp + r0 * H, dpre_t + r0 * H, dc0 + r0 * H,
-                 dgt + r0 * NG);
-    });
-    zero_rows(dgt, nb, B, NG);
-    mm<T>(nb, P, NG, dgt, NG, w_hh, P, false, T(0), dh0, P);
   }
   mm<T>(TB, s.input, NG, dg.data(), NG, w_ih, s.input, false, T(0), dx, s.input);
   mm_tn<T>(NG, s.input, TB, dg.data(), x, dw_ih);
@@ -226,34 +262,12 @@ template <typename T>
 void gru_forward(const RnnShape& s, const T* x, const T* w_ih, const T* w_hh, const T* b_ih,
                  const T* b_hh, const T* h0, const int64_t* lengths, bool reverse, T* y, T* hT,
                  T* gates, T* hn, T* hprev) {
-  const int64_t B = s.batch, H = s.hidden, NG = 3 * H;
-  const GateKernels<T> k = gates_for<T>(active_isa());
   const std::vector<int64_t> act = active_rows(s, lengths);
-  project_inputs(s.steps * B, NG, s.input, x, w_ih, b_ih, static_cast<const T*>(nullptr),
-                 gates);
-  std::memcpy(hT, h0, sizeof(T) * size_t(B * H));
-  std::vector<T> gh(size_t(B * NG));
-  for (int64_t step = 0; step < s.steps; ++step) {
-    const int64_t t = time_of(s, step, reverse), nb = act[size_t(t)];
-    T* g = gates + t * B * NG;
-    T* hnt = hn + t * B * H;
-    T* hp = hprev + t * B * H;
-    T* yt = y + t * B * H;
-    T beta = T(0);
-    if (b_hh) {
-      for (int64_t r = 0; r < nb; ++r) std::memcpy(gh.data() + r * NG, b_hh, sizeof(T) * size_t(NG));
-      beta = T(1);
-    }
-    mm<T>(nb, NG, H, hT, H, w_hh, H, true, beta, gh.data(), NG);
-    parallel_gates(nb, H, [&](int64_t r0, int64_t r1, int64_t j0, int64_t j1) {
-      k.gru_fwd(r1 - r0, j0, j1, H, g + r0 * NG, gh.data() + r0 * NG, hnt + r0 * H, hT + r0 * H,
-                hp + r0 * H);
-    });
-    std::memcpy(yt, hT, sizeof(T) * size_t(nb * H));
-    zero_rows(yt, nb, B, H);
-    zero_rows(hp, nb, B, H);
-    zero_rows(hnt, nb, B, H);
-  }
+  project_inputs(s.steps * s.batch, 3 * s.hidden, s.input, x, w_ih, b_ih,
+                 static_cast<const T*>(nullptr), gates);
+  std::memcpy(hT, h0, sizeof(T) * size_t(s.batch * s.hidden));
+  loops_for<T>(active_isa()).gru_fwd(s, act.data(), reverse, w_hh, b_hh, gates, hn, hT, y, hprev,
+                                     num_threads());
 }
 
 template <typename T>
@@ -262,27 +276,11 @@ void gru_backward(const RnnShape& s, const T* x, const T* w_ih, const T* w_hh,
                   const T* hprev, const T* dy, const T* dhT, T* dx, T* dw_ih, T* dw_hh,
                   T* db_ih, T* db_hh, T* dh0) {
   const int64_t B = s.batch, H = s.hidden, NG = 3 * H, TB = s.steps * B;
-  const GateKernels<T> k = gates_for<T>(active_isa());
   const std::vector<int64_t> act = active_rows(s, lengths);
-  std::vector<T> dgx(size_t(TB * NG)), dgh(size_t(TB * NG)), dh(size_t(B * H));
+  std::vector<T> dgx(size_t(TB * NG)), dgh(size_t(TB * NG));
   std::memcpy(dh0, dhT, sizeof(T) * size_t(B * H));
-  for (int64_t step = s.steps - 1; step >= 0; --step) {
-    const int64_t t = time_of(s, step, reverse), nb = act[size_t(t)];
-    const T* dyt = dy + t * B * H;
-    for (int64_t i = 0; i < nb * H; ++i) dh[size_t(i)] = dh0[i] + dyt[i];
-    T* gx = dgx.data() + t * B * NG;
-    T* ghh = dgh.data() + t * B * NG;
-    const T* g = gates + t * B * NG;
-    const T* hnt = hn + t * B * H;
-    const T* hp = hprev + t * B * H;
-    parallel_gates(nb, H, [&](int64_t r0, int64_t r1, int64_t j0, int64_t j1) {
-      k.gru_bwd(r1 - r0, j0, j1, H, g + r0 * NG, hnt + r0 * H, hp + r0 * H, dh.data() + r0 * H,
-                dh0 + r0 * H, gx + r0 * NG, ghh + r0 * NG);
-    });
-    zero_rows(gx, nb, B, NG);
-    zero_rows(ghh, nb, B, NG);
-    mm<T>(nb, H, NG, ghh, NG, w_hh, H, false, T(1), dh0, H);
-  }
+  loops_for<T>(active_isa()).gru_bwd(s, act.data(), reverse, w_hh, gates, hn, hprev, dy, dh0,
+                                     dgx.data(), dgh.data(), num_threads());
   mm<T>(TB, s.input, NG, dgx.data(), NG, w_ih, s.input, false, T(0), dx, s.input);
   mm_tn<T>(NG, s.input, TB, dgx.data(), x, dw_ih);
   mm_tn<T>(NG, H, TB, dgh.data(), hprev, dw_hh);
@@ -295,26 +293,11 @@ template <typename T>
 void rnn_forward(const RnnShape& s, bool relu, const T* x, const T* w_ih, const T* w_hh,
                  const T* b_ih, const T* b_hh, const T* h0, const int64_t* lengths, bool reverse,
                  T* y, T* hT, T* acts, T* hprev) {
-  const int64_t B = s.batch, H = s.hidden;
-  const GateKernels<T> k = gates_for<T>(active_isa());
   const std::vector<int64_t> act = active_rows(s, lengths);
-  project_inputs(s.steps * B, H, s.input, x, w_ih, b_ih, b_hh, acts);
-  std::memcpy(hT, h0, sizeof(T) * size_t(B * H));
-  for (int64_t step = 0; step < s.steps; ++step) {
-    const int64_t t = time_of(s, step, reverse), nb = act[size_t(t)];
-    T* a = acts + t * B * H;
-    T* hp = hprev + t * B * H;
-    T* yt = y + t * B * H;
-    std::memcpy(hp, hT, sizeof(T) * size_t(nb * H));
-    mm<T>(nb, H, H, hT, H, w_hh, H, true, T(1), a, H);
-    parallel_gates(nb, H, [&](int64_t r0, int64_t r1, int64_t j0, int64_t j1) {
-      k.rnn_fwd(r1 - r0, j0, j1, H, relu, a + r0 * H, hT + r0 * H);
-    });
-    std::memcpy(yt, hT, sizeof(T) * size_t(nb * H));
-    zero_rows(yt, nb, B, H);
-    zero_rows(hp, nb, B, H);
-    zero_rows(a, nb, B, H);
-  }
+  project_inputs(s.steps * s.batch, s.hidden, s.input, x, w_ih, b_ih, b_hh, acts);
+  std::memcpy(hT, h0, sizeof(T) * size_t(s.batch * s.hidden));
+  loops_for<T>(active_isa()).rnn_fwd(s, relu, act.data(), reverse, w_hh, acts, hT, y, hprev,
+                                     num_threads());
 }
 
 template <typename T>
@@ -322,22 +305,11 @@ void rnn_backward(const RnnShape& s, bool relu, const T* x, const T* w_ih, const
                   const int64_t* lengths, bool reverse, const T* acts, const T* hprev,
                   const T* dy, const T* dhT, T* dx, T* dw_ih, T* dw_hh, T* db, T* dh0) {
   const int64_t B = s.batch, H = s.hidden, TB = s.steps * B;
-  const GateKernels<T> k = gates_for<T>(active_isa());
   const std::vector<int64_t> act = active_rows(s, lengths);
-  std::vector<T> dg(size_t(TB * H)), dh(size_t(B * H));
+  std::vector<T> dg(size_t(TB * H));
   std::memcpy(dh0, dhT, sizeof(T) * size_t(B * H));
-  for (int64_t step = s.steps - 1; step >= 0; --step) {
-    const int64_t t = time_of(s, step, reverse), nb = act[size_t(t)];
-    const T* dyt = dy + t * B * H;
-    for (int64_t i = 0; i < nb * H; ++i) dh[size_t(i)] = dh0[i] + dyt[i];
-    T* dgt = dg.data() + t * B * H;
-    const T* a = acts + t * B * H;
-    parallel_gates(nb, H, [&](int64_t r0, int64_t r1, int64_t j0, int64_t j1) {
-      k.rnn_bwd(r1 - r0, j0, j1, H, relu, a + r0 * H, dh.data() + r0 * H, dgt + r0 * H);
-    });
-    zero_rows(dgt, nb, B, H);
-    mm<T>(nb, H, H, dgt, H, w_hh, H, false, T(0), dh0, H);
-  }
+  loops_for<T>(active_isa()).rnn_bwd(s, relu, act.data(), reverse, w_hh, acts, dy, dh0,
+                                     dg.data(), num_threads());
   mm<T>(TB, s.input, H, dg.data(), H, w_ih, s.input, false, T(0), dx, s.input);
   mm_tn<T>(H, s.input, TB, dg.data(), x, dw_ih);
   mm_tn<T>(H, H, TB, dg.data(), hprev, dw_hh);
