@@ -146,23 +146,37 @@ void mm_tn(int64_t m, int64_t n, int64_t k, const T* a, const T* b, T* c) {
   gemm<T>(m, n, k, T(1), {a, 1, m}, {b, n, 1}, T(0), {c, n, 1});
 }
 
-// out (cols,) = column sums of a (rows, cols) (optionally also written to out2).
+// out (cols,) = column sums of a (rows, cols): threads take column blocks of 1024 (4 KiB of
+// float accumulators), each walks the rows once with a vectorized inner loop.
 template <typename T>
-void column_sums(int64_t rows, int64_t cols, const T* a, T* out, T* out2 = nullptr) {
-  const int64_t blocks = (cols + 63) / 64;
-#pragma omp parallel for num_threads(num_threads()) schedule(static) if (rows * cols > 65536)
+void column_sums(int64_t rows, int64_t cols, const T* a, T* out) {
+  constexpr int64_t kBlock = 1024;
+  const int64_t blocks = (cols + kBlock - 1) / kBlock;
+  const int threads = num_threads();
+#pragma omp parallel for num_threads(threads) schedule(static) if (threads > 1 && rows * cols > 65536)
   for (int64_t bk = 0; bk < blocks; ++bk) {
-    const int64_t j0 = bk * 64, j1 = std::min(cols, j0 + 64);
-    T acc[64] = {};
+    const int64_t j0 = bk * kBlock, n = std::min(cols, j0 + kBlock) - j0;
+    T* acc = out + j0;
+    for (int64_t j = 0; j < n; ++j) acc[j] = T(0);
     for (int64_t r = 0; r < rows; ++r) {
-      const T* row = a + r * cols;
-      for (int64_t j = j0; j < j1; ++j) acc[j - j0] += row[j];
-    }
-    for (int64_t j = j0; j < j1; ++j) {
-      out[j] = acc[j - j0];
-      if (out2) out2[j] = acc[j - j0];
+      const T* row = a + r * cols + j0;
+      for (int64_t j = 0; j < n; ++j) acc[j] += row[j];
     }
   }
+}
+
+// Scratch arrays of the backward kernels (pre-activation gradients of every step, tens of MiB at
+// training sizes), kept per thread and grown on demand: a fresh allocation each call cost page
+// faults and zeroing worth ~10% of an LSTM backward. Never read before written.
+template <typename T>
+T* scratch(int slot, int64_t count) {
+  static thread_local std::vector<T> buffers[3];
+  std::vector<T>& b = buffers[slot];
+  if (int64_t(b.size()) < count) {
+    b = std::vector<T>();
+    b.resize(size_t(count));
+  }
+  return b.data();
 }
 
 template <typename T>
@@ -222,20 +236,20 @@ void lstm_backward(const RnnShape& s, const T* x, const T* w_ih, const T* w_hh, 
                    T* dw_ih, T* dw_hh, T* db, T* dw_hr, T* dh0, T* dc0) {
   const int64_t B = s.batch, H = s.hidden, P = s.out, NG = 4 * H, TB = s.steps * B;
   const std::vector<int64_t> act = active_rows(s, lengths);
-  std::vector<T> dg(size_t(TB * NG));
+  T* dg = scratch<T>(0, TB * NG);
   std::memcpy(dh0, dhT, sizeof(T) * size_t(B * P));  // running gradients of the states
   std::memcpy(dc0, dcT, sizeof(T) * size_t(B * H));
   std::vector<T> dhp(w_hr ? size_t(TB * P) : 0);
   if (!w_hr) {
     loops_for<T>(active_isa()).lstm_bwd(s, act.data(), reverse, w_hh, gates, cprev, dy, dh0, dc0,
-                                        dg.data(), num_threads());
+                                        dg, num_threads());
   } else {
     const GateKernels<T> k = gates_for<T>(active_isa());
     std::vector<T> dh(size_t(B * P)), dpre(size_t(B * H));
     for (int64_t step = s.steps - 1; step >= 0; --step) {
       const int64_t t = time_of(s, step, reverse), nb = act[size_t(t)];
       const T* dyt = dy + t * B * P;
-      T* dgt = dg.data() + t * B * NG;
+      T* dgt = dg + t * B * NG;
       for (int64_t i = 0; i < nb * P; ++i) dh[size_t(i)] = dh0[i] + dyt[i];
       std::memcpy(dhp.data() + t * B * P, dh.data(), sizeof(T) * size_t(nb * P));
       zero_rows(dhp.data() + t * B * P, nb, B, P);
@@ -250,10 +264,10 @@ void lstm_backward(const RnnShape& s, const T* x, const T* w_ih, const T* w_hh, 
       mm<T>(nb, P, NG, dgt, NG, w_hh, P, false, T(0), dh0, P);
     }
   }
-  mm<T>(TB, s.input, NG, dg.data(), NG, w_ih, s.input, false, T(0), dx, s.input);
-  mm_tn<T>(NG, s.input, TB, dg.data(), x, dw_ih);
-  mm_tn<T>(NG, P, TB, dg.data(), hprev, dw_hh);
-  column_sums<T>(TB, NG, dg.data(), db);
+  mm<T>(TB, s.input, NG, dg, NG, w_ih, s.input, false, T(0), dx, s.input);
+  mm_tn<T>(NG, s.input, TB, dg, x, dw_ih);
+  mm_tn<T>(NG, P, TB, dg, hprev, dw_hh);
+  column_sums<T>(TB, NG, dg, db);
   if (w_hr) mm_tn<T>(P, H, TB, dhp.data(), hpre, dw_hr);
 }
 
@@ -277,15 +291,16 @@ void gru_backward(const RnnShape& s, const T* x, const T* w_ih, const T* w_hh,
                   T* db_ih, T* db_hh, T* dh0) {
   const int64_t B = s.batch, H = s.hidden, NG = 3 * H, TB = s.steps * B;
   const std::vector<int64_t> act = active_rows(s, lengths);
-  std::vector<T> dgx(size_t(TB * NG)), dgh(size_t(TB * NG));
+  T* dgx = scratch<T>(0, TB * NG);
+  T* dgh = scratch<T>(1, TB * NG);
   std::memcpy(dh0, dhT, sizeof(T) * size_t(B * H));
   loops_for<T>(active_isa()).gru_bwd(s, act.data(), reverse, w_hh, gates, hn, hprev, dy, dh0,
-                                     dgx.data(), dgh.data(), num_threads());
-  mm<T>(TB, s.input, NG, dgx.data(), NG, w_ih, s.input, false, T(0), dx, s.input);
-  mm_tn<T>(NG, s.input, TB, dgx.data(), x, dw_ih);
-  mm_tn<T>(NG, H, TB, dgh.data(), hprev, dw_hh);
-  column_sums<T>(TB, NG, dgx.data(), db_ih);
-  column_sums<T>(TB, NG, dgh.data(), db_hh);
+                                     dgx, dgh, num_threads());
+  mm<T>(TB, s.input, NG, dgx, NG, w_ih, s.input, false, T(0), dx, s.input);
+  mm_tn<T>(NG, s.input, TB, dgx, x, dw_ih);
+  mm_tn<T>(NG, H, TB, dgh, hprev, dw_hh);
+  column_sums<T>(TB, NG, dgx, db_ih);
+  column_sums<T>(TB, NG, dgh, db_hh);
 }
 
 // ---- Elman RNN -------------------------------------------------------------------------------
@@ -306,14 +321,14 @@ void rnn_backward(const RnnShape& s, bool relu, const T* x, const T* w_ih, const
                   const T* dy, const T* dhT, T* dx, T* dw_ih, T* dw_hh, T* db, T* dh0) {
   const int64_t B = s.batch, H = s.hidden, TB = s.steps * B;
   const std::vector<int64_t> act = active_rows(s, lengths);
-  std::vector<T> dg(size_t(TB * H));
+  T* dg = scratch<T>(0, TB * H);
   std::memcpy(dh0, dhT, sizeof(T) * size_t(B * H));
-  loops_for<T>(active_isa()).rnn_bwd(s, relu, act.data(), reverse, w_hh, acts, dy, dh0,
-                                     dg.data(), num_threads());
-  mm<T>(TB, s.input, H, dg.data(), H, w_ih, s.input, false, T(0), dx, s.input);
-  mm_tn<T>(H, s.input, TB, dg.data(), x, dw_ih);
-  mm_tn<T>(H, H, TB, dg.data(), hprev, dw_hh);
-  column_sums<T>(TB, H, dg.data(), db);
+  loops_for<T>(active_isa()).rnn_bwd(s, relu, act.data(), reverse, w_hh, acts, dy, dh0, dg,
+                                     num_threads());
+  mm<T>(TB, s.input, H, dg, H, w_ih, s.input, false, T(0), dx, s.input);
+  mm_tn<T>(H, s.input, TB, dg, x, dw_ih);
+  mm_tn<T>(H, H, TB, dg, hprev, dw_hh);
+  column_sums<T>(TB, H, dg, db);
 }
 
 #define FASTDL_INSTANTIATE_RNN(T)                                                              \

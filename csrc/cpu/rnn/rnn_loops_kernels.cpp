@@ -45,32 +45,35 @@ class Aligned {
 };
 
 // The recurrent product C (rows x blocks*cols) (+)= A (rows x k) B (k x blocks*cols) with B packed
-// once (per block, slivers of NR columns) and A packed per step by the threads, each its own
-// k-range, into one of two buffers (the one not being read by the current product).
+// once (per block, slivers of NR columns, in k blocks of at most KC rows so a packed A panel of
+// one k block stays in L1 while B slivers stream from L2) and A packed per step by the threads,
+// each its own k range, into one of two buffers (the one the current product does not read).
 template <typename T>
 class RecurrentGemm {
  public:
   static constexpr int MR = gemm_config::Blocking<T>::MR, NR = gemm_config::Blocking<T>::NR;
+  static constexpr int64_t KC = gemm_config::Blocking<T>::KC;
 
   // B element (p, g * cols + j) at b[p * rs + (g * cols + j) * cs].
   RecurrentGemm(int64_t k, int64_t blocks, int64_t cols, const T* b, int64_t rs, int64_t cs,
                 int64_t max_rows, int threads)
       : k_(k), blocks_(blocks), cols_(cols), slivers_(ceil_div(cols, NR)),
-        sstride_(packed_b_sliver_stride<T, NR>(k)), panel_(int64_t(MR) * k),
-        packed_b_(blocks * slivers_ * sstride_),
-        packed_a_{Aligned<T>(ceil_div(max_rows, MR) * panel_),
-                  Aligned<T>(ceil_div(max_rows, MR) * panel_)} {
+        kblocks_(ceil_div(k, KC)), kc_(ceil_div(k, kblocks_)),
+        sstride_(packed_b_sliver_stride<T, NR>(kc_)), panel_(int64_t(MR) * kc_),
+        apanels_(ceil_div(max_rows, MR)),
+        packed_b_(blocks * slivers_ * kblocks_ * sstride_),
+        packed_a_{Aligned<T>(kblocks_ * apanels_ * panel_),
+                  Aligned<T>(kblocks_ * apanels_ * panel_)} {
     T* dst = packed_b_.get();
-    const int64_t total = blocks * slivers_;
+    const int64_t total = blocks * slivers_ * kblocks_;
 #pragma omp parallel for num_threads(threads) schedule(static) if (threads > 1)
     for (int64_t i = 0; i < total; ++i) {
-      const int64_t g = i / slivers_, sl = i % slivers_;
+      const int64_t kb = i % kblocks_, sl = i / kblocks_ % slivers_, g = i / kblocks_ / slivers_;
       const int64_t j0 = sl * NR, nc = std::min<int64_t>(NR, cols - j0);
-      pack_b<T, NR>(k, nc, b + (g * cols + j0) * cs, rs, cs, dst + i * sstride_);
+      const int64_t p0 = kb * kc_, kc = std::min(kc_, k - p0);
+      pack_b<T, NR>(kc, nc, b + p0 * rs + (g * cols + j0) * cs, rs, cs, dst + i * sstride_);
     }
   }
-
-  int64_t slivers() const { return slivers_; }
 
   // Thread t's slivers [s0, s1) of each block (and units [s0 * NR, min(cols, s1 * NR))).
   std::pair<int64_t, int64_t> share(int t, int nt) const {
@@ -82,15 +85,20 @@ class RecurrentGemm {
   // `which`; rows past m of the last panel are zeros.
   void pack_columns(int which, int64_t m, const T* a, int64_t lda, int64_t p0, int64_t p1) {
     T* dst = packed_a_[which].get();
-    for (int64_t i0 = 0; i0 < m; i0 += MR) {
-      T* panel = dst + (i0 / MR) * panel_;
-      const int mr = int(std::min<int64_t>(MR, m - i0));
-      for (int i = 0; i < mr; ++i) {
-        const T* row = a + (i0 + i) * lda;
-        for (int64_t p = p0; p < p1; ++p) panel[p * MR + i] = row[p];
+    while (p0 < p1) {  // one k block at a time
+      const int64_t kb = p0 / kc_, q1 = std::min(p1, (kb + 1) * kc_), base = kb * kc_;
+      T* blk = dst + kb * apanels_ * panel_;
+      for (int64_t i0 = 0; i0 < m; i0 += MR) {
+        T* panel = blk + (i0 / MR) * panel_;
+        const int mr = int(std::min<int64_t>(MR, m - i0));
+        for (int i = 0; i < mr; ++i) {
+          const T* row = a + (i0 + i) * lda;
+          for (int64_t p = p0; p < q1; ++p) panel[(p - base) * MR + i] = row[p];
+        }
+        for (int i = mr; i < MR; ++i)
+          for (int64_t p = p0; p < q1; ++p) panel[(p - base) * MR + i] = T(0);
       }
-      for (int i = mr; i < MR; ++i)
-        for (int64_t p = p0; p < p1; ++p) panel[p * MR + i] = T(0);
+      p0 = q1;
     }
   }
 
@@ -101,15 +109,21 @@ class RecurrentGemm {
       for (int64_t sl = s0; sl < s1; ++sl) {
         const int64_t j0 = sl * NR;
         const int nr = int(std::min<int64_t>(NR, cols_ - j0));
-        const T* pb = packed_b_.get() + (g * slivers_ + sl) * sstride_;
-        for (int64_t i0 = 0; i0 < m; i0 += MR)
-          micro_kernel<T, MR, NR>(k_, pa + (i0 / MR) * panel_, pb, c + i0 * ldc + g * cols_ + j0,
-                                  ldc, 1, int(std::min<int64_t>(MR, m - i0)), nr, T(1), beta);
+        for (int64_t kb = 0; kb < kblocks_; ++kb) {
+          const int64_t kc = std::min(kc_, k_ - kb * kc_);
+          const T* pb = packed_b_.get() + ((g * slivers_ + sl) * kblocks_ + kb) * sstride_;
+          const T* pk = pa + kb * apanels_ * panel_;
+          for (int64_t i0 = 0; i0 < m; i0 += MR)
+            micro_kernel<T, MR, NR>(kc, pk + (i0 / MR) * panel_, pb,
+                                    c + i0 * ldc + g * cols_ + j0, ldc, 1,
+                                    int(std::min<int64_t>(MR, m - i0)), nr, T(1),
+                                    kb == 0 ? beta : T(1));
+        }
       }
   }
 
  private:
-  int64_t k_, blocks_, cols_, slivers_, sstride_, panel_;
+  int64_t k_, blocks_, cols_, slivers_, kblocks_, kc_, sstride_, panel_, apanels_;
   Aligned<T> packed_b_;
   Aligned<T> packed_a_[2];
 };
