@@ -8,6 +8,7 @@
 #include <vector>
 
 #include "common/cpu_features.h"
+#include "common/rnn_lengths.h"
 #include "common/threading.h"
 #include "cpu/gemm/gemm.h"
 #include "cpu/rnn/rnn_gates.h"
@@ -76,17 +77,8 @@ LoopKernels<T> loops_for(Isa isa) {
 }
 #undef FASTDL_LOOPS
 
-// Rows active at each time index: lengths are sorted in decreasing order, so the sequences
-// still running at time t are a prefix of the batch.
 std::vector<int64_t> active_rows(const RnnShape& s, const int64_t* lengths) {
-  std::vector<int64_t> act(size_t(s.steps), s.batch);
-  if (lengths)
-    for (int64_t t = 0; t < s.steps; ++t) {
-      int64_t n = 0;
-      while (n < s.batch && lengths[n] > t) ++n;
-      act[size_t(t)] = n;
-    }
-  return act;
+  return rnn_active_rows(s.steps, s.batch, lengths);
 }
 
 // Runs fn(r0, r1, j0, j1) over rows [0, rows) x columns [0, cols): one call when the work is
