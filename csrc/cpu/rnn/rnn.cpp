@@ -81,6 +81,14 @@ std::vector<int64_t> active_rows(const RnnShape& s, const int64_t* lengths) {
   return rnn_active_rows(s.steps, s.batch, lengths);
 }
 
+// Threads for a time loop: each step ends in a barrier, so a step must carry enough work
+// (here >= 2 MFLOP of recurrent product, ~40 us on one core) for a second thread to pay; small
+// layers (and a loaded machine, where a barrier waits for a descheduled thread) run on one.
+int loop_threads(const RnnShape& s, int64_t gates) {
+  const double step_flops = 2.0 * double(s.batch) * double(gates * s.hidden) * double(s.out);
+  return step_flops >= 2e6 ? num_threads() : 1;
+}
+
 // Runs fn(r0, r1, j0, j1) over rows [0, rows) x columns [0, cols): one call when the work is
 // small, else split by rows (enough of them) or by column blocks (batch 1, few rows).
 template <typename Fn>
@@ -196,7 +204,7 @@ void lstm_forward(const RnnShape& s, const T* x, const T* w_ih, const T* w_hh, c
   std::memcpy(cT, c0, sizeof(T) * size_t(B * H));
   if (!w_hr) {
     loops_for<T>(active_isa()).lstm_fwd(s, act.data(), reverse, w_hh, gates, hT, cT, y, cprev,
-                                        hprev, num_threads());
+                                        hprev, loop_threads(s, 4));
     return;
   }
   const GateKernels<T> k = gates_for<T>(active_isa());
@@ -234,7 +242,7 @@ void lstm_backward(const RnnShape& s, const T* x, const T* w_ih, const T* w_hh, 
   std::vector<T> dhp(w_hr ? size_t(TB * P) : 0);
   if (!w_hr) {
     loops_for<T>(active_isa()).lstm_bwd(s, act.data(), reverse, w_hh, gates, cprev, dy, dh0, dc0,
-                                        dg, num_threads());
+                                        dg, loop_threads(s, 4));
   } else {
     const GateKernels<T> k = gates_for<T>(active_isa());
     std::vector<T> dh(size_t(B * P)), dpre(size_t(B * H));
@@ -273,7 +281,7 @@ void gru_forward(const RnnShape& s, const T* x, const T* w_ih, const T* w_hh, co
                  static_cast<const T*>(nullptr), gates);
   std::memcpy(hT, h0, sizeof(T) * size_t(s.batch * s.hidden));
   loops_for<T>(active_isa()).gru_fwd(s, act.data(), reverse, w_hh, b_hh, gates, hn, hT, y, hprev,
-                                     num_threads());
+                                     loop_threads(s, 3));
 }
 
 template <typename T>
@@ -287,7 +295,7 @@ void gru_backward(const RnnShape& s, const T* x, const T* w_ih, const T* w_hh,
   T* dgh = scratch<T>(1, TB * NG);
   std::memcpy(dh0, dhT, sizeof(T) * size_t(B * H));
   loops_for<T>(active_isa()).gru_bwd(s, act.data(), reverse, w_hh, gates, hn, hprev, dy, dh0,
-                                     dgx, dgh, num_threads());
+                                     dgx, dgh, loop_threads(s, 3));
   mm<T>(TB, s.input, NG, dgx, NG, w_ih, s.input, false, T(0), dx, s.input);
   mm_tn<T>(NG, s.input, TB, dgx, x, dw_ih);
   mm_tn<T>(NG, H, TB, dgh, hprev, dw_hh);
@@ -304,7 +312,7 @@ void rnn_forward(const RnnShape& s, bool relu, const T* x, const T* w_ih, const 
   project_inputs(s.steps * s.batch, s.hidden, s.input, x, w_ih, b_ih, b_hh, acts);
   std::memcpy(hT, h0, sizeof(T) * size_t(s.batch * s.hidden));
   loops_for<T>(active_isa()).rnn_fwd(s, relu, act.data(), reverse, w_hh, acts, hT, y, hprev,
-                                     num_threads());
+                                     loop_threads(s, 1));
 }
 
 template <typename T>
@@ -316,7 +324,7 @@ void rnn_backward(const RnnShape& s, bool relu, const T* x, const T* w_ih, const
   T* dg = scratch<T>(0, TB * H);
   std::memcpy(dh0, dhT, sizeof(T) * size_t(B * H));
   loops_for<T>(active_isa()).rnn_bwd(s, relu, act.data(), reverse, w_hh, acts, dy, dh0, dg,
-                                     num_threads());
+                                     loop_threads(s, 1));
   mm<T>(TB, s.input, H, dg, H, w_ih, s.input, false, T(0), dx, s.input);
   mm_tn<T>(H, s.input, TB, dg, x, dw_ih);
   mm_tn<T>(H, H, TB, dg, hprev, dw_hh);
