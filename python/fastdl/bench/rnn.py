@@ -94,7 +94,7 @@ def check_agreement(tm, fm, x):
     return err
 
 
-def run(threads_list, repeats, quick=False):
+def run(threads_list, repeats, quick=False, progress=None):
     import torch
 
     import fastdl
@@ -116,6 +116,10 @@ def run(threads_list, repeats, quick=False):
                 pct = {k: work / v * 1e-9 / peaks[threads] * 100 for k, v in secs.items()}
                 rows.append([name, threads, kind, secs["fastdl"] * 1e3, secs["torch"] * 1e3,
                              secs["torch"] / secs["fastdl"], pct["fastdl"], pct["torch"]])
+                if progress is not None:
+                    progress(f"  {name}, {threads} thread(s), {kind}: fastdl "
+                             f"{rows[-1][3]:.1f} ms, torch {rows[-1][4]:.1f} ms "
+                             f"({rows[-1][5]:.2f}x)")
     dims = QUICK if quick else FULL
     head = (f"CPU: {platform.processor() or platform.machine()}, fastdl SIMD "
             f"{fastdl._C.simd_path()}, torch {torch.__version__}; T={dims['T']}, "
@@ -135,7 +139,9 @@ def main(argv=None):
                         help="tiny sizes and 2 repeats (a smoke test of the harness)")
     args = parser.parse_args(argv)
     threads = [int(t) for t in args.threads.split(",")]
-    text, _ = run(threads, 2 if args.quick else args.repeats, args.quick)
+    import sys
+    text, _ = run(threads, 2 if args.quick else args.repeats, args.quick,
+                  progress=lambda line: print(line, file=sys.stderr, flush=True))
     print(text)
 
 
