@@ -59,8 +59,8 @@ class RecurrentGemm {
                 int64_t max_rows, int threads)
       : k_(k), blocks_(blocks), cols_(cols), slivers_(ceil_div(cols, NR)),
         kblocks_(ceil_div(k, KC)), kc_(ceil_div(k, kblocks_)),
-        sstride_(packed_b_sliver_stride<T, NR>(kc_)), panel_(int64_t(MR) * kc_),
-        apanels_(ceil_div(max_rows, MR)),
+        sstride_(packed_b_sliver_stride<T, NR>(kc_)), mr_(rows_per_panel(max_rows)),
+        panel_(int64_t(mr_) * kc_), apanels_(ceil_div(max_rows, mr_)),
         packed_b_(blocks * slivers_ * kblocks_ * sstride_),
         packed_a_{Aligned<T>(kblocks_ * apanels_ * panel_),
                   Aligned<T>(kblocks_ * apanels_ * panel_)} {
@@ -73,6 +73,12 @@ class RecurrentGemm {
       const int64_t p0 = kb * kc_, kc = std::min(kc_, k - p0);
       pack_b<T, NR>(kc, nc, b + p0 * rs + (g * cols + j0) * cs, rs, cs, dst + i * sstride_);
     }
+  }
+
+  // Rows per A panel (and micro-kernel tile): MR, or 1, 2 or 4 for batches smaller than MR
+  // (at batch 1 an MR-row tile would spend 7/8 of its FMAs on zero rows).
+  static int rows_per_panel(int64_t max_rows) {
+    return max_rows >= MR ? MR : max_rows <= 1 ? 1 : max_rows <= 2 ? 2 : 4;
   }
 
   // Thread t's slivers [s0, s1) of each block (and units [s0 * NR, min(cols, s1 * NR))).
@@ -88,15 +94,15 @@ class RecurrentGemm {
     while (p0 < p1) {  // one k block at a time
       const int64_t kb = p0 / kc_, q1 = std::min(p1, (kb + 1) * kc_), base = kb * kc_;
       T* blk = dst + kb * apanels_ * panel_;
-      for (int64_t i0 = 0; i0 < m; i0 += MR) {
-        T* panel = blk + (i0 / MR) * panel_;
-        const int mr = int(std::min<int64_t>(MR, m - i0));
+      for (int64_t i0 = 0; i0 < m; i0 += mr_) {
+        T* panel = blk + (i0 / mr_) * panel_;
+        const int mr = int(std::min<int64_t>(mr_, m - i0));
         for (int i = 0; i < mr; ++i) {
           const T* row = a + (i0 + i) * lda;
-          for (int64_t p = p0; p < q1; ++p) panel[(p - base) * MR + i] = row[p];
+          for (int64_t p = p0; p < q1; ++p) panel[(p - base) * mr_ + i] = row[p];
         }
-        for (int i = mr; i < MR; ++i)
-          for (int64_t p = p0; p < q1; ++p) panel[(p - base) * MR + i] = T(0);
+        for (int i = mr; i < mr_; ++i)
+          for (int64_t p = p0; p < q1; ++p) panel[(p - base) * mr_ + i] = T(0);
       }
       p0 = q1;
     }
@@ -104,6 +110,18 @@ class RecurrentGemm {
 
   // C[0:m, block g's slivers [s0, s1)] = A B (+ C when beta is 1), for every block g.
   void multiply(int which, int64_t m, int64_t s0, int64_t s1, T* c, int64_t ldc, T beta) const {
+    switch (mr_) {
+      case 1: return multiply_tiles<1>(which, m, s0, s1, c, ldc, beta);
+      case 2: return multiply_tiles<2>(which, m, s0, s1, c, ldc, beta);
+      case 4: return multiply_tiles<4 < MR ? 4 : MR>(which, m, s0, s1, c, ldc, beta);
+      default: return multiply_tiles<MR>(which, m, s0, s1, c, ldc, beta);
+    }
+  }
+
+ private:
+  template <int R>
+  void multiply_tiles(int which, int64_t m, int64_t s0, int64_t s1, T* c, int64_t ldc,
+                      T beta) const {
     const T* pa = packed_a_[which].get();
     for (int64_t g = 0; g < blocks_; ++g)
       for (int64_t sl = s0; sl < s1; ++sl) {
@@ -113,17 +131,17 @@ class RecurrentGemm {
           const int64_t kc = std::min(kc_, k_ - kb * kc_);
           const T* pb = packed_b_.get() + ((g * slivers_ + sl) * kblocks_ + kb) * sstride_;
           const T* pk = pa + kb * apanels_ * panel_;
-          for (int64_t i0 = 0; i0 < m; i0 += MR)
-            micro_kernel<T, MR, NR>(kc, pk + (i0 / MR) * panel_, pb,
-                                    c + i0 * ldc + g * cols_ + j0, ldc, 1,
-                                    int(std::min<int64_t>(MR, m - i0)), nr, T(1),
-                                    kb == 0 ? beta : T(1));
+          for (int64_t i0 = 0; i0 < m; i0 += R)
+            micro_kernel<T, R, NR>(kc, pk + (i0 / R) * panel_, pb, c + i0 * ldc + g * cols_ + j0,
+                                   ldc, 1, int(std::min<int64_t>(R, m - i0)), nr, T(1),
+                                   kb == 0 ? beta : T(1));
         }
       }
   }
 
- private:
-  int64_t k_, blocks_, cols_, slivers_, kblocks_, kc_, sstride_, panel_, apanels_;
+  int64_t k_, blocks_, cols_, slivers_, kblocks_, kc_, sstride_;
+  int mr_;
+  int64_t panel_, apanels_;
   Aligned<T> packed_b_;
   Aligned<T> packed_a_[2];
 };
