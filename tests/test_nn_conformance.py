@@ -121,6 +121,8 @@ FUNCTIONAL_WITHOUT_OPINFO = {}
 # fastdl.nn module classes without a ModuleInfo, and where they are covered instead.
 MODULES_WITHOUT_MODULEINFO = {
     "Module": "the base class; exercised by every module here and tests/test_nn_modules.py",
+    "RNNBase": "the base class of RNN/LSTM/GRU (their ModuleInfos run); tests/test_rnn.py",
+    "RNNCellBase": "the base class of the cells (their ModuleInfos run); tests/test_rnn.py",
     "Sequential": "container: tests/test_nn_modules.py",
     "ModuleList": "container: tests/test_nn_modules.py",
     "ModuleDict": "container: tests/test_nn_modules.py",
