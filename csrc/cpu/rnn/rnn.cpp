@@ -4,6 +4,7 @@
 #include "cpu/rnn/rnn.h"
 
 #include <algorithm>
+#include <cstdlib>
 #include <cstring>
 #include <vector>
 
@@ -82,11 +83,16 @@ std::vector<int64_t> active_rows(const RnnShape& s, const int64_t* lengths) {
 }
 
 // Threads for a time loop: each step ends in a barrier, so a step must carry enough work
-// (here >= 2 MFLOP of recurrent product, ~40 us on one core) for a second thread to pay; small
+// (here >= 4 MFLOP of recurrent product, ~0.1 ms on one core) for a second thread to pay; small
 // layers (and a loaded machine, where a barrier waits for a descheduled thread) run on one.
+// FASTDL_RNN_MIN_STEP_FLOPS overrides the threshold (measurements, tuning).
 int loop_threads(const RnnShape& s, int64_t gates) {
+  static const double min_flops = [] {
+    const char* env = std::getenv("FASTDL_RNN_MIN_STEP_FLOPS");
+    return env ? std::atof(env) : 4e6;
+  }();
   const double step_flops = 2.0 * double(s.batch) * double(gates * s.hidden) * double(s.out);
-  return step_flops >= 2e6 ? num_threads() : 1;
+  return step_flops >= min_flops ? num_threads() : 1;
 }
 
 // Runs fn(r0, r1, j0, j1) over rows [0, rows) x columns [0, cols): one call when the work is
