@@ -45,7 +45,8 @@ pytest.importorskip("expecttest")  # torch's test databases import it
 from torch.testing._internal.common_methods_invocations import op_db  # noqa: E402
 from torch.testing._internal.common_modules import module_db  # noqa: E402
 
-from opinfo_harness import OVERRIDE_HEADROOM, Ledger, torch_gradients  # noqa: E402
+from opinfo_harness import (OVERRIDE_HEADROOM, Ledger, flatten_outputs,  # noqa: E402
+                            torch_gradients)
 
 # torch's notice that kl_div's 'mean' will change meaning: the samples use 'mean' on purpose
 pytestmark = pytest.mark.filterwarnings("ignore:reduction. 'mean' divides the total loss")
@@ -151,6 +152,8 @@ MODULES_WITHOUT_MODULEINFO = {
     "LearnedPositionalEmbedding": "not a torch module; tests/test_transformer.py",
     "RotaryEmbedding": "not a torch module; tests/test_transformer.py",
     "Module": "the base class; exercised by every module here and tests/test_nn_modules.py",
+    "RNNBase": "the base class of RNN/LSTM/GRU (their ModuleInfos run); tests/test_rnn.py",
+    "RNNCellBase": "the base class of the cells (their ModuleInfos run); tests/test_rnn.py",
     "Sequential": "container: tests/test_nn_modules.py",
     "ModuleList": "container: tests/test_nn_modules.py",
     "ModuleDict": "container: tests/test_nn_modules.py",
@@ -307,9 +310,23 @@ def compare_weighted_backward(t_out, f_out, pairs, dtype, what, tolerance=None,
     """Backward of sum(out * w) with the same random w on both sides; compare the gradients of
     ``pairs`` (name, torch leaf, fastdl leaf), except those torch has no derivative for.
     Returns how many gradients were compared."""
+    if isinstance(t_out, (tuple, list)):  # several outputs (a recurrent layer's output and
+        # states): one weighted sum over the float ones that carry a gradient
+        both = [(t, f) for t, f in zip(flatten_outputs(t_out), flatten_outputs(f_out))
+                if isinstance(t, torch.Tensor) and t.requires_grad]
+        rng = _rng(what)
+        ws = [rng.standard_normal(tuple(t.shape)).astype(_NP_DTYPES[t.dtype]) for t, _ in both]
+        t_total = sum((t * torch.from_numpy(w)).sum() for (t, _), w in zip(both, ws))
+        t_grads = torch_gradients(t_total, [t for _, t, _ in pairs])
+        sum(((f * fastdl.Tensor(w.copy())).sum() for (_, f), w in zip(both, ws))).backward()
+        return _compare_leaf_grads(pairs, t_grads, dtype, what, tolerance, override_needed)
     w = _rng(what).standard_normal(tuple(t_out.shape)).astype(_NP_DTYPES[t_out.dtype])
     t_grads = torch_gradients((t_out * torch.from_numpy(w)).sum(), [t for _, t, _ in pairs])
     (f_out * fastdl.Tensor(w.copy())).sum().backward()
+    return _compare_leaf_grads(pairs, t_grads, dtype, what, tolerance, override_needed)
+
+
+def _compare_leaf_grads(pairs, t_grads, dtype, what, tolerance, override_needed):
     compared = 0
     for (name, _, f_leaf), t_grad in zip(pairs, t_grads):
         if t_grad is NotImplemented:
@@ -793,18 +810,16 @@ def compare_module_forward(t_module, f_module, t_args, t_kwargs, dtype, what):
     f_args, f_kwargs = to_fastdl((t_args, t_kwargs))
     t_out = t_module(*t_args, **t_kwargs)
     f_out = f_module(*f_args, **f_kwargs)
-    if isinstance(t_out, tuple):  # (MultiheadAttention: output, weights or None; pools: indices)
-        assert isinstance(f_out, tuple) and len(f_out) == len(t_out), \
-            f"{what}: fastdl returned {type(f_out).__name__}, torch a {len(t_out)}-tuple"
-        for i, (f, t) in enumerate(zip(f_out, t_out)):
+    if isinstance(t_out, (tuple, list)):  # several outputs, nested (LSTM: out, (h_n, c_n);
+        # MultiheadAttention: output, weights or None; pools: values, indices)
+        t_flat, f_flat = flatten_outputs(t_out), flatten_outputs(f_out)
+        assert len(f_flat) == len(t_flat), \
+            f"{what}: fastdl returned {len(f_flat)} outputs, torch {len(t_flat)}"
+        for i, (f, t) in enumerate(zip(f_flat, t_flat)):
             if t is None:
                 assert f is None, f"{what}: output {i} is not None as torch's"
             else:
                 assert_same(f, t, dtype, f"{what}: output {i}")
-        # one tensor of every floating output's elements, for the weighted backward
-        floating = [i for i, t in enumerate(t_out) if t is not None and t.is_floating_point()]
-        t_out = torch.cat([t_out[i].reshape(-1) for i in floating])
-        f_out = fastdl.cat([f_out[i].reshape(-1) for i in floating])
     else:
         assert_same(f_out, t_out, dtype, f"{what}: output")
     f_state = f_module.state_dict()
@@ -821,7 +836,7 @@ def run_module_sample(mi, module_input, dtype, training, what):
     t_args, t_kwargs = fresh_leaves((tuple(forward.args), dict(forward.kwargs)))
     t_out, f_out, f_args, f_kwargs = compare_module_forward(t_module, f_module, t_args, t_kwargs,
                                                             dtype, what)
-    if t_out.requires_grad:
+    if any(isinstance(t, torch.Tensor) and t.requires_grad for t in flatten_outputs(t_out)):
         pairs = [(f"input {i}", t, f) for i, (t, f) in
                  enumerate(zip(_tensors(t_args, t_kwargs), _tensors(f_args, f_kwargs)))
                  if t.requires_grad]

@@ -16,15 +16,18 @@ from fastdl.nn.modules.pooling import (AdaptiveAvgPool1d, AdaptiveAvgPool2d, Ada
                                        UpsamplingBilinear2d, UpsamplingNearest2d)
 from fastdl.nn.modules.positional import (KVCache, LearnedPositionalEmbedding, RotaryEmbedding,
                                           SinusoidalPositionalEncoding)
+from fastdl.nn.modules.rnn import (GRU, LSTM, RNN, GRUCell, LSTMCell, RNNBase, RNNCell,
+                                   RNNCellBase)
 from fastdl.nn.modules.sparse import Embedding
 from fastdl.nn.modules.transformer import (MultiheadAttention, Transformer, TransformerDecoder,
                                            TransformerDecoderLayer, TransformerEncoder,
                                            TransformerEncoderLayer)
 
 __all__ = ["BCELoss", "BCEWithLogitsLoss", "BatchNorm1d", "Bilinear", "CrossEntropyLoss",
-           "Dropout", "ELU", "Embedding", "Flatten", "GELU", "HuberLoss", "Identity",
-           "KLDivLoss", "L1Loss", "LayerNorm", "LeakyReLU", "Linear", "LogSoftmax", "MSELoss",
-           "Module", "ModuleDict", "ModuleList", "MultiMarginLoss", "NLLLoss", "ReLU",
+           "Dropout", "ELU", "Embedding", "Flatten", "GELU", "GRU", "GRUCell", "HuberLoss",
+           "Identity", "KLDivLoss", "L1Loss", "LSTM", "LSTMCell", "LayerNorm", "LeakyReLU",
+           "Linear", "LogSoftmax", "MSELoss", "Module", "ModuleDict", "ModuleList",
+           "MultiMarginLoss", "NLLLoss", "RNN", "RNNBase", "RNNCell", "RNNCellBase", "ReLU",
            "Sequential", "SiLU", "Sigmoid", "SmoothL1Loss", "Softmax", "Softplus", "Tanh",
            "Unflatten"]
 # pooling and upsampling (nn/modules/pooling.py)

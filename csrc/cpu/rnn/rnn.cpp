@@ -1,0 +1,360 @@
+// Sequence drivers of the recurrent kernels (rnn.h): GEMMs on our GEMM (cpu/gemm/gemm.h), the
+// per-ISA fused gate kernels (rnn_gates.h) chosen at run time, threads splitting each step's gate
+// work by rows or by hidden columns.
+#include "cpu/rnn/rnn.h"
+
+#include <algorithm>
+#include <cstdlib>
+#include <cstring>
+#include <vector>
+
+#include "common/cpu_features.h"
+#include "common/rnn_lengths.h"
+#include "common/threading.h"
+#include "cpu/gemm/gemm.h"
+#include "cpu/rnn/rnn_gates.h"
+#include "cpu/rnn/rnn_loops.h"
+
+namespace fastdl::cpu {
+namespace {
+
+template <typename T>
+struct GateKernels {
+  decltype(&scalar::lstm_gates_forward<T>) lstm_fwd;
+  decltype(&scalar::lstm_gates_backward<T>) lstm_bwd;
+  decltype(&scalar::gru_gates_forward<T>) gru_fwd;
+  decltype(&scalar::gru_gates_backward<T>) gru_bwd;
+  decltype(&scalar::rnn_gates_forward<T>) rnn_fwd;
+  decltype(&scalar::rnn_gates_backward<T>) rnn_bwd;
+};
+
+#define FASTDL_GATES(ns)                                                                \
+  GateKernels<T> {                                                                      \
+    ns::lstm_gates_forward<T>, ns::lstm_gates_backward<T>, ns::gru_gates_forward<T>,    \
+        ns::gru_gates_backward<T>, ns::rnn_gates_forward<T>, ns::rnn_gates_backward<T>  \
+  }
+
+template <typename T>
+GateKernels<T> gates_for(Isa isa) {
+  switch (isa) {
+#ifdef FASTDL_HAVE_ISA_avx512
+    case Isa::avx512: return FASTDL_GATES(avx512);
+#endif
+#ifdef FASTDL_HAVE_ISA_avx2
+    case Isa::avx2: return FASTDL_GATES(avx2);
+#endif
+    default: return FASTDL_GATES(scalar);
+  }
+}
+#undef FASTDL_GATES
+
+template <typename T>
+struct LoopKernels {
+  decltype(&scalar::lstm_loop_forward<T>) lstm_fwd;
+  decltype(&scalar::lstm_loop_backward<T>) lstm_bwd;
+  decltype(&scalar::gru_loop_forward<T>) gru_fwd;
+  decltype(&scalar::gru_loop_backward<T>) gru_bwd;
+  decltype(&scalar::rnn_loop_forward<T>) rnn_fwd;
+  decltype(&scalar::rnn_loop_backward<T>) rnn_bwd;
+};
+
+#define FASTDL_LOOPS(ns)                                                              \
+  LoopKernels<T> {                                                                    \
+    ns::lstm_loop_forward<T>, ns::lstm_loop_backward<T>, ns::gru_loop_forward<T>,     \
+        ns::gru_loop_backward<T>, ns::rnn_loop_forward<T>, ns::rnn_loop_backward<T>   \
+  }
+
+template <typename T>
+LoopKernels<T> loops_for(Isa isa) {
+  switch (isa) {
+#ifdef FASTDL_HAVE_ISA_avx512
+    case Isa::avx512: return FASTDL_LOOPS(avx512);
+#endif
+#ifdef FASTDL_HAVE_ISA_avx2
+    case Isa::avx2: return FASTDL_LOOPS(avx2);
+#endif
+    default: return FASTDL_LOOPS(scalar);
+  }
+}
+#undef FASTDL_LOOPS
+
+std::vector<int64_t> active_rows(const RnnShape& s, const int64_t* lengths) {
+  return rnn_active_rows(s.steps, s.batch, lengths);
+}
+
+// Threads for a time loop: each step ends in a barrier, so a step must carry enough work
+// (here >= 4 MFLOP of recurrent product, ~0.1 ms on one core) for a second thread to pay; small
+// layers (and a loaded machine, where a barrier waits for a descheduled thread) run on one.
+// FASTDL_RNN_MIN_STEP_FLOPS overrides the threshold (measurements, tuning).
+int loop_threads(const RnnShape& s, int64_t gates) {
+  static const double min_flops = [] {
+    const char* env = std::getenv("FASTDL_RNN_MIN_STEP_FLOPS");
+    return env ? std::atof(env) : 4e6;
+  }();
+  const double step_flops = 2.0 * double(s.batch) * double(gates * s.hidden) * double(s.out);
+  return step_flops >= min_flops ? num_threads() : 1;
+}
+
+// Runs fn(r0, r1, j0, j1) over rows [0, rows) x columns [0, cols): one call when the work is
+// small, else split by rows (enough of them) or by column blocks (batch 1, few rows).
+template <typename Fn>
+void parallel_gates(int64_t rows, int64_t cols, Fn&& fn) {
+  const int threads = num_threads();
+  if (threads <= 1 || rows * cols < 4096) {
+    fn(int64_t(0), rows, int64_t(0), cols);
+    return;
+  }
+  if (rows >= 2 * threads) {
+#pragma omp parallel for num_threads(threads) schedule(static)
+    for (int t = 0; t < threads; ++t) {
+      const int64_t r0 = rows * t / threads, r1 = rows * (t + 1) / threads;
+      if (r1 > r0) fn(r0, r1, int64_t(0), cols);
+    }
+    return;
+  }
+  // Columns in blocks that are whole 64-byte lines (16 floats): no false sharing.
+  const int64_t blocks = (cols + 15) / 16;
+#pragma omp parallel for num_threads(threads) schedule(static)
+  for (int t = 0; t < threads; ++t) {
+    const int64_t b0 = blocks * t / threads, b1 = blocks * (t + 1) / threads;
+    const int64_t j0 = b0 * 16, j1 = std::min(cols, b1 * 16);
+    if (j1 > j0) fn(int64_t(0), rows, j0, j1);
+  }
+}
+
+// G (rows, ng) = x (rows, in) @ w^T + b1 + b2 (either bias may be null).
+template <typename T>
+void project_inputs(int64_t rows, int64_t ng, int64_t in, const T* x, const T* w, const T* b1,
+                    const T* b2, T* g) {
+  T beta = T(0);
+  if (b1 || b2) {
+    std::vector<T> b(size_t(ng), T(0));
+    for (int64_t j = 0; j < ng; ++j) b[size_t(j)] = (b1 ? b1[j] : T(0)) + (b2 ? b2[j] : T(0));
+#pragma omp parallel for num_threads(num_threads()) schedule(static) if (rows * ng > 65536)
+    for (int64_t r = 0; r < rows; ++r) std::memcpy(g + r * ng, b.data(), sizeof(T) * size_t(ng));
+    beta = T(1);
+  }
+  gemm<T>(rows, ng, in, T(1), {x, in, 1}, {w, 1, in}, beta, {g, ng, 1});
+}
+
+// c (m, n) (+)= a (m, k) @ b (k, n), all row-major contiguous with the given row strides; bt:
+// b is stored transposed (n, k).
+template <typename T>
+void mm(int64_t m, int64_t n, int64_t k, const T* a, int64_t lda, const T* b, int64_t ldb,
+        bool bt, T beta, T* c, int64_t ldc) {
+  const ConstMatrix<T> bm = bt ? ConstMatrix<T>{b, 1, ldb} : ConstMatrix<T>{b, ldb, 1};
+  gemm<T>(m, n, k, T(1), {a, lda, 1}, bm, beta, {c, ldc, 1});
+}
+
+// c (m, n) = a^T b with a (k, m) and b (k, n) row-major: a weight gradient summed over steps.
+template <typename T>
+void mm_tn(int64_t m, int64_t n, int64_t k, const T* a, const T* b, T* c) {
+  gemm<T>(m, n, k, T(1), {a, 1, m}, {b, n, 1}, T(0), {c, n, 1});
+}
+
+// out (cols,) = column sums of a (rows, cols): threads take column blocks of 1024 (4 KiB of
+// float accumulators), each walks the rows once with a vectorized inner loop.
+template <typename T>
+void column_sums(int64_t rows, int64_t cols, const T* a, T* out) {
+  constexpr int64_t kBlock = 1024;
+  const int64_t blocks = (cols + kBlock - 1) / kBlock;
+  const int threads = num_threads();
+#pragma omp parallel for num_threads(threads) schedule(static) if (threads > 1 && rows * cols > 65536)
+  for (int64_t bk = 0; bk < blocks; ++bk) {
+    const int64_t j0 = bk * kBlock, n = std::min(cols, j0 + kBlock) - j0;
+    T* acc = out + j0;
+    for (int64_t j = 0; j < n; ++j) acc[j] = T(0);
+    for (int64_t r = 0; r < rows; ++r) {
+      const T* row = a + r * cols + j0;
+      for (int64_t j = 0; j < n; ++j) acc[j] += row[j];
+    }
+  }
+}
+
+// Scratch arrays of the backward kernels (pre-activation gradients of every step, tens of MiB at
+// training sizes), kept per thread and grown on demand: a fresh allocation each call cost page
+// faults and zeroing worth ~10% of an LSTM backward. Never read before written.
+template <typename T>
+T* scratch(int slot, int64_t count) {
+  static thread_local std::vector<T> buffers[3];
+  std::vector<T>& b = buffers[slot];
+  if (int64_t(b.size()) < count) {
+    b = std::vector<T>();
+    b.resize(size_t(count));
+  }
+  return b.data();
+}
+
+template <typename T>
+void zero_rows(T* p, int64_t from, int64_t to, int64_t cols) {
+  if (to > from) std::memset(p + from * cols, 0, sizeof(T) * size_t((to - from) * cols));
+}
+
+inline int64_t time_of(const RnnShape& s, int64_t step, bool reverse) {
+  return reverse ? s.steps - 1 - step : step;
+}
+
+}  // namespace
+
+// ---- LSTM ------------------------------------------------------------------------------------
+// With a projection the state fed back is h W_hr^T, a second product per step after all of the
+// step's gates: that variant runs here on whole-step GEMM calls; without one, in the per-ISA loop.
+template <typename T>
+void lstm_forward(const RnnShape& s, const T* x, const T* w_ih, const T* w_hh, const T* b_ih,
+                  const T* b_hh, const T* w_hr, const T* h0, const T* c0, const int64_t* lengths,
+                  bool reverse, T* y, T* hT, T* cT, T* gates, T* cprev, T* hprev, T* hpre) {
+  const int64_t B = s.batch, H = s.hidden, P = s.out, NG = 4 * H;
+  const std::vector<int64_t> act = active_rows(s, lengths);
+  project_inputs(s.steps * B, NG, s.input, x, w_ih, b_ih, b_hh, gates);
+  std::memcpy(hT, h0, sizeof(T) * size_t(B * P));  // the running states live in hT and cT
+  std::memcpy(cT, c0, sizeof(T) * size_t(B * H));
+  if (!w_hr) {
+    loops_for<T>(active_isa()).lstm_fwd(s, act.data(), reverse, w_hh, gates, hT, cT, y, cprev,
+                                        hprev, loop_threads(s, 4));
+    return;
+  }
+  const GateKernels<T> k = gates_for<T>(active_isa());
+  for (int64_t step = 0; step < s.steps; ++step) {
+    const int64_t t = time_of(s, step, reverse), nb = act[size_t(t)];
+    T* g = gates + t * B * NG;
+    T* hp = hprev + t * B * P;
+    T* cp = cprev + t * B * H;
+    T* yt = y + t * B * P;
+    T* hout = hpre + t * B * H;
+    std::memcpy(hp, hT, sizeof(T) * size_t(nb * P));
+    mm<T>(nb, NG, P, hT, P, w_hh, P, true, T(1), g, NG);
+    parallel_gates(nb, H, [&](int64_t r0, int64_t r1, int64_t j0, int64_t j1) {
+      k.lstm_fwd(r1 - r0, j0, j1, H, g + r0 * NG, cT + r0 * H, cp + r0 * H, hout + r0 * H);
+    });
+    mm<T>(nb, P, H, hout, H, w_hr, H, true, T(0), hT, P);
+    zero_rows(hout, nb, B, H);
+    std::memcpy(yt, hT, sizeof(T) * size_t(nb * P));
+    zero_rows(yt, nb, B, P);
+    zero_rows(hp, nb, B, P);
+    zero_rows(cp, nb, B, H);
+  }
+}
+
+template <typename T>
+void lstm_backward(const RnnShape& s, const T* x, const T* w_ih, const T* w_hh, const T* w_hr,
+                   const int64_t* lengths, bool reverse, const T* gates, const T* cprev,
+                   const T* hprev, const T* hpre, const T* dy, const T* dhT, const T* dcT, T* dx,
+                   T* dw_ih, T* dw_hh, T* db, T* dw_hr, T* dh0, T* dc0) {
+  const int64_t B = s.batch, H = s.hidden, P = s.out, NG = 4 * H, TB = s.steps * B;
+  const std::vector<int64_t> act = active_rows(s, lengths);
+  T* dg = scratch<T>(0, TB * NG);
+  std::memcpy(dh0, dhT, sizeof(T) * size_t(B * P));  // running gradients of the states
+  std::memcpy(dc0, dcT, sizeof(T) * size_t(B * H));
+  std::vector<T> dhp(w_hr ? size_t(TB * P) : 0);
+  if (!w_hr) {
+    loops_for<T>(active_isa()).lstm_bwd(s, act.data(), reverse, w_hh, gates, cprev, dy, dh0, dc0,
+                                        dg, loop_threads(s, 4));
+  } else {
+    const GateKernels<T> k = gates_for<T>(active_isa());
+    std::vector<T> dh(size_t(B * P)), dpre(size_t(B * H));
+    for (int64_t step = s.steps - 1; step >= 0; --step) {
+      const int64_t t = time_of(s, step, reverse), nb = act[size_t(t)];
+      const T* dyt = dy + t * B * P;
+      T* dgt = dg + t * B * NG;
+      for (int64_t i = 0; i < nb * P; ++i) dh[size_t(i)] = dh0[i] + dyt[i];
+      std::memcpy(dhp.data() + t * B * P, dh.data(), sizeof(T) * size_t(nb * P));
+      zero_rows(dhp.data() + t * B * P, nb, B, P);
+      mm<T>(nb, H, P, dh.data(), P, w_hr, H, false, T(0), dpre.data(), H);
+      const T* g = gates + t * B * NG;
+      const T* cp = cprev + t * B * H;
+      parallel_gates(nb, H, [&](int64_t r0, int64_t r1, int64_t j0, int64_t j1) {
+        k.lstm_bwd(r1 - r0, j0, j1, H, g + r0 * NG, cp + r0 * H, dpre.data() + r0 * H,
+                   dc0 + r0 * H, dgt + r0 * NG);
+      });
+      zero_rows(dgt, nb, B, NG);
+      mm<T>(nb, P, NG, dgt, NG, w_hh, P, false, T(0), dh0, P);
+    }
+  }
+  mm<T>(TB, s.input, NG, dg, NG, w_ih, s.input, false, T(0), dx, s.input);
+  mm_tn<T>(NG, s.input, TB, dg, x, dw_ih);
+  mm_tn<T>(NG, P, TB, dg, hprev, dw_hh);
+  column_sums<T>(TB, NG, dg, db);
+  if (w_hr) mm_tn<T>(P, H, TB, dhp.data(), hpre, dw_hr);
+}
+
+// ---- GRU -------------------------------------------------------------------------------------
+template <typename T>
+void gru_forward(const RnnShape& s, const T* x, const T* w_ih, const T* w_hh, const T* b_ih,
+                 const T* b_hh, const T* h0, const int64_t* lengths, bool reverse, T* y, T* hT,
+                 T* gates, T* hn, T* hprev) {
+  const std::vector<int64_t> act = active_rows(s, lengths);
+  project_inputs(s.steps * s.batch, 3 * s.hidden, s.input, x, w_ih, b_ih,
+                 static_cast<const T*>(nullptr), gates);
+  std::memcpy(hT, h0, sizeof(T) * size_t(s.batch * s.hidden));
+  loops_for<T>(active_isa()).gru_fwd(s, act.data(), reverse, w_hh, b_hh, gates, hn, hT, y, hprev,
+                                     loop_threads(s, 3));
+}
+
+template <typename T>
+void gru_backward(const RnnShape& s, const T* x, const T* w_ih, const T* w_hh,
+                  const int64_t* lengths, bool reverse, const T* gates, const T* hn,
+                  const T* hprev, const T* dy, const T* dhT, T* dx, T* dw_ih, T* dw_hh,
+                  T* db_ih, T* db_hh, T* dh0) {
+  const int64_t B = s.batch, H = s.hidden, NG = 3 * H, TB = s.steps * B;
+  const std::vector<int64_t> act = active_rows(s, lengths);
+  T* dgx = scratch<T>(0, TB * NG);
+  T* dgh = scratch<T>(1, TB * NG);
+  std::memcpy(dh0, dhT, sizeof(T) * size_t(B * H));
+  loops_for<T>(active_isa()).gru_bwd(s, act.data(), reverse, w_hh, gates, hn, hprev, dy, dh0,
+                                     dgx, dgh, loop_threads(s, 3));
+  mm<T>(TB, s.input, NG, dgx, NG, w_ih, s.input, false, T(0), dx, s.input);
+  mm_tn<T>(NG, s.input, TB, dgx, x, dw_ih);
+  mm_tn<T>(NG, H, TB, dgh, hprev, dw_hh);
+  column_sums<T>(TB, NG, dgx, db_ih);
+  column_sums<T>(TB, NG, dgh, db_hh);
+}
+
+// ---- Elman RNN -------------------------------------------------------------------------------
+template <typename T>
+void rnn_forward(const RnnShape& s, bool relu, const T* x, const T* w_ih, const T* w_hh,
+                 const T* b_ih, const T* b_hh, const T* h0, const int64_t* lengths, bool reverse,
+                 T* y, T* hT, T* acts, T* hprev) {
+  const std::vector<int64_t> act = active_rows(s, lengths);
+  project_inputs(s.steps * s.batch, s.hidden, s.input, x, w_ih, b_ih, b_hh, acts);
+  std::memcpy(hT, h0, sizeof(T) * size_t(s.batch * s.hidden));
+  loops_for<T>(active_isa()).rnn_fwd(s, relu, act.data(), reverse, w_hh, acts, hT, y, hprev,
+                                     loop_threads(s, 1));
+}
+
+template <typename T>
+void rnn_backward(const RnnShape& s, bool relu, const T* x, const T* w_ih, const T* w_hh,
+                  const int64_t* lengths, bool reverse, const T* acts, const T* hprev,
+                  const T* dy, const T* dhT, T* dx, T* dw_ih, T* dw_hh, T* db, T* dh0) {
+  const int64_t B = s.batch, H = s.hidden, TB = s.steps * B;
+  const std::vector<int64_t> act = active_rows(s, lengths);
+  T* dg = scratch<T>(0, TB * H);
+  std::memcpy(dh0, dhT, sizeof(T) * size_t(B * H));
+  loops_for<T>(active_isa()).rnn_bwd(s, relu, act.data(), reverse, w_hh, acts, dy, dh0, dg,
+                                     loop_threads(s, 1));
+  mm<T>(TB, s.input, H, dg, H, w_ih, s.input, false, T(0), dx, s.input);
+  mm_tn<T>(H, s.input, TB, dg, x, dw_ih);
+  mm_tn<T>(H, H, TB, dg, hprev, dw_hh);
+  column_sums<T>(TB, H, dg, db);
+}
+
+#define FASTDL_INSTANTIATE_RNN(T)                                                              \
+  template void lstm_forward<T>(const RnnShape&, const T*, const T*, const T*, const T*,       \
+                                const T*, const T*, const T*, const T*, const int64_t*, bool,  \
+                                T*, T*, T*, T*, T*, T*, T*);                                   \
+  template void lstm_backward<T>(const RnnShape&, const T*, const T*, const T*, const T*,      \
+                                 const int64_t*, bool, const T*, const T*, const T*, const T*, \
+                                 const T*, const T*, const T*, T*, T*, T*, T*, T*, T*, T*);    \
+  template void gru_forward<T>(const RnnShape&, const T*, const T*, const T*, const T*,        \
+                               const T*, const T*, const int64_t*, bool, T*, T*, T*, T*, T*);  \
+  template void gru_backward<T>(const RnnShape&, const T*, const T*, const T*, const int64_t*, \
+                                bool, const T*, const T*, const T*, const T*, const T*, T*,    \
+                                T*, T*, T*, T*, T*);                                           \
+  template void rnn_forward<T>(const RnnShape&, bool, const T*, const T*, const T*, const T*,  \
+                               const T*, const T*, const int64_t*, bool, T*, T*, T*, T*);      \
+  template void rnn_backward<T>(const RnnShape&, bool, const T*, const T*, const T*,           \
+                                const int64_t*, bool, const T*, const T*, const T*, const T*,  \
+                                T*, T*, T*, T*, T*);
+FASTDL_INSTANTIATE_RNN(float)
+FASTDL_INSTANTIATE_RNN(double)
+
+}  // namespace fastdl::cpu

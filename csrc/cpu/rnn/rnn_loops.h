@@ -1,0 +1,49 @@
+#pragma once
+// The time loops of the recurrent kernels, per ISA (rnn_loops_kernels.cpp): the recurrent
+// weights are packed once per call into the GEMM micro-kernel's sliver layout, and each thread
+// owns a range of hidden units for the whole sequence. Per step it multiplies the packed previous
+// state by its weight slivers (all gates of its units), runs the fused gate kernel on exactly
+// those units while they are in cache, and packs its part of the new state for the next step's
+// product: one barrier per step, no separate GEMM call, no re-packing of the weights per step.
+// Backward through time likewise: gate backward on the owned units, pack the gate gradients,
+// barrier, the recurrent product onto the owned units of the state gradient.
+//
+// Arrays as in rnn.h; `act[t]` = rows active at time t (a prefix, lengths decreasing). The
+// forward loops expect `gates`/`acts` to hold the input projections (with biases) of every step;
+// the backward loops take the running state gradients dh (and dc) holding dhT (dcT) and leave dh0
+// (dc0) there, and write the pre-activation gradients of every step (zero past each length).
+// LSTM without projection only (the projected LSTM runs in rnn.cpp).
+#include <cstdint>
+
+#include "cpu/rnn/rnn.h"
+
+#define FASTDL_DECLARE_RNN_LOOPS(ns)                                                           \
+  namespace ns {                                                                               \
+  template <typename T>                                                                        \
+  void lstm_loop_forward(const RnnShape& s, const int64_t* act, bool reverse, const T* w_hh,   \
+                         T* gates, T* h, T* c, T* y, T* cprev, T* hprev, int threads);         \
+  template <typename T>                                                                        \
+  void lstm_loop_backward(const RnnShape& s, const int64_t* act, bool reverse, const T* w_hh,  \
+                          const T* gates, const T* cprev, const T* dy, T* dh, T* dc, T* dg,    \
+                          int threads);                                                        \
+  template <typename T>                                                                        \
+  void gru_loop_forward(const RnnShape& s, const int64_t* act, bool reverse, const T* w_hh,    \
+                        const T* b_hh, T* gates, T* hn, T* h, T* y, T* hprev, int threads);    \
+  template <typename T>                                                                        \
+  void gru_loop_backward(const RnnShape& s, const int64_t* act, bool reverse, const T* w_hh,   \
+                         const T* gates, const T* hn, const T* hprev, const T* dy, T* dh,      \
+                         T* dgx, T* dgh, int threads);                                         \
+  template <typename T>                                                                        \
+  void rnn_loop_forward(const RnnShape& s, bool relu, const int64_t* act, bool reverse,        \
+                        const T* w_hh, T* acts, T* h, T* y, T* hprev, int threads);            \
+  template <typename T>                                                                        \
+  void rnn_loop_backward(const RnnShape& s, bool relu, const int64_t* act, bool reverse,       \
+                         const T* w_hh, const T* acts, const T* dy, T* dh, T* dg,              \
+                         int threads);                                                         \
+  }
+
+namespace fastdl::cpu {
+FASTDL_DECLARE_RNN_LOOPS(avx512)
+FASTDL_DECLARE_RNN_LOOPS(avx2)
+FASTDL_DECLARE_RNN_LOOPS(scalar)
+}  // namespace fastdl::cpu

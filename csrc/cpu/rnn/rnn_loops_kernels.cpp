@@ -1,0 +1,391 @@
+// Per-ISA time loops of the recurrent kernels (rnn_loops.h): the GEMM's packing and micro-kernel
+// (cpu/gemm) driven step by step with the fused gate kernels (rnn_gates.h) on each thread's units.
+#include "cpu/rnn/rnn_loops.h"
+
+#include <algorithm>
+#include <cstring>
+#include <utility>
+
+#ifdef _OPENMP
+#include <omp.h>
+#endif
+
+#include "cpu/gemm/gemm_buffer.h"
+#include "cpu/gemm/gemm_config.h"
+#include "cpu/gemm/gemm_pack.h"
+#include "cpu/rnn/rnn_gates.h"
+
+#if defined(FASTDL_ISA_avx512)
+#include "cpu/gemm/gemm_ukernel_avx512.h"
+#elif defined(FASTDL_ISA_avx2)
+#include "cpu/gemm/gemm_ukernel_avx2.h"
+#else
+#include "cpu/gemm/gemm_ukernel_portable.h"
+#endif
+
+namespace fastdl::cpu::FASTDL_ISA {
+namespace {
+
+// A 64-byte aligned array (packed slivers are read with aligned vector loads).
+template <typename T>
+class Aligned {
+ public:
+  explicit Aligned(int64_t n) {
+    const size_t bytes = size_t(round_up(std::max<int64_t>(n, 1) * int64_t(sizeof(T)), 64));
+    p_ = static_cast<T*>(std::aligned_alloc(64, bytes));
+    if (!p_) throw std::bad_alloc();
+  }
+  ~Aligned() { std::free(p_); }
+  Aligned(const Aligned&) = delete;
+  Aligned& operator=(const Aligned&) = delete;
+  T* get() const { return p_; }
+
+ private:
+  T* p_;
+};
+
+// The recurrent product C (rows x blocks*cols) (+)= A (rows x k) B (k x blocks*cols) with B packed
+// once (per block, slivers of NR columns, in k blocks of at most KC rows so a packed A panel of
+// one k block stays in L1 while B slivers stream from L2) and A packed per step by the threads,
+// each its own k range, into one of two buffers (the one the current product does not read).
+template <typename T>
+class RecurrentGemm {
+ public:
+  static constexpr int MR = gemm_config::Blocking<T>::MR, NR = gemm_config::Blocking<T>::NR;
+  static constexpr int64_t KC = gemm_config::Blocking<T>::KC;
+
+  // B element (p, g * cols + j) at b[p * rs + (g * cols + j) * cs].
+  RecurrentGemm(int64_t k, int64_t blocks, int64_t cols, const T* b, int64_t rs, int64_t cs,
+                int64_t max_rows, int threads)
+      : k_(k), blocks_(blocks), cols_(cols), slivers_(ceil_div(cols, NR)),
+        kblocks_(ceil_div(k, KC)), kc_(ceil_div(k, kblocks_)),
+        sstride_(packed_b_sliver_stride<T, NR>(kc_)), mr_(rows_per_panel(max_rows)),
+        panel_(int64_t(mr_) * kc_), apanels_(ceil_div(max_rows, mr_)),
+        packed_b_(blocks * slivers_ * kblocks_ * sstride_),
+        packed_a_{Aligned<T>(kblocks_ * apanels_ * panel_),
+                  Aligned<T>(kblocks_ * apanels_ * panel_)} {
+    T* dst = packed_b_.get();
+    const int64_t total = blocks * slivers_ * kblocks_;
+#pragma omp parallel for num_threads(threads) schedule(static) if (threads > 1)
+    for (int64_t i = 0; i < total; ++i) {
+      const int64_t kb = i % kblocks_, sl = i / kblocks_ % slivers_, g = i / kblocks_ / slivers_;
+      const int64_t j0 = sl * NR, nc = std::min<int64_t>(NR, cols - j0);
+      const int64_t p0 = kb * kc_, kc = std::min(kc_, k - p0);
+      pack_b<T, NR>(kc, nc, b + p0 * rs + (g * cols + j0) * cs, rs, cs, dst + i * sstride_);
+    }
+  }
+
+  // Rows per A panel (and micro-kernel tile): MR, or 1, 2 or 4 for batches smaller than MR
+  // (at batch 1 an MR-row tile would spend 7/8 of its FMAs on zero rows).
+  static int rows_per_panel(int64_t max_rows) {
+    return max_rows >= MR ? MR : max_rows <= 1 ? 1 : max_rows <= 2 ? 2 : 4;
+  }
+
+  // Thread t's slivers [s0, s1) of each block (and units [s0 * NR, min(cols, s1 * NR))).
+  std::pair<int64_t, int64_t> share(int t, int nt) const {
+    return {slivers_ * t / nt, slivers_ * (t + 1) / nt};
+  }
+  int64_t unit(int64_t sliver) const { return std::min(cols_, sliver * NR); }
+
+  // Pack A's columns [p0, p1) (A element (i, p) at a[i * lda + p]) for rows [0, m) into buffer
+  // `which`; rows past m of the last panel are zeros.
+  void pack_columns(int which, int64_t m, const T* a, int64_t lda, int64_t p0, int64_t p1) {
+    T* dst = packed_a_[which].get();
+    while (p0 < p1) {  // one k block at a time
+      const int64_t kb = p0 / kc_, q1 = std::min(p1, (kb + 1) * kc_), base = kb * kc_;
+      T* blk = dst + kb * apanels_ * panel_;
+      for (int64_t i0 = 0; i0 < m; i0 += mr_) {
+        T* panel = blk + (i0 / mr_) * panel_;
+        const int mr = int(std::min<int64_t>(mr_, m - i0));
+        for (int i = 0; i < mr; ++i) {
+          const T* row = a + (i0 + i) * lda;
+          for (int64_t p = p0; p < q1; ++p) panel[(p - base) * mr_ + i] = row[p];
+        }
+        for (int i = mr; i < mr_; ++i)
+          for (int64_t p = p0; p < q1; ++p) panel[(p - base) * mr_ + i] = T(0);
+      }
+      p0 = q1;
+    }
+  }
+
+  // C[0:m, block g's slivers [s0, s1)] = A B (+ C when beta is 1), for every block g.
+  void multiply(int which, int64_t m, int64_t s0, int64_t s1, T* c, int64_t ldc, T beta) const {
+    switch (mr_) {
+      case 1: return multiply_tiles<1>(which, m, s0, s1, c, ldc, beta);
+      case 2: return multiply_tiles<2>(which, m, s0, s1, c, ldc, beta);
+      case 4: return multiply_tiles<4 < MR ? 4 : MR>(which, m, s0, s1, c, ldc, beta);
+      default: return multiply_tiles<MR>(which, m, s0, s1, c, ldc, beta);
+    }
+  }
+
+ private:
+  template <int R>
+  void multiply_tiles(int which, int64_t m, int64_t s0, int64_t s1, T* c, int64_t ldc,
+                      T beta) const {
+    const T* pa = packed_a_[which].get();
+    for (int64_t g = 0; g < blocks_; ++g)
+      for (int64_t sl = s0; sl < s1; ++sl) {
+        const int64_t j0 = sl * NR;
+        const int nr = int(std::min<int64_t>(NR, cols_ - j0));
+        for (int64_t kb = 0; kb < kblocks_; ++kb) {
+          const int64_t kc = std::min(kc_, k_ - kb * kc_);
+          const T* pb = packed_b_.get() + ((g * slivers_ + sl) * kblocks_ + kb) * sstride_;
+          const T* pk = pa + kb * apanels_ * panel_;
+          for (int64_t i0 = 0; i0 < m; i0 += R)
+            micro_kernel<T, R, NR>(kc, pk + (i0 / R) * panel_, pb, c + i0 * ldc + g * cols_ + j0,
+                                   ldc, 1, int(std::min<int64_t>(R, m - i0)), nr, T(1),
+                                   kb == 0 ? beta : T(1));
+        }
+      }
+  }
+
+  int64_t k_, blocks_, cols_, slivers_, kblocks_, kc_, sstride_;
+  int mr_;
+  int64_t panel_, apanels_;
+  Aligned<T> packed_b_;
+  Aligned<T> packed_a_[2];
+};
+
+template <typename Body>
+void team(int threads, Body&& body) {
+  if (threads <= 1) {
+    body(0, 1);
+    return;
+  }
+#pragma omp parallel num_threads(threads)
+  {
+#ifdef _OPENMP
+    body(omp_get_thread_num(), omp_get_num_threads());
+#else
+    body(0, 1);
+#endif
+  }
+}
+
+inline void barrier() {
+#pragma omp barrier
+}
+
+inline int64_t time_of(const RnnShape& s, int64_t step, bool reverse) {
+  return reverse ? s.steps - 1 - step : step;
+}
+
+// dst[r, j0:j1] = src[r, j0:j1] for rows < n, 0 for rows [n, rows) (row stride ld for both).
+template <typename T>
+void copy_cols(int64_t n, int64_t rows, int64_t ld, int64_t j0, int64_t j1, const T* src,
+               T* dst) {
+  for (int64_t r = 0; r < rows; ++r) {
+    T* d = dst + r * ld;
+    if (r < n) {
+      const T* a = src + r * ld;
+      for (int64_t j = j0; j < j1; ++j) d[j] = a[j];
+    } else {
+      for (int64_t j = j0; j < j1; ++j) d[j] = T(0);
+    }
+  }
+}
+
+// Zero rows [n, rows) of columns [j0, j1) in each of `blocks` blocks of `cols` columns.
+template <typename T>
+void zero_tail(int64_t n, int64_t rows, int64_t ld, int64_t blocks, int64_t cols, int64_t j0,
+               int64_t j1, T* p) {
+  for (int64_t r = n; r < rows; ++r)
+    for (int64_t g = 0; g < blocks; ++g) {
+      T* d = p + r * ld + g * cols;
+      for (int64_t j = j0; j < j1; ++j) d[j] = T(0);
+    }
+}
+
+}  // namespace
+
+// ---- LSTM ------------------------------------------------------------------------------------
+template <typename T>
+void lstm_loop_forward(const RnnShape& s, const int64_t* act, bool reverse, const T* w_hh,
+                       T* gates, T* h, T* c, T* y, T* cprev, T* hprev, int threads) {
+  const int64_t B = s.batch, H = s.hidden, NG = 4 * H;
+  RecurrentGemm<T> rg(H, 4, H, w_hh, 1, H, B, threads);
+  team(threads, [&](int t, int nt) {
+    const auto [s0, s1] = rg.share(t, nt);
+    const int64_t j0 = rg.unit(s0), j1 = rg.unit(s1);
+    rg.pack_columns(0, act[time_of(s, 0, reverse)], h, H, j0, j1);
+    barrier();
+    for (int64_t step = 0; step < s.steps; ++step) {
+      const int64_t tt = time_of(s, step, reverse), nb = act[tt];
+      const int buf = int(step & 1);
+      T* g = gates + tt * B * NG;
+      copy_cols(nb, B, H, j0, j1, h, hprev + tt * B * H);
+      rg.multiply(buf, nb, s0, s1, g, NG, T(1));
+      if (j1 > j0) lstm_gates_forward<T>(nb, j0, j1, H, g, c, cprev + tt * B * H, h);
+      zero_tail(nb, B, H, 1, H, j0, j1, cprev + tt * B * H);
+      copy_cols(nb, B, H, j0, j1, h, y + tt * B * H);
+      if (step + 1 < s.steps)
+        rg.pack_columns(buf ^ 1, act[time_of(s, step + 1, reverse)], h, H, j0, j1);
+      barrier();
+    }
+  });
+}
+
+template <typename T>
+void lstm_loop_backward(const RnnShape& s, const int64_t* act, bool reverse, const T* w_hh,
+                        const T* gates, const T* cprev, const T* dy, T* dh, T* dc, T* dg,
+                        int threads) {
+  const int64_t B = s.batch, H = s.hidden, NG = 4 * H;
+  RecurrentGemm<T> rg(NG, 1, H, w_hh, H, 1, B, threads);
+  Aligned<T> dh_in(B * H);
+  team(threads, [&](int t, int nt) {
+    const auto [s0, s1] = rg.share(t, nt);
+    const int64_t j0 = rg.unit(s0), j1 = rg.unit(s1);
+    T* din = dh_in.get();
+    for (int64_t step = s.steps - 1; step >= 0; --step) {
+      const int64_t tt = time_of(s, step, reverse), nb = act[tt];
+      const int buf = int(step & 1);
+      const T* dyt = dy + tt * B * H;
+      T* dgt = dg + tt * B * NG;
+      for (int64_t r = 0; r < nb; ++r)
+        for (int64_t j = j0; j < j1; ++j) din[r * H + j] = dh[r * H + j] + dyt[r * H + j];
+      if (j1 > j0)
+        lstm_gates_backward<T>(nb, j0, j1, H, gates + tt * B * NG, cprev + tt * B * H, din, dc,
+                               dgt);
+      zero_tail(nb, B, NG, 4, H, j0, j1, dgt);
+      for (int64_t g = 0; g < 4; ++g) rg.pack_columns(buf, nb, dgt, NG, g * H + j0, g * H + j1);
+      barrier();
+      rg.multiply(buf, nb, s0, s1, dh, H, T(0));
+    }
+  });
+}
+
+// ---- GRU -------------------------------------------------------------------------------------
+template <typename T>
+void gru_loop_forward(const RnnShape& s, const int64_t* act, bool reverse, const T* w_hh,
+                      const T* b_hh, T* gates, T* hn, T* h, T* y, T* hprev, int threads) {
+  const int64_t B = s.batch, H = s.hidden, NG = 3 * H;
+  RecurrentGemm<T> rg(H, 3, H, w_hh, 1, H, B, threads);
+  Aligned<T> gh_buf(B * NG);
+  team(threads, [&](int t, int nt) {
+    const auto [s0, s1] = rg.share(t, nt);
+    const int64_t j0 = rg.unit(s0), j1 = rg.unit(s1);
+    T* gh = gh_buf.get();
+    rg.pack_columns(0, act[time_of(s, 0, reverse)], h, H, j0, j1);
+    barrier();
+    for (int64_t step = 0; step < s.steps; ++step) {
+      const int64_t tt = time_of(s, step, reverse), nb = act[tt];
+      const int buf = int(step & 1);
+      if (b_hh)
+        for (int64_t r = 0; r < nb; ++r)
+          for (int64_t g = 0; g < 3; ++g)
+            std::memcpy(gh + r * NG + g * H + j0, b_hh + g * H + j0, sizeof(T) * size_t(j1 - j0));
+      rg.multiply(buf, nb, s0, s1, gh, NG, b_hh ? T(1) : T(0));
+      T* hp = hprev + tt * B * H;
+      T* hnt = hn + tt * B * H;
+      if (j1 > j0) gru_gates_forward<T>(nb, j0, j1, H, gates + tt * B * NG, gh, hnt, h, hp);
+      zero_tail(nb, B, H, 1, H, j0, j1, hp);
+      zero_tail(nb, B, H, 1, H, j0, j1, hnt);
+      copy_cols(nb, B, H, j0, j1, h, y + tt * B * H);
+      if (step + 1 < s.steps)
+        rg.pack_columns(buf ^ 1, act[time_of(s, step + 1, reverse)], h, H, j0, j1);
+      barrier();
+    }
+  });
+}
+
+template <typename T>
+void gru_loop_backward(const RnnShape& s, const int64_t* act, bool reverse, const T* w_hh,
+                       const T* gates, const T* hn, const T* hprev, const T* dy, T* dh, T* dgx,
+                       T* dgh, int threads) {
+  const int64_t B = s.batch, H = s.hidden, NG = 3 * H;
+  RecurrentGemm<T> rg(NG, 1, H, w_hh, H, 1, B, threads);
+  Aligned<T> dh_in(B * H);
+  team(threads, [&](int t, int nt) {
+    const auto [s0, s1] = rg.share(t, nt);
+    const int64_t j0 = rg.unit(s0), j1 = rg.unit(s1);
+    T* din = dh_in.get();
+    for (int64_t step = s.steps - 1; step >= 0; --step) {
+      const int64_t tt = time_of(s, step, reverse), nb = act[tt];
+      const int buf = int(step & 1);
+      const T* dyt = dy + tt * B * H;
+      T* gx = dgx + tt * B * NG;
+      T* ghh = dgh + tt * B * NG;
+      for (int64_t r = 0; r < nb; ++r)
+        for (int64_t j = j0; j < j1; ++j) din[r * H + j] = dh[r * H + j] + dyt[r * H + j];
+      if (j1 > j0)
+        gru_gates_backward<T>(nb, j0, j1, H, gates + tt * B * NG, hn + tt * B * H,
+                              hprev + tt * B * H, din, dh, gx, ghh);
+      zero_tail(nb, B, NG, 3, H, j0, j1, gx);
+      zero_tail(nb, B, NG, 3, H, j0, j1, ghh);
+      for (int64_t g = 0; g < 3; ++g) rg.pack_columns(buf, nb, ghh, NG, g * H + j0, g * H + j1);
+      barrier();
+      rg.multiply(buf, nb, s0, s1, dh, H, T(1));
+    }
+  });
+}
+
+// ---- Elman RNN -------------------------------------------------------------------------------
+template <typename T>
+void rnn_loop_forward(const RnnShape& s, bool relu, const int64_t* act, bool reverse,
+                      const T* w_hh, T* acts, T* h, T* y, T* hprev, int threads) {
+  const int64_t B = s.batch, H = s.hidden;
+  RecurrentGemm<T> rg(H, 1, H, w_hh, 1, H, B, threads);
+  team(threads, [&](int t, int nt) {
+    const auto [s0, s1] = rg.share(t, nt);
+    const int64_t j0 = rg.unit(s0), j1 = rg.unit(s1);
+    rg.pack_columns(0, act[time_of(s, 0, reverse)], h, H, j0, j1);
+    barrier();
+    for (int64_t step = 0; step < s.steps; ++step) {
+      const int64_t tt = time_of(s, step, reverse), nb = act[tt];
+      const int buf = int(step & 1);
+      T* a = acts + tt * B * H;
+      copy_cols(nb, B, H, j0, j1, h, hprev + tt * B * H);
+      rg.multiply(buf, nb, s0, s1, a, H, T(1));
+      if (j1 > j0) rnn_gates_forward<T>(nb, j0, j1, H, relu, a, h);
+      zero_tail(nb, B, H, 1, H, j0, j1, a);
+      copy_cols(nb, B, H, j0, j1, h, y + tt * B * H);
+      if (step + 1 < s.steps)
+        rg.pack_columns(buf ^ 1, act[time_of(s, step + 1, reverse)], h, H, j0, j1);
+      barrier();
+    }
+  });
+}
+
+template <typename T>
+void rnn_loop_backward(const RnnShape& s, bool relu, const int64_t* act, bool reverse,
+                       const T* w_hh, const T* acts, const T* dy, T* dh, T* dg, int threads) {
+  const int64_t B = s.batch, H = s.hidden;
+  RecurrentGemm<T> rg(H, 1, H, w_hh, H, 1, B, threads);
+  Aligned<T> dh_in(B * H);
+  team(threads, [&](int t, int nt) {
+    const auto [s0, s1] = rg.share(t, nt);
+    const int64_t j0 = rg.unit(s0), j1 = rg.unit(s1);
+    T* din = dh_in.get();
+    for (int64_t step = s.steps - 1; step >= 0; --step) {
+      const int64_t tt = time_of(s, step, reverse), nb = act[tt];
+      const int buf = int(step & 1);
+      const T* dyt = dy + tt * B * H;
+      T* dgt = dg + tt * B * H;
+      for (int64_t r = 0; r < nb; ++r)
+        for (int64_t j = j0; j < j1; ++j) din[r * H + j] = dh[r * H + j] + dyt[r * H + j];
+      if (j1 > j0) rnn_gates_backward<T>(nb, j0, j1, H, relu, acts + tt * B * H, din, dgt);
+      zero_tail(nb, B, H, 1, H, j0, j1, dgt);
+      rg.pack_columns(buf, nb, dgt, H, j0, j1);
+      barrier();
+      rg.multiply(buf, nb, s0, s1, dh, H, T(0));
+    }
+  });
+}
+
+#define FASTDL_INSTANTIATE_RNN_LOOPS(T)                                                        \
+  template void lstm_loop_forward<T>(const RnnShape&, const int64_t*, bool, const T*, T*, T*,  \
+                                     T*, T*, T*, T*, int);                                     \
+  template void lstm_loop_backward<T>(const RnnShape&, const int64_t*, bool, const T*,         \
+                                      const T*, const T*, const T*, T*, T*, T*, int);          \
+  template void gru_loop_forward<T>(const RnnShape&, const int64_t*, bool, const T*, const T*, \
+                                    T*, T*, T*, T*, T*, int);                                  \
+  template void gru_loop_backward<T>(const RnnShape&, const int64_t*, bool, const T*,          \
+                                     const T*, const T*, const T*, const T*, T*, T*, T*, int); \
+  template void rnn_loop_forward<T>(const RnnShape&, bool, const int64_t*, bool, const T*, T*, \
+                                    T*, T*, T*, int);                                          \
+  template void rnn_loop_backward<T>(const RnnShape&, bool, const int64_t*, bool, const T*,    \
+                                     const T*, const T*, T*, T*, int);
+FASTDL_INSTANTIATE_RNN_LOOPS(float)
+FASTDL_INSTANTIATE_RNN_LOOPS(double)
+
+}  // namespace fastdl::cpu::FASTDL_ISA
