@@ -77,6 +77,11 @@ def _norm_backward(ctx, g):
         gw = weight_grad_op.apply((g, x), spec, saved)
     if b is not None and ctx.edges[-1] is not None:
         gb = _sum_over(g, spec.param_axes)
+    # group_norm's per-channel parameters broadcast as (G, C/G) over its grouped view
+    if gw is not None and gw._data.shape != w._data.shape:
+        gw = gw.reshape(w._data.shape)
+    if gb is not None and gb._data.shape != b._data.shape:
+        gb = gb.reshape(b._data.shape)
     return (gx,) + ((gw,) if w is not None else ()) + ((gb,) if b is not None else ())
 
 
@@ -102,6 +107,8 @@ def _normalize_backward_backward(ctx, v):
     pv = _xhat_vjp(v, x, spec, saved)  # invstd * P(v), or v * invstd for fixed statistics
     grad_g = pv if w_b is None else pv * w_b
     grad_w = _sum_over(g * pv, spec.param_axes) if params else None
+    if grad_w is not None and grad_w._data.shape != params[0]._data.shape:
+        grad_w = grad_w.reshape(params[0]._data.shape)  # group_norm's (G, C/G) -> (C,)
     grad_x = None
     if ctx.edges[1] is not None and spec.fixed is None:  # fixed statistics: linear in x
         axes = spec.axes
@@ -181,6 +188,13 @@ def _empty_normalization(input, weight, bias):
     return y
 
 
+def _fixed_statistics(running_mean, running_var, shape, eps, dtype):
+    """(mean, 1/std) from running statistics, shaped to broadcast over the input."""
+    mean = running_mean._data.reshape(shape).astype(dtype, copy=True)
+    invstd = (1.0 / np.sqrt(running_var._data.reshape(shape) + eps)).astype(dtype)
+    return mean, invstd
+
+
 def _normalize(op, input, weight, bias, spec):
     params = tuple(t for t in (weight, bias) if t is not None)
     saved = Saved()
@@ -222,9 +236,7 @@ def batch_norm(input, running_mean, running_var, weight=None, bias=None, trainin
         if running_mean is None or running_var is None:
             raise ValueError("batch_norm(): running_mean and running_var are required when "
                              "training=False")
-        mean = running_mean._data.reshape(stat_shape).astype(x.dtype, copy=True)
-        invstd = (1.0 / np.sqrt(running_var._data.reshape(stat_shape) + eps)).astype(x.dtype)
-        fixed = (mean, invstd)
+        fixed = _fixed_statistics(running_mean, running_var, stat_shape, eps, x.dtype)
     spec = _NormSpec(axes, n, stat_shape, axes, eps, fixed, weight is not None, bias is not None)
     out, saved = _normalize(batch_norm_op, input, weight, bias, spec)
     if training:
@@ -256,3 +268,82 @@ def layer_norm(input, normalized_shape, weight=None, bias=None, eps: float = 1e-
     spec = _NormSpec(axes, math.prod(normalized_shape), normalized_shape,
                      tuple(range(x.ndim - k)), eps, None, weight is not None, bias is not None)
     return _normalize(layer_norm_op, input, weight, bias, spec)[0]
+
+
+def group_norm(input, num_groups: int, weight=None, bias=None, eps: float = 1e-5):
+    """Normalize each of ``num_groups`` groups of channels of an (N, C, *) input over the
+    group's channels and spatial positions, then scale and shift per channel."""
+    check_float(input, "group_norm")
+    x = input._data
+    if x.ndim < 2:
+        raise ValueError(f"group_norm(): expected an input of shape (N, C, *), got "
+                         f"{tuple(x.shape)}")
+    n_batch, channels = x.shape[0], x.shape[1]
+    num_groups = int(num_groups)
+    if num_groups <= 0 or channels % num_groups:
+        raise ValueError(f"group_norm(): expected number of channels in input to be divisible "
+                         f"by num_groups, but got input of shape {tuple(x.shape)} and "
+                         f"num_groups={num_groups}")
+    _check_param(weight, "group_norm", "weight", (channels,))
+    _check_param(bias, "group_norm", "bias", (channels,))
+    check_same_dtype("group_norm", input=input, weight=weight, bias=bias)
+    if x.size == 0:
+        return _empty_normalization(input, weight, bias)
+    per_group = channels // num_groups
+    spatial = x.size // (n_batch * channels)
+    grouped = input.reshape(n_batch, num_groups, per_group, spatial)
+    spec = _NormSpec((2, 3), per_group * spatial, (1, num_groups, per_group, 1), (0, 3), eps,
+                     None, weight is not None, bias is not None)
+    out, _ = _normalize(group_norm_op, grouped, weight, bias, spec)
+    return out.reshape(x.shape)
+
+
+def instance_norm(input, running_mean=None, running_var=None, weight=None, bias=None,
+                  use_input_stats: bool = True, momentum: float = 0.1, eps: float = 1e-5):
+    """Normalize each (sample, channel) plane of an (N, C, *) input over its spatial positions
+    (``use_input_stats``; the running statistics, if given, are updated with the mean over the
+    batch of the per-instance mean and unbiased variance), or by the running statistics."""
+    check_float(input, "instance_norm")
+    x = input._data
+    if x.ndim < 2:
+        raise ValueError(f"instance_norm(): expected an input of shape (N, C, *), got "
+                         f"{tuple(x.shape)}")
+    channels = x.shape[1]
+    for t, name in ((running_mean, "running_mean"), (running_var, "running_var"),
+                    (weight, "weight"), (bias, "bias")):
+        _check_param(t, "instance_norm", name, (channels,))
+    check_same_dtype("instance_norm", input=input, weight=weight, bias=bias)
+    n = math.prod(x.shape[2:])
+    if use_input_stats and n <= 1:
+        raise ValueError(f"instance_norm(): expected more than 1 spatial element when "
+                         f"training, got input size {tuple(x.shape)}")
+    if eps < 0 or (use_input_stats and not eps > 0 and x.size):
+        raise ValueError(f"instance_norm(): eps must be positive, got {eps}")
+    if x.size == 0:
+        return _empty_normalization(input, weight, bias)
+    spatial_axes = tuple(range(2, x.ndim))
+    param_view = (1, channels) + (1,) * (x.ndim - 2)
+    fixed = None
+    if not use_input_stats:
+        if running_mean is None or running_var is None:
+            raise ValueError("instance_norm(): running_mean and running_var are required when "
+                             "use_input_stats=False")
+        fixed = _fixed_statistics(running_mean, running_var, param_view, eps, x.dtype)
+    spec = _NormSpec(spatial_axes, n, param_view, (0,) + spatial_axes, eps, fixed,
+                     weight is not None, bias is not None)
+    out, saved = _normalize(instance_norm_op, input, weight, bias, spec)
+    if use_input_stats:
+        mean, var = saved.values[:2]
+        batch_mean = mean.reshape(x.shape[0], channels).mean(axis=0)
+        batch_var = (var.reshape(x.shape[0], channels) * (n / (n - 1))).mean(axis=0)
+        if running_mean is not None:
+            running_mean._data[...] = (1.0 - momentum) * running_mean._data + momentum * batch_mean
+        if running_var is not None:
+            running_var._data[...] = (1.0 - momentum) * running_var._data + momentum * batch_var
+    return out
+
+
+group_norm_op = defop("group_norm", forward=_norm_forward, backward=_norm_backward,
+                      saves=(0, 1))
+instance_norm_op = defop("instance_norm", forward=_norm_forward, backward=_norm_backward,
+                         saves=(0, 1))
