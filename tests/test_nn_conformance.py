@@ -625,8 +625,10 @@ def test_functional_error_inputs(op):
     for i, error in enumerate(errors):
         sample = error.sample_input
         what = f"{_op_key(op)} error input {i} ({_describe(sample)})"
-        f_input, f_args, f_kwargs = to_fastdl((sample.input, sample.args, sample.kwargs))
         try:
+            # inside the try: an input fastdl cannot hold (a complex tensor) is refused with a
+            # clear TypeError when it is made, which is where fastdl's user meets the error
+            f_input, f_args, f_kwargs = to_fastdl((sample.input, sample.args, sample.kwargs))
             fastdl_fn(f_input, *f_args, **f_kwargs)
         except Exception as exc:  # noqa: BLE001 - the class is checked next
             assert_clear_error(exc, error.error_type, what)

@@ -2,6 +2,8 @@
 from fastdl.functional.shape import flatten
 from fastdl.nn.functional.activation import (elu, gelu, leaky_relu, log_softmax, relu, relu6,
                                              sigmoid, silu, softmax, softplus, tanh)
+from fastdl.nn.functional.conv import (conv1d, conv2d, conv3d, conv_transpose1d,
+                                       conv_transpose2d, conv_transpose3d)
 from fastdl.nn.functional.dropout import dropout, dropout1d, dropout2d, dropout3d
 from fastdl.nn.functional.linear import bilinear, linear
 from fastdl.nn.functional.loss import (binary_cross_entropy, binary_cross_entropy_with_logits,
@@ -13,8 +15,9 @@ from fastdl.nn.functional.padding import pad
 from fastdl.nn.functional.sparse import embedding, one_hot
 
 __all__ = ["batch_norm", "bilinear", "binary_cross_entropy", "binary_cross_entropy_with_logits",
-           "cross_entropy", "dropout", "dropout1d", "dropout2d", "dropout3d", "elu",
-           "embedding", "flatten", "gelu", "group_norm", "huber_loss", "instance_norm",
+           "conv1d", "conv2d", "conv3d", "conv_transpose1d", "conv_transpose2d",
+           "conv_transpose3d", "cross_entropy", "dropout", "dropout1d", "dropout2d", "dropout3d",
+           "elu", "embedding", "flatten", "gelu", "group_norm", "huber_loss", "instance_norm",
            "kl_div", "l1_loss", "layer_norm", "leaky_relu", "linear", "log_softmax", "mse_loss",
            "multi_margin_loss", "nll_loss", "one_hot", "pad", "relu", "relu6", "sigmoid", "silu",
            "smooth_l1_loss", "softmax", "softplus", "tanh"]
