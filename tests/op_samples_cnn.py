@@ -67,3 +67,15 @@ sample("normalize_weight_grad", "grad_of_instance_norm",
 # ---- relu6 ---------------------------------------------------------------------------------
 sample("relu6", "away_from_kinks", lambda L, x: L.F.relu6(x),
        lambda r: [avoid(r, (3, 5), (0.0, 6.0), -2.0, 8.0)], check="grad")
+
+# ---- batch_norm's bias gradient (a registered op so its own derivative is one) -------------
+sample("normalize_bias_grad", "grad_of_batch_norm_4d_at_fixed_input",  # linear in g alone
+       lambda L, x, w, b, g: vjp_at(L, lambda x, b: L.F.batch_norm(x, None, None, w, b,
+                                                                   training=True), [x, b], g),
+       lambda r: [U(r, (2, 3, 2, 2)), U(r, (3,), 0.5, 1.5), U(r, (3,)), G(r, (2, 3, 2, 2))],
+       nograd=(0, 1, 2))
+sample("normalize_bias_grad", "grad_of_batch_norm_wrt_bias_only",  # linear in g alone
+       lambda L, x, w, b, g: vjp_at(L, lambda b: L.F.batch_norm(x, None, None, w, b,
+                                                                training=True), [b], g),
+       lambda r: [U(r, (4, 3)), U(r, (3,), 0.5, 1.5), U(r, (3,)), G(r, (4, 3))],
+       nograd=(0, 1, 2))

@@ -148,3 +148,74 @@ def test_relu6_module_inplace():
     y = nn.ReLU6(inplace=True)(x)
     assert y is x and np.array_equal(x.numpy(), [0.0, 0.5, 6.0, 3.0])
     assert repr(nn.ReLU6(True)) == repr(torch.nn.ReLU6(True))
+
+
+def _copy_params(fm, tm):
+    fm.load_state_dict({k: v.detach().numpy().copy() for k, v in tm.state_dict().items()})
+
+
+@pytest.mark.parametrize("cls,args,kwargs,shape", [
+    ("Conv1d", (3, 4, 4), dict(padding="same", dilation=2, padding_mode="reflect"), (2, 3, 11)),
+    ("Conv2d", (4, 6, (3, 2)), dict(padding=(1, 2), padding_mode="circular", groups=2),
+     (2, 4, 7, 6)),
+    ("Conv2d", (2, 3, 4), dict(padding="same", padding_mode="replicate", bias=False), (1, 2, 5, 6)),
+    ("Conv2d", (2, 3, 3), dict(padding="valid", stride=2), (2, 5, 7)),
+    ("Conv3d", (2, 2, 3), dict(padding=1, padding_mode="reflect", stride=(1, 2, 1)),
+     (1, 2, 4, 5, 4)),
+    ("Conv2d", (3, 3, 3), dict(padding="same", padding_mode="zeros", groups=3), (2, 3, 6, 5)),
+])
+def test_conv_modules_padding_modes(cls, args, kwargs, shape):
+    tm = getattr(torch.nn, cls)(*args, **kwargs).double()
+    fm = getattr(nn, cls)(*args, **kwargs)
+    assert repr(fm) == repr(tm)
+    fm.to(np.float64)
+    _copy_params(fm, tm)
+    x = np.random.default_rng(3).standard_normal(shape)
+    xt, xf = _t(x, True), _f(x, True)
+    yt, yf = tm(xt), fm(xf)
+    np.testing.assert_allclose(yf.detach().numpy(), yt.detach().numpy(), rtol=1e-10, atol=1e-12)
+    g = np.random.default_rng(4).standard_normal(tuple(yt.shape))
+    (yt * _t(g)).sum().backward()
+    (yf * fastdl.Tensor(g)).sum().backward()
+    np.testing.assert_allclose(xf.grad.numpy(), xt.grad.numpy(), rtol=1e-10, atol=1e-12)
+    np.testing.assert_allclose(fm.weight.grad.numpy(), tm.weight.grad.numpy(), rtol=1e-10,
+                               atol=1e-12)
+
+
+@pytest.mark.parametrize("cls,args,kwargs,shape,output_size", [
+    ("ConvTranspose1d", (3, 2, 4), dict(stride=3, padding=1), (2, 3, 5), [14]),
+    ("ConvTranspose2d", (4, 2, 3), dict(stride=2, padding=1, groups=2, dilation=2),
+     (1, 4, 5, 4), (1, 2, 12, 10)),
+    ("ConvTranspose3d", (2, 3, 2), dict(stride=2), (2, 4, 3, 3), (9, 6, 7)),  # unbatched
+])
+def test_conv_transpose_output_size(cls, args, kwargs, shape, output_size):
+    tm = getattr(torch.nn, cls)(*args, **kwargs).double()
+    fm = getattr(nn, cls)(*args, **kwargs)
+    assert repr(fm) == repr(tm)
+    fm.to(np.float64)
+    _copy_params(fm, tm)
+    x = np.random.default_rng(5).standard_normal(shape)
+    yt = tm(_t(x), output_size=output_size)
+    yf = fm(_f(x), output_size=output_size)
+    np.testing.assert_allclose(yf.detach().numpy(), yt.detach().numpy(), rtol=1e-10, atol=1e-12)
+    with pytest.raises(ValueError, match="output size"):
+        fm(_f(x), output_size=[s + 40 for s in output_size])
+
+
+def test_conv_module_arguments_and_init():
+    with pytest.raises(ValueError, match="divisible by groups"):
+        nn.Conv2d(3, 4, 3, groups=2)
+    with pytest.raises(ValueError, match="strided"):
+        nn.Conv2d(3, 4, 3, stride=2, padding="same")
+    with pytest.raises(ValueError, match="padding_mode"):
+        nn.Conv2d(3, 4, 3, padding_mode="mirror")
+    with pytest.raises(ValueError, match="zeros"):
+        nn.ConvTranspose2d(3, 4, 3, padding_mode="reflect")
+    with pytest.raises(ValueError, match="padding string"):
+        nn.Conv1d(3, 4, 3, padding="full")
+    m = nn.Conv2d(16, 32, 3)
+    bound = 1 / np.sqrt(16 * 9)
+    w, b = m.weight.detach().numpy(), m.bias.detach().numpy()
+    assert w.shape == (32, 16, 3, 3) and np.abs(w).max() <= bound and np.abs(b).max() <= bound
+    assert w.std() > 0.5 * bound / np.sqrt(3)
+    assert nn.ConvTranspose2d(4, 6, 3, groups=2).weight.shape == (4, 3, 3, 3)

@@ -2,6 +2,8 @@
 from fastdl.nn.modules.activation import (ELU, GELU, LeakyReLU, LogSoftmax, ReLU, ReLU6,
                                           Sigmoid, SiLU, Softmax, Softplus, Tanh)
 from fastdl.nn.modules.container import ModuleDict, ModuleList, Sequential
+from fastdl.nn.modules.conv import (Conv1d, Conv2d, Conv3d, ConvTranspose1d, ConvTranspose2d,
+                                    ConvTranspose3d)
 from fastdl.nn.modules.dropout import Dropout, Dropout1d, Dropout2d, Dropout3d
 from fastdl.nn.modules.linear import Bilinear, Flatten, Identity, Linear, Unflatten
 from fastdl.nn.modules.loss import (BCELoss, BCEWithLogitsLoss, CrossEntropyLoss, HuberLoss,
@@ -18,14 +20,14 @@ from fastdl.nn.modules.padding import (CircularPad1d, CircularPad2d, CircularPad
                                        ZeroPad1d, ZeroPad2d, ZeroPad3d)
 from fastdl.nn.modules.sparse import Embedding
 
-__all__ = ["BCELoss", "BCEWithLogitsLoss", "BatchNorm1d", "BatchNorm2d", "BatchNorm3d",
-           "Bilinear", "CircularPad1d", "CircularPad2d", "CircularPad3d",
-           "ConstantPad1d", "ConstantPad2d", "ConstantPad3d", "CrossEntropyLoss", "Dropout", "Dropout1d", "Dropout2d", "Dropout3d", "ELU",
-           "Embedding", "Flatten", "GELU", "GroupNorm", "HuberLoss", "Identity",
+__all__ = ["BCELoss", "BCEWithLogitsLoss", "BatchNorm1d", "BatchNorm2d", "BatchNorm3d", "Bilinear",
+           "CircularPad1d", "CircularPad2d", "CircularPad3d", "ConstantPad1d", "ConstantPad2d",
+           "ConstantPad3d", "Conv1d", "Conv2d", "Conv3d", "ConvTranspose1d", "ConvTranspose2d",
+           "ConvTranspose3d", "CrossEntropyLoss", "Dropout", "Dropout1d", "Dropout2d", "Dropout3d",
+           "ELU", "Embedding", "Flatten", "GELU", "GroupNorm", "HuberLoss", "Identity",
            "InstanceNorm1d", "InstanceNorm2d", "InstanceNorm3d", "KLDivLoss", "L1Loss",
-           "LayerNorm", "LeakyReLU", "Linear", "LogSoftmax", "MSELoss", "Module",
-           "ModuleDict", "ModuleList", "MultiMarginLoss", "NLLLoss", "ReLU", "ReLU6",
-           "ReflectionPad1d", "ReflectionPad2d", "ReflectionPad3d", "ReplicationPad1d",
-           "ReplicationPad2d", "ReplicationPad3d", "Sequential", "SiLU", "Sigmoid",
-           "SmoothL1Loss", "Softmax", "Softplus", "Tanh", "Unflatten", "ZeroPad1d",
-           "ZeroPad2d", "ZeroPad3d"]
+           "LayerNorm", "LeakyReLU", "Linear", "LogSoftmax", "MSELoss", "Module", "ModuleDict",
+           "ModuleList", "MultiMarginLoss", "NLLLoss", "ReLU", "ReLU6", "ReflectionPad1d",
+           "ReflectionPad2d", "ReflectionPad3d", "ReplicationPad1d", "ReplicationPad2d",
+           "ReplicationPad3d", "Sequential", "SiLU", "Sigmoid", "SmoothL1Loss", "Softmax",
+           "Softplus", "Tanh", "Unflatten", "ZeroPad1d", "ZeroPad2d", "ZeroPad3d"]
