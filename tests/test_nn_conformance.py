@@ -83,6 +83,11 @@ class Gap(NamedTuple):
 # test_no_stale_gaps_or_overrides fails, when no sample matches it any more or when every
 # matching sample would pass the comparison it drops.
 SAMPLE_GAPS = {
+    **{f"nn.functional.interpolate.{mode}": Gap(
+        lambda sample: bool(sample.kwargs.get("antialias")),
+        "antialias=True (torch's anti-aliased resampling for downscaling) is not implemented: "
+        "fastdl raises NotImplementedError (tests/test_interpolate.py checks that)")
+       for mode in ("bilinear", "bicubic")},
     "nn.functional.elu": Gap(
         lambda sample: bool(torch.isnan(sample.input).any()),
         "the gradient at a NaN input is implementation-defined in torch itself: its vectorized "
@@ -124,6 +129,12 @@ KNOWN_BUGS_ELSEWHERE: dict = {}
 FUNCTIONAL_WITHOUT_OPINFO = {
     "dropout1d": "no OpInfo in torch; the same channel dropout as dropout2d/dropout3d (whose "
                  "samples run in test_dropout_samples), checked in tests/test_cnn_layers.py",
+    **{f"{kind}_pool{d}d_with_indices": f"{kind}_pool{d}d with return_indices=True (the same "
+                                         f"function, whose samples run both ways); "
+                                         "tests/test_pooling.py"
+       for kind in ("max", "adaptive_max") for d in (1, 2, 3)},
+    "upsample": "torch's deprecated spelling of interpolate (whose samples run); "
+                "tests/test_interpolate.py",
 }
 
 # fastdl.nn module classes without a ModuleInfo, and where they are covered instead.
@@ -140,6 +151,10 @@ MODULES_WITHOUT_MODULEINFO = {
     "Dropout1d": "no ModuleInfo in torch; tests/test_cnn_layers.py checks channel masks",
     "Dropout2d": "no ModuleInfo in torch; tests/test_cnn_layers.py checks channel masks",
     "Dropout3d": "no ModuleInfo in torch; tests/test_cnn_layers.py checks channel masks",
+    **{name: "no ModuleInfo in torch; tests/test_pooling.py / test_interpolate.py check the "
+             "module against torch's" for name in ("MaxUnpool1d", "MaxUnpool2d", "MaxUnpool3d",
+                                                   "Upsample", "UpsamplingNearest2d",
+                                                   "UpsamplingBilinear2d")},
 }
 
 # OpInfos whose ``op`` is a lambda reordering the arguments: the same reordering for fastdl.
@@ -256,6 +271,19 @@ def assert_same(fastdl_value, torch_value, dtype, what, tolerance=None, override
                                             atol=default["atol"] / OVERRIDE_HEADROOM))
     else:
         np.testing.assert_array_equal(f_arr, t_arr, err_msg=what)
+
+
+def compare_outputs(f_out, t_out, dtype, what, tolerance=None, override_needed=None):
+    """assert_same for an output, or for each of a tuple of outputs (a max pool's values and
+    indices); returns the (torch, fastdl) output that gradients are taken of: the first."""
+    if isinstance(t_out, tuple):
+        assert isinstance(f_out, tuple) and len(f_out) == len(t_out), \
+            f"{what}: fastdl returned {type(f_out).__name__}, torch a tuple of {len(t_out)}"
+        for i, (f, t) in enumerate(zip(f_out, t_out)):
+            assert_same(f, t, dtype, f"{what} {i}", tolerance, override_needed)
+        return t_out[0], f_out[0]
+    assert_same(f_out, t_out, dtype, what, tolerance, override_needed)
+    return t_out, f_out
 
 
 def _rng(*key):
@@ -396,7 +424,8 @@ def run_functional_sample(op, fastdl_fn, sample, dtype, what, record, gap=None):
     f_tensors = _tensors((f_input,) + tuple(f_args), f_kwargs)
     t_out = op.op(t_input, *t_args, **t_kwargs)
     f_out = fastdl_fn(f_input, *f_args, **f_kwargs)
-    assert_same(f_out, t_out, dtype, f"{what}: output", tolerance, override_needed)
+    t_out, f_out = compare_outputs(f_out, t_out, dtype, f"{what}: output", tolerance,
+                                   override_needed)
     for i, (t, f) in enumerate(zip(t_tensors, f_tensors)):
         # catches in-place updates (batch_norm's running statistics) and unwanted writes
         assert_same(f, t, dtype, f"{what}: argument tensor {i} after the call", tolerance,
@@ -498,6 +527,19 @@ ZERO_SECOND_DERIVATIVE = {
     "nn.functional.pad.replicate": "a gather: linear",
     "nn.functional.pad.replicate_negative": "a gather (cropping): linear",
     "nn.functional.pad.circular": "a gather: linear",
+    **{f"nn.functional.{name}": "piecewise linear: values picked at the argmax"
+       for name in ("max_pool1d", "max_pool2d", "max_pool3d", "adaptive_max_pool1d",
+                    "adaptive_max_pool2d", "adaptive_max_pool3d")},
+    **{f"nn.functional.{name}": "linear: values put at given indices"
+       for name in ("max_unpool1d", "max_unpool2d", "max_unpool3d", "max_unpool1d.grad",
+                    "max_unpool2d.grad", "max_unpool3d.grad")},
+    **{f"nn.functional.{name}": "linear: fixed weights over windows"
+       for name in ("avg_pool1d", "avg_pool2d", "avg_pool3d", "adaptive_avg_pool1d",
+                    "adaptive_avg_pool2d", "adaptive_avg_pool3d", "interpolate.area")},
+    **{f"nn.functional.{name}": "linear: fixed interpolation weights"
+       for name in ("interpolate.nearest", "interpolate.nearest-exact", "interpolate.linear",
+                    "interpolate.bilinear", "interpolate.bicubic", "interpolate.trilinear",
+                    "upsample_bilinear", "upsample_nearest")},
 }
 GRADGRAD_SAMPLES_PER_OP = 12
 
@@ -556,9 +598,11 @@ def test_functional_gradgrad_samples(op):
             f_leaves = [f for f in _tensors((f_input,) + tuple(f_args), f_kwargs)
                         if f.requires_grad]
             t_out = op.op(t_input, *t_args, **t_kwargs)
+            f_out = fastdl_fn(f_input, *f_args, **f_kwargs)
+            if isinstance(t_out, tuple):  # (values, indices): the values are differentiated
+                t_out, f_out = t_out[0], f_out[0]
             if not t_leaves or not t_out.requires_grad:
                 raise _NothingToDifferentiate
-            f_out = fastdl_fn(f_input, *f_args, **f_kwargs)
             rng = _rng(what)
             w = rng.standard_normal(tuple(t_out.shape))
             v = [rng.standard_normal(tuple(t.shape)) for t in t_leaves]
@@ -755,7 +799,7 @@ def compare_module_forward(t_module, f_module, t_args, t_kwargs, dtype, what):
     f_args, f_kwargs = to_fastdl((t_args, t_kwargs))
     t_out = t_module(*t_args, **t_kwargs)
     f_out = f_module(*f_args, **f_kwargs)
-    assert_same(f_out, t_out, dtype, f"{what}: output")
+    t_out, f_out = compare_outputs(f_out, t_out, dtype, f"{what}: output")
     f_state = f_module.state_dict()
     for key, value in t_module.state_dict().items():
         assert_same(f_state[key], value, dtype, f"{what}: {key} after forward")

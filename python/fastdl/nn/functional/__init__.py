@@ -12,7 +12,19 @@ from fastdl.nn.functional.loss_classification import cross_entropy, multi_margin
 from fastdl.nn.functional.normalization import (batch_norm, group_norm, instance_norm,
                                                 layer_norm)
 from fastdl.nn.functional.padding import pad
+from fastdl.nn.functional.pooling import (adaptive_avg_pool1d, adaptive_avg_pool2d,
+                                          adaptive_avg_pool3d, adaptive_max_pool1d,
+                                          adaptive_max_pool1d_with_indices, adaptive_max_pool2d,
+                                          adaptive_max_pool2d_with_indices, adaptive_max_pool3d,
+                                          adaptive_max_pool3d_with_indices, avg_pool1d,
+                                          avg_pool2d, avg_pool3d, max_pool1d,
+                                          max_pool1d_with_indices, max_pool2d,
+                                          max_pool2d_with_indices, max_pool3d,
+                                          max_pool3d_with_indices, max_unpool1d, max_unpool2d,
+                                          max_unpool3d)
 from fastdl.nn.functional.sparse import embedding, one_hot
+from fastdl.nn.functional.upsampling import (interpolate, upsample, upsample_bilinear,
+                                             upsample_nearest)
 
 __all__ = ["batch_norm", "bilinear", "binary_cross_entropy", "binary_cross_entropy_with_logits",
            "conv1d", "conv2d", "conv3d", "conv_transpose1d", "conv_transpose2d",
@@ -21,3 +33,11 @@ __all__ = ["batch_norm", "bilinear", "binary_cross_entropy", "binary_cross_entro
            "kl_div", "l1_loss", "layer_norm", "leaky_relu", "linear", "log_softmax", "mse_loss",
            "multi_margin_loss", "nll_loss", "one_hot", "pad", "relu", "relu6", "sigmoid", "silu",
            "smooth_l1_loss", "softmax", "softplus", "tanh"]
+# pooling and interpolation (nn/functional/pooling.py, upsampling.py)
+__all__ += ["adaptive_avg_pool1d", "adaptive_avg_pool2d", "adaptive_avg_pool3d",
+            "adaptive_max_pool1d", "adaptive_max_pool1d_with_indices", "adaptive_max_pool2d",
+            "adaptive_max_pool2d_with_indices", "adaptive_max_pool3d",
+            "adaptive_max_pool3d_with_indices", "avg_pool1d", "avg_pool2d", "avg_pool3d",
+            "interpolate", "max_pool1d", "max_pool1d_with_indices", "max_pool2d",
+            "max_pool2d_with_indices", "max_pool3d", "max_pool3d_with_indices", "max_unpool1d",
+            "max_unpool2d", "max_unpool3d", "upsample", "upsample_bilinear", "upsample_nearest"]

@@ -18,6 +18,11 @@ from fastdl.nn.modules.padding import (CircularPad1d, CircularPad2d, CircularPad
                                        ReflectionPad1d, ReflectionPad2d, ReflectionPad3d,
                                        ReplicationPad1d, ReplicationPad2d, ReplicationPad3d,
                                        ZeroPad1d, ZeroPad2d, ZeroPad3d)
+from fastdl.nn.modules.pooling import (AdaptiveAvgPool1d, AdaptiveAvgPool2d, AdaptiveAvgPool3d,
+                                       AdaptiveMaxPool1d, AdaptiveMaxPool2d, AdaptiveMaxPool3d,
+                                       AvgPool1d, AvgPool2d, AvgPool3d, MaxPool1d, MaxPool2d,
+                                       MaxPool3d, MaxUnpool1d, MaxUnpool2d, MaxUnpool3d, Upsample,
+                                       UpsamplingBilinear2d, UpsamplingNearest2d)
 from fastdl.nn.modules.sparse import Embedding
 
 __all__ = ["BCELoss", "BCEWithLogitsLoss", "BatchNorm1d", "BatchNorm2d", "BatchNorm3d", "Bilinear",
@@ -31,3 +36,8 @@ __all__ = ["BCELoss", "BCEWithLogitsLoss", "BatchNorm1d", "BatchNorm2d", "BatchN
            "ReflectionPad2d", "ReflectionPad3d", "ReplicationPad1d", "ReplicationPad2d",
            "ReplicationPad3d", "Sequential", "SiLU", "Sigmoid", "SmoothL1Loss", "Softmax",
            "Softplus", "Tanh", "Unflatten", "ZeroPad1d", "ZeroPad2d", "ZeroPad3d"]
+# pooling and upsampling (nn/modules/pooling.py)
+__all__ += ["AdaptiveAvgPool1d", "AdaptiveAvgPool2d", "AdaptiveAvgPool3d", "AdaptiveMaxPool1d",
+            "AdaptiveMaxPool2d", "AdaptiveMaxPool3d", "AvgPool1d", "AvgPool2d", "AvgPool3d",
+            "MaxPool1d", "MaxPool2d", "MaxPool3d", "MaxUnpool1d", "MaxUnpool2d", "MaxUnpool3d",
+            "Upsample", "UpsamplingBilinear2d", "UpsamplingNearest2d"]
