@@ -121,3 +121,24 @@ def test_relu_and_sgd_kernels(dtype):
             f_opt.step()
         np.testing.assert_allclose(fp.detach().numpy(), tp.detach().numpy(), rtol=1e-6,
                                    atol=1e-6)
+
+
+def test_bench_resnet18_quick_prints_its_table(capsys):
+    pytest.importorskip("torch")
+    from fastdl import cli
+    cli.main(["bench", "resnet18", "--quick", "--threads", "1", "--repeats", "1"])
+    out = capsys.readouterr().out
+    assert "fastdl bench resnet18" in out and "2x3x32x32" in out
+    header = next(line for line in out.splitlines() if line.startswith("| threads"))
+    assert "torch / fastdl" in header
+    row = next(line for line in out.splitlines() if line.startswith("| 1 "))
+    cells = [c.strip() for c in row.strip("|").split("|")]
+    assert float(cells[1]) > 0 and float(cells[2]) > 0  # fastdl ms, torch ms
+
+
+def test_bench_step_flops_count_the_convolutions():
+    from fastdl import models
+    from fastdl.bench.resnet import forward_flops
+    # torchvision's ResNet-18 at 224x224: 1.81 GMACs per image (3.64 GFLOP)
+    gflop = forward_flops(models.resnet18(), fastdl.randn(1, 3, 224, 224)) * 1e-9
+    assert 3.6 < gflop < 3.7, gflop
