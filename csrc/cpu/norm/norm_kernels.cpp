@@ -15,10 +15,12 @@ namespace fastdl::cpu::FASTDL_ISA {
 
 namespace {
 
-// Lanes per vector register of T (two registers' worth of independent accumulators).
+// Lanes per vector register of T: one register of accumulators. (Two registers' worth, 32
+// floats, made GCC 12 keep half of them in a stack slot and read it back in every FMA of the
+// squared-deviation loop -- the spill tests/test_gemm_codegen.py looks for.)
 template <typename T>
 constexpr int lanes() {
-  return 2 * kFloatLanes * 4 / int(sizeof(T));
+  return kFloatLanes * 4 / int(sizeof(T));
 }
 
 // Element-wise work is split into chunks of this many elements per thread task, and an extra
