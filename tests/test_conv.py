@@ -88,6 +88,8 @@ CONV_CASES = [
      True),
     (3, 2, 4, 4, (5, 5, 5), 3, dict(padding=1, groups=4), True),  # depthwise 3-D
     (3, 1, 2, 2, (4, 5, 6), 2, dict(padding="same"), True),
+    (2, 2, 16, 8, (9, 10), 3, dict(stride=2, padding=1), True),  # input grad by phases
+    (2, 2, 32, 16, (11, 11), 5, dict(stride=3, padding=2, groups=2), False),
 ]
 
 
@@ -142,6 +144,13 @@ TRANSPOSED_CASES = [
     (1, 2, 3, 5, (7,), 3, dict(stride=3, padding=1, output_padding=2, dilation=2), True),
     (3, 1, 2, 3, (3, 4, 3), 3, dict(stride=2, padding=1, output_padding=(1, 0, 1)), True),
     (3, 2, 4, 4, (3, 3, 3), 2, dict(stride=2, groups=2), False),
+    # 16+ output channels: the sub-pixel phases on the padded-rows path (a phase no tap reaches
+    # when the kernel is shorter than the stride)
+    (2, 2, 8, 16, (5, 6), 4, dict(stride=2, padding=1), True),
+    (2, 2, 8, 32, (4, 4), 3, dict(stride=2, groups=2, output_padding=1), True),
+    (1, 2, 4, 16, (7,), 2, dict(stride=3, padding=1), True),
+    (3, 1, 4, 16, (3, 3, 3), 3, dict(stride=(2, 1, 2), padding=1, output_padding=(1, 0, 0)),
+     False),
 ]
 
 
@@ -230,7 +239,9 @@ ERRORS = [
     ("stride length", lambda: F.conv2d(_t(2, 4, 8, 8), _t(6, 4, 3, 3), stride=(1, 1, 1)),
      RuntimeError, "stride"),
     ("integer dtype", lambda: F.conv2d(_t(2, 4, 8, 8, dtype=np.int64),
-                                       _t(6, 4, 3, 3, dtype=np.int64)), TypeError, "floating"),
+                                       _t(6, 4, 3, 3, dtype=np.int64)), TypeError, "float32"),
+    ("float16", lambda: F.conv2d(_t(2, 4, 8, 8, dtype=np.float16),
+                                 _t(6, 4, 3, 3, dtype=np.float16)), TypeError, "float32"),
     ("mixed dtype", lambda: F.conv2d(_t(2, 4, 8, 8, dtype=np.float64), _t(6, 4, 3, 3)),
      TypeError, "dtype"),
     ("bias dtype", lambda: F.conv2d(_t(2, 4, 8, 8), _t(6, 4, 3, 3), _t(6, dtype=np.float64)),
@@ -295,11 +306,13 @@ def test_bindings_check_shapes_and_dtypes():
 # ---- the kernels' algorithms: tiles, thread splits, pointwise, depthwise ---------------------
 
 @pytest.mark.parametrize("shape", [
-    # (N, C, K, H, k, stride, pad, groups): a plane spanning several im2col tiles with N=1 (the
-    # serial path with a threaded GEMM), many small tasks, a depthwise plane, a pointwise conv
+    # (N, C, K, H, k, stride, pad, groups): N=1 (padded rows on one thread, else im2col tiles
+    # with a threaded GEMM), many strided tasks, depthwise planes, a pointwise conv, a stem; big
+    # enough that every thread count forks (threads_for in conv_kernels.cpp)
     (1, 64, 64, 40, 3, 1, 1, 1),
-    (5, 16, 24, 23, 3, 2, 1, 2),
-    (3, 24, 24, 31, 5, 1, 2, 24),
+    (5, 16, 24, 47, 3, 2, 1, 2),
+    (4, 24, 24, 61, 5, 1, 2, 24),
+    (3, 32, 32, 30, 3, 1, 1, 1),
     (2, 32, 48, 30, 1, 1, 0, 1),
     (1, 3, 16, 64, 7, 2, 3, 1),
 ])

@@ -20,9 +20,11 @@
 // weight also keeps one weight-sized accumulator per thread, and backward input one transposed
 // copy of the weights (shared).
 #include <algorithm>
+#include <cstdlib>
 #include <cstring>
 #include <exception>
 #include <memory>
+#include <utility>
 #include <vector>
 
 #ifdef _OPENMP
@@ -82,6 +84,16 @@ void parallel_tasks(int64_t count, int threads, bool dynamic, Work&& work) {
     for (int64_t i = 0; i < count; ++i) guarded(i);
   }
   if (error) std::rethrow_exception(error);
+}
+
+// Threads worth forking for a convolution of this size: an OpenMP fork/join costs a few
+// microseconds (far more when a shared core is busy elsewhere), about what one core needs for
+// 2 * 96^3 flops (the GEMM's kMinFlopsPerThread); small convolutions (gradcheck's) run on one.
+int threads_for(const ConvGeometry& g, int threads) {
+  const double flops = 2.0 * double(g.batch) * double(g.out_channels) * double(g.patch()) *
+                       double(g.out_plane());
+  constexpr double kMinFlopsPerThread = 2.0 * 96 * 96 * 96;
+  return int(std::clamp<double>(flops / kMinFlopsPerThread, 1.0, double(std::max(threads, 1))));
 }
 
 // Enough tasks for every thread to take whole ones without leaving a thread idle at the end.
@@ -388,9 +400,12 @@ void depthwise_backward_weight(const ConvGeometry& g, const T* x, const T* gout,
   const int64_t ld = d.padded[2], sw = g.stride[2];
   // Each output channel's weights are summed by one thread over every image: deterministic.
   parallel_tasks(d.K, threads, true, [&](int64_t k) {
-    std::vector<typename S::V> acc(size_t(d.KV), S::zero());
-    std::vector<T> tail(size_t(d.KV), T(0));  // strided rows: scalar sums
-    T* buf = tls_col.get<T>(d.padded_size());
+    // one vector sum per tap (64-byte aligned, after the padded plane), scalar sums for strided
+    // rows
+    T* buf = tls_col.get<T>(round_up(d.padded_size(), L) + d.KV * L);
+    auto* acc = reinterpret_cast<typename S::V*>(buf + round_up(d.padded_size(), L));
+    for (int64_t t = 0; t < d.KV; ++t) acc[t] = S::zero();
+    std::vector<T> tail(size_t(d.KV), T(0));
     for (int64_t n = 0; n < g.batch; ++n) {
       place_volume(x + (n * d.C + k / d.Kg) * d.IP, g.in, d.ones, g.pad, buf, d.padded);
       const T* go = gout + (n * d.K + k) * d.P;
@@ -413,15 +428,361 @@ void depthwise_backward_weight(const ConvGeometry& g, const T* x, const T* gout,
                 const int64_t lanes = std::min<int64_t>(L, OW - ow0);
                 const typename S::V gv = S::load(grow + ow0, lanes);
                 for (int64_t kw = 0; kw < KW; ++kw)
-                  acc[size_t(tap0 + kw)] = S::fmadd(
-                      gv, S::load(r + ow0 + kw * g.dilation[2], lanes), acc[size_t(tap0 + kw)]);
+                  acc[tap0 + kw] = S::fmadd(gv, S::load(r + ow0 + kw * g.dilation[2], lanes),
+                                            acc[tap0 + kw]);
               }
             }
           }
         }
     }
-    for (int64_t t = 0; t < d.KV; ++t) gw[k * d.KV + t] = S::sum(acc[size_t(t)]) + tail[size_t(t)];
+    for (int64_t t = 0; t < d.KV; ++t) gw[k * d.KV + t] = S::sum(acc[t]) + tail[size_t(t)];
   });
+}
+
+// ---- stride-1 implicit GEMM ("padded rows") ----------------------------------------------------
+// With stride 1, the input of tap r = (c, kd, kh, kw) for output (od, oh, ow) sits at a constant
+// offset off[r] = c * plane + (kd dd * PH + kh dh) * PW + kw dw from position
+// q = (od * PH + oh) * PW + ow of the zero-padded input (dims PD, PH, PW). So on the padded grid
+// the im2col matrix is B[r][q] = xp[off[r] + q]: every row is a contiguous run of the padded
+// image, and the micro-kernel reads it in place through the offset table -- no im2col copy, no
+// packing of B. The grid's columns ow >= OW (and rows oh >= OH) are junk outputs, computed and
+// dropped (for 3x3 on 56x56: 2 of 58 columns, 3.4%).
+//   forward:          out_g (K/g x Q) = W_g (packed MR-row slivers) @ B
+//   backward input:   the same forward with the flipped, transposed weights, padding
+//                     dilation * (k - 1) - padding (when that is >= 0)
+// The weight gradient stays on im2col tiles: the same scheme with B's rows as the broadcast
+// operand and grad_out packed per image measured 8-30% slower than the GEMM on im2col tiles
+// (bench/NOTES.md, "Convolution").
+// Workspace per thread: the padded image of one group (C/g planes + kGridSlack elements); shared:
+// the packed weights and the grid's offset and position tables.
+
+#if defined(FASTDL_ISA_avx512)
+constexpr int kTileRows = 8, kTileVectors = 3;  // 24 accumulators + 3 B vectors + a broadcast
+#elif defined(FASTDL_ISA_avx2)
+constexpr int kTileRows = 4, kTileVectors = 3;  // 12 + 3 + 1 of 16 ymm registers
+#else
+constexpr int kTileRows = 4, kTileVectors = 4;  // scalars
+#endif
+// k (patch) block of the forward: a packed weight block of kKBlock x NW streams from L2.
+constexpr int64_t kKBlock = 1024;
+
+// tile[i][j] = sum_p b[off[p] + i] * w[p][j] for MR grid positions i and NV vectors of output
+// channels j: the weights (packed [p][NW], read in order) are the vector operand, the padded
+// input the broadcast one (MR consecutive elements per k step, one cache line).
+template <typename T, int MR, int NV>
+[[gnu::noinline]] void offset_kernel(int64_t kc, const T* __restrict w, const T* b,
+                                     const int64_t* __restrict off, T* __restrict tile) {
+  using S = Vec<T>;
+  constexpr int L = S::L, NW = kTileVectors * L;
+  typename S::V acc[MR][NV];
+  for (int i = 0; i < MR; ++i)
+    for (int v = 0; v < NV; ++v) acc[i][v] = S::zero();
+  for (int64_t p = 0; p < kc; ++p) {
+    const T* bp = b + off[p];
+    typename S::V wv[NV];
+    for (int v = 0; v < NV; ++v) wv[v] = S::load(w + p * NW + v * L, L);
+    for (int i = 0; i < MR; ++i) {
+      const typename S::V bi = S::set1(bp[i]);
+      for (int v = 0; v < NV; ++v) acc[i][v] = S::fmadd(bi, wv[v], acc[i][v]);
+    }
+  }
+  for (int i = 0; i < MR; ++i)
+    for (int v = 0; v < NV; ++v) S::store(tile + i * NW + v * L, acc[i][v], L);
+}
+
+// The padded-grid layout of one convolution (stride 1). Input element 0 lands at grid index
+// `offset` (the left padding; negative: the input's first elements are cut), the grid spans
+// out + dilation (kernel - 1) per dim. Output (od, oh, ow) is written at
+// ((od * step0 + phase0) * full1 + oh * step1 + phase1) * full2 + ow * step2 + phase2 of the
+// output plane (step 1, phase 0, full = out for a plain convolution; one phase of a strided
+// transposed convolution otherwise).
+struct PaddedGrid {
+  int64_t dims[3];   // grid dims
+  int64_t plane;     // their product
+  int64_t q_count;   // grid positions up to the last real output
+  int64_t out[3];
+  int64_t offset[3], step[3] = {1, 1, 1}, phase[3] = {0, 0, 0}, full[3];
+  std::vector<int64_t> off;  // per patch row r = (c, kd, kh, kw)
+
+  explicit PaddedGrid(const ConvGeometry& g) : PaddedGrid(g, g.pad) {}
+  PaddedGrid(const ConvGeometry& g, const int64_t left[3]) {
+    for (int i = 0; i < 3; ++i) {
+      out[i] = full[i] = g.out[i];
+      dims[i] = g.out[i] + g.dilation[i] * (g.kernel[i] - 1);
+      offset[i] = left[i];
+    }
+    plane = dims[0] * dims[1] * dims[2];
+    q_count = ((out[0] - 1) * dims[1] + out[1] - 1) * dims[2] + out[2];
+    off.reserve(size_t(g.patch()));
+    for (int64_t c = 0; c < g.group_in(); ++c)
+      for (int64_t kd = 0; kd < g.kernel[0]; ++kd)
+        for (int64_t kh = 0; kh < g.kernel[1]; ++kh)
+          for (int64_t kw = 0; kw < g.kernel[2]; ++kw)
+            off.push_back(c * plane + (kd * g.dilation[0] * dims[1] + kh * g.dilation[1]) *
+                                          dims[2] + kw * g.dilation[2]);
+  }
+
+  int64_t position(int64_t od, int64_t oh, int64_t ow) const {
+    return ((od * step[0] + phase[0]) * full[1] + oh * step[1] + phase[1]) * full[2] +
+           ow * step[2] + phase[2];
+  }
+
+  // Runs of real outputs among grid positions [q0, q0 + width): (column in the run, output
+  // position of its first element, length; the outputs of a run are step[2] apart).
+  struct Run {
+    int64_t column, position, length;
+  };
+  void runs(int64_t q0, int64_t width, std::vector<Run>& out_runs) const {
+    out_runs.clear();
+    const int64_t end = std::min(q0 + width, q_count);
+    for (int64_t q = q0; q < end;) {
+      const int64_t row = q / dims[2], ow = q % dims[2];
+      const int64_t run = std::min(dims[2] - ow, end - q);
+      const int64_t oh = row % dims[1], od = row / dims[1];
+      if (ow < out[2] && oh < out[1] && od < out[0])
+        out_runs.push_back({q - q0, position(od, oh, ow), std::min(run, out[2] - ow)});
+      q += run;
+    }
+  }
+};
+
+// True when the stride-1 padded-rows path serves this geometry with these threads: stride 1,
+// enough (image, group) tasks for every thread, and a patch worth the offset table.
+// FASTDL_CONV_IM2COL=1 turns the path off (for measuring one path against the other).
+bool padded_rows_applies(const ConvGeometry& g, int threads) {
+  // read per call (a few hundred ns against a convolution) so a benchmark can alternate paths
+  const char* disabled = std::getenv("FASTDL_CONV_IM2COL");
+  if (disabled && *disabled && *disabled != '0') return false;
+  for (int i = 0; i < 3; ++i)
+    if (g.stride[i] != 1) return false;
+  return threads <= 1 || split_tasks(g.batch * g.groups, threads);
+}
+
+// The same switch and task rule for the strided input gradient's phases.
+bool padded_rows_tasks_apply(const ConvGeometry& g, int threads) {
+  const char* disabled = std::getenv("FASTDL_CONV_IM2COL");
+  if (disabled && *disabled && *disabled != '0') return false;
+  return threads <= 1 || split_tasks(g.batch * g.groups, threads);
+}
+
+// W (K x patch, rows grouped) -> per group, ceil(Kg / NW) slivers of patch x NW output channels
+// (zero columns past Kg): the forward's vector operand, read in order.
+template <typename T>
+std::vector<T> pack_weight_slivers(const ConvGeometry& g, const T* w) {
+  constexpr int64_t NW = kTileVectors * Vec<T>::L;
+  const int64_t G = g.groups, Kg = g.group_out(), R = g.patch(), blocks = ceil_div(Kg, NW);
+  std::vector<T> packed(size_t(G * blocks * R * NW), T(0));
+  for (int64_t gi = 0; gi < G; ++gi)
+    for (int64_t k = 0; k < Kg; ++k) {
+      const T* src = w + (gi * Kg + k) * R;
+      T* dst = packed.data() + ((gi * blocks + k / NW) * R) * NW + k % NW;
+      for (int64_t r = 0; r < R; ++r) dst[r * NW] = src[r];
+    }
+  return packed;
+}
+
+// The group's input channels copied into the zero-padded grid (plus kGridSlack zero elements
+// that the last tile's reads may reach).
+constexpr int64_t kGridSlack = 64;
+template <typename T>
+T* padded_group(const ConvGeometry& g, const PaddedGrid& grid, const T* xg) {
+  const int64_t Cg = g.group_in();
+  T* xp = tls_col.get<T>(Cg * grid.plane + kGridSlack);
+  const int64_t ones[3] = {1, 1, 1};
+  for (int64_t c = 0; c < Cg; ++c)
+    place_volume(xg + c * g.in_plane(), g.in, ones, grid.offset, xp + c * grid.plane, grid.dims);
+  std::fill(xp + Cg * grid.plane, xp + Cg * grid.plane + kGridSlack, T(0));
+  return xp;
+}
+
+// The forward applies when output channels fill the vectors and the patch has several input
+// channels (LeNet's C = 1, 5 x 5: 0.66x of the im2col GEMM, whose tiles are tiny then).
+template <typename T>
+bool padded_rows_forward_applies(const ConvGeometry& g) {
+  return g.group_out() >= 16 && g.group_in() >= 4;
+}
+
+// One stride-1 convolution g of x on `grid` with weights w, prepared once per call: packed
+// weights and the output position of every grid position. Each output is written once (bias
+// added), at the grid's output positions of planes of P elements (P = g.out_plane() for a plain
+// convolution).
+template <typename T>
+struct PaddedPlan {
+  ConvGeometry g;
+  PaddedGrid grid;
+  std::vector<T> packed;
+  std::vector<int64_t> position;  // per grid position, -1: junk; padded to whole tiles
+  int64_t tiles, P;
+  const T* bias;
+
+  PaddedPlan(const ConvGeometry& g_, PaddedGrid grid_, const T* w, const T* bias_, int64_t P_)
+      : g(g_), grid(std::move(grid_)), packed(pack_weight_slivers(g_, w)),
+        tiles(ceil_div(grid.q_count, kTileRows)), P(P_), bias(bias_) {
+    position.assign(size_t(tiles * kTileRows), -1);
+    std::vector<PaddedGrid::Run> runs;
+    grid.runs(0, grid.q_count, runs);
+    for (const auto& run : runs)
+      for (int64_t j = 0; j < run.length; ++j)
+        position[size_t(run.column + j)] = run.position + j * grid.step[2];
+  }
+
+  // Task (image n, group gi): its padded input, then every output-channel block.
+  void run(const T* x, T* out, int64_t task) const {
+    constexpr int MR = kTileRows;
+    constexpr int64_t NW = kTileVectors * Vec<T>::L;
+    const int64_t G = g.groups, Cg = g.group_in(), Kg = g.group_out(), R = g.patch();
+    const int64_t blocks = ceil_div(Kg, NW);
+    const int64_t gi = task % G, n = task / G;
+    const T* xp = padded_group(g, grid, x + (n * g.in_channels + gi * Cg) * g.in_plane());
+    T* o = out + (n * g.out_channels + gi * Kg) * P;
+    alignas(64) T tile[MR * NW];
+    for (int64_t kb = 0; kb < blocks; ++kb) {
+      const int64_t nk = std::min(NW, Kg - kb * NW);
+      const int nv = int(ceil_div(nk, Vec<T>::L));
+      for (int64_t pc = 0; pc < R; pc += kKBlock) {
+        const int64_t kc = std::min(kKBlock, R - pc);
+        const T* wb = packed.data() + ((gi * blocks + kb) * R + pc) * NW;
+        const int64_t* off = grid.off.data() + pc;
+        for (int64_t t = 0; t < tiles; ++t) {
+          const T* b = xp + t * MR;
+          if (nv >= 3) offset_kernel<T, MR, kTileVectors>(kc, wb, b, off, tile);
+          else if (nv == 2) offset_kernel<T, MR, 2>(kc, wb, b, off, tile);
+          else offset_kernel<T, MR, 1>(kc, wb, b, off, tile);
+          const int64_t* pos = position.data() + t * MR;
+          for (int64_t j = 0; j < nk; ++j) {
+            const int64_t k = kb * NW + j;
+            T* orow = o + k * P;
+            if (pc == 0) {
+              const T b0 = bias ? bias[gi * Kg + k] : T(0);
+              for (int i = 0; i < MR; ++i)
+                if (pos[i] >= 0) orow[pos[i]] = tile[i * NW + j] + b0;
+            } else {
+              for (int i = 0; i < MR; ++i)
+                if (pos[i] >= 0) orow[pos[i]] += tile[i * NW + j];
+            }
+          }
+        }
+      }
+    }
+  }
+};
+
+template <typename T>
+void padded_rows_forward(const ConvGeometry& g, const T* x, const T* w, const T* bias, T* out,
+                         int threads) {
+  const PaddedPlan<T> plan(g, PaddedGrid(g), w, bias, g.out_plane());
+  parallel_tasks(g.batch * g.groups, threads, true,
+                 [&](int64_t task) { plan.run(x, out, task); });
+}
+
+// The input gradient of a strided convolution (the forward of a strided transposed one) split
+// by output phase (sub-pixel): input positions i = s a + r of one phase r per dim receive only
+// the taps t = t0 + s m with t0 = (r + p) mod s, from grad_out[a + e - m], e = (r + p - t0) / s.
+// Each phase is a stride-1 convolution of grad_out with the M = ceil((k - t0) / s) taps
+// (flipped), left padding M - 1 - e, written at stride s into grad_input through the grid's
+// output positions; a phase no tap reaches (k < s) is zero. Dilation 1 only. False when the
+// phases do not fit the padded-rows path.
+template <typename T>
+bool padded_rows_backward_input_strided(const ConvGeometry& g, const T* gout, const T* w,
+                                        T* gin, int threads) {
+  for (int i = 0; i < 3; ++i)
+    if (g.dilation[i] != 1) return false;
+  const int64_t G = g.groups, Cg = g.group_in(), Kg = g.group_out(), KV = g.kernel_volume();
+  ConvGeometry t = g;  // the phase convolution: grad_out (K channels) -> grad_input (C)
+  t.in_channels = g.out_channels;
+  t.out_channels = g.in_channels;
+  if (!padded_rows_forward_applies<T>(t)) return false;
+  for (int i = 0; i < 3; ++i) t.in[i] = g.out[i], t.stride[i] = 1, t.pad[i] = 0;
+  const int64_t IP = g.in_plane();
+  std::vector<PaddedPlan<T>> plans;
+  std::vector<PaddedGrid> zero_phases;  // phases no tap reaches: their inputs get no gradient
+  for (int64_t r0 = 0; r0 < g.stride[0]; ++r0)
+    for (int64_t r1 = 0; r1 < g.stride[1]; ++r1)
+      for (int64_t r2 = 0; r2 < g.stride[2]; ++r2) {
+        const int64_t r[3] = {r0, r1, r2};
+        int64_t t0[3], left[3];
+        bool empty = false, zero = false;
+        for (int i = 0; i < 3; ++i) {
+          const int64_t s = g.stride[i], k = g.kernel[i];
+          t0[i] = (r[i] + g.pad[i]) % s;
+          const int64_t taps = k > t0[i] ? ceil_div(k - t0[i], s) : 0;
+          const int64_t e = (r[i] + g.pad[i] - t0[i]) / s;
+          t.out[i] = g.in[i] > r[i] ? ceil_div(g.in[i] - r[i], s) : 0;
+          t.kernel[i] = std::max<int64_t>(taps, 1);
+          left[i] = taps - 1 - e;
+          empty |= t.out[i] == 0;
+          zero |= taps == 0;
+        }
+        if (empty) continue;
+        PaddedGrid grid(t, left);
+        for (int i = 0; i < 3; ++i)
+          grid.step[i] = g.stride[i], grid.phase[i] = r[i], grid.full[i] = g.in[i];
+        if (zero) {
+          zero_phases.push_back(std::move(grid));
+          continue;
+        }
+        // phase weights (C x K/g x M): W[k][c][t0 + s (M - 1 - m)] per dim
+        const int64_t TV = t.kernel_volume();
+        std::vector<T> wp(size_t(g.in_channels * Kg * TV));
+        for (int64_t gi = 0; gi < G; ++gi)
+          for (int64_t k = 0; k < Kg; ++k)
+            for (int64_t c = 0; c < Cg; ++c) {
+              const T* src = w + ((gi * Kg + k) * Cg + c) * KV;
+              T* dst = wp.data() + ((gi * Cg + c) * Kg + k) * TV;
+              for (int64_t m0 = 0; m0 < t.kernel[0]; ++m0)
+                for (int64_t m1 = 0; m1 < t.kernel[1]; ++m1)
+                  for (int64_t m2 = 0; m2 < t.kernel[2]; ++m2) {
+                    const int64_t k0 = t0[0] + g.stride[0] * (t.kernel[0] - 1 - m0);
+                    const int64_t k1 = t0[1] + g.stride[1] * (t.kernel[1] - 1 - m1);
+                    const int64_t k2 = t0[2] + g.stride[2] * (t.kernel[2] - 1 - m2);
+                    dst[(m0 * t.kernel[1] + m1) * t.kernel[2] + m2] =
+                        src[(k0 * g.kernel[1] + k1) * g.kernel[2] + k2];
+                  }
+            }
+        plans.emplace_back(t, std::move(grid), wp.data(), static_cast<const T*>(nullptr), IP);
+      }
+  // One parallel region: each (image, group) task runs every phase (every input position is
+  // written by exactly one phase).
+  parallel_tasks(g.batch * G, threads, true, [&](int64_t task) {
+    for (const auto& plan : plans) plan.run(gout, gin, task);
+    const int64_t gi = task % G, n = task / G;
+    for (const auto& grid : zero_phases)
+      for (int64_t c = 0; c < Cg; ++c) {
+        T* plane = gin + (n * g.in_channels + gi * Cg + c) * IP;
+        for (int64_t a0 = 0; a0 < grid.out[0]; ++a0)
+          for (int64_t a1 = 0; a1 < grid.out[1]; ++a1)
+            for (int64_t a2 = 0; a2 < grid.out[2]; ++a2) plane[grid.position(a0, a1, a2)] = T(0);
+      }
+  });
+  return true;
+}
+
+// The input gradient of a stride-1 convolution as padded_rows_forward: a convolution of
+// grad_out with W'[c][k] = W[k][c] flipped in space, padding dilation * (k - 1) - padding.
+// False when that padding would be negative (then the caller takes the col2im path).
+template <typename T>
+bool padded_rows_backward_input(const ConvGeometry& g, const T* gout, const T* w, T* gin,
+                                int threads) {
+  ConvGeometry t = g;
+  for (int i = 0; i < 3; ++i) {
+    t.pad[i] = g.dilation[i] * (g.kernel[i] - 1) - g.pad[i];
+    if (t.pad[i] < 0) return false;
+    t.in[i] = g.out[i];
+    t.out[i] = g.in[i];
+  }
+  t.in_channels = g.out_channels;
+  t.out_channels = g.in_channels;
+  if (!padded_rows_forward_applies<T>(t)) return false;
+  const int64_t G = g.groups, Cg = g.group_in(), Kg = g.group_out(), KV = g.kernel_volume();
+  std::vector<T> wt(size_t(g.in_channels * Kg * KV));
+  for (int64_t gi = 0; gi < G; ++gi)
+    for (int64_t k = 0; k < Kg; ++k)
+      for (int64_t c = 0; c < Cg; ++c) {
+        const T* src = w + ((gi * Kg + k) * Cg + c) * KV;
+        std::reverse_copy(src, src + KV, wt.data() + ((gi * Cg + c) * Kg + k) * KV);
+      }
+  padded_rows_forward<T>(t, gout, wt.data(), nullptr, gin, threads);
+  return true;
 }
 
 }  // namespace
@@ -431,12 +792,15 @@ void depthwise_backward_weight(const ConvGeometry& g, const T* x, const T* gout,
 template <typename T>
 void conv_forward(const ConvGeometry& g, const T* x, const T* w, const T* bias, T* out,
                   int threads) {
+  threads = threads_for(g, threads);
   const int64_t P = g.out_plane();
   if (g.batch == 0 || P == 0 || g.out_channels == 0) return;
   if (is_depthwise(g)) return depthwise_forward(g, x, w, bias, out, threads);
   const int64_t G = g.groups, Cg = g.group_in(), Kg = g.group_out(), R = g.patch();
   const int64_t C = g.in_channels, K = g.out_channels, IP = g.in_plane();
   const bool pointwise = is_pointwise(g);
+  if (!pointwise && padded_rows_applies(g, threads) && padded_rows_forward_applies<T>(g))
+    return padded_rows_forward(g, x, w, bias, out, threads);
   const int64_t cols_max = pointwise ? std::min<int64_t>(P, kMaxTileColumns)
                                      : tile_columns(R, P, sizeof(T), kMaxTileColumns);
   const int64_t tiles = ceil_div(P, cols_max);
@@ -466,6 +830,7 @@ void conv_forward(const ConvGeometry& g, const T* x, const T* w, const T* bias, 
 template <typename T>
 void conv_backward_input(const ConvGeometry& g, const T* grad_out, const T* w, T* grad_input,
                          int threads) {
+  threads = threads_for(g, threads);
   const int64_t C = g.in_channels, K = g.out_channels, IP = g.in_plane(), P = g.out_plane();
   if (g.batch == 0 || IP == 0 || C == 0) return;
   if (P == 0 || K == 0) {
@@ -485,6 +850,12 @@ void conv_backward_input(const ConvGeometry& g, const T* grad_out, const T* w, T
     });
     return;
   }
+  if (padded_rows_applies(g, threads) &&
+      padded_rows_backward_input(g, grad_out, w, grad_input, threads))
+    return;
+  if (padded_rows_tasks_apply(g, threads) &&
+      padded_rows_backward_input_strided(g, grad_out, w, grad_input, threads))
+    return;
   // W_g^T (patch x K/g) row-major, once: the GEMM then reads it in place.
   std::vector<T> wt(size_t(G * R * Kg));
   for (int64_t gi = 0; gi < G; ++gi)
@@ -509,6 +880,7 @@ void conv_backward_input(const ConvGeometry& g, const T* grad_out, const T* w, T
 template <typename T>
 void conv_backward_weight(const ConvGeometry& g, const T* x, const T* grad_out, T* grad_weight,
                           int threads) {
+  threads = threads_for(g, threads);
   const int64_t G = g.groups, Cg = g.group_in(), Kg = g.group_out(), R = g.patch();
   const int64_t C = g.in_channels, K = g.out_channels, IP = g.in_plane(), P = g.out_plane();
   const int64_t weight_size = K * R;
