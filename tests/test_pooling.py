@@ -70,7 +70,7 @@ def _max_pool_configs():
             eff = dil * (k - 1) + 1
             if any(sz + 2 * p < eff for sz in size):
                 continue
-            if rng.random() > (0.5 if d < 3 else 0.2):  # a sample of the product
+            if rng.random() > (0.3 if d < 3 else 0.12):  # a sample of the product
                 continue
             configs.append((d, (2, 3, *size), dict(kernel_size=k, stride=s, padding=p,
                                                    dilation=dil, ceil_mode=ceil)))
@@ -229,7 +229,7 @@ def _avg_pool_configs():
                                                          (None, 3, -2)):
             if p > k // 2 or (d == 1 and dov is not None):
                 continue
-            if rng.random() > (0.35 if d < 3 else 0.12):
+            if rng.random() > (0.2 if d < 3 else 0.08):
                 continue
             size = [int(v) for v in rng.integers(4, 10 if d < 3 else 7, d)]
             kw = dict(kernel_size=k, stride=s, padding=p, ceil_mode=ceil, count_include_pad=cip)
@@ -297,20 +297,34 @@ def test_adaptive_pools_match_torch(d, shape, size, dtype):
 @pytest.mark.parametrize("dtype", [np.float32, np.float64])
 @pytest.mark.parametrize("d", [1, 2, 3])
 def test_max_unpool_roundtrip_matches_torch(d, dtype):
+    """Windows that do not overlap (stride = kernel): a duplicated index is written by whichever
+    of torch's threads comes last (its unpool runs parallel over all elements), a race."""
     rng = np.random.default_rng(13)
     x = distinct(rng, (2, 3) + (7,) * d)
-    _, t_idx = getattr(TF, f"max_pool{d}d")(torch.tensor(x), 3, 2, 1, return_indices=True)
+    _, t_idx = getattr(TF, f"max_pool{d}d")(torch.tensor(x), 3, 3, 1, return_indices=True)
     pooled = rng.standard_normal(tuple(t_idx.shape))
     for output_size in (None, (7,) * d, (2, 3) + (8,) * d):
         run_both(lambda p: getattr(F, f"max_unpool{d}d")(
-                     p, fastdl.Tensor(t_idx.numpy()), 3, 2, 1, output_size=output_size),
-                 lambda p: getattr(TF, f"max_unpool{d}d")(p, t_idx, 3, 2, 1,
+                     p, fastdl.Tensor(t_idx.numpy()), 3, 3, 1, output_size=output_size),
+                 lambda p: getattr(TF, f"max_unpool{d}d")(p, t_idx, 3, 3, 1,
                                                           output_size=output_size),
                  pooled, dtype)
     # unbatched
-    run_both(lambda p: getattr(F, f"max_unpool{d}d")(p, fastdl.Tensor(t_idx.numpy()[0]), 3, 2,
+    run_both(lambda p: getattr(F, f"max_unpool{d}d")(p, fastdl.Tensor(t_idx.numpy()[0]), 3, 3,
                                                      1),
-             lambda p: getattr(TF, f"max_unpool{d}d")(p, t_idx[0], 3, 2, 1), pooled[0], dtype)
+             lambda p: getattr(TF, f"max_unpool{d}d")(p, t_idx[0], 3, 3, 1), pooled[0], dtype)
+
+
+def test_max_unpool_duplicate_indices_last_write_wins():
+    """Overlapping windows repeat an index: fastdl writes each plane in order (the last value
+    wins, deterministically); the gradient of every input is the output gradient read at its
+    index (torch's definition)."""
+    x = fastdl.Tensor(np.array([[[1.0, 2.0, 3.0]]]), requires_grad=True)
+    idx = fastdl.Tensor(np.array([[[1, 1, 0]]], dtype=np.int64))
+    out = F.max_unpool1d(x, idx, 2, 1)  # output size (3 - 1) * 1 + 2 = 4
+    np.testing.assert_array_equal(_np(out), [[[3.0, 2.0, 0.0, 0.0]]])
+    (out * fastdl.Tensor(np.array([[[10.0, 20.0, 30.0, 40.0]]]))).sum().backward()
+    np.testing.assert_array_equal(_np(x.grad), [[[20.0, 20.0, 10.0]]])
 
 
 # ---- errors ----------------------------------------------------------------------------------

@@ -9,6 +9,7 @@
 #include <cstdint>
 #include <cstring>
 #include <limits>
+#include <type_traits>
 #include <vector>
 
 #include "common/threading.h"
@@ -20,8 +21,11 @@
 namespace fastdl::cpu::FASTDL_ISA {
 namespace {
 
-// Parallel regions below this many touched elements run on one thread (a fork costs ~µs).
-constexpr int64_t kParallelGrain = 1 << 15;
+// Parallel regions below this many touched elements (4 MB of fp32, ~0.3 ms of memory traffic)
+// run on one thread: a second thread gains little on such memory-bound work, and on a shared
+// machine a region waits for its slowest thread (a global average pool of 3 MB took 0.14 ms on
+// one thread and 44 ms on two while another process held the second core).
+constexpr int64_t kParallelGrain = int64_t(1) << 20;
 
 inline int threads_for(int64_t work) { return work >= kParallelGrain ? num_threads() : 1; }
 
@@ -273,63 +277,166 @@ inline int64_t avg_divisor(const AvgWindow& a, const AvgWindow& b, const AvgWind
   return (a.end - a.start) * (b.end - b.start) * (c.end - c.start);
 }
 
+// Windows along W, and every output's divisor, are the same for every plane.
+template <typename T>
+struct AvgRowPlan {
+  std::vector<AvgWindow> w;
+  int64_t interior_lo = 0, interior_hi = 0;  // outputs whose window lies inside [0, IW)
+  std::vector<T> divisor;                    // per output of a plane (1 for empty windows)
+};
+template <typename T>
+AvgRowPlan<T> avg_row_plan(const PoolShape& s, bool cip, int64_t dov) {
+  AvgRowPlan<T> plan;
+  const int64_t OW = s.out[2], IW = s.in[2], k = s.kernel[2], st = s.stride[2], p = s.padding[2];
+  plan.w.resize(static_cast<size_t>(OW));
+  for (int64_t ow = 0; ow < OW; ++ow) plan.w[size_t(ow)] = avg_window(ow, st, p, k, IW);
+  plan.interior_lo = std::min(OW, (p + st - 1) / st);  // ow * st - p >= 0
+  plan.interior_hi = plan.interior_lo;
+  while (plan.interior_hi < OW && plan.interior_hi * st - p + k <= IW) ++plan.interior_hi;
+  plan.divisor.resize(static_cast<size_t>(s.out_plane()));
+  for (int64_t od = 0; od < s.out[0]; ++od) {
+    const AvgWindow wd = avg_window(od, s.stride[0], s.padding[0], s.kernel[0], s.in[0]);
+    for (int64_t oh = 0; oh < s.out[1]; ++oh) {
+      const AvgWindow wh = avg_window(oh, s.stride[1], s.padding[1], s.kernel[1], s.in[1]);
+      for (int64_t ow = 0; ow < OW; ++ow) {
+        const AvgWindow& ww = plan.w[size_t(ow)];
+        const bool empty = wd.start >= wd.end || wh.start >= wh.end || ww.start >= ww.end;
+        plan.divisor[size_t((od * s.out[1] + oh) * OW + ow)] =
+            empty ? T(1) : T(avg_divisor(wd, wh, ww, cip, dov));
+      }
+    }
+  }
+  return plan;
+}
+
+// acc[ow] = sum of t over output ow's W window (t: a row of IW column sums).
+template <typename T>
+inline void window_sums(const PoolShape& s, const AvgRowPlan<T>& plan, const T* __restrict t,
+                        T* __restrict acc) {
+  const int64_t k = s.kernel[2], st = s.stride[2], p = s.padding[2];
+  const int64_t lo = plan.interior_lo, hi = plan.interior_hi;
+  for (int64_t ow = 0; ow < lo; ++ow) {
+    T sum = 0;
+    for (int64_t iw = plan.w[size_t(ow)].start; iw < plan.w[size_t(ow)].end; ++iw) sum += t[iw];
+    acc[ow] = sum;
+  }
+  if (hi > lo) {  // interior: k strided passes, vectorized for a compile-time stride
+    auto interior = [&](auto stride) {
+      const int64_t ST = decltype(stride)::value ? int64_t(decltype(stride)::value) : st;
+      const T* __restrict base = t + lo * st - p;
+      T* __restrict out = acc + lo;
+      const int64_t n = hi - lo;
+      for (int64_t i = 0; i < n; ++i) out[i] = base[i * ST];
+      for (int64_t j = 1; j < k; ++j)
+        for (int64_t i = 0; i < n; ++i) out[i] += base[i * ST + j];
+    };
+    if (st == 1)
+      interior(std::integral_constant<int, 1>{});
+    else if (st == 2)
+      interior(std::integral_constant<int, 2>{});
+    else
+      interior(std::integral_constant<int, 0>{});
+  }
+  for (int64_t ow = hi; ow < s.out[2]; ++ow) {
+    T sum = 0;
+    for (int64_t iw = plan.w[size_t(ow)].start; iw < plan.w[size_t(ow)].end; ++iw) sum += t[iw];
+    acc[ow] = sum;
+  }
+}
+
+// Average pool: per output row, the valid input rows of its (D, H) window are summed into one
+// row of column sums (vector adds), then each output sums its W window of that row and divides.
 template <typename T>
 void avg_pool_forward(const PoolShape& s, bool cip, int64_t dov, const T* x, T* y) {
   const int64_t OD = s.out[0], OH = s.out[1], OW = s.out[2], IH = s.in[1], IW = s.in[2];
   const int64_t in_plane = s.in_plane(), out_plane = s.out_plane();
   const int64_t rows = s.planes * OD * OH;
-  // Windows along W are the same for every row: computed once.
-  std::vector<AvgWindow> wws(static_cast<size_t>(OW));
-  for (int64_t ow = 0; ow < OW; ++ow)
-    wws[size_t(ow)] = avg_window(ow, s.stride[2], s.padding[2], s.kernel[2], IW);
-#pragma omp parallel for num_threads(threads_for(s.planes * in_plane)) schedule(static)
-  for (int64_t r = 0; r < rows; ++r) {
-    const int64_t p = r / (OD * OH), od = (r / OH) % OD, oh = r % OH;
-    const T* xp = x + p * in_plane;
-    T* yr = y + p * out_plane + (od * OH + oh) * OW;
-    const AvgWindow wd = avg_window(od, s.stride[0], s.padding[0], s.kernel[0], s.in[0]);
-    const AvgWindow wh = avg_window(oh, s.stride[1], s.padding[1], s.kernel[1], IH);
-    for (int64_t ow = 0; ow < OW; ++ow) {
-      const AvgWindow& ww = wws[size_t(ow)];
-      if (wd.start >= wd.end || wh.start >= wh.end || ww.start >= ww.end) {
-        yr[ow] = T(0);
+  const AvgRowPlan<T> plan = avg_row_plan<T>(s, cip, dov);
+#pragma omp parallel num_threads(threads_for(s.planes * in_plane))
+  {
+    std::vector<T> colsum(static_cast<size_t>(IW)), acc(static_cast<size_t>(OW));
+#pragma omp for schedule(static)
+    for (int64_t r = 0; r < rows; ++r) {
+      const int64_t p = r / (OD * OH), od = (r / OH) % OD, oh = r % OH;
+      const T* xp = x + p * in_plane;
+      T* yr = y + p * out_plane + (od * OH + oh) * OW;
+      const AvgWindow wd = avg_window(od, s.stride[0], s.padding[0], s.kernel[0], s.in[0]);
+      const AvgWindow wh = avg_window(oh, s.stride[1], s.padding[1], s.kernel[1], IH);
+      if (wd.start >= wd.end || wh.start >= wh.end) {
+        std::fill_n(yr, OW, T(0));
         continue;
       }
-      T sum = 0;
+      T* __restrict t = colsum.data();
+      bool first = true;
       for (int64_t id = wd.start; id < wd.end; ++id)
         for (int64_t ih = wh.start; ih < wh.end; ++ih) {
-          const T* row = xp + (id * IH + ih) * IW;
-          for (int64_t iw = ww.start; iw < ww.end; ++iw) sum += row[iw];
+          const T* __restrict row = xp + (id * IH + ih) * IW;
+          if (first)
+            std::memcpy(t, row, sizeof(T) * size_t(IW));
+          else
+            for (int64_t iw = 0; iw < IW; ++iw) t[iw] += row[iw];
+          first = false;
         }
-      yr[ow] = sum / T(avg_divisor(wd, wh, ww, cip, dov));
+      window_sums(s, plan, t, acc.data());
+      const T* __restrict div = plan.divisor.data() + (od * OH + oh) * OW;
+      const T* __restrict a = acc.data();
+      for (int64_t ow = 0; ow < OW; ++ow) yr[ow] = a[ow] / div[ow];
     }
   }
 }
 
+// The adjoint: per output row, each output's share g / divisor is spread over its W window in
+// one row (strided adds), and that row is added to every input row of the (D, H) window.
 template <typename T>
 void avg_pool_backward(const PoolShape& s, bool cip, int64_t dov, const T* gy, T* gx) {
   const int64_t OD = s.out[0], OH = s.out[1], OW = s.out[2], IH = s.in[1], IW = s.in[2];
   const int64_t in_plane = s.in_plane(), out_plane = s.out_plane();
-  std::vector<AvgWindow> wws(static_cast<size_t>(OW));
-  for (int64_t ow = 0; ow < OW; ++ow)
-    wws[size_t(ow)] = avg_window(ow, s.stride[2], s.padding[2], s.kernel[2], IW);
-#pragma omp parallel for num_threads(threads_for(s.planes * in_plane)) schedule(static)
-  for (int64_t p = 0; p < s.planes; ++p) {
-    T* gp = gx + p * in_plane;
-    std::memset(gp, 0, sizeof(T) * size_t(in_plane));
-    const T* gyp = gy + p * out_plane;
-    for (int64_t od = 0; od < OD; ++od) {
-      const AvgWindow wd = avg_window(od, s.stride[0], s.padding[0], s.kernel[0], s.in[0]);
-      for (int64_t oh = 0; oh < OH; ++oh) {
-        const AvgWindow wh = avg_window(oh, s.stride[1], s.padding[1], s.kernel[1], IH);
-        for (int64_t ow = 0; ow < OW; ++ow) {
-          const AvgWindow& ww = wws[size_t(ow)];
-          if (wd.start >= wd.end || wh.start >= wh.end || ww.start >= ww.end) continue;
-          const T delta = gyp[(od * OH + oh) * OW + ow] / T(avg_divisor(wd, wh, ww, cip, dov));
+  const AvgRowPlan<T> plan = avg_row_plan<T>(s, cip, dov);
+  const int64_t k = s.kernel[2], st = s.stride[2], pw = s.padding[2];
+#pragma omp parallel num_threads(threads_for(s.planes * in_plane))
+  {
+    std::vector<T> spread(static_cast<size_t>(IW)), delta(static_cast<size_t>(OW));
+#pragma omp for schedule(static)
+    for (int64_t p = 0; p < s.planes; ++p) {
+      T* gp = gx + p * in_plane;
+      std::memset(gp, 0, sizeof(T) * size_t(in_plane));
+      const T* gyp = gy + p * out_plane;
+      for (int64_t od = 0; od < OD; ++od) {
+        const AvgWindow wd = avg_window(od, s.stride[0], s.padding[0], s.kernel[0], s.in[0]);
+        for (int64_t oh = 0; oh < OH; ++oh) {
+          const AvgWindow wh = avg_window(oh, s.stride[1], s.padding[1], s.kernel[1], IH);
+          if (wd.start >= wd.end || wh.start >= wh.end) continue;
+          const T* grow = gyp + (od * OH + oh) * OW;
+          T* __restrict d = delta.data();
+          const T* __restrict div = plan.divisor.data() + (od * OH + oh) * OW;
+          for (int64_t ow = 0; ow < OW; ++ow) d[ow] = grow[ow] / div[ow];
+          T* __restrict t = spread.data();
+          std::fill_n(t, IW, T(0));
+          for (int64_t ow = 0; ow < plan.interior_lo; ++ow)
+            for (int64_t iw = plan.w[size_t(ow)].start; iw < plan.w[size_t(ow)].end; ++iw)
+              t[iw] += d[ow];
+          auto interior = [&](auto stride) {  // vectorized for a compile-time stride
+            const int64_t ST = decltype(stride)::value ? int64_t(decltype(stride)::value) : st;
+            const int64_t n = plan.interior_hi - plan.interior_lo;
+            const T* __restrict dd = d + plan.interior_lo;
+            for (int64_t j = 0; j < k; ++j) {
+              T* __restrict base = t + plan.interior_lo * st - pw + j;
+              for (int64_t i = 0; i < n; ++i) base[i * ST] += dd[i];
+            }
+          };
+          if (st == 1)
+            interior(std::integral_constant<int, 1>{});
+          else if (st == 2)
+            interior(std::integral_constant<int, 2>{});
+          else
+            interior(std::integral_constant<int, 0>{});
+          for (int64_t ow = plan.interior_hi; ow < OW; ++ow)
+            for (int64_t iw = plan.w[size_t(ow)].start; iw < plan.w[size_t(ow)].end; ++iw)
+              t[iw] += d[ow];
           for (int64_t id = wd.start; id < wd.end; ++id)
             for (int64_t ih = wh.start; ih < wh.end; ++ih) {
-              T* row = gp + (id * IH + ih) * IW;
-              for (int64_t iw = ww.start; iw < ww.end; ++iw) row[iw] += delta;
+              T* __restrict row = gp + (id * IH + ih) * IW;
+              for (int64_t iw = 0; iw < IW; ++iw) row[iw] += t[iw];
             }
         }
       }
@@ -347,11 +454,31 @@ inline int64_t adaptive_end(int64_t o, int64_t out, int64_t in) {
   return 1 + ((o + 1) * in - 1) / out;
 }
 
+// Sum of n contiguous values with independent vector-wide partial sums.
+template <typename T>
+T contiguous_sum(const T* __restrict p, int64_t n) {
+  constexpr int L = 64 / int(sizeof(T));
+  T acc[L] = {};
+  int64_t i = 0;
+  for (; i + L <= n; i += L)
+    for (int l = 0; l < L; ++l) acc[l] += p[i + l];
+  T sum = 0;
+  for (int l = 0; l < L; ++l) sum += acc[l];
+  for (; i < n; ++i) sum += p[i];
+  return sum;
+}
+
 template <typename T>
 void adaptive_avg_forward(const PoolShape& s, const T* x, T* y) {
   const int64_t OD = s.out[0], OH = s.out[1], OW = s.out[2], ID = s.in[0], IH = s.in[1],
                 IW = s.in[2];
   const int64_t in_plane = s.in_plane(), out_plane = s.out_plane();
+  if (out_plane == 1) {  // global average pool (a classifier head): one sum per plane
+#pragma omp parallel for num_threads(threads_for(s.planes * in_plane)) schedule(static)
+    for (int64_t p = 0; p < s.planes; ++p)
+      y[p] = contiguous_sum(x + p * in_plane, in_plane) / T(ID) / T(IH) / T(IW);
+    return;
+  }
   const int64_t rows = s.planes * OD * OH;
 #pragma omp parallel for num_threads(threads_for(s.planes * in_plane)) schedule(static)
   for (int64_t r = 0; r < rows; ++r) {
@@ -378,6 +505,12 @@ void adaptive_avg_backward(const PoolShape& s, const T* gy, T* gx) {
   const int64_t OD = s.out[0], OH = s.out[1], OW = s.out[2], ID = s.in[0], IH = s.in[1],
                 IW = s.in[2];
   const int64_t in_plane = s.in_plane(), out_plane = s.out_plane();
+  if (out_plane == 1) {
+#pragma omp parallel for num_threads(threads_for(s.planes * in_plane)) schedule(static)
+    for (int64_t p = 0; p < s.planes; ++p)
+      std::fill_n(gx + p * in_plane, in_plane, gy[p] / T(ID) / T(IH) / T(IW));
+    return;
+  }
 #pragma omp parallel for num_threads(threads_for(s.planes * in_plane)) schedule(static)
   for (int64_t p = 0; p < s.planes; ++p) {
     T* gp = gx + p * in_plane;
@@ -559,50 +692,162 @@ Taps<A> make_taps(InterpMode mode, int64_t in, int64_t out, bool align, double s
   return t;
 }
 
+// Taps along one dim in planar form: out[o] = sum_c src[idx[c * n + o]] * w[c * n + o] (tap c
+// of every output contiguous, int32 indices: vectorized gathers). Built from the forward taps
+// (`planar`), or transposed for the backward (`transposed`): input i then sums the outputs
+// that read it, in increasing order, as torch's backward accumulates them.
+template <typename T>
+struct PlanarTaps {
+  int K = 1;
+  std::vector<int32_t> idx;
+  std::vector<T> w;
+};
+template <typename T>
+PlanarTaps<T> planar(const Taps<T>& t, int64_t out) {
+  PlanarTaps<T> p;
+  p.K = t.K;
+  p.idx.resize(t.idx.size());
+  p.w.resize(t.w.size());
+  for (int64_t o = 0; o < out; ++o)
+    for (int c = 0; c < t.K; ++c) {
+      p.idx[size_t(c * out + o)] = int32_t(t.idx[size_t(o * t.K + c)]);
+      p.w[size_t(c * out + o)] = t.w[size_t(o * t.K + c)];
+    }
+  return p;
+}
+// K = 0 when some input is read by more than max_k (output, tap) pairs.
+template <typename T>
+PlanarTaps<T> transposed(const Taps<T>& t, int64_t in, int64_t out, int max_k) {
+  std::vector<int> count(size_t(in), 0);
+  for (int64_t o = 0; o < out; ++o)
+    for (int c = 0; c < t.K; ++c) ++count[size_t(t.idx[size_t(o * t.K + c)])];
+  PlanarTaps<T> p;
+  p.K = *std::max_element(count.begin(), count.end());
+  if (p.K > max_k) {
+    p.K = 0;
+    return p;
+  }
+  p.idx.assign(size_t(p.K * in), 0);  // padding: weight 0 at output 0
+  p.w.assign(size_t(p.K * in), T(0));
+  std::fill(count.begin(), count.end(), 0);
+  for (int64_t o = 0; o < out; ++o)
+    for (int c = 0; c < t.K; ++c) {
+      const int64_t i = t.idx[size_t(o * t.K + c)];
+      const int m = count[size_t(i)]++;
+      p.idx[size_t(m * in + i)] = int32_t(o);
+      p.w[size_t(m * in + i)] = t.w[size_t(o * t.K + c)];
+    }
+  return p;
+}
+
+// h[o] = sum_c src[idx_c[o]] * w_c[o] (torch's order: the first tap, then += the others).
+template <typename T>
+inline void interpolate_row(const T* __restrict src, const PlanarTaps<T>& tw, int64_t n,
+                            T* __restrict h) {
+  const int32_t* __restrict i0 = tw.idx.data();
+  const T* __restrict w0 = tw.w.data();
+  for (int64_t o = 0; o < n; ++o) h[o] = src[i0[o]] * w0[o];
+  for (int c = 1; c < tw.K; ++c) {
+    const int32_t* __restrict ic = tw.idx.data() + c * n;
+    const T* __restrict wc = tw.w.data() + c * n;
+    for (int64_t o = 0; o < n; ++o) h[o] += src[ic[o]] * wc[o];
+  }
+}
+
+// A few W-interpolated input rows, kept while consecutive output rows reuse them (an input row
+// feeds ~2 output rows at x2 upsampling, each needing 2 (linear) or 4 (cubic) input rows).
+template <typename T>
+class RowCache {
+ public:
+  RowCache(int slots, int64_t width)
+      : width_(width), data_(size_t(slots) * size_t(width)), key_(size_t(slots), -1),
+        stamp_(size_t(slots), 0) {}
+  // The row for `key` (computed by `make(dst)` on a miss). Rows returned since the last
+  // `start_row()` stay valid: the slot replaced is the least recently used, and a row needs at
+  // most half of the slots.
+  template <typename Make>
+  const T* get(int64_t key, Make&& make) {
+    size_t victim = 0;
+    for (size_t i = 0; i < key_.size(); ++i) {
+      if (key_[i] == key) {
+        stamp_[i] = ++clock_;
+        return &data_[i * size_t(width_)];
+      }
+      if (stamp_[i] < stamp_[victim]) victim = i;
+    }
+    key_[victim] = key;
+    stamp_[victim] = ++clock_;
+    T* dst = &data_[victim * size_t(width_)];
+    make(dst);
+    return dst;
+  }
+
+ private:
+  int64_t width_;
+  std::vector<T> data_;
+  std::vector<int64_t> key_;
+  std::vector<uint64_t> stamp_;
+  uint64_t clock_ = 0;
+};
+
 template <typename T>
 void interpolate_forward(const PoolShape& s, InterpMode mode, bool align, const double* scales,
                          const T* x, T* y) {
-  const int64_t OD = s.out[0], OH = s.out[1], OW = s.out[2], IH = s.in[1], IW = s.in[2];
+  const int64_t OD = s.out[0], OH = s.out[1], OW = s.out[2], ID = s.in[0], IH = s.in[1],
+                IW = s.in[2];
   const int64_t in_plane = s.in_plane(), out_plane = s.out_plane();
-  const Taps<T> td = make_taps<T>(mode, s.in[0], OD, align, scales[0], true);
+  const Taps<T> td = make_taps<T>(mode, ID, OD, align, scales[0], true);
   const Taps<T> th = make_taps<T>(mode, IH, OH, align, scales[1], true);
   const Taps<T> tw = make_taps<T>(mode, IW, OW, align, scales[2], true);
+  const PlanarTaps<T> pw = planar(tw, OW);
   const int64_t rows = s.planes * OD * OH;
   const bool nearest = td.K == 1 && th.K == 1 && tw.K == 1;
-#pragma omp parallel for num_threads(threads_for(s.planes * (in_plane + out_plane))) \
-    schedule(static)
-  for (int64_t r = 0; r < rows; ++r) {
-    const int64_t p = r / (OD * OH), od = (r / OH) % OD, oh = r % OH;
-    const T* xp = x + p * in_plane;
-    T* yr = y + p * out_plane + (od * OH + oh) * OW;
-    if (nearest) {
-      const T* row = xp + (td.idx[size_t(od)] * IH + th.idx[size_t(oh)]) * IW;
-      for (int64_t ow = 0; ow < OW; ++ow) yr[ow] = row[tw.idx[size_t(ow)]];
-      continue;
-    }
-    // out = sum_d wd * (sum_h wh * (sum_w ww * x)), in torch's nesting order
-    for (int64_t ow = 0; ow < OW; ++ow) {
-      const int64_t* iw = &tw.idx[size_t(ow * tw.K)];
-      const T* ww = &tw.w[size_t(ow * tw.K)];
-      T acc_d = 0;
+  const int row_taps = td.K * th.K;
+#pragma omp parallel num_threads(threads_for(s.planes * (in_plane + out_plane)))
+  {
+    RowCache<T> cache(nearest ? 1 : 2 * row_taps, OW);
+    std::vector<T> acc_h(static_cast<size_t>(OW));
+#pragma omp for schedule(static)
+    for (int64_t r = 0; r < rows; ++r) {
+      const int64_t p = r / (OD * OH), od = (r / OH) % OD, oh = r % OH;
+      const T* xp = x + p * in_plane;
+      T* __restrict yr = y + p * out_plane + (od * OH + oh) * OW;
+      if (nearest) {
+        const T* __restrict row = xp + (td.idx[size_t(od)] * IH + th.idx[size_t(oh)]) * IW;
+        const int64_t* __restrict iw = tw.idx.data();
+        for (int64_t ow = 0; ow < OW; ++ow) yr[ow] = row[iw[ow]];
+        continue;
+      }
+      // out = sum_d wd * (sum_h wh * (sum_w ww * x)), in torch's nesting order; the innermost
+      // sums are whole W-interpolated rows from the cache.
+      T* __restrict ah = td.K == 1 ? yr : acc_h.data();  // 1-2 dims: no D level to sum
       for (int a = 0; a < td.K; ++a) {
         const int64_t id = td.idx[size_t(od * td.K + a)];
-        T acc_h = 0;
         for (int b = 0; b < th.K; ++b) {
-          const T* row = xp + (id * IH + th.idx[size_t(oh * th.K + b)]) * IW;
-          T acc_w = row[iw[0]] * ww[0];
-          for (int c = 1; c < tw.K; ++c) acc_w += row[iw[c]] * ww[c];
-          const T v = acc_w * th.w[size_t(oh * th.K + b)];
-          acc_h = b == 0 ? v : acc_h + v;
+          const int64_t ih = th.idx[size_t(oh * th.K + b)];
+          const T* row = xp + (id * IH + ih) * IW;
+          const T* __restrict h = cache.get((p * ID + id) * IH + ih, [&](T* dst) {
+            interpolate_row(row, pw, OW, dst);
+          });
+          const T wh = th.w[size_t(oh * th.K + b)];
+          if (b == 0)
+            for (int64_t ow = 0; ow < OW; ++ow) ah[ow] = h[ow] * wh;
+          else
+            for (int64_t ow = 0; ow < OW; ++ow) ah[ow] += h[ow] * wh;
         }
-        const T v = acc_h * td.w[size_t(od * td.K + a)];
-        acc_d = a == 0 ? v : acc_d + v;
+        const T wd = td.w[size_t(od * td.K + a)];
+        if (td.K == 1) break;  // wd == 1: ah is yr already
+        if (a == 0)
+          for (int64_t ow = 0; ow < OW; ++ow) yr[ow] = ah[ow] * wd;
+        else
+          for (int64_t ow = 0; ow < OW; ++ow) yr[ow] += ah[ow] * wd;
       }
-      yr[ow] = acc_d;
     }
   }
 }
 
+// The adjoint, per plane: each output row's gradient is spread over W into one input-width row
+// (g * ww at the W taps), which is added, times wd * wh, to the rows of its D and H taps.
 template <typename T>
 void interpolate_backward(const PoolShape& s, InterpMode mode, bool align, const double* scales,
                           const T* gy, T* gx) {
@@ -617,27 +862,38 @@ void interpolate_backward(const PoolShape& s, InterpMode mode, bool align, const
   const Taps<T> td = make_taps<T>(mode, s.in[0], OD, align, scales[0], fused);
   const Taps<T> th = make_taps<T>(mode, IH, OH, align, scales[1], fused);
   const Taps<T> tw = make_taps<T>(mode, IW, OW, align, scales[2], fused);
-#pragma omp parallel for num_threads(threads_for(s.planes * (in_plane + out_plane))) \
-    schedule(static)
-  for (int64_t p = 0; p < s.planes; ++p) {
-    T* gp = gx + p * in_plane;
-    std::memset(gp, 0, sizeof(T) * size_t(in_plane));
-    const T* gyp = gy + p * out_plane;
-    for (int64_t od = 0; od < OD; ++od)
-      for (int64_t oh = 0; oh < OH; ++oh) {
-        const T* grow = gyp + (od * OH + oh) * OW;
-        for (int a = 0; a < td.K; ++a) {
-          const int64_t id = td.idx[size_t(od * td.K + a)];
-          const T wd = td.w[size_t(od * td.K + a)];
-          for (int b = 0; b < th.K; ++b) {
-            T* row = gp + (id * IH + th.idx[size_t(oh * th.K + b)]) * IW;
-            const T wdh = wd * th.w[size_t(oh * th.K + b)];
+  const PlanarTaps<T> gather_w = transposed(tw, IW, OW, 16);
+#pragma omp parallel num_threads(threads_for(s.planes * (in_plane + out_plane)))
+  {
+    std::vector<T> spread(static_cast<size_t>(IW));
+#pragma omp for schedule(static)
+    for (int64_t p = 0; p < s.planes; ++p) {
+      T* gp = gx + p * in_plane;
+      std::memset(gp, 0, sizeof(T) * size_t(in_plane));
+      const T* gyp = gy + p * out_plane;
+      for (int64_t od = 0; od < OD; ++od)
+        for (int64_t oh = 0; oh < OH; ++oh) {
+          const T* __restrict grow = gyp + (od * OH + oh) * OW;
+          T* __restrict t = spread.data();
+          if (gather_w.K) {  // each input column gathers the outputs that read it
+            interpolate_row(grow, gather_w, IW, t);
+          } else {
+            std::fill_n(t, IW, T(0));
             for (int64_t ow = 0; ow < OW; ++ow)
               for (int c = 0; c < tw.K; ++c)
-                row[tw.idx[size_t(ow * tw.K + c)]] += wdh * tw.w[size_t(ow * tw.K + c)] * grow[ow];
+                t[tw.idx[size_t(ow * tw.K + c)]] += tw.w[size_t(ow * tw.K + c)] * grow[ow];
+          }
+          for (int a = 0; a < td.K; ++a) {
+            const int64_t id = td.idx[size_t(od * td.K + a)];
+            const T wd = td.w[size_t(od * td.K + a)];
+            for (int b = 0; b < th.K; ++b) {
+              T* __restrict row = gp + (id * IH + th.idx[size_t(oh * th.K + b)]) * IW;
+              const T wdh = wd * th.w[size_t(oh * th.K + b)];
+              for (int64_t iw = 0; iw < IW; ++iw) row[iw] += wdh * t[iw];
+            }
           }
         }
-      }
+    }
   }
 }
 
