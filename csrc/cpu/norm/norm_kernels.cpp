@@ -24,12 +24,13 @@ constexpr int lanes() {
 }
 
 // Element-wise work is split into chunks of this many elements per thread task, and an extra
-// thread is used only for each kMinPerThread elements: small arrays run on the calling thread.
-// An OpenMP region costs a few microseconds on idle cores, and on a shared host it waits for a
-// descheduled worker (measured on this 2-vCPU VM under load: a 131k-element ReLU at 2 threads
-// took 6.5 ms, at 1 thread 0.1 ms), while streaming 128k floats takes ~30 us.
+// thread is used only for each kMinPerThread elements (4 MB of floats): smaller arrays run on the
+// calling thread. These kernels stream memory, which one core nearly saturates here, and an
+// OpenMP region waits for its slowest thread: on this shared 2-vCPU VM under load a 131k-element
+// ReLU took 6.5 ms at 2 threads and 0.1 ms at 1, and in the ResNet-18 step at 2 threads the
+// ReLU/batch-norm kernels on <= 1M-element activations cost 3 ms a call with a 128k threshold.
 constexpr int64_t kChunk = 1 << 15;
-constexpr int64_t kMinPerThread = 1 << 17;
+constexpr int64_t kMinPerThread = 1 << 20;
 
 int threads_for(int64_t elements, int threads) {
   const int64_t useful = elements / kMinPerThread;
