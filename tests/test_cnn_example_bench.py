@@ -22,6 +22,14 @@ def one_thread():
     fastdl.set_num_threads(before)
 
 
+@pytest.fixture
+def two_threads():
+    before = fastdl.get_num_threads()
+    fastdl.set_num_threads(2)
+    yield
+    fastdl.set_num_threads(before)
+
+
 def test_cnn_digits_example_reaches_97_percent(one_thread, capsys):
     pytest.importorskip("tqdm")
     spec = importlib.util.spec_from_file_location("cnn_digits", EXAMPLE)
@@ -40,7 +48,9 @@ def test_cnn_digits_example_reaches_97_percent(one_thread, capsys):
 # ---- norm family kernels (float32 and float64, odd sizes, 1 and 2 threads) ----------------
 @pytest.mark.parametrize("dtype", [np.float32, np.float64])
 @pytest.mark.parametrize("threads", [1, 2])
-@pytest.mark.parametrize("shape", [(3, 5, 7, 9), (2, 3), (64, 8, 33, 32)])
+# the last shape has 2.2M elements: above the kernels' 1M elements per thread, so 2 threads
+# split its channels
+@pytest.mark.parametrize("shape", [(3, 5, 7, 9), (2, 3), (4, 8, 263, 257)])
 def test_batch_norm_kernels_match_numpy(dtype, threads, shape):
     rng = np.random.default_rng(0)
     x = (rng.standard_normal(shape) * 3 + 2).astype(dtype)
@@ -94,9 +104,9 @@ def test_norm_kernels_check_their_arguments():
 
 
 @pytest.mark.parametrize("dtype", [np.float32, np.float64])
-def test_relu_and_sgd_kernels(dtype):
+def test_relu_and_sgd_kernels(dtype, two_threads):
     rng = np.random.default_rng(1)
-    x = rng.standard_normal(300_001).astype(dtype)  # more than one chunk per thread
+    x = rng.standard_normal(2_300_001).astype(dtype)  # 2 threads, several chunks each
     x[:3] = [np.nan, 0.0, -0.0]
     out = np.empty_like(x)
     _C.relu_forward(x, out)
@@ -105,6 +115,16 @@ def test_relu_and_sgd_kernels(dtype):
     gi = np.empty_like(x)
     _C.relu_backward(g, out, gi)
     np.testing.assert_array_equal(gi, np.where(out <= 0, 0, g))
+    # the fused SGD update on 2 threads against torch's formula written out in numpy
+    p, buf = x[3:].copy(), np.empty_like(x[3:])
+    grads = [g[3:], out[3:]]
+    ref_p, ref_buf = p.astype(np.float64), None
+    for i, grad in enumerate(grads):
+        _C.sgd_update(p, grad, buf, 0.1, 0.9, 0.0, 0.01, True, False, i == 0)
+        d = grad + 0.01 * ref_p
+        ref_buf = d if ref_buf is None else 0.9 * ref_buf + d
+        ref_p = ref_p - 0.1 * (d + 0.9 * ref_buf)
+    np.testing.assert_allclose(p, ref_p, rtol=1e-5, atol=1e-6)
     torch = pytest.importorskip("torch")
     for kw in (dict(momentum=0.9, nesterov=True, weight_decay=0.01),
                dict(momentum=0.5, dampening=0.3, maximize=True), dict(weight_decay=0.1)):
