@@ -105,6 +105,12 @@ SAMPLE_GAPS = {
         "cannot match; the dropout path is checked against torch with a shared mask in "
         "tests/test_attention.py",
         scope="sample"),
+    "nn.functional.relu6": Gap(
+        lambda sample: bool(torch.isnan(sample.input).any()),
+        "the gradient at a NaN input is implementation-defined in torch itself: its hardtanh "
+        "backward gives 0 for some NaNs of a tensor and passes the gradient for others (the "
+        "9-element extremal sample: 0, 0, g); fastdl passes it (x <= 0 or x >= 6 is false)",
+        scope="gradients"),
 }
 
 # nn.functional ops whose OpInfo declares autograd support with nothing to differentiate; they
@@ -136,6 +142,8 @@ KNOWN_BUGS_ELSEWHERE: dict = {}
 
 # fastdl.nn.functional names without an OpInfo of their own, and why that is fine.
 FUNCTIONAL_WITHOUT_OPINFO = {
+    "dropout1d": "no OpInfo in torch; the same channel dropout as dropout2d/dropout3d (whose "
+                 "samples run in test_dropout_samples), checked in tests/test_cnn_layers.py",
     **{f"{kind}_pool{d}d_with_indices": f"{kind}_pool{d}d with return_indices=True (the same "
                                          f"function, whose samples run both ways); "
                                          "tests/test_pooling.py"
@@ -162,6 +170,9 @@ MODULES_WITHOUT_MODULEINFO = {
     "Unflatten": "no ModuleInfo in torch; tests/test_nn_modules.py",
     "Dropout": "no ModuleInfo in torch; its functional samples run in test_dropout_samples and "
                "the module is checked in test_dropout_module",
+    "Dropout1d": "no ModuleInfo in torch; tests/test_cnn_layers.py checks channel masks",
+    "Dropout2d": "no ModuleInfo in torch; tests/test_cnn_layers.py checks channel masks",
+    "Dropout3d": "no ModuleInfo in torch; tests/test_cnn_layers.py checks channel masks",
     **{name: "no ModuleInfo in torch; tests/test_pooling.py / test_interpolate.py check the "
              "module against torch's" for name in ("MaxUnpool1d", "MaxUnpool2d", "MaxUnpool3d",
                                                    "Upsample", "UpsamplingNearest2d",
@@ -362,8 +373,10 @@ def _op_key(op):
 
 
 FUNCTIONAL_OPINFOS = [op for op in op_db if _functional_name(op) in F.__all__]
+# random masks: checked by test_dropout_samples instead of by value
+DROPOUT_NAMES = ("dropout", "dropout2d", "dropout3d")
 RUN_OPINFOS = [op for op in FUNCTIONAL_OPINFOS
-               if _op_key(op) not in ALLOWED_GAPS and _functional_name(op) != "dropout"]
+               if _op_key(op) not in ALLOWED_GAPS and _functional_name(op) not in DROPOUT_NAMES]
 MODULE_NAMES = [name for name in fnn.__all__
                 if inspect.isclass(getattr(fnn, name))
                 and issubclass(getattr(fnn, name), fnn.Module)]
@@ -558,6 +571,12 @@ ZERO_SECOND_DERIVATIVE = {
     "flatten": "a view: linear",
     "nn.functional.embedding": "a row lookup: linear in weight (indices are integers)",
     "nn.functional.nll_loss": "linear in input (weight and target take no gradient)",
+    "nn.functional.relu6": "piecewise linear",
+    "nn.functional.pad.constant": "copies and fills: linear",
+    "nn.functional.pad.reflect": "a gather: linear",
+    "nn.functional.pad.replicate": "a gather: linear",
+    "nn.functional.pad.replicate_negative": "a gather (cropping): linear",
+    "nn.functional.pad.circular": "a gather: linear",
     **{f"nn.functional.{name}": "piecewise linear: values picked at the argmax"
        for name in ("max_pool1d", "max_pool2d", "max_pool3d", "adaptive_max_pool1d",
                     "adaptive_max_pool2d", "adaptive_max_pool3d")},
@@ -715,21 +734,34 @@ def test_functional_error_inputs(op):
 # ---------------------------------------------------------------------------------------------
 # Dropout: random masks, so structure and statistics instead of values
 
-DROPOUT_OPINFO = next(op for op in FUNCTIONAL_OPINFOS if op.name == "nn.functional.dropout")
+DROPOUT_OPINFOS = [op for op in FUNCTIONAL_OPINFOS if _functional_name(op) in DROPOUT_NAMES]
+
+
+def _mask_rows(name, shape):
+    """Rows that share one Bernoulli draw: one row per element for dropout; per (sample,
+    channel) for dropout2d/3d (dropout3d takes a rank other than 5 as unbatched)."""
+    size = math.prod(shape)
+    if name == "dropout" or len(shape) < 2:
+        return size
+    if name == "dropout3d" and len(shape) != 5:
+        return shape[0]
+    return shape[0] * shape[1]
 
 
 @pytest.mark.parametrize("dtype", DTYPES, ids=str)
-def test_dropout_samples(dtype):
+@pytest.mark.parametrize("op", DROPOUT_OPINFOS, ids=_op_key)
+def test_dropout_samples(op, dtype):
     fastdl.manual_seed(0)
-    samples = _op_samples(DROPOUT_OPINFO, dtype)
-    assert samples, "dropout yielded no samples"
+    name = _functional_name(op)
+    samples = _op_samples(op, dtype)
+    assert samples, f"{name} yielded no samples"
     for i, sample in enumerate(samples):
-        what = f"dropout {dtype} sample {i} ({_describe(sample)})"
+        what = f"{name} {dtype} sample {i} ({_describe(sample)})"
         p = sample.kwargs.get("p", 0.5)
         training = sample.kwargs.get("training", True)
-        t_out = DROPOUT_OPINFO.op(sample.input, *sample.args, **sample.kwargs)
+        t_out = op.op(sample.input, *sample.args, **sample.kwargs)
         f_input = to_fastdl(sample.input)
-        f_out = F.dropout(f_input, *sample.args, **to_fastdl(sample.kwargs))
+        f_out = getattr(F, name)(f_input, *sample.args, **to_fastdl(sample.kwargs))
         x, y = _numpy(f_input), _numpy(f_out)
         assert y.shape == x.shape and _dtype_name(y) == _dtype_name(t_out), what
         if not training or p == 0:
@@ -741,6 +773,14 @@ def test_dropout_samples(dtype):
         else:
             kept = y != 0
             np.testing.assert_allclose(y[kept], x[kept] / (1 - p), rtol=1e-6, err_msg=what)
+            rows = _mask_rows(name, x.shape)
+            if x.size and rows != x.size:  # a channel is kept or dropped as a whole
+                kept_rows = kept.reshape(rows, -1)
+                nonzero = (x != 0).reshape(rows, -1)
+                assert not np.any(kept_rows.any(axis=1, keepdims=True) & nonzero & ~kept_rows), \
+                    f"{what}: a channel is partly dropped"
+                kept = np.broadcast_to(kept_rows.any(axis=1, keepdims=True),
+                                       kept_rows.shape).reshape(x.shape)
             expected_grad_factor = kept / (1 - p)
         w = _rng(what).standard_normal(x.shape).astype(x.dtype)
         (f_out * fastdl.Tensor(w.copy())).sum().backward()

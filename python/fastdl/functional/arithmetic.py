@@ -11,6 +11,7 @@ import math
 
 import numpy as np
 
+from fastdl import _C
 from fastdl.autograd.op import defop
 from fastdl.functional._core import (Tensor, _wrap, as_tensor_arg, grad_for, promote,
                                      promote_pair, xp_of, zeros_like)
@@ -417,11 +418,40 @@ def round(input, *, decimals=0):
     return round_op.apply((input,), decimals)
 
 
+def _kernel_pair(a, b):
+    """Both contiguous numpy arrays of one float dtype: the C++ element-wise kernels take them."""
+    return (type(a) is np.ndarray and type(b) is np.ndarray and a.dtype == b.dtype
+            and a.dtype in _KERNEL_DTYPES and a.shape == b.shape and a.flags.c_contiguous
+            and b.flags.c_contiguous)
+
+
+_KERNEL_DTYPES = (np.dtype(np.float32), np.dtype(np.float64))
+
+
 def _threshold_backward_forward(g, out):
     # torch's threshold_backward: the gradient passes where not (out <= 0), so NaN keeps it.
+    if _kernel_pair(g, out):  # one multithreaded pass (_C.relu_backward)
+        grad_in = np.empty_like(g)
+        _C.relu_backward(g, out, grad_in)
+        return grad_in
     # A product with the mask is twice as fast as np.where (only an infinite gradient where
     # out <= 0 would differ: NaN instead of 0).
     return g * np.logical_not(out <= 0)
+
+
+def _relu_forward(d):
+    if _kernel_pair(d, d):
+        out = np.empty_like(d)
+        _C.relu_forward(d, out)
+        return out
+    return np.maximum(d, 0)  # a weak 0 keeps d's dtype
+
+
+def _relu_inplace(d):
+    if _kernel_pair(d, d):
+        _C.relu_forward(d, d)
+    else:
+        np.maximum(d, 0, out=d)
 
 
 def _threshold_backward_backward(ctx, gg):
@@ -430,9 +460,9 @@ def _threshold_backward_backward(ctx, gg):
 
 threshold_backward_op = defop("threshold_backward", forward=_threshold_backward_forward,
                               backward=_threshold_backward_backward, saves=(1,))
-relu_op = defop("relu", forward=lambda d: np.maximum(d, 0),  # a weak 0 keeps d's dtype
+relu_op = defop("relu", cpu=_relu_forward, cuda=lambda d: np.maximum(d, 0),
                 backward=lambda ctx, g: (threshold_backward_op.apply((g, ctx.output)),),
-                saves_output=True)
+                saves_output=True, inplace=_relu_inplace)
 
 
 def relu(input):

@@ -1,16 +1,18 @@
 """``fastdl.nn.functional``: layers, activations and losses as functions (torch's names)."""
 from fastdl.functional.shape import flatten
-from fastdl.nn.functional.activation import (elu, gelu, leaky_relu, log_softmax, relu, sigmoid,
-                                             silu, softmax, softplus, tanh)
+from fastdl.nn.functional.activation import (elu, gelu, leaky_relu, log_softmax, relu, relu6,
+                                             sigmoid, silu, softmax, softplus, tanh)
 from fastdl.nn.functional.attention import scaled_dot_product_attention
 from fastdl.nn.functional.conv import (conv1d, conv2d, conv3d, conv_transpose1d,
                                        conv_transpose2d, conv_transpose3d)
-from fastdl.nn.functional.dropout import dropout
+from fastdl.nn.functional.dropout import dropout, dropout1d, dropout2d, dropout3d
 from fastdl.nn.functional.linear import bilinear, linear
 from fastdl.nn.functional.loss import (binary_cross_entropy, binary_cross_entropy_with_logits,
                                        huber_loss, kl_div, l1_loss, mse_loss, smooth_l1_loss)
 from fastdl.nn.functional.loss_classification import cross_entropy, multi_margin_loss, nll_loss
-from fastdl.nn.functional.normalization import batch_norm, layer_norm
+from fastdl.nn.functional.normalization import (batch_norm, group_norm, instance_norm,
+                                                layer_norm)
+from fastdl.nn.functional.padding import pad
 from fastdl.nn.functional.pooling import (adaptive_avg_pool1d, adaptive_avg_pool2d,
                                           adaptive_avg_pool3d, adaptive_max_pool1d,
                                           adaptive_max_pool1d_with_indices, adaptive_max_pool2d,
@@ -27,9 +29,10 @@ from fastdl.nn.functional.upsampling import (interpolate, upsample, upsample_bil
 
 __all__ = ["batch_norm", "bilinear", "binary_cross_entropy", "binary_cross_entropy_with_logits",
            "conv1d", "conv2d", "conv3d", "conv_transpose1d", "conv_transpose2d",
-           "conv_transpose3d", "cross_entropy", "dropout", "elu", "embedding", "flatten", "gelu",
-           "huber_loss", "kl_div", "l1_loss", "layer_norm", "leaky_relu", "linear", "log_softmax",
-           "mse_loss", "multi_margin_loss", "nll_loss", "one_hot", "relu",
+           "conv_transpose3d", "cross_entropy", "dropout", "dropout1d", "dropout2d", "dropout3d",
+           "elu", "embedding", "flatten", "gelu", "group_norm", "huber_loss", "instance_norm",
+           "kl_div", "l1_loss", "layer_norm", "leaky_relu", "linear", "log_softmax", "mse_loss",
+           "multi_margin_loss", "nll_loss", "one_hot", "pad", "relu", "relu6",
            "scaled_dot_product_attention", "sigmoid", "silu",
            "smooth_l1_loss", "softmax", "softplus", "tanh"]
 # pooling and interpolation (nn/functional/pooling.py, upsampling.py)

@@ -230,3 +230,20 @@ def log_softmax(input, dim=None, _stacklevel: int = 3, dtype=None):
     if input.ndim == 0:
         return _core_act.log_softmax(input.reshape(1), 0, dtype).reshape(())
     return _core_act.log_softmax(input, dim, dtype)
+
+
+def _relu6_backward(ctx, g):
+    # torch's hardtanh rule: no gradient where x <= 0 or x >= 6 (NaN passes it on)
+    x = ctx.inputs[0]._data
+    return (A.where(A._wrap((x <= 0) | (x >= 6)), 0.0, g),)
+
+
+relu6_op = defop("relu6", forward=lambda d: np.clip(d, 0, 6).astype(d.dtype, copy=False),
+                 backward=_relu6_backward, saves=(0,),
+                 inplace=lambda d: np.clip(d, 0, 6, out=d))
+
+
+def relu6(input, inplace: bool = False):
+    """min(max(x, 0), 6); the gradient is 0 at 0 and 6 (torch's hardtanh rule)."""
+    check_float(input, "relu6")
+    return relu6_op.apply_inplace(input, ()) if inplace else relu6_op.unary(input)

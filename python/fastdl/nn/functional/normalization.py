@@ -16,6 +16,7 @@ import math
 
 import numpy as np
 
+from fastdl import _C
 from fastdl.autograd.op import defop
 from fastdl.functional import arithmetic as A
 from fastdl.functional import reductions as R
@@ -27,11 +28,16 @@ from fastdl.tensor import _wrap
 class _NormSpec:
     """Axes normalized over, how weight/bias broadcast, fixed statistics (eval) or None."""
 
-    __slots__ = ("axes", "n", "param_view", "param_axes", "eps", "fixed", "has_w", "has_b")
+    __slots__ = ("axes", "n", "param_view", "param_axes", "eps", "fixed", "has_w", "has_b",
+                 "per_channel")
 
-    def __init__(self, axes, n, param_view, param_axes, eps, fixed, has_w, has_b):
+    def __init__(self, axes, n, param_view, param_axes, eps, fixed, has_w, has_b,
+                 per_channel=False):
         self.axes, self.n, self.param_view, self.param_axes = axes, n, param_view, param_axes
         self.eps, self.fixed, self.has_w, self.has_b = eps, fixed, has_w, has_b
+        # batch_norm with batch statistics: statistics per channel (dim 1) of an (N, C, *)
+        # input, which the C++ kernels (_C.batch_norm_*) compute
+        self.per_channel = per_channel
 
     def __repr__(self):
         return f"<normalize over {self.axes}>"
@@ -61,6 +67,64 @@ def _norm_forward(x, *rest):
     return out.astype(x.dtype, copy=False)
 
 
+def _kernel_arrays(*arrays):
+    """True when the C++ kernels take these arrays: numpy, C-contiguous, one float dtype."""
+    dt = arrays[0].dtype
+    return dt in _KERNEL_DTYPES and all(
+        type(a) is np.ndarray and a.dtype == dt and a.flags.c_contiguous for a in arrays)
+
+
+_KERNEL_DTYPES = (np.dtype(np.float32), np.dtype(np.float64))
+
+
+def _batch_norm_forward(x, *rest):
+    """batch_norm's forward: the per-channel C++ kernel for batch statistics on contiguous numpy
+    arrays (xhat is then not stored: ``_xhat`` recomputes it if a formula needs it), else the
+    array version."""
+    *params, spec, saved = rest
+    if spec.fixed is not None or not spec.per_channel or not _kernel_arrays(x, *params):
+        return _norm_forward(x, *rest)
+    w, b = spec.params(params)
+    channels = x.shape[1]
+    out = np.empty_like(x)
+    mean, var, invstd = (np.empty(channels, x.dtype) for _ in range(3))
+    _C.batch_norm_forward_train(x, w, b, out, mean, var, invstd, spec.eps)
+    view = spec.param_view
+    saved.values = mean.reshape(view), var.reshape(view), invstd.reshape(view), None
+    return out
+
+
+def _xhat(saved, x):
+    """The normalized input, from ``saved`` (recomputed once from x when the forward ran the
+    kernel, which does not store it)."""
+    values = saved.values
+    if values[3] is None:
+        mean, _, invstd = values[:3]
+        xhat = ((x - mean) * invstd).astype(x.dtype, copy=False)
+        saved.values = values = values[:3] + (xhat,) + values[4:]
+    return values[3]
+
+
+def _channel_sums(g, x, spec, saved, grad_x=None, weight=None):
+    """Per-channel sum(g) and sum(g * xhat) by the backward kernel (which also writes grad_x
+    when given), remembered in ``saved`` for the weight's and bias's gradients of the same g."""
+    cached = saved.values[4] if len(saved.values) > 4 else None
+    if cached is not None and cached[0] is g and grad_x is None:
+        return cached[1], cached[2]
+    mean, _, invstd = saved.values[:3]
+    channels = x.shape[1]
+    sum_g, sum_gxhat = np.empty(channels, x.dtype), np.empty(channels, x.dtype)
+    _C.batch_norm_backward_train(g, x, mean.reshape(channels), invstd.reshape(channels), weight,
+                                 grad_x, sum_g, sum_gxhat)
+    saved.values = saved.values[:4] + ((g, sum_g, sum_gxhat),)
+    return sum_g, sum_gxhat
+
+
+def _uses_channel_kernel(spec, saved, *arrays):
+    return spec.per_channel and spec.fixed is None and _kernel_arrays(*arrays) and \
+        saved.values[0].dtype == arrays[0].dtype
+
+
 def _sum_over(t, axes):
     """``t`` summed over ``axes`` (normalized, sorted), e.g. down to a parameter's shape."""
     return R.sum_op.apply((t,), axes, False, None) if axes else t
@@ -76,16 +140,27 @@ def _norm_backward(ctx, g):
     if w is not None and ctx.edges[1] is not None:
         gw = weight_grad_op.apply((g, x), spec, saved)
     if b is not None and ctx.edges[-1] is not None:
-        gb = _sum_over(g, spec.param_axes)
+        gb = (bias_grad_op.apply((g, x), spec, saved) if spec.per_channel
+              else _sum_over(g, spec.param_axes))
+    # group_norm's per-channel parameters broadcast as (G, C/G) over its grouped view
+    if gw is not None and gw._data.shape != w._data.shape:
+        gw = gw.reshape(w._data.shape)
+    if gb is not None and gb._data.shape != b._data.shape:
+        gb = gb.reshape(b._data.shape)
     return (gx,) + ((gw,) if w is not None else ()) + ((gb,) if b is not None else ())
 
 
 def _normalize_backward_forward(g, x, *rest):
     *params, spec, saved = rest
-    _, _, invstd, xhat = saved.values
+    if _uses_channel_kernel(spec, saved, g, x, *params):
+        grad_x = np.empty_like(x)
+        _channel_sums(g, x, spec, saved, grad_x, params[0] if params else None)
+        return grad_x
+    invstd = saved.values[2]
     dy = g if not params else g * params[0].reshape(spec.param_view)
     if spec.fixed is not None:
         return dy * invstd
+    xhat = _xhat(saved, x)
     axes, n = spec.axes, spec.n
     mean_dy = dy.sum(axis=axes, keepdims=True) / n
     mean_dy_xhat = (dy * xhat).sum(axis=axes, keepdims=True) / n
@@ -102,6 +177,8 @@ def _normalize_backward_backward(ctx, v):
     pv = _xhat_vjp(v, x, spec, saved)  # invstd * P(v), or v * invstd for fixed statistics
     grad_g = pv if w_b is None else pv * w_b
     grad_w = _sum_over(g * pv, spec.param_axes) if params else None
+    if grad_w is not None and grad_w._data.shape != params[0]._data.shape:
+        grad_w = grad_w.reshape(params[0]._data.shape)  # group_norm's (G, C/G) -> (C,)
     grad_x = None
     if ctx.edges[1] is not None and spec.fixed is None:  # fixed statistics: linear in x
         axes = spec.axes
@@ -117,7 +194,7 @@ def _normalize_backward_backward(ctx, v):
 
 
 def _normalize_forward(x, spec, saved):
-    return saved.values[3]
+    return _xhat(saved, x)
 
 
 def _xhat_vjp(u, x, spec, saved):
@@ -132,7 +209,9 @@ def _normalize_backward(ctx, g):
 
 
 def _weight_grad_forward(g, x, spec, saved):
-    out = g * saved.values[3]
+    if _uses_channel_kernel(spec, saved, g, x):
+        return _channel_sums(g, x, spec, saved)[1].copy()
+    out = g * _xhat(saved, x)
     return out.sum(axis=spec.param_axes) if spec.param_axes else out
 
 
@@ -149,8 +228,25 @@ def _weight_grad_backward(ctx, v):
     return grad_g, grad_x
 
 
-batch_norm_op = defop("batch_norm", forward=_norm_forward, backward=_norm_backward,
-                      saves=(0, 1))
+def _bias_grad_forward(g, x, spec, saved):
+    """sum(g) over the parameter axes (batch_norm's bias gradient): the backward kernel's
+    per-channel sum when it already ran for this g."""
+    if _uses_channel_kernel(spec, saved, g, x):
+        return _channel_sums(g, x, spec, saved)[0].copy()
+    return g.sum(axis=spec.param_axes)
+
+
+def _bias_grad_backward(ctx, v):
+    g = ctx.inputs[0]
+    spec = ctx.args[0]
+    return v.reshape(spec.param_view).expand(*g._data.shape), None
+
+
+batch_norm_op = defop("batch_norm", cpu=_batch_norm_forward, cuda=_norm_forward,
+                      backward=_norm_backward, saves=(0, 1))
+# batch_norm's bias gradient, sum(g) per channel (x rides along for the kernel's cache check)
+bias_grad_op = defop("normalize_bias_grad", forward=_bias_grad_forward,
+                     backward=_bias_grad_backward)
 layer_norm_op = defop("layer_norm", forward=_norm_forward, backward=_norm_backward,
                       saves=(0, 1))
 # xhat, the value the forward saved (its gradient flows through normalize_backward)
@@ -179,6 +275,13 @@ def _empty_normalization(input, weight, bias):
         if t is not None:
             y = y + R.sum(t) * 0.0
     return y
+
+
+def _fixed_statistics(running_mean, running_var, shape, eps, dtype):
+    """(mean, 1/std) from running statistics, shaped to broadcast over the input."""
+    mean = running_mean._data.reshape(shape).astype(dtype, copy=True)
+    invstd = (1.0 / np.sqrt(running_var._data.reshape(shape) + eps)).astype(dtype)
+    return mean, invstd
 
 
 def _normalize(op, input, weight, bias, spec):
@@ -222,10 +325,9 @@ def batch_norm(input, running_mean, running_var, weight=None, bias=None, trainin
         if running_mean is None or running_var is None:
             raise ValueError("batch_norm(): running_mean and running_var are required when "
                              "training=False")
-        mean = running_mean._data.reshape(stat_shape).astype(x.dtype, copy=True)
-        invstd = (1.0 / np.sqrt(running_var._data.reshape(stat_shape) + eps)).astype(x.dtype)
-        fixed = (mean, invstd)
-    spec = _NormSpec(axes, n, stat_shape, axes, eps, fixed, weight is not None, bias is not None)
+        fixed = _fixed_statistics(running_mean, running_var, stat_shape, eps, x.dtype)
+    spec = _NormSpec(axes, n, stat_shape, axes, eps, fixed, weight is not None, bias is not None,
+                     per_channel=True)
     out, saved = _normalize(batch_norm_op, input, weight, bias, spec)
     if training:
         mean, var = saved.values[:2]
@@ -256,3 +358,82 @@ def layer_norm(input, normalized_shape, weight=None, bias=None, eps: float = 1e-
     spec = _NormSpec(axes, math.prod(normalized_shape), normalized_shape,
                      tuple(range(x.ndim - k)), eps, None, weight is not None, bias is not None)
     return _normalize(layer_norm_op, input, weight, bias, spec)[0]
+
+
+def group_norm(input, num_groups: int, weight=None, bias=None, eps: float = 1e-5):
+    """Normalize each of ``num_groups`` groups of channels of an (N, C, *) input over the
+    group's channels and spatial positions, then scale and shift per channel."""
+    check_float(input, "group_norm")
+    x = input._data
+    if x.ndim < 2:
+        raise ValueError(f"group_norm(): expected an input of shape (N, C, *), got "
+                         f"{tuple(x.shape)}")
+    n_batch, channels = x.shape[0], x.shape[1]
+    num_groups = int(num_groups)
+    if num_groups <= 0 or channels % num_groups:
+        raise ValueError(f"group_norm(): expected number of channels in input to be divisible "
+                         f"by num_groups, but got input of shape {tuple(x.shape)} and "
+                         f"num_groups={num_groups}")
+    _check_param(weight, "group_norm", "weight", (channels,))
+    _check_param(bias, "group_norm", "bias", (channels,))
+    check_same_dtype("group_norm", input=input, weight=weight, bias=bias)
+    if x.size == 0:
+        return _empty_normalization(input, weight, bias)
+    per_group = channels // num_groups
+    spatial = x.size // (n_batch * channels)
+    grouped = input.reshape(n_batch, num_groups, per_group, spatial)
+    spec = _NormSpec((2, 3), per_group * spatial, (1, num_groups, per_group, 1), (0, 3), eps,
+                     None, weight is not None, bias is not None)
+    out, _ = _normalize(group_norm_op, grouped, weight, bias, spec)
+    return out.reshape(x.shape)
+
+
+def instance_norm(input, running_mean=None, running_var=None, weight=None, bias=None,
+                  use_input_stats: bool = True, momentum: float = 0.1, eps: float = 1e-5):
+    """Normalize each (sample, channel) plane of an (N, C, *) input over its spatial positions
+    (``use_input_stats``; the running statistics, if given, are updated with the mean over the
+    batch of the per-instance mean and unbiased variance), or by the running statistics."""
+    check_float(input, "instance_norm")
+    x = input._data
+    if x.ndim < 2:
+        raise ValueError(f"instance_norm(): expected an input of shape (N, C, *), got "
+                         f"{tuple(x.shape)}")
+    channels = x.shape[1]
+    for t, name in ((running_mean, "running_mean"), (running_var, "running_var"),
+                    (weight, "weight"), (bias, "bias")):
+        _check_param(t, "instance_norm", name, (channels,))
+    check_same_dtype("instance_norm", input=input, weight=weight, bias=bias)
+    n = math.prod(x.shape[2:])
+    if use_input_stats and n <= 1:
+        raise ValueError(f"instance_norm(): expected more than 1 spatial element when "
+                         f"training, got input size {tuple(x.shape)}")
+    if eps < 0 or (use_input_stats and not eps > 0 and x.size):
+        raise ValueError(f"instance_norm(): eps must be positive, got {eps}")
+    if x.size == 0:
+        return _empty_normalization(input, weight, bias)
+    spatial_axes = tuple(range(2, x.ndim))
+    param_view = (1, channels) + (1,) * (x.ndim - 2)
+    fixed = None
+    if not use_input_stats:
+        if running_mean is None or running_var is None:
+            raise ValueError("instance_norm(): running_mean and running_var are required when "
+                             "use_input_stats=False")
+        fixed = _fixed_statistics(running_mean, running_var, param_view, eps, x.dtype)
+    spec = _NormSpec(spatial_axes, n, param_view, (0,) + spatial_axes, eps, fixed,
+                     weight is not None, bias is not None)
+    out, saved = _normalize(instance_norm_op, input, weight, bias, spec)
+    if use_input_stats:
+        mean, var = saved.values[:2]
+        batch_mean = mean.reshape(x.shape[0], channels).mean(axis=0)
+        batch_var = (var.reshape(x.shape[0], channels) * (n / (n - 1))).mean(axis=0)
+        if running_mean is not None:
+            running_mean._data[...] = (1.0 - momentum) * running_mean._data + momentum * batch_mean
+        if running_var is not None:
+            running_var._data[...] = (1.0 - momentum) * running_var._data + momentum * batch_var
+    return out
+
+
+group_norm_op = defop("group_norm", forward=_norm_forward, backward=_norm_backward,
+                      saves=(0, 1))
+instance_norm_op = defop("instance_norm", forward=_norm_forward, backward=_norm_backward,
+                         saves=(0, 1))

@@ -1,14 +1,23 @@
 """Layer classes (torch.nn's names)."""
-from fastdl.nn.modules.activation import (ELU, GELU, LeakyReLU, LogSoftmax, ReLU, Sigmoid, SiLU,
-                                          Softmax, Softplus, Tanh)
+from fastdl.nn.modules.activation import (ELU, GELU, LeakyReLU, LogSoftmax, ReLU, ReLU6,
+                                          Sigmoid, SiLU, Softmax, Softplus, Tanh)
 from fastdl.nn.modules.container import ModuleDict, ModuleList, Sequential
-from fastdl.nn.modules.dropout import Dropout
+from fastdl.nn.modules.conv import (Conv1d, Conv2d, Conv3d, ConvTranspose1d, ConvTranspose2d,
+                                    ConvTranspose3d)
+from fastdl.nn.modules.dropout import Dropout, Dropout1d, Dropout2d, Dropout3d
 from fastdl.nn.modules.linear import Bilinear, Flatten, Identity, Linear, Unflatten
 from fastdl.nn.modules.loss import (BCELoss, BCEWithLogitsLoss, CrossEntropyLoss, HuberLoss,
                                     KLDivLoss, L1Loss, MSELoss, MultiMarginLoss, NLLLoss,
                                     SmoothL1Loss)
 from fastdl.nn.modules.module import Module
-from fastdl.nn.modules.normalization import BatchNorm1d, LayerNorm
+from fastdl.nn.modules.normalization import (BatchNorm1d, BatchNorm2d, BatchNorm3d, GroupNorm,
+                                             InstanceNorm1d, InstanceNorm2d, InstanceNorm3d,
+                                             LayerNorm)
+from fastdl.nn.modules.padding import (CircularPad1d, CircularPad2d, CircularPad3d,
+                                       ConstantPad1d, ConstantPad2d, ConstantPad3d,
+                                       ReflectionPad1d, ReflectionPad2d, ReflectionPad3d,
+                                       ReplicationPad1d, ReplicationPad2d, ReplicationPad3d,
+                                       ZeroPad1d, ZeroPad2d, ZeroPad3d)
 from fastdl.nn.modules.pooling import (AdaptiveAvgPool1d, AdaptiveAvgPool2d, AdaptiveAvgPool3d,
                                        AdaptiveMaxPool1d, AdaptiveMaxPool2d, AdaptiveMaxPool3d,
                                        AvgPool1d, AvgPool2d, AvgPool3d, MaxPool1d, MaxPool2d,
@@ -23,13 +32,19 @@ from fastdl.nn.modules.transformer import (MultiheadAttention, Transformer, Tran
                                            TransformerDecoderLayer, TransformerEncoder,
                                            TransformerEncoderLayer)
 
-__all__ = ["BCELoss", "BCEWithLogitsLoss", "BatchNorm1d", "Bilinear", "CrossEntropyLoss",
-           "Dropout", "ELU", "Embedding", "Flatten", "GELU", "GRU", "GRUCell", "HuberLoss",
-           "Identity", "KLDivLoss", "L1Loss", "LSTM", "LSTMCell", "LayerNorm", "LeakyReLU",
+__all__ = ["BCELoss", "BCEWithLogitsLoss", "BatchNorm1d", "BatchNorm2d", "BatchNorm3d",
+           "Bilinear", "CircularPad1d", "CircularPad2d", "CircularPad3d", "ConstantPad1d",
+           "ConstantPad2d", "ConstantPad3d", "Conv1d", "Conv2d", "Conv3d", "ConvTranspose1d",
+           "ConvTranspose2d", "ConvTranspose3d", "CrossEntropyLoss", "Dropout", "Dropout1d",
+           "Dropout2d", "Dropout3d", "ELU", "Embedding", "Flatten", "GELU", "GRU", "GRUCell",
+           "GroupNorm", "HuberLoss", "Identity", "InstanceNorm1d", "InstanceNorm2d",
+           "InstanceNorm3d", "KLDivLoss", "L1Loss", "LSTM", "LSTMCell", "LayerNorm", "LeakyReLU",
            "Linear", "LogSoftmax", "MSELoss", "Module", "ModuleDict", "ModuleList",
            "MultiMarginLoss", "NLLLoss", "RNN", "RNNBase", "RNNCell", "RNNCellBase", "ReLU",
-           "Sequential", "SiLU", "Sigmoid", "SmoothL1Loss", "Softmax", "Softplus", "Tanh",
-           "Unflatten"]
+           "ReLU6", "ReflectionPad1d", "ReflectionPad2d", "ReflectionPad3d", "ReplicationPad1d",
+           "ReplicationPad2d", "ReplicationPad3d", "Sequential", "SiLU", "Sigmoid",
+           "SmoothL1Loss", "Softmax", "Softplus", "Tanh", "Unflatten", "ZeroPad1d", "ZeroPad2d",
+           "ZeroPad3d"]
 # pooling and upsampling (nn/modules/pooling.py)
 __all__ += ["AdaptiveAvgPool1d", "AdaptiveAvgPool2d", "AdaptiveAvgPool3d", "AdaptiveMaxPool1d",
             "AdaptiveMaxPool2d", "AdaptiveMaxPool3d", "AvgPool1d", "AvgPool2d", "AvgPool3d",

@@ -111,3 +111,10 @@ class LogSoftmax(Module):
 
     def extra_repr(self) -> str:
         return f"dim={self.dim}"
+
+
+class ReLU6(ReLU):
+    """min(max(x, 0), 6) (MobileNet's activation)."""
+
+    def forward(self, input):
+        return F.relu6(input, self.inplace)

@@ -1,4 +1,4 @@
-"""``BatchNorm1d`` and ``LayerNorm``."""
+"""``BatchNorm1d/2d/3d``, ``InstanceNorm1d/2d/3d``, ``GroupNorm`` and ``LayerNorm``."""
 from __future__ import annotations
 
 import numpy as np
@@ -10,8 +10,16 @@ from fastdl.nn.parameter import Parameter
 from fastdl.tensor import Tensor, as_dtype, get_default_dtype
 
 
-class BatchNorm1d(Module):
-    """Batch normalization over (N, C) or (N, C, L) inputs, per channel C.
+def _affine_parameters(module, shape, dtype, affine, bias):
+    """``weight`` (ones) and ``bias`` (zeros) of ``shape``, or None where not wanted."""
+    module.register_parameter("weight", Parameter(np.ones(shape, dtype=dtype)) if affine
+                              else None)
+    module.register_parameter("bias", Parameter(np.zeros(shape, dtype=dtype))
+                              if affine and bias else None)
+
+
+class _NormBase(Module):
+    """Batch normalization over (N, C, *) inputs, per channel C.
 
     Training normalizes with the batch statistics and updates ``running_mean``/``running_var``
     (``momentum=None`` gives a cumulative average); eval uses the running statistics.
@@ -23,7 +31,7 @@ class BatchNorm1d(Module):
                  bias: bool = True):
         super().__init__()
         if not isinstance(num_features, (int, np.integer)) or num_features <= 0:
-            raise ValueError(f"BatchNorm1d: num_features must be a positive int, got "
+            raise ValueError(f"{type(self).__name__}: num_features must be a positive int, got "
                              f"{num_features!r}")
         dt = as_dtype(dtype or get_default_dtype())
         self.num_features = int(num_features)
@@ -31,15 +39,7 @@ class BatchNorm1d(Module):
         self.momentum = momentum
         self.affine = affine
         self.track_running_stats = track_running_stats
-        if affine:
-            self.weight = Parameter(np.ones(num_features, dtype=dt))
-            if bias:
-                self.bias = Parameter(np.zeros(num_features, dtype=dt))
-            else:
-                self.register_parameter("bias", None)
-        else:
-            self.register_parameter("weight", None)
-            self.register_parameter("bias", None)
+        _affine_parameters(self, (num_features,), dt, affine, bias)
         if track_running_stats:
             self.register_buffer("running_mean", Tensor(np.zeros(num_features, dtype=dt)))
             self.register_buffer("running_var", Tensor(np.ones(num_features, dtype=dt)))
@@ -64,10 +64,23 @@ class BatchNorm1d(Module):
         if self.bias is not None:
             init.zeros_(self.bias)
 
+    _ranks = ()
+
+    def _check_input_dim(self, input):
+        if input.ndim not in self._ranks:
+            ranks = " or ".join(f"{r}D" for r in self._ranks)
+            raise ValueError(f"{type(self).__name__}: expected {ranks} input (got {input.ndim}D "
+                             f"input of shape {tuple(input.shape)})")
+
+    def extra_repr(self) -> str:
+        return (f"{self.num_features}, eps={self.eps}, momentum={self.momentum}, "
+                f"affine={self.affine}, bias={self.bias is not None}, "
+                f"track_running_stats={self.track_running_stats}")
+
+
+class _BatchNorm(_NormBase):
     def forward(self, input):
-        if input.ndim not in (2, 3):
-            raise ValueError(f"BatchNorm1d: expected 2D or 3D input (got {input.ndim}D input "
-                             f"of shape {tuple(input.shape)})")
+        self._check_input_dim(input)
         factor = 0.0 if self.momentum is None else self.momentum
         if self.training and self.track_running_stats:
             self.num_batches_tracked._data += 1
@@ -79,9 +92,93 @@ class BatchNorm1d(Module):
                             self.running_var if keep_running else None, self.weight, self.bias,
                             use_batch_stats, factor, self.eps)
 
+
+class BatchNorm1d(_BatchNorm):
+    """Batch normalization over (N, C) or (N, C, L) inputs, per channel C."""
+    _ranks = (2, 3)
+
+
+class BatchNorm2d(_BatchNorm):
+    """Batch normalization over (N, C, H, W) inputs, per channel C."""
+    _ranks = (4,)
+
+
+class BatchNorm3d(_BatchNorm):
+    """Batch normalization over (N, C, D, H, W) inputs, per channel C."""
+    _ranks = (5,)
+
+
+class _InstanceNorm(_NormBase):
+    """Instance normalization: each (sample, channel) plane over its spatial positions. Inputs
+    without the batch dim are taken as a batch of one. ``track_running_stats`` keeps running
+    statistics (the batch mean of the per-instance ones), used in eval mode."""
+
+    def __init__(self, num_features: int, eps: float = 1e-5, momentum=0.1, affine: bool = False,
+                 track_running_stats: bool = False, device=None, dtype=None, *,
+                 bias: bool = True):
+        super().__init__(num_features, eps, momentum, affine, track_running_stats, device, dtype,
+                         bias=bias)
+
+    def forward(self, input):
+        self._check_input_dim(input)
+        unbatched = input.ndim == self._ranks[0]
+        feature_dim = 0 if unbatched else 1
+        if input.shape[feature_dim] != self.num_features and self.affine:
+            raise ValueError(f"{type(self).__name__}: expected input's size at "
+                             f"dim={feature_dim} to match num_features ({self.num_features}), "
+                             f"but got: {input.shape[feature_dim]} (input shape "
+                             f"{tuple(input.shape)})")
+        x = input.unsqueeze(0) if unbatched else input
+        out = F.instance_norm(x, self.running_mean, self.running_var, self.weight, self.bias,
+                              self.training or not self.track_running_stats,
+                              0.0 if self.momentum is None else self.momentum, self.eps)
+        return out.squeeze(0) if unbatched else out
+
+
+class InstanceNorm1d(_InstanceNorm):
+    """Instance normalization over (N, C, L) or (C, L) inputs."""
+    _ranks = (2, 3)
+
+
+class InstanceNorm2d(_InstanceNorm):
+    """Instance normalization over (N, C, H, W) or (C, H, W) inputs."""
+    _ranks = (3, 4)
+
+
+class InstanceNorm3d(_InstanceNorm):
+    """Instance normalization over (N, C, D, H, W) or (C, D, H, W) inputs."""
+    _ranks = (4, 5)
+
+
+class GroupNorm(Module):
+    """Normalize groups of channels over the group's channels and spatial positions, with a
+    learned per-channel scale and shift (``affine``)."""
+
+    def __init__(self, num_groups: int, num_channels: int, eps: float = 1e-5,
+                 affine: bool = True, device=None, dtype=None, *, bias: bool = True):
+        super().__init__()
+        if num_groups <= 0 or num_channels % num_groups:
+            raise ValueError(f"GroupNorm: num_channels must be divisible by num_groups (got "
+                             f"num_channels={num_channels}, num_groups={num_groups})")
+        self.num_groups, self.num_channels = int(num_groups), int(num_channels)
+        self.eps, self.affine = eps, affine
+        dt = as_dtype(dtype or get_default_dtype())
+        _affine_parameters(self, (num_channels,), dt, affine, bias)
+        if device is not None:
+            self.to(device)
+
+    def reset_parameters(self) -> None:
+        if self.weight is not None:
+            init.ones_(self.weight)
+        if self.bias is not None:
+            init.zeros_(self.bias)
+
+    def forward(self, input):
+        return F.group_norm(input, self.num_groups, self.weight, self.bias, self.eps)
+
     def extra_repr(self) -> str:
-        return (f"{self.num_features}, eps={self.eps}, momentum={self.momentum}, "
-                f"affine={self.affine}, track_running_stats={self.track_running_stats}")
+        return (f"{self.num_groups}, {self.num_channels}, eps={self.eps}, affine={self.affine}, "
+                f"bias={self.bias is not None}")
 
 
 class LayerNorm(Module):
@@ -96,15 +193,7 @@ class LayerNorm(Module):
         self.eps = eps
         self.elementwise_affine = elementwise_affine
         dt = as_dtype(dtype or get_default_dtype())
-        if elementwise_affine:
-            self.weight = Parameter(np.ones(self.normalized_shape, dtype=dt))
-            if bias:
-                self.bias = Parameter(np.zeros(self.normalized_shape, dtype=dt))
-            else:
-                self.register_parameter("bias", None)
-        else:
-            self.register_parameter("weight", None)
-            self.register_parameter("bias", None)
+        _affine_parameters(self, self.normalized_shape, dt, elementwise_affine, bias)
         if device is not None:
             self.to(device)
 
@@ -119,4 +208,4 @@ class LayerNorm(Module):
 
     def extra_repr(self) -> str:
         return (f"{self.normalized_shape}, eps={self.eps}, "
-                f"elementwise_affine={self.elementwise_affine}")
+                f"elementwise_affine={self.elementwise_affine}, bias={self.bias is not None}")

@@ -18,7 +18,7 @@ from fastdl.functional import shape as S
 from fastdl.nn.modules.dropout import Dropout
 from fastdl.nn.modules.module import Module
 from fastdl.nn.modules.sparse import Embedding
-from fastdl.tensor import _wrap, as_dtype
+from fastdl.tensor import _wrap, as_dtype, get_default_dtype
 
 
 def _check_length(start, length, max_len, who):
@@ -37,7 +37,7 @@ class SinusoidalPositionalEncoding(Module):
         pe = np.zeros((max_len, d_model))
         pe[:, 0::2] = np.sin(pos * div)
         pe[:, 1::2] = np.cos(pos * div)[:, : d_model // 2]
-        self.register_buffer("pe", _wrap(pe.astype(as_dtype(dtype or np.float32))),
+        self.register_buffer("pe", _wrap(pe.astype(as_dtype(dtype or get_default_dtype()))),
                              persistent=False)
         self.max_len, self.batch_first = max_len, batch_first
         self.dropout = Dropout(dropout)
@@ -73,7 +73,7 @@ class RotaryEmbedding(Module):
             raise ValueError(f"RotaryEmbedding: head_dim must be even, got {head_dim}")
         inv_freq = base ** (-np.arange(0, head_dim, 2) / head_dim)
         angles = np.arange(max_len)[:, None] * inv_freq[None, :]  # (max_len, head_dim / 2)
-        dt = as_dtype(dtype or np.float32)
+        dt = as_dtype(dtype or get_default_dtype())
         self.register_buffer("cos", _wrap(np.cos(angles).astype(dt)), persistent=False)
         self.register_buffer("sin", _wrap(np.sin(angles).astype(dt)), persistent=False)
         self.head_dim, self.max_len = head_dim, max_len

@@ -25,11 +25,11 @@ from fastdl.nn.modules.linear import Linear
 from fastdl.nn.modules.module import Module
 from fastdl.nn.modules.normalization import LayerNorm
 from fastdl.nn.parameter import Parameter
-from fastdl.tensor import Tensor, _wrap, as_dtype
+from fastdl.tensor import Tensor, _wrap, as_dtype, get_default_dtype
 
 
 def _param(shape, dtype):
-    return Parameter(np.zeros(shape, dtype=as_dtype(dtype or np.float32)))
+    return Parameter(np.zeros(shape, dtype=as_dtype(dtype or get_default_dtype())))
 
 
 def _to_additive(mask, dtype):
@@ -434,7 +434,7 @@ class Transformer(Module):
     @staticmethod
     def generate_square_subsequent_mask(sz, device=None, dtype=None):
         """An (sz, sz) float mask: -inf above the diagonal (future positions), 0 elsewhere."""
-        dt = as_dtype(dtype or np.float32)
+        dt = as_dtype(dtype or get_default_dtype())
         mask = np.triu(np.full((sz, sz), -np.inf, dtype=dt), k=1)
         t = fastdl.tensor(mask)
         return t if device is None else t.to(device)

@@ -1,0 +1,229 @@
+// _C.batch_norm_*, _C.relu_*, _C.sgd_update: the norm family on CPU arrays (csrc/cpu/norm/norm.h).
+// The Python op layer validates; these checks are the cheap last line (dtype agreement, CPU,
+// C-contiguous, shapes that agree, no output overlapping an input it is computed from).
+#include <nanobind/nanobind.h>
+#include <nanobind/ndarray.h>
+#include <nanobind/stl/optional.h>
+
+#include <optional>
+#include <string>
+
+#include "bindings/array_checks.h"
+#include "cpu/norm/norm.h"
+
+namespace nb = nanobind;
+
+namespace fastdl::bind {
+namespace {
+
+using Array = nb::ndarray<>;
+using Opt = std::optional<nb::ndarray<>>;
+
+[[noreturn]] void fail(const char* fn, const std::string& what) {
+  throw nb::value_error((std::string(fn) + ": " + what).c_str());
+}
+
+int64_t numel(const Array& a) {
+  int64_t n = 1;
+  for (size_t i = 0; i < a.ndim(); ++i) n *= int64_t(a.shape(i));
+  return n;
+}
+
+// CPU, float32/float64 like `type` (or sets it), C-contiguous.
+void check(const Array& a, const char* fn, const char* name, std::optional<FloatType>& type) {
+  require_device(a, nb::device::cpu::value, fn, name, "CPU (numpy)");
+  const FloatType t = require_float32_or_64(a, fn, name);
+  if (type && *type != t)
+    throw nb::type_error((std::string(fn) + ": every array must have the same dtype, " + name +
+                          " is " + dtype_str(a.dtype()))
+                             .c_str());
+  type = t;
+  if (numel(a) == 0) return;
+  int64_t expected = 1;
+  for (size_t i = a.ndim(); i-- > 0;) {
+    if (a.shape(i) != 1 && a.stride(i) != expected)
+      fail(fn, std::string(name) + " must be C-contiguous, got shape " + shape_str(a));
+    expected *= int64_t(a.shape(i));
+  }
+}
+
+void check_same_shape(const Array& a, const Array& b, const char* fn, const char* name) {
+  bool same = a.ndim() == b.ndim();
+  for (size_t i = 0; same && i < a.ndim(); ++i) same = a.shape(i) == b.shape(i);
+  if (!same) fail(fn, std::string(name) + " has shape " + shape_str(b) + ", expected " +
+                          shape_str(a));
+}
+
+void check_channels(const Array& a, int64_t c, const char* fn, const char* name) {
+  if (a.ndim() != 1 || int64_t(a.shape(0)) != c)
+    fail(fn, std::string(name) + " must have shape (" + std::to_string(c) + ",), got " +
+                 shape_str(a));
+}
+
+void check_no_overlap(const Array& out, const Array& in, const char* fn, const char* what) {
+  if (may_overlap(out, in)) fail(fn, std::string("the output overlaps ") + what);
+}
+
+template <typename T>
+T* ptr(const Array& a) {
+  return static_cast<T*>(a.data());
+}
+template <typename T>
+T* ptr(const Opt& a) {
+  return a ? static_cast<T*>(a->data()) : nullptr;
+}
+
+// x (N, C, *) -> (N, C, S)
+void ncs(const Array& x, const char* fn, int64_t* n, int64_t* c, int64_t* s) {
+  if (x.ndim() < 2) fail(fn, "expected an (N, C, *) array, got shape " + shape_str(x));
+  *n = int64_t(x.shape(0));
+  *c = int64_t(x.shape(1));
+  *s = 1;
+  for (size_t i = 2; i < x.ndim(); ++i) *s *= int64_t(x.shape(i));
+}
+
+void batch_norm_forward_train(Array x, Opt weight, Opt bias, Array out, Array mean, Array var,
+                              Array invstd, double eps) {
+  const char* fn = "batch_norm_forward_train";
+  std::optional<FloatType> t;
+  int64_t n, c, s;
+  ncs(x, fn, &n, &c, &s);
+  check(x, fn, "x", t);
+  check(out, fn, "out", t);
+  check_same_shape(x, out, fn, "out");
+  for (auto [a, name] : {std::pair{&mean, "mean"}, {&var, "var"}, {&invstd, "invstd"}}) {
+    check(*a, fn, name, t);
+    check_channels(*a, c, fn, name);
+    check_no_overlap(*a, x, fn, "x");
+    check_no_overlap(*a, out, fn, "out");
+  }
+  for (auto [a, name] : {std::pair{&weight, "weight"}, {&bias, "bias"}})
+    if (*a) check(**a, fn, name, t), check_channels(**a, c, fn, name),
+            check_no_overlap(out, **a, fn, name);
+  check_no_overlap(out, x, fn, "x");
+  if (!(eps >= 0)) fail(fn, "eps must be non-negative");
+  nb::gil_scoped_release release;
+  if (*t == FloatType::float64)
+    cpu::batch_norm_forward_train<double>(n, c, s, ptr<double>(x), ptr<double>(weight),
+                                          ptr<double>(bias), eps, ptr<double>(out),
+                                          ptr<double>(mean), ptr<double>(var),
+                                          ptr<double>(invstd));
+  else
+    cpu::batch_norm_forward_train<float>(n, c, s, ptr<float>(x), ptr<float>(weight),
+                                         ptr<float>(bias), float(eps), ptr<float>(out),
+                                         ptr<float>(mean), ptr<float>(var), ptr<float>(invstd));
+}
+
+void batch_norm_backward_train(Array g, Array x, Array mean, Array invstd, Opt weight,
+                               Opt grad_x, Array sum_g, Array sum_gxhat) {
+  const char* fn = "batch_norm_backward_train";
+  std::optional<FloatType> t;
+  int64_t n, c, s;
+  ncs(x, fn, &n, &c, &s);
+  check(g, fn, "grad", t);
+  check(x, fn, "x", t);
+  check_same_shape(x, g, fn, "grad");
+  for (auto [a, name] : {std::pair{&mean, "mean"}, {&invstd, "invstd"}, {&sum_g, "sum_g"},
+                         {&sum_gxhat, "sum_gxhat"}})
+    check(*a, fn, name, t), check_channels(*a, c, fn, name);
+  if (weight) check(*weight, fn, "weight", t), check_channels(*weight, c, fn, "weight");
+  for (auto [a, name] : {std::pair{&sum_g, "sum_g"}, {&sum_gxhat, "sum_gxhat"}})
+    check_no_overlap(*a, g, fn, "grad"), check_no_overlap(*a, x, fn, "x");
+  if (grad_x) {
+    check(*grad_x, fn, "grad_x", t);
+    check_same_shape(x, *grad_x, fn, "grad_x");
+    for (auto [a, name] : {std::pair{&g, "grad"}, {&x, "x"}, {&mean, "mean"},
+                           {&invstd, "invstd"}, {&sum_g, "sum_g"}, {&sum_gxhat, "sum_gxhat"}})
+      check_no_overlap(*grad_x, *a, fn, name);
+    if (weight) check_no_overlap(*grad_x, *weight, fn, "weight");
+  }
+  nb::gil_scoped_release release;
+  if (*t == FloatType::float64)
+    cpu::batch_norm_backward_train<double>(n, c, s, ptr<double>(g), ptr<double>(x),
+                                           ptr<double>(mean), ptr<double>(invstd),
+                                           ptr<double>(weight), ptr<double>(grad_x),
+                                           ptr<double>(sum_g), ptr<double>(sum_gxhat));
+  else
+    cpu::batch_norm_backward_train<float>(n, c, s, ptr<float>(g), ptr<float>(x),
+                                          ptr<float>(mean), ptr<float>(invstd),
+                                          ptr<float>(weight), ptr<float>(grad_x),
+                                          ptr<float>(sum_g), ptr<float>(sum_gxhat));
+}
+
+void relu_forward(Array x, Array out) {
+  const char* fn = "relu_forward";
+  std::optional<FloatType> t;
+  check(x, fn, "x", t);
+  check(out, fn, "out", t);
+  check_same_shape(x, out, fn, "out");
+  if (x.data() != out.data()) check_no_overlap(out, x, fn, "x");  // in place is fine
+  nb::gil_scoped_release release;
+  if (*t == FloatType::float64)
+    cpu::relu_forward<double>(numel(x), ptr<double>(x), ptr<double>(out));
+  else
+    cpu::relu_forward<float>(numel(x), ptr<float>(x), ptr<float>(out));
+}
+
+void relu_backward(Array g, Array out, Array grad_in) {
+  const char* fn = "relu_backward";
+  std::optional<FloatType> t;
+  check(g, fn, "grad", t);
+  check(out, fn, "out", t);
+  check(grad_in, fn, "grad_in", t);
+  check_same_shape(g, out, fn, "out");
+  check_same_shape(g, grad_in, fn, "grad_in");
+  if (grad_in.data() != g.data()) check_no_overlap(grad_in, g, fn, "grad");
+  if (grad_in.data() != out.data()) check_no_overlap(grad_in, out, fn, "out");
+  nb::gil_scoped_release release;
+  if (*t == FloatType::float64)
+    cpu::relu_backward<double>(numel(g), ptr<double>(g), ptr<double>(out), ptr<double>(grad_in));
+  else
+    cpu::relu_backward<float>(numel(g), ptr<float>(g), ptr<float>(out), ptr<float>(grad_in));
+}
+
+void sgd_update(Array param, Array grad, Opt buf, double lr, double momentum, double dampening,
+                double weight_decay, bool nesterov, bool maximize, bool first) {
+  const char* fn = "sgd_update";
+  std::optional<FloatType> t;
+  check(param, fn, "param", t);
+  check(grad, fn, "grad", t);
+  check_same_shape(param, grad, fn, "grad");
+  check_no_overlap(param, grad, fn, "grad");
+  if (buf) {
+    check(*buf, fn, "buf", t);
+    check_same_shape(param, *buf, fn, "buf");
+    check_no_overlap(*buf, param, fn, "param");
+    check_no_overlap(*buf, grad, fn, "grad");
+  }
+  nb::gil_scoped_release release;
+  if (*t == FloatType::float64)
+    cpu::sgd_update<double>(numel(param), ptr<double>(param), ptr<double>(grad), ptr<double>(buf),
+                            lr, momentum, dampening, weight_decay, nesterov, maximize, first);
+  else
+    cpu::sgd_update<float>(numel(param), ptr<float>(param), ptr<float>(grad), ptr<float>(buf), lr,
+                           momentum, dampening, weight_decay, nesterov, maximize, first);
+}
+
+}  // namespace
+
+void bind_norm(nb::module_& m) {
+  m.def("batch_norm_forward_train", &batch_norm_forward_train, nb::arg("x"),
+        nb::arg("weight").none(), nb::arg("bias").none(), nb::arg("out"), nb::arg("mean"),
+        nb::arg("var"), nb::arg("invstd"), nb::arg("eps"),
+        "Per-channel batch statistics of x (N, C, *) and out = (x - mean) * invstd * weight + "
+        "bias; mean, biased var and invstd (C,) written.");
+  m.def("batch_norm_backward_train", &batch_norm_backward_train, nb::arg("grad"), nb::arg("x"),
+        nb::arg("mean"), nb::arg("invstd"), nb::arg("weight").none(), nb::arg("grad_x").none(),
+        nb::arg("sum_g"), nb::arg("sum_gxhat"),
+        "Per-channel sum(grad), sum(grad * xhat) and (if grad_x is given) the input gradient of "
+        "batch normalization with batch statistics.");
+  m.def("relu_forward", &relu_forward, nb::arg("x"), nb::arg("out"), "out = max(x, 0).");
+  m.def("relu_backward", &relu_backward, nb::arg("grad"), nb::arg("out"), nb::arg("grad_in"),
+        "grad_in = grad where out > 0, else 0.");
+  m.def("sgd_update", &sgd_update, nb::arg("param"), nb::arg("grad"), nb::arg("buf").none(),
+        nb::arg("lr"), nb::arg("momentum"), nb::arg("dampening"), nb::arg("weight_decay"),
+        nb::arg("nesterov"), nb::arg("maximize"), nb::arg("first"),
+        "torch.optim.SGD's update of one parameter in place (buf: momentum buffer or None).");
+}
+
+}  // namespace fastdl::bind

@@ -1,0 +1,45 @@
+#pragma once
+// Per-channel batch normalization (training statistics) and the fused element-wise work around
+// a convolution in a CNN training step: ReLU forward/backward and the SGD update. CPU arrays,
+// float or double (one templated body), C-contiguous. A (N, C, *spatial) tensor is viewed as
+// (N, C, S): channel c is N rows of S contiguous values.
+//
+// The batch-norm kernels work one channel at a time (threads over channels): its N*S values are
+// read for the statistics and read again for the output while they are still in L2, so a
+// training forward reads x about once from memory and writes out once, where the array version
+// (mean, x - mean, square, mean, scale, shift) streams it ~6 times.
+#include <cstdint>
+
+namespace fastdl::cpu {
+
+// mean[c], invstd[c] = 1/sqrt(biased var + eps) over the channel; out = (x - mean) * invstd *
+// weight + bias (weight/bias may be nullptr: 1 and 0). var[c] (biased) also written.
+template <typename T>
+void batch_norm_forward_train(int64_t n, int64_t c, int64_t s, const T* x, const T* weight,
+                              const T* bias, T eps, T* out, T* mean, T* var, T* invstd);
+
+// Per channel: sum_g[c] = sum(g), sum_gxhat[c] = sum(g * (x - mean) * invstd); and, when
+// grad_x is not nullptr, the training-statistics input gradient
+//   grad_x = invstd * w * (g - sum_g / m - xhat * sum_gxhat / m),  m = n * s.
+template <typename T>
+void batch_norm_backward_train(int64_t n, int64_t c, int64_t s, const T* g, const T* x,
+                               const T* mean, const T* invstd, const T* weight, T* grad_x,
+                               T* sum_g, T* sum_gxhat);
+
+// out = max(x, 0) (NaN stays NaN, as torch); grad_in = g where out > 0, else 0.
+template <typename T>
+void relu_forward(int64_t count, const T* x, T* out);
+template <typename T>
+void relu_backward(int64_t count, const T* g, const T* out, T* grad_in);
+
+// torch.optim.SGD's update of one parameter, in place (buf: the momentum buffer, nullptr when
+// momentum == 0; first: the buffer is set to the gradient, as torch's first step):
+//   d = (maximize ? -g : g) + weight_decay * p
+//   buf = first ? d : momentum * buf + (1 - dampening) * d;  d = nesterov ? d + momentum * buf
+//                                                                         : buf
+//   p -= lr * d
+template <typename T>
+void sgd_update(int64_t count, T* param, const T* grad, T* buf, double lr, double momentum,
+                double dampening, double weight_decay, bool nesterov, bool maximize, bool first);
+
+}  // namespace fastdl::cpu

@@ -1,0 +1,30 @@
+#pragma once
+// Per-ISA entry points of the norm family; norm_kernels.cpp is compiled once per namespace
+// below (cmake/isa.cmake) and instantiated for float and double in each.
+#include "cpu/norm/norm.h"
+
+#define FASTDL_DECLARE_NORM_KERNELS(ns)                                                          \
+  namespace ns {                                                                                 \
+  template <typename T>                                                                          \
+  void batch_norm_forward_train(int64_t n, int64_t c, int64_t s, const T* x, const T* weight,    \
+                                const T* bias, T eps, T* out, T* mean, T* var, T* invstd,        \
+                                int threads);                                                    \
+  template <typename T>                                                                          \
+  void batch_norm_backward_train(int64_t n, int64_t c, int64_t s, const T* g, const T* x,        \
+                                 const T* mean, const T* invstd, const T* weight, T* grad_x,     \
+                                 T* sum_g, T* sum_gxhat, int threads);                           \
+  template <typename T>                                                                          \
+  void relu_forward(int64_t count, const T* x, T* out, int threads);                             \
+  template <typename T>                                                                          \
+  void relu_backward(int64_t count, const T* g, const T* out, T* grad_in, int threads);          \
+  template <typename T>                                                                          \
+  void sgd_update(int64_t count, T* param, const T* grad, T* buf, double lr, double momentum,    \
+                  double dampening, double weight_decay, bool nesterov, bool maximize,           \
+                  bool first, int threads);                                                      \
+  }
+
+namespace fastdl::cpu {
+FASTDL_DECLARE_NORM_KERNELS(avx512)
+FASTDL_DECLARE_NORM_KERNELS(avx2)
+FASTDL_DECLARE_NORM_KERNELS(scalar)
+}  // namespace fastdl::cpu

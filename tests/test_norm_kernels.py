@@ -1,0 +1,115 @@
+"""The norm family's kernels (_C.batch_norm_*, relu_*, sgd_update) against numpy and torch
+references: float32 and float64, odd sizes, 1 and 2 threads, argument checks. Also run under
+AddressSanitizer by .ci/sanitize.sh."""
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+import fastdl
+from fastdl import _C
+
+
+@pytest.fixture
+def two_threads():
+    before = fastdl.get_num_threads()
+    fastdl.set_num_threads(2)
+    yield
+    fastdl.set_num_threads(before)
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+@pytest.mark.parametrize("threads", [1, 2])
+# the last shape has 2.2M elements: above the kernels' 1M elements per thread, so 2 threads
+# split its channels
+@pytest.mark.parametrize("shape", [(3, 5, 7, 9), (2, 3), (4, 8, 263, 257)])
+def test_batch_norm_kernels_match_numpy(dtype, threads, shape):
+    rng = np.random.default_rng(0)
+    x = (rng.standard_normal(shape) * 3 + 2).astype(dtype)
+    c = shape[1]
+    w, b = rng.uniform(0.5, 1.5, c).astype(dtype), rng.standard_normal(c).astype(dtype)
+    g = rng.standard_normal(shape).astype(dtype)
+    axes = (0,) + tuple(range(2, len(shape)))
+    view = (1, c) + (1,) * (len(shape) - 2)
+    mean = x.astype(np.float64).mean(axes, keepdims=True)
+    var = ((x - mean) ** 2).mean(axes, keepdims=True)
+    xhat = (x - mean) / np.sqrt(var + 1e-5)
+    before = fastdl.get_num_threads()
+    fastdl.set_num_threads(threads)
+    try:
+        out, m, v, s = np.empty_like(x), *(np.empty(c, dtype) for _ in range(3))
+        _C.batch_norm_forward_train(x, w, b, out, m, v, s, 1e-5)
+        gx, sg, sgx = np.empty_like(x), np.empty(c, dtype), np.empty(c, dtype)
+        _C.batch_norm_backward_train(g, x, m, s, w, gx, sg, sgx)
+    finally:
+        fastdl.set_num_threads(before)
+    # float32 against a float64 reference; two values per channel (shape (2, 3)) make the
+    # gradient ill-conditioned, hence the absolute tolerance
+    tol = dict(rtol=1e-4, atol=1e-3) if dtype == np.float32 else dict(rtol=1e-10, atol=1e-10)
+    np.testing.assert_allclose(out, xhat * w.reshape(view) + b.reshape(view), **tol)
+    np.testing.assert_allclose(m, mean.ravel(), **tol)
+    np.testing.assert_allclose(v, var.ravel(), **tol)
+    dy = g * w.reshape(view)
+    ref = (dy - dy.mean(axes, keepdims=True) - xhat * (dy * xhat).mean(axes, keepdims=True)) \
+        / np.sqrt(var + 1e-5)
+    np.testing.assert_allclose(gx, ref, **tol)
+    np.testing.assert_allclose(sg, g.sum(axes), **tol)
+    np.testing.assert_allclose(sgx, (g * xhat).sum(axes), **tol)
+
+
+def test_norm_kernels_check_their_arguments():
+    x = np.ones((2, 3, 4), np.float32)
+    c = np.empty(3, np.float32)
+    with pytest.raises(TypeError, match="same dtype"):
+        _C.batch_norm_forward_train(x, None, None, np.empty_like(x), c, c.copy(),
+                                    np.empty(3, np.float64), 1e-5)
+    with pytest.raises(ValueError, match=r"mean must have shape \(3,\)"):
+        _C.batch_norm_forward_train(x, None, None, np.empty_like(x), np.empty(4, np.float32),
+                                    c, c.copy(), 1e-5)
+    with pytest.raises(ValueError, match="C-contiguous"):
+        _C.relu_forward(x[:, :, ::2], np.empty((2, 3, 2), np.float32))
+    with pytest.raises(ValueError, match="overlaps"):
+        _C.batch_norm_forward_train(x, None, None, x, c, c.copy(), c.copy(), 1e-5)
+    p = np.ones(5, np.float32)
+    with pytest.raises(ValueError, match="grad has shape"):
+        _C.sgd_update(p, np.ones(4, np.float32), None, 0.1, 0.0, 0.0, 0.0, False, False, False)
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+def test_relu_and_sgd_kernels(dtype, two_threads):
+    rng = np.random.default_rng(1)
+    x = rng.standard_normal(2_300_001).astype(dtype)  # 2 threads, several chunks each
+    x[:3] = [np.nan, 0.0, -0.0]
+    out = np.empty_like(x)
+    _C.relu_forward(x, out)
+    np.testing.assert_array_equal(out, np.maximum(x, 0))
+    g = rng.standard_normal(x.shape).astype(dtype)
+    gi = np.empty_like(x)
+    _C.relu_backward(g, out, gi)
+    np.testing.assert_array_equal(gi, np.where(out <= 0, 0, g))
+    # the fused SGD update on 2 threads against torch's formula written out in numpy
+    p, buf = x[3:].copy(), np.empty_like(x[3:])
+    grads = [g[3:], out[3:]]
+    ref_p, ref_buf = p.astype(np.float64), None
+    for i, grad in enumerate(grads):
+        _C.sgd_update(p, grad, buf, 0.1, 0.9, 0.0, 0.01, True, False, i == 0)
+        d = grad + 0.01 * ref_p
+        ref_buf = d if ref_buf is None else 0.9 * ref_buf + d
+        ref_p = ref_p - 0.1 * (d + 0.9 * ref_buf)
+    np.testing.assert_allclose(p, ref_p, rtol=1e-5, atol=1e-6)
+    torch = pytest.importorskip("torch")
+    for kw in (dict(momentum=0.9, nesterov=True, weight_decay=0.01),
+               dict(momentum=0.5, dampening=0.3, maximize=True), dict(weight_decay=0.1)):
+        p0 = rng.standard_normal(1000).astype(dtype)
+        tp = torch.tensor(p0.copy(), requires_grad=True)
+        fp = fastdl.nn.Parameter(p0.copy())
+        t_opt = torch.optim.SGD([tp], lr=0.1, **kw)
+        f_opt = fastdl.optim.SGD([fp], lr=0.1, **kw)
+        for _ in range(3):
+            grad = rng.standard_normal(1000).astype(dtype)
+            tp.grad = torch.tensor(grad)
+            fp.grad = fastdl.tensor(grad.copy())
+            t_opt.step()
+            f_opt.step()
+        np.testing.assert_allclose(fp.detach().numpy(), tp.detach().numpy(), rtol=1e-6,
+                                   atol=1e-6)
