@@ -270,6 +270,16 @@ class GRU(RNNBase):
 
 # ---- cells -----------------------------------------------------------------------------------
 class RNNCellBase(Module):
+    """Base of ``RNNCell``, ``LSTMCell`` and ``GRUCell``: one time step of the recurrence.
+
+    Holds weight_ih (G*hidden_size, input_size), weight_hh (G*hidden_size, hidden_size) and, with
+    bias=True, bias_ih and bias_hh (G*hidden_size,), G = 1, 4 or 3 gates stacked in torch's order,
+    all initialized ~ U(-1/sqrt(hidden_size), 1/sqrt(hidden_size)) as in torch.
+
+    Shape: input (N, input_size) or (input_size,); each state (N, hidden_size) or (hidden_size,),
+    zeros when hx is None.
+    """
+
     def __init__(self, input_size, hidden_size, bias, num_chunks, device=None, dtype=None):
         super().__init__()
         name = type(self).__name__
@@ -343,6 +353,21 @@ class RNNCellBase(Module):
 
 
 class RNNCell(RNNCellBase):
+    """Elman RNN cell: h' = act(x W_ih^T + b_ih + h W_hh^T + b_hh), act tanh or relu.
+
+    Args: input_size; hidden_size; bias (default True); nonlinearity ('tanh' or 'relu').
+
+    Shape: ``forward(input, hx=None)``: input (N, input_size) or (input_size,), hx (N, hidden_size)
+    or (hidden_size,), zeros if None; output h' of hx's shape.
+
+    >>> cell = fastdl.nn.RNNCell(10, 20)
+    >>> x, h = fastdl.randn(6, 3, 10), fastdl.zeros(3, 20)
+    >>> for t in range(6):
+    ...     h = cell(x[t], h)
+    >>> h.shape
+    (3, 20)
+    """
+
     def __init__(self, input_size, hidden_size, bias=True, nonlinearity="tanh", device=None,
                  dtype=None):
         if nonlinearity not in ("tanh", "relu"):
@@ -355,6 +380,21 @@ class RNNCell(RNNCellBase):
 
 
 class LSTMCell(RNNCellBase):
+    """LSTM cell: gates i, f, g, o from x W_ih^T + b_ih + h W_hh^T + b_hh (chunks in that order).
+
+    c' = sigmoid(f) * c + sigmoid(i) * tanh(g); h' = sigmoid(o) * tanh(c').
+    Args: input_size; hidden_size; bias (default True).
+
+    Shape: ``forward(input, hx=None)``: input (N, input_size) or (input_size,); hx a pair (h, c),
+    each (N, hidden_size) or (hidden_size,), zeros if None; returns the pair (h', c').
+
+    >>> cell = fastdl.nn.LSTMCell(10, 20)
+    >>> h, c = cell(fastdl.randn(3, 10))
+    >>> h, c = cell(fastdl.randn(3, 10), (h, c))
+    >>> h.shape, c.shape
+    ((3, 20), (3, 20))
+    """
+
     def __init__(self, input_size, hidden_size, bias=True, device=None, dtype=None):
         super().__init__(input_size, hidden_size, bias, 4, device, dtype)
 
@@ -367,6 +407,20 @@ class LSTMCell(RNNCellBase):
 
 
 class GRUCell(RNNCellBase):
+    """GRU cell, torch's formulation (gates r, z, n; reset applied after the hidden matmul).
+
+    r = sigmoid(W_ir x + b_ir + W_hr h + b_hr); z = sigmoid(W_iz x + b_iz + W_hz h + b_hz);
+    n = tanh(W_in x + b_in + r * (W_hn h + b_hn)); h' = (1 - z) * n + z * h.
+    Args: input_size; hidden_size; bias (default True).
+
+    Shape: ``forward(input, hx=None)``: input (N, input_size) or (input_size,), hx (N, hidden_size)
+    or (hidden_size,), zeros if None; output h' of hx's shape.
+
+    >>> cell = fastdl.nn.GRUCell(10, 20)
+    >>> cell(fastdl.randn(10)).shape
+    (20,)
+    """
+
     def __init__(self, input_size, hidden_size, bias=True, device=None, dtype=None):
         super().__init__(input_size, hidden_size, bias, 3, device, dtype)
 
