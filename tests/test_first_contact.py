@@ -156,6 +156,78 @@ def test_docstring_examples_of_the_tables_run():
     assert not failed, f"docstring examples that fail: {failed}"
 
 
+def _public_docs():
+    """{name: its own docstring} for every callable in fastdl.__all__, every public Tensor
+    attribute (methods and properties) and every nn Module class (inherited docstrings do not
+    count: a class or method without its own shows its base's)."""
+    import inspect
+    from fastdl import nn
+
+    def own(obj):
+        return (vars(obj).get("__doc__") if inspect.isclass(obj) else obj.__doc__) or ""
+
+    docs = {f"fastdl.{n}": own(getattr(fastdl, n)) for n in fastdl.__all__
+            if callable(getattr(fastdl, n))}
+    T = fastdl.Tensor
+    for n in dir(T):
+        if n.startswith("_"):
+            continue
+        attr = inspect.getattr_static(T, n)
+        if isinstance(attr, property):
+            docs[f"Tensor.{n}"] = attr.__doc__ or ""
+        elif callable(getattr(T, n)):
+            docs[f"Tensor.{n}"] = own(getattr(T, n))
+    for n in dir(nn):
+        cls = getattr(nn, n)
+        if inspect.isclass(cls) and issubclass(cls, nn.Module):
+            docs[f"nn.{n}"] = own(cls)
+    return docs
+
+
+def test_every_public_name_has_an_example():
+    # issue #9: every public name gets a docstring with its shapes and a short example
+    docs = _public_docs()
+    assert sum(k.startswith("fastdl.") for k in docs) >= 170
+    assert sum(k.startswith("Tensor.") for k in docs) >= 170
+    assert sum(k.startswith("nn.") for k in docs) >= 95
+    missing = sorted(k for k, doc in docs.items() if ">>>" not in doc)
+    assert not missing, f"public names without a >>> example: {missing}"
+
+
+def test_every_public_docstring_example_runs():
+    # the examples of every public function, Tensor attribute and nn class, wherever they are
+    # defined (next to the code or in fastdl._docstrings), run and print what they say
+    import doctest
+    import inspect
+    parser, failed, seen = doctest.DocTestParser(), [], set()
+    runner = doctest.DocTestRunner(optionflags=doctest.ELLIPSIS | doctest.NORMALIZE_WHITESPACE)
+    ran = 0
+
+    def global_state():  # what an example may change but must put back
+        return (fastdl.get_default_dtype(), fastdl.is_grad_enabled(), fastdl.get_num_threads(),
+                repr(fastdl.tensor([1 / 3, 1e-9])))
+
+    before = global_state()
+    for name, doc in _public_docs().items():
+        if ">>>" not in doc or doc in seen:  # aliases (clip, seed, Tensor.clamp ...) run once
+            continue
+        seen.add(doc)
+        report = []
+        test = parser.get_doctest(inspect.cleandoc(doc), {"fastdl": fastdl}, name, None, 0)
+        result = runner.run(test, out=report.append)
+        ran += result.attempted
+        if result.failed:
+            failed.append(f"{name}:\n{''.join(report)[-1500:]}")
+        if global_state() != before:
+            failed.append(f"{name}: leaves the global state changed: {global_state()}")
+            fastdl.set_default_dtype(before[0])
+            fastdl.set_grad_enabled(before[1])
+            fastdl.set_num_threads(before[2])
+            fastdl.set_printoptions(profile="default")
+    assert ran > 500
+    assert not failed, "docstring examples that fail:\n" + "\n".join(failed)
+
+
 def test_openmp_spin_count_is_set_while_c_loads_and_not_inherited():
     # libgomp reads GOMP_SPINCOUNT once, when fastdl._C loads it: set then, removed after (so
     # child processes do not inherit it); a user's setting (or FASTDL_SPIN=default) wins.

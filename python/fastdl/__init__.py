@@ -27,7 +27,11 @@ _warn_about_environment(_C)
 
 
 def is_tensor(obj) -> bool:
-    """True when ``obj`` is a ``fastdl.Tensor`` (``torch.is_tensor``)."""
+    """True when ``obj`` is a ``fastdl.Tensor`` (``torch.is_tensor``).
+
+    >>> fastdl.is_tensor(fastdl.ones(2)), fastdl.is_tensor([1.0])
+    (True, False)
+    """
     return isinstance(obj, Tensor)
 
 

@@ -2,7 +2,8 @@
 defined tersely in code (one line per op in a table, a lambda, a generated method). Each entry
 says what the name does, with shapes, and shows a short example. ``apply()`` runs once at import
 and fills in only what has no docstring of its own, so a docstring written next to the code
-always wins. tests/test_first_contact.py checks that every public name ends up with one.
+always wins. tests/test_first_contact.py checks that every public name ends up with one and
+that its example runs.
 """
 from __future__ import annotations
 
@@ -275,7 +276,9 @@ _TENSOR = {
                "zeros(3).normal_().shape\n(3,)",
     "cpu": "cpu() -> Tensor: the tensor in host memory (itself when already there).\n\n>>> "
            "fastdl.ones(2).cpu().device\n'cpu'",
-    "cuda": "cuda() -> Tensor: a copy on the GPU (needs cupy and a GPU).",
+    "cuda": "cuda() -> Tensor: a copy on the GPU (needs cupy and a GPU), of the same shape and "
+            "dtype.\n\n>>> x = fastdl.ones(2, 3)\n>>> y = x.cuda() if fastdl.cuda.is_available() "
+            "else None\n>>> y is None or (y.device, y.shape) == ('cuda', (2, 3))\nTrue",
     "bool": "bool() -> Tensor: cast to bool.\n\n>>> fastdl.tensor([0, 2]).bool().tolist()\n"
             "[False, True]",
     "int": "int() -> Tensor: cast to int32.\n\n>>> fastdl.tensor([1.7]).int().tolist()\n[1]",

@@ -33,7 +33,14 @@ def _emu_built() -> bool:
 
 
 def info(print_out: bool = True) -> dict:
-    """Version, compiler, SIMD path in use and available, threads, CUDA built / GPU available."""
+    """Version, compiler, SIMD path in use and available, threads, CUDA built / GPU available.
+
+    Prints a table (``print_out=True``) and returns the same facts as a dict.
+
+    >>> d = fastdl.info(print_out=False)
+    >>> d["version"] == fastdl.__version__, d["threads"] >= 1
+    (True, True)
+    """
     d = info_dict()
     if print_out:
         width = max(map(len, d))

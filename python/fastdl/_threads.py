@@ -5,7 +5,14 @@ _MAX_THREADS = 4096  # far above any machine's core count; the C++ side keeps an
 
 
 def set_num_threads(n: int) -> None:
-    """Use ``n`` threads in fastdl's CPU kernels (like ``torch.set_num_threads``)."""
+    """Use ``n`` threads in fastdl's CPU kernels (like ``torch.set_num_threads``).
+
+    >>> n = fastdl.get_num_threads()
+    >>> fastdl.set_num_threads(1)
+    >>> fastdl.get_num_threads()
+    1
+    >>> fastdl.set_num_threads(n)  # as before
+    """
     if not isinstance(n, int) or isinstance(n, bool) or n < 1:
         raise ValueError(f"set_num_threads: n must be a positive int, got {n!r}")
     if n > _MAX_THREADS:

@@ -75,7 +75,17 @@ def eye(n, m=None, dtype=None, device=None, requires_grad=False):
 
 
 def arange(start, end=None, step=1, dtype=None, device=None, requires_grad=False):
-    """Like torch: integer arguments give int64, any float argument the default dtype."""
+    """Like torch: integer arguments give int64, any float argument the default dtype.
+
+    Shape: (ceil((end - start) / step),); ``arange(n)`` counts 0 .. n-1.
+
+    >>> fastdl.arange(5).tolist()
+    [0, 1, 2, 3, 4]
+    >>> fastdl.arange(0, 1, 0.25).tolist()
+    [0.0, 0.25, 0.5, 0.75]
+    >>> fastdl.arange(1, 7, 2).dtype
+    dtype('int64')
+    """
     if end is None:
         start, end = 0, start
     if dtype is None:
@@ -126,7 +136,13 @@ def randn(*size, generator=None, dtype=None, device=None, requires_grad=False):
 
 
 def rand(*size, generator=None, dtype=None, device=None, requires_grad=False):
-    """Uniform samples in [0, 1) of shape ``size`` (from ``generator`` when given)."""
+    """Uniform samples in [0, 1) of shape ``size`` (from ``generator`` when given).
+
+    >>> _ = fastdl.manual_seed(0)
+    >>> x = fastdl.rand(2, 3)
+    >>> x.shape, x.dtype, bool(((x >= 0) & (x < 1)).all())
+    ((2, 3), dtype('float32'), True)
+    """
     dev = "cpu" if device is None else _parse_device(device)
     return _finish(_random.uniform_array(_size(size), 0.0, 1.0, _dt(dtype), dev, generator),
                    requires_grad)
@@ -134,7 +150,14 @@ def rand(*size, generator=None, dtype=None, device=None, requires_grad=False):
 
 def randint(low, high=None, size=(), generator=None, dtype=None, device=None,
             requires_grad=False):
-    """Integers in [low, high) of shape ``size`` (int64 unless ``dtype``)."""
+    """Integers in [low, high) of shape ``size`` (int64 unless ``dtype``).
+
+    ``randint(high, size=...)`` starts at 0.
+
+    >>> x = fastdl.randint(0, 10, (2, 3))
+    >>> x.shape, x.dtype, bool(((x >= 0) & (x < 10)).all())
+    ((2, 3), dtype('int64'), True)
+    """
     if high is None:
         low, high = 0, low
     dev = "cpu" if device is None else _parse_device(device)
@@ -143,7 +166,13 @@ def randint(low, high=None, size=(), generator=None, dtype=None, device=None,
 
 
 def randperm(n, generator=None, dtype=None, device=None):
-    """A random permutation of ``0 .. n-1`` (int64 unless ``dtype``)."""
+    """A random permutation of ``0 .. n-1`` (int64 unless ``dtype``).
+
+    Shape: (n,).
+
+    >>> sorted(fastdl.randperm(5).tolist())
+    [0, 1, 2, 3, 4]
+    """
     dev = "cpu" if device is None else _parse_device(device)
     return _wrap(_random.permutation_array(n, dev, generator).astype(_dt(dtype, int64),
                                                                      copy=False))
@@ -158,7 +187,17 @@ def rand_like(input, dtype=None, device=None, requires_grad=False):
 
 
 def from_numpy(ndarray) -> Tensor:
-    """A tensor sharing memory with ``ndarray`` (its dtype kept)."""
+    """A tensor sharing memory with ``ndarray`` (its dtype kept).
+
+    Shape: the array's.
+
+    >>> import numpy as np
+    >>> a = np.array([1, 2], dtype=np.int32)
+    >>> t = fastdl.from_numpy(a)
+    >>> a[0] = 7
+    >>> t.tolist(), t.dtype
+    ([7, 2], dtype('int32'))
+    """
     if not isinstance(ndarray, np.ndarray):
         raise TypeError(f"from_numpy expects a numpy.ndarray, got {type(ndarray).__name__}")
     if ndarray.dtype.kind not in "fiub":
@@ -168,7 +207,15 @@ def from_numpy(ndarray) -> Tensor:
 
 
 def as_tensor(data, dtype=None, device=None) -> Tensor:
-    """Like ``tensor`` but shares memory with an array when dtype and device already match."""
+    """Like ``tensor`` but shares memory with an array when dtype and device already match.
+
+    >>> import numpy as np
+    >>> a = np.zeros(3, dtype=np.float32)
+    >>> t = fastdl.as_tensor(a)  # same dtype and device: no copy
+    >>> a[0] = 5
+    >>> t.tolist()
+    [5.0, 0.0, 0.0]
+    """
     if isinstance(data, Tensor) and dtype is None and device is None:
         return data
     if (isinstance(data, np.ndarray) or _is_cupy(data)) and (
@@ -178,7 +225,15 @@ def as_tensor(data, dtype=None, device=None) -> Tensor:
 
 
 def from_dlpack(ext_tensor) -> Tensor:
-    """A tensor sharing memory with any DLPack producer (numpy, cupy, torch, jax ...)."""
+    """A tensor sharing memory with any DLPack producer (numpy, cupy, torch, jax ...).
+
+    Shape and dtype: the producer's.
+
+    >>> import numpy as np
+    >>> t = fastdl.from_dlpack(np.arange(3))
+    >>> t.tolist(), t.shape
+    ([0, 1, 2], (3,))
+    """
     if not hasattr(ext_tensor, "__dlpack__"):
         raise TypeError(f"from_dlpack expects an object with __dlpack__, got "
                         f"{type(ext_tensor).__name__}")

@@ -156,7 +156,13 @@ def save(obj: Any, path) -> None:
     dicts (str or int keys), lists and tuples of these. The file is written next to ``path`` and
     renamed over it (a crash never leaves half a file); a symlink is written through.
 
-    >>> fastdl.save(model.state_dict(), "model.safetensors")
+    >>> import os, tempfile
+    >>> model = fastdl.nn.Linear(3, 2)
+    >>> with tempfile.TemporaryDirectory() as d:
+    ...     path = os.path.join(d, "model.safetensors")
+    ...     fastdl.save(model.state_dict(), path)
+    ...     sorted(fastdl.load(path))
+    ['bias', 'weight']
     """
     from safetensors.numpy import save_file
 
@@ -361,7 +367,16 @@ def load(path, map_location=None) -> Any:
     bfloat16 entries load as float32; a tensor stored once and referenced twice loads as one
     tensor.
 
-    >>> state = fastdl.load("model.safetensors"); model.load_state_dict(state)
+    >>> import os, tempfile
+    >>> model = fastdl.nn.Linear(3, 2)
+    >>> with tempfile.TemporaryDirectory() as d:
+    ...     path = os.path.join(d, "model.safetensors")
+    ...     fastdl.save(model.state_dict(), path)
+    ...     state = fastdl.load(path)  # {name: Tensor}
+    >>> state["weight"].shape
+    (2, 3)
+    >>> model.load_state_dict(state)
+    _IncompatibleKeys(missing_keys=[], unexpected_keys=[])
     """
     path = _check_path(path, "load")
     device = "cpu" if map_location is None else str(map_location).split(":")[0]

@@ -24,7 +24,14 @@ bool_ = np.dtype(np.bool_)
 
 class memory_format:
     """A layout request (torch's ``memory_format``). fastdl arrays are C-ordered or numpy views,
-    so there are two: keep the layout, or make the result C-contiguous."""
+    so there are two: keep the layout, or make the result C-contiguous.
+
+    >>> fastdl.contiguous_format
+    fastdl.contiguous_format
+    >>> x = fastdl.ones(2, 3).t()
+    >>> x.contiguous(memory_format=fastdl.contiguous_format).is_contiguous()
+    True
+    """
 
     __slots__ = ("name",)
 
@@ -72,7 +79,13 @@ _DEFAULT_FLOAT = [float32]  # get/set_default_dtype
 
 def get_default_dtype() -> np.dtype:
     """The floating point dtype of tensors made from Python floats and of ``randn``, ``zeros``
-    ... without a dtype (float32 unless changed with :func:`set_default_dtype`)."""
+    ... without a dtype (float32 unless changed with :func:`set_default_dtype`).
+
+    >>> fastdl.get_default_dtype()
+    dtype('float32')
+    >>> fastdl.zeros(2, 3).dtype == fastdl.get_default_dtype()
+    True
+    """
     return _DEFAULT_FLOAT[0]
 
 
@@ -81,6 +94,7 @@ def set_default_dtype(dtype) -> None:
 
     >>> fastdl.set_default_dtype(fastdl.float64); fastdl.tensor([1.5]).dtype
     dtype('float64')
+    >>> fastdl.set_default_dtype(fastdl.float32)  # back to the default
     """
     dt = as_dtype(dtype)
     if dt.kind != "f":
@@ -100,7 +114,15 @@ def set_printoptions(precision=None, threshold=None, edgeitems=None, linewidth=N
     """How tensors print (torch's options): digits after the point, the element count above
     which the middle is summarized, items shown at each edge then, line width, a profile
     ("default", "short", "full") and ``sci_mode`` (True/False forces scientific notation on or
-    off; None chooses)."""
+    off; None chooses).
+
+    >>> fastdl.set_printoptions(precision=2)
+    >>> fastdl.tensor([1 / 3])
+    tensor([0.33])
+    >>> fastdl.set_printoptions(profile="default")  # back to 4 digits
+    >>> fastdl.tensor([1 / 3])
+    tensor([0.3333])
+    """
     if profile is not None:
         if profile not in _PRINT_PROFILES:
             raise ValueError(f"set_printoptions: profile must be one of "
@@ -227,7 +249,17 @@ def _to_device_array(arr, device):
 
 
 def tensor(data, dtype=None, device=None, requires_grad=False) -> "Tensor":
-    """A new leaf tensor from a list, scalar or array (``torch.tensor``: the data is copied)."""
+    """A new leaf tensor from a list, scalar or array (``torch.tensor``: the data is copied).
+
+    Shape: the nesting of ``data`` (a scalar gives a 0-d tensor); integers give int64,
+    floats the default dtype.
+
+    >>> x = fastdl.tensor([[1, 2], [3, 4]])
+    >>> x.shape, x.dtype
+    ((2, 2), dtype('int64'))
+    >>> fastdl.tensor([1.5, 2.0]).dtype
+    dtype('float32')
+    """
     arr = _array_from(data, dtype, device)
     if arr is data or (isinstance(data, Tensor) and arr is data._data):
         arr = arr.copy()
@@ -332,7 +364,17 @@ class Tensor:
 
     def register_hook(self, hook):
         """``hook(grad)`` runs when this tensor's gradient is computed; returning a tensor
-        replaces the gradient. Returns a handle whose ``remove()`` unregisters the hook."""
+        replaces the gradient. Returns a handle whose ``remove()`` unregisters the hook.
+
+        The gradient has this tensor's shape.
+
+        >>> x = fastdl.tensor([1.0, 2.0], requires_grad=True)
+        >>> h = x.register_hook(lambda g: g * 10)
+        >>> (x * x).sum().backward()
+        >>> x.grad.tolist()
+        [20.0, 40.0]
+        >>> h.remove()
+        """
         if not self._requires_grad:
             raise RuntimeError("cannot register a hook on a tensor that doesn't require gradient")
         if self._grad_fn is not None:
@@ -358,7 +400,16 @@ class Tensor:
         return self._view is not None
 
     def backward(self, gradient=None, retain_graph=None, create_graph=False, inputs=None):
-        """Accumulate d(self)/d(leaf) into ``leaf.grad`` for every leaf that requires grad."""
+        """Accumulate d(self)/d(leaf) into ``leaf.grad`` for every leaf that requires grad.
+
+        ``gradient`` (self's shape) is needed unless self has one element; each ``leaf.grad``
+        has the leaf's shape.
+
+        >>> x = fastdl.tensor([1.0, 2.0], requires_grad=True)
+        >>> (x * x).sum().backward()
+        >>> x.grad.tolist()
+        [2.0, 4.0]
+        """
         if inputs is None:
             _engine.run_backward([self], None if gradient is None else [gradient], retain_graph,
                                  create_graph)
@@ -366,7 +417,13 @@ class Tensor:
             _engine.backward(self, [gradient], retain_graph, create_graph, inputs)
 
     def detach(self) -> "Tensor":
-        """The same memory (and version counter) without history."""
+        """The same memory (and version counter) without history.
+
+        >>> x = fastdl.ones(2, requires_grad=True)
+        >>> y = (x * 2).detach()
+        >>> y.requires_grad, y.grad_fn is None, y.shape
+        (False, True, (2,))
+        """
         t = _wrap(self._data)
         t._vc = _version_counter(self)
         return t
@@ -439,7 +496,14 @@ class Tensor:
         return (d if type(d) is np.ndarray else d.get()).tolist()
 
     def numpy(self, *, force: bool = False) -> np.ndarray:
-        """The numpy array (shared with the tensor on CPU; a host copy for a cupy tensor)."""
+        """The numpy array (shared with the tensor on CPU; a host copy for a cupy tensor).
+
+        Shape and dtype: the tensor's.
+
+        >>> a = fastdl.arange(3).numpy()
+        >>> type(a).__name__, a.tolist()
+        ('ndarray', [0, 1, 2])
+        """
         if self._requires_grad and not force:
             raise RuntimeError("Can't call numpy() on Tensor that requires grad. Use "
                                "tensor.detach().numpy() instead.")

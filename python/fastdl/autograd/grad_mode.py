@@ -47,19 +47,46 @@ class _GradModeContext:
 
 
 class no_grad(_GradModeContext):
-    """Disable graph recording: ``with fastdl.no_grad(): ...`` or ``@fastdl.no_grad()``."""
+    """Disable graph recording: ``with fastdl.no_grad(): ...`` or ``@fastdl.no_grad()``.
+
+    >>> x = fastdl.ones(2, requires_grad=True)
+    >>> with fastdl.no_grad():
+    ...     y = x * 2
+    >>> y.requires_grad
+    False
+    >>> @fastdl.no_grad()
+    ... def double(t):
+    ...     return t * 2
+    >>> double(x).requires_grad
+    False
+    """
 
     _mode = False
 
 
 class enable_grad(_GradModeContext):
-    """Re-enable graph recording inside a ``no_grad`` block."""
+    """Re-enable graph recording inside a ``no_grad`` block.
+
+    >>> x = fastdl.ones(2, requires_grad=True)
+    >>> with fastdl.no_grad():
+    ...     with fastdl.enable_grad():
+    ...         y = x * 2
+    >>> y.requires_grad
+    True
+    """
 
     _mode = True
 
 
 class set_grad_enabled(_GradModeContext):
-    """``set_grad_enabled(False)`` sets the mode now; used in ``with`` it restores on exit."""
+    """``set_grad_enabled(False)`` sets the mode now; used in ``with`` it restores on exit.
+
+    >>> x = fastdl.ones(2, requires_grad=True)
+    >>> with fastdl.set_grad_enabled(False):
+    ...     y = x * 2
+    >>> y.requires_grad, fastdl.is_grad_enabled()
+    (False, True)
+    """
 
     def __init__(self, mode: bool):
         self._prev = state.enabled
@@ -82,7 +109,14 @@ class set_grad_enabled(_GradModeContext):
 
 class inference_mode(_GradModeContext):
     """Like ``no_grad`` (fastdl has no separate inference tensors): ``inference_mode(False)``
-    leaves the mode as it is."""
+    leaves the mode as it is.
+
+    >>> x = fastdl.ones(2, requires_grad=True)
+    >>> with fastdl.inference_mode():
+    ...     y = x * 2
+    >>> y.requires_grad
+    False
+    """
 
     def __init__(self, mode: bool = True):
         self._mode = not mode

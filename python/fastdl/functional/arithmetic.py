@@ -127,7 +127,13 @@ def sub(input, other, *, alpha=1):
 
 
 def rsub(input, other, *, alpha=1):
-    """``other - alpha * input``."""
+    """``other - alpha * input``.
+
+    Shape: input and other broadcast together.
+
+    >>> fastdl.rsub(fastdl.tensor([1, 2]), 10).tolist()
+    [9, 8]
+    """
     if not isinstance(input, Tensor):
         raise TypeError(f"rsub(): input must be a Tensor, got {type(input).__name__}")
     return sub(other, input, alpha=alpha) if isinstance(other, Tensor) else \
@@ -218,7 +224,13 @@ remainder_op = defop("remainder", forward=_remainder_forward, backward=_remainde
 
 
 def remainder(input, other):
-    """Python-style remainder (sign of the divisor); gradient 1 w.r.t. input, like torch."""
+    """Python-style remainder (sign of the divisor); gradient 1 w.r.t. input, like torch.
+
+    Shape: input and other broadcast together.
+
+    >>> fastdl.remainder(fastdl.tensor([-1, 5]), 3).tolist()
+    [2, 2]
+    """
     a, b = promote_pair(input, other)
     return remainder_op.apply((a, b))
 
@@ -355,7 +367,13 @@ _float_square = _unary("square", np.square, lambda g, x, y: mul(g, _scaled(x, 2.
 
 
 def square(input):
-    """``input * input``; integer tensors stay integer, bool becomes int64 (torch's rules)."""
+    """``input * input``; integer tensors stay integer, bool becomes int64 (torch's rules).
+
+    Shape: input's.
+
+    >>> fastdl.square(fastdl.tensor([2, -3])).tolist()
+    [4, 9]
+    """
     k = input._data.dtype.kind
     if k == "f":
         return _float_square(input)
@@ -414,7 +432,15 @@ def trunc(input):
 
 
 def round(input, *, decimals=0):
-    """Round half to even; ``decimals`` digits after the point (negative: before it)."""
+    """Round half to even; ``decimals`` digits after the point (negative: before it).
+
+    Shape: input's.
+
+    >>> fastdl.round(fastdl.tensor([0.5, 1.5, 2.4])).tolist()
+    [0.0, 2.0, 2.0]
+    >>> fastdl.round(fastdl.tensor([1234.0]), decimals=-2).tolist()
+    [1200.0]
+    """
     return round_op.apply((input,), decimals)
 
 
@@ -490,7 +516,15 @@ clamp_op = defop("clamp", forward=_clamp_forward, backward=_clamp_backward, save
 
 
 def clamp(input, min=None, max=None):
-    """Limit to [min, max]; the gradient passes where min <= input <= max (torch's rule)."""
+    """Limit to [min, max]; the gradient passes where min <= input <= max (torch's rule).
+
+    Shape: input's (``clip`` is another name).
+
+    >>> fastdl.clamp(fastdl.tensor([-2.0, 0.5, 3.0]), min=0, max=1).tolist()
+    [0.0, 0.5, 1.0]
+    >>> fastdl.tensor([-2.0, 3.0]).clip(max=1).tolist()
+    [-2.0, 1.0]
+    """
     if min is None and max is None:
         raise RuntimeError("clamp: at least one of 'min' or 'max' must not be None")
     if isinstance(min, Tensor) or isinstance(max, Tensor):
@@ -596,7 +630,17 @@ where_op = defop("where", forward=np.where, backward=_where_backward, saves=(0,)
 
 
 def where(condition, input, other):
-    """``input`` where ``condition`` is true, else ``other`` (either may be a scalar)."""
+    """``input`` where ``condition`` is true, else ``other`` (either may be a scalar).
+
+    Shape: condition, input and other broadcast together.
+
+    >>> cond = fastdl.tensor([True, False])
+    >>> fastdl.where(cond, fastdl.tensor([1, 2]), fastdl.tensor([3, 4])).tolist()
+    [1, 4]
+    >>> x = fastdl.tensor([1.0, -1.0])
+    >>> fastdl.where(x > 0, x, 0.0).tolist()
+    [1.0, 0.0]
+    """
     cond = condition if isinstance(condition, Tensor) else _wrap(np.asarray(condition))
     if cond._data.dtype != np.bool_:
         raise TypeError(f"where: condition must be a bool tensor, got {cond._data.dtype}")

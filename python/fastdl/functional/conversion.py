@@ -32,7 +32,17 @@ def to(input, *args, dtype=None, device=None, non_blocking=False, copy=False,
        memory_format=preserve_format):
     """``x.to(dtype)``, ``x.to('cuda')``, ``x.to(other)``, ``x.to(device, dtype)``; with
     ``copy=True`` the result never shares the input's memory, with
-    ``memory_format=fastdl.contiguous_format`` it is C-contiguous."""
+    ``memory_format=fastdl.contiguous_format`` it is C-contiguous.
+
+    Shape: input's.
+
+    >>> x = fastdl.ones(2, 3)
+    >>> x.to(fastdl.int64).dtype
+    dtype('int64')
+    >>> y = x.to("cpu", fastdl.float64)
+    >>> y.device, y.dtype, y.shape
+    ('cpu', dtype('float64'), (2, 3))
+    """
     dtype, device, copy = _parse_to_args(args, dtype, device, non_blocking, copy)
     out = input
     if device is not None and _parse_device(device) != input.device:

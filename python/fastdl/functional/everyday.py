@@ -235,7 +235,15 @@ def sort(input, dim=-1, descending=False, stable=False):
 
 
 def argsort(input, dim=-1, descending=False, stable=False):
-    """The indices that sort ``input`` along ``dim`` (int64)."""
+    """The indices that sort ``input`` along ``dim`` (int64).
+
+    Shape: input's.
+
+    >>> fastdl.argsort(fastdl.tensor([3, 1, 2])).tolist()
+    [1, 2, 0]
+    >>> fastdl.tensor([3, 1, 2]).argsort(descending=True).tolist()
+    [0, 2, 1]
+    """
     _tensor(input, "argsort")
     d = input._data
     ax = norm_dim(dim, max(d.ndim, 1))
@@ -279,13 +287,30 @@ triu_op = defop("triu", forward=lambda d, k: xp_of(d).triu(d, k),
 
 def tril(input, diagonal=0):
     """The lower triangle of the last two dims (elements on and below ``diagonal``); the rest
-    zero. ``fastdl.tril(fastdl.ones(3, 3))`` has six ones."""
+    zero. ``fastdl.tril(fastdl.ones(3, 3))`` has six ones.
+
+    Shape: input's, (*, n, m).
+
+    >>> fastdl.tril(fastdl.ones(3, 3))
+    tensor([[1., 0., 0.],
+            [1., 1., 0.],
+            [1., 1., 1.]])
+    """
     _check_2d(_tensor(input, "tril"), "tril")
     return tril_op.apply((input,), int(diagonal))
 
 
 def triu(input, diagonal=0):
-    """The upper triangle of the last two dims (elements on and above ``diagonal``)."""
+    """The upper triangle of the last two dims (elements on and above ``diagonal``); the rest
+    zero.
+
+    Shape: input's, (*, n, m).
+
+    >>> fastdl.triu(fastdl.ones(3, 3), diagonal=1)
+    tensor([[0., 1., 1.],
+            [0., 0., 1.],
+            [0., 0., 0.]])
+    """
     _check_2d(_tensor(input, "triu"), "triu")
     return triu_op.apply((input,), int(diagonal))
 
@@ -464,7 +489,16 @@ def repeat_interleave(input, repeats=None, dim=None, *, output_size=None):
 # ---- searches and counts (integer results) -----------------------------------------------
 def unique(input, sorted=True, return_inverse=False, return_counts=False, dim=None):
     """The distinct values (sorted), optionally with the inverse indices (input shape) and the
-    counts. ``dim`` picks distinct slices along that dimension."""
+    counts. ``dim`` picks distinct slices along that dimension.
+
+    Shape: (k,) for k distinct values; inverse has input's shape, counts (k,).
+
+    >>> fastdl.unique(fastdl.tensor([3, 1, 3, 2])).tolist()
+    [1, 2, 3]
+    >>> values, counts = fastdl.unique(fastdl.tensor([3, 1, 3, 2]), return_counts=True)
+    >>> counts.tolist()
+    [1, 1, 2]
+    """
     _tensor(input, "unique")
     d = input._data
     if dim is None:
@@ -484,7 +518,13 @@ def unique(input, sorted=True, return_inverse=False, return_counts=False, dim=No
 
 def bincount(input, weights=None, minlength=0):
     """Counts of each value of a 1-D non-negative integer tensor (weighted sums with
-    ``weights``); length ``max(input) + 1`` or ``minlength``."""
+    ``weights``); length ``max(input) + 1`` or ``minlength``.
+
+    >>> fastdl.bincount(fastdl.tensor([0, 1, 1, 3])).tolist()
+    [1, 2, 0, 1]
+    >>> fastdl.bincount(fastdl.tensor([0, 1, 1, 3]), minlength=6).shape
+    (6,)
+    """
     _tensor(input, "bincount")
     d = input._data
     if d.ndim != 1 or d.dtype.kind not in "iub":
@@ -508,7 +548,13 @@ def bincount(input, weights=None, minlength=0):
 def searchsorted(sorted_sequence, input, *, out_int32=False, right=False, side=None,
                  sorter=None):
     """Indices where ``input``'s values would be inserted to keep ``sorted_sequence`` (sorted
-    along its last dim) sorted; a N-D sequence searches row by row."""
+    along its last dim) sorted; a N-D sequence searches row by row.
+
+    Shape: values' (int64 indices).
+
+    >>> fastdl.searchsorted(fastdl.tensor([1, 3, 5, 7]), fastdl.tensor([3, 6])).tolist()
+    [1, 3]
+    """
     seq = _tensor(sorted_sequence, "searchsorted", "sorted_sequence")._data
     scalar = not isinstance(input, Tensor)
     vals = np.asarray(input) if scalar else input._data
@@ -541,7 +587,12 @@ def searchsorted(sorted_sequence, input, *, out_int32=False, right=False, side=N
 # ---- compositions of registered ops ------------------------------------------------------
 def baddbmm(input, batch1, batch2, *, beta=1, alpha=1):
     """``beta * input + alpha * (batch1 @ batch2)`` over a batch: batch1 (b, n, m), batch2
-    (b, m, p), input broadcastable to (b, n, p); ``beta=0`` ignores input's values (NaN too)."""
+    (b, m, p), input broadcastable to (b, n, p); ``beta=0`` ignores input's values (NaN too).
+
+    >>> out = fastdl.baddbmm(fastdl.zeros(2, 3, 5), fastdl.ones(2, 3, 4), fastdl.ones(2, 4, 5))
+    >>> out.shape, out[0, 0, 0].item()
+    ((2, 3, 5), 4.0)
+    """
     from fastdl.functional.linalg import bmm
     from fastdl.functional.shape import expand
     for t, name in ((input, "input"), (batch1, "batch1"), (batch2, "batch2")):
@@ -564,21 +615,39 @@ def baddbmm(input, batch1, batch2, *, beta=1, alpha=1):
 
 def lerp(input, end, weight):
     """``input + weight * (end - input)`` (weight a number or a tensor); differentiable in all
-    three."""
+    three.
+
+    Shape: input, end and weight broadcast together.
+
+    >>> fastdl.lerp(fastdl.tensor([0.0, 10.0]), fastdl.tensor([10.0, 20.0]), 0.5).tolist()
+    [5.0, 15.0]
+    """
     _tensor(input, "lerp")
     end = as_tensor_arg(end)
     return input + weight * (end - input)
 
 
 def clamp_min(input, min):
-    """``clamp(input, min=min)``."""
+    """``clamp(input, min=min)``.
+
+    Shape: input's.
+
+    >>> fastdl.clamp_min(fastdl.tensor([1, 5]), 3).tolist()
+    [3, 5]
+    """
     from fastdl.functional.arithmetic import clamp
     _tensor(input, "clamp_min")
     return clamp(input, min=min)
 
 
 def clamp_max(input, max):
-    """``clamp(input, max=max)``."""
+    """``clamp(input, max=max)``.
+
+    Shape: input's.
+
+    >>> fastdl.clamp_max(fastdl.tensor([1, 5]), 3).tolist()
+    [1, 3]
+    """
     from fastdl.functional.arithmetic import clamp
     _tensor(input, "clamp_max")
     return clamp(input, max=max)

@@ -232,7 +232,14 @@ def gather(input, dim, index):
 
 def take_along_dim(input, indices, dim=None):
     """``gather`` after broadcasting input and indices against each other except along ``dim``;
-    negative indices count from the end. ``dim=None`` indexes the flattened input."""
+    negative indices count from the end. ``dim=None`` indexes the flattened input.
+
+    Shape: the broadcast shape of input and indices.
+
+    >>> x = fastdl.tensor([[10, 30, 20], [60, 40, 50]])
+    >>> fastdl.take_along_dim(x, x.argsort(dim=1), dim=1).tolist()
+    [[10, 20, 30], [40, 50, 60]]
+    """
     _check_index(indices, "take_along_dim")
     if dim is None:
         return take_along_dim(input.reshape(-1), indices.reshape(-1), 0)
@@ -276,7 +283,14 @@ scatter_add_op = defop("scatter_add", forward=_scatter_add_forward,
 
 
 def scatter_add(input, dim, index, src):
-    """``out = input.clone(); out[..., index[i], ...] += src[i]`` along ``dim`` (accumulating)."""
+    """``out = input.clone(); out[..., index[i], ...] += src[i]`` along ``dim`` (accumulating).
+
+    Shape: index and src alike; the result has input's shape.
+
+    >>> x = fastdl.zeros(3, dtype=fastdl.int64)
+    >>> fastdl.scatter_add(x, 0, fastdl.tensor([0, 2, 0]), fastdl.tensor([1, 2, 3])).tolist()
+    [4, 0, 2]
+    """
     _check_index(index, "scatter_add")
     d = input._data
     if src._data.dtype != d.dtype:

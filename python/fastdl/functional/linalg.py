@@ -97,7 +97,18 @@ def _mm(a: Tensor, b: Tensor, trans_a: bool = False, trans_b: bool = False) -> T
 
 
 def matmul(input, other):
-    """``input @ other`` with torch/numpy semantics (1-D operands, broadcast batch dims)."""
+    """``input @ other`` with torch/numpy semantics (1-D operands, broadcast batch dims).
+
+    Shape: (n, m) @ (m, p) -> (n, p); (..., n, m) @ (..., m, p) broadcasts the batch dims; a
+    1-D operand gains a dim of 1 that is then removed.
+
+    >>> fastdl.matmul(fastdl.ones(5, 2, 3), fastdl.ones(3, 4)).shape
+    (5, 2, 4)
+    >>> fastdl.matmul(fastdl.ones(2, 3), fastdl.ones(3)).shape
+    (2,)
+    >>> fastdl.matmul(fastdl.tensor([1, 2]), fastdl.tensor([3, 4])).item()
+    11
+    """
     if not isinstance(input, Tensor) or not isinstance(other, Tensor):
         raise TypeError(f"matmul: expected two Tensors, got {type(input).__name__} and "
                         f"{type(other).__name__}")
@@ -189,7 +200,15 @@ linear_op = defop("linear", cpu=_linear_cpu, cuda=_linear_cuda, backward=_linear
 
 def linear(input, weight, bias=None):
     """``input @ weight.T + bias``: one GEMM reading ``weight`` transposed in place, the bias
-    folded in; backward is two GEMMs and a column sum (registered ops: differentiable again)."""
+    folded in; backward is two GEMMs and a column sum (registered ops: differentiable again).
+
+    Shape: input (*, in_features), weight (out_features, in_features), bias (out_features,);
+    output (*, out_features).
+
+    >>> y = fastdl.linear(fastdl.ones(2, 3), fastdl.ones(4, 3), fastdl.ones(4))
+    >>> y.shape, y[0, 0].item()
+    ((2, 4), 4.0)
+    """
     inputs = (input, weight) if bias is None else (input, weight, bias)
     return linear_op.apply(inputs)
 

@@ -179,7 +179,19 @@ def _extreme(input, dim, keepdim, arg, reducer, result, name):
 
 def max(input, dim=None, keepdim=False):
     """Full max (a 0-d tensor), or ``(values, indices)`` along ``dim``, or the elementwise
-    maximum when ``dim`` is a tensor."""
+    maximum when ``dim`` is a tensor.
+
+    Shape: () for the full max; along dim (a, b) with dim=1 -> values and indices (a,).
+
+    >>> x = fastdl.tensor([[1, 5], [7, 2]])
+    >>> fastdl.max(x).item()
+    7
+    >>> values, indices = fastdl.max(x, 1)
+    >>> values.tolist(), indices.tolist()
+    ([5, 7], [1, 0])
+    >>> fastdl.max(fastdl.tensor([1, 5]), fastdl.tensor([3, 2])).tolist()
+    [3, 5]
+    """
     return _extreme(input, dim, keepdim, np.argmax, np.max, MaxResult, "max")
 
 
@@ -202,7 +214,17 @@ def argmin(input, dim=None, keepdim=False):
 
 
 def var(input, dim=None, unbiased=None, keepdim=False, *, correction=None):
-    """Variance with Bessel's correction by default (``correction=1``), like torch."""
+    """Variance with Bessel's correction by default (``correction=1``), like torch.
+
+    Shape: () over all elements; (a, b) with dim=1 -> (a,), or (a, 1) with keepdim.
+
+    >>> fastdl.var(fastdl.tensor([1.0, 3.0])).item()
+    2.0
+    >>> fastdl.var(fastdl.tensor([1.0, 3.0]), correction=0).item()
+    1.0
+    >>> fastdl.var(fastdl.ones(2, 3), 1).shape
+    (2,)
+    """
     if unbiased is not None and correction is not None:
         raise ValueError("var: pass either unbiased or correction, not both")
     if isinstance(dim, bool):  # torch.var(x, False) means unbiased=False
@@ -218,7 +240,15 @@ def std(input, dim=None, unbiased=None, keepdim=False, *, correction=None):
 
 
 def logsumexp(input, dim, keepdim=False):
-    """``log(sum(exp(x)))`` along ``dim``, shifted by the max so it never overflows."""
+    """``log(sum(exp(x)))`` along ``dim``, shifted by the max so it never overflows.
+
+    Shape: (a, b) with dim=1 -> (a,), or (a, 1) with keepdim.
+
+    >>> fastdl.logsumexp(fastdl.zeros(2, 4), 1).shape
+    (2,)
+    >>> fastdl.logsumexp(fastdl.tensor([1000.0, 1000.0]), 0).item()  # 1000 + ln 2, no overflow
+    1000.69...
+    """
     x = input if input._data.dtype.kind == "f" else input.float()
     dims = norm_dims(dim, x._data.ndim)
     d = x._data
@@ -234,7 +264,17 @@ def logsumexp(input, dim, keepdim=False):
 
 
 def norm(input, p=2, dim=None, keepdim=False):
-    """Vector p-norm over ``dim`` (all elements by default)."""
+    """Vector p-norm over ``dim`` (all elements by default).
+
+    Shape: () over all elements; (a, b) with dim=1 -> (a,), or (a, 1) with keepdim.
+
+    >>> fastdl.norm(fastdl.tensor([3.0, 4.0])).item()
+    5.0
+    >>> fastdl.norm(fastdl.tensor([3.0, -4.0]), p=1).item()
+    7.0
+    >>> fastdl.norm(fastdl.ones(2, 4), dim=1).tolist()
+    [2.0, 2.0]
+    """
     x = input
     if p == 2 or p == "fro":
         return A.sqrt(sum(x * x, dim, keepdim))

@@ -271,7 +271,15 @@ flip_op = defop("flip", forward=lambda d, axes: xp_of(d).flip(d, axes).copy(),
 
 
 def flip(input, dims):
-    """A reversed copy along ``dims`` (torch copies; a numpy view would alias the input)."""
+    """A reversed copy along ``dims`` (torch copies; a numpy view would alias the input).
+
+    Shape: input's.
+
+    >>> fastdl.flip(fastdl.arange(4), 0).tolist()
+    [3, 2, 1, 0]
+    >>> fastdl.flip(fastdl.arange(4).reshape(2, 2), (0, 1)).tolist()
+    [[3, 2], [1, 0]]
+    """
     if isinstance(dims, int):
         dims = (dims,)
     nd = input._data.ndim
@@ -295,7 +303,14 @@ repeat_op = defop("repeat", forward=_repeat_forward, backward=_repeat_backward)
 
 
 def repeat(input, *sizes):
-    """Tile the tensor (torch's ``repeat``); the gradient sums over the copies."""
+    """Tile the tensor (torch's ``repeat``); the gradient sums over the copies.
+
+    Shape: size i of the result is sizes[i] times input's (leading new dims when sizes is
+    longer).
+
+    >>> fastdl.tensor([1, 2]).repeat(2, 2).tolist()
+    [[1, 2, 1, 2], [1, 2, 1, 2]]
+    """
     reps = _shape_args(sizes)
     shape = input._data.shape
     if len(reps) < len(shape):
@@ -319,7 +334,16 @@ def contiguous(input, memory_format=contiguous_format):
 
 
 def clone(input, *, memory_format=preserve_format):
-    """A copy (always C-contiguous, which satisfies either memory format)."""
+    """A copy (always C-contiguous, which satisfies either memory format).
+
+    Shape: input's.
+
+    >>> x = fastdl.tensor([1.0, 2.0])
+    >>> y = fastdl.clone(x)
+    >>> y[0] = 9.0
+    >>> x.tolist(), y.tolist()
+    ([1.0, 2.0], [9.0, 2.0])
+    """
     if memory_format is not preserve_format:
         check_memory_format(memory_format)
     return clone_op.apply((input,))

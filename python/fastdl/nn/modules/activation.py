@@ -114,7 +114,13 @@ class LogSoftmax(Module):
 
 
 class ReLU6(ReLU):
-    """min(max(x, 0), 6) (MobileNet's activation)."""
+    """min(max(x, 0), 6) (MobileNet's activation).
+
+    Shape: output the same shape as input.
+
+    >>> fastdl.nn.ReLU6()(fastdl.tensor([-1.0, 3.0, 8.0])).tolist()
+    [0.0, 3.0, 6.0]
+    """
 
     def forward(self, input):
         return F.relu6(input, self.inplace)

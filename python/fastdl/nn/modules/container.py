@@ -16,7 +16,17 @@ def _normalize_index(index: int, length: int, kind: str) -> int:
 
 class Sequential(Module):
     """Apply modules in order: ``Sequential(a, b, c)(x) == c(b(a(x)))``; also accepts an
-    ``OrderedDict`` of named modules."""
+    ``OrderedDict`` of named modules.
+
+    Shape: the first module's input, the last module's output.
+
+    >>> nn = fastdl.nn
+    >>> model = nn.Sequential(nn.Linear(3, 4), nn.ReLU(), nn.Linear(4, 2))
+    >>> model(fastdl.ones(5, 3)).shape
+    (5, 2)
+    >>> len(model), type(model[1]).__name__
+    (3, 'ReLU')
+    """
 
     def __init__(self, *args):
         super().__init__()
@@ -67,7 +77,17 @@ class Sequential(Module):
 
 
 class ModuleList(Module):
-    """A list of modules, registered so their parameters are found."""
+    """A list of modules, registered so their parameters are found.
+
+    >>> layers = fastdl.nn.ModuleList([fastdl.nn.Linear(2, 2) for _ in range(3)])
+    >>> len(layers), len(list(layers.parameters()))
+    (3, 6)
+    >>> x = fastdl.ones(5, 2)
+    >>> for layer in layers:
+    ...     x = layer(x)
+    >>> x.shape
+    (5, 2)
+    """
 
     def __init__(self, modules=None):
         super().__init__()
@@ -117,7 +137,14 @@ class ModuleList(Module):
 
 
 class ModuleDict(Module):
-    """A dict of modules by name, registered so their parameters are found."""
+    """A dict of modules by name, registered so their parameters are found.
+
+    >>> d = fastdl.nn.ModuleDict({"enc": fastdl.nn.Linear(3, 4), "act": fastdl.nn.ReLU()})
+    >>> list(d.keys()), len(list(d.parameters()))
+    (['enc', 'act'], 2)
+    >>> d["act"](d["enc"](fastdl.ones(1, 3))).shape
+    (1, 4)
+    """
 
     def __init__(self, modules=None):
         super().__init__()

@@ -140,7 +140,15 @@ class _Conv(_ConvNd):
 
 
 class Conv1d(_Conv):
-    """1D convolution over (N, C_in, L) or (C_in, L) inputs."""
+    """1D convolution over (N, C_in, L) or (C_in, L) inputs.
+
+    Shape: output (N, C_out, L_out) or (C_out, L_out) with
+    L_out = floor((L + 2*padding - dilation*(kernel_size-1) - 1)/stride + 1).
+
+    >>> m = fastdl.nn.Conv1d(4, 8, 3)
+    >>> m(fastdl.randn(2, 4, 10)).shape
+    (2, 8, 8)
+    """
     _dims = 1
 
     @staticmethod
@@ -149,7 +157,15 @@ class Conv1d(_Conv):
 
 
 class Conv2d(_Conv):
-    """2D convolution over (N, C_in, H, W) or (C_in, H, W) inputs."""
+    """2D convolution over (N, C_in, H, W) or (C_in, H, W) inputs.
+
+    Shape: output (N, C_out, H_out, W_out) or (C_out, H_out, W_out) with
+    H_out = floor((H + 2*padding - dilation*(kernel_size-1) - 1)/stride + 1), same for W_out.
+
+    >>> m = fastdl.nn.Conv2d(3, 16, 3, stride=2, padding=1)
+    >>> m(fastdl.randn(2, 3, 32, 32)).shape
+    (2, 16, 16, 16)
+    """
     _dims = 2
 
     @staticmethod
@@ -158,7 +174,15 @@ class Conv2d(_Conv):
 
 
 class Conv3d(_Conv):
-    """3D convolution over (N, C_in, D, H, W) or (C_in, D, H, W) inputs."""
+    """3D convolution over (N, C_in, D, H, W) or (C_in, D, H, W) inputs.
+
+    Shape: output (N, C_out, D_out, H_out, W_out) with
+    D_out = floor((D + 2*padding - dilation*(kernel_size-1) - 1)/stride + 1), same for H, W.
+
+    >>> m = fastdl.nn.Conv3d(2, 4, 3)
+    >>> m(fastdl.randn(1, 2, 5, 6, 7)).shape
+    (1, 4, 3, 4, 5)
+    """
     _dims = 3
 
     @staticmethod
@@ -213,7 +237,15 @@ class _ConvTranspose(_ConvNd):
 
 
 class ConvTranspose1d(_ConvTranspose):
-    """Transposed 1D convolution (the gradient of Conv1d with respect to its input)."""
+    """Transposed 1D convolution (the gradient of Conv1d with respect to its input).
+
+    Shape: input (N, C_in, L) or (C_in, L); output (N, C_out, L_out) with
+    L_out = (L - 1)*stride - 2*padding + dilation*(kernel_size-1) + output_padding + 1.
+
+    >>> m = fastdl.nn.ConvTranspose1d(8, 4, 3, stride=2)
+    >>> m(fastdl.randn(2, 8, 5)).shape
+    (2, 4, 11)
+    """
     _dims = 1
 
     @staticmethod
@@ -222,7 +254,15 @@ class ConvTranspose1d(_ConvTranspose):
 
 
 class ConvTranspose2d(_ConvTranspose):
-    """Transposed 2D convolution (the gradient of Conv2d with respect to its input)."""
+    """Transposed 2D convolution (the gradient of Conv2d with respect to its input).
+
+    Shape: input (N, C_in, H, W) or (C_in, H, W); output (N, C_out, H_out, W_out) with
+    H_out = (H - 1)*stride - 2*padding + dilation*(kernel_size-1) + output_padding + 1, same for W.
+
+    >>> m = fastdl.nn.ConvTranspose2d(16, 3, 4, stride=2, padding=1)
+    >>> m(fastdl.randn(2, 16, 8, 8)).shape
+    (2, 3, 16, 16)
+    """
     _dims = 2
 
     @staticmethod
@@ -231,7 +271,16 @@ class ConvTranspose2d(_ConvTranspose):
 
 
 class ConvTranspose3d(_ConvTranspose):
-    """Transposed 3D convolution (the gradient of Conv3d with respect to its input)."""
+    """Transposed 3D convolution (the gradient of Conv3d with respect to its input).
+
+    Shape: input (N, C_in, D, H, W) or (C_in, D, H, W); output (N, C_out, D_out, H_out, W_out)
+    with D_out = (D - 1)*stride - 2*padding + dilation*(kernel_size-1) + output_padding + 1, same
+    for H, W.
+
+    >>> m = fastdl.nn.ConvTranspose3d(4, 2, 3)
+    >>> m(fastdl.randn(1, 4, 3, 4, 5)).shape
+    (1, 2, 5, 6, 7)
+    """
     _dims = 3
 
     @staticmethod

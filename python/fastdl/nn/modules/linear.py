@@ -28,7 +28,15 @@ def _check_features(name, **sizes):
 
 
 class Identity(Module):
-    """Returns its input (arguments are accepted and ignored, as in torch)."""
+    """Returns its input (arguments are accepted and ignored, as in torch).
+
+    Shape: output the same as input.
+
+    >>> m = fastdl.nn.Identity(54, unused="x")
+    >>> x = fastdl.ones(2, 3)
+    >>> m(x) is x
+    True
+    """
 
     def __init__(self, *args, **kwargs):
         super().__init__()
@@ -42,6 +50,12 @@ class Linear(Module):
 
     Initialized like torch: W ~ kaiming_uniform(a=sqrt(5)), i.e. U(-1/sqrt(in), 1/sqrt(in)),
     and b ~ U(-1/sqrt(in), 1/sqrt(in)).
+
+    Shape: input (*, in_features); output (*, out_features).
+
+    >>> m = fastdl.nn.Linear(3, 4)
+    >>> m(fastdl.ones(2, 3)).shape, m.weight.shape
+    ((2, 4), (4, 3))
     """
 
     def __init__(self, in_features: int, out_features: int, bias: bool = True, device=None,
@@ -73,7 +87,14 @@ class Linear(Module):
 
 
 class Bilinear(Module):
-    """y = x1^T A x2 + b with A of shape (out_features, in1_features, in2_features)."""
+    """y = x1^T A x2 + b with A of shape (out_features, in1_features, in2_features).
+
+    Shape: input1 (*, in1_features), input2 (*, in2_features); output (*, out_features).
+
+    >>> m = fastdl.nn.Bilinear(3, 4, 5)
+    >>> m(fastdl.randn(2, 3), fastdl.randn(2, 4)).shape
+    (2, 5)
+    """
 
     def __init__(self, in1_features: int, in2_features: int, out_features: int,
                  bias: bool = True, device=None, dtype=None):
@@ -105,7 +126,15 @@ class Bilinear(Module):
 
 
 class Flatten(Module):
-    """Flatten dims ``start_dim..end_dim`` into one (default: all but the batch dim)."""
+    """Flatten dims ``start_dim..end_dim`` into one (default: all but the batch dim).
+
+    Shape: (N, *dims) -> (N, prod(dims)) by default.
+
+    >>> fastdl.nn.Flatten()(fastdl.ones(2, 3, 4)).shape
+    (2, 12)
+    >>> fastdl.nn.Flatten(0, 1)(fastdl.ones(2, 3, 4)).shape
+    (6, 4)
+    """
 
     def __init__(self, start_dim: int = 1, end_dim: int = -1):
         super().__init__()
@@ -120,7 +149,13 @@ class Flatten(Module):
 
 
 class Unflatten(Module):
-    """Split dim ``dim`` into ``unflattened_size``."""
+    """Split dim ``dim`` into ``unflattened_size``.
+
+    Shape: (*, prod(unflattened_size), *) -> (*, *unflattened_size, *) at dim.
+
+    >>> fastdl.nn.Unflatten(1, (2, 3))(fastdl.ones(4, 6)).shape
+    (4, 2, 3)
+    """
 
     def __init__(self, dim: int, unflattened_size):
         super().__init__()

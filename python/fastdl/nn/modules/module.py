@@ -29,7 +29,20 @@ class Module:
     Hooks (``register_forward_pre_hook``, ``register_forward_hook``,
     ``register_full_backward_pre_hook``, ``register_full_backward_hook``) have PyTorch's
     semantics. They live in ordered dicts keyed by their handle's id, are not part of the
-    state dict, and are dropped when a module is pickled (or deep-copied)."""
+    state dict, and are dropped when a module is pickled (or deep-copied).
+
+    >>> class Net(fastdl.nn.Module):
+    ...     def __init__(self):
+    ...         super().__init__()
+    ...         self.fc = fastdl.nn.Linear(3, 2)
+    ...     def forward(self, x):
+    ...         return self.fc(x).relu()
+    >>> net = Net()
+    >>> net(fastdl.ones(4, 3)).shape
+    (4, 2)
+    >>> [name for name, _ in net.named_parameters()]
+    ['fc.weight', 'fc.bias']
+    """
 
     training: bool
     # True in an instance's __dict__ once it has registered a hook, and on the class while

@@ -94,17 +94,36 @@ class _BatchNorm(_NormBase):
 
 
 class BatchNorm1d(_BatchNorm):
-    """Batch normalization over (N, C) or (N, C, L) inputs, per channel C."""
+    """Batch normalization over (N, C) or (N, C, L) inputs, per channel C.
+
+    Shape: input (N, C) or (N, C, L); output the same shape.
+
+    >>> m = fastdl.nn.BatchNorm1d(4)
+    >>> m(fastdl.randn(8, 4)).shape, m(fastdl.randn(8, 4, 5)).shape
+    ((8, 4), (8, 4, 5))
+    """
     _ranks = (2, 3)
 
 
 class BatchNorm2d(_BatchNorm):
-    """Batch normalization over (N, C, H, W) inputs, per channel C."""
+    """Batch normalization over (N, C, H, W) inputs, per channel C.
+
+    Shape: input (N, C, H, W); output the same shape.
+
+    >>> fastdl.nn.BatchNorm2d(3)(fastdl.randn(2, 3, 4, 4)).shape
+    (2, 3, 4, 4)
+    """
     _ranks = (4,)
 
 
 class BatchNorm3d(_BatchNorm):
-    """Batch normalization over (N, C, D, H, W) inputs, per channel C."""
+    """Batch normalization over (N, C, D, H, W) inputs, per channel C.
+
+    Shape: input (N, C, D, H, W); output the same shape.
+
+    >>> fastdl.nn.BatchNorm3d(3)(fastdl.randn(2, 3, 2, 4, 4)).shape
+    (2, 3, 2, 4, 4)
+    """
     _ranks = (5,)
 
 
@@ -136,23 +155,49 @@ class _InstanceNorm(_NormBase):
 
 
 class InstanceNorm1d(_InstanceNorm):
-    """Instance normalization over (N, C, L) or (C, L) inputs."""
+    """Instance normalization over (N, C, L) or (C, L) inputs.
+
+    Shape: output the same shape as input.
+
+    >>> fastdl.nn.InstanceNorm1d(3)(fastdl.randn(2, 3, 5)).shape
+    (2, 3, 5)
+    """
     _ranks = (2, 3)
 
 
 class InstanceNorm2d(_InstanceNorm):
-    """Instance normalization over (N, C, H, W) or (C, H, W) inputs."""
+    """Instance normalization over (N, C, H, W) or (C, H, W) inputs.
+
+    Shape: output the same shape as input.
+
+    >>> fastdl.nn.InstanceNorm2d(3)(fastdl.randn(2, 3, 4, 4)).shape
+    (2, 3, 4, 4)
+    """
     _ranks = (3, 4)
 
 
 class InstanceNorm3d(_InstanceNorm):
-    """Instance normalization over (N, C, D, H, W) or (C, D, H, W) inputs."""
+    """Instance normalization over (N, C, D, H, W) or (C, D, H, W) inputs.
+
+    Shape: output the same shape as input.
+
+    >>> fastdl.nn.InstanceNorm3d(3)(fastdl.randn(2, 3, 2, 4, 4)).shape
+    (2, 3, 2, 4, 4)
+    """
     _ranks = (4, 5)
 
 
 class GroupNorm(Module):
     """Normalize groups of channels over the group's channels and spatial positions, with a
-    learned per-channel scale and shift (``affine``)."""
+    learned per-channel scale and shift (``affine``).
+
+    Shape: input (N, C, *) with C = num_channels divisible by num_groups; output the same
+    shape.
+
+    >>> m = fastdl.nn.GroupNorm(2, 4)
+    >>> m(fastdl.randn(2, 4, 3, 3)).shape
+    (2, 4, 3, 3)
+    """
 
     def __init__(self, num_groups: int, num_channels: int, eps: float = 1e-5,
                  affine: bool = True, device=None, dtype=None, *, bias: bool = True):
@@ -182,7 +227,14 @@ class GroupNorm(Module):
 
 
 class LayerNorm(Module):
-    """Normalize over the trailing ``normalized_shape`` dims, with a learned scale and shift."""
+    """Normalize over the trailing ``normalized_shape`` dims, with a learned scale and shift.
+
+    Shape: input (*, *normalized_shape); output the same shape.
+
+    >>> m = fastdl.nn.LayerNorm(4)
+    >>> m(fastdl.randn(2, 3, 4)).shape
+    (2, 3, 4)
+    """
 
     def __init__(self, normalized_shape, eps: float = 1e-5, elementwise_affine: bool = True,
                  bias: bool = True, device=None, dtype=None):

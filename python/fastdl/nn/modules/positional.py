@@ -28,7 +28,16 @@ def _check_length(start, length, max_len, who):
 
 class SinusoidalPositionalEncoding(Module):
     """x + PE[start : start + L], PE[p, 2i] = sin(p / 10000^(2i/d)), PE[p, 2i+1] = cos(...);
-    x is (N, L, d) with ``batch_first`` (default) or (L, N, d); then dropout."""
+    x is (N, L, d) with ``batch_first`` (default) or (L, N, d); then dropout.
+
+    Shape: output the same shape as x; start + L <= max_len.
+
+    >>> m = fastdl.nn.SinusoidalPositionalEncoding(4)
+    >>> m(fastdl.zeros(2, 5, 4)).shape
+    (2, 5, 4)
+    >>> m(fastdl.zeros(1, 2, 4))[0, 0].tolist()  # position 0: sin 0, cos 0, ...
+    [0.0, 1.0, 0.0, 1.0]
+    """
 
     def __init__(self, d_model, max_len=5000, dropout=0.0, batch_first=True, dtype=None):
         super().__init__()
@@ -50,7 +59,15 @@ class SinusoidalPositionalEncoding(Module):
 
 
 class LearnedPositionalEmbedding(Module):
-    """x + weight[start : start + L] with a trained (max_len, d_model) table (GPT-2's wpe)."""
+    """x + weight[start : start + L] with a trained (max_len, d_model) table (GPT-2's wpe).
+
+    Shape: x (N, L, d_model) (or (L, N, d_model) without batch_first), L + start <= max_len;
+    output the same shape.
+
+    >>> m = fastdl.nn.LearnedPositionalEmbedding(16, 8)
+    >>> m(fastdl.zeros(2, 5, 8)).shape
+    (2, 5, 8)
+    """
 
     def __init__(self, max_len, d_model, batch_first=True, dtype=None):
         super().__init__()
@@ -65,7 +82,16 @@ class LearnedPositionalEmbedding(Module):
 
 
 class RotaryEmbedding(Module):
-    """Rotates (..., L, head_dim) queries or keys by their positions start .. start + L - 1."""
+    """Rotates (..., L, head_dim) queries or keys by their positions start .. start + L - 1.
+
+    Shape: output the same shape as input; start + L <= max_len. Position 0 is not rotated.
+
+    >>> m = fastdl.nn.RotaryEmbedding(8)
+    >>> m(fastdl.randn(2, 4, 5, 8)).shape
+    (2, 4, 5, 8)
+    >>> m(fastdl.ones(3, 8))[0].tolist()  # (L, head_dim): the first row, position 0
+    [1.0, 1.0, 1.0, 1.0, 1.0, 1.0, 1.0, 1.0]
+    """
 
     def __init__(self, head_dim, max_len=4096, base=10000.0, dtype=None):
         super().__init__()

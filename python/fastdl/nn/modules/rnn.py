@@ -42,7 +42,21 @@ def _uniform_init(module):
 
 
 class RNNBase(Module):
-    """The stacked (bi)directional recurrent layer behind ``RNN``, ``LSTM`` and ``GRU``."""
+    """The stacked (bi)directional recurrent layer behind ``RNN``, ``LSTM`` and ``GRU``.
+
+    ``mode`` is "rnn_tanh", "rnn_relu", "lstm" or "gru".
+
+    Shape: input (L, N, input_size), or (N, L, input_size) with batch_first, or unbatched
+    (L, input_size) (then no N dim anywhere); output (L, N, D*H_out) (batch_first:
+    (N, L, D*H_out)); the final state h_n (D*num_layers, N, H_out) (and for LSTM c_n
+    (D*num_layers, N, hidden_size)), with D = 2 if bidirectional else 1 and
+    H_out = proj_size or hidden_size.
+
+    >>> m = fastdl.nn.RNNBase("gru", 4, 8)
+    >>> output, h_n = m(fastdl.randn(5, 3, 4))
+    >>> output.shape, h_n.shape
+    ((5, 3, 8), (1, 3, 8))
+    """
 
     def __init__(self, mode, input_size, hidden_size, num_layers=1, bias=True, batch_first=False,
                  dropout=0.0, bidirectional=False, proj_size=0, device=None, dtype=None):
@@ -234,7 +248,16 @@ class RNNBase(Module):
 
 
 class RNN(RNNBase):
-    """Elman RNN: h_t = act(x_t W_ih^T + b_ih + h_{t-1} W_hh^T + b_hh), act tanh or relu."""
+    """Elman RNN: h_t = act(x_t W_ih^T + b_ih + h_{t-1} W_hh^T + b_hh), act tanh or relu.
+
+    Shape: as ``RNNBase``: input (L, N, input_size) ((N, L, input_size) with batch_first);
+    output (L, N, D*hidden_size), h_n (D*num_layers, N, hidden_size), D = 2 if bidirectional.
+
+    >>> m = fastdl.nn.RNN(4, 8, num_layers=2, batch_first=True, bidirectional=True)
+    >>> output, h_n = m(fastdl.randn(3, 5, 4))
+    >>> output.shape, h_n.shape
+    ((3, 5, 16), (4, 3, 8))
+    """
 
     def __init__(self, input_size, hidden_size, num_layers=1, nonlinearity="tanh", bias=True,
                  batch_first=False, dropout=0.0, bidirectional=False, device=None, dtype=None):
@@ -251,7 +274,17 @@ class RNN(RNNBase):
 
 
 class LSTM(RNNBase):
-    """Long short-term memory (gates i, f, g, o; optional projection ``proj_size``)."""
+    """Long short-term memory (gates i, f, g, o; optional projection ``proj_size``).
+
+    Shape: as ``RNNBase``: input (L, N, input_size) ((N, L, input_size) with batch_first);
+    output (L, N, D*H_out), h_n (D*num_layers, N, H_out), c_n (D*num_layers, N, hidden_size);
+    H_out = proj_size or hidden_size, D = 2 if bidirectional.
+
+    >>> m = fastdl.nn.LSTM(4, 8, batch_first=True)
+    >>> output, (h_n, c_n) = m(fastdl.randn(3, 5, 4))
+    >>> output.shape, h_n.shape, c_n.shape
+    ((3, 5, 8), (1, 3, 8), (1, 3, 8))
+    """
 
     def __init__(self, input_size, hidden_size, num_layers=1, bias=True, batch_first=False,
                  dropout=0.0, bidirectional=False, proj_size=0, device=None, dtype=None):
@@ -260,7 +293,16 @@ class LSTM(RNNBase):
 
 
 class GRU(RNNBase):
-    """Gated recurrent unit, torch's formulation (reset gate applied after the hidden matmul)."""
+    """Gated recurrent unit, torch's formulation (reset gate applied after the hidden matmul).
+
+    Shape: as ``RNNBase``: input (L, N, input_size) ((N, L, input_size) with batch_first);
+    output (L, N, D*hidden_size), h_n (D*num_layers, N, hidden_size), D = 2 if bidirectional.
+
+    >>> m = fastdl.nn.GRU(4, 8, num_layers=2)
+    >>> output, h_n = m(fastdl.randn(5, 3, 4))
+    >>> output.shape, h_n.shape
+    ((5, 3, 8), (2, 3, 8))
+    """
 
     def __init__(self, input_size, hidden_size, num_layers=1, bias=True, batch_first=False,
                  dropout=0.0, bidirectional=False, device=None, dtype=None):
@@ -278,6 +320,12 @@ class RNNCellBase(Module):
 
     Shape: input (N, input_size) or (input_size,); each state (N, hidden_size) or (hidden_size,),
     zeros when hx is None.
+
+    >>> cell = fastdl.nn.GRUCell(4, 8)
+    >>> isinstance(cell, fastdl.nn.RNNCellBase), cell.weight_ih.shape
+    (True, (24, 4))
+    >>> cell(fastdl.randn(3, 4)).shape
+    (3, 8)
     """
 
     def __init__(self, input_size, hidden_size, bias, num_chunks, device=None, dtype=None):

@@ -12,7 +12,16 @@ from fastdl.tensor import Tensor, as_dtype, get_default_dtype
 
 class Embedding(Module):
     """Row ``i`` of ``weight`` (num_embeddings, embedding_dim) for each index ``i``; initialized
-    N(0, 1) with the ``padding_idx`` row zeroed, as in torch."""
+    N(0, 1) with the ``padding_idx`` row zeroed, as in torch.
+
+    Shape: input (*) int64 indices; output (*, embedding_dim).
+
+    >>> m = fastdl.nn.Embedding(10, 3, padding_idx=0)
+    >>> m(fastdl.tensor([[1, 2], [3, 9]])).shape
+    (2, 2, 3)
+    >>> m(fastdl.tensor([0])).tolist()
+    [[0.0, 0.0, 0.0]]
+    """
 
     def __init__(self, num_embeddings: int, embedding_dim: int, padding_idx=None, max_norm=None,
                  norm_type: float = 2.0, scale_grad_by_freq: bool = False, sparse: bool = False,

@@ -142,7 +142,17 @@ def multi_head_attention(mha, query, key, value, key_padding_mask=None, need_wei
 class MultiheadAttention(Module):
     """torch.nn.MultiheadAttention: parameters ``in_proj_weight`` (or ``q_proj_weight`` /
     ``k_proj_weight`` / ``v_proj_weight`` when kdim/vdim differ from embed_dim),
-    ``in_proj_bias``, ``bias_k``/``bias_v`` (add_bias_kv) and ``out_proj``."""
+    ``in_proj_bias``, ``bias_k``/``bias_v`` (add_bias_kv) and ``out_proj``.
+
+    Shape: query (L, N, E) ((N, L, E) with batch_first), key and value (S, N, E); output
+    (L, N, E), weights (N, L, S) averaged over heads (None with need_weights=False).
+
+    >>> mha = fastdl.nn.MultiheadAttention(16, 4, batch_first=True)
+    >>> x = fastdl.randn(2, 5, 16)
+    >>> out, weights = mha(x, x, x)
+    >>> out.shape, weights.shape
+    ((2, 5, 16), (2, 5, 5))
+    """
 
     def __init__(self, embed_dim, num_heads, dropout=0.0, bias=True, add_bias_kv=False,
                  add_zero_attn=False, kdim=None, vdim=None, batch_first=False, device=None,
@@ -248,7 +258,14 @@ def _check_mask_dtype(mask, name):
 
 class TransformerEncoderLayer(Module):
     """Self-attention and a feed-forward block, each with a residual connection and LayerNorm
-    (after, or before with ``norm_first``)."""
+    (after, or before with ``norm_first``).
+
+    Shape: src (S, N, E) ((N, S, E) with batch_first), E = d_model; output the same shape.
+
+    >>> m = fastdl.nn.TransformerEncoderLayer(16, 4, dim_feedforward=32, batch_first=True)
+    >>> m(fastdl.randn(2, 5, 16)).shape
+    (2, 5, 16)
+    """
 
     def __init__(self, d_model, nhead, dim_feedforward=2048, dropout=0.1, activation="relu",
                  layer_norm_eps=1e-5, batch_first=False, norm_first=False, bias=True,
@@ -290,7 +307,15 @@ class TransformerEncoderLayer(Module):
 
 
 class TransformerDecoderLayer(Module):
-    """Self-attention, cross-attention over ``memory`` and a feed-forward block."""
+    """Self-attention, cross-attention over ``memory`` and a feed-forward block.
+
+    Shape: tgt (T, N, E), memory (S, N, E) ((N, T, E), (N, S, E) with batch_first),
+    E = d_model; output tgt's shape.
+
+    >>> m = fastdl.nn.TransformerDecoderLayer(16, 4, dim_feedforward=32, batch_first=True)
+    >>> m(fastdl.randn(2, 3, 16), fastdl.randn(2, 5, 16)).shape
+    (2, 3, 16)
+    """
 
     def __init__(self, d_model, nhead, dim_feedforward=2048, dropout=0.1, activation="relu",
                  layer_norm_eps=1e-5, batch_first=False, norm_first=False, bias=True,
@@ -345,7 +370,15 @@ class TransformerDecoderLayer(Module):
 
 
 class TransformerEncoder(Module):
-    """``num_layers`` copies of ``encoder_layer`` (deep copies, as torch), then ``norm``."""
+    """``num_layers`` copies of ``encoder_layer`` (deep copies, as torch), then ``norm``.
+
+    Shape: src (S, N, E) ((N, S, E) with batch_first); output the same shape.
+
+    >>> layer = fastdl.nn.TransformerEncoderLayer(16, 4, dim_feedforward=32, batch_first=True)
+    >>> m = fastdl.nn.TransformerEncoder(layer, num_layers=2)
+    >>> m(fastdl.randn(2, 5, 16)).shape, len(m.layers)
+    ((2, 5, 16), 2)
+    """
 
     def __init__(self, encoder_layer, num_layers, norm=None, enable_nested_tensor=True,
                  mask_check=True):
@@ -363,7 +396,16 @@ class TransformerEncoder(Module):
 
 
 class TransformerDecoder(Module):
-    """``num_layers`` copies of ``decoder_layer``, then ``norm``."""
+    """``num_layers`` copies of ``decoder_layer``, then ``norm``.
+
+    Shape: tgt (T, N, E), memory (S, N, E) ((N, T, E), (N, S, E) with batch_first); output
+    tgt's shape.
+
+    >>> layer = fastdl.nn.TransformerDecoderLayer(16, 4, dim_feedforward=32, batch_first=True)
+    >>> m = fastdl.nn.TransformerDecoder(layer, num_layers=2)
+    >>> m(fastdl.randn(2, 3, 16), fastdl.randn(2, 5, 16)).shape
+    (2, 3, 16)
+    """
 
     def __init__(self, decoder_layer, num_layers, norm=None):
         super().__init__()
@@ -383,7 +425,16 @@ class TransformerDecoder(Module):
 
 
 class Transformer(Module):
-    """torch.nn.Transformer: an encoder and a decoder stack, each with a final LayerNorm."""
+    """torch.nn.Transformer: an encoder and a decoder stack, each with a final LayerNorm.
+
+    Shape: src (S, N, E), tgt (T, N, E) ((N, S, E), (N, T, E) with batch_first), E = d_model;
+    output (T, N, E).
+
+    >>> m = fastdl.nn.Transformer(d_model=16, nhead=4, num_encoder_layers=1, num_decoder_layers=1,
+    ...                           dim_feedforward=32, batch_first=True)
+    >>> m(fastdl.randn(2, 5, 16), fastdl.randn(2, 3, 16)).shape
+    (2, 3, 16)
+    """
 
     def __init__(self, d_model=512, nhead=8, num_encoder_layers=6, num_decoder_layers=6,
                  dim_feedforward=2048, dropout=0.1, activation="relu", custom_encoder=None,
