@@ -1,8 +1,8 @@
 """The README is for users (issue #9): its commands and its quick tour run, its first two
 commands stay as CI runs them, and run history lives in bench/NOTES.md, not in the README or in
 code comments."""
-import pathlib
 import os
+import pathlib
 import re
 import subprocess
 import sys
