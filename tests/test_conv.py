@@ -315,6 +315,12 @@ def test_bindings_check_shapes_and_dtypes():
     (3, 32, 32, 30, 3, 1, 1, 1),
     (2, 32, 48, 30, 1, 1, 0, 1),
     (1, 3, 16, 64, 7, 2, 3, 1),
+    # output planes of <= 64 positions: whole-batch lowering (images split over 1-3 workers,
+    # unevenly at 3; the weight gradient summed over workers), stride 1 and 2, groups, 1 x 1
+    (7, 64, 96, 4, 3, 1, 1, 1),
+    (8, 64, 128, 8, 3, 2, 1, 1),
+    (5, 96, 128, 6, 3, 1, 1, 4),
+    (9, 256, 512, 8, 1, 2, 0, 1),
 ])
 def test_kernels_agree_across_thread_counts(shape):
     N, C, K, H, k, s, p, G = shape

@@ -785,6 +785,245 @@ bool padded_rows_backward_input(const ConvGeometry& g, const T* gout, const T* w
   return true;
 }
 
+// ---- whole-batch lowering (small output planes) ---------------------------------------------
+// On ResNet-18's late layers (planes of 2 x 2 .. 8 x 8 at batch 16) one image gives the GEMM
+// only P = 4..64 columns: per image the weights (up to 512 x 4608) are re-packed for a product
+// that uses each packed element P times, and the padded-rows grid is 1.5-2x junk. Here the
+// im2col panels of several images sit side by side (image i at columns [i P, (i + 1) P) of a
+// panel with ld = nb P), so one GEMM gets nb P columns (the weight gradient a reduction of
+// length nb P); outputs and output gradients pass through a (K/g x nb P) staging buffer (K x P
+// per image, small next to the panel's patch x P).
+thread_local PackBuffer tls_stage;
+
+// Per tap t of the kernel and output position p of the plane: the input's offset within its
+// plane, -1 in the padding (`off`, KV x P); for stride 1 also the inverse, per tap and input
+// position the output position reading it or -1 (`inv`, KV x IP: one tap reads each input at
+// most once). im2col and col2im through these tables cost one indexed load per element
+// (vectorized as gathers: the load is unconditional at a clamped index, then selected); the
+// row-run walk (im2col_tile) pays per run of one output row, which at 2 x 2 or 4 x 4 planes is
+// 2-4 elements. Offsets are int32 (batch_lowering requires planes under 2^31).
+struct TapTable {
+  std::vector<int32_t> off, inv;
+  explicit TapTable(const ConvGeometry& g) {
+    const int64_t KV = g.kernel_volume(), P = g.out_plane(), IP = g.in_plane();
+    const bool unit = g.stride[0] == 1 && g.stride[1] == 1 && g.stride[2] == 1;
+    off.resize(size_t(KV * P));
+    if (unit) inv.assign(size_t(KV * IP), -1);
+    int64_t t = 0;
+    for (int64_t kd = 0; kd < g.kernel[0]; ++kd)
+      for (int64_t kh = 0; kh < g.kernel[1]; ++kh)
+        for (int64_t kw = 0; kw < g.kernel[2]; ++kw, ++t) {
+          int64_t p = 0;
+          for (int64_t od = 0; od < g.out[0]; ++od)
+            for (int64_t oh = 0; oh < g.out[1]; ++oh)
+              for (int64_t ow = 0; ow < g.out[2]; ++ow, ++p) {
+                const int64_t id = od * g.stride[0] + kd * g.dilation[0] - g.pad[0];
+                const int64_t ih = oh * g.stride[1] + kh * g.dilation[1] - g.pad[1];
+                const int64_t iw = ow * g.stride[2] + kw * g.dilation[2] - g.pad[2];
+                const bool in = id >= 0 && id < g.in[0] && ih >= 0 && ih < g.in[1] && iw >= 0 &&
+                                iw < g.in[2];
+                const int64_t i = (id * g.in[1] + ih) * g.in[2] + iw;
+                off[size_t(t * P + p)] = in ? int32_t(i) : -1;
+                if (in && unit) inv[size_t(t * IP + i)] = int32_t(p);
+              }
+        }
+  }
+};
+
+// col[(c, t)][p] (row stride ld) = x[c].plane[off[t][p]] (0 where off < 0), x the group's first
+// channel of one image.
+template <typename T>
+void im2col_table(const ConvGeometry& g, const TapTable& tab, const T* x, T* col, int64_t ld) {
+  const int64_t KV = g.kernel_volume(), P = g.out_plane(), IP = g.in_plane();
+  for (int64_t c = 0; c < g.group_in(); ++c) {
+    const T* xc = x + c * IP;
+    for (int64_t t = 0; t < KV; ++t) {
+      const int32_t* o = tab.off.data() + t * P;
+      T* d = col + (c * KV + t) * ld;
+      for (int64_t p = 0; p < P; ++p) {
+        const int32_t q = o[p];
+        const T v = xc[q < 0 ? 0 : q];
+        d[p] = q < 0 ? T(0) : v;
+      }
+    }
+  }
+}
+
+// The adjoint, overwriting x: x[c].plane[i] = sum over taps t and positions p with
+// off[t][p] == i of col[(c, t)][p]. Stride 1: a gather through `inv` (each input written once);
+// otherwise zero, then scatter-add.
+template <typename T>
+void col2im_table(const ConvGeometry& g, const TapTable& tab, const T* col, int64_t ld, T* x) {
+  const int64_t KV = g.kernel_volume(), P = g.out_plane(), IP = g.in_plane();
+  for (int64_t c = 0; c < g.group_in(); ++c) {
+    T* xc = x + c * IP;
+    const T* cc = col + c * KV * ld;
+    if (!tab.inv.empty()) {
+      for (int64_t t = 0; t < KV; ++t) {
+        const int32_t* o = tab.inv.data() + t * IP;
+        const T* s = cc + t * ld;
+        for (int64_t i = 0; i < IP; ++i) {
+          const int32_t q = o[i];
+          const T v = s[q < 0 ? 0 : q];
+          const T add = q < 0 ? T(0) : v;
+          xc[i] = t == 0 ? add : xc[i] + add;
+        }
+      }
+      continue;
+    }
+    std::fill(xc, xc + IP, T(0));
+    for (int64_t t = 0; t < KV; ++t) {
+      const int32_t* o = tab.off.data() + t * P;
+      const T* s = cc + t * ld;
+      for (int64_t p = 0; p < P; ++p)
+        if (o[p] >= 0) xc[o[p]] += s[p];
+    }
+  }
+}
+
+// Images per panel: as many as fit `budget` bytes, balanced over the chunks. Budgets measured
+// on ResNet-18's 8 x 8 .. 2 x 2 layers at 1 thread (sweep of 256 KiB .. 16 MiB, bench/NOTES.md):
+// the forward is fastest with panels near L2 (1 MiB), the input gradient at 2 MiB, the weight
+// gradient (whose GEMM output stays put while k grows) at 4 MiB and above.
+constexpr int64_t kForwardPanelBytes = 1 << 20, kInputPanelBytes = 2 << 20,
+                  kWeightPanelBytes = 4 << 20;
+int64_t batch_chunk(const ConvGeometry& g, int64_t elem_bytes, int64_t budget) {
+  const int64_t per_image = std::max<int64_t>(1, g.patch() * g.out_plane() * elem_bytes);
+  const int64_t per = std::clamp<int64_t>(budget / per_image, 1, g.batch);
+  return ceil_div(g.batch, ceil_div(g.batch, per));
+}
+
+// Whole-batch lowering applies to output planes of at most kBatchMaxPlane positions (8 x 8:
+// measured faster there for all three products, slower at 16 x 16 where one image already gives
+// the GEMM 256 columns). FASTDL_CONV_BATCH=0 / 1 forces it off / on (benchmarks alternate paths).
+constexpr int64_t kBatchMaxPlane = 64;
+// For the forward and input gradient of a stride-1 convolution with 17..64 output positions
+// (8 x 8) the padded-rows path is as fast at 1 thread and ~20% faster at 2 (ResNet-18's layer2:
+// 2.1 vs 2.5 ms), so there (`weight` false) the batch path takes only planes of <= 16 positions.
+constexpr int64_t kBatchMaxPlaneStride1 = 16;
+bool batch_lowering(const ConvGeometry& g, bool weight) {
+  if (g.in_plane() >= (int64_t(1) << 31)) return false;  // TapTable's int32 offsets
+  const char* env = std::getenv("FASTDL_CONV_BATCH");
+  if (env && *env) return *env != '0';
+  const bool unit = g.stride[0] == 1 && g.stride[1] == 1 && g.stride[2] == 1;
+  const int64_t limit = weight || !unit ? kBatchMaxPlane : kBatchMaxPlaneStride1;
+  return g.out_plane() <= limit;
+}
+
+// Runs body(worker, n0, nb, gi, tab, col, stage, gemm_threads) for the panels of images
+// [n0, n0 + nb) and group gi. With several threads and at least as many images, each thread
+// takes a contiguous range of images and runs its panels alone (one parallel region per call,
+// no barrier between im2col, GEMM and scatter: on a shared core a barrier costs a time slice);
+// otherwise one worker runs every panel with the GEMM on all threads.
+template <typename T, typename Body>
+void for_each_batch_panel(const ConvGeometry& g, int threads, int workers, int64_t budget,
+                          Body&& body) {
+  const int64_t per = batch_chunk(g, sizeof(T), budget);
+  const int64_t R = g.patch(), Kg = g.group_out(), P = g.out_plane();
+  const TapTable tab(g);
+  const int gemm_threads = workers > 1 ? 1 : threads;
+  parallel_tasks(workers, workers, false, [&](int64_t worker) {
+    const int64_t n_begin = g.batch * worker / workers, n_end = g.batch * (worker + 1) / workers;
+    T* col = tls_col.get<T>(R * per * P);
+    T* stage = tls_stage.get<T>(Kg * per * P);
+    for (int64_t n0 = n_begin; n0 < n_end; n0 += per)
+      for (int64_t gi = 0; gi < g.groups; ++gi)
+        body(worker, n0, std::min(per, n_end - n0), gi, tab, col, stage, gemm_threads);
+  });
+}
+
+int batch_workers(const ConvGeometry& g, int threads) {
+  return threads > 1 && g.batch >= threads ? threads : 1;
+}
+
+// im2col panel of images [n0, n0 + nb), group gi: image i at columns [i P, (i + 1) P).
+template <typename T>
+void im2col_panel(const ConvGeometry& g, const TapTable& tab, const T* x, int64_t n0, int64_t nb,
+                  int64_t gi, T* col) {
+  const int64_t P = g.out_plane(), IP = g.in_plane();
+  for (int64_t i = 0; i < nb; ++i)
+    im2col_table(g, tab, x + ((n0 + i) * g.in_channels + gi * g.group_in()) * IP, col + i * P,
+                 nb * P);
+}
+
+// grad_out of images [n0, n0 + nb), group gi -> stage (K/g x nb P).
+template <typename T>
+void stage_grad_out(const ConvGeometry& g, const T* gout, int64_t n0, int64_t nb, int64_t gi,
+                    T* stage) {
+  const int64_t Kg = g.group_out(), K = g.out_channels, P = g.out_plane(), cols = nb * P;
+  for (int64_t i = 0; i < nb; ++i)
+    for (int64_t k = 0; k < Kg; ++k) {
+      const T* s = gout + ((n0 + i) * K + gi * Kg + k) * P;
+      std::copy(s, s + P, stage + k * cols + i * P);
+    }
+}
+
+template <typename T>
+void batched_forward(const ConvGeometry& g, const T* x, const T* w, const T* bias, T* out,
+                     int threads) {
+  const int64_t Kg = g.group_out(), R = g.patch(), K = g.out_channels, P = g.out_plane();
+  for_each_batch_panel<T>(g, threads, batch_workers(g, threads), kForwardPanelBytes,
+                          [&](int64_t, int64_t n0, int64_t nb, int64_t gi, const TapTable& tab,
+                              T* col, T* stage, int gemm_threads) {
+    const int64_t cols = nb * P;
+    im2col_panel(g, tab, x, n0, nb, gi, col);
+    gemm<T>(Kg, cols, R, T(1), {w + gi * Kg * R, R, 1}, {col, cols, 1}, T(0), {stage, cols, 1},
+            gemm_threads);
+    for (int64_t i = 0; i < nb; ++i)
+      for (int64_t k = 0; k < Kg; ++k) {
+        const T* s = stage + k * cols + i * P;
+        T* o = out + ((n0 + i) * K + gi * Kg + k) * P;
+        const T b0 = bias ? bias[gi * Kg + k] : T(0);
+        for (int64_t p = 0; p < P; ++p) o[p] = s[p] + b0;
+      }
+  });
+}
+
+template <typename T>
+void batched_backward_input(const ConvGeometry& g, const T* gout, const T* w, T* gin,
+                            int threads) {
+  const int64_t Cg = g.group_in(), Kg = g.group_out(), R = g.patch();
+  const int64_t C = g.in_channels, IP = g.in_plane(), P = g.out_plane();
+  for_each_batch_panel<T>(g, threads, batch_workers(g, threads), kInputPanelBytes,
+                          [&](int64_t, int64_t n0, int64_t nb, int64_t gi, const TapTable& tab,
+                              T* col, T* stage, int gemm_threads) {
+    const int64_t cols = nb * P;
+    stage_grad_out(g, gout, n0, nb, gi, stage);
+    gemm<T>(R, cols, Kg, T(1), {w + gi * Kg * R, 1, R}, {stage, cols, 1}, T(0), {col, cols, 1},
+            gemm_threads);
+    for (int64_t i = 0; i < nb; ++i) {
+      col2im_table(g, tab, col + i * P, cols, gin + ((n0 + i) * C + gi * Cg) * IP);
+    }
+  });
+}
+
+// Worker 0 writes grad_weight, the others their own accumulators, added in worker order after
+// the region (deterministic for a given thread count).
+template <typename T>
+void batched_backward_weight(const ConvGeometry& g, const T* x, const T* gout, T* gw,
+                             int threads) {
+  const int64_t Kg = g.group_out(), R = g.patch(), P = g.out_plane(), size = g.out_channels * R;
+  const int workers = batch_workers(g, threads);
+  std::unique_ptr<T[]> acc(workers > 1 ? new T[size_t((workers - 1) * size)] : nullptr);
+  std::vector<int64_t> first(size_t(workers), -1);  // each worker's first image
+  for (int w = 0; w < workers; ++w) first[size_t(w)] = g.batch * w / workers;
+  for_each_batch_panel<T>(g, threads, workers, kWeightPanelBytes,
+                          [&](int64_t worker, int64_t n0, int64_t nb, int64_t gi,
+                              const TapTable& tab, T* col, T* stage, int gemm_threads) {
+    const int64_t cols = nb * P;
+    im2col_panel(g, tab, x, n0, nb, gi, col);
+    stage_grad_out(g, gout, n0, nb, gi, stage);
+    T* dst = worker == 0 ? gw : acc.get() + (worker - 1) * size;
+    // gW_g^T (patch x K/g) (+)= col @ stage^T, written through the transposed view of gW_g
+    gemm<T>(R, Kg, cols, T(1), {col, cols, 1}, {stage, 1, cols},
+            n0 == first[size_t(worker)] ? T(0) : T(1), {dst + gi * Kg * R, 1, R}, gemm_threads);
+  });
+  for (int w = 1; w < workers; ++w) {
+    const T* a = acc.get() + (w - 1) * size;
+    for (int64_t i = 0; i < size; ++i) gw[i] += a[i];
+  }
+}
+
 }  // namespace
 
 // ---- entry points ---------------------------------------------------------------------------
@@ -799,6 +1038,7 @@ void conv_forward(const ConvGeometry& g, const T* x, const T* w, const T* bias, 
   const int64_t G = g.groups, Cg = g.group_in(), Kg = g.group_out(), R = g.patch();
   const int64_t C = g.in_channels, K = g.out_channels, IP = g.in_plane();
   const bool pointwise = is_pointwise(g);
+  if (batch_lowering(g, false)) return batched_forward(g, x, w, bias, out, threads);
   if (!pointwise && padded_rows_applies(g, threads) && padded_rows_forward_applies<T>(g))
     return padded_rows_forward(g, x, w, bias, out, threads);
   const int64_t cols_max = pointwise ? std::min<int64_t>(P, kMaxTileColumns)
@@ -839,6 +1079,7 @@ void conv_backward_input(const ConvGeometry& g, const T* grad_out, const T* w, T
   }
   if (is_depthwise(g)) return depthwise_backward_input(g, grad_out, w, grad_input, threads);
   const int64_t G = g.groups, Cg = g.group_in(), Kg = g.group_out(), R = g.patch();
+  if (batch_lowering(g, false)) return batched_backward_input(g, grad_out, w, grad_input, threads);
   const int64_t tasks = g.batch * G;
   const bool split = split_tasks(tasks, threads);
   const int gemm_threads = split ? 1 : threads;
@@ -890,6 +1131,7 @@ void conv_backward_weight(const ConvGeometry& g, const T* x, const T* grad_out, 
     return;
   }
   if (is_depthwise(g)) return depthwise_backward_weight(g, x, grad_out, grad_weight, threads);
+  if (batch_lowering(g, true)) return batched_backward_weight(g, x, grad_out, grad_weight, threads);
   const bool pointwise = is_pointwise(g);
   const int64_t cols_max = pointwise ? std::min<int64_t>(P, kMaxTileColumns)
                                      : tile_columns(R, P, sizeof(T), kMaxTileColumns);
