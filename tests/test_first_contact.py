@@ -260,7 +260,7 @@ def test_openmp_workers_keep_spinning_after_a_parallel_call():
             "    fastdl.ops.gemm(a, a, c); t0 = time.process_time(); time.sleep(0.5)\n"
             "    burnt.append(time.process_time() - t0)\n"
             "print(sorted(burnt)[1])")
-    if fastdl.get_num_threads() < 2 or os.cpu_count() < 2:
+    if (os.cpu_count() or 1) < 2:  # the child sets 2 threads itself, whatever this process uses
         pytest.skip("needs 2 CPUs")
     base = {k: v for k, v in os.environ.items()
             if k not in ("GOMP_SPINCOUNT", "OMP_WAIT_POLICY", "FASTDL_SPIN",
