@@ -389,20 +389,35 @@ void max_pool_forward(const Runner& run, const InArray& x_ro, const Array& out,
   });
 }
 
+// The checks of the kernels that move values by a plane index (max_pool_backward, max_unpool,
+// gather_by_index): `read` and `written` float arrays of one dtype, int64 `idx` shaped like
+// `read` (idx_like_read) or like `written`, on `written`'s device, nothing written overlapping
+// what is read.
+template <class Runner>
+FloatType check_index_op(const Runner& run, const Array& read, const Array& written,
+                         const Array& idx, bool idx_like_read, const char* fn,
+                         const char* read_name, const char* written_name) {
+  const FloatType dt = check_float(run, read, fn, read_name);
+  check_float(run, written, fn, written_name);
+  check_indices(run, idx, fn, "indices");
+  require_same_dtype(read, written, fn, read_name, written_name);
+  if (idx_like_read)
+    require_same_shape(idx, read, fn, "indices", read_name);
+  else
+    require_same_shape(idx, written, fn, "indices", written_name);
+  require_same_device(idx, written, fn);
+  require_no_overlap(written, read, fn, written_name, read_name);
+  require_no_overlap(written, idx, fn, written_name, "indices");
+  return dt;
+}
+
 template <class Runner>
 void max_pool_backward(const Runner& run, const InArray& go_ro, const InArray& idx_ro,
                        const Array& gi) {
   const char* fn = "max_pool_backward";
   const Array go(go_ro), idx(idx_ro);
-  const FloatType dt = check_float(run, go, fn, "grad_out");
-  check_float(run, gi, fn, "grad_input");
-  check_indices(run, idx, fn, "indices");
-  require_same_dtype(go, gi, fn, "grad_out", "grad_input");
-  require_same_shape(idx, go, fn, "indices", "grad_out");
-  require_same_device(idx, gi, fn);
+  const FloatType dt = check_index_op(run, go, gi, idx, true, fn, "grad_out", "grad_input");
   const cuda::PoolGeometry g = pool_geometry(gi, go, fn, "grad_input", "grad_out");
-  require_no_overlap(gi, go, fn, "grad_input", "grad_out");
-  require_no_overlap(gi, idx, fn, "grad_input", "indices");
   run(gi, [&](void* stream) {
     by_dtype(dt, [&](auto t) {
       using T = decltype(t);
@@ -416,14 +431,8 @@ void max_unpool_forward(const Runner& run, const InArray& x_ro, const InArray& i
                         const Array& out) {
   const char* fn = "max_unpool_forward";
   const Array x(x_ro), idx(idx_ro);
-  const FloatType dt = check_float(run, x, fn, "x");
-  check_float(run, out, fn, "out");
-  check_indices(run, idx, fn, "indices");
-  require_same_dtype(x, out, fn, "x", "out");
-  require_same_shape(idx, x, fn, "indices", "x");
-  require_same_device(idx, out, fn);
+  const FloatType dt = check_index_op(run, x, out, idx, true, fn, "x", "out");
   const cuda::PoolGeometry g = pool_geometry(x, out, fn, "x", "out");
-  require_no_overlap(out, x, fn, "out", "x"), require_no_overlap(out, idx, fn, "out", "indices");
   run(out, [&](void* stream) {
     by_dtype(dt, [&](auto t) {
       using T = decltype(t);
@@ -437,14 +446,8 @@ void gather_by_index(const Runner& run, const InArray& src_ro, const InArray& id
                      const Array& out) {
   const char* fn = "gather_by_index";
   const Array src(src_ro), idx(idx_ro);
-  const FloatType dt = check_float(run, src, fn, "src");
-  check_float(run, out, fn, "out");
-  check_indices(run, idx, fn, "indices");
-  require_same_dtype(src, out, fn, "src", "out");
-  require_same_shape(idx, out, fn, "indices", "out");
-  require_same_device(idx, out, fn);
+  const FloatType dt = check_index_op(run, src, out, idx, false, fn, "src", "out");
   const cuda::PoolGeometry g = pool_geometry(src, out, fn, "src", "out");
-  require_no_overlap(out, src, fn, "out", "src"), require_no_overlap(out, idx, fn, "out", "indices");
   run(out, [&](void* stream) {
     by_dtype(dt, [&](auto t) {
       using T = decltype(t);
