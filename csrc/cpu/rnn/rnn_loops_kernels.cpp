@@ -225,12 +225,15 @@ void lstm_loop_forward(const RnnShape& s, const int64_t* act, bool reverse, cons
   });
 }
 
-template <typename T>
-void lstm_loop_backward(const RnnShape& s, const int64_t* act, bool reverse, const T* w_hh,
-                        const T* gates, const T* cprev, const T* dy, T* dh, T* dc, T* dg,
-                        int threads) {
-  const int64_t B = s.batch, H = s.hidden, NG = 4 * H;
-  RecurrentGemm<T> rg(NG, 1, H, w_hh, H, 1, B, threads);
+// The time loop every recurrent backward shares: per step, last to first, each thread adds the
+// output's gradient to the carried hidden gradient for its hidden units (din = dh + dy_t), runs
+// the cell's gate backward and packs its gate-gradient columns (`gates_step`), then, after one
+// barrier, the recurrent product dh = beta * dh + dgates W_hh for its share of dh.
+template <typename T, typename GatesStep>
+void backward_through_time(const RnnShape& s, const int64_t* act, bool reverse,
+                           RecurrentGemm<T>& rg, const T* dy, T* dh, T beta, int threads,
+                           GatesStep gates_step) {
+  const int64_t B = s.batch, H = s.hidden;
   Aligned<T> dh_in(B * H);
   team(threads, [&](int t, int nt) {
     const auto [s0, s1] = rg.share(t, nt);
@@ -240,18 +243,32 @@ void lstm_loop_backward(const RnnShape& s, const int64_t* act, bool reverse, con
       const int64_t tt = time_of(s, step, reverse), nb = act[tt];
       const int buf = int(step & 1);
       const T* dyt = dy + tt * B * H;
-      T* dgt = dg + tt * B * NG;
       for (int64_t r = 0; r < nb; ++r)
         for (int64_t j = j0; j < j1; ++j) din[r * H + j] = dh[r * H + j] + dyt[r * H + j];
-      if (j1 > j0)
-        lstm_gates_backward<T>(nb, j0, j1, H, gates + tt * B * NG, cprev + tt * B * H, din, dc,
-                               dgt);
-      zero_tail(nb, B, NG, 4, H, j0, j1, dgt);
-      for (int64_t g = 0; g < 4; ++g) rg.pack_columns(buf, nb, dgt, NG, g * H + j0, g * H + j1);
+      gates_step(tt, nb, j0, j1, buf, din);
       barrier();
-      rg.multiply(buf, nb, s0, s1, dh, H, T(0));
+      rg.multiply(buf, nb, s0, s1, dh, H, beta);
     }
   });
+}
+
+template <typename T>
+void lstm_loop_backward(const RnnShape& s, const int64_t* act, bool reverse, const T* w_hh,
+                        const T* gates, const T* cprev, const T* dy, T* dh, T* dc, T* dg,
+                        int threads) {
+  const int64_t B = s.batch, H = s.hidden, NG = 4 * H;
+  RecurrentGemm<T> rg(NG, 1, H, w_hh, H, 1, B, threads);
+  backward_through_time<T>(
+      s, act, reverse, rg, dy, dh, T(0), threads,
+      [&](int64_t tt, int64_t nb, int64_t j0, int64_t j1, int buf, const T* din) {
+        T* dgt = dg + tt * B * NG;
+        if (j1 > j0)
+          lstm_gates_backward<T>(nb, j0, j1, H, gates + tt * B * NG, cprev + tt * B * H, din,
+                                 dc, dgt);
+        zero_tail(nb, B, NG, 4, H, j0, j1, dgt);
+        for (int64_t g = 0; g < 4; ++g)
+          rg.pack_columns(buf, nb, dgt, NG, g * H + j0, g * H + j1);
+      });
 }
 
 // ---- GRU -------------------------------------------------------------------------------------
@@ -294,29 +311,20 @@ void gru_loop_backward(const RnnShape& s, const int64_t* act, bool reverse, cons
                        T* dgh, int threads) {
   const int64_t B = s.batch, H = s.hidden, NG = 3 * H;
   RecurrentGemm<T> rg(NG, 1, H, w_hh, H, 1, B, threads);
-  Aligned<T> dh_in(B * H);
-  team(threads, [&](int t, int nt) {
-    const auto [s0, s1] = rg.share(t, nt);
-    const int64_t j0 = rg.unit(s0), j1 = rg.unit(s1);
-    T* din = dh_in.get();
-    for (int64_t step = s.steps - 1; step >= 0; --step) {
-      const int64_t tt = time_of(s, step, reverse), nb = act[tt];
-      const int buf = int(step & 1);
-      const T* dyt = dy + tt * B * H;
-      T* gx = dgx + tt * B * NG;
-      T* ghh = dgh + tt * B * NG;
-      for (int64_t r = 0; r < nb; ++r)
-        for (int64_t j = j0; j < j1; ++j) din[r * H + j] = dh[r * H + j] + dyt[r * H + j];
-      if (j1 > j0)
-        gru_gates_backward<T>(nb, j0, j1, H, gates + tt * B * NG, hn + tt * B * H,
-                              hprev + tt * B * H, din, dh, gx, ghh);
-      zero_tail(nb, B, NG, 3, H, j0, j1, gx);
-      zero_tail(nb, B, NG, 3, H, j0, j1, ghh);
-      for (int64_t g = 0; g < 3; ++g) rg.pack_columns(buf, nb, ghh, NG, g * H + j0, g * H + j1);
-      barrier();
-      rg.multiply(buf, nb, s0, s1, dh, H, T(1));
-    }
-  });
+  // gru_gates_backward writes the direct part of dh_{t-1} into dh; the product adds to it
+  backward_through_time<T>(
+      s, act, reverse, rg, dy, dh, T(1), threads,
+      [&](int64_t tt, int64_t nb, int64_t j0, int64_t j1, int buf, const T* din) {
+        T* gx = dgx + tt * B * NG;
+        T* ghh = dgh + tt * B * NG;
+        if (j1 > j0)
+          gru_gates_backward<T>(nb, j0, j1, H, gates + tt * B * NG, hn + tt * B * H,
+                                hprev + tt * B * H, din, dh, gx, ghh);
+        zero_tail(nb, B, NG, 3, H, j0, j1, gx);
+        zero_tail(nb, B, NG, 3, H, j0, j1, ghh);
+        for (int64_t g = 0; g < 3; ++g)
+          rg.pack_columns(buf, nb, ghh, NG, g * H + j0, g * H + j1);
+      });
 }
 
 // ---- Elman RNN -------------------------------------------------------------------------------
@@ -351,25 +359,14 @@ void rnn_loop_backward(const RnnShape& s, bool relu, const int64_t* act, bool re
                        const T* w_hh, const T* acts, const T* dy, T* dh, T* dg, int threads) {
   const int64_t B = s.batch, H = s.hidden;
   RecurrentGemm<T> rg(H, 1, H, w_hh, H, 1, B, threads);
-  Aligned<T> dh_in(B * H);
-  team(threads, [&](int t, int nt) {
-    const auto [s0, s1] = rg.share(t, nt);
-    const int64_t j0 = rg.unit(s0), j1 = rg.unit(s1);
-    T* din = dh_in.get();
-    for (int64_t step = s.steps - 1; step >= 0; --step) {
-      const int64_t tt = time_of(s, step, reverse), nb = act[tt];
-      const int buf = int(step & 1);
-      const T* dyt = dy + tt * B * H;
-      T* dgt = dg + tt * B * H;
-      for (int64_t r = 0; r < nb; ++r)
-        for (int64_t j = j0; j < j1; ++j) din[r * H + j] = dh[r * H + j] + dyt[r * H + j];
-      if (j1 > j0) rnn_gates_backward<T>(nb, j0, j1, H, relu, acts + tt * B * H, din, dgt);
-      zero_tail(nb, B, H, 1, H, j0, j1, dgt);
-      rg.pack_columns(buf, nb, dgt, H, j0, j1);
-      barrier();
-      rg.multiply(buf, nb, s0, s1, dh, H, T(0));
-    }
-  });
+  backward_through_time<T>(
+      s, act, reverse, rg, dy, dh, T(0), threads,
+      [&](int64_t tt, int64_t nb, int64_t j0, int64_t j1, int buf, const T* din) {
+        T* dgt = dg + tt * B * H;
+        if (j1 > j0) rnn_gates_backward<T>(nb, j0, j1, H, relu, acts + tt * B * H, din, dgt);
+        zero_tail(nb, B, H, 1, H, j0, j1, dgt);
+        rg.pack_columns(buf, nb, dgt, H, j0, j1);
+      });
 }
 
 #define FASTDL_INSTANTIATE_RNN_LOOPS(T)                                                        \
