@@ -2,8 +2,9 @@
 
 - ``DigitJudge``: a small MLP classifier trained on the real digits in a second or two (~97%
   held-out accuracy); on generated images it reports the mean top-class confidence (~0.97 on
-  real test digits, ~0.1 on noise, blobs in between), how many classes the samples cover, and
-  for a conditional model the accuracy of the requested labels.
+  real test digits, ~0.12 on an untrained generator's near-constant images, but ~0.6 on clipped
+  Gaussian noise: pair it with ``pixel_stats``), how many classes the samples cover, and for a
+  conditional model the accuracy of the requested labels.
 - ``pixel_stats``: the samples' mean image and per-pixel spread against the data's (RMS
   differences; 0 for a perfect match).
 

@@ -17,13 +17,18 @@ torch = pytest.importorskip("torch")
 def _torch_mirror(module):
     """The same network in torch (layer by layer), with fastdl's weights copied."""
     layers = []
-    for m in module.main:
+    seq = module.main if isinstance(module, DCGANDiscriminator) else module
+    for m in seq:
         if isinstance(m, nn.Conv2d):
             t = torch.nn.Conv2d(m.in_channels, m.out_channels, m.kernel_size, m.stride,
                                 m.padding, bias=m.bias is not None)
         elif isinstance(m, nn.ConvTranspose2d):
             t = torch.nn.ConvTranspose2d(m.in_channels, m.out_channels, m.kernel_size, m.stride,
                                          m.padding, bias=m.bias is not None)
+        elif isinstance(m, nn.Linear):
+            t = torch.nn.Linear(m.in_features, m.out_features)
+        elif isinstance(m, nn.LayerNorm):
+            t = torch.nn.LayerNorm(m.normalized_shape, m.eps)
         elif isinstance(m, nn.LeakyReLU):
             t = torch.nn.LeakyReLU(m.negative_slope)
         elif isinstance(m, nn.GroupNorm):
@@ -40,7 +45,7 @@ def _torch_mirror(module):
             raise AssertionError(f"no torch mirror for {m}")
         layers.append(t)
     mirror = torch.nn.Sequential(*layers).double()
-    state = {k: torch.tensor(v.numpy()) for k, v in module.main.state_dict().items()}
+    state = {k: torch.tensor(v.numpy()) for k, v in seq.state_dict().items()}
     mirror.load_state_dict(state)
     return mirror
 
@@ -55,12 +60,21 @@ def _torch_penalty(mirror, real, fake, eps, labels, num_classes):
     return ((g.reshape(len(x), -1).norm(dim=1) - 1) ** 2).mean()
 
 
+def _other_critic():
+    """Transposed conv, LayerNorm and Linear on the penalty's path as well."""
+    return nn.Sequential(nn.Conv2d(1, 4, 3, 1, 1), nn.LeakyReLU(0.2),
+                         nn.ConvTranspose2d(4, 4, 4, 2, 1), nn.LayerNorm([4, 16, 16]),
+                         nn.LeakyReLU(0.1), nn.Conv2d(4, 4, 4, 4, 0), nn.Flatten(),
+                         nn.Linear(64, 1), nn.Flatten(0))
+
+
 @pytest.mark.parametrize("norm,num_classes,size", [("layer", 0, 8), ("instance", 0, 16),
-                                                   (None, 10, 8)])
+                                                   (None, 10, 8), ("other", 0, 8)])
 def test_gradient_penalty_and_its_parameter_gradient_match_torch(norm, num_classes, size):
     fastdl.manual_seed(1)
-    critic = DCGANDiscriminator(base=4, image_size=size, num_classes=num_classes,
-                                norm=norm).double()
+    critic = (_other_critic() if norm == "other" else
+              DCGANDiscriminator(base=4, image_size=size, num_classes=num_classes, norm=norm))
+    critic = critic.double()
     for p in critic.parameters():  # DCGAN's init is N(0, 0.02): make the weights O(1)
         p.data = p.data * 0 + fastdl.randn(*p.shape, dtype=fastdl.float64) * 0.5
     mirror = _torch_mirror(critic)
@@ -77,7 +91,7 @@ def test_gradient_penalty_and_its_parameter_gradient_match_torch(norm, num_class
     assert theirs.item() > 1e-3  # a penalty that is not trivially zero
     ours.backward()
     theirs.backward()
-    ours_grads = dict(critic.main.named_parameters())
+    ours_grads = dict(getattr(critic, "main", critic).named_parameters())
     checked = 0
     for name, tp in mirror.named_parameters():
         g_ours = ours_grads[name].grad

@@ -86,21 +86,25 @@ class GaussianDiffusion:
     def _at(values, t, like):
         """values[t] shaped (N, 1, ..., 1) as a tensor of ``like``'s dtype."""
         v = np.asarray(values)[np.asarray(t, np.int64)].reshape((-1,) + (1,) * (like.ndim - 1))
-        return fastdl.tensor(v).to(like.dtype)
+        return fastdl.tensor(v, device=like.device).to(like.dtype)
 
     @staticmethod
     def _steps(t, n):
         t = np.asarray(t.numpy() if isinstance(t, fastdl.Tensor) else t, np.int64)
         return np.broadcast_to(t, (n,)).copy()
 
+    @staticmethod
+    def _noise_like(x):
+        return fastdl.randn(*x.shape, dtype=x.dtype, device=x.device)
+
     def _eps(self, x, t):
-        return self.model(x, fastdl.tensor(t))
+        return self.model(x, fastdl.tensor(t, device=x.device))
 
     # ---- training ---------------------------------------------------------------------------
     def q_sample(self, x0, t, noise=None):
         """x_t = sqrt(abar_t) x0 + sqrt(1 - abar_t) noise (noise drawn when not given)."""
         t = self._steps(t, x0.shape[0])
-        noise = fastdl.randn(*x0.shape, dtype=x0.dtype) if noise is None else noise
+        noise = self._noise_like(x0) if noise is None else noise
         return (self._at(np.sqrt(self.alphas_cumprod), t, x0) * x0 +
                 self._at(np.sqrt(1 - self.alphas_cumprod), t, x0) * noise)
 
@@ -110,7 +114,7 @@ class GaussianDiffusion:
         if t is None:
             t = fastdl.randint(0, self.timesteps, (n,)).numpy()
         t = self._steps(t, n)
-        noise = fastdl.randn(*x0.shape, dtype=x0.dtype) if noise is None else noise
+        noise = self._noise_like(x0) if noise is None else noise
         return F.mse_loss(self._eps(self.q_sample(x0, t, noise), t), noise)
 
     # ---- sampling ---------------------------------------------------------------------------
@@ -152,7 +156,8 @@ class GaussianDiffusion:
     def _start(self, n, shape, noise, dtype):
         if noise is not None:
             return noise
-        return fastdl.randn(n, *shape, dtype=dtype)
+        device = next(iter(self.model.parameters()), fastdl.zeros(1)).device
+        return fastdl.randn(n, *shape, dtype=dtype, device=device)
 
     def _run(self, steps_fn, model_was_training):
         try:
@@ -169,8 +174,7 @@ class GaussianDiffusion:
             x = self._start(n, shape, noise, dtype)
             for t in reversed(range(self.timesteps)):
                 mean, var, _ = self.p_mean_variance(x, t)
-                x = mean if t == 0 else mean + var.sqrt() * fastdl.randn(*x.shape,
-                                                                         dtype=x.dtype)
+                x = mean if t == 0 else mean + var.sqrt() * self._noise_like(x)
             return x
         return self._run(steps, was_training)
 
@@ -188,7 +192,6 @@ class GaussianDiffusion:
             for i in reversed(range(len(times))):
                 t, t_prev = int(times[i]), int(times[i - 1]) if i > 0 else -1
                 mean, std, _ = self.ddim_step_params(x, t, t_prev, eta)
-                x = mean if t_prev < 0 or eta == 0 else mean + std * fastdl.randn(
-                    *x.shape, dtype=x.dtype)
+                x = mean if t_prev < 0 or eta == 0 else mean + std * self._noise_like(x)
             return x
         return self._run(run, was_training)

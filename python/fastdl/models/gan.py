@@ -166,7 +166,7 @@ def gradient_penalty(critic, real, fake, labels=None, eps=None):
     n = real.shape[0]
     shape = (n,) + (1,) * (real.ndim - 1)
     if eps is None:
-        eps = fastdl.rand(*shape, dtype=real.dtype)
+        eps = fastdl.rand(*shape, dtype=real.dtype, device=real.device)
     else:
         eps = (eps if isinstance(eps, fastdl.Tensor) else fastdl.tensor(np.asarray(eps)))
         eps = eps.to(real.dtype).reshape(shape)
@@ -223,15 +223,18 @@ class GANTrainer:
         self.steps = 0
         self._g_loss = float("nan")
 
+    def _device(self):
+        return next(iter(self.generator.parameters())).device
+
     def latent(self, n):
-        """Standard normal noise (n, latent_dim)."""
-        return fastdl.randn(n, self.generator.latent_dim)
+        """Standard normal noise (n, latent_dim) on the generator's device."""
+        return fastdl.randn(n, self.generator.latent_dim, device=self._device())
 
     def _labels(self, labels, n):
         if not self.num_classes:
             return None
         if labels is None:
-            return fastdl.randint(0, self.num_classes, (n,))
+            return fastdl.randint(0, self.num_classes, (n,), device=self._device())
         return labels if isinstance(labels, fastdl.Tensor) else fastdl.tensor(np.asarray(labels))
 
     def _d(self, x, labels):

@@ -35,10 +35,10 @@ def sinusoidal_embedding(t, dim, max_period=10000.0):
     half = dim // 2
     freqs = np.exp(-math.log(max_period) * np.arange(half, dtype=np.float64) / half)
     dtype = t.dtype if t.is_floating_point() else fastdl.float32
-    args = t.to(dtype).reshape(-1, 1) * fastdl.tensor(freqs).to(dtype)
+    args = t.to(dtype).reshape(-1, 1) * fastdl.tensor(freqs, device=t.device).to(dtype)
     emb = fastdl.cat([args.cos(), args.sin()], dim=1)
     if dim % 2:
-        emb = fastdl.cat([emb, fastdl.zeros(t.shape[0], 1, dtype=dtype)], dim=1)
+        emb = fastdl.cat([emb, fastdl.zeros(t.shape[0], 1, dtype=dtype, device=t.device)], dim=1)
     return emb
 
 
@@ -155,7 +155,7 @@ class UNet(nn.Module):
     def forward(self, x, t):
         if x.ndim != 4:
             raise ValueError(f"UNet: expected images (N, C, H, W), got {tuple(x.shape)}")
-        t = t if isinstance(t, fastdl.Tensor) else fastdl.tensor(np.asarray(t))
+        t = t if isinstance(t, fastdl.Tensor) else fastdl.tensor(np.asarray(t), device=x.device)
         if t.ndim == 0:
             t = t.reshape(1).expand(x.shape[0])
         if tuple(t.shape) != (x.shape[0],):
