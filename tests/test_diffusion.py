@@ -82,6 +82,19 @@ def test_ddim_with_every_step_and_eta_1_is_the_ddpm_step(schedule, clip):
         np.testing.assert_allclose(std.numpy().ravel() ** 2, np.full(4, var), rtol=1e-9)
 
 
+def test_ddim_sampling_with_every_step_and_eta_1_retraces_ddpm_sampling():
+    """Same seed, same draws in the same order: the two samplers give the same chain."""
+    diffusion = GaussianDiffusion(_FixedEps(), timesteps=12, schedule="cosine")
+    fastdl.manual_seed(3)
+    a = diffusion.sample(3, (1, 4, 5), dtype=fastdl.float64).numpy()
+    fastdl.manual_seed(3)
+    b = diffusion.ddim_sample(3, (1, 4, 5), steps=12, eta=1.0, dtype=fastdl.float64).numpy()
+    fastdl.manual_seed(3)
+    c = diffusion.ddim_sample(3, (1, 4, 5), steps=12, eta=0.0, dtype=fastdl.float64).numpy()
+    np.testing.assert_allclose(a, b, rtol=1e-9, atol=1e-11)
+    assert np.abs(a - c).max() > 1e-3  # eta = 0 is a different (deterministic) chain
+
+
 def test_ddim_skipping_steps_matches_the_formula():
     T, t, s, eta = 50, 37, 12, 0.5
     diffusion = GaussianDiffusion(_FixedEps(), timesteps=T, schedule="linear",

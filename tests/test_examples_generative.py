@@ -22,7 +22,8 @@ def _run(name, *args):
     return module.main(["--quick", *args])
 
 
-@pytest.mark.parametrize("flags", [[], ["--conditional"], ["--wgan"], ["--wgan-gp"]])
+@pytest.mark.parametrize("flags", [[], ["--conditional"], ["--wgan"],
+                                   ["--wgan-gp", "--conditional"]])
 def test_gan_example_quick(flags, tmp_path, capsys):
     result = _run("dcgan_digits", *flags, "--out", str(tmp_path))
     out = capsys.readouterr().out

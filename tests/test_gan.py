@@ -114,6 +114,12 @@ def test_gradient_penalty_bad_input():
         DCGANGenerator(latent_dim=4, num_classes=10)(fastdl.randn(2, 4))
     with pytest.raises(ValueError, match="loss must be one of"):
         GANTrainer(DCGANGenerator(), critic, loss="lsgan")
+    conditional = GANTrainer(DCGANGenerator(latent_dim=4, base=4, num_classes=10),
+                             DCGANDiscriminator(base=4, num_classes=10))
+    with pytest.raises(ValueError, match="need the real images' labels"):
+        conditional.step(fastdl.randn(2, 1, 8, 8))
+    with pytest.raises(ValueError, match=r"expected 2 labels, got shape \(3,\)"):
+        conditional.step(fastdl.randn(2, 1, 8, 8), [1, 2, 3])
 
 
 def _digits():

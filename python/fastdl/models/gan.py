@@ -235,7 +235,11 @@ class GANTrainer:
             return None
         if labels is None:
             return fastdl.randint(0, self.num_classes, (n,), device=self._device())
-        return labels if isinstance(labels, fastdl.Tensor) else fastdl.tensor(np.asarray(labels))
+        if not isinstance(labels, fastdl.Tensor):
+            labels = fastdl.tensor(np.asarray(labels), device=self._device())
+        if tuple(labels.shape) != (n,):
+            raise ValueError(f"GANTrainer: expected {n} labels, got shape {tuple(labels.shape)}")
+        return labels
 
     def _d(self, x, labels):
         return self.discriminator(x) if labels is None else self.discriminator(x, labels)
@@ -248,9 +252,9 @@ class GANTrainer:
         their labels for conditional models) against as many fakes; a generator update every
         ``n_critic`` calls. Returns the step's numbers (see the class docstring)."""
         n = real.shape[0]
-        labels = self._labels(labels, n)
         if self.num_classes and labels is None:
             raise ValueError("GANTrainer: conditional models need the real images' labels")
+        labels = self._labels(labels, n)
         stats = {}  # fakes for the critic take the real images' labels (conditional models)
         with fastdl.no_grad():
             fake = self._g(self.latent(n), labels)
