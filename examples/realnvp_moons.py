@@ -1,7 +1,7 @@
 """Fit a RealNVP normalizing flow to two-moons data (generated with numpy) and compare its exact
 test log-likelihood with a fitted Gaussian's.
 
-    python examples/realnvp_moons.py [--steps 1500] [--layers 6] [--hidden 64] [--png moons.png]
+    python examples/realnvp_moons.py [--steps 2000] [--layers 8] [--hidden 64] [--png moons.png]
 """
 from __future__ import annotations
 
@@ -26,7 +26,7 @@ def gaussian_baseline(train: np.ndarray, test: np.ndarray) -> float:
     return float(np.mean(-0.5 * (maha + logdet + train.shape[1] * np.log(2 * np.pi))))
 
 
-def train(steps: int = 1500, layers: int = 6, hidden: int = 64, batch_size: int = 256,
+def train(steps: int = 2000, layers: int = 8, hidden: int = 64, batch_size: int = 256,
           lr: float = 3e-3, n_train: int = 2000, n_test: int = 1000, noise: float = 0.08,
           seed: int = 0, png=None, verbose: bool = True) -> dict:
     fastdl.manual_seed(seed)
@@ -83,8 +83,8 @@ def save_scatter(samples: np.ndarray, data: np.ndarray, path: str, verbose: bool
 
 def main(argv=None):
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--steps", type=int, default=1500)
-    parser.add_argument("--layers", type=int, default=6)
+    parser.add_argument("--steps", type=int, default=2000)
+    parser.add_argument("--layers", type=int, default=8)
     parser.add_argument("--hidden", type=int, default=64)
     parser.add_argument("--batch-size", type=int, default=256)
     parser.add_argument("--lr", type=float, default=3e-3)
