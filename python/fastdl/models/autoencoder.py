@@ -76,13 +76,20 @@ def kl_sparsity_penalty(code, rho: float = 0.05, eps: float = 1e-6):
     if code.ndim != 2:
         raise ValueError(f"kl_sparsity_penalty: code must be (N, units), got shape "
                          f"{tuple(code.shape)}")
-    values = code.detach().cpu().numpy() if hasattr(code, "detach") else np.asarray(code)
+    values = _host(code)
     if values.size and (values.min() < 0 or values.max() > 1):
         raise ValueError(f"kl_sparsity_penalty: code values must lie in [0, 1] (use a sigmoid "
                          f"code), got range [{values.min():.3g}, {values.max():.3g}]")
     rho_hat = code.mean(0).clamp(eps, 1.0 - eps)
     kl = rho * (rho / rho_hat).log() + (1.0 - rho) * ((1.0 - rho) / (1.0 - rho_hat)).log()
     return kl.sum()
+
+
+def _host(x):
+    """A numpy copy of a Tensor (CPU or GPU), a cupy array or anything array-like."""
+    if isinstance(x, fastdl.Tensor):
+        return x.detach().cpu().numpy()
+    return np.asarray(x.get() if hasattr(x, "get") and not isinstance(x, dict) else x)
 
 
 def roc_auc_score(labels, scores) -> float:
@@ -94,8 +101,8 @@ def roc_auc_score(labels, scores) -> float:
         >>> fastdl.models.roc_auc_score([0, 0, 1, 1], [0.1, 0.4, 0.35, 0.8])
         0.75
     """
-    labels = np.asarray(labels).reshape(-1)
-    scores = np.asarray(getattr(scores, "data", scores), dtype=np.float64).reshape(-1)
+    labels = _host(labels).reshape(-1)
+    scores = _host(scores).astype(np.float64).reshape(-1)
     if labels.shape != scores.shape:
         raise ValueError(f"roc_auc_score: labels {labels.shape} and scores {scores.shape} "
                          f"differ in length")

@@ -164,6 +164,7 @@ class RealNVP(nn.Module):
         """``n`` samples (n, features): the inverse flow of standard normal draws."""
         if int(n) < 1:
             raise ValueError(f"RealNVP.sample: n must be >= 1, got {n}")
-        dtype = next(self.parameters()).dtype
+        p = next(self.parameters())
         with fastdl.no_grad():
-            return self.inverse(fastdl.randn(int(n), self.features, dtype=dtype))
+            return self.inverse(fastdl.randn(int(n), self.features, dtype=p.dtype,
+                                             device=p.device))

@@ -12,6 +12,7 @@ import numpy as np
 
 import fastdl
 from fastdl import nn
+from fastdl.models.autoencoder import _host
 from fastdl.models.mlp import MLP
 from fastdl.nn import functional as F
 
@@ -164,7 +165,7 @@ class VAE(nn.Module):
 
     def _prior(self, n):
         p = next(self.parameters())
-        return fastdl.randn(n, self.latent, dtype=p.dtype)
+        return fastdl.randn(n, self.latent, dtype=p.dtype, device=p.device)
 
     def reconstruct(self, x):
         """Decoder means at the posterior means: the deterministic reconstruction of x."""
@@ -182,7 +183,8 @@ class VAE(nn.Module):
         ends = fastdl.stack([a.reshape(-1), b.reshape(-1)])
         mu = self._encode(ends, labels)[0]
         p = next(self.parameters())
-        t = fastdl.tensor(np.linspace(0.0, 1.0, int(steps)).reshape(-1, 1), dtype=p.dtype)
+        t = fastdl.tensor(np.linspace(0.0, 1.0, int(steps)).reshape(-1, 1), dtype=p.dtype,
+                          device=p.device)
         return mu[0:1] * (1.0 - t) + mu[1:2] * t
 
     def _interpolate(self, a, b, steps):
@@ -221,8 +223,9 @@ class ConditionalVAE(VAE):
     def _one_hot(self, t, y):
         if y is None:
             raise TypeError("ConditionalVAE: labels are required")
-        labels = y if isinstance(y, fastdl.Tensor) else fastdl.tensor(np.asarray(y))
-        values = labels.cpu().numpy() if hasattr(labels, "cpu") else np.asarray(labels)
+        labels = y if isinstance(y, fastdl.Tensor) else fastdl.tensor(np.asarray(y),
+                                                                      device=t.device)
+        values = _host(labels)
         if labels.ndim != 1 or labels.shape[0] != t.shape[0]:
             raise ValueError(f"ConditionalVAE: labels must be (N,) with N = {t.shape[0]}, got "
                              f"shape {tuple(labels.shape)}")
@@ -259,8 +262,9 @@ class ConditionalVAE(VAE):
 
     def sample(self, labels):
         """One sample in data space per label (N,)."""
-        labels = labels if isinstance(labels, fastdl.Tensor) else fastdl.tensor(
-            np.asarray(labels, dtype=np.int64))
+        if not isinstance(labels, fastdl.Tensor):
+            labels = fastdl.tensor(np.asarray(labels, dtype=np.int64),
+                                   device=next(self.parameters()).device)
         if labels.ndim != 1 or labels.shape[0] < 1:
             raise ValueError(f"ConditionalVAE.sample: labels must be a non-empty (N,) vector, "
                              f"got shape {tuple(labels.shape)}")
@@ -281,10 +285,11 @@ class ConditionalVAE(VAE):
                                                              steps))
 
     def _interpolate_cond(self, a, b, label_a, label_b, steps):
-        ends = fastdl.tensor(np.array([label_a, label_b], dtype=np.int64))
+        ends = fastdl.tensor(np.array([label_a, label_b], dtype=np.int64), device=a.device)
         z = self._line(a, b, steps, ends)
         p = next(self.parameters())
         t = np.linspace(0.0, 1.0, int(steps)).reshape(-1, 1)
         eye = np.eye(self.num_classes)
-        onehot = fastdl.tensor((1 - t) * eye[label_a] + t * eye[label_b], dtype=p.dtype)
+        onehot = fastdl.tensor((1 - t) * eye[label_a] + t * eye[label_b], dtype=p.dtype,
+                               device=p.device)
         return self._to_data(self.decoder(fastdl.cat([z, onehot], 1)))
