@@ -108,6 +108,11 @@ def test_ddim_skipping_steps_matches_the_formula():
     m, std, _ = diffusion.ddim_step_params(fastdl.tensor(x), t, s, eta=eta)
     np.testing.assert_allclose(m.numpy(), mean, rtol=1e-10, atol=1e-12)
     np.testing.assert_allclose(std.numpy().ravel(), np.full(3, sigma), rtol=1e-10)
+    # one DDIM step goes from T - 1 straight to x0_hat
+    one = diffusion.ddim_sample(3, (2, 4, 6), steps=1, noise=fastdl.tensor(x)).numpy()
+    eps_last = _numpy_eps(x, np.full(3, T - 1))
+    np.testing.assert_allclose(one, (x - np.sqrt(1 - abar[-1]) * eps_last) / np.sqrt(abar[-1]),
+                               rtol=1e-10, atol=1e-12)
     # the last step (to t = -1) lands on x0_hat with no noise
     m, std, x0_hat = diffusion.ddim_step_params(fastdl.tensor(x), 0, -1, eta=1.0)
     np.testing.assert_allclose(m.numpy(), x0_hat.numpy(), atol=1e-12)

@@ -183,7 +183,8 @@ class GaussianDiffusion:
         is ancestral sampling; ``eta`` = 0 is deterministic given the start noise)."""
         if not 1 <= steps <= self.timesteps:
             raise ValueError(f"ddim_sample: steps must be in [1, {self.timesteps}], got {steps}")
-        times = np.unique(np.round(np.linspace(0, self.timesteps - 1, steps)).astype(np.int64))
+        # evenly spaced, always starting at T - 1 (one step: straight from x_{T-1} to x0_hat)
+        times = np.unique(np.round(np.linspace(self.timesteps - 1, 0, steps)).astype(np.int64))
         was_training = self.model.training
         self.model.eval()
 
