@@ -155,7 +155,7 @@ def test_unet_bad_input():
 
 def test_ddpm_learns_to_denoise_digits():
     """A zero predictor's loss is E[eps^2] = 1; a tiny U-Net gets under 0.45 in 50 steps
-    (measured ~0.33 at steps 40-50, ~0.27 at 100)."""
+    (measured over seeds 0-4: 0.91-1.01 over the first 3 steps, 0.31-0.33 over the last 10)."""
     X, _ = load_digits(flatten=False)
     X = (X[:, None] * 2 - 1).astype(np.float32)
     fastdl.manual_seed(0)

@@ -132,9 +132,10 @@ def _mean_image_rms(samples, data):
 
 
 # At these sizes the untrained generator's samples are far from the data's mean image (RMS
-# difference ~0.65 on the [-1, 1] scale: it outputs ~0 everywhere); after a few seconds of
-# training every flavour brings it under 0.35 (measured: see the README's GAN section).
-@pytest.mark.parametrize("loss,lr,steps", [("dcgan", 2e-3, 100), ("wgan", 2e-3, 60),
+# difference ~0.65 on the [-1, 1] scale: it outputs ~0 everywhere); 100 steps bring it under 0.42
+# for every flavour (measured over seeds 0-5: DCGAN 0.21-0.37, WGAN 0.24-0.28, WGAN-GP
+# 0.20-0.32; GAN training oscillates, so the bound leaves room).
+@pytest.mark.parametrize("loss,lr,steps", [("dcgan", 2e-3, 100), ("wgan", 2e-3, 100),
                                            ("wgan-gp", 5e-3, 100)])
 def test_gan_learns_the_digits_mean_image(loss, lr, steps):
     X, _ = _digits()
@@ -148,7 +149,7 @@ def test_gan_learns_the_digits_mean_image(loss, lr, steps):
     for _ in range(steps):
         stats = trainer.step(fastdl.tensor(X[rng.choice(len(X), 32)]))
     after = _mean_image_rms(trainer.sample(256).numpy(), X)
-    assert before > 0.5 and after < 0.35, (before, after, stats)
+    assert before > 0.5 and after < 0.42, (before, after, stats)
     assert all(np.isfinite(v) for v in stats.values())
     if loss == "wgan":
         assert max(float(np.abs(p.detach().numpy()).max()) for p in d.parameters()) <= 0.01 + 1e-7
@@ -157,14 +158,15 @@ def test_gan_learns_the_digits_mean_image(loss, lr, steps):
 def test_conditional_gan_follows_labels():
     """Conditional DCGAN: the mean image generated for label k is closer to the data's mean
     image of digit k than to the other digits' (a nearest-class-mean classifier on the
-    generated class means beats chance, 1 in 10, by far)."""
+    generated class means beats chance, 1 in 10, by far: 9-10 of 10 over seeds 0-5 after 200
+    steps; 2-9 after 120, so fewer steps would make a flaky test)."""
     X, y = _digits()
     fastdl.manual_seed(0)
     rng = np.random.default_rng(0)
     g = DCGANGenerator(latent_dim=16, base=8, num_classes=10)
     d = DCGANDiscriminator(base=8, num_classes=10)
     trainer = GANTrainer(g, d, loss="dcgan", lr=2e-3)
-    for _ in range(120):
+    for _ in range(200):
         idx = rng.choice(len(X), 32)
         trainer.step(fastdl.tensor(X[idx]), fastdl.tensor(y[idx]))
     labels = np.repeat(np.arange(10), 20)
@@ -173,4 +175,4 @@ def test_conditional_gan_follows_labels():
     gen_means = np.stack([samples[labels == k].mean(0) for k in range(10)]).reshape(10, -1)
     dist = ((gen_means[:, None] - class_means[None]) ** 2).sum(-1)
     correct = int((dist.argmin(1) == np.arange(10)).sum())
-    assert correct >= 6, dist.argmin(1)
+    assert correct >= 7, dist.argmin(1)

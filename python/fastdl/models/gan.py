@@ -11,7 +11,7 @@ WGAN with weight clipping (Arjovsky et al. 2017) and WGAN-GP (Gulrajani et al. 2
 - ``gradient_penalty(critic, real, fake)``: E[(||d critic(x_hat) / d x_hat||_2 - 1)^2] at random
   interpolates, differentiable w.r.t. the critic's parameters (``autograd.grad`` with
   ``create_graph=True``: a double backward through every op of the critic).
-- ``GANTrainer``: one training step per call for the four losses (``"dcgan"``, ``"wgan"``,
+- ``GANTrainer``: one training step per call for the three losses (``"dcgan"``, ``"wgan"``,
   ``"wgan-gp"``; conditional when the models take labels), with the papers' optimizers.
 """
 from __future__ import annotations
@@ -64,7 +64,7 @@ class DCGANGenerator(nn.Module):
         width = base * 2 ** doublings
         layers = [nn.ConvTranspose2d(latent_dim + num_classes, width, 2, 1, 0, bias=False),
                   nn.BatchNorm2d(width), nn.ReLU(True)]
-        for k in range(doublings - 1):
+        for _ in range(doublings - 1):
             layers += [nn.ConvTranspose2d(width, width // 2, 4, 2, 1, bias=False),
                        nn.BatchNorm2d(width // 2), nn.ReLU(True)]
             width //= 2
