@@ -176,3 +176,22 @@ def test_conditional_gan_follows_labels():
     dist = ((gen_means[:, None] - class_means[None]) ** 2).sum(-1)
     correct = int((dist.argmin(1) == np.arange(10)).sum())
     assert correct >= 7, dist.argmin(1)
+
+
+def test_wgan_updates_the_generator_once_every_n_critic_steps():
+    fastdl.manual_seed(0)
+    g, d = DCGANGenerator(latent_dim=4, base=4), DCGANDiscriminator(base=4, norm=None)
+    trainer = GANTrainer(g, d, loss="wgan", n_critic=3, lr=1e-2)
+
+    def weights(module):
+        return np.concatenate([p.detach().numpy().ravel() for p in module.parameters()])
+
+    real = fastdl.rand(8, 1, 8, 8) * 2 - 1
+    g0 = weights(g)
+    for _ in range(2):
+        d_before = weights(d)
+        stats = trainer.step(real)
+        assert not np.array_equal(weights(d), d_before)  # the critic moves every step
+    assert np.array_equal(weights(g), g0) and np.isnan(stats["g_loss"])
+    stats = trainer.step(real)
+    assert not np.array_equal(weights(g), g0) and np.isfinite(stats["g_loss"])
