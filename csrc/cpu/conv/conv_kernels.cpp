@@ -463,8 +463,11 @@ constexpr int kTileRows = 4, kTileVectors = 3;  // 12 + 3 + 1 of 16 ymm register
 #else
 constexpr int kTileRows = 4, kTileVectors = 4;  // scalars
 #endif
-// k (patch) block of the forward: a packed weight block of kKBlock x NW streams from L2.
-constexpr int64_t kKBlock = 1024;
+// k (patch) block of the forward: a packed weight block of kKBlock x NW streams from L2. Every
+// block after the first re-reads and re-writes the outputs through the scalar scatter, so one
+// block covers ResNet's patches up to 3 x 3 x 256 (layer2 fwd 3.18 -> 3.06 ms with 1152 instead
+// of 1024; 96 .. 384 were 5-35% slower); a 2304 x 48 block is 442 KiB of the 1 MiB L2.
+constexpr int64_t kKBlock = 2304;
 
 // tile[i][j] = sum_p b[off[p] + i] * w[p][j] for MR grid positions i and NV vectors of output
 // channels j: the weights (packed [p][NW], read in order) are the vector operand, the padded
@@ -569,35 +572,95 @@ bool padded_rows_tasks_apply(const ConvGeometry& g, int threads) {
   return threads <= 1 || split_tasks(g.batch * g.groups, threads);
 }
 
-// W (K x patch, rows grouped) -> per group, ceil(Kg / NW) slivers of patch x NW output channels
-// (zero columns past Kg): the forward's vector operand, read in order.
+// Packed weights: per group, ceil(Kg / NW) slivers of patch x NW output channels (zero columns
+// past Kg), the forward's vector operand, read in order. The storage is kept per thread and
+// slot (a call packs up to one set per phase): a fresh zeroed std::vector per call cost ~0.8 ms
+// of page faults and zeroing at ResNet-18's layer3 (2.4 MB of weights for a 3 ms convolution).
 template <typename T>
-std::vector<T> pack_weight_slivers(const ConvGeometry& g, const T* w) {
+int64_t packed_size(const ConvGeometry& g) {
   constexpr int64_t NW = kTileVectors * Vec<T>::L;
+  return g.groups * ceil_div(g.group_out(), NW) * g.patch() * NW;
+}
+
+thread_local std::vector<std::unique_ptr<PackBuffer>> tls_packed;
+template <typename T>
+T* packed_storage(size_t slot, int64_t count) {
+  while (tls_packed.size() <= slot) tls_packed.push_back(std::make_unique<PackBuffer>());
+  return tls_packed[slot]->get<T>(count);
+}
+
+// packed[gi][block][r][j] = w[gi * gstride + k * kstride + roff[r]] for output channel
+// k = block * NW + j of group gi and patch row r (roff: one offset per row, so a flipped and
+// transposed weight needs no copy and no division per element); in blocks of 16 rows so both
+// the reads and the writes (16 x NW elements) stay within a few cache lines.
+template <typename T>
+void pack_weight_slivers(const ConvGeometry& g, const T* w, int64_t gstride, int64_t kstride,
+                         const std::vector<int64_t>& roff, T* packed) {
+  constexpr int64_t NW = kTileVectors * Vec<T>::L, RB = 16;
   const int64_t G = g.groups, Kg = g.group_out(), R = g.patch(), blocks = ceil_div(Kg, NW);
-  std::vector<T> packed(size_t(G * blocks * R * NW), T(0));
   for (int64_t gi = 0; gi < G; ++gi)
-    for (int64_t k = 0; k < Kg; ++k) {
-      const T* src = w + (gi * Kg + k) * R;
-      T* dst = packed.data() + ((gi * blocks + k / NW) * R) * NW + k % NW;
-      for (int64_t r = 0; r < R; ++r) dst[r * NW] = src[r];
+    for (int64_t b = 0; b < blocks; ++b) {
+      T* dst = packed + (gi * blocks + b) * R * NW;
+      const int64_t nk = std::min(NW, Kg - b * NW);
+      for (int64_t r0 = 0; r0 < R; r0 += RB) {
+        const int64_t r1 = std::min(R, r0 + RB);
+        for (int64_t j = 0; j < nk; ++j) {
+          const T* src = w + gi * gstride + (b * NW + j) * kstride;
+          for (int64_t r = r0; r < r1; ++r) dst[r * NW + j] = src[roff[size_t(r)]];
+        }
+        if (nk < NW)
+          for (int64_t r = r0; r < r1; ++r) std::fill(dst + r * NW + nk, dst + (r + 1) * NW, T(0));
+      }
     }
-  return packed;
+}
+
+// roff[r] = r: rows stored in order.
+inline std::vector<int64_t> identity_rows(int64_t R) {
+  std::vector<int64_t> roff(static_cast<size_t>(R));
+  for (int64_t r = 0; r < R; ++r) roff[size_t(r)] = r;
+  return roff;
 }
 
 // The group's input channels copied into the zero-padded grid (plus kGridSlack zero elements
 // that the last tile's reads may reach).
 constexpr int64_t kGridSlack = 64;
+// Images [n0, n0 + nb) of group gi side by side (image i at i * Cg * plane).
 template <typename T>
-T* padded_group(const ConvGeometry& g, const PaddedGrid& grid, const T* xg) {
-  const int64_t Cg = g.group_in();
-  T* xp = tls_col.get<T>(Cg * grid.plane + kGridSlack);
+T* padded_group(const ConvGeometry& g, const PaddedGrid& grid, const T* x, int64_t n0,
+                int64_t nb, int64_t gi) {
+  const int64_t Cg = g.group_in(), image = Cg * grid.plane;
+  T* xp = tls_col.get<T>(nb * image + kGridSlack);
   const int64_t ones[3] = {1, 1, 1};
-  for (int64_t c = 0; c < Cg; ++c)
-    place_volume(xg + c * g.in_plane(), g.in, ones, grid.offset, xp + c * grid.plane, grid.dims);
-  std::fill(xp + Cg * grid.plane, xp + Cg * grid.plane + kGridSlack, T(0));
+  for (int64_t i = 0; i < nb; ++i) {
+    const T* xg = x + ((n0 + i) * g.in_channels + gi * Cg) * g.in_plane();
+    for (int64_t c = 0; c < Cg; ++c)
+      place_volume(xg + c * g.in_plane(), g.in, ones, grid.offset, xp + i * image + c * grid.plane,
+                   grid.dims);
+  }
+  std::fill(xp + nb * image, xp + nb * image + kGridSlack, T(0));
   return xp;
 }
+
+// Images per padded-rows task: a chunk of images shares each block of packed weights (read
+// from L2 once per chunk and output-channel block instead of once per image: at 4 x 4 one image
+// is 2 tiles, and the 2.4 MB of layer3's weights came from L3 for 16 positions). Padded chunks
+// up to kRowsChunkBytes; the chunk count is a multiple of the thread count (equal work per
+// thread) when there are enough images.
+constexpr int64_t kRowsChunkBytes = 512 * 1024;
+struct ImageChunks {
+  int64_t count, batch;
+  ImageChunks(const ConvGeometry& g, int64_t image_bytes, int threads) : batch(g.batch) {
+    const char* env = std::getenv("FASTDL_CONV_ROWS_CHUNK");  // bytes; benchmarks sweep it
+    const int64_t budget = env && *env ? std::atoll(env) : kRowsChunkBytes;
+    const int64_t per = std::clamp<int64_t>(budget / std::max<int64_t>(image_bytes, 1), 1,
+                                            g.batch);
+    count = ceil_div(g.batch, per);
+    const int64_t t = std::max(threads, 1);
+    if (g.batch >= t) count = std::min(g.batch, round_up(count, t));
+  }
+  int64_t begin(int64_t c) const { return batch * c / count; }
+  int64_t end(int64_t c) const { return batch * (c + 1) / count; }
+};
 
 // The forward applies when output channels fill the vectors and the patch has several input
 // channels (LeNet's C = 1, 5 x 5: 0.66x of the im2col GEMM, whose tiles are tiny then).
@@ -614,7 +677,7 @@ template <typename T>
 struct PaddedPlan {
   ConvGeometry g;
   PaddedGrid grid;
-  std::vector<T> packed;
+  const T* packed;  // pack_weight_slivers' layout
   // Per tile: the grid index of each of its two segments of kSegment positions, and the output
   // position of each of its kTileRows lanes (-1: junk, not stored).
   std::vector<int64_t> base, position;
@@ -622,8 +685,9 @@ struct PaddedPlan {
   const T* bias;
 
   static constexpr int64_t kSegment = kTileRows / 2;
-  PaddedPlan(const ConvGeometry& g_, PaddedGrid grid_, const T* w, const T* bias_, int64_t P_)
-      : g(g_), grid(std::move(grid_)), packed(pack_weight_slivers(g_, w)), P(P_), bias(bias_) {
+  PaddedPlan(const ConvGeometry& g_, PaddedGrid grid_, const T* packed_, const T* bias_,
+             int64_t P_)
+      : g(g_), grid(std::move(grid_)), packed(packed_), P(P_), bias(bias_) {
     // FASTDL_CONV_SEGMENTS=0 keeps the grid walk (benchmarks alternate the two in one process)
     const char* env = std::getenv("FASTDL_CONV_SEGMENTS");
     if (grid.out[2] % kSegment == 0 && !(env && *env == '0')) {
@@ -662,40 +726,45 @@ struct PaddedPlan {
         position[size_t(run.column + j)] = run.position + j * grid.step[2];
   }
 
-  // Task (image n, group gi): its padded input, then every output-channel block.
-  void run(const T* x, T* out, int64_t task) const {
+  int64_t image_bytes() const { return g.group_in() * grid.plane * int64_t(sizeof(T)); }
+
+  // Task (images [n0, n0 + nb), group gi): their padded inputs, then per output-channel block
+  // and k block every image's tiles.
+  void run(const T* x, T* out, int64_t n0, int64_t nb, int64_t gi) const {
     constexpr int MR = kTileRows;
     constexpr int64_t NW = kTileVectors * Vec<T>::L;
-    const int64_t G = g.groups, Cg = g.group_in(), Kg = g.group_out(), R = g.patch();
-    const int64_t blocks = ceil_div(Kg, NW);
-    const int64_t gi = task % G, n = task / G;
-    const T* xp = padded_group(g, grid, x + (n * g.in_channels + gi * Cg) * g.in_plane());
-    T* o = out + (n * g.out_channels + gi * Kg) * P;
+    const int64_t Cg = g.group_in(), Kg = g.group_out(), R = g.patch();
+    const int64_t blocks = ceil_div(Kg, NW), image = Cg * grid.plane;
+    const T* xp0 = padded_group(g, grid, x, n0, nb, gi);
     alignas(64) T tile[MR * NW];
     for (int64_t kb = 0; kb < blocks; ++kb) {
       const int64_t nk = std::min(NW, Kg - kb * NW);
       const int nv = int(ceil_div(nk, Vec<T>::L));
       for (int64_t pc = 0; pc < R; pc += kKBlock) {
         const int64_t kc = std::min(kKBlock, R - pc);
-        const T* wb = packed.data() + ((gi * blocks + kb) * R + pc) * NW;
+        const T* wb = packed + ((gi * blocks + kb) * R + pc) * NW;
         const int64_t* off = grid.off.data() + pc;
-        for (int64_t t = 0; t < tiles; ++t) {
-          const T* b0 = xp + base[size_t(t * 2)];
-          const T* b1 = xp + base[size_t(t * 2 + 1)];
-          if (nv >= 3) offset_kernel<T, MR, kTileVectors>(kc, wb, b0, b1, off, tile);
-          else if (nv == 2) offset_kernel<T, MR, 2>(kc, wb, b0, b1, off, tile);
-          else offset_kernel<T, MR, 1>(kc, wb, b0, b1, off, tile);
-          const int64_t* pos = position.data() + t * MR;
-          for (int64_t j = 0; j < nk; ++j) {
-            const int64_t k = kb * NW + j;
-            T* orow = o + k * P;
-            if (pc == 0) {
-              const T b0 = bias ? bias[gi * Kg + k] : T(0);
-              for (int i = 0; i < MR; ++i)
-                if (pos[i] >= 0) orow[pos[i]] = tile[i * NW + j] + b0;
-            } else {
-              for (int i = 0; i < MR; ++i)
-                if (pos[i] >= 0) orow[pos[i]] += tile[i * NW + j];
+        for (int64_t n = 0; n < nb; ++n) {
+          const T* xp = xp0 + n * image;
+          T* o = out + ((n0 + n) * g.out_channels + gi * Kg) * P;
+          for (int64_t t = 0; t < tiles; ++t) {
+            const T* b0 = xp + base[size_t(t * 2)];
+            const T* b1 = xp + base[size_t(t * 2 + 1)];
+            if (nv >= 3) offset_kernel<T, MR, kTileVectors>(kc, wb, b0, b1, off, tile);
+            else if (nv == 2) offset_kernel<T, MR, 2>(kc, wb, b0, b1, off, tile);
+            else offset_kernel<T, MR, 1>(kc, wb, b0, b1, off, tile);
+            const int64_t* pos = position.data() + t * MR;
+            for (int64_t j = 0; j < nk; ++j) {
+              const int64_t k = kb * NW + j;
+              T* orow = o + k * P;
+              if (pc == 0) {
+                const T add = bias ? bias[gi * Kg + k] : T(0);
+                for (int i = 0; i < MR; ++i)
+                  if (pos[i] >= 0) orow[pos[i]] = tile[i * NW + j] + add;
+              } else {
+                for (int i = 0; i < MR; ++i)
+                  if (pos[i] >= 0) orow[pos[i]] += tile[i * NW + j];
+              }
             }
           }
         }
@@ -704,12 +773,25 @@ struct PaddedPlan {
   }
 };
 
+// `packed`: the weights in pack_weight_slivers' layout.
+template <typename T>
+void padded_rows_forward_packed(const ConvGeometry& g, const T* x, const T* packed,
+                                const T* bias, T* out, int threads) {
+  const PaddedPlan<T> plan(g, PaddedGrid(g), packed, bias, g.out_plane());
+  const ImageChunks chunks(g, plan.image_bytes(), threads);
+  parallel_tasks(chunks.count * g.groups, threads, true, [&](int64_t task) {
+    const int64_t c = task / g.groups, gi = task % g.groups;
+    plan.run(x, out, chunks.begin(c), chunks.end(c) - chunks.begin(c), gi);
+  });
+}
+
 template <typename T>
 void padded_rows_forward(const ConvGeometry& g, const T* x, const T* w, const T* bias, T* out,
                          int threads) {
-  const PaddedPlan<T> plan(g, PaddedGrid(g), w, bias, g.out_plane());
-  parallel_tasks(g.batch * g.groups, threads, true,
-                 [&](int64_t task) { plan.run(x, out, task); });
+  T* packed = packed_storage<T>(0, packed_size<T>(g));
+  const int64_t R = g.patch();
+  pack_weight_slivers<T>(g, w, g.group_out() * R, R, identity_rows(R), packed);
+  padded_rows_forward_packed(g, x, packed, bias, out, threads);
 }
 
 // The input gradient of a strided convolution (the forward of a strided transposed one) split
@@ -776,20 +858,29 @@ bool padded_rows_backward_input_strided(const ConvGeometry& g, const T* gout, co
                         src[(k0 * g.kernel[1] + k1) * g.kernel[2] + k2];
                   }
             }
-        plans.emplace_back(t, std::move(grid), wp.data(), static_cast<const T*>(nullptr), IP);
+        T* packed = packed_storage<T>(plans.size(), packed_size<T>(t));
+        const int64_t TR = t.patch();
+        pack_weight_slivers<T>(t, wp.data(), Cg * TR, TR, identity_rows(TR), packed);
+        plans.emplace_back(t, std::move(grid), packed, static_cast<const T*>(nullptr), IP);
       }
   // One parallel region: each (image, group) task runs every phase (every input position is
   // written by exactly one phase).
-  parallel_tasks(g.batch * G, threads, true, [&](int64_t task) {
-    for (const auto& plan : plans) plan.run(gout, gin, task);
-    const int64_t gi = task % G, n = task / G;
+  int64_t image_bytes = 1;
+  for (const auto& plan : plans) image_bytes = std::max(image_bytes, plan.image_bytes());
+  const ImageChunks chunks(g, image_bytes, threads);
+  parallel_tasks(chunks.count * G, threads, true, [&](int64_t task) {
+    const int64_t ch = task / G, gi = task % G;
+    const int64_t n0 = chunks.begin(ch), nb = chunks.end(ch) - n0;
+    for (const auto& plan : plans) plan.run(gout, gin, n0, nb, gi);
     for (const auto& grid : zero_phases)
-      for (int64_t c = 0; c < Cg; ++c) {
-        T* plane = gin + (n * g.in_channels + gi * Cg + c) * IP;
-        for (int64_t a0 = 0; a0 < grid.out[0]; ++a0)
-          for (int64_t a1 = 0; a1 < grid.out[1]; ++a1)
-            for (int64_t a2 = 0; a2 < grid.out[2]; ++a2) plane[grid.position(a0, a1, a2)] = T(0);
-      }
+      for (int64_t n = n0; n < n0 + nb; ++n)
+        for (int64_t c = 0; c < Cg; ++c) {
+          T* plane = gin + (n * g.in_channels + gi * Cg + c) * IP;
+          for (int64_t a0 = 0; a0 < grid.out[0]; ++a0)
+            for (int64_t a1 = 0; a1 < grid.out[1]; ++a1)
+              for (int64_t a2 = 0; a2 < grid.out[2]; ++a2)
+                plane[grid.position(a0, a1, a2)] = T(0);
+        }
   });
   return true;
 }
@@ -810,15 +901,15 @@ bool padded_rows_backward_input(const ConvGeometry& g, const T* gout, const T* w
   t.in_channels = g.out_channels;
   t.out_channels = g.in_channels;
   if (!padded_rows_forward_applies<T>(t)) return false;
-  const int64_t G = g.groups, Cg = g.group_in(), Kg = g.group_out(), KV = g.kernel_volume();
-  std::vector<T> wt(size_t(g.in_channels * Kg * KV));
-  for (int64_t gi = 0; gi < G; ++gi)
-    for (int64_t k = 0; k < Kg; ++k)
-      for (int64_t c = 0; c < Cg; ++c) {
-        const T* src = w + ((gi * Kg + k) * Cg + c) * KV;
-        std::reverse_copy(src, src + KV, wt.data() + ((gi * Cg + c) * Kg + k) * KV);
-      }
-  padded_rows_forward<T>(t, gout, wt.data(), nullptr, gin, threads);
+  // packed straight from w: output channel c of group gi, patch row (k, tap) of t is
+  // W[gi Kg + k][c][KV - 1 - tap]
+  const int64_t Cg = g.group_in(), Kg = g.group_out(), KV = g.kernel_volume();
+  T* packed = packed_storage<T>(0, packed_size<T>(t));
+  std::vector<int64_t> roff(size_t(Kg * KV));
+  for (int64_t k = 0; k < Kg; ++k)
+    for (int64_t tap = 0; tap < KV; ++tap) roff[size_t(k * KV + tap)] = k * Cg * KV + KV - 1 - tap;
+  pack_weight_slivers<T>(t, w, Kg * Cg * KV, KV, roff, packed);
+  padded_rows_forward_packed<T>(t, gout, packed, nullptr, gin, threads);
   return true;
 }
 
