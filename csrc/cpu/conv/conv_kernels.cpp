@@ -591,12 +591,14 @@ T* packed_storage(size_t slot, int64_t count) {
 
 // packed[gi][block][r][j] = w[gi * gstride + k * kstride + roff[r]] for output channel
 // k = block * NW + j of group gi and patch row r (roff: one offset per row, so a flipped and
-// transposed weight needs no copy and no division per element); in blocks of 16 rows so both
-// the reads and the writes (16 x NW elements) stay within a few cache lines.
+// transposed weight needs no copy and no division per element); in blocks of 64 rows: each
+// source row is read 256 bytes at a time (blocks of 16 rows, one cache line from each of 48
+// rows 9 KiB apart, made layer3's forward packing ~0.6 ms slower than the input gradient's),
+// and the written block (64 x NW elements) stays in L1.
 template <typename T>
 void pack_weight_slivers(const ConvGeometry& g, const T* w, int64_t gstride, int64_t kstride,
                          const std::vector<int64_t>& roff, T* packed) {
-  constexpr int64_t NW = kTileVectors * Vec<T>::L, RB = 16;
+  constexpr int64_t NW = kTileVectors * Vec<T>::L, RB = 64;
   const int64_t G = g.groups, Kg = g.group_out(), R = g.patch(), blocks = ceil_div(Kg, NW);
   for (int64_t gi = 0; gi < G; ++gi)
     for (int64_t b = 0; b < blocks; ++b) {
@@ -1028,7 +1030,10 @@ constexpr int64_t kBatchMaxPlane = 64;
 // For the forward and input gradient of a stride-1 convolution with 17..64 output positions
 // (8 x 8) the padded-rows path is as fast at 1 thread and ~20% faster at 2 (ResNet-18's layer2:
 // 2.1 vs 2.5 ms), so there (`weight` false) the batch path takes only planes of <= 16 positions.
-constexpr int64_t kBatchMaxPlaneStride1 = 16;
+// Since the padded rows walk whole output segments and pack their weights without a fresh
+// buffer, 4 x 4 (layer3) is theirs too: input gradient 3.9-4.0 vs 5.3-5.5 ms on the batch
+// path, forward even (4.1-4.2 both), 1 thread, CPU time, interleaved medians of 21.
+constexpr int64_t kBatchMaxPlaneStride1 = 8;
 bool batch_lowering(const ConvGeometry& g, bool weight) {
   if (g.in_plane() >= (int64_t(1) << 31)) return false;  // TapTable's int32 offsets
   const char* env = std::getenv("FASTDL_CONV_BATCH");
