@@ -643,6 +643,48 @@ T* padded_group(const ConvGeometry& g, const PaddedGrid& grid, const T* x, int64
   return xp;
 }
 
+// The space-to-depth input of a strided convolution g (stride s per dim, kernel k = s M): for
+// images [n0, n0 + nb) of group gi, channel (c, phase r) of the grid holds
+// x[c][s a + r - p] at grid position a (0 outside x), so that tap t = s m + r of the original
+// kernel reads grid position o + m: a stride-1 convolution with an M-tap kernel over S = s^d
+// times the channels (the weights need no zeros: every original tap is one (phase, m)).
+template <typename T>
+T* space_to_depth_group(const ConvGeometry& g, const PaddedGrid& grid, const T* x, int64_t n0,
+                        int64_t nb, int64_t gi) {
+  const int64_t S = g.stride[0] * g.stride[1] * g.stride[2];
+  const int64_t Cg = g.group_in(), image = Cg * S * grid.plane;
+  const int64_t ID = g.in[0], IH = g.in[1], IW = g.in[2];
+  T* xp = tls_col.get<T>(nb * image + kGridSlack);
+  for (int64_t i = 0; i < nb; ++i) {
+    const T* xg = x + ((n0 + i) * g.in_channels + gi * Cg) * g.in_plane();
+    for (int64_t c = 0; c < Cg; ++c)
+      for (int64_t r0 = 0; r0 < g.stride[0]; ++r0)
+        for (int64_t r1 = 0; r1 < g.stride[1]; ++r1)
+          for (int64_t r2 = 0; r2 < g.stride[2]; ++r2) {
+            const int64_t ph = (r0 * g.stride[1] + r1) * g.stride[2] + r2;
+            T* dst = xp + i * image + (c * S + ph) * grid.plane;
+            const T* src = xg + c * g.in_plane();
+            const Range rw = valid_outputs(grid.dims[2], IW, g.stride[2], r2 - g.pad[2]);
+            for (int64_t a0 = 0; a0 < grid.dims[0]; ++a0)
+              for (int64_t a1 = 0; a1 < grid.dims[1]; ++a1) {
+                T* d = dst + (a0 * grid.dims[1] + a1) * grid.dims[2];
+                const int64_t id = g.stride[0] * a0 + r0 - g.pad[0];
+                const int64_t ih = g.stride[1] * a1 + r1 - g.pad[1];
+                if (id < 0 || id >= ID || ih < 0 || ih >= IH) {
+                  std::fill(d, d + grid.dims[2], T(0));
+                  continue;
+                }
+                const T* srow = src + (id * IH + ih) * IW + r2 - g.pad[2];
+                std::fill(d, d + rw.lo, T(0));
+                for (int64_t a2 = rw.lo; a2 < rw.hi; ++a2) d[a2] = srow[g.stride[2] * a2];
+                std::fill(d + rw.hi, d + grid.dims[2], T(0));
+              }
+          }
+  }
+  std::fill(xp + nb * image, xp + nb * image + kGridSlack, T(0));
+  return xp;
+}
+
 // Images per padded-rows task: a chunk of images shares each block of packed weights (read
 // from L2 once per chunk and output-channel block instead of once per image: at 4 x 4 one image
 // is 2 tiles, and the 2.4 MB of layer3's weights came from L3 for 16 positions). Padded chunks
@@ -685,6 +727,9 @@ struct PaddedPlan {
   std::vector<int64_t> base, position;
   int64_t tiles, P;
   const T* bias;
+  // Set for a strided convolution run as its space-to-depth twin (strided_forward): the
+  // original geometry, whose input is rearranged into g's channels instead of padded.
+  const ConvGeometry* strided = nullptr;
 
   static constexpr int64_t kSegment = kTileRows / 2;
   PaddedPlan(const ConvGeometry& g_, PaddedGrid grid_, const T* packed_, const T* bias_,
@@ -737,7 +782,8 @@ struct PaddedPlan {
     constexpr int64_t NW = kTileVectors * Vec<T>::L;
     const int64_t Cg = g.group_in(), Kg = g.group_out(), R = g.patch();
     const int64_t blocks = ceil_div(Kg, NW), image = Cg * grid.plane;
-    const T* xp0 = padded_group(g, grid, x, n0, nb, gi);
+    const T* xp0 = strided ? space_to_depth_group(*strided, grid, x, n0, nb, gi)
+                           : padded_group(g, grid, x, n0, nb, gi);
     alignas(64) T tile[MR * NW];
     for (int64_t kb = 0; kb < blocks; ++kb) {
       const int64_t nk = std::min(NW, Kg - kb * NW);
@@ -794,6 +840,55 @@ void padded_rows_forward(const ConvGeometry& g, const T* x, const T* w, const T*
   const int64_t R = g.patch();
   pack_weight_slivers<T>(g, w, g.group_out() * R, R, identity_rows(R), packed);
   padded_rows_forward_packed(g, x, packed, bias, out, threads);
+}
+
+// A strided convolution whose kernel is a multiple of the stride in every dim (the transposed
+// row's 4 x 4 / 2, a GAN discriminator's), dilation 1, as the stride-1 padded-rows convolution
+// of its space-to-depth input (space_to_depth_group) with M = k / s taps per dim and S = s^d
+// times the input channels: the same FLOPs (no zero taps), no im2col tile, and the
+// padded-rows kernel instead of the GEMM on a re-packed tile. False when it does not apply.
+template <typename T>
+bool strided_forward(const ConvGeometry& g, const T* x, const T* w, const T* bias, T* out,
+                     int threads) {
+  int64_t S = 1;
+  for (int i = 0; i < 3; ++i) {
+    if (g.dilation[i] != 1 || g.kernel[i] % g.stride[i] != 0) return false;
+    S *= g.stride[i];
+  }
+  if (S == 1 || !padded_rows_tasks_apply(g, threads)) return false;
+  ConvGeometry t = g;
+  t.in_channels = g.in_channels * S;
+  for (int i = 0; i < 3; ++i) {
+    t.kernel[i] = g.kernel[i] / g.stride[i];
+    t.stride[i] = 1, t.pad[i] = 0;
+    t.in[i] = g.out[i] + t.kernel[i] - 1;
+  }
+  if (!padded_rows_forward_applies<T>(t)) return false;
+  // patch row (c, phase r, m) of t is tap s m + r of channel c
+  const int64_t Cg = g.group_in(), Kg = g.group_out(), KV = g.kernel_volume();
+  std::vector<int64_t> roff(static_cast<size_t>(t.patch()));
+  int64_t r = 0;
+  for (int64_t c = 0; c < Cg; ++c)
+    for (int64_t r0 = 0; r0 < g.stride[0]; ++r0)
+      for (int64_t r1 = 0; r1 < g.stride[1]; ++r1)
+        for (int64_t r2 = 0; r2 < g.stride[2]; ++r2)
+          for (int64_t m0 = 0; m0 < t.kernel[0]; ++m0)
+            for (int64_t m1 = 0; m1 < t.kernel[1]; ++m1)
+              for (int64_t m2 = 0; m2 < t.kernel[2]; ++m2, ++r) {
+                const int64_t t0 = g.stride[0] * m0 + r0, t1 = g.stride[1] * m1 + r1;
+                const int64_t t2 = g.stride[2] * m2 + r2;
+                roff[size_t(r)] = c * KV + (t0 * g.kernel[1] + t1) * g.kernel[2] + t2;
+              }
+  T* packed = packed_storage<T>(0, packed_size<T>(t));
+  pack_weight_slivers<T>(t, w, Kg * Cg * KV, Cg * KV, roff, packed);
+  PaddedPlan<T> plan(t, PaddedGrid(t, t.pad), packed, bias, g.out_plane());
+  plan.strided = &g;
+  const ImageChunks chunks(g, plan.image_bytes(), threads);
+  parallel_tasks(chunks.count * g.groups, threads, true, [&](int64_t task) {
+    const int64_t c = task / g.groups, gi = task % g.groups;
+    plan.run(x, out, chunks.begin(c), chunks.end(c) - chunks.begin(c), gi);
+  });
+  return true;
 }
 
 // The input gradient of a strided convolution (the forward of a strided transposed one) split
@@ -1174,6 +1269,7 @@ void conv_forward(const ConvGeometry& g, const T* x, const T* w, const T* bias, 
   if (batch_lowering(g, false)) return batched_forward(g, x, w, bias, out, threads);
   if (!pointwise && padded_rows_applies(g, threads) && padded_rows_forward_applies<T>(g))
     return padded_rows_forward(g, x, w, bias, out, threads);
+  if (!pointwise && strided_forward(g, x, w, bias, out, threads)) return;
   const int64_t cols_max = pointwise ? std::min<int64_t>(P, kMaxTileColumns)
                                      : tile_columns(R, P, sizeof(T), kMaxTileColumns);
   const int64_t tiles = ceil_div(P, cols_max);
