@@ -1125,17 +1125,21 @@ int64_t batch_chunk(const ConvGeometry& g, int64_t elem_bytes, int64_t budget) {
 constexpr int64_t kBatchMaxPlane = 64;
 // For the forward and input gradient of a stride-1 convolution with 17..64 output positions
 // (8 x 8) the padded-rows path is as fast at 1 thread and ~20% faster at 2 (ResNet-18's layer2:
-// 2.1 vs 2.5 ms), so there (`weight` false) the batch path takes only planes of <= 16 positions.
-// Since the padded rows walk whole output segments and pack their weights without a fresh
-// buffer, 4 x 4 (layer3) is theirs too: input gradient 3.9-4.0 vs 5.3-5.5 ms on the batch
-// path, forward even (4.1-4.2 both), 1 thread, CPU time, interleaved medians of 21.
-constexpr int64_t kBatchMaxPlaneStride1 = 8;
-bool batch_lowering(const ConvGeometry& g, bool weight) {
+// 2.1 vs 2.5 ms), so there the batch path takes only planes of <= 16 positions (forward). Since
+// the padded rows walk whole output segments and pack their weights without a fresh buffer, the
+// input gradient at 4 x 4 (layer3) is theirs too: 3.8-4.0 vs 4.8-5.5 ms on the batch path
+// (1 thread, CPU time, interleaved medians); the forward there stays on the batch path (3.5 vs
+// 3.8 ms in the same runs; earlier runs had them even).
+constexpr int64_t kBatchMaxPlaneStride1 = 16, kBatchMaxPlaneStride1Input = 8;
+enum class Product { forward, input, weight };
+bool batch_lowering(const ConvGeometry& g, Product product) {
   if (g.in_plane() >= (int64_t(1) << 31)) return false;  // TapTable's int32 offsets
   const char* env = std::getenv("FASTDL_CONV_BATCH");
   if (env && *env) return *env != '0';
   const bool unit = g.stride[0] == 1 && g.stride[1] == 1 && g.stride[2] == 1;
-  const int64_t limit = weight || !unit ? kBatchMaxPlane : kBatchMaxPlaneStride1;
+  const int64_t limit = product == Product::weight || !unit ? kBatchMaxPlane
+                        : product == Product::input         ? kBatchMaxPlaneStride1Input
+                                                            : kBatchMaxPlaneStride1;
   return g.out_plane() <= limit;
 }
 
@@ -1267,7 +1271,7 @@ void conv_forward(const ConvGeometry& g, const T* x, const T* w, const T* bias, 
   const int64_t G = g.groups, Cg = g.group_in(), Kg = g.group_out(), R = g.patch();
   const int64_t C = g.in_channels, K = g.out_channels, IP = g.in_plane();
   const bool pointwise = is_pointwise(g);
-  if (batch_lowering(g, false)) return batched_forward(g, x, w, bias, out, threads);
+  if (batch_lowering(g, Product::forward)) return batched_forward(g, x, w, bias, out, threads);
   if (!pointwise && padded_rows_applies(g, threads) && padded_rows_forward_applies<T>(g))
     return padded_rows_forward(g, x, w, bias, out, threads);
   if (!pointwise && strided_forward(g, x, w, bias, out, threads)) return;
@@ -1309,7 +1313,8 @@ void conv_backward_input(const ConvGeometry& g, const T* grad_out, const T* w, T
   }
   if (is_depthwise(g)) return depthwise_backward_input(g, grad_out, w, grad_input, threads);
   const int64_t G = g.groups, Cg = g.group_in(), Kg = g.group_out(), R = g.patch();
-  if (batch_lowering(g, false)) return batched_backward_input(g, grad_out, w, grad_input, threads);
+  if (batch_lowering(g, Product::input))
+    return batched_backward_input(g, grad_out, w, grad_input, threads);
   const int64_t tasks = g.batch * G;
   const bool split = split_tasks(tasks, threads);
   const int gemm_threads = split ? 1 : threads;
@@ -1361,7 +1366,7 @@ void conv_backward_weight(const ConvGeometry& g, const T* x, const T* grad_out, 
     return;
   }
   if (is_depthwise(g)) return depthwise_backward_weight(g, x, grad_out, grad_weight, threads);
-  if (batch_lowering(g, true)) return batched_backward_weight(g, x, grad_out, grad_weight, threads);
+  if (batch_lowering(g, Product::weight)) return batched_backward_weight(g, x, grad_out, grad_weight, threads);
   const bool pointwise = is_pointwise(g);
   const int64_t cols_max = pointwise ? std::min<int64_t>(P, kMaxTileColumns)
                                      : tile_columns(R, P, sizeof(T), kMaxTileColumns);
