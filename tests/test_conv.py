@@ -321,6 +321,13 @@ def test_bindings_check_shapes_and_dtypes():
     (8, 64, 128, 8, 3, 2, 1, 1),
     (5, 96, 128, 6, 3, 1, 1, 4),
     (9, 256, 512, 8, 1, 2, 0, 1),
+    # padded rows over whole output segments (widths 4 and 8: layer3/layer2-like, groups), and
+    # space-to-depth strided forwards (kernel a multiple of the stride: 4 / 2, 2 / 2, groups)
+    (6, 32, 48, 4, 3, 1, 1, 1),
+    (4, 32, 64, 8, 3, 1, 1, 2),
+    (5, 16, 32, 18, 4, 2, 1, 1),
+    (2, 16, 64, 32, 4, 2, 1, 2),
+    (3, 8, 32, 21, 2, 2, 0, 1),
 ])
 def test_kernels_agree_across_thread_counts(shape):
     N, C, K, H, k, s, p, G = shape

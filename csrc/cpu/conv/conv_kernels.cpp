@@ -463,26 +463,33 @@ constexpr int kTileRows = 4, kTileVectors = 3;  // 12 + 3 + 1 of 16 ymm register
 #else
 constexpr int kTileRows = 4, kTileVectors = 4;  // scalars
 #endif
-// k (patch) block of the forward: a packed weight block of kKBlock x NW streams from L2.
-constexpr int64_t kKBlock = 1024;
+// k (patch) block of the forward: a packed weight block of kKBlock x NW streams from L2. Every
+// block after the first re-reads and re-writes the outputs through the scalar scatter, so one
+// block covers ResNet's patches up to 3 x 3 x 256 (layer2 fwd 3.18 -> 3.06 ms with 1152 instead
+// of 1024; 96 .. 384 were 5-35% slower); a 2304 x 48 block is 442 KiB of the 1 MiB L2.
+constexpr int64_t kKBlock = 2304;
 
 // tile[i][j] = sum_p b[off[p] + i] * w[p][j] for MR grid positions i and NV vectors of output
 // channels j: the weights (packed [p][NW], read in order) are the vector operand, the padded
 // input the broadcast one (MR consecutive elements per k step, one cache line).
+// The MR positions are two segments of MR / 2 consecutive grid positions, at b0 and b1 (b1 =
+// b0 + MR / 2 when the tile is one run of the grid).
 template <typename T, int MR, int NV>
-[[gnu::noinline]] void offset_kernel(int64_t kc, const T* __restrict w, const T* b,
-                                     const int64_t* __restrict off, T* __restrict tile) {
+[[gnu::noinline]] void offset_kernel(int64_t kc, const T* __restrict w, const T* b0,
+                                     const T* b1, const int64_t* __restrict off,
+                                     T* __restrict tile) {
   using S = Vec<T>;
-  constexpr int L = S::L, NW = kTileVectors * L;
+  constexpr int L = S::L, NW = kTileVectors * L, SEG = MR / 2;
   typename S::V acc[MR][NV];
   for (int i = 0; i < MR; ++i)
     for (int v = 0; v < NV; ++v) acc[i][v] = S::zero();
   for (int64_t p = 0; p < kc; ++p) {
-    const T* bp = b + off[p];
+    const T* bp0 = b0 + off[p];
+    const T* bp1 = b1 + off[p];
     typename S::V wv[NV];
     for (int v = 0; v < NV; ++v) wv[v] = S::load(w + p * NW + v * L, L);
     for (int i = 0; i < MR; ++i) {
-      const typename S::V bi = S::set1(bp[i]);
+      const typename S::V bi = S::set1(i < SEG ? bp0[i] : bp1[i - SEG]);
       for (int v = 0; v < NV; ++v) acc[i][v] = S::fmadd(bi, wv[v], acc[i][v]);
     }
   }
@@ -565,35 +572,140 @@ bool padded_rows_tasks_apply(const ConvGeometry& g, int threads) {
   return threads <= 1 || split_tasks(g.batch * g.groups, threads);
 }
 
-// W (K x patch, rows grouped) -> per group, ceil(Kg / NW) slivers of patch x NW output channels
-// (zero columns past Kg): the forward's vector operand, read in order.
+// Packed weights: per group, ceil(Kg / NW) slivers of patch x NW output channels (zero columns
+// past Kg), the forward's vector operand, read in order. The storage is kept per thread and
+// slot (a call packs up to one set per phase): a fresh zeroed std::vector per call cost ~0.8 ms
+// of page faults and zeroing at ResNet-18's layer3 (2.4 MB of weights for a 3 ms convolution).
 template <typename T>
-std::vector<T> pack_weight_slivers(const ConvGeometry& g, const T* w) {
+int64_t packed_size(const ConvGeometry& g) {
   constexpr int64_t NW = kTileVectors * Vec<T>::L;
+  return g.groups * ceil_div(g.group_out(), NW) * g.patch() * NW;
+}
+
+thread_local std::vector<std::unique_ptr<PackBuffer>> tls_packed;
+template <typename T>
+T* packed_storage(size_t slot, int64_t count) {
+  while (tls_packed.size() <= slot) tls_packed.push_back(std::make_unique<PackBuffer>());
+  return tls_packed[slot]->get<T>(count);
+}
+
+// packed[gi][block][r][j] = w[gi * gstride + k * kstride + roff[r]] for output channel
+// k = block * NW + j of group gi and patch row r (roff: one offset per row, so a flipped and
+// transposed weight needs no copy and no division per element); in blocks of 128 rows: each
+// source row is read 512 bytes at a time and the written block (128 x NW elements, 24 KiB)
+// stays in L1. Layer3 (256 x 2304 weights) forward / input gradient, 1 thread, CPU time:
+// blocks of 16 rows 4.6 / 3.8 ms (one cache line from each of 48 rows 9 KiB apart), 64 rows
+// 3.8-4.2 / 3.5-3.7, 128 rows 3.6-3.7 / 3.3-3.4, 256 rows 3.6-3.8 / 3.7-3.8, whole rows 4.0 / 4.7.
+template <typename T>
+void pack_weight_slivers(const ConvGeometry& g, const T* w, int64_t gstride, int64_t kstride,
+                         const std::vector<int64_t>& roff, T* packed) {
+  constexpr int64_t NW = kTileVectors * Vec<T>::L, RB = 128;
   const int64_t G = g.groups, Kg = g.group_out(), R = g.patch(), blocks = ceil_div(Kg, NW);
-  std::vector<T> packed(size_t(G * blocks * R * NW), T(0));
   for (int64_t gi = 0; gi < G; ++gi)
-    for (int64_t k = 0; k < Kg; ++k) {
-      const T* src = w + (gi * Kg + k) * R;
-      T* dst = packed.data() + ((gi * blocks + k / NW) * R) * NW + k % NW;
-      for (int64_t r = 0; r < R; ++r) dst[r * NW] = src[r];
+    for (int64_t b = 0; b < blocks; ++b) {
+      T* dst = packed + (gi * blocks + b) * R * NW;
+      const int64_t nk = std::min(NW, Kg - b * NW);
+      for (int64_t r0 = 0; r0 < R; r0 += RB) {
+        const int64_t r1 = std::min(R, r0 + RB);
+        for (int64_t j = 0; j < nk; ++j) {
+          const T* src = w + gi * gstride + (b * NW + j) * kstride;
+          for (int64_t r = r0; r < r1; ++r) dst[r * NW + j] = src[roff[size_t(r)]];
+        }
+        if (nk < NW)
+          for (int64_t r = r0; r < r1; ++r) std::fill(dst + r * NW + nk, dst + (r + 1) * NW, T(0));
+      }
     }
-  return packed;
+}
+
+// roff[r] = r: rows stored in order.
+inline std::vector<int64_t> identity_rows(int64_t R) {
+  std::vector<int64_t> roff(static_cast<size_t>(R));
+  for (int64_t r = 0; r < R; ++r) roff[size_t(r)] = r;
+  return roff;
 }
 
 // The group's input channels copied into the zero-padded grid (plus kGridSlack zero elements
 // that the last tile's reads may reach).
 constexpr int64_t kGridSlack = 64;
+// Images [n0, n0 + nb) of group gi side by side (image i at i * Cg * plane).
 template <typename T>
-T* padded_group(const ConvGeometry& g, const PaddedGrid& grid, const T* xg) {
-  const int64_t Cg = g.group_in();
-  T* xp = tls_col.get<T>(Cg * grid.plane + kGridSlack);
+T* padded_group(const ConvGeometry& g, const PaddedGrid& grid, const T* x, int64_t n0,
+                int64_t nb, int64_t gi) {
+  const int64_t Cg = g.group_in(), image = Cg * grid.plane;
+  T* xp = tls_col.get<T>(nb * image + kGridSlack);
   const int64_t ones[3] = {1, 1, 1};
-  for (int64_t c = 0; c < Cg; ++c)
-    place_volume(xg + c * g.in_plane(), g.in, ones, grid.offset, xp + c * grid.plane, grid.dims);
-  std::fill(xp + Cg * grid.plane, xp + Cg * grid.plane + kGridSlack, T(0));
+  for (int64_t i = 0; i < nb; ++i) {
+    const T* xg = x + ((n0 + i) * g.in_channels + gi * Cg) * g.in_plane();
+    for (int64_t c = 0; c < Cg; ++c)
+      place_volume(xg + c * g.in_plane(), g.in, ones, grid.offset, xp + i * image + c * grid.plane,
+                   grid.dims);
+  }
+  std::fill(xp + nb * image, xp + nb * image + kGridSlack, T(0));
   return xp;
 }
+
+// The space-to-depth input of a strided convolution g (stride s per dim, kernel k = s M): for
+// images [n0, n0 + nb) of group gi, channel (c, phase r) of the grid holds
+// x[c][s a + r - p] at grid position a (0 outside x), so that tap t = s m + r of the original
+// kernel reads grid position o + m: a stride-1 convolution with an M-tap kernel over S = s^d
+// times the channels (the weights need no zeros: every original tap is one (phase, m)).
+template <typename T>
+T* space_to_depth_group(const ConvGeometry& g, const PaddedGrid& grid, const T* x, int64_t n0,
+                        int64_t nb, int64_t gi) {
+  const int64_t S = g.stride[0] * g.stride[1] * g.stride[2];
+  const int64_t Cg = g.group_in(), image = Cg * S * grid.plane;
+  const int64_t ID = g.in[0], IH = g.in[1], IW = g.in[2];
+  T* xp = tls_col.get<T>(nb * image + kGridSlack);
+  for (int64_t i = 0; i < nb; ++i) {
+    const T* xg = x + ((n0 + i) * g.in_channels + gi * Cg) * g.in_plane();
+    for (int64_t c = 0; c < Cg; ++c)
+      for (int64_t r0 = 0; r0 < g.stride[0]; ++r0)
+        for (int64_t r1 = 0; r1 < g.stride[1]; ++r1)
+          for (int64_t r2 = 0; r2 < g.stride[2]; ++r2) {
+            const int64_t ph = (r0 * g.stride[1] + r1) * g.stride[2] + r2;
+            T* dst = xp + i * image + (c * S + ph) * grid.plane;
+            const T* src = xg + c * g.in_plane();
+            const Range rw = valid_outputs(grid.dims[2], IW, g.stride[2], r2 - g.pad[2]);
+            for (int64_t a0 = 0; a0 < grid.dims[0]; ++a0)
+              for (int64_t a1 = 0; a1 < grid.dims[1]; ++a1) {
+                T* d = dst + (a0 * grid.dims[1] + a1) * grid.dims[2];
+                const int64_t id = g.stride[0] * a0 + r0 - g.pad[0];
+                const int64_t ih = g.stride[1] * a1 + r1 - g.pad[1];
+                if (id < 0 || id >= ID || ih < 0 || ih >= IH) {
+                  std::fill(d, d + grid.dims[2], T(0));
+                  continue;
+                }
+                const T* srow = src + (id * IH + ih) * IW + r2 - g.pad[2];
+                std::fill(d, d + rw.lo, T(0));
+                for (int64_t a2 = rw.lo; a2 < rw.hi; ++a2) d[a2] = srow[g.stride[2] * a2];
+                std::fill(d + rw.hi, d + grid.dims[2], T(0));
+              }
+          }
+  }
+  std::fill(xp + nb * image, xp + nb * image + kGridSlack, T(0));
+  return xp;
+}
+
+// Images per padded-rows task: a chunk of images shares each block of packed weights (read
+// from L2 once per chunk and output-channel block instead of once per image: at 4 x 4 one image
+// is 2 tiles, and the 2.4 MB of layer3's weights came from L3 for 16 positions). Padded chunks
+// up to kRowsChunkBytes; the chunk count is a multiple of the thread count (equal work per
+// thread) when there are enough images.
+constexpr int64_t kRowsChunkBytes = 512 * 1024;
+struct ImageChunks {
+  int64_t count, batch;
+  ImageChunks(const ConvGeometry& g, int64_t image_bytes, int threads) : batch(g.batch) {
+    const char* env = std::getenv("FASTDL_CONV_ROWS_CHUNK");  // bytes; benchmarks sweep it
+    const int64_t budget = env && *env ? std::atoll(env) : kRowsChunkBytes;
+    const int64_t per = std::clamp<int64_t>(budget / std::max<int64_t>(image_bytes, 1), 1,
+                                            g.batch);
+    count = ceil_div(g.batch, per);
+    const int64_t t = std::max(threads, 1);
+    if (g.batch >= t) count = std::min(g.batch, round_up(count, t));
+  }
+  int64_t begin(int64_t c) const { return batch * c / count; }
+  int64_t end(int64_t c) const { return batch * (c + 1) / count; }
+};
 
 // The forward applies when output channels fill the vectors and the patch has several input
 // channels (LeNet's C = 1, 5 x 5: 0.66x of the im2col GEMM, whose tiles are tiny then).
@@ -610,14 +722,50 @@ template <typename T>
 struct PaddedPlan {
   ConvGeometry g;
   PaddedGrid grid;
-  std::vector<T> packed;
-  std::vector<int64_t> position;  // per grid position, -1: junk; padded to whole tiles
+  const T* packed;  // pack_weight_slivers' layout
+  // Per tile: the grid index of each of its two segments of kSegment positions, and the output
+  // position of each of its kTileRows lanes (-1: junk, not stored).
+  std::vector<int64_t> base, position;
   int64_t tiles, P;
   const T* bias;
+  // Set for a strided convolution run as its space-to-depth twin (strided_forward): the
+  // original geometry, whose input is rearranged into g's channels instead of padded.
+  const ConvGeometry* strided = nullptr;
 
-  PaddedPlan(const ConvGeometry& g_, PaddedGrid grid_, const T* w, const T* bias_, int64_t P_)
-      : g(g_), grid(std::move(grid_)), packed(pack_weight_slivers(g_, w)),
-        tiles(ceil_div(grid.q_count, kTileRows)), P(P_), bias(bias_) {
+  static constexpr int64_t kSegment = kTileRows / 2;
+  PaddedPlan(const ConvGeometry& g_, PaddedGrid grid_, const T* packed_, const T* bias_,
+             int64_t P_)
+      : g(g_), grid(std::move(grid_)), packed(packed_), P(P_), bias(bias_) {
+    // FASTDL_CONV_SEGMENTS=0 keeps the grid walk (benchmarks alternate the two in one process)
+    const char* env = std::getenv("FASTDL_CONV_SEGMENTS");
+    if (grid.out[2] % kSegment == 0 && !(env && *env == '0')) {
+      // Output rows are whole segments: tiles walk the real outputs only (no junk columns:
+      // the grid's dilation * (kernel - 1) extra columns per row cost 12.5% at 16 x 16 and
+      // 25% at 8 x 8 for a 3 x 3 kernel), each segment at its own grid row.
+      const int64_t O1 = grid.out[1], O2 = grid.out[2];
+      const int64_t count = grid.out[0] * O1 * O2;
+      tiles = ceil_div(count, kTileRows);
+      base.assign(size_t(tiles * 2), 0);
+      position.assign(size_t(tiles * kTileRows), -1);
+      for (int64_t t = 0; t < tiles; ++t)
+        for (int64_t s = 0; s < 2; ++s) {
+          const int64_t p = t * kTileRows + s * kSegment;
+          if (p >= count) {
+            base[size_t(t * 2 + s)] = base[size_t(t * 2)];
+            continue;
+          }
+          const int64_t ow = p % O2, oh = (p / O2) % O1, od = p / (O2 * O1);
+          base[size_t(t * 2 + s)] = (od * grid.dims[1] + oh) * grid.dims[2] + ow;
+          for (int64_t l = 0; l < kSegment; ++l)
+            position[size_t(p + l)] = grid.position(od, oh, ow + l);
+        }
+      return;
+    }
+    // Otherwise tiles walk the padded grid, junk columns included.
+    tiles = ceil_div(grid.q_count, kTileRows);
+    base.resize(size_t(tiles * 2));
+    for (int64_t t = 0; t < tiles; ++t)
+      base[size_t(t * 2)] = t * kTileRows, base[size_t(t * 2 + 1)] = t * kTileRows + kSegment;
     position.assign(size_t(tiles * kTileRows), -1);
     std::vector<PaddedGrid::Run> runs;
     grid.runs(0, grid.q_count, runs);
@@ -626,39 +774,46 @@ struct PaddedPlan {
         position[size_t(run.column + j)] = run.position + j * grid.step[2];
   }
 
-  // Task (image n, group gi): its padded input, then every output-channel block.
-  void run(const T* x, T* out, int64_t task) const {
+  int64_t image_bytes() const { return g.group_in() * grid.plane * int64_t(sizeof(T)); }
+
+  // Task (images [n0, n0 + nb), group gi): their padded inputs, then per output-channel block
+  // and k block every image's tiles.
+  void run(const T* x, T* out, int64_t n0, int64_t nb, int64_t gi) const {
     constexpr int MR = kTileRows;
     constexpr int64_t NW = kTileVectors * Vec<T>::L;
-    const int64_t G = g.groups, Cg = g.group_in(), Kg = g.group_out(), R = g.patch();
-    const int64_t blocks = ceil_div(Kg, NW);
-    const int64_t gi = task % G, n = task / G;
-    const T* xp = padded_group(g, grid, x + (n * g.in_channels + gi * Cg) * g.in_plane());
-    T* o = out + (n * g.out_channels + gi * Kg) * P;
+    const int64_t Cg = g.group_in(), Kg = g.group_out(), R = g.patch();
+    const int64_t blocks = ceil_div(Kg, NW), image = Cg * grid.plane;
+    const T* xp0 = strided ? space_to_depth_group(*strided, grid, x, n0, nb, gi)
+                           : padded_group(g, grid, x, n0, nb, gi);
     alignas(64) T tile[MR * NW];
     for (int64_t kb = 0; kb < blocks; ++kb) {
       const int64_t nk = std::min(NW, Kg - kb * NW);
       const int nv = int(ceil_div(nk, Vec<T>::L));
       for (int64_t pc = 0; pc < R; pc += kKBlock) {
         const int64_t kc = std::min(kKBlock, R - pc);
-        const T* wb = packed.data() + ((gi * blocks + kb) * R + pc) * NW;
+        const T* wb = packed + ((gi * blocks + kb) * R + pc) * NW;
         const int64_t* off = grid.off.data() + pc;
-        for (int64_t t = 0; t < tiles; ++t) {
-          const T* b = xp + t * MR;
-          if (nv >= 3) offset_kernel<T, MR, kTileVectors>(kc, wb, b, off, tile);
-          else if (nv == 2) offset_kernel<T, MR, 2>(kc, wb, b, off, tile);
-          else offset_kernel<T, MR, 1>(kc, wb, b, off, tile);
-          const int64_t* pos = position.data() + t * MR;
-          for (int64_t j = 0; j < nk; ++j) {
-            const int64_t k = kb * NW + j;
-            T* orow = o + k * P;
-            if (pc == 0) {
-              const T b0 = bias ? bias[gi * Kg + k] : T(0);
-              for (int i = 0; i < MR; ++i)
-                if (pos[i] >= 0) orow[pos[i]] = tile[i * NW + j] + b0;
-            } else {
-              for (int i = 0; i < MR; ++i)
-                if (pos[i] >= 0) orow[pos[i]] += tile[i * NW + j];
+        for (int64_t n = 0; n < nb; ++n) {
+          const T* xp = xp0 + n * image;
+          T* o = out + ((n0 + n) * g.out_channels + gi * Kg) * P;
+          for (int64_t t = 0; t < tiles; ++t) {
+            const T* b0 = xp + base[size_t(t * 2)];
+            const T* b1 = xp + base[size_t(t * 2 + 1)];
+            if (nv >= 3) offset_kernel<T, MR, kTileVectors>(kc, wb, b0, b1, off, tile);
+            else if (nv == 2) offset_kernel<T, MR, 2>(kc, wb, b0, b1, off, tile);
+            else offset_kernel<T, MR, 1>(kc, wb, b0, b1, off, tile);
+            const int64_t* pos = position.data() + t * MR;
+            for (int64_t j = 0; j < nk; ++j) {
+              const int64_t k = kb * NW + j;
+              T* orow = o + k * P;
+              if (pc == 0) {
+                const T add = bias ? bias[gi * Kg + k] : T(0);
+                for (int i = 0; i < MR; ++i)
+                  if (pos[i] >= 0) orow[pos[i]] = tile[i * NW + j] + add;
+              } else {
+                for (int i = 0; i < MR; ++i)
+                  if (pos[i] >= 0) orow[pos[i]] += tile[i * NW + j];
+              }
             }
           }
         }
@@ -667,12 +822,74 @@ struct PaddedPlan {
   }
 };
 
+// `packed`: the weights in pack_weight_slivers' layout.
+template <typename T>
+void padded_rows_forward_packed(const ConvGeometry& g, const T* x, const T* packed,
+                                const T* bias, T* out, int threads) {
+  const PaddedPlan<T> plan(g, PaddedGrid(g), packed, bias, g.out_plane());
+  const ImageChunks chunks(g, plan.image_bytes(), threads);
+  parallel_tasks(chunks.count * g.groups, threads, true, [&](int64_t task) {
+    const int64_t c = task / g.groups, gi = task % g.groups;
+    plan.run(x, out, chunks.begin(c), chunks.end(c) - chunks.begin(c), gi);
+  });
+}
+
 template <typename T>
 void padded_rows_forward(const ConvGeometry& g, const T* x, const T* w, const T* bias, T* out,
                          int threads) {
-  const PaddedPlan<T> plan(g, PaddedGrid(g), w, bias, g.out_plane());
-  parallel_tasks(g.batch * g.groups, threads, true,
-                 [&](int64_t task) { plan.run(x, out, task); });
+  T* packed = packed_storage<T>(0, packed_size<T>(g));
+  const int64_t R = g.patch();
+  pack_weight_slivers<T>(g, w, g.group_out() * R, R, identity_rows(R), packed);
+  padded_rows_forward_packed(g, x, packed, bias, out, threads);
+}
+
+// A strided convolution whose kernel is a multiple of the stride in every dim (the transposed
+// row's 4 x 4 / 2, a GAN discriminator's), dilation 1, as the stride-1 padded-rows convolution
+// of its space-to-depth input (space_to_depth_group) with M = k / s taps per dim and S = s^d
+// times the input channels: the same FLOPs (no zero taps), no im2col tile, and the
+// padded-rows kernel instead of the GEMM on a re-packed tile. False when it does not apply.
+template <typename T>
+bool strided_forward(const ConvGeometry& g, const T* x, const T* w, const T* bias, T* out,
+                     int threads) {
+  int64_t S = 1;
+  for (int i = 0; i < 3; ++i) {
+    if (g.dilation[i] != 1 || g.kernel[i] % g.stride[i] != 0) return false;
+    S *= g.stride[i];
+  }
+  if (S == 1 || !padded_rows_tasks_apply(g, threads)) return false;
+  ConvGeometry t = g;
+  t.in_channels = g.in_channels * S;
+  for (int i = 0; i < 3; ++i) {
+    t.kernel[i] = g.kernel[i] / g.stride[i];
+    t.stride[i] = 1, t.pad[i] = 0;
+    t.in[i] = g.out[i] + t.kernel[i] - 1;
+  }
+  if (!padded_rows_forward_applies<T>(t)) return false;
+  // patch row (c, phase r, m) of t is tap s m + r of channel c
+  const int64_t Cg = g.group_in(), Kg = g.group_out(), KV = g.kernel_volume();
+  std::vector<int64_t> roff(static_cast<size_t>(t.patch()));
+  int64_t r = 0;
+  for (int64_t c = 0; c < Cg; ++c)
+    for (int64_t r0 = 0; r0 < g.stride[0]; ++r0)
+      for (int64_t r1 = 0; r1 < g.stride[1]; ++r1)
+        for (int64_t r2 = 0; r2 < g.stride[2]; ++r2)
+          for (int64_t m0 = 0; m0 < t.kernel[0]; ++m0)
+            for (int64_t m1 = 0; m1 < t.kernel[1]; ++m1)
+              for (int64_t m2 = 0; m2 < t.kernel[2]; ++m2, ++r) {
+                const int64_t t0 = g.stride[0] * m0 + r0, t1 = g.stride[1] * m1 + r1;
+                const int64_t t2 = g.stride[2] * m2 + r2;
+                roff[size_t(r)] = c * KV + (t0 * g.kernel[1] + t1) * g.kernel[2] + t2;
+              }
+  T* packed = packed_storage<T>(0, packed_size<T>(t));
+  pack_weight_slivers<T>(t, w, Kg * Cg * KV, Cg * KV, roff, packed);
+  PaddedPlan<T> plan(t, PaddedGrid(t, t.pad), packed, bias, g.out_plane());
+  plan.strided = &g;
+  const ImageChunks chunks(g, plan.image_bytes(), threads);
+  parallel_tasks(chunks.count * g.groups, threads, true, [&](int64_t task) {
+    const int64_t c = task / g.groups, gi = task % g.groups;
+    plan.run(x, out, chunks.begin(c), chunks.end(c) - chunks.begin(c), gi);
+  });
+  return true;
 }
 
 // The input gradient of a strided convolution (the forward of a strided transposed one) split
@@ -739,20 +956,29 @@ bool padded_rows_backward_input_strided(const ConvGeometry& g, const T* gout, co
                         src[(k0 * g.kernel[1] + k1) * g.kernel[2] + k2];
                   }
             }
-        plans.emplace_back(t, std::move(grid), wp.data(), static_cast<const T*>(nullptr), IP);
+        T* packed = packed_storage<T>(plans.size(), packed_size<T>(t));
+        const int64_t TR = t.patch();
+        pack_weight_slivers<T>(t, wp.data(), Cg * TR, TR, identity_rows(TR), packed);
+        plans.emplace_back(t, std::move(grid), packed, static_cast<const T*>(nullptr), IP);
       }
   // One parallel region: each (image, group) task runs every phase (every input position is
   // written by exactly one phase).
-  parallel_tasks(g.batch * G, threads, true, [&](int64_t task) {
-    for (const auto& plan : plans) plan.run(gout, gin, task);
-    const int64_t gi = task % G, n = task / G;
+  int64_t image_bytes = 1;
+  for (const auto& plan : plans) image_bytes = std::max(image_bytes, plan.image_bytes());
+  const ImageChunks chunks(g, image_bytes, threads);
+  parallel_tasks(chunks.count * G, threads, true, [&](int64_t task) {
+    const int64_t ch = task / G, gi = task % G;
+    const int64_t n0 = chunks.begin(ch), nb = chunks.end(ch) - n0;
+    for (const auto& plan : plans) plan.run(gout, gin, n0, nb, gi);
     for (const auto& grid : zero_phases)
-      for (int64_t c = 0; c < Cg; ++c) {
-        T* plane = gin + (n * g.in_channels + gi * Cg + c) * IP;
-        for (int64_t a0 = 0; a0 < grid.out[0]; ++a0)
-          for (int64_t a1 = 0; a1 < grid.out[1]; ++a1)
-            for (int64_t a2 = 0; a2 < grid.out[2]; ++a2) plane[grid.position(a0, a1, a2)] = T(0);
-      }
+      for (int64_t n = n0; n < n0 + nb; ++n)
+        for (int64_t c = 0; c < Cg; ++c) {
+          T* plane = gin + (n * g.in_channels + gi * Cg + c) * IP;
+          for (int64_t a0 = 0; a0 < grid.out[0]; ++a0)
+            for (int64_t a1 = 0; a1 < grid.out[1]; ++a1)
+              for (int64_t a2 = 0; a2 < grid.out[2]; ++a2)
+                plane[grid.position(a0, a1, a2)] = T(0);
+        }
   });
   return true;
 }
@@ -773,15 +999,15 @@ bool padded_rows_backward_input(const ConvGeometry& g, const T* gout, const T* w
   t.in_channels = g.out_channels;
   t.out_channels = g.in_channels;
   if (!padded_rows_forward_applies<T>(t)) return false;
-  const int64_t G = g.groups, Cg = g.group_in(), Kg = g.group_out(), KV = g.kernel_volume();
-  std::vector<T> wt(size_t(g.in_channels * Kg * KV));
-  for (int64_t gi = 0; gi < G; ++gi)
-    for (int64_t k = 0; k < Kg; ++k)
-      for (int64_t c = 0; c < Cg; ++c) {
-        const T* src = w + ((gi * Kg + k) * Cg + c) * KV;
-        std::reverse_copy(src, src + KV, wt.data() + ((gi * Cg + c) * Kg + k) * KV);
-      }
-  padded_rows_forward<T>(t, gout, wt.data(), nullptr, gin, threads);
+  // packed straight from w: output channel c of group gi, patch row (k, tap) of t is
+  // W[gi Kg + k][c][KV - 1 - tap]
+  const int64_t Cg = g.group_in(), Kg = g.group_out(), KV = g.kernel_volume();
+  T* packed = packed_storage<T>(0, packed_size<T>(t));
+  std::vector<int64_t> roff(size_t(Kg * KV));
+  for (int64_t k = 0; k < Kg; ++k)
+    for (int64_t tap = 0; tap < KV; ++tap) roff[size_t(k * KV + tap)] = k * Cg * KV + KV - 1 - tap;
+  pack_weight_slivers<T>(t, w, Kg * Cg * KV, KV, roff, packed);
+  padded_rows_forward_packed<T>(t, gout, packed, nullptr, gin, threads);
   return true;
 }
 
@@ -899,14 +1125,21 @@ int64_t batch_chunk(const ConvGeometry& g, int64_t elem_bytes, int64_t budget) {
 constexpr int64_t kBatchMaxPlane = 64;
 // For the forward and input gradient of a stride-1 convolution with 17..64 output positions
 // (8 x 8) the padded-rows path is as fast at 1 thread and ~20% faster at 2 (ResNet-18's layer2:
-// 2.1 vs 2.5 ms), so there (`weight` false) the batch path takes only planes of <= 16 positions.
-constexpr int64_t kBatchMaxPlaneStride1 = 16;
-bool batch_lowering(const ConvGeometry& g, bool weight) {
+// 2.1 vs 2.5 ms), so there the batch path takes only planes of <= 16 positions (forward). Since
+// the padded rows walk whole output segments and pack their weights without a fresh buffer, the
+// input gradient at 4 x 4 (layer3) is theirs too: 3.8-4.0 vs 4.8-5.5 ms on the batch path
+// (1 thread, CPU time, interleaved medians); the forward there stays on the batch path (3.5 vs
+// 3.8 ms in the same runs; earlier runs had them even).
+constexpr int64_t kBatchMaxPlaneStride1 = 16, kBatchMaxPlaneStride1Input = 8;
+enum class Product { forward, input, weight };
+bool batch_lowering(const ConvGeometry& g, Product product) {
   if (g.in_plane() >= (int64_t(1) << 31)) return false;  // TapTable's int32 offsets
   const char* env = std::getenv("FASTDL_CONV_BATCH");
   if (env && *env) return *env != '0';
   const bool unit = g.stride[0] == 1 && g.stride[1] == 1 && g.stride[2] == 1;
-  const int64_t limit = weight || !unit ? kBatchMaxPlane : kBatchMaxPlaneStride1;
+  const int64_t limit = product == Product::weight || !unit ? kBatchMaxPlane
+                        : product == Product::input         ? kBatchMaxPlaneStride1Input
+                                                            : kBatchMaxPlaneStride1;
   return g.out_plane() <= limit;
 }
 
@@ -1038,9 +1271,10 @@ void conv_forward(const ConvGeometry& g, const T* x, const T* w, const T* bias, 
   const int64_t G = g.groups, Cg = g.group_in(), Kg = g.group_out(), R = g.patch();
   const int64_t C = g.in_channels, K = g.out_channels, IP = g.in_plane();
   const bool pointwise = is_pointwise(g);
-  if (batch_lowering(g, false)) return batched_forward(g, x, w, bias, out, threads);
+  if (batch_lowering(g, Product::forward)) return batched_forward(g, x, w, bias, out, threads);
   if (!pointwise && padded_rows_applies(g, threads) && padded_rows_forward_applies<T>(g))
     return padded_rows_forward(g, x, w, bias, out, threads);
+  if (!pointwise && strided_forward(g, x, w, bias, out, threads)) return;
   const int64_t cols_max = pointwise ? std::min<int64_t>(P, kMaxTileColumns)
                                      : tile_columns(R, P, sizeof(T), kMaxTileColumns);
   const int64_t tiles = ceil_div(P, cols_max);
@@ -1079,7 +1313,8 @@ void conv_backward_input(const ConvGeometry& g, const T* grad_out, const T* w, T
   }
   if (is_depthwise(g)) return depthwise_backward_input(g, grad_out, w, grad_input, threads);
   const int64_t G = g.groups, Cg = g.group_in(), Kg = g.group_out(), R = g.patch();
-  if (batch_lowering(g, false)) return batched_backward_input(g, grad_out, w, grad_input, threads);
+  if (batch_lowering(g, Product::input))
+    return batched_backward_input(g, grad_out, w, grad_input, threads);
   const int64_t tasks = g.batch * G;
   const bool split = split_tasks(tasks, threads);
   const int gemm_threads = split ? 1 : threads;
@@ -1131,7 +1366,7 @@ void conv_backward_weight(const ConvGeometry& g, const T* x, const T* grad_out, 
     return;
   }
   if (is_depthwise(g)) return depthwise_backward_weight(g, x, grad_out, grad_weight, threads);
-  if (batch_lowering(g, true)) return batched_backward_weight(g, x, grad_out, grad_weight, threads);
+  if (batch_lowering(g, Product::weight)) return batched_backward_weight(g, x, grad_out, grad_weight, threads);
   const bool pointwise = is_pointwise(g);
   const int64_t cols_max = pointwise ? std::min<int64_t>(P, kMaxTileColumns)
                                      : tile_columns(R, P, sizeof(T), kMaxTileColumns);
