@@ -55,10 +55,12 @@ def cpu_kernels(mode, a, lengths, reverse):
     return dict(y=y, hT=hT, ws0=ws0, hprev=hp), grads
 
 
-def cuda_driver(mod, mode, a, lengths, reverse, dev=lambda v: v, host=lambda v: v, **kw):
+def cuda_driver(mod, mode, a, lengths, reverse, dev=lambda v: v, host=lambda v: v, need_dx=True,
+                **kw):
     """mod.rnn_forward then mod.rnn_backward (the CUDA drivers: _C_cuda with dev/host moving
     arrays to and from the GPU, or the emulator) on the problem ``a``; every output starts as NaN
-    (each element must be written). Returns (outputs and workspace, gradients) on the host."""
+    (each element must be written). Returns (outputs and workspace, gradients) on the host;
+    need_dx=False passes dx=None (no "dx" among the gradients)."""
     T, B, _ = a["x"].shape
     H = a["h0"].shape[1]
     G = GATES[mode]
@@ -74,15 +76,16 @@ def cuda_driver(mod, mode, a, lengths, reverse, dev=lambda v: v, host=lambda v: 
     mod.rnn_forward(mode, d["x"], d["w_ih"], d["w_hh"], d["b_ih"], d["b_hh"], d["h0"],
                     d["c0"] if lstm else None, lengths, reverse, out["y"], out["hT"],
                     out.get("cT"), out["ws0"], out.get("ws1"), out["hprev"], **kw)
-    grads = dict(dx=e(*a["x"].shape), dw_ih=e(*a["w_ih"].shape), dw_hh=e(*a["w_hh"].shape),
-                 db_ih=e(G * H), db_hh=e(G * H), dh0=e(B, H))
+    grads = dict(dx=e(*a["x"].shape) if need_dx else None, dw_ih=e(*a["w_ih"].shape),
+                 dw_hh=e(*a["w_hh"].shape), db_ih=e(G * H), db_hh=e(G * H), dh0=e(B, H))
     if lstm:
         grads["dc0"] = e(B, H)
     mod.rnn_backward(mode, d["x"], d["w_ih"], d["w_hh"], lengths, reverse, out["ws0"],
                      out.get("ws1"), out["hprev"], d["dy"], d["dhT"], d["dcT"] if lstm else None,
                      grads["dx"], grads["dw_ih"], grads["dw_hh"], grads["db_ih"], grads["db_hh"],
                      grads["dh0"], grads.get("dc0"), **kw)
-    return ({k: host(v) for k, v in out.items()}, {k: host(v) for k, v in grads.items()})
+    return ({k: host(v) for k, v in out.items()},
+            {k: host(v) for k, v in grads.items() if v is not None})
 
 
 def assert_matches(got, want, lengths, rtol, atol):

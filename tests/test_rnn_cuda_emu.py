@@ -38,6 +38,17 @@ def test_emulated_matches_cpu_float32(mode):
         np.testing.assert_allclose(emu_grads[k], v, rtol=1e-3, atol=1e-4, err_msg=k)
 
 
+@pytest.mark.parametrize("mode", list(GATES))
+def test_emulated_backward_without_input_gradient(mode):
+    """dx=None: the input's product is skipped, every other gradient is unchanged."""
+    a = _arrays(mode, 4, 3, 5, 6, np.float64, 4)
+    L = np.array([4, 4, 2], np.int64)
+    _, want = _cpu(mode, a, L, False)
+    del want["dx"]
+    _, got = cuda_driver(emu, mode, a, L, False, need_dx=False)
+    assert_matches(got, want, None, 1e-10, 1e-11)
+
+
 def test_emulated_rnn_bad_input():
     a = _arrays("gru", 3, 2, 2, 3, np.float64, 0)
     y, hT = np.empty((3, 2, 3)), np.empty((2, 3))

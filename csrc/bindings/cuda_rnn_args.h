@@ -89,7 +89,7 @@ inline Call check_forward(Checker& c, const std::string& mode_name, const Arr& x
 inline Call check_backward(Checker& c, const std::string& mode_name, const Arr& x,
                            const Arr& w_ih, const Arr& w_hh, const OptArr& lengths,
                            const Arr& ws0, const OptArr& ws1, const Arr& hprev, const Arr& dy,
-                           const Arr& dhT, const OptArr& dcT, const Arr& dx, const Arr& dw_ih,
+                           const Arr& dhT, const OptArr& dcT, const OptArr& dx, const Arr& dw_ih,
                            const Arr& dw_hh, const Arr& db_ih, const Arr& db_hh, const Arr& dh0,
                            const OptArr& dc0) {
   const cuda::RnnMode mode = mode_of(mode_name);
@@ -100,7 +100,7 @@ inline Call check_backward(Checker& c, const std::string& mode_name, const Arr& 
   c.check(hprev, "hprev", {T_, B, H});
   c.check(dy, "dy", {T_, B, H});
   c.check(dhT, "dhT", {B, H});
-  c.check(dx, "dx", {T_, B, s.input});
+  if (dx) c.check(*dx, "dx", {T_, B, s.input});
   c.check(dw_ih, "dw_ih", {NG, s.input});
   c.check(dw_hh, "dw_hh", {NG, H});
   c.check(db_ih, "db_ih", {NG});

@@ -38,7 +38,7 @@ void forward(const Runner& run, const std::string& mode, Arr x, Arr w_ih, Arr w_
 template <class Runner>
 void backward(const Runner& run, const std::string& mode, Arr x, Arr w_ih, Arr w_hh,
               OptArr lengths, bool reverse, Arr ws0, OptArr ws1, Arr hprev, Arr dy, Arr dhT,
-              OptArr dcT, Arr dx, Arr dw_ih, Arr dw_hh, Arr db_ih, Arr db_hh, Arr dh0,
+              OptArr dcT, OptArr dx, Arr dw_ih, Arr dw_hh, Arr db_ih, Arr db_hh, Arr dh0,
               OptArr dc0) {
   Checker c{run.fn_backward()};
   c.device_type = run.device_type();
@@ -51,7 +51,7 @@ void backward(const Runner& run, const std::string& mode, Arr x, Arr w_ih, Arr w
       cuda::rnn_backward<T>(call.mode, call.s, cptr<T>(x), cptr<T>(w_ih), cptr<T>(w_hh),
                             call.lengths, reverse, cptr<T>(ws0), opt_ptr<T>(ws1),
                             cptr<T>(hprev), cptr<T>(dy), cptr<T>(dhT), opt_ptr<T>(dcT),
-                            mptr<T>(dx), mptr<T>(dw_ih), mptr<T>(dw_hh), mptr<T>(db_ih),
+                            opt_ptr<T>(dx), mptr<T>(dw_ih), mptr<T>(dw_hh), mptr<T>(db_ih),
                             mptr<T>(db_hh), mptr<T>(dh0), opt_ptr<T>(dc0), stream);
     });
   });
@@ -63,7 +63,7 @@ constexpr const char* kForwardDoc =
     "activations (steps, batch, G*H), ws1 = cprev (LSTM) or hn (GRU), hprev. lengths: host int64.";
 constexpr const char* kBackwardDoc =
     "The CUDA recurrent backward through time of rnn_forward: dx, dw_ih, dw_hh, db_ih, db_hh, "
-    "dh0 (dc0) fully overwritten.";
+    "dh0 (dc0) fully overwritten; dx None: the input's gradient is not computed.";
 
 template <class... Ts>
 struct Trailing {};
@@ -87,14 +87,14 @@ void def_rnn(nb::module_& m, MakeRunner make_runner, Trailing<Extra...>, Tail...
   m.def(
       "rnn_backward",
       [make_runner](const std::string& mode, Arr x, Arr w_ih, Arr w_hh, OptArr lengths, bool reverse,
-         Arr ws0, OptArr ws1, Arr hprev, Arr dy, Arr dhT, OptArr dcT, Arr dx, Arr dw_ih,
+         Arr ws0, OptArr ws1, Arr hprev, Arr dy, Arr dhT, OptArr dcT, OptArr dx, Arr dw_ih,
          Arr dw_hh, Arr db_ih, Arr db_hh, Arr dh0, OptArr dc0, Extra... extra) {
         backward(make_runner(extra...), mode, x, w_ih, w_hh, lengths, reverse, ws0, ws1, hprev,
                  dy, dhT, dcT, dx, dw_ih, dw_hh, db_ih, db_hh, dh0, dc0);
       },
       arg("mode"), arg("x"), arg("w_ih"), arg("w_hh"), arg("lengths").none(), arg("reverse"),
       arg("ws0"), arg("ws1").none(), arg("hprev"), arg("dy"), arg("dhT"), arg("dcT").none(),
-      arg("dx"), arg("dw_ih"), arg("dw_hh"), arg("db_ih"), arg("db_hh"), arg("dh0"),
+      arg("dx").none(), arg("dw_ih"), arg("dw_hh"), arg("db_ih"), arg("db_hh"), arg("dh0"),
       arg("dc0").none(), tail..., kBackwardDoc);
 }
 

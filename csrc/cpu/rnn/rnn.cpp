@@ -95,6 +95,18 @@ int loop_threads(const RnnShape& s, int64_t gates) {
   return step_flops >= min_flops ? num_threads() : 1;
 }
 
+// Per-step GEMM calls (and the gate kernels) instead of the fused per-ISA time loop. The loop
+// packs W_hh once per call to reuse it every step; a single step (a cell call: incremental
+// decoding) would pack the whole 4H x H matrix to use it once, where the GEMM streams it
+// unpacked for a thin batch (<= 8 rows, cpu/gemm/gemv.h) and packs no more than the loop for a
+// wide one. FASTDL_RNN_STEPWISE=0/1 forces the loop / the per-step path (read per call, so a
+// benchmark can alternate them).
+bool stepwise(const RnnShape& s) {
+  if (const char* env = std::getenv("FASTDL_RNN_STEPWISE"); env && *env)
+    return env[0] == '1';
+  return s.steps == 1;
+}
+
 // Runs fn(r0, r1, j0, j1) over rows [0, rows) x columns [0, cols): one call when the work is
 // small, else split by rows (enough of them) or by column blocks (batch 1, few rows).
 template <typename Fn>
@@ -194,6 +206,21 @@ inline int64_t time_of(const RnnShape& s, int64_t step, bool reverse) {
   return reverse ? s.steps - 1 - step : step;
 }
 
+// The backward time loop of the per-step path: per step, last to first, din = dh + dy_t on the
+// active rows (P = the state size), then the cell's step(t, nb, din): its gate backward and the
+// recurrent product into dh.
+template <typename T, typename Step>
+void stepwise_backward(const RnnShape& s, const std::vector<int64_t>& act, bool reverse,
+                       int64_t P, const T* dy, const T* dh, Step step_fn) {
+  std::vector<T> din(size_t(s.batch * P));
+  for (int64_t step = s.steps - 1; step >= 0; --step) {
+    const int64_t t = time_of(s, step, reverse), nb = act[size_t(t)];
+    const T* dyt = dy + t * s.batch * P;
+    for (int64_t i = 0; i < nb * P; ++i) din[size_t(i)] = dh[i] + dyt[i];
+    step_fn(t, nb, static_cast<const T*>(din.data()));
+  }
+}
+
 }  // namespace
 
 // ---- LSTM ------------------------------------------------------------------------------------
@@ -208,7 +235,7 @@ void lstm_forward(const RnnShape& s, const T* x, const T* w_ih, const T* w_hh, c
   project_inputs(s.steps * B, NG, s.input, x, w_ih, b_ih, b_hh, gates);
   std::memcpy(hT, h0, sizeof(T) * size_t(B * P));  // the running states live in hT and cT
   std::memcpy(cT, c0, sizeof(T) * size_t(B * H));
-  if (!w_hr) {
+  if (!w_hr && !stepwise(s)) {
     loops_for<T>(active_isa()).lstm_fwd(s, act.data(), reverse, w_hh, gates, hT, cT, y, cprev,
                                         hprev, loop_threads(s, 4));
     return;
@@ -220,14 +247,16 @@ void lstm_forward(const RnnShape& s, const T* x, const T* w_ih, const T* w_hh, c
     T* hp = hprev + t * B * P;
     T* cp = cprev + t * B * H;
     T* yt = y + t * B * P;
-    T* hout = hpre + t * B * H;
+    T* hout = w_hr ? hpre + t * B * H : hT;  // o * tanh(c): the state, or projected into it
     std::memcpy(hp, hT, sizeof(T) * size_t(nb * P));
     mm<T>(nb, NG, P, hT, P, w_hh, P, true, T(1), g, NG);
     parallel_gates(nb, H, [&](int64_t r0, int64_t r1, int64_t j0, int64_t j1) {
       k.lstm_fwd(r1 - r0, j0, j1, H, g + r0 * NG, cT + r0 * H, cp + r0 * H, hout + r0 * H);
     });
-    mm<T>(nb, P, H, hout, H, w_hr, H, true, T(0), hT, P);
-    zero_rows(hout, nb, B, H);
+    if (w_hr) {
+      mm<T>(nb, P, H, hout, H, w_hr, H, true, T(0), hT, P);
+      zero_rows(hout, nb, B, H);
+    }
     std::memcpy(yt, hT, sizeof(T) * size_t(nb * P));
     zero_rows(yt, nb, B, P);
     zero_rows(hp, nb, B, P);
@@ -246,31 +275,32 @@ void lstm_backward(const RnnShape& s, const T* x, const T* w_ih, const T* w_hh, 
   std::memcpy(dh0, dhT, sizeof(T) * size_t(B * P));  // running gradients of the states
   std::memcpy(dc0, dcT, sizeof(T) * size_t(B * H));
   std::vector<T> dhp(w_hr ? size_t(TB * P) : 0);
-  if (!w_hr) {
+  if (!w_hr && !stepwise(s)) {
     loops_for<T>(active_isa()).lstm_bwd(s, act.data(), reverse, w_hh, gates, cprev, dy, dh0, dc0,
                                         dg, loop_threads(s, 4));
   } else {
     const GateKernels<T> k = gates_for<T>(active_isa());
-    std::vector<T> dh(size_t(B * P)), dpre(size_t(B * H));
-    for (int64_t step = s.steps - 1; step >= 0; --step) {
-      const int64_t t = time_of(s, step, reverse), nb = act[size_t(t)];
-      const T* dyt = dy + t * B * P;
+    std::vector<T> dpre(w_hr ? size_t(B * H) : 0);
+    stepwise_backward<T>(s, act, reverse, P, dy, dh0, [&](int64_t t, int64_t nb, const T* dh) {
       T* dgt = dg + t * B * NG;
-      for (int64_t i = 0; i < nb * P; ++i) dh[size_t(i)] = dh0[i] + dyt[i];
-      std::memcpy(dhp.data() + t * B * P, dh.data(), sizeof(T) * size_t(nb * P));
-      zero_rows(dhp.data() + t * B * P, nb, B, P);
-      mm<T>(nb, H, P, dh.data(), P, w_hr, H, false, T(0), dpre.data(), H);
+      const T* dout = dh;  // the gradient of o * tanh(c)
+      if (w_hr) {
+        std::memcpy(dhp.data() + t * B * P, dh, sizeof(T) * size_t(nb * P));
+        zero_rows(dhp.data() + t * B * P, nb, B, P);
+        mm<T>(nb, H, P, dh, P, w_hr, H, false, T(0), dpre.data(), H);
+        dout = dpre.data();
+      }
       const T* g = gates + t * B * NG;
       const T* cp = cprev + t * B * H;
       parallel_gates(nb, H, [&](int64_t r0, int64_t r1, int64_t j0, int64_t j1) {
-        k.lstm_bwd(r1 - r0, j0, j1, H, g + r0 * NG, cp + r0 * H, dpre.data() + r0 * H,
-                   dc0 + r0 * H, dgt + r0 * NG);
+        k.lstm_bwd(r1 - r0, j0, j1, H, g + r0 * NG, cp + r0 * H, dout + r0 * H, dc0 + r0 * H,
+                   dgt + r0 * NG);
       });
       zero_rows(dgt, nb, B, NG);
       mm<T>(nb, P, NG, dgt, NG, w_hh, P, false, T(0), dh0, P);
-    }
+    });
   }
-  mm<T>(TB, s.input, NG, dg, NG, w_ih, s.input, false, T(0), dx, s.input);
+  if (dx) mm<T>(TB, s.input, NG, dg, NG, w_ih, s.input, false, T(0), dx, s.input);
   mm_tn<T>(NG, s.input, TB, dg, x, dw_ih);
   mm_tn<T>(NG, P, TB, dg, hprev, dw_hh);
   column_sums<T>(TB, NG, dg, db);
@@ -286,8 +316,33 @@ void gru_forward(const RnnShape& s, const T* x, const T* w_ih, const T* w_hh, co
   project_inputs(s.steps * s.batch, 3 * s.hidden, s.input, x, w_ih, b_ih,
                  static_cast<const T*>(nullptr), gates);
   std::memcpy(hT, h0, sizeof(T) * size_t(s.batch * s.hidden));
-  loops_for<T>(active_isa()).gru_fwd(s, act.data(), reverse, w_hh, b_hh, gates, hn, hT, y, hprev,
-                                     loop_threads(s, 3));
+  if (!stepwise(s)) {
+    loops_for<T>(active_isa()).gru_fwd(s, act.data(), reverse, w_hh, b_hh, gates, hn, hT, y,
+                                       hprev, loop_threads(s, 3));
+    return;
+  }
+  const int64_t B = s.batch, H = s.hidden, NG = 3 * H;
+  const GateKernels<T> k = gates_for<T>(active_isa());
+  std::vector<T> gh(size_t(B * NG));  // hidden side: h W_hh^T + b_hh
+  for (int64_t step = 0; step < s.steps; ++step) {
+    const int64_t t = time_of(s, step, reverse), nb = act[size_t(t)];
+    T* g = gates + t * B * NG;
+    T* hp = hprev + t * B * H;
+    T* hnt = hn + t * B * H;
+    T* yt = y + t * B * H;
+    if (b_hh)
+      for (int64_t r = 0; r < nb; ++r)
+        std::memcpy(gh.data() + r * NG, b_hh, sizeof(T) * size_t(NG));
+    mm<T>(nb, NG, H, hT, H, w_hh, H, true, b_hh ? T(1) : T(0), gh.data(), NG);
+    parallel_gates(nb, H, [&](int64_t r0, int64_t r1, int64_t j0, int64_t j1) {
+      k.gru_fwd(r1 - r0, j0, j1, H, g + r0 * NG, gh.data() + r0 * NG, hnt + r0 * H, hT + r0 * H,
+                hp + r0 * H);
+    });
+    zero_rows(hp, nb, B, H);
+    zero_rows(hnt, nb, B, H);
+    std::memcpy(yt, hT, sizeof(T) * size_t(nb * H));
+    zero_rows(yt, nb, B, H);
+  }
 }
 
 template <typename T>
@@ -300,9 +355,26 @@ void gru_backward(const RnnShape& s, const T* x, const T* w_ih, const T* w_hh,
   T* dgx = scratch<T>(0, TB * NG);
   T* dgh = scratch<T>(1, TB * NG);
   std::memcpy(dh0, dhT, sizeof(T) * size_t(B * H));
-  loops_for<T>(active_isa()).gru_bwd(s, act.data(), reverse, w_hh, gates, hn, hprev, dy, dh0,
-                                     dgx, dgh, loop_threads(s, 3));
-  mm<T>(TB, s.input, NG, dgx, NG, w_ih, s.input, false, T(0), dx, s.input);
+  if (!stepwise(s)) {
+    loops_for<T>(active_isa()).gru_bwd(s, act.data(), reverse, w_hh, gates, hn, hprev, dy, dh0,
+                                       dgx, dgh, loop_threads(s, 3));
+  } else {
+    const GateKernels<T> k = gates_for<T>(active_isa());
+    stepwise_backward<T>(s, act, reverse, H, dy, dh0, [&](int64_t t, int64_t nb, const T* din) {
+      T* gx = dgx + t * B * NG;
+      T* ghh = dgh + t * B * NG;
+      // the direct part of dh_{t-1} (dh * z) goes to dh0, then the product adds to it
+      parallel_gates(nb, H, [&](int64_t r0, int64_t r1, int64_t j0, int64_t j1) {
+        k.gru_bwd(r1 - r0, j0, j1, H, gates + t * B * NG + r0 * NG, hn + t * B * H + r0 * H,
+                  hprev + t * B * H + r0 * H, din + r0 * H, dh0 + r0 * H, gx + r0 * NG,
+                  ghh + r0 * NG);
+      });
+      zero_rows(gx, nb, B, NG);
+      zero_rows(ghh, nb, B, NG);
+      mm<T>(nb, H, NG, ghh, NG, w_hh, H, false, T(1), dh0, H);
+    });
+  }
+  if (dx) mm<T>(TB, s.input, NG, dgx, NG, w_ih, s.input, false, T(0), dx, s.input);
   mm_tn<T>(NG, s.input, TB, dgx, x, dw_ih);
   mm_tn<T>(NG, H, TB, dgh, hprev, dw_hh);
   column_sums<T>(TB, NG, dgx, db_ih);
@@ -317,8 +389,28 @@ void rnn_forward(const RnnShape& s, bool relu, const T* x, const T* w_ih, const 
   const std::vector<int64_t> act = active_rows(s, lengths);
   project_inputs(s.steps * s.batch, s.hidden, s.input, x, w_ih, b_ih, b_hh, acts);
   std::memcpy(hT, h0, sizeof(T) * size_t(s.batch * s.hidden));
-  loops_for<T>(active_isa()).rnn_fwd(s, relu, act.data(), reverse, w_hh, acts, hT, y, hprev,
-                                     loop_threads(s, 1));
+  if (!stepwise(s)) {
+    loops_for<T>(active_isa()).rnn_fwd(s, relu, act.data(), reverse, w_hh, acts, hT, y, hprev,
+                                       loop_threads(s, 1));
+    return;
+  }
+  const int64_t B = s.batch, H = s.hidden;
+  const GateKernels<T> k = gates_for<T>(active_isa());
+  for (int64_t step = 0; step < s.steps; ++step) {
+    const int64_t t = time_of(s, step, reverse), nb = act[size_t(t)];
+    T* a = acts + t * B * H;
+    T* hp = hprev + t * B * H;
+    T* yt = y + t * B * H;
+    std::memcpy(hp, hT, sizeof(T) * size_t(nb * H));
+    zero_rows(hp, nb, B, H);
+    mm<T>(nb, H, H, hT, H, w_hh, H, true, T(1), a, H);
+    parallel_gates(nb, H, [&](int64_t r0, int64_t r1, int64_t j0, int64_t j1) {
+      k.rnn_fwd(r1 - r0, j0, j1, H, relu, a + r0 * H, hT + r0 * H);
+    });
+    zero_rows(a, nb, B, H);
+    std::memcpy(yt, hT, sizeof(T) * size_t(nb * H));
+    zero_rows(yt, nb, B, H);
+  }
 }
 
 template <typename T>
@@ -329,9 +421,22 @@ void rnn_backward(const RnnShape& s, bool relu, const T* x, const T* w_ih, const
   const std::vector<int64_t> act = active_rows(s, lengths);
   T* dg = scratch<T>(0, TB * H);
   std::memcpy(dh0, dhT, sizeof(T) * size_t(B * H));
-  loops_for<T>(active_isa()).rnn_bwd(s, relu, act.data(), reverse, w_hh, acts, dy, dh0, dg,
-                                     loop_threads(s, 1));
-  mm<T>(TB, s.input, H, dg, H, w_ih, s.input, false, T(0), dx, s.input);
+  if (!stepwise(s)) {
+    loops_for<T>(active_isa()).rnn_bwd(s, relu, act.data(), reverse, w_hh, acts, dy, dh0, dg,
+                                       loop_threads(s, 1));
+  } else {
+    const GateKernels<T> k = gates_for<T>(active_isa());
+    stepwise_backward<T>(s, act, reverse, H, dy, dh0, [&](int64_t t, int64_t nb, const T* din) {
+      T* dgt = dg + t * B * H;
+      parallel_gates(nb, H, [&](int64_t r0, int64_t r1, int64_t j0, int64_t j1) {
+        k.rnn_bwd(r1 - r0, j0, j1, H, relu, acts + t * B * H + r0 * H, din + r0 * H,
+                  dgt + r0 * H);
+      });
+      zero_rows(dgt, nb, B, H);
+      mm<T>(nb, H, H, dgt, H, w_hh, H, false, T(0), dh0, H);
+    });
+  }
+  if (dx) mm<T>(TB, s.input, H, dg, H, w_ih, s.input, false, T(0), dx, s.input);
   mm_tn<T>(H, s.input, TB, dg, x, dw_ih);
   mm_tn<T>(H, H, TB, dg, hprev, dw_hh);
   column_sums<T>(TB, H, dg, db);

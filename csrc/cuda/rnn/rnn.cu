@@ -299,7 +299,7 @@ void rnn_backward(RnnMode mode, const RnnShape& s, const T* x, const T* w_ih, co
     run(copy_then_zero<T>, tail, stream, int64_t(0), tail, none, gx + nb * NG);
     mm<T>(nb, H, NG, gh, NG, w_hh, H, false, gru ? T(1) : T(0), dh0, H, stream);
   }
-  mm<T>(TB, s.input, NG, dgx, NG, w_ih, s.input, false, T(0), dx, s.input, stream);
+  if (dx) mm<T>(TB, s.input, NG, dgx, NG, w_ih, s.input, false, T(0), dx, s.input, stream);
   mm_tn<T>(NG, s.input, TB, dgx, x, dw_ih, stream);
   mm_tn<T>(NG, H, TB, dgh, hprev, dw_hh, stream);
   run(column_sums<T>, NG, stream, TB, NG, static_cast<const T*>(dgx), db_ih, gru ? nullptr : db_hh);

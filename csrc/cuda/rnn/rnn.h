@@ -29,7 +29,8 @@ void rnn_forward(RnnMode mode, const RnnShape& s, const T* x, const T* w_ih, con
                  const T* b_ih, const T* b_hh, const T* h0, const T* c0, const int64_t* lengths,
                  bool reverse, T* y, T* hT, T* cT, T* ws0, T* ws1, T* hprev, void* stream);
 
-// Backward through time: db_ih and db_hh both written (equal except for the GRU).
+// Backward through time: db_ih and db_hh both written (equal except for the GRU); dx may be
+// null (the input needs no gradient: its product is skipped).
 template <typename T>
 void rnn_backward(RnnMode mode, const RnnShape& s, const T* x, const T* w_ih, const T* w_hh,
                   const int64_t* lengths, bool reverse, const T* ws0, const T* ws1,

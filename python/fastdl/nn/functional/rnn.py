@@ -143,7 +143,9 @@ def _sequence_backward(ctx, grads):
     outs = _sequence_outputs_like(ctx, spec)
     gs = tuple(g if g is not None else _zeros_for(o) for g, o in zip(grads, outs))
     op = _BACKWARD_OPS[spec.mode]
-    return op.apply(gs + tuple(ctx.inputs), spec, saved)
+    need_dx = ctx.edges[0] is not None  # else the kernels skip the input-gradient GEMM
+    res = op.apply(gs + tuple(ctx.inputs), spec, saved, need_dx)
+    return res if need_dx else (None,) + tuple(res[1:])
 
 
 def _sequence_outputs_like(ctx, spec):
@@ -163,14 +165,21 @@ def _array_module(a):
 
 
 # ---- backward ops (first derivatives in C++) -----------------------------------------------
+def _unused_dx(x, xp=np):
+    """What a backward op returns for the input's gradient when none was asked for (the kernel
+    skipped it): zeros without memory (the gradient is dropped, never read)."""
+    return xp.broadcast_to(xp.zeros((), x.dtype), x.shape)
+
+
 def _sequence_backward_forward(*arrays_and_args):
-    *arrays, spec, saved = arrays_and_args
+    *arrays, spec, saved, need_dx = arrays_and_args
     k = 1 + spec.n_state
     grads = [_c(a) for a in arrays[:k]]
     x, w_ih, w_hh, b_ih, b_hh, w_hr, h0, c0 = (None if a is None else _c(a)
                                                for a in spec.split(arrays[k:]))
     lengths = spec.lengths
-    dx, dw_ih, dw_hh = np.empty_like(x), np.empty_like(w_ih), np.empty_like(w_hh)
+    dx = np.empty_like(x) if need_dx else None
+    dw_ih, dw_hh = np.empty_like(w_ih), np.empty_like(w_hh)
     dh0 = np.empty_like(h0)
     G = w_ih.shape[0]
     if spec.mode == "lstm":
@@ -181,7 +190,8 @@ def _sequence_backward_forward(*arrays_and_args):
         dw_hr = np.empty_like(w_hr) if w_hr is not None else None
         _C.lstm_backward(x, w_ih, w_hh, w_hr, lengths, spec.reverse, gates, cprev, hprev, hpre,
                          dy, dhT, dcT, dx, dw_ih, dw_hh, db, dw_hr, dh0, dc0)
-        out = [dx, dw_ih, dw_hh] + ([db, db.copy()] if spec.has_bias else []) + \
+        out = [dx if need_dx else _unused_dx(x), dw_ih, dw_hh] + \
+            ([db, db.copy()] if spec.has_bias else []) + \
             ([dw_hr] if w_hr is not None else []) + [dh0, dc0]
         return tuple(out)
     dy, dhT = grads
@@ -196,12 +206,13 @@ def _sequence_backward_forward(*arrays_and_args):
         _C.rnn_backward(spec.mode[4:], x, w_ih, w_hh, lengths, spec.reverse, acts, hprev, dy,
                         dhT, dx, dw_ih, dw_hh, db_ih, dh0)
         db_hh = db_ih.copy()
-    return tuple([dx, dw_ih, dw_hh] + ([db_ih, db_hh] if spec.has_bias else []) + [dh0])
+    return tuple([dx if need_dx else _unused_dx(x), dw_ih, dw_hh] +
+                 ([db_ih, db_hh] if spec.has_bias else []) + [dh0])
 
 
 def _sequence_backward_forward_cuda(*arrays_and_args):
     """Backward through time on cupy arrays (``_C_cuda.rnn_backward``)."""
-    *arrays, spec, saved = arrays_and_args
+    *arrays, spec, saved, need_dx = arrays_and_args
     xp = backend.array_module(arrays[0])
     k = 1 + spec.n_state
     grads = [xp.ascontiguousarray(a) for a in arrays[:k]]
@@ -217,7 +228,8 @@ def _sequence_backward_forward_cuda(*arrays_and_args):
     else:
         (ws0, hprev), ws1, dcT = saved.values, None, None
         dy, dhT = grads
-    dx, dw_ih, dw_hh = xp.empty_like(x), xp.empty_like(w_ih), xp.empty_like(w_hh)
+    dx = xp.empty_like(x) if need_dx else None
+    dw_ih, dw_hh = xp.empty_like(w_ih), xp.empty_like(w_hh)
     G = w_ih.shape[0]
     db_ih, db_hh = xp.empty(G, x.dtype), xp.empty(G, x.dtype)
     dh0 = xp.empty_like(h0)
@@ -225,7 +237,8 @@ def _sequence_backward_forward_cuda(*arrays_and_args):
     backend.cuda_kernels().rnn_backward(spec.mode, x, w_ih, w_hh, spec.lengths, spec.reverse,
                                         ws0, ws1, hprev, dy, dhT, dcT, dx, dw_ih, dw_hh, db_ih,
                                         db_hh, dh0, dc0)
-    out = [dx, dw_ih, dw_hh] + ([db_ih, db_hh] if spec.has_bias else []) + [dh0]
+    out = [dx if need_dx else _unused_dx(x, xp), dw_ih, dw_hh] + \
+        ([db_ih, db_hh] if spec.has_bias else []) + [dh0]
     return tuple(out + [dc0] if lstm else out)
 
 
@@ -238,7 +251,7 @@ def _backward_backward(ctx, vs):
     inputs (g and theta); built with grad mode on, it is differentiable again."""
     from fastdl.autograd import engine
     from fastdl.autograd.grad_mode import enable_grad, is_grad_enabled
-    spec, _ = ctx.args
+    spec = ctx.args[0]
     create = is_grad_enabled()
     k = 1 + spec.n_state
     inputs = list(ctx.inputs)
