@@ -85,12 +85,10 @@ std::vector<int64_t> active_rows(const RnnShape& s, const int64_t* lengths) {
 // Threads for a time loop: each step ends in a barrier, so a step must carry enough work
 // (here >= 4 MFLOP of recurrent product, ~0.1 ms on one core) for a second thread to pay; small
 // layers (and a loaded machine, where a barrier waits for a descheduled thread) run on one.
-// FASTDL_RNN_MIN_STEP_FLOPS overrides the threshold (measurements, tuning).
+// FASTDL_RNN_MIN_STEP_FLOPS overrides the threshold (read per call: measurements, tuning).
 int loop_threads(const RnnShape& s, int64_t gates) {
-  static const double min_flops = [] {
-    const char* env = std::getenv("FASTDL_RNN_MIN_STEP_FLOPS");
-    return env ? std::atof(env) : 4e6;
-  }();
+  const char* env = std::getenv("FASTDL_RNN_MIN_STEP_FLOPS");
+  const double min_flops = env && *env ? std::atof(env) : 4e6;
   const double step_flops = 2.0 * double(s.batch) * double(gates * s.hidden) * double(s.out);
   return step_flops >= min_flops ? num_threads() : 1;
 }
@@ -275,9 +273,11 @@ void lstm_backward(const RnnShape& s, const T* x, const T* w_ih, const T* w_hh, 
   std::memcpy(dh0, dhT, sizeof(T) * size_t(B * P));  // running gradients of the states
   std::memcpy(dc0, dcT, sizeof(T) * size_t(B * H));
   std::vector<T> dhp(w_hr ? size_t(TB * P) : 0);
-  if (!w_hr && !stepwise(s)) {
+  const bool loop = !w_hr && !stepwise(s);
+  if (loop) {
+    std::memset(db, 0, sizeof(T) * size_t(NG));  // the loop adds each step's sums
     loops_for<T>(active_isa()).lstm_bwd(s, act.data(), reverse, w_hh, gates, cprev, dy, dh0, dc0,
-                                        dg, loop_threads(s, 4));
+                                        dg, db, loop_threads(s, 4));
   } else {
     const GateKernels<T> k = gates_for<T>(active_isa());
     std::vector<T> dpre(w_hr ? size_t(B * H) : 0);
@@ -303,7 +303,7 @@ void lstm_backward(const RnnShape& s, const T* x, const T* w_ih, const T* w_hh, 
   if (dx) mm<T>(TB, s.input, NG, dg, NG, w_ih, s.input, false, T(0), dx, s.input);
   mm_tn<T>(NG, s.input, TB, dg, x, dw_ih);
   mm_tn<T>(NG, P, TB, dg, hprev, dw_hh);
-  column_sums<T>(TB, NG, dg, db);
+  if (!loop) column_sums<T>(TB, NG, dg, db);
   if (w_hr) mm_tn<T>(P, H, TB, dhp.data(), hpre, dw_hr);
 }
 
@@ -355,9 +355,12 @@ void gru_backward(const RnnShape& s, const T* x, const T* w_ih, const T* w_hh,
   T* dgx = scratch<T>(0, TB * NG);
   T* dgh = scratch<T>(1, TB * NG);
   std::memcpy(dh0, dhT, sizeof(T) * size_t(B * H));
-  if (!stepwise(s)) {
+  const bool loop = !stepwise(s);
+  if (loop) {
+    std::memset(db_ih, 0, sizeof(T) * size_t(NG));  // the loop adds each step's sums
+    std::memset(db_hh, 0, sizeof(T) * size_t(NG));
     loops_for<T>(active_isa()).gru_bwd(s, act.data(), reverse, w_hh, gates, hn, hprev, dy, dh0,
-                                       dgx, dgh, loop_threads(s, 3));
+                                       dgx, dgh, db_ih, db_hh, loop_threads(s, 3));
   } else {
     const GateKernels<T> k = gates_for<T>(active_isa());
     stepwise_backward<T>(s, act, reverse, H, dy, dh0, [&](int64_t t, int64_t nb, const T* din) {
@@ -377,8 +380,10 @@ void gru_backward(const RnnShape& s, const T* x, const T* w_ih, const T* w_hh,
   if (dx) mm<T>(TB, s.input, NG, dgx, NG, w_ih, s.input, false, T(0), dx, s.input);
   mm_tn<T>(NG, s.input, TB, dgx, x, dw_ih);
   mm_tn<T>(NG, H, TB, dgh, hprev, dw_hh);
-  column_sums<T>(TB, NG, dgx, db_ih);
-  column_sums<T>(TB, NG, dgh, db_hh);
+  if (!loop) {
+    column_sums<T>(TB, NG, dgx, db_ih);
+    column_sums<T>(TB, NG, dgh, db_hh);
+  }
 }
 
 // ---- Elman RNN -------------------------------------------------------------------------------
@@ -421,8 +426,10 @@ void rnn_backward(const RnnShape& s, bool relu, const T* x, const T* w_ih, const
   const std::vector<int64_t> act = active_rows(s, lengths);
   T* dg = scratch<T>(0, TB * H);
   std::memcpy(dh0, dhT, sizeof(T) * size_t(B * H));
-  if (!stepwise(s)) {
-    loops_for<T>(active_isa()).rnn_bwd(s, relu, act.data(), reverse, w_hh, acts, dy, dh0, dg,
+  const bool loop = !stepwise(s);
+  if (loop) {
+    std::memset(db, 0, sizeof(T) * size_t(H));  // the loop adds each step's sums
+    loops_for<T>(active_isa()).rnn_bwd(s, relu, act.data(), reverse, w_hh, acts, dy, dh0, dg, db,
                                        loop_threads(s, 1));
   } else {
     const GateKernels<T> k = gates_for<T>(active_isa());
@@ -439,7 +446,7 @@ void rnn_backward(const RnnShape& s, bool relu, const T* x, const T* w_ih, const
   if (dx) mm<T>(TB, s.input, H, dg, H, w_ih, s.input, false, T(0), dx, s.input);
   mm_tn<T>(H, s.input, TB, dg, x, dw_ih);
   mm_tn<T>(H, H, TB, dg, hprev, dw_hh);
-  column_sums<T>(TB, H, dg, db);
+  if (!loop) column_sums<T>(TB, H, dg, db);
 }
 
 #define FASTDL_INSTANTIATE_RNN(T)                                                              \
