@@ -85,12 +85,19 @@ std::vector<int64_t> active_rows(const RnnShape& s, const int64_t* lengths) {
 // Threads for a time loop: each step ends in a barrier, so a step must carry enough work
 // (here >= 4 MFLOP of recurrent product, ~0.1 ms on one core) for a second thread to pay; small
 // layers (and a loaded machine, where a barrier waits for a descheduled thread) run on one.
-// FASTDL_RNN_MIN_STEP_FLOPS overrides the threshold (read per call: measurements, tuning).
-int loop_threads(const RnnShape& s, int64_t gates) {
+// A thin batch is the exception when its recurrent weights are large (>= 2 MiB, e.g. hidden 512
+// at batch 1: 2 MFLOP but 3-4 MiB of W_hh per step): such a step is bound by streaming W_hh from
+// L3, and each thread streams only its share (2 threads measured 21 vs 40 ms for the LSTM's
+// batch-1 forward at the quietest moments of a loaded VM). FASTDL_RNN_MIN_STEP_FLOPS and
+// FASTDL_RNN_MIN_STEP_BYTES override the thresholds (read per call: measurements, tuning).
+int loop_threads(const RnnShape& s, int64_t gates, size_t elem_bytes) {
   const char* env = std::getenv("FASTDL_RNN_MIN_STEP_FLOPS");
   const double min_flops = env && *env ? std::atof(env) : 4e6;
+  const char* env_bytes = std::getenv("FASTDL_RNN_MIN_STEP_BYTES");
+  const double min_bytes = env_bytes && *env_bytes ? std::atof(env_bytes) : double(2 << 20);
   const double step_flops = 2.0 * double(s.batch) * double(gates * s.hidden) * double(s.out);
-  return step_flops >= min_flops ? num_threads() : 1;
+  const double weight_bytes = double(gates * s.hidden) * double(s.out) * double(elem_bytes);
+  return step_flops >= min_flops || weight_bytes >= min_bytes ? num_threads() : 1;
 }
 
 // Per-step GEMM calls (and the gate kernels) instead of the fused per-ISA time loop. The loop
@@ -235,7 +242,7 @@ void lstm_forward(const RnnShape& s, const T* x, const T* w_ih, const T* w_hh, c
   std::memcpy(cT, c0, sizeof(T) * size_t(B * H));
   if (!w_hr && !stepwise(s)) {
     loops_for<T>(active_isa()).lstm_fwd(s, act.data(), reverse, w_hh, gates, hT, cT, y, cprev,
-                                        hprev, loop_threads(s, 4));
+                                        hprev, loop_threads(s, 4, sizeof(T)));
     return;
   }
   const GateKernels<T> k = gates_for<T>(active_isa());
@@ -277,7 +284,7 @@ void lstm_backward(const RnnShape& s, const T* x, const T* w_ih, const T* w_hh, 
   if (loop) {
     std::memset(db, 0, sizeof(T) * size_t(NG));  // the loop adds each step's sums
     loops_for<T>(active_isa()).lstm_bwd(s, act.data(), reverse, w_hh, gates, cprev, dy, dh0, dc0,
-                                        dg, db, loop_threads(s, 4));
+                                        dg, db, loop_threads(s, 4, sizeof(T)));
   } else {
     const GateKernels<T> k = gates_for<T>(active_isa());
     std::vector<T> dpre(w_hr ? size_t(B * H) : 0);
@@ -318,7 +325,7 @@ void gru_forward(const RnnShape& s, const T* x, const T* w_ih, const T* w_hh, co
   std::memcpy(hT, h0, sizeof(T) * size_t(s.batch * s.hidden));
   if (!stepwise(s)) {
     loops_for<T>(active_isa()).gru_fwd(s, act.data(), reverse, w_hh, b_hh, gates, hn, hT, y,
-                                       hprev, loop_threads(s, 3));
+                                       hprev, loop_threads(s, 3, sizeof(T)));
     return;
   }
   const int64_t B = s.batch, H = s.hidden, NG = 3 * H;
@@ -360,7 +367,7 @@ void gru_backward(const RnnShape& s, const T* x, const T* w_ih, const T* w_hh,
     std::memset(db_ih, 0, sizeof(T) * size_t(NG));  // the loop adds each step's sums
     std::memset(db_hh, 0, sizeof(T) * size_t(NG));
     loops_for<T>(active_isa()).gru_bwd(s, act.data(), reverse, w_hh, gates, hn, hprev, dy, dh0,
-                                       dgx, dgh, db_ih, db_hh, loop_threads(s, 3));
+                                       dgx, dgh, db_ih, db_hh, loop_threads(s, 3, sizeof(T)));
   } else {
     const GateKernels<T> k = gates_for<T>(active_isa());
     stepwise_backward<T>(s, act, reverse, H, dy, dh0, [&](int64_t t, int64_t nb, const T* din) {
@@ -396,7 +403,7 @@ void rnn_forward(const RnnShape& s, bool relu, const T* x, const T* w_ih, const 
   std::memcpy(hT, h0, sizeof(T) * size_t(s.batch * s.hidden));
   if (!stepwise(s)) {
     loops_for<T>(active_isa()).rnn_fwd(s, relu, act.data(), reverse, w_hh, acts, hT, y, hprev,
-                                       loop_threads(s, 1));
+                                       loop_threads(s, 1, sizeof(T)));
     return;
   }
   const int64_t B = s.batch, H = s.hidden;
@@ -430,7 +437,7 @@ void rnn_backward(const RnnShape& s, bool relu, const T* x, const T* w_ih, const
   if (loop) {
     std::memset(db, 0, sizeof(T) * size_t(H));  // the loop adds each step's sums
     loops_for<T>(active_isa()).rnn_bwd(s, relu, act.data(), reverse, w_hh, acts, dy, dh0, dg, db,
-                                       loop_threads(s, 1));
+                                       loop_threads(s, 1, sizeof(T)));
   } else {
     const GateKernels<T> k = gates_for<T>(active_isa());
     stepwise_backward<T>(s, act, reverse, H, dy, dh0, [&](int64_t t, int64_t nb, const T* din) {
