@@ -154,6 +154,22 @@ void project_inputs(int64_t rows, int64_t ng, int64_t in, const T* x, const T* w
   gemm<T>(rows, ng, in, T(1), {x, in, 1}, {w, 1, in}, beta, {g, ng, 1});
 }
 
+// b1 + b2 (either may be null; empty when both are): the biases the fused loops add per step.
+template <typename T>
+std::vector<T> summed_bias(int64_t ng, const T* b1, const T* b2) {
+  std::vector<T> b;
+  if (b1 || b2) {
+    b.resize(size_t(ng));
+    for (int64_t j = 0; j < ng; ++j) b[size_t(j)] = (b1 ? b1[j] : T(0)) + (b2 ? b2[j] : T(0));
+  }
+  return b;
+}
+
+template <typename T>
+const T* data_or_null(const std::vector<T>& v) {
+  return v.empty() ? nullptr : v.data();
+}
+
 // c (m, n) (+)= a (m, k) @ b (k, n), all row-major contiguous with the given row strides; bt:
 // b is stored transposed (n, k).
 template <typename T>
@@ -237,14 +253,18 @@ void lstm_forward(const RnnShape& s, const T* x, const T* w_ih, const T* w_hh, c
                   bool reverse, T* y, T* hT, T* cT, T* gates, T* cprev, T* hprev, T* hpre) {
   const int64_t B = s.batch, H = s.hidden, P = s.out, NG = 4 * H;
   const std::vector<int64_t> act = active_rows(s, lengths);
-  project_inputs(s.steps * B, NG, s.input, x, w_ih, b_ih, b_hh, gates);
   std::memcpy(hT, h0, sizeof(T) * size_t(B * P));  // the running states live in hT and cT
   std::memcpy(cT, c0, sizeof(T) * size_t(B * H));
   if (!w_hr && !stepwise(s)) {
-    loops_for<T>(active_isa()).lstm_fwd(s, act.data(), reverse, w_hh, gates, hT, cT, y, cprev,
-                                        hprev, loop_threads(s, 4, sizeof(T)));
+    // The loop adds the biases per step, in cache: filling the (steps, batch, 4H) buffer with
+    // them first and projecting with beta = 1 cost a write and a read of all of it.
+    project_inputs<T>(s.steps * B, NG, s.input, x, w_ih, nullptr, nullptr, gates);
+    const std::vector<T> bias = summed_bias(NG, b_ih, b_hh);
+    loops_for<T>(active_isa()).lstm_fwd(s, act.data(), reverse, w_hh, data_or_null(bias), gates,
+                                        hT, cT, y, cprev, hprev, loop_threads(s, 4, sizeof(T)));
     return;
   }
+  project_inputs(s.steps * B, NG, s.input, x, w_ih, b_ih, b_hh, gates);
   const GateKernels<T> k = gates_for<T>(active_isa());
   for (int64_t step = 0; step < s.steps; ++step) {
     const int64_t t = time_of(s, step, reverse), nb = act[size_t(t)];
@@ -320,14 +340,15 @@ void gru_forward(const RnnShape& s, const T* x, const T* w_ih, const T* w_hh, co
                  const T* b_hh, const T* h0, const int64_t* lengths, bool reverse, T* y, T* hT,
                  T* gates, T* hn, T* hprev) {
   const std::vector<int64_t> act = active_rows(s, lengths);
-  project_inputs(s.steps * s.batch, 3 * s.hidden, s.input, x, w_ih, b_ih,
-                 static_cast<const T*>(nullptr), gates);
   std::memcpy(hT, h0, sizeof(T) * size_t(s.batch * s.hidden));
-  if (!stepwise(s)) {
-    loops_for<T>(active_isa()).gru_fwd(s, act.data(), reverse, w_hh, b_hh, gates, hn, hT, y,
-                                       hprev, loop_threads(s, 3, sizeof(T)));
+  if (!stepwise(s)) {  // b_ih added per step by the loop (see lstm_forward)
+    project_inputs<T>(s.steps * s.batch, 3 * s.hidden, s.input, x, w_ih, nullptr, nullptr, gates);
+    loops_for<T>(active_isa()).gru_fwd(s, act.data(), reverse, w_hh, b_ih, b_hh, gates, hn, hT,
+                                       y, hprev, loop_threads(s, 3, sizeof(T)));
     return;
   }
+  project_inputs(s.steps * s.batch, 3 * s.hidden, s.input, x, w_ih, b_ih,
+                 static_cast<const T*>(nullptr), gates);
   const int64_t B = s.batch, H = s.hidden, NG = 3 * H;
   const GateKernels<T> k = gates_for<T>(active_isa());
   std::vector<T> gh(size_t(B * NG));  // hidden side: h W_hh^T + b_hh
@@ -399,13 +420,15 @@ void rnn_forward(const RnnShape& s, bool relu, const T* x, const T* w_ih, const 
                  const T* b_ih, const T* b_hh, const T* h0, const int64_t* lengths, bool reverse,
                  T* y, T* hT, T* acts, T* hprev) {
   const std::vector<int64_t> act = active_rows(s, lengths);
-  project_inputs(s.steps * s.batch, s.hidden, s.input, x, w_ih, b_ih, b_hh, acts);
   std::memcpy(hT, h0, sizeof(T) * size_t(s.batch * s.hidden));
-  if (!stepwise(s)) {
-    loops_for<T>(active_isa()).rnn_fwd(s, relu, act.data(), reverse, w_hh, acts, hT, y, hprev,
-                                       loop_threads(s, 1, sizeof(T)));
+  if (!stepwise(s)) {  // the biases added per step by the loop (see lstm_forward)
+    project_inputs<T>(s.steps * s.batch, s.hidden, s.input, x, w_ih, nullptr, nullptr, acts);
+    const std::vector<T> bias = summed_bias(s.hidden, b_ih, b_hh);
+    loops_for<T>(active_isa()).rnn_fwd(s, relu, act.data(), reverse, w_hh, data_or_null(bias),
+                                       acts, hT, y, hprev, loop_threads(s, 1, sizeof(T)));
     return;
   }
+  project_inputs(s.steps * s.batch, s.hidden, s.input, x, w_ih, b_ih, b_hh, acts);
   const int64_t B = s.batch, H = s.hidden;
   const GateKernels<T> k = gates_for<T>(active_isa());
   for (int64_t step = 0; step < s.steps; ++step) {

@@ -233,6 +233,20 @@ void zero_tail(int64_t n, int64_t rows, int64_t ld, int64_t blocks, int64_t cols
     }
 }
 
+// p[r, g * cols + j] += bias[g * cols + j] for rows r < n, j in [j0, j1) of each block (bias may
+// be null: nothing to add).
+template <typename T>
+void add_bias(int64_t n, int64_t ld, int64_t blocks, int64_t cols, int64_t j0, int64_t j1,
+              const T* __restrict bias, T* p) {
+  if (!bias) return;
+  for (int64_t r = 0; r < n; ++r)
+    for (int64_t g = 0; g < blocks; ++g) {
+      T* __restrict row = p + r * ld + g * cols;
+      const T* __restrict b = bias + g * cols;
+      for (int64_t j = j0; j < j1; ++j) row[j] += b[j];
+    }
+}
+
 // sums[g * cols + j] += p[r, g * cols + j] over rows r < n, for j in [j0, j1) of each block.
 template <typename T>
 void add_column_sums(int64_t n, int64_t ld, int64_t blocks, int64_t cols, int64_t j0, int64_t j1,
@@ -251,7 +265,8 @@ void add_column_sums(int64_t n, int64_t ld, int64_t blocks, int64_t cols, int64_
 // ---- LSTM ------------------------------------------------------------------------------------
 template <typename T>
 void lstm_loop_forward(const RnnShape& s, const int64_t* act, bool reverse, const T* w_hh,
-                       T* gates, T* h, T* c, T* y, T* cprev, T* hprev, int threads) {
+                       const T* bias, T* gates, T* h, T* c, T* y, T* cprev, T* hprev,
+                       int threads) {
   const int64_t B = s.batch, H = s.hidden, NG = 4 * H;
   RecurrentGemm<T> rg(H, 4, H, w_hh, 1, H, B, threads);
   team(threads, [&](int t, int nt) {
@@ -264,6 +279,7 @@ void lstm_loop_forward(const RnnShape& s, const int64_t* act, bool reverse, cons
       const int buf = int(step & 1);
       T* g = gates + tt * B * NG;
       copy_cols(nb, B, H, j0, j1, h, hprev + tt * B * H);
+      add_bias(nb, NG, 4, H, j0, j1, bias, g);
       rg.multiply(buf, nb, s0, s1, g, NG, T(1));
       if (j1 > j0) lstm_gates_forward<T>(nb, j0, j1, H, g, c, cprev + tt * B * H, h);
       zero_tail(nb, B, H, 1, H, j0, j1, cprev + tt * B * H);
@@ -325,7 +341,8 @@ void lstm_loop_backward(const RnnShape& s, const int64_t* act, bool reverse, con
 // ---- GRU -------------------------------------------------------------------------------------
 template <typename T>
 void gru_loop_forward(const RnnShape& s, const int64_t* act, bool reverse, const T* w_hh,
-                      const T* b_hh, T* gates, T* hn, T* h, T* y, T* hprev, int threads) {
+                      const T* b_ih, const T* b_hh, T* gates, T* hn, T* h, T* y, T* hprev,
+                      int threads) {
   const int64_t B = s.batch, H = s.hidden, NG = 3 * H;
   RecurrentGemm<T> rg(H, 3, H, w_hh, 1, H, B, threads);
   Aligned<T> gh_buf(B * NG);
@@ -343,6 +360,7 @@ void gru_loop_forward(const RnnShape& s, const int64_t* act, bool reverse, const
           for (int64_t g = 0; g < 3; ++g)
             std::memcpy(gh + r * NG + g * H + j0, b_hh + g * H + j0, sizeof(T) * size_t(j1 - j0));
       rg.multiply(buf, nb, s0, s1, gh, NG, b_hh ? T(1) : T(0));
+      add_bias(nb, NG, 3, H, j0, j1, b_ih, gates + tt * B * NG);
       T* hp = hprev + tt * B * H;
       T* hnt = hn + tt * B * H;
       if (j1 > j0) gru_gates_forward<T>(nb, j0, j1, H, gates + tt * B * NG, gh, hnt, h, hp);
@@ -383,7 +401,8 @@ void gru_loop_backward(const RnnShape& s, const int64_t* act, bool reverse, cons
 // ---- Elman RNN -------------------------------------------------------------------------------
 template <typename T>
 void rnn_loop_forward(const RnnShape& s, bool relu, const int64_t* act, bool reverse,
-                      const T* w_hh, T* acts, T* h, T* y, T* hprev, int threads) {
+                      const T* w_hh, const T* bias, T* acts, T* h, T* y, T* hprev,
+                      int threads) {
   const int64_t B = s.batch, H = s.hidden;
   RecurrentGemm<T> rg(H, 1, H, w_hh, 1, H, B, threads);
   team(threads, [&](int t, int nt) {
@@ -396,6 +415,7 @@ void rnn_loop_forward(const RnnShape& s, bool relu, const int64_t* act, bool rev
       const int buf = int(step & 1);
       T* a = acts + tt * B * H;
       copy_cols(nb, B, H, j0, j1, h, hprev + tt * B * H);
+      add_bias(nb, H, 1, H, j0, j1, bias, a);
       rg.multiply(buf, nb, s0, s1, a, H, T(1));
       if (j1 > j0) rnn_gates_forward<T>(nb, j0, j1, H, relu, a, h);
       zero_tail(nb, B, H, 1, H, j0, j1, a);
@@ -425,17 +445,17 @@ void rnn_loop_backward(const RnnShape& s, bool relu, const int64_t* act, bool re
 }
 
 #define FASTDL_INSTANTIATE_RNN_LOOPS(T)                                                        \
-  template void lstm_loop_forward<T>(const RnnShape&, const int64_t*, bool, const T*, T*, T*,  \
-                                     T*, T*, T*, T*, int);                                     \
+  template void lstm_loop_forward<T>(const RnnShape&, const int64_t*, bool, const T*,          \
+                                     const T*, T*, T*, T*, T*, T*, T*, int);                   \
   template void lstm_loop_backward<T>(const RnnShape&, const int64_t*, bool, const T*,         \
                                       const T*, const T*, const T*, T*, T*, T*, T*, int);      \
   template void gru_loop_forward<T>(const RnnShape&, const int64_t*, bool, const T*, const T*, \
-                                    T*, T*, T*, T*, T*, int);                                  \
+                                    const T*, T*, T*, T*, T*, T*, int);                        \
   template void gru_loop_backward<T>(const RnnShape&, const int64_t*, bool, const T*,          \
                                      const T*, const T*, const T*, const T*, T*, T*, T*, T*,   \
                                      T*, int);                                                 \
-  template void rnn_loop_forward<T>(const RnnShape&, bool, const int64_t*, bool, const T*, T*, \
-                                    T*, T*, T*, int);                                          \
+  template void rnn_loop_forward<T>(const RnnShape&, bool, const int64_t*, bool, const T*,     \
+                                    const T*, T*, T*, T*, T*, int);                            \
   template void rnn_loop_backward<T>(const RnnShape&, bool, const int64_t*, bool, const T*,    \
                                      const T*, const T*, T*, T*, T*, int);
 FASTDL_INSTANTIATE_RNN_LOOPS(float)
