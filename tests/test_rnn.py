@@ -224,16 +224,31 @@ def test_cells_match_torch(cls, batched):
 
 
 @pytest.mark.parametrize("mode", MODES)
-@pytest.mark.parametrize("path", ["1", "0"])
+@pytest.mark.parametrize("path", ["1", "0", "0-threads"])
 def test_stepwise_and_loop_paths_match_torch(mode, path, monkeypatch):
     """Both CPU time-loop implementations on every feature: the per-step GEMM path (cells use it
     for their single step; FASTDL_RNN_STEPWISE=1 forces it on sequences) on a packed,
-    bidirectional two-layer input, and the fused per-ISA loop (=0) on a single-step cell call."""
-    monkeypatch.setenv("FASTDL_RNN_STEPWISE", path)
+    bidirectional two-layer input, and the fused per-ISA loop (=0) on a single-step cell call;
+    "0-threads": the loop on two threads however small the step (each owns a share of the
+    hidden units and sums its own bias gradients)."""
+    monkeypatch.setenv("FASTDL_RNN_STEPWISE", path[0])
+    if path == "0-threads":
+        monkeypatch.setenv("FASTDL_RNN_MIN_STEP_FLOPS", "0")
+        old_threads = fastdl.get_num_threads()
+        fastdl.set_num_threads(2)
+        try:
+            _stepwise_case(mode, 53)  # 3 slivers of 24 doubles (one an edge): both threads work
+        finally:
+            fastdl.set_num_threads(old_threads)
+        return
+    _stepwise_case(mode)
+
+
+def _stepwise_case(mode, H=13):
     torch.manual_seed(0)
-    t_m, f_m = _twins(mode, 3, 13, 2, bidirectional=True)  # 13: edge slivers (NR 24 in double)
+    t_m, f_m = _twins(mode, 3, H, 2, bidirectional=True)  # 13: an edge sliver (NR 24 in double)
     rng = np.random.default_rng(5)
-    x, h0 = rng.standard_normal((6, 4, 3)), rng.standard_normal((4, 4, 13))
+    x, h0 = rng.standard_normal((6, 4, 3)), rng.standard_normal((4, 4, H))
     tx, th, fx, fh = (lib.tensor(a, requires_grad=True) for lib in (torch, fastdl)
                       for a in (x, h0))
     lengths = [6, 2, 5, 1]
@@ -245,8 +260,8 @@ def test_stepwise_and_loop_paths_match_torch(mode, path, monkeypatch):
              [fx, fh] + list(f_m.parameters()), 1e-9, 1e-10)
     cls = CLS[mode] + "Cell"
     kw = {"nonlinearity": mode[4:]} if mode.startswith("rnn_") else {}
-    t_c = getattr(torch.nn, cls)(3, 13, **kw).double()
-    f_c = getattr(fnn, cls)(3, 13, **kw).to(np.float64)
+    t_c = getattr(torch.nn, cls)(3, H, **kw).double()
+    f_c = getattr(fnn, cls)(3, H, **kw).to(np.float64)
     f_c.load_state_dict({k: v.numpy().copy() for k, v in t_c.state_dict().items()})
     tx, fx = torch.tensor(x[0], requires_grad=True), fastdl.tensor(x[0], requires_grad=True)
     _compare(t_c(tx), f_c(fx), [tx] + list(t_c.parameters()), [fx] + list(f_c.parameters()),
