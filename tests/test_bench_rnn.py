@@ -23,3 +23,12 @@ def test_flop_count():
     # second bidirectional layer reads 2H inputs
     two = _flops("LSTM", 2, True, 1, FULL)
     assert two == 2 * (2 * 128 * 2048 * (256 + 512)) + 2 * (2 * 128 * 2048 * (1024 + 512))
+
+
+def test_bench_rnn_cpu_time_is_one_thread_only(capsys):
+    from fastdl.bench import rnn
+    rnn.main(["--quick", "--threads", "1", "--cpu-time"])
+    out = capsys.readouterr().out
+    assert "CPU time" in out and out.count("fwd+bwd") == 5
+    with pytest.raises(SystemExit):
+        rnn.main(["--quick", "--threads", "1,2", "--cpu-time"])

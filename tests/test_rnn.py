@@ -124,6 +124,35 @@ def test_lstm_proj_matches_torch(layers, bidir, batch_first, packed):
 
 
 @pytest.mark.parametrize("mode", MODES)
+def test_input_without_grad_skips_its_gradient(mode, monkeypatch):
+    """An input that needs no gradient (data, not an earlier layer): the first layer's backward
+    kernel gets dx=None (its GEMM is skipped), the second layer's (its input is the first
+    layer's output) computes it; every other gradient still equals torch's."""
+    from fastdl.nn.functional import rnn as R
+    calls = []
+
+    class Spy:
+        def __getattr__(self, name):
+            fn = getattr(fastdl._C, name)
+            if not name.endswith("_backward"):
+                return fn
+
+            def spy(*args, **kw):
+                dx = args[{"lstm_backward": 13, "gru_backward": 10, "rnn_backward": 10}[name]]
+                calls.append(dx is None)
+                return fn(*args, **kw)
+            return spy
+
+    monkeypatch.setattr(R, "_C", Spy())
+    torch.manual_seed(0)
+    t_m, f_m = _twins(mode, 3, 5, 2)
+    x = np.random.default_rng(4).standard_normal((6, 4, 3))
+    tx, fx = torch.tensor(x), fastdl.tensor(x)
+    _compare(t_m(tx), f_m(fx), list(t_m.parameters()), list(f_m.parameters()), 1e-9, 1e-10)
+    assert calls == [False, True]  # backward runs the last layer first
+
+
+@pytest.mark.parametrize("mode", MODES)
 def test_float32_matches_torch(mode):
     torch.manual_seed(0)
     t_m, f_m = _twins(mode, 8, 16, 2, dtype=torch.float32, bidirectional=True)
@@ -192,6 +221,51 @@ def test_cells_match_torch(cls, batched):
              1e-9, 1e-10)
     # default zero state
     _compare(t_c(tx), f_c(fx), [tx], [fx], 1e-9, 1e-10)
+
+
+@pytest.mark.parametrize("mode", MODES)
+@pytest.mark.parametrize("path", ["1", "0", "0-threads"])
+def test_stepwise_and_loop_paths_match_torch(mode, path, monkeypatch):
+    """Both CPU time-loop implementations on every feature: the per-step GEMM path (cells use it
+    for their single step; FASTDL_RNN_STEPWISE=1 forces it on sequences) on a packed,
+    bidirectional two-layer input, and the fused per-ISA loop (=0) on a single-step cell call;
+    "0-threads": the loop on two threads however small the step (each owns a share of the
+    hidden units and sums its own bias gradients)."""
+    monkeypatch.setenv("FASTDL_RNN_STEPWISE", path[0])
+    if path == "0-threads":
+        monkeypatch.setenv("FASTDL_RNN_MIN_STEP_FLOPS", "0")
+        old_threads = fastdl.get_num_threads()
+        fastdl.set_num_threads(2)
+        try:
+            _stepwise_case(mode, 53)  # 3 slivers of 24 doubles (one an edge): both threads work
+        finally:
+            fastdl.set_num_threads(old_threads)
+        return
+    _stepwise_case(mode)
+
+
+def _stepwise_case(mode, H=13):
+    torch.manual_seed(0)
+    t_m, f_m = _twins(mode, 3, H, 2, bidirectional=True)  # 13: an edge sliver (NR 24 in double)
+    rng = np.random.default_rng(5)
+    x, h0 = rng.standard_normal((6, 4, 3)), rng.standard_normal((4, 4, H))
+    tx, th, fx, fh = (lib.tensor(a, requires_grad=True) for lib in (torch, fastdl)
+                      for a in (x, h0))
+    lengths = [6, 2, 5, 1]
+    t_in = torch.nn.utils.rnn.pack_padded_sequence(tx, lengths, enforce_sorted=False)
+    f_in = frnn.pack_padded_sequence(fx, lengths, enforce_sorted=False)
+    hx_t = (th, th * 0.5) if mode == "lstm" else th
+    hx_f = (fh, fh * 0.5) if mode == "lstm" else fh
+    _compare(t_m(t_in, hx_t), f_m(f_in, hx_f), [tx, th] + list(t_m.parameters()),
+             [fx, fh] + list(f_m.parameters()), 1e-9, 1e-10)
+    cls = CLS[mode] + "Cell"
+    kw = {"nonlinearity": mode[4:]} if mode.startswith("rnn_") else {}
+    t_c = getattr(torch.nn, cls)(3, H, **kw).double()
+    f_c = getattr(fnn, cls)(3, H, **kw).to(np.float64)
+    f_c.load_state_dict({k: v.numpy().copy() for k, v in t_c.state_dict().items()})
+    tx, fx = torch.tensor(x[0], requires_grad=True), fastdl.tensor(x[0], requires_grad=True)
+    _compare(t_c(tx), f_c(fx), [tx] + list(t_c.parameters()), [fx] + list(f_c.parameters()),
+             1e-9, 1e-10)
 
 
 def test_cell_loop_equals_layer():

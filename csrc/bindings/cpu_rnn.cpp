@@ -87,17 +87,17 @@ template <typename T>
 void lstm_backward_t(const cpu::RnnShape& s, const Arr& x, const Arr& w_ih, const Arr& w_hh,
                      const T* w_hr, const int64_t* len, bool reverse, const Arr& gates,
                      const Arr& cprev, const Arr& hprev, const T* hpre, const Arr& dy,
-                     const Arr& dhT, const Arr& dcT, Arr& dx, Arr& dw_ih, Arr& dw_hh, Arr& db,
+                     const Arr& dhT, const Arr& dcT, T* dx, Arr& dw_ih, Arr& dw_hh, Arr& db,
                      T* dw_hr, Arr& dh0, Arr& dc0) {
   nb::gil_scoped_release release;
   cpu::lstm_backward<T>(s, cptr<T>(x), cptr<T>(w_ih), cptr<T>(w_hh), w_hr, len, reverse,
                         cptr<T>(gates), cptr<T>(cprev), cptr<T>(hprev), hpre, cptr<T>(dy),
-                        cptr<T>(dhT), cptr<T>(dcT), mptr<T>(dx), mptr<T>(dw_ih), mptr<T>(dw_hh),
+                        cptr<T>(dhT), cptr<T>(dcT), dx, mptr<T>(dw_ih), mptr<T>(dw_hh),
                         mptr<T>(db), dw_hr, mptr<T>(dh0), mptr<T>(dc0));
 }
 
 void lstm_backward(Arr x, Arr w_ih, Arr w_hh, OptArr w_hr, OptArr lengths, bool reverse,
-                   Arr gates, Arr cprev, Arr hprev, OptArr hpre, Arr dy, Arr dhT, Arr dcT, Arr dx,
+                   Arr gates, Arr cprev, Arr hprev, OptArr hpre, Arr dy, Arr dhT, Arr dcT, OptArr dx,
                    Arr dw_ih, Arr dw_hh, Arr db, OptArr dw_hr, Arr dh0, Arr dc0) {
   const char* fn = "lstm_backward";
   const int64_t out = w_hr ? int64_t(w_hh.shape(1)) : 0;
@@ -113,7 +113,6 @@ void lstm_backward(Arr x, Arr w_ih, Arr w_hh, OptArr w_hr, OptArr lengths, bool 
   c.check(dy, "dy", {T_, B, P});
   c.check(dhT, "dhT", {B, P});
   c.check(dcT, "dcT", {B, H});
-  c.check(dx, "dx", {T_, B, I});
   c.check(dw_ih, "dw_ih", {4 * H, I});
   c.check(dw_hh, "dw_hh", {4 * H, P});
   c.check(db, "db", {4 * H});
@@ -126,12 +125,14 @@ void lstm_backward(Arr x, Arr w_ih, Arr w_hh, OptArr w_hr, OptArr lengths, bool 
   if (c.dtype == nb::dtype<double>())
     lstm_backward_t<double>(s, x, w_ih, w_hh, c.opt<double>(w_hr, "w_hr", {P, H}), len, reverse,
                             gates, cprev, hprev, c.opt<double>(hpre, "hpre", {T_, B, H}), dy, dhT,
-                            dcT, dx, dw_ih, dw_hh, db,
+                            dcT, const_cast<double*>(c.opt<double>(dx, "dx", {T_, B, I})), dw_ih,
+                            dw_hh, db,
                             const_cast<double*>(c.opt<double>(dw_hr, "dw_hr", {P, H})), dh0, dc0);
   else
     lstm_backward_t<float>(s, x, w_ih, w_hh, c.opt<float>(w_hr, "w_hr", {P, H}), len, reverse,
                            gates, cprev, hprev, c.opt<float>(hpre, "hpre", {T_, B, H}), dy, dhT,
-                           dcT, dx, dw_ih, dw_hh, db,
+                           dcT, const_cast<float*>(c.opt<float>(dx, "dx", {T_, B, I})), dw_ih,
+                           dw_hh, db,
                            const_cast<float*>(c.opt<float>(dw_hr, "dw_hr", {P, H})), dh0, dc0);
 }
 
@@ -176,18 +177,18 @@ void gru_forward(Arr x, Arr w_ih, Arr w_hh, OptArr b_ih, OptArr b_hh, Arr h0, Op
 template <typename T>
 void gru_backward_t(const cpu::RnnShape& s, const Arr& x, const Arr& w_ih, const Arr& w_hh,
                     const int64_t* len, bool reverse, const Arr& gates, const Arr& hn,
-                    const Arr& hprev, const Arr& dy, const Arr& dhT, Arr& dx, Arr& dw_ih,
+                    const Arr& hprev, const Arr& dy, const Arr& dhT, T* dx, Arr& dw_ih,
                     Arr& dw_hh, Arr& db_ih, Arr& db_hh, Arr& dh0) {
   nb::gil_scoped_release release;
   cpu::gru_backward<T>(s, cptr<T>(x), cptr<T>(w_ih), cptr<T>(w_hh), len, reverse,
                        cptr<T>(gates), cptr<T>(hn), cptr<T>(hprev), cptr<T>(dy), cptr<T>(dhT),
-                       mptr<T>(dx), mptr<T>(dw_ih), mptr<T>(dw_hh), mptr<T>(db_ih),
+                       dx, mptr<T>(dw_ih), mptr<T>(dw_hh), mptr<T>(db_ih),
                        mptr<T>(db_hh), mptr<T>(dh0));
 }
 
 void gru_backward(Arr x, Arr w_ih, Arr w_hh, OptArr lengths, bool reverse, Arr gates, Arr hn,
-                  Arr hprev, Arr dy, Arr dhT, Arr dx, Arr dw_ih, Arr dw_hh, Arr db_ih, Arr db_hh,
-                  Arr dh0) {
+                  Arr hprev, Arr dy, Arr dhT, OptArr dx, Arr dw_ih, Arr dw_hh, Arr db_ih,
+                  Arr db_hh, Arr dh0) {
   const char* fn = "gru_backward";
   const cpu::RnnShape s = shape_of(fn, x, w_ih, w_hh, 3, 0);
   const int64_t T_ = s.steps, B = s.batch, H = s.hidden, I = s.input;
@@ -200,7 +201,6 @@ void gru_backward(Arr x, Arr w_ih, Arr w_hh, OptArr lengths, bool reverse, Arr g
   c.check(hprev, "hprev", {T_, B, H});
   c.check(dy, "dy", {T_, B, H});
   c.check(dhT, "dhT", {B, H});
-  c.check(dx, "dx", {T_, B, I});
   c.check(dw_ih, "dw_ih", {3 * H, I});
   c.check(dw_hh, "dw_hh", {3 * H, H});
   c.check(db_ih, "db_ih", {3 * H});
@@ -209,11 +209,13 @@ void gru_backward(Arr x, Arr w_ih, Arr w_hh, OptArr lengths, bool reverse, Arr g
   const int64_t* len = check_lengths(fn, lengths, T_, B);
   if (T_ == 0 || B == 0) throw nb::value_error("gru_backward: empty sequence or batch");
   if (c.dtype == nb::dtype<double>())
-    gru_backward_t<double>(s, x, w_ih, w_hh, len, reverse, gates, hn, hprev, dy, dhT, dx, dw_ih,
+    gru_backward_t<double>(s, x, w_ih, w_hh, len, reverse, gates, hn, hprev, dy, dhT,
+                           const_cast<double*>(c.opt<double>(dx, "dx", {T_, B, I})), dw_ih,
                            dw_hh, db_ih, db_hh, dh0);
   else
-    gru_backward_t<float>(s, x, w_ih, w_hh, len, reverse, gates, hn, hprev, dy, dhT, dx, dw_ih,
-                          dw_hh, db_ih, db_hh, dh0);
+    gru_backward_t<float>(s, x, w_ih, w_hh, len, reverse, gates, hn, hprev, dy, dhT,
+                          const_cast<float*>(c.opt<float>(dx, "dx", {T_, B, I})), dw_ih, dw_hh,
+                          db_ih, db_hh, dh0);
 }
 
 // ---- Elman RNN -------------------------------------------------------------------------------
@@ -261,16 +263,16 @@ void rnn_forward(std::string nonlinearity, Arr x, Arr w_ih, Arr w_hh, OptArr b_i
 template <typename T>
 void rnn_backward_t(const cpu::RnnShape& s, bool relu, const Arr& x, const Arr& w_ih,
                     const Arr& w_hh, const int64_t* len, bool reverse, const Arr& acts,
-                    const Arr& hprev, const Arr& dy, const Arr& dhT, Arr& dx, Arr& dw_ih,
+                    const Arr& hprev, const Arr& dy, const Arr& dhT, T* dx, Arr& dw_ih,
                     Arr& dw_hh, Arr& db, Arr& dh0) {
   nb::gil_scoped_release release;
   cpu::rnn_backward<T>(s, relu, cptr<T>(x), cptr<T>(w_ih), cptr<T>(w_hh), len, reverse,
-                       cptr<T>(acts), cptr<T>(hprev), cptr<T>(dy), cptr<T>(dhT), mptr<T>(dx),
+                       cptr<T>(acts), cptr<T>(hprev), cptr<T>(dy), cptr<T>(dhT), dx,
                        mptr<T>(dw_ih), mptr<T>(dw_hh), mptr<T>(db), mptr<T>(dh0));
 }
 
 void rnn_backward(std::string nonlinearity, Arr x, Arr w_ih, Arr w_hh, OptArr lengths,
-                  bool reverse, Arr acts, Arr hprev, Arr dy, Arr dhT, Arr dx, Arr dw_ih,
+                  bool reverse, Arr acts, Arr hprev, Arr dy, Arr dhT, OptArr dx, Arr dw_ih,
                   Arr dw_hh, Arr db, Arr dh0) {
   const char* fn = "rnn_backward";
   const bool relu = relu_of(nonlinearity);
@@ -284,7 +286,6 @@ void rnn_backward(std::string nonlinearity, Arr x, Arr w_ih, Arr w_hh, OptArr le
   c.check(hprev, "hprev", {T_, B, H});
   c.check(dy, "dy", {T_, B, H});
   c.check(dhT, "dhT", {B, H});
-  c.check(dx, "dx", {T_, B, I});
   c.check(dw_ih, "dw_ih", {H, I});
   c.check(dw_hh, "dw_hh", {H, H});
   c.check(db, "db", {H});
@@ -292,11 +293,13 @@ void rnn_backward(std::string nonlinearity, Arr x, Arr w_ih, Arr w_hh, OptArr le
   const int64_t* len = check_lengths(fn, lengths, T_, B);
   if (T_ == 0 || B == 0) throw nb::value_error("rnn_backward: empty sequence or batch");
   if (c.dtype == nb::dtype<double>())
-    rnn_backward_t<double>(s, relu, x, w_ih, w_hh, len, reverse, acts, hprev, dy, dhT, dx, dw_ih,
+    rnn_backward_t<double>(s, relu, x, w_ih, w_hh, len, reverse, acts, hprev, dy, dhT,
+                           const_cast<double*>(c.opt<double>(dx, "dx", {T_, B, I})), dw_ih,
                            dw_hh, db, dh0);
   else
-    rnn_backward_t<float>(s, relu, x, w_ih, w_hh, len, reverse, acts, hprev, dy, dhT, dx, dw_ih,
-                          dw_hh, db, dh0);
+    rnn_backward_t<float>(s, relu, x, w_ih, w_hh, len, reverse, acts, hprev, dy, dhT,
+                          const_cast<float*>(c.opt<float>(dx, "dx", {T_, B, I})), dw_ih, dw_hh,
+                          db, dh0);
 }
 
 }  // namespace
@@ -311,16 +314,17 @@ void bind_rnn(nb::module_& m) {
         "final states and the workspace (gates, cprev, hprev, hpre) for lstm_backward.");
   m.def("lstm_backward", &lstm_backward, arg("x"), arg("w_ih"), arg("w_hh"), arg("w_hr").none(),
         arg("lengths").none(), arg("reverse"), arg("gates"), arg("cprev"), arg("hprev"),
-        arg("hpre").none(), arg("dy"), arg("dhT"), arg("dcT"), arg("dx"), arg("dw_ih"),
+        arg("hpre").none(), arg("dy"), arg("dhT"), arg("dcT"), arg("dx").none(), arg("dw_ih"),
         arg("dw_hh"), arg("db"), arg("dw_hr").none(), arg("dh0"), arg("dc0"),
-        "Backward through time of lstm_forward (db: the gradient of each bias).");
+        "Backward through time of lstm_forward (db: the gradient of each bias; dx None: the "
+        "input's gradient is not computed).");
   m.def("gru_forward", &gru_forward, arg("x"), arg("w_ih"), arg("w_hh"), arg("b_ih").none(),
         arg("b_hh").none(), arg("h0"), arg("lengths").none(), arg("reverse"), arg("y"),
         arg("hT"), arg("gates"), arg("hn"), arg("hprev"),
         "One GRU layer and direction (PyTorch's formulation) over a whole sequence.");
   m.def("gru_backward", &gru_backward, arg("x"), arg("w_ih"), arg("w_hh"),
         arg("lengths").none(), arg("reverse"), arg("gates"), arg("hn"), arg("hprev"), arg("dy"),
-        arg("dhT"), arg("dx"), arg("dw_ih"), arg("dw_hh"), arg("db_ih"), arg("db_hh"),
+        arg("dhT"), arg("dx").none(), arg("dw_ih"), arg("dw_hh"), arg("db_ih"), arg("db_hh"),
         arg("dh0"), "Backward through time of gru_forward.");
   m.def("rnn_forward", &rnn_forward, arg("nonlinearity"), arg("x"), arg("w_ih"), arg("w_hh"),
         arg("b_ih").none(), arg("b_hh").none(), arg("h0"), arg("lengths").none(),
@@ -328,7 +332,7 @@ void bind_rnn(nb::module_& m) {
         "One Elman RNN layer and direction (tanh or relu) over a whole sequence.");
   m.def("rnn_backward", &rnn_backward, arg("nonlinearity"), arg("x"), arg("w_ih"), arg("w_hh"),
         arg("lengths").none(), arg("reverse"), arg("acts"), arg("hprev"), arg("dy"), arg("dhT"),
-        arg("dx"), arg("dw_ih"), arg("dw_hh"), arg("db"), arg("dh0"),
+        arg("dx").none(), arg("dw_ih"), arg("dw_hh"), arg("db"), arg("dh0"),
         "Backward through time of rnn_forward (db: the gradient of each bias).");
 }
 

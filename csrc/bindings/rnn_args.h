@@ -21,6 +21,8 @@ struct Checker {
   const char* fn;
   nb::dlpack::dtype dtype{};
   bool have_dtype = false;
+  int device_type = nb::device::cpu::value;  // where every array must live
+  const char* where = "CPU (numpy)";
 
   bool is_contiguous(const Arr& a) {
     int64_t expect = 1;
@@ -32,9 +34,9 @@ struct Checker {
   }
 
   // The array must be float32/float64 (the same for every array of the call), C-contiguous,
-  // on the CPU, with exactly `shape`.
+  // on `device_type` (the CPU unless set), with exactly `shape`.
   void check(const Arr& a, const char* name, std::vector<int64_t> shape) {
-    require_device(a, nb::device::cpu::value, fn, name, "CPU (numpy)");
+    require_device(a, device_type, fn, name, where);
     require_float32_or_64(a, fn, name);
     if (!have_dtype) {
       dtype = a.dtype();
@@ -75,7 +77,7 @@ const T* cptr(const Arr& a) { return static_cast<const T*>(a.data()); }
 template <typename T>
 T* mptr(Arr& a) { return static_cast<T*>(a.data()); }
 
-// Lengths: int64 (batch,), decreasing, each in [1, steps].
+// Lengths: int64 (batch,) in host memory (numpy), decreasing, each in [1, steps].
 inline const int64_t* check_lengths(const char* fn, const std::optional<nb::ndarray<>>& lengths,
                              int64_t steps, int64_t batch) {
   if (!lengths) return nullptr;

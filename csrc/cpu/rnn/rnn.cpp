@@ -85,14 +85,31 @@ std::vector<int64_t> active_rows(const RnnShape& s, const int64_t* lengths) {
 // Threads for a time loop: each step ends in a barrier, so a step must carry enough work
 // (here >= 4 MFLOP of recurrent product, ~0.1 ms on one core) for a second thread to pay; small
 // layers (and a loaded machine, where a barrier waits for a descheduled thread) run on one.
-// FASTDL_RNN_MIN_STEP_FLOPS overrides the threshold (measurements, tuning).
-int loop_threads(const RnnShape& s, int64_t gates) {
-  static const double min_flops = [] {
-    const char* env = std::getenv("FASTDL_RNN_MIN_STEP_FLOPS");
-    return env ? std::atof(env) : 4e6;
-  }();
+// A thin batch is the exception when its recurrent weights are large (>= 2 MiB, e.g. hidden 512
+// at batch 1: 2 MFLOP but 3-4 MiB of W_hh per step): such a step is bound by streaming W_hh from
+// L3, and each thread streams only its share (2 threads measured 21 vs 40 ms for the LSTM's
+// batch-1 forward at the quietest moments of a loaded VM). FASTDL_RNN_MIN_STEP_FLOPS and
+// FASTDL_RNN_MIN_STEP_BYTES override the thresholds (read per call: measurements, tuning).
+int loop_threads(const RnnShape& s, int64_t gates, size_t elem_bytes) {
+  const char* env = std::getenv("FASTDL_RNN_MIN_STEP_FLOPS");
+  const double min_flops = env && *env ? std::atof(env) : 4e6;
+  const char* env_bytes = std::getenv("FASTDL_RNN_MIN_STEP_BYTES");
+  const double min_bytes = env_bytes && *env_bytes ? std::atof(env_bytes) : double(2 << 20);
   const double step_flops = 2.0 * double(s.batch) * double(gates * s.hidden) * double(s.out);
-  return step_flops >= min_flops ? num_threads() : 1;
+  const double weight_bytes = double(gates * s.hidden) * double(s.out) * double(elem_bytes);
+  return step_flops >= min_flops || weight_bytes >= min_bytes ? num_threads() : 1;
+}
+
+// Per-step GEMM calls (and the gate kernels) instead of the fused per-ISA time loop. The loop
+// packs W_hh once per call to reuse it every step; a single step (a cell call: incremental
+// decoding) would pack the whole 4H x H matrix to use it once, where the GEMM streams it
+// unpacked for a thin batch (<= 8 rows, cpu/gemm/gemv.h) and packs no more than the loop for a
+// wide one. FASTDL_RNN_STEPWISE=0/1 forces the loop / the per-step path (read per call, so a
+// benchmark can alternate them).
+bool stepwise(const RnnShape& s) {
+  if (const char* env = std::getenv("FASTDL_RNN_STEPWISE"); env && *env)
+    return env[0] == '1';
+  return s.steps == 1;
 }
 
 // Runs fn(r0, r1, j0, j1) over rows [0, rows) x columns [0, cols): one call when the work is
@@ -135,6 +152,22 @@ void project_inputs(int64_t rows, int64_t ng, int64_t in, const T* x, const T* w
     beta = T(1);
   }
   gemm<T>(rows, ng, in, T(1), {x, in, 1}, {w, 1, in}, beta, {g, ng, 1});
+}
+
+// b1 + b2 (either may be null; empty when both are): the biases the fused loops add per step.
+template <typename T>
+std::vector<T> summed_bias(int64_t ng, const T* b1, const T* b2) {
+  std::vector<T> b;
+  if (b1 || b2) {
+    b.resize(size_t(ng));
+    for (int64_t j = 0; j < ng; ++j) b[size_t(j)] = (b1 ? b1[j] : T(0)) + (b2 ? b2[j] : T(0));
+  }
+  return b;
+}
+
+template <typename T>
+const T* data_or_null(const std::vector<T>& v) {
+  return v.empty() ? nullptr : v.data();
 }
 
 // c (m, n) (+)= a (m, k) @ b (k, n), all row-major contiguous with the given row strides; bt:
@@ -194,6 +227,21 @@ inline int64_t time_of(const RnnShape& s, int64_t step, bool reverse) {
   return reverse ? s.steps - 1 - step : step;
 }
 
+// The backward time loop of the per-step path: per step, last to first, din = dh + dy_t on the
+// active rows (P = the state size), then the cell's step(t, nb, din): its gate backward and the
+// recurrent product into dh.
+template <typename T, typename Step>
+void stepwise_backward(const RnnShape& s, const std::vector<int64_t>& act, bool reverse,
+                       int64_t P, const T* dy, const T* dh, Step step_fn) {
+  std::vector<T> din(size_t(s.batch * P));
+  for (int64_t step = s.steps - 1; step >= 0; --step) {
+    const int64_t t = time_of(s, step, reverse), nb = act[size_t(t)];
+    const T* dyt = dy + t * s.batch * P;
+    for (int64_t i = 0; i < nb * P; ++i) din[size_t(i)] = dh[i] + dyt[i];
+    step_fn(t, nb, static_cast<const T*>(din.data()));
+  }
+}
+
 }  // namespace
 
 // ---- LSTM ------------------------------------------------------------------------------------
@@ -205,14 +253,18 @@ void lstm_forward(const RnnShape& s, const T* x, const T* w_ih, const T* w_hh, c
                   bool reverse, T* y, T* hT, T* cT, T* gates, T* cprev, T* hprev, T* hpre) {
   const int64_t B = s.batch, H = s.hidden, P = s.out, NG = 4 * H;
   const std::vector<int64_t> act = active_rows(s, lengths);
-  project_inputs(s.steps * B, NG, s.input, x, w_ih, b_ih, b_hh, gates);
   std::memcpy(hT, h0, sizeof(T) * size_t(B * P));  // the running states live in hT and cT
   std::memcpy(cT, c0, sizeof(T) * size_t(B * H));
-  if (!w_hr) {
-    loops_for<T>(active_isa()).lstm_fwd(s, act.data(), reverse, w_hh, gates, hT, cT, y, cprev,
-                                        hprev, loop_threads(s, 4));
+  if (!w_hr && !stepwise(s)) {
+    // The loop adds the biases per step, in cache: filling the (steps, batch, 4H) buffer with
+    // them first and projecting with beta = 1 cost a write and a read of all of it.
+    project_inputs<T>(s.steps * B, NG, s.input, x, w_ih, nullptr, nullptr, gates);
+    const std::vector<T> bias = summed_bias(NG, b_ih, b_hh);
+    loops_for<T>(active_isa()).lstm_fwd(s, act.data(), reverse, w_hh, data_or_null(bias), gates,
+                                        hT, cT, y, cprev, hprev, loop_threads(s, 4, sizeof(T)));
     return;
   }
+  project_inputs(s.steps * B, NG, s.input, x, w_ih, b_ih, b_hh, gates);
   const GateKernels<T> k = gates_for<T>(active_isa());
   for (int64_t step = 0; step < s.steps; ++step) {
     const int64_t t = time_of(s, step, reverse), nb = act[size_t(t)];
@@ -220,14 +272,16 @@ void lstm_forward(const RnnShape& s, const T* x, const T* w_ih, const T* w_hh, c
     T* hp = hprev + t * B * P;
     T* cp = cprev + t * B * H;
     T* yt = y + t * B * P;
-    T* hout = hpre + t * B * H;
+    T* hout = w_hr ? hpre + t * B * H : hT;  // o * tanh(c): the state, or projected into it
     std::memcpy(hp, hT, sizeof(T) * size_t(nb * P));
     mm<T>(nb, NG, P, hT, P, w_hh, P, true, T(1), g, NG);
     parallel_gates(nb, H, [&](int64_t r0, int64_t r1, int64_t j0, int64_t j1) {
       k.lstm_fwd(r1 - r0, j0, j1, H, g + r0 * NG, cT + r0 * H, cp + r0 * H, hout + r0 * H);
     });
-    mm<T>(nb, P, H, hout, H, w_hr, H, true, T(0), hT, P);
-    zero_rows(hout, nb, B, H);
+    if (w_hr) {
+      mm<T>(nb, P, H, hout, H, w_hr, H, true, T(0), hT, P);
+      zero_rows(hout, nb, B, H);
+    }
     std::memcpy(yt, hT, sizeof(T) * size_t(nb * P));
     zero_rows(yt, nb, B, P);
     zero_rows(hp, nb, B, P);
@@ -246,34 +300,37 @@ void lstm_backward(const RnnShape& s, const T* x, const T* w_ih, const T* w_hh, 
   std::memcpy(dh0, dhT, sizeof(T) * size_t(B * P));  // running gradients of the states
   std::memcpy(dc0, dcT, sizeof(T) * size_t(B * H));
   std::vector<T> dhp(w_hr ? size_t(TB * P) : 0);
-  if (!w_hr) {
+  const bool loop = !w_hr && !stepwise(s);
+  if (loop) {
+    std::memset(db, 0, sizeof(T) * size_t(NG));  // the loop adds each step's sums
     loops_for<T>(active_isa()).lstm_bwd(s, act.data(), reverse, w_hh, gates, cprev, dy, dh0, dc0,
-                                        dg, loop_threads(s, 4));
+                                        dg, db, loop_threads(s, 4, sizeof(T)));
   } else {
     const GateKernels<T> k = gates_for<T>(active_isa());
-    std::vector<T> dh(size_t(B * P)), dpre(size_t(B * H));
-    for (int64_t step = s.steps - 1; step >= 0; --step) {
-      const int64_t t = time_of(s, step, reverse), nb = act[size_t(t)];
-      const T* dyt = dy + t * B * P;
+    std::vector<T> dpre(w_hr ? size_t(B * H) : 0);
+    stepwise_backward<T>(s, act, reverse, P, dy, dh0, [&](int64_t t, int64_t nb, const T* dh) {
       T* dgt = dg + t * B * NG;
-      for (int64_t i = 0; i < nb * P; ++i) dh[size_t(i)] = dh0[i] + dyt[i];
-      std::memcpy(dhp.data() + t * B * P, dh.data(), sizeof(T) * size_t(nb * P));
-      zero_rows(dhp.data() + t * B * P, nb, B, P);
-      mm<T>(nb, H, P, dh.data(), P, w_hr, H, false, T(0), dpre.data(), H);
+      const T* dout = dh;  // the gradient of o * tanh(c)
+      if (w_hr) {
+        std::memcpy(dhp.data() + t * B * P, dh, sizeof(T) * size_t(nb * P));
+        zero_rows(dhp.data() + t * B * P, nb, B, P);
+        mm<T>(nb, H, P, dh, P, w_hr, H, false, T(0), dpre.data(), H);
+        dout = dpre.data();
+      }
       const T* g = gates + t * B * NG;
       const T* cp = cprev + t * B * H;
       parallel_gates(nb, H, [&](int64_t r0, int64_t r1, int64_t j0, int64_t j1) {
-        k.lstm_bwd(r1 - r0, j0, j1, H, g + r0 * NG, cp + r0 * H, dpre.data() + r0 * H,
-                   dc0 + r0 * H, dgt + r0 * NG);
+        k.lstm_bwd(r1 - r0, j0, j1, H, g + r0 * NG, cp + r0 * H, dout + r0 * H, dc0 + r0 * H,
+                   dgt + r0 * NG);
       });
       zero_rows(dgt, nb, B, NG);
       mm<T>(nb, P, NG, dgt, NG, w_hh, P, false, T(0), dh0, P);
-    }
+    });
   }
-  mm<T>(TB, s.input, NG, dg, NG, w_ih, s.input, false, T(0), dx, s.input);
+  if (dx) mm<T>(TB, s.input, NG, dg, NG, w_ih, s.input, false, T(0), dx, s.input);
   mm_tn<T>(NG, s.input, TB, dg, x, dw_ih);
   mm_tn<T>(NG, P, TB, dg, hprev, dw_hh);
-  column_sums<T>(TB, NG, dg, db);
+  if (!loop) column_sums<T>(TB, NG, dg, db);
   if (w_hr) mm_tn<T>(P, H, TB, dhp.data(), hpre, dw_hr);
 }
 
@@ -283,11 +340,37 @@ void gru_forward(const RnnShape& s, const T* x, const T* w_ih, const T* w_hh, co
                  const T* b_hh, const T* h0, const int64_t* lengths, bool reverse, T* y, T* hT,
                  T* gates, T* hn, T* hprev) {
   const std::vector<int64_t> act = active_rows(s, lengths);
+  std::memcpy(hT, h0, sizeof(T) * size_t(s.batch * s.hidden));
+  if (!stepwise(s)) {  // b_ih added per step by the loop (see lstm_forward)
+    project_inputs<T>(s.steps * s.batch, 3 * s.hidden, s.input, x, w_ih, nullptr, nullptr, gates);
+    loops_for<T>(active_isa()).gru_fwd(s, act.data(), reverse, w_hh, b_ih, b_hh, gates, hn, hT,
+                                       y, hprev, loop_threads(s, 3, sizeof(T)));
+    return;
+  }
   project_inputs(s.steps * s.batch, 3 * s.hidden, s.input, x, w_ih, b_ih,
                  static_cast<const T*>(nullptr), gates);
-  std::memcpy(hT, h0, sizeof(T) * size_t(s.batch * s.hidden));
-  loops_for<T>(active_isa()).gru_fwd(s, act.data(), reverse, w_hh, b_hh, gates, hn, hT, y, hprev,
-                                     loop_threads(s, 3));
+  const int64_t B = s.batch, H = s.hidden, NG = 3 * H;
+  const GateKernels<T> k = gates_for<T>(active_isa());
+  std::vector<T> gh(size_t(B * NG));  // hidden side: h W_hh^T + b_hh
+  for (int64_t step = 0; step < s.steps; ++step) {
+    const int64_t t = time_of(s, step, reverse), nb = act[size_t(t)];
+    T* g = gates + t * B * NG;
+    T* hp = hprev + t * B * H;
+    T* hnt = hn + t * B * H;
+    T* yt = y + t * B * H;
+    if (b_hh)
+      for (int64_t r = 0; r < nb; ++r)
+        std::memcpy(gh.data() + r * NG, b_hh, sizeof(T) * size_t(NG));
+    mm<T>(nb, NG, H, hT, H, w_hh, H, true, b_hh ? T(1) : T(0), gh.data(), NG);
+    parallel_gates(nb, H, [&](int64_t r0, int64_t r1, int64_t j0, int64_t j1) {
+      k.gru_fwd(r1 - r0, j0, j1, H, g + r0 * NG, gh.data() + r0 * NG, hnt + r0 * H, hT + r0 * H,
+                hp + r0 * H);
+    });
+    zero_rows(hp, nb, B, H);
+    zero_rows(hnt, nb, B, H);
+    std::memcpy(yt, hT, sizeof(T) * size_t(nb * H));
+    zero_rows(yt, nb, B, H);
+  }
 }
 
 template <typename T>
@@ -300,13 +383,35 @@ void gru_backward(const RnnShape& s, const T* x, const T* w_ih, const T* w_hh,
   T* dgx = scratch<T>(0, TB * NG);
   T* dgh = scratch<T>(1, TB * NG);
   std::memcpy(dh0, dhT, sizeof(T) * size_t(B * H));
-  loops_for<T>(active_isa()).gru_bwd(s, act.data(), reverse, w_hh, gates, hn, hprev, dy, dh0,
-                                     dgx, dgh, loop_threads(s, 3));
-  mm<T>(TB, s.input, NG, dgx, NG, w_ih, s.input, false, T(0), dx, s.input);
+  const bool loop = !stepwise(s);
+  if (loop) {
+    std::memset(db_ih, 0, sizeof(T) * size_t(NG));  // the loop adds each step's sums
+    std::memset(db_hh, 0, sizeof(T) * size_t(NG));
+    loops_for<T>(active_isa()).gru_bwd(s, act.data(), reverse, w_hh, gates, hn, hprev, dy, dh0,
+                                       dgx, dgh, db_ih, db_hh, loop_threads(s, 3, sizeof(T)));
+  } else {
+    const GateKernels<T> k = gates_for<T>(active_isa());
+    stepwise_backward<T>(s, act, reverse, H, dy, dh0, [&](int64_t t, int64_t nb, const T* din) {
+      T* gx = dgx + t * B * NG;
+      T* ghh = dgh + t * B * NG;
+      // the direct part of dh_{t-1} (dh * z) goes to dh0, then the product adds to it
+      parallel_gates(nb, H, [&](int64_t r0, int64_t r1, int64_t j0, int64_t j1) {
+        k.gru_bwd(r1 - r0, j0, j1, H, gates + t * B * NG + r0 * NG, hn + t * B * H + r0 * H,
+                  hprev + t * B * H + r0 * H, din + r0 * H, dh0 + r0 * H, gx + r0 * NG,
+                  ghh + r0 * NG);
+      });
+      zero_rows(gx, nb, B, NG);
+      zero_rows(ghh, nb, B, NG);
+      mm<T>(nb, H, NG, ghh, NG, w_hh, H, false, T(1), dh0, H);
+    });
+  }
+  if (dx) mm<T>(TB, s.input, NG, dgx, NG, w_ih, s.input, false, T(0), dx, s.input);
   mm_tn<T>(NG, s.input, TB, dgx, x, dw_ih);
   mm_tn<T>(NG, H, TB, dgh, hprev, dw_hh);
-  column_sums<T>(TB, NG, dgx, db_ih);
-  column_sums<T>(TB, NG, dgh, db_hh);
+  if (!loop) {
+    column_sums<T>(TB, NG, dgx, db_ih);
+    column_sums<T>(TB, NG, dgh, db_hh);
+  }
 }
 
 // ---- Elman RNN -------------------------------------------------------------------------------
@@ -315,10 +420,32 @@ void rnn_forward(const RnnShape& s, bool relu, const T* x, const T* w_ih, const 
                  const T* b_ih, const T* b_hh, const T* h0, const int64_t* lengths, bool reverse,
                  T* y, T* hT, T* acts, T* hprev) {
   const std::vector<int64_t> act = active_rows(s, lengths);
-  project_inputs(s.steps * s.batch, s.hidden, s.input, x, w_ih, b_ih, b_hh, acts);
   std::memcpy(hT, h0, sizeof(T) * size_t(s.batch * s.hidden));
-  loops_for<T>(active_isa()).rnn_fwd(s, relu, act.data(), reverse, w_hh, acts, hT, y, hprev,
-                                     loop_threads(s, 1));
+  if (!stepwise(s)) {  // the biases added per step by the loop (see lstm_forward)
+    project_inputs<T>(s.steps * s.batch, s.hidden, s.input, x, w_ih, nullptr, nullptr, acts);
+    const std::vector<T> bias = summed_bias(s.hidden, b_ih, b_hh);
+    loops_for<T>(active_isa()).rnn_fwd(s, relu, act.data(), reverse, w_hh, data_or_null(bias),
+                                       acts, hT, y, hprev, loop_threads(s, 1, sizeof(T)));
+    return;
+  }
+  project_inputs(s.steps * s.batch, s.hidden, s.input, x, w_ih, b_ih, b_hh, acts);
+  const int64_t B = s.batch, H = s.hidden;
+  const GateKernels<T> k = gates_for<T>(active_isa());
+  for (int64_t step = 0; step < s.steps; ++step) {
+    const int64_t t = time_of(s, step, reverse), nb = act[size_t(t)];
+    T* a = acts + t * B * H;
+    T* hp = hprev + t * B * H;
+    T* yt = y + t * B * H;
+    std::memcpy(hp, hT, sizeof(T) * size_t(nb * H));
+    zero_rows(hp, nb, B, H);
+    mm<T>(nb, H, H, hT, H, w_hh, H, true, T(1), a, H);
+    parallel_gates(nb, H, [&](int64_t r0, int64_t r1, int64_t j0, int64_t j1) {
+      k.rnn_fwd(r1 - r0, j0, j1, H, relu, a + r0 * H, hT + r0 * H);
+    });
+    zero_rows(a, nb, B, H);
+    std::memcpy(yt, hT, sizeof(T) * size_t(nb * H));
+    zero_rows(yt, nb, B, H);
+  }
 }
 
 template <typename T>
@@ -329,12 +456,27 @@ void rnn_backward(const RnnShape& s, bool relu, const T* x, const T* w_ih, const
   const std::vector<int64_t> act = active_rows(s, lengths);
   T* dg = scratch<T>(0, TB * H);
   std::memcpy(dh0, dhT, sizeof(T) * size_t(B * H));
-  loops_for<T>(active_isa()).rnn_bwd(s, relu, act.data(), reverse, w_hh, acts, dy, dh0, dg,
-                                     loop_threads(s, 1));
-  mm<T>(TB, s.input, H, dg, H, w_ih, s.input, false, T(0), dx, s.input);
+  const bool loop = !stepwise(s);
+  if (loop) {
+    std::memset(db, 0, sizeof(T) * size_t(H));  // the loop adds each step's sums
+    loops_for<T>(active_isa()).rnn_bwd(s, relu, act.data(), reverse, w_hh, acts, dy, dh0, dg, db,
+                                       loop_threads(s, 1, sizeof(T)));
+  } else {
+    const GateKernels<T> k = gates_for<T>(active_isa());
+    stepwise_backward<T>(s, act, reverse, H, dy, dh0, [&](int64_t t, int64_t nb, const T* din) {
+      T* dgt = dg + t * B * H;
+      parallel_gates(nb, H, [&](int64_t r0, int64_t r1, int64_t j0, int64_t j1) {
+        k.rnn_bwd(r1 - r0, j0, j1, H, relu, acts + t * B * H + r0 * H, din + r0 * H,
+                  dgt + r0 * H);
+      });
+      zero_rows(dgt, nb, B, H);
+      mm<T>(nb, H, H, dgt, H, w_hh, H, false, T(0), dh0, H);
+    });
+  }
+  if (dx) mm<T>(TB, s.input, H, dg, H, w_ih, s.input, false, T(0), dx, s.input);
   mm_tn<T>(H, s.input, TB, dg, x, dw_ih);
   mm_tn<T>(H, H, TB, dg, hprev, dw_hh);
-  column_sums<T>(TB, H, dg, db);
+  if (!loop) column_sums<T>(TB, H, dg, db);
 }
 
 #define FASTDL_INSTANTIATE_RNN(T)                                                              \

@@ -16,7 +16,8 @@
 // recurrent GEMM on the active rows and one fused gate kernel. It saves what backward needs in the
 // workspace arrays the caller allocates (sizes below). Backward: per step (last to first) the
 // fused gate backward and one recurrent GEMM; the input, weight and bias gradients are large GEMMs
-// (and column sums) after the loop. Gradients are fully overwritten.
+// (and column sums) after the loop. Gradients are fully overwritten; dx may be null (the input
+// needs no gradient: its GEMM, a sixth of the backward's FLOPs, is skipped).
 #include <cstdint>
 
 namespace fastdl::cpu {

@@ -9,9 +9,13 @@
 // barrier, the recurrent product onto the owned units of the state gradient.
 //
 // Arrays as in rnn.h; `act[t]` = rows active at time t (a prefix, lengths decreasing). The
-// forward loops expect `gates`/`acts` to hold the input projections (with biases) of every step;
+// forward loops expect `gates`/`acts` to hold the input projections of every step, without
+// biases: they add `bias` (b_ih + b_hh; the GRU: b_ih) to each step's active rows (null: none);
 // the backward loops take the running state gradients dh (and dc) holding dhT (dcT) and leave dh0
-// (dc0) there, and write the pre-activation gradients of every step (zero past each length).
+// (dc0) there, and write the pre-activation gradients of every step (zero past each length);
+// they add each step's column sums of those gradients (the bias gradients) into db (db_ih,
+// db_hh), which the caller zeroes: summed while the step's gradients are in cache, not in a
+// separate pass over all of them.
 // LSTM without projection only (the projected LSTM runs in rnn.cpp).
 #include <cstdint>
 
@@ -21,24 +25,27 @@
   namespace ns {                                                                               \
   template <typename T>                                                                        \
   void lstm_loop_forward(const RnnShape& s, const int64_t* act, bool reverse, const T* w_hh,   \
-                         T* gates, T* h, T* c, T* y, T* cprev, T* hprev, int threads);         \
+                         const T* bias, T* gates, T* h, T* c, T* y, T* cprev, T* hprev,        \
+                         int threads);                                                         \
   template <typename T>                                                                        \
   void lstm_loop_backward(const RnnShape& s, const int64_t* act, bool reverse, const T* w_hh,  \
                           const T* gates, const T* cprev, const T* dy, T* dh, T* dc, T* dg,    \
-                          int threads);                                                        \
+                          T* db, int threads);                                                 \
   template <typename T>                                                                        \
   void gru_loop_forward(const RnnShape& s, const int64_t* act, bool reverse, const T* w_hh,    \
-                        const T* b_hh, T* gates, T* hn, T* h, T* y, T* hprev, int threads);    \
+                        const T* b_ih, const T* b_hh, T* gates, T* hn, T* h, T* y, T* hprev,   \
+                        int threads);                                                          \
   template <typename T>                                                                        \
   void gru_loop_backward(const RnnShape& s, const int64_t* act, bool reverse, const T* w_hh,   \
                          const T* gates, const T* hn, const T* hprev, const T* dy, T* dh,      \
-                         T* dgx, T* dgh, int threads);                                         \
+                         T* dgx, T* dgh, T* db_ih, T* db_hh, int threads);                     \
   template <typename T>                                                                        \
   void rnn_loop_forward(const RnnShape& s, bool relu, const int64_t* act, bool reverse,        \
-                        const T* w_hh, T* acts, T* h, T* y, T* hprev, int threads);            \
+                        const T* w_hh, const T* bias, T* acts, T* h, T* y, T* hprev,           \
+                        int threads);                                                          \
   template <typename T>                                                                        \
   void rnn_loop_backward(const RnnShape& s, bool relu, const int64_t* act, bool reverse,       \
-                         const T* w_hh, const T* acts, const T* dy, T* dh, T* dg,              \
+                         const T* w_hh, const T* acts, const T* dy, T* dh, T* dg, T* db,       \
                          int threads);                                                         \
   }
 

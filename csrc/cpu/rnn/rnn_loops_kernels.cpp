@@ -3,7 +3,9 @@
 #include "cpu/rnn/rnn_loops.h"
 
 #include <algorithm>
+#include <cstdlib>
 #include <cstring>
+#include <memory>
 #include <utility>
 
 #ifdef _OPENMP
@@ -44,6 +46,22 @@ class Aligned {
   T* p_;
 };
 
+// The calling thread's 64-byte aligned buffer `slot`, of at least n elements, kept across calls
+// (grown on demand): the packed weights (4 MiB for an LSTM at hidden 512) were a fresh
+// allocation per call, and the kernel's page clearing of it took ~5% of a backward (perf).
+// One sequence kernel runs per calling thread at a time; its team only reads and writes them.
+template <typename T>
+T* cached_buffer(int slot, int64_t n) {
+  static thread_local std::unique_ptr<Aligned<T>> buffers[3];
+  static thread_local int64_t sizes[3] = {0, 0, 0};
+  if (sizes[slot] < n) {
+    buffers[slot].reset();
+    buffers[slot] = std::make_unique<Aligned<T>>(n);
+    sizes[slot] = n;
+  }
+  return buffers[slot]->get();
+}
+
 // The recurrent product C (rows x blocks*cols) (+)= A (rows x k) B (k x blocks*cols) with B packed
 // once (per block, slivers of NR columns, in k blocks of at most KC rows so a packed A panel of
 // one k block stays in L1 while B slivers stream from L2) and A packed per step by the threads,
@@ -61,10 +79,10 @@ class RecurrentGemm {
         kblocks_(ceil_div(k, KC)), kc_(ceil_div(k, kblocks_)),
         sstride_(packed_b_sliver_stride<T, NR>(kc_)), mr_(rows_per_panel(max_rows)),
         panel_(int64_t(mr_) * kc_), apanels_(ceil_div(max_rows, mr_)),
-        packed_b_(blocks * slivers_ * kblocks_ * sstride_),
-        packed_a_{Aligned<T>(kblocks_ * apanels_ * panel_),
-                  Aligned<T>(kblocks_ * apanels_ * panel_)} {
-    T* dst = packed_b_.get();
+        packed_b_(cached_buffer<T>(0, blocks * slivers_ * kblocks_ * sstride_)),
+        packed_a_{cached_buffer<T>(1, kblocks_ * apanels_ * panel_),
+                  cached_buffer<T>(2, kblocks_ * apanels_ * panel_)} {
+    T* dst = packed_b_;
     const int64_t total = blocks * slivers_ * kblocks_;
 #pragma omp parallel for num_threads(threads) schedule(static) if (threads > 1)
     for (int64_t i = 0; i < total; ++i) {
@@ -81,6 +99,14 @@ class RecurrentGemm {
     return max_rows >= MR ? MR : max_rows <= 1 ? 1 : max_rows <= 2 ? 2 : 4;
   }
 
+  // Slivers per group (multiply_tiles): NC / NR; FASTDL_RNN_SLIVER_GROUP overrides it (read per
+  // call; 1 = the sliver-by-sliver order, for measurements).
+  static int64_t sliver_group() {
+    if (const char* env = std::getenv("FASTDL_RNN_SLIVER_GROUP"); env && *env)
+      return std::max<int64_t>(1, std::atoll(env));
+    return std::max<int64_t>(1, gemm_config::Blocking<T>::NC / NR);
+  }
+
   // Thread t's slivers [s0, s1) of each block (and units [s0 * NR, min(cols, s1 * NR))).
   std::pair<int64_t, int64_t> share(int t, int nt) const {
     return {slivers_ * t / nt, slivers_ * (t + 1) / nt};
@@ -90,7 +116,7 @@ class RecurrentGemm {
   // Pack A's columns [p0, p1) (A element (i, p) at a[i * lda + p]) for rows [0, m) into buffer
   // `which`; rows past m of the last panel are zeros.
   void pack_columns(int which, int64_t m, const T* a, int64_t lda, int64_t p0, int64_t p1) {
-    T* dst = packed_a_[which].get();
+    T* dst = packed_a_[which];
     while (p0 < p1) {  // one k block at a time
       const int64_t kb = p0 / kc_, q1 = std::min(p1, (kb + 1) * kc_), base = kb * kc_;
       T* blk = dst + kb * apanels_ * panel_;
@@ -119,31 +145,42 @@ class RecurrentGemm {
   }
 
  private:
+  // BLIS's order within a step: slivers in groups of the GEMM's NC block (KC x NC packed B, the
+  // part of L2 the GEMM gives it), and per group and k block every A panel (R x KC, in L1) meets
+  // the whole group while the group stays in L2. (Sliver by sliver, the row panels took turns and
+  // each micro-kernel call read its A panel from L2 as well as its B sliver.)
   template <int R>
   void multiply_tiles(int which, int64_t m, int64_t s0, int64_t s1, T* c, int64_t ldc,
                       T beta) const {
-    const T* pa = packed_a_[which].get();
+    const T* pa = packed_a_[which];
+    const int64_t group = std::max<int64_t>(1, sliver_group_);
     for (int64_t g = 0; g < blocks_; ++g)
-      for (int64_t sl = s0; sl < s1; ++sl) {
-        const int64_t j0 = sl * NR;
-        const int nr = int(std::min<int64_t>(NR, cols_ - j0));
+      for (int64_t q0 = s0; q0 < s1; q0 += group) {
+        const int64_t q1 = std::min(s1, q0 + group);
         for (int64_t kb = 0; kb < kblocks_; ++kb) {
           const int64_t kc = std::min(kc_, k_ - kb * kc_);
-          const T* pb = packed_b_.get() + ((g * slivers_ + sl) * kblocks_ + kb) * sstride_;
           const T* pk = pa + kb * apanels_ * panel_;
-          for (int64_t i0 = 0; i0 < m; i0 += R)
-            micro_kernel<T, R, NR>(kc, pk + (i0 / R) * panel_, pb, c + i0 * ldc + g * cols_ + j0,
-                                   ldc, 1, int(std::min<int64_t>(R, m - i0)), nr, T(1),
-                                   kb == 0 ? beta : T(1));
+          const T b_kb = kb == 0 ? beta : T(1);
+          for (int64_t i0 = 0; i0 < m; i0 += R) {
+            const int mr = int(std::min<int64_t>(R, m - i0));
+            for (int64_t sl = q0; sl < q1; ++sl) {
+              const int64_t j0 = sl * NR;
+              const T* pb = packed_b_ + ((g * slivers_ + sl) * kblocks_ + kb) * sstride_;
+              micro_kernel<T, R, NR>(kc, pk + (i0 / R) * panel_, pb,
+                                     c + i0 * ldc + g * cols_ + j0, ldc, 1, mr,
+                                     int(std::min<int64_t>(NR, cols_ - j0)), T(1), b_kb);
+            }
+          }
         }
       }
   }
 
   int64_t k_, blocks_, cols_, slivers_, kblocks_, kc_, sstride_;
+  int64_t sliver_group_ = sliver_group();
   int mr_;
   int64_t panel_, apanels_;
-  Aligned<T> packed_b_;
-  Aligned<T> packed_a_[2];
+  T* packed_b_;  // cached_buffer slots 0 (B), 1 and 2 (A, double buffered)
+  T* packed_a_[2];
 };
 
 template <typename Body>
@@ -196,12 +233,40 @@ void zero_tail(int64_t n, int64_t rows, int64_t ld, int64_t blocks, int64_t cols
     }
 }
 
+// p[r, g * cols + j] += bias[g * cols + j] for rows r < n, j in [j0, j1) of each block (bias may
+// be null: nothing to add).
+template <typename T>
+void add_bias(int64_t n, int64_t ld, int64_t blocks, int64_t cols, int64_t j0, int64_t j1,
+              const T* __restrict bias, T* p) {
+  if (!bias) return;
+  for (int64_t r = 0; r < n; ++r)
+    for (int64_t g = 0; g < blocks; ++g) {
+      T* __restrict row = p + r * ld + g * cols;
+      const T* __restrict b = bias + g * cols;
+      for (int64_t j = j0; j < j1; ++j) row[j] += b[j];
+    }
+}
+
+// sums[g * cols + j] += p[r, g * cols + j] over rows r < n, for j in [j0, j1) of each block.
+template <typename T>
+void add_column_sums(int64_t n, int64_t ld, int64_t blocks, int64_t cols, int64_t j0, int64_t j1,
+                     const T* p, T* __restrict sums) {
+  for (int64_t g = 0; g < blocks; ++g) {
+    T* __restrict s = sums + g * cols;
+    for (int64_t r = 0; r < n; ++r) {
+      const T* __restrict row = p + r * ld + g * cols;
+      for (int64_t j = j0; j < j1; ++j) s[j] += row[j];
+    }
+  }
+}
+
 }  // namespace
 
 // ---- LSTM ------------------------------------------------------------------------------------
 template <typename T>
 void lstm_loop_forward(const RnnShape& s, const int64_t* act, bool reverse, const T* w_hh,
-                       T* gates, T* h, T* c, T* y, T* cprev, T* hprev, int threads) {
+                       const T* bias, T* gates, T* h, T* c, T* y, T* cprev, T* hprev,
+                       int threads) {
   const int64_t B = s.batch, H = s.hidden, NG = 4 * H;
   RecurrentGemm<T> rg(H, 4, H, w_hh, 1, H, B, threads);
   team(threads, [&](int t, int nt) {
@@ -214,6 +279,7 @@ void lstm_loop_forward(const RnnShape& s, const int64_t* act, bool reverse, cons
       const int buf = int(step & 1);
       T* g = gates + tt * B * NG;
       copy_cols(nb, B, H, j0, j1, h, hprev + tt * B * H);
+      add_bias(nb, NG, 4, H, j0, j1, bias, g);
       rg.multiply(buf, nb, s0, s1, g, NG, T(1));
       if (j1 > j0) lstm_gates_forward<T>(nb, j0, j1, H, g, c, cprev + tt * B * H, h);
       zero_tail(nb, B, H, 1, H, j0, j1, cprev + tt * B * H);
@@ -254,7 +320,7 @@ void backward_through_time(const RnnShape& s, const int64_t* act, bool reverse,
 
 template <typename T>
 void lstm_loop_backward(const RnnShape& s, const int64_t* act, bool reverse, const T* w_hh,
-                        const T* gates, const T* cprev, const T* dy, T* dh, T* dc, T* dg,
+                        const T* gates, const T* cprev, const T* dy, T* dh, T* dc, T* dg, T* db,
                         int threads) {
   const int64_t B = s.batch, H = s.hidden, NG = 4 * H;
   RecurrentGemm<T> rg(NG, 1, H, w_hh, H, 1, B, threads);
@@ -266,6 +332,7 @@ void lstm_loop_backward(const RnnShape& s, const int64_t* act, bool reverse, con
           lstm_gates_backward<T>(nb, j0, j1, H, gates + tt * B * NG, cprev + tt * B * H, din,
                                  dc, dgt);
         zero_tail(nb, B, NG, 4, H, j0, j1, dgt);
+        add_column_sums(nb, NG, 4, H, j0, j1, dgt, db);
         for (int64_t g = 0; g < 4; ++g)
           rg.pack_columns(buf, nb, dgt, NG, g * H + j0, g * H + j1);
       });
@@ -274,7 +341,8 @@ void lstm_loop_backward(const RnnShape& s, const int64_t* act, bool reverse, con
 // ---- GRU -------------------------------------------------------------------------------------
 template <typename T>
 void gru_loop_forward(const RnnShape& s, const int64_t* act, bool reverse, const T* w_hh,
-                      const T* b_hh, T* gates, T* hn, T* h, T* y, T* hprev, int threads) {
+                      const T* b_ih, const T* b_hh, T* gates, T* hn, T* h, T* y, T* hprev,
+                      int threads) {
   const int64_t B = s.batch, H = s.hidden, NG = 3 * H;
   RecurrentGemm<T> rg(H, 3, H, w_hh, 1, H, B, threads);
   Aligned<T> gh_buf(B * NG);
@@ -292,6 +360,7 @@ void gru_loop_forward(const RnnShape& s, const int64_t* act, bool reverse, const
           for (int64_t g = 0; g < 3; ++g)
             std::memcpy(gh + r * NG + g * H + j0, b_hh + g * H + j0, sizeof(T) * size_t(j1 - j0));
       rg.multiply(buf, nb, s0, s1, gh, NG, b_hh ? T(1) : T(0));
+      add_bias(nb, NG, 3, H, j0, j1, b_ih, gates + tt * B * NG);
       T* hp = hprev + tt * B * H;
       T* hnt = hn + tt * B * H;
       if (j1 > j0) gru_gates_forward<T>(nb, j0, j1, H, gates + tt * B * NG, gh, hnt, h, hp);
@@ -308,7 +377,7 @@ void gru_loop_forward(const RnnShape& s, const int64_t* act, bool reverse, const
 template <typename T>
 void gru_loop_backward(const RnnShape& s, const int64_t* act, bool reverse, const T* w_hh,
                        const T* gates, const T* hn, const T* hprev, const T* dy, T* dh, T* dgx,
-                       T* dgh, int threads) {
+                       T* dgh, T* db_ih, T* db_hh, int threads) {
   const int64_t B = s.batch, H = s.hidden, NG = 3 * H;
   RecurrentGemm<T> rg(NG, 1, H, w_hh, H, 1, B, threads);
   // gru_gates_backward writes the direct part of dh_{t-1} into dh; the product adds to it
@@ -322,6 +391,8 @@ void gru_loop_backward(const RnnShape& s, const int64_t* act, bool reverse, cons
                                 hprev + tt * B * H, din, dh, gx, ghh);
         zero_tail(nb, B, NG, 3, H, j0, j1, gx);
         zero_tail(nb, B, NG, 3, H, j0, j1, ghh);
+        add_column_sums(nb, NG, 3, H, j0, j1, gx, db_ih);
+        add_column_sums(nb, NG, 3, H, j0, j1, ghh, db_hh);
         for (int64_t g = 0; g < 3; ++g)
           rg.pack_columns(buf, nb, ghh, NG, g * H + j0, g * H + j1);
       });
@@ -330,7 +401,8 @@ void gru_loop_backward(const RnnShape& s, const int64_t* act, bool reverse, cons
 // ---- Elman RNN -------------------------------------------------------------------------------
 template <typename T>
 void rnn_loop_forward(const RnnShape& s, bool relu, const int64_t* act, bool reverse,
-                      const T* w_hh, T* acts, T* h, T* y, T* hprev, int threads) {
+                      const T* w_hh, const T* bias, T* acts, T* h, T* y, T* hprev,
+                      int threads) {
   const int64_t B = s.batch, H = s.hidden;
   RecurrentGemm<T> rg(H, 1, H, w_hh, 1, H, B, threads);
   team(threads, [&](int t, int nt) {
@@ -343,6 +415,7 @@ void rnn_loop_forward(const RnnShape& s, bool relu, const int64_t* act, bool rev
       const int buf = int(step & 1);
       T* a = acts + tt * B * H;
       copy_cols(nb, B, H, j0, j1, h, hprev + tt * B * H);
+      add_bias(nb, H, 1, H, j0, j1, bias, a);
       rg.multiply(buf, nb, s0, s1, a, H, T(1));
       if (j1 > j0) rnn_gates_forward<T>(nb, j0, j1, H, relu, a, h);
       zero_tail(nb, B, H, 1, H, j0, j1, a);
@@ -356,7 +429,8 @@ void rnn_loop_forward(const RnnShape& s, bool relu, const int64_t* act, bool rev
 
 template <typename T>
 void rnn_loop_backward(const RnnShape& s, bool relu, const int64_t* act, bool reverse,
-                       const T* w_hh, const T* acts, const T* dy, T* dh, T* dg, int threads) {
+                       const T* w_hh, const T* acts, const T* dy, T* dh, T* dg, T* db,
+                       int threads) {
   const int64_t B = s.batch, H = s.hidden;
   RecurrentGemm<T> rg(H, 1, H, w_hh, H, 1, B, threads);
   backward_through_time<T>(
@@ -365,23 +439,25 @@ void rnn_loop_backward(const RnnShape& s, bool relu, const int64_t* act, bool re
         T* dgt = dg + tt * B * H;
         if (j1 > j0) rnn_gates_backward<T>(nb, j0, j1, H, relu, acts + tt * B * H, din, dgt);
         zero_tail(nb, B, H, 1, H, j0, j1, dgt);
+        add_column_sums(nb, H, 1, H, j0, j1, dgt, db);
         rg.pack_columns(buf, nb, dgt, H, j0, j1);
       });
 }
 
 #define FASTDL_INSTANTIATE_RNN_LOOPS(T)                                                        \
-  template void lstm_loop_forward<T>(const RnnShape&, const int64_t*, bool, const T*, T*, T*,  \
-                                     T*, T*, T*, T*, int);                                     \
+  template void lstm_loop_forward<T>(const RnnShape&, const int64_t*, bool, const T*,          \
+                                     const T*, T*, T*, T*, T*, T*, T*, int);                   \
   template void lstm_loop_backward<T>(const RnnShape&, const int64_t*, bool, const T*,         \
-                                      const T*, const T*, const T*, T*, T*, T*, int);          \
+                                      const T*, const T*, const T*, T*, T*, T*, T*, int);      \
   template void gru_loop_forward<T>(const RnnShape&, const int64_t*, bool, const T*, const T*, \
-                                    T*, T*, T*, T*, T*, int);                                  \
+                                    const T*, T*, T*, T*, T*, T*, int);                        \
   template void gru_loop_backward<T>(const RnnShape&, const int64_t*, bool, const T*,          \
-                                     const T*, const T*, const T*, const T*, T*, T*, T*, int); \
-  template void rnn_loop_forward<T>(const RnnShape&, bool, const int64_t*, bool, const T*, T*, \
-                                    T*, T*, T*, int);                                          \
+                                     const T*, const T*, const T*, const T*, T*, T*, T*, T*,   \
+                                     T*, int);                                                 \
+  template void rnn_loop_forward<T>(const RnnShape&, bool, const int64_t*, bool, const T*,     \
+                                    const T*, T*, T*, T*, T*, int);                            \
   template void rnn_loop_backward<T>(const RnnShape&, bool, const int64_t*, bool, const T*,    \
-                                     const T*, const T*, T*, T*, int);
+                                     const T*, const T*, T*, T*, T*, int);
 FASTDL_INSTANTIATE_RNN_LOOPS(float)
 FASTDL_INSTANTIATE_RNN_LOOPS(double)
 

@@ -1,12 +1,14 @@
 // CUDA twins of the recurrent kernels (rnn.h): fused gate kernels (one thread per row and hidden
 // unit) and the host-side sequence drivers, the same algorithm and workspace as the CPU's
 // (cpu/rnn/rnn.cpp), with every product on our CUDA GEMM.
+#include <algorithm>
 #include <cmath>
 #include <cstdint>
 #include <stdexcept>
 #include <utility>
 #include <vector>
 
+#include "cuda/common/kernel_utils.cuh"
 #include "cuda/common/launch.cuh"
 #include "common/rnn_lengths.h"
 #include "cuda/gemm/sgemm.h"
@@ -198,22 +200,27 @@ int64_t rnn_gates(RnnMode mode) {
   return mode == RnnMode::lstm ? 4 : mode == RnnMode::gru ? 3 : 1;
 }
 
-int64_t rnn_backward_work_elements(RnnMode mode, const RnnShape& s) {
+namespace {
+int64_t backward_work_elements(RnnMode mode, const RnnShape& s) {
   const int64_t ng = rnn_gates(mode) * s.hidden, tb = s.steps * s.batch;
   // pre-activation gradients (two sides for the GRU) and the step's state gradient
   return tb * ng * (mode == RnnMode::gru ? 2 : 1) + s.batch * s.hidden;
 }
 
-int64_t rnn_forward_work_elements(RnnMode mode, const RnnShape& s) {
+int64_t forward_work_elements(RnnMode mode, const RnnShape& s) {
   return mode == RnnMode::gru ? s.batch * 3 * s.hidden : 0;  // the GRU's hidden-side products
 }
+}  // namespace
 
 template <typename T>
 void rnn_forward(RnnMode mode, const RnnShape& s, const T* x, const T* w_ih, const T* w_hh,
                  const T* b_ih, const T* b_hh, const T* h0, const T* c0, const int64_t* lengths,
-                 bool reverse, T* y, T* hT, T* cT, T* ws0, T* ws1, T* hprev, T* work,
+                 bool reverse, T* y, T* hT, T* cT, T* ws0, T* ws1, T* hprev,
                  void* stream_handle) {
   auto stream = static_cast<cudaStream_t>(stream_handle);
+  kutil::DeviceBuffer<T> work_buffer(size_t(std::max<int64_t>(1, forward_work_elements(mode, s))),
+                                     stream);
+  T* work = work_buffer.data();
   const int64_t B = s.batch, H = s.hidden, NG = rnn_gates(mode) * H, TB = s.steps * B;
   const bool gru = mode == RnnMode::gru, lstm = mode == RnnMode::lstm;
   const bool relu = mode == RnnMode::rnn_relu;
@@ -258,8 +265,10 @@ template <typename T>
 void rnn_backward(RnnMode mode, const RnnShape& s, const T* x, const T* w_ih, const T* w_hh,
                   const int64_t* lengths, bool reverse, const T* ws0, const T* ws1,
                   const T* hprev, const T* dy, const T* dhT, const T* dcT, T* dx, T* dw_ih,
-                  T* dw_hh, T* db_ih, T* db_hh, T* dh0, T* dc0, T* work, void* stream_handle) {
+                  T* dw_hh, T* db_ih, T* db_hh, T* dh0, T* dc0, void* stream_handle) {
   auto stream = static_cast<cudaStream_t>(stream_handle);
+  kutil::DeviceBuffer<T> work_buffer(size_t(backward_work_elements(mode, s)), stream);
+  T* work = work_buffer.data();
   const int64_t B = s.batch, H = s.hidden, NG = rnn_gates(mode) * H, TB = s.steps * B;
   const bool gru = mode == RnnMode::gru, lstm = mode == RnnMode::lstm;
   const bool relu = mode == RnnMode::rnn_relu;
@@ -290,7 +299,7 @@ void rnn_backward(RnnMode mode, const RnnShape& s, const T* x, const T* w_ih, co
     run(copy_then_zero<T>, tail, stream, int64_t(0), tail, none, gx + nb * NG);
     mm<T>(nb, H, NG, gh, NG, w_hh, H, false, gru ? T(1) : T(0), dh0, H, stream);
   }
-  mm<T>(TB, s.input, NG, dgx, NG, w_ih, s.input, false, T(0), dx, s.input, stream);
+  if (dx) mm<T>(TB, s.input, NG, dgx, NG, w_ih, s.input, false, T(0), dx, s.input, stream);
   mm_tn<T>(NG, s.input, TB, dgx, x, dw_ih, stream);
   mm_tn<T>(NG, H, TB, dgh, hprev, dw_hh, stream);
   run(column_sums<T>, NG, stream, TB, NG, static_cast<const T*>(dgx), db_ih, gru ? nullptr : db_hh);
@@ -301,10 +310,10 @@ void rnn_backward(RnnMode mode, const RnnShape& s, const T* x, const T* w_ih, co
 #define FASTDL_INSTANTIATE_CUDA_RNN(T)                                                         \
   template void rnn_forward<T>(RnnMode, const RnnShape&, const T*, const T*, const T*,         \
                                const T*, const T*, const T*, const T*, const int64_t*, bool,   \
-                               T*, T*, T*, T*, T*, T*, T*, void*);                             \
+                               T*, T*, T*, T*, T*, T*, void*);                                 \
   template void rnn_backward<T>(RnnMode, const RnnShape&, const T*, const T*, const T*,        \
                                 const int64_t*, bool, const T*, const T*, const T*, const T*,  \
-                                const T*, const T*, T*, T*, T*, T*, T*, T*, T*, T*, void*);
+                                const T*, const T*, T*, T*, T*, T*, T*, T*, T*, void*);
 FASTDL_INSTANTIATE_CUDA_RNN(float)
 FASTDL_INSTANTIATE_CUDA_RNN(double)
 

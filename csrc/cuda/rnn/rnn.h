@@ -7,8 +7,7 @@
 // kernels (rnn.cu) are one thread per (row, hidden unit). Plain C++: callers need no CUDA headers.
 //
 // Device pointers, except `lengths` (host memory: the active rows of each step size the launches).
-// The projected LSTM (proj_size) is not implemented here. Backward takes a device scratch array
-// `work` of backward_work_elements(...) elements.
+// The projected LSTM (proj_size) is not implemented here.
 #include <cstdint>
 
 namespace fastdl::cuda {
@@ -20,23 +19,22 @@ struct RnnShape {
 enum class RnnMode { lstm, gru, rnn_tanh, rnn_relu };
 
 int64_t rnn_gates(RnnMode mode);  // 4, 3, 1
-int64_t rnn_backward_work_elements(RnnMode mode, const RnnShape& s);
-int64_t rnn_forward_work_elements(RnnMode mode, const RnnShape& s);
 
 // Forward: ws0 = gates (steps, batch, G*H); ws1 = cprev (LSTM) or hn (GRU) (steps, batch, H),
-// unused (may be null) for the Elman RNN; hprev (steps, batch, H). c0/cT: LSTM only. work:
-// device scratch of rnn_forward_work_elements(...) elements (the GRU's hidden-side products).
+// unused (may be null) for the Elman RNN; hprev (steps, batch, H). c0/cT: LSTM only. Scratch
+// (the GRU's hidden-side products; backward's pre-activation gradients) is allocated per call,
+// stream-ordered.
 template <typename T>
 void rnn_forward(RnnMode mode, const RnnShape& s, const T* x, const T* w_ih, const T* w_hh,
                  const T* b_ih, const T* b_hh, const T* h0, const T* c0, const int64_t* lengths,
-                 bool reverse, T* y, T* hT, T* cT, T* ws0, T* ws1, T* hprev, T* work,
-                 void* stream);
+                 bool reverse, T* y, T* hT, T* cT, T* ws0, T* ws1, T* hprev, void* stream);
 
-// Backward through time: db_ih and db_hh both written (equal except for the GRU).
+// Backward through time: db_ih and db_hh both written (equal except for the GRU); dx may be
+// null (the input needs no gradient: its product is skipped).
 template <typename T>
 void rnn_backward(RnnMode mode, const RnnShape& s, const T* x, const T* w_ih, const T* w_hh,
                   const int64_t* lengths, bool reverse, const T* ws0, const T* ws1,
                   const T* hprev, const T* dy, const T* dhT, const T* dcT, T* dx, T* dw_ih,
-                  T* dw_hh, T* db_ih, T* db_hh, T* dh0, T* dc0, T* work, void* stream);
+                  T* dw_hh, T* db_ih, T* db_hh, T* dh0, T* dc0, void* stream);
 
 }  // namespace fastdl::cuda

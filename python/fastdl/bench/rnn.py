@@ -10,6 +10,10 @@ FLOPs counted: forward 2 * T * B * G * H * (in + H) per layer and direction (G =
 for GRU: the input projection and the recurrent product; gate arithmetic not counted), fwd+bwd 3x
 that (input gradient, recurrent gradient, weight gradients). "% peak" is against this machine's
 sustained FMA rate measured in this run at that thread count.
+
+--cpu-time (1 thread only): each call timed by its CPU time (minimum over the interleaved
+repeats) and "% peak" against fastdl's 512^3 GEMM by CPU time: on a shared, busy machine other
+processes take wall time from a call but hardly its CPU time.
 """
 from __future__ import annotations
 
@@ -94,16 +98,20 @@ def check_agreement(tm, fm, x):
     return err
 
 
-def run(threads_list, repeats, quick=False, progress=None):
+def run(threads_list, repeats, quick=False, progress=None, cpu_time=False):
     import torch
 
     import fastdl
+    from fastdl.bench.attention import _gemm_cpu_gflops, cpu_seconds
+    if cpu_time and list(threads_list) != [1]:
+        raise ValueError("--cpu-time measures 1 thread only (at more, every thread's CPU time "
+                         f"adds up), got threads {list(threads_list)}")
     rows = []
     peaks = {}
     for threads in threads_list:
         fastdl.set_num_threads(threads)
         torch.set_num_threads(threads)
-        peaks[threads] = peak_gflops(threads)
+        peaks[threads] = _gemm_cpu_gflops() if cpu_time else peak_gflops(threads)
         pause = 0.25 if threads > 1 else 0.0
         for mode, layers, bidir, B, d in _cases(quick):
             tm, fm, x = _models(mode, layers, bidir, B, d)
@@ -111,7 +119,9 @@ def run(threads_list, repeats, quick=False, progress=None):
             name = f"{mode}{' 2-layer bidir' if layers > 1 else ''} B={B}"
             fl = _flops(mode, layers, bidir, B, d)
             for kind, (f_fn, t_fn) in _callables(tm, fm, x).items():
-                secs = interleaved_seconds({"fastdl": f_fn, "torch": t_fn}, repeats, pause)
+                fns = {"fastdl": f_fn, "torch": t_fn}
+                secs = (cpu_seconds(fns, repeats) if cpu_time
+                        else interleaved_seconds(fns, repeats, pause))
                 work = fl * (3 if kind == "fwd+bwd" else 1)
                 pct = {k: work / v * 1e-9 / peaks[threads] * 100 for k, v in secs.items()}
                 rows.append([name, threads, kind, secs["fastdl"] * 1e3, secs["torch"] * 1e3,
@@ -123,7 +133,10 @@ def run(threads_list, repeats, quick=False, progress=None):
     dims = QUICK if quick else FULL
     head = (f"CPU: {platform.processor() or platform.machine()}, fastdl SIMD "
             f"{fastdl._C.simd_path()}, torch {torch.__version__}; T={dims['T']}, "
-            f"input {dims['I']}, hidden {dims['H']}, float32; peak GFLOP/s measured now: "
+            f"input {dims['I']}, hidden {dims['H']}, float32; "
+            + ("CPU time (min of repeats), peak = fastdl GEMM 512^3 by CPU time: " if cpu_time
+               else "wall clock (medians), ")
+            + "peak GFLOP/s measured now: "
             + ", ".join(f"{t} thread{'s' if t > 1 else ''} {p:.0f}" for t, p in peaks.items()))
     table = markdown_table(["case", "threads", "pass", "fastdl ms", "torch ms",
                             "speedup (torch/fastdl)", "fastdl % peak", "torch % peak"], rows)
@@ -137,11 +150,16 @@ def main(argv=None):
     parser.add_argument("--repeats", type=int, default=5)
     parser.add_argument("--quick", action="store_true",
                         help="tiny sizes and 2 repeats (a smoke test of the harness)")
+    parser.add_argument("--cpu-time", action="store_true",
+                        help="time by CPU time (1 thread only; for a busy shared machine)")
     args = parser.parse_args(argv)
     threads = [int(t) for t in args.threads.split(",")]
+    if args.cpu_time and threads != [1]:
+        parser.error("--cpu-time measures 1 thread only: add --threads 1")
     import sys
     text, _ = run(threads, 2 if args.quick else args.repeats, args.quick,
-                  progress=lambda line: print(line, file=sys.stderr, flush=True))
+                  progress=lambda line: print(line, file=sys.stderr, flush=True),
+                  cpu_time=args.cpu_time)
     print(text)
 
 

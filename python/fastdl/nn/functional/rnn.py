@@ -3,7 +3,9 @@
 
 Each forward runs the C++ sequence kernel (``_C.lstm_forward`` ...: the input projection of all
 steps as one GEMM, then per step a recurrent GEMM and a fused gate kernel) and leaves its
-workspace (gate activations, previous states) in a ``Saved``. Its backward is a registered op
+workspace (gate activations, previous states) in a ``Saved``. On cupy arrays the ``cuda=``
+forwards run the CUDA drivers instead (``_C_cuda.rnn_forward`` / ``rnn_backward``: the same
+workspace layout; the projected LSTM is CPU-only for now). Its backward is a registered op
 (``lstm_sequence_backward`` ...) running backward through time in C++; it returns one gradient per
 forward input, so the first derivative costs one kernel call.
 
@@ -20,7 +22,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from fastdl import _C
+from fastdl import _C, backend
 from fastdl.autograd.op import Saved, defop
 from fastdl.tensor import _wrap
 
@@ -104,6 +106,32 @@ def _sequence_forward(*arrays_and_args):
     return y, hT
 
 
+def _sequence_forward_cuda(*arrays_and_args):
+    """The forward on cupy arrays: ``_C_cuda.rnn_forward`` (one driver for every mode)."""
+    *arrays, spec, saved = arrays_and_args
+    xp = backend.array_module(arrays[0])
+    x, w_ih, w_hh, b_ih, b_hh, w_hr, h0, c0 = (None if a is None else xp.ascontiguousarray(a)
+                                               for a in spec.split(arrays))
+    if w_hr is not None:
+        raise NotImplementedError("LSTM with proj_size runs on the CPU only: the CUDA recurrent "
+                                  "kernels have no projection yet (move the module to the CPU)")
+    T, B, _ = x.shape
+    dt = x.dtype
+    H = w_hh.shape[1]
+    G = _GATES[spec.mode]
+    lstm = spec.mode == "lstm"
+    y, hT, hprev = xp.empty((T, B, H), dt), xp.empty((B, H), dt), xp.empty((T, B, H), dt)
+    ws0 = xp.empty((T, B, G * H), dt)
+    ws1 = xp.empty((T, B, H), dt) if spec.mode in ("lstm", "gru") else None
+    cT = xp.empty((B, H), dt) if lstm else None
+    backend.cuda_kernels().rnn_forward(spec.mode, x, w_ih, w_hh, b_ih, b_hh, h0, c0,
+                                       spec.lengths, spec.reverse, y, hT, cT, ws0, ws1, hprev)
+    # the CPU kernels' workspace tuples (the same layouts)
+    saved.values = ((ws0, ws1, hprev, None) if lstm else (ws0, ws1, hprev)
+                    if spec.mode == "gru" else (ws0, hprev))
+    return (y, hT, cT) if lstm else (y, hT)
+
+
 def _zeros_for(t):
     from fastdl.functional._core import zeros_like
     return zeros_like(t)
@@ -115,7 +143,9 @@ def _sequence_backward(ctx, grads):
     outs = _sequence_outputs_like(ctx, spec)
     gs = tuple(g if g is not None else _zeros_for(o) for g, o in zip(grads, outs))
     op = _BACKWARD_OPS[spec.mode]
-    return op.apply(gs + tuple(ctx.inputs), spec, saved)
+    need_dx = ctx.edges[0] is not None  # else the kernels skip the input-gradient GEMM
+    res = op.apply(gs + tuple(ctx.inputs), spec, saved, need_dx)
+    return res if need_dx else (None,) + tuple(res[1:])
 
 
 def _sequence_outputs_like(ctx, spec):
@@ -135,14 +165,21 @@ def _array_module(a):
 
 
 # ---- backward ops (first derivatives in C++) -----------------------------------------------
+def _unused_dx(x, xp=np):
+    """What a backward op returns for the input's gradient when none was asked for (the kernel
+    skipped it): zeros without memory (the gradient is dropped, never read)."""
+    return xp.broadcast_to(xp.zeros((), x.dtype), x.shape)
+
+
 def _sequence_backward_forward(*arrays_and_args):
-    *arrays, spec, saved = arrays_and_args
+    *arrays, spec, saved, need_dx = arrays_and_args
     k = 1 + spec.n_state
     grads = [_c(a) for a in arrays[:k]]
     x, w_ih, w_hh, b_ih, b_hh, w_hr, h0, c0 = (None if a is None else _c(a)
                                                for a in spec.split(arrays[k:]))
     lengths = spec.lengths
-    dx, dw_ih, dw_hh = np.empty_like(x), np.empty_like(w_ih), np.empty_like(w_hh)
+    dx = np.empty_like(x) if need_dx else None
+    dw_ih, dw_hh = np.empty_like(w_ih), np.empty_like(w_hh)
     dh0 = np.empty_like(h0)
     G = w_ih.shape[0]
     if spec.mode == "lstm":
@@ -153,7 +190,8 @@ def _sequence_backward_forward(*arrays_and_args):
         dw_hr = np.empty_like(w_hr) if w_hr is not None else None
         _C.lstm_backward(x, w_ih, w_hh, w_hr, lengths, spec.reverse, gates, cprev, hprev, hpre,
                          dy, dhT, dcT, dx, dw_ih, dw_hh, db, dw_hr, dh0, dc0)
-        out = [dx, dw_ih, dw_hh] + ([db, db.copy()] if spec.has_bias else []) + \
+        out = [dx if need_dx else _unused_dx(x), dw_ih, dw_hh] + \
+            ([db, db.copy()] if spec.has_bias else []) + \
             ([dw_hr] if w_hr is not None else []) + [dh0, dc0]
         return tuple(out)
     dy, dhT = grads
@@ -168,7 +206,40 @@ def _sequence_backward_forward(*arrays_and_args):
         _C.rnn_backward(spec.mode[4:], x, w_ih, w_hh, lengths, spec.reverse, acts, hprev, dy,
                         dhT, dx, dw_ih, dw_hh, db_ih, dh0)
         db_hh = db_ih.copy()
-    return tuple([dx, dw_ih, dw_hh] + ([db_ih, db_hh] if spec.has_bias else []) + [dh0])
+    return tuple([dx if need_dx else _unused_dx(x), dw_ih, dw_hh] +
+                 ([db_ih, db_hh] if spec.has_bias else []) + [dh0])
+
+
+def _sequence_backward_forward_cuda(*arrays_and_args):
+    """Backward through time on cupy arrays (``_C_cuda.rnn_backward``)."""
+    *arrays, spec, saved, need_dx = arrays_and_args
+    xp = backend.array_module(arrays[0])
+    k = 1 + spec.n_state
+    grads = [xp.ascontiguousarray(a) for a in arrays[:k]]
+    x, w_ih, w_hh, b_ih, b_hh, w_hr, h0, c0 = (None if a is None else xp.ascontiguousarray(a)
+                                               for a in spec.split(arrays[k:]))
+    lstm = spec.mode == "lstm"
+    if lstm:
+        ws0, ws1, hprev, _ = saved.values
+        dy, dhT, dcT = grads
+    elif spec.mode == "gru":
+        (ws0, ws1, hprev), dcT = saved.values, None
+        dy, dhT = grads
+    else:
+        (ws0, hprev), ws1, dcT = saved.values, None, None
+        dy, dhT = grads
+    dx = xp.empty_like(x) if need_dx else None
+    dw_ih, dw_hh = xp.empty_like(w_ih), xp.empty_like(w_hh)
+    G = w_ih.shape[0]
+    db_ih, db_hh = xp.empty(G, x.dtype), xp.empty(G, x.dtype)
+    dh0 = xp.empty_like(h0)
+    dc0 = xp.empty_like(c0) if lstm else None
+    backend.cuda_kernels().rnn_backward(spec.mode, x, w_ih, w_hh, spec.lengths, spec.reverse,
+                                        ws0, ws1, hprev, dy, dhT, dcT, dx, dw_ih, dw_hh, db_ih,
+                                        db_hh, dh0, dc0)
+    out = [dx if need_dx else _unused_dx(x, xp), dw_ih, dw_hh] + \
+        ([db_ih, db_hh] if spec.has_bias else []) + [dh0]
+    return tuple(out + [dc0] if lstm else out)
 
 
 def _backward_backward(ctx, vs):
@@ -180,7 +251,7 @@ def _backward_backward(ctx, vs):
     inputs (g and theta); built with grad mode on, it is differentiable again."""
     from fastdl.autograd import engine
     from fastdl.autograd.grad_mode import enable_grad, is_grad_enabled
-    spec, _ = ctx.args
+    spec = ctx.args[0]
     create = is_grad_enabled()
     k = 1 + spec.n_state
     inputs = list(ctx.inputs)
@@ -245,7 +316,8 @@ def _composed(spec, tensors):
             h_new = fastdl.tanh(pre) if spec.mode == "rnn_tanh" else fastdl.relu(pre)
         if nb < B:
             if zero_row is None:
-                zero_row = _wrap(np.zeros((B, h_new._data.shape[1]), x._data.dtype))
+                zero_row = _wrap(_array_module(x._data).zeros((B, h_new._data.shape[1]),
+                                                              x._data.dtype))
             ys[t] = cat([h_new[:nb], zero_row[nb:]], 0)
             h = cat([h_new[:nb], h[nb:]], 0)
         else:
@@ -258,11 +330,12 @@ def _composed(spec, tensors):
 _FORWARD_OPS = {}
 _BACKWARD_OPS = {}
 for _name, _modes in (("lstm", ("lstm",)), ("gru", ("gru",)), ("rnn", ("rnn_tanh", "rnn_relu"))):
-    _fwd = defop(f"{_name}_sequence", cpu=_sequence_forward, backward=_sequence_backward,
-                 saves=tuple(range(10)), n_outputs=3 if _name == "lstm" else 2, float_only=True)
+    _fwd = defop(f"{_name}_sequence", cpu=_sequence_forward, cuda=_sequence_forward_cuda,
+                 backward=_sequence_backward, saves=tuple(range(10)),
+                 n_outputs=3 if _name == "lstm" else 2, float_only=True)
     _bwd = defop(f"{_name}_sequence_backward", cpu=_sequence_backward_forward,
-                 backward=_backward_backward, saves=tuple(range(12)), n_outputs=8,
-                 float_only=True)
+                 cuda=_sequence_backward_forward_cuda, backward=_backward_backward,
+                 saves=tuple(range(12)), n_outputs=8, float_only=True)
     for _m in _modes:
         _FORWARD_OPS[_m], _BACKWARD_OPS[_m] = _fwd, _bwd
 
@@ -343,7 +416,8 @@ def rnn_layers_packed(mode, data, batch_sizes, hx, params, has_biases, num_layer
     lengths, index = packed_to_padded_index(batch_sizes)
     T, B = len(batch_sizes), int(batch_sizes[0])
     n = data._data.shape[0]
-    zero = _wrap(np.zeros((1,) + tuple(data._data.shape[1:]), data._data.dtype))
+    zero = _wrap(_array_module(data._data).zeros((1,) + tuple(data._data.shape[1:]),
+                                                 data._data.dtype))
     padded = cat([data, zero], 0)[index].reshape(T, B, *data._data.shape[1:])
     out, h = rnn_layers(mode, padded, hx, params, has_biases, num_layers, dropout, train,
                         bidirectional, False, lengths)
