@@ -7,12 +7,19 @@
 #include <cmath>
 #include <cstdint>
 #include <cstring>
+#include <cstdlib>
 #include <exception>
 #include <limits>
+#include <type_traits>
 #include <vector>
 
 #include "cpu/attention/attention_kernels.h"
+#include "cpu/attention/attention_mask.h"
 #include "cpu/gemm/gemm_kernels.h"
+
+#if defined(FASTDL_ISA_avx512)
+#include "cpu/attention/attention_flash_avx512.h"
+#endif
 
 namespace fastdl::cpu::FASTDL_ISA {
 namespace {
@@ -105,35 +112,7 @@ template <typename T>
 void apply_mask(const AttentionShape& s, int64_t b, int64_t h, int64_t i0, int64_t mq,
                 int64_t j0, int64_t nk, T* tile, int64_t ld) {
   constexpr T ninf = -std::numeric_limits<T>::infinity();
-  if (s.mask_kind != MaskKind::none) {
-    const int64_t si = s.mask_strides[2], sj = s.mask_strides[3];
-    const int64_t base = b * s.mask_strides[0] + h * s.mask_strides[1] + i0 * si + j0 * sj;
-    if (s.mask_kind == MaskKind::boolean) {
-      const uint8_t* m = static_cast<const uint8_t*>(s.mask) + base;
-      for (int64_t r = 0; r < mq; ++r) {
-        T* row = tile + r * ld;
-        const uint8_t* mr = m + r * si;
-        if (sj == 1) {
-#pragma omp simd
-          for (int64_t c = 0; c < nk; ++c) row[c] = mr[c] ? row[c] : ninf;
-        } else {
-          for (int64_t c = 0; c < nk; ++c) row[c] = mr[c * sj] ? row[c] : ninf;
-        }
-      }
-    } else {
-      const T* m = static_cast<const T*>(s.mask) + base;
-      for (int64_t r = 0; r < mq; ++r) {
-        T* row = tile + r * ld;
-        const T* mr = m + r * si;
-        if (sj == 1) {
-#pragma omp simd
-          for (int64_t c = 0; c < nk; ++c) row[c] += mr[c];
-        } else {
-          for (int64_t c = 0; c < nk; ++c) row[c] += mr[c * sj];
-        }
-      }
-    }
-  }
+  apply_user_mask<T>(s, b, h, i0, j0, mq, nk, false, tile, ld);
   if (s.causal && j0 + nk - 1 > i0) {  // some key of the tile lies above the diagonal
     for (int64_t r = 0; r < mq; ++r) {
       const int64_t first_masked = std::max<int64_t>(0, i0 + r + 1 - j0);
@@ -148,20 +127,7 @@ template <typename T>
 void apply_mask_transposed(const AttentionShape& s, int64_t b, int64_t h, int64_t i0, int64_t mq,
                            int64_t j0, int64_t nk, T* tile, int64_t ld) {
   constexpr T ninf = -std::numeric_limits<T>::infinity();
-  if (s.mask_kind != MaskKind::none) {
-    const int64_t si = s.mask_strides[2], sj = s.mask_strides[3];
-    const int64_t base = b * s.mask_strides[0] + h * s.mask_strides[1] + i0 * si + j0 * sj;
-    for (int64_t r = 0; r < nk; ++r) {
-      T* row = tile + r * ld;
-      if (s.mask_kind == MaskKind::boolean) {
-        const uint8_t* mr = static_cast<const uint8_t*>(s.mask) + base + r * sj;
-        for (int64_t c = 0; c < mq; ++c) row[c] = mr[c * si] ? row[c] : ninf;
-      } else {
-        const T* mr = static_cast<const T*>(s.mask) + base + r * sj;
-        for (int64_t c = 0; c < mq; ++c) row[c] += mr[c * si];
-      }
-    }
-  }
+  apply_user_mask<T>(s, b, h, i0, j0, nk, mq, true, tile, ld);
   if (s.causal && j0 + nk - 1 > i0) {  // key j0 + r is masked for queries i0 + c < j0 + r
     for (int64_t r = 0; r < nk; ++r) {
       const int64_t masked = std::min<int64_t>(mq, j0 + r - i0);
@@ -238,6 +204,15 @@ void attention_forward(const AttentionShape& s, const T* q, const T* k, const T*
     std::fill(lse, lse + B * Hq * L, S == 0 ? inf : T(0));
     return;
   }
+#if defined(FASTDL_ISA_avx512)
+  // float: the fused v3 kernels (attention_flash_avx512.h); FASTDL_ATTENTION_FORWARD=v2 (read
+  // per call) runs the GEMM-tile version below instead, for A/B measurements and tests.
+  if constexpr (std::is_same_v<T, float>) {
+    const char* choice = std::getenv("FASTDL_ATTENTION_FORWARD");
+    if (!(choice && std::strcmp(choice, "v2") == 0))
+      return flash::forward(s, q, k, v, out, lse, threads);
+  }
+#endif
   const T scale = T(s.scale);
   std::vector<T> vt(size_t(B * Hk * S * Dv));  // V^T per head: (Dv, S), read in place
   transpose_heads(B * Hk, S, Dv, v, vt.data(), threads);
