@@ -24,7 +24,7 @@
 #include <new>
 
 #include "cpu/attention/attention.h"
-#include "cpu/attention/attention_mask.h"
+#include "cpu/attention/attention_common.h"
 
 namespace fastdl::cpu::FASTDL_ISA::flash {
 
@@ -114,17 +114,22 @@ inline Buffer make_buffer(int64_t n) {
 }
 
 // O rows r < MR, columns [0, 16 NV) (the last vector masked by `tail`):
-// o[r] = alpha[r] o[r] + sum_{j < nk} p[r * ldp + j] v[j * ldv + .].
-template <int NV>
+// o[r] = alpha[r] o[r] + sum_{j < nk} P(r, j) v[j * ldv + .], P(r, j) = p[r * ldp + j], or
+// p[j * ldp + r] when kTransposed (the backward's P^T dO and dS^T Q); alpha null: 1.
+template <int NV, bool kTransposed = false>
 [[gnu::noinline]] void pv_tile(int64_t nk, const float* p, int64_t ldp, const float* v,
                                int64_t ldv, __mmask16 tail, float* o, int64_t ldo,
                                const float* alpha) {
   __m512 acc[MR][NV];
 #pragma GCC unroll 6
   for (int r = 0; r < MR; ++r) {
-    const __m512 a = _mm512_set1_ps(alpha[r]);
 #pragma GCC unroll 4
-    for (int c = 0; c < NV; ++c) acc[r][c] = _mm512_mul_ps(a, _mm512_load_ps(o + r * ldo + 16 * c));
+    for (int c = 0; c < NV; ++c) acc[r][c] = _mm512_load_ps(o + r * ldo + 16 * c);
+    if (alpha) {
+      const __m512 a = _mm512_set1_ps(alpha[r]);
+#pragma GCC unroll 4
+      for (int c = 0; c < NV; ++c) acc[r][c] = _mm512_mul_ps(a, acc[r][c]);
+    }
   }
 #pragma GCC unroll 2
   for (int64_t j = 0; j < nk; ++j) {
@@ -135,7 +140,7 @@ template <int NV>
     v += ldv;
 #pragma GCC unroll 6
     for (int r = 0; r < MR; ++r) {
-      const __m512 a = _mm512_set1_ps(p[r * ldp + j]);
+      const __m512 a = _mm512_set1_ps(kTransposed ? p[j * ldp + r] : p[r * ldp + j]);
 #pragma GCC unroll 4
       for (int c = 0; c < NV; ++c) acc[r][c] = _mm512_fmadd_ps(a, b[c], acc[r][c]);
     }
@@ -146,16 +151,18 @@ template <int NV>
     for (int c = 0; c < NV; ++c) _mm512_store_ps(o + r * ldo + 16 * c, acc[r][c]);
 }
 
-inline void pv_group(int64_t nk, const float* p, int64_t ldp, const float* v, int64_t Dv,
-                     float* o, int64_t ldo, const float* alpha) {
+// pv_tile over all Dv columns (rows of v are Dv long), in chunks of 64.
+template <bool kTransposed = false>
+void pv_group(int64_t nk, const float* p, int64_t ldp, const float* v, int64_t Dv, float* o,
+              int64_t ldo, const float* alpha) {
   for (int64_t c0 = 0; c0 < Dv; c0 += 64) {
     const int64_t w = std::min<int64_t>(64, Dv - c0);
     const __mmask16 tail = first_lanes(w - 16 * ((w - 1) / 16));
     switch ((w + 15) / 16) {
-      case 4: pv_tile<4>(nk, p, ldp, v + c0, Dv, tail, o + c0, ldo, alpha); break;
-      case 3: pv_tile<3>(nk, p, ldp, v + c0, Dv, tail, o + c0, ldo, alpha); break;
-      case 2: pv_tile<2>(nk, p, ldp, v + c0, Dv, tail, o + c0, ldo, alpha); break;
-      default: pv_tile<1>(nk, p, ldp, v + c0, Dv, tail, o + c0, ldo, alpha); break;
+      case 4: pv_tile<4, kTransposed>(nk, p, ldp, v + c0, Dv, tail, o + c0, ldo, alpha); break;
+      case 3: pv_tile<3, kTransposed>(nk, p, ldp, v + c0, Dv, tail, o + c0, ldo, alpha); break;
+      case 2: pv_tile<2, kTransposed>(nk, p, ldp, v + c0, Dv, tail, o + c0, ldo, alpha); break;
+      default: pv_tile<1, kTransposed>(nk, p, ldp, v + c0, Dv, tail, o + c0, ldo, alpha); break;
     }
   }
 }

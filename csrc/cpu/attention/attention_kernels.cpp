@@ -14,11 +14,11 @@
 #include <vector>
 
 #include "cpu/attention/attention_kernels.h"
-#include "cpu/attention/attention_mask.h"
+#include "cpu/attention/attention_common.h"
 #include "cpu/gemm/gemm_kernels.h"
 
 #if defined(FASTDL_ISA_avx512)
-#include "cpu/attention/attention_flash_avx512.h"
+#include "cpu/attention/attention_flash_backward_avx512.h"
 #endif
 
 namespace fastdl::cpu::FASTDL_ISA {
@@ -79,6 +79,20 @@ template <typename T>
 // y[j] = exp(x[j] - shift) for j < n, returns the sum.
 template <typename T>
 T exp_row(T* __restrict x, int64_t n, T shift) {
+#if defined(FASTDL_ISA_avx512)
+  if constexpr (std::is_same_v<T, float>) {  // the forward's exp2 (2 ulp): 2^((x - shift) log2 e)
+    const __m512 vs = _mm512_set1_ps(shift), l2e = _mm512_set1_ps(flash::kLog2e);
+    __m512 acc = _mm512_setzero_ps();
+    for (int64_t j = 0; j < n; j += 16) {
+      const __mmask16 lanes = flash::first_lanes(n - j);
+      const __m512 e = _mm512_maskz_mov_ps(
+          lanes, flash::exp2_ps(_mm512_mul_ps(_mm512_sub_ps(_mm512_maskz_loadu_ps(lanes, x + j), vs), l2e)));
+      _mm512_mask_storeu_ps(x + j, lanes, e);
+      acc = _mm512_add_ps(acc, e);
+    }
+    return _mm512_reduce_add_ps(acc);
+  }
+#endif
   T sum = 0;
 #pragma omp simd reduction(+ : sum)
   for (int64_t j = 0; j < n; ++j) {
@@ -141,6 +155,24 @@ void apply_mask_transposed(const AttentionShape& s, int64_t b, int64_t h, int64_
 template <typename T>
 void transpose(int64_t rows, int64_t cols, const T* src, int64_t ld_src, T* dst, int64_t ld_dst) {
   constexpr int64_t kB = 16;
+#if defined(FASTDL_ISA_avx512)
+  if constexpr (std::is_same_v<T, float>) {  // 16 rows at a time: one gather per column
+    if (ld_src < (int64_t(1) << 26)) {
+      const __m512i index = _mm512_mullo_epi32(
+          _mm512_set_epi32(15, 14, 13, 12, 11, 10, 9, 8, 7, 6, 5, 4, 3, 2, 1, 0),
+          _mm512_set1_epi32(int32_t(ld_src)));
+      for (int64_t r0 = 0; r0 < rows; r0 += 16) {
+        const __mmask16 lanes = flash::first_lanes(rows - r0);
+        const T* block = src + r0 * ld_src;
+        for (int64_t c = 0; c < cols; ++c)
+          _mm512_mask_storeu_ps(dst + c * ld_dst + r0, lanes,
+                                _mm512_mask_i32gather_ps(_mm512_setzero_ps(), lanes, index,
+                                                         block + c, 4));
+      }
+      return;
+    }
+  }
+#endif
   for (int64_t r0 = 0; r0 < rows; r0 += kB)
     for (int64_t c0 = 0; c0 < cols; c0 += kB) {
       const int64_t r1 = std::min(rows, r0 + kB), c1 = std::min(cols, c0 + kB);
@@ -311,6 +343,16 @@ void attention_backward(const AttentionShape& s, const T* q, const T* k, const T
     std::fill(grad_v, grad_v + B * Hk * S * Dv, T(0));
     return;
   }
+#if defined(FASTDL_ISA_avx512)
+  // float: the fused v3 backward (attention_flash_backward_avx512.h); FASTDL_ATTENTION_BACKWARD=v2
+  // (read per call) runs the GEMM-tile version below instead.
+  if constexpr (std::is_same_v<T, float>) {
+    const char* choice = std::getenv("FASTDL_ATTENTION_BACKWARD");
+    if (!(choice && std::strcmp(choice, "v2") == 0))
+      return flash::backward(s, q, k, v, out, grad_out, lse, grad_q, grad_k, grad_v, grad_mask,
+                             threads);
+  }
+#endif
   const T scale = T(s.scale);
 
   std::vector<T> kt(size_t(B * Hk * S * D)), vt(size_t(B * Hk * S * Dv)),
@@ -327,14 +369,7 @@ void attention_backward(const AttentionShape& s, const T* q, const T* k, const T
   transpose_heads(B * Hk, S, Dv, v, vt.data(), threads);
   transpose_heads(B * Hq, L, D, q, qt.data(), threads);
   transpose_heads(B * Hq, L, Dv, grad_out, dot.data(), threads);
-#pragma omp parallel for num_threads(threads) schedule(static)
-  for (int64_t row = 0; row < B * Hq * L; ++row) {
-    const T* o = out + row * Dv;
-    const T* g = grad_out + row * Dv;
-    T acc = 0;
-    for (int64_t c = 0; c < Dv; ++c) acc += o[c] * g[c];
-    delta[row] = acc;
-  }
+  row_dots<T>(B * Hq * L, Dv, out, grad_out, delta.data(), threads);
 
   const int64_t tasks = pairs * splits;
   ErrorSlot err;

@@ -1,6 +1,7 @@
 #pragma once
-// The user's attention mask applied to a tile of scores (per-ISA sources only: the loops
-// vectorize for the ISA they are compiled for).
+// Pieces the GEMM-tile (v2) and fused (v3) kernels share: the user's attention mask on a tile of
+// scores, the backward's row dots (per-ISA sources only: the loops vectorize for the ISA they
+// are compiled for).
 #include <cstdint>
 #include <limits>
 
@@ -39,6 +40,19 @@ void apply_user_mask(const AttentionShape& s, int64_t b, int64_t h, int64_t i0, 
         for (int64_t c = 0; c < n_inner; ++c) row[c] += unit * m[c * sc];
       }
     }
+  }
+}
+
+// delta[row] = sum_c out[row, c] grad_out[row, c] (the softmax backward's row term), rows of Dv.
+template <typename T>
+void row_dots(int64_t rows, int64_t Dv, const T* out, const T* grad_out, T* delta, int threads) {
+#pragma omp parallel for num_threads(threads) schedule(static)
+  for (int64_t row = 0; row < rows; ++row) {
+    const T* o = out + row * Dv;
+    const T* g = grad_out + row * Dv;
+    T acc = 0;
+    for (int64_t c = 0; c < Dv; ++c) acc += o[c] * g[c];
+    delta[row] = acc;
   }
 }
 
