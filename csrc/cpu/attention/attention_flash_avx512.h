@@ -43,6 +43,22 @@ inline Buffer make_buffer(int64_t n) {
                                                      std::align_val_t(64))));
 }
 
+// The per-call O(B H S D) scratch (packed K and V, dQ, row dots), kept by the calling thread
+// between calls and grown when a call needs more: at B = 8, L = 2048 a fresh 32 MiB allocation is
+// a fresh mmap whose pages the kernel zeroes on first touch (clear_page was 9% of a fwd+bwd).
+enum class Scratch : int { packed_k = 0, packed_v, grad_q, delta, count };
+inline float* scratch(Scratch slot, int64_t n) {
+  thread_local Buffer buffers[int(Scratch::count)];
+  thread_local int64_t sizes[int(Scratch::count)] = {};
+  const int i = int(slot);
+  if (sizes[i] < n) {
+    buffers[i].reset();
+    buffers[i] = make_buffer(n);
+    sizes[i] = n;
+  }
+  return buffers[i].get();
+}
+
 // 2^t for 16 lanes, |relative error| < 2.5e-7 (2 ulp; tests/test_attention_flash.py checks it
 // against float64): t = n + f with n = round(t), |f| <= 1/2, 2^f by a degree-5 polynomial fitted
 // for relative error (IRLS on Chebyshev nodes), 2^n applied by vscalefps. t <= -127 (-inf
@@ -215,8 +231,8 @@ inline void forward(const AttentionShape& s, const float* q, const float* k, con
   const int64_t B = s.batch, Hq = s.heads_q, Hk = s.heads_kv, L = s.len_q, S = s.len_kv;
   const int64_t D = s.dim_qk, Dv = s.dim_v, group = Hq / Hk;
   const int64_t slivers = (S + KS - 1) / KS;
-  Buffer kp = make_buffer(B * Hk * slivers * D * KS);
-  pack_k(B * Hk, S, D, k, kp.get(), threads);
+  float* kp = scratch(Scratch::packed_k, B * Hk * slivers * D * KS);
+  pack_k(B * Hk, S, D, k, kp, threads);
   const float qscale = float(s.scale) * kLog2e;
   const int64_t ldo = (Dv + 15) / 16 * 16, lds = BK;
   const int64_t nqb = (L + BQ - 1) / BQ, tasks = B * Hq * nqb;
@@ -241,7 +257,7 @@ inline void forward(const AttentionShape& s, const float* q, const float* k, con
         for (int64_t d = 0; d < D; ++d) qs[r * D + d] = r < mq ? qsrc[r * D + d] * qscale : 0.0f;
       std::fill(ob.get(), ob.get() + rows * ldo, 0.0f);
       for (int64_t r = 0; r < rows; ++r) m[r] = -inf, lsum[r] = _mm512_setzero_ps();
-      const float* kph = kp.get() + (b * Hk + hk) * slivers * D * KS;
+      const float* kph = kp + (b * Hk + hk) * slivers * D * KS;
       const float* vh = v + (b * Hk + hk) * S * Dv;
       const int64_t kv_end = s.causal ? std::min(S, i0 + rows) : S;
       for (int64_t j0 = 0; j0 < kv_end; j0 += BK) {
@@ -286,7 +302,9 @@ inline void forward(const AttentionShape& s, const float* q, const float* k, con
       for (int64_t r = 0; r < mq; ++r) {
         const float l = _mm512_reduce_add_ps(lsum[r]);
         const bool any = l > 0.0f;
-        lse_blk[r] = any ? (m[r] + std::log2(l)) * 0.6931471805599453f : inf;
+        // in double: m and lse may be large (float32 spacing at 300 is 3e-5, and the backward's P
+        // carries lse's error)
+        lse_blk[r] = any ? float((double(m[r]) + std::log2(double(l))) * 0.6931471805599453) : inf;
         const float inv = any ? 1.0f / l : 0.0f;
         for (int64_t d = 0; d < Dv; ++d) o[r * Dv + d] = ob[r * ldo + d] * inv;
       }

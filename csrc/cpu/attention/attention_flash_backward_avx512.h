@@ -26,16 +26,18 @@ inline void backward(const AttentionShape& s, const float* q, const float* k, co
   const int64_t B = s.batch, Hq = s.heads_q, Hk = s.heads_kv, L = s.len_q, S = s.len_kv;
   const int64_t D = s.dim_qk, Dv = s.dim_v, group = Hq / Hk;
   const float scale = float(s.scale);
-  const bool masked = s.mask_kind != MaskKind::none;
-  // scores to log2 units: raw Q K^T times scale log2 e; with a user mask the tile is first
-  // scaled and masked in natural units, then times log2 e
-  const float c2 = masked ? kLog2e : scale * kLog2e;
+  // S in log2 units exactly as the forward computed it (Q rows times scale log2 e, rounded the
+  // same way, the same micro-kernel, the mask times log2 e), so that P = 2^(S - lse log2 e) is
+  // consistent with the forward's lse: with scores of ~100 a mismatch of one rounding in S
+  // moved P by ~1e-5 relative, and dQ (where dP - delta cancels) by 1e-4.
+  const float qscale = float(s.scale) * kLog2e;
   const int64_t slivers = (S + KS - 1) / KS;
-  Buffer kp = make_buffer(B * Hk * slivers * D * KS), vp = make_buffer(B * Hk * slivers * Dv * KS);
-  pack_k(B * Hk, S, D, k, kp.get(), threads);
-  pack_k(B * Hk, S, Dv, v, vp.get(), threads);
-  Buffer delta = make_buffer(B * Hq * L);
-  row_dots<float>(B * Hq * L, Dv, out, grad_out, delta.get(), threads);
+  float* kp = scratch(Scratch::packed_k, B * Hk * slivers * D * KS);
+  float* vp = scratch(Scratch::packed_v, B * Hk * slivers * Dv * KS);
+  pack_k(B * Hk, S, D, k, kp, threads);
+  pack_k(B * Hk, S, Dv, v, vp, threads);
+  float* delta = scratch(Scratch::delta, B * Hq * L);
+  row_dots<float>(B * Hq * L, Dv, out, grad_out, delta, threads);
   const int64_t Lp = round_up(L, MR), ldq = round_up(D, 16), ldv = round_up(Dv, 16);
   // Fewer (batch, kv head) pairs than threads: key blocks dealt round-robin to `splits` tasks
   // per pair, each with its own dQ buffer, added in split order at the end.
@@ -43,37 +45,39 @@ inline void backward(const AttentionShape& s, const float* q, const float* k, co
   const int64_t splits = std::max<int64_t>(
       1, std::min<int64_t>(key_blocks, pairs >= threads ? 1 : (threads + pairs - 1) / pairs));
   const int64_t head_dq = Lp * ldq;
-  Buffer dq = make_buffer(splits * B * Hq * head_dq);
+  float* dq = scratch(Scratch::grad_q, splits * B * Hq * head_dq);
   const int64_t tasks = pairs * splits;
 
   std::exception_ptr error;
 #pragma omp parallel num_threads(threads)
   {
     try {
-      Buffer pb = make_buffer(QC * KB), dsb = make_buffer(QC * KB);
+      Buffer pb = make_buffer(QC * KB), dsb = make_buffer(QC * KB), qsb = make_buffer(QC * D);
       Buffer dkb = make_buffer(KB * ldq), dvb = make_buffer(KB * ldv);
       __m512 dummy[MR];
 #pragma omp for schedule(dynamic, 1)
       for (int64_t t = 0; t < tasks; ++t) {
         const int64_t task = t / splits, split = t % splits, b = task / Hk, hk = task % Hk;
-        float* dqs = dq.get() + split * B * Hq * head_dq;
+        float* dqs = dq + split * B * Hq * head_dq;
         std::fill(dqs + (b * Hq + hk * group) * head_dq, dqs + (b * Hq + (hk + 1) * group) * head_dq,
                   0.0f);
         for (int64_t j0 = split * KB; j0 < S; j0 += splits * KB) {
           const int64_t nk = std::min(KB, S - j0), nkp = round_up(nk, MR);
           std::fill(dkb.get(), dkb.get() + nkp * ldq, 0.0f);
           std::fill(dvb.get(), dvb.get() + nkp * ldv, 0.0f);
-          const float* kph = kp.get() + (task * slivers + j0 / KS) * D * KS;
-          const float* vph = vp.get() + (task * slivers + j0 / KS) * Dv * KS;
+          const float* kph = kp + (task * slivers + j0 / KS) * D * KS;
+          const float* vph = vp + (task * slivers + j0 / KS) * Dv * KS;
           const float* kblk = k + (task * S + j0) * D;
           for (int64_t h = hk * group; h < (hk + 1) * group; ++h) {
             const int64_t bh = b * Hq + h;
             const float *qh = q + bh * L * D, *doh = grad_out + bh * L * Dv;
-            const float *lseh = lse + bh * L, *dh = delta.get() + bh * L;
+            const float *lseh = lse + bh * L, *dh = delta + bh * L;
             float* dqh = dqs + bh * head_dq;
             // Causal: rows i < j0 see no key of the block (chunks start on a group boundary).
             for (int64_t i0 = s.causal ? j0 / MR * MR : 0; i0 < L; i0 += QC) {
               const int64_t mq = std::min(QC, L - i0), rows = round_up(mq, MR);
+              for (int64_t r = 0; r < mq; ++r)
+                for (int64_t d = 0; d < D; ++d) qsb[r * D + d] = qh[(i0 + r) * D + d] * qscale;
               for (int64_t r0 = 0; r0 < rows; r0 += MR) {
                 int64_t valid[MR];
                 for (int r = 0; r < MR; ++r)
@@ -85,8 +89,8 @@ inline void backward(const AttentionShape& s, const float* q, const float* k, co
                 if (kmax > 0) {
                   const float *qr[MR], *dr[MR];
                   for (int r = 0; r < MR; ++r) {
-                    const int64_t i = std::min(i0 + r0 + r, L - 1);
-                    qr[r] = qh + i * D, dr[r] = doh + i * Dv;
+                    const int64_t i = std::min(r0 + r, mq - 1);  // padding rows repeat the last
+                    qr[r] = qsb.get() + i * D, dr[r] = doh + (i0 + i) * Dv;
                   }
                   for (int64_t c0 = 0; c0 < kmax; c0 += KS) {
                     int64_t vs[MR], all[MR];
@@ -94,21 +98,17 @@ inline void backward(const AttentionShape& s, const float* q, const float* k, co
                     score_sliver(D, qr, kph + c0 / KS * D * KS, prow + c0, KB, vs, dummy);
                     score_sliver(Dv, dr, vph + c0 / KS * Dv * KS, dsrow + c0, KB, all, dummy);
                   }
-                  if (masked) {
-                    for (int64_t r = 0; r < real; ++r)
-                      for (int64_t c = 0; c < kmax; ++c) prow[r * KB + c] *= scale;
-                    apply_user_mask<float>(s, b, h, i0 + r0, j0, real, kmax, false, prow, KB);
-                  }
+                  apply_user_mask<float>(s, b, h, i0 + r0, j0, real, kmax, false, prow, KB, kLog2e);
                 }
                 for (int r = 0; r < MR; ++r) {
                   const int64_t i = i0 + r0 + r;
                   float *pr = prow + r * KB, *dsr = dsrow + r * KB;
                   const int64_t done = r < real ? ext : 0;  // padding rows: P = dS = 0
                   if (done > 0) {
-                    const __m512 l2 = _mm512_set1_ps(lseh[i] * kLog2e), vc = _mm512_set1_ps(c2);
+                    const __m512 l2 = _mm512_set1_ps(float(double(lseh[i]) * 1.4426950408889634));
                     const __m512 dd = _mm512_set1_ps(dh[i]);
                     for (int64_t c = 0; c < ext; c += 16) {
-                      const __m512 p = exp2_ps(_mm512_fmsub_ps(_mm512_load_ps(pr + c), vc, l2));
+                      const __m512 p = exp2_ps(_mm512_sub_ps(_mm512_load_ps(pr + c), l2));
                       _mm512_store_ps(pr + c, p);
                       _mm512_store_ps(dsr + c,
                                       _mm512_mul_ps(p, _mm512_sub_ps(_mm512_load_ps(dsr + c), dd)));
