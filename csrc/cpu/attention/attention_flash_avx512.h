@@ -187,7 +187,7 @@ void pv_group(int64_t nk, const float* p, int64_t ldp, const float* v, int64_t D
 // (zero past S).
 inline void pack_k(int64_t heads, int64_t S, int64_t D, const float* k, float* kp, int threads) {
   const int64_t slivers = (S + KS - 1) / KS;
-#pragma omp parallel for num_threads(threads) schedule(static)
+#pragma omp parallel for num_threads(threads) schedule(dynamic, 4)  // a shared VM deschedules
   for (int64_t hs = 0; hs < heads * slivers; ++hs) {
     const int64_t h = hs / slivers, sl = hs % slivers;
     const float* src = k + (h * S + sl * KS) * D;
