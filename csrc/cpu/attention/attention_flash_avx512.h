@@ -183,30 +183,54 @@ void pv_group(int64_t nk, const float* p, int64_t ldp, const float* v, int64_t D
   }
 }
 
+// r[i] (16 x 16 floats, rows i) transposed in registers: r[i] lane j <- old r[j] lane i.
+[[gnu::always_inline]] inline void transpose16(__m512 (&r)[16]) {
+  __m512 t[16];
+  for (int i = 0; i < 16; i += 2) {
+    t[i] = _mm512_unpacklo_ps(r[i], r[i + 1]);
+    t[i + 1] = _mm512_unpackhi_ps(r[i], r[i + 1]);
+  }
+  for (int i = 0; i < 16; i += 4) {
+    const __m512d a = _mm512_castps_pd(t[i]), b = _mm512_castps_pd(t[i + 1]);
+    const __m512d c = _mm512_castps_pd(t[i + 2]), d = _mm512_castps_pd(t[i + 3]);
+    r[i] = _mm512_castpd_ps(_mm512_unpacklo_pd(a, c));
+    r[i + 1] = _mm512_castpd_ps(_mm512_unpackhi_pd(a, c));
+    r[i + 2] = _mm512_castpd_ps(_mm512_unpacklo_pd(b, d));
+    r[i + 3] = _mm512_castpd_ps(_mm512_unpackhi_pd(b, d));
+  }
+  for (int i = 0; i < 4; ++i) {
+    t[i] = _mm512_shuffle_f32x4(r[i], r[i + 4], 0x88);
+    t[i + 4] = _mm512_shuffle_f32x4(r[i], r[i + 4], 0xdd);
+    t[i + 8] = _mm512_shuffle_f32x4(r[i + 8], r[i + 12], 0x88);
+    t[i + 12] = _mm512_shuffle_f32x4(r[i + 8], r[i + 12], 0xdd);
+  }
+  for (int i = 0; i < 8; ++i) {
+    r[i] = _mm512_shuffle_f32x4(t[i], t[i + 8], 0x88);
+    r[i + 8] = _mm512_shuffle_f32x4(t[i], t[i + 8], 0xdd);
+  }
+}
+
 // K of each (batch, kv head) into slivers of KS keys: kp[(sl * D + d) * KS + c] = k[KS sl + c, d]
-// (zero past S).
+// (zero past S), 16 keys x 16 dims at a time through a register transpose.
 inline void pack_k(int64_t heads, int64_t S, int64_t D, const float* k, float* kp, int threads) {
   const int64_t slivers = (S + KS - 1) / KS;
 #pragma omp parallel for num_threads(threads) schedule(dynamic, 4)  // a shared VM deschedules
   for (int64_t hs = 0; hs < heads * slivers; ++hs) {
     const int64_t h = hs / slivers, sl = hs % slivers;
+    const int64_t nk = std::min(KS, S - sl * KS);
     const float* src = k + (h * S + sl * KS) * D;
     float* dst = kp + hs * D * KS;
-    const int64_t nk = std::min(KS, S - sl * KS);
-    // 16 keys at a time: one gather per (d, 16 keys), lanes past nk zero (not read)
-    const __m512i index = _mm512_mullo_epi32(_mm512_set_epi32(15, 14, 13, 12, 11, 10, 9, 8, 7,
-                                                               6, 5, 4, 3, 2, 1, 0),
-                                             _mm512_set1_epi32(int32_t(D)));
     for (int64_t c0 = 0; c0 < KS; c0 += 16) {
-      const __mmask16 lanes = first_lanes(nk - c0);
-      if (lanes == 0) {
-        for (int64_t d = 0; d < D; ++d) _mm512_store_ps(dst + d * KS + c0, _mm512_setzero_ps());
-        continue;
+      for (int64_t d0 = 0; d0 < D; d0 += 16) {
+        const __mmask16 cols = first_lanes(D - d0);
+        __m512 r[16];
+        for (int i = 0; i < 16; ++i)
+          r[i] = c0 + i < nk ? _mm512_maskz_loadu_ps(cols, src + (c0 + i) * D + d0)
+                             : _mm512_setzero_ps();
+        transpose16(r);
+        const int64_t rows = std::min<int64_t>(16, D - d0);
+        for (int64_t i = 0; i < rows; ++i) _mm512_store_ps(dst + (d0 + i) * KS + c0, r[i]);
       }
-      const float* col = src + c0 * D;
-      for (int64_t d = 0; d < D; ++d)
-        _mm512_store_ps(dst + d * KS + c0, _mm512_mask_i32gather_ps(_mm512_setzero_ps(), lanes,
-                                                                    index, col + d, 4));
     }
   }
 }
