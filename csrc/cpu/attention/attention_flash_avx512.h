@@ -83,49 +83,55 @@ inline float* scratch(Scratch slot, int64_t n) {
   return n >= 16 ? __mmask16(0xFFFF) : n <= 0 ? __mmask16(0) : __mmask16((1u << n) - 1);
 }
 
-// S rows r < MR, keys [0, 64) of one packed sliver: s[r * lds + c] = sum_d q[r][d] kp[d * 64 + c],
+// S rows r < MR, keys [0, 16 NV) of one packed sliver: s[r * lds + c] = sum_d q[r][d] kp[d * 64 + c],
 // with keys c >= valid[r] stored as -inf; rmax[r] = max(rmax[r], stored row) lane-wise.
-[[gnu::noinline]] inline void score_sliver(int64_t D, const float* const* q, const float* kp,
-                                           float* s, int64_t lds, const int64_t* valid,
-                                           __m512* rmax) {
-  __m512 acc[MR][4];
+template <int NV>
+[[gnu::noinline]] void score_tile(int64_t D, const float* const* q, const float* kp, float* s,
+                                  int64_t lds, const int64_t* valid, __m512* rmax) {
+  __m512 acc[MR][NV];
 #pragma GCC unroll 6
   for (int r = 0; r < MR; ++r)
 #pragma GCC unroll 4
-    for (int v = 0; v < 4; ++v) acc[r][v] = _mm512_setzero_ps();
-  const float *q0 = q[0], *q1 = q[1], *q2 = q[2], *q3 = q[3], *q4 = q[4], *q5 = q[5];
+    for (int v = 0; v < NV; ++v) acc[r][v] = _mm512_setzero_ps();
+  const float* qr[MR];
+#pragma GCC unroll 6
+  for (int r = 0; r < MR; ++r) qr[r] = q[r];
 #pragma GCC unroll 2
   for (int64_t d = 0; d < D; ++d) {
-    const __m512 b0 = _mm512_load_ps(kp), b1 = _mm512_load_ps(kp + 16),
-                 b2 = _mm512_load_ps(kp + 32), b3 = _mm512_load_ps(kp + 48);
+    __m512 b[NV];
+#pragma GCC unroll 4
+    for (int v = 0; v < NV; ++v) b[v] = _mm512_load_ps(kp + 16 * v);
     kp += KS;
-#define FASTDL_FLASH_ROW(r, qr)                         \
-  {                                                     \
-    const __m512 a = _mm512_set1_ps(qr[d]);             \
-    acc[r][0] = _mm512_fmadd_ps(a, b0, acc[r][0]);      \
-    acc[r][1] = _mm512_fmadd_ps(a, b1, acc[r][1]);      \
-    acc[r][2] = _mm512_fmadd_ps(a, b2, acc[r][2]);      \
-    acc[r][3] = _mm512_fmadd_ps(a, b3, acc[r][3]);      \
-  }
-    FASTDL_FLASH_ROW(0, q0)
-    FASTDL_FLASH_ROW(1, q1)
-    FASTDL_FLASH_ROW(2, q2)
-    FASTDL_FLASH_ROW(3, q3)
-    FASTDL_FLASH_ROW(4, q4)
-    FASTDL_FLASH_ROW(5, q5)
-#undef FASTDL_FLASH_ROW
+#pragma GCC unroll 6
+    for (int r = 0; r < MR; ++r) {
+      const __m512 a = _mm512_set1_ps(qr[r][d]);
+#pragma GCC unroll 4
+      for (int v = 0; v < NV; ++v) acc[r][v] = _mm512_fmadd_ps(a, b[v], acc[r][v]);
+    }
   }
   const __m512 ninf = _mm512_set1_ps(-std::numeric_limits<float>::infinity());
 #pragma GCC unroll 6
   for (int r = 0; r < MR; ++r) {
     __m512 m = rmax[r];
 #pragma GCC unroll 4
-    for (int v = 0; v < 4; ++v) {
+    for (int v = 0; v < NV; ++v) {
       const __m512 x = _mm512_mask_mov_ps(ninf, first_lanes(valid[r] - 16 * v), acc[r][v]);
       _mm512_store_ps(s + r * lds + 16 * v, x);
       m = _mm512_max_ps(m, x);
     }
     rmax[r] = m;
+  }
+}
+
+// score_tile over the first `ncols` keys of the sliver (rounded up to 16: the causal diagonal's
+// sliver computes only the vectors some row of the group needs).
+inline void score_sliver(int64_t D, const float* const* q, const float* kp, float* s,
+                         int64_t lds, const int64_t* valid, __m512* rmax, int64_t ncols) {
+  switch ((std::min<int64_t>(ncols, KS) + 15) / 16) {
+    case 4: return score_tile<4>(D, q, kp, s, lds, valid, rmax);
+    case 3: return score_tile<3>(D, q, kp, s, lds, valid, rmax);
+    case 2: return score_tile<2>(D, q, kp, s, lds, valid, rmax);
+    default: return score_tile<1>(D, q, kp, s, lds, valid, rmax);
   }
 }
 
@@ -298,7 +304,8 @@ inline void forward(const AttentionShape& s, const float* q, const float* k, con
           for (int64_t c0 = 0; c0 < kmax; c0 += KS) {
             int64_t vs[MR];
             for (int r = 0; r < MR; ++r) vs[r] = valid[r] - c0;
-            score_sliver(D, qrow, kph + (j0 + c0) / KS * D * KS, st.get() + c0, lds, vs, rmax);
+            score_sliver(D, qrow, kph + (j0 + c0) / KS * D * KS, st.get() + c0, lds, vs, rmax,
+                         kmax - c0);
           }
           if (s.mask_kind != MaskKind::none)
             mask_group(s, b, h, i0 + r0, j0, kmax, std::min<int64_t>(MR, mq - r0), st.get(),

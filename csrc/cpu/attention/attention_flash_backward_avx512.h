@@ -82,7 +82,7 @@ inline void backward(const AttentionShape& s, const float* q, const float* k, co
                 int64_t valid[MR];
                 for (int r = 0; r < MR; ++r)
                   valid[r] = s.causal ? std::clamp<int64_t>(i0 + r0 + r + 1 - j0, 0, nk) : nk;
-                const int64_t kmax = valid[MR - 1], ext = round_up(kmax, KS);
+                const int64_t kmax = valid[MR - 1], ext = round_up(kmax, 16);  // columns written
                 float* prow = pb.get() + r0 * KB;
                 float* dsrow = dsb.get() + r0 * KB;
                 const int64_t real = std::min<int64_t>(MR, L - (i0 + r0));
@@ -95,8 +95,9 @@ inline void backward(const AttentionShape& s, const float* q, const float* k, co
                   for (int64_t c0 = 0; c0 < kmax; c0 += KS) {
                     int64_t vs[MR], all[MR];
                     for (int r = 0; r < MR; ++r) vs[r] = valid[r] - c0, all[r] = KS;
-                    score_sliver(D, qr, kph + c0 / KS * D * KS, prow + c0, KB, vs, dummy);
-                    score_sliver(Dv, dr, vph + c0 / KS * Dv * KS, dsrow + c0, KB, all, dummy);
+                    score_sliver(D, qr, kph + c0 / KS * D * KS, prow + c0, KB, vs, dummy, kmax - c0);
+                    score_sliver(Dv, dr, vph + c0 / KS * Dv * KS, dsrow + c0, KB, all, dummy,
+                                 kmax - c0);
                   }
                   apply_user_mask<float>(s, b, h, i0 + r0, j0, real, kmax, false, prow, KB, kLog2e);
                 }
