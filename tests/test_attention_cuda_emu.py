@@ -50,6 +50,8 @@ def test_emulated_cuda_kernels_match_cpu(L, D, kind, schedule):
     causal = kind == "causal"
     ref = _run(_C, q, k, v, g, mask, causal, kind == "additive")
     got = _run(emu, q, k, v, g, mask, causal, kind == "additive", schedule=schedule, seed=3)
-    tol = dict(rtol=1e-5, atol=1e-5) if dtype == np.float32 else dict(rtol=1e-12, atol=1e-12)
+    # float32: two implementations with different summation orders and exponentials (the CPU
+    # forward's exp2 polynomial); the key gradient sums up to 130 rows' terms of size ~5.
+    tol = dict(rtol=5e-5, atol=5e-5) if dtype == np.float32 else dict(rtol=1e-12, atol=1e-12)
     for name, a, b in zip(["out", "lse", "dq", "dk", "dv", "dmask"], got, ref):
         np.testing.assert_allclose(a, b, err_msg=name, **tol)

@@ -7,12 +7,19 @@
 #include <cmath>
 #include <cstdint>
 #include <cstring>
+#include <cstdlib>
 #include <exception>
 #include <limits>
+#include <type_traits>
 #include <vector>
 
 #include "cpu/attention/attention_kernels.h"
+#include "cpu/attention/attention_common.h"
 #include "cpu/gemm/gemm_kernels.h"
+
+#if defined(FASTDL_ISA_avx512)
+#include "cpu/attention/attention_flash_backward_avx512.h"
+#endif
 
 namespace fastdl::cpu::FASTDL_ISA {
 namespace {
@@ -72,6 +79,20 @@ template <typename T>
 // y[j] = exp(x[j] - shift) for j < n, returns the sum.
 template <typename T>
 T exp_row(T* __restrict x, int64_t n, T shift) {
+#if defined(FASTDL_ISA_avx512)
+  if constexpr (std::is_same_v<T, float>) {  // the forward's exp2 (2 ulp): 2^((x - shift) log2 e)
+    const __m512 vs = _mm512_set1_ps(shift), l2e = _mm512_set1_ps(flash::kLog2e);
+    __m512 acc = _mm512_setzero_ps();
+    for (int64_t j = 0; j < n; j += 16) {
+      const __mmask16 lanes = flash::first_lanes(n - j);
+      const __m512 e = _mm512_maskz_mov_ps(
+          lanes, flash::exp2_ps(_mm512_mul_ps(_mm512_sub_ps(_mm512_maskz_loadu_ps(lanes, x + j), vs), l2e)));
+      _mm512_mask_storeu_ps(x + j, lanes, e);
+      acc = _mm512_add_ps(acc, e);
+    }
+    return _mm512_reduce_add_ps(acc);
+  }
+#endif
   T sum = 0;
 #pragma omp simd reduction(+ : sum)
   for (int64_t j = 0; j < n; ++j) {
@@ -105,35 +126,7 @@ template <typename T>
 void apply_mask(const AttentionShape& s, int64_t b, int64_t h, int64_t i0, int64_t mq,
                 int64_t j0, int64_t nk, T* tile, int64_t ld) {
   constexpr T ninf = -std::numeric_limits<T>::infinity();
-  if (s.mask_kind != MaskKind::none) {
-    const int64_t si = s.mask_strides[2], sj = s.mask_strides[3];
-    const int64_t base = b * s.mask_strides[0] + h * s.mask_strides[1] + i0 * si + j0 * sj;
-    if (s.mask_kind == MaskKind::boolean) {
-      const uint8_t* m = static_cast<const uint8_t*>(s.mask) + base;
-      for (int64_t r = 0; r < mq; ++r) {
-        T* row = tile + r * ld;
-        const uint8_t* mr = m + r * si;
-        if (sj == 1) {
-#pragma omp simd
-          for (int64_t c = 0; c < nk; ++c) row[c] = mr[c] ? row[c] : ninf;
-        } else {
-          for (int64_t c = 0; c < nk; ++c) row[c] = mr[c * sj] ? row[c] : ninf;
-        }
-      }
-    } else {
-      const T* m = static_cast<const T*>(s.mask) + base;
-      for (int64_t r = 0; r < mq; ++r) {
-        T* row = tile + r * ld;
-        const T* mr = m + r * si;
-        if (sj == 1) {
-#pragma omp simd
-          for (int64_t c = 0; c < nk; ++c) row[c] += mr[c];
-        } else {
-          for (int64_t c = 0; c < nk; ++c) row[c] += mr[c * sj];
-        }
-      }
-    }
-  }
+  apply_user_mask<T>(s, b, h, i0, j0, mq, nk, false, tile, ld);
   if (s.causal && j0 + nk - 1 > i0) {  // some key of the tile lies above the diagonal
     for (int64_t r = 0; r < mq; ++r) {
       const int64_t first_masked = std::max<int64_t>(0, i0 + r + 1 - j0);
@@ -148,20 +141,7 @@ template <typename T>
 void apply_mask_transposed(const AttentionShape& s, int64_t b, int64_t h, int64_t i0, int64_t mq,
                            int64_t j0, int64_t nk, T* tile, int64_t ld) {
   constexpr T ninf = -std::numeric_limits<T>::infinity();
-  if (s.mask_kind != MaskKind::none) {
-    const int64_t si = s.mask_strides[2], sj = s.mask_strides[3];
-    const int64_t base = b * s.mask_strides[0] + h * s.mask_strides[1] + i0 * si + j0 * sj;
-    for (int64_t r = 0; r < nk; ++r) {
-      T* row = tile + r * ld;
-      if (s.mask_kind == MaskKind::boolean) {
-        const uint8_t* mr = static_cast<const uint8_t*>(s.mask) + base + r * sj;
-        for (int64_t c = 0; c < mq; ++c) row[c] = mr[c * si] ? row[c] : ninf;
-      } else {
-        const T* mr = static_cast<const T*>(s.mask) + base + r * sj;
-        for (int64_t c = 0; c < mq; ++c) row[c] += mr[c * si];
-      }
-    }
-  }
+  apply_user_mask<T>(s, b, h, i0, j0, nk, mq, true, tile, ld);
   if (s.causal && j0 + nk - 1 > i0) {  // key j0 + r is masked for queries i0 + c < j0 + r
     for (int64_t r = 0; r < nk; ++r) {
       const int64_t masked = std::min<int64_t>(mq, j0 + r - i0);
@@ -175,6 +155,24 @@ void apply_mask_transposed(const AttentionShape& s, int64_t b, int64_t h, int64_
 template <typename T>
 void transpose(int64_t rows, int64_t cols, const T* src, int64_t ld_src, T* dst, int64_t ld_dst) {
   constexpr int64_t kB = 16;
+#if defined(FASTDL_ISA_avx512)
+  if constexpr (std::is_same_v<T, float>) {  // 16 rows at a time: one gather per column
+    if (ld_src < (int64_t(1) << 26)) {
+      const __m512i index = _mm512_mullo_epi32(
+          _mm512_set_epi32(15, 14, 13, 12, 11, 10, 9, 8, 7, 6, 5, 4, 3, 2, 1, 0),
+          _mm512_set1_epi32(int32_t(ld_src)));
+      for (int64_t r0 = 0; r0 < rows; r0 += 16) {
+        const __mmask16 lanes = flash::first_lanes(rows - r0);
+        const T* block = src + r0 * ld_src;
+        for (int64_t c = 0; c < cols; ++c)
+          _mm512_mask_storeu_ps(dst + c * ld_dst + r0, lanes,
+                                _mm512_mask_i32gather_ps(_mm512_setzero_ps(), lanes, index,
+                                                         block + c, 4));
+      }
+      return;
+    }
+  }
+#endif
   for (int64_t r0 = 0; r0 < rows; r0 += kB)
     for (int64_t c0 = 0; c0 < cols; c0 += kB) {
       const int64_t r1 = std::min(rows, r0 + kB), c1 = std::min(cols, c0 + kB);
@@ -238,6 +236,15 @@ void attention_forward(const AttentionShape& s, const T* q, const T* k, const T*
     std::fill(lse, lse + B * Hq * L, S == 0 ? inf : T(0));
     return;
   }
+#if defined(FASTDL_ISA_avx512)
+  // float: the fused v3 kernels (attention_flash_avx512.h); FASTDL_ATTENTION_FORWARD=v2 (read
+  // per call) runs the GEMM-tile version below instead, for A/B measurements and tests.
+  if constexpr (std::is_same_v<T, float>) {
+    const char* choice = std::getenv("FASTDL_ATTENTION_FORWARD");
+    if (!(choice && std::strcmp(choice, "v2") == 0))
+      return flash::forward(s, q, k, v, out, lse, threads);
+  }
+#endif
   const T scale = T(s.scale);
   std::vector<T> vt(size_t(B * Hk * S * Dv));  // V^T per head: (Dv, S), read in place
   transpose_heads(B * Hk, S, Dv, v, vt.data(), threads);
@@ -336,6 +343,16 @@ void attention_backward(const AttentionShape& s, const T* q, const T* k, const T
     std::fill(grad_v, grad_v + B * Hk * S * Dv, T(0));
     return;
   }
+#if defined(FASTDL_ISA_avx512)
+  // float: the fused v3 backward (attention_flash_backward_avx512.h); FASTDL_ATTENTION_BACKWARD=v2
+  // (read per call) runs the GEMM-tile version below instead.
+  if constexpr (std::is_same_v<T, float>) {
+    const char* choice = std::getenv("FASTDL_ATTENTION_BACKWARD");
+    if (!(choice && std::strcmp(choice, "v2") == 0))
+      return flash::backward(s, q, k, v, out, grad_out, lse, grad_q, grad_k, grad_v, grad_mask,
+                             threads);
+  }
+#endif
   const T scale = T(s.scale);
 
   std::vector<T> kt(size_t(B * Hk * S * D)), vt(size_t(B * Hk * S * Dv)),
@@ -352,14 +369,7 @@ void attention_backward(const AttentionShape& s, const T* q, const T* k, const T
   transpose_heads(B * Hk, S, Dv, v, vt.data(), threads);
   transpose_heads(B * Hq, L, D, q, qt.data(), threads);
   transpose_heads(B * Hq, L, Dv, grad_out, dot.data(), threads);
-#pragma omp parallel for num_threads(threads) schedule(static)
-  for (int64_t row = 0; row < B * Hq * L; ++row) {
-    const T* o = out + row * Dv;
-    const T* g = grad_out + row * Dv;
-    T acc = 0;
-    for (int64_t c = 0; c < Dv; ++c) acc += o[c] * g[c];
-    delta[row] = acc;
-  }
+  row_dots<T>(B * Hq * L, Dv, out, grad_out, delta.data(), threads);
 
   const int64_t tasks = pairs * splits;
   ErrorSlot err;

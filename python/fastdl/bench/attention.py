@@ -1,5 +1,7 @@
 """`fastdl bench attention`: scaled-dot-product attention, fastdl vs PyTorch (its CPU flash
-kernel), forward and forward+backward, causal and not, at 1 and 2 threads, in one process.
+kernel), forward and forward+backward, causal and not, at 1 and 2 threads, in one process; the
+forward also vs onnxruntime (the ONNX `Attention` op, opset 23, built with the `onnx` package;
+its columns show "-" when onnx or onnxruntime is not installed).
 
 Calls are interleaved (each library in turn, a pause and an untimed call before each timed one;
 medians of `--repeats`), so noise from other processes on a shared machine hits both alike. FLOPs
@@ -12,6 +14,7 @@ issue's: 1.5x PyTorch, or 1.1x where PyTorch itself runs above 60% of the peak.
 from __future__ import annotations
 
 import argparse
+import importlib.util
 import time
 
 import numpy as np
@@ -31,7 +34,31 @@ def _flops(B, H, L, S, D, causal, backward):
     return fwd * (3.5 if backward else 1.0)
 
 
-def _cases(B, H, L, D, causal, seed=0):
+def _onnxruntime_forward(q, k, v, causal, threads):
+    """onnxruntime's forward of the same attention, or None when onnx/onnxruntime are missing:
+    one ONNX `Attention` node (opset 23: (B, H, L, D) inputs as given, is_causal, the default
+    scale 1/sqrt(D)) run by the CPU provider with `threads` intra-op threads."""
+    if importlib.util.find_spec("onnx") is None or importlib.util.find_spec("onnxruntime") is None:
+        return None
+    import onnxruntime as ort
+    from onnx import TensorProto, helper
+    inputs = [helper.make_tensor_value_info(n, TensorProto.FLOAT, list(a.shape))
+              for n, a in zip("qkv", (q, k, v))]
+    node = helper.make_node("Attention", ["q", "k", "v"], ["o"], is_causal=int(causal))
+    out = helper.make_tensor_value_info("o", TensorProto.FLOAT, list(q.shape[:-1]) + [v.shape[-1]])
+    model = helper.make_model(helper.make_graph([node], "attention", inputs, [out]),
+                              opset_imports=[helper.make_opsetid("", 23)])
+    model.ir_version = 10  # what onnxruntime 1.2x/1.3x reads
+    options = ort.SessionOptions()
+    options.intra_op_num_threads = threads
+    options.inter_op_num_threads = 1
+    session = ort.InferenceSession(model.SerializeToString(), options,
+                                   providers=["CPUExecutionProvider"])
+    feed = {"q": q, "k": k, "v": v}
+    return lambda: session.run(None, feed)
+
+
+def _cases(B, H, L, D, causal, seed=0, threads=1):
     import torch
 
     import fastdl
@@ -59,8 +86,11 @@ def _cases(B, H, L, D, causal, seed=0):
         tq.grad = tk.grad = tv.grad = None
         torch.nn.functional.scaled_dot_product_attention(tq, tk, tv, is_causal=causal).backward(tg)
 
-    return {"forward": {"fastdl": fastdl_fwd, "torch": torch_fwd},
-            "fwd+bwd": {"fastdl": fastdl_fwd_bwd, "torch": torch_fwd_bwd}}
+    forward = {"fastdl": fastdl_fwd, "torch": torch_fwd}
+    ort_fwd = _onnxruntime_forward(*arrays[:3], causal, threads)
+    if ort_fwd is not None:
+        forward["onnxruntime"] = ort_fwd
+    return {"forward": forward, "fwd+bwd": {"fastdl": fastdl_fwd_bwd, "torch": torch_fwd_bwd}}
 
 
 def cpu_seconds(fns: dict, repeats: int) -> dict:
@@ -101,7 +131,7 @@ def run(B, H, D, lengths, threads_list, repeats, cpu_time=False):
         peak = _gemm_cpu_gflops() if cpu_time else peak_gflops(threads)
         for L in lengths:
             for causal in (False, True):
-                cases = _cases(B, H, L, D, causal)
+                cases = _cases(B, H, L, D, causal, threads=threads)
                 for kind, fns in cases.items():
                     secs = cpu_seconds(fns, repeats) if cpu_time else interleaved_seconds(
                         fns, repeats=repeats, pause=0.25 if threads > 1 else 0.05)
@@ -110,14 +140,18 @@ def run(B, H, D, lengths, threads_list, repeats, cpu_time=False):
                     torch_pct = 100 * flops / theirs / 1e9 / peak
                     target = 1.1 if torch_pct > 60 else 1.5
                     speedup = theirs / ours
+                    ort = secs.get("onnxruntime")
                     rows.append([L, "yes" if causal else "no", kind, threads, ours * 1e3,
                                  theirs * 1e3, speedup, 100 * flops / ours / 1e9 / peak,
-                                 torch_pct, f"{target}x", "yes" if speedup >= target else "NO"])
+                                 torch_pct, f"{target}x", "yes" if speedup >= target else "NO",
+                                 "-" if ort is None else ort * 1e3,
+                                 "-" if ort is None else ort / ours])
                     causal_ratio[(L, kind, threads, causal)] = ours
         label = f"peak {peak:.0f} GFLOP/s" + (" (GEMM, CPU time)" if cpu_time else "")
-        rows.append(["", "", "", threads, "", "", "", "", "", label, ""])
+        rows.append(["", "", "", threads, "", "", "", "", "", label, "", "", ""])
     table = markdown_table(["L", "causal", "pass", "threads", "fastdl ms", "torch ms",
-                            "speedup", "fastdl % peak", "torch % peak", "target", "met"], rows)
+                            "speedup", "fastdl % peak", "torch % peak", "target", "met",
+                            "onnxruntime ms", "onnxruntime / fastdl"], rows)
     lines = [table, ""]
     L = max(lengths)
     for threads in threads_list:

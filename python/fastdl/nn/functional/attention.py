@@ -102,11 +102,12 @@ def _forward(q, k, v, *rest, kernels=_C):
         m4 = _mask_view(spec.bool_mask, spec, L, S, xp)
     elif mask:
         m4 = _mask_view(mask[0], spec, L, S, xp)
-    out = xp.empty(q4.shape[:-1] + (v4.shape[-1],), dtype=q.dtype)
+    result = xp.empty(spec.out_batch + (L, v4.shape[-1]), dtype=q.dtype)  # owns its data
+    out = result.reshape(q4.shape[:-1] + (v4.shape[-1],))
     lse = xp.empty(q4.shape[:-1], dtype=q.dtype)
     kernels.attention_forward(q4, k4, v4, out, lse, m4, spec.causal, spec.scale)
     saved.values = (q4, k4, v4, m4, out, lse)
-    return out.reshape(spec.out_batch + (L, v4.shape[-1]))
+    return result
 
 
 def _sum_to_shape(a, shape):
@@ -124,15 +125,20 @@ def _backward_forward(g, q, k, v, *rest, kernels=_C):
     q4, k4, v4, m4, out, lse = saved.values
     xp = np if kernels is _C else backend.array_module(g)
     g4 = xp.ascontiguousarray(g).reshape(out.shape)
-    gq, gk, gv = xp.empty_like(q4), xp.empty_like(k4), xp.empty_like(v4)
+    # Allocated in the inputs' (broadcast) shapes and handed to the kernel as reshaped views, so
+    # an unbroadcast gradient is an array that owns its data: the engine then stores it as .grad
+    # as is (a view would be cloned: 3 x 32 MiB copies per step at B = 8, L = 2048).
+    gq, gk, gv = (xp.empty(full, dtype=q4.dtype)
+                  for full in (spec.q_full, spec.k_full, spec.v_full))
     gm = None
     if mask:
         gm = xp.empty(out.shape[:-1] + (k4.shape[-2],), dtype=q4.dtype)
-    kernels.attention_backward(q4, k4, v4, out, lse, g4, gq, gk, gv, m4, spec.causal, spec.scale,
-                               gm)
-    gq = _sum_to_shape(gq.reshape(spec.q_full), q.shape)
-    gk = _sum_to_shape(gk.reshape(spec.k_full), k.shape)
-    gv = _sum_to_shape(gv.reshape(spec.v_full), v.shape)
+    kernels.attention_backward(q4, k4, v4, out, lse, g4, gq.reshape(q4.shape),
+                               gk.reshape(k4.shape), gv.reshape(v4.shape), m4, spec.causal,
+                               spec.scale, gm)
+    gq = _sum_to_shape(gq, q.shape)
+    gk = _sum_to_shape(gk, k.shape)
+    gv = _sum_to_shape(gv, v.shape)
     if mask:
         L, S = q.shape[-2], k.shape[-2]
         gm = _sum_to_shape(gm.reshape(spec.out_batch + (L, S)), mask[0].shape)

@@ -1,0 +1,351 @@
+#pragma once
+// The float forward on AVX-512 (v3, bench/NOTES.md "Attention"): both tile products on their own
+// register-blocked micro-kernels with the softmax fused between them, for one group of MR = 6 query
+// rows at a time, so S, P and the running statistics of the group never leave L1:
+//   S = (scale log2 e) Q K^T   6 rows x 64 keys per call (24 zmm accumulators, k = D); K packed
+//                              once per call into slivers of 64 keys (D x 64, contiguous)
+//   row max fused into the store (lanes of keys that do not take part are -inf), then per row
+//   P = 2^(S - m) with a degree-5 polynomial and vscalefps, the sum l kept as 16 lanes
+//   O = alpha O + P V          6 rows x 64 columns of Dv per call (24 accumulators, k = keys),
+//                              V read in place, the rescale alpha applied to the loaded O tile.
+// Loop order per task (batch, head, BQ query rows): key blocks of BK keys outside (their K and V,
+// 2 x BK x D floats, stay in L2 while the BQ / 6 row groups meet them), row groups inside.
+// Causal: a row group visits only the keys up to its last row (whole 64-key slivers skipped, the
+// rest masked in the store), so the triangle costs (L + 1) / 2L of the work plus < 64 keys per
+// row group. Only compiled into the AVX-512 copy of attention_kernels.cpp.
+#include <immintrin.h>
+
+#include <algorithm>
+#include <cmath>
+#include <cstdint>
+#include <exception>
+#include <limits>
+#include <memory>
+#include <new>
+
+#include "cpu/attention/attention.h"
+#include "cpu/attention/attention_common.h"
+
+namespace fastdl::cpu::FASTDL_ISA::flash {
+
+constexpr int MR = 6;           // query rows per micro-kernel call
+constexpr int64_t KS = 64;      // keys per packed K sliver (4 zmm)
+constexpr int64_t BQ = 96;      // query rows per task (16 row groups)
+constexpr int64_t BK = 256;     // keys per block (K and V blocks 64 KiB each at D = 64)
+constexpr float kLog2e = 1.4426950408889634f;
+
+struct AlignedFree {
+  void operator()(float* p) const { ::operator delete[](p, std::align_val_t(64)); }
+};
+using Buffer = std::unique_ptr<float[], AlignedFree>;
+inline Buffer make_buffer(int64_t n) {
+  return Buffer(static_cast<float*>(::operator new[](size_t(std::max<int64_t>(n, 16)) * sizeof(float),
+                                                     std::align_val_t(64))));
+}
+
+// The per-call O(B H S D) scratch (packed K and V, dQ, row dots), kept by the calling thread
+// between calls and grown when a call needs more: at B = 8, L = 2048 a fresh 32 MiB allocation is
+// a fresh mmap whose pages the kernel zeroes on first touch (clear_page was 9% of a fwd+bwd).
+enum class Scratch : int { packed_k = 0, packed_v, grad_q, delta, count };
+inline float* scratch(Scratch slot, int64_t n) {
+  thread_local Buffer buffers[int(Scratch::count)];
+  thread_local int64_t sizes[int(Scratch::count)] = {};
+  const int i = int(slot);
+  if (sizes[i] < n) {
+    buffers[i].reset();
+    buffers[i] = make_buffer(n);
+    sizes[i] = n;
+  }
+  return buffers[i].get();
+}
+
+// 2^t for 16 lanes, |relative error| < 2.5e-7 (2 ulp; tests/test_attention_flash.py checks it
+// against float64): t = n + f with n = round(t), |f| <= 1/2, 2^f by a degree-5 polynomial fitted
+// for relative error (IRLS on Chebyshev nodes), 2^n applied by vscalefps. t <= -127 (-inf
+// included) gives exactly 0; NaN stays NaN.
+[[gnu::always_inline]] inline __m512 exp2_ps(__m512 t) {
+  const __m512 lo = _mm512_set1_ps(-127.0f);
+  const __m512 tc = _mm512_max_ps(lo, t);  // NaN in t passes through (second operand)
+  const __m512 n = _mm512_roundscale_ps(tc, _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC);
+  const __m512 f = _mm512_sub_ps(tc, n);
+  __m512 p = _mm512_set1_ps(0.001326472731307149f);
+  p = _mm512_fmadd_ps(p, f, _mm512_set1_ps(0.009671512991189957f));
+  p = _mm512_fmadd_ps(p, f, _mm512_set1_ps(0.05550733581185341f));
+  p = _mm512_fmadd_ps(p, f, _mm512_set1_ps(0.24022242426872253f));
+  p = _mm512_fmadd_ps(p, f, _mm512_set1_ps(0.6931470036506653f));
+  p = _mm512_fmadd_ps(p, f, _mm512_set1_ps(1.0f));
+  const __mmask16 keep = _mm512_cmp_ps_mask(t, lo, _CMP_NLE_UQ);
+  return _mm512_maskz_scalef_ps(keep, p, n);
+}
+
+// Lanes [0, n) of a vector, n clamped to [0, 16].
+[[gnu::always_inline]] inline __mmask16 first_lanes(int64_t n) {
+  return n >= 16 ? __mmask16(0xFFFF) : n <= 0 ? __mmask16(0) : __mmask16((1u << n) - 1);
+}
+
+// S rows r < MR, keys [0, 16 NV) of one packed sliver: s[r * lds + c] = sum_d q[r][d] kp[d * 64 + c],
+// with keys c >= valid[r] stored as -inf; rmax[r] = max(rmax[r], stored row) lane-wise.
+template <int NV>
+[[gnu::noinline]] void score_tile(int64_t D, const float* const* q, const float* kp, float* s,
+                                  int64_t lds, const int64_t* valid, __m512* rmax) {
+  __m512 acc[MR][NV];
+#pragma GCC unroll 6
+  for (int r = 0; r < MR; ++r)
+#pragma GCC unroll 4
+    for (int v = 0; v < NV; ++v) acc[r][v] = _mm512_setzero_ps();
+  const float* qr[MR];
+#pragma GCC unroll 6
+  for (int r = 0; r < MR; ++r) qr[r] = q[r];
+#pragma GCC unroll 2
+  for (int64_t d = 0; d < D; ++d) {
+    __m512 b[NV];
+#pragma GCC unroll 4
+    for (int v = 0; v < NV; ++v) b[v] = _mm512_load_ps(kp + 16 * v);
+    kp += KS;
+#pragma GCC unroll 6
+    for (int r = 0; r < MR; ++r) {
+      const __m512 a = _mm512_set1_ps(qr[r][d]);
+#pragma GCC unroll 4
+      for (int v = 0; v < NV; ++v) acc[r][v] = _mm512_fmadd_ps(a, b[v], acc[r][v]);
+    }
+  }
+  const __m512 ninf = _mm512_set1_ps(-std::numeric_limits<float>::infinity());
+#pragma GCC unroll 6
+  for (int r = 0; r < MR; ++r) {
+    __m512 m = rmax[r];
+#pragma GCC unroll 4
+    for (int v = 0; v < NV; ++v) {
+      const __m512 x = _mm512_mask_mov_ps(ninf, first_lanes(valid[r] - 16 * v), acc[r][v]);
+      _mm512_store_ps(s + r * lds + 16 * v, x);
+      m = _mm512_max_ps(m, x);
+    }
+    rmax[r] = m;
+  }
+}
+
+// score_tile over the first `ncols` keys of the sliver (rounded up to 16: the causal diagonal's
+// sliver computes only the vectors some row of the group needs).
+inline void score_sliver(int64_t D, const float* const* q, const float* kp, float* s,
+                         int64_t lds, const int64_t* valid, __m512* rmax, int64_t ncols) {
+  switch ((std::min<int64_t>(ncols, KS) + 15) / 16) {
+    case 4: return score_tile<4>(D, q, kp, s, lds, valid, rmax);
+    case 3: return score_tile<3>(D, q, kp, s, lds, valid, rmax);
+    case 2: return score_tile<2>(D, q, kp, s, lds, valid, rmax);
+    default: return score_tile<1>(D, q, kp, s, lds, valid, rmax);
+  }
+}
+
+// O rows r < MR, columns [0, 16 NV) (the last vector masked by `tail`):
+// o[r] = alpha[r] o[r] + sum_{j < nk} P(r, j) v[j * ldv + .], P(r, j) = p[r * ldp + j], or
+// p[j * ldp + r] when kTransposed (the backward's P^T dO and dS^T Q); alpha null: 1.
+template <int NV, bool kTransposed = false>
+[[gnu::noinline]] void pv_tile(int64_t nk, const float* p, int64_t ldp, const float* v,
+                               int64_t ldv, __mmask16 tail, float* o, int64_t ldo,
+                               const float* alpha) {
+  __m512 acc[MR][NV];
+#pragma GCC unroll 6
+  for (int r = 0; r < MR; ++r) {
+#pragma GCC unroll 4
+    for (int c = 0; c < NV; ++c) acc[r][c] = _mm512_load_ps(o + r * ldo + 16 * c);
+    if (alpha) {
+      const __m512 a = _mm512_set1_ps(alpha[r]);
+#pragma GCC unroll 4
+      for (int c = 0; c < NV; ++c) acc[r][c] = _mm512_mul_ps(a, acc[r][c]);
+    }
+  }
+#pragma GCC unroll 2
+  for (int64_t j = 0; j < nk; ++j) {
+    __m512 b[NV];
+#pragma GCC unroll 4
+    for (int c = 0; c < NV; ++c)
+      b[c] = c + 1 < NV ? _mm512_loadu_ps(v + 16 * c) : _mm512_maskz_loadu_ps(tail, v + 16 * c);
+    v += ldv;
+#pragma GCC unroll 6
+    for (int r = 0; r < MR; ++r) {
+      const __m512 a = _mm512_set1_ps(kTransposed ? p[j * ldp + r] : p[r * ldp + j]);
+#pragma GCC unroll 4
+      for (int c = 0; c < NV; ++c) acc[r][c] = _mm512_fmadd_ps(a, b[c], acc[r][c]);
+    }
+  }
+#pragma GCC unroll 6
+  for (int r = 0; r < MR; ++r)
+#pragma GCC unroll 4
+    for (int c = 0; c < NV; ++c) _mm512_store_ps(o + r * ldo + 16 * c, acc[r][c]);
+}
+
+// pv_tile over all Dv columns (rows of v are Dv long), in chunks of 64.
+template <bool kTransposed = false>
+void pv_group(int64_t nk, const float* p, int64_t ldp, const float* v, int64_t Dv, float* o,
+              int64_t ldo, const float* alpha) {
+  for (int64_t c0 = 0; c0 < Dv; c0 += 64) {
+    const int64_t w = std::min<int64_t>(64, Dv - c0);
+    const __mmask16 tail = first_lanes(w - 16 * ((w - 1) / 16));
+    switch ((w + 15) / 16) {
+      case 4: pv_tile<4, kTransposed>(nk, p, ldp, v + c0, Dv, tail, o + c0, ldo, alpha); break;
+      case 3: pv_tile<3, kTransposed>(nk, p, ldp, v + c0, Dv, tail, o + c0, ldo, alpha); break;
+      case 2: pv_tile<2, kTransposed>(nk, p, ldp, v + c0, Dv, tail, o + c0, ldo, alpha); break;
+      default: pv_tile<1, kTransposed>(nk, p, ldp, v + c0, Dv, tail, o + c0, ldo, alpha); break;
+    }
+  }
+}
+
+// r[i] (16 x 16 floats, rows i) transposed in registers: r[i] lane j <- old r[j] lane i.
+[[gnu::always_inline]] inline void transpose16(__m512 (&r)[16]) {
+  __m512 t[16];
+  for (int i = 0; i < 16; i += 2) {
+    t[i] = _mm512_unpacklo_ps(r[i], r[i + 1]);
+    t[i + 1] = _mm512_unpackhi_ps(r[i], r[i + 1]);
+  }
+  for (int i = 0; i < 16; i += 4) {
+    const __m512d a = _mm512_castps_pd(t[i]), b = _mm512_castps_pd(t[i + 1]);
+    const __m512d c = _mm512_castps_pd(t[i + 2]), d = _mm512_castps_pd(t[i + 3]);
+    r[i] = _mm512_castpd_ps(_mm512_unpacklo_pd(a, c));
+    r[i + 1] = _mm512_castpd_ps(_mm512_unpackhi_pd(a, c));
+    r[i + 2] = _mm512_castpd_ps(_mm512_unpacklo_pd(b, d));
+    r[i + 3] = _mm512_castpd_ps(_mm512_unpackhi_pd(b, d));
+  }
+  for (int i = 0; i < 4; ++i) {
+    t[i] = _mm512_shuffle_f32x4(r[i], r[i + 4], 0x88);
+    t[i + 4] = _mm512_shuffle_f32x4(r[i], r[i + 4], 0xdd);
+    t[i + 8] = _mm512_shuffle_f32x4(r[i + 8], r[i + 12], 0x88);
+    t[i + 12] = _mm512_shuffle_f32x4(r[i + 8], r[i + 12], 0xdd);
+  }
+  for (int i = 0; i < 8; ++i) {
+    r[i] = _mm512_shuffle_f32x4(t[i], t[i + 8], 0x88);
+    r[i + 8] = _mm512_shuffle_f32x4(t[i], t[i + 8], 0xdd);
+  }
+}
+
+// K of each (batch, kv head) into slivers of KS keys: kp[(sl * D + d) * KS + c] = k[KS sl + c, d]
+// (zero past S), 16 keys x 16 dims at a time through a register transpose.
+inline void pack_k(int64_t heads, int64_t S, int64_t D, const float* k, float* kp, int threads) {
+  const int64_t slivers = (S + KS - 1) / KS;
+#pragma omp parallel for num_threads(threads) schedule(dynamic, 4)  // a shared VM deschedules
+  for (int64_t hs = 0; hs < heads * slivers; ++hs) {
+    const int64_t h = hs / slivers, sl = hs % slivers;
+    const int64_t nk = std::min(KS, S - sl * KS);
+    const float* src = k + (h * S + sl * KS) * D;
+    float* dst = kp + hs * D * KS;
+    for (int64_t c0 = 0; c0 < KS; c0 += 16) {
+      for (int64_t d0 = 0; d0 < D; d0 += 16) {
+        const __mmask16 cols = first_lanes(D - d0);
+        __m512 r[16];
+        for (int i = 0; i < 16; ++i)
+          r[i] = c0 + i < nk ? _mm512_maskz_loadu_ps(cols, src + (c0 + i) * D + d0)
+                             : _mm512_setzero_ps();
+        transpose16(r);
+        const int64_t rows = std::min<int64_t>(16, D - d0);
+        for (int64_t i = 0; i < rows; ++i) _mm512_store_ps(dst + (d0 + i) * KS + c0, r[i]);
+      }
+    }
+  }
+}
+
+// The user's mask on rows r < rows of the group's tile (log2 units), then the rows' lane maxima
+// recomputed.
+inline void mask_group(const AttentionShape& s, int64_t b, int64_t h, int64_t i, int64_t j0,
+                       int64_t nk, int64_t rows, float* tile, int64_t ld, __m512* rmax) {
+  const __m512 ninf = _mm512_set1_ps(-std::numeric_limits<float>::infinity());
+  apply_user_mask<float>(s, b, h, i, j0, rows, nk, false, tile, ld, kLog2e);
+  for (int64_t r = 0; r < rows; ++r) {
+    __m512 mx = ninf;
+    for (int64_t c = 0; c < nk; c += 16)
+      mx = _mm512_max_ps(mx, _mm512_mask_loadu_ps(ninf, first_lanes(nk - c), tile + r * ld + c));
+    rmax[r] = mx;
+  }
+}
+
+inline void forward(const AttentionShape& s, const float* q, const float* k, const float* v,
+                    float* out, float* lse, int threads) {
+  constexpr float inf = std::numeric_limits<float>::infinity();
+  const int64_t B = s.batch, Hq = s.heads_q, Hk = s.heads_kv, L = s.len_q, S = s.len_kv;
+  const int64_t D = s.dim_qk, Dv = s.dim_v, group = Hq / Hk;
+  const int64_t slivers = (S + KS - 1) / KS;
+  float* kp = scratch(Scratch::packed_k, B * Hk * slivers * D * KS);
+  pack_k(B * Hk, S, D, k, kp, threads);
+  const float qscale = float(s.scale) * kLog2e;
+  const int64_t ldo = (Dv + 15) / 16 * 16, lds = BK;
+  const int64_t nqb = (L + BQ - 1) / BQ, tasks = B * Hq * nqb;
+
+  std::exception_ptr error;  // an exception may not leave an OpenMP region: carried out
+#pragma omp parallel num_threads(threads)
+  {
+    try {
+    Buffer qs = make_buffer(BQ * D), ob = make_buffer(BQ * ldo), st = make_buffer(MR * lds);
+    alignas(64) float m[BQ], alpha[MR];
+    alignas(64) __m512 lsum[BQ];
+    __m512 rmax[MR];
+#pragma omp for schedule(dynamic, 1)
+    for (int64_t task = 0; task < tasks; ++task) {
+      // Causal: later query blocks have more keys; hand them out first.
+      const int64_t qb = s.causal ? nqb - 1 - task % nqb : task % nqb;
+      const int64_t bh = task / nqb, b = bh / Hq, h = bh % Hq, hk = h / group;
+      const int64_t i0 = qb * BQ, mq = std::min(BQ, L - i0);
+      const int64_t rows = (mq + MR - 1) / MR * MR;  // padded to whole groups (zero queries)
+      const float* qsrc = q + (bh * L + i0) * D;
+      for (int64_t r = 0; r < rows; ++r)
+        for (int64_t d = 0; d < D; ++d) qs[r * D + d] = r < mq ? qsrc[r * D + d] * qscale : 0.0f;
+      std::fill(ob.get(), ob.get() + rows * ldo, 0.0f);
+      for (int64_t r = 0; r < rows; ++r) m[r] = -inf, lsum[r] = _mm512_setzero_ps();
+      const float* kph = kp + (b * Hk + hk) * slivers * D * KS;
+      const float* vh = v + (b * Hk + hk) * S * Dv;
+      const int64_t kv_end = s.causal ? std::min(S, i0 + rows) : S;
+      for (int64_t j0 = 0; j0 < kv_end; j0 += BK) {
+        const int64_t nk = std::min(BK, kv_end - j0);
+        for (int64_t r0 = 0; r0 < rows; r0 += MR) {
+          int64_t valid[MR];
+          for (int r = 0; r < MR; ++r)
+            valid[r] = s.causal ? std::clamp<int64_t>(i0 + r0 + r + 1 - j0, 0, nk) : nk;
+          const int64_t kmax = valid[MR - 1];  // causal: the last row sees the most keys
+          if (kmax == 0) continue;
+          const float* qrow[MR];
+          for (int r = 0; r < MR; ++r) qrow[r] = qs.get() + (r0 + r) * D;
+          for (int r = 0; r < MR; ++r) rmax[r] = _mm512_set1_ps(-inf);
+          for (int64_t c0 = 0; c0 < kmax; c0 += KS) {
+            int64_t vs[MR];
+            for (int r = 0; r < MR; ++r) vs[r] = valid[r] - c0;
+            score_sliver(D, qrow, kph + (j0 + c0) / KS * D * KS, st.get() + c0, lds, vs, rmax,
+                         kmax - c0);
+          }
+          if (s.mask_kind != MaskKind::none)
+            mask_group(s, b, h, i0 + r0, j0, kmax, std::min<int64_t>(MR, mq - r0), st.get(),
+                            lds, rmax);
+          for (int r = 0; r < MR; ++r) {
+            float* row = st.get() + r * lds;
+            const float mnew = std::max(m[r0 + r], _mm512_reduce_max_ps(rmax[r]));
+            const float sh = mnew == -inf ? 0.0f : mnew;  // no key yet: P = 2^-inf = 0
+            alpha[r] = m[r0 + r] == -inf ? 0.0f : std::exp2(m[r0 + r] - sh);
+            m[r0 + r] = mnew;
+            const __m512 vsh = _mm512_set1_ps(sh);
+            __m512 acc = _mm512_mul_ps(lsum[r0 + r], _mm512_set1_ps(alpha[r]));
+            for (int64_t c = 0; c < kmax; c += 16) {
+              const __m512 e = exp2_ps(_mm512_sub_ps(_mm512_load_ps(row + c), vsh));
+              _mm512_store_ps(row + c, e);
+              acc = _mm512_add_ps(acc, e);
+            }
+            lsum[r0 + r] = acc;
+          }
+          pv_group(kmax, st.get(), lds, vh + j0 * Dv, Dv, ob.get() + r0 * ldo, ldo, alpha);
+        }
+      }
+      float* lse_blk = lse + bh * L + i0;
+      float* o = out + (bh * L + i0) * Dv;
+      for (int64_t r = 0; r < mq; ++r) {
+        const float l = _mm512_reduce_add_ps(lsum[r]);
+        const bool any = l > 0.0f;
+        // in double: m and lse may be large (float32 spacing at 300 is 3e-5, and the backward's P
+        // carries lse's error)
+        lse_blk[r] = any ? float((double(m[r]) + std::log2(double(l))) * 0.6931471805599453) : inf;
+        const float inv = any ? 1.0f / l : 0.0f;
+        for (int64_t d = 0; d < Dv; ++d) o[r * Dv + d] = ob[r * ldo + d] * inv;
+      }
+    }
+    } catch (...) {
+#pragma omp critical(fastdl_flash_error)
+      if (!error) error = std::current_exception();
+    }
+  }
+  if (error) std::rethrow_exception(error);
+}
+
+}  // namespace fastdl::cpu::FASTDL_ISA::flash

@@ -1,0 +1,164 @@
+#pragma once
+// The float backward on AVX-512 (v3, bench/NOTES.md "Attention"), FlashAttention-2's order on the
+// forward's micro-kernels: one task per (batch, kv head[, split]) walks key blocks of KB keys; for
+// each, every query chunk of QC rows that can see it (every query head of the GQA group), per
+// group of MR = 6 rows:
+//   S  = Q K^T and dP = dO V^T   score_sliver on K and V packed in 64-key slivers (once per call)
+//   P  = 2^(S c - lse log2 e), dS = P (dP - delta)     one vector pass, in L1
+//   dQ += dS K                   pv_tile, K rows in place, into a per-head dQ buffer
+// then per chunk, for each tile of 6 keys:
+//   dV += P^T dO, dK += dS^T Q   pv_tile reading P / dS transposed (k = the chunk's rows)
+// dK, dV of the key block stay in a per-thread tile buffer; scale is applied when they and dQ
+// are written. Each gradient element is summed by one task in a fixed order: deterministic.
+#include "cpu/attention/attention_flash_avx512.h"
+
+namespace fastdl::cpu::FASTDL_ISA::flash {
+
+constexpr int64_t KB = 192;  // keys per block: 3 slivers, 32 tiles of 6 keys for dK and dV
+constexpr int64_t QC = 96;   // query rows per chunk: the k of the dK, dV products
+
+inline int64_t round_up(int64_t a, int64_t b) { return (a + b - 1) / b * b; }
+
+// grad_mask, if any, must be zeroed by the caller (it is written only where keys take part).
+inline void backward(const AttentionShape& s, const float* q, const float* k, const float* v,
+                     const float* out, const float* grad_out, const float* lse, float* grad_q,
+                     float* grad_k, float* grad_v, float* grad_mask, int threads) {
+  const int64_t B = s.batch, Hq = s.heads_q, Hk = s.heads_kv, L = s.len_q, S = s.len_kv;
+  const int64_t D = s.dim_qk, Dv = s.dim_v, group = Hq / Hk;
+  const float scale = float(s.scale);
+  // S in log2 units exactly as the forward computed it (Q rows times scale log2 e, rounded the
+  // same way, the same micro-kernel, the mask times log2 e), so that P = 2^(S - lse log2 e) is
+  // consistent with the forward's lse: with scores of ~100 a mismatch of one rounding in S
+  // moved P by ~1e-5 relative, and dQ (where dP - delta cancels) by 1e-4.
+  const float qscale = float(s.scale) * kLog2e;
+  const int64_t slivers = (S + KS - 1) / KS;
+  float* kp = scratch(Scratch::packed_k, B * Hk * slivers * D * KS);
+  float* vp = scratch(Scratch::packed_v, B * Hk * slivers * Dv * KS);
+  pack_k(B * Hk, S, D, k, kp, threads);
+  pack_k(B * Hk, S, Dv, v, vp, threads);
+  float* delta = scratch(Scratch::delta, B * Hq * L);
+  row_dots<float>(B * Hq * L, Dv, out, grad_out, delta, threads);
+  const int64_t Lp = round_up(L, MR), ldq = round_up(D, 16), ldv = round_up(Dv, 16);
+  // Fewer (batch, kv head) pairs than threads: key blocks dealt round-robin to `splits` tasks
+  // per pair, each with its own dQ buffer, added in split order at the end.
+  const int64_t pairs = B * Hk, key_blocks = (S + KB - 1) / KB;
+  const int64_t splits = std::max<int64_t>(
+      1, std::min<int64_t>(key_blocks, pairs >= threads ? 1 : (threads + pairs - 1) / pairs));
+  const int64_t head_dq = Lp * ldq;
+  float* dq = scratch(Scratch::grad_q, splits * B * Hq * head_dq);
+  const int64_t tasks = pairs * splits;
+
+  std::exception_ptr error;
+#pragma omp parallel num_threads(threads)
+  {
+    try {
+      Buffer pb = make_buffer(QC * KB), dsb = make_buffer(QC * KB), qsb = make_buffer(QC * D);
+      Buffer dkb = make_buffer(KB * ldq), dvb = make_buffer(KB * ldv);
+      __m512 dummy[MR];
+#pragma omp for schedule(dynamic, 1)
+      for (int64_t t = 0; t < tasks; ++t) {
+        const int64_t task = t / splits, split = t % splits, b = task / Hk, hk = task % Hk;
+        float* dqs = dq + split * B * Hq * head_dq;
+        std::fill(dqs + (b * Hq + hk * group) * head_dq, dqs + (b * Hq + (hk + 1) * group) * head_dq,
+                  0.0f);
+        for (int64_t j0 = split * KB; j0 < S; j0 += splits * KB) {
+          const int64_t nk = std::min(KB, S - j0), nkp = round_up(nk, MR);
+          std::fill(dkb.get(), dkb.get() + nkp * ldq, 0.0f);
+          std::fill(dvb.get(), dvb.get() + nkp * ldv, 0.0f);
+          const float* kph = kp + (task * slivers + j0 / KS) * D * KS;
+          const float* vph = vp + (task * slivers + j0 / KS) * Dv * KS;
+          const float* kblk = k + (task * S + j0) * D;
+          for (int64_t h = hk * group; h < (hk + 1) * group; ++h) {
+            const int64_t bh = b * Hq + h;
+            const float *qh = q + bh * L * D, *doh = grad_out + bh * L * Dv;
+            const float *lseh = lse + bh * L, *dh = delta + bh * L;
+            float* dqh = dqs + bh * head_dq;
+            // Causal: rows i < j0 see no key of the block (chunks start on a group boundary).
+            for (int64_t i0 = s.causal ? j0 / MR * MR : 0; i0 < L; i0 += QC) {
+              const int64_t mq = std::min(QC, L - i0), rows = round_up(mq, MR);
+              for (int64_t r = 0; r < mq; ++r)
+                for (int64_t d = 0; d < D; ++d) qsb[r * D + d] = qh[(i0 + r) * D + d] * qscale;
+              for (int64_t r0 = 0; r0 < rows; r0 += MR) {
+                int64_t valid[MR];
+                for (int r = 0; r < MR; ++r)
+                  valid[r] = s.causal ? std::clamp<int64_t>(i0 + r0 + r + 1 - j0, 0, nk) : nk;
+                const int64_t kmax = valid[MR - 1], ext = round_up(kmax, 16);  // columns written
+                float* prow = pb.get() + r0 * KB;
+                float* dsrow = dsb.get() + r0 * KB;
+                const int64_t real = std::min<int64_t>(MR, L - (i0 + r0));
+                if (kmax > 0) {
+                  const float *qr[MR], *dr[MR];
+                  for (int r = 0; r < MR; ++r) {
+                    const int64_t i = std::min(r0 + r, mq - 1);  // padding rows repeat the last
+                    qr[r] = qsb.get() + i * D, dr[r] = doh + (i0 + i) * Dv;
+                  }
+                  for (int64_t c0 = 0; c0 < kmax; c0 += KS) {
+                    int64_t vs[MR], all[MR];
+                    for (int r = 0; r < MR; ++r) vs[r] = valid[r] - c0, all[r] = KS;
+                    score_sliver(D, qr, kph + c0 / KS * D * KS, prow + c0, KB, vs, dummy, kmax - c0);
+                    score_sliver(Dv, dr, vph + c0 / KS * Dv * KS, dsrow + c0, KB, all, dummy,
+                                 kmax - c0);
+                  }
+                  apply_user_mask<float>(s, b, h, i0 + r0, j0, real, kmax, false, prow, KB, kLog2e);
+                }
+                for (int r = 0; r < MR; ++r) {
+                  const int64_t i = i0 + r0 + r;
+                  float *pr = prow + r * KB, *dsr = dsrow + r * KB;
+                  const int64_t done = r < real ? ext : 0;  // padding rows: P = dS = 0
+                  if (done > 0) {
+                    const __m512 l2 = _mm512_set1_ps(float(double(lseh[i]) * 1.4426950408889634));
+                    const __m512 dd = _mm512_set1_ps(dh[i]);
+                    for (int64_t c = 0; c < ext; c += 16) {
+                      const __m512 p = exp2_ps(_mm512_sub_ps(_mm512_load_ps(pr + c), l2));
+                      _mm512_store_ps(pr + c, p);
+                      _mm512_store_ps(dsr + c,
+                                      _mm512_mul_ps(p, _mm512_sub_ps(_mm512_load_ps(dsr + c), dd)));
+                    }
+                    if (grad_mask)
+                      std::copy(dsr, dsr + kmax, grad_mask + (bh * L + i) * S + j0);
+                  }
+                  // columns the transposed products read but no sliver wrote
+                  std::fill(pr + std::min(done, nkp), pr + nkp, 0.0f);
+                  std::fill(dsr + std::min(done, nkp), dsr + nkp, 0.0f);
+                }
+                if (kmax > 0)
+                  pv_group(kmax, dsrow, KB, kblk, D, dqh + (i0 + r0) * ldq, ldq, nullptr);
+              }
+              for (int64_t rk0 = 0; rk0 < nk; rk0 += MR) {
+                // causal: rows i < j0 + rk0 see none of these keys
+                const int64_t k0 = s.causal ? std::clamp<int64_t>(j0 + rk0 - i0, 0, mq) : 0;
+                if (k0 >= mq) continue;
+                pv_group<true>(mq - k0, pb.get() + k0 * KB + rk0, KB, doh + (i0 + k0) * Dv, Dv,
+                               dvb.get() + rk0 * ldv, ldv, nullptr);
+                pv_group<true>(mq - k0, dsb.get() + k0 * KB + rk0, KB, qh + (i0 + k0) * D, D,
+                               dkb.get() + rk0 * ldq, ldq, nullptr);
+              }
+            }
+          }
+          for (int64_t r = 0; r < nk; ++r) {
+            float* gk = grad_k + (task * S + j0 + r) * D;
+            float* gv = grad_v + (task * S + j0 + r) * Dv;
+            for (int64_t d = 0; d < D; ++d) gk[d] = scale * dkb[r * ldq + d];
+            for (int64_t d = 0; d < Dv; ++d) gv[d] = dvb[r * ldv + d];
+          }
+        }
+      }
+    } catch (...) {
+#pragma omp critical(fastdl_flash_error)
+      if (!error) error = std::current_exception();
+    }
+  }
+  if (error) std::rethrow_exception(error);
+#pragma omp parallel for num_threads(threads) schedule(static)
+  for (int64_t row = 0; row < B * Hq * L; ++row) {
+    const int64_t bh = row / L, i = row % L;
+    float* g = grad_q + row * D;
+    for (int64_t d = 0; d < D; ++d) {
+      float acc = dq[bh * head_dq + i * ldq + d];
+      for (int64_t sp = 1; sp < splits; ++sp) acc += dq[(sp * B * Hq + bh) * head_dq + i * ldq + d];
+      g[d] = scale * acc;
+    }
+  }
+}
+
+}  // namespace fastdl::cpu::FASTDL_ISA::flash

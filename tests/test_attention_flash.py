@@ -1,0 +1,153 @@
+"""The float32 fused AVX-512 kernels (csrc/cpu/attention/attention_flash*_avx512.h) at sizes that
+cross their blocks (forward: 96 query rows per task, 6-row groups, 64-key slivers, 256-key
+blocks; backward: 192-key blocks, 96-row query chunks, 6-key tiles): against a float64 reference,
+against the GEMM-tile versions (FASTDL_ATTENTION_FORWARD / _BACKWARD=v2) -- the fused versions'
+RMS error must stay within 2x of theirs (FlashAttention's rule) -- and bit-identical across runs
+and thread counts."""
+from __future__ import annotations
+
+import os
+
+import numpy as np
+import pytest
+
+from fastdl import _C
+
+torch = pytest.importorskip("torch")
+
+SHAPES = [  # (B, Hq, Hk, L, S, D, Dv)
+    (1, 2, 1, 520, 520, 64, 64),    # GQA, 6 query blocks (last partial), 3 key blocks (both)
+    (1, 1, 1, 97, 530, 64, 80),     # L != S, Dv with a masked tail vector
+    (1, 2, 2, 300, 70, 128, 128),   # two Dv chunks, D = 128, a partial key sliver
+    (2, 1, 1, 5, 257, 32, 16),      # a partial row group only
+]
+
+
+def _reference(q, k, v, mask, causal, scale):
+    t = [torch.tensor(a, dtype=torch.float64) for a in (q, k, v)]
+    m = None if mask is None else torch.tensor(mask if mask.dtype == np.bool_ else
+                                               mask.astype(np.float64))
+    out = torch.nn.functional.scaled_dot_product_attention(
+        *t, attn_mask=m, is_causal=causal, scale=scale, enable_gqa=True)
+    return out.numpy()
+
+
+def _with_version(variable, version, fn):
+    old = os.environ.get(variable)
+    try:
+        if version:
+            os.environ[variable] = version
+        return fn()
+    finally:
+        if old is None:
+            os.environ.pop(variable, None)
+        else:
+            os.environ[variable] = old
+
+
+def _forward(q, k, v, mask, causal, scale, version=None):
+    out = np.empty(q.shape[:-1] + (v.shape[-1],), np.float32)
+    lse = np.empty(q.shape[:-1], np.float32)
+    _with_version("FASTDL_ATTENTION_FORWARD", version,
+                  lambda: _C.attention_forward(q, k, v, out, lse, mask, causal, scale))
+    return out, lse
+
+
+def _backward(q, k, v, out, lse, g, mask, causal, scale, version=None):
+    grads = [np.empty_like(x) for x in (q, k, v)]
+    gm = None if mask is None or mask.dtype == np.bool_ else np.empty(q.shape[:-1] + (k.shape[2],),
+                                                                      np.float32)
+    _with_version("FASTDL_ATTENTION_BACKWARD", version,
+                  lambda: _C.attention_backward(q, k, v, out, lse, g, *grads, mask, causal, scale,
+                                                gm))
+    return grads + ([] if gm is None else [gm])
+
+
+def _grad_reference(q, k, v, g, mask, causal, scale):
+    t = [torch.tensor(a, dtype=torch.float64, requires_grad=True) for a in (q, k, v)]
+    m = None
+    if mask is not None:
+        m = torch.tensor(mask if mask.dtype == np.bool_ else np.ascontiguousarray(mask),
+                         dtype=None if mask.dtype == np.bool_ else torch.float64,
+                         requires_grad=mask.dtype != np.bool_)
+    out = torch.nn.functional.scaled_dot_product_attention(
+        *t, attn_mask=m, is_causal=causal, scale=scale, enable_gqa=True)
+    wrt = t + ([m] if m is not None and m.requires_grad else [])
+    return [x.numpy() for x in torch.autograd.grad(out, wrt, torch.tensor(g, dtype=torch.float64))]
+
+
+def _lse_reference(q, k, mask, causal, scale):
+    group = q.shape[1] // k.shape[1]
+    kk = np.repeat(k.astype(np.float64), group, axis=1)
+    s = scale * q.astype(np.float64) @ np.swapaxes(kk, -1, -2)
+    if causal:
+        L, S = s.shape[-2:]
+        s = np.where(np.arange(S)[None, :] <= np.arange(L)[:, None], s, -np.inf)
+    if mask is not None:
+        s = np.where(mask, s, -np.inf) if mask.dtype == np.bool_ else s + mask
+    mx = s.max(-1, keepdims=True)
+    with np.errstate(invalid="ignore"):  # rows without keys: nan here, checked as +inf
+        return (mx + np.log(np.exp(s - mx).sum(-1, keepdims=True)))[..., 0]
+
+
+@pytest.mark.parametrize("shape", SHAPES, ids=[f"L{s[3]}S{s[4]}D{s[5]}Dv{s[6]}" for s in SHAPES])
+@pytest.mark.parametrize("mode", ["plain", "causal", "bool", "additive"])
+def test_fused_kernels_match_float64_and_the_gemm_versions(shape, mode):
+    B, Hq, Hk, L, S, D, Dv = shape
+    rng = np.random.default_rng(L + S + D)
+    q = (2 * rng.standard_normal((B, Hq, L, D))).astype(np.float32)
+    k = rng.standard_normal((B, Hk, S, D)).astype(np.float32)
+    v = rng.standard_normal((B, Hk, S, Dv)).astype(np.float32)
+    mask = None
+    if mode == "bool":
+        mask = rng.random((B, Hq, L, S)) > 0.4
+        mask[..., 0, :] = False  # a row without keys: output 0, lse +inf
+    elif mode == "additive":
+        mask = np.broadcast_to(rng.standard_normal((L, S)).astype(np.float32), (B, Hq, L, S))
+    causal, scale = mode == "causal", 0.7 / np.sqrt(D)
+    ref = _reference(q, k, v, mask, causal, scale)
+    out, lse = _forward(q, k, v, mask, causal, scale)
+    out2, _ = _forward(q, k, v, mask, causal, scale, "v2")
+    assert not np.isnan(out).any()
+    rms, rms2 = (np.sqrt(np.mean((o - ref) ** 2)) for o in (out, out2))
+    assert rms <= 2 * rms2 + 1e-8, (rms, rms2)
+    np.testing.assert_allclose(out, ref, rtol=2e-5, atol=5e-6)
+    lse_ref = _lse_reference(q, k, mask, causal, scale)
+    finite = np.isfinite(lse_ref)
+    np.testing.assert_allclose(lse[finite], lse_ref[finite], rtol=1e-5, atol=1e-5)
+    assert np.all(lse[~finite] == np.inf)
+    if mode == "bool":
+        assert np.all(out[..., 0, :] == 0)
+    # backward from the forward's out and lse
+    g = rng.standard_normal(out.shape).astype(np.float32)
+    grads = _backward(q, k, v, out, lse, g, mask, causal, scale)
+    grads2 = _backward(q, k, v, out, lse, g, mask, causal, scale, "v2")
+    refs = _grad_reference(q, k, v, g, mask, causal, scale)
+    for name, a, a2, r in zip(["dq", "dk", "dv", "dmask"], grads, grads2, refs):
+        assert not np.isnan(a).any(), name
+        rms, rms2 = (np.sqrt(np.mean((x - r) ** 2)) for x in (a, a2))
+        assert rms <= 2 * rms2 + 1e-7, (name, rms, rms2)
+        np.testing.assert_allclose(a, r, rtol=1e-4, atol=1e-4, err_msg=name)
+
+
+def test_fused_forward_is_bit_identical_across_runs_and_threads():
+    rng = np.random.default_rng(7)
+    q = rng.standard_normal((2, 3, 400, 64)).astype(np.float32)
+    k = rng.standard_normal((2, 3, 400, 64)).astype(np.float32)
+    v = rng.standard_normal((2, 3, 400, 64)).astype(np.float32)
+    g = rng.standard_normal((2, 3, 400, 64)).astype(np.float32)
+    before = _C.get_num_threads()
+
+    def run(causal):
+        out, lse = _forward(q, k, v, None, causal, 0.125)
+        return [out, lse] + _backward(q, k, v, out, lse, g, None, causal, 0.125)
+    try:
+        for causal in (False, True):
+            _C.set_num_threads(1)
+            first = run(causal)
+            for threads in (1, 2, 3):  # 6 (batch, kv head) pairs: no split at these counts
+                _C.set_num_threads(threads)
+                for a, b in zip(first, run(causal)):
+                    np.testing.assert_array_equal(a, b)
+    finally:
+        _C.set_num_threads(before)
