@@ -40,7 +40,7 @@ def make_batch(n, min_len, max_len, rng):
 
 
 class Reverser(nn.Module):
-    """Token embedding * sqrt(d) + sinusoidal positions -> nn.Transformer -> vocabulary."""
+    """Token embedding + sinusoidal positions -> nn.Transformer -> vocabulary."""
 
     def __init__(self, d_model=64, nhead=4, layers=2, ff=128, dropout=0.1, max_len=64):
         super().__init__()
@@ -52,7 +52,8 @@ class Reverser(nn.Module):
         self.out = nn.Linear(d_model, VOCAB)
 
     def _embed(self, ids):
-        return self.pos(self.embed(fastdl.tensor(ids)) * math.sqrt(self.d_model))
+        # N(0, 1) embeddings, not scaled by sqrt(d): the positions (in [-1, 1]) stay visible
+        return self.pos(self.embed(fastdl.tensor(ids)))
 
     def encode(self, src):
         pad = fastdl.tensor(src == PAD)

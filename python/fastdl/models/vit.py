@@ -144,8 +144,9 @@ def vit_b_16(num_classes=1000, **kwargs) -> ViT:
     768, 12 heads, MLP 3072), randomly initialized.
 
     >>> import fastdl
-    >>> m = fastdl.models.vit_b_16()
-    >>> sum(p.numel() for p in m.parameters())  # torchvision's vit_b_16: 86,567,656
+    >>> m = fastdl.models.vit_b_16(num_layers=1)  # one of the 12 layers, to keep this quick
+    >>> block = sum(p.numel() for p in m.encoder.layers.parameters())
+    >>> sum(p.numel() for p in m.parameters()) + 11 * block  # torchvision's vit_b_16: 86,567,656
     86567656
     """
     cfg = dict(image_size=224, patch_size=16, num_layers=12, num_heads=12, hidden_dim=768,
