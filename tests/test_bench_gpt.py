@@ -29,11 +29,23 @@ def test_flop_count():
     assert flops(cfg, "generate") == pytest.approx(2 * params * 3 + L * 4 * E * (3 + 3))
 
 
-@pytest.mark.parametrize("dtype", [np.float32, np.float64])
-def test_large_tanh_gelu_matches_torch(dtype):
+@pytest.mark.parametrize("dtype,threads,rows", [(np.float32, 1, 70001), (np.float64, 1, 70001),
+                                                (np.float32, 3, 300001)])
+def test_large_tanh_gelu_matches_torch(dtype, threads, rows):
+    # rows x 3 elements: > 4 blocks (the blocked path) with a ragged last block; at 3 threads
+    # 900003 elements make 3 parts of 19 blocks (the Python-thread split)
     rng = np.random.default_rng(0)
-    x = (rng.standard_normal((70001, 3)) * 3).astype(dtype)  # > 4 blocks, a ragged last one
-    g = rng.standard_normal((3, 70001)).astype(dtype).T  # a non-contiguous gradient
+    x = (rng.standard_normal((rows, 3)) * 3).astype(dtype)
+    g = rng.standard_normal((3, rows)).astype(dtype).T  # a non-contiguous gradient
+    before = fastdl.get_num_threads()
+    fastdl.set_num_threads(threads)
+    try:
+        _check_gelu(x, g, dtype)
+    finally:
+        fastdl.set_num_threads(before)
+
+
+def _check_gelu(x, g, dtype):
     fx = fastdl.tensor(x, requires_grad=True)
     y = fastdl.nn.functional.gelu(fx, approximate="tanh")
     y.backward(fastdl.tensor(g))
