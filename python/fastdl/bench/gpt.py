@@ -14,6 +14,9 @@ shared machine slow both alike. FLOPs (for GFLOP/s and % of the fp32 FMA peak me
 run at that thread count): the matrix products only -- 2 flops per weight per token in the
 Linear layers and the tied LM head, and in attention 4 * d flops per (query, visible key) pair
 per layer (causal: (T + 1) / 2 keys on average); training counts 3x the forward (backward = 2x).
+`--cpu-time` times by CPU time (minimum of the repeats, for 1 thread on a busy machine) and then
+takes as the peak our fp32 GEMM's CPU-time rate (n = 512, 1 thread), as `fastdl bench attention`
+does.
 `--profile` adds fastdl's training step under cProfile. `--quick` runs a tiny model for tests.
 """
 from __future__ import annotations
@@ -175,11 +178,12 @@ def make_cases(cfg, seed=0):
 def measure(cfg, threads_list, repeats, cpu_time=False):
     """[(threads, kind, {lib: seconds}, peak GFLOP/s)]; with ``cpu_time`` the minimum CPU time
     of the interleaved calls instead of the median wall time (1 thread on a busy machine)."""
-    from fastdl.bench.attention import cpu_seconds
+    from fastdl.bench.attention import _gemm_cpu_gflops, cpu_seconds
     results = []
     for threads in threads_list:
         with both_libraries_at(threads):
-            peak = peak_gflops(threads)
+            # --cpu-time: the peak is our GEMM's CPU-time rate (as `fastdl bench attention`)
+            peak = _gemm_cpu_gflops() if cpu_time else peak_gflops(threads)
             cases, _ = make_cases(cfg)
             for kind, fns in cases.items():
                 secs = cpu_seconds(fns, repeats) if cpu_time else interleaved_seconds(
