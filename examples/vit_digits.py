@@ -6,7 +6,7 @@ fastdl (no download) and report the test accuracy.
 Each 8x8 image becomes 16 patches of 2x2 pixels (a strided convolution), plus a class token;
 4 pre-norm encoder blocks of width 64 with 4 heads; AdamW with a linear warm-up and cosine decay,
 label smoothing, and random shifts of up to one pixel as augmentation. ``--quick`` trains for
-two epochs at width 32 (a smoke test).
+one epoch at width 32 with 2 layers (a smoke test).
 """
 from __future__ import annotations
 
@@ -97,12 +97,12 @@ def main(argv=None):
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--threads", type=int, default=None,
                    help="fastdl threads (default: fastdl's; on a busy shared machine 1 is faster)")
-    p.add_argument("--quick", action="store_true", help="2 epochs, width 32, 2 layers")
+    p.add_argument("--quick", action="store_true", help="1 epoch, width 32, 2 layers")
     a = p.parse_args(argv)
     if a.threads:
         fastdl.set_num_threads(a.threads)
     if a.quick:
-        a.epochs, a.width, a.layers = 2, 32, 2
+        a.epochs, a.width, a.layers = 1, 32, 2
     return train(a.epochs, a.patch, a.width, a.layers, a.heads, a.batch, a.lr, a.seed)
 
 
