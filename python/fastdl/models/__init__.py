@@ -1,6 +1,11 @@
 """Model zoo built from ``fastdl.nn`` (torchvision's module names where torchvision has the
 model, so its state dicts load)."""
+from fastdl.models.autoencoder import (Autoencoder, ConvAutoencoder, add_noise,
+                                       kl_sparsity_penalty, l1_activity_penalty, roc_auc_score)
 from fastdl.models.bert import BERT, BERTConfig, bert_from_pretrained
+from fastdl.models.diffusion import GaussianDiffusion, beta_schedule
+from fastdl.models.flows import AffineCoupling, RealNVP
+from fastdl.models.gan import DCGANDiscriminator, DCGANGenerator, GANTrainer, gradient_penalty
 from fastdl.models.gpt import GPT, GPTConfig
 from fastdl.models.lenet import LeNet5
 from fastdl.models.mlp import MLP
@@ -9,12 +14,21 @@ from fastdl.models.pretrained import gpt2_from_pretrained
 from fastdl.models.resnet import BasicBlock, Bottleneck, ResNet, resnet18, resnet34, resnet50
 from fastdl.models.sequence import CharLM, Forecaster, Seq2Seq, SequenceClassifier
 from fastdl.models.t5 import T5, T5Config, relative_position_bucket, t5_from_pretrained
+from fastdl.models.unet import UNet, sinusoidal_embedding
+from fastdl.models.vae import VAE, ConditionalVAE, gaussian_kl_divergence
 from fastdl.models.vgg import VGG, vgg11, vgg11_bn
 from fastdl.models.vit import ViT, vit_b_16
 
-__all__ = ["BERT", "BERTConfig", "BasicBlock", "Bottleneck", "CharLM", "Forecaster",
-           "GPT", "GPTConfig", "LeNet5", "MLP", "MobileNetV2", "ResNet", "Seq2Seq",
-           "SequenceClassifier", "T5", "T5Config", "VGG", "ViT", "bert_from_pretrained",
-           "gpt2_from_pretrained", "mobilenet_v2", "relative_position_bucket",
-           "resnet18", "resnet34", "resnet50", "t5_from_pretrained", "vgg11",
-           "vgg11_bn", "vit_b_16"]
+__all__ = ["BERT", "BERTConfig", "BasicBlock", "Bottleneck", "CharLM", "Forecaster", "GPT",
+           "GPTConfig", "LeNet5", "MLP", "MobileNetV2", "ResNet", "Seq2Seq", "SequenceClassifier",
+           "VGG", "bert_from_pretrained", "gpt2_from_pretrained", "mobilenet_v2", "resnet18",
+           "resnet34", "resnet50", "vgg11", "vgg11_bn"]
+# generative models (issue #13): autoencoders, VAE, normalizing flows
+__all__ += ["AffineCoupling", "Autoencoder", "ConditionalVAE", "ConvAutoencoder", "RealNVP", "VAE",
+            "add_noise", "gaussian_kl_divergence", "kl_sparsity_penalty", "l1_activity_penalty",
+            "roc_auc_score"]
+# generative models (issue #13): GANs, diffusion
+__all__ += ["DCGANDiscriminator", "DCGANGenerator", "GANTrainer", "GaussianDiffusion", "UNet",
+            "beta_schedule", "gradient_penalty", "sinusoidal_embedding"]
+# Transformer models (issue #12): ViT, T5
+__all__ += ["T5", "T5Config", "ViT", "relative_position_bucket", "t5_from_pretrained", "vit_b_16"]
