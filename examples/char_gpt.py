@@ -2,10 +2,11 @@
 help topics of ``pydoc_data``, ~460k characters; no download), then sample from it with the KV
 cache (each new character runs one position through the model).
 
-    python examples/char_gpt.py [--minutes 5] [--layers 4] [--width 128] [--context 128] [--quick]
+    python examples/char_gpt.py [--minutes 5] [--layers 3] [--width 128] [--context 64] [--quick]
 
 Prints the training loss and the held-out loss (nats per character; the last 10% of the text is
-held out) as it goes, and a sample at the end. ``--quick`` trains a tiny model for a few
+held out) as it goes, and a sample at the end: each chunk of it is generated with the KV cache up
+to the context length, then the next chunk starts from the last half-context of characters. ``--quick`` trains a tiny model for a few
 seconds (a smoke test).
 """
 from __future__ import annotations
@@ -45,7 +46,7 @@ def heldout_loss(model, data, context, rng, batches_=4, batch=16):
     return float(np.mean(losses))
 
 
-def train(minutes=5.0, layers=4, heads=4, width=128, context=128, batch=16, lr=2e-3,
+def train(minutes=5.0, layers=3, heads=4, width=128, context=64, batch=32, lr=3e-3,
           max_steps=None, sample_chars=400, seed=0, verbose=True):
     fastdl.manual_seed(seed)
     rng = np.random.default_rng(seed)
@@ -90,9 +91,14 @@ def train(minutes=5.0, layers=4, heads=4, width=128, context=128, batch=16, lr=2
     prompt = "The "
     model.eval()
     t0 = time.perf_counter()
-    out = model.generate(fastdl.tensor([[index[c] for c in prompt]]),
-                         min(sample_chars, context - len(prompt)), temperature=0.8, top_k=20,
-                         rng=np.random.default_rng(seed)).numpy()[0]
+    out = np.array([index[c] for c in prompt])
+    sample_rng = np.random.default_rng(seed)
+    while len(out) - len(prompt) < sample_chars:
+        keep = out[-(context // 2):] if len(out) >= context else out
+        new = min(context - len(keep), sample_chars - (len(out) - len(prompt)))
+        chunk = model.generate(fastdl.tensor(keep[None]), new, temperature=0.8, top_k=20,
+                               rng=sample_rng).numpy()[0]
+        out = np.concatenate([out, chunk[len(keep):]])
     gen_seconds = time.perf_counter() - t0
     sample = "".join(chars[i] for i in out)
     if verbose:
@@ -109,12 +115,12 @@ def main(argv=None):
     p = argparse.ArgumentParser(description=__doc__,
                                 formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("--minutes", type=float, default=5.0)
-    p.add_argument("--layers", type=int, default=4)
+    p.add_argument("--layers", type=int, default=3)
     p.add_argument("--heads", type=int, default=4)
     p.add_argument("--width", type=int, default=128)
-    p.add_argument("--context", type=int, default=128)
-    p.add_argument("--batch", type=int, default=16)
-    p.add_argument("--lr", type=float, default=2e-3)
+    p.add_argument("--context", type=int, default=64)
+    p.add_argument("--batch", type=int, default=32)
+    p.add_argument("--lr", type=float, default=3e-3)
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--threads", type=int, default=None,
                    help="fastdl threads (default: fastdl's; on a busy shared machine 1 is faster)")
@@ -124,7 +130,7 @@ def main(argv=None):
         fastdl.set_num_threads(a.threads)
     if a.quick:
         return train(minutes=1.0, layers=1, heads=2, width=32, context=32, batch=4,
-                     max_steps=20, sample_chars=20, seed=a.seed)
+                     max_steps=20, sample_chars=40, seed=a.seed)
     return train(a.minutes, a.layers, a.heads, a.width, a.context, a.batch, a.lr, seed=a.seed)
 
 
