@@ -1,11 +1,11 @@
 #!/usr/bin/env bash
 # The GPU check, for a session lent a GPU machine (README: "Checking the CUDA kernels on a GPU").
 # In one run of under 8 minutes: builds and installs fastdl with CUDA for that GPU only, runs every
-# CUDA test on it (cupy arrays vs the CPU kernels and the emulator), and times each CUDA kernel
-# against the vendor library through PyTorch (`fastdl bench cuda`: GEMM vs cuBLAS; conv, pool, LSTM
-# and GRU vs cuDNN). Everything it finds goes to
-# $OUT (default build/gpu_check), which the device tool brings back: gpu_check.md (the summary),
-# bench_cuda.md/.json, cuda_tests.xml and the logs.
+# CUDA test on it (cupy arrays vs the CPU kernels and the emulator; attention included), and
+# times each CUDA kernel against the vendor library through PyTorch (`fastdl bench cuda`: GEMM
+# vs cuBLAS, conv/pool/LSTM/GRU vs cuDNN, attention vs torch's fp32 SDPA and FlashAttention-2 in
+# fp16). Everything it finds goes to $OUT (default build/gpu_check), which the device tool brings
+# back: gpu_check.md (the summary), bench_cuda.md/.json, cuda_tests.xml and the logs.
 #
 # The GPU machine reaches no package registry: it builds with what is installed there
 # (--no-build-isolation). If it lacks pytest, carry one: `pip install --target build/gpu_pydeps
@@ -84,6 +84,7 @@ note "## CUDA tests ($(elapsed))"
 timeout 240 python -m pytest -q -rs -p no:cacheprovider --junitxml="$OUT/cuda_tests.xml" \
   tests/test_cuda_build.py tests/test_cuda_device.py tests/test_cuda_conv_pool_device.py \
   tests/test_rnn_cuda_device.py \
+  tests/test_attention_cuda_device.py \
   >"$OUT/cuda_tests.log" 2>&1
 tests_status=$?
 tail -15 "$OUT/cuda_tests.log" >>"$summary"

@@ -92,3 +92,13 @@ def check_op(shapes, torch_fn, fastdl_fn=None, *, dtype=np.float32, low=-2.0, hi
         np.testing.assert_allclose(f.grad.data, t.grad.numpy(), atol=g_atol, rtol=g_rtol,
                                    err_msg=f"input {i} (gradient)")
     return f_out
+
+
+@pytest.fixture
+def one_thread():
+    """Run a test at one thread and put the count back: tiny kernels only wait for a second
+    thread on a busy 2-core host (an 8x4x6x4 attention call: ~50 ms at 2 threads, 0.07 ms at 1)."""
+    before = fastdl.get_num_threads()
+    fastdl.set_num_threads(1)
+    yield
+    fastdl.set_num_threads(before)

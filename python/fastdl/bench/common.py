@@ -64,3 +64,44 @@ def markdown_table(headers: Sequence[str], rows: Sequence[Sequence[object]]) -> 
     lines = ["| " + " | ".join(headers) + " |", "|" + "|".join("---" for _ in headers) + "|"]
     lines += ["| " + " | ".join(fmt(v) for v in row) + " |" for row in rows]
     return "\n".join(lines)
+
+
+class both_libraries_at:
+    """``with both_libraries_at(threads):`` fastdl and torch at ``threads`` threads inside the
+    block, their previous counts restored after."""
+
+    def __init__(self, threads: int):
+        self.threads = threads
+
+    def __enter__(self):
+        import torch
+
+        import fastdl
+        self.before = (fastdl.get_num_threads(), torch.get_num_threads())
+        fastdl.set_num_threads(self.threads)
+        torch.set_num_threads(self.threads)
+        return self
+
+    def __exit__(self, *exc):
+        import torch
+
+        import fastdl
+        fastdl.set_num_threads(self.before[0])
+        torch.set_num_threads(self.before[1])
+
+
+def cprofile_text(fn: Callable[[], object], calls: int = 3, top: int = 20) -> str:
+    """``fn`` called once, then ``calls`` times under cProfile: the ``top`` functions by time of
+    their own, as pstats prints them."""
+    import cProfile
+    import io
+    import pstats
+    fn()
+    prof = cProfile.Profile()
+    prof.enable()
+    for _ in range(calls):
+        fn()
+    prof.disable()
+    out = io.StringIO()
+    pstats.Stats(prof, stream=out).sort_stats("tottime").print_stats(top)
+    return out.getvalue()

@@ -8,9 +8,10 @@ measured in the same run (a cupy kernel) and of the datasheet figure when the GP
 
 Families: FAMILIES maps a name to a function returning its cases: GEMM vs cuBLAS, and conv / pool
 vs cuDNN (fastdl.bench._cuda_convpool: ResNet layer1, stem, LeNet, depthwise, transposed conv,
-max_pool2d), and rnn vs cuDNN's LSTM/GRU (fastdl.bench._cuda_rnn). PyTorch runs fp32
-without TF32 (matmul and cuDNN), as our kernels do; cuDNN picks its
-algorithms by benchmarking (cudnn.benchmark) in the warm-up call. Memory-bound rows (pooling) also
+max_pool2d), rnn vs cuDNN's LSTM/GRU (fastdl.bench._cuda_rnn), and attention vs torch's fused
+SDPA in fp32 and FlashAttention-2 in fp16 (fastdl.bench._cuda_attention). PyTorch runs fp32
+without TF32 (matmul and cuDNN), as our kernels do; cuDNN picks its algorithms by benchmarking
+(cudnn.benchmark) in the warm-up call. Memory-bound rows (pooling) also
 give GB/s and % of the device copy rate measured in the run.
 Only a GPU run may call a CUDA kernel fast; without a GPU this exits with status 2 and says why.
 """
@@ -213,7 +214,13 @@ def rnn_cases(cp, torch, cuda_mod):
     return cases(cp, torch, cuda_mod)
 
 
-FAMILIES = {"gemm": gemm_cases, "conv": conv_cases, "pool": pool_cases, "rnn": rnn_cases}
+def attention_cases(cp, torch, cuda_mod):
+    from fastdl.bench._cuda_attention import attention_cases as cases
+    return cases(cp, torch, cuda_mod)
+
+
+FAMILIES = {"gemm": gemm_cases, "conv": conv_cases, "pool": pool_cases, "rnn": rnn_cases,
+            "attention": attention_cases}
 
 
 def run(families, repeats: int, quick: bool = False):

@@ -13,9 +13,11 @@ from fastdl.models.mobilenet import MobileNetV2, mobilenet_v2
 from fastdl.models.pretrained import gpt2_from_pretrained
 from fastdl.models.resnet import BasicBlock, Bottleneck, ResNet, resnet18, resnet34, resnet50
 from fastdl.models.sequence import CharLM, Forecaster, Seq2Seq, SequenceClassifier
+from fastdl.models.t5 import T5, T5Config, relative_position_bucket, t5_from_pretrained
 from fastdl.models.unet import UNet, sinusoidal_embedding
 from fastdl.models.vae import VAE, ConditionalVAE, gaussian_kl_divergence
 from fastdl.models.vgg import VGG, vgg11, vgg11_bn
+from fastdl.models.vit import ViT, vit_b_16
 
 __all__ = ["BERT", "BERTConfig", "BasicBlock", "Bottleneck", "CharLM", "Forecaster", "GPT",
            "GPTConfig", "LeNet5", "MLP", "MobileNetV2", "ResNet", "Seq2Seq", "SequenceClassifier",
@@ -28,3 +30,5 @@ __all__ += ["AffineCoupling", "Autoencoder", "ConditionalVAE", "ConvAutoencoder"
 # generative models (issue #13): GANs, diffusion
 __all__ += ["DCGANDiscriminator", "DCGANGenerator", "GANTrainer", "GaussianDiffusion", "UNet",
             "beta_schedule", "gradient_penalty", "sinusoidal_embedding"]
+# Transformer models (issue #12): ViT, T5
+__all__ += ["T5", "T5Config", "ViT", "relative_position_bucket", "t5_from_pretrained", "vit_b_16"]
