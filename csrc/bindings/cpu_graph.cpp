@@ -30,7 +30,7 @@ struct CpuKernels {
     cpu::spmm<T>(n, h, f, rp, col, eid, val, scale, x, out);
   }
   template <typename T>
-  static void sddmm(int64_t n, int64_t h, int64_t f, const int64_t* rp, const int64_t* col,
+  static void sddmm(int64_t n, int64_t h, int64_t f, int64_t, const int64_t* rp, const int64_t* col,
                     const int64_t* eid, const T* a, const T* b, T* out, void*) {
     cpu::sddmm<T>(n, h, f, rp, col, eid, a, b, out);
   }

@@ -207,11 +207,11 @@ void def_graph(nb::module_& m, Trailing<P...>, const Extra&... extra) {
         if (dim(out, 1) != heads)
           fail(fn, "out has shape " + shape_str(out) + ", expected (E, " + std::to_string(heads) +
                        ")");
-        csr(r, rowptr, &col, Opt(eid), n_rows, fn);
+        const int64_t positions = csr(r, rowptr, &col, Opt(eid), n_rows, fn);
         no_overlap(out, a, fn, "a");
         no_overlap(out, b, fn, "b");
         r(out, [&](void* s) {
-          FASTDL_GRAPH_TYPED(t, K::template sddmm<T>(n_rows, heads, dim(a, 2),
+          FASTDL_GRAPH_TYPED(t, K::template sddmm<T>(n_rows, heads, dim(a, 2), positions,
                                                      ptr<int64_t>(rowptr), ptr<int64_t>(col),
                                                      ptr<int64_t>(eid), ptr<T>(a), ptr<T>(b),
                                                      ptr<T>(out), s))
