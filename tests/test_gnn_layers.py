@@ -207,3 +207,20 @@ def test_empty_graph():
     out.sum().backward()
     assert out.shape == (3, 2) and x.grad.shape == (3, 2)
     assert F.spmm(ei, x).tolist() == [[0.0, 0.0]] * 3
+
+
+def test_graph_cache_follows_in_place_edits():
+    """Layers reuse the CSR built for an edge_index tensor; an in-place edit through fastdl
+    (version bump) or a new tensor rebuilds it."""
+    ei_np, n = random_graph(17)
+    x = fastdl.tensor(np.random.default_rng(18).standard_normal((n, 3)).astype(np.float32))
+    for conv in (fastdl.nn.GCNConv(3, 2), fastdl.nn.SAGEConv(3, 2), fastdl.nn.GATConv(3, 2)):
+        ei = fastdl.tensor(ei_np.copy())
+        first = conv(x, ei).detach().numpy()
+        np.testing.assert_array_equal(conv(x, ei).detach().numpy(), first)
+        ei[1, :10] = 0
+        edited = ei_np.copy()
+        edited[1, :10] = 0
+        np.testing.assert_allclose(conv(x, ei).detach().numpy(),
+                                   conv(x, fastdl.tensor(edited)).detach().numpy(), rtol=1e-6)
+        assert not np.allclose(conv(x, ei).detach().numpy(), first)

@@ -122,3 +122,39 @@ def test_emu_bindings_check_arguments():
     with pytest.raises(ValueError, match="unknown schedule"):
         emu.gather_rows(np.array([0]), None, x[:, 0], np.empty((1, 2), np.float32),
                         schedule="sideways")
+
+
+def test_real_cuda_module_rejects_host_arrays():
+    cuda_mod = pytest.importorskip("fastdl._C_cuda", reason="fastdl was built without nvcc")
+    n, src, dst, rowptr, col, eid = graph(8)
+    x = np.ones((n, 1, 2), np.float32)
+    with pytest.raises(TypeError, match="CUDA device"):
+        cuda_mod.spmm(rowptr, col, eid, None, None, x, np.empty_like(x))
+
+
+def test_ops_on_a_gpu_match_the_cpu():
+    """With cupy and a GPU: the registered ops' cuda= forwards (and backwards) on device tensors
+    against the CPU (skipped on machines without a GPU)."""
+    pytest.importorskip("fastdl._C_cuda", reason="fastdl was built without nvcc")
+    cp = pytest.importorskip("cupy")
+    try:
+        if cp.cuda.runtime.getDeviceCount() < 1:
+            pytest.skip("no CUDA device")
+    except cp.cuda.runtime.CUDARuntimeError:
+        pytest.skip("no CUDA device")
+    n, src, dst, *_ = graph(9)
+    ei = np.stack([src, dst])
+    x = np.random.default_rng(10).standard_normal((n, 6)).astype(np.float32)
+    for conv in (fastdl.nn.GCNConv(6, 4), fastdl.nn.SAGEConv(6, 4, aggr="max"),
+                 fastdl.nn.GATConv(6, 2, heads=3)):
+        xc = fastdl.tensor(x, requires_grad=True)
+        out_c = conv(xc, fastdl.tensor(ei))
+        out_c.sum().backward()
+        conv_g = conv.to("cuda")
+        xg = fastdl.tensor(x, device="cuda", requires_grad=True)
+        out_g = conv_g(xg, fastdl.tensor(ei))
+        out_g.sum().backward()
+        np.testing.assert_allclose(out_g.detach().cpu().numpy(), out_c.detach().numpy(),
+                                   rtol=1e-4, atol=1e-5)
+        np.testing.assert_allclose(xg.grad.cpu().numpy(), xc.grad.numpy(), rtol=1e-4, atol=1e-5)
+        conv.to("cpu")

@@ -23,8 +23,10 @@ constexpr int lanes() {
 }
 
 // An extra thread only for each kMinWork multiply-adds (or element moves): a small graph runs on
-// the calling thread (an OpenMP region costs microseconds; tests and toy graphs are tiny).
-constexpr int64_t kMinWork = 1 << 16;
+// the calling thread. On this shared 2-vCPU VM under load, waking the second OpenMP thread can
+// cost a scheduler time slice: a 300-node, 4.8k-edge SpMM took 0.05 ms on one thread and 35 ms
+// on two with a 64k threshold (as the norm kernels found, csrc/cpu/norm/norm_kernels.cpp).
+constexpr int64_t kMinWork = 1 << 20;
 // Chunks per thread for the dynamic schedule (load balance vs. scheduling overhead).
 constexpr int64_t kChunksPerThread = 16;
 
@@ -228,23 +230,23 @@ void max_take(int64_t n_rows, int64_t f, const int64_t* argmax, const T* src, T*
   });
 }
 
+// Each output element is written once (the edges of a row lie scattered in edge order: a
+// read-modify-write pass over them made threads fight over cache lines, 20x slower at 2 threads
+// than at 1), so the exponentials are computed twice: once for the sum, once for the output.
 template <typename T>
 void edge_softmax_forward(int64_t n_rows, int64_t heads, const int64_t* rowptr, const int64_t* eid,
                           const T* logits, T* out, int threads) {
-  for_rows_balanced(n_rows, rowptr, 8 * heads, threads, [&](int64_t r0, int64_t r1) {
+  for_rows_balanced(n_rows, rowptr, heads, threads, [&](int64_t r0, int64_t r1) {
     for (int64_t i = r0; i < r1; ++i) {
       const int64_t p0 = rowptr[i], p1 = rowptr[i + 1];
       for (int64_t h = 0; h < heads; ++h) {
         T m = -INFINITY;
         for (int64_t p = p0; p < p1; ++p) m = std::max(m, logits[eid[p] * heads + h]);
         T s = 0;
-        for (int64_t p = p0; p < p1; ++p) {
-          const T v = std::exp(logits[eid[p] * heads + h] - m);
-          out[eid[p] * heads + h] = v;
-          s += v;
-        }
+        for (int64_t p = p0; p < p1; ++p) s += std::exp(logits[eid[p] * heads + h] - m);
         const T inv = T(1) / s;
-        for (int64_t p = p0; p < p1; ++p) out[eid[p] * heads + h] *= inv;
+        for (int64_t p = p0; p < p1; ++p)
+          out[eid[p] * heads + h] = std::exp(logits[eid[p] * heads + h] - m) * inv;
       }
     }
   });
@@ -253,7 +255,7 @@ void edge_softmax_forward(int64_t n_rows, int64_t heads, const int64_t* rowptr, 
 template <typename T>
 void edge_softmax_backward(int64_t n_rows, int64_t heads, const int64_t* rowptr,
                            const int64_t* eid, const T* g, const T* y, T* out, int threads) {
-  for_rows_balanced(n_rows, rowptr, 4 * heads, threads, [&](int64_t r0, int64_t r1) {
+  for_rows_balanced(n_rows, rowptr, heads, threads, [&](int64_t r0, int64_t r1) {
     for (int64_t i = r0; i < r1; ++i) {
       const int64_t p0 = rowptr[i], p1 = rowptr[i + 1];
       for (int64_t h = 0; h < heads; ++h) {

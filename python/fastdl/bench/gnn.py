@@ -27,7 +27,6 @@ medians of ``--repeats``: the machine is shared, so single timings mean little.
 from __future__ import annotations
 
 import argparse
-import contextlib
 import platform
 
 import numpy as np
@@ -35,6 +34,7 @@ import numpy as np
 import fastdl
 from fastdl import _C
 from fastdl.bench.common import interleaved_seconds, markdown_table, peak_gflops
+from fastdl.bench.pool import _threads
 from fastdl.nn.functional import graph as G
 from fastdl.nn.functional._graph import Graph
 
@@ -63,19 +63,6 @@ def power_law_graph(n, e, seed=0, alpha=0.9):
     dst = r.permutation(n)[r.choice(n, e, p=p)]
     src = r.integers(0, n, e)
     return src.astype(np.int64), dst.astype(np.int64)
-
-
-@contextlib.contextmanager
-def _threads(n):
-    import torch
-    before_f, before_t = fastdl.get_num_threads(), torch.get_num_threads()
-    fastdl.set_num_threads(n)
-    torch.set_num_threads(n)
-    try:
-        yield
-    finally:
-        fastdl.set_num_threads(before_f)
-        torch.set_num_threads(before_t)
 
 
 def _spmm_calls(src, dst, n, f, backward, seed=1):

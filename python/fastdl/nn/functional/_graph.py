@@ -175,3 +175,38 @@ class Graph:
 
     def __repr__(self):
         return f"Graph(nodes={self.n_src}, edges={self.n_edges})"
+
+
+# ---- a small cache of the graphs built from edge_index tensors --------------------------------
+# A training loop passes the same edge_index every step; sorting its 1M edges into CSRs costs
+# tens of ms. Entries are keyed by the tensor's array object (held weakly, so a freed array's id
+# is never confused with a new one) and checked against its version counter (an in-place write
+# through fastdl bumps it). Writing into the array behind fastdl's back (``.numpy()[...] = ``)
+# is not seen: pass a new tensor then.
+_CACHE: dict = {}
+_CACHE_SIZE = 8
+
+
+def cached_graph(edge_index, key, build):
+    """``build()``'s Graph for this edge_index Tensor and ``key`` (node count, self-loop
+    variant), reused while the tensor's array is alive and unmodified."""
+    import weakref
+
+    from fastdl.autograd.graph import version_of
+    data = getattr(edge_index, "_data", None)
+    if data is None or not hasattr(edge_index, "_vc"):
+        return build()
+    k = (id(data), key)
+    hit = _CACHE.get(k)
+    version = version_of(edge_index)
+    if hit is not None and hit[0]() is data and hit[1] == version:
+        return hit[2]
+    graph = build()
+    try:
+        ref = weakref.ref(data)
+    except TypeError:
+        return graph
+    if len(_CACHE) >= _CACHE_SIZE:
+        _CACHE.pop(next(iter(_CACHE)))
+    _CACHE[k] = (ref, version, graph)
+    return graph

@@ -17,7 +17,7 @@ from fastdl import backend
 from fastdl.nn import functional as F
 from fastdl.nn import init
 from fastdl.nn.functional import graph as G
-from fastdl.nn.functional._graph import Graph
+from fastdl.nn.functional._graph import Graph, cached_graph
 from fastdl.nn.modules.linear import Linear, _check_features, _empty
 from fastdl.nn.modules.module import Module
 from fastdl.tensor import Tensor, _wrap
@@ -158,15 +158,23 @@ class GCNConv(Module):
         if self.normalize:
             if self.cached and self._cached is not None:
                 graph, w = self._cached
+            elif edge_weight is None:  # the normalized graph depends on edge_index alone
+                graph, w = cached_graph(
+                    edge_index, (n, "gcn", self.improved, self.add_self_loops, str(x.dtype)),
+                    lambda: gcn_norm(edge_index, None, n, self.improved, self.add_self_loops,
+                                     x.dtype))
             else:
                 graph, w = gcn_norm(edge_index, edge_weight, n, self.improved,
                                     self.add_self_loops, x.dtype)
-                if self.cached:
-                    self._cached = (graph, w)
+            if self.cached:
+                self._cached = (graph, w)
         else:
-            src, dst = _edges(edge_index, n, "GCNConv")
-            graph, w = Graph(src, dst, n, n), edge_weight
+            graph = cached_graph(edge_index, (n, "plain"),
+                                 lambda: Graph(*_edges(edge_index, n, "GCNConv"), n, n))
+            w = edge_weight
         h = self.lin(x)
+        if w is not None and type(w._data) is not type(h._data):  # host weights, device x
+            w = w.to(h.device)
         out = G.aggregate(h, graph.by_dst) if w is None else G.weighted_spmm(graph.by_dst, w, h)
         if self.bias is not None:
             out = out + self.bias
@@ -211,8 +219,8 @@ class SAGEConv(Module):
     def forward(self, x, edge_index):
         x = _x_of(x, "SAGEConv")
         n = x.shape[0]
-        src, dst = _edges(edge_index, n, "SAGEConv")
-        graph = Graph(src, dst, n, n)
+        graph = cached_graph(edge_index, (n, "plain"),
+                             lambda: Graph(*_edges(edge_index, n, "SAGEConv"), n, n))
         if self.aggr == "max":
             msg = G.gather(x, graph.by_src.incidence())
             agg = G._reduce_rows(msg, graph.by_dst.incidence(), "max")
@@ -282,16 +290,20 @@ class GATConv(Module):
         if self.bias is not None:
             init.zeros_(self.bias)
 
+    def _graph(self, edge_index, n):
+        src, dst = _edges(edge_index, n, "GATConv")
+        if self.add_self_loops:  # PyG: remove_self_loops, then add_self_loops
+            keep = src != dst
+            loops = np.arange(n, dtype=np.int64)
+            src, dst = np.concatenate([src[keep], loops]), np.concatenate([dst[keep], loops])
+        return Graph(src, dst, n, n)
+
     def forward(self, x, edge_index):
         x = _x_of(x, "GATConv")
         n = x.shape[0]
         H, C = self.heads, self.out_channels
-        src, dst = _edges(edge_index, n, "GATConv")
-        if self.add_self_loops:
-            keep = src != dst
-            loops = np.arange(n, dtype=np.int64)
-            src, dst = np.concatenate([src[keep], loops]), np.concatenate([dst[keep], loops])
-        graph = Graph(src, dst, n, n)
+        graph = cached_graph(edge_index, (n, "loops" if self.add_self_loops else "plain"),
+                             lambda: self._graph(edge_index, n))
         h = self.lin(x).reshape(n, H, C)
         a_src = (h * self.att_src).sum(-1)  # (n, H)
         a_dst = (h * self.att_dst).sum(-1)
