@@ -98,6 +98,7 @@ inline T dot(int64_t f, const T* __restrict a, const T* __restrict b) {
   return s;
 }
 
+constexpr int64_t kMaxExpand = 1024;  // features per node for spmm's expanded head values
 constexpr int64_t kPrefetch = 8;  // positions ahead: the gathered source rows are random reads
 
 // Every cache line of a row of `bytes` (a 64-float row is 4 lines; the hardware fetches only a
@@ -114,7 +115,9 @@ void spmm(int64_t n_rows, int64_t heads, int64_t f, const int64_t* rowptr, const
           const int64_t* eid, const T* val, const T* scale, const T* x, T* out, int threads) {
   const int64_t stride = heads * f;
   const int64_t end = rowptr[n_rows];
+  const bool expand = val != nullptr && heads > 1 && f < 2 * lanes<T>() && stride <= kMaxExpand;
   for_rows_balanced(n_rows, rowptr, stride, threads, [&](int64_t r0, int64_t r1) {
+    alignas(64) T vexp[kMaxExpand];
     for (int64_t i = r0; i < r1; ++i) {
       T* __restrict o = out + i * stride;
       std::fill(o, o + stride, T(0));
@@ -124,6 +127,15 @@ void spmm(int64_t n_rows, int64_t heads, int64_t f, const int64_t* rowptr, const
         const T* xr = x + col[p] * stride;
         if (val == nullptr) {
           axpy(stride, T(1), xr, o);
+        } else if (heads == 1) {
+          axpy(stride, val[eid[p]], xr, o);
+        } else if (expand) {
+          // GAT's heads of 8 features: one value per head spread over its features, then one
+          // full-width multiply-add (8-float axpys fill half an AVX-512 register)
+          const T* v = val + eid[p] * heads;
+          for (int64_t h = 0; h < heads; ++h)
+            for (int64_t k = 0; k < f; ++k) vexp[h * f + k] = v[h];
+          for (int64_t j = 0; j < stride; ++j) o[j] += vexp[j] * xr[j];
         } else {
           const T* v = val + eid[p] * heads;
           for (int64_t h = 0; h < heads; ++h) axpy(f, v[h], xr + h * f, o + h * f);
@@ -247,17 +259,29 @@ void max_take(int64_t n_rows, int64_t f, const int64_t* argmax, const T* src, T*
 template <typename T>
 void edge_softmax_forward(int64_t n_rows, int64_t heads, const int64_t* rowptr, const int64_t* eid,
                           const T* logits, T* out, int threads) {
+  // per row: the heads of an edge are adjacent, so each pass reads an edge's heads together
+  // (a head-outer loop gathered every edge's cache line once per head)
   for_rows_balanced(n_rows, rowptr, heads, threads, [&](int64_t r0, int64_t r1) {
+    std::vector<T> mv(static_cast<size_t>(heads)), sv(static_cast<size_t>(heads));
+    T* __restrict m = mv.data();
+    T* __restrict s = sv.data();
     for (int64_t i = r0; i < r1; ++i) {
       const int64_t p0 = rowptr[i], p1 = rowptr[i + 1];
-      for (int64_t h = 0; h < heads; ++h) {
-        T m = -INFINITY;
-        for (int64_t p = p0; p < p1; ++p) m = std::max(m, logits[eid[p] * heads + h]);
-        T s = 0;
-        for (int64_t p = p0; p < p1; ++p) s += std::exp(logits[eid[p] * heads + h] - m);
-        const T inv = T(1) / s;
-        for (int64_t p = p0; p < p1; ++p)
-          out[eid[p] * heads + h] = std::exp(logits[eid[p] * heads + h] - m) * inv;
+      std::fill(m, m + heads, T(-INFINITY));
+      std::fill(s, s + heads, T(0));
+      for (int64_t p = p0; p < p1; ++p) {
+        const T* l = logits + eid[p] * heads;
+        for (int64_t h = 0; h < heads; ++h) m[h] = std::max(m[h], l[h]);
+      }
+      for (int64_t p = p0; p < p1; ++p) {
+        const T* l = logits + eid[p] * heads;
+        for (int64_t h = 0; h < heads; ++h) s[h] += std::exp(l[h] - m[h]);
+      }
+      for (int64_t h = 0; h < heads; ++h) s[h] = T(1) / s[h];
+      for (int64_t p = p0; p < p1; ++p) {
+        const T* l = logits + eid[p] * heads;
+        T* o = out + eid[p] * heads;
+        for (int64_t h = 0; h < heads; ++h) o[h] = std::exp(l[h] - m[h]) * s[h];
       }
     }
   });
@@ -267,18 +291,18 @@ template <typename T>
 void edge_softmax_backward(int64_t n_rows, int64_t heads, const int64_t* rowptr,
                            const int64_t* eid, const T* g, const T* y, T* out, int threads) {
   for_rows_balanced(n_rows, rowptr, heads, threads, [&](int64_t r0, int64_t r1) {
+    std::vector<T> sv(static_cast<size_t>(heads));
+    T* __restrict s = sv.data();
     for (int64_t i = r0; i < r1; ++i) {
       const int64_t p0 = rowptr[i], p1 = rowptr[i + 1];
-      for (int64_t h = 0; h < heads; ++h) {
-        T s = 0;
-        for (int64_t p = p0; p < p1; ++p) {
-          const int64_t k = eid[p] * heads + h;
-          s += g[k] * y[k];
-        }
-        for (int64_t p = p0; p < p1; ++p) {
-          const int64_t k = eid[p] * heads + h;
-          out[k] = y[k] * (g[k] - s);
-        }
+      std::fill(s, s + heads, T(0));
+      for (int64_t p = p0; p < p1; ++p) {
+        const int64_t k = eid[p] * heads;
+        for (int64_t h = 0; h < heads; ++h) s[h] += g[k + h] * y[k + h];
+      }
+      for (int64_t p = p0; p < p1; ++p) {
+        const int64_t k = eid[p] * heads;
+        for (int64_t h = 0; h < heads; ++h) out[k + h] = y[k + h] * (g[k + h] - s[h]);
       }
     }
   });
