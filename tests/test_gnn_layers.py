@@ -198,6 +198,10 @@ def test_bad_inputs_raise_clearly():
         F.spmm(fastdl.tensor([[0, 1], [1, 0]]), fastdl.ones(2, 3), fastdl.ones(3))
     with pytest.raises(ValueError, match="edge_dim"):
         fastdl.nn.GATConv(3, 2, edge_dim=4)
+    with pytest.raises(ValueError, match="flow"):
+        fastdl.nn.GCNConv(3, 2, flow="target_to_source")
+    with pytest.raises(TypeError, match="unsupported"):
+        fastdl.nn.SAGEConv(3, 2, node_dim=1)
 
 
 def test_empty_graph():

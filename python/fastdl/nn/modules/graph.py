@@ -38,6 +38,18 @@ def _edges(edge_index, num_nodes, fn):
     return g.src, g.dst
 
 
+def _check_kwargs(name, kwargs, aggr=None):
+    """PyG's MessagePassing keyword arguments: only the defaults are supported."""
+    flow = kwargs.pop("flow", "source_to_target")
+    if flow != "source_to_target":
+        raise ValueError(f"{name}: only flow='source_to_target' is supported, got {flow!r}")
+    if aggr is not None and kwargs.get("aggr", aggr) != aggr:
+        raise ValueError(f"{name}: only aggr={aggr!r} is supported, got {kwargs['aggr']!r}")
+    kwargs.pop("aggr", None)
+    if kwargs:
+        raise TypeError(f"{name}: unsupported arguments {sorted(kwargs)}")
+
+
 def _x_of(x, fn):
     if not isinstance(x, Tensor):
         raise TypeError(f"{fn}: x must be a fastdl.Tensor, got {type(x).__name__}")
@@ -133,8 +145,7 @@ class GCNConv(Module):
         if add_self_loops and not normalize:
             raise ValueError("GCNConv does not support adding self-loops to the graph when no "
                              "on-the-fly normalization is applied")
-        if kwargs.get("aggr", "add") != "add":
-            raise ValueError(f"GCNConv: only aggr='add' is supported, got {kwargs['aggr']!r}")
+        _check_kwargs("GCNConv", kwargs, "add")
         self.in_channels, self.out_channels = in_channels, out_channels
         self.improved, self.cached = improved, cached
         self.add_self_loops, self.normalize = add_self_loops, normalize
@@ -208,6 +219,7 @@ class SAGEConv(Module):
             raise ValueError(f"SAGEConv: aggr must be 'mean', 'sum'/'add' or 'max', got {aggr!r}")
         if project:
             raise ValueError("SAGEConv: project=True is not supported")
+        _check_kwargs("SAGEConv", kwargs)
         self.in_channels, self.out_channels = in_channels, out_channels
         self.aggr, self.normalize, self.root_weight, self.project = aggr, normalize, root_weight, project
         self.lin_l = Linear(in_channels, out_channels, bias=bias)
@@ -266,6 +278,7 @@ class GATConv(Module):
                         heads=heads)
         if edge_dim is not None:
             raise ValueError("GATConv: edge_dim (edge features) is not supported")
+        _check_kwargs("GATConv", kwargs, "add")
         self.in_channels, self.out_channels, self.heads = in_channels, out_channels, heads
         self.concat, self.negative_slope, self.dropout = concat, negative_slope, dropout
         self.add_self_loops, self.edge_dim, self.fill_value = add_self_loops, edge_dim, fill_value
