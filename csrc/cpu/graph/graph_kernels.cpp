@@ -255,14 +255,15 @@ void max_take(int64_t n_rows, int64_t f, const int64_t* argmax, const T* src, T*
 
 // Each output element is written once (the edges of a row lie scattered in edge order: a
 // read-modify-write pass over them made threads fight over cache lines, 20x slower at 2 threads
-// than at 1), so the exponentials are computed twice: once for the sum, once for the output.
+// than at 1): the exponentials wait in a per-thread buffer in position order until the row's sum
+// is known.
 template <typename T>
 void edge_softmax_forward(int64_t n_rows, int64_t heads, const int64_t* rowptr, const int64_t* eid,
                           const T* logits, T* out, int threads) {
   // per row: the heads of an edge are adjacent, so each pass reads an edge's heads together
   // (a head-outer loop gathered every edge's cache line once per head)
   for_rows_balanced(n_rows, rowptr, heads, threads, [&](int64_t r0, int64_t r1) {
-    std::vector<T> mv(static_cast<size_t>(heads)), sv(static_cast<size_t>(heads));
+    std::vector<T> mv(static_cast<size_t>(heads)), sv(static_cast<size_t>(heads)), ev;
     T* __restrict m = mv.data();
     T* __restrict s = sv.data();
     for (int64_t i = r0; i < r1; ++i) {
@@ -273,15 +274,19 @@ void edge_softmax_forward(int64_t n_rows, int64_t heads, const int64_t* rowptr, 
         const T* l = logits + eid[p] * heads;
         for (int64_t h = 0; h < heads; ++h) m[h] = std::max(m[h], l[h]);
       }
+      // the row's exponentials in position order (this thread's buffer), then one write each
+      if (ev.size() < size_t((p1 - p0) * heads)) ev.resize(size_t((p1 - p0) * heads));
+      T* __restrict ex = ev.data();
       for (int64_t p = p0; p < p1; ++p) {
         const T* l = logits + eid[p] * heads;
-        for (int64_t h = 0; h < heads; ++h) s[h] += std::exp(l[h] - m[h]);
+        T* x = ex + (p - p0) * heads;
+        for (int64_t h = 0; h < heads; ++h) s[h] += (x[h] = std::exp(l[h] - m[h]));
       }
       for (int64_t h = 0; h < heads; ++h) s[h] = T(1) / s[h];
       for (int64_t p = p0; p < p1; ++p) {
-        const T* l = logits + eid[p] * heads;
+        const T* x = ex + (p - p0) * heads;
         T* o = out + eid[p] * heads;
-        for (int64_t h = 0; h < heads; ++h) o[h] = std::exp(l[h] - m[h]) * s[h];
+        for (int64_t h = 0; h < heads; ++h) o[h] = x[h] * s[h];
       }
     }
   });
