@@ -35,9 +35,9 @@ import numpy as np
 from fastdl import _C, backend
 from fastdl.autograd.op import Saved, defop
 from fastdl.functional._core import promote_pair
-from fastdl.nn.functional._checks import check_float, check_tensor
-from fastdl.nn.functional._graph import CSR, Graph, incidence
-from fastdl.tensor import Tensor, _wrap
+from fastdl.nn.functional._checks import check_float
+from fastdl.nn.functional._graph import Graph, incidence
+from fastdl.tensor import _wrap
 
 __all__ = ["spmm", "sddmm", "scatter", "edge_softmax", "global_add_pool", "global_mean_pool",
            "global_max_pool"]
@@ -429,6 +429,3 @@ def global_max_pool(x, batch=None, size=None):
     """
     return _pool(x, batch, size, "max", "global_max_pool")
 
-
-__all__ += []  # CSR / Graph stay internal (fastdl.nn.functional._graph)
-_ = (CSR, Tensor, check_tensor)
