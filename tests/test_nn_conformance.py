@@ -150,6 +150,11 @@ FUNCTIONAL_WITHOUT_OPINFO = {
        for kind in ("max", "adaptive_max") for d in (1, 2, 3)},
     "upsample": "torch's deprecated spelling of interpolate (whose samples run); "
                 "tests/test_interpolate.py",
+    **{name: "graph op (torch_geometric's, not torch's: no OpInfo); float64 samples against "
+             "torch formulas in tests/op_samples_graph.py, layers against PyG in "
+             "tests/test_gnn_layers.py"
+       for name in ("edge_softmax", "global_add_pool", "global_max_pool", "global_mean_pool",
+                    "scatter", "sddmm", "spmm")},
 }
 
 # fastdl.nn module classes without a ModuleInfo, and where they are covered instead.
@@ -173,6 +178,9 @@ MODULES_WITHOUT_MODULEINFO = {
     "Dropout1d": "no ModuleInfo in torch; tests/test_cnn_layers.py checks channel masks",
     "Dropout2d": "no ModuleInfo in torch; tests/test_cnn_layers.py checks channel masks",
     "Dropout3d": "no ModuleInfo in torch; tests/test_cnn_layers.py checks channel masks",
+    **{name: "a torch_geometric layer (no torch ModuleInfo); tests/test_gnn_layers.py checks it "
+             "against PyG 2.8 (state_dict, outputs, input and weight gradients)"
+       for name in ("GCNConv", "SAGEConv", "GATConv")},
     **{name: "no ModuleInfo in torch; tests/test_pooling.py / test_interpolate.py check the "
              "module against torch's" for name in ("MaxUnpool1d", "MaxUnpool2d", "MaxUnpool3d",
                                                    "Upsample", "UpsamplingNearest2d",

@@ -7,7 +7,8 @@ import pkgutil
 import sys
 
 # Modules a bench needs beyond fastdl's own dependencies, and the extra that installs them.
-_BENCH_EXTRA_MODULES = {"threadpoolctl": "bench", "torch": "bench", "cupy": "cuda"}
+_BENCH_EXTRA_MODULES = {"threadpoolctl": "bench", "torch": "bench", "cupy": "cuda",
+                        "torch_geometric": "bench"}
 
 
 def _bench_names():

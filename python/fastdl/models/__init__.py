@@ -6,6 +6,7 @@ from fastdl.models.bert import BERT, BERTConfig, bert_from_pretrained
 from fastdl.models.diffusion import GaussianDiffusion, beta_schedule
 from fastdl.models.flows import AffineCoupling, RealNVP
 from fastdl.models.gan import DCGANDiscriminator, DCGANGenerator, GANTrainer, gradient_penalty
+from fastdl.models.gnn import GAT, GCN, GraphClassifier, GraphSAGE
 from fastdl.models.gpt import GPT, GPTConfig
 from fastdl.models.lenet import LeNet5
 from fastdl.models.mlp import MLP
@@ -32,3 +33,4 @@ __all__ += ["DCGANDiscriminator", "DCGANGenerator", "GANTrainer", "GaussianDiffu
             "beta_schedule", "gradient_penalty", "sinusoidal_embedding"]
 # Transformer models (issue #12): ViT, T5
 __all__ += ["T5", "T5Config", "ViT", "relative_position_bucket", "t5_from_pretrained", "vit_b_16"]
+__all__ += ["GAT", "GCN", "GraphClassifier", "GraphSAGE"]  # graph neural networks (models/gnn.py)

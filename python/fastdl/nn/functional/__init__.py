@@ -6,6 +6,8 @@ from fastdl.nn.functional.attention import scaled_dot_product_attention
 from fastdl.nn.functional.conv import (conv1d, conv2d, conv3d, conv_transpose1d,
                                        conv_transpose2d, conv_transpose3d)
 from fastdl.nn.functional.dropout import dropout, dropout1d, dropout2d, dropout3d
+from fastdl.nn.functional.graph import (edge_softmax, global_add_pool, global_max_pool,
+                                        global_mean_pool, scatter, sddmm, spmm)
 from fastdl.nn.functional.linear import bilinear, linear
 from fastdl.nn.functional.loss import (binary_cross_entropy, binary_cross_entropy_with_logits,
                                        huber_loss, kl_div, l1_loss, mse_loss, smooth_l1_loss)
@@ -43,3 +45,6 @@ __all__ += ["adaptive_avg_pool1d", "adaptive_avg_pool2d", "adaptive_avg_pool3d",
             "interpolate", "max_pool1d", "max_pool1d_with_indices", "max_pool2d",
             "max_pool2d_with_indices", "max_pool3d", "max_pool3d_with_indices", "max_unpool1d",
             "max_unpool2d", "max_unpool3d", "upsample", "upsample_bilinear", "upsample_nearest"]
+# graph ops (nn/functional/graph.py, issue #13)
+__all__ += ["edge_softmax", "global_add_pool", "global_max_pool", "global_mean_pool", "scatter",
+            "sddmm", "spmm"]

@@ -5,6 +5,7 @@ from fastdl.nn.modules.container import ModuleDict, ModuleList, Sequential
 from fastdl.nn.modules.conv import (Conv1d, Conv2d, Conv3d, ConvTranspose1d, ConvTranspose2d,
                                     ConvTranspose3d)
 from fastdl.nn.modules.dropout import Dropout, Dropout1d, Dropout2d, Dropout3d
+from fastdl.nn.modules.graph import GATConv, GCNConv, SAGEConv
 from fastdl.nn.modules.linear import Bilinear, Flatten, Identity, Linear, Unflatten
 from fastdl.nn.modules.loss import (BCELoss, BCEWithLogitsLoss, CrossEntropyLoss, HuberLoss,
                                     KLDivLoss, L1Loss, MSELoss, MultiMarginLoss, NLLLoss,
@@ -54,3 +55,5 @@ __all__ += ["AdaptiveAvgPool1d", "AdaptiveAvgPool2d", "AdaptiveAvgPool3d", "Adap
 __all__ += ["KVCache", "LearnedPositionalEmbedding", "MultiheadAttention", "RotaryEmbedding",
             "SinusoidalPositionalEncoding", "Transformer", "TransformerDecoder",
             "TransformerDecoderLayer", "TransformerEncoder", "TransformerEncoderLayer"]
+# graph neural network layers (nn/modules/graph.py, issue #13)
+__all__ += ["GATConv", "GCNConv", "SAGEConv"]
