@@ -1,6 +1,7 @@
 #pragma once
-// Per-ISA entry points of the convolution; conv_kernels.cpp is compiled once per namespace below
-// (cmake/isa.cmake) and instantiated for float and double in each.
+// Per-ISA entry points of the convolution; conv_kernels.cpp (with the conv_*_kernels.cpp it
+// dispatches to) is compiled once per namespace below (cmake/isa.cmake) and instantiated for float
+// and double in each.
 #include "cpu/conv/conv.h"
 
 #define FASTDL_DECLARE_CONV_KERNELS(ns)                                                        \
