@@ -262,8 +262,19 @@ void for_each_batch_panel(const ConvGeometry& g, int threads, int workers, int64
   });
 }
 
-int batch_workers(const ConvGeometry& g, int threads) {
-  return threads > 1 && g.batch >= threads ? threads : 1;
+// Threads split the images among them (each running its panels alone) or, with one worker, all
+// work inside each panel's GEMM. Split images, each worker packs the whole weight matrix for
+// its GEMM; for the gradients at ResNet-18's 2 x 2 outputs (512 channels: 8 images x 4 = 32
+// columns per worker at 2 threads) that packing outweighs the product, and one worker with a
+// 2-thread GEMM is faster: layer4's 3 x 3 input gradient 2.2 vs 2.6 ms, weight gradient 2.2 vs
+// 3.8-5.3 ms (2 threads, medians, bench/NOTES.md). The forward (1 MiB panels: two panels of 8
+// images at 1 thread already) keeps splitting images (1.6 vs 1.8 ms there).
+constexpr int64_t kMinWorkerColumns = 64;
+int batch_workers(const ConvGeometry& g, int threads, Product product) {
+  if (threads <= 1 || g.batch < threads) return 1;
+  if (product != Product::forward && g.batch / threads * g.out_plane() < kMinWorkerColumns)
+    return 1;
+  return threads;
 }
 
 // im2col panel of images [n0, n0 + nb), group gi: image i at columns [i P, (i + 1) P).
@@ -294,7 +305,8 @@ template <typename T>
 void batched_forward(const ConvGeometry& g, const T* x, const T* w, const T* bias, T* out,
                      int threads) {
   const int64_t Kg = g.group_out(), R = g.patch(), K = g.out_channels, P = g.out_plane();
-  for_each_batch_panel<T>(g, threads, batch_workers(g, threads), kForwardPanelBytes,
+  for_each_batch_panel<T>(g, threads, batch_workers(g, threads, Product::forward),
+                          kForwardPanelBytes,
                           [&](int64_t, int64_t n0, int64_t nb, int64_t gi, const TapTable& tab,
                               T* col, T* stage, int gemm_threads) {
     const int64_t cols = nb * P;
@@ -316,7 +328,8 @@ void batched_backward_input(const ConvGeometry& g, const T* gout, const T* w, T*
                             int threads) {
   const int64_t Cg = g.group_in(), Kg = g.group_out(), R = g.patch();
   const int64_t C = g.in_channels, IP = g.in_plane(), P = g.out_plane();
-  for_each_batch_panel<T>(g, threads, batch_workers(g, threads), kInputPanelBytes,
+  for_each_batch_panel<T>(g, threads, batch_workers(g, threads, Product::input),
+                          kInputPanelBytes,
                           [&](int64_t, int64_t n0, int64_t nb, int64_t gi, const TapTable& tab,
                               T* col, T* stage, int gemm_threads) {
     const int64_t cols = nb * P;
@@ -335,7 +348,7 @@ template <typename T>
 void batched_backward_weight(const ConvGeometry& g, const T* x, const T* gout, T* gw,
                              int threads) {
   const int64_t Kg = g.group_out(), R = g.patch(), P = g.out_plane(), size = g.out_channels * R;
-  const int workers = batch_workers(g, threads);
+  const int workers = batch_workers(g, threads, Product::weight);
   std::unique_ptr<T[]> acc(workers > 1 ? new T[size_t((workers - 1) * size)] : nullptr);
   std::vector<int64_t> first(size_t(workers), -1);  // each worker's first image
   for (int w = 0; w < workers; ++w) first[size_t(w)] = g.batch * w / workers;
