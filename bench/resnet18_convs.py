@@ -1,6 +1,6 @@
 """ResNet-18 step's convolutions (batch 16, 64 x 64 input) timed alone at 1 and 2 threads,
 fastdl's _C conv functions vs torch's aten.convolution / convolution_backward (bench/NOTES.md,
-"## ResNet-18 step", session 7). Run: PYTHONPATH=python python bench/resnet18_convs.py"""
+"## ResNet-18 step", per-convolution 2-thread scaling). Run: PYTHONPATH=python python bench/resnet18_convs.py"""
 import sys, time, numpy as np, torch, fastdl
 from fastdl import _C
 N = 16
