@@ -229,15 +229,16 @@ def test_stepwise_and_loop_paths_match_torch(mode, path, monkeypatch):
     """Both CPU time-loop implementations on every feature: the per-step GEMM path (cells use it
     for their single step; FASTDL_RNN_STEPWISE=1 forces it on sequences) on a packed,
     bidirectional two-layer input, and the fused per-ISA loop (=0) on a single-step cell call;
-    "0-threads": the loop on two threads however small the step (each owns a share of the
-    hidden units and sums its own bias gradients)."""
+    "0-threads": the loop on two and three threads however small the step (each owns a share of
+    the hidden units, split at vector boundaries, and sums its own bias gradients)."""
     monkeypatch.setenv("FASTDL_RNN_STEPWISE", path[0])
     if path == "0-threads":
         monkeypatch.setenv("FASTDL_RNN_MIN_STEP_FLOPS", "0")
         old_threads = fastdl.get_num_threads()
-        fastdl.set_num_threads(2)
         try:
-            _stepwise_case(mode, 53)  # 3 slivers of 24 doubles (one an edge): both threads work
+            for threads, H in ((2, 53), (3, 70)):  # parts of 3-4 and 3 vectors of 8 doubles:
+                fastdl.set_num_threads(threads)  # whole slivers of 24 and narrow edge ones
+                _stepwise_case(mode, H)
         finally:
             fastdl.set_num_threads(old_threads)
         return

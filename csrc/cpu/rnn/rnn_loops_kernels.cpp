@@ -7,6 +7,7 @@
 #include <cstring>
 #include <memory>
 #include <utility>
+#include <vector>
 
 #ifdef _OPENMP
 #include <omp.h>
@@ -75,19 +76,20 @@ class RecurrentGemm {
   // B element (p, g * cols + j) at b[p * rs + (g * cols + j) * cs].
   RecurrentGemm(int64_t k, int64_t blocks, int64_t cols, const T* b, int64_t rs, int64_t cs,
                 int64_t max_rows, int threads)
-      : k_(k), blocks_(blocks), cols_(cols), slivers_(ceil_div(cols, NR)),
+      : k_(k), blocks_(blocks), cols_(cols), parts_(std::max(threads, 1)),
         kblocks_(ceil_div(k, KC)), kc_(ceil_div(k, kblocks_)),
         sstride_(packed_b_sliver_stride<T, NR>(kc_)), mr_(rows_per_panel(max_rows)),
-        panel_(int64_t(mr_) * kc_), apanels_(ceil_div(max_rows, mr_)),
-        packed_b_(cached_buffer<T>(0, blocks * slivers_ * kblocks_ * sstride_)),
-        packed_a_{cached_buffer<T>(1, kblocks_ * apanels_ * panel_),
-                  cached_buffer<T>(2, kblocks_ * apanels_ * panel_)} {
+        panel_(int64_t(mr_) * kc_), apanels_(ceil_div(max_rows, mr_)) {
+    partition();
+    packed_b_ = cached_buffer<T>(0, blocks * slivers_ * kblocks_ * sstride_);
+    packed_a_[0] = cached_buffer<T>(1, kblocks_ * apanels_ * panel_);
+    packed_a_[1] = cached_buffer<T>(2, kblocks_ * apanels_ * panel_);
     T* dst = packed_b_;
     const int64_t total = blocks * slivers_ * kblocks_;
 #pragma omp parallel for num_threads(threads) schedule(static) if (threads > 1)
     for (int64_t i = 0; i < total; ++i) {
       const int64_t kb = i % kblocks_, sl = i / kblocks_ % slivers_, g = i / kblocks_ / slivers_;
-      const int64_t j0 = sl * NR, nc = std::min<int64_t>(NR, cols - j0);
+      const int64_t j0 = start_[size_t(sl)], nc = start_[size_t(sl) + 1] - j0;
       const int64_t p0 = kb * kc_, kc = std::min(kc_, k - p0);
       pack_b<T, NR>(kc, nc, b + p0 * rs + (g * cols + j0) * cs, rs, cs, dst + i * sstride_);
     }
@@ -107,11 +109,13 @@ class RecurrentGemm {
     return std::max<int64_t>(1, gemm_config::Blocking<T>::NC / NR);
   }
 
-  // Thread t's slivers [s0, s1) of each block (and units [s0 * NR, min(cols, s1 * NR))).
+  // Thread t's slivers [s0, s1) of each block (and units [unit(s0), unit(s1))): the parts of
+  // the partition (one per thread the weights were packed for) that fall to thread t of nt.
   std::pair<int64_t, int64_t> share(int t, int nt) const {
-    return {slivers_ * t / nt, slivers_ * (t + 1) / nt};
+    const int64_t p0 = int64_t(parts_) * t / nt, p1 = int64_t(parts_) * (t + 1) / nt;
+    return {first_[size_t(p0)], first_[size_t(p1)]};
   }
-  int64_t unit(int64_t sliver) const { return std::min(cols_, sliver * NR); }
+  int64_t unit(int64_t sliver) const { return start_[size_t(sliver)]; }
 
   // Pack A's columns [p0, p1) (A element (i, p) at a[i * lda + p]) for rows [0, m) into buffer
   // `which`; rows past m of the last panel are zeros.
@@ -145,6 +149,25 @@ class RecurrentGemm {
   }
 
  private:
+  // The columns split into one part per thread at vector boundaries (as equal as vectors allow),
+  // each part cut into slivers of NR from its own start, the last one narrower: with hidden 512
+  // and 2 threads, 256 units each (5 x 48 + 16) instead of 5 and 6 whole slivers of the matrix
+  // (240 / 272 units, the second thread's 32-wide edge sliver costing a full one): the threads
+  // meet at each step's barrier at the same time.
+  void partition() {
+    constexpr int64_t kLanes = Simd<T>::kLanes;
+    const int64_t vectors = ceil_div(cols_, kLanes);
+    for (int64_t p = 0; p < parts_; ++p) {
+      first_.push_back(int64_t(start_.size()));
+      const int64_t u0 = std::min(cols_, kLanes * (vectors * p / parts_));
+      const int64_t u1 = std::min(cols_, kLanes * (vectors * (p + 1) / parts_));
+      for (int64_t j = u0; j < u1; j += NR) start_.push_back(j);
+    }
+    first_.push_back(int64_t(start_.size()));
+    slivers_ = int64_t(start_.size());
+    start_.push_back(cols_);  // sliver sl spans [start_[sl], start_[sl + 1])
+  }
+
   // BLIS's order within a step: slivers in groups of the GEMM's NC block (KC x NC packed B, the
   // part of L2 the GEMM gives it), and per group and k block every A panel (R x KC, in L1) meets
   // the whole group while the group stays in L2. (Sliver by sliver, the row panels took turns and
@@ -164,22 +187,27 @@ class RecurrentGemm {
           for (int64_t i0 = 0; i0 < m; i0 += R) {
             const int mr = int(std::min<int64_t>(R, m - i0));
             for (int64_t sl = q0; sl < q1; ++sl) {
-              const int64_t j0 = sl * NR;
+              const int64_t j0 = start_[size_t(sl)];
               const T* pb = packed_b_ + ((g * slivers_ + sl) * kblocks_ + kb) * sstride_;
               micro_kernel<T, R, NR>(kc, pk + (i0 / R) * panel_, pb,
                                      c + i0 * ldc + g * cols_ + j0, ldc, 1, mr,
-                                     int(std::min<int64_t>(NR, cols_ - j0)), T(1), b_kb);
+                                     int(start_[size_t(sl) + 1] - j0), T(1), b_kb);
             }
           }
         }
       }
   }
 
-  int64_t k_, blocks_, cols_, slivers_, kblocks_, kc_, sstride_;
+  int64_t k_, blocks_, cols_;
+  int parts_;
+  int64_t kblocks_, kc_, sstride_;
   int64_t sliver_group_ = sliver_group();
   int mr_;
   int64_t panel_, apanels_;
-  T* packed_b_;  // cached_buffer slots 0 (B), 1 and 2 (A, double buffered)
+  int64_t slivers_ = 0;
+  std::vector<int64_t> start_;  // first column of each sliver, then cols
+  std::vector<int64_t> first_;  // first sliver of each part, then slivers_
+  T* packed_b_;                 // cached_buffer slots 0 (B), 1 and 2 (A, double buffered)
   T* packed_a_[2];
 };
 

@@ -22,7 +22,10 @@ from __future__ import annotations
 
 import numpy as np
 
+import threading
+
 from fastdl import _C, backend
+from fastdl.autograd import grad_mode
 from fastdl.autograd.op import Saved, defop
 from fastdl.tensor import _wrap
 
@@ -34,11 +37,12 @@ class RnnSpec:
     lengths (int64 (batch,), decreasing, or None) and direction. Input order:
     x, w_ih, w_hh, [b_ih, b_hh], [w_hr], h0, [c0]."""
 
-    __slots__ = ("mode", "has_bias", "has_proj", "lengths", "reverse")
+    __slots__ = ("mode", "has_bias", "has_proj", "lengths", "reverse", "inference")
 
-    def __init__(self, mode, has_bias, has_proj, lengths, reverse):
+    def __init__(self, mode, has_bias, has_proj, lengths, reverse, inference=False):
         self.mode, self.has_bias, self.has_proj = mode, has_bias, has_proj
         self.lengths, self.reverse = lengths, reverse
+        self.inference = inference  # no backward will read the workspace
 
     def __repr__(self):
         return (f"<{self.mode} bias={self.has_bias} proj={self.has_proj} "
@@ -68,6 +72,29 @@ def _c(a):
     return np.ascontiguousarray(a)
 
 
+class _InferenceWorkspace(threading.local):
+    """The forward kernels' workspace (gate activations, previous states: 56 MiB for an LSTM at
+    T=128, B=32, H=512) when no backward will read it, kept per thread between calls: fresh
+    arrays cost page faults and the kernel's zeroing of every page, ~7% of an inference forward
+    (bench/NOTES.md, recurrent kernels). Thread-local, so concurrent inference in two Python
+    threads never shares one."""
+
+    def __init__(self):
+        self.arrays = {}
+
+    def get(self, slot, shape, dtype, inference):
+        if not inference:
+            return np.empty(shape, dtype)
+        a = self.arrays.get(slot)
+        size = int(np.prod(shape))
+        if a is None or a.dtype != dtype or a.size < size:
+            a = self.arrays[slot] = np.empty(size, dtype)
+        return a[:size].reshape(shape)
+
+
+_workspace = _InferenceWorkspace()
+
+
 # ---- forward ops ---------------------------------------------------------------------------
 def _sequence_forward(*arrays_and_args):
     *arrays, spec, saved = arrays_and_args
@@ -80,29 +107,33 @@ def _sequence_forward(*arrays_and_args):
     y = np.empty((T, B, out), dt)
     hT = np.empty((B, out), dt)
     lengths = spec.lengths
+
+    def work(slot, shape):
+        return _workspace.get(slot, shape, dt, spec.inference)
+
     if spec.mode == "lstm":
         cT = np.empty((B, H), dt)
-        gates = np.empty((T, B, 4 * H), dt)
-        cprev = np.empty((T, B, H), dt)
-        hprev = np.empty((T, B, out), dt)
-        hpre = np.empty((T, B, H), dt) if w_hr is not None else None
+        gates = work(0, (T, B, 4 * H))
+        cprev = work(1, (T, B, H))
+        hprev = work(2, (T, B, out))
+        hpre = work(3, (T, B, H)) if w_hr is not None else None
         _C.lstm_forward(x, w_ih, w_hh, b_ih, b_hh, w_hr, h0, c0, lengths, spec.reverse, y, hT, cT,
                         gates, cprev, hprev, hpre)
-        saved.values = (gates, cprev, hprev, hpre)
+        saved.values = None if spec.inference else (gates, cprev, hprev, hpre)
         return y, hT, cT
     if spec.mode == "gru":
-        gates = np.empty((T, B, 3 * H), dt)
-        hn = np.empty((T, B, H), dt)
-        hprev = np.empty((T, B, H), dt)
+        gates = work(0, (T, B, 3 * H))
+        hn = work(1, (T, B, H))
+        hprev = work(2, (T, B, H))
         _C.gru_forward(x, w_ih, w_hh, b_ih, b_hh, h0, lengths, spec.reverse, y, hT, gates, hn,
                        hprev)
-        saved.values = (gates, hn, hprev)
+        saved.values = None if spec.inference else (gates, hn, hprev)
         return y, hT
-    acts = np.empty((T, B, H), dt)
-    hprev = np.empty((T, B, H), dt)
+    acts = work(0, (T, B, H))
+    hprev = work(1, (T, B, H))
     _C.rnn_forward(spec.mode[4:], x, w_ih, w_hh, b_ih, b_hh, h0, lengths, spec.reverse, y, hT,
                    acts, hprev)
-    saved.values = (acts, hprev)
+    saved.values = None if spec.inference else (acts, hprev)
     return y, hT
 
 
@@ -342,9 +373,10 @@ for _name, _modes in (("lstm", ("lstm",)), ("gru", ("gru",)), ("rnn", ("rnn_tanh
 
 def sequence(mode, x, w_ih, w_hh, b_ih, b_hh, w_hr, h0, c0, lengths=None, reverse=False):
     """One layer, one direction over a time-major (steps, batch, input) x: (y, h_T[, c_T])."""
-    spec = RnnSpec(mode, b_ih is not None, w_hr is not None, lengths, reverse)
     inputs = (x, w_ih, w_hh) + ((b_ih, b_hh) if b_ih is not None else ()) + \
         ((w_hr,) if w_hr is not None else ()) + ((h0, c0) if mode == "lstm" else (h0,))
+    inference = not (grad_mode.state.enabled and any(t._requires_grad for t in inputs))
+    spec = RnnSpec(mode, b_ih is not None, w_hr is not None, lengths, reverse, inference)
     return _FORWARD_OPS[mode].apply(inputs, spec, Saved())
 
 
