@@ -224,20 +224,26 @@ def test_cells_match_torch(cls, batched):
 
 
 @pytest.mark.parametrize("mode", MODES)
-@pytest.mark.parametrize("path", ["1", "0", "0-threads"])
+@pytest.mark.parametrize("path", ["1", "0", "0-gemm", "0-threads"])
 def test_stepwise_and_loop_paths_match_torch(mode, path, monkeypatch):
     """Both CPU time-loop implementations on every feature: the per-step GEMM path (cells use it
     for their single step; FASTDL_RNN_STEPWISE=1 forces it on sequences) on a packed,
-    bidirectional two-layer input, and the fused per-ISA loop (=0) on a single-step cell call;
-    "0-threads": the loop on two and three threads however small the step (each owns a share of
-    the hidden units, split at vector boundaries, and sums its own bias gradients)."""
+    bidirectional two-layer input, and the fused per-ISA loop (=0) on a single-step cell call.
+    The loop projects the inputs itself a chunk of steps ahead ("0": chunks of 2 steps, so 3 per
+    sequence, reversed in the backward direction) or takes them from one GEMM beforehand
+    ("0-gemm"); "0-threads": the loop on two and three threads however small the step (each owns
+    a share of the hidden units, split at vector boundaries, and sums its own bias gradients),
+    chunks of 4 + 2 steps and of 1 step."""
     monkeypatch.setenv("FASTDL_RNN_STEPWISE", path[0])
+    monkeypatch.setenv("FASTDL_RNN_PROJECT_IN_LOOP", "0" if path == "0-gemm" else "1")
+    monkeypatch.setenv("FASTDL_RNN_CHUNK_ROWS", "8")
     if path == "0-threads":
         monkeypatch.setenv("FASTDL_RNN_MIN_STEP_FLOPS", "0")
         old_threads = fastdl.get_num_threads()
         try:
-            for threads, H in ((2, 53), (3, 70)):  # parts of 3-4 and 3 vectors of 8 doubles:
-                fastdl.set_num_threads(threads)  # whole slivers of 24 and narrow edge ones
+            for threads, H, rows in ((2, 53, "16"), (3, 70, "4")):  # parts of 3-4 and 3 vectors
+                fastdl.set_num_threads(threads)  # of 8 doubles: whole slivers of 24 and narrow
+                monkeypatch.setenv("FASTDL_RNN_CHUNK_ROWS", rows)  # edge ones
                 _stepwise_case(mode, H)
         finally:
             fastdl.set_num_threads(old_threads)

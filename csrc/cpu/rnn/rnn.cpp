@@ -100,6 +100,17 @@ int loop_threads(const RnnShape& s, int64_t gates, size_t elem_bytes) {
   return step_flops >= min_flops || weight_bytes >= min_bytes ? num_threads() : 1;
 }
 
+// Whether a time loop on `threads` threads projects the inputs itself, a chunk of steps ahead
+// (rnn_loops.h), or gets them from one GEMM over all steps beforehand: the loop when it runs on
+// every thread the GEMM would (the projections then meet their step in cache), the GEMM when
+// the loop runs on fewer (a small layer, one thread: the GEMM still uses them all).
+// FASTDL_RNN_PROJECT_IN_LOOP=0/1 forces either (read per call: measurements).
+bool project_in_loop(int threads) {
+  if (const char* env = std::getenv("FASTDL_RNN_PROJECT_IN_LOOP"); env && *env)
+    return env[0] == '1';
+  return threads >= num_threads();
+}
+
 // Per-step GEMM calls (and the gate kernels) instead of the fused per-ISA time loop. The loop
 // packs W_hh once per call to reuse it every step; a single step (a cell call: incremental
 // decoding) would pack the whole 4H x H matrix to use it once, where the GEMM streams it
@@ -256,12 +267,15 @@ void lstm_forward(const RnnShape& s, const T* x, const T* w_ih, const T* w_hh, c
   std::memcpy(hT, h0, sizeof(T) * size_t(B * P));  // the running states live in hT and cT
   std::memcpy(cT, c0, sizeof(T) * size_t(B * H));
   if (!w_hr && !stepwise(s)) {
-    // The loop adds the biases per step, in cache: filling the (steps, batch, 4H) buffer with
-    // them first and projecting with beta = 1 cost a write and a read of all of it.
-    project_inputs<T>(s.steps * B, NG, s.input, x, w_ih, nullptr, nullptr, gates);
+    // The loop adds the biases in cache: filling the (steps, batch, 4H) buffer with them first
+    // and projecting with beta = 1 cost a write and a read of all of it.
+    const int threads = loop_threads(s, 4, sizeof(T));
+    const bool in_loop = project_in_loop(threads);
+    if (!in_loop) project_inputs<T>(s.steps * B, NG, s.input, x, w_ih, nullptr, nullptr, gates);
     const std::vector<T> bias = summed_bias(NG, b_ih, b_hh);
-    loops_for<T>(active_isa()).lstm_fwd(s, act.data(), reverse, w_hh, data_or_null(bias), gates,
-                                        hT, cT, y, cprev, hprev, loop_threads(s, 4, sizeof(T)));
+    loops_for<T>(active_isa()).lstm_fwd(s, act.data(), reverse, w_hh, in_loop ? x : nullptr,
+                                        in_loop ? w_ih : nullptr, data_or_null(bias), gates, hT,
+                                        cT, y, cprev, hprev, threads);
     return;
   }
   project_inputs(s.steps * B, NG, s.input, x, w_ih, b_ih, b_hh, gates);
@@ -341,10 +355,15 @@ void gru_forward(const RnnShape& s, const T* x, const T* w_ih, const T* w_hh, co
                  T* gates, T* hn, T* hprev) {
   const std::vector<int64_t> act = active_rows(s, lengths);
   std::memcpy(hT, h0, sizeof(T) * size_t(s.batch * s.hidden));
-  if (!stepwise(s)) {  // b_ih added per step by the loop (see lstm_forward)
-    project_inputs<T>(s.steps * s.batch, 3 * s.hidden, s.input, x, w_ih, nullptr, nullptr, gates);
-    loops_for<T>(active_isa()).gru_fwd(s, act.data(), reverse, w_hh, b_ih, b_hh, gates, hn, hT,
-                                       y, hprev, loop_threads(s, 3, sizeof(T)));
+  if (!stepwise(s)) {  // b_ih added by the loop (see lstm_forward)
+    const int threads = loop_threads(s, 3, sizeof(T));
+    const bool in_loop = project_in_loop(threads);
+    if (!in_loop)
+      project_inputs<T>(s.steps * s.batch, 3 * s.hidden, s.input, x, w_ih, nullptr, nullptr,
+                        gates);
+    loops_for<T>(active_isa()).gru_fwd(s, act.data(), reverse, w_hh, in_loop ? x : nullptr,
+                                       in_loop ? w_ih : nullptr, b_ih, b_hh, gates, hn, hT, y,
+                                       hprev, threads);
     return;
   }
   project_inputs(s.steps * s.batch, 3 * s.hidden, s.input, x, w_ih, b_ih,
@@ -421,11 +440,15 @@ void rnn_forward(const RnnShape& s, bool relu, const T* x, const T* w_ih, const 
                  T* y, T* hT, T* acts, T* hprev) {
   const std::vector<int64_t> act = active_rows(s, lengths);
   std::memcpy(hT, h0, sizeof(T) * size_t(s.batch * s.hidden));
-  if (!stepwise(s)) {  // the biases added per step by the loop (see lstm_forward)
-    project_inputs<T>(s.steps * s.batch, s.hidden, s.input, x, w_ih, nullptr, nullptr, acts);
+  if (!stepwise(s)) {  // the biases added by the loop (see lstm_forward)
+    const int threads = loop_threads(s, 1, sizeof(T));
+    const bool in_loop = project_in_loop(threads);
+    if (!in_loop)
+      project_inputs<T>(s.steps * s.batch, s.hidden, s.input, x, w_ih, nullptr, nullptr, acts);
     const std::vector<T> bias = summed_bias(s.hidden, b_ih, b_hh);
-    loops_for<T>(active_isa()).rnn_fwd(s, relu, act.data(), reverse, w_hh, data_or_null(bias),
-                                       acts, hT, y, hprev, loop_threads(s, 1, sizeof(T)));
+    loops_for<T>(active_isa()).rnn_fwd(s, relu, act.data(), reverse, w_hh, in_loop ? x : nullptr,
+                                       in_loop ? w_ih : nullptr, data_or_null(bias), acts, hT, y,
+                                       hprev, threads);
     return;
   }
   project_inputs(s.steps * s.batch, s.hidden, s.input, x, w_ih, b_ih, b_hh, acts);

@@ -9,8 +9,10 @@
 // barrier, the recurrent product onto the owned units of the state gradient.
 //
 // Arrays as in rnn.h; `act[t]` = rows active at time t (a prefix, lengths decreasing). The
-// forward loops expect `gates`/`acts` to hold the input projections of every step, without
-// biases: they add `bias` (b_ih + b_hh; the GRU: b_ih) to each step's active rows (null: none);
+// forward loops compute the input projections x_t W_ih^T themselves, a chunk of steps at a time
+// just before the steps read them, into `gates`/`acts` (x and w_ih given), or expect them there
+// for every step (x and w_ih null: the caller projected with a GEMM on more threads than the
+// loop runs); either way they add `bias` (b_ih + b_hh; the GRU: b_ih; null: none);
 // the backward loops take the running state gradients dh (and dc) holding dhT (dcT) and leave dh0
 // (dc0) there, and write the pre-activation gradients of every step (zero past each length);
 // they add each step's column sums of those gradients (the bias gradients) into db (db_ih,
@@ -25,24 +27,24 @@
   namespace ns {                                                                               \
   template <typename T>                                                                        \
   void lstm_loop_forward(const RnnShape& s, const int64_t* act, bool reverse, const T* w_hh,   \
-                         const T* bias, T* gates, T* h, T* c, T* y, T* cprev, T* hprev,        \
-                         int threads);                                                         \
+                         const T* x, const T* w_ih, const T* bias, T* gates, T* h, T* c, T* y, \
+                         T* cprev, T* hprev, int threads);                                     \
   template <typename T>                                                                        \
   void lstm_loop_backward(const RnnShape& s, const int64_t* act, bool reverse, const T* w_hh,  \
                           const T* gates, const T* cprev, const T* dy, T* dh, T* dc, T* dg,    \
                           T* db, int threads);                                                 \
   template <typename T>                                                                        \
   void gru_loop_forward(const RnnShape& s, const int64_t* act, bool reverse, const T* w_hh,    \
-                        const T* b_ih, const T* b_hh, T* gates, T* hn, T* h, T* y, T* hprev,   \
-                        int threads);                                                          \
+                        const T* x, const T* w_ih, const T* b_ih, const T* b_hh, T* gates,     \
+                        T* hn, T* h, T* y, T* hprev, int threads);                             \
   template <typename T>                                                                        \
   void gru_loop_backward(const RnnShape& s, const int64_t* act, bool reverse, const T* w_hh,   \
                          const T* gates, const T* hn, const T* hprev, const T* dy, T* dh,      \
                          T* dgx, T* dgh, T* db_ih, T* db_hh, int threads);                     \
   template <typename T>                                                                        \
   void rnn_loop_forward(const RnnShape& s, bool relu, const int64_t* act, bool reverse,        \
-                        const T* w_hh, const T* bias, T* acts, T* h, T* y, T* hprev,           \
-                        int threads);                                                          \
+                        const T* w_hh, const T* x, const T* w_ih, const T* bias, T* acts,      \
+                        T* h, T* y, T* hprev, int threads);                                    \
   template <typename T>                                                                        \
   void rnn_loop_backward(const RnnShape& s, bool relu, const int64_t* act, bool reverse,       \
                          const T* w_hh, const T* acts, const T* dy, T* dh, T* dg, T* db,       \

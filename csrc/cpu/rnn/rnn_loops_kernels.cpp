@@ -6,6 +6,7 @@
 #include <cstdlib>
 #include <cstring>
 #include <memory>
+#include <optional>
 #include <utility>
 #include <vector>
 
@@ -53,8 +54,8 @@ class Aligned {
 // One sequence kernel runs per calling thread at a time; its team only reads and writes them.
 template <typename T>
 T* cached_buffer(int slot, int64_t n) {
-  static thread_local std::unique_ptr<Aligned<T>> buffers[3];
-  static thread_local int64_t sizes[3] = {0, 0, 0};
+  static thread_local std::unique_ptr<Aligned<T>> buffers[6];
+  static thread_local int64_t sizes[6] = {0, 0, 0, 0, 0, 0};
   if (sizes[slot] < n) {
     buffers[slot].reset();
     buffers[slot] = std::make_unique<Aligned<T>>(n);
@@ -74,16 +75,17 @@ class RecurrentGemm {
   static constexpr int64_t KC = gemm_config::Blocking<T>::KC;
 
   // B element (p, g * cols + j) at b[p * rs + (g * cols + j) * cs].
+  // `slots`: the first of the three cached buffers it uses (0 or 3: two instances at once).
   RecurrentGemm(int64_t k, int64_t blocks, int64_t cols, const T* b, int64_t rs, int64_t cs,
-                int64_t max_rows, int threads)
+                int64_t max_rows, int threads, int slots = 0)
       : k_(k), blocks_(blocks), cols_(cols), parts_(std::max(threads, 1)),
         kblocks_(ceil_div(k, KC)), kc_(ceil_div(k, kblocks_)),
         sstride_(packed_b_sliver_stride<T, NR>(kc_)), mr_(rows_per_panel(max_rows)),
         panel_(int64_t(mr_) * kc_), apanels_(ceil_div(max_rows, mr_)) {
     partition();
-    packed_b_ = cached_buffer<T>(0, blocks * slivers_ * kblocks_ * sstride_);
-    packed_a_[0] = cached_buffer<T>(1, kblocks_ * apanels_ * panel_);
-    packed_a_[1] = cached_buffer<T>(2, kblocks_ * apanels_ * panel_);
+    packed_b_ = cached_buffer<T>(slots, blocks * slivers_ * kblocks_ * sstride_);
+    packed_a_[0] = cached_buffer<T>(slots + 1, kblocks_ * apanels_ * panel_);
+    packed_a_[1] = cached_buffer<T>(slots + 2, kblocks_ * apanels_ * panel_);
     T* dst = packed_b_;
     const int64_t total = blocks * slivers_ * kblocks_;
 #pragma omp parallel for num_threads(threads) schedule(static) if (threads > 1)
@@ -207,7 +209,7 @@ class RecurrentGemm {
   int64_t slivers_ = 0;
   std::vector<int64_t> start_;  // first column of each sliver, then cols
   std::vector<int64_t> first_;  // first sliver of each part, then slivers_
-  T* packed_b_;                 // cached_buffer slots 0 (B), 1 and 2 (A, double buffered)
+  T* packed_b_;                 // cached_buffer slots + 0 (B), + 1 and + 2 (A, double buffered)
   T* packed_a_[2];
 };
 
@@ -288,32 +290,101 @@ void add_column_sums(int64_t n, int64_t ld, int64_t blocks, int64_t cols, int64_
   }
 }
 
+
+// The input projections x_t W_ih^T (+ bias) of the loop's steps, computed by the loop's own
+// threads a chunk of steps at a time, each on its own units (W_ih packed once per call and split
+// like W_hh), just before the steps read them. One GEMM over all steps before the loop wrote the
+// whole (steps, batch, gates) array (32 MiB for an LSTM at T=128, B=32, H=512) long before each
+// step read it back from memory: with each thread's 2 MiB of W_hh streaming through its L2
+// every step, those reads (the per-step bias add) stalled ~2.5 ms of a 70 ms forward. A chunk
+// is ~128 rows (steps x batch), enough rows for the micro-kernel to reuse each W_ih sliver; its
+// x rows are packed by all threads (each a range of input columns) at the end of the previous
+// chunk, before that step's barrier, so no barrier is added. Inactive (x null): the caller
+// projected every step beforehand and the loop adds the bias per step.
+template <typename T>
+class StepProjection {
+ public:
+  StepProjection(const RnnShape& s, bool reverse, int64_t blocks, const T* x, const T* w_ih,
+                 int threads)
+      : s_(s), reverse_(reverse), blocks_(blocks), x_(x), chunk_(chunk_steps(s)) {
+    if (x_)
+      rg_.emplace(s.input, blocks, s.hidden, w_ih, 1, s.input, chunk_ * s.batch, threads, 3);
+  }
+
+  bool active() const { return x_ != nullptr; }
+  bool starts_chunk(int64_t step) const { return step % chunk_ == 0 && step < s_.steps; }
+
+  // Thread t of nt packs its range of input columns of the x rows of the chunk starting at step.
+  void pack(int64_t step, int t, int nt) {
+    const auto [t0, n] = times(step);
+    const int64_t I = s_.input;
+    rg_->pack_columns(buffer(step), n * s_.batch, x_ + t0 * s_.batch * I, I, I * t / nt,
+                      I * (t + 1) / nt);
+  }
+
+  // gates of the chunk starting at step = x W_ih^T + bias, for the slivers [s0, s1) (units
+  // [j0, j1)) of every block.
+  void project(int64_t step, int64_t s0, int64_t s1, int64_t j0, int64_t j1, const T* bias,
+               T* gates) const {
+    const auto [t0, n] = times(step);
+    const int64_t ld = blocks_ * s_.hidden;
+    T* g = gates + t0 * s_.batch * ld;
+    rg_->multiply(buffer(step), n * s_.batch, s0, s1, g, ld, T(0));
+    add_bias(n * s_.batch, ld, blocks_, s_.hidden, j0, j1, bias, g);
+  }
+
+ private:
+  // Steps per chunk: ~128 rows; FASTDL_RNN_CHUNK_ROWS overrides (read per call, measurements).
+  static int64_t chunk_steps(const RnnShape& s) {
+    const char* env = std::getenv("FASTDL_RNN_CHUNK_ROWS");
+    const int64_t rows = env && *env ? std::max<int64_t>(1, std::atoll(env)) : 128;
+    return std::clamp<int64_t>(rows / std::max<int64_t>(s.batch, 1), 1,
+                               std::max<int64_t>(s.steps, 1));
+  }
+  int buffer(int64_t step) const { return int(step / chunk_ & 1); }
+  // The chunk's first time index and its number of steps (times run backward when reversed).
+  std::pair<int64_t, int64_t> times(int64_t step) const {
+    const int64_t n = std::min(chunk_, s_.steps - step);
+    return {reverse_ ? s_.steps - step - n : step, n};
+  }
+
+  const RnnShape& s_;
+  bool reverse_;
+  int64_t blocks_;
+  const T* x_;
+  int64_t chunk_;
+  std::optional<RecurrentGemm<T>> rg_;
+};
 }  // namespace
 
 // ---- LSTM ------------------------------------------------------------------------------------
 template <typename T>
 void lstm_loop_forward(const RnnShape& s, const int64_t* act, bool reverse, const T* w_hh,
-                       const T* bias, T* gates, T* h, T* c, T* y, T* cprev, T* hprev,
-                       int threads) {
+                       const T* x, const T* w_ih, const T* bias, T* gates, T* h, T* c, T* y,
+                       T* cprev, T* hprev, int threads) {
   const int64_t B = s.batch, H = s.hidden, NG = 4 * H;
   RecurrentGemm<T> rg(H, 4, H, w_hh, 1, H, B, threads);
+  StepProjection<T> proj(s, reverse, 4, x, w_ih, threads);
   team(threads, [&](int t, int nt) {
     const auto [s0, s1] = rg.share(t, nt);
     const int64_t j0 = rg.unit(s0), j1 = rg.unit(s1);
     rg.pack_columns(0, act[time_of(s, 0, reverse)], h, H, j0, j1);
+    if (proj.active()) proj.pack(0, t, nt);
     barrier();
     for (int64_t step = 0; step < s.steps; ++step) {
       const int64_t tt = time_of(s, step, reverse), nb = act[tt];
       const int buf = int(step & 1);
       T* g = gates + tt * B * NG;
+      if (proj.active() && proj.starts_chunk(step)) proj.project(step, s0, s1, j0, j1, bias, gates);
       copy_cols(nb, B, H, j0, j1, h, hprev + tt * B * H);
-      add_bias(nb, NG, 4, H, j0, j1, bias, g);
+      if (!proj.active()) add_bias(nb, NG, 4, H, j0, j1, bias, g);
       rg.multiply(buf, nb, s0, s1, g, NG, T(1));
       if (j1 > j0) lstm_gates_forward<T>(nb, j0, j1, H, g, c, cprev + tt * B * H, h);
       zero_tail(nb, B, H, 1, H, j0, j1, cprev + tt * B * H);
       copy_cols(nb, B, H, j0, j1, h, y + tt * B * H);
       if (step + 1 < s.steps)
         rg.pack_columns(buf ^ 1, act[time_of(s, step + 1, reverse)], h, H, j0, j1);
+      if (proj.active() && proj.starts_chunk(step + 1)) proj.pack(step + 1, t, nt);
       barrier();
     }
   });
@@ -369,26 +440,29 @@ void lstm_loop_backward(const RnnShape& s, const int64_t* act, bool reverse, con
 // ---- GRU -------------------------------------------------------------------------------------
 template <typename T>
 void gru_loop_forward(const RnnShape& s, const int64_t* act, bool reverse, const T* w_hh,
-                      const T* b_ih, const T* b_hh, T* gates, T* hn, T* h, T* y, T* hprev,
-                      int threads) {
+                      const T* x, const T* w_ih, const T* b_ih, const T* b_hh, T* gates, T* hn,
+                      T* h, T* y, T* hprev, int threads) {
   const int64_t B = s.batch, H = s.hidden, NG = 3 * H;
   RecurrentGemm<T> rg(H, 3, H, w_hh, 1, H, B, threads);
+  StepProjection<T> proj(s, reverse, 3, x, w_ih, threads);
   Aligned<T> gh_buf(B * NG);
   team(threads, [&](int t, int nt) {
     const auto [s0, s1] = rg.share(t, nt);
     const int64_t j0 = rg.unit(s0), j1 = rg.unit(s1);
     T* gh = gh_buf.get();
     rg.pack_columns(0, act[time_of(s, 0, reverse)], h, H, j0, j1);
+    if (proj.active()) proj.pack(0, t, nt);
     barrier();
     for (int64_t step = 0; step < s.steps; ++step) {
       const int64_t tt = time_of(s, step, reverse), nb = act[tt];
       const int buf = int(step & 1);
+      if (proj.active() && proj.starts_chunk(step)) proj.project(step, s0, s1, j0, j1, b_ih, gates);
       if (b_hh)
         for (int64_t r = 0; r < nb; ++r)
           for (int64_t g = 0; g < 3; ++g)
             std::memcpy(gh + r * NG + g * H + j0, b_hh + g * H + j0, sizeof(T) * size_t(j1 - j0));
       rg.multiply(buf, nb, s0, s1, gh, NG, b_hh ? T(1) : T(0));
-      add_bias(nb, NG, 3, H, j0, j1, b_ih, gates + tt * B * NG);
+      if (!proj.active()) add_bias(nb, NG, 3, H, j0, j1, b_ih, gates + tt * B * NG);
       T* hp = hprev + tt * B * H;
       T* hnt = hn + tt * B * H;
       if (j1 > j0) gru_gates_forward<T>(nb, j0, j1, H, gates + tt * B * NG, gh, hnt, h, hp);
@@ -397,6 +471,7 @@ void gru_loop_forward(const RnnShape& s, const int64_t* act, bool reverse, const
       copy_cols(nb, B, H, j0, j1, h, y + tt * B * H);
       if (step + 1 < s.steps)
         rg.pack_columns(buf ^ 1, act[time_of(s, step + 1, reverse)], h, H, j0, j1);
+      if (proj.active() && proj.starts_chunk(step + 1)) proj.pack(step + 1, t, nt);
       barrier();
     }
   });
@@ -429,27 +504,31 @@ void gru_loop_backward(const RnnShape& s, const int64_t* act, bool reverse, cons
 // ---- Elman RNN -------------------------------------------------------------------------------
 template <typename T>
 void rnn_loop_forward(const RnnShape& s, bool relu, const int64_t* act, bool reverse,
-                      const T* w_hh, const T* bias, T* acts, T* h, T* y, T* hprev,
-                      int threads) {
+                      const T* w_hh, const T* x, const T* w_ih, const T* bias, T* acts, T* h,
+                      T* y, T* hprev, int threads) {
   const int64_t B = s.batch, H = s.hidden;
   RecurrentGemm<T> rg(H, 1, H, w_hh, 1, H, B, threads);
+  StepProjection<T> proj(s, reverse, 1, x, w_ih, threads);
   team(threads, [&](int t, int nt) {
     const auto [s0, s1] = rg.share(t, nt);
     const int64_t j0 = rg.unit(s0), j1 = rg.unit(s1);
     rg.pack_columns(0, act[time_of(s, 0, reverse)], h, H, j0, j1);
+    if (proj.active()) proj.pack(0, t, nt);
     barrier();
     for (int64_t step = 0; step < s.steps; ++step) {
       const int64_t tt = time_of(s, step, reverse), nb = act[tt];
       const int buf = int(step & 1);
       T* a = acts + tt * B * H;
+      if (proj.active() && proj.starts_chunk(step)) proj.project(step, s0, s1, j0, j1, bias, acts);
       copy_cols(nb, B, H, j0, j1, h, hprev + tt * B * H);
-      add_bias(nb, H, 1, H, j0, j1, bias, a);
+      if (!proj.active()) add_bias(nb, H, 1, H, j0, j1, bias, a);
       rg.multiply(buf, nb, s0, s1, a, H, T(1));
       if (j1 > j0) rnn_gates_forward<T>(nb, j0, j1, H, relu, a, h);
       zero_tail(nb, B, H, 1, H, j0, j1, a);
       copy_cols(nb, B, H, j0, j1, h, y + tt * B * H);
       if (step + 1 < s.steps)
         rg.pack_columns(buf ^ 1, act[time_of(s, step + 1, reverse)], h, H, j0, j1);
+      if (proj.active() && proj.starts_chunk(step + 1)) proj.pack(step + 1, t, nt);
       barrier();
     }
   });
@@ -474,16 +553,17 @@ void rnn_loop_backward(const RnnShape& s, bool relu, const int64_t* act, bool re
 
 #define FASTDL_INSTANTIATE_RNN_LOOPS(T)                                                        \
   template void lstm_loop_forward<T>(const RnnShape&, const int64_t*, bool, const T*,          \
-                                     const T*, T*, T*, T*, T*, T*, T*, int);                   \
+                                     const T*, const T*, const T*, T*, T*, T*, T*, T*, T*,     \
+                                     int);                                                     \
   template void lstm_loop_backward<T>(const RnnShape&, const int64_t*, bool, const T*,         \
                                       const T*, const T*, const T*, T*, T*, T*, T*, int);      \
   template void gru_loop_forward<T>(const RnnShape&, const int64_t*, bool, const T*, const T*, \
-                                    const T*, T*, T*, T*, T*, T*, int);                        \
+                                    const T*, const T*, const T*, T*, T*, T*, T*, T*, int);    \
   template void gru_loop_backward<T>(const RnnShape&, const int64_t*, bool, const T*,          \
                                      const T*, const T*, const T*, const T*, T*, T*, T*, T*,   \
                                      T*, int);                                                 \
   template void rnn_loop_forward<T>(const RnnShape&, bool, const int64_t*, bool, const T*,     \
-                                    const T*, T*, T*, T*, T*, int);                            \
+                                    const T*, const T*, const T*, T*, T*, T*, T*, int);        \
   template void rnn_loop_backward<T>(const RnnShape&, bool, const int64_t*, bool, const T*,    \
                                      const T*, const T*, T*, T*, T*, int);
 FASTDL_INSTANTIATE_RNN_LOOPS(float)
