@@ -251,6 +251,46 @@ def test_stepwise_and_loop_paths_match_torch(mode, path, monkeypatch):
     _stepwise_case(mode)
 
 
+@pytest.mark.parametrize("mode", MODES)
+@pytest.mark.parametrize("packed", [False, True])
+def test_loop_split_by_batch_rows_matches_torch(mode, packed, monkeypatch):
+    """The time loops with each thread owning whole panels of batch rows for the whole sequence
+    (no barrier; the bias gradients summed per thread, then in thread order), at 2 and 3 threads,
+    unpacked (where it is chosen by itself) and forced onto packed lengths (threads whose rows
+    end early), with the inputs projected a chunk of steps ahead."""
+    monkeypatch.setenv("FASTDL_RNN_STEPWISE", "0")
+    monkeypatch.setenv("FASTDL_RNN_MIN_STEP_FLOPS", "0")
+    monkeypatch.setenv("FASTDL_RNN_PROJECT_IN_LOOP", "1")
+    monkeypatch.setenv("FASTDL_RNN_CHUNK_ROWS", "96")  # 2 steps of 48 rows per chunk
+    torch.manual_seed(1)
+    T, B, I, H = 5, 48, 3, 37  # 48 rows: whole panels of 8 (AVX-512) or 6 (AVX2) per thread
+    t_m, f_m = _twins(mode, I, H, 2, bidirectional=True)
+    rng = np.random.default_rng(9)
+    x, h0 = rng.standard_normal((T, B, I)), rng.standard_normal((4, B, H))
+    lengths = rng.integers(1, T + 1, B) if packed else None
+    old_threads = fastdl.get_num_threads()
+    try:
+        for split, threads in (("units", 2), ("rows", 2), ("rows", 3)):
+            monkeypatch.setenv("FASTDL_RNN_SPLIT", split)
+            fastdl.set_num_threads(threads)
+            tx, th, fx, fh = (lib.tensor(a, requires_grad=True) for lib in (torch, fastdl)
+                              for a in (x, h0))
+            t_in, f_in = tx, fx
+            if packed:
+                t_in = torch.nn.utils.rnn.pack_padded_sequence(tx, lengths, enforce_sorted=False)
+                f_in = frnn.pack_padded_sequence(fx, lengths, enforce_sorted=False)
+            hx_t = (th, th * 0.5) if mode == "lstm" else th
+            hx_f = (fh, fh * 0.5) if mode == "lstm" else fh
+            t_out, f_out = t_m(t_in, hx_t), f_m(f_in, hx_f)
+            if packed:  # tied lengths: torch's and our sorted orders of the packed rows differ
+                t_out = (torch.nn.utils.rnn.pad_packed_sequence(t_out[0])[0], t_out[1])
+                f_out = (frnn.pad_packed_sequence(f_out[0])[0], f_out[1])
+            _compare(t_out, f_out, [tx, th] + list(t_m.parameters()),
+                     [fx, fh] + list(f_m.parameters()), 1e-9, 1e-10)
+    finally:
+        fastdl.set_num_threads(old_threads)
+
+
 def _stepwise_case(mode, H=13):
     torch.manual_seed(0)
     t_m, f_m = _twins(mode, 3, H, 2, bidirectional=True)  # 13: an edge sliver (NR 24 in double)
