@@ -432,3 +432,55 @@ def test_kernel_bindings_validate():
                        h0, None, False, y, hT, acts, hp)
     with pytest.raises(ValueError, match="nonlinearity"):
         _C.rnn_forward("gelu", x, w_ih, w_hh, None, None, h0, None, False, y, hT, acts, hp)
+
+
+def test_workspace_pool_reuses_only_released_buffers():
+    """The RNN workspace pool hands a buffer out again only once nothing refers to it (a view
+    keeps it), prefers the smallest that fits, and past its limit hands out plain arrays."""
+    from fastdl.nn.functional.rnn import _WorkspacePool
+    pool = _WorkspacePool()
+    a = pool.take((4, 8), np.float32)
+    b = pool.take((4, 8), np.float32)
+    assert not np.shares_memory(a, b)
+    view = a[1:]
+    address = a.__array_interface__["data"][0]
+    del a
+    c = pool.take((4, 8), np.float32)
+    assert not np.shares_memory(c, view) and not np.shares_memory(c, b)
+    del view
+    d = pool.take((2, 3), np.float64)  # fits the released 128-byte buffer
+    assert d.__array_interface__["data"][0] == address and d.dtype == np.float64
+    pool.limit = sum(x.nbytes for x in pool.buffers)
+    e = pool.take((1000,), np.float32)  # nothing free fits, no room left: a plain array
+    assert e.base is None and len(pool.buffers) == 3
+    nc = np.arange(24.0).reshape(4, 6)[:, ::2]
+    np.testing.assert_array_equal(pool.contiguous(nc), nc)
+    assert pool.contiguous(c) is c
+
+
+@pytest.mark.parametrize("mode", ["LSTM", "GRU", "RNN"])
+def test_graphs_alive_at_once_keep_their_workspace(mode):
+    """Two forward graphs alive at once (the second built before the first's backward) and an
+    inference forward in between: each backward reads its own saved workspace."""
+    torch.manual_seed(3)
+    t_m = getattr(torch.nn, mode)(5, 11, 2, bidirectional=True).double()
+    f_m = getattr(fnn, mode)(5, 11, 2, bidirectional=True).to(np.float64)
+    f_m.load_state_dict({k: v.numpy().copy() for k, v in t_m.state_dict().items()})
+    rng = np.random.default_rng(4)
+    xs = [rng.standard_normal((7, 3, 5)) for _ in range(3)]
+    t_x = [torch.tensor(x, requires_grad=True) for x in xs[:2]]
+    f_x = [fastdl.tensor(x, requires_grad=True) for x in xs[:2]]
+    t_y = [t_m(x)[0] for x in t_x]
+    f_y = [f_m(x)[0] for x in f_x]
+    with fastdl.no_grad():
+        f_m(fastdl.tensor(xs[2]))
+    for ty, fy in zip(reversed(t_y), reversed(f_y)):
+        np.testing.assert_allclose(fy.detach().numpy(), ty.detach().numpy(), rtol=1e-10,
+                                   atol=1e-12)
+        (ty * ty).sum().backward()
+        (fy * fy).sum().backward()
+    for tx, fx in zip(t_x, f_x):
+        np.testing.assert_allclose(fx.grad.numpy(), tx.grad.numpy(), rtol=1e-9, atol=1e-11)
+    for (name, tp), fp in zip(t_m.named_parameters(), f_m.parameters()):
+        np.testing.assert_allclose(fp.grad.numpy(), tp.grad.numpy(), rtol=1e-9, atol=1e-11,
+                                   err_msg=name)

@@ -22,6 +22,7 @@ from __future__ import annotations
 
 import numpy as np
 
+import sys
 import threading
 
 from fastdl import _C, backend
@@ -72,27 +73,57 @@ def _c(a):
     return np.ascontiguousarray(a)
 
 
-class _InferenceWorkspace(threading.local):
-    """The forward kernels' workspace (gate activations, previous states: 56 MiB for an LSTM at
-    T=128, B=32, H=512) when no backward will read it, kept per thread between calls: fresh
-    arrays cost page faults and the kernel's zeroing of every page, ~7% of an inference forward
-    (bench/NOTES.md, recurrent kernels). Thread-local, so concurrent inference in two Python
-    threads never shares one."""
+def _refcounts(buffers):
+    return [sys.getrefcount(b) for b in buffers]
+
+
+# What _refcounts says of a buffer only its list refers to (measured, not assumed: interpreters
+# differ in the references a call's arguments and loop variables hold).
+_UNREFERENCED = _refcounts([np.empty(1, np.uint8)])[0]
+
+
+class _WorkspacePool(threading.local):
+    """The forward kernels' workspace arrays (gate activations, previous states: 56 MiB for an
+    LSTM at T=128, B=32, H=512), carved out of large buffers that are reused once nothing refers
+    to them any more: after an inference forward returns, or once the backward that read them has
+    released its graph. Fresh arrays of that size cost page faults and the kernel's zeroing of
+    every page (~7% of an inference forward, ~15% of a 2-layer bidirectional training step;
+    bench/NOTES.md, recurrent kernels), as they do without a caching allocator in PyTorch. A
+    buffer is free when the pool holds its only reference (a view keeps its base alive); a graph
+    kept alive keeps its buffers, and past `limit` bytes the pool hands out plain arrays.
+    Thread-local, so two Python threads never take the same buffer."""
+
+    limit = 1 << 29
 
     def __init__(self):
-        self.arrays = {}
+        self.buffers = []
 
-    def get(self, slot, shape, dtype, inference):
-        if not inference:
+    def take(self, shape, dtype):
+        dtype = np.dtype(dtype)
+        nbytes = int(np.prod(shape)) * dtype.itemsize
+        counts = _refcounts(self.buffers)
+        free = [b for b, n in zip(self.buffers, counts) if n == _UNREFERENCED and
+                b.nbytes >= nbytes]
+        if free:
+            buf = min(free, key=lambda b: b.nbytes)  # best fit
+        elif sum(b.nbytes for b in self.buffers) + nbytes <= self.limit:
+            buf = np.empty(nbytes, np.uint8)
+            self.buffers.append(buf)
+        else:
             return np.empty(shape, dtype)
-        a = self.arrays.get(slot)
-        size = int(np.prod(shape))
-        if a is None or a.dtype != dtype or a.size < size:
-            a = self.arrays[slot] = np.empty(size, dtype)
-        return a[:size].reshape(shape)
+        return buf[:nbytes].view(dtype).reshape(shape)
+
+    def contiguous(self, a):
+        """``a`` itself when C-contiguous, else a copy in a pooled array (a direction's slice of
+        a bidirectional layer's output gradient, read only by one backward kernel call)."""
+        if a.flags.c_contiguous:
+            return a
+        out = self.take(a.shape, a.dtype)
+        np.copyto(out, a)
+        return out
 
 
-_workspace = _InferenceWorkspace()
+_workspace = _WorkspacePool()
 
 
 # ---- forward ops ---------------------------------------------------------------------------
@@ -108,29 +139,29 @@ def _sequence_forward(*arrays_and_args):
     hT = np.empty((B, out), dt)
     lengths = spec.lengths
 
-    def work(slot, shape):
-        return _workspace.get(slot, shape, dt, spec.inference)
+    def work(shape):
+        return _workspace.take(shape, dt)
 
     if spec.mode == "lstm":
         cT = np.empty((B, H), dt)
-        gates = work(0, (T, B, 4 * H))
-        cprev = work(1, (T, B, H))
-        hprev = work(2, (T, B, out))
-        hpre = work(3, (T, B, H)) if w_hr is not None else None
+        gates = work((T, B, 4 * H))
+        cprev = work((T, B, H))
+        hprev = work((T, B, out))
+        hpre = work((T, B, H)) if w_hr is not None else None
         _C.lstm_forward(x, w_ih, w_hh, b_ih, b_hh, w_hr, h0, c0, lengths, spec.reverse, y, hT, cT,
                         gates, cprev, hprev, hpre)
         saved.values = None if spec.inference else (gates, cprev, hprev, hpre)
         return y, hT, cT
     if spec.mode == "gru":
-        gates = work(0, (T, B, 3 * H))
-        hn = work(1, (T, B, H))
-        hprev = work(2, (T, B, H))
+        gates = work((T, B, 3 * H))
+        hn = work((T, B, H))
+        hprev = work((T, B, H))
         _C.gru_forward(x, w_ih, w_hh, b_ih, b_hh, h0, lengths, spec.reverse, y, hT, gates, hn,
                        hprev)
         saved.values = None if spec.inference else (gates, hn, hprev)
         return y, hT
-    acts = work(0, (T, B, H))
-    hprev = work(1, (T, B, H))
+    acts = work((T, B, H))
+    hprev = work((T, B, H))
     _C.rnn_forward(spec.mode[4:], x, w_ih, w_hh, b_ih, b_hh, h0, lengths, spec.reverse, y, hT,
                    acts, hprev)
     saved.values = None if spec.inference else (acts, hprev)
@@ -205,11 +236,11 @@ def _unused_dx(x, xp=np):
 def _sequence_backward_forward(*arrays_and_args):
     *arrays, spec, saved, need_dx = arrays_and_args
     k = 1 + spec.n_state
-    grads = [_c(a) for a in arrays[:k]]
+    grads = [_workspace.contiguous(a) for a in arrays[:k]]
     x, w_ih, w_hh, b_ih, b_hh, w_hr, h0, c0 = (None if a is None else _c(a)
                                                for a in spec.split(arrays[k:]))
     lengths = spec.lengths
-    dx = np.empty_like(x) if need_dx else None
+    dx = _workspace.take(x.shape, x.dtype) if need_dx else None
     dw_ih, dw_hh = np.empty_like(w_ih), np.empty_like(w_hh)
     dh0 = np.empty_like(h0)
     G = w_ih.shape[0]
