@@ -109,6 +109,24 @@ def test_max_pool_2x2_fast_path(width, height, ceil_mode):
                  x, dtype)
 
 
+@pytest.mark.parametrize("width", [2, 3, 5, 32, 33, 34, 35, 36, 66, 67])
+@pytest.mark.parametrize("height", [2, 3, 8, 9])
+@pytest.mark.parametrize("ceil_mode", [False, True])
+def test_max_pool_3x3_stride2_pad1_fast_path(width, height, ceil_mode):
+    """3x3 / stride 2 / padding 1 (ResNet's stem pool) runs the SIMD path over the rows and
+    columns whose windows lie inside the input, 16 outputs at a time with a masked last group;
+    the padded first row and column and ceil_mode's last ones go the generic way. ReLU'd inputs
+    (ties between zeros), NaNs and -inf keep torch's first-maximum rule; values and indices."""
+    rng = np.random.default_rng(width * 10 + height)
+    x = np.maximum(rng.standard_normal((2, 3, height, width)), 0.0)
+    x[1, 2, height // 2, width // 2] = np.nan
+    x[0, 1, height - 1, :] = -np.inf
+    for dtype in (np.float32, np.float64):
+        run_both(lambda x: F.max_pool2d(x, 3, 2, 1, ceil_mode=ceil_mode, return_indices=True),
+                 lambda x: TF.max_pool2d(x, 3, 2, 1, ceil_mode=ceil_mode, return_indices=True),
+                 x, dtype)
+
+
 def test_max_pool_2x2_without_indices_matches_with():
     x = fastdl.Tensor(np.random.default_rng(3).standard_normal((3, 5, 10, 70)).astype(np.float32))
     plain = F.max_pool2d(x, 2)

@@ -165,6 +165,59 @@ void max2x2_row(const T* r0, int64_t IW, int64_t n, T* y, int64_t* ind, int64_t 
   }
 }
 
+// 3x3 / stride 2 / padding 1 (ResNet's and VGG-style stems), outputs [ow0, ow1) of one row whose
+// three input rows r0, r0 + IW, r0 + 2 IW all lie inside the plane, every window inside the row
+// (ow0 >= 1, ow1 <= IW / 2). The same tap order and rule as max_point; 16 outputs per
+// vector, the taps deinterleaved from two overlapping pairs of loads per row (masked at the row's
+// end). base = flat offset of r0[0] in the plane. Returns the first output it did not do.
+template <typename T>
+int64_t max3x3s2_row(const T* r0, int64_t IW, int64_t ow0, int64_t ow1, T* y, int64_t* ind,
+                     int64_t base) {
+#if defined(FASTDL_ISA_avx512)
+  if constexpr (sizeof(T) == 4) {
+    const __m512i even = _mm512_setr_epi32(0, 2, 4, 6, 8, 10, 12, 14, 16, 18, 20, 22, 24, 26,
+                                           28, 30);
+    const __m512i odd = _mm512_add_epi32(even, _mm512_set1_epi32(1));
+    const __m512i lane2 = _mm512_setr_epi64(0, 2, 4, 6, 8, 10, 12, 14);
+    auto load = [](const float* p, int64_t count) {
+      return _mm512_maskz_loadu_ps(__mmask16(count >= 16 ? 0xFFFF : (1u << std::max<int64_t>(count, 0)) - 1), p);
+    };
+    for (int64_t ow = ow0; ow < ow1; ow += 16) {
+      const int64_t lanes = std::min<int64_t>(16, ow1 - ow);
+      __m512 m = _mm512_set1_ps(-std::numeric_limits<float>::infinity());
+      __m512i k = _mm512_setzero_si512();
+      for (int r = 0; r < 3; ++r) {
+        const float* p = reinterpret_cast<const float*>(r0) + r * IW + 2 * ow - 1;
+        const __m512 a = load(p, 2 * lanes + 1), b = load(p + 16, 2 * lanes + 1 - 16);
+        const __m512 a1 = load(p + 1, 2 * lanes), b1 = load(p + 17, 2 * lanes - 16);
+        const __m512 taps[3] = {_mm512_permutex2var_ps(a, even, b),
+                                _mm512_permutex2var_ps(a, odd, b),
+                                _mm512_permutex2var_ps(a1, odd, b1)};
+        for (int j = 0; j < 3; ++j) {
+          const __mmask16 take = _mm512_cmp_ps_mask(taps[j], m, _CMP_GT_OQ) |
+                                 _mm512_cmp_ps_mask(taps[j], taps[j], _CMP_UNORD_Q);
+          m = _mm512_mask_mov_ps(m, take, taps[j]);
+          k = _mm512_mask_mov_epi32(k, take, _mm512_set1_epi32(int32_t(r * IW + j)));
+        }
+      }
+      const __mmask16 out = __mmask16(lanes >= 16 ? 0xFFFF : (1u << lanes) - 1);
+      _mm512_mask_storeu_ps(reinterpret_cast<float*>(y) + ow, out, m);
+      if (ind) {
+        const __m512i b0 = _mm512_add_epi64(_mm512_set1_epi64(base + 2 * ow - 1), lane2);
+        const __m512i b1 = _mm512_add_epi64(b0, _mm512_set1_epi64(16));
+        const __m512i lo = _mm512_cvtepi32_epi64(_mm512_castsi512_si256(k));
+        const __m512i hi = _mm512_cvtepi32_epi64(_mm512_extracti64x4_epi64(k, 1));
+        _mm512_mask_storeu_epi64(ind + ow, __mmask8(out), _mm512_add_epi64(b0, lo));
+        _mm512_mask_storeu_epi64(ind + ow + 8, __mmask8(out >> 8), _mm512_add_epi64(b1, hi));
+      }
+    }
+    return ow1;
+  }
+#endif
+  (void)r0, (void)IW, (void)ow1, (void)y, (void)ind, (void)base;
+  return ow0;
+}
+
 template <typename T>
 void max_pool_forward(const PoolShape& s, const T* x, T* y, int64_t* ind) {
   const int64_t OD = s.out[0], OH = s.out[1], OW = s.out[2], IH = s.in[1], IW = s.in[2];
@@ -174,6 +227,10 @@ void max_pool_forward(const PoolShape& s, const T* x, T* y, int64_t* ind) {
                        s.kernel[2] == 2 && s.stride[1] == 2 && s.stride[2] == 2 &&
                        s.padding[1] == 0 && s.padding[2] == 0 && s.dilation[1] == 1 &&
                        s.dilation[2] == 1 && IW < (int64_t(1) << 30);
+  const bool fast3x3s2 = s.kernel[0] == 1 && s.padding[0] == 0 && s.kernel[1] == 3 &&
+                         s.kernel[2] == 3 && s.stride[1] == 2 && s.stride[2] == 2 &&
+                         s.padding[1] == 1 && s.padding[2] == 1 && s.dilation[1] == 1 &&
+                         s.dilation[2] == 1 && 3 * IW < (int64_t(1) << 30);
 #pragma omp parallel for num_threads(threads_for(s.planes * in_plane)) schedule(dynamic, kRowChunk)
   for (int64_t r = 0; r < rows; ++r) {
     const int64_t p = r / (OD * OH), od = (r / OH) % OD, oh = r % OH;
@@ -189,6 +246,10 @@ void max_pool_forward(const PoolShape& s, const T* x, T* y, int64_t* ind) {
       const int64_t base = (wd.start * IH + 2 * oh) * IW;
       ow = std::min(OW, IW / 2);  // full windows; ceil_mode's last column goes the long way
       max2x2_row(xp + base, IW, ow, yr, ir, base);
+    } else if (fast3x3s2 && oh >= 1 && 2 * oh + 1 < IH && OW > 1) {
+      const int64_t base = (wd.start * IH + 2 * oh - 1) * IW;
+      max_point(s, xp, wd, wh, 0, yr, ir);  // the padded first column
+      ow = max3x3s2_row(xp + base, IW, 1, std::min(OW, IW / 2), yr, ir, base);
     }
     for (; ow < OW; ++ow) max_point(s, xp, wd, wh, ow, yr, ir);
   }
