@@ -39,17 +39,18 @@ cpu::RnnShape shape_of(const char* fn, const Arr& x, const Arr& w_ih, const Arr&
 template <typename T>
 void lstm_forward_t(const cpu::RnnShape& s, const Arr& x, const Arr& w_ih, const Arr& w_hh,
                     const T* b_ih, const T* b_hh, const T* w_hr, const Arr& h0, const Arr& c0,
-                    const int64_t* len, bool reverse, Arr& y, Arr& hT, Arr& cT, Arr& gates,
-                    Arr& cprev, Arr& hprev, T* hpre) {
+                    const int64_t* len, bool reverse, Arr& y, Arr& hT, Arr& cT, T* gates,
+                    T* cprev, T* hprev, T* hpre) {
   nb::gil_scoped_release release;
   cpu::lstm_forward<T>(s, cptr<T>(x), cptr<T>(w_ih), cptr<T>(w_hh), b_ih, b_hh, w_hr,
                        cptr<T>(h0), cptr<T>(c0), len, reverse, mptr<T>(y), mptr<T>(hT),
-                       mptr<T>(cT), mptr<T>(gates), mptr<T>(cprev), mptr<T>(hprev), hpre);
+                       mptr<T>(cT), gates, cprev, hprev, hpre);
 }
 
+// gates, cprev, hprev: the workspace a backward reads, all three or none (an inference call).
 void lstm_forward(Arr x, Arr w_ih, Arr w_hh, OptArr b_ih, OptArr b_hh, OptArr w_hr, Arr h0,
-                  Arr c0, OptArr lengths, bool reverse, Arr y, Arr hT, Arr cT, Arr gates,
-                  Arr cprev, Arr hprev, OptArr hpre) {
+                  Arr c0, OptArr lengths, bool reverse, Arr y, Arr hT, Arr cT, OptArr gates,
+                  OptArr cprev, OptArr hprev, OptArr hpre) {
   const char* fn = "lstm_forward";
   const int64_t out = w_hr ? int64_t(w_hh.shape(1)) : 0;
   const cpu::RnnShape s = shape_of(fn, x, w_ih, w_hh, 4, out);
@@ -63,9 +64,8 @@ void lstm_forward(Arr x, Arr w_ih, Arr w_hh, OptArr b_ih, OptArr b_hh, OptArr w_
   c.check(y, "y", {T_, B, P});
   c.check(hT, "hT", {B, P});
   c.check(cT, "cT", {B, H});
-  c.check(gates, "gates", {T_, B, 4 * H});
-  c.check(cprev, "cprev", {T_, B, H});
-  c.check(hprev, "hprev", {T_, B, P});
+  if (bool(gates) != bool(cprev) || bool(gates) != bool(hprev))
+    throw nb::value_error("lstm_forward: give the workspace gates, cprev, hprev all or none");
   if (bool(w_hr) != bool(hpre))
     throw nb::value_error("lstm_forward: hpre is needed exactly when w_hr is given");
   const int64_t* len = check_lengths(fn, lengths, T_, B);
@@ -74,12 +74,17 @@ void lstm_forward(Arr x, Arr w_ih, Arr w_hh, OptArr b_ih, OptArr b_hh, OptArr w_
     lstm_forward_t<double>(s, x, w_ih, w_hh, c.opt<double>(b_ih, "b_ih", {4 * H}),
                            c.opt<double>(b_hh, "b_hh", {4 * H}),
                            c.opt<double>(w_hr, "w_hr", {P, H}), h0, c0, len, reverse, y, hT, cT,
-                           gates, cprev, hprev,
+                           const_cast<double*>(c.opt<double>(gates, "gates", {T_, B, 4 * H})),
+                           const_cast<double*>(c.opt<double>(cprev, "cprev", {T_, B, H})),
+                           const_cast<double*>(c.opt<double>(hprev, "hprev", {T_, B, P})),
                            const_cast<double*>(c.opt<double>(hpre, "hpre", {T_, B, H})));
   else
     lstm_forward_t<float>(s, x, w_ih, w_hh, c.opt<float>(b_ih, "b_ih", {4 * H}),
                           c.opt<float>(b_hh, "b_hh", {4 * H}), c.opt<float>(w_hr, "w_hr", {P, H}),
-                          h0, c0, len, reverse, y, hT, cT, gates, cprev, hprev,
+                          h0, c0, len, reverse, y, hT, cT,
+                          const_cast<float*>(c.opt<float>(gates, "gates", {T_, B, 4 * H})),
+                          const_cast<float*>(c.opt<float>(cprev, "cprev", {T_, B, H})),
+                          const_cast<float*>(c.opt<float>(hprev, "hprev", {T_, B, P})),
                           const_cast<float*>(c.opt<float>(hpre, "hpre", {T_, B, H})));
 }
 

@@ -271,12 +271,21 @@ void lstm_forward(const RnnShape& s, const T* x, const T* w_ih, const T* w_hh, c
     // and projecting with beta = 1 cost a write and a read of all of it.
     const int threads = loop_threads(s, 4, sizeof(T));
     const bool in_loop = project_in_loop(threads);
+    // Inference (no workspace given): the gates of one chunk of steps in a ring that stays in
+    // cache, c_{t-1} and h_{t-1} not kept (48 MiB fewer written per call at T=128, B=32, H=512).
+    const int64_t ring = gates || !in_loop ? 0 : rnn_chunk_steps(s);
+    if (!gates) gates = scratch<T>(2, (ring ? ring : s.steps) * B * NG);
     if (!in_loop) project_inputs<T>(s.steps * B, NG, s.input, x, w_ih, nullptr, nullptr, gates);
     const std::vector<T> bias = summed_bias(NG, b_ih, b_hh);
     loops_for<T>(active_isa()).lstm_fwd(s, act.data(), reverse, w_hh, in_loop ? x : nullptr,
-                                        in_loop ? w_ih : nullptr, data_or_null(bias), gates, hT,
-                                        cT, y, cprev, hprev, threads);
+                                        in_loop ? w_ih : nullptr, data_or_null(bias), gates, ring,
+                                        hT, cT, y, cprev, hprev, threads);
     return;
+  }
+  std::vector<T> kept;  // the workspace of an inference call on this path (it is not saved)
+  if (!gates) {
+    kept.resize(size_t(s.steps * B * (NG + H + P)));
+    gates = kept.data(), cprev = gates + s.steps * B * NG, hprev = cprev + s.steps * B * H;
   }
   project_inputs(s.steps * B, NG, s.input, x, w_ih, b_ih, b_hh, gates);
   const GateKernels<T> k = gates_for<T>(active_isa());

@@ -27,7 +27,9 @@ struct RnnShape {
 };
 
 // LSTM workspace: gates (steps, batch, 4H), cprev (steps, batch, H), hprev (steps, batch, out),
-// hpre (steps, batch, H) only with a projection (out != hidden; else null).
+// hpre (steps, batch, H) only with a projection (out != hidden; else null). gates, cprev and
+// hprev all null: an inference call (nothing kept for a backward; the kernel uses its own
+// scratch, less of it).
 template <typename T>
 void lstm_forward(const RnnShape& s, const T* x, const T* w_ih, const T* w_hh, const T* b_ih,
                   const T* b_hh, const T* w_hr, const T* h0, const T* c0, const int64_t* lengths,

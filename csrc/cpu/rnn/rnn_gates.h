@@ -10,7 +10,7 @@
 #define FASTDL_DECLARE_RNN_GATES(ns)                                                           \
   namespace ns {                                                                               \
   /* g: pre-activations in, activations out (i, f, g, o). c: c_{t-1} in, c_t out. cprev:  */   \
-  /* copy of c_{t-1} (for backward), h: o * tanh(c_t).                                    */   \
+  /* copy of c_{t-1} (for backward; null: none), h: o * tanh(c_t).                       */   \
   template <typename T>                                                                        \
   void lstm_gates_forward(int64_t rows, int64_t j0, int64_t j1, int64_t H, T* g, T* c,         \
                           T* cprev, T* h);                                                     \

@@ -4,6 +4,7 @@
 // (it serves gradcheck, where accuracy matters more than speed).
 #include "cpu/rnn/rnn_gates.h"
 
+#include <algorithm>
 #include <cmath>
 #include <cstdint>
 
@@ -63,16 +64,14 @@ void lstm_gates_forward(int64_t rows, int64_t j0, int64_t j1, int64_t H, T* g, T
     T* gg = gi + 2 * H;
     T* go = gi + 3 * H;
     T* cr = c + r * H;
-    T* cp = cprev + r * H;
     T* hr = h + r * H;
+    if (cprev) std::copy(cr + j0, cr + j1, cprev + r * H + j0);  // null: nothing is saved
 #pragma omp simd
     for (int64_t j = j0; j < j1; ++j) {
       const T i = sigmoid<T>(gi[j]), f = sigmoid<T>(gf[j]), gt = tanh_<T>(gg[j]),
               o = sigmoid<T>(go[j]);
-      const T c0 = cr[j];
-      const T c1 = f * c0 + i * gt;
+      const T c1 = f * cr[j] + i * gt;
       gi[j] = i, gf[j] = f, gg[j] = gt, go[j] = o;
-      cp[j] = c0;
       cr[j] = c1;
       hr[j] = o * tanh_<T>(c1);
     }

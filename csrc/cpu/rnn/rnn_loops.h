@@ -18,17 +18,35 @@
 // they add each step's column sums of those gradients (the bias gradients) into db (db_ih,
 // db_hh), which the caller zeroes: summed while the step's gradients are in cache, not in a
 // separate pass over all of them.
-// LSTM without projection only (the projected LSTM runs in rnn.cpp).
+// LSTM without projection only (the projected LSTM runs in rnn.cpp). An inference LSTM forward
+// (nothing saved for a backward) passes cprev = hprev = null and `ring` = one chunk of steps:
+// gates then holds one chunk, time t's rows at (t mod ring) (0: every step, as saved). A chunk's
+// gates are read only by its own steps, and the next chunk is projected after the last of them.
+#include <algorithm>
 #include <cstdint>
+#include <cstdlib>
 
 #include "cpu/rnn/rnn.h"
+
+namespace fastdl::cpu {
+// Steps per chunk of the loops' own input projections: ~128 rows (steps x batch), enough for the
+// micro-kernel to reuse each W_ih sliver. Chunks are aligned to multiples of it in time, in
+// either direction, so an inference forward can keep its gates in a ring of one chunk (the
+// `ring` of lstm_loop_forward). FASTDL_RNN_CHUNK_ROWS overrides the rows (read per call).
+inline int64_t rnn_chunk_steps(const RnnShape& s) {
+  const char* env = std::getenv("FASTDL_RNN_CHUNK_ROWS");
+  const int64_t rows = env && *env ? std::max<int64_t>(1, std::atoll(env)) : 128;
+  return std::clamp<int64_t>(rows / std::max<int64_t>(s.batch, 1), 1,
+                             std::max<int64_t>(s.steps, 1));
+}
+}  // namespace fastdl::cpu
 
 #define FASTDL_DECLARE_RNN_LOOPS(ns)                                                           \
   namespace ns {                                                                               \
   template <typename T>                                                                        \
   void lstm_loop_forward(const RnnShape& s, const int64_t* act, bool reverse, const T* w_hh,   \
-                         const T* x, const T* w_ih, const T* bias, T* gates, T* h, T* c, T* y, \
-                         T* cprev, T* hprev, int threads);                                     \
+                         const T* x, const T* w_ih, const T* bias, T* gates, int64_t ring,     \
+                         T* h, T* c, T* y, T* cprev, T* hprev, int threads);                   \
   template <typename T>                                                                        \
   void lstm_loop_backward(const RnnShape& s, const int64_t* act, bool reverse, const T* w_hh,  \
                           const T* gates, const T* cprev, const T* dy, T* dh, T* dc, T* dg,    \

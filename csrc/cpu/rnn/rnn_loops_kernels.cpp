@@ -139,13 +139,13 @@ inline void sync(const Share& sh) {
 // ---- LSTM ------------------------------------------------------------------------------------
 template <typename T>
 void lstm_loop_forward(const RnnShape& s, const int64_t* act, bool reverse, const T* w_hh,
-                       const T* x, const T* w_ih, const T* bias, T* gates, T* h, T* c, T* y,
-                       T* cprev, T* hprev, int threads) {
+                       const T* x, const T* w_ih, const T* bias, T* gates, int64_t ring, T* h,
+                       T* c, T* y, T* cprev, T* hprev, int threads) {
   const int64_t B = s.batch, H = s.hidden, NG = 4 * H;
   const bool by_rows = split_by_rows<T>(s, act, threads);
   const int parts = by_rows ? 1 : threads;
   RecurrentGemm<T> rg(H, 4, H, w_hh, 1, H, B, threads, parts);
-  StepProjection<T> proj(s, reverse, 4, x, w_ih, threads, parts);
+  StepProjection<T> proj(s, reverse, 4, x, w_ih, threads, parts, ring);
   team(threads, [&](int t, int nt) {
     const Share sh = rg.share(t, nt, by_rows, B);
     const int64_t j0 = sh.j0, j1 = sh.j1, r0 = sh.r0, rows = sh.r1 - sh.r0;
@@ -156,16 +156,17 @@ void lstm_loop_forward(const RnnShape& s, const int64_t* act, bool reverse, cons
       const int64_t tt = time_of(s, step, reverse), nb = sh.rows(act[tt]);
       const int buf = int(step & 1);
       const int64_t at = tt * B + r0;  // this thread's first row of step tt
-      T* g = gates + at * NG;
+      T* g = gates + ((ring ? tt % ring : tt) * B + r0) * NG;
+      T* cp = cprev ? cprev + at * H : nullptr;
       if (proj.active() && proj.starts_chunk(step)) {
         if (by_rows) proj.pack(step, sh, t, nt);
         proj.project(step, sh, bias, gates);
       }
-      copy_cols(nb, rows, H, j0, j1, h + r0 * H, hprev + at * H);
+      if (hprev) copy_cols(nb, rows, H, j0, j1, h + r0 * H, hprev + at * H);
       if (!proj.active()) add_bias(nb, NG, 4, H, j0, j1, bias, g);
       rg.multiply(buf, nb, sh.s0, sh.s1, g, NG, T(1), sh.panel);
-      if (j1 > j0) lstm_gates_forward<T>(nb, j0, j1, H, g, c + r0 * H, cprev + at * H, h + r0 * H);
-      zero_tail(nb, rows, H, 1, H, j0, j1, cprev + at * H);
+      if (j1 > j0) lstm_gates_forward<T>(nb, j0, j1, H, g, c + r0 * H, cp, h + r0 * H);
+      if (cp) zero_tail(nb, rows, H, 1, H, j0, j1, cp);
       copy_cols(nb, rows, H, j0, j1, h + r0 * H, y + at * H);
       if (step + 1 < s.steps)
         rg.pack_columns(buf ^ 1, sh.rows(act[time_of(s, step + 1, reverse)]), h + r0 * H, H, j0,
@@ -369,8 +370,8 @@ void rnn_loop_backward(const RnnShape& s, bool relu, const int64_t* act, bool re
 
 #define FASTDL_INSTANTIATE_RNN_LOOPS(T)                                                        \
   template void lstm_loop_forward<T>(const RnnShape&, const int64_t*, bool, const T*,          \
-                                     const T*, const T*, const T*, T*, T*, T*, T*, T*, T*,     \
-                                     int);                                                     \
+                                     const T*, const T*, const T*, T*, int64_t, T*, T*, T*,    \
+                                     T*, T*, int);                                             \
   template void lstm_loop_backward<T>(const RnnShape&, const int64_t*, bool, const T*,         \
                                       const T*, const T*, const T*, T*, T*, T*, T*, int);      \
   template void gru_loop_forward<T>(const RnnShape&, const int64_t*, bool, const T*, const T*, \

@@ -16,6 +16,7 @@
 #include "cpu/gemm/gemm_config.h"
 #include "cpu/gemm/gemm_pack.h"
 #include "cpu/rnn/rnn.h"
+#include "cpu/rnn/rnn_loops.h"
 
 namespace fastdl::cpu::FASTDL_ISA {
 namespace {
@@ -264,16 +265,23 @@ class RecurrentGemm {
 template <typename T>
 class StepProjection {
  public:
+  // ring: the gates array holds the steps of `ring` times (t mod ring), or all of them (0).
   StepProjection(const RnnShape& s, bool reverse, int64_t blocks, const T* x, const T* w_ih,
-                 int threads, int parts)
-      : s_(s), reverse_(reverse), blocks_(blocks), x_(x), chunk_(chunk_steps(s)) {
+                 int threads, int parts, int64_t ring = 0)
+      : s_(s), reverse_(reverse), blocks_(blocks), x_(x), chunk_(rnn_chunk_steps(s)), ring_(ring) {
     if (x_)
       rg_.emplace(s.input, blocks, s.hidden, w_ih, 1, s.input, chunk_ * s.batch, threads, parts,
                   3);
   }
 
   bool active() const { return x_ != nullptr; }
-  bool starts_chunk(int64_t step) const { return step % chunk_ == 0 && step < s_.steps; }
+  // Whether the chunk of the time `step` reaches is first reached at that step.
+  bool starts_chunk(int64_t step) const {
+    if (step >= s_.steps) return false;
+    if (!reverse_) return step % chunk_ == 0;
+    const int64_t tt = s_.steps - 1 - step;
+    return tt == s_.steps - 1 || (tt + 1) % chunk_ == 0;
+  }
 
   // Packs this thread's part of the x rows of the chunk starting at step: by units its range of
   // input columns of every row, by rows all columns of its rows.
@@ -292,7 +300,7 @@ class StepProjection {
   void project(int64_t step, const Share& sh, const T* bias, T* gates) const {
     const auto [t0, n] = times(step);
     const int64_t ld = blocks_ * s_.hidden, B = s_.batch, b = sh.r1 - sh.r0;
-    T* g = gates + (t0 * B + sh.r0) * ld;
+    T* g = gates + ((ring_ ? t0 % ring_ : t0) * B + sh.r0) * ld;
     rg_->multiply(buffer(step), n * b, sh.s0, sh.s1, g, ld, T(0), first_panel(sh),
                   groups(sh, ld));
     for (int64_t i = 0; i < (sh.by_rows ? n : 1); ++i)
@@ -301,18 +309,13 @@ class StepProjection {
   }
 
  private:
-  // Steps per chunk: ~128 rows; FASTDL_RNN_CHUNK_ROWS overrides (read per call, measurements).
-  static int64_t chunk_steps(const RnnShape& s) {
-    const char* env = std::getenv("FASTDL_RNN_CHUNK_ROWS");
-    const int64_t rows = env && *env ? std::max<int64_t>(1, std::atoll(env)) : 128;
-    return std::clamp<int64_t>(rows / std::max<int64_t>(s.batch, 1), 1,
-                               std::max<int64_t>(s.steps, 1));
-  }
-  int buffer(int64_t step) const { return int(step / chunk_ & 1); }
-  // The chunk's first time index and its number of steps (times run backward when reversed).
+  int buffer(int64_t step) const { return int(times(step).first / chunk_ & 1); }
+  // The first time and the number of steps of the chunk the time `step` reaches lies in: times
+  // [k chunk, (k + 1) chunk) clipped to the sequence (so a ring of one chunk never wraps).
   std::pair<int64_t, int64_t> times(int64_t step) const {
-    const int64_t n = std::min(chunk_, s_.steps - step);
-    return {reverse_ ? s_.steps - step - n : step, n};
+    const int64_t tt = reverse_ ? s_.steps - 1 - step : step;
+    const int64_t t0 = tt / chunk_ * chunk_;
+    return {t0, std::min(chunk_, s_.steps - t0)};
   }
   // By rows, a thread's panels of every chunk: the same ones whatever the chunk's length, since
   // without barriers one thread may pack a later chunk while another still reads an earlier one.
@@ -327,7 +330,7 @@ class StepProjection {
   bool reverse_;
   int64_t blocks_;
   const T* x_;
-  int64_t chunk_;
+  int64_t chunk_, ring_;
   std::optional<RecurrentGemm<T>> rg_;
 };
 

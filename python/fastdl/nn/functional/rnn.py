@@ -144,9 +144,9 @@ def _sequence_forward(*arrays_and_args):
 
     if spec.mode == "lstm":
         cT = np.empty((B, H), dt)
-        gates = work((T, B, 4 * H))
-        cprev = work((T, B, H))
-        hprev = work((T, B, out))
+        gates = cprev = hprev = None  # inference: the kernel keeps less, in its own scratch
+        if not spec.inference:
+            gates, cprev, hprev = work((T, B, 4 * H)), work((T, B, H)), work((T, B, out))
         hpre = work((T, B, H)) if w_hr is not None else None
         _C.lstm_forward(x, w_ih, w_hh, b_ih, b_hh, w_hr, h0, c0, lengths, spec.reverse, y, hT, cT,
                         gates, cprev, hprev, hpre)
