@@ -25,13 +25,15 @@ constexpr int lanes() {
 }
 
 // Element-wise work is split into chunks of this many elements per thread task, and an extra
-// thread is used only for each kMinPerThread elements (4 MB of floats): smaller arrays run on the
-// calling thread. These kernels stream memory, which one core nearly saturates here, and an
-// OpenMP region waits for its slowest thread: on this shared 2-vCPU VM under load a 131k-element
-// ReLU took 6.5 ms at 2 threads and 0.1 ms at 1, and in the ResNet-18 step at 2 threads the
-// ReLU/batch-norm kernels on <= 1M-element activations cost 3 ms a call with a 128k threshold.
+// thread is used only for each kMinPerThread elements (256 KiB of floats): smaller arrays run on
+// the calling thread, where a parallel region would cost more than it saves. The threshold was
+// 1M elements while this VM was shared with heavy load (a 131k-element ReLU took 6.5 ms at 2
+// threads and 0.1 ms at 1 when a thread was descheduled); on a quiet machine that left every
+// batch norm of the ResNet-18 step at 64 x 64 (<= 1M elements) on one thread while the other
+// waited: in-process A/B of the step at 2 threads, medians of 12, 119.4 / 123.3 ms at 1M,
+// 112.2 at 128k, 113.5 at 64k, 110.8 / 114.0 at 32k, 112.1 at 16k (bench/NOTES.md).
 constexpr int64_t kChunk = 1 << 15;
-constexpr int64_t kMinPerThread = 1 << 20;
+constexpr int64_t kMinPerThread = 1 << 16;
 
 int threads_for(int64_t elements, int threads) {
   const int64_t useful = elements / kMinPerThread;
