@@ -87,10 +87,11 @@ int64_t packed_size(const ConvGeometry& g) {
 template <typename T>
 T* packed_storage(size_t slot, int64_t count);
 
-// The weights in the forward's packed layout (pack_weight_slivers, conv_padded_rows_kernels.cpp).
+// The weights in the forward's packed layout (pack_weight_slivers, conv_padded_rows_kernels.cpp),
+// on up to `threads` threads.
 template <typename T>
 void pack_weight_slivers(const ConvGeometry& g, const T* w, int64_t gstride, int64_t kstride,
-                         const std::vector<int64_t>& roff, T* packed);
+                         const std::vector<int64_t>& roff, T* packed, int threads);
 
 // roff[r] = r: rows stored in order.
 inline std::vector<int64_t> identity_rows(int64_t R) {

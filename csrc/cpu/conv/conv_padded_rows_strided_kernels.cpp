@@ -47,7 +47,7 @@ bool strided_forward(const ConvGeometry& g, const T* x, const T* w, const T* bia
                 roff[size_t(r)] = c * KV + (t0 * g.kernel[1] + t1) * g.kernel[2] + t2;
               }
   T* packed = packed_storage<T>(0, packed_size<T>(t));
-  pack_weight_slivers<T>(t, w, Kg * Cg * KV, Cg * KV, roff, packed);
+  pack_weight_slivers<T>(t, w, Kg * Cg * KV, Cg * KV, roff, packed, threads);
   PaddedPlan<T> plan(t, PaddedGrid(t, t.pad), packed, bias, g.out_plane());
   plan.strided = &g;
   const ImageChunks chunks(g, plan.image_bytes(), threads);
@@ -124,7 +124,7 @@ bool padded_rows_backward_input_strided(const ConvGeometry& g, const T* gout, co
             }
         T* packed = packed_storage<T>(plans.size(), packed_size<T>(t));
         const int64_t TR = t.patch();
-        pack_weight_slivers<T>(t, wp.data(), Cg * TR, TR, identity_rows(TR), packed);
+        pack_weight_slivers<T>(t, wp.data(), Cg * TR, TR, identity_rows(TR), packed, threads);
         plans.emplace_back(t, std::move(grid), packed, static_cast<const T*>(nullptr), IP);
       }
   // One parallel region: each (image, group) task runs every phase (every input position is
