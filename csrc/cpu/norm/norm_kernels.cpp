@@ -166,17 +166,28 @@ void batch_norm_backward_train(int64_t n, int64_t c, int64_t s, const T* g, cons
   });
 }
 
+// The element-wise lambdas take their pointers by value as __restrict locals and vectorize with
+// `omp simd`: captured by reference inside an OpenMP region, GCC compiled the compare-and-select
+// loop as scalar code with a branch, and 2 threads took 2.4 ms on a 1M-element ReLU gradient
+// that 1 thread (the vectorized serial call) did in 0.15 ms.
 template <typename T>
 void relu_forward(int64_t count, const T* x, T* out, int threads) {
-  parallel_chunks(count, threads, [&](int64_t b, int64_t e) {
-    for (int64_t i = b; i < e; ++i) out[i] = x[i] < T(0) ? T(0) : x[i];  // NaN stays NaN
+  parallel_chunks(count, threads, [=](int64_t b, int64_t e) {
+    const T* __restrict src = x;
+    T* __restrict dst = out;
+#pragma omp simd
+    for (int64_t i = b; i < e; ++i) dst[i] = src[i] < T(0) ? T(0) : src[i];  // NaN stays NaN
   });
 }
 
 template <typename T>
 void relu_backward(int64_t count, const T* g, const T* out, T* grad_in, int threads) {
-  parallel_chunks(count, threads, [&](int64_t b, int64_t e) {
-    for (int64_t i = b; i < e; ++i) grad_in[i] = out[i] <= T(0) ? T(0) : g[i];
+  parallel_chunks(count, threads, [=](int64_t b, int64_t e) {
+    const T* __restrict gs = g;
+    const T* __restrict os = out;
+    T* __restrict dst = grad_in;
+#pragma omp simd
+    for (int64_t i = b; i < e; ++i) dst[i] = os[i] <= T(0) ? T(0) : gs[i];
   });
 }
 
@@ -186,26 +197,32 @@ void sgd_update(int64_t count, T* param, const T* grad, T* buf, double lr, doubl
                 int threads) {
   const T tlr = T(lr), mom = T(momentum), damp = T(1.0 - dampening), wd = T(weight_decay);
   const T sign = maximize ? T(-1) : T(1);
-  parallel_chunks(count, threads, [&](int64_t b, int64_t e) {
-    if (!buf) {
-      for (int64_t i = b; i < e; ++i) param[i] -= tlr * (sign * grad[i] + wd * param[i]);
+  parallel_chunks(count, threads, [=](int64_t b, int64_t e) {
+    T* __restrict p = param;
+    const T* __restrict gr = grad;
+    T* __restrict m = buf;
+    if (!m) {
+#pragma omp simd
+      for (int64_t i = b; i < e; ++i) p[i] -= tlr * (sign * gr[i] + wd * p[i]);
       return;
     }
     if (!first && !nesterov) {  // the common case as its own loop (vectorized as such)
       // in blocks of 2048: first the buffer (reads p, g, buf), then p from the buffer in L1
       for (int64_t b0 = b; b0 < e; b0 += 2048) {
         const int64_t e0 = std::min<int64_t>(e, b0 + 2048);
-        for (int64_t i = b0; i < e0; ++i)
-          buf[i] = mom * buf[i] + damp * (sign * grad[i] + wd * param[i]);
-        for (int64_t i = b0; i < e0; ++i) param[i] -= tlr * buf[i];
+#pragma omp simd
+        for (int64_t i = b0; i < e0; ++i) m[i] = mom * m[i] + damp * (sign * gr[i] + wd * p[i]);
+#pragma omp simd
+        for (int64_t i = b0; i < e0; ++i) p[i] -= tlr * m[i];
       }
       return;
     }
+#pragma omp simd
     for (int64_t i = b; i < e; ++i) {
-      const T d = sign * grad[i] + wd * param[i];
-      const T v = first ? d : mom * buf[i] + damp * d;
-      buf[i] = v;
-      param[i] -= tlr * (nesterov ? d + mom * v : v);
+      const T d = sign * gr[i] + wd * p[i];
+      const T v = first ? d : mom * m[i] + damp * d;
+      m[i] = v;
+      p[i] -= tlr * (nesterov ? d + mom * v : v);
     }
   });
 }
