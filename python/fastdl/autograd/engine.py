@@ -7,6 +7,7 @@ graph of the gradients themselves.
 """
 from __future__ import annotations
 
+import gc
 import weakref
 
 from fastdl.autograd.grad_mode import state as _grad_state
@@ -139,7 +140,25 @@ def _as_tensor_list(x, what):
 def run_backward(outputs, grad_outputs, retain_graph, create_graph, targets=None,
                  accumulate=True, allow_unused=False):
     """Propagate gradients from ``outputs``; accumulate into leaves' ``.grad`` and/or return the
-    gradients of ``targets`` (a list of tensors, for ``autograd.grad``)."""
+    gradients of ``targets`` (a list of tensors, for ``autograd.grad``).
+
+    Python's cyclic garbage collector is paused while it runs: a backward frees the graph by
+    reference counts (it leaves no cycles; tests/test_autograd_gc.py), so a collection triggered
+    by its allocations would only rescan the whole heap. With torch imported (~290k objects) a
+    full collection takes ~130 ms, and they came every ~17 ResNet-18 steps (~7 ms a step)."""
+    if gc.isenabled():
+        gc.disable()
+        try:
+            return _run_backward(outputs, grad_outputs, retain_graph, create_graph, targets,
+                                 accumulate, allow_unused)
+        finally:
+            gc.enable()
+    return _run_backward(outputs, grad_outputs, retain_graph, create_graph, targets,
+                         accumulate, allow_unused)
+
+
+def _run_backward(outputs, grad_outputs, retain_graph, create_graph, targets=None,
+                  accumulate=True, allow_unused=False):
     if retain_graph is None:
         retain_graph = create_graph
     grad_outputs = list(grad_outputs) if grad_outputs is not None else [None] * len(outputs)
