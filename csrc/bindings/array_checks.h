@@ -5,6 +5,7 @@
 #include <nanobind/ndarray.h>
 
 #include <cstdint>
+#include <optional>
 #include <sstream>
 #include <string>
 #include <vector>
@@ -81,6 +82,27 @@ inline bool may_overlap(const nb::ndarray<>& a, const nb::ndarray<>& b) {
   auto [a0, a1] = byte_extent(a);
   auto [b0, b1] = byte_extent(b);
   return a0 <= a1 && b0 <= b1 && a0 <= b1 && b0 <= a1;
+}
+
+// A ValueError "fn: what".
+[[noreturn]] inline void fail(const char* fn, const std::string& what) {
+  throw nb::value_error((std::string(fn) + ": " + what).c_str());
+}
+
+// Refuses an output that may share memory with an input (`what` names the input).
+inline void no_overlap(const nb::ndarray<>& out, const nb::ndarray<>& in, const char* fn,
+                       const char* what) {
+  if (may_overlap(out, in)) fail(fn, std::string("the output overlaps ") + what);
+}
+
+// An array's data as T*; an absent optional array gives null.
+template <typename T>
+T* ptr(const nb::ndarray<>& a) {
+  return static_cast<T*>(a.data());
+}
+template <typename T>
+T* ptr(const std::optional<nb::ndarray<>>& a) {
+  return a ? static_cast<T*>(a->data()) : nullptr;
 }
 
 }  // namespace fastdl::bind

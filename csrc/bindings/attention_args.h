@@ -98,8 +98,6 @@ inline void check_out(const nb::ndarray<>& a, FloatType dtype, std::initializer_
 }
 
 template <typename T>
-const T* ptr(const nb::ndarray<>& a) { return static_cast<const T*>(a.data()); }
-template <typename T>
 T* mut(const nb::ndarray<>& a) { return static_cast<T*>(a.data()); }
 
 // Every check of attention_forward's arguments; returns the problem.

@@ -27,10 +27,6 @@ std::string ints_str(const Ints& v) {
   return s + "]";
 }
 
-[[noreturn]] void fail(const char* fn, const std::string& what) {
-  throw nb::value_error((std::string(fn) + ": " + what).c_str());
-}
-
 void require_contiguous(const nb::ndarray<>& a, const char* fn, const char* name) {
   for (size_t i = 0; i < a.ndim(); ++i)
     if (a.shape(i) == 0) return;  // empty: nothing is read or written

@@ -19,9 +19,6 @@ namespace {
 using Array = nb::ndarray<>;
 using Opt = std::optional<nb::ndarray<>>;
 
-[[noreturn]] void fail(const char* fn, const std::string& what) {
-  throw nb::value_error((std::string(fn) + ": " + what).c_str());
-}
 
 int64_t numel(const Array& a) {
   int64_t n = 1;
@@ -60,18 +57,6 @@ void check_channels(const Array& a, int64_t c, const char* fn, const char* name)
                  shape_str(a));
 }
 
-void check_no_overlap(const Array& out, const Array& in, const char* fn, const char* what) {
-  if (may_overlap(out, in)) fail(fn, std::string("the output overlaps ") + what);
-}
-
-template <typename T>
-T* ptr(const Array& a) {
-  return static_cast<T*>(a.data());
-}
-template <typename T>
-T* ptr(const Opt& a) {
-  return a ? static_cast<T*>(a->data()) : nullptr;
-}
 
 // x (N, C, *) -> (N, C, S)
 void ncs(const Array& x, const char* fn, int64_t* n, int64_t* c, int64_t* s) {
@@ -94,13 +79,13 @@ void batch_norm_forward_train(Array x, Opt weight, Opt bias, Array out, Array me
   for (auto [a, name] : {std::pair{&mean, "mean"}, {&var, "var"}, {&invstd, "invstd"}}) {
     check(*a, fn, name, t);
     check_channels(*a, c, fn, name);
-    check_no_overlap(*a, x, fn, "x");
-    check_no_overlap(*a, out, fn, "out");
+    no_overlap(*a, x, fn, "x");
+    no_overlap(*a, out, fn, "out");
   }
   for (auto [a, name] : {std::pair{&weight, "weight"}, {&bias, "bias"}})
     if (*a) check(**a, fn, name, t), check_channels(**a, c, fn, name),
-            check_no_overlap(out, **a, fn, name);
-  check_no_overlap(out, x, fn, "x");
+            no_overlap(out, **a, fn, name);
+  no_overlap(out, x, fn, "x");
   if (!(eps >= 0)) fail(fn, "eps must be non-negative");
   nb::gil_scoped_release release;
   if (*t == FloatType::float64)
@@ -128,14 +113,14 @@ void batch_norm_backward_train(Array g, Array x, Array mean, Array invstd, Opt w
     check(*a, fn, name, t), check_channels(*a, c, fn, name);
   if (weight) check(*weight, fn, "weight", t), check_channels(*weight, c, fn, "weight");
   for (auto [a, name] : {std::pair{&sum_g, "sum_g"}, {&sum_gxhat, "sum_gxhat"}})
-    check_no_overlap(*a, g, fn, "grad"), check_no_overlap(*a, x, fn, "x");
+    no_overlap(*a, g, fn, "grad"), no_overlap(*a, x, fn, "x");
   if (grad_x) {
     check(*grad_x, fn, "grad_x", t);
     check_same_shape(x, *grad_x, fn, "grad_x");
     for (auto [a, name] : {std::pair{&g, "grad"}, {&x, "x"}, {&mean, "mean"},
                            {&invstd, "invstd"}, {&sum_g, "sum_g"}, {&sum_gxhat, "sum_gxhat"}})
-      check_no_overlap(*grad_x, *a, fn, name);
-    if (weight) check_no_overlap(*grad_x, *weight, fn, "weight");
+      no_overlap(*grad_x, *a, fn, name);
+    if (weight) no_overlap(*grad_x, *weight, fn, "weight");
   }
   nb::gil_scoped_release release;
   if (*t == FloatType::float64)
@@ -156,7 +141,7 @@ void relu_forward(Array x, Array out) {
   check(x, fn, "x", t);
   check(out, fn, "out", t);
   check_same_shape(x, out, fn, "out");
-  if (x.data() != out.data()) check_no_overlap(out, x, fn, "x");  // in place is fine
+  if (x.data() != out.data()) no_overlap(out, x, fn, "x");  // in place is fine
   nb::gil_scoped_release release;
   if (*t == FloatType::float64)
     cpu::relu_forward<double>(numel(x), ptr<double>(x), ptr<double>(out));
@@ -172,8 +157,8 @@ void relu_backward(Array g, Array out, Array grad_in) {
   check(grad_in, fn, "grad_in", t);
   check_same_shape(g, out, fn, "out");
   check_same_shape(g, grad_in, fn, "grad_in");
-  if (grad_in.data() != g.data()) check_no_overlap(grad_in, g, fn, "grad");
-  if (grad_in.data() != out.data()) check_no_overlap(grad_in, out, fn, "out");
+  if (grad_in.data() != g.data()) no_overlap(grad_in, g, fn, "grad");
+  if (grad_in.data() != out.data()) no_overlap(grad_in, out, fn, "out");
   nb::gil_scoped_release release;
   if (*t == FloatType::float64)
     cpu::relu_backward<double>(numel(g), ptr<double>(g), ptr<double>(out), ptr<double>(grad_in));
@@ -188,12 +173,12 @@ void sgd_update(Array param, Array grad, Opt buf, double lr, double momentum, do
   check(param, fn, "param", t);
   check(grad, fn, "grad", t);
   check_same_shape(param, grad, fn, "grad");
-  check_no_overlap(param, grad, fn, "grad");
+  no_overlap(param, grad, fn, "grad");
   if (buf) {
     check(*buf, fn, "buf", t);
     check_same_shape(param, *buf, fn, "buf");
-    check_no_overlap(*buf, param, fn, "param");
-    check_no_overlap(*buf, grad, fn, "grad");
+    no_overlap(*buf, param, fn, "param");
+    no_overlap(*buf, grad, fn, "grad");
   }
   nb::gil_scoped_release release;
   if (*t == FloatType::float64)

@@ -30,9 +30,9 @@ using Opt = std::optional<nb::ndarray<>>;
 template <class... P>
 struct Trailing {};
 
-[[noreturn]] inline void fail(const char* fn, const std::string& msg) {
-  throw nb::value_error((std::string(fn) + ": " + msg).c_str());
-}
+using bind::fail;  // array_checks.h, also as graph::fail for the binding files
+using bind::no_overlap;
+using bind::ptr;
 
 inline int64_t dim(const Array& a, size_t i) { return int64_t(a.shape(i)); }
 
@@ -96,18 +96,6 @@ inline void shape_is(const Array& a, std::initializer_list<int64_t> s, const cha
   }
 }
 
-inline void no_overlap(const Array& out, const Array& in, const char* fn, const char* what) {
-  if (may_overlap(out, in)) fail(fn, std::string("the output overlaps ") + what);
-}
-
-template <typename T>
-T* ptr(const Array& a) {
-  return static_cast<T*>(a.data());
-}
-template <typename T>
-T* ptr(const Opt& a) {
-  return a ? static_cast<T*>(a->data()) : nullptr;
-}
 
 // rowptr (n_rows + 1,) with n_rows from the caller; col/eid (P,); in host memory the ends of
 // rowptr are checked against P.
