@@ -486,13 +486,14 @@ def test_graphs_alive_at_once_keep_their_workspace(mode):
                                    err_msg=name)
 
 
+@pytest.mark.parametrize("mode", ["LSTM", "GRU"])
 @pytest.mark.parametrize("split,threads", [("units", 1), ("units", 2), ("rows", 2), ("rows", 3)])
 @pytest.mark.parametrize("packed", [False, True])
-def test_lstm_inference_forward_matches_torch(split, threads, packed, monkeypatch):
-    """An LSTM forward under no_grad keeps no workspace: the loop holds the gates of two chunks
-    of steps in a ring (chunks of 2 steps over 7, so it wraps, in both directions) and skips the
-    saved previous states; with a projection or a single step it runs on scratch instead. Outputs
-    and final states equal torch's."""
+def test_inference_forward_matches_torch(mode, split, threads, packed, monkeypatch):
+    """An LSTM or GRU forward under no_grad keeps no workspace: the loop holds the gates of one
+    chunk of steps in a ring (chunks of 2 steps over 7, so it wraps, in both directions) and
+    skips the saved states; with a projection or a single step it runs on scratch instead.
+    Outputs and final states equal torch's."""
     monkeypatch.setenv("FASTDL_RNN_STEPWISE", "0")
     monkeypatch.setenv("FASTDL_RNN_MIN_STEP_FLOPS", "0")
     monkeypatch.setenv("FASTDL_RNN_PROJECT_IN_LOOP", "1")
@@ -502,30 +503,35 @@ def test_lstm_inference_forward_matches_torch(split, threads, packed, monkeypatc
     rng = np.random.default_rng(11)
     x, h0 = rng.standard_normal((T, B, I)), rng.standard_normal((4, B, H))
     lengths = rng.integers(1, T + 1, B) if packed else None
+    lstm = mode == "LSTM"
     old_threads = fastdl.get_num_threads()
     try:
         fastdl.set_num_threads(threads)
-        for proj, steps in ((0, T), (0, 1), (13, T)):
+        for proj, steps in ((0, T), (0, 1)) + (((13, T),) if lstm else ()):
             torch.manual_seed(2)
-            t_m = torch.nn.LSTM(I, H, 2, bidirectional=True, proj_size=proj).double()
-            f_m = fnn.LSTM(I, H, 2, bidirectional=True, proj_size=proj).to(np.float64)
+            kw = {"proj_size": proj} if lstm else {}
+            t_m = getattr(torch.nn, mode)(I, H, 2, bidirectional=True, **kw).double()
+            f_m = getattr(fnn, mode)(I, H, 2, bidirectional=True, **kw).to(np.float64)
             f_m.load_state_dict({k: v.numpy().copy() for k, v in t_m.state_dict().items()})
             P = proj or H
-            hx = (h0[..., :P], h0 * 0.5)
+            hx = (h0[..., :P], h0 * 0.5) if lstm else (h0,)
             tx, fx = torch.tensor(x[:steps]), fastdl.tensor(x[:steps])
             t_in, f_in = tx, fx
             if packed:
                 ls = np.minimum(lengths, steps)
                 t_in = torch.nn.utils.rnn.pack_padded_sequence(tx, ls, enforce_sorted=False)
                 f_in = frnn.pack_padded_sequence(fx, ls, enforce_sorted=False)
+            t_hx = tuple(torch.tensor(a) for a in hx)
+            f_hx = tuple(fastdl.tensor(a) for a in hx)
             with torch.no_grad():
-                t_y, (t_h, t_c) = t_m(t_in, tuple(torch.tensor(a) for a in hx))
+                t_y, t_s = t_m(t_in, t_hx if lstm else t_hx[0])
             with fastdl.no_grad():
-                f_y, (f_h, f_c) = f_m(f_in, tuple(fastdl.tensor(a) for a in hx))
+                f_y, f_s = f_m(f_in, f_hx if lstm else f_hx[0])
             if packed:
                 t_y = torch.nn.utils.rnn.pad_packed_sequence(t_y)[0]
                 f_y = frnn.pad_packed_sequence(f_y)[0]
-            for a, b in ((f_y, t_y), (f_h, t_h), (f_c, t_c)):
+            t_s, f_s = (t_s, f_s) if lstm else ((t_s,), (f_s,))
+            for a, b in [(f_y, t_y)] + list(zip(f_s, t_s)):
                 np.testing.assert_allclose(a.numpy(), b.numpy(), rtol=1e-10, atol=1e-12)
     finally:
         fastdl.set_num_threads(old_threads)

@@ -145,15 +145,15 @@ void lstm_backward(Arr x, Arr w_ih, Arr w_hh, OptArr w_hr, OptArr lengths, bool 
 template <typename T>
 void gru_forward_t(const cpu::RnnShape& s, const Arr& x, const Arr& w_ih, const Arr& w_hh,
                    const T* b_ih, const T* b_hh, const Arr& h0, const int64_t* len, bool reverse,
-                   Arr& y, Arr& hT, Arr& gates, Arr& hn, Arr& hprev) {
+                   Arr& y, Arr& hT, T* gates, T* hn, T* hprev) {
   nb::gil_scoped_release release;
   cpu::gru_forward<T>(s, cptr<T>(x), cptr<T>(w_ih), cptr<T>(w_hh), b_ih, b_hh, cptr<T>(h0), len,
-                      reverse, mptr<T>(y), mptr<T>(hT), mptr<T>(gates), mptr<T>(hn),
-                      mptr<T>(hprev));
+                      reverse, mptr<T>(y), mptr<T>(hT), gates, hn, hprev);
 }
 
+// gates, hn, hprev: the workspace a backward reads, all three or none (an inference call).
 void gru_forward(Arr x, Arr w_ih, Arr w_hh, OptArr b_ih, OptArr b_hh, Arr h0, OptArr lengths,
-                 bool reverse, Arr y, Arr hT, Arr gates, Arr hn, Arr hprev) {
+                 bool reverse, Arr y, Arr hT, OptArr gates, OptArr hn, OptArr hprev) {
   const char* fn = "gru_forward";
   const cpu::RnnShape s = shape_of(fn, x, w_ih, w_hh, 3, 0);
   const int64_t T_ = s.steps, B = s.batch, H = s.hidden;
@@ -164,19 +164,22 @@ void gru_forward(Arr x, Arr w_ih, Arr w_hh, OptArr b_ih, OptArr b_hh, Arr h0, Op
   c.check(h0, "h0", {B, H});
   c.check(y, "y", {T_, B, H});
   c.check(hT, "hT", {B, H});
-  c.check(gates, "gates", {T_, B, 3 * H});
-  c.check(hn, "hn", {T_, B, H});
-  c.check(hprev, "hprev", {T_, B, H});
+  if (bool(gates) != bool(hn) || bool(gates) != bool(hprev))
+    throw nb::value_error("gru_forward: give the workspace gates, hn, hprev all or none");
   const int64_t* len = check_lengths(fn, lengths, T_, B);
   if (T_ == 0 || B == 0) throw nb::value_error("gru_forward: empty sequence or batch");
   if (c.dtype == nb::dtype<double>())
     gru_forward_t<double>(s, x, w_ih, w_hh, c.opt<double>(b_ih, "b_ih", {3 * H}),
-                          c.opt<double>(b_hh, "b_hh", {3 * H}), h0, len, reverse, y, hT, gates,
-                          hn, hprev);
+                          c.opt<double>(b_hh, "b_hh", {3 * H}), h0, len, reverse, y, hT,
+                          const_cast<double*>(c.opt<double>(gates, "gates", {T_, B, 3 * H})),
+                          const_cast<double*>(c.opt<double>(hn, "hn", {T_, B, H})),
+                          const_cast<double*>(c.opt<double>(hprev, "hprev", {T_, B, H})));
   else
     gru_forward_t<float>(s, x, w_ih, w_hh, c.opt<float>(b_ih, "b_ih", {3 * H}),
-                         c.opt<float>(b_hh, "b_hh", {3 * H}), h0, len, reverse, y, hT, gates, hn,
-                         hprev);
+                         c.opt<float>(b_hh, "b_hh", {3 * H}), h0, len, reverse, y, hT,
+                         const_cast<float*>(c.opt<float>(gates, "gates", {T_, B, 3 * H})),
+                         const_cast<float*>(c.opt<float>(hn, "hn", {T_, B, H})),
+                         const_cast<float*>(c.opt<float>(hprev, "hprev", {T_, B, H})));
 }
 
 template <typename T>

@@ -367,13 +367,22 @@ void gru_forward(const RnnShape& s, const T* x, const T* w_ih, const T* w_hh, co
   if (!stepwise(s)) {  // b_ih added by the loop (see lstm_forward)
     const int threads = loop_threads(s, 3, sizeof(T));
     const bool in_loop = project_in_loop(threads);
+    // Inference (no workspace given): a ring of one chunk of gates, no saved states (as the LSTM)
+    const int64_t ring = gates || !in_loop ? 0 : rnn_chunk_steps(s);
+    if (!gates) gates = scratch<T>(2, (ring ? ring : s.steps) * s.batch * 3 * s.hidden);
     if (!in_loop)
       project_inputs<T>(s.steps * s.batch, 3 * s.hidden, s.input, x, w_ih, nullptr, nullptr,
                         gates);
     loops_for<T>(active_isa()).gru_fwd(s, act.data(), reverse, w_hh, in_loop ? x : nullptr,
-                                       in_loop ? w_ih : nullptr, b_ih, b_hh, gates, hn, hT, y,
-                                       hprev, threads);
+                                       in_loop ? w_ih : nullptr, b_ih, b_hh, gates, ring, hn, hT,
+                                       y, hprev, threads);
     return;
+  }
+  std::vector<T> kept;  // the workspace of an inference call on this path (it is not saved)
+  if (!gates) {
+    kept.resize(size_t(s.steps * s.batch * 5 * s.hidden));
+    gates = kept.data(), hn = gates + s.steps * s.batch * 3 * s.hidden;
+    hprev = hn + s.steps * s.batch * s.hidden;
   }
   project_inputs(s.steps * s.batch, 3 * s.hidden, s.input, x, w_ih, b_ih,
                  static_cast<const T*>(nullptr), gates);

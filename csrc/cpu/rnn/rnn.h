@@ -43,7 +43,7 @@ void lstm_backward(const RnnShape& s, const T* x, const T* w_ih, const T* w_hh, 
                    T* dw_ih, T* dw_hh, T* db, T* dw_hr, T* dh0, T* dc0);
 
 // GRU workspace: gates (steps, batch, 3H) = r, z, n; hn (steps, batch, H) = W_hn h + b_hn;
-// hprev (steps, batch, H).
+// hprev (steps, batch, H). All three null: an inference call (as the LSTM's).
 template <typename T>
 void gru_forward(const RnnShape& s, const T* x, const T* w_ih, const T* w_hh, const T* b_ih,
                  const T* b_hh, const T* h0, const int64_t* lengths, bool reverse, T* y, T* hT,

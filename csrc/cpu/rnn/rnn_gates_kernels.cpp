@@ -119,9 +119,9 @@ void gru_gates_forward(int64_t rows, int64_t j0, int64_t j1, int64_t H, T* gx, c
     const T* hr_ = gh + r * 3 * H;
     const T* hz = hr_ + H;
     const T* hnn = hr_ + 2 * H;
-    T* hns = hn + r * H;
     T* hrow = h + r * H;
-    T* hp = hprev + r * H;
+    if (hn) std::copy(hnn + j0, hnn + j1, hn + r * H + j0);  // null: nothing is saved
+    if (hprev) std::copy(hrow + j0, hrow + j1, hprev + r * H + j0);
 #pragma omp simd
     for (int64_t j = j0; j < j1; ++j) {
       const T rg = sigmoid<T>(xr[j] + hr_[j]);
@@ -129,8 +129,6 @@ void gru_gates_forward(int64_t rows, int64_t j0, int64_t j1, int64_t H, T* gx, c
       const T n = tanh_<T>(xn[j] + rg * hnn[j]);
       const T h0 = hrow[j];
       xr[j] = rg, xz[j] = z, xn[j] = n;
-      hns[j] = hnn[j];
-      hp[j] = h0;
       hrow[j] = (T(1) - z) * n + z * h0;
     }
   }

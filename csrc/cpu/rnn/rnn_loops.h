@@ -18,8 +18,9 @@
 // they add each step's column sums of those gradients (the bias gradients) into db (db_ih,
 // db_hh), which the caller zeroes: summed while the step's gradients are in cache, not in a
 // separate pass over all of them.
-// LSTM without projection only (the projected LSTM runs in rnn.cpp). An inference LSTM forward
-// (nothing saved for a backward) passes cprev = hprev = null and `ring` = one chunk of steps:
+// LSTM without projection only (the projected LSTM runs in rnn.cpp). An inference LSTM or GRU
+// forward (nothing saved for a backward) passes the saved states (cprev, hprev; hn, hprev) null
+// and `ring` = one chunk of steps:
 // gates then holds one chunk, time t's rows at (t mod ring) (0: every step, as saved). A chunk's
 // gates are read only by its own steps, and the next chunk is projected after the last of them.
 #include <algorithm>
@@ -54,7 +55,7 @@ inline int64_t rnn_chunk_steps(const RnnShape& s) {
   template <typename T>                                                                        \
   void gru_loop_forward(const RnnShape& s, const int64_t* act, bool reverse, const T* w_hh,    \
                         const T* x, const T* w_ih, const T* b_ih, const T* b_hh, T* gates,     \
-                        T* hn, T* h, T* y, T* hprev, int threads);                             \
+                        int64_t ring, T* hn, T* h, T* y, T* hprev, int threads);               \
   template <typename T>                                                                        \
   void gru_loop_backward(const RnnShape& s, const int64_t* act, bool reverse, const T* w_hh,   \
                          const T* gates, const T* hn, const T* hprev, const T* dy, T* dh,      \

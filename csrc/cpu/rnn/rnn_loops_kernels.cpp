@@ -233,13 +233,13 @@ void lstm_loop_backward(const RnnShape& s, const int64_t* act, bool reverse, con
 // ---- GRU -------------------------------------------------------------------------------------
 template <typename T>
 void gru_loop_forward(const RnnShape& s, const int64_t* act, bool reverse, const T* w_hh,
-                      const T* x, const T* w_ih, const T* b_ih, const T* b_hh, T* gates, T* hn,
-                      T* h, T* y, T* hprev, int threads) {
+                      const T* x, const T* w_ih, const T* b_ih, const T* b_hh, T* gates,
+                      int64_t ring, T* hn, T* h, T* y, T* hprev, int threads) {
   const int64_t B = s.batch, H = s.hidden, NG = 3 * H;
   const bool by_rows = split_by_rows<T>(s, act, threads);
   const int parts = by_rows ? 1 : threads;
   RecurrentGemm<T> rg(H, 3, H, w_hh, 1, H, B, threads, parts);
-  StepProjection<T> proj(s, reverse, 3, x, w_ih, threads, parts);
+  StepProjection<T> proj(s, reverse, 3, x, w_ih, threads, parts, ring);
   Aligned<T> gh_buf(B * NG);
   team(threads, [&](int t, int nt) {
     const Share sh = rg.share(t, nt, by_rows, B);
@@ -252,6 +252,7 @@ void gru_loop_forward(const RnnShape& s, const int64_t* act, bool reverse, const
       const int64_t tt = time_of(s, step, reverse), nb = sh.rows(act[tt]);
       const int buf = int(step & 1);
       const int64_t at = tt * B + r0;
+      T* g = gates + ((ring ? tt % ring : tt) * B + r0) * NG;
       if (proj.active() && proj.starts_chunk(step)) {
         if (by_rows) proj.pack(step, sh, t, nt);
         proj.project(step, sh, b_ih, gates);
@@ -261,13 +262,12 @@ void gru_loop_forward(const RnnShape& s, const int64_t* act, bool reverse, const
           for (int64_t g = 0; g < 3; ++g)
             std::memcpy(gh + r * NG + g * H + j0, b_hh + g * H + j0, sizeof(T) * size_t(j1 - j0));
       rg.multiply(buf, nb, sh.s0, sh.s1, gh, NG, b_hh ? T(1) : T(0), sh.panel);
-      if (!proj.active()) add_bias(nb, NG, 3, H, j0, j1, b_ih, gates + at * NG);
-      T* hp = hprev + at * H;
-      T* hnt = hn + at * H;
-      if (j1 > j0)
-        gru_gates_forward<T>(nb, j0, j1, H, gates + at * NG, gh, hnt, h + r0 * H, hp);
-      zero_tail(nb, rows, H, 1, H, j0, j1, hp);
-      zero_tail(nb, rows, H, 1, H, j0, j1, hnt);
+      if (!proj.active()) add_bias(nb, NG, 3, H, j0, j1, b_ih, g);
+      T* hp = hprev ? hprev + at * H : nullptr;
+      T* hnt = hn ? hn + at * H : nullptr;
+      if (j1 > j0) gru_gates_forward<T>(nb, j0, j1, H, g, gh, hnt, h + r0 * H, hp);
+      if (hp) zero_tail(nb, rows, H, 1, H, j0, j1, hp);
+      if (hnt) zero_tail(nb, rows, H, 1, H, j0, j1, hnt);
       copy_cols(nb, rows, H, j0, j1, h + r0 * H, y + at * H);
       if (step + 1 < s.steps)
         rg.pack_columns(buf ^ 1, sh.rows(act[time_of(s, step + 1, reverse)]), h + r0 * H, H, j0,
@@ -375,7 +375,8 @@ void rnn_loop_backward(const RnnShape& s, bool relu, const int64_t* act, bool re
   template void lstm_loop_backward<T>(const RnnShape&, const int64_t*, bool, const T*,         \
                                       const T*, const T*, const T*, T*, T*, T*, T*, int);      \
   template void gru_loop_forward<T>(const RnnShape&, const int64_t*, bool, const T*, const T*, \
-                                    const T*, const T*, const T*, T*, T*, T*, T*, T*, int);    \
+                                    const T*, const T*, const T*, T*, int64_t, T*, T*, T*, T*, \
+                                    int);                                                      \
   template void gru_loop_backward<T>(const RnnShape&, const int64_t*, bool, const T*,          \
                                      const T*, const T*, const T*, const T*, T*, T*, T*, T*,   \
                                      T*, int);                                                 \

@@ -153,9 +153,9 @@ def _sequence_forward(*arrays_and_args):
         saved.values = None if spec.inference else (gates, cprev, hprev, hpre)
         return y, hT, cT
     if spec.mode == "gru":
-        gates = work((T, B, 3 * H))
-        hn = work((T, B, H))
-        hprev = work((T, B, H))
+        gates = hn = hprev = None  # inference: as the LSTM's
+        if not spec.inference:
+            gates, hn, hprev = work((T, B, 3 * H)), work((T, B, H)), work((T, B, H))
         _C.gru_forward(x, w_ih, w_hh, b_ih, b_hh, h0, lengths, spec.reverse, y, hT, gates, hn,
                        hprev)
         saved.values = None if spec.inference else (gates, hn, hprev)
