@@ -97,6 +97,18 @@ def test_relu_and_sgd_kernels(dtype, two_threads):
         ref_buf = d if ref_buf is None else 0.9 * ref_buf + d
         ref_p = ref_p - 0.1 * (d + 0.9 * ref_buf)
     np.testing.assert_allclose(p, ref_p, rtol=1e-5, atol=1e-6)
+    # the plain-momentum loop (blocks of 2048) and the no-buffer loop, on 2 threads too
+    p, buf = x[3:].copy(), np.empty_like(x[3:])
+    ref_p, ref_buf = p.astype(np.float64), None
+    for i, grad in enumerate(grads + [g[3:]]):
+        _C.sgd_update(p, grad, buf, 0.1, 0.9, 0.25, 0.01, False, False, i == 0)
+        d = grad + 0.01 * ref_p
+        ref_buf = d if ref_buf is None else 0.9 * ref_buf + 0.75 * d
+        ref_p = ref_p - 0.1 * ref_buf
+    np.testing.assert_allclose(p, ref_p, rtol=1e-5, atol=1e-6)
+    p = x[3:].copy()
+    _C.sgd_update(p, g[3:], None, 0.1, 0.0, 0.0, 0.01, False, True, False)  # maximize
+    np.testing.assert_allclose(p, x[3:] - 0.1 * (-g[3:] + 0.01 * x[3:]), rtol=1e-5, atol=1e-6)
     torch = pytest.importorskip("torch")
     for kw in (dict(momentum=0.9, nesterov=True, weight_decay=0.01),
                dict(momentum=0.5, dampening=0.3, maximize=True), dict(weight_decay=0.1)):
