@@ -6,6 +6,8 @@
 #include <algorithm>
 #include <cstdlib>
 #include <cstring>
+#include <initializer_list>
+#include <utility>
 #include <vector>
 
 #include "common/cpu_features.h"
@@ -229,6 +231,31 @@ T* scratch(int slot, int64_t count) {
   return b.data();
 }
 
+// The gates array of an inference call's time loop (no workspace given: nothing is saved), in
+// scratch slot 2: one chunk of steps in a ring when the loop projects its own inputs (they then
+// stay in cache), else every step (one GEMM fills them beforehand). Returns the ring (0: none).
+template <typename T>
+int64_t unsaved_loop_gates(const RnnShape& s, int64_t gate_cols, bool in_loop, T** gates) {
+  const int64_t ring = in_loop ? rnn_chunk_steps(s) : 0;
+  *gates = scratch<T>(2, (ring ? ring : s.steps) * s.batch * gate_cols);
+  return ring;
+}
+
+// The workspace of an inference call on the per-step path, whole (the path reads every step):
+// `kept` is carved into the arrays named, each `rows x cols` of the call.
+template <typename T>
+void carve_unsaved(std::vector<T>& kept, std::initializer_list<std::pair<T**, int64_t>> parts,
+                   int64_t rows) {
+  int64_t total = 0;
+  for (const auto& part : parts) total += part.second;
+  kept.resize(size_t(total * rows));
+  T* next = kept.data();
+  for (const auto& part : parts) {
+    *part.first = next;
+    next += part.second * rows;
+  }
+}
+
 template <typename T>
 void zero_rows(T* p, int64_t from, int64_t to, int64_t cols) {
   if (to > from) std::memset(p + from * cols, 0, sizeof(T) * size_t((to - from) * cols));
@@ -271,10 +298,9 @@ void lstm_forward(const RnnShape& s, const T* x, const T* w_ih, const T* w_hh, c
     // and projecting with beta = 1 cost a write and a read of all of it.
     const int threads = loop_threads(s, 4, sizeof(T));
     const bool in_loop = project_in_loop(threads);
-    // Inference (no workspace given): the gates of one chunk of steps in a ring that stays in
-    // cache, c_{t-1} and h_{t-1} not kept (48 MiB fewer written per call at T=128, B=32, H=512).
-    const int64_t ring = gates || !in_loop ? 0 : rnn_chunk_steps(s);
-    if (!gates) gates = scratch<T>(2, (ring ? ring : s.steps) * B * NG);
+    // Inference (no workspace given): c_{t-1} and h_{t-1} not kept, the gates in a ring (48 MiB
+    // fewer written per call at T=128, B=32, H=512).
+    const int64_t ring = gates ? 0 : unsaved_loop_gates(s, NG, in_loop, &gates);
     if (!in_loop) project_inputs<T>(s.steps * B, NG, s.input, x, w_ih, nullptr, nullptr, gates);
     const std::vector<T> bias = summed_bias(NG, b_ih, b_hh);
     loops_for<T>(active_isa()).lstm_fwd(s, act.data(), reverse, w_hh, in_loop ? x : nullptr,
@@ -282,11 +308,8 @@ void lstm_forward(const RnnShape& s, const T* x, const T* w_ih, const T* w_hh, c
                                         hT, cT, y, cprev, hprev, threads);
     return;
   }
-  std::vector<T> kept;  // the workspace of an inference call on this path (it is not saved)
-  if (!gates) {
-    kept.resize(size_t(s.steps * B * (NG + H + P)));
-    gates = kept.data(), cprev = gates + s.steps * B * NG, hprev = cprev + s.steps * B * H;
-  }
+  std::vector<T> kept;
+  if (!gates) carve_unsaved<T>(kept, {{&gates, NG}, {&cprev, H}, {&hprev, P}}, s.steps * B);
   project_inputs(s.steps * B, NG, s.input, x, w_ih, b_ih, b_hh, gates);
   const GateKernels<T> k = gates_for<T>(active_isa());
   for (int64_t step = 0; step < s.steps; ++step) {
@@ -367,9 +390,7 @@ void gru_forward(const RnnShape& s, const T* x, const T* w_ih, const T* w_hh, co
   if (!stepwise(s)) {  // b_ih added by the loop (see lstm_forward)
     const int threads = loop_threads(s, 3, sizeof(T));
     const bool in_loop = project_in_loop(threads);
-    // Inference (no workspace given): a ring of one chunk of gates, no saved states (as the LSTM)
-    const int64_t ring = gates || !in_loop ? 0 : rnn_chunk_steps(s);
-    if (!gates) gates = scratch<T>(2, (ring ? ring : s.steps) * s.batch * 3 * s.hidden);
+    const int64_t ring = gates ? 0 : unsaved_loop_gates(s, 3 * s.hidden, in_loop, &gates);
     if (!in_loop)
       project_inputs<T>(s.steps * s.batch, 3 * s.hidden, s.input, x, w_ih, nullptr, nullptr,
                         gates);
@@ -378,12 +399,10 @@ void gru_forward(const RnnShape& s, const T* x, const T* w_ih, const T* w_hh, co
                                        y, hprev, threads);
     return;
   }
-  std::vector<T> kept;  // the workspace of an inference call on this path (it is not saved)
-  if (!gates) {
-    kept.resize(size_t(s.steps * s.batch * 5 * s.hidden));
-    gates = kept.data(), hn = gates + s.steps * s.batch * 3 * s.hidden;
-    hprev = hn + s.steps * s.batch * s.hidden;
-  }
+  std::vector<T> kept;
+  if (!gates)
+    carve_unsaved<T>(kept, {{&gates, 3 * s.hidden}, {&hn, s.hidden}, {&hprev, s.hidden}},
+                     s.steps * s.batch);
   project_inputs(s.steps * s.batch, 3 * s.hidden, s.input, x, w_ih, b_ih,
                  static_cast<const T*>(nullptr), gates);
   const int64_t B = s.batch, H = s.hidden, NG = 3 * H;
