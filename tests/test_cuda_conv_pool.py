@@ -14,6 +14,7 @@ import pytest
 
 import fastdl
 from fastdl import _C
+from emulated_gpu import load_device_tests
 from conv_pool_cases import (AVG_POOL_CASES, CONV_CASES, INTERP_CASES, MAX_POOL_CASES, algos,
                              assert_close, conv_problem, pool_out_size, rand)
 from conv_pool_reference import NumpyRef, TorchRef, reference, torch
@@ -494,35 +495,7 @@ def test_conv_op_cuda_forwards_through_autograd(monkeypatch):
 # standing in for cupy and the emulator for _C_cuda, so a mistake in them shows before a loan.
 
 def test_gpu_tests_dry_run_on_the_emulator(monkeypatch):
-    import contextlib
-    import importlib.util
-    import pathlib
-    import sys
-    import types
-
-    class FakeStream(contextlib.nullcontext):
-        ptr = 0
-
-        def __init__(self, **kw):
-            super().__init__()
-
-        def synchronize(self):
-            pass
-
-    fake_cp = types.SimpleNamespace(
-        asarray=lambda a: np.array(a), asnumpy=np.asarray, empty=np.empty, int64=np.int64,
-        float32=np.float32,
-        cuda=types.SimpleNamespace(Device=lambda: types.SimpleNamespace(synchronize=lambda: None),
-                                   Stream=FakeStream))
-    monkeypatch.setitem(sys.modules, "cupy", fake_cp)
-    monkeypatch.setitem(sys.modules, "fastdl._C_cuda", emu)
-    monkeypatch.setattr(fastdl, "_C_cuda", emu, raising=False)
-    monkeypatch.setattr(fastdl.cuda, "is_available", lambda: True)
-    path = pathlib.Path(__file__).with_name("test_cuda_conv_pool_device.py")
-    spec = importlib.util.spec_from_file_location("gpu_tests_dry_run", path)
-    mod = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(mod)
-    assert mod.cuda_mod is emu
+    mod = load_device_tests(monkeypatch, emu, "test_cuda_conv_pool_device.py")
     for case in CONV_CASES[:4] + CONV_CASES[-2:]:
         for dtype in DTYPES:
             mod.test_conv_on_gpu_matches_emulator_and_reference(case, dtype)

@@ -6,6 +6,7 @@ import numpy as np
 import pytest
 
 import fastdl
+from emulated_gpu import load_device_tests
 from rnn_cases import GATES, assert_matches, cpu_kernels as _cpu, cuda_driver, rnn_arrays as _arrays
 
 emu = fastdl.cuda.emulator()
@@ -150,41 +151,7 @@ def test_op_layer_cuda_projection_is_a_clear_error(monkeypatch):
 # here, with numpy standing in for cupy and the emulator for _C_cuda (stream= dropped).
 
 def test_gpu_tests_dry_run_on_the_emulator(monkeypatch):
-    import contextlib
-    import importlib.util
-    import pathlib
-    import sys
-    import types
-
-    class FakeStream(contextlib.nullcontext):
-        ptr = 0
-
-        def __init__(self, **kw):
-            super().__init__()
-
-        def synchronize(self):
-            pass
-
-    class EmuAsCuda:
-        def __getattr__(self, name):
-            fn = getattr(emu, name)
-
-            def call(*a, stream=None, **kw):
-                return fn(*a, **kw)
-            return call
-
-    fake_cp = types.SimpleNamespace(asarray=lambda a: np.array(a), asnumpy=np.asarray,
-                                    cuda=types.SimpleNamespace(Stream=FakeStream))
-    fake_cuda = EmuAsCuda()
-    monkeypatch.setitem(sys.modules, "cupy", fake_cp)
-    monkeypatch.setitem(sys.modules, "fastdl._C_cuda", fake_cuda)
-    monkeypatch.setattr(fastdl, "_C_cuda", fake_cuda, raising=False)
-    monkeypatch.setattr(fastdl.cuda, "is_available", lambda: True)
-    path = pathlib.Path(__file__).with_name("test_rnn_cuda_device.py")
-    spec = importlib.util.spec_from_file_location("rnn_gpu_tests_dry_run", path)
-    mod = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(mod)
-    assert mod.cuda_mod is fake_cuda
+    mod = load_device_tests(monkeypatch, emu, "test_rnn_cuda_device.py")
     for mode in GATES:
         mod.test_rnn_on_gpu_matches_cpu_and_emulator(mode, True, [9, 6, 6, 2, 1], np.float64)
     mod.test_rnn_on_gpu_matches_cpu_and_emulator("gru", False, None, np.float32)
