@@ -179,8 +179,11 @@ int64_t max3x3s2_row(const T* r0, int64_t IW, int64_t ow0, int64_t ow1, T* y, in
                                            28, 30);
     const __m512i odd = _mm512_add_epi32(even, _mm512_set1_epi32(1));
     const __m512i lane2 = _mm512_setr_epi64(0, 2, 4, 6, 8, 10, 12, 14);
-    auto load = [](const float* p, int64_t count) {
-      return _mm512_maskz_loadu_ps(__mmask16(count >= 16 ? 0xFFFF : (1u << std::max<int64_t>(count, 0)) - 1), p);
+    auto first = [](int64_t count) {  // the mask of the first `count` lanes (none if <= 0)
+      return __mmask16(count >= 16 ? 0xFFFF : (1u << std::max<int64_t>(count, 0)) - 1);
+    };
+    auto load = [&](const float* p, int64_t count) {
+      return _mm512_maskz_loadu_ps(first(count), p);
     };
     for (int64_t ow = ow0; ow < ow1; ow += 16) {
       const int64_t lanes = std::min<int64_t>(16, ow1 - ow);
@@ -200,7 +203,7 @@ int64_t max3x3s2_row(const T* r0, int64_t IW, int64_t ow0, int64_t ow1, T* y, in
           k = _mm512_mask_mov_epi32(k, take, _mm512_set1_epi32(int32_t(r * IW + j)));
         }
       }
-      const __mmask16 out = __mmask16(lanes >= 16 ? 0xFFFF : (1u << lanes) - 1);
+      const __mmask16 out = first(lanes);
       _mm512_mask_storeu_ps(reinterpret_cast<float*>(y) + ow, out, m);
       if (ind) {
         const __m512i b0 = _mm512_add_epi64(_mm512_set1_epi64(base + 2 * ow - 1), lane2);
