@@ -434,30 +434,6 @@ def test_kernel_bindings_validate():
         _C.rnn_forward("gelu", x, w_ih, w_hh, None, None, h0, None, False, y, hT, acts, hp)
 
 
-def test_workspace_pool_reuses_only_released_buffers():
-    """The RNN workspace pool hands a buffer out again only once nothing refers to it (a view
-    keeps it), prefers the smallest that fits, and past its limit hands out plain arrays."""
-    from fastdl.nn.functional.rnn import _WorkspacePool
-    pool = _WorkspacePool()
-    a = pool.take((4, 8), np.float32)
-    b = pool.take((4, 8), np.float32)
-    assert not np.shares_memory(a, b)
-    view = a[1:]
-    address = a.__array_interface__["data"][0]
-    del a
-    c = pool.take((4, 8), np.float32)
-    assert not np.shares_memory(c, view) and not np.shares_memory(c, b)
-    del view
-    d = pool.take((2, 3), np.float64)  # fits the released 128-byte buffer
-    assert d.__array_interface__["data"][0] == address and d.dtype == np.float64
-    pool.limit = sum(x.nbytes for x in pool.buffers)
-    e = pool.take((1000,), np.float32)  # nothing free fits, no room left: a plain array
-    assert e.base is None and len(pool.buffers) == 3
-    nc = np.arange(24.0).reshape(4, 6)[:, ::2]
-    np.testing.assert_array_equal(pool.contiguous(nc), nc)
-    assert pool.contiguous(c) is c
-
-
 @pytest.mark.parametrize("mode", ["LSTM", "GRU", "RNN"])
 def test_graphs_alive_at_once_keep_their_workspace(mode):
     """Two forward graphs alive at once (the second built before the first's backward) and an

@@ -22,12 +22,10 @@ from __future__ import annotations
 
 import numpy as np
 
-import sys
-import threading
-
 from fastdl import _C, backend
 from fastdl.autograd import grad_mode
 from fastdl.autograd.op import Saved, defop
+from fastdl.backend.pool import host_pool
 from fastdl.tensor import _wrap
 
 _GATES = {"lstm": 4, "gru": 3, "rnn_tanh": 1, "rnn_relu": 1}
@@ -73,57 +71,12 @@ def _c(a):
     return np.ascontiguousarray(a)
 
 
-def _refcounts(buffers):
-    return [sys.getrefcount(b) for b in buffers]
-
-
-# What _refcounts says of a buffer only its list refers to (measured, not assumed: interpreters
-# differ in the references a call's arguments and loop variables hold).
-_UNREFERENCED = _refcounts([np.empty(1, np.uint8)])[0]
-
-
-class _WorkspacePool(threading.local):
-    """The forward kernels' workspace arrays (gate activations, previous states: 56 MiB for an
-    LSTM at T=128, B=32, H=512), carved out of large buffers that are reused once nothing refers
-    to them any more: after an inference forward returns, or once the backward that read them has
-    released its graph. Fresh arrays of that size cost page faults and the kernel's zeroing of
-    every page (~7% of an inference forward, ~15% of a 2-layer bidirectional training step;
-    bench/NOTES.md, recurrent kernels), as they do without a caching allocator in PyTorch. A
-    buffer is free when the pool holds its only reference (a view keeps its base alive); a graph
-    kept alive keeps its buffers, and past `limit` bytes the pool hands out plain arrays.
-    Thread-local, so two Python threads never take the same buffer."""
-
-    limit = 1 << 29
-
-    def __init__(self):
-        self.buffers = []
-
-    def take(self, shape, dtype):
-        dtype = np.dtype(dtype)
-        nbytes = int(np.prod(shape)) * dtype.itemsize
-        counts = _refcounts(self.buffers)
-        free = [b for b, n in zip(self.buffers, counts) if n == _UNREFERENCED and
-                b.nbytes >= nbytes]
-        if free:
-            buf = min(free, key=lambda b: b.nbytes)  # best fit
-        elif sum(b.nbytes for b in self.buffers) + nbytes <= self.limit:
-            buf = np.empty(nbytes, np.uint8)
-            self.buffers.append(buf)
-        else:
-            return np.empty(shape, dtype)
-        return buf[:nbytes].view(dtype).reshape(shape)
-
-    def contiguous(self, a):
-        """``a`` itself when C-contiguous, else a copy in a pooled array (a direction's slice of
-        a bidirectional layer's output gradient, read only by one backward kernel call)."""
-        if a.flags.c_contiguous:
-            return a
-        out = self.take(a.shape, a.dtype)
-        np.copyto(out, a)
-        return out
-
-
-_workspace = _WorkspacePool()
+# The forward kernels' workspace arrays (gate activations, previous states: 56 MiB for an LSTM at
+# T=128, B=32, H=512), the directions' output-gradient copies and the input gradients come from
+# the per-thread pool of host buffers: reused once the backward that read them has released its
+# graph, or once the user drops the gradient (fresh arrays cost ~15% of a 2-layer bidirectional
+# step in page faults).
+_workspace = host_pool
 
 
 # ---- forward ops ---------------------------------------------------------------------------
@@ -240,7 +193,7 @@ def _sequence_backward_forward(*arrays_and_args):
     x, w_ih, w_hh, b_ih, b_hh, w_hr, h0, c0 = (None if a is None else _c(a)
                                                for a in spec.split(arrays[k:]))
     lengths = spec.lengths
-    dx = _workspace.take(x.shape, x.dtype) if need_dx else None
+    dx = _workspace.take_owned(x.shape, x.dtype) if need_dx else None
     dw_ih, dw_hh = np.empty_like(w_ih), np.empty_like(w_hh)
     dh0 = np.empty_like(h0)
     G = w_ih.shape[0]

@@ -1,0 +1,111 @@
+"""Large host arrays reused between kernel calls instead of fresh memory every call.
+
+A fresh array of tens of MiB costs a page fault and the kernel's zeroing of every page before
+our kernel writes it once: ~7% of an LSTM inference forward, ~15% of a 2-layer bidirectional LSTM
+training step (bench/NOTES.md, recurrent kernels). numpy asks for transparent huge pages on such
+arrays, and on a VM a call that faults fresh 2 MiB pages in now and then takes 100-200 ms longer
+(attention fwd+bwd at B=8, L=2048: 1210 ms most calls, 1300-1420 some; bench/NOTES.md, attention).
+PyTorch's CPU allocator does not cache either; its CUDA allocator does, for the same reason.
+
+A buffer is free again when the pool holds its only reference: a view keeps its base alive, so
+anything still referring to the memory (a graph's saved workspace, a gradient stored as ``.grad``,
+a view of it) keeps it out of reuse. Per Python thread (two threads never take the same buffer);
+at most ``limit`` bytes are kept, past that the pool frees what is free and, if that is not
+enough, hands out plain arrays. ``release()`` drops every free buffer.
+"""
+from __future__ import annotations
+
+import sys
+import threading
+
+import numpy as np
+
+
+def _refcounts(buffers):
+    return [sys.getrefcount(b) for b in buffers]
+
+
+# What _refcounts says of a buffer only its list refers to (measured, not assumed: interpreters
+# differ in the references a call's arguments and loop variables hold).
+_UNREFERENCED = _refcounts([np.empty(1, np.uint8)])[0]
+
+
+class BufferPool(threading.local):
+    """Two kinds of buffers: workspace (``take``: a view of a byte buffer, best fit, for arrays
+    that never leave fastdl) and owned arrays (``take_owned``: an exact-shape array that owns its
+    data, for results handed to the user, e.g. gradients the autograd engine stores as ``.grad``
+    without a copy because they own their memory)."""
+
+    limit = 1 << 29
+
+    def __init__(self):
+        self.buffers = []  # byte buffers behind workspace views
+        self.owned = []  # exact arrays
+
+    def kept_bytes(self):
+        return sum(b.nbytes for b in self.buffers) + sum(a.nbytes for a in self.owned)
+
+    def _room_for(self, nbytes):
+        """Whether nbytes more fit under the limit, freeing unused buffers (largest first) if
+        needed."""
+        if self.kept_bytes() + nbytes <= self.limit:
+            return True
+        for kind in (self.owned, self.buffers):
+            free = sorted((i for i, n in enumerate(_refcounts(kind)) if n == _UNREFERENCED),
+                          key=lambda i: -kind[i].nbytes)
+            dropped = set()
+            for i in free:
+                dropped.add(i)
+                if self.kept_bytes() - sum(kind[j].nbytes for j in dropped) + nbytes <= self.limit:
+                    break
+            kind[:] = [b for i, b in enumerate(kind) if i not in dropped]
+            if self.kept_bytes() + nbytes <= self.limit:
+                return True
+        return False
+
+    def take(self, shape, dtype):
+        """An uninitialised C-contiguous workspace array (a view of a pooled buffer)."""
+        dtype = np.dtype(dtype)
+        nbytes = int(np.prod(shape)) * dtype.itemsize
+        counts = _refcounts(self.buffers)
+        free = [b for b, n in zip(self.buffers, counts) if n == _UNREFERENCED and
+                b.nbytes >= nbytes]
+        if free:
+            buf = min(free, key=lambda b: b.nbytes)  # best fit
+        elif self._room_for(nbytes):
+            buf = np.empty(nbytes, np.uint8)
+            self.buffers.append(buf)
+        else:
+            return np.empty(shape, dtype)
+        return buf[:nbytes].view(dtype).reshape(shape)
+
+    def take_owned(self, shape, dtype):
+        """An uninitialised C-contiguous array of exactly this shape and dtype that owns its
+        data: a released one of the same shape when there is one."""
+        dtype, shape = np.dtype(dtype), tuple(int(n) for n in shape)
+        counts = _refcounts(self.owned)
+        for a, n in zip(self.owned, counts):
+            if n == _UNREFERENCED and a.shape == shape and a.dtype == dtype:
+                return a
+        out = np.empty(shape, dtype)
+        if self._room_for(out.nbytes):
+            self.owned.append(out)
+        return out
+
+    def contiguous(self, a):
+        """``a`` itself when C-contiguous, else a copy in a workspace array (e.g. a direction's
+        slice of a bidirectional layer's output gradient, read only by one kernel call)."""
+        if a.flags.c_contiguous:
+            return a
+        out = self.take(a.shape, a.dtype)
+        np.copyto(out, a)
+        return out
+
+    def release(self):
+        """Drop every buffer nothing refers to (the rest stay until they are released)."""
+        for kind in (self.buffers, self.owned):
+            counts = _refcounts(kind)
+            kind[:] = [b for b, n in zip(kind, counts) if n != _UNREFERENCED]
+
+
+host_pool = BufferPool()
