@@ -132,6 +132,38 @@ def test_layer_norm_matches_torch(dtype, shape):
              dtype=dtype)
 
 
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+@pytest.mark.parametrize("affine", ["weight", "bias", "none"])
+def test_layer_norm_kernel_and_array_paths_match_torch(dtype, affine):
+    """The per-row kernel (contiguous inputs) and the array version (a transposed input, an
+    upstream gradient that is not contiguous) give torch's outputs and every gradient, with one
+    or both of weight and bias."""
+    torch = pytest.importorskip("torch")
+    rng = np.random.default_rng(5)
+    x = (rng.standard_normal((9, 6, 11)) * 2 + 1).astype(dtype)
+    w = rng.uniform(0.5, 1.5, 11).astype(dtype)
+    b = rng.standard_normal(11).astype(dtype)
+    cot = rng.standard_normal((11, 6, 9)).astype(dtype)
+    tol = dict(rtol=2e-4, atol=2e-5) if dtype == np.float32 else dict(rtol=1e-9, atol=1e-11)
+    for transposed in (False, True):
+        xs = np.ascontiguousarray(x.transpose(2, 1, 0)).transpose(2, 1, 0) if transposed else x
+        fx, tx = fastdl.tensor(xs, requires_grad=True), torch.tensor(xs, requires_grad=True)
+        fw = fastdl.tensor(w, requires_grad=True) if affine == "weight" else None
+        fb = fastdl.tensor(b, requires_grad=True) if affine == "bias" else None
+        tw = torch.tensor(w, requires_grad=True) if affine == "weight" else None
+        tb = torch.tensor(b, requires_grad=True) if affine == "bias" else None
+        fy = F.layer_norm(fx, (11,), fw, fb, eps=1e-3)
+        ty = torch.nn.functional.layer_norm(tx, (11,), tw, tb, eps=1e-3)
+        np.testing.assert_allclose(fy.detach().numpy(), ty.detach().numpy(), **tol)
+        # a cotangent laid out transposed: the upstream gradient is not C-contiguous
+        (fy * fastdl.tensor(cot).permute(2, 1, 0)).sum().backward()
+        (ty * torch.tensor(cot).permute(2, 1, 0)).sum().backward()
+        np.testing.assert_allclose(fx.grad.numpy(), tx.grad.numpy(), **tol)
+        for f, t in ((fw, tw), (fb, tb)):
+            if f is not None:
+                np.testing.assert_allclose(f.grad.numpy(), t.grad.numpy(), **tol)
+
+
 def test_layer_norm_gradcheck_and_errors():
     x, w, b = _rand((3, 4), 1), _rand((4,), 2), _rand((4,), 3)
     fn = lambda x_, w_, b_: F.layer_norm(x_, (4,), w_, b_)  # noqa: E731

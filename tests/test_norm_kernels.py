@@ -1,4 +1,4 @@
-"""The norm family's kernels (_C.batch_norm_*, relu_*, sgd_update) against numpy and torch
+"""The norm family's kernels (_C.batch_norm_*, layer_norm_*, relu_*, sgd_update) against numpy and torch
 references: float32 and float64, odd sizes, 1 and 2 threads, argument checks. Also run under
 AddressSanitizer by .ci/sanitize.sh."""
 from __future__ import annotations
@@ -55,6 +55,98 @@ def test_batch_norm_kernels_match_numpy(dtype, threads, shape):
     np.testing.assert_allclose(gx, ref, **tol)
     np.testing.assert_allclose(sg, g.sum(axes), **tol)
     np.testing.assert_allclose(sgx, (g * xhat).sum(axes), **tol)
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+@pytest.mark.parametrize("threads", [1, 2, 3])
+# (1, 1): one value per row (xhat 0, gradient 0); the last shape has 2.1M elements, so 2 and 3
+# threads split its rows
+@pytest.mark.parametrize("shape", [(1, 1), (7, 5), (3, 4, 17), (1, 33), (4097, 513)])
+@pytest.mark.parametrize("affine", ["both", "weight", "bias", "none"])
+def test_layer_norm_kernels_match_numpy(dtype, threads, shape, affine):
+    rng = np.random.default_rng(1)
+    x = (rng.standard_normal(shape) * 3 + 2).astype(dtype)
+    n = shape[-1]
+    w = rng.uniform(0.5, 1.5, n).astype(dtype) if affine in ("both", "weight") else None
+    b = rng.standard_normal(n).astype(dtype) if affine in ("both", "bias") else None
+    g = rng.standard_normal(shape).astype(dtype)
+    x64, g64 = x.astype(np.float64), g.astype(np.float64)
+    mean = x64.mean(-1, keepdims=True)
+    invstd = 1 / np.sqrt(((x64 - mean) ** 2).mean(-1, keepdims=True) + 1e-5)
+    xhat = (x64 - mean) * invstd
+    rows = x.size // n
+    before = fastdl.get_num_threads()
+    fastdl.set_num_threads(threads)
+    try:
+        out, m, s = np.empty_like(x), np.empty(rows, dtype), np.empty(rows, dtype)
+        _C.layer_norm_forward(x, w, b, out, m, s, 1e-5)
+        gx, gw, gb = np.empty_like(x), np.empty(n, dtype), np.empty(n, dtype)
+        _C.layer_norm_backward(g, x, m, s, w, gx, gw, gb)
+        gx_only = np.empty_like(x)
+        _C.layer_norm_backward(g, x, m, s, w, gx_only, None, None)
+        gw_only = np.empty(n, dtype)
+        _C.layer_norm_backward(g, x, m, s, w, None, gw_only, None)
+    finally:
+        fastdl.set_num_threads(before)
+    tol = dict(rtol=1e-4, atol=1e-4) if dtype == np.float32 else dict(rtol=1e-10, atol=1e-10)
+    ref = xhat * (1 if w is None else w) + (0 if b is None else b)
+    np.testing.assert_allclose(out, ref, **tol)
+    np.testing.assert_allclose(m, mean.ravel(), **tol)
+    np.testing.assert_allclose(s, invstd.ravel(), rtol=tol["rtol"])
+    dy = g64 * (1 if w is None else w)
+    ref_gx = (dy - dy.mean(-1, keepdims=True)
+              - xhat * (dy * xhat).mean(-1, keepdims=True)) * invstd
+    np.testing.assert_allclose(gx, ref_gx, **tol)
+    np.testing.assert_array_equal(gx_only, gx)
+    col = tuple(range(len(shape) - 1))
+    sum_tol = dict(rtol=tol["rtol"], atol=tol["atol"] * np.sqrt(rows))
+    np.testing.assert_allclose(gw, (g64 * xhat).sum(col), **sum_tol)
+    np.testing.assert_allclose(gb, g64.sum(col), **sum_tol)
+    np.testing.assert_array_equal(gw_only, gw)
+
+
+def test_layer_norm_kernels_are_deterministic_across_threads():
+    rng = np.random.default_rng(2)
+    x, g = (rng.standard_normal((3001, 257)).astype(np.float32) for _ in range(2))
+    results = []
+    for threads in (1, 2, 3):
+        fastdl.set_num_threads(threads)
+        m, s = np.empty(3001, np.float32), np.empty(3001, np.float32)
+        out, gx = np.empty_like(x), np.empty_like(x)
+        gw, gb = np.empty(257, np.float32), np.empty(257, np.float32)
+        _C.layer_norm_forward(x, None, None, out, m, s, 1e-5)
+        _C.layer_norm_backward(g, x, m, s, None, gx, gw, gb)
+        results.append((out, gx, gw, gb))
+    fastdl.set_num_threads(1)
+    for other in results[1:]:
+        for a, b in zip(results[0], other):
+            np.testing.assert_array_equal(a, b)
+
+
+def test_layer_norm_kernels_check_their_arguments():
+    x = np.ones((2, 3, 4), np.float32)
+    r = np.empty(6, np.float32)
+    with pytest.raises(ValueError, match=r"mean must have shape \(6,\)"):
+        _C.layer_norm_forward(x, None, None, np.empty_like(x), np.empty(4, np.float32), r, 1e-5)
+    with pytest.raises(ValueError, match=r"weight must have shape \(4,\)"):
+        _C.layer_norm_forward(x, np.ones(3, np.float32), None, np.empty_like(x), r, r.copy(), 0.1)
+    with pytest.raises(TypeError, match="same dtype"):
+        _C.layer_norm_forward(x, None, None, np.empty(x.shape), r, r.copy(), 1e-5)
+    with pytest.raises(ValueError, match="C-contiguous"):
+        _C.layer_norm_forward(x[:, :, ::2], None, None, np.empty((2, 3, 2), np.float32), r,
+                              r.copy(), 1e-5)
+    with pytest.raises(ValueError, match="overlaps"):
+        _C.layer_norm_forward(x, None, None, x, r, r.copy(), 1e-5)
+    with pytest.raises(ValueError, match="overlaps"):
+        _C.layer_norm_forward(x, None, None, np.empty_like(x), r, r, 1e-5)
+    g = np.ones_like(x)
+    with pytest.raises(ValueError, match="grad has shape"):
+        _C.layer_norm_backward(np.ones((2, 4), np.float32), x, r, r.copy(), None, None,
+                               np.empty(4, np.float32), None)
+    with pytest.raises(ValueError, match="overlaps"):
+        _C.layer_norm_backward(g, x, r, r.copy(), None, g, None, None)
+    with pytest.raises(ValueError, match=r"grad_b must have shape \(4,\)"):
+        _C.layer_norm_backward(g, x, r, r.copy(), None, None, None, np.empty(3, np.float32))
 
 
 def test_norm_kernels_check_their_arguments():

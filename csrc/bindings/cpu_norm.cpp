@@ -1,4 +1,4 @@
-// _C.batch_norm_*, _C.relu_*, _C.sgd_update: the norm family on CPU arrays (csrc/cpu/norm/norm.h).
+// _C.batch_norm_*, _C.layer_norm_*, _C.relu_*, _C.sgd_update: the norm family on CPU arrays (csrc/cpu/norm/norm.h).
 // The Python op layer validates; these checks are the cheap last line (dtype agreement, CPU,
 // C-contiguous, shapes that agree, no output overlapping an input it is computed from).
 #include <nanobind/nanobind.h>
@@ -135,6 +135,86 @@ void batch_norm_backward_train(Array g, Array x, Array mean, Array invstd, Opt w
                                           ptr<float>(sum_g), ptr<float>(sum_gxhat));
 }
 
+// x (..., n) as (rows, n); the per-row arrays (rows,), the per-column ones (n,)
+void rows_of(const Array& x, const char* fn, int64_t* rows, int64_t* n) {
+  if (x.ndim() < 1) fail(fn, "expected an array of at least one dimension, got a scalar");
+  *n = int64_t(x.shape(x.ndim() - 1));
+  *rows = *n ? numel(x) / *n : 0;
+}
+
+void layer_norm_forward(Array x, Opt weight, Opt bias, Array out, Array mean, Array invstd,
+                        double eps) {
+  const char* fn = "layer_norm_forward";
+  std::optional<FloatType> t;
+  int64_t rows, n;
+  rows_of(x, fn, &rows, &n);
+  check(x, fn, "x", t);
+  check(out, fn, "out", t);
+  check_same_shape(x, out, fn, "out");
+  for (auto [a, name] : {std::pair{&mean, "mean"}, {&invstd, "invstd"}}) {
+    check(*a, fn, name, t);
+    check_channels(*a, rows, fn, name);
+    no_overlap(*a, x, fn, "x");
+    no_overlap(*a, out, fn, "out");
+  }
+  no_overlap(mean, invstd, fn, "invstd");
+  for (auto [a, name] : {std::pair{&weight, "weight"}, {&bias, "bias"}})
+    if (*a) check(**a, fn, name, t), check_channels(**a, n, fn, name),
+            no_overlap(out, **a, fn, name);
+  no_overlap(out, x, fn, "x");  // any eps, as torch's layer_norm (var + eps < 0 gives NaN)
+  nb::gil_scoped_release release;
+  if (*t == FloatType::float64)
+    cpu::layer_norm_forward<double>(rows, n, ptr<double>(x), ptr<double>(weight),
+                                    ptr<double>(bias), eps, ptr<double>(out), ptr<double>(mean),
+                                    ptr<double>(invstd));
+  else
+    cpu::layer_norm_forward<float>(rows, n, ptr<float>(x), ptr<float>(weight), ptr<float>(bias),
+                                   float(eps), ptr<float>(out), ptr<float>(mean),
+                                   ptr<float>(invstd));
+}
+
+void layer_norm_backward(Array g, Array x, Array mean, Array invstd, Opt weight, Opt grad_x,
+                         Opt grad_w, Opt grad_b) {
+  const char* fn = "layer_norm_backward";
+  std::optional<FloatType> t;
+  int64_t rows, n;
+  rows_of(x, fn, &rows, &n);
+  check(g, fn, "grad", t);
+  check(x, fn, "x", t);
+  check_same_shape(x, g, fn, "grad");
+  for (auto [a, name] : {std::pair{&mean, "mean"}, {&invstd, "invstd"}})
+    check(*a, fn, name, t), check_channels(*a, rows, fn, name);
+  if (weight) check(*weight, fn, "weight", t), check_channels(*weight, n, fn, "weight");
+  for (auto [a, name] : {std::pair{&grad_w, "grad_w"}, {&grad_b, "grad_b"}}) {
+    if (!*a) continue;
+    check(**a, fn, name, t), check_channels(**a, n, fn, name);
+    for (auto [b, other] : {std::pair{&g, "grad"}, {&x, "x"}, {&mean, "mean"},
+                            {&invstd, "invstd"}})
+      no_overlap(**a, *b, fn, other);
+    if (weight) no_overlap(**a, *weight, fn, "weight");
+  }
+  if (grad_w && grad_b) no_overlap(*grad_w, *grad_b, fn, "grad_b");
+  if (grad_x) {
+    check(*grad_x, fn, "grad_x", t);
+    check_same_shape(x, *grad_x, fn, "grad_x");
+    for (auto [a, name] : {std::pair{&g, "grad"}, {&x, "x"}, {&mean, "mean"},
+                           {&invstd, "invstd"}})
+      no_overlap(*grad_x, *a, fn, name);
+    for (auto [a, name] : {std::pair{&weight, "weight"}, {&grad_w, "grad_w"}, {&grad_b, "grad_b"}})
+      if (*a) no_overlap(*grad_x, **a, fn, name);
+  }
+  nb::gil_scoped_release release;
+  if (*t == FloatType::float64)
+    cpu::layer_norm_backward<double>(rows, n, ptr<double>(g), ptr<double>(x), ptr<double>(mean),
+                                     ptr<double>(invstd), ptr<double>(weight),
+                                     ptr<double>(grad_x), ptr<double>(grad_w),
+                                     ptr<double>(grad_b));
+  else
+    cpu::layer_norm_backward<float>(rows, n, ptr<float>(g), ptr<float>(x), ptr<float>(mean),
+                                    ptr<float>(invstd), ptr<float>(weight), ptr<float>(grad_x),
+                                    ptr<float>(grad_w), ptr<float>(grad_b));
+}
+
 void relu_forward(Array x, Array out) {
   const char* fn = "relu_forward";
   std::optional<FloatType> t;
@@ -202,6 +282,16 @@ void bind_norm(nb::module_& m) {
         nb::arg("sum_g"), nb::arg("sum_gxhat"),
         "Per-channel sum(grad), sum(grad * xhat) and (if grad_x is given) the input gradient of "
         "batch normalization with batch statistics.");
+  m.def("layer_norm_forward", &layer_norm_forward, nb::arg("x"), nb::arg("weight").none(),
+        nb::arg("bias").none(), nb::arg("out"), nb::arg("mean"), nb::arg("invstd"),
+        nb::arg("eps"),
+        "Layer normalization over the last dimension of x: out = (x - mean) * invstd * weight + "
+        "bias (weight, bias per column), mean and invstd per row written.");
+  m.def("layer_norm_backward", &layer_norm_backward, nb::arg("grad"), nb::arg("x"),
+        nb::arg("mean"), nb::arg("invstd"), nb::arg("weight").none(), nb::arg("grad_x").none(),
+        nb::arg("grad_w").none(), nb::arg("grad_b").none(),
+        "Layer normalization's input gradient (if grad_x is given) and the column sums "
+        "grad_w = sum(grad * xhat), grad_b = sum(grad) (if given).");
   m.def("relu_forward", &relu_forward, nb::arg("x"), nb::arg("out"), "out = max(x, 0).");
   m.def("relu_backward", &relu_backward, nb::arg("grad"), nb::arg("out"), nb::arg("grad_in"),
         "grad_in = grad where out > 0, else 0.");

@@ -32,6 +32,18 @@ void batch_norm_backward_train(int64_t n, int64_t c, int64_t s, const T* g, cons
                        sum_g, sum_gxhat, num_threads())
 }
 template <typename T>
+void layer_norm_forward(int64_t rows, int64_t n, const T* x, const T* weight, const T* bias,
+                        T eps, T* out, T* mean, T* invstd) {
+  FASTDL_NORM_DISPATCH(layer_norm_forward<T>, rows, n, x, weight, bias, eps, out, mean, invstd,
+                       num_threads())
+}
+template <typename T>
+void layer_norm_backward(int64_t rows, int64_t n, const T* g, const T* x, const T* mean,
+                         const T* invstd, const T* weight, T* grad_x, T* grad_w, T* grad_b) {
+  FASTDL_NORM_DISPATCH(layer_norm_backward<T>, rows, n, g, x, mean, invstd, weight, grad_x,
+                       grad_w, grad_b, num_threads())
+}
+template <typename T>
 void relu_forward(int64_t count, const T* x, T* out) {
   FASTDL_NORM_DISPATCH(relu_forward<T>, count, x, out, num_threads())
 }
@@ -52,6 +64,10 @@ void sgd_update(int64_t count, T* param, const T* grad, T* buf, double lr, doubl
                                             const T*, T, T*, T*, T*, T*);                      \
   template void batch_norm_backward_train<T>(int64_t, int64_t, int64_t, const T*, const T*,    \
                                              const T*, const T*, const T*, T*, T*, T*);        \
+  template void layer_norm_forward<T>(int64_t, int64_t, const T*, const T*, const T*, T, T*, T*, \
+                                      T*);                                                     \
+  template void layer_norm_backward<T>(int64_t, int64_t, const T*, const T*, const T*, const T*, \
+                                       const T*, T*, T*, T*);                                  \
   template void relu_forward<T>(int64_t, const T*, T*);                                        \
   template void relu_backward<T>(int64_t, const T*, const T*, T*);                             \
   template void sgd_update<T>(int64_t, T*, const T*, T*, double, double, double, double, bool, \

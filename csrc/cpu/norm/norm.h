@@ -26,6 +26,20 @@ void batch_norm_backward_train(int64_t n, int64_t c, int64_t s, const T* g, cons
                                const T* mean, const T* invstd, const T* weight, T* grad_x,
                                T* sum_g, T* sum_gxhat);
 
+// Layer normalization of `rows` rows of n contiguous values: mean[r], invstd[r] = 1/sqrt(biased
+// var + eps) per row; out = (x - mean) * invstd * weight + bias with weight/bias per column
+// (nullptr: 1 and 0).
+template <typename T>
+void layer_norm_forward(int64_t rows, int64_t n, const T* x, const T* weight, const T* bias,
+                        T eps, T* out, T* mean, T* invstd);
+
+// Its gradients for an output gradient g: when grad_x is not nullptr, the input gradient
+//   grad_x = invstd * (dy - mean(dy) - xhat * mean(dy * xhat)),  dy = g * weight;
+// grad_w[j] = sum_r g * xhat, grad_b[j] = sum_r g when not nullptr.
+template <typename T>
+void layer_norm_backward(int64_t rows, int64_t n, const T* g, const T* x, const T* mean,
+                         const T* invstd, const T* weight, T* grad_x, T* grad_w, T* grad_b);
+
 // out = max(x, 0) (NaN stays NaN, as torch); grad_in = g where out > 0, else 0.
 template <typename T>
 void relu_forward(int64_t count, const T* x, T* out);

@@ -8,6 +8,11 @@
 #include <algorithm>
 #include <cmath>
 #include <cstdint>
+#include <vector>
+
+#ifdef _OPENMP
+#include <omp.h>
+#endif
 
 #include "common/float_lanes.h"
 #include "cpu/norm/norm_kernels.h"
@@ -166,6 +171,102 @@ void batch_norm_backward_train(int64_t n, int64_t c, int64_t s, const T* g, cons
   });
 }
 
+// Layer norm over the last n values of each row: rows split into one contiguous range per
+// thread, each row's statistics and output while it is in L1 (the array version streamed the
+// (rows, n) input ~8 times: 4.6 ms against 0.3 for a (2048, 384) GPT activation at 2 threads).
+template <typename Work>
+void parallel_rows(int64_t rows, int64_t n, int threads, Work&& work) {
+  threads = threads_for(rows * n, threads);
+  if (threads <= 1 || rows <= 1) {
+    work(0, int64_t(0), rows);
+    return;
+  }
+#pragma omp parallel num_threads(threads)
+  {
+#ifdef _OPENMP
+    const int t = omp_get_thread_num(), nt = omp_get_num_threads();
+#else
+    const int t = 0, nt = 1;
+#endif
+    work(t, rows * t / nt, rows * (t + 1) / nt);
+  }
+}
+
+template <typename T>
+void layer_norm_forward(int64_t rows, int64_t n, const T* x, const T* weight, const T* bias,
+                        T eps, T* out, T* mean, T* invstd, int threads) {
+  parallel_rows(rows, n, threads, [=](int, int64_t r0, int64_t r1) {
+    for (int64_t r = r0; r < r1; ++r) {
+      const T* __restrict xr = x + r * n;
+      T* __restrict o = out + r * n;
+      const T m = T(row_sum(xr, n) / double(n));
+      const T is = T(1) / std::sqrt(T(row_sq_dev(xr, n, m) / double(n)) + eps);
+      mean[r] = m, invstd[r] = is;
+      // (x - m) * is * w + b, the array version's order of operations
+      if (weight && bias) {
+#pragma omp simd
+        for (int64_t j = 0; j < n; ++j) o[j] = (xr[j] - m) * is * weight[j] + bias[j];
+      } else {
+#pragma omp simd
+        for (int64_t j = 0; j < n; ++j) o[j] = (xr[j] - m) * is;
+        if (weight)
+          for (int64_t j = 0; j < n; ++j) o[j] *= weight[j];
+        if (bias)
+          for (int64_t j = 0; j < n; ++j) o[j] += bias[j];
+      }
+    }
+  });
+}
+
+template <typename T>
+void layer_norm_backward(int64_t rows, int64_t n, const T* g, const T* x, const T* mean,
+                         const T* invstd, const T* weight, T* grad_x, T* grad_w, T* grad_b,
+                         int threads) {
+  const int nt = threads_for(rows * n, threads);
+  const bool columns = grad_w || grad_b;
+  // per-thread column sums in double, added in thread order: deterministic
+  std::vector<double> parts(columns ? size_t(nt) * size_t(2 * n) : 0, 0.0);
+  parallel_rows(rows, n, nt, [&](int t, int64_t r0, int64_t r1) {
+    double* __restrict pw = columns ? parts.data() + size_t(t) * size_t(2 * n) : nullptr;
+    double* __restrict pb = columns ? pw + n : nullptr;
+    std::vector<T> dy_buf(weight ? size_t(n) : 0);
+    T* __restrict dy = weight ? dy_buf.data() : nullptr;
+    for (int64_t r = r0; r < r1; ++r) {
+      const T* __restrict gr = g + r * n;
+      const T* __restrict xr = x + r * n;
+      const T m = mean[r], is = invstd[r];
+      if (columns) {
+#pragma omp simd
+        for (int64_t j = 0; j < n; ++j) {
+          pw[j] += double(gr[j] * ((xr[j] - m) * is));
+          pb[j] += double(gr[j]);
+        }
+      }
+      if (!grad_x) continue;
+      const T* d = gr;
+      if (weight) {
+#pragma omp simd
+        for (int64_t j = 0; j < n; ++j) dy[j] = gr[j] * weight[j];
+        d = dy;
+      }
+      double sd = 0, sdx = 0;
+      row_grad_sums(d, xr, n, m, &sd, &sdx);
+      // grad_x = is * (dy - mean(dy) - xhat * mean(dy * xhat))
+      const T md = T(sd / double(n)), k = T(sdx * double(is) / double(n)) * is;
+      T* __restrict o = grad_x + r * n;
+#pragma omp simd
+      for (int64_t j = 0; j < n; ++j) o[j] = is * (d[j] - md - (xr[j] - m) * k);
+    }
+  });
+  for (int64_t j = 0; columns && j < n; ++j) {
+    double sw = 0, sb = 0;
+    for (int t = 0; t < nt; ++t) sw += parts[size_t(t) * size_t(2 * n) + size_t(j)],
+                                 sb += parts[size_t(t) * size_t(2 * n) + size_t(n + j)];
+    if (grad_w) grad_w[j] = T(sw);
+    if (grad_b) grad_b[j] = T(sb);
+  }
+}
+
 // The element-wise lambdas take their pointers by value as __restrict locals and vectorize with
 // `omp simd`: captured by reference inside an OpenMP region, GCC compiled the compare-and-select
 // loop as scalar code with a branch, and 2 threads took 2.4 ms on a 1M-element ReLU gradient
@@ -232,6 +333,10 @@ void sgd_update(int64_t count, T* param, const T* grad, T* buf, double lr, doubl
                                             const T*, T, T*, T*, T*, T*, int);                   \
   template void batch_norm_backward_train<T>(int64_t, int64_t, int64_t, const T*, const T*,      \
                                              const T*, const T*, const T*, T*, T*, T*, int);     \
+  template void layer_norm_forward<T>(int64_t, int64_t, const T*, const T*, const T*, T, T*, T*, \
+                                      T*, int);                                                  \
+  template void layer_norm_backward<T>(int64_t, int64_t, const T*, const T*, const T*, const T*, \
+                                       const T*, T*, T*, T*, int);                               \
   template void relu_forward<T>(int64_t, const T*, T*, int);                                     \
   template void relu_backward<T>(int64_t, const T*, const T*, T*, int);                          \
   template void sgd_update<T>(int64_t, T*, const T*, T*, double, double, double, double, bool,   \

@@ -14,6 +14,13 @@
                                  const T* mean, const T* invstd, const T* weight, T* grad_x,     \
                                  T* sum_g, T* sum_gxhat, int threads);                           \
   template <typename T>                                                                          \
+  void layer_norm_forward(int64_t rows, int64_t n, const T* x, const T* weight, const T* bias,   \
+                          T eps, T* out, T* mean, T* invstd, int threads);                       \
+  template <typename T>                                                                          \
+  void layer_norm_backward(int64_t rows, int64_t n, const T* g, const T* x, const T* mean,       \
+                           const T* invstd, const T* weight, T* grad_x, T* grad_w, T* grad_b,    \
+                           int threads);                                                         \
+  template <typename T>                                                                          \
   void relu_forward(int64_t count, const T* x, T* out, int threads);                             \
   template <typename T>                                                                          \
   void relu_backward(int64_t count, const T* g, const T* out, T* grad_in, int threads);          \

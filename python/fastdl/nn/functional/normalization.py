@@ -29,7 +29,7 @@ class _NormSpec:
     """Axes normalized over, how weight/bias broadcast, fixed statistics (eval) or None."""
 
     __slots__ = ("axes", "n", "param_view", "param_axes", "eps", "fixed", "has_w", "has_b",
-                 "per_channel")
+                 "per_channel", "per_row")
 
     def __init__(self, axes, n, param_view, param_axes, eps, fixed, has_w, has_b,
                  per_channel=False):
@@ -38,6 +38,9 @@ class _NormSpec:
         # batch_norm with batch statistics: statistics per channel (dim 1) of an (N, C, *)
         # input, which the C++ kernels (_C.batch_norm_*) compute
         self.per_channel = per_channel
+        # layer_norm whose forward ran the per-row C++ kernels (_C.layer_norm_*): statistics per
+        # row of the (rows, n) view, xhat not stored
+        self.per_row = False
 
     def __repr__(self):
         return f"<normalize over {self.axes}>"
@@ -94,6 +97,48 @@ def _batch_norm_forward(x, *rest):
     return out
 
 
+def _layer_norm_forward(x, *rest):
+    """layer_norm's forward: the per-row C++ kernel on contiguous numpy float arrays (mean and
+    invstd per row saved, xhat recomputed by ``_xhat`` if a formula needs it), else the array
+    version."""
+    *params, spec, saved = rest
+    if x.size == 0 or not _kernel_arrays(x, *params):
+        return _norm_forward(x, *rest)
+    w, b = spec.params(params)
+    n = spec.n
+    rows = x.size // n
+    out = np.empty_like(x)
+    mean, invstd = np.empty(rows, x.dtype), np.empty(rows, x.dtype)
+    _C.layer_norm_forward(x.reshape(rows, n), None if w is None else w.reshape(n),
+                          None if b is None else b.reshape(n), out.reshape(rows, n), mean, invstd,
+                          spec.eps)
+    stat_shape = x.shape[:x.ndim - len(spec.axes)] + (1,) * len(spec.axes)
+    spec.per_row = True
+    saved.values = mean.reshape(stat_shape), None, invstd.reshape(stat_shape), None
+    return out
+
+
+def _row_sums(g, x, spec, saved, grad_x=None, weight=None):
+    """layer_norm's per-column sum(g * xhat) and sum(g) by the backward kernel (which also writes
+    grad_x when given), remembered in ``saved`` for the weight's gradient of the same g."""
+    cached = saved.values[4] if len(saved.values) > 4 else None
+    if cached is not None and cached[0] is g and grad_x is None:
+        return cached[1], cached[2]
+    mean, _, invstd = saved.values[:3]
+    n = spec.n
+    rows = x.size // n
+    sum_gxhat, sum_g = np.empty(n, x.dtype), np.empty(n, x.dtype)
+    _C.layer_norm_backward(g.reshape(rows, n), x.reshape(rows, n), mean.reshape(rows),
+                           invstd.reshape(rows), None if weight is None else weight.reshape(n),
+                           None if grad_x is None else grad_x.reshape(rows, n), sum_gxhat, sum_g)
+    saved.values = saved.values[:4] + ((g, sum_gxhat, sum_g),)
+    return sum_gxhat, sum_g
+
+
+def _uses_row_kernel(spec, saved, *arrays):
+    return spec.per_row and _kernel_arrays(*arrays) and saved.values[0].dtype == arrays[0].dtype
+
+
 def _xhat(saved, x):
     """The normalized input, from ``saved`` (recomputed once from x when the forward ran the
     kernel, which does not store it)."""
@@ -140,7 +185,7 @@ def _norm_backward(ctx, g):
     if w is not None and ctx.edges[1] is not None:
         gw = weight_grad_op.apply((g, x), spec, saved)
     if b is not None and ctx.edges[-1] is not None:
-        gb = (bias_grad_op.apply((g, x), spec, saved) if spec.per_channel
+        gb = (bias_grad_op.apply((g, x), spec, saved) if spec.per_channel or spec.per_row
               else _sum_over(g, spec.param_axes))
     # group_norm's per-channel parameters broadcast as (G, C/G) over its grouped view
     if gw is not None and gw._data.shape != w._data.shape:
@@ -155,6 +200,10 @@ def _normalize_backward_forward(g, x, *rest):
     if _uses_channel_kernel(spec, saved, g, x, *params):
         grad_x = np.empty_like(x)
         _channel_sums(g, x, spec, saved, grad_x, params[0] if params else None)
+        return grad_x
+    if _uses_row_kernel(spec, saved, g, x, *params):
+        grad_x = np.empty_like(x)
+        _row_sums(g, x, spec, saved, grad_x, params[0] if params else None)
         return grad_x
     invstd = saved.values[2]
     dy = g if not params else g * params[0].reshape(spec.param_view)
@@ -211,6 +260,8 @@ def _normalize_backward(ctx, g):
 def _weight_grad_forward(g, x, spec, saved):
     if _uses_channel_kernel(spec, saved, g, x):
         return _channel_sums(g, x, spec, saved)[1].copy()
+    if _uses_row_kernel(spec, saved, g, x):
+        return _row_sums(g, x, spec, saved)[0].copy().reshape(spec.param_view)
     out = g * _xhat(saved, x)
     return out.sum(axis=spec.param_axes) if spec.param_axes else out
 
@@ -229,10 +280,12 @@ def _weight_grad_backward(ctx, v):
 
 
 def _bias_grad_forward(g, x, spec, saved):
-    """sum(g) over the parameter axes (batch_norm's bias gradient): the backward kernel's
-    per-channel sum when it already ran for this g."""
+    """sum(g) over the parameter axes (batch_norm's and layer_norm's bias gradient): the
+    backward kernel's sum when it already ran for this g."""
     if _uses_channel_kernel(spec, saved, g, x):
         return _channel_sums(g, x, spec, saved)[0].copy()
+    if _uses_row_kernel(spec, saved, g, x):
+        return _row_sums(g, x, spec, saved)[1].copy().reshape(spec.param_view)
     return g.sum(axis=spec.param_axes)
 
 
@@ -244,11 +297,12 @@ def _bias_grad_backward(ctx, v):
 
 batch_norm_op = defop("batch_norm", cpu=_batch_norm_forward, cuda=_norm_forward,
                       backward=_norm_backward, saves=(0, 1))
-# batch_norm's bias gradient, sum(g) per channel (x rides along for the kernel's cache check)
+# batch_norm's and layer_norm's bias gradient, sum(g) per channel / column (x rides along for
+# the kernel's cache check)
 bias_grad_op = defop("normalize_bias_grad", forward=_bias_grad_forward,
                      backward=_bias_grad_backward)
-layer_norm_op = defop("layer_norm", forward=_norm_forward, backward=_norm_backward,
-                      saves=(0, 1))
+layer_norm_op = defop("layer_norm", cpu=_layer_norm_forward, cuda=_norm_forward,
+                      backward=_norm_backward, saves=(0, 1))
 # xhat, the value the forward saved (its gradient flows through normalize_backward)
 normalize_op = defop("normalize", forward=_normalize_forward, backward=_normalize_backward,
                      saves=(0,))
