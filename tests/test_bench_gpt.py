@@ -31,12 +31,15 @@ def test_flop_count():
 
 @pytest.mark.parametrize("dtype,threads,rows", [(np.float32, 1, 70001), (np.float64, 1, 70001),
                                                 (np.float32, 3, 300001)])
-def test_large_tanh_gelu_matches_torch(dtype, threads, rows):
-    # rows x 3 elements: > 4 blocks (the blocked path) with a ragged last block; at 3 threads
-    # 900003 elements make 3 parts of 19 blocks (the Python-thread split)
+@pytest.mark.parametrize("contiguous_grad", [True, False])
+def test_large_tanh_gelu_matches_torch(dtype, threads, rows, contiguous_grad):
+    # rows x 3 elements: the C++ kernel's chunks with a ragged last one; at 3 threads 900003
+    # elements are split between threads. A non-contiguous gradient takes the array version.
     rng = np.random.default_rng(0)
     x = (rng.standard_normal((rows, 3)) * 3).astype(dtype)
-    g = rng.standard_normal((3, rows)).astype(dtype).T  # a non-contiguous gradient
+    g = rng.standard_normal((3, rows)).astype(dtype).T
+    if contiguous_grad:
+        g = np.ascontiguousarray(g)
     before = fastdl.get_num_threads()
     fastdl.set_num_threads(threads)
     try:

@@ -149,6 +149,54 @@ def test_layer_norm_kernels_check_their_arguments():
         _C.layer_norm_backward(g, x, r, r.copy(), None, None, None, np.empty(3, np.float32))
 
 
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+@pytest.mark.parametrize("threads", [1, 2, 3])
+@pytest.mark.parametrize("count", [1, 17, 65537, 300007])
+def test_gelu_tanh_kernels_match_numpy(dtype, threads, count):
+    rng = np.random.default_rng(3)
+    x = (rng.standard_normal(count) * 4).astype(dtype)
+    x[:3] = [0.0, -30.0, 30.0][:count] if count >= 3 else x[:3]
+    g = rng.standard_normal(count).astype(dtype)
+    x64 = x.astype(np.float64)
+    k, c = np.sqrt(2 / np.pi), 0.044715
+    t_ref = np.tanh(k * (x64 + c * x64 ** 3))
+    before = fastdl.get_num_threads()
+    fastdl.set_num_threads(threads)
+    try:
+        out, t = np.empty_like(x), np.empty_like(x)
+        _C.gelu_tanh_forward(x, out, t)
+        gi = np.empty_like(x)
+        _C.gelu_tanh_backward(g, x, t, gi)
+        in_place = g.copy()
+        _C.gelu_tanh_backward(in_place, x, t, in_place)
+    finally:
+        fastdl.set_num_threads(before)
+    tol = dict(rtol=2e-6, atol=2e-6) if dtype == np.float32 else dict(rtol=1e-13, atol=1e-13)
+    np.testing.assert_allclose(t, t_ref, **tol)
+    np.testing.assert_allclose(out, 0.5 * x64 * (1 + t_ref), **tol)
+    ref = g * (0.5 * (1 + t_ref) + 0.5 * x64 * (1 - t_ref ** 2) * k * (1 + 3 * c * x64 ** 2))
+    np.testing.assert_allclose(gi, ref, **tol)
+    np.testing.assert_array_equal(in_place, gi)
+    nan = np.array([np.nan, 1.0], dtype)
+    o, tt = np.empty_like(nan), np.empty_like(nan)
+    _C.gelu_tanh_forward(nan, o, tt)
+    assert np.isnan(o[0]) and not np.isnan(o[1])
+
+
+def test_gelu_tanh_kernels_check_their_arguments():
+    x = np.ones((4, 5), np.float32)
+    with pytest.raises(ValueError, match="out has shape"):
+        _C.gelu_tanh_forward(x, np.empty(20, np.float32), np.empty_like(x))
+    with pytest.raises(ValueError, match="overlaps"):
+        _C.gelu_tanh_forward(x, np.empty_like(x), x)
+    with pytest.raises(TypeError, match="same dtype"):
+        _C.gelu_tanh_backward(x, x, np.empty(x.shape), np.empty_like(x))
+    with pytest.raises(ValueError, match="overlaps"):
+        _C.gelu_tanh_backward(np.ones_like(x), x, np.ones_like(x), x)
+    with pytest.raises(ValueError, match="C-contiguous"):
+        _C.gelu_tanh_forward(x[:, ::2], np.empty((4, 3), np.float32), np.empty((4, 3), np.float32))
+
+
 def test_norm_kernels_check_their_arguments():
     x = np.ones((2, 3, 4), np.float32)
     c = np.empty(3, np.float32)

@@ -1,4 +1,4 @@
-// _C.batch_norm_*, _C.layer_norm_*, _C.relu_*, _C.sgd_update: the norm family on CPU arrays (csrc/cpu/norm/norm.h).
+// _C.batch_norm_*, _C.layer_norm_*, _C.gelu_tanh_*, _C.relu_*, _C.sgd_update: the norm family on CPU arrays (csrc/cpu/norm/norm.h).
 // The Python op layer validates; these checks are the cheap last line (dtype agreement, CPU,
 // C-contiguous, shapes that agree, no output overlapping an input it is computed from).
 #include <nanobind/nanobind.h>
@@ -215,6 +215,41 @@ void layer_norm_backward(Array g, Array x, Array mean, Array invstd, Opt weight,
                                     ptr<float>(grad_w), ptr<float>(grad_b));
 }
 
+void gelu_tanh_forward(Array x, Array out, Array t) {
+  const char* fn = "gelu_tanh_forward";
+  std::optional<FloatType> type;
+  check(x, fn, "x", type);
+  for (auto [a, name] : {std::pair{&out, "out"}, {&t, "t"}}) {
+    check(*a, fn, name, type);
+    check_same_shape(x, *a, fn, name);
+    no_overlap(*a, x, fn, "x");
+  }
+  no_overlap(out, t, fn, "t");
+  nb::gil_scoped_release release;
+  if (*type == FloatType::float64)
+    cpu::gelu_tanh_forward<double>(numel(x), ptr<double>(x), ptr<double>(out), ptr<double>(t));
+  else
+    cpu::gelu_tanh_forward<float>(numel(x), ptr<float>(x), ptr<float>(out), ptr<float>(t));
+}
+
+void gelu_tanh_backward(Array g, Array x, Array t, Array grad_in) {
+  const char* fn = "gelu_tanh_backward";
+  std::optional<FloatType> type;
+  check(g, fn, "grad", type);
+  for (auto [a, name] : {std::pair{&x, "x"}, {&t, "t"}, {&grad_in, "grad_in"}})
+    check(*a, fn, name, type), check_same_shape(g, *a, fn, name);
+  for (auto [a, name] : {std::pair{&x, "x"}, {&t, "t"}})
+    no_overlap(grad_in, *a, fn, name);
+  if (grad_in.data() != g.data()) no_overlap(grad_in, g, fn, "grad");  // in place is fine
+  nb::gil_scoped_release release;
+  if (*type == FloatType::float64)
+    cpu::gelu_tanh_backward<double>(numel(g), ptr<double>(g), ptr<double>(x), ptr<double>(t),
+                                    ptr<double>(grad_in));
+  else
+    cpu::gelu_tanh_backward<float>(numel(g), ptr<float>(g), ptr<float>(x), ptr<float>(t),
+                                   ptr<float>(grad_in));
+}
+
 void relu_forward(Array x, Array out) {
   const char* fn = "relu_forward";
   std::optional<FloatType> t;
@@ -292,6 +327,10 @@ void bind_norm(nb::module_& m) {
         nb::arg("grad_w").none(), nb::arg("grad_b").none(),
         "Layer normalization's input gradient (if grad_x is given) and the column sums "
         "grad_w = sum(grad * xhat), grad_b = sum(grad) (if given).");
+  m.def("gelu_tanh_forward", &gelu_tanh_forward, nb::arg("x"), nb::arg("out"), nb::arg("t"),
+        "The tanh GELU: t = tanh(sqrt(2/pi) (x + 0.044715 x^3)), out = 0.5 x (1 + t).");
+  m.def("gelu_tanh_backward", &gelu_tanh_backward, nb::arg("grad"), nb::arg("x"), nb::arg("t"),
+        nb::arg("grad_in"), "The tanh GELU's input gradient from x and the forward's t.");
   m.def("relu_forward", &relu_forward, nb::arg("x"), nb::arg("out"), "out = max(x, 0).");
   m.def("relu_backward", &relu_backward, nb::arg("grad"), nb::arg("out"), nb::arg("grad_in"),
         "grad_in = grad where out > 0, else 0.");

@@ -44,6 +44,14 @@ void layer_norm_backward(int64_t rows, int64_t n, const T* g, const T* x, const 
                        grad_w, grad_b, num_threads())
 }
 template <typename T>
+void gelu_tanh_forward(int64_t count, const T* x, T* out, T* t) {
+  FASTDL_NORM_DISPATCH(gelu_tanh_forward<T>, count, x, out, t, num_threads())
+}
+template <typename T>
+void gelu_tanh_backward(int64_t count, const T* g, const T* x, const T* t, T* grad_in) {
+  FASTDL_NORM_DISPATCH(gelu_tanh_backward<T>, count, g, x, t, grad_in, num_threads())
+}
+template <typename T>
 void relu_forward(int64_t count, const T* x, T* out) {
   FASTDL_NORM_DISPATCH(relu_forward<T>, count, x, out, num_threads())
 }
@@ -68,6 +76,8 @@ void sgd_update(int64_t count, T* param, const T* grad, T* buf, double lr, doubl
                                       T*);                                                     \
   template void layer_norm_backward<T>(int64_t, int64_t, const T*, const T*, const T*, const T*, \
                                        const T*, T*, T*, T*);                                  \
+  template void gelu_tanh_forward<T>(int64_t, const T*, T*, T*);                              \
+  template void gelu_tanh_backward<T>(int64_t, const T*, const T*, const T*, T*);             \
   template void relu_forward<T>(int64_t, const T*, T*);                                        \
   template void relu_backward<T>(int64_t, const T*, const T*, T*);                             \
   template void sgd_update<T>(int64_t, T*, const T*, T*, double, double, double, double, bool, \

@@ -1,6 +1,7 @@
 #pragma once
 // Per-channel batch normalization (training statistics) and the fused element-wise work around
-// a convolution in a CNN training step: ReLU forward/backward and the SGD update. CPU arrays,
+// a convolution in a CNN training step: ReLU forward/backward and the SGD update; layer norm
+// and the tanh GELU of a transformer block. CPU arrays,
 // float or double (one templated body), C-contiguous. A (N, C, *spatial) tensor is viewed as
 // (N, C, S): channel c is N rows of S contiguous values.
 //
@@ -39,6 +40,13 @@ void layer_norm_forward(int64_t rows, int64_t n, const T* x, const T* weight, co
 template <typename T>
 void layer_norm_backward(int64_t rows, int64_t n, const T* g, const T* x, const T* mean,
                          const T* invstd, const T* weight, T* grad_x, T* grad_w, T* grad_b);
+
+// The tanh GELU: t = tanh(sqrt(2/pi) (x + 0.044715 x^3)) (kept for the gradient), out =
+// 0.5 x (1 + t); grad_in = g (0.5 (1 + t) + 0.5 x (1 - t^2) sqrt(2/pi) (1 + 3 0.044715 x^2)).
+template <typename T>
+void gelu_tanh_forward(int64_t count, const T* x, T* out, T* t);
+template <typename T>
+void gelu_tanh_backward(int64_t count, const T* g, const T* x, const T* t, T* grad_in);
 
 // out = max(x, 0) (NaN stays NaN, as torch); grad_in = g where out > 0, else 0.
 template <typename T>

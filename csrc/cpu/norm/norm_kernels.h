@@ -1,5 +1,6 @@
 #pragma once
-// Per-ISA entry points of the norm family; norm_kernels.cpp is compiled once per namespace
+// Per-ISA entry points of the norm family; norm_kernels.cpp and gelu_kernels.cpp are compiled
+// once per namespace
 // below (cmake/isa.cmake) and instantiated for float and double in each.
 #include "cpu/norm/norm.h"
 
@@ -20,6 +21,11 @@
   void layer_norm_backward(int64_t rows, int64_t n, const T* g, const T* x, const T* mean,       \
                            const T* invstd, const T* weight, T* grad_x, T* grad_w, T* grad_b,    \
                            int threads);                                                         \
+  template <typename T>                                                                          \
+  void gelu_tanh_forward(int64_t count, const T* x, T* out, T* t, int threads);                  \
+  template <typename T>                                                                          \
+  void gelu_tanh_backward(int64_t count, const T* g, const T* x, const T* t, T* grad_in,         \
+                          int threads);                                                          \
   template <typename T>                                                                          \
   void relu_forward(int64_t count, const T* x, T* out, int threads);                             \
   template <typename T>                                                                          \

@@ -1,60 +1,15 @@
 // Fused gate kernels (rnn_gates.h), compiled once per ISA. The loops are written over one row's
-// contiguous columns with branch-free float math (exp by range reduction and a polynomial), so
-// the compiler turns each into the ISA's vector code; float64 uses the C library's exp/tanh
-// (it serves gradcheck, where accuracy matters more than speed).
+// contiguous columns with the branch-free float math of common/vector_math.h, so the compiler
+// turns each into the ISA's vector code; float64 uses the C library's exp/tanh (it serves
+// gradcheck, where accuracy matters more than speed).
 #include "cpu/rnn/rnn_gates.h"
+#include "common/vector_math.h"
 
 #include <algorithm>
 #include <cmath>
 #include <cstdint>
 
 namespace fastdl::cpu::FASTDL_ISA {
-namespace {
-
-// e^x for float, |relative error| < 2e-7 on [-87, 88]: x = n ln2 + r, e^r by a degree-6
-// polynomial on |r| <= ln2 / 2, 2^n from the exponent bits. Written so the compiler vectorizes
-// loops calling it (rounding by adding 1.5 * 2^23, bit casts, compare-and-select clamps; this
-// source is compiled with -fno-trapping-math so the selects become blends on AVX2/SSE). Inputs
-// are clamped: no inf/NaN from overflow, sigmoid and tanh saturate long before.
-[[gnu::always_inline]] inline float exp_f(float x) {
-  x = x < -87.0f ? -87.0f : x;
-  x = x > 88.0f ? 88.0f : x;
-  const float shifted = x * 1.44269504088896341f + 12582912.0f;  // low mantissa bits = round(n)
-  const float n = shifted - 12582912.0f;
-  const float r = x - n * 0.693359375f + n * 2.12194440e-4f;
-  float p = 1.3981999507e-3f;
-  p = p * r + 8.3334519073e-3f;
-  p = p * r + 4.1665795894e-2f;
-  p = p * r + 1.6666665459e-1f;
-  p = p * r + 5.0000001201e-1f;
-  p = p * r * r + r + 1.0f;
-  const int32_t bits = (__builtin_bit_cast(int32_t, shifted) - 0x4B400000 + 127) << 23;
-  return p * __builtin_bit_cast(float, bits);
-}
-
-template <typename T>
-[[gnu::always_inline]] inline T sigmoid(T x);
-template <>
-[[gnu::always_inline]] inline float sigmoid<float>(float x) { return 1.0f / (1.0f + exp_f(-x)); }
-template <>
-[[gnu::always_inline]] inline double sigmoid<double>(double x) { return 1.0 / (1.0 + std::exp(-x)); }
-
-template <typename T>
-[[gnu::always_inline]] inline T tanh_(T x);
-// tanh(x) = 1 - 2 / (e^{2x} + 1); for |x| < 2^-7 the odd Taylor series keeps the relative error
-// small where the subtraction would cancel.
-template <>
-[[gnu::always_inline]] inline float tanh_<float>(float x) {
-  const float big = 1.0f - 2.0f / (exp_f(2.0f * x) + 1.0f);
-  const float x2 = x * x;
-  const float small = x * (1.0f - x2 * (1.0f / 3.0f) + x2 * x2 * (2.0f / 15.0f));
-  return (x2 < 0.0025f) ? small : big;
-}
-template <>
-[[gnu::always_inline]] inline double tanh_<double>(double x) { return std::tanh(x); }
-
-}  // namespace
-
 template <typename T>
 void lstm_gates_forward(int64_t rows, int64_t j0, int64_t j1, int64_t H, T* g, T* c, T* cprev,
                         T* h) {
