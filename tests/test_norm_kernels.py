@@ -265,3 +265,53 @@ def test_relu_and_sgd_kernels(dtype, two_threads):
             f_opt.step()
         np.testing.assert_allclose(fp.detach().numpy(), tp.detach().numpy(), rtol=1e-6,
                                    atol=1e-6)
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+@pytest.mark.parametrize("decoupled,maximize,amsgrad,weight_decay,beta1", [
+    (False, False, False, 0.0, 0.9), (True, False, False, 0.01, 0.9),
+    (False, True, True, 0.05, 0.9), (True, True, True, 0.1, 0.3)])  # beta1 0.3: lerp's other side
+def test_adam_kernel_matches_the_formula(dtype, decoupled, maximize, amsgrad, weight_decay, beta1,
+                                         two_threads):
+    """_C.adam_update on 2 threads (several chunks each) over 3 steps against torch's Adam/AdamW
+    update written out in float64."""
+    rng = np.random.default_rng(4)
+    n = 300_007
+    p = rng.standard_normal(n).astype(dtype)
+    m, v = np.zeros_like(p), np.zeros_like(p)
+    vmax = np.zeros_like(p) if amsgrad else None
+    rp, rm, rv, rvmax = p.astype(np.float64), np.zeros(n), np.zeros(n), np.zeros(n)
+    lr, beta2, eps = 0.01, 0.99, 1e-6
+    for step in range(1, 4):
+        grad = rng.standard_normal(n).astype(dtype)
+        bc1, bc2s = 1 - beta1 ** step, np.sqrt(1 - beta2 ** step)
+        _C.adam_update(p, grad, m, v, vmax, lr, beta1, beta2, eps, weight_decay, decoupled,
+                       maximize, lr / bc1, bc2s)
+        g = -grad.astype(np.float64) if maximize else grad.astype(np.float64)
+        if decoupled:
+            rp *= 1 - lr * weight_decay
+        else:
+            g = g + weight_decay * rp
+        rm += (1 - beta1) * (g - rm)
+        rv = beta2 * rv + (1 - beta2) * g * g
+        rvmax = np.maximum(rvmax, rv)
+        rp -= lr / bc1 * rm / (np.sqrt(rvmax if amsgrad else rv) / bc2s + eps)
+    tol = dict(rtol=2e-5, atol=1e-6) if dtype == np.float32 else dict(rtol=1e-12, atol=1e-14)
+    np.testing.assert_allclose(p, rp, **tol)
+    np.testing.assert_allclose(m, rm, **tol)
+    np.testing.assert_allclose(v, rv, **tol)
+    if amsgrad:
+        np.testing.assert_allclose(vmax, rvmax, **tol)
+
+
+def test_adam_kernel_checks_its_arguments():
+    p = np.ones(6, np.float32)
+    with pytest.raises(ValueError, match="exp_avg has shape"):
+        _C.adam_update(p, p.copy(), np.zeros(5, np.float32), np.zeros_like(p), None, 0.1, 0.9,
+                       0.99, 1e-8, 0.0, True, False, 0.1, 1.0)
+    with pytest.raises(ValueError, match="overlaps"):
+        _C.adam_update(p, p.copy(), p, np.zeros_like(p), None, 0.1, 0.9, 0.99, 1e-8, 0.0, True,
+                       False, 0.1, 1.0)
+    with pytest.raises(TypeError, match="same dtype"):
+        _C.adam_update(p, p.copy(), np.zeros(6), np.zeros_like(p), None, 0.1, 0.9, 0.99, 1e-8,
+                       0.0, True, False, 0.1, 1.0)

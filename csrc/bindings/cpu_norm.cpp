@@ -1,4 +1,4 @@
-// _C.batch_norm_*, _C.layer_norm_*, _C.gelu_tanh_*, _C.relu_*, _C.sgd_update: the norm family on CPU arrays (csrc/cpu/norm/norm.h).
+// _C.batch_norm_*, _C.layer_norm_*, _C.gelu_tanh_*, _C.relu_*, _C.sgd_update, _C.adam_update: the norm family on CPU arrays (csrc/cpu/norm/norm.h).
 // The Python op layer validates; these checks are the cheap last line (dtype agreement, CPU,
 // C-contiguous, shapes that agree, no output overlapping an input it is computed from).
 #include <nanobind/nanobind.h>
@@ -304,6 +304,42 @@ void sgd_update(Array param, Array grad, Opt buf, double lr, double momentum, do
                            momentum, dampening, weight_decay, nesterov, maximize, first);
 }
 
+void adam_update(Array param, Array grad, Array exp_avg, Array exp_avg_sq, Opt max_exp_avg_sq,
+                 double lr, double beta1, double beta2, double eps, double weight_decay,
+                 bool decoupled, bool maximize, double step_size, double bias_correction2_sqrt) {
+  const char* fn = "adam_update";
+  std::optional<FloatType> t;
+  check(param, fn, "param", t);
+  check(grad, fn, "grad", t);
+  check_same_shape(param, grad, fn, "grad");
+  no_overlap(param, grad, fn, "grad");
+  for (auto [a, name] : {std::pair{&exp_avg, "exp_avg"}, {&exp_avg_sq, "exp_avg_sq"}}) {
+    check(*a, fn, name, t);
+    check_same_shape(param, *a, fn, name);
+    no_overlap(*a, param, fn, "param");
+    no_overlap(*a, grad, fn, "grad");
+  }
+  no_overlap(exp_avg, exp_avg_sq, fn, "exp_avg_sq");
+  if (max_exp_avg_sq) {
+    check(*max_exp_avg_sq, fn, "max_exp_avg_sq", t);
+    check_same_shape(param, *max_exp_avg_sq, fn, "max_exp_avg_sq");
+    for (auto [a, name] : {std::pair{&param, "param"}, {&grad, "grad"}, {&exp_avg, "exp_avg"},
+                           {&exp_avg_sq, "exp_avg_sq"}})
+      no_overlap(*max_exp_avg_sq, *a, fn, name);
+  }
+  nb::gil_scoped_release release;
+  if (*t == FloatType::float64)
+    cpu::adam_update<double>(numel(param), ptr<double>(param), ptr<double>(grad),
+                             ptr<double>(exp_avg), ptr<double>(exp_avg_sq),
+                             ptr<double>(max_exp_avg_sq), lr, beta1, beta2, eps, weight_decay,
+                             decoupled, maximize, step_size, bias_correction2_sqrt);
+  else
+    cpu::adam_update<float>(numel(param), ptr<float>(param), ptr<float>(grad),
+                            ptr<float>(exp_avg), ptr<float>(exp_avg_sq),
+                            ptr<float>(max_exp_avg_sq), lr, beta1, beta2, eps, weight_decay,
+                            decoupled, maximize, step_size, bias_correction2_sqrt);
+}
+
 }  // namespace
 
 void bind_norm(nb::module_& m) {
@@ -334,6 +370,12 @@ void bind_norm(nb::module_& m) {
   m.def("relu_forward", &relu_forward, nb::arg("x"), nb::arg("out"), "out = max(x, 0).");
   m.def("relu_backward", &relu_backward, nb::arg("grad"), nb::arg("out"), nb::arg("grad_in"),
         "grad_in = grad where out > 0, else 0.");
+  m.def("adam_update", &adam_update, nb::arg("param"), nb::arg("grad"), nb::arg("exp_avg"),
+        nb::arg("exp_avg_sq"), nb::arg("max_exp_avg_sq").none(), nb::arg("lr"), nb::arg("beta1"),
+        nb::arg("beta2"), nb::arg("eps"), nb::arg("weight_decay"), nb::arg("decoupled"),
+        nb::arg("maximize"), nb::arg("step_size"), nb::arg("bias_correction2_sqrt"),
+        "torch.optim.Adam's (decoupled: AdamW's) update of one parameter and its moment "
+        "estimates in place (max_exp_avg_sq: amsgrad's running maximum, or None).");
   m.def("sgd_update", &sgd_update, nb::arg("param"), nb::arg("grad"), nb::arg("buf").none(),
         nb::arg("lr"), nb::arg("momentum"), nb::arg("dampening"), nb::arg("weight_decay"),
         nb::arg("nesterov"), nb::arg("maximize"), nb::arg("first"),

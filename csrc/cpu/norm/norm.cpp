@@ -65,6 +65,15 @@ void sgd_update(int64_t count, T* param, const T* grad, T* buf, double lr, doubl
   FASTDL_NORM_DISPATCH(sgd_update<T>, count, param, grad, buf, lr, momentum, dampening,
                        weight_decay, nesterov, maximize, first, num_threads())
 }
+template <typename T>
+void adam_update(int64_t count, T* param, const T* grad, T* exp_avg, T* exp_avg_sq,
+                 T* max_exp_avg_sq, double lr, double beta1, double beta2, double eps,
+                 double weight_decay, bool decoupled, bool maximize, double step_size,
+                 double bias_correction2_sqrt) {
+  FASTDL_NORM_DISPATCH(adam_update<T>, count, param, grad, exp_avg, exp_avg_sq, max_exp_avg_sq,
+                       lr, beta1, beta2, eps, weight_decay, decoupled, maximize, step_size,
+                       bias_correction2_sqrt, num_threads())
+}
 #undef FASTDL_NORM_DISPATCH
 
 #define FASTDL_INSTANTIATE_NORM(T)                                                             \
@@ -81,7 +90,9 @@ void sgd_update(int64_t count, T* param, const T* grad, T* buf, double lr, doubl
   template void relu_forward<T>(int64_t, const T*, T*);                                        \
   template void relu_backward<T>(int64_t, const T*, const T*, T*);                             \
   template void sgd_update<T>(int64_t, T*, const T*, T*, double, double, double, double, bool, \
-                              bool, bool);
+                              bool, bool);                                                     \
+  template void adam_update<T>(int64_t, T*, const T*, T*, T*, T*, double, double, double,       \
+                               double, double, bool, bool, double, double);
 FASTDL_INSTANTIATE_NORM(float)
 FASTDL_INSTANTIATE_NORM(double)
 #undef FASTDL_INSTANTIATE_NORM

@@ -64,4 +64,15 @@ template <typename T>
 void sgd_update(int64_t count, T* param, const T* grad, T* buf, double lr, double momentum,
                 double dampening, double weight_decay, bool nesterov, bool maximize, bool first);
 
+// torch.optim.Adam's (decoupled: AdamW's) update of one parameter, in place; max_exp_avg_sq is
+// nullptr without amsgrad:
+//   p *= 1 - lr * weight_decay (decoupled);  g = (maximize ? -grad : grad) (+ weight_decay * p)
+//   m = lerp(m, g, 1 - beta1);  v = beta2 * v + (1 - beta2) g^2;  vmax = max(vmax, v)
+//   p -= step_size * m / (sqrt(vmax or v) / bias_correction2_sqrt + eps)
+template <typename T>
+void adam_update(int64_t count, T* param, const T* grad, T* exp_avg, T* exp_avg_sq,
+                 T* max_exp_avg_sq, double lr, double beta1, double beta2, double eps,
+                 double weight_decay, bool decoupled, bool maximize, double step_size,
+                 double bias_correction2_sqrt);
+
 }  // namespace fastdl::cpu

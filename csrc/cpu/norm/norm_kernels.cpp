@@ -300,6 +300,55 @@ void sgd_update(int64_t count, T* param, const T* grad, T* buf, double lr, doubl
   });
 }
 
+// torch.optim.Adam/AdamW's update of one parameter in one pass, in the array version's order of
+// operations (optim/adam.py), constants rounded to T as numpy rounds a Python float.
+template <typename T>
+struct AdamConstants {
+  T shrink, wd, sign, lerp_w, b2, one_b2, bc2, eps, step;
+  bool decay_param, decay_grad, lerp_low;
+};
+
+// Elements [b, e): a function of its own, so the OpenMP region calls the same vectorized loop as
+// the serial path (inlined into the region's outlined body, GCC left it scalar: 6.7 ms at 2
+// threads against 1.9 at 1 on 4M floats).
+template <typename T>
+[[gnu::noinline]] void adam_range(int64_t b, int64_t e, const AdamConstants<T> c,
+                                  T* __restrict p, const T* __restrict gr, T* __restrict m,
+                                  T* __restrict v, T* __restrict vmax) {
+#pragma omp simd
+  for (int64_t i = b; i < e; ++i) {
+    T pi = p[i];
+    if (c.decay_param) pi *= c.shrink;
+    const T g = c.decay_grad ? pi * c.wd + c.sign * gr[i] : c.sign * gr[i];
+    const T diff = g - m[i];
+    const T mi = c.lerp_low ? m[i] + diff * c.lerp_w : g + diff * c.lerp_w;
+    const T vi = v[i] * c.b2 + g * c.one_b2 * g;
+    m[i] = mi, v[i] = vi;
+    T second = vi;
+    if (vmax) {
+      second = vmax[i] < vi ? vi : vmax[i];
+      vmax[i] = second;
+    }
+    p[i] = pi - mi / (std::sqrt(second) / c.bc2 + c.eps) * c.step;
+  }
+}
+
+template <typename T>
+void adam_update(int64_t count, T* param, const T* grad, T* exp_avg, T* exp_avg_sq,
+                 T* max_exp_avg_sq, double lr, double beta1, double beta2, double eps,
+                 double weight_decay, bool decoupled, bool maximize, double step_size,
+                 double bias_correction2_sqrt, int threads) {
+  const double w1 = 1.0 - beta1;  // torch.lerp's two-sided formula
+  const AdamConstants<T> c{T(1.0 - lr * weight_decay), T(weight_decay), T(maximize ? -1 : 1),
+                           T(w1 < 0.5 ? w1 : w1 - 1.0), T(beta2), T(1.0 - beta2),
+                           T(bias_correction2_sqrt), T(eps), T(step_size),
+                           decoupled && weight_decay != 0, !decoupled && weight_decay != 0,
+                           w1 < 0.5};
+  parallel_chunks(count, threads, [=](int64_t b, int64_t e) {
+    adam_range<T>(b, e, c, param, grad, exp_avg, exp_avg_sq, max_exp_avg_sq);
+  });
+}
+
 #define FASTDL_INSTANTIATE_NORM_KERNELS(T)                                                       \
   template void batch_norm_forward_train<T>(int64_t, int64_t, int64_t, const T*, const T*,       \
                                             const T*, T, T*, T*, T*, T*, int);                   \
@@ -312,7 +361,9 @@ void sgd_update(int64_t count, T* param, const T* grad, T* buf, double lr, doubl
   template void relu_forward<T>(int64_t, const T*, T*, int);                                     \
   template void relu_backward<T>(int64_t, const T*, const T*, T*, int);                          \
   template void sgd_update<T>(int64_t, T*, const T*, T*, double, double, double, double, bool,   \
-                              bool, bool, int);
+                              bool, bool, int);                                                  \
+  template void adam_update<T>(int64_t, T*, const T*, T*, T*, T*, double, double, double, double, \
+                               double, bool, bool, double, double, int);
 FASTDL_INSTANTIATE_NORM_KERNELS(float)
 FASTDL_INSTANTIATE_NORM_KERNELS(double)
 #undef FASTDL_INSTANTIATE_NORM_KERNELS

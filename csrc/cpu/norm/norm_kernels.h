@@ -34,6 +34,11 @@
   void sgd_update(int64_t count, T* param, const T* grad, T* buf, double lr, double momentum,    \
                   double dampening, double weight_decay, bool nesterov, bool maximize,           \
                   bool first, int threads);                                                      \
+  template <typename T>                                                                          \
+  void adam_update(int64_t count, T* param, const T* grad, T* exp_avg, T* exp_avg_sq,            \
+                   T* max_exp_avg_sq, double lr, double beta1, double beta2, double eps,         \
+                   double weight_decay, bool decoupled, bool maximize, double step_size,         \
+                   double bias_correction2_sqrt, int threads);                                   \
   }
 
 namespace fastdl::cpu {

@@ -3,8 +3,12 @@ from __future__ import annotations
 
 import math
 
+import numpy as np
+
+from fastdl import _C
 from fastdl.optim.optimizer import (Optimizer, array_module_of, check_in_range, check_non_negative,
                                     effective_grad, lerp_)
+from fastdl.optim.sgd import _kernel_arrays
 
 
 class Adam(Optimizer):
@@ -47,6 +51,18 @@ class Adam(Optimizer):
             state["step"] += 1
             step = state["step"]
             exp_avg, exp_avg_sq = state["exp_avg"], state["exp_avg_sq"]
+            bias_correction1 = 1.0 - beta1 ** step
+            bias_correction2_sqrt = math.sqrt(1.0 - beta2 ** step)
+            step_size = lr / bias_correction1
+            moments = [exp_avg, exp_avg_sq] + ([state["max_exp_avg_sq"]] if amsgrad else [])
+            if _kernel_arrays(param, grad) and all(
+                    type(a) is np.ndarray and a.dtype == param.dtype and a.flags.c_contiguous
+                    for a in moments):  # one fused, multithreaded pass (_C.adam_update)
+                _C.adam_update(param, grad, exp_avg, exp_avg_sq,
+                               state["max_exp_avg_sq"] if amsgrad else None, lr, beta1, beta2,
+                               eps, weight_decay, decoupled, maximize, step_size,
+                               bias_correction2_sqrt)
+                continue
 
             if weight_decay != 0 and decoupled:
                 param *= 1.0 - lr * weight_decay
@@ -58,9 +74,6 @@ class Adam(Optimizer):
             exp_avg_sq *= beta2
             exp_avg_sq += xp.multiply(g, 1.0 - beta2) * g
 
-            bias_correction1 = 1.0 - beta1 ** step
-            bias_correction2_sqrt = math.sqrt(1.0 - beta2 ** step)
-            step_size = lr / bias_correction1
             if amsgrad:
                 max_exp_avg_sq = state["max_exp_avg_sq"]
                 xp.maximum(max_exp_avg_sq, exp_avg_sq, out=max_exp_avg_sq)
