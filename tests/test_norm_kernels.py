@@ -20,9 +20,12 @@ def two_threads():
 
 @pytest.mark.parametrize("dtype", [np.float32, np.float64])
 @pytest.mark.parametrize("threads", [1, 2])
-# the last shape has 2.2M elements: above the kernels' 1M elements per thread, so 2 threads
-# split its channels
-@pytest.mark.parametrize("shape", [(3, 5, 7, 9), (2, 3), (4, 8, 263, 257)])
+# planes below 128 (forward) / 512 (backward) values take the small-plane path (blocks of whole
+# channels, several blocks from (17, 300, 3, 3) on; (40, 130, 5, 7) has enough elements for 2
+# threads there; (5, 70, 16, 16): backward small, forward per channel); the last shape has 2.2M
+# elements, so 2 threads split its channels
+@pytest.mark.parametrize("shape", [(3, 5, 7, 9), (2, 3), (17, 300, 3, 3), (40, 130, 5, 7),
+                                   (5, 70, 16, 16), (1, 9, 1, 127), (4, 8, 263, 257)])
 def test_batch_norm_kernels_match_numpy(dtype, threads, shape):
     rng = np.random.default_rng(0)
     x = (rng.standard_normal(shape) * 3 + 2).astype(dtype)

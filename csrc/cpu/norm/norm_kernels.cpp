@@ -16,6 +16,7 @@
 
 #include "common/float_lanes.h"
 #include "cpu/norm/norm_kernels.h"
+#include "cpu/norm/batch_norm_small_planes.h"
 #include "cpu/norm/parallel_chunks.h"
 
 namespace fastdl::cpu::FASTDL_ISA {
@@ -78,15 +79,6 @@ void row_grad_sums(const T* g, const T* x, int64_t s, T m, double* sg, double* s
   *sgx += tb;
 }
 
-template <typename Work>
-void parallel_for(int64_t count, int threads, Work&& work) {
-  if (threads <= 1 || count <= 1) {  // callers pass threads_for(their elements)
-    for (int64_t i = 0; i < count; ++i) work(i);
-    return;
-  }
-#pragma omp parallel for num_threads(threads) schedule(dynamic, 1)
-  for (int64_t i = 0; i < count; ++i) work(i);
-}
 
 }  // namespace
 
@@ -94,6 +86,9 @@ template <typename T>
 void batch_norm_forward_train(int64_t n, int64_t c, int64_t s, const T* x, const T* weight,
                               const T* bias, T eps, T* out, T* mean, T* var, T* invstd,
                               int threads) {
+  if (s < kSmallPlaneForward)
+    return batch_norm_forward_small(n, c, s, x, weight, bias, eps, out, mean, var, invstd,
+                                    threads);
   const int64_t stride = c * s;
   const double count = double(n) * double(s);
   parallel_for(c, threads_for(n * c * s, threads), [&](int64_t ch) {
@@ -120,6 +115,9 @@ template <typename T>
 void batch_norm_backward_train(int64_t n, int64_t c, int64_t s, const T* g, const T* x,
                                const T* mean, const T* invstd, const T* weight, T* grad_x,
                                T* sum_g, T* sum_gxhat, int threads) {
+  if (s < kSmallPlaneBackward)
+    return batch_norm_backward_small(n, c, s, g, x, mean, invstd, weight, grad_x, sum_g,
+                                     sum_gxhat, threads);
   const int64_t stride = c * s;
   const T count = T(double(n) * double(s));
   parallel_for(c, threads_for(n * c * s, threads), [&](int64_t ch) {

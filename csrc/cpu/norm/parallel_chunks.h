@@ -34,4 +34,15 @@ void parallel_chunks(int64_t count, int threads, Work&& work) {
   for (int64_t k = 0; k < chunks; ++k) work(k * kChunk, k + 1 == chunks ? count : (k + 1) * kChunk);
 }
 
+
+template <typename Work>
+void parallel_for(int64_t count, int threads, Work&& work) {
+  if (threads <= 1 || count <= 1) {  // callers pass threads_for(their elements)
+    for (int64_t i = 0; i < count; ++i) work(i);
+    return;
+  }
+#pragma omp parallel for num_threads(threads) schedule(dynamic, 1)
+  for (int64_t i = 0; i < count; ++i) work(i);
+}
+
 }  // namespace fastdl::cpu::FASTDL_ISA
