@@ -3,6 +3,10 @@
 // by sources compiled once per ISA: everything lives in that ISA's namespace.
 #include <cstdint>
 
+#ifdef _OPENMP
+#include <omp.h>
+#endif
+
 namespace fastdl::cpu::FASTDL_ISA {
 
 // Element-wise work is split into chunks of this many elements per thread task, and an extra
@@ -34,7 +38,7 @@ void parallel_chunks(int64_t count, int threads, Work&& work) {
   for (int64_t k = 0; k < chunks; ++k) work(k * kChunk, k + 1 == chunks ? count : (k + 1) * kChunk);
 }
 
-
+// work(i) for i in [0, count), one index at a time to whichever thread is free.
 template <typename Work>
 void parallel_for(int64_t count, int threads, Work&& work) {
   if (threads <= 1 || count <= 1) {  // callers pass threads_for(their elements)
@@ -43,6 +47,26 @@ void parallel_for(int64_t count, int threads, Work&& work) {
   }
 #pragma omp parallel for num_threads(threads) schedule(dynamic, 1)
   for (int64_t i = 0; i < count; ++i) work(i);
+}
+
+// work(thread, begin, end) over rows [0, rows) of n values each: one contiguous range per thread
+// (a thread's own index, e.g. for per-thread partial sums), on up to `threads` threads.
+template <typename Work>
+void parallel_rows(int64_t rows, int64_t n, int threads, Work&& work) {
+  threads = threads_for(rows * n, threads);
+  if (threads <= 1 || rows <= 1) {
+    work(0, int64_t(0), rows);
+    return;
+  }
+#pragma omp parallel num_threads(threads)
+  {
+#ifdef _OPENMP
+    const int t = omp_get_thread_num(), nt = omp_get_num_threads();
+#else
+    const int t = 0, nt = 1;
+#endif
+    work(t, rows * t / nt, rows * (t + 1) / nt);
+  }
 }
 
 }  // namespace fastdl::cpu::FASTDL_ISA

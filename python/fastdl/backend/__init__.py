@@ -27,6 +27,18 @@ def is_cupy_array(x) -> bool:
     return type(x).__module__.startswith("cupy")
 
 
+# Element types the C++ kernels are instantiated for.
+KERNEL_DTYPES = (np.dtype(np.float32), np.dtype(np.float64))
+
+
+def kernel_arrays(*arrays) -> bool:
+    """True when the C++ kernels take these arrays as they are: numpy, C-contiguous, all of one
+    float dtype they are instantiated for."""
+    dt = arrays[0].dtype
+    return dt in KERNEL_DTYPES and all(
+        type(a) is np.ndarray and a.dtype == dt and a.flags.c_contiguous for a in arrays)
+
+
 def array_module(*arrays):
     """numpy or cupy for these arrays; mixing devices is an error."""
     ndarray = np.ndarray

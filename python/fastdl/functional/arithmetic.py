@@ -13,6 +13,7 @@ import numpy as np
 
 from fastdl import _C
 from fastdl.autograd.op import defop
+from fastdl.backend import kernel_arrays
 from fastdl.functional._core import (Tensor, _wrap, as_tensor_arg, grad_for, promote,
                                      promote_pair, xp_of, zeros_like)
 from fastdl.tensor import float32, int64
@@ -445,13 +446,9 @@ def round(input, *, decimals=0):
 
 
 def _kernel_pair(a, b):
-    """Both contiguous numpy arrays of one float dtype: the C++ element-wise kernels take them."""
-    return (type(a) is np.ndarray and type(b) is np.ndarray and a.dtype == b.dtype
-            and a.dtype in _KERNEL_DTYPES and a.shape == b.shape and a.flags.c_contiguous
-            and b.flags.c_contiguous)
-
-
-_KERNEL_DTYPES = (np.dtype(np.float32), np.dtype(np.float64))
+    """Both contiguous numpy arrays of one float dtype and shape: the C++ element-wise kernels
+    take them."""
+    return kernel_arrays(a, b) and a.shape == b.shape
 
 
 def _threshold_backward_forward(g, out):

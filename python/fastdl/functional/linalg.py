@@ -21,10 +21,6 @@ from fastdl.functional._core import Tensor, grad_for, promote_pair
 from fastdl.functional.shape import reshape, unsqueeze, squeeze
 
 
-# Element types the GEMM kernels are instantiated for (both operands have the same one here).
-_KERNEL_DTYPES = (np.dtype(np.float32), np.dtype(np.float64))
-
-
 def _batch_shape(sa, sb):
     """Broadcast batch dims (np.broadcast_shapes costs microseconds; this is the common case)."""
     if sa == sb:
@@ -42,7 +38,7 @@ def _mm_cpu(ad, bd, trans_a, trans_b, kernels=_C, xp=np):
         ad = ad.swapaxes(-1, -2)
     if trans_b:
         bd = bd.swapaxes(-1, -2)
-    if ad.dtype not in _KERNEL_DTYPES:
+    if ad.dtype not in backend.KERNEL_DTYPES:
         return xp.matmul(ad, bd)
     if ad.ndim == 2 and bd.ndim == 2:  # no batch: the common case, and the backward's
         out = xp.empty((ad.shape[0], bd.shape[1]), dtype=ad.dtype)
@@ -152,7 +148,7 @@ def _linear_cpu(x, w, b=None, kernels=_C, xp=np):
     """x @ w.T (+ b) over x's last dim: one GEMM reading w transposed in place (strides, no
     copy), the bias folded in with beta=1 (no separate pass)."""
     x2 = x.reshape(_rows(x.shape), w.shape[1])  # rows explicit: -1 is ambiguous for 0 features
-    if x2.dtype not in _KERNEL_DTYPES or w.dtype != x2.dtype:
+    if x2.dtype not in backend.KERNEL_DTYPES or w.dtype != x2.dtype:
         out = x2 @ w.T
         if b is not None:
             out += b

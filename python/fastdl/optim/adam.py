@@ -3,12 +3,9 @@ from __future__ import annotations
 
 import math
 
-import numpy as np
-
 from fastdl import _C
 from fastdl.optim.optimizer import (Optimizer, array_module_of, check_in_range, check_non_negative,
-                                    effective_grad, lerp_)
-from fastdl.optim.sgd import _kernel_arrays
+                                    effective_grad, fused_update_arrays, lerp_)
 
 
 class Adam(Optimizer):
@@ -55,9 +52,7 @@ class Adam(Optimizer):
             bias_correction2_sqrt = math.sqrt(1.0 - beta2 ** step)
             step_size = lr / bias_correction1
             moments = [exp_avg, exp_avg_sq] + ([state["max_exp_avg_sq"]] if amsgrad else [])
-            if _kernel_arrays(param, grad) and all(
-                    type(a) is np.ndarray and a.dtype == param.dtype and a.flags.c_contiguous
-                    for a in moments):  # one fused, multithreaded pass (_C.adam_update)
+            if fused_update_arrays(param, grad, *moments):  # one fused pass (_C.adam_update)
                 _C.adam_update(param, grad, exp_avg, exp_avg_sq,
                                state["max_exp_avg_sq"] if amsgrad else None, lr, beta1, beta2,
                                eps, weight_decay, decoupled, maximize, step_size,

@@ -11,7 +11,7 @@ from typing import Any, Callable, Iterable
 
 import numpy as np
 
-from fastdl.backend import array_module
+from fastdl.backend import array_module, kernel_arrays
 from fastdl.tensor import Tensor
 
 
@@ -76,6 +76,12 @@ def array_module_of(array):
     if type(array) is np.ndarray:
         return np
     return array_module(array)
+
+
+def fused_update_arrays(param, grad, *state) -> bool:
+    """Whether a fused C++ update (``_C.sgd_update``, ``_C.adam_update``) takes these arrays:
+    numpy, C-contiguous, one float dtype, and the parameter writable in place."""
+    return kernel_arrays(param, grad, *state) and param.flags.writeable
 
 
 def effective_grad(param_data, grad, weight_decay: float, maximize: bool, xp):

@@ -4,16 +4,8 @@ from __future__ import annotations
 import numpy as np
 
 from fastdl import _C
-from fastdl.optim.optimizer import Optimizer, array_module_of, check_non_negative, effective_grad
-
-
-_KERNEL_DTYPES = (np.dtype(np.float32), np.dtype(np.float64))
-
-
-def _kernel_arrays(param, grad):
-    return (type(param) is np.ndarray and type(grad) is np.ndarray and param.dtype == grad.dtype
-            and param.dtype in _KERNEL_DTYPES and param.flags.c_contiguous
-            and grad.flags.c_contiguous and param.flags.writeable)
+from fastdl.optim.optimizer import (Optimizer, array_module_of, check_non_negative, effective_grad,
+                                    fused_update_arrays)
 
 
 class SGD(Optimizer):
@@ -38,7 +30,7 @@ class SGD(Optimizer):
         lr, momentum, dampening = group["lr"], group["momentum"], group["dampening"]
         weight_decay, nesterov, maximize = group["weight_decay"], group["nesterov"], group["maximize"]
         for p, param, grad in self._params_with_grad(group):
-            if _kernel_arrays(param, grad):  # one fused, multithreaded pass (_C.sgd_update)
+            if fused_update_arrays(param, grad):  # one fused, multithreaded pass (_C.sgd_update)
                 buf = None
                 first = False
                 if momentum != 0:

@@ -29,10 +29,6 @@ __all__ = ["conv1d", "conv2d", "conv3d", "conv_transpose1d", "conv_transpose2d",
            "conv_transpose3d"]
 
 
-# Element types the convolution kernels are instantiated for.
-_KERNEL_DTYPES = (np.dtype(np.float32), np.dtype(np.float64))
-
-
 def _conv_out_size(size, k, s, p, d):
     return (size + 2 * p - d * (k - 1) - 1) // s + 1
 
@@ -205,7 +201,7 @@ def _check_tensors(fn, input, weight, bias):
         if not isinstance(t, Tensor):
             raise TypeError(f"{fn}(): argument '{name}' must be a Tensor, got "
                             f"{type(t).__name__}")
-        if t._data.dtype not in _KERNEL_DTYPES:
+        if t._data.dtype not in backend.KERNEL_DTYPES:
             raise TypeError(f"{fn}(): '{name}' must be a float32 or float64 tensor, got dtype "
                             f"{t._data.dtype} with shape {tuple(t._data.shape)}")
     dtypes = {t._data.dtype for t in (input, weight, bias) if t is not None}

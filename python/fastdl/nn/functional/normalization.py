@@ -18,6 +18,7 @@ import numpy as np
 
 from fastdl import _C
 from fastdl.autograd.op import defop
+from fastdl.backend import kernel_arrays
 from fastdl.functional import arithmetic as A
 from fastdl.functional import reductions as R
 from fastdl.nn.functional._checks import check_float, check_same_dtype
@@ -70,22 +71,12 @@ def _norm_forward(x, *rest):
     return out.astype(x.dtype, copy=False)
 
 
-def _kernel_arrays(*arrays):
-    """True when the C++ kernels take these arrays: numpy, C-contiguous, one float dtype."""
-    dt = arrays[0].dtype
-    return dt in _KERNEL_DTYPES and all(
-        type(a) is np.ndarray and a.dtype == dt and a.flags.c_contiguous for a in arrays)
-
-
-_KERNEL_DTYPES = (np.dtype(np.float32), np.dtype(np.float64))
-
-
 def _batch_norm_forward(x, *rest):
     """batch_norm's forward: the per-channel C++ kernel for batch statistics on contiguous numpy
     arrays (xhat is then not stored: ``_xhat`` recomputes it if a formula needs it), else the
     array version."""
     *params, spec, saved = rest
-    if spec.fixed is not None or not spec.per_channel or not _kernel_arrays(x, *params):
+    if spec.fixed is not None or not spec.per_channel or not kernel_arrays(x, *params):
         return _norm_forward(x, *rest)
     w, b = spec.params(params)
     channels = x.shape[1]
@@ -102,7 +93,7 @@ def _layer_norm_forward(x, *rest):
     invstd per row saved, xhat recomputed by ``_xhat`` if a formula needs it), else the array
     version."""
     *params, spec, saved = rest
-    if x.size == 0 or not _kernel_arrays(x, *params):
+    if x.size == 0 or not kernel_arrays(x, *params):
         return _norm_forward(x, *rest)
     w, b = spec.params(params)
     n = spec.n
@@ -118,27 +109,6 @@ def _layer_norm_forward(x, *rest):
     return out
 
 
-def _row_sums(g, x, spec, saved, grad_x=None, weight=None):
-    """layer_norm's per-column sum(g * xhat) and sum(g) by the backward kernel (which also writes
-    grad_x when given), remembered in ``saved`` for the weight's gradient of the same g."""
-    cached = saved.values[4] if len(saved.values) > 4 else None
-    if cached is not None and cached[0] is g and grad_x is None:
-        return cached[1], cached[2]
-    mean, _, invstd = saved.values[:3]
-    n = spec.n
-    rows = x.size // n
-    sum_gxhat, sum_g = np.empty(n, x.dtype), np.empty(n, x.dtype)
-    _C.layer_norm_backward(g.reshape(rows, n), x.reshape(rows, n), mean.reshape(rows),
-                           invstd.reshape(rows), None if weight is None else weight.reshape(n),
-                           None if grad_x is None else grad_x.reshape(rows, n), sum_gxhat, sum_g)
-    saved.values = saved.values[:4] + ((g, sum_gxhat, sum_g),)
-    return sum_gxhat, sum_g
-
-
-def _uses_row_kernel(spec, saved, *arrays):
-    return spec.per_row and _kernel_arrays(*arrays) and saved.values[0].dtype == arrays[0].dtype
-
-
 def _xhat(saved, x):
     """The normalized input, from ``saved`` (recomputed once from x when the forward ran the
     kernel, which does not store it)."""
@@ -150,24 +120,37 @@ def _xhat(saved, x):
     return values[3]
 
 
-def _channel_sums(g, x, spec, saved, grad_x=None, weight=None):
-    """Per-channel sum(g) and sum(g * xhat) by the backward kernel (which also writes grad_x
-    when given), remembered in ``saved`` for the weight's and bias's gradients of the same g."""
+def _kernel_sums(g, x, spec, saved, grad_x=None, weight=None):
+    """(sum(g), sum(g * xhat)) over the normalized values of each parameter (batch_norm: per
+    channel; layer_norm: per column, shaped like its weight) by the backward kernel, which also
+    writes grad_x when given; remembered in ``saved`` for the weight's and bias's gradients of
+    the same g."""
     cached = saved.values[4] if len(saved.values) > 4 else None
     if cached is not None and cached[0] is g and grad_x is None:
         return cached[1], cached[2]
     mean, _, invstd = saved.values[:3]
-    channels = x.shape[1]
-    sum_g, sum_gxhat = np.empty(channels, x.dtype), np.empty(channels, x.dtype)
-    _C.batch_norm_backward_train(g, x, mean.reshape(channels), invstd.reshape(channels), weight,
-                                 grad_x, sum_g, sum_gxhat)
+    if spec.per_row:
+        n = spec.n
+        rows = x.size // n
+        sum_g, sum_gxhat = np.empty(spec.param_view, x.dtype), np.empty(spec.param_view, x.dtype)
+        _C.layer_norm_backward(g.reshape(rows, n), x.reshape(rows, n), mean.reshape(rows),
+                               invstd.reshape(rows), None if weight is None else weight.reshape(n),
+                               None if grad_x is None else grad_x.reshape(rows, n),
+                               sum_gxhat.reshape(n), sum_g.reshape(n))
+    else:
+        channels = x.shape[1]
+        sum_g, sum_gxhat = np.empty(channels, x.dtype), np.empty(channels, x.dtype)
+        _C.batch_norm_backward_train(g, x, mean.reshape(channels), invstd.reshape(channels),
+                                     weight, grad_x, sum_g, sum_gxhat)
     saved.values = saved.values[:4] + ((g, sum_g, sum_gxhat),)
     return sum_g, sum_gxhat
 
 
-def _uses_channel_kernel(spec, saved, *arrays):
-    return spec.per_channel and spec.fixed is None and _kernel_arrays(*arrays) and \
-        saved.values[0].dtype == arrays[0].dtype
+def _uses_sum_kernel(spec, saved, *arrays):
+    """Whether the backward kernels serve these arrays: the forward ran a kernel (batch_norm with
+    batch statistics, or layer_norm's per-row one) and the arrays are ones the kernels take."""
+    return (spec.per_row or spec.per_channel and spec.fixed is None) and \
+        kernel_arrays(*arrays) and saved.values[0].dtype == arrays[0].dtype
 
 
 def _sum_over(t, axes):
@@ -197,13 +180,9 @@ def _norm_backward(ctx, g):
 
 def _normalize_backward_forward(g, x, *rest):
     *params, spec, saved = rest
-    if _uses_channel_kernel(spec, saved, g, x, *params):
+    if _uses_sum_kernel(spec, saved, g, x, *params):
         grad_x = np.empty_like(x)
-        _channel_sums(g, x, spec, saved, grad_x, params[0] if params else None)
-        return grad_x
-    if _uses_row_kernel(spec, saved, g, x, *params):
-        grad_x = np.empty_like(x)
-        _row_sums(g, x, spec, saved, grad_x, params[0] if params else None)
+        _kernel_sums(g, x, spec, saved, grad_x, params[0] if params else None)
         return grad_x
     invstd = saved.values[2]
     dy = g if not params else g * params[0].reshape(spec.param_view)
@@ -258,10 +237,8 @@ def _normalize_backward(ctx, g):
 
 
 def _weight_grad_forward(g, x, spec, saved):
-    if _uses_channel_kernel(spec, saved, g, x):
-        return _channel_sums(g, x, spec, saved)[1].copy()
-    if _uses_row_kernel(spec, saved, g, x):
-        return _row_sums(g, x, spec, saved)[0].copy().reshape(spec.param_view)
+    if _uses_sum_kernel(spec, saved, g, x):
+        return _kernel_sums(g, x, spec, saved)[1].copy()
     out = g * _xhat(saved, x)
     return out.sum(axis=spec.param_axes) if spec.param_axes else out
 
@@ -282,10 +259,8 @@ def _weight_grad_backward(ctx, v):
 def _bias_grad_forward(g, x, spec, saved):
     """sum(g) over the parameter axes (batch_norm's and layer_norm's bias gradient): the
     backward kernel's sum when it already ran for this g."""
-    if _uses_channel_kernel(spec, saved, g, x):
-        return _channel_sums(g, x, spec, saved)[0].copy()
-    if _uses_row_kernel(spec, saved, g, x):
-        return _row_sums(g, x, spec, saved)[1].copy().reshape(spec.param_view)
+    if _uses_sum_kernel(spec, saved, g, x):
+        return _kernel_sums(g, x, spec, saved)[0].copy()
     return g.sum(axis=spec.param_axes)
 
 

@@ -40,9 +40,6 @@ __all__ = ["adaptive_avg_pool1d", "adaptive_avg_pool2d", "adaptive_avg_pool3d",
            "max_pool3d", "max_pool3d_with_indices", "max_unpool1d", "max_unpool2d",
            "max_unpool3d"]
 
-_KERNEL_DTYPES = (np.dtype(np.float32), np.dtype(np.float64))
-
-
 class PoolSpec:
     """Geometry of one pooling call: spatial sizes in and out, window parameters (d each)."""
 
@@ -229,7 +226,7 @@ def _check_input(input, d, fn, rank_error=RuntimeError):
     if x.ndim not in (d + 1, d + 2):
         raise rank_error(f"{fn}(): expected a {d + 1}-D (unbatched) or {d + 2}-D (batched) "
                            f"input, got shape {tuple(x.shape)}")
-    if x.dtype not in _KERNEL_DTYPES:
+    if x.dtype not in backend.KERNEL_DTYPES:
         raise TypeError(f"{fn}(): input must be float32 or float64, got {x.dtype} with shape "
                         f"{tuple(x.shape)}")
     first = x.ndim - d - 1  # the channel dim; the batch dim may be empty

@@ -15,7 +15,7 @@ import warnings
 
 import numpy as np
 
-from fastdl import _C
+from fastdl import _C, backend
 from fastdl.autograd.op import defop
 from fastdl.nn.functional import pooling as P
 from fastdl.nn.functional._checks import check_tensor
@@ -144,7 +144,7 @@ def interpolate(input, size=None, scale_factor=None, mode="nearest", align_corne
                            f"{tuple(output_size)}")
     if mode == "area":
         return P._adaptive_avg_pool(dim, input, tuple(output_size))
-    if x.dtype not in P._KERNEL_DTYPES:
+    if x.dtype not in backend.KERNEL_DTYPES:
         raise TypeError(f"interpolate(): input must be float32 or float64, got {x.dtype}")
     scales = [0.0] * dim if scale_factors is None else list(scale_factors)
     spec = InterpSpec(kernel_mode, bool(align_corners), scales, in_size, output_size)
