@@ -123,29 +123,9 @@ thread_local PackBuffer tls_stage;
 // 2-4 elements. Offsets are int32 (batch_lowering requires planes under 2^31).
 struct TapTable {
   std::vector<int32_t> off, inv;
-  explicit TapTable(const ConvGeometry& g) {
-    const int64_t KV = g.kernel_volume(), P = g.out_plane(), IP = g.in_plane();
-    const bool unit = g.stride[0] == 1 && g.stride[1] == 1 && g.stride[2] == 1;
-    off.resize(size_t(KV * P));
-    if (unit) inv.assign(size_t(KV * IP), -1);
-    int64_t t = 0;
-    for (int64_t kd = 0; kd < g.kernel[0]; ++kd)
-      for (int64_t kh = 0; kh < g.kernel[1]; ++kh)
-        for (int64_t kw = 0; kw < g.kernel[2]; ++kw, ++t) {
-          int64_t p = 0;
-          for (int64_t od = 0; od < g.out[0]; ++od)
-            for (int64_t oh = 0; oh < g.out[1]; ++oh)
-              for (int64_t ow = 0; ow < g.out[2]; ++ow, ++p) {
-                const int64_t id = od * g.stride[0] + kd * g.dilation[0] - g.pad[0];
-                const int64_t ih = oh * g.stride[1] + kh * g.dilation[1] - g.pad[1];
-                const int64_t iw = ow * g.stride[2] + kw * g.dilation[2] - g.pad[2];
-                const bool in = id >= 0 && id < g.in[0] && ih >= 0 && ih < g.in[1] && iw >= 0 &&
-                                iw < g.in[2];
-                const int64_t i = (id * g.in[1] + ih) * g.in[2] + iw;
-                off[size_t(t * P + p)] = in ? int32_t(i) : -1;
-                if (in && unit) inv[size_t(t * IP + i)] = int32_t(p);
-              }
-        }
+  explicit TapTable(const ConvGeometry& g) : off(tap_input_positions(g)) {
+    if (g.stride[0] == 1 && g.stride[1] == 1 && g.stride[2] == 1)
+      inv = tap_output_positions(g, off);
   }
 };
 

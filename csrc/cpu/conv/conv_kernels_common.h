@@ -9,6 +9,7 @@
 #include <algorithm>
 #include <cstdint>
 #include <exception>
+#include <vector>
 
 #include "cpu/conv/conv.h"
 #include "cpu/conv/conv_simd.h"
@@ -90,6 +91,44 @@ void place_volume(const T* src, const int64_t in[3], const int64_t step[3],
     }
 }
 
+// Per tap t of the kernel and output position p of the plane (t * P + p): the input position
+// (within the plane) that t reads for p, -1 in the padding. int32: callers check that the input
+// plane is under 2^31.
+inline std::vector<int32_t> tap_input_positions(const ConvGeometry& g) {
+  const int64_t P = g.out_plane();
+  std::vector<int32_t> table(static_cast<size_t>(g.kernel_volume() * P), -1);
+  int64_t t = 0;
+  for (int64_t kd = 0; kd < g.kernel[0]; ++kd)
+    for (int64_t kh = 0; kh < g.kernel[1]; ++kh)
+      for (int64_t kw = 0; kw < g.kernel[2]; ++kw, ++t) {
+        int64_t p = 0;
+        for (int64_t od = 0; od < g.out[0]; ++od)
+          for (int64_t oh = 0; oh < g.out[1]; ++oh)
+            for (int64_t ow = 0; ow < g.out[2]; ++ow, ++p) {
+              const int64_t id = od * g.stride[0] + kd * g.dilation[0] - g.pad[0];
+              const int64_t ih = oh * g.stride[1] + kh * g.dilation[1] - g.pad[1];
+              const int64_t iw = ow * g.stride[2] + kw * g.dilation[2] - g.pad[2];
+              if (id >= 0 && id < g.in[0] && ih >= 0 && ih < g.in[1] && iw >= 0 && iw < g.in[2])
+                table[size_t(t * P + p)] = int32_t((id * g.in[1] + ih) * g.in[2] + iw);
+            }
+      }
+  return table;
+}
+
+// The inverse, per tap t and input position i (t * IP + i): the output position whose tap t
+// reads i, or -1 (a tap reads each input at most once, for any stride).
+inline std::vector<int32_t> tap_output_positions(const ConvGeometry& g,
+                                                 const std::vector<int32_t>& input_positions) {
+  const int64_t P = g.out_plane(), IP = g.in_plane(), KV = g.kernel_volume();
+  std::vector<int32_t> table(static_cast<size_t>(KV * IP), -1);
+  for (int64_t t = 0; t < KV; ++t)
+    for (int64_t p = 0; p < P; ++p) {
+      const int32_t i = input_positions[size_t(t * P + p)];
+      if (i >= 0) table[size_t(t * IP + i)] = int32_t(p);
+    }
+  return table;
+}
+
 // ---- depthwise (conv_depthwise_kernels.cpp) ---------------------------------------------------
 template <typename T>
 void depthwise_forward(const ConvGeometry& g, const T* x, const T* w, const T* bias, T* out,
@@ -145,5 +184,17 @@ void batched_backward_input(const ConvGeometry& g, const T* gout, const T* w, T*
 template <typename T>
 void batched_backward_weight(const ConvGeometry& g, const T* x, const T* gout, T* gw,
                              int threads);
+
+// ---- small planes without the padding's taps (conv_valid_taps_kernels.cpp) --------------------
+bool valid_taps_applies(const ConvGeometry& g, Product product);
+template <typename T>
+void valid_taps_forward(const ConvGeometry& g, const T* x, const T* w, const T* bias, T* out,
+                        int threads);
+template <typename T>
+void valid_taps_backward_input(const ConvGeometry& g, const T* gout, const T* w, T* gin,
+                               int threads);
+template <typename T>
+void valid_taps_backward_weight(const ConvGeometry& g, const T* x, const T* gout, T* gw,
+                                int threads);
 
 }  // namespace fastdl::cpu::FASTDL_ISA::conv_detail
