@@ -25,7 +25,9 @@
 // loops; conv_padded_rows_kernels.cpp (engine in conv_padded_rows.h) the stride-1 implicit GEMM,
 // conv_padded_rows_strided_kernels.cpp its space-to-depth forward and sub-pixel input gradient;
 // conv_im2col_kernels.cpp the im2col / col2im tiles and the whole-batch lowering;
-// conv_valid_taps_kernels.cpp small planes without the taps that read padding (tried first).
+// conv_valid_taps_kernels.cpp small planes without the taps that read padding;
+// conv_subpixel_winograd_kernels.cpp the 4 x 4 / stride-2 / padding-1 convolution (and the
+// transposed one) by sub-pixel phases and Winograd F(2x2, 2x2) (tried first).
 #include <algorithm>
 #include <memory>
 #include <vector>
@@ -106,6 +108,8 @@ void conv_forward(const ConvGeometry& g, const T* x, const T* w, const T* bias, 
   const int64_t G = g.groups, Cg = g.group_in(), Kg = g.group_out(), R = g.patch();
   const int64_t C = g.in_channels, K = g.out_channels, IP = g.in_plane();
   const bool pointwise = is_pointwise(g);
+  if (subpixel_winograd_applies(g))
+    return subpixel_winograd_forward(g, x, w, bias, out, threads);
   if (valid_taps_applies(g, Product::forward))
     return valid_taps_forward(g, x, w, bias, out, threads);
   if (batch_lowering(g, Product::forward)) return batched_forward(g, x, w, bias, out, threads);
@@ -150,6 +154,8 @@ void conv_backward_input(const ConvGeometry& g, const T* grad_out, const T* w, T
   }
   if (is_depthwise(g)) return depthwise_backward_input(g, grad_out, w, grad_input, threads);
   const int64_t G = g.groups, Cg = g.group_in(), Kg = g.group_out(), R = g.patch();
+  if (subpixel_winograd_applies(g))
+    return subpixel_winograd_backward_input(g, grad_out, w, grad_input, threads);
   if (valid_taps_applies(g, Product::input))
     return valid_taps_backward_input(g, grad_out, w, grad_input, threads);
   if (batch_lowering(g, Product::input))
@@ -205,6 +211,8 @@ void conv_backward_weight(const ConvGeometry& g, const T* x, const T* grad_out, 
     return;
   }
   if (is_depthwise(g)) return depthwise_backward_weight(g, x, grad_out, grad_weight, threads);
+  if (subpixel_winograd_applies(g))
+    return subpixel_winograd_backward_weight(g, x, grad_out, grad_weight, threads);
   if (valid_taps_applies(g, Product::weight))
     return valid_taps_backward_weight(g, x, grad_out, grad_weight, threads);
   if (batch_lowering(g, Product::weight)) return batched_backward_weight(g, x, grad_out, grad_weight, threads);

@@ -197,4 +197,17 @@ template <typename T>
 void valid_taps_backward_weight(const ConvGeometry& g, const T* x, const T* gout, T* gw,
                                 int threads);
 
+// ---- 4 x 4 stride-2 padding-1 by sub-pixel phases and Winograd F(2x2, 2x2)
+// (conv_subpixel_winograd_kernels.cpp) --------------------------------------------------------
+bool subpixel_winograd_applies(const ConvGeometry& g);
+template <typename T>
+void subpixel_winograd_forward(const ConvGeometry& g, const T* x, const T* w, const T* bias,
+                               T* out, int threads);
+template <typename T>
+void subpixel_winograd_backward_input(const ConvGeometry& g, const T* gout, const T* w, T* gin,
+                                      int threads);
+template <typename T>
+void subpixel_winograd_backward_weight(const ConvGeometry& g, const T* x, const T* gout, T* gw,
+                                       int threads);
+
 }  // namespace fastdl::cpu::FASTDL_ISA::conv_detail
