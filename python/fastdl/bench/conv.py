@@ -6,6 +6,9 @@ row shows ms, GFLOP/s and % of this machine's fp32 FMA peak measured in the same
 thread count. FLOPs: 2 * N * K * (C / groups) * kernel volume * output plane for the forward (a
 transposed convolution counts its adjoint convolution's); forward+backward is 3x that (the input's
 and the weight's gradients are each a convolution's worth; every input requires grad, bias none).
+These are the direct algorithm's FLOPs for every library: a row computed with fewer (fastdl's
+4x4 / stride-2 / padding-1 convolutions run Winograd F(2x2, 2x2), 9/16 of them) can show more
+than 100% of the peak.
 `--quick` shrinks every row (batch 2, planes / 4) so the command can run in a test.
 """
 from __future__ import annotations
