@@ -60,6 +60,8 @@ void im2col_tile(const ConvGeometry& g, const T* x, int64_t p0, int64_t cols, T*
             std::fill(d + ow, d + lo, T(0));
             if (s2 == 1) {
               for (int64_t o = lo; o < hi; ++o) d[o] = xr[o];
+            } else if (s2 == 2) {  // a constant stride vectorizes (even lanes of two loads)
+              for (int64_t o = lo; o < hi; ++o) d[o] = xr[o * 2];
             } else {
               for (int64_t o = lo; o < hi; ++o) d[o] = xr[o * s2];
             }
