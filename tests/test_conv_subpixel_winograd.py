@@ -110,3 +110,31 @@ def test_subpixel_winograd_gradcheck(fn):
         shapes = ((1, 8, 2, 3), (8, 8, 4, 4), (8,))
     inputs = [fastdl.tensor(rng.standard_normal(s), requires_grad=True) for s in shapes]
     assert gradcheck(lambda x, w, b: fn(x, w, b, stride=2, padding=1), inputs)
+
+
+@pytest.mark.parametrize("taps", ["winograd", "valid"])
+def test_nan_reaches_the_outputs_the_direct_sum_reaches(taps, monkeypatch):
+    # one NaN input (and one NaN output gradient): the NaN pattern of every result is torch's
+    rng = np.random.default_rng(12)
+    if taps == "winograd":
+        x_shape, w_shape, s, p = (2, 8, 6, 8), (12, 8, 4, 4), [2, 2], [1, 1]
+    else:
+        monkeypatch.setenv("FASTDL_CONV_TAPS", "1")
+        x_shape, w_shape, s, p = (2, 16, 4, 4), (16, 16, 3, 3), [1, 1], [1, 1]
+    x = rng.standard_normal(x_shape).astype(np.float32)
+    w = rng.standard_normal(w_shape).astype(np.float32)
+    x[1, 3, 2, 1] = np.nan
+    tx, tw = torch.tensor(x), torch.tensor(w)
+    ref = torch.ops.aten.convolution(tx, tw, None, s, p, [1, 1], False, [0, 0], 1)
+    go = rng.standard_normal(tuple(ref.shape)).astype(np.float32)
+    go[0, 5, 1, 2] = np.nan
+    rgx, rgw, _ = torch.ops.aten.convolution_backward(
+        torch.tensor(go), tx, tw, None, s, p, [1, 1], False, [0, 0], 1, [True, True, False])
+    out = np.empty(tuple(ref.shape), np.float32)
+    gx, gw = np.empty_like(x), np.empty_like(w)
+    _C.conv_forward(x, w, None, out, s, p, [1, 1], 1)
+    _C.conv_backward_input(go, w, gx, s, p, [1, 1], 1)
+    _C.conv_backward_weight(x, go, gw, s, p, [1, 1], 1)
+    for name, ours, r in (("output", out, ref), ("input gradient", gx, rgx),
+                          ("weight gradient", gw, rgw)):
+        np.testing.assert_array_equal(np.isnan(ours), np.isnan(r.numpy()), err_msg=name)

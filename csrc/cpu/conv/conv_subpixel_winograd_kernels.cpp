@@ -18,7 +18,9 @@
 // over blocks of images (T = tiles of the block). Workspace per call: the transformed weights
 // (2.25x the weights), and per block the transformed inputs and products (kBlockBytes).
 // Numerics: the transforms only add and subtract (no fractions), errors stay at a few ulps of
-// the sums (tests compare with float64 torch).
+// the sums (tests compare with float64 torch). A 2 x 2 output reads only the transforms of its
+// own 3 x 3 window (F(2, 2) is separable), so a NaN reaches the outputs the direct sum would give
+// NaN; infinities can meet as inf - inf in a transform, NaN where the direct sum is inf.
 #include <algorithm>
 #include <cstdlib>
 #include <vector>

@@ -14,15 +14,15 @@
 //   input gradient   X = grad_out, table[t][i] = the output position reading input i through
 //                    tap t (at most one, for any stride), B_t[k][c] = W[k][c][t]
 //   weight gradient  per tap t: gW_t^T (C x K) = sum over the (q, n) where t is valid of
-//                    x[n][c][table[t][q]] grad_out[n][k][q]: A = x (MR channels, packed per
-//                    tap), B = grad_out packed once per image chunk with rows (q, n), so a run of
-//                    valid positions [q0, q1) is the rows [q0 nb, q1 nb); the tiles land in a
-//                    tap-major copy gWt[t][c][k], permuted into gW at the end.
+//                    x[n][c][table[t][q]] grad_out[n][k][q]: A = x at t's valid positions
+//                    (MR channels, rows (q, n)), B = grad_out at the same positions, packed per
+//                    tap once per image chunk, so each tap is one call per tile; a thread's
+//                    tiles (taps x its channels x K/g) are then copied into gW's rows.
 // Workspace (per calling thread, kept): the packed weights (the weights' size, per group
 // rounded up to NR output channels), packed inputs of one image chunk (kPackedInputBytes), and
-// for the weight gradient grad_out packed for a chunk plus gWt (the weights' size). Deterministic:
-// every output element is one task's fixed sequence of runs (the weight gradient's chunks are
-// added in order).
+// for the weight gradient grad_out packed per tap for a chunk plus each worker's block of
+// taps x (at most 4 MR channels) x K/g. Deterministic: every output element is one task's fixed
+// sequence of runs (the weight gradient's chunks are added in order).
 #include <algorithm>
 #include <cstdlib>
 #include <vector>
