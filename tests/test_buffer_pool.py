@@ -122,3 +122,25 @@ def test_rnn_input_gradient_is_stored_without_a_copy():
     (m(x)[0] * 2).sum().backward()
     np.testing.assert_array_equal(first.numpy(), before)
     np.testing.assert_allclose(x.grad.numpy(), 2 * before, rtol=1e-5, atol=1e-6)
+
+
+def test_large_conv_outputs_come_from_the_pool_and_stay_distinct_while_held():
+    from fastdl.backend.pool import POOLED_RESULT_BYTES, host_result
+    assert host_result((4, 4), np.float32).base is None  # small: plain numpy
+    rng = np.random.default_rng(0)
+    # outputs of 2 x 16 x 256 x 256 floats = 8 MiB: pooled
+    x = fastdl.tensor(rng.standard_normal((2, 3, 256, 256)).astype(np.float32))
+    w = fastdl.tensor(rng.standard_normal((16, 3, 3, 3)).astype(np.float32))
+    with fastdl.no_grad():
+        first = F.conv2d(x, w, padding=1).numpy()
+        assert first.nbytes >= POOLED_RESULT_BYTES
+        kept = first.copy()
+        second = F.conv2d(x, w * 2.0, padding=1).numpy()  # `first` still held: a new array
+        assert not np.shares_memory(first, second)
+        np.testing.assert_array_equal(first, kept)
+        np.testing.assert_allclose(second, 2 * kept, rtol=1e-5, atol=1e-5)
+        address = first.__array_interface__["data"][0]
+        del first, second
+        third = F.conv2d(x, w, padding=1).numpy()  # released: the first free one is reused
+        assert third.__array_interface__["data"][0] == address
+        np.testing.assert_array_equal(third, kept)

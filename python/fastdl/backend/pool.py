@@ -109,3 +109,19 @@ class BufferPool(threading.local):
 
 
 host_pool = BufferPool()
+
+
+# Results below this size come from numpy directly: the C allocator's heap reuses them without
+# fresh pages, and a pool of many small arrays would cost more to scan than it saves.
+POOLED_RESULT_BYTES = 8 << 20
+
+
+def host_result(shape, dtype):
+    """An uninitialised C-contiguous array that owns its data, for a result handed to the user:
+    from the calling thread's pool when it is large (a fresh 100 MB convolution output cost ~10
+    ms of page faults and zeroing per call, bench/NOTES.md), else a plain ``np.empty``."""
+    dtype = np.dtype(dtype)
+    if int(np.prod(shape, dtype=np.int64)) * dtype.itemsize < POOLED_RESULT_BYTES:
+        return np.empty(shape, dtype)
+    return host_pool.take_owned(shape, dtype)
+
