@@ -16,7 +16,8 @@
 //   weight gradient  M_xi (4C x K) += V_xi (4C x T) Ghat_xi^T (T x K) with Ghat = G g G^T of
 //                    grad_out's 2 x 2 tiles (F(2, 2) with the roles of filter and output swapped)
 // over blocks of images (T = tiles of the block). Workspace per call: the transformed weights
-// (2.25x the weights), and per block the transformed inputs and products (kBlockBytes).
+// (2.25x the weights), and per block the transformed inputs and products (kBlockBytes, or one
+// image's when that is more; planes past kMaxImageElements keep the direct paths).
 // Numerics: the transforms only add and subtract (no fractions), errors stay at a few ulps of
 // the sums (tests compare with float64 torch). A 2 x 2 output reads only the transforms of its
 // own 3 x 3 window (F(2, 2) is separable), so a NaN reaches the outputs the direct sum would give
@@ -35,6 +36,8 @@ namespace {
 
 // Transformed inputs + products of one block of images at most this large (L3-sized).
 constexpr int64_t kBlockBytes = int64_t(12) << 20;
+// One image's transforms at most this many elements (64 MiB of floats): a block is whole images.
+constexpr int64_t kMaxImageElements = int64_t(16) << 20;
 
 thread_local PackBuffer tls_wino_weights, tls_wino_inputs, tls_wino_products, tls_wino_grads,
     tls_wino_last, tls_wino_zero;
@@ -177,10 +180,17 @@ void output_tiles(const Subpixel& s, const T* M, int64_t T_, int64_t channels, P
 bool subpixel_winograd_applies(const ConvGeometry& g) {
   const char* env = std::getenv("FASTDL_CONV_WINOGRAD");
   if (env && *env == '0') return false;
-  return g.groups == 1 && g.in[0] == 1 && g.kernel[0] == 1 && g.kernel[1] == 4 &&
-         g.kernel[2] == 4 && g.stride[1] == 2 && g.stride[2] == 2 && g.pad[1] == 1 &&
-         g.pad[2] == 1 && g.dilation[1] == 1 && g.dilation[2] == 1 && g.in[1] == 2 * g.out[1] &&
-         g.in[2] == 2 * g.out[2] && g.in_channels >= 8 && g.out_channels >= 8;
+  const bool shape = g.groups == 1 && g.in[0] == 1 && g.kernel[0] == 1 && g.kernel[1] == 4 &&
+                     g.kernel[2] == 4 && g.stride[1] == 2 && g.stride[2] == 2 && g.pad[1] == 1 &&
+                     g.pad[2] == 1 && g.dilation[1] == 1 && g.dilation[2] == 1 &&
+                     g.in[1] == 2 * g.out[1] && g.in[2] == 2 * g.out[2] &&
+                     g.in_channels >= 8 && g.out_channels >= 8;
+  if (!shape) return false;
+  // A block holds at least one image: planes whose single image's transforms would pass
+  // kMaxImageElements stay on the direct paths (workspace bounded).
+  const Subpixel s(g);
+  const int64_t per_image = 9 * (4 * s.C + s.K) * s.tiles() + 4 * s.H * s.W * s.C + s.H * s.W * s.K;
+  return per_image <= kMaxImageElements;
 }
 
 // out = conv(x, w) + bias.
