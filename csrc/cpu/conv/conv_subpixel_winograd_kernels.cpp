@@ -40,7 +40,7 @@ constexpr int64_t kBlockBytes = int64_t(12) << 20;
 constexpr int64_t kMaxImageElements = int64_t(16) << 20;
 
 thread_local PackBuffer tls_wino_weights, tls_wino_inputs, tls_wino_products, tls_wino_grads,
-    tls_wino_last, tls_wino_zero;
+    tls_wino_last, tls_wino_zero, tls_wino_scratch;
 
 // The sub-pixel view: x (N, C, 2H, 2W), out (N, K, H, W), tiles of 2 x 2 outputs.
 struct Subpixel {
@@ -92,15 +92,42 @@ inline void input_tile(const T* const (&d)[3][3], int64_t n, T* const (&v)[9]) {
   }
 }
 
-// u[xi * ustride] = (G g G^T)[xi] for one 2 x 2 g.
+// u[xi][0, n) = (G g G^T)[xi] along n channels, g[a][b] a 2 x 2 tile (a sub-kernel of w, or a
+// tile of grad_out for the weight gradient).
 template <typename T>
-inline void filter_tile(const T (&g)[2][2], T* u, int64_t ustride) {
-  const T e[3][2] = {{g[0][0], g[0][1]}, {g[0][0] + g[1][0], g[0][1] + g[1][1]}, {g[1][0], g[1][1]}};
-  for (int i = 0; i < 3; ++i) {
-    u[(i * 3 + 0) * ustride] = e[i][0];
-    u[(i * 3 + 1) * ustride] = e[i][0] + e[i][1];
-    u[(i * 3 + 2) * ustride] = e[i][1];
+inline void filter_tile(const T* const (&g)[2][2], int64_t n, T* const (&u)[9]) {
+#pragma omp simd
+  for (int64_t c = 0; c < n; ++c) {
+    const T e[3][2] = {{g[0][0][c], g[0][1][c]},  // G g: rows (g0, g0 + g1, g1)
+                       {g[0][0][c] + g[1][0][c], g[0][1][c] + g[1][1][c]},
+                       {g[1][0][c], g[1][1][c]}};
+    for (int i = 0; i < 3; ++i) {  // (G g) G^T
+      u[i * 3 + 0][c] = e[i][0];
+      u[i * 3 + 1][c] = e[i][0] + e[i][1];
+      u[i * 3 + 2][c] = e[i][1];
+    }
   }
+}
+
+// The kernel row (or column) of w that window tap a (0, 1) of phase ph (0: even, 1: odd) reads
+// in the forward: taps (w1, w3) for the even phase, (w0, w2) for the odd one. The input gradient
+// reads them reversed (phase_tap(ph, 1 - a)).
+inline int64_t phase_tap(int64_t ph, int64_t a) { return 1 - ph + 2 * a; }
+
+// The 2 x 2 sub-kernel of w[k][c] (16 taps at wk) for phase ph, as forward taps or reversed,
+// transformed into u[xi * ustride].
+template <typename T>
+inline void transform_sub_kernel(const T* wk, int64_t ph, bool reversed, T* u, int64_t ustride) {
+  const int64_t ph_h = ph / 2, ph_w = ph % 2;
+  T taps[2][2];
+  for (int a = 0; a < 2; ++a)
+    for (int b = 0; b < 2; ++b)
+      taps[a][b] = wk[phase_tap(ph_h, reversed ? 1 - a : a) * 4 +
+                      phase_tap(ph_w, reversed ? 1 - b : b)];
+  const T* const g[2][2] = {{&taps[0][0], &taps[0][1]}, {&taps[1][0], &taps[1][1]}};
+  T* const dst[9] = {u, u + ustride, u + 2 * ustride, u + 3 * ustride, u + 4 * ustride,
+                     u + 5 * ustride, u + 6 * ustride, u + 7 * ustride, u + 8 * ustride};
+  filter_tile(g, 1, dst);
 }
 
 // r[a][b][0, n) = (A^T m A)[a][b] along n channels, m[xi] the 9 products.
@@ -120,7 +147,8 @@ inline void output_tile(const T* const (&m)[9], int64_t n, T* const (&r)[2][2]) 
   }
 }
 
-// A zero pixel of n channels (the window outside the plane).
+// A zero pixel of n channels (the window outside the plane): filled by the calling thread before
+// a region and only read in it (the regions' scratch rows are tls_wino_scratch).
 template <typename T>
 const T* zero_pixel(int64_t n) {
   T* z = tls_wino_zero.get<T>(n);
@@ -134,8 +162,8 @@ const T* zero_pixel(int64_t n) {
 template <typename T>
 void transform_x(const Subpixel& s, const T* xt, int64_t nb, T* V, int threads) {
   const int64_t T_ = nb * s.tiles(), C4 = 4 * s.C, W2 = 2 * s.W;
+  const T* zero = zero_pixel<T>(s.C);
   parallel_tasks(T_, threads, false, [&](int64_t t) {
-    const T* zero = zero_pixel<T>(s.C);
     const int64_t n = t / s.tiles(), th = t % s.tiles() / s.TW, tw = t % s.TW;
     const T* img = xt + n * 4 * s.H * s.W * s.C;
     for (int64_t ph = 0; ph < 4; ++ph) {
@@ -164,7 +192,7 @@ void output_tiles(const Subpixel& s, const T* M, int64_t T_, int64_t channels, P
     const int64_t n = t / s.tiles(), th = t % s.tiles() / s.TW, tw = t % s.TW;
     const T* m[9];
     for (int xi = 0; xi < 9; ++xi) m[xi] = M + (xi * T_ + t) * channels;
-    T* scratch = tls_wino_zero.get<T>(4 * channels);
+    T* scratch = tls_wino_scratch.get<T>(4 * channels);
     T* r[2][2];
     for (int a = 0; a < 2; ++a)
       for (int b = 0; b < 2; ++b) {
@@ -199,18 +227,13 @@ void subpixel_winograd_forward(const ConvGeometry& g, const T* x, const T* w, co
                                T* out, int threads) {
   const Subpixel s(g);
   const int64_t C4 = 4 * s.C, plane_x = 4 * s.H * s.W, plane = s.H * s.W;
-  // U[xi][k][ph * C + c] = G g G^T, g = w[k][c][1 - ph_h + 2a][1 - ph_w + 2b]
+  // U[xi][k][ph * C + c] = G g G^T, g the phase's sub-kernel of w[k][c]
   T* U = tls_wino_weights.get<T>(9 * s.K * C4);
   parallel_tasks(s.K, threads, false, [&](int64_t k) {
     for (int64_t ph = 0; ph < 4; ++ph)
-      for (int64_t c = 0; c < s.C; ++c) {
-        const T* wk = w + (k * s.C + c) * 16;
-        const int64_t ph_h = ph / 2, ph_w = ph % 2;
-        T gt[2][2];
-        for (int a = 0; a < 2; ++a)
-          for (int b = 0; b < 2; ++b) gt[a][b] = wk[(1 - ph_h + 2 * a) * 4 + 1 - ph_w + 2 * b];
-        filter_tile(gt, U + k * C4 + ph * s.C + c, s.K * C4);
-      }
+      for (int64_t c = 0; c < s.C; ++c)
+        transform_sub_kernel(w + (k * s.C + c) * 16, ph, false, U + k * C4 + ph * s.C + c,
+                             s.K * C4);
   });
   const int64_t per_image = 9 * (C4 + s.K) * s.tiles() + (plane_x * s.C + plane * s.K);
   const int64_t nb_max = block_images(s.N, per_image, sizeof(T));
@@ -242,7 +265,7 @@ void subpixel_winograd_forward(const ConvGeometry& g, const T* x, const T* w, co
 }
 
 // grad_x = conv^T(grad_out, w): per phase of grad_x, a 2 x 2 correlation of grad_out with
-// windows starting at (2 th + ph_h - 1, 2 tw + ph_w - 1) and taps w[k][c][3 - ph_h - 2a][...].
+// windows starting at (2 th + ph_h - 1, 2 tw + ph_w - 1) and the phase's taps reversed.
 template <typename T>
 void subpixel_winograd_backward_input(const ConvGeometry& g, const T* gout, const T* w, T* gin,
                                       int threads) {
@@ -252,14 +275,9 @@ void subpixel_winograd_backward_input(const ConvGeometry& g, const T* gout, cons
   T* U = tls_wino_weights.get<T>(4 * 9 * s.C * s.K);
   parallel_tasks(s.C, threads, false, [&](int64_t c) {
     for (int64_t ph = 0; ph < 4; ++ph)
-      for (int64_t k = 0; k < s.K; ++k) {
-        const T* wk = w + (k * s.C + c) * 16;
-        const int64_t ph_h = ph / 2, ph_w = ph % 2;
-        T gt[2][2];
-        for (int a = 0; a < 2; ++a)
-          for (int b = 0; b < 2; ++b) gt[a][b] = wk[(3 - ph_h - 2 * a) * 4 + 3 - ph_w - 2 * b];
-        filter_tile(gt, U + (ph * 9 * s.C + c) * s.K + k, s.C * s.K);
-      }
+      for (int64_t k = 0; k < s.K; ++k)
+        transform_sub_kernel(w + (k * s.C + c) * 16, ph, true,
+                             U + (ph * 9 * s.C + c) * s.K + k, s.C * s.K);
   });
   const int64_t per_image = 9 * (s.K + s.C) * s.tiles() + plane * s.K + plane_x * s.C;
   const int64_t nb_max = block_images(s.N, per_image, sizeof(T));
@@ -274,8 +292,8 @@ void subpixel_winograd_backward_input(const ConvGeometry& g, const T* gout, cons
     });
     for (int64_t ph = 0; ph < 4; ++ph) {
       const int64_t ph_h = ph / 2, ph_w = ph % 2;
+      const T* zero = zero_pixel<T>(s.K);
       parallel_tasks(T_, threads, false, [&](int64_t t) {  // V[xi][t][k]
-        const T* zero = zero_pixel<T>(s.K);
         const int64_t n = t / s.tiles(), th = t % s.tiles() / s.TW, tw = t % s.TW;
         const T* img = gt + n * plane * s.K;
         const T* d[3][3];
@@ -322,9 +340,9 @@ void subpixel_winograd_backward_weight(const ConvGeometry& g, const T* x, const 
       transpose_matrix(gout + (n0 + n) * s.K * plane, s.K, plane, gt + n * plane * s.K);
     });
     transform_x(s, last, nb, V, threads);
+    const T* zero = zero_pixel<T>(s.K);
     parallel_tasks(T_, threads, false, [&](int64_t t) {  // Ghat[xi][t][k] = G g G^T
       const int64_t n = t / s.tiles(), th = t % s.tiles() / s.TW, tw = t % s.TW;
-      const T* zero = zero_pixel<T>(s.K);
       const T* img = gt + n * plane * s.K;
       const T* d[2][2];
       for (int a = 0; a < 2; ++a)
@@ -334,26 +352,17 @@ void subpixel_winograd_backward_weight(const ConvGeometry& g, const T* x, const 
         }
       T* u[9];
       for (int xi = 0; xi < 9; ++xi) u[xi] = Gh + (xi * T_ + t) * s.K;
-#pragma omp simd
-      for (int64_t k = 0; k < s.K; ++k) {
-        const T e[3][2] = {{d[0][0][k], d[0][1][k]},
-                           {d[0][0][k] + d[1][0][k], d[0][1][k] + d[1][1][k]},
-                           {d[1][0][k], d[1][1][k]}};
-        for (int i = 0; i < 3; ++i) {
-          u[i * 3 + 0][k] = e[i][0];
-          u[i * 3 + 1][k] = e[i][0] + e[i][1];
-          u[i * 3 + 2][k] = e[i][1];
-        }
-      }
+      filter_tile(d, s.K, u);
     });
     // M[xi] (4C x K) (+)= V[xi]^T (4C x T) Ghat[xi] (T x K)
     for (int64_t xi = 0; xi < 9; ++xi)
       gemm<T>(C4, s.K, T_, T(1), {V + xi * T_ * C4, 1, C4}, {Gh + xi * T_ * s.K, s.K, 1},
               n0 == 0 ? T(0) : T(1), {M + xi * C4 * s.K, s.K, 1}, threads);
   }
-  // gw[k][c][1 - ph_h + 2a][1 - ph_w + 2b] = (A^T M A)[a][b] for row ph * C + c, column k
+  // gw[k][c][phase_tap(ph_h, a)][phase_tap(ph_w, b)] = (A^T M A)[a][b] for row ph * C + c,
+  // column k
   parallel_tasks(s.C, threads, false, [&](int64_t c) {
-    T* r = tls_wino_zero.get<T>(4 * s.K);
+    T* r = tls_wino_scratch.get<T>(4 * s.K);
     for (int64_t ph = 0; ph < 4; ++ph) {
       const int64_t ph_h = ph / 2, ph_w = ph % 2;
       const T* m[9];
@@ -363,7 +372,7 @@ void subpixel_winograd_backward_weight(const ConvGeometry& g, const T* x, const 
       for (int a = 0; a < 2; ++a)
         for (int b = 0; b < 2; ++b)
           for (int64_t k = 0; k < s.K; ++k)
-            gw[(k * s.C + c) * 16 + (1 - ph_h + 2 * a) * 4 + 1 - ph_w + 2 * b] = rr[a][b][k];
+            gw[(k * s.C + c) * 16 + phase_tap(ph_h, a) * 4 + phase_tap(ph_w, b)] = rr[a][b][k];
     }
   });
 }
