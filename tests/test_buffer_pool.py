@@ -125,8 +125,8 @@ def test_rnn_input_gradient_is_stored_without_a_copy():
 
 
 def test_large_conv_outputs_come_from_the_pool_and_stay_distinct_while_held():
-    from fastdl.backend.pool import POOLED_RESULT_BYTES, host_result
-    assert host_result((4, 4), np.float32).base is None  # small: plain numpy
+    from fastdl.backend.pool import POOLED_RESULT_BYTES, result_array
+    assert result_array((4, 4), np.float32).base is None  # small: plain numpy
     rng = np.random.default_rng(0)
     # outputs of 2 x 16 x 256 x 256 floats = 8 MiB: pooled
     x = fastdl.tensor(rng.standard_normal((2, 3, 256, 256)).astype(np.float32))

@@ -116,12 +116,15 @@ host_pool = BufferPool()
 POOLED_RESULT_BYTES = 8 << 20
 
 
-def host_result(shape, dtype):
+def result_array(shape, dtype, xp=np, min_pooled_bytes=POOLED_RESULT_BYTES):
     """An uninitialised C-contiguous array that owns its data, for a result handed to the user:
-    from the calling thread's pool when it is large (a fresh 100 MB convolution output cost ~10
-    ms of page faults and zeroing per call, bench/NOTES.md), else a plain ``np.empty``."""
+    on the host from the calling thread's pool when it has at least ``min_pooled_bytes`` (a
+    fresh 100 MB convolution output cost ~10 ms of page faults and zeroing per call,
+    bench/NOTES.md), else a plain ``empty`` of the array module ``xp`` (cupy's has its own
+    caching allocator)."""
+    if xp is not np:
+        return xp.empty(shape, dtype=dtype)
     dtype = np.dtype(dtype)
-    if int(np.prod(shape, dtype=np.int64)) * dtype.itemsize < POOLED_RESULT_BYTES:
+    if int(np.prod(shape, dtype=np.int64)) * dtype.itemsize < min_pooled_bytes:
         return np.empty(shape, dtype)
     return host_pool.take_owned(shape, dtype)
-

@@ -25,7 +25,7 @@ import numpy as np
 from fastdl import _C, backend
 from fastdl.autograd.grad_mode import enable_grad
 from fastdl.autograd.op import Saved, defop
-from fastdl.backend.pool import host_pool
+from fastdl.backend.pool import result_array
 from fastdl.tensor import Tensor, _wrap
 
 
@@ -91,13 +91,6 @@ def _mask_view(m, spec, L, S, xp=np):
     return m.reshape((spec.n, spec.hq, L, S))  # copies only if the batch dims cannot merge
 
 
-def _result_array(shape, dtype, xp):
-    """An uninitialised array that owns its data for a result handed to the user (the output, a
-    gradient): on the host a released one of the same shape from the pool (fresh 32 MiB arrays
-    cost page faults, and on a VM sometimes 100 ms more, backend/pool.py)."""
-    return host_pool.take_owned(shape, dtype) if xp is np else xp.empty(shape, dtype=dtype)
-
-
 def _forward(q, k, v, *rest, kernels=_C):
     *mask, spec, saved = rest
     L, S = q.shape[-2], k.shape[-2]
@@ -110,7 +103,9 @@ def _forward(q, k, v, *rest, kernels=_C):
         m4 = _mask_view(spec.bool_mask, spec, L, S, xp)
     elif mask:
         m4 = _mask_view(mask[0], spec, L, S, xp)
-    result = _result_array(spec.out_batch + (L, v4.shape[-1]), q.dtype, xp)
+    # results from the pool at every size: fresh 32 MiB arrays cost page faults, and on a VM
+    # sometimes 100 ms more (backend/pool.py)
+    result = result_array(spec.out_batch + (L, v4.shape[-1]), q.dtype, xp, min_pooled_bytes=0)
     out = result.reshape(q4.shape[:-1] + (v4.shape[-1],))
     lse = xp.empty(q4.shape[:-1], dtype=q.dtype)
     kernels.attention_forward(q4, k4, v4, out, lse, m4, spec.causal, spec.scale)
@@ -136,7 +131,7 @@ def _backward_forward(g, q, k, v, *rest, kernels=_C):
     # Allocated in the inputs' (broadcast) shapes and handed to the kernel as reshaped views, so
     # an unbroadcast gradient is an array that owns its data: the engine then stores it as .grad
     # as is (a view would be cloned: 3 x 32 MiB copies per step at B = 8, L = 2048).
-    gq, gk, gv = (_result_array(full, q4.dtype, xp)
+    gq, gk, gv = (result_array(full, q4.dtype, xp, min_pooled_bytes=0)
                   for full in (spec.q_full, spec.k_full, spec.v_full))
     gm = None
     if mask:

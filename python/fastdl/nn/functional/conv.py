@@ -22,7 +22,7 @@ import numpy as np
 
 from fastdl import _C, backend
 from fastdl.autograd.op import defop
-from fastdl.backend.pool import host_result
+from fastdl.backend.pool import result_array
 from fastdl.functional.shape import expand, reshape, squeeze, unsqueeze
 from fastdl.tensor import Tensor
 
@@ -45,11 +45,6 @@ def _split_bias(rest):
     return None, rest
 
 
-def _result(shape, dtype, xp):
-    """The output array: large host ones from the buffer pool (backend/pool.py)."""
-    return host_result(shape, dtype) if xp is np else xp.empty(shape, dtype=dtype)
-
-
 def _conv_cpu(x, w, *rest, kernels=_C, xp=np):
     """The convolution op's forward on a kernel set (the CPU's by default; CUDA passes its own
     kernels and cupy). A transposed convolution is conv_backward_input with the same weight."""
@@ -61,13 +56,13 @@ def _conv_cpu(x, w, *rest, kernels=_C, xp=np):
     if not transposed:
         o = tuple(_conv_out_size(spatial[i], k[i], stride[i], padding[i], dilation[i])
                   for i in range(len(k)))
-        out = _result((x.shape[0], w.shape[0]) + o, x.dtype, xp)
+        out = result_array((x.shape[0], w.shape[0]) + o, x.dtype, xp)
         kernels.conv_forward(x, w, None if b is None else xp.ascontiguousarray(b), out,
                              list(stride), list(padding), list(dilation), groups)
         return out
     o = tuple(_transposed_out_size(spatial[i], k[i], stride[i], padding[i], dilation[i],
                                    output_padding[i]) for i in range(len(k)))
-    out = _result((x.shape[0], w.shape[1] * groups) + o, x.dtype, xp)
+    out = result_array((x.shape[0], w.shape[1] * groups) + o, x.dtype, xp)
     kernels.conv_backward_input(x, w, out, list(stride), list(padding), list(dilation), groups)
     if b is not None:
         out += b.reshape((1, -1) + (1,) * len(k))
