@@ -98,7 +98,7 @@ struct PositionRuns {
       int32_t packed = 0;
       for (int64_t t = 0; t < tp.taps; ++t) {
         if (tp.at(t, q) < 0) continue;
-        if (packed > 0 && taps.back() == t - 1 && int64_t(runs.size()) > run_first.back()) {
+        if (packed > 0 && taps.back() == t - 1) {  // q's last valid tap is the one before
           ++runs.back().count;
         } else {
           runs.push_back({int32_t(t), 1, packed});
