@@ -9,23 +9,15 @@ import numpy as np
 import pytest
 
 import fastdl
-from fastdl import _C
 from fastdl.nn import functional as F
 from fastdl.testing import gradcheck
+
+from test_conv_valid_taps import _kernels, _kernels_at_every_thread_count, _reference
 
 torch = pytest.importorskip("torch")
 TF = torch.nn.functional
 
 S, P, D = [2, 2], [1, 1], [1, 1]
-
-
-def _kernels(x, w, go, bias=None):
-    out = np.full(go.shape, np.nan, x.dtype)
-    gx, gw = np.full_like(x, np.nan), np.full_like(w, np.nan)
-    _C.conv_forward(x, w, bias, out, S, P, D, 1)
-    _C.conv_backward_input(go, w, gx, S, P, D, 1)
-    _C.conv_backward_weight(x, go, gw, S, P, D, 1)
-    return out, gx, gw
 
 
 @pytest.mark.parametrize("shape", [
@@ -46,26 +38,11 @@ def test_subpixel_winograd_against_float64(shape, dtype):
     w = (rng.standard_normal((K, C, 4, 4)) / np.sqrt(16 * C)).astype(dtype)
     b = rng.standard_normal(K).astype(dtype)
     go = rng.standard_normal((N, K, H, W)).astype(dtype)
-    tx, tw, tb = (torch.tensor(a.astype(np.float64)) for a in (x, w, b))
-    ref = torch.ops.aten.convolution(tx, tw, tb, S, P, D, False, [0, 0], 1).numpy()
-    rgx, rgw, _ = (r.numpy() if r is not None else None for r in torch.ops.aten.convolution_backward(
-        torch.tensor(go.astype(np.float64)), tx, tw, None, S, P, D, False, [0, 0], 1,
-        [True, True, False]))
+    refs = _reference(x, w, go, S, P, D, 1, bias=b)
     tol = 2e-6 if dtype == np.float32 else 1e-13
-    before = fastdl.get_num_threads()
-    try:
-        results = []
-        for threads in (1, 2, 3):
-            fastdl.set_num_threads(threads)
-            results.append(_kernels(x, w, go, b))
-        for name, ours, r in zip(("output", "input gradient", "weight gradient"), results[0],
-                                 (ref, rgx, rgw)):
-            assert np.abs(ours - r).max() <= tol * np.abs(r).max() * np.sqrt(16 * C), name
-        for other in results[1:]:
-            for a, c in zip(results[0], other):
-                np.testing.assert_array_equal(a, c)
-    finally:
-        fastdl.set_num_threads(before)
+    results = _kernels_at_every_thread_count(x, w, go, S, P, D, 1, bias=b)
+    for name, ours, r in zip(("output", "input gradient", "weight gradient"), results, refs):
+        assert np.abs(ours - r).max() <= tol * np.abs(r).max() * np.sqrt(16 * C), name
 
 
 def test_subpixel_winograd_matches_direct_paths(monkeypatch):
@@ -74,9 +51,9 @@ def test_subpixel_winograd_matches_direct_paths(monkeypatch):
     w = (rng.standard_normal((40, 24, 4, 4)) / 20).astype(np.float32)
     go = rng.standard_normal((4, 40, 7, 5)).astype(np.float32)
     monkeypatch.delenv("FASTDL_CONV_WINOGRAD", raising=False)
-    ours = _kernels(x, w, go)
+    ours = _kernels(x, w, go, S, P, D, 1)
     monkeypatch.setenv("FASTDL_CONV_WINOGRAD", "0")
-    direct = _kernels(x, w, go)
+    direct = _kernels(x, w, go, S, P, D, 1)
     for a, b in zip(ours, direct):
         np.testing.assert_allclose(a, b, rtol=1e-5, atol=1e-5 * np.abs(b).max())
 
@@ -130,11 +107,7 @@ def test_nan_reaches_the_outputs_the_direct_sum_reaches(taps, monkeypatch):
     go[0, 5, 1, 2] = np.nan
     rgx, rgw, _ = torch.ops.aten.convolution_backward(
         torch.tensor(go), tx, tw, None, s, p, [1, 1], False, [0, 0], 1, [True, True, False])
-    out = np.empty(tuple(ref.shape), np.float32)
-    gx, gw = np.empty_like(x), np.empty_like(w)
-    _C.conv_forward(x, w, None, out, s, p, [1, 1], 1)
-    _C.conv_backward_input(go, w, gx, s, p, [1, 1], 1)
-    _C.conv_backward_weight(x, go, gw, s, p, [1, 1], 1)
+    out, gx, gw = _kernels(x, w, go, s, p, [1, 1], 1)
     for name, ours, r in (("output", out, ref), ("input gradient", gx, rgx),
                           ("weight gradient", gw, rgw)):
         np.testing.assert_array_equal(np.isnan(ours), np.isnan(r.numpy()), err_msg=name)

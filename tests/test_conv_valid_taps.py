@@ -45,9 +45,11 @@ def test_valid_taps_gradcheck(fn, kw, shapes, taps_forced):
     assert gradcheck(lambda x, w, b: fn(x, w, b, **kw), inputs)
 
 
-def _reference(x, w, go, s, p, d, groups):
+def _reference(x, w, go, s, p, d, groups, bias=None):
+    """torch's output, input and weight gradients in float64."""
     tx, tw = (torch.tensor(a.astype(np.float64)) for a in (x, w))
-    ref = torch.ops.aten.convolution(tx, tw, None, s, p, d, False, [0] * len(s), groups)
+    tb = None if bias is None else torch.tensor(bias.astype(np.float64))
+    ref = torch.ops.aten.convolution(tx, tw, tb, s, p, d, False, [0] * len(s), groups)
     gx, gw, _ = torch.ops.aten.convolution_backward(
         torch.tensor(go.astype(np.float64)), tx, tw, None, s, p, d, False, [0] * len(s), groups,
         [True, True, False])
@@ -55,12 +57,30 @@ def _reference(x, w, go, s, p, d, groups):
 
 
 def _kernels(x, w, go, s, p, d, groups, bias=None):
+    """Our output, input and weight gradients (every element must be written: NaN-filled)."""
     out = np.full(go.shape, np.nan, x.dtype)
     gx, gw = np.full_like(x, np.nan), np.full_like(w, np.nan)
     _C.conv_forward(x, w, bias, out, s, p, d, groups)
     _C.conv_backward_input(go, w, gx, s, p, d, groups)
     _C.conv_backward_weight(x, go, gw, s, p, d, groups)
     return out, gx, gw
+
+
+def _kernels_at_every_thread_count(*args, **kwargs):
+    """_kernels at 1, 2 and 3 threads, which must give the same bits (every output element is
+    one task's fixed sequence of products); the results."""
+    before = fastdl.get_num_threads()
+    try:
+        results = []
+        for threads in (1, 2, 3):
+            fastdl.set_num_threads(threads)
+            results.append(_kernels(*args, **kwargs))
+    finally:
+        fastdl.set_num_threads(before)
+    for other in results[1:]:
+        for a, b in zip(results[0], other):
+            np.testing.assert_array_equal(a, b)
+    return results[0]
 
 
 @pytest.mark.parametrize("shape", [
@@ -91,20 +111,10 @@ def test_valid_taps_kernels_against_float64(shape, dtype, taps_forced):
     st, pd, dl = [s, s], [p, p], [d, d]
     refs = _reference(x, w, go, st, pd, dl, groups)
     tol = 1e-5 if dtype == np.float32 else 1e-12
-    before = fastdl.get_num_threads()
-    try:
-        results = []
-        for threads in (1, 2, 3):
-            fastdl.set_num_threads(threads)
-            results.append(_kernels(x, w, go, st, pd, dl, groups))
-        for name, ours, ref in zip(("output", "input gradient", "weight gradient"), results[0], refs):
-            scale = np.abs(ref).max()
-            assert np.abs(ours - ref).max() <= tol * scale, name
-        for other in results[1:]:  # every element is one task's fixed sequence of runs
-            for a, b in zip(results[0], other):
-                np.testing.assert_array_equal(a, b)
-    finally:
-        fastdl.set_num_threads(before)
+    results = _kernels_at_every_thread_count(x, w, go, st, pd, dl, groups)
+    for name, ours, ref in zip(("output", "input gradient", "weight gradient"), results, refs):
+        scale = np.abs(ref).max()
+        assert np.abs(ours - ref).max() <= tol * scale, name
 
 
 def test_valid_taps_bias_and_positions_without_taps(taps_forced):
