@@ -49,6 +49,12 @@ struct Subpixel {
       : N(g.batch), C(g.in_channels), K(g.out_channels), H(g.out[1]), W(g.out[2]),
         TH(ceil_div(g.out[1], 2)), TW(ceil_div(g.out[2], 2)) {}
   int64_t tiles() const { return TH * TW; }
+  // Workspace elements per image of the forward and the weight gradient: 9 transformed rows of
+  // the 4 phases' inputs and of the outputs (or grad_out tiles) per tile, and the channels-last
+  // copies of x and of the outputs (grad_out). The input gradient's is smaller (9 (K + C)).
+  int64_t image_elements() const {
+    return 9 * (4 * C + K) * tiles() + 4 * H * W * C + H * W * K;
+  }
 };
 
 // Images per block: the block's transformed inputs and products (`per_image` elements each)
@@ -216,9 +222,7 @@ bool subpixel_winograd_applies(const ConvGeometry& g) {
   if (!shape) return false;
   // A block holds at least one image: planes whose single image's transforms would pass
   // kMaxImageElements stay on the direct paths (workspace bounded).
-  const Subpixel s(g);
-  const int64_t per_image = 9 * (4 * s.C + s.K) * s.tiles() + 4 * s.H * s.W * s.C + s.H * s.W * s.K;
-  return per_image <= kMaxImageElements;
+  return Subpixel(g).image_elements() <= kMaxImageElements;
 }
 
 // out = conv(x, w) + bias.
@@ -235,8 +239,7 @@ void subpixel_winograd_forward(const ConvGeometry& g, const T* x, const T* w, co
         transform_sub_kernel(w + (k * s.C + c) * 16, ph, false, U + k * C4 + ph * s.C + c,
                              s.K * C4);
   });
-  const int64_t per_image = 9 * (C4 + s.K) * s.tiles() + (plane_x * s.C + plane * s.K);
-  const int64_t nb_max = block_images(s.N, per_image, sizeof(T));
+  const int64_t nb_max = block_images(s.N, s.image_elements(), sizeof(T));
   T* V = tls_wino_inputs.get<T>(9 * C4 * nb_max * s.tiles());
   T* M = tls_wino_products.get<T>(9 * s.K * nb_max * s.tiles());
   T* last = tls_wino_last.get<T>(nb_max * std::max(plane_x * s.C, plane * s.K));
@@ -326,8 +329,7 @@ void subpixel_winograd_backward_weight(const ConvGeometry& g, const T* x, const 
                                        int threads) {
   const Subpixel s(g);
   const int64_t C4 = 4 * s.C, plane_x = 4 * s.H * s.W, plane = s.H * s.W;
-  const int64_t per_image = 9 * (C4 + s.K) * s.tiles() + plane_x * s.C + plane * s.K;
-  const int64_t nb_max = block_images(s.N, per_image, sizeof(T));
+  const int64_t nb_max = block_images(s.N, s.image_elements(), sizeof(T));
   T* V = tls_wino_inputs.get<T>(9 * C4 * nb_max * s.tiles());
   T* Gh = tls_wino_grads.get<T>(9 * s.K * nb_max * s.tiles() + nb_max * plane * s.K);
   T* gt = Gh + 9 * s.K * nb_max * s.tiles();                  // grad_out, channels last
