@@ -151,3 +151,37 @@ def test_fused_forward_is_bit_identical_across_runs_and_threads():
                     np.testing.assert_array_equal(a, b)
     finally:
         _C.set_num_threads(before)
+
+
+@pytest.mark.parametrize("causal", [False, True])
+def test_one_head_dealt_to_several_tasks(causal):
+    """One (batch, kv head) pair with 4 threads: the forward deals its query blocks to several
+    tasks (each packing the K it reads; the causal ones only up to their last row), the backward
+    its key blocks (per-split dQ sums added at the end). The forward stays bit-identical to one
+    thread's; both match float64."""
+    rng = np.random.default_rng(11)
+    B, Hq, Hk, L, S, D, Dv = 1, 3, 1, 610, 590, 64, 48
+    q = rng.standard_normal((B, Hq, L, D)).astype(np.float32)
+    k = rng.standard_normal((B, Hk, S, D)).astype(np.float32)
+    v = rng.standard_normal((B, Hk, S, Dv)).astype(np.float32)
+    g = rng.standard_normal((B, Hq, L, Dv)).astype(np.float32)
+    scale = 0.125
+    before = _C.get_num_threads()
+    try:
+        _C.set_num_threads(1)
+        out1, lse1 = _forward(q, k, v, None, causal, scale)
+        grads1 = _backward(q, k, v, out1, lse1, g, None, causal, scale)
+        for threads in (2, 3, 4):
+            _C.set_num_threads(threads)
+            out, lse = _forward(q, k, v, None, causal, scale)
+            np.testing.assert_array_equal(out, out1)
+            np.testing.assert_array_equal(lse, lse1)
+            grads = _backward(q, k, v, out, lse, g, None, causal, scale)
+            for name, a, a1 in zip(["dq", "dk", "dv"], grads, grads1):
+                np.testing.assert_allclose(a, a1, rtol=1e-5, atol=1e-6, err_msg=name)
+    finally:
+        _C.set_num_threads(before)
+    np.testing.assert_allclose(out1, _reference(q, k, v, None, causal, scale), rtol=2e-5, atol=5e-6)
+    refs = _grad_reference(q, k, v, g, None, causal, scale)
+    for name, a, r in zip(["dq", "dk", "dv"], grads, refs):
+        np.testing.assert_allclose(a, r, rtol=1e-4, atol=1e-4, err_msg=name)

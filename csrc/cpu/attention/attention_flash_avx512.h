@@ -3,13 +3,16 @@
 // register-blocked micro-kernels with the softmax fused between them, for one group of MR = 6 query
 // rows at a time, so S, P and the running statistics of the group never leave L1:
 //   S = (scale log2 e) Q K^T   6 rows x 64 keys per call (24 zmm accumulators, k = D); K packed
-//                              once per call into slivers of 64 keys (D x 64, contiguous)
+//                              by each task into slivers of 64 keys (D x 64, contiguous)
 //   row max fused into the store (lanes of keys that do not take part are -inf), then per row
 //   P = 2^(S - m) with a degree-5 polynomial and vscalefps, the sum l kept as 16 lanes
 //   O = alpha O + P V          6 rows x 64 columns of Dv per call (24 accumulators, k = keys),
 //                              V read in place, the rescale alpha applied to the loaded O tile.
-// Loop order per task (batch, head, BQ query rows): key blocks of BK keys outside (their K and V,
-// 2 x BK x D floats, stay in L2 while the BQ / 6 row groups meet them), row groups inside.
+// A task is one kv head: its K packed into the thread's buffer (written to and read from L2, not
+// memory), then every query block of BQ rows of the group's query heads (with few heads, the
+// blocks are dealt to several tasks, each packing the keys it reads). Per block: key blocks of
+// BK keys outside (their K and V, 2 x BK x D floats, stay in L2 while the BQ / 6 row groups meet
+// them), row groups inside.
 // Causal: a row group visits only the keys up to its last row (whole 64-key slivers skipped, the
 // rest masked in the store), so the triangle costs (L + 1) / 2L of the work plus < 64 keys per
 // row group. Only compiled into the AVX-512 copy of attention_kernels.cpp.
@@ -43,10 +46,11 @@ inline Buffer make_buffer(int64_t n) {
                                                      std::align_val_t(64))));
 }
 
-// The per-call O(B H S D) scratch (packed K and V, dQ, row dots), kept by the calling thread
-// between calls and grown when a call needs more: at B = 8, L = 2048 a fresh 32 MiB allocation is
-// a fresh mmap whose pages the kernel zeroes on first touch (clear_page was 9% of a fwd+bwd).
-enum class Scratch : int { packed_k = 0, packed_v, grad_q, delta, count };
+// Scratch kept by each thread between calls and grown when a call needs more (a fresh
+// allocation of a few MiB is a fresh mmap whose pages the kernel zeroes on first touch):
+// a task's packed K and V and its dQ and row dots (per OpenMP thread, O(S D + L D)), and the
+// backward's per-split dQ sums (calling thread, O(splits B H L D), only when heads are split).
+enum class Scratch : int { task_k = 0, task_v, task_dq, task_delta, split_dq, count };
 inline float* scratch(Scratch slot, int64_t n) {
   thread_local Buffer buffers[int(Scratch::count)];
   thread_local int64_t sizes[int(Scratch::count)] = {};
@@ -216,16 +220,15 @@ void pv_group(int64_t nk, const float* p, int64_t ldp, const float* v, int64_t D
   }
 }
 
-// K of each (batch, kv head) into slivers of KS keys: kp[(sl * D + d) * KS + c] = k[KS sl + c, d]
-// (zero past S), 16 keys x 16 dims at a time through a register transpose.
-inline void pack_k(int64_t heads, int64_t S, int64_t D, const float* k, float* kp, int threads) {
-  const int64_t slivers = (S + KS - 1) / KS;
-#pragma omp parallel for num_threads(threads) schedule(dynamic, 4)  // a shared VM deschedules
-  for (int64_t hs = 0; hs < heads * slivers; ++hs) {
-    const int64_t h = hs / slivers, sl = hs % slivers;
-    const int64_t nk = std::min(KS, S - sl * KS);
-    const float* src = k + (h * S + sl * KS) * D;
-    float* dst = kp + hs * D * KS;
+// Keys [j0, j0 + nkeys) of one head (rows of D floats, S of them) into nkeys / KS consecutive
+// slivers: kp[(sl * D + d) * KS + c] = k[j0 + KS sl + c, d] (zero past S), 16 keys x 16 dims at a
+// time through a register transpose. A task packs what it reads into its own buffer, so the
+// slivers are written to, and later read from, L2 rather than memory.
+inline void pack_keys(const float* k, int64_t S, int64_t D, int64_t j0, int64_t nkeys, float* kp) {
+  for (int64_t sl = 0; sl < nkeys / KS; ++sl) {
+    const int64_t first = j0 + sl * KS, nk = std::clamp<int64_t>(S - first, 0, KS);
+    const float* src = k + first * D;
+    float* dst = kp + sl * D * KS;
     for (int64_t c0 = 0; c0 < KS; c0 += 16) {
       for (int64_t d0 = 0; d0 < D; d0 += 16) {
         const __mmask16 cols = first_lanes(D - d0);
@@ -239,6 +242,13 @@ inline void pack_k(int64_t heads, int64_t S, int64_t D, const float* k, float* k
       }
     }
   }
+}
+
+// Tasks per kv head when its query blocks are dealt out: one (the head's K packed once for all
+// of them) unless there are too few heads to keep every thread busy to the end.
+inline int64_t parts_per_head(int64_t heads, int64_t blocks, int threads) {
+  if (threads == 1 || heads >= 4 * threads) return 1;
+  return std::clamp<int64_t>((4 * threads + heads - 1) / heads, 1, blocks);
 }
 
 // The user's mask on rows r < rows of the group's tile (log2 units), then the rows' lane maxima
@@ -255,90 +265,106 @@ inline void mask_group(const AttentionShape& s, int64_t b, int64_t h, int64_t i,
   }
 }
 
+// One query block (BQ rows from i0 of head h) against keys [0, kv_end) of the packed K kph.
+struct ForwardBlock {
+  const AttentionShape& s;
+  const float* kph;   // the kv head's packed K (slivers)
+  const float* vh;    // the kv head's V, rows of Dv
+  float qscale;
+  int64_t ldo;
+  float *qs, *ob, *st;  // the thread's scaled Q block, O accumulator, score tile
+
+  void run(const float* q, float* out, float* lse, int64_t b, int64_t h, int64_t i0) const {
+    constexpr float inf = std::numeric_limits<float>::infinity();
+    const int64_t L = s.len_q, S = s.len_kv, D = s.dim_qk, Dv = s.dim_v, lds = BK;
+    const int64_t bh = b * s.heads_q + h, mq = std::min(BQ, L - i0);
+    const int64_t rows = (mq + MR - 1) / MR * MR;  // padded to whole groups (zero queries)
+    alignas(64) float m[BQ], alpha[MR];
+    alignas(64) __m512 lsum[BQ];
+    __m512 rmax[MR];
+    const float* qsrc = q + (bh * L + i0) * D;
+    for (int64_t r = 0; r < rows; ++r)
+      for (int64_t d = 0; d < D; ++d) qs[r * D + d] = r < mq ? qsrc[r * D + d] * qscale : 0.0f;
+    std::fill(ob, ob + rows * ldo, 0.0f);
+    for (int64_t r = 0; r < rows; ++r) m[r] = -inf, lsum[r] = _mm512_setzero_ps();
+    const int64_t kv_end = s.causal ? std::min(S, i0 + rows) : S;
+    for (int64_t j0 = 0; j0 < kv_end; j0 += BK) {
+      const int64_t nk = std::min(BK, kv_end - j0);
+      for (int64_t r0 = 0; r0 < rows; r0 += MR) {
+        int64_t valid[MR];
+        for (int r = 0; r < MR; ++r)
+          valid[r] = s.causal ? std::clamp<int64_t>(i0 + r0 + r + 1 - j0, 0, nk) : nk;
+        const int64_t kmax = valid[MR - 1];  // causal: the last row sees the most keys
+        if (kmax == 0) continue;
+        const float* qrow[MR];
+        for (int r = 0; r < MR; ++r) qrow[r] = qs + (r0 + r) * D;
+        for (int r = 0; r < MR; ++r) rmax[r] = _mm512_set1_ps(-inf);
+        for (int64_t c0 = 0; c0 < kmax; c0 += KS) {
+          int64_t vs[MR];
+          for (int r = 0; r < MR; ++r) vs[r] = valid[r] - c0;
+          score_sliver(D, qrow, kph + (j0 + c0) / KS * D * KS, st + c0, lds, vs, rmax, kmax - c0);
+        }
+        if (s.mask_kind != MaskKind::none)
+          mask_group(s, b, h, i0 + r0, j0, kmax, std::min<int64_t>(MR, mq - r0), st, lds, rmax);
+        for (int r = 0; r < MR; ++r) {
+          float* row = st + r * lds;
+          const float mnew = std::max(m[r0 + r], _mm512_reduce_max_ps(rmax[r]));
+          const float sh = mnew == -inf ? 0.0f : mnew;  // no key yet: P = 2^-inf = 0
+          alpha[r] = m[r0 + r] == -inf ? 0.0f : std::exp2(m[r0 + r] - sh);
+          m[r0 + r] = mnew;
+          const __m512 vsh = _mm512_set1_ps(sh);
+          __m512 acc = _mm512_mul_ps(lsum[r0 + r], _mm512_set1_ps(alpha[r]));
+          for (int64_t c = 0; c < kmax; c += 16) {
+            const __m512 e = exp2_ps(_mm512_sub_ps(_mm512_load_ps(row + c), vsh));
+            _mm512_store_ps(row + c, e);
+            acc = _mm512_add_ps(acc, e);
+          }
+          lsum[r0 + r] = acc;
+        }
+        pv_group(kmax, st, lds, vh + j0 * Dv, Dv, ob + r0 * ldo, ldo, alpha);
+      }
+    }
+    float* lse_blk = lse + bh * L + i0;
+    float* o = out + (bh * L + i0) * Dv;
+    for (int64_t r = 0; r < mq; ++r) {
+      const float l = _mm512_reduce_add_ps(lsum[r]);
+      const bool any = l > 0.0f;
+      // in double: m and lse may be large (float32 spacing at 300 is 3e-5, and the backward's P
+      // carries lse's error)
+      lse_blk[r] = any ? float((double(m[r]) + std::log2(double(l))) * 0.6931471805599453) : inf;
+      const float inv = any ? 1.0f / l : 0.0f;
+      for (int64_t d = 0; d < Dv; ++d) o[r * Dv + d] = ob[r * ldo + d] * inv;
+    }
+  }
+};
+
 inline void forward(const AttentionShape& s, const float* q, const float* k, const float* v,
                     float* out, float* lse, int threads) {
-  constexpr float inf = std::numeric_limits<float>::infinity();
   const int64_t B = s.batch, Hq = s.heads_q, Hk = s.heads_kv, L = s.len_q, S = s.len_kv;
   const int64_t D = s.dim_qk, Dv = s.dim_v, group = Hq / Hk;
-  const int64_t slivers = (S + KS - 1) / KS;
-  float* kp = scratch(Scratch::packed_k, B * Hk * slivers * D * KS);
-  pack_k(B * Hk, S, D, k, kp, threads);
+  const int64_t nqb = (L + BQ - 1) / BQ, heads = B * Hk;
+  // A task: one kv head's K packed into the thread's buffer, then the query blocks of its part
+  // (blocks part, part + parts, ...) of every query head of its group.
+  const int64_t parts = parts_per_head(heads, nqb, threads), tasks = heads * parts;
   const float qscale = float(s.scale) * kLog2e;
-  const int64_t ldo = (Dv + 15) / 16 * 16, lds = BK;
-  const int64_t nqb = (L + BQ - 1) / BQ, tasks = B * Hq * nqb;
+  const int64_t ldo = (Dv + 15) / 16 * 16;
 
   std::exception_ptr error;  // an exception may not leave an OpenMP region: carried out
 #pragma omp parallel num_threads(threads)
   {
     try {
-    Buffer qs = make_buffer(BQ * D), ob = make_buffer(BQ * ldo), st = make_buffer(MR * lds);
-    alignas(64) float m[BQ], alpha[MR];
-    alignas(64) __m512 lsum[BQ];
-    __m512 rmax[MR];
+    Buffer qs = make_buffer(BQ * D), ob = make_buffer(BQ * ldo), st = make_buffer(MR * BK);
 #pragma omp for schedule(dynamic, 1)
     for (int64_t task = 0; task < tasks; ++task) {
-      // Causal: later query blocks have more keys; hand them out first.
-      const int64_t qb = s.causal ? nqb - 1 - task % nqb : task % nqb;
-      const int64_t bh = task / nqb, b = bh / Hq, h = bh % Hq, hk = h / group;
-      const int64_t i0 = qb * BQ, mq = std::min(BQ, L - i0);
-      const int64_t rows = (mq + MR - 1) / MR * MR;  // padded to whole groups (zero queries)
-      const float* qsrc = q + (bh * L + i0) * D;
-      for (int64_t r = 0; r < rows; ++r)
-        for (int64_t d = 0; d < D; ++d) qs[r * D + d] = r < mq ? qsrc[r * D + d] * qscale : 0.0f;
-      std::fill(ob.get(), ob.get() + rows * ldo, 0.0f);
-      for (int64_t r = 0; r < rows; ++r) m[r] = -inf, lsum[r] = _mm512_setzero_ps();
-      const float* kph = kp + (b * Hk + hk) * slivers * D * KS;
-      const float* vh = v + (b * Hk + hk) * S * Dv;
-      const int64_t kv_end = s.causal ? std::min(S, i0 + rows) : S;
-      for (int64_t j0 = 0; j0 < kv_end; j0 += BK) {
-        const int64_t nk = std::min(BK, kv_end - j0);
-        for (int64_t r0 = 0; r0 < rows; r0 += MR) {
-          int64_t valid[MR];
-          for (int r = 0; r < MR; ++r)
-            valid[r] = s.causal ? std::clamp<int64_t>(i0 + r0 + r + 1 - j0, 0, nk) : nk;
-          const int64_t kmax = valid[MR - 1];  // causal: the last row sees the most keys
-          if (kmax == 0) continue;
-          const float* qrow[MR];
-          for (int r = 0; r < MR; ++r) qrow[r] = qs.get() + (r0 + r) * D;
-          for (int r = 0; r < MR; ++r) rmax[r] = _mm512_set1_ps(-inf);
-          for (int64_t c0 = 0; c0 < kmax; c0 += KS) {
-            int64_t vs[MR];
-            for (int r = 0; r < MR; ++r) vs[r] = valid[r] - c0;
-            score_sliver(D, qrow, kph + (j0 + c0) / KS * D * KS, st.get() + c0, lds, vs, rmax,
-                         kmax - c0);
-          }
-          if (s.mask_kind != MaskKind::none)
-            mask_group(s, b, h, i0 + r0, j0, kmax, std::min<int64_t>(MR, mq - r0), st.get(),
-                            lds, rmax);
-          for (int r = 0; r < MR; ++r) {
-            float* row = st.get() + r * lds;
-            const float mnew = std::max(m[r0 + r], _mm512_reduce_max_ps(rmax[r]));
-            const float sh = mnew == -inf ? 0.0f : mnew;  // no key yet: P = 2^-inf = 0
-            alpha[r] = m[r0 + r] == -inf ? 0.0f : std::exp2(m[r0 + r] - sh);
-            m[r0 + r] = mnew;
-            const __m512 vsh = _mm512_set1_ps(sh);
-            __m512 acc = _mm512_mul_ps(lsum[r0 + r], _mm512_set1_ps(alpha[r]));
-            for (int64_t c = 0; c < kmax; c += 16) {
-              const __m512 e = exp2_ps(_mm512_sub_ps(_mm512_load_ps(row + c), vsh));
-              _mm512_store_ps(row + c, e);
-              acc = _mm512_add_ps(acc, e);
-            }
-            lsum[r0 + r] = acc;
-          }
-          pv_group(kmax, st.get(), lds, vh + j0 * Dv, Dv, ob.get() + r0 * ldo, ldo, alpha);
-        }
-      }
-      float* lse_blk = lse + bh * L + i0;
-      float* o = out + (bh * L + i0) * Dv;
-      for (int64_t r = 0; r < mq; ++r) {
-        const float l = _mm512_reduce_add_ps(lsum[r]);
-        const bool any = l > 0.0f;
-        // in double: m and lse may be large (float32 spacing at 300 is 3e-5, and the backward's P
-        // carries lse's error)
-        lse_blk[r] = any ? float((double(m[r]) + std::log2(double(l))) * 0.6931471805599453) : inf;
-        const float inv = any ? 1.0f / l : 0.0f;
-        for (int64_t d = 0; d < Dv; ++d) o[r * Dv + d] = ob[r * ldo + d] * inv;
-      }
+      const int64_t head = task / parts, part = task % parts, b = head / Hk, hk = head % Hk;
+      const int64_t last = part + (nqb - 1 - part) / parts * parts;  // the part's last block
+      const int64_t kv_end = s.causal ? std::min(S, std::min(L, last * BQ + BQ) + MR) : S;
+      const int64_t packed = (kv_end + KS - 1) / KS * KS;
+      float* kpt = scratch(Scratch::task_k, packed * D);
+      pack_keys(k + head * S * D, S, D, 0, packed, kpt);
+      const ForwardBlock block{s, kpt, v + head * S * Dv, qscale, ldo, qs.get(), ob.get(), st.get()};
+      for (int64_t h = hk * group; h < (hk + 1) * group; ++h)
+        for (int64_t qb = part; qb < nqb; qb += parts) block.run(q, out, lse, b, h, qb * BQ);
     }
     } catch (...) {
 #pragma omp critical(fastdl_flash_error)

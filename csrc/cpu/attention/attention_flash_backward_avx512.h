@@ -3,13 +3,16 @@
 // forward's micro-kernels: one task per (batch, kv head[, split]) walks key blocks of KB keys; for
 // each, every query chunk of QC rows that can see it (every query head of the GQA group), per
 // group of MR = 6 rows:
-//   S  = Q K^T and dP = dO V^T   score_sliver on K and V packed in 64-key slivers (once per call)
+//   S  = Q K^T and dP = dO V^T   score_sliver on K and V packed in 64-key slivers by the task
+//                                (its key blocks, into the thread's buffers: L2, not memory)
 //   P  = 2^(S c - lse log2 e), dS = P (dP - delta)     one vector pass, in L1
 //   dQ += dS K                   pv_tile, K rows in place, into a per-head dQ buffer
 // then per chunk, for each tile of 6 keys:
 //   dV += P^T dO, dK += dS^T Q   pv_tile reading P / dS transposed (k = the chunk's rows)
-// dK, dV of the key block stay in a per-thread tile buffer; scale is applied when they and dQ
-// are written. Each gradient element is summed by one task in a fixed order: deterministic.
+// dK, dV of the key block stay in a per-thread tile buffer, dQ of the task's heads in another
+// (or, when a pair's key blocks are split, in per-split sums added at the end), the row terms
+// delta = rowsum(out grad_out) too; scale is applied when dK and dQ are written. Each gradient
+// element is summed by one task in a fixed order: deterministic.
 #include "cpu/attention/attention_flash_avx512.h"
 
 namespace fastdl::cpu::FASTDL_ISA::flash {
@@ -18,6 +21,38 @@ constexpr int64_t KB = 192;  // keys per block: 3 slivers, 32 tiles of 6 keys fo
 constexpr int64_t QC = 96;   // query rows per chunk: the k of the dK, dV products
 
 inline int64_t round_up(int64_t a, int64_t b) { return (a + b - 1) / b * b; }
+
+// delta[row] = sum_c out[row, c] grad_out[row, c], rows of Dv.
+inline void row_dots_avx512(int64_t rows, int64_t Dv, const float* out, const float* grad_out,
+                            float* delta) {
+  for (int64_t row = 0; row < rows; ++row) {
+    __m512 acc = _mm512_setzero_ps();
+    for (int64_t c = 0; c < Dv; c += 16) {
+      const __mmask16 lanes = first_lanes(Dv - c);
+      acc = _mm512_fmadd_ps(_mm512_maskz_loadu_ps(lanes, out + row * Dv + c),
+                            _mm512_maskz_loadu_ps(lanes, grad_out + row * Dv + c), acc);
+    }
+    delta[row] = _mm512_reduce_add_ps(acc);
+  }
+}
+
+// grad_q rows (D floats each) = scale x the sum of `terms` dQ buffers (rows of ldq floats,
+// head_rows rows per head; buffer t at dq + t * term_stride), added in buffer order.
+inline void write_grad_q(const float* dq, int64_t rows, int64_t head_rows, int64_t ldq, int64_t D,
+                         float scale, int64_t terms, int64_t term_stride, float* grad_q) {
+  const int64_t Lp = round_up(head_rows, MR);
+  for (int64_t row = 0; row < rows; ++row) {
+    const float* src = dq + (row / head_rows * Lp + row % head_rows) * ldq;
+    float* g = grad_q + row * D;
+    for (int64_t d0 = 0; d0 < D; d0 += 16) {
+      const __mmask16 lanes = first_lanes(D - d0);
+      __m512 acc = _mm512_load_ps(src + d0);
+      for (int64_t t = 1; t < terms; ++t)
+        acc = _mm512_add_ps(acc, _mm512_load_ps(src + t * term_stride + d0));
+      _mm512_mask_storeu_ps(g + d0, lanes, _mm512_mul_ps(_mm512_set1_ps(scale), acc));
+    }
+  }
+}
 
 // grad_mask, if any, must be zeroed by the caller (it is written only where keys take part).
 inline void backward(const AttentionShape& s, const float* q, const float* k, const float* v,
@@ -31,22 +66,14 @@ inline void backward(const AttentionShape& s, const float* q, const float* k, co
   // consistent with the forward's lse: with scores of ~100 a mismatch of one rounding in S
   // moved P by ~1e-5 relative, and dQ (where dP - delta cancels) by 1e-4.
   const float qscale = float(s.scale) * kLog2e;
-  const int64_t slivers = (S + KS - 1) / KS;
-  float* kp = scratch(Scratch::packed_k, B * Hk * slivers * D * KS);
-  float* vp = scratch(Scratch::packed_v, B * Hk * slivers * Dv * KS);
-  pack_k(B * Hk, S, D, k, kp, threads);
-  pack_k(B * Hk, S, Dv, v, vp, threads);
-  float* delta = scratch(Scratch::delta, B * Hq * L);
-  row_dots<float>(B * Hq * L, Dv, out, grad_out, delta, threads);
   const int64_t Lp = round_up(L, MR), ldq = round_up(D, 16), ldv = round_up(Dv, 16);
   // Fewer (batch, kv head) pairs than threads: key blocks dealt round-robin to `splits` tasks
-  // per pair, each with its own dQ buffer, added in split order at the end.
+  // per pair, each with its own dQ sums, added in split order at the end.
   const int64_t pairs = B * Hk, key_blocks = (S + KB - 1) / KB;
   const int64_t splits = std::max<int64_t>(
       1, std::min<int64_t>(key_blocks, pairs >= threads ? 1 : (threads + pairs - 1) / pairs));
-  const int64_t head_dq = Lp * ldq;
-  float* dq = scratch(Scratch::grad_q, splits * B * Hq * head_dq);
-  const int64_t tasks = pairs * splits;
+  const int64_t head_dq = Lp * ldq, tasks = pairs * splits;
+  float* split_dq = splits > 1 ? scratch(Scratch::split_dq, splits * B * Hq * head_dq) : nullptr;
 
   std::exception_ptr error;
 #pragma omp parallel num_threads(threads)
@@ -58,21 +85,36 @@ inline void backward(const AttentionShape& s, const float* q, const float* k, co
 #pragma omp for schedule(dynamic, 1)
       for (int64_t t = 0; t < tasks; ++t) {
         const int64_t task = t / splits, split = t % splits, b = task / Hk, hk = task % Hk;
-        float* dqs = dq + split * B * Hq * head_dq;
-        std::fill(dqs + (b * Hq + hk * group) * head_dq, dqs + (b * Hq + (hk + 1) * group) * head_dq,
-                  0.0f);
+        // the task's key blocks (split, split + splits, ...) packed one after another
+        const int64_t blocks = (key_blocks - 1 - split) / splits + 1;
+        float* kpt = scratch(Scratch::task_k, blocks * KB * D);
+        float* vpt = scratch(Scratch::task_v, blocks * KB * Dv);
+        for (int64_t n = 0; n < blocks; ++n) {
+          pack_keys(k + task * S * D, S, D, (split + n * splits) * KB, KB, kpt + n * KB * D);
+          pack_keys(v + task * S * Dv, S, Dv, (split + n * splits) * KB, KB, vpt + n * KB * Dv);
+        }
+        // the softmax backward's row terms of the group's heads: delta = rowsum(out grad_out)
+        float* delta = scratch(Scratch::task_delta, group * L);
+        row_dots_avx512(group * L, Dv, out + (b * Hq + hk * group) * L * Dv,
+                        grad_out + (b * Hq + hk * group) * L * Dv, delta);
+        // dQ of the group's heads: the thread's buffer (written out at the end of the task), or
+        // this split's sums
+        float* dqs = splits > 1 ? split_dq + (split * B * Hq + b * Hq + hk * group) * head_dq
+                                : scratch(Scratch::task_dq, group * head_dq);
+        std::fill(dqs, dqs + group * head_dq, 0.0f);
         for (int64_t j0 = split * KB; j0 < S; j0 += splits * KB) {
           const int64_t nk = std::min(KB, S - j0), nkp = round_up(nk, MR);
           std::fill(dkb.get(), dkb.get() + nkp * ldq, 0.0f);
           std::fill(dvb.get(), dvb.get() + nkp * ldv, 0.0f);
-          const float* kph = kp + (task * slivers + j0 / KS) * D * KS;
-          const float* vph = vp + (task * slivers + j0 / KS) * Dv * KS;
+          const int64_t n = (j0 / KB - split) / splits;
+          const float* kph = kpt + n * KB * D;
+          const float* vph = vpt + n * KB * Dv;
           const float* kblk = k + (task * S + j0) * D;
           for (int64_t h = hk * group; h < (hk + 1) * group; ++h) {
             const int64_t bh = b * Hq + h;
             const float *qh = q + bh * L * D, *doh = grad_out + bh * L * Dv;
-            const float *lseh = lse + bh * L, *dh = delta + bh * L;
-            float* dqh = dqs + bh * head_dq;
+            const float *lseh = lse + bh * L, *dh = delta + (h - hk * group) * L;
+            float* dqh = dqs + (h - hk * group) * head_dq;
             // Causal: rows i < j0 see no key of the block (chunks start on a group boundary).
             for (int64_t i0 = s.causal ? j0 / MR * MR : 0; i0 < L; i0 += QC) {
               const int64_t mq = std::min(QC, L - i0), rows = round_up(mq, MR);
@@ -142,6 +184,8 @@ inline void backward(const AttentionShape& s, const float* q, const float* k, co
             for (int64_t d = 0; d < Dv; ++d) gv[d] = dvb[r * ldv + d];
           }
         }
+        if (splits == 1) write_grad_q(dqs, group * L, L, ldq, D, scale, 1, 0,
+                                      grad_q + (b * Hq + hk * group) * L * D);
       }
     } catch (...) {
 #pragma omp critical(fastdl_flash_error)
@@ -149,15 +193,11 @@ inline void backward(const AttentionShape& s, const float* q, const float* k, co
     }
   }
   if (error) std::rethrow_exception(error);
+  if (splits > 1) {
 #pragma omp parallel for num_threads(threads) schedule(static)
-  for (int64_t row = 0; row < B * Hq * L; ++row) {
-    const int64_t bh = row / L, i = row % L;
-    float* g = grad_q + row * D;
-    for (int64_t d = 0; d < D; ++d) {
-      float acc = dq[bh * head_dq + i * ldq + d];
-      for (int64_t sp = 1; sp < splits; ++sp) acc += dq[(sp * B * Hq + bh) * head_dq + i * ldq + d];
-      g[d] = scale * acc;
-    }
+    for (int64_t bh = 0; bh < B * Hq; ++bh)
+      write_grad_q(split_dq + bh * head_dq, L, L, ldq, D, scale, splits, B * Hq * head_dq,
+                   grad_q + bh * L * D);
   }
 }
 
