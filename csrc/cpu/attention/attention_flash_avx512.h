@@ -87,11 +87,18 @@ inline float* scratch(Scratch slot, int64_t n) {
   return n >= 16 ? __mmask16(0xFFFF) : n <= 0 ? __mmask16(0) : __mmask16((1u << n) - 1);
 }
 
-// S rows r < MR, keys [0, 16 NV) of one packed sliver: s[r * lds + c] = sum_d q[r][d] kp[d * 64 + c],
-// with keys c >= valid[r] stored as -inf; rmax[r] = max(rmax[r], stored row) lane-wise.
-template <int NV>
+// What score_tile stores for row r from its finished sums x (keys c >= valid[r] take no part):
+//   scores         x, -inf where not taking part; rmax[r] = max(rmax[r], stored row) lane-wise
+//   probabilities  P = 2^(x - terms[r]), 0 where not taking part (the backward's S, lse known)
+//   score_grads    dS = P (x - terms[r]), P read from probs (same layout) (the backward's dP)
+enum class Epilogue { scores, probabilities, score_grads };
+
+// Rows r < MR, keys [0, 16 NV) of one packed sliver: x[r][c] = sum_d q[r][d] kp[d * 64 + c],
+// stored at s[r * lds + c] as the epilogue E says.
+template <int NV, Epilogue E>
 [[gnu::noinline]] void score_tile(int64_t D, const float* const* q, const float* kp, float* s,
-                                  int64_t lds, const int64_t* valid, __m512* rmax) {
+                                  int64_t lds, const int64_t* valid, __m512* rmax,
+                                  const float* terms, const float* probs) {
   __m512 acc[MR][NV];
 #pragma GCC unroll 6
   for (int r = 0; r < MR; ++r)
@@ -116,26 +123,43 @@ template <int NV>
   const __m512 ninf = _mm512_set1_ps(-std::numeric_limits<float>::infinity());
 #pragma GCC unroll 6
   for (int r = 0; r < MR; ++r) {
-    __m512 m = rmax[r];
+    if constexpr (E == Epilogue::scores) {
+      __m512 m = rmax[r];
 #pragma GCC unroll 4
-    for (int v = 0; v < NV; ++v) {
-      const __m512 x = _mm512_mask_mov_ps(ninf, first_lanes(valid[r] - 16 * v), acc[r][v]);
-      _mm512_store_ps(s + r * lds + 16 * v, x);
-      m = _mm512_max_ps(m, x);
+      for (int v = 0; v < NV; ++v) {
+        const __m512 x = _mm512_mask_mov_ps(ninf, first_lanes(valid[r] - 16 * v), acc[r][v]);
+        _mm512_store_ps(s + r * lds + 16 * v, x);
+        m = _mm512_max_ps(m, x);
+      }
+      rmax[r] = m;
+    } else {
+      const __m512 t = _mm512_set1_ps(terms[r]);
+#pragma GCC unroll 4
+      for (int v = 0; v < NV; ++v) {
+        float* out = s + r * lds + 16 * v;
+        if constexpr (E == Epilogue::probabilities) {
+          const __m512 p = exp2_ps(_mm512_sub_ps(acc[r][v], t));
+          _mm512_store_ps(out, _mm512_maskz_mov_ps(first_lanes(valid[r] - 16 * v), p));
+        } else {
+          const __m512 p = _mm512_load_ps(probs + r * lds + 16 * v);
+          _mm512_store_ps(out, _mm512_mul_ps(p, _mm512_sub_ps(acc[r][v], t)));
+        }
+      }
     }
-    rmax[r] = m;
   }
 }
 
 // score_tile over the first `ncols` keys of the sliver (rounded up to 16: the causal diagonal's
 // sliver computes only the vectors some row of the group needs).
-inline void score_sliver(int64_t D, const float* const* q, const float* kp, float* s,
-                         int64_t lds, const int64_t* valid, __m512* rmax, int64_t ncols) {
+template <Epilogue E = Epilogue::scores>
+void score_sliver(int64_t D, const float* const* q, const float* kp, float* s, int64_t lds,
+                  const int64_t* valid, __m512* rmax, int64_t ncols, const float* terms = nullptr,
+                  const float* probs = nullptr) {
   switch ((std::min<int64_t>(ncols, KS) + 15) / 16) {
-    case 4: return score_tile<4>(D, q, kp, s, lds, valid, rmax);
-    case 3: return score_tile<3>(D, q, kp, s, lds, valid, rmax);
-    case 2: return score_tile<2>(D, q, kp, s, lds, valid, rmax);
-    default: return score_tile<1>(D, q, kp, s, lds, valid, rmax);
+    case 4: return score_tile<4, E>(D, q, kp, s, lds, valid, rmax, terms, probs);
+    case 3: return score_tile<3, E>(D, q, kp, s, lds, valid, rmax, terms, probs);
+    case 2: return score_tile<2, E>(D, q, kp, s, lds, valid, rmax, terms, probs);
+    default: return score_tile<1, E>(D, q, kp, s, lds, valid, rmax, terms, probs);
   }
 }
 

@@ -5,7 +5,8 @@
 // group of MR = 6 rows:
 //   S  = Q K^T and dP = dO V^T   score_sliver on K and V packed in 64-key slivers by the task
 //                                (its key blocks, into the thread's buffers: L2, not memory)
-//   P  = 2^(S c - lse log2 e), dS = P (dP - delta)     one vector pass, in L1
+//   P  = 2^(S c - lse log2 e), dS = P (dP - delta)     in the two products' stores (with a
+//                                user mask: a vector pass of its own, in L1)
 //   dQ += dS K                   pv_tile, K rows in place, into a per-head dQ buffer
 // then per chunk, for each tile of 6 keys:
 //   dV += P^T dO, dK += dS^T Q   pv_tile reading P / dS transposed (k = the chunk's rows)
@@ -73,6 +74,9 @@ inline void backward(const AttentionShape& s, const float* q, const float* k, co
   const int64_t splits = std::max<int64_t>(
       1, std::min<int64_t>(key_blocks, pairs >= threads ? 1 : (threads + pairs - 1) / pairs));
   const int64_t head_dq = Lp * ldq, tasks = pairs * splits;
+  // Without a user mask P and dS are formed in the score products' stores; a mask (and its
+  // gradient) goes between S and P, so then they are a pass of their own.
+  const bool fused = s.mask_kind == MaskKind::none;
   float* split_dq = splits > 1 ? scratch(Scratch::split_dq, splits * B * Hq * head_dq) : nullptr;
 
   std::exception_ptr error;
@@ -130,24 +134,35 @@ inline void backward(const AttentionShape& s, const float* q, const float* k, co
                 const int64_t real = std::min<int64_t>(MR, L - (i0 + r0));
                 if (kmax > 0) {
                   const float *qr[MR], *dr[MR];
+                  float l2[MR], dd[MR];  // per row: lse log2 e, delta
                   for (int r = 0; r < MR; ++r) {
                     const int64_t i = std::min(r0 + r, mq - 1);  // padding rows repeat the last
                     qr[r] = qsb.get() + i * D, dr[r] = doh + (i0 + i) * Dv;
+                    l2[r] = float(double(lseh[i0 + i]) * 1.4426950408889634), dd[r] = dh[i0 + i];
                   }
                   for (int64_t c0 = 0; c0 < kmax; c0 += KS) {
                     int64_t vs[MR], all[MR];
                     for (int r = 0; r < MR; ++r) vs[r] = valid[r] - c0, all[r] = KS;
-                    score_sliver(D, qr, kph + c0 / KS * D * KS, prow + c0, KB, vs, dummy, kmax - c0);
-                    score_sliver(Dv, dr, vph + c0 / KS * Dv * KS, dsrow + c0, KB, all, dummy,
-                                 kmax - c0);
+                    const float *ks = kph + c0 / KS * D * KS, *vsl = vph + c0 / KS * Dv * KS;
+                    if (fused) {
+                      score_sliver<Epilogue::probabilities>(D, qr, ks, prow + c0, KB, vs, nullptr,
+                                                            kmax - c0, l2);
+                      score_sliver<Epilogue::score_grads>(Dv, dr, vsl, dsrow + c0, KB, all, nullptr,
+                                                          kmax - c0, dd, prow + c0);
+                    } else {
+                      score_sliver(D, qr, ks, prow + c0, KB, vs, dummy, kmax - c0);
+                      score_sliver(Dv, dr, vsl, dsrow + c0, KB, all, dummy, kmax - c0);
+                    }
                   }
-                  apply_user_mask<float>(s, b, h, i0 + r0, j0, real, kmax, false, prow, KB, kLog2e);
+                  if (!fused)
+                    apply_user_mask<float>(s, b, h, i0 + r0, j0, real, kmax, false, prow, KB,
+                                           kLog2e);
                 }
                 for (int r = 0; r < MR; ++r) {
                   const int64_t i = i0 + r0 + r;
                   float *pr = prow + r * KB, *dsr = dsrow + r * KB;
                   const int64_t done = r < real ? ext : 0;  // padding rows: P = dS = 0
-                  if (done > 0) {
+                  if (done > 0 && !fused) {
                     const __m512 l2 = _mm512_set1_ps(float(double(lseh[i]) * 1.4426950408889634));
                     const __m512 dd = _mm512_set1_ps(dh[i]);
                     for (int64_t c = 0; c < ext; c += 16) {
