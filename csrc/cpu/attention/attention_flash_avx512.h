@@ -303,7 +303,7 @@ struct ForwardBlock {
     const int64_t L = s.len_q, S = s.len_kv, D = s.dim_qk, Dv = s.dim_v, lds = BK;
     const int64_t bh = b * s.heads_q + h, mq = std::min(BQ, L - i0);
     const int64_t rows = (mq + MR - 1) / MR * MR;  // padded to whole groups (zero queries)
-    alignas(64) float m[BQ], alpha[MR];
+    alignas(64) float m[BQ], alpha[16], shift[16] = {};
     alignas(64) __m512 lsum[BQ];
     __m512 rmax[MR];
     const float* qsrc = q + (bh * L + i0) * D;
@@ -330,13 +330,18 @@ struct ForwardBlock {
         }
         if (s.mask_kind != MaskKind::none)
           mask_group(s, b, h, i0 + r0, j0, kmax, std::min<int64_t>(MR, mq - r0), st, lds, rmax);
+        // the rows' new maxima (a row without a key yet shifts by 0: P = 2^-inf = 0) and the
+        // rescale alpha = 2^(m_old - shift) of the six rows in one vector (0 where m_old = -inf)
+        const __m512 mold = _mm512_maskz_loadu_ps(first_lanes(MR), m + r0);
+        for (int r = 0; r < MR; ++r) {
+          const float mnew = std::max(m[r0 + r], _mm512_reduce_max_ps(rmax[r]));
+          shift[r] = mnew == -inf ? 0.0f : mnew;
+          m[r0 + r] = mnew;
+        }
+        _mm512_store_ps(alpha, exp2_ps(_mm512_sub_ps(mold, _mm512_load_ps(shift))));
         for (int r = 0; r < MR; ++r) {
           float* row = st + r * lds;
-          const float mnew = std::max(m[r0 + r], _mm512_reduce_max_ps(rmax[r]));
-          const float sh = mnew == -inf ? 0.0f : mnew;  // no key yet: P = 2^-inf = 0
-          alpha[r] = m[r0 + r] == -inf ? 0.0f : std::exp2(m[r0 + r] - sh);
-          m[r0 + r] = mnew;
-          const __m512 vsh = _mm512_set1_ps(sh);
+          const __m512 vsh = _mm512_set1_ps(shift[r]);
           __m512 acc = _mm512_mul_ps(lsum[r0 + r], _mm512_set1_ps(alpha[r]));
           for (int64_t c = 0; c < kmax; c += 16) {
             const __m512 e = exp2_ps(_mm512_sub_ps(_mm512_load_ps(row + c), vsh));
