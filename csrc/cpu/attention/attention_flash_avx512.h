@@ -63,19 +63,20 @@ inline float* scratch(Scratch slot, int64_t n) {
   return buffers[i].get();
 }
 
-// 2^t for 16 lanes, |relative error| < 2.3e-7 (2 ulp; float32 emulation over 3M points of
-// [-126.9, 0], bench/NOTES.md "Attention"): f = t - floor(t) by vreduceps, 2^f on [0, 1) by a degree-5 polynomial fitted
-// for relative error (IRLS on 4001 Chebyshev nodes, fit error 7.5e-8), and 2^floor(t) applied by
-// vscalefps, which takes the floor of t itself. t <= -127 (-inf included) gives exactly 0; NaN
-// stays NaN.
+// 2^t for 16 lanes, |relative error| < 2.5e-7 (2 ulp; float32 emulation over 3M points of
+// [-126.9, 0], bench/NOTES.md "Attention"): f = t - floor(t) by vreduceps, 2^f on [0, 1) by a
+// degree-5 polynomial fitted for relative error with p(0) = 1 (so integer t -- the online
+// softmax's rescale 2^0 where a row's maximum did not move -- are exact; IRLS on 4001 Chebyshev nodes, fit error 8.2e-8),
+// and 2^floor(t) applied by vscalefps, which takes the floor of t itself. t <= -127 (-inf
+// included) gives exactly 0; NaN stays NaN.
 [[gnu::always_inline]] inline __m512 exp2_ps(__m512 t) {
   const __m512 f = _mm512_reduce_ps(t, _MM_FROUND_TO_NEG_INF | _MM_FROUND_NO_EXC);
-  __m512 p = _mm512_set1_ps(0.0018775766948238015f);
-  p = _mm512_fmadd_ps(p, f, _mm512_set1_ps(0.008989340625703335f));
-  p = _mm512_fmadd_ps(p, f, _mm512_set1_ps(0.05582631751894951f));
-  p = _mm512_fmadd_ps(p, f, _mm512_set1_ps(0.24015361070632935f));
-  p = _mm512_fmadd_ps(p, f, _mm512_set1_ps(0.6931530833244324f));
-  p = _mm512_fmadd_ps(p, f, _mm512_set1_ps(0.9999999403953552f));
+  __m512 p = _mm512_set1_ps(0.0018671300495043397f);
+  p = _mm512_fmadd_ps(p, f, _mm512_set1_ps(0.009017030708491802f));
+  p = _mm512_fmadd_ps(p, f, _mm512_set1_ps(0.05579991266131401f));
+  p = _mm512_fmadd_ps(p, f, _mm512_set1_ps(0.24016444385051727f));
+  p = _mm512_fmadd_ps(p, f, _mm512_set1_ps(0.6931512951850891f));
+  p = _mm512_fmadd_ps(p, f, _mm512_set1_ps(1.0f));
   const __mmask16 keep = _mm512_cmp_ps_mask(t, _mm512_set1_ps(-127.0f), _CMP_NLE_UQ);
   return _mm512_maskz_scalef_ps(keep, p, t);
 }
@@ -86,17 +87,24 @@ inline float* scratch(Scratch slot, int64_t n) {
 }
 
 // What score_tile stores for row r from its finished sums x (keys c >= valid[r] take no part):
-//   scores         x, -inf where not taking part; rmax[r] = max(rmax[r], stored row) lane-wise
-//   probabilities  P = 2^(x - terms[r]), 0 where not taking part (the backward's S, lse known)
-//   score_grads    dS = P (x - terms[r]), P read from probs (same layout) (the backward's dP)
+//   scores         x, -inf where not taking part; max[r] = max(max[r], stored row) lane-wise
+//   probabilities  P = 2^(x - shift[r]), 0 where not taking part (the backward's S, lse known)
+//   score_grads    dS = P (x - shift[r]), P read from probs (same layout) (the backward's dP,
+//                  shift = delta)
 enum class Epilogue { scores, probabilities, score_grads };
+
+// The per-row state an epilogue reads or updates (MR rows).
+struct RowState {
+  __m512* max = nullptr;
+  const float* shift = nullptr;
+  const float* probs = nullptr;
+};
 
 // Rows r < MR, keys [0, 16 NV) of one packed sliver: x[r][c] = sum_d q[r][d] kp[d * 64 + c],
 // stored at s[r * lds + c] as the epilogue E says.
 template <int NV, Epilogue E>
 [[gnu::noinline]] void score_tile(int64_t D, const float* const* q, const float* kp, float* s,
-                                  int64_t lds, const int64_t* valid, __m512* rmax,
-                                  const float* terms, const float* probs) {
+                                  int64_t lds, const int64_t* valid, const RowState& rs) {
   __m512 acc[MR][NV];
 #pragma GCC unroll 6
   for (int r = 0; r < MR; ++r)
@@ -122,16 +130,16 @@ template <int NV, Epilogue E>
 #pragma GCC unroll 6
   for (int r = 0; r < MR; ++r) {
     if constexpr (E == Epilogue::scores) {
-      __m512 m = rmax[r];
+      __m512 m = rs.max[r];
 #pragma GCC unroll 4
       for (int v = 0; v < NV; ++v) {
         const __m512 x = _mm512_mask_mov_ps(ninf, first_lanes(valid[r] - 16 * v), acc[r][v]);
         _mm512_store_ps(s + r * lds + 16 * v, x);
         m = _mm512_max_ps(m, x);
       }
-      rmax[r] = m;
+      rs.max[r] = m;
     } else {
-      const __m512 t = _mm512_set1_ps(terms[r]);
+      const __m512 t = _mm512_set1_ps(rs.shift[r]);
 #pragma GCC unroll 4
       for (int v = 0; v < NV; ++v) {
         float* out = s + r * lds + 16 * v;
@@ -139,7 +147,7 @@ template <int NV, Epilogue E>
           const __m512 p = exp2_ps(_mm512_sub_ps(acc[r][v], t));
           _mm512_store_ps(out, _mm512_maskz_mov_ps(first_lanes(valid[r] - 16 * v), p));
         } else {
-          const __m512 p = _mm512_load_ps(probs + r * lds + 16 * v);
+          const __m512 p = _mm512_load_ps(rs.probs + r * lds + 16 * v);
           _mm512_store_ps(out, _mm512_mul_ps(p, _mm512_sub_ps(acc[r][v], t)));
         }
       }
@@ -151,13 +159,12 @@ template <int NV, Epilogue E>
 // sliver computes only the vectors some row of the group needs).
 template <Epilogue E = Epilogue::scores>
 void score_sliver(int64_t D, const float* const* q, const float* kp, float* s, int64_t lds,
-                  const int64_t* valid, __m512* rmax, int64_t ncols, const float* terms = nullptr,
-                  const float* probs = nullptr) {
+                  const int64_t* valid, int64_t ncols, const RowState& rs) {
   switch ((std::min<int64_t>(ncols, KS) + 15) / 16) {
-    case 4: return score_tile<4, E>(D, q, kp, s, lds, valid, rmax, terms, probs);
-    case 3: return score_tile<3, E>(D, q, kp, s, lds, valid, rmax, terms, probs);
-    case 2: return score_tile<2, E>(D, q, kp, s, lds, valid, rmax, terms, probs);
-    default: return score_tile<1, E>(D, q, kp, s, lds, valid, rmax, terms, probs);
+    case 4: return score_tile<4, E>(D, q, kp, s, lds, valid, rs);
+    case 3: return score_tile<3, E>(D, q, kp, s, lds, valid, rs);
+    case 2: return score_tile<2, E>(D, q, kp, s, lds, valid, rs);
+    default: return score_tile<1, E>(D, q, kp, s, lds, valid, rs);
   }
 }
 
@@ -296,14 +303,51 @@ struct ForwardBlock {
   int64_t ldo;
   float *qs, *ob, *st;  // the thread's scaled Q block, O accumulator, score tile
 
+  // The group's keys [j0, j0 + kmax): S stored (the user's mask applied), the rows' maxima
+  // taken, then P = 2^(S - m_new) in place; alpha = 2^(m_old - m_new) for O and l.
+  void softmax_block(const float* const* qrow, const float* kblk, const int64_t* valid,
+                     int64_t kmax, int64_t b, int64_t h, int64_t i, int64_t j0, int64_t real,
+                     float* m, __m512* lsum, float* alpha) const {
+    constexpr float inf = std::numeric_limits<float>::infinity();
+    __m512 rmax[MR];
+    for (int r = 0; r < MR; ++r) rmax[r] = _mm512_set1_ps(-inf);
+    for (int64_t c0 = 0; c0 < kmax; c0 += KS) {
+      int64_t vs[MR];
+      for (int r = 0; r < MR; ++r) vs[r] = valid[r] - c0;
+      score_sliver(s.dim_qk, qrow, kblk + c0 / KS * s.dim_qk * KS, st + c0, BK, vs, kmax - c0,
+                   {.max = rmax});
+    }
+    if (s.mask_kind != MaskKind::none) mask_group(s, b, h, i, j0, kmax, real, st, BK, rmax);
+    // the rows' new maxima (a row without a key yet shifts by 0: P = 2^-inf = 0) and the
+    // rescale alpha = 2^(m_old - shift) of the six rows in one vector (0 where m_old = -inf)
+    alignas(64) float shift[16] = {};
+    const __m512 mold = _mm512_maskz_loadu_ps(first_lanes(MR), m);
+    for (int r = 0; r < MR; ++r) {
+      const float mnew = std::max(m[r], _mm512_reduce_max_ps(rmax[r]));
+      shift[r] = mnew == -inf ? 0.0f : mnew;
+      m[r] = mnew;
+    }
+    _mm512_store_ps(alpha, exp2_ps(_mm512_sub_ps(mold, _mm512_load_ps(shift))));
+    for (int r = 0; r < MR; ++r) {
+      float* row = st + r * BK;
+      const __m512 vsh = _mm512_set1_ps(shift[r]);
+      __m512 acc = _mm512_mul_ps(lsum[r], _mm512_set1_ps(alpha[r]));
+      for (int64_t c = 0; c < kmax; c += 16) {
+        const __m512 e = exp2_ps(_mm512_sub_ps(_mm512_load_ps(row + c), vsh));
+        _mm512_store_ps(row + c, e);
+        acc = _mm512_add_ps(acc, e);
+      }
+      lsum[r] = acc;
+    }
+  }
+
   void run(const float* q, float* out, float* lse, int64_t b, int64_t h, int64_t i0) const {
     constexpr float inf = std::numeric_limits<float>::infinity();
     const int64_t L = s.len_q, S = s.len_kv, D = s.dim_qk, Dv = s.dim_v, lds = BK;
     const int64_t bh = b * s.heads_q + h, mq = std::min(BQ, L - i0);
     const int64_t rows = (mq + MR - 1) / MR * MR;  // padded to whole groups (zero queries)
-    alignas(64) float m[BQ], alpha[16], shift[16] = {};
+    alignas(64) float m[BQ], alpha[16];
     alignas(64) __m512 lsum[BQ];
-    __m512 rmax[MR];
     const float* qsrc = q + (bh * L + i0) * D;
     for (int64_t r = 0; r < rows; ++r)
       for (int64_t d = 0; d < D; ++d) qs[r * D + d] = r < mq ? qsrc[r * D + d] * qscale : 0.0f;
@@ -320,34 +364,9 @@ struct ForwardBlock {
         if (kmax == 0) continue;
         const float* qrow[MR];
         for (int r = 0; r < MR; ++r) qrow[r] = qs + (r0 + r) * D;
-        for (int r = 0; r < MR; ++r) rmax[r] = _mm512_set1_ps(-inf);
-        for (int64_t c0 = 0; c0 < kmax; c0 += KS) {
-          int64_t vs[MR];
-          for (int r = 0; r < MR; ++r) vs[r] = valid[r] - c0;
-          score_sliver(D, qrow, kph + (j0 + c0) / KS * D * KS, st + c0, lds, vs, rmax, kmax - c0);
-        }
-        if (s.mask_kind != MaskKind::none)
-          mask_group(s, b, h, i0 + r0, j0, kmax, std::min<int64_t>(MR, mq - r0), st, lds, rmax);
-        // the rows' new maxima (a row without a key yet shifts by 0: P = 2^-inf = 0) and the
-        // rescale alpha = 2^(m_old - shift) of the six rows in one vector (0 where m_old = -inf)
-        const __m512 mold = _mm512_maskz_loadu_ps(first_lanes(MR), m + r0);
-        for (int r = 0; r < MR; ++r) {
-          const float mnew = std::max(m[r0 + r], _mm512_reduce_max_ps(rmax[r]));
-          shift[r] = mnew == -inf ? 0.0f : mnew;
-          m[r0 + r] = mnew;
-        }
-        _mm512_store_ps(alpha, exp2_ps(_mm512_sub_ps(mold, _mm512_load_ps(shift))));
-        for (int r = 0; r < MR; ++r) {
-          float* row = st + r * lds;
-          const __m512 vsh = _mm512_set1_ps(shift[r]);
-          __m512 acc = _mm512_mul_ps(lsum[r0 + r], _mm512_set1_ps(alpha[r]));
-          for (int64_t c = 0; c < kmax; c += 16) {
-            const __m512 e = exp2_ps(_mm512_sub_ps(_mm512_load_ps(row + c), vsh));
-            _mm512_store_ps(row + c, e);
-            acc = _mm512_add_ps(acc, e);
-          }
-          lsum[r0 + r] = acc;
-        }
+        const float* kblk = kph + j0 / KS * D * KS;
+        softmax_block(qrow, kblk, valid, kmax, b, h, i0 + r0, j0, std::min<int64_t>(MR, mq - r0),
+                      m + r0, lsum + r0, alpha);
         pv_group(kmax, st, lds, vh + j0 * Dv, Dv, ob + r0 * ldo, ldo, alpha);
       }
     }

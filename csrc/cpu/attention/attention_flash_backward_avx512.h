@@ -145,13 +145,14 @@ inline void backward(const AttentionShape& s, const float* q, const float* k, co
                     for (int r = 0; r < MR; ++r) vs[r] = valid[r] - c0, all[r] = KS;
                     const float *ks = kph + c0 / KS * D * KS, *vsl = vph + c0 / KS * Dv * KS;
                     if (fused) {
-                      score_sliver<Epilogue::probabilities>(D, qr, ks, prow + c0, KB, vs, nullptr,
-                                                            kmax - c0, l2);
-                      score_sliver<Epilogue::score_grads>(Dv, dr, vsl, dsrow + c0, KB, all, nullptr,
-                                                          kmax - c0, dd, prow + c0);
+                      score_sliver<Epilogue::probabilities>(D, qr, ks, prow + c0, KB, vs, kmax - c0,
+                                                            {.shift = l2});
+                      score_sliver<Epilogue::score_grads>(Dv, dr, vsl, dsrow + c0, KB, all,
+                                                          kmax - c0,
+                                                          {.shift = dd, .probs = prow + c0});
                     } else {
-                      score_sliver(D, qr, ks, prow + c0, KB, vs, dummy, kmax - c0);
-                      score_sliver(Dv, dr, vsl, dsrow + c0, KB, all, dummy, kmax - c0);
+                      score_sliver(D, qr, ks, prow + c0, KB, vs, kmax - c0, {.max = dummy});
+                      score_sliver(Dv, dr, vsl, dsrow + c0, KB, all, kmax - c0, {.max = dummy});
                     }
                   }
                   if (!fused)
