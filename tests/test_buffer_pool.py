@@ -144,3 +144,44 @@ def test_large_conv_outputs_come_from_the_pool_and_stay_distinct_while_held():
         third = F.conv2d(x, w, padding=1).numpy()  # released: the first free one is reused
         assert third.__array_interface__["data"][0] == address
         np.testing.assert_array_equal(third, kept)
+
+
+@pytest.mark.parametrize("op", ["matmul", "batched matmul", "linear", "linear+bias", "gelu",
+                                "gelu backward"])
+def test_large_products_and_gelu_come_from_the_pool_and_stay_distinct_while_held(op):
+    """A Transformer step's 8+ MiB intermediates (products, GELU's output and saved tanh, its
+    input gradient): fresh pages each step cost the GPT step ~8% (bench/NOTES.md)."""
+    rng = np.random.default_rng(1)
+    a = fastdl.tensor(rng.standard_normal((2048, 96)).astype(np.float32))
+    b = fastdl.tensor(rng.standard_normal((96, 1100)).astype(np.float32))  # (2048, 1100): 8.6 MiB
+    bias = fastdl.tensor(rng.standard_normal(1100).astype(np.float32))
+    x = fastdl.tensor(rng.standard_normal((2048, 1100)).astype(np.float32), requires_grad=True)
+
+    def run(scale):
+        if op == "matmul":
+            return (a @ (b * scale)).numpy()
+        if op == "batched matmul":
+            return (a.reshape(2, 1024, 96) @ (b * scale)).numpy()
+        if op in ("linear", "linear+bias"):
+            return F.linear(a, (b * scale).T, bias if op == "linear+bias" else None).numpy()
+        if op == "gelu":
+            return F.gelu(x.detach() * scale, approximate="tanh").numpy()
+        x.grad = None
+        F.gelu(x, approximate="tanh").backward(fastdl.ones_like(x) * scale)
+        return x.grad.numpy()
+
+    from fastdl.backend.pool import host_pool
+    first = run(1.0)
+    assert first.nbytes >= 8 << 20
+    assert any(held is first or held is first.base for held in host_pool.owned)
+    kept = first.copy()
+    second = run(2.0)  # `first` still held: a new array
+    assert not np.shares_memory(first, second)
+    np.testing.assert_array_equal(first, kept)
+    seen = address(first)
+    del first, second
+    if op == "gelu backward":
+        x.grad = None
+    third = run(1.0)
+    np.testing.assert_array_equal(third, kept)
+    assert address(third) == seen  # released: reused

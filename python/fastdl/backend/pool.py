@@ -4,7 +4,8 @@ A fresh array of tens of MiB costs a page fault and the kernel's zeroing of ever
 our kernel writes it once: ~7% of an LSTM inference forward, ~15% of a 2-layer bidirectional LSTM
 training step (bench/NOTES.md, recurrent kernels). numpy asks for transparent huge pages on such
 arrays, and on a VM a call that faults fresh 2 MiB pages in now and then takes 100-200 ms longer
-(attention fwd+bwd at B=8, L=2048: 1210 ms most calls, 1300-1420 some; bench/NOTES.md, attention).
+(attention fwd+bwd at B=8, L=2048: 1210 ms most calls, 1300-1420 some; bench/NOTES.md, attention),
+and the GPT step's 12 MiB GELU outputs and products took ~8% of the step in fresh pages.
 PyTorch's CPU allocator does not cache either; its CUDA allocator does, for the same reason.
 
 A buffer is free again when the pool holds its only reference: a view keeps its base alive, so

@@ -17,6 +17,7 @@ import numpy as np
 
 from fastdl import _C, backend
 from fastdl.autograd.op import defop
+from fastdl.backend.pool import result_array
 from fastdl.functional._core import Tensor, grad_for, promote_pair
 from fastdl.functional.shape import reshape, unsqueeze, squeeze
 
@@ -41,7 +42,7 @@ def _mm_cpu(ad, bd, trans_a, trans_b, kernels=_C, xp=np):
     if ad.dtype not in backend.KERNEL_DTYPES:
         return xp.matmul(ad, bd)
     if ad.ndim == 2 and bd.ndim == 2:  # no batch: the common case, and the backward's
-        out = xp.empty((ad.shape[0], bd.shape[1]), dtype=ad.dtype)
+        out = result_array((ad.shape[0], bd.shape[1]), ad.dtype, xp)
         kernels.gemm(ad, bd, out, 1.0, 0.0)
         return out
     # Straight to the kernel set: the binding checks dtype, device and shapes itself, and
@@ -51,7 +52,7 @@ def _mm_cpu(ad, bd, trans_a, trans_b, kernels=_C, xp=np):
         ad = xp.broadcast_to(ad, batch + ad.shape[-2:])
     if bd.shape[:-2] != batch:
         bd = xp.broadcast_to(bd, batch + bd.shape[-2:])
-    out = xp.empty(batch + (ad.shape[-2], bd.shape[-1]), dtype=ad.dtype)
+    out = result_array(batch + (ad.shape[-2], bd.shape[-1]), ad.dtype, xp)
     kernels.gemm(ad, bd, out, 1.0, 0.0)
     return out
 
@@ -153,7 +154,7 @@ def _linear_cpu(x, w, b=None, kernels=_C, xp=np):
         if b is not None:
             out += b
     else:
-        out = xp.empty((x2.shape[0], w.shape[0]), dtype=x2.dtype)
+        out = result_array((x2.shape[0], w.shape[0]), x2.dtype, xp)
         if b is None:
             kernels.gemm(x2, w.T, out, 1.0, 0.0)
         else:

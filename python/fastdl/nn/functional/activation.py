@@ -16,6 +16,7 @@ import numpy as np
 from fastdl import _C
 from fastdl.autograd.op import defop
 from fastdl.backend import kernel_arrays
+from fastdl.backend.pool import result_array
 from fastdl.functional import activations as _core_act
 from fastdl.functional import arithmetic as A
 from fastdl.nn.functional._checks import check_float, check_tensor
@@ -58,7 +59,7 @@ def _gelu_fwd(x, approximate, saved):
         cdf = saved.values = normal_cdf(x)
         return _cast(x * cdf, x.dtype)
     if kernel_arrays(x):  # one threaded C++ pass (the array version: ~8 passes over x)
-        out, t = np.empty_like(x), np.empty_like(x)
+        out, t = result_array(x.shape, x.dtype), result_array(x.shape, x.dtype)
         _C.gelu_tanh_forward(x, out, t)
         saved.values = t
         return out
@@ -96,7 +97,7 @@ def _gelu_bwd_fwd(g, x, approximate, saved):
         return g * _cast(saved.values + x * pdf, g.dtype)
     t = saved.values
     if kernel_arrays(g, x, t) and g.shape == x.shape:
-        grad_in = np.empty_like(g)
+        grad_in = result_array(g.shape, g.dtype)
         _C.gelu_tanh_backward(g, x, t, grad_in)
         return grad_in
     d_inner = _SQRT_2_OVER_PI * (1.0 + 3.0 * _GELU_TANH_COEFF * x * x)
