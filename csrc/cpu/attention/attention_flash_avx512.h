@@ -249,11 +249,13 @@ void pv_group(int64_t nk, const float* p, int64_t ldp, const float* v, int64_t D
   }
 }
 
-// Keys [j0, j0 + nkeys) of one head (rows of D floats, S of them) into nkeys / KS consecutive
-// slivers: kp[(sl * D + d) * KS + c] = k[j0 + KS sl + c, d] (zero past S), 16 keys x 16 dims at a
+// Keys [j0, j0 + nkeys) of one head (rows of D floats, S of them) times `factor` into nkeys / KS
+// consecutive slivers: kp[(sl * D + d) * KS + c] = factor k[j0 + KS sl + c, d] (zero past S), 16 keys x 16 dims at a
 // time through a register transpose. A task packs what it reads into its own buffer, so the
 // slivers are written to, and later read from, L2 rather than memory.
-inline void pack_keys(const float* k, int64_t S, int64_t D, int64_t j0, int64_t nkeys, float* kp) {
+inline void pack_keys(const float* k, int64_t S, int64_t D, int64_t j0, int64_t nkeys, float factor,
+                      float* kp) {
+  const __m512 f = _mm512_set1_ps(factor);
   for (int64_t sl = 0; sl < nkeys / KS; ++sl) {
     const int64_t first = j0 + sl * KS, nk = std::clamp<int64_t>(S - first, 0, KS);
     const float* src = k + first * D;
@@ -267,7 +269,8 @@ inline void pack_keys(const float* k, int64_t S, int64_t D, int64_t j0, int64_t 
                              : _mm512_setzero_ps();
         transpose16(r);
         const int64_t rows = std::min<int64_t>(16, D - d0);
-        for (int64_t i = 0; i < rows; ++i) _mm512_store_ps(dst + (d0 + i) * KS + c0, r[i]);
+        for (int64_t i = 0; i < rows; ++i)
+          _mm512_store_ps(dst + (d0 + i) * KS + c0, _mm512_mul_ps(f, r[i]));
       }
     }
   }
@@ -294,14 +297,14 @@ inline void mask_group(const AttentionShape& s, int64_t b, int64_t h, int64_t i,
   }
 }
 
-// One query block (BQ rows from i0 of head h) against keys [0, kv_end) of the packed K kph.
+// One query block (BQ rows from i0 of head h) against keys [0, kv_end) of the packed K kph,
+// which carries the scale (times log2 e): Q rows are read in place.
 struct ForwardBlock {
   const AttentionShape& s;
-  const float* kph;   // the kv head's packed K (slivers)
+  const float* kph;   // the kv head's packed, scaled K (slivers)
   const float* vh;    // the kv head's V, rows of Dv
-  float qscale;
   int64_t ldo;
-  float *qs, *ob, *st;  // the thread's scaled Q block, O accumulator, score tile
+  float *ob, *st;  // the thread's O accumulator and score tile
 
   // The group's keys [j0, j0 + kmax): S stored (the user's mask applied), the rows' maxima
   // taken, then P = 2^(S - m_new) in place; alpha = 2^(m_old - m_new) for O and l.
@@ -345,12 +348,11 @@ struct ForwardBlock {
     constexpr float inf = std::numeric_limits<float>::infinity();
     const int64_t L = s.len_q, S = s.len_kv, D = s.dim_qk, Dv = s.dim_v, lds = BK;
     const int64_t bh = b * s.heads_q + h, mq = std::min(BQ, L - i0);
-    const int64_t rows = (mq + MR - 1) / MR * MR;  // padded to whole groups (zero queries)
+    // padded to whole groups: the padding rows repeat the last query, their results unused
+    const int64_t rows = (mq + MR - 1) / MR * MR;
     alignas(64) float m[BQ], alpha[16];
     alignas(64) __m512 lsum[BQ];
     const float* qsrc = q + (bh * L + i0) * D;
-    for (int64_t r = 0; r < rows; ++r)
-      for (int64_t d = 0; d < D; ++d) qs[r * D + d] = r < mq ? qsrc[r * D + d] * qscale : 0.0f;
     std::fill(ob, ob + rows * ldo, 0.0f);
     for (int64_t r = 0; r < rows; ++r) m[r] = -inf, lsum[r] = _mm512_setzero_ps();
     const int64_t kv_end = s.causal ? std::min(S, i0 + rows) : S;
@@ -363,7 +365,7 @@ struct ForwardBlock {
         const int64_t kmax = valid[MR - 1];  // causal: the last row sees the most keys
         if (kmax == 0) continue;
         const float* qrow[MR];
-        for (int r = 0; r < MR; ++r) qrow[r] = qs + (r0 + r) * D;
+        for (int r = 0; r < MR; ++r) qrow[r] = qsrc + std::min(r0 + r, mq - 1) * D;
         const float* kblk = kph + j0 / KS * D * KS;
         softmax_block(qrow, kblk, valid, kmax, b, h, i0 + r0, j0, std::min<int64_t>(MR, mq - r0),
                       m + r0, lsum + r0, alpha);
@@ -392,14 +394,13 @@ inline void forward(const AttentionShape& s, const float* q, const float* k, con
   // A task: one kv head's K packed into the thread's buffer, then the query blocks of its part
   // (blocks part, part + parts, ...) of every query head of its group.
   const int64_t parts = parts_per_head(heads, nqb, threads), tasks = heads * parts;
-  const float qscale = float(s.scale) * kLog2e;
   const int64_t ldo = (Dv + 15) / 16 * 16;
 
   std::exception_ptr error;  // an exception may not leave an OpenMP region: carried out
 #pragma omp parallel num_threads(threads)
   {
     try {
-    Buffer qs = make_buffer(BQ * D), ob = make_buffer(BQ * ldo), st = make_buffer(MR * BK);
+    Buffer ob = make_buffer(BQ * ldo), st = make_buffer(MR * BK);
 #pragma omp for schedule(dynamic, 1)
     for (int64_t task = 0; task < tasks; ++task) {
       const int64_t head = task / parts, part = task % parts, b = head / Hk, hk = head % Hk;
@@ -407,8 +408,8 @@ inline void forward(const AttentionShape& s, const float* q, const float* k, con
       const int64_t kv_end = s.causal ? std::min(S, std::min(L, last * BQ + BQ) + MR) : S;
       const int64_t packed = (kv_end + KS - 1) / KS * KS;
       float* kpt = scratch(Scratch::task_k, packed * D);
-      pack_keys(k + head * S * D, S, D, 0, packed, kpt);
-      const ForwardBlock block{s, kpt, v + head * S * Dv, qscale, ldo, qs.get(), ob.get(), st.get()};
+      pack_keys(k + head * S * D, S, D, 0, packed, float(s.scale) * kLog2e, kpt);
+      const ForwardBlock block{s, kpt, v + head * S * Dv, ldo, ob.get(), st.get()};
       for (int64_t h = hk * group; h < (hk + 1) * group; ++h)
         for (int64_t qb = part; qb < nqb; qb += parts) block.run(q, out, lse, b, h, qb * BQ);
     }

@@ -62,11 +62,11 @@ inline void backward(const AttentionShape& s, const float* q, const float* k, co
   const int64_t B = s.batch, Hq = s.heads_q, Hk = s.heads_kv, L = s.len_q, S = s.len_kv;
   const int64_t D = s.dim_qk, Dv = s.dim_v, group = Hq / Hk;
   const float scale = float(s.scale);
-  // S in log2 units exactly as the forward computed it (Q rows times scale log2 e, rounded the
+  // S in log2 units exactly as the forward computed it (K packed times scale log2 e, rounded the
   // same way, the same micro-kernel, the mask times log2 e), so that P = 2^(S - lse log2 e) is
   // consistent with the forward's lse: with scores of ~100 a mismatch of one rounding in S
   // moved P by ~1e-5 relative, and dQ (where dP - delta cancels) by 1e-4.
-  const float qscale = float(s.scale) * kLog2e;
+  const float kscale = float(s.scale) * kLog2e;
   const int64_t Lp = round_up(L, MR), ldq = round_up(D, 16), ldv = round_up(Dv, 16);
   // Fewer (batch, kv head) pairs than threads: key blocks dealt round-robin to `splits` tasks
   // per pair, each with its own dQ sums, added in split order at the end.
@@ -83,7 +83,7 @@ inline void backward(const AttentionShape& s, const float* q, const float* k, co
 #pragma omp parallel num_threads(threads)
   {
     try {
-      Buffer pb = make_buffer(QC * KB), dsb = make_buffer(QC * KB), qsb = make_buffer(QC * D);
+      Buffer pb = make_buffer(QC * KB), dsb = make_buffer(QC * KB);
       Buffer dkb = make_buffer(KB * ldq), dvb = make_buffer(KB * ldv);
       __m512 dummy[MR];
 #pragma omp for schedule(dynamic, 1)
@@ -94,8 +94,9 @@ inline void backward(const AttentionShape& s, const float* q, const float* k, co
         float* kpt = scratch(Scratch::task_k, blocks * KB * D);
         float* vpt = scratch(Scratch::task_v, blocks * KB * Dv);
         for (int64_t n = 0; n < blocks; ++n) {
-          pack_keys(k + task * S * D, S, D, (split + n * splits) * KB, KB, kpt + n * KB * D);
-          pack_keys(v + task * S * Dv, S, Dv, (split + n * splits) * KB, KB, vpt + n * KB * Dv);
+          const int64_t j0 = (split + n * splits) * KB;
+          pack_keys(k + task * S * D, S, D, j0, KB, kscale, kpt + n * KB * D);
+          pack_keys(v + task * S * Dv, S, Dv, j0, KB, 1.0f, vpt + n * KB * Dv);
         }
         // the softmax backward's row terms of the group's heads: delta = rowsum(out grad_out)
         float* delta = scratch(Scratch::task_delta, group * L);
@@ -122,8 +123,6 @@ inline void backward(const AttentionShape& s, const float* q, const float* k, co
             // Causal: rows i < j0 see no key of the block (chunks start on a group boundary).
             for (int64_t i0 = s.causal ? j0 / MR * MR : 0; i0 < L; i0 += QC) {
               const int64_t mq = std::min(QC, L - i0), rows = round_up(mq, MR);
-              for (int64_t r = 0; r < mq; ++r)
-                for (int64_t d = 0; d < D; ++d) qsb[r * D + d] = qh[(i0 + r) * D + d] * qscale;
               for (int64_t r0 = 0; r0 < rows; r0 += MR) {
                 int64_t valid[MR];
                 for (int r = 0; r < MR; ++r)
@@ -137,7 +136,7 @@ inline void backward(const AttentionShape& s, const float* q, const float* k, co
                   float l2[MR], dd[MR];  // per row: lse log2 e, delta
                   for (int r = 0; r < MR; ++r) {
                     const int64_t i = std::min(r0 + r, mq - 1);  // padding rows repeat the last
-                    qr[r] = qsb.get() + i * D, dr[r] = doh + (i0 + i) * Dv;
+                    qr[r] = qh + (i0 + i) * D, dr[r] = doh + (i0 + i) * Dv;
                     l2[r] = float(double(lseh[i0 + i]) * 1.4426950408889634), dd[r] = dh[i0 + i];
                   }
                   for (int64_t c0 = 0; c0 < kmax; c0 += KS) {
