@@ -79,6 +79,9 @@ inline void backward(const AttentionShape& s, const float* q, const float* k, co
   const bool fused = s.mask_kind == MaskKind::none;
   float* split_dq = splits > 1 ? scratch(Scratch::split_dq, splits * B * Hq * head_dq) : nullptr;
 
+  // Tasks are handed out in order (dynamic); a thread takes its next one as it starts the last
+  // key block of the current one and prefetches what that one reads first (K, V, out, grad_out, Q).
+  std::atomic<int64_t> next_task{0};
   std::exception_ptr error;
 #pragma omp parallel num_threads(threads)
   {
@@ -86,8 +89,10 @@ inline void backward(const AttentionShape& s, const float* q, const float* k, co
       Buffer pb = make_buffer(QC * KB), dsb = make_buffer(QC * KB);
       Buffer dkb = make_buffer(KB * ldq), dvb = make_buffer(KB * ldv);
       __m512 dummy[MR];
-#pragma omp for schedule(dynamic, 1)
-      for (int64_t t = 0; t < tasks; ++t) {
+      Prefetcher prefetch;
+      for (int64_t t = next_task.fetch_add(1), ahead; t < tasks;
+           t = ahead >= 0 ? ahead : next_task.fetch_add(1)) {
+        ahead = -1;
         const int64_t task = t / splits, split = t % splits, b = task / Hk, hk = task % Hk;
         // the task's key blocks (split, split + splits, ...) packed one after another
         const int64_t blocks = (key_blocks - 1 - split) / splits + 1;
@@ -115,6 +120,17 @@ inline void backward(const AttentionShape& s, const float* q, const float* k, co
           const float* kph = kpt + n * KB * D;
           const float* vph = vpt + n * KB * Dv;
           const float* kblk = k + (task * S + j0) * D;
+          if (j0 + splits * KB >= S) {  // the last key block: take and prefetch the next task
+            ahead = next_task.fetch_add(1);
+            if (ahead < tasks) {
+              const int64_t pair = ahead / splits, heads_q = (pair / Hk) * Hq + pair % Hk * group;
+              prefetch.add(k + pair * S * D, S * D * 4);
+              prefetch.add(v + pair * S * Dv, S * Dv * 4);
+              prefetch.add(out + heads_q * L * Dv, group * L * Dv * 4);
+              prefetch.add(grad_out + heads_q * L * Dv, group * L * Dv * 4);
+              prefetch.add(q + heads_q * L * D, group * L * D * 4);
+            }
+          }
           for (int64_t h = hk * group; h < (hk + 1) * group; ++h) {
             const int64_t bh = b * Hq + h;
             const float *qh = q + bh * L * D, *doh = grad_out + bh * L * Dv;
@@ -180,6 +196,7 @@ inline void backward(const AttentionShape& s, const float* q, const float* k, co
                 }
                 if (kmax > 0)
                   pv_group(kmax, dsrow, KB, kblk, D, dqh + (i0 + r0) * ldq, ldq, nullptr);
+                prefetch.step();
               }
               for (int64_t rk0 = 0; rk0 < nk; rk0 += MR) {
                 // causal: rows i < j0 + rk0 see none of these keys
