@@ -22,7 +22,17 @@ def _scatter_rows(num_rows, idx, g, dtype):
     """sum of g's rows into a (num_rows, dim) table at ``idx`` (repeated indices add up)."""
     xp = backend.array_module(g)
     table = xp.zeros((num_rows, g.shape[-1]), dtype=dtype)
-    xp.add.at(table, idx.reshape(-1), g.reshape(-1, g.shape[-1]))
+    idx, rows = idx.reshape(-1), g.reshape(-1, g.shape[-1])
+    if xp is not np or idx.size == 0:
+        xp.add.at(table, idx, rows)
+        return table
+    # numpy's add.at goes row by row through a slow generic path (8 ms of a GPT step for 2048
+    # rows of 384): the rows grouped by index with a stable sort and each group summed by
+    # reduceat, in the same order (occurrence) as add.at
+    order = np.argsort(idx, kind="stable")
+    sorted_idx = idx[order]
+    starts = np.flatnonzero(np.r_[True, sorted_idx[1:] != sorted_idx[:-1]])
+    table[sorted_idx[starts]] = np.add.reduceat(rows[order], starts, axis=0)
     return table
 
 
