@@ -68,9 +68,9 @@ inline float* scratch(Scratch slot, int64_t n) {
 // 2^t for 16 lanes, |relative error| < 2.5e-7 (2 ulp; float32 emulation over 3M points of
 // [-126.9, 0], bench/NOTES.md "Attention"): f = t - floor(t) by vreduceps, 2^f on [0, 1) by a
 // degree-5 polynomial fitted for relative error with p(0) = 1 (so integer t -- the online
-// softmax's rescale 2^0 where a row's maximum did not move -- are exact; IRLS on 4001 Chebyshev nodes, fit error 8.2e-8),
-// and 2^floor(t) applied by vscalefps, which takes the floor of t itself. t <= -127 (-inf
-// included) gives exactly 0; NaN stays NaN.
+// softmax's rescale 2^0 where a row's maximum did not move -- are exact; IRLS on 4001 Chebyshev
+// nodes, fit error 8.2e-8), and 2^floor(t) applied by vscalefps, which takes the floor of t
+// itself. t <= -127 (-inf included) gives exactly 0; NaN stays NaN.
 [[gnu::always_inline]] inline __m512 exp2_ps(__m512 t) {
   const __m512 f = _mm512_reduce_ps(t, _MM_FROUND_TO_NEG_INF | _MM_FROUND_NO_EXC);
   __m512 p = _mm512_set1_ps(0.0018671300495043397f);
@@ -252,9 +252,9 @@ void pv_group(int64_t nk, const float* p, int64_t ldp, const float* v, int64_t D
 }
 
 // Keys [j0, j0 + nkeys) of one head (rows of D floats, S of them) times `factor` into nkeys / KS
-// consecutive slivers: kp[(sl * D + d) * KS + c] = factor k[j0 + KS sl + c, d] (zero past S), 16 keys x 16 dims at a
-// time through a register transpose. A task packs what it reads into its own buffer, so the
-// slivers are written to, and later read from, L2 rather than memory.
+// consecutive slivers: kp[(sl * D + d) * KS + c] = factor k[j0 + KS sl + c, d] (zero past S),
+// 16 keys x 16 dims at a time through a register transpose. A task packs what it reads into its
+// own buffer, so the slivers are written to, and later read from, L2 rather than memory.
 inline void pack_keys(const float* k, int64_t S, int64_t D, int64_t j0, int64_t nkeys, float factor,
                       float* kp) {
   const __m512 f = _mm512_set1_ps(factor);
