@@ -266,3 +266,35 @@ def test_backward_split_over_key_blocks_for_few_heads(causal):
                 np.testing.assert_allclose(x, r, rtol=1e-4, atol=1e-5)
     finally:
         _C.set_num_threads(before)
+
+
+@pytest.mark.parametrize("gqa", [False, True])
+def test_heads_split_from_a_projection_reach_the_kernels_without_copies(gqa):
+    """q, k, v as (B, H, L, D) views of (B, L, H, D) projections (a GPT's or MultiheadAttention's
+    heads): the CPU kernels read them in place, the gradients come back in the same layout (the
+    transposes' backward then copies nothing), and every value matches torch."""
+    from fastdl.nn.functional.attention import _kernel_view, _result_like
+    rng = np.random.default_rng(5)
+    B, L, H, Hk, D = 2, 37, 4, 2 if gqa else 4, 16
+    q, k, v = (rng.standard_normal((B, L, h, D)) for h in (H, Hk, Hk))
+    g = rng.standard_normal((B, H, L, D))
+
+    def run(lib, T):
+        leaves = [T(a) for a in (q, k, v)]
+        for t in leaves:
+            t.requires_grad_()
+        heads = [t.transpose(1, 2) for t in leaves]
+        fn = F.scaled_dot_product_attention if lib == "fastdl" else \
+            torch.nn.functional.scaled_dot_product_attention
+        out = fn(*heads, is_causal=True, enable_gqa=gqa)
+        grads = (fastdl.autograd.grad if lib == "fastdl" else torch.autograd.grad)(
+            [out], leaves, [T(g)])
+        return [np.asarray(x.detach().numpy()) for x in [out, *grads]]
+    for a, b in zip(run("fastdl", fastdl.tensor), run("torch", torch.tensor)):
+        np.testing.assert_allclose(a, b, **TOL[np.float64])
+    view = q.transpose(0, 2, 1, 3)
+    kernel_q = _kernel_view(view, view.shape, B, H, strided=True)
+    assert np.shares_memory(kernel_q, q)  # no copy
+    assert np.argsort(_result_like(kernel_q).strides).tolist() == \
+        np.argsort(kernel_q.strides).tolist()  # the gradient in the same layout
+    assert _kernel_view(view, view.shape, B, H, strided=False).flags.c_contiguous  # CUDA: C order

@@ -185,3 +185,73 @@ def test_one_head_dealt_to_several_tasks(causal):
     refs = _grad_reference(q, k, v, g, None, causal, scale)
     for name, a, r in zip(["dq", "dk", "dv"], grads, refs):
         np.testing.assert_allclose(a, r, rtol=1e-4, atol=1e-4, err_msg=name)
+
+
+def _heads_of(memory):
+    """(B, H, L, D) views of (B, L, H, D) arrays: heads split from a projection."""
+    return memory.transpose(0, 2, 1, 3)
+
+
+def _run_both(q, k, v, g, mask, causal, scale, strided_outputs):
+    B, Hq, L, D = q.shape
+    Hk, S, Dv = k.shape[1], k.shape[2], v.shape[3]
+    if strided_outputs:
+        out = _heads_of(np.empty((B, L, Hq, Dv), q.dtype))
+        grads = [_heads_of(np.empty((a.shape[0], a.shape[2], a.shape[1], a.shape[3]), q.dtype))
+                 for a in (q, k, v)]
+    else:
+        out = np.empty((B, Hq, L, Dv), q.dtype)
+        grads = [np.empty(a.shape, q.dtype) for a in (q, k, v)]
+    lse = np.empty((B, Hq, L), q.dtype)
+    _C.attention_forward(q, k, v, out, lse, mask, causal, scale)
+    _C.attention_backward(q, k, v, out, lse, g, *grads, mask, causal, scale, None)
+    return [np.ascontiguousarray(a) for a in [out, lse] + grads]
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+@pytest.mark.parametrize("version", [None, "v2"])
+@pytest.mark.parametrize("case", [(2, 4, 2, 130, 97, 64, 48, True),
+                                  (1, 3, 3, 300, 257, 32, 80, False),
+                                  (2, 2, 1, 5, 1, 16, 8, False)])
+def test_row_strided_operands_give_the_same_bits_as_c_order(dtype, version, case):
+    """q, k, v, grad_out, out and the gradients as (B, H, L, D) views of (B, L, H, D) memory (the
+    heads of a projection): the fused kernels read and write them in place, the others through
+    C-ordered copies; either way the bits of the C-ordered call, at 1 and 3 threads."""
+    B, Hq, Hk, L, S, D, Dv, causal = case
+    rng = np.random.default_rng(L + S)
+    q, k, v, g = (_heads_of(rng.standard_normal((b, n, h, d)).astype(dtype))
+                  for b, n, h, d in ((B, L, Hq, D), (B, S, Hk, D), (B, S, Hk, Dv), (B, L, Hq, Dv)))
+    mask = None if causal else rng.random((B, Hq, L, S)) > 0.3
+    before = _C.get_num_threads()
+    try:
+        for threads in (1, 3):
+            _C.set_num_threads(threads)
+            ref = _with_version("FASTDL_ATTENTION_BACKWARD", version, lambda: _with_version(
+                "FASTDL_ATTENTION_FORWARD", version, lambda: _run_both(
+                    *(np.ascontiguousarray(a) for a in (q, k, v, g)), mask, causal, 0.2, False)))
+            got = _with_version("FASTDL_ATTENTION_BACKWARD", version, lambda: _with_version(
+                "FASTDL_ATTENTION_FORWARD", version, lambda: _run_both(
+                    q, k, v, g, mask, causal, 0.2, True)))
+            for name, a, r in zip(["out", "lse", "dq", "dk", "dv"], got, ref):
+                np.testing.assert_array_equal(a, r, err_msg=name)
+    finally:
+        _C.set_num_threads(before)
+
+
+def test_operands_the_kernels_cannot_take_are_refused():
+    rng = np.random.default_rng(3)
+    q = rng.standard_normal((1, 2, 8, 16)).astype(np.float32)
+    out, lse = np.empty((1, 2, 8, 16), np.float32), np.empty((1, 2, 8), np.float32)
+    with pytest.raises(ValueError, match="contiguous rows"):  # a column stride
+        _C.attention_forward(np.asfortranarray(q), q, q, out, lse, None, False, 0.25)
+    with pytest.raises(ValueError, match="non-negative"):
+        _C.attention_forward(q[:, :, ::-1], q, q, out, lse, None, False, 0.25)
+    shared = np.lib.stride_tricks.as_strided(out, strides=(0, 0, 64, 4))  # rows on each other
+    with pytest.raises(ValueError, match="share memory"):
+        _C.attention_forward(q, q, q, shared, lse, None, False, 0.25)
+    with pytest.raises(ValueError, match="overlaps"):
+        _C.attention_forward(q, q, q, q, lse, None, False, 0.25)
+    both = np.empty((1, 2, 8, 32), np.float32)
+    with pytest.raises(ValueError, match="overlap each other"):
+        _C.attention_backward(q, q, q, out, lse, q, both[..., :16], both[..., 16:],
+                              np.empty_like(q), None, False, 0.25, None)

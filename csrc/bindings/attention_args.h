@@ -4,7 +4,10 @@
 #include <nanobind/nanobind.h>
 #include <nanobind/ndarray.h>
 
+#include <algorithm>
 #include <optional>
+#include <utility>
+#include <vector>
 #include <string>
 
 #include "bindings/array_checks.h"
@@ -43,10 +46,31 @@ struct Checked {
   FloatType dtype;
 };
 
+// Whether q, k, v, out and the gradients may be row-strided views (the CPU kernels read them in
+// place) or must be C-contiguous (the CUDA kernels).
+enum class Rows { contiguous, strided };
+
+// A 4-D operand's RowLayout: C-contiguous, or (Rows::strided) any non-negative strides with
+// contiguous rows.
+inline cpu::RowLayout row_layout(const nb::ndarray<>& a, Rows rows, const char* fn,
+                                 const char* name) {
+  if (rows == Rows::contiguous) {
+    require_contiguous(a, fn, name);
+  } else {
+    bool ok = a.shape(3) <= 1 || a.stride(3) == 1;
+    for (int d = 0; d < 3; ++d) ok = ok && (a.shape(d) <= 1 || a.stride(d) >= 0);
+    if (!ok)
+      fail(std::string(fn) + ": " + name + " must have contiguous rows (last stride 1) and "
+           "non-negative strides, shape " + shape_str(a));
+  }
+  return {a.shape(0) <= 1 ? 0 : int64_t(a.stride(0)), a.shape(1) <= 1 ? 0 : int64_t(a.stride(1)),
+          a.shape(2) <= 1 ? 0 : int64_t(a.stride(2))};
+}
+
 // q (B, Hq, L, D), k (B, Hk, S, D), v (B, Hk, S, Dv); mask (B, Hq, L, S) any strides or None.
 inline Checked check_qkv(const nb::ndarray<>& q, const nb::ndarray<>& k, const nb::ndarray<>& v,
                   const std::optional<nb::ndarray<>>& mask, bool causal, double scale,
-                  const char* fn) {
+                  const char* fn, Rows rows) {
   Checked c;
   c.dtype = require_float32_or_64(q, fn, "query");
   for (auto [a, name] : {std::pair{&k, "key"}, std::pair{&v, "value"}}) {
@@ -66,9 +90,10 @@ inline Checked check_qkv(const nb::ndarray<>& q, const nb::ndarray<>& k, const n
       int64_t(v.shape(2)) != s.len_kv || s.heads_kv == 0 || s.heads_q % s.heads_kv != 0)
     fail(std::string(fn) + ": incompatible shapes query " + shape_str(q) + ", key " +
          shape_str(k) + ", value " + shape_str(v));
-  require_contiguous(q, fn, "query");
-  require_contiguous(k, fn, "key");
-  require_contiguous(v, fn, "value");
+  s.set_packed_layouts();
+  s.q_rows = row_layout(q, rows, fn, "query");
+  s.k_rows = row_layout(k, rows, fn, "key");
+  s.v_rows = row_layout(v, rows, fn, "value");
   s.causal = causal;
   s.scale = scale;
   if (mask) {
@@ -97,6 +122,35 @@ inline void check_out(const nb::ndarray<>& a, FloatType dtype, std::initializer_
   require_contiguous(a, fn, name);
 }
 
+// No two elements of `a` at one address (strides sorted by size, each at least the extent of the
+// dimensions below it): an output written by several threads must not alias itself.
+inline bool self_disjoint(const nb::ndarray<>& a) {
+  std::vector<std::pair<int64_t, int64_t>> dims;  // (stride, extent)
+  for (size_t d = 0; d < a.ndim(); ++d)
+    if (a.shape(d) > 1) dims.emplace_back(int64_t(a.stride(d)), int64_t(a.shape(d)));
+  std::sort(dims.begin(), dims.end());
+  int64_t span = 1;
+  for (auto [stride, extent] : dims) {
+    if (stride < span) return false;
+    span = stride * extent;
+  }
+  return true;
+}
+
+// An output or gradient operand with contiguous rows: its dtype, shape and RowLayout.
+inline cpu::RowLayout check_rows_out(const nb::ndarray<>& a, FloatType dtype,
+                                     std::initializer_list<int64_t> shape, const char* fn,
+                                     const char* name, Rows rows) {
+  if (require_float32_or_64(a, fn, name) != dtype)
+    throw nb::type_error((std::string(fn) + ": " + name + " must have the query's dtype").c_str());
+  require_shape(a, shape, fn, name);
+  const cpu::RowLayout layout = row_layout(a, rows, fn, name);
+  if (!self_disjoint(a))
+    fail(std::string(fn) + ": " + name + " has elements that share memory, shape " +
+         shape_str(a));
+  return layout;
+}
+
 template <typename T>
 T* mut(const nb::ndarray<>& a) { return static_cast<T*>(a.data()); }
 
@@ -104,11 +158,15 @@ T* mut(const nb::ndarray<>& a) { return static_cast<T*>(a.data()); }
 inline Checked check_forward(const nb::ndarray<>& q, const nb::ndarray<>& k,
                              const nb::ndarray<>& v, const nb::ndarray<>& out,
                              const nb::ndarray<>& lse, const std::optional<nb::ndarray<>>& mask,
-                             bool causal, double scale, const char* fn) {
-  const Checked c = check_qkv(q, k, v, mask, causal, scale, fn);
-  const auto& s = c.s;
-  check_out(out, c.dtype, {s.batch, s.heads_q, s.len_q, s.dim_v}, fn, "out");
+                             bool causal, double scale, const char* fn,
+                             Rows rows = Rows::contiguous) {
+  Checked c = check_qkv(q, k, v, mask, causal, scale, fn, rows);
+  auto& s = c.s;
+  s.out_rows =
+      check_rows_out(out, c.dtype, {s.batch, s.heads_q, s.len_q, s.dim_v}, fn, "out", rows);
   check_out(lse, c.dtype, {s.batch, s.heads_q, s.len_q}, fn, "lse");
+  for (const nb::ndarray<>* a : {&q, &k, &v, &lse})
+    if (may_overlap(out, *a)) fail(std::string(fn) + ": out overlaps the inputs or lse");
   return c;
 }
 
@@ -118,15 +176,20 @@ inline std::pair<Checked, void*> check_backward(
     const nb::ndarray<>& out, const nb::ndarray<>& lse, const nb::ndarray<>& go,
     const nb::ndarray<>& gq, const nb::ndarray<>& gk, const nb::ndarray<>& gv,
     const std::optional<nb::ndarray<>>& mask, bool causal, double scale,
-    const std::optional<nb::ndarray<>>& grad_mask, const char* fn) {
-  const Checked c = check_qkv(q, k, v, mask, causal, scale, fn);
-  const auto& s = c.s;
-  check_out(out, c.dtype, {s.batch, s.heads_q, s.len_q, s.dim_v}, fn, "out");
-  check_out(go, c.dtype, {s.batch, s.heads_q, s.len_q, s.dim_v}, fn, "grad_out");
-  check_out(lse, c.dtype, {s.batch, s.heads_q, s.len_q}, fn, "lse");
-  check_out(gq, c.dtype, {s.batch, s.heads_q, s.len_q, s.dim_qk}, fn, "grad_query");
-  check_out(gk, c.dtype, {s.batch, s.heads_kv, s.len_kv, s.dim_qk}, fn, "grad_key");
-  check_out(gv, c.dtype, {s.batch, s.heads_kv, s.len_kv, s.dim_v}, fn, "grad_value");
+    const std::optional<nb::ndarray<>>& grad_mask, const char* fn, Rows rows = Rows::contiguous) {
+  Checked c = check_qkv(q, k, v, mask, causal, scale, fn, rows);
+  auto& s = c.s;
+  const auto dt = c.dtype;
+  s.out_rows = check_rows_out(out, dt, {s.batch, s.heads_q, s.len_q, s.dim_v}, fn, "out", rows);
+  s.grad_out_rows =
+      check_rows_out(go, dt, {s.batch, s.heads_q, s.len_q, s.dim_v}, fn, "grad_out", rows);
+  check_out(lse, dt, {s.batch, s.heads_q, s.len_q}, fn, "lse");
+  s.grad_q_rows =
+      check_rows_out(gq, dt, {s.batch, s.heads_q, s.len_q, s.dim_qk}, fn, "grad_query", rows);
+  s.grad_k_rows =
+      check_rows_out(gk, dt, {s.batch, s.heads_kv, s.len_kv, s.dim_qk}, fn, "grad_key", rows);
+  s.grad_v_rows =
+      check_rows_out(gv, dt, {s.batch, s.heads_kv, s.len_kv, s.dim_v}, fn, "grad_value", rows);
   void* gm = nullptr;
   if (grad_mask) {
     check_out(*grad_mask, c.dtype, {s.batch, s.heads_q, s.len_q, s.len_kv}, fn, "grad_mask");
@@ -135,6 +198,8 @@ inline std::pair<Checked, void*> check_backward(
   for (const nb::ndarray<>* a : {&gq, &gk, &gv})
     for (const nb::ndarray<>* b : {&q, &k, &v, &out, &go, &lse})
       if (may_overlap(*a, *b)) fail(std::string(fn) + ": gradient outputs overlap the inputs");
+  if (may_overlap(gq, gk) || may_overlap(gq, gv) || may_overlap(gk, gv))
+    fail(std::string(fn) + ": gradient outputs overlap each other");
   return {c, gm};
 }
 

@@ -30,7 +30,8 @@ void forward(RoArray q_, RoArray k_, RoArray v_, Array out_, Array lse_,
              std::optional<RoArray> mask_, bool causal, double scale) {
   nb::ndarray<> q(q_), k(k_), v(v_), out(out_), lse(lse_);
   const Checked c =
-      check_forward(q, k, v, out, lse, untyped(mask_), causal, scale, "attention_forward");
+      check_forward(q, k, v, out, lse, untyped(mask_), causal, scale, "attention_forward",
+                    Rows::strided);
   nb::gil_scoped_release release;
   if (c.dtype == FloatType::float64)
     cpu::attention_forward<double>(c.s, ptr<double>(q), ptr<double>(k), ptr<double>(v),
@@ -48,7 +49,7 @@ void backward(RoArray q_, RoArray k_, RoArray v_, RoArray out_, RoArray lse_, Ro
   std::optional<nb::ndarray<>> grad_mask;
   if (grad_mask_) grad_mask = nb::ndarray<>(*grad_mask_);
   const auto [c, gm] = check_backward(q, k, v, out, lse, go, gq, gk, gv, untyped(mask_), causal,
-                                      scale, grad_mask, "attention_backward");
+                                      scale, grad_mask, "attention_backward", Rows::strided);
   nb::gil_scoped_release release;
   if (c.dtype == FloatType::float64)
     cpu::attention_backward<double>(c.s, ptr<double>(q), ptr<double>(k), ptr<double>(v),
@@ -70,7 +71,9 @@ void bind_attention(nb::module_& m) {
         nb::arg("scale"),
         "Flash-style attention: out = softmax(scale q k^T + mask) v, lse = per-row "
         "log-sum-exp (+inf where no key takes part). q (B, Hq, L, D), k (B, Hk, S, D), "
-        "v (B, Hk, S, Dv), mask (B, Hq, L, S) bool or additive (any strides) or None.");
+        "v (B, Hk, S, Dv) and out with contiguous rows (any non-negative strides otherwise, "
+        "e.g. heads split from a (B, L, H, D) projection), lse C-contiguous, mask (B, Hq, L, S) "
+        "bool or additive (any strides) or None.");
   m.def("attention_backward", &backward, nb::arg("query"), nb::arg("key"), nb::arg("value"),
         nb::arg("out"), nb::arg("lse"), nb::arg("grad_out"), nb::arg("grad_query"),
         nb::arg("grad_key"), nb::arg("grad_value"), nb::arg("mask").none(), nb::arg("causal"),

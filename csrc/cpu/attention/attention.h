@@ -4,8 +4,10 @@
 // against one key block at a time with an online softmax, so memory is O(L * D), never O(L * S).
 // The forward leaves each row's log-sum-exp; the backward recomputes the probabilities from it.
 //
-// Layouts (C-contiguous, element strides implied):
-//   q (B, Hq, L, D), k (B, Hk, S, D), v (B, Hk, S, Dv), out (B, Hq, L, Dv), lse (B, Hq, L);
+// Layouts: q (B, Hq, L, D), k (B, Hk, S, D), v (B, Hk, S, Dv), out (B, Hq, L, Dv) and the
+//   gradients with rows contiguous, placed by a RowLayout each (C order unless the CPU binding
+//   was given row-strided views, e.g. heads split from a (B, L, H, D) projection); lse (B, Hq, L)
+//   C order;
 //   Hq is a multiple of Hk (grouped-query attention: query head h reads key/value head
 //   h / (Hq / Hk)). The mask, if any, is read at mask[b*sb + h*sh + i*si + j*sj] (any strides,
 //   0 = broadcast): bool (1 byte, true = take part) or additive (T, -inf = masked out).
@@ -20,6 +22,21 @@ namespace fastdl::cpu {
 
 enum class MaskKind : int { none = 0, boolean = 1, additive = 2 };
 
+// Element (b, h, i, c) of a (B, H, rows, cols) operand with contiguous rows is at
+// b * batch + h * head + i * row + c.
+struct RowLayout {
+  int64_t batch = 0, head = 0, row = 0;
+  static RowLayout packed(int64_t heads, int64_t rows, int64_t cols) {
+    return {heads * rows * cols, rows * cols, cols};
+  }
+  // The same placement as C order for these extents (a stride of an extent-1 dim is unused).
+  bool is_packed(int64_t batches, int64_t heads, int64_t rows, int64_t cols) const {
+    return (batches <= 1 || batch == heads * rows * cols) && (heads <= 1 || head == rows * cols) &&
+           (rows <= 1 || row == cols);
+  }
+  int64_t at(int64_t b, int64_t h, int64_t i) const { return b * batch + h * head + i * row; }
+};
+
 struct AttentionShape {
   int64_t batch = 1, heads_q = 1, heads_kv = 1, len_q = 0, len_kv = 0, dim_qk = 0, dim_v = 0;
   bool causal = false;
@@ -27,6 +44,23 @@ struct AttentionShape {
   MaskKind mask_kind = MaskKind::none;
   const void* mask = nullptr;
   int64_t mask_strides[4] = {0, 0, 0, 0};  // b, h, i, j in elements
+  // Where the operands' rows are (the backward's gradients too); C order when all are packed.
+  RowLayout q_rows, k_rows, v_rows, out_rows, grad_out_rows, grad_q_rows, grad_k_rows, grad_v_rows;
+  void set_packed_layouts() {
+    q_rows = grad_q_rows = RowLayout::packed(heads_q, len_q, dim_qk);
+    k_rows = grad_k_rows = RowLayout::packed(heads_kv, len_kv, dim_qk);
+    v_rows = grad_v_rows = RowLayout::packed(heads_kv, len_kv, dim_v);
+    out_rows = grad_out_rows = RowLayout::packed(heads_q, len_q, dim_v);
+  }
+  bool packed() const {
+    const int64_t B = batch, Hq = heads_q, Hk = heads_kv;
+    return q_rows.is_packed(B, Hq, len_q, dim_qk) &&
+           grad_q_rows.is_packed(B, Hq, len_q, dim_qk) &&
+           k_rows.is_packed(B, Hk, len_kv, dim_qk) &&
+           grad_k_rows.is_packed(B, Hk, len_kv, dim_qk) &&
+           v_rows.is_packed(B, Hk, len_kv, dim_v) && grad_v_rows.is_packed(B, Hk, len_kv, dim_v) &&
+           out_rows.is_packed(B, Hq, len_q, dim_v) && grad_out_rows.is_packed(B, Hq, len_q, dim_v);
+  }
 };
 
 template <typename T>

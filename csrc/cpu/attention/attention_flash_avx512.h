@@ -208,18 +208,18 @@ template <int NV, bool kTransposed = false>
     for (int c = 0; c < NV; ++c) _mm512_store_ps(o + r * ldo + 16 * c, acc[r][c]);
 }
 
-// pv_tile over all Dv columns (rows of v are Dv long), in chunks of 64.
+// pv_tile over all Dv columns (rows of v, Dv long, ldv apart), in chunks of 64.
 template <bool kTransposed = false>
-void pv_group(int64_t nk, const float* p, int64_t ldp, const float* v, int64_t Dv, float* o,
-              int64_t ldo, const float* alpha) {
+void pv_group(int64_t nk, const float* p, int64_t ldp, const float* v, int64_t ldv, int64_t Dv,
+              float* o, int64_t ldo, const float* alpha) {
   for (int64_t c0 = 0; c0 < Dv; c0 += 64) {
     const int64_t w = std::min<int64_t>(64, Dv - c0);
     const __mmask16 tail = first_lanes(w - 16 * ((w - 1) / 16));
     switch ((w + 15) / 16) {
-      case 4: pv_tile<4, kTransposed>(nk, p, ldp, v + c0, Dv, tail, o + c0, ldo, alpha); break;
-      case 3: pv_tile<3, kTransposed>(nk, p, ldp, v + c0, Dv, tail, o + c0, ldo, alpha); break;
-      case 2: pv_tile<2, kTransposed>(nk, p, ldp, v + c0, Dv, tail, o + c0, ldo, alpha); break;
-      default: pv_tile<1, kTransposed>(nk, p, ldp, v + c0, Dv, tail, o + c0, ldo, alpha); break;
+      case 4: pv_tile<4, kTransposed>(nk, p, ldp, v + c0, ldv, tail, o + c0, ldo, alpha); break;
+      case 3: pv_tile<3, kTransposed>(nk, p, ldp, v + c0, ldv, tail, o + c0, ldo, alpha); break;
+      case 2: pv_tile<2, kTransposed>(nk, p, ldp, v + c0, ldv, tail, o + c0, ldo, alpha); break;
+      default: pv_tile<1, kTransposed>(nk, p, ldp, v + c0, ldv, tail, o + c0, ldo, alpha); break;
     }
   }
 }
@@ -251,23 +251,23 @@ void pv_group(int64_t nk, const float* p, int64_t ldp, const float* v, int64_t D
   }
 }
 
-// Keys [j0, j0 + nkeys) of one head (rows of D floats, S of them) times `factor` into nkeys / KS
-// consecutive slivers: kp[(sl * D + d) * KS + c] = factor k[j0 + KS sl + c, d] (zero past S),
-// 16 keys x 16 dims at a time through a register transpose. A task packs what it reads into its
-// own buffer, so the slivers are written to, and later read from, L2 rather than memory.
-inline void pack_keys(const float* k, int64_t S, int64_t D, int64_t j0, int64_t nkeys, float factor,
-                      float* kp) {
+// Keys [j0, j0 + nkeys) of one head (rows of D floats ldk apart, S of them) times `factor` into
+// nkeys / KS consecutive slivers: kp[(sl * D + d) * KS + c] = factor k[j0 + KS sl + c, d] (zero
+// past S), 16 keys x 16 dims at a time through a register transpose. A task packs what it reads
+// into its own buffer, so the slivers are written to, and later read from, L2 rather than memory.
+inline void pack_keys(const float* k, int64_t ldk, int64_t S, int64_t D, int64_t j0,
+                      int64_t nkeys, float factor, float* kp) {
   const __m512 f = _mm512_set1_ps(factor);
   for (int64_t sl = 0; sl < nkeys / KS; ++sl) {
     const int64_t first = j0 + sl * KS, nk = std::clamp<int64_t>(S - first, 0, KS);
-    const float* src = k + first * D;
+    const float* src = k + first * ldk;
     float* dst = kp + sl * D * KS;
     for (int64_t c0 = 0; c0 < KS; c0 += 16) {
       for (int64_t d0 = 0; d0 < D; d0 += 16) {
         const __mmask16 cols = first_lanes(D - d0);
         __m512 r[16];
         for (int i = 0; i < 16; ++i)
-          r[i] = c0 + i < nk ? _mm512_maskz_loadu_ps(cols, src + (c0 + i) * D + d0)
+          r[i] = c0 + i < nk ? _mm512_maskz_loadu_ps(cols, src + (c0 + i) * ldk + d0)
                              : _mm512_setzero_ps();
         transpose16(r);
         const int64_t rows = std::min<int64_t>(16, D - d0);
@@ -304,19 +304,25 @@ inline void mask_group(const AttentionShape& s, int64_t b, int64_t h, int64_t i,
 // from memory (L2-resident inputs ran at 104 GFLOP/s, in-memory ones at 99).
 class Prefetcher {
  public:
-  void add(const void* p, int64_t bytes) {
-    if (n_ == kRegions || bytes <= 0) return;
+  // `rows` rows of `bytes` each, `stride` bytes apart (one row: a plain range)
+  void add(const void* p, int64_t bytes, int64_t rows = 1, int64_t stride = 0) {
+    if (n_ == kRegions || bytes <= 0 || rows <= 0) return;
     const uintptr_t first = reinterpret_cast<uintptr_t>(p) & ~uintptr_t(63);
     const uintptr_t end = reinterpret_cast<uintptr_t>(p) + uintptr_t(bytes);
-    regions_[n_++] = {reinterpret_cast<const char*>(first), int64_t((end - first + 63) / 64)};
+    regions_[n_++] = {reinterpret_cast<const char*>(first), int64_t((end - first + 63) / 64),
+                      rows, stride};
   }
   void step() {
     for (int64_t left = kLinesPerStep; left > 0 && region_ < n_;) {
       Region& r = regions_[region_];
       const int64_t take = std::min(left, r.lines - line_);
-      for (int64_t i = 0; i < take; ++i) _mm_prefetch(r.p + (line_ + i) * 64, _MM_HINT_T1);
+      const char* row = r.p + row_ * r.stride;
+      for (int64_t i = 0; i < take; ++i) _mm_prefetch(row + (line_ + i) * 64, _MM_HINT_T1);
       line_ += take, left -= take;
-      if (line_ == r.lines) ++region_, line_ = 0;
+      if (line_ == r.lines) {
+        line_ = 0;
+        if (++row_ == r.rows) ++region_, row_ = 0;
+      }
     }
     if (region_ == n_) n_ = region_ = 0;  // drained: room for the next regions
   }
@@ -326,20 +332,31 @@ class Prefetcher {
   static constexpr int64_t kLinesPerStep = 96;  // 6 KiB per row group (~6000 cycles of FMAs)
   struct Region {
     const char* p;
-    int64_t lines;
+    int64_t lines, rows, stride;  // lines per row
   };
   Region regions_[kRegions];
   int n_ = 0, region_ = 0;
-  int64_t line_ = 0;
+  int64_t line_ = 0, row_ = 0;
 };
+
+// Rows [i0, i0 + rows) of head (b, h) of an operand placed by `layout`, cols floats each, for a
+// Prefetcher (one range when the rows are packed).
+inline void prefetch_rows(Prefetcher& prefetch, const float* a, RowLayout layout, int64_t b,
+                          int64_t h, int64_t i0, int64_t rows, int64_t cols) {
+  const float* first = a + layout.at(b, h, i0);
+  if (layout.row == cols)
+    prefetch.add(first, rows * cols * 4);
+  else
+    prefetch.add(first, cols * 4, rows, layout.row * 4);
+}
 
 // One query block (BQ rows from i0 of head h) against keys [0, kv_end) of the packed K kph,
 // which carries the scale (times log2 e): Q rows are read in place.
 struct ForwardBlock {
   const AttentionShape& s;
   const float* kph;   // the kv head's packed, scaled K (slivers)
-  const float* vh;    // the kv head's V, rows of Dv
-  int64_t ldo;
+  const float* vh;    // the kv head's V, rows of Dv, ldv apart
+  int64_t ldv, ldo;
   float *ob, *st;  // the thread's O accumulator and score tile
 
   // The group's keys [j0, j0 + kmax): S stored (the user's mask applied), the rows' maxima
@@ -389,7 +406,8 @@ struct ForwardBlock {
     const int64_t rows = (mq + MR - 1) / MR * MR;
     alignas(64) float m[BQ], alpha[16];
     alignas(64) __m512 lsum[BQ];
-    const float* qsrc = q + (bh * L + i0) * D;
+    const float* qsrc = q + s.q_rows.at(b, h, i0);
+    const int64_t ldq = s.q_rows.row;
     std::fill(ob, ob + rows * ldo, 0.0f);
     for (int64_t r = 0; r < rows; ++r) m[r] = -inf, lsum[r] = _mm512_setzero_ps();
     const int64_t kv_end = s.causal ? std::min(S, i0 + rows) : S;
@@ -402,16 +420,16 @@ struct ForwardBlock {
         const int64_t kmax = valid[MR - 1];  // causal: the last row sees the most keys
         if (kmax == 0) continue;
         const float* qrow[MR];
-        for (int r = 0; r < MR; ++r) qrow[r] = qsrc + std::min(r0 + r, mq - 1) * D;
+        for (int r = 0; r < MR; ++r) qrow[r] = qsrc + std::min(r0 + r, mq - 1) * ldq;
         const float* kblk = kph + j0 / KS * D * KS;
         softmax_block(qrow, kblk, valid, kmax, b, h, i0 + r0, j0, std::min<int64_t>(MR, mq - r0),
                       m + r0, lsum + r0, alpha);
-        pv_group(kmax, st, lds, vh + j0 * Dv, Dv, ob + r0 * ldo, ldo, alpha);
+        pv_group(kmax, st, lds, vh + j0 * ldv, ldv, Dv, ob + r0 * ldo, ldo, alpha);
         prefetch.step();
       }
     }
     float* lse_blk = lse + bh * L + i0;
-    float* o = out + (bh * L + i0) * Dv;
+    float* o = out + s.out_rows.at(b, h, i0);
     for (int64_t r = 0; r < mq; ++r) {
       const float l = _mm512_reduce_add_ps(lsum[r]);
       const bool any = l > 0.0f;
@@ -419,7 +437,7 @@ struct ForwardBlock {
       // carries lse's error)
       lse_blk[r] = any ? float((double(m[r]) + std::log2(double(l))) * 0.6931471805599453) : inf;
       const float inv = any ? 1.0f / l : 0.0f;
-      for (int64_t d = 0; d < Dv; ++d) o[r * Dv + d] = ob[r * ldo + d] * inv;
+      for (int64_t d = 0; d < Dv; ++d) o[r * s.out_rows.row + d] = ob[r * ldo + d] * inv;
     }
   }
 };
@@ -443,11 +461,6 @@ inline void forward(const AttentionShape& s, const float* q, const float* k, con
     try {
     Buffer ob = make_buffer(BQ * ldo), st = make_buffer(MR * BK);
     Prefetcher prefetch;
-    const auto first_rows = [&](int64_t t) {  // the task's first query block's Q rows
-      const int64_t head = t / parts, part = t % parts;
-      const int64_t bh = head / Hk * Hq + head % Hk * group;
-      return std::pair{q + (bh * L + part * BQ) * D, std::min(BQ, L - part * BQ) * D};
-    };
     for (int64_t task = next_task.fetch_add(1), ahead; task < tasks;
          task = ahead >= 0 ? ahead : next_task.fetch_add(1)) {
       ahead = -1;
@@ -456,24 +469,26 @@ inline void forward(const AttentionShape& s, const float* q, const float* k, con
       const int64_t kv_end = s.causal ? std::min(S, std::min(L, last * BQ + BQ) + MR) : S;
       const int64_t packed = (kv_end + KS - 1) / KS * KS;
       float* kpt = scratch(Scratch::task_k, packed * D);
-      pack_keys(k + head * S * D, S, D, 0, packed, float(s.scale) * kLog2e, kpt);
-      const ForwardBlock block{s, kpt, v + head * S * Dv, ldo, ob.get(), st.get()};
+      pack_keys(k + s.k_rows.at(b, hk, 0), s.k_rows.row, S, D, 0, packed,
+                float(s.scale) * kLog2e, kpt);
+      const ForwardBlock block{s, kpt, v + s.v_rows.at(b, hk, 0), s.v_rows.row, ldo, ob.get(),
+                               st.get()};
       int64_t blocks_left = group * ((nqb - 1 - part) / parts + 1);
       for (int64_t h = hk * group; h < (hk + 1) * group; ++h)
         for (int64_t qb = part; qb < nqb; qb += parts, --blocks_left) {
           if (ahead < 0 && blocks_left <= 2) {
             ahead = next_task.fetch_add(1);
             if (ahead < tasks) {
-              const int64_t next_head = ahead / parts;
-              prefetch.add(k + next_head * S * D, S * D * 4);
-              prefetch.add(v + next_head * S * Dv, S * Dv * 4);
-              const auto [rows, n] = first_rows(ahead);
-              prefetch.add(rows, n * 4);
+              const int64_t nb = ahead / parts / Hk, nhk = ahead / parts % Hk;
+              const int64_t i1 = ahead % parts * BQ;  // its first block
+              prefetch_rows(prefetch, k, s.k_rows, nb, nhk, 0, S, D);
+              prefetch_rows(prefetch, v, s.v_rows, nb, nhk, 0, S, Dv);
+              prefetch_rows(prefetch, q, s.q_rows, nb, nhk * group, i1, std::min(BQ, L - i1), D);
             }
           }
           if (qb + parts < nqb) {  // the next block's Q rows (same head)
             const int64_t i1 = (qb + parts) * BQ;
-            prefetch.add(q + ((b * Hq + h) * L + i1) * D, std::min(BQ, L - i1) * D * 4);
+            prefetch_rows(prefetch, q, s.q_rows, b, h, i1, std::min(BQ, L - i1), D);
           }
           block.run(q, out, lse, b, h, qb * BQ, prefetch);
         }

@@ -23,36 +23,38 @@ constexpr int64_t QC = 96;   // query rows per chunk: the k of the dK, dV produc
 
 inline int64_t round_up(int64_t a, int64_t b) { return (a + b - 1) / b * b; }
 
-// delta[row] = sum_c out[row, c] grad_out[row, c], rows of Dv.
-inline void row_dots_avx512(int64_t rows, int64_t Dv, const float* out, const float* grad_out,
-                            float* delta) {
+// delta[row] = sum_c out[row, c] grad_out[row, c], rows of Dv floats (ldo, ldg apart).
+inline void row_dots_avx512(int64_t rows, int64_t Dv, const float* out, int64_t ldo,
+                            const float* grad_out, int64_t ldg, float* delta) {
   for (int64_t row = 0; row < rows; ++row) {
     __m512 acc = _mm512_setzero_ps();
     for (int64_t c = 0; c < Dv; c += 16) {
       const __mmask16 lanes = first_lanes(Dv - c);
-      acc = _mm512_fmadd_ps(_mm512_maskz_loadu_ps(lanes, out + row * Dv + c),
-                            _mm512_maskz_loadu_ps(lanes, grad_out + row * Dv + c), acc);
+      acc = _mm512_fmadd_ps(_mm512_maskz_loadu_ps(lanes, out + row * ldo + c),
+                            _mm512_maskz_loadu_ps(lanes, grad_out + row * ldg + c), acc);
     }
     delta[row] = _mm512_reduce_add_ps(acc);
   }
 }
 
-// grad_q rows (D floats each) = scale x the sum of `terms` dQ buffers (rows of ldq floats,
-// head_rows rows per head; buffer t at dq + t * term_stride), added in buffer order.
-inline void write_grad_q(const float* dq, int64_t rows, int64_t head_rows, int64_t ldq, int64_t D,
-                         float scale, int64_t terms, int64_t term_stride, float* grad_q) {
-  const int64_t Lp = round_up(head_rows, MR);
-  for (int64_t row = 0; row < rows; ++row) {
-    const float* src = dq + (row / head_rows * Lp + row % head_rows) * ldq;
-    float* g = grad_q + row * D;
-    for (int64_t d0 = 0; d0 < D; d0 += 16) {
-      const __mmask16 lanes = first_lanes(D - d0);
-      __m512 acc = _mm512_load_ps(src + d0);
-      for (int64_t t = 1; t < terms; ++t)
-        acc = _mm512_add_ps(acc, _mm512_load_ps(src + t * term_stride + d0));
-      _mm512_mask_storeu_ps(g + d0, lanes, _mm512_mul_ps(_mm512_set1_ps(scale), acc));
+// grad_q's rows of heads [h0, h0 + heads) of batch b = scale x the sum of `terms` dQ buffers
+// (per head Lp rows of ldq floats; buffer t at dq + t * term_stride), added in buffer order.
+inline void write_grad_q(const float* dq, int64_t heads, int64_t L, int64_t ldq, int64_t D,
+                         float scale, int64_t terms, int64_t term_stride, float* grad_q,
+                         RowLayout layout, int64_t b, int64_t h0) {
+  const int64_t Lp = round_up(L, MR);
+  for (int64_t h = 0; h < heads; ++h)
+    for (int64_t i = 0; i < L; ++i) {
+      const float* src = dq + (h * Lp + i) * ldq;
+      float* g = grad_q + layout.at(b, h0 + h, i);
+      for (int64_t d0 = 0; d0 < D; d0 += 16) {
+        const __mmask16 lanes = first_lanes(D - d0);
+        __m512 acc = _mm512_load_ps(src + d0);
+        for (int64_t t = 1; t < terms; ++t)
+          acc = _mm512_add_ps(acc, _mm512_load_ps(src + t * term_stride + d0));
+        _mm512_mask_storeu_ps(g + d0, lanes, _mm512_mul_ps(_mm512_set1_ps(scale), acc));
+      }
     }
-  }
 }
 
 // grad_mask, if any, must be zeroed by the caller (it is written only where keys take part).
@@ -100,13 +102,17 @@ inline void backward(const AttentionShape& s, const float* q, const float* k, co
         float* vpt = scratch(Scratch::task_v, blocks * KB * Dv);
         for (int64_t n = 0; n < blocks; ++n) {
           const int64_t j0 = (split + n * splits) * KB;
-          pack_keys(k + task * S * D, S, D, j0, KB, kscale, kpt + n * KB * D);
-          pack_keys(v + task * S * Dv, S, Dv, j0, KB, 1.0f, vpt + n * KB * Dv);
+          pack_keys(k + s.k_rows.at(b, hk, 0), s.k_rows.row, S, D, j0, KB, kscale,
+                    kpt + n * KB * D);
+          pack_keys(v + s.v_rows.at(b, hk, 0), s.v_rows.row, S, Dv, j0, KB, 1.0f,
+                    vpt + n * KB * Dv);
         }
         // the softmax backward's row terms of the group's heads: delta = rowsum(out grad_out)
         float* delta = scratch(Scratch::task_delta, group * L);
-        row_dots_avx512(group * L, Dv, out + (b * Hq + hk * group) * L * Dv,
-                        grad_out + (b * Hq + hk * group) * L * Dv, delta);
+        for (int64_t h = 0; h < group; ++h)
+          row_dots_avx512(L, Dv, out + s.out_rows.at(b, hk * group + h, 0), s.out_rows.row,
+                          grad_out + s.grad_out_rows.at(b, hk * group + h, 0),
+                          s.grad_out_rows.row, delta + h * L);
         // dQ of the group's heads: the thread's buffer (written out at the end of the task), or
         // this split's sums
         float* dqs = splits > 1 ? split_dq + (split * B * Hq + b * Hq + hk * group) * head_dq
@@ -119,21 +125,25 @@ inline void backward(const AttentionShape& s, const float* q, const float* k, co
           const int64_t n = (j0 / KB - split) / splits;
           const float* kph = kpt + n * KB * D;
           const float* vph = vpt + n * KB * Dv;
-          const float* kblk = k + (task * S + j0) * D;
+          const float* kblk = k + s.k_rows.at(b, hk, j0);
           if (j0 + splits * KB >= S) {  // the last key block: take and prefetch the next task
             ahead = next_task.fetch_add(1);
             if (ahead < tasks) {
-              const int64_t pair = ahead / splits, heads_q = (pair / Hk) * Hq + pair % Hk * group;
-              prefetch.add(k + pair * S * D, S * D * 4);
-              prefetch.add(v + pair * S * Dv, S * Dv * 4);
-              prefetch.add(out + heads_q * L * Dv, group * L * Dv * 4);
-              prefetch.add(grad_out + heads_q * L * Dv, group * L * Dv * 4);
-              prefetch.add(q + heads_q * L * D, group * L * D * 4);
+              const int64_t nb = ahead / splits / Hk, nhk = ahead / splits % Hk;
+              prefetch_rows(prefetch, k, s.k_rows, nb, nhk, 0, S, D);
+              prefetch_rows(prefetch, v, s.v_rows, nb, nhk, 0, S, Dv);
+              for (int64_t h = nhk * group; h < (nhk + 1) * group; ++h) {
+                prefetch_rows(prefetch, out, s.out_rows, nb, h, 0, L, Dv);
+                prefetch_rows(prefetch, grad_out, s.grad_out_rows, nb, h, 0, L, Dv);
+                prefetch_rows(prefetch, q, s.q_rows, nb, h, 0, L, D);
+              }
             }
           }
           for (int64_t h = hk * group; h < (hk + 1) * group; ++h) {
             const int64_t bh = b * Hq + h;
-            const float *qh = q + bh * L * D, *doh = grad_out + bh * L * Dv;
+            const float* qh = q + s.q_rows.at(b, h, 0);
+            const float* doh = grad_out + s.grad_out_rows.at(b, h, 0);
+            const int64_t ldqi = s.q_rows.row, lddo = s.grad_out_rows.row;
             const float *lseh = lse + bh * L, *dh = delta + (h - hk * group) * L;
             float* dqh = dqs + (h - hk * group) * head_dq;
             // Causal: rows i < j0 see no key of the block (chunks start on a group boundary).
@@ -152,7 +162,7 @@ inline void backward(const AttentionShape& s, const float* q, const float* k, co
                   float l2[MR], dd[MR];  // per row: lse log2 e, delta
                   for (int r = 0; r < MR; ++r) {
                     const int64_t i = std::min(r0 + r, mq - 1);  // padding rows repeat the last
-                    qr[r] = qh + (i0 + i) * D, dr[r] = doh + (i0 + i) * Dv;
+                    qr[r] = qh + (i0 + i) * ldqi, dr[r] = doh + (i0 + i) * lddo;
                     l2[r] = float(double(lseh[i0 + i]) * 1.4426950408889634), dd[r] = dh[i0 + i];
                   }
                   for (int64_t c0 = 0; c0 < kmax; c0 += KS) {
@@ -195,29 +205,30 @@ inline void backward(const AttentionShape& s, const float* q, const float* k, co
                   std::fill(dsr + std::min(done, nkp), dsr + nkp, 0.0f);
                 }
                 if (kmax > 0)
-                  pv_group(kmax, dsrow, KB, kblk, D, dqh + (i0 + r0) * ldq, ldq, nullptr);
+                  pv_group(kmax, dsrow, KB, kblk, s.k_rows.row, D, dqh + (i0 + r0) * ldq, ldq,
+                           nullptr);
                 prefetch.step();
               }
               for (int64_t rk0 = 0; rk0 < nk; rk0 += MR) {
                 // causal: rows i < j0 + rk0 see none of these keys
                 const int64_t k0 = s.causal ? std::clamp<int64_t>(j0 + rk0 - i0, 0, mq) : 0;
                 if (k0 >= mq) continue;
-                pv_group<true>(mq - k0, pb.get() + k0 * KB + rk0, KB, doh + (i0 + k0) * Dv, Dv,
-                               dvb.get() + rk0 * ldv, ldv, nullptr);
-                pv_group<true>(mq - k0, dsb.get() + k0 * KB + rk0, KB, qh + (i0 + k0) * D, D,
-                               dkb.get() + rk0 * ldq, ldq, nullptr);
+                pv_group<true>(mq - k0, pb.get() + k0 * KB + rk0, KB, doh + (i0 + k0) * lddo,
+                               lddo, Dv, dvb.get() + rk0 * ldv, ldv, nullptr);
+                pv_group<true>(mq - k0, dsb.get() + k0 * KB + rk0, KB, qh + (i0 + k0) * ldqi,
+                               ldqi, D, dkb.get() + rk0 * ldq, ldq, nullptr);
               }
             }
           }
           for (int64_t r = 0; r < nk; ++r) {
-            float* gk = grad_k + (task * S + j0 + r) * D;
-            float* gv = grad_v + (task * S + j0 + r) * Dv;
+            float* gk = grad_k + s.grad_k_rows.at(b, hk, j0 + r);
+            float* gv = grad_v + s.grad_v_rows.at(b, hk, j0 + r);
             for (int64_t d = 0; d < D; ++d) gk[d] = scale * dkb[r * ldq + d];
             for (int64_t d = 0; d < Dv; ++d) gv[d] = dvb[r * ldv + d];
           }
         }
-        if (splits == 1) write_grad_q(dqs, group * L, L, ldq, D, scale, 1, 0,
-                                      grad_q + (b * Hq + hk * group) * L * D);
+        if (splits == 1)
+          write_grad_q(dqs, group, L, ldq, D, scale, 1, 0, grad_q, s.grad_q_rows, b, hk * group);
       }
     } catch (...) {
 #pragma omp critical(fastdl_flash_error)
@@ -228,8 +239,8 @@ inline void backward(const AttentionShape& s, const float* q, const float* k, co
   if (splits > 1) {
 #pragma omp parallel for num_threads(threads) schedule(static)
     for (int64_t bh = 0; bh < B * Hq; ++bh)
-      write_grad_q(split_dq + bh * head_dq, L, L, ldq, D, scale, splits, B * Hq * head_dq,
-                   grad_q + bh * L * D);
+      write_grad_q(split_dq + bh * head_dq, 1, L, ldq, D, scale, splits, B * Hq * head_dq, grad_q,
+                   s.grad_q_rows, bh / Hq, bh % Hq);
   }
 }
 

@@ -215,6 +215,43 @@ void gemm1(int64_t m, int64_t n, int64_t k, T alpha, const T* a, int64_t lda, co
           MutMatrix<T>{c, ldc, 1}, 1);
 }
 
+// Rows of a (B, H, rows, cols) operand placed by `layout` into C order, and back.
+template <typename T>
+std::vector<T> packed_copy(const T* a, RowLayout layout, int64_t B, int64_t H, int64_t rows,
+                           int64_t cols) {
+  std::vector<T> out(size_t(B * H * rows * cols));
+  for (int64_t b = 0; b < B; ++b)
+    for (int64_t h = 0; h < H; ++h)
+      for (int64_t i = 0; i < rows; ++i)
+        std::copy_n(a + layout.at(b, h, i), cols, out.data() + ((b * H + h) * rows + i) * cols);
+  return out;
+}
+
+template <typename T>
+void unpack_into(const std::vector<T>& packed, T* a, RowLayout layout, int64_t B, int64_t H,
+                 int64_t rows, int64_t cols) {
+  for (int64_t b = 0; b < B; ++b)
+    for (int64_t h = 0; h < H; ++h)
+      for (int64_t i = 0; i < rows; ++i)
+        std::copy_n(packed.data() + ((b * H + h) * rows + i) * cols, cols, a + layout.at(b, h, i));
+}
+
+// Whether the fused AVX-512 kernels run this call (float, not FASTDL_ATTENTION_FORWARD/_BACKWARD
+// = v2, and not a degenerate shape): they read row-strided operands in place; the others are
+// given C-ordered copies.
+template <typename T>
+bool fused_kernels_take(const AttentionShape& s, const char* variable) {
+#if defined(FASTDL_ISA_avx512)
+  if constexpr (std::is_same_v<T, float>) {
+    const char* choice = std::getenv(variable);
+    return !(choice && std::strcmp(choice, "v2") == 0) && s.batch * s.heads_q * s.len_q > 0 &&
+           s.len_kv > 0 && s.dim_v > 0;
+  }
+#endif
+  (void)s, (void)variable;
+  return false;
+}
+
 }  // namespace
 
 // Forward, one task per (batch, query head, block of BQ query rows), computed transposed so
@@ -230,6 +267,15 @@ void attention_forward(const AttentionShape& s, const T* q, const T* k, const T*
   constexpr T inf = std::numeric_limits<T>::infinity();
   const int64_t B = s.batch, Hq = s.heads_q, Hk = s.heads_kv, L = s.len_q, S = s.len_kv;
   const int64_t D = s.dim_qk, Dv = s.dim_v, group = Hq / Hk;
+  if (!s.packed() && !fused_kernels_take<T>(s, "FASTDL_ATTENTION_FORWARD")) {
+    AttentionShape p = s;
+    p.set_packed_layouts();
+    std::vector<T> o(size_t(B * Hq * L * Dv));
+    attention_forward<T>(p, packed_copy(q, s.q_rows, B, Hq, L, D).data(),
+                         packed_copy(k, s.k_rows, B, Hk, S, D).data(),
+                         packed_copy(v, s.v_rows, B, Hk, S, Dv).data(), o.data(), lse, threads);
+    return unpack_into(o, out, s.out_rows, B, Hq, L, Dv);
+  }
   if (B * Hq * L == 0) return;
   if (S == 0 || Dv == 0) {  // no keys: every row is fully masked
     std::fill(out, out + B * Hq * L * Dv, T(0));
@@ -336,6 +382,21 @@ void attention_backward(const AttentionShape& s, const T* q, const T* k, const T
   constexpr int64_t BQ = Tiles<T>::BQ, BK = Tiles<T>::BK;
   const int64_t B = s.batch, Hq = s.heads_q, Hk = s.heads_kv, L = s.len_q, S = s.len_kv;
   const int64_t D = s.dim_qk, Dv = s.dim_v, group = Hq / Hk;
+  if (!s.packed() && !fused_kernels_take<T>(s, "FASTDL_ATTENTION_BACKWARD")) {
+    AttentionShape p = s;
+    p.set_packed_layouts();
+    std::vector<T> gq(size_t(B * Hq * L * D)), gk(size_t(B * Hk * S * D)),
+        gv(size_t(B * Hk * S * Dv));
+    attention_backward<T>(p, packed_copy(q, s.q_rows, B, Hq, L, D).data(),
+                          packed_copy(k, s.k_rows, B, Hk, S, D).data(),
+                          packed_copy(v, s.v_rows, B, Hk, S, Dv).data(),
+                          packed_copy(out, s.out_rows, B, Hq, L, Dv).data(),
+                          packed_copy(grad_out, s.grad_out_rows, B, Hq, L, Dv).data(), lse,
+                          gq.data(), gk.data(), gv.data(), grad_mask, threads);
+    unpack_into(gq, grad_q, s.grad_q_rows, B, Hq, L, D);
+    unpack_into(gk, grad_k, s.grad_k_rows, B, Hk, S, D);
+    return unpack_into(gv, grad_v, s.grad_v_rows, B, Hk, S, Dv);
+  }
   if (grad_mask) std::fill(grad_mask, grad_mask + B * Hq * L * S, T(0));
   if (B * Hq * L == 0 || S == 0) {
     std::fill(grad_q, grad_q + B * Hq * L * D, T(0));

@@ -68,21 +68,47 @@ def _layout(q_shape, k_shape, v_shape, gqa):
         spec.out_batch = batch + (hq,)
     else:
         batch = _broadcast(q_shape[:-2], k_shape[:-2], v_shape[:-2], what="batch dimensions")
-        hq = hk = 1
         spec.q_full, spec.k_full, spec.v_full = batch + (L, E), batch + (S, E), batch + (S, Ev)
         spec.out_batch = batch  # every head its own batch item
+        # the last batch dimension (the heads, as users call it) as the kernels' heads, one key
+        # head per query head: (B, H, L, E) views of a (B, L, H, E) projection then reach the
+        # kernels as they are
+        hq = hk = batch[-1] if batch else 1
+        batch = batch[:-1]
     spec.n = int(np.prod(batch, dtype=np.int64)) if batch else 1
     spec.hq, spec.hk = hq, hk
     spec.gqa = gqa
     return spec
 
 
-def _kernel_view(a, full, n, h, xp=np):
-    """``a`` broadcast to ``full`` as a C-contiguous (n, h, rows, cols) array (no copy if it
-    already is one)."""
+def _rows_contiguous(a):
+    return (a.shape[-1] <= 1 or a.strides[-1] == a.itemsize) and min(a.strides) >= 0
+
+
+def _kernel_view(a, full, n, h, xp=np, strided=False):
+    """``a`` broadcast to ``full`` as an (n, h, rows, cols) array the kernels read: with
+    ``strided`` (the CPU ones) any view with contiguous rows as it is (up to 4-D), else C order
+    (the CUDA ones)."""
     if a.shape != full:
         a = xp.broadcast_to(a, full)
-    return xp.ascontiguousarray(a).reshape((n, h) + full[-2:])
+    shape = (n, h) + tuple(full[-2:])
+    if strided and a.ndim <= 4:
+        view = a.reshape(shape)  # up to 4-D: the same dims, or leading 1s added (a view)
+        if _rows_contiguous(view):
+            return view
+    return xp.ascontiguousarray(a).reshape(shape)
+
+
+def _result_like(a, xp=np):
+    """An uninitialised result shaped like the kernel view ``a`` and laid out in memory in the
+    order of a's strides (C order when a is C-contiguous or broadcast), so that a gradient of
+    heads split from a (B, L, H, E) projection is itself such a view and the transposes around
+    attention cost no copy."""
+    if xp is not np or a.flags.c_contiguous or 0 in a.strides or a.ndim != 4:
+        return result_array(a.shape, a.dtype, xp, min_pooled_bytes=0)
+    order = sorted(range(a.ndim), key=lambda d: -a.strides[d])
+    memory = result_array(tuple(a.shape[d] for d in order), a.dtype, xp, min_pooled_bytes=0)
+    return memory.transpose(np.argsort(order))
 
 
 def _mask_view(m, spec, L, S, xp=np):
@@ -95,9 +121,10 @@ def _forward(q, k, v, *rest, kernels=_C):
     *mask, spec, saved = rest
     L, S = q.shape[-2], k.shape[-2]
     xp = np if kernels is _C else backend.array_module(q)
-    q4 = _kernel_view(q, spec.q_full, spec.n, spec.hq, xp)
-    k4 = _kernel_view(k, spec.k_full, spec.n, spec.hk, xp)
-    v4 = _kernel_view(v, spec.v_full, spec.n, spec.hk, xp)
+    strided = kernels is _C
+    q4 = _kernel_view(q, spec.q_full, spec.n, spec.hq, xp, strided)
+    k4 = _kernel_view(k, spec.k_full, spec.n, spec.hk, xp, strided)
+    v4 = _kernel_view(v, spec.v_full, spec.n, spec.hk, xp, strided)
     m4 = None
     if spec.bool_mask is not None:
         m4 = _mask_view(spec.bool_mask, spec, L, S, xp)
@@ -127,21 +154,19 @@ def _backward_forward(g, q, k, v, *rest, kernels=_C):
     *mask, spec, saved = rest
     q4, k4, v4, m4, out, lse = saved.values
     xp = np if kernels is _C else backend.array_module(g)
-    g4 = xp.ascontiguousarray(g).reshape(out.shape)
-    # Allocated in the inputs' (broadcast) shapes and handed to the kernel as reshaped views, so
-    # an unbroadcast gradient is an array that owns its data: the engine then stores it as .grad
-    # as is (a view would be cloned: 3 x 32 MiB copies per step at B = 8, L = 2048).
-    gq, gk, gv = (result_array(full, q4.dtype, xp, min_pooled_bytes=0)
-                  for full in (spec.q_full, spec.k_full, spec.v_full))
+    g4 = _kernel_view(g, g.shape, spec.n, spec.hq, xp, strided=kernels is _C)
+    # In the inputs' layouts and (broadcast) shapes, so an unbroadcast gradient of a C-ordered
+    # input is an array that owns its data: the engine then stores it as .grad as is (a view
+    # would be cloned: 3 x 32 MiB copies per step at B = 8, L = 2048).
+    gq4, gk4, gv4 = (_result_like(a, xp) for a in (q4, k4, v4))
     gm = None
     if mask:
         gm = xp.empty(out.shape[:-1] + (k4.shape[-2],), dtype=q4.dtype)
-    kernels.attention_backward(q4, k4, v4, out, lse, g4, gq.reshape(q4.shape),
-                               gk.reshape(k4.shape), gv.reshape(v4.shape), m4, spec.causal,
+    kernels.attention_backward(q4, k4, v4, out, lse, g4, gq4, gk4, gv4, m4, spec.causal,
                                spec.scale, gm)
-    gq = _sum_to_shape(gq, q.shape)
-    gk = _sum_to_shape(gk, k.shape)
-    gv = _sum_to_shape(gv, v.shape)
+    gq = _sum_to_shape(gq4.reshape(spec.q_full), q.shape)
+    gk = _sum_to_shape(gk4.reshape(spec.k_full), k.shape)
+    gv = _sum_to_shape(gv4.reshape(spec.v_full), v.shape)
     if mask:
         L, S = q.shape[-2], k.shape[-2]
         gm = _sum_to_shape(gm.reshape(spec.out_batch + (L, S)), mask[0].shape)
