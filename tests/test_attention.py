@@ -298,3 +298,18 @@ def test_heads_split_from_a_projection_reach_the_kernels_without_copies(gqa):
     assert np.argsort(_result_like(kernel_q).strides).tolist() == \
         np.argsort(kernel_q.strides).tolist()  # the gradient in the same layout
     assert _kernel_view(view, view.shape, B, H, strided=False).flags.c_contiguous  # CUDA: C order
+
+
+@pytest.mark.parametrize("shape", [(0, 4, 5, 8), (2, 0, 5, 8), (0, 5, 8), (3, 0, 8),
+                                   (2, 3, 0, 8), (2, 3, 5, 0)])
+@pytest.mark.parametrize("gqa", [False, True])
+def test_empty_inputs_give_empty_results_like_torch(shape, gqa):
+    q = fastdl.tensor(np.ones(shape, np.float32), requires_grad=True)
+    tq = torch.ones(shape, requires_grad=True)
+    out = F.scaled_dot_product_attention(q, q, q, enable_gqa=gqa)
+    expect = torch.nn.functional.scaled_dot_product_attention(tq, tq, tq, enable_gqa=gqa)
+    assert out.shape == tuple(expect.shape)
+    out.sum().backward()
+    expect.sum().backward()
+    assert q.grad.shape == tuple(tq.grad.shape)
+    np.testing.assert_array_equal(q.grad.numpy(), tq.grad.numpy())

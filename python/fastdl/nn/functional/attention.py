@@ -57,7 +57,7 @@ def _layout(q_shape, k_shape, v_shape, gqa):
         if v_shape[-3] != hk:
             raise RuntimeError(f"scaled_dot_product_attention: key and value must have the same "
                                f"number of heads, got key {k_shape} and value {v_shape}")
-        if hk == 0 or hq % hk:
+        if (hk == 0 and hq != 0) or (hk and hq % hk):
             raise RuntimeError(f"scaled_dot_product_attention: with enable_gqa the number of "
                                f"query heads ({hq}) must be a multiple of the key/value heads "
                                f"({hk}); query {q_shape}, key {k_shape}")
@@ -73,8 +73,11 @@ def _layout(q_shape, k_shape, v_shape, gqa):
         # the last batch dimension (the heads, as users call it) as the kernels' heads, one key
         # head per query head: (B, H, L, E) views of a (B, L, H, E) projection then reach the
         # kernels as they are
-        hq = hk = batch[-1] if batch else 1
-        batch = batch[:-1]
+        if batch and batch[-1] > 0:
+            hq = hk = batch[-1]
+            batch = batch[:-1]
+        else:  # no batch dimension, or an empty last one
+            hq = hk = 1
     spec.n = int(np.prod(batch, dtype=np.int64)) if batch else 1
     spec.hq, spec.hk = hq, hk
     spec.gqa = gqa
@@ -135,7 +138,8 @@ def _forward(q, k, v, *rest, kernels=_C):
     result = result_array(spec.out_batch + (L, v4.shape[-1]), q.dtype, xp, min_pooled_bytes=0)
     out = result.reshape(q4.shape[:-1] + (v4.shape[-1],))
     lse = xp.empty(q4.shape[:-1], dtype=q.dtype)
-    kernels.attention_forward(q4, k4, v4, out, lse, m4, spec.causal, spec.scale)
+    if spec.hk:  # no key/value heads (and so no query heads): nothing to compute
+        kernels.attention_forward(q4, k4, v4, out, lse, m4, spec.causal, spec.scale)
     saved.values = (q4, k4, v4, m4, out, lse)
     return result
 
@@ -162,8 +166,9 @@ def _backward_forward(g, q, k, v, *rest, kernels=_C):
     gm = None
     if mask:
         gm = xp.empty(out.shape[:-1] + (k4.shape[-2],), dtype=q4.dtype)
-    kernels.attention_backward(q4, k4, v4, out, lse, g4, gq4, gk4, gv4, m4, spec.causal,
-                               spec.scale, gm)
+    if spec.hk:
+        kernels.attention_backward(q4, k4, v4, out, lse, g4, gq4, gk4, gv4, m4, spec.causal,
+                                   spec.scale, gm)
     gq = _sum_to_shape(gq4.reshape(spec.q_full), q.shape)
     gk = _sum_to_shape(gk4.reshape(spec.k_full), k.shape)
     gv = _sum_to_shape(gv4.reshape(spec.v_full), v.shape)
@@ -303,7 +308,10 @@ def _make_spec(query, key, value, attn_mask, is_causal, scale, enable_gqa):
     if attn_mask is not None:
         _broadcast(attn_mask._data.shape, spec.out_batch + (L, S), what="attn_mask and scores")
     spec.causal = bool(is_causal)
-    spec.scale = 1.0 / math.sqrt(qs[-1]) if scale is None else float(scale)
+    if scale is None:  # torch's 1 / sqrt(E), infinite at E = 0 (nothing is computed then)
+        spec.scale = 1.0 / math.sqrt(qs[-1]) if qs[-1] else math.inf
+    else:
+        spec.scale = float(scale)
     is_bool = attn_mask is not None and attn_mask._data.dtype == np.bool_
     spec.bool_mask = attn_mask._data if is_bool else None
     spec.has_mask = attn_mask is not None and not is_bool
