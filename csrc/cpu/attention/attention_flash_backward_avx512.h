@@ -157,9 +157,9 @@ inline void backward(const AttentionShape& s, const float* q, const float* k, co
                 float* prow = pb.get() + r0 * KB;
                 float* dsrow = dsb.get() + r0 * KB;
                 const int64_t real = std::min<int64_t>(MR, L - (i0 + r0));
+                float l2[MR], dd[MR];  // per row: lse log2 e, delta (set when kmax > 0)
                 if (kmax > 0) {
                   const float *qr[MR], *dr[MR];
-                  float l2[MR], dd[MR];  // per row: lse log2 e, delta
                   for (int r = 0; r < MR; ++r) {
                     const int64_t i = std::min(r0 + r, mq - 1);  // padding rows repeat the last
                     qr[r] = qh + (i0 + i) * ldqi, dr[r] = doh + (i0 + i) * lddo;
@@ -188,14 +188,13 @@ inline void backward(const AttentionShape& s, const float* q, const float* k, co
                   const int64_t i = i0 + r0 + r;
                   float *pr = prow + r * KB, *dsr = dsrow + r * KB;
                   const int64_t done = r < real ? ext : 0;  // padding rows: P = dS = 0
-                  if (done > 0 && !fused) {
-                    const __m512 l2 = _mm512_set1_ps(float(double(lseh[i]) * 1.4426950408889634));
-                    const __m512 dd = _mm512_set1_ps(dh[i]);
+                  if (done > 0 && !fused) {  // a real row: its l2, dd were set above
+                    const __m512 shift = _mm512_set1_ps(l2[r]), row_delta = _mm512_set1_ps(dd[r]);
                     for (int64_t c = 0; c < ext; c += 16) {
-                      const __m512 p = exp2_ps(_mm512_sub_ps(_mm512_load_ps(pr + c), l2));
+                      const __m512 p = exp2_ps(_mm512_sub_ps(_mm512_load_ps(pr + c), shift));
                       _mm512_store_ps(pr + c, p);
-                      _mm512_store_ps(dsr + c,
-                                      _mm512_mul_ps(p, _mm512_sub_ps(_mm512_load_ps(dsr + c), dd)));
+                      const __m512 dp = _mm512_load_ps(dsr + c);
+                      _mm512_store_ps(dsr + c, _mm512_mul_ps(p, _mm512_sub_ps(dp, row_delta)));
                     }
                     if (grad_mask)
                       std::copy(dsr, dsr + kmax, grad_mask + (bh * L + i) * S + j0);

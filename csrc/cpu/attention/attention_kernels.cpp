@@ -236,19 +236,19 @@ void unpack_into(const std::vector<T>& packed, T* a, RowLayout layout, int64_t B
         std::copy_n(packed.data() + ((b * H + h) * rows + i) * cols, cols, a + layout.at(b, h, i));
 }
 
-// Whether the fused AVX-512 kernels run this call (float, not FASTDL_ATTENTION_FORWARD/_BACKWARD
-// = v2, and not a degenerate shape): they read row-strided operands in place; the others are
-// given C-ordered copies.
+// Whether the fused AVX-512 kernels (attention_flash*_avx512.h) are this call's path: float on
+// the AVX-512 copy, unless `variable` (FASTDL_ATTENTION_FORWARD / _BACKWARD, read per call) is
+// "v2", which runs the GEMM-tile versions below instead, for A/B measurements and tests. Only
+// they read row-strided operands in place; the others are given C-ordered copies.
 template <typename T>
-bool fused_kernels_take(const AttentionShape& s, const char* variable) {
+bool fused_path(const char* variable) {
 #if defined(FASTDL_ISA_avx512)
   if constexpr (std::is_same_v<T, float>) {
     const char* choice = std::getenv(variable);
-    return !(choice && std::strcmp(choice, "v2") == 0) && s.batch * s.heads_q * s.len_q > 0 &&
-           s.len_kv > 0 && s.dim_v > 0;
+    return !(choice && std::strcmp(choice, "v2") == 0);
   }
 #endif
-  (void)s, (void)variable;
+  (void)variable;
   return false;
 }
 
@@ -267,7 +267,9 @@ void attention_forward(const AttentionShape& s, const T* q, const T* k, const T*
   constexpr T inf = std::numeric_limits<T>::infinity();
   const int64_t B = s.batch, Hq = s.heads_q, Hk = s.heads_kv, L = s.len_q, S = s.len_kv;
   const int64_t D = s.dim_qk, Dv = s.dim_v, group = Hq / Hk;
-  if (!s.packed() && !fused_kernels_take<T>(s, "FASTDL_ATTENTION_FORWARD")) {
+  const bool fused = fused_path<T>("FASTDL_ATTENTION_FORWARD");
+  const bool empty = B * Hq * L == 0 || S == 0 || Dv == 0;  // handled below, in C order
+  if (!s.packed() && (!fused || empty)) {
     AttentionShape p = s;
     p.set_packed_layouts();
     std::vector<T> o(size_t(B * Hq * L * Dv));
@@ -283,13 +285,8 @@ void attention_forward(const AttentionShape& s, const T* q, const T* k, const T*
     return;
   }
 #if defined(FASTDL_ISA_avx512)
-  // float: the fused v3 kernels (attention_flash_avx512.h); FASTDL_ATTENTION_FORWARD=v2 (read
-  // per call) runs the GEMM-tile version below instead, for A/B measurements and tests.
-  if constexpr (std::is_same_v<T, float>) {
-    const char* choice = std::getenv("FASTDL_ATTENTION_FORWARD");
-    if (!(choice && std::strcmp(choice, "v2") == 0))
-      return flash::forward(s, q, k, v, out, lse, threads);
-  }
+  if constexpr (std::is_same_v<T, float>)
+    if (fused) return flash::forward(s, q, k, v, out, lse, threads);
 #endif
   const T scale = T(s.scale);
   std::vector<T> vt(size_t(B * Hk * S * Dv));  // V^T per head: (Dv, S), read in place
@@ -382,7 +379,9 @@ void attention_backward(const AttentionShape& s, const T* q, const T* k, const T
   constexpr int64_t BQ = Tiles<T>::BQ, BK = Tiles<T>::BK;
   const int64_t B = s.batch, Hq = s.heads_q, Hk = s.heads_kv, L = s.len_q, S = s.len_kv;
   const int64_t D = s.dim_qk, Dv = s.dim_v, group = Hq / Hk;
-  if (!s.packed() && !fused_kernels_take<T>(s, "FASTDL_ATTENTION_BACKWARD")) {
+  const bool fused = fused_path<T>("FASTDL_ATTENTION_BACKWARD");
+  const bool empty = B * Hq * L == 0 || S == 0 || Dv == 0;  // handled in C order
+  if (!s.packed() && (!fused || empty)) {
     AttentionShape p = s;
     p.set_packed_layouts();
     std::vector<T> gq(size_t(B * Hq * L * D)), gk(size_t(B * Hk * S * D)),
@@ -405,14 +404,10 @@ void attention_backward(const AttentionShape& s, const T* q, const T* k, const T
     return;
   }
 #if defined(FASTDL_ISA_avx512)
-  // float: the fused v3 backward (attention_flash_backward_avx512.h); FASTDL_ATTENTION_BACKWARD=v2
-  // (read per call) runs the GEMM-tile version below instead.
-  if constexpr (std::is_same_v<T, float>) {
-    const char* choice = std::getenv("FASTDL_ATTENTION_BACKWARD");
-    if (!(choice && std::strcmp(choice, "v2") == 0))
+  if constexpr (std::is_same_v<T, float>)
+    if (fused)
       return flash::backward(s, q, k, v, out, grad_out, lse, grad_q, grad_k, grad_v, grad_mask,
                              threads);
-  }
 #endif
   const T scale = T(s.scale);
 
