@@ -65,6 +65,24 @@ inline void require_ndim_at_least(const nb::ndarray<>& a, size_t n, const char* 
                               .c_str());
 }
 
+inline bool is_empty(const nb::ndarray<>& a) {
+  for (size_t d = 0; d < a.ndim(); ++d)
+    if (a.shape(d) == 0) return true;
+  return false;
+}
+
+// Every stride what C order gives this shape (a dimension of extent 1 may have any); an empty
+// array, touching no memory, counts as C-ordered whatever its strides.
+inline bool is_c_contiguous(const nb::ndarray<>& a) {
+  if (is_empty(a)) return true;
+  int64_t expect = 1;
+  for (size_t d = a.ndim(); d-- > 0;) {
+    if (a.shape(d) != 1 && a.stride(d) != expect) return false;
+    expect *= int64_t(a.shape(d));
+  }
+  return true;
+}
+
 // [lowest, highest] byte addresses an array touches, for overlap checks.
 inline std::pair<uintptr_t, uintptr_t> byte_extent(const nb::ndarray<>& a) {
   intptr_t lo = 0, hi = 0;

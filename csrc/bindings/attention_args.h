@@ -6,9 +6,9 @@
 
 #include <algorithm>
 #include <optional>
+#include <string>
 #include <utility>
 #include <vector>
-#include <string>
 
 #include "bindings/array_checks.h"
 #include "cpu/attention/attention.h"
@@ -32,20 +32,9 @@ inline void require_shape(const nb::ndarray<>& a, std::initializer_list<int64_t>
   }
 }
 
-inline bool empty(const nb::ndarray<>& a) {
-  for (size_t d = 0; d < a.ndim(); ++d)
-    if (a.shape(d) == 0) return true;
-  return false;
-}
-
 inline void require_contiguous(const nb::ndarray<>& a, const char* fn, const char* name) {
-  if (empty(a)) return;  // any strides describe an empty array
-  int64_t expect = 1;
-  for (size_t d = a.ndim(); d-- > 0;) {
-    if (a.shape(d) != 1 && a.stride(d) != expect)
-      fail(std::string(fn) + ": " + name + " must be C-contiguous, shape " + shape_str(a));
-    expect *= int64_t(a.shape(d));
-  }
+  if (!is_c_contiguous(a))
+    fail(std::string(fn) + ": " + name + " must be C-contiguous, shape " + shape_str(a));
 }
 
 struct Checked {
@@ -61,7 +50,7 @@ enum class Rows { contiguous, strided };
 // contiguous rows.
 inline cpu::RowLayout row_layout(const nb::ndarray<>& a, Rows rows, const char* fn,
                                  const char* name) {
-  if (empty(a)) return {};  // nothing is read or written
+  if (is_empty(a)) return {};  // nothing is read or written
   if (rows == Rows::contiguous) {
     require_contiguous(a, fn, name);
   } else {
@@ -133,7 +122,7 @@ inline void check_out(const nb::ndarray<>& a, FloatType dtype, std::initializer_
 // No two elements of `a` at one address (strides sorted by size, each at least the extent of the
 // dimensions below it): an output written by several threads must not alias itself.
 inline bool self_disjoint(const nb::ndarray<>& a) {
-  if (empty(a)) return true;
+  if (is_empty(a)) return true;
   std::vector<std::pair<int64_t, int64_t>> dims;  // (stride, extent)
   for (size_t d = 0; d < a.ndim(); ++d)
     if (a.shape(d) > 1) dims.emplace_back(int64_t(a.stride(d)), int64_t(a.shape(d)));

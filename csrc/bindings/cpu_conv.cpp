@@ -28,14 +28,8 @@ std::string ints_str(const Ints& v) {
 }
 
 void require_contiguous(const nb::ndarray<>& a, const char* fn, const char* name) {
-  for (size_t i = 0; i < a.ndim(); ++i)
-    if (a.shape(i) == 0) return;  // empty: nothing is read or written
-  int64_t expected = 1;
-  for (size_t i = a.ndim(); i-- > 0;) {
-    if (a.shape(i) != 1 && a.stride(i) != expected)
-      fail(fn, std::string(name) + " must be C-contiguous, got shape " + shape_str(a));
-    expected *= int64_t(a.shape(i));
-  }
+  if (!is_c_contiguous(a))
+    fail(fn, std::string(name) + " must be C-contiguous, got shape " + shape_str(a));
 }
 
 // Checks every array (dtype agreement, CPU, C-contiguous, rank 3..5 for the spatial ones) and

@@ -45,15 +45,9 @@ inline std::string ints_str(const Ints& v) {
 template <class Runner>
 void check_array(const Runner& run, const Array& a, const char* fn, const char* name) {
   require_device(a, run.device_type(), fn, name, run.where());
-  for (size_t i = 0; i < a.ndim(); ++i)
-    if (a.shape(i) == 0) return;  // empty: any strides describe it
-  int64_t expect = 1;
-  for (size_t i = a.ndim(); i-- > 0;) {
-    if (a.shape(i) != 1 && a.stride(i) != expect)
-      fail_value(std::string(fn) + ": " + name + " must be C-contiguous, got shape " +
-                 shape_str(a) + " with other strides");
-    expect *= int64_t(a.shape(i));
-  }
+  if (!is_c_contiguous(a))
+    fail_value(std::string(fn) + ": " + name + " must be C-contiguous, got shape " +
+               shape_str(a) + " with other strides");
 }
 
 template <class Runner>

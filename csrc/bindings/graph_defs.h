@@ -37,14 +37,8 @@ using bind::ptr;
 inline int64_t dim(const Array& a, size_t i) { return int64_t(a.shape(i)); }
 
 inline void contiguous(const Array& a, const char* fn, const char* name) {
-  for (size_t i = 0; i < a.ndim(); ++i)
-    if (a.shape(i) == 0) return;  // empty: no memory to walk
-  int64_t expect = 1;
-  for (size_t i = a.ndim(); i-- > 0;) {
-    if (a.shape(i) != 1 && a.stride(i) != expect)
-      fail(fn, std::string(name) + " must be C-contiguous, got shape " + shape_str(a));
-    expect *= int64_t(a.shape(i));
-  }
+  if (!is_c_contiguous(a))
+    fail(fn, std::string(name) + " must be C-contiguous, got shape " + shape_str(a));
 }
 
 template <class Runner>
