@@ -12,7 +12,8 @@ import fastdl
 from fastdl.nn import functional as F
 from fastdl.testing import gradcheck
 
-from test_conv_valid_taps import _kernels, _kernels_at_every_thread_count, _reference
+from test_conv_valid_taps import (_kernels, _kernels_at_every_thread_count,
+                                  _kernels_with_path_and_without, _reference)
 
 torch = pytest.importorskip("torch")
 TF = torch.nn.functional
@@ -50,10 +51,8 @@ def test_subpixel_winograd_matches_direct_paths(monkeypatch):
     x = rng.standard_normal((4, 24, 14, 10)).astype(np.float32)
     w = (rng.standard_normal((40, 24, 4, 4)) / 20).astype(np.float32)
     go = rng.standard_normal((4, 40, 7, 5)).astype(np.float32)
-    monkeypatch.delenv("FASTDL_CONV_WINOGRAD", raising=False)
-    ours = _kernels(x, w, go, S, P, D, 1)
-    monkeypatch.setenv("FASTDL_CONV_WINOGRAD", "0")
-    direct = _kernels(x, w, go, S, P, D, 1)
+    ours, direct = _kernels_with_path_and_without(monkeypatch, "FASTDL_CONV_WINOGRAD", x, w, go,
+                                                  S, P, D, 1)
     for a, b in zip(ours, direct):
         np.testing.assert_allclose(a, b, rtol=1e-5, atol=1e-5 * np.abs(b).max())
 

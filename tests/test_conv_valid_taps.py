@@ -66,6 +66,15 @@ def _kernels(x, w, go, s, p, d, groups, bias=None):
     return out, gx, gw
 
 
+def _kernels_with_path_and_without(monkeypatch, variable, *args):
+    """``_kernels(*args)`` with the path ``variable`` switches left to its default choice, then
+    with the path off (``variable=0``)."""
+    monkeypatch.delenv(variable, raising=False)
+    chosen = _kernels(*args)
+    monkeypatch.setenv(variable, "0")
+    return chosen, _kernels(*args)
+
+
 def _kernels_at_every_thread_count(*args, **kwargs):
     """_kernels at 1, 2 and 3 threads, which must give the same bits (every output element is
     one task's fixed sequence of products); the results."""
@@ -140,9 +149,7 @@ def test_valid_taps_chosen_by_shape_matches_other_paths(monkeypatch):
     x = rng.standard_normal((16, 256, 4, 4)).astype(np.float32)
     w = (rng.standard_normal((256, 256, 3, 3)) / 48).astype(np.float32)
     go = rng.standard_normal((16, 256, 4, 4)).astype(np.float32)
-    monkeypatch.delenv("FASTDL_CONV_TAPS", raising=False)
-    chosen = _kernels(x, w, go, [1, 1], [1, 1], [1, 1], 1)
-    monkeypatch.setenv("FASTDL_CONV_TAPS", "0")
-    other = _kernels(x, w, go, [1, 1], [1, 1], [1, 1], 1)
+    chosen, other = _kernels_with_path_and_without(monkeypatch, "FASTDL_CONV_TAPS", x, w, go,
+                                                   [1, 1], [1, 1], [1, 1], 1)
     for a, b in zip(chosen, other):
         np.testing.assert_allclose(a, b, rtol=1e-4, atol=1e-4 * np.abs(b).max())
