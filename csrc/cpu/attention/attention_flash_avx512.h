@@ -312,8 +312,12 @@ class Prefetcher {
     regions_[n_++] = {reinterpret_cast<const char*>(first), int64_t((end - first + 63) / 64),
                       rows, stride};
   }
+  // lines per step(): the forward steps after each score sliver and each P V (~1500 and ~6000
+  // cycles of FMAs), and 24 lines a step ran 2% faster than 96 after each P V alone: a burst of
+  // 96 prefetches filled the core's miss buffers and stalled it (bench/NOTES.md, "Session 11")
+  explicit Prefetcher(int64_t lines_per_step) : lines_per_step_(lines_per_step) {}
   void step() {
-    for (int64_t left = kLinesPerStep; left > 0 && region_ < n_;) {
+    for (int64_t left = lines_per_step_; left > 0 && region_ < n_;) {
       Region& r = regions_[region_];
       const int64_t take = std::min(left, r.lines - line_);
       const char* row = r.p + row_ * r.stride;
@@ -329,12 +333,12 @@ class Prefetcher {
 
  private:
   static constexpr int kRegions = 8;
-  static constexpr int64_t kLinesPerStep = 96;  // 6 KiB per row group (~6000 cycles of FMAs)
   struct Region {
     const char* p;
     int64_t lines, rows, stride;  // lines per row
   };
   Region regions_[kRegions];
+  int64_t lines_per_step_;
   int n_ = 0, region_ = 0;
   int64_t line_ = 0, row_ = 0;
 };
@@ -363,7 +367,7 @@ struct ForwardBlock {
   // taken, then P = 2^(S - m_new) in place; alpha = 2^(m_old - m_new) for O and l.
   void softmax_block(const float* const* qrow, const float* kblk, const int64_t* valid,
                      int64_t kmax, int64_t b, int64_t h, int64_t i, int64_t j0, int64_t real,
-                     float* m, __m512* lsum, float* alpha) const {
+                     float* m, __m512* lsum, float* alpha, Prefetcher& prefetch) const {
     constexpr float inf = std::numeric_limits<float>::infinity();
     __m512 rmax[MR];
     for (int r = 0; r < MR; ++r) rmax[r] = _mm512_set1_ps(-inf);
@@ -372,6 +376,7 @@ struct ForwardBlock {
       for (int r = 0; r < MR; ++r) vs[r] = valid[r] - c0;
       score_sliver(s.dim_qk, qrow, kblk + c0 / KS * s.dim_qk * KS, st + c0, BK, vs, kmax - c0,
                    {.max = rmax});
+      prefetch.step();
     }
     if (s.mask_kind != MaskKind::none) mask_group(s, b, h, i, j0, kmax, real, st, BK, rmax);
     // the rows' new maxima (a row without a key yet shifts by 0: P = 2^-inf = 0) and the
@@ -423,7 +428,7 @@ struct ForwardBlock {
         for (int r = 0; r < MR; ++r) qrow[r] = qsrc + std::min(r0 + r, mq - 1) * ldq;
         const float* kblk = kph + j0 / KS * D * KS;
         softmax_block(qrow, kblk, valid, kmax, b, h, i0 + r0, j0, std::min<int64_t>(MR, mq - r0),
-                      m + r0, lsum + r0, alpha);
+                      m + r0, lsum + r0, alpha, prefetch);
         pv_group(kmax, st, lds, vh + j0 * ldv, ldv, Dv, ob + r0 * ldo, ldo, alpha);
         prefetch.step();
       }
@@ -460,7 +465,7 @@ inline void forward(const AttentionShape& s, const float* q, const float* k, con
   {
     try {
     Buffer ob = make_buffer(BQ * ldo), st = make_buffer(MR * BK);
-    Prefetcher prefetch;
+    Prefetcher prefetch(24);
     for (int64_t task = next_task.fetch_add(1), ahead; task < tasks;
          task = ahead >= 0 ? ahead : next_task.fetch_add(1)) {
       ahead = -1;

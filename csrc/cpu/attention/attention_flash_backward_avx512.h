@@ -91,7 +91,7 @@ inline void backward(const AttentionShape& s, const float* q, const float* k, co
       Buffer pb = make_buffer(QC * KB), dsb = make_buffer(QC * KB);
       Buffer dkb = make_buffer(KB * ldq), dvb = make_buffer(KB * ldv);
       __m512 dummy[MR];
-      Prefetcher prefetch;
+      Prefetcher prefetch(96);  // one step per row group (~6000 cycles of FMAs)
       for (int64_t t = next_task.fetch_add(1), ahead; t < tasks;
            t = ahead >= 0 ? ahead : next_task.fetch_add(1)) {
         ahead = -1;
