@@ -313,3 +313,25 @@ def test_empty_inputs_give_empty_results_like_torch(shape, gqa):
     expect.sum().backward()
     assert q.grad.shape == tuple(tq.grad.shape)
     np.testing.assert_array_equal(q.grad.numpy(), tq.grad.numpy())
+
+
+@pytest.mark.parametrize("shape", [(2, 3, 7, 8), (3, 7, 8)])
+def test_leaf_gradients_are_the_arrays_the_kernel_wrote(shape, monkeypatch):
+    """C-ordered leaves get as .grad the very arrays the backward kernel wrote (allocated in the
+    leaves' shapes, the kernel writing through 4-D views), not copies made by the engine."""
+    written = []
+    backward = _C.attention_backward
+
+    def recording(q, k, v, out, lse, g, gq, gk, gv, *rest):
+        written.extend([gq, gk, gv])
+        return backward(q, k, v, out, lse, g, gq, gk, gv, *rest)
+    monkeypatch.setattr(_C, "attention_backward", recording)
+    rng = np.random.default_rng(11)
+    leaves = [fastdl.tensor(rng.standard_normal(shape).astype(np.float32), requires_grad=True)
+              for _ in range(3)]
+    F.scaled_dot_product_attention(*leaves, is_causal=True).sum().backward()
+    assert len(written) == 3
+    for leaf, kernel_grad in zip(leaves, written):
+        grad = leaf.grad.numpy()
+        assert grad.flags.owndata and grad.shape == shape
+        assert np.shares_memory(grad, kernel_grad)
