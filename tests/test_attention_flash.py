@@ -16,7 +16,7 @@ from fastdl import _C
 torch = pytest.importorskip("torch")
 
 SHAPES = [  # (B, Hq, Hk, L, S, D, Dv)
-    (1, 2, 1, 520, 520, 64, 64),    # GQA, 6 query blocks (last partial), 3 key blocks (both)
+    (1, 2, 1, 520, 520, 64, 64),    # GQA, 6 query blocks (last partial), 2 / 3 key blocks
     (1, 1, 1, 97, 530, 64, 80),     # L != S, Dv with a masked tail vector
     (1, 2, 2, 300, 70, 128, 128),   # two Dv chunks, D = 128, a partial key sliver
     (2, 1, 1, 5, 257, 32, 16),      # a partial row group only

@@ -36,7 +36,7 @@ namespace fastdl::cpu::FASTDL_ISA::flash {
 constexpr int MR = 6;           // query rows per micro-kernel call
 constexpr int64_t KS = 64;      // keys per packed K sliver (4 zmm)
 constexpr int64_t BQ = 96;      // query rows per task (16 row groups)
-constexpr int64_t BK = 256;     // keys per block (K and V blocks 64 KiB each at D = 64)
+constexpr int64_t BK = 512;     // keys per block (K and V blocks 128 KiB each at D = 64)
 constexpr float kLog2e = 1.4426950408889634f;
 
 struct AlignedFree {
