@@ -55,6 +55,24 @@ def test_owned_arrays_own_their_data_and_wait_for_release():
     assert pool.take_owned((3, 5), np.float64).dtype == np.float64
 
 
+def test_aligned_arrays_start_on_cache_lines_and_wait_for_release():
+    pool = BufferPool()
+    arrays = [pool.take_aligned((7, 13), np.float32) for _ in range(5)]
+    assert all(address(a) % 64 == 0 and a.flags.c_contiguous and a.shape == (7, 13)
+               for a in arrays)
+    assert len({address(a) for a in arrays}) == 5  # held: all distinct
+    first, row = address(arrays[2]), arrays[2][3]
+    arrays[2] = None
+    assert address(pool.take_aligned((7, 13), np.float32)) != first  # the row view holds it
+    del row
+    assert address(pool.take_aligned((7, 13), np.float32)) == first
+    assert pool.take_aligned((13, 7), np.float32).shape == (13, 7)  # exact shapes only
+    assert pool.kept_bytes() == sum(a.base.nbytes for a in pool.aligned)
+    del arrays
+    pool.release()
+    assert pool.aligned == [] and pool.kept_bytes() == 0
+
+
 def test_limit_frees_released_buffers_before_refusing():
     pool = BufferPool()
     pool.limit = 4000
@@ -97,6 +115,7 @@ def test_attention_results_stay_distinct_while_held(causal):
         out = F.scaled_dot_product_attention(q, k, v, is_causal=causal)
         (out * scale).sum().backward()
         kept.append((out.detach().numpy(), q.grad.numpy(), v.grad.numpy()))
+        assert address(kept[-1][0]) % 64 == 0  # the kernels may stream it
     for i, (out, gq, gv) in enumerate(kept):
         np.testing.assert_allclose(gq, kept[0][1] * (i + 1), rtol=1e-5, atol=1e-5)
         np.testing.assert_allclose(gv, kept[0][2] * (i + 1), rtol=1e-5, atol=1e-5)

@@ -31,6 +31,25 @@ def _refcounts(buffers):
 _UNREFERENCED = _refcounts([np.empty(1, np.uint8)])[0]
 
 
+def _aligned_view(nbytes, dtype, shape, alignment):
+    raw = np.empty(nbytes + alignment, np.uint8)
+    start = -raw.ctypes.data % alignment
+    return raw[start:start + nbytes].view(dtype).reshape(shape)
+
+
+def _free_aligned(views):
+    """Whether each aligned view is free: only its list refers to it and nothing but the view
+    to its byte buffer (numpy makes a view of the view a view of the buffer, so the view's own
+    count misses it)."""
+    return [n == _UNREFERENCED and m == _ALIGNED_BASE_UNREFERENCED
+            for n, m in zip(_refcounts(views), _refcounts([v.base for v in views]))]
+
+
+_probe = [_aligned_view(64, np.uint8, (64,), 64)]
+_ALIGNED_BASE_UNREFERENCED = _refcounts([v.base for v in _probe])[0]
+del _probe
+
+
 class BufferPool(threading.local):
     """Two kinds of buffers: workspace (``take``: a view of a byte buffer, best fit, for arrays
     that never leave fastdl) and owned arrays (``take_owned``: an exact-shape array that owns its
@@ -42,17 +61,22 @@ class BufferPool(threading.local):
     def __init__(self):
         self.buffers = []  # byte buffers behind workspace views
         self.owned = []  # exact arrays
+        self.aligned = []  # exact arrays on 64-byte boundaries (views of byte buffers)
+
+    def _kinds(self):
+        return (self.owned, self.aligned, self.buffers)
 
     def kept_bytes(self):
-        return sum(b.nbytes for b in self.buffers) + sum(a.nbytes for a in self.owned)
+        return sum(b.nbytes for b in self.buffers) + sum(a.nbytes for a in self.owned) + sum(
+            a.base.nbytes for a in self.aligned)
 
     def _room_for(self, nbytes):
         """Whether nbytes more fit under the limit, freeing unused buffers (largest first) if
         needed."""
         if self.kept_bytes() + nbytes <= self.limit:
             return True
-        for kind in (self.owned, self.buffers):
-            free = sorted((i for i, n in enumerate(_refcounts(kind)) if n == _UNREFERENCED),
+        for kind in self._kinds():
+            free = sorted((i for i, f in enumerate(self._free(kind)) if f),
                           key=lambda i: -kind[i].nbytes)
             dropped = set()
             for i in free:
@@ -93,6 +117,25 @@ class BufferPool(threading.local):
             self.owned.append(out)
         return out
 
+    def _free(self, kind):
+        if kind is self.aligned:
+            return _free_aligned(kind)
+        return [n == _UNREFERENCED for n in _refcounts(kind)]
+
+    def take_aligned(self, shape, dtype, alignment=64):
+        """Like take_owned, but the data starts on an ``alignment``-byte boundary, for results
+        a kernel writes with streaming stores (numpy's own large arrays start 16 bytes past a
+        page); a view of a pooled byte buffer, so it does not own its data."""
+        dtype, shape = np.dtype(dtype), tuple(int(n) for n in shape)
+        for a, free in zip(self.aligned, _free_aligned(self.aligned)):
+            if free and a.shape == shape and a.dtype == dtype:
+                return a
+        nbytes = int(np.prod(shape, dtype=np.int64)) * dtype.itemsize
+        out = _aligned_view(nbytes, dtype, shape, alignment)
+        if self._room_for(out.base.nbytes):
+            self.aligned.append(out)
+        return out
+
     def contiguous(self, a):
         """``a`` itself when C-contiguous, else a copy in a workspace array (e.g. a direction's
         slice of a bidirectional layer's output gradient, read only by one kernel call)."""
@@ -104,9 +147,8 @@ class BufferPool(threading.local):
 
     def release(self):
         """Drop every buffer nothing refers to (the rest stay until they are released)."""
-        for kind in (self.buffers, self.owned):
-            counts = _refcounts(kind)
-            kind[:] = [b for b, n in zip(kind, counts) if n != _UNREFERENCED]
+        for kind in self._kinds():
+            kind[:] = [b for b, free in zip(kind, self._free(kind)) if not free]
 
 
 host_pool = BufferPool()
@@ -117,15 +159,17 @@ host_pool = BufferPool()
 POOLED_RESULT_BYTES = 8 << 20
 
 
-def result_array(shape, dtype, xp=np, min_pooled_bytes=POOLED_RESULT_BYTES):
+def result_array(shape, dtype, xp=np, min_pooled_bytes=POOLED_RESULT_BYTES, aligned=False):
     """An uninitialised C-contiguous array that owns its data, for a result handed to the user:
     on the host from the calling thread's pool when it has at least ``min_pooled_bytes`` (a
     fresh 100 MB convolution output cost ~10 ms of page faults and zeroing per call,
     bench/NOTES.md), else a plain ``empty`` of the array module ``xp`` (cupy's has its own
-    caching allocator)."""
+    caching allocator). ``aligned``: a pooled host array starting on a 64-byte boundary
+    instead, which is a view (not for gradients: the engine copies those unless they own
+    their data)."""
     if xp is not np:
         return xp.empty(shape, dtype=dtype)
     dtype = np.dtype(dtype)
     if int(np.prod(shape, dtype=np.int64)) * dtype.itemsize < min_pooled_bytes:
         return np.empty(shape, dtype)
-    return host_pool.take_owned(shape, dtype)
+    return host_pool.take_aligned(shape, dtype) if aligned else host_pool.take_owned(shape, dtype)

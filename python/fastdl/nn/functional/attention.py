@@ -148,8 +148,10 @@ def _forward(q, k, v, *rest, kernels=_C):
     elif mask:
         m4 = _mask_view(mask[0], spec, L, S, xp)
     # results from the pool at every size: fresh 32 MiB arrays cost page faults, and on a VM
-    # sometimes 100 ms more (backend/pool.py)
-    result = result_array(spec.out_batch + (L, v4.shape[-1]), q.dtype, xp, min_pooled_bytes=0)
+    # sometimes 100 ms more (backend/pool.py); aligned, so that the CPU kernels write it by
+    # streaming stores (no reads of the lines they overwrite)
+    result = result_array(spec.out_batch + (L, v4.shape[-1]), q.dtype, xp, min_pooled_bytes=0,
+                          aligned=True)
     out = result.reshape(q4.shape[:-1] + (v4.shape[-1],))
     lse = xp.empty(q4.shape[:-1], dtype=q.dtype)
     if spec.hk:  # no key/value heads (and so no query heads): nothing to compute
