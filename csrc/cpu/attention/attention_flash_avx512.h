@@ -170,16 +170,34 @@ void score_sliver(int64_t D, const float* const* q, const float* kp, float* s, i
   }
 }
 
+// Where a forward row group's last P V goes instead of its O accumulator: the user's output
+// rows r < rows (ld apart), times inv[r]; whole cache lines by streaming stores when `stream`
+// (the rows are written once, and a plain store would first read the line it overwrites).
+struct FinalRows {
+  float* out;
+  int64_t ld;
+  const float* inv;
+  int rows;
+  bool stream;
+};
+
 // O rows r < MR, columns [0, 16 NV) (the last vector masked by `tail`):
 // o[r] = alpha[r] o[r] + sum_{j < nk} P(r, j) v[j * ldv + .], P(r, j) = p[r * ldp + j], or
-// p[j * ldp + r] when kTransposed (the backward's P^T dO and dS^T Q); alpha null: 1.
-template <int NV, bool kTransposed = false>
+// p[j * ldp + r] when kTransposed (the backward's P^T dO and dS^T Q); alpha null: 1. kFresh:
+// o's old rows are not read (taken as 0: a forward row group's first key block). With `final`
+// the sums go to final->out instead of o.
+template <int NV, bool kTransposed = false, bool kFresh = false>
 [[gnu::noinline]] void pv_tile(int64_t nk, const float* p, int64_t ldp, const float* v,
                                int64_t ldv, __mmask16 tail, float* o, int64_t ldo,
-                               const float* alpha) {
+                               const float* alpha, const FinalRows* final = nullptr) {
   __m512 acc[MR][NV];
 #pragma GCC unroll 6
   for (int r = 0; r < MR; ++r) {
+    if constexpr (kFresh) {
+#pragma GCC unroll 4
+      for (int c = 0; c < NV; ++c) acc[r][c] = _mm512_setzero_ps();
+      continue;
+    }
 #pragma GCC unroll 4
     for (int c = 0; c < NV; ++c) acc[r][c] = _mm512_load_ps(o + r * ldo + 16 * c);
     if (alpha) {
@@ -202,6 +220,23 @@ template <int NV, bool kTransposed = false>
       for (int c = 0; c < NV; ++c) acc[r][c] = _mm512_fmadd_ps(a, b[c], acc[r][c]);
     }
   }
+  if (final) {
+#pragma GCC unroll 6
+    for (int r = 0; r < MR; ++r) {
+      if (r >= final->rows) break;
+      const __m512 scale = _mm512_set1_ps(final->inv[r]);
+      float* row = final->out + r * final->ld;
+#pragma GCC unroll 4
+      for (int c = 0; c < NV; ++c) {
+        const __m512 x = _mm512_mul_ps(acc[r][c], scale);
+        if (final->stream)
+          _mm512_stream_ps(row + 16 * c, x);
+        else
+          _mm512_mask_storeu_ps(row + 16 * c, c + 1 < NV ? __mmask16(0xFFFF) : tail, x);
+      }
+    }
+    return;
+  }
 #pragma GCC unroll 6
   for (int r = 0; r < MR; ++r)
 #pragma GCC unroll 4
@@ -209,17 +244,20 @@ template <int NV, bool kTransposed = false>
 }
 
 // pv_tile over all Dv columns (rows of v, Dv long, ldv apart), in chunks of 64.
-template <bool kTransposed = false>
+template <bool kTransposed = false, bool kFresh = false>
 void pv_group(int64_t nk, const float* p, int64_t ldp, const float* v, int64_t ldv, int64_t Dv,
-              float* o, int64_t ldo, const float* alpha) {
+              float* o, int64_t ldo, const float* alpha, const FinalRows* final = nullptr) {
   for (int64_t c0 = 0; c0 < Dv; c0 += 64) {
     const int64_t w = std::min<int64_t>(64, Dv - c0);
     const __mmask16 tail = first_lanes(w - 16 * ((w - 1) / 16));
+    FinalRows chunk;
+    if (final) chunk = *final, chunk.out += c0;
+    const FinalRows* f = final ? &chunk : nullptr;
     switch ((w + 15) / 16) {
-      case 4: pv_tile<4, kTransposed>(nk, p, ldp, v + c0, ldv, tail, o + c0, ldo, alpha); break;
-      case 3: pv_tile<3, kTransposed>(nk, p, ldp, v + c0, ldv, tail, o + c0, ldo, alpha); break;
-      case 2: pv_tile<2, kTransposed>(nk, p, ldp, v + c0, ldv, tail, o + c0, ldo, alpha); break;
-      default: pv_tile<1, kTransposed>(nk, p, ldp, v + c0, ldv, tail, o + c0, ldo, alpha); break;
+      case 4: pv_tile<4, kTransposed, kFresh>(nk, p, ldp, v + c0, ldv, tail, o + c0, ldo, alpha, f); break;
+      case 3: pv_tile<3, kTransposed, kFresh>(nk, p, ldp, v + c0, ldv, tail, o + c0, ldo, alpha, f); break;
+      case 2: pv_tile<2, kTransposed, kFresh>(nk, p, ldp, v + c0, ldv, tail, o + c0, ldo, alpha, f); break;
+      default: pv_tile<1, kTransposed, kFresh>(nk, p, ldp, v + c0, ldv, tail, o + c0, ldo, alpha, f); break;
     }
   }
 }
@@ -413,9 +451,20 @@ struct ForwardBlock {
     alignas(64) __m512 lsum[BQ];
     const float* qsrc = q + s.q_rows.at(b, h, i0);
     const int64_t ldq = s.q_rows.row;
-    std::fill(ob, ob + rows * ldo, 0.0f);
     for (int64_t r = 0; r < rows; ++r) m[r] = -inf, lsum[r] = _mm512_setzero_ps();
+    float* lse_blk = lse + bh * L + i0;
+    float* o = out + s.out_rows.at(b, h, i0);
+    const int64_t ldout = s.out_rows.row;
+    const bool stream = Dv % 16 == 0 && reinterpret_cast<uintptr_t>(o) % 64 == 0 &&
+                        ldout % 16 == 0;
     const int64_t kv_end = s.causal ? std::min(S, i0 + rows) : S;
+    if (kv_end == 0) {  // no keys: rows of 0
+      for (int64_t r = 0; r < mq; ++r) {
+        lse_blk[r] = inf;
+        std::fill(o + r * ldout, o + r * ldout + Dv, 0.0f);
+      }
+      return;
+    }
     for (int64_t j0 = 0; j0 < kv_end; j0 += BK) {
       const int64_t nk = std::min(BK, kv_end - j0);
       for (int64_t r0 = 0; r0 < rows; r0 += MR) {
@@ -427,30 +476,32 @@ struct ForwardBlock {
         const float* qrow[MR];
         for (int r = 0; r < MR; ++r) qrow[r] = qsrc + std::min(r0 + r, mq - 1) * ldq;
         const float* kblk = kph + j0 / KS * D * KS;
-        softmax_block(qrow, kblk, valid, kmax, b, h, i0 + r0, j0, std::min<int64_t>(MR, mq - r0),
-                      m + r0, lsum + r0, alpha, prefetch);
-        pv_group(kmax, st, lds, vh + j0 * ldv, ldv, Dv, ob + r0 * ldo, ldo, alpha);
+        const int real = int(std::min<int64_t>(MR, mq - r0));
+        softmax_block(qrow, kblk, valid, kmax, b, h, i0 + r0, j0, real, m + r0, lsum + r0,
+                      alpha, prefetch);
+        // the group's first key block starts O from 0; its last writes the output rows
+        const bool first = j0 == 0;
+        const bool last = j0 + BK >= (s.causal ? std::min(S, i0 + r0 + MR) : S);
+        alignas(64) float inv[MR];
+        FinalRows final{o + r0 * ldout, ldout, inv, real, stream};
+        if (last)
+          for (int r = 0; r < real; ++r) {
+            const float l = _mm512_reduce_add_ps(lsum[r0 + r]);
+            const bool any = l > 0.0f;
+            // in double: m and lse may be large (float32 spacing at 300 is 3e-5, and the
+            // backward's P carries lse's error)
+            lse_blk[r0 + r] =
+                any ? float((double(m[r0 + r]) + std::log2(double(l))) * 0.6931471805599453) : inf;
+            inv[r] = any ? 1.0f / l : 0.0f;
+          }
+        const float* vblk = vh + j0 * ldv;
+        float* orows = ob + r0 * ldo;
+        if (first)
+          pv_group<false, true>(kmax, st, lds, vblk, ldv, Dv, orows, ldo, alpha,
+                                last ? &final : nullptr);
+        else
+          pv_group(kmax, st, lds, vblk, ldv, Dv, orows, ldo, alpha, last ? &final : nullptr);
         prefetch.step();
-      }
-    }
-    float* lse_blk = lse + bh * L + i0;
-    float* o = out + s.out_rows.at(b, h, i0);
-    for (int64_t r = 0; r < mq; ++r) {
-      const float l = _mm512_reduce_add_ps(lsum[r]);
-      const bool any = l > 0.0f;
-      // in double: m and lse may be large (float32 spacing at 300 is 3e-5, and the backward's P
-      // carries lse's error)
-      lse_blk[r] = any ? float((double(m[r]) + std::log2(double(l))) * 0.6931471805599453) : inf;
-      const float inv = any ? 1.0f / l : 0.0f;
-      // whole cache lines by streaming stores: the row is written once, and a plain store
-      // would first read the line it overwrites (0.8% of the L = 512 forward)
-      float* orow = o + r * s.out_rows.row;
-      if (Dv % 16 == 0 && reinterpret_cast<uintptr_t>(orow) % 64 == 0) {
-        const __m512 vinv = _mm512_set1_ps(inv);
-        for (int64_t d = 0; d < Dv; d += 16)
-          _mm512_stream_ps(orow + d, _mm512_mul_ps(_mm512_load_ps(ob + r * ldo + d), vinv));
-      } else {
-        for (int64_t d = 0; d < Dv; ++d) orow[d] = ob[r * ldo + d] * inv;
       }
     }
   }
