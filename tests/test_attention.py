@@ -315,6 +315,23 @@ def test_empty_inputs_give_empty_results_like_torch(shape, gqa):
     np.testing.assert_array_equal(q.grad.numpy(), tq.grad.numpy())
 
 
+@pytest.mark.parametrize("causal", [False, True])
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+def test_no_keys_gives_zero_rows_and_gradients_like_torch(causal, dtype):
+    """S = 0 with queries present: every row 0 (no key to attend to), gradients 0."""
+    rng = np.random.default_rng(3)
+    q = rng.standard_normal((2, 3, 5, 8)).astype(dtype)
+    kv = np.zeros((2, 3, 0, 8), dtype)
+    leaves = [fastdl.tensor(a, requires_grad=True) for a in (q, kv, kv)]
+    tleaves = [torch.tensor(a, requires_grad=True) for a in (q, kv, kv)]
+    out = F.scaled_dot_product_attention(*leaves, is_causal=causal)
+    expect = torch.nn.functional.scaled_dot_product_attention(*tleaves, is_causal=causal)
+    np.testing.assert_array_equal(out.detach().numpy(), expect.detach().numpy())
+    out.sum().backward()
+    expect.sum().backward()
+    np.testing.assert_array_equal(leaves[0].grad.numpy(), tleaves[0].grad.numpy())
+
+
 @pytest.mark.parametrize("shape", [(2, 3, 7, 8), (3, 7, 8)])
 def test_leaf_gradients_are_the_arrays_the_kernel_wrote(shape, monkeypatch):
     """C-ordered leaves get as .grad the very arrays the backward kernel wrote (allocated in the
