@@ -7,7 +7,9 @@
 //   row max fused into the store (lanes of keys that do not take part are -inf), then per row
 //   P = 2^(S - m) with a degree-5 polynomial and vscalefps, the sum l kept as 16 lanes
 //   O = alpha O + P V          6 rows x 64 columns of Dv per call (24 accumulators, k = keys),
-//                              V read in place, the rescale alpha applied to the loaded O tile.
+//                              V read in place, the rescale alpha applied to the loaded O tile;
+//                              a group's first key block starts from 0, its last writes the
+//                              output rows (times 1 / l) instead of the O tile.
 // A task is one kv head: its K packed into the thread's buffer (written to and read from L2, not
 // memory), then every query block of BQ rows of the group's query heads (with few heads, the
 // blocks are dealt to several tasks, each packing the keys it reads). Per block: key blocks of
