@@ -51,10 +51,11 @@ del _probe
 
 
 class BufferPool(threading.local):
-    """Two kinds of buffers: workspace (``take``: a view of a byte buffer, best fit, for arrays
-    that never leave fastdl) and owned arrays (``take_owned``: an exact-shape array that owns its
+    """Three kinds of buffers: workspace (``take``: a view of a byte buffer, best fit, for arrays
+    that never leave fastdl), owned arrays (``take_owned``: an exact-shape array that owns its
     data, for results handed to the user, e.g. gradients the autograd engine stores as ``.grad``
-    without a copy because they own their memory)."""
+    without a copy because they own their memory) and aligned arrays (``take_aligned``: exact
+    shape, on a 64-byte boundary, a view, for results a kernel streams out)."""
 
     limit = 1 << 29
 
