@@ -67,9 +67,13 @@ class BufferPool(threading.local):
     def _kinds(self):
         return (self.owned, self.aligned, self.buffers)
 
+    def _held_bytes(self, kind):
+        """The bytes each buffer of ``kind`` keeps (an aligned view's byte buffer, slack
+        included)."""
+        return [a.base.nbytes if kind is self.aligned else a.nbytes for a in kind]
+
     def kept_bytes(self):
-        return sum(b.nbytes for b in self.buffers) + sum(a.nbytes for a in self.owned) + sum(
-            a.base.nbytes for a in self.aligned)
+        return sum(sum(self._held_bytes(kind)) for kind in self._kinds())
 
     def _room_for(self, nbytes):
         """Whether nbytes more fit under the limit, freeing unused buffers (largest first) if
@@ -77,12 +81,12 @@ class BufferPool(threading.local):
         if self.kept_bytes() + nbytes <= self.limit:
             return True
         for kind in self._kinds():
-            free = sorted((i for i, f in enumerate(self._free(kind)) if f),
-                          key=lambda i: -kind[i].nbytes)
+            held = self._held_bytes(kind)
+            free = sorted((i for i, f in enumerate(self._free(kind)) if f), key=lambda i: -held[i])
             dropped = set()
             for i in free:
                 dropped.add(i)
-                if self.kept_bytes() - sum(kind[j].nbytes for j in dropped) + nbytes <= self.limit:
+                if self.kept_bytes() - sum(held[j] for j in dropped) + nbytes <= self.limit:
                     break
             kind[:] = [b for i, b in enumerate(kind) if i not in dropped]
             if self.kept_bytes() + nbytes <= self.limit:
