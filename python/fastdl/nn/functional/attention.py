@@ -102,12 +102,18 @@ def _kernel_view(a, full, n, h, xp=np, strided=False):
     return xp.ascontiguousarray(a).reshape(shape)
 
 
+def _c_ordered_result(a, xp=np):
+    """Whether a result like the kernel view ``a`` is laid out in C order: on the device, or
+    when a is C-contiguous or broadcast."""
+    return xp is not np or a.flags.c_contiguous or 0 in a.strides or a.ndim != 4
+
+
 def _result_like(a, xp=np):
     """An uninitialised result shaped like the kernel view ``a`` and laid out in memory in the
-    order of a's strides (C order when a is C-contiguous or broadcast), so that a gradient of
-    heads split from a (B, L, H, E) projection is itself such a view and the transposes around
-    attention cost no copy."""
-    if xp is not np or a.flags.c_contiguous or 0 in a.strides or a.ndim != 4:
+    order of a's strides (C order when _c_ordered_result), so that a gradient of heads split
+    from a (B, L, H, E) projection is itself such a view and the transposes around attention
+    cost no copy."""
+    if _c_ordered_result(a, xp):
         return result_array(a.shape, a.dtype, xp, min_pooled_bytes=0)
     order = sorted(range(a.ndim), key=lambda d: -a.strides[d])
     memory = result_array(tuple(a.shape[d] for d in order), a.dtype, xp, min_pooled_bytes=0)
@@ -121,8 +127,7 @@ def _gradient_arrays(a4, full, shape, xp=np):
     allocated in its own shape, the kernel writing through a view: an array that owns its data
     is stored as .grad as is, where a reshaped view would be copied by the engine (3 x 8 MiB of
     fresh pages per call at B = 8, L = 512). Otherwise in a4's layout (_result_like)."""
-    if tuple(full) == tuple(shape) and (xp is not np or a4.flags.c_contiguous
-                                        or 0 in a4.strides or a4.ndim != 4):
+    if tuple(full) == tuple(shape) and _c_ordered_result(a4, xp):
         g = result_array(shape, a4.dtype, xp, min_pooled_bytes=0)
         return g.reshape(a4.shape), g
     return _result_like(a4, xp), None
