@@ -173,12 +173,14 @@ void score_sliver(int64_t D, const float* const* q, const float* kp, float* s, i
 }
 
 // Where a forward row group's last P V goes instead of its O accumulator: the user's output
-// rows r < rows (ld apart), times inv[r]; whole cache lines by streaming stores when `stream`
-// (the rows are written once, and a plain store would first read the line it overwrites).
+// rows r < rows (ld apart), times 1 / l[r] (0 where l[r] = 0: no key took part), l[r] the sum
+// of sums[r]'s lanes; whole cache lines by streaming stores when `stream` (the rows are written
+// once, and a plain store would first read the line it overwrites). The sums are read after the
+// products, not before: the rows' reductions then overlap the FMAs instead of delaying them.
 struct FinalRows {
   float* out;
   int64_t ld;
-  const float* inv;
+  const __m512* sums;
   int rows;
   bool stream;
 };
@@ -226,7 +228,8 @@ template <int NV, bool kTransposed = false, bool kFresh = false>
 #pragma GCC unroll 6
     for (int r = 0; r < MR; ++r) {
       if (r >= final->rows) break;
-      const __m512 scale = _mm512_set1_ps(final->inv[r]);
+      const float l = _mm512_reduce_add_ps(final->sums[r]);
+      const __m512 scale = _mm512_set1_ps(l > 0.0f ? 1.0f / l : 0.0f);
       float* row = final->out + r * final->ld;
 #pragma GCC unroll 4
       for (int c = 0; c < NV; ++c) {
@@ -484,18 +487,7 @@ struct ForwardBlock {
         // the group's first key block starts O from 0; its last writes the output rows
         const bool first = j0 == 0;
         const bool last = j0 + BK >= (s.causal ? std::min(S, i0 + r0 + MR) : S);
-        alignas(64) float inv[MR];
-        FinalRows final{o + r0 * ldout, ldout, inv, real, stream};
-        if (last)
-          for (int r = 0; r < real; ++r) {
-            const float l = _mm512_reduce_add_ps(lsum[r0 + r]);
-            const bool any = l > 0.0f;
-            // in double: m and lse may be large (float32 spacing at 300 is 3e-5, and the
-            // backward's P carries lse's error)
-            lse_blk[r0 + r] =
-                any ? float((double(m[r0 + r]) + std::log2(double(l))) * 0.6931471805599453) : inf;
-            inv[r] = any ? 1.0f / l : 0.0f;
-          }
+        const FinalRows final{o + r0 * ldout, ldout, lsum + r0, real, stream};
         const float* vblk = vh + j0 * ldv;
         float* orows = ob + r0 * ldo;
         if (first)
@@ -503,6 +495,15 @@ struct ForwardBlock {
                                 last ? &final : nullptr);
         else
           pv_group(kmax, st, lds, vblk, ldv, Dv, orows, ldo, alpha, last ? &final : nullptr);
+        if (last)
+          for (int r = 0; r < real; ++r) {
+            const float l = _mm512_reduce_add_ps(lsum[r0 + r]);
+            // in double: m and lse may be large (float32 spacing at 300 is 3e-5, and the
+            // backward's P carries lse's error)
+            lse_blk[r0 + r] = l > 0.0f ? float((double(m[r0 + r]) + std::log2(double(l))) *
+                                               0.6931471805599453)
+                                       : inf;
+          }
         prefetch.step();
       }
     }
