@@ -104,19 +104,19 @@ struct RowState {
   const float* probs = nullptr;
 };
 
-// Rows r < MR, keys [0, 16 NV) of one packed sliver: x[r][c] = sum_d q[r][d] kp[d * 64 + c],
+// Rows r < R, keys [0, 16 NV) of one packed sliver: x[r][c] = sum_d q[r][d] kp[d * 64 + c],
 // stored at s[r * lds + c] as the epilogue E says.
-template <int NV, Epilogue E>
+template <int NV, Epilogue E, int R = MR>
 [[gnu::noinline]] void score_tile(int64_t D, const float* const* q, const float* kp, float* s,
                                   int64_t lds, const int64_t* valid, const RowState& rs) {
-  __m512 acc[MR][NV];
+  __m512 acc[R][NV];
 #pragma GCC unroll 6
-  for (int r = 0; r < MR; ++r)
+  for (int r = 0; r < R; ++r)
 #pragma GCC unroll 4
     for (int v = 0; v < NV; ++v) acc[r][v] = _mm512_setzero_ps();
-  const float* qr[MR];
+  const float* qr[R];
 #pragma GCC unroll 6
-  for (int r = 0; r < MR; ++r) qr[r] = q[r];
+  for (int r = 0; r < R; ++r) qr[r] = q[r];
 #pragma GCC unroll 2
   for (int64_t d = 0; d < D; ++d) {
     __m512 b[NV];
@@ -124,7 +124,7 @@ template <int NV, Epilogue E>
     for (int v = 0; v < NV; ++v) b[v] = _mm512_load_ps(kp + 16 * v);
     kp += KS;
 #pragma GCC unroll 6
-    for (int r = 0; r < MR; ++r) {
+    for (int r = 0; r < R; ++r) {
       const __m512 a = _mm512_set1_ps(qr[r][d]);
 #pragma GCC unroll 4
       for (int v = 0; v < NV; ++v) acc[r][v] = _mm512_fmadd_ps(a, b[v], acc[r][v]);
@@ -132,7 +132,7 @@ template <int NV, Epilogue E>
   }
   const __m512 ninf = _mm512_set1_ps(-std::numeric_limits<float>::infinity());
 #pragma GCC unroll 6
-  for (int r = 0; r < MR; ++r) {
+  for (int r = 0; r < R; ++r) {
     if constexpr (E == Epilogue::scores) {
       __m512 m = rs.max[r];
 #pragma GCC unroll 4
@@ -161,16 +161,21 @@ template <int NV, Epilogue E>
 
 // score_tile over the first `ncols` keys of the sliver (rounded up to 16: the causal diagonal's
 // sliver computes only the vectors some row of the group needs).
-template <Epilogue E = Epilogue::scores>
+template <Epilogue E = Epilogue::scores, int R = MR>
 void score_sliver(int64_t D, const float* const* q, const float* kp, float* s, int64_t lds,
                   const int64_t* valid, int64_t ncols, const RowState& rs) {
   switch ((std::min<int64_t>(ncols, KS) + 15) / 16) {
-    case 4: return score_tile<4, E>(D, q, kp, s, lds, valid, rs);
-    case 3: return score_tile<3, E>(D, q, kp, s, lds, valid, rs);
-    case 2: return score_tile<2, E>(D, q, kp, s, lds, valid, rs);
-    default: return score_tile<1, E>(D, q, kp, s, lds, valid, rs);
+    case 4: return score_tile<4, E, R>(D, q, kp, s, lds, valid, rs);
+    case 3: return score_tile<3, E, R>(D, q, kp, s, lds, valid, rs);
+    case 2: return score_tile<2, E, R>(D, q, kp, s, lds, valid, rs);
+    default: return score_tile<1, E, R>(D, q, kp, s, lds, valid, rs);
   }
 }
+
+// Rows per micro-kernel call for a group whose rows past `real` are padding: MR, or a smaller
+// tile when that leaves fewer padding rows (L = 512 = 85 x 6 + 2: the last group of a head
+// computed 4 padding rows, 0.8% of the work).
+inline int tile_rows(int64_t real) { return real >= MR - 1 ? MR : real > 2 ? 4 : 2; }
 
 // Where a forward row group's last P V goes instead of its O accumulator: the user's output
 // rows r < rows (ld apart), times 1 / l[r] (0 where l[r] = 0: no key took part), l[r] the sum
@@ -185,18 +190,18 @@ struct FinalRows {
   bool stream;
 };
 
-// O rows r < MR, columns [0, 16 NV) (the last vector masked by `tail`):
+// O rows r < R, columns [0, 16 NV) (the last vector masked by `tail`):
 // o[r] = alpha[r] o[r] + sum_{j < nk} P(r, j) v[j * ldv + .], P(r, j) = p[r * ldp + j], or
 // p[j * ldp + r] when kTransposed (the backward's P^T dO and dS^T Q); alpha null: 1. kFresh:
 // o's old rows are not read (taken as 0: a forward row group's first key block). With `final`
 // the sums go to final->out instead of o.
-template <int NV, bool kTransposed = false, bool kFresh = false>
+template <int NV, bool kTransposed = false, bool kFresh = false, int R = MR>
 [[gnu::noinline]] void pv_tile(int64_t nk, const float* p, int64_t ldp, const float* v,
                                int64_t ldv, __mmask16 tail, float* o, int64_t ldo,
                                const float* alpha, const FinalRows* final = nullptr) {
-  __m512 acc[MR][NV];
+  __m512 acc[R][NV];
 #pragma GCC unroll 6
-  for (int r = 0; r < MR; ++r) {
+  for (int r = 0; r < R; ++r) {
     if constexpr (kFresh) {
 #pragma GCC unroll 4
       for (int c = 0; c < NV; ++c) acc[r][c] = _mm512_setzero_ps();
@@ -218,7 +223,7 @@ template <int NV, bool kTransposed = false, bool kFresh = false>
       b[c] = c + 1 < NV ? _mm512_loadu_ps(v + 16 * c) : _mm512_maskz_loadu_ps(tail, v + 16 * c);
     v += ldv;
 #pragma GCC unroll 6
-    for (int r = 0; r < MR; ++r) {
+    for (int r = 0; r < R; ++r) {
       const __m512 a = _mm512_set1_ps(kTransposed ? p[j * ldp + r] : p[r * ldp + j]);
 #pragma GCC unroll 4
       for (int c = 0; c < NV; ++c) acc[r][c] = _mm512_fmadd_ps(a, b[c], acc[r][c]);
@@ -226,7 +231,7 @@ template <int NV, bool kTransposed = false, bool kFresh = false>
   }
   if (final) {
 #pragma GCC unroll 6
-    for (int r = 0; r < MR; ++r) {
+    for (int r = 0; r < R; ++r) {
       if (r >= final->rows) break;
       const float l = _mm512_reduce_add_ps(final->sums[r]);
       const __m512 scale = _mm512_set1_ps(l > 0.0f ? 1.0f / l : 0.0f);
@@ -243,13 +248,13 @@ template <int NV, bool kTransposed = false, bool kFresh = false>
     return;
   }
 #pragma GCC unroll 6
-  for (int r = 0; r < MR; ++r)
+  for (int r = 0; r < R; ++r)
 #pragma GCC unroll 4
     for (int c = 0; c < NV; ++c) _mm512_store_ps(o + r * ldo + 16 * c, acc[r][c]);
 }
 
 // pv_tile over all Dv columns (rows of v, Dv long, ldv apart), in chunks of 64.
-template <bool kTransposed = false, bool kFresh = false>
+template <bool kTransposed = false, bool kFresh = false, int R = MR>
 void pv_group(int64_t nk, const float* p, int64_t ldp, const float* v, int64_t ldv, int64_t Dv,
               float* o, int64_t ldo, const float* alpha, const FinalRows* final = nullptr) {
   for (int64_t c0 = 0; c0 < Dv; c0 += 64) {
@@ -259,10 +264,10 @@ void pv_group(int64_t nk, const float* p, int64_t ldp, const float* v, int64_t l
     if (final) chunk = *final, chunk.out += c0;
     const FinalRows* f = final ? &chunk : nullptr;
     switch ((w + 15) / 16) {
-      case 4: pv_tile<4, kTransposed, kFresh>(nk, p, ldp, v + c0, ldv, tail, o + c0, ldo, alpha, f); break;
-      case 3: pv_tile<3, kTransposed, kFresh>(nk, p, ldp, v + c0, ldv, tail, o + c0, ldo, alpha, f); break;
-      case 2: pv_tile<2, kTransposed, kFresh>(nk, p, ldp, v + c0, ldv, tail, o + c0, ldo, alpha, f); break;
-      default: pv_tile<1, kTransposed, kFresh>(nk, p, ldp, v + c0, ldv, tail, o + c0, ldo, alpha, f); break;
+      case 4: pv_tile<4, kTransposed, kFresh, R>(nk, p, ldp, v + c0, ldv, tail, o + c0, ldo, alpha, f); break;
+      case 3: pv_tile<3, kTransposed, kFresh, R>(nk, p, ldp, v + c0, ldv, tail, o + c0, ldo, alpha, f); break;
+      case 2: pv_tile<2, kTransposed, kFresh, R>(nk, p, ldp, v + c0, ldv, tail, o + c0, ldo, alpha, f); break;
+      default: pv_tile<1, kTransposed, kFresh, R>(nk, p, ldp, v + c0, ldv, tail, o + c0, ldo, alpha, f); break;
     }
   }
 }
@@ -407,7 +412,8 @@ struct ForwardBlock {
   float *ob, *st;  // the thread's O accumulator and score tile
 
   // The group's keys [j0, j0 + kmax): S stored (the user's mask applied), the rows' maxima
-  // taken, then P = 2^(S - m_new) in place; alpha = 2^(m_old - m_new) for O and l.
+  // taken, then P = 2^(S - m_new) in place; alpha = 2^(m_old - m_new) for O and l. R rows.
+  template <int R>
   void softmax_block(const float* const* qrow, const float* kblk, const int64_t* valid,
                      int64_t kmax, int64_t b, int64_t h, int64_t i, int64_t j0, int64_t real,
                      float* m, __m512* lsum, float* alpha, Prefetcher& prefetch) const {
@@ -417,22 +423,22 @@ struct ForwardBlock {
     for (int64_t c0 = 0; c0 < kmax; c0 += KS) {
       int64_t vs[MR];
       for (int r = 0; r < MR; ++r) vs[r] = valid[r] - c0;
-      score_sliver(s.dim_qk, qrow, kblk + c0 / KS * s.dim_qk * KS, st + c0, BK, vs, kmax - c0,
-                   {.max = rmax});
+      score_sliver<Epilogue::scores, R>(s.dim_qk, qrow, kblk + c0 / KS * s.dim_qk * KS, st + c0,
+                                        BK, vs, kmax - c0, {.max = rmax});
       prefetch.step();
     }
     if (s.mask_kind != MaskKind::none) mask_group(s, b, h, i, j0, kmax, real, st, BK, rmax);
     // the rows' new maxima (a row without a key yet shifts by 0: P = 2^-inf = 0) and the
     // rescale alpha = 2^(m_old - shift) of the six rows in one vector (0 where m_old = -inf)
     alignas(64) float shift[16] = {};
-    const __m512 mold = _mm512_maskz_loadu_ps(first_lanes(MR), m);
-    for (int r = 0; r < MR; ++r) {
+    const __m512 mold = _mm512_maskz_loadu_ps(first_lanes(R), m);
+    for (int r = 0; r < R; ++r) {
       const float mnew = std::max(m[r], _mm512_reduce_max_ps(rmax[r]));
       shift[r] = mnew == -inf ? 0.0f : mnew;
       m[r] = mnew;
     }
     _mm512_store_ps(alpha, exp2_ps(_mm512_sub_ps(mold, _mm512_load_ps(shift))));
-    for (int r = 0; r < MR; ++r) {
+    for (int r = 0; r < R; ++r) {
       float* row = st + r * BK;
       const __m512 vsh = _mm512_set1_ps(shift[r]);
       __m512 acc = _mm512_mul_ps(lsum[r], _mm512_set1_ps(alpha[r]));
@@ -448,11 +454,11 @@ struct ForwardBlock {
   void run(const float* q, float* out, float* lse, int64_t b, int64_t h, int64_t i0,
            Prefetcher& prefetch) const {
     constexpr float inf = std::numeric_limits<float>::infinity();
-    const int64_t L = s.len_q, S = s.len_kv, D = s.dim_qk, Dv = s.dim_v, lds = BK;
+    const int64_t L = s.len_q, S = s.len_kv, Dv = s.dim_v;
     const int64_t bh = b * s.heads_q + h, mq = std::min(BQ, L - i0);
-    // padded to whole groups: the padding rows repeat the last query, their results unused
+    // padded to whole groups (the last one's tile may be smaller: tile_rows)
     const int64_t rows = (mq + MR - 1) / MR * MR;
-    alignas(64) float m[BQ], alpha[16];
+    alignas(64) float m[BQ];
     alignas(64) __m512 lsum[BQ];
     const float* qsrc = q + s.q_rows.at(b, h, i0);
     const int64_t ldq = s.q_rows.row;
@@ -470,43 +476,67 @@ struct ForwardBlock {
       }
       return;
     }
-    for (int64_t j0 = 0; j0 < kv_end; j0 += BK) {
-      const int64_t nk = std::min(BK, kv_end - j0);
+    for (int64_t j0 = 0; j0 < kv_end; j0 += BK)
       for (int64_t r0 = 0; r0 < rows; r0 += MR) {
-        int64_t valid[MR];
-        for (int r = 0; r < MR; ++r)
-          valid[r] = s.causal ? std::clamp<int64_t>(i0 + r0 + r + 1 - j0, 0, nk) : nk;
-        const int64_t kmax = valid[MR - 1];  // causal: the last row sees the most keys
-        if (kmax == 0) continue;
-        const float* qrow[MR];
-        for (int r = 0; r < MR; ++r) qrow[r] = qsrc + std::min(r0 + r, mq - 1) * ldq;
-        const float* kblk = kph + j0 / KS * D * KS;
         const int real = int(std::min<int64_t>(MR, mq - r0));
-        softmax_block(qrow, kblk, valid, kmax, b, h, i0 + r0, j0, real, m + r0, lsum + r0,
-                      alpha, prefetch);
-        // the group's first key block starts O from 0; its last writes the output rows
-        const bool first = j0 == 0;
-        const bool last = j0 + BK >= (s.causal ? std::min(S, i0 + r0 + MR) : S);
-        const FinalRows final{o + r0 * ldout, ldout, lsum + r0, real, stream};
-        const float* vblk = vh + j0 * ldv;
-        float* orows = ob + r0 * ldo;
-        if (first)
-          pv_group<false, true>(kmax, st, lds, vblk, ldv, Dv, orows, ldo, alpha,
-                                last ? &final : nullptr);
-        else
-          pv_group(kmax, st, lds, vblk, ldv, Dv, orows, ldo, alpha, last ? &final : nullptr);
-        if (last)
-          for (int r = 0; r < real; ++r) {
-            const float l = _mm512_reduce_add_ps(lsum[r0 + r]);
-            // in double: m and lse may be large (float32 spacing at 300 is 3e-5, and the
-            // backward's P carries lse's error)
-            lse_blk[r0 + r] = l > 0.0f ? float((double(m[r0 + r]) + std::log2(double(l))) *
-                                               0.6931471805599453)
-                                       : inf;
-          }
-        prefetch.step();
+        const Group g{qsrc + r0 * ldq, ldq, real, i0 + r0, j0, b, h, m + r0, lsum + r0,
+                      lse_blk + r0, o + r0 * ldout, ldout, ob + r0 * ldo, stream};
+        switch (tile_rows(real)) {
+          case MR: group<MR>(g, prefetch); break;
+          case 4: group<4>(g, prefetch); break;
+          default: group<2>(g, prefetch); break;
+        }
       }
-    }
+  }
+
+  // One row group of a query block against one key block.
+  struct Group {
+    const float* q;  // its first query row (ldq apart; `real` of them)
+    int64_t ldq;
+    int real;
+    int64_t i, j0, b, h;  // its first row's index, the key block's first key, batch, head
+    float* m;
+    __m512* lsum;
+    float *lse, *out;
+    int64_t ldout;
+    float* orows;  // its rows of the O accumulator
+    bool stream;
+  };
+
+  template <int R>
+  void group(const Group& g, Prefetcher& prefetch) const {
+    constexpr float inf = std::numeric_limits<float>::infinity();
+    const int64_t S = s.len_kv, D = s.dim_qk, Dv = s.dim_v, nk = std::min(BK, S - g.j0);
+    int64_t valid[MR];
+    for (int r = 0; r < R; ++r)
+      valid[r] = s.causal ? std::clamp<int64_t>(g.i + r + 1 - g.j0, 0, nk) : nk;
+    const int64_t kmax = valid[R - 1];  // causal: the last row sees the most keys
+    if (kmax == 0) return;
+    const float* qrow[MR];  // padding rows repeat the last query, their results unused
+    for (int r = 0; r < R; ++r) qrow[r] = g.q + std::min(r, g.real - 1) * g.ldq;
+    alignas(64) float alpha[16];
+    softmax_block<R>(qrow, kph + g.j0 / KS * D * KS, valid, kmax, g.b, g.h, g.i, g.j0, g.real,
+                     g.m, g.lsum, alpha, prefetch);
+    // the group's first key block starts O from 0; its last writes the output rows
+    const bool first = g.j0 == 0;
+    const bool last = g.j0 + BK >= (s.causal ? std::min(S, g.i + R) : S);
+    const FinalRows final{g.out, g.ldout, g.lsum, g.real, g.stream};
+    const float* vblk = vh + g.j0 * ldv;
+    if (first)
+      pv_group<false, true, R>(kmax, st, BK, vblk, ldv, Dv, g.orows, ldo, alpha,
+                               last ? &final : nullptr);
+    else
+      pv_group<false, false, R>(kmax, st, BK, vblk, ldv, Dv, g.orows, ldo, alpha,
+                                last ? &final : nullptr);
+    if (last)
+      for (int r = 0; r < g.real; ++r) {
+        const float l = _mm512_reduce_add_ps(g.lsum[r]);
+        // in double: m and lse may be large (float32 spacing at 300 is 3e-5, and the
+        // backward's P carries lse's error)
+        g.lse[r] = l > 0.0f ? float((double(g.m[r]) + std::log2(double(l))) * 0.6931471805599453)
+                            : inf;
+      }
+    prefetch.step();
   }
 };
 

@@ -149,11 +149,12 @@ inline void backward(const AttentionShape& s, const float* q, const float* k, co
             // Causal: rows i < j0 see no key of the block (chunks start on a group boundary).
             for (int64_t i0 = s.causal ? j0 / MR * MR : 0; i0 < L; i0 += QC) {
               const int64_t mq = std::min(QC, L - i0), rows = round_up(mq, MR);
-              for (int64_t r0 = 0; r0 < rows; r0 += MR) {
+              // a group of the chunk's rows r0.. on a tile of R rows (R >= its real rows)
+              const auto group = [&]<int R>(int64_t r0) {
                 int64_t valid[MR];
                 for (int r = 0; r < MR; ++r)
                   valid[r] = s.causal ? std::clamp<int64_t>(i0 + r0 + r + 1 - j0, 0, nk) : nk;
-                const int64_t kmax = valid[MR - 1], ext = round_up(kmax, 16);  // columns written
+                const int64_t kmax = valid[R - 1], ext = round_up(kmax, 16);  // columns written
                 float* prow = pb.get() + r0 * KB;
                 float* dsrow = dsb.get() + r0 * KB;
                 const int64_t real = std::min<int64_t>(MR, L - (i0 + r0));
@@ -170,14 +171,16 @@ inline void backward(const AttentionShape& s, const float* q, const float* k, co
                     for (int r = 0; r < MR; ++r) vs[r] = valid[r] - c0, all[r] = KS;
                     const float *ks = kph + c0 / KS * D * KS, *vsl = vph + c0 / KS * Dv * KS;
                     if (fused) {
-                      score_sliver<Epilogue::probabilities>(D, qr, ks, prow + c0, KB, vs, kmax - c0,
-                                                            {.shift = l2});
-                      score_sliver<Epilogue::score_grads>(Dv, dr, vsl, dsrow + c0, KB, all,
-                                                          kmax - c0,
-                                                          {.shift = dd, .probs = prow + c0});
+                      score_sliver<Epilogue::probabilities, R>(D, qr, ks, prow + c0, KB, vs,
+                                                               kmax - c0, {.shift = l2});
+                      score_sliver<Epilogue::score_grads, R>(Dv, dr, vsl, dsrow + c0, KB, all,
+                                                             kmax - c0,
+                                                             {.shift = dd, .probs = prow + c0});
                     } else {
-                      score_sliver(D, qr, ks, prow + c0, KB, vs, kmax - c0, {.max = dummy});
-                      score_sliver(Dv, dr, vsl, dsrow + c0, KB, all, kmax - c0, {.max = dummy});
+                      score_sliver<Epilogue::scores, R>(D, qr, ks, prow + c0, KB, vs, kmax - c0,
+                                                        {.max = dummy});
+                      score_sliver<Epilogue::scores, R>(Dv, dr, vsl, dsrow + c0, KB, all,
+                                                        kmax - c0, {.max = dummy});
                     }
                   }
                   if (!fused)
@@ -204,19 +207,34 @@ inline void backward(const AttentionShape& s, const float* q, const float* k, co
                   std::fill(dsr + std::min(done, nkp), dsr + nkp, 0.0f);
                 }
                 if (kmax > 0)
-                  pv_group(kmax, dsrow, KB, kblk, s.k_rows.row, D, dqh + (i0 + r0) * ldq, ldq,
-                           nullptr);
+                  pv_group<false, false, R>(kmax, dsrow, KB, kblk, s.k_rows.row, D,
+                                            dqh + (i0 + r0) * ldq, ldq, nullptr);
                 prefetch.step();
-              }
-              for (int64_t rk0 = 0; rk0 < nk; rk0 += MR) {
+              };
+              for (int64_t r0 = 0; r0 < rows; r0 += MR)
+                switch (tile_rows(std::min<int64_t>(MR, mq - r0))) {
+                  case MR: group.template operator()<MR>(r0); break;
+                  case 4: group.template operator()<4>(r0); break;
+                  default: group.template operator()<2>(r0); break;
+                }
+              // dV and dK of the block's keys rk0.. on tiles of R keys
+              const auto key_tile = [&]<int R>(int64_t rk0) {
                 // causal: rows i < j0 + rk0 see none of these keys
                 const int64_t k0 = s.causal ? std::clamp<int64_t>(j0 + rk0 - i0, 0, mq) : 0;
-                if (k0 >= mq) continue;
-                pv_group<true>(mq - k0, pb.get() + k0 * KB + rk0, KB, doh + (i0 + k0) * lddo,
-                               lddo, Dv, dvb.get() + rk0 * ldv, ldv, nullptr);
-                pv_group<true>(mq - k0, dsb.get() + k0 * KB + rk0, KB, qh + (i0 + k0) * ldqi,
-                               ldqi, D, dkb.get() + rk0 * ldq, ldq, nullptr);
-              }
+                if (k0 >= mq) return;
+                pv_group<true, false, R>(mq - k0, pb.get() + k0 * KB + rk0, KB,
+                                         doh + (i0 + k0) * lddo, lddo, Dv, dvb.get() + rk0 * ldv,
+                                         ldv, nullptr);
+                pv_group<true, false, R>(mq - k0, dsb.get() + k0 * KB + rk0, KB,
+                                         qh + (i0 + k0) * ldqi, ldqi, D, dkb.get() + rk0 * ldq,
+                                         ldq, nullptr);
+              };
+              for (int64_t rk0 = 0; rk0 < nk; rk0 += MR)
+                switch (tile_rows(std::min<int64_t>(MR, nk - rk0))) {
+                  case MR: key_tile.template operator()<MR>(rk0); break;
+                  case 4: key_tile.template operator()<4>(rk0); break;
+                  default: key_tile.template operator()<2>(rk0); break;
+                }
             }
           }
           for (int64_t r = 0; r < nk; ++r) {
