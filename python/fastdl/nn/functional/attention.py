@@ -52,7 +52,11 @@ def _layout(q_shape, k_shape, v_shape, gqa):
     spec = _AttnSpec()
     L, E = q_shape[-2:]
     S, Ev = v_shape[-2:]
-    if gqa and len(q_shape) >= 3 and len(k_shape) >= 3 and len(v_shape) >= 3:
+    if gqa and min(len(q_shape), len(k_shape), len(v_shape)) < 3:
+        raise IndexError(f"scaled_dot_product_attention: enable_gqa needs a heads dimension "
+                         f"(-3) in query, key and value, got shapes {tuple(q_shape)}, "
+                         f"{tuple(k_shape)}, {tuple(v_shape)}")
+    if gqa:
         hq, hk = q_shape[-3], k_shape[-3]
         if v_shape[-3] != hk:
             raise RuntimeError(f"scaled_dot_product_attention: key and value must have the same "
@@ -179,6 +183,8 @@ def _backward_forward(g, q, k, v, *rest, kernels=_C):
     *mask, spec, saved = rest
     q4, k4, v4, m4, out, lse = saved.values
     xp = np if kernels is _C else backend.array_module(g)
+    if any(st == 0 and n > 1 for st, n in zip(g.strides, g.shape)):
+        g = xp.ascontiguousarray(g)  # a broadcast gradient (of a mean, an expand): its copy
     g4 = _kernel_view(g, g.shape, spec.n, spec.hq, xp, strided=kernels is _C)
     (gq4, gq), (gk4, gk), (gv4, gv) = (
         _gradient_arrays(a4, full, x.shape, xp)
@@ -222,7 +228,10 @@ def _attention_backward_backward(ctx, cotangents):
     g, q, k, v, *mask = ctx.inputs
     spec = ctx.args[0]
     with enable_grad():
-        xs = [x if x._requires_grad else x.detach().requires_grad_() for x in ctx.inputs]
+        # fresh leaves: the engine itself carries the seconds back to the inputs, so a graph
+        # from an input that requires grad (a gradient that depends on q, k, v) must not be
+        # followed here too (it would be counted twice)
+        xs = [x.detach().requires_grad_() for x in ctx.inputs]
         out = _composed_attention(xs[1], xs[2], xs[3], xs[4] if mask else None, spec)
         firsts = autograd_grad([out], xs[1:], [xs[0]], create_graph=True, allow_unused=True)
         pairs = [(f, c) for f, c in zip(firsts, cotangents) if f is not None and c is not None]
@@ -263,17 +272,22 @@ def _composed_attention(q, k, v, mask, spec, dropout_mask=None):
     scores = (q @ k.transpose(-2, -1)) * spec.scale
     if mask is not None:
         scores = scores + mask
+    xp = backend.array_module(scores._data)
     keep = _keep_mask(spec, L, S)
     dead = None
     if keep is not None:
-        keep = np.broadcast_to(keep, np.broadcast_shapes(keep.shape, scores._data.shape))
-        dead = ~keep.any(axis=-1, keepdims=True)
-        scores = masked_fill(scores, ~keep | dead, -math.inf)
-        if dead.any():  # rows with no key: a finite row for softmax, then zeroed
-            scores = masked_fill(scores, np.broadcast_to(dead, keep.shape), 0.0)
+        keep = xp.asarray(np.broadcast_to(keep, np.broadcast_shapes(keep.shape,
+                                                                    scores._data.shape)))
+        scores = masked_fill(scores, ~keep, -math.inf)
+    if keep is not None or mask is not None:
+        # rows with no key (a bool mask, causal, or a float mask of -inf): a finite row for
+        # softmax, then zeroed
+        dead = xp.isneginf(scores._data).all(axis=-1, keepdims=True)
+        if dead.any():
+            scores = masked_fill(scores, xp.broadcast_to(dead, scores._data.shape), 0.0)
     p = softmax(scores, -1)
     if dead is not None and dead.any():
-        p = masked_fill(p, np.broadcast_to(dead, p._data.shape), 0.0)
+        p = masked_fill(p, xp.broadcast_to(dead, p._data.shape), 0.0)
     if dropout_mask is not None:
         p = p * dropout_mask
     return p @ v

@@ -22,6 +22,18 @@ _HOOK_DICTS = ("_forward_pre_hooks", "_forward_pre_hooks_with_kwargs", "_forward
                "_backward_pre_hooks")
 
 
+
+def _from_torch(value):
+    """A torch tensor (``torch_module.state_dict()`` handed over as it is) as a numpy array; any
+    other value unchanged. torch is not imported: only a value that is a torch tensor needs it."""
+    if not type(value).__module__.startswith("torch") or not hasattr(value, "detach"):
+        return value
+    t = value.detach().cpu()
+    if not t.dtype.is_floating_point or t.element_size() >= 4:
+        return t.numpy()
+    import torch
+    return t.to(torch.float32).numpy() if t.dtype == torch.bfloat16 else t.numpy()
+
 class Module:
     """Base class of layers. Assigning a ``Parameter`` or ``Module`` attribute registers it;
     buffers (non-trainable state such as running statistics) go through ``register_buffer``.
@@ -495,7 +507,7 @@ class Module:
             if key not in state_dict:
                 continue
             value = state_dict[key]
-            array = value.data if isinstance(value, Tensor) else value
+            array = value.data if isinstance(value, Tensor) else _from_torch(value)
             if not hasattr(array, "shape") or not hasattr(array, "dtype"):
                 errors.append(f'While copying the parameter named "{key}", expected a Tensor or '
                               f"array, got {type(value).__name__}.")

@@ -58,7 +58,16 @@ def multi_head_attention(mha, query, key, value, key_padding_mask=None, need_wei
     H, hd = mha.num_heads, mha.head_dim
     dtype = query._data.dtype
     if is_causal and attn_mask is None:
-        raise RuntimeError("MultiheadAttention: is_causal needs attn_mask (it is only a hint)")
+        raise RuntimeError("MultiheadAttention: need attn_mask if specifying the is_causal hint "
+                           "(Transformer.generate_square_subsequent_mask makes one)")
+    if key.shape[0] != value.shape[0]:
+        raise RuntimeError(f"MultiheadAttention: key and value must have the same length, got "
+                           f"key {tuple(key.shape)} and value {tuple(value.shape)}")
+    # torch's hint: with no padding mask and no weights, causal attention replaces the mask
+    # (over the keys as they are after add_bias_kv / add_zero_attn)
+    causal = bool(is_causal) and key_padding_mask is None and not need_weights
+    if causal:
+        attn_mask = None
     b = mha.in_proj_bias
     bq = bk = bv = None
     if b is not None:
@@ -128,7 +137,8 @@ def multi_head_attention(mha, query, key, value, key_padding_mask=None, need_wei
                 m = _wrap(~m._data)  # SDPA's bool masks say where attention IS allowed
         out = F.scaled_dot_product_attention(q.reshape(N, H, L, hd), k.reshape(N, H, Sk, hd),
                                              v.reshape(N, H, Sk, hd), attn_mask=m,
-                                             dropout_p=dropout_p).reshape(N * H, L, hd)
+                                             dropout_p=dropout_p,
+                                             is_causal=causal).reshape(N * H, L, hd)
         weights = None
     out = out.transpose(0, 1).reshape(L, N, E)
     out = mha.out_proj(out)
@@ -223,6 +233,12 @@ class MultiheadAttention(Module):
         if query.shape[-1] != self.embed_dim:
             raise ValueError(f"MultiheadAttention: was expecting embedding dimension of "
                              f"{self.embed_dim}, but got {query.shape[-1]}")
+        _check_mask_dtype(attn_mask, "attn_mask")
+        _check_mask_dtype(key_padding_mask, "key_padding_mask")
+        if not batched and key_padding_mask is not None and key_padding_mask.ndim != 1:
+            raise RuntimeError(f"MultiheadAttention: for unbatched (2-D) query, key_padding_mask "
+                               f"should be None or 1-D, got shape "
+                               f"{tuple(key_padding_mask.shape)}")
         if batched and self.batch_first:
             query, key, value = (x.transpose(0, 1) for x in (query, key, value))
         if not batched:
@@ -299,7 +315,7 @@ class TransformerEncoderLayer(Module):
 
     def _sa_block(self, x, attn_mask, key_padding_mask, is_causal):
         x = self.self_attn(x, x, x, attn_mask=attn_mask, key_padding_mask=key_padding_mask,
-                           need_weights=False, is_causal=is_causal and attn_mask is not None)[0]
+                           need_weights=False, is_causal=bool(is_causal))[0]
         return self.dropout1(x)
 
     def _ff_block(self, x):
@@ -356,13 +372,13 @@ class TransformerDecoderLayer(Module):
 
     def _sa_block(self, x, attn_mask, key_padding_mask, is_causal):
         x = self.self_attn(x, x, x, attn_mask=attn_mask, key_padding_mask=key_padding_mask,
-                           need_weights=False, is_causal=bool(is_causal) and attn_mask is not None)
+                           need_weights=False, is_causal=bool(is_causal))
         return self.dropout1(x[0])
 
     def _mha_block(self, x, mem, attn_mask, key_padding_mask, is_causal):
         x = self.multihead_attn(x, mem, mem, attn_mask=attn_mask,
                                 key_padding_mask=key_padding_mask, need_weights=False,
-                                is_causal=bool(is_causal) and attn_mask is not None)
+                                is_causal=bool(is_causal))
         return self.dropout2(x[0])
 
     def _ff_block(self, x):
