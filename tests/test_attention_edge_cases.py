@@ -154,3 +154,43 @@ def test_transformer_layers_refuse_is_causal_without_mask(layer):
         m = fastdl.nn.TransformerDecoderLayer(8, 2, 16, dropout=0.0, batch_first=True)
         with pytest.raises(RuntimeError, match="is_causal"):
             m(x, x, tgt_is_causal=True)
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+@pytest.mark.parametrize("fill", ["finfo_min", "minus_1e9"])
+def test_row_removed_by_a_finite_mask_attends_evenly(dtype, fill):
+    """torch adds the mask in the scores' dtype: finfo.min (HF's padding value) swallows every
+    score, so the row attends to all keys equally -- the forward and the gradients (these need
+    the row's maximum and sum apart: lse alone rounds log n away next to finfo.min or -1e9)."""
+    rng = np.random.default_rng(6)
+    q, k, v = (a.astype(dtype) for a in _qkv(rng, lead=(1, 1), L=3, S=4, E=8, Ev=5))
+    mask = rng.standard_normal((3, 4)).astype(dtype)
+    mask[1] = np.finfo(dtype).min if fill == "finfo_min" else -1e9
+    g = rng.standard_normal((1, 1, 3, 5)).astype(dtype)
+    (fq, fk, fv), (tq, tk, tv) = _pair(q, k, v)
+    fo = F.scaled_dot_product_attention(fq, fk, fv, attn_mask=fastdl.tensor(mask))
+    # torch's math path (3-D inputs) as the reference: its fused CPU kernel rounds lse too
+    to = TF.scaled_dot_product_attention(tq[0], tk[0], tv[0], attn_mask=torch.tensor(mask))
+    fo.backward(fastdl.tensor(g))
+    to.backward(torch.tensor(g[0]))
+    tol = dict(rtol=2e-5, atol=2e-6) if dtype == np.float32 else dict(rtol=1e-10, atol=1e-12)
+    np.testing.assert_allclose(fo.detach().numpy()[0], to.detach().numpy(), **tol)
+    if fill == "finfo_min":
+        np.testing.assert_allclose(fo.detach().numpy()[0, 0, 1], v[0, 0].mean(0), **tol)
+    for a, b in ((fq, tq), (fk, tk), (fv, tv)):
+        np.testing.assert_allclose(a.grad.numpy(), b.grad.numpy(), **tol)
+
+
+def test_large_scores_probabilities_stay_exact():
+    """Scores of ~1e3 (inputs times 30): the backward's P from the forward's (max, log sum)
+    pair, not from a rounded lse (which put P above 1 by ~7e-4)."""
+    rng = np.random.default_rng(7)
+    q, k, v = (30 * a for a in _qkv(rng, lead=(2, 2), L=9, S=7, E=16, Ev=4))
+    g = rng.standard_normal((2, 2, 9, 4))
+    grads = []
+    for dtype in (np.float32, np.float64):
+        (fq, fk, fv), _ = _pair(*(a.astype(dtype) for a in (q, k, v)))
+        F.scaled_dot_product_attention(fq, fk, fv).backward(fastdl.tensor(g.astype(dtype)))
+        grads.append(fv.grad.numpy())
+    # dV = P^T dO: its error is P's error times |dO| ~ 1
+    np.testing.assert_allclose(grads[0], grads[1], rtol=0, atol=2e-5)

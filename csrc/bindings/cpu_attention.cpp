@@ -26,30 +26,53 @@ std::optional<nb::ndarray<>> untyped(const std::optional<RoArray>& a) {
   return nb::ndarray<>(*a);
 }
 
-void forward(RoArray q_, RoArray k_, RoArray v_, Array out_, Array lse_,
-             std::optional<RoArray> mask_, bool causal, double scale) {
+// The optional per-row statistics (B, Hq, L, 2): C order, the query's dtype, apart from the rest.
+void check_row_stats(const nb::ndarray<>& stats, const Checked& c,
+                     std::initializer_list<const nb::ndarray<>*> others, const char* fn) {
+  check_out(stats, c.dtype, {c.s.batch, c.s.heads_q, c.s.len_q, 2}, fn, "row_stats");
+  for (const nb::ndarray<>* a : others)
+    if (may_overlap(stats, *a)) fail(std::string(fn) + ": row_stats overlaps another argument");
+}
+
+int forward(RoArray q_, RoArray k_, RoArray v_, Array out_, Array lse_,
+            std::optional<RoArray> mask_, bool causal, double scale,
+            std::optional<Array> row_stats_) {
   nb::ndarray<> q(q_), k(k_), v(v_), out(out_), lse(lse_);
-  const Checked c =
-      check_forward(q, k, v, out, lse, untyped(mask_), causal, scale, "attention_forward",
-                    Rows::strided);
+  Checked c = check_forward(q, k, v, out, lse, untyped(mask_), causal, scale,
+                            "attention_forward", Rows::strided);
+  if (row_stats_) {
+    const nb::ndarray<> stats(*row_stats_);
+    check_row_stats(stats, c, {&q, &k, &v, &out, &lse}, "attention_forward");
+    c.s.row_stats = stats.data();
+  }
   nb::gil_scoped_release release;
   if (c.dtype == FloatType::float64)
-    cpu::attention_forward<double>(c.s, ptr<double>(q), ptr<double>(k), ptr<double>(v),
-                                   mut<double>(out), mut<double>(lse));
-  else
-    cpu::attention_forward<float>(c.s, ptr<float>(q), ptr<float>(k), ptr<float>(v),
-                                  mut<float>(out), mut<float>(lse));
+    return int(cpu::attention_forward<double>(c.s, ptr<double>(q), ptr<double>(k),
+                                              ptr<double>(v), mut<double>(out),
+                                              mut<double>(lse)));
+  return int(cpu::attention_forward<float>(c.s, ptr<float>(q), ptr<float>(k), ptr<float>(v),
+                                           mut<float>(out), mut<float>(lse)));
 }
 
 void backward(RoArray q_, RoArray k_, RoArray v_, RoArray out_, RoArray lse_, RoArray grad_out_,
               Array grad_q_, Array grad_k_, Array grad_v_, std::optional<RoArray> mask_,
-              bool causal, double scale, std::optional<Array> grad_mask_) {
+              bool causal, double scale, std::optional<Array> grad_mask_,
+              std::optional<RoArray> row_stats_, int stats_kind) {
   nb::ndarray<> q(q_), k(k_), v(v_), out(out_), lse(lse_), go(grad_out_), gq(grad_q_),
       gk(grad_k_), gv(grad_v_);
   std::optional<nb::ndarray<>> grad_mask;
   if (grad_mask_) grad_mask = nb::ndarray<>(*grad_mask_);
-  const auto [c, gm] = check_backward(q, k, v, out, lse, go, gq, gk, gv, untyped(mask_), causal,
-                                      scale, grad_mask, "attention_backward", Rows::strided);
+  auto [c, gm] = check_backward(q, k, v, out, lse, go, gq, gk, gv, untyped(mask_), causal,
+                                scale, grad_mask, "attention_backward", Rows::strided);
+  if (row_stats_ && stats_kind != int(cpu::RowStats::none)) {
+    const nb::ndarray<> stats(*row_stats_);
+    check_row_stats(stats, c, {&gq, &gk, &gv}, "attention_backward");
+    if (stats_kind != int(cpu::RowStats::log2_units) && stats_kind != int(cpu::RowStats::natural))
+      throw nb::value_error("attention_backward: stats_kind must be what attention_forward "
+                            "returned (0, 1 or 2)");
+    c.s.row_stats = stats.data();
+    c.s.stats_kind = cpu::RowStats(stats_kind);
+  }
   nb::gil_scoped_release release;
   if (c.dtype == FloatType::float64)
     cpu::attention_backward<double>(c.s, ptr<double>(q), ptr<double>(k), ptr<double>(v),
@@ -68,18 +91,23 @@ void backward(RoArray q_, RoArray k_, RoArray v_, RoArray out_, RoArray lse_, Ro
 void bind_attention(nb::module_& m) {
   m.def("attention_forward", &forward, nb::arg("query"), nb::arg("key"), nb::arg("value"),
         nb::arg("out"), nb::arg("lse"), nb::arg("mask").none(), nb::arg("causal"),
-        nb::arg("scale"),
+        nb::arg("scale"), nb::arg("row_stats").none() = nb::none(),
         "Flash-style attention: out = softmax(scale q k^T + mask) v, lse = per-row "
         "log-sum-exp (+inf where no key takes part). q (B, Hq, L, D), k (B, Hk, S, D), "
         "v (B, Hk, S, Dv) and out with contiguous rows (any non-negative strides otherwise, "
         "e.g. heads split from a (B, L, H, D) projection), lse C-contiguous, mask (B, Hq, L, S) "
-        "bool or additive (any strides) or None.");
+        "bool or additive (any strides) or None. row_stats (B, Hq, L, 2), C order, may receive "
+        "each row's (score maximum, log of its sum); returns their kind for attention_backward "
+        "(0: not written, 1: scores in log2 units, 2: natural units).");
   m.def("attention_backward", &backward, nb::arg("query"), nb::arg("key"), nb::arg("value"),
         nb::arg("out"), nb::arg("lse"), nb::arg("grad_out"), nb::arg("grad_query"),
         nb::arg("grad_key"), nb::arg("grad_value"), nb::arg("mask").none(), nb::arg("causal"),
         nb::arg("scale"), nb::arg("grad_mask").none() = nb::none(),
-        "Gradients of attention_forward from its saved lse; grad_mask (B, Hq, L, S) receives "
-        "the additive mask's unreduced gradient when given.");
+        nb::arg("row_stats").none() = nb::none(), nb::arg("stats_kind") = 0,
+        "Gradients of attention_forward from its saved lse, or from row_stats when stats_kind "
+        "(what attention_forward returned) is this backward's own kind (precise where a row's "
+        "maximum is large); grad_mask (B, Hq, L, S) receives the additive mask's unreduced "
+        "gradient when given.");
 }
 
 }  // namespace fastdl::bind

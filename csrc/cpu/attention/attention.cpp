@@ -24,8 +24,8 @@ int threads_for(const AttentionShape& s, double passes) {
 }  // namespace
 
 template <typename T>
-void attention_forward(const AttentionShape& s, const T* q, const T* k, const T* v, T* out,
-                       T* lse) {
+RowStats attention_forward(const AttentionShape& s, const T* q, const T* k, const T* v, T* out,
+                           T* lse) {
   const int threads = threads_for(s, 1.0);
   switch (active_isa()) {
 #ifdef FASTDL_HAVE_ISA_avx512
@@ -61,8 +61,8 @@ void attention_backward(const AttentionShape& s, const T* q, const T* k, const T
 }
 
 #define FASTDL_INSTANTIATE_ATTENTION(T)                                                      \
-  template void attention_forward<T>(const AttentionShape&, const T*, const T*, const T*, T*, \
-                                     T*);                                                    \
+  template RowStats attention_forward<T>(const AttentionShape&, const T*, const T*, const T*, \
+                                         T*, T*);                                            \
   template void attention_backward<T>(const AttentionShape&, const T*, const T*, const T*,    \
                                       const T*, const T*, const T*, T*, T*, T*, T*);
 FASTDL_INSTANTIATE_ATTENTION(float)

@@ -22,6 +22,14 @@ namespace fastdl::cpu {
 
 enum class MaskKind : int { none = 0, boolean = 1, additive = 2 };
 
+// What a forward left in AttentionShape::row_stats: nothing, or per row (its score maximum m,
+// the log of its sum l) in log2 units (scores times log2 e: the fused float kernels) or natural
+// ones (the GEMM-tile kernels). A backward of the same kind computes P = exp((S - m) - log l)
+// from them, else P = exp(S - lse): lse rounded to T loses log l next to a large m -- a row
+// every key of which a finite mask (finfo.min, -1e9) removes gave P = 1 for each key instead
+// of 1 / n, and scores of 1e4 gradients off by 1e-4.
+enum class RowStats : int { none = 0, log2_units = 1, natural = 2 };
+
 // Element (b, h, i, c) of a (B, H, rows, cols) operand with contiguous rows is at
 // b * batch + h * head + i * row + c.
 struct RowLayout {
@@ -44,6 +52,10 @@ struct AttentionShape {
   MaskKind mask_kind = MaskKind::none;
   const void* mask = nullptr;
   int64_t mask_strides[4] = {0, 0, 0, 0};  // b, h, i, j in elements
+  // (B, Hq, L, 2) of T, C order, or null: written by the forward (it returns the kind), read by
+  // the backward when stats_kind is its own kind
+  void* row_stats = nullptr;
+  RowStats stats_kind = RowStats::none;
   // Where the operands' rows are (the backward's gradients too); C order when all are packed.
   RowLayout q_rows, k_rows, v_rows, out_rows, grad_out_rows, grad_q_rows, grad_k_rows, grad_v_rows;
   void set_packed_layouts() {
@@ -64,8 +76,8 @@ struct AttentionShape {
 };
 
 template <typename T>
-void attention_forward(const AttentionShape& s, const T* q, const T* k, const T* v, T* out,
-                       T* lse);
+RowStats attention_forward(const AttentionShape& s, const T* q, const T* k, const T* v, T* out,
+                           T* lse);
 
 // grad_q/grad_k/grad_v are overwritten. grad_mask (optional, (B, Hq, L, S) contiguous) receives
 // dS, the gradient with respect to the additive mask before any broadcast reduction.

@@ -11,7 +11,10 @@ namespace fastdl::cpu::FASTDL_ISA {
 
 // tile[o * ld + c], o < n_outer, c < n_inner, is the score of (query, key) = (i0 + o, j0 + c), or
 // (i0 + c, j0 + o) when keys_outer (a transposed tile). Boolean mask: false -> -inf; additive:
-// += unit * mask (unit = log2 e for scores kept in log2 units).
+// += unit * mask (unit = log2 e for scores kept in log2 units). In log2 units a finite mask
+// whose product overflows (finfo.min times log2 e) gives the lowest finite score, as the sum
+// does in natural units: a row every key of which such a mask removes then still attends to
+// all of them equally, as in torch, instead of becoming a row without keys.
 template <typename T>
 void apply_user_mask(const AttentionShape& s, int64_t b, int64_t h, int64_t i0, int64_t j0,
                      int64_t n_outer, int64_t n_inner, bool keys_outer, T* tile, int64_t ld,
@@ -33,11 +36,18 @@ void apply_user_mask(const AttentionShape& s, int64_t b, int64_t h, int64_t i0, 
       }
     } else {
       const T* m = static_cast<const T*>(s.mask) + base + o * so;
-      if (sc == 1) {
+      if (unit != T(1)) {
+        constexpr T lowest = std::numeric_limits<T>::lowest();
 #pragma omp simd
-        for (int64_t c = 0; c < n_inner; ++c) row[c] += unit * m[c];
+        for (int64_t c = 0; c < n_inner; ++c) {
+          const T mc = m[c * sc], x = row[c] + unit * mc;
+          row[c] = x == ninf && mc != ninf && row[c] != ninf ? lowest : x;
+        }
+      } else if (sc == 1) {
+#pragma omp simd
+        for (int64_t c = 0; c < n_inner; ++c) row[c] += m[c];
       } else {
-        for (int64_t c = 0; c < n_inner; ++c) row[c] += unit * m[c * sc];
+        for (int64_t c = 0; c < n_inner; ++c) row[c] += m[c * sc];
       }
     }
   }

@@ -101,6 +101,7 @@ enum class Epilogue { scores, probabilities, score_grads };
 struct RowState {
   __m512* max = nullptr;
   const float* shift = nullptr;
+  const float* shift_lo = nullptr;  // probabilities: P = 2^((x - shift[r]) - shift_lo[r])
   const float* probs = nullptr;
 };
 
@@ -148,7 +149,8 @@ template <int NV, Epilogue E, int R = MR>
       for (int v = 0; v < NV; ++v) {
         float* out = s + r * lds + 16 * v;
         if constexpr (E == Epilogue::probabilities) {
-          const __m512 p = exp2_ps(_mm512_sub_ps(acc[r][v], t));
+          const __m512 p = exp2_ps(
+              _mm512_sub_ps(_mm512_sub_ps(acc[r][v], t), _mm512_set1_ps(rs.shift_lo[r])));
           _mm512_store_ps(out, _mm512_maskz_mov_ps(first_lanes(valid[r] - 16 * v), p));
         } else {
           const __m512 p = _mm512_load_ps(rs.probs + r * lds + 16 * v);
@@ -464,6 +466,7 @@ struct ForwardBlock {
     const int64_t ldq = s.q_rows.row;
     for (int64_t r = 0; r < rows; ++r) m[r] = -inf, lsum[r] = _mm512_setzero_ps();
     float* lse_blk = lse + bh * L + i0;
+    float* stats = s.row_stats ? static_cast<float*>(s.row_stats) + 2 * (bh * L + i0) : nullptr;
     float* o = out + s.out_rows.at(b, h, i0);
     const int64_t ldout = s.out_rows.row;
     const bool stream = Dv % 16 == 0 && reinterpret_cast<uintptr_t>(o) % 64 == 0 &&
@@ -472,6 +475,7 @@ struct ForwardBlock {
     if (kv_end == 0) {  // no keys: rows of 0
       for (int64_t r = 0; r < mq; ++r) {
         lse_blk[r] = inf;
+        if (stats) stats[2 * r] = inf, stats[2 * r + 1] = 0.0f;
         std::fill(o + r * ldout, o + r * ldout + Dv, 0.0f);
       }
       return;
@@ -480,7 +484,8 @@ struct ForwardBlock {
       for (int64_t r0 = 0; r0 < rows; r0 += MR) {
         const int real = int(std::min<int64_t>(MR, mq - r0));
         const Group g{qsrc + r0 * ldq, ldq, real, i0 + r0, j0, b, h, m + r0, lsum + r0,
-                      lse_blk + r0, o + r0 * ldout, ldout, ob + r0 * ldo, stream};
+                      lse_blk + r0, stats ? stats + 2 * r0 : nullptr, o + r0 * ldout, ldout,
+                      ob + r0 * ldo, stream};
         switch (tile_rows(real)) {
           case MR: group<MR>(g, prefetch); break;
           case 4: group<4>(g, prefetch); break;
@@ -497,7 +502,7 @@ struct ForwardBlock {
     int64_t i, j0, b, h;  // its first row's index, the key block's first key, batch, head
     float* m;
     __m512* lsum;
-    float *lse, *out;
+    float *lse, *stats, *out;  // stats: null, or (m, log2 l) per row
     int64_t ldout;
     float* orows;  // its rows of the O accumulator
     bool stream;
@@ -535,13 +540,15 @@ struct ForwardBlock {
         // backward's P carries lse's error)
         g.lse[r] = l > 0.0f ? float((double(g.m[r]) + std::log2(double(l))) * 0.6931471805599453)
                             : inf;
+        if (g.stats) g.stats[2 * r] = l > 0.0f ? g.m[r] : inf,
+                     g.stats[2 * r + 1] = l > 0.0f ? std::log2(l) : 0.0f;
       }
     prefetch.step();
   }
 };
 
-inline void forward(const AttentionShape& s, const float* q, const float* k, const float* v,
-                    float* out, float* lse, int threads) {
+inline RowStats forward(const AttentionShape& s, const float* q, const float* k,
+                        const float* v, float* out, float* lse, int threads) {
   const int64_t B = s.batch, Hq = s.heads_q, Hk = s.heads_kv, L = s.len_q, S = s.len_kv;
   const int64_t D = s.dim_qk, Dv = s.dim_v, group = Hq / Hk;
   const int64_t nqb = (L + BQ - 1) / BQ, heads = B * Hk;
@@ -598,6 +605,7 @@ inline void forward(const AttentionShape& s, const float* q, const float* k, con
     }
   }
   if (error) std::rethrow_exception(error);
+  return s.row_stats ? RowStats::log2_units : RowStats::none;
 }
 
 }  // namespace fastdl::cpu::FASTDL_ISA::flash

@@ -79,6 +79,8 @@ inline void backward(const AttentionShape& s, const float* q, const float* k, co
   // Without a user mask P and dS are formed in the score products' stores; a mask (and its
   // gradient) goes between S and P, so then they are a pass of their own.
   const bool fused = s.mask_kind == MaskKind::none;
+  const float* stats =
+      s.stats_kind == RowStats::log2_units ? static_cast<const float*>(s.row_stats) : nullptr;
   float* split_dq = splits > 1 ? scratch(Scratch::split_dq, splits * B * Hq * head_dq) : nullptr;
 
   // Tasks are handed out in order (dynamic); a thread takes its next one as it starts the last
@@ -158,21 +160,28 @@ inline void backward(const AttentionShape& s, const float* q, const float* k, co
                 float* prow = pb.get() + r0 * KB;
                 float* dsrow = dsb.get() + r0 * KB;
                 const int64_t real = std::min<int64_t>(MR, L - (i0 + r0));
-                float l2[MR], dd[MR];  // per row: lse log2 e, delta (set when kmax > 0)
+                // per row (set when kmax > 0): P = 2^((S - l2) - l2lo), delta
+                float l2[MR], l2lo[MR], dd[MR];
                 if (kmax > 0) {
                   const float *qr[MR], *dr[MR];
                   for (int r = 0; r < MR; ++r) {
                     const int64_t i = std::min(r0 + r, mq - 1);  // padding rows repeat the last
                     qr[r] = qh + (i0 + i) * ldqi, dr[r] = doh + (i0 + i) * lddo;
-                    l2[r] = float(double(lseh[i0 + i]) * 1.4426950408889634), dd[r] = dh[i0 + i];
+                    if (stats) {  // the forward's m and log2 l: exact where S and m are large
+                      l2[r] = stats[2 * (bh * L + i0 + i)];
+                      l2lo[r] = stats[2 * (bh * L + i0 + i) + 1];
+                    } else {
+                      l2[r] = float(double(lseh[i0 + i]) * 1.4426950408889634), l2lo[r] = 0.0f;
+                    }
+                    dd[r] = dh[i0 + i];
                   }
                   for (int64_t c0 = 0; c0 < kmax; c0 += KS) {
                     int64_t vs[MR], all[MR];
                     for (int r = 0; r < MR; ++r) vs[r] = valid[r] - c0, all[r] = KS;
                     const float *ks = kph + c0 / KS * D * KS, *vsl = vph + c0 / KS * Dv * KS;
                     if (fused) {
-                      score_sliver<Epilogue::probabilities, R>(D, qr, ks, prow + c0, KB, vs,
-                                                               kmax - c0, {.shift = l2});
+                      score_sliver<Epilogue::probabilities, R>(
+                          D, qr, ks, prow + c0, KB, vs, kmax - c0, {.shift = l2, .shift_lo = l2lo});
                       score_sliver<Epilogue::score_grads, R>(Dv, dr, vsl, dsrow + c0, KB, all,
                                                              kmax - c0,
                                                              {.shift = dd, .probs = prow + c0});
@@ -193,8 +202,10 @@ inline void backward(const AttentionShape& s, const float* q, const float* k, co
                   const int64_t done = r < real ? ext : 0;  // padding rows: P = dS = 0
                   if (done > 0 && !fused) {  // a real row: its l2, dd were set above
                     const __m512 shift = _mm512_set1_ps(l2[r]), row_delta = _mm512_set1_ps(dd[r]);
+                    const __m512 shift_lo = _mm512_set1_ps(l2lo[r]);
                     for (int64_t c = 0; c < ext; c += 16) {
-                      const __m512 p = exp2_ps(_mm512_sub_ps(_mm512_load_ps(pr + c), shift));
+                      const __m512 p = exp2_ps(
+                          _mm512_sub_ps(_mm512_sub_ps(_mm512_load_ps(pr + c), shift), shift_lo));
                       _mm512_store_ps(pr + c, p);
                       const __m512 dp = _mm512_load_ps(dsr + c);
                       _mm512_store_ps(dsr + c, _mm512_mul_ps(p, _mm512_sub_ps(dp, row_delta)));

@@ -76,17 +76,19 @@ template <typename T>
   return x < C::lo ? T(0) : y;
 }
 
-// y[j] = exp(x[j] - shift) for j < n, returns the sum.
+// y[j] = exp((x[j] - shift) - shift_lo) for j < n, returns the sum.
 template <typename T>
-T exp_row(T* __restrict x, int64_t n, T shift) {
+T exp_row(T* __restrict x, int64_t n, T shift, T shift_lo = T(0)) {
 #if defined(FASTDL_ISA_avx512)
   if constexpr (std::is_same_v<T, float>) {  // the forward's exp2 (2 ulp): 2^((x - shift) log2 e)
-    const __m512 vs = _mm512_set1_ps(shift), l2e = _mm512_set1_ps(flash::kLog2e);
+    const __m512 vs = _mm512_set1_ps(shift), vlo = _mm512_set1_ps(shift_lo);
+    const __m512 l2e = _mm512_set1_ps(flash::kLog2e);
     __m512 acc = _mm512_setzero_ps();
     for (int64_t j = 0; j < n; j += 16) {
       const __mmask16 lanes = flash::first_lanes(n - j);
+      const __m512 x0 = _mm512_sub_ps(_mm512_maskz_loadu_ps(lanes, x + j), vs);
       const __m512 e = _mm512_maskz_mov_ps(
-          lanes, flash::exp2_ps(_mm512_mul_ps(_mm512_sub_ps(_mm512_maskz_loadu_ps(lanes, x + j), vs), l2e)));
+          lanes, flash::exp2_ps(_mm512_mul_ps(_mm512_sub_ps(x0, vlo), l2e)));
       _mm512_mask_storeu_ps(x + j, lanes, e);
       acc = _mm512_add_ps(acc, e);
     }
@@ -96,7 +98,7 @@ T exp_row(T* __restrict x, int64_t n, T shift) {
   T sum = 0;
 #pragma omp simd reduction(+ : sum)
   for (int64_t j = 0; j < n; ++j) {
-    const T e = exp_fast<T>(x[j] - shift);
+    const T e = exp_fast<T>((x[j] - shift) - shift_lo);
     x[j] = e;
     sum += e;
   }
@@ -261,8 +263,8 @@ bool fused_path(const char* variable) {
 // P^T = exp(S^T - m), and O^T (Dv x mq) = alpha * O^T + V_blk^T P^T. K is read in place, Q's
 // block is transposed once per task, V once per call.
 template <typename T>
-void attention_forward(const AttentionShape& s, const T* q, const T* k, const T* v, T* out,
-                       T* lse, int threads) {
+RowStats attention_forward(const AttentionShape& s, const T* q, const T* k, const T* v, T* out,
+                           T* lse, int threads) {
   constexpr int64_t BQ = Tiles<T>::BQ, BK = Tiles<T>::BK;
   constexpr T inf = std::numeric_limits<T>::infinity();
   const int64_t B = s.batch, Hq = s.heads_q, Hk = s.heads_kv, L = s.len_q, S = s.len_kv;
@@ -273,16 +275,17 @@ void attention_forward(const AttentionShape& s, const T* q, const T* k, const T*
     AttentionShape p = s;
     p.set_packed_layouts();
     std::vector<T> o(size_t(B * Hq * L * Dv));
-    attention_forward<T>(p, packed_copy(q, s.q_rows, B, Hq, L, D).data(),
-                         packed_copy(k, s.k_rows, B, Hk, S, D).data(),
-                         packed_copy(v, s.v_rows, B, Hk, S, Dv).data(), o.data(), lse, threads);
-    return unpack_into(o, out, s.out_rows, B, Hq, L, Dv);
+    const RowStats kind = attention_forward<T>(
+        p, packed_copy(q, s.q_rows, B, Hq, L, D).data(), packed_copy(k, s.k_rows, B, Hk, S, D).data(),
+        packed_copy(v, s.v_rows, B, Hk, S, Dv).data(), o.data(), lse, threads);
+    unpack_into(o, out, s.out_rows, B, Hq, L, Dv);
+    return kind;
   }
-  if (B * Hq * L == 0) return;
+  if (B * Hq * L == 0) return RowStats::none;
   if (S == 0 || Dv == 0) {  // no keys: every row is fully masked
     std::fill(out, out + B * Hq * L * Dv, T(0));
     std::fill(lse, lse + B * Hq * L, S == 0 ? inf : T(0));
-    return;
+    return RowStats::none;
   }
 #if defined(FASTDL_ISA_avx512)
   if constexpr (std::is_same_v<T, float>)
@@ -348,10 +351,12 @@ void attention_forward(const AttentionShape& s, const T* q, const T* k, const T*
           gemm1<T>(Dv, mq, nk, T(1), vtb + j0, S, st.data(), BQ, T(1), ot.data(), BQ);
         }
         T* lse_blk = lse + bh * L + i0;
+        T* stats = s.row_stats ? static_cast<T*>(s.row_stats) + 2 * (bh * L + i0) : nullptr;
         for (int64_t c = 0; c < mq; ++c) {
           const bool any = l[c] > T(0);
           lse_blk[c] = any ? m[c] + std::log(l[c]) : inf;
           alpha[c] = any ? T(1) / l[c] : T(0);
+          if (stats) stats[2 * c] = any ? m[c] : inf, stats[2 * c + 1] = any ? std::log(l[c]) : T(0);
         }
         T* o = out + (bh * L + i0) * Dv;
         for (int64_t c = 0; c < mq; ++c)
@@ -362,6 +367,7 @@ void attention_forward(const AttentionShape& s, const T* q, const T* k, const T*
     }
   }
   err.rethrow();
+  return s.row_stats ? RowStats::natural : RowStats::none;
 }
 
 // FlashAttention-2's backward: one task per (batch, kv head) walks the key blocks; for each it
@@ -410,6 +416,8 @@ void attention_backward(const AttentionShape& s, const T* q, const T* k, const T
                              threads);
 #endif
   const T scale = T(s.scale);
+  const T* stats =
+      s.stats_kind == RowStats::natural ? static_cast<const T*>(s.row_stats) : nullptr;
 
   std::vector<T> kt(size_t(B * Hk * S * D)), vt(size_t(B * Hk * S * Dv)),
       qt(size_t(B * Hq * L * D)), dot(size_t(B * Hq * L * Dv)), delta(size_t(B * Hq * L));
@@ -461,7 +469,12 @@ void attention_backward(const AttentionShape& s, const T* q, const T* k, const T
               gemm1<T>(mq, nk, D, scale, q + (bh * L + i0) * D, D, ktb + j0, S, T(0), p.data(),
                        BK);
               apply_mask<T>(s, b, h, i0, mq, j0, nk, p.data(), BK);
-              for (int64_t r = 0; r < mq; ++r) exp_row(p.data() + r * BK, nk, lse_blk[r]);
+              if (stats)  // (S - m) - log l: exact where S and m are large and close
+                for (int64_t r = 0; r < mq; ++r)
+                  exp_row(p.data() + r * BK, nk, stats[2 * (bh * L + i0 + r)],
+                          stats[2 * (bh * L + i0 + r) + 1]);
+              else
+                for (int64_t r = 0; r < mq; ++r) exp_row(p.data() + r * BK, nk, lse_blk[r]);
               gemm1<T>(Dv, nk, mq, T(1), dotb + i0, L, p.data(), BK, T(1), dvt.data(), BK);
               gemm1<T>(mq, nk, Dv, T(1), grad_out + (bh * L + i0) * Dv, Dv, vtb + j0, S, T(0),
                        dp.data(), BK);
@@ -501,8 +514,8 @@ void attention_backward(const AttentionShape& s, const T* q, const T* k, const T
 }
 
 #define FASTDL_INSTANTIATE_ATTENTION_KERNELS(T)                                                 \
-  template void attention_forward<T>(const AttentionShape&, const T*, const T*, const T*, T*,  \
-                                     T*, int);                                                 \
+  template RowStats attention_forward<T>(const AttentionShape&, const T*, const T*, const T*,  \
+                                         T*, T*, int);                                         \
   template void attention_backward<T>(const AttentionShape&, const T*, const T*, const T*,     \
                                       const T*, const T*, const T*, T*, T*, T*, T*, int);
 FASTDL_INSTANTIATE_ATTENTION_KERNELS(float)

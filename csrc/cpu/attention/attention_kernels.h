@@ -5,8 +5,8 @@
 #define FASTDL_DECLARE_ATTENTION_KERNELS(ns)                                                   \
   namespace ns {                                                                               \
   template <typename T>                                                                        \
-  void attention_forward(const AttentionShape& s, const T* q, const T* k, const T* v, T* out,  \
-                         T* lse, int threads);                                                 \
+  RowStats attention_forward(const AttentionShape& s, const T* q, const T* k, const T* v,      \
+                             T* out, T* lse, int threads);                                     \
   template <typename T>                                                                        \
   void attention_backward(const AttentionShape& s, const T* q, const T* k, const T* v,         \
                           const T* out, const T* grad_out, const T* lse, T* grad_q, T* grad_k, \

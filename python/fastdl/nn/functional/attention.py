@@ -1,9 +1,10 @@
 """``scaled_dot_product_attention`` with PyTorch's semantics on fastdl's flash-style kernels.
 
 One op (``scaled_dot_product_attention``): the forward runs ``_C.attention_forward`` (tiled, online
-softmax, memory O(L * D)) and leaves the per-row log-sum-exp in ``Saved``; its backward is the
-registered op ``scaled_dot_product_attention_backward`` (``_C.attention_backward``, which
-recomputes the probabilities from the log-sum-exp). That op's own backward (second derivatives)
+softmax, memory O(L * D)) and leaves the per-row log-sum-exp -- and on the CPU each row's
+(maximum, log of the sum) apart -- in ``Saved``; its backward is the registered op
+``scaled_dot_product_attention_backward`` (``_C.attention_backward``, which recomputes the
+probabilities from them). That op's own backward (second derivatives)
 is composed from registered ops: the attention written out (``matmul``, ``softmax`` ...) is
 differentiated twice by the autograd engine, so higher derivatives need no third kernel.
 
@@ -163,9 +164,17 @@ def _forward(q, k, v, *rest, kernels=_C):
                           aligned=True)
     out = result.reshape(q4.shape[:-1] + (v4.shape[-1],))
     lse = xp.empty(q4.shape[:-1], dtype=q.dtype)
+    # the CPU kernels also leave each row's (max, log sum) apart: exact probabilities in the
+    # backward where lse alone would lose the sum next to a large max (csrc/cpu/attention/attention.h)
+    stats, kind = None, 0
     if spec.hk:  # no key/value heads (and so no query heads): nothing to compute
-        kernels.attention_forward(q4, k4, v4, out, lse, m4, spec.causal, spec.scale)
-    saved.values = (q4, k4, v4, m4, out, lse)
+        if kernels is _C:
+            stats = np.empty(q4.shape[:-1] + (2,), dtype=q.dtype)
+            kind = kernels.attention_forward(q4, k4, v4, out, lse, m4, spec.causal, spec.scale,
+                                             stats)
+        else:
+            kernels.attention_forward(q4, k4, v4, out, lse, m4, spec.causal, spec.scale)
+    saved.values = (q4, k4, v4, m4, out, lse, stats, kind)
     return result
 
 
@@ -181,7 +190,7 @@ def _sum_to_shape(a, shape):
 
 def _backward_forward(g, q, k, v, *rest, kernels=_C):
     *mask, spec, saved = rest
-    q4, k4, v4, m4, out, lse = saved.values
+    q4, k4, v4, m4, out, lse, stats, kind = saved.values
     xp = np if kernels is _C else backend.array_module(g)
     if any(st == 0 and n > 1 for st, n in zip(g.strides, g.shape)):
         g = xp.ascontiguousarray(g)  # a broadcast gradient (of a mean, an expand): its copy
@@ -192,7 +201,10 @@ def _backward_forward(g, q, k, v, *rest, kernels=_C):
     gm = None
     if mask:
         gm = xp.empty(out.shape[:-1] + (k4.shape[-2],), dtype=q4.dtype)
-    if spec.hk:
+    if spec.hk and kind:
+        kernels.attention_backward(q4, k4, v4, out, lse, g4, gq4, gk4, gv4, m4, spec.causal,
+                                   spec.scale, gm, stats, kind)
+    elif spec.hk:
         kernels.attention_backward(q4, k4, v4, out, lse, g4, gq4, gk4, gv4, m4, spec.causal,
                                    spec.scale, gm)
     gq, gk, gv = (g if g is not None else _sum_to_shape(g4.reshape(full), shape)
