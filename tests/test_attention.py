@@ -216,8 +216,8 @@ def test_functional_errors():
         sdpa(t(2, 3, 4), t(2, 3, 4), t(2, 3, 4), attn_mask=t(3, 3), is_causal=True)
     with pytest.raises(RuntimeError, match="attn_mask"):
         sdpa(t(2, 3, 4), t(2, 3, 4), t(2, 3, 4), attn_mask=t(4, 3))
-    with pytest.raises(TypeError, match="attn_mask"):
-        sdpa(t(2, 3, 4), t(2, 3, 4), t(2, 3, 4), attn_mask=t(3, 3, dtype=np.float64))
+    with pytest.raises(TypeError, match="attn_mask"):  # a float mask of another dtype is cast
+        sdpa(t(2, 3, 4), t(2, 3, 4), t(2, 3, 4), attn_mask=t(3, 3, dtype=np.int64))
     with pytest.raises(ValueError, match="dropout_p"):
         sdpa(t(2, 3, 4), t(2, 3, 4), t(2, 3, 4), dropout_p=1.5)
 

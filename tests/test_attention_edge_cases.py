@@ -194,3 +194,19 @@ def test_large_scores_probabilities_stay_exact():
         grads.append(fv.grad.numpy())
     # dV = P^T dO: its error is P's error times |dO| ~ 1
     np.testing.assert_allclose(grads[0], grads[1], rtol=0, atol=2e-5)
+
+
+def test_float_mask_of_another_dtype_is_cast_to_the_query_dtype():
+    rng = np.random.default_rng(8)
+    q, k, v = _qkv(rng, lead=(2,))
+    mask = rng.standard_normal((3, 5)).astype(np.float32)
+    (fq, fk, fv), (tq, tk, tv) = _pair(q, k, v)
+    fm, tm = fastdl.tensor(mask).requires_grad_(), torch.tensor(mask, requires_grad=True)
+    fo = F.scaled_dot_product_attention(fq, fk, fv, attn_mask=fm)
+    to = TF.scaled_dot_product_attention(tq, tk, tv, attn_mask=tm)
+    assert fo.dtype == fastdl.float64
+    np.testing.assert_allclose(fo.detach().numpy(), to.detach().numpy(), rtol=1e-7)
+    fo.sum().backward()
+    to.sum().backward()
+    assert fm.grad.numpy().dtype == np.float32
+    np.testing.assert_allclose(fm.grad.numpy(), tm.grad.numpy(), rtol=1e-5, atol=1e-6)

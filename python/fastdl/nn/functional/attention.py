@@ -348,6 +348,16 @@ def _check(query, key, value, attn_mask, dropout_p, is_causal):
         raise ValueError(f"{fn}(): dropout_p must be in [0, 1], got {dropout_p}")
 
 
+def _mask_in_query_dtype(query, attn_mask):
+    """A floating mask of another dtype than a floating query, cast to it (as torch adds it to
+    the scores): differentiable, its gradient comes back in the mask's own dtype."""
+    if (isinstance(attn_mask, Tensor) and isinstance(query, Tensor)
+            and attn_mask._data.dtype.kind == "f" and query._data.dtype.kind == "f"
+            and attn_mask._data.dtype != query._data.dtype):
+        return attn_mask.to(query._data.dtype)
+    return attn_mask
+
+
 def _make_spec(query, key, value, attn_mask, is_causal, scale, enable_gqa):
     qs, ks, vs = query._data.shape, key._data.shape, value._data.shape
     spec = _layout(qs, ks, vs, enable_gqa)
@@ -369,6 +379,7 @@ def scaled_dot_product_attention(query, key, value, attn_mask=None, dropout_p: f
                                  is_causal: bool = False, scale=None, enable_gqa: bool = False):
     """softmax(query @ key^T * scale + mask) @ value, as ``torch.nn.functional``'s (see the
     module docstring for shapes, masks, causal alignment and dropout)."""
+    attn_mask = _mask_in_query_dtype(query, attn_mask)
     _check(query, key, value, attn_mask, dropout_p, is_causal)
     spec = _make_spec(query, key, value, attn_mask, is_causal, scale, enable_gqa)
     if dropout_p > 0.0:
