@@ -1,6 +1,7 @@
 """A BERT-style encoder (token + position + segment embeddings, LayerNorm, post-norm Transformer
 encoder layers with erf-GELU) with a pooled classification head; ``bert_from_pretrained`` reads
-transformers' ``BertModel`` / ``BertForSequenceClassification`` save_pretrained output."""
+transformers' ``BertModel`` / ``BertForSequenceClassification`` / ``BertForTokenClassification``
+save_pretrained output."""
 from __future__ import annotations
 
 from dataclasses import dataclass
@@ -23,6 +24,7 @@ class BERTConfig:
     layer_norm_eps: float = 1e-12
     dropout: float = 0.1
     num_labels: int = 0  # > 0: a classification head on the pooled [CLS] state
+    token_classification: bool = False  # the head on every token (no pooler), not on [CLS]
 
 
 class BERT(nn.Module):
@@ -43,7 +45,7 @@ class BERT(nn.Module):
                                        dropout=cfg.dropout, activation="gelu",
                                        layer_norm_eps=cfg.layer_norm_eps, batch_first=True)
             for _ in range(cfg.num_hidden_layers)])
-        self.pooler = nn.Linear(E, E)
+        self.pooler = None if cfg.token_classification else nn.Linear(E, E)
         self.classifier = nn.Linear(E, cfg.num_labels) if cfg.num_labels else None
 
     def forward(self, input_ids, attention_mask=None, token_type_ids=None):
@@ -66,9 +68,13 @@ class BERT(nn.Module):
         return x
 
     def classify(self, input_ids, attention_mask=None, token_type_ids=None):
+        """Logits (B, num_labels) from the pooled [CLS] state, or (B, L, num_labels) per token
+        for a token-classification model (config.token_classification)."""
         if self.classifier is None:
             raise RuntimeError("BERT: built without a classification head (num_labels=0)")
         h = self(input_ids, attention_mask, token_type_ids)
+        if self.config.token_classification:
+            return self.classifier(self.dropout(h))
         pooled = self.pooler(h[:, 0]).tanh()
         return self.classifier(self.dropout(pooled))
 
@@ -81,14 +87,18 @@ def bert_from_pretrained(directory) -> BERT:
     if config.get("hidden_act", "gelu") != "gelu":
         raise ValueError(f"bert_from_pretrained: hidden_act {config.get('hidden_act')!r} is "
                          "not supported (erf GELU only)")
-    labels = len(config.get("id2label", {})) if "classifier.weight" in t else 0
+    labels = t["classifier.weight"].shape[0] if "classifier.weight" in t else 0
+    # BertForTokenClassification: a classifier and no pooler -- the head reads every token
+    per_token = labels > 0 and not any(k.endswith("pooler.dense.weight") for k in t)
+    hidden_dropout = config.get("hidden_dropout_prob", 0.1)
     cfg = BERTConfig(vocab_size=config["vocab_size"], hidden_size=config["hidden_size"],
                      num_hidden_layers=config["num_hidden_layers"],
                      num_attention_heads=config["num_attention_heads"],
                      intermediate_size=config["intermediate_size"],
                      max_position_embeddings=config["max_position_embeddings"],
                      type_vocab_size=config["type_vocab_size"],
-                     layer_norm_eps=config.get("layer_norm_eps", 1e-12), num_labels=labels)
+                     layer_norm_eps=config.get("layer_norm_eps", 1e-12), num_labels=labels,
+                     dropout=hidden_dropout, token_classification=per_token)
     p = "bert." if any(k.startswith("bert.") for k in t) else ""
     g = lambda name: np.ascontiguousarray(t[p + name])  # noqa: E731
     e = "embeddings."

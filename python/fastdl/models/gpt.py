@@ -18,6 +18,12 @@ from fastdl.nn import functional as F
 
 @dataclass
 class GPTConfig:
+    """GPT-2's hyperparameters. ``n_inner``: the MLP's width (None: 4 n_embd); ``dropout`` on the
+    residual branches, ``attn_dropout`` / ``embd_dropout`` on the attention probabilities and the
+    embeddings (None: ``dropout``); ``tie_word_embeddings``: the output layer is the token
+    embedding (else a bias-free ``lm_head``); the attention scores are scaled by
+    1 / sqrt(head size) when ``scale_attn_weights`` and by 1 / (layer index + 1) when
+    ``scale_attn_by_inverse_layer_idx``, as in transformers' GPT2Config."""
     vocab_size: int = 50257
     block_size: int = 1024
     n_layer: int = 12
@@ -26,19 +32,28 @@ class GPTConfig:
     dropout: float = 0.0
     bias: bool = True
     layer_norm_eps: float = 1e-5
+    n_inner: int | None = None
+    attn_dropout: float | None = None
+    embd_dropout: float | None = None
+    tie_word_embeddings: bool = True
+    scale_attn_weights: bool = True
+    scale_attn_by_inverse_layer_idx: bool = False
 
 
 class CausalSelfAttention(nn.Module):
-    def __init__(self, cfg: GPTConfig):
+    def __init__(self, cfg: GPTConfig, layer_idx: int = 0):
         super().__init__()
         if cfg.n_embd % cfg.n_head:
             raise ValueError(f"n_embd {cfg.n_embd} must be a multiple of n_head {cfg.n_head}")
         self.c_attn = nn.Linear(cfg.n_embd, 3 * cfg.n_embd, bias=cfg.bias)
         self.c_proj = nn.Linear(cfg.n_embd, cfg.n_embd, bias=cfg.bias)
         self.resid_dropout = nn.Dropout(cfg.dropout)
-        self.n_head, self.n_embd, self.dropout = cfg.n_head, cfg.n_embd, cfg.dropout
+        self.n_head, self.n_embd = cfg.n_head, cfg.n_embd
+        self.dropout = cfg.dropout if cfg.attn_dropout is None else cfg.attn_dropout
+        scale = (cfg.n_embd // cfg.n_head) ** -0.5 if cfg.scale_attn_weights else 1.0
+        self.scale = scale / (layer_idx + 1) if cfg.scale_attn_by_inverse_layer_idx else scale
 
-    def forward(self, x, cache=None):
+    def forward(self, x, cache=None, pad_keep=None):
         B, L, E = x.shape
         H = self.n_head
         # q, k, v as three products with row blocks of c_attn's weight rather than one product
@@ -53,39 +68,49 @@ class CausalSelfAttention(nn.Module):
             if len(cache) > L:  # earlier positions are cached
                 causal = False
                 mask = cache.chunk_mask(L) if L > 1 else None
+        if pad_keep is not None:  # (B, 1, 1, S) keys that are not padding, and the causal rule
+            rule = np.tril(np.ones((L, k.shape[-2]), dtype=bool), k.shape[-2] - L)
+            mask, causal = fastdl.tensor(pad_keep & rule), False
         y = F.scaled_dot_product_attention(q, k, v, attn_mask=mask, is_causal=causal,
+                                           scale=self.scale,
                                            dropout_p=self.dropout if self.training else 0.0)
         return self.resid_dropout(self.c_proj(y.transpose(1, 2).reshape(B, L, E)))
 
 
 class Block(nn.Module):
-    def __init__(self, cfg: GPTConfig):
+    def __init__(self, cfg: GPTConfig, layer_idx: int = 0):
         super().__init__()
+        inner = cfg.n_inner or 4 * cfg.n_embd
         self.ln_1 = nn.LayerNorm(cfg.n_embd, eps=cfg.layer_norm_eps, bias=cfg.bias)
-        self.attn = CausalSelfAttention(cfg)
+        self.attn = CausalSelfAttention(cfg, layer_idx)
         self.ln_2 = nn.LayerNorm(cfg.n_embd, eps=cfg.layer_norm_eps, bias=cfg.bias)
-        self.c_fc = nn.Linear(cfg.n_embd, 4 * cfg.n_embd, bias=cfg.bias)
-        self.c_proj = nn.Linear(4 * cfg.n_embd, cfg.n_embd, bias=cfg.bias)
+        self.c_fc = nn.Linear(cfg.n_embd, inner, bias=cfg.bias)
+        self.c_proj = nn.Linear(inner, cfg.n_embd, bias=cfg.bias)
         self.dropout = nn.Dropout(cfg.dropout)
 
-    def forward(self, x, cache=None):
-        x = x + self.attn(self.ln_1(x), cache)
+    def forward(self, x, cache=None, pad_keep=None):
+        x = x + self.attn(self.ln_1(x), cache, pad_keep)
         h = F.gelu(self.c_fc(self.ln_2(x)), approximate="tanh")
         return x + self.dropout(self.c_proj(h))
 
 
 class GPT(nn.Module):
     """Token ids (B, L) -> logits (B, L, vocab). ``forward(idx, caches, start)`` continues from
-    position ``start`` with one ``nn.KVCache`` per layer."""
+    position ``start`` (the caches' length) with one ``nn.KVCache`` per layer.
+    ``attention_mask`` (B, start + L), 1 for tokens and 0 for padding, keeps padding out of
+    every key set; ``position_ids`` (B, L) replace positions start..start+L-1 (transformers'
+    left-padded batches count positions from each row's first token)."""
 
     def __init__(self, cfg: GPTConfig):
         super().__init__()
         self.config = cfg
         self.wte = nn.Embedding(cfg.vocab_size, cfg.n_embd)
         self.wpe = nn.Embedding(cfg.block_size, cfg.n_embd)
-        self.drop = nn.Dropout(cfg.dropout)
-        self.h = nn.ModuleList([Block(cfg) for _ in range(cfg.n_layer)])
+        self.drop = nn.Dropout(cfg.dropout if cfg.embd_dropout is None else cfg.embd_dropout)
+        self.h = nn.ModuleList([Block(cfg, i) for i in range(cfg.n_layer)])
         self.ln_f = nn.LayerNorm(cfg.n_embd, eps=cfg.layer_norm_eps, bias=cfg.bias)
+        if not cfg.tie_word_embeddings:
+            self.lm_head = nn.Linear(cfg.n_embd, cfg.vocab_size, bias=False)
         for name, p in self.named_parameters():  # GPT-2's initialization
             if name.endswith("weight") and p.ndim == 2:
                 std = 0.02 / np.sqrt(2 * cfg.n_layer) if name.endswith("c_proj.weight") else 0.02
@@ -93,39 +118,102 @@ class GPT(nn.Module):
             elif name.endswith("bias") and "ln" not in name:
                 nn.init.zeros_(p)
 
-    def forward(self, idx, caches=None, start=0):
+    def forward(self, idx, caches=None, start=0, attention_mask=None, position_ids=None):
         B, L = idx.shape
+        if caches is not None and len(caches[0]) != start:
+            raise ValueError(f"GPT: start is {start} but the caches hold {len(caches[0])} "
+                             "positions (pass start=len(cache))")
         if start + L > self.config.block_size:
             raise ValueError(f"GPT: positions up to {start + L} exceed block_size "
                              f"{self.config.block_size}")
-        pos = fastdl.tensor(np.arange(start, start + L))
+        if position_ids is None:
+            pos = fastdl.tensor(np.arange(start, start + L))
+        else:
+            pos = np.asarray(getattr(position_ids, "numpy", lambda: position_ids)())
+            if pos.shape not in ((L,), (B, L)) or pos.min(initial=0) < 0 \
+                    or pos.max(initial=0) >= self.config.block_size:
+                raise ValueError(f"GPT: position_ids must be (B, L) = {(B, L)} in "
+                                 f"[0, {self.config.block_size}), got shape {pos.shape}")
+            pos = fastdl.tensor(pos)
+        pad_keep = None
+        if attention_mask is not None:
+            m = np.asarray(getattr(attention_mask, "numpy", lambda: attention_mask)())
+            if m.shape != (B, start + L):
+                raise ValueError(f"GPT: attention_mask must be (B, start + L) = "
+                                 f"{(B, start + L)}, got {m.shape}")
+            pad_keep = (m != 0)[:, None, None, :]
         x = self.drop(self.wte(idx) + self.wpe(pos))
         for i, block in enumerate(self.h):
-            x = block(x, None if caches is None else caches[i])
-        return F.linear(self.ln_f(x), self.wte.weight)  # tied output embedding
+            x = block(x, None if caches is None else caches[i], pad_keep)
+        x = self.ln_f(x)
+        if self.config.tie_word_embeddings:
+            return F.linear(x, self.wte.weight)  # tied output embedding
+        return self.lm_head(x)
 
     def generate(self, idx, max_new_tokens, temperature=1.0, top_k=None, top_p=None,
-                 use_cache=True, rng=None):
-        """Append ``max_new_tokens`` tokens to ``idx`` (B, L): greedy at temperature 0, else
-        sampled from softmax(logits / temperature) restricted to the top_k tokens and/or the
-        smallest set whose probability reaches top_p. With ``use_cache`` each step runs only the
-        new token through the model (keys and values of the earlier ones are cached)."""
+                 use_cache=True, rng=None, attention_mask=None, eos_token_id=None,
+                 pad_token_id=None):
+        """Append up to ``max_new_tokens`` tokens to ``idx`` (B, L): greedy at temperature 0,
+        else sampled from softmax(logits / temperature) restricted to the top_k tokens and/or
+        the smallest set whose probability reaches top_p. With ``use_cache`` each step runs only
+        the new token through the model (keys and values of the earlier ones are cached).
+        ``attention_mask`` (B, L) marks a padded batch's tokens (1) and padding (0), with
+        positions counted from each row's first token, as transformers' ``generate``; a row
+        that produced ``eos_token_id`` continues with ``pad_token_id`` (default: the eos id)
+        and generation stops when every row has."""
+        _check_sampling(max_new_tokens, temperature, top_k, top_p)
         rng = rng if rng is not None else np.random.default_rng()
         out = np.asarray(idx.numpy() if isinstance(idx, fastdl.Tensor) else idx)
+        if out.ndim != 2 or out.shape[1] == 0:
+            raise ValueError(f"GPT.generate: idx must be (B, L) token ids with L >= 1, got shape "
+                             f"{out.shape}")
+        mask = positions = None
+        if attention_mask is not None:
+            mask = np.asarray(getattr(attention_mask, "numpy", lambda: attention_mask)())
+            if mask.shape != out.shape:
+                raise ValueError(f"GPT.generate: attention_mask must have idx's shape "
+                                 f"{out.shape}, got {mask.shape}")
+            mask = (mask != 0).astype(np.int64)
+            positions = np.where(mask == 0, 1, np.cumsum(mask, 1) - 1)
+        pad = eos_token_id if pad_token_id is None else pad_token_id
+        finished = np.zeros(out.shape[0], dtype=bool)
         caches = [nn.KVCache() for _ in self.h] if use_cache else None
         with fastdl.no_grad():
-            logits = self(fastdl.tensor(out), caches)
+            logits = self(fastdl.tensor(out), caches, attention_mask=mask,
+                          position_ids=positions)
             for step in range(max_new_tokens):
                 nxt = _pick(logits.numpy()[:, -1].astype(np.float64), temperature, top_k, top_p,
                             rng)
+                if eos_token_id is not None:
+                    nxt = np.where(finished, pad, nxt)
+                    finished |= nxt == eos_token_id
                 out = np.concatenate([out, nxt[:, None]], axis=1)
-                if step + 1 == max_new_tokens:
+                if mask is not None:
+                    mask = np.concatenate([mask, np.ones_like(mask[:, :1])], axis=1)
+                    positions = np.concatenate([positions, positions[:, -1:] + 1], axis=1)
+                if step + 1 == max_new_tokens or finished.all():
                     break
                 if use_cache:
-                    logits = self(fastdl.tensor(nxt[:, None]), caches, start=out.shape[1] - 1)
+                    logits = self(fastdl.tensor(nxt[:, None]), caches, start=out.shape[1] - 1,
+                                  attention_mask=mask,
+                                  position_ids=None if positions is None else positions[:, -1:])
                 else:
-                    logits = self(fastdl.tensor(out))
+                    logits = self(fastdl.tensor(out), attention_mask=mask,
+                                  position_ids=positions)
         return fastdl.tensor(out)
+
+
+def _check_sampling(max_new_tokens, temperature, top_k, top_p):
+    if int(max_new_tokens) != max_new_tokens or max_new_tokens < 0:
+        raise ValueError(f"generate: max_new_tokens must be an integer >= 0, got "
+                         f"{max_new_tokens!r}")
+    if not (np.isfinite(temperature) and temperature >= 0):
+        raise ValueError(f"generate: temperature must be finite and >= 0 (0: greedy), got "
+                         f"{temperature!r}")
+    if top_k is not None and (int(top_k) != top_k or top_k < 1):
+        raise ValueError(f"generate: top_k must be an integer >= 1 or None, got {top_k!r}")
+    if top_p is not None and not 0 < top_p <= 1:
+        raise ValueError(f"generate: top_p must be in (0, 1] or None, got {top_p!r}")
 
 
 def _pick(logits, temperature, top_k, top_p, rng):
