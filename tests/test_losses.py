@@ -274,7 +274,8 @@ def test_multi_margin_loss_gradcheck():
 
 def test_loss_bad_input_names_the_problem():
     x = fastdl.randn(4, 3)
-    with pytest.raises(ValueError, match=r"target shape \(4, 2\) must match input shape \(4, 3\)"):
+    with pytest.raises(ValueError,
+                       match=r"target shape \(4, 2\) does not broadcast with input shape \(4, 3\)"):
         F.mse_loss(x, fastdl.randn(4, 2))
     with pytest.raises(ValueError, match="reduction must be one of"):
         F.l1_loss(x, x, reduction="avg")
@@ -289,7 +290,36 @@ def test_loss_bad_input_names_the_problem():
     with pytest.raises(TypeError, match="floating point"):
         F.mse_loss(fastdl.tensor([1, 2]), fastdl.tensor([1, 2]))
     with pytest.raises(TypeError, match="same dtype"):
-        F.mse_loss(x, x.double())
+        F.binary_cross_entropy(x.sigmoid(), x.sigmoid().double())
+
+
+def test_regression_losses_broadcast_and_promote_as_torch():
+    """torch broadcasts a target of another shape (warning: usually a (N, 1) vs (N,) mistake)
+    and promotes another float dtype or an integer target."""
+    torch = pytest.importorskip("torch")
+    TF = torch.nn.functional
+    rng = np.random.default_rng(3)
+    x, t = rng.standard_normal((5, 1)), rng.standard_normal(5)
+    for name in ("mse_loss", "l1_loss", "smooth_l1_loss", "huber_loss"):
+        fx = fastdl.tensor(x.astype(np.float32)).requires_grad_()
+        tx = torch.tensor(x.astype(np.float32), requires_grad=True)
+        with pytest.warns(UserWarning, match="target size"):
+            ours = getattr(F, name)(fx, fastdl.tensor(t))
+        with pytest.warns(UserWarning):
+            theirs = getattr(TF, name)(tx, torch.tensor(t))
+        assert ours.dtype == fastdl.float64
+        np.testing.assert_allclose(ours.item(), theirs.item(), rtol=1e-6)
+        ours.backward()  # (torch's own backward fails here: "Found dtype Double")
+        x64 = torch.tensor(x.astype(np.float32).astype(np.float64), requires_grad=True)
+        with pytest.warns(UserWarning):
+            getattr(TF, name)(x64, torch.tensor(t)).backward()
+        assert fx.grad.dtype == fastdl.float32
+        np.testing.assert_allclose(fx.grad.numpy(), x64.grad.numpy(), rtol=1e-5)
+    ints = np.array([1, 2, 3, 4, 5])
+    np.testing.assert_allclose(
+        F.mse_loss(fastdl.tensor(x[:, 0].astype(np.float32)), fastdl.tensor(ints)).item(),
+        TF.mse_loss(torch.tensor(x[:, 0].astype(np.float32)), torch.tensor(ints)).item(),
+        rtol=1e-6)
 
 
 def test_loss_modules_match_functional_and_legacy_args():

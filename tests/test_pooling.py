@@ -465,3 +465,19 @@ def test_max_unpool_modules_match_torch(d):
     pooled = np.random.default_rng(16).standard_normal(tuple(t_idx.shape))
     run_both(lambda p: f_mod(p, fastdl.Tensor(t_idx.numpy()), output_size=(7,) * d),
              lambda p: t_mod(p, t_idx, output_size=(7,) * d), pooled)
+
+
+@pytest.mark.parametrize("length", [1, 3, 7])
+def test_max_pool_window_of_only_padding_takes_no_gradient(length):
+    """A dilated window can cover only padding: -inf out (an index outside the plane, torch's
+    too) and no gradient, as torch."""
+    torch = pytest.importorskip("torch")
+    x = np.random.default_rng(length).standard_normal((1, 2, length))
+    kw = dict(kernel_size=2, stride=3, padding=1, dilation=2)
+    tx = torch.tensor(x, requires_grad=True)
+    fx = fastdl.tensor(x).requires_grad_()
+    to, fo = torch.nn.functional.max_pool1d(tx, **kw), F.max_pool1d(fx, **kw)
+    np.testing.assert_array_equal(fo.detach().numpy(), to.detach().numpy())
+    (to * to.isfinite()).nan_to_num(0.0).sum().backward()
+    fo.backward(fastdl.tensor(np.isfinite(fo.detach().numpy()).astype(np.float64)))
+    np.testing.assert_array_equal(fx.grad.numpy(), tx.grad.numpy())

@@ -6,13 +6,15 @@ with respect to input and target are formulas over registered ops (so double bac
 """
 from __future__ import annotations
 
+import warnings
+
 import numpy as np
 
 from fastdl.autograd.op import defop
 from fastdl.functional import arithmetic as A
 from fastdl.functional._core import grad_for
 from fastdl.nn.functional._checks import (check_float, check_reduction, check_same_dtype,
-                                          check_same_shape)
+                                          check_same_shape, check_tensor)
 from fastdl.nn.functional._reduction import legacy_reduction, reduce_array
 
 
@@ -182,23 +184,51 @@ def _check_pair(name, input, target):
     check_same_dtype(name, input=input, target=target)
 
 
+def _regression_pair(name, input, target):
+    """input and target as torch's regression losses take them: a target of integers or
+    another float dtype promoted (float32 with float64 gives float64, differentiably), and
+    shapes that differ but broadcast expanded to a common one with torch's warning (a (N, 1)
+    prediction against a (N,) target is usually a mistake)."""
+    check_float(input, name)
+    check_tensor(target, name, "target")
+    if target._data.dtype.kind in "biu":
+        target = target.to(input._data.dtype)
+    check_float(target, name, "target")
+    if input._data.dtype != target._data.dtype:
+        common = np.promote_types(input._data.dtype, target._data.dtype)
+        input, target = (t if t._data.dtype == common else t.to(common) for t in (input, target))
+    if input._data.shape != target._data.shape:
+        try:
+            shape = np.broadcast_shapes(input._data.shape, target._data.shape)
+        except ValueError:
+            raise ValueError(f"{name}(): target shape {tuple(target._data.shape)} does not "
+                             f"broadcast with input shape {tuple(input._data.shape)}") from None
+        warnings.warn(f"{name}(): using a target size ({tuple(target._data.shape)}) that is "
+                      f"different to the input size ({tuple(input._data.shape)}); this will "
+                      "likely lead to incorrect results due to broadcasting. Please ensure they "
+                      "have the same size.", UserWarning, stacklevel=3)
+        input, target = (t if t._data.shape == shape else t.expand(*shape)
+                         for t in (input, target))
+    return input, target
+
+
 def mse_loss(input, target, size_average=None, reduce=None, reduction: str = "mean"):
     """(input - target)^2."""
     reduction = legacy_reduction(size_average, reduce, reduction)
-    _check_pair("mse_loss", input, target)
+    input, target = _regression_pair("mse_loss", input, target)
     return _mse(input, target, reduction)
 
 
 def l1_loss(input, target, size_average=None, reduce=None, reduction: str = "mean"):
     """|input - target|; the gradient at 0 is 0."""
     reduction = legacy_reduction(size_average, reduce, reduction)
-    _check_pair("l1_loss", input, target)
+    input, target = _regression_pair("l1_loss", input, target)
     return _l1(input, target, reduction)
 
 
 def huber_loss(input, target, reduction: str = "mean", delta: float = 1.0):
     """0.5 d^2 where |d| < delta, else delta * (|d| - 0.5 delta), with d = input - target."""
-    _check_pair("huber_loss", input, target)
+    input, target = _regression_pair("huber_loss", input, target)
     if delta <= 0:
         raise ValueError(f"huber_loss(): delta must be positive, got {delta}")
     return _huber(input, target, reduction, delta)
@@ -208,7 +238,7 @@ def smooth_l1_loss(input, target, size_average=None, reduce=None, reduction: str
                    beta: float = 1.0):
     """0.5 d^2 / beta where |d| < beta, else |d| - 0.5 beta (beta = 0 gives the L1 loss)."""
     reduction = legacy_reduction(size_average, reduce, reduction)
-    _check_pair("smooth_l1_loss", input, target)
+    input, target = _regression_pair("smooth_l1_loss", input, target)
     if beta < 0:
         raise ValueError(f"smooth_l1_loss(): beta must be non-negative, got {beta}")
     if beta == 0:
@@ -266,7 +296,7 @@ def kl_div(input, target, size_average=None, reduce=None, reduction: str = "mean
     batch size (the true KL divergence); 'mean' divides by the number of elements."""
     reduction = legacy_reduction(size_average, reduce, reduction)
     name = "kl_div"
-    _check_pair(name, input, target)
+    input, target = _regression_pair(name, input, target)
     if reduction not in ("none", "mean", "sum", "batchmean"):
         raise ValueError(f"{name}(): reduction must be one of ('none', 'mean', 'sum', "
                          f"'batchmean'), got {reduction!r}")

@@ -91,19 +91,37 @@ def _resample(kernel, a, size, xp, *args):
     return out
 
 
-def _pool_scatter_cpu(g, indices, in_size, kernels=_C, xp=np):
+def _outside_plane(indices, in_size, xp, may_be_outside):
+    """Where an index points outside its plane (None: nowhere): a dilated window that covers
+    only padding gives -inf with such an index (torch's too), and takes no gradient. Looked
+    for only when the window is dilated (``may_be_outside``): two passes over the indices."""
+    plane = int(np.prod(in_size))
+    if not may_be_outside or indices.size == 0 or (int(indices.min()) >= 0
+                                                   and int(indices.max()) < plane):
+        return None
+    return (indices < 0) | (indices >= plane)
+
+
+def _pool_scatter_cpu(g, indices, in_size, dilated=False, kernels=_C, xp=np):
     """grad_input (N, C, *in_size): zeros, plus g added at the indices (per plane)."""
     g = xp.ascontiguousarray(g)
+    outside = _outside_plane(indices, in_size, xp, dilated)
+    if outside is not None:
+        g, indices = xp.where(outside, 0, g), xp.where(outside, 0, indices)
     out = _empty(xp, g, in_size)
     kernels.max_pool_backward(g, indices, out)
     return out
 
 
-def _pool_gather_cpu(src, indices, in_size, kernels=_C, xp=np):
-    """src's planes read at the indices (indices' shape)."""
+def _pool_gather_cpu(src, indices, in_size, dilated=False, kernels=_C, xp=np):
+    """src's planes read at the indices (indices' shape); 0 where an index is outside."""
     src = xp.ascontiguousarray(src)
+    outside = _outside_plane(indices, in_size, xp, dilated)
     out = xp.empty(indices.shape, dtype=src.dtype)
-    kernels.gather_by_index(src, indices, out)
+    kernels.gather_by_index(src, indices if outside is None else xp.where(outside, 0, indices),
+                            out)
+    if outside is not None:
+        out[outside] = 0
     return out
 
 
@@ -153,7 +171,8 @@ def _indices_of(saved):
 
 def _max_pool_backward(ctx, g):
     spec, saved = ctx.args
-    return (pool_scatter_op.apply((g,), _indices_of(saved), spec.in_size),)
+    dilated = any(d > 1 for d in spec.dilation)
+    return (pool_scatter_op.apply((g,), _indices_of(saved), spec.in_size, dilated),)
 
 
 def _scatter_backward(ctx, g):
