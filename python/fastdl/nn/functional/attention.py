@@ -240,10 +240,13 @@ def _attention_backward_backward(ctx, cotangents):
     g, q, k, v, *mask = ctx.inputs
     spec = ctx.args[0]
     with enable_grad():
-        # fresh leaves: the engine itself carries the seconds back to the inputs, so a graph
-        # from an input that requires grad (a gradient that depends on q, k, v) must not be
-        # followed here too (it would be counted twice)
-        xs = [x.detach().requires_grad_() for x in ctx.inputs]
+        # each input as a fresh node (a clone, or a leaf when it needs no grad): grad() w.r.t.
+        # the clone counts only the paths through the composed attention, not those through
+        # another input's own graph (g = 2 o depends on q: the engine carries that part back
+        # itself -- counted here too it was twice), while the seconds stay connected to the
+        # inputs for higher derivatives
+        xs = [x.clone() if x._requires_grad else x.detach().requires_grad_()
+              for x in ctx.inputs]
         out = _composed_attention(xs[1], xs[2], xs[3], xs[4] if mask else None, spec)
         firsts = autograd_grad([out], xs[1:], [xs[0]], create_graph=True, allow_unused=True)
         pairs = [(f, c) for f, c in zip(firsts, cotangents) if f is not None and c is not None]
