@@ -59,8 +59,10 @@ class GraphSAGE(_NodeModel):
 
 
 class GAT(_NodeModel):
-    """Stacked ``GATConv`` layers: hidden layers with ``heads`` heads of hidden/heads channels
-    (concatenated), the last one a single head (as PyG's ``GAT`` model).
+    """Stacked ``GATConv`` layers as torch_geometric's ``GAT`` model (its state dicts load):
+    every layer has ``heads`` heads and attention dropout ``dropout``; a layer's heads are
+    concatenated (each hidden/heads channels wide), except the last one's when
+    ``out_channels`` is given, which averages its heads of out_channels each.
 
     >>> model = fastdl.models.GAT(4, 8, num_layers=2, out_channels=3, heads=2)
     >>> model(fastdl.ones(3, 4), fastdl.tensor([[0, 1, 2], [1, 2, 0]])).shape
@@ -68,15 +70,19 @@ class GAT(_NodeModel):
     """
 
     def __init__(self, in_channels: int, hidden_channels: int, num_layers: int = 2,
-                 out_channels=None, dropout: float = 0.5, heads: int = 4, **conv_kwargs):
-        if hidden_channels % heads:
+                 out_channels=None, dropout: float = 0.5, heads: int = 1, **conv_kwargs):
+        concat_hidden = conv_kwargs.pop("concat", True)
+        if concat_hidden and hidden_channels % heads:
             raise ValueError(f"GAT: hidden_channels ({hidden_channels}) must be divisible by "
                              f"heads ({heads})")
+        to_out = out_channels is not None
 
         def make(i, o, last):
-            if last:
-                return nn.GATConv(i, o, heads=1, concat=False, **conv_kwargs)
-            return nn.GATConv(i, o // heads, heads=heads, **conv_kwargs)
+            concat = concat_hidden and not (last and to_out)
+            if concat and o % heads:
+                raise ValueError(f"GAT: out_channels ({o}) must be divisible by heads ({heads})")
+            return nn.GATConv(i, o // heads if concat else o, heads=heads, concat=concat,
+                              dropout=dropout, **conv_kwargs)
         super().__init__(in_channels, hidden_channels, num_layers, out_channels, dropout, make)
 
 

@@ -13,7 +13,7 @@ from fastdl.nn.functional.loss import (binary_cross_entropy, binary_cross_entrop
                                        huber_loss, kl_div, l1_loss, mse_loss, smooth_l1_loss)
 from fastdl.nn.functional.loss_classification import cross_entropy, multi_margin_loss, nll_loss
 from fastdl.nn.functional.normalization import (batch_norm, group_norm, instance_norm,
-                                                layer_norm)
+                                                layer_norm, normalize)
 from fastdl.nn.functional.padding import pad
 from fastdl.nn.functional.pooling import (adaptive_avg_pool1d, adaptive_avg_pool2d,
                                           adaptive_avg_pool3d, adaptive_max_pool1d,
@@ -34,7 +34,7 @@ __all__ = ["batch_norm", "bilinear", "binary_cross_entropy", "binary_cross_entro
            "conv_transpose3d", "cross_entropy", "dropout", "dropout1d", "dropout2d", "dropout3d",
            "elu", "embedding", "flatten", "gelu", "group_norm", "huber_loss", "instance_norm",
            "kl_div", "l1_loss", "layer_norm", "leaky_relu", "linear", "log_softmax", "mse_loss",
-           "multi_margin_loss", "nll_loss", "one_hot", "pad", "relu", "relu6",
+           "multi_margin_loss", "nll_loss", "normalize", "one_hot", "pad", "relu", "relu6",
            "scaled_dot_product_attention", "sigmoid", "silu",
            "smooth_l1_loss", "softmax", "softplus", "tanh"]
 # pooling and interpolation (nn/functional/pooling.py, upsampling.py)

@@ -180,32 +180,39 @@ class Graph:
 # ---- a small cache of the graphs built from edge_index tensors --------------------------------
 # A training loop passes the same edge_index every step; sorting its 1M edges into CSRs costs
 # tens of ms. Entries are keyed by the tensor's array object (held weakly, so a freed array's id
-# is never confused with a new one) and checked against its version counter (an in-place write
-# through fastdl bumps it). Writing into the array behind fastdl's back (``.numpy()[...] = ``)
-# is not seen: pass a new tensor then.
+# is never confused with a new one) and hold a copy of the edges they were built from: a hit
+# compares the contents (O(E), far below building or using the graph), because the array's
+# identity and version counter do not say the edges are the same -- a loader may refill one
+# numpy buffer each batch and wrap it without a copy (fastdl.from_numpy), or write into
+# ``.data`` directly.
 _CACHE: dict = {}
 _CACHE_SIZE = 8
 
 
 def cached_graph(edge_index, key, build):
     """``build()``'s Graph for this edge_index Tensor and ``key`` (node count, self-loop
-    variant), reused while the tensor's array is alive and unmodified."""
+    variant), reused while the tensor's array is alive and holds the same edges."""
     import weakref
 
-    from fastdl.autograd.graph import version_of
+    from fastdl import backend
     data = getattr(edge_index, "_data", None)
-    if data is None or not hasattr(edge_index, "_vc"):
+    if data is None:
         return build()
+    xp = backend.array_module(data)
     k = (id(data), key)
     hit = _CACHE.get(k)
-    version = version_of(edge_index)
-    if hit is not None and hit[0]() is data and hit[1] == version:
+    if (hit is not None and hit[0]() is data and hit[1].shape == data.shape
+            and bool(xp.array_equal(hit[1], data))):
         return hit[2]
     graph = build()
     try:
         ref = weakref.ref(data)
     except TypeError:
         return graph
+    if len(_CACHE) >= _CACHE_SIZE:
+        _CACHE.pop(next(iter(_CACHE)))
+    _CACHE[k] = (ref, data.copy(), graph)
+    return graph
     if len(_CACHE) >= _CACHE_SIZE:
         _CACHE.pop(next(iter(_CACHE)))
     _CACHE[k] = (ref, version, graph)

@@ -466,3 +466,20 @@ group_norm_op = defop("group_norm", forward=_norm_forward, backward=_norm_backwa
                       saves=(0, 1))
 instance_norm_op = defop("instance_norm", forward=_norm_forward, backward=_norm_backward,
                          saves=(0, 1))
+
+
+def normalize(input, p: float = 2.0, dim: int = 1, eps: float = 1e-12):
+    """input / max(||input||_p along dim, eps), as torch's: composed from registered ops. For
+    p = 2 the norm is sqrt(max(sum x^2, eps^2)) -- the same values, and a zero row takes no
+    gradient through its norm (the square root's derivative at 0 would give NaN)."""
+    check_float(input, "normalize")
+    if p == 2:
+        denom = (input * input).sum(dim, keepdim=True).clamp(min=eps * eps).sqrt()
+    elif p == float("inf"):
+        denom = input.abs().amax(dim, keepdim=True).clamp(min=eps)
+    elif p == 1:
+        denom = input.abs().sum(dim, keepdim=True).clamp(min=eps)
+    else:  # the sum clamped at eps^p (or the dtype's tiniest normal): no NaN at a zero row
+        floor = max(eps ** p, float(np.finfo(input._data.dtype).tiny))
+        denom = input.abs().pow(p).sum(dim, keepdim=True).clamp(min=floor).pow(1.0 / p)
+    return input / denom

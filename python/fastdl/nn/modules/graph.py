@@ -245,8 +245,7 @@ class SAGEConv(Module):
         if self.lin_r is not None:
             out = out + self.lin_r(x)
         if self.normalize:
-            norm = (out * out).sum(-1, keepdim=True).sqrt().clamp(min=1e-12)
-            out = out / norm
+            out = F.normalize(out, p=2.0, dim=-1)  # no NaN gradient for a zero row
         return out
 
     def extra_repr(self):
