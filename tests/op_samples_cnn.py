@@ -79,3 +79,7 @@ sample("normalize_bias_grad", "grad_of_batch_norm_wrt_bias_only",  # linear in g
                                                                 training=True), [b], g),
        lambda r: [U(r, (4, 3)), U(r, (3,), 0.5, 1.5), U(r, (3,)), G(r, (4, 3))],
        nograd=(0, 1, 2))
+
+# ---- hardtanh (relu6's rule with any bounds) -----------------------------------------------
+sample("hardtanh", "away_from_kinks", lambda L, x: L.F.hardtanh(x, -0.5, 1.0),
+       lambda r: [avoid(r, (3, 4), (-0.5, 1.0), -2.0, 2.0)], check="grad")

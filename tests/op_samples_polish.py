@@ -46,3 +46,7 @@ sample("cumprod", "zeros", lambda L, x: L.T.cumprod(x, 1), _with_zeros, check="g
 sample("roll", "one_dim", lambda L, x: L.T.roll(x, 2, 1), lambda r: [U(r, (3, 5))])
 sample("roll", "two_dims_negative", lambda L, x: x.roll((-1, 3), (0, -1)), lambda r: [U(r, (3, 4))])
 sample("roll", "flattened", lambda L, x: L.T.roll(x, 5), lambda r: [U(r, (2, 3))])
+
+# ---- sqrt with a zero gradient at 0: the 2-norm and std built on it ---------------------------
+sample("sqrt_flat_at_zero", "norm_rows", lambda L, x: x.norm(dim=1), lambda r: [S(r, (3, 4))])
+sample("sqrt_flat_at_zero", "std_columns", lambda L, x: x.std(0), lambda r: [U(r, (5, 3))])

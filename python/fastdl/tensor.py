@@ -543,6 +543,12 @@ class Tensor:
     def __float__(self):
         return float(self.item())
 
+    def __format__(self, spec):
+        """f"{loss:.4f}" formats a one-element tensor's value, as torch does."""
+        if self._data.ndim == 0:
+            return format(self.item(), spec)
+        return object.__format__(self, spec)
+
     def __int__(self):
         return int(self.item())
 
@@ -611,6 +617,18 @@ class Tensor:
         return A.clamp_op.apply_inplace(self, (), min, max)
 
     clip_ = clamp_
+
+    def masked_fill_(self, mask, value):
+        """masked_fill in place (recorded as a copy of the filled tensor into this one)."""
+        return self.copy_(self.masked_fill(mask, value))
+
+    def scatter_add_(self, dim, index, src):
+        return self.copy_(self.scatter_add(dim, index, src))
+
+    def where(self, condition, other):
+        """``self`` where condition is true, else ``other`` (torch's Tensor.where)."""
+        from fastdl.functional import arithmetic as A
+        return A.where(condition, self, other)
 
     def zero_(self):
         return self.fill_(0)

@@ -652,6 +652,18 @@ def where(condition, input, other):
     return where_op.apply((cond, a, b))
 
 
+def _root_grad(g, x, y):
+    """d sqrt = g / (2 y), and 0 where y = 0 (torch's norm and std: a zero vector or a constant
+    row has no gradient there, not inf * 0 = NaN); the division never sees 0, so the higher
+    derivatives stay finite too."""
+    positive = y > 0
+    return where(positive, div(g, _scaled(where(positive, y, 1.0), 2.0)), 0.0)
+
+
+# sqrt with a zero gradient at 0, for the norms and standard deviations built on it
+sqrt_flat_at_zero = _unary("sqrt_flat_at_zero", np.sqrt, _root_grad, False, True)
+
+
 def _operand_arrays(x, y):
     """Arrays for a non-differentiable binary op (comparisons, logical and bitwise ops), cast to
     torch's result dtype; a Python scalar stays a scalar."""
@@ -670,8 +682,16 @@ def _compare(ufunc, name):
     return op
 
 
-eq = _compare(np.equal, "eq")
-ne = _compare(np.not_equal, "ne")
+_eq, _ne = _compare(np.equal, "eq"), _compare(np.not_equal, "ne")
+
+
+def eq(input, other):
+    """input == other elementwise; ``tensor == None`` is False (Python's rule, as torch)."""
+    return False if other is None else _eq(input, other)
+
+
+def ne(input, other):
+    return True if other is None else _ne(input, other)
 lt = _compare(np.less, "lt")
 le = _compare(np.less_equal, "le")
 gt = _compare(np.greater, "gt")

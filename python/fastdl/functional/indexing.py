@@ -15,12 +15,27 @@ def _key_item(k):
         d = k._data
         if d.ndim == 0 and d.dtype.kind in "iu":
             return int(d)
+        if d.dtype == np.uint8:  # torch's deprecated byte mask
+            import warnings
+            warnings.warn("indexing with dtype uint8 is deprecated, use a bool tensor instead",
+                          UserWarning, stacklevel=4)
+            return d.astype(bool)
         return d
     return k
 
 
+def _sequence_as_tuple(key) -> bool:
+    """torch's (and old NumPy's) rule: a short list holding a sequence, tensor, slice, None or
+    Ellipsis is a tuple of indices (x[[[0, 1], [1, 2]]] is x[[0, 1], [1, 2]])."""
+    return isinstance(key, list) and len(key) < 32 and any(
+        isinstance(k, (Tensor, list, tuple, slice, np.ndarray)) or k is None or k is Ellipsis
+        for k in key)
+
+
 def _array_key(key):
     """``key`` with tensors replaced by their arrays (numpy/cupy indexing semantics apply)."""
+    if _sequence_as_tuple(key):
+        key = tuple(key)
     if isinstance(key, tuple):
         return tuple(_key_item(k) for k in key)
     return _key_item(key)

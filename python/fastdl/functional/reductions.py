@@ -236,7 +236,7 @@ def var(input, dim=None, unbiased=None, keepdim=False, *, correction=None):
 
 
 def std(input, dim=None, unbiased=None, keepdim=False, *, correction=None):
-    return A.sqrt(var(input, dim, unbiased, keepdim, correction=correction))
+    return A.sqrt_flat_at_zero(var(input, dim, unbiased, keepdim, correction=correction))
 
 
 def logsumexp(input, dim, keepdim=False):
@@ -277,7 +277,7 @@ def norm(input, p=2, dim=None, keepdim=False):
     """
     x = input
     if p == 2 or p == "fro":
-        return A.sqrt(sum(x * x, dim, keepdim))
+        return A.sqrt_flat_at_zero(sum(x * x, dim, keepdim))
     if p == 1:
         return sum(A.abs(x), dim, keepdim)
     if p == float("inf"):

@@ -1,7 +1,8 @@
 """``fastdl.nn.functional``: layers, activations and losses as functions (torch's names)."""
 from fastdl.functional.shape import flatten
-from fastdl.nn.functional.activation import (elu, gelu, leaky_relu, log_softmax, relu, relu6,
-                                             sigmoid, silu, softmax, softplus, tanh)
+from fastdl.nn.functional.activation import (elu, gelu, hardtanh, leaky_relu, log_softmax,
+                                             relu, relu6, sigmoid, silu, softmax, softplus,
+                                             tanh)
 from fastdl.nn.functional.attention import scaled_dot_product_attention
 from fastdl.nn.functional.conv import (conv1d, conv2d, conv3d, conv_transpose1d,
                                        conv_transpose2d, conv_transpose3d)
@@ -32,7 +33,7 @@ from fastdl.nn.functional.upsampling import (interpolate, upsample, upsample_bil
 __all__ = ["batch_norm", "bilinear", "binary_cross_entropy", "binary_cross_entropy_with_logits",
            "conv1d", "conv2d", "conv3d", "conv_transpose1d", "conv_transpose2d",
            "conv_transpose3d", "cross_entropy", "dropout", "dropout1d", "dropout2d", "dropout3d",
-           "elu", "embedding", "flatten", "gelu", "group_norm", "huber_loss", "instance_norm",
+           "elu", "embedding", "flatten", "gelu", "group_norm", "hardtanh", "huber_loss", "instance_norm",
            "kl_div", "l1_loss", "layer_norm", "leaky_relu", "linear", "log_softmax", "mse_loss",
            "multi_margin_loss", "nll_loss", "normalize", "one_hot", "pad", "relu", "relu6",
            "scaled_dot_product_attention", "sigmoid", "silu",

@@ -244,6 +244,19 @@ def log_softmax(input, dim=None, _stacklevel: int = 3, dtype=None):
     return _core_act.log_softmax(input, dim, dtype)
 
 
+def _hardtanh_backward(ctx, g):
+    # torch's hardtanh rule: no gradient where x <= low or x >= high (NaN passes it on)
+    x = ctx.inputs[0]._data
+    low, high = ctx.args
+    return (A.where(A._wrap((x <= low) | (x >= high)), 0.0, g),)
+
+
+hardtanh_op = defop("hardtanh",
+                    forward=lambda d, low, high: np.clip(d, low, high).astype(d.dtype, copy=False),
+                    backward=_hardtanh_backward, saves=(0,),
+                    inplace=lambda d, low, high: np.clip(d, low, high, out=d))
+
+
 def _relu6_backward(ctx, g):
     # torch's hardtanh rule: no gradient where x <= 0 or x >= 6 (NaN passes it on)
     x = ctx.inputs[0]._data
@@ -253,6 +266,17 @@ def _relu6_backward(ctx, g):
 relu6_op = defop("relu6", forward=lambda d: np.clip(d, 0, 6).astype(d.dtype, copy=False),
                  backward=_relu6_backward, saves=(0,),
                  inplace=lambda d: np.clip(d, 0, 6, out=d))
+
+
+def hardtanh(input, min_val: float = -1.0, max_val: float = 1.0, inplace: bool = False):
+    """min(max(x, min_val), max_val); no gradient at or beyond the bounds (torch's rule)."""
+    check_float(input, "hardtanh")
+    if min_val > max_val:
+        raise ValueError(f"hardtanh: min_val ({min_val}) must not exceed max_val ({max_val})")
+    low, high = float(min_val), float(max_val)
+    if inplace:
+        return hardtanh_op.apply_inplace(input, (), low, high)
+    return hardtanh_op.apply((input,), low, high)
 
 
 def relu6(input, inplace: bool = False):

@@ -1,6 +1,6 @@
 """Layer classes (torch.nn's names)."""
-from fastdl.nn.modules.activation import (ELU, GELU, LeakyReLU, LogSoftmax, ReLU, ReLU6,
-                                          Sigmoid, SiLU, Softmax, Softplus, Tanh)
+from fastdl.nn.modules.activation import (ELU, GELU, Hardtanh, LeakyReLU, LogSoftmax, ReLU,
+                                          ReLU6, Sigmoid, SiLU, Softmax, Softplus, Tanh)
 from fastdl.nn.modules.container import ModuleDict, ModuleList, Sequential
 from fastdl.nn.modules.conv import (Conv1d, Conv2d, Conv3d, ConvTranspose1d, ConvTranspose2d,
                                     ConvTranspose3d)
@@ -38,7 +38,7 @@ __all__ = ["BCELoss", "BCEWithLogitsLoss", "BatchNorm1d", "BatchNorm2d", "BatchN
            "ConstantPad2d", "ConstantPad3d", "Conv1d", "Conv2d", "Conv3d", "ConvTranspose1d",
            "ConvTranspose2d", "ConvTranspose3d", "CrossEntropyLoss", "Dropout", "Dropout1d",
            "Dropout2d", "Dropout3d", "ELU", "Embedding", "Flatten", "GELU", "GRU", "GRUCell",
-           "GroupNorm", "HuberLoss", "Identity", "InstanceNorm1d", "InstanceNorm2d",
+           "GroupNorm", "Hardtanh", "HuberLoss", "Identity", "InstanceNorm1d", "InstanceNorm2d",
            "InstanceNorm3d", "KLDivLoss", "L1Loss", "LSTM", "LSTMCell", "LayerNorm", "LeakyReLU",
            "Linear", "LogSoftmax", "MSELoss", "Module", "ModuleDict", "ModuleList",
            "MultiMarginLoss", "NLLLoss", "RNN", "RNNBase", "RNNCell", "RNNCellBase", "ReLU",

@@ -113,6 +113,24 @@ class LogSoftmax(Module):
         return f"dim={self.dim}"
 
 
+class Hardtanh(Module):
+    """min(max(x, min_val), max_val).
+
+    >>> fastdl.nn.Hardtanh(-2.0, 2.0)(fastdl.tensor([-3.0, 1.0, 5.0])).tolist()
+    [-2.0, 1.0, 2.0]
+    """
+
+    def __init__(self, min_val: float = -1.0, max_val: float = 1.0, inplace: bool = False):
+        super().__init__()
+        self.min_val, self.max_val, self.inplace = min_val, max_val, inplace
+
+    def forward(self, input):
+        return F.hardtanh(input, self.min_val, self.max_val, self.inplace)
+
+    def extra_repr(self) -> str:
+        return f"min_val={self.min_val}, max_val={self.max_val}"
+
+
 class ReLU6(ReLU):
     """min(max(x, 0), 6) (MobileNet's activation).
 

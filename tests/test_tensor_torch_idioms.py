@@ -1,0 +1,78 @@
+"""Tensor idioms a fuzz against torch found missing or different: formatting a loss, comparing
+with None, torch's list-as-tuple indexing and byte masks, zero gradients of norm and std at 0,
+hardtanh, and the in-place masked_fill_ / scatter_add_ and Tensor.where."""
+import warnings
+
+import numpy as np
+import pytest
+
+import fastdl
+import fastdl.nn.functional as F
+
+torch = pytest.importorskip("torch")
+
+
+def test_format_and_none_comparison():
+    loss = fastdl.tensor(3.14159)
+    assert f"{loss:.2f}" == "3.14" and f"{loss}" == f"{torch.tensor(3.14159)}"
+    assert (fastdl.ones(2) == None) is False and (fastdl.ones(2) != None) is True  # noqa: E711
+    with pytest.raises(TypeError):
+        f"{fastdl.ones(2):.2f}"
+
+
+def test_list_of_sequences_indexes_as_a_tuple():
+    x, t = fastdl.arange(12).reshape(4, 3), torch.arange(12).reshape(4, 3)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        np.testing.assert_array_equal(x[[[0, 1], [1, 2]]].numpy(), t[[[0, 1], [1, 2]]].numpy())
+        x[[[0, 1], [1, 2]]] = -1
+        t[[[0, 1], [1, 2]]] = -1
+        np.testing.assert_array_equal(x.numpy(), t.numpy())
+        np.testing.assert_array_equal(x[[0, 2]].numpy(), t[[0, 2]].numpy())
+        byte = np.array([1, 0, 1, 0], np.uint8)
+        np.testing.assert_array_equal(x[fastdl.tensor(byte)].numpy(),
+                                      t[torch.tensor(byte)].numpy())
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+def test_norm_and_std_have_zero_gradient_at_zero(dtype):
+    cases = ((np.zeros(3), lambda a: a.norm()), (np.full((2, 3), 2.0), lambda a: a.std(1).sum()),
+             (np.array([1e-25, 1e-25]), lambda a: a.norm()),
+             (np.array([[0.0, 0.0], [3.0, 4.0]]), lambda a: a.norm(dim=1).sum()))
+    for x, fn in cases:
+        fx = fastdl.tensor(x.astype(dtype)).requires_grad_()
+        tx = torch.tensor(x.astype(dtype), requires_grad=True)
+        fn(fx).backward()
+        fn(tx).backward()
+        np.testing.assert_allclose(fx.grad.numpy(), tx.grad.numpy(), rtol=1e-6, atol=0)
+
+
+def test_hardtanh_as_torch():
+    x = np.array([-2.0, -1.0, 0.0, 0.5, 1.0, 3.0])
+    for lo, hi in ((-1.0, 1.0), (-0.5, 2.0)):
+        fx, tx = fastdl.tensor(x).requires_grad_(), torch.tensor(x, requires_grad=True)
+        fo, to = F.hardtanh(fx, lo, hi), torch.nn.functional.hardtanh(tx, lo, hi)
+        np.testing.assert_array_equal(fo.detach().numpy(), to.detach().numpy())
+        fo.sum().backward()
+        to.sum().backward()
+        np.testing.assert_array_equal(fx.grad.numpy(), tx.grad.numpy())
+    m = fastdl.nn.Hardtanh(-2.0, 2.0)
+    np.testing.assert_array_equal(m(fastdl.tensor(x)).numpy(), np.clip(x, -2, 2))
+
+
+def test_in_place_masked_fill_scatter_add_and_where_method():
+    rng = np.random.default_rng(0)
+    w = rng.standard_normal(4)
+    mask = np.array([True, False, True, False])
+    fw, tw = fastdl.tensor(w).requires_grad_(), torch.tensor(w, requires_grad=True)
+    fy, ty = fw * 2, tw * 2
+    fy.masked_fill_(fastdl.tensor(mask), 0.5)
+    ty.masked_fill_(torch.tensor(mask), 0.5)
+    fy.scatter_add_(0, fastdl.tensor([0, 0, 3]), fastdl.tensor(np.ones(3)))
+    ty.scatter_add_(0, torch.tensor([0, 0, 3]), torch.ones(3, dtype=torch.float64))
+    np.testing.assert_array_equal(fy.detach().numpy(), ty.detach().numpy())
+    (fy * fy).sum().backward()
+    (ty * ty).sum().backward()
+    np.testing.assert_allclose(fw.grad.numpy(), tw.grad.numpy())
+    np.testing.assert_array_equal(fastdl.tensor(w).where(fastdl.tensor(mask), 0.0).numpy(),
+                                  torch.tensor(w).where(torch.tensor(mask), 0.0).numpy())
