@@ -97,7 +97,7 @@ SAMPLE_GAPS = {
         lambda sample: bool(torch.isnan(sample.input).any()),
         "the gradient at a NaN input is implementation-defined in torch itself: its vectorized "
         "ELU backward gives NaN, its scalar tail loop 1 (see a 20-element NaN tensor); fastdl "
-        "gives NaN everywhere",
+        "gives 1 everywhere (its test is x <= 0, as torch's scalar loop)",
         scope="gradients"),
     "nn.functional.scaled_dot_product_attention": Gap(
         lambda sample: sample.kwargs.get("dropout_p", 0.0) > 0.0,
@@ -110,6 +110,12 @@ SAMPLE_GAPS = {
         "the gradient at a NaN input is implementation-defined in torch itself: its hardtanh "
         "backward gives 0 for some NaNs of a tensor and passes the gradient for others (the "
         "9-element extremal sample: 0, 0, g); fastdl passes it (x <= 0 or x >= 6 is false)",
+        scope="gradients"),
+    "nn.functional.hardtanh": Gap(
+        lambda sample: bool(torch.isnan(sample.input).any()),
+        "as relu6 (torch's hardtanh backward): 0 at the NaNs its vectorized loop meets, the "
+        "gradient at those of its scalar tail (float64 9-element sample: 0, 0, g; float32: g, "
+        "g, g); fastdl passes it",
         scope="gradients"),
 }
 
@@ -580,6 +586,7 @@ ZERO_SECOND_DERIVATIVE = {
     "nn.functional.embedding": "a row lookup: linear in weight (indices are integers)",
     "nn.functional.nll_loss": "linear in input (weight and target take no gradient)",
     "nn.functional.relu6": "piecewise linear",
+    "nn.functional.hardtanh": "piecewise linear",
     "nn.functional.pad.constant": "copies and fills: linear",
     "nn.functional.pad.reflect": "a gather: linear",
     "nn.functional.pad.replicate": "a gather: linear",

@@ -76,3 +76,30 @@ def test_in_place_masked_fill_scatter_add_and_where_method():
     np.testing.assert_allclose(fw.grad.numpy(), tw.grad.numpy())
     np.testing.assert_array_equal(fastdl.tensor(w).where(fastdl.tensor(mask), 0.0).numpy(),
                                   torch.tensor(w).where(torch.tensor(mask), 0.0).numpy())
+
+
+def test_view_never_copies():
+    x = fastdl.arange(6.0).reshape(2, 3)
+    v = x.view(3, 2)
+    v[0, 0] = 10.0
+    assert x[0, 0].item() == 10.0
+    with pytest.raises(RuntimeError, match="Use .reshape"):
+        x.t().view(-1)
+    assert x.t().reshape(-1).shape == (6,)
+
+
+def test_elu_gradient_keeps_precision_far_below_zero():
+    x = np.array([-25.0, -20.0, -15.0, -1.0, 0.0, 2.0, np.nan], np.float32)
+    fx, tx = fastdl.tensor(x).requires_grad_(), torch.tensor(x, requires_grad=True)
+    F.elu(fx).sum().backward()
+    torch.nn.functional.elu(tx).sum().backward()
+    np.testing.assert_allclose(fx.grad.numpy(), tx.grad.numpy(), rtol=1e-6)
+
+
+def test_scalar_base_pow_gradient_at_zero_base():
+    e = np.array([0.0, 1.0, 2.5, -1.0])
+    for base in (0.0, 2.0):
+        fe, te = fastdl.tensor(e).requires_grad_(), torch.tensor(e, requires_grad=True)
+        (base ** fe).sum().backward()
+        (base ** te).sum().backward()
+        np.testing.assert_allclose(fe.grad.numpy(), te.grad.numpy())

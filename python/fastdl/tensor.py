@@ -619,14 +619,27 @@ class Tensor:
     clip_ = clamp_
 
     def masked_fill_(self, mask, value):
-        """masked_fill in place (recorded as a copy of the filled tensor into this one)."""
+        """masked_fill in place (recorded as a copy of the filled tensor into this one).
+
+        >>> fastdl.zeros(3).masked_fill_(fastdl.tensor([True, False, True]), 2.0).tolist()
+        [2.0, 0.0, 2.0]
+        """
         return self.copy_(self.masked_fill(mask, value))
 
     def scatter_add_(self, dim, index, src):
+        """scatter_add in place: ``self[index[i]] += src[i]`` along ``dim``.
+
+        >>> fastdl.zeros(3).scatter_add_(0, fastdl.tensor([0, 0, 2]), fastdl.ones(3)).tolist()
+        [2.0, 0.0, 1.0]
+        """
         return self.copy_(self.scatter_add(dim, index, src))
 
     def where(self, condition, other):
-        """``self`` where condition is true, else ``other`` (torch's Tensor.where)."""
+        """``self`` where condition is true, else ``other`` (torch's Tensor.where).
+
+        >>> fastdl.tensor([1.0, 2.0]).where(fastdl.tensor([True, False]), 0.0).tolist()
+        [1.0, 0.0]
+        """
         from fastdl.functional import arithmetic as A
         return A.where(condition, self, other)
 

@@ -22,6 +22,10 @@ def _reshape_method(self, *shape):
     return S.reshape(self, *shape)
 
 
+def _view_method(self, *shape):
+    return S.view(self, *shape)
+
+
 def _sum_method(self, dim=None, keepdim=False, *, dtype=None):
     return R.sum(self, dim, keepdim, dtype=dtype)
 
@@ -59,7 +63,7 @@ METHODS = {
     "logsumexp": R.logsumexp, "norm": R.norm, "all": R.all, "any": R.any, "cumsum": R.cumsum,
     "count_nonzero": R.count_nonzero,
     # shapes
-    "reshape": _reshape_method, "view": _reshape_method, "view_as": S.view_as,
+    "reshape": _reshape_method, "view": _view_method, "view_as": S.view_as,
     "reshape_as": S.reshape_as, "flatten": S.flatten, "unflatten": S.unflatten,
     "permute": S.permute, "transpose": S.transpose, "swapaxes": S.transpose, "t": S.t,
     "squeeze": S.squeeze, "unsqueeze": S.unsqueeze, "expand": S.expand,

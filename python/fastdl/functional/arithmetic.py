@@ -306,11 +306,17 @@ def _rpow_forward(e, base):
 
 
 def _rpow_backward(ctx, g):
-    return (mul_scalar_op.apply((mul(g, ctx.output),), float(np.log(ctx.args[0]))),)
+    base = ctx.args[0]
+    with np.errstate(divide="ignore"):
+        log_base = float(np.log(base))
+    grad = mul_scalar_op.apply((mul(g, ctx.output),), log_base)
+    if base == 0:  # torch: no gradient where 0 ** e is finite (e >= 0), not 0 * -inf = NaN
+        return (where(ctx.inputs[0] >= 0, 0.0, grad),)
+    return (grad,)
 
 
 rpow_scalar_op = defop("rpow_scalar", forward=_rpow_forward, backward=_rpow_backward,
-                       saves_output=True)
+                       saves=(0,), saves_output=True)
 
 
 def _rpow(base, exponent):
@@ -686,7 +692,13 @@ _eq, _ne = _compare(np.equal, "eq"), _compare(np.not_equal, "ne")
 
 
 def eq(input, other):
-    """input == other elementwise; ``tensor == None`` is False (Python's rule, as torch)."""
+    """input == other elementwise; ``tensor == None`` is False (Python's rule, as torch).
+
+    >>> fastdl.eq(fastdl.tensor([1, 2]), 2).tolist()
+    [False, True]
+    >>> fastdl.tensor([1, 2]) == None
+    False
+    """
     return False if other is None else _eq(input, other)
 
 

@@ -32,7 +32,27 @@ def reshape(input, *shape):
     return reshape_op.apply((input,), shape)
 
 
-view = reshape
+def view(input, *shape):
+    """reshape that never copies, as torch's: a shape the strides cannot give without a copy
+    (x.t().view(-1)) raises instead of quietly returning a copy that writes do not reach.
+
+    >>> fastdl.arange(6).view(2, 3).shape
+    (2, 3)
+    """
+    shape = _shape_args(shape)
+    d = input._data
+    if type(d) is np.ndarray:
+        try:
+            np.reshape(d, shape, copy=False)
+        except ValueError as e:
+            if "copy" not in str(e):
+                raise RuntimeError(f"view: shape {tuple(shape)} is invalid for input of size "
+                                   f"{d.size}") from None
+            raise RuntimeError(f"view size is not compatible with input tensor's size "
+                               f"{tuple(d.shape)} and stride (at least one dimension spans "
+                               f"across two contiguous subspaces). Use .reshape(...) "
+                               f"instead.") from None
+    return reshape_op.apply((input,), shape)
 
 
 def view_as(input, other):

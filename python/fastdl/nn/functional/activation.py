@@ -50,7 +50,6 @@ def _leaky_relu_fwd(x, slope, saved):
 def _elu_fwd(x, alpha, saved):
     positive = x > 0
     negative_part = alpha * np.expm1(np.minimum(x, 0))
-    saved.values = positive, negative_part
     return _cast(np.where(positive, x, negative_part), x.dtype)
 
 
@@ -87,8 +86,11 @@ def _leaky_relu_bwd_fwd(g, x, slope, saved):
 
 
 def _elu_bwd_fwd(g, x, alpha, saved):
-    positive, negative_part = saved.values
-    return g * _cast(np.where(positive, 1.0, negative_part + alpha), g.dtype)
+    # alpha exp(x), not out + alpha: that cancels to 0 in float32 below x = -17 (torch keeps
+    # 2e-9 at -20); NaN takes the slope 1, as torch (its test is x <= 0)
+    with np.errstate(over="ignore"):
+        slope = np.where(x <= 0, alpha * np.exp(np.minimum(x, 0)), 1.0)
+    return g * _cast(slope, g.dtype)
 
 
 def _gelu_bwd_fwd(g, x, approximate, saved):
@@ -245,7 +247,8 @@ def log_softmax(input, dim=None, _stacklevel: int = 3, dtype=None):
 
 
 def _hardtanh_backward(ctx, g):
-    # torch's hardtanh rule: no gradient where x <= low or x >= high (NaN passes it on)
+    # torch's hardtanh rule: no gradient where x <= low or x >= high (NaN passes it on, as
+    # relu6: torch itself gives 0 or g at NaN depending on the element's position)
     x = ctx.inputs[0]._data
     low, high = ctx.args
     return (A.where(A._wrap((x <= low) | (x >= high)), 0.0, g),)

@@ -479,7 +479,9 @@ def normalize(input, p: float = 2.0, dim: int = 1, eps: float = 1e-12):
         denom = input.abs().amax(dim, keepdim=True).clamp(min=eps)
     elif p == 1:
         denom = input.abs().sum(dim, keepdim=True).clamp(min=eps)
-    else:  # the sum clamped at eps^p (or the dtype's tiniest normal): no NaN at a zero row
+    elif p > 0:  # the sum clamped at eps^p (or the dtype's tiniest normal): no NaN at a zero row
         floor = max(eps ** p, float(np.finfo(input._data.dtype).tiny))
         denom = input.abs().pow(p).sum(dim, keepdim=True).clamp(min=floor).pow(1.0 / p)
+    else:  # p <= 0: torch's definition as it is
+        denom = input.norm(p, dim, keepdim=True).clamp(min=eps)
     return input / denom
