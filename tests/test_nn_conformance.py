@@ -84,6 +84,11 @@ class Gap(NamedTuple):
     scope: str = "sample"
 
 
+def _nan_input_gap(reason):
+    """A gap for the gradients of samples with a NaN input (torch's own value there varies)."""
+    return Gap(lambda sample: bool(torch.isnan(sample.input).any()), reason, scope="gradients")
+
+
 # Single samples (or their gradients) not compared, keyed by OpInfo key. An entry is stale, and
 # test_no_stale_gaps_or_overrides fails, when no sample matches it any more or when every
 # matching sample would pass the comparison it drops.
@@ -93,30 +98,24 @@ SAMPLE_GAPS = {
         "antialias=True (torch's anti-aliased resampling for downscaling) is not implemented: "
         "fastdl raises NotImplementedError (tests/test_interpolate.py checks that)")
        for mode in ("bilinear", "bicubic")},
-    "nn.functional.elu": Gap(
-        lambda sample: bool(torch.isnan(sample.input).any()),
+    "nn.functional.elu": _nan_input_gap(
         "the gradient at a NaN input is implementation-defined in torch itself: its vectorized "
         "ELU backward gives NaN, its scalar tail loop 1 (see a 20-element NaN tensor); fastdl "
-        "gives 1 everywhere (its test is x <= 0, as torch's scalar loop)",
-        scope="gradients"),
+        "gives 1 everywhere (its test is x <= 0, as torch's scalar loop)"),
     "nn.functional.scaled_dot_product_attention": Gap(
         lambda sample: sample.kwargs.get("dropout_p", 0.0) > 0.0,
         "dropout_p > 0 draws a random dropout mask (torch's generator vs fastdl's): values "
         "cannot match; the dropout path is checked against torch with a shared mask in "
         "tests/test_attention.py",
         scope="sample"),
-    "nn.functional.relu6": Gap(
-        lambda sample: bool(torch.isnan(sample.input).any()),
+    "nn.functional.relu6": _nan_input_gap(
         "the gradient at a NaN input is implementation-defined in torch itself: its hardtanh "
         "backward gives 0 for some NaNs of a tensor and passes the gradient for others (the "
-        "9-element extremal sample: 0, 0, g); fastdl passes it (x <= 0 or x >= 6 is false)",
-        scope="gradients"),
-    "nn.functional.hardtanh": Gap(
-        lambda sample: bool(torch.isnan(sample.input).any()),
+        "9-element extremal sample: 0, 0, g); fastdl passes it (x <= 0 or x >= 6 is false)"),
+    "nn.functional.hardtanh": _nan_input_gap(
         "as relu6 (torch's hardtanh backward): 0 at the NaNs its vectorized loop meets, the "
         "gradient at those of its scalar tail (float64 9-element sample: 0, 0, g; float32: g, "
-        "g, g); fastdl passes it",
-        scope="gradients"),
+        "g, g); fastdl passes it"),
 }
 
 # nn.functional ops whose OpInfo declares autograd support with nothing to differentiate; they
