@@ -103,3 +103,17 @@ def test_scalar_base_pow_gradient_at_zero_base():
         (base ** fe).sum().backward()
         (base ** te).sum().backward()
         np.testing.assert_allclose(fe.grad.numpy(), te.grad.numpy())
+
+
+def test_creation_and_shape_argument_forms():
+    assert fastdl.zeros(size=(2, 3)).shape == (2, 3) and fastdl.ones(size=[4]).shape == (4,)
+    assert fastdl.empty(size=(1, 2)).shape == (1, 2)
+    assert fastdl.arange(fastdl.tensor(3)).dtype == fastdl.int64
+    assert fastdl.randint(5, (2, 2)).shape == (2, 2)
+    x = fastdl.arange(6).reshape(2, 3)
+    t = torch.arange(6).reshape(2, 3)
+    np.testing.assert_array_equal(x.flip(0, 1).numpy(), t.flip(0, 1).numpy())
+    np.testing.assert_array_equal(fastdl.flip(x, (1,)).numpy(), torch.flip(t, (1,)).numpy())
+    for fn in ("argmax", "argmin"):
+        want = tuple(getattr(t, fn)(None, keepdim=True).shape)
+        assert getattr(x, fn)(None, keepdim=True).shape == want

@@ -50,16 +50,28 @@ def _dt(dtype, default=None):
     return get_default_dtype() if default is None else default
 
 
-def zeros(*size, dtype=None, device=None, requires_grad=False):
-    return _finish(_xp(device).zeros(_size(size), dtype=_dt(dtype)), requires_grad)
+def _size_arg(args, size, fn):
+    """zeros(2, 3), zeros((2, 3)) or zeros(size=(2, 3)), as torch."""
+    if size is not None:
+        if args:
+            raise TypeError(f"{fn}(): give the size positionally or as size=, not both")
+        return _size((size,))
+    return _size(args)
 
 
-def ones(*size, dtype=None, device=None, requires_grad=False):
-    return _finish(_xp(device).ones(_size(size), dtype=_dt(dtype)), requires_grad)
+def zeros(*args, size=None, dtype=None, device=None, requires_grad=False):
+    return _finish(_xp(device).zeros(_size_arg(args, size, "zeros"), dtype=_dt(dtype)),
+                   requires_grad)
 
 
-def empty(*size, dtype=None, device=None, requires_grad=False):
-    return _finish(_xp(device).empty(_size(size), dtype=_dt(dtype)), requires_grad)
+def ones(*args, size=None, dtype=None, device=None, requires_grad=False):
+    return _finish(_xp(device).ones(_size_arg(args, size, "ones"), dtype=_dt(dtype)),
+                   requires_grad)
+
+
+def empty(*args, size=None, dtype=None, device=None, requires_grad=False):
+    return _finish(_xp(device).empty(_size_arg(args, size, "empty"), dtype=_dt(dtype)),
+                   requires_grad)
 
 
 def full(size, fill_value, dtype=None, device=None, requires_grad=False):
@@ -86,6 +98,8 @@ def arange(start, end=None, step=1, dtype=None, device=None, requires_grad=False
     >>> fastdl.arange(1, 7, 2).dtype
     dtype('int64')
     """
+    # one-element tensors as their values (arange(tensor(3)) counts to 3 in int64, as torch)
+    start, end, step = (v.item() if isinstance(v, Tensor) else v for v in (start, end, step))
     if end is None:
         start, end = 0, start
     if dtype is None:
@@ -160,6 +174,8 @@ def randint(low, high=None, size=(), generator=None, dtype=None, device=None,
     """
     if high is None:
         low, high = 0, low
+    elif isinstance(high, (tuple, list)) and size == ():  # randint(high, size), as torch
+        low, high, size = 0, low, high
     dev = "cpu" if device is None else _parse_device(device)
     return _finish(_random.integers_array(low, high, _size((size,)), _dt(dtype, int64), dev,
                                           generator), requires_grad)

@@ -201,15 +201,17 @@ def min(input, dim=None, keepdim=False):
 
 def argmax(input, dim=None, keepdim=False):
     d = input._data
-    if dim is None:
-        return _wrap(np.asarray(np.argmax(d), dtype=int64))
+    if dim is None:  # the flat index; keepdim keeps every dimension as 1 (torch)
+        flat = np.asarray(np.argmax(d), dtype=int64)
+        return _wrap(flat.reshape((1,) * d.ndim) if keepdim else flat)
     return _wrap(np.argmax(d, axis=norm_dim(dim, d.ndim), keepdims=keepdim).astype(int64))
 
 
 def argmin(input, dim=None, keepdim=False):
     d = input._data
-    if dim is None:
-        return _wrap(np.asarray(np.argmin(d), dtype=int64))
+    if dim is None:  # the flat index; keepdim keeps every dimension as 1 (torch)
+        flat = np.asarray(np.argmin(d), dtype=int64)
+        return _wrap(flat.reshape((1,) * d.ndim) if keepdim else flat)
     return _wrap(np.argmin(d, axis=norm_dim(dim, d.ndim), keepdims=keepdim).astype(int64))
 
 

@@ -290,7 +290,7 @@ flip_op = defop("flip", forward=lambda d, axes: xp_of(d).flip(d, axes).copy(),
                 backward=lambda ctx, g: (flip_op.apply((g,), ctx.args[0]),))
 
 
-def flip(input, dims):
+def flip(input, *args, dims=None):
     """A reversed copy along ``dims`` (torch copies; a numpy view would alias the input).
 
     Shape: input's.
@@ -300,7 +300,11 @@ def flip(input, dims):
     >>> fastdl.flip(fastdl.arange(4).reshape(2, 2), (0, 1)).tolist()
     [[3, 2], [1, 0]]
     """
-    if isinstance(dims, int):
+    if dims is None:  # flip(x, (0, 1)), flip(x, 0, 1) or flip(x, dims=...)
+        dims = tuple(args[0]) if len(args) == 1 and isinstance(args[0], (tuple, list)) else args
+    elif args:
+        raise TypeError("flip(): give dims positionally or as dims=, not both")
+    elif isinstance(dims, int):
         dims = (dims,)
     nd = input._data.ndim
     return flip_op.apply((input,), tuple(norm_dim(d, nd) for d in dims))

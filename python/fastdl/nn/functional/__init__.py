@@ -33,8 +33,9 @@ from fastdl.nn.functional.upsampling import (interpolate, upsample, upsample_bil
 __all__ = ["batch_norm", "bilinear", "binary_cross_entropy", "binary_cross_entropy_with_logits",
            "conv1d", "conv2d", "conv3d", "conv_transpose1d", "conv_transpose2d",
            "conv_transpose3d", "cross_entropy", "dropout", "dropout1d", "dropout2d", "dropout3d",
-           "elu", "embedding", "flatten", "gelu", "group_norm", "hardtanh", "huber_loss", "instance_norm",
-           "kl_div", "l1_loss", "layer_norm", "leaky_relu", "linear", "log_softmax", "mse_loss",
+           "elu", "embedding", "flatten", "gelu", "group_norm", "hardtanh", "huber_loss",
+           "instance_norm", "kl_div", "l1_loss", "layer_norm", "leaky_relu", "linear",
+           "log_softmax", "mse_loss",
            "multi_margin_loss", "nll_loss", "normalize", "one_hot", "pad", "relu", "relu6",
            "scaled_dot_product_attention", "sigmoid", "silu",
            "smooth_l1_loss", "softmax", "softplus", "tanh"]

@@ -165,7 +165,8 @@ def _forward(q, k, v, *rest, kernels=_C):
     out = result.reshape(q4.shape[:-1] + (v4.shape[-1],))
     lse = xp.empty(q4.shape[:-1], dtype=q.dtype)
     # the CPU kernels also leave each row's (max, log sum) apart: exact probabilities in the
-    # backward where lse alone would lose the sum next to a large max (csrc/cpu/attention/attention.h)
+    # backward where lse alone would lose the sum next to a large max
+    # (csrc/cpu/attention/attention.h)
     stats, kind = None, 0
     if spec.hk:  # no key/value heads (and so no query heads): nothing to compute
         if kernels is _C:
