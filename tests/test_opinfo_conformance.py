@@ -140,7 +140,7 @@ FASTDL_OPS = {
     "unique.": F.unique, "bincount.": F.bincount, "baddbmm.": F.baddbmm,
     "cumprod.": F.cumprod, "roll.": F.roll, "repeat_interleave.": F.repeat_interleave,
     "searchsorted.": F.searchsorted, "clamp_min.": F.clamp_min, "clamp_max.": F.clamp_max,
-    "lerp.": F.lerp, "diag.": F.diag,
+    "lerp.": F.lerp, "diag.": F.diag, "prod.": F.prod,
     # creation
     "zeros_like.": fastdl.zeros_like, "ones_like.": fastdl.ones_like,
     "full_like.": fastdl.full_like, "new_zeros.": _method("new_zeros"),

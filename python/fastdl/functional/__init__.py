@@ -11,8 +11,8 @@ from fastdl.functional.arithmetic import (abs, add, allclose, bitwise_and, bitwi
                                           tan, tanh, trunc, where)
 from fastdl.functional.conversion import to
 from fastdl.functional.everyday import (argsort, baddbmm, bincount, clamp_max, clamp_min,
-                                        cumprod, diag, einsum, lerp, repeat_interleave, roll,
-                                        searchsorted, sort, topk, tril, triu, unique)
+                                        cumprod, diag, einsum, lerp, prod, repeat_interleave,
+                                        roll, searchsorted, sort, topk, tril, triu, unique)
 from fastdl.functional.indexing import (gather, index_select, masked_fill, masked_select,
                                         nonzero, one_hot, scatter_add, take_along_dim)
 from fastdl.functional.linalg import bmm, dot, linear, matmul, mm, outer
