@@ -296,3 +296,50 @@ def test_state_dict_survives_fastdl_save_and_load(tmp_path):
     fresh.eval()
     x = fastdl.randn(3, 4)
     np.testing.assert_array_equal(fresh(x).data, trained(x).data)
+
+
+def test_module_registered_twice_keeps_both_names_in_state_dict():
+    torch = pytest.importorskip("torch")
+
+    class Tied(nn.Module):
+        def __init__(self):
+            super().__init__()
+            self.a = nn.Linear(2, 2)
+            self.b = self.a
+
+    class TorchTied(torch.nn.Module):
+        def __init__(self):
+            super().__init__()
+            self.a = torch.nn.Linear(2, 2)
+            self.b = self.a
+
+    ours, theirs = Tied(), TorchTied()
+    assert list(ours.state_dict()) == list(theirs.state_dict())
+    ours.load_state_dict(theirs.state_dict())  # strict: no unexpected b.*
+    assert [n for n, _ in ours.named_parameters(remove_duplicate=False)] == \
+        [n for n, _ in theirs.named_parameters(remove_duplicate=False)]
+    assert len(list(ours.parameters())) == 2
+
+
+def test_register_over_an_existing_attribute_raises_as_torch():
+    m = nn.Linear(2, 2)
+    with pytest.raises(KeyError, match="already exists"):
+        m.register_buffer("weight", fastdl.zeros(2))
+    m.extra = 1.0
+    with pytest.raises(KeyError, match="already exists"):
+        m.register_parameter("extra", nn.Parameter(fastdl.zeros(1)))
+
+
+def test_train_calls_each_childs_own_train():
+    calls = []
+
+    class Frozen(nn.Module):
+        def train(self, mode=True):
+            calls.append(mode)
+            return super().train(False)  # stays in eval mode
+
+    model = nn.Sequential(nn.Linear(2, 2), Frozen())
+    model.train()
+    assert calls == [True] and model.training and not model[1].training
+    model.eval()
+    assert calls == [True, False]

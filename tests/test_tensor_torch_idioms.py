@@ -117,3 +117,16 @@ def test_creation_and_shape_argument_forms():
     for fn in ("argmax", "argmin"):
         want = tuple(getattr(t, fn)(None, keepdim=True).shape)
         assert getattr(x, fn)(None, keepdim=True).shape == want
+
+
+def test_max_gradients_with_nan_and_reductions_of_empty_tensors():
+    x = np.array([1.0, np.nan, 3.0])
+    fx, tx = fastdl.tensor(x).requires_grad_(), torch.tensor(x, requires_grad=True)
+    fx.max().backward()
+    tx.max().backward()
+    np.testing.assert_array_equal(fx.grad.numpy(), tx.grad.numpy())
+    assert fastdl.zeros(0, 3).amax(1).shape == (0,)
+    assert fastdl.zeros(0, 3).max(1)[0].shape == (0,)
+    with pytest.raises(RuntimeError, match="empty dimension"):
+        fastdl.zeros(0, 3).amax(0)
+    assert fastdl.prod(fastdl.zeros(2, 0), 1).tolist() == [1.0, 1.0]

@@ -124,7 +124,7 @@ def _extreme_backward(ctx, g):
     d = x._data
     out = ctx.output._data
     kept = out if keepdim or dims is None else out.reshape(_keep_shape(d.shape, dims))
-    mask = d == kept
+    mask = (d == kept) | (np.isnan(d) & np.isnan(kept))  # a NaN extreme: its NaNs (torch)
     share = mask / mask.sum(axis=_axis(dims), keepdims=True)
     return (_unreduce(g, d.shape, dims, keepdim) * _wrap(share.astype(d.dtype)),)
 
@@ -147,10 +147,12 @@ def amin(input, dim=None, keepdim=False):
 
 def _extreme_dims(input, dim, keepdim, reducer, name):
     d = input._data
-    if d.size == 0:
-        raise RuntimeError(f"{name}(): cannot reduce a tensor with no elements "
+    dims = norm_dims(dim, d.ndim)
+    reduced = range(d.ndim) if dims is None else dims
+    if d.size == 0 and (d.ndim == 0 or 0 in [d.shape[i] for i in reduced]):
+        raise RuntimeError(f"{name}(): cannot reduce over an empty dimension "
                            f"(shape {tuple(d.shape)})")
-    return extreme_op.apply((input,), norm_dims(dim, d.ndim), keepdim, reducer)
+    return extreme_op.apply((input,), dims, keepdim, reducer)
 
 
 def _extreme(input, dim, keepdim, arg, reducer, result, name):
@@ -159,13 +161,13 @@ def _extreme(input, dim, keepdim, arg, reducer, result, name):
     if isinstance(dim, Tensor):  # torch.max(a, b) is the elementwise maximum
         return (A.maximum if name == "max" else A.minimum)(input, dim)
     d = input._data
-    if d.size == 0:
-        raise RuntimeError(f"{name}(): cannot reduce a tensor with no elements "
-                           f"(shape {tuple(d.shape)})")
     if dim is None:
         return _extreme_dims(input, None, False, reducer, name)
     from fastdl.functional.indexing import gather
-    ax = norm_dim(dim, d.ndim)
+    ax = norm_dim(dim, d.ndim or 1)
+    if d.size == 0 and (d.ndim == 0 or d.shape[ax] == 0):
+        raise RuntimeError(f"{name}(): cannot reduce over an empty dimension "
+                           f"(shape {tuple(d.shape)})")
     if d.ndim == 0:  # a 0-d tensor is its own max along dim 0
         return result(input.reshape(()), _wrap(np.zeros((), dtype=int64)))
     idx = np.expand_dims(arg(d, axis=ax), ax)

@@ -227,6 +227,8 @@ class Module:
         if param is not None and not isinstance(param, Parameter):
             raise TypeError(f"cannot assign '{type(param).__name__}' object to parameter "
                             f"'{name}' (fastdl.nn.Parameter or None required)")
+        if hasattr(self, name) and name not in self._parameters:  # torch's rule
+            raise KeyError(f"attribute '{name}' already exists")
         self._discard(name, self._parameters)
         self._parameters[name] = param
 
@@ -236,6 +238,8 @@ class Module:
         if tensor is not None and not isinstance(tensor, Tensor):
             raise TypeError(f"cannot assign '{type(tensor).__name__}' object to buffer "
                             f"'{name}' (fastdl.Tensor or None required)")
+        if hasattr(self, name) and name not in self._buffers:  # torch's rule
+            raise KeyError(f"attribute '{name}' already exists")
         self._discard(name, self._buffers)
         self._buffers[name] = tensor
         if persistent:
@@ -344,7 +348,8 @@ class Module:
 
     def _named_members(self, registry: str, prefix: str, recurse: bool, remove_duplicate=True):
         seen = set()
-        modules = self.named_modules(prefix=prefix) if recurse else [(prefix, self)]
+        modules = (self.named_modules(prefix=prefix, remove_duplicate=remove_duplicate)
+                   if recurse else [(prefix, self)])
         for module_prefix, module in modules:
             for name, value in getattr(module, registry).items():
                 if value is None or (remove_duplicate and id(value) in seen):
@@ -388,8 +393,10 @@ class Module:
     def train(self, mode: bool = True) -> "Module":
         if not isinstance(mode, bool):
             raise ValueError(f"training mode is expected to be boolean, got {mode!r}")
-        for module in self.modules():
-            object.__setattr__(module, "training", mode)
+        # each child's own train(), as torch (an override that keeps a layer frozen runs)
+        object.__setattr__(self, "training", mode)
+        for module in self.children():
+            module.train(mode)
         return self
 
     def eval(self) -> "Module":
@@ -475,7 +482,9 @@ class Module:
         module (detached unless ``keep_vars``)."""
         if destination is None:
             destination = OrderedDict()
-        for module_prefix, module in self.named_modules(prefix=prefix.rstrip(".")):
+        # every name a module is registered under (self.b = self.a gives a.* and b.*, as torch)
+        for module_prefix, module in self.named_modules(prefix=prefix.rstrip("."),
+                                                        remove_duplicate=False):
             head = f"{module_prefix}." if module_prefix else ""
             for name, param in module._parameters.items():
                 if param is not None:
