@@ -1,5 +1,6 @@
 """fastdl.nn modules: Module bookkeeping, state dicts, containers, and layer parity with torch
 (same weights copied across, outputs and gradients compared)."""
+import warnings
 from collections import OrderedDict
 
 import numpy as np
@@ -343,3 +344,34 @@ def test_train_calls_each_childs_own_train():
     assert calls == [True] and model.training and not model[1].training
     model.eval()
     assert calls == [True, False]
+
+
+def test_sequential_and_module_list_editing_as_torch():
+    def names(seq):
+        return [type(m).__name__ for m in seq]
+
+    s = nn.Sequential(nn.ReLU(), nn.Tanh())
+    s.insert(1, nn.Sigmoid())
+    assert names(s) == ["ReLU", "Sigmoid", "Tanh"] and list(s.state_dict()) == []
+    assert list(s._modules) == ["0", "1", "2"]
+    assert type(s.pop(0)).__name__ == "ReLU" and list(s._modules) == ["0", "1"]
+    s.extend(nn.Sequential(nn.ReLU()))
+    assert names(s + nn.Sequential(nn.Tanh())) == ["Sigmoid", "Tanh", "ReLU", "Tanh"]
+    layers = nn.ModuleList([nn.Linear(2, 2)])
+    layers += [nn.ReLU()]
+    assert len(layers) == 2 and type(layers.pop()).__name__ == "ReLU" and len(layers + layers) == 2
+    bn = nn.BatchNorm1d(3)
+    assert bn.get_buffer("running_mean") is bn.running_mean
+
+
+def test_trunc_normal_matches_torch_statistics():
+    for kwargs in ({}, {"std": 0.02, "a": -0.04, "b": 0.04}, {"a": 3.0, "b": 4.0}):
+        ours = nn.init.trunc_normal_(fastdl.empty(100_000), **kwargs).numpy()
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            theirs = torch.nn.init.trunc_normal_(torch.empty(100_000), **kwargs).numpy()
+        lo, hi = kwargs.get("a", -2.0), kwargs.get("b", 2.0)
+        assert ours.min() >= lo and ours.max() <= hi
+        scale = kwargs.get("std", 1.0)
+        assert abs(ours.mean() - theirs.mean()) < 0.02 * scale
+        assert abs(ours.std() - theirs.std()) < 0.02 * scale

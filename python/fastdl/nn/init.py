@@ -93,6 +93,37 @@ def normal_(tensor, mean: float = 0.0, std: float = 1.0, generator=None):
     return _write(tensor, _generator(generator).normal(mean, std, size=tuple(tensor.shape)))
 
 
+def trunc_normal_(tensor, mean: float = 0.0, std: float = 1.0, a: float = -2.0, b: float = 2.0,
+                  generator=None):
+    """Fill with draws from N(mean, std^2) restricted to [a, b] (ViT's initialization), as
+    torch's: draws outside are redrawn, or, when [a, b] holds under 1% of the mass, the
+    normal's inverse CDF is taken of uniform draws between the bounds' CDFs.
+
+    >>> w = fastdl.nn.init.trunc_normal_(fastdl.empty(1000), std=0.02, a=-0.04, b=0.04)
+    >>> bool((w.abs() <= 0.04).all())
+    True
+    """
+    _check_floating(tensor, "trunc_normal_")
+    if std < 0 or not a <= b:
+        raise ValueError(f"trunc_normal_: expected std >= 0 and a <= b, got std={std}, a={a}, "
+                         f"b={b}")
+    rng, shape = _generator(generator), tuple(tensor.shape)
+    if std == 0:
+        return _write(tensor, np.full(shape, float(np.clip(mean, a, b))))
+    cdf = [0.5 * (1.0 + math.erf((v - mean) / (std * math.sqrt(2.0)))) for v in (a, b)]
+    if cdf[1] - cdf[0] >= 0.01:
+        x = rng.normal(mean, std, size=shape)
+        for _ in range(1000):
+            outside = (x < a) | (x > b)
+            if not outside.any():
+                return _write(tensor, x)
+            x[outside] = rng.normal(mean, std, size=int(outside.sum()))
+    from statistics import NormalDist
+    inverse = np.vectorize(NormalDist(mean, std).inv_cdf)
+    u = rng.uniform(cdf[0], cdf[1], size=shape)
+    return _write(tensor, np.clip(inverse(np.clip(u, 1e-300, 1 - 1e-16)), a, b))
+
+
 def constant_(tensor, val: float):
     """Fill with ``val``."""
     return _write(tensor, val)

@@ -75,6 +75,43 @@ class Sequential(Module):
         self.add_module(str(len(self)), module)
         return self
 
+    def _renumbered(self, modules):
+        self._modules.clear()
+        for position, module in enumerate(modules):
+            self.add_module(str(position), module)
+        return self
+
+    def insert(self, index: int, module: Module) -> "Sequential":
+        """Put ``module`` before position ``index`` (negative from the end), as torch.
+
+        >>> m = fastdl.nn.Sequential(fastdl.nn.ReLU()).insert(0, fastdl.nn.Tanh())
+        >>> [type(x).__name__ for x in m]
+        ['Tanh', 'ReLU']
+        """
+        modules = list(self._modules.values())
+        n = len(modules)
+        if not -n <= index <= n:
+            raise IndexError(f"Sequential.insert: index {index} is out of range for {n} modules")
+        modules.insert(index if index >= 0 else index + n, module)
+        return self._renumbered(modules)
+
+    def extend(self, sequential) -> "Sequential":
+        for module in sequential:
+            self.append(module)
+        return self
+
+    def pop(self, key=-1) -> Module:
+        """Remove and return the module at ``key`` (an index or a slice), renumbering the rest."""
+        module = self[key]
+        del self[key]
+        return module
+
+    def __add__(self, other) -> "Sequential":
+        if not isinstance(other, Sequential):
+            raise ValueError(f"add operator supports only objects of Sequential class, but "
+                             f"{type(other).__name__} is given.")
+        return Sequential(*self, *other)
+
 
 class ModuleList(Module):
     """A list of modules, registered so their parameters are found.
@@ -131,6 +168,18 @@ class ModuleList(Module):
         modules = list(self._modules.values())
         modules.insert(index, module)
         self._rebuild(modules)
+
+    def pop(self, key=-1) -> Module:
+        """Remove and return the module at ``key``, renumbering the rest (torch's pop)."""
+        module = self[key]
+        del self[key]
+        return module
+
+    def __add__(self, other) -> "ModuleList":
+        return ModuleList([*self, *other])
+
+    def __iadd__(self, modules) -> "ModuleList":
+        return self.extend(modules)
 
     def forward(self, *args, **kwargs):
         raise NotImplementedError("ModuleList has no forward(); iterate over it instead")
