@@ -382,19 +382,19 @@ class Module:
             module = module._modules[item]
         return module
 
-    def get_buffer(self, target: str) -> Tensor:
+    def _get_member(self, target: str, registry: str, kind: str):
         module_path, _, name = target.rpartition(".")
         module = self.get_submodule(module_path)
-        if name not in module._buffers:
-            raise AttributeError(f"{type(module).__name__} has no buffer {name!r}")
-        return module._buffers[name]
+        members = getattr(module, registry)
+        if name not in members:
+            raise AttributeError(f"{type(module).__name__} has no {kind} {name!r}")
+        return members[name]
+
+    def get_buffer(self, target: str) -> Tensor:
+        return self._get_member(target, "_buffers", "buffer")
 
     def get_parameter(self, target: str) -> Parameter:
-        module_path, _, name = target.rpartition(".")
-        module = self.get_submodule(module_path)
-        if name not in module._parameters:
-            raise AttributeError(f"{type(module).__name__} has no parameter {name!r}")
-        return module._parameters[name]
+        return self._get_member(target, "_parameters", "parameter")
 
     # -- modes and utilities -----------------------------------------------------------------
     def train(self, mode: bool = True) -> "Module":
