@@ -65,7 +65,7 @@ sample("normalize_weight_grad", "grad_of_instance_norm",
        lambda r: [U(r, (2, 2, 4)), U(r, (2,), 0.5, 1.5), G(r, (2, 2, 4))])
 
 # ---- relu6 ---------------------------------------------------------------------------------
-sample("relu6", "away_from_kinks", lambda L, x: L.F.relu6(x),
+sample("hardtanh", "relu6_away_from_kinks", lambda L, x: L.F.relu6(x),
        lambda r: [avoid(r, (3, 5), (0.0, 6.0), -2.0, 8.0)], check="grad")
 
 # ---- batch_norm's bias gradient (a registered op so its own derivative is one) -------------

@@ -202,13 +202,12 @@ class _Reader:
         if len(raw) != 8:
             raise _Corrupt("shorter than the 8-byte header length")
         n = int.from_bytes(raw, "little")
-        if n > min(_MAX_HEADER_BYTES, file_size - 8) and (
-                raw.startswith(b"PK\x03\x04") or raw[:1] == b"\x80"):
-            raise _Corrupt("it is a torch.save (zip or pickle) file, which fastdl does not "
-                           "unpickle (untrusted code); read it with torch.load(path, "
-                           "weights_only=True) and pass the state dict to load_state_dict, or "
-                           "convert it with safetensors.torch.save_file")
         if n > min(_MAX_HEADER_BYTES, file_size - 8):
+            if raw.startswith(b"PK\x03\x04") or raw[:1] == b"\x80":
+                raise _Corrupt("it is a torch.save (zip or pickle) file, which fastdl does not "
+                               "unpickle (untrusted code); read it with torch.load(path, "
+                               "weights_only=True) and pass the state dict to load_state_dict, "
+                               "or convert it with safetensors.torch.save_file")
             raise _Corrupt(f"header length {n} exceeds the file ({file_size} bytes) or the "
                            f"{_MAX_HEADER_BYTES}-byte limit")
         try:

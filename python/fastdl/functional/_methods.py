@@ -80,7 +80,8 @@ METHODS = {
     "outer": linalg.outer, "to": conversion.to,
     # everyday ops
     "sort": E.sort, "argsort": E.argsort, "topk": E.topk, "tril": E.tril, "triu": E.triu,
-    "unique": E.unique, "bincount": E.bincount, "baddbmm": E.baddbmm, "cumprod": E.cumprod, "prod": E.prod,
+    "unique": E.unique, "bincount": E.bincount, "baddbmm": E.baddbmm, "cumprod": E.cumprod,
+    "prod": E.prod,
     "roll": E.roll, "repeat_interleave": E.repeat_interleave, "clamp_min": E.clamp_min,
     "clamp_max": E.clamp_max, "lerp": E.lerp, "diag": E.diag,
 }

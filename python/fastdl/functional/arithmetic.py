@@ -704,6 +704,8 @@ def eq(input, other):
 
 def ne(input, other):
     return True if other is None else _ne(input, other)
+
+
 lt = _compare(np.less, "lt")
 le = _compare(np.less_equal, "le")
 gt = _compare(np.greater, "gt")

@@ -427,7 +427,7 @@ def prod(input, dim=None, keepdim=False, *, dtype=None):
     if dim is None or x._data.ndim == 0:
         if dim is not None:
             norm_dim(dim, 1)  # a 0-d tensor takes dim 0 or -1
-        x, ax, keepdim = reshape(x, -1), 0, keepdim and dim is not None
+        x, ax = reshape(x, -1), 0
     else:
         ax = norm_dim(dim, x._data.ndim)
     n = x._data.shape[ax]
@@ -439,8 +439,8 @@ def prod(input, dim=None, keepdim=False, *, dtype=None):
         out = (sum_(x, ax, keepdim=True) * 0 + 1).to(dt)
     else:
         out = narrow(cumprod(x, ax, dtype=dtype), ax, n - 1, 1)
-    if dim is None or input._data.ndim == 0:  # a 0-d input stays 0-d, keepdim or not
-        return reshape(out, ()) if not keepdim or input._data.ndim == 0 else out
+    if dim is None or input._data.ndim == 0:  # 0-d: over everything, or a 0-d input (keepdim
+        return reshape(out, ())               # or not)
     return out if keepdim else squeeze(out, ax)
 
 

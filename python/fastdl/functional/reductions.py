@@ -145,13 +145,17 @@ def amin(input, dim=None, keepdim=False):
     return _extreme_dims(input, dim, keepdim, np.min, "amin")
 
 
-def _extreme_dims(input, dim, keepdim, reducer, name):
-    d = input._data
-    dims = norm_dims(dim, d.ndim)
-    reduced = range(d.ndim) if dims is None else dims
+def _refuse_empty(d, reduced, name):
+    """max/min have no value over an empty dimension (a 0-d tensor counts as one element)."""
     if d.size == 0 and (d.ndim == 0 or 0 in [d.shape[i] for i in reduced]):
         raise RuntimeError(f"{name}(): cannot reduce over an empty dimension "
                            f"(shape {tuple(d.shape)})")
+
+
+def _extreme_dims(input, dim, keepdim, reducer, name):
+    d = input._data
+    dims = norm_dims(dim, d.ndim)
+    _refuse_empty(d, range(d.ndim) if dims is None else dims, name)
     return extreme_op.apply((input,), dims, keepdim, reducer)
 
 
@@ -165,9 +169,7 @@ def _extreme(input, dim, keepdim, arg, reducer, result, name):
         return _extreme_dims(input, None, False, reducer, name)
     from fastdl.functional.indexing import gather
     ax = norm_dim(dim, d.ndim or 1)
-    if d.size == 0 and (d.ndim == 0 or d.shape[ax] == 0):
-        raise RuntimeError(f"{name}(): cannot reduce over an empty dimension "
-                           f"(shape {tuple(d.shape)})")
+    _refuse_empty(d, [ax] if d.ndim else [], name)
     if d.ndim == 0:  # a 0-d tensor is its own max along dim 0
         return result(input.reshape(()), _wrap(np.zeros((), dtype=int64)))
     idx = np.expand_dims(arg(d, axis=ax), ax)
@@ -201,20 +203,20 @@ def min(input, dim=None, keepdim=False):
     return _extreme(input, dim, keepdim, np.argmin, np.min, MinResult, "min")
 
 
-def argmax(input, dim=None, keepdim=False):
+def _arg_extreme(input, dim, keepdim, arg):
     d = input._data
     if dim is None:  # the flat index; keepdim keeps every dimension as 1 (torch)
-        flat = np.asarray(np.argmax(d), dtype=int64)
+        flat = np.asarray(arg(d), dtype=int64)
         return _wrap(flat.reshape((1,) * d.ndim) if keepdim else flat)
-    return _wrap(np.argmax(d, axis=norm_dim(dim, d.ndim), keepdims=keepdim).astype(int64))
+    return _wrap(arg(d, axis=norm_dim(dim, d.ndim), keepdims=keepdim).astype(int64))
+
+
+def argmax(input, dim=None, keepdim=False):
+    return _arg_extreme(input, dim, keepdim, np.argmax)
 
 
 def argmin(input, dim=None, keepdim=False):
-    d = input._data
-    if dim is None:  # the flat index; keepdim keeps every dimension as 1 (torch)
-        flat = np.asarray(np.argmin(d), dtype=int64)
-        return _wrap(flat.reshape((1,) * d.ndim) if keepdim else flat)
-    return _wrap(np.argmin(d, axis=norm_dim(dim, d.ndim), keepdims=keepdim).astype(int64))
+    return _arg_extreme(input, dim, keepdim, np.argmin)
 
 
 def var(input, dim=None, unbiased=None, keepdim=False, *, correction=None):

@@ -39,20 +39,13 @@ def view(input, *shape):
     >>> fastdl.arange(6).view(2, 3).shape
     (2, 3)
     """
-    shape = _shape_args(shape)
-    d = input._data
-    if type(d) is np.ndarray:
-        try:
-            np.reshape(d, shape, copy=False)
-        except ValueError as e:
-            if "copy" not in str(e):
-                raise RuntimeError(f"view: shape {tuple(shape)} is invalid for input of size "
-                                   f"{d.size}") from None
-            raise RuntimeError(f"view size is not compatible with input tensor's size "
-                               f"{tuple(d.shape)} and stride (at least one dimension spans "
-                               f"across two contiguous subspaces). Use .reshape(...) "
-                               f"instead.") from None
-    return reshape_op.apply((input,), shape)
+    out = reshape(input, *shape)  # a bad size raises there
+    d, o = input._data, out._data
+    if o.size and type(o) is np.ndarray and not np.may_share_memory(o, d):  # reshape copied
+        raise RuntimeError(f"view size is not compatible with input tensor's size "
+                           f"{tuple(d.shape)} and stride (at least one dimension spans across "
+                           f"two contiguous subspaces). Use .reshape(...) instead.")
+    return out
 
 
 def view_as(input, other):

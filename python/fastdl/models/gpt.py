@@ -13,6 +13,7 @@ import numpy as np
 
 import fastdl
 from fastdl import nn
+from fastdl.models.autoencoder import _host
 from fastdl.nn import functional as F
 
 
@@ -129,7 +130,7 @@ class GPT(nn.Module):
         if position_ids is None:
             pos = fastdl.tensor(np.arange(start, start + L))
         else:
-            pos = np.asarray(getattr(position_ids, "numpy", lambda: position_ids)())
+            pos = _host(position_ids)
             if pos.shape not in ((L,), (B, L)) or pos.min(initial=0) < 0 \
                     or pos.max(initial=0) >= self.config.block_size:
                 raise ValueError(f"GPT: position_ids must be (B, L) = {(B, L)} in "
@@ -137,7 +138,7 @@ class GPT(nn.Module):
             pos = fastdl.tensor(pos)
         pad_keep = None
         if attention_mask is not None:
-            m = np.asarray(getattr(attention_mask, "numpy", lambda: attention_mask)())
+            m = _host(attention_mask)
             if m.shape != (B, start + L):
                 raise ValueError(f"GPT: attention_mask must be (B, start + L) = "
                                  f"{(B, start + L)}, got {m.shape}")
@@ -169,7 +170,7 @@ class GPT(nn.Module):
                              f"{out.shape}")
         mask = positions = None
         if attention_mask is not None:
-            mask = np.asarray(getattr(attention_mask, "numpy", lambda: attention_mask)())
+            mask = _host(attention_mask)
             if mask.shape != out.shape:
                 raise ValueError(f"GPT.generate: attention_mask must have idx's shape "
                                  f"{out.shape}, got {mask.shape}")

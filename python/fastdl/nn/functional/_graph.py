@@ -213,7 +213,3 @@ def cached_graph(edge_index, key, build):
         _CACHE.pop(next(iter(_CACHE)))
     _CACHE[k] = (ref, data.copy(), graph)
     return graph
-    if len(_CACHE) >= _CACHE_SIZE:
-        _CACHE.pop(next(iter(_CACHE)))
-    _CACHE[k] = (ref, version, graph)
-    return graph

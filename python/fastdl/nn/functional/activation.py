@@ -247,8 +247,9 @@ def log_softmax(input, dim=None, _stacklevel: int = 3, dtype=None):
 
 
 def _hardtanh_backward(ctx, g):
-    # torch's hardtanh rule: no gradient where x <= low or x >= high (NaN passes it on, as
-    # relu6: torch itself gives 0 or g at NaN depending on the element's position)
+    # torch's hardtanh rule (relu6 is hardtanh(0, 6)): no gradient where x <= low or
+    # x >= high (NaN passes it on: torch itself gives 0 or g at NaN depending on the element's
+    # position)
     x = ctx.inputs[0]._data
     low, high = ctx.args
     return (A.where(A._wrap((x <= low) | (x >= high)), 0.0, g),)
@@ -258,17 +259,6 @@ hardtanh_op = defop("hardtanh",
                     forward=lambda d, low, high: np.clip(d, low, high).astype(d.dtype, copy=False),
                     backward=_hardtanh_backward, saves=(0,),
                     inplace=lambda d, low, high: np.clip(d, low, high, out=d))
-
-
-def _relu6_backward(ctx, g):
-    # torch's hardtanh rule: no gradient where x <= 0 or x >= 6 (NaN passes it on)
-    x = ctx.inputs[0]._data
-    return (A.where(A._wrap((x <= 0) | (x >= 6)), 0.0, g),)
-
-
-relu6_op = defop("relu6", forward=lambda d: np.clip(d, 0, 6).astype(d.dtype, copy=False),
-                 backward=_relu6_backward, saves=(0,),
-                 inplace=lambda d: np.clip(d, 0, 6, out=d))
 
 
 def hardtanh(input, min_val: float = -1.0, max_val: float = 1.0, inplace: bool = False):
@@ -285,4 +275,6 @@ def hardtanh(input, min_val: float = -1.0, max_val: float = 1.0, inplace: bool =
 def relu6(input, inplace: bool = False):
     """min(max(x, 0), 6); the gradient is 0 at 0 and 6 (torch's hardtanh rule)."""
     check_float(input, "relu6")
-    return relu6_op.apply_inplace(input, ()) if inplace else relu6_op.unary(input)
+    if inplace:
+        return hardtanh_op.apply_inplace(input, (), 0.0, 6.0)
+    return hardtanh_op.apply((input,), 0.0, 6.0)

@@ -167,14 +167,11 @@ def _forward(q, k, v, *rest, kernels=_C):
     # the CPU kernels also leave each row's (max, log sum) apart: exact probabilities in the
     # backward where lse alone would lose the sum next to a large max
     # (csrc/cpu/attention/attention.h)
-    stats, kind = None, 0
+    stats = np.empty(q4.shape[:-1] + (2,), dtype=q.dtype) if kernels is _C else None
+    kind = 0
     if spec.hk:  # no key/value heads (and so no query heads): nothing to compute
-        if kernels is _C:
-            stats = np.empty(q4.shape[:-1] + (2,), dtype=q.dtype)
-            kind = kernels.attention_forward(q4, k4, v4, out, lse, m4, spec.causal, spec.scale,
-                                             stats)
-        else:
-            kernels.attention_forward(q4, k4, v4, out, lse, m4, spec.causal, spec.scale)
+        kind = kernels.attention_forward(q4, k4, v4, out, lse, m4, spec.causal, spec.scale,
+                                         *(() if stats is None else (stats,))) or 0  # CUDA: None
     saved.values = (q4, k4, v4, m4, out, lse, stats, kind)
     return result
 
@@ -202,12 +199,9 @@ def _backward_forward(g, q, k, v, *rest, kernels=_C):
     gm = None
     if mask:
         gm = xp.empty(out.shape[:-1] + (k4.shape[-2],), dtype=q4.dtype)
-    if spec.hk and kind:
+    if spec.hk:
         kernels.attention_backward(q4, k4, v4, out, lse, g4, gq4, gk4, gv4, m4, spec.causal,
-                                   spec.scale, gm, stats, kind)
-    elif spec.hk:
-        kernels.attention_backward(q4, k4, v4, out, lse, g4, gq4, gk4, gv4, m4, spec.causal,
-                                   spec.scale, gm)
+                                   spec.scale, gm, *((stats, kind) if kind else ()))
     gq, gk, gv = (g if g is not None else _sum_to_shape(g4.reshape(full), shape)
                   for g, g4, full, shape in ((gq, gq4, spec.q_full, q.shape),
                                              (gk, gk4, spec.k_full, k.shape),

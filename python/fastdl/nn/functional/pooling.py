@@ -91,7 +91,7 @@ def _resample(kernel, a, size, xp, *args):
     return out
 
 
-def _outside_plane(indices, in_size, xp, may_be_outside):
+def _outside_plane(indices, in_size, may_be_outside):
     """Where an index points outside its plane (None: nowhere): a dilated window that covers
     only padding gives -inf with such an index (torch's too), and takes no gradient. Looked
     for only when the window is dilated (``may_be_outside``): two passes over the indices."""
@@ -105,7 +105,7 @@ def _outside_plane(indices, in_size, xp, may_be_outside):
 def _pool_scatter_cpu(g, indices, in_size, dilated=False, kernels=_C, xp=np):
     """grad_input (N, C, *in_size): zeros, plus g added at the indices (per plane)."""
     g = xp.ascontiguousarray(g)
-    outside = _outside_plane(indices, in_size, xp, dilated)
+    outside = _outside_plane(indices, in_size, dilated)
     if outside is not None:
         g, indices = xp.where(outside, 0, g), xp.where(outside, 0, indices)
     out = _empty(xp, g, in_size)
@@ -116,7 +116,7 @@ def _pool_scatter_cpu(g, indices, in_size, dilated=False, kernels=_C, xp=np):
 def _pool_gather_cpu(src, indices, in_size, dilated=False, kernels=_C, xp=np):
     """src's planes read at the indices (indices' shape); 0 where an index is outside."""
     src = xp.ascontiguousarray(src)
-    outside = _outside_plane(indices, in_size, xp, dilated)
+    outside = _outside_plane(indices, in_size, dilated)
     out = xp.empty(indices.shape, dtype=src.dtype)
     kernels.gather_by_index(src, indices if outside is None else xp.where(outside, 0, indices),
                             out)

@@ -14,6 +14,21 @@ def _normalize_index(index: int, length: int, kind: str) -> int:
     return index + length if index < 0 else index
 
 
+def _renumber(container, modules):
+    """``modules`` registered under "0", "1", ... in order (Sequential's and ModuleList's
+    positional names), replacing what the container held."""
+    container._modules.clear()
+    for position, module in enumerate(modules):
+        container.add_module(str(position), module)
+    return container
+
+
+def _pop(container, key):
+    module = container[key]
+    del container[key]
+    return module
+
+
 class Sequential(Module):
     """Apply modules in order: ``Sequential(a, b, c)(x) == c(b(a(x)))``; also accepts an
     ``OrderedDict`` of named modules.
@@ -66,19 +81,10 @@ class Sequential(Module):
         for key in keys:
             del self._modules[key]
         # Renumber (as PyTorch does) so that append() never collides with a surviving key.
-        modules = list(self._modules.values())
-        self._modules.clear()
-        for position, module in enumerate(modules):
-            self._modules[str(position)] = module
+        _renumber(self, list(self._modules.values()))
 
     def append(self, module: Module) -> "Sequential":
         self.add_module(str(len(self)), module)
-        return self
-
-    def _renumbered(self, modules):
-        self._modules.clear()
-        for position, module in enumerate(modules):
-            self.add_module(str(position), module)
         return self
 
     def insert(self, index: int, module: Module) -> "Sequential":
@@ -93,7 +99,7 @@ class Sequential(Module):
         if not -n <= index <= n:
             raise IndexError(f"Sequential.insert: index {index} is out of range for {n} modules")
         modules.insert(index if index >= 0 else index + n, module)
-        return self._renumbered(modules)
+        return _renumber(self, modules)
 
     def extend(self, sequential) -> "Sequential":
         for module in sequential:
@@ -102,9 +108,7 @@ class Sequential(Module):
 
     def pop(self, key=-1) -> Module:
         """Remove and return the module at ``key`` (an index or a slice), renumbering the rest."""
-        module = self[key]
-        del self[key]
-        return module
+        return _pop(self, key)
 
     def __add__(self, other) -> "Sequential":
         if not isinstance(other, Sequential):
@@ -131,11 +135,6 @@ class ModuleList(Module):
         if modules is not None:
             self.extend(modules)
 
-    def _rebuild(self, modules):
-        self._modules.clear()
-        for index, module in enumerate(modules):
-            self.add_module(str(index), module)
-
     def __len__(self):
         return len(self._modules)
 
@@ -153,7 +152,7 @@ class ModuleList(Module):
     def __delitem__(self, index):
         modules = list(self._modules.values())
         del modules[index]
-        self._rebuild(modules)
+        _renumber(self, modules)
 
     def append(self, module: Module) -> "ModuleList":
         self.add_module(str(len(self)), module)
@@ -167,13 +166,11 @@ class ModuleList(Module):
     def insert(self, index: int, module: Module) -> None:
         modules = list(self._modules.values())
         modules.insert(index, module)
-        self._rebuild(modules)
+        _renumber(self, modules)
 
     def pop(self, key=-1) -> Module:
         """Remove and return the module at ``key``, renumbering the rest (torch's pop)."""
-        module = self[key]
-        del self[key]
-        return module
+        return _pop(self, key)
 
     def __add__(self, other) -> "ModuleList":
         return ModuleList([*self, *other])
