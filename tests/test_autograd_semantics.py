@@ -307,3 +307,28 @@ def test_backward_formulas_build_graphs_for_double_backward():
     (gt,) = torch.autograd.grad((xt.exp() * xt.sin()).sum(), xt, create_graph=True)
     (ggt,) = torch.autograd.grad(gt.sum(), xt)
     np.testing.assert_allclose(gg.numpy(), ggt.numpy(), rtol=1e-6)
+
+
+class _CupyLikeFlags:
+    """cupy's ndarray.flags: c_contiguous, f_contiguous and owndata, no `writeable`."""
+
+    def __init__(self, a):
+        self.c_contiguous, self.f_contiguous = a.flags.c_contiguous, a.flags.f_contiguous
+        self.owndata = a.flags.owndata
+
+
+class _CupyLikeArray(np.ndarray):
+    @property
+    def flags(self):
+        return _CupyLikeFlags(np.asarray(self))
+
+
+def test_leaf_gradients_are_stored_for_arrays_whose_flags_lack_writeable():
+    # A GPU-only regression (gpu_check): every backward on cupy tensors raised AttributeError.
+    from fastdl.autograd.engine import _store_leaf_grad
+    x = fastdl.tensor(np.zeros(3), requires_grad=True)
+    g = fastdl.tensor(np.arange(3.0).view(_CupyLikeArray))
+    _store_leaf_grad(x, g, False, set())
+    np.testing.assert_array_equal(np.asarray(x.grad._data), [0.0, 1.0, 2.0])
+    _store_leaf_grad(x, fastdl.tensor(np.ones(3).view(_CupyLikeArray)), False, set())
+    np.testing.assert_array_equal(np.asarray(x.grad._data), [1.0, 2.0, 3.0])

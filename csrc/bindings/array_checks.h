@@ -6,7 +6,6 @@
 
 #include <cstdint>
 #include <optional>
-#include <sstream>
 #include <string>
 #include <vector>
 
@@ -14,12 +13,12 @@ namespace fastdl::bind {
 
 namespace nb = nanobind;
 
+// No iostreams in the bindings: formatting a number through an ostringstream crashed inside
+// _C_cuda on the GPU machine (segfault in ostream::_M_insert<unsigned long>, bench/NOTES.md).
 inline std::string shape_str(const nb::ndarray<>& a) {
-  std::ostringstream s;
-  s << '(';
-  for (size_t i = 0; i < a.ndim(); ++i) s << (i ? ", " : "") << a.shape(i);
-  s << (a.ndim() == 1 ? ",)" : ")");
-  return s.str();
+  std::string s = "(";
+  for (size_t i = 0; i < a.ndim(); ++i) s += (i ? ", " : "") + std::to_string(a.shape(i));
+  return s + (a.ndim() == 1 ? ",)" : ")");
 }
 
 inline std::string dtype_str(const nb::dlpack::dtype& dt) {

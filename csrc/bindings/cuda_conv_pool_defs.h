@@ -15,7 +15,6 @@
 
 #include <cstdint>
 #include <optional>
-#include <sstream>
 #include <string>
 #include <vector>
 
@@ -33,12 +32,10 @@ using Ints = std::vector<int64_t>;
 [[noreturn]] inline void fail_value(const std::string& msg) { throw nb::value_error(msg.c_str()); }
 [[noreturn]] inline void fail_type(const std::string& msg) { throw nb::type_error(msg.c_str()); }
 
-inline std::string ints_str(const Ints& v) {
-  std::ostringstream s;
-  s << '[';
-  for (size_t i = 0; i < v.size(); ++i) s << (i ? ", " : "") << v[i];
-  s << ']';
-  return s.str();
+inline std::string ints_str(const Ints& v) {  // std::to_string: see shape_str
+  std::string s = "[";
+  for (size_t i = 0; i < v.size(); ++i) s += (i ? ", " : "") + std::to_string(v[i]);
+  return s + "]";
 }
 
 // Checks one array: memory kind and C-contiguity.

@@ -65,14 +65,15 @@ def _store_leaf_grad(t, g, create_graph, handed_out):
     if old is None:
         data = g._data
         flags = data.flags
-        if (not flags.writeable or not flags.owndata or id(data) in handed_out
+        # cupy's flags have no `writeable`: its arrays always are
+        if (not getattr(flags, "writeable", True) or not flags.owndata or id(data) in handed_out
                 or not flags.c_contiguous):
             g = g.clone()
         elif g._grad_fn is not None or g._requires_grad:
             g = g.detach()
         handed_out.add(id(g._data))
         t._grad = g
-    elif old._data.shape == g._data.shape and old._data.flags.writeable:
+    elif old._data.shape == g._data.shape and getattr(old._data.flags, "writeable", True):
         old._data += g._data
     else:
         t._grad = old + g

@@ -62,7 +62,9 @@ def attention_cases(cp, torch, kernels, rows=None, fp16=True):
                                        None)
 
         def vendors(dtype, backend, tq=tq, tk=tk, tv=tv, tg=tg, causal=causal):
-            xs = [t.to(dtype).requires_grad_() for t in (tq, tk, tv)]
+            # detach: a fresh leaf per vendor (requires_grad_ on the shared fp32 tensors would make the
+            # fp16 copies non-leaf, with no .grad)
+            xs = [t.detach().to(dtype).requires_grad_() for t in (tq, tk, tv)]
             gd = tg.to(dtype)
 
             def fwd():
