@@ -14,7 +14,8 @@ pkg=$build/pkg
 tests=(tests/test_gemm.py tests/test_cuda_emu.py tests/test_sanitize.py tests/test_pooling.py
        tests/test_interpolate.py tests/test_cuda_conv_pool.py tests/test_norm_kernels.py
        tests/test_graph_cuda_emu.py tests/test_conv_valid_taps.py
-       tests/test_conv_subpixel_winograd.py tests/test_attention_flash.py)
+       tests/test_conv_subpixel_winograd.py tests/test_attention_flash.py
+       tests/test_attention_cuda_emu.py)
 
 # The build tools that pip's isolated build had (CMakeLists.txt needs CMake >= 3.25).
 if ! python - <<'EOF'

@@ -1,14 +1,13 @@
 """The CUDA flash-attention kernels on a real GPU (fastdl._C_cuda on cupy arrays) against the CPU
 kernels, on the emulator tests' odd lengths (L = 1, 17, 130), head dims (32, 64, 80, 128), masks
-(bool, additive with its gradient), causal and GQA, float32 and float64; and the op layer
+(bool, additive with its gradient), causal and GQA, float32 and float64, and their cases across
+several query and key tiles; and the op layer
 (scaled_dot_product_attention on cupy tensors, forward and backward) against the same op on numpy
 tensors.
 
 These need a GPU: they skip elsewhere. bench/gpu_check.sh runs them on a lent GPU machine and
 counts a skip there as a failure.
 """
-import itertools
-
 import numpy as np
 import pytest
 
@@ -19,10 +18,8 @@ if not fastdl.cuda.is_available():
     pytest.skip("needs a CUDA GPU (bench/gpu_check.sh runs these on one)", allow_module_level=True)
 cp = pytest.importorskip("cupy")
 from fastdl import _C_cuda as cuda_mod  # noqa: E402  (exists whenever a GPU is available)
-
-CASES = [(L, D, kind) for (L, D), kind in zip(itertools.product([1, 17, 130], [32, 64, 80, 128]),
-                                               itertools.cycle(["causal", "bool", "additive",
-                                                                None, "gqa"]))]
+from test_attention_cuda_emu import (  # noqa: E402  (the emulator's cases and inputs)
+    CASES, TILED, TILED_IDS, TILED_TOL, assert_results_close, attention_inputs, tiled_inputs)
 
 
 def _run(mod, xp, q, k, v, g, mask, causal, grad_mask):
@@ -41,27 +38,23 @@ def _run(mod, xp, q, k, v, g, mask, causal, grad_mask):
 @pytest.mark.parametrize("dtype", [np.float32, np.float64])
 @pytest.mark.parametrize("L,D,kind", CASES, ids=[f"L{l}-D{d}-{k}" for l, d, k in CASES])
 def test_cuda_kernels_match_cpu(L, D, kind, dtype):
-    rng = np.random.default_rng(L * 7 + D)
     S = 17 if L == 130 else L + 3
-    hq, hk = (4, 2) if kind == "gqa" else (2, 2)
-    q = rng.standard_normal((2, hq, L, D)).astype(dtype)
-    k = rng.standard_normal((2, hk, S, D)).astype(dtype)
-    v = rng.standard_normal((2, hk, S, D)).astype(dtype)
-    g = rng.standard_normal((2, hq, L, D)).astype(dtype)
-    mask = None
-    if kind == "bool":
-        m = rng.random((L, S)) > 0.3
-        m[0] = False  # a row with no key: zero output and gradients
-        mask = np.broadcast_to(m, (2, hq, L, S))
-    elif kind == "additive":
-        mask = np.broadcast_to(rng.standard_normal((hq, 1, S)).astype(dtype), (2, hq, L, S))
-    causal = kind == "causal"
-    want = _run(_C, np, q, k, v, g, mask, causal, kind == "additive")
-    got = _run(cuda_mod, cp, q, k, v, g, mask, causal, kind == "additive")
-    tol = dict(rtol=2e-5, atol=2e-5) if dtype == np.float32 else dict(rtol=1e-11, atol=1e-11)
-    for name, a, b in zip(["out", "lse", "dq", "dk", "dv", "dmask"], got, want):
+    args, causal, grad_mask = attention_inputs(np.random.default_rng(L * 7 + D), 2, L, S, D, D,
+                                               kind, dtype)
+    want = _run(_C, np, *args, causal, grad_mask)
+    got = _run(cuda_mod, cp, *args, causal, grad_mask)
+    for name, a in zip(["out", "lse", "dq", "dk", "dv", "dmask"], got):
         assert name == "lse" or np.isfinite(a).all(), name  # lse: +inf for a row with no key
-        np.testing.assert_allclose(a, b, err_msg=name, **tol)
+    tol = dict(rtol=2e-5, atol=2e-5) if dtype == np.float32 else dict(rtol=1e-11, atol=1e-11)
+    assert_results_close(got, want, **tol)
+
+
+@pytest.mark.parametrize("L,S,D,Dv,kind,dtype", TILED, ids=TILED_IDS)
+def test_cuda_kernels_match_cpu_across_tiles(L, S, D, Dv, kind, dtype):
+    args, causal, grad_mask = tiled_inputs(L, S, D, Dv, kind, dtype)
+    want = _run(_C, np, *args, causal, grad_mask)
+    got = _run(cuda_mod, cp, *args, causal, grad_mask)
+    assert_results_close(got, want, **TILED_TOL[dtype])
 
 
 def test_sdpa_op_on_cupy_tensors_runs_the_cuda_kernels():

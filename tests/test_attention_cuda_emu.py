@@ -1,6 +1,7 @@
 """The CUDA flash-attention kernels (csrc/cuda/attention) run by the emulator against the CPU
 kernels: odd lengths (L = 1, 17, 130) and head dims (32, 64, 80, 128), masks, causal, GQA,
-float32 and float64, under two schedules (reverse thread order; one warp at a time between
+float32 and float64; several query and key tiles (64 rows in float, 32 in double) with
+value dims unlike the key dims; under two schedules (reverse thread order; one warp at a time between
 barriers, which exposes a missing barrier around the shared key/value tiles)."""
 import itertools
 
@@ -29,29 +30,70 @@ CASES = [(L, D, kind) for (L, D), kind in zip(itertools.product([1, 17, 130], [3
                                                                 None, "gqa"]))]
 
 
-@pytest.mark.parametrize("schedule", SCHEDULES)
-@pytest.mark.parametrize("L,D,kind", CASES, ids=[f"L{l}-D{d}-{k}" for l, d, k in CASES])
-def test_emulated_cuda_kernels_match_cpu(L, D, kind, schedule):
-    rng = np.random.default_rng(L * 7 + D)
-    dtype = np.float64 if D == 80 else np.float32
-    S = 17 if L == 130 else L + 3
+def attention_inputs(rng, batch, L, S, D, Dv, kind, dtype, mask_scale=1.0):
+    """(q, k, v, grad_out, mask), causal, grad_mask for one case; `kind` is None, "causal",
+    "bool" (one row with no key), "additive" (with its gradient) or "gqa" (4 query heads on 2)."""
     hq, hk = (4, 2) if kind == "gqa" else (2, 2)
-    q = rng.standard_normal((1, hq, L, D)).astype(dtype)
-    k = rng.standard_normal((1, hk, S, D)).astype(dtype)
-    v = rng.standard_normal((1, hk, S, D)).astype(dtype)
-    g = rng.standard_normal((1, hq, L, D)).astype(dtype)
+    q = rng.standard_normal((batch, hq, L, D)).astype(dtype)
+    k = rng.standard_normal((batch, hk, S, D)).astype(dtype)
+    v = rng.standard_normal((batch, hk, S, Dv)).astype(dtype)
+    g = rng.standard_normal((batch, hq, L, Dv)).astype(dtype)
     mask = None
     if kind == "bool":
         m = rng.random((L, S)) > 0.3
-        m[0] = False  # a row with no key
-        mask = np.broadcast_to(m, (1, hq, L, S))
+        m[L // 2] = False  # a row with no key: zero output and gradients
+        mask = np.broadcast_to(m, (batch, hq, L, S))
     elif kind == "additive":
-        mask = np.broadcast_to(rng.standard_normal((hq, 1, S)).astype(dtype), (1, hq, L, S))
-    causal = kind == "causal"
-    ref = _run(_C, q, k, v, g, mask, causal, kind == "additive")
-    got = _run(emu, q, k, v, g, mask, causal, kind == "additive", schedule=schedule, seed=3)
+        m = mask_scale * rng.standard_normal((hq, L, S))
+        mask = np.broadcast_to(m.astype(dtype), (batch, hq, L, S))
+    return (q, k, v, g, mask), kind == "causal", kind == "additive"
+
+
+def assert_results_close(got, want, **tol):
+    for name, a, b in zip(["out", "lse", "dq", "dk", "dv", "dmask"], got, want):
+        np.testing.assert_allclose(a, b, err_msg=name, **tol)
+
+
+@pytest.mark.parametrize("schedule", SCHEDULES)
+@pytest.mark.parametrize("L,D,kind", CASES, ids=[f"L{l}-D{d}-{k}" for l, d, k in CASES])
+def test_emulated_cuda_kernels_match_cpu(L, D, kind, schedule):
+    dtype = np.float64 if D == 80 else np.float32
+    S = 17 if L == 130 else L + 3
+    args, causal, grad_mask = attention_inputs(np.random.default_rng(L * 7 + D), 1, L, S, D, D,
+                                               kind, dtype)
+    ref = _run(_C, *args, causal, grad_mask)
+    got = _run(emu, *args, causal, grad_mask, schedule=schedule, seed=3)
     # float32: two implementations with different summation orders and exponentials (the CPU
     # forward's exp2 polynomial); the key gradient sums up to 130 rows' terms of size ~5.
     tol = dict(rtol=5e-5, atol=5e-5) if dtype == np.float32 else dict(rtol=1e-12, atol=1e-12)
-    for name, a, b in zip(["out", "lse", "dq", "dk", "dv", "dmask"], got, ref):
-        np.testing.assert_allclose(a, b, err_msg=name, **tol)
+    assert_results_close(got, ref, **tol)
+
+
+# Several key tiles (the online softmax rescales across tiles), tails on both axes, causal with a
+# diagonal crossing tiles, value dims unlike key dims, and both padded head dims (64, 128).
+TILED = [  # L, S, D, Dv, kind, dtype
+    (130, 150, 64, 64, None, np.float32),
+    (130, 130, 48, 48, "causal", np.float32),
+    (70, 200, 64, 32, "bool", np.float32),
+    (40, 140, 32, 80, "additive", np.float32),
+    (65, 129, 96, 96, "gqa", np.float64),
+    (100, 100, 64, 64, "causal", np.float64),
+    (66, 97, 128, 128, "causal", np.float32),
+]
+TILED_IDS = [f"L{c[0]}-S{c[1]}-D{c[2]}-Dv{c[3]}-{c[4]}-{np.dtype(c[5]).name}" for c in TILED]
+# float32: the additive mask (scale 3) puts scores ~15 apart within a row
+TILED_TOL = {np.float32: dict(rtol=1e-4, atol=1e-4), np.float64: dict(rtol=1e-11, atol=1e-11)}
+
+
+def tiled_inputs(L, S, D, Dv, kind, dtype):
+    return attention_inputs(np.random.default_rng([L, S, D, Dv]), 2, L, S, D, Dv, kind, dtype,
+                            mask_scale=3.0)
+
+
+@pytest.mark.parametrize("schedule", SCHEDULES)
+@pytest.mark.parametrize("L,S,D,Dv,kind,dtype", TILED, ids=TILED_IDS)
+def test_emulated_cuda_kernels_match_cpu_across_tiles(L, S, D, Dv, kind, dtype, schedule):
+    args, causal, grad_mask = tiled_inputs(L, S, D, Dv, kind, dtype)
+    ref = _run(_C, *args, causal, grad_mask)
+    got = _run(emu, *args, causal, grad_mask, schedule=schedule, seed=5)
+    assert_results_close(got, ref, **TILED_TOL[dtype])

@@ -1,14 +1,19 @@
-// Flash attention kernels (FlashAttention-1's per-row formulation, fp32/fp64, no tensor cores),
-// written once for nvcc and the CPU emulator (cuda/common/launch.cuh).
-//   forward: a block of kRows threads takes kRows query rows of one (batch, head); each thread
-//     owns one row (q and the output accumulator in registers) and walks the keys in tiles of
-//     kTile staged in shared memory, with an online softmax (running max and sum); it writes the
-//     row's output and log-sum-exp (+inf for a row no key takes part in: output 0). Causal blocks
-//     stop at their last row's diagonal.
-//   backward, two kernels, no atomics (deterministic): dQ (one thread per query row, walking key
-//     tiles: dS = P (dO . v - delta), dQ += scale dS k) and dK/dV (one thread per key row of a
-//     key/value head, walking the query tiles of every query head of its group:
-//     dV += P dO, dK += scale dS q), both recomputing P = exp(s - lse) from the saved lse.
+// Flash attention kernels (FlashAttention-2's tiling, fp32/fp64, no tensor cores), written once
+// for nvcc and the CPU emulator (cuda/common/launch.cuh).
+//
+// Every product is a tile GEMM on shared memory: a block of (kB/4)^2 threads owns a kB x kB tile
+// (kB = 64 in float, 32 in double), each thread a 4 x 4 micro-tile, and `mma` multiplies two
+// row-major shared operands with 16-byte loads (the sgemm pattern; 8 loads per 64 FMAs). Head
+// dimensions are padded with zeros to kD = 64 or 128 in shared memory.
+//   forward: a block takes kB query rows of one (batch, head); walks the key tiles (S = Q K^T,
+//     online softmax per row with the running max / sum reduced over the row's kB/4 lanes by
+//     warp shuffles, O += P V); writes O and the log-sum-exp (+inf for a row no key takes part
+//     in: output 0). Causal blocks stop at their last row's diagonal.
+//   backward, two kernels, no atomics (deterministic), both recomputing P = exp(s - lse):
+//     dQ: a block per query tile walks the key tiles (S, dP = dO V^T, dS = P (dP - delta),
+//       dQ^T += K^T dS^T) and leaves delta = rowsum(dO * O) for the second kernel;
+//     dK/dV: a block per key tile of a key/value head walks the query tiles of every query head
+//       of its group (S, dP, dV += P^T dO, dK += dS^T Q).
 #include <cmath>
 #include <cstdint>
 #include <limits>
@@ -16,23 +21,32 @@
 #include <string>
 
 #include "cuda/attention/attention.h"
+#include "cuda/common/kernel_utils.cuh"
 #include "cuda/common/launch.cuh"
 
 namespace fastdl::cuda {
 
 namespace attention_detail {
 
-constexpr int kRows = 64;  // threads per block, one row each
 template <typename T>
-struct Tile {
-  static constexpr int kKeys = sizeof(T) == 4 ? 32 : 16;  // shared tile: kKeys * (D + Dv) * T
+struct Geometry {
+  static constexpr int kB = sizeof(T) == 4 ? 64 : 32;  // query rows and keys of a tile
+  static constexpr int kSide = kB / 4;                  // threads along a tile side
+  static constexpr int kThreads = kSide * kSide;
 };
-constexpr int kMaxDim = int(kAttentionMaxHeadDim);
+
+// Shared rows are padded by 4 elements: 16-byte aligned, and the rows 4 apart that one warp reads
+// fall in different banks.
+template <typename T, int kD>
+struct Strides {
+  static constexpr int kWide = kD + 4;                   // rows of kD (Q, dO, V)
+  static constexpr int kNarrow = Geometry<T>::kB + 4;    // rows of kB (K^T, V^T, P, dS^T)
+};
 
 template <typename T>
 struct Params {
   const T *q, *k, *v, *out, *grad_out, *lse;
-  T *o, *l, *gq, *gk, *gv, *gm;
+  T *o, *l, *gq, *gk, *gv, *gm, *delta;
   int64_t B, Hq, Hk, L, S, D, Dv, group;
   int causal, mask_kind;
   T scale;
@@ -48,11 +62,96 @@ __device__ __forceinline__ float exp_t(float x) { return ::expf(x); }
 __device__ __forceinline__ double log_t(double x) { return ::log(x); }
 __device__ __forceinline__ float log_t(float x) { return ::logf(x); }
 
-// The score of (i, j) after the mask and the causal rule (-inf where j takes no part).
+__device__ __forceinline__ void load4(float (&r)[4], const float* p) {
+  const float4 v = *reinterpret_cast<const float4*>(p);
+  r[0] = v.x, r[1] = v.y, r[2] = v.z, r[3] = v.w;
+}
+__device__ __forceinline__ void load4(double (&r)[4], const double* p) {
+  const double2 a = reinterpret_cast<const double2*>(p)[0], b = reinterpret_cast<const double2*>(p)[1];
+  r[0] = a.x, r[1] = a.y, r[2] = b.x, r[3] = b.y;
+}
+
+// acc[rg][cg][i][j] += sum_k A[4 ty + i + kB rg][k] * B[k][4 tx + j + kB cg], both operands
+// row-major in shared memory (leading dimensions lda, ldb; multiples of 4).
+template <typename T, int RG, int CG, int K>
+__device__ __forceinline__ void mma(T (&acc)[RG][CG][4][4], const T* A, int lda, const T* B,
+                                    int ldb, int ty, int tx) {
+  constexpr int kB = Geometry<T>::kB;
+#pragma unroll 2
+  for (int k0 = 0; k0 < K; k0 += 4) {
+    T a[RG][4][4];
+#pragma unroll
+    for (int rg = 0; rg < RG; ++rg)
+#pragma unroll
+      for (int i = 0; i < 4; ++i) load4(a[rg][i], A + (4 * ty + i + kB * rg) * lda + k0);
+#pragma unroll
+    for (int kk = 0; kk < 4; ++kk) {
+      T b[CG][4];
+#pragma unroll
+      for (int cg = 0; cg < CG; ++cg) load4(b[cg], B + (k0 + kk) * ldb + 4 * tx + kB * cg);
+#pragma unroll
+      for (int rg = 0; rg < RG; ++rg)
+#pragma unroll
+        for (int cg = 0; cg < CG; ++cg)
+#pragma unroll
+          for (int i = 0; i < 4; ++i)
+#pragma unroll
+            for (int j = 0; j < 4; ++j) acc[rg][cg][i][j] += a[rg][i][kk] * b[cg][j];
+    }
+  }
+}
+
+template <typename T, int RG, int CG>
+__device__ __forceinline__ void zero(T (&acc)[RG][CG][4][4]) {
+  T* flat = &acc[0][0][0][0];
+#pragma unroll
+  for (int n = 0; n < RG * CG * 16; ++n) flat[n] = T(0);
+}
+
+// dst[r][c] = src[r][c] (row stride ld_src) for r < rows, c < cols, else 0, over [kRows][kCols].
+template <typename T, int kRows, int kCols>
+__device__ __forceinline__ void stage(T* dst, int ld_dst, const T* src, int64_t ld_src, int rows,
+                                      int cols) {
+  for (int x = threadIdx.x; x < kRows * kCols; x += Geometry<T>::kThreads) {
+    const int r = x / kCols, c = x % kCols;
+    dst[r * ld_dst + c] = r < rows && c < cols ? src[r * ld_src + c] : T(0);
+  }
+}
+
+// dst[c][r] = src[r][c]: the transpose of stage's tile.
+template <typename T, int kRows, int kCols>
+__device__ __forceinline__ void stage_transposed(T* dst, int ld_dst, const T* src, int64_t ld_src,
+                                                 int rows, int cols) {
+  for (int x = threadIdx.x; x < kRows * kCols; x += Geometry<T>::kThreads) {
+    const int r = x / kCols, c = x % kCols;
+    dst[c * ld_dst + r] = r < rows && c < cols ? src[r * ld_src + c] : T(0);
+  }
+}
+
+// Reduces over the kSide lanes that share a row (adjacent lanes of one warp).
+template <typename T>
+__device__ __forceinline__ T row_max(T v) {
+#pragma unroll
+  for (int off = Geometry<T>::kSide / 2; off > 0; off >>= 1) {
+    const T other = __shfl_xor_sync(0xffffffffu, v, off);
+    v = other > v ? other : v;
+  }
+  return v;
+}
+template <typename T>
+__device__ __forceinline__ T row_sum(T v) {
+#pragma unroll
+  for (int off = Geometry<T>::kSide / 2; off > 0; off >>= 1) v += __shfl_xor_sync(0xffffffffu, v, off);
+  return v;
+}
+
+// The scaled score of (i, j) after the mask and the causal rule; -inf where j takes no part
+// (beyond kv_end: past the keys, or past a causal block's last row) and in a tile's padding rows
+// (i >= L: the mask has no such row to read).
 template <typename T>
 __device__ __forceinline__ T masked_score(const Params<T>& p, int64_t b, int64_t h, int64_t i,
-                                          int64_t j, T s) {
-  if (p.causal && j > i) return ninf<T>();
+                                          int64_t j, int64_t kv_end, T s) {
+  if (i >= p.L || j >= kv_end || (p.causal && j > i)) return ninf<T>();
   if (p.mask_kind != 0) {
     const int64_t off = b * p.ms[0] + h * p.ms[1] + i * p.ms[2] + j * p.ms[3];
     if (p.mask_kind == 1) return static_cast<const uint8_t*>(p.mask)[off] ? s : ninf<T>();
@@ -61,164 +160,242 @@ __device__ __forceinline__ T masked_score(const Params<T>& p, int64_t b, int64_t
   return s;
 }
 
+// Whether the tile (i0.., j0..) has an element masked_score may change.
 template <typename T>
-__global__ void __launch_bounds__(kRows) forward_kernel(Params<T> p) {
-  constexpr int kKeys = Tile<T>::kKeys;
+__device__ __forceinline__ bool tile_needs_mask(const Params<T>& p, int64_t i0, int64_t j0,
+                                                int64_t kv_end) {
+  constexpr int kB = Geometry<T>::kB;
+  return p.mask_kind != 0 || j0 + kB > kv_end || (p.causal && j0 + kB - 1 > i0) || i0 + kB > p.L;
+}
+
+template <typename T, int kD>
+__global__ void __launch_bounds__(Geometry<T>::kThreads) forward_kernel(Params<T> p) {
+  constexpr int kB = Geometry<T>::kB, kCG = kD / kB;
+  constexpr int kW = Strides<T, kD>::kWide, kN = Strides<T, kD>::kNarrow;
   FASTDL_DYNAMIC_SHARED(T, smem);
-  T* ks = smem;
-  T* vs = smem + kKeys * p.D;
+  T* qs = smem;            // [kB][kW]
+  T* kts = qs + kB * kW;   // [kD][kN]
+  T* vs = kts + kD * kN;   // [kB][kW]
+  T* ps = vs + kB * kW;    // [kB][kN]
+  const int tx = threadIdx.x % Geometry<T>::kSide, ty = threadIdx.x / Geometry<T>::kSide;
   const int64_t bh = blockIdx.y, b = bh / p.Hq, h = bh % p.Hq, hk = h / p.group;
-  const int64_t i = int64_t(blockIdx.x) * kRows + threadIdx.x;
-  const bool active = i < p.L;
+  const int64_t i0 = int64_t(blockIdx.x) * kB;
+  const int rows = int(kutil::imin(kB, p.L - i0));
   const T* kb = p.k + (b * p.Hk + hk) * p.S * p.D;
   const T* vb = p.v + (b * p.Hk + hk) * p.S * p.Dv;
-  T qr[kMaxDim], acc[kMaxDim];
-  for (int d = 0; d < p.D; ++d) qr[d] = active ? p.q[(bh * p.L + i) * p.D + d] : T(0);
-  for (int d = 0; d < p.Dv; ++d) acc[d] = T(0);
-  T m = ninf<T>(), l = T(0);
-  const int64_t last_row = int64_t(blockIdx.x) * kRows + kRows - 1;
-  const int64_t kv_end = p.causal ? (last_row + 1 < p.S ? last_row + 1 : p.S) : p.S;
-  for (int64_t j0 = 0; j0 < kv_end; j0 += kKeys) {
-    const int nk = int(kv_end - j0 < kKeys ? kv_end - j0 : kKeys);
+  stage<T, kB, kD>(qs, kW, p.q + (bh * p.L + i0) * p.D, p.D, rows, int(p.D));
+  T o[1][kCG][4][4];
+  zero(o);
+  T m[4], l[4];
+#pragma unroll
+  for (int i = 0; i < 4; ++i) m[i] = ninf<T>(), l[i] = T(0);
+  const int64_t kv_end = p.causal ? kutil::imin(i0 + rows, p.S) : p.S;
+  for (int64_t j0 = 0; j0 < kv_end; j0 += kB) {
+    const int keys = int(kutil::imin(kB, kv_end - j0));
     __syncthreads();  // the previous tile's readers are done
-    for (int64_t x = threadIdx.x; x < nk * p.D; x += kRows) ks[x] = kb[j0 * p.D + x];
-    for (int64_t x = threadIdx.x; x < nk * p.Dv; x += kRows) vs[x] = vb[j0 * p.Dv + x];
+    stage_transposed<T, kB, kD>(kts, kN, kb + j0 * p.D, p.D, keys, int(p.D));
+    stage<T, kB, kD>(vs, kW, vb + j0 * p.Dv, p.Dv, keys, int(p.Dv));
     __syncthreads();
-    if (!active) continue;
-    for (int c = 0; c < nk; ++c) {
-      T s = T(0);
-      for (int d = 0; d < p.D; ++d) s += qr[d] * ks[c * p.D + d];
-      s = masked_score(p, b, h, i, j0 + c, s * p.scale);
-      if (s == ninf<T>()) continue;
-      if (s > m) {
-        const T alpha = m == ninf<T>() ? T(0) : exp_t(m - s);
-        for (int d = 0; d < p.Dv; ++d) acc[d] *= alpha;
-        l *= alpha;
-        m = s;
+    T s[1][1][4][4];
+    zero(s);
+    mma<T, 1, 1, kD>(s, qs, kW, kts, kN, ty, tx);
+    const bool check = tile_needs_mask(p, i0, j0, kv_end);
+#pragma unroll
+    for (int i = 0; i < 4; ++i) {
+      T tile_max = ninf<T>();
+#pragma unroll
+      for (int j = 0; j < 4; ++j) {
+        T x = s[0][0][i][j] * p.scale;
+        if (check) x = masked_score(p, b, h, i0 + 4 * ty + i, j0 + 4 * tx + j, kv_end, x);
+        s[0][0][i][j] = x;
+        tile_max = x > tile_max ? x : tile_max;
       }
-      const T e = exp_t(s - m);
-      l += e;
-      for (int d = 0; d < p.Dv; ++d) acc[d] += e * vs[c * p.Dv + d];
+      tile_max = row_max(tile_max);
+      const T m_new = tile_max > m[i] ? tile_max : m[i];
+      const T m_use = m_new == ninf<T>() ? T(0) : m_new;  // a row with no key yet: p = 0
+      const T alpha = exp_t(m[i] - m_use);
+      m[i] = m_new;
+      l[i] *= alpha;
+#pragma unroll
+      for (int cg = 0; cg < kCG; ++cg)
+#pragma unroll
+        for (int j = 0; j < 4; ++j) o[0][cg][i][j] *= alpha;
+#pragma unroll
+      for (int j = 0; j < 4; ++j) {
+        const T e = exp_t(s[0][0][i][j] - m_use);
+        l[i] += e;
+        ps[(4 * ty + i) * kN + 4 * tx + j] = e;
+      }
     }
+    __syncthreads();
+    mma<T, 1, kCG, kB>(o, ps, kN, vs, kW, ty, tx);
   }
-  if (!active) return;
-  const T inv = l > T(0) ? T(1) / l : T(0);
-  for (int d = 0; d < p.Dv; ++d) p.o[(bh * p.L + i) * p.Dv + d] = acc[d] * inv;
-  p.l[bh * p.L + i] = l > T(0) ? m + log_t(l) : -ninf<T>();
+#pragma unroll
+  for (int i = 0; i < 4; ++i) {
+    const T sum = row_sum(l[i]);
+    const int64_t row = i0 + 4 * ty + i;
+    if (row >= p.L) continue;
+    const T inv = sum > T(0) ? T(1) / sum : T(0);
+#pragma unroll
+    for (int cg = 0; cg < kCG; ++cg)
+#pragma unroll
+      for (int j = 0; j < 4; ++j) {
+        const int col = 4 * tx + j + kB * cg;
+        if (col < p.Dv) p.o[(bh * p.L + row) * p.Dv + col] = o[0][cg][i][j] * inv;
+      }
+    if (tx == 0) p.l[bh * p.L + row] = sum > T(0) ? m[i] + log_t(sum) : -ninf<T>();
+  }
 }
 
-// dQ (and the additive mask's dS): one thread per query row.
-template <typename T>
-__global__ void __launch_bounds__(kRows) backward_q_kernel(Params<T> p) {
-  constexpr int kKeys = Tile<T>::kKeys;
+// dQ (and the additive mask's dS, and delta for the dK/dV kernel): a block per query tile.
+template <typename T, int kD>
+__global__ void __launch_bounds__(Geometry<T>::kThreads) backward_q_kernel(Params<T> p) {
+  constexpr int kB = Geometry<T>::kB, kRG = kD / kB;
+  constexpr int kW = Strides<T, kD>::kWide, kN = Strides<T, kD>::kNarrow;
   FASTDL_DYNAMIC_SHARED(T, smem);
-  T* ks = smem;
-  T* vs = smem + kKeys * p.D;
+  T* qs = smem;             // [kB][kW]
+  T* dos = qs + kB * kW;    // [kB][kW]
+  T* kts = dos + kB * kW;   // [kD][kN]
+  T* vts = kts + kD * kN;   // [kD][kN]
+  T* dsts = vts + kD * kN;  // [kB][kN]: dS^T (times the scale)
+  const int tx = threadIdx.x % Geometry<T>::kSide, ty = threadIdx.x / Geometry<T>::kSide;
   const int64_t bh = blockIdx.y, b = bh / p.Hq, h = bh % p.Hq, hk = h / p.group;
-  const int64_t i = int64_t(blockIdx.x) * kRows + threadIdx.x;
-  const bool active = i < p.L;
+  const int64_t i0 = int64_t(blockIdx.x) * kB;
+  const int rows = int(kutil::imin(kB, p.L - i0));
   const T* kb = p.k + (b * p.Hk + hk) * p.S * p.D;
   const T* vb = p.v + (b * p.Hk + hk) * p.S * p.Dv;
-  T qr[kMaxDim], gor[kMaxDim], dq[kMaxDim];
-  T delta = T(0);
-  for (int d = 0; d < p.D; ++d) {
-    qr[d] = active ? p.q[(bh * p.L + i) * p.D + d] : T(0);
-    dq[d] = T(0);
+  stage<T, kB, kD>(qs, kW, p.q + (bh * p.L + i0) * p.D, p.D, rows, int(p.D));
+  stage<T, kB, kD>(dos, kW, p.grad_out + (bh * p.L + i0) * p.Dv, p.Dv, rows, int(p.Dv));
+  __syncthreads();
+  T lse[4], delta[4];
+#pragma unroll
+  for (int i = 0; i < 4; ++i) {
+    const int r = 4 * ty + i;
+    const int64_t row = i0 + r;
+    T partial = T(0);
+    if (row < p.L)
+      for (int d = tx; d < p.Dv; d += Geometry<T>::kSide)
+        partial += dos[r * kW + d] * p.out[(bh * p.L + row) * p.Dv + d];
+    delta[i] = row_sum(partial);
+    lse[i] = row < p.L ? p.lse[bh * p.L + row] : -ninf<T>();  // +inf: a padding row has p = 0
+    if (tx == 0 && row < p.L) p.delta[bh * p.L + row] = delta[i];
   }
-  for (int d = 0; d < p.Dv; ++d) {
-    gor[d] = active ? p.grad_out[(bh * p.L + i) * p.Dv + d] : T(0);
-    if (active) delta += gor[d] * p.out[(bh * p.L + i) * p.Dv + d];
-  }
-  const T lse = active ? p.lse[bh * p.L + i] : T(0);
-  const int64_t last_row = int64_t(blockIdx.x) * kRows + kRows - 1;
-  // With a mask gradient every (i, j) is written (0 where masked), so no key is skipped.
-  const int64_t kv_end = p.causal && !p.gm ? (last_row + 1 < p.S ? last_row + 1 : p.S) : p.S;
-  for (int64_t j0 = 0; j0 < kv_end; j0 += kKeys) {
-    const int nk = int(kv_end - j0 < kKeys ? kv_end - j0 : kKeys);
+  T dqt[kRG][1][4][4];
+  zero(dqt);
+  // With a mask gradient every (i, j) is written (0 where masked), so no key tile is skipped.
+  const int64_t kv_end = p.causal && !p.gm ? kutil::imin(i0 + rows, p.S) : p.S;
+  for (int64_t j0 = 0; j0 < kv_end; j0 += kB) {
+    const int keys = int(kutil::imin(kB, kv_end - j0));
     __syncthreads();
-    for (int64_t x = threadIdx.x; x < nk * p.D; x += kRows) ks[x] = kb[j0 * p.D + x];
-    for (int64_t x = threadIdx.x; x < nk * p.Dv; x += kRows) vs[x] = vb[j0 * p.Dv + x];
+    stage_transposed<T, kB, kD>(kts, kN, kb + j0 * p.D, p.D, keys, int(p.D));
+    stage_transposed<T, kB, kD>(vts, kN, vb + j0 * p.Dv, p.Dv, keys, int(p.Dv));
     __syncthreads();
-    if (!active) continue;
-    for (int c = 0; c < nk; ++c) {
-      T s = T(0);
-      for (int d = 0; d < p.D; ++d) s += qr[d] * ks[c * p.D + d];
-      s = masked_score(p, b, h, i, j0 + c, s * p.scale);
-      T ds = T(0);
-      if (s != ninf<T>()) {
-        const T pr = exp_t(s - lse);
-        T dp = T(0);
-        for (int d = 0; d < p.Dv; ++d) dp += gor[d] * vs[c * p.Dv + d];
-        ds = pr * (dp - delta);
-        for (int d = 0; d < p.D; ++d) dq[d] += p.scale * ds * ks[c * p.D + d];
+    T s[1][1][4][4], dp[1][1][4][4];
+    zero(s), zero(dp);
+    mma<T, 1, 1, kD>(s, qs, kW, kts, kN, ty, tx);
+    mma<T, 1, 1, kD>(dp, dos, kW, vts, kN, ty, tx);
+    const bool check = tile_needs_mask(p, i0, j0, kv_end);
+#pragma unroll
+    for (int i = 0; i < 4; ++i)
+#pragma unroll
+      for (int j = 0; j < 4; ++j) {
+        const int64_t row = i0 + 4 * ty + i, col = j0 + 4 * tx + j;
+        T x = s[0][0][i][j] * p.scale;
+        if (check) x = masked_score(p, b, h, row, col, kv_end, x);
+        const T pr = x == ninf<T>() ? T(0) : exp_t(x - lse[i]);
+        const T ds = pr * (dp[0][0][i][j] - delta[i]);
+        if (p.gm && row < p.L && col < p.S) p.gm[(bh * p.L + row) * p.S + col] = ds;
+        dsts[(4 * tx + j) * kN + 4 * ty + i] = ds * p.scale;
       }
-      if (p.gm) p.gm[(bh * p.L + i) * p.S + j0 + c] = ds;
-    }
+    __syncthreads();
+    mma<T, kRG, 1, kB>(dqt, kts, kN, dsts, kN, ty, tx);
   }
-  if (!active) return;
-  for (int d = 0; d < p.D; ++d) p.gq[(bh * p.L + i) * p.D + d] = dq[d];
+#pragma unroll
+  for (int rg = 0; rg < kRG; ++rg)
+#pragma unroll
+    for (int i = 0; i < 4; ++i) {
+      const int d = 4 * ty + i + kB * rg;
+      if (d >= p.D) continue;
+#pragma unroll
+      for (int j = 0; j < 4; ++j) {
+        const int64_t row = i0 + 4 * tx + j;
+        if (row < p.L) p.gq[(bh * p.L + row) * p.D + d] = dqt[rg][0][i][j];
+      }
+    }
 }
 
-// dK and dV: one thread per key row of a (batch, key/value head), over its group's query heads.
-template <typename T>
-__global__ void __launch_bounds__(kRows) backward_kv_kernel(Params<T> p) {
-  constexpr int kKeys = Tile<T>::kKeys;  // query rows per shared tile here
+// dK and dV: a block per key tile of a (batch, key/value head), over its group's query heads.
+template <typename T, int kD>
+__global__ void __launch_bounds__(Geometry<T>::kThreads) backward_kv_kernel(Params<T> p) {
+  constexpr int kB = Geometry<T>::kB, kCG = kD / kB;
+  constexpr int kW = Strides<T, kD>::kWide, kN = Strides<T, kD>::kNarrow;
   FASTDL_DYNAMIC_SHARED(T, smem);
-  T* qs = smem;
-  T* gos = smem + kKeys * p.D;
-  T* lses = gos + kKeys * p.Dv;
-  T* deltas = lses + kKeys;
-  const int64_t bhk = blockIdx.y, b = bhk / p.Hk;
-  const int64_t j = int64_t(blockIdx.x) * kRows + threadIdx.x;
-  const bool active = j < p.S;
-  T kr[kMaxDim], vr[kMaxDim], dk[kMaxDim], dv[kMaxDim];
-  for (int d = 0; d < p.D; ++d) {
-    kr[d] = active ? p.k[(bhk * p.S + j) * p.D + d] : T(0);
-    dk[d] = T(0);
-  }
-  for (int d = 0; d < p.Dv; ++d) {
-    vr[d] = active ? p.v[(bhk * p.S + j) * p.Dv + d] : T(0);
-    dv[d] = T(0);
-  }
-  const int64_t first_key = int64_t(blockIdx.x) * kRows;
-  const int64_t i_begin = p.causal ? first_key / kKeys * kKeys : 0;  // rows i >= j see key j
-  for (int64_t h = (bhk % p.Hk) * p.group; h < (bhk % p.Hk + 1) * p.group; ++h) {
+  T* kts = smem;            // [kD][kN]
+  T* vts = kts + kD * kN;   // [kD][kN]
+  T* qs = vts + kD * kN;    // [kB][kW]
+  T* dos = qs + kB * kW;    // [kB][kW]
+  T* pts = dos + kB * kW;   // [kB][kN]: P^T, then dS^T (times the scale)
+  const int tx = threadIdx.x % Geometry<T>::kSide, ty = threadIdx.x / Geometry<T>::kSide;
+  const int64_t bhk = blockIdx.y, b = bhk / p.Hk, hk = bhk % p.Hk;
+  const int64_t j0 = int64_t(blockIdx.x) * kB;
+  const int keys = int(kutil::imin(kB, p.S - j0));
+  stage_transposed<T, kB, kD>(kts, kN, p.k + (bhk * p.S + j0) * p.D, p.D, keys, int(p.D));
+  stage_transposed<T, kB, kD>(vts, kN, p.v + (bhk * p.S + j0) * p.Dv, p.Dv, keys, int(p.Dv));
+  T dk[1][kCG][4][4], dv[1][kCG][4][4];
+  zero(dk), zero(dv);
+  const int64_t i_begin = p.causal ? j0 : 0;  // rows i >= j see key j; j0 is a multiple of kB
+  for (int64_t h = hk * p.group; h < (hk + 1) * p.group; ++h) {
     const int64_t bh = b * p.Hq + h;
-    for (int64_t i0 = i_begin; i0 < p.L; i0 += kKeys) {
-      const int nq = int(p.L - i0 < kKeys ? p.L - i0 : kKeys);
+    for (int64_t i0 = i_begin; i0 < p.L; i0 += kB) {
+      const int rows = int(kutil::imin(kB, p.L - i0));
+      __syncthreads();  // the previous tile's readers are done
+      stage<T, kB, kD>(qs, kW, p.q + (bh * p.L + i0) * p.D, p.D, rows, int(p.D));
+      stage<T, kB, kD>(dos, kW, p.grad_out + (bh * p.L + i0) * p.Dv, p.Dv, rows, int(p.Dv));
       __syncthreads();
-      for (int64_t x = threadIdx.x; x < nq * p.D; x += kRows)
-        qs[x] = p.q[(bh * p.L + i0) * p.D + x];
-      for (int64_t x = threadIdx.x; x < nq * p.Dv; x += kRows)
-        gos[x] = p.grad_out[(bh * p.L + i0) * p.Dv + x];
-      for (int64_t r = threadIdx.x; r < nq; r += kRows) {
-        T acc = T(0);
-        for (int d = 0; d < p.Dv; ++d)
-          acc += p.grad_out[(bh * p.L + i0 + r) * p.Dv + d] * p.out[(bh * p.L + i0 + r) * p.Dv + d];
-        deltas[r] = acc;
-        lses[r] = p.lse[bh * p.L + i0 + r];
-      }
-      __syncthreads();
-      if (!active) continue;
-      for (int r = 0; r < nq; ++r) {
-        T s = T(0);
-        for (int d = 0; d < p.D; ++d) s += qs[r * p.D + d] * kr[d];
-        s = masked_score(p, b, h, i0 + r, j, s * p.scale);
-        if (s == ninf<T>()) continue;
-        const T pr = exp_t(s - lses[r]);
-        T dp = T(0);
-        for (int d = 0; d < p.Dv; ++d) {
-          dv[d] += pr * gos[r * p.Dv + d];
-          dp += gos[r * p.Dv + d] * vr[d];
+      T s[1][1][4][4], dp[1][1][4][4];
+      zero(s), zero(dp);
+      mma<T, 1, 1, kD>(s, qs, kW, kts, kN, ty, tx);
+      mma<T, 1, 1, kD>(dp, dos, kW, vts, kN, ty, tx);
+      const bool check = tile_needs_mask(p, i0, j0, p.S);
+#pragma unroll
+      for (int i = 0; i < 4; ++i) {
+        const int64_t row = i0 + 4 * ty + i;
+        const T lse = row < p.L ? p.lse[bh * p.L + row] : -ninf<T>();
+        const T delta = row < p.L ? p.delta[bh * p.L + row] : T(0);
+#pragma unroll
+        for (int j = 0; j < 4; ++j) {
+          T x = s[0][0][i][j] * p.scale;
+          if (check) x = masked_score(p, b, h, row, j0 + 4 * tx + j, p.S, x);
+          const T pr = x == ninf<T>() ? T(0) : exp_t(x - lse);
+          s[0][0][i][j] = pr;
+          dp[0][0][i][j] = pr * (dp[0][0][i][j] - delta) * p.scale;
+          pts[(4 * tx + j) * kN + 4 * ty + i] = pr;
         }
-        const T ds = pr * (dp - deltas[r]);
-        for (int d = 0; d < p.D; ++d) dk[d] += p.scale * ds * qs[r * p.D + d];
       }
+      __syncthreads();
+      mma<T, 1, kCG, kB>(dv, pts, kN, dos, kW, ty, tx);
+      __syncthreads();  // P^T is read; dS^T takes its place
+#pragma unroll
+      for (int i = 0; i < 4; ++i)
+#pragma unroll
+        for (int j = 0; j < 4; ++j) pts[(4 * tx + j) * kN + 4 * ty + i] = dp[0][0][i][j];
+      __syncthreads();
+      mma<T, 1, kCG, kB>(dk, pts, kN, qs, kW, ty, tx);
     }
   }
-  if (!active) return;
-  for (int d = 0; d < p.D; ++d) p.gk[(bhk * p.S + j) * p.D + d] = dk[d];
-  for (int d = 0; d < p.Dv; ++d) p.gv[(bhk * p.S + j) * p.Dv + d] = dv[d];
+#pragma unroll
+  for (int i = 0; i < 4; ++i) {
+    const int64_t key = j0 + 4 * ty + i;
+    if (key >= p.S) continue;
+#pragma unroll
+    for (int cg = 0; cg < kCG; ++cg)
+#pragma unroll
+      for (int j = 0; j < 4; ++j) {
+        const int col = 4 * tx + j + kB * cg;
+        if (col < p.D) p.gk[(bhk * p.S + key) * p.D + col] = dk[0][cg][i][j];
+        if (col < p.Dv) p.gv[(bhk * p.S + key) * p.Dv + col] = dv[0][cg][i][j];
+      }
+  }
 }
 
 template <typename T>
@@ -235,13 +412,34 @@ Params<T> params_of(const cpu::AttentionShape& s) {
   return p;
 }
 
-void check_launch(const char* what) {
+// The padded head dimension: the kernels come in kD = 64 and 128.
+int padded_head_dim(const cpu::AttentionShape& s) {
+  return s.dim_qk > 64 || s.dim_v > 64 ? 128 : 64;
+}
+
+// Shared memory of a kernel, in elements: `wide` rows of kD + 4 and `narrow` rows of kB + 4.
+template <typename T>
+size_t smem_bytes(int kd, int wide, int narrow) {
+  return (size_t(wide) * (kd + 4) + size_t(narrow) * (Geometry<T>::kB + 4)) * sizeof(T);
+}
+
+template <typename T>
+void launch_tiles(void (*kernel)(Params<T>), dim3 grid, size_t smem, cudaStream_t stream,
+                  const Params<T>& p, const char* what) {
+#ifndef FASTDL_CUDA_EMU
+  // Above 48 KiB a block's dynamic shared memory must be asked for (every GPU since Volta has
+  // at least 96 KiB; the largest kernel here takes 151 KiB in float with kD = 128).
+  if (cudaFuncSetAttribute(kernel, cudaFuncAttributeMaxDynamicSharedMemorySize, int(smem)) !=
+      cudaSuccess) {
+    cudaGetLastError();
+    throw std::runtime_error(std::string(what) + ": needs " + std::to_string(smem) +
+                             " bytes of shared memory per block, more than this GPU allows");
+  }
+#endif
+  launch(kernel, grid, dim3(Geometry<T>::kThreads), smem, stream, p);
 #ifndef FASTDL_CUDA_EMU
   const cudaError_t e = cudaGetLastError();
-  if (e != cudaSuccess)
-    throw std::runtime_error(std::string(what) + ": " + cudaGetErrorString(e));
-#else
-  (void)what;
+  if (e != cudaSuccess) throw std::runtime_error(std::string(what) + ": " + cudaGetErrorString(e));
 #endif
 }
 
@@ -254,10 +452,13 @@ void attention_forward(const cpu::AttentionShape& s, const T* q, const T* k, con
   if (s.batch * s.heads_q * s.len_q == 0) return;
   Params<T> p = params_of<T>(s);
   p.q = q, p.k = k, p.v = v, p.o = out, p.l = lse;
-  const size_t smem = size_t(Tile<T>::kKeys) * size_t(s.dim_qk + s.dim_v) * sizeof(T);
-  const dim3 grid(unsigned((s.len_q + kRows - 1) / kRows), unsigned(s.batch * s.heads_q));
-  launch(forward_kernel<T>, grid, dim3(kRows), smem, static_cast<cudaStream_t>(stream), p);
-  check_launch("attention_forward");
+  const int kd = padded_head_dim(s);
+  constexpr int kB = Geometry<T>::kB;
+  const size_t smem = smem_bytes<T>(kd, 2 * kB, kd + kB);  // Q, V; K^T, P
+  const dim3 grid(unsigned((s.len_q + kB - 1) / kB), unsigned(s.batch * s.heads_q));
+  const auto st = static_cast<cudaStream_t>(stream);
+  if (kd == 64) launch_tiles(forward_kernel<T, 64>, grid, smem, st, p, "attention_forward");
+  else launch_tiles(forward_kernel<T, 128>, grid, smem, st, p, "attention_forward");
 }
 
 template <typename T>
@@ -269,18 +470,22 @@ void attention_backward(const cpu::AttentionShape& s, const T* q, const T* k, co
   p.q = q, p.k = k, p.v = v, p.out = out, p.grad_out = grad_out, p.lse = lse;
   p.gq = grad_q, p.gk = grad_k, p.gv = grad_v, p.gm = grad_mask;
   const auto st = static_cast<cudaStream_t>(stream);
-  constexpr int kKeys = Tile<T>::kKeys;
-  if (s.batch * s.heads_q * s.len_q > 0) {
-    const size_t smem = size_t(kKeys) * size_t(s.dim_qk + s.dim_v) * sizeof(T);
-    const dim3 grid(unsigned((s.len_q + kRows - 1) / kRows), unsigned(s.batch * s.heads_q));
-    launch(backward_q_kernel<T>, grid, dim3(kRows), smem, st, p);
-    check_launch("attention_backward (dQ)");
+  const int kd = padded_head_dim(s);
+  constexpr int kB = Geometry<T>::kB;
+  const size_t smem = smem_bytes<T>(kd, 2 * kB, 2 * kd + kB);  // Q, dO; K^T, V^T, P / dS^T
+  const int64_t rows = s.batch * s.heads_q * s.len_q;
+  kutil::DeviceBuffer<T> delta(size_t(rows > 0 ? rows : 1), st);  // rowsum(dO * O), from dQ's kernel
+  p.delta = delta.data();
+  if (rows > 0) {
+    const dim3 grid(unsigned((s.len_q + kB - 1) / kB), unsigned(s.batch * s.heads_q));
+    if (kd == 64) launch_tiles(backward_q_kernel<T, 64>, grid, smem, st, p, "attention_backward (dQ)");
+    else launch_tiles(backward_q_kernel<T, 128>, grid, smem, st, p, "attention_backward (dQ)");
   }
   if (s.batch * s.heads_kv * s.len_kv > 0) {
-    const size_t smem = size_t(kKeys) * size_t(s.dim_qk + s.dim_v + 2) * sizeof(T);
-    const dim3 grid(unsigned((s.len_kv + kRows - 1) / kRows), unsigned(s.batch * s.heads_kv));
-    launch(backward_kv_kernel<T>, grid, dim3(kRows), smem, st, p);
-    check_launch("attention_backward (dK, dV)");
+    const dim3 grid(unsigned((s.len_kv + kB - 1) / kB), unsigned(s.batch * s.heads_kv));
+    const char* what = "attention_backward (dK, dV)";
+    if (kd == 64) launch_tiles(backward_kv_kernel<T, 64>, grid, smem, st, p, what);
+    else launch_tiles(backward_kv_kernel<T, 128>, grid, smem, st, p, what);
   }
 }
 
