@@ -33,6 +33,25 @@ CONV_CASES = [
 ]
 
 
+# Backward-input (and so the transposed conv's forward) by stride phases: strides 2 to 4, phases
+# without valid taps (stride > kernel, dilation sharing a factor with the stride), padding larger
+# and smaller than the kernel, sizes not divisible by the stride, more than 8 phases (launched in
+# batches), C / groups = 1, 2, 3, 5 (the few-channel kernel) and 9, 70 (the implicit GEMM, 70 over
+# two row tiles), K from 1 to 70. Same fields as CONV_CASES.
+BACKWARD_INPUT_CASES = [
+    ("1d_s3_pad_over_kernel", 2, 2, 3, (20,), (2,), (3,), (3,), (1,), 1),
+    ("1d_cg1_K1_s2", 2, 1, 1, (9,), (3,), (2,), (0,), (1,), 1),
+    ("2d_s2_d2", 2, 3, 4, (11, 12), (3, 3), (2, 2), (1, 2), (2, 2), 1),
+    ("2d_s2_cg5_groups2", 1, 10, 4, (9, 10), (4, 3), (2, 2), (1, 0), (1, 1), 2),
+    ("2d_s2_cg3_groups2", 2, 6, 4, (12, 11), (3, 3), (2, 2), (1, 1), (1, 1), 2),
+    ("2d_stem_K70", 1, 3, 70, (13, 13), (7, 7), (2, 2), (3, 3), (1, 1), 1),
+    ("2d_s3_cg9", 1, 9, 5, (10, 11), (5, 4), (3, 2), (2, 1), (1, 1), 1),
+    ("2d_s2_cg70", 1, 70, 8, (9, 9), (3, 3), (2, 2), (1, 1), (1, 1), 1),
+    ("3d_s2_cg2_groups3", 1, 6, 3, (5, 6, 7), (3, 2, 3), (2, 2, 3), (1, 0, 2), (1, 2, 1), 3),
+    ("3d_s4_64_phases", 1, 2, 3, (8, 9, 10), (3, 4, 5), (4, 4, 4), (1, 2, 0), (1, 1, 1), 1),
+]
+
+
 def conv_out_size(size, ker, stride, pad, dil):
     return tuple((i + 2 * p - d * (k - 1) - 1) // s + 1 for i, k, s, p, d in zip(size, ker, stride, pad, dil))
 

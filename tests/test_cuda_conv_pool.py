@@ -15,8 +15,8 @@ import pytest
 import fastdl
 from fastdl import _C
 from emulated_gpu import load_device_tests
-from conv_pool_cases import (AVG_POOL_CASES, CONV_CASES, INTERP_CASES, MAX_POOL_CASES, algos,
-                             assert_close, conv_problem, pool_out_size, rand)
+from conv_pool_cases import (AVG_POOL_CASES, BACKWARD_INPUT_CASES, CONV_CASES, INTERP_CASES,
+                             MAX_POOL_CASES, algos, assert_close, conv_problem, pool_out_size, rand)
 from conv_pool_reference import NumpyRef, TorchRef, reference, torch
 
 emu = fastdl.cuda.emulator()
@@ -86,23 +86,90 @@ def test_conv_matches_cpu_kernels(case):
             assert_close(ours, cpu, terms, dtype, f"{what} vs _C")
 
 
+# Backward-input has two kernels, both by stride phases: the few-channel one (C / groups <= 8,
+# "direct") and the implicit GEMM. Each runs every case (direct where it may), and "auto" must be
+# the one the shape picks: the same bits (each kernel sums in a fixed order).
+SMALL_CHANNELS = 8
+
+
+def backward_input_algos(cg):
+    return ("implicit_gemm", "direct") if cg <= SMALL_CHANNELS else ("implicit_gemm",)
+
+
+@pytest.mark.parametrize("schedule", SCHEDULES)
+@pytest.mark.parametrize("dtype", DTYPES)
+@pytest.mark.parametrize("case", BACKWARD_INPUT_CASES, ids=[c[0] for c in BACKWARD_INPUT_CASES])
+def test_conv_backward_input_by_stride_phases(case, dtype, schedule):
+    x, w, _, go, args = conv_problem(case)
+    want_gx, _ = ref.conv_backward(x, w, go, *args)
+    cg, groups = w.shape[1], args[3]
+    terms = w.shape[0] // groups * np.prod(w.shape[2:])
+    results = {}
+    for algo in backward_input_algos(cg) + ("auto",):
+        gx = np.full(x.shape, np.nan, dtype)
+        emu.conv_backward_input(go.astype(dtype), w.astype(dtype), gx, *args, schedule=schedule,
+                                algo=algo)
+        assert_close(gx, want_gx, terms, dtype, f"backward input {algo}")
+        results[algo] = gx
+    picked = "direct" if cg <= SMALL_CHANNELS else "implicit_gemm"
+    np.testing.assert_array_equal(results["auto"], results[picked])
+
+
+def test_conv_backward_input_four_pixels_per_thread():
+    # From 512 * 256 * 4 input pixels (images x pixels) a thread of the few-channel kernel takes
+    # four, 256 apart: here they cross rows, phases' ends and images.
+    case = ("1d_long", 2, 3, 2, (262147,), (3,), (2,), (1,), (1,), 1)
+    x, w, _, go, args = conv_problem(case)
+    want_gx, _ = ref.conv_backward(x, w, go, *args)
+    for dtype in DTYPES:
+        gx = np.full(x.shape, np.nan, dtype)
+        emu.conv_backward_input(go.astype(dtype), w.astype(dtype), gx, *args, algo="direct")
+        assert_close(gx, want_gx, 6, dtype)
+    case = ("2d_long", 3, 1, 2, (420, 420), (3, 3), (2, 2), (1, 1), (1, 1), 1)
+    x, w, _, go, args = conv_problem(case)
+    want_gx, _ = ref.conv_backward(x, w, go, *args)
+    gx = np.full(x.shape, np.nan, np.float32)
+    emu.conv_backward_input(go.astype(np.float32), w.astype(np.float32), gx, *args)
+    assert_close(gx, want_gx, 18, np.float32)
+
+
+def test_conv_backward_input_is_deterministic_across_schedules():
+    for case in (BACKWARD_INPUT_CASES[4], BACKWARD_INPUT_CASES[6]):  # one per kernel
+        x, w, _, go, args = conv_problem(case, seed=2)
+        runs = []
+        for schedule, seed in (("forward", 0), ("reverse", 0), ("random", 1), ("warp_at_a_time", 0)):
+            gx = np.empty(x.shape, np.float32)
+            emu.conv_backward_input(go.astype(np.float32), w.astype(np.float32), gx, *args,
+                                    schedule=schedule, seed=seed)
+            runs.append(gx)
+        for gx in runs[1:]:
+            np.testing.assert_array_equal(gx, runs[0])
+
+
 # A transposed convolution = backward-input into a caller-chosen size (output_padding).
 @pytest.mark.parametrize("schedule", SCHEDULES)
-@pytest.mark.parametrize("d,groups,out_pad", [(1, 1, (1,)), (2, 2, (1, 0)), (3, 1, (0, 1, 1))])
-def test_transposed_conv_with_output_padding(d, groups, out_pad, schedule):
-    rng = np.random.default_rng(d)
-    stride, pad, dil = (2,) * d, (1,) * d, (1,) * d
+@pytest.mark.parametrize("d,groups,c_out,stride,dil,out_pad", [
+    (1, 1, 6, 2, 1, (1,)),
+    (2, 2, 6, 2, 1, (1, 0)),
+    (3, 1, 6, 2, 1, (0, 1, 1)),
+    (2, 1, 10, 3, 2, (2, 1)),  # 10 channels: the implicit GEMM
+    (2, 2, 4, 3, 1, (2, 0)),   # output_padding 2: the last rows of a phase read no grad_out
+])
+def test_transposed_conv_with_output_padding(d, groups, c_out, stride, dil, out_pad, schedule):
+    rng = np.random.default_rng(d * c_out + stride)
+    stride, pad, dil = (stride,) * d, (1,) * d, (dil,) * d
     ker = (4, 3, 3)[:d]
     xt = rand(rng, (2, 4) + (5, 4, 3)[:d])  # the transposed conv's input: grad_out here
-    w = rand(rng, (4, 6 // groups) + ker)
-    in_size = tuple((o - 1) * s - 2 * p + (k - 1) + 1 + op
-                    for o, s, p, k, op in zip(xt.shape[2:], stride, pad, ker, out_pad))
+    w = rand(rng, (4, c_out // groups) + ker)
+    in_size = tuple((o - 1) * s - 2 * p + dl * (k - 1) + 1 + op
+                    for o, s, p, dl, k, op in zip(xt.shape[2:], stride, pad, dil, ker, out_pad))
     want = ref.conv_transpose(xt, w, in_size, stride, pad, dil, groups)
     for dtype in DTYPES:
-        y = np.full((2, 6) + in_size, np.nan, dtype)
-        emu.conv_backward_input(xt.astype(dtype), w.astype(dtype), y, list(stride), list(pad),
-                                list(dil), groups, schedule=schedule)
-        assert_close(y, want, 4 * np.prod(ker), dtype)
+        for algo in backward_input_algos(c_out // groups):
+            y = np.full((2, c_out) + in_size, np.nan, dtype)
+            emu.conv_backward_input(xt.astype(dtype), w.astype(dtype), y, list(stride), list(pad),
+                                    list(dil), groups, schedule=schedule, algo=algo)
+            assert_close(y, want, 4 * np.prod(ker), dtype, algo)
 
 
 def test_conv_backward_weight_is_deterministic_across_schedules():
@@ -171,6 +238,10 @@ def test_conv_bad_input_raises_before_running():
         emu.conv_backward_input(gi.reshape(-1)[:96].reshape(1, 6, 4, 4), w, gi, *args)
     with pytest.raises(ValueError, match="direct kernel needs C / groups == 1"):
         emu.conv_forward(x, w, None, out, *args, algo="direct")
+    with pytest.raises(ValueError, match="direct backward-input kernel needs C / groups <= 8, got 9"):
+        emu.conv_backward_input(np.ones((1, 2, 4, 4), np.float32), np.ones((2, 9, 3, 3), np.float32),
+                                np.empty((1, 9, 6, 6), np.float32), [1, 1], [0, 0], [1, 1], 1,
+                                algo="direct")
     with pytest.raises(ValueError, match="unknown schedule"):
         emu.conv_forward(x, w, None, out, *args, schedule="sideways")
     if fastdl.cuda.is_built():
@@ -499,6 +570,8 @@ def test_gpu_tests_dry_run_on_the_emulator(monkeypatch):
     for case in CONV_CASES[:4] + CONV_CASES[-2:]:
         for dtype in DTYPES:
             mod.test_conv_on_gpu_matches_emulator_and_reference(case, dtype)
+    for case in BACKWARD_INPUT_CASES[::3]:
+        mod.test_conv_backward_input_on_gpu(case, np.float32)
     for case in MAX_POOL_CASES:
         mod.test_max_pool_on_gpu(case)
     for case in AVG_POOL_CASES:

@@ -10,8 +10,8 @@ import numpy as np
 import pytest
 
 import fastdl
-from conv_pool_cases import (AVG_POOL_CASES, CONV_CASES, INTERP_CASES, MAX_POOL_CASES,
-                             assert_close, conv_problem, pool_out_size, rand)
+from conv_pool_cases import (AVG_POOL_CASES, BACKWARD_INPUT_CASES, CONV_CASES, INTERP_CASES,
+                             MAX_POOL_CASES, assert_close, conv_problem, pool_out_size, rand)
 from conv_pool_reference import reference
 
 if not fastdl.cuda.is_available():
@@ -55,6 +55,26 @@ def test_conv_on_gpu_matches_emulator_and_reference(case, dtype):
     # Deterministic backward-weight: the same bits on a second run.
     gw2 = both("conv_backward_weight", [xs, gos, np.full(w.shape, np.nan, dtype), *args], [2])[0]
     np.testing.assert_array_equal(gw, gw2)
+
+
+# The stride-phase backward-input kernels; the stem-sized case is big enough (over 512 * 256 * 4
+# input pixels) for four pixels per thread in the few-channel kernel.
+@pytest.mark.parametrize("dtype", DTYPES)
+@pytest.mark.parametrize("case", BACKWARD_INPUT_CASES + [
+    ("stem_224_s2", 11, 3, 8, (224, 224), (7, 7), (2, 2), (3, 3), (1, 1), 1)],
+    ids=[c[0] for c in BACKWARD_INPUT_CASES] + ["stem_224_s2"])
+def test_conv_backward_input_on_gpu(case, dtype):
+    x, w, _, go, args = conv_problem(case, seed=6)
+    gos, ws = go.astype(dtype), w.astype(dtype)
+    want_gx, _ = ref.conv_backward(x, w, go, *args)
+    terms = w.shape[0] // args[3] * np.prod(w.shape[2:])
+    gx = both("conv_backward_input", [gos, ws, np.full(x.shape, np.nan, dtype), *args], [2])[0]
+    assert_close(gx, want_gx, terms, dtype)
+    emulated = np.empty(x.shape, dtype)
+    emu.conv_backward_input(gos, ws, emulated, *args)
+    assert_close(gx, emulated, terms, dtype)
+    again = both("conv_backward_input", [gos, ws, np.full(x.shape, np.nan, dtype), *args], [2])[0]
+    np.testing.assert_array_equal(gx, again)
 
 
 @pytest.mark.parametrize("case", MAX_POOL_CASES, ids=[c[0] for c in MAX_POOL_CASES])

@@ -12,7 +12,9 @@
 // channel reads one input channel (C/groups == 1: depthwise). Backward-weight reduces over
 // N x spatial in fixed-order partial sums (split over blocks, then summed in split order): no
 // atomics, the same bits on every run. Backward-data is a gather (each input element sums the
-// outputs that read it), also deterministic.
+// outputs that read it), also deterministic, split by stride phase (input pixel mod stride) so
+// that it visits only the kernel offsets that reach an output; its direct kernel takes
+// C/groups <= 8.
 #include <cstdint>
 
 namespace fastdl::cuda {
@@ -25,7 +27,7 @@ struct ConvGeometry {
 
 // Which kernel runs. `automatic` picks by shape; the others exist for tests (the emulator runs the
 // implicit GEMM on a depthwise shape to check both paths on the same problem). `direct` needs
-// C/groups == 1.
+// C/groups == 1 (backward-input: C/groups <= 8).
 enum class ConvAlgo { automatic, implicit_gemm, direct };
 
 // Each enqueues its kernels on `stream` (a cudaStream_t; nullptr = default stream); outputs are

@@ -6,22 +6,30 @@
 // read straight from the tensors (no im2col buffer) by a Problem class:
 //   forward          m = output channel of the group, n = (image, output pixel),
 //                    r = (input channel of the group, kernel offset): A = weight, B = input patch
-//   backward-input   m = input channel of the group, n = (image, input pixel),
-//                    r = (output channel of the group, kernel offset): A = weight, B = grad_out at
-//                    the output pixel that reads this input pixel through this offset (0 if none)
+//   backward-input   m = input channel of the group, n = (image, input pixel of one stride
+//                    phase), r = (output channel of the group, kernel offset valid for the phase):
+//                    A = weight, B = grad_out at the output pixel that reads this input pixel
+//                    through this offset; one split per phase (conv_backward_input.cuh)
 //   backward-weight  m = output channel of the group, n = (input channel of the group, kernel
 //                    offset), r = (image, output pixel): A = grad_out, B = input patch; r is split
 //                    over blocks (blockIdx.z), each writing its own partial sum, summed afterwards
 //                    in split order (deterministic)
+// A Problem's extent(split) says which columns and which part of r a split computes.
 // One 64x64 tile of C per block of 256 threads, r in steps of 16 through shared memory, a 4x4
 // register tile per thread. A Problem precomputes what one thread's operand row (of A) and column
 // (of B) need once per block (Row, Col: pointers, pixel origins), and each k tile's 16 values of r
 // are decoded once, by 16 threads, into shared memory (RInfo: offsets, kernel or pixel
 // coordinates), so the operand loads do no integer division.
 //
-// Direct kernels, for C / groups == 1 (depthwise): one thread per output element (forward) or per
-// input element (backward-input, a gather), one block per weight element reducing over images and
-// pixels by a fixed tree (backward-weight); bias gradient likewise one block per channel.
+// Backward-input by stride phases (conv_backward_input.cuh): input pixels with the same
+// (pixel mod stride) per axis see the same kernel offsets, so each phase is dense: no zero taps,
+// no division in the operand loads. Stride 1 is one phase. With few input channels per group
+// (C / groups <= 8: RGB stems, LeNet, depthwise) a 64-row tile would be mostly padding, so a
+// direct kernel gives each thread all the channels of 1 or 4 pixels instead.
+//
+// Direct kernels, for C / groups == 1 (depthwise): one thread per output element (forward), one
+// block per weight element reducing over images and pixels by a fixed tree (backward-weight); bias
+// gradient likewise one block per channel.
 #include <cstdint>
 
 #include "cuda/common/compat.cuh"
@@ -70,21 +78,25 @@ __device__ __forceinline__ int64_t input_offset(const Dims& d, const int64_t (&o
   return off;
 }
 
-// Output offset within a plane of the output pixel that reads input pixel `shifted - pad` through
-// kernel offset kpos (shifted = input pixel + pad), or -1 if no output pixel does.
-__device__ __forceinline__ int64_t output_offset(const Dims& d, const int64_t (&shifted)[3],
-                                                 const int64_t (&kpos)[3]) {
+// Offset within a plane of `shape` of the pixel base + shift, or -1 if that lies outside.
+__device__ __forceinline__ int64_t offset_in_plane(const int64_t (&base)[3],
+                                                   const int64_t (&shift)[3],
+                                                   const int64_t (&shape)[3]) {
   int64_t off = 0;
 #pragma unroll
   for (int a = 0; a < 3; ++a) {
-    const int64_t num = shifted[a] - kpos[a] * d.dil[a];
-    if (num < 0) return -1;
-    const int64_t o = d.stride[a] == 1 ? num : num / d.stride[a];
-    if (o * d.stride[a] != num || o >= d.out[a]) return -1;
-    off = off * d.out[a] + o;
+    const int64_t i = base[a] + shift[a];
+    if (i < 0 || i >= shape[a]) return -1;
+    off = off * shape[a] + i;
   }
   return off;
 }
+
+// The part of a problem that the blocks of split `split` (blockIdx.z / groups) compute: columns
+// [0, n_size), reduction [r_begin, r_end).
+struct Extent {
+  int64_t n_size, r_begin, r_end;
+};
 
 // Each Problem decodes a reduction index r once per k tile into an RInfo (offsets and kernel or
 // pixel coordinates; the kernel keeps the tile's 16 in shared memory), so the operand loads do no
@@ -108,7 +120,10 @@ struct ForwardProblem {
     const T* x;
     int64_t origin[3];
   };
-  __device__ RInfo decode(int64_t r) const {
+  __device__ Extent extent(int64_t /*split*/) const {
+    return {d.n * d.out_size, 0, d.cg * d.ker_size};
+  }
+  __device__ RInfo decode(int64_t /*split*/, int64_t r) const {
     RInfo info;
     const int64_t channel = r / d.ker_size;
     int64_t kpos[3];
@@ -120,7 +135,7 @@ struct ForwardProblem {
   }
   __device__ Row row(int64_t g, int64_t m) const { return {w + (g * d.kg + m) * d.cg * d.ker_size}; }
   __device__ T a(const Row& row, int64_t r, const RInfo&) const { return row.w[r]; }
-  __device__ Col col(int64_t g, int64_t n) const {
+  __device__ Col col(int64_t g, int64_t /*split*/, int64_t n) const {
     Col col;
     const int64_t image = n / d.out_size;
     int64_t o[3];
@@ -131,81 +146,13 @@ struct ForwardProblem {
     return col;
   }
   __device__ T b(const Col& col, const RInfo& info) const {
-    int64_t off = 0;
-#pragma unroll
-    for (int a = 0; a < 3; ++a) {
-      const int64_t i = col.origin[a] + info.shift[a];
-      if (i < 0 || i >= d.in[a]) return T(0);
-      off = off * d.in[a] + i;
-    }
-    return col.x[info.channel_offset + off];
+    const int64_t off = offset_in_plane(col.origin, info.shift, d.in);
+    return off < 0 ? T(0) : col.x[info.channel_offset + off];
   }
   __device__ void store(int64_t g, int64_t /*split*/, int64_t m, int64_t n, T v) const {
     const int64_t image = n / d.out_size, channel = g * d.kg + m;
     out[(image * d.k + channel) * d.out_size + (n - image * d.out_size)] =
         bias ? v + bias[channel] : v;
-  }
-};
-
-template <typename T>
-struct BackwardInputProblem {
-  Dims d;
-  const T* grad_out;
-  const T* w;
-  T* grad_input;
-
-  struct RInfo {  // r = (output channel of the group, kernel offset)
-    int64_t w_offset;         // channel * cg * ker_size + kernel offset
-    int64_t channel_offset;   // channel * out_size
-    int64_t shift[3];         // kernel offset * dilation
-  };
-  struct Row {
-    const T* w;
-  };
-  struct Col {
-    const T* grad_out;
-    int64_t shifted[3];  // input pixel + padding
-  };
-  __device__ RInfo decode(int64_t r) const {
-    RInfo info;
-    const int64_t channel = r / d.ker_size, kflat = r - channel * d.ker_size;
-    int64_t kpos[3];
-    unravel3(kflat, d.ker, kpos);
-    info.w_offset = channel * d.cg * d.ker_size + kflat;
-    info.channel_offset = channel * d.out_size;
-#pragma unroll
-    for (int a = 0; a < 3; ++a) info.shift[a] = kpos[a] * d.dil[a];
-    return info;
-  }
-  __device__ Row row(int64_t g, int64_t m) const {
-    return {w + g * d.kg * d.cg * d.ker_size + m * d.ker_size};
-  }
-  __device__ T a(const Row& row, int64_t, const RInfo& info) const { return row.w[info.w_offset]; }
-  __device__ Col col(int64_t g, int64_t n) const {
-    Col col;
-    const int64_t image = n / d.in_size;
-    int64_t i[3];
-    unravel3(n - image * d.in_size, d.in, i);
-#pragma unroll
-    for (int a = 0; a < 3; ++a) col.shifted[a] = i[a] + d.pad[a];
-    col.grad_out = grad_out + (image * d.k + g * d.kg) * d.out_size;
-    return col;
-  }
-  __device__ T b(const Col& col, const RInfo& info) const {
-    int64_t off = 0;
-#pragma unroll
-    for (int a = 0; a < 3; ++a) {
-      const int64_t num = col.shifted[a] - info.shift[a];
-      if (num < 0) return T(0);
-      const int64_t o = d.stride[a] == 1 ? num : num / d.stride[a];  // (a uniform branch)
-      if (o * d.stride[a] != num || o >= d.out[a]) return T(0);
-      off = off * d.out[a] + o;
-    }
-    return col.grad_out[info.channel_offset + off];
-  }
-  __device__ void store(int64_t g, int64_t /*split*/, int64_t m, int64_t n, T v) const {
-    const int64_t image = n / d.in_size;
-    grad_input[(image * d.c + g * d.cg + m) * d.in_size + (n - image * d.in_size)] = v;
   }
 };
 
@@ -216,6 +163,7 @@ struct BackwardWeightProblem {
   const T* grad_out;
   T* target;             // grad_weight, or the partial sums of split s at target + s * split_stride
   int64_t split_stride;  // K * cg * ker_size when split, else 0
+  int64_t r_chunk;       // rows of (image, output pixel) per split
 
   struct RInfo {  // r = (image, output pixel)
     int64_t grad_offset;  // image * K * out_size + output pixel
@@ -229,7 +177,11 @@ struct BackwardWeightProblem {
     const T* x;
     int64_t offset[3];  // kernel offset * dilation - padding
   };
-  __device__ RInfo decode(int64_t r) const {
+  __device__ Extent extent(int64_t split) const {
+    const int64_t r_begin = split * r_chunk;
+    return {d.cg * d.ker_size, r_begin, imin(d.n * d.out_size, r_begin + r_chunk)};
+  }
+  __device__ RInfo decode(int64_t /*split*/, int64_t r) const {
     RInfo info;
     const int64_t image = r / d.out_size, pixel = r - image * d.out_size;
     int64_t o[3];
@@ -244,7 +196,7 @@ struct BackwardWeightProblem {
   __device__ T a(const Row& row, int64_t, const RInfo& info) const {
     return row.grad_out[info.grad_offset];
   }
-  __device__ Col col(int64_t g, int64_t n) const {
+  __device__ Col col(int64_t g, int64_t /*split*/, int64_t n) const {
     Col col;
     const int64_t channel = n / d.ker_size;
     int64_t kpos[3];
@@ -269,27 +221,28 @@ struct BackwardWeightProblem {
   }
 };
 
-// C (m_size x n_size) of group blockIdx.z % groups, over r in this block's split
-// [split * r_chunk, min(r_size, (split + 1) * r_chunk)), split = blockIdx.z / groups.
+// C (m_size x extent.n_size) of group blockIdx.z % groups, over r in [extent.r_begin,
+// extent.r_end), for the extent of split blockIdx.z / groups (gridDim.x covers the widest split).
 template <typename T, class Problem>
-__global__ void __launch_bounds__(kThreads)
-    implicit_gemm_kernel(Problem p, int64_t m_size, int64_t n_size, int64_t r_size,
-                         int64_t r_chunk, int64_t groups) {
+__global__ void __launch_bounds__(kThreads, sizeof(T) == 4 ? 3 : 2)
+    implicit_gemm_kernel(Problem p, int64_t m_size, int64_t groups) {
   FASTDL_SHARED(__align__(16) T, as, [kTileK][kTileM]);
   FASTDL_SHARED(__align__(16) T, bs, [kTileK][kTileN]);
   FASTDL_SHARED(typename Problem::RInfo, rinfo, [kTileK]);
 
   const int t = threadIdx.x;
   const int64_t g = blockIdx.z % groups, split = blockIdx.z / groups;
-  const int64_t r_begin = split * r_chunk, r_end = imin(r_size, r_begin + r_chunk);
+  const Extent extent = p.extent(split);
+  const int64_t n_size = extent.n_size, r_begin = extent.r_begin, r_end = extent.r_end;
   const int64_t row0 = int64_t(blockIdx.y) * kTileM, col0 = int64_t(blockIdx.x) * kTileN;
+  if (col0 >= n_size) return;  // a split narrower than the grid (the whole block leaves)
 
   // This thread loads row `lane` of the A tile and column `lane` of the B tile, at tile rows
   // lk, lk + 4, lk + 8, lk + 12.
   const int lane = t % kTileM, lk = t / kTileM;
   const bool row_ok = row0 + lane < m_size, col_ok = col0 + lane < n_size;
   const typename Problem::Row row = p.row(g, row_ok ? row0 + lane : 0);
-  const typename Problem::Col col = p.col(g, col_ok ? col0 + lane : 0);
+  const typename Problem::Col col = p.col(g, split, col_ok ? col0 + lane : 0);
 
   const int tx = t % (kTileN / kThreadN), ty = t / (kTileN / kThreadN);
   T acc[kThreadM][kThreadN];
@@ -301,7 +254,7 @@ __global__ void __launch_bounds__(kThreads)
   for (int64_t r0 = r_begin; r0 < r_end; r0 += kTileK) {
     // Everyone is past the previous tile's loads (the barrier before its compute loop), so the
     // decoded rows can be overwritten.
-    if (t < kTileK && r0 + t < r_end) rinfo[t] = p.decode(r0 + t);
+    if (t < kTileK && r0 + t < r_end) rinfo[t] = p.decode(split, r0 + t);
     __syncthreads();
 #pragma unroll
     for (int q = 0; q < 4; ++q) {
@@ -370,33 +323,6 @@ __global__ void direct_forward_kernel(Dims d, const T* __restrict__ x, const T* 
           if (off >= 0) acc += wp[ravel3(kpos, d.ker)] * xp[off];
         }
     out[e] = bias ? acc + bias[channel] : acc;
-  }
-}
-
-// Depthwise backward-input: one thread per input element gathers the outputs that read it.
-template <typename T>
-__global__ void direct_backward_input_kernel(Dims d, const T* __restrict__ grad_out,
-                                             const T* __restrict__ w, T* __restrict__ grad_input) {
-  const int64_t total = d.n * d.c * d.in_size;
-  for (int64_t e = kutil::global_thread(); e < total; e += kutil::grid_threads()) {
-    const int64_t plane = e / d.in_size, image = plane / d.c, channel = plane - image * d.c;
-    int64_t i[3], shifted[3], kpos[3];
-    unravel3(e - plane * d.in_size, d.in, i);
-#pragma unroll
-    for (int a = 0; a < 3; ++a) shifted[a] = i[a] + d.pad[a];
-    T acc = T(0);
-    for (int64_t q = 0; q < d.kg; ++q) {
-      const int64_t out_channel = channel * d.kg + q;
-      const T* gp = grad_out + (image * d.k + out_channel) * d.out_size;
-      const T* wp = w + out_channel * d.ker_size;
-      for (kpos[0] = 0; kpos[0] < d.ker[0]; ++kpos[0])
-        for (kpos[1] = 0; kpos[1] < d.ker[1]; ++kpos[1])
-          for (kpos[2] = 0; kpos[2] < d.ker[2]; ++kpos[2]) {
-            const int64_t off = output_offset(d, shifted, kpos);
-            if (off >= 0) acc += wp[ravel3(kpos, d.ker)] * gp[off];
-          }
-    }
-    grad_input[e] = acc;
   }
 }
 
