@@ -19,7 +19,8 @@ if not fastdl.cuda.is_available():
 cp = pytest.importorskip("cupy")
 from fastdl import _C_cuda as cuda_mod  # noqa: E402  (exists whenever a GPU is available)
 from test_attention_cuda_emu import (  # noqa: E402  (the emulator's cases and inputs)
-    CASES, TILED, TILED_IDS, TILED_TOL, assert_results_close, attention_inputs, tiled_inputs)
+    CASES, TILED, TILED_IDS, TILED_TOL, assert_results_close, attention_inputs,
+    finite_mask_extremes_case, run_with_row_stats, tiled_inputs)
 
 
 def _run(mod, xp, q, k, v, g, mask, causal, grad_mask):
@@ -55,6 +56,15 @@ def test_cuda_kernels_match_cpu_across_tiles(L, S, D, Dv, kind, dtype):
     want = _run(_C, np, *args, causal, grad_mask)
     got = _run(cuda_mod, cp, *args, causal, grad_mask)
     assert_results_close(got, want, **TILED_TOL[dtype])
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+def test_cuda_backward_from_row_stats_is_exact_at_finite_mask_extremes(dtype):
+    args = finite_mask_extremes_case(dtype)
+    want = run_with_row_stats(_C, np, *args)
+    got = [cp.asnumpy(a) for a in run_with_row_stats(cuda_mod, cp, *args)]
+    for name, a, b in zip(["out", "dq", "dk", "dv", "dmask"], got, want):
+        np.testing.assert_allclose(a, b, err_msg=name, **TILED_TOL[dtype])
 
 
 def test_sdpa_op_on_cupy_tensors_runs_the_cuda_kernels():

@@ -97,3 +97,42 @@ def test_emulated_cuda_kernels_match_cpu_across_tiles(L, S, D, Dv, kind, dtype, 
     ref = _run(_C, *args, causal, grad_mask)
     got = _run(emu, *args, causal, grad_mask, schedule=schedule, seed=5)
     assert_results_close(got, ref, **TILED_TOL[dtype])
+
+
+def finite_mask_extremes_case(dtype):
+    """Inputs whose rows 5 and 6 have keys a finfo.min mask removes (all / every other one), and
+    row 7 keys a -inf mask removes (all)."""
+    rng = np.random.default_rng(8)
+    L, S, D = 70, 90, 64
+    q, k, v, g = (rng.standard_normal((1, 2, n, D)).astype(dtype) for n in (L, S, S, L))
+    mask = rng.standard_normal((1, 2, L, S)).astype(dtype)
+    mask[:, :, 5] = np.finfo(dtype).min
+    mask[:, :, 6, ::2] = np.finfo(dtype).min
+    mask[:, :, 7] = -np.inf
+    return q, k, v, g, mask
+
+
+def run_with_row_stats(mod, xp, q, k, v, g, mask, **kw):
+    """out, dq, dk, dv, dmask from a forward that leaves row statistics and a backward that uses
+    them."""
+    q, k, v, g, mask = (xp.asarray(a) for a in (q, k, v, g, mask))
+    out, lse = xp.empty_like(q), xp.empty(q.shape[:-1], q.dtype)
+    stats = xp.empty(q.shape[:-1] + (2,), q.dtype)
+    kind = mod.attention_forward(q, k, v, out, lse, mask, False, 0.125, stats, **kw)
+    grads = [xp.empty_like(x) for x in (q, k, v)]
+    gm = xp.empty(q.shape[:-1] + (k.shape[-2],), q.dtype)
+    mod.attention_backward(q, k, v, out, lse, g, *grads, mask, False, 0.125, gm, stats, kind, **kw)
+    return [out, *grads, gm]
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+def test_emulated_cuda_backward_from_row_stats_is_exact_at_finite_mask_extremes(dtype):
+    # With the forward's row statistics the backward's P is exp2((s - m) - log2 l): a row every
+    # key of which finfo.min removes gets 1/n per key (lse alone, rounded next to finfo.min,
+    # gives 1 per key), as the CPU kernels with theirs.
+    q, k, v, g, mask = finite_mask_extremes_case(dtype)
+    want = run_with_row_stats(_C, np, q, k, v, g, mask)
+    got = run_with_row_stats(emu, np, q, k, v, g, mask, schedule="reverse", seed=1)
+    for name, a, b in zip(["out", "dq", "dk", "dv", "dmask"], got, want):
+        np.testing.assert_allclose(a, b, err_msg=name, **TILED_TOL[dtype])
+    np.testing.assert_allclose(got[0][0, :, 5], v[0].mean(axis=1), rtol=1e-5, atol=1e-5)

@@ -201,4 +201,32 @@ inline std::pair<Checked, void*> check_backward(
   return {c, gm};
 }
 
+// The optional per-row statistics (B, Hq, L, 2): C order, the query's dtype, apart from the rest.
+inline void check_row_stats(const nb::ndarray<>& stats, const Checked& c,
+                            std::initializer_list<const nb::ndarray<>*> others, const char* fn) {
+  check_out(stats, c.dtype, {c.s.batch, c.s.heads_q, c.s.len_q, 2}, fn, "row_stats");
+  for (const nb::ndarray<>* a : others)
+    if (may_overlap(stats, *a)) fail(std::string(fn) + ": row_stats overlaps another argument");
+}
+
+// Points the forward at row_stats to fill, when given.
+inline void attach_forward_stats(Checked& c, const std::optional<nb::ndarray<>>& stats,
+                                 std::initializer_list<const nb::ndarray<>*> others) {
+  if (!stats) return;
+  check_row_stats(*stats, c, others, "attention_forward");
+  c.s.row_stats = stats->data();
+}
+
+// Points the backward at a forward's row_stats, when given with the kind that forward returned.
+inline void attach_backward_stats(Checked& c, const std::optional<nb::ndarray<>>& stats, int kind,
+                                  std::initializer_list<const nb::ndarray<>*> others) {
+  if (!stats || kind == int(cpu::RowStats::none)) return;
+  check_row_stats(*stats, c, others, "attention_backward");
+  if (kind != int(cpu::RowStats::log2_units) && kind != int(cpu::RowStats::natural))
+    throw nb::value_error("attention_backward: stats_kind must be what attention_forward "
+                          "returned (0, 1 or 2)");
+  c.s.row_stats = stats->data();
+  c.s.stats_kind = cpu::RowStats(kind);
+}
+
 }  // namespace fastdl::bind::attention_args

@@ -21,17 +21,10 @@ using namespace attention_args;
 using Array = nb::ndarray<nb::device::cpu>;
 using RoArray = nb::ndarray<nb::ro, nb::device::cpu>;
 
-std::optional<nb::ndarray<>> untyped(const std::optional<RoArray>& a) {
+template <class A>
+std::optional<nb::ndarray<>> untyped(const std::optional<A>& a) {
   if (!a) return std::nullopt;
   return nb::ndarray<>(*a);
-}
-
-// The optional per-row statistics (B, Hq, L, 2): C order, the query's dtype, apart from the rest.
-void check_row_stats(const nb::ndarray<>& stats, const Checked& c,
-                     std::initializer_list<const nb::ndarray<>*> others, const char* fn) {
-  check_out(stats, c.dtype, {c.s.batch, c.s.heads_q, c.s.len_q, 2}, fn, "row_stats");
-  for (const nb::ndarray<>* a : others)
-    if (may_overlap(stats, *a)) fail(std::string(fn) + ": row_stats overlaps another argument");
 }
 
 int forward(RoArray q_, RoArray k_, RoArray v_, Array out_, Array lse_,
@@ -40,11 +33,7 @@ int forward(RoArray q_, RoArray k_, RoArray v_, Array out_, Array lse_,
   nb::ndarray<> q(q_), k(k_), v(v_), out(out_), lse(lse_);
   Checked c = check_forward(q, k, v, out, lse, untyped(mask_), causal, scale,
                             "attention_forward", Rows::strided);
-  if (row_stats_) {
-    const nb::ndarray<> stats(*row_stats_);
-    check_row_stats(stats, c, {&q, &k, &v, &out, &lse}, "attention_forward");
-    c.s.row_stats = stats.data();
-  }
+  attach_forward_stats(c, untyped(row_stats_), {&q, &k, &v, &out, &lse});
   nb::gil_scoped_release release;
   if (c.dtype == FloatType::float64)
     return int(cpu::attention_forward<double>(c.s, ptr<double>(q), ptr<double>(k),
@@ -64,15 +53,7 @@ void backward(RoArray q_, RoArray k_, RoArray v_, RoArray out_, RoArray lse_, Ro
   if (grad_mask_) grad_mask = nb::ndarray<>(*grad_mask_);
   auto [c, gm] = check_backward(q, k, v, out, lse, go, gq, gk, gv, untyped(mask_), causal,
                                 scale, grad_mask, "attention_backward", Rows::strided);
-  if (row_stats_ && stats_kind != int(cpu::RowStats::none)) {
-    const nb::ndarray<> stats(*row_stats_);
-    check_row_stats(stats, c, {&gq, &gk, &gv}, "attention_backward");
-    if (stats_kind != int(cpu::RowStats::log2_units) && stats_kind != int(cpu::RowStats::natural))
-      throw nb::value_error("attention_backward: stats_kind must be what attention_forward "
-                            "returned (0, 1 or 2)");
-    c.s.row_stats = stats.data();
-    c.s.stats_kind = cpu::RowStats(stats_kind);
-  }
+  attach_backward_stats(c, untyped(row_stats_), stats_kind, {&gq, &gk, &gv});
   nb::gil_scoped_release release;
   if (c.dtype == FloatType::float64)
     cpu::attention_backward<double>(c.s, ptr<double>(q), ptr<double>(k), ptr<double>(v),

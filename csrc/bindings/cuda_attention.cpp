@@ -20,34 +20,40 @@ using namespace attention_args;
 using Array = nb::ndarray<nb::device::cuda>;
 using RoArray = nb::ndarray<nb::ro, nb::device::cuda>;
 
-std::optional<nb::ndarray<>> untyped(const std::optional<RoArray>& a) {
+template <class A>
+std::optional<nb::ndarray<>> untyped(const std::optional<A>& a) {
   if (!a) return std::nullopt;
   return nb::ndarray<>(*a);
 }
 
-void forward(RoArray q_, RoArray k_, RoArray v_, Array out_, Array lse_,
-             std::optional<RoArray> mask_, bool causal, double scale, uintptr_t stream) {
+int forward(RoArray q_, RoArray k_, RoArray v_, Array out_, Array lse_,
+            std::optional<RoArray> mask_, bool causal, double scale,
+            std::optional<Array> row_stats_, uintptr_t stream) {
   nb::ndarray<> q(q_), k(k_), v(v_), out(out_), lse(lse_);
-  const Checked c =
+  Checked c =
       check_forward(q, k, v, out, lse, untyped(mask_), causal, scale, "attention_forward");
+  attach_forward_stats(c, untyped(row_stats_), {&q, &k, &v, &out, &lse});
   nb::gil_scoped_release release;
   if (c.dtype == FloatType::float64)
-    cuda::attention_forward<double>(c.s, ptr<double>(q), ptr<double>(k), ptr<double>(v),
-                                    mut<double>(out), mut<double>(lse), reinterpret_cast<void*>(stream));
-  else
-    cuda::attention_forward<float>(c.s, ptr<float>(q), ptr<float>(k), ptr<float>(v),
-                                   mut<float>(out), mut<float>(lse), reinterpret_cast<void*>(stream));
+    return int(cuda::attention_forward<double>(c.s, ptr<double>(q), ptr<double>(k),
+                                               ptr<double>(v), mut<double>(out),
+                                               mut<double>(lse), reinterpret_cast<void*>(stream)));
+  return int(cuda::attention_forward<float>(c.s, ptr<float>(q), ptr<float>(k), ptr<float>(v),
+                                            mut<float>(out), mut<float>(lse),
+                                            reinterpret_cast<void*>(stream)));
 }
 
 void backward(RoArray q_, RoArray k_, RoArray v_, RoArray out_, RoArray lse_, RoArray grad_out_,
               Array grad_q_, Array grad_k_, Array grad_v_, std::optional<RoArray> mask_,
-              bool causal, double scale, std::optional<Array> grad_mask_, uintptr_t stream) {
+              bool causal, double scale, std::optional<Array> grad_mask_,
+              std::optional<RoArray> row_stats_, int stats_kind, uintptr_t stream) {
   nb::ndarray<> q(q_), k(k_), v(v_), out(out_), lse(lse_), go(grad_out_), gq(grad_q_),
       gk(grad_k_), gv(grad_v_);
   std::optional<nb::ndarray<>> grad_mask;
   if (grad_mask_) grad_mask = nb::ndarray<>(*grad_mask_);
-  const auto [c, gm] = check_backward(q, k, v, out, lse, go, gq, gk, gv, untyped(mask_), causal,
-                                      scale, grad_mask, "attention_backward");
+  auto [c, gm] = check_backward(q, k, v, out, lse, go, gq, gk, gv, untyped(mask_), causal,
+                                scale, grad_mask, "attention_backward");
+  attach_backward_stats(c, untyped(row_stats_), stats_kind, {&gq, &gk, &gv});
   nb::gil_scoped_release release;
   if (c.dtype == FloatType::float64)
     cuda::attention_backward<double>(c.s, ptr<double>(q), ptr<double>(k), ptr<double>(v),
@@ -66,12 +72,13 @@ void backward(RoArray q_, RoArray k_, RoArray v_, RoArray out_, RoArray lse_, Ro
 void bind_cuda_attention(nb::module_& m) {
   m.def("attention_forward", &forward, nb::arg("query"), nb::arg("key"), nb::arg("value"),
         nb::arg("out"), nb::arg("lse"), nb::arg("mask").none(), nb::arg("causal"),
-        nb::arg("scale"), nb::arg("stream") = 0,
+        nb::arg("scale"), nb::arg("row_stats").none() = nb::none(), nb::arg("stream") = 0,
         "Flash-attention forward on the device (arguments as _C's, cupy arrays).");
   m.def("attention_backward", &backward, nb::arg("query"), nb::arg("key"), nb::arg("value"),
         nb::arg("out"), nb::arg("lse"), nb::arg("grad_out"), nb::arg("grad_query"),
         nb::arg("grad_key"), nb::arg("grad_value"), nb::arg("mask").none(), nb::arg("causal"),
         nb::arg("scale"), nb::arg("grad_mask").none() = nb::none(),
+        nb::arg("row_stats").none() = nb::none(), nb::arg("stats_kind") = 0,
         nb::arg("stream") = 0,
         "Flash-attention backward on the device (arguments as _C's, cupy arrays).");
 }

@@ -4,16 +4,22 @@
 // Every product is a tile GEMM on shared memory: a block of (kB/4)^2 threads owns a kB x kB tile
 // (kB = 64 in float, 32 in double), each thread a 4 x 4 micro-tile, and `mma` multiplies two
 // row-major shared operands with 16-byte loads (the sgemm pattern; 8 loads per 64 FMAs). Head
-// dimensions are padded with zeros to kD = 64 or 128 in shared memory.
+// dimensions are padded with zeros to kD = 64 or 128 in shared memory. Scores are kept in log2
+// units (scale * log2 e folded into one multiply; exp2 is one SFU instruction where exp is a
+// sequence); the saved log-sum-exp is natural, as the CPU kernel's. In float, each walk loads
+// its next tile from global memory into registers while the current one is computed (the
+// loads' latency was exposed between the barriers: -16% forward, -30% backward time on an
+// H200, bench/NOTES.md).
 //   forward: a block takes kB query rows of one (batch, head); walks the key tiles (S = Q K^T,
 //     online softmax per row with the running max / sum reduced over the row's kB/4 lanes by
-//     warp shuffles, O += P V); writes O and the log-sum-exp (+inf for a row no key takes part
-//     in: output 0). Causal blocks stop at their last row's diagonal.
+//     warp shuffles, O += P V) through two shared buffers; writes O and the log-sum-exp (+inf
+//     for a row no key takes part in: output 0). Causal blocks stop at their last row's diagonal.
 //   backward, two kernels, no atomics (deterministic), both recomputing P = exp(s - lse):
 //     dQ: a block per query tile walks the key tiles (S, dP = dO V^T, dS = P (dP - delta),
 //       dQ^T += K^T dS^T) and leaves delta = rowsum(dO * O) for the second kernel;
 //     dK/dV: a block per key tile of a key/value head walks the query tiles of every query head
 //       of its group (S, dP, dV += P^T dO, dK += dS^T Q).
+#include <cfloat>
 #include <cmath>
 #include <cstdint>
 #include <limits>
@@ -47,6 +53,8 @@ template <typename T>
 struct Params {
   const T *q, *k, *v, *out, *grad_out, *lse;
   T *o, *l, *gq, *gk, *gv, *gm, *delta;
+  T* stats_out;       // the forward's (m, log2 l) per row, log2 units, or null
+  const T* stats_in;  // the same, for the backward, or null (then P from lse)
   int64_t B, Hq, Hk, L, S, D, Dv, group;
   int causal, mask_kind;
   T scale;
@@ -56,11 +64,31 @@ struct Params {
 
 template <typename T>
 __device__ __forceinline__ T ninf() { return -T(INFINITY); }  // usable in device code
+template <typename T>
+__device__ __forceinline__ T lowest() { return T(sizeof(T) == 4 ? -FLT_MAX : -DBL_MAX); }
 
-__device__ __forceinline__ double exp_t(double x) { return ::exp(x); }
-__device__ __forceinline__ float exp_t(float x) { return ::expf(x); }
-__device__ __forceinline__ double log_t(double x) { return ::log(x); }
-__device__ __forceinline__ float log_t(float x) { return ::logf(x); }
+__device__ __forceinline__ double exp2_t(double x) { return ::exp2(x); }
+__device__ __forceinline__ float exp2_t(float x) { return ::exp2f(x); }
+__device__ __forceinline__ double log2_t(double x) { return ::log2(x); }
+__device__ __forceinline__ float log2_t(float x) { return ::log2f(x); }
+constexpr double kLog2e = 1.4426950408889634, kLn2 = 0.6931471805599453;
+
+// Float walks prefetch their next tile into registers; double's share of a kD = 128 tile would
+// not fit beside its accumulators (and double is the gradient-check path, not the fast one).
+template <typename T>
+constexpr bool kPrefetch = sizeof(T) == 4;
+
+// The forward's key/value buffers: two when prefetching at kD = 64 (no barrier before the store),
+// one at kD = 128, where two would take 184 KiB (an A100 allows 163).
+template <typename T, int kD>
+constexpr int kForwardBuffers = kPrefetch<T> && kD == 64 ? 2 : 1;
+
+// Blocks per multiprocessor the register budget must allow: two where shared memory allows two
+// (float, kD = 64), which caps a thread at 128 registers (the prefetched tiles would otherwise
+// take the backward kernels to ~180 registers and one block; the forward measured 0.199 ms at
+// L = 512 with one block, 0.166 with two).
+template <typename T, int kD>
+constexpr int kMinBlocks = sizeof(T) == 4 && kD == 64 ? 2 : 1;
 
 __device__ __forceinline__ void load4(float (&r)[4], const float* p) {
   const float4 v = *reinterpret_cast<const float4*>(p);
@@ -128,6 +156,33 @@ __device__ __forceinline__ void stage_transposed(T* dst, int ld_dst, const T* sr
   }
 }
 
+// One thread's share of a [kRows][kCols] tile held in registers between a global load and a
+// shared store (the prefetch): column threadIdx.x % kCols of every kStep-th row. Only used where
+// kCols divides the block (float).
+template <typename T, int kRows, int kCols>
+struct TileShare {
+  static constexpr int kStep = Geometry<T>::kThreads / kCols > 0 ? Geometry<T>::kThreads / kCols : 1;
+  static constexpr int kCount = kRows / kStep;
+  T v[kCount];
+  __device__ __forceinline__ void load(const T* src, int64_t ld_src, int rows, int cols) {
+    const int c = threadIdx.x % kCols, r0 = threadIdx.x / kCols;
+    const T* at = src + r0 * ld_src + c;
+#pragma unroll
+    for (int n = 0; n < kCount; ++n, at += kStep * ld_src)
+      v[n] = r0 + n * kStep < rows && c < cols ? *at : T(0);
+  }
+  __device__ __forceinline__ void store(T* dst, int ld_dst) const {
+    const int c = threadIdx.x % kCols, r0 = threadIdx.x / kCols;
+#pragma unroll
+    for (int n = 0; n < kCount; ++n) dst[(r0 + n * kStep) * ld_dst + c] = v[n];
+  }
+  __device__ __forceinline__ void store_transposed(T* dst, int ld_dst) const {
+    const int c = threadIdx.x % kCols, r0 = threadIdx.x / kCols;
+#pragma unroll
+    for (int n = 0; n < kCount; ++n) dst[c * ld_dst + r0 + n * kStep] = v[n];
+  }
+};
+
 // Reduces over the kSide lanes that share a row (adjacent lanes of one warp).
 template <typename T>
 __device__ __forceinline__ T row_max(T v) {
@@ -145,9 +200,9 @@ __device__ __forceinline__ T row_sum(T v) {
   return v;
 }
 
-// The scaled score of (i, j) after the mask and the causal rule; -inf where j takes no part
-// (beyond kv_end: past the keys, or past a causal block's last row) and in a tile's padding rows
-// (i >= L: the mask has no such row to read).
+// The scaled score of (i, j), in log2 units, after the mask and the causal rule; -inf where j
+// takes no part (beyond kv_end: past the keys, or past a causal block's last row) and in a
+// tile's padding rows (i >= L: the mask has no such row to read).
 template <typename T>
 __device__ __forceinline__ T masked_score(const Params<T>& p, int64_t b, int64_t h, int64_t i,
                                           int64_t j, int64_t kv_end, T s) {
@@ -155,9 +210,29 @@ __device__ __forceinline__ T masked_score(const Params<T>& p, int64_t b, int64_t
   if (p.mask_kind != 0) {
     const int64_t off = b * p.ms[0] + h * p.ms[1] + i * p.ms[2] + j * p.ms[3];
     if (p.mask_kind == 1) return static_cast<const uint8_t*>(p.mask)[off] ? s : ninf<T>();
-    s += static_cast<const T*>(p.mask)[off];
+    const T add = static_cast<const T*>(p.mask)[off], add2 = add * T(kLog2e);
+    // A finite mask stays finite in log2 units (finfo.min rows attend evenly, as in torch).
+    return s + (add2 == ninf<T>() && add != ninf<T>() ? lowest<T>() : add2);
   }
   return s;
+}
+
+// What the backward subtracts from a row's log2 scores to get log2 P, in two steps so that a
+// large maximum does not swallow the log of the sum: (m, log2 l) from the forward's row_stats,
+// else (lse log2 e, 0); (+inf, 0) for a tile's padding rows (p = 0).
+template <typename T>
+struct RowShift {
+  T max, log_sum;
+  __device__ __forceinline__ T p(T x) const {
+    return x == ninf<T>() ? T(0) : exp2_t((x - max) - log_sum);
+  }
+};
+template <typename T>
+__device__ __forceinline__ RowShift<T> row_shift(const Params<T>& p, int64_t bh, int64_t row) {
+  if (row >= p.L) return {-ninf<T>(), T(0)};
+  const int64_t r = bh * p.L + row;
+  if (p.stats_in) return {p.stats_in[2 * r], p.stats_in[2 * r + 1]};
+  return {p.lse[r] * T(kLog2e), T(0)};
 }
 
 // Whether the tile (i0.., j0..) has an element masked_score may change.
@@ -169,20 +244,22 @@ __device__ __forceinline__ bool tile_needs_mask(const Params<T>& p, int64_t i0, 
 }
 
 template <typename T, int kD>
-__global__ void __launch_bounds__(Geometry<T>::kThreads) forward_kernel(Params<T> p) {
-  constexpr int kB = Geometry<T>::kB, kCG = kD / kB;
+__global__ void __launch_bounds__(Geometry<T>::kThreads, kMinBlocks<T, kD>)
+    forward_kernel(Params<T> p) {
+  constexpr int kB = Geometry<T>::kB, kCG = kD / kB, kBuffers = kForwardBuffers<T, kD>;
   constexpr int kW = Strides<T, kD>::kWide, kN = Strides<T, kD>::kNarrow;
   FASTDL_DYNAMIC_SHARED(T, smem);
-  T* qs = smem;            // [kB][kW]
-  T* kts = qs + kB * kW;   // [kD][kN]
-  T* vs = kts + kD * kN;   // [kB][kW]
-  T* ps = vs + kB * kW;    // [kB][kN]
+  T* qs = smem;                        // [kB][kW]
+  T* kts = qs + kB * kW;               // kBuffers x [kD][kN]
+  T* vs = kts + kBuffers * kD * kN;    // kBuffers x [kB][kW]
+  T* ps = vs + kBuffers * kB * kW;     // [kB][kN]
   const int tx = threadIdx.x % Geometry<T>::kSide, ty = threadIdx.x / Geometry<T>::kSide;
   const int64_t bh = blockIdx.y, b = bh / p.Hq, h = bh % p.Hq, hk = h / p.group;
   const int64_t i0 = int64_t(blockIdx.x) * kB;
   const int rows = int(kutil::imin(kB, p.L - i0));
   const T* kb = p.k + (b * p.Hk + hk) * p.S * p.D;
   const T* vb = p.v + (b * p.Hk + hk) * p.S * p.Dv;
+  const T scale = p.scale * T(kLog2e);
   stage<T, kB, kD>(qs, kW, p.q + (bh * p.L + i0) * p.D, p.D, rows, int(p.D));
   T o[1][kCG][4][4];
   zero(o);
@@ -190,22 +267,43 @@ __global__ void __launch_bounds__(Geometry<T>::kThreads) forward_kernel(Params<T
 #pragma unroll
   for (int i = 0; i < 4; ++i) m[i] = ninf<T>(), l[i] = T(0);
   const int64_t kv_end = p.causal ? kutil::imin(i0 + rows, p.S) : p.S;
-  for (int64_t j0 = 0; j0 < kv_end; j0 += kB) {
+  TileShare<T, kB, kD> next_k, next_v;
+  const auto fetch = [&](int64_t j0) {
     const int keys = int(kutil::imin(kB, kv_end - j0));
-    __syncthreads();  // the previous tile's readers are done
-    stage_transposed<T, kB, kD>(kts, kN, kb + j0 * p.D, p.D, keys, int(p.D));
-    stage<T, kB, kD>(vs, kW, vb + j0 * p.Dv, p.Dv, keys, int(p.Dv));
-    __syncthreads();
+    next_k.load(kb + j0 * p.D, p.D, keys, int(p.D));
+    next_v.load(vb + j0 * p.Dv, p.Dv, keys, int(p.Dv));
+  };
+  if constexpr (kPrefetch<T>) {
+    if (kv_end > 0) fetch(0);
+  }
+  for (int64_t j0 = 0, t = 0; j0 < kv_end; j0 += kB, ++t) {
+    T* kt = kts + (t % kBuffers) * kD * kN;
+    T* vt = vs + (t % kBuffers) * kB * kW;
+    if constexpr (kPrefetch<T>) {
+      // With two buffers, this one was last read two tiles ago, before the previous tile's
+      // barriers; with one, its readers must be waited for.
+      if constexpr (kBuffers == 1) __syncthreads();
+      next_k.store_transposed(kt, kN);
+      next_v.store(vt, kW);
+      __syncthreads();
+      if (j0 + kB < kv_end) fetch(j0 + kB);
+    } else {
+      const int keys = int(kutil::imin(kB, kv_end - j0));
+      __syncthreads();  // the previous tile's readers are done
+      stage_transposed<T, kB, kD>(kt, kN, kb + j0 * p.D, p.D, keys, int(p.D));
+      stage<T, kB, kD>(vt, kW, vb + j0 * p.Dv, p.Dv, keys, int(p.Dv));
+      __syncthreads();
+    }
     T s[1][1][4][4];
     zero(s);
-    mma<T, 1, 1, kD>(s, qs, kW, kts, kN, ty, tx);
+    mma<T, 1, 1, kD>(s, qs, kW, kt, kN, ty, tx);
     const bool check = tile_needs_mask(p, i0, j0, kv_end);
 #pragma unroll
     for (int i = 0; i < 4; ++i) {
       T tile_max = ninf<T>();
 #pragma unroll
       for (int j = 0; j < 4; ++j) {
-        T x = s[0][0][i][j] * p.scale;
+        T x = s[0][0][i][j] * scale;
         if (check) x = masked_score(p, b, h, i0 + 4 * ty + i, j0 + 4 * tx + j, kv_end, x);
         s[0][0][i][j] = x;
         tile_max = x > tile_max ? x : tile_max;
@@ -213,7 +311,7 @@ __global__ void __launch_bounds__(Geometry<T>::kThreads) forward_kernel(Params<T
       tile_max = row_max(tile_max);
       const T m_new = tile_max > m[i] ? tile_max : m[i];
       const T m_use = m_new == ninf<T>() ? T(0) : m_new;  // a row with no key yet: p = 0
-      const T alpha = exp_t(m[i] - m_use);
+      const T alpha = exp2_t(m[i] - m_use);
       m[i] = m_new;
       l[i] *= alpha;
 #pragma unroll
@@ -222,13 +320,13 @@ __global__ void __launch_bounds__(Geometry<T>::kThreads) forward_kernel(Params<T
         for (int j = 0; j < 4; ++j) o[0][cg][i][j] *= alpha;
 #pragma unroll
       for (int j = 0; j < 4; ++j) {
-        const T e = exp_t(s[0][0][i][j] - m_use);
+        const T e = exp2_t(s[0][0][i][j] - m_use);
         l[i] += e;
         ps[(4 * ty + i) * kN + 4 * tx + j] = e;
       }
     }
     __syncthreads();
-    mma<T, 1, kCG, kB>(o, ps, kN, vs, kW, ty, tx);
+    mma<T, 1, kCG, kB>(o, ps, kN, vt, kW, ty, tx);
   }
 #pragma unroll
   for (int i = 0; i < 4; ++i) {
@@ -243,13 +341,20 @@ __global__ void __launch_bounds__(Geometry<T>::kThreads) forward_kernel(Params<T
         const int col = 4 * tx + j + kB * cg;
         if (col < p.Dv) p.o[(bh * p.L + row) * p.Dv + col] = o[0][cg][i][j] * inv;
       }
-    if (tx == 0) p.l[bh * p.L + row] = sum > T(0) ? m[i] + log_t(sum) : -ninf<T>();
+    if (tx != 0) continue;
+    const T log2_sum = sum > T(0) ? log2_t(sum) : T(0);
+    p.l[bh * p.L + row] = sum > T(0) ? (m[i] + log2_sum) * T(kLn2) : -ninf<T>();
+    if (p.stats_out) {  // a row with no key: (+inf, 0), p = 0 in the backward
+      p.stats_out[2 * (bh * p.L + row)] = sum > T(0) ? m[i] : -ninf<T>();
+      p.stats_out[2 * (bh * p.L + row) + 1] = log2_sum;
+    }
   }
 }
 
 // dQ (and the additive mask's dS, and delta for the dK/dV kernel): a block per query tile.
 template <typename T, int kD>
-__global__ void __launch_bounds__(Geometry<T>::kThreads) backward_q_kernel(Params<T> p) {
+__global__ void __launch_bounds__(Geometry<T>::kThreads, kMinBlocks<T, kD>)
+    backward_q_kernel(Params<T> p) {
   constexpr int kB = Geometry<T>::kB, kRG = kD / kB;
   constexpr int kW = Strides<T, kD>::kWide, kN = Strides<T, kD>::kNarrow;
   FASTDL_DYNAMIC_SHARED(T, smem);
@@ -264,10 +369,12 @@ __global__ void __launch_bounds__(Geometry<T>::kThreads) backward_q_kernel(Param
   const int rows = int(kutil::imin(kB, p.L - i0));
   const T* kb = p.k + (b * p.Hk + hk) * p.S * p.D;
   const T* vb = p.v + (b * p.Hk + hk) * p.S * p.Dv;
+  const T scale = p.scale * T(kLog2e);  // of the scores; the gradients take p.scale
   stage<T, kB, kD>(qs, kW, p.q + (bh * p.L + i0) * p.D, p.D, rows, int(p.D));
   stage<T, kB, kD>(dos, kW, p.grad_out + (bh * p.L + i0) * p.Dv, p.Dv, rows, int(p.Dv));
   __syncthreads();
-  T lse[4], delta[4];
+  RowShift<T> shift[4];
+  T delta[4];
 #pragma unroll
   for (int i = 0; i < 4; ++i) {
     const int r = 4 * ty + i;
@@ -277,19 +384,35 @@ __global__ void __launch_bounds__(Geometry<T>::kThreads) backward_q_kernel(Param
       for (int d = tx; d < p.Dv; d += Geometry<T>::kSide)
         partial += dos[r * kW + d] * p.out[(bh * p.L + row) * p.Dv + d];
     delta[i] = row_sum(partial);
-    lse[i] = row < p.L ? p.lse[bh * p.L + row] : -ninf<T>();  // +inf: a padding row has p = 0
+    shift[i] = row_shift(p, bh, row);
     if (tx == 0 && row < p.L) p.delta[bh * p.L + row] = delta[i];
   }
   T dqt[kRG][1][4][4];
   zero(dqt);
   // With a mask gradient every (i, j) is written (0 where masked), so no key tile is skipped.
   const int64_t kv_end = p.causal && !p.gm ? kutil::imin(i0 + rows, p.S) : p.S;
-  for (int64_t j0 = 0; j0 < kv_end; j0 += kB) {
+  TileShare<T, kB, kD> next_k, next_v;
+  const auto fetch = [&](int64_t j0) {
     const int keys = int(kutil::imin(kB, kv_end - j0));
-    __syncthreads();
-    stage_transposed<T, kB, kD>(kts, kN, kb + j0 * p.D, p.D, keys, int(p.D));
-    stage_transposed<T, kB, kD>(vts, kN, vb + j0 * p.Dv, p.Dv, keys, int(p.Dv));
-    __syncthreads();
+    next_k.load(kb + j0 * p.D, p.D, keys, int(p.D));
+    next_v.load(vb + j0 * p.Dv, p.Dv, keys, int(p.Dv));
+  };
+  if constexpr (kPrefetch<T>) {
+    if (kv_end > 0) fetch(0);
+  }
+  for (int64_t j0 = 0; j0 < kv_end; j0 += kB) {
+    __syncthreads();  // the previous tile's readers are done
+    if constexpr (kPrefetch<T>) {
+      next_k.store_transposed(kts, kN);
+      next_v.store_transposed(vts, kN);
+      __syncthreads();
+      if (j0 + kB < kv_end) fetch(j0 + kB);
+    } else {
+      const int keys = int(kutil::imin(kB, kv_end - j0));
+      stage_transposed<T, kB, kD>(kts, kN, kb + j0 * p.D, p.D, keys, int(p.D));
+      stage_transposed<T, kB, kD>(vts, kN, vb + j0 * p.Dv, p.Dv, keys, int(p.Dv));
+      __syncthreads();
+    }
     T s[1][1][4][4], dp[1][1][4][4];
     zero(s), zero(dp);
     mma<T, 1, 1, kD>(s, qs, kW, kts, kN, ty, tx);
@@ -300,9 +423,9 @@ __global__ void __launch_bounds__(Geometry<T>::kThreads) backward_q_kernel(Param
 #pragma unroll
       for (int j = 0; j < 4; ++j) {
         const int64_t row = i0 + 4 * ty + i, col = j0 + 4 * tx + j;
-        T x = s[0][0][i][j] * p.scale;
+        T x = s[0][0][i][j] * scale;
         if (check) x = masked_score(p, b, h, row, col, kv_end, x);
-        const T pr = x == ninf<T>() ? T(0) : exp_t(x - lse[i]);
+        const T pr = shift[i].p(x);
         const T ds = pr * (dp[0][0][i][j] - delta[i]);
         if (p.gm && row < p.L && col < p.S) p.gm[(bh * p.L + row) * p.S + col] = ds;
         dsts[(4 * tx + j) * kN + 4 * ty + i] = ds * p.scale;
@@ -324,9 +447,11 @@ __global__ void __launch_bounds__(Geometry<T>::kThreads) backward_q_kernel(Param
     }
 }
 
-// dK and dV: a block per key tile of a (batch, key/value head), over its group's query heads.
+// dK and dV: a block per key tile of a (batch, key/value head), over its group's query heads
+// (walk step t: head t / tiles of the group, query tile t % tiles).
 template <typename T, int kD>
-__global__ void __launch_bounds__(Geometry<T>::kThreads) backward_kv_kernel(Params<T> p) {
+__global__ void __launch_bounds__(Geometry<T>::kThreads, kMinBlocks<T, kD>)
+    backward_kv_kernel(Params<T> p) {
   constexpr int kB = Geometry<T>::kB, kCG = kD / kB;
   constexpr int kW = Strides<T, kD>::kWide, kN = Strides<T, kD>::kNarrow;
   FASTDL_DYNAMIC_SHARED(T, smem);
@@ -339,49 +464,65 @@ __global__ void __launch_bounds__(Geometry<T>::kThreads) backward_kv_kernel(Para
   const int64_t bhk = blockIdx.y, b = bhk / p.Hk, hk = bhk % p.Hk;
   const int64_t j0 = int64_t(blockIdx.x) * kB;
   const int keys = int(kutil::imin(kB, p.S - j0));
+  const T scale = p.scale * T(kLog2e);  // of the scores; the gradients take p.scale
   stage_transposed<T, kB, kD>(kts, kN, p.k + (bhk * p.S + j0) * p.D, p.D, keys, int(p.D));
   stage_transposed<T, kB, kD>(vts, kN, p.v + (bhk * p.S + j0) * p.Dv, p.Dv, keys, int(p.Dv));
   T dk[1][kCG][4][4], dv[1][kCG][4][4];
   zero(dk), zero(dv);
-  const int64_t i_begin = p.causal ? j0 : 0;  // rows i >= j see key j; j0 is a multiple of kB
-  for (int64_t h = hk * p.group; h < (hk + 1) * p.group; ++h) {
-    const int64_t bh = b * p.Hq + h;
-    for (int64_t i0 = i_begin; i0 < p.L; i0 += kB) {
+  const int64_t i_begin = p.causal ? j0 : 0;  // rows i >= j see key j
+  const int64_t tiles = p.L > i_begin ? kutil::ceil_div(p.L - i_begin, kB) : 0;
+  TileShare<T, kB, kD> next_q, next_do;
+  const auto fetch = [&](int64_t t) {
+    const int64_t bh = b * p.Hq + hk * p.group + t / tiles, i0 = i_begin + t % tiles * kB;
+    const int rows = int(kutil::imin(kB, p.L - i0));
+    next_q.load(p.q + (bh * p.L + i0) * p.D, p.D, rows, int(p.D));
+    next_do.load(p.grad_out + (bh * p.L + i0) * p.Dv, p.Dv, rows, int(p.Dv));
+  };
+  if constexpr (kPrefetch<T>) {
+    if (tiles > 0) fetch(0);
+  }
+  for (int64_t t = 0; t < p.group * tiles; ++t) {
+    const int64_t h = hk * p.group + t / tiles, bh = b * p.Hq + h, i0 = i_begin + t % tiles * kB;
+    __syncthreads();  // the previous tile's readers are done
+    if constexpr (kPrefetch<T>) {
+      next_q.store(qs, kW);
+      next_do.store(dos, kW);
+      __syncthreads();
+      if (t + 1 < p.group * tiles) fetch(t + 1);
+    } else {
       const int rows = int(kutil::imin(kB, p.L - i0));
-      __syncthreads();  // the previous tile's readers are done
       stage<T, kB, kD>(qs, kW, p.q + (bh * p.L + i0) * p.D, p.D, rows, int(p.D));
       stage<T, kB, kD>(dos, kW, p.grad_out + (bh * p.L + i0) * p.Dv, p.Dv, rows, int(p.Dv));
       __syncthreads();
-      T s[1][1][4][4], dp[1][1][4][4];
-      zero(s), zero(dp);
-      mma<T, 1, 1, kD>(s, qs, kW, kts, kN, ty, tx);
-      mma<T, 1, 1, kD>(dp, dos, kW, vts, kN, ty, tx);
-      const bool check = tile_needs_mask(p, i0, j0, p.S);
-#pragma unroll
-      for (int i = 0; i < 4; ++i) {
-        const int64_t row = i0 + 4 * ty + i;
-        const T lse = row < p.L ? p.lse[bh * p.L + row] : -ninf<T>();
-        const T delta = row < p.L ? p.delta[bh * p.L + row] : T(0);
-#pragma unroll
-        for (int j = 0; j < 4; ++j) {
-          T x = s[0][0][i][j] * p.scale;
-          if (check) x = masked_score(p, b, h, row, j0 + 4 * tx + j, p.S, x);
-          const T pr = x == ninf<T>() ? T(0) : exp_t(x - lse);
-          s[0][0][i][j] = pr;
-          dp[0][0][i][j] = pr * (dp[0][0][i][j] - delta) * p.scale;
-          pts[(4 * tx + j) * kN + 4 * ty + i] = pr;
-        }
-      }
-      __syncthreads();
-      mma<T, 1, kCG, kB>(dv, pts, kN, dos, kW, ty, tx);
-      __syncthreads();  // P^T is read; dS^T takes its place
-#pragma unroll
-      for (int i = 0; i < 4; ++i)
-#pragma unroll
-        for (int j = 0; j < 4; ++j) pts[(4 * tx + j) * kN + 4 * ty + i] = dp[0][0][i][j];
-      __syncthreads();
-      mma<T, 1, kCG, kB>(dk, pts, kN, qs, kW, ty, tx);
     }
+    T s[1][1][4][4], dp[1][1][4][4];
+    zero(s), zero(dp);
+    mma<T, 1, 1, kD>(s, qs, kW, kts, kN, ty, tx);
+    mma<T, 1, 1, kD>(dp, dos, kW, vts, kN, ty, tx);
+    const bool check = tile_needs_mask(p, i0, j0, p.S);
+#pragma unroll
+    for (int i = 0; i < 4; ++i) {
+      const int64_t row = i0 + 4 * ty + i;
+      const RowShift<T> shift = row_shift(p, bh, row);
+      const T delta = row < p.L ? p.delta[bh * p.L + row] : T(0);
+#pragma unroll
+      for (int j = 0; j < 4; ++j) {
+        T x = s[0][0][i][j] * scale;
+        if (check) x = masked_score(p, b, h, row, j0 + 4 * tx + j, p.S, x);
+        const T pr = shift.p(x);
+        dp[0][0][i][j] = pr * (dp[0][0][i][j] - delta) * p.scale;
+        pts[(4 * tx + j) * kN + 4 * ty + i] = pr;
+      }
+    }
+    __syncthreads();
+    mma<T, 1, kCG, kB>(dv, pts, kN, dos, kW, ty, tx);
+    __syncthreads();  // P^T is read; dS^T takes its place
+#pragma unroll
+    for (int i = 0; i < 4; ++i)
+#pragma unroll
+      for (int j = 0; j < 4; ++j) pts[(4 * tx + j) * kN + 4 * ty + i] = dp[0][0][i][j];
+    __syncthreads();
+    mma<T, 1, kCG, kB>(dk, pts, kN, qs, kW, ty, tx);
   }
 #pragma unroll
   for (int i = 0; i < 4; ++i) {
@@ -446,19 +587,23 @@ void launch_tiles(void (*kernel)(Params<T>), dim3 grid, size_t smem, cudaStream_
 }  // namespace attention_detail
 
 template <typename T>
-void attention_forward(const cpu::AttentionShape& s, const T* q, const T* k, const T* v, T* out,
-                       T* lse, void* stream) {
+cpu::RowStats attention_forward(const cpu::AttentionShape& s, const T* q, const T* k, const T* v,
+                                T* out, T* lse, void* stream) {
   using namespace attention_detail;
-  if (s.batch * s.heads_q * s.len_q == 0) return;
+  const cpu::RowStats kind = s.row_stats ? cpu::RowStats::log2_units : cpu::RowStats::none;
+  if (s.batch * s.heads_q * s.len_q == 0) return kind;
   Params<T> p = params_of<T>(s);
-  p.q = q, p.k = k, p.v = v, p.o = out, p.l = lse;
-  const int kd = padded_head_dim(s);
+  p.q = q, p.k = k, p.v = v, p.o = out, p.l = lse, p.stats_out = static_cast<T*>(s.row_stats);
   constexpr int kB = Geometry<T>::kB;
-  const size_t smem = smem_bytes<T>(kd, 2 * kB, kd + kB);  // Q, V; K^T, P
   const dim3 grid(unsigned((s.len_q + kB - 1) / kB), unsigned(s.batch * s.heads_q));
   const auto st = static_cast<cudaStream_t>(stream);
-  if (kd == 64) launch_tiles(forward_kernel<T, 64>, grid, smem, st, p, "attention_forward");
-  else launch_tiles(forward_kernel<T, 128>, grid, smem, st, p, "attention_forward");
+  const auto run = [&](auto kernel, int kd, int buffers) {
+    const size_t smem = smem_bytes<T>(kd, (1 + buffers) * kB, buffers * kd + kB);  // Q, V; K^T, P
+    launch_tiles(kernel, grid, smem, st, p, "attention_forward");
+  };
+  if (padded_head_dim(s) == 64) run(forward_kernel<T, 64>, 64, kForwardBuffers<T, 64>);
+  else run(forward_kernel<T, 128>, 128, kForwardBuffers<T, 128>);
+  return kind;
 }
 
 template <typename T>
@@ -469,6 +614,7 @@ void attention_backward(const cpu::AttentionShape& s, const T* q, const T* k, co
   Params<T> p = params_of<T>(s);
   p.q = q, p.k = k, p.v = v, p.out = out, p.grad_out = grad_out, p.lse = lse;
   p.gq = grad_q, p.gk = grad_k, p.gv = grad_v, p.gm = grad_mask;
+  if (s.stats_kind == cpu::RowStats::log2_units) p.stats_in = static_cast<const T*>(s.row_stats);
   const auto st = static_cast<cudaStream_t>(stream);
   const int kd = padded_head_dim(s);
   constexpr int kB = Geometry<T>::kB;
@@ -478,8 +624,9 @@ void attention_backward(const cpu::AttentionShape& s, const T* q, const T* k, co
   p.delta = delta.data();
   if (rows > 0) {
     const dim3 grid(unsigned((s.len_q + kB - 1) / kB), unsigned(s.batch * s.heads_q));
-    if (kd == 64) launch_tiles(backward_q_kernel<T, 64>, grid, smem, st, p, "attention_backward (dQ)");
-    else launch_tiles(backward_q_kernel<T, 128>, grid, smem, st, p, "attention_backward (dQ)");
+    const char* what = "attention_backward (dQ)";
+    if (kd == 64) launch_tiles(backward_q_kernel<T, 64>, grid, smem, st, p, what);
+    else launch_tiles(backward_q_kernel<T, 128>, grid, smem, st, p, what);
   }
   if (s.batch * s.heads_kv * s.len_kv > 0) {
     const dim3 grid(unsigned((s.len_kv + kB - 1) / kB), unsigned(s.batch * s.heads_kv));
@@ -490,8 +637,8 @@ void attention_backward(const cpu::AttentionShape& s, const T* q, const T* k, co
 }
 
 #define FASTDL_INSTANTIATE_CUDA_ATTENTION(T)                                                   \
-  template void attention_forward<T>(const cpu::AttentionShape&, const T*, const T*, const T*, \
-                                     T*, T*, void*);                                           \
+  template cpu::RowStats attention_forward<T>(const cpu::AttentionShape&, const T*, const T*,   \
+                                              const T*, T*, T*, void*);                        \
   template void attention_backward<T>(const cpu::AttentionShape&, const T*, const T*,          \
                                       const T*, const T*, const T*, const T*, T*, T*, T*, T*,  \
                                       void*);

@@ -11,10 +11,12 @@ namespace fastdl::cuda {
 inline constexpr int64_t kAttentionMaxHeadDim = 128;
 
 // Enqueue on `stream` (a cudaStream_t; nullptr = default stream); throws std::runtime_error on a
-// launch error or a head dimension above kAttentionMaxHeadDim.
+// launch error or a head dimension above kAttentionMaxHeadDim. With s.row_stats the forward also
+// leaves each row's (max, log2 of its sum) in log2 units and returns RowStats::log2_units; a
+// backward given them (stats_kind) computes exact probabilities (cpu/attention/attention.h).
 template <typename T>
-void attention_forward(const cpu::AttentionShape& s, const T* q, const T* k, const T* v, T* out,
-                       T* lse, void* stream);
+cpu::RowStats attention_forward(const cpu::AttentionShape& s, const T* q, const T* k, const T* v,
+                                T* out, T* lse, void* stream);
 
 template <typename T>
 void attention_backward(const cpu::AttentionShape& s, const T* q, const T* k, const T* v,

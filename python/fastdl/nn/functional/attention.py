@@ -164,14 +164,13 @@ def _forward(q, k, v, *rest, kernels=_C):
                           aligned=True)
     out = result.reshape(q4.shape[:-1] + (v4.shape[-1],))
     lse = xp.empty(q4.shape[:-1], dtype=q.dtype)
-    # the CPU kernels also leave each row's (max, log sum) apart: exact probabilities in the
+    # the kernels also leave each row's (max, log sum) apart: exact probabilities in the
     # backward where lse alone would lose the sum next to a large max
     # (csrc/cpu/attention/attention.h)
-    stats = np.empty(q4.shape[:-1] + (2,), dtype=q.dtype) if kernels is _C else None
+    stats = xp.empty(q4.shape[:-1] + (2,), dtype=q.dtype)
     kind = 0
     if spec.hk:  # no key/value heads (and so no query heads): nothing to compute
-        kind = kernels.attention_forward(q4, k4, v4, out, lse, m4, spec.causal, spec.scale,
-                                         *(() if stats is None else (stats,))) or 0  # CUDA: None
+        kind = kernels.attention_forward(q4, k4, v4, out, lse, m4, spec.causal, spec.scale, stats)
     saved.values = (q4, k4, v4, m4, out, lse, stats, kind)
     return result
 
