@@ -37,6 +37,10 @@ fi
 note "$(nvidia-smi -L)"
 nvidia-smi --query-gpu=name,driver_version,clocks.max.sm,power.limit --format=csv >>"$summary" 2>&1
 
+# The machine's Python may answer only to python3 (the steps below call `python`).
+if ! command -v python >/dev/null 2>&1 && command -v python3 >/dev/null 2>&1; then
+  shim=$(mktemp -d) && ln -s "$(command -v python3)" "$shim/python" && export PATH="$shim:$PATH"
+fi
 if [ -d build/gpu_pydeps ]; then
   export PYTHONPATH="$root/build/gpu_pydeps${PYTHONPATH:+:$PYTHONPATH}"
 fi
