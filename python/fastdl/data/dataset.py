@@ -1,14 +1,10 @@
-"""Datasets and a batching loader (PyTorch's ``torch.utils.data`` names and semantics)."""
+"""Datasets (PyTorch's ``torch.utils.data`` names and semantics): map-style ``Dataset`` s
+indexed by the loader, ``IterableDataset`` s it iterates, and their combinations."""
 from __future__ import annotations
-
-import collections
-import concurrent.futures
-import itertools
-import threading
 
 import numpy as np
 
-from fastdl import backend
+from fastdl.data.sampler import _numpy_generator
 
 
 def _tensor_type():
@@ -17,7 +13,18 @@ def _tensor_type():
 
 
 class Dataset:
-    """Map-style dataset: subclasses define ``__getitem__`` and ``__len__``."""
+    """Map-style dataset: subclasses define ``__getitem__`` and ``__len__`` (and may define
+    ``__getitems__(indices)``, a list of samples, which the loader then calls once per batch);
+    ``a + b`` is ``ConcatDataset([a, b])``.
+
+    >>> class Squares(fastdl.data.Dataset):
+    ...     def __len__(self):
+    ...         return 4
+    ...     def __getitem__(self, index):
+    ...         return index * index
+    >>> [batch.tolist() for batch in fastdl.data.DataLoader(Squares(), batch_size=3)]
+    [[0, 1, 4], [9]]
+    """
 
     def __getitem__(self, index):
         raise NotImplementedError(f"{type(self).__name__} must define __getitem__")
@@ -25,9 +32,45 @@ class Dataset:
     def __len__(self):
         raise NotImplementedError(f"{type(self).__name__} must define __len__")
 
+    def __add__(self, other):
+        return ConcatDataset([self, other])
+
+
+class IterableDataset(Dataset):
+    """A stream of samples: subclasses define ``__iter__`` (and ``__len__`` when they know it).
+    A DataLoader takes its samples in order, with no sampler; with ``num_workers > 0`` each
+    worker runs its own ``iter(dataset)`` (split the stream with ``get_worker_info()``, as in
+    torch) and the loader takes their batches in turn. ``a + b`` is ``ChainDataset([a, b])``.
+
+    >>> class Count(fastdl.data.IterableDataset):
+    ...     def __iter__(self):
+    ...         return iter(range(5))
+    >>> [batch.tolist() for batch in fastdl.data.DataLoader(Count(), batch_size=2)]
+    [[0, 1], [2, 3], [4]]
+    """
+
+    def __iter__(self):
+        raise NotImplementedError(f"{type(self).__name__} must define __iter__")
+
+    def __getitem__(self, index):
+        raise TypeError(f"{type(self).__name__} is an IterableDataset: iterate over it, it has "
+                        f"no __getitem__")
+
+    def __len__(self):
+        # a TypeError, as len() of an object without __len__ (torch's IterableDataset has none)
+        raise TypeError(f"{type(self).__name__} is an IterableDataset without a __len__")
+
+    def __add__(self, other):
+        return ChainDataset([self, other])
+
 
 class TensorDataset(Dataset):
-    """Rows of equally long tensors (or arrays): item ``i`` is ``tuple(t[i] for t in tensors)``."""
+    """Rows of equally long tensors (or arrays): item ``i`` is ``tuple(t[i] for t in tensors)``.
+
+    >>> ds = fastdl.data.TensorDataset(fastdl.arange(6).reshape(3, 2), [7, 8, 9])
+    >>> x, y = ds[1]; x.tolist(), y.item(), len(ds)
+    ([2, 3], 8, 3)
+    """
 
     def __init__(self, *tensors):
         if not tensors:
@@ -55,32 +98,20 @@ class TensorDataset(Dataset):
         return self.tensors[0].shape[0]
 
     def _batch(self, indices):
-        """All rows at ``indices`` in one fancy-index per tensor (the loader's fast path)."""
+        """``default_collate`` of the rows at ``indices`` (an int array), by one fancy index
+        per tensor instead of stacking single rows: the loader's fast path. A list, as
+        ``default_collate`` makes of tuples."""
         Tensor = _tensor_type()
-        return tuple(Tensor(t.data[indices]) for t in self.tensors)
-
-
-def default_collate(items):
-    """Stack a list of samples into a batch, recursing into tuples, lists and dicts."""
-    Tensor = _tensor_type()
-    first = items[0]
-    if isinstance(first, Tensor):
-        arrays = [item.data for item in items]
-        return Tensor(backend.array_module(*arrays).stack(arrays))
-    if isinstance(first, (np.ndarray, np.generic, int, float, bool)):
-        return Tensor(np.stack([np.asarray(item) for item in items]))
-    if isinstance(first, dict):
-        return {key: default_collate([item[key] for item in items]) for key in first}
-    if isinstance(first, (tuple, list)):
-        if any(len(item) != len(first) for item in items):
-            raise ValueError("default_collate: samples in a batch have different lengths")
-        columns = [default_collate(list(column)) for column in zip(*items)]
-        return columns if isinstance(first, list) else tuple(columns)
-    raise TypeError(f"default_collate: cannot batch samples of type {type(first).__name__}")
+        return [Tensor(t.data[indices]) for t in self.tensors]
 
 
 class Subset(Dataset):
-    """The items of ``dataset`` at ``indices`` (in that order)."""
+    """The items of ``dataset`` at ``indices`` (in that order).
+
+    >>> sub = fastdl.data.Subset("abcde", [4, 0])
+    >>> len(sub), sub[0], sub[1]
+    (2, 'e', 'a')
+    """
 
     def __init__(self, dataset, indices):
         self.dataset = dataset
@@ -91,17 +122,33 @@ class Subset(Dataset):
             return [self.dataset[self.indices[int(i)]] for i in index]
         return self.dataset[self.indices[index]]
 
+    def __getitems__(self, indices):
+        """The samples at ``indices`` (positions in this subset), through the dataset's own
+        ``__getitems__`` when it has one."""
+        inner = [self.indices[i] for i in indices]
+        if callable(getattr(self.dataset, "__getitems__", None)):
+            return self.dataset.__getitems__(inner)
+        return [self.dataset[i] for i in inner]
+
     def __len__(self):
         return len(self.indices)
 
 
 class ConcatDataset(Dataset):
-    """Several datasets one after the other; ``cumulative_sizes[i]`` is where dataset i ends."""
+    """Several datasets one after the other; ``cumulative_sizes[i]`` is where dataset i ends.
+
+    >>> both = fastdl.data.ConcatDataset(["ab", "cde"])
+    >>> len(both), both.cumulative_sizes, both[2], both[-1]
+    (5, [2, 5], 'c', 'e')
+    """
 
     def __init__(self, datasets):
         self.datasets = list(datasets)
         if not self.datasets:
             raise ValueError("ConcatDataset: datasets should not be an empty iterable")
+        if any(isinstance(d, IterableDataset) for d in self.datasets):
+            raise TypeError("ConcatDataset does not support IterableDataset (ChainDataset "
+                            "chains them)")
         self.cumulative_sizes, total = [], 0
         for d in self.datasets:
             total += len(d)
@@ -123,17 +170,51 @@ class ConcatDataset(Dataset):
         return self.datasets[which][index - start]
 
 
-def _numpy_generator(generator):
-    """A numpy Generator from a ``fastdl.Generator``, a numpy one, or None (the global one)."""
-    from fastdl import random as fastdl_random
-    if generator is None:
-        return fastdl_random.generator()
-    if isinstance(generator, fastdl_random.Generator):
-        return generator._rng
-    if isinstance(generator, np.random.Generator):
-        return generator
-    raise TypeError(f"generator must be a fastdl.Generator (or a numpy Generator), got "
-                    f"{type(generator).__name__}")
+class ChainDataset(IterableDataset):
+    """Several ``IterableDataset`` s one after the other, streamed.
+
+    >>> class Count(fastdl.data.IterableDataset):
+    ...     def __init__(self, n):
+    ...         self.n = n
+    ...     def __iter__(self):
+    ...         return iter(range(self.n))
+    ...     def __len__(self):
+    ...         return self.n
+    >>> chain = fastdl.data.ChainDataset([Count(2), Count(3)])
+    >>> list(chain), len(chain)
+    ([0, 1, 0, 1, 2], 5)
+    """
+
+    def __init__(self, datasets):
+        self.datasets = datasets
+
+    def _checked(self):
+        for d in self.datasets:
+            if not isinstance(d, IterableDataset):
+                raise TypeError(f"ChainDataset only supports IterableDataset, got "
+                                f"{type(d).__name__}")
+            yield d
+
+    def __iter__(self):
+        for d in self._checked():
+            yield from d
+
+    def __len__(self):
+        return sum(len(d) for d in self._checked())
+
+
+def _array_batcher(dataset):
+    """A function from an int array of indices to ``default_collate`` of those samples, built
+    from whole-array indexing, for a ``TensorDataset`` and ``Subset`` s of one (how
+    ``random_split`` leaves it); None for other datasets. The loader's fast path."""
+    if type(dataset) is TensorDataset:  # a subclass may change __getitem__
+        return dataset._batch
+    if type(dataset) is Subset:
+        inner = _array_batcher(dataset.dataset)
+        if inner is not None:
+            positions = np.asarray(dataset.indices, dtype=np.int64)
+            return lambda indices: inner(positions[indices])
+    return None
 
 
 def random_split(dataset, lengths, generator=None):
@@ -142,6 +223,8 @@ def random_split(dataset, lengths, generator=None):
     one to the first subsets, as torch does).
 
     >>> train, val = fastdl.utils.data.random_split(range(10), [0.8, 0.2])
+    >>> len(train), len(val)
+    (8, 2)
     """
     n = len(dataset)
     lengths = list(lengths)
@@ -162,178 +245,3 @@ def random_split(dataset, lengths, generator=None):
         out.append(Subset(dataset, order[start:start + length].tolist()))
         start += length
     return out
-
-
-class WorkerInfo:
-    """What ``get_worker_info()`` returns inside a loader's worker: ``id``, ``num_workers``,
-    ``seed`` and ``dataset``."""
-
-    def __init__(self, id, num_workers, seed, dataset):
-        self.id, self.num_workers, self.seed, self.dataset = id, num_workers, seed, dataset
-
-    def __repr__(self):
-        return f"WorkerInfo(id={self.id}, num_workers={self.num_workers}, seed={self.seed})"
-
-
-_worker_local = threading.local()
-
-
-def get_worker_info():
-    """The ``WorkerInfo`` of the calling DataLoader worker, or None in the main thread."""
-    return getattr(_worker_local, "info", None)
-
-
-class _WorkerPool:
-    """``num_workers`` threads that build batches ahead of the consumer (the kernels and numpy
-    release the GIL, so loading overlaps with training); each runs ``worker_init_fn(id)`` once."""
-
-    def __init__(self, loader):
-        self.loader = loader
-        self.next_id = itertools.count()
-        self.base_seed = int(_numpy_generator(loader.generator).integers(0, 2 ** 62))
-        self.executor = concurrent.futures.ThreadPoolExecutor(
-            max_workers=loader.num_workers, thread_name_prefix="fastdl-dataloader",
-            initializer=self._init_worker)
-
-    def _init_worker(self):
-        wid = next(self.next_id)
-        _worker_local.info = WorkerInfo(wid, self.loader.num_workers, self.base_seed + wid,
-                                        self.loader.dataset)
-        if self.loader.worker_init_fn is not None:
-            self.loader.worker_init_fn(wid)
-
-    def submit(self, fn, *args):
-        return self.executor.submit(fn, *args)
-
-    def shutdown(self):
-        self.executor.shutdown(wait=True, cancel_futures=True)
-
-
-class DataLoader:
-    """Iterate over ``dataset`` in batches of ``batch_size`` samples (``torch.utils.data``'s
-    DataLoader).
-
-    ``shuffle`` draws a new order each epoch from ``generator`` (a ``fastdl.Generator`` or a
-    ``numpy.random.Generator``) or, without one, from fastdl's global generator (seeded by
-    ``fastdl.manual_seed``). A ``TensorDataset`` with the default collate is batched by one
-    fancy index per tensor instead of stacking single rows.
-
-    ``num_workers > 0`` builds batches in that many worker threads, up to ``prefetch_factor``
-    batches per worker ahead of the consumer, in order; each worker calls
-    ``worker_init_fn(worker_id)`` once and sees ``fastdl.utils.data.get_worker_info()``; with
-    ``persistent_workers`` the threads live across epochs. (Threads, not processes: fastdl's
-    kernels and numpy's copies release the GIL, and nothing needs pickling.) ``pin_memory`` is
-    accepted; CPU batches are already in host memory and cupy copies them when moved.
-
-    >>> loader = fastdl.utils.data.DataLoader(dataset, batch_size=32, shuffle=True,
-    ...                                       num_workers=2)
-    """
-
-    def __init__(self, dataset, batch_size: int | None = 1, shuffle: bool = False,
-                 sampler=None, batch_sampler=None, num_workers: int = 0, collate_fn=None,
-                 pin_memory: bool = False, drop_last: bool = False, timeout: float = 0,
-                 worker_init_fn=None, generator=None, *, prefetch_factor: int | None = None,
-                 persistent_workers: bool = False, pin_memory_device: str = ""):
-        if batch_size is not None and (not isinstance(batch_size, (int, np.integer))
-                                       or isinstance(batch_size, bool) or batch_size < 1):
-            raise ValueError(f"DataLoader: batch_size must be a positive int or None, "
-                             f"got {batch_size!r}")
-        if (not isinstance(num_workers, (int, np.integer)) or isinstance(num_workers, bool)
-                or num_workers < 0):
-            raise ValueError(f"DataLoader: num_workers must be a non-negative int, got "
-                             f"{num_workers!r}")
-        if prefetch_factor is not None and num_workers == 0:
-            raise ValueError("DataLoader: prefetch_factor needs num_workers > 0 (it counts "
-                             "batches per worker)")
-        if persistent_workers and num_workers == 0:
-            raise ValueError("DataLoader: persistent_workers needs num_workers > 0")
-        if prefetch_factor is not None and (not isinstance(prefetch_factor, int)
-                                            or prefetch_factor < 1):
-            raise ValueError(f"DataLoader: prefetch_factor must be a positive int, got "
-                             f"{prefetch_factor!r}")
-        if timeout < 0:
-            raise ValueError(f"DataLoader: timeout must be non-negative, got {timeout!r}")
-        if sampler is not None or batch_sampler is not None:
-            raise NotImplementedError("DataLoader: sampler/batch_sampler are not supported; "
-                                      "use shuffle=, generator= or a Subset")
-        if generator is not None:
-            _numpy_generator(generator)  # type check now, not at the first epoch
-        self.dataset = dataset
-        self.batch_size = batch_size
-        self.shuffle = bool(shuffle)
-        self.drop_last = bool(drop_last)
-        self.collate_fn = collate_fn
-        self.generator = generator
-        self.num_workers = int(num_workers)
-        self.prefetch_factor = 2 if prefetch_factor is None and num_workers else prefetch_factor
-        self.pin_memory = bool(pin_memory)
-        self.timeout = timeout
-        self.worker_init_fn = worker_init_fn
-        self.persistent_workers = bool(persistent_workers)
-        self._pool = None
-
-    def _order(self):
-        n = len(self.dataset)
-        if not self.shuffle:
-            return np.arange(n)
-        return _numpy_generator(self.generator).permutation(n)
-
-    def _tasks(self):
-        """What each step yields, as (function, argument) pairs, in order."""
-        order = self._order()
-        if self.batch_size is None:
-            for index in order:
-                yield self.dataset.__getitem__, int(index)
-            return
-        fast = self.collate_fn is None and isinstance(self.dataset, TensorDataset)
-        collate = self.collate_fn or default_collate
-        for start in range(0, len(order), self.batch_size):
-            indices = order[start:start + self.batch_size]
-            if self.drop_last and len(indices) < self.batch_size:
-                return
-            if fast:
-                yield self.dataset._batch, indices
-            else:
-                yield (lambda idx: collate([self.dataset[int(i)] for i in idx])), indices
-
-    def __iter__(self):
-        if self.num_workers == 0:
-            for fn, arg in self._tasks():
-                yield fn(arg)
-            return
-        pool = self._pool or _WorkerPool(self)
-        if self.persistent_workers:
-            self._pool = pool
-        ahead = collections.deque()
-        tasks = self._tasks()
-        try:
-            for fn, arg in itertools.islice(tasks, self.num_workers * self.prefetch_factor):
-                ahead.append(pool.submit(fn, arg))
-            while ahead:
-                future = ahead.popleft()
-                try:
-                    batch = future.result(timeout=self.timeout or None)
-                except concurrent.futures.TimeoutError:
-                    raise RuntimeError(f"DataLoader timed out after {self.timeout} s waiting "
-                                       "for a worker's batch") from None
-                for fn, arg in itertools.islice(tasks, 1):
-                    ahead.append(pool.submit(fn, arg))
-                yield batch
-        finally:
-            for future in ahead:
-                future.cancel()
-            if not self.persistent_workers:
-                pool.shutdown()
-
-    def __len__(self):
-        n = len(self.dataset)
-        if self.batch_size is None:
-            return n
-        if self.drop_last:
-            return n // self.batch_size
-        return -(-n // self.batch_size)
-
-    def __del__(self):
-        pool = getattr(self, "_pool", None)
-        if pool is not None:
-            pool.executor.shutdown(wait=False, cancel_futures=True)
