@@ -710,6 +710,27 @@ class Tensor:
     def type_as(self, other) -> "Tensor":
         return self.to(other._data.dtype)
 
+    def type(self, dtype=None, non_blocking=False):
+        """With no argument: the type's name, torch's with fastdl for torch
+        (``'fastdl.FloatTensor'``, ``'fastdl.cuda.LongTensor'`` ...). With a dtype, a dtype
+        name or such a type name (``'torch.FloatTensor'`` is read too): the tensor cast to it,
+        as ``.to`` does (itself when nothing changes).
+
+        >>> x = fastdl.ones(2)
+        >>> x.type(), x.long().type(), x.type(fastdl.float64).dtype
+        ('fastdl.FloatTensor', 'fastdl.LongTensor', dtype('float64'))
+        >>> x.type("fastdl.IntTensor").dtype
+        dtype('int32')
+        """
+        if dtype is None:
+            device = "cuda." if self.is_cuda else ""
+            return f"fastdl.{device}{_TYPE_NAMES[self._data.dtype]}"
+        device = None
+        if isinstance(dtype, str) and dtype.endswith("Tensor"):
+            dtype, device = _parse_type_name(dtype)
+        return self.to(device, as_dtype(dtype), non_blocking) if device else \
+            self.to(as_dtype(dtype), non_blocking)
+
     def new_tensor(self, data, dtype=None, device=None, requires_grad=False):
         return tensor(data, dtype=dtype or self._data.dtype, device=device or self.device,
                       requires_grad=requires_grad)
@@ -733,6 +754,23 @@ class Tensor:
         from fastdl.creation import empty
         return empty(*size, dtype=dtype or self._data.dtype, device=device or self.device,
                      requires_grad=requires_grad)
+
+
+# Tensor.type()'s names: torch's legacy tensor type names, by dtype
+_TYPE_NAMES = {float32: "FloatTensor", float64: "DoubleTensor", float16: "HalfTensor",
+               int64: "LongTensor", int32: "IntTensor", int16: "ShortTensor", int8: "CharTensor",
+               uint8: "ByteTensor", bool_: "BoolTensor"}
+
+
+def _parse_type_name(name):
+    """``'fastdl.FloatTensor'``, ``'torch.cuda.LongTensor'`` ... -> (dtype, device)."""
+    parts = name.split(".")
+    by_name = {v: k for k, v in _TYPE_NAMES.items()}
+    if (len(parts) not in (2, 3) or parts[0] not in ("fastdl", "torch")
+            or (len(parts) == 3 and parts[1] != "cuda") or parts[-1] not in by_name):
+        raise ValueError(f"invalid type: {name!r} (expected e.g. 'fastdl.FloatTensor' or "
+                         f"'fastdl.cuda.LongTensor', or a dtype)")
+    return by_name[parts[-1]], "cuda" if len(parts) == 3 else "cpu"
 
 
 def _version_counter(t):
