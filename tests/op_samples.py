@@ -176,6 +176,10 @@ sample("remainder", "mod_broadcast", lambda L, a, b: a % b,
        lambda r: list(quotient_pair(r, (3, 5), (5,))))
 sample("remainder", "mod_negative", lambda L, a, b: L.T.remainder(-a, b),
        lambda r: list(quotient_pair(r, (1, 7), (1, 7))))
+sample("fmod", "broadcast", lambda L, a, b: L.T.fmod(a, b),
+       lambda r: list(quotient_pair(r, (3, 5), (5,))))
+sample("fmod", "negative_divisor_method", lambda L, a, b: a.fmod(-b),
+       lambda r: list(quotient_pair(r, (1, 7), (1, 7))))
 sample("neg", "neg", lambda L, x: -x, lambda r: [U(r, (3, 5))])
 sample("sub", "rsub_scalar_0d", lambda L, x: 1.5 - x, lambda r: [U(r, ())])
 
@@ -441,6 +445,39 @@ sample("scatter_add", "src_larger_than_index",
        lambda r: [U(r, (3, 5)), U(r, (3, 4))], torch=False)
 sample("scatter_add", "dim0", lambda L, a, b: a.scatter_add(0, L.const(IDX[:2, :3]), b),
        lambda r: [U(r, (3, 4)), U(r, (2, 3))])
+# scatter: torch leaves duplicate indices undefined, so it is compared on unique ones only
+IDX_UNIQUE = np.array([[4, 0, 2, 1], [1, 3, 0, 4], [2, 4, 3, 0]])  # no repeat within a row
+sample("scatter", "dim1_unique", lambda L, a, b: a.scatter(1, L.const(IDX_UNIQUE), b),
+       lambda r: [U(r, (3, 5)), U(r, (3, 4))])
+sample("scatter", "negative_dim0_unique",
+       lambda L, a, b: L.T.scatter(a, -2, L.const(np.array([[2, 0, 1], [0, 1, 2]])), b),
+       lambda r: [U(r, (3, 4)), U(r, (2, 3))])
+sample("scatter", "src_larger_than_index",  # torch's backward fails here, as for scatter_add
+       lambda L, a, b: a.scatter(1, L.const(IDX_UNIQUE[:, :2]), b),
+       lambda r: [U(r, (3, 5)), U(r, (3, 4))], torch=False)
+sample("scatter", "duplicates_last_write_wins",  # fastdl's defined order: not torch's
+       lambda L, a, b: a.scatter(1, L.const(IDX), b), lambda r: [U(r, (3, 5)), U(r, (3, 4))],
+       torch=False)
+sample("scatter_fill", "value", lambda L, x: x.scatter(1, L.const(IDX), 2.5),
+       lambda r: [U(r, (3, 5))])
+sample("scatter_fill", "grad_of_scatter", lambda L, a, b, g: vjp_at(
+           L, lambda a, b: a.scatter(0, L.const(np.array([[2, 0, 1]])), b), [a, b], g),
+       lambda r: [U(r, (3, 3)), U(r, (1, 3)), G(r, (3, 3))], nograd=(0, 1))
+for _reduce in ("sum", "mean", "amax", "amin", "prod"):
+    for _include_self in (True, False):
+        # IDX repeats within rows; continuous random values keep amax/amin free of ties, and
+        # prod's values are away from 0 (its zeros have their own sample)
+        sample("scatter_reduce", f"{_reduce}_include_self_{_include_self}",
+               lambda L, a, b, reduce=_reduce, include_self=_include_self: a.scatter_reduce(
+                   1, L.const(IDX), b, reduce, include_self=include_self),
+               lambda r: [S(r, (3, 5), 0.5, 1.5), S(r, (3, 4), 0.5, 1.5)])
+sample("scatter_reduce", "prod_zeros", lambda L, a, b: a.scatter_reduce(0, L.const(IDX[:2]), b,
+                                                                         "prod"),
+       lambda r: [np.array([[0.0, 1.2, 0.7, -0.9], [0.8, 0.0, 1.1, 1.3], [1.4, 0.6, 0.9, 0.0]]),
+                  np.array([[1.1, 0.0, 0.0, 0.5], [0.0, 0.0, 1.2, -0.7]])], check="grad")
+sample("scatter_reduce", "amax_negative_dim_src_larger",
+       lambda L, a, b: L.T.scatter_reduce(a, -1, L.const(IDX[:, :2]), b, "amax"),
+       lambda r: [U(r, (3, 5)), U(r, (3, 4))], torch=False)  # torch's backward fails, as above
 
 # ---- shape ---------------------------------------------------------------------------------
 sample("reshape", "3x5_to_5x3", lambda L, x: x.reshape(5, 3), lambda r: [U(r, (3, 5))])
@@ -790,6 +827,10 @@ for _id, _nograd in [
         ("mm:batched_broadcast", (1,)),
         ("linear:bias", (1, 2)), ("linear:bias", (0,)), ("linear:bias", (0, 1)),
         ("cat:dim1", (0,)), ("scatter_add:dim1_repeats", (0,)), ("scatter_add:dim1_repeats", (1,)),
+        ("scatter:dim1_unique", (0,)), ("scatter:dim1_unique", (1,)),
+        ("scatter_reduce:prod_include_self_True", (0,)),
+        ("scatter_reduce:prod_include_self_True", (1,)),
+        ("scatter_reduce:amax_include_self_False", (1,)), ("fmod:broadcast", (0,)),
         ("copy:copy_broadcast_src", (1,)), ("copy_slices:mul_on_strided_view", (1,)),
         ("setitem:slices_broadcast_value", (0,)), ("setitem:slices_broadcast_value", (1,)),
         ("mse_loss:mean", (1,)), ("l1_loss:mean", (1,)), ("huber_loss:delta_0p8", (0,)),

@@ -27,6 +27,26 @@ sample("diag_embed2", "vector_offset", lambda L, v: L.T.diag(v, -2), lambda r: [
 sample("diag_extract", "square", lambda L, m: L.T.diag(m), lambda r: [U(r, (4, 4))])
 sample("diag_extract", "wide_offset", lambda L, m: L.T.diag(m, 1), lambda r: [U(r, (3, 5))])
 sample("diag_extract", "tall_negative", lambda L, m: m.diag(-2), lambda r: [U(r, (5, 3))])
+sample("diagonal", "matrix", lambda L, m: L.T.diagonal(m), lambda r: [U(r, (4, 4))])
+sample("diagonal", "batched_negative_dims_offset", lambda L, m: m.diagonal(-1, -1, 0),
+       lambda r: [U(r, (4, 2, 3))])
+sample("diagonal", "offset_past_the_edge", lambda L, m: m.diagonal(3) * 2.0,
+       lambda r: [U(r, (2, 3))], check="grad")  # an empty result: no second derivative to take
+
+
+def _write_through_diagonal(L, x):
+    """In place on the diagonal view of a non-leaf: the write reaches the matrix."""
+    y = x * 1.0
+    y.diagonal(1).mul_(3.0)
+    return y
+
+
+sample("diagonal", "inplace_through_view", _write_through_diagonal, lambda r: [U(r, (3, 4))])
+sample("diag_embed", "batched", lambda L, v: L.T.diag_embed(v), lambda r: [U(r, (2, 3))])
+sample("diag_embed", "offset_dims", lambda L, v: L.T.diag_embed(v, 1, 0, 2),
+       lambda r: [U(r, (2, 3))])
+sample("diag_embed", "negative_offset_method", lambda L, v: v.diag_embed(-2, -1, -2),
+       lambda r: [U(r, (3,))])
 
 # ---- cumprod ------------------------------------------------------------------------------
 sample("cumprod", "dim1", lambda L, x: L.T.cumprod(x, 1), lambda r: [S(r, (3, 5), 0.5, 1.5)])

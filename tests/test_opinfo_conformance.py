@@ -79,7 +79,7 @@ FASTDL_OPS = {
     # arithmetic
     "add.": F.add, "sub.": F.sub, "rsub.": F.rsub, "mul.": F.mul, "true_divide.": F.true_divide,
     "div.no_rounding_mode": F.div, "div.floor_rounding": F.div, "div.trunc_rounding": F.div,
-    "floor_divide.": F.floor_divide, "remainder.": F.remainder, "pow.": F.pow,
+    "floor_divide.": F.floor_divide, "remainder.": F.remainder, "fmod.": F.fmod, "pow.": F.pow,
     "__radd__.": _reflected("__radd__", F.add), "__rsub__.": _reflected("__rsub__", F.sub),
     "__rmul__.": _reflected("__rmul__", F.mul), "__rdiv__.": _reflected("__rtruediv__", F.div),
     "__rpow__.": _reflected("__rpow__", F.pow), "__rmod__.": _reflected("__rmod__", F.remainder),
@@ -125,7 +125,10 @@ FASTDL_OPS = {
     "__getitem__.": _method("__getitem__"), "gather.": F.gather, "scatter_add.": F.scatter_add,
     "index_select.": F.index_select, "masked_fill.": F.masked_fill,
     "masked_select.": F.masked_select, "take_along_dim.": F.take_along_dim,
-    "nonzero.": F.nonzero,
+    "nonzero.": F.nonzero, "scatter.": F.scatter, "scatter_reduce.sum": F.scatter_reduce,
+    "scatter_reduce.prod": F.scatter_reduce, "scatter_reduce.mean": F.scatter_reduce,
+    "scatter_reduce.amax": F.scatter_reduce, "scatter_reduce.amin": F.scatter_reduce,
+    "diagonal.": F.diagonal, "diag_embed.": F.diag_embed,
     # conversion
     "to.": _method("to"), "float.": _method("float"), "double.": _method("double"),
     "long.": _method("long"), "int.": _method("int"), "bool.": _method("bool"),

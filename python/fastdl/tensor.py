@@ -634,6 +634,27 @@ class Tensor:
         """
         return self.copy_(self.scatter_add(dim, index, src))
 
+    def scatter_(self, dim, index, src=None, value=None, reduce=None):
+        """scatter in place: ``self[index[i]] = src[i]`` along ``dim`` (src a tensor or a
+        number; ``reduce="add"``/``"multiply"`` accumulates). Returns self.
+
+        >>> fastdl.zeros(2, 3).scatter_(1, fastdl.tensor([[2], [0]]), 1.0).tolist()
+        [[0.0, 0.0, 1.0], [1.0, 0.0, 0.0]]
+        """
+        return self.copy_(self.scatter(dim, index, src, value, reduce))
+
+    def scatter_reduce_(self, dim, index, src, reduce, *, include_self=True):
+        """scatter_reduce in place: reduce ("sum", "prod", "mean", "amax", "amin") the src
+        values index sends to each position into self. Returns self.
+
+        >>> x = fastdl.ones(3)
+        >>> x.scatter_reduce_(0, fastdl.tensor([0, 0]), fastdl.tensor([2.0, 3.0]), "prod").tolist()
+        [6.0, 1.0, 1.0]
+        """
+        # from a clone: the backward reads self's old values, which the copy overwrites
+        return self.copy_(self.clone().scatter_reduce(dim, index, src, reduce,
+                                                      include_self=include_self))
+
     def where(self, condition, other):
         """``self`` where condition is true, else ``other`` (torch's Tensor.where).
 

@@ -3,18 +3,20 @@ import fastdl.tensor  # noqa: F401  (Tensor must exist before the op modules imp
 from fastdl.functional.activations import log_softmax, softmax
 from fastdl.functional.arithmetic import (abs, add, allclose, bitwise_and, bitwise_not,
                                           bitwise_or, bitwise_xor, ceil, clamp, clip, cos, div, eq,
-                                          equal, exp, expm1, floor, floor_divide, ge, gt, isfinite,
-                                          isinf, isnan, le, log, log1p, log2, log10, logical_and,
-                                          logical_not, logical_or, logical_xor, lt, maximum,
-                                          minimum, mul, ne, neg, pow, reciprocal, relu, remainder,
-                                          round, rsqrt, rsub, sigmoid, sign, sin, sqrt, square, sub,
-                                          tan, tanh, trunc, where)
+                                          equal, exp, expm1, floor, floor_divide, fmod, ge, gt,
+                                          isfinite, isinf, isnan, le, log, log1p, log2, log10,
+                                          logical_and, logical_not, logical_or, logical_xor, lt,
+                                          maximum, minimum, mul, ne, neg, pow, reciprocal, relu,
+                                          remainder, round, rsqrt, rsub, sigmoid, sign, sin, sqrt,
+                                          square, sub, tan, tanh, trunc, where)
 from fastdl.functional.conversion import to
 from fastdl.functional.everyday import (argsort, baddbmm, bincount, clamp_max, clamp_min,
-                                        cumprod, diag, einsum, lerp, prod, repeat_interleave,
-                                        roll, searchsorted, sort, topk, tril, triu, unique)
+                                        cumprod, diag, diag_embed, diagonal, einsum, lerp, prod,
+                                        repeat_interleave, roll, searchsorted, sort, topk, tril,
+                                        triu, unique)
 from fastdl.functional.indexing import (gather, index_select, masked_fill, masked_select,
                                         nonzero, one_hot, scatter_add, take_along_dim)
+from fastdl.functional.scattering import scatter, scatter_reduce
 from fastdl.functional.linalg import bmm, dot, linear, matmul, mm, outer
 from fastdl.functional.reductions import (all, amax, amin, any, argmax, argmin, count_nonzero,
                                           cumsum, logsumexp, max, mean, min, norm, std, sum, var)

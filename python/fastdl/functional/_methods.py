@@ -2,7 +2,7 @@
 from __future__ import annotations
 
 from fastdl.functional import (activations, arithmetic as A, conversion, everyday as E,
-                               indexing, linalg, reductions as R, shape as S)
+                               indexing, linalg, reductions as R, scattering, shape as S)
 
 
 def _swap(fn):
@@ -45,7 +45,7 @@ METHODS = {
     # arithmetic and math
     "add": A.add, "sub": A.sub, "subtract": A.sub, "mul": A.mul, "multiply": A.mul, "div": A.div,
     "divide": A.div, "true_divide": A.div, "floor_divide": A.floor_divide,
-    "remainder": A.remainder, "pow": A.pow, "neg": A.neg, "negative": A.neg,
+    "remainder": A.remainder, "fmod": A.fmod, "pow": A.pow, "neg": A.neg, "negative": A.neg,
     "reciprocal": A.reciprocal, "exp": A.exp, "expm1": A.expm1, "log": A.log, "log2": A.log2,
     "log10": A.log10, "log1p": A.log1p, "sqrt": A.sqrt, "rsqrt": A.rsqrt, "square": A.square,
     "sin": A.sin, "cos": A.cos, "tan": A.tan, "tanh": A.tanh, "sigmoid": A.sigmoid,
@@ -74,7 +74,8 @@ METHODS = {
     "gather": indexing.gather, "scatter_add": indexing.scatter_add,
     "index_select": indexing.index_select, "masked_fill": indexing.masked_fill,
     "masked_select": indexing.masked_select, "nonzero": indexing.nonzero,
-    "take_along_dim": indexing.take_along_dim,
+    "take_along_dim": indexing.take_along_dim, "scatter": scattering.scatter,
+    "scatter_reduce": scattering.scatter_reduce,
     # linear algebra, conversion
     "matmul": linalg.matmul, "mm": linalg.mm, "bmm": linalg.bmm, "dot": linalg.dot,
     "outer": linalg.outer, "to": conversion.to,
@@ -83,7 +84,8 @@ METHODS = {
     "unique": E.unique, "bincount": E.bincount, "baddbmm": E.baddbmm, "cumprod": E.cumprod,
     "prod": E.prod,
     "roll": E.roll, "repeat_interleave": E.repeat_interleave, "clamp_min": E.clamp_min,
-    "clamp_max": E.clamp_max, "lerp": E.lerp, "diag": E.diag,
+    "clamp_max": E.clamp_max, "lerp": E.lerp, "diag": E.diag, "diagonal": E.diagonal,
+    "diag_embed": E.diag_embed,
 }
 
 PROPERTIES = {"T": S._T, "mT": S._mT}

@@ -236,6 +236,42 @@ def remainder(input, other):
     return remainder_op.apply((a, b))
 
 
+def _fmod_forward(a, b):
+    _check_integer_divisor(b, "fmod")
+    with np.errstate(invalid="ignore"):  # a float x % 0 is NaN, as torch's, without a warning
+        return np.fmod(a, b)
+
+
+def _fmod_backward(ctx, g):
+    a, b = ctx.inputs
+    wants_a, wants_b = ctx.edges
+    return (None if wants_a is None else grad_for(g, a),
+            None if wants_b is None else
+            grad_for(mul(neg(g), trunc_divide_op.apply((a, b))), b))
+
+
+fmod_op = defop("fmod", forward=_fmod_forward, backward=_fmod_backward,
+                saves={0: (1,), 1: (1,)})  # both are read for other's gradient only
+
+
+def fmod(input, other):
+    """C-style remainder ``input - trunc(input / other) * other``: the sign of the dividend
+    (``remainder`` takes the divisor's). Gradient 1 for input, ``-trunc(input / other)`` for
+    other, like torch; an integer divisor of 0 raises, a float one gives NaN.
+
+    Shape: input and other (a tensor or a number) broadcast together.
+
+    >>> fastdl.fmod(fastdl.tensor([-3, 3]), 2).tolist()
+    [-1, 1]
+    >>> fastdl.tensor([-3.5, 3.5]).fmod(fastdl.tensor([2.0, -2.0])).tolist()
+    [-1.5, 1.5]
+    """
+    if not isinstance(input, Tensor):
+        raise TypeError(f"fmod(): input must be a Tensor, got {type(input).__name__}")
+    a, b = promote_pair(input, other)
+    return fmod_op.apply((a, b))
+
+
 neg_op = defop("neg", forward=np.negative, backward=lambda ctx, g: (neg(g),))
 
 

@@ -20,7 +20,7 @@ from fastdl.tensor import int64
 
 __all__ = ["einsum", "sort", "argsort", "topk", "tril", "triu", "unique", "bincount", "baddbmm",
            "cumprod", "roll", "repeat_interleave", "searchsorted", "clamp_min", "clamp_max",
-           "lerp", "diag"]
+           "lerp", "diag", "diagonal", "diag_embed"]
 
 sort_result = namedtuple("sort_result", ["values", "indices"])
 topk_result = namedtuple("topk_result", ["values", "indices"])
@@ -351,6 +351,78 @@ def diag(input, diagonal=0):
     if d.ndim == 2:
         return diag_extract_op.apply((input,), k)
     raise RuntimeError(f"diag(): expected a 1-D or 2-D tensor, got shape {tuple(d.shape)}")
+
+
+def _writable_diagonal(d, offset, dim1, dim2):
+    """The diagonal of ``d`` as a view that can be written through, as torch's is (numpy hands
+    out read-only diagonals of writable arrays; cupy's are writable)."""
+    view = xp_of(d).diagonal(d, offset, dim1, dim2)
+    if type(view) is np.ndarray and not view.flags.writeable and d.flags.writeable:
+        view.flags.writeable = True
+    return view
+
+
+def _diag_embed_forward(v, shape, offset, dim1, dim2):
+    out = xp_of(v).zeros(shape, dtype=v.dtype)
+    _writable_diagonal(out, offset, dim1, dim2)[...] = v
+    return out
+
+
+# diagonal is a view (in-place writes on it reach the input); its backward puts the gradient on
+# the diagonal of zeros, which is diag_embed's forward, and the other way round
+diagonal_op = defop("diagonal", forward=_writable_diagonal, view=True,
+                    backward=lambda ctx, g: (diagonal_embed_op.apply(
+                        (g,), ctx.inputs[0]._data.shape, *ctx.args),))
+diagonal_embed_op = defop("diag_embed", forward=_diag_embed_forward,
+                          backward=lambda ctx, g: (diagonal_op.apply((g,), *ctx.args[1:]),))
+
+
+def _diagonal_dims(dim1, dim2, ndim, fn):
+    d1, d2 = norm_dim(dim1, ndim), norm_dim(dim2, ndim)
+    if d1 == d2:
+        raise RuntimeError(f"{fn}(): diagonal dimensions cannot be identical {dim1}, {dim2}")
+    return d1, d2
+
+
+def diagonal(input, offset=0, dim1=0, dim2=1):
+    """The diagonal of the (dim1, dim2) planes, a view: ``offset`` > 0 above the main
+    diagonal, < 0 below. Writing into it writes into input (as torch's diagonal).
+
+    Shape: input's without dim1 and dim2, plus the diagonal's length as the last dim (0 when
+    offset is past the edge).
+
+    >>> x = fastdl.arange(6.0).reshape(2, 3)
+    >>> fastdl.diagonal(x).tolist(), x.diagonal(1).tolist(), x.diagonal(-1).tolist()
+    ([0.0, 4.0], [1.0, 5.0], [3.0])
+    >>> fastdl.ones(4, 2, 3).diagonal(0, 1, 2).shape
+    (4, 2)
+    """
+    _tensor(input, "diagonal")
+    d1, d2 = _diagonal_dims(dim1, dim2, input._data.ndim, "diagonal")
+    return diagonal_op.apply((input,), int(offset), d1, d2)
+
+
+def diag_embed(input, offset=0, dim1=-2, dim2=-1):
+    """A tensor whose (dim1, dim2) planes hold input's last dim on their ``offset`` diagonal,
+    zeros elsewhere (the inverse of diagonal; torch.diag_embed).
+
+    Shape: input (*, n) -> one more dim; dim1 and dim2 (counted in the result) have size
+    n + |offset|, the other dims are input's leading ones in order.
+
+    >>> fastdl.diag_embed(fastdl.tensor([[1.0, 2.0], [3.0, 4.0]])).tolist()
+    [[[1.0, 0.0], [0.0, 2.0]], [[3.0, 0.0], [0.0, 4.0]]]
+    >>> fastdl.diag_embed(fastdl.ones(3), offset=1).shape
+    (4, 4)
+    """
+    _tensor(input, "diag_embed")
+    v = input if input._data.ndim else input.reshape(1)
+    offset = int(offset)
+    d1, d2 = _diagonal_dims(dim1, dim2, v._data.ndim + 1, "diag_embed")
+    n = v._data.shape[-1] + abs(offset)
+    shape = list(v._data.shape[:-1])
+    for d in sorted((d1, d2)):
+        shape.insert(d, n)
+    return diagonal_embed_op.apply((v,), tuple(shape), offset, d1, d2)
 
 
 # ---- cumulative product, roll, repeat ----------------------------------------------------
