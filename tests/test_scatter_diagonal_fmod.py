@@ -363,6 +363,8 @@ def test_scatter_after_inplace_write_of_saved_input_raises():
     lambda x, i, s: x.scatter(1, i - 1, 0.0),
     lambda x, i, s: x.scatter_reduce(1, i, s.double(), "sum"),
     lambda x, i, s: x.scatter_reduce(1, i + 5, s, "amax"),
+    lambda x, i, s: x.scatter_add(1, i - 1, s),  # numpy alone would wrap -1 to the last column
+    lambda x, i, s: x.scatter_add(1, i[:, :1].expand(4, 1), fastdl.ones(4, 1)),
 ])
 def test_scatter_errors_like_torch(call):
     x = fastdl.zeros(3, 4)

@@ -306,18 +306,14 @@ def scatter_add(input, dim, index, src):
     >>> fastdl.scatter_add(x, 0, fastdl.tensor([0, 2, 0]), fastdl.tensor([1, 2, 3])).tolist()
     [4, 0, 2]
     """
-    _check_index(index, "scatter_add")
-    d = input._data
-    if src._data.dtype != d.dtype:
-        raise RuntimeError(f"scatter_add(): Expected self.dtype to be equal to src.dtype, got "
-                           f"{d.dtype} and {src._data.dtype}")
-    if d.ndim == 0:
+    from fastdl.functional.scattering import check_scatter_args, src_like_index
+    if input._data.ndim == 0:
         return scatter_add(_as_1d(input), dim, _as_1d(index), _as_1d(src)).reshape(())
-    ax = norm_dim(dim, d.ndim)
-    idx = index._data
-    if src._data.shape != idx.shape:
-        src = getitem(src, tuple(slice(0, s) for s in idx.shape))
-    return scatter_add_op.apply((input, src), ax, idx)
+    # torch's checks: numpy would wrap a negative index into a silent write at the far end
+    ax, idx = check_scatter_args("scatter_add", input, dim, index, src)
+    if idx.size == 0:
+        return input.clone()
+    return scatter_add_op.apply((input, src_like_index(src, idx)), ax, idx)
 
 
 def index_select(input, dim, index):

@@ -276,7 +276,7 @@ def check_scatter_args(fn, input, dim, index, src=None):
     return ax, idx
 
 
-def _src_like_index(src, idx):
+def src_like_index(src, idx):
     """src cut to index's shape (it may be larger: the rest is not read, and gets gradient 0)."""
     if src._data.shape == idx.shape:
         return src
@@ -333,7 +333,7 @@ def scatter(input, dim, index, src=None, value=None, reduce=None):
         return scatter_fill_op.apply((input,), ax, idx, value)
     if src is None:  # a number to accumulate: the src tensor it stands for, a constant
         src = _wrap(xp_of(idx).full(idx.shape, value, dtype=input._data.dtype))
-    src = _src_like_index(src, idx)
+    src = src_like_index(src, idx)
     if reduce is None:
         return scatter_op.apply((input, src), ax, idx)
     if reduce == "add":
@@ -375,5 +375,5 @@ def scatter_reduce(input, dim, index, src, reduce, *, include_self=True):
     ax, idx = check_scatter_args("scatter_reduce", input, dim, index, src)
     if idx.size == 0:
         return input.clone()
-    return scatter_reduce_op.apply((input, _src_like_index(src, idx)), ax, idx, reduce,
+    return scatter_reduce_op.apply((input, src_like_index(src, idx)), ax, idx, reduce,
                                    bool(include_self))
