@@ -655,6 +655,91 @@ class Tensor:
         return self.copy_(self.clone().scatter_reduce(dim, index, src, reduce,
                                                       include_self=include_self))
 
+    def fmod_(self, other):
+        """fmod in place; the result must keep self's dtype (as in torch).
+
+        >>> fastdl.tensor([-3.0, 3.0]).fmod_(2).tolist()
+        [-1.0, 1.0]
+        """
+        return _inplace_composite(self, "fmod", lambda x: x.fmod(other))
+
+    def remainder_(self, other):
+        """remainder in place (the sign of the divisor); keeps self's dtype.
+
+        >>> fastdl.tensor([-3, 3]).remainder_(2).tolist()
+        [1, 1]
+        """
+        return _inplace_composite(self, "remainder", lambda x: x.remainder(other))
+
+    def clamp_min_(self, min):
+        """clamp_min in place.
+
+        >>> fastdl.tensor([1.0, 5.0]).clamp_min_(3).tolist()
+        [3.0, 5.0]
+        """
+        return self.clamp_(min=min)
+
+    def clamp_max_(self, max):
+        """clamp_max in place.
+
+        >>> fastdl.tensor([1.0, 5.0]).clamp_max_(3).tolist()
+        [1.0, 3.0]
+        """
+        return self.clamp_(max=max)
+
+    def lerp_(self, end, weight):
+        """lerp in place: ``self += weight * (end - self)``.
+
+        >>> fastdl.zeros(2).lerp_(fastdl.tensor([2.0, 4.0]), 0.5).tolist()
+        [1.0, 2.0]
+        """
+        return _inplace_composite(self, "lerp", lambda x: x.lerp(end, weight))
+
+    def addcmul_(self, tensor1, tensor2, *, value=1):
+        """addcmul in place: ``self += value * tensor1 * tensor2``.
+
+        >>> fastdl.ones(2).addcmul_(fastdl.tensor([1.0, 2.0]), fastdl.tensor([3.0, 4.0])).tolist()
+        [4.0, 9.0]
+        """
+        return _inplace_composite(self, "addcmul", lambda x: x.addcmul(tensor1, tensor2,
+                                                                        value=value))
+
+    def addcdiv_(self, tensor1, tensor2, *, value=1):
+        """addcdiv in place: ``self += value * tensor1 / tensor2``.
+
+        >>> fastdl.ones(2).addcdiv_(fastdl.tensor([1.0, 2.0]), fastdl.tensor([4.0, 4.0])).tolist()
+        [1.25, 1.5]
+        """
+        return _inplace_composite(self, "addcdiv", lambda x: x.addcdiv(tensor1, tensor2,
+                                                                        value=value))
+
+    def index_add_(self, dim, index, source, *, alpha=1):
+        """index_add in place: ``self[..., index[i], ...] += alpha * source[..., i, ...]``.
+
+        >>> fastdl.zeros(3).index_add_(0, fastdl.tensor([0, 0, 2]), fastdl.ones(3)).tolist()
+        [2.0, 0.0, 1.0]
+        """
+        return _inplace_composite(self, "index_add",
+                                  lambda x: x.index_add(dim, index, source, alpha=alpha))
+
+    def index_copy_(self, dim, index, source):
+        """index_copy in place: ``self[..., index[i], ...] = source[..., i, ...]``.
+
+        >>> fastdl.zeros(3).index_copy_(0, fastdl.tensor([2]), fastdl.tensor([7.0])).tolist()
+        [0.0, 0.0, 7.0]
+        """
+        return _inplace_composite(self, "index_copy",
+                                  lambda x: x.index_copy(dim, index, source))
+
+    def index_fill_(self, dim, index, value):
+        """index_fill in place: the slices ``index`` along ``dim`` set to ``value``.
+
+        >>> fastdl.zeros(3).index_fill_(0, fastdl.tensor([1]), 2.0).tolist()
+        [0.0, 2.0, 0.0]
+        """
+        return _inplace_composite(self, "index_fill",
+                                  lambda x: x.index_fill(dim, index, value))
+
     def where(self, condition, other):
         """``self`` where condition is true, else ``other`` (torch's Tensor.where).
 
@@ -816,6 +901,24 @@ def _inplace_binary(self, name, other, alpha=1):
     if alpha != 1:
         other = A.mul(other, alpha)
     return getattr(A, f"{name}_op").apply_inplace(self, (other,))
+
+
+def _inplace_composite(self, name, compute):
+    """``self <- compute(self)`` for an op composed from others, recorded as a copy into self
+    (as masked_fill_ does). The result must cast back to self's dtype, as torch's in-place ops
+    require; it is computed from a clone when recording, because the composition may have
+    saved self's old value, which the copy overwrites."""
+    from fastdl.autograd.grad_mode import state
+    source = self.clone() if state.enabled and self._requires_grad else self
+    result = compute(source)
+    if result._data.dtype != self._data.dtype and not np.can_cast(
+            result._data.dtype, self._data.dtype, "same_kind"):
+        raise RuntimeError(f"{name}_: result type {result._data.dtype} can't be cast to the "
+                           f"desired output type {self._data.dtype}")
+    if result._data.shape != self._data.shape:
+        raise RuntimeError(f"{name}_: output with shape {tuple(self._data.shape)} doesn't match "
+                           f"the broadcast shape {tuple(result._data.shape)}")
+    return self.copy_(result)
 
 
 def _norm_dim(dim, ndim):

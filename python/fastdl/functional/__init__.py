@@ -9,6 +9,10 @@ from fastdl.functional.arithmetic import (abs, add, allclose, bitwise_and, bitwi
                                           maximum, minimum, mul, ne, neg, pow, reciprocal, relu,
                                           remainder, round, rsqrt, rsub, sigmoid, sign, sin, sqrt,
                                           square, sub, tan, tanh, trunc, where)
+from fastdl.functional.composites import (addcdiv, addcmul, addmm, aminmax, cummax, cummin,
+                                          diff, hypot, index_add, index_copy, index_fill,
+                                          kthvalue, logaddexp, median, mode, nanmean, nanmedian,
+                                          nansum, std_mean, take, trace, var_mean)
 from fastdl.functional.conversion import to
 from fastdl.functional.everyday import (argsort, baddbmm, bincount, clamp_max, clamp_min,
                                         cumprod, diag, diag_embed, diagonal, einsum, lerp, prod,
@@ -26,5 +30,6 @@ from fastdl.functional.shape import (broadcast_to, cat, chunk, clone, concat, co
                                      transpose, unbind, unflatten, unsqueeze, view)
 
 multiply, divide, subtract, negative, true_divide = mul, div, sub, neg, div
+moveaxis, swapdims = movedim, transpose
 
 __all__ = [n for n in dir() if not n.startswith("_") and n not in ("fastdl",)]

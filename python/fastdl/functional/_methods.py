@@ -2,7 +2,8 @@
 from __future__ import annotations
 
 from fastdl.functional import (activations, arithmetic as A, conversion, everyday as E,
-                               indexing, linalg, reductions as R, scattering, shape as S)
+                               composites as C, indexing, linalg, reductions as R, scattering,
+                               shape as S)
 
 
 def _swap(fn):
@@ -86,6 +87,13 @@ METHODS = {
     "roll": E.roll, "repeat_interleave": E.repeat_interleave, "clamp_min": E.clamp_min,
     "clamp_max": E.clamp_max, "lerp": E.lerp, "diag": E.diag, "diagonal": E.diagonal,
     "diag_embed": E.diag_embed,
+    # composed from the ops above
+    "addcmul": C.addcmul, "addcdiv": C.addcdiv, "addmm": C.addmm, "aminmax": C.aminmax,
+    "cummax": C.cummax, "cummin": C.cummin, "diff": C.diff, "hypot": C.hypot,
+    "index_add": C.index_add, "index_copy": C.index_copy, "index_fill": C.index_fill,
+    "kthvalue": C.kthvalue, "logaddexp": C.logaddexp, "median": C.median, "mode": C.mode,
+    "nanmean": C.nanmean, "nanmedian": C.nanmedian, "nansum": C.nansum, "take": C.take,
+    "trace": C.trace, "moveaxis": S.movedim, "swapdims": S.transpose,
 }
 
 PROPERTIES = {"T": S._T, "mT": S._mT}

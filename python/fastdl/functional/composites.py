@@ -1,0 +1,523 @@
+"""torch functions composed from registered differentiable ops.
+
+Each one here is exact as a composition (same values and the same gradients as torch's own
+backward formula in derivatives.yaml), so none needs an op of its own: the gradients, double
+backward and the CUDA path come from the ops it is built from. Where torch picks elements
+(cummax, kthvalue, median, mode), the positions are found on the arrays and the values are
+``gather``-ed, which is torch's backward (the gradient goes to the picked position).
+"""
+from __future__ import annotations
+
+from collections import namedtuple
+
+import numpy as np
+
+from fastdl.functional import arithmetic as A
+from fastdl.functional import reductions as R
+from fastdl.functional._core import Tensor, _wrap, as_tensor_arg, norm_dim, promote_pair, xp_of
+from fastdl.functional.indexing import gather, index_select, masked_fill, scatter_add
+from fastdl.functional.linalg import mm
+from fastdl.functional.scattering import scatter
+from fastdl.tensor import int64
+
+values_indices = {name: namedtuple(name, ["values", "indices"])
+                  for name in ("cummax", "cummin", "kthvalue", "median", "nanmedian", "mode")}
+aminmax_result = namedtuple("aminmax", ["min", "max"])
+
+
+def _tensor(x, fn, what="input"):
+    if not isinstance(x, Tensor):
+        raise TypeError(f"{fn}(): argument '{what}' must be Tensor, not {type(x).__name__}")
+    return x
+
+
+# ---- pointwise with a scale ----
+def addcmul(input, tensor1, tensor2, *, value=1):
+    """``input + value * tensor1 * tensor2``.
+
+    Shape: the three broadcast together.
+
+    >>> fastdl.addcmul(fastdl.ones(2), fastdl.tensor([1.0, 2.0]), fastdl.tensor([3.0, 4.0]),
+    ...                value=0.5).tolist()
+    [2.5, 5.0]
+    """
+    _tensor(input, "addcmul")
+    product = A.mul(tensor1, tensor2)
+    return A.add(input, product if value == 1 else A.mul(product, value))
+
+
+def addcdiv(input, tensor1, tensor2, *, value=1):
+    """``input + value * tensor1 / tensor2``; integer tensor1 and tensor2 raise, as in torch
+    (true division of integers is ambiguous there).
+
+    Shape: the three broadcast together.
+
+    >>> fastdl.addcdiv(fastdl.ones(2), fastdl.tensor([1.0, 2.0]), fastdl.tensor([4.0, 4.0]),
+    ...                value=2).tolist()
+    [1.5, 2.0]
+    """
+    _tensor(input, "addcdiv")
+    if all(isinstance(t, Tensor) and t._data.dtype.kind in "biu" for t in (tensor1, tensor2)):
+        raise RuntimeError("Integer division with addcdiv is no longer supported, and in a "
+                           "future release addcdiv will perform a true division of tensor1 and "
+                           "tensor2. Use addcdiv with a floating-point tensor1 or tensor2 instead")
+    quotient = A.div(tensor1, tensor2)
+    return A.add(input, quotient if value == 1 else A.mul(quotient, value))
+
+
+def addmm(input, mat1, mat2, *, beta=1, alpha=1):
+    """``beta * input + alpha * (mat1 @ mat2)``; with beta == 0 input is ignored (NaN in it
+    does not propagate), as in torch.
+
+    Shape: mat1 (n, m), mat2 (m, p); input broadcasts to (n, p).
+
+    >>> fastdl.addmm(fastdl.ones(2, 2), fastdl.eye(2), fastdl.full((2, 2), 3.0),
+    ...              alpha=2).tolist()
+    [[7.0, 7.0], [7.0, 7.0]]
+    """
+    _tensor(input, "addmm")
+    product = mm(mat1, mat2)
+    if alpha != 1:
+        product = A.mul(product, alpha)
+    if beta == 0:  # input still broadcasts and gets a zero gradient, its NaN/inf are dropped
+        return A.add(product, A.mul(A.where(A.isfinite(input), input, 0), 0))
+    return A.add(product, input if beta == 1 else A.mul(input, beta))
+
+
+# ---- the index_* family: scatter/scatter_add along one dim with index spread over the rest ----
+def _index_along(fn, input, dim, index, slice_shape=None):
+    """(axis, index broadcast over a slice of input with len(index) along axis), after torch's
+    checks: a 1-D (or 0-d) integer index whose entries lie in [0, input.size(dim))."""
+    d = input._data
+    ax = norm_dim(dim, d.ndim)
+    if not isinstance(index, Tensor) or index._data.dtype.kind not in "iu":
+        raise TypeError(f"{fn}(): index must be an integer tensor, got "
+                        f"{getattr(getattr(index, '_data', index), 'dtype', type(index))}")
+    idx = index._data
+    if idx.ndim > 1:
+        raise IndexError(f"{fn}(): index should have at most one dimension, got {idx.ndim}")
+    idx = idx.reshape(-1).astype(int64)
+    size = d.shape[ax] if d.ndim else 1
+    if idx.size and (int(idx.min()) < 0 or int(idx.max()) >= size):
+        raise IndexError(f"{fn}(): index out of range for dimension {dim} of size {size}")
+    shape = list(d.shape) if d.ndim else [1]
+    shape[ax] = idx.size
+    if slice_shape is not None and tuple(slice_shape) != tuple(shape[:d.ndim]):
+        raise RuntimeError(f"{fn}(): source of shape {tuple(slice_shape)} must have input's "
+                           f"shape {tuple(d.shape)} with {idx.size} at dim {ax}")
+    view = [1] * len(shape)
+    view[ax] = idx.size
+    spread = xp_of(d).ascontiguousarray(xp_of(d).broadcast_to(idx.reshape(view), shape))
+    return ax, _wrap(spread)
+
+
+def _on_1d(input, fn):
+    """Run fn on a 0-d input as a 1-element 1-D one (torch treats 0-d as size 1 at dim 0)."""
+    return fn(input.reshape(1)).reshape(()) if input._data.ndim == 0 else fn(input)
+
+
+def _index_source(fn, input, dim, index, source):
+    """(axis, spread index, source shaped like it) for index_add/index_copy, after checking
+    that source matches input's dtype and shape (len(index) at dim)."""
+    _tensor(input, fn)
+    _tensor(source, fn, "source")
+    source_shape = source._data.shape if source._data.ndim else (1,) * max(input._data.ndim, 1)
+    ax, spread = _index_along(fn, input, dim, index, source_shape)
+    if source._data.dtype != input._data.dtype:
+        raise RuntimeError(f"{fn}(): self ({input._data.dtype}) and source "
+                           f"({source._data.dtype}) must have the same scalar type")
+    return ax, spread, source.reshape(spread._data.shape)
+
+
+def index_add(input, dim, index, source, *, alpha=1):
+    """``out = input.clone(); out[..., index[i], ...] += alpha * source[..., i, ...]`` along
+    ``dim`` (repeated indices accumulate).
+
+    Shape: source has input's shape with len(index) at dim; the result has input's shape.
+
+    >>> fastdl.index_add(fastdl.zeros(3, 2), 0, fastdl.tensor([0, 2, 0]), fastdl.ones(3, 2)).tolist()
+    [[2.0, 2.0], [0.0, 0.0], [1.0, 1.0]]
+    """
+    ax, spread, source = _index_source("index_add", input, dim, index, source)
+    if alpha != 1:
+        source = A.mul(source, alpha)
+    return _on_1d(input, lambda x: scatter_add(x, ax, spread, source))
+
+
+def index_copy(input, dim, index, source):
+    """``out = input.clone(); out[..., index[i], ...] = source[..., i, ...]`` along ``dim``
+    (with a repeated index, which copy wins is unspecified, as in torch).
+
+    Shape: source has input's shape with len(index) at dim; the result has input's shape.
+
+    >>> fastdl.index_copy(fastdl.zeros(2, 3), 1, fastdl.tensor([2, 0]),
+    ...                   fastdl.tensor([[1.0, 2.0], [3.0, 4.0]])).tolist()
+    [[2.0, 0.0, 1.0], [4.0, 0.0, 3.0]]
+    """
+    ax, spread, source = _index_source("index_copy", input, dim, index, source)
+    return _on_1d(input, lambda x: scatter(x, ax, spread, source))
+
+
+def index_fill(input, dim, index, value):
+    """input with the slices ``index`` along ``dim`` set to ``value`` (a number or a 0-d
+    tensor, which is differentiable).
+
+    Shape: input's.
+
+    >>> fastdl.index_fill(fastdl.zeros(2, 3), 1, fastdl.tensor([0, 2]), -1.0).tolist()
+    [[-1.0, 0.0, -1.0], [-1.0, 0.0, -1.0]]
+    """
+    _tensor(input, "index_fill")
+    ax, spread = _index_along("index_fill", input, dim, index)
+    d = input._data
+    selected = xp_of(d).zeros(d.shape[ax] if d.ndim else 1, dtype=bool)
+    selected[spread._data.reshape(-1)] = True
+    view = [1] * max(d.ndim, 1)
+    view[ax] = selected.size
+    mask = _wrap(selected.reshape(view) if d.ndim else selected.reshape(()))
+    return masked_fill(input, mask, value)
+
+
+def take(input, index):
+    """input's elements at ``index`` as if input were flattened (negative indices count from
+    the end).
+
+    Shape: index's.
+
+    >>> fastdl.take(fastdl.tensor([[4.0, 3.0], [5.0, 6.0]]), fastdl.tensor([[0, 3], [-1, 1]])).tolist()
+    [[4.0, 6.0], [6.0, 3.0]]
+    """
+    _tensor(input, "take")
+    if not isinstance(index, Tensor) or index._data.dtype.kind not in "iu":
+        raise TypeError("take(): index must be an integer tensor")
+    n = input._data.size
+    idx = index._data.astype(int64)
+    if idx.size and (int(idx.min()) < -n or int(idx.max()) >= n):
+        raise IndexError(f"take(): index out of range for a tensor of {n} elements")
+    flat_index = _wrap(xp_of(idx).where(idx < 0, idx + n, idx).reshape(-1))
+    return index_select(input.reshape(-1), 0, flat_index).reshape(idx.shape)
+
+
+# ---- reductions that skip NaN, and pairs of reductions ----
+def nansum(input, dim=None, keepdim=False, *, dtype=None):
+    """sum treating NaN as zero (their gradient is 0, as torch's).
+
+    Shape: sum's.
+
+    >>> fastdl.nansum(fastdl.tensor([1.0, float("nan"), 2.0])).item()
+    3.0
+    """
+    _tensor(input, "nansum")
+    x = A.where(A.isnan(input), 0, input) if input._data.dtype.kind == "f" else input
+    return R.sum(x, dim, keepdim, dtype=dtype)
+
+
+def nanmean(input, dim=None, keepdim=False, *, dtype=None):
+    """mean of the non-NaN elements (NaN when all are NaN).
+
+    Shape: mean's.
+
+    >>> fastdl.nanmean(fastdl.tensor([[1.0, float("nan")], [2.0, 4.0]]), 1).tolist()
+    [1.0, 3.0]
+    """
+    _tensor(input, "nanmean")
+    if input._data.dtype.kind != "f":
+        raise RuntimeError(f"nanmean(): expected a floating point input, got "
+                           f"{input._data.dtype}")
+    if dtype is not None:
+        input = input.to(dtype)
+    present = A.logical_not(A.isnan(input))
+    count = R.sum(present, dim, keepdim).to(input._data.dtype)
+    return A.div(nansum(input, dim, keepdim), count)
+
+
+def aminmax(input, *, dim=None, keepdim=False):
+    """``(min, max)`` of input, over all elements or along ``dim``.
+
+    Shape: amin's.
+
+    >>> fastdl.aminmax(fastdl.tensor([[1.0, 5.0], [3.0, -2.0]]), dim=1)
+    aminmax(min=tensor([ 1., -2.]), max=tensor([5., 3.]))
+    """
+    _tensor(input, "aminmax")
+    if input._data.size == 0:
+        raise RuntimeError("aminmax(): cannot compute aminmax over an empty dimension as the "
+                           "operation has no identity")
+    return aminmax_result(R.amin(input, dim, keepdim), R.amax(input, dim, keepdim))
+
+
+def var_mean(input, dim=None, unbiased=None, keepdim=False, *, correction=None):
+    """``(var, mean)`` of input (var with Bessel's correction by default, as torch).
+
+    Shape: var's.
+
+    >>> v, m = fastdl.var_mean(fastdl.tensor([1.0, 2.0, 3.0, 4.0]))
+    >>> round(v.item(), 4), m.item()
+    (1.6667, 2.5)
+    """
+    _tensor(input, "var_mean")
+    return (R.var(input, dim, unbiased, keepdim, correction=correction),
+            R.mean(input, dim, keepdim))
+
+
+def std_mean(input, dim=None, unbiased=None, keepdim=False, *, correction=None):
+    """``(std, mean)`` of input (std with Bessel's correction by default, as torch).
+
+    Shape: std's.
+
+    >>> s, m = fastdl.std_mean(fastdl.tensor([1.0, 3.0]))
+    >>> round(s.item(), 4), m.item()
+    (1.4142, 2.0)
+    """
+    _tensor(input, "std_mean")
+    return (R.std(input, dim, unbiased, keepdim, correction=correction),
+            R.mean(input, dim, keepdim))
+
+
+# ---- selections: positions found on the arrays, values gathered (torch's gradient) ----
+def _picked(name, input, positions, ax, keepdim):
+    """values_indices[name] of input's elements at ``positions`` (keepdim-shaped, int64)."""
+    index = _wrap(positions)
+    values = gather(input, ax, index)
+    if not keepdim:
+        values, index = values.squeeze(ax), index.squeeze(ax)
+    return values_indices[name](values, index)
+
+
+def _cumulative_extreme(name, input, dim, better):
+    _tensor(input, name)
+    d = input._data
+    if d.ndim == 0:
+        return values_indices[name](input.clone(), _wrap(np.zeros((), dtype=int64)))
+    ax = norm_dim(dim, d.ndim)
+    xp = xp_of(d)
+    running = better.accumulate(d, axis=ax) if d.size else d
+    steps = xp.arange(d.shape[ax]).reshape([-1 if i == ax else 1 for i in range(d.ndim)])
+    # torch moves the index on ties (>=) and to every NaN: the last position holding the
+    # running extreme
+    holds = d == running
+    if d.dtype.kind == "f":
+        holds |= xp.isnan(d)
+    positions = xp.maximum.accumulate(xp.where(holds, steps, 0), axis=ax) if d.size else \
+        xp.zeros(d.shape, dtype=int64)
+    return _picked(name, input, positions.astype(int64), ax, True)
+
+
+def cummax(input, dim):
+    """Running maximum along ``dim`` and where it was found (the latest position on ties; NaN
+    propagates).
+
+    Shape: values and indices have input's shape.
+
+    >>> fastdl.cummax(fastdl.tensor([1.0, 3.0, 2.0, 5.0]), 0)
+    cummax(values=tensor([1., 3., 3., 5.]), indices=tensor([0, 1, 1, 3]))
+    """
+    return _cumulative_extreme("cummax", input, dim, np.maximum)
+
+
+def cummin(input, dim):
+    """cummax's twin: the running minimum along ``dim`` and where it was found.
+
+    >>> fastdl.cummin(fastdl.tensor([3.0, 1.0, 2.0, 0.0]), 0)
+    cummin(values=tensor([3., 1., 1., 0.]), indices=tensor([0, 1, 1, 3]))
+    """
+    return _cumulative_extreme("cummin", input, dim, np.minimum)
+
+
+def _sorted_pick(name, input, dim, keepdim, rank_of):
+    """Values and indices at sorted rank ``rank_of(n, nan_count)`` along dim (NaN sorts last,
+    as in torch)."""
+    _tensor(input, name)
+    d = input._data
+    if d.ndim == 0:
+        input = input.reshape(1)
+        d = input._data
+        dim, scalar = 0, True
+    else:
+        scalar = False
+    ax = norm_dim(dim, d.ndim)
+    n = d.shape[ax]
+    if n == 0:
+        raise IndexError(f"{name}(): Expected reduction dim {ax} to have non-zero size.")
+    xp = xp_of(d)
+    order = xp.argsort(d, axis=ax, kind="stable")
+    nan_count = (xp.isnan(d).sum(axis=ax, keepdims=True) if d.dtype.kind == "f"
+                 else xp.zeros([1 if i == ax else s for i, s in enumerate(d.shape)], int64))
+    rank = rank_of(n, nan_count)
+    positions = xp.take_along_axis(order, xp.asarray(rank, dtype=int64), axis=ax)
+    result = _picked(name, input, positions.astype(int64), ax, keepdim or scalar)
+    if scalar:
+        return values_indices[name](result.values.reshape(()), result.indices.reshape(()))
+    return result
+
+
+def kthvalue(input, k, dim=-1, keepdim=False):
+    """The k-th smallest element along ``dim`` (k counts from 1) and its position.
+
+    Shape: input's without dim (kept as 1 with keepdim).
+
+    >>> fastdl.kthvalue(fastdl.tensor([[3.0, 1.0, 2.0], [0.0, 5.0, 4.0]]), 2)
+    kthvalue(values=tensor([2., 4.]), indices=tensor([2, 2]))
+    """
+    _tensor(input, "kthvalue")
+    size = input._data.shape[norm_dim(dim, input._data.ndim)] if input._data.ndim else 1
+    if not 1 <= int(k) <= size:
+        raise IndexError(f"kthvalue(): selected number k out of range for dimension {dim} of "
+                         f"size {size}")
+    return _sorted_pick("kthvalue", input, dim, keepdim,
+                        lambda n, nans: np.full(nans.shape, int(k) - 1))
+
+
+def _evenly_distributed(input, value):
+    """0-d ``value`` (an element of input) whose gradient is shared equally by every element
+    of input equal to it (torch's evenly_distribute_backward for median() and nanmedian())."""
+    d = input._data
+    v = value._data
+    same = (d == v) | (xp_of(d).isnan(d) & xp_of(d).isnan(v))
+    share = _wrap((same / same.sum()).astype(d.dtype))
+    exact = _wrap(v.copy())
+    offsets = A.where(_wrap(same), A.sub(input, exact), 0)  # 0 exactly where picked
+    return A.add(exact, R.sum(A.mul(offsets, share)))
+
+
+def median(input, dim=None, keepdim=False):
+    """The lower median (the smaller of the two middle values for an even count), NaN if the
+    slice has a NaN. With ``dim``: values and indices along it; without: a 0-d tensor whose
+    gradient is shared among the elements equal to it, as torch's.
+
+    Shape: input's without dim (kept as 1 with keepdim); 0-d without dim.
+
+    >>> fastdl.median(fastdl.tensor([4.0, 1.0, 3.0, 2.0])).item()
+    2.0
+    >>> fastdl.median(fastdl.tensor([[4.0, 1.0, 3.0], [0.0, 5.0, 2.0]]), 1)
+    median(values=tensor([3., 2.]), indices=tensor([2, 2]))
+    """
+    return _median("median", input, dim, keepdim,
+                   lambda n, nans: np.where(nans > 0, n - nans, (n - 1) // 2))
+
+
+def nanmedian(input, dim=None, keepdim=False):
+    """median ignoring NaN (NaN only where a slice is all NaN).
+
+    Shape: median's.
+
+    >>> fastdl.nanmedian(fastdl.tensor([4.0, float("nan"), 1.0, 3.0])).item()
+    3.0
+    """
+    return _median("nanmedian", input, dim, keepdim,
+                   lambda n, nans: np.maximum((n - nans - 1) // 2, 0))
+
+
+def _median(name, input, dim, keepdim, rank_of):
+    _tensor(input, name)
+    if dim is not None:
+        return _sorted_pick(name, input, dim, keepdim, rank_of)
+    if input._data.size == 0:
+        return _wrap(np.asarray(np.nan, dtype=input._data.dtype))
+    flat = input.reshape(-1)
+    value = _sorted_pick(name, flat.detach(), 0, False, rank_of).values
+    return _evenly_distributed(input, value) if input._requires_grad else value
+
+
+def mode(input, dim=-1, keepdim=False):
+    """The most frequent value along ``dim`` (the smallest on ties) and a position of it.
+
+    Shape: input's without dim (kept as 1 with keepdim).
+
+    >>> fastdl.mode(fastdl.tensor([[1, 2, 2], [3, 3, 1]]))
+    mode(values=tensor([2, 3]), indices=tensor([2, 1]))
+    """
+    _tensor(input, "mode")
+    d = input._data
+    scalar = d.ndim == 0
+    if scalar:
+        input, d, dim = input.reshape(1), d.reshape(1), 0
+    ax = norm_dim(dim, d.ndim)
+    if d.shape[ax] == 0:
+        raise IndexError(f"mode(): Expected reduction dim {ax} to have non-zero size.")
+    moved = np.moveaxis(np.asarray(d), ax, -1)
+    rows = moved.reshape(-1, moved.shape[-1])
+    picked = np.empty(rows.shape[0], dtype=int64)
+    for r, row in enumerate(rows):
+        values, counts = np.unique(row, return_counts=True)
+        best = values[np.argmax(counts)]  # unique sorts, argmax takes the first: the smallest
+        picked[r] = np.flatnonzero(row == best)[-1]  # torch reports the last occurrence
+    positions = np.expand_dims(picked.reshape(moved.shape[:-1]), ax)
+    result = _picked("mode", input, xp_of(d).asarray(positions), ax, keepdim or scalar)
+    if scalar:
+        return values_indices["mode"](result.values.reshape(()), result.indices.reshape(()))
+    return result
+
+
+# ---- pointwise ----
+def logaddexp(input, other):
+    """``log(exp(input) + exp(other))`` without overflow.
+
+    Shape: input and other broadcast together.
+
+    >>> round(fastdl.logaddexp(fastdl.tensor([1000.0]), fastdl.tensor([1000.0])).item(), 2)
+    1000.69
+    """
+    _tensor(input, "logaddexp")
+    a, b = promote_pair(input, other)
+    larger = A.maximum(a, b).detach()
+    larger = A.where(A.isfinite(larger), larger, 0)  # keeps inf + inf = inf, no inf - inf
+    return A.add(larger, A.log(A.add(A.exp(A.sub(a, larger)), A.exp(A.sub(b, larger)))))
+
+
+def hypot(input, other):
+    """``sqrt(input**2 + other**2)`` elementwise (float tensors).
+
+    Shape: input and other broadcast together.
+
+    >>> fastdl.hypot(fastdl.tensor([3.0]), fastdl.tensor([4.0])).tolist()
+    [5.0]
+    """
+    _tensor(input, "hypot")
+    a, b = promote_pair(input, other)
+    if a._data.dtype.kind != "f":
+        raise RuntimeError(f"hypot(): expected floating point tensors, got {a._data.dtype}")
+    return A.sqrt_flat_at_zero(A.add(A.mul(a, a), A.mul(b, b)))
+
+
+def trace(input):
+    """Sum of the main diagonal of a 2-D tensor (integers sum in int64, as torch's).
+
+    Shape: (n, m) -> ().
+
+    >>> fastdl.trace(fastdl.arange(9.0).reshape(3, 3)).item()
+    12.0
+    """
+    _tensor(input, "trace")
+    if input._data.ndim != 2:
+        raise RuntimeError(f"trace(): expected a matrix, but got tensor with dim "
+                           f"{input._data.ndim}")
+    from fastdl.functional.everyday import diagonal
+    return R.sum(diagonal(input))
+
+
+def diff(input, n=1, dim=-1, prepend=None, append=None):
+    """``input[..., 1:] - input[..., :-1]`` along ``dim``, ``n`` times (bool: ``!=``), after
+    joining ``prepend`` and ``append`` to input along dim.
+
+    Shape: input's with dim shorter by n (longer by prepend's and append's sizes there).
+
+    >>> fastdl.diff(fastdl.tensor([1, 4, 9, 16]), n=2).tolist()
+    [2, 2]
+    """
+    from fastdl.functional.shape import cat, narrow
+    _tensor(input, "diff")
+    if input._data.ndim == 0:
+        raise RuntimeError("diff expects input to be at least one-dimensional")
+    ax = norm_dim(dim, input._data.ndim)
+    pieces = [p if p._data.ndim else p.expand(*[1 if i == ax else s for i, s in
+                                                enumerate(input._data.shape)])
+              for p in (prepend, input, append) if p is not None]
+    x = cat([as_tensor_arg(p) for p in pieces], ax) if len(pieces) > 1 else input
+    for _ in range(int(n)):
+        length = x._data.shape[ax]
+        if length == 0:
+            break
+        later, earlier = narrow(x, ax, 1, length - 1), narrow(x, ax, 0, length - 1)
+        x = A.ne(later, earlier) if x._data.dtype == np.bool_ else A.sub(later, earlier)
+    return x
