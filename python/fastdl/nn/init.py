@@ -1,8 +1,9 @@
 """In-place parameter initialisers with PyTorch's names, gains and fan computations.
 
 Each writes ``tensor.data`` in place (no autograd record) and returns ``tensor``. Random draws come
-from ``generator`` (a ``numpy.random.Generator``) or, without one, fastdl's global generator
-(seeded by ``fastdl.manual_seed``); values are drawn in float64 on the host and cast once.
+from ``generator`` (a ``fastdl.Generator``, as torch's ``generator=``, or a
+``numpy.random.Generator``) or, without one, fastdl's global generator (seeded by
+``fastdl.manual_seed``); values are drawn in float64 on the host and cast once.
 """
 from __future__ import annotations
 
@@ -40,8 +41,8 @@ def _calculate_fan_in_and_fan_out(tensor):
     """fan_in = size(1) * receptive field, fan_out = size(0) * receptive field."""
     shape = tuple(tensor.shape)
     if len(shape) < 2:
-        raise ValueError(f"fan in and fan out can not be computed for a tensor with fewer than "
-                         f"2 dimensions (shape {shape})")
+        raise ValueError("Fan in and fan out can not be computed for tensor with fewer than 2 "
+                         f"dimensions (shape {shape})")
     receptive_field = math.prod(shape[2:])
     return shape[1] * receptive_field, shape[0] * receptive_field
 
@@ -49,16 +50,17 @@ def _calculate_fan_in_and_fan_out(tensor):
 def _calculate_correct_fan(tensor, mode: str) -> int:
     mode = mode.lower()
     if mode not in ("fan_in", "fan_out"):
-        raise ValueError(f"mode {mode!r} not supported, use 'fan_in' or 'fan_out'")
+        raise ValueError(f"Mode {mode} not supported, please use one of ['fan_in', 'fan_out']")
     fan_in, fan_out = _calculate_fan_in_and_fan_out(tensor)
     return fan_in if mode == "fan_in" else fan_out
 
 
 def _generator(generator):
-    if generator is not None:
+    """The numpy Generator to draw from."""
+    if isinstance(generator, np.random.Generator):
         return generator
     from fastdl import random as fastdl_random
-    return fastdl_random.generator()
+    return fastdl_random._numpy_rng(generator)  # None: the global one
 
 
 def _write(tensor, values):
@@ -140,8 +142,54 @@ def zeros_(tensor):
 def eye_(tensor):
     """Fill a 2-D tensor with the identity (ones on the main diagonal)."""
     if tensor.ndim != 2:
-        raise ValueError(f"eye_: only 2-D tensors are supported, got shape {tuple(tensor.shape)}")
+        raise ValueError("Only tensors with 2 dimensions are supported")
     return _write(tensor, np.eye(*tensor.shape))
+
+
+def dirac_(tensor, groups: int = 1):
+    """Fill a 3-, 4- or 5-D convolution weight with the Dirac delta (torch's): in each of the
+    ``groups`` groups, output channel d of the group passes input channel d through at the
+    kernel's centre, so the convolution keeps as many input channels as it can.
+
+    >>> w = fastdl.nn.init.dirac_(fastdl.empty(2, 2, 3))
+    >>> w[:, :, 1].tolist(), float(w.sum())
+    ([[1.0, 0.0], [0.0, 1.0]], 2.0)
+    """
+    if tensor.ndim not in (3, 4, 5):
+        raise ValueError("Only tensors with 3, 4, or 5 dimensions are supported")
+    shape = tuple(tensor.shape)
+    if shape[0] % groups != 0:
+        raise ValueError("dim 0 must be divisible by groups")
+    out_per_group = shape[0] // groups
+    values = np.zeros(shape)
+    centre = tuple(size // 2 for size in shape[2:])
+    for group in range(groups):
+        for channel in range(min(out_per_group, shape[1])):
+            values[(group * out_per_group + channel, channel) + centre] = 1.0
+    return _write(tensor, values)
+
+
+def sparse_(tensor, sparsity: float, std: float = 0.01, generator=None):
+    """Fill a 2-D tensor with N(0, std^2) draws, then zero ``ceil(sparsity * rows)`` randomly
+    chosen entries of every column (Martens 2010, torch's ``sparse_``). Unlike torch, the
+    zeroed rows are drawn from ``generator`` too, so a seeded call repeats exactly.
+
+    >>> w = fastdl.nn.init.sparse_(fastdl.empty(10, 4), sparsity=0.3)
+    >>> (w == 0).sum(0).tolist()
+    [3, 3, 3, 3]
+    """
+    if tensor.ndim != 2:
+        raise ValueError("Only tensors with 2 dimensions are supported")
+    _check_floating(tensor, "sparse_")
+    if not 0 <= sparsity <= 1:
+        raise ValueError(f"sparse_: sparsity must be in [0, 1], got {sparsity}")
+    rng = _generator(generator)
+    rows, cols = tuple(tensor.shape)
+    zeros_per_column = math.ceil(sparsity * rows)
+    values = rng.normal(0.0, std, size=(rows, cols))
+    for column in range(cols):
+        values[rng.permutation(rows)[:zeros_per_column], column] = 0.0
+    return _write(tensor, values)
 
 
 def xavier_uniform_(tensor, gain: float = 1.0, generator=None):
@@ -184,8 +232,7 @@ def orthogonal_(tensor, gain: float = 1.0, generator=None):
     """A (semi-)orthogonal matrix from the QR decomposition of a Gaussian draw, as PyTorch:
     rows (or columns, whichever are fewer) are orthonormal; dims past the first are flattened."""
     if tensor.ndim < 2:
-        raise ValueError(f"orthogonal_: only tensors with 2 or more dimensions are supported, "
-                         f"got shape {tuple(tensor.shape)}")
+        raise ValueError("Only tensors with 2 or more dimensions are supported")
     if tensor.numel() == 0:
         return tensor
     rows = tensor.shape[0]
