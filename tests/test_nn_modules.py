@@ -36,7 +36,7 @@ def test_registration_and_traversal():
     assert len(list(m.modules())) == 8 and len(list(m.children())) == 3
     assert m.get_submodule("2.fc") is m[2].fc
     assert m.get_parameter("0.fc.bias") is m[0].fc.bias
-    with pytest.raises(AttributeError, match="no submodule 'nope'"):
+    with pytest.raises(AttributeError, match="Block has no attribute `nope`"):  # torch's words
         m.get_submodule("0.nope")
     with pytest.raises(AttributeError, match="has no attribute 'missing'"):
         m[0].missing

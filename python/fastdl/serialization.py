@@ -381,7 +381,7 @@ def load(path, map_location=None) -> Any:
     >>> state["weight"].shape
     (2, 3)
     >>> model.load_state_dict(state)
-    _IncompatibleKeys(missing_keys=[], unexpected_keys=[])
+    <All keys matched successfully>
     """
     path = _check_path(path, "load")
     device = "cpu" if map_location is None else str(map_location).split(":")[0]

@@ -4,7 +4,7 @@ from __future__ import annotations
 import operator
 from collections import OrderedDict
 
-from fastdl.nn.modules.module import Module
+from fastdl.nn.modules.module import Module, _indent_after_first_line
 
 
 def _normalize_index(index: int, length: int, kind: str) -> int:
@@ -174,6 +174,23 @@ class ModuleList(Module):
 
     def __add__(self, other) -> "ModuleList":
         return ModuleList([*self, *other])
+
+    def __repr__(self):
+        """Runs of children with the same repr print once, as torch's ModuleList:
+        ``(0-2): 3 x Linear(...)``. (torch's Sequential does not group; neither does ours.)"""
+        child_reprs = [repr(module) for module in self]
+        if not child_reprs:
+            return f"{self._get_name()}()"
+        runs = []  # [first index, last index, repr]
+        for index, text in enumerate(child_reprs):
+            if runs and runs[-1][2] == text:
+                runs[-1][1] = index
+            else:
+                runs.append([index, index, text])
+        lines = [_indent_after_first_line(f"({first}): {text}" if first == last
+                                          else f"({first}-{last}): {last - first + 1} x {text}")
+                 for first, last, text in runs]
+        return f"{self._get_name()}(\n  " + "\n  ".join(lines) + "\n)"
 
     def __iadd__(self, modules) -> "ModuleList":
         return self.extend(modules)

@@ -1,8 +1,10 @@
 """``Module``: the base of every layer (PyTorch's bookkeeping and names)."""
 from __future__ import annotations
 
+import copy
 import warnings
 from collections import OrderedDict
+from collections.abc import Mapping
 from typing import Iterator, NamedTuple
 
 import numpy as np
@@ -12,14 +14,29 @@ from fastdl.nn.parameter import Parameter
 from fastdl.tensor import Tensor, as_dtype
 
 
-class _IncompatibleKeys(NamedTuple):
+class _IncompatibleKeysTuple(NamedTuple):
     missing_keys: list
     unexpected_keys: list
 
 
+class _IncompatibleKeys(_IncompatibleKeysTuple):
+    """What ``load_state_dict`` returns; prints as torch's when every key matched."""
+
+    __slots__ = ()
+
+    def __repr__(self):
+        if not self.missing_keys and not self.unexpected_keys:
+            return "<All keys matched successfully>"
+        return (f"_IncompatibleKeys(missing_keys={self.missing_keys!r}, "
+                f"unexpected_keys={self.unexpected_keys!r})")
+
+    __str__ = __repr__
+
+
 _HOOK_DICTS = ("_forward_pre_hooks", "_forward_pre_hooks_with_kwargs", "_forward_hooks",
                "_forward_hooks_with_kwargs", "_forward_hooks_always_called", "_backward_hooks",
-               "_backward_pre_hooks")
+               "_backward_pre_hooks", "_state_dict_pre_hooks", "_state_dict_hooks",
+               "_load_state_dict_pre_hooks", "_load_state_dict_post_hooks")
 
 
 
@@ -40,8 +57,10 @@ class Module:
 
     Hooks (``register_forward_pre_hook``, ``register_forward_hook``,
     ``register_full_backward_pre_hook``, ``register_full_backward_hook``) have PyTorch's
-    semantics. They live in ordered dicts keyed by their handle's id, are not part of the
-    state dict, and are dropped when a module is pickled (or deep-copied).
+    semantics, as do the state-dict hooks (``register_state_dict_pre_hook`` ...). They live in
+    ordered dicts keyed by their handle's id and are not part of the state dict;
+    ``copy.deepcopy`` keeps them (as torch), pickling drops them (torch pickles them, which
+    fails for lambdas and closures).
 
     >>> class Net(fastdl.nn.Module):
     ...     def __init__(self):
@@ -57,6 +76,8 @@ class Module:
     """
 
     training: bool
+    # torch's state-dict format version, handed to state-dict hooks as local_metadata["version"]
+    _version: int = 1
     # True in an instance's __dict__ once it has registered a hook, and on the class while
     # global hooks exist: the one attribute __call__ reads before taking the hook path.
     _hooked = False
@@ -117,6 +138,58 @@ class Module:
         positional argument, ``grad_output`` one per output (None for non-tensors); a non-None
         return (a tuple of the same length) replaces ``grad_input``."""
         return self._add_hook(self._backward_hooks, hook, prepend)
+
+    def register_state_dict_pre_hook(self, hook):
+        """``hook(module, prefix, keep_vars)`` runs when ``state_dict`` reaches this module,
+        before its entries are written; it returns None.
+
+        >>> lin = fastdl.nn.Linear(2, 1)
+        >>> handle = lin.register_state_dict_pre_hook(lambda m, prefix, keep: print(repr(prefix)))
+        >>> _ = lin.state_dict(prefix="fc.")
+        'fc.'
+        >>> handle.remove()
+        """
+        return _hooks.add_hook(self._state_dict_pre_hooks, hook)
+
+    def register_state_dict_post_hook(self, hook):
+        """``hook(module, state_dict, prefix, local_metadata)`` runs after this module and its
+        children wrote their entries; it may change ``state_dict`` in place and must return
+        None (torch's public post-hook; its private ``_register_state_dict_hook`` is not here).
+
+        >>> lin = fastdl.nn.Linear(2, 1)
+        >>> _ = lin.register_state_dict_post_hook(lambda m, sd, prefix, meta: sd.clear())
+        >>> lin.state_dict()
+        OrderedDict()
+        """
+        return _hooks.add_hook(self._state_dict_hooks, hook)
+
+    def register_load_state_dict_pre_hook(self, hook):
+        """``hook(module, state_dict, prefix, local_metadata, strict, missing_keys,
+        unexpected_keys, error_msgs)`` runs before this module reads its entries from
+        ``state_dict`` (a copy holding the keys under ``prefix``, which the hook may edit: rename
+        old keys, for instance); it returns None.
+
+        >>> lin = fastdl.nn.Linear(2, 1)
+        >>> def rename(module, sd, prefix, *rest):
+        ...     if prefix + "w" in sd:
+        ...         sd[prefix + "weight"] = sd.pop(prefix + "w")
+        >>> _ = lin.register_load_state_dict_pre_hook(rename)
+        >>> lin.load_state_dict({"w": fastdl.ones(1, 2), "bias": fastdl.zeros(1)})
+        <All keys matched successfully>
+        """
+        return _hooks.add_hook(self._load_state_dict_pre_hooks, hook)
+
+    def register_load_state_dict_post_hook(self, hook):
+        """``hook(module, incompatible_keys)`` runs after this module and its children were
+        loaded; it may edit ``incompatible_keys.missing_keys`` / ``.unexpected_keys`` in place
+        (what ``strict`` then checks) and must return None.
+
+        >>> lin = fastdl.nn.Linear(2, 1)
+        >>> _ = lin.register_load_state_dict_post_hook(lambda m, keys: keys.missing_keys.clear())
+        >>> lin.load_state_dict({"weight": fastdl.ones(1, 2)})
+        <All keys matched successfully>
+        """
+        return _hooks.add_hook(self._load_state_dict_post_hooks, hook)
 
     def _call_with_hooks(self, args, kwargs):
         """``__call__`` when this module or the global registries may hold hooks (torch's
@@ -200,6 +273,15 @@ class Module:
         else:
             new = hook(self, args, result)
         return result if new is None else new
+
+    def __deepcopy__(self, memo):
+        # torch's deepcopy keeps every hook (a bound-method hook is re-bound to the copy by
+        # copy's rule for methods); only pickling (``__getstate__``) drops them here.
+        clone = type(self).__new__(type(self))
+        memo[id(self)] = clone
+        for name, value in self.__dict__.items():
+            object.__setattr__(clone, name, copy.deepcopy(value, memo))
+        return clone
 
     def __getstate__(self):
         # Hooks are functions of the running program, not model state: never pickled.
@@ -320,10 +402,10 @@ class Module:
     def named_modules(self, memo=None, prefix: str = "", remove_duplicate: bool = True):
         if memo is None:
             memo = set()
-        if remove_duplicate:
-            if id(self) in memo:
+        if remove_duplicate:  # memo holds modules, as torch's (Module hashes by identity)
+            if self in memo:
                 return
-            memo.add(id(self))
+            memo.add(self)
         yield prefix, self
         for name, module in self._modules.items():
             if module is None:
@@ -331,8 +413,8 @@ class Module:
             sub_prefix = f"{prefix}.{name}" if prefix else name
             yield from module.named_modules(memo, sub_prefix, remove_duplicate)
 
-    def modules(self) -> Iterator["Module"]:
-        for _, module in self.named_modules():
+    def modules(self, remove_duplicate: bool = True) -> Iterator["Module"]:
+        for _, module in self.named_modules(remove_duplicate=remove_duplicate):
             yield module
 
     def named_children(self):
@@ -373,28 +455,52 @@ class Module:
         for _, buf in self.named_buffers(recurse=recurse):
             yield buf
 
+    def _get_name(self) -> str:
+        return type(self).__name__
+
     def get_submodule(self, target: str) -> "Module":
+        """The module at the dotted path ``target`` ("" is ``self``), as torch: each step is an
+        attribute that must be a Module.
+
+        >>> net = fastdl.nn.Sequential(fastdl.nn.Linear(2, 2), fastdl.nn.ReLU())
+        >>> net.get_submodule("1")
+        ReLU()
+        >>> net.get_submodule("0.weight")
+        Traceback (most recent call last):
+        ...
+        AttributeError: `weight` is not an nn.Module
+        """
+        if target == "":
+            return self
         module = self
-        for item in target.split(".") if target else []:
-            if item not in module._modules or module._modules[item] is None:
-                raise AttributeError(f"{type(module).__name__} has no submodule {item!r} "
-                                     f"(looking up {target!r})")
-            module = module._modules[item]
+        for item in target.split("."):
+            if not hasattr(module, item):
+                raise AttributeError(f"{module._get_name()} has no attribute `{item}`")
+            module = getattr(module, item)
+            if not isinstance(module, Module):
+                raise AttributeError(f"`{item}` is not an nn.Module")
         return module
 
-    def _get_member(self, target: str, registry: str, kind: str):
+    def _owner_of(self, target: str):
+        """(the module holding the attribute at dotted path ``target``, its name)."""
         module_path, _, name = target.rpartition(".")
         module = self.get_submodule(module_path)
-        members = getattr(module, registry)
-        if name not in members:
-            raise AttributeError(f"{type(module).__name__} has no {kind} {name!r}")
-        return members[name]
-
-    def get_buffer(self, target: str) -> Tensor:
-        return self._get_member(target, "_buffers", "buffer")
+        if not hasattr(module, name):
+            raise AttributeError(f"{module._get_name()} has no attribute `{name}`")
+        return module, name
 
     def get_parameter(self, target: str) -> Parameter:
-        return self._get_member(target, "_parameters", "parameter")
+        module, name = self._owner_of(target)
+        param = getattr(module, name)
+        if not isinstance(param, Parameter):
+            raise AttributeError(f"`{name}` is not an nn.Parameter")
+        return param
+
+    def get_buffer(self, target: str) -> Tensor:
+        module, name = self._owner_of(target)
+        if name not in module._buffers:
+            raise AttributeError(f"`{name}` is not a buffer")
+        return getattr(module, name)
 
     # -- modes and utilities -----------------------------------------------------------------
     def train(self, mode: bool = True) -> "Module":
@@ -444,19 +550,58 @@ class Module:
                     module._buffers[name] = Tensor(convert(buf.data))
         return self
 
+    def _cast_floating(self, dtype) -> "Module":
+        """Cast floating-point parameters, their grads and buffers to ``dtype`` (integer and
+        bool ones stay as they are), as torch's ``float()``/``half()``/``to(dtype)``."""
+        with np.errstate(over="ignore"):  # too large for float16: inf, silently, as torch
+            return self._apply_to_arrays(lambda a: a.astype(dtype, copy=False)
+                                         if a.dtype.kind == "f" else a)
+
     def float(self) -> "Module":
-        return self._apply_to_arrays(lambda a: a.astype(np.float32, copy=False)
-                                     if a.dtype.kind == "f" else a)
+        """Cast floating-point parameters and buffers to float32.
+
+        >>> fastdl.nn.Linear(2, 1).double().float().weight.dtype
+        dtype('float32')
+        """
+        return self._cast_floating(np.float32)
 
     def double(self) -> "Module":
-        return self._apply_to_arrays(lambda a: a.astype(np.float64, copy=False)
-                                     if a.dtype.kind == "f" else a)
+        """Cast floating-point parameters and buffers to float64.
 
-    def to(self, device=None, dtype=None) -> "Module":
-        """Move to ``device`` ("cpu" or "cuda") and/or cast floating arrays to ``dtype``;
-        ``to(dtype)`` alone works too, as in torch."""
-        if dtype is None and _is_dtype_like(device):
-            device, dtype = None, device
+        >>> fastdl.nn.Linear(2, 1).double().weight.dtype
+        dtype('float64')
+        """
+        return self._cast_floating(np.float64)
+
+    def half(self) -> "Module":
+        """Cast floating-point parameters and buffers to float16 (numpy's IEEE half, rounded to
+        nearest even as torch rounds, so ``half().float()`` gives torch's values exactly).
+
+        What then runs in float16: the numpy-backed ops (elementwise math, matmul and Linear,
+        reductions, softmax, LayerNorm/BatchNorm, Embedding, losses). The C++ kernels (conv,
+        pooling, recurrent layers, attention) take float32/float64 only and raise TypeError
+        naming the dtype: cast back with ``float()`` for those.
+
+        >>> lin = fastdl.nn.Linear(2, 1).half()
+        >>> lin.weight.dtype, lin(fastdl.ones(3, 2, dtype=fastdl.float16)).dtype
+        (dtype('float16'), dtype('float16'))
+        """
+        return self._cast_floating(np.float16)
+
+    def to(self, *args, **kwargs) -> "Module":
+        """Move to a device ("cpu" or "cuda") and/or cast floating-point parameters and buffers
+        to a floating dtype, as torch: ``to(device)``, ``to(dtype)``, ``to(device, dtype)``,
+        ``to(tensor)`` (its device and dtype); ``non_blocking`` is accepted and ignored.
+
+        >>> fastdl.nn.Linear(2, 1).to(fastdl.float64).weight.dtype
+        dtype('float64')
+        """
+        device, dtype = _parse_to(args, kwargs)
+        if dtype is not None:
+            dtype = as_dtype(dtype)
+            if dtype.kind != "f":
+                raise TypeError("nn.Module.to only accepts floating point dtypes, but got "
+                                f"desired dtype={dtype}")
         if device is not None:
             device = str(device)
             if device == "cpu":
@@ -470,11 +615,7 @@ class Module:
             else:
                 raise ValueError(f"Module.to: unknown device {device!r} (use 'cpu' or 'cuda')")
         if dtype is not None:
-            dtype = np.dtype(dtype)
-            if dtype.kind != "f":
-                raise TypeError(f"Module.to only accepts floating point dtypes, got {dtype}")
-            self._apply_to_arrays(lambda a: a.astype(dtype, copy=False)
-                                  if a.dtype.kind == "f" else a)
+            self._cast_floating(dtype)
         return self
 
     def cpu(self) -> "Module":
@@ -484,79 +625,188 @@ class Module:
         return self.to("cuda")
 
     # -- state dict --------------------------------------------------------------------------
-    def state_dict(self, destination=None, prefix: str = "", keep_vars: bool = False):
-        """Parameters and persistent buffers by dotted name. Values share memory with the
-        module (detached unless ``keep_vars``)."""
+    def _save_to_state_dict(self, destination, prefix, keep_vars) -> None:
+        """This module's own parameters and persistent buffers (not its children's)."""
+        for name, param in self._parameters.items():
+            if param is not None:
+                destination[prefix + name] = param if keep_vars else param.detach()
+        for name, buf in self._buffers.items():
+            if buf is not None and name not in self._non_persistent_buffers:
+                destination[prefix + name] = buf if keep_vars else buf.detach()
+
+    def state_dict(self, *args, destination=None, prefix: str = "", keep_vars: bool = False):
+        """Parameters and persistent buffers by dotted name (``prefix`` is prepended as it is:
+        pass ``"name."``). Values share memory with the module (detached unless ``keep_vars``).
+        Positional arguments are deprecated, as in torch. A fresh result carries torch's
+        ``_metadata`` (``{module path: {"version": 1}}``); state-dict hooks run as in torch.
+
+        >>> fastdl.nn.Linear(2, 1).state_dict(prefix="fc.").keys()
+        odict_keys(['fc.weight', 'fc.bias'])
+        """
+        if args:
+            warnings.warn("Positional args are being deprecated, use kwargs instead.",
+                          FutureWarning, stacklevel=2)
+            if destination is None:
+                destination = args[0]
+            if len(args) > 1 and prefix == "":
+                prefix = args[1]
+            if len(args) > 2 and keep_vars is False:
+                keep_vars = args[2]
         if destination is None:
             destination = OrderedDict()
+            destination._metadata = OrderedDict()
+        local_metadata = {"version": self._version}
+        if hasattr(destination, "_metadata"):
+            destination._metadata[prefix[:-1]] = local_metadata
+        for hook in self._state_dict_pre_hooks.values():
+            hook(self, prefix, keep_vars)
+        self._save_to_state_dict(destination, prefix, keep_vars)
         # every name a module is registered under (self.b = self.a gives a.* and b.*, as torch)
-        for module_prefix, module in self.named_modules(prefix=prefix.rstrip("."),
-                                                        remove_duplicate=False):
-            head = f"{module_prefix}." if module_prefix else ""
-            for name, param in module._parameters.items():
-                if param is not None:
-                    destination[head + name] = param if keep_vars else param.detach()
-            for name, buf in module._buffers.items():
-                if buf is not None and name not in module._non_persistent_buffers:
-                    destination[head + name] = buf if keep_vars else buf.detach()
+        for name, module in self._modules.items():
+            if module is not None:
+                module.state_dict(destination=destination, prefix=prefix + name + ".",
+                                  keep_vars=keep_vars)
+        for hook in self._state_dict_hooks.values():
+            if hook(self, destination, prefix, local_metadata) is not None:
+                raise RuntimeError("state_dict post-hook must return None")
         return destination
 
-    def load_state_dict(self, state_dict, strict: bool = True):
-        """Copy values into parameters and buffers in place. Shape mismatches always raise;
-        with ``strict`` so do missing or unexpected keys. Returns (missing_keys, unexpected_keys).
-        """
-        if not hasattr(state_dict, "keys") or not hasattr(state_dict, "__getitem__"):
-            raise TypeError(f"Expected state_dict to be dict-like, got {type(state_dict).__name__}")
-        own = self.state_dict(keep_vars=True)
-        missing = [key for key in own if key not in state_dict]
-        unexpected = [key for key in state_dict.keys() if key not in own]
-        errors = []
-        if strict:
-            if unexpected:
-                errors.append("Unexpected key(s) in state_dict: "
-                              + ", ".join(f'"{k}"' for k in unexpected) + ".")
-            if missing:
-                errors.append("Missing key(s) in state_dict: "
-                              + ", ".join(f'"{k}"' for k in missing) + ".")
-        updates = []
-        for key, target in own.items():
+    def _load_from_state_dict(self, state_dict, prefix, local_metadata, strict, missing_keys,
+                              unexpected_keys, error_msgs, pending_writes) -> None:
+        """Check this module's entries of ``state_dict`` (torch's ``_load_from_state_dict``);
+        the writes are appended to ``pending_writes`` and done by ``load_state_dict`` once
+        every entry checked out."""
+        for hook in self._load_state_dict_pre_hooks.values():
+            hook(self, state_dict, prefix, local_metadata, strict, missing_keys,
+                 unexpected_keys, error_msgs)
+        local_state = {name: value for name, value in self._parameters.items()
+                       if value is not None}
+        local_state.update((name, value) for name, value in self._buffers.items()
+                           if value is not None and name not in self._non_persistent_buffers)
+        assign = local_metadata.get("assign_to_params_buffers", False)
+        for name, target in local_state.items():
+            key = prefix + name
             if key not in state_dict:
+                if strict:
+                    missing_keys.append(key)
                 continue
             value = state_dict[key]
-            array = value.data if isinstance(value, Tensor) else _from_torch(value)
+            array = value._data if isinstance(value, Tensor) else _from_torch(value)
             if not hasattr(array, "shape") or not hasattr(array, "dtype"):
-                errors.append(f'While copying the parameter named "{key}", expected a Tensor or '
-                              f"array, got {type(value).__name__}.")
+                error_msgs.append(f'While copying the parameter named "{key}", expected Tensor '
+                                  "or Tensor-like object from checkpoint but received "
+                                  f"{type(value)}")
                 continue
+            if target.ndim == 0 and tuple(array.shape) == (1,):  # torch's 0.3 checkpoints
+                array = array.reshape(())
             if tuple(array.shape) != tuple(target.shape):
-                errors.append(f"size mismatch for {key}: copying a param with shape "
-                              f"{tuple(array.shape)} from checkpoint, the shape in current model "
-                              f"is {tuple(target.shape)}.")
+                error_msgs.append(f"size mismatch for {key}: copying a param with shape "
+                                  f"{tuple(array.shape)} from checkpoint, the shape in current "
+                                  f"model is {tuple(target.shape)}.")
                 continue
-            xp_target = target.data
-            try:  # converted now (device and dtype), so writing below cannot fail half-way
+            try:  # converted now (device and dtype), so writing later cannot fail half-way
                 if array.dtype.kind not in "biuf":  # torch's copy_ casts between numbers only
-                    raise TypeError("not a bool, integer or floating point array")
-                if isinstance(xp_target, np.ndarray):
-                    host = np.asarray(array if isinstance(array, np.ndarray) else _to_host(array))
-                    ready = host.astype(xp_target.dtype, copy=False)
+                    raise TypeError(f"cannot store {array.dtype} values in a fastdl tensor")
+                if assign:
+                    pending_writes.append(self._assigner(name, target, value, array))
                 else:
-                    from fastdl import backend
-                    ready = backend.array_module(xp_target).asarray(array).astype(
-                        xp_target.dtype, copy=False)
+                    pending_writes.append(_copier(target._data, array))
             except (TypeError, ValueError) as e:
-                errors.append(f'While copying the parameter named "{key}", a {array.dtype} value '
-                              f"cannot be stored in the model's {xp_target.dtype} tensor: {e}")
-                continue
-            updates.append((xp_target, ready))
-        if errors:
+                error_msgs.append(f'While copying the parameter named "{key}", whose dimensions '
+                                  f"in the model are {tuple(target.shape)} and whose dimensions "
+                                  f"in the checkpoint are {tuple(array.shape)}, an exception "
+                                  f"occurred : {e.args}.")
+        if strict:
+            for key in state_dict:
+                if not key.startswith(prefix):
+                    continue
+                head, dot, _ = key[len(prefix):].partition(".")
+                if (dot and head not in self._modules) or (not dot and head not in local_state):
+                    unexpected_keys.append(key)
+
+    def _assigner(self, name, target, value, array):
+        """The write of ``load_state_dict(assign=True)``: the module takes the checkpoint's
+        tensor (its dtype and memory) under ``name``; a parameter stays a Parameter with the
+        module's ``requires_grad``, as in torch."""
+        if isinstance(value, Tensor) and tuple(value.shape) == tuple(array.shape):
+            tensor = value
+        else:  # numpy array, torch tensor, or a 1-element checkpoint entry for a 0-d tensor
+            tensor = Tensor(array)
+        if isinstance(target, Parameter):
+            if isinstance(tensor, Parameter):
+                tensor.requires_grad = target.requires_grad
+            else:
+                tensor = Parameter(tensor, requires_grad=target.requires_grad)
+            return lambda: self._parameters.__setitem__(name, tensor)
+        return lambda: self._buffers.__setitem__(name, tensor)
+
+    def load_state_dict(self, state_dict, strict: bool = True, assign: bool = False):
+        """Load parameters and persistent buffers from ``state_dict`` (fastdl tensors, numpy
+        arrays or torch tensors), as torch: copied in place, or with ``assign=True`` the module
+        takes the given tensors themselves (keeping each parameter's Parameter-ness and
+        ``requires_grad``). Returns ``(missing_keys, unexpected_keys)``; with ``strict`` any of
+        them raises. Load hooks run as in torch.
+
+        Unlike torch, a load that fails a shape or dtype check writes nothing: every entry is
+        checked before the first write.
+
+        >>> lin = fastdl.nn.Linear(2, 1)
+        >>> lin.load_state_dict({"weight": fastdl.ones(1, 2)}, strict=False)
+        _IncompatibleKeys(missing_keys=['bias'], unexpected_keys=[])
+        >>> w = fastdl.zeros(1, 2)
+        >>> _ = lin.load_state_dict({"weight": w, "bias": fastdl.zeros(1)}, assign=True)
+        >>> bool(lin.weight._data is w._data), type(lin.weight).__name__
+        (True, 'Parameter')
+        """
+        if not isinstance(state_dict, Mapping):
+            raise TypeError(f"Expected state_dict to be dict-like, got {type(state_dict)}.")
+        missing_keys, unexpected_keys, error_msgs, pending_writes = [], [], [], []
+        metadata = getattr(state_dict, "_metadata", None)
+        state_dict = OrderedDict(state_dict)  # hooks may edit it; the caller's stays as it is
+        post_hooked = []  # (module, hooks) in the order torch runs them: children first
+
+        def load(module, local_state_dict, prefix=""):
+            local_metadata = {} if metadata is None else dict(metadata.get(prefix[:-1], {}))
+            if assign:
+                local_metadata["assign_to_params_buffers"] = assign
+            module._load_from_state_dict(local_state_dict, prefix, local_metadata, True,
+                                         missing_keys, unexpected_keys, error_msgs,
+                                         pending_writes)
+            for name, child in module._modules.items():
+                if child is not None:
+                    child_prefix = prefix + name + "."
+                    load(child, {k: v for k, v in local_state_dict.items()
+                                 if k.startswith(child_prefix)}, child_prefix)
+            if module._load_state_dict_post_hooks:
+                post_hooked.append(module)
+
+        load(self, state_dict)
+        # Torch writes module by module and raises at the end; here nothing is written when an
+        # entry failed its checks, or when strict key checks fail and no post-hook could clear
+        # them, so a failed load leaves the model as it was.
+        keys_fail = strict and (missing_keys or unexpected_keys) and not post_hooked
+        if not error_msgs and not keys_fail:
+            for write in pending_writes:
+                write()
+        incompatible_keys = _IncompatibleKeys(missing_keys, unexpected_keys)
+        for module in post_hooked:
+            for hook in module._load_state_dict_post_hooks.values():
+                if hook(module, incompatible_keys) is not None:
+                    raise AssertionError(
+                        "Hooks registered with ``register_load_state_dict_post_hook`` are not "
+                        "expected to return new values, if incompatible_keys need to be "
+                        "modified, it should be done inplace.")
+        if strict:
+            if unexpected_keys:
+                error_msgs.insert(0, "Unexpected key(s) in state_dict: "
+                                  + ", ".join(f'"{k}"' for k in unexpected_keys) + ". ")
+            if missing_keys:
+                error_msgs.insert(0, "Missing key(s) in state_dict: "
+                                  + ", ".join(f'"{k}"' for k in missing_keys) + ". ")
+        if error_msgs:
             raise RuntimeError(f"Error(s) in loading state_dict for {type(self).__name__}:\n\t"
-                               + "\n\t".join(errors))
-        # Every entry was checked and converted before anything is written, so a failed load
-        # leaves the model intact.
-        for xp_target, ready in updates:
-            xp_target[...] = ready
-        return _IncompatibleKeys(missing, unexpected)
+                               + "\n\t".join(error_msgs))
+        return incompatible_keys
 
     # -- printing ----------------------------------------------------------------------------
     def extra_repr(self) -> str:
@@ -568,13 +818,18 @@ class Module:
         if extra:
             lines.extend(extra.split("\n"))
         for name, module in self._modules.items():
-            child = repr(module).replace("\n", "\n  ")
-            lines.append(f"({name}): {child}")
+            lines.append(_indent_after_first_line(f"({name}): {module!r}"))
         if not lines:
-            return f"{type(self).__name__}()"
+            return f"{self._get_name()}()"
         if len(lines) == 1 and not self._modules:
-            return f"{type(self).__name__}({lines[0]})"
-        return f"{type(self).__name__}(\n  " + "\n  ".join(lines) + "\n)"
+            return f"{self._get_name()}({lines[0]})"
+        return f"{self._get_name()}(\n  " + "\n  ".join(lines) + "\n)"
+
+
+def _indent_after_first_line(text: str, spaces: int = 2) -> str:
+    """A child's repr nested in its parent's: lines after the first indented (torch's
+    ``_addindent``)."""
+    return text.replace("\n", "\n" + " " * spaces)
 
 
 def register_module_forward_pre_hook(hook):
@@ -608,6 +863,34 @@ def _register_global(hooks, hook, extra=()):
     return handle
 
 
+def _parse_to(args, kwargs):
+    """(device, dtype) from torch's ``Module.to`` call forms."""
+    kwargs = dict(kwargs)
+    kwargs.pop("non_blocking", None)
+    unknown = set(kwargs) - {"device", "dtype", "tensor"}
+    if unknown or len(args) > 3:
+        raise TypeError(f"to() received an invalid combination of arguments: args={args}, "
+                        f"kwargs={sorted(kwargs)}")
+    device, dtype = kwargs.get("device"), kwargs.get("dtype")
+    tensor = kwargs.get("tensor")
+    args = list(args)
+    if len(args) == 3 or (len(args) == 2 and isinstance(args[-1], bool)):
+        args.pop()  # non_blocking given by position
+    if args and isinstance(args[0], Tensor):
+        tensor = args.pop(0)
+    if tensor is not None:
+        return str(tensor.device), tensor.dtype
+    if args and _is_dtype_like(args[0]):
+        dtype = args.pop(0)
+    elif args:
+        device = args.pop(0)
+        if args:
+            dtype = args.pop(0)
+    if args:
+        raise TypeError(f"to() received an invalid combination of arguments: {args}")
+    return device, dtype
+
+
 def _is_dtype_like(value) -> bool:
     if value is None or (isinstance(value, str) and value.split(":")[0] in ("cpu", "cuda")):
         return False
@@ -616,6 +899,21 @@ def _is_dtype_like(value) -> bool:
     except TypeError:
         return False
     return True
+
+
+def _copier(target, array):
+    """The in-place write of one ``load_state_dict`` entry, its value converted now to the
+    target's device and dtype (so the conversion's errors come before any write)."""
+    if isinstance(target, np.ndarray):
+        host = array if isinstance(array, np.ndarray) else _to_host(array)
+        ready = np.asarray(host).astype(target.dtype, copy=False)
+    else:
+        from fastdl import backend
+        ready = backend.array_module(target).asarray(array).astype(target.dtype, copy=False)
+
+    def write():
+        target[...] = ready
+    return write
 
 
 def _to_host(array):

@@ -26,6 +26,10 @@ class _NormBase(Module):
     ``bias=False`` (keyword only, as in torch) keeps the learned scale without a shift.
     """
 
+    # torch's state-dict format version for batch norm (2: has num_batches_tracked); it shows
+    # in state_dict()._metadata
+    _version = 2
+
     def __init__(self, num_features: int, eps: float = 1e-5, momentum=0.1, affine: bool = True,
                  track_running_stats: bool = True, device=None, dtype=None, *,
                  bias: bool = True):
