@@ -9,10 +9,16 @@ from fastdl.functional.arithmetic import (abs, add, allclose, bitwise_and, bitwi
                                           maximum, minimum, mul, ne, neg, pow, reciprocal, relu,
                                           remainder, round, rsqrt, rsub, sigmoid, sign, sin, sqrt,
                                           square, sub, tan, tanh, trunc, where)
-from fastdl.functional.composites import (addcdiv, addcmul, addmm, aminmax, cummax, cummin,
-                                          diff, hypot, index_add, index_copy, index_fill,
-                                          kthvalue, logaddexp, median, mode, nanmean, nanmedian,
-                                          nansum, std_mean, take, trace, var_mean)
+from fastdl.functional.composites import (addcdiv, addcmul, addmm, aminmax, block_diag,
+                                          bucketize, cartesian_prod, cdist, combinations,
+                                          copysign, cummax, cummin, deg2rad, diff, dsplit,
+                                          float_power, heaviside, histc, hsplit, hypot,
+                                          index_add, index_copy, index_fill, is_nonzero, kron,
+                                          kthvalue, logaddexp, logaddexp2, logcumsumexp, logit,
+                                          masked_scatter, median, mode, nan_to_num, nanmean,
+                                          nanmedian, nansum, rad2deg, renorm, rot90, signbit,
+                                          sinc, std_mean, take, tensor_split, tile, trace,
+                                          var_mean, vsplit, xlogy)
 from fastdl.functional.conversion import to
 from fastdl.functional.everyday import (argsort, baddbmm, bincount, clamp_max, clamp_min,
                                         cumprod, diag, diag_embed, diagonal, einsum, lerp, prod,
@@ -31,5 +37,6 @@ from fastdl.functional.shape import (broadcast_to, cat, chunk, clone, concat, co
 
 multiply, divide, subtract, negative, true_divide = mul, div, sub, neg, div
 moveaxis, swapdims = movedim, transpose
+ger = outer
 
 __all__ = [n for n in dir() if not n.startswith("_") and n not in ("fastdl",)]

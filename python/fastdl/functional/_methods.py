@@ -94,6 +94,13 @@ METHODS = {
     "kthvalue": C.kthvalue, "logaddexp": C.logaddexp, "median": C.median, "mode": C.mode,
     "nanmean": C.nanmean, "nanmedian": C.nanmedian, "nansum": C.nansum, "take": C.take,
     "trace": C.trace, "moveaxis": S.movedim, "swapdims": S.transpose,
+    "nan_to_num": C.nan_to_num, "logaddexp2": C.logaddexp2, "xlogy": C.xlogy, "logit": C.logit,
+    "sinc": C.sinc, "deg2rad": C.deg2rad, "rad2deg": C.rad2deg, "copysign": C.copysign,
+    "signbit": C.signbit, "heaviside": C.heaviside, "float_power": C.float_power, "tile":
+    C.tile, "tensor_split": C.tensor_split, "hsplit": C.hsplit, "vsplit": C.vsplit, "dsplit":
+    C.dsplit, "kron": C.kron, "rot90": C.rot90, "renorm": C.renorm, "histc": C.histc,
+    "logcumsumexp": C.logcumsumexp, "unfold": C.unfold, "is_nonzero": C.is_nonzero,
+    "masked_scatter": C.masked_scatter, "ger": linalg.outer,
 }
 
 PROPERTIES = {"T": S._T, "mT": S._mT}
