@@ -19,11 +19,12 @@ def _both(a, requires_grad=True):
             torch.tensor(a.copy(), requires_grad=grad))
 
 
-def _close(ours, theirs, rtol=None, atol=1e-8):
+def _close(ours, theirs, rtol=None, atol=None):
     ours = ours.detach().numpy() if hasattr(ours, "detach") else np.asarray(ours)
     theirs = theirs.detach().numpy()
-    if rtol is None:
-        rtol = 1e-5 if theirs.dtype == np.float32 else 1e-6
+    single = theirs.dtype == np.float32
+    rtol = rtol if rtol is not None else 1e-5 if single else 1e-6
+    atol = atol if atol is not None else 1e-6 if single else 1e-8
     assert ours.shape == theirs.shape
     assert ours.dtype == theirs.dtype, (ours.dtype, theirs.dtype)
     np.testing.assert_allclose(ours, theirs, rtol=rtol, atol=atol)
@@ -431,6 +432,17 @@ def test_masked_scatter(mshape):
              lambda x, s: torch.masked_scatter(x, tm, s), [_randn(3, 4), _randn(15)])
     _compare(lambda x, s: x.masked_scatter(fm, s), lambda x, s: x.masked_scatter(tm, s),
              [_randn(3, 4), _randn(3, 4)], gradcheck_too=False)
+
+
+def test_masked_scatter_without_trues_or_source():
+    source = np.array([NAN, 1.0])
+    _compare(lambda x, s: x.masked_scatter(fastdl.zeros(3, dtype=fastdl.bool), s),
+             lambda x, s: x.masked_scatter(torch.zeros(3, dtype=torch.bool), s),
+             [_randn(2, 3), source], gradcheck_too=False)
+    _compare(lambda x: x.masked_scatter(fastdl.zeros(3, dtype=fastdl.bool), fastdl.zeros(0,
+                                        dtype=fastdl.float64)),
+             lambda x: x.masked_scatter(torch.zeros(3, dtype=torch.bool), torch.zeros(0,
+                                        dtype=torch.float64)), [_randn(3)])
 
 
 def test_masked_scatter_errors():

@@ -1203,9 +1203,8 @@ def masked_scatter(input, mask, source):
     if count > source._data.size:
         raise RuntimeError("masked_scatter: expected source to have at least as many elements "
                            "as ones in mask")
-    if count == 0:
-        return A.add(input, R.sum(A.mul(source, 0)).to(input._data.dtype)) \
-            if source._requires_grad else input.clone()
+    if source._data.size == 0:  # then count is 0 too: nothing to take
+        return input.clone()
     order = xp.maximum(xp.cumsum(m.reshape(-1)) - 1, 0).astype(int64)
     values = index_select(source.reshape(-1), 0, _wrap(order)).reshape(*input._data.shape)
     return A.where(_wrap(xp.ascontiguousarray(m)), values, input)
