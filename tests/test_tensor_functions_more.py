@@ -8,7 +8,7 @@ import torch
 import fastdl
 from fastdl.testing import gradcheck
 
-rng = np.random.default_rng()
+rng = np.random.default_rng(20261129)  # fixed: the same inputs on every run (CI must not flake)
 INF, NAN = float("inf"), float("nan")
 
 

@@ -9,16 +9,16 @@ from fastdl.functional.arithmetic import (abs, add, allclose, bitwise_and, bitwi
                                           maximum, minimum, mul, ne, neg, pow, reciprocal, relu,
                                           remainder, round, rsqrt, rsub, sigmoid, sign, sin, sqrt,
                                           square, sub, tan, tanh, trunc, where)
-from fastdl.functional.composites import (addcdiv, addcmul, addmm, aminmax, block_diag,
-                                          bucketize, cartesian_prod, cdist, combinations,
-                                          copysign, cummax, cummin, deg2rad, diff, dsplit,
-                                          float_power, heaviside, histc, hsplit, hypot,
-                                          index_add, index_copy, index_fill, is_nonzero, kron,
-                                          kthvalue, logaddexp, logaddexp2, logcumsumexp, logit,
-                                          masked_scatter, median, mode, nan_to_num, nanmean,
-                                          nanmedian, nansum, rad2deg, renorm, rot90, signbit,
-                                          sinc, std_mean, take, tensor_split, tile, trace,
-                                          var_mean, vsplit, xlogy)
+from fastdl.functional.composites import (addcdiv, addcmul, addmm, aminmax, copysign, cummax,
+                                          cummin, deg2rad, diff, float_power, heaviside, hypot,
+                                          index_add, index_copy, index_fill, kthvalue, logaddexp,
+                                          logaddexp2, logit, median, mode, nan_to_num, nanmean,
+                                          nanmedian, nansum, rad2deg, signbit, sinc, std_mean,
+                                          take, trace, var_mean, xlogy)
+from fastdl.functional.composites_shapes import (block_diag, bucketize, cartesian_prod, cdist,
+                                                 combinations, dsplit, histc, hsplit, is_nonzero,
+                                                 kron, logcumsumexp, masked_scatter, renorm, rot90,
+                                                 tensor_split, tile, vsplit)
 from fastdl.functional.conversion import to
 from fastdl.functional.everyday import (argsort, baddbmm, bincount, clamp_max, clamp_min,
                                         cumprod, diag, diag_embed, diagonal, einsum, lerp, prod,

@@ -2,8 +2,8 @@
 from __future__ import annotations
 
 from fastdl.functional import (activations, arithmetic as A, conversion, everyday as E,
-                               composites as C, indexing, linalg, reductions as R, scattering,
-                               shape as S)
+                               composites as C, composites_shapes as CS, indexing, linalg,
+                               reductions as R, scattering, shape as S)
 
 
 def _swap(fn):
@@ -97,10 +97,10 @@ METHODS = {
     "nan_to_num": C.nan_to_num, "logaddexp2": C.logaddexp2, "xlogy": C.xlogy, "logit": C.logit,
     "sinc": C.sinc, "deg2rad": C.deg2rad, "rad2deg": C.rad2deg, "copysign": C.copysign,
     "signbit": C.signbit, "heaviside": C.heaviside, "float_power": C.float_power, "tile":
-    C.tile, "tensor_split": C.tensor_split, "hsplit": C.hsplit, "vsplit": C.vsplit, "dsplit":
-    C.dsplit, "kron": C.kron, "rot90": C.rot90, "renorm": C.renorm, "histc": C.histc,
-    "logcumsumexp": C.logcumsumexp, "unfold": C.unfold, "is_nonzero": C.is_nonzero,
-    "masked_scatter": C.masked_scatter, "ger": linalg.outer,
+    CS.tile, "tensor_split": CS.tensor_split, "hsplit": CS.hsplit, "vsplit": CS.vsplit, "dsplit":
+    CS.dsplit, "kron": CS.kron, "rot90": CS.rot90, "renorm": CS.renorm, "histc": CS.histc,
+    "logcumsumexp": CS.logcumsumexp, "unfold": CS.unfold, "is_nonzero": CS.is_nonzero,
+    "masked_scatter": CS.masked_scatter, "ger": linalg.outer,
 }
 
 PROPERTIES = {"T": S._T, "mT": S._mT}
