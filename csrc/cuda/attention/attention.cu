@@ -120,6 +120,19 @@ __device__ __forceinline__ bool tile_needs_mask(const Params<T>& p, int64_t i0, 
   return p.mask_kind != 0 || j0 + kB > kv_end || (p.causal && j0 + kB - 1 > i0) || i0 + kB > p.L;
 }
 
+// The key and value rows j0 .. j0 + kB of one (batch, key/value head), short of kv_end, in one
+// thread's registers (the prefetch of the forward's and the dQ kernel's key walks).
+template <typename T, int kD>
+struct KeyValueShare {
+  TileShare<T, Geometry<T>::kB, kD> k, v;
+  __device__ __forceinline__ void load(const Params<T>& p, const T* kb, const T* vb, int64_t j0,
+                                       int64_t kv_end) {
+    const int keys = int(kutil::imin(Geometry<T>::kB, kv_end - j0));
+    k.load(kb + j0 * p.D, p.D, keys, int(p.D));
+    v.load(vb + j0 * p.Dv, p.Dv, keys, int(p.Dv));
+  }
+};
+
 template <typename T, int kD>
 __global__ void __launch_bounds__(Geometry<T>::kThreads, kMinBlocks<T, kD>)
     forward_kernel(Params<T> p) {
@@ -144,14 +157,9 @@ __global__ void __launch_bounds__(Geometry<T>::kThreads, kMinBlocks<T, kD>)
 #pragma unroll
   for (int i = 0; i < 4; ++i) m[i] = ninf<T>(), l[i] = T(0);
   const int64_t kv_end = p.causal ? kutil::imin(i0 + rows, p.S) : p.S;
-  TileShare<T, kB, kD> next_k, next_v;
-  const auto fetch = [&](int64_t j0) {
-    const int keys = int(kutil::imin(kB, kv_end - j0));
-    next_k.load(kb + j0 * p.D, p.D, keys, int(p.D));
-    next_v.load(vb + j0 * p.Dv, p.Dv, keys, int(p.Dv));
-  };
+  KeyValueShare<T, kD> next;
   if constexpr (kPrefetch<T>) {
-    if (kv_end > 0) fetch(0);
+    if (kv_end > 0) next.load(p, kb, vb, 0, kv_end);
   }
   for (int64_t j0 = 0, t = 0; j0 < kv_end; j0 += kB, ++t) {
     T* kt = kts + (t % kBuffers) * kD * kN;
@@ -160,10 +168,10 @@ __global__ void __launch_bounds__(Geometry<T>::kThreads, kMinBlocks<T, kD>)
       // With two buffers, this one was last read two tiles ago, before the previous tile's
       // barriers; with one, its readers must be waited for.
       if constexpr (kBuffers == 1) __syncthreads();
-      next_k.store_transposed(kt, kN);
-      next_v.store(vt, kW);
+      next.k.store_transposed(kt, kN);
+      next.v.store(vt, kW);
       __syncthreads();
-      if (j0 + kB < kv_end) fetch(j0 + kB);
+      if (j0 + kB < kv_end) next.load(p, kb, vb, j0 + kB, kv_end);
     } else {
       const int keys = int(kutil::imin(kB, kv_end - j0));
       __syncthreads();  // the previous tile's readers are done
@@ -268,22 +276,17 @@ __global__ void __launch_bounds__(Geometry<T>::kThreads, kMinBlocks<T, kD>)
   zero(dqt);
   // With a mask gradient every (i, j) is written (0 where masked), so no key tile is skipped.
   const int64_t kv_end = p.causal && !p.gm ? kutil::imin(i0 + rows, p.S) : p.S;
-  TileShare<T, kB, kD> next_k, next_v;
-  const auto fetch = [&](int64_t j0) {
-    const int keys = int(kutil::imin(kB, kv_end - j0));
-    next_k.load(kb + j0 * p.D, p.D, keys, int(p.D));
-    next_v.load(vb + j0 * p.Dv, p.Dv, keys, int(p.Dv));
-  };
+  KeyValueShare<T, kD> next;
   if constexpr (kPrefetch<T>) {
-    if (kv_end > 0) fetch(0);
+    if (kv_end > 0) next.load(p, kb, vb, 0, kv_end);
   }
   for (int64_t j0 = 0; j0 < kv_end; j0 += kB) {
     __syncthreads();  // the previous tile's readers are done
     if constexpr (kPrefetch<T>) {
-      next_k.store_transposed(kts, kN);
-      next_v.store_transposed(vts, kN);
+      next.k.store_transposed(kts, kN);
+      next.v.store_transposed(vts, kN);
       __syncthreads();
-      if (j0 + kB < kv_end) fetch(j0 + kB);
+      if (j0 + kB < kv_end) next.load(p, kb, vb, j0 + kB, kv_end);
     } else {
       const int keys = int(kutil::imin(kB, kv_end - j0));
       stage_transposed<T, kB, kD>(kts, kN, kb + j0 * p.D, p.D, keys, int(p.D));
