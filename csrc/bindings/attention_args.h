@@ -201,6 +201,13 @@ inline std::pair<Checked, void*> check_backward(
   return {c, gm};
 }
 
+// An optional typed array (device or read-only constraints) as the checks take it.
+template <class A>
+std::optional<nb::ndarray<>> untyped(const std::optional<A>& a) {
+  if (!a) return std::nullopt;
+  return nb::ndarray<>(*a);
+}
+
 // The optional per-row statistics (B, Hq, L, 2): C order, the query's dtype, apart from the rest.
 inline void check_row_stats(const nb::ndarray<>& stats, const Checked& c,
                             std::initializer_list<const nb::ndarray<>*> others, const char* fn) {

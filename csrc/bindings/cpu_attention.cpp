@@ -21,12 +21,6 @@ using namespace attention_args;
 using Array = nb::ndarray<nb::device::cpu>;
 using RoArray = nb::ndarray<nb::ro, nb::device::cpu>;
 
-template <class A>
-std::optional<nb::ndarray<>> untyped(const std::optional<A>& a) {
-  if (!a) return std::nullopt;
-  return nb::ndarray<>(*a);
-}
-
 int forward(RoArray q_, RoArray k_, RoArray v_, Array out_, Array lse_,
             std::optional<RoArray> mask_, bool causal, double scale,
             std::optional<Array> row_stats_) {
