@@ -9,6 +9,7 @@ import re
 import numpy as np
 
 from fastdl import backend
+from fastdl.data.dataset import _tensor_type
 
 # numpy dtypes of strings, bytes and objects (dtype.str such as '<U3', '|S2', '|O'): no tensor
 _NON_NUMERIC_DTYPE = re.compile(r"[SaUO]")
@@ -16,10 +17,6 @@ _NON_NUMERIC_DTYPE = re.compile(r"[SaUO]")
 _COLLATE_TYPE_ERROR = ("default_collate: batch must contain tensors, numpy arrays, numbers, "
                        "dicts or lists; found {}")
 
-
-def _tensor_type():
-    from fastdl.tensor import Tensor
-    return Tensor
 
 
 def _stack(arrays):
