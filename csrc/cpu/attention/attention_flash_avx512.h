@@ -131,34 +131,50 @@ template <int NV, Epilogue E, int R = MR>
       for (int v = 0; v < NV; ++v) acc[r][v] = _mm512_fmadd_ps(a, b[v], acc[r][v]);
     }
   }
-  const __m512 ninf = _mm512_set1_ps(-std::numeric_limits<float>::infinity());
+  // Lanes past a row's valid keys are masked; where every row has all 16 NV keys (every sliver
+  // off the causal diagonal) the epilogue runs without the R NV lane masks and their branches,
+  // ~15% of a 6 x 64 call's instructions (Intel Xeon, session 15: the L1-resident tile +2-6%,
+  // the forward +1-2%; bench/NOTES.md, attention).
+  bool whole = true;
 #pragma GCC unroll 6
-  for (int r = 0; r < R; ++r) {
-    if constexpr (E == Epilogue::scores) {
-      __m512 m = rs.max[r];
+  for (int r = 0; r < R; ++r) whole &= valid[r] >= 16 * NV;
+  const auto store = [&]<bool kWhole>() [[gnu::always_inline]] {
+    const __m512 ninf = _mm512_set1_ps(-std::numeric_limits<float>::infinity());
+#pragma GCC unroll 6
+    for (int r = 0; r < R; ++r) {
+      if constexpr (E == Epilogue::scores) {
+        __m512 m = rs.max[r];
 #pragma GCC unroll 4
-      for (int v = 0; v < NV; ++v) {
-        const __m512 x = _mm512_mask_mov_ps(ninf, first_lanes(valid[r] - 16 * v), acc[r][v]);
-        _mm512_store_ps(s + r * lds + 16 * v, x);
-        m = _mm512_max_ps(m, x);
-      }
-      rs.max[r] = m;
-    } else {
-      const __m512 t = _mm512_set1_ps(rs.shift[r]);
+        for (int v = 0; v < NV; ++v) {
+          const __m512 x = kWhole ? acc[r][v]
+                                  : _mm512_mask_mov_ps(ninf, first_lanes(valid[r] - 16 * v),
+                                                       acc[r][v]);
+          _mm512_store_ps(s + r * lds + 16 * v, x);
+          m = _mm512_max_ps(m, x);
+        }
+        rs.max[r] = m;
+      } else {
+        const __m512 t = _mm512_set1_ps(rs.shift[r]);
 #pragma GCC unroll 4
-      for (int v = 0; v < NV; ++v) {
-        float* out = s + r * lds + 16 * v;
-        if constexpr (E == Epilogue::probabilities) {
-          const __m512 p = exp2_ps(
-              _mm512_sub_ps(_mm512_sub_ps(acc[r][v], t), _mm512_set1_ps(rs.shift_lo[r])));
-          _mm512_store_ps(out, _mm512_maskz_mov_ps(first_lanes(valid[r] - 16 * v), p));
-        } else {
-          const __m512 p = _mm512_load_ps(rs.probs + r * lds + 16 * v);
-          _mm512_store_ps(out, _mm512_mul_ps(p, _mm512_sub_ps(acc[r][v], t)));
+        for (int v = 0; v < NV; ++v) {
+          float* out = s + r * lds + 16 * v;
+          if constexpr (E == Epilogue::probabilities) {
+            const __m512 p = exp2_ps(
+                _mm512_sub_ps(_mm512_sub_ps(acc[r][v], t), _mm512_set1_ps(rs.shift_lo[r])));
+            _mm512_store_ps(
+                out, kWhole ? p : _mm512_maskz_mov_ps(first_lanes(valid[r] - 16 * v), p));
+          } else {
+            const __m512 p = _mm512_load_ps(rs.probs + r * lds + 16 * v);
+            _mm512_store_ps(out, _mm512_mul_ps(p, _mm512_sub_ps(acc[r][v], t)));
+          }
         }
       }
     }
-  }
+  };
+  if (whole)
+    store.template operator()<true>();
+  else
+    store.template operator()<false>();
 }
 
 // score_tile over the first `ncols` keys of the sliver (rounded up to 16: the causal diagonal's
