@@ -16,6 +16,7 @@ enough, hands out plain arrays. ``release()`` drops every free buffer.
 """
 from __future__ import annotations
 
+import math
 import sys
 import threading
 
@@ -96,7 +97,7 @@ class BufferPool(threading.local):
     def take(self, shape, dtype):
         """An uninitialised C-contiguous workspace array (a view of a pooled buffer)."""
         dtype = np.dtype(dtype)
-        nbytes = int(np.prod(shape)) * dtype.itemsize
+        nbytes = math.prod(shape) * dtype.itemsize
         counts = _refcounts(self.buffers)
         free = [b for b, n in zip(self.buffers, counts) if n == _UNREFERENCED and
                 b.nbytes >= nbytes]
@@ -135,7 +136,7 @@ class BufferPool(threading.local):
         for a, free in zip(self.aligned, _free_aligned(self.aligned)):
             if free and a.shape == shape and a.dtype == dtype:
                 return a
-        nbytes = int(np.prod(shape, dtype=np.int64)) * dtype.itemsize
+        nbytes = math.prod(shape) * dtype.itemsize
         out = _aligned_view(nbytes, dtype, shape, alignment)
         if self._room_for(out.base.nbytes):
             self.aligned.append(out)
@@ -175,6 +176,6 @@ def result_array(shape, dtype, xp=np, min_pooled_bytes=POOLED_RESULT_BYTES, alig
     if xp is not np:
         return xp.empty(shape, dtype=dtype)
     dtype = np.dtype(dtype)
-    if int(np.prod(shape, dtype=np.int64)) * dtype.itemsize < min_pooled_bytes:
+    if math.prod(shape) * dtype.itemsize < min_pooled_bytes:
         return np.empty(shape, dtype)
     return host_pool.take_aligned(shape, dtype) if aligned else host_pool.take_owned(shape, dtype)
