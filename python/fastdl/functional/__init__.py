@@ -35,8 +35,17 @@ from fastdl.functional.shape import (broadcast_to, cat, chunk, clone, concat, co
                                      repeat, reshape, split, squeeze, stack, swapaxes, t,
                                      transpose, unbind, unflatten, unsqueeze, view)
 
+# torch's top-level linear algebra (fastdl.det, inverse, svd ...) and its Tensor methods
+from fastdl.functional._core import Tensor as _Tensor
+from fastdl.linalg.torch_names import TENSOR_METHODS as _LINALG_METHODS, TOP_LEVEL as _LINALG
+globals().update(_LINALG)
+for _name, _fn in _LINALG_METHODS.items():
+    setattr(_Tensor, _name, _fn)
+
 multiply, divide, subtract, negative, true_divide = mul, div, sub, neg, div
 moveaxis, swapdims = movedim, transpose
 ger = outer
 
-__all__ = [n for n in dir() if not n.startswith("_") and n not in ("fastdl",)]
+# "linalg" is the submodule functional.linalg (matmul's); fastdl.linalg is the torch.linalg
+# namespace, which a star import of this package must not overwrite
+__all__ = [n for n in dir() if not n.startswith("_") and n not in ("fastdl", "linalg")]

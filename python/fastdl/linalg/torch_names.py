@@ -1,0 +1,143 @@
+"""torch's top-level linear-algebra functions (torch.det, inverse, svd, qr, lu, cholesky_solve,
+triangular_solve ...): the older signatures over the torch.linalg implementations."""
+from __future__ import annotations
+
+from collections import namedtuple
+
+from fastdl.autograd.grad_mode import state as _grad_state
+from fastdl.autograd.op import defop
+from fastdl.functional._core import _wrap, grad_for, xp_of
+from fastdl.functional.linalg import matmul
+from fastdl.functional.shape import clone
+from fastdl.linalg import decompositions as D
+from fastdl.linalg import lu as LU_
+from fastdl.linalg import solvers as S
+from fastdl.linalg._common import LinAlgError, check_matrix, eye_like, mT, \
+    singular_inverse_message
+
+svd_result = namedtuple("svd", ["U", "S", "V"])
+triangular_solve_result = namedtuple("triangular_solve", ["solution", "cloned_coefficient"])
+qr_result = namedtuple("qr", ["Q", "R"])
+
+
+def inverse(input, *, out=None):
+    """torch.inverse: linalg.inv."""
+    return S.inv(input)
+
+
+def pinverse(input, rcond=1e-15):
+    """torch.pinverse: linalg.pinv with rtol=rcond."""
+    return D.pinv(input, rtol=rcond)
+
+
+def cholesky(input, upper=False, *, out=None):
+    """torch.cholesky (lower factor by default)."""
+    return S.cholesky(input, upper=upper)
+
+
+def _cholesky_solve_forward(b, factor, upper):
+    lower = xp_of(factor).swapaxes(factor, -1, -2) if upper else factor
+    y = S._solve_triangular_forward(lower, b, False, False)
+    return S._solve_triangular_forward(xp_of(factor).swapaxes(lower, -1, -2), y, True, False)
+
+
+def _cholesky_solve_backward(ctx, g):
+    # torch's cholesky_solve_backward: gB = cholesky_solve(g, L); with C = gB X^T + X gB^T,
+    # gL = -C L (-U C for upper), the gradient of L as a full matrix
+    b, factor = ctx.inputs
+    upper = ctx.args[0]
+    gb = cholesky_solve_op.apply((g, factor), upper)
+    gl = None
+    if ctx.edges[1] is not None:
+        X = cholesky_solve_op.apply((b, factor), upper) if _grad_state.enabled \
+            else _wrap(ctx.out)
+        common = matmul(gb, mT(X))
+        common = common + mT(common)
+        gl = grad_for(-(matmul(factor, common) if upper else matmul(common, factor)), factor)
+    return (grad_for(gb, b) if ctx.edges[0] is not None else None), gl
+
+
+cholesky_solve_op = defop("cholesky_solve", forward=_cholesky_solve_forward,
+                          backward=_cholesky_solve_backward, saves=(1,), saves_output=True,
+                          float_only=True)
+
+
+def cholesky_solve(B, L, upper=False, *, out=None):
+    """X with (L L^T) X = B from the Cholesky factor L (U^T U with upper=True); only L's
+    triangle is read, but the gradient w.r.t. L is torch's, which treats L as a full matrix.
+    """
+    check_matrix("cholesky_solve", L)
+    if B._data.ndim < 2 or B._data.shape[-2] != L._data.shape[-1]:
+        raise RuntimeError(f"cholesky_solve: Incompatible matrix sizes for cholesky_solve: "
+                           f"each A matrix is {L._data.shape[-1]} by {L._data.shape[-1]} but "
+                           f"each b matrix is {tuple(B._data.shape[-2:])}")
+    return cholesky_solve_op.apply((B, L), bool(upper))
+
+
+def cholesky_inverse(L, upper=False, *, out=None):
+    """(L L^T)^-1 from the Cholesky factor L (U^T U with upper=True)."""
+    check_matrix("cholesky_inverse", L)
+    diag = xp_of(L._data).diagonal(L._data, 0, -2, -1)
+    zero = (diag == 0)
+    if bool(zero.any()):
+        first = zero.reshape(-1, zero.shape[-1])
+        batch = int(first.any(-1).argmax())
+        k = int(first[batch].argmax()) + 1
+        prefix = f"(Batch element {batch}): " if L._data.ndim > 2 else ""
+        raise LinAlgError(f"cholesky_inverse: {prefix}{singular_inverse_message(k)}")
+    return cholesky_solve(eye_like(L), L, upper)
+
+
+def svd(input, some=True, compute_uv=True, *, out=None):
+    """torch.svd: ``(U, S, V)`` (V, not Vh), reduced when some=True; compute_uv=False gives
+    zero-filled U and V."""
+    if not compute_uv:
+        s = D.svdvals(input)
+        m, n = input._data.shape[-2:]
+        xp, dt, batch = xp_of(input._data), input._data.dtype, input._data.shape[:-2]
+        return svd_result(_wrap(xp.zeros(batch + (m, m), dt)), s,
+                          _wrap(xp.zeros(batch + (n, n), dt)))
+    U, S_, Vh = D.svd(input, full_matrices=not some)
+    return svd_result(U, S_, mT(Vh))
+
+
+def qr(input, some=True, *, out=None):
+    """torch.qr: linalg.qr, reduced when some=True, complete otherwise."""
+    return qr_result(*D.qr(input, "reduced" if some else "complete"))
+
+
+def lu(A, pivot=True, get_infos=False, out=None):
+    """torch.lu: ``(LU, pivots)`` (and ``infos`` with get_infos=True), never raising."""
+    LU, pivots, info = LU_.lu_factor_ex(A, pivot=pivot)
+    return (LU, pivots, info) if get_infos else (LU, pivots)
+
+
+def triangular_solve(b, A, upper=True, transpose=False, unitriangular=False, *, out=None):
+    """torch.triangular_solve: ``(X, A.clone())`` with op(A) X = b, op = transpose or not."""
+    coefficient = mT(A) if transpose else A
+    X = S.solve_triangular(coefficient, b, upper=upper != transpose, unitriangular=unitriangular)
+    return triangular_solve_result(X, clone(A))
+
+
+
+def lu_solve(b, LU_data, LU_pivots, *, out=None):
+    """torch.lu_solve: linalg.lu_solve with torch's older argument order."""
+    return LU_.lu_solve(LU_data, LU_pivots, b)
+
+
+# torch's top-level names and the Tensor methods torch has for them
+from fastdl.linalg.norms import dist  # noqa: E402
+from fastdl.linalg.products import (addbmm, addmv, addr, chain_matmul, cross, inner,  # noqa: E402
+                                    matrix_exp, matrix_power, mv, tensordot, vdot)
+
+TOP_LEVEL = {"det": S.det, "logdet": S.logdet, "slogdet": S.slogdet, "inverse": inverse,
+             "pinverse": pinverse, "cholesky": cholesky, "cholesky_solve": cholesky_solve,
+             "cholesky_inverse": cholesky_inverse, "matrix_power": matrix_power,
+             "matrix_exp": matrix_exp, "svd": svd, "qr": qr, "lu": lu, "lu_solve": lu_solve,
+             "triangular_solve": triangular_solve, "cross": cross, "inner": inner, "mv": mv,
+             "addmv": addmv, "addr": addr, "addbmm": addbmm, "chain_matmul": chain_matmul,
+             "tensordot": tensordot, "vdot": vdot, "dist": dist}
+TENSOR_METHODS = {name: TOP_LEVEL[name] for name in (
+    "det", "logdet", "slogdet", "inverse", "pinverse", "cholesky", "cholesky_solve",
+    "cholesky_inverse", "matrix_power", "matrix_exp", "svd", "qr", "lu", "lu_solve",
+    "triangular_solve", "cross", "inner", "mv", "addmv", "addr", "addbmm", "vdot", "dist")}
