@@ -10,7 +10,7 @@ from fastdl.functional._core import _wrap, xp_of
 from fastdl.functional.everyday import tril, triu
 from fastdl.functional.linalg import matmul
 from fastdl.functional.shape import narrow
-from fastdl.linalg._common import (backward_outputs, check_matrix, eye_like, lu_factor_array, mT,
+from fastdl.linalg._common import (LinAlgError, backward_outputs, check_matrix, eye_like, lu_factor_array, mT,
                                    raise_for_info)
 from fastdl.linalg.solvers import solve_triangular
 
@@ -99,7 +99,10 @@ def lu_factor(A, *, pivot=True, out=None):
     [2, 2]
     """
     LU, pivots, info = lu_factor_ex(A, pivot=pivot)
-    raise_for_info("torch.linalg.lu_factor", info._data, _zero_pivot_message)
+    try:
+        raise_for_info("torch.linalg.lu_factor", info._data, _zero_pivot_message)
+    except LinAlgError as e:  # torch reports this one as a plain RuntimeError
+        raise RuntimeError(str(e)) from None
     return lu_factor_result(LU, pivots)
 
 
