@@ -215,8 +215,8 @@ def solve_triangular(A, B, *, upper, left=True, unitriangular=False, out=None):
     named by ``upper`` is read (and not its diagonal with unitriangular=True). B is a matrix.
 
     >>> fastdl.linalg.solve_triangular(fastdl.tensor([[2.0, 5.0], [0.0, 4.0]]),
-    ...                                fastdl.tensor([[2.0], [4.0]]), upper=False).tolist()
-    [[1.0], [-0.25]]
+    ...                                fastdl.tensor([[2.0], [4.0]]), upper=True).tolist()
+    [[-1.5], [1.0]]
     """
     name = "linalg.solve_triangular"
     check_float(name, A, B)
