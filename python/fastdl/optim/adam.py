@@ -4,7 +4,7 @@ from __future__ import annotations
 import math
 
 from fastdl import _C
-from fastdl.optim.optimizer import (Optimizer, array_module_of, check_in_range, check_non_negative,
+from fastdl.optim.optimizer import (Optimizer, array_module_of, check_adam_style_group,
                                     effective_grad, fused_update_arrays, lerp_)
 
 
@@ -23,13 +23,7 @@ class Adam(Optimizer):
 
     def _validate_group(self, group):
         super()._validate_group(group)
-        check_non_negative("epsilon value", group["eps"])
-        check_non_negative("weight_decay value", group["weight_decay"])
-        betas = group["betas"]
-        if not isinstance(betas, (tuple, list)) or len(betas) != 2:
-            raise ValueError(f"betas must be a pair (beta1, beta2), got {betas!r}")
-        check_in_range("beta parameter at index 0", betas[0], 0.0, 1.0, high_inclusive=False)
-        check_in_range("beta parameter at index 1", betas[1], 0.0, 1.0, high_inclusive=False)
+        check_adam_style_group(group)
 
     def _update_group(self, group):
         lr, eps, weight_decay = group["lr"], group["eps"], group["weight_decay"]

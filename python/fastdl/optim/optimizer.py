@@ -125,6 +125,42 @@ def check_in_range(name: str, value, low: float, high: float, high_inclusive: bo
         raise ValueError(f"Invalid {name}: {value} (must be in [{low}, {high}{bracket})")
 
 
+def check_betas(betas) -> None:
+    """torch's check of Adam-style ``betas``: a pair, each in [0, 1)."""
+    if not isinstance(betas, (tuple, list)) or len(betas) != 2:
+        raise ValueError(f"betas must be a pair (beta1, beta2), got {betas!r}")
+    check_in_range("beta parameter at index 0", betas[0], 0.0, 1.0, high_inclusive=False)
+    check_in_range("beta parameter at index 1", betas[1], 0.0, 1.0, high_inclusive=False)
+
+
+def check_adam_style_group(group: dict) -> None:
+    """The checks torch's Adam family shares: eps and weight_decay >= 0, betas in [0, 1)."""
+    check_non_negative("epsilon value", group["eps"])
+    check_non_negative("weight_decay value", group["weight_decay"])
+    check_betas(group["betas"])
+
+
+def torch_step_flags(foreach, capturable: bool, differentiable: bool) -> dict:
+    """torch's implementation-choice flags, kept in the groups so state dicts have torch's keys.
+
+    ``foreach`` (multi-tensor kernels) and ``capturable`` (CUDA-graph capture) change how torch
+    computes a step, not what it computes, so fastdl accepts and records them. ``differentiable``
+    (autograd through ``step``) is refused: fastdl updates parameters in place outside autograd.
+    """
+    if differentiable:
+        raise ValueError("differentiable=True is not supported: fastdl optimizers update "
+                         "parameters in place outside autograd")
+    return dict(foreach=foreach, capturable=capturable, differentiable=False)
+
+
+def float32_scalar(value) -> np.float32:
+    """torch keeps scalar optimizer state (NAdam's mu_product, ASGD's eta and mu) as float32
+    tensors; rounding the same way keeps float64 trajectories identical to torch's."""
+    if hasattr(value, "item"):
+        value = value.item()
+    return np.float32(value)
+
+
 class Optimizer:
     """Base class of all optimizers (PyTorch's ``torch.optim.Optimizer`` API)."""
 
@@ -286,7 +322,7 @@ class Optimizer:
             if param is None:
                 raise ValueError(f"loaded state dict has state for parameter {index}, which "
                                  "no parameter group lists")
-            new_state[param] = {key: _restore_state_value(key, value, param)
+            new_state[param] = {key: self._restore_state(key, value, param)
                                 for key, value in saved_state.items()}
 
         new_groups = []
@@ -302,6 +338,11 @@ class Optimizer:
         self.param_groups = new_groups
         self.state = new_state
 
+    def _restore_state(self, key: str, value, param: Tensor):
+        """One saved state entry for ``param``; subclasses with scalar or differently shaped
+        state (NAdam's mu_product, Adafactor's row_var) override."""
+        return _restore_state_value(key, value, param)
+
     def __repr__(self) -> str:
         lines = [type(self).__name__ + " ("]
         for i, group in enumerate(self.param_groups):
@@ -316,8 +357,9 @@ def _is_array(value) -> bool:
     return hasattr(value, "shape") and hasattr(value, "dtype") and not isinstance(value, Tensor)
 
 
-def _restore_state_value(key: str, value, param: Tensor):
-    """Copy a saved state entry onto the parameter's device; floating arrays take its dtype."""
+def _restore_state_value(key: str, value, param: Tensor, shape: tuple | None = None):
+    """Copy a saved state entry onto the parameter's device; floating arrays take its dtype.
+    ``shape`` is the entry's expected shape (the parameter's unless given)."""
     if isinstance(value, Tensor):
         value = value.data
     if not hasattr(value, "shape"):
@@ -326,9 +368,12 @@ def _restore_state_value(key: str, value, param: Tensor):
         return int(value.item() if hasattr(value, "item") else value)
     target = param.data
     xp = array_module_of(target)
-    if tuple(value.shape) != tuple(target.shape):
-        raise ValueError(f"state '{key}' has shape {tuple(value.shape)} but its parameter has "
-                         f"shape {tuple(target.shape)}")
+    expected = tuple(target.shape) if shape is None else tuple(shape)
+    if tuple(value.shape) != expected:
+        if shape is None:
+            raise ValueError(f"state '{key}' has shape {tuple(value.shape)} but its parameter "
+                             f"has shape {expected}")
+        raise ValueError(f"state '{key}' has shape {tuple(value.shape)}, expected {expected}")
     if xp is not np and type(value) is not type(target):
         value = xp.asarray(value)
     elif xp is np and type(value) is not np.ndarray:
