@@ -253,3 +253,156 @@ def test_step_with_epoch_uses_closed_form():
         ours.step(10)
         theirs.step(10)
     _assert_lrs(ours_opt, theirs_opt, 10)
+
+
+# ---- CosineAnnealingWarmRestarts and CyclicLR
+WARM_RESTARTS = [dict(T_0=7), dict(T_0=5, T_mult=2, eta_min=0.002), dict(T_0=3, T_mult=3),
+                 dict(T_0=10, eta_min=0.01)]
+
+
+@pytest.mark.parametrize("kwargs", WARM_RESTARTS)
+def test_warm_restarts_epoch_steps_match_torch(kwargs):
+    ours_opt, theirs_opt = _optimizers()
+    ours, theirs = _make("CosineAnnealingWarmRestarts", ours_opt, theirs_opt, **kwargs)
+    _assert_lrs(ours_opt, theirs_opt, 0)
+    for epoch in range(1, EPOCHS):
+        ours.step()
+        theirs.step()
+        _assert_lrs(ours_opt, theirs_opt, epoch)
+        assert (ours.T_cur, ours.T_i, ours.last_epoch) == (theirs.T_cur, theirs.T_i,
+                                                           theirs.last_epoch)
+        assert ours.get_last_lr() == theirs.get_last_lr()
+
+
+@pytest.mark.parametrize("kwargs", WARM_RESTARTS)
+def test_warm_restarts_fractional_epochs_match_torch(kwargs):
+    """step(epoch + batch / batches) within epochs, then a jump back and forth."""
+    ours_opt, theirs_opt = _optimizers()
+    ours, theirs = _make("CosineAnnealingWarmRestarts", ours_opt, theirs_opt, **kwargs)
+    rng = np.random.default_rng(20261130)
+    epochs = [epoch + batch / 4 for epoch in range(25) for batch in range(4)]
+    epochs += list(rng.uniform(0, 60, size=10)) + [26, 3.5]
+    for epoch in epochs:
+        ours.step(epoch)
+        theirs.step(epoch)
+        _assert_lrs(ours_opt, theirs_opt, epoch)
+        assert ours.last_epoch == theirs.last_epoch
+    ours.step()  # continues from the last epoch jumped to
+    theirs.step()
+    _assert_lrs(ours_opt, theirs_opt, "after the jumps")
+
+
+class _HalvingScale:
+    """A callable object: its ``__dict__`` is what state_dict keeps."""
+
+    def __init__(self):
+        self.base = 0.5
+
+    def __call__(self, x):
+        return self.base ** x
+
+
+CYCLIC = [
+    ("SGD", dict(momentum=0.9), dict(base_lr=0.01, max_lr=0.1, step_size_up=5)),
+    ("SGD", dict(momentum=0.9), dict(base_lr=[0.01, 0.02], max_lr=[0.1, 0.3], step_size_up=4,
+                                     step_size_down=9, mode="triangular2",
+                                     base_momentum=[0.7, 0.75], max_momentum=0.95)),
+    ("SGD", dict(momentum=0.9), dict(base_lr=0.001, max_lr=0.05, step_size_up=6,
+                                     mode="exp_range", gamma=0.97)),
+    ("SGD", dict(), dict(base_lr=0.01, max_lr=0.1, step_size_up=3, cycle_momentum=False)),
+    ("SGD", dict(momentum=0.5), dict(base_lr=0.01, max_lr=0.2, step_size_up=5,
+                                     scale_fn=lambda x: 1.0 / (1.0 + 0.1 * x),
+                                     scale_mode="iterations")),
+    ("Adam", dict(), dict(base_lr=0.001, max_lr=0.01, step_size_up=4, step_size_down=2,
+                          base_momentum=0.85, max_momentum=0.95)),
+    ("NAdam", dict(), dict(base_lr=0.001, max_lr=0.01, step_size_up=7, mode="triangular2")),
+]
+
+
+@pytest.mark.parametrize("optimizer,optimizer_kwargs,kwargs", CYCLIC,
+                         ids=[f"{o}-{i}" for i, (o, _, _) in enumerate(CYCLIC)])
+def test_cyclic_lr_and_momentum_match_torch(optimizer, optimizer_kwargs, kwargs):
+    ours_opt, theirs_opt = _optimizers(optimizer, **optimizer_kwargs)
+    ours, theirs = _make("CyclicLR", ours_opt, theirs_opt, **kwargs)
+    cycles = kwargs.get("cycle_momentum", True)
+    keys = ("lr",) + (("betas",) if "betas" in ours_opt.defaults else ("momentum",)) \
+        if cycles else ("lr",)
+    _assert_lrs(ours_opt, theirs_opt, 0, keys)
+    for iteration in range(1, EPOCHS):
+        ours_opt.step()
+        theirs_opt.step()
+        ours.step()
+        theirs.step()
+        _assert_lrs(ours_opt, theirs_opt, iteration, keys)
+    if cycles:
+        for ours_group, theirs_group in zip(ours_opt.param_groups, theirs_opt.param_groups):
+            assert ours_group["max_momentum"] == theirs_group["max_momentum"]
+            assert ours_group["base_momentum"] == theirs_group["base_momentum"]
+
+
+def test_cyclic_state_dict_matches_torch_and_round_trips(tmp_path):
+    ours_opt, theirs_opt = _optimizers(momentum=0.9)
+    kwargs = dict(base_lr=0.01, max_lr=0.1, step_size_up=4, scale_fn=_HalvingScale(),
+                  scale_mode="cycle")
+    ours, theirs = _make("CyclicLR", ours_opt, theirs_opt, **kwargs)
+    for _ in range(9):
+        ours.step()
+        theirs.step()
+    ours_state, theirs_state = ours.state_dict(), theirs.state_dict()
+    assert set(ours_state) == set(theirs_state) - {"_get_lr_called_within_step"}
+    assert ours_state["_scale_fn_custom"] == theirs_state["_scale_fn_custom"] == {"base": 0.5}
+
+    path = tmp_path / "scheduler.safetensors"
+    fastdl.save({"optimizer": ours_opt.state_dict(), "scheduler": ours_state}, path)
+    checkpoint = fastdl.load(path)
+    resumed_opt, _ = _optimizers(momentum=0.9)
+    resumed_opt.load_state_dict(checkpoint["optimizer"])
+    resumed = sched.CyclicLR(resumed_opt, **dict(kwargs, scale_fn=_HalvingScale()))
+    resumed.load_state_dict(checkpoint["scheduler"])
+    for iteration in range(10, 30):
+        resumed.step()
+        theirs.step()
+        _assert_lrs(resumed_opt, theirs_opt, iteration, ("lr", "momentum"))
+
+
+def test_warm_restarts_state_dict_round_trip():
+    ours_opt, theirs_opt = _optimizers()
+    ours, theirs = _make("CosineAnnealingWarmRestarts", ours_opt, theirs_opt, T_0=4, T_mult=2)
+    for _ in range(9):
+        ours.step()
+        theirs.step()
+    resumed_opt, _ = _optimizers()
+    resumed_opt.load_state_dict(ours_opt.state_dict())
+    resumed = sched.CosineAnnealingWarmRestarts(resumed_opt, T_0=4, T_mult=2)
+    resumed.load_state_dict(ours.state_dict())
+    for epoch in range(10, 30):
+        resumed.step()
+        theirs.step()
+        _assert_lrs(resumed_opt, theirs_opt, epoch)
+
+
+@pytest.mark.parametrize("name,kwargs,optimizer_kwargs,message", [
+    ("CosineAnnealingWarmRestarts", dict(T_0=0), {}, "Expected positive integer T_0, but got 0"),
+    ("CosineAnnealingWarmRestarts", dict(T_0=2.5), {}, "Expected positive integer T_0"),
+    ("CosineAnnealingWarmRestarts", dict(T_0=3, T_mult=0), {},
+     "Expected integer T_mult >= 1, but got 0"),
+    ("CosineAnnealingWarmRestarts", dict(T_0=3, eta_min="0"), {},
+     "Expected float or int eta_min"),
+    ("CyclicLR", dict(base_lr=0.1, max_lr=1.0, mode="square"), {},
+     "mode is invalid and scale_fn is None"),
+    ("CyclicLR", dict(base_lr=0.1, max_lr=1.0), {},
+     "optimizer must support momentum or beta1 with `cycle_momentum` option enabled"),
+])
+def test_bad_arguments_raise_like_torch(name, kwargs, optimizer_kwargs, message):
+    ours_opt, theirs_opt = _optimizers("Adagrad", **optimizer_kwargs)
+    for module, opt in ((torch.optim.lr_scheduler, theirs_opt), (sched, ours_opt)):
+        with pytest.raises(ValueError, match=message):
+            getattr(module, name)(opt, **kwargs)
+
+
+def test_warm_restarts_rejects_negative_epoch():
+    ours_opt, theirs_opt = _optimizers()
+    ours, theirs = _make("CosineAnnealingWarmRestarts", ours_opt, theirs_opt, T_0=3)
+    for scheduler in (theirs, ours):
+        with pytest.raises(ValueError, match="Expected non-negative epoch, but got -1"):
+            scheduler.step(-1)

@@ -3,7 +3,8 @@ from __future__ import annotations
 
 import math
 
-from fastdl.optim.lr_scheduler.base import LRScheduler, check_positive_int, group_values, per_group
+from fastdl.optim.lr_scheduler.base import (LRScheduler, check_positive_int, group_values,
+                                            init_cycled_momentum, per_group, set_momentum)
 
 
 class CosineAnnealingLR(LRScheduler):
@@ -113,21 +114,8 @@ class OneCycleLR(LRScheduler):
 
         self.cycle_momentum = cycle_momentum
         if cycle_momentum:
-            if "momentum" not in optimizer.defaults and "betas" not in optimizer.defaults:
-                raise ValueError("optimizer must support momentum or beta1 with "
-                                 "`cycle_momentum` option enabled")
-            self.use_beta1 = "betas" in optimizer.defaults
-            max_momentums = per_group("max_momentum", optimizer, max_momentum)
-            base_momentums = per_group("base_momentum", optimizer, base_momentum)
-            if last_epoch == -1:
-                for m_max, m_base, group in zip(max_momentums, base_momentums,
-                                                optimizer.param_groups):
-                    if self.use_beta1:
-                        group["betas"] = (m_max, *group["betas"][1:])
-                    else:
-                        group["momentum"] = m_max
-                    group["max_momentum"] = m_max
-                    group["base_momentum"] = m_base
+            self.use_beta1, _, _ = init_cycled_momentum(optimizer, base_momentum,
+                                                        max_momentum, last_epoch)
         super().__init__(optimizer, last_epoch)
 
     def _anneal(self, start, end, pct):
@@ -156,8 +144,5 @@ class OneCycleLR(LRScheduler):
                 start_step = phase["end_step"]
             lrs.append(lr)
             if self.cycle_momentum:
-                if self.use_beta1:
-                    group["betas"] = (momentum, *group["betas"][1:])
-                else:
-                    group["momentum"] = momentum
+                set_momentum(group, momentum, self.use_beta1)
         return lrs

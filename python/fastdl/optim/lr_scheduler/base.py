@@ -25,6 +25,33 @@ def per_group(name: str, optimizer: Optimizer, value) -> list:
     return [value] * len(optimizer.param_groups)
 
 
+def set_momentum(group: dict, value: float, use_beta1: bool) -> None:
+    """Set a group's momentum, or the beta1 of an Adam-style optimizer."""
+    if use_beta1:
+        group["betas"] = (value, *group["betas"][1:])
+    else:
+        group["momentum"] = value
+
+
+def init_cycled_momentum(optimizer: Optimizer, base_momentum, max_momentum, last_epoch: int):
+    """Shared set-up of schedulers that cycle momentum (OneCycleLR, CyclicLR): check the
+    optimizer has momentum or betas, and on a fresh start record ``max_momentum`` and
+    ``base_momentum`` in each group and start at ``max_momentum``.
+    Returns ``(use_beta1, base_momentums, max_momentums)``."""
+    if "momentum" not in optimizer.defaults and "betas" not in optimizer.defaults:
+        raise ValueError("optimizer must support momentum or beta1 with `cycle_momentum` "
+                         "option enabled")
+    use_beta1 = "betas" in optimizer.defaults
+    base_momentums = per_group("base_momentum", optimizer, base_momentum)
+    max_momentums = per_group("max_momentum", optimizer, max_momentum)
+    if last_epoch == -1:
+        for m_max, m_base, group in zip(max_momentums, base_momentums, optimizer.param_groups):
+            set_momentum(group, m_max, use_beta1)
+            group["max_momentum"] = m_max
+            group["base_momentum"] = m_base
+    return use_beta1, base_momentums, max_momentums
+
+
 def check_positive_int(name: str, value) -> None:
     if not isinstance(value, numbers.Integral) or isinstance(value, bool) or value <= 0:
         raise ValueError(f"{name} must be a positive int, got {value!r}")
