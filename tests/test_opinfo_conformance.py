@@ -150,6 +150,22 @@ FASTDL_OPS = {
     "new_ones.": _method("new_ones"), "new_full.": _method("new_full"),
 }
 
+# shape functions (functional/shape_more.py)
+FASTDL_OPS.update({
+    "atleast_1d.": F.atleast_1d, "atleast_2d.": F.atleast_2d, "atleast_3d.": F.atleast_3d,
+    "hstack.": F.hstack, "vstack.": F.vstack, "dstack.": F.dstack,
+    "column_stack.": F.column_stack, "meshgrid.list_of_tensors": F.meshgrid,
+    "meshgrid.variadic_tensors": F.meshgrid, "broadcast_tensors.": F.broadcast_tensors,
+    "broadcast_shapes.": F.broadcast_shapes, "ravel.": F.ravel, "select.": F.select,
+    "select_scatter.": F.select_scatter, "slice_scatter.": F.slice_scatter,
+    "diagonal_scatter.": F.diagonal_scatter, "diagflat.": F.diagflat, "fliplr.": F.fliplr,
+    "flipud.": F.flipud, "msort.": F.msort, "argwhere.": F.argwhere,
+    "tril_indices.": F.tril_indices, "triu_indices.": F.triu_indices,
+    "unravel_index.": F.unravel_index,  # (narrow_copy. is left out: torch's own backward
+    # of its samples fails, "The size of tensor a (0) must match ..."; tested in
+    # test_tensor_api_shapes.py instead) "split_with_sizes.": F.split_with_sizes, "sum_to_size.": _method("sum_to_size"),
+})
+
 # A feature fastdl deliberately does not support -> (the ops whose samples use it, why).
 # Samples raising ``Unsupported(feature)`` are counted against these entries.
 ALLOW_LIST = {

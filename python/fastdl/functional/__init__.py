@@ -34,6 +34,13 @@ from fastdl.functional.shape import (broadcast_to, cat, chunk, clone, concat, co
                                      contiguous, expand, flatten, flip, movedim, narrow, permute,
                                      repeat, reshape, split, squeeze, stack, swapaxes, t,
                                      transpose, unbind, unflatten, unsqueeze, view)
+from fastdl.functional.shape_more import (argwhere, atleast_1d, atleast_2d, atleast_3d,
+                                         broadcast_shapes, broadcast_tensors, column_stack,
+                                         diagflat, diagonal_scatter, dstack, fliplr, flipud,
+                                         hstack, is_same_size, meshgrid, msort, narrow_copy,
+                                         numel, ravel, row_stack, select, select_scatter,
+                                         slice_scatter, split_with_sizes, tril_indices,
+                                         triu_indices, unravel_index, vstack)
 
 # torch's top-level linear algebra (fastdl.det, inverse, svd ...) and its Tensor methods
 from fastdl.functional._core import Tensor as _Tensor

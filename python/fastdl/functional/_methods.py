@@ -4,6 +4,7 @@ from __future__ import annotations
 from fastdl.functional import (activations, arithmetic as A, conversion, everyday as E,
                                composites as C, composites_shapes as CS, indexing, linalg,
                                reductions as R, scattering, shape as S)
+from fastdl.functional import shape_more as SM
 
 
 def _swap(fn):
@@ -102,6 +103,18 @@ METHODS = {
     "logcumsumexp": CS.logcumsumexp, "unfold": CS.unfold, "is_nonzero": CS.is_nonzero,
     "masked_scatter": CS.masked_scatter, "ger": linalg.outer,
 }
+
+# shape_more.py: selections, scatters and in-place shape changes
+METHODS.update({
+    "ravel": SM.ravel, "select": SM.select, "select_scatter": SM.select_scatter,
+    "slice_scatter": SM.slice_scatter, "diagonal_scatter": SM.diagonal_scatter,
+    "diagflat": SM.diagflat, "fliplr": SM.fliplr, "flipud": SM.flipud, "msort": SM.msort,
+    "argwhere": SM.argwhere, "narrow_copy": SM.narrow_copy,
+    "split_with_sizes": SM.split_with_sizes, "sum_to_size": SM.sum_to_size,
+    "is_same_size": SM.is_same_size, "t_": SM.t_, "transpose_": SM.transpose_,
+    "swapaxes_": SM.transpose_, "swapdims_": SM.transpose_, "squeeze_": SM.squeeze_,
+    "unsqueeze_": SM.unsqueeze_,
+})
 
 PROPERTIES = {"T": S._T, "mT": S._mT}
 
