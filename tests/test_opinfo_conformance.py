@@ -166,6 +166,12 @@ FASTDL_OPS.update({
     # test_tensor_api_shapes.py instead) "split_with_sizes.": F.split_with_sizes, "sum_to_size.": _method("sum_to_size"),
 })
 
+# statistics (functional/statistics.py)
+FASTDL_OPS.update({
+    "quantile.": F.quantile, "nanquantile.": F.nanquantile, "cov.": F.cov,
+    "corrcoef.": F.corrcoef, "isin.": F.isin,
+})
+
 # A feature fastdl deliberately does not support -> (the ops whose samples use it, why).
 # Samples raising ``Unsupported(feature)`` are counted against these entries.
 ALLOW_LIST = {

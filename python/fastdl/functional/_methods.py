@@ -4,7 +4,7 @@ from __future__ import annotations
 from fastdl.functional import (activations, arithmetic as A, conversion, everyday as E,
                                composites as C, composites_shapes as CS, indexing, linalg,
                                reductions as R, scattering, shape as S)
-from fastdl.functional import shape_more as SM
+from fastdl.functional import shape_more as SM, statistics as ST
 
 
 def _swap(fn):
@@ -115,6 +115,8 @@ METHODS.update({
     "swapaxes_": SM.transpose_, "swapdims_": SM.transpose_, "squeeze_": SM.squeeze_,
     "unsqueeze_": SM.unsqueeze_,
 })
+METHODS.update({"quantile": ST.quantile, "nanquantile": ST.nanquantile, "cov": ST.cov,
+                "corrcoef": ST.corrcoef})
 
 PROPERTIES = {"T": S._T, "mT": S._mT}
 
