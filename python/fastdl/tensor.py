@@ -774,15 +774,15 @@ class Tensor:
                                f"broadcast to {tuple(self._data.shape)}") from None
         return indexing.copy_op.apply_inplace(self, (src,))
 
-    def uniform_(self, a=0.0, b=1.0):
+    def uniform_(self, a=0.0, b=1.0, *, generator=None):
         from fastdl import random as _random
         return self.copy_(_wrap(_random.uniform_array(self._data.shape, a, b, self._data.dtype,
-                                                      self.device)))
+                                                      self.device, generator)))
 
-    def normal_(self, mean=0.0, std=1.0):
+    def normal_(self, mean=0.0, std=1.0, *, generator=None):
         from fastdl import random as _random
         return self.copy_(_wrap(_random.normal_array(self._data.shape, mean, std,
-                                                     self._data.dtype, self.device)))
+                                                     self._data.dtype, self.device, generator)))
 
     def __setitem__(self, key, value):
         from fastdl.functional import indexing

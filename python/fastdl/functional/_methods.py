@@ -4,7 +4,7 @@ from __future__ import annotations
 from fastdl.functional import (activations, arithmetic as A, conversion, everyday as E,
                                composites as C, composites_shapes as CS, indexing, linalg,
                                reductions as R, scattering, shape as S)
-from fastdl.functional import shape_more as SM, statistics as ST
+from fastdl.functional import sampling as RS, shape_more as SM, statistics as ST
 
 
 def _swap(fn):
@@ -117,6 +117,12 @@ METHODS.update({
 })
 METHODS.update({"quantile": ST.quantile, "nanquantile": ST.nanquantile, "cov": ST.cov,
                 "corrcoef": ST.corrcoef})
+# sampling.py: random draws and in-place random fills
+METHODS.update({
+    "bernoulli": RS.bernoulli, "bernoulli_": RS.bernoulli_, "multinomial": RS.multinomial,
+    "random_": RS.random_, "exponential_": RS.exponential_, "geometric_": RS.geometric_,
+    "log_normal_": RS.log_normal_, "cauchy_": RS.cauchy_,
+})
 
 PROPERTIES = {"T": S._T, "mT": S._mT}
 
