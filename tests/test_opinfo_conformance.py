@@ -172,6 +172,13 @@ FASTDL_OPS.update({
     "corrcoef.": F.corrcoef, "isin.": F.isin,
 })
 
+# indexed writes (functional/index_more.py)
+FASTDL_OPS.update({
+    "index_put.": F.index_put, "put.": F.put, "index_reduce.prod": _method("index_reduce"),
+    "index_reduce.mean": _method("index_reduce"), "index_reduce.amax": _method("index_reduce"),
+    "index_reduce.amin": _method("index_reduce"),
+})
+
 # A feature fastdl deliberately does not support -> (the ops whose samples use it, why).
 # Samples raising ``Unsupported(feature)`` are counted against these entries.
 ALLOW_LIST = {

@@ -43,6 +43,7 @@ from fastdl.functional.shape_more import (argwhere, atleast_1d, atleast_2d, atle
                                          triu_indices, unravel_index, vstack)
 from fastdl.functional.statistics import corrcoef, cov, isin, nanquantile, quantile
 from fastdl.functional.sampling import bernoulli, multinomial, normal, poisson, randint_like
+from fastdl.functional.index_more import index_put, index_put_, index_reduce, put
 
 # torch's top-level linear algebra (fastdl.det, inverse, svd ...) and its Tensor methods
 from fastdl.functional._core import Tensor as _Tensor

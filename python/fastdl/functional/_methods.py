@@ -4,7 +4,7 @@ from __future__ import annotations
 from fastdl.functional import (activations, arithmetic as A, conversion, everyday as E,
                                composites as C, composites_shapes as CS, indexing, linalg,
                                reductions as R, scattering, shape as S)
-from fastdl.functional import sampling as RS, shape_more as SM, statistics as ST
+from fastdl.functional import index_more as IM, sampling as RS, shape_more as SM, statistics as ST
 
 
 def _swap(fn):
@@ -117,6 +117,12 @@ METHODS.update({
 })
 METHODS.update({"quantile": ST.quantile, "nanquantile": ST.nanquantile, "cov": ST.cov,
                 "corrcoef": ST.corrcoef})
+# index_more.py: indexed writes
+METHODS.update({
+    "index_put": IM.index_put, "index_put_": IM.index_put_, "put": IM.put, "put_": IM.put_,
+    "index_reduce": IM.index_reduce, "index_reduce_": IM.index_reduce_,
+    "fill_diagonal_": IM.fill_diagonal_,
+})
 # sampling.py: random draws and in-place random fills
 METHODS.update({
     "bernoulli": RS.bernoulli, "bernoulli_": RS.bernoulli_, "multinomial": RS.multinomial,
