@@ -172,6 +172,15 @@ FASTDL_OPS.update({
     "corrcoef.": F.corrcoef, "isin.": F.isin,
 })
 
+# numerics and strides (functional/numerics.py, strided.py, creation_ranges.py)
+FASTDL_OPS.update({
+    "trapezoid.": F.trapezoid, "trapz.": F.trapz,
+    "cumulative_trapezoid.": F.cumulative_trapezoid, "gradient.": F.gradient,
+    "histogram.": F.histogram, "unique_consecutive.": F.unique_consecutive,
+    "as_strided.": F.as_strided, "as_strided.partial_views": F.as_strided,
+    "logspace.": fastdl.logspace, "logspace.tensor_overload": fastdl.logspace,
+})
+
 # indexed writes (functional/index_more.py)
 FASTDL_OPS.update({
     "index_put.": F.index_put, "put.": F.put, "index_reduce.prod": _method("index_reduce"),
@@ -322,9 +331,10 @@ def test_opinfo_error_inputs(key):
         excused_by = {name for name in lenient if LENIENT_ERROR_INPUTS[name][1](sample)}
         try:
             f_in, f_args, f_kwargs = Converted(sample).fastdl_args
-        except (Unsupported, ValueError):
-            # inputs fastdl cannot even hold: complex values, or more than numpy's 64 dims
-            # (masked_fill with 1j, amax/amin over 65 dims): rejected before any op runs
+        except (Unsupported, ValueError, NotImplementedError):
+            # inputs fastdl cannot even hold: complex values, more than numpy's 64 dims
+            # (masked_fill with 1j, amax/amin over 65 dims), or meta-device tensors without
+            # data (gradient's device-mismatch inputs): rejected before any op runs
             continue
         try:
             FASTDL_OPS[key](f_in, *f_args, **f_kwargs)

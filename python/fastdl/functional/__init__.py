@@ -44,6 +44,10 @@ from fastdl.functional.shape_more import (argwhere, atleast_1d, atleast_2d, atle
 from fastdl.functional.statistics import corrcoef, cov, isin, nanquantile, quantile
 from fastdl.functional.sampling import bernoulli, multinomial, normal, poisson, randint_like
 from fastdl.functional.index_more import index_put, index_put_, index_reduce, put
+from fastdl.functional.numerics import (cumulative_trapezoid, gradient, histogram, trapezoid,
+                                      trapz, unique_consecutive, vander)
+from fastdl.functional.strided import as_strided
+from fastdl.creation_ranges import logspace, range  # creation functions, torch's names
 
 # torch's top-level linear algebra (fastdl.det, inverse, svd ...) and its Tensor methods
 from fastdl.functional._core import Tensor as _Tensor

@@ -4,7 +4,7 @@ from __future__ import annotations
 from fastdl.functional import (activations, arithmetic as A, conversion, everyday as E,
                                composites as C, composites_shapes as CS, indexing, linalg,
                                reductions as R, scattering, shape as S)
-from fastdl.functional import index_more as IM, sampling as RS, shape_more as SM, statistics as ST
+from fastdl.functional import index_more as IM, numerics as NU, sampling as RS, strided as SD, shape_more as SM, statistics as ST
 
 
 def _swap(fn):
@@ -117,6 +117,11 @@ METHODS.update({
 })
 METHODS.update({"quantile": ST.quantile, "nanquantile": ST.nanquantile, "cov": ST.cov,
                 "corrcoef": ST.corrcoef})
+# numerics.py and strided.py
+METHODS.update({
+    "histogram": NU.histogram, "unique_consecutive": NU.unique_consecutive,
+    "as_strided": SD.as_strided, "new_empty_strided": SD.new_empty_strided,
+})
 # index_more.py: indexed writes
 METHODS.update({
     "index_put": IM.index_put, "index_put_": IM.index_put_, "put": IM.put, "put_": IM.put_,

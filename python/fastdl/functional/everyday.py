@@ -613,9 +613,15 @@ def unique(input, sorted=True, return_inverse=False, return_counts=False, dim=No
         ax = norm_dim(dim, max(d.ndim, 1))
         vals, inv, counts = np.unique(d, return_inverse=True, return_counts=True, axis=ax)
         inv = inv.reshape(-1)
-    out = [_wrap(vals)]
+    return unique_result(vals, inv, counts, return_inverse, return_counts)
+
+
+def unique_result(values, inverse, counts, return_inverse, return_counts):
+    """torch's unique-style result: values alone, or a tuple with the inverse indices and/or
+    the counts that were asked for (int64)."""
+    out = [_wrap(values)]
     if return_inverse:
-        out.append(_wrap(inv.astype(int64)))
+        out.append(_wrap(inverse.astype(int64)))
     if return_counts:
         out.append(_wrap(counts.astype(int64)))
     return out[0] if len(out) == 1 else tuple(out)
