@@ -401,3 +401,95 @@ def test_matrix_rank():
     assert L.matrix_rank(fastdl.tensor(a)).tolist() == T.matrix_rank(torch.tensor(a)).tolist()
     assert L.matrix_rank(fastdl.tensor(a), atol=1.0, rtol=0.0).tolist() == \
         T.matrix_rank(torch.tensor(a), atol=1.0, rtol=0.0).tolist()
+
+
+# ---- regressions found by torch's OpInfo samples (tests/test_opinfo_conformance.py) ----
+
+def test_integral_and_bool_addmv_addr_addbmm_cast_alpha_beta_like_torch():
+    # torch casts alpha/beta to an integral result's dtype (0.6 -> 0) and keeps int32; a bool
+    # result reads them as truth values
+    i, m, v = np.array([5, -7, 3]), np.array([[1, 2], [3, -4], [5, 6]]), np.array([2, 3])
+    for dt in (np.int64, np.int32):
+        for beta, alpha in ((0.2, 0.6), (1.7, 2.6), (1, 1)):
+            ours = fastdl.addmv(*(fastdl.tensor(a.astype(dt)) for a in (i, m, v)),
+                                beta=beta, alpha=alpha)
+            theirs = torch.addmv(*(torch.tensor(a.astype(dt)) for a in (i, m, v)),
+                                 beta=beta, alpha=alpha)
+            assert str(ours.dtype) == str(theirs.dtype).replace("torch.", "")
+            assert ours.tolist() == theirs.tolist()
+    b1 = rng.integers(-3, 3, (3, 2, 2)).astype(np.int32)
+    ours = fastdl.addbmm(fastdl.ones(2, 2).int(), fastdl.tensor(b1), fastdl.tensor(b1),
+                         beta=0.6, alpha=2)
+    theirs = torch.addbmm(torch.ones(2, 2).int(), torch.tensor(b1), torch.tensor(b1),
+                          beta=0.6, alpha=2)
+    assert str(ours.dtype) == "int32" and ours.tolist() == theirs.tolist()
+    vb, wb = np.array([True, False, True]), np.array([True, True])
+    ib = np.array([[True, False], [False, False], [True, True]])
+    for beta, alpha in ((3, 2), (0, 2), (False, False), (1, 0)):
+        ours = fastdl.addr(fastdl.tensor(ib), fastdl.tensor(vb), fastdl.tensor(wb),
+                           beta=beta, alpha=alpha)
+        theirs = torch.addr(torch.tensor(ib), torch.tensor(vb), torch.tensor(wb),
+                            beta=beta, alpha=alpha)
+        assert str(ours.dtype) == "bool" and ours.tolist() == theirs.tolist()
+
+
+@pytest.mark.parametrize("fn", [lambda L, A: L.inv_ex(A).inverse,
+                                lambda L, A: L.solve_ex(A, A[..., :1]).result,
+                                lambda L, A: L.lu_factor(A).LU])
+def test_empty_batches_and_matrices(fn):
+    # reshape(-1, 0, 0) cannot size an empty array: the batched LU took its count from -1
+    for shape in ((0, 0), (0, 0, 0), (2, 0, 0), (0, 3, 3)):
+        a = np.zeros(shape)
+        ours, theirs = fn(fastdl.linalg, fastdl.tensor(a)), fn(torch.linalg, torch.tensor(a))
+        assert tuple(ours.shape) == tuple(theirs.shape)
+
+
+@pytest.mark.parametrize("shape", [(3, 5), (5, 3), (2, 3, 6), (2, 6, 3)])
+def test_lu_gradient_of_wide_and_tall_matrices(shape):
+    a = rng.standard_normal(shape)
+    _compare(lambda x: fastdl.linalg.lu_factor(x).LU, lambda x: torch.linalg.lu_factor(x).LU,
+             [a])
+    def loss(lib):
+        def f(x):
+            _, L, U = lib.linalg.lu(x)
+            return L.sum(-1, keepdim=True) * U[..., :1, :]
+        return f
+    _compare(loss(fastdl), loss(torch), [a])
+    assert gradcheck(lambda x: fastdl.linalg.lu_factor(x).LU,
+                     (fastdl.tensor(a, requires_grad=True),))
+
+
+def test_top_level_lu_and_lu_solve():
+    # fastdl.lu/lu_solve looked lu_factor_ex up on fastdl.linalg.lu, the function, not the module
+    a, b = _square((2,), 3), rng.standard_normal((2, 3, 2))
+    LU, piv = fastdl.lu(fastdl.tensor(a))
+    tLU, tpiv = torch.linalg.lu_factor(torch.tensor(a))
+    np.testing.assert_allclose(LU.numpy(), tLU.numpy(), rtol=1e-12)
+    assert piv.tolist() == tpiv.tolist()
+    np.testing.assert_allclose(fastdl.lu_solve(fastdl.tensor(b), LU, piv).numpy(),
+                               torch.lu_solve(torch.tensor(b), tLU, tpiv).numpy(), rtol=1e-10)
+
+
+def test_outputs_that_require_grad_like_torch():
+    # matrix_power(A, 0) and lstsq's empty residuals are outputs of A's graph in torch
+    a = fastdl.tensor(_square((2,), 3), requires_grad=True)
+    eye = fastdl.linalg.matrix_power(a, 0)
+    assert eye.requires_grad and eye.tolist() == [np.eye(3).tolist()] * 2
+    eye.sum().backward()
+    assert not a.grad.numpy().any()
+    res = fastdl.linalg.lstsq(a, fastdl.tensor(rng.standard_normal((2, 3, 1)))).residuals
+    assert res.requires_grad and tuple(res.shape) == (0,)
+
+
+def test_scalar_inputs_and_batched_tolerances():
+    x = torch.tensor(2.0)
+    assert fastdl.linalg.vander(fastdl.tensor(2.0), N=3).tolist() == \
+        torch.linalg.vander(x, N=3).tolist()
+    for dim in (0, -1, (0,)):
+        assert fastdl.linalg.vector_norm(fastdl.tensor(-2.0), dim=dim, keepdim=True).item() == 2.0
+    a = np.stack([np.diag([1.0, 1e-3, 0.0]), np.diag([1.0, 0.5, 0.1])])
+    tol = np.array([1e-2, 1e-4])
+    for kw in ("atol", "rtol"):
+        ours = fastdl.linalg.matrix_rank(fastdl.tensor(a), **{kw: fastdl.tensor(tol)})
+        theirs = torch.linalg.matrix_rank(torch.tensor(a), **{kw: torch.tensor(tol)})
+        assert ours.tolist() == theirs.tolist()

@@ -3,6 +3,8 @@ LinAlgError type, a batched LU with partial pivoting (numpy has none), and small
 the backward formulas are written with."""
 from __future__ import annotations
 
+import math
+
 import numpy as np
 
 from fastdl.autograd.grad_mode import state as _grad_state
@@ -85,7 +87,7 @@ def lu_factor_array(a):
     xp = xp_of(a)
     *batch, m, n = a.shape
     k = min(m, n)
-    lu = a.reshape((-1, m, n)).copy()
+    lu = a.reshape((math.prod(batch), m, n)).copy()  # -1 cannot size an empty batch
     count = lu.shape[0]
     rows = xp.arange(count)
     pivots = xp.zeros((count, k), dtype=np.int32)
@@ -110,7 +112,7 @@ def cholesky_failure_order(a):
     """Per batch element, the order of the first leading minor that is not positive-definite
     (0 where the whole matrix is): torch's ``info`` for cholesky. Only called after a failure."""
     xp = xp_of(a)
-    flat = a.reshape((-1,) + a.shape[-2:])
+    flat = a.reshape((math.prod(a.shape[:-2]),) + a.shape[-2:])
     orders = np.zeros(flat.shape[0], dtype=np.int32)
     for b in range(flat.shape[0]):
         for k in range(1, flat.shape[-1] + 1):

@@ -16,11 +16,11 @@ import numpy as np
 from fastdl.autograd.grad_mode import state as _grad_state
 from fastdl.autograd.op import Saved, defop
 from fastdl.functional import arithmetic as ar
-from fastdl.functional._core import _wrap, xp_of
+from fastdl.functional._core import Tensor, _wrap, xp_of
 from fastdl.functional.everyday import diag_embed, diagonal, tril, triu
 from fastdl.functional.linalg import matmul
 from fastdl.functional.reductions import amax, amin
-from fastdl.functional.shape import cat, narrow, squeeze, unsqueeze
+from fastdl.functional.shape import cat, narrow, reshape, squeeze, unsqueeze
 from fastdl.linalg._common import backward_outputs, check_float, check_matrix, mT
 from fastdl.linalg.solvers import solve_triangular
 
@@ -366,7 +366,8 @@ def lstsq(A, B, rcond=None, *, driver=None):
     cutoff = _cutoff(xp, s[..., :1], None, rcond, A._data.shape, A._data.dtype)
     rank = (s > cutoff).sum(-1).astype(np.int64)
     empty = _wrap(xp.zeros((0,), dtype=A._data.dtype))
-    residuals = empty
+    # no residuals: an empty result that, as torch's, is an output of the graph (requires grad)
+    residuals = narrow(reshape(X, (-1,)), 0, 0, 0)
     if m > n and driver != "gelsy" and bool((rank == n).all()):
         residuals = ((matmul(A, X) - B2) ** 2).sum(-2)
         residuals = squeeze(residuals, -1) if vector else residuals
@@ -385,8 +386,8 @@ def matrix_rank(A, *, atol=None, rtol=None, hermitian=False, tol=None, out=None)
     s = xp.abs(xp.linalg.eigvalsh(d)) if hermitian else xp.linalg.svd(d, compute_uv=False)
     if s.shape[-1] == 0:
         return _wrap(xp.zeros(d.shape[:-2], dtype=np.int64))
-    cutoff = _cutoff(xp, s.max(-1), _tolerance_arg(atol), _tolerance_arg(rtol), d.shape,
-                     d.dtype)
+    atol, rtol = (v._data if isinstance(v, Tensor) else v for v in (atol, rtol))
+    cutoff = _cutoff(xp, s.max(-1), atol, rtol, d.shape, d.dtype)
     return _wrap((s > cutoff[..., None]).sum(-1).astype(np.int64))
 
 

@@ -1,15 +1,16 @@
 """LU with partial pivoting: torch.linalg.lu_factor, lu_factor_ex, lu, lu_solve (pivots are
 1-based int32, as LAPACK's and torch's). The factorization is ``lu_factor_array`` (numpy has
-none); its backward is torch's lu_factor_ex_backward for square matrices."""
+none); its backward is torch's lu_factor_ex_backward (square, wide and tall matrices)."""
 from __future__ import annotations
 
+import math
 from collections import namedtuple
 
 from fastdl.autograd.op import Saved, defop
 from fastdl.functional._core import _wrap, xp_of
 from fastdl.functional.everyday import tril, triu
 from fastdl.functional.linalg import matmul
-from fastdl.functional.shape import narrow
+from fastdl.functional.shape import cat, narrow
 from fastdl.linalg._common import (LinAlgError, backward_outputs, check_matrix, eye_like, lu_factor_array, mT,
                                    raise_for_info)
 from fastdl.linalg.solvers import solve_triangular
@@ -31,14 +32,29 @@ def _lu_factor_backward(ctx, grads):
         return (None,)
     LU, pivots, _ = backward_outputs(ctx, lu_factor_op, ctx.args[0])
     m, n = LU._data.shape[-2:]
-    if m != n:
-        raise NotImplementedError("lu_factor: the derivative is implemented for square "
-                                  f"matrices only, got {m} x {n}")
+    k = min(m, n)
     P, L, U = unpack(LU, pivots)
-    # A = P L U:  gA = P L^-T (tril(L^T gL, -1) + triu(gU U^T)) U^-T
-    gA = tril(matmul(mT(L), tril(g, -1)), -1) + triu(matmul(triu(g), mT(U)))
-    gA = solve_triangular(mT(U), gA, upper=False, left=False)
-    gA = solve_triangular(mT(L), gA, upper=True, unitriangular=True)
+    # A = P L U with L = [L1; L2] (m x k) and U = [U1 U2] (k x n), L1 and U1 square. The
+    # square part L1 U1 takes the square formula, gA1 = L1^-T (tril(L1^T gL1, -1) +
+    # triu(gU1 U1^T)) U1^-T; the rest, A2 = L2 U1 (tall) or L1 U2 (wide), adds its own
+    # gradient and feeds back through U1 (gU1 -= L2^T gL2 U1^-T) or L1 (gL1 -= L1^-T gU2 U2^T).
+    gL, gU = tril(narrow(g, -1, 0, k), -1), triu(narrow(g, -2, 0, k))
+    L1, gL1, U1, gU1 = narrow(L, -2, 0, k), narrow(gL, -2, 0, k), narrow(U, -1, 0, k), \
+        narrow(gU, -1, 0, k)
+    lower, upper = matmul(mT(L1), gL1), matmul(gU1, mT(U1))
+    if m > k:
+        L2, gL2 = narrow(L, -2, k, m - k), narrow(gL, -2, k, m - k)
+        upper = upper - matmul(mT(L2), gL2)
+    if n > k:
+        U2, gU2 = narrow(U, -1, k, n - k), narrow(gU, -1, k, n - k)
+        lower = lower - matmul(gU2, mT(U2))
+    gA = tril(lower, -1) + triu(upper)
+    gA = solve_triangular(mT(U1), gA, upper=False, left=False)
+    if n > k:
+        gA = cat([gA, gU2], -1)
+    gA = solve_triangular(mT(L1), gA, upper=True, unitriangular=True)
+    if m > k:
+        gA = cat([gA, solve_triangular(mT(U1), gL2, upper=False, left=False)], -2)
     return (matmul(P, gA),)
 
 
@@ -50,7 +66,7 @@ def permutation_matrix(pivots, m, dtype):
     """P with A = P L U from LAPACK's 1-based row interchanges (row i swapped with
     pivots[i] - 1, in order)."""
     xp = xp_of(pivots)
-    piv = pivots.reshape((-1, pivots.shape[-1])) - 1
+    piv = pivots.reshape((math.prod(pivots.shape[:-1]), pivots.shape[-1])) - 1
     perm = xp.broadcast_to(xp.arange(m), (piv.shape[0], m)).copy()
     rows = xp.arange(piv.shape[0])
     for i in range(piv.shape[-1]):

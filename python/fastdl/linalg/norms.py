@@ -90,6 +90,8 @@ def vector_norm(x, ord=2, dim=None, keepdim=False, *, dtype=None, out=None):
     if isinstance(ord, str):
         raise RuntimeError(f"linalg.vector_norm: Expected a real number for ord, got {ord!r}")
     dims = norm_dims(dim, x._data.ndim)
+    if x._data.ndim == 0:  # dim 0 / -1 of a scalar is the scalar itself (checked above)
+        dims = None
     if x._data.size == 0 and ord < 0 or (x._data.size == 0 and ord == _INF and dims is None):
         raise RuntimeError(f"linalg.vector_norm cannot compute the {ord} norm on an empty "
                            "tensor because the operation does not have an identity")

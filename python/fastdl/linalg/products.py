@@ -20,7 +20,14 @@ from fastdl.linalg._common import check_matrix, eye_like, mT
 
 
 def _scaled_sum(input, product, beta, alpha):
-    """beta * input + alpha * product; beta == 0 ignores input (NaN/inf in it included)."""
+    """beta * input + alpha * product; beta == 0 ignores input (NaN/inf in it included). As in
+    torch, an integral result takes alpha and beta cast to its dtype (0.6 -> 0) and a bool one
+    takes them as truth values (the sum is then (beta and input) or (alpha and product))."""
+    kind = product._data.dtype.kind
+    if kind in "iu":
+        alpha, beta = int(alpha), int(beta)
+    elif kind == "b":
+        alpha, beta = bool(alpha), bool(beta)
     if alpha != 1:
         product = product * alpha
     if beta == 0:  # torch reads only input's shape then
@@ -105,7 +112,11 @@ def addr(input, vec1, vec2, *, beta=1, alpha=1, out=None):
 
 def addbmm(input, batch1, batch2, *, beta=1, alpha=1, out=None):
     """``beta * input + alpha * sum_b batch1[b] @ batch2[b]``."""
-    return _scaled_sum(input, reduce_sum(bmm(batch1, batch2), 0), beta, alpha)
+    products = bmm(batch1, batch2)
+    total = reduce_sum(products, 0)
+    if total._data.dtype != products._data.dtype:  # an integral sum is int64; torch keeps int32
+        total = total.to(products._data.dtype)
+    return _scaled_sum(input, total, beta, alpha)
 
 
 def vdot(input, other, *, out=None):
@@ -223,8 +234,8 @@ def vecdot(x, y, *, dim=-1, out=None):
 
 def vander(x, *, N=None):
     """Columns x^0, x^1, ..., x^(N-1) (N defaults to x's last dim): (*, n) -> (*, n, N)."""
-    if x._data.ndim == 0:
-        raise RuntimeError("linalg.vander: x must have at least one dimension.")
+    if x._data.ndim == 0:  # torch reads a scalar as one point: (1, N)
+        x = reshape(x, (1,))
     n = x._data.shape[-1] if N is None else N
     if n <= 1:
         if n < 0:
@@ -245,8 +256,9 @@ def matrix_power(A, n, *, out=None):
         shape = tuple(A._data.shape) if isinstance(A, Tensor) else ()
         raise RuntimeError(f"linalg.matrix_power: A must be batches of square matrices, but "
                            f"they are {shape[-2:] if len(shape) >= 2 else shape} matrices")
-    if n == 0:
-        return _wrap(xp_of(A._data).broadcast_to(eye_like(A)._data, A._data.shape).copy())
+    if n == 0:  # I, as an output of A's graph (zero gradient) as torch's is
+        identity = xp_of(A._data).broadcast_to(eye_like(A)._data, A._data.shape)
+        return ar.where(_wrap(identity == identity), _wrap(identity.copy()), A)
     if n < 0:
         from fastdl.linalg.solvers import inv
         A, n = inv(A), -n

@@ -10,7 +10,7 @@ from fastdl.functional._core import _wrap, grad_for, xp_of
 from fastdl.functional.linalg import matmul
 from fastdl.functional.shape import clone
 from fastdl.linalg import decompositions as D
-from fastdl.linalg import lu as LU_
+from fastdl.linalg import lu_factor_ex, lu_solve as linalg_lu_solve
 from fastdl.linalg import solvers as S
 from fastdl.linalg._common import LinAlgError, check_matrix, eye_like, mT, \
     singular_inverse_message
@@ -108,7 +108,7 @@ def qr(input, some=True, *, out=None):
 
 def lu(A, pivot=True, get_infos=False, out=None):
     """torch.lu: ``(LU, pivots)`` (and ``infos`` with get_infos=True), never raising."""
-    LU, pivots, info = LU_.lu_factor_ex(A, pivot=pivot)
+    LU, pivots, info = lu_factor_ex(A, pivot=pivot)
     return (LU, pivots, info) if get_infos else (LU, pivots)
 
 
@@ -122,7 +122,7 @@ def triangular_solve(b, A, upper=True, transpose=False, unitriangular=False, *, 
 
 def lu_solve(b, LU_data, LU_pivots, *, out=None):
     """torch.lu_solve: linalg.lu_solve with torch's older argument order."""
-    return LU_.lu_solve(LU_data, LU_pivots, b)
+    return linalg_lu_solve(LU_data, LU_pivots, b)
 
 
 # torch's top-level names and the Tensor methods torch has for them
