@@ -493,3 +493,12 @@ def test_scalar_inputs_and_batched_tolerances():
         ours = fastdl.linalg.matrix_rank(fastdl.tensor(a), **{kw: fastdl.tensor(tol)})
         theirs = torch.linalg.matrix_rank(torch.tensor(a), **{kw: torch.tensor(tol)})
         assert ours.tolist() == theirs.tolist()
+
+
+def test_cross_never_broadcasts_along_dim_and_tensordot_broadcasts_size_one():
+    with pytest.raises(RuntimeError, match="must have length 3"):
+        fastdl.linalg.cross(fastdl.ones(5, 3), fastdl.ones(5, 1))
+    a, b = rng.standard_normal((1, 3, 1)), rng.standard_normal((2, 1, 4))
+    for dims in (([0, 2], [0, 2]), ([0, 1], [0, 1])):
+        _compare(lambda x, y: fastdl.tensordot(x, y, dims), lambda x, y: torch.tensordot(x, y, dims),
+                 [a, b])

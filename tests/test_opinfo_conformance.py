@@ -12,6 +12,8 @@ output (and one gradient where the op has autograd), and fails on stale exceptio
 """
 from __future__ import annotations
 
+import dataclasses
+
 import numpy as np
 import pytest
 
@@ -19,9 +21,12 @@ torch = pytest.importorskip("torch")
 pytest.importorskip("expecttest")  # torch.testing._internal imports it
 
 from torch.testing._internal.common_methods_invocations import op_db  # noqa: E402
+from torch.testing._internal.opinfo.core import (  # noqa: E402
+    OpInfo, gradcheck_wrapper_hermitian_input, gradcheck_wrapper_triangular_input)
 
 import fastdl  # noqa: E402
 import fastdl.functional as F  # noqa: E402
+import fastdl.linalg as LA  # noqa: E402
 from opinfo_harness import (TOLERANCES, Converted, Tally, Unsupported,  # noqa: E402
                             compare_gradients, compare_outputs, describe)
 
@@ -111,6 +116,32 @@ FASTDL_OPS = {
     # linear algebra
     "matmul.": F.matmul, "mm.": F.mm, "bmm.": F.bmm, "dot.": F.dot, "outer.": F.outer,
     "nn.functional.linear.": F.linear,
+    "mv.": fastdl.mv, "addmv.": fastdl.addmv, "addr.": fastdl.addr, "addbmm.": fastdl.addbmm,
+    "inner.": fastdl.inner, "vdot.": fastdl.vdot, "tensordot.": fastdl.tensordot,
+    "cross.": fastdl.cross, "dist.": fastdl.dist, "logdet.": fastdl.logdet,
+    "matrix_exp.": fastdl.matrix_exp, "pinverse.": fastdl.pinverse,
+    "cholesky.": fastdl.cholesky, "cholesky_solve.": fastdl.cholesky_solve,
+    "cholesky_inverse.": fastdl.cholesky_inverse, "triangular_solve.": fastdl.triangular_solve,
+    "lu.": fastdl.lu, "lu_solve.": fastdl.lu_solve, "svd.": fastdl.svd, "qr.": fastdl.qr,
+    # torch.linalg (fastdl.linalg)
+    "linalg.det.": LA.det, "linalg.slogdet.": LA.slogdet, "linalg.inv.": LA.inv,
+    "linalg.inv_ex.": LA.inv_ex, "linalg.solve.": LA.solve, "linalg.solve_ex.": LA.solve_ex,
+    "linalg.solve_triangular.": LA.solve_triangular, "linalg.cholesky.": LA.cholesky,
+    "linalg.cholesky_ex.": LA.cholesky_ex, "linalg.qr.": LA.qr, "linalg.svd.": LA.svd,
+    "linalg.svdvals.": LA.svdvals, "linalg.eigh.": LA.eigh, "linalg.eigvalsh.": LA.eigvalsh,
+    "linalg.pinv.": LA.pinv, "linalg.pinv.hermitian": LA.pinv,
+    "linalg.pinv.singular": lambda a, b: LA.pinv(a @ b.mT),
+    "linalg.lstsq.": LA.lstsq,
+    "linalg.lstsq.grad_oriented": lambda a, b, driver: LA.lstsq(a, b, driver=driver)[:2],
+    "linalg.matrix_norm.": LA.matrix_norm, "linalg.vector_norm.": LA.vector_norm,
+    "linalg.norm.": LA.norm, "linalg.norm.subgradients_at_zero": LA.norm,
+    "linalg.matrix_power.": LA.matrix_power, "linalg.matrix_rank.": LA.matrix_rank,
+    "linalg.matrix_rank.hermitian": LA.matrix_rank, "linalg.multi_dot.": LA.multi_dot,
+    "linalg.cond.": LA.cond, "linalg.cross.": LA.cross, "linalg.vecdot.": LA.vecdot,
+    "linalg.diagonal.": LA.diagonal, "linalg.tensorinv.": LA.tensorinv,
+    "linalg.tensorsolve.": LA.tensorsolve, "linalg.vander.": LA.vander,
+    "linalg.lu_factor.": LA.lu_factor, "linalg.lu_factor_ex.": LA.lu_factor_ex,
+    "linalg.lu.": LA.lu, "linalg.lu_solve.": LA.lu_solve,
     # shapes
     "reshape.": F.reshape, "view.": _method("view"), "view_as.": _method("view_as"),
     "reshape_as.": _method("reshape_as"), "flatten.": F.flatten, "unflatten.": F.unflatten,
@@ -213,10 +244,27 @@ ALLOW_LIST = {
 # matmul/bmm: the GEMM kernels sum in a different order than torch's BLAS, and the products in
 # OpInfo's samples (values up to ~9) reach |sum| ~ 400, so one float32 ulp of the sum of
 # magnitudes is ~3e-5 on outputs that can be near zero. (mm, dot, linear and every gradient
-# stay well inside the defaults.)
+# stay well inside the defaults.) addbmm: the same, a sum of 5 such products (|sum| ~ 170, one
+# float32 ulp ~1.5e-5) on an output of -0.745.
 GEMM_FLOAT32_TOLERANCE = ((1e-5, 1e-4), TOLERANCES[torch.float32][1])
 TOLERANCE_OVERRIDES = {key: {torch.float32: GEMM_FLOAT32_TOLERANCE} for key in
-                       ("matmul.", "__rmatmul__.", "bmm.")}
+                       ("matmul.", "__rmatmul__.", "bmm.", "addbmm.")}
+# Linear algebra in float32, where LAPACK's algorithm (numpy's OpenBLAS vs torch's MKL/LAPACK
+# builds) differs and the error scales with the problem's conditioning rather than with the
+# output's size:
+# tensorsolve: a 12 x 12 system whose solution (entries ~50) carries cond(A) * eps ~ 1e-4.
+# matrix_exp: scaling and squaring; outputs up to ~2e7 in one matrix put an absolute error of
+# ~2e-3 on its entries of ~300 (relative 7.5e-6 of the entry).
+# lstsq: the gradient goes through pinv twice (entries ~100, error ~5e-5 on one of -3.6).
+# eigh: eigenvector gradients scale with 1 / (eigenvalue gap); a sample's gap of 0.034 puts
+# ~7e-4 on float32 gradients of ~10.
+TOLERANCE_OVERRIDES.update({
+    "linalg.eigh.": {torch.float32: (TOLERANCES[torch.float32][0], (1e-5, 1e-3))},
+    "linalg.tensorsolve.": {torch.float32: ((1e-5, 1e-4), TOLERANCES[torch.float32][1])},
+    "matrix_exp.": {torch.float32: ((1e-5, 1e-5), TOLERANCES[torch.float32][1])},
+    "linalg.lstsq.": {torch.float32: (TOLERANCES[torch.float32][0], (1e-5, 1e-4))},
+    "linalg.lstsq.grad_oriented": {torch.float32: (TOLERANCES[torch.float32][0], (1e-5, 1e-4))},
+})
 
 OPINFOS = {f"{op.name}.{op.variant_test_name}": op for op in op_db
            if f"{op.name}.{op.variant_test_name}" in FASTDL_OPS}
@@ -262,6 +310,43 @@ def _reference_samples(opinfo, dtype):
     return []
 
 
+# Factorizations whose outputs are unique only up to a gauge (singular vectors and eigenvectors
+# up to sign: numpy's LAPACK and torch's may pick either): their outputs are compared through
+# the sample's output_process_fn_grad, the gauge-invariant function torch's OpInfo attaches for
+# its own gradient tests (|U|, U Vh and S, |V|; eigenvalues and |eigenvectors|). Gradients are
+# always taken of output_process_fn_grad(output), as torch's gradcheck does.
+GAUGE_INVARIANT_OUTPUTS = {"linalg.svd.", "svd.", "linalg.eigh."}
+
+
+def _fastdl_triangular_real_positive_diagonal(op, *args, upper=False, idx=0, **kwargs):
+    """torch's gradcheck_wrapper_triangular_input_real_positive_diagonal in fastdl: args[idx]
+    with its diagonal replaced by ones, then its upper (lower) triangle."""
+    arg = args[idx]
+    arg = arg - fastdl.diag_embed(arg.diagonal(0, -2, -1)) + fastdl.eye(arg.shape[-1])
+    arg = arg.triu() if upper else arg.tril()
+    return op(*args[:idx], arg, *args[idx + 1:], upper, **kwargs)
+
+
+def _triangular_second_input(op, *args, **kwargs):
+    """The wrapper cholesky_solve's and triangular_solve's OpInfos use (tril/triu methods)."""
+    return gradcheck_wrapper_triangular_input(op, *args, idx=1, **kwargs)
+
+
+# Ops whose OpInfo has a gradcheck_wrapper (the function its gradcheck differentiates:
+# symmetric and triangular inputs made so by construction, as finite differences would break
+# them) -> that function for fastdl tensors. The harness differentiates it in both libraries.
+# torch's hermitian wrapper (A + A.mH) runs on fastdl tensors as it is.
+_DEFAULT_GRADCHECK_WRAPPER = next(f.default for f in dataclasses.fields(OpInfo)
+                                  if f.name == "gradcheck_wrapper")
+FASTDL_GRADCHECK_WRAPPERS = {
+    **dict.fromkeys(("cholesky.", "linalg.cholesky.", "linalg.cholesky_ex.", "linalg.eigh.",
+                     "linalg.eigvalsh.", "linalg.pinv.hermitian"),
+                    gradcheck_wrapper_hermitian_input),
+    "cholesky_solve.": _triangular_second_input, "triangular_solve.": _triangular_second_input,
+    "cholesky_inverse.": _fastdl_triangular_real_positive_diagonal,
+}
+
+
 def _run_sample(opinfo, fastdl_fn, sample, dtype, rng, tolerances, tally):
     conv = Converted(sample)
     t_in, t_args, t_kwargs = conv.torch_args
@@ -284,8 +369,18 @@ def _run_sample(opinfo, fastdl_fn, sample, dtype, rng, tolerances, tally):
         raise
     except Exception as e:  # report which sample broke, with the error
         raise AssertionError(f"{what}: fastdl raised {type(e).__name__}: {e}") from e
-    compare_outputs(t_out, f_out, tolerances, what, tally)
-    compare_gradients(conv, t_out, f_out, tolerances, rng, what, tally)
+    # torch's gradient tests differentiate output_process_fn_grad(gradcheck_wrapper(op, ...))
+    process = sample.output_process_fn_grad
+    gauge = f"{opinfo.name}.{opinfo.variant_test_name}" in GAUGE_INVARIANT_OUTPUTS
+    compare_outputs(process(t_out) if gauge else t_out, process(f_out) if gauge else f_out,
+                    tolerances, what, tally)
+    wrapper = opinfo.gradcheck_wrapper
+    if wrapper is not _DEFAULT_GRADCHECK_WRAPPER:
+        t_out = wrapper(opinfo.op, t_in, *t_args, **t_kwargs)
+        f_wrapper = FASTDL_GRADCHECK_WRAPPERS[f"{opinfo.name}.{opinfo.variant_test_name}"]
+        f_out = f_wrapper(fastdl_fn, f_in, *f_args, **f_kwargs)
+        compare_outputs(process(t_out), process(f_out), tolerances, what + " (wrapped)")
+    compare_gradients(conv, process(t_out), process(f_out), tolerances, rng, what, tally)
 
 
 # Error inputs fastdl deliberately accepts: (ops, which samples, why).
@@ -359,6 +454,16 @@ def test_opinfo_error_inputs(key):
 def test_every_mapped_op_exists_in_op_db():
     missing = sorted(set(FASTDL_OPS) - set(OPINFOS))
     assert not missing, f"no OpInfo named {missing} in this torch version"
+
+
+def test_gradcheck_wrappers_are_those_of_the_mapped_ops():
+    wrapped = {k for k, op in OPINFOS.items() if op.gradcheck_wrapper is not
+               _DEFAULT_GRADCHECK_WRAPPER}
+    assert set(FASTDL_GRADCHECK_WRAPPERS) == wrapped, \
+        f"ops with a gradcheck_wrapper and no fastdl counterpart: " \
+        f"{sorted(wrapped - set(FASTDL_GRADCHECK_WRAPPERS))}; entries for ops without one: " \
+        f"{sorted(set(FASTDL_GRADCHECK_WRAPPERS) - wrapped)}"
+    assert GAUGE_INVARIANT_OUTPUTS <= set(OPINFOS)
 
 
 def test_allow_list_names_only_mapped_ops():

@@ -205,6 +205,8 @@ _TENSOR = {
          "ones(2, 3).T.shape\n(3, 2)",
     "mT": "The last two dims swapped (a batched transpose view).\n\n>>> fastdl.ones(4, 2, 3)."
           "mT.shape\n(4, 3, 2)",
+    "mH": "The conjugate transpose of the last two dims; fastdl's dtypes are real, so mT.\n\n"
+          ">>> fastdl.ones(4, 2, 3).mH.shape\n(4, 3, 2)",
     "data": "The underlying numpy (CPU) or cupy (GPU) array, outside autograd; assigning "
             "replaces it.\n\n>>> type(fastdl.ones(2).data).__name__\n'ndarray'",
     "grad": "The accumulated gradient (a Tensor of the same shape) after backward(), or None."

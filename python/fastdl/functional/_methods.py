@@ -135,7 +135,7 @@ METHODS.update({
     "log_normal_": RS.log_normal_, "cauchy_": RS.cauchy_,
 })
 
-PROPERTIES = {"T": S._T, "mT": S._mT}
+PROPERTIES = {"T": S._T, "mT": S._mT, "mH": S._mT}  # real dtypes only: mH is mT
 
 
 def install(cls):

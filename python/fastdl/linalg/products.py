@@ -39,6 +39,11 @@ def _bshape(a, b):
     return np.broadcast_shapes(a._data.shape, b._data.shape)
 
 
+def _sum_keeping_dtype(x, dim):
+    total = reduce_sum(x, dim, keepdim=True)
+    return total if total._data.dtype == x._data.dtype else total.to(x._data.dtype)
+
+
 def tensordot(a, b, dims=2, out=None):
     """Sum of products over ``dims``: an int n contracts a's last n dims with b's first n; a
     pair of lists names the dims of each.
@@ -61,7 +66,12 @@ def tensordot(a, b, dims=2, out=None):
         dims_a, dims_b = [d % na for d in dims_a], [d % nb for d in dims_b]
     for da, db in zip(dims_a, dims_b):
         sa, sb = a._data.shape[da], b._data.shape[db]
-        if sa != sb:
+        if sa != sb and 1 in (sa, sb):  # as torch: a size-1 dim broadcasts, the other is summed
+            if sa == 1:
+                b = _sum_keeping_dtype(b, db)
+            else:
+                a = _sum_keeping_dtype(a, da)
+        elif sa != sb:
             raise RuntimeError(f"contracted dimensions need to match, but first has size {sa} "
                                f"in dim {da} and second has size {sb} in dim {db}")
     free_a = [d for d in range(na) if d not in dims_a]
@@ -113,10 +123,7 @@ def addr(input, vec1, vec2, *, beta=1, alpha=1, out=None):
 def addbmm(input, batch1, batch2, *, beta=1, alpha=1, out=None):
     """``beta * input + alpha * sum_b batch1[b] @ batch2[b]``."""
     products = bmm(batch1, batch2)
-    total = reduce_sum(products, 0)
-    if total._data.dtype != products._data.dtype:  # an integral sum is int64; torch keeps int32
-        total = total.to(products._data.dtype)
-    return _scaled_sum(input, total, beta, alpha)
+    return _scaled_sum(input, squeeze(_sum_keeping_dtype(products, 0), 0), beta, alpha)
 
 
 def vdot(input, other, *, out=None):
@@ -204,7 +211,7 @@ def _cross(input, other, dim, name):
     if input._data.ndim != other._data.ndim:
         raise RuntimeError(f"{name}: inputs must have the same number of dimensions.")
     a, b = broadcast_to(input, shape), broadcast_to(other, shape)
-    if shape[dim] != 3:
+    if input._data.shape[dim] != 3 or other._data.shape[dim] != 3:  # never broadcast along dim
         raise RuntimeError(f"{name}: inputs dimension {dim} must have length 3. Got "
                            f"{input._data.shape[dim]} and {other._data.shape[dim]}")
     a0, a1, a2 = (narrow(a, dim, i, 1) for i in range(3))
