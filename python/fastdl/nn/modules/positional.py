@@ -85,6 +85,9 @@ class RotaryEmbedding(Module):
     """Rotates (..., L, head_dim) queries or keys by their positions start .. start + L - 1.
 
     Shape: output the same shape as input; start + L <= max_len. Position 0 is not rotated.
+    ``position_ids`` (L,) or (N, L) replace positions start .. start + L - 1 (each row of a
+    left-padded batch counts from its first token); ``scaling_factor`` divides every position
+    (linear position interpolation, transformers' "linear" rope_scaling).
 
     >>> m = fastdl.nn.RotaryEmbedding(8)
     >>> m(fastdl.randn(2, 4, 5, 8)).shape
@@ -93,25 +96,44 @@ class RotaryEmbedding(Module):
     [1.0, 1.0, 1.0, 1.0, 1.0, 1.0, 1.0, 1.0]
     """
 
-    def __init__(self, head_dim, max_len=4096, base=10000.0, dtype=None):
+    def __init__(self, head_dim, max_len=4096, base=10000.0, dtype=None, scaling_factor=1.0):
         super().__init__()
         if head_dim % 2:
             raise ValueError(f"RotaryEmbedding: head_dim must be even, got {head_dim}")
+        if not scaling_factor > 0:
+            raise ValueError(f"RotaryEmbedding: scaling_factor must be > 0, got {scaling_factor}")
         inv_freq = base ** (-np.arange(0, head_dim, 2) / head_dim)
-        angles = np.arange(max_len)[:, None] * inv_freq[None, :]  # (max_len, head_dim / 2)
+        positions = np.arange(max_len) / scaling_factor
+        angles = positions[:, None] * inv_freq[None, :]  # (max_len, head_dim / 2)
         dt = as_dtype(dtype or get_default_dtype())
         self.register_buffer("cos", _wrap(np.cos(angles).astype(dt)), persistent=False)
         self.register_buffer("sin", _wrap(np.sin(angles).astype(dt)), persistent=False)
         self.head_dim, self.max_len = head_dim, max_len
 
-    def forward(self, x, start=0):
+    def forward(self, x, start=0, position_ids=None):
         L, d = x.shape[-2], x.shape[-1]
         if d != self.head_dim:
             raise ValueError(f"RotaryEmbedding: last dimension {d} != head_dim {self.head_dim}")
-        _check_length(start, L, self.max_len, "RotaryEmbedding")
-        cos, sin = self.cos[start:start + L], self.sin[start:start + L]
+        if position_ids is None:
+            _check_length(start, L, self.max_len, "RotaryEmbedding")
+            cos, sin = self.cos[start:start + L], self.sin[start:start + L]
+        else:
+            cos, sin = self._rows(position_ids, x.ndim, L)
         x1, x2 = x[..., : d // 2], x[..., d // 2:]
         return S.cat([x1 * cos - x2 * sin, x2 * cos + x1 * sin], -1)
+
+    def _rows(self, position_ids, ndim, L):
+        """cos and sin at each row's own positions: (L,) -> (L, d/2); (N, L) -> (N, 1, L, d/2),
+        broadcasting over the heads of (N, H, L, d)."""
+        pos = np.asarray(position_ids.numpy() if hasattr(position_ids, "numpy")
+                         else position_ids).astype(np.int64)
+        if pos.ndim not in (1, 2) or pos.shape[-1] != L or (pos.ndim == 2 and ndim != 4):
+            raise ValueError(f"RotaryEmbedding: position_ids must be (L,) or (N, L) with L = {L} "
+                             f"(the latter for (N, H, L, head_dim) input), got {pos.shape}")
+        if pos.size and (pos.min() < 0 or pos.max() >= self.max_len):
+            raise ValueError(f"RotaryEmbedding: position_ids must lie in [0, {self.max_len})")
+        cos, sin = self.cos[pos], self.sin[pos]
+        return (cos, sin) if pos.ndim == 1 else (cos.unsqueeze(1), sin.unsqueeze(1))
 
 
 class KVCache:
