@@ -9,6 +9,8 @@ from fastdl.models.gan import DCGANDiscriminator, DCGANGenerator, GANTrainer, gr
 from fastdl.models.gnn import GAT, GCN, GraphClassifier, GraphSAGE
 from fastdl.models.gpt import GPT, GPTConfig
 from fastdl.models.lenet import LeNet5
+from fastdl.models.llama import (Llama, LlamaConfig, causal_lm_from_pretrained,
+                                 llama_from_pretrained)
 from fastdl.models.mlp import MLP
 from fastdl.models.mobilenet import MobileNetV2, mobilenet_v2
 from fastdl.models.pretrained import gpt2_from_pretrained
@@ -34,3 +36,5 @@ __all__ += ["DCGANDiscriminator", "DCGANGenerator", "GANTrainer", "GaussianDiffu
 # Transformer models (issue #12): ViT, T5
 __all__ += ["T5", "T5Config", "ViT", "relative_position_bucket", "t5_from_pretrained", "vit_b_16"]
 __all__ += ["GAT", "GCN", "GraphClassifier", "GraphSAGE"]  # graph neural networks (models/gnn.py)
+# more Hugging Face checkpoints: LLaMA / Mistral / Qwen2
+__all__ += ["Llama", "LlamaConfig", "causal_lm_from_pretrained", "llama_from_pretrained"]
