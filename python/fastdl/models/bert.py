@@ -10,6 +10,7 @@ import numpy as np
 
 import fastdl
 from fastdl import nn
+from fastdl.models.autoencoder import _host
 
 
 @dataclass
@@ -20,8 +21,9 @@ class BERTConfig:
     num_attention_heads: int = 12
     intermediate_size: int = 3072
     max_position_embeddings: int = 512
-    type_vocab_size: int = 2
+    type_vocab_size: int = 2  # 0: no token type embeddings (DistilBERT)
     layer_norm_eps: float = 1e-12
+    hidden_act: str = "gelu"  # the feed-forward activation: erf "gelu" or "relu"
     dropout: float = 0.1
     num_labels: int = 0  # > 0: a classification head on the pooled [CLS] state
     token_classification: bool = False  # the head on every token (no pooler), not on [CLS]
@@ -29,7 +31,8 @@ class BERTConfig:
 
 class BERT(nn.Module):
     """forward(input_ids (B, L), attention_mask (B, L) 1 = token / 0 = padding,
-    token_type_ids) -> last hidden states (B, L, hidden); ``classify`` -> (B, num_labels)."""
+    token_type_ids, position_ids (B, L) or (L,), default 0 .. L - 1) -> last hidden states
+    (B, L, hidden); ``classify`` -> (B, num_labels)."""
 
     def __init__(self, cfg: BERTConfig):
         super().__init__()
@@ -37,32 +40,34 @@ class BERT(nn.Module):
         E = cfg.hidden_size
         self.word_embeddings = nn.Embedding(cfg.vocab_size, E)
         self.position_embeddings = nn.Embedding(cfg.max_position_embeddings, E)
-        self.token_type_embeddings = nn.Embedding(cfg.type_vocab_size, E)
+        self.token_type_embeddings = (nn.Embedding(cfg.type_vocab_size, E)
+                                      if cfg.type_vocab_size else None)
         self.embeddings_norm = nn.LayerNorm(E, eps=cfg.layer_norm_eps)
         self.dropout = nn.Dropout(cfg.dropout)
         self.layers = nn.ModuleList([
             nn.TransformerEncoderLayer(E, cfg.num_attention_heads, cfg.intermediate_size,
-                                       dropout=cfg.dropout, activation="gelu",
+                                       dropout=cfg.dropout, activation=cfg.hidden_act,
                                        layer_norm_eps=cfg.layer_norm_eps, batch_first=True)
             for _ in range(cfg.num_hidden_layers)])
         self.pooler = None if cfg.token_classification else nn.Linear(E, E)
         self.classifier = nn.Linear(E, cfg.num_labels) if cfg.num_labels else None
 
-    def forward(self, input_ids, attention_mask=None, token_type_ids=None):
+    def forward(self, input_ids, attention_mask=None, token_type_ids=None, position_ids=None):
         ids = input_ids if isinstance(input_ids, fastdl.Tensor) else fastdl.tensor(input_ids)
         B, L = ids.shape
-        if L > self.config.max_position_embeddings:
-            raise ValueError(f"BERT: sequence length {L} exceeds max_position_embeddings "
-                             f"{self.config.max_position_embeddings}")
-        types = fastdl.tensor(np.zeros((B, L), np.int64)) if token_type_ids is None else \
-            fastdl.tensor(np.asarray(getattr(token_type_ids, "numpy", lambda: token_type_ids)()))
-        x = (self.word_embeddings(ids) + self.position_embeddings(fastdl.tensor(np.arange(L)))
-             + self.token_type_embeddings(types))
+        positions = np.arange(L) if position_ids is None else _host(position_ids)
+        if positions.size and positions.max() >= self.config.max_position_embeddings:
+            raise ValueError(f"{type(self).__name__}: positions up to {positions.max()} exceed "
+                             f"max_position_embeddings {self.config.max_position_embeddings}")
+        x = self.word_embeddings(ids) + self.position_embeddings(fastdl.tensor(positions))
+        if self.token_type_embeddings is not None:
+            types = np.zeros((B, L), np.int64) if token_type_ids is None else \
+                _host(token_type_ids)
+            x = x + self.token_type_embeddings(fastdl.tensor(types))
         x = self.dropout(self.embeddings_norm(x))
         pad = None
         if attention_mask is not None:
-            m = np.asarray(getattr(attention_mask, "numpy", lambda: attention_mask)())
-            pad = fastdl.tensor(m == 0)
+            pad = fastdl.tensor(_host(attention_mask) == 0)
         for layer in self.layers:
             x = layer(x, src_key_padding_mask=pad)
         return x
@@ -79,18 +84,52 @@ class BERT(nn.Module):
         return self.classifier(self.dropout(pooled))
 
 
+# transformers' BertLayer parameter names (under encoder.layer.{i}.) of each part of fastdl's
+# TransformerEncoderLayer; query, key and value are concatenated into in_proj
+BERT_LAYER_NAMES = {"query": "attention.self.query", "key": "attention.self.key",
+                    "value": "attention.self.value",
+                    "self_attn.out_proj": "attention.output.dense",
+                    "norm1": "attention.output.LayerNorm", "linear1": "intermediate.dense",
+                    "linear2": "output.dense", "norm2": "output.LayerNorm"}
+
+
+def encoder_layers_state(get, num_layers, layer_prefix, names):
+    """The state of ``BERT.layers`` from a checkpoint: ``get(name)`` reads a tensor,
+    ``layer_prefix.format(i)`` starts layer i's names, ``names`` maps each fastdl part to the
+    checkpoint's (as ``BERT_LAYER_NAMES``)."""
+    state = {}
+    for i in range(num_layers):
+        src, dst = layer_prefix.format(i), f"layers.{i}."
+        for kind in ("weight", "bias"):
+            state[f"{dst}self_attn.in_proj_{kind}"] = np.concatenate(
+                [get(f"{src}{names[n]}.{kind}") for n in ("query", "key", "value")])
+            for ours in ("self_attn.out_proj", "norm1", "linear1", "linear2", "norm2"):
+                state[f"{dst}{ours}.{kind}"] = get(f"{src}{names[ours]}.{kind}")
+    return state
+
+
 def bert_from_pretrained(directory) -> BERT:
+    """A ``BERT`` from what ``BertModel`` / ``BertForSequenceClassification`` /
+    ``BertForTokenClassification.save_pretrained`` wrote."""
     from fastdl.models.pretrained import _read
     config, t = _read(directory)
-    if config.get("model_type", "bert") != "bert":
-        raise ValueError(f"bert_from_pretrained: model_type is {config.get('model_type')!r}")
+    return bert_family_from_checkpoint(config, t, "bert", BERT)
+
+
+def bert_family_from_checkpoint(config, t, model_type, cls, **extra):
+    """``cls(BERTConfig)`` (BERT or a subclass taking ``extra`` keyword arguments) with the
+    weights of a BERT-layout checkpoint (``{model_type}.`` prefix optional); a classification
+    head is read for BERT only (others name theirs differently)."""
+    who = f"{model_type}_from_pretrained"
+    if config.get("model_type", model_type) != model_type:
+        raise ValueError(f"{who}: model_type is {config.get('model_type')!r}")
     if config.get("hidden_act", "gelu") != "gelu":
-        raise ValueError(f"bert_from_pretrained: hidden_act {config.get('hidden_act')!r} is "
-                         "not supported (erf GELU only)")
-    labels = t["classifier.weight"].shape[0] if "classifier.weight" in t else 0
+        raise ValueError(f"{who}: hidden_act {config.get('hidden_act')!r} is not supported "
+                         "(erf GELU only)")
+    heads = model_type == "bert"
+    labels = t["classifier.weight"].shape[0] if heads and "classifier.weight" in t else 0
     # BertForTokenClassification: a classifier and no pooler -- the head reads every token
     per_token = labels > 0 and not any(k.endswith("pooler.dense.weight") for k in t)
-    hidden_dropout = config.get("hidden_dropout_prob", 0.1)
     cfg = BERTConfig(vocab_size=config["vocab_size"], hidden_size=config["hidden_size"],
                      num_hidden_layers=config["num_hidden_layers"],
                      num_attention_heads=config["num_attention_heads"],
@@ -98,8 +137,9 @@ def bert_from_pretrained(directory) -> BERT:
                      max_position_embeddings=config["max_position_embeddings"],
                      type_vocab_size=config["type_vocab_size"],
                      layer_norm_eps=config.get("layer_norm_eps", 1e-12), num_labels=labels,
-                     dropout=hidden_dropout, token_classification=per_token)
-    p = "bert." if any(k.startswith("bert.") for k in t) else ""
+                     dropout=config.get("hidden_dropout_prob", 0.1),
+                     token_classification=per_token)
+    p = model_type + "." if any(k.startswith(model_type + ".") for k in t) else ""
     g = lambda name: np.ascontiguousarray(t[p + name])  # noqa: E731
     e = "embeddings."
     state = {"word_embeddings.weight": g(e + "word_embeddings.weight"),
@@ -107,29 +147,23 @@ def bert_from_pretrained(directory) -> BERT:
              "token_type_embeddings.weight": g(e + "token_type_embeddings.weight"),
              "embeddings_norm.weight": g(e + "LayerNorm.weight"),
              "embeddings_norm.bias": g(e + "LayerNorm.bias")}
-    for i in range(cfg.num_hidden_layers):
-        s, o = f"encoder.layer.{i}.attention.self.", f"encoder.layer.{i}."
-        d = f"layers.{i}."
-        state[d + "self_attn.in_proj_weight"] = np.concatenate(
-            [g(s + n + ".weight") for n in ("query", "key", "value")])
-        state[d + "self_attn.in_proj_bias"] = np.concatenate(
-            [g(s + n + ".bias") for n in ("query", "key", "value")])
-        for ours, theirs in (("self_attn.out_proj", "attention.output.dense"),
-                             ("norm1", "attention.output.LayerNorm"),
-                             ("linear1", "intermediate.dense"), ("linear2", "output.dense"),
-                             ("norm2", "output.LayerNorm")):
-            state[d + ours + ".weight"] = g(o + theirs + ".weight")
-            state[d + ours + ".bias"] = g(o + theirs + ".bias")
-    model = BERT(cfg).to(dtype=state["word_embeddings.weight"].dtype)
-    pooled = p + "pooler.dense.weight" in t
-    own = model.state_dict()
-    for name in ("pooler.weight", "pooler.bias", "classifier.weight", "classifier.bias"):
-        if name.startswith("pooler") and pooled:
-            state[name] = t[p + "pooler.dense." + name.split(".")[1]]
-        elif name.startswith("classifier") and labels:
-            state[name] = t[name]
-        elif name in own:  # not in the checkpoint (no pooler): keep the initialization
-            state[name] = own[name].detach().numpy()
+    state.update(encoder_layers_state(g, cfg.num_hidden_layers, "encoder.layer.{}.",
+                                      BERT_LAYER_NAMES))
+    model = cls(cfg, **extra).to(dtype=state["word_embeddings.weight"].dtype)
+    if p + "pooler.dense.weight" in t:
+        state["pooler.weight"], state["pooler.bias"] = g("pooler.dense.weight"), \
+            g("pooler.dense.bias")
+    if labels:
+        state["classifier.weight"], state["classifier.bias"] = t["classifier.weight"], \
+            t["classifier.bias"]
+    return load_keeping_the_rest(model, state)
+
+
+def load_keeping_the_rest(model, state):
+    """Load ``state`` into ``model``; what the checkpoint lacks (a pooler a bare encoder was
+    saved without) keeps its initialization. The model comes back in eval mode."""
+    for name, value in model.state_dict().items():
+        state.setdefault(name, value.detach().numpy())
     model.load_state_dict(state)
     model.eval()
     return model
