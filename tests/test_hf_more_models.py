@@ -9,7 +9,8 @@ import numpy as np
 import pytest
 
 import fastdl
-from fastdl.models import causal_lm_from_pretrained, llama_from_pretrained
+from fastdl.models import (causal_lm_from_pretrained, distilbert_from_pretrained,
+                           llama_from_pretrained, roberta_from_pretrained)
 
 transformers = pytest.importorskip("transformers")
 torch = pytest.importorskip("torch")
@@ -194,10 +195,125 @@ def test_positions_beyond_max_position_embeddings_are_refused(tmp_path):
         model(fastdl.tensor(np.zeros((1, 65), np.int64)))
 
 
-@pytest.mark.parametrize("module", ["fastdl.models.llama"])
+@pytest.mark.parametrize("module", ["fastdl.models.llama", "fastdl.models.roberta"])
 def test_docstring_examples(module):
     import doctest
     import importlib
     result = doctest.testmod(importlib.import_module(module), extraglobs={"fastdl": fastdl},
                              optionflags=doctest.ELLIPSIS | doctest.NORMALIZE_WHITESPACE)
     assert result.attempted > 0 and result.failed == 0
+
+
+ENCODER = dict(vocab_size=VOCAB, max_position_embeddings=40, initializer_range=0.2)
+
+
+def _roberta(tmp_path, **overrides):
+    torch.manual_seed(0)
+    config = transformers.RobertaConfig(**ENCODER, hidden_size=64, num_hidden_layers=2,
+                                        num_attention_heads=4, intermediate_size=96,
+                                        **overrides)
+    ref = transformers.RobertaModel(config).eval()
+    ref.save_pretrained(tmp_path)
+    return ref
+
+
+def _distilbert(tmp_path, **overrides):
+    torch.manual_seed(0)
+    config = transformers.DistilBertConfig(**ENCODER, dim=64, n_layers=2, n_heads=4,
+                                           hidden_dim=96, **overrides)
+    ref = transformers.DistilBertModel(config).eval()
+    ref.save_pretrained(tmp_path)
+    return ref
+
+
+def _right_padded(pad_id, length=9):
+    """Two rows, the first with 4 trailing padding tokens (as tokenizers pad for encoders)."""
+    ids = np.random.default_rng(7).integers(3, VOCAB, (2, length))
+    mask = np.ones((2, length), np.int64)
+    mask[0, -4:] = 0
+    ids[mask == 0] = pad_id
+    return ids, mask
+
+
+def _hidden_states(model, ref, ids, mask):
+    with torch.no_grad():
+        want = ref(torch.tensor(ids), attention_mask=None if mask is None
+                   else torch.tensor(mask)).last_hidden_state.numpy()
+    with fastdl.no_grad():
+        got = model(fastdl.tensor(ids), attention_mask=mask).numpy()
+    keep = np.ones(ids.shape, bool) if mask is None else mask.astype(bool)
+    return got[keep], want[keep]
+
+
+@pytest.mark.parametrize("padded", [False, True])
+@pytest.mark.parametrize("overrides", [{}, {"pad_token_id": 0, "type_vocab_size": 2}])
+def test_roberta_hidden_states_match_transformers(tmp_path, padded, overrides):
+    ref = _roberta(tmp_path, **overrides)
+    model = roberta_from_pretrained(str(tmp_path))
+    ids, mask = _right_padded(ref.config.pad_token_id)
+    got, want = _hidden_states(model, ref, ids, mask if padded else None)
+    np.testing.assert_allclose(got, want, atol=1e-4, rtol=1e-4)
+
+
+def test_roberta_positions_start_after_padding_idx(tmp_path):
+    _roberta(tmp_path)
+    model = roberta_from_pretrained(str(tmp_path))
+    ids, mask = _right_padded(1)
+    # with BERT's positions 0 .. L - 1 the outputs differ: the offset matters
+    with fastdl.no_grad():
+        own = model(fastdl.tensor(ids), attention_mask=mask).numpy()
+        plain = model(fastdl.tensor(ids), attention_mask=mask,
+                      position_ids=np.arange(ids.shape[1])).numpy()
+    assert np.abs(own - plain).max() > 1e-2
+    assert model.positions(ids)[0].tolist() == [2, 3, 4, 5, 6, 1, 1, 1, 1]
+
+
+@pytest.mark.parametrize("padded", [False, True])
+@pytest.mark.parametrize("overrides", [{}, {"activation": "relu"}, {"sinusoidal_pos_embds": True}])
+def test_distilbert_hidden_states_match_transformers(tmp_path, padded, overrides):
+    ref = _distilbert(tmp_path, **overrides)
+    model = distilbert_from_pretrained(str(tmp_path))
+    assert model.token_type_embeddings is None
+    ids, mask = _right_padded(0)
+    got, want = _hidden_states(model, ref, ids, mask if padded else None)
+    np.testing.assert_allclose(got, want, atol=1e-4, rtol=1e-4)
+
+
+def test_distilbert_sinusoidal_table_is_computed_when_not_saved(tmp_path):
+    from safetensors.torch import load_file, save_file
+    ref = _distilbert(tmp_path, sinusoidal_pos_embds=True)
+    path = str(tmp_path / "model.safetensors")
+    tensors = load_file(path)
+    del tensors["embeddings.position_embeddings.weight"]
+    save_file(tensors, path, metadata={"format": "pt"})
+    model = distilbert_from_pretrained(str(tmp_path))
+    ids, mask = _right_padded(0)
+    got, want = _hidden_states(model, ref, ids, mask)
+    np.testing.assert_allclose(got, want, atol=1e-4, rtol=1e-4)
+
+
+def test_encoder_checkpoints_half_precision_and_sharded(tmp_path):
+    ref = _roberta(tmp_path / "half")
+    ref.to(torch.bfloat16).save_pretrained(tmp_path / "half")
+    half = roberta_from_pretrained(str(tmp_path / "half"))
+    assert half.word_embeddings.weight.dtype == fastdl.float32
+    ref = transformers.RobertaModel.from_pretrained(tmp_path / "half", dtype=torch.float32)
+    ids, mask = _right_padded(1)
+    np.testing.assert_allclose(*_hidden_states(half, ref.eval(), ids, mask), atol=1e-4, rtol=1e-4)
+    ref = _distilbert(tmp_path / "sharded")
+    ref.save_pretrained(tmp_path / "sharded", max_shard_size="30KB")
+    assert (tmp_path / "sharded" / "model.safetensors.index.json").exists()
+    sharded = distilbert_from_pretrained(str(tmp_path / "sharded"))
+    np.testing.assert_allclose(*_hidden_states(sharded, ref, ids, mask), atol=1e-4, rtol=1e-4)
+
+
+def test_encoder_loaders_refuse_other_checkpoints(tmp_path):
+    _distilbert(tmp_path / "distil", activation="gelu_new")
+    with pytest.raises(ValueError, match="activation"):
+        distilbert_from_pretrained(str(tmp_path / "distil"))
+    _roberta(tmp_path / "roberta")
+    with pytest.raises(ValueError, match="model_type"):
+        distilbert_from_pretrained(str(tmp_path / "roberta"))
+    _edit_config(tmp_path / "roberta", hidden_act="relu")
+    with pytest.raises(ValueError, match="hidden_act"):
+        roberta_from_pretrained(str(tmp_path / "roberta"))

@@ -15,6 +15,7 @@ from fastdl.models.mlp import MLP
 from fastdl.models.mobilenet import MobileNetV2, mobilenet_v2
 from fastdl.models.pretrained import gpt2_from_pretrained
 from fastdl.models.resnet import BasicBlock, Bottleneck, ResNet, resnet18, resnet34, resnet50
+from fastdl.models.roberta import RoBERTa, distilbert_from_pretrained, roberta_from_pretrained
 from fastdl.models.sequence import CharLM, Forecaster, Seq2Seq, SequenceClassifier
 from fastdl.models.t5 import T5, T5Config, relative_position_bucket, t5_from_pretrained
 from fastdl.models.unet import UNet, sinusoidal_embedding
@@ -36,5 +37,6 @@ __all__ += ["DCGANDiscriminator", "DCGANGenerator", "GANTrainer", "GaussianDiffu
 # Transformer models (issue #12): ViT, T5
 __all__ += ["T5", "T5Config", "ViT", "relative_position_bucket", "t5_from_pretrained", "vit_b_16"]
 __all__ += ["GAT", "GCN", "GraphClassifier", "GraphSAGE"]  # graph neural networks (models/gnn.py)
-# more Hugging Face checkpoints: LLaMA / Mistral / Qwen2
+# more Hugging Face checkpoints: LLaMA / Mistral / Qwen2, RoBERTa, DistilBERT
 __all__ += ["Llama", "LlamaConfig", "causal_lm_from_pretrained", "llama_from_pretrained"]
+__all__ += ["RoBERTa", "distilbert_from_pretrained", "roberta_from_pretrained"]
