@@ -142,6 +142,46 @@ def test_sharded_checkpoint(tmp_path):
     np.testing.assert_allclose(_logits(model, ids), want, atol=1e-4, rtol=1e-4)
 
 
+@pytest.mark.parametrize("family, old_keys", [
+    ("llama-linear-rope-biases-tied-head_dim",
+     {"rope_parameters": None, "rope_theta": 500.0,
+      "rope_scaling": {"type": "linear", "factor": 2.0}}),
+    ("qwen2-window-on-layer-1", {"layer_types": None})])
+def test_config_written_by_older_transformers(tmp_path, family, old_keys):
+    """rope_theta + rope_scaling instead of rope_parameters; Qwen2's windowed layers from
+    use_sliding_window and max_window_layers instead of layer_types."""
+    ref = _causal_lm(tmp_path, family)
+    config = json.loads((tmp_path / "config.json").read_text())
+    config.update(old_keys)
+    (tmp_path / "config.json").write_text(json.dumps({k: v for k, v in config.items()
+                                                       if v is not None}))
+    model = llama_from_pretrained(str(tmp_path))
+    ids = np.random.default_rng(8).integers(0, VOCAB, (1, 11))
+    with torch.no_grad():
+        want = ref(torch.tensor(ids)).logits.numpy()
+    np.testing.assert_allclose(_logits(model, ids), want, atol=1e-4, rtol=1e-4)
+
+
+def test_rotary_embedding_position_ids():
+    rotary = fastdl.nn.RotaryEmbedding(8, max_len=16, scaling_factor=2.0)
+    x = fastdl.randn(2, 3, 4, 8)
+    rows = np.array([[1, 2, 3, 4], [5, 6, 7, 8]])
+    got = rotary(x, position_ids=rows).numpy()
+    np.testing.assert_allclose(got[1], rotary(x[1:], start=5).numpy()[0], atol=1e-6)
+    np.testing.assert_allclose(rotary(x, position_ids=np.arange(4, 8)).numpy(),
+                               rotary(x, start=4).numpy(), atol=1e-6)
+    # linear scaling: position p rotates as p / 2 does unscaled
+    plain = fastdl.nn.RotaryEmbedding(8, max_len=16)
+    angle = np.arctan2(rotary.sin.numpy()[6, 0], rotary.cos.numpy()[6, 0])
+    assert np.isclose(angle, np.arctan2(plain.sin.numpy()[3, 0], plain.cos.numpy()[3, 0]))
+    with pytest.raises(ValueError, match="position_ids"):
+        rotary(x, position_ids=np.array([[0, 1, 2]]))
+    with pytest.raises(ValueError, match="position_ids"):
+        rotary(x, position_ids=np.array([0, 1, 2, 16]))
+    with pytest.raises(ValueError, match="scaling_factor"):
+        fastdl.nn.RotaryEmbedding(8, scaling_factor=0)
+
+
 def test_bare_llama_model_with_tied_embeddings_loads(tmp_path):
     torch.manual_seed(0)
     ref = transformers.LlamaModel(transformers.LlamaConfig(**TINY, tie_word_embeddings=True))
