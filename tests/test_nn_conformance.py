@@ -39,6 +39,7 @@ import pytest
 import fastdl
 from fastdl import nn as fnn
 from fastdl.nn import functional as F
+from fastdl.nn.functional.loss_margin import pairwise_p_distance
 
 torch = pytest.importorskip("torch")
 pytest.importorskip("expecttest")  # torch's test databases import it
@@ -192,11 +193,23 @@ MODULES_WITHOUT_MODULEINFO = {
                                                    "UpsamplingBilinear2d")},
 }
 
+def _triplet_with_torch_distance(anchor, positive, negative, distance_function=None, **kwargs):
+    """The samples pass a torch nn.PairwiseDistance module as distance_function: the same
+    distance (its p and eps) in fastdl."""
+    if distance_function is not None:
+        torch_distance = distance_function
+        distance_function = lambda x1, x2: pairwise_p_distance(  # noqa: E731
+            x1, x2, torch_distance.norm, torch_distance.eps)
+    return F.triplet_margin_with_distance_loss(anchor, positive, negative,
+                                               distance_function=distance_function, **kwargs)
+
+
 # OpInfos whose ``op`` is a lambda reordering the arguments: the same reordering for fastdl.
 ARGUMENT_ADAPTERS = {
     "embedding": lambda weight, idx, **kwargs: F.embedding(idx, weight, **kwargs),
     # torch's lambda only seeds its generator around the call; the arguments are unchanged
     "scaled_dot_product_attention": F.scaled_dot_product_attention,
+    "triplet_margin_with_distance_loss": _triplet_with_torch_distance,
 }
 
 # OpInfos outside the nn.functional namespace that are fastdl.nn.functional functions.
@@ -587,6 +600,9 @@ ZERO_SECOND_DERIVATIVE = {
     "nn.functional.relu6": "piecewise linear",
     "nn.functional.hardtanh": "piecewise linear",
     "nn.functional.pad.constant": "copies and fills: linear",
+    "nn.functional.margin_ranking_loss": "a hinge of input1 - input2: piecewise linear (the "
+                                         "samples' target takes no gradient)",
+    "nn.functional.hinge_embedding_loss": "input or a hinge of it: piecewise linear",
     "nn.functional.pad.reflect": "a gather: linear",
     "nn.functional.pad.replicate": "a gather: linear",
     "nn.functional.pad.replicate_negative": "a gather (cropping): linear",

@@ -50,3 +50,15 @@ __all__ += ["adaptive_avg_pool1d", "adaptive_avg_pool2d", "adaptive_avg_pool3d",
 # graph ops (nn/functional/graph.py, issue #13)
 __all__ += ["edge_softmax", "global_add_pool", "global_max_pool", "global_mean_pool", "scatter",
             "sddmm", "spmm"]
+# margin, embedding and likelihood losses (nn/functional/loss_margin.py, loss_likelihood.py)
+from fastdl.nn.functional.loss_likelihood import gaussian_nll_loss, poisson_nll_loss  # noqa: E402
+from fastdl.nn.functional.loss_margin import (cosine_embedding_loss,  # noqa: E402
+                                              hinge_embedding_loss, margin_ranking_loss,
+                                              multilabel_margin_loss,
+                                              multilabel_soft_margin_loss, soft_margin_loss,
+                                              triplet_margin_loss,
+                                              triplet_margin_with_distance_loss)
+__all__ += ["cosine_embedding_loss", "gaussian_nll_loss", "hinge_embedding_loss",
+            "margin_ranking_loss", "multilabel_margin_loss", "multilabel_soft_margin_loss",
+            "poisson_nll_loss", "soft_margin_loss", "triplet_margin_loss",
+            "triplet_margin_with_distance_loss"]

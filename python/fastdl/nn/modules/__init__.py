@@ -57,3 +57,12 @@ __all__ += ["KVCache", "LearnedPositionalEmbedding", "MultiheadAttention", "Rota
             "TransformerDecoderLayer", "TransformerEncoder", "TransformerEncoderLayer"]
 # graph neural network layers (nn/modules/graph.py, issue #13)
 __all__ += ["GATConv", "GCNConv", "SAGEConv"]
+# margin, embedding and likelihood losses (nn/modules/loss_more.py)
+from fastdl.nn.modules.loss_more import (CosineEmbeddingLoss, GaussianNLLLoss,  # noqa: E402
+                                         HingeEmbeddingLoss, MarginRankingLoss,
+                                         MultiLabelMarginLoss, MultiLabelSoftMarginLoss,
+                                         PoissonNLLLoss, SoftMarginLoss, TripletMarginLoss,
+                                         TripletMarginWithDistanceLoss)
+__all__ += ["CosineEmbeddingLoss", "GaussianNLLLoss", "HingeEmbeddingLoss", "MarginRankingLoss",
+            "MultiLabelMarginLoss", "MultiLabelSoftMarginLoss", "PoissonNLLLoss",
+            "SoftMarginLoss", "TripletMarginLoss", "TripletMarginWithDistanceLoss"]
