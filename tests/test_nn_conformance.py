@@ -156,6 +156,8 @@ FUNCTIONAL_WITHOUT_OPINFO = {
        for kind in ("max", "adaptive_max") for d in (1, 2, 3)},
     "upsample": "torch's deprecated spelling of interpolate (whose samples run); "
                 "tests/test_interpolate.py",
+    "fold": "no OpInfo in torch; unfold's adjoint (unfold's samples run), checked against "
+            "torch in tests/test_fold_grid_sample.py",
     **{name: "graph op (torch_geometric's, not torch's: no OpInfo); float64 samples against "
              "torch formulas in tests/op_samples_graph.py, layers against PyG in "
              "tests/test_gnn_layers.py"
@@ -168,6 +170,10 @@ MODULES_WITHOUT_MODULEINFO = {
     "TransformerDecoder": "no ModuleInfo in torch; it runs inside the Transformer ModuleInfo "
                           "samples and against torch in tests/test_transformer.py",
     "SinusoidalPositionalEncoding": "not a torch module; tests/test_transformer.py",
+    **{name: "no ModuleInfo in torch; the module against torch's in tests/test_losses_more.py"
+       for name in ("TripletMarginLoss", "TripletMarginWithDistanceLoss")},
+    **{name: "no ModuleInfo in torch; the module against torch's in "
+             "tests/test_fold_grid_sample.py" for name in ("Fold", "Unfold")},
     "LearnedPositionalEmbedding": "not a torch module; tests/test_transformer.py",
     "RotaryEmbedding": "not a torch module; tests/test_transformer.py",
     "Module": "the base class; exercised by every module here and tests/test_nn_modules.py",
@@ -603,6 +609,7 @@ ZERO_SECOND_DERIVATIVE = {
     "nn.functional.margin_ranking_loss": "a hinge of input1 - input2: piecewise linear (the "
                                          "samples' target takes no gradient)",
     "nn.functional.hinge_embedding_loss": "input or a hinge of it: piecewise linear",
+    "nn.functional.unfold": "copies blocks (im2col): linear",
     "nn.functional.pad.reflect": "a gather: linear",
     "nn.functional.pad.replicate": "a gather: linear",
     "nn.functional.pad.replicate_negative": "a gather (cropping): linear",

@@ -62,3 +62,6 @@ __all__ += ["cosine_embedding_loss", "gaussian_nll_loss", "hinge_embedding_loss"
             "margin_ranking_loss", "multilabel_margin_loss", "multilabel_soft_margin_loss",
             "poisson_nll_loss", "soft_margin_loss", "triplet_margin_loss",
             "triplet_margin_with_distance_loss"]
+# im2col / col2im (nn/functional/fold.py)
+from fastdl.nn.functional.fold import fold, unfold  # noqa: E402
+__all__ += ["fold", "unfold"]

@@ -66,3 +66,6 @@ from fastdl.nn.modules.loss_more import (CosineEmbeddingLoss, GaussianNLLLoss,  
 __all__ += ["CosineEmbeddingLoss", "GaussianNLLLoss", "HingeEmbeddingLoss", "MarginRankingLoss",
             "MultiLabelMarginLoss", "MultiLabelSoftMarginLoss", "PoissonNLLLoss",
             "SoftMarginLoss", "TripletMarginLoss", "TripletMarginWithDistanceLoss"]
+# im2col / col2im (nn/modules/fold.py)
+from fastdl.nn.modules.fold import Fold, Unfold  # noqa: E402
+__all__ += ["Fold", "Unfold"]
