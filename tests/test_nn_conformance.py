@@ -158,6 +158,8 @@ FUNCTIONAL_WITHOUT_OPINFO = {
                 "tests/test_interpolate.py",
     "fold": "no OpInfo in torch; unfold's adjoint (unfold's samples run), checked against "
             "torch in tests/test_fold_grid_sample.py",
+    "affine_grid": "no OpInfo in torch; checked against torch (2-D and 3-D, gradients) in "
+                   "tests/test_fold_grid_sample.py",
     **{name: "graph op (torch_geometric's, not torch's: no OpInfo); float64 samples against "
              "torch formulas in tests/op_samples_graph.py, layers against PyG in "
              "tests/test_gnn_layers.py"
@@ -610,6 +612,9 @@ ZERO_SECOND_DERIVATIVE = {
                                          "samples' target takes no gradient)",
     "nn.functional.hinge_embedding_loss": "input or a hinge of it: piecewise linear",
     "nn.functional.unfold": "copies blocks (im2col): linear",
+    "nn.functional.grid_sample": "linear in input, the only input the samples differentiate "
+                                 "(second derivatives through the grid: "
+                                 "tests/test_fold_grid_sample.py against torch)",
     "nn.functional.pad.reflect": "a gather: linear",
     "nn.functional.pad.replicate": "a gather: linear",
     "nn.functional.pad.replicate_negative": "a gather (cropping): linear",

@@ -65,3 +65,6 @@ __all__ += ["cosine_embedding_loss", "gaussian_nll_loss", "hinge_embedding_loss"
 # im2col / col2im (nn/functional/fold.py)
 from fastdl.nn.functional.fold import fold, unfold  # noqa: E402
 __all__ += ["fold", "unfold"]
+# sampling grids (nn/functional/grid_sample.py)
+from fastdl.nn.functional.grid_sample import affine_grid, grid_sample  # noqa: E402
+__all__ += ["affine_grid", "grid_sample"]
