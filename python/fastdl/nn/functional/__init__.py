@@ -68,3 +68,6 @@ __all__ += ["fold", "unfold"]
 # sampling grids (nn/functional/grid_sample.py)
 from fastdl.nn.functional.grid_sample import affine_grid, grid_sample  # noqa: E402
 __all__ += ["affine_grid", "grid_sample"]
+# connectionist temporal classification (nn/functional/ctc.py)
+from fastdl.nn.functional.ctc import ctc_loss  # noqa: E402
+__all__ += ["ctc_loss"]

@@ -58,12 +58,14 @@ __all__ += ["KVCache", "LearnedPositionalEmbedding", "MultiheadAttention", "Rota
 # graph neural network layers (nn/modules/graph.py, issue #13)
 __all__ += ["GATConv", "GCNConv", "SAGEConv"]
 # margin, embedding and likelihood losses (nn/modules/loss_more.py)
-from fastdl.nn.modules.loss_more import (CosineEmbeddingLoss, GaussianNLLLoss,  # noqa: E402
+from fastdl.nn.modules.loss_more import (CosineEmbeddingLoss, CTCLoss,  # noqa: E402
+                                         GaussianNLLLoss,
                                          HingeEmbeddingLoss, MarginRankingLoss,
                                          MultiLabelMarginLoss, MultiLabelSoftMarginLoss,
                                          PoissonNLLLoss, SoftMarginLoss, TripletMarginLoss,
                                          TripletMarginWithDistanceLoss)
-__all__ += ["CosineEmbeddingLoss", "GaussianNLLLoss", "HingeEmbeddingLoss", "MarginRankingLoss",
+__all__ += ["CosineEmbeddingLoss", "CTCLoss", "GaussianNLLLoss", "HingeEmbeddingLoss",
+            "MarginRankingLoss",
             "MultiLabelMarginLoss", "MultiLabelSoftMarginLoss", "PoissonNLLLoss",
             "SoftMarginLoss", "TripletMarginLoss", "TripletMarginWithDistanceLoss"]
 # im2col / col2im (nn/modules/fold.py)
