@@ -160,6 +160,9 @@ FUNCTIONAL_WITHOUT_OPINFO = {
             "torch in tests/test_fold_grid_sample.py",
     "affine_grid": "no OpInfo in torch; checked against torch (2-D and 3-D, gradients) in "
                    "tests/test_fold_grid_sample.py",
+    **{f"lp_pool{d}d": f"no OpInfo in torch; the LPPool{d}d ModuleInfo samples run it, and "
+                       "tests/test_embedding_bag_lp_pool.py checks it against torch"
+       for d in (1, 2, 3)},
     **{name: "graph op (torch_geometric's, not torch's: no OpInfo); float64 samples against "
              "torch formulas in tests/op_samples_graph.py, layers against PyG in "
              "tests/test_gnn_layers.py"
@@ -176,6 +179,8 @@ MODULES_WITHOUT_MODULEINFO = {
        for name in ("TripletMarginLoss", "TripletMarginWithDistanceLoss")},
     **{name: "no ModuleInfo in torch; the module against torch's in "
              "tests/test_fold_grid_sample.py" for name in ("Fold", "Unfold")},
+    "EmbeddingBag": "no ModuleInfo in torch; the module against torch's in "
+                    "tests/test_embedding_bag_lp_pool.py",
     "LearnedPositionalEmbedding": "not a torch module; tests/test_transformer.py",
     "RotaryEmbedding": "not a torch module; tests/test_transformer.py",
     "Module": "the base class; exercised by every module here and tests/test_nn_modules.py",
@@ -215,6 +220,7 @@ def _triplet_with_torch_distance(anchor, positive, negative, distance_function=N
 # OpInfos whose ``op`` is a lambda reordering the arguments: the same reordering for fastdl.
 ARGUMENT_ADAPTERS = {
     "embedding": lambda weight, idx, **kwargs: F.embedding(idx, weight, **kwargs),
+    "embedding_bag": lambda weight, idx, **kwargs: F.embedding_bag(idx, weight, **kwargs),
     # torch's lambda only seeds its generator around the call; the arguments are unchanged
     "scaled_dot_product_attention": F.scaled_dot_product_attention,
     "triplet_margin_with_distance_loss": _triplet_with_torch_distance,

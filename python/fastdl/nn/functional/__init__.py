@@ -71,3 +71,9 @@ __all__ += ["affine_grid", "grid_sample"]
 # connectionist temporal classification (nn/functional/ctc.py)
 from fastdl.nn.functional.ctc import ctc_loss  # noqa: E402
 __all__ += ["ctc_loss"]
+# bags of embeddings (nn/functional/embedding_bag.py)
+from fastdl.nn.functional.embedding_bag import embedding_bag  # noqa: E402
+__all__ += ["embedding_bag"]
+# power-average pooling (nn/functional/lp_pool.py)
+from fastdl.nn.functional.lp_pool import lp_pool1d, lp_pool2d, lp_pool3d  # noqa: E402
+__all__ += ["lp_pool1d", "lp_pool2d", "lp_pool3d"]

@@ -71,3 +71,9 @@ __all__ += ["CosineEmbeddingLoss", "CTCLoss", "GaussianNLLLoss", "HingeEmbedding
 # im2col / col2im (nn/modules/fold.py)
 from fastdl.nn.modules.fold import Fold, Unfold  # noqa: E402
 __all__ += ["Fold", "Unfold"]
+# bags of embeddings (nn/modules/embedding_bag.py)
+from fastdl.nn.modules.embedding_bag import EmbeddingBag  # noqa: E402
+__all__ += ["EmbeddingBag"]
+# power-average pooling (nn/modules/lp_pool.py)
+from fastdl.nn.modules.lp_pool import LPPool1d, LPPool2d, LPPool3d  # noqa: E402
+__all__ += ["LPPool1d", "LPPool2d", "LPPool3d"]

@@ -10,6 +10,31 @@ from fastdl.nn.parameter import Parameter
 from fastdl.tensor import Tensor, as_dtype, get_default_dtype
 
 
+def table_padding_idx(name, padding_idx, num_embeddings):
+    """``padding_idx`` checked against the table's size, negative ones counted from the end."""
+    if padding_idx is None:
+        return None
+    if not -num_embeddings <= padding_idx < num_embeddings:
+        raise ValueError(f"{name}: padding_idx {padding_idx} must be within num_embeddings "
+                         f"{num_embeddings}")
+    return padding_idx % num_embeddings
+
+
+def init_table(module, name, _weight, dtype, requires_grad=True):
+    """``module.weight``: the given (num_embeddings, embedding_dim) table, or a new one of
+    ``dtype`` initialized by ``module.reset_parameters()``."""
+    shape = (module.num_embeddings, module.embedding_dim)
+    if _weight is None:
+        dt = as_dtype(dtype or get_default_dtype())
+        module.weight = Parameter(np.empty(shape, dtype=dt), requires_grad=requires_grad)
+        module.reset_parameters()
+        return
+    data = _weight._data if isinstance(_weight, Tensor) else np.asarray(_weight)
+    if tuple(data.shape) != shape:
+        raise ValueError(f"{name}: _weight shape {tuple(data.shape)} does not match {shape}")
+    module.weight = Parameter(data, requires_grad=requires_grad)
+
+
 class Embedding(Module):
     """Row ``i`` of ``weight`` (num_embeddings, embedding_dim) for each index ``i``; initialized
     N(0, 1) with the ``padding_idx`` row zeroed, as in torch.
@@ -27,11 +52,7 @@ class Embedding(Module):
                  norm_type: float = 2.0, scale_grad_by_freq: bool = False, sparse: bool = False,
                  _weight=None, _freeze: bool = False, device=None, dtype=None):
         super().__init__()
-        if padding_idx is not None:
-            if not -num_embeddings <= padding_idx < num_embeddings:
-                raise ValueError(f"Embedding: padding_idx {padding_idx} must be within "
-                                 f"num_embeddings {num_embeddings}")
-            padding_idx = padding_idx % num_embeddings
+        padding_idx = table_padding_idx("Embedding", padding_idx, num_embeddings)
         self.num_embeddings = int(num_embeddings)
         self.embedding_dim = int(embedding_dim)
         self.padding_idx = padding_idx
@@ -39,17 +60,7 @@ class Embedding(Module):
         self.norm_type = norm_type
         self.scale_grad_by_freq = scale_grad_by_freq
         self.sparse = sparse
-        if _weight is None:
-            dt = as_dtype(dtype or get_default_dtype())
-            self.weight = Parameter(np.empty((num_embeddings, embedding_dim), dtype=dt),
-                                    requires_grad=not _freeze)
-            self.reset_parameters()
-        else:
-            data = _weight._data if isinstance(_weight, Tensor) else np.asarray(_weight)
-            if tuple(data.shape) != (num_embeddings, embedding_dim):
-                raise ValueError(f"Embedding: _weight shape {tuple(data.shape)} does not match "
-                                 f"({num_embeddings}, {embedding_dim})")
-            self.weight = Parameter(data, requires_grad=not _freeze)
+        init_table(self, "Embedding", _weight, dtype, requires_grad=not _freeze)
         if device is not None:
             self.to(device)
 
