@@ -233,10 +233,11 @@ def test_losses_gradcheck(reduction):
     for fn, inputs in cases:
         assert gradcheck(fn, inputs)
         assert gradgradcheck(fn, inputs)
-    # piecewise linear: first derivatives only
-    margin_pairs = _away_from_zero(fastdl.tensor(a.data - b.data + 0.3 * y.data[:, None]))
-    assert gradcheck(lambda x: F.margin_ranking_loss(x, b.detach() + 0.0, y2, margin=0.3, **r),
-                     (fastdl.tensor(margin_pairs.data + b.data, requires_grad=True),))
+    # piecewise linear: first derivatives only; input1 placed so that the hinge's argument
+    # -y (x1 - x2) + margin is h, 0.2 to 1 away from the kink either side
+    h = RNG.choice([-1.0, 1.0], (4, 3)) * RNG.uniform(0.2, 1.0, (4, 3))
+    x1 = fastdl.tensor(b.data + (0.3 - h) * y2.data, requires_grad=True)
+    assert gradcheck(lambda t1, t2: F.margin_ranking_loss(t1, t2, y2, margin=0.3, **r), (x1, b))
     scores = fastdl.tensor(np.array([[0.0, 2.0, 0.7], [3.1, 0.4, -1.0], [1.0, 1.5, 0.6],
                                      [0.2, -0.9, 0.8]]), requires_grad=True)
     assert gradcheck(lambda x: F.multilabel_margin_loss(x, idx, **r), (scores,))
