@@ -21,6 +21,7 @@ from fastdl.functional import *  # noqa: F401,F403  (sum, mean, exp, cat, stack,
 from fastdl.serialization import load, save
 from fastdl import linalg  # torch.linalg's namespace (after the star import: see functional)
 from fastdl import optim
+from fastdl import distributions
 from fastdl import data, models, nn, utils
 
 __version__ = _C.__version__
@@ -48,8 +49,8 @@ def _public_api():
              "enable_grad", "inference_mode", "is_grad_enabled", "no_grad", "set_grad_enabled",
              "Generator", "manual_seed", "seed", "save", "load", "info", "get_num_threads",
              "set_num_threads", "__version__",
-             "autograd", "backend", "cuda", "data", "functional", "linalg", "models", "nn", "ops",
-             "optim",
+             "autograd", "backend", "cuda", "data", "distributions", "functional", "linalg",
+             "models", "nn", "ops", "optim",
              "random", "testing", "utils"]
     names += [n for n in _creation.__all__ if n not in names]
     names += [n for n in _functional.__all__ if n not in names]

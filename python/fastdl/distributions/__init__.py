@@ -1,0 +1,18 @@
+"""Probability distributions with sampling, log-densities and KL divergences
+(torch.distributions): reparametrized ``rsample`` and differentiable ``log_prob``/``entropy``/
+``kl_divergence`` for VAEs, policy gradients, diffusion and flows. Draws come from fastdl's
+generator, so ``fastdl.manual_seed`` replays them."""
+from fastdl.distributions import constraints
+from fastdl.distributions.bernoulli import Bernoulli
+from fastdl.distributions.categorical import Categorical, OneHotCategorical
+from fastdl.distributions.distribution import Distribution
+from fastdl.distributions.gumbel import Gumbel
+from fastdl.distributions.independent import Independent
+from fastdl.distributions.kl import kl_divergence, register_kl
+from fastdl.distributions.laplace import Laplace
+from fastdl.distributions.normal import Normal
+from fastdl.distributions.uniform import Uniform
+
+__all__ = ["Bernoulli", "Categorical", "Distribution", "Gumbel", "Independent", "Laplace",
+           "Normal", "OneHotCategorical", "Uniform", "constraints", "kl_divergence",
+           "register_kl"]

@@ -1,0 +1,98 @@
+"""Shared helpers of the distribution tests: fastdl/torch distribution pairs built from the same
+numpy parameters, and value comparison."""
+import numpy as np
+import torch
+import torch.distributions as T
+
+import fastdl
+import fastdl.distributions as D
+
+rng = np.random.default_rng(20261130)  # fixed: the same parameters on every run
+
+
+def real(shape):
+    return rng.standard_normal(shape)
+
+
+def positive(shape):
+    return rng.uniform(0.4, 2.5, shape)
+
+
+def unit(shape):
+    return rng.uniform(0.05, 0.95, shape)
+
+
+def simplex(shape):
+    p = rng.uniform(0.05, 1.0, shape)
+    return p / p.sum(-1, keepdims=True)
+
+
+def pair(name, arrays, dtype, requires_grad=True, **kwargs):
+    """(ours, theirs, our params, their params): the same named distribution on the same
+    arrays; ``arrays`` are positional parameters, numpy arrays or Python numbers."""
+    ours_p, theirs_p = [], []
+    for a in arrays:
+        if isinstance(a, (int, float)):
+            ours_p.append(a)
+            theirs_p.append(a)
+            continue
+        a = np.asarray(a, dtype=dtype)
+        ours_p.append(fastdl.tensor(a.copy(), requires_grad=requires_grad))
+        theirs_p.append(torch.tensor(a.copy(), requires_grad=requires_grad))
+    ours = getattr(D, name)(*ours_p, **kwargs)
+    theirs = getattr(T, name)(*theirs_p, **kwargs)
+    return ours, theirs, ours_p, theirs_p
+
+
+def to_numpy(x):
+    if isinstance(x, torch.Tensor):
+        return x.detach().numpy()
+    return x.detach().numpy() if hasattr(x, "detach") else np.asarray(x)
+
+
+def close(ours, theirs, dtype=None, rtol=None, atol=None):
+    ours, theirs = to_numpy(ours), to_numpy(theirs)
+    single = (dtype or theirs.dtype) == np.float32
+    rtol = rtol if rtol is not None else 2e-4 if single else 1e-7
+    atol = atol if atol is not None else 2e-5 if single else 1e-9
+    assert ours.shape == theirs.shape, (ours.shape, theirs.shape)
+    assert ours.dtype == theirs.dtype, (ours.dtype, theirs.dtype)
+    np.testing.assert_allclose(ours, theirs, rtol=rtol, atol=atol)
+
+
+def close_grads(out, ref, ours_p, theirs_p, dtype):
+    """Backpropagate the same random weights through both and compare parameter gradients
+    (retain_graph: the parameters' broadcast views are shared by every statistic of a
+    distribution, and fastdl frees a graph's nodes after a backward through them)."""
+    weights = rng.standard_normal(tuple(ref.shape)).astype(dtype)
+    ours_grads = fastdl.autograd.grad((out * fastdl.tensor(weights)).sum(),
+                                      [p for p in ours_p if isinstance(p, fastdl.Tensor)],
+                                      allow_unused=True, retain_graph=True)
+    theirs_grads = torch.autograd.grad((ref * torch.tensor(weights)).sum(),
+                                       [p for p in theirs_p if isinstance(p, torch.Tensor)],
+                                       allow_unused=True, retain_graph=True)
+    for g, h in zip(ours_grads, theirs_grads):
+        if h is None:
+            assert g is None or not np.any(to_numpy(g))
+        else:
+            close(g, h, dtype)
+
+
+def moments_and_densities(ours, theirs, value_ours, value_theirs, dtype):
+    """Compare every statistic torch defines for the pair (skipping the ones it raises on)."""
+    checked = []
+    for name in ("mean", "mode", "variance", "stddev"):
+        try:
+            ref = getattr(theirs, name)
+        except NotImplementedError:
+            continue
+        close(getattr(ours, name), ref, dtype)
+        checked.append(name)
+    for name in ("log_prob", "cdf"):
+        try:
+            ref = getattr(theirs, name)(value_theirs)
+        except NotImplementedError:
+            continue
+        close(getattr(ours, name)(value_ours), ref, dtype)
+        checked.append(name)
+    return checked
