@@ -10,9 +10,10 @@ from fastdl.distributions.gumbel import Gumbel
 from fastdl.distributions.independent import Independent
 from fastdl.distributions.kl import kl_divergence, register_kl
 from fastdl.distributions.laplace import Laplace
+from fastdl.distributions.multivariate_normal import MultivariateNormal
 from fastdl.distributions.normal import Normal
 from fastdl.distributions.uniform import Uniform
 
 __all__ = ["Bernoulli", "Categorical", "Distribution", "Gumbel", "Independent", "Laplace",
-           "Normal", "OneHotCategorical", "Uniform", "constraints", "kl_divergence",
+           "MultivariateNormal", "Normal", "OneHotCategorical", "Uniform", "constraints", "kl_divergence",
            "register_kl"]

@@ -5,6 +5,8 @@ from __future__ import annotations
 import math
 import warnings
 
+import numpy as np
+
 import fastdl
 from fastdl.distributions.bernoulli import Bernoulli
 from fastdl.distributions.categorical import Categorical, OneHotCategorical
@@ -12,9 +14,12 @@ from fastdl.distributions.distribution import Distribution
 from fastdl.distributions.gumbel import Gumbel
 from fastdl.distributions.independent import Independent, sum_rightmost
 from fastdl.distributions.laplace import Laplace
+from fastdl.distributions.multivariate_normal import (MultivariateNormal, batch_mahalanobis,
+                                                      half_log_det)
 from fastdl.distributions.normal import Normal
 from fastdl.distributions.uniform import Uniform
 from fastdl.distributions._special import lgamma
+from fastdl import linalg
 from fastdl.nn.functional import softplus
 
 __all__ = ["kl_divergence", "register_kl"]
@@ -138,3 +143,18 @@ def _kl_gumbel_gumbel(p, q):
     q_loc, p_loc = q.loc / q.scale, p.loc / q.scale
     return (-scale_ratio.log() - q_loc + p_loc + scale_ratio * _EULER_GAMMA
             + (q_loc + lgamma(1 + scale_ratio) - p_loc).exp() - (1 + _EULER_GAMMA))
+
+
+@register_kl(MultivariateNormal, MultivariateNormal)
+def _kl_multivariatenormal_multivariatenormal(p, q):
+    if p.event_shape != q.event_shape:
+        raise ValueError("KL-divergence between two Multivariate Normals with different event "
+                         "shapes cannot be computed")
+    p_tril, q_tril = p._unbroadcasted_scale_tril, q._unbroadcasted_scale_tril
+    batch = tuple(np.broadcast_shapes(p_tril.shape[:-2], q_tril.shape[:-2]))
+    n = p.event_shape[0]
+    # tr(Sigma_q^{-1} Sigma_p) = ||L_q^{-1} L_p||_F^2
+    trace = linalg.solve_triangular(q_tril.expand(*batch, n, n), p_tril.expand(*batch, n, n),
+                                    upper=False).pow(2).sum((-2, -1))
+    mahalanobis = batch_mahalanobis(q_tril, q.loc - p.loc)
+    return half_log_det(q_tril) - half_log_det(p_tril) + 0.5 * (trace + mahalanobis - n)
