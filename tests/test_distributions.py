@@ -27,7 +27,11 @@ CONTINUOUS = {  # name: function(shapes) -> parameter arrays
     "Laplace": lambda s: [real(s[0]), positive(s[1])],
     "Gumbel": lambda s: [real(s[0]), positive(s[1])],
     "Uniform": lambda s: uniform_bounds(s[0], s[1]),
+    "Gamma": lambda s: [positive(s[0]), positive(s[1])],
+    "Beta": lambda s: [positive(s[0]), positive(s[1])],
+    "Exponential": lambda s: [positive(s[1])],
 }
+WITHOUT_CDF = {"Gamma"}  # torch's needs the regularized incomplete gamma function
 SHAPES = [((5,), (5,)), ((2, 1), (3,)), ((3, 1, 4), (1, 2, 1)), ((), (7,)), ((), ())]
 DTYPES = [np.float32, np.float64]
 
@@ -45,11 +49,17 @@ def test_continuous_values_and_gradients_match_torch(name, shapes, dtype):
     assert ours.batch_shape == tuple(theirs.batch_shape)
     assert ours.event_shape == tuple(theirs.event_shape)
     value = _sample_value(theirs)
-    checked = moments_and_densities(ours, theirs, fastdl.tensor(value.numpy()), value, dtype)
-    assert {"mean", "variance", "log_prob", "cdf"} <= set(checked)
+    without = ("cdf",) if name in WITHOUT_CDF else ()
+    checked = moments_and_densities(ours, theirs, fastdl.tensor(value.numpy()), value, dtype,
+                                    skip=without)
+    assert {"mean", "variance", "log_prob"} <= set(checked)
+    assert "cdf" in checked or name in WITHOUT_CDF or name == "Beta"
+    close(ours.entropy(), theirs.entropy(), dtype)
     for fn in (lambda d: d.log_prob(d_value(d, value)), lambda d: d.entropy(),
-               lambda d: d.cdf(d_value(d, value)), lambda d: d.mean + d.stddev):
+               lambda d: d.mean + d.stddev):
         close_grads(fn(ours), fn(theirs), ours_p, theirs_p, dtype)
+    if "cdf" in checked:
+        close_grads(ours.cdf(d_value(ours, value)), theirs.cdf(value), ours_p, theirs_p, dtype)
     probabilities = rng.uniform(0.02, 0.98, (2,) + tuple(theirs.batch_shape)).astype(dtype)
     try:
         ref = theirs.icdf(torch.tensor(probabilities))
@@ -73,6 +83,15 @@ def test_continuous_log_prob_and_entropy_gradcheck(name):
     dist = getattr(D, name)
     assert gradcheck(lambda *p: dist(*p).log_prob(value), params)
     assert gradcheck(lambda *p: dist(*p).entropy(), params)
+
+
+def test_samplers_without_rsample_say_so():
+    for d in (D.Gamma(fastdl.tensor(2.0), fastdl.tensor(1.0)),
+              D.Beta(fastdl.tensor(2.0), fastdl.tensor(1.0))):
+        assert not d.has_rsample
+        with pytest.raises(NotImplementedError):
+            d.rsample()
+        assert d.sample((3,)).shape == (3,)
 
 
 @pytest.mark.parametrize("name", ["Normal", "Laplace", "Gumbel"])
@@ -102,13 +121,17 @@ STATISTICS = [  # (name, parameter arrays): moderate parameters, fast-converging
     ("Laplace", [np.array([0.5, -3.0]), np.array([1.0, 0.25])]),
     ("Gumbel", [np.array([0.0, 1.0]), np.array([2.0, 0.5])]),
     ("Uniform", [np.array([-1.0, 2.0]), np.array([0.0, 7.0])]),
+    ("Gamma", [np.array([0.7, 3.0, 9.0]), np.array([1.0, 0.5, 4.0])]),
+    ("Beta", [np.array([0.5, 2.0, 5.0]), np.array([0.5, 3.0, 1.0])]),
+    ("Exponential", [np.array([0.3, 2.0])]),
 ]
 
 
 @pytest.mark.parametrize("name, arrays", STATISTICS, ids=[s[0] for s in STATISTICS])
 def test_sample_mean_and_variance(name, arrays):
     """20000 draws: the sample mean within 6 standard errors; the sample variance within 12%
-    (over 5 standard errors of it for these distributions' kurtoses)."""
+    (over 4 standard errors of it for these distributions' kurtoses, at most 3 + 6 / 0.7 for
+    Gamma(0.7); a wrong scale or shape moves it by far more)."""
     fastdl.manual_seed(11)
     ours, theirs, _, _ = pair(name, arrays, np.float64, requires_grad=False)
     x = ours.sample((20000,)).numpy()

@@ -41,12 +41,17 @@ def test_bernoulli_matches_torch(given, batch, dtype):
 
 
 def _pair_kw(name, given, param, dtype, **extra):
-    """Like ``pair`` for a distribution given by keyword (probs= or logits=)."""
+    """Like ``pair`` for a distribution given by keyword (probs= or logits=); numpy arrays in
+    ``extra`` become each library's tensors."""
     a = np.asarray(param, dtype=dtype)
     ours_p = fastdl.tensor(a.copy(), requires_grad=True)
     theirs_p = torch.tensor(a.copy(), requires_grad=True)
-    return (getattr(D, name)(**{given: ours_p}, **extra),
-            getattr(T, name)(**{given: theirs_p}, **extra), [ours_p], [theirs_p])
+    ours_extra = {k: fastdl.tensor(v) if isinstance(v, np.ndarray) else v
+                  for k, v in extra.items()}
+    theirs_extra = {k: torch.tensor(v) if isinstance(v, np.ndarray) else v
+                    for k, v in extra.items()}
+    return (getattr(D, name)(**{given: ours_p}, **ours_extra),
+            getattr(T, name)(**{given: theirs_p}, **theirs_extra), [ours_p], [theirs_p])
 
 
 @pytest.mark.parametrize("dtype", DTYPES)
@@ -118,6 +123,53 @@ def test_independent_normal(dtype):
         D.Independent(ours_base, 4)
 
 
+@pytest.mark.parametrize("dtype", DTYPES)
+@pytest.mark.parametrize("batch", BATCHES)
+def test_poisson_matches_torch(batch, dtype):
+    ours, theirs, ours_p, theirs_p = pair("Poisson", [rng.uniform(0.2, 30.0, batch)], dtype)
+    torch.manual_seed(5)
+    value_ours, value = _both_values(theirs.sample((3,)))
+    assert {"mean", "mode", "variance", "log_prob"} <= set(
+        moments_and_densities(ours, theirs, value_ours, value, dtype))
+    close_grads(ours.log_prob(value_ours), theirs.log_prob(value), ours_p, theirs_p, dtype)
+
+
+@pytest.mark.parametrize("dtype", DTYPES)
+@pytest.mark.parametrize("given", ["probs", "logits"])
+@pytest.mark.parametrize("counts", [(5,), (2, 3), ()])
+def test_binomial_matches_torch(counts, given, dtype):
+    batch = counts if counts else (4,)
+    total = rng.integers(0, 25, counts).astype(dtype)
+    param = unit(batch) if given == "probs" else real(batch) * 2
+    ours, theirs, ours_p, theirs_p = _pair_kw("Binomial", given, param, dtype,
+                                              total_count=total)
+    torch.manual_seed(6)
+    value_ours, value = _both_values(theirs.sample((3,)))
+    assert {"mean", "mode", "variance", "log_prob"} <= set(
+        moments_and_densities(ours, theirs, value_ours, value, dtype))
+    close_grads(ours.log_prob(value_ours), theirs.log_prob(value), ours_p, theirs_p, dtype)
+    homogeneous, t_homogeneous, h_ours, h_theirs = _pair_kw("Binomial", given, param, dtype,
+                                                            total_count=7)
+    close(homogeneous.entropy(), t_homogeneous.entropy(), dtype)
+    close_grads(homogeneous.entropy(), t_homogeneous.entropy(), h_ours, h_theirs, dtype)
+    close(homogeneous.enumerate_support(), t_homogeneous.enumerate_support(), dtype)
+
+
+def test_poisson_and_binomial_sample_moments():
+    """20000 draws: means within 6 standard errors, variances within 10%."""
+    fastdl.manual_seed(8)
+    rate = np.array([0.5, 4.0, 60.0])
+    x = D.Poisson(fastdl.tensor(rate)).sample((20000,)).numpy()
+    assert x.dtype == np.float64 and np.all(x == np.round(x))
+    assert np.all(np.abs(x.mean(0) - rate) < 6 * np.sqrt(rate / len(x)))
+    np.testing.assert_allclose(x.var(0), rate, rtol=0.1)
+    n, p = np.array([3.0, 40.0]), np.array([0.2, 0.7])
+    y = D.Binomial(fastdl.tensor(n), fastdl.tensor(p)).sample((20000,)).numpy()
+    assert np.all((y >= 0) & (y <= n)) and np.all(y == np.round(y))
+    assert np.all(np.abs(y.mean(0) - n * p) < 6 * np.sqrt(n * p * (1 - p) / len(y)))
+    np.testing.assert_allclose(y.var(0), n * p * (1 - p), rtol=0.1)
+
+
 KL_PAIRS = [  # (p name, p arrays, q name, q arrays)
     ("Normal", lambda: [real((3, 4)), positive(4)], "Normal", lambda: [real(4), positive((3, 1))]),
     ("Laplace", lambda: [real(5), positive(5)], "Laplace", lambda: [real(5), positive(5)]),
@@ -126,6 +178,10 @@ KL_PAIRS = [  # (p name, p arrays, q name, q arrays)
      "Uniform", lambda: [rng.uniform(-3, -1, 5), rng.uniform(2, 3, 5)]),
     ("Uniform", lambda: [rng.uniform(-1, 0, 5), rng.uniform(1, 2, 5)],
      "Normal", lambda: [real(5), positive(5)]),
+    ("Gamma", lambda: [positive((2, 3)), positive(3)], "Gamma", lambda: [positive(3), positive(3)]),
+    ("Beta", lambda: [positive(4), positive(4)], "Beta", lambda: [positive(4), positive((2, 1))]),
+    ("Exponential", lambda: [positive(4)], "Exponential", lambda: [positive(4)]),
+    ("Poisson", lambda: [positive(4)], "Poisson", lambda: [positive(4)]),
 ]
 
 
@@ -145,14 +201,16 @@ def test_kl_divergence_matches_torch(case, dtype):
 @pytest.mark.parametrize("dtype", DTYPES)
 @pytest.mark.parametrize("given", ["probs", "logits"])
 def test_kl_divergence_discrete_and_independent(given, dtype):
-    def make(name, shape):
-        param = unit(shape) if name == "Bernoulli" else simplex(shape)
-        return _pair_kw(name, given, param if given == "probs" else np.log(param), dtype)
+    def make(name, shape, **extra):
+        param = unit(shape) if name in ("Bernoulli", "Binomial") else simplex(shape)
+        return _pair_kw(name, given, param if given == "probs" else np.log(param), dtype,
+                        **extra)
 
-    for name, shape in (("Bernoulli", (3, 4)), ("Categorical", (3, 5)),
-                        ("OneHotCategorical", (2, 6))):
-        p, tp, p_ours, p_theirs = make(name, shape)
-        q, tq, q_ours, q_theirs = make(name, shape)
+    for name, shape, extra in (("Bernoulli", (3, 4), {}), ("Categorical", (3, 5), {}),
+                               ("OneHotCategorical", (2, 6), {}),
+                               ("Binomial", (3,), {"total_count": 6})):
+        p, tp, p_ours, p_theirs = make(name, shape, **extra)
+        q, tq, q_ours, q_theirs = make(name, shape, **extra)
         out, ref = D.kl_divergence(p, q), T.kl_divergence(tp, tq)
         close(out, ref, dtype)
         close_grads(out, ref, p_ours + q_ours, p_theirs + q_theirs, dtype)
@@ -183,6 +241,11 @@ def test_register_kl_dispatches_to_the_most_derived_pair():
         D.kl_divergence(D.Bernoulli(probs=fastdl.tensor(0.5)), q)
     with pytest.raises(TypeError):
         D.register_kl(int, D.Normal)
+    with pytest.raises(NotImplementedError, match="q.total_count > p.total_count"):
+        D.kl_divergence(D.Binomial(2, fastdl.tensor([0.5])), D.Binomial(3, fastdl.tensor([0.5])))
+    larger_p = D.kl_divergence(D.Binomial(4, fastdl.tensor([0.5])),
+                               D.Binomial(3, fastdl.tensor([0.5])))
+    assert np.isinf(larger_p.numpy()).all()
 
 
 def _torch_message(fn):
@@ -207,6 +270,13 @@ def _torch_message(fn):
     lambda L: L.Independent(L.Normal(L_tensor(L, [[0.0] * 3]), L_tensor(L, [[1.0] * 3])),
                             1).log_prob(L_tensor(L, [0.0] * 2)),
     lambda L: L.Normal(L_tensor(L, 0.0), L_tensor(L, 1.0)).log_prob(0.5),
+    lambda L: L.Poisson(L_tensor(L, [1.0])).log_prob(L_tensor(L, [1.5])),
+    lambda L: L.Binomial(L_tensor(L, [3.0]), L_tensor(L, [0.5])).log_prob(L_tensor(L, [4.0])),
+    lambda L: L.Binomial(L_tensor(L, [2.5]), L_tensor(L, [0.5])),
+    lambda L: L.Gamma(L_tensor(L, [1.0]), L_tensor(L, [0.0])),
+    lambda L: L.Beta(L_tensor(L, [1.0]), L_tensor(L, [1.0])).log_prob(L_tensor(L, [1.5])),
+    lambda L: L.Dirichlet(L_tensor(L, [1.0, 1.0])).log_prob(L_tensor(L, [0.3, 0.3])),
+    lambda L: L.Exponential(L_tensor(L, [1.0])).log_prob(L_tensor(L, [-1.0])),
 ])
 def test_validation_errors_match_torch(make):
     assert _normalized(_torch_message(lambda: make(D))) == \

@@ -5,15 +5,19 @@ generator, so ``fastdl.manual_seed`` replays them."""
 from fastdl.distributions import constraints
 from fastdl.distributions.bernoulli import Bernoulli
 from fastdl.distributions.categorical import Categorical, OneHotCategorical
+from fastdl.distributions.dirichlet import Beta, Dirichlet
 from fastdl.distributions.distribution import Distribution
+from fastdl.distributions.gamma import Exponential, Gamma
 from fastdl.distributions.gumbel import Gumbel
 from fastdl.distributions.independent import Independent
 from fastdl.distributions.kl import kl_divergence, register_kl
 from fastdl.distributions.laplace import Laplace
 from fastdl.distributions.multivariate_normal import MultivariateNormal
 from fastdl.distributions.normal import Normal
+from fastdl.distributions.poisson_binomial import Binomial, Poisson
 from fastdl.distributions.uniform import Uniform
 
-__all__ = ["Bernoulli", "Categorical", "Distribution", "Gumbel", "Independent", "Laplace",
-           "MultivariateNormal", "Normal", "OneHotCategorical", "Uniform", "constraints", "kl_divergence",
+__all__ = ["Bernoulli", "Beta", "Binomial", "Categorical", "Dirichlet", "Distribution",
+           "Exponential", "Gamma", "Gumbel", "Independent", "Laplace", "MultivariateNormal",
+           "Normal", "OneHotCategorical", "Poisson", "Uniform", "constraints", "kl_divergence",
            "register_kl"]

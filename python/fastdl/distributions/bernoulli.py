@@ -22,7 +22,20 @@ def probs_or_logits(probs, logits):
     return ("probs", probs) if probs is not None else ("logits", logits)
 
 
-class Bernoulli(Distribution):
+class BinaryProbsOrLogits:
+    """probs and logits = log(probs / (1 - probs)) of a yes/no outcome, the one not given
+    computed (and cached) from the other on first use."""
+
+    @lazy_property
+    def probs(self):
+        return logits_to_probs(self.logits, is_binary=True)
+
+    @lazy_property
+    def logits(self):
+        return probs_to_logits(self.probs, is_binary=True)
+
+
+class Bernoulli(BinaryProbsOrLogits, Distribution):
     """1 with probability ``probs`` (= sigmoid(``logits``)), else 0; values in probs' dtype.
 
     >>> Bernoulli(probs=fastdl.tensor([0.25])).log_prob(fastdl.tensor([1.0])).tolist()
@@ -39,14 +52,6 @@ class Bernoulli(Distribution):
         (param,) = broadcast_all(param)
         self.__dict__[name] = param
         super().__init__(() if is_scalar else param.shape, validate_args=validate_args)
-
-    @lazy_property
-    def probs(self):
-        return logits_to_probs(self.logits, is_binary=True)
-
-    @lazy_property
-    def logits(self):
-        return probs_to_logits(self.probs, is_binary=True)
 
     @property
     def _param(self):

@@ -101,7 +101,8 @@ class _IntegerInterval(Constraint):
         self.lower_bound, self.upper_bound = lower_bound, upper_bound
 
     def _check_array(self, x, xp):
-        return (x % 1 == 0) & (self.lower_bound <= x) & (x <= self.upper_bound)
+        return ((x % 1 == 0) & (_bound(self.lower_bound) <= x)
+                & (x <= _bound(self.upper_bound)))
 
     def _arguments(self):
         return f"lower_bound={self.lower_bound}, upper_bound={self.upper_bound}"

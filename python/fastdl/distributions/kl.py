@@ -10,15 +10,18 @@ import numpy as np
 import fastdl
 from fastdl.distributions.bernoulli import Bernoulli
 from fastdl.distributions.categorical import Categorical, OneHotCategorical
+from fastdl.distributions.dirichlet import Beta, Dirichlet
 from fastdl.distributions.distribution import Distribution
+from fastdl.distributions.gamma import Exponential, Gamma
 from fastdl.distributions.gumbel import Gumbel
 from fastdl.distributions.independent import Independent, sum_rightmost
 from fastdl.distributions.laplace import Laplace
 from fastdl.distributions.multivariate_normal import (MultivariateNormal, batch_mahalanobis,
                                                       half_log_det)
 from fastdl.distributions.normal import Normal
+from fastdl.distributions.poisson_binomial import Binomial, Poisson
 from fastdl.distributions.uniform import Uniform
-from fastdl.distributions._special import lgamma
+from fastdl.distributions._special import digamma, lgamma
 from fastdl import linalg
 from fastdl.nn.functional import softplus
 
@@ -158,3 +161,53 @@ def _kl_multivariatenormal_multivariatenormal(p, q):
                                     upper=False).pow(2).sum((-2, -1))
     mahalanobis = batch_mahalanobis(q_tril, q.loc - p.loc)
     return half_log_det(q_tril) - half_log_det(p_tril) + 0.5 * (trace + mahalanobis - n)
+
+
+@register_kl(Gamma, Gamma)
+def _kl_gamma_gamma(p, q):
+    return (q.concentration * (p.rate / q.rate).log() + lgamma(q.concentration)
+            - lgamma(p.concentration)
+            + (p.concentration - q.concentration) * digamma(p.concentration)
+            + (q.rate - p.rate) * (p.concentration / p.rate))
+
+
+@register_kl(Exponential, Exponential)
+def _kl_exponential_exponential(p, q):
+    rate_ratio = q.rate / p.rate
+    return rate_ratio - rate_ratio.log() - 1
+
+
+@register_kl(Beta, Beta)
+def _kl_beta_beta(p, q):
+    p_total = p.concentration1 + p.concentration0
+    q_total = q.concentration1 + q.concentration0
+    return (lgamma(q.concentration1) + lgamma(q.concentration0) + lgamma(p_total)
+            - lgamma(p.concentration1) - lgamma(p.concentration0) - lgamma(q_total)
+            + (p.concentration1 - q.concentration1) * digamma(p.concentration1)
+            + (p.concentration0 - q.concentration0) * digamma(p.concentration0)
+            + (q_total - p_total) * digamma(p_total))
+
+
+@register_kl(Dirichlet, Dirichlet)
+def _kl_dirichlet_dirichlet(p, q):
+    p_total = p.concentration.sum(-1)
+    q_total = q.concentration.sum(-1)
+    expected_log = digamma(p.concentration) - digamma(p_total).unsqueeze(-1)
+    return (lgamma(p_total) - lgamma(q_total)
+            - (lgamma(p.concentration) - lgamma(q.concentration)).sum(-1)
+            + ((p.concentration - q.concentration) * expected_log).sum(-1))
+
+
+@register_kl(Poisson, Poisson)
+def _kl_poisson_poisson(p, q):
+    return p.rate * (p.rate.log() - q.rate.log()) - (p.rate - q.rate)
+
+
+@register_kl(Binomial, Binomial)
+def _kl_binomial_binomial(p, q):
+    if bool((p.total_count < q.total_count).any()):
+        raise NotImplementedError("KL between Binomials where q.total_count > p.total_count is "
+                                  "not implemented")
+    kl = p.total_count * (p.probs * (p.logits - q.logits) + (-p.probs).log1p()
+                          - (-q.probs).log1p())
+    return _infinite_where(p.total_count > q.total_count, kl)

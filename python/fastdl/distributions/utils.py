@@ -16,7 +16,7 @@ def broadcast_all(*values):
     """Tensors of one broadcast shape; Python numbers become tensors of the first tensor's dtype
     (the default dtype when there is none), as in torch."""
     if not all(isinstance(v, (Tensor, numbers.Number)) for v in values):
-        raise ValueError("Input arguments must all be instances of numbers.Number, "
+        raise ValueError("Input arguments must all be instances of Number, "
                          "torch.Tensor or objects implementing __torch_function__.")
     tensors = [v for v in values if isinstance(v, Tensor)]
     dtype = tensors[0].dtype if tensors else get_default_dtype()
