@@ -29,7 +29,9 @@ def simplex(shape):
 
 def pair(name, arrays, dtype, requires_grad=True, **kwargs):
     """(ours, theirs, our params, their params): the same named distribution on the same
-    arrays; ``arrays`` are positional parameters, numpy arrays or Python numbers."""
+    arrays; ``arrays`` are positional parameters, numpy arrays or Python numbers (0-d draws
+    like rng.standard_normal(()) are numpy float64 scalars, which are floats: both libraries
+    then make default-dtype tensors of them)."""
     ours_p, theirs_p = [], []
     for a in arrays:
         if isinstance(a, (int, float)):
@@ -52,7 +54,7 @@ def to_numpy(x):
 
 def close(ours, theirs, dtype=None, rtol=None, atol=None):
     ours, theirs = to_numpy(ours), to_numpy(theirs)
-    single = (dtype or theirs.dtype) == np.float32
+    single = np.float32 in (dtype, theirs.dtype)  # Python-number parameters give float32
     rtol = rtol if rtol is not None else 2e-4 if single else 1e-7
     atol = atol if atol is not None else 2e-5 if single else 1e-9
     assert ours.shape == theirs.shape, (ours.shape, theirs.shape)
@@ -64,6 +66,9 @@ def close_grads(out, ref, ours_p, theirs_p, dtype):
     """Backpropagate the same random weights through both and compare parameter gradients
     (retain_graph: the parameters' broadcast views are shared by every statistic of a
     distribution, and fastdl frees a graph's nodes after a backward through them)."""
+    if not ref.requires_grad:  # Python-number parameters: nothing to differentiate
+        assert not out.requires_grad
+        return
     weights = rng.standard_normal(tuple(ref.shape)).astype(dtype)
     ours_grads = fastdl.autograd.grad((out * fastdl.tensor(weights)).sum(),
                                       [p for p in ours_p if isinstance(p, fastdl.Tensor)],

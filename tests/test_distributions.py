@@ -30,8 +30,10 @@ CONTINUOUS = {  # name: function(shapes) -> parameter arrays
     "Gamma": lambda s: [positive(s[0]), positive(s[1])],
     "Beta": lambda s: [positive(s[0]), positive(s[1])],
     "Exponential": lambda s: [positive(s[1])],
+    "LogNormal": lambda s: [real(s[0]) * 0.5, positive(s[1]) * 0.5],
 }
 WITHOUT_CDF = {"Gamma"}  # torch's needs the regularized incomplete gamma function
+# the shapes of the parameters; () draws Python floats (see distribution_cases.pair)
 SHAPES = [((5,), (5,)), ((2, 1), (3,)), ((3, 1, 4), (1, 2, 1)), ((), (7,)), ((), ())]
 DTYPES = [np.float32, np.float64]
 
@@ -124,6 +126,7 @@ STATISTICS = [  # (name, parameter arrays): moderate parameters, fast-converging
     ("Gamma", [np.array([0.7, 3.0, 9.0]), np.array([1.0, 0.5, 4.0])]),
     ("Beta", [np.array([0.5, 2.0, 5.0]), np.array([0.5, 3.0, 1.0])]),
     ("Exponential", [np.array([0.3, 2.0])]),
+    ("LogNormal", [np.array([0.0, 1.0]), np.array([0.25, 0.5])]),
 ]
 
 

@@ -182,6 +182,7 @@ KL_PAIRS = [  # (p name, p arrays, q name, q arrays)
     ("Beta", lambda: [positive(4), positive(4)], "Beta", lambda: [positive(4), positive((2, 1))]),
     ("Exponential", lambda: [positive(4)], "Exponential", lambda: [positive(4)]),
     ("Poisson", lambda: [positive(4)], "Poisson", lambda: [positive(4)]),
+    ("LogNormal", lambda: [real(4), positive(4)], "LogNormal", lambda: [real(4), positive(4)]),
 ]
 
 

@@ -2,7 +2,7 @@
 (torch.distributions): reparametrized ``rsample`` and differentiable ``log_prob``/``entropy``/
 ``kl_divergence`` for VAEs, policy gradients, diffusion and flows. Draws come from fastdl's
 generator, so ``fastdl.manual_seed`` replays them."""
-from fastdl.distributions import constraints
+from fastdl.distributions import constraints, transforms
 from fastdl.distributions.bernoulli import Bernoulli
 from fastdl.distributions.categorical import Categorical, OneHotCategorical
 from fastdl.distributions.dirichlet import Beta, Dirichlet
@@ -15,9 +15,14 @@ from fastdl.distributions.laplace import Laplace
 from fastdl.distributions.multivariate_normal import MultivariateNormal
 from fastdl.distributions.normal import Normal
 from fastdl.distributions.poisson_binomial import Binomial, Poisson
+from fastdl.distributions.transformed_distribution import LogNormal, TransformedDistribution
+from fastdl.distributions.transforms import (AffineTransform, ComposeTransform, ExpTransform,
+                                            SigmoidTransform, TanhTransform, Transform)
 from fastdl.distributions.uniform import Uniform
 
-__all__ = ["Bernoulli", "Beta", "Binomial", "Categorical", "Dirichlet", "Distribution",
-           "Exponential", "Gamma", "Gumbel", "Independent", "Laplace", "MultivariateNormal",
-           "Normal", "OneHotCategorical", "Poisson", "Uniform", "constraints", "kl_divergence",
-           "register_kl"]
+__all__ = ["AffineTransform", "Bernoulli", "Beta", "Binomial", "Categorical", "ComposeTransform",
+           "Dirichlet", "Distribution", "ExpTransform", "Exponential", "Gamma", "Gumbel",
+           "Independent", "Laplace", "LogNormal", "MultivariateNormal", "Normal",
+           "OneHotCategorical", "Poisson", "SigmoidTransform", "TanhTransform", "Transform",
+           "TransformedDistribution", "Uniform", "constraints", "kl_divergence", "register_kl",
+           "transforms"]

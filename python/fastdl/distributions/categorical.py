@@ -116,9 +116,7 @@ class OneHotCategorical(Distribution):
     def expand(self, batch_shape, _instance=None):
         new = object.__new__(type(self))
         new._categorical = self._categorical.expand(batch_shape)
-        Distribution.__init__(new, tuple(batch_shape), self._event_shape, validate_args=False)
-        new._validate_args = self._validate_args
-        return new
+        return self._finish_expand(new, tuple(batch_shape))
 
     @property
     def probs(self):

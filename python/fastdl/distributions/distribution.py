@@ -67,7 +67,12 @@ class Distribution:
                 event_part = value.shape[len(self._batch_shape):]
                 value = value.expand(*(batch_shape + tuple(event_part)))
             new.__dict__[name] = value
-        Distribution.__init__(new, batch_shape, self._event_shape, validate_args=False)
+        return self._finish_expand(new, batch_shape)
+
+    def _finish_expand(self, new, batch_shape):
+        """``new`` (parameters already expanded) given its shapes and this validate flag,
+        without re-checking the parameters (they were checked here)."""
+        Distribution.__init__(new, tuple(batch_shape), self._event_shape, validate_args=False)
         new._validate_args = self._validate_args
         return new
 

@@ -20,6 +20,7 @@ from fastdl.distributions.multivariate_normal import (MultivariateNormal, batch_
                                                       half_log_det)
 from fastdl.distributions.normal import Normal
 from fastdl.distributions.poisson_binomial import Binomial, Poisson
+from fastdl.distributions.transformed_distribution import TransformedDistribution
 from fastdl.distributions.uniform import Uniform
 from fastdl.distributions._special import digamma, lgamma
 from fastdl import linalg
@@ -211,3 +212,11 @@ def _kl_binomial_binomial(p, q):
     kl = p.total_count * (p.probs * (p.logits - q.logits) + (-p.probs).log1p()
                           - (-q.probs).log1p())
     return _infinite_where(p.total_count > q.total_count, kl)
+
+
+@register_kl(TransformedDistribution, TransformedDistribution)
+def _kl_transformed_transformed(p, q):
+    # the same invertible map applied to both leaves the divergence unchanged
+    if p.transforms != q.transforms or p.event_shape != q.event_shape:
+        raise NotImplementedError
+    return kl_divergence(p.base_dist, q.base_dist)
