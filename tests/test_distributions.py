@@ -167,3 +167,15 @@ def test_doc_examples():
                                  extraglobs={"fastdl": fastdl, **names},
                                  optionflags=doctest.ELLIPSIS, report=True)
         assert result.failed == 0, info.name
+
+
+@pytest.mark.parametrize("name", sorted(CONTINUOUS))
+def test_expand_matches_torch(name):
+    arrays = CONTINUOUS[name](((3,), (1,)))
+    ours, theirs, _, _ = pair(name, arrays, np.float64, requires_grad=False)
+    ours, theirs = ours.expand((2, 3)), theirs.expand((2, 3))
+    assert ours.batch_shape == tuple(theirs.batch_shape) == (2, 3)
+    value = _sample_value(theirs, ())
+    close(ours.log_prob(fastdl.tensor(value.numpy())), theirs.log_prob(value))
+    close(ours.mean, theirs.mean)
+    assert ours.sample((4,)).shape == (4, 2, 3)

@@ -150,3 +150,71 @@ def test_tanh_squashed_policy_log_prob_through_the_cache():
     out, ref = ours.log_prob(action), theirs.log_prob(theirs_action)
     close(out, ref)
     close_grads(out, ref, ours_p, theirs_p, np.float64)
+
+
+def _relaxed_class(library, name):
+    """Where the two keep each relaxed distribution (the Exp/Logit bases in submodules)."""
+    if library is D:
+        return getattr(D.relaxed, name)
+    module = T.relaxed_bernoulli if "Bernoulli" in name else T.relaxed_categorical
+    return getattr(module, name)
+
+
+def _relaxed_pair(name, temperature, given, param, dtype):
+    t, a = np.asarray(temperature, dtype=dtype), np.asarray(param, dtype=dtype)
+    ours_p = [fastdl.tensor(t, requires_grad=True), fastdl.tensor(a, requires_grad=True)]
+    theirs_p = [torch.tensor(t, requires_grad=True), torch.tensor(a, requires_grad=True)]
+    return (_relaxed_class(D, name)(ours_p[0], **{given: ours_p[1]}),
+            _relaxed_class(T, name)(theirs_p[0], **{given: theirs_p[1]}), ours_p, theirs_p)
+
+
+@pytest.mark.parametrize("dtype", DTYPES)
+@pytest.mark.parametrize("given", ["probs", "logits"])
+@pytest.mark.parametrize("name, shape", [("RelaxedBernoulli", (2, 3)),
+                                         ("RelaxedOneHotCategorical", (2, 4)),
+                                         ("LogitRelaxedBernoulli", (5,)),
+                                         ("ExpRelaxedCategorical", (3,))])
+def test_relaxed_distributions_match_torch(name, shape, given, dtype):
+    param = rng.uniform(0.05, 1.0, shape)
+    if "Categorical" in name:
+        param /= param.sum(-1, keepdims=True)
+    elif given == "probs":
+        param = np.clip(param, 0.05, 0.95)
+    param = param if given == "probs" else np.log(param)
+    for temperature in (0.4, 1.5):
+        ours, theirs, ours_p, theirs_p = _relaxed_pair(name, temperature, given, param, dtype)
+        assert (ours.batch_shape, ours.event_shape) == (tuple(theirs.batch_shape),
+                                                        tuple(theirs.event_shape))
+        torch.manual_seed(10)
+        value = theirs.sample((3,))
+        out, ref = ours.log_prob(fastdl.tensor(value.numpy())), theirs.log_prob(value)
+        close(out, ref, dtype, rtol=1e-3 if dtype == np.float32 else 1e-7)
+        if dtype == np.float64:
+            close_grads(out, ref, ours_p, theirs_p, dtype)
+        assert ours.rsample((4,)).shape == (4,) + tuple(theirs.batch_shape + theirs.event_shape)
+
+
+def test_relaxed_bernoulli_rsample_gradient_and_threshold_frequency():
+    """x = sigmoid((logit(u) + logits) / T): P(x > 1/2) = probs at any temperature, and
+    d logit(x) / d logits = 1 / T."""
+    fastdl.manual_seed(13)
+    probs = np.array([0.1, 0.5, 0.85])
+    d = D.RelaxedBernoulli(fastdl.tensor(0.7, dtype=fastdl.float64), probs=fastdl.tensor(probs))
+    x = d.sample((20000,)).numpy()
+    assert np.all((x > 0) & (x < 1))
+    assert np.all(np.abs((x > 0.5).mean(0) - probs) < 6 * np.sqrt(probs * (1 - probs) / 20000))
+    logits = fastdl.tensor(np.log(probs / (1 - probs)), requires_grad=True)
+    base = D.relaxed.LogitRelaxedBernoulli(fastdl.tensor(0.7, dtype=fastdl.float64), logits=logits)
+    (grad,) = fastdl.autograd.grad(base.rsample((6,)).sum(), [logits])
+    np.testing.assert_allclose(grad.numpy(), np.full(3, 6 / 0.7))
+
+
+def test_gumbel_softmax_argmax_follows_the_probabilities():
+    fastdl.manual_seed(14)
+    probs = np.array([0.2, 0.5, 0.3])
+    d = D.RelaxedOneHotCategorical(fastdl.tensor(0.5, dtype=fastdl.float64),
+                                   probs=fastdl.tensor(probs))
+    x = d.sample((20000,)).numpy()
+    np.testing.assert_allclose(x.sum(-1), 1.0)
+    freq = np.bincount(x.argmax(-1), minlength=3) / len(x)
+    assert np.all(np.abs(freq - probs) < 6 * np.sqrt(probs * (1 - probs) / len(x)))

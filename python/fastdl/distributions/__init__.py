@@ -15,6 +15,8 @@ from fastdl.distributions.laplace import Laplace
 from fastdl.distributions.multivariate_normal import MultivariateNormal
 from fastdl.distributions.normal import Normal
 from fastdl.distributions.poisson_binomial import Binomial, Poisson
+# their Exp/Logit bases stay in fastdl.distributions.relaxed, as torch keeps them in submodules
+from fastdl.distributions.relaxed import RelaxedBernoulli, RelaxedOneHotCategorical
 from fastdl.distributions.transformed_distribution import LogNormal, TransformedDistribution
 from fastdl.distributions.transforms import (AffineTransform, ComposeTransform, ExpTransform,
                                             SigmoidTransform, TanhTransform, Transform)
@@ -23,6 +25,7 @@ from fastdl.distributions.uniform import Uniform
 __all__ = ["AffineTransform", "Bernoulli", "Beta", "Binomial", "Categorical", "ComposeTransform",
            "Dirichlet", "Distribution", "ExpTransform", "Exponential", "Gamma", "Gumbel",
            "Independent", "Laplace", "LogNormal", "MultivariateNormal", "Normal",
-           "OneHotCategorical", "Poisson", "SigmoidTransform", "TanhTransform", "Transform",
+           "OneHotCategorical", "Poisson", "RelaxedBernoulli", "RelaxedOneHotCategorical",
+           "SigmoidTransform", "TanhTransform", "Transform",
            "TransformedDistribution", "Uniform", "constraints", "kl_divergence", "register_kl",
            "transforms"]
