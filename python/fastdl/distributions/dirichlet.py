@@ -20,11 +20,12 @@ def _onto_simplex_interior(x):
 
 
 class Dirichlet(Distribution):
-    """Density Gamma(a0) / prod Gamma(a_i) * prod x_i^(a_i - 1), a0 = sum a_i. Samples are
-    normalized gamma draws, outside autograd: there is no rsample (torch has one)."""
+    """Density Gamma(a0) / prod Gamma(a_i) * prod x_i^(a_i - 1), a0 = sum a_i. Draws are
+    normalized gamma draws, differentiable in the concentration through them."""
 
     arg_constraints = {"concentration": constraints.independent(constraints.positive, 1)}
     support = constraints.simplex
+    has_rsample = True
 
     def __init__(self, concentration, validate_args=None):
         if concentration.ndim < 1:
@@ -52,10 +53,9 @@ class Dirichlet(Distribution):
         total = self.concentration.sum(-1, keepdim=True)
         return self.concentration * (total - self.concentration) / (total.pow(2) * (total + 1))
 
-    def sample(self, sample_shape=()):
-        with fastdl.no_grad():
-            draws = standard_gamma(self.concentration, self._extended_shape(sample_shape))
-            return _onto_simplex_interior(draws / draws.sum(-1, keepdim=True))
+    def rsample(self, sample_shape=()):
+        draws = standard_gamma(self.concentration, self._extended_shape(sample_shape))
+        return _onto_simplex_interior(draws / draws.sum(-1, keepdim=True))
 
     def log_prob(self, value):
         if self._validate_args:
@@ -77,6 +77,7 @@ class Beta(Distribution):
     arg_constraints = {"concentration1": constraints.positive,
                        "concentration0": constraints.positive}
     support = constraints.unit_interval
+    has_rsample = True
 
     def __init__(self, concentration1, concentration0, validate_args=None):
         self.concentration1, self.concentration0 = broadcast_all(concentration1, concentration0)
@@ -100,12 +101,11 @@ class Beta(Distribution):
         total = self._total
         return self.concentration1 * self.concentration0 / (total.pow(2) * (total + 1))
 
-    def sample(self, sample_shape=()):
-        with fastdl.no_grad():
-            shape = self._extended_shape(sample_shape)
-            x = standard_gamma(self.concentration1, shape)
-            y = standard_gamma(self.concentration0, shape)
-            return _onto_simplex_interior(x / (x + y))
+    def rsample(self, sample_shape=()):
+        shape = self._extended_shape(sample_shape)
+        x = standard_gamma(self.concentration1, shape)
+        y = standard_gamma(self.concentration0, shape)
+        return _onto_simplex_interior(x / (x + y))
 
     def log_prob(self, value):
         if self._validate_args:

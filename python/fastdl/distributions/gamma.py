@@ -1,9 +1,13 @@
 """Gamma(concentration, rate) and Exponential(rate)."""
 from __future__ import annotations
 
+import numpy as np
+
 import fastdl
+from fastdl import backend
+from fastdl.autograd.function import Function
 from fastdl.distributions import constraints
-from fastdl.distributions._special import digamma, lgamma
+from fastdl.distributions._special import _digamma_array, _lgamma_array, digamma, lgamma
 from fastdl.distributions.distribution import Distribution
 from fastdl.distributions.utils import array_sampler, broadcast_all, standard_uniform, tiny
 from fastdl.tensor import _wrap
@@ -11,20 +15,76 @@ from fastdl.tensor import _wrap
 __all__ = ["Exponential", "Gamma", "standard_gamma"]
 
 
+_SERIES_LIMIT = 1e4  # concentrations from here on take the Gaussian limit of the gradient
+
+
+def _standard_gamma_grad_array(alpha, x):
+    """d x / d alpha for x ~ Gamma(alpha, 1) at a fixed cdf value u = P(alpha, x) (implicit
+    reparametrization, Figurnov et al. 2018): -(dP/dalpha) / density.
+
+    P(alpha, x) = x^alpha e^-x / Gamma(alpha + 1) * sum_k x^k / ((alpha+1)...(alpha+k)),
+    differentiated term by term (the terms decay once k passes x - alpha). For very large
+    alpha, x = alpha + sqrt(alpha) z + O(1) gives dx/dalpha = 1 + (x - alpha) / (2 alpha).
+    Relative error ~1e-10 against finite differences of scipy's inverse incomplete gamma.
+    """
+    xp = backend.array_module(x)
+    large = alpha >= _SERIES_LIMIT
+    gaussian_limit = 1.0 + (x - alpha) / (2 * alpha)
+    # the series runs on the other elements only (placeholders 1 here)
+    alpha = xp.where(large, 1.0, alpha).astype(np.float64)
+    z = xp.where(large, 1.0, x).astype(np.float64)
+    log_z = xp.log(z)
+    term, series = xp.ones_like(z), xp.ones_like(z)
+    harmonic, series_grad = xp.zeros_like(z), xp.zeros_like(z)
+    past_peak = float((z - alpha).max()) if z.size else 0.0
+    for k in range(1, 100000):
+        term = term * z / (alpha + k)
+        harmonic = harmonic + 1.0 / (alpha + k)
+        series = series + term
+        series_grad = series_grad - term * harmonic
+        if k > past_peak and bool(xp.all(term < 1e-17 * series)):
+            break
+    log_prefactor = alpha * log_z - z - _lgamma_array(alpha + 1)
+    cdf_grad = xp.exp(log_prefactor) * (series * (log_z - _digamma_array(alpha + 1))
+                                         + series_grad)
+    log_density = (alpha - 1) * log_z - z - _lgamma_array(alpha)
+    grad = -cdf_grad / xp.exp(log_density)
+    return xp.where(large, gaussian_limit, grad)
+
+
+class _StandardGamma(Function):
+    """Gamma(concentration, 1) draws from fastdl's generator, differentiable in the
+    concentration through the implicit reparametrization gradient."""
+
+    @staticmethod
+    def forward(ctx, concentration):
+        alpha = concentration._data
+        draws = array_sampler(concentration).standard_gamma(alpha.astype(np.float64))
+        draws = draws.astype(alpha.dtype)
+        draws = backend.array_module(draws).maximum(draws, tiny(alpha.dtype))
+        ctx.arrays = (alpha, draws)
+        return _wrap(draws)
+
+    @staticmethod
+    def backward(ctx, grad):
+        alpha, draws = ctx.arrays
+        slope = _standard_gamma_grad_array(alpha.astype(np.float64), draws.astype(np.float64))
+        return grad * _wrap(slope.astype(alpha.dtype))
+
+
 def standard_gamma(concentration, shape):
     """Gamma(concentration, 1) draws of ``shape`` (concentration broadcast to it), kept above
-    the dtype's tiny so that their logs stay finite; from fastdl's generator."""
-    expanded = concentration.detach().expand(*shape)
-    draws = array_sampler(expanded).standard_gamma(expanded._data.astype("float64"))
-    return _wrap(draws.astype(expanded.dtype)).clamp(min=tiny(expanded.dtype))
+    the dtype's tiny so that their logs stay finite; differentiable in the concentration."""
+    return _StandardGamma.apply(concentration.expand(*shape))
 
 
 class Gamma(Distribution):
-    """Density rate^a x^(a-1) exp(-rate x) / Gamma(a), a = concentration. Draws come from
-    numpy's gamma sampler, outside autograd: there is no rsample (torch has one)."""
+    """Density rate^a x^(a-1) exp(-rate x) / Gamma(a), a = concentration; rsample is
+    differentiable in both (implicit reparametrization in the concentration)."""
 
     arg_constraints = {"concentration": constraints.positive, "rate": constraints.positive}
     support = constraints.nonnegative
+    has_rsample = True
 
     def __init__(self, concentration, rate, validate_args=None):
         self.concentration, self.rate = broadcast_all(concentration, rate)
@@ -42,11 +102,9 @@ class Gamma(Distribution):
     def variance(self):
         return self.concentration / self.rate.pow(2)
 
-    def sample(self, sample_shape=()):
-        with fastdl.no_grad():
-            shape = self._extended_shape(sample_shape)
-            draws = standard_gamma(self.concentration, shape) / self.rate.detach()
-            return draws.clamp(min=tiny(self.rate.dtype))
+    def rsample(self, sample_shape=()):
+        draws = standard_gamma(self.concentration, self._extended_shape(sample_shape))
+        return (draws / self.rate).clamp(min=tiny(self.rate.dtype))
 
     def log_prob(self, value):
         if self._validate_args:
