@@ -44,8 +44,11 @@ CASES = [((4, 3), (), 3), ((3,), (2, 1), 3), ((5,), (), 5), ((2, 1, 2), (3,), 2)
 @pytest.mark.parametrize("name", PARAMETRIZATIONS)
 def test_multivariate_normal_matches_torch(name, loc_shape, matrix_batch, n, dtype):
     loc = real(loc_shape[:-1] + (n,))
-    ours, theirs, ours_p, theirs_p = mvn_pair(name, loc, matrix_for(name, matrix_batch, n),
-                                              dtype)
+    _matches_torch(*mvn_pair(name, loc, matrix_for(name, matrix_batch, n), dtype), dtype)
+
+
+def _matches_torch(ours, theirs, ours_p, theirs_p, dtype):
+    """Shapes, moments, the three matrices, log_prob and entropy with their gradients."""
     assert (ours.batch_shape, ours.event_shape) == (tuple(theirs.batch_shape),
                                                     tuple(theirs.event_shape))
     torch.manual_seed(4)
@@ -172,3 +175,60 @@ def test_dirichlet_samples():
     np.testing.assert_allclose(x.var(0), variance, rtol=0.1)
     fastdl.manual_seed(12)
     np.testing.assert_array_equal(d.sample((20000,)).numpy(), x)
+
+
+def lowrank_pair(loc, factor, diag, dtype):
+    made = []
+    for lib in (fastdl, torch):
+        params = [lib.tensor(a.astype(dtype), requires_grad=True) for a in (loc, factor, diag)]
+        made.append(params)
+    return (D.LowRankMultivariateNormal(*made[0]), T.LowRankMultivariateNormal(*made[1]),
+            made[0], made[1])
+
+
+LOWRANK_CASES = [((4,), (4, 2), (4,)), ((2, 1, 5), (3, 5, 1), (5,)), ((3,), (2, 3, 3), (2, 3))]
+
+
+@pytest.mark.parametrize("dtype", DTYPES)
+@pytest.mark.parametrize("loc_shape, factor_shape, diag_shape", LOWRANK_CASES)
+def test_low_rank_multivariate_normal_matches_torch(loc_shape, factor_shape, diag_shape, dtype):
+    ours, theirs, ours_p, theirs_p = lowrank_pair(real(loc_shape), real(factor_shape),
+                                                  rng.uniform(0.3, 2.0, diag_shape), dtype)
+    _matches_torch(ours, theirs, ours_p, theirs_p, dtype)
+    full, t_full, full_ours, full_theirs = mvn_pair("scale_tril", real(loc_shape[-1:]),
+                                                    np.linalg.cholesky(spd((), loc_shape[-1])),
+                                                    dtype)
+    for out, ref in ((D.kl_divergence(ours, full), T.kl_divergence(theirs, t_full)),
+                     (D.kl_divergence(full, ours), T.kl_divergence(t_full, theirs)),
+                     (D.kl_divergence(ours, ours), T.kl_divergence(theirs, theirs))):
+        close(out, ref, dtype, atol=1e-4 if dtype == np.float32 else 1e-9)
+    out, ref = D.kl_divergence(ours, full), T.kl_divergence(theirs, t_full)
+    close_grads(out, ref, ours_p + full_ours, theirs_p + full_theirs, dtype)
+
+
+def test_low_rank_rsample_and_sample_covariance():
+    fastdl.manual_seed(16)
+    loc, factor, diag = np.array([1.0, 0.0, -1.0]), np.array([[1.0], [0.5], [-0.5]]), \
+        np.array([0.5, 1.0, 0.25])
+    params = [fastdl.tensor(a, requires_grad=True) for a in (loc, factor, diag)]
+    d = D.LowRankMultivariateNormal(*params)
+    x = d.rsample((20000,))
+    loc_grad, diag_grad = fastdl.autograd.grad(x.sum(), [params[0], params[2]])
+    np.testing.assert_allclose(loc_grad.numpy(), np.full(3, 20000.0))
+    # d (sqrt(D) eps) / dD = eps / (2 sqrt(D)), whose sum over draws is near 0 (6 sigma)
+    assert np.all(np.abs(diag_grad.numpy()) < 6 * np.sqrt(20000) / (2 * np.sqrt(diag)))
+    samples = x.detach().numpy()
+    covariance = factor @ factor.T + np.diag(diag)
+    assert np.all(np.abs(samples.mean(0) - loc) < 6 * np.sqrt(np.diag(covariance) / 20000))
+    np.testing.assert_allclose(np.cov(samples.T), covariance, atol=0.06)
+
+
+def test_low_rank_argument_errors():
+    with pytest.raises(ValueError, match="cov_factor must be a batch of matrices with shape 3 x m"):
+        D.LowRankMultivariateNormal(fastdl.zeros(3), fastdl.ones(2, 1), fastdl.ones(3))
+    with pytest.raises(ValueError, match="cov_diag must be a batch of vectors"):
+        D.LowRankMultivariateNormal(fastdl.zeros(3), fastdl.ones(3, 1), fastdl.ones(2))
+    with pytest.raises(ValueError, match="Incompatible batch shapes"):
+        D.LowRankMultivariateNormal(fastdl.zeros(2, 3), fastdl.ones(4, 3, 1), fastdl.ones(3))
+    with pytest.raises(ValueError, match="cov_diag"):
+        D.LowRankMultivariateNormal(fastdl.zeros(3), fastdl.ones(3, 1), -fastdl.ones(3))

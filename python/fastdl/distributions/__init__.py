@@ -12,6 +12,7 @@ from fastdl.distributions.gumbel import Gumbel
 from fastdl.distributions.independent import Independent
 from fastdl.distributions.kl import kl_divergence, register_kl
 from fastdl.distributions.laplace import Laplace
+from fastdl.distributions.low_rank_multivariate_normal import LowRankMultivariateNormal
 from fastdl.distributions.multivariate_normal import MultivariateNormal
 from fastdl.distributions.normal import Normal
 from fastdl.distributions.poisson_binomial import Binomial, Poisson
@@ -24,7 +25,8 @@ from fastdl.distributions.uniform import Uniform
 
 __all__ = ["AffineTransform", "Bernoulli", "Beta", "Binomial", "Categorical", "ComposeTransform",
            "Dirichlet", "Distribution", "ExpTransform", "Exponential", "Gamma", "Gumbel",
-           "Independent", "Laplace", "LogNormal", "MultivariateNormal", "Normal",
+           "Independent", "Laplace", "LogNormal", "LowRankMultivariateNormal",
+           "MultivariateNormal", "Normal",
            "OneHotCategorical", "Poisson", "RelaxedBernoulli", "RelaxedOneHotCategorical",
            "SigmoidTransform", "TanhTransform", "Transform",
            "TransformedDistribution", "Uniform", "constraints", "kl_divergence", "register_kl",

@@ -16,6 +16,7 @@ from fastdl.distributions.gamma import Exponential, Gamma
 from fastdl.distributions.gumbel import Gumbel
 from fastdl.distributions.independent import Independent, sum_rightmost
 from fastdl.distributions.laplace import Laplace
+from fastdl.distributions.low_rank_multivariate_normal import LowRankMultivariateNormal
 from fastdl.distributions.multivariate_normal import (MultivariateNormal, batch_mahalanobis,
                                                       half_log_det)
 from fastdl.distributions.normal import Normal
@@ -220,3 +221,16 @@ def _kl_transformed_transformed(p, q):
     if p.transforms != q.transforms or p.event_shape != q.event_shape:
         raise NotImplementedError
     return kl_divergence(p.base_dist, q.base_dist)
+
+
+def _as_full_rank(d):
+    return d if isinstance(d, MultivariateNormal) else MultivariateNormal(
+        d.loc, scale_tril=d.scale_tril, validate_args=False)
+
+
+@register_kl(LowRankMultivariateNormal, LowRankMultivariateNormal)
+@register_kl(LowRankMultivariateNormal, MultivariateNormal)
+@register_kl(MultivariateNormal, LowRankMultivariateNormal)
+def _kl_with_low_rank(p, q):
+    # through the full n x n Cholesky factors: exact, O(n^3) rather than torch's O(n m^2)
+    return _kl_multivariatenormal_multivariatenormal(_as_full_rank(p), _as_full_rank(q))

@@ -43,7 +43,44 @@ def _precision_to_scale_tril(precision):
                                    upper=False)
 
 
-class MultivariateNormal(Distribution):
+class GaussianVector(Distribution):
+    """What the multivariate normals share: log_prob and entropy from a Mahalanobis distance
+    and half the log-determinant of the covariance, which each computes its own way."""
+
+    support = constraints.real_vector
+    has_rsample = True
+
+    def _matrix_shape(self):
+        return (*self._batch_shape, *self._event_shape, *self._event_shape)
+
+    @property
+    def mean(self):
+        return self.loc
+
+    @property
+    def mode(self):
+        return self.loc
+
+    def _mahalanobis(self, diff):
+        raise NotImplementedError(f"{type(self).__name__} must implement _mahalanobis")
+
+    def _half_log_det(self):
+        raise NotImplementedError(f"{type(self).__name__} must implement _half_log_det")
+
+    def log_prob(self, value):
+        if self._validate_args:
+            self._validate_sample(value)
+        n = self._event_shape[0]
+        return (-0.5 * (n * math.log(2 * math.pi) + self._mahalanobis(value - self.loc))
+                - self._half_log_det())
+
+    def entropy(self):
+        n = self._event_shape[0]
+        entropy = 0.5 * n * (1.0 + math.log(2 * math.pi)) + self._half_log_det()
+        return entropy.expand(*self._batch_shape) if self._batch_shape else entropy
+
+
+class MultivariateNormal(GaussianVector):
     """N(loc, Sigma) over vectors, Sigma = L L^T given through exactly one of
     covariance_matrix, precision_matrix or its Cholesky factor scale_tril.
 
@@ -56,8 +93,6 @@ class MultivariateNormal(Distribution):
                        "covariance_matrix": constraints.positive_definite,
                        "precision_matrix": constraints.positive_definite,
                        "scale_tril": constraints.lower_cholesky}
-    support = constraints.real_vector
-    has_rsample = True
 
     def __init__(self, loc, covariance_matrix=None, precision_matrix=None, scale_tril=None,
                  validate_args=None):
@@ -84,9 +119,6 @@ class MultivariateNormal(Distribution):
         else:
             self._unbroadcasted_scale_tril = _precision_to_scale_tril(matrix)
 
-    def _matrix_shape(self):
-        return (*self._batch_shape, *self._event_shape, *self._event_shape)
-
     @lazy_property
     def scale_tril(self):
         return self._unbroadcasted_scale_tril.expand(*self._matrix_shape())
@@ -102,14 +134,6 @@ class MultivariateNormal(Distribution):
             *self._matrix_shape())
 
     @property
-    def mean(self):
-        return self.loc
-
-    @property
-    def mode(self):
-        return self.loc
-
-    @property
     def variance(self):
         return self._unbroadcasted_scale_tril.pow(2).sum(-1).expand(
             *self._batch_shape, *self._event_shape)
@@ -118,16 +142,8 @@ class MultivariateNormal(Distribution):
         eps = standard_normal(self._extended_shape(sample_shape), self.loc)
         return self.loc + (self._unbroadcasted_scale_tril @ eps.unsqueeze(-1)).squeeze(-1)
 
-    def log_prob(self, value):
-        if self._validate_args:
-            self._validate_sample(value)
-        mahalanobis = batch_mahalanobis(self._unbroadcasted_scale_tril, value - self.loc)
-        n = self._event_shape[0]
-        return (-0.5 * (n * math.log(2 * math.pi) + mahalanobis)
-                - half_log_det(self._unbroadcasted_scale_tril))
+    def _mahalanobis(self, diff):
+        return batch_mahalanobis(self._unbroadcasted_scale_tril, diff)
 
-    def entropy(self):
-        n = self._event_shape[0]
-        entropy = 0.5 * n * (1.0 + math.log(2 * math.pi)) + half_log_det(
-            self._unbroadcasted_scale_tril)
-        return entropy.expand(*self._batch_shape) if self._batch_shape else entropy
+    def _half_log_det(self):
+        return half_log_det(self._unbroadcasted_scale_tril)
