@@ -18,21 +18,10 @@ __all__ = ["Exponential", "Gamma", "standard_gamma"]
 _SERIES_LIMIT = 1e4  # concentrations from here on take the Gaussian limit of the gradient
 
 
-def _standard_gamma_grad_array(alpha, x):
-    """d x / d alpha for x ~ Gamma(alpha, 1) at a fixed cdf value u = P(alpha, x) (implicit
-    reparametrization, Figurnov et al. 2018): -(dP/dalpha) / density.
-
-    P(alpha, x) = x^alpha e^-x / Gamma(alpha + 1) * sum_k x^k / ((alpha+1)...(alpha+k)),
-    differentiated term by term (the terms decay once k passes x - alpha). For very large
-    alpha, x = alpha + sqrt(alpha) z + O(1) gives dx/dalpha = 1 + (x - alpha) / (2 alpha).
-    Relative error ~1e-10 against finite differences of scipy's inverse incomplete gamma.
-    """
-    xp = backend.array_module(x)
-    large = alpha >= _SERIES_LIMIT
-    gaussian_limit = 1.0 + (x - alpha) / (2 * alpha)
-    # the series runs on the other elements only (placeholders 1 here)
-    alpha = xp.where(large, 1.0, alpha).astype(np.float64)
-    z = xp.where(large, 1.0, x).astype(np.float64)
+def _regularized_gamma_series(alpha, z, xp):
+    """P(alpha, z) (the regularized lower incomplete gamma function) and dP/dalpha, float64:
+    P = z^alpha e^-z / Gamma(alpha + 1) * sum_k z^k / ((alpha+1)...(alpha+k)), differentiated
+    term by term (the terms decay once k passes z - alpha)."""
     log_z = xp.log(z)
     term, series = xp.ones_like(z), xp.ones_like(z)
     harmonic, series_grad = xp.zeros_like(z), xp.zeros_like(z)
@@ -44,12 +33,50 @@ def _standard_gamma_grad_array(alpha, x):
         series_grad = series_grad - term * harmonic
         if k > past_peak and bool(xp.all(term < 1e-17 * series)):
             break
-    log_prefactor = alpha * log_z - z - _lgamma_array(alpha + 1)
-    cdf_grad = xp.exp(log_prefactor) * (series * (log_z - _digamma_array(alpha + 1))
-                                         + series_grad)
-    log_density = (alpha - 1) * log_z - z - _lgamma_array(alpha)
-    grad = -cdf_grad / xp.exp(log_density)
-    return xp.where(large, gaussian_limit, grad)
+    prefactor = xp.exp(alpha * log_z - z - _lgamma_array(alpha + 1))
+    cdf = prefactor * series
+    return cdf, cdf * (log_z - _digamma_array(alpha + 1)) + prefactor * series_grad
+
+
+def _gamma_density_array(alpha, z, xp):
+    return xp.exp((alpha - 1) * xp.log(z) - z - _lgamma_array(alpha))
+
+
+def _standard_gamma_grad_array(alpha, x):
+    """d x / d alpha for x ~ Gamma(alpha, 1) at a fixed cdf value u = P(alpha, x) (implicit
+    reparametrization, Figurnov et al. 2018): -(dP/dalpha) / density. For very large alpha,
+    x = alpha + sqrt(alpha) z + O(1) gives dx/dalpha = 1 + (x - alpha) / (2 alpha).
+    Relative error ~1e-10 against finite differences of scipy's inverse incomplete gamma.
+    """
+    xp = backend.array_module(x)
+    large = alpha >= _SERIES_LIMIT
+    gaussian_limit = 1.0 + (x - alpha) / (2 * alpha)
+    # the series runs on the other elements only (placeholders 1 here)
+    alpha = xp.where(large, 1.0, alpha).astype(np.float64)
+    z = xp.where(large, 1.0, x).astype(np.float64)
+    _, cdf_grad = _regularized_gamma_series(alpha, z, xp)
+    return xp.where(large, gaussian_limit, -cdf_grad / _gamma_density_array(alpha, z, xp))
+
+
+class _RegularizedGamma(Function):
+    """P(alpha, z), differentiable in both (torch's gammainc has no alpha-gradient)."""
+
+    @staticmethod
+    def forward(ctx, alpha, z):
+        xp = backend.array_module(z._data)
+        a = alpha._data.astype(np.float64)
+        x = xp.maximum(z._data.astype(np.float64), 0.0)
+        with np.errstate(divide="ignore", invalid="ignore"):  # z = 0: log 0 = -inf, P = 0
+            cdf, cdf_grad = _regularized_gamma_series(a, x, xp)
+            density = _gamma_density_array(a, x, xp)
+        cdf_grad = xp.where(x > 0, cdf_grad, 0.0)
+        ctx.arrays = (cdf_grad.astype(z.dtype), density.astype(z.dtype))
+        return _wrap(cdf.astype(z.dtype))
+
+    @staticmethod
+    def backward(ctx, grad):
+        cdf_grad, density = ctx.arrays
+        return grad * _wrap(cdf_grad), grad * _wrap(density)
 
 
 class _StandardGamma(Function):
@@ -111,6 +138,12 @@ class Gamma(Distribution):
             self._validate_sample(value)
         a, rate = self.concentration, self.rate
         return fastdl.xlogy(a, rate) + fastdl.xlogy(a - 1, value) - rate * value - lgamma(a)
+
+    def cdf(self, value):
+        if self._validate_args:
+            self._validate_sample(value)
+        a, z = broadcast_all(self.concentration, self.rate * value)
+        return _RegularizedGamma.apply(a, z)
 
     def entropy(self):
         a = self.concentration
