@@ -2,6 +2,8 @@
 (torch.distributions): reparametrized ``rsample`` and differentiable ``log_prob``/``entropy``/
 ``kl_divergence`` for VAEs, policy gradients, diffusion and flows. Draws come from fastdl's
 generator, so ``fastdl.manual_seed`` replays them."""
+import importlib
+
 from fastdl.distributions import constraints, transforms
 from fastdl.distributions.bernoulli import Bernoulli
 from fastdl.distributions.categorical import Categorical, OneHotCategorical
@@ -22,6 +24,9 @@ from fastdl.distributions.transformed_distribution import LogNormal, Transformed
 from fastdl.distributions.transforms import (AffineTransform, ComposeTransform, ExpTransform,
                                             SigmoidTransform, TanhTransform, Transform)
 from fastdl.distributions.uniform import Uniform
+
+# imported for its side effect: it registers the cross-family KL pairs with register_kl
+importlib.import_module("fastdl.distributions.kl_mixed")
 
 __all__ = ["AffineTransform", "Bernoulli", "Beta", "Binomial", "Categorical", "ComposeTransform",
            "Dirichlet", "Distribution", "ExpTransform", "Exponential", "Gamma", "Gumbel",
