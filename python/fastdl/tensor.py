@@ -289,6 +289,7 @@ class Tensor:
     _retains_grad = False
     _view = None
     _hooks = None
+    _post_accumulate_hooks = None
     __array_priority__ = 1000  # numpy scalars/arrays on the left defer to our reflected ops
 
     def __init__(self, data, requires_grad: bool = False):
@@ -384,6 +385,26 @@ class Tensor:
             self._hooks = []
         self._hooks.append(hook)
         return RemovableHandle(self._hooks, hook)
+
+    def register_post_accumulate_grad_hook(self, hook):
+        """``hook(tensor)`` runs after backward has accumulated this leaf's gradient into
+        ``.grad`` (not for ``autograd.grad``, which stores nothing). Returns a removable handle.
+
+        >>> w = fastdl.tensor([1.0, 2.0], requires_grad=True)
+        >>> h = w.register_post_accumulate_grad_hook(lambda t: print(t.grad.tolist()))
+        >>> (w * 3).sum().backward()
+        [3.0, 3.0]
+        """
+        if not self._requires_grad:
+            raise RuntimeError("cannot register a hook on a tensor that doesn't require gradient")
+        if self._grad_fn is not None:
+            raise RuntimeError("post accumulate grad hooks cannot be registered on non-leaf "
+                               "tensors")
+        from fastdl.autograd.graph import RemovableHandle
+        if self._post_accumulate_hooks is None:
+            self._post_accumulate_hooks = []
+        self._post_accumulate_hooks.append(hook)
+        return RemovableHandle(self._post_accumulate_hooks, hook)
 
     @property
     def _version(self) -> int:

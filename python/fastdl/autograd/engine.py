@@ -79,6 +79,25 @@ def _store_leaf_grad(t, g, create_graph, handed_out):
         t._grad = old + g
 
 
+def _run_post_accumulate_hooks(t):
+    for hook in tuple(t._post_accumulate_hooks):  # a hook may remove itself
+        hook(t)
+
+
+# One list per running backward (a hook may start a nested one): callbacks queued while it runs
+# are called, in order, once it has stored every leaf's gradient (DistributedDataParallel's
+# gradient all-reduce waits for that).
+_callback_lists = []
+
+
+def queue_callback(callback):
+    """Call ``callback()`` when the running backward pass has finished storing the leaves'
+    gradients (torch's ``Variable._execution_engine.queue_callback``)."""
+    if not _callback_lists:
+        raise RuntimeError("queue_callback can only be called during a backward pass")
+    _callback_lists[-1].append(callback)
+
+
 def _run_hooks(hooks, g):
     for hook in hooks:
         result = hook(g)
@@ -150,12 +169,18 @@ def run_backward(outputs, grad_outputs, retain_graph, create_graph, targets=None
     paused = gc.isenabled()
     if paused:
         gc.disable()
+    callbacks = []
+    _callback_lists.append(callbacks)
     try:
-        return _run_backward(outputs, grad_outputs, retain_graph, create_graph, targets,
-                             accumulate, allow_unused)
+        result = _run_backward(outputs, grad_outputs, retain_graph, create_graph, targets,
+                               accumulate, allow_unused)
     finally:
+        _callback_lists.pop()
         if paused:
             gc.enable()
+    for callback in callbacks:
+        callback()
+    return result
 
 
 def _run_backward(outputs, grad_outputs, retain_graph, create_graph, targets=None,
@@ -242,6 +267,8 @@ def _run_backward(outputs, grad_outputs, retain_graph, create_graph, targets=Non
                     g = grads[key] = _run_hooks(key._hooks, g)
                 if accumulate:
                     _store_leaf_grad(key, g, create_graph, handed_out)
+                    if key._post_accumulate_hooks:
+                        _run_post_accumulate_hooks(key)
     finally:
         _grad_state.enabled = prev_mode
 
@@ -277,6 +304,8 @@ def backward(tensors, grad_tensors=None, retain_graph=None, create_graph=False, 
             for t, g in zip(targets, grads):
                 if g is not None:
                     _store_leaf_grad(t, g, create_graph, handed_out)
+                    if t._post_accumulate_hooks:
+                        _run_post_accumulate_hooks(t)
         finally:
             _grad_state.enabled = prev_mode
         return
