@@ -98,6 +98,19 @@ def queue_callback(callback):
     _callback_lists[-1].append(callback)
 
 
+def _with_queued_callbacks(run, *args):
+    """``run(*args)``, then the callbacks queued while it ran."""
+    callbacks = []
+    _callback_lists.append(callbacks)
+    try:
+        result = run(*args)
+    finally:
+        _callback_lists.pop()
+    for callback in callbacks:
+        callback()
+    return result
+
+
 def _run_hooks(hooks, g):
     for hook in hooks:
         result = hook(g)
@@ -169,18 +182,12 @@ def run_backward(outputs, grad_outputs, retain_graph, create_graph, targets=None
     paused = gc.isenabled()
     if paused:
         gc.disable()
-    callbacks = []
-    _callback_lists.append(callbacks)
     try:
-        result = _run_backward(outputs, grad_outputs, retain_graph, create_graph, targets,
-                               accumulate, allow_unused)
+        return _with_queued_callbacks(_run_backward, outputs, grad_outputs, retain_graph,
+                                      create_graph, targets, accumulate, allow_unused)
     finally:
-        _callback_lists.pop()
         if paused:
             gc.enable()
-    for callback in callbacks:
-        callback()
-    return result
 
 
 def _run_backward(outputs, grad_outputs, retain_graph, create_graph, targets=None,
@@ -294,22 +301,26 @@ def backward(tensors, grad_tensors=None, retain_graph=None, create_graph=False, 
     if grad_tensors is not None and not isinstance(grad_tensors, (list, tuple)):
         grad_tensors = [grad_tensors]
     if inputs is not None:
-        targets = _as_tensor_list(inputs, "inputs")
-        grads = run_backward(outputs, grad_tensors, retain_graph, create_graph, targets=targets,
-                             accumulate=False, allow_unused=True)
-        handed_out = set()
-        prev_mode = _grad_state.enabled
-        _grad_state.enabled = create_graph
-        try:
-            for t, g in zip(targets, grads):
-                if g is not None:
-                    _store_leaf_grad(t, g, create_graph, handed_out)
-                    if t._post_accumulate_hooks:
-                        _run_post_accumulate_hooks(t)
-        finally:
-            _grad_state.enabled = prev_mode
+        _with_queued_callbacks(_backward_into_inputs, outputs, grad_tensors, retain_graph,
+                               create_graph, _as_tensor_list(inputs, "inputs"))
         return
     run_backward(outputs, grad_tensors, retain_graph, create_graph)
+
+
+def _backward_into_inputs(outputs, grad_tensors, retain_graph, create_graph, targets):
+    grads = run_backward(outputs, grad_tensors, retain_graph, create_graph, targets=targets,
+                         accumulate=False, allow_unused=True)
+    handed_out = set()
+    prev_mode = _grad_state.enabled
+    _grad_state.enabled = create_graph
+    try:
+        for t, g in zip(targets, grads):
+            if g is not None:
+                _store_leaf_grad(t, g, create_graph, handed_out)
+                if t._post_accumulate_hooks:
+                    _run_post_accumulate_hooks(t)
+    finally:
+        _grad_state.enabled = prev_mode
 
 
 def grad(outputs, inputs, grad_outputs=None, retain_graph=None, create_graph=False,

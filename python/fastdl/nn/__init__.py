@@ -2,8 +2,8 @@
 from fastdl.nn.parameter import Parameter
 from fastdl.nn.modules import *  # noqa: F401,F403
 from fastdl.nn.modules import __all__ as _module_names
-from fastdl.nn import functional, init, utils
+from fastdl.nn import functional, init, parallel, utils
 from fastdl.nn.functional.graph import global_add_pool, global_max_pool, global_mean_pool
 
-__all__ = ["Parameter", "functional", "init", "utils"] + list(_module_names)
+__all__ = ["Parameter", "functional", "init", "parallel", "utils"] + list(_module_names)
 __all__ += ["global_add_pool", "global_max_pool", "global_mean_pool"]  # graph pooling (PyG's)
