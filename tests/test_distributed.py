@@ -28,12 +28,21 @@ def _mpirun():
     return str(beside_python) if beside_python.exists() else shutil.which("mpirun")
 
 
-def run_ranks(tmp_path, body):
-    """Run ``body`` on WORLD ranks (it sees ``dist``, ``rank``, ``fastdl``, ``np`` and
-    ``save(**values)``); returns each rank's saved values."""
+def launch(*args):
+    """``mpirun -n WORLD python *args`` with this process's fastdl; fails on a nonzero exit."""
     mpirun = _mpirun()
     if mpirun is None or importlib.util.find_spec("mpi4py") is None:
         pytest.skip('needs mpi4py and an mpirun (pip install ".[test]" installs both)')
+    env = {**os.environ, "PYTHONPATH": os.pathsep.join(sys.path), "OMP_NUM_THREADS": "1"}
+    done = subprocess.run([mpirun, "-n", str(WORLD), sys.executable, *map(str, args)],
+                          capture_output=True, text=True, timeout=120, env=env)
+    assert done.returncode == 0, done.stdout[-2000:] + done.stderr[-3000:]
+    return done.stdout
+
+
+def run_ranks(tmp_path, body):
+    """Run ``body`` on WORLD ranks (it sees ``dist``, ``rank``, ``fastdl``, ``np`` and
+    ``save(**values)``); returns each rank's saved values."""
     script = tmp_path / "ranks.py"
     script.write_text(textwrap.dedent("""
         import json, sys
@@ -46,10 +55,7 @@ def run_ranks(tmp_path, body):
             with open(f"{sys.argv[1]}/rank{rank}.json", "w") as f:
                 json.dump(values, f)
     """) + textwrap.dedent(body))
-    env = {**os.environ, "PYTHONPATH": os.pathsep.join(sys.path), "OMP_NUM_THREADS": "1"}
-    done = subprocess.run([mpirun, "-n", str(WORLD), sys.executable, str(script), str(tmp_path)],
-                          capture_output=True, text=True, timeout=120, env=env)
-    assert done.returncode == 0, done.stdout[-2000:] + done.stderr[-3000:]
+    launch(script, tmp_path)
     return [json.loads((tmp_path / f"rank{r}.json").read_text()) for r in range(WORLD)]
 
 
@@ -333,3 +339,11 @@ def test_distributed_sampler_shuffles_disjoint_shards_per_epoch():
     loader = fastdl.data.DataLoader(fastdl.data.TensorDataset(features), batch_size=2,
                                     sampler=sampler)
     assert [v for (batch,) in loader for v in batch[:, 0].tolist()] == list(map(float, sampler))
+
+
+def test_mpi_example_trains_in_sync():
+    example = pathlib.Path(__file__).resolve().parents[1] / "examples" / "mpi_data_parallel.py"
+    output = launch(example, "--epochs", 4)
+    finals = [line for line in output.splitlines() if "test accuracy" in line]
+    assert len(finals) == WORLD and all(line.endswith("ranks: True") for line in finals)
+    assert all(float(line.split("test accuracy ")[1].split(",")[0]) > 0.9 for line in finals)

@@ -38,7 +38,7 @@ def test_fastdl_commands_in_the_readme_run():
 
 def test_extras_are_documented_and_exist():
     pyproject = (ROOT / "pyproject.toml").read_text()
-    for extra in ("test", "bench", "cuda"):
+    for extra in ("test", "bench", "cuda", "mpi"):
         assert f'pip install ".[{extra}]"' in README
         assert re.search(rf"^{extra} = \[", pyproject, re.M)
 
