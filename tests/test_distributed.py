@@ -81,6 +81,11 @@ for name in ("float32", "float64", "int64"):
     mine = fastdl.zeros(2, dtype=dt)
     dist.reduce_scatter_tensor(mine, fastdl.arange(4, dtype=dt) * (rank + 1))
     out[f"{name} reduce_scatter_tensor"] = mine.tolist()
+t = fastdl.tensor([rank + 1.0, 4.0])
+out["reduce"] = [dist.reduce(t, dst=1, op=dist.ReduceOp.AVG) is None, t.tolist()]
+flags = fastdl.tensor([1 << rank, 3])
+work = dist.all_reduce(flags, op=dist.ReduceOp.BOR, async_op=True)
+out["async BOR"] = [work.wait(), flags.tolist()]
 view = fastdl.arange(6.0).reshape(2, 3).t()  # a strided view: written back through its base
 dist.all_reduce(view)
 out["strided view"] = view.tolist()
@@ -122,6 +127,8 @@ def test_collectives_on_two_ranks(tmp_path):
     for out in ranks:
         assert out["strided view"] == (np.arange(6.0).reshape(2, 3).T * 2).tolist()
         assert "twice" in out["second init"] and out["after destroy"] is False
+    assert [out["reduce"] for out in ranks] == [[True, [1.0, 4.0]], [True, [1.5, 4.0]]]
+    assert all(out["async BOR"] == [True, [3, 3]] for out in ranks)
     assert ranks[0]["gather"] == [[0.0], [10.0]] and ranks[1]["gather"] is None
     assert [out["scatter"] for out in ranks] == [[1.0, 2.0], [3.0, 4.0]]
     # the sampler takes world size and rank from the process group when not given them
