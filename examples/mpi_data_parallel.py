@@ -11,6 +11,7 @@ identical to every other rank's.
 from __future__ import annotations
 
 import argparse
+import sys
 
 import numpy as np
 
@@ -21,6 +22,13 @@ from fastdl.data import (DataLoader, DistributedSampler, TensorDataset, load_dig
                          train_test_split_indices)
 from fastdl.models import MLP
 from fastdl.nn.parallel import DistributedDataParallel
+
+
+def report(line: str) -> None:
+    """One write per line: mpirun merges the ranks' output, and print's separate write of the
+    newline can land after another rank's text."""
+    sys.stdout.write(line + "\n")
+    sys.stdout.flush()
 
 
 def accuracy(model, X, y) -> float:
@@ -62,13 +70,13 @@ def train(epochs: int = 10, batch_size: int = 32, lr: float = 2e-3, seed: int = 
             loss.backward()  # the gradients are averaged across ranks when this returns
             optimizer.step()
             total += loss.item() * len(targets)
-        print(f"rank {rank}/{world_size} epoch {epoch + 1:2d}  loss on its shard "
-              f"{total / len(sampler):.4f}", flush=True)
+        report(f"rank {rank}/{world_size} epoch {epoch + 1:2d}  loss on its shard "
+               f"{total / len(sampler):.4f}")
 
     test_accuracy = accuracy(model, fastdl.tensor(X[test_idx]), fastdl.tensor(y[test_idx]))
     in_sync = parameters_match_across_ranks(model.module)
-    print(f"rank {rank}: test accuracy {test_accuracy:.4f}, parameters identical on all "
-          f"{world_size} ranks: {in_sync}", flush=True)
+    report(f"rank {rank}: test accuracy {test_accuracy:.4f}, parameters identical on all "
+           f"{world_size} ranks: {in_sync}")
     dist.destroy_process_group()
     if not in_sync:
         raise SystemExit(f"rank {rank}: parameters diverged across ranks")

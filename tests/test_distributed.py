@@ -7,6 +7,7 @@ import importlib.util
 import json
 import os
 import pathlib
+import re
 import shutil
 import subprocess
 import sys
@@ -351,6 +352,7 @@ def test_distributed_sampler_shuffles_disjoint_shards_per_epoch():
 def test_mpi_example_trains_in_sync():
     example = pathlib.Path(__file__).resolve().parents[1] / "examples" / "mpi_data_parallel.py"
     output = launch(example, "--epochs", 4)
-    finals = [line for line in output.splitlines() if "test accuracy" in line]
-    assert len(finals) == WORLD and all(line.endswith("ranks: True") for line in finals)
-    assert all(float(line.split("test accuracy ")[1].split(",")[0]) > 0.9 for line in finals)
+    finals = re.findall(r"rank (\d): test accuracy ([\d.]+), parameters identical on all "
+                        r"\d ranks: (\w+)", output)
+    assert sorted(rank for rank, _, _ in finals) == ["0", "1"], output
+    assert all(float(accuracy) > 0.9 and in_sync == "True" for _, accuracy, in_sync in finals)
