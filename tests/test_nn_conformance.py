@@ -79,7 +79,8 @@ ALLOWED_GAPS = {
 class Gap(NamedTuple):
     """Samples of one op not (fully) compared. ``scope`` "sample": the sample is not compared
     at all; "gradients": its forward (outputs, argument tensors) is compared, its first and
-    second derivatives are not."""
+    second derivatives are not; "gradgrad" (GRADGRAD_GAPS): only its second derivatives are
+    not."""
     matches: Callable
     reason: str
     scope: str = "sample"
@@ -109,6 +110,27 @@ SAMPLE_GAPS = {
         "cannot match; the dropout path is checked against torch with a shared mask in "
         "tests/test_attention.py",
         scope="sample"),
+    **{f"nn.functional.{name}": _nan_input_gap(
+        f"as elu ({name} is torch's elu with a scale): the gradient at a NaN input is NaN in "
+        "torch's vectorized ELU backward and 1 in its scalar tail loop; fastdl's follows the "
+        "scalar loop (its test is x <= 0)") for name in ("selu", "celu")},
+    **{key: Gap(
+        lambda sample: (sample.kwargs.get("training", False)
+                        and 0.0 < sample.kwargs.get("p", 0.5) < 1.0),
+        "random masks from fastdl's generator (torch's draws differ): values cannot match; "
+        "tests/test_nn_layers_more.py checks the mask structure, the kept and dropped values, "
+        "the gradient and the statistics")
+       for key in ("nn.functional.alpha_dropout", "nn.functional.feature_alpha_dropout.with_train")},
+    "nn.functional.rrelu": Gap(
+        lambda sample: sample.kwargs.get("training", False),
+        "training draws random slopes from fastdl's generator (torch's draws differ): values "
+        "cannot match; tests/test_nn_layers_more.py checks that positives pass, each negative "
+        "is scaled by its own slope in [lower, upper], the gradient is that slope, and eval"),
+    **{f"nn.functional.{name}": _nan_input_gap(
+        f"the gradient at a NaN input is implementation-defined in torch itself: its "
+        f"vectorized {name} backward gives 0, its scalar tail loop passes the gradient (the "
+        "9-element extremal samples); fastdl gives 0 everywhere")
+       for name in ("hardshrink", "softshrink")},
     "nn.functional.relu6": _nan_input_gap(
         "the gradient at a NaN input is implementation-defined in torch itself: its hardtanh "
         "backward gives 0 for some NaNs of a tensor and passes the gradient for others (the "
@@ -163,6 +185,11 @@ FUNCTIONAL_WITHOUT_OPINFO = {
     **{f"lp_pool{d}d": f"no OpInfo in torch; the LPPool{d}d ModuleInfo samples run it, and "
                        "tests/test_embedding_bag_lp_pool.py checks it against torch"
        for d in (1, 2, 3)},
+    **{f"{name}_": f"{name}(inplace=True) (whose samples run out of place); the in-place form "
+                  "against torch's in tests/test_nn_layers_more.py"
+       for name in ("relu", "elu", "leaky_relu", "hardtanh", "selu", "celu", "threshold",
+                    "rrelu")},
+    "native_channel_shuffle": "the same function as channel_shuffle (whose samples run)",
     **{name: "graph op (torch_geometric's, not torch's: no OpInfo); float64 samples against "
              "torch formulas in tests/op_samples_graph.py, layers against PyG in "
              "tests/test_gnn_layers.py"
@@ -224,6 +251,9 @@ ARGUMENT_ADAPTERS = {
     # torch's lambda only seeds its generator around the call; the arguments are unchanged
     "scaled_dot_product_attention": F.scaled_dot_product_attention,
     "triplet_margin_with_distance_loss": _triplet_with_torch_distance,
+    "rrelu": F.rrelu,
+    "alpha_dropout": F.alpha_dropout,
+    "feature_alpha_dropout": F.feature_alpha_dropout,
 }
 
 # OpInfos outside the nn.functional namespace that are fastdl.nn.functional functions.
@@ -469,7 +499,7 @@ def test_every_functional_and_module_is_covered():
     assert lambdas <= set(ARGUMENT_ADAPTERS), \
         f"OpInfos calling a lambda need an argument adapter: {lambdas - set(ARGUMENT_ADAPTERS)}"
     known = {_op_key(op) for op in op_db} | {mi.module_cls.__name__ for mi in module_db}
-    unknown = (set(ALLOWED_GAPS) | set(SAMPLE_GAPS)
+    unknown = (set(ALLOWED_GAPS) | set(SAMPLE_GAPS) | set(GRADGRAD_GAPS)
                | set(KNOWN_BUGS_ELSEWHERE) | set(TORCH_LACKS_SECOND_DERIVATIVE)) - known
     assert not unknown, f"ALLOWED_GAPS names no OpInfo/ModuleInfo: {unknown}"
     would_run = {_op_key(op) for op in FUNCTIONAL_OPINFOS} | {
@@ -478,7 +508,8 @@ def test_every_functional_and_module_is_covered():
     assert not stale, f"ALLOWED_GAPS entries for what fastdl does not implement: {stale}"
     run_keys = {_op_key(op) for op in RUN_OPINFOS}
     stale = (set(SAMPLE_GAPS) | set(KNOWN_BUGS_ELSEWHERE) | set(NO_GRADIENT)) - run_keys
-    stale |= set(ZERO_SECOND_DERIVATIVE) - {_op_key(op) for op in GRADGRAD_OPINFOS}
+    stale |= (set(ZERO_SECOND_DERIVATIVE) | set(GRADGRAD_GAPS)) - {
+        _op_key(op) for op in GRADGRAD_OPINFOS}
     assert not stale, f"SAMPLE_GAPS/KNOWN_BUGS_ELSEWHERE/NO_GRADIENT/ZERO_SECOND_DERIVATIVE " \
                       f"entries for ops that do not run: {stale}"
     stale = {name for name, _ in TOLERANCE_OVERRIDES} - {op.name for op in RUN_OPINFOS}
@@ -629,6 +660,15 @@ ZERO_SECOND_DERIVATIVE = {
     "nn.functional.grid_sample": "linear in input, the only input the samples differentiate "
                                  "(second derivatives through the grid: "
                                  "tests/test_fold_grid_sample.py against torch)",
+    **{f"nn.functional.{name}": "piecewise linear" for name in ("threshold", "hardshrink",
+                                                                "softshrink")},
+    "nn.functional.rrelu": "piecewise linear: leaky_relu in eval, x times fixed noise in "
+                           "training",
+    **{f"nn.functional.{name}": "a permutation of the elements: linear"
+       for name in ("pixel_shuffle", "pixel_unshuffle", "channel_shuffle")},
+    **{f"nn.functional.{name}": "affine in the input (a fixed mask and shift)"
+       for name in ("alpha_dropout", "feature_alpha_dropout.with_train",
+                    "feature_alpha_dropout.without_train")},
     "nn.functional.pad.reflect": "a gather: linear",
     "nn.functional.pad.replicate": "a gather: linear",
     "nn.functional.pad.replicate_negative": "a gather (cropping): linear",
@@ -648,6 +688,16 @@ ZERO_SECOND_DERIVATIVE = {
                     "upsample_bilinear", "upsample_nearest")},
 }
 GRADGRAD_SAMPLES_PER_OP = 12
+
+# Samples whose second derivatives alone are not compared (their outputs and first gradients
+# are), keyed by OpInfo key. Stale (the final test fails) when no matching sample fails.
+GRADGRAD_GAPS = {
+    "nn.functional.mish": Gap(
+        lambda sample: bool((sample.input.detach().abs() > 700).any()),
+        "torch's second derivative of mish is NaN for x > ~709 (its composite backward goes "
+        "through softplus' double backward, which multiplies exp(x) = inf by a 0 mask); the "
+        "true value, fastdl's, is 0. Moderate inputs are compared", scope="gradgrad"),
+}
 
 
 def _second_order(grad_fn, out, leaves, w, v):
@@ -680,14 +730,53 @@ class _NothingToDifferentiate(Exception):
     pass
 
 
+def compare_second_order(op, fastdl_fn, sample, what, zero_expected):
+    """Compare one sample's second-order gradients; returns how many were compared. Raises
+    _NothingToDifferentiate when the sample has no gradient at all."""
+    compared = 0
+    t_input, t_args, t_kwargs = fresh_leaves((sample.input, tuple(sample.args), sample.kwargs))
+    f_input, f_args, f_kwargs = to_fastdl((t_input, t_args, t_kwargs))
+    t_leaves = [t for t in _tensors((t_input,) + t_args, t_kwargs) if t.requires_grad]
+    f_leaves = [f for f in _tensors((f_input,) + tuple(f_args), f_kwargs) if f.requires_grad]
+    t_out = op.op(t_input, *t_args, **t_kwargs)
+    f_out = fastdl_fn(f_input, *f_args, **f_kwargs)
+    if isinstance(t_out, tuple):  # (values, indices): the values are differentiated
+        t_out, f_out = t_out[0], f_out[0]
+    if not t_leaves or not t_out.requires_grad:
+        raise _NothingToDifferentiate
+    rng = _rng(what)
+    w = rng.standard_normal(tuple(t_out.shape))
+    v = [rng.standard_normal(tuple(t.shape)) for t in t_leaves]
+    t_second = _second_order(_torch_grad, t_out, t_leaves, torch.from_numpy(w),
+                             [torch.from_numpy(a) for a in v])
+    f_second = _second_order(_fastdl_grad, f_out, f_leaves, fastdl.Tensor(w),
+                             [fastdl.Tensor(a) for a in v])
+    for j, (t_g, f_g) in enumerate(zip(t_second, f_second)):
+        if t_g is NotImplemented:
+            continue  # torch has no derivative for this input
+        assert not (zero_expected and t_g is not None and torch.any(t_g)), \
+            f"{what}: torch's second-order gradient {j} is nonzero; remove the " \
+            "ZERO_SECOND_DERIVATIVE entry"
+        if t_g is None or f_g is None:
+            other = f_g if t_g is None else t_g
+            assert other is None or not np.any(_numpy(other)), \
+                f"{what}: second-order gradient {j} is None on one side only"
+            continue
+        assert_same(f_g, t_g, torch.float64, f"{what}: second-order gradient {j}")
+        compared += 1
+    return compared
+
+
 @pytest.mark.parametrize("op", GRADGRAD_OPINFOS, ids=_op_key)
 def test_functional_gradgrad_samples(op):
     """Second derivatives (float64): fastdl's backward formulas are written with registered ops
     (dedicated backward ops have their own backward); this checks them against torch. Samples
-    with a SAMPLE_GAPS entry (either scope) are left out. Fails also when no second-order
-    gradient was compared."""
+    with a SAMPLE_GAPS entry (either scope) are left out, and those a GRADGRAD_GAPS entry
+    matches are run only to learn whether the entry is still needed. Fails also when no
+    second-order gradient was compared."""
     fastdl_fn = _fastdl_fn(op)
     known_bug, known_reason = KNOWN_BUGS_ELSEWHERE.get(_op_key(op), (None, ""))
+    gradgrad_gap = GRADGRAD_GAPS.get(_op_key(op))
     failures, known_failures = [], []
     record = Ledger.Record()
     compared = checked = 0
@@ -695,40 +784,17 @@ def test_functional_gradgrad_samples(op):
     samples = [s for s in _op_samples(op, torch.float64) if _gap(op, s) is None]
     for i, sample in enumerate(samples[:GRADGRAD_SAMPLES_PER_OP]):
         what = f"{_op_key(op)} gradgrad sample {i} ({_describe(sample)})"
+        if gradgrad_gap is not None and gradgrad_gap.matches(sample):
+            try:
+                compare_second_order(op, fastdl_fn, sample, what, zero_expected)
+                needed = False
+            except Exception:  # noqa: BLE001 - any failure means the gap is still needed
+                needed = True
+            record.hit(("GRADGRAD_GAPS", _op_key(op)), needed)
+            continue
         is_known, failed = known_bug is not None and known_bug(sample), False
         try:
-            t_input, t_args, t_kwargs = fresh_leaves((sample.input, tuple(sample.args),
-                                                      sample.kwargs))
-            f_input, f_args, f_kwargs = to_fastdl((t_input, t_args, t_kwargs))
-            t_leaves = [t for t in _tensors((t_input,) + t_args, t_kwargs) if t.requires_grad]
-            f_leaves = [f for f in _tensors((f_input,) + tuple(f_args), f_kwargs)
-                        if f.requires_grad]
-            t_out = op.op(t_input, *t_args, **t_kwargs)
-            f_out = fastdl_fn(f_input, *f_args, **f_kwargs)
-            if isinstance(t_out, tuple):  # (values, indices): the values are differentiated
-                t_out, f_out = t_out[0], f_out[0]
-            if not t_leaves or not t_out.requires_grad:
-                raise _NothingToDifferentiate
-            rng = _rng(what)
-            w = rng.standard_normal(tuple(t_out.shape))
-            v = [rng.standard_normal(tuple(t.shape)) for t in t_leaves]
-            t_second = _second_order(_torch_grad, t_out, t_leaves, torch.from_numpy(w),
-                                     [torch.from_numpy(a) for a in v])
-            f_second = _second_order(_fastdl_grad, f_out, f_leaves, fastdl.Tensor(w),
-                                     [fastdl.Tensor(a) for a in v])
-            for j, (t_g, f_g) in enumerate(zip(t_second, f_second)):
-                if t_g is NotImplemented:
-                    continue  # torch has no derivative for this input
-                assert not (zero_expected and t_g is not None and torch.any(t_g)), \
-                    f"{what}: torch's second-order gradient {j} is nonzero; remove the " \
-                    "ZERO_SECOND_DERIVATIVE entry"
-                if t_g is None or f_g is None:
-                    other = f_g if t_g is None else t_g
-                    assert other is None or not np.any(_numpy(other)), \
-                        f"{what}: second-order gradient {j} is None on one side only"
-                    continue
-                assert_same(f_g, t_g, torch.float64, f"{what}: second-order gradient {j}")
-                compared += 1
+            compared += compare_second_order(op, fastdl_fn, sample, what, zero_expected)
             checked += 1
         except _NothingToDifferentiate:
             pass
@@ -1021,6 +1087,9 @@ def _ledger_entries():
     for name, dtype in TOLERANCE_OVERRIDES:
         entries[("TOLERANCE_OVERRIDES", name, dtype)] = {
             _samples_case(op, dtype) for op in RUN_OPINFOS if op.name == name}
+    for key in GRADGRAD_GAPS:
+        entries[("GRADGRAD_GAPS", key)] = {_gradgrad_case(op) for op in GRADGRAD_OPINFOS
+                                           if _op_key(op) == key}
     for key in KNOWN_BUGS_ELSEWHERE:
         entries[("KNOWN_BUGS_ELSEWHERE", key)] = (
             {_samples_case(op, dtype) for op in RUN_OPINFOS if _op_key(op) == key

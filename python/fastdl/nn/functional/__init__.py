@@ -77,3 +77,22 @@ __all__ += ["embedding_bag"]
 # power-average pooling (nn/functional/lp_pool.py)
 from fastdl.nn.functional.lp_pool import lp_pool1d, lp_pool2d, lp_pool3d  # noqa: E402
 __all__ += ["lp_pool1d", "lp_pool2d", "lp_pool3d"]
+# more activations, random activations/dropouts, distances, shuffles, RMS/LRN normalization
+from fastdl.nn.functional.activation_more import (celu, celu_, elu_, glu, hardshrink,  # noqa: E402
+                                                  hardsigmoid, hardswish, hardtanh_,
+                                                  leaky_relu_, logsigmoid, mish, prelu, relu_,
+                                                  selu, selu_, softmin, softshrink, softsign,
+                                                  tanhshrink, threshold, threshold_)
+from fastdl.nn.functional.distance import cosine_similarity, pairwise_distance, pdist  # noqa: E402
+from fastdl.nn.functional.dropout_alpha import (alpha_dropout, feature_alpha_dropout,  # noqa: E402
+                                                rrelu, rrelu_)
+from fastdl.nn.functional.normalization_more import local_response_norm, rms_norm  # noqa: E402
+from fastdl.nn.functional.shuffle import (channel_shuffle, native_channel_shuffle,  # noqa: E402
+                                          pixel_shuffle, pixel_unshuffle)
+
+__all__ += ["alpha_dropout", "celu", "celu_", "channel_shuffle", "cosine_similarity", "elu_",
+            "feature_alpha_dropout", "glu", "hardshrink", "hardsigmoid", "hardswish",
+            "hardtanh_", "leaky_relu_", "local_response_norm", "logsigmoid", "mish",
+            "native_channel_shuffle", "pairwise_distance", "pdist", "pixel_shuffle",
+            "pixel_unshuffle", "prelu", "relu_", "rms_norm", "rrelu", "rrelu_", "selu", "selu_",
+            "softmin", "softshrink", "softsign", "tanhshrink", "threshold", "threshold_"]

@@ -39,3 +39,13 @@ def check_same_shape(fn: str, input: Tensor, target: Tensor) -> None:
     if input._data.shape != target._data.shape:
         raise ValueError(f"{fn}(): target shape {tuple(target._data.shape)} must match input "
                          f"shape {tuple(input._data.shape)}")
+
+
+def check_dim(dim: int, ndim: int, fn: str) -> int:
+    """``dim`` wrapped into [0, ndim) (a 0-d tensor takes dims 0 and -1, as in torch); an
+    IndexError with torch's message otherwise."""
+    rank = max(ndim, 1)
+    if not -rank <= dim < rank:
+        raise IndexError(f"{fn}(): Dimension out of range (expected to be in range of "
+                         f"[{-rank}, {rank - 1}], but got {dim})")
+    return dim % rank
