@@ -224,6 +224,15 @@ MODULES_WITHOUT_MODULEINFO = {
     "Dropout1d": "no ModuleInfo in torch; tests/test_cnn_layers.py checks channel masks",
     "Dropout2d": "no ModuleInfo in torch; tests/test_cnn_layers.py checks channel masks",
     "Dropout3d": "no ModuleInfo in torch; tests/test_cnn_layers.py checks channel masks",
+    **{name: "no ModuleInfo in torch; tests/test_nn_layers_more.py checks the module against "
+             "torch's (outputs, gradients, repr, errors); its functional's OpInfo samples run "
+             "here" for name in ("PixelShuffle", "PixelUnshuffle", "ChannelShuffle",
+                                 "CosineSimilarity", "PairwiseDistance", "Hardsigmoid")},
+    **{name: "random (no ModuleInfo in torch); tests/test_nn_layers_more.py checks eval mode "
+             "exactly and the training-mode structure and statistics"
+       for name in ("AlphaDropout", "FeatureAlphaDropout", "RReLU")},
+    "ParameterList": "container: tests/test_nn_layers_more.py",
+    "ParameterDict": "container: tests/test_nn_layers_more.py",
     **{name: "a torch_geometric layer (no torch ModuleInfo); tests/test_gnn_layers.py checks it "
              "against PyG 2.8 (state_dict, outputs, input and weight gradients)"
        for name in ("GCNConv", "SAGEConv", "GATConv")},

@@ -77,3 +77,19 @@ __all__ += ["EmbeddingBag"]
 # power-average pooling (nn/modules/lp_pool.py)
 from fastdl.nn.modules.lp_pool import LPPool1d, LPPool2d, LPPool3d  # noqa: E402
 __all__ += ["LPPool1d", "LPPool2d", "LPPool3d"]
+# more activations, simple layers and parameter containers
+from fastdl.nn.modules.activation_more import (CELU, GLU, SELU, Hardshrink,  # noqa: E402
+                                               Hardsigmoid, Hardswish, LogSigmoid, Mish, PReLU,
+                                               RReLU, Softmax2d, Softmin, Softshrink, Softsign,
+                                               Tanhshrink, Threshold)
+from fastdl.nn.modules.container_params import ParameterDict, ParameterList  # noqa: E402
+from fastdl.nn.modules.layers_more import (AlphaDropout, ChannelShuffle,  # noqa: E402
+                                           CosineSimilarity, FeatureAlphaDropout,
+                                           LocalResponseNorm, PairwiseDistance, PixelShuffle,
+                                           PixelUnshuffle, RMSNorm)
+
+__all__ += ["AlphaDropout", "CELU", "ChannelShuffle", "CosineSimilarity", "FeatureAlphaDropout",
+            "GLU", "Hardshrink", "Hardsigmoid", "Hardswish", "LocalResponseNorm", "LogSigmoid",
+            "Mish", "PReLU", "PairwiseDistance", "ParameterDict", "ParameterList",
+            "PixelShuffle", "PixelUnshuffle", "RMSNorm", "RReLU", "SELU", "Softmax2d",
+            "Softmin", "Softshrink", "Softsign", "Tanhshrink", "Threshold"]
