@@ -23,6 +23,9 @@ from fastdl import linalg  # torch.linalg's namespace (after the star import: se
 from fastdl import optim
 from fastdl import distributions
 from fastdl import data, models, nn, utils
+from fastdl.nn.functional import torch_namespace as _nn_torch_namespace
+from fastdl.nn.functional.torch_namespace import *  # noqa: F401,F403  (selu, pdist, prelu ...)
+_nn_torch_namespace.install(Tensor)
 
 __version__ = _C.__version__
 _warn_about_environment(_C)
@@ -54,6 +57,7 @@ def _public_api():
              "random", "testing", "utils"]
     names += [n for n in _creation.__all__ if n not in names]
     names += [n for n in _functional.__all__ if n not in names]
+    names += [n for n in _nn_torch_namespace.__all__ if n not in names]
     return names
 
 

@@ -161,17 +161,34 @@ threshold_op = _activation("threshold_value", _threshold_fwd, _threshold_bwd_fwd
 
 # ---- public functions ----
 def selu(input, inplace: bool = False):
-    """scale * (x if x > 0 else alpha * (exp(x) - 1)) with SELU's fixed alpha and scale."""
+    """scale * (x if x > 0 else alpha * (exp(x) - 1)) with SELU's fixed alpha and scale.
+
+    Shape: output the same shape as input.
+
+    >>> [round(v, 4) for v in fastdl.selu(fastdl.tensor([-1.0, 0.0, 2.0])).tolist()]
+    [-1.1113, 0.0, 2.1014]
+    """
     check_float(input, "selu")
     return _apply(scaled_elu_op, input, inplace, SELU_ALPHA, SELU_SCALE, 1.0, 1.0)
 
 
 def selu_(input):
+    """selu written into ``input``.
+
+    >>> x = fastdl.tensor([2.0]); fastdl.selu_(x) is x
+    True
+    """
     return selu(input, inplace=True)
 
 
 def celu(input, alpha: float = 1.0, inplace: bool = False):
-    """x if x > 0 else alpha * (exp(x / alpha) - 1)."""
+    """x if x > 0 else alpha * (exp(x / alpha) - 1).
+
+    Shape: output the same shape as input.
+
+    >>> [round(v, 4) for v in fastdl.celu(fastdl.tensor([-1.0, 3.0]), alpha=2.0).tolist()]
+    [-0.7869, 3.0]
+    """
     check_float(input, "celu")
     if alpha == 0:
         raise ValueError("celu(): alpha must not be 0 (the negative part divides by it)")
@@ -180,6 +197,11 @@ def celu(input, alpha: float = 1.0, inplace: bool = False):
 
 
 def celu_(input, alpha: float = 1.0):
+    """celu written into ``input``.
+
+    >>> x = fastdl.tensor([3.0]); fastdl.celu_(x, 2.0).tolist()
+    [3.0]
+    """
     return celu(input, alpha, inplace=True)
 
 
@@ -202,7 +224,15 @@ def hardsigmoid(input, inplace: bool = False):
 
 
 def hardshrink(input, lambd: float = 0.5):
-    """x where |x| > lambd, else 0."""
+    """x where |x| > lambd, else 0.
+
+    Shape: output the same shape as input.
+
+    >>> fastdl.hardshrink(fastdl.tensor([-1.0, 0.25, 2.0])).tolist()
+    [-1.0, 0.0, 2.0]
+    >>> fastdl.tensor([0.75, -0.25]).hardshrink(0.5).tolist()
+    [0.75, 0.0]
+    """
     check_float(input, "hardshrink")
     return _apply(hardshrink_op, input, False, float(lambd))
 
@@ -234,7 +264,13 @@ def logsigmoid(input):
 
 
 def threshold(input, threshold: float, value: float, inplace: bool = False):
-    """x where x > threshold, else value."""
+    """x where x > threshold, else value.
+
+    Shape: output the same shape as input.
+
+    >>> fastdl.threshold(fastdl.tensor([0.5, 2.0]), 1.0, -1.0).tolist()
+    [-1.0, 2.0]
+    """
     check_float(input, "threshold")
     return _apply(threshold_op, input, inplace, float(threshold), float(value))
 
@@ -243,6 +279,11 @@ _threshold = threshold  # threshold_'s own argument named threshold hides the fu
 
 
 def threshold_(input, threshold: float, value: float):
+    """threshold written into ``input``.
+
+    >>> x = fastdl.tensor([0.5, 2.0]); fastdl.threshold_(x, 1.0, 0.0) is x, x.tolist()
+    (True, [0.0, 2.0])
+    """
     return _threshold(input, threshold, value, inplace=True)
 
 
@@ -282,8 +323,16 @@ def glu(input, dim: int = -1):
 
 
 def prelu(input, weight):
-    """x if x > 0 else weight * x, with one weight per channel (dim 1; dim 0 for a 1-D input)
-    or a single weight shared by all."""
+    """x if x > 0 else weight * x, with one weight per channel (dim 1 of the input) or a single
+    weight shared by all.
+
+    Shape: input (N, C, *) or any shape with one weight; weight (C,), (1,) or ().
+
+    >>> fastdl.prelu(fastdl.tensor([[-1.0, -1.0], [2.0, -4.0]]), fastdl.tensor([0.5, 0.25])).tolist()
+    [[-0.5, -0.25], [2.0, -1.0]]
+    >>> fastdl.tensor([-2.0, 3.0]).prelu(fastdl.tensor([0.5])).tolist()
+    [-1.0, 3.0]
+    """
     check_float(input, "prelu")
     check_tensor(weight, "prelu", "weight")
     if weight.ndim > 1:

@@ -25,7 +25,13 @@ def _unit_along(x, dim, eps):
 
 def cosine_similarity(x1, x2, dim: int = 1, eps: float = 1e-8):
     """<x1, x2> / (max(||x1||, eps) * max(||x2||, eps)) along ``dim``, each vector normalized
-    first (torch's order, which keeps the result in [-1, 1]); x1 and x2 broadcast."""
+    first (torch's order, which keeps the result in [-1, 1]); x1 and x2 broadcast.
+
+    Shape: x1 and x2 broadcast together; output that shape without ``dim``.
+
+    >>> fastdl.cosine_similarity(fastdl.tensor([[1.0, 0.0]]), fastdl.tensor([[2.0, 2.0]])).tolist()
+    [0.7071067690849304]
+    """
     check_tensor(x1, "cosine_similarity", "x1")
     check_tensor(x2, "cosine_similarity", "x2")
     if x1._data.dtype.kind != "f" and x2._data.dtype.kind != "f":
@@ -37,7 +43,13 @@ def cosine_similarity(x1, x2, dim: int = 1, eps: float = 1e-8):
 
 
 def pairwise_distance(x1, x2, p: float = 2.0, eps: float = 1e-6, keepdim: bool = False):
-    """||x1 - x2 + eps||_p over the last dim (torch adds eps to the difference)."""
+    """||x1 - x2 + eps||_p over the last dim (torch adds eps to the difference).
+
+    Shape: x1 and x2 broadcast to (*, D); output (*) (or (*, 1) with keepdim).
+
+    >>> fastdl.pairwise_distance(fastdl.zeros(2, 2), fastdl.tensor([[3.0, 4.0]]), eps=0.0).tolist()
+    [5.0, 5.0]
+    """
     check_tensor(x1, "pairwise_distance", "x1")
     check_tensor(x2, "pairwise_distance", "x2")
     diff = x1 - x2 + eps
@@ -48,7 +60,13 @@ def pairwise_distance(x1, x2, p: float = 2.0, eps: float = 1e-6, keepdim: bool =
 
 def pdist(input, p: float = 2.0):
     """The p-norm distance between every pair of rows i < j of an (N, M) input, in row-major
-    order of the pairs: an (N (N - 1) / 2,) tensor (cdist's distances, so its gradients)."""
+    order of the pairs: an (N (N - 1) / 2,) tensor (cdist's distances, so its gradients).
+
+    Shape: input (N, M); output (N (N - 1) / 2,).
+
+    >>> fastdl.pdist(fastdl.tensor([[0.0, 0.0], [3.0, 4.0], [0.0, 1.0]])).tolist()
+    [5.0, 1.0, 4.242640495300293]
+    """
     check_tensor(input, "pdist")
     if input.ndim != 2:
         raise RuntimeError(f"pdist only supports 2D tensors, got: {input.ndim}D")

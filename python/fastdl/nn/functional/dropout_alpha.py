@@ -20,11 +20,17 @@ _SELU_SATURATION = SELU_ALPHA * SELU_SCALE
 def rrelu(input, lower: float = 1.0 / 8, upper: float = 1.0 / 3, training: bool = False,
           inplace: bool = False):
     """Randomized leaky ReLU: in training each x <= 0 is multiplied by its own slope drawn from
-    U(lower, upper); in eval the slope is (lower + upper) / 2."""
+    U(lower, upper); in eval the slope is (lower + upper) / 2.
+
+    Shape: output the same shape as input.
+
+    >>> fastdl.rrelu(fastdl.tensor([-1.0, 2.0]), 0.1, 0.3).tolist()
+    [-0.20000000298023224, 2.0]
+    """
     check_float(input, "rrelu")
     if lower > upper:
-        raise ValueError(f"rrelu(): lower bound {lower} should be less than or equal to the "
-                         f"upper bound {upper}")
+        raise RuntimeError(f"Lower bound should be less than or equal to the upper bound "
+                           f"(rrelu got lower={lower}, upper={upper})")
     if not training:
         return leaky_relu(input, (lower + upper) / 2, inplace)
     x = input._data
@@ -35,6 +41,11 @@ def rrelu(input, lower: float = 1.0 / 8, upper: float = 1.0 / 3, training: bool 
 
 
 def rrelu_(input, lower: float = 1.0 / 8, upper: float = 1.0 / 3, training: bool = False):
+    """rrelu written into ``input``.
+
+    >>> x = fastdl.tensor([-1.0, 2.0]); fastdl.rrelu_(x, 0.5, 0.5).tolist()
+    [-0.5, 2.0]
+    """
     return rrelu(input, lower, upper, training, inplace=True)
 
 
@@ -66,10 +77,26 @@ def _alpha_dropout(input, p, training, inplace, per_channel, fn):
 
 
 def alpha_dropout(input, p: float = 0.5, training: bool = False, inplace: bool = False):
-    """Dropout that keeps SELU activations' mean and variance (see ``_alpha_dropout``)."""
+    """Dropout that keeps SELU activations' mean and variance (see ``_alpha_dropout``); the
+    identity unless ``training``.
+
+    Shape: output the same shape as input.
+
+    >>> x = fastdl.randn(1000, 100)
+    >>> y = fastdl.nn.functional.alpha_dropout(x, 0.2, training=True)
+    >>> abs(y.mean().item()) < 0.05, abs(y.std().item() - 1) < 0.05
+    (True, True)
+    """
     return _alpha_dropout(input, p, training, inplace, False, "alpha_dropout")
 
 
 def feature_alpha_dropout(input, p: float = 0.5, training: bool = False, inplace: bool = False):
-    """Alpha dropout of whole channels of an (N, C, *) input."""
+    """Alpha dropout of whole channels of an (N, C, *) input; the identity unless ``training``.
+
+    Shape: output the same shape as input.
+
+    >>> y = fastdl.nn.functional.feature_alpha_dropout(fastdl.ones(2, 3, 4), 0.5, training=True)
+    >>> [len(set(channel)) for channel in y.reshape(6, 4).tolist()]
+    [1, 1, 1, 1, 1, 1]
+    """
     return _alpha_dropout(input, p, training, inplace, True, "feature_alpha_dropout")

@@ -19,7 +19,13 @@ def _normalized_shape_tuple(normalized_shape):
 
 def rms_norm(input, normalized_shape, weight=None, eps=None):
     """x / sqrt(mean(x^2) + eps) over the trailing ``normalized_shape`` dims, times ``weight``;
-    eps defaults to the machine epsilon of input's dtype (torch's)."""
+    eps defaults to the machine epsilon of input's dtype (torch's).
+
+    Shape: input (*, *normalized_shape); output the same shape; weight normalized_shape.
+
+    >>> fastdl.rms_norm(fastdl.tensor([[3.0, 4.0]]), (2,), eps=0.0).tolist()
+    [[0.8485281467437744, 1.1313709020614624]]
+    """
     check_float(input, "rms_norm")
     shape = _normalized_shape_tuple(normalized_shape)
     if not shape:

@@ -13,7 +13,11 @@ def _check_rank3(input, fn):
 
 
 def pixel_shuffle(input, upscale_factor: int):
-    """(*, C r^2, H, W) -> (*, C, H r, W r): each group of r^2 channels fills an r x r block."""
+    """(*, C r^2, H, W) -> (*, C, H r, W r): each group of r^2 channels fills an r x r block.
+
+    >>> fastdl.pixel_shuffle(fastdl.arange(4.0).reshape(1, 4, 1, 1), 2).reshape(2, 2).tolist()
+    [[0.0, 1.0], [2.0, 3.0]]
+    """
     _check_rank3(input, "pixel_shuffle")
     r = int(upscale_factor)
     if r <= 0:
@@ -31,7 +35,11 @@ def pixel_shuffle(input, upscale_factor: int):
 
 
 def pixel_unshuffle(input, downscale_factor: int):
-    """(*, C, H r, W r) -> (*, C r^2, H, W): the inverse of pixel_shuffle."""
+    """(*, C, H r, W r) -> (*, C r^2, H, W): the inverse of pixel_shuffle.
+
+    >>> fastdl.pixel_unshuffle(fastdl.arange(4.0).reshape(1, 1, 2, 2), 2).flatten().tolist()
+    [0.0, 1.0, 2.0, 3.0]
+    """
     _check_rank3(input, "pixel_unshuffle")
     r = int(downscale_factor)
     if r <= 0:
@@ -50,7 +58,13 @@ def pixel_unshuffle(input, downscale_factor: int):
 
 
 def channel_shuffle(input, groups: int):
-    """(N, C, *) with C = g k: channel g_i k + k_i moves to k_i g + g_i (interleaves groups)."""
+    """(N, C, *) with C = g k: channel g_i k + k_i moves to k_i g + g_i (interleaves groups).
+
+    Shape: output the same shape as input.
+
+    >>> fastdl.channel_shuffle(fastdl.arange(6.0).reshape(1, 6, 1), 2).flatten().tolist()
+    [0.0, 3.0, 1.0, 4.0, 2.0, 5.0]
+    """
     _check_rank3(input, "channel_shuffle")
     groups = int(groups)
     if groups <= 0:
@@ -64,4 +78,10 @@ def channel_shuffle(input, groups: int):
     return grouped.transpose(1, 2).reshape(n, channels, *spatial)
 
 
-native_channel_shuffle = channel_shuffle  # torch's name for the same op without quantized paths
+def native_channel_shuffle(input, groups: int):
+    """channel_shuffle under torch's other name for it.
+
+    >>> fastdl.native_channel_shuffle(fastdl.arange(4.0).reshape(1, 4, 1), 2).flatten().tolist()
+    [0.0, 2.0, 1.0, 3.0]
+    """
+    return channel_shuffle(input, groups)

@@ -139,7 +139,11 @@ class Softshrink(_Shrink):
 
 
 class Tanhshrink(Module):
-    """x - tanh(x)."""
+    """x - tanh(x).
+
+    >>> fastdl.nn.Tanhshrink()(fastdl.tensor([0.0])).tolist()
+    [0.0]
+    """
 
     def forward(self, input):
         return F.tanhshrink(input)
@@ -157,7 +161,11 @@ class Softsign(Module):
 
 
 class LogSigmoid(Module):
-    """log(sigmoid(x)) without overflow."""
+    """log(sigmoid(x)) without overflow.
+
+    >>> fastdl.nn.LogSigmoid()(fastdl.tensor([-1000.0, 0.0])).tolist()
+    [-1000.0, -0.6931471824645996]
+    """
 
     def forward(self, input):
         return F.logsigmoid(input)
@@ -184,7 +192,11 @@ class GLU(Module):
 
 
 class Softmin(Module):
-    """softmax(-x) along ``dim``."""
+    """softmax(-x) along ``dim``.
+
+    >>> [round(v, 4) for v in fastdl.nn.Softmin(0)(fastdl.tensor([0.0, 1.0])).tolist()]
+    [0.7311, 0.2689]
+    """
 
     def __init__(self, dim=None):
         super().__init__()

@@ -23,7 +23,11 @@ class AlphaDropout(Dropout):
 
 
 class FeatureAlphaDropout(Dropout):
-    """AlphaDropout of whole channels of an (N, C, *) input."""
+    """AlphaDropout of whole channels of an (N, C, *) input; the identity in eval.
+
+    >>> fastdl.nn.FeatureAlphaDropout(0.3).eval()(fastdl.ones(2, 3, 4)).sum().item()
+    24.0
+    """
 
     def forward(self, input):
         return F.feature_alpha_dropout(input, self.p, self.training, self.inplace)
