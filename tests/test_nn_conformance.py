@@ -232,6 +232,8 @@ MODULES_WITHOUT_MODULEINFO = {
              "exactly and the training-mode structure and statistics"
        for name in ("AlphaDropout", "FeatureAlphaDropout", "RReLU")},
     "ParameterList": "container: tests/test_nn_layers_more.py",
+    "LazyLinear": "no ModuleInfo in torch; tests/test_nn_lazy.py checks it against torch's "
+                  "(inferred shapes, reprs before and after, state_dict loading, outputs)",
     "ParameterDict": "container: tests/test_nn_layers_more.py",
     **{name: "a torch_geometric layer (no torch ModuleInfo); tests/test_gnn_layers.py checks it "
              "against PyG 2.8 (state_dict, outputs, input and weight gradients)"
@@ -962,6 +964,13 @@ def build_twins(mi, module_input, dtype, training, what):
     t_module = mi.module_cls(*cargs, **ckwargs).to(dtype)
     f_module = getattr(fnn, _module_key(mi))(*to_fastdl(cargs), **to_fastdl(ckwargs))
     f_module.to(_NP_DTYPES[dtype])  # as torch's module.to(dtype)
+    forward = module_input.forward_input
+    if getattr(t_module, "has_uninitialized_params", lambda: False)() and forward is not None:
+        # a lazy module infers its parameters' shapes from its first input: both get the
+        # sample's, then the materialized modules are compared as any other
+        with torch.no_grad(), fastdl.no_grad():
+            t_module(*forward.args, **forward.kwargs)
+            f_module(*to_fastdl(tuple(forward.args)), **to_fastdl(dict(forward.kwargs)))
     t_state, f_state = t_module.state_dict(), f_module.state_dict()
     assert list(f_state) == list(t_state), \
         f"{what}: state_dict keys {list(f_state)} != torch {list(t_state)}"

@@ -93,3 +93,10 @@ __all__ += ["AlphaDropout", "CELU", "ChannelShuffle", "CosineSimilarity", "Featu
             "Mish", "PReLU", "PairwiseDistance", "ParameterDict", "ParameterList",
             "PixelShuffle", "PixelUnshuffle", "RMSNorm", "RReLU", "SELU", "Softmax2d",
             "Softmin", "Softshrink", "Softsign", "Tanhshrink", "Threshold"]
+# lazy modules (nn/modules/lazy.py)
+from fastdl.nn.modules.lazy import (LazyConv1d, LazyConv2d, LazyConv3d,  # noqa: E402
+                                    LazyConvTranspose1d, LazyConvTranspose2d,
+                                    LazyConvTranspose3d, LazyLinear)
+
+__all__ += ["LazyConv1d", "LazyConv2d", "LazyConv3d", "LazyConvTranspose1d",
+            "LazyConvTranspose2d", "LazyConvTranspose3d", "LazyLinear"]
