@@ -232,8 +232,9 @@ MODULES_WITHOUT_MODULEINFO = {
              "exactly and the training-mode structure and statistics"
        for name in ("AlphaDropout", "FeatureAlphaDropout", "RReLU")},
     "ParameterList": "container: tests/test_nn_layers_more.py",
-    "LazyLinear": "no ModuleInfo in torch; tests/test_nn_lazy.py checks it against torch's "
-                  "(inferred shapes, reprs before and after, state_dict loading, outputs)",
+    **{name: "no ModuleInfo in torch; tests/test_nn_lazy.py checks it against torch's "
+             "(inferred shapes, reprs before and after, state_dict loading, outputs)"
+       for name in ("LazyLinear", "LazyBatchNorm1d", "LazyBatchNorm2d", "LazyBatchNorm3d")},
     "ParameterDict": "container: tests/test_nn_layers_more.py",
     **{name: "a torch_geometric layer (no torch ModuleInfo); tests/test_gnn_layers.py checks it "
              "against PyG 2.8 (state_dict, outputs, input and weight gradients)"

@@ -123,3 +123,37 @@ def test_lazy_convolution_errors_match_torch():
             getattr(torch.nn, name)(*args, **kwargs)(torch.tensor(x))
         with pytest.raises(type(theirs.value)):
             getattr(nn, name)(*args, **kwargs)(fastdl.Tensor(x))
+
+
+@pytest.mark.parametrize("name, kwargs, shape", [
+    ("LazyBatchNorm1d", {}, (6, 4)), ("LazyBatchNorm1d", {"affine": False}, (6, 4, 3)),
+    ("LazyBatchNorm2d", {"momentum": 0.3}, (3, 5, 4, 2)),
+    ("LazyBatchNorm2d", {"track_running_stats": False}, (3, 5, 4, 2)),
+    ("LazyBatchNorm3d", {"eps": 1e-3}, (2, 3, 2, 3, 2)),
+], ids=lambda v: str(v))
+def test_lazy_batch_norms_infer_num_features(name, kwargs, shape):
+    x = _randn(*shape)
+    ours, theirs = _materialized_twins(name, (), kwargs, x)
+    assert ours.num_features == shape[1]
+    _compare_forward_backward(ours, theirs, x)  # training: batch statistics, running updates
+    for key, value in theirs.state_dict().items():
+        np.testing.assert_allclose(np.asarray(ours.state_dict()[key].numpy()), value.numpy(),
+                                   rtol=2e-5, atol=2e-5, err_msg=key)
+    ours.eval(), theirs.eval()
+    np.testing.assert_allclose(ours(fastdl.Tensor(x)).detach().numpy(),
+                               theirs(torch.tensor(x)).detach().numpy(), rtol=2e-5, atol=2e-5)
+
+
+def test_loading_a_state_dict_materializes_lazy_buffers():
+    source = torch.nn.BatchNorm1d(5)
+    source(torch.randn(7, 5))  # running statistics away from their initial values
+    m = nn.LazyBatchNorm1d()
+    assert isinstance(m.running_mean, nn.UninitializedBuffer)
+    m.load_state_dict({k: v.numpy() for k, v in source.state_dict().items()})
+    assert m.num_features == 5 and type(m.running_mean) is fastdl.Tensor
+    np.testing.assert_array_equal(m.running_var.numpy(), source.running_var.numpy())
+    m.eval(), source.eval()
+    x = _randn(4, 5)
+    np.testing.assert_allclose(m(fastdl.Tensor(x)).detach().numpy(),
+                               source(torch.tensor(x)).detach().numpy(), rtol=2e-5, atol=2e-5)
+    assert type(m) is nn.BatchNorm1d

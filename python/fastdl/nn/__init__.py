@@ -7,6 +7,6 @@ from fastdl.nn.functional.graph import global_add_pool, global_max_pool, global_
 
 __all__ = ["Parameter", "functional", "init", "parallel", "utils"] + list(_module_names)
 __all__ += ["global_add_pool", "global_max_pool", "global_mean_pool"]  # graph pooling (PyG's)
-from fastdl.nn.modules.lazy import UninitializedParameter  # noqa: E402
+from fastdl.nn.modules.lazy import UninitializedBuffer, UninitializedParameter  # noqa: E402
 
-__all__ += ["UninitializedParameter"]
+__all__ += ["UninitializedBuffer", "UninitializedParameter"]

@@ -94,9 +94,11 @@ __all__ += ["AlphaDropout", "CELU", "ChannelShuffle", "CosineSimilarity", "Featu
             "PixelShuffle", "PixelUnshuffle", "RMSNorm", "RReLU", "SELU", "Softmax2d",
             "Softmin", "Softshrink", "Softsign", "Tanhshrink", "Threshold"]
 # lazy modules (nn/modules/lazy.py)
-from fastdl.nn.modules.lazy import (LazyConv1d, LazyConv2d, LazyConv3d,  # noqa: E402
+from fastdl.nn.modules.lazy import (LazyBatchNorm1d, LazyBatchNorm2d,  # noqa: E402
+                                    LazyBatchNorm3d, LazyConv1d, LazyConv2d, LazyConv3d,
                                     LazyConvTranspose1d, LazyConvTranspose2d,
                                     LazyConvTranspose3d, LazyLinear)
 
-__all__ += ["LazyConv1d", "LazyConv2d", "LazyConv3d", "LazyConvTranspose1d",
-            "LazyConvTranspose2d", "LazyConvTranspose3d", "LazyLinear"]
+__all__ += ["LazyBatchNorm1d", "LazyBatchNorm2d", "LazyBatchNorm3d", "LazyConv1d", "LazyConv2d",
+            "LazyConv3d", "LazyConvTranspose1d", "LazyConvTranspose2d", "LazyConvTranspose3d",
+            "LazyLinear"]

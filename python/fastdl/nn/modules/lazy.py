@@ -15,12 +15,34 @@ from fastdl.autograd import no_grad
 from fastdl.nn.modules.conv import (Conv1d, Conv2d, Conv3d, ConvTranspose1d, ConvTranspose2d,
                                     ConvTranspose3d)
 from fastdl.nn.modules.linear import Linear, _empty
+from fastdl.nn.modules.normalization import BatchNorm1d, BatchNorm2d, BatchNorm3d
 from fastdl.nn.parameter import Parameter
+from fastdl.tensor import Tensor
 
 
-class UninitializedParameter(Parameter):
-    """A parameter whose shape is not known yet: it holds an empty array of its dtype (and
-    device) until ``materialize(shape)`` gives it values and makes it a plain ``Parameter``.
+class _Uninitialized:
+    """A tensor whose shape is not known yet: it holds an empty array of its dtype (and device)
+    until ``materialize(shape)`` gives it memory and makes it a ``cls_to_become``."""
+
+    __slots__ = ()
+    cls_to_become = None
+
+    def materialize(self, shape, device=None, dtype=None) -> None:
+        """Allocate values of ``shape`` (uninitialized memory, as torch.empty) in the
+        placeholder's dtype and device unless given, and become a ``cls_to_become``."""
+        placeholder = self._data
+        dtype = placeholder.dtype if dtype is None else dtype
+        if device is None and type(placeholder) is not np.ndarray:
+            device = "cuda"
+        self._data = _empty(tuple(shape), dtype, device)._data
+        self.__class__ = self.cls_to_become
+
+    def __repr__(self):
+        return f"<{type(self).__name__}>"
+
+
+class UninitializedParameter(_Uninitialized, Parameter):
+    """A parameter of a lazy module before its shape is known.
 
     >>> p = fastdl.nn.UninitializedParameter()
     >>> p.materialize((2, 3)); type(p).__name__, p.shape
@@ -31,25 +53,27 @@ class UninitializedParameter(Parameter):
     cls_to_become = Parameter
 
     def __init__(self, requires_grad: bool = True, device=None, dtype=None):
-        placeholder = _empty((0,), dtype, device)
-        super().__init__(placeholder._data, requires_grad=requires_grad)
+        super().__init__(_empty((0,), dtype, device)._data, requires_grad=requires_grad)
 
-    def materialize(self, shape, device=None, dtype=None) -> None:
-        """Allocate values of ``shape`` (uninitialized memory, as torch.empty) in the
-        placeholder's dtype and device unless given, and become a ``Parameter``."""
-        placeholder = self._data
-        dtype = placeholder.dtype if dtype is None else dtype
-        if device is None and type(placeholder) is not np.ndarray:
-            device = "cuda"
-        self._data = _empty(tuple(shape), dtype, device)._data
-        self.__class__ = self.cls_to_become
 
-    def __repr__(self):
-        return "<UninitializedParameter>"
+class UninitializedBuffer(_Uninitialized, Tensor):
+    """A buffer of a lazy module (LazyBatchNorm's running statistics) before its shape is
+    known.
+
+    >>> b = fastdl.nn.UninitializedBuffer()
+    >>> b.materialize((4,)); type(b).__name__, b.shape
+    ('Tensor', (4,))
+    """
+
+    __slots__ = ()
+    cls_to_become = Tensor
+
+    def __init__(self, requires_grad: bool = False, device=None, dtype=None):
+        super().__init__(_empty((0,), dtype, device)._data, requires_grad=requires_grad)
 
 
 def is_lazy(value) -> bool:
-    return isinstance(value, UninitializedParameter)
+    return isinstance(value, _Uninitialized)
 
 
 def _infer_parameters(module, args, kwargs):
@@ -65,11 +89,12 @@ def _infer_parameters(module, args, kwargs):
 
 
 def _materialize_from_state_dict(module, state_dict, prefix, *rest):
-    """The load pre-hook: lazy parameters take the checkpoint's shapes (values follow)."""
-    for name, param in module._parameters.items():
+    """The load pre-hook: lazy parameters and buffers take the checkpoint's shapes (values
+    follow)."""
+    for name, value in list(module._parameters.items()) + list(module._buffers.items()):
         key = prefix + name
-        if is_lazy(param) and key in state_dict:
-            param.materialize(tuple(state_dict[key].shape))
+        if is_lazy(value) and key in state_dict:
+            value.materialize(tuple(state_dict[key].shape))
     module._adopt_shapes()
 
 
@@ -87,7 +112,9 @@ class LazyModuleMixin:
             _materialize_from_state_dict)
 
     def has_uninitialized_params(self) -> bool:
-        return any(is_lazy(p) for p in self._parameters.values())
+        """Whether a parameter or buffer still waits for its shape (torch's name)."""
+        return any(is_lazy(v) for v in list(self._parameters.values())
+                   + list(self._buffers.values()))
 
     def reset_parameters(self) -> None:
         # the eager initialization needs the shapes: it runs once they are known
@@ -207,3 +234,70 @@ LazyConv3d = _lazy_conv(Conv3d, False)
 LazyConvTranspose1d = _lazy_conv(ConvTranspose1d, True)
 LazyConvTranspose2d = _lazy_conv(ConvTranspose2d, True)
 LazyConvTranspose3d = _lazy_conv(ConvTranspose3d, True)
+
+
+class _LazyBatchNormMixin(LazyModuleMixin):
+    """``num_features`` from dim 1 of the first input; weight, bias and running statistics
+    wait for it (torch's LazyBatchNorm arguments: no num_features)."""
+
+    def __init__(self, eps: float = 1e-5, momentum=0.1, affine: bool = True,
+                 track_running_stats: bool = True, device=None, dtype=None):
+        # the eager constructor with a placeholder of one feature, then the shaped state waits
+        super().__init__(1, eps, momentum, affine, track_running_stats, device, dtype)
+        self.num_features = 0
+        if affine:
+            self.weight = UninitializedParameter(device=device, dtype=dtype)
+            self.bias = UninitializedParameter(device=device, dtype=dtype)
+        if track_running_stats:
+            self.running_mean = UninitializedBuffer(device=device, dtype=dtype)
+            self.running_var = UninitializedBuffer(device=device, dtype=dtype)
+        self._start_lazy()
+
+    def _sizes_known(self) -> bool:
+        return self.num_features != 0
+
+    def _adopt_shapes(self) -> None:
+        for value in (self.weight, self.running_mean):
+            if value is not None and not is_lazy(value):
+                self.num_features = value.shape[0]
+
+    def initialize_parameters(self, input, *args, **kwargs) -> None:
+        if not self.has_uninitialized_params():
+            return
+        with no_grad():
+            self.num_features = input.shape[1]
+            for value in (self.weight, self.bias, self.running_mean, self.running_var):
+                if value is not None:
+                    value.materialize((self.num_features,))
+            self.reset_parameters()
+
+
+class LazyBatchNorm1d(_LazyBatchNormMixin, BatchNorm1d):
+    """A BatchNorm1d whose ``num_features`` is read from its first input.
+
+    >>> m = fastdl.nn.LazyBatchNorm1d()
+    >>> m(fastdl.randn(8, 3)).shape, m.running_mean.shape
+    ((8, 3), (3,))
+    """
+
+    cls_to_become = BatchNorm1d
+
+
+class LazyBatchNorm2d(_LazyBatchNormMixin, BatchNorm2d):
+    """A BatchNorm2d whose ``num_features`` is read from its first input.
+
+    >>> fastdl.nn.LazyBatchNorm2d()(fastdl.randn(2, 3, 4, 4)).shape
+    (2, 3, 4, 4)
+    """
+
+    cls_to_become = BatchNorm2d
+
+
+class LazyBatchNorm3d(_LazyBatchNormMixin, BatchNorm3d):
+    """A BatchNorm3d whose ``num_features`` is read from its first input.
+
+    >>> fastdl.nn.LazyBatchNorm3d()(fastdl.randn(2, 3, 2, 4, 4)).shape
+    (2, 3, 2, 4, 4)
+    """
+
+    cls_to_become = BatchNorm3d
