@@ -55,12 +55,14 @@ def _stable_softplus(x):  # relu(x) + log1p(exp(-|x|)) never overflows
 
 def _mish_fwd(x, saved):
     t = saved.values = np.tanh(_stable_softplus(x))
-    return _cast(x * t, x.dtype)
+    with np.errstate(invalid="ignore"):  # -inf * tanh(0) is NaN, as in torch
+        return _cast(x * t, x.dtype)
 
 
 def _mish_bwd_fwd(g, x, saved):
-    t = np.tanh(_stable_softplus(x))
-    return g * _cast(t + x * _sigmoid_array(x) * (1.0 - t * t), g.dtype)
+    t = saved.values  # tanh(softplus(x)) from the forward (x is version-checked)
+    with np.errstate(invalid="ignore"):
+        return g * _cast(t + x * _sigmoid_array(x) * (1.0 - t * t), g.dtype)
 
 
 def _mish_second(x):  # (1 - t^2) s (2 + x (1 - s) - 2 x t s), t = tanh(softplus(x)), s = sig(x)
