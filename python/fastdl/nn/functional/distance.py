@@ -53,7 +53,7 @@ def pairwise_distance(x1, x2, p: float = 2.0, eps: float = 1e-6, keepdim: bool =
     check_tensor(x1, "pairwise_distance", "x1")
     check_tensor(x2, "pairwise_distance", "x2")
     diff = x1 - x2 + eps
-    if diff.ndim == 0:  # torch's norm over dim -1 of a 0-d tensor is |x| (for every p but 0)
+    if diff.ndim == 0:  # torch takes dim -1 of a 0-d tensor as its one element
         return R.norm(diff.reshape(1), p, 0, keepdim=False).reshape(())
     return R.norm(diff, p, -1, keepdim)
 
