@@ -99,7 +99,11 @@ def inner(input, other, *, out=None):
 
 
 def mv(input, vec, *, out=None):
-    """Matrix (n, m) times vector (m,): (n,)."""
+    """Matrix-vector product (torch.mv): input (n, m) @ vec (m,) -> (n,).
+
+    >>> fastdl.mv(fastdl.tensor([[1.0, 2.0], [3.0, 4.0]]), fastdl.tensor([1.0, 1.0])).tolist()
+    [3.0, 7.0]
+    """
     if input._data.ndim != 2 or vec._data.ndim != 1:
         raise RuntimeError(f"vector + matrix @ vector expected, got 1, {input._data.ndim}, "
                            f"{vec._data.ndim}")
@@ -107,12 +111,24 @@ def mv(input, vec, *, out=None):
 
 
 def addmv(input, mat, vec, *, beta=1, alpha=1, out=None):
-    """``beta * input + alpha * (mat @ vec)``."""
+    """``beta * input + alpha * (mat @ vec)`` (torch.addmv): mat (n, m), vec (m,), input
+    broadcastable to (n,); beta=0 ignores input (NaN in it included).
+
+    >>> fastdl.addmv(fastdl.tensor([1.0, 1.0]), fastdl.tensor([[1.0, 2.0], [3.0, 4.0]]),
+    ...              fastdl.tensor([1.0, 1.0]), alpha=2).tolist()
+    [7.0, 15.0]
+    """
     return _scaled_sum(input, mv(mat, vec), beta, alpha)
 
 
 def addr(input, vec1, vec2, *, beta=1, alpha=1, out=None):
-    """``beta * input + alpha * outer(vec1, vec2)``."""
+    """``beta * input + alpha * outer(vec1, vec2)`` (torch.addr): vec1 (n,), vec2 (m,), input
+    broadcastable to (n, m); beta=0 ignores input.
+
+    >>> fastdl.addr(fastdl.zeros(2, 3), fastdl.tensor([1.0, 2.0]),
+    ...             fastdl.tensor([1.0, 0.0, -1.0])).tolist()
+    [[1.0, 0.0, -1.0], [2.0, 0.0, -2.0]]
+    """
     if vec1._data.ndim != 1 or vec2._data.ndim != 1:
         raise RuntimeError(f"addr: Expected 1-D argument vec1, but got "
                            f"{vec1._data.ndim}-D" if vec1._data.ndim != 1 else
@@ -121,13 +137,24 @@ def addr(input, vec1, vec2, *, beta=1, alpha=1, out=None):
 
 
 def addbmm(input, batch1, batch2, *, beta=1, alpha=1, out=None):
-    """``beta * input + alpha * sum_b batch1[b] @ batch2[b]``."""
+    """``beta * input + alpha * sum_b batch1[b] @ batch2[b]`` (torch.addbmm): batch1
+    (b, n, m), batch2 (b, m, p), input broadcastable to (n, p); the batch is summed away.
+
+    >>> out = fastdl.addbmm(fastdl.zeros(3, 5), fastdl.ones(2, 3, 4), fastdl.ones(2, 4, 5))
+    >>> out.shape, out[0, 0].item()
+    ((3, 5), 8.0)
+    """
     products = bmm(batch1, batch2)
     return _scaled_sum(input, squeeze(_sum_keeping_dtype(products, 0), 0), beta, alpha)
 
 
 def vdot(input, other, *, out=None):
-    """Dot product of two 1-D tensors of the same dtype (real: torch.dot)."""
+    """Dot product of two 1-D tensors of the same length and dtype (torch.vdot; fastdl's
+    dtypes are real, so no conjugation: torch.dot); a 0-d result.
+
+    >>> fastdl.vdot(fastdl.tensor([1.0, 2.0]), fastdl.tensor([3.0, 4.0])).item()
+    11.0
+    """
     if input._data.dtype != other._data.dtype:
         raise RuntimeError(f"vdot: expected both vectors to have same dtype, but found "
                            f"{input._data.dtype} and {other._data.dtype}")
@@ -200,7 +227,12 @@ def multi_dot(tensors, *, out=None):
 
 
 def chain_matmul(*matrices, out=None):
-    """The product of 2-D matrices in the cheapest order (torch.chain_matmul)."""
+    """The product of 2-D matrices (n, a) @ (a, b) @ ... @ (c, p) -> (n, p), multiplied in
+    the cheapest order (torch.chain_matmul; linalg.multi_dot for a list).
+
+    >>> fastdl.chain_matmul(fastdl.ones(2, 3), fastdl.ones(3, 4), fastdl.ones(4, 5)).shape
+    (2, 5)
+    """
     if len(matrices) == 1:
         return matrices[0]
     return multi_dot(list(matrices))
@@ -225,7 +257,12 @@ def linalg_cross(input, other, *, dim=-1, out=None):
 
 
 def cross(input, other, dim=None, *, out=None):
-    """torch.cross: linalg.cross, but dim defaults to the first dim of size 3."""
+    """The 3-vector cross product along ``dim`` (torch.cross: linalg.cross, but dim defaults
+    to the first dim of size 3); shapes broadcast, the result has the broadcast shape.
+
+    >>> fastdl.cross(fastdl.tensor([1.0, 0.0, 0.0]), fastdl.tensor([0.0, 1.0, 0.0])).tolist()
+    [0.0, 0.0, 1.0]
+    """
     if dim is None:
         shape = _bshape(input, other)
         dim = next((i for i, s in enumerate(shape) if s == 3), None)

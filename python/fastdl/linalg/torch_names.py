@@ -21,17 +21,32 @@ qr_result = namedtuple("qr", ["Q", "R"])
 
 
 def inverse(input, *, out=None):
-    """torch.inverse: linalg.inv."""
+    """The inverse of square matrices (*, n, n) -> (*, n, n) (torch.inverse: linalg.inv);
+    a singular matrix raises.
+
+    >>> fastdl.inverse(fastdl.tensor([[2.0, 0.0], [0.0, 4.0]])).tolist()
+    [[0.5, 0.0], [0.0, 0.25]]
+    """
     return S.inv(input)
 
 
 def pinverse(input, rcond=1e-15):
-    """torch.pinverse: linalg.pinv with rtol=rcond."""
+    """The Moore-Penrose pseudo-inverse (*, m, n) -> (*, n, m) (torch.pinverse: linalg.pinv
+    with rtol=rcond; singular values below rcond * the largest count as 0).
+
+    >>> fastdl.pinverse(fastdl.tensor([[2.0, 0.0], [0.0, 0.0]])).tolist()
+    [[0.5, 0.0], [0.0, 0.0]]
+    """
     return D.pinv(input, rtol=rcond)
 
 
 def cholesky(input, upper=False, *, out=None):
-    """torch.cholesky (lower factor by default)."""
+    """The Cholesky factor of symmetric positive-definite matrices (*, n, n): L lower
+    triangular with A = L L^T (torch.cholesky; upper=True gives U with A = U^T U).
+
+    >>> fastdl.cholesky(fastdl.tensor([[4.0, 2.0], [2.0, 5.0]])).tolist()
+    [[2.0, 0.0], [1.0, 2.0]]
+    """
     return S.cholesky(input, upper=upper)
 
 
@@ -63,8 +78,13 @@ cholesky_solve_op = defop("cholesky_solve", forward=_cholesky_solve_forward,
 
 
 def cholesky_solve(B, L, upper=False, *, out=None):
-    """X with (L L^T) X = B from the Cholesky factor L (U^T U with upper=True); only L's
-    triangle is read, but the gradient w.r.t. L is torch's, which treats L as a full matrix.
+    """X with (L L^T) X = B from the Cholesky factor L (U^T U with upper=True)
+    (torch.cholesky_solve): B (*, n, k), L (*, n, n) -> (*, n, k). Only L's triangle is read,
+    but the gradient w.r.t. L is torch's, which treats L as a full matrix.
+
+    >>> L = fastdl.cholesky(fastdl.tensor([[4.0, 2.0], [2.0, 5.0]]))
+    >>> fastdl.cholesky_solve(fastdl.tensor([[6.0], [7.0]]), L).tolist()
+    [[1.0], [1.0]]
     """
     check_matrix("cholesky_solve", L)
     if B._data.ndim < 2 or B._data.shape[-2] != L._data.shape[-1]:
@@ -75,7 +95,12 @@ def cholesky_solve(B, L, upper=False, *, out=None):
 
 
 def cholesky_inverse(L, upper=False, *, out=None):
-    """(L L^T)^-1 from the Cholesky factor L (U^T U with upper=True)."""
+    """(L L^T)^-1 from the Cholesky factor L (U^T U with upper=True) (torch.cholesky_inverse):
+    (*, n, n) -> (*, n, n); a zero on L's diagonal raises.
+
+    >>> fastdl.cholesky_inverse(fastdl.tensor([[2.0, 0.0], [0.0, 1.0]])).tolist()
+    [[0.25, 0.0], [0.0, 1.0]]
+    """
     check_matrix("cholesky_inverse", L)
     diag = xp_of(L._data).diagonal(L._data, 0, -2, -1)
     zero = (diag == 0)
@@ -89,8 +114,17 @@ def cholesky_inverse(L, upper=False, *, out=None):
 
 
 def svd(input, some=True, compute_uv=True, *, out=None):
-    """torch.svd: ``(U, S, V)`` (V, not Vh), reduced when some=True; compute_uv=False gives
-    zero-filled U and V."""
+    """The singular value decomposition A = U diag(S) V^T (torch.svd): ``(U, S, V)`` (V,
+    not linalg.svd's Vh). A (*, m, n), k = min(m, n): U (*, m, k), S (*, k) descending,
+    V (*, n, k) when some=True; U (*, m, m), V (*, n, n) otherwise. compute_uv=False gives
+    zero-filled U and V.
+
+    >>> U, S, V = fastdl.svd(fastdl.ones(4, 3))
+    >>> U.shape, S.shape, V.shape
+    ((4, 3), (3,), (3, 3))
+    >>> fastdl.svd(fastdl.tensor([[3.0, 0.0], [0.0, 2.0]])).S.tolist()
+    [3.0, 2.0]
+    """
     if not compute_uv:
         s = D.svdvals(input)
         m, n = input._data.shape[-2:]
@@ -102,18 +136,43 @@ def svd(input, some=True, compute_uv=True, *, out=None):
 
 
 def qr(input, some=True, *, out=None):
-    """torch.qr: linalg.qr, reduced when some=True, complete otherwise."""
+    """The QR decomposition A = Q R (torch.qr: linalg.qr): ``(Q, R)`` with Q orthonormal
+    columns and R upper triangular. A (*, m, n), k = min(m, n): Q (*, m, k), R (*, k, n) when
+    some=True; Q (*, m, m), R (*, m, n) otherwise.
+
+    >>> Q, R = fastdl.qr(fastdl.ones(4, 3))
+    >>> Q.shape, R.shape
+    ((4, 3), (3, 3))
+    >>> Q, R = fastdl.qr(fastdl.tensor([[3.0, 1.0], [4.0, 2.0]]))
+    >>> [round(abs(v), 4) for v in R.flatten().tolist()]
+    [5.0, 2.2, 0.0, 0.4]
+    """
     return qr_result(*D.qr(input, "reduced" if some else "complete"))
 
 
 def lu(A, pivot=True, get_infos=False, out=None):
-    """torch.lu: ``(LU, pivots)`` (and ``infos`` with get_infos=True), never raising."""
+    """The LU factorization with partial pivoting P A = L U (torch.lu): ``(LU, pivots)``, L
+    (unit diagonal, not stored) and U packed in LU (*, n, n), 1-based int32 row swaps in
+    pivots (*, n); ``infos`` too with get_infos=True. Never raises (see lu_solve).
+
+    >>> LU, pivots = fastdl.lu(fastdl.tensor([[1.0, 2.0], [3.0, 4.0]]))
+    >>> [round(v, 4) for v in LU.flatten().tolist()], pivots.tolist()
+    ([3.0, 4.0, 0.3333, 0.6667], [2, 2])
+    """
     LU, pivots, info = lu_factor_ex(A, pivot=pivot)
     return (LU, pivots, info) if get_infos else (LU, pivots)
 
 
 def triangular_solve(b, A, upper=True, transpose=False, unitriangular=False, *, out=None):
-    """torch.triangular_solve: ``(X, A.clone())`` with op(A) X = b, op = transpose or not."""
+    """Solve the triangular system op(A) X = b (torch.triangular_solve): ``(solution,
+    cloned_coefficient)``, i.e. (X, A.clone()); op is the transpose with transpose=True. b
+    (*, n, k), A (*, n, n) upper (lower with upper=False) -> X (*, n, k).
+
+    >>> X, _ = fastdl.triangular_solve(fastdl.tensor([[4.0], [6.0]]),
+    ...                                fastdl.tensor([[2.0, 1.0], [0.0, 3.0]]))
+    >>> X.tolist()
+    [[1.0], [2.0]]
+    """
     coefficient = mT(A) if transpose else A
     X = S.solve_triangular(coefficient, b, upper=upper != transpose, unitriangular=unitriangular)
     return triangular_solve_result(X, clone(A))
@@ -121,7 +180,14 @@ def triangular_solve(b, A, upper=True, transpose=False, unitriangular=False, *, 
 
 
 def lu_solve(b, LU_data, LU_pivots, *, out=None):
-    """torch.lu_solve: linalg.lu_solve with torch's older argument order."""
+    """X with A X = b from A's LU factorization (torch.lu_solve: linalg.lu_solve with
+    torch's older argument order): b (*, n, k), LU_data (*, n, n) and LU_pivots (*, n) from
+    fastdl.lu -> (*, n, k).
+
+    >>> LU, pivots = fastdl.lu(fastdl.tensor([[1.0, 2.0], [3.0, 4.0]]))
+    >>> fastdl.lu_solve(fastdl.tensor([[5.0], [11.0]]), LU, pivots).tolist()
+    [[1.0], [2.0]]
+    """
     return linalg_lu_solve(LU_data, LU_pivots, b)
 
 
