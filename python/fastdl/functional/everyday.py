@@ -429,7 +429,11 @@ def diag_embed(input, offset=0, dim1=-2, dim2=-1):
 def _cumprod_forward(d, ax, dt):
     if dt is not None:
         d = d.astype(dt, copy=False)
-    return xp_of(d).cumprod(d, axis=ax, dtype=d.dtype) if d.ndim else d.copy()
+    if not d.ndim:
+        return d.copy()
+    from fastdl.functional.reductions import accumulator_dtype
+    products = xp_of(d).cumprod(d, axis=ax, dtype=accumulator_dtype(d.dtype))
+    return products.astype(d.dtype, copy=False)
 
 
 def _reverse_cumsum(t, ax):
@@ -473,8 +477,17 @@ def cumprod(input, dim, *, dtype=None):
     >>> fastdl.cumprod(fastdl.tensor([1.0, 2.0, 3.0]), 0).tolist()
     [1.0, 2.0, 6.0]
     """
+    from fastdl.functional.reductions import refuse_bool_scan
     from fastdl.tensor import as_dtype
     _tensor(input, "cumprod")
+    if dtype is not None:
+        refuse_bool_scan(as_dtype(dtype), "cumprod")
+    return _cumprod(input, dim, dtype)
+
+
+def _cumprod(input, dim, dtype):
+    """cumprod without the bool check: ``prod(dtype=bool)`` (logical all) runs through it."""
+    from fastdl.tensor import as_dtype
     d = input._data
     ax = norm_dim(dim, max(d.ndim, 1)) if d.ndim == 0 else norm_dim(dim, d.ndim)
     dt = as_dtype(dtype) if dtype is not None else (int64 if d.dtype.kind in "biu" else None)
@@ -510,7 +523,7 @@ def prod(input, dim=None, keepdim=False, *, dtype=None):
             int64 if x._data.dtype.kind in "biu" else x._data.dtype)
         out = (sum_(x, ax, keepdim=True) * 0 + 1).to(dt)
     else:
-        out = narrow(cumprod(x, ax, dtype=dtype), ax, n - 1, 1)
+        out = narrow(_cumprod(x, ax, dtype), ax, n - 1, 1)
     if dim is None or input._data.ndim == 0:  # 0-d: over everything, or a 0-d input (keepdim
         return reshape(out, ())               # or not)
     return out if keepdim else squeeze(out, ax)

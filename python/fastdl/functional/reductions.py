@@ -39,12 +39,19 @@ def _unreduce(g, shape, dims, keepdim):
     return expand(g, shape)
 
 
+def accumulator_dtype(dtype):
+    """The dtype a sum or product of ``dtype`` elements runs in: float16 in float32 (torch's
+    acc_type: one rounding at the end, and no overflow to inf on the way), any other as it
+    is. Always passed to numpy, whose sum would widen int8..int32 (and bool) to int64 and
+    uint8 to uint64 where torch keeps the asked dtype."""
+    return np.dtype(np.float32) if dtype == np.float16 else dtype
+
+
 def _sum_forward(d, dims, keepdim, dt):
     if dt is not None:
         d = d.astype(dt, copy=False)
-    if dims is None:
-        return d.sum(keepdims=keepdim)
-    return d.sum(axis=dims[0] if len(dims) == 1 else dims, keepdims=keepdim)
+    total = d.sum(axis=_axis(dims), keepdims=keepdim, dtype=accumulator_dtype(d.dtype))
+    return total.astype(d.dtype, copy=False)
 
 
 def _sum_backward(ctx, g):
@@ -62,8 +69,16 @@ sum_all_op = defop("sum_all", cpu=lambda d: np.add.reduce(d, axis=None), cuda=la
 
 
 def sum(input, dim=None, keepdim=False, *, dtype=None):
+    """Sum over ``dim`` (all elements when None), with torch's result dtype: ``dtype`` when
+    given (the elements are cast to it first, so an integer sum wraps around in it), else
+    int64 for integer and bool inputs, else the input's.
+
+    >>> x = fastdl.tensor([100, 100], dtype=fastdl.int32)
+    >>> fastdl.sum(x).dtype, fastdl.sum(x, 0, dtype=fastdl.int8).item()
+    (dtype('int64'), -56)
+    """
     d = input._data
-    if dim is None and not keepdim and dtype is None and d.dtype.kind == "f":
+    if dim is None and not keepdim and dtype is None and d.dtype.kind == "f" and d.itemsize > 2:
         return sum_all_op.unary(input)
     dims = norm_dims(dim, d.ndim)
     dt = None
@@ -93,7 +108,9 @@ def mean(input, dim=None, keepdim=False, *, dtype=None):
 def _cumsum_forward(d, ax, dt):
     if dt is not None:
         d = d.astype(dt, copy=False)
-    return np.cumsum(d, axis=ax, dtype=d.dtype) if d.ndim else d.copy()
+    if not d.ndim:
+        return d.copy()
+    return np.cumsum(d, axis=ax, dtype=accumulator_dtype(d.dtype)).astype(d.dtype, copy=False)
 
 
 def _cumsum_backward(ctx, g):
@@ -106,12 +123,26 @@ def _cumsum_backward(ctx, g):
 cumsum_op = defop("cumsum", forward=_cumsum_forward, backward=_cumsum_backward)
 
 
+def refuse_bool_scan(dt, name: str) -> None:
+    """torch has no bool kernel for cumsum/cumprod: ``dtype=torch.bool`` raises (sum and prod
+    take it, as logical any/all)."""
+    if dt is not None and dt.kind == "b":
+        raise NotImplementedError(f"\"{name}_out_cpu\" not implemented for 'Bool'")
+
+
 def cumsum(input, dim, *, dtype=None):
+    """Cumulative sum along ``dim``, with torch's result dtype: ``dtype`` when given, else
+    int64 for integer and bool inputs, else the input's.
+
+    >>> fastdl.cumsum(fastdl.tensor([1, 2, 3], dtype=fastdl.int8), 0, dtype=fastdl.int16).dtype
+    dtype('int16')
+    """
     d = input._data
     ax = norm_dim(dim, d.ndim)
     dt = None
     if dtype is not None:
         dt = as_dtype(dtype)
+        refuse_bool_scan(dt, "cumsum")
     elif d.dtype.kind in "biu":
         dt = int64
     return cumsum_op.apply((input,), ax, dt)
