@@ -19,6 +19,7 @@ from fastdl.random import Generator, manual_seed, seed
 from fastdl.creation import *  # noqa: F401,F403  (tensor, zeros, ones, randn, from_dlpack ...)
 from fastdl.functional import *  # noqa: F401,F403  (sum, mean, exp, cat, stack, where, matmul ...)
 from fastdl.serialization import load, save
+from fastdl._compile import compile  # noqa: A001  (torch.compile's name; a no-op here)
 from fastdl import linalg  # torch.linalg's namespace (after the star import: see functional)
 from fastdl import optim
 from fastdl import distributions
@@ -43,8 +44,8 @@ def is_tensor(obj) -> bool:
 def _public_api():
     import fastdl.creation as _creation
     import fastdl.functional as _functional
-    # fastdl.bool and fastdl.float exist (torch's dtype names) but stay out of __all__: a star
-    # import would shadow the builtins
+    # fastdl.bool, fastdl.float and fastdl.compile exist (torch's names) but stay out of
+    # __all__: a star import would shadow the builtins
     names = ["Tensor", "tensor", "is_tensor", "bfloat16", "float16", "float32", "float64",
              "int8", "int16", "int32", "int64", "uint8", "double", "long", "half",
              "contiguous_format", "memory_format", "preserve_format",

@@ -5,6 +5,7 @@ from __future__ import annotations
 import warnings
 from collections import OrderedDict
 from collections.abc import Mapping
+from functools import partial
 from typing import NamedTuple
 
 import numpy as np
@@ -45,8 +46,47 @@ def _from_torch(value):
     return t.to(torch.float32).numpy() if t.dtype == torch.bfloat16 else t.numpy()
 
 
+# the state-dict key, under a module's prefix, of what its get_extra_state returns (torch's)
+EXTRA_STATE_KEY = "_extra_state"
+
+
 class StateDictMixin:
     """The state-dict half of ``Module`` (it relies on ``Module``'s registries)."""
+
+    def get_extra_state(self):
+        """What ``state_dict`` stores under ``<prefix>_extra_state`` for this module: override
+        it (together with ``set_extra_state``) to save state that is not a parameter or buffer
+        (any picklable object). Only an overriding class gets the key, as in torch; this base
+        version is never called by fastdl and raises.
+
+        >>> class Counter(fastdl.nn.Module):
+        ...     def __init__(self):
+        ...         super().__init__()
+        ...         self.steps = 0
+        ...     def get_extra_state(self):
+        ...         return {"steps": self.steps}
+        ...     def set_extra_state(self, state):
+        ...         self.steps = state["steps"]
+        >>> counter = Counter()
+        >>> counter.steps = 7
+        >>> fresh = Counter()
+        >>> fresh.load_state_dict(counter.state_dict())
+        <All keys matched successfully>
+        >>> fresh.steps
+        7
+        """
+        raise RuntimeError("Reached a code path in Module.get_extra_state() that should never "
+                           "be called: only a class that overrides it has extra state.")
+
+    def set_extra_state(self, state) -> None:
+        """Restore what ``get_extra_state`` returned, from ``load_state_dict``'s
+        ``<prefix>_extra_state`` entry (a module that overrides it and finds no such entry
+        reports the key missing). This base version is never called by fastdl and raises."""
+        raise RuntimeError("Reached a code path in Module.set_extra_state() that should never "
+                           "be called: only a class that overrides it has extra state.")
+
+    def _overrides(self, method_name: str) -> bool:
+        return getattr(type(self), method_name) is not getattr(StateDictMixin, method_name)
 
     def register_state_dict_pre_hook(self, hook):
         """``hook(module, prefix, keep_vars)`` runs when ``state_dict`` reaches this module,
@@ -108,6 +148,8 @@ class StateDictMixin:
         for name, buf in self._buffers.items():
             if buf is not None and name not in self._non_persistent_buffers:
                 destination[prefix + name] = buf if keep_vars else buf.detach()
+        if self._overrides("get_extra_state"):
+            destination[prefix + EXTRA_STATE_KEY] = self.get_extra_state()
 
     def state_dict(self, *args, destination=None, prefix: str = "", keep_vars: bool = False):
         """Parameters and persistent buffers by dotted name (``prefix`` is prepended as it is:
@@ -191,9 +233,17 @@ class StateDictMixin:
                                   f"in the model are {tuple(target.shape)} and whose dimensions "
                                   f"in the checkpoint are {tuple(array.shape)}, an exception "
                                   f"occurred : {e.args}.")
+        extra_state_key = prefix + EXTRA_STATE_KEY
+        if self._overrides("set_extra_state"):
+            if extra_state_key in state_dict:
+                pending_writes.append(partial(self.set_extra_state, state_dict[extra_state_key]))
+            elif strict:
+                missing_keys.append(extra_state_key)
+        elif strict and extra_state_key in state_dict:
+            unexpected_keys.append(extra_state_key)
         if strict:
             for key in state_dict:
-                if not key.startswith(prefix):
+                if not key.startswith(prefix) or key == extra_state_key:
                     continue
                 head, dot, _ = key[len(prefix):].partition(".")
                 if (dot and head not in self._modules) or (not dot and head not in local_state):

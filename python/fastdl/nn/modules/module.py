@@ -9,6 +9,7 @@ from typing import Iterator
 import numpy as np
 
 from fastdl.nn.modules import _hooks
+from fastdl.nn.modules._module_extras import ModuleExtrasMixin
 from fastdl.nn.modules._state_dict import StateDictMixin
 from fastdl.nn.parameter import Parameter
 from fastdl.tensor import Tensor, as_dtype
@@ -21,7 +22,7 @@ _HOOK_DICTS = ("_forward_pre_hooks", "_forward_pre_hooks_with_kwargs", "_forward
 
 
 
-class Module(StateDictMixin):
+class Module(StateDictMixin, ModuleExtrasMixin):
     """Base class of layers. Assigning a ``Parameter`` or ``Module`` attribute registers it;
     buffers (non-trainable state such as running statistics) go through ``register_buffer``.
 
