@@ -7,10 +7,36 @@ from ``generator`` (a ``fastdl.Generator``, as torch's ``generator=``, or a
 """
 from __future__ import annotations
 
+import contextlib
+import contextvars
+import functools
 import math
 import warnings
 
 import numpy as np
+
+# True inside skipping_init(): every filling initializer returns its tensor untouched (and draws
+# nothing from the generator), as torch's initializers do on its "meta" device
+_SKIPPING = contextvars.ContextVar("fastdl_skipping_init", default=False)
+
+
+@contextlib.contextmanager
+def skipping_init():
+    """Within this block the initializers below leave tensors as they are (what
+    ``nn.utils.skip_init`` builds modules under)."""
+    token = _SKIPPING.set(True)
+    try:
+        yield
+    finally:
+        _SKIPPING.reset(token)
+
+
+def _skippable(fill):
+    @functools.wraps(fill)
+    def fill_unless_skipping(tensor, *args, **kwargs):
+        return tensor if _SKIPPING.get() else fill(tensor, *args, **kwargs)
+    return fill_unless_skipping
+
 
 _LINEAR_GAIN_NAMES = ("linear", "conv1d", "conv2d", "conv3d", "conv_transpose1d",
                       "conv_transpose2d", "conv_transpose3d", "sigmoid")
@@ -79,6 +105,7 @@ def _check_floating(tensor, fn: str):
         raise TypeError(f"{fn}: expected a floating-point tensor, got dtype {tensor.data.dtype}")
 
 
+@_skippable
 def uniform_(tensor, a: float = 0.0, b: float = 1.0, generator=None):
     """Fill with draws from U(a, b)."""
     _check_floating(tensor, "uniform_")
@@ -87,6 +114,7 @@ def uniform_(tensor, a: float = 0.0, b: float = 1.0, generator=None):
     return _write(tensor, _generator(generator).uniform(a, b, size=tuple(tensor.shape)))
 
 
+@_skippable
 def normal_(tensor, mean: float = 0.0, std: float = 1.0, generator=None):
     """Fill with draws from N(mean, std^2)."""
     _check_floating(tensor, "normal_")
@@ -95,6 +123,7 @@ def normal_(tensor, mean: float = 0.0, std: float = 1.0, generator=None):
     return _write(tensor, _generator(generator).normal(mean, std, size=tuple(tensor.shape)))
 
 
+@_skippable
 def trunc_normal_(tensor, mean: float = 0.0, std: float = 1.0, a: float = -2.0, b: float = 2.0,
                   generator=None):
     """Fill with draws from N(mean, std^2) restricted to [a, b] (ViT's initialization), as
@@ -126,19 +155,23 @@ def trunc_normal_(tensor, mean: float = 0.0, std: float = 1.0, a: float = -2.0, 
     return _write(tensor, np.clip(inverse(np.clip(u, 1e-300, 1 - 1e-16)), a, b))
 
 
+@_skippable
 def constant_(tensor, val: float):
     """Fill with ``val``."""
     return _write(tensor, val)
 
 
+@_skippable
 def ones_(tensor):
     return _write(tensor, 1.0)
 
 
+@_skippable
 def zeros_(tensor):
     return _write(tensor, 0.0)
 
 
+@_skippable
 def eye_(tensor):
     """Fill a 2-D tensor with the identity (ones on the main diagonal)."""
     if tensor.ndim != 2:
@@ -146,6 +179,7 @@ def eye_(tensor):
     return _write(tensor, np.eye(*tensor.shape))
 
 
+@_skippable
 def dirac_(tensor, groups: int = 1):
     """Fill a 3-, 4- or 5-D convolution weight with the Dirac delta (torch's): in each of the
     ``groups`` groups, output channel d of the group passes input channel d through at the
@@ -169,6 +203,7 @@ def dirac_(tensor, groups: int = 1):
     return _write(tensor, values)
 
 
+@_skippable
 def sparse_(tensor, sparsity: float, std: float = 0.01, generator=None):
     """Fill a 2-D tensor with N(0, std^2) draws, then zero ``ceil(sparsity * rows)`` randomly
     chosen entries of every column (Martens 2010, torch's ``sparse_``). Unlike torch, the
@@ -228,6 +263,7 @@ def kaiming_normal_(tensor, a: float = 0.0, mode: str = "fan_in",
     return normal_(tensor, 0.0, std, generator)
 
 
+@_skippable
 def orthogonal_(tensor, gain: float = 1.0, generator=None):
     """A (semi-)orthogonal matrix from the QR decomposition of a Gaussian draw, as PyTorch:
     rows (or columns, whichever are fewer) are orthonormal; dims past the first are flattened."""

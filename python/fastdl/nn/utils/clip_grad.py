@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import math
 import numbers
+import warnings
 from typing import Iterable
 
 import numpy as np
@@ -91,6 +92,16 @@ def clip_grad_norm_(parameters: Iterable[Tensor] | Tensor, max_norm: float,
     total = get_total_norm(grads, norm_type, error_if_nonfinite)
     clip_grads_with_norm_(parameters, max_norm, total)
     return total
+
+
+def clip_grad_norm(parameters: Iterable[Tensor] | Tensor, max_norm: float,
+                   norm_type: float = 2.0, error_if_nonfinite: bool = False,
+                   foreach=None) -> Tensor:
+    """Deprecated (a FutureWarning, as torch's): ``clip_grad_norm_`` under its old name.
+    ``foreach`` is accepted and ignored: fastdl has no multi-tensor kernels to choose."""
+    warnings.warn("`fastdl.nn.utils.clip_grad_norm` is now deprecated in favor of "
+                  "`fastdl.nn.utils.clip_grad_norm_`.", FutureWarning, stacklevel=2)
+    return clip_grad_norm_(parameters, max_norm, norm_type, error_if_nonfinite)
 
 
 def clip_grad_value_(parameters: Iterable[Tensor] | Tensor, clip_value: float) -> None:
