@@ -9,6 +9,13 @@ from fastdl.data.dataloader import DataLoader, WorkerInfo, get_worker_info
 from fastdl.data.dataset import (ChainDataset, ConcatDataset, Dataset, IterableDataset, Subset,
                                  TensorDataset, random_split)
 from fastdl.data.distributed import DistributedSampler
+``Subset``, ``ConcatDataset``, ``StackDataset``, ``ChainDataset``, ``random_split``); samplers
+(``Sampler``, ``SequentialSampler``, ``RandomSampler``, ``SubsetRandomSampler``, ``WeightedRandomSampler``,
+``BatchSampler``); ``DataLoader`` with ``default_collate`` / ``default_convert``."""
+from fastdl.data.collate import default_collate, default_convert
+from fastdl.data.dataloader import DataLoader, WorkerInfo, get_worker_info
+from fastdl.data.dataset import (ChainDataset, ConcatDataset, Dataset, IterableDataset,
+                                 StackDataset, Subset, TensorDataset, random_split)
 from fastdl.data.digits import load_digits, train_test_split_indices
 from fastdl.data.sampler import (BatchSampler, RandomSampler, Sampler, SequentialSampler,
                                  SubsetRandomSampler, WeightedRandomSampler)
@@ -20,3 +27,7 @@ __all__ = ["BatchSampler", "ChainDataset", "ConcatDataset", "DataLoader", "Datas
            "WeightedRandomSampler", "WorkerInfo",
            "default_collate", "default_convert", "get_worker_info", "load_digits", "make_moons",
            "random_split", "train_test_split_indices"]
+           "IterableDataset", "RandomSampler", "Sampler", "SequentialSampler", "StackDataset",
+           "Subset", "SubsetRandomSampler", "TensorDataset", "WeightedRandomSampler",
+           "WorkerInfo", "default_collate", "default_convert", "get_worker_info", "load_digits",
+           "make_moons", "random_split", "train_test_split_indices"]

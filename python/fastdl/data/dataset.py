@@ -134,6 +134,59 @@ class Subset(Dataset):
         return len(self.indices)
 
 
+class StackDataset(Dataset):
+    """Datasets of one length side by side (torch 2.13): item i is the tuple of their items i
+    (datasets given by position) or the dict of them by name (given as keywords).
+
+    >>> pairs = fastdl.data.StackDataset("abc", [1, 2, 3])
+    >>> len(pairs), pairs[1]
+    (3, ('b', 2))
+    >>> fastdl.data.StackDataset(letter="ab", number=[7, 8])[0]
+    {'letter': 'a', 'number': 7}
+    """
+
+    def __init__(self, *args, **kwargs):
+        if args and kwargs:
+            raise ValueError("Supported either ``tuple``- (via ``args``) or``dict``- (via "
+                             "``kwargs``) like input/output, but both types are given.")
+        if not args and not kwargs:
+            raise ValueError("At least one dataset should be passed")
+        self.datasets = args if args else kwargs
+        members = list(args if args else kwargs.values())
+        self._length = len(members[0])
+        if any(self._length != len(dataset) for dataset in members):
+            raise ValueError("Size mismatch between datasets")
+
+    def __getitem__(self, index):
+        if isinstance(self.datasets, dict):
+            return {k: dataset[index] for k, dataset in self.datasets.items()}
+        return tuple(dataset[index] for dataset in self.datasets)
+
+    def __getitems__(self, indices):
+        """The samples at ``indices``, each member dataset read through its own
+        ``__getitems__`` when it has one."""
+        named = (self.datasets.items() if isinstance(self.datasets, dict)
+                 else enumerate(self.datasets))
+        columns = {key: _items_of(dataset, indices) for key, dataset in named}
+        if isinstance(self.datasets, dict):
+            return [{key: column[i] for key, column in columns.items()}
+                    for i in range(len(indices))]
+        return [tuple(column[i] for column in columns.values()) for i in range(len(indices))]
+
+    def __len__(self):
+        return self._length
+
+
+def _items_of(dataset, indices):
+    if not callable(getattr(dataset, "__getitems__", None)):
+        return [dataset[i] for i in indices]
+    items = dataset.__getitems__(indices)
+    if len(items) != len(indices):
+        raise ValueError(f"Nested dataset's output size mismatch. Expected {len(indices)}, "
+                         f"got {len(items)}")
+    return items
+
+
 class ConcatDataset(Dataset):
     """Several datasets one after the other; ``cumulative_sizes[i]`` is where dataset i ends.
 
