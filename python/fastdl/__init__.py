@@ -23,6 +23,7 @@ from fastdl._compile import compile  # noqa: A001  (torch.compile's name; a no-o
 from fastdl import linalg  # torch.linalg's namespace (after the star import: see functional)
 from fastdl import optim
 from fastdl import distributions
+from fastdl import amp
 from fastdl import data, models, nn, utils
 from fastdl.nn.functional import torch_namespace as _nn_torch_namespace
 from fastdl.nn.functional.torch_namespace import *  # noqa: F401,F403  (selu, pdist, prelu ...)
@@ -58,6 +59,8 @@ def _public_api():
              "models", "nn", "ops", "optim",
              "autograd", "backend", "cuda", "data", "func", "functional", "linalg", "models",
              "nn", "ops", "optim",
+             "amp", "autograd", "backend", "cuda", "data", "functional", "linalg", "models", "nn",
+             "ops", "optim",
              "random", "testing", "utils"]
     names += [n for n in _creation.__all__ if n not in names]
     names += [n for n in _functional.__all__ if n not in names]
