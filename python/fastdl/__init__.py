@@ -24,6 +24,7 @@ from fastdl import linalg  # torch.linalg's namespace (after the star import: se
 from fastdl import optim
 from fastdl import distributions
 from fastdl import amp
+from fastdl.amp import autocast, get_autocast_dtype, is_autocast_enabled
 from fastdl import data, models, nn, utils
 from fastdl.nn.functional import torch_namespace as _nn_torch_namespace
 from fastdl.nn.functional.torch_namespace import *  # noqa: F401,F403  (selu, pdist, prelu ...)
@@ -59,6 +60,8 @@ def _public_api():
              "models", "nn", "ops", "optim",
              "autograd", "backend", "cuda", "data", "func", "functional", "linalg", "models",
              "nn", "ops", "optim",
+             "set_num_threads", "__version__", "autocast", "get_autocast_dtype",
+             "is_autocast_enabled",
              "amp", "autograd", "backend", "cuda", "data", "functional", "linalg", "models", "nn",
              "ops", "optim",
              "random", "testing", "utils"]

@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import numpy as np
 
+from fastdl.amp._dispatch import autocast_op
 from fastdl.autograd.op import defop
 from fastdl.functional._core import norm_dim
 from fastdl.functional import arithmetic as A
@@ -42,11 +43,13 @@ log_softmax_op = defop("log_softmax", forward=_log_softmax_forward,
                        backward=_log_softmax_backward, saves_output=True)
 
 
+@autocast_op("softmax")
 def softmax(input, dim, dtype=None):
     x = A._float_only(input if dtype is None else input.to(dtype), "softmax")
     return softmax_op.apply((x,), norm_dim(dim, x._data.ndim))
 
 
+@autocast_op("log_softmax")
 def log_softmax(input, dim, dtype=None):
     x = A._float_only(input if dtype is None else input.to(dtype), "log_softmax")
     return log_softmax_op.apply((x,), norm_dim(dim, x._data.ndim))

@@ -11,6 +11,7 @@ import math
 
 import numpy as np
 
+from fastdl.amp._dispatch import autocast_op
 from fastdl import _C
 from fastdl.autograd.op import defop
 from fastdl.backend import kernel_arrays
@@ -318,6 +319,7 @@ pow_op = defop("pow", forward=_pow_forward, backward=_pow_backward, saves=(0, 1)
                saves_output=True)
 
 
+@autocast_op("pow")
 def pow(input, exponent):
     if not isinstance(input, Tensor):
         return _rpow(input, exponent)
@@ -407,6 +409,11 @@ tanh = _unary("tanh", np.tanh, lambda g, x, y: mul(g, rsub(mul(y, y), 1.0)), Fal
 reciprocal = _unary("reciprocal", np.reciprocal, lambda g, x, y: neg(mul(g, mul(y, y))),
                     False, True)
 _float_square = _unary("square", np.square, lambda g, x, y: mul(g, _scaled(x, 2.0)))
+# torch's CUDA autocast runs these in float32 (fastdl/amp/policies.py)
+exp, expm1, log, log2, log10 = (autocast_op(n)(f) for n, f in (
+    ("exp", exp), ("expm1", expm1), ("log", log), ("log2", log2), ("log10", log10)))
+log1p, rsqrt, tan, reciprocal = (autocast_op(n)(f) for n, f in (
+    ("log1p", log1p), ("rsqrt", rsqrt), ("tan", tan), ("reciprocal", reciprocal)))
 
 
 def square(input):

@@ -12,6 +12,7 @@ from collections import namedtuple
 
 import numpy as np
 
+from fastdl.amp._dispatch import autocast_op
 from fastdl.functional import arithmetic as A
 from fastdl.functional import reductions as R
 from fastdl.functional._core import Tensor, _wrap, as_tensor_arg, norm_dim, promote_pair, xp_of
@@ -32,6 +33,7 @@ def _tensor(x, fn, what="input"):
 
 
 # ---- pointwise with a scale ----
+@autocast_op("addcmul")
 def addcmul(input, tensor1, tensor2, *, value=1):
     """``input + value * tensor1 * tensor2``.
 
@@ -46,6 +48,7 @@ def addcmul(input, tensor1, tensor2, *, value=1):
     return A.add(input, product if value == 1 else A.mul(product, value))
 
 
+@autocast_op("addcdiv")
 def addcdiv(input, tensor1, tensor2, *, value=1):
     """``input + value * tensor1 / tensor2``; integer tensor1 and tensor2 raise, as in torch
     (true division of integers is ambiguous there).
@@ -65,6 +68,7 @@ def addcdiv(input, tensor1, tensor2, *, value=1):
     return A.add(input, quotient if value == 1 else A.mul(quotient, value))
 
 
+@autocast_op("addmm")
 def addmm(input, mat1, mat2, *, beta=1, alpha=1):
     """``beta * input + alpha * (mat1 @ mat2)``; with beta == 0 input is ignored (NaN in it
     does not propagate), as in torch.
@@ -144,6 +148,7 @@ def index_add(input, dim, index, source, *, alpha=1):
     return _on_1d(input, lambda x: scatter_add(x, ax, spread, source))
 
 
+@autocast_op("index_copy")
 def index_copy(input, dim, index, source):
     """``out = input.clone(); out[..., index[i], ...] = source[..., i, ...]`` along ``dim``
     (with a repeated index, which copy wins is unspecified, as in torch).
@@ -480,6 +485,7 @@ def hypot(input, other):
     return A.sqrt_flat_at_zero(A.add(A.mul(a, a), A.mul(b, b)))
 
 
+@autocast_op("trace")
 def trace(input):
     """Sum of the main diagonal of a 2-D tensor (integers sum in int64, as torch's).
 

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import numpy as np
 
+from fastdl.amp._dispatch import autocast_op
 from fastdl.functional import arithmetic as A
 from fastdl.functional import reductions as R
 from fastdl.functional._core import Tensor, _wrap, norm_dim, xp_of
@@ -269,6 +270,7 @@ def combinations(input, r=2, with_replacement=False):
 
 
 # ---- distances, norms, bins ----
+@autocast_op("cdist")
 def cdist(x1, x2, p=2.0):
     """The p-norm distance between each row of x1 and each row of x2 (batched), for p = 0
     (count of differing coordinates), 1, 2, inf or any p > 0. At coincident points the
@@ -314,6 +316,7 @@ def cdist(x1, x2, p=2.0):
     return A.where(zero, 0, A.pow(A.where(zero, 1, total), 1.0 / p))
 
 
+@autocast_op("renorm")
 def renorm(input, p, dim, maxnorm):
     """input with each slice along ``dim`` whose p-norm exceeds ``maxnorm`` scaled down to
     norm ``maxnorm`` (by ``maxnorm / (norm + 1e-7)``, as torch).

@@ -14,6 +14,7 @@ from collections import namedtuple
 
 import numpy as np
 
+from fastdl.amp._dispatch import autocast_op
 from fastdl.autograd.op import defop
 from fastdl.functional._core import Tensor, _wrap, as_tensor_arg, grad_for, norm_dim, xp_of
 from fastdl.tensor import int64
@@ -158,6 +159,7 @@ einsum_op = defop("einsum", forward=_einsum_forward, backward=_einsum_backward,
                   saves=tuple(range(64)))  # each operand is read for the others' gradients
 
 
+@autocast_op("einsum")
 def einsum(equation, *operands):
     """Einstein summation (``torch.einsum``): ``einsum("ij,jk->ik", a, b)`` is ``a @ b``;
     ``...`` stands for broadcast dimensions; without ``->`` the output is the subscripts seen
@@ -470,6 +472,7 @@ def _cumprod_backward(ctx, g):
 cumprod_op = defop("cumprod", forward=_cumprod_forward, backward=_cumprod_backward)
 
 
+@autocast_op("cumprod")
 def cumprod(input, dim, *, dtype=None):
     """Cumulative product along ``dim`` (integers accumulate in int64, as torch's do). The
     gradient is exact with zeros in the input too.
@@ -496,6 +499,7 @@ def _cumprod(input, dim, dtype):
     return cumprod_op.apply((input,), ax, dt)
 
 
+@autocast_op("prod")
 def prod(input, dim=None, keepdim=False, *, dtype=None):
     """Product of the elements along ``dim`` (of all of them when None: a 0-d result): the last
     of cumprod's partial products, so the gradient is exact with zeros in the input, as
@@ -709,6 +713,7 @@ def searchsorted(sorted_sequence, input, *, out_int32=False, right=False, side=N
 
 
 # ---- compositions of registered ops ------------------------------------------------------
+@autocast_op("baddbmm")
 def baddbmm(input, batch1, batch2, *, beta=1, alpha=1):
     """``beta * input + alpha * (batch1 @ batch2)`` over a batch: batch1 (b, n, m), batch2
     (b, m, p), input broadcastable to (b, n, p); ``beta=0`` ignores input's values (NaN too).

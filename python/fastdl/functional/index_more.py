@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import numpy as np
 
+from fastdl.amp._dispatch import autocast_op
 from fastdl.functional import arithmetic as A
 from fastdl.functional._core import Tensor, _wrap, expand, xp_of
 from fastdl.functional.composites import _index_source, _tensor
@@ -44,6 +45,7 @@ def _region_shape(fn, input, key):
         raise IndexError(f"{fn}(): {e}") from None
 
 
+@autocast_op("index_put")
 def index_put(input, indices, values, accumulate=False):
     """A copy of input with ``input[indices] = values`` (``+=`` with accumulate, where repeated
     indices add up; without, which of the repeated writes wins is unspecified, as in torch).

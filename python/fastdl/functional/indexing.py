@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import numpy as np
 
+from fastdl.amp._dispatch import autocast_op
 from fastdl.autograd.op import defop
 from fastdl.functional._core import Tensor, _wrap, grad_for, norm_dim, sum_to, xp_of, zeros_like
 from fastdl.tensor import int64
@@ -297,6 +298,7 @@ scatter_add_op = defop("scatter_add", forward=_scatter_add_forward,
                        backward=_scatter_add_backward)
 
 
+@autocast_op("scatter_add")
 def scatter_add(input, dim, index, src):
     """``out = input.clone(); out[..., index[i], ...] += src[i]`` along ``dim`` (accumulating).
 

@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import numpy as np
 
+from fastdl.amp._dispatch import autocast_op
 from fastdl import _C, backend
 from fastdl.autograd.op import defop
 from fastdl.backend.pool import result_array
@@ -93,6 +94,7 @@ def _mm(a: Tensor, b: Tensor, trans_a: bool = False, trans_b: bool = False) -> T
     return mm_op.apply((a, b), trans_a, trans_b)
 
 
+@autocast_op("matmul")
 def matmul(input, other):
     """``input @ other`` with torch/numpy semantics (1-D operands, broadcast batch dims).
 
@@ -123,6 +125,7 @@ def matmul(input, other):
     return out
 
 
+@autocast_op("mm")
 def mm(input, mat2):
     if input._data.ndim != 2 or mat2._data.ndim != 2:
         raise RuntimeError(f"mm: expected 2-D tensors, got shapes {tuple(input._data.shape)} and "
@@ -130,6 +133,7 @@ def mm(input, mat2):
     return _mm(input, mat2)
 
 
+@autocast_op("bmm")
 def bmm(input, mat2):
     if input._data.ndim != 3 or mat2._data.ndim != 3 or \
             input._data.shape[0] != mat2._data.shape[0]:
@@ -195,6 +199,7 @@ linear_op = defop("linear", cpu=_linear_cpu, cuda=_linear_cuda, backward=_linear
                   saves={0: (1,), 1: (0,)})
 
 
+@autocast_op("linear")
 def linear(input, weight, bias=None):
     """``input @ weight.T + bias``: one GEMM reading ``weight`` transposed in place, the bias
     folded in; backward is two GEMMs and a column sum (registered ops: differentiable again).
@@ -214,6 +219,7 @@ def outer(input, vec2):
     return unsqueeze(input, 1) * unsqueeze(vec2, 0)
 
 
+@autocast_op("dot")
 def dot(input, other):
     if input._data.ndim != 1 or other._data.ndim != 1:
         raise RuntimeError(f"dot: 1D tensors expected, got shapes {tuple(input._data.shape)} and "

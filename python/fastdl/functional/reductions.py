@@ -5,6 +5,7 @@ from collections import namedtuple
 
 import numpy as np
 
+from fastdl.amp._dispatch import autocast_op
 from fastdl.autograd.op import defop
 from fastdl.functional._core import Tensor, _wrap, expand, norm_dim, norm_dims
 from fastdl.functional import arithmetic as A
@@ -68,6 +69,7 @@ sum_all_op = defop("sum_all", cpu=lambda d: np.add.reduce(d, axis=None), cuda=la
                    backward=lambda ctx, g: (expand(g, ctx.inputs[0]._data.shape),))
 
 
+@autocast_op("sum")
 def sum(input, dim=None, keepdim=False, *, dtype=None):
     """Sum over ``dim`` (all elements when None), with torch's result dtype: ``dtype`` when
     given (the elements are cast to it first, so an integer sum wraps around in it), else
@@ -130,6 +132,7 @@ def refuse_bool_scan(dt, name: str) -> None:
         raise NotImplementedError(f"\"{name}_out_cpu\" not implemented for 'Bool'")
 
 
+@autocast_op("cumsum")
 def cumsum(input, dim, *, dtype=None):
     """Cumulative sum along ``dim``, with torch's result dtype: ``dtype`` when given, else
     int64 for integer and bool inputs, else the input's.
@@ -276,6 +279,7 @@ def std(input, dim=None, unbiased=None, keepdim=False, *, correction=None):
     return A.sqrt_flat_at_zero(var(input, dim, unbiased, keepdim, correction=correction))
 
 
+@autocast_op("logsumexp")
 def logsumexp(input, dim, keepdim=False):
     """``log(sum(exp(x)))`` along ``dim``, shifted by the max so it never overflows.
 
@@ -300,6 +304,7 @@ def logsumexp(input, dim, keepdim=False):
         n for i, n in enumerate(out._data.shape) if i not in (dims or range(out._data.ndim))))
 
 
+@autocast_op("norm")
 def norm(input, p=2, dim=None, keepdim=False):
     """Vector p-norm over ``dim`` (all elements by default).
 

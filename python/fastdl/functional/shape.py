@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import numpy as np
 
+from fastdl.amp._dispatch import autocast_op
 from fastdl.autograd.op import defop
 from fastdl.functional._core import Tensor, _wrap, expand as _expand, norm_dim, xp_of
 from fastdl.tensor import check_memory_format, contiguous_format, preserve_format
@@ -168,6 +169,7 @@ def _is_legacy_empty(x):
     return x.ndim == 1 and x.shape[0] == 0
 
 
+@autocast_op("cat")
 def cat(tensors, dim=0):
     tensors = _check_tensors(tensors, "cat")
     datas = [t._data for t in tensors]
@@ -218,6 +220,7 @@ concat = cat
 concatenate = cat
 
 
+@autocast_op("stack")
 def stack(tensors, dim=0):
     tensors = _check_tensors(tensors, "stack")
     ref = tensors[0]._data.shape

@@ -9,6 +9,7 @@ import warnings
 
 import numpy as np
 
+from fastdl.amp._dispatch import autocast_op
 from fastdl.functional import arithmetic as A
 from fastdl.functional import reductions as R
 from fastdl.functional._core import Tensor, _wrap, norm_dim, xp_of
@@ -102,6 +103,7 @@ def _linear_weight(q, qs, rank, lower, scale, forced, dtype, xp):
     return A.where(_wrap(xp.asarray(np.broadcast_to(forced, rank.shape))), fraction, q_rank)
 
 
+@autocast_op("quantile")
 def quantile(input, q, dim=None, keepdim=False, *, interpolation="linear"):
     """The q-th quantiles of input along ``dim`` (of all elements when None), interpolating
     between the neighbouring order statistics by ``interpolation`` (linear, lower, higher,
@@ -116,6 +118,7 @@ def quantile(input, q, dim=None, keepdim=False, *, interpolation="linear"):
     return _quantile("quantile", input, q, dim, keepdim, interpolation, ignore_nan=False)
 
 
+@autocast_op("nanquantile")
 def nanquantile(input, q, dim=None, keepdim=False, *, interpolation="linear"):
     """quantile ignoring NaN values (a slice of NaN only gives NaN).
 

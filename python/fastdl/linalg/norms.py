@@ -8,6 +8,7 @@ from __future__ import annotations
 import math
 
 
+from fastdl.amp._dispatch import autocast_op
 from fastdl.autograd.grad_mode import state as _grad_state
 from fastdl.autograd.op import defop
 from fastdl.functional import arithmetic as ar
@@ -75,6 +76,7 @@ vector_norm_op = defop("linalg_vector_norm", forward=_vector_norm_forward,
                        float_only=True)
 
 
+@autocast_op("vector_norm")
 def vector_norm(x, ord=2, dim=None, keepdim=False, *, dtype=None, out=None):
     """The vector ord-norm over ``dim`` (all elements when None): sum(|x|^ord)^(1/ord); ord
     inf/-inf take max/min |x|, ord 0 counts the non-zeros.
@@ -98,6 +100,7 @@ def vector_norm(x, ord=2, dim=None, keepdim=False, *, dtype=None, out=None):
     return vector_norm_op.apply((x,), float(ord), dims, bool(keepdim))
 
 
+@autocast_op("matrix_norm")
 def matrix_norm(A, ord="fro", dim=(-2, -1), keepdim=False, *, dtype=None, out=None):
     """The matrix norm over the two dims ``dim``: 'fro', 'nuc' (sum of singular values), 2/-2
     (largest/smallest singular value), 1/-1 (max/min column abs-sum), inf/-inf (rows).
@@ -165,6 +168,7 @@ def norm(A, ord=None, dim=None, keepdim=False, *, dtype=None, out=None):
     return vector_norm(A, 2 if ord is None else ord, dim, keepdim, dtype=dtype)
 
 
+@autocast_op("dist")
 def dist(input, other, p=2):
     """The p-norm of ``input - other`` (broadcast), torch.dist.
 

@@ -8,6 +8,7 @@ import math
 
 import numpy as np
 
+from fastdl.amp._dispatch import autocast_op
 from fastdl.autograd.op import defop
 from fastdl.functional import arithmetic as ar
 from fastdl.functional._core import Tensor, _wrap, expand, xp_of
@@ -44,6 +45,7 @@ def _sum_keeping_dtype(x, dim):
     return total if total._data.dtype == x._data.dtype else total.to(x._data.dtype)
 
 
+@autocast_op("tensordot")
 def tensordot(a, b, dims=2, out=None):
     """Sum of products over ``dims``: an int n contracts a's last n dims with b's first n; a
     pair of lists names the dims of each.
@@ -98,6 +100,7 @@ def inner(input, other, *, out=None):
     return tensordot(input, other, ([-1], [-1]))
 
 
+@autocast_op("mv")
 def mv(input, vec, *, out=None):
     """Matrix-vector product (torch.mv): input (n, m) @ vec (m,) -> (n,).
 
@@ -110,6 +113,7 @@ def mv(input, vec, *, out=None):
     return matmul(input, vec)
 
 
+@autocast_op("addmv")
 def addmv(input, mat, vec, *, beta=1, alpha=1, out=None):
     """``beta * input + alpha * (mat @ vec)`` (torch.addmv): mat (n, m), vec (m,), input
     broadcastable to (n,); beta=0 ignores input (NaN in it included).
@@ -121,6 +125,7 @@ def addmv(input, mat, vec, *, beta=1, alpha=1, out=None):
     return _scaled_sum(input, mv(mat, vec), beta, alpha)
 
 
+@autocast_op("addr")
 def addr(input, vec1, vec2, *, beta=1, alpha=1, out=None):
     """``beta * input + alpha * outer(vec1, vec2)`` (torch.addr): vec1 (n,), vec2 (m,), input
     broadcastable to (n, m); beta=0 ignores input.
@@ -136,6 +141,7 @@ def addr(input, vec1, vec2, *, beta=1, alpha=1, out=None):
     return _scaled_sum(input, outer(vec1, vec2), beta, alpha)
 
 
+@autocast_op("addbmm")
 def addbmm(input, batch1, batch2, *, beta=1, alpha=1, out=None):
     """``beta * input + alpha * sum_b batch1[b] @ batch2[b]`` (torch.addbmm): batch1
     (b, n, m), batch2 (b, m, p), input broadcastable to (n, p); the batch is summed away.
@@ -182,6 +188,7 @@ def _chain_order(shapes):
     return split
 
 
+@autocast_op("multi_dot")
 def multi_dot(tensors, *, out=None):
     """The product of a chain of matrices in the cheapest order; the first may be a row and
     the last a column vector (1-D).
@@ -226,6 +233,7 @@ def multi_dot(tensors, *, out=None):
     return result
 
 
+@autocast_op("chain_matmul")
 def chain_matmul(*matrices, out=None):
     """The product of 2-D matrices (n, a) @ (a, b) @ ... @ (c, p) -> (n, p), multiplied in
     the cheapest order (torch.chain_matmul; linalg.multi_dot for a list).
@@ -256,6 +264,7 @@ def linalg_cross(input, other, *, dim=-1, out=None):
     return _cross(input, other, dim, "linalg.cross")
 
 
+@autocast_op("cross")
 def cross(input, other, dim=None, *, out=None):
     """The 3-vector cross product along ``dim`` (torch.cross: linalg.cross, but dim defaults
     to the first dim of size 3); shapes broadcast, the result has the broadcast shape.
@@ -271,6 +280,7 @@ def cross(input, other, dim=None, *, out=None):
     return _cross(input, other, dim, "linalg.cross")
 
 
+@autocast_op("vecdot")
 def vecdot(x, y, *, dim=-1, out=None):
     """Sum of x * y over ``dim`` (broadcast)."""
     return reduce_sum(x * y, dim)

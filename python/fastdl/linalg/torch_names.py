@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections import namedtuple
 
+from fastdl.amp._dispatch import autocast_op
 from fastdl.autograd.grad_mode import state as _grad_state
 from fastdl.autograd.op import defop
 from fastdl.functional._core import _wrap, grad_for, xp_of
@@ -20,6 +21,7 @@ triangular_solve_result = namedtuple("triangular_solve", ["solution", "cloned_co
 qr_result = namedtuple("qr", ["Q", "R"])
 
 
+@autocast_op("inverse")
 def inverse(input, *, out=None):
     """The inverse of square matrices (*, n, n) -> (*, n, n) (torch.inverse: linalg.inv);
     a singular matrix raises.
@@ -30,6 +32,7 @@ def inverse(input, *, out=None):
     return S.inv(input)
 
 
+@autocast_op("pinverse")
 def pinverse(input, rcond=1e-15):
     """The Moore-Penrose pseudo-inverse (*, m, n) -> (*, n, m) (torch.pinverse: linalg.pinv
     with rtol=rcond; singular values below rcond * the largest count as 0).
@@ -40,6 +43,7 @@ def pinverse(input, rcond=1e-15):
     return D.pinv(input, rtol=rcond)
 
 
+@autocast_op("cholesky")
 def cholesky(input, upper=False, *, out=None):
     """The Cholesky factor of symmetric positive-definite matrices (*, n, n): L lower
     triangular with A = L L^T (torch.cholesky; upper=True gives U with A = U^T U).
@@ -77,6 +81,7 @@ cholesky_solve_op = defop("cholesky_solve", forward=_cholesky_solve_forward,
                           float_only=True)
 
 
+@autocast_op("cholesky_solve")
 def cholesky_solve(B, L, upper=False, *, out=None):
     """X with (L L^T) X = B from the Cholesky factor L (U^T U with upper=True)
     (torch.cholesky_solve): B (*, n, k), L (*, n, n) -> (*, n, k). Only L's triangle is read,
@@ -94,6 +99,7 @@ def cholesky_solve(B, L, upper=False, *, out=None):
     return cholesky_solve_op.apply((B, L), bool(upper))
 
 
+@autocast_op("cholesky_inverse")
 def cholesky_inverse(L, upper=False, *, out=None):
     """(L L^T)^-1 from the Cholesky factor L (U^T U with upper=True) (torch.cholesky_inverse):
     (*, n, n) -> (*, n, n); a zero on L's diagonal raises.
@@ -113,6 +119,7 @@ def cholesky_inverse(L, upper=False, *, out=None):
     return cholesky_solve(eye_like(L), L, upper)
 
 
+@autocast_op("svd")
 def svd(input, some=True, compute_uv=True, *, out=None):
     """The singular value decomposition A = U diag(S) V^T (torch.svd): ``(U, S, V)`` (V,
     not linalg.svd's Vh). A (*, m, n), k = min(m, n): U (*, m, k), S (*, k) descending,
@@ -135,6 +142,7 @@ def svd(input, some=True, compute_uv=True, *, out=None):
     return svd_result(U, S_, mT(Vh))
 
 
+@autocast_op("qr")
 def qr(input, some=True, *, out=None):
     """The QR decomposition A = Q R (torch.qr: linalg.qr): ``(Q, R)`` with Q orthonormal
     columns and R upper triangular. A (*, m, n), k = min(m, n): Q (*, m, k), R (*, k, n) when
@@ -163,6 +171,7 @@ def lu(A, pivot=True, get_infos=False, out=None):
     return (LU, pivots, info) if get_infos else (LU, pivots)
 
 
+@autocast_op("triangular_solve")
 def triangular_solve(b, A, upper=True, transpose=False, unitriangular=False, *, out=None):
     """Solve the triangular system op(A) X = b (torch.triangular_solve): ``(solution,
     cloned_coefficient)``, i.e. (X, A.clone()); op is the transpose with transpose=True. b
@@ -179,6 +188,7 @@ def triangular_solve(b, A, upper=True, transpose=False, unitriangular=False, *, 
 
 
 
+@autocast_op("lu_solve")
 def lu_solve(b, LU_data, LU_pivots, *, out=None):
     """X with A X = b from A's LU factorization (torch.lu_solve: linalg.lu_solve with
     torch's older argument order): b (*, n, k), LU_data (*, n, n) and LU_pivots (*, n) from

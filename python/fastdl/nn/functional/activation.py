@@ -13,6 +13,7 @@ import warnings
 
 import numpy as np
 
+from fastdl.amp._dispatch import autocast_op
 from fastdl import _C
 from fastdl.autograd.op import defop
 from fastdl.backend import kernel_arrays
@@ -206,6 +207,7 @@ def silu(input, inplace: bool = False):
     return _apply(silu_op, input, inplace)
 
 
+@autocast_op("softplus")
 def softplus(input, beta: float = 1.0, threshold: float = 20.0):
     """log(1 + exp(beta * x)) / beta, or x where beta * x > threshold (as torch)."""
     check_float(input, "softplus")
@@ -226,6 +228,7 @@ def _check_softmax_input(input, dtype, name):
         check_tensor(input, name)
 
 
+@autocast_op("softmax")
 def softmax(input, dim=None, _stacklevel: int = 3, dtype=None):
     """exp(x) / sum(exp(x)) along ``dim`` (max-shifted, so large inputs do not overflow)."""
     _check_softmax_input(input, dtype, "softmax")
@@ -236,6 +239,7 @@ def softmax(input, dim=None, _stacklevel: int = 3, dtype=None):
     return _core_act.softmax(input, dim, dtype)
 
 
+@autocast_op("log_softmax")
 def log_softmax(input, dim=None, _stacklevel: int = 3, dtype=None):
     """x - logsumexp(x) along ``dim``."""
     _check_softmax_input(input, dtype, "log_softmax")

@@ -23,6 +23,7 @@ import math
 
 import numpy as np
 
+from fastdl.amp._dispatch import autocast_op
 from fastdl import _C, backend
 from fastdl.autograd.grad_mode import enable_grad
 from fastdl.autograd.op import Saved, defop
@@ -372,6 +373,7 @@ def _make_spec(query, key, value, attn_mask, is_causal, scale, enable_gqa):
     return spec
 
 
+@autocast_op("scaled_dot_product_attention")
 def scaled_dot_product_attention(query, key, value, attn_mask=None, dropout_p: float = 0.0,
                                  is_causal: bool = False, scale=None, enable_gqa: bool = False):
     """softmax(query @ key^T * scale + mask) @ value, as ``torch.nn.functional``'s (see the

@@ -1,11 +1,13 @@
 """``linear`` (one fused node on fastdl's GEMM) and ``bilinear``."""
 from __future__ import annotations
 
+from fastdl.amp._dispatch import autocast_op
 from fastdl.functional import linalg as _linalg
 from fastdl.functional import reductions as R
 from fastdl.nn.functional._checks import check_float, check_same_dtype
 
 
+@autocast_op("linear")
 def linear(input, weight, bias=None):
     """``input @ weight.T + bias`` (``fastdl.functional.linear``, after checking the arguments
     and saying what disagrees)."""
@@ -29,6 +31,7 @@ def linear(input, weight, bias=None):
     return _linalg.linear(input, weight, bias)
 
 
+@autocast_op("bilinear")
 def bilinear(input1, input2, weight, bias=None):
     """y[..., o] = sum_ij x1[..., i] weight[o, i, j] x2[..., j] + bias[o], composed from a GEMM
     (x1 against weight laid out as (in1, out * in2)) and a product-sum with x2."""

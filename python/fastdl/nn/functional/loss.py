@@ -10,6 +10,7 @@ import warnings
 
 import numpy as np
 
+from fastdl.amp._dispatch import autocast_op
 from fastdl.autograd.op import defop
 from fastdl.functional import arithmetic as A
 from fastdl.functional._core import grad_for
@@ -212,6 +213,7 @@ def _regression_pair(name, input, target):
     return input, target
 
 
+@autocast_op("mse_loss")
 def mse_loss(input, target, size_average=None, reduce=None, reduction: str = "mean"):
     """(input - target)^2."""
     reduction = legacy_reduction(size_average, reduce, reduction)
@@ -219,6 +221,7 @@ def mse_loss(input, target, size_average=None, reduce=None, reduction: str = "me
     return _mse(input, target, reduction)
 
 
+@autocast_op("l1_loss")
 def l1_loss(input, target, size_average=None, reduce=None, reduction: str = "mean"):
     """|input - target|; the gradient at 0 is 0."""
     reduction = legacy_reduction(size_average, reduce, reduction)
@@ -226,6 +229,7 @@ def l1_loss(input, target, size_average=None, reduce=None, reduction: str = "mea
     return _l1(input, target, reduction)
 
 
+@autocast_op("huber_loss")
 def huber_loss(input, target, reduction: str = "mean", delta: float = 1.0):
     """0.5 d^2 where |d| < delta, else delta * (|d| - 0.5 delta), with d = input - target."""
     input, target = _regression_pair("huber_loss", input, target)
@@ -234,6 +238,7 @@ def huber_loss(input, target, reduction: str = "mean", delta: float = 1.0):
     return _huber(input, target, reduction, delta)
 
 
+@autocast_op("smooth_l1_loss")
 def smooth_l1_loss(input, target, size_average=None, reduce=None, reduction: str = "mean",
                    beta: float = 1.0):
     """0.5 d^2 / beta where |d| < beta, else |d| - 0.5 beta (beta = 0 gives the L1 loss)."""
@@ -258,6 +263,7 @@ def _check_weight(name, weight, shape):
     return weight
 
 
+@autocast_op("binary_cross_entropy")
 def binary_cross_entropy(input, target, weight=None, size_average=None, reduce=None,
                          reduction: str = "mean"):
     """-w (t log p + (1 - t) log(1 - p)) for probabilities p = input in [0, 1]."""
@@ -272,6 +278,7 @@ def binary_cross_entropy(input, target, weight=None, size_average=None, reduce=N
     return _bce(input, target, reduction, weight=weight)
 
 
+@autocast_op("binary_cross_entropy_with_logits")
 def binary_cross_entropy_with_logits(input, target, weight=None, size_average=None, reduce=None,
                                      reduction: str = "mean", pos_weight=None):
     """BCE on logits x, computed stably: (1 - t) x + (1 + (pw - 1) t) softplus(-x)."""
@@ -289,6 +296,7 @@ def binary_cross_entropy_with_logits(input, target, weight=None, size_average=No
     return _bce_logits(input, target, reduction, weight=weight, pos_weight=pos_weight)
 
 
+@autocast_op("kl_div")
 def kl_div(input, target, size_average=None, reduce=None, reduction: str = "mean",
            log_target: bool = False):
     """KL(target || exp(input)) per element: t log t - t input, t log t = 0 at t = 0 (input holds

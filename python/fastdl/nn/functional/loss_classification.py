@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import numpy as np
 
+from fastdl.amp._dispatch import autocast_op
 from fastdl.autograd.op import defop
 from fastdl.functional import activations as _act
 from fastdl.functional import arithmetic as A
@@ -230,6 +231,7 @@ cross_entropy_backward_op = defop(
     backward=_cross_entropy_backward_backward, saves=(0, 1))
 
 
+@autocast_op("nll_loss")
 def nll_loss(input, target, weight=None, size_average=None, ignore_index: int = -100,
              reduce=None, reduction: str = "mean"):
     """-weight[t] * input[t] for log-probabilities ``input``; 'mean' divides by the summed
@@ -241,6 +243,7 @@ def nll_loss(input, target, weight=None, size_average=None, ignore_index: int = 
     return nll_loss_op.apply((input,), spec)
 
 
+@autocast_op("cross_entropy")
 def cross_entropy(input, target, weight=None, size_average=None, ignore_index: int = -100,
                   reduce=None, reduction: str = "mean", label_smoothing: float = 0.0):
     """Cross-entropy between logits ``input`` and ``target``: class indices (integer tensor of
@@ -287,6 +290,7 @@ def _cross_entropy_probs(input, target, weight, layout, reduction, eps):
     return total if reduction == "sum" else total / float(rows_count)
 
 
+@autocast_op("multi_margin_loss")
 def multi_margin_loss(input, target, p: int = 1, margin: float = 1.0, weight=None,
                       size_average=None, reduce=None, reduction: str = "mean"):
     """Multi-class hinge: sum over j != y of weight[y] * max(0, margin - x[y] + x[j])^p / C.

@@ -16,6 +16,7 @@ import math
 
 import numpy as np
 
+from fastdl.amp._dispatch import autocast_op
 from fastdl import _C
 from fastdl.autograd.op import defop
 from fastdl.backend import kernel_arrays
@@ -369,6 +370,7 @@ def batch_norm(input, running_mean, running_var, weight=None, bias=None, trainin
     return out
 
 
+@autocast_op("layer_norm")
 def layer_norm(input, normalized_shape, weight=None, bias=None, eps: float = 1e-5):
     """Normalize over the trailing ``normalized_shape`` dims, then scale and shift."""
     check_float(input, "layer_norm")
@@ -389,6 +391,7 @@ def layer_norm(input, normalized_shape, weight=None, bias=None, eps: float = 1e-
     return _normalize(layer_norm_op, input, weight, bias, spec)[0]
 
 
+@autocast_op("group_norm")
 def group_norm(input, num_groups: int, weight=None, bias=None, eps: float = 1e-5):
     """Normalize each of ``num_groups`` groups of channels of an (N, C, *) input over the
     group's channels and spatial positions, then scale and shift per channel."""
@@ -468,6 +471,7 @@ instance_norm_op = defop("instance_norm", forward=_norm_forward, backward=_norm_
                          saves=(0, 1))
 
 
+@autocast_op("normalize")
 def normalize(input, p: float = 2.0, dim: int = 1, eps: float = 1e-12):
     """input / max(||input||_p along dim, eps), as torch's: composed from registered ops. For
     p = 2 the norm is sqrt(max(sum x^2, eps^2)) -- the same values, and a zero row takes no

@@ -25,6 +25,7 @@ import operator
 
 import numpy as np
 
+from fastdl.amp._dispatch import autocast_op
 from fastdl import _C, backend
 from fastdl.autograd.grad_mode import state as _grad_state
 from fastdl.autograd.op import Saved, defop
@@ -323,6 +324,7 @@ def _max_pool(d, input, kernel_size, stride, padding, dilation, ceil_mode, retur
     return out, _wrap(indices[0] if unbatched else indices)
 
 
+@autocast_op("max_pool1d")
 def max_pool1d(input, kernel_size, stride=None, padding=0, dilation=1, ceil_mode=False,
                return_indices=False):
     """Max over sliding windows of (N, C, L) or (C, L); with ``return_indices`` also the flat
@@ -331,12 +333,14 @@ def max_pool1d(input, kernel_size, stride=None, padding=0, dilation=1, ceil_mode
                      return_indices)
 
 
+@autocast_op("max_pool2d")
 def max_pool2d(input, kernel_size, stride=None, padding=0, dilation=1, ceil_mode=False,
                return_indices=False):
     return _max_pool(2, input, kernel_size, stride, padding, dilation, ceil_mode,
                      return_indices)
 
 
+@autocast_op("max_pool3d")
 def max_pool3d(input, kernel_size, stride=None, padding=0, dilation=1, ceil_mode=False,
                return_indices=False):
     return _max_pool(3, input, kernel_size, stride, padding, dilation, ceil_mode,
@@ -377,18 +381,21 @@ def _avg_pool(d, input, kernel_size, stride, padding, ceil_mode, count_include_p
     return _unbatch(avg_pool_op.apply((x,), spec), unbatched)
 
 
+@autocast_op("avg_pool1d")
 def avg_pool1d(input, kernel_size, stride=None, padding=0, ceil_mode=False,
                count_include_pad=True):
     """Mean over sliding windows (zero padding counted when ``count_include_pad``)."""
     return _avg_pool(1, input, kernel_size, stride, padding, ceil_mode, count_include_pad, None)
 
 
+@autocast_op("avg_pool2d")
 def avg_pool2d(input, kernel_size, stride=None, padding=0, ceil_mode=False,
                count_include_pad=True, divisor_override=None):
     return _avg_pool(2, input, kernel_size, stride, padding, ceil_mode, count_include_pad,
                      divisor_override)
 
 
+@autocast_op("avg_pool3d")
 def avg_pool3d(input, kernel_size, stride=None, padding=0, ceil_mode=False,
                count_include_pad=True, divisor_override=None):
     return _avg_pool(3, input, kernel_size, stride, padding, ceil_mode, count_include_pad,
@@ -419,15 +426,18 @@ def _adaptive_avg_pool(d, input, output_size):
     return _unbatch(adaptive_avg_pool_op.apply((x,), spec), unbatched)
 
 
+@autocast_op("adaptive_avg_pool1d")
 def adaptive_avg_pool1d(input, output_size):
     """Mean over torch's adaptive windows: [floor(i*In/Out), ceil((i+1)*In/Out))."""
     return _adaptive_avg_pool(1, input, output_size)
 
 
+@autocast_op("adaptive_avg_pool2d")
 def adaptive_avg_pool2d(input, output_size):
     return _adaptive_avg_pool(2, input, output_size)
 
 
+@autocast_op("adaptive_avg_pool3d")
 def adaptive_avg_pool3d(input, output_size):
     return _adaptive_avg_pool(3, input, output_size)
 
@@ -445,14 +455,17 @@ def _adaptive_max_pool(d, input, output_size, return_indices):
     return out, _wrap(indices[0] if unbatched else indices)
 
 
+@autocast_op("adaptive_max_pool1d")
 def adaptive_max_pool1d(input, output_size, return_indices=False):
     return _adaptive_max_pool(1, input, output_size, return_indices)
 
 
+@autocast_op("adaptive_max_pool2d")
 def adaptive_max_pool2d(input, output_size, return_indices=False):
     return _adaptive_max_pool(2, input, output_size, return_indices)
 
 
+@autocast_op("adaptive_max_pool3d")
 def adaptive_max_pool3d(input, output_size, return_indices=False):
     return _adaptive_max_pool(3, input, output_size, return_indices)
 
@@ -522,9 +535,11 @@ def max_unpool1d(input, indices, kernel_size, stride=None, padding=0, output_siz
     return _max_unpool(1, input, indices, kernel_size, stride, padding, output_size)
 
 
+@autocast_op("max_unpool2d")
 def max_unpool2d(input, indices, kernel_size, stride=None, padding=0, output_size=None):
     return _max_unpool(2, input, indices, kernel_size, stride, padding, output_size)
 
 
+@autocast_op("max_unpool3d")
 def max_unpool3d(input, indices, kernel_size, stride=None, padding=0, output_size=None):
     return _max_unpool(3, input, indices, kernel_size, stride, padding, output_size)
