@@ -25,11 +25,10 @@ from fastdl import optim
 from fastdl import distributions
 from fastdl import amp
 from fastdl.amp import autocast, get_autocast_dtype, is_autocast_enabled
-from fastdl import data, models, nn, utils
+from fastdl import data, func, models, nn, utils
 from fastdl.nn.functional import torch_namespace as _nn_torch_namespace
 from fastdl.nn.functional.torch_namespace import *  # noqa: F401,F403  (selu, pdist, prelu ...)
 _nn_torch_namespace.install(Tensor)
-from fastdl import data, func, models, nn, utils
 
 __version__ = _C.__version__
 _warn_about_environment(_C)
@@ -55,16 +54,10 @@ def _public_api():
              "get_default_dtype", "set_default_dtype", "set_printoptions",
              "enable_grad", "inference_mode", "is_grad_enabled", "no_grad", "set_grad_enabled",
              "Generator", "manual_seed", "seed", "save", "load", "info", "get_num_threads",
-             "set_num_threads", "__version__",
-             "autograd", "backend", "cuda", "data", "distributions", "functional", "linalg",
-             "models", "nn", "ops", "optim",
-             "autograd", "backend", "cuda", "data", "func", "functional", "linalg", "models",
-             "nn", "ops", "optim",
              "set_num_threads", "__version__", "autocast", "get_autocast_dtype",
              "is_autocast_enabled",
-             "amp", "autograd", "backend", "cuda", "data", "functional", "linalg", "models", "nn",
-             "ops", "optim",
-             "random", "testing", "utils"]
+             "amp", "autograd", "backend", "cuda", "data", "distributions", "func", "functional",
+             "linalg", "models", "nn", "ops", "optim", "random", "testing", "utils"]
     names += [n for n in _creation.__all__ if n not in names]
     names += [n for n in _functional.__all__ if n not in names]
     names += [n for n in _nn_torch_namespace.__all__ if n not in names]

@@ -184,12 +184,10 @@ def run_backward(outputs, grad_outputs, retain_graph, create_graph, targets=None
     if paused:
         gc.disable()
     try:
-        return _with_queued_callbacks(_run_backward, outputs, grad_outputs, retain_graph,
-                                      create_graph, targets, accumulate, allow_unused)
         # a backward inside an autocast region runs its ops as recorded (torch's rule)
         with autocast_suspended():
-            return _run_backward(outputs, grad_outputs, retain_graph, create_graph, targets,
-                                 accumulate, allow_unused)
+            return _with_queued_callbacks(_run_backward, outputs, grad_outputs, retain_graph,
+                                          create_graph, targets, accumulate, allow_unused)
     finally:
         if paused:
             gc.enable()
