@@ -20,6 +20,15 @@ from fastdl.functional.composites_shapes import (block_diag, bucketize, cartesia
                                                  kron, logcumsumexp, masked_scatter, renorm, rot90,
                                                  tensor_split, tile, vsplit)
 from fastdl.functional.conversion import to
+from fastdl.functional.elementwise_math import (absolute, acos, acosh, arccos, arccosh, arcsin,
+                                                arcsinh, arctan, arctanh, asin, asinh, atan,
+                                                atanh, cosh, digamma, erf, erfc, erfinv, exp2,
+                                                fix, frac, i0, lgamma, mvlgamma, polygamma, sinh)
+from fastdl.functional.elementwise_more import (atan2, bitwise_left_shift, bitwise_right_shift,
+                                                fmax, fmin, frexp, gcd, greater, greater_equal,
+                                                isclose, isneginf, isposinf, isreal, lcm, ldexp,
+                                                less, less_equal, nextafter, not_equal, positive,
+                                                sgn)
 from fastdl.functional.everyday import (argsort, baddbmm, bincount, clamp_max, clamp_min,
                                         cumprod, diag, diag_embed, diagonal, einsum, lerp, prod,
                                         repeat_interleave, roll, searchsorted, sort, topk, tril,
@@ -59,6 +68,7 @@ for _name, _fn in _LINALG_METHODS.items():
 multiply, divide, subtract, negative, true_divide = mul, div, sub, neg, div
 moveaxis, swapdims = movedim, transpose
 ger = outer
+arctan2 = atan2
 
 # "linalg" is the submodule functional.linalg (matmul's); fastdl.linalg is the torch.linalg
 # namespace, which a star import of this package must not overwrite

@@ -136,6 +136,11 @@ METHODS.update({
 })
 
 PROPERTIES = {"T": S._T, "mT": S._mT, "mH": S._mT}  # real dtypes only: mH is mT
+# the elementwise math of elementwise_math / elementwise_more, and in-place variants
+from fastdl.functional.math_methods import METHODS as _MATH_METHODS  # noqa: E402
+METHODS.update(_MATH_METHODS)
+
+PROPERTIES = {"T": S._T, "mT": S._mT}
 
 
 def install(cls):

@@ -1,0 +1,155 @@
+"""``fastdl.special``: torch.special's functions (the scipy.special names).
+
+Most are other names of fastdl functions (``expit`` is ``sigmoid``, ``gammaln`` is ``lgamma``,
+``psi`` is ``digamma`` ...); entr, ndtr, ndtri, log_ndtr, xlog1py, erfcx and the scaled Bessel
+functions i0e / i1e and i1 exist only here. All take and return tensors, with torch's dtypes and
+gradients.
+"""
+from __future__ import annotations
+
+import math
+
+import numpy as np
+
+from fastdl.autograd.op import defop
+from fastdl.functional import _special_arrays as S
+from fastdl.functional._core import grad_for
+from fastdl.functional.activations import log_softmax, softmax
+from fastdl.functional.arithmetic import (_float_only, add_scalar_op, exp, expm1, log, log1p,
+                                          mul, mul_scalar_op, neg, round, sigmoid)
+from fastdl.functional.composites import logit, sinc, xlogy
+from fastdl.functional.elementwise_math import (digamma, erf, erfc, erfcx, erfinv, exp2, i0,
+                                                i0e, i1, i1e, lgamma, mvlgamma, polygamma)
+from fastdl.functional.elementwise_more import _float_pair
+from fastdl.functional.reductions import logsumexp
+
+expit, gammaln, psi, multigammaln = sigmoid, lgamma, digamma, mvlgamma
+_SQRT_HALF = math.sqrt(0.5)
+_SQRT_TWO_PI = math.sqrt(2.0 * math.pi)
+
+
+def _scaled(t, s):
+    return mul_scalar_op.apply((t,), s)
+
+
+# ---- entropy ------------------------------------------------------------------------------
+def _entr_forward(d):
+    with np.errstate(all="ignore"):
+        inside = -d * np.log(d)
+    return np.where(d > 0, inside, np.where(d == 0, 0.0, np.where(d < 0, -np.inf, d))
+                    ).astype(d.dtype, copy=False)
+
+
+_entr_op = defop("entr", forward=_entr_forward, saves=(0,), float_only=True,
+                 backward=lambda ctx, g: (neg(mul(g, add_scalar_op.apply((log(ctx.inputs[0]),),
+                                                                         1.0))),))
+
+
+def entr(input):
+    """``-x ln(x)`` elementwise: 0 at 0, -inf for x < 0. Integer inputs give float32.
+
+    Shape: input's.
+
+    >>> fastdl.special.entr(fastdl.tensor([0.0, 1.0, -1.0])).tolist()
+    [0.0, -0.0, -inf]
+    """
+    return _entr_op.unary(_float_only(input, "entr"))
+
+
+# ---- the standard normal distribution ------------------------------------------------------
+def ndtr(input):
+    """The standard normal CDF, ``(1 + erf(x / sqrt(2))) / 2`` (computed from erfc, accurate
+    in the lower tail). Integer inputs give float32.
+
+    Shape: input's.
+
+    >>> fastdl.special.ndtr(fastdl.tensor([0.0])).tolist()
+    [0.5]
+    """
+    return _scaled(erfc(_scaled(_float_only(input, "ndtr"), -_SQRT_HALF)), 0.5)
+
+
+def _log_ndtr_forward(d):
+    x = d.astype(np.float64)
+    with np.errstate(all="ignore"):
+        lower = np.log(S.erfcx(-x * _SQRT_HALF) / 2) - 0.5 * x * x  # no underflow for x << 0
+        upper = np.log1p(-0.5 * S.erfc(x * _SQRT_HALF))
+    return np.where(x < -1, lower, upper).astype(d.dtype, copy=False)
+
+
+def _log_ndtr_backward(ctx, g):
+    (x,), y = ctx.inputs, ctx.output
+    # d/dx log Phi(x) = phi(x) / Phi(x) = exp(-x^2 / 2 - log Phi(x)) / sqrt(2 pi)
+    density_ratio = exp(neg(y + _scaled(mul(x, x), 0.5)))
+    return (_scaled(mul(g, density_ratio), 1.0 / _SQRT_TWO_PI),)
+
+
+_log_ndtr_op = defop("log_ndtr", forward=_log_ndtr_forward, backward=_log_ndtr_backward,
+                     saves=(0,), saves_output=True, float_only=True)
+
+
+def log_ndtr(input):
+    """``log(ndtr(x))``, finite far into the lower tail (-x^2 / 2 - ...). Integer inputs give
+    float32.
+
+    Shape: input's.
+
+    >>> round(fastdl.special.log_ndtr(fastdl.tensor([-20.0])).item(), 3)
+    -203.917
+    """
+    return _log_ndtr_op.unary(_float_only(input, "log_ndtr"))
+
+
+_ndtri_op = defop("ndtri", forward=S.ndtri, saves_output=True, float_only=True,
+                  backward=lambda ctx, g: (_scaled(mul(g, exp(_scaled(mul(ctx.output, ctx.output),
+                                                                       0.5))), _SQRT_TWO_PI),))
+
+
+def ndtri(input):
+    """The standard normal quantile, the inverse of ndtr: -inf at 0, inf at 1, NaN outside
+    [0, 1]. Integer inputs give float32.
+
+    Shape: input's.
+
+    >>> round(fastdl.special.ndtri(fastdl.tensor([0.975])).item(), 4)
+    1.96
+    """
+    return _ndtri_op.unary(_float_only(input, "ndtri"))
+
+
+# ---- x * log1p(y) -------------------------------------------------------------------------
+def _xlog1py_forward(x, y):
+    with np.errstate(all="ignore"):
+        out = x * np.log1p(y)
+    return np.where((x == 0) & ~np.isnan(y), 0.0, out).astype(out.dtype, copy=False)
+
+
+def _xlog1py_backward(ctx, g):
+    x, y = ctx.inputs
+    wants_x, wants_y = ctx.edges
+    # torch's: log1p(y) for x (also where x is 0, unlike xlogy's), x / (1 + y) for y
+    return (None if wants_x is None else grad_for(mul(g, log1p(y)), x),
+            None if wants_y is None else
+            grad_for(mul(g, x) / add_scalar_op.apply((y,), 1.0), y))
+
+
+_xlog1py_op = defop("xlog1py", forward=_xlog1py_forward, backward=_xlog1py_backward,
+                    saves=(0, 1))
+
+
+def xlog1py(input, other):
+    """``input * log1p(other)``, 0 where input is 0 (unless other is NaN). Integer inputs give
+    float32.
+
+    Shape: input and other broadcast together.
+
+    >>> fastdl.special.xlog1py(fastdl.tensor([0.0, 2.0]), fastdl.tensor([-1.0, 0.0])).tolist()
+    [0.0, 0.0]
+    """
+    return _xlog1py_op.apply(_float_pair(input, other, "xlog1py"))
+
+
+__all__ = ["digamma", "entr", "erf", "erfc", "erfcx", "erfinv", "exp2", "expit", "expm1",
+           "gammaln", "i0", "i0e", "i1", "i1e", "log1p", "log_ndtr", "log_softmax", "logit",
+           "logsumexp", "multigammaln", "ndtr", "ndtri", "polygamma", "psi", "round", "sinc",
+           "softmax", "xlog1py", "xlogy"]
