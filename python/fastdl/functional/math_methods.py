@@ -45,7 +45,7 @@ _UNARY_FLOAT = (
     "log10 log1p log2 logit nan_to_num neg negative rad2deg reciprocal relu round rsqrt sgn "
     "sigmoid sign sin sinc sinh sqrt square tan tanh trunc logical_not").split()
 _BINARY_FLOAT = (
-    "atan2 arctan2 copysign divide eq fmax fmin ge greater greater_equal gt heaviside hypot le "
+    "atan2 arctan2 copysign divide eq ge greater greater_equal gt heaviside hypot le "
     "less less_equal logical_and logical_or logical_xor lt multiply ne nextafter not_equal "
     "subtract true_divide xlogy floor_divide").split()
 _BINARY_INT = "bitwise_and bitwise_or bitwise_xor bitwise_left_shift bitwise_right_shift gcd lcm"
