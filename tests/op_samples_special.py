@@ -27,7 +27,7 @@ _UNARY = {
     "i0": (lambda L, x: L.T.i0(x), (-3.0, 3.0)),
     "i1": (lambda L, x: L.T.special.i1(x), (-3.0, 3.0)),
     "ndtri": (lambda L, x: L.T.special.ndtri(x), (0.05, 0.95)),
-    "log_ndtr": (lambda L, x: L.T.special.log_ndtr(x), (-6.0, 3.0)),
+    "log_ndtr": (lambda L, x: L.T.special.log_ndtr(x), (-0.9, 3.0)),
     "entr": (lambda L, x: L.T.special.entr(x), (0.1, 2.5)),
 }
 for _name, (_fn, (_lo, _hi)) in _UNARY.items():
@@ -63,3 +63,8 @@ sample("frexp", "mantissa", lambda L, x: L.T.frexp(x)[0] * 1.0,
        lambda r: [S(r, (3, 5), 0.6, 40.0) * 1.03], check="grad")
 sample("xlog1py", "broadcast", lambda L, a, b: L.T.special.xlog1py(a, b),
        lambda r: [U(r, (3, 1)), U(r, (4,), -0.5, 2.0)])
+# nextafter: one ulp from input, so the gradient is 1 for input and 0 for other (torch's)
+sample("nextafter", "broadcast", lambda L, a, b: L.T.nextafter(a, b),
+       lambda r: [U(r, (3, 4)), U(r, (4,))])
+sample("log_ndtr", "lower_tail", lambda L, x: L.T.special.log_ndtr(x),
+       lambda r: [U(r, (3, 5), -12.0, -1.1)])

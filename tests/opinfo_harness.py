@@ -188,22 +188,32 @@ def _not_implemented(error):
     return isinstance(error, RuntimeError) and "not implemented" in str(error)
 
 
+def _dense(gradient):
+    """torch returns some zero gradients as a ZeroTensor (sgn's, of a real input), which has
+    no numpy view: as the zeros it stands for."""
+    if gradient is not None and gradient._is_zerotensor():
+        return torch.zeros(gradient.shape, dtype=gradient.dtype)
+    return gradient
+
+
 def torch_gradients(total, leaves, skipped=None, create_graph=False):
     """torch's gradients of ``total`` w.r.t. each leaf (None where unused). Where torch has no
     derivative for some input ("derivative for aten::remainder is not implemented"), the leaves
     are taken one at a time and only those torch cannot differentiate get ``NotImplemented``,
     with a note appended to ``skipped``; the other leaves' gradients are still compared."""
     try:
-        return list(torch.autograd.grad(total, leaves, allow_unused=True, retain_graph=True,
-                                        create_graph=create_graph))
+        return [_dense(g) for g in torch.autograd.grad(total, leaves, allow_unused=True,
+                                                       retain_graph=True,
+                                                       create_graph=create_graph)]
     except RuntimeError as e:
         if not _not_implemented(e):
             raise
     grads = []
     for i, leaf in enumerate(leaves):
         try:
-            grads.append(torch.autograd.grad(total, [leaf], allow_unused=True, retain_graph=True,
-                                             create_graph=create_graph)[0])
+            grads.append(_dense(torch.autograd.grad(total, [leaf], allow_unused=True,
+                                                    retain_graph=True,
+                                                    create_graph=create_graph)[0]))
         except RuntimeError as e:
             if not _not_implemented(e):
                 raise

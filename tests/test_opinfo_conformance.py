@@ -175,6 +175,21 @@ FASTDL_OPS = {
     "cumprod.": F.cumprod, "roll.": F.roll, "repeat_interleave.": F.repeat_interleave,
     "searchsorted.": F.searchsorted, "clamp_min.": F.clamp_min, "clamp_max.": F.clamp_max,
     "lerp.": F.lerp, "diag.": F.diag, "prod.": F.prod,
+    # elementwise math (functional/elementwise_math.py, elementwise_more.py, fastdl.special)
+    "asin.": F.asin, "acos.": F.acos, "atan.": F.atan, "atan2.": F.atan2, "sinh.": F.sinh,
+    "cosh.": F.cosh, "asinh.": F.asinh, "acosh.": F.acosh, "atanh.": F.atanh, "exp2.": F.exp2,
+    "erf.": F.erf, "erfc.": F.erfc, "erfinv.": F.erfinv, "lgamma.": F.lgamma,
+    "i0.": F.i0, "frac.": F.frac, "sgn.": F.sgn, "positive.": F.positive,
+    **{f"mvlgamma.mvlgamma_p_{p}": F.mvlgamma for p in (1, 3, 5)},
+    "ldexp.": F.ldexp, "frexp.": F.frexp, "fmax.": F.fmax,
+    "fmin.": F.fmin, "gcd.": F.gcd, "lcm.": F.lcm, "isclose.": F.isclose,
+    "isposinf.": F.isposinf, "isneginf.": F.isneginf, "isreal.": F.isreal,
+    "bitwise_left_shift.": F.bitwise_left_shift, "bitwise_right_shift.": F.bitwise_right_shift,
+    "special.i0e.": fastdl.special.i0e, "special.i1.": fastdl.special.i1,
+    "special.i1e.": fastdl.special.i1e, "special.ndtr.": fastdl.special.ndtr,
+    "special.ndtri.": fastdl.special.ndtri,
+    "special.entr.": fastdl.special.entr, "special.erfcx.": fastdl.special.erfcx,
+    "special.xlog1py.": fastdl.special.xlog1py,
     # creation
     "zeros_like.": fastdl.zeros_like, "ones_like.": fastdl.ones_like,
     "full_like.": fastdl.full_like, "new_zeros.": _method("new_zeros"),
@@ -265,6 +280,12 @@ TOLERANCE_OVERRIDES.update({
     "linalg.lstsq.": {torch.float32: (TOLERANCES[torch.float32][0], (1e-5, 1e-4))},
     "linalg.lstsq.grad_oriented": {torch.float32: (TOLERANCES[torch.float32][0], (1e-5, 1e-4))},
 })
+                       ("matmul.", "__rmatmul__.", "bmm.")}
+# special.erfcx in float32: fastdl computes in float64 and rounds once; torch computes in float32,
+# and its erfcx(x) for x < -5 (exp(x^2)) is off by up to ~3e-6 relative on OpInfo's samples
+# (checked against scipy.special in float64: fastdl's results are the correctly rounded ones).
+TOLERANCE_OVERRIDES["special.erfcx."] = {torch.float32: ((1e-5, 1e-5),
+                                                         TOLERANCES[torch.float32][1])}
 
 OPINFOS = {f"{op.name}.{op.variant_test_name}": op for op in op_db
            if f"{op.name}.{op.variant_test_name}" in FASTDL_OPS}
@@ -388,7 +409,8 @@ def _run_sample(opinfo, fastdl_fn, sample, dtype, rng, tolerances, tally):
 _BINARY_SCALAR_OPS = {"__radd__.", "__rsub__.", "__rmul__.", "__rdiv__.", "__rmod__.",
                       "remainder.", "eq.", "ne.", "lt.", "le.", "gt.", "ge.",
                       "maximum.", "minimum.", "logical_and.", "logical_or.", "logical_xor.",
-                      "bitwise_and.", "bitwise_or.", "bitwise_xor.", "clamp_min.", "clamp_max."}
+                      "bitwise_and.", "bitwise_or.", "bitwise_xor.", "clamp_min.", "clamp_max.",
+                      "atan2.", "fmax.", "fmin.", "gcd.", "lcm.", "ldexp."}
 LENIENT_ERROR_INPUTS = {
     "Python number for a tensor operand": (
         _BINARY_SCALAR_OPS,

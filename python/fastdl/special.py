@@ -16,7 +16,8 @@ from fastdl.functional import _special_arrays as S
 from fastdl.functional._core import grad_for
 from fastdl.functional.activations import log_softmax, softmax
 from fastdl.functional.arithmetic import (_float_only, add_scalar_op, exp, expm1, log, log1p,
-                                          mul, mul_scalar_op, neg, round, sigmoid)
+                                          mul, mul_scalar_op, neg, reciprocal, round, sigmoid,
+                                          where)
 from fastdl.functional.composites import logit, sinc, xlogy
 from fastdl.functional.elementwise_math import (digamma, erf, erfc, erfcx, erfinv, exp2, i0,
                                                 i0e, i1, i1e, lgamma, mvlgamma, polygamma)
@@ -79,9 +80,15 @@ def _log_ndtr_forward(d):
 
 def _log_ndtr_backward(ctx, g):
     (x,), y = ctx.inputs, ctx.output
-    # d/dx log Phi(x) = phi(x) / Phi(x) = exp(-x^2 / 2 - log Phi(x)) / sqrt(2 pi)
-    density_ratio = exp(neg(y + _scaled(mul(x, x), 0.5)))
-    return (_scaled(mul(g, density_ratio), 1.0 / _SQRT_TWO_PI),)
+    # d/dx log Phi(x) = phi(x) / Phi(x). torch takes exp(-x^2 / 2 - log Phi(x)) / sqrt(2 pi),
+    # which cancels for x << 0 (x^2 / 2 ~ -log Phi(x)); there sqrt(2 / pi) / erfcx(-x / sqrt 2)
+    # is the same ratio without cancellation
+    lower = x < -1
+    x_lower, x_upper = where(lower, x, -1.0), where(lower, 0.0, x)
+    tail = _scaled(reciprocal(erfcx(_scaled(x_lower, -_SQRT_HALF))), math.sqrt(2.0 / math.pi))
+    y_upper = where(lower, 0.0, y)
+    body = _scaled(exp(neg(y_upper + _scaled(mul(x_upper, x_upper), 0.5))), 1.0 / _SQRT_TWO_PI)
+    return (mul(g, where(lower, tail, body)),)
 
 
 _log_ndtr_op = defop("log_ndtr", forward=_log_ndtr_forward, backward=_log_ndtr_backward,
@@ -127,8 +134,11 @@ def _xlog1py_forward(x, y):
 def _xlog1py_backward(ctx, g):
     x, y = ctx.inputs
     wants_x, wants_y = ctx.edges
-    # torch's: log1p(y) for x (also where x is 0, unlike xlogy's), x / (1 + y) for y
-    return (None if wants_x is None else grad_for(mul(g, log1p(y)), x),
+    # torch's: log1p(y) for x, but 0 where x is 0 and y <= -1 (the value is 0 there), and
+    # x / (1 + y) for y
+    zero_there = (x == 0) & (y <= -1)
+    x_slope = where(zero_there, 0.0, log1p(where(zero_there, 0.0, y)))
+    return (None if wants_x is None else grad_for(mul(g, x_slope), x),
             None if wants_y is None else
             grad_for(mul(g, x) / add_scalar_op.apply((y,), 1.0), y))
 

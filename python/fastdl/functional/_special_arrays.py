@@ -209,7 +209,7 @@ def _hurwitz_zeta64(s, q):
     negative q is only meaningful for integer s (polygamma's case)."""
     xp = _xp(q)
     s, q = xp.broadcast_arrays(xp.asarray(s, dtype=np.float64), q)
-    finite_q = xp.where(xp.isfinite(q), q, 0.0)
+    finite_q = xp.where(xp.isfinite(q), q, 1.0)
     steps = xp.maximum(xp.ceil(_ZETA_SHIFT - finite_q), 0.0)
     total = xp.zeros_like(finite_q)
     for k in range(int(steps.max()) if steps.size else 0):
@@ -222,14 +222,37 @@ def _hurwitz_zeta64(s, q):
         total = total + coefficient * rising * power
         rising = rising * (s + 2 * j + 1) * (s + 2 * j + 2)
         power = power / (a * a)
-    total = xp.where(q == xp.inf, 0.0, xp.where(q == -xp.inf, xp.nan, total))
+    total = xp.where(q == xp.inf, 0.0, xp.where((q == -xp.inf) | xp.isnan(q), xp.nan, total))
     return xp.where((q <= 0) & (q == xp.floor(q)), xp.inf, total)
+
+
+@functools.lru_cache(maxsize=None)
+def _cot_derivative_polynomial(n):
+    """Coefficients (lowest first) of P_n with d^n/dz^n cot(z) = P_n(cot z): P_0(c) = c,
+    P_k+1(c) = -(1 + c^2) P_k'(c)."""
+    p = np.polynomial.Polynomial([0.0, 1.0])
+    for _ in range(n):
+        p = -np.polynomial.Polynomial([1.0, 0.0, 1.0]) * p.deriv()
+    return tuple(p.coef)
 
 
 @_float64_inside
 def polygamma_positive_order(x, n):
-    """polygamma(n, x) = (-1)^(n+1) n! zeta(n + 1, x) for an integer n >= 1."""
-    return (-1.0) ** (n + 1) * math.factorial(n) * _hurwitz_zeta64(float(n + 1), x)
+    """polygamma(n, x) = (-1)^(n+1) n! zeta(n + 1, x) for an integer n >= 1; for x < 0 by the
+    reflection polygamma(n, x) = (-1)^n polygamma(n, 1 - x) - pi^(n+1) P_n(cot(pi x)), so the
+    direct sum of the zeta function never runs over more than 12 terms."""
+    xp = _xp(x)
+    negative = x < 0
+    scale = (-1.0) ** (n + 1) * math.factorial(n)
+    positive_side = scale * _hurwitz_zeta64(float(n + 1), xp.where(negative, 1.0 - x, x))
+    r = xp.where(negative & xp.isfinite(x), x - xp.round(x), 0.25)  # cot(pi x) has period 1
+    cot_term = math.pi ** (n + 1) * _polynomial(_cot_derivative_polynomial(n),
+                                                1.0 / xp.tan(math.pi * r))
+    reflected = (-1.0) ** n * positive_side - cot_term
+    out = xp.where(negative, reflected, positive_side)
+    poles = (x <= 0) & (x == xp.floor(x))
+    out = xp.where(poles, scale * xp.inf, out)
+    return xp.where(x == -xp.inf, xp.nan, out)
 
 
 # ---- lgamma -----------------------------------------------------------------------------------

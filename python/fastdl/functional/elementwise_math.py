@@ -186,10 +186,12 @@ def mvlgamma(input, p):
 
 # ---- modified Bessel functions of the first kind ------------------------------------------
 def _at_zero_half(x, value):
-    """``value`` (a function of x, never evaluated at 0) where x != 0, 0.5 at 0: the
-    derivative of I1 and of its scaled form there."""
-    zero = x == 0
-    return where(zero, 0.5, value(where(zero, 1.0, x)))
+    """``value`` (a function of x, never evaluated near 0) where |x| > eps, else 0.5: the
+    derivative of I1 and of its scaled form at 0, as torch's i1_backward takes it (NaN
+    included: ``|nan| > eps`` is false, so torch gives 0.5 there too)."""
+    eps = float(np.finfo(x._data.dtype).eps)
+    not_tiny = _abs(x) > eps
+    return where(not_tiny, value(where(not_tiny, x, eps)), 0.5)
 
 
 i0 = _documented(_unary("i0", S.i0, lambda g, x, y: mul(g, i1(x))),

@@ -11,7 +11,8 @@ from __future__ import annotations
 import numpy as np
 
 from fastdl.autograd.op import defop
-from fastdl.functional._core import Tensor, _wrap, as_tensor_arg, grad_for, promote_pair, xp_of
+from fastdl.functional._core import (Tensor, _wrap, as_tensor_arg, grad_for, promote_pair,
+                                     xp_of, zeros_like)
 from fastdl.functional.arithmetic import (_operand_arrays, div, ge, gt, isnan, le,
                                           lt, mul, ne, neg, pow, sign, where)
 from fastdl.functional.elementwise_math import exp2
@@ -27,11 +28,16 @@ def _not_implemented(kernel, dtype):
     return NotImplementedError(f'"{kernel}_cpu" not implemented for \'{_dtype_name(dtype)}\'')
 
 
+def _require_a_tensor(input, other, name):
+    if not isinstance(input, Tensor) and not isinstance(other, Tensor):
+        raise TypeError(f"{name}(): expected at least one Tensor argument, got "
+                        f"{type(input).__name__} and {type(other).__name__}")
+
+
 def _float_pair(input, other, name):
     """Both operands promoted together, then to float32 if that is not floating (torch's rule
     for atan2)."""
-    if not isinstance(input, Tensor) and not isinstance(other, Tensor):
-        raise TypeError(f"{name}(): expected at least one Tensor argument")
+    _require_a_tensor(input, other, name)
     a, b = promote_pair(input, other)
     if a._data.dtype.kind != "f":
         a, b = a.to(float32), b.to(float32)
@@ -41,7 +47,9 @@ def _float_pair(input, other, name):
 # ---- atan2 ------------------------------------------------------------------------------------
 def _atan2_backward(ctx, g):
     a, b = ctx.inputs
-    scale = div(g, mul(a, a) + mul(b, b))
+    radius2 = mul(a, a) + mul(b, b)
+    at_origin = radius2 == 0  # torch: no gradient at (0, 0), not 0 / 0
+    scale = where(at_origin, 0.0, div(g, where(at_origin, 1.0, radius2)))
     wants_a, wants_b = ctx.edges
     return (None if wants_a is None else grad_for(mul(scale, b), a),
             None if wants_b is None else grad_for(neg(mul(scale, a)), b))
@@ -73,6 +81,7 @@ def _nan_ignoring_extremum(name, ufunc, keeps_input):
     op = defop(name, forward=ufunc, backward=backward, saves=(0, 1))
 
     def function(input, other):
+        _require_a_tensor(input, other, name)
         a, b = promote_pair(input, other)
         return op.apply((a, b))
 
@@ -136,7 +145,7 @@ def frexp(input):
 
 def nextafter(input, other):
     """The next floating-point value after input in the direction of other (float tensors
-    only, as in torch; not differentiable: the result never requires grad).
+    only, as in torch). As torch's, its gradient is 1 for input and 0 for other.
 
     Shape: input and other broadcast together.
 
@@ -144,14 +153,24 @@ def nextafter(input, other):
     >>> fastdl.nextafter(one, fastdl.tensor([2.0])).item() - 1
     2.220446049250313e-16
     """
+    _require_a_tensor(input, other, "nextafter")
     a, b = promote_pair(input, other)
     if a._data.dtype.kind != "f":
         raise _not_implemented("nextafter", a._data.dtype)
-    return _wrap(np.nextafter(a._data, b._data))
+    return _nextafter_op.apply((a, b))
+
+
+def _nextafter_backward(ctx, g):
+    a, b = ctx.inputs  # torch's: the gradient passes to input (one ulp away), none to other
+    return grad_for(g, a), zeros_like(b)
+
+
+_nextafter_op = defop("nextafter", forward=np.nextafter, backward=_nextafter_backward)
 
 
 # ---- integer-only: gcd, lcm, shifts (no gradient, as torch's) -----------------------------------
 def _integer_operands(input, other, kernel):
+    _require_a_tensor(input, other, kernel)
     ad, bd = _operand_arrays(input, other)
     dtype = ad.dtype
     if dtype.kind not in "iu":
@@ -241,7 +260,10 @@ def isclose(input, other, rtol=1e-05, atol=1e-08, equal_nan=False):
     >>> fastdl.isclose(fastdl.tensor([1.0, 1.1]), fastdl.tensor([1.0 + 1e-7, 1.0])).tolist()
     [True, False]
     """
-    a, b = as_tensor_arg(input)._data, as_tensor_arg(other)._data
+    if not isinstance(input, Tensor) or not isinstance(other, Tensor):
+        raise TypeError(f"isclose(): expected two Tensors, got {type(input).__name__} and "
+                        f"{type(other).__name__}")
+    a, b = input._data, other._data
     if a.dtype != b.dtype:
         raise RuntimeError(f"{_dtype_name(a.dtype)} did not match {_dtype_name(b.dtype)}")
     if rtol < 0 or atol < 0:
