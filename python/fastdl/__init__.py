@@ -29,7 +29,6 @@ from fastdl import data, func, models, nn, utils
 from fastdl.nn.functional import torch_namespace as _nn_torch_namespace
 from fastdl.nn.functional.torch_namespace import *  # noqa: F401,F403  (selu, pdist, prelu ...)
 _nn_torch_namespace.install(Tensor)
-from fastdl import data, models, nn, utils
 from fastdl import special
 
 __version__ = _C.__version__
@@ -59,10 +58,7 @@ def _public_api():
              "set_num_threads", "__version__", "autocast", "get_autocast_dtype",
              "is_autocast_enabled",
              "amp", "autograd", "backend", "cuda", "data", "distributions", "func", "functional",
-             "linalg", "models", "nn", "ops", "optim", "random", "testing", "utils"]
-             "set_num_threads", "__version__",
-             "autograd", "backend", "cuda", "data", "functional", "models", "nn", "ops", "optim",
-             "random", "special", "testing", "utils"]
+             "linalg", "models", "nn", "ops", "optim", "random", "special", "testing", "utils"]
     names += [n for n in _creation.__all__ if n not in names]
     names += [n for n in _functional.__all__ if n not in names]
     names += [n for n in _nn_torch_namespace.__all__ if n not in names]

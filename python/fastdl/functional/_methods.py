@@ -135,12 +135,11 @@ METHODS.update({
     "log_normal_": RS.log_normal_, "cauchy_": RS.cauchy_,
 })
 
-PROPERTIES = {"T": S._T, "mT": S._mT, "mH": S._mT}  # real dtypes only: mH is mT
 # the elementwise math of elementwise_math / elementwise_more, and in-place variants
 from fastdl.functional.math_methods import METHODS as _MATH_METHODS  # noqa: E402
 METHODS.update(_MATH_METHODS)
 
-PROPERTIES = {"T": S._T, "mT": S._mT}
+PROPERTIES = {"T": S._T, "mT": S._mT, "mH": S._mT}  # real dtypes only: mH is mT
 
 
 def install(cls):
