@@ -1,6 +1,6 @@
 """Op samples for the nn ops of activation_more.py (scaled_elu for SELU/CELU, mish, hardswish,
 hardsigmoid, hardshrink, softshrink, logsigmoid, threshold_value and their ``*_backward``
-ops), loss_margin.py's log_sigmoid (multilabel_soft_margin_loss), fold.py's im2col/col2im
+ops), logsigmoid again through multilabel_soft_margin_loss, fold.py's im2col/col2im
 (unfold/fold) and ctc.py's ctc_loss (see op_samples.py for the format).
 
 The piecewise ops take values away from their breakpoints (hardshrink/softshrink at
@@ -89,20 +89,20 @@ sample("hardshrink", "module", lambda L, x: L.nn.Hardshrink(0.8)(x),
 sample("logsigmoid", "module_large_magnitudes", lambda L, x: L.nn.LogSigmoid()(x),
        lambda r: [S(r, (2, 4), 10.0, 30.0)])
 
-# ---- log_sigmoid (multilabel_soft_margin_loss's op) ---------------------------------------
+# ---- logsigmoid through multilabel_soft_margin_loss ---------------------------------------
 _TARGET = np.array([[1.0, 0.0, 1.0, 1.0, 0.0], [0.0, 0.0, 1.0, 0.0, 1.0],
                     [1.0, 1.0, 0.0, 0.0, 0.0]])
-sample("log_sigmoid", "multilabel_soft_margin_mean",
+sample("logsigmoid", "multilabel_soft_margin_mean",
        lambda L, x, t: L.F.multilabel_soft_margin_loss(x, t),
        lambda r: [U(r, (3, 5), -4.0, 4.0), _TARGET], nograd=(1,))
-sample("log_sigmoid", "multilabel_soft_margin_weight_none",
+sample("logsigmoid", "multilabel_soft_margin_weight_none",
        lambda L, x, w: L.F.multilabel_soft_margin_loss(x, L.const(_TARGET), weight=w,
                                                        reduction="none"),
        lambda r: [U(r, (3, 5), -4.0, 4.0), U(r, (5,), 0.5, 1.5)])
-sample("log_sigmoid", "multilabel_soft_margin_sum_target_grad",
+sample("logsigmoid", "multilabel_soft_margin_sum_target_grad",
        lambda L, x, t: L.F.multilabel_soft_margin_loss(x, t, reduction="sum"),
        lambda r: [U(r, (2, 3), -4.0, 4.0), U(r, (2, 3), 0.0, 1.0)])
-sample("log_sigmoid", "multilabel_soft_margin_1d",
+sample("logsigmoid", "multilabel_soft_margin_1d",
        lambda L, x: L.F.multilabel_soft_margin_loss(x, L.const(_TARGET[0])),
        lambda r: [U(r, (5,), -4.0, 4.0)])
 

@@ -39,7 +39,6 @@ import pytest
 import fastdl
 from fastdl import nn as fnn
 from fastdl.nn import functional as F
-from fastdl.nn.functional.loss_margin import pairwise_p_distance
 
 torch = pytest.importorskip("torch")
 pytest.importorskip("expecttest")  # torch's test databases import it
@@ -250,7 +249,7 @@ def _triplet_with_torch_distance(anchor, positive, negative, distance_function=N
     distance (its p and eps) in fastdl."""
     if distance_function is not None:
         torch_distance = distance_function
-        distance_function = lambda x1, x2: pairwise_p_distance(  # noqa: E731
+        distance_function = lambda x1, x2: F.pairwise_distance(  # noqa: E731
             x1, x2, torch_distance.norm, torch_distance.eps)
     return F.triplet_margin_with_distance_loss(anchor, positive, negative,
                                                distance_function=distance_function, **kwargs)

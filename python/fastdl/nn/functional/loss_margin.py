@@ -3,19 +3,20 @@
 
 Each is composed from registered differentiable ops following torch's own formula (so the
 gradients, double backward included, and the values at kinks are torch's): hinges are
-``clamp_min(., 0)``, whose gradient passes at exactly 0 as torch's does. Only the log-sigmoid
-of the multi-label soft margin loss is an op of its own (a stable forward, and a backward
-through ``sigmoid``).
+``clamp_min(., 0)``, whose gradient passes at exactly 0 as torch's does. The multi-label soft
+margin loss uses ``logsigmoid`` and the triplet losses ``pairwise_distance``, the public
+functionals of the same names.
 """
 from __future__ import annotations
 
 import numpy as np
 
-from fastdl.autograd.op import defop
 from fastdl.functional import arithmetic as A
 from fastdl.functional import reductions as R
 from fastdl.nn.functional._checks import check_float, check_reduction, check_tensor
 from fastdl.nn.functional._reduction import legacy_reduction
+from fastdl.nn.functional.activation_more import logsigmoid
+from fastdl.nn.functional.distance import pairwise_distance
 from fastdl.tensor import _wrap
 
 
@@ -24,15 +25,6 @@ def reduce_loss(loss, reduction):
     if reduction == "none":
         return loss
     return R.sum(loss) if reduction == "sum" else R.mean(loss)
-
-
-def _log_sigmoid_forward(x):
-    # min(x, 0) - log1p(exp(-|x|)): exact, and exp never overflows
-    return (np.minimum(x, 0) - np.log1p(np.exp(-np.abs(x)))).astype(x.dtype, copy=False)
-
-
-log_sigmoid_op = defop("log_sigmoid", forward=_log_sigmoid_forward, saves=(0,),
-                       backward=lambda ctx, g: (g * A.sigmoid(-ctx.inputs[0]),))
 
 
 def _as_float(t, like):
@@ -94,7 +86,7 @@ def multilabel_soft_margin_loss(input, target, weight=None, size_average=None, r
     if input.ndim == 0:
         raise IndexError(f"{name}(): input must have a class dimension, got a scalar")
     target = _as_float(target, input)
-    loss = -(target * log_sigmoid_op.unary(input) + (1 - target) * log_sigmoid_op.unary(-input))
+    loss = -(target * logsigmoid(input) + (1 - target) * logsigmoid(-input))
     if weight is not None:
         loss = loss * weight
     classes = input.shape[-1]
@@ -176,11 +168,6 @@ def cosine_embedding_loss(input1, input2, target, margin: float = 0, size_averag
     return reduce_loss(positive + negative, reduction)
 
 
-def pairwise_p_distance(x1, x2, p: float = 2.0, eps: float = 1e-6):
-    """torch's pairwise_distance: the p-norm of x1 - x2 + eps over the last dim."""
-    return R.norm(x1 - x2 + eps, p, max(x1.ndim, x2.ndim) - 1)
-
-
 def _check_triplet(name, anchor, positive, negative, margin):
     for arg, t in (("anchor", anchor), ("positive", positive), ("negative", negative)):
         check_tensor(t, name, arg)
@@ -211,7 +198,7 @@ def triplet_margin_loss(anchor, positive, negative, margin: float = 1.0, p: floa
     _check_triplet(name, anchor, positive, negative, margin)
     check_float(anchor, name, "anchor")
     return _triplet(anchor, positive, negative,
-                    lambda x1, x2: pairwise_p_distance(x1, x2, p, eps), margin, swap, reduction)
+                    lambda x1, x2: pairwise_distance(x1, x2, p, eps), margin, swap, reduction)
 
 
 def triplet_margin_with_distance_loss(anchor, positive, negative, *, distance_function=None,
@@ -223,5 +210,5 @@ def triplet_margin_with_distance_loss(anchor, positive, negative, *, distance_fu
     if reduction not in ("mean", "sum", "none"):
         raise ValueError(f"{reduction} is not a valid value for reduction")
     _check_triplet(name, anchor, positive, negative, margin)
-    distance = pairwise_p_distance if distance_function is None else distance_function
+    distance = pairwise_distance if distance_function is None else distance_function
     return _triplet(anchor, positive, negative, distance, margin, swap, reduction)
