@@ -148,6 +148,54 @@ def test_kv_cache_incremental_equals_full_causal():
     np.testing.assert_allclose(np.concatenate(out, axis=2), full, rtol=1e-12, atol=1e-14)
 
 
+def test_kv_cache_buffer_outside_autograd_matches_concatenation():
+    """Outside autograd the cache appends into a growing buffer (views of its first S
+    positions); the keys/values must equal concatenation across reallocations (capacity 64,
+    then doubling), earlier returned views must keep their values, and a chunk of several
+    positions must land in order."""
+    rng = np.random.default_rng(3)
+    chunks = [1, 3, 1] + [1] * 70 + [5, 60]  # crosses the first capacity and a regrowth
+    ks = [rng.standard_normal((2, 3, n, 4)) for n in chunks]
+    vs = [rng.standard_normal((2, 3, n, 5)) for n in chunks]
+    cache = nn.KVCache()
+    seen = []
+    with fastdl.no_grad():
+        for t, (kk, vv) in enumerate(zip(ks, vs)):
+            k_all, v_all = cache.update(_f(kk), _f(vv))
+            seen.append((k_all, v_all, t))
+            np.testing.assert_array_equal(k_all.numpy(), np.concatenate(ks[:t + 1], axis=2))
+            np.testing.assert_array_equal(v_all.numpy(), np.concatenate(vs[:t + 1], axis=2))
+    assert len(cache) == sum(chunks)
+    for k_all, v_all, t in seen:  # views handed out earlier still hold their positions
+        np.testing.assert_array_equal(k_all.numpy(), np.concatenate(ks[:t + 1], axis=2))
+        np.testing.assert_array_equal(v_all.numpy(), np.concatenate(vs[:t + 1], axis=2))
+    cache.reset()
+    assert len(cache) == 0 and cache.k is None
+
+
+def test_kv_cache_inside_autograd_concatenates_and_differentiates():
+    rng = np.random.default_rng(4)
+    k0, k1 = (fastdl.tensor(rng.standard_normal((1, 2, n, 3)), requires_grad=True)
+              for n in (2, 1))
+    v0, v1 = (fastdl.tensor(rng.standard_normal((1, 2, n, 3))) for n in (2, 1))
+    cache = nn.KVCache()
+    cache.update(k0, v0)
+    k_all, _ = cache.update(k1, v1)
+    (k_all * 2).sum().backward()
+    np.testing.assert_array_equal(k0.grad.numpy(), np.full((1, 2, 2, 3), 2.0))
+    np.testing.assert_array_equal(k1.grad.numpy(), np.full((1, 2, 1, 3), 2.0))
+
+
+def test_kv_cache_shape_errors_without_grad():
+    cache = nn.KVCache()
+    with fastdl.no_grad():
+        cache.update(fastdl.zeros(1, 2, 3, 4), fastdl.zeros(1, 2, 3, 4))
+        with pytest.raises((ValueError, RuntimeError)):
+            cache.update(fastdl.zeros(1, 3, 1, 4), fastdl.zeros(1, 3, 1, 4))  # heads differ
+        with pytest.raises((ValueError, RuntimeError)):
+            cache.update(fastdl.zeros(1, 2, 1, 5), fastdl.zeros(1, 2, 1, 4))  # head size differs
+
+
 def test_mha_errors():
     mha = nn.MultiheadAttention(8, 2)
     x = fastdl.zeros(3, 2, 8)

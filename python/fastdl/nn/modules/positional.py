@@ -18,6 +18,8 @@ from fastdl.functional import shape as S
 from fastdl.nn.modules.dropout import Dropout
 from fastdl.nn.modules.module import Module
 from fastdl.nn.modules.sparse import Embedding
+from fastdl.autograd import is_grad_enabled
+from fastdl.backend import array_module
 from fastdl.tensor import _wrap, as_dtype, get_default_dtype
 
 
@@ -140,24 +142,59 @@ class KVCache:
     """Keys and values (N, H, S, D) of the positions processed so far. ``update(k, v)`` appends
     the new positions along S and returns the full keys and values for attention. A single new
     query attends to every cached key (no causal mask needed); a chunk of several new queries
-    needs the bottom-right aligned causal mask from ``chunk_mask``."""
+    needs the bottom-right aligned causal mask from ``chunk_mask``.
+
+    Outside autograd (``no_grad``, or no tensor requiring a gradient) the positions are written
+    into a buffer with room to grow (doubling) and ``k``, ``v`` are views of its first S
+    positions, so a decoding step copies only its new positions, not the whole cache; inside a
+    graph they are concatenated, so that gradients reach the cached keys and values."""
 
     def __init__(self):
         self.k = self.v = None
+        self._buffers = None  # (keys, values) arrays (N, H, capacity, D), or None
 
     def __len__(self):
         return 0 if self.k is None else self.k.shape[-2]
 
     def reset(self):
         self.k = self.v = None
+        self._buffers = None
 
     def update(self, k, v):
         if self.k is None:
             self.k, self.v = k, v
-        else:
+            self._buffers = None
+        elif is_grad_enabled() and (k.requires_grad or v.requires_grad or
+                                    self.k.requires_grad or self.v.requires_grad):
             self.k = S.cat([self.k, k], -2)
             self.v = S.cat([self.v, v], -2)
+            self._buffers = None
+        else:
+            self.k, self.v = self._append(k, v)
         return self.k, self.v
+
+    def _append(self, k, v):
+        past, new = len(self), k.shape[-2]
+        kd, vd = k._data, v._data
+        bufs = self._buffers
+        if self.k.shape[:-2] != k.shape[:-2] or self.k.shape[-1] != k.shape[-1] \
+                or self.v.shape[:-2] != v.shape[:-2] or self.v.shape[-1] != v.shape[-1] \
+                or k.shape[-2] != v.shape[-2]:
+            self._buffers = None  # cat raises the shape error
+            return S.cat([self.k, k], -2), S.cat([self.v, v], -2)
+        if (bufs is None or bufs[0].shape[-2] < past + new or type(bufs[0]) is not type(kd)
+                or bufs[0].dtype != kd.dtype or bufs[1].dtype != vd.dtype):
+            xp = array_module(kd)
+            capacity = max(64, 2 * (past + new))
+            bufs = tuple(xp.empty(old.shape[:-2] + (capacity, old.shape[-1]),
+                                  dtype=xp.result_type(old.dtype, cur.dtype))
+                         for old, cur in ((self.k._data, kd), (self.v._data, vd)))
+            bufs[0][..., :past, :] = self.k._data
+            bufs[1][..., :past, :] = self.v._data
+            self._buffers = bufs
+        bufs[0][..., past:past + new, :] = kd
+        bufs[1][..., past:past + new, :] = vd
+        return _wrap(bufs[0][..., :past + new, :]), _wrap(bufs[1][..., :past + new, :])
 
     def chunk_mask(self, new):
         """Bool (new, len) mask, True where query (past + i) may see key j: j <= past + i."""
