@@ -5,6 +5,7 @@ import pytest
 import fastdl
 from fastdl import optim
 from fastdl.tensor import Tensor
+from optim_pair import OptimizerPair
 
 torch = pytest.importorskip("torch")
 
@@ -12,49 +13,12 @@ SHAPES = [(7, 5), (5,), (3, 4, 2)]
 STEPS = 40
 
 
-def _initial_params(seed):
-    rng = np.random.default_rng(seed)
-    return [rng.standard_normal(s).astype(np.float32) for s in SHAPES]
-
-
-def _grad(param, target, noise):
-    """A gradient that depends on the current parameters, so any divergence compounds."""
-    return (1.5 * (param - target) + 0.3 * np.tanh(3.0 * param) + noise).astype(np.float32)
-
-
-class _Pair:
-    """The same parameters as fastdl Tensors and as torch tensors."""
-
-    def __init__(self, seed=0):
-        init = _initial_params(seed)
-        self.ours = [Tensor(a.copy(), requires_grad=True) for a in init]
-        self.theirs = [torch.tensor(a.copy(), requires_grad=True) for a in init]
-        rng = np.random.default_rng(seed + 1000)
-        self.targets = [rng.standard_normal(s).astype(np.float32) for s in SHAPES]
-        self.rng = np.random.default_rng(seed + 2000)
-
-    def set_grads(self, step):
-        for i, (ours, theirs, target) in enumerate(zip(self.ours, self.theirs, self.targets)):
-            noise = (0.1 * self.rng.standard_normal(target.shape)).astype(np.float32)
-            if i == 2 and step % 3 == 2:  # a parameter without a gradient must be left alone
-                ours.grad = None
-                theirs.grad = None
-                continue
-            ours.grad = Tensor(_grad(ours.data, target, noise))
-            theirs.grad = torch.from_numpy(_grad(theirs.detach().numpy(), target, noise))
-
-    def assert_close(self, step, rtol=2e-5, atol=2e-6):
-        for i, (ours, theirs) in enumerate(zip(self.ours, self.theirs)):
-            np.testing.assert_allclose(ours.data, theirs.detach().numpy(), rtol=rtol, atol=atol,
-                                       err_msg=f"param {i} after step {step}")
+def _pair(seed=0):
+    return OptimizerPair(torch, SHAPES, seed)
 
 
 def _run(pair, ours, theirs, steps=STEPS, start=0):
-    for step in range(start, start + steps):
-        pair.set_grads(step)
-        ours.step()
-        theirs.step()
-        pair.assert_close(step)
+    pair.run(ours, theirs, steps, start)
 
 
 CONFIGS = [
@@ -86,7 +50,7 @@ CONFIGS = [
 
 @pytest.mark.parametrize("name,kwargs", CONFIGS, ids=[f"{n}-{i}" for i, (n, _) in enumerate(CONFIGS)])
 def test_matches_torch(name, kwargs):
-    pair = _Pair(seed=len(name) + len(kwargs))
+    pair = _pair(seed=len(name) + len(kwargs))
     ours = getattr(optim, name)(pair.ours, **kwargs)
     theirs = getattr(torch.optim, name)(pair.theirs, **kwargs)
     _run(pair, ours, theirs)
@@ -97,7 +61,7 @@ def test_matches_torch(name, kwargs):
                                          ("RMSprop", dict(lr=0.01, momentum=0.5, centered=True)),
                                          ("Adagrad", dict(lr=0.1, lr_decay=0.01))])
 def test_param_groups_with_different_hyperparameters(name, kwargs):
-    pair = _Pair(seed=7)
+    pair = _pair(seed=7)
 
     def groups(params):
         return [{"params": params[:1]},
@@ -117,7 +81,7 @@ def test_param_groups_with_different_hyperparameters(name, kwargs):
                                          ("Adagrad", dict(lr=0.1, initial_accumulator_value=0.1)),
                                          ("Adadelta", dict(lr=1.0))])
 def test_state_dict_round_trip_mid_training(name, kwargs, tmp_path):
-    pair = _Pair(seed=3)
+    pair = _pair(seed=3)
     ours = getattr(optim, name)(pair.ours, **kwargs)
     theirs = getattr(torch.optim, name)(pair.theirs, **kwargs)
     _run(pair, ours, theirs, steps=15)
@@ -132,7 +96,7 @@ def test_state_dict_round_trip_mid_training(name, kwargs, tmp_path):
 
 
 def test_state_dict_layout_matches_torch():
-    pair = _Pair(seed=5)
+    pair = _pair(seed=5)
     ours = optim.Adam([{"params": pair.ours[:2]}, {"params": pair.ours[2:], "lr": 0.1}], lr=0.01)
     theirs = torch.optim.Adam([{"params": pair.theirs[:2]}, {"params": pair.theirs[2:], "lr": 0.1}],
                               lr=0.01)
@@ -151,7 +115,7 @@ def test_state_dict_layout_matches_torch():
 
 
 def test_load_state_dict_copies_and_casts():
-    pair = _Pair(seed=9)
+    pair = _pair(seed=9)
     first = optim.SGD(pair.ours, lr=0.1, momentum=0.9)
     pair.set_grads(0)
     first.step()
@@ -169,7 +133,7 @@ def test_load_state_dict_copies_and_casts():
 
 
 def test_zero_grad():
-    pair = _Pair()
+    pair = _pair()
     opt = optim.SGD(pair.ours, lr=0.1)
     pair.set_grads(0)
     opt.zero_grad(set_to_none=False)
@@ -207,7 +171,7 @@ def test_step_with_closure_trains_through_autograd():
 
 
 def test_add_param_group():
-    pair = _Pair()
+    pair = _pair()
     opt = optim.SGD(pair.ours[:1], lr=0.1, momentum=0.9)
     opt.add_param_group({"params": pair.ours[1], "lr": 0.01})
     assert len(opt.param_groups) == 2
@@ -236,11 +200,11 @@ def test_add_param_group():
 ])
 def test_bad_hyperparameters_raise_value_error(build, message):
     with pytest.raises(ValueError, match=message):
-        build(_Pair().ours)
+        build(_pair().ours)
 
 
 def test_bad_params_raise_type_error():
-    pair = _Pair()
+    pair = _pair()
     with pytest.raises(TypeError, match="iterable of Tensors"):
         optim.SGD(pair.ours[0], lr=0.1)
     with pytest.raises(TypeError, match="params\\[1\\] is a ndarray"):
@@ -260,7 +224,7 @@ def test_non_leaf_tensor_rejected():
 
 
 def test_load_state_dict_mismatch_raises():
-    pair = _Pair()
+    pair = _pair()
     opt = optim.Adam(pair.ours, lr=0.01)
     pair.set_grads(0)
     opt.step()
@@ -279,7 +243,7 @@ def test_load_state_dict_mismatch_raises():
 
 
 def test_gradient_untouched_by_weight_decay_and_maximize():
-    pair = _Pair()
+    pair = _pair()
     opt = optim.SGD(pair.ours, lr=0.1, momentum=0.9, weight_decay=0.1, maximize=True)
     pair.set_grads(0)
     before = [p.grad.data.copy() for p in pair.ours]

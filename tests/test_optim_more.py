@@ -6,6 +6,7 @@ import pytest
 import fastdl
 from fastdl import optim
 from fastdl.tensor import Tensor
+from optim_pair import OptimizerPair
 
 torch = pytest.importorskip("torch")
 
@@ -15,42 +16,8 @@ STEPS = 12
 TOLERANCES = {np.float32: dict(rtol=1e-5, atol=1e-6), np.float64: dict(rtol=1e-10, atol=1e-12)}
 
 
-class _Problem:
-    """The same parameters as fastdl and torch tensors, with gradients that depend on the
-    current parameters so that any divergence compounds."""
-
-    def __init__(self, dtype, seed=SEED):
-        rng = np.random.default_rng(seed)
-        init = [rng.standard_normal(s).astype(dtype) for s in SHAPES]
-        self.dtype = dtype
-        self.ours = [Tensor(a.copy(), requires_grad=True) for a in init]
-        self.theirs = [torch.tensor(a.copy(), requires_grad=True) for a in init]
-        self.targets = [rng.standard_normal(s).astype(dtype) for s in SHAPES]
-        self.noise_rng = np.random.default_rng(seed + 1)
-
-    def set_grads(self, step):
-        for i, (ours, theirs, target) in enumerate(zip(self.ours, self.theirs, self.targets)):
-            noise = 0.2 * self.noise_rng.standard_normal(target.shape)
-            if i == 2 and step % 4 == 3:  # a parameter without a gradient must be left alone
-                ours.grad = theirs.grad = None
-                continue
-            grad = (1.5 * (ours.data - target) + 0.5 * np.sin(4.0 * ours.data) + noise)
-            ours.grad = Tensor(grad.astype(self.dtype))
-            theirs.grad = torch.from_numpy(grad.astype(self.dtype))
-
-    def assert_close(self, step):
-        for i, (ours, theirs) in enumerate(zip(self.ours, self.theirs)):
-            assert ours.data.dtype == self.dtype
-            np.testing.assert_allclose(ours.data, theirs.detach().numpy(),
-                                       **TOLERANCES[self.dtype],
-                                       err_msg=f"param {i} after step {step}")
-
-    def run(self, ours, theirs, steps=STEPS, start=0):
-        for step in range(start, start + steps):
-            self.set_grads(step)
-            ours.step()
-            theirs.step()
-            self.assert_close(step)
+def _problem(dtype, seed=SEED):
+    return OptimizerPair(torch, SHAPES, seed, dtype, skip_every=4, tolerances=TOLERANCES[dtype])
 
 
 CONFIGS = [
@@ -83,22 +50,22 @@ IDS = [f"{name}-{i}" for i, (name, _) in enumerate(CONFIGS)]
 @pytest.mark.parametrize("dtype", [np.float32, np.float64])
 @pytest.mark.parametrize("name,kwargs", CONFIGS, ids=IDS)
 def test_trajectory_matches_torch(name, kwargs, dtype):
-    problem = _Problem(dtype)
+    problem = _problem(dtype)
     ours = getattr(optim, name)(problem.ours, **kwargs)
     theirs = getattr(torch.optim, name)(problem.theirs, **kwargs)
-    problem.run(ours, theirs)
+    problem.run(ours, theirs, STEPS)
 
 
 @pytest.mark.parametrize("name,kwargs", CONFIGS[1::3], ids=IDS[1::3])
 def test_param_groups_with_their_own_hyperparameters(name, kwargs):
-    problem = _Problem(np.float64)
+    problem = _problem(np.float64)
 
     def groups(params):
         return [{"params": params[:1], "lr": 0.03}, {"params": params[1:]}]
 
     ours = getattr(optim, name)(groups(problem.ours), **kwargs)
     theirs = getattr(torch.optim, name)(groups(problem.theirs), **kwargs)
-    problem.run(ours, theirs)
+    problem.run(ours, theirs, STEPS)
     assert ours.param_groups[0]["lr"] == 0.03
 
 
@@ -112,7 +79,7 @@ def _torch_state_as_numpy(state_dict):
 
 @pytest.mark.parametrize("name,kwargs", CONFIGS[2::3], ids=IDS[2::3])
 def test_state_dict_layout_matches_torch(name, kwargs):
-    problem = _Problem(np.float32)
+    problem = _problem(np.float32)
     ours = getattr(optim, name)(problem.ours, **kwargs)
     theirs = getattr(torch.optim, name)(problem.theirs, **kwargs)
     problem.run(ours, theirs, steps=5)
@@ -132,7 +99,7 @@ def test_state_dict_layout_matches_torch(name, kwargs):
 
 @pytest.mark.parametrize("name,kwargs", CONFIGS[::3], ids=IDS[::3])
 def test_state_dict_round_trip_mid_training(name, kwargs, tmp_path):
-    problem = _Problem(np.float64)
+    problem = _problem(np.float64)
     ours = getattr(optim, name)(problem.ours, **kwargs)
     theirs = getattr(torch.optim, name)(problem.theirs, **kwargs)
     problem.run(ours, theirs, steps=6)
@@ -147,7 +114,7 @@ def test_state_dict_round_trip_mid_training(name, kwargs, tmp_path):
 @pytest.mark.parametrize("name,kwargs", CONFIGS[1::3], ids=IDS[1::3])
 def test_loads_a_torch_optimizer_state(name, kwargs):
     """torch trains for a while; fastdl continues from torch's state_dict, exactly as torch."""
-    problem = _Problem(np.float64)
+    problem = _problem(np.float64)
     theirs = getattr(torch.optim, name)(problem.theirs, **kwargs)
     for step in range(6):
         problem.set_grads(step)
@@ -160,7 +127,7 @@ def test_loads_a_torch_optimizer_state(name, kwargs):
 
 
 def test_state_entries_have_torch_shapes():
-    problem = _Problem(np.float32)
+    problem = _problem(np.float32)
     opt = optim.Adafactor(problem.ours)
     problem.set_grads(0)
     opt.step()
@@ -199,7 +166,7 @@ BAD_ARGUMENTS = [
 @pytest.mark.parametrize("name,kwargs,message", BAD_ARGUMENTS,
                          ids=[f"{n}-{i}" for i, (n, _, _) in enumerate(BAD_ARGUMENTS)])
 def test_bad_arguments_raise_like_torch(name, kwargs, message):
-    problem = _Problem(np.float32)
+    problem = _problem(np.float32)
     with pytest.raises(ValueError, match=message):
         getattr(torch.optim, name)(problem.theirs, **kwargs)
     with pytest.raises(ValueError, match=message):
@@ -209,4 +176,4 @@ def test_bad_arguments_raise_like_torch(name, kwargs, message):
 @pytest.mark.parametrize("name", ["Adamax", "NAdam", "RAdam", "ASGD", "Rprop"])
 def test_differentiable_steps_are_refused(name):
     with pytest.raises(ValueError, match="differentiable=True is not supported"):
-        getattr(optim, name)(_Problem(np.float32).ours, differentiable=True)
+        getattr(optim, name)(_problem(np.float32).ours, differentiable=True)

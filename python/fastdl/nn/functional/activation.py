@@ -42,6 +42,11 @@ def _sigmoid_array(x):
         return (1.0 / (1.0 + np.exp(-x))).astype(x.dtype, copy=False)
 
 
+def _softplus_array(z):
+    # relu(z) + log1p(exp(-|z|)): log(1 + e^z) without overflow for large z or loss for small
+    return np.maximum(z, 0) + np.log1p(np.exp(-np.abs(z)))
+
+
 # ---- forwards on arrays: out = f(x), leaving in ``saved`` what f'(x) reuses ----
 def _leaky_relu_fwd(x, slope, saved):
     positive = saved.values = x > 0
@@ -76,8 +81,7 @@ def _softplus_fwd(x, beta, threshold, saved):
     z = x * beta
     linear = z > threshold
     saved.values = z, linear
-    # relu(z) + log1p(exp(-|z|)) never overflows
-    soft = (np.maximum(z, 0) + np.log1p(np.exp(-np.abs(z)))) / beta
+    soft = _softplus_array(z) / beta
     return _cast(np.where(linear, x, soft), x.dtype)
 
 

@@ -12,7 +12,8 @@ import numpy as np
 from fastdl.functional import arithmetic as A
 from fastdl.functional import shape as S
 from fastdl.nn.functional._checks import check_dim, check_float, check_tensor
-from fastdl.nn.functional.activation import (_activation, _apply, _cast, _sigmoid_array, elu,
+from fastdl.nn.functional.activation import (_activation, _apply, _cast, _sigmoid_array,
+                                             _softplus_array, elu,
                                              hardtanh, leaky_relu, relu, softmax, softplus)
 
 # SELU's constants (Klambauer et al. 2017), to the digits torch uses
@@ -49,12 +50,8 @@ scaled_elu_op = _activation("scaled_elu", _scaled_elu_fwd, _scaled_elu_bwd_fwd,
 
 
 # ---- Mish: x tanh(softplus(x)) ----
-def _stable_softplus(x):  # relu(x) + log1p(exp(-|x|)) never overflows
-    return np.maximum(x, 0) + np.log1p(np.exp(-np.abs(x)))
-
-
 def _mish_fwd(x, saved):
-    t = saved.values = np.tanh(_stable_softplus(x))
+    t = saved.values = np.tanh(_softplus_array(x))
     with np.errstate(invalid="ignore"):  # -inf * tanh(0) is NaN, as in torch
         return _cast(x * t, x.dtype)
 
@@ -130,9 +127,9 @@ hardshrink_op = _activation("hardshrink", _hardshrink_fwd, _shrink_bwd_fwd, None
 softshrink_op = _activation("softshrink", _softshrink_fwd, _shrink_bwd_fwd, None)
 
 
-# ---- LogSigmoid: min(x, 0) - log1p(exp(-|x|)), derivative sigmoid(-x) ----
+# ---- LogSigmoid: -softplus(-x), derivative sigmoid(-x) ----
 def _logsigmoid_fwd(x, saved):
-    return _cast(np.minimum(x, 0) - np.log1p(np.exp(-np.abs(x))), x.dtype)
+    return _cast(-_softplus_array(-x), x.dtype)
 
 
 def _logsigmoid_bwd_fwd(g, x, saved):

@@ -17,6 +17,7 @@ from fastdl.functional._core import grad_for
 from fastdl.nn.functional._checks import (check_float, check_reduction, check_same_dtype,
                                           check_same_shape, check_tensor)
 from fastdl.nn.functional._reduction import legacy_reduction, reduce_array
+from fastdl.nn.functional.activation import _softplus_array
 
 
 def _unpack(inputs_and_args):
@@ -99,7 +100,7 @@ def _bce_grads(s, x, t, pw, need_t):
 
 
 def _bce_logits_values(x, t, w, pw):
-    softplus_neg = np.maximum(-x, 0) + np.log1p(np.exp(-np.abs(x)))
+    softplus_neg = _softplus_array(-x)
     log_weight = 1.0 if pw is None else 1.0 + (pw - 1.0) * t
     return (1 - t) * x + log_weight * softplus_neg
 
