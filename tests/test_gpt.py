@@ -29,6 +29,22 @@ def test_cached_logits_equal_full_recompute():
     np.testing.assert_allclose(np.concatenate(parts, axis=1), full, rtol=1e-10, atol=1e-10)
 
 
+def test_forward_without_gradients_equals_the_graph_forward():
+    """Without gradients GPT's attention takes q, k, v from one product (viewed three ways);
+    with them, from three row blocks of the weight: the logits must agree, and the graph
+    forward must reach every c_attn parameter."""
+    model = _model()
+    idx = fastdl.tensor(np.random.default_rng(1).integers(0, 37, (2, 9)))
+    with fastdl.no_grad():
+        fast = model(idx).numpy()
+    graph = model(idx)
+    np.testing.assert_allclose(graph.detach().numpy(), fast, rtol=1e-12, atol=1e-12)
+    graph.sum().backward()
+    for block in model.h:
+        assert block.attn.c_attn.weight.grad is not None
+        assert block.attn.c_attn.bias.grad is not None
+
+
 def test_greedy_generation_with_cache_gives_the_same_tokens():
     model = _model()
     prompt = np.random.default_rng(1).integers(0, 37, (2, 6))
