@@ -69,3 +69,7 @@ __all__ = _public_api()
 
 from fastdl import _docstrings  # noqa: E402  (docstrings for the ops defined in tables)
 _docstrings.apply()
+
+# torch.orgqr (nn-gaps branch)
+from fastdl.linalg.householder import orgqr  # noqa: E402
+__all__.append("orgqr")

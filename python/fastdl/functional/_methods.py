@@ -139,6 +139,21 @@ METHODS.update({
 from fastdl.functional.math_methods import METHODS as _MATH_METHODS  # noqa: E402
 METHODS.update(_MATH_METHODS)
 
+
+
+def _orgqr_method(self, input2):
+    """``Tensor.orgqr(tau)``: :func:`fastdl.linalg.householder_product` of this tensor and tau.
+
+    >>> import fastdl
+    >>> tuple(fastdl.tensor([[1.0], [0.5]]).orgqr(fastdl.tensor([0.8])).shape)
+    (2, 1)
+    """
+    from fastdl.linalg.householder import orgqr
+    return orgqr(self, input2)
+
+
+METHODS["orgqr"] = _orgqr_method
+
 PROPERTIES = {"T": S._T, "mT": S._mT, "mH": S._mT}  # real dtypes only: mH is mT
 
 

@@ -28,3 +28,7 @@ __all__ = ["LinAlgError", "cholesky", "cholesky_ex", "cond", "cross", "det", "di
            "matrix_rank", "multi_dot", "norm", "pinv", "qr", "slogdet", "solve", "solve_ex",
            "solve_triangular", "svd", "svdvals", "tensorinv", "tensorsolve", "vander", "vecdot",
            "vector_norm"]
+
+# Householder products (torch.linalg.householder_product)
+from fastdl.linalg.householder import householder_product  # noqa: E402
+__all__ += ["householder_product"]
