@@ -169,6 +169,12 @@ KNOWN_BUGS_ELSEWHERE: dict = {}
 
 # fastdl.nn.functional names without an OpInfo of their own, and why that is fine.
 FUNCTIONAL_WITHOUT_OPINFO = {
+    **{f"fractional_max_pool{d}d_with_indices": f"fractional_max_pool{d}d with return_indices="
+                                                f"True (its samples run both ways); "
+                                                "tests/test_fractional_pool.py"
+       for d in (2, 3)},
+    "gumbel_softmax": "no OpInfo in torch; tests/test_gumbel_softmax.py checks it against "
+                      "torch given the same noise, and its sampling statistics",
     "dropout1d": "no OpInfo in torch; the same channel dropout as dropout2d/dropout3d (whose "
                  "samples run in test_dropout_samples), checked in tests/test_cnn_layers.py",
     **{f"{kind}_pool{d}d_with_indices": f"{kind}_pool{d}d with return_indices=True (the same "
@@ -234,7 +240,15 @@ MODULES_WITHOUT_MODULEINFO = {
     **{name: "no ModuleInfo in torch; tests/test_nn_lazy.py checks it against torch's "
              "(inferred shapes, reprs before and after, state_dict loading, outputs)"
        for name in ("LazyLinear", "LazyBatchNorm1d", "LazyBatchNorm2d", "LazyBatchNorm3d")},
+    **{name: "no ModuleInfo in torch; tests/test_nn_lazy_instance_norm.py checks it against "
+             "torch's (defaults, inferred shapes, reprs, state_dict loading, outputs, gradients)"
+       for name in ("LazyInstanceNorm1d", "LazyInstanceNorm2d", "LazyInstanceNorm3d")},
     "ParameterDict": "container: tests/test_nn_layers_more.py",
+    "CrossMapLRN2d": "no ModuleInfo in torch; tests/test_cross_map_lrn.py checks it against "
+                     "torch's (values, gradients, repr, errors)",
+    "AdaptiveLogSoftmaxWithLoss": "no ModuleInfo in torch; tests/test_adaptive_log_softmax.py "
+                                  "checks it against torch's (state_dict, outputs, loss, "
+                                  "gradients, log_prob, predict, errors)",
     **{name: "a torch_geometric layer (no torch ModuleInfo); tests/test_gnn_layers.py checks it "
              "against PyG 2.8 (state_dict, outputs, input and weight gradients)"
        for name in ("GCNConv", "SAGEConv", "GATConv")},
@@ -255,6 +269,24 @@ def _triplet_with_torch_distance(anchor, positive, negative, distance_function=N
                                                distance_function=distance_function, **kwargs)
 
 
+def _fractional_with_torch_samples(d):
+    """torch's OpInfo runs fractional_max_pool under wrapper_set_seed (manual_seed(42)), where
+    the op draws its _random_samples with torch.rand; fastdl gets that same draw."""
+    def call(input, kernel_size, output_size=None, output_ratio=None, return_indices=False,
+             _random_samples=None):
+        if _random_samples is None:
+            n = 1 if input.ndim == d + 1 else input.shape[0]
+            dtype = torch.float64 if input.dtype == fastdl.float64 else torch.float32
+            with torch.random.fork_rng():
+                torch.manual_seed(42)
+                drawn = torch.rand(n, input.shape[-d - 1], d, dtype=dtype)
+            _random_samples = fastdl.tensor(drawn.numpy())
+        fn = F.fractional_max_pool2d if d == 2 else F.fractional_max_pool3d
+        return fn(input, kernel_size, output_size, output_ratio, return_indices,
+                  _random_samples=_random_samples)
+    return call
+
+
 # OpInfos whose ``op`` is a lambda reordering the arguments: the same reordering for fastdl.
 ARGUMENT_ADAPTERS = {
     "embedding": lambda weight, idx, **kwargs: F.embedding(idx, weight, **kwargs),
@@ -265,6 +297,8 @@ ARGUMENT_ADAPTERS = {
     "rrelu": F.rrelu,
     "alpha_dropout": F.alpha_dropout,
     "feature_alpha_dropout": F.feature_alpha_dropout,
+    "fractional_max_pool2d": _fractional_with_torch_samples(2),
+    "fractional_max_pool3d": _fractional_with_torch_samples(3),
 }
 
 # OpInfos outside the nn.functional namespace that are fastdl.nn.functional functions.
@@ -656,6 +690,8 @@ GRADGRAD_OPINFOS = [op for op in RUN_OPINFOS if op.supports_gradgrad and _expect
 # compare. Their test checks that fastdl's are None or zero too, on at least one sample, and
 # fails if torch ever gives a nonzero one (then the entry is stale).
 ZERO_SECOND_DERIVATIVE = {
+    "nn.functional.fractional_max_pool2d": "a gather at the window maxima: linear",
+    "nn.functional.fractional_max_pool3d": "a gather at the window maxima: linear",
     "nn.functional.relu": "piecewise linear",
     "nn.functional.leaky_relu": "piecewise linear",
     "flatten": "a view: linear",

@@ -96,3 +96,11 @@ __all__ += ["alpha_dropout", "celu", "celu_", "channel_shuffle", "cosine_similar
             "native_channel_shuffle", "pairwise_distance", "pdist", "pixel_shuffle",
             "pixel_unshuffle", "prelu", "relu_", "rms_norm", "rrelu", "rrelu_", "selu", "selu_",
             "softmin", "softshrink", "softsign", "tanhshrink", "threshold", "threshold_"]
+
+# nn-gaps: fractional max pooling, gumbel_softmax
+from fastdl.nn.functional.fractional_pool import (  # noqa: E402
+    fractional_max_pool2d, fractional_max_pool2d_with_indices, fractional_max_pool3d,
+    fractional_max_pool3d_with_indices)
+from fastdl.nn.functional.gumbel import gumbel_softmax  # noqa: E402
+__all__ += ["fractional_max_pool2d", "fractional_max_pool2d_with_indices",
+            "fractional_max_pool3d", "fractional_max_pool3d_with_indices", "gumbel_softmax"]

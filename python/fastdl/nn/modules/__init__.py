@@ -102,3 +102,13 @@ from fastdl.nn.modules.lazy import (LazyBatchNorm1d, LazyBatchNorm2d,  # noqa: E
 __all__ += ["LazyBatchNorm1d", "LazyBatchNorm2d", "LazyBatchNorm3d", "LazyConv1d", "LazyConv2d",
             "LazyConv3d", "LazyConvTranspose1d", "LazyConvTranspose2d", "LazyConvTranspose3d",
             "LazyLinear"]
+# nn-gaps: modules torch has that fastdl lacked
+from fastdl.nn.modules.pooling_fractional import (FractionalMaxPool2d,  # noqa: E402
+                                                  FractionalMaxPool3d)
+from fastdl.nn.modules.adaptive import AdaptiveLogSoftmaxWithLoss  # noqa: E402
+from fastdl.nn.modules.cross_map_lrn import CrossMapLRN2d  # noqa: E402
+from fastdl.nn.modules.lazy import (LazyInstanceNorm1d, LazyInstanceNorm2d,  # noqa: E402
+                                    LazyInstanceNorm3d)
+
+__all__ += ["AdaptiveLogSoftmaxWithLoss", "CrossMapLRN2d", "FractionalMaxPool2d", "FractionalMaxPool3d",
+            "LazyInstanceNorm1d", "LazyInstanceNorm2d", "LazyInstanceNorm3d"]

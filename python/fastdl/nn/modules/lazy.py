@@ -15,7 +15,8 @@ from fastdl.autograd import no_grad
 from fastdl.nn.modules.conv import (Conv1d, Conv2d, Conv3d, ConvTranspose1d, ConvTranspose2d,
                                     ConvTranspose3d)
 from fastdl.nn.modules.linear import Linear, _empty
-from fastdl.nn.modules.normalization import BatchNorm1d, BatchNorm2d, BatchNorm3d
+from fastdl.nn.modules.normalization import (BatchNorm1d, BatchNorm2d, BatchNorm3d,
+                                            InstanceNorm1d, InstanceNorm2d, InstanceNorm3d)
 from fastdl.nn.parameter import Parameter
 from fastdl.tensor import Tensor
 
@@ -256,6 +257,9 @@ class _LazyBatchNormMixin(LazyModuleMixin):
     def _sizes_known(self) -> bool:
         return self.num_features != 0
 
+    def _feature_dim(self, input) -> int:
+        return 1
+
     def _adopt_shapes(self) -> None:
         for value in (self.weight, self.running_mean):
             if value is not None and not is_lazy(value):
@@ -265,7 +269,7 @@ class _LazyBatchNormMixin(LazyModuleMixin):
         if not self.has_uninitialized_params():
             return
         with no_grad():
-            self.num_features = input.shape[1]
+            self.num_features = input.shape[self._feature_dim(input)]
             for value in (self.weight, self.bias, self.running_mean, self.running_var):
                 if value is not None:
                     value.materialize((self.num_features,))
@@ -301,3 +305,43 @@ class LazyBatchNorm3d(_LazyBatchNormMixin, BatchNorm3d):
     """
 
     cls_to_become = BatchNorm3d
+
+
+class _LazyInstanceNormMixin(_LazyBatchNormMixin):
+    """torch's LazyInstanceNorm: affine and track_running_stats default to True (unlike the
+    eager InstanceNorm). The features are read at dim 0 of an unbatched input (torch reads dim
+    1 there, the length, and then fails its own size check)."""
+
+    def _feature_dim(self, input) -> int:
+        return 0 if input.ndim == self._ranks[0] else 1
+
+
+class LazyInstanceNorm1d(_LazyInstanceNormMixin, InstanceNorm1d):
+    """An InstanceNorm1d whose ``num_features`` is read from its first input.
+
+    >>> m = fastdl.nn.LazyInstanceNorm1d()
+    >>> m(fastdl.randn(2, 3, 5)).shape, m.weight.shape
+    ((2, 3, 5), (3,))
+    """
+
+    cls_to_become = InstanceNorm1d
+
+
+class LazyInstanceNorm2d(_LazyInstanceNormMixin, InstanceNorm2d):
+    """An InstanceNorm2d whose ``num_features`` is read from its first input.
+
+    >>> fastdl.nn.LazyInstanceNorm2d()(fastdl.randn(2, 3, 4, 4)).shape
+    (2, 3, 4, 4)
+    """
+
+    cls_to_become = InstanceNorm2d
+
+
+class LazyInstanceNorm3d(_LazyInstanceNormMixin, InstanceNorm3d):
+    """An InstanceNorm3d whose ``num_features`` is read from its first input.
+
+    >>> fastdl.nn.LazyInstanceNorm3d()(fastdl.randn(2, 3, 2, 4, 4)).shape
+    (2, 3, 2, 4, 4)
+    """
+
+    cls_to_become = InstanceNorm3d
