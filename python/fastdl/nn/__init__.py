@@ -10,3 +10,5 @@ __all__ += ["global_add_pool", "global_max_pool", "global_mean_pool"]  # graph p
 from fastdl.nn.modules.lazy import UninitializedBuffer, UninitializedParameter  # noqa: E402
 
 __all__ += ["UninitializedBuffer", "UninitializedParameter"]
+from fastdl.nn.parameter import Buffer  # noqa: E402  (torch.nn.Buffer)
+__all__ += ["Buffer"]

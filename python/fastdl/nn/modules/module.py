@@ -11,7 +11,7 @@ import numpy as np
 from fastdl.nn.modules import _hooks
 from fastdl.nn.modules._module_extras import ModuleExtrasMixin
 from fastdl.nn.modules._state_dict import StateDictMixin
-from fastdl.nn.parameter import Parameter
+from fastdl.nn.parameter import Buffer, Parameter
 from fastdl.tensor import Tensor, as_dtype
 
 
@@ -289,6 +289,8 @@ class Module(StateDictMixin, ModuleExtrasMixin):
                 raise TypeError(f"cannot assign '{type(value).__name__}' as child module "
                                 f"'{name}' (fastdl.nn.Module or None expected)")
             self._modules[name] = None
+        elif isinstance(value, Buffer):
+            self.register_buffer(name, value, value.persistent)
         elif "_buffers" in self.__dict__ and name in self._buffers:
             if value is not None and not isinstance(value, Tensor):
                 raise TypeError(f"cannot assign '{type(value).__name__}' as buffer '{name}' "
