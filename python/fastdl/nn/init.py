@@ -282,3 +282,53 @@ def orthogonal_(tensor, gain: float = 1.0, generator=None):
     if rows < cols:
         q = q.T
     return _write(tensor, gain * q.reshape(tuple(tensor.shape)))
+
+
+# ---- torch's deprecated names without the trailing underscore ---------------------------------
+# Each warns (FutureWarning, torch's text) and calls the in-place initializer; the example call
+# of each docstring needs arguments that initializer accepts.
+_DEPRECATED_EXAMPLES = {
+    "uniform_": "fastdl.empty(2, 3)", "normal_": "fastdl.empty(2, 3)",
+    "constant_": "fastdl.empty(2, 3), 0.5", "eye_": "fastdl.empty(2, 3)",
+    "dirac_": "fastdl.empty(2, 2, 3)", "xavier_uniform_": "fastdl.empty(2, 3)",
+    "xavier_normal_": "fastdl.empty(2, 3)", "kaiming_uniform_": "fastdl.empty(2, 3)",
+    "kaiming_normal_": "fastdl.empty(2, 3)", "orthogonal_": "fastdl.empty(2, 3)",
+    "sparse_": "fastdl.empty(2, 3), 0.5",
+}
+
+
+def _make_deprecate(meth):
+    new_name = meth.__name__
+    old_name = new_name[:-1]
+
+    def deprecated_init(*args, **kwargs):
+        warnings.warn(f"`nn.init.{old_name}` is now deprecated in favor of "
+                      f"`nn.init.{new_name}`.", FutureWarning, stacklevel=2)
+        return meth(*args, **kwargs)
+
+    deprecated_init.__name__ = deprecated_init.__qualname__ = old_name
+    deprecated_init.__doc__ = f"""Deprecated alias of :func:`{new_name}` (torch's
+    ``nn.init.{old_name}``): warns with a FutureWarning, then initializes in place.
+
+    >>> import warnings
+    >>> import fastdl
+    >>> with warnings.catch_warnings(record=True) as caught:
+    ...     warnings.simplefilter("always")
+    ...     t = fastdl.nn.init.{old_name}({_DEPRECATED_EXAMPLES[new_name]})
+    >>> caught[0].category.__name__, str(caught[0].message)
+    ('FutureWarning', '`nn.init.{old_name}` is now deprecated in favor of `nn.init.{new_name}`.')
+    """
+    return deprecated_init
+
+
+uniform = _make_deprecate(uniform_)
+normal = _make_deprecate(normal_)
+constant = _make_deprecate(constant_)
+eye = _make_deprecate(eye_)
+dirac = _make_deprecate(dirac_)
+xavier_uniform = _make_deprecate(xavier_uniform_)
+xavier_normal = _make_deprecate(xavier_normal_)
+kaiming_uniform = _make_deprecate(kaiming_uniform_)
+kaiming_normal = _make_deprecate(kaiming_normal_)
+orthogonal = _make_deprecate(orthogonal_)
+sparse = _make_deprecate(sparse_)
