@@ -58,7 +58,9 @@ def embedding(input, weight, padding_idx=None, max_norm=None, norm_type: float =
               scale_grad_by_freq: bool = False, sparse: bool = False):
     """``weight[input]``. Rows at ``padding_idx`` get no gradient; ``max_norm`` renormalizes the
     looked-up rows of ``weight`` in place first (not differentiated, as in torch);
-    ``scale_grad_by_freq`` divides each row's gradient by its count in the batch."""
+    ``scale_grad_by_freq`` divides each row's gradient by its count in the batch.
+    ``sparse=True`` is accepted for torch's sake; fastdl has no sparse tensors, so the gradient
+    is the same dense one (zero rows where nothing was looked up): see ``optim.SparseAdam``."""
     check_tensor(input, "embedding")
     check_float(weight, "embedding", "weight")
     idx = input._data
@@ -69,8 +71,6 @@ def embedding(input, weight, padding_idx=None, max_norm=None, norm_type: float =
     if w.ndim != 2:
         raise ValueError(f"embedding(): weight must be 2-D (num_embeddings, embedding_dim), "
                          f"got shape {tuple(w.shape)}")
-    if sparse:
-        raise ValueError("embedding(): sparse gradients are not supported by fastdl")
     num_rows = w.shape[0]
     if idx.size and (int(idx.min()) < 0 or int(idx.max()) >= num_rows):
         raise IndexError(f"embedding(): index out of range: indices span [{int(idx.min())}, "
