@@ -15,6 +15,7 @@ from fastdl.linalg import lu_factor_ex, lu_solve as linalg_lu_solve
 from fastdl.linalg import solvers as S
 from fastdl.linalg._common import LinAlgError, check_matrix, eye_like, mT, \
     singular_inverse_message
+from fastdl.linalg.geqrf import geqrf
 
 svd_result = namedtuple("svd", ["U", "S", "V"])
 triangular_solve_result = namedtuple("triangular_solve", ["solution", "cloned_coefficient"])
@@ -212,8 +213,9 @@ TOP_LEVEL = {"det": S.det, "logdet": S.logdet, "slogdet": S.slogdet, "inverse": 
              "matrix_exp": matrix_exp, "svd": svd, "qr": qr, "lu": lu, "lu_solve": lu_solve,
              "triangular_solve": triangular_solve, "cross": cross, "inner": inner, "mv": mv,
              "addmv": addmv, "addr": addr, "addbmm": addbmm, "chain_matmul": chain_matmul,
-             "tensordot": tensordot, "vdot": vdot, "dist": dist}
+             "tensordot": tensordot, "vdot": vdot, "dist": dist, "geqrf": geqrf}
 TENSOR_METHODS = {name: TOP_LEVEL[name] for name in (
     "det", "logdet", "slogdet", "inverse", "pinverse", "cholesky", "cholesky_solve",
     "cholesky_inverse", "matrix_power", "matrix_exp", "svd", "qr", "lu", "lu_solve",
-    "triangular_solve", "cross", "inner", "mv", "addmv", "addr", "addbmm", "vdot", "dist")}
+    "triangular_solve", "cross", "inner", "mv", "addmv", "addr", "addbmm", "vdot", "dist",
+    "geqrf")}

@@ -1,5 +1,6 @@
-"""Parametrization-based weight and spectral normalization
-(``torch.nn.utils.parametrizations``), built on :mod:`fastdl.nn.utils.parametrize`.
+"""Parametrization-based weight and spectral normalization and orthogonal weights
+(``torch.nn.utils.parametrizations``; ``orthogonal`` lives in orthogonal.py), built on
+:mod:`fastdl.nn.utils.parametrize`.
 State dict keys are torch's: ``parametrizations.weight.original0`` (g) and ``original1`` (v) for
 weight_norm; ``parametrizations.weight.original``, ``...weight.0._u`` and ``...weight.0._v``
 for spectral_norm."""
@@ -10,6 +11,7 @@ from fastdl.autograd import no_grad
 from fastdl.nn.functional import normalize
 from fastdl.nn.modules.module import Module
 from fastdl.nn.utils import parametrize
+from fastdl.nn.utils.orthogonal import orthogonal  # noqa: F401  (torch's namespace)
 from fastdl.nn.utils.spectral_norm import (default_spectral_dim, random_unit_vector,
                                            weight_as_matrix)
 from fastdl.nn.utils.weight_norm import norm_except_dim, weight_norm_from
