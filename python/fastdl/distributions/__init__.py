@@ -7,32 +7,43 @@ import importlib
 from fastdl.distributions import constraints, transforms
 from fastdl.distributions.bernoulli import Bernoulli
 from fastdl.distributions.categorical import Categorical, OneHotCategorical
+from fastdl.distributions.cauchy import Cauchy, HalfCauchy, HalfNormal
 from fastdl.distributions.dirichlet import Beta, Dirichlet
 from fastdl.distributions.distribution import Distribution
 from fastdl.distributions.gamma import Exponential, Gamma
+from fastdl.distributions.geometric import Geometric, NegativeBinomial
 from fastdl.distributions.gumbel import Gumbel
 from fastdl.distributions.independent import Independent
 from fastdl.distributions.kl import kl_divergence, register_kl
 from fastdl.distributions.laplace import Laplace
 from fastdl.distributions.low_rank_multivariate_normal import LowRankMultivariateNormal
+from fastdl.distributions.mixture import MixtureSameFamily
+from fastdl.distributions.multinomial import Multinomial
 from fastdl.distributions.multivariate_normal import MultivariateNormal
 from fastdl.distributions.normal import Normal
+from fastdl.distributions.pareto_weibull import Pareto, Weibull
 from fastdl.distributions.poisson_binomial import Binomial, Poisson
 # their Exp/Logit bases stay in fastdl.distributions.relaxed, as torch keeps them in submodules
 from fastdl.distributions.relaxed import RelaxedBernoulli, RelaxedOneHotCategorical
 from fastdl.distributions.transformed_distribution import LogNormal, TransformedDistribution
 from fastdl.distributions.transforms import (AffineTransform, ComposeTransform, ExpTransform,
                                             SigmoidTransform, TanhTransform, Transform)
+from fastdl.distributions.student_t import Chi2, StudentT
+from fastdl.distributions.transforms_more import (AbsTransform, CumulativeDistributionTransform,
+                                                 PowerTransform, SoftplusTransform)
 from fastdl.distributions.uniform import Uniform
 
-# imported for its side effect: it registers the cross-family KL pairs with register_kl
-importlib.import_module("fastdl.distributions.kl_mixed")
+# imported for their side effect: they register more KL pairs with register_kl
+for _module in ("kl_mixed", "kl_more"):
+    importlib.import_module(f"fastdl.distributions.{_module}")
 
-__all__ = ["AffineTransform", "Bernoulli", "Beta", "Binomial", "Categorical", "ComposeTransform",
-           "Dirichlet", "Distribution", "ExpTransform", "Exponential", "Gamma", "Gumbel",
-           "Independent", "Laplace", "LogNormal", "LowRankMultivariateNormal",
-           "MultivariateNormal", "Normal",
-           "OneHotCategorical", "Poisson", "RelaxedBernoulli", "RelaxedOneHotCategorical",
-           "SigmoidTransform", "TanhTransform", "Transform",
-           "TransformedDistribution", "Uniform", "constraints", "kl_divergence", "register_kl",
-           "transforms"]
+__all__ = ["AbsTransform", "AffineTransform", "Bernoulli", "Beta", "Binomial", "Categorical",
+           "Cauchy", "Chi2", "ComposeTransform", "CumulativeDistributionTransform", "Dirichlet",
+           "Distribution", "ExpTransform", "Exponential", "Gamma", "Geometric", "Gumbel",
+           "HalfCauchy", "HalfNormal", "Independent", "Laplace", "LogNormal",
+           "LowRankMultivariateNormal", "MixtureSameFamily", "Multinomial", "MultivariateNormal",
+           "NegativeBinomial", "Normal", "OneHotCategorical", "Pareto", "Poisson",
+           "PowerTransform", "RelaxedBernoulli", "RelaxedOneHotCategorical", "SigmoidTransform",
+           "SoftplusTransform", "StudentT", "TanhTransform", "Transform",
+           "TransformedDistribution", "Uniform", "Weibull", "constraints", "kl_divergence",
+           "register_kl", "transforms"]

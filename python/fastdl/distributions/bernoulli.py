@@ -22,7 +22,20 @@ def probs_or_logits(probs, logits):
     return ("probs", probs) if probs is not None else ("logits", logits)
 
 
-class BinaryProbsOrLogits:
+class GivenParameter:
+    """``_param``: whichever of probs and logits the distribution was built from (the other
+    is derived lazily), and its shape."""
+
+    @property
+    def _param(self):
+        return self.__dict__["probs"] if "probs" in self.__dict__ else self.__dict__["logits"]
+
+    @property
+    def param_shape(self):
+        return tuple(self._param.shape)
+
+
+class BinaryProbsOrLogits(GivenParameter):
     """probs and logits = log(probs / (1 - probs)) of a yes/no outcome, the one not given
     computed (and cached) from the other on first use."""
 
@@ -52,10 +65,6 @@ class Bernoulli(BinaryProbsOrLogits, Distribution):
         (param,) = broadcast_all(param)
         self.__dict__[name] = param
         super().__init__(() if is_scalar else param.shape, validate_args=validate_args)
-
-    @property
-    def _param(self):
-        return self.__dict__["probs"] if "probs" in self.__dict__ else self.__dict__["logits"]
 
     @property
     def mean(self):

@@ -7,7 +7,7 @@ import numpy as np
 import fastdl
 from fastdl import backend
 from fastdl.distributions import constraints
-from fastdl.distributions.bernoulli import probs_or_logits
+from fastdl.distributions.bernoulli import GivenParameter, probs_or_logits
 from fastdl.distributions.distribution import Distribution
 from fastdl.distributions.utils import (lazy_property, logits_to_probs, probs_to_logits,
                                         standard_uniform)
@@ -16,7 +16,7 @@ from fastdl.tensor import _wrap
 __all__ = ["Categorical", "OneHotCategorical"]
 
 
-class Categorical(Distribution):
+class Categorical(GivenParameter, Distribution):
     """Index k with probability probs[..., k]; probs are normalized along the last dim, logits
     are log-normalized (so ``d.logits`` is log(probs)).
 
@@ -51,14 +51,6 @@ class Categorical(Distribution):
     @lazy_property
     def logits(self):
         return probs_to_logits(self.probs)
-
-    @property
-    def _param(self):
-        return self.__dict__["probs"] if "probs" in self.__dict__ else self.__dict__["logits"]
-
-    @property
-    def param_shape(self):
-        return tuple(self._param.shape)
 
     @property
     def mean(self):

@@ -12,7 +12,7 @@ from fastdl.tensor import Tensor, _wrap
 
 __all__ = ["Constraint", "boolean", "dependent", "dependent_property", "greater_than",
            "greater_than_eq", "half_open_interval", "independent", "integer_interval",
-           "interval", "is_dependent", "less_than", "lower_cholesky", "nonnegative",
+           "interval", "is_dependent", "less_than", "lower_cholesky", "multinomial", "nonnegative",
            "nonnegative_integer", "one_hot", "positive", "positive_definite", "positive_integer", "real",
            "real_vector", "simplex", "unit_interval"]
 
@@ -225,3 +225,23 @@ class _OneHot(Constraint):
 
 
 one_hot = _OneHot()
+
+
+class _Multinomial(Constraint):
+    """Nonnegative integer counts summing to at most ``upper_bound`` (torch checks the sum
+    with <=, not ==)."""
+
+    is_discrete = True
+    event_dim = 1
+
+    def __init__(self, upper_bound):
+        self.upper_bound = upper_bound
+
+    def _check_array(self, x, xp):
+        return (x >= 0).all(axis=-1) & (x.sum(axis=-1) <= self.upper_bound)
+
+    def _arguments(self):
+        return f"upper_bound={self.upper_bound}"
+
+
+multinomial = _Multinomial
