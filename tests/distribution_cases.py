@@ -27,6 +27,13 @@ def simplex(shape):
     return p / p.sum(-1, keepdims=True)
 
 
+def cb_probs(n):
+    """ContinuousBernoulli probs outside (0.42, 0.58): closer to 1/2 (but outside torch's
+    Taylor region) both libraries' float32 closed forms cancel to ~1% accuracy."""
+    below = rng.uniform(0.03, 0.42, n)
+    return np.where(rng.random(n) < 0.5, below, 1 - below)
+
+
 def pair(name, arrays, dtype, requires_grad=True, **kwargs):
     """(ours, theirs, our params, their params): the same named distribution on the same
     arrays; ``arrays`` are positional parameters, numpy arrays or Python numbers (0-d draws
@@ -62,7 +69,7 @@ def close(ours, theirs, dtype=None, rtol=None, atol=None):
     np.testing.assert_allclose(ours, theirs, rtol=rtol, atol=atol)
 
 
-def close_grads(out, ref, ours_p, theirs_p, dtype):
+def close_grads(out, ref, ours_p, theirs_p, dtype, **tolerance):
     """Backpropagate the same random weights through both and compare parameter gradients
     (retain_graph: the parameters' broadcast views are shared by every statistic of a
     distribution, and fastdl frees a graph's nodes after a backward through them)."""
@@ -80,7 +87,7 @@ def close_grads(out, ref, ours_p, theirs_p, dtype):
         if h is None:
             assert g is None or not np.any(to_numpy(g))
         else:
-            close(g, h, dtype)
+            close(g, h, dtype, **tolerance)
 
 
 def moments_and_densities(ours, theirs, value_ours, value_theirs, dtype):
@@ -101,3 +108,27 @@ def moments_and_densities(ours, theirs, value_ours, value_theirs, dtype):
         close(getattr(ours, name)(value_ours), ref, dtype)
         checked.append(name)
     return checked
+
+
+def kl_matches_torch(p_name, p_arrays, q_name, q_arrays, dtype):
+    """kl_divergence of the pair built from the same arrays in both libraries: values, and
+    parameter gradients where torch's value is finite."""
+    ours_p, theirs_p, op, tp = pair(p_name, p_arrays, dtype)
+    ours_q, theirs_q, oq, tq = pair(q_name, q_arrays, dtype)
+    ref = torch.distributions.kl_divergence(theirs_p, theirs_q)
+    out = D.kl_divergence(ours_p, ours_q)
+    close(out, ref, dtype)
+    if np.isfinite(ref.detach().numpy()).all():
+        close_grads(out, ref, op + oq, tp + tq, dtype)
+
+
+def sample_moments_match(name, arrays, seed, n=20000, rtol=0.2):
+    """n float64 draws of the named distribution: the sample mean within 6 standard errors of
+    torch's mean, the sample variance within ``rtol`` of torch's variance."""
+    fastdl.manual_seed(seed)
+    ours, theirs, _, _ = pair(name, arrays, np.float64, requires_grad=False)
+    x = ours.sample((n,)).numpy()
+    assert x.shape == (n,) + tuple(theirs.batch_shape) and x.dtype == np.float64
+    mean, variance = theirs.mean.numpy(), theirs.variance.numpy()
+    assert np.all(np.abs(x.mean(0) - mean) < 6 * np.sqrt(variance / n))
+    np.testing.assert_allclose(x.var(0), variance, rtol=rtol)

@@ -1,6 +1,7 @@
 """Geometric, NegativeBinomial, Multinomial, MixtureSameFamily, the KL pairs of the newer
-distributions and the elementwise transforms (Abs, Power, Softplus, cdf) against
-torch.distributions 2.13: values, gradients, sample statistics, shapes and errors."""
+distributions (Cauchy, HalfNormal, Geometric, Pareto, ContinuousBernoulli) and the elementwise
+transforms (Abs, Power, Softplus, cdf) against torch.distributions 2.13: values, gradients,
+sample statistics, shapes and errors."""
 import numpy as np
 import pytest
 import torch
@@ -8,7 +9,8 @@ import torch.distributions as T
 
 import fastdl
 import fastdl.distributions as D
-from distribution_cases import close, close_grads, moments_and_densities, pair, positive, real, rng, unit
+from distribution_cases import (cb_probs, close, close_grads, kl_matches_torch,
+                                moments_and_densities, pair, positive, real, rng, unit)
 
 DTYPES = [np.float32, np.float64]
 
@@ -243,6 +245,18 @@ KL_PAIRS = [  # (p name, p arrays, q name, q arrays)
     ("Exponential", lambda: [positive(3)], "Pareto", lambda: [positive(3), positive(3)]),
     ("Gumbel", lambda: [real(3), positive(3)], "Pareto", lambda: [positive(3), positive(3)]),
     ("Laplace", lambda: [real(3), positive(3)], "Pareto", lambda: [positive(3), positive(3)]),
+    # ContinuousBernoulli
+    ("ContinuousBernoulli", lambda: [cb_probs(5)], "ContinuousBernoulli", lambda: [cb_probs(5)]),
+    ("Beta", lambda: [positive(5), positive(5)], "ContinuousBernoulli", lambda: [cb_probs(5)]),
+    ("Uniform", lambda: [rng.uniform(0.05, 0.4, 5), rng.uniform(0.5, 0.95, 5)],
+     "ContinuousBernoulli", lambda: [cb_probs(5)]),
+    ("ContinuousBernoulli", lambda: [cb_probs(5)], "Exponential", lambda: [positive(5)]),
+    ("ContinuousBernoulli", lambda: [cb_probs(5)], "Normal", lambda: [real(5), positive(5)]),
+    ("ContinuousBernoulli", lambda: [cb_probs(5)], "Uniform", lambda: [real(5) - 3, real(5) + 3]),
+    ("ContinuousBernoulli", lambda: [cb_probs(3)], "Pareto", lambda: [positive(3), positive(3)]),
+    ("Pareto", lambda: [positive(3), positive(3)], "ContinuousBernoulli", lambda: [cb_probs(3)]),
+    ("Normal", lambda: [real(3), positive(3)], "ContinuousBernoulli", lambda: [cb_probs(3)]),
+    ("Gamma", lambda: [positive(3), positive(3)], "ContinuousBernoulli", lambda: [cb_probs(3)]),
 ]
 
 
@@ -250,13 +264,7 @@ KL_PAIRS = [  # (p name, p arrays, q name, q arrays)
 @pytest.mark.parametrize("p_name, p_arrays, q_name, q_arrays", KL_PAIRS,
                          ids=[f"{p[0]}-{p[2]}" for p in KL_PAIRS])
 def test_kl_divergence_matches_torch(p_name, p_arrays, q_name, q_arrays, dtype):
-    ours_p, theirs_p, op, tp = pair(p_name, p_arrays(), dtype)
-    ours_q, theirs_q, oq, tq = pair(q_name, q_arrays(), dtype)
-    ref = T.kl_divergence(theirs_p, theirs_q)
-    out = D.kl_divergence(ours_p, ours_q)
-    close(out, ref, dtype)
-    if np.isfinite(ref.detach().numpy()).all():
-        close_grads(out, ref, op + oq, tp + tq, dtype)
+    kl_matches_torch(p_name, p_arrays(), q_name, q_arrays(), dtype)
 
 
 @pytest.mark.parametrize("dtype", DTYPES)

@@ -6,10 +6,14 @@ import importlib
 
 from fastdl.distributions import constraints, transforms
 from fastdl.distributions.bernoulli import Bernoulli
-from fastdl.distributions.categorical import Categorical, OneHotCategorical
+from fastdl.distributions.categorical import (Categorical, OneHotCategorical,
+                                              OneHotCategoricalStraightThrough)
 from fastdl.distributions.cauchy import Cauchy, HalfCauchy, HalfNormal
+from fastdl.distributions.continuous_bernoulli import ContinuousBernoulli
 from fastdl.distributions.dirichlet import Beta, Dirichlet
 from fastdl.distributions.distribution import Distribution
+from fastdl.distributions.exp_family import ExponentialFamily
+from fastdl.distributions.fisher_von_mises import FisherSnedecor, VonMises
 from fastdl.distributions.gamma import Exponential, Gamma
 from fastdl.distributions.geometric import Geometric, NegativeBinomial
 from fastdl.distributions.gumbel import Gumbel
@@ -26,11 +30,15 @@ from fastdl.distributions.poisson_binomial import Binomial, Poisson
 # their Exp/Logit bases stay in fastdl.distributions.relaxed, as torch keeps them in submodules
 from fastdl.distributions.relaxed import RelaxedBernoulli, RelaxedOneHotCategorical
 from fastdl.distributions.transformed_distribution import LogNormal, TransformedDistribution
-from fastdl.distributions.transforms import (AffineTransform, ComposeTransform, ExpTransform,
-                                            SigmoidTransform, TanhTransform, Transform)
+from fastdl.distributions.transformed_more import InverseGamma, Kumaraswamy, LogisticNormal
 from fastdl.distributions.student_t import Chi2, StudentT
-from fastdl.distributions.transforms_more import (AbsTransform, CumulativeDistributionTransform,
-                                                 PowerTransform, SoftplusTransform)
+from fastdl.distributions.transforms import (AbsTransform, AffineTransform, ComposeTransform,
+                                            CumulativeDistributionTransform, ExpTransform,
+                                            IndependentTransform, LowerCholeskyTransform,
+                                            PositiveDefiniteTransform, PowerTransform,
+                                            ReshapeTransform, SigmoidTransform,
+                                            SoftmaxTransform, SoftplusTransform,
+                                            StickBreakingTransform, TanhTransform, Transform)
 from fastdl.distributions.uniform import Uniform
 
 # imported for their side effect: they register more KL pairs with register_kl
@@ -38,12 +46,15 @@ for _module in ("kl_mixed", "kl_more"):
     importlib.import_module(f"fastdl.distributions.{_module}")
 
 __all__ = ["AbsTransform", "AffineTransform", "Bernoulli", "Beta", "Binomial", "Categorical",
-           "Cauchy", "Chi2", "ComposeTransform", "CumulativeDistributionTransform", "Dirichlet",
-           "Distribution", "ExpTransform", "Exponential", "Gamma", "Geometric", "Gumbel",
-           "HalfCauchy", "HalfNormal", "Independent", "Laplace", "LogNormal",
-           "LowRankMultivariateNormal", "MixtureSameFamily", "Multinomial", "MultivariateNormal",
-           "NegativeBinomial", "Normal", "OneHotCategorical", "Pareto", "Poisson",
-           "PowerTransform", "RelaxedBernoulli", "RelaxedOneHotCategorical", "SigmoidTransform",
-           "SoftplusTransform", "StudentT", "TanhTransform", "Transform",
-           "TransformedDistribution", "Uniform", "Weibull", "constraints", "kl_divergence",
-           "register_kl", "transforms"]
+           "Cauchy", "Chi2", "ComposeTransform", "ContinuousBernoulli",
+           "CumulativeDistributionTransform", "Dirichlet", "Distribution", "ExpTransform",
+           "Exponential", "ExponentialFamily", "FisherSnedecor", "Gamma", "Geometric", "Gumbel",
+           "HalfCauchy", "HalfNormal", "Independent", "IndependentTransform", "InverseGamma",
+           "Kumaraswamy", "Laplace", "LogNormal", "LogisticNormal", "LowRankMultivariateNormal",
+           "LowerCholeskyTransform", "MixtureSameFamily", "Multinomial", "MultivariateNormal",
+           "NegativeBinomial", "Normal", "OneHotCategorical", "OneHotCategoricalStraightThrough",
+           "Pareto", "Poisson", "PositiveDefiniteTransform", "PowerTransform",
+           "RelaxedBernoulli", "RelaxedOneHotCategorical", "ReshapeTransform",
+           "SigmoidTransform", "SoftmaxTransform", "SoftplusTransform", "StickBreakingTransform",
+           "StudentT", "TanhTransform", "Transform", "TransformedDistribution", "Uniform",
+           "VonMises", "Weibull", "constraints", "kl_divergence", "register_kl", "transforms"]

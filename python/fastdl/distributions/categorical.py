@@ -13,7 +13,7 @@ from fastdl.distributions.utils import (lazy_property, logits_to_probs, probs_to
                                         standard_uniform)
 from fastdl.tensor import _wrap
 
-__all__ = ["Categorical", "OneHotCategorical"]
+__all__ = ["Categorical", "OneHotCategorical", "OneHotCategoricalStraightThrough"]
 
 
 class Categorical(GivenParameter, Distribution):
@@ -147,3 +147,22 @@ class OneHotCategorical(Distribution):
         values = fastdl.eye(n, dtype=self.probs.dtype, device=self.probs.device)
         values = values.view(n, *([1] * len(self._batch_shape)), n)
         return values.expand(n, *self._batch_shape, n) if expand else values
+
+
+class OneHotCategoricalStraightThrough(OneHotCategorical):
+    """OneHotCategorical with a straight-through rsample (Bengio et al., 2013): the one-hot
+    draw forward, the gradient of probs backward.
+
+    >>> p = fastdl.tensor([0.2, 0.8], requires_grad=True)
+    >>> x = OneHotCategoricalStraightThrough(probs=p).rsample()
+    >>> grad = fastdl.autograd.grad((x * fastdl.tensor([1.0, 2.0])).sum(), [p])[0]
+    >>> [round(g, 6) for g in grad.tolist()]  # through probs = p / p.sum()
+    [-0.8, 0.2]
+    """
+
+    has_rsample = True
+
+    def rsample(self, sample_shape=()):
+        samples = self.sample(sample_shape)
+        probs = self._categorical.probs
+        return samples + (probs - probs.detach())

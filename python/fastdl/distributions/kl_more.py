@@ -1,5 +1,6 @@
-"""kl_divergence pairs of Cauchy, HalfNormal, Geometric and Pareto (the ones torch registers
-among fastdl's distributions): registered on import, dispatched by kl_divergence."""
+"""kl_divergence pairs of Cauchy, HalfNormal, Geometric, Pareto, ContinuousBernoulli and of two
+members of one ExponentialFamily (the ones torch registers among fastdl's distributions):
+registered on import, dispatched by kl_divergence."""
 from __future__ import annotations
 
 import math
@@ -7,7 +8,9 @@ import math
 import fastdl
 from fastdl.distributions._special import lgamma
 from fastdl.distributions.cauchy import Cauchy, HalfNormal
+from fastdl.distributions.continuous_bernoulli import ContinuousBernoulli
 from fastdl.distributions.dirichlet import Beta
+from fastdl.distributions.exp_family import ExponentialFamily, bregman_kl
 from fastdl.distributions.gamma import Exponential, Gamma
 from fastdl.distributions.geometric import Geometric
 from fastdl.distributions.gumbel import Gumbel
@@ -87,7 +90,57 @@ def _infinite_kl(attribute):
     return kl
 
 
+register_kl(ExponentialFamily, ExponentialFamily)(bregman_kl)
+
+
+@register_kl(ContinuousBernoulli, ContinuousBernoulli)
+def _kl_continuous_bernoulli_continuous_bernoulli(p, q):
+    return (p.mean * (p.logits - q.logits) + p._cont_bern_log_norm() + (-p.probs).log1p()
+            - q._cont_bern_log_norm() - (-q.probs).log1p())
+
+
+def _cross_entropy_continuous_bernoulli(mean, q):
+    """-E_p[log q(x)] for p on [0, 1] with mean ``mean``: log q is linear in x."""
+    return -mean * q.logits - (-q.probs).log1p() - q._cont_bern_log_norm()
+
+
+@register_kl(Beta, ContinuousBernoulli)
+def _kl_beta_continuous_bernoulli(p, q):
+    return -p.entropy() + _cross_entropy_continuous_bernoulli(p.mean, q)
+
+
+@register_kl(Uniform, ContinuousBernoulli)
+def _kl_uniform_continuous_bernoulli(p, q):
+    result = -p.entropy() + _cross_entropy_continuous_bernoulli(p.mean, q)
+    return _infinite_where((p.high >= 1.0) | (p.low <= 0.0), result)
+
+
+@register_kl(ContinuousBernoulli, Exponential)
+def _kl_continuous_bernoulli_exponential(p, q):
+    return -p.entropy() - q.rate.log() + q.rate * p.mean
+
+
+@register_kl(ContinuousBernoulli, Normal)
+def _kl_continuous_bernoulli_normal(p, q):
+    log_norm = 0.5 * (math.log(2.0 * math.pi) + (q.loc / q.scale).square()) + q.scale.log()
+    moments = (p.variance + p.mean.square() - 2.0 * q.loc * p.mean) / (2.0 * q.scale.square())
+    return -p.entropy() + log_norm + moments
+
+
+@register_kl(ContinuousBernoulli, Uniform)
+def _kl_continuous_bernoulli_uniform(p, q):
+    result = -p.entropy() + (q.high - q.low).log()
+    return _infinite_where((q.low >= 0.0) | (q.high <= 1.0), result)
+
+
 for _p, _q, _attribute in ((Pareto, Beta, "scale"), (Pareto, Uniform, "scale"),
+                           (Pareto, ContinuousBernoulli, "scale"),
+                           (ContinuousBernoulli, Pareto, "probs"),
+                           (Exponential, ContinuousBernoulli, "rate"),
+                           (Gamma, ContinuousBernoulli, "concentration"),
+                           (Gumbel, ContinuousBernoulli, "loc"),
+                           (Laplace, ContinuousBernoulli, "loc"),
+                           (Normal, ContinuousBernoulli, "loc"),
                            (Beta, Pareto, "concentration1"), (Exponential, Pareto, "rate"),
                            (Gamma, Pareto, "concentration"), (Gumbel, Pareto, "loc"),
                            (Laplace, Pareto, "loc"), (Normal, Pareto, "loc")):

@@ -37,8 +37,12 @@ class TransformedDistribution(Distribution):
             raise ValueError(f"base_distribution needs to have shape with size at least "
                              f"{domain_event_dim}, but got {shape}.")
         forward_shape = transform.forward_shape(shape)
-        if forward_shape != shape:  # parameters of the transforms broadcast the batch
-            base_batch = forward_shape[:len(forward_shape) - len(base_distribution.event_shape)]
+        # parameters of the transforms may broadcast the batch: the base takes that batch
+        # (in its own shape, which a stick-breaking or reshaping transform changes)
+        expanded_base_shape = transform.inverse_shape(forward_shape)
+        if expanded_base_shape != shape:
+            base_batch = expanded_base_shape[:len(expanded_base_shape)
+                                             - len(base_distribution.event_shape)]
             base_distribution = base_distribution.expand(base_batch)
         reinterpreted = domain_event_dim - len(base_distribution.event_shape)
         if reinterpreted > 0:

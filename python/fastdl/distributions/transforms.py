@@ -238,6 +238,8 @@ class AffineTransform(Transform):
         return tuple(np.broadcast_shapes(shape, getattr(self.loc, "shape", ()),
                                          getattr(self.scale, "shape", ())))
 
+    inverse_shape = forward_shape
+
     def __eq__(self, other):
         if not isinstance(other, AffineTransform):
             return False
@@ -319,6 +321,11 @@ class ComposeTransform(Transform):
             shape = part.forward_shape(shape)
         return tuple(shape)
 
+    def inverse_shape(self, shape):
+        for part in reversed(self.parts):
+            shape = part.inverse_shape(shape)
+        return tuple(shape)
+
     def __eq__(self, other):
         return isinstance(other, ComposeTransform) and self.parts == other.parts
 
@@ -329,3 +336,20 @@ class ComposeTransform(Transform):
 
 
 identity_transform = ComposeTransform([])
+
+
+# torch.distributions.transforms holds every transform: the newer ones live in their own
+# modules (they import Transform from here, so they come last) and are re-exported here
+from fastdl.distributions.transforms_more import (AbsTransform,  # noqa: E402
+                                                 CumulativeDistributionTransform,
+                                                 PowerTransform, SoftplusTransform)
+from fastdl.distributions.transforms_structured import (IndependentTransform,  # noqa: E402
+                                                       LowerCholeskyTransform,
+                                                       PositiveDefiniteTransform,
+                                                       ReshapeTransform, SoftmaxTransform,
+                                                       StickBreakingTransform)
+
+__all__ += ["AbsTransform", "CumulativeDistributionTransform", "IndependentTransform",
+            "LowerCholeskyTransform", "PositiveDefiniteTransform", "PowerTransform",
+            "ReshapeTransform", "SoftmaxTransform", "SoftplusTransform",
+            "StickBreakingTransform"]
