@@ -1,7 +1,7 @@
 """Kumaraswamy, InverseGamma, FisherSnedecor, VonMises, ContinuousBernoulli, LogisticNormal,
 OneHotCategoricalStraightThrough, ExponentialFamily and the event-wise transforms (softmax,
-stick-breaking, Cholesky, positive-definite, reshape, independent) against
-torch.distributions 2.13."""
+stick-breaking, Cholesky, positive-definite, reshape, independent, cat, stack, correlation
+Cholesky) against torch.distributions 2.13."""
 import numpy as np
 import pytest
 import torch
@@ -322,3 +322,66 @@ def test_structured_transform_errors_and_equality():
     assert flow.event_shape == tuple(theirs.event_shape) == (4,)
     value = _sample_value(theirs)
     close(flow.log_prob(_ours(value)), theirs.log_prob(value))
+
+
+def _joined_cases(dtype):
+    x = real((3, 6)).astype(dtype)
+    exp = (D.ExpTransform(), T.transforms.ExpTransform())
+    affine = (D.AffineTransform(0.5, 2.0), T.transforms.AffineTransform(0.5, 2.0))
+    return [  # (ours, theirs, x)
+        (D.CorrCholeskyTransform(), T.transforms.CorrCholeskyTransform(), x),
+        (D.CatTransform([exp[0], affine[0]], dim=-1, lengths=[2, 4]),
+         T.transforms.CatTransform([exp[1], affine[1]], dim=-1, lengths=[2, 4]), x),
+        (D.CatTransform([exp[0], affine[0]], dim=0, lengths=[1, 2]),
+         T.transforms.CatTransform([exp[1], affine[1]], dim=0, lengths=[1, 2]), x),
+        # event dims of 1 along the joined dim: the pieces' log|det|s add up
+        (D.CatTransform([D.IndependentTransform(exp[0], 1), D.IndependentTransform(affine[0], 1)],
+                        dim=-1, lengths=[2, 4]),
+         T.transforms.CatTransform([T.transforms.IndependentTransform(exp[1], 1),
+                                    T.transforms.IndependentTransform(affine[1], 1)],
+                                   dim=-1, lengths=[2, 4]), x),
+        (D.StackTransform([exp[0], affine[0], exp[0]], dim=0),
+         T.transforms.StackTransform([exp[1], affine[1], exp[1]], dim=0), x),
+        (D.StackTransform([exp[0], affine[0]], dim=-1),
+         T.transforms.StackTransform([exp[1], affine[1]], dim=-1), x[:, :2]),
+    ]
+
+
+@pytest.mark.parametrize("dtype", DTYPES)
+def test_joined_and_corr_cholesky_transforms_match_torch(dtype):
+    for ours, theirs, x in _joined_cases(dtype):
+        ours_x, theirs_x = fastdl.tensor(x, requires_grad=True), torch.tensor(x, requires_grad=True)
+        y, ref = ours(ours_x), theirs(theirs_x)
+        close(y, ref, dtype)
+        close_grads(y, ref, [ours_x], [theirs_x], dtype)
+        close(ours.inv(y), theirs.inv(ref), dtype, rtol=1e-4 if dtype == np.float32 else 1e-7)
+        jacobian = ours.log_abs_det_jacobian(ours_x, y)
+        t_jacobian = theirs.log_abs_det_jacobian(theirs_x, ref)
+        close(jacobian, t_jacobian, dtype)
+        close_grads(jacobian, t_jacobian, [ours_x], [theirs_x], dtype)
+        assert ours.bijective == theirs.bijective
+        assert (ours.domain.event_dim, ours.codomain.event_dim) == (
+            theirs.domain.event_dim, theirs.codomain.event_dim)
+        close(ours.codomain.check(y.detach()), theirs.codomain.check(ref.detach()))
+        close(ours.domain.check(ours_x.detach()), theirs.domain.check(theirs_x.detach()))
+        cached = ours.with_cache(1)
+        assert cached.inv(cached(ours_x)) is ours_x
+
+
+def test_corr_cholesky_shapes_and_joined_errors():
+    t = D.CorrCholeskyTransform()
+    assert t.forward_shape((5, 6)) == (5, 4, 4) and t.inverse_shape((5, 4, 4)) == (5, 6)
+    with pytest.raises(ValueError, match="flattened lower-diagonal"):
+        t.forward_shape((5,))
+    with pytest.raises(ValueError, match="not square"):
+        t.inverse_shape((3, 4))
+    y = t(fastdl.tensor(real((2, 10))))  # 5 x 5 factors: L L^T has a unit diagonal
+    corr = (y @ y.mT).numpy()
+    np.testing.assert_allclose(np.diagonal(corr, axis1=-2, axis2=-1), 1.0, rtol=1e-6)
+    assert bool(D.constraints.corr_cholesky.check(y).all())
+    with pytest.raises(AssertionError, match="must equal length"):
+        D.CatTransform([D.ExpTransform()], dim=0, lengths=[2])(fastdl.zeros(3))
+    with pytest.raises(AssertionError, match="must equal len"):
+        D.StackTransform([D.ExpTransform()], dim=0)(fastdl.zeros(3))
+    with pytest.raises(AssertionError, match="must match"):
+        D.CatTransform([D.ExpTransform()], lengths=[1, 2])

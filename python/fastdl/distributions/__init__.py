@@ -32,29 +32,32 @@ from fastdl.distributions.relaxed import RelaxedBernoulli, RelaxedOneHotCategori
 from fastdl.distributions.transformed_distribution import LogNormal, TransformedDistribution
 from fastdl.distributions.transformed_more import InverseGamma, Kumaraswamy, LogisticNormal
 from fastdl.distributions.student_t import Chi2, StudentT
-from fastdl.distributions.transforms import (AbsTransform, AffineTransform, ComposeTransform,
+from fastdl.distributions.transforms import (AbsTransform, AffineTransform, CatTransform,
+                                            ComposeTransform, CorrCholeskyTransform,
                                             CumulativeDistributionTransform, ExpTransform,
                                             IndependentTransform, LowerCholeskyTransform,
                                             PositiveDefiniteTransform, PowerTransform,
                                             ReshapeTransform, SigmoidTransform,
                                             SoftmaxTransform, SoftplusTransform,
-                                            StickBreakingTransform, TanhTransform, Transform)
+                                            StackTransform, StickBreakingTransform,
+                                            TanhTransform, Transform)
 from fastdl.distributions.uniform import Uniform
 
 # imported for their side effect: they register more KL pairs with register_kl
 for _module in ("kl_mixed", "kl_more"):
     importlib.import_module(f"fastdl.distributions.{_module}")
 
-__all__ = ["AbsTransform", "AffineTransform", "Bernoulli", "Beta", "Binomial", "Categorical",
-           "Cauchy", "Chi2", "ComposeTransform", "ContinuousBernoulli",
-           "CumulativeDistributionTransform", "Dirichlet", "Distribution", "ExpTransform",
-           "Exponential", "ExponentialFamily", "FisherSnedecor", "Gamma", "Geometric", "Gumbel",
-           "HalfCauchy", "HalfNormal", "Independent", "IndependentTransform", "InverseGamma",
-           "Kumaraswamy", "Laplace", "LogNormal", "LogisticNormal", "LowRankMultivariateNormal",
-           "LowerCholeskyTransform", "MixtureSameFamily", "Multinomial", "MultivariateNormal",
-           "NegativeBinomial", "Normal", "OneHotCategorical", "OneHotCategoricalStraightThrough",
-           "Pareto", "Poisson", "PositiveDefiniteTransform", "PowerTransform",
-           "RelaxedBernoulli", "RelaxedOneHotCategorical", "ReshapeTransform",
-           "SigmoidTransform", "SoftmaxTransform", "SoftplusTransform", "StickBreakingTransform",
+__all__ = ["AbsTransform", "AffineTransform", "Bernoulli", "Beta", "Binomial", "CatTransform",
+           "Categorical", "Cauchy", "Chi2", "ComposeTransform", "ContinuousBernoulli",
+           "CorrCholeskyTransform", "CumulativeDistributionTransform", "Dirichlet",
+           "Distribution", "ExpTransform", "Exponential", "ExponentialFamily", "FisherSnedecor",
+           "Gamma", "Geometric", "Gumbel", "HalfCauchy", "HalfNormal", "Independent",
+           "IndependentTransform", "InverseGamma", "Kumaraswamy", "Laplace", "LogNormal",
+           "LogisticNormal", "LowRankMultivariateNormal", "LowerCholeskyTransform",
+           "MixtureSameFamily", "Multinomial", "MultivariateNormal", "NegativeBinomial",
+           "Normal", "OneHotCategorical", "OneHotCategoricalStraightThrough", "Pareto",
+           "Poisson", "PositiveDefiniteTransform", "PowerTransform", "RelaxedBernoulli",
+           "RelaxedOneHotCategorical", "ReshapeTransform", "SigmoidTransform",
+           "SoftmaxTransform", "SoftplusTransform", "StackTransform", "StickBreakingTransform",
            "StudentT", "TanhTransform", "Transform", "TransformedDistribution", "Uniform",
            "VonMises", "Weibull", "constraints", "kl_divergence", "register_kl", "transforms"]

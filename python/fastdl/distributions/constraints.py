@@ -10,11 +10,11 @@ import numpy as np
 from fastdl import backend
 from fastdl.tensor import Tensor, _wrap
 
-__all__ = ["Constraint", "boolean", "dependent", "dependent_property", "greater_than",
+__all__ = ["Constraint", "boolean", "cat", "corr_cholesky", "dependent", "dependent_property", "greater_than",
            "greater_than_eq", "half_open_interval", "independent", "integer_interval",
            "interval", "is_dependent", "less_than", "lower_cholesky", "multinomial", "nonnegative",
            "nonnegative_integer", "one_hot", "positive", "positive_definite", "positive_integer", "real",
-           "real_vector", "simplex", "unit_interval"]
+           "real_vector", "simplex", "stack", "unit_interval"]
 
 
 def _bound(bound):
@@ -245,3 +245,61 @@ class _Multinomial(Constraint):
 
 
 multinomial = _Multinomial
+
+
+class _CorrCholesky(Constraint):
+    """Cholesky factors of correlation matrices: lower triangular, positive diagonal, rows of
+    unit length (to 10 eps per column)."""
+
+    event_dim = 2
+
+    def _check_array(self, x, xp):
+        tol = float(np.finfo(x.dtype).eps) * x.shape[-1] * 10
+        unit_rows = (xp.abs(xp.linalg.norm(x, axis=-1) - 1.0) <= tol).all(axis=-1)
+        return lower_cholesky._check_array(x, xp) & unit_rows
+
+
+corr_cholesky = _CorrCholesky()
+
+
+def _along(x, axis, index):
+    """x[..., index, ...] with ``index`` (an int or a slice) at ``axis``."""
+    return x[(slice(None),) * (axis % x.ndim) + (index,)]
+
+
+class _Cat(Constraint):
+    """``cseq[i]`` on the i-th piece (of ``lengths[i]`` entries) of ``dim``: the domain of a
+    CatTransform."""
+
+    def __init__(self, cseq, dim=0, lengths=None):
+        self.cseq, self.dim = list(cseq), dim
+        self.lengths = list(lengths) if lengths is not None else [1] * len(self.cseq)
+        self.is_discrete = any(c.is_discrete for c in self.cseq)
+        self.event_dim = max(c.event_dim for c in self.cseq)
+
+    def _check_array(self, x, xp):
+        checks, start = [], 0
+        for constraint, length in zip(self.cseq, self.lengths):
+            piece = _along(x, self.dim, slice(start, start + length))
+            checks.append(constraint._check_array(piece, xp))
+            start += length
+        return xp.concatenate(checks, axis=self.dim)
+
+
+class _Stack(Constraint):
+    """``cseq[i]`` on the i-th slice of ``dim``: the domain of a StackTransform."""
+
+    def __init__(self, cseq, dim=0):
+        self.cseq, self.dim = list(cseq), dim
+        self.is_discrete = any(c.is_discrete for c in self.cseq)
+        self.event_dim = max(c.event_dim for c in self.cseq)
+        if self.dim + self.event_dim < 0:
+            self.event_dim += 1  # the stacking dim (counted from the right) is in the event
+
+    def _check_array(self, x, xp):
+        return xp.stack([c._check_array(_along(x, self.dim, i), xp)
+                         for i, c in enumerate(self.cseq)], axis=self.dim)
+
+
+cat = _Cat
+stack = _Stack

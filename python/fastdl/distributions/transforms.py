@@ -343,13 +343,16 @@ identity_transform = ComposeTransform([])
 from fastdl.distributions.transforms_more import (AbsTransform,  # noqa: E402
                                                  CumulativeDistributionTransform,
                                                  PowerTransform, SoftplusTransform)
+from fastdl.distributions.transforms_joined import (CatTransform,  # noqa: E402
+                                                   CorrCholeskyTransform, StackTransform)
 from fastdl.distributions.transforms_structured import (IndependentTransform,  # noqa: E402
                                                        LowerCholeskyTransform,
                                                        PositiveDefiniteTransform,
                                                        ReshapeTransform, SoftmaxTransform,
                                                        StickBreakingTransform)
 
-__all__ += ["AbsTransform", "CumulativeDistributionTransform", "IndependentTransform",
+__all__ += ["AbsTransform", "CatTransform", "CorrCholeskyTransform",
+            "CumulativeDistributionTransform", "IndependentTransform",
             "LowerCholeskyTransform", "PositiveDefiniteTransform", "PowerTransform",
             "ReshapeTransform", "SoftmaxTransform", "SoftplusTransform",
-            "StickBreakingTransform"]
+            "StackTransform", "StickBreakingTransform"]
