@@ -10,7 +10,7 @@ import torch.distributions as T
 import fastdl
 import fastdl.distributions as D
 from distribution_cases import (close, close_grads, cb_probs, moments_and_densities, pair, positive,
-                                real, rng, sample_moments_match)
+                                real, rng, sample_moments_match, unit)
 from fastdl.testing import gradcheck
 
 CONTINUOUS = {  # name: function(batch shape) -> parameter arrays
@@ -385,3 +385,37 @@ def test_corr_cholesky_shapes_and_joined_errors():
         D.StackTransform([D.ExpTransform()], dim=0)(fastdl.zeros(3))
     with pytest.raises(AssertionError, match="must match"):
         D.CatTransform([D.ExpTransform()], lengths=[1, 2])
+
+
+EXPONENTIAL_FAMILIES = {  # name: arrays of p, arrays of q; the members torch derives from it
+    "Normal": lambda: ([real(4), positive(4)], [real(4), positive(4)]),
+    "Gamma": lambda: ([positive(4), positive(4)], [positive(4), positive(4)]),
+    "Exponential": lambda: ([positive(4)], [positive(4)]),
+    "Beta": lambda: ([positive(4), positive(4)], [positive(4), positive(4)]),
+    "Dirichlet": lambda: ([positive((2, 3))], [positive((2, 3))]),
+    "Poisson": lambda: ([positive(4)], [positive(4)]),
+    "Bernoulli": lambda: ([unit(4)], [unit(4)]),
+}
+
+
+@pytest.mark.parametrize("name", sorted(EXPONENTIAL_FAMILIES))
+def test_exponential_family_members_match_torch(name):
+    """The natural parameters and log normalizers agree with torch's: the Bregman KL equals
+    torch's generic one and the closed-form KL; the generic entropy (where the carrier
+    measure is defined) equals the closed form."""
+    p_arrays, q_arrays = EXPONENTIAL_FAMILIES[name]()
+    ours_p, theirs_p, _, _ = pair(name, p_arrays, np.float64, requires_grad=False)
+    ours_q, theirs_q, _, _ = pair(name, q_arrays, np.float64, requires_grad=False)
+    assert isinstance(ours_p, D.ExponentialFamily) == isinstance(theirs_p, T.ExponentialFamily)
+    from fastdl.distributions.exp_family import bregman_kl
+    generic = bregman_kl(ours_p, ours_q)
+    close(generic, torch.distributions.kl._kl_expfamily_expfamily(theirs_p, theirs_q))
+    close(generic, D.kl_divergence(ours_p, ours_q), rtol=1e-6, atol=1e-9)
+    if name in ("Normal", "Gamma", "Exponential", "Bernoulli"):
+        close(D.ExponentialFamily.entropy(ours_p), ours_p.entropy(), rtol=1e-9)
+    else:  # torch leaves these carrier measures undefined
+        with pytest.raises(NotImplementedError):
+            D.ExponentialFamily.entropy(ours_p)
+    other = D.Poisson(fastdl.tensor([2.0])) if name != "Poisson" else D.Exponential(2.0)
+    with pytest.raises(NotImplementedError, match="No KL.*different exponential families"):
+        D.kl_divergence(ours_p, other)

@@ -7,7 +7,7 @@ import numpy as np
 
 import fastdl
 from fastdl.distributions import constraints
-from fastdl.distributions.distribution import Distribution
+from fastdl.distributions.exp_family import ExponentialFamily
 from fastdl.distributions.utils import (broadcast_all, lazy_property, logits_to_probs,
                                         probs_to_logits, standard_uniform)
 from fastdl.nn.functional import binary_cross_entropy_with_logits
@@ -48,7 +48,7 @@ class BinaryProbsOrLogits(GivenParameter):
         return probs_to_logits(self.probs, is_binary=True)
 
 
-class Bernoulli(BinaryProbsOrLogits, Distribution):
+class Bernoulli(BinaryProbsOrLogits, ExponentialFamily):
     """1 with probability ``probs`` (= sigmoid(``logits``)), else 0; values in probs' dtype.
 
     >>> Bernoulli(probs=fastdl.tensor([0.25])).log_prob(fastdl.tensor([1.0])).tolist()
@@ -58,6 +58,7 @@ class Bernoulli(BinaryProbsOrLogits, Distribution):
     arg_constraints = {"probs": constraints.unit_interval, "logits": constraints.real}
     support = constraints.boolean
     has_enumerate_support = True
+    _mean_carrier_measure = 0
 
     def __init__(self, probs=None, logits=None, validate_args=None):
         name, param = probs_or_logits(probs, logits)
@@ -99,3 +100,12 @@ class Bernoulli(BinaryProbsOrLogits, Distribution):
         values = fastdl.tensor(np.arange(2), dtype=self._param.dtype, device=self._param.device)
         values = values.view(-1, *([1] * len(self._batch_shape)))
         return values.expand(2, *self._batch_shape) if expand else values
+
+    # the exponential-family form (natural parameters and log normalizer), as torch's, for
+    # ExponentialFamily's generic entropy and Bregman KL
+    @property
+    def _natural_params(self):
+        return (self.probs.logit(),)
+
+    def _log_normalizer(self, x):
+        return x.exp().log1p()

@@ -7,7 +7,7 @@ import numpy as np
 import fastdl
 from fastdl.distributions import constraints
 from fastdl.distributions._special import digamma, lgamma
-from fastdl.distributions.distribution import Distribution
+from fastdl.distributions.exp_family import ExponentialFamily
 from fastdl.distributions.gamma import standard_gamma
 from fastdl.distributions.utils import as_float_tensor, broadcast_all, tiny
 
@@ -19,7 +19,7 @@ def _onto_simplex_interior(x):
     return x.clamp(min=tiny(x.dtype), max=1 - float(np.finfo(x.dtype).eps))
 
 
-class Dirichlet(Distribution):
+class Dirichlet(ExponentialFamily):
     """Density Gamma(a0) / prod Gamma(a_i) * prod x_i^(a_i - 1), a0 = sum a_i. Draws are
     normalized gamma draws, differentiable in the concentration through them."""
 
@@ -70,8 +70,17 @@ class Dirichlet(Distribution):
         return (lgamma(a).sum(-1) - lgamma(total) - (k - total) * digamma(total)
                 - ((a - 1.0) * digamma(a)).sum(-1))
 
+    # the exponential-family form (natural parameters and log normalizer), as torch's, for
+    # ExponentialFamily's generic entropy and Bregman KL
+    @property
+    def _natural_params(self):
+        return (self.concentration,)
 
-class Beta(Distribution):
+    def _log_normalizer(self, x):
+        return lgamma(x).sum(-1) - lgamma(x.sum(-1))
+
+
+class Beta(ExponentialFamily):
     """Density x^(a-1) (1-x)^(b-1) / B(a, b) with a = concentration1, b = concentration0."""
 
     arg_constraints = {"concentration1": constraints.positive,
@@ -120,3 +129,12 @@ class Beta(Distribution):
         total = a + b
         return (lgamma(a) + lgamma(b) - lgamma(total) - (a - 1) * digamma(a)
                 - (b - 1) * digamma(b) + (total - 2) * digamma(total))
+
+    # the exponential-family form (natural parameters and log normalizer), as torch's, for
+    # ExponentialFamily's generic entropy and Bregman KL
+    @property
+    def _natural_params(self):
+        return (self.concentration1, self.concentration0)
+
+    def _log_normalizer(self, x, y):
+        return lgamma(x) + lgamma(y) - lgamma(x + y)

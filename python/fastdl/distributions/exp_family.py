@@ -63,8 +63,10 @@ def bregman_kl(p, q):
     """KL(p || q) of two members of one exponential family: F(theta_q) - F(theta_p) -
     <theta_q - theta_p, grad F(theta_p)>."""
     if type(p) is not type(q):
-        raise NotImplementedError("The cross KL-divergence between different exponential "
-                                  "families cannot be computed using Bregman divergences")
+        raise NotImplementedError(f"No KL(p || q) is implemented for p type {type(p).__name__} "
+                                  f"and q type {type(q).__name__}: the cross KL-divergence "
+                                  f"between different exponential families cannot be computed "
+                                  f"using Bregman divergences")
     with enable_grad():
         p_params = _detached_leaves(p._natural_params)
         log_normalizer = p._log_normalizer(*p_params)

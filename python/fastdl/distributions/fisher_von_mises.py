@@ -7,7 +7,7 @@ import math
 import numpy as np
 
 import fastdl
-from fastdl import special
+from fastdl import backend, special
 from fastdl.distributions import constraints
 from fastdl.distributions._special import lgamma
 from fastdl.distributions.distribution import Distribution
@@ -142,7 +142,7 @@ class VonMises(Distribution):
         shape = self._extended_shape(sample_shape)
         loc = self.loc.detach()._data.astype(np.float64)
         kappa = self.concentration.detach()._data.astype(np.float64)
-        xp = np if self.loc.device == "cpu" else __import__("cupy")
+        xp = backend.array_module(loc)
         x = _best_fisher_draws(kappa, shape, array_sampler(self.loc), xp)
         angles = (x + math.pi + loc) % (2 * math.pi) - math.pi
         return _wrap(angles.astype(self.loc.dtype))

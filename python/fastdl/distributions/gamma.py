@@ -8,7 +8,7 @@ from fastdl import backend
 from fastdl.autograd.function import Function
 from fastdl.distributions import constraints
 from fastdl.distributions._special import _digamma_array, _lgamma_array, digamma, lgamma
-from fastdl.distributions.distribution import Distribution
+from fastdl.distributions.exp_family import ExponentialFamily
 from fastdl.distributions.utils import array_sampler, broadcast_all, standard_uniform, tiny
 from fastdl.tensor import _wrap
 
@@ -105,7 +105,7 @@ def standard_gamma(concentration, shape):
     return _StandardGamma.apply(concentration.expand(*shape))
 
 
-class Gamma(Distribution):
+class Gamma(ExponentialFamily):
     """Density rate^a x^(a-1) exp(-rate x) / Gamma(a), a = concentration; rsample is
     differentiable in both (implicit reparametrization in the concentration)."""
 
@@ -149,8 +149,19 @@ class Gamma(Distribution):
         a = self.concentration
         return a - self.rate.log() + lgamma(a) + (1.0 - a) * digamma(a)
 
+    # the exponential-family form (natural parameters and log normalizer), as torch's, for
+    # ExponentialFamily's generic entropy and Bregman KL
+    _mean_carrier_measure = 0
 
-class Exponential(Distribution):
+    @property
+    def _natural_params(self):
+        return (self.concentration - 1, -self.rate)
+
+    def _log_normalizer(self, x, y):
+        return lgamma(x + 1) + (x + 1) * (-y.reciprocal()).log()
+
+
+class Exponential(ExponentialFamily):
     """Density rate exp(-rate x) on x >= 0; rsample is -log(u) / rate."""
 
     arg_constraints = {"rate": constraints.positive}
@@ -197,3 +208,14 @@ class Exponential(Distribution):
 
     def entropy(self):
         return 1.0 - self.rate.log()
+
+    # the exponential-family form (natural parameters and log normalizer), as torch's, for
+    # ExponentialFamily's generic entropy and Bregman KL
+    _mean_carrier_measure = 0
+
+    @property
+    def _natural_params(self):
+        return (-self.rate,)
+
+    def _log_normalizer(self, x):
+        return -(-x).log()

@@ -9,13 +9,14 @@ from fastdl.distributions import constraints
 from fastdl.distributions._special import lgamma
 from fastdl.distributions.bernoulli import BinaryProbsOrLogits, probs_or_logits
 from fastdl.distributions.distribution import Distribution
+from fastdl.distributions.exp_family import ExponentialFamily
 from fastdl.distributions.utils import array_sampler, broadcast_all
 from fastdl.tensor import _wrap
 
 __all__ = ["Binomial", "Poisson"]
 
 
-class Poisson(Distribution):
+class Poisson(ExponentialFamily):
     """P(k) = rate^k exp(-rate) / k!."""
 
     arg_constraints = {"rate": constraints.nonnegative}
@@ -46,6 +47,15 @@ class Poisson(Distribution):
             self._validate_sample(value)
         rate, value = broadcast_all(self.rate, value)
         return fastdl.xlogy(value, rate) - rate - lgamma(value + 1)
+
+    # the exponential-family form (natural parameters and log normalizer), as torch's, for
+    # ExponentialFamily's generic entropy and Bregman KL
+    @property
+    def _natural_params(self):
+        return (self.rate.log(),)
+
+    def _log_normalizer(self, x):
+        return x.exp()
 
 
 def _clamp_by_zero(x):
