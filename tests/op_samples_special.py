@@ -68,3 +68,14 @@ sample("nextafter", "broadcast", lambda L, a, b: L.T.nextafter(a, b),
        lambda r: [U(r, (3, 4)), U(r, (4,))])
 sample("log_ndtr", "lower_tail", lambda L, x: L.T.special.log_ndtr(x),
        lambda r: [U(r, (3, 5), -12.0, -1.1)])
+
+# igamma / igammac / zeta: differentiable in their second argument only (torch's backward
+# raises for the first), so the first is a constant here
+sample("igamma", "broadcast", lambda L, a, x: L.T.igamma(a, x),
+       lambda r: [U(r, (3, 1), 0.5, 4.0), U(r, (4,), 0.2, 5.0)], nograd=(0,))
+sample("igamma", "special_gammainc_0d", lambda L, a, x: L.T.special.gammainc(a, x),
+       lambda r: [U(r, (2, 3), 1.0, 3.0), U(r, (), 0.5, 2.0)], nograd=(0,))
+sample("igammac", "method", lambda L, a, x: a.igammac(x),
+       lambda r: [U(r, (2, 3), 0.5, 4.0), U(r, (2, 3), 0.2, 5.0)], nograd=(0,))
+sample("zeta", "broadcast", lambda L, x, q: L.T.special.zeta(x, q),
+       lambda r: [U(r, (3, 1), 2.0, 5.0), U(r, (4,), 0.3, 3.0)], nograd=(0,))

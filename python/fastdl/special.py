@@ -2,8 +2,11 @@
 
 Most are other names of fastdl functions (``expit`` is ``sigmoid``, ``gammaln`` is ``lgamma``,
 ``psi`` is ``digamma`` ...); entr, ndtr, ndtri, log_ndtr, xlog1py, erfcx and the scaled Bessel
-functions i0e / i1e and i1 exist only here. All take and return tensors, with torch's dtypes and
-gradients.
+functions i0e / i1e and i1 exist only here, as do the functions of
+functional/elementwise_special.py: the Bessel functions (bessel_j0 ... scaled_modified_bessel_k1,
+spherical_bessel_j0), airy_ai, gammainc / gammaincc (fastdl.igamma / igammac), the Hurwitz zeta
+function and the orthogonal polynomials (chebyshev_polynomial_t ... legendre_polynomial_p). All
+take and return tensors, with torch's dtypes and gradients.
 """
 from __future__ import annotations
 
@@ -22,6 +25,8 @@ from fastdl.functional.composites import logit, sinc, xlogy
 from fastdl.functional.elementwise_math import (digamma, erf, erfc, erfcx, erfinv, exp2, i0,
                                                 i0e, i1, i1e, lgamma, mvlgamma, polygamma)
 from fastdl.functional.elementwise_more import _float_pair
+from fastdl.functional.elementwise_special import *  # noqa: F401,F403  (bessel_j0, zeta ...)
+from fastdl.functional.elementwise_special import __all__ as _MORE
 from fastdl.functional.reductions import logsumexp
 
 expit, gammaln, psi, multigammaln = sigmoid, lgamma, digamma, mvlgamma
@@ -162,4 +167,4 @@ def xlog1py(input, other):
 __all__ = ["digamma", "entr", "erf", "erfc", "erfcx", "erfinv", "exp2", "expit", "expm1",
            "gammaln", "i0", "i0e", "i1", "i1e", "log1p", "log_ndtr", "log_softmax", "logit",
            "logsumexp", "multigammaln", "ndtr", "ndtri", "polygamma", "psi", "round", "sinc",
-           "softmax", "xlog1py", "xlogy"]
+           "softmax", "xlog1py", "xlogy"] + [n for n in _MORE if n not in ("igamma", "igammac")]

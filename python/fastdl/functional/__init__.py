@@ -29,6 +29,7 @@ from fastdl.functional.elementwise_more import (atan2, bitwise_left_shift, bitwi
                                                 isclose, isneginf, isposinf, isreal, lcm, ldexp,
                                                 less, less_equal, nextafter, not_equal, positive,
                                                 sgn)
+from fastdl.functional.elementwise_special import igamma, igammac
 from fastdl.functional.everyday import (argsort, baddbmm, bincount, clamp_max, clamp_min,
                                         cumprod, diag, diag_embed, diagonal, einsum, lerp, prod,
                                         repeat_interleave, roll, searchsorted, sort, topk, tril,

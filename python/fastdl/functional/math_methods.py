@@ -7,7 +7,8 @@ a result whose dtype cannot be cast back to self's raises, as in torch: ``int_te
 """
 from __future__ import annotations
 
-from fastdl.functional import arithmetic as A, elementwise_math as M, elementwise_more as E
+from fastdl.functional import (arithmetic as A, elementwise_math as M, elementwise_more as E,
+                               elementwise_special as SP)
 
 
 def _polygamma_method(self, n):
@@ -30,6 +31,7 @@ _OUT_OF_PLACE.update({name: getattr(E, name) for name in (
     "sgn", "positive", "greater", "greater_equal", "less", "less_equal", "not_equal")})
 _OUT_OF_PLACE.update({name: getattr(A, name) for name in (
     "bitwise_and", "bitwise_or", "bitwise_xor", "bitwise_not", "logical_xor")})
+_OUT_OF_PLACE.update({"igamma": SP.igamma, "igammac": SP.igammac})
 _OUT_OF_PLACE.update({
     "arctan2": E.atan2, "polygamma": _polygamma_method,
     "__lshift__": E.bitwise_left_shift, "__rshift__": E.bitwise_right_shift,
@@ -47,7 +49,7 @@ _UNARY_FLOAT = (
 _BINARY_FLOAT = (
     "atan2 arctan2 copysign divide eq ge greater greater_equal gt heaviside hypot le "
     "less less_equal logical_and logical_or logical_xor lt multiply ne nextafter not_equal "
-    "subtract true_divide xlogy floor_divide").split()
+    "subtract true_divide xlogy floor_divide igamma igammac").split()
 _BINARY_INT = "bitwise_and bitwise_or bitwise_xor bitwise_left_shift bitwise_right_shift gcd lcm"
 INPLACE_EXAMPLES = {name: (_FLOAT, "") for name in _UNARY_FLOAT}
 INPLACE_EXAMPLES.update({name: (_FLOAT, _OTHER_FLOAT) for name in _BINARY_FLOAT})
