@@ -5,7 +5,7 @@ Computed in float64 and rounded once; inf and NaN are results. Methods (the text
 chosen per element with the branch rules of Cephes' igam/igamc so that torch's values at the
 boundaries and special points come out the same):
 - the prefactor x^a e^-x / Gamma(a): directly for a < 10; for a >= 10 as
-  exp(-a (s - log1p(s))) sqrt(a / 2 pi) / exp(stirling_tail(a)) with s = (x - a) / a, whose
+  exp(-a (s - log(x / a))) sqrt(a / 2 pi) / exp(stirling_tail(a)) with s = (x - a) / a, whose
   absolute error stays ~eps |x - a| instead of ~eps a (no cancellation of a log x and lgamma(a));
 - P by its power series x^a e^-x / Gamma(a + 1) sum_k x^k / ((a + 1) ... (a + k)) when x is
   below ~a; Q by Legendre's continued fraction (modified Lentz) when x is above; for small x
@@ -44,7 +44,11 @@ def _prefactor(a, x):
     direct = xp.exp(a_small * xp.log(x) - x - _lgamma(a_small))
     a_big = xp.where(small, 10.0, a)
     s = (x - a_big) / a_big
-    large = xp.exp(-a_big * (s - xp.log1p(s)) - _stirling_tail(a_big)) * xp.sqrt(
+    # log(x / a): log1p(s) near 1, but log(x / a) itself where x / a is far from 1 (1 + s
+    # would carry s's rounding, relative 1e-11 of x / a = 1e-5, into the log)
+    ratio = x / a_big
+    log_ratio = xp.where(xp.abs(s) < 0.5, xp.log1p(s), xp.log(ratio))
+    large = xp.exp(-a_big * (s - log_ratio) - _stirling_tail(a_big)) * xp.sqrt(
         a_big / (2.0 * math.pi))
     return xp.where(small, direct, large)
 
@@ -247,4 +251,4 @@ def zeta(x, q):
             out[regular] = _zeta_regular(x[regular], q[regular])
         out = xp.where((x > 1) & pole, xp.inf, out)
         out = xp.where(x == 1, xp.inf, out)
-    return out.reshape(shape).astype(dtype, copy=False)
+        return out.reshape(shape).astype(dtype, copy=False)
