@@ -170,8 +170,10 @@ def test_incomplete_gamma_against_scipy(name):
 
 
 def test_incomplete_gamma_float32_and_special_points():
-    a = np.array([0, 0, 1, 1, -1, 1, np.inf, np.inf, 2, np.nan, 1, 1e-300, 0.5, 3, 1e-30, 5])
-    x = np.array([0, 1, 0, -1, 1, np.inf, 1, np.inf, np.nan, 1, 1e-300, 1, 0, 0.0, 1e-30, 1e4])
+    a = np.array([0, 0, 1, 1, -1, 1, np.inf, np.inf, 2, np.nan, 1, 1e-300, 0.5, 3, 1e-30, 5,
+                  np.inf, np.nan, -np.inf, np.nan, 1e20])
+    x = np.array([0, 1, 0, -1, 1, np.inf, 1, np.inf, np.nan, 1, 1e-300, 1, 0, 0.0, 1e-30, 1e4,
+                  np.nan, np.inf, np.nan, -np.inf, 1e20])
     for dtype, tdtype in ((fastdl.float64, torch.float64), (fastdl.float32, torch.float32)):
         for name in ("gammainc", "gammaincc"):
             ours = getattr(FS, name)(fastdl.tensor(a, dtype=dtype), fastdl.tensor(x, dtype=dtype))
@@ -182,6 +184,26 @@ def test_incomplete_gamma_float32_and_special_points():
     a32, x32 = (v.astype(np.float32) for v in _gamma_grid(r, 1000))
     _check(FS.gammaincc(fastdl.tensor(a32), fastdl.tensor(x32)).numpy(),
            TS.gammaincc(torch.from_numpy(a32), torch.from_numpy(x32)).numpy(), 5e-5, 1e-6)
+
+
+def test_incomplete_gamma_large_a_near_x():
+    """a > 1000 near x goes through Temme's expansion: it must agree with the power series /
+    continued fraction (run with enough terms, an independent method) and reach a ~ 1e20, where
+    P(a, a) = 1/2 + 1 / (3 sqrt(2 pi a)) + O(1/a)."""
+    from fastdl.functional import _special_gamma as G
+    r = np.random.default_rng(14)
+    a = 10 ** r.uniform(3, 5, 1500)
+    x = a * (1 + r.uniform(-0.29, 0.29, 1500) * r.choice([1.0, 0.01], 1500))
+    below = x < a  # the series converges (in ~sqrt(a) terms) for x < a, the fraction above
+    p = FS.gammainc(fastdl.tensor(a, dtype=fastdl.float64), fastdl.tensor(x, dtype=fastdl.float64))
+    q = FS.gammaincc(fastdl.tensor(a, dtype=fastdl.float64), fastdl.tensor(x, dtype=fastdl.float64))
+    np.testing.assert_allclose(p.numpy()[below], G._p_series(a[below], x[below]), rtol=1e-12,
+                               atol=1e-300)
+    np.testing.assert_allclose(q.numpy()[~below], G._q_continued_fraction(a[~below], x[~below]),
+                               rtol=1e-11, atol=1e-300)
+    huge = FS.gammainc(fastdl.tensor([1e20], dtype=fastdl.float64),
+                       fastdl.tensor([1e20], dtype=fastdl.float64)).item()
+    assert huge == pytest.approx(0.5 + 1 / (3 * np.sqrt(2 * np.pi * 1e20)), rel=1e-15)
 
 
 def test_incomplete_gamma_names_broadcasting_and_methods():
@@ -246,10 +268,11 @@ def test_zeta_float64_matches_torch():
     r = np.random.default_rng(10)
     n = 5000
     x = np.concatenate([r.uniform(1, 20, n), 10 ** r.uniform(0, 2.5, n), r.integers(1, 8, 500),
-                        [1, 0.5, 2, 2, 2, 2, 2, np.inf, 2, 3, np.nan, 2, 2.5, -3, 3, 4]])
+                        [1, 0.5, 2, 2, 2, 2, 2, np.inf, 2, 3, np.nan, 2, 2.5, -3, 3, 4, np.nan,
+                         np.inf]])
     q = np.concatenate([r.uniform(-10, 10, n), 10 ** r.uniform(-3, 3, n), r.uniform(-6, 0, 500),
                         [1, 1, 0, -1, -1.5, np.inf, -np.inf, 2, np.nan, -2.5, 1, 1e-300, -1.5, 1,
-                         0.5, -2.3]])
+                         0.5, -2.3, -np.inf, -np.inf]])
     ours = FS.zeta(fastdl.tensor(x, dtype=fastdl.float64), fastdl.tensor(q, dtype=fastdl.float64))
     ref = TS.zeta(torch.from_numpy(x), torch.from_numpy(q)).numpy()
     _check(ours.numpy(), ref, 1e-13, 1e-300)
