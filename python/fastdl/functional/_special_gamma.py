@@ -56,12 +56,12 @@ def _prefactor(a, x):
 
 
 def _iterate(step, state, count):
-    """Run ``step(state, index) -> (state, still_going)`` on the elements still going only:
+    """Run ``step(state, k) -> (state, still_going)`` for k = 1, 2 ... on the elements still going:
     ``state`` is a tuple of equally shaped 1-d arrays, gathered once per round of steps."""
     xp = _xp(state[0])
     state = tuple(s.copy() for s in state)
     index = xp.arange(count)
-    live = tuple(s for s in state)
+    live = state
     for k in range(1, _MAX_ITERATIONS + 1):
         if index.size == 0:
             break
@@ -71,6 +71,8 @@ def _iterate(step, state, count):
                 full[index] = part
             index = index[going]
             live = tuple(part[going] for part in live)
+    for full, part in zip(state, live):  # those still going after _MAX_ITERATIONS
+        full[index] = part
     return state
 
 
