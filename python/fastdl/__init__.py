@@ -70,6 +70,11 @@ __all__ = _public_api()
 from fastdl import _docstrings  # noqa: E402  (docstrings for the ops defined in tables)
 _docstrings.apply()
 
-# torch.orgqr (nn-gaps branch)
+# torch.orgqr (the linalg.householder_product alias)
 from fastdl.linalg.householder import orgqr  # noqa: E402
 __all__.append("orgqr")
+
+# torch's remaining top-level names (windows, ATen-signature nn ops, in-place functions, ...)
+from fastdl import torch_toplevel as _torch_toplevel  # noqa: E402
+from fastdl.torch_toplevel import *  # noqa: E402,F401,F403
+__all__ += [n for n in _torch_toplevel.__all__ if n not in __all__]

@@ -7,7 +7,9 @@ from __future__ import annotations
 
 import numpy as np
 
-_rng = np.random.default_rng()
+# torch seeds its default generator with a random seed that initial_seed() reports
+_initial_seed = int(np.random.SeedSequence().entropy % (2 ** 63))
+_rng = np.random.default_rng(_initial_seed)
 
 
 def manual_seed(seed: int):
@@ -21,8 +23,9 @@ def manual_seed(seed: int):
     >>> fastdl.equal(a, fastdl.rand(3))
     True
     """
-    global _rng
+    global _rng, _initial_seed
     _rng = np.random.default_rng(int(seed))
+    _initial_seed = int(seed)
     from fastdl import backend
     cp = backend._cupy_module()
     if cp is not None:

@@ -12,6 +12,7 @@ import threading
 
 class _ThreadGradState(threading.local):
     enabled = True  # class attribute: every new thread starts with recording on
+    inference = False  # inside inference_mode(True) (is_inference_mode_enabled)
 
 
 state = _ThreadGradState()
@@ -123,9 +124,14 @@ class inference_mode(_GradModeContext):
         self._keep = not mode
 
     def __enter__(self):
-        self._prev = state.enabled
+        self._prev, self._prev_inference = state.enabled, state.inference
+        state.inference = not self._keep
         if not self._keep:
             state.enabled = False
+
+    def __exit__(self, *exc):
+        state.enabled, state.inference = self._prev, self._prev_inference
+        return False
 
     def __call__(self, fn):
         keep = self._keep
