@@ -171,7 +171,8 @@ def lu_unpack(LU_data, LU_pivots, unpack_data=True, unpack_pivots=True):
 
 def nuclear_norm(input, dim=None, keepdim=False):
     """The sum of singular values of the matrices in the last two dims (or the two ``dim``);
-    ``nuclear_norm(A, True)`` means keepdim, as torch's overload.
+    ``nuclear_norm(A, True)`` means keepdim, as torch's overload. torch keeps this name for
+    old code (and warns); ``linalg.matrix_norm(A, 'nuc')`` is the same.
 
     >>> fastdl.nuclear_norm(fastdl.tensor([[3.0, 0.0], [0.0, -4.0]])).item()
     7.0
@@ -185,6 +186,8 @@ def nuclear_norm(input, dim=None, keepdim=False):
 
 def frobenius_norm(input, dim, keepdim=False):
     """The square root of the sum of squares over ``dim`` (at most two dims; () means all).
+    torch keeps this name for old code (and warns); ``linalg.vector_norm(A, 2, dim)`` is the
+    same.
 
     >>> fastdl.frobenius_norm(fastdl.tensor([[3.0, 4.0]]), (0, 1)).item()
     5.0
