@@ -226,3 +226,52 @@ def test_nuclear_and_frobenius_norms(dtype):
         fastdl.frobenius_norm(fastdl.ones(2, 2))
     with pytest.raises(RuntimeError):
         fastdl.nuclear_norm(fastdl.ones(3))
+
+
+@pytest.mark.parametrize("shape", [(4, 3), (3, 5), (2, 4, 4), (3, 1)])
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+def test_geqrf_matches_torch(shape, dtype):
+    a = np.random.default_rng(4).standard_normal(shape).astype(dtype)
+    got, want = fastdl.geqrf(fastdl.tensor(a)), torch.geqrf(torch.tensor(a))
+    tol = 1e-5 if dtype == np.float32 else 1e-12
+    for g, w in zip(got, want):
+        assert g.shape == tuple(w.shape) and g.dtype == dtype
+        np.testing.assert_allclose(g.numpy(), w.numpy(), rtol=tol, atol=tol)
+
+
+@pytest.mark.parametrize("left", [True, False])
+@pytest.mark.parametrize("transpose", [True, False])
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+@pytest.mark.parametrize("qshape", [(5, 3), (4, 4), (2, 4, 2)])
+def test_ormqr_matches_torch(left, transpose, dtype, qshape):
+    rng = np.random.default_rng(5)
+    a_t, tau_t = torch.geqrf(torch.tensor(rng.standard_normal(qshape).astype(dtype)))
+    mn = qshape[-2]
+    other = rng.standard_normal(qshape[:-2] + ((mn, 3) if left else (2, mn))).astype(dtype)
+    fa = fastdl.tensor(a_t.numpy().copy(), requires_grad=True)
+    ft = fastdl.tensor(tau_t.numpy().copy(), requires_grad=True)
+    fo = fastdl.tensor(other.copy(), requires_grad=True)
+    ta, tt = a_t.clone().requires_grad_(True), tau_t.clone().requires_grad_(True)
+    to = torch.tensor(other.copy(), requires_grad=True)
+    got = fastdl.ormqr(fa, ft, fo, left, transpose)
+    want = torch.ormqr(ta, tt, to, left, transpose)
+    tol = 1e-5 if dtype == np.float32 else 1e-11
+    np.testing.assert_allclose(got.detach().numpy(), want.detach().numpy(), rtol=tol, atol=tol)
+    w = rng.standard_normal(tuple(want.shape)).astype(dtype)
+    (got * fastdl.tensor(w)).sum().backward()
+    (want * torch.tensor(w)).sum().backward()
+    for f, t in ((fa, ta), (ft, tt), (fo, to)):
+        np.testing.assert_allclose(f.grad.numpy(), t.grad.numpy(), rtol=tol * 10,
+                                   atol=tol * 10)
+
+
+def test_geqrf_ormqr_errors():
+    with pytest.raises(RuntimeError, match="floating point"):
+        fastdl.geqrf(fastdl.ones(2, 2, dtype=fastdl.int64))
+    with pytest.raises(RuntimeError, match="at least 2 dimensions"):
+        fastdl.geqrf(fastdl.ones(3))
+    a, tau = fastdl.geqrf(fastdl.randn(4, 3))
+    with pytest.raises(RuntimeError, match="must equal"):
+        fastdl.ormqr(a, tau, fastdl.ones(3, 2))
+    with pytest.raises(RuntimeError, match="at most"):
+        fastdl.ormqr(a, fastdl.ones(4), fastdl.ones(4, 2))

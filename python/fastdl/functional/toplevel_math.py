@@ -200,4 +200,80 @@ def frobenius_norm(input, dim, keepdim=False):
     return vector_norm(input, 2, dim=dims or None, keepdim=keepdim)
 
 
-__all__ = ["binomial", "frobenius_norm", "histogramdd", "lu_unpack", "nuclear_norm"]
+def geqrf(input):
+    """LAPACK's geqrf: the QR factorization in Householder form. ``a`` holds R on and above
+    its diagonal and the reflector vectors v_i (below a unit entry) beneath it; Q = H_1 ...
+    H_k with H_i = I - tau_i v_i v_i^T. Use ``ormqr`` to multiply by Q. No gradient, as in
+    torch.
+
+    Shape: input (*, m, n) -> a (*, m, n), tau (*, min(m, n)).
+
+    >>> a, tau = fastdl.geqrf(fastdl.tensor([[3.0, 1.0], [4.0, 2.0]]))
+    >>> [round(v, 4) for v in a.diagonal().tolist()]
+    [-5.0, 0.4]
+    """
+    if not isinstance(input, Tensor):
+        raise TypeError(f"geqrf(): argument 'input' must be Tensor, not {type(input).__name__}")
+    d = input._data
+    if d.dtype.kind != "f":
+        raise RuntimeError(f"geqrf: Expected a floating point tensor as input. Got {d.dtype}")
+    if d.ndim < 2:
+        raise RuntimeError(f"torch.geqrf: input must have at least 2 dimensions, got shape "
+                           f"{tuple(d.shape)}")
+    host = _host(input)
+    if 0 in host.shape:
+        h = np.zeros(host.shape[:-2] + host.shape[-2:][::-1], dtype=d.dtype)
+        tau = np.zeros(host.shape[:-2] + (min(host.shape[-2:]),), dtype=d.dtype)
+    else:
+        h, tau = np.linalg.qr(host, mode="raw")  # h comes back transposed (Fortran order)
+    xp = xp_of(d)
+    return (_wrap(xp.asarray(np.ascontiguousarray(np.swapaxes(h, -1, -2)).astype(d.dtype))),
+            _wrap(xp.asarray(tau.astype(d.dtype))))
+
+
+def ormqr(input, tau, other, left=True, transpose=False):
+    """``op(Q) @ other`` (``left``) or ``other @ op(Q)``, op the transpose when ``transpose``,
+    for Q = H_1 ... H_k given by geqrf's (input, tau), without forming Q: each reflector is
+    applied as a rank-1 update. Differentiable in all three tensors.
+
+    Shape: input (*, mn, k) with mn = other's rows (left) or columns (right), tau (*, k'),
+    k' <= k, other (*, m, n) -> (*, m, n).
+
+    >>> A = fastdl.tensor([[3.0, 1.0], [4.0, 2.0]])
+    >>> a, tau = fastdl.geqrf(A)
+    >>> R = fastdl.triu(a)
+    >>> fastdl.allclose(fastdl.ormqr(a, tau, R), A, atol=1e-6)
+    True
+    """
+    from fastdl.creation import eye
+    from fastdl.functional.everyday import tril
+    for name, t in (("input", input), ("tau", tau), ("other", other)):
+        if not isinstance(t, Tensor):
+            raise TypeError(f"ormqr(): argument '{name}' must be Tensor, not "
+                            f"{type(t).__name__}")
+    if input.ndim < 2 or other.ndim < 2:
+        raise RuntimeError("torch.ormqr: input and other must have at least 2 dimensions")
+    mn, k = input.shape[-2], tau.shape[-1] if tau.ndim else 0
+    side = other.shape[-2] if left else other.shape[-1]
+    if mn != side:
+        raise RuntimeError(f"torch.ormqr: input.shape[-2] ({mn}) must equal other.shape"
+                           f"[{-2 if left else -1}] ({side})")
+    if k > input.shape[-1] or k > mn:
+        raise RuntimeError(f"torch.ormqr: tau.shape[-1] ({k}) must be at most "
+                           f"min(input.shape[-2], input.shape[-1]) = "
+                           f"{min(mn, input.shape[-1])}")
+    V = tril(input[..., :k], -1) + eye(mn, k, dtype=input.dtype, device=input.device)
+    order = range(k - 1, -1, -1) if left != transpose else range(k)
+    out = other
+    for i in order:
+        v = V[..., :, i:i + 1]
+        t = tau[..., i:i + 1].unsqueeze(-1)
+        if left:  # H C = C - tau v (v^T C)
+            out = out - t * (v @ (v.transpose(-2, -1) @ out))
+        else:  # C H = C - tau (C v) v^T
+            out = out - t * ((out @ v) @ v.transpose(-2, -1))
+    return out
+
+
+__all__ = ["binomial", "frobenius_norm", "geqrf", "histogramdd", "lu_unpack", "nuclear_norm",
+           "ormqr"]
