@@ -201,7 +201,7 @@ def test_lu_unpack_flags_and_errors():
         fastdl.lu_unpack(lu, piv.to(fastdl.int64))
 
 
-@pytest.mark.filterwarnings("ignore:at::.*is deprecated")  # torch's, for both names
+@pytest.mark.filterwarnings("ignore:.*is deprecated and it is just left")
 @pytest.mark.parametrize("dtype", [np.float32, np.float64])
 def test_nuclear_and_frobenius_norms(dtype):
     a = np.random.default_rng(3).standard_normal((2, 3, 4)).astype(dtype)
