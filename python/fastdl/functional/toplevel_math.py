@@ -200,37 +200,6 @@ def frobenius_norm(input, dim, keepdim=False):
     return vector_norm(input, 2, dim=dims or None, keepdim=keepdim)
 
 
-def geqrf(input):
-    """LAPACK's geqrf: the QR factorization in Householder form. ``a`` holds R on and above
-    its diagonal and the reflector vectors v_i (below a unit entry) beneath it; Q = H_1 ...
-    H_k with H_i = I - tau_i v_i v_i^T. Use ``ormqr`` to multiply by Q. No gradient, as in
-    torch.
-
-    Shape: input (*, m, n) -> a (*, m, n), tau (*, min(m, n)).
-
-    >>> a, tau = fastdl.geqrf(fastdl.tensor([[3.0, 1.0], [4.0, 2.0]]))
-    >>> [round(v, 4) for v in a.diagonal().tolist()]
-    [-5.0, 0.4]
-    """
-    if not isinstance(input, Tensor):
-        raise TypeError(f"geqrf(): argument 'input' must be Tensor, not {type(input).__name__}")
-    d = input._data
-    if d.dtype.kind != "f":
-        raise RuntimeError(f"geqrf: Expected a floating point tensor as input. Got {d.dtype}")
-    if d.ndim < 2:
-        raise RuntimeError(f"torch.geqrf: input must have at least 2 dimensions, got shape "
-                           f"{tuple(d.shape)}")
-    host = _host(input)
-    if 0 in host.shape:
-        h = np.zeros(host.shape[:-2] + host.shape[-2:][::-1], dtype=d.dtype)
-        tau = np.zeros(host.shape[:-2] + (min(host.shape[-2:]),), dtype=d.dtype)
-    else:
-        h, tau = np.linalg.qr(host, mode="raw")  # h comes back transposed (Fortran order)
-    xp = xp_of(d)
-    return (_wrap(xp.asarray(np.ascontiguousarray(np.swapaxes(h, -1, -2)).astype(d.dtype))),
-            _wrap(xp.asarray(tau.astype(d.dtype))))
-
-
 def ormqr(input, tau, other, left=True, transpose=False):
     """``op(Q) @ other`` (``left``) or ``other @ op(Q)``, op the transpose when ``transpose``,
     for Q = H_1 ... H_k given by geqrf's (input, tau), without forming Q: each reflector is
@@ -275,5 +244,5 @@ def ormqr(input, tau, other, left=True, transpose=False):
     return out
 
 
-__all__ = ["binomial", "frobenius_norm", "geqrf", "histogramdd", "lu_unpack", "nuclear_norm",
-           "ormqr"]
+# geqrf is fastdl.linalg.geqrf (torch's namedtuple), exported with the linalg top-level names
+__all__ = ["binomial", "frobenius_norm", "histogramdd", "lu_unpack", "nuclear_norm", "ormqr"]
