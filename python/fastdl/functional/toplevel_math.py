@@ -214,8 +214,7 @@ def ormqr(input, tau, other, left=True, transpose=False):
     >>> fastdl.allclose(fastdl.ormqr(a, tau, R), A, atol=1e-6)
     True
     """
-    from fastdl.creation import eye
-    from fastdl.functional.everyday import tril
+    from fastdl.linalg.householder import apply_reflectors
     for name, t in (("input", input), ("tau", tau), ("other", other)):
         if not isinstance(t, Tensor):
             raise TypeError(f"ormqr(): argument '{name}' must be Tensor, not "
@@ -231,17 +230,9 @@ def ormqr(input, tau, other, left=True, transpose=False):
         raise RuntimeError(f"torch.ormqr: tau.shape[-1] ({k}) must be at most "
                            f"min(input.shape[-2], input.shape[-1]) = "
                            f"{min(mn, input.shape[-1])}")
-    V = tril(input[..., :k], -1) + eye(mn, k, dtype=input.dtype, device=input.device)
-    order = range(k - 1, -1, -1) if left != transpose else range(k)
-    out = other
-    for i in order:
-        v = V[..., :, i:i + 1]
-        t = tau[..., i:i + 1].unsqueeze(-1)
-        if left:  # H C = C - tau v (v^T C)
-            out = out - t * (v @ (v.transpose(-2, -1) @ out))
-        else:  # C H = C - tau (C v) v^T
-            out = out - t * ((out @ v) @ v.transpose(-2, -1))
-    return out
+    if k == 0:  # no reflectors (a 0-d or empty tau): Q = I
+        return other
+    return apply_reflectors(input, tau, other, left, transpose)
 
 
 # geqrf is fastdl.linalg.geqrf (torch's namedtuple), exported with the linalg top-level names

@@ -81,13 +81,27 @@ def householder_product(A, tau, *, out=None):
         # nothing is read, but the result still belongs to the graph (zero gradients, as torch)
         from fastdl.functional.reductions import sum as _sum
         return ar.add(ar.add(Q, ar.mul(A, 0.0)), _sum(ar.mul(tau, 0.0)))
+    return apply_reflectors(A, tau, Q, left=True, transpose=False)
+
+
+def apply_reflectors(A, tau, other, left=True, transpose=False):
+    """``op(Q) @ other`` (``left``) or ``other @ op(Q)``, op the transpose when ``transpose``, for
+    Q = H_1 ... H_k given in geqrf's layout by A (mn x >= k) and tau (k): each reflector
+    H_i = I - tau_i v_i v_i^T applied as a rank-1 update of registered ops, Q never formed
+    (householder_product applies them to the identity, ormqr to its operand)."""
+    k = tau.shape[-1]
+    mn = A.shape[-2]
     # the reflector vectors: strictly lower part of A's first k columns, ones on the diagonal
-    V = ar.add(tril(narrow(A, -1, 0, k), -1), _wrap(xp.eye(m, k, dtype=a.dtype)))
-    for i in range(k - 1, -1, -1):
-        v = narrow(V, -1, i, 1)                               # (..., m, 1)
-        t = unsqueeze(narrow(tau, -1, i, 1), -1)              # (..., 1, 1)
-        Q = ar.sub(Q, matmul(ar.mul(v, t), matmul(mT(v), Q)))
-    return Q
+    V = ar.add(tril(narrow(A, -1, 0, k), -1), _wrap(xp_of(A._data).eye(mn, k, dtype=A.dtype)))
+    out = other
+    for i in (range(k - 1, -1, -1) if left != transpose else range(k)):
+        v = narrow(V, -1, i, 1)                               # (..., mn, 1)
+        vt = ar.mul(v, unsqueeze(narrow(tau, -1, i, 1), -1))  # tau_i v_i
+        if left:  # H C = C - tau v (v^T C)
+            out = ar.sub(out, matmul(vt, matmul(mT(v), out)))
+        else:  # C H = C - (C v)(tau v)^T
+            out = ar.sub(out, matmul(matmul(out, v), mT(vt)))
+    return out
 
 
 def orgqr(input, tau):
