@@ -48,6 +48,18 @@ def _const(x) -> Tensor:
 as_tensor_arg = _const
 
 
+_TORCH_DTYPE_NAMES = {"float32": "Float", "float64": "Double", "float16": "Half",
+                      "bfloat16": "BFloat16", "int64": "Long", "int32": "Int", "int16": "Short",
+                      "int8": "Char", "uint8": "Byte", "bool": "Bool"}
+
+
+def torch_dtype_name(dtype) -> str:
+    """torch's scalar-type name for a dtype ('Float', 'Long' ...), as its error messages say
+    it; numpy's name where torch has none."""
+    dtype = np.dtype(dtype)
+    return _TORCH_DTYPE_NAMES.get(dtype.name, dtype.name)
+
+
 def _category(dt) -> int:
     k = dt.kind
     return 0 if k == "b" else (2 if k == "f" else 1)

@@ -12,20 +12,15 @@ import numpy as np
 
 from fastdl.autograd.op import defop
 from fastdl.functional._core import (Tensor, _wrap, as_tensor_arg, grad_for, promote_pair,
-                                     xp_of, zeros_like)
+                                     torch_dtype_name, xp_of, zeros_like)
 from fastdl.functional.arithmetic import (_operand_arrays, div, ge, gt, isnan, le,
                                           lt, mul, ne, neg, pow, sign, where)
 from fastdl.functional.elementwise_math import exp2
 from fastdl.tensor import float32, int32
 
 
-def _dtype_name(dtype):
-    return {"f": "Float", "d": "Double", "e": "Half", "l": "Long", "i": "Int", "h": "Short",
-            "b": "Char", "B": "Byte", "?": "Bool"}.get(dtype.char, str(dtype))
-
-
 def _not_implemented(kernel, dtype):
-    return NotImplementedError(f'"{kernel}_cpu" not implemented for \'{_dtype_name(dtype)}\'')
+    return NotImplementedError(f'"{kernel}_cpu" not implemented for \'{torch_dtype_name(dtype)}\'')
 
 
 def _require_a_tensor(input, other, name):
@@ -265,7 +260,7 @@ def isclose(input, other, rtol=1e-05, atol=1e-08, equal_nan=False):
                         f"{type(other).__name__}")
     a, b = input._data, other._data
     if a.dtype != b.dtype:
-        raise RuntimeError(f"{_dtype_name(a.dtype)} did not match {_dtype_name(b.dtype)}")
+        raise RuntimeError(f"{torch_dtype_name(a.dtype)} did not match {torch_dtype_name(b.dtype)}")
     if rtol < 0 or atol < 0:
         raise RuntimeError(f"rtol and atol must be greater than or equal to zero, but got "
                            f"{rtol} and {atol}")

@@ -8,14 +8,10 @@ import math
 import numpy as np
 
 from fastdl.autograd.grad_mode import state as _grad_state
-from fastdl.functional._core import Tensor, _wrap, xp_of
+from fastdl.functional._core import Tensor, _wrap, torch_dtype_name, xp_of
 from fastdl.functional.shape import transpose
 
 _SUPPORTED = (np.dtype(np.float32), np.dtype(np.float64))
-_TORCH_DTYPE_NAMES = {"int64": "Long", "int32": "Int", "int16": "Short", "int8": "Char",
-                      "uint8": "Byte", "bool": "Bool", "float16": "Half", "bfloat16": "BFloat16"}
-
-
 class LinAlgError(RuntimeError):
     """A singular or not positive-definite input (``torch.linalg.LinAlgError``)."""
 
@@ -31,7 +27,7 @@ def check_float(name, *tensors):
             raise TypeError(f"{name}: expected a Tensor, got {type(t).__name__}")
         dt = t._data.dtype
         if dt not in _SUPPORTED:
-            got = _TORCH_DTYPE_NAMES.get(dt.name, dt.name)
+            got = torch_dtype_name(dt)
             raise RuntimeError(f"{name}: Expected a floating point or complex tensor as input. "
                                f"Got {got}")
 

@@ -7,8 +7,7 @@ from __future__ import annotations
 
 from collections import namedtuple
 
-from fastdl.functional._core import Tensor, _wrap, xp_of
-from fastdl.linalg._common import _TORCH_DTYPE_NAMES
+from fastdl.functional._core import Tensor, _wrap, torch_dtype_name, xp_of
 
 geqrf_result = namedtuple("geqrf", ["a", "tau"])
 
@@ -37,6 +36,6 @@ def geqrf(input, *, out=None):
     if a.ndim < 2:
         raise RuntimeError("torch.geqrf: input must have at least 2 dimensions.")
     if a.dtype.kind != "f":
-        name = _TORCH_DTYPE_NAMES.get(a.dtype.name, a.dtype.name)
-        raise NotImplementedError(f"\"geqrf_cpu\" not implemented for '{name}'")
+        raise NotImplementedError(
+            f"\"geqrf_cpu\" not implemented for '{torch_dtype_name(a.dtype)}'")
     return geqrf_result(*(_wrap(x) for x in _geqrf_arrays(a)))

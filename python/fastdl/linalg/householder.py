@@ -10,11 +10,11 @@ of A's gradient is zero, as in torch."""
 from __future__ import annotations
 
 from fastdl.functional import arithmetic as ar
-from fastdl.functional._core import Tensor, _wrap, xp_of
+from fastdl.functional._core import Tensor, _wrap, torch_dtype_name, xp_of
 from fastdl.functional.everyday import tril
 from fastdl.functional.linalg import matmul
 from fastdl.functional.shape import narrow, unsqueeze
-from fastdl.linalg._common import _TORCH_DTYPE_NAMES, mT
+from fastdl.linalg._common import mT
 
 _NAME = "torch.linalg.householder_product"
 
@@ -42,16 +42,11 @@ def _check(A, tau):
         raise TypeError(f"{_NAME}: complex tensors are not supported by fastdl (its tensors "
                         "are real)")
     if a.dtype.kind != "f":
-        name = _TORCH_DTYPE_NAMES.get(a.dtype.name, a.dtype.name)
-        raise NotImplementedError(f'"orgqr_cpu" not implemented for \'{name}\'')
+        raise NotImplementedError(
+            f'"orgqr_cpu" not implemented for \'{torch_dtype_name(a.dtype)}\'')
     if t.dtype != a.dtype:
-        raise RuntimeError(f"{_NAME}: tau dtype {_torch_name(t.dtype)} does not match input "
-                           f"dtype {_torch_name(a.dtype)}")
-
-
-def _torch_name(dt):
-    return {"float32": "Float", "float64": "Double"}.get(dt.name,
-                                                       _TORCH_DTYPE_NAMES.get(dt.name, dt.name))
+        raise RuntimeError(f"{_NAME}: tau dtype {torch_dtype_name(t.dtype)} does not match "
+                           f"input dtype {torch_dtype_name(a.dtype)}")
 
 
 def householder_product(A, tau, *, out=None):
