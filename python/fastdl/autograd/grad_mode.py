@@ -22,6 +22,13 @@ def is_grad_enabled() -> bool:
     return state.enabled
 
 
+def grad_wanted(*tensors) -> bool:
+    """True when an op on these tensors records a node: grad mode is on and one of them (None
+    skipped) requires grad -- the test every op's apply makes, for code that picks a cheaper
+    path when no gradient can flow."""
+    return state.enabled and any(t is not None and t._requires_grad for t in tensors)
+
+
 def _set_enabled(mode: bool) -> None:
     state.enabled = mode
 

@@ -42,8 +42,8 @@ from __future__ import annotations
 
 import numpy as np
 
-from fastdl.autograd.grad_mode import state as _grad_state
-from fastdl.autograd.graph import Node, version_counter, version_of
+from fastdl.autograd.grad_mode import grad_wanted, state as _grad_state
+from fastdl.autograd.graph import Node, version_counter
 
 REGISTRY: dict = {}
 
@@ -220,11 +220,8 @@ class OpDef:
         t = _wrap(out)
         if self.view:
             _share_memory_identity(t, inputs[0], self, args)
-        if _grad_state.enabled:
-            for x in inputs:
-                if x._requires_grad:
-                    self._attach(t, _record(self, inputs, args))
-                    break
+        if grad_wanted(*inputs):
+            self._attach(t, _record(self, inputs, args))
         return t
 
     def _dtype_error(self, datas):
@@ -262,7 +259,7 @@ class OpDef:
         if self.view:  # shares memory but cannot be taken again as one view: counter only
             for t in ts:
                 t._vc = version_counter(inputs[0])
-        if _grad_state.enabled and any(x._requires_grad for x in inputs):
+        if grad_wanted(*inputs):
             node = _record(self, inputs, args)
             node.n_outputs = len(ts)
             for i, t in enumerate(ts):
@@ -283,8 +280,7 @@ class OpDef:
         for x in (target,) + tuple(others):
             if x._view is not None:
                 sync_view(x)
-        recording = _grad_state.enabled and (
-            target._requires_grad or any(o._requires_grad for o in others))
+        recording = grad_wanted(target, *others)
         if recording:
             _check_inplace_target(target)
         if others and self.inplace_checks_overlap:

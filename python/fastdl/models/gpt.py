@@ -13,6 +13,7 @@ import numpy as np
 
 import fastdl
 from fastdl import nn
+from fastdl.autograd.grad_mode import grad_wanted
 from fastdl.models.autoencoder import _host
 from fastdl.models.generation import (CausalLMGenerationMixin, check_cache_start,
                                        padding_keep)
@@ -60,8 +61,7 @@ class CausalSelfAttention(nn.Module):
         B, L, E = x.shape
         H = self.n_head
         w, b = self.c_attn.weight, self.c_attn.bias
-        if fastdl.is_grad_enabled() and (x.requires_grad or w.requires_grad or
-                                         (b is not None and b.requires_grad)):
+        if grad_wanted(x, w, b):
             # q, k, v as three products with row blocks of c_attn's weight rather than one
             # product split three ways: the split's backward would zero-fill three (B, L, 3E)
             # gradients and add them; slicing the weight moves that to (E, E) blocks (GPT

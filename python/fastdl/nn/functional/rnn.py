@@ -359,7 +359,7 @@ def sequence(mode, x, w_ih, w_hh, b_ih, b_hh, w_hr, h0, c0, lengths=None, revers
     """One layer, one direction over a time-major (steps, batch, input) x: (y, h_T[, c_T])."""
     inputs = (x, w_ih, w_hh) + ((b_ih, b_hh) if b_ih is not None else ()) + \
         ((w_hr,) if w_hr is not None else ()) + ((h0, c0) if mode == "lstm" else (h0,))
-    inference = not (grad_mode.state.enabled and any(t._requires_grad for t in inputs))
+    inference = not grad_mode.grad_wanted(*inputs)
     spec = RnnSpec(mode, b_ih is not None, w_hr is not None, lengths, reverse, inference)
     return _FORWARD_OPS[mode].apply(inputs, spec, Saved())
 

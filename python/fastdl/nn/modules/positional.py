@@ -18,7 +18,7 @@ from fastdl.functional import shape as S
 from fastdl.nn.modules.dropout import Dropout
 from fastdl.nn.modules.module import Module
 from fastdl.nn.modules.sparse import Embedding
-from fastdl.autograd import is_grad_enabled
+from fastdl.autograd.grad_mode import grad_wanted
 from fastdl.backend import array_module
 from fastdl.tensor import _wrap, as_dtype, get_default_dtype
 
@@ -164,8 +164,7 @@ class KVCache:
         if self.k is None:
             self.k, self.v = k, v
             self._buffers = None
-        elif is_grad_enabled() and (k.requires_grad or v.requires_grad or
-                                    self.k.requires_grad or self.v.requires_grad):
+        elif grad_wanted(k, v, self.k, self.v):
             self.k = S.cat([self.k, k], -2)
             self.v = S.cat([self.v, v], -2)
             self._buffers = None
