@@ -31,7 +31,7 @@ from opinfo_harness import (TOLERANCES, Converted, Tally, Unsupported,  # noqa: 
                             compare_gradients, compare_outputs, describe)
 
 DTYPES = (torch.float32, torch.float64, torch.int64, torch.int32, torch.bool)
-MAX_SAMPLES_PER_DTYPE = 64  # a run-time cap; no OpInfo in this torch has more for a dtype
+MAX_SAMPLES_PER_DTYPE = 80  # a run-time cap; the most an OpInfo here has is 75 (masked.sum)
 MAX_REFERENCE_SAMPLES_PER_DTYPE = 60
 # Reference sets include ~1M-element tensors (1029 x 917) beside small ones of the same kind; the
 # big ones would take most of this test's time, so they are left out (a run-time cap).
@@ -249,6 +249,12 @@ FASTDL_OPS.update({
 # Householder products (linalg/householder.py)
 FASTDL_OPS.update({"linalg.householder_product.": LA.householder_product})
 
+# torch.masked (fastdl.masked)
+MASKED_OPS = ("sum", "prod", "cumsum", "cumprod", "amax", "amin", "argmax", "argmin", "mean",
+              "median", "norm", "var", "std", "softmax", "log_softmax", "softmin", "normalize",
+              "logaddexp", "logsumexp")
+FASTDL_OPS.update({f"masked.{name}.": getattr(fastdl.masked, name) for name in MASKED_OPS})
+
 # A feature fastdl deliberately does not support -> (the ops whose samples use it, why).
 # Samples raising ``Unsupported(feature)`` are counted against these entries.
 ALLOW_LIST = {
@@ -388,9 +394,29 @@ def _triangular_second_input(op, *args, **kwargs):
     return gradcheck_wrapper_triangular_input(op, *args, idx=1, **kwargs)
 
 
+def _fastdl_masked_operation(op, input, *args, **kwargs):
+    """torch's gradcheck_wrapper_masked_operation: outputs no kept element reached set to 0."""
+    output = op(input, *args, **kwargs)
+    if kwargs.get("mask") is not None:
+        kept = fastdl.masked._mask.output_mask(op, input, *args, **kwargs)
+        output = F.where(kept, output, 0)
+    return output
+
+
+def _fastdl_masked_pointwise_operation(op, input, *args, **kwargs):
+    """torch's gradcheck_wrapper_masked_pointwise_operation: 0 where both inputs are masked."""
+    output = op(input, *args, **kwargs)
+    input_mask, other_mask = kwargs.get("input_mask"), kwargs.get("other_mask")
+    if input_mask is not None and other_mask is not None:
+        both = fastdl.masked._mask.input_mask(input, F.logical_and(input_mask, other_mask))
+        output = F.where(both, output, 0)
+    return output
+
+
 # Ops whose OpInfo has a gradcheck_wrapper (the function its gradcheck differentiates:
 # symmetric and triangular inputs made so by construction, as finite differences would break
-# them) -> that function for fastdl tensors. The harness differentiates it in both libraries.
+# them; masked ops' outputs that no kept element reached, -inf or NaN, set to 0) -> that
+# function for fastdl tensors. The harness differentiates it in both libraries.
 # torch's hermitian wrapper (A + A.mH) runs on fastdl tensors as it is.
 _DEFAULT_GRADCHECK_WRAPPER = next(f.default for f in dataclasses.fields(OpInfo)
                                   if f.name == "gradcheck_wrapper")
@@ -400,6 +426,9 @@ FASTDL_GRADCHECK_WRAPPERS = {
                     gradcheck_wrapper_hermitian_input),
     "cholesky_solve.": _triangular_second_input, "triangular_solve.": _triangular_second_input,
     "cholesky_inverse.": _fastdl_triangular_real_positive_diagonal,
+    **{f"masked.{name}.": _fastdl_masked_operation for name in MASKED_OPS
+       if name not in ("sum", "prod", "logaddexp")},
+    "masked.logaddexp.": _fastdl_masked_pointwise_operation,
 }
 
 
