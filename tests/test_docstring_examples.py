@@ -1,4 +1,5 @@
-"""The examples in the docstrings of the nn layer classes run and print what they say."""
+"""The examples in the docstrings of the nn layer classes and of fastdl.masked's functions run
+and print what they say."""
 import doctest
 import importlib
 import pkgutil
@@ -10,10 +11,12 @@ import fastdl.nn.modules
 
 MODULES = [info.name for info in pkgutil.iter_modules(fastdl.nn.modules.__path__,
                                                       "fastdl.nn.modules.")]
+# fastdl.masked's functions are not in fastdl.__all__, whose examples test_first_contact runs
+MODULES += [info.name for info in pkgutil.iter_modules(fastdl.masked.__path__, "fastdl.masked.")]
 
 
 @pytest.mark.parametrize("name", MODULES)
-def test_nn_module_docstring_examples(name):
+def test_module_docstring_examples(name):
     result = doctest.testmod(importlib.import_module(name), extraglobs={"fastdl": fastdl},
                              optionflags=doctest.ELLIPSIS | doctest.NORMALIZE_WHITESPACE,
                              report=True)
