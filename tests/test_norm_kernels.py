@@ -126,6 +126,27 @@ def test_layer_norm_kernels_are_deterministic_across_threads():
             np.testing.assert_array_equal(a, b)
 
 
+@pytest.mark.parametrize("affine", ["both", "weight", "none"])
+@pytest.mark.parametrize("shape,normalized", [((1, 1, 384), (384,)), ((2, 3, 5, 7), (5, 7)),
+                                              ((4, 1), (1,))])
+def test_layer_norm_without_a_gradient_gives_the_recorded_paths_bits(affine, shape, normalized):
+    """F.layer_norm calls the kernel directly when no node is recorded (a decoding step): the
+    same bits as the recorded path, and no history."""
+    from fastdl.nn import functional as F
+    rng = np.random.default_rng(4)
+    x = fastdl.tensor(rng.standard_normal(shape).astype(np.float32))
+    w = None if affine == "none" else fastdl.tensor(
+        rng.standard_normal(normalized).astype(np.float32), requires_grad=True)
+    b = fastdl.tensor(rng.standard_normal(normalized).astype(np.float32),
+                      requires_grad=True) if affine == "both" else None
+    recorded = F.layer_norm(x, normalized, w, b, 1e-3)
+    with fastdl.no_grad():
+        direct = F.layer_norm(x, normalized, w, b, 1e-3)
+    assert direct.grad_fn is None and not direct.requires_grad
+    assert (recorded.grad_fn is not None) == (affine != "none")
+    np.testing.assert_array_equal(direct.numpy(), recorded.detach().numpy())
+
+
 def test_layer_norm_kernels_check_their_arguments():
     x = np.ones((2, 3, 4), np.float32)
     r = np.empty(6, np.float32)

@@ -7,14 +7,15 @@ REDUCTIONS = ("none", "mean", "sum")
 
 
 def check_tensor(x, fn: str, name: str = "input") -> Tensor:
-    if not isinstance(x, Tensor):
+    if type(x) is not Tensor and not isinstance(x, Tensor):  # exact type first: on every op's path
         raise TypeError(f"{fn}(): argument '{name}' must be a fastdl.Tensor, "
                         f"got {type(x).__name__}")
     return x
 
 
 def check_float(x, fn: str, name: str = "input") -> Tensor:
-    check_tensor(x, fn, name)
+    if type(x) is not Tensor:
+        check_tensor(x, fn, name)
     if x._data.dtype.kind != "f":
         raise TypeError(f"{fn}(): '{name}' must be a floating point tensor, got dtype "
                         f"{x._data.dtype} with shape {tuple(x._data.shape)}")
@@ -22,11 +23,18 @@ def check_float(x, fn: str, name: str = "input") -> Tensor:
 
 
 def check_same_dtype(fn: str, **tensors) -> None:
-    items = [(name, t) for name, t in tensors.items() if t is not None]
-    dtypes = {t._data.dtype for _, t in items}
-    if len(dtypes) > 1:
-        described = ", ".join(f"{name}: {t._data.dtype}" for name, t in items)
-        raise TypeError(f"{fn}(): expected all tensors to have the same dtype, got {described}")
+    dtype = None
+    for t in tensors.values():
+        if t is not None:
+            if dtype is None:
+                dtype = t._data.dtype
+            elif t._data.dtype != dtype:
+                break
+    else:
+        return
+    described = ", ".join(f"{name}: {t._data.dtype}" for name, t in tensors.items()
+                          if t is not None)
+    raise TypeError(f"{fn}(): expected all tensors to have the same dtype, got {described}")
 
 
 def check_reduction(reduction: str, fn: str) -> str:
