@@ -254,6 +254,92 @@ bool fused_path(const char* variable) {
   return false;
 }
 
+// A decoding step (a new token or a few against the cached keys, no mask, no gradient wanted:
+// no row statistics asked for) has too little work for the tiled path: its per-task setup and K
+// packing cost ~20x the flops (20 us for 6 heads of 1 query x 100 keys, bench/NOTES.md "GPT
+// step"). Here each query row takes its scores as dot products with K's rows read in place,
+// then the softmax and P V; one thread per row, in a fixed order. (Its scores round differently
+// from the backward's recomputed ones, which the backward's row statistics must match: so only
+// without them.)
+constexpr int64_t kFewQueryRows = 4;
+
+template <typename T>
+RowStats forward_few_queries(const AttentionShape& s, const T* q, const T* k, const T* v, T* out,
+                             T* lse, int threads) {
+  const int64_t Hq = s.heads_q, L = s.len_q, S = s.len_kv, D = s.dim_qk, Dv = s.dim_v;
+  const int64_t group = Hq / s.heads_kv, rows = s.batch * Hq * L;
+  const T scale = T(s.scale);
+  // one thread below ~100k multiply-adds: waking the others costs more than it saves
+  const int used = rows * S * (D + Dv) >= (int64_t(1) << 17) ? threads : 1;
+  ErrorSlot err;
+#pragma omp parallel num_threads(used)
+  {
+    try {
+      std::vector<T> p(static_cast<size_t>(S)), acc(static_cast<size_t>(Dv));
+#pragma omp for schedule(static)
+      for (int64_t row = 0; row < rows; ++row) {
+        const int64_t i = row % L, b = row / L / Hq, h = row / L % Hq, hk = h / group;
+        const int64_t n = s.causal ? std::min(S, i + 1) : S;
+        const T* qi = q + s.q_rows.at(b, h, i);
+        const T* kh = k + s.k_rows.at(b, hk, 0);
+        const int64_t ldk = s.k_rows.row;
+        int64_t j = 0;
+        for (; j + 4 <= n; j += 4) {  // four keys share each load of q: four independent sums
+          const T *k0 = kh + j * ldk, *k1 = k0 + ldk, *k2 = k1 + ldk, *k3 = k2 + ldk;
+          T s0 = 0, s1 = 0, s2 = 0, s3 = 0;
+#pragma omp simd reduction(+ : s0, s1, s2, s3)
+          for (int64_t d = 0; d < D; ++d) {
+            s0 += qi[d] * k0[d];
+            s1 += qi[d] * k1[d];
+            s2 += qi[d] * k2[d];
+            s3 += qi[d] * k3[d];
+          }
+          p[j] = s0 * scale, p[j + 1] = s1 * scale, p[j + 2] = s2 * scale, p[j + 3] = s3 * scale;
+        }
+        for (; j < n; ++j) {
+          const T* kj = kh + j * ldk;
+          T dot = 0;
+#pragma omp simd reduction(+ : dot)
+          for (int64_t d = 0; d < D; ++d) dot += qi[d] * kj[d];
+          p[j] = dot * scale;
+        }
+        const T m = row_max(p.data(), n);
+        T l = 0;
+#pragma omp simd reduction(+ : l)
+        for (int64_t j = 0; j < n; ++j) {
+          p[j] = exp_fast<T>(p[j] - m);
+          l += p[j];
+        }
+        std::fill(acc.begin(), acc.end(), T(0));
+        const T* vh = v + s.v_rows.at(b, hk, 0);
+        const int64_t ldv = s.v_rows.row;
+        for (j = 0; j + 4 <= n; j += 4) {  // four rows of V per pass over the accumulator
+          const T *v0 = vh + j * ldv, *v1 = v0 + ldv, *v2 = v1 + ldv, *v3 = v2 + ldv;
+          const T p0 = p[j], p1 = p[j + 1], p2 = p[j + 2], p3 = p[j + 3];
+#pragma omp simd
+          for (int64_t d = 0; d < Dv; ++d)
+            acc[d] = acc[d] + p0 * v0[d] + p1 * v1[d] + p2 * v2[d] + p3 * v3[d];
+        }
+        for (; j < n; ++j) {
+          const T* vj = vh + j * ldv;
+          const T pj = p[j];
+#pragma omp simd
+          for (int64_t d = 0; d < Dv; ++d) acc[d] += pj * vj[d];
+        }
+        T* o = out + s.out_rows.at(b, h, i);
+        const T inv = T(1) / l;
+        for (int64_t d = 0; d < Dv; ++d) o[d] = acc[d] * inv;
+        // in double: m may be large next to log l (the flash kernels' reason too)
+        lse[row] = T(double(m) + std::log(double(l)));
+      }
+    } catch (...) {
+      err.capture();
+    }
+  }
+  err.rethrow();
+  return RowStats::none;
+}
+
 }  // namespace
 
 // Forward, one task per (batch, query head, block of BQ query rows), computed transposed so
@@ -271,6 +357,8 @@ RowStats attention_forward(const AttentionShape& s, const T* q, const T* k, cons
   const int64_t D = s.dim_qk, Dv = s.dim_v, group = Hq / Hk;
   const bool fused = fused_path<T>("FASTDL_ATTENTION_FORWARD");
   const bool empty = B * Hq * L == 0 || S == 0 || Dv == 0;  // handled below, in C order
+  if (!empty && L <= kFewQueryRows && s.mask_kind == MaskKind::none && !s.row_stats)
+    return forward_few_queries(s, q, k, v, out, lse, threads);
   if (!s.packed() && (!fused || empty)) {
     AttentionShape p = s;
     p.set_packed_layouts();

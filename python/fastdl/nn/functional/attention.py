@@ -25,7 +25,7 @@ import numpy as np
 
 from fastdl.amp._dispatch import autocast_op
 from fastdl import _C, backend
-from fastdl.autograd.grad_mode import enable_grad
+from fastdl.autograd.grad_mode import enable_grad, grad_wanted
 from fastdl.autograd.op import Saved, defop
 from fastdl.backend.pool import result_array
 from fastdl.tensor import Tensor, _wrap
@@ -35,7 +35,7 @@ class _AttnSpec:
     """Static description of one call: the kernel layout and the flags."""
 
     __slots__ = ("causal", "scale", "bool_mask", "has_mask", "gqa", "q_full", "k_full",
-                 "v_full", "out_batch", "n", "hq", "hk", "mask_shape")
+                 "v_full", "out_batch", "n", "hq", "hk", "mask_shape", "grad_wanted")
 
     def __repr__(self):
         return f"<sdpa causal={self.causal} scale={self.scale:.4g} gqa={self.gqa}>"
@@ -54,6 +54,7 @@ def _broadcast(*shapes, what):
 def _layout(q_shape, k_shape, v_shape, gqa):
     """Fill the kernel layout: (N, Hq, L, E) / (N, Hk, S, E) views of broadcast inputs."""
     spec = _AttnSpec()
+    spec.grad_wanted = True  # until the caller knows better: the forward keeps row statistics
     L, E = q_shape[-2:]
     S, Ev = v_shape[-2:]
     if gqa and min(len(q_shape), len(k_shape), len(v_shape)) < 3:
@@ -170,7 +171,9 @@ def _forward(q, k, v, *rest, kernels=_C):
     # the kernels also leave each row's (max, log sum) apart: exact probabilities in the
     # backward where lse alone would lose the sum next to a large max
     # (csrc/cpu/attention/attention.h)
-    stats = xp.empty(q4.shape[:-1] + (2,), dtype=q.dtype)
+    # (only wanted by a backward: without them a decoding step takes the kernels' short path)
+    stats = xp.empty(q4.shape[:-1] + (2,), dtype=q.dtype) if spec.grad_wanted or not strided \
+        else None
     kind = 0
     if spec.hk:  # no key/value heads (and so no query heads): nothing to compute
         kind = kernels.attention_forward(q4, k4, v4, out, lse, m4, spec.causal, spec.scale, stats)
@@ -386,6 +389,7 @@ def scaled_dot_product_attention(query, key, value, attn_mask=None, dropout_p: f
     if dropout_p > 0.0:
         return _attention_with_dropout(query, key, value, attn_mask, dropout_p, spec)
     inputs = (query, key, value) + ((attn_mask,) if spec.has_mask else ())
+    spec.grad_wanted = grad_wanted(*inputs)
     return sdpa_op.apply(inputs, spec, Saved())
 
 
