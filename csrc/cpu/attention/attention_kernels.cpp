@@ -16,6 +16,7 @@
 #include "cpu/attention/attention_kernels.h"
 #include "cpu/attention/attention_common.h"
 #include "cpu/gemm/gemm_kernels.h"
+#include "cpu/gemm/gemv_one_vector.h"
 
 #if defined(FASTDL_ISA_avx512)
 #include "cpu/attention/attention_flash_backward_avx512.h"
@@ -258,7 +259,7 @@ bool fused_path(const char* variable) {
 // no row statistics asked for) has too little work for the tiled path: its per-task setup and K
 // packing cost ~20x the flops (20 us for 6 heads of 1 query x 100 keys, bench/NOTES.md "GPT
 // step"). Here each query row takes its scores as dot products with K's rows read in place,
-// then the softmax and P V; one thread per row, in a fixed order. (Its scores round differently
+// then the softmax and P V (the GEMV's one-vector loops); one thread per row, in a fixed order. (Its scores round differently
 // from the backward's recomputed ones, which the backward's row statistics must match: so only
 // without them.)
 constexpr int64_t kFewQueryRows = 4;
@@ -281,28 +282,9 @@ RowStats forward_few_queries(const AttentionShape& s, const T* q, const T* k, co
         const int64_t i = row % L, b = row / L / Hq, h = row / L % Hq, hk = h / group;
         const int64_t n = s.causal ? std::min(S, i + 1) : S;
         const T* qi = q + s.q_rows.at(b, h, i);
-        const T* kh = k + s.k_rows.at(b, hk, 0);
-        const int64_t ldk = s.k_rows.row;
-        int64_t j = 0;
-        for (; j + 4 <= n; j += 4) {  // four keys share each load of q: four independent sums
-          const T *k0 = kh + j * ldk, *k1 = k0 + ldk, *k2 = k1 + ldk, *k3 = k2 + ldk;
-          T s0 = 0, s1 = 0, s2 = 0, s3 = 0;
-#pragma omp simd reduction(+ : s0, s1, s2, s3)
-          for (int64_t d = 0; d < D; ++d) {
-            s0 += qi[d] * k0[d];
-            s1 += qi[d] * k1[d];
-            s2 += qi[d] * k2[d];
-            s3 += qi[d] * k3[d];
-          }
-          p[j] = s0 * scale, p[j + 1] = s1 * scale, p[j + 2] = s2 * scale, p[j + 3] = s3 * scale;
-        }
-        for (; j < n; ++j) {
-          const T* kj = kh + j * ldk;
-          T dot = 0;
-#pragma omp simd reduction(+ : dot)
-          for (int64_t d = 0; d < D; ++d) dot += qi[d] * kj[d];
-          p[j] = dot * scale;
-        }
+        dot_rows_one_vector(n, D, k + s.k_rows.at(b, hk, 0), s.k_rows.row, qi, p.data());
+#pragma omp simd
+        for (int64_t j = 0; j < n; ++j) p[j] *= scale;
         const T m = row_max(p.data(), n);
         T l = 0;
 #pragma omp simd reduction(+ : l)
@@ -310,22 +292,8 @@ RowStats forward_few_queries(const AttentionShape& s, const T* q, const T* k, co
           p[j] = exp_fast<T>(p[j] - m);
           l += p[j];
         }
-        std::fill(acc.begin(), acc.end(), T(0));
-        const T* vh = v + s.v_rows.at(b, hk, 0);
-        const int64_t ldv = s.v_rows.row;
-        for (j = 0; j + 4 <= n; j += 4) {  // four rows of V per pass over the accumulator
-          const T *v0 = vh + j * ldv, *v1 = v0 + ldv, *v2 = v1 + ldv, *v3 = v2 + ldv;
-          const T p0 = p[j], p1 = p[j + 1], p2 = p[j + 2], p3 = p[j + 3];
-#pragma omp simd
-          for (int64_t d = 0; d < Dv; ++d)
-            acc[d] = acc[d] + p0 * v0[d] + p1 * v1[d] + p2 * v2[d] + p3 * v3[d];
-        }
-        for (; j < n; ++j) {
-          const T* vj = vh + j * ldv;
-          const T pj = p[j];
-#pragma omp simd
-          for (int64_t d = 0; d < Dv; ++d) acc[d] += pj * vj[d];
-        }
+        sum_weighted_rows_one_vector(Dv, n, v + s.v_rows.at(b, hk, 0), s.v_rows.row, p.data(),
+                                     acc.data());
         T* o = out + s.out_rows.at(b, h, i);
         const T inv = T(1) / l;
         for (int64_t d = 0; d < Dv; ++d) o[d] = acc[d] * inv;
