@@ -246,6 +246,10 @@ FASTDL_OPS.update({
     "index_reduce.amin": _method("index_reduce"),
 })
 
+# torch.signal.windows (signal/windows.py)
+FASTDL_OPS.update({f"signal.windows.{name}.": getattr(fastdl.signal.windows, name)
+                   for name in fastdl.signal.windows.__all__})
+
 # Householder products (linalg/householder.py)
 FASTDL_OPS.update({"linalg.householder_product.": LA.householder_product})
 

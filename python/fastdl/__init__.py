@@ -29,7 +29,7 @@ from fastdl import data, func, models, nn, utils
 from fastdl.nn.functional import torch_namespace as _nn_torch_namespace
 from fastdl.nn.functional.torch_namespace import *  # noqa: F401,F403  (selu, pdist, prelu ...)
 _nn_torch_namespace.install(Tensor)
-from fastdl import special
+from fastdl import signal, special
 from fastdl import masked  # torch.masked's namespace (after the star imports: sum, amax ...)
 
 __version__ = _C.__version__
@@ -59,8 +59,8 @@ def _public_api():
              "set_num_threads", "__version__", "autocast", "get_autocast_dtype",
              "is_autocast_enabled",
              "amp", "autograd", "backend", "cuda", "data", "distributions", "func", "functional",
-             "linalg", "masked", "models", "nn", "ops", "optim", "random", "special", "testing",
-             "utils"]
+             "linalg", "masked", "models", "nn", "ops", "optim", "random", "signal",
+             "special", "testing", "utils"]
     names += [n for n in _creation.__all__ if n not in names]
     names += [n for n in _functional.__all__ if n not in names]
     names += [n for n in _nn_torch_namespace.__all__ if n not in names]
