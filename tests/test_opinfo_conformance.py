@@ -250,6 +250,22 @@ FASTDL_OPS.update({
 FASTDL_OPS.update({f"signal.windows.{name}.": getattr(fastdl.signal.windows, name)
                    for name in fastdl.signal.windows.__all__})
 
+# casts, the complex-number API on real tensors, ATen-level names and the native_* norms
+# (tensor.py, functional/complex_parts.py, functional/aten_misc.py, nn/functional/native_norms.py)
+FASTDL_OPS.update({
+    "byte.": _method("byte"), "char.": _method("char"), "short.": _method("short"),
+    "conj.": fastdl.conj, "conj_physical.": fastdl.conj_physical,
+    "resolve_conj.": fastdl.resolve_conj, "resolve_neg.": fastdl.resolve_neg,
+    "real.": fastdl.real, "angle.": fastdl.angle, "H.": _property("H"),
+    "unsafe_chunk.": fastdl.unsafe_chunk, "unsafe_split.": fastdl.unsafe_split,
+    "constant_pad_nd.": fastdl.constant_pad_nd, "nonzero_static.": fastdl.nonzero_static,
+    "resize_.": lambda x, shape: x.clone().resize_(shape),
+    "resize_as_.": lambda x, other: x.clone().resize_as_(other),
+    "native_layer_norm.": fastdl.native_layer_norm,
+    "native_batch_norm.": fastdl.native_batch_norm,
+    "native_group_norm.": fastdl.native_group_norm,
+})
+
 # Householder products (linalg/householder.py)
 FASTDL_OPS.update({"linalg.householder_product.": LA.householder_product})
 
@@ -263,7 +279,7 @@ FASTDL_OPS.update({f"masked.{name}.": getattr(fastdl.masked, name) for name in M
 # Samples raising ``Unsupported(feature)`` are counted against these entries.
 ALLOW_LIST = {
     "channels_last memory formats": (
-        {"to.", "float.", "double.", "long.", "int.", "bool."},
+        {"to.", "float.", "double.", "long.", "int.", "bool.", "byte.", "char.", "short."},
         "fastdl tensors are numpy/cupy arrays: C-contiguous or views (fastdl.preserve_format, "
         "fastdl.contiguous_format); there is no channels-last layout"),
     "unbound reflected operator with a scalar self": (
@@ -309,6 +325,12 @@ TOLERANCE_OVERRIDES.update({
 # 6 x 5 sample): rank-1 updates and LAPACK's blocked orgqr differ by ~2e-4 on entries of ~10
 TOLERANCE_OVERRIDES["linalg.householder_product."] = {
     torch.float32: (TOLERANCES[torch.float32][0], (1e-4, 1e-3))}
+# native_layer_norm in float32: OpInfo normalizes over 1 or 2 elements, where the gradient is
+# a difference of nearly equal terms scaled by rstd (up to 1 / sqrt(eps) ~ 316): torch's float32
+# gradient is -1.2e-4 where the exact one is 0, and 1% off torch's own float64 one on the (1, 2)
+# sample (fastdl's float32 gradient is closer to torch's float64 one there)
+TOLERANCE_OVERRIDES["native_layer_norm."] = {torch.float32: (TOLERANCES[torch.float32][0],
+                                                             (1e-2, 5e-4))}
 # special.erfcx in float32: fastdl computes in float64 and rounds once; torch computes in float32,
 # and its erfcx(x) for x < -5 (exp(x^2)) is off by up to ~3e-6 relative on OpInfo's samples
 # (checked against scipy.special in float64: fastdl's results are the correctly rounded ones).

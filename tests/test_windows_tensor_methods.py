@@ -119,3 +119,145 @@ def test_signal_docstring_examples_run():
                                  optionflags=doctest.ELLIPSIS)
         assert result.attempted and not result.failed, module.__name__
     assert all(">>>" in getattr(W, name).__doc__ for name in W.__all__)
+
+
+# ---- the complex-number API on real tensors, casts, H -------------------------------------
+def test_real_tensor_is_its_own_conjugate_and_real_part():
+    x = fastdl.tensor([[1.0, -2.0], [3.0, 4.0]], requires_grad=True)
+    for fn in (fastdl.conj, fastdl.conj_physical, fastdl.resolve_conj, fastdl.resolve_neg,
+               fastdl.real):
+        assert fn(x) is x
+    assert x.conj() is x and x.real is x and x.resolve_neg() is x
+    assert not x.is_conj() and not x.is_neg()
+    with pytest.raises(TypeError, match="must be Tensor"):
+        fastdl.conj([1.0])
+
+
+def test_imag_raises_like_torch():
+    with pytest.raises(RuntimeError, match="imag is not implemented for tensors with non-complex"):
+        fastdl.ones(2).imag
+    with pytest.raises(RuntimeError, match="non-complex dtypes"):
+        fastdl.imag(fastdl.ones(2))
+
+
+def test_angle_values_dtypes_and_zero_gradient():
+    values = [-2.5, -0.0, 0.0, 3.0, float("inf"), -float("inf"), float("nan")]
+    for dtype, tdtype in DTYPES:
+        x = fastdl.tensor(values, dtype=dtype, requires_grad=True)
+        y = fastdl.angle(x)
+        want = torch.angle(torch.tensor(values, dtype=tdtype))
+        np.testing.assert_array_equal(y.detach().numpy(), want.numpy())
+        assert y.dtype == dtype and y.requires_grad
+        (y * 3.0).sum().backward()
+        assert x.grad.tolist() == [0.0] * len(values)
+    for ints in ([3, -1, 0], [True, False]):
+        got = fastdl.tensor(ints).angle()
+        assert got.dtype == fastdl.float32
+        np.testing.assert_allclose(got.numpy(), torch.tensor(ints).angle().numpy())
+
+
+def test_H_is_the_matrix_transpose():
+    x = fastdl.arange(6.0).reshape(2, 3)
+    assert x.H.shape == (3, 2) and fastdl.equal(x.H, x.t())
+    with pytest.raises(RuntimeError, match="only supported on matrices .* Got 1-D"):
+        fastdl.ones(3).H
+    with pytest.raises(RuntimeError, match="Got 3-D tensor. For batches of matrices"):
+        fastdl.ones(2, 2, 2).H
+    with pytest.warns(UserWarning, match="deprecated on 0-D"):
+        s = fastdl.tensor(2.0)
+        assert s.H is s
+
+
+@pytest.mark.parametrize("method, dtype", [("byte", fastdl.uint8), ("char", fastdl.int8),
+                                           ("short", fastdl.int16)])
+def test_integer_casts(method, dtype):
+    values = [[0.0, 1.9, 100.2], [-3.5, 7.0, 127.0]]
+    got = getattr(fastdl.tensor(values), method)()
+    want = getattr(torch.tensor(values), method)()
+    assert got.dtype == dtype and got.tolist() == want.tolist()
+    assert getattr(fastdl.tensor([1, 2]), method)(memory_format=fastdl.contiguous_format) \
+        .dtype == dtype
+
+
+# ---- ATen-level names ------------------------------------------------------------------------
+def test_unsafe_split_and_chunk_are_split_and_chunk():
+    x = fastdl.arange(7.0).reshape(7, 1)
+    for got, want in zip(x.unsafe_split(3), x.split(3)):
+        assert fastdl.equal(got, want)
+    assert [t.shape for t in fastdl.unsafe_chunk(x, 3)] == [(3, 1), (3, 1), (1, 1)]
+    assert [t.shape for t in x.unsafe_chunk(2, dim=1)] == [(7, 1)]
+    with pytest.raises(TypeError, match="'split_size' .* must be int, not list"):
+        fastdl.unsafe_split(x, [3, 4])
+
+
+def test_resize_keeps_memory_order_and_refuses_grad():
+    x = fastdl.arange(6)
+    assert x.resize_(2, 2).tolist() == [[0, 1], [2, 3]]
+    assert x.resize_((5,)).shape == (5,) and x[:4].tolist() == [0, 1, 2, 3]
+    t = fastdl.arange(6).reshape(2, 3).t()  # a transposed view: torch keeps storage order
+    assert t.resize_(6).tolist() == torch.arange(6).reshape(2, 3).t().resize_(6).tolist()
+    y = fastdl.zeros(3)
+    assert y.resize_as_(fastdl.ones(1, 3)).shape == (1, 3)
+    with pytest.raises(RuntimeError, match="cannot resize variables that require grad"):
+        fastdl.ones(2, requires_grad=True).resize_(4)
+    with pytest.raises(RuntimeError, match="negative dimension"):
+        fastdl.ones(2).resize_(-1)
+
+
+def test_nonzero_static_pads_and_truncates():
+    x = fastdl.tensor([[0, 2], [3, 0], [0, 5]])
+    tx = torch.tensor(x.tolist())
+    for size, fill in ((0, -1), (2, -1), (3, -1), (6, 9)):
+        got = fastdl.nonzero_static(x, size=size, fill_value=fill)
+        want = torch.nonzero_static(tx, size=size, fill_value=fill)
+        assert got.dtype == fastdl.int64 and got.tolist() == want.tolist()
+    assert fastdl.nonzero_static(fastdl.tensor(1.0), size=2).shape == (2, 0)
+    with pytest.raises(RuntimeError, match="non-negative"):
+        fastdl.nonzero_static(x, size=-1)
+
+
+def test_empty_permuted_strides_and_errors():
+    for size, layout in (((2, 3, 4), (2, 0, 1)), ((2, 3), (1, 0)), ((0, 5), (1, 0)), ((), ())):
+        got = fastdl.empty_permuted(size, layout, dtype=fastdl.float64)
+        want = torch.empty_permuted(size, layout, dtype=torch.float64)
+        assert got.shape == tuple(want.shape) and got.dtype == fastdl.float64
+        if got.numel() > 1:
+            assert got.stride() == want.stride()
+    assert fastdl.empty_permuted((2,), (0,), requires_grad=True).requires_grad
+    for size, layout, error in (((2,), (0, 1), RuntimeError), ((2,), (3,), IndexError),
+                                ((2, 3), (0, 0), RuntimeError)):
+        with pytest.raises(error):
+            fastdl.empty_permuted(size, layout)
+
+
+def test_constant_pad_nd_pads_and_crops():
+    x = fastdl.arange(6.0).reshape(2, 3).requires_grad_()
+    got = fastdl.constant_pad_nd(x, (1, -1, 0, 1), -2.0)
+    want = torch.constant_pad_nd(torch.arange(6.0).reshape(2, 3), (1, -1, 0, 1), -2.0)
+    assert got.tolist() == want.tolist()
+    got.sum().backward()
+    assert x.grad.tolist() == [[1.0, 1.0, 0.0], [1.0, 1.0, 0.0]]
+
+
+def test_native_norm_statistics():
+    x = np.random.default_rng(0).standard_normal((4, 6, 5)).astype(np.float32)
+    out, mean, rstd = fastdl.native_layer_norm(fastdl.tensor(x), (6, 5), None, None, 1e-5)
+    t_out, t_mean, t_rstd = torch.native_layer_norm(torch.tensor(x), (6, 5), None, None, 1e-5)
+    for got, want in ((out, t_out), (mean, t_mean), (rstd, t_rstd)):
+        assert got.shape == tuple(want.shape)
+        np.testing.assert_allclose(got.numpy(), want.numpy(), rtol=1e-5, atol=1e-5)
+    assert not mean.requires_grad
+    running = (fastdl.zeros(6), fastdl.ones(6))
+    t_running = (torch.zeros(6), torch.ones(6))
+    got = fastdl.native_batch_norm(fastdl.tensor(x), None, None, *running, True, 0.3, 1e-5)
+    want = torch.native_batch_norm(torch.tensor(x), None, None, *t_running, True, 0.3, 1e-5)
+    for g, w in zip(got + running, want + t_running):
+        np.testing.assert_allclose(g.numpy(), w.numpy(), rtol=1e-5, atol=1e-5)
+    _, mean, rstd = fastdl.native_batch_norm(fastdl.tensor(x), None, None, *running, False,
+                                             0.1, 1e-5)
+    assert mean.shape == rstd.shape == (0,)
+    _, mean, rstd = fastdl.native_group_norm(fastdl.tensor(x, requires_grad=True), None, None,
+                                             4, 6, 5, 3, 1e-5)
+    assert mean.shape == rstd.shape == (4, 3) and mean.requires_grad
+    with pytest.raises(RuntimeError, match="N \\* C \\* HxW"):
+        fastdl.native_group_norm(fastdl.tensor(x), None, None, 4, 6, 4, 3, 1e-5)

@@ -834,6 +834,30 @@ class Tensor:
     def bool(self, memory_format=preserve_format) -> "Tensor":
         return self.to(bool_, memory_format=memory_format)
 
+    def byte(self, memory_format=preserve_format) -> "Tensor":
+        """The tensor as uint8 (``self.to(fastdl.uint8)``).
+
+        >>> fastdl.tensor([1.7, 255.0]).byte().tolist()
+        [1, 255]
+        """
+        return self.to(uint8, memory_format=memory_format)
+
+    def char(self, memory_format=preserve_format) -> "Tensor":
+        """The tensor as int8 (``self.to(fastdl.int8)``).
+
+        >>> fastdl.tensor([-3.7, 5.0]).char().tolist()
+        [-3, 5]
+        """
+        return self.to(int8, memory_format=memory_format)
+
+    def short(self, memory_format=preserve_format) -> "Tensor":
+        """The tensor as int16 (``self.to(fastdl.int16)``).
+
+        >>> fastdl.tensor([300.5]).short().dtype
+        dtype('int16')
+        """
+        return self.to(int16, memory_format=memory_format)
+
     def type_as(self, other) -> "Tensor":
         return self.to(other._data.dtype)
 

@@ -1,17 +1,24 @@
 """The rest of torch's top-level names that users call: signal windows, nn.functional ops
-under their ATen signatures, in-place functions, dtype queries and constructors, the
+under their ATen signatures (and the native_* norms), in-place functions, the complex-number
+API on real tensors (conj, real, angle ...), ATen names (constant_pad_nd, nonzero_static ...), dtype queries and constructors, the
 ``*_copy`` view ops, global flags and a few linear algebra and sampling helpers.
 ``fastdl/__init__.py`` re-exports ``__all__``."""
 from fastdl import global_flags as _flags
-from fastdl.functional import (inplace_toplevel as _inplace, toplevel_math as _math,
+from fastdl.functional import (aten_misc as _aten, complex_parts as _complex,
+                               inplace_toplevel as _inplace, toplevel_math as _math,
                                toplevel_utils as _utils, windows as _windows)
 from fastdl.global_flags import *  # noqa: F401,F403
+from fastdl.functional.aten_misc import *  # noqa: F401,F403
+from fastdl.functional.complex_parts import *  # noqa: F401,F403
 from fastdl.functional.inplace_toplevel import *  # noqa: F401,F403
 from fastdl.functional.toplevel_math import *  # noqa: F401,F403
 from fastdl.functional.toplevel_utils import *  # noqa: F401,F403
 from fastdl.functional.windows import *  # noqa: F401,F403
 from fastdl.nn.functional import torch_toplevel as _nn
 from fastdl.nn.functional.torch_toplevel import *  # noqa: F401,F403
+from fastdl.nn.functional import native_norms as _native
+from fastdl.nn.functional.native_norms import *  # noqa: F401,F403
 
 __all__ = sorted({*_flags.__all__, *_inplace.__all__, *_math.__all__, *_utils.__all__,
-                  *_windows.__all__, *_nn.__all__})
+                  *_windows.__all__, *_nn.__all__, *_aten.__all__, *_complex.__all__,
+                  *_native.__all__})

@@ -156,6 +156,12 @@ METHODS["orgqr"] = _orgqr_method
 
 PROPERTIES = {"T": S._T, "mT": S._mT, "mH": S._mT}  # real dtypes only: mH is mT
 
+# complex_parts.py (conj, real, angle, H ... on real dtypes) and aten_misc.py
+from fastdl.functional import aten_misc as _aten, complex_parts as _complex  # noqa: E402
+METHODS.update(_complex.METHODS)
+METHODS.update(_aten.METHODS)
+PROPERTIES.update(_complex.PROPERTIES)
+
 
 def install(cls):
     for name, fn in METHODS.items():
