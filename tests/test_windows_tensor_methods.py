@@ -3,6 +3,7 @@
 use (conj, real, angle, H, byte, resize_, native_layer_norm, nonzero_static ...) and the
 distributions and seeding of the in-place random fills. OpInfo samples for most of these run
 in test_opinfo_conformance.py; this file covers what those do not."""
+import math
 
 import numpy as np
 import pytest
@@ -261,3 +262,104 @@ def test_native_norm_statistics():
     assert mean.shape == rstd.shape == (4, 3) and mean.requires_grad
     with pytest.raises(RuntimeError, match="N \\* C \\* HxW"):
         fastdl.native_group_norm(fastdl.tensor(x), None, None, 4, 6, 4, 3, 1e-5)
+
+
+# ---- in-place random fills: distributions, seeding, errors -----------------------------------
+N = 200_000
+
+
+def _erf(x):
+    return torch.erf(torch.from_numpy(x)).numpy()
+
+
+def _ks(sample, cdf):
+    """The Kolmogorov-Smirnov distance between a sample and a continuous CDF."""
+    x = np.sort(sample.astype(np.float64))
+    f = cdf(x)
+    n = len(x)
+    return max(np.max(np.arange(1, n + 1) / n - f), np.max(f - np.arange(n) / n))
+
+
+# 2.0 / sqrt(N) is a KS distance p < 1e-3 would exceed; a wrong parameter (a rate off by 5%,
+# a shifted median) gives several times that
+KS_BOUND = 2.0 / math.sqrt(N)
+FILLS = {
+    "uniform_": ((-1.0, 3.0), lambda x: np.clip((x + 1.0) / 4.0, 0, 1)),
+    "cauchy_": ((1.0, 2.0), lambda x: 0.5 + np.arctan((x - 1.0) / 2.0) / math.pi),
+    "exponential_": ((2.5,), lambda x: 1.0 - np.exp(-2.5 * np.maximum(x, 0))),
+    "log_normal_": ((0.5, 0.75), lambda x: 0.5 * (1.0 + _erf(
+        (np.log(x) - 0.5) / (0.75 * math.sqrt(2.0))))),
+    "normal_": ((-1.0, 0.5), lambda x: 0.5 * (1.0 + _erf(
+        (x + 1.0) / (0.5 * math.sqrt(2.0))))),
+}
+
+
+@pytest.mark.parametrize("name", sorted(FILLS))
+def test_random_fill_distribution(name):
+    args, cdf = FILLS[name]
+    fastdl.manual_seed(0)
+    for dtype in (fastdl.float32, fastdl.float64):
+        x = getattr(fastdl.empty(N, dtype=dtype), name)(*args)
+        assert x.dtype == dtype
+        assert _ks(x.numpy(), cdf) < KS_BOUND, name
+    # the same test rejects a wrongly parameterized sample
+    wrong = getattr(fastdl.empty(N, dtype=fastdl.float64), name)(*[a * 1.1 for a in args])
+    assert _ks(wrong.numpy(), cdf) > KS_BOUND
+
+
+def test_geometric_fill_moments():
+    fastdl.manual_seed(0)
+    for p in (0.2, 0.7):
+        x = fastdl.empty(N, dtype=fastdl.int64).geometric_(p).numpy()
+        assert x.min() >= 1
+        assert abs(x.mean() - 1 / p) < 4 * math.sqrt((1 - p) / p ** 2 / N)
+        assert abs(x.var() / ((1 - p) / p ** 2) - 1) < 0.03
+        assert abs(np.mean(x == 1) - p) < 4 * math.sqrt(p * (1 - p) / N)
+
+
+def test_uniform_moments_and_torch_keywords():
+    fastdl.manual_seed(1)
+    x = fastdl.empty(N, dtype=fastdl.float64).uniform_(**{"from": 2.0, "to": 5.0}).numpy()
+    assert 2.0 <= x.min() and x.max() < 5.0
+    assert abs(x.mean() - 3.5) < 4 * math.sqrt(0.75 / N)
+    assert abs(x.var() / 0.75 - 1) < 0.02
+
+
+@pytest.mark.parametrize("name, args", [("uniform_", ()), ("cauchy_", ()), ("normal_", ()),
+                                        ("exponential_", (0.5,)), ("geometric_", (0.3,)),
+                                        ("log_normal_", ())])
+def test_random_fills_follow_the_seed_and_generator(name, args):
+    def draw(**kwargs):
+        return getattr(fastdl.empty(7, 3), name)(*args, **kwargs).numpy()
+
+    fastdl.manual_seed(123)
+    first = draw()
+    fastdl.manual_seed(123)
+    assert np.array_equal(draw(), first)
+    assert not np.array_equal(draw(), first)
+    g = fastdl.Generator().manual_seed(5)
+    mine = draw(generator=g)
+    g.manual_seed(5)
+    fastdl.manual_seed(99)  # the global state does not affect a generator's draws
+    assert np.array_equal(draw(generator=g), mine)
+
+
+def test_random_fills_return_self_and_keep_dtype():
+    x = fastdl.zeros(4, dtype=fastdl.float64)
+    assert x.cauchy_() is x and x.dtype == fastdl.float64
+    assert x.log_normal_() is x and bool((x > 0).all())
+
+
+@pytest.mark.parametrize("call, message", [
+    (lambda x: x.uniform_(3, -1), "uniform_ expects to return a \\[from, to\\) range"),
+    (lambda x: x.cauchy_(0, 0), "cauchy_ expects sigma > 0.0"),
+    (lambda x: x.exponential_(-1), "exponential_ expects lambda > 0.0"),
+    (lambda x: x.geometric_(-1), "geometric_ expects p to be in \\(0, 1\\)"),
+    (lambda x: x.geometric_(1.5), "geometric_ expects p to be in \\(0, 1\\)"),
+    (lambda x: x.log_normal_(1, -2), "log_normal_ expects std > 0.0"),
+])
+def test_random_fill_errors(call, message):
+    # the messages are those torch's OpInfo error_inputs expect
+    with pytest.raises(RuntimeError, match=message):
+        call(fastdl.zeros(3))
+

@@ -795,8 +795,15 @@ class Tensor:
                                f"broadcast to {tuple(self._data.shape)}") from None
         return indexing.copy_op.apply_inplace(self, (src,))
 
-    def uniform_(self, a=0.0, b=1.0, *, generator=None):
+    def uniform_(self, a=0.0, b=1.0, *, generator=None, **kwargs):
         from fastdl import random as _random
+        # torch's keywords are ``from`` (a reserved word) and ``to``
+        a, b = kwargs.pop("from", a), kwargs.pop("to", b)
+        if kwargs:
+            raise TypeError(f"uniform_() got unexpected keyword arguments {sorted(kwargs)}")
+        if a > b:
+            raise RuntimeError(f"uniform_ expects to return a [from, to) range, but found "
+                               f"from={a} > to={b}")
         return self.copy_(_wrap(_random.uniform_array(self._data.shape, a, b, self._data.dtype,
                                                       self.device, generator)))
 
