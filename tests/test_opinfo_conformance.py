@@ -219,9 +219,10 @@ FASTDL_OPS.update({
     "diagonal_scatter.": F.diagonal_scatter, "diagflat.": F.diagflat, "fliplr.": F.fliplr,
     "flipud.": F.flipud, "msort.": F.msort, "argwhere.": F.argwhere,
     "tril_indices.": F.tril_indices, "triu_indices.": F.triu_indices,
-    "unravel_index.": F.unravel_index,  # (narrow_copy. is left out: torch's own backward
-    # of its samples fails, "The size of tensor a (0) must match ..."; tested in
-    # test_tensor_api_shapes.py instead) "split_with_sizes.": F.split_with_sizes, "sum_to_size.": _method("sum_to_size"),
+    "unravel_index.": F.unravel_index, "split_with_sizes.": F.split_with_sizes,
+    "sum_to_size.": _method("sum_to_size"),
+    # (narrow_copy. is left out: torch's own backward of its samples fails, "The size of
+    # tensor a (0) must match ..."; tested in test_tensor_api_shapes.py instead)
 })
 
 # statistics (functional/statistics.py)
