@@ -39,6 +39,7 @@ import pytest
 import fastdl
 from fastdl import nn as fnn
 from fastdl.nn import functional as F
+from fastdl.nn.functional import multi_head_attention as mha_functional
 
 torch = pytest.importorskip("torch")
 pytest.importorskip("expecttest")  # torch's test databases import it
@@ -287,6 +288,19 @@ def _fractional_with_torch_samples(d):
     return call
 
 
+def _mha_with_torch_dropout(*args, **kwargs):
+    """torch's OpInfo runs multi_head_attention_forward under wrapper_set_seed
+    (manual_seed(42)); the op's only random draw is its dropout's Bernoulli keep mask, so
+    fastdl gets that same mask (torch's dropout of ones: the keep mask scaled by 1 / (1 - p))."""
+    def torch_keep_mask(shape, p, dtype, device):
+        with torch.random.fork_rng():
+            torch.manual_seed(42)
+            ones = torch.ones(shape, dtype=torch.float64 if dtype == np.float64 else torch.float32)
+            return torch.nn.functional.dropout(ones, p).numpy()
+    with mha_functional._keep_masks_from(torch_keep_mask):
+        return F.multi_head_attention_forward(*args, **kwargs)
+
+
 # OpInfos whose ``op`` is a lambda reordering the arguments: the same reordering for fastdl.
 ARGUMENT_ADAPTERS = {
     "embedding": lambda weight, idx, **kwargs: F.embedding(idx, weight, **kwargs),
@@ -299,6 +313,7 @@ ARGUMENT_ADAPTERS = {
     "feature_alpha_dropout": F.feature_alpha_dropout,
     "fractional_max_pool2d": _fractional_with_torch_samples(2),
     "fractional_max_pool3d": _fractional_with_torch_samples(3),
+    "multi_head_attention_forward": _mha_with_torch_dropout,
 }
 
 # OpInfos outside the nn.functional namespace that are fastdl.nn.functional functions.

@@ -104,3 +104,7 @@ from fastdl.nn.functional.fractional_pool import (  # noqa: E402
 from fastdl.nn.functional.gumbel import gumbel_softmax  # noqa: E402
 __all__ += ["fractional_max_pool2d", "fractional_max_pool2d_with_indices",
             "fractional_max_pool3d", "fractional_max_pool3d_with_indices", "gumbel_softmax"]
+
+# multi-head attention, the functional behind nn.MultiheadAttention
+from fastdl.nn.functional.multi_head_attention import multi_head_attention_forward  # noqa: E402
+__all__ += ["multi_head_attention_forward"]

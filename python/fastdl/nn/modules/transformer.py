@@ -1,152 +1,31 @@
 """``MultiheadAttention`` and the Transformer family with torch's names, parameters and semantics.
 
-``MultiheadAttention`` projects, splits heads and runs ``scaled_dot_product_attention`` (the flash
-kernels) when no weights are wanted; with ``need_weights`` it forms the probabilities explicitly
-(they are returned, averaged over heads or per head). Masks follow torch's MHA convention: a bool
-``attn_mask`` / ``key_padding_mask`` is True where attention is NOT allowed; float masks are
-added. The Transformer layers compose it with ``Linear``, ``LayerNorm`` and ``Dropout``
+``MultiheadAttention`` holds the parameters and runs ``F.multi_head_attention_forward``
+(nn/functional/multi_head_attention.py: the flash kernels when no weights are wanted, explicit
+probabilities otherwise; torch's mask conventions). The Transformer layers compose it with ``Linear``, ``LayerNorm`` and ``Dropout``
 (post-norm, or pre-norm with ``norm_first``).
 """
 from __future__ import annotations
 
 import copy
-import math
 
 import numpy as np
 
 import fastdl
-from fastdl.functional import shape as S
 from fastdl.nn import functional as F
 from fastdl.nn import init
-from fastdl.nn.functional.activation import gelu, relu, softmax
+from fastdl.nn.functional.activation import gelu, relu
 from fastdl.nn.modules.container import ModuleList
 from fastdl.nn.modules.dropout import Dropout
 from fastdl.nn.modules.linear import Linear
 from fastdl.nn.modules.module import Module
 from fastdl.nn.modules.normalization import LayerNorm
 from fastdl.nn.parameter import Parameter
-from fastdl.tensor import Tensor, _wrap, as_dtype, get_default_dtype
+from fastdl.tensor import as_dtype, get_default_dtype
 
 
 def _param(shape, dtype):
     return Parameter(np.zeros(shape, dtype=as_dtype(dtype or get_default_dtype())))
-
-
-def _to_additive(mask, dtype):
-    """A bool mask (True = masked) as an additive float mask (-inf where masked)."""
-    if mask is None:
-        return None
-    if mask._data.dtype == np.bool_:
-        return _wrap(np.where(mask._data, -np.inf, 0.0).astype(dtype))
-    return mask
-
-
-def _pad_last(mask, n=1):
-    """Append n columns (not masked) to a mask's last dimension."""
-    if mask is None:
-        return None
-    d = mask._data
-    pad = np.zeros(d.shape[:-1] + (n,), dtype=d.dtype)
-    return S.cat([mask, _wrap(pad)], -1)
-
-
-def multi_head_attention(mha, query, key, value, key_padding_mask=None, need_weights=True,
-                         attn_mask=None, average_attn_weights=True, is_causal=False):
-    """torch.nn.functional.multi_head_attention_forward for a ``MultiheadAttention``'s
-    parameters, on (L, N, E) inputs (sequence first)."""
-    L, N, E = query.shape
-    H, hd = mha.num_heads, mha.head_dim
-    dtype = query._data.dtype
-    if is_causal and attn_mask is None:
-        raise RuntimeError("MultiheadAttention: need attn_mask if specifying the is_causal hint "
-                           "(Transformer.generate_square_subsequent_mask makes one)")
-    if key.shape[0] != value.shape[0]:
-        raise RuntimeError(f"MultiheadAttention: key and value must have the same length, got "
-                           f"key {tuple(key.shape)} and value {tuple(value.shape)}")
-    # torch's hint: with no padding mask and no weights, causal attention replaces the mask
-    # (over the keys as they are after add_bias_kv / add_zero_attn)
-    causal = bool(is_causal) and key_padding_mask is None and not need_weights
-    if causal:
-        attn_mask = None
-    b = mha.in_proj_bias
-    bq = bk = bv = None
-    if b is not None:
-        bq, bk, bv = b[:E], b[E:2 * E], b[2 * E:]
-    if mha._qkv_same_embed_dim:
-        w = mha.in_proj_weight
-        wq, wk, wv = w[:E], w[E:2 * E], w[2 * E:]
-    else:
-        wq, wk, wv = mha.q_proj_weight, mha.k_proj_weight, mha.v_proj_weight
-    q = F.linear(query, wq, bq)
-    k = F.linear(key, wk, bk)
-    v = F.linear(value, wv, bv)
-    if attn_mask is not None:
-        if attn_mask.ndim == 2:
-            if tuple(attn_mask.shape) != (L, key.shape[0]):
-                raise RuntimeError(f"MultiheadAttention: the 2-D attn_mask should have shape "
-                                   f"{(L, key.shape[0])}, got {tuple(attn_mask.shape)}")
-            attn_mask = attn_mask.unsqueeze(0)
-        elif attn_mask.ndim == 3:
-            if tuple(attn_mask.shape) != (N * H, L, key.shape[0]):
-                raise RuntimeError(f"MultiheadAttention: the 3-D attn_mask should have shape "
-                                   f"{(N * H, L, key.shape[0])}, got {tuple(attn_mask.shape)}")
-        else:
-            raise RuntimeError(f"MultiheadAttention: attn_mask must be 2-D or 3-D, got shape "
-                               f"{tuple(attn_mask.shape)}")
-    if mha.bias_k is not None:
-        k = S.cat([k, mha.bias_k.expand(1, N, E)], 0)
-        v = S.cat([v, mha.bias_v.expand(1, N, E)], 0)
-        attn_mask = _pad_last(attn_mask)
-        key_padding_mask = _pad_last(key_padding_mask)
-    q = q.reshape(L, N * H, hd).transpose(0, 1)  # (N H, L, hd)
-    k = k.reshape(k.shape[0], N * H, hd).transpose(0, 1)
-    v = v.reshape(v.shape[0], N * H, hd).transpose(0, 1)
-    if mha.add_zero_attn:
-        zeros = _wrap(np.zeros((N * H, 1, hd), dtype=dtype))
-        k = S.cat([k, zeros], 1)
-        v = S.cat([v, zeros], 1)
-        attn_mask = _pad_last(attn_mask)
-        key_padding_mask = _pad_last(key_padding_mask)
-    Sk = k.shape[1]
-    if key_padding_mask is not None:
-        if tuple(key_padding_mask.shape) != (N, Sk):
-            raise RuntimeError(f"MultiheadAttention: key_padding_mask should have shape "
-                               f"{(N, Sk)}, got {tuple(key_padding_mask.shape)}")
-        kpm = key_padding_mask.reshape(N, 1, 1, Sk).expand(N, H, 1, Sk).reshape(N * H, 1, Sk)
-        if attn_mask is None:
-            attn_mask = kpm
-        elif attn_mask._data.dtype == np.bool_ and kpm._data.dtype == np.bool_:
-            attn_mask = _wrap(attn_mask._data | kpm._data)
-        else:
-            attn_mask = _to_additive(attn_mask, dtype) + _to_additive(kpm, dtype)
-    dropout_p = mha.dropout if mha.training else 0.0
-    if need_weights:
-        scores = (q * (1.0 / math.sqrt(hd))) @ k.transpose(-2, -1)
-        if attn_mask is not None:
-            scores = scores + _to_additive(attn_mask, dtype)
-        weights = softmax(scores, -1)
-        if dropout_p > 0.0:
-            weights = F.dropout(weights, p=dropout_p)
-        out = weights @ v  # (N H, L, hd)
-    else:
-        m = attn_mask
-        if m is not None:
-            rows = m.shape[1]  # L, or 1 for a key padding mask alone
-            m = m.reshape(N, H, rows, Sk) if m.shape[0] == N * H else m.reshape(1, 1, rows, Sk)
-            if m._data.dtype == np.bool_:
-                m = _wrap(~m._data)  # SDPA's bool masks say where attention IS allowed
-        out = F.scaled_dot_product_attention(q.reshape(N, H, L, hd), k.reshape(N, H, Sk, hd),
-                                             v.reshape(N, H, Sk, hd), attn_mask=m,
-                                             dropout_p=dropout_p,
-                                             is_causal=causal).reshape(N * H, L, hd)
-        weights = None
-    out = out.transpose(0, 1).reshape(L, N, E)
-    out = mha.out_proj(out)
-    if weights is not None:
-        weights = weights.reshape(N, H, L, Sk)
-        if average_attn_weights:
-            weights = weights.mean(1)
-    return out, weights
 
 
 class MultiheadAttention(Module):
@@ -241,18 +120,24 @@ class MultiheadAttention(Module):
                                f"{tuple(key_padding_mask.shape)}")
         if batched and self.batch_first:
             query, key, value = (x.transpose(0, 1) for x in (query, key, value))
-        if not batched:
-            query, key, value = (x.unsqueeze(1) for x in (query, key, value))
-            if key_padding_mask is not None:
-                key_padding_mask = key_padding_mask.unsqueeze(0)
-        out, weights = multi_head_attention(self, query, key, value, key_padding_mask,
-                                            need_weights, attn_mask, average_attn_weights,
-                                            is_causal)
-        if not batched:
-            out = out.squeeze(1)
-            if weights is not None:
-                weights = weights.squeeze(0)
-        elif self.batch_first:
+        if key.shape[0] != value.shape[0]:
+            raise RuntimeError(f"MultiheadAttention: key and value must have the same length, "
+                               f"got key {tuple(key.shape)} and value {tuple(value.shape)}")
+        # the module's errors are RuntimeErrors where torch's functional asserts
+        kpm_shape = (key.shape[1], key.shape[0]) if batched else (key.shape[0],)
+        if key_padding_mask is not None and tuple(key_padding_mask.shape) != kpm_shape:
+            raise RuntimeError(f"MultiheadAttention: key_padding_mask should have shape "
+                               f"{kpm_shape}, got {tuple(key_padding_mask.shape)}")
+        out, weights = F.multi_head_attention_forward(
+            query, key, value, self.embed_dim, self.num_heads, self.in_proj_weight,
+            self.in_proj_bias, self.bias_k, self.bias_v, self.add_zero_attn, self.dropout,
+            self.out_proj.weight, self.out_proj.bias, training=self.training,
+            key_padding_mask=key_padding_mask, need_weights=need_weights, attn_mask=attn_mask,
+            use_separate_proj_weight=not self._qkv_same_embed_dim,
+            q_proj_weight=self.q_proj_weight, k_proj_weight=self.k_proj_weight,
+            v_proj_weight=self.v_proj_weight, average_attn_weights=average_attn_weights,
+            is_causal=is_causal)
+        if batched and self.batch_first:
             out = out.transpose(0, 1)
         return out, weights
 
