@@ -4,6 +4,7 @@ add_zero_attn, static keys, separate projections, per-head weights, the is_causa
 flash path (no weights) and the explicit one, gradients, float64 gradcheck, errors, and the
 module running through it."""
 import warnings
+from unittest import mock
 
 import numpy as np
 import pytest
@@ -51,7 +52,7 @@ def test_every_opinfo_sample_without_grad():
             t_out = op.op(sample.input, *sample.args, **sample.kwargs)
             f_args = [_to_fastdl(a) for a in (sample.input,) + tuple(sample.args)]
             f_kwargs = {k: _to_fastdl(v) for k, v in sample.kwargs.items()}
-            with mha_functional._keep_masks_from(_torch_keep_mask):
+            with mock.patch.object(mha_functional, "_draw_keep_mask", _torch_keep_mask):
                 f_out = F.multi_head_attention_forward(*f_args, **f_kwargs)
             for f, t in zip(f_out, t_out):
                 _close(f, t, dtype)
@@ -196,7 +197,7 @@ def test_dropout_matches_torch_with_its_mask_on_both_paths():
         if not need_weights:
             continue  # torch's SDPA draws its dropout mask differently (a fused kernel)
         f_args = {k: None if v is None else fastdl.tensor(v) for k, v in args.items()}
-        with mha_functional._keep_masks_from(_torch_keep_mask):
+        with mock.patch.object(mha_functional, "_draw_keep_mask", _torch_keep_mask):
             f_out, _ = F.multi_head_attention_forward(
                 f_args["query"], f_args["key"], f_args["value"], 6, 3, f_args["in_proj_weight"],
                 f_args["in_proj_bias"], None, None, False, 0.5, f_args["out_proj_weight"],

@@ -31,6 +31,7 @@ from __future__ import annotations
 import inspect
 import math
 import zlib
+from unittest import mock
 from typing import Callable, NamedTuple
 
 import numpy as np
@@ -297,7 +298,7 @@ def _mha_with_torch_dropout(*args, **kwargs):
             torch.manual_seed(42)
             ones = torch.ones(shape, dtype=torch.float64 if dtype == np.float64 else torch.float32)
             return torch.nn.functional.dropout(ones, p).numpy()
-    with mha_functional._keep_masks_from(torch_keep_mask):
+    with mock.patch.object(mha_functional, "_draw_keep_mask", torch_keep_mask):
         return F.multi_head_attention_forward(*args, **kwargs)
 
 

@@ -10,7 +10,6 @@ added to the scores. Errors are torch's (mostly AssertionError for shapes).
 """
 from __future__ import annotations
 
-import contextlib
 import math
 
 import numpy as np
@@ -22,21 +21,9 @@ from fastdl.nn.functional.attention import (_scaled_dot_product_attention_with_d
 from fastdl.nn.functional.linear import linear
 from fastdl.tensor import _wrap
 
-# Draws the scaled keep mask of attention dropout: fastdl's generator. Swapped only by
-# _keep_masks_from (tests reproducing torch's draws).
+# Draws the scaled keep mask of attention dropout (fastdl's generator); looked up at each call
+# so that tests can substitute torch's Bernoulli draws and compare dropout samples by value.
 _draw_keep_mask = dropout_keep_mask
-
-
-@contextlib.contextmanager
-def _keep_masks_from(draw):
-    """Within the block, dropout keep masks come from ``draw(shape, p, dtype, device)``
-    (tests: torch's Bernoulli draws, so that dropout samples compare by value)."""
-    global _draw_keep_mask
-    saved, _draw_keep_mask = _draw_keep_mask, draw
-    try:
-        yield
-    finally:
-        _draw_keep_mask = saved
 
 
 def _to_additive(mask, dtype):

@@ -2,8 +2,8 @@
 
 ``MultiheadAttention`` holds the parameters and runs ``F.multi_head_attention_forward``
 (nn/functional/multi_head_attention.py: the flash kernels when no weights are wanted, explicit
-probabilities otherwise; torch's mask conventions). The Transformer layers compose it with ``Linear``, ``LayerNorm`` and ``Dropout``
-(post-norm, or pre-norm with ``norm_first``).
+probabilities otherwise; torch's mask conventions). The Transformer layers compose it with
+``Linear``, ``LayerNorm`` and ``Dropout`` (post-norm, or pre-norm with ``norm_first``).
 """
 from __future__ import annotations
 
