@@ -276,6 +276,10 @@ MASKED_OPS = ("sum", "prod", "cumsum", "cumprod", "amax", "amin", "argmax", "arg
               "logaddexp", "logsumexp")
 FASTDL_OPS.update({f"masked.{name}.": getattr(fastdl.masked, name) for name in MASKED_OPS})
 
+# LDL^T in LAPACK sytrf's form (linalg/ldl.py): no autograd in torch's OpInfos either
+FASTDL_OPS.update({"linalg.ldl_factor.": LA.ldl_factor,
+                   "linalg.ldl_factor_ex.": LA.ldl_factor_ex, "linalg.ldl_solve.": LA.ldl_solve})
+
 # A feature fastdl deliberately does not support -> (the ops whose samples use it, why).
 # Samples raising ``Unsupported(feature)`` are counted against these entries.
 ALLOW_LIST = {

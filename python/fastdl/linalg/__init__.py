@@ -32,3 +32,7 @@ __all__ = ["LinAlgError", "cholesky", "cholesky_ex", "cond", "cross", "det", "di
 # Householder products (torch.linalg.householder_product)
 from fastdl.linalg.householder import householder_product  # noqa: E402
 __all__ += ["householder_product"]
+
+# LDL^T of symmetric indefinite matrices (linalg/ldl.py; LAPACK sytrf's form)
+from fastdl.linalg.ldl import ldl_factor, ldl_factor_ex, ldl_solve  # noqa: E402
+__all__ += ["ldl_factor", "ldl_factor_ex", "ldl_solve"]
