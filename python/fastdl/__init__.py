@@ -76,6 +76,10 @@ _docstrings.apply()
 from fastdl.linalg.householder import orgqr  # noqa: E402
 __all__.append("orgqr")
 
+# randomized low-rank SVD and PCA (linalg/lowrank.py)
+from fastdl.linalg.lowrank import pca_lowrank, svd_lowrank  # noqa: E402
+__all__ += ["pca_lowrank", "svd_lowrank"]
+
 # torch's remaining top-level names (windows, ATen-signature nn ops, in-place functions, ...)
 from fastdl import torch_toplevel as _torch_toplevel  # noqa: E402
 from fastdl.torch_toplevel import *  # noqa: E402,F401,F403
