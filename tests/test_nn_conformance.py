@@ -28,6 +28,7 @@ statistics instead of values.
 """
 from __future__ import annotations
 
+import dataclasses
 import inspect
 import math
 import zlib
@@ -51,7 +52,9 @@ from opinfo_harness import (OVERRIDE_HEADROOM, Ledger, flatten_outputs,  # noqa:
                             torch_gradients)
 
 # torch's notice that kl_div's 'mean' will change meaning: the samples use 'mean' on purpose
-pytestmark = pytest.mark.filterwarnings("ignore:reduction. 'mean' divides the total loss")
+# and that linear_cross_entropy's chunking options do not apply to some samples (both warn alike)
+pytestmark = [pytest.mark.filterwarnings("ignore:reduction. 'mean' divides the total loss"),
+              pytest.mark.filterwarnings("ignore:linear_cross_entropy. ..options.. ignored")]
 
 DTYPES = (torch.float32, torch.float64)
 # torch.testing.assert_close's float32 defaults are (rtol 1.3e-6, atol 1e-5); fastdl computes in
@@ -350,6 +353,9 @@ def to_fastdl(x, memo=None):
         return memo[id(x)]
     if isinstance(x, torch.dtype):
         return np.dtype(_NP_DTYPES[x])
+    if isinstance(x, torch.nn.LinearCrossEntropyOptions):  # a dataclass: the same fields
+        return fnn.LinearCrossEntropyOptions(**{f.name: to_fastdl(getattr(x, f.name))
+                                               for f in dataclasses.fields(x)})
     if callable(x) and x is getattr(torch.nn.functional, getattr(x, "__name__", ""), None):
         return getattr(F, x.__name__)  # an activation passed to a constructor (F.gelu)
     if isinstance(x, tuple):
@@ -698,6 +704,11 @@ TORCH_LACKS_SECOND_DERIVATIVE = {
     "nn.functional.ctc_loss": "torch raises 'derivative for aten::_ctc_loss_backward is not "
                               "implemented'; fastdl's backward is the computed gradient times "
                               "the incoming one, constant in log_probs",
+    **{f"nn.functional.linear_cross_entropy.{variant}": "torch's chunked op has no second "
+       "derivative (its OpInfo expects test_fn_gradgrad to fail); fastdl's chunks recompute "
+       "through linear and cross_entropy, whose second derivatives the unchunked variant "
+       "checks, and tests/test_linear_cross_entropy.py compares them with the unchunked path"
+       for variant in ("chunked", "chunked_none")},
 }
 GRADGRAD_OPINFOS = [op for op in RUN_OPINFOS if op.supports_gradgrad and _expects_gradients(op)
                     and _op_key(op) not in TORCH_LACKS_SECOND_DERIVATIVE]

@@ -108,3 +108,7 @@ __all__ += ["fractional_max_pool2d", "fractional_max_pool2d_with_indices",
 # multi-head attention, the functional behind nn.MultiheadAttention
 from fastdl.nn.functional.multi_head_attention import multi_head_attention_forward  # noqa: E402
 __all__ += ["multi_head_attention_forward"]
+
+# cross entropy of a linear projection, optionally in row chunks (torch 2.13)
+from fastdl.nn.functional.linear_cross_entropy import linear_cross_entropy  # noqa: E402
+__all__ += ["linear_cross_entropy"]

@@ -112,3 +112,8 @@ from fastdl.nn.modules.lazy import (LazyInstanceNorm1d, LazyInstanceNorm2d,  # n
 
 __all__ += ["AdaptiveLogSoftmaxWithLoss", "CrossMapLRN2d", "FractionalMaxPool2d", "FractionalMaxPool3d",
             "LazyInstanceNorm1d", "LazyInstanceNorm2d", "LazyInstanceNorm3d"]
+# a Linear head fused with cross entropy, and its chunking options (torch 2.13)
+from fastdl.nn.functional.linear_cross_entropy_options import LinearCrossEntropyOptions  # noqa: E402
+from fastdl.nn.modules.linear_cross_entropy import LinearCrossEntropyLoss  # noqa: E402
+
+__all__ += ["LinearCrossEntropyLoss", "LinearCrossEntropyOptions"]
