@@ -99,11 +99,6 @@ def _nan_input_gap(reason):
 # test_no_stale_gaps_or_overrides fails, when no sample matches it any more or when every
 # matching sample would pass the comparison it drops.
 SAMPLE_GAPS = {
-    **{f"nn.functional.interpolate.{mode}": Gap(
-        lambda sample: bool(sample.kwargs.get("antialias")),
-        "antialias=True (torch's anti-aliased resampling for downscaling) is not implemented: "
-        "fastdl raises NotImplementedError (tests/test_interpolate.py checks that)")
-       for mode in ("bilinear", "bicubic")},
     "nn.functional.elu": _nan_input_gap(
         "the gradient at a NaN input is implementation-defined in torch itself: its vectorized "
         "ELU backward gives NaN, its scalar tail loop 1 (see a 20-element NaN tensor); fastdl "

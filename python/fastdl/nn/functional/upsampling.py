@@ -5,7 +5,7 @@ Modes nearest, nearest-exact, linear/bilinear/trilinear and bicubic run one C++ 
 so each op is the other's backward and higher derivatives follow); "area" is
 ``adaptive_avg_pool``. Source indices and weights are torch's (``align_corners``, and the user's
 scale_factor used for the source index unless ``recompute_scale_factor``), so results match
-PyTorch's CPU kernels.
+PyTorch's CPU kernels. ``antialias=True`` is upsampling_aa.py's.
 """
 from __future__ import annotations
 
@@ -19,6 +19,7 @@ from fastdl import _C, backend
 from fastdl.autograd.op import defop
 from fastdl.nn.functional import pooling as P
 from fastdl.nn.functional._checks import check_tensor
+from fastdl.nn.functional.upsampling_aa import resample_aa
 
 __all__ = ["interpolate", "upsample", "upsample_bilinear", "upsample_nearest"]
 
@@ -123,10 +124,6 @@ def interpolate(input, size=None, scale_factor=None, mode="nearest", align_corne
     if antialias and not (mode in ("bilinear", "bicubic") and x.ndim == 4):
         raise ValueError("Anti-alias option is restricted to bilinear and bicubic modes and "
                          "requires a 4-D tensor as input")
-    if antialias:
-        raise NotImplementedError("interpolate(): antialias=True is not implemented in fastdl "
-                                  "(torch's anti-aliased bilinear/bicubic); use "
-                                  "antialias=False")
     kernel_mode, needs_dim = _MODES[mode]
     if dim not in (1, 2, 3) or (needs_dim is not None and dim != needs_dim):
         wanted = {1: "3D", 2: "4D", 3: "5D"}.get(needs_dim, "3D, 4D or 5D")
@@ -146,6 +143,9 @@ def interpolate(input, size=None, scale_factor=None, mode="nearest", align_corne
         return P._adaptive_avg_pool(dim, input, tuple(output_size))
     if x.dtype not in backend.KERNEL_DTYPES:
         raise TypeError(f"interpolate(): input must be float32 or float64, got {x.dtype}")
+    if antialias:
+        return resample_aa(input, output_size, mode, bool(align_corners),
+                           scale_factors or (None, None))
     scales = [0.0] * dim if scale_factors is None else list(scale_factors)
     spec = InterpSpec(kernel_mode, bool(align_corners), scales, in_size, output_size)
     return interpolate_op.apply((input,), spec)
