@@ -29,6 +29,7 @@ import fastdl  # noqa: E402
 import fastdl.functional as F  # noqa: E402
 import fastdl.linalg as LA  # noqa: E402
 from fastdl.linalg import lowrank  # noqa: E402
+from fastdl.nn.functional import upsampling_aa  # noqa: E402
 from opinfo_harness import (TOLERANCES, Converted, Tally, Unsupported,  # noqa: E402
                             compare_gradients, compare_outputs, describe)
 
@@ -309,6 +310,9 @@ def _with_torch_projection(fn):
 
 FASTDL_OPS.update({"svd_lowrank.": _with_torch_projection(fastdl.svd_lowrank),
                    "pca_lowrank.": _with_torch_projection(fastdl.pca_lowrank)})
+# ATen's op (both overloads: output_size with scales_h/w, or scale_factors), which
+# interpolate(antialias=True) calls in torch
+FASTDL_OPS["_upsample_bilinear2d_aa."] = upsampling_aa.upsample_bilinear2d_aa
 
 # A feature fastdl deliberately does not support -> (the ops whose samples use it, why).
 # Samples raising ``Unsupported(feature)`` are counted against these entries.
