@@ -368,8 +368,12 @@ def _make_spec(query, key, value, attn_mask, is_causal, scale, enable_gqa):
     if attn_mask is not None:
         _broadcast(attn_mask._data.shape, spec.out_batch + (L, S), what="attn_mask and scores")
     spec.causal = bool(is_causal)
-    if scale is None:  # torch's 1 / sqrt(E), infinite at E = 0 (nothing is computed then)
-        spec.scale = 1.0 / math.sqrt(qs[-1]) if qs[-1] else math.inf
+    if not qs[-1]:
+        # E = 0: every score is an empty dot product, 0 whatever the scale (torch: the mean of
+        # the values); 0 * its default 1 / sqrt(0) = inf would be NaN in the kernels
+        spec.scale = 1.0
+    elif scale is None:  # torch's 1 / sqrt(E)
+        spec.scale = 1.0 / math.sqrt(qs[-1])
     else:
         spec.scale = float(scale)
     is_bool = attn_mask is not None and attn_mask._data.dtype == np.bool_
