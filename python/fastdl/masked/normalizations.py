@@ -11,10 +11,20 @@ from fastdl.functional.everyday import cumprod as _cumprod
 from fastdl.functional.reductions import cumsum as _cumsum
 from fastdl.masked._mask import canonical_dim, combine, quiet
 from fastdl.masked.reductions import norm
+from fastdl.tensor import Tensor
 
 
 def _dim(dim, input):
     return canonical_dim(dim, input.ndim)[0]
+
+
+def _floating(name, input, dtype=None):
+    """torch's softmax and logaddexp kernels refuse integer and bool inputs (softmax takes one
+    with a ``dtype``): an integer input here would carry its dtype's min as the identity
+    (log_softmax -9.2e18 instead of -inf, logaddexp cast back to the integers)."""
+    if dtype is None and isinstance(input, Tensor) and input.dtype.kind != "f":
+        raise TypeError(f"masked.{name}(): expected a floating point input, got {input.dtype}"
+                        + (" (or pass dtype=)" if name != "logaddexp" else ""))
 
 
 @quiet
@@ -52,6 +62,7 @@ def softmax(input, dim, *, dtype=None, mask=None):
     >>> fastdl.masked.softmax(x, 1, mask=m).tolist()
     [[0.5, 0.5, 0.0], [nan, nan, nan]]
     """
+    _floating("softmax", input, dtype)
     return _softmax(combine("amax", input, mask), _dim(dim, input), dtype=dtype)
 
 
@@ -65,6 +76,7 @@ def log_softmax(input, dim, *, dtype=None, mask=None):
     >>> [round(v, 4) for v in out.tolist()]
     [-0.6931, -0.6931, -inf]
     """
+    _floating("log_softmax", input, dtype)
     return _log_softmax(combine("amax", input, mask), _dim(dim, input), dtype=dtype)
 
 
@@ -76,6 +88,7 @@ def softmin(input, dim, *, dtype=None, mask=None):
     >>> fastdl.masked.softmin(x, 0, mask=fastdl.tensor([True, True, False])).tolist()
     [0.5, 0.5, 0.0]
     """
+    _floating("softmin", input, dtype)
     return _softmax(neg(combine("amin", input, mask)), _dim(dim, input), dtype=dtype)
 
 
@@ -102,6 +115,8 @@ def logaddexp(input, other, *, dtype=None, input_mask=None, other_mask=None):
     >>> fastdl.masked.logaddexp(a, b, input_mask=m, other_mask=m).tolist()
     [-1.0, -inf, -3.0]
     """
+    _floating("logaddexp", input)
+    _floating("logaddexp", other)
     out = _logaddexp(combine("logaddexp", input, input_mask),
                      combine("logaddexp", other, other_mask))
     return out.to(input.dtype if dtype is None else dtype)
