@@ -28,8 +28,11 @@ def check_float(name, *tensors):
         dt = t._data.dtype
         if dt not in _SUPPORTED:
             got = torch_dtype_name(dt)
+            # a half-precision input is floating point: say what fastdl's linalg supports
+            why = " (fastdl's linear algebra supports float32 and float64)" if dt.kind == "f" \
+                else ""
             raise RuntimeError(f"{name}: Expected a floating point or complex tensor as input. "
-                               f"Got {got}")
+                               f"Got {got}{why}")
 
 
 def check_matrix(name, A, square=True):
