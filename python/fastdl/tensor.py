@@ -804,6 +804,16 @@ class Tensor:
         if a > b:
             raise RuntimeError(f"uniform_ expects to return a [from, to) range, but found "
                                f"from={a} > to={b}")
+        dt = self._data.dtype
+        if dt.kind != "f":  # torch: not implemented for integer and bool tensors
+            raise TypeError(f"uniform_: expected a floating point tensor, got dtype {dt}")
+        big = float(np.finfo(dt).max)
+        for name, v in (("from", a), ("to", b)):
+            if not -big <= v <= big:  # NaN or inf, or past the dtype's range: torch's words
+                raise RuntimeError(f"uniform_: {name} is out of bounds for {dt}, got {v}")
+        if not b - a <= big:
+            raise RuntimeError(f"uniform_ expects to - from to fit in {dt}, but found "
+                               f"from={a} and to={b}")
         return self.copy_(_wrap(_random.uniform_array(self._data.shape, a, b, self._data.dtype,
                                                       self.device, generator)))
 

@@ -194,6 +194,15 @@ def _fill(self, draw):
     return self.copy_(_on_device_of(self, draw.astype(self._data.dtype)))
 
 
+def _floating_self(self, name):
+    """torch's continuous in-place samplers refuse integer and bool tensors (the samples would
+    be truncated to integers without a word)."""
+    dt = self._data.dtype
+    if dt.kind != "f":
+        raise TypeError(f"{name}: a continuous distribution needs a floating point tensor, "
+                        f"got dtype {dt}")
+
+
 def _random_upper(dtype):
     """torch's default random_ range end: every integer the dtype holds exactly (2**24 for
     float32, 2**53 for float64, its max + 1 for integers)."""
@@ -236,6 +245,7 @@ def exponential_(self, lambd=1.0, *, generator=None):
     >>> bool((fastdl.zeros(5).exponential_(2.0) >= 0).all())
     True
     """
+    _floating_self(self, "exponential_")
     if not lambd > 0:
         raise RuntimeError(f"exponential_ expects lambda > 0.0, but found lambda={lambd}")
     draw = _random._numpy_rng(generator).exponential(1.0 / lambd, self._data.shape)
@@ -249,6 +259,8 @@ def geometric_(self, p, *, generator=None):
     >>> bool((fastdl.zeros(5).geometric_(0.5) >= 1).all())
     True
     """
+    if self._data.dtype == np.bool_:
+        raise TypeError("geometric_: a bool tensor cannot hold the trial counts 1, 2, ...")
     if not 0 < p < 1:
         raise RuntimeError(f"geometric_ expects p to be in (0, 1), but got p={p}")
     return _fill(self, _random._numpy_rng(generator).geometric(p, self._data.shape))
@@ -260,6 +272,7 @@ def log_normal_(self, mean=1.0, std=2.0, *, generator=None):
     >>> bool((fastdl.zeros(5).log_normal_() > 0).all())
     True
     """
+    _floating_self(self, "log_normal_")
     if not std > 0:
         raise RuntimeError(f"log_normal_ expects std > 0.0, but found std={std}")
     return _fill(self, _random._numpy_rng(generator).lognormal(mean, std, self._data.shape))
@@ -272,6 +285,7 @@ def cauchy_(self, median=0.0, sigma=1.0, *, generator=None):
     >>> fastdl.zeros(3).cauchy_().shape
     (3,)
     """
+    _floating_self(self, "cauchy_")
     if not sigma > 0:
         raise RuntimeError(f"cauchy_ expects sigma > 0.0, but found sigma={sigma}")
     draw = median + sigma * _random._numpy_rng(generator).standard_cauchy(self._data.shape)
