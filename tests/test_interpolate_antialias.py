@@ -127,3 +127,31 @@ def test_aten_errors():
         upsampling_aa.upsample_bicubic2d_aa(x[0], [3, 3], False)
     with pytest.raises(RuntimeError):
         upsampling_aa.upsample_bicubic2d_aa(x, [0, 3], False)
+
+
+@pytest.mark.parametrize("mode", ["bilinear", "bicubic"])
+@pytest.mark.parametrize("sizes", [((17, 23), (5, 7)), ((7, 9), (20, 3)), ((9, 9), (9, 4))])
+def test_non_finite_values_stay_in_their_windows(mode, sizes):
+    """A NaN and an inf in the input: the outputs whose windows hold them are NaN / inf as
+    torch's, the others exact (tap by tap: a matrix product would spread them along the dim);
+    gradients agree with torch's where torch's are finite."""
+    (h, w), size = sizes
+    rng = np.random.default_rng(h * w)
+    x = rng.standard_normal((2, 3, h, w)).astype(np.float32)
+    x[0, 1, 3, 4], x[1, 2, 5, 1] = np.nan, np.inf
+    tx = torch.tensor(x, requires_grad=True)
+    ref = TF.interpolate(tx, size=size, mode=mode, antialias=True)
+    fx = fastdl.tensor(x, requires_grad=True)
+    with np.errstate(invalid="ignore"):
+        out = F.interpolate(fx, size=size, mode=mode, antialias=True)
+    r, o = ref.detach().numpy(), out.detach().numpy()
+    np.testing.assert_array_equal(np.isnan(o), np.isnan(r))
+    np.testing.assert_array_equal(np.isposinf(o), np.isposinf(r))
+    np.testing.assert_array_equal(np.isneginf(o), np.isneginf(r))
+    finite = np.isfinite(r)
+    np.testing.assert_allclose(o[finite], r[finite], rtol=1e-5, atol=1e-6)
+    g = rng.standard_normal(r.shape).astype(np.float32)
+    ref.backward(torch.tensor(g))
+    with np.errstate(invalid="ignore"):
+        out.backward(fastdl.tensor(g))
+    np.testing.assert_allclose(fx.grad.numpy(), tx.grad.numpy(), rtol=1e-5, atol=1e-5)

@@ -5,14 +5,18 @@ its own, width first, with per-output-pixel weights of a triangle or Keys cubic 
 filter stretched by the downsampling factor and normalized over the taps inside the input (as
 PIL does). Those weights form an (out, in) matrix per dim, so the resampling is two matmuls
 with constant matrices: fastdl's GEMM does the work and matmul's backward gives the gradients
-(and their own derivatives). The weights repeat ATen's arithmetic in the input's dtype, float32
-roundings included, so results agree with torch to float rounding of the sums.
+(and their own derivatives). An input with a NaN or inf is resampled tap by tap instead, which
+keeps the non-finite values in the outputs whose windows hold them, as torch's loops do. The
+weights repeat ATen's arithmetic in the input's dtype, float32 roundings included, so results
+agree with torch to float rounding of the sums.
 """
 from __future__ import annotations
 
 import numpy as np
 
 from fastdl import backend
+from fastdl.functional.arithmetic import where
+from fastdl.functional.indexing import index_select
 from fastdl.functional.linalg import matmul
 from fastdl.nn.functional._checks import check_tensor
 from fastdl.tensor import _wrap
@@ -65,10 +69,11 @@ def _scale(in_size, out_size, align_corners, scale, f):
     return f(in_size) / f(out_size)
 
 
-def aa_weights(in_size, out_size, mode, align_corners, scale=None, dtype=np.float32):
-    """The (out_size, in_size) matrix of ATen's _compute_indices_min_size_weights_aa for one
-    dim, computed with its scalar_t (``dtype``) roundings; ``scale`` is the user's
-    scale factor (output / input) or None."""
+def aa_taps(in_size, out_size, mode, align_corners, scale=None, dtype=np.float32):
+    """(index, w, inside): each output pixel's taps as ATen's
+    _compute_indices_min_size_weights_aa gives them for one dim, (out_size, taps) each, computed with its scalar_t (``dtype``)
+    roundings; ``scale`` is the user's scale factor (output / input) or None. Taps past a pixel's
+    window (``inside`` False) have weight 0 and repeat its first input index."""
     f = np.dtype(dtype).type
     filt, half = _FILTERS[mode]
     s = _scale(in_size, out_size, align_corners, scale, f)
@@ -90,22 +95,47 @@ def aa_weights(in_size, out_size, mode, align_corners, scale=None, dtype=np.floa
     for j in range(taps):  # ATen's sequential sum (numpy's would be pairwise)
         total = total + w[:, j]
     w = np.where(total[:, None] != 0, w / np.where(total != 0, total, f(1))[:, None], w)
-    matrix = np.zeros((out_size, in_size), f)
+    return np.where(inside, index, np.minimum(lo, in_size - 1)[:, None]), w, inside
+
+
+def aa_weights(in_size, out_size, mode, align_corners, scale=None, dtype=np.float32):
+    """The (out_size, in_size) matrix of ``aa_taps``' weights."""
+    index, w, _ = aa_taps(in_size, out_size, mode, align_corners, scale, dtype)
+    matrix = np.zeros((out_size, in_size), w.dtype)
     rows = np.broadcast_to(np.arange(out_size)[:, None], index.shape)
-    matrix[rows[inside], index[inside]] = w[inside]
+    np.add.at(matrix, (rows, index), w)  # padding taps add 0 to a pixel's own first tap
     return matrix
+
+
+def _resample_taps(x, axis, index, w, inside, xp):
+    """One dim resampled tap by tap (gathered input pixels times their weights, summed over each
+    output's window only): a NaN or inf stays in the outputs whose window holds it, as in ATen's
+    loops (the matrix product would spread it along the whole dim, 0 * inf being NaN)."""
+    n_out, taps = index.shape
+    picked = index_select(x, axis, _wrap(xp.asarray(index.reshape(-1))))
+    shape = list(x._data.shape)
+    shape[axis:axis + 1] = [n_out, taps]
+    if axis != x._data.ndim - 1:
+        w, inside = w[:, :, None], inside[:, :, None]
+    terms = picked.reshape(shape) * _wrap(xp.asarray(w))
+    return where(_wrap(xp.asarray(inside)), terms, 0.0).sum(axis + 1)
 
 
 def resample_aa(input, out_size, mode, align_corners, scales=(None, None)):
     """Anti-aliased resampling of (N, C, H, W) ``input`` to ``out_size`` (oh, ow)."""
     x = input._data
     xp = backend.array_module(x)
+    finite = bool(xp.isfinite(x).all())
     out = input
     # width first, as ATen; a dim whose size does not change is left as it is (ATen skips it
     # whatever the scale, and its weights would be the identity anyway only without a scale)
     for axis in (3, 2):
         n_in, n_out = x.shape[axis], int(out_size[axis - 2])
         if n_in == n_out:
+            continue
+        if not finite:
+            taps = aa_taps(n_in, n_out, mode, align_corners, scales[axis - 2], x.dtype)
+            out = _resample_taps(out, axis, *taps, xp)
             continue
         m = aa_weights(n_in, n_out, mode, align_corners, scales[axis - 2], x.dtype)
         if axis == 3:
