@@ -71,9 +71,10 @@ def _scale(in_size, out_size, align_corners, scale, f):
 
 def aa_taps(in_size, out_size, mode, align_corners, scale=None, dtype=np.float32):
     """(index, w, inside): each output pixel's taps as ATen's
-    _compute_indices_min_size_weights_aa gives them for one dim, (out_size, taps) each, computed with its scalar_t (``dtype``)
-    roundings; ``scale`` is the user's scale factor (output / input) or None. Taps past a pixel's
-    window (``inside`` False) have weight 0 and repeat its first input index."""
+    _compute_indices_min_size_weights_aa gives them for one dim, (out_size, taps) each,
+    computed with its scalar_t (``dtype``) roundings; ``scale`` is the user's scale factor
+    (output / input) or None. Taps past a pixel's window (``inside`` False) have weight 0 and
+    repeat its first input index."""
     f = np.dtype(dtype).type
     filt, half = _FILTERS[mode]
     s = _scale(in_size, out_size, align_corners, scale, f)
