@@ -276,6 +276,10 @@ FASTDL_OPS.update({name + ".": getattr(fastdl, name) for name in (
 # (as_strided_scatter is left out: torch's gradient for its input is wrong, as torch's OpInfo
 # says by expecting its test_fn_grad to fail; tests/test_aten_more.py checks it)
 
+# torch.segment_reduce, which OpInfo names _segment_reduce (functional/segment_reduce.py)
+FASTDL_OPS.update({f"_segment_reduce.{variant}": fastdl.segment_reduce
+                   for variant in ("lengths", "offsets")})
+
 # Householder products (linalg/householder.py)
 FASTDL_OPS.update({"linalg.householder_product.": LA.householder_product})
 

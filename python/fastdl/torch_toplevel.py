@@ -5,6 +5,7 @@ API on real tensors (conj, real, angle ...), ATen names (constant_pad_nd, nonzer
 ``fastdl/__init__.py`` re-exports ``__all__``."""
 from fastdl import global_flags as _flags
 from fastdl.functional import aten_more as _aten_more
+from fastdl.functional import segment_reduce as _segment_reduce
 from fastdl.functional import (aten_misc as _aten, complex_parts as _complex,
                                inplace_toplevel as _inplace, toplevel_math as _math,
                                toplevel_utils as _utils, windows as _windows)
@@ -12,6 +13,7 @@ from fastdl.global_flags import *  # noqa: F401,F403
 from fastdl.functional.aten_misc import *  # noqa: F401,F403
 from fastdl.functional.aten_more import *  # noqa: F401,F403
 from fastdl.functional.complex_parts import *  # noqa: F401,F403
+from fastdl.functional.segment_reduce import *  # noqa: F401,F403
 from fastdl.functional.inplace_toplevel import *  # noqa: F401,F403
 from fastdl.functional.toplevel_math import *  # noqa: F401,F403
 from fastdl.functional.toplevel_utils import *  # noqa: F401,F403
@@ -23,4 +25,4 @@ from fastdl.nn.functional.native_norms import *  # noqa: F401,F403
 
 __all__ = sorted({*_flags.__all__, *_inplace.__all__, *_math.__all__, *_utils.__all__,
                   *_windows.__all__, *_nn.__all__, *_aten.__all__, *_complex.__all__,
-                  *_native.__all__, *_aten_more.__all__})
+                  *_native.__all__, *_aten_more.__all__, *_segment_reduce.__all__})
