@@ -19,7 +19,7 @@ op of the op layer (recorded by the same ``Node`` as every built-in op).
 """
 from __future__ import annotations
 
-from fastdl.autograd.grad_mode import state as _grad_state
+from fastdl.autograd.grad_mode import grad_wanted, state as _grad_state
 from fastdl.autograd.op import OpDef, _record
 
 
@@ -83,7 +83,7 @@ class Function:
         if not isinstance(out, Tensor):
             raise TypeError(f"{cls.__name__}.forward must return a fastdl.Tensor, "
                             f"got {type(out).__name__}")
-        if prev and any(t._requires_grad for t in tensor_args):
+        if grad_wanted(*tensor_args):  # grad mode is back to the caller's here
             out = out.detach()
             node = _record(cls._op(), tensor_args, (cls, len(args), positions))
             node.state = ctx

@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from fastdl.autograd.grad_mode import state as _grad_state
+from fastdl.autograd.grad_mode import grad_wanted
 from fastdl.functional._core import _wrap, xp_of
 from fastdl.functional.composites import _tensor, take
 
@@ -74,7 +74,7 @@ def as_strided(input, size, stride, storage_offset=None):
                            f"offset {offset}, and itemsize {d.itemsize} requiring a storage "
                            f"size of {needed * d.itemsize} are out of bounds for storage of "
                            f"size {storage.size * d.itemsize}")
-    if _grad_state.enabled and input.requires_grad:
+    if grad_wanted(input):
         xp = xp_of(d)
         # which input element (if any) sits at each storage position
         owner = xp.full(storage.size, -1, dtype=np.int64)

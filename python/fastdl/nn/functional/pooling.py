@@ -27,7 +27,7 @@ import numpy as np
 
 from fastdl.amp._dispatch import autocast_op
 from fastdl import _C, backend
-from fastdl.autograd.grad_mode import state as _grad_state
+from fastdl.autograd.grad_mode import grad_wanted
 from fastdl.autograd.op import Saved, defop
 from fastdl.functional.shape import squeeze, unsqueeze
 from fastdl.nn.functional._checks import check_tensor
@@ -301,10 +301,6 @@ def _unbatch(t, unbatched):
     return squeeze(t, 0) if unbatched else t
 
 
-def _wants_grad(t):
-    return _grad_state.enabled and t.requires_grad
-
-
 # ---- max pool --------------------------------------------------------------------------------
 
 def _max_pool(d, input, kernel_size, stride, padding, dilation, ceil_mode, return_indices):
@@ -316,7 +312,7 @@ def _max_pool(d, input, kernel_size, stride, padding, dilation, ceil_mode, retur
     spec = PoolSpec(in_size, _out_sizes(fn, in_size, kernel, stride, padding, dilation,
                                         ceil_mode),
                     kernel, stride, padding, dilation, ceil_mode)
-    saved = Saved() if return_indices or _wants_grad(x) else None
+    saved = Saved() if return_indices or grad_wanted(x) else None
     out = _unbatch(max_pool_op.apply((x,), spec, saved), unbatched)
     if not return_indices:
         return out
