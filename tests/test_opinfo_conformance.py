@@ -318,6 +318,26 @@ FASTDL_OPS.update({"svd_lowrank.": _with_torch_projection(fastdl.svd_lowrank),
 # interpolate(antialias=True) calls in torch
 FASTDL_OPS["_upsample_bilinear2d_aa."] = upsampling_aa.upsample_bilinear2d_aa
 
+# functions fastdl has under torch's names, added to the run in session 18 (their samples all
+# passed as they were): reflected bitwise operators, products, *_copy views, splits, NaN-aware
+# reductions, creation and more (functional/*.py)
+FASTDL_OPS.update({name + ".": getattr(fastdl, name) for name in (
+    "addmm", "alias_copy", "as_strided_copy", "block_diag", "bucketize", "cartesian_prod",
+    "combinations", "cummax", "cummin", "deg2rad", "diagonal_copy", "dsplit", "expand_copy",
+    "eye", "fill", "float_power", "full", "geqrf", "heaviside", "histc", "hsplit", "index_fill",
+    "kron", "logaddexp2", "lu_unpack", "median", "nan_to_num", "nanmean", "nanmedian", "nansum",
+    "ones", "ormqr", "permute_copy", "rad2deg", "renorm", "rot90", "scalar_tensor", "signbit",
+    "split_with_sizes_copy", "squeeze_copy", "std_mean", "t_copy", "take", "tensor_split",
+    "tile", "trace", "transpose_copy", "unbind_copy", "unfold_copy", "unsqueeze_copy",
+    "var_mean", "view_copy", "vsplit", "zeros")})
+FASTDL_OPS.update({
+    "__rand__.": _reflected("__rand__", F.bitwise_and),
+    "__ror__.": _reflected("__ror__", F.bitwise_or),
+    "__rxor__.": _reflected("__rxor__", F.bitwise_xor), "addmm.decomposed": fastdl.addmm,
+    "bmm.triton_optimized": F.bmm,
+    "unfold.": _method("unfold"),
+})
+
 # A feature fastdl deliberately does not support -> (the ops whose samples use it, why).
 # Samples raising ``Unsupported(feature)`` are counted against these entries.
 ALLOW_LIST = {
@@ -549,6 +569,7 @@ def _run_sample(opinfo, fastdl_fn, sample, dtype, rng, tolerances, tally):
 # Error inputs fastdl deliberately accepts: (ops, which samples, why).
 # Only ops with an error input fastdl accepts (test_opinfo_error_inputs fails on a stale one).
 _BINARY_SCALAR_OPS = {"__radd__.", "__rsub__.", "__rmul__.", "__rdiv__.", "__rmod__.",
+                      "__rand__.", "__ror__.", "__rxor__.",
                       "remainder.", "eq.", "ne.", "lt.", "le.", "gt.", "ge.",
                       "maximum.", "minimum.", "logical_and.", "logical_or.", "logical_xor.",
                       "bitwise_and.", "bitwise_or.", "bitwise_xor.", "clamp_min.", "clamp_max.",
