@@ -196,7 +196,6 @@ def test_add_param_group():
     (lambda ps: optim.Adadelta(ps, rho=1.5), "rho"),
     (lambda ps: optim.SGD([], lr=0.1), "empty parameter list"),
     (lambda ps: optim.SGD([{"params": ps, "lr": -1.0}], lr=0.1), "learning rate"),
-    (lambda ps: optim.SGD(ps + ps[:1], lr=0.1), "twice"),
 ])
 def test_bad_hyperparameters_raise_value_error(build, message):
     with pytest.raises(ValueError, match=message):
@@ -264,3 +263,21 @@ def test_float64_parameters_stay_float64():
         theirs.step()
     assert w.data.dtype == np.float64
     np.testing.assert_allclose(w.data, w_torch.detach().numpy(), rtol=1e-12, atol=1e-14)
+
+
+def test_duplicate_parameter_in_a_group_warns_and_steps_twice_like_torch():
+    """torch only warns (github.com/pytorch/pytorch/issues/40967) and steps the parameter once
+    per listing; fastdl does the same."""
+    values = np.array([1.0, -2.0], dtype=np.float32)
+    ours = Tensor(values.copy(), requires_grad=True)
+    theirs = torch.tensor(values.copy(), requires_grad=True)
+    with pytest.warns(UserWarning, match="duplicate parameters"):
+        opt_ours = optim.SGD([ours, ours], lr=0.1)
+    with pytest.warns(UserWarning, match="duplicate parameters"):
+        opt_theirs = torch.optim.SGD([theirs, theirs], lr=0.1)
+    ours.grad = Tensor(np.ones(2, dtype=np.float32))
+    theirs.grad = torch.ones(2)
+    opt_ours.step()
+    opt_theirs.step()
+    np.testing.assert_allclose(ours.data, theirs.detach().numpy())
+    np.testing.assert_allclose(ours.data, values - 0.2, rtol=1e-6)

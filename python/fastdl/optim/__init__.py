@@ -10,7 +10,8 @@ from fastdl.optim.asgd import ASGD, Rprop
 from fastdl.optim.adafactor import Adafactor
 from fastdl.optim.lbfgs import LBFGS
 from fastdl.optim.sparse_adam import SparseAdam
+from fastdl.optim.muon import Muon
 from fastdl.optim import lr_scheduler
 
 __all__ = ["Optimizer", "SGD", "Adam", "AdamW", "Adamax", "NAdam", "RAdam", "RMSprop", "Adagrad",
-           "Adadelta", "ASGD", "Rprop", "Adafactor", "LBFGS", "SparseAdam", "lr_scheduler"]
+           "Adadelta", "ASGD", "Rprop", "Adafactor", "LBFGS", "SparseAdam", "Muon", "lr_scheduler"]

@@ -4,7 +4,7 @@ from __future__ import annotations
 import numpy as np
 
 from fastdl.optim.optimizer import (Optimizer, array_module_of, effective_grad, lerp_,
-                                    _restore_state_value)
+                                    _restore_state_value, scalar_lr)
 
 
 def _factored_shapes(shape) -> tuple[tuple, tuple]:
@@ -35,7 +35,7 @@ class Adafactor(Optimizer):
 
     def _validate_group(self, group):
         # torch's own messages for Adafactor, which differ from the other optimizers'
-        lr, eps = group["lr"], group["eps"]
+        lr, eps = scalar_lr(group["lr"]), group["eps"]
         if not 0.0 <= lr:
             raise ValueError(f"Learning rate should be >= 0 but is: {lr}")
         if not 0.0 >= group["beta2_decay"]:

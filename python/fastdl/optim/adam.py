@@ -5,20 +5,24 @@ import math
 
 from fastdl import _C
 from fastdl.optim.optimizer import (Optimizer, array_module_of, check_adam_style_group,
-                                    effective_grad, fused_update_arrays, lerp_)
+                                    check_tensor_hyperparameters, effective_grad,
+                                    fused_update_arrays, lerp_, torch_step_flags)
 
 
 class Adam(Optimizer):
     """``torch.optim.Adam``: bias-corrected first/second moment estimates; ``amsgrad`` keeps the
     running maximum of the second moment; ``weight_decay`` is L2 added to the gradient."""
 
-    _decoupled_weight_decay = False
-
     def __init__(self, params, lr: float = 1e-3, betas: tuple[float, float] = (0.9, 0.999),
                  eps: float = 1e-8, weight_decay: float = 0.0, amsgrad: bool = False, *,
-                 maximize: bool = False):
-        defaults = dict(lr=lr, betas=tuple(betas), eps=eps, weight_decay=weight_decay,
-                        amsgrad=amsgrad, maximize=maximize)
+                 foreach: bool | None = None, maximize: bool = False, capturable: bool = False,
+                 differentiable: bool = False, fused: bool | None = None,
+                 decoupled_weight_decay: bool = False):
+        betas = check_tensor_hyperparameters(lr, betas, foreach, capturable)
+        defaults = dict(lr=lr, betas=betas, eps=eps, weight_decay=weight_decay,
+                        amsgrad=amsgrad, maximize=maximize,
+                        **torch_step_flags(foreach, capturable, differentiable), fused=fused,
+                        decoupled_weight_decay=decoupled_weight_decay)
         super().__init__(params, defaults)
 
     def _validate_group(self, group):
@@ -29,7 +33,7 @@ class Adam(Optimizer):
         lr, eps, weight_decay = group["lr"], group["eps"], group["weight_decay"]
         beta1, beta2 = group["betas"]
         amsgrad, maximize = group["amsgrad"], group["maximize"]
-        decoupled = self._decoupled_weight_decay
+        decoupled = group.get("decoupled_weight_decay", False)
         for p, param, grad in self._params_with_grad(group):
             xp = array_module_of(param)
             state = self.state[p]
@@ -79,10 +83,11 @@ class Adam(Optimizer):
 class AdamW(Adam):
     """``torch.optim.AdamW``: Adam with decoupled weight decay, ``p *= 1 - lr * weight_decay``."""
 
-    _decoupled_weight_decay = True
-
     def __init__(self, params, lr: float = 1e-3, betas: tuple[float, float] = (0.9, 0.999),
                  eps: float = 1e-8, weight_decay: float = 1e-2, amsgrad: bool = False, *,
-                 maximize: bool = False):
+                 maximize: bool = False, foreach: bool | None = None, capturable: bool = False,
+                 differentiable: bool = False, fused: bool | None = None):
         super().__init__(params, lr=lr, betas=betas, eps=eps, weight_decay=weight_decay,
-                         amsgrad=amsgrad, maximize=maximize)
+                         amsgrad=amsgrad, maximize=maximize, foreach=foreach,
+                         capturable=capturable, differentiable=differentiable, fused=fused,
+                         decoupled_weight_decay=True)

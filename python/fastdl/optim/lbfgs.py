@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from fastdl.optim.optimizer import Optimizer, array_module_of
+from fastdl.optim.optimizer import Optimizer, array_module_of, scalar_hyperparameters
 
 
 def _cubic_interpolate(x1, f1, g1, x2, f2, g2, bounds=None):
@@ -183,7 +183,7 @@ class LBFGS(Optimizer):
             with enable_grad():
                 return closure()
 
-        group = self.param_groups[0]
+        group = scalar_hyperparameters(self.param_groups[0])
         lr, max_iter, max_eval = group["lr"], group["max_iter"], group["max_eval"]
         tolerance_grad, tolerance_change = group["tolerance_grad"], group["tolerance_change"]
         line_search_fn, history_size = group["line_search_fn"], group["history_size"]
@@ -216,7 +216,9 @@ class LBFGS(Optimizer):
             else:
                 y = flat_grad - prev_flat_grad
                 s = d * t
-                ys = float(y.dot(s))
+                # scalars stay in the parameters' precision (numpy scalars), as torch's 0-d
+                # tensors do: float32 L-BFGS near convergence is sensitive to their rounding
+                ys = y.dot(s)
                 if ys > 1e-10:
                     if len(old_dirs) == history_size:
                         old_dirs.pop(0)
@@ -225,16 +227,16 @@ class LBFGS(Optimizer):
                     old_dirs.append(y)
                     old_stps.append(s)
                     ro.append(1.0 / ys)
-                    H_diag = ys / float(y.dot(y))
+                    H_diag = ys / y.dot(y)
                 num_old = len(old_dirs)
-                al = [0.0] * num_old
+                al = state.setdefault("al", [None] * history_size)  # torch keeps it in the state
                 q = -flat_grad
                 for i in range(num_old - 1, -1, -1):  # two-loop recursion
-                    al[i] = float(old_stps[i].dot(q)) * ro[i]
+                    al[i] = old_stps[i].dot(q) * ro[i]
                     q = q - al[i] * old_dirs[i]
                 r = q * H_diag
                 for i in range(num_old):
-                    be_i = float(old_dirs[i].dot(r)) * ro[i]
+                    be_i = old_dirs[i].dot(r) * ro[i]
                     r = r + (al[i] - be_i) * old_stps[i]
                 d = r
             prev_flat_grad = flat_grad.copy()

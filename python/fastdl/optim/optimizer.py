@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import copy
 import numbers
+import warnings
 from typing import Any, Callable, Iterable
 
 import numpy as np
@@ -133,6 +134,29 @@ def check_betas(betas) -> None:
     check_in_range("beta parameter at index 1", betas[1], 0.0, 1.0, high_inclusive=False)
 
 
+def check_tensor_hyperparameters(lr, betas, foreach, capturable: bool) -> tuple:
+    """torch's Adam-family rules for Tensor hyperparameters (a Tensor lr or Tensor betas must be
+    1-element; betas both Tensors or neither; neither with foreach=True unless capturable);
+    returns the betas as floats, as torch stores them."""
+    if isinstance(lr, Tensor):
+        if foreach and not capturable:
+            raise ValueError("lr as a Tensor is not supported for capturable=False and "
+                             "foreach=True")
+        if lr.numel() != 1:
+            raise ValueError("Tensor lr must be 1-element")
+    betas = tuple(betas)
+    if len(betas) == 2 and isinstance(betas[0], Tensor) != isinstance(betas[1], Tensor):
+        raise ValueError("betas must be either both floats or both Tensors")
+    for i, beta in enumerate(betas):
+        if isinstance(beta, Tensor):
+            if foreach and not capturable:
+                raise ValueError(f"betas[{i}] as a Tensor is not supported for capturable=False "
+                                 "and foreach=True")
+            if beta.numel() != 1:
+                raise ValueError(f"Tensor betas[{i}] must be 1-element")
+    return tuple(b.item() if isinstance(b, Tensor) else b for b in betas)
+
+
 def check_adam_style_group(group: dict) -> None:
     """The checks torch's Adam family shares: eps and weight_decay >= 0, betas in [0, 1)."""
     check_non_negative("epsilon value", group["eps"])
@@ -151,6 +175,31 @@ def torch_step_flags(foreach, capturable: bool, differentiable: bool) -> dict:
         raise ValueError("differentiable=True is not supported: fastdl optimizers update "
                          "parameters in place outside autograd")
     return dict(foreach=foreach, capturable=capturable, differentiable=False)
+
+
+def scalar_lr(lr):
+    """A learning rate as a number: torch takes a 1-element Tensor too."""
+    if isinstance(lr, Tensor):
+        if lr.numel() != 1:
+            raise ValueError("Tensor lr must be 1-element")
+        return lr.item()
+    return lr
+
+
+def scalar_hyperparameters(group: dict) -> dict:
+    """The group with 1-element Tensor hyperparameters (torch's Tensor lr, Tensor betas) as
+    Python floats, as the update formulas take them; the group itself keeps the Tensors (its
+    state dict and schedulers see what the user passed)."""
+    def scalar(value):
+        if isinstance(value, Tensor):
+            return value.item()
+        if isinstance(value, tuple) and any(isinstance(v, Tensor) for v in value):
+            return tuple(scalar(v) for v in value)
+        return value
+    if not any(isinstance(v, Tensor) or (isinstance(v, tuple) and any(
+            isinstance(e, Tensor) for e in v)) for k, v in group.items() if k != "params"):
+        return group
+    return {k: (v if k == "params" else scalar(v)) for k, v in group.items()}
 
 
 def float32_scalar(value) -> np.float32:
@@ -186,7 +235,7 @@ class Optimizer:
     # ----------------------------------------------------------------- groups
     def _validate_group(self, group: dict[str, Any]) -> None:
         """Check the hyperparameters of one group; subclasses extend."""
-        check_non_negative("learning rate", group["lr"])
+        check_non_negative("learning rate", scalar_lr(group["lr"]))
 
     def add_param_group(self, param_group: dict[str, Any]) -> None:
         """Add a group of parameters with its own hyperparameters (defaults fill the rest)."""
@@ -201,8 +250,12 @@ class Optimizer:
         elif isinstance(params, (set, frozenset)):
             raise TypeError("optimizer parameters must be an ordered collection, not a set")
         params = list(params)
-        if params and all(isinstance(p, tuple) for p in params):
-            param_group["param_names"] = [name for name, _ in params]
+        names = [p[0] for p in params if isinstance(p, tuple)]
+        if names:
+            if len(names) != len(params):
+                raise ValueError("all optimizer params should be with/without names. Some param "
+                                 "names are missing")
+            param_group["param_names"] = names
             params = [p for _, p in params]
         for i, param in enumerate(params):
             if not isinstance(param, Tensor):
@@ -212,7 +265,11 @@ class Optimizer:
                 raise ValueError(f"can't optimize a non-leaf Tensor (params[{i}], shape "
                                  f"{tuple(param.shape)})")
         if len({id(p) for p in params}) != len(params):
-            raise ValueError("optimizer parameter group contains the same parameter twice")
+            # torch's behaviour: a warning, and the parameter is stepped once per listing
+            warnings.warn("optimizer contains a parameter group with duplicate parameters; in "
+                          "future, this will cause an error; see "
+                          "github.com/pytorch/pytorch/issues/40967 for more information",
+                          stacklevel=3)
         param_group["params"] = params
 
         for name, default in self.defaults.items():
@@ -222,6 +279,11 @@ class Optimizer:
             param_group.setdefault(name, default)
         self._validate_group(param_group)
 
+        for group in self.param_groups:
+            if ("param_names" in param_group) != ("param_names" in group):
+                which = "with names" if "param_names" in param_group else "without names"
+                raise ValueError("all optimizer param groups should be with/without names. "
+                                 f"cannot add param group {which} to the optimizer")
         existing = {id(p) for group in self.param_groups for p in group["params"]}
         if any(id(p) in existing for p in params):
             raise ValueError("some parameters appear in more than one parameter group")
@@ -248,7 +310,7 @@ class Optimizer:
             with enable_grad():
                 loss = closure()
         for group in self.param_groups:
-            self._update_group(group)
+            self._update_group(scalar_hyperparameters(group))
         return loss
 
     def _update_group(self, group: dict[str, Any]) -> None:

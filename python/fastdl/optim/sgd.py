@@ -20,8 +20,8 @@ class SGD(Optimizer):
 
     def _validate_group(self, group):
         super()._validate_group(group)
-        check_non_negative("momentum", group["momentum"])
-        check_non_negative("weight_decay", group["weight_decay"])
+        check_non_negative("momentum value", group["momentum"])
+        check_non_negative("weight_decay value", group["weight_decay"])
         if group["nesterov"] and (group["momentum"] <= 0 or group["dampening"] != 0):
             raise ValueError("Nesterov momentum requires a momentum and zero dampening "
                              f"(got momentum={group['momentum']}, dampening={group['dampening']})")

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import math
 
-from fastdl.optim.optimizer import Optimizer, array_module_of, check_betas
+from fastdl.optim.optimizer import Optimizer, array_module_of, check_betas, scalar_lr
 
 
 class SparseAdam(Optimizer):
@@ -31,7 +31,7 @@ class SparseAdam(Optimizer):
 
     def __init__(self, params, lr: float = 1e-3, betas: tuple[float, float] = (0.9, 0.999),
                  eps: float = 1e-8, maximize: bool = False):
-        if not 0.0 < lr:
+        if not 0.0 < scalar_lr(lr):
             raise ValueError(f"Invalid learning rate: {lr}")
         if not 0.0 < eps:
             raise ValueError(f"Invalid epsilon value: {eps}")
