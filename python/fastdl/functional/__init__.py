@@ -11,10 +11,9 @@ from fastdl.functional.arithmetic import (abs, add, allclose, bitwise_and, bitwi
                                           square, sub, tan, tanh, trunc, where)
 from fastdl.functional.composites import (addcdiv, addcmul, addmm, aminmax, copysign, cummax,
                                           cummin, deg2rad, diff, float_power, heaviside, hypot,
-                                          index_add, index_copy, index_fill, kthvalue, logaddexp,
-                                          logaddexp2, logit, median, mode, nan_to_num, nanmean,
-                                          nanmedian, nansum, rad2deg, signbit, sinc, std_mean,
-                                          take, trace, var_mean, xlogy)
+                                          kthvalue, logaddexp, logaddexp2, logit, median, mode,
+                                          nan_to_num, nanmean, nanmedian, nansum, rad2deg, signbit,
+                                          sinc, std_mean, take, trace, var_mean, xlogy)
 from fastdl.functional.composites_shapes import (block_diag, bucketize, cartesian_prod, cdist,
                                                  combinations, dsplit, histc, hsplit, is_nonzero,
                                                  kron, logcumsumexp, masked_scatter, renorm, rot90,
@@ -34,6 +33,7 @@ from fastdl.functional.everyday import (argsort, baddbmm, bincount, clamp_max, c
                                         cumprod, diag, diag_embed, diagonal, einsum, lerp, prod,
                                         repeat_interleave, roll, searchsorted, sort, topk, tril,
                                         triu, unique)
+from fastdl.functional.index_slices import index_add, index_copy, index_fill
 from fastdl.functional.indexing import (gather, index_select, masked_fill, masked_select,
                                         nonzero, one_hot, scatter_add, take_along_dim)
 from fastdl.functional.scattering import scatter, scatter_reduce

@@ -4,7 +4,7 @@ from __future__ import annotations
 from fastdl.functional import (activations, arithmetic as A, conversion, everyday as E,
                                composites as C, composites_shapes as CS, indexing, linalg,
                                reductions as R, scattering, shape as S)
-from fastdl.functional import index_more as IM, numerics as NU, sampling as RS, strided as SD, shape_more as SM, statistics as ST
+from fastdl.functional import index_more as IM, index_slices as IS, numerics as NU, sampling as RS, strided as SD, shape_more as SM, statistics as ST
 
 
 def _swap(fn):
@@ -91,7 +91,7 @@ METHODS = {
     # composed from the ops above
     "addcmul": C.addcmul, "addcdiv": C.addcdiv, "addmm": C.addmm, "aminmax": C.aminmax,
     "cummax": C.cummax, "cummin": C.cummin, "diff": C.diff, "hypot": C.hypot,
-    "index_add": C.index_add, "index_copy": C.index_copy, "index_fill": C.index_fill,
+    "index_add": IS.index_add, "index_copy": IS.index_copy, "index_fill": IS.index_fill,
     "kthvalue": C.kthvalue, "logaddexp": C.logaddexp, "median": C.median, "mode": C.mode,
     "nanmean": C.nanmean, "nanmedian": C.nanmedian, "nansum": C.nansum, "take": C.take,
     "trace": C.trace, "moveaxis": S.movedim, "swapdims": S.transpose,

@@ -15,10 +15,9 @@ import numpy as np
 from fastdl.amp._dispatch import autocast_op
 from fastdl.functional import arithmetic as A
 from fastdl.functional import reductions as R
-from fastdl.functional._core import Tensor, _wrap, as_tensor_arg, norm_dim, promote_pair, xp_of
-from fastdl.functional.indexing import gather, index_select, masked_fill, scatter_add
+from fastdl.functional._core import Tensor, _wrap, norm_dim, promote_pair, xp_of
+from fastdl.functional.indexing import gather, index_select
 from fastdl.functional.linalg import mm
-from fastdl.functional.scattering import scatter
 from fastdl.tensor import int64
 
 values_indices = {name: namedtuple(name, ["values", "indices"])
@@ -88,101 +87,6 @@ def addmm(input, mat1, mat2, *, beta=1, alpha=1):
     return A.add(product, input if beta == 1 else A.mul(input, beta))
 
 
-# ---- the index_* family: scatter/scatter_add along one dim with index spread over the rest ----
-def _index_along(fn, input, dim, index, slice_shape=None):
-    """(axis, index broadcast over a slice of input with len(index) along axis), after torch's
-    checks: a 1-D (or 0-d) integer index whose entries lie in [0, input.size(dim))."""
-    d = input._data
-    ax = norm_dim(dim, d.ndim)
-    if not isinstance(index, Tensor) or index._data.dtype.kind not in "iu":
-        raise TypeError(f"{fn}(): index must be an integer tensor, got "
-                        f"{getattr(getattr(index, '_data', index), 'dtype', type(index))}")
-    idx = index._data
-    if idx.ndim > 1:
-        raise IndexError(f"{fn}(): index should have at most one dimension, got {idx.ndim}")
-    idx = idx.reshape(-1).astype(int64)
-    size = d.shape[ax] if d.ndim else 1
-    if idx.size and (int(idx.min()) < 0 or int(idx.max()) >= size):
-        raise IndexError(f"{fn}(): index out of range for dimension {dim} of size {size}")
-    shape = list(d.shape) if d.ndim else [1]
-    shape[ax] = idx.size
-    if slice_shape is not None and tuple(slice_shape) != tuple(shape[:d.ndim]):
-        raise RuntimeError(f"{fn}(): source of shape {tuple(slice_shape)} must have input's "
-                           f"shape {tuple(d.shape)} with {idx.size} at dim {ax}")
-    view = [1] * len(shape)
-    view[ax] = idx.size
-    spread = xp_of(d).ascontiguousarray(xp_of(d).broadcast_to(idx.reshape(view), shape))
-    return ax, _wrap(spread)
-
-
-def _on_1d(input, fn):
-    """Run fn on a 0-d input as a 1-element 1-D one (torch treats 0-d as size 1 at dim 0)."""
-    return fn(input.reshape(1)).reshape(()) if input._data.ndim == 0 else fn(input)
-
-
-def _index_source(fn, input, dim, index, source):
-    """(axis, spread index, source shaped like it) for index_add/index_copy, after checking
-    that source matches input's dtype and shape (len(index) at dim)."""
-    _tensor(input, fn)
-    _tensor(source, fn, "source")
-    source_shape = source._data.shape if source._data.ndim else (1,) * max(input._data.ndim, 1)
-    ax, spread = _index_along(fn, input, dim, index, source_shape)
-    if source._data.dtype != input._data.dtype:
-        raise RuntimeError(f"{fn}(): self ({input._data.dtype}) and source "
-                           f"({source._data.dtype}) must have the same scalar type")
-    return ax, spread, source.reshape(spread._data.shape)
-
-
-def index_add(input, dim, index, source, *, alpha=1):
-    """``out = input.clone(); out[..., index[i], ...] += alpha * source[..., i, ...]`` along
-    ``dim`` (repeated indices accumulate).
-
-    Shape: source has input's shape with len(index) at dim; the result has input's shape.
-
-    >>> fastdl.index_add(fastdl.zeros(3, 2), 0, fastdl.tensor([0, 2, 0]), fastdl.ones(3, 2)).tolist()
-    [[2.0, 2.0], [0.0, 0.0], [1.0, 1.0]]
-    """
-    ax, spread, source = _index_source("index_add", input, dim, index, source)
-    if alpha != 1:
-        source = A.mul(source, alpha)
-    return _on_1d(input, lambda x: scatter_add(x, ax, spread, source))
-
-
-@autocast_op("index_copy")
-def index_copy(input, dim, index, source):
-    """``out = input.clone(); out[..., index[i], ...] = source[..., i, ...]`` along ``dim``
-    (with a repeated index, which copy wins is unspecified, as in torch).
-
-    Shape: source has input's shape with len(index) at dim; the result has input's shape.
-
-    >>> fastdl.index_copy(fastdl.zeros(2, 3), 1, fastdl.tensor([2, 0]),
-    ...                   fastdl.tensor([[1.0, 2.0], [3.0, 4.0]])).tolist()
-    [[2.0, 0.0, 1.0], [4.0, 0.0, 3.0]]
-    """
-    ax, spread, source = _index_source("index_copy", input, dim, index, source)
-    return _on_1d(input, lambda x: scatter(x, ax, spread, source))
-
-
-def index_fill(input, dim, index, value):
-    """input with the slices ``index`` along ``dim`` set to ``value`` (a number or a 0-d
-    tensor, which is differentiable).
-
-    Shape: input's.
-
-    >>> fastdl.index_fill(fastdl.zeros(2, 3), 1, fastdl.tensor([0, 2]), -1.0).tolist()
-    [[-1.0, 0.0, -1.0], [-1.0, 0.0, -1.0]]
-    """
-    _tensor(input, "index_fill")
-    ax, spread = _index_along("index_fill", input, dim, index)
-    d = input._data
-    selected = xp_of(d).zeros(d.shape[ax] if d.ndim else 1, dtype=bool)
-    selected[spread._data.reshape(-1)] = True
-    view = [1] * max(d.ndim, 1)
-    view[ax] = selected.size
-    mask = _wrap(selected.reshape(view) if d.ndim else selected.reshape(()))
-    return masked_fill(input, mask, value)
-
-
 def take(input, index):
     """input's elements at ``index`` as if input were flattened (negative indices count from
     the end).
@@ -245,9 +149,17 @@ def aminmax(input, *, dim=None, keepdim=False):
     aminmax(min=tensor([ 1., -2.]), max=tensor([5., 3.]))
     """
     _tensor(input, "aminmax")
-    if input._data.size == 0:
-        raise RuntimeError("aminmax(): cannot compute aminmax over an empty dimension as the "
-                           "operation has no identity")
+    d = input._data
+    if dim is None:
+        if d.size == 0:
+            raise RuntimeError("aminmax(): cannot compute aminmax over an empty dimension as "
+                               "the operation has no identity")
+    else:
+        if isinstance(dim, bool) or not isinstance(dim, (int, np.integer)):
+            raise TypeError(f"aminmax(): argument 'dim' must be int, not {type(dim).__name__}")
+        ax = norm_dim(dim, d.ndim)
+        if d.ndim and d.shape[ax] == 0:  # other empty dims just give an empty result
+            raise IndexError(f"aminmax: Expected reduction dim {ax} to have non-zero size.")
     return aminmax_result(R.amin(input, dim, keepdim), R.amax(input, dim, keepdim))
 
 
@@ -261,7 +173,8 @@ def var_mean(input, dim=None, unbiased=None, keepdim=False, *, correction=None):
     (1.6667, 2.5)
     """
     _tensor(input, "var_mean")
-    return (R.var(input, dim, unbiased, keepdim, correction=correction),
+    dim, correction = R.variance_args("var_mean", dim, unbiased, keepdim, correction)
+    return (R.var(input, dim, keepdim=keepdim, correction=correction),
             R.mean(input, dim, keepdim))
 
 
@@ -275,7 +188,8 @@ def std_mean(input, dim=None, unbiased=None, keepdim=False, *, correction=None):
     (1.4142, 2.0)
     """
     _tensor(input, "std_mean")
-    return (R.std(input, dim, unbiased, keepdim, correction=correction),
+    dim, correction = R.variance_args("std_mean", dim, unbiased, keepdim, correction)
+    return (R.std(input, dim, keepdim=keepdim, correction=correction),
             R.mean(input, dim, keepdim))
 
 
@@ -513,13 +427,34 @@ def diff(input, n=1, dim=-1, prepend=None, append=None):
     """
     from fastdl.functional.shape import cat, narrow
     _tensor(input, "diff")
-    if input._data.ndim == 0:
+    if isinstance(n, bool) or not isinstance(n, (int, np.integer)):
+        raise TypeError(f"diff(): argument 'n' (position 2) must be int, not {type(n).__name__}")
+    d = input._data
+    if d.ndim == 0:
         raise RuntimeError("diff expects input to be at least one-dimensional")
-    ax = norm_dim(dim, input._data.ndim)
-    pieces = [p if p._data.ndim else p.expand(*[1 if i == ax else s for i, s in
-                                                enumerate(input._data.shape)])
-              for p in (prepend, input, append) if p is not None]
-    x = cat([as_tensor_arg(p) for p in pieces], ax) if len(pieces) > 1 else input
+    if n < 0:
+        raise RuntimeError(f"order must be non-negative but got {n}")
+    for name, other in (("prepend", prepend), ("append", append)):
+        if other is None:
+            continue
+        if not isinstance(other, Tensor):
+            raise TypeError(f"diff(): argument '{name}' must be Tensor, not "
+                            f"{type(other).__name__}")
+        if other._data.ndim != d.ndim:
+            raise RuntimeError("diff expects prepend or append to be the same dimension as "
+                               "input")
+        ax = norm_dim(dim, d.ndim)
+        for i, (mine, theirs) in enumerate(zip(d.shape, other._data.shape)):
+            if i != ax and mine != theirs:
+                raise RuntimeError(
+                    "diff expects the shape of tensor to prepend or append to match that of "
+                    "input except along the differencing dimension; "
+                    f"input.size({i}) = {mine}, but got tensor.size({i}) = {theirs}")
+    if n == 0:  # torch returns a copy of input, without prepend/append (nor a dim check)
+        return input.clone()
+    ax = norm_dim(dim, d.ndim)
+    pieces = [p for p in (prepend, input, append) if p is not None]
+    x = cat(pieces, ax) if len(pieces) > 1 else input
     for _ in range(int(n)):
         length = x._data.shape[ax]
         if length == 0:

@@ -270,18 +270,39 @@ def combinations(input, r=2, with_replacement=False):
 
 
 # ---- distances, norms, bins ----
+_CDIST_MODES = ("use_mm_for_euclid_dist_if_necessary", "use_mm_for_euclid_dist",
+                "donot_use_mm_for_euclid_dist")
+
+
+def _euclidean_dist(x1, x2):
+    """torch's _euclidean_dist: sqrt(|x1|^2 + |x2|^2 - 2 x1.x2) as one matmul of padded rows,
+    clamped at 1e-30 (its rounding differs from the direct difference's; torch uses it for
+    p = 2 when compute_mode asks, by default when either side has more than 25 rows)."""
+    from fastdl.functional.linalg import matmul
+    from fastdl.functional.shape import cat
+    n1 = R.sum(A.mul(x1, x1), -1, True)
+    n2 = R.sum(A.mul(x2, x2), -1, True)
+    left = cat([A.mul(x1, -2), n1, _wrap(xp_of(x1._data).ones_like(n1._data))], -1)
+    right = cat([x2, _wrap(xp_of(x2._data).ones_like(n2._data)), n2], -1)
+    return A.sqrt(A.clamp(matmul(left, right.mT), min=1e-30))
+
+
 @autocast_op("cdist")
-def cdist(x1, x2, p=2.0):
+def cdist(x1, x2, p=2.0, compute_mode="use_mm_for_euclid_dist_if_necessary"):
     """The p-norm distance between each row of x1 and each row of x2 (batched), for p = 0
     (count of differing coordinates), 1, 2, inf or any p > 0. At coincident points the
     gradient is 0 (torch's choice); for p = inf every coordinate at the maximum gets the full
-    gradient, as in torch.
+    gradient, as in torch. For p = 2, ``compute_mode`` picks torch's matmul form
+    (``"use_mm_for_euclid_dist"``; by default when P or R exceeds 25) or the direct difference
+    (``"donot_use_mm_for_euclid_dist"``).
 
     Shape: x1 (*, P, M), x2 (*, R, M) -> (*, P, R), the batch dims broadcast.
 
     >>> fastdl.cdist(fastdl.tensor([[0.0, 0.0]]), fastdl.tensor([[3.0, 4.0], [1.0, 0.0]])).tolist()
     [[5.0, 1.0]]
     """
+    if not isinstance(compute_mode, str) or compute_mode not in _CDIST_MODES:
+        raise ValueError(f"{compute_mode} is not a valid value for compute_mode")
     _tensor(x1, "cdist", "x1")
     _tensor(x2, "cdist", "x2")
     if x1._data.ndim < 2 or x2._data.ndim < 2:
@@ -297,6 +318,10 @@ def cdist(x1, x2, p=2.0):
     p = float(p)
     if p < 0:
         raise RuntimeError("cdist only supports non-negative p values")
+    rows, cols = x1._data.shape[-2], x2._data.shape[-2]
+    if p == 2 and x1._data.shape[-1] and (compute_mode == _CDIST_MODES[1] or (
+            compute_mode == _CDIST_MODES[0] and (rows > 25 or cols > 25))):
+        return _euclidean_dist(x1, x2)
     diff = A.sub(x1.unsqueeze(-2), x2.unsqueeze(-3))
     size = diff.abs()
     if p == 0:  # the count of differing coordinates, with a zero gradient (torch's)
@@ -477,15 +502,16 @@ def is_nonzero(input):
 
 
 def masked_scatter(input, mask, source):
-    """input with the positions where ``mask`` (broadcast to input) is True filled, in order,
-    from the first elements of ``source``.
+    """input and mask broadcast together, with the positions where mask is True filled, in
+    order, from the first elements of ``source`` (any shape, read flat).
 
-    Shape: input's; source has at least as many elements as mask has True.
+    Shape: input's and mask's broadcast; source has at least as many elements as mask has True.
 
     >>> fastdl.zeros(2, 2).masked_scatter(fastdl.tensor([[True, False], [True, True]]),
     ...                                   fastdl.tensor([1.0, 2.0, 3.0, 4.0])).tolist()
     [[1.0, 0.0], [2.0, 3.0]]
     """
+    from fastdl.functional.shape_more import broadcast_shapes
     _tensor(input, "masked_scatter")
     _tensor(mask, "masked_scatter", "mask")
     _tensor(source, "masked_scatter", "source")
@@ -496,13 +522,14 @@ def masked_scatter(input, mask, source):
         raise RuntimeError(f"masked_scatter: expected self and source to have same dtypes but "
                            f"got {input._data.dtype} and {source._data.dtype}")
     xp = xp_of(input._data)
-    m = xp.broadcast_to(mask._data, input._data.shape)
+    shape = broadcast_shapes(input._data.shape, mask._data.shape)
+    m = xp.broadcast_to(mask._data, shape)
     count = int(m.sum())
     if count > source._data.size:
-        raise RuntimeError("masked_scatter: expected source to have at least as many elements "
-                           "as ones in mask")
+        raise RuntimeError("masked_scatter: Number of elements of source < number of ones in "
+                           "mask")
     if source._data.size == 0:  # then count is 0 too: nothing to take
-        return input.clone()
+        return input.expand(*shape).clone()
     order = xp.maximum(xp.cumsum(m.reshape(-1)) - 1, 0).astype(int64)
-    values = index_select(source.reshape(-1), 0, _wrap(order)).reshape(*input._data.shape)
-    return A.where(_wrap(xp.ascontiguousarray(m)), values, input)
+    values = index_select(source.reshape(-1), 0, _wrap(order)).reshape(shape)
+    return A.where(_wrap(m.copy()), values, input)  # (ascontiguousarray makes 0-d 1-d)

@@ -11,7 +11,8 @@ import numpy as np
 from fastdl.amp._dispatch import autocast_op
 from fastdl.functional import arithmetic as A
 from fastdl.functional._core import Tensor, _wrap, expand, xp_of
-from fastdl.functional.composites import _index_source, _tensor
+from fastdl.functional.composites import _tensor
+from fastdl.functional.index_slices import _index_source, _on_1d
 from fastdl.functional.indexing import _array_key, index_put_zeros_op
 from fastdl.functional.scattering import scatter_reduce
 from fastdl.functional.shape import clone, reshape
@@ -146,14 +147,9 @@ def index_reduce(input, dim, index, source, reduce, *, include_self=True):
     if reduce not in _INDEX_REDUCTIONS:
         raise RuntimeError(f"index_reduce(): Expected reduce to be one of prod, mean, amax or "
                            f"amin but got {reduce}.")
-    _tensor(input, "index_reduce")
-    if input._data.ndim == 0:  # torch treats a 0-d input (and source) as having size 1
-        _tensor(source, "index_reduce", "source")
-        one = reshape(source, (1,)) if source._data.ndim == 0 else source
-        return reshape(index_reduce(reshape(input, (1,)), dim, index, one, reduce,
-                                    include_self=include_self), ())
     ax, spread, source = _index_source("index_reduce", input, dim, index, source)
-    return scatter_reduce(input, ax, spread, source, reduce, include_self=include_self)
+    return _on_1d(input, lambda x: scatter_reduce(x, ax, spread, source, reduce,
+                                                  include_self=include_self))
 
 
 def index_reduce_(self, dim, index, source, reduce, *, include_self=True):

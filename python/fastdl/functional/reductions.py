@@ -253,6 +253,24 @@ def argmin(input, dim=None, keepdim=False):
     return _arg_extreme(input, dim, keepdim, np.argmin)
 
 
+def variance_args(name, dim, unbiased, keepdim, correction):
+    """``(dim, correction)`` from torch's overloads of var/std/var_mean/std_mean:
+    ``(input, unbiased)`` -- a bool second argument is ``unbiased``, alone --,
+    ``(input, dim, unbiased, keepdim)`` and ``(input, dim, *, correction, keepdim)``."""
+    if isinstance(dim, (bool, np.bool_)):
+        if unbiased is not None or keepdim or correction is not None:
+            raise TypeError(f"{name}(): a bool second argument is unbiased, which takes no "
+                            "unbiased, keepdim or correction beside it")
+        unbiased, dim = bool(dim), None
+    if unbiased is not None:
+        if not isinstance(unbiased, (bool, np.bool_)):
+            raise TypeError(f"{name}(): argument 'unbiased' must be bool, not "
+                            f"{type(unbiased).__name__}")
+        if correction is not None:
+            raise TypeError(f"{name}(): pass either unbiased or correction, not both")
+    return dim, correction if correction is not None else (0 if unbiased is False else 1)
+
+
 def var(input, dim=None, unbiased=None, keepdim=False, *, correction=None):
     """Variance with Bessel's correction by default (``correction=1``), like torch.
 
@@ -265,11 +283,7 @@ def var(input, dim=None, unbiased=None, keepdim=False, *, correction=None):
     >>> fastdl.var(fastdl.ones(2, 3), 1).shape
     (2,)
     """
-    if unbiased is not None and correction is not None:
-        raise ValueError("var: pass either unbiased or correction, not both")
-    if isinstance(dim, bool):  # torch.var(x, False) means unbiased=False
-        unbiased, dim = dim, None
-    c = correction if correction is not None else (0 if unbiased is False else 1)
+    dim, c = variance_args("var", dim, unbiased, keepdim, correction)
     n = _count(input._data.shape, norm_dims(dim, input._data.ndim))
     centered = input - mean(input, dim, keepdim=True)
     return sum(centered * centered, dim, keepdim) / float(np.maximum(n - c, 0))
@@ -318,7 +332,13 @@ def norm(input, p=2, dim=None, keepdim=False):
     [2.0, 2.0]
     """
     x = input
-    if p == 2 or p == "fro":
+    if isinstance(p, str) and not (p == "fro" and (dim is None or isinstance(dim, int)
+                                                   or len(dim) <= 2)):
+        # torch.norm's rule: 'nuc', and 'fro' over more than two dims, are matrix norms
+        from fastdl.linalg.norms import matrix_norm
+        dims = range(x._data.ndim) if dim is None else [dim] if isinstance(dim, int) else dim
+        return matrix_norm(x, p, tuple(dims), keepdim)
+    if p is None or p == 2 or p == "fro":
         return A.sqrt_flat_at_zero(sum(x * x, dim, keepdim))
     if p == 1:
         return sum(A.abs(x), dim, keepdim)

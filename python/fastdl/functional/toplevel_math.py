@@ -60,10 +60,15 @@ def _dd_edges(points, bins, rng, dim, dt):
         if nb <= 0:
             raise RuntimeError(f"histogramdd(): bins must be > 0, but got {nb} for dimension {k}")
         col = points[:, k]
+        # torch's range for no points is numpy's default, [0, 1]
         lo, hi = (float(rng[2 * k]), float(rng[2 * k + 1])) if rng is not None else (
-            (float(col.min()), float(col.max())) if col.size else (0.0, 0.0))
+            (float(col.min()), float(col.max())) if col.size else (0.0, 1.0))
+        if not (np.isfinite(lo) and np.isfinite(hi)):
+            raise RuntimeError(f"torch.histogramdd: dimension {k}'s range [{lo}, {hi}] is not "
+                               "finite")
         if lo > hi:
-            raise RuntimeError(f"histogramdd(): max must be larger than min, got {lo} > {hi}")
+            raise RuntimeError(f"torch.histogramdd: min should not exceed max, but got min {lo} "
+                               f"max {hi} for dimension {k}")
         if lo == hi:  # an empty range: one unit around it, as torch
             lo, hi = lo - 0.5, hi + 0.5
         edges.append(torch_linspace(lo, hi, nb + 1, dt))

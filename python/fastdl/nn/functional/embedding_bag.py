@@ -16,8 +16,8 @@ from __future__ import annotations
 import numpy as np
 
 from fastdl.functional import arithmetic as A
-from fastdl.functional import composites as C
 from fastdl.functional import indexing as I
+from fastdl.functional.index_slices import index_add
 from fastdl.nn.functional._checks import check_float, check_tensor
 from fastdl.nn.functional.sparse import embedding
 from fastdl.tensor import _wrap
@@ -133,7 +133,7 @@ def embedding_bag(input, weight, offsets=None, max_norm=None, norm_type: float =
         check_float(per_sample_weights, name, "per_sample_weights")
         scale = I.index_select(per_sample_weights.reshape(-1), 0, _wrap(positions))
         rows = rows * scale.unsqueeze(1)
-    totals = C.index_add(_wrap(np.zeros((count, weight.shape[1]), dtype=dtype)), 0,
+    totals = index_add(_wrap(np.zeros((count, weight.shape[1]), dtype=dtype)), 0,
                          _wrap(bag_of), rows)
     if mode == "sum":
         return totals
