@@ -135,6 +135,7 @@ class Tally:
         self.rejected = 0           # samples torch and fastdl both raised on
         self.no_torch_derivative = []  # "leaf i: torch's message"
         self.overrides_needed = set()  # (dtype, "forward" | "gradient"), see _assert_close
+        self.tied_indices = 0       # samples whose indices agreed only up to equal values
 
 
 # An override counts as needed when some comparison uses more than 1/OVERRIDE_HEADROOM of the
