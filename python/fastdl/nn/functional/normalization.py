@@ -333,6 +333,17 @@ def batch_norm(input, running_mean, running_var, weight=None, bias=None, trainin
     or by the running ones; training updates the running buffers in place (unbiased variance).
     """
     check_float(input, "batch_norm")
+    shape = input._data.shape
+    # torch's nn.functional check (native_batch_norm has none: one value gives rstd
+    # 1 / sqrt(eps) and a NaN running variance there)
+    if training and len(shape) >= 2 and shape[0] * math.prod(shape[2:]) == 1:
+        raise ValueError(f"Expected more than 1 value per channel when training, got input "
+                         f"size {tuple(shape)}")
+    return _batch_norm(input, running_mean, running_var, weight, bias, training, momentum, eps)
+
+
+def _batch_norm(input, running_mean, running_var, weight, bias, training, momentum, eps):
+    check_float(input, "batch_norm")
     x = input._data
     if training and not eps > 0:
         raise ValueError(f"batch_norm eps must be positive during training, but got {eps}")
@@ -354,11 +365,7 @@ def batch_norm(input, running_mean, running_var, weight=None, bias=None, trainin
     stat_shape = (1, channels) + (1,) * (x.ndim - 2)
     n = x.size // channels if channels else 0
     fixed = None
-    if training:
-        if n <= 1:
-            raise ValueError(f"Expected more than 1 value per channel when training, got input "
-                             f"size {tuple(x.shape)}")
-    else:
+    if not training:
         if running_mean is None or running_var is None:
             raise ValueError("batch_norm(): running_mean and running_var are required when "
                              "training=False")
@@ -372,7 +379,7 @@ def batch_norm(input, running_mean, running_var, weight=None, bias=None, trainin
             running_mean._data[...] = ((1.0 - momentum) * running_mean._data
                                        + momentum * mean.reshape(channels))
         if running_var is not None:
-            unbiased = var.reshape(channels) * (n / (n - 1))
+            unbiased = var.reshape(channels) * (n / (n - 1) if n > 1 else math.nan)
             running_var._data[...] = (1.0 - momentum) * running_var._data + momentum * unbiased
     return out
 
@@ -386,13 +393,18 @@ def layer_norm(input, normalized_shape, weight=None, bias=None, eps: float = 1e-
     normalized_shape = tuple(int(s) for s in normalized_shape)
     x = input._data
     k = len(normalized_shape)
-    if k == 0 or x.ndim < k or tuple(x.shape[x.ndim - k:]) != normalized_shape:
+    if k == 0:
+        raise RuntimeError("Expected normalized_shape to be at least 1-dimensional, i.e., "
+                           "containing at least one element, but got normalized_shape = []")
+    if x.ndim < k or tuple(x.shape[x.ndim - k:]) != normalized_shape:
         raise ValueError(f"layer_norm(): input shape {tuple(x.shape)} does not end with "
                          f"normalized_shape {normalized_shape}")
     _check_param(weight, "layer_norm", "weight", normalized_shape)
     _check_param(bias, "layer_norm", "bias", normalized_shape)
     check_same_dtype("layer_norm", input=input, weight=weight, bias=bias)
-    if x.size and not grad_wanted(input, weight, bias):
+    if x.size == 0:
+        return _empty_normalization(input, weight, bias)  # (no numpy warnings on no values)
+    if not grad_wanted(input, weight, bias):
         # no node to record (inference, a decoding step): the kernel straight away, ~15 us of
         # op-layer bookkeeping fewer per call
         w, b = (None if t is None else t._data for t in (weight, bias))
