@@ -84,3 +84,6 @@ __all__ += ["pca_lowrank", "svd_lowrank"]
 from fastdl import torch_toplevel as _torch_toplevel  # noqa: E402
 from fastdl.torch_toplevel import *  # noqa: E402,F401,F403
 __all__ += [n for n in _torch_toplevel.__all__ if n not in __all__]
+
+# torch.ops.aten.slice, kept out of __all__: a star import would shadow the builtin slice
+from fastdl.functional.aten_internal import aten_slice as slice  # noqa: E402,A001

@@ -4,6 +4,7 @@ API on real tensors (conj, real, angle ...), ATen names (constant_pad_nd, nonzer
 ``*_copy`` view ops, global flags and a few linear algebra and sampling helpers.
 ``fastdl/__init__.py`` re-exports ``__all__``."""
 from fastdl import global_flags as _flags
+from fastdl.functional import aten_internal as _aten_internal
 from fastdl.functional import aten_more as _aten_more
 from fastdl.functional import segment_reduce as _segment_reduce
 from fastdl.functional import (aten_misc as _aten, complex_parts as _complex,
@@ -11,6 +12,7 @@ from fastdl.functional import (aten_misc as _aten, complex_parts as _complex,
                                toplevel_utils as _utils, windows as _windows)
 from fastdl.global_flags import *  # noqa: F401,F403
 from fastdl.functional.aten_misc import *  # noqa: F401,F403
+from fastdl.functional.aten_internal import *  # noqa: F401,F403
 from fastdl.functional.aten_more import *  # noqa: F401,F403
 from fastdl.functional.complex_parts import *  # noqa: F401,F403
 from fastdl.functional.segment_reduce import *  # noqa: F401,F403
@@ -25,4 +27,5 @@ from fastdl.nn.functional.native_norms import *  # noqa: F401,F403
 
 __all__ = sorted({*_flags.__all__, *_inplace.__all__, *_math.__all__, *_utils.__all__,
                   *_windows.__all__, *_nn.__all__, *_aten.__all__, *_complex.__all__,
-                  *_native.__all__, *_aten_more.__all__, *_segment_reduce.__all__})
+                  *_native.__all__, *_aten_more.__all__, *_aten_internal.__all__,
+                  *_segment_reduce.__all__})
