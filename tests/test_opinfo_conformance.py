@@ -277,6 +277,34 @@ FASTDL_OPS.update({name + ".": getattr(fastdl, name) for name in (
 # (as_strided_scatter is left out: torch's gradient for its input is wrong, as torch's OpInfo
 # says by expecting its test_fn_grad to fail; tests/test_aten_more.py checks it)
 
+
+def _max_pool2d_backward_of_max_pool2d(input, kernel_size=(), stride=(), padding=(0,),
+                                       dilation=(1,), ceil_mode=False, **kwargs):
+    """The OpInfo's max_pool2d_backward: max_pool2d_with_indices, then its ATen backward of a
+    ones grad_output (kwargs: the sample's return_indices, which it ignores too)."""
+    out, indices = fastdl.nn.functional.max_pool2d_with_indices(
+        input, kernel_size, stride, padding, dilation, ceil_mode)
+    if stride is None:
+        stride = kernel_size
+    return fastdl.max_pool2d_with_indices_backward(fastdl.ones_like(out), input, kernel_size,
+                                                   stride, padding, dilation, ceil_mode, indices)
+
+
+# ATen-internal names: batch norm's legit / with_update forms, masked indexing, aten.slice,
+# backward ops and hash_tensor (nn/functional/native_norms.py, functional/aten_internal.py).
+# The running statistics these batch norms update in place are compared in
+# tests/test_aten_norms_edge.py (the harness compares returned outputs only).
+FASTDL_OPS.update({
+    "_native_batch_norm_legit.": fastdl._native_batch_norm_legit,
+    "_batch_norm_with_update.": fastdl._batch_norm_with_update,
+    "_unsafe_masked_index.": fastdl._unsafe_masked_index,
+    "_unsafe_masked_index_put_accumulate.": fastdl._unsafe_masked_index_put_accumulate,
+    "slice.": fastdl.slice,
+    "max_pool2d_with_indices_backward.": _max_pool2d_backward_of_max_pool2d,
+    "native_dropout_backward.": fastdl.native_dropout_backward,
+    "hash_tensor.": fastdl.hash_tensor,
+})
+
 # torch.segment_reduce, which OpInfo names _segment_reduce (functional/segment_reduce.py)
 FASTDL_OPS.update({f"_segment_reduce.{variant}": fastdl.segment_reduce
                    for variant in ("lengths", "offsets")})
