@@ -107,6 +107,13 @@ def test_native_batch_norm_one_value_per_channel(shape):
     for lib in (torch, fastdl):
         with pytest.raises(ValueError, match="more than 1 value per channel"):
             lib.nn.functional.batch_norm(lib.tensor(x), None, None, training=True)
+    # the top-level (ATen) batch_norm trains on it, as native_batch_norm does
+    outs = []
+    for lib in (torch, fastdl):
+        stats = (lib.tensor(np.zeros(3)), lib.tensor(np.ones(3)))
+        outs.append((lib.batch_norm(lib.tensor(x), None, None, *stats, True, 0.1, 1e-5, False),
+                     stats))
+    compare_outputs(outs[0], outs[1], {torch.float64: ((1e-7, 1e-7),) * 2}, "top-level")
 
 
 MIXED = ["weight", "bias", "running_mean", "running_var"]

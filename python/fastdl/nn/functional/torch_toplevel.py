@@ -185,12 +185,15 @@ def batch_norm(input, weight, bias, running_mean, running_var, training, momentu
     """nn.functional.batch_norm with ATen's argument order (affine parameters first); every
     argument is positional and required, as in torch.
 
+    Unlike nn.functional's, it trains on one value per channel too (as torch's ATen op).
+
     >>> x = fastdl.tensor([[1.0], [3.0]])
     >>> y = fastdl.batch_norm(x, None, None, None, None, True, 0.1, 1e-5, False)
     >>> y.round(decimals=3).tolist()
     [[-1.0], [1.0]]
     """
-    return F.batch_norm(input, running_mean, running_var, weight, bias, training, momentum, eps)
+    from fastdl.nn.functional.normalization import _batch_norm
+    return _batch_norm(input, running_mean, running_var, weight, bias, training, momentum, eps)
 
 
 def instance_norm(input, weight, bias, running_mean, running_var, use_input_stats, momentum,
