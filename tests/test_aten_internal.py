@@ -212,7 +212,8 @@ def test_native_dropout_backward_dtypes_and_broadcasting(grad_dtype, mask):
 @pytest.mark.parametrize("values, dtype", [
     ([1.5, -0.0, np.nan, -np.inf, 3e38], np.float32), ([1e-300, -2.5, np.nan], np.float64),
     ([-1, 127, -128], np.int8), ([255, 3], np.uint8), ([-5, 2**31 - 1], np.int32),
-    ([-(2**63), 2**62], np.int64), ([True, True, False], np.bool_), ([-300, 7], np.int16)])
+    ([-(2**63), 2**62], np.int64), ([True, True, False], np.bool_), ([-300, 7], np.int16),
+    ([1.5, -0.1, 65504.0, np.nan], np.float16)])
 def test_hash_tensor_bit_patterns(values, dtype):
     x = np.array(values, dtype=dtype)
     for kwargs in ({}, {"dim": 0, "keepdim": True}):
@@ -239,3 +240,8 @@ def test_hash_tensor_reductions_and_errors():
             torch.hash_tensor(*t_args, **kwargs)
         with pytest.raises(theirs.type):
             fastdl.hash_tensor(*args, **kwargs)
+    for dtype in (np.uint16, np.uint32, np.uint64):  # torch's xor kernel lacks them
+        with pytest.raises(NotImplementedError):
+            torch.hash_tensor(torch.tensor(np.array([1, 2], dtype=dtype)))
+        with pytest.raises(NotImplementedError):
+            fastdl.hash_tensor(fastdl.tensor(np.array([1, 2], dtype=dtype)))

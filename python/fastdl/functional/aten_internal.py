@@ -178,13 +178,15 @@ def hash_tensor(input, dim=None, keepdim=False, *, mode=0):
         raise RuntimeError("hash_tensor: Expected reduction dim to be specified for "
                            "input.numel() == 0. Specify the reduction dim with the 'dim' "
                            "argument.")
-    dims = _hash_dims(input, dim) if data.ndim else ()
-    if dim is not None and not data.ndim:
-        _hash_dims(input, dim)  # a 0-d tensor takes dim 0 or -1 (its one element)
+    dims = _hash_dims(input, dim)
+    if data.ndim == 0:  # (its one element: dim 0 or -1 was accepted above)
+        dims = ()
     for d in dims:
         if data.shape[d] == 0:
             raise IndexError(f"hash_tensor: Expected reduction dim {d} to have non-zero size.")
     kind = data.dtype.kind
+    if kind == "u" and data.dtype.itemsize > 1:  # torch's xor kernel has no uint16/32/64
+        raise NotImplementedError(f'"xor_sum_cpu" not implemented for {data.dtype}')
     wide = np.float64 if kind == "f" else np.uint64 if kind in "bu" else np.int64
     bits = np.asarray(data.get() if hasattr(data, "get") else data).astype(wide).view(np.uint64)
     if bits.ndim == 0:
