@@ -87,7 +87,8 @@ def eye(n, m=None, dtype=None, device=None, requires_grad=False):
 
 
 def arange(start, end=None, step=1, dtype=None, device=None, requires_grad=False):
-    """Like torch: integer arguments give int64, any float argument the default dtype.
+    """Like torch: integer arguments give int64, any float argument the default dtype. An
+    integer ``dtype`` truncates float arguments first, as torch's kernel does.
 
     Shape: (ceil((end - start) / step),); ``arange(n)`` counts 0 .. n-1.
 
@@ -97,7 +98,10 @@ def arange(start, end=None, step=1, dtype=None, device=None, requires_grad=False
     [0.0, 0.25, 0.5, 0.75]
     >>> fastdl.arange(1, 7, 2).dtype
     dtype('int64')
+    >>> fastdl.arange(0.5, 5.0, 1.5, dtype=fastdl.int64).tolist()
+    [0, 1, 2, 3, 4]
     """
+    from fastdl.creation_ranges import arange_values
     # one-element tensors as their values (arange(tensor(3)) counts to 3 in int64, as torch)
     start, end, step = (v.item() if isinstance(v, Tensor) else v for v in (start, end, step))
     if end is None:
@@ -106,11 +110,21 @@ def arange(start, end=None, step=1, dtype=None, device=None, requires_grad=False
         is_int = all(isinstance(v, (int, np.integer)) and not isinstance(v, bool)
                      for v in (start, end, step))
         dtype = int64 if is_int else get_default_dtype()
-    return _finish(_xp(device).arange(start, end, step).astype(as_dtype(dtype)), requires_grad)
+    values = arange_values(start, end, step, as_dtype(dtype))
+    return _finish(_xp(device).asarray(values), requires_grad)
 
 
 def linspace(start, end, steps, dtype=None, device=None, requires_grad=False):
-    return _finish(_xp(device).linspace(start, end, steps).astype(_dt(dtype)), requires_grad)
+    from fastdl.creation_ranges import linspace_values
+    for name, v in (("start", start), ("end", end)):
+        if isinstance(v, Tensor) and v.ndim:
+            raise RuntimeError(f"linspace only supports 0-dimensional start and end tensors, "
+                               f"but got {name} with {v.ndim} dimension(s)")
+    start, end, steps = (v.item() if isinstance(v, Tensor) else v for v in (start, end, steps))
+    if not isinstance(steps, (int, np.integer)) or isinstance(steps, bool):
+        raise TypeError(f"linspace(): argument 'steps' must be int, not {type(steps).__name__}")
+    values = linspace_values(start, end, int(steps), _dt(dtype))
+    return _finish(_xp(device).asarray(values), requires_grad)
 
 
 def _like(fn, input, dtype, device, requires_grad, *args):

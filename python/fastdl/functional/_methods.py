@@ -80,7 +80,7 @@ METHODS = {
     "scatter_reduce": scattering.scatter_reduce,
     # linear algebra, conversion
     "matmul": linalg.matmul, "mm": linalg.mm, "bmm": linalg.bmm, "dot": linalg.dot,
-    "outer": linalg.outer, "to": conversion.to,
+    "outer": linalg.outer, "to": conversion.to, "bfloat16": conversion.bfloat16,
     # everyday ops
     "sort": E.sort, "argsort": E.argsort, "topk": E.topk, "tril": E.tril, "triu": E.triu,
     "unique": E.unique, "bincount": E.bincount, "baddbmm": E.baddbmm, "cumprod": E.cumprod,

@@ -1,6 +1,8 @@
 """``Tensor.to``: dtype casts and device moves, differentiable (the gradient goes back)."""
 from __future__ import annotations
 
+import numpy as np
+
 from fastdl.autograd.op import defop
 from fastdl.functional._core import Tensor, _wrap
 from fastdl.tensor import (_parse_device, _to_device_array, as_dtype, check_memory_format,
@@ -64,7 +66,16 @@ def _cast_backward(ctx, g):
     return (cast_op.apply((g,), ctx.inputs[0]._data.dtype),)
 
 
-cast_op = defop("to_dtype", forward=lambda d, dt: d.astype(dt), backward=_cast_backward)
+def _astype(d, dt):
+    """d as dtype dt. float64 reaches float16 through float32, as torch's casts do (c10::Half
+    is made from a float): rounding twice differs from numpy's direct rounding now and then
+    (3.1787109375 - 2**-40 is 3.1796875 in torch, 3.177734375 rounded once)."""
+    if dt == np.float16 and d.dtype == np.float64:
+        d = d.astype(np.float32)
+    return d.astype(dt)
+
+
+cast_op = defop("to_dtype", forward=_astype, backward=_cast_backward)
 
 
 def _cast(x, dt):
@@ -82,3 +93,16 @@ to_device_op = defop("to_device", forward=_to_device_array, backward=_to_device_
 
 def _to_device(x, device):
     return to_device_op.apply((x,), device)
+
+
+def bfloat16(input, memory_format=None):
+    """Raises TypeError, as ``fastdl.bfloat16`` does anywhere a storage dtype is needed: numpy
+    has no bfloat16 type. ``float()`` and ``half()`` are the casts there are.
+
+    >>> fastdl.ones(2).bfloat16()
+    Traceback (most recent call last):
+    ...
+    TypeError: fastdl.bfloat16 is not a storage dtype: ...
+    """
+    from fastdl.tensor import bfloat16 as no_storage
+    raise no_storage.error()
