@@ -797,16 +797,16 @@ class Tensor:
 
     def uniform_(self, a=0.0, b=1.0, *, generator=None, **kwargs):
         from fastdl import random as _random
+        from fastdl.functional.sampling import floating_self
         # torch's keywords are ``from`` (a reserved word) and ``to``
         a, b = kwargs.pop("from", a), kwargs.pop("to", b)
         if kwargs:
             raise TypeError(f"uniform_() got unexpected keyword arguments {sorted(kwargs)}")
+        floating_self(self, "uniform_", NotImplementedError)
         if a > b:
             raise RuntimeError(f"uniform_ expects to return a [from, to) range, but found "
                                f"from={a} > to={b}")
         dt = self._data.dtype
-        if dt.kind != "f":  # torch: not implemented for integer and bool tensors
-            raise TypeError(f"uniform_: expected a floating point tensor, got dtype {dt}")
         big = float(np.finfo(dt).max)
         for name, v in (("from", a), ("to", b)):
             if not -big <= v <= big:  # NaN or inf, or past the dtype's range: torch's words
@@ -819,6 +819,10 @@ class Tensor:
 
     def normal_(self, mean=0.0, std=1.0, *, generator=None):
         from fastdl import random as _random
+        from fastdl.functional.sampling import floating_self
+        if not std >= 0:
+            raise RuntimeError(f"normal expects std >= 0.0, but found std {std}")
+        floating_self(self, "normal_", NotImplementedError)
         return self.copy_(_wrap(_random.normal_array(self._data.shape, mean, std,
                                                      self._data.dtype, self.device, generator)))
 

@@ -15,6 +15,7 @@ from fastdl import random as _random
 from fastdl.functional import arithmetic as A
 from fastdl.functional._core import Tensor, _wrap, xp_of
 from fastdl.functional.composites import _tensor
+from fastdl.functional.windows import is_strided
 from fastdl.tensor import int64
 
 
@@ -43,7 +44,7 @@ def _with_zero_gradient(sample, *inputs):
 
 def bernoulli(input, p=None, *, generator=None):
     """0/1 samples, 1 with probability ``input`` elementwise (or with ``p`` for every element
-    when given), in input's dtype.
+    when given), in input's dtype; as in torch, the gradient to ``input`` is zero.
 
     Shape: input's.
 
@@ -56,7 +57,8 @@ def bernoulli(input, p=None, *, generator=None):
     if probs.size and not ((probs >= 0) & (probs <= 1)).all():
         raise RuntimeError("Expected p_in >= 0 && p_in <= 1 to be true, but got false.")
     draw = _random._numpy_rng(generator).random(probs.shape)
-    return _on_device_of(input, (draw < probs).astype(input._data.dtype))
+    return _with_zero_gradient(_on_device_of(input, (draw < probs).astype(input._data.dtype)),
+                               input)
 
 
 def bernoulli_(self, p=0.5, *, generator=None):
@@ -69,7 +71,7 @@ def bernoulli_(self, p=0.5, *, generator=None):
     if isinstance(p, Tensor):
         probs = _wrap(np.broadcast_to(_host(p), self._data.shape).astype(np.float64))
         return self.copy_(bernoulli(probs, generator=generator))
-    return self.copy_(bernoulli(self, float(p), generator=generator))
+    return self.copy_(bernoulli(self.detach(), float(p), generator=generator))
 
 
 def multinomial(input, num_samples, replacement=False, *, generator=None):
@@ -119,15 +121,19 @@ def _float_arg(v):
     return float(v.item()) if isinstance(v, Tensor) else float(v)
 
 
-def normal(mean=0.0, std=1.0, size=None, *, generator=None, dtype=None, device=None):
+def normal(mean=0.0, std=1.0, size=None, *, generator=None, dtype=None, layout=None,
+           device=None):
     """Normal samples: elementwise with tensor ``mean`` and/or ``std`` (broadcast together), or
-    of shape ``size`` with number mean and std (the default dtype unless ``dtype``).
+    of shape ``size`` with number mean and std (the default dtype unless ``dtype``). ``layout``
+    can only be strided (torch.strided, "strided" or None).
 
     >>> fastdl.normal(fastdl.zeros(2, 3), 1.0).shape
     (2, 3)
     >>> fastdl.normal(0.0, 1.0, (4,)).dtype
     dtype('float32')
     """
+    if not is_strided(layout):
+        raise RuntimeError(f"normal: fastdl tensors are strided (dense), got layout {layout}")
     rng = _random._numpy_rng(generator)
     tensors = [t for t in (mean, std) if isinstance(t, Tensor)]
     if not tensors:
@@ -194,13 +200,14 @@ def _fill(self, draw):
     return self.copy_(_on_device_of(self, draw.astype(self._data.dtype)))
 
 
-def _floating_self(self, name):
+def floating_self(self, name, error=RuntimeError):
     """torch's continuous in-place samplers refuse integer and bool tensors (the samples would
-    be truncated to integers without a word)."""
+    be truncated to integers without a word): cauchy_ and exponential_ with a RuntimeError,
+    uniform_, normal_ and log_normal_ with NotImplementedError (no kernel for the dtype)."""
     dt = self._data.dtype
     if dt.kind != "f":
-        raise TypeError(f"{name}: a continuous distribution needs a floating point tensor, "
-                        f"got dtype {dt}")
+        raise error(f"{name}: a continuous distribution needs a floating point tensor, got "
+                    f"dtype {dt}")
 
 
 def _random_upper(dtype):
@@ -245,9 +252,9 @@ def exponential_(self, lambd=1.0, *, generator=None):
     >>> bool((fastdl.zeros(5).exponential_(2.0) >= 0).all())
     True
     """
-    _floating_self(self, "exponential_")
     if not lambd > 0:
         raise RuntimeError(f"exponential_ expects lambda > 0.0, but found lambda={lambd}")
+    floating_self(self, "exponential_")
     draw = _random._numpy_rng(generator).exponential(1.0 / lambd, self._data.shape)
     return _fill(self, draw)
 
@@ -260,7 +267,8 @@ def geometric_(self, p, *, generator=None):
     True
     """
     if self._data.dtype == np.bool_:
-        raise TypeError("geometric_: a bool tensor cannot hold the trial counts 1, 2, ...")
+        raise NotImplementedError("geometric_: a bool tensor cannot hold the trial counts 1, "
+                                  "2, ...")
     if not 0 < p < 1:
         raise RuntimeError(f"geometric_ expects p to be in (0, 1), but got p={p}")
     return _fill(self, _random._numpy_rng(generator).geometric(p, self._data.shape))
@@ -272,9 +280,9 @@ def log_normal_(self, mean=1.0, std=2.0, *, generator=None):
     >>> bool((fastdl.zeros(5).log_normal_() > 0).all())
     True
     """
-    _floating_self(self, "log_normal_")
     if not std > 0:
         raise RuntimeError(f"log_normal_ expects std > 0.0, but found std={std}")
+    floating_self(self, "log_normal_", NotImplementedError)
     return _fill(self, _random._numpy_rng(generator).lognormal(mean, std, self._data.shape))
 
 
@@ -285,8 +293,8 @@ def cauchy_(self, median=0.0, sigma=1.0, *, generator=None):
     >>> fastdl.zeros(3).cauchy_().shape
     (3,)
     """
-    _floating_self(self, "cauchy_")
     if not sigma > 0:
         raise RuntimeError(f"cauchy_ expects sigma > 0.0, but found sigma={sigma}")
+    floating_self(self, "cauchy_")
     draw = median + sigma * _random._numpy_rng(generator).standard_cauchy(self._data.shape)
     return _fill(self, draw)
