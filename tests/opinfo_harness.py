@@ -83,6 +83,10 @@ def _fastdl_value(v):
         if v.type not in ("cpu", "cuda"):
             raise Unsupported(f"device {v.type}")
         return str(v)
+    if isinstance(v, torch.layout):  # fastdl's tensors are all strided: "strided" names it
+        if v is not torch.strided:
+            raise Unsupported(f"layout {v}")
+        return "strided"
     if isinstance(v, torch.memory_format):
         if v not in _MEMORY_FORMATS:
             raise Unsupported("channels_last memory formats")
@@ -126,8 +130,9 @@ def _dtype_name(x):
 
 class Tally:
     """What one test compared: forward outputs, leaf gradients, samples both libraries
-    rejected, gradients torch cannot compute, and which tolerance overrides were needed (a
-    comparison that fails with ``TOLERANCES`` but passes with the override)."""
+    rejected, gradients torch cannot compute, which tolerance overrides were needed (a
+    comparison that fails with ``TOLERANCES`` but passes with the override), and the value
+    checks of ops whose values cannot match torch's."""
 
     def __init__(self):
         self.forward = 0            # samples whose outputs were compared
@@ -136,6 +141,10 @@ class Tally:
         self.no_torch_derivative = []  # "leaf i: torch's message"
         self.overrides_needed = set()  # (dtype, "forward" | "gradient"), see _assert_close
         self.tied_indices = 0       # samples whose indices agreed only up to equal values
+        # ops whose values cannot match torch's (opinfo_random.py): samples whose values were
+        # checked against the op's support, and samples whose values differ from torch's
+        self.values_checked = 0
+        self.values_differ = 0
 
 
 # An override counts as needed when some comparison uses more than 1/OVERRIDE_HEADROOM of the
@@ -159,6 +168,15 @@ def _assert_close(actual, desired, tolerances, dtype, part, what, tally):
         tally.overrides_needed.add((dtype, ("forward", "gradient")[part]))
 
 
+def assert_same_tensor_kind(t, f, what):
+    """f is a fastdl Tensor of torch tensor t's shape and dtype."""
+    assert isinstance(f, fastdl.Tensor), f"{what} is {type(f).__name__}, torch returns a Tensor"
+    assert tuple(f.shape) == tuple(t.shape), \
+        f"{what} has shape {tuple(f.shape)}, torch {tuple(t.shape)}"
+    assert _dtype_name(f) == _dtype_name(t), \
+        f"{what} has dtype {_dtype_name(f)}, torch {_dtype_name(t)}"
+
+
 def compare_outputs(t_out, f_out, tolerances, what, tally=None):
     """Same structure, shapes, dtypes and values (NaNs in the same places)."""
     t_flat, f_flat = flatten_outputs(t_out), flatten_outputs(f_out)
@@ -171,12 +189,7 @@ def compare_outputs(t_out, f_out, tolerances, what, tally=None):
             assert type(f) is type(t) and (f == t or (f != f and t != t)), \
                 f"{what}: output {i} is {f!r}, torch {t!r}"
             continue
-        assert isinstance(f, fastdl.Tensor), \
-            f"{what}: output {i} is {type(f).__name__}, torch returns a Tensor"
-        assert tuple(f.shape) == tuple(t.shape), \
-            f"{what}: output {i} has shape {tuple(f.shape)}, torch {tuple(t.shape)}"
-        assert _dtype_name(f) == _dtype_name(t), \
-            f"{what}: output {i} has dtype {_dtype_name(f)}, torch {_dtype_name(t)}"
+        assert_same_tensor_kind(t, f, f"{what}: output {i}")
         _assert_close(_as_numpy(f), _as_numpy(t), tolerances, t.dtype, 0,
                       f"{what}: output {i} values", tally)
     if tally is not None:

@@ -33,6 +33,7 @@ from fastdl.nn.functional import upsampling_aa  # noqa: E402
 import opinfo_ties  # noqa: E402
 from opinfo_harness import (TOLERANCES, Converted, Tally, Unsupported,  # noqa: E402
                             compare_gradients, compare_outputs, describe)
+from opinfo_random import RANDOM_VALUE_OPS, compare_random  # noqa: E402
 
 DTYPES = (torch.float32, torch.float64, torch.int64, torch.int32, torch.bool)
 MAX_SAMPLES_PER_DTYPE = 80  # a run-time cap; the most an OpInfo here has is 75 (masked.sum)
@@ -376,11 +377,33 @@ FASTDL_OPS.update({
     "unfold.": _method("unfold"),
 })
 
+# creation and random sampling (creation.py, creation_ranges.py, functional/sampling.py): the
+# values of the random and empty ops cannot match torch's; opinfo_random.RANDOM_VALUE_OPS says
+# how each is checked instead. (bfloat16. is left out: every sample's output is a bfloat16
+# tensor, which fastdl cannot store; Tensor.bfloat16 raises TypeError saying so.)
+FASTDL_OPS.update({
+    "arange.": fastdl.arange, "linspace.": fastdl.linspace, "empty.": fastdl.empty,
+    "empty_like.": fastdl.empty_like, "empty_permuted.": fastdl.empty_permuted,
+    "empty_strided.": fastdl.empty_strided, "new_empty.": _method("new_empty"),
+    "new_empty_strided.": _method("new_empty_strided"), "rand_like.": fastdl.rand_like,
+    "randn.": fastdl.randn, "randn_like.": fastdl.randn_like, "randint.": fastdl.randint,
+    "randint_like.": fastdl.randint_like, "normal.": fastdl.normal,
+    "normal.in_place": _method("normal_"),
+    "normal.number_mean": lambda std, mean, *args, **kwargs: fastdl.normal(mean, std, *args,
+                                                                           **kwargs),
+    "bernoulli.": fastdl.bernoulli, "multinomial.": fastdl.multinomial,
+    "uniform.": _method("uniform_"), "cauchy.": _method("cauchy_"),
+    "exponential.": _method("exponential_"), "geometric.": _method("geometric_"),
+    "log_normal.": _method("log_normal_"), "half.": _method("half"),
+    "zero_.": lambda x: fastdl.zero_(x.clone()),
+})
+
 # A feature fastdl deliberately does not support -> (the ops whose samples use it, why).
 # Samples raising ``Unsupported(feature)`` are counted against these entries.
 ALLOW_LIST = {
     "channels_last memory formats": (
-        {"to.", "float.", "double.", "long.", "int.", "bool.", "byte.", "char.", "short."},
+        {"to.", "float.", "double.", "long.", "int.", "bool.", "byte.", "char.", "short.",
+         "half."},
         "fastdl tensors are numpy/cupy arrays: C-contiguous or views (fastdl.preserve_format, "
         "fastdl.contiguous_format); there is no channels-last layout"),
     "unbound reflected operator with a scalar self": (
@@ -603,12 +626,16 @@ def _run_sample(opinfo, fastdl_fn, sample, dtype, rng, tolerances, tally):
         t_out, f_out, tied = opinfo_ties.canonical_tied_indices(key, t_in, t_args, t_kwargs,
                                                                 t_out, f_out)
         tally.tied_indices += tied
-    compare_outputs(process(t_out) if gauge else t_out, process(f_out) if gauge else f_out,
-                    tolerances, what, tally)
+    if key in RANDOM_VALUE_OPS:
+        compare_random(RANDOM_VALUE_OPS[key], t_out, f_out, sample, what, tally)
+        tally.forward += 1
+    else:
+        compare_outputs(process(t_out) if gauge else t_out, process(f_out) if gauge else f_out,
+                        tolerances, what, tally)
     wrapper = opinfo.gradcheck_wrapper
     if wrapper is not _DEFAULT_GRADCHECK_WRAPPER:
         t_out = wrapper(opinfo.op, t_in, *t_args, **t_kwargs)
-        f_wrapper = FASTDL_GRADCHECK_WRAPPERS[f"{opinfo.name}.{opinfo.variant_test_name}"]
+        f_wrapper = FASTDL_GRADCHECK_WRAPPERS[key]
         f_out = f_wrapper(fastdl_fn, f_in, *f_args, **f_kwargs)
         compare_outputs(process(t_out), process(f_out), tolerances, what + " (wrapped)")
     compare_gradients(conv, process(t_out), process(f_out), tolerances, rng, what, tally)
@@ -704,6 +731,8 @@ def test_allow_list_names_only_mapped_ops():
         assert ops <= set(FASTDL_OPS), f"allow-list entry {feature!r} names unmapped ops"
     for feature, (ops, _, _) in LENIENT_ERROR_INPUTS.items():
         assert ops <= set(FASTDL_OPS), f"lenient entry {feature!r} names unmapped ops"
+    assert set(RANDOM_VALUE_OPS) <= set(FASTDL_OPS), \
+        f"RANDOM_VALUE_OPS names unmapped ops: {sorted(set(RANDOM_VALUE_OPS) - set(FASTDL_OPS))}"
 
 
 # Ops whose OpInfo declares autograd support but none of whose samples has a gradient to
@@ -737,6 +766,18 @@ def _check_samples(key, sample_source, tally):
     return allowed
 
 
+def _check_random_value_entry(key, tallies):
+    """A RANDOM_VALUE_OPS entry must check some values, and is stale once fastdl's values
+    equal torch's in every sample (uninitialized outputs aside)."""
+    check = RANDOM_VALUE_OPS[key]
+    if check.uninitialized:
+        return
+    assert sum(t.values_checked for t in tallies), f"{key}: no sample's values were checked"
+    assert sum(t.values_differ for t in tallies), \
+        f"{key}: fastdl's values equal torch's in every sample; compare them: remove the op " \
+        "from RANDOM_VALUE_OPS"
+
+
 @pytest.mark.filterwarnings("ignore::RuntimeWarning")  # samples include log(-x), 1/0 ...
 @pytest.mark.parametrize("key", sorted(OPINFOS))
 def test_opinfo_samples(key):
@@ -758,6 +799,8 @@ def test_opinfo_samples(key):
         f"allowed gaps: {allowed})"
     if OPINFOS[key].reference_inputs_func is not None:
         assert ref_tally.forward > 0, f"{key}: no reference sample's output was compared"
+    if key in RANDOM_VALUE_OPS:
+        _check_random_value_entry(key, (tally, ref_tally))
     gradients = tally.gradients + ref_tally.gradients
     if key in NO_GRADIENT_EXPECTED:
         assert gradients == 0, f"{key}: {gradients} gradients were compared; remove its " \
