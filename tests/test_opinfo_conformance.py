@@ -4,7 +4,9 @@ For every op fastdl implements, each sample PyTorch's OpInfo database generates 
 float64 (``op.sample_inputs(device, dtype, requires_grad=True)``) is run through torch and through
 the fastdl counterpart; outputs are compared (structure, shapes, dtypes, values) and, where torch's
 output requires grad, the gradients of a random-weighted sum of the outputs w.r.t. every float
-input. A sample that uses a feature fastdl deliberately lacks is not silently dropped: it must be
+input. Ops whose values cannot match torch's (random draws, uninitialized memory) are compared by
+structure, their values checked against the op's support (opinfo_random.RANDOM_VALUE_OPS).
+A sample that uses a feature fastdl deliberately lacks is not silently dropped: it must be
 covered by ``ALLOW_LIST`` (feature -> ops, reason). Each op's test must compare at least one
 output (and one gradient where the op has autograd), and fails on stale exceptions: an
 ``ALLOW_LIST`` or ``LENIENT_ERROR_INPUTS`` entry no sample needs any more, or a
@@ -774,8 +776,8 @@ def _check_random_value_entry(key, tallies):
         return
     assert sum(t.values_checked for t in tallies), f"{key}: no sample's values were checked"
     assert sum(t.values_differ for t in tallies), \
-        f"{key}: fastdl's values equal torch's in every sample; compare them: remove the op " \
-        "from RANDOM_VALUE_OPS"
+        f"{key}: fastdl's values equal torch's in every sample, so they are not {check.reason}" \
+        "; compare them: remove the op from RANDOM_VALUE_OPS"
 
 
 @pytest.mark.filterwarnings("ignore::RuntimeWarning")  # samples include log(-x), 1/0 ...
