@@ -375,7 +375,7 @@ FASTDL_OPS.update({
     "__rand__.": _reflected("__rand__", F.bitwise_and),
     "__ror__.": _reflected("__ror__", F.bitwise_or),
     "__rxor__.": _reflected("__rxor__", F.bitwise_xor), "addmm.decomposed": fastdl.addmm,
-    "bmm.triton_optimized": F.bmm,
+    "bmm.triton_optimized": F.bmm, "linspace.tensor_overload": fastdl.linspace,
     "unfold.": _method("unfold"),
 })
 
