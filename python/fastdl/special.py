@@ -16,12 +16,11 @@ import numpy as np
 
 from fastdl.autograd.op import defop
 from fastdl.functional import _special_arrays as S
-from fastdl.functional._core import grad_for
 from fastdl.functional.activations import log_softmax, softmax
 from fastdl.functional.arithmetic import (_float_only, add_scalar_op, exp, expm1, log, log1p,
                                           mul, mul_scalar_op, neg, reciprocal, round, sigmoid,
                                           where)
-from fastdl.functional.composites import logit, sinc, xlogy
+from fastdl.functional.pointwise_edges import logit, sinc, x_times_log_op, xlogy
 from fastdl.functional.elementwise_math import (digamma, erf, erfc, erfcx, erfinv, exp2, i0,
                                                 i0e, i1, i1e, lgamma, mvlgamma, polygamma)
 from fastdl.functional.elementwise_more import _float_pair
@@ -130,26 +129,7 @@ def ndtri(input):
 
 
 # ---- x * log1p(y) -------------------------------------------------------------------------
-def _xlog1py_forward(x, y):
-    with np.errstate(all="ignore"):
-        out = x * np.log1p(y)
-    return np.where((x == 0) & ~np.isnan(y), 0.0, out).astype(out.dtype, copy=False)
-
-
-def _xlog1py_backward(ctx, g):
-    x, y = ctx.inputs
-    wants_x, wants_y = ctx.edges
-    # torch's: log1p(y) for x, but 0 where x is 0 and y <= -1 (the value is 0 there), and
-    # x / (1 + y) for y
-    zero_there = (x == 0) & (y <= -1)
-    x_slope = where(zero_there, 0.0, log1p(where(zero_there, 0.0, y)))
-    return (None if wants_x is None else grad_for(mul(g, x_slope), x),
-            None if wants_y is None else
-            grad_for(mul(g, x) / add_scalar_op.apply((y,), 1.0), y))
-
-
-_xlog1py_op = defop("xlog1py", forward=_xlog1py_forward, backward=_xlog1py_backward,
-                    saves=(0, 1))
+_xlog1py_op = x_times_log_op("xlog1py", np.log1p, 1)
 
 
 def xlog1py(input, other):

@@ -9,11 +9,10 @@ from fastdl.functional.arithmetic import (abs, add, allclose, bitwise_and, bitwi
                                           maximum, minimum, mul, ne, neg, pow, reciprocal, relu,
                                           remainder, round, rsqrt, rsub, sigmoid, sign, sin, sqrt,
                                           square, sub, tan, tanh, trunc, where)
-from fastdl.functional.composites import (addcdiv, addcmul, addmm, aminmax, copysign, cummax,
-                                          cummin, deg2rad, diff, float_power, heaviside, hypot,
-                                          kthvalue, logaddexp, logaddexp2, logit, median, mode,
-                                          nan_to_num, nanmean, nanmedian, nansum, rad2deg, signbit,
-                                          sinc, std_mean, take, trace, var_mean, xlogy)
+from fastdl.functional.composites import (addcdiv, addcmul, addmm, aminmax, cummax, cummin,
+                                          deg2rad, diff, float_power, heaviside, kthvalue, median,
+                                          mode, nan_to_num, nanmean, nanmedian, nansum, rad2deg,
+                                          signbit, std_mean, take, trace, var_mean)
 from fastdl.functional.composites_shapes import (block_diag, bucketize, cartesian_prod, cdist,
                                                  combinations, dsplit, histc, hsplit, is_nonzero,
                                                  kron, logcumsumexp, masked_scatter, renorm, rot90,
@@ -36,6 +35,8 @@ from fastdl.functional.everyday import (argsort, baddbmm, bincount, clamp_max, c
 from fastdl.functional.index_slices import index_add, index_copy, index_fill
 from fastdl.functional.indexing import (gather, index_select, masked_fill, masked_select,
                                         nonzero, one_hot, scatter_add, take_along_dim)
+from fastdl.functional.pointwise_edges import (copysign, hypot, logaddexp, logaddexp2, logit,
+                                              sinc, xlogy)
 from fastdl.functional.scattering import scatter, scatter_reduce
 from fastdl.functional.linalg import bmm, dot, linear, matmul, mm, outer
 from fastdl.functional.reductions import (all, amax, amin, any, argmax, argmin, count_nonzero,

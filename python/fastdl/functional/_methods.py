@@ -3,7 +3,7 @@ from __future__ import annotations
 
 from fastdl.functional import (activations, arithmetic as A, conversion, everyday as E,
                                composites as C, composites_shapes as CS, indexing, linalg,
-                               reductions as R, scattering, shape as S)
+                               pointwise_edges as PE, reductions as R, scattering, shape as S)
 from fastdl.functional import index_more as IM, index_slices as IS, numerics as NU, sampling as RS, strided as SD, shape_more as SM, statistics as ST
 
 
@@ -90,13 +90,13 @@ METHODS = {
     "diag_embed": E.diag_embed,
     # composed from the ops above
     "addcmul": C.addcmul, "addcdiv": C.addcdiv, "addmm": C.addmm, "aminmax": C.aminmax,
-    "cummax": C.cummax, "cummin": C.cummin, "diff": C.diff, "hypot": C.hypot,
+    "cummax": C.cummax, "cummin": C.cummin, "diff": C.diff, "hypot": PE.hypot,
     "index_add": IS.index_add, "index_copy": IS.index_copy, "index_fill": IS.index_fill,
-    "kthvalue": C.kthvalue, "logaddexp": C.logaddexp, "median": C.median, "mode": C.mode,
+    "kthvalue": C.kthvalue, "logaddexp": PE.logaddexp, "median": C.median, "mode": C.mode,
     "nanmean": C.nanmean, "nanmedian": C.nanmedian, "nansum": C.nansum, "take": C.take,
     "trace": C.trace, "moveaxis": S.movedim, "swapdims": S.transpose,
-    "nan_to_num": C.nan_to_num, "logaddexp2": C.logaddexp2, "xlogy": C.xlogy, "logit": C.logit,
-    "sinc": C.sinc, "deg2rad": C.deg2rad, "rad2deg": C.rad2deg, "copysign": C.copysign,
+    "nan_to_num": C.nan_to_num, "logaddexp2": PE.logaddexp2, "xlogy": PE.xlogy, "logit": PE.logit,
+    "sinc": PE.sinc, "deg2rad": C.deg2rad, "rad2deg": C.rad2deg, "copysign": PE.copysign,
     "signbit": C.signbit, "heaviside": C.heaviside, "float_power": C.float_power, "tile":
     CS.tile, "tensor_split": CS.tensor_split, "hsplit": CS.hsplit, "vsplit": CS.vsplit, "dsplit":
     CS.dsplit, "kron": CS.kron, "rot90": CS.rot90, "renorm": CS.renorm, "histc": CS.histc,

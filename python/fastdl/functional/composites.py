@@ -368,37 +368,6 @@ def mode(input, dim=-1, keepdim=False):
     return result
 
 
-# ---- pointwise ----
-def logaddexp(input, other):
-    """``log(exp(input) + exp(other))`` without overflow.
-
-    Shape: input and other broadcast together.
-
-    >>> round(fastdl.logaddexp(fastdl.tensor([1000.0]), fastdl.tensor([1000.0])).item(), 2)
-    1000.69
-    """
-    _tensor(input, "logaddexp")
-    a, b = promote_pair(input, other)
-    larger = A.maximum(a, b).detach()
-    larger = A.where(A.isfinite(larger), larger, 0)  # keeps inf + inf = inf, no inf - inf
-    return A.add(larger, A.log(A.add(A.exp(A.sub(a, larger)), A.exp(A.sub(b, larger)))))
-
-
-def hypot(input, other):
-    """``sqrt(input**2 + other**2)`` elementwise (float tensors).
-
-    Shape: input and other broadcast together.
-
-    >>> fastdl.hypot(fastdl.tensor([3.0]), fastdl.tensor([4.0])).tolist()
-    [5.0]
-    """
-    _tensor(input, "hypot")
-    a, b = promote_pair(input, other)
-    if a._data.dtype.kind != "f":
-        raise RuntimeError(f"hypot(): expected floating point tensors, got {a._data.dtype}")
-    return A.sqrt_flat_at_zero(A.add(A.mul(a, a), A.mul(b, b)))
-
-
 @autocast_op("trace")
 def trace(input):
     """Sum of the main diagonal of a 2-D tensor (integers sum in int64, as torch's).
@@ -502,73 +471,6 @@ def nan_to_num(input, nan=0.0, posinf=None, neginf=None):
     return A.where(_wrap(xp_of(d).isneginf(d)), neginf, x)
 
 
-def logaddexp2(input, other):
-    """``log2(2**input + 2**other)`` without overflow.
-
-    Shape: input and other broadcast together.
-
-    >>> fastdl.logaddexp2(fastdl.tensor([3.0]), fastdl.tensor([3.0])).tolist()
-    [4.0]
-    """
-    a, b = _float_pair("logaddexp2", input, other)
-    ln2 = float(np.log(2.0))
-    return A.div(logaddexp(A.mul(a, ln2), A.mul(b, ln2)), ln2)
-
-
-def xlogy(input, other):
-    """``input * log(other)``, 0 where input is 0 (unless other is NaN). The gradients are
-    torch's: ``log(other)`` for input (0 where input == 0 and other <= 0) and
-    ``input / other`` for other (0, not torch's 0/0 = NaN, where both are 0).
-
-    Shape: input and other broadcast together.
-
-    >>> fastdl.xlogy(fastdl.tensor([0.0, 2.0]), fastdl.tensor([0.0, 1.0])).tolist()
-    [0.0, 0.0]
-    """
-    if not isinstance(input, Tensor) and not isinstance(other, Tensor):
-        raise TypeError("xlogy(): expected at least one Tensor argument")
-    x, y = promote_pair(input, other)
-    x, y = _floating(x), _floating(y)
-    xd, yd = xp_of(x._data).broadcast_arrays(x._data, y._data)
-    # where x == 0 the result is 0: log is taken of 1 instead of a y that would give NaN/inf
-    unsafe = (xd == 0) & ~xp_of(xd).isnan(yd) & ((yd <= 0) | xp_of(yd).isinf(yd))
-    y_safe = A.where(_wrap(unsafe), 1, y)
-    return A.mul(x, A.log(y_safe))
-
-
-def logit(input, eps=None):
-    """``log(p / (1 - p))``, with p = input clamped to ``[eps, 1 - eps]`` when eps is given
-    (the gradient is 0 outside that range, and passes at its ends, as in torch). Without
-    eps, outside [0, 1] the value is NaN as in torch, but the gradient is finite
-    (``1 / (p (1 - p))``) where torch's is NaN.
-
-    Shape: input's.
-
-    >>> round(fastdl.logit(fastdl.tensor([0.75])).item(), 4)
-    1.0986
-    """
-    _tensor(input, "logit")
-    p = _floating(input)
-    if eps is not None:
-        p = A.clamp(p, eps, 1 - eps)
-    return A.sub(A.log(p), A.log1p(A.neg(p)))
-
-
-def sinc(input):
-    """The normalized sinc, ``sin(pi x) / (pi x)``, and 1 at 0 (where its gradient is 0).
-
-    Shape: input's.
-
-    >>> fastdl.sinc(fastdl.tensor([0.0, 1.0, 0.5])).tolist()[0], round(fastdl.sinc(fastdl.tensor(0.5)).item(), 4)
-    (1.0, 0.6366)
-    """
-    _tensor(input, "sinc")
-    x = _floating(input)
-    zero = _wrap(x._data == 0)
-    pix = A.mul(A.where(zero, 1, x), float(np.pi))
-    return A.where(zero, 1, A.div(A.sin(pix), pix))
-
-
 def deg2rad(input):
     """Degrees to radians (integers become float).
 
@@ -604,23 +506,6 @@ def signbit(input):
     _tensor(input, "signbit")
     d = input._data
     return _wrap(xp_of(d).signbit(d) if d.dtype.kind in "fi" else xp_of(d).zeros(d.shape, bool))
-
-
-def copysign(input, other):
-    """``|input|`` with the sign of ``other`` (-0.0 counts as negative). The gradient goes to
-    input only (0 where input is 0), as in torch.
-
-    Shape: input and other broadcast together (float).
-
-    >>> fastdl.copysign(fastdl.tensor([1.0, -2.0, 3.0]), fastdl.tensor([-0.0, 1.0, -1.0])).tolist()
-    [-1.0, 2.0, -3.0]
-    """
-    a, b = _float_pair("copysign", input, other)
-    magnitude = A.abs(a)
-    negative = signbit(b.detach())
-    # other gets torch's zero gradient (a where that never picks it)
-    never = _wrap(xp_of(negative._data).zeros(negative._data.shape, dtype=bool))
-    return A.where(negative, A.neg(magnitude), A.where(never, b, magnitude))
 
 
 def heaviside(input, values):

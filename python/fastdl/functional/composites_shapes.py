@@ -11,7 +11,8 @@ from fastdl.amp._dispatch import autocast_op
 from fastdl.functional import arithmetic as A
 from fastdl.functional import reductions as R
 from fastdl.functional._core import Tensor, _wrap, norm_dim, xp_of
-from fastdl.functional.composites import _floating, _tensor, logaddexp
+from fastdl.functional.composites import _floating, _tensor
+from fastdl.functional.pointwise_edges import logaddexp
 from fastdl.functional.indexing import index_select
 from fastdl.tensor import int64
 

@@ -6,7 +6,7 @@ from __future__ import annotations
 from fastdl.functional.activations import log_softmax as _log_softmax
 from fastdl.functional.activations import softmax as _softmax
 from fastdl.functional.arithmetic import div, maximum, neg
-from fastdl.functional.composites import logaddexp as _logaddexp
+from fastdl.functional.pointwise_edges import logaddexp as _logaddexp
 from fastdl.functional.everyday import cumprod as _cumprod
 from fastdl.functional.reductions import cumsum as _cumsum
 from fastdl.masked._mask import canonical_dim, combine, quiet
