@@ -140,7 +140,8 @@ def frexp(input):
 
 def nextafter(input, other):
     """The next floating-point value after input in the direction of other (float tensors
-    only, as in torch). As torch's, its gradient is 1 for input and 0 for other.
+    only, as in torch). As torch's, its gradient is 1 for input (0 where input == other)
+    and 0 for other.
 
     Shape: input and other broadcast together.
 
@@ -156,11 +157,14 @@ def nextafter(input, other):
 
 
 def _nextafter_backward(ctx, g):
-    a, b = ctx.inputs  # torch's: the gradient passes to input (one ulp away), none to other
-    return grad_for(g, a), zeros_like(b)
+    a, b = ctx.inputs
+    # torch's: the gradient passes to input (one ulp away) except where input == other (the
+    # result is other there), none to other
+    return grad_for(where(ne(a, b), g, 0.0), a), zeros_like(b)
 
 
-_nextafter_op = defop("nextafter", forward=np.nextafter, backward=_nextafter_backward)
+_nextafter_op = defop("nextafter", forward=np.nextafter, backward=_nextafter_backward,
+                      saves=(0, 1))
 
 
 # ---- integer-only: gcd, lcm, shifts (no gradient, as torch's) -----------------------------------
