@@ -137,7 +137,33 @@ digamma = _documented(
 
 
 def _polygamma_forward(d, n):
-    return S.digamma(d) if n == 0 else S.polygamma_positive_order(d, n)
+    if n == 0:
+        return S.digamma(d)
+    out = S.polygamma_positive_order(d, n)
+    if n == 1:
+        return _torch_trigamma_at_negative_integers(d, out)
+    # torch's n >= 2 is (-1)^(n+1) n! zeta(n + 1, x) with Cephes' zeta, whose series does not
+    # converge at x = inf (NaN; the limit is 0) and which has the poles' inf at x = -inf
+    xp = S._xp(d)
+    out = xp.where(d == xp.inf, xp.nan, xp.where(d == -xp.inf, (-1.0) ** (n + 1) * xp.inf, out))
+    return out.astype(d.dtype, copy=False)
+
+
+def _torch_trigamma_at_negative_integers(d, out):
+    """out with torch's trigamma at the poles x = -1, -2 ...: its reflection
+    pi^2 / sin(pi x)^2 - trigamma(1 - x), in d's dtype, where sin(pi x) is the rounding error
+    of pi x (about 1e-7 in float32, 1e-16 in float64), gives a large finite value there rather
+    than the pole's inf. Taken over (torch's n >= 2 go through zeta, inf at the poles, as
+    ours) so digamma's gradient there is torch's."""
+    xp = S._xp(d)
+    poles = (d < 0) & (d == xp.floor(d)) & (d != -xp.inf)
+    if not poles.any():
+        return out
+    pi = d.dtype.type(math.pi)
+    with np.errstate(all="ignore"):
+        sine = xp.sin(pi * d)
+        reflected = pi * pi / (sine * sine) - S.polygamma_positive_order(1 - d, 1)
+    return xp.where(poles, reflected, out).astype(d.dtype, copy=False)
 
 
 def _polygamma_backward(ctx, g):
