@@ -53,6 +53,36 @@ def test_addcdiv_of_integers_raises_like_torch():
         fastdl.addcdiv(fastdl.ones(2), fastdl.tensor(i), fastdl.tensor(i))
 
 
+@pytest.mark.parametrize("name", ["addcmul", "addcdiv"])
+def test_addcmul_addcdiv_compute_in_the_common_dtype(name):
+    """torch promotes the three tensors (0-d ones only by category) and computes in that dtype,
+    value included: truncated to an integer for integer tensors, 1 for True. Bool raises."""
+    cases = [((2, 3), np.float64, (2, 3), np.float32, (1, 3), np.float32, 3.14),
+             ((2, 3), np.float32, (2, 3), np.float64, (), np.float64, True),
+             ((), np.float64, (2, 3), np.float32, (2, 3), np.int64, -3),
+             ((2, 3), np.int64, (), np.float64, (2, 3), np.int32, 0.5),
+             ((2, 3), np.int64, (2, 3), np.int64, (2, 3), np.int32, 3.9),
+             ((2, 3), np.float32, (2, 3), np.bool_, (2, 3), np.float64, False)]
+    for s0, d0, s1, d1, s2, d2, value in cases:
+        arrays = [(rng.uniform(1, 4, s) * rng.choice([-1, 1], s)).astype(d)
+                  for s, d in ((s0, d0), (s1, d1), (s2, d2))]
+        try:
+            ref = getattr(torch, name)(*map(torch.tensor, arrays), value=value)
+        except RuntimeError as e:  # addcdiv of two integer tensors
+            with pytest.raises(RuntimeError, match=str(e)[:20]):
+                getattr(fastdl, name)(*map(fastdl.tensor, arrays), value=value)
+            continue
+        out = getattr(fastdl, name)(*map(fastdl.tensor, arrays), value=value)
+        assert out.dtype == ref.numpy().dtype, (s0, d0, s1, d1, s2, d2)
+        np.testing.assert_allclose(out.numpy(), ref.numpy(), rtol=1e-6 if
+                                   ref.dtype == torch.float32 else 1e-15)
+    flags = [np.array([True, False])] * 3  # addcmul: not implemented for Bool; addcdiv:
+    with pytest.raises(RuntimeError) as theirs:  # integer division
+        getattr(torch, name)(*map(torch.tensor, flags))
+    with pytest.raises(type(theirs.value), match=str(theirs.value)[:18]):
+        getattr(fastdl, name)(*map(fastdl.tensor, flags))
+
+
 @pytest.mark.parametrize("beta,alpha", [(1, 1), (0.5, 2), (0, 1)])
 def test_addmm(beta, alpha):
     _compare(lambda x, a, b: fastdl.addmm(x, a, b, beta=beta, alpha=alpha),

@@ -15,7 +15,8 @@ import numpy as np
 from fastdl.amp._dispatch import autocast_op
 from fastdl.functional import arithmetic as A
 from fastdl.functional import reductions as R
-from fastdl.functional._core import Tensor, _wrap, norm_dim, promote_pair, xp_of
+from fastdl.functional._core import (Tensor, _category, _wrap, norm_dim, promote, promote_pair,
+                                     xp_of)
 from fastdl.functional.indexing import gather, index_select
 from fastdl.functional.linalg import mm
 from fastdl.tensor import int64
@@ -32,9 +33,40 @@ def _tensor(x, fn, what="input"):
 
 
 # ---- pointwise with a scale ----
+def _common_dtype(*arrays):
+    """torch's result dtype of several tensors: the dimensioned ones' (the higher category
+    wins, then numpy's promotion within it), unless the 0-d ones' is of a higher category."""
+    def fold(dtypes):
+        out = dtypes[0]
+        for dt in dtypes[1:]:
+            out = promote(np.empty(0, out), np.empty(0, dt))
+        return out
+    dims = [a.dtype for a in arrays if a.ndim]
+    zeros = [a.dtype for a in arrays if not a.ndim]
+    if not dims or not zeros:
+        return fold(dims or zeros)
+    dim_dtype, zero_dtype = fold(dims), fold(zeros)
+    return zero_dtype if _category(zero_dtype) > _category(dim_dtype) else dim_dtype
+
+
+def _scaled_operands(name, input, tensor1, tensor2, value):
+    """The three tensors cast to their common dtype (torch computes in it, value included) and
+    value as that dtype's scalar: truncated to an integer for integer tensors, as torch's
+    kernels convert it. Bool tensors raise torch's NotImplementedError."""
+    _tensor(input, name)
+    _tensor(tensor1, name, "tensor1")
+    _tensor(tensor2, name, "tensor2")
+    dtype = _common_dtype(input._data, tensor1._data, tensor2._data)
+    if dtype == np.bool_:
+        raise NotImplementedError(f"\"{name}_cpu_out\" not implemented for 'Bool'")
+    a, b, c = (t if t._data.dtype == dtype else t.to(dtype) for t in (input, tensor1, tensor2))
+    return a, b, c, int(value) if dtype.kind in "iu" else float(value)
+
+
 @autocast_op("addcmul")
 def addcmul(input, tensor1, tensor2, *, value=1):
-    """``input + value * tensor1 * tensor2``.
+    """``input + value * tensor1 * tensor2``, computed in the three tensors' common dtype
+    (value truncated to an integer for integer tensors, as in torch).
 
     Shape: the three broadcast together.
 
@@ -42,15 +74,16 @@ def addcmul(input, tensor1, tensor2, *, value=1):
     ...                value=0.5).tolist()
     [2.5, 5.0]
     """
-    _tensor(input, "addcmul")
-    product = A.mul(tensor1, tensor2)
-    return A.add(input, product if value == 1 else A.mul(product, value))
+    input, tensor1, tensor2, value = _scaled_operands("addcmul", input, tensor1, tensor2, value)
+    scaled = tensor1 if value == 1 else A.mul_scalar_op.apply((tensor1,), value)
+    return A.add(input, A.mul(scaled, tensor2))
 
 
 @autocast_op("addcdiv")
 def addcdiv(input, tensor1, tensor2, *, value=1):
-    """``input + value * tensor1 / tensor2``; integer tensor1 and tensor2 raise, as in torch
-    (true division of integers is ambiguous there).
+    """``input + value * tensor1 / tensor2``, computed in the three tensors' common dtype;
+    integer tensor1 and tensor2 raise, as in torch (true division of integers is ambiguous
+    there).
 
     Shape: the three broadcast together.
 
@@ -58,13 +91,13 @@ def addcdiv(input, tensor1, tensor2, *, value=1):
     ...                value=2).tolist()
     [1.5, 2.0]
     """
-    _tensor(input, "addcdiv")
     if all(isinstance(t, Tensor) and t._data.dtype.kind in "biu" for t in (tensor1, tensor2)):
         raise RuntimeError("Integer division with addcdiv is no longer supported, and in a "
                            "future release addcdiv will perform a true division of tensor1 and "
                            "tensor2. Use addcdiv with a floating-point tensor1 or tensor2 instead")
-    quotient = A.div(tensor1, tensor2)
-    return A.add(input, quotient if value == 1 else A.mul(quotient, value))
+    input, tensor1, tensor2, value = _scaled_operands("addcdiv", input, tensor1, tensor2, value)
+    scaled = tensor1 if value == 1 else A.mul_scalar_op.apply((tensor1,), value)
+    return A.add(input, A.div(scaled, tensor2))
 
 
 @autocast_op("addmm")
