@@ -190,16 +190,20 @@ def scalar_hyperparameters(group: dict) -> dict:
     """The group with 1-element Tensor hyperparameters (torch's Tensor lr, Tensor betas) as
     Python floats, as the update formulas take them; the group itself keeps the Tensors (its
     state dict and schedulers see what the user passed)."""
-    def scalar(value):
-        if isinstance(value, Tensor):
-            return value.item()
-        if isinstance(value, tuple) and any(isinstance(v, Tensor) for v in value):
-            return tuple(scalar(v) for v in value)
-        return value
     if not any(isinstance(v, Tensor) or (isinstance(v, tuple) and any(
             isinstance(e, Tensor) for e in v)) for k, v in group.items() if k != "params"):
         return group
-    return {k: (v if k == "params" else scalar(v)) for k, v in group.items()}
+    return {k: (v if k == "params" else _scalar(v)) for k, v in group.items()}
+
+
+def _scalar(value):
+    """A module-level function, not a closure: a recursive nested function is a reference cycle
+    per call (tests/test_autograd_gc.py)."""
+    if isinstance(value, Tensor):
+        return value.item()
+    if isinstance(value, tuple) and any(isinstance(v, Tensor) for v in value):
+        return tuple(_scalar(v) for v in value)
+    return value
 
 
 def float32_scalar(value) -> np.float32:
