@@ -203,10 +203,13 @@ def _not_implemented(error):
 
 
 def _dense(gradient):
-    """torch returns some zero gradients as a ZeroTensor (sgn's, of a real input), which has
-    no numpy view: as the zeros it stands for."""
+    """torch returns some zero gradients as a ZeroTensor (sgn's, of a real input), and an
+    Embedding(sparse=True)'s weight gradient as a sparse tensor; neither has a numpy view: as
+    the dense values they stand for (fastdl's gradients are dense)."""
     if gradient is not None and gradient._is_zerotensor():
         return torch.zeros(gradient.shape, dtype=gradient.dtype)
+    if gradient is not None and gradient.is_sparse:
+        return gradient.to_dense()
     return gradient
 
 
