@@ -130,3 +130,18 @@ def test_max_gradients_with_nan_and_reductions_of_empty_tensors():
     with pytest.raises(RuntimeError, match="empty dimension"):
         fastdl.zeros(0, 3).amax(0)
     assert fastdl.prod(fastdl.zeros(2, 0), 1).tolist() == [1.0, 1.0]
+
+
+def test_type_as_takes_a_tensor_and_follows_its_dtype():
+    """torch's common_nn entry NLLLoss_no_reduce_weights_ignore_index passes ``i.data`` (fastdl's
+    is the numpy array) to type_as: a TypeError in torch's words, not an AttributeError."""
+    x = fastdl.tensor([1.7, -2.2])
+    assert x.type_as(fastdl.tensor([1])).tolist() == torch.tensor([1.7, -2.2]).type_as(
+        torch.tensor([1])).tolist()
+    assert x.type_as(fastdl.ones(1, dtype=np.float64)).dtype == np.float64
+    for other in (np.ones(2), 1.0, None):
+        with pytest.raises(TypeError) as theirs:
+            torch.ones(2).type_as(other)
+        with pytest.raises(TypeError) as ours:
+            x.type_as(other)
+        assert str(ours.value) == str(theirs.value)

@@ -292,7 +292,8 @@ _TENSOR = {
               "dtype('float64')",
     "half": "half() -> Tensor: cast to float16.\n\n>>> fastdl.tensor([1.0]).half().dtype\n"
             "dtype('float16')",
-    "type_as": "type_as(other) -> Tensor: cast to other's dtype.\n\n>>> fastdl.tensor([1])."
+    "type_as": "type_as(other) -> Tensor: cast to other's dtype and moved to its device (other "
+               "must be a Tensor).\n\n>>> fastdl.tensor([1])."
                "type_as(fastdl.ones(1)).dtype\ndtype('float32')",
     "expand_as": "expand_as(other) -> Tensor: broadcast view to other's shape.\n\n>>> fastdl."
                  "ones(3).expand_as(fastdl.ones(2, 3)).shape\n(2, 3)",

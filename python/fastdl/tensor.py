@@ -880,6 +880,14 @@ class Tensor:
         return self.to(int16, memory_format=memory_format)
 
     def type_as(self, other) -> "Tensor":
+        if not isinstance(other, Tensor):  # torch's wording; an array has no device to follow
+            kind = type(other)
+            name = kind.__name__ if kind.__module__ == "builtins" else \
+                f"{kind.__module__}.{kind.__qualname__}"
+            raise TypeError(f"type_as(): argument 'other' (position 1) must be Tensor, not {name}")
+        # torch's self.type(other.type()): other's dtype and device
+        if other.device != self.device:
+            return self.to(other.device, other._data.dtype)
         return self.to(other._data.dtype)
 
     def type(self, dtype=None, non_blocking=False):
