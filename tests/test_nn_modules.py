@@ -375,3 +375,30 @@ def test_trunc_normal_matches_torch_statistics():
         scale = kwargs.get("std", 1.0)
         assert abs(ours.mean() - theirs.mean()) < 0.02 * scale
         assert abs(ours.std() - theirs.std()) < 0.02 * scale
+
+
+@pytest.mark.parametrize("kwargs", [dict(sparse=True), dict(norm_type=3.0, max_norm=1.0),
+                                    dict(scale_grad_by_freq=True, padding_idx=0)])
+def test_embedding_reprs_name_every_non_default_option(kwargs):
+    """torch's common_nn Embedding_sparse: the repr says sparse=True (and norm_type,
+    scale_grad_by_freq) as torch's does."""
+    assert repr(nn.Embedding(4, 3, **kwargs)) == repr(torch.nn.Embedding(4, 3, **kwargs))
+    assert repr(nn.EmbeddingBag(4, 3, mode="sum", **kwargs)) == \
+        repr(torch.nn.EmbeddingBag(4, 3, mode="sum", **kwargs))
+
+
+def test_loss_reprs_are_torchs():
+    """torch's losses have no extra_repr (common_nn's L1Loss_no_batch_dim_sum prints
+    "L1Loss()"); TripletMarginWithDistanceLoss's default distance is a PairwiseDistance child."""
+    names = [n for n in dir(torch.nn) if n.endswith("Loss") and hasattr(nn, n)
+             and n not in ("AdaptiveLogSoftmaxWithLoss", "LinearCrossEntropyLoss")]
+    assert len(names) > 20
+    for name in names:
+        for kwargs in ({}, {"reduction": "sum"}):
+            assert repr(getattr(nn, name)(**kwargs)) == repr(getattr(torch.nn, name)(**kwargs))
+    loss = nn.TripletMarginWithDistanceLoss(margin=0.5)
+    assert [n for n, _ in loss.named_children()] == ["distance_function"]
+    a, p, n = (fastdl.tensor(np.random.default_rng(i).standard_normal((3, 4))) for i in range(3))
+    expected = torch.nn.TripletMarginWithDistanceLoss(margin=0.5)(
+        *(torch.from_numpy(t.numpy()) for t in (a, p, n)))
+    np.testing.assert_allclose(loss(a, p, n).item(), expected.item(), rtol=1e-6)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from fastdl.nn import functional as F
+from fastdl.nn.modules.layers_more import PairwiseDistance
 from fastdl.nn.modules.loss import _Loss, _WeightedLoss
 
 
@@ -163,7 +164,7 @@ class TripletMarginLoss(_Loss):
 
 class TripletMarginWithDistanceLoss(_Loss):
     """The triplet loss max(d(a, p) - d(a, n) + margin, 0) with any distance_function
-    (default: pairwise_distance).
+    (default: a PairwiseDistance() submodule, as torch's).
 
     ``TripletMarginWithDistanceLoss(*, distance_function=None, margin=1.0, swap=False,
     reduction='mean')``, as in torch.
@@ -183,7 +184,8 @@ class TripletMarginWithDistanceLoss(_Loss):
         if margin <= 0:
             raise ValueError(f"TripletMarginWithDistanceLoss: expected margin to be greater "
                              f"than 0, got {margin} instead")
-        self.distance_function = distance_function
+        self.distance_function = distance_function if distance_function is not None else \
+            PairwiseDistance()
         self.margin = margin
         self.swap = swap
 
