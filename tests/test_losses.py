@@ -348,3 +348,25 @@ def test_loss_modules_match_functional_and_legacy_args():
     with pytest.warns(UserWarning, match="deprecated"):
         legacy = nn.MSELoss(size_average=False)
     assert legacy.reduction == "sum"
+
+
+@pytest.mark.parametrize("size_average, reduce", [(False, None), (None, False), (True, True),
+                                                  (False, True), (True, False)])
+def test_legacy_reduction_warning_names_the_reduction_as_torch(size_average, reduce):
+    """common_nn's BCEWithLogitsLoss_legacy_enum (reduce=False): torch's warning says which
+    reduction= replaces the flags."""
+    x, y = fastdl.zeros(2), fastdl.ones(2)
+    with pytest.warns(UserWarning) as ours:
+        fastdl_loss = F.binary_cross_entropy_with_logits(x, y, size_average=size_average,
+                                                         reduce=reduce)
+    with pytest.warns(UserWarning) as theirs:
+        torch_loss = torch.nn.functional.binary_cross_entropy_with_logits(
+            torch.zeros(2), torch.ones(2), size_average=size_average, reduce=reduce)
+    assert [str(w.message) for w in ours] == [str(w.message) for w in theirs]
+    np.testing.assert_allclose(fastdl_loss.numpy(), torch_loss.numpy(), rtol=1e-6)
+    with pytest.warns(UserWarning) as ours_module:
+        module = nn.MSELoss(size_average=size_average, reduce=reduce)
+    assert [str(w.message) for w in ours_module] == [str(w.message) for w in theirs]
+    with pytest.warns(UserWarning):
+        expected = torch.nn.MSELoss(size_average=size_average, reduce=reduce).reduction
+    assert module.reduction == expected

@@ -12,13 +12,12 @@ def legacy_reduction(size_average, reduce, reduction: str) -> str:
     """torch's mapping of the deprecated ``size_average``/``reduce`` flags to ``reduction``."""
     if size_average is None and reduce is None:
         return reduction
-    warnings.warn("size_average and reduce args will be deprecated, please use reduction=... "
-                  "instead.", stacklevel=3)
     size_average = True if size_average is None else size_average
     reduce = True if reduce is None else reduce
-    if not reduce:
-        return "none"
-    return "mean" if size_average else "sum"
+    result = ("mean" if size_average else "sum") if reduce else "none"
+    warnings.warn(f"size_average and reduce args will be deprecated, please use "
+                  f"reduction='{result}' instead.", stacklevel=3)
+    return result
 
 
 def reduce_array(values, reduction: str):
