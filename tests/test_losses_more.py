@@ -279,3 +279,21 @@ def test_bad_input_raises_like_torch():
         F.gaussian_nll_loss(x, y, fastdl.ones(3, 4), reduction="avg")
     with pytest.raises(TypeError):
         F.hinge_embedding_loss(fastdl.tensor(np.arange(3)), fastdl.ones(3))
+
+
+def test_multilabel_soft_margin_loss_keeps_a_float_targets_dtype():
+    """common_nn's MultiLabelSoftMarginLoss_no_batch_dim_*: float64 input, float32 target. torch's
+    formula computes 1 - target in the target's precision and promotes the products (a float32
+    input with a float64 target gives a float64 loss); fastdl cast the target to the input's
+    dtype first."""
+    rng = np.random.default_rng(3)
+    x, t = rng.standard_normal((3, 5)), rng.standard_normal((3, 5))
+    for x_dtype, t_dtype in ((np.float64, np.float32), (np.float32, np.float64)):
+        ours = F.multilabel_soft_margin_loss(fastdl.tensor(x.astype(x_dtype)),
+                                             fastdl.tensor(t.astype(t_dtype)), reduction="none")
+        theirs = torch.nn.functional.multilabel_soft_margin_loss(
+            torch.from_numpy(x.astype(x_dtype)), torch.from_numpy(t.astype(t_dtype)),
+            reduction="none")
+        assert str(ours.dtype) == str(theirs.dtype).replace("torch.", "")
+        rtol = 1e-12 if x_dtype == np.float64 else 1e-6  # float32 logsigmoid rounds differently
+        np.testing.assert_allclose(ours.numpy(), theirs.numpy(), rtol=rtol)

@@ -85,7 +85,10 @@ def multilabel_soft_margin_loss(input, target, weight=None, size_average=None, r
     check_tensor(target, name, "target")
     if input.ndim == 0:
         raise IndexError(f"{name}(): input must have a class dimension, got a scalar")
-    target = _as_float(target, input)
+    if target._data.dtype.kind != "f":
+        target = _as_float(target, input)
+    # a float target keeps its dtype, as in torch's formula: 1 - target rounds in the target's
+    # precision and the products promote (float32 input, float64 target: a float64 loss)
     loss = -(target * logsigmoid(input) + (1 - target) * logsigmoid(-input))
     if weight is not None:
         loss = loss * weight
