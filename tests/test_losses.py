@@ -370,3 +370,17 @@ def test_legacy_reduction_warning_names_the_reduction_as_torch(size_average, red
     with pytest.warns(UserWarning):
         expected = torch.nn.MSELoss(size_average=size_average, reduce=reduce).reduction
     assert module.reduction == expected
+
+
+@pytest.mark.parametrize("integral", ["input", "target"])
+def test_kl_div_refuses_integer_tensors_as_torch(integral):
+    """torch's kl_div (unlike l1/mse) takes no integer or bool tensor; fastdl cast an integer
+    target to the input's dtype."""
+    for values in ([1, 0, 2], [True, False, True]):
+        ints, floats = np.array(values), np.array([0.1, -0.5, 0.3])
+        args = (ints, floats) if integral == "input" else (floats, ints)
+        with pytest.raises(RuntimeError, match="kl_div: Integral inputs not supported.") as ours:
+            F.kl_div(*(fastdl.tensor(a) for a in args), reduction="none")
+        with pytest.raises(RuntimeError) as theirs:
+            torch.nn.functional.kl_div(*(torch.tensor(a) for a in args), reduction="none")
+        assert str(ours.value) == str(theirs.value)

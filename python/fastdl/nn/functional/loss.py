@@ -305,6 +305,11 @@ def kl_div(input, target, size_average=None, reduce=None, reduction: str = "mean
     batch size (the true KL divergence); 'mean' divides by the number of elements."""
     reduction = legacy_reduction(size_average, reduce, reduction)
     name = "kl_div"
+    if any(getattr(getattr(t, "_data", None), "dtype", np.dtype("f")).kind in "biu"
+           for t in (input, target)):
+        # torch refuses integer and bool tensors here (the other regression losses take an
+        # integer target), with this message
+        raise RuntimeError("kl_div: Integral inputs not supported.")
     input, target = _regression_pair(name, input, target)
     if reduction not in ("none", "mean", "sum", "batchmean"):
         raise ValueError(f"{name}(): reduction must be one of ('none', 'mean', 'sum', "
