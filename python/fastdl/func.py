@@ -1,11 +1,12 @@
-"""Function transforms' entry points (``torch.func``): ``functional_call``."""
+"""Function transforms' entry points (``torch.func``): ``functional_call``, ``vmap``."""
 from __future__ import annotations
 
 from collections.abc import Sequence
 
+from fastdl._vmap import vmap
 from fastdl.nn.utils.stateless import call_with
 
-__all__ = ["functional_call"]
+__all__ = ["functional_call", "vmap"]
 
 
 def functional_call(module, parameter_and_buffer_dicts, args=None, kwargs=None, *,

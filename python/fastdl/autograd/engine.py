@@ -10,6 +10,7 @@ from __future__ import annotations
 import gc
 import weakref
 
+from fastdl.autograd import anomaly_mode as _anomaly
 from fastdl.autograd.grad_mode import state as _grad_state
 from fastdl.autograd.graph import FREED_MSG as _FREED_MSG, Node
 from fastdl.autograd.op import sync_view
@@ -254,6 +255,8 @@ def _run_backward(outputs, grad_outputs, retain_graph, create_graph, targets=Non
                 in_grads = node.op.backward(node, g)
             else:
                 in_grads = node.op.backward(node, tuple(g))
+            if _anomaly.checking_nan():
+                _anomaly.check_nan(node, in_grads)
             edges, nrs = node.edges, node.edge_nrs
             if not retain_graph:
                 node.release()
