@@ -29,9 +29,12 @@ from fastdl.functional.windows import *  # noqa: F401,F403
 from fastdl.nn.functional import torch_toplevel as _nn
 from fastdl.nn.functional.torch_toplevel import *  # noqa: F401,F403
 from fastdl.nn.functional import native_norms as _native
+from fastdl.nn.functional import aten_nn_extra as _nn_extra
+from fastdl.nn.functional.aten_nn_extra import *  # noqa: F401,F403
 from fastdl.nn.functional.native_norms import *  # noqa: F401,F403
 
 __all__ = sorted({*_flags.__all__, *_inplace.__all__, *_math.__all__, *_utils.__all__,
                   *_windows.__all__, *_nn.__all__, *_aten.__all__, *_complex.__all__,
                   *_native.__all__, *_aten_more.__all__, *_aten_internal.__all__,
-                  *_segment_reduce.__all__, *_process.__all__, *_control.__all__, "vmap"})
+                  *_segment_reduce.__all__, *_process.__all__, *_control.__all__, "vmap",
+                  *_nn_extra.__all__})

@@ -10,6 +10,7 @@ import numpy as np
 
 from fastdl.functional._core import xp_of
 from fastdl.functional.shape import chunk, split
+from fastdl.functional.shape_more import split_with_sizes
 from fastdl.functional.toplevel_utils import _tensor_arg
 
 
@@ -86,6 +87,16 @@ def unsafe_split(input, split_size, dim=0):
     return split(_tensor_arg(input, "unsafe_split"), split_size, dim)
 
 
+def unsafe_split_with_sizes(input, split_sizes, dim=0):
+    """split_with_sizes under torch's unsafe_ name (the same split into parts of the given
+    sizes, which must add up to the size of ``dim``).
+
+    >>> [t.tolist() for t in fastdl.unsafe_split_with_sizes(fastdl.arange(5), [1, 4])]
+    [[0], [1, 2, 3, 4]]
+    """
+    return split_with_sizes(_tensor_arg(input, "unsafe_split_with_sizes"), split_sizes, dim)
+
+
 def unsafe_chunk(input, chunks, dim=0):
     """chunk under torch's unsafe_ name (the same split into ``chunks`` near-equal parts).
 
@@ -133,6 +144,8 @@ def resize_as_(self, the_template, memory_format=None):
 
 
 __all__ = ["constant_pad_nd", "empty_permuted", "nonzero_static", "resize_as_", "unsafe_chunk",
+           "unsafe_split_with_sizes",
            "unsafe_split"]
-METHODS = {"unsafe_split": unsafe_split, "unsafe_chunk": unsafe_chunk, "resize_": resize_,
+METHODS = {"unsafe_split": unsafe_split, "unsafe_chunk": unsafe_chunk,
+           "unsafe_split_with_sizes": unsafe_split_with_sizes, "resize_": resize_,
            "resize_as_": resize_as_}
