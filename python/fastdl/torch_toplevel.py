@@ -1,8 +1,9 @@
 """The rest of torch's top-level names that users call: signal windows, nn.functional ops
-under their ATen signatures (and the native_* norms), in-place functions, the complex-number
-API on real tensors (conj, real, angle ...), ATen names (constant_pad_nd, nonzero_static ...),
-dtype queries and constructors, the ``*_copy`` view ops, global flags and process switches,
-vmap/cond/while_loop and a few linear algebra and sampling helpers.
+under their ATen signatures (and the native_* norms), the ATen recurrent cells and layers,
+in-place functions, the complex-number API on real tensors (conj, real, angle ...), ATen
+names (constant_pad_nd, nonzero_static ...), dtype queries and constructors, the ``*_copy``
+view ops, global flags and process switches, vmap/cond/while_loop and a few linear algebra
+and sampling helpers.
 ``fastdl/__init__.py`` re-exports ``__all__``."""
 from fastdl import global_flags as _flags
 from fastdl.functional import aten_internal as _aten_internal
@@ -31,10 +32,12 @@ from fastdl.nn.functional.torch_toplevel import *  # noqa: F401,F403
 from fastdl.nn.functional import native_norms as _native
 from fastdl.nn.functional import aten_nn_extra as _nn_extra
 from fastdl.nn.functional.aten_nn_extra import *  # noqa: F401,F403
+from fastdl.nn.functional import rnn_toplevel as _rnn
+from fastdl.nn.functional.rnn_toplevel import *  # noqa: F401,F403
 from fastdl.nn.functional.native_norms import *  # noqa: F401,F403
 
 __all__ = sorted({*_flags.__all__, *_inplace.__all__, *_math.__all__, *_utils.__all__,
                   *_windows.__all__, *_nn.__all__, *_aten.__all__, *_complex.__all__,
                   *_native.__all__, *_aten_more.__all__, *_aten_internal.__all__,
                   *_segment_reduce.__all__, *_process.__all__, *_control.__all__, "vmap",
-                  *_nn_extra.__all__})
+                  *_nn_extra.__all__, *_rnn.__all__})
