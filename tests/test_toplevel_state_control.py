@@ -28,6 +28,8 @@ def test_detach_typename_get_device():
     y = fastdl.detach(x * 2)
     assert not y.requires_grad and np.array_equal(y.numpy(), a * 2)
     assert fastdl.get_device(x) == torch.get_device(torch.tensor(a)) == -1
+    assert x.get_device() == torch.tensor(a).get_device()
+    assert x.is_inference() is torch.tensor(a).is_inference() is False
     for dtype in (np.float32, np.float64, np.int64, np.int32, np.uint8, np.bool_):
         t = torch.tensor(np.zeros(2, dtype))
         assert fastdl.typename(fastdl.tensor(np.zeros(2, dtype))) == \

@@ -228,6 +228,7 @@ def _run_backward(outputs, grad_outputs, retain_graph, create_graph, targets=Non
     for g in grads.values():
         if g.__class__ is not list:
             handed_out.add(id(g._data))
+    check_nan = _anomaly.checking_nan()  # read once: off the per-node path
     prev_mode = _grad_state.enabled
     _grad_state.enabled = create_graph
     try:
@@ -255,7 +256,7 @@ def _run_backward(outputs, grad_outputs, retain_graph, create_graph, targets=Non
                 in_grads = node.op.backward(node, g)
             else:
                 in_grads = node.op.backward(node, tuple(g))
-            if _anomaly.checking_nan():
+            if check_nan:
                 _anomaly.check_nan(node, in_grads)
             edges, nrs = node.edges, node.edge_nrs
             if not retain_graph:

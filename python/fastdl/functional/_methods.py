@@ -162,6 +162,10 @@ METHODS.update(_complex.METHODS)
 METHODS.update(_aten.METHODS)
 PROPERTIES.update(_complex.PROPERTIES)
 
+# Tensor.get_device() and Tensor.is_inference() (process_state.py)
+from fastdl import process_state as _process  # noqa: E402
+METHODS.update(get_device=_process.get_device, is_inference=_process.is_inference)
+
 
 def install(cls):
     for name, fn in METHODS.items():
