@@ -153,7 +153,8 @@ def test_vmap_matches_torch(dtype):
         want = want if isinstance(want, (tuple, list)) else [want]
         for g, w in zip(got, want):
             assert tuple(g.shape) == tuple(w.shape)
-            np.testing.assert_allclose(g.detach().numpy(), w.detach().numpy(), rtol=1e-5)
+            np.testing.assert_allclose(g.detach().numpy(), w.detach().numpy(), rtol=1e-5,
+                                       atol=1e-6)
         projs = [rng.standard_normal(tuple(w.shape)).astype(dtype) for w in want]
         sum((g * fastdl.tensor(p)).sum() for g, p in zip(got, projs)).backward()
         sum((w * torch.tensor(p)).sum() for w, p in zip(want, projs)).backward()
@@ -233,12 +234,13 @@ def test_cond_matches_torch(dtype):
                                (fx[:1] > 0, tx[:1] > 0), (fastdl.tensor(1.5), torch.tensor(1.5))):
             got = fastdl.cond(pred_f, lambda a: a.sin(), lambda a: a.cos() * 2, (fx,))
             want = torch.cond(pred_t, lambda a: a.sin(), lambda a: a.cos() * 2, (tx,))
-            np.testing.assert_allclose(got.detach().numpy(), want.detach().numpy(), rtol=1e-6)
+            np.testing.assert_allclose(got.detach().numpy(), want.detach().numpy(), rtol=1e-6,
+                                       atol=1e-7)
             g = rng.standard_normal(5).astype(dtype)
             fx.grad = tx.grad = None
             (got * fastdl.tensor(g)).sum().backward()
             (want * torch.tensor(g)).sum().backward()
-            np.testing.assert_allclose(fx.grad.numpy(), tx.grad.numpy(), rtol=1e-6)
+            np.testing.assert_allclose(fx.grad.numpy(), tx.grad.numpy(), rtol=1e-6, atol=1e-7)
     nested = fastdl.cond(True, lambda d: [d["a"] + 1], lambda d: [d["a"]],
                          [{"a": fastdl.ones(2)}])
     assert isinstance(nested, list) and nested[0].tolist() == [2.0, 2.0]
@@ -276,10 +278,11 @@ def test_while_loop_matches_torch(dtype):
         else:
             want = res
     assert isinstance(got, tuple) and got[0].item() == want[0].item()
-    np.testing.assert_allclose(got[1].detach().numpy(), want[1].detach().numpy(), rtol=1e-5)
+    np.testing.assert_allclose(got[1].detach().numpy(), want[1].detach().numpy(), rtol=1e-5,
+                               atol=1e-6)
     got[1].sum().backward()
     want[1].sum().backward()
-    np.testing.assert_allclose(fx.grad.numpy(), tx.grad.numpy(), rtol=1e-5)
+    np.testing.assert_allclose(fx.grad.numpy(), tx.grad.numpy(), rtol=1e-5, atol=1e-6)
     ints = fastdl.while_loop(lambda a, b: a < 3, lambda a, b: (a + 1, b * 2), (0, fastdl.ones(2)))
     tints = torch.while_loop(lambda a, b: a < 3, lambda a, b: (a + 1, b * 2), (0, torch.ones(2)))
     assert ints[0] == tints[0] and ints[1].tolist() == tints[1].tolist()
