@@ -60,3 +60,27 @@ def test_chunk_cat_and_softmax_backward_data_against_torch():
         fastdl._softmax_backward_data(fastdl.tensor(g.numpy()), fastdl.tensor(y.numpy()), 1,
                                       fastdl.float64).numpy(),
         torch._softmax_backward_data(g, y, 1, torch.float64).numpy(), rtol=1e-12)
+
+
+@pytest.mark.parametrize("dim", [0, 1, -1])
+def test_safe_softmax_fully_masked_slices_give_zero_values_and_gradients(dim):
+    rng = np.random.default_rng(dim + 5)
+    x = rng.standard_normal((3, 5, 4))
+    x[rng.random(x.shape) < 0.3] = -np.inf
+    other = [d for d in range(3) if d != dim % 3]
+    x[tuple(1 if d == other[0] else 2 if d == other[1] else slice(None) for d in range(3))] = \
+        -np.inf  # one slice along dim entirely -inf
+    g = rng.standard_normal(x.shape)
+    fx, tx = fastdl.tensor(x, requires_grad=True), torch.tensor(x, requires_grad=True)
+    out = fastdl._safe_softmax(fx, dim)
+    want = torch.ops.aten._safe_softmax(tx, dim)
+    np.testing.assert_allclose(out.detach().numpy(), want.detach().numpy(), rtol=1e-12,
+                               atol=1e-15)
+    out.backward(fastdl.tensor(g))
+    want.backward(torch.tensor(g))
+    assert np.isfinite(fx.grad.numpy()).all()
+    np.testing.assert_allclose(fx.grad.numpy(), tx.grad.numpy(), rtol=1e-12, atol=1e-15)
+    assert fastdl._safe_softmax(fastdl.tensor(x.astype(np.float32)), dim,
+                                dtype=fastdl.float64).dtype == fastdl.float64
+    finite = fastdl.tensor(rng.standard_normal((3, 4)), requires_grad=True)
+    assert gradcheck(lambda t: fastdl._safe_softmax(t, 1), (finite,))

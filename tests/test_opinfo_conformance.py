@@ -277,6 +277,7 @@ FASTDL_OPS.update({
 # more ATen-level names (functional/aten_more.py)
 FASTDL_OPS.update({name + ".": getattr(fastdl, name) for name in (
     "_softmax_backward_data", "grid_sampler_2d", "grid_sampler_3d", "_chunk_cat")})
+FASTDL_OPS["torch.ops.aten._safe_softmax.default."] = fastdl._safe_softmax
 # (as_strided_scatter is left out: torch's gradient for its input is wrong, as torch's OpInfo
 # says by expecting its test_fn_grad to fail; tests/test_aten_more.py checks it)
 

@@ -1,6 +1,6 @@
 """More ATen-level names torch exposes at top level: ``_softmax_backward_data``,
-``grid_sampler_2d`` / ``grid_sampler_3d``, ``as_strided_scatter`` and ``_chunk_cat``, each
-composed of fastdl's differentiable ops."""
+``_safe_softmax``, ``grid_sampler_2d`` / ``grid_sampler_3d``, ``as_strided_scatter`` and
+``_chunk_cat``, each composed of fastdl's differentiable ops."""
 from __future__ import annotations
 
 import math
@@ -9,8 +9,8 @@ import numpy as np
 
 from fastdl.functional.toplevel_utils import _tensor_arg
 
-__all__ = ["_chunk_cat", "_softmax_backward_data", "as_strided_scatter", "grid_sampler_2d",
-           "grid_sampler_3d"]
+__all__ = ["_chunk_cat", "_safe_softmax", "_softmax_backward_data", "as_strided_scatter",
+           "grid_sampler_2d", "grid_sampler_3d"]
 
 _GRID_MODES = ("bilinear", "nearest", "bicubic")
 _GRID_PADDINGS = ("zeros", "border", "reflection")
@@ -28,6 +28,23 @@ def _softmax_backward_data(grad_output, output, dim, input_dtype):
     _tensor_arg(output, "_softmax_backward_data")
     inner = (grad_output * output).sum(dim, keepdim=True)
     return (output * (grad_output - inner)).to(input_dtype)
+
+
+def _safe_softmax(input, dim, dtype=None):
+    """``softmax(input, dim, dtype)`` with 0 (not NaN) along every slice whose elements are all
+    -inf -- what attention with a fully masked row needs; such slices get a 0 gradient.
+
+    >>> x = fastdl.tensor([[0.0, 0.0], [-math.inf, -math.inf]])
+    >>> fastdl._safe_softmax(x, 1).tolist()
+    [[0.5, 0.5], [0.0, 0.0]]
+    """
+    from fastdl.functional import softmax, where
+    _tensor_arg(input, "_safe_softmax")
+    masked = (input == -math.inf).all(dim, keepdim=True)
+    # the softmax of such a slice is NaN, and NaN * 0 would reach the gradient through where:
+    # those slices go in as zeros instead
+    out = softmax(where(masked, 0.0, input), dim, dtype=dtype)
+    return where(masked, 0.0, out)
 
 
 def _grid_sampler(name, dims, input, grid, interpolation_mode, padding_mode, align_corners):
