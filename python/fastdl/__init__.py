@@ -52,7 +52,7 @@ def _public_api():
     # __all__: a star import would shadow the builtins
     names = ["Tensor", "tensor", "is_tensor", "bfloat16", "float16", "float32", "float64",
              "int8", "int16", "int32", "int64", "uint8", "double", "long", "half",
-             "contiguous_format", "memory_format", "preserve_format",
+             "contiguous_format", "memory_format", "preserve_format", "layout", "strided",
              "get_default_dtype", "set_default_dtype", "set_printoptions",
              "enable_grad", "inference_mode", "is_grad_enabled", "no_grad", "set_grad_enabled",
              "Generator", "manual_seed", "seed", "save", "load", "info", "get_num_threads",
@@ -87,3 +87,5 @@ __all__ += [n for n in _torch_toplevel.__all__ if n not in __all__]
 
 # torch.ops.aten.slice, kept out of __all__: a star import would shadow the builtin slice
 from fastdl.functional.aten_internal import aten_slice as slice  # noqa: E402,A001
+# torch.strided (after the star imports, which bind the functional.strided module here)
+from fastdl.functional.tensor_methods_more import layout, strided  # noqa: E402

@@ -166,6 +166,11 @@ PROPERTIES.update(_complex.PROPERTIES)
 from fastdl import process_state as _process  # noqa: E402
 METHODS.update(get_device=_process.get_device, is_inference=_process.is_inference)
 
+# tensor_methods_more.py: in-place composites, metadata queries, legacy constructors, callbacks
+from fastdl.functional import tensor_methods_more as _more  # noqa: E402
+METHODS.update(_more.METHODS)
+PROPERTIES.update(_more.PROPERTIES)
+
 
 def install(cls):
     for name, fn in METHODS.items():
