@@ -60,6 +60,15 @@ def torch_dtype_name(dtype) -> str:
     return _TORCH_DTYPE_NAMES.get(dtype.name, dtype.name)
 
 
+def check_addmm_dtypes(input, mat1, mat2):
+    """torch's dtype rule for addmm/addbmm: no promotion, self then mat1 against mat2."""
+    for label, t in (("self", input), ("mat1", mat1)):
+        if t._data.dtype != mat2._data.dtype:
+            raise RuntimeError(f"{label} and mat2 must have the same dtype, but got "
+                               f"{torch_dtype_name(t._data.dtype)} and "
+                               f"{torch_dtype_name(mat2._data.dtype)}")
+
+
 def _category(dt) -> int:
     k = dt.kind
     return 0 if k == "b" else (2 if k == "f" else 1)

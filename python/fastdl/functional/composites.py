@@ -111,7 +111,9 @@ def addmm(input, mat1, mat2, *, beta=1, alpha=1):
     ...              alpha=2).tolist()
     [[7.0, 7.0], [7.0, 7.0]]
     """
+    from fastdl.functional._core import check_addmm_dtypes
     _tensor(input, "addmm")
+    check_addmm_dtypes(input, mat1, mat2)
     product = mm(mat1, mat2)
     if alpha != 1:
         product = A.mul(product, alpha)

@@ -713,6 +713,25 @@ def searchsorted(sorted_sequence, input, *, out_int32=False, right=False, side=N
 
 
 # ---- compositions of registered ops ------------------------------------------------------
+_CPP_TYPE = {"float64": "double", "float32": "float", "float16": "c10::Half",
+             "bfloat16": "c10::BFloat16", "int64": "long int", "int32": "int",
+             "int16": "short int", "int8": "signed char", "uint8": "unsigned char",
+             "bool": "bool"}
+
+
+def _check_baddbmm_dtypes(input, batch1, batch2):
+    """torch does not promote in baddbmm: input and batch1 must match, then batch2."""
+    from fastdl.functional._core import torch_dtype_name
+    d0, d1, d2 = (t._data.dtype for t in (input, batch1, batch2))
+    if d0 != d1:
+        c = [_CPP_TYPE.get(d.name, d.name) for d in (d0, d1, d2)]
+        raise RuntimeError(f"Input dtypes must be the same, got: input {c[0]}, batch1: {c[1]}, "
+                           f"batch2: {c[2]}")
+    if d1 != d2:
+        raise RuntimeError(f"expected scalar type {torch_dtype_name(d1)} but found "
+                           f"{torch_dtype_name(d2)}")
+
+
 @autocast_op("baddbmm")
 def baddbmm(input, batch1, batch2, *, beta=1, alpha=1):
     """``beta * input + alpha * (batch1 @ batch2)`` over a batch: batch1 (b, n, m), batch2
@@ -726,6 +745,7 @@ def baddbmm(input, batch1, batch2, *, beta=1, alpha=1):
     from fastdl.functional.shape import expand
     for t, name in ((input, "input"), (batch1, "batch1"), (batch2, "batch2")):
         _tensor(t, "baddbmm", name)
+    _check_baddbmm_dtypes(input, batch1, batch2)
     prod = bmm(batch1, batch2)
     if prod._data.dtype.kind in "iub":  # torch casts the scalars to the integer type
         alpha, beta = int(alpha), int(beta)

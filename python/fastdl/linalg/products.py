@@ -122,6 +122,12 @@ def addmv(input, mat, vec, *, beta=1, alpha=1, out=None):
     ...              fastdl.tensor([1.0, 1.0]), alpha=2).tolist()
     [7.0, 15.0]
     """
+    from fastdl.functional._core import torch_dtype_name
+    dtypes = [t._data.dtype for t in (input, mat, vec)]
+    if len(set(dtypes)) > 1:  # torch does not promote here
+        names = [torch_dtype_name(d) for d in dtypes]
+        raise RuntimeError(f"addmv input tensors must have the same dtype, but got "
+                           f"{names[0]}, {names[1]}, and {names[2]}")
     return _scaled_sum(input, mv(mat, vec), beta, alpha)
 
 
@@ -150,6 +156,8 @@ def addbmm(input, batch1, batch2, *, beta=1, alpha=1, out=None):
     >>> out.shape, out[0, 0].item()
     ((3, 5), 8.0)
     """
+    from fastdl.functional._core import check_addmm_dtypes
+    check_addmm_dtypes(input, batch1, batch2)
     products = bmm(batch1, batch2)
     return _scaled_sum(input, squeeze(_sum_keeping_dtype(products, 0), 0), beta, alpha)
 
