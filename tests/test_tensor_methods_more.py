@@ -321,3 +321,81 @@ def test_apply_errors_and_versions():
                     lambda v: value), match="without overflow")
             else:
                 _close(fastdl.ones(3, dtype=getattr(fastdl, dt)).apply_(lambda v: value), ref)
+
+
+def test_addbmm_inplace_resizes_a_broadcastable_self_as_torch():
+    for shape in [(1, 5), (5,)]:
+        x, tx = _both(shape)
+        b1, tb1 = _both((2, 3, 4))
+        b2, tb2 = _both((2, 4, 5))
+        assert x.addbmm_(b1, b2, beta=0.5) is x
+        _close(x, tx.addbmm_(tb1, tb2, beta=0.5))
+        assert x._version == tx._version
+    leaf, tleaf = _both((1, 5))
+    leaf.requires_grad_(), tleaf.requires_grad_()
+    b1, tb1 = _both((2, 3, 4))
+    y, ty = leaf * 1, tleaf * 1
+    y.addbmm_(b1.requires_grad_(), fastdl.ones(2, 4, 5, dtype=fastdl.float64), beta=2)
+    ty.addbmm_(tb1.requires_grad_(), torch.ones(2, 4, 5, dtype=torch.float64), beta=2)
+    seed = rng.standard_normal((3, 5))
+    (y * fastdl.tensor(seed)).sum().backward()
+    (ty * torch.tensor(seed)).sum().backward()
+    _close(leaf.grad, tleaf.grad)
+    _close(b1.grad, tb1.grad)
+    _raise_both(lambda: fastdl.ones(3, 3).addbmm_(fastdl.ones(2, 2, 4), fastdl.ones(2, 4, 3)),
+                lambda: torch.ones(3, 3).addbmm_(torch.ones(2, 2, 4), torch.ones(2, 4, 3)))
+
+
+def test_addr_inplace_size_mismatch_message():
+    _raise_both(lambda: fastdl.ones(1, 4).addr_(fastdl.ones(2), fastdl.ones(4)),
+                lambda: torch.ones(1, 4).addr_(torch.ones(2), torch.ones(4)),
+                match=r"size mismatch, input: \[1, 4\], v1: \[2\], v2: \[4\]")
+
+
+def test_as_strided_inplace_of_a_view_keeps_the_memory_and_counter():
+    a = rng.standard_normal(8)
+    base, tbase = fastdl.tensor(a.copy()), torch.tensor(a.copy())
+    v, tv = base[2:], tbase[2:]
+    v.as_strided_((2, 2), (1, 3))
+    tv.as_strided_((2, 2), (1, 3))
+    _close(v, tv)
+    assert (v._version, v.storage_offset()) == (tv._version, tv.storage_offset())
+    base.add_(1)
+    tbase.add_(1)
+    _close(v, tv)  # still reads the base's memory
+    assert v._version == tv._version
+
+
+def test_output_nr_of_multi_output_ops():
+    a = rng.standard_normal((4, 3))
+    x, tx = fastdl.tensor(a, requires_grad=True), torch.tensor(a, requires_grad=True)
+    sym, tsym = x[:3] @ x[:3].t(), tx[:3] @ tx[:3].t()
+    for ours, theirs in [(fastdl.linalg.qr(x), torch.linalg.qr(tx)),
+                         (fastdl.linalg.svd(x), torch.linalg.svd(tx)),
+                         (fastdl.linalg.eigh(sym), torch.linalg.eigh(tsym)),
+                         (fastdl.sort(x), torch.sort(tx))]:
+        assert [o.output_nr for o in ours] == [o.output_nr for o in theirs]
+
+
+@pytest.mark.parametrize("name,shapes", [
+    ("addbmm", ((2, 3), (2, 2, 4), (2, 4, 3))), ("baddbmm", ((2, 2, 3), (2, 2, 4), (2, 4, 3))),
+    ("addmm", ((2, 3), (2, 4), (4, 3))), ("addmv", ((2,), (2, 4), (4,))),
+    ("addr", ((2, 3), (2,), (3,)))])
+@pytest.mark.parametrize("dtypes", [("float64", "float32", "float32"),
+                                    ("float32", "float64", "float32"),
+                                    ("float32", "float32", "float64"),
+                                    ("int64", "float32", "float32")])
+def test_mixed_dtypes_like_torch(name, shapes, dtypes):
+    """torch promotes in addr only; the others raise, in place too (never a silent cast)."""
+    for suffix in ("", "_"):
+        def call(lib):
+            ts = [lib.ones(*s, dtype=getattr(lib, d)) for s, d in zip(shapes, dtypes)]
+            return getattr(ts[0], name + suffix)(*ts[1:])
+        try:
+            ref = call(torch)
+        except RuntimeError as e:
+            with pytest.raises(RuntimeError) as ours:
+                call(fastdl)
+            assert str(ours.value) == str(e)
+        else:
+            _close(call(fastdl), ref)

@@ -10,6 +10,8 @@ import warnings
 
 import numpy as np
 
+from fastdl.functional._core import torch_dtype_name
+
 
 
 class layout:
@@ -33,11 +35,56 @@ strided = layout("strided")
 
 # ---- in-place forms of composed ops ----
 
-def _strict_inplace(name, compute_name, check_dtype=None):
-    """``self.{name}_(...)``: self <- self.{name}(...), which must keep self's shape (torch
-    never resizes self here) and, with ``check_dtype``, its dtype."""
+def _check_not_leaf(self):
+    if self._requires_grad and self._grad_fn is None:
+        raise RuntimeError("a leaf Variable that requires grad is being used in an in-place "
+                           "operation.")
+
+
+def _stand_in(self):
+    """A tensor with self's data and history: ops recorded from it leave self out of the
+    graph's inputs, so self may then take another shape."""
+    from fastdl.tensor import _wrap
+    twin = _wrap(self._data)
+    twin._requires_grad, twin._grad_fn = self._requires_grad, self._grad_fn
+    return twin
+
+
+def _become(self, result, record):
+    """Give self result's memory (and, when ``record``, its history) in place of its own,
+    as torch's resizing in-place ops and as_strided_ do: self stops sharing its base's memory."""
+    from fastdl.autograd.graph import version_counter
+    version_counter(self).value += 1  # tensors saved for a backward see the change
+    self._data = result._data
+    if record:
+        self._requires_grad, self._grad_fn = result._requires_grad, result._grad_fn
+    if self._view is not None:
+        self._view, self._vc = None, None
+    return self
+
+
+def _check_baddbmm_inplace_dtypes(self, batch1, batch2):
+    """baddbmm_ checks self against the batches' common dtype before baddbmm's own rule."""
+    from fastdl.functional.everyday import _CPP_TYPE
+    from fastdl.tensor import Tensor
+    if not (isinstance(batch1, Tensor) and isinstance(batch2, Tensor)):
+        return
+    d0, d1, d2 = self._data.dtype, batch1._data.dtype, batch2._data.dtype
+    if d0 == d1 != d2:
+        # torch's category rule: a float batch's dtype wins over an integer one
+        common = (d1 if d1.kind == "f" else d2) if (d1.kind == "f") != (d2.kind == "f") \
+            else np.promote_types(d1, d2)
+        raise RuntimeError(f"Bad in-place call: input tensor dtype {_CPP_TYPE.get(d0.name)} and "
+                           f"output tensor dtype {_CPP_TYPE.get(common.name)} should match")
+
+
+def _strict_inplace(name, compute_name, check_dtype=None, resizes=False):
+    """``self.{name}_(...)``: self <- self.{name}(...), which must keep self's shape and, with
+    ``check_dtype``, its dtype. With ``resizes`` (torch's addbmm_), a self that broadcasts to
+    the result is resized to it instead."""
     def method(self, *args, **kwargs):
         from fastdl.tensor import _inplace_composite
+        from fastdl.autograd.grad_mode import grad_wanted
         if kwargs.get("dtype") is not None:
             from fastdl.tensor import as_dtype
             want = as_dtype(kwargs["dtype"])
@@ -45,21 +92,43 @@ def _strict_inplace(name, compute_name, check_dtype=None):
                 raise RuntimeError(f"Bad in-place call: input tensor dtype {self._data.dtype} "
                                    f"and output tensor dtype {want} should match")
 
-        def compute(x):
-            out = getattr(x, compute_name)(*args, **kwargs)
-            if tuple(out.shape) != tuple(self.shape):
-                raise RuntimeError(f"Bad in-place call: input tensor size {list(self.shape)} "
-                                   f"and output tensor size {list(out.shape)} should match")
+        if name == "baddbmm" and len(args) >= 2:
+            _check_baddbmm_inplace_dtypes(self, *args[:2])
+
+        def check(out):
             if check_dtype and out.dtype != self._data.dtype:
                 raise RuntimeError(f"the base given to {name}_ has dtype {self._data.dtype} but "
                                    f"the operation's result requires dtype {out.dtype}")
-            return out
-        return _inplace_composite(self, name, compute)
+            if not np.can_cast(out._data.dtype, self._data.dtype, "same_kind"):
+                raise RuntimeError(f"result type {torch_dtype_name(out._data.dtype)} can't be "
+                                   f"cast to the desired output type "
+                                   f"{torch_dtype_name(self._data.dtype)}")
+            if tuple(out.shape) == tuple(self.shape):
+                return out
+            if name == "addr":
+                raise RuntimeError(f"size mismatch, input: {list(self.shape)}, v1: "
+                                   f"{list(args[0].shape)}, v2: {list(args[1].shape)}")
+            raise RuntimeError(f"Bad in-place call: input tensor size {list(self.shape)} "
+                               f"and output tensor size {list(out.shape)} should match")
+
+        if resizes:
+            _check_not_leaf(self)
+            out = getattr(_stand_in(self), compute_name)(*args, **kwargs)
+            if tuple(out.shape) != tuple(self.shape):
+                if out.dtype != self._data.dtype:
+                    raise RuntimeError(f"{name}_: result type {out.dtype} can't be cast to the "
+                                       f"desired output type {self._data.dtype}")
+                return _become(self, out.contiguous(), record=grad_wanted(out))
+            return self.copy_(out)  # out's graph holds the stand-in, not self
+        return _inplace_composite(self, name,
+                                  lambda x: check(getattr(x, compute_name)(*args, **kwargs)))
 
     method.__name__ = f"{name}_"
     method.__doc__ = (f"``{compute_name}`` in place: self's values replaced by "
                       f"``self.{compute_name}(...)``, which must have self's shape"
-                      f"{' and dtype' if check_dtype else ''}. Returns self.")
+                      f"{' and dtype' if check_dtype else ''}"
+                      f"{' (a self that broadcasts to it is resized, as torch)' if resizes else ''}"
+                      f". Returns self.")
     return method
 
 
@@ -75,8 +144,8 @@ _INPLACE_EXAMPLES = {  # (self, arguments) for each docstring's example
     "triu": ("fastdl.ones(2, 2)", ""), "float_power": ("fastdl.ones(2, dtype=fastdl.float64)",
                                                       "2"),
 }
-_INPLACE = {name: _strict_inplace(name, name, check_dtype=name == "float_power")
-            for name in _INPLACE_EXAMPLES}
+_INPLACE = {name: _strict_inplace(name, name, check_dtype=name == "float_power",
+                                  resizes=name == "addbmm") for name in _INPLACE_EXAMPLES}
 for _name, (_self, _args) in _INPLACE_EXAMPLES.items():
     _INPLACE[_name].__doc__ += f"\n\n>>> x = {_self}\n>>> x.{_name}_({_args}) is x\nTrue"
 
@@ -91,25 +160,15 @@ def as_strided_(self, size, stride, storage_offset=None):
     >>> x.as_strided_((2, 2), (1, 2), 1).tolist()
     [[1.0, 3.0], [2.0, 4.0]]
     """
-    from fastdl.autograd.graph import version_counter
     from fastdl.autograd.grad_mode import grad_wanted
     from fastdl.functional.strided import as_strided
-    if self._requires_grad and self._grad_fn is None:
-        raise RuntimeError("a leaf Variable that requires grad is being used in an in-place "
-                           "operation.")
+    _check_not_leaf(self)
     if grad_wanted(self):
-        from fastdl.tensor import _wrap
-        # recorded from a stand-in with self's history: the graph holds its inputs, and self's
-        # own shape is about to change
-        twin = _wrap(self._data)
-        twin._requires_grad, twin._grad_fn = True, self._grad_fn
-        out = as_strided(twin, size, stride, storage_offset)
-        self._data, self._grad_fn = out._data, out._grad_fn
-        self._view, self._vc = None, None
-        return self
+        return _become(self, as_strided(_stand_in(self), size, stride, storage_offset), True)
+    from fastdl.autograd.graph import version_counter
     out = as_strided(self.detach(), size, stride, storage_offset)
     version_counter(self).value += 1
-    self._data = out._data
+    self._data = out._data  # still self's storage: views of it keep sharing the counter
     return self
 
 
@@ -573,9 +632,11 @@ PROPERTIES = {
     "is_cpu": _doc(lambda self: type(self._data) is np.ndarray, "is_cpu",
                    "True for tensors in host memory (numpy arrays).", "fastdl.ones(1).is_cpu",
                    "True"),
-    "output_nr": _doc(_const(0), "output_nr",
-                      "0: fastdl does not track which output of its node a tensor is "
-                      "(torch's index, nonzero for later outputs of multi-output ops).", "fastdl.ones(1).output_nr", "0"),
+    "output_nr": _doc(lambda self: (self._grad_fn.edge_nrs or (0,))[0] if self._grad_fn
+                      else 0, "output_nr",
+                      "Which output of its multi-output op this tensor is (0 for other "
+                      "tensors; fastdl records unbind and split outputs as separate views, "
+                      "so theirs is 0 too).", "fastdl.ones(1).output_nr", "0"),
     "name": _doc(_const(None), "name", "None: fastdl has no named tensors.",
                  "fastdl.ones(1).name is None", "True"),
 }
