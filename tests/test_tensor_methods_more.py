@@ -8,6 +8,7 @@ import pytest
 import torch
 
 import fastdl
+from fastdl.testing import gradcheck
 
 rng = np.random.default_rng(20261130)  # fixed: the same inputs on every run (CI must not flake)
 
@@ -76,6 +77,20 @@ def test_inplace_gradients_through_a_clone(name, shape, others, kwargs):
     (ty * torch.tensor(seed)).sum().backward()
     for ours, theirs in zip(leaves, tleaves):
         _close(ours.grad, theirs.grad)
+
+
+@pytest.mark.parametrize("name,shape,others,kwargs", INPLACE_CASES, ids=[c[0] for c in
+                                                                        INPLACE_CASES])
+def test_inplace_gradcheck_float64(name, shape, others, kwargs):
+    """Finite differences through ``clone().{name}_(...)``, every input perturbed."""
+    def fn(x, *args):
+        return getattr(x.clone(), name + "_")(*args, **kwargs)
+
+    x = fastdl.tensor(rng.standard_normal(shape))
+    if name == "float_power":
+        x = x.abs() + 0.5
+    inputs = [x] + [fastdl.tensor(rng.standard_normal(s)) for s in others]
+    assert gradcheck(fn, [t.requires_grad_() for t in inputs])
 
 
 @pytest.mark.parametrize("name,args", [("cumsum", (0,)), ("tril", ()), ("addmv", None)])
