@@ -34,7 +34,7 @@ def _safe_softmax(input, dim, dtype=None):
     """``softmax(input, dim, dtype)`` with 0 (not NaN) along every slice whose elements are all
     -inf -- what attention with a fully masked row needs; such slices get a 0 gradient.
 
-    >>> x = fastdl.tensor([[0.0, 0.0], [-math.inf, -math.inf]])
+    >>> x = fastdl.tensor([[0.0, 0.0], [float("-inf"), float("-inf")]])
     >>> fastdl._safe_softmax(x, 1).tolist()
     [[0.5, 0.5], [0.0, 0.0]]
     """
