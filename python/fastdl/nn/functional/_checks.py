@@ -57,3 +57,12 @@ def check_dim(dim: int, ndim: int, fn: str) -> int:
         raise IndexError(f"{fn}(): Dimension out of range (expected to be in range of "
                          f"[{-rank}, {rank - 1}], but got {dim})")
     return dim % rank
+
+
+def reject_bool(fn: str, **tensors) -> None:
+    """torch's formulas subtract these (input - target, 1 - target), which torch refuses for
+    bool tensors with a RuntimeError; fastdl's subtraction would promote them."""
+    for name, t in tensors.items():
+        if t is not None and t._data.dtype.kind == "b":
+            raise RuntimeError(f"{fn}(): '{name}' is a bool tensor: subtraction, the `-` "
+                               "operator, with a bool tensor is not supported")

@@ -14,10 +14,11 @@ from fastdl.amp._dispatch import autocast_op
 from fastdl.autograd.op import defop
 from fastdl.functional import arithmetic as A
 from fastdl.functional._core import grad_for
-from fastdl.nn.functional._checks import (check_float, check_reduction, check_same_dtype,
-                                          check_same_shape, check_tensor)
+from fastdl.nn.functional._checks import (check_float, check_reduction, check_same_shape,
+                                          check_tensor, reject_bool)
 from fastdl.nn.functional._reduction import legacy_reduction, reduce_array
 from fastdl.nn.functional.activation import _softplus_array
+from fastdl.nn.functional.loss_margin import reduce_loss
 
 
 def _unpack(inputs_and_args):
@@ -30,13 +31,14 @@ def _unpack(inputs_and_args):
     return x, t, w, pw, reduction, params
 
 
-def _pointwise_forward(values):
+def _pointwise_forward(values, result_dtype):
     def forward(*arrays_and_args):
         x, t, w, pw, reduction, params = _unpack(arrays_and_args)
         v = values(x, t, w, pw, *params)
+        dtype = result_dtype(x, t)
         if w is not None:
             v = v * w
-        return reduce_array(v.astype(x.dtype, copy=False), reduction).astype(x.dtype, copy=False)
+        return reduce_array(v.astype(dtype, copy=False), reduction).astype(dtype, copy=False)
     return forward
 
 
@@ -57,12 +59,13 @@ def _pointwise_backward(grads, factor):
     return backward
 
 
-def _pointwise_loss(name, values, grads, factor=lambda *params: 1.0):
+def _pointwise_loss(name, values, grads, factor=lambda *params: 1.0,
+                    result_dtype=lambda x, t: np.result_type(x, t)):
     """A loss ``reduce(values(x, t) [* weight])``: ``values`` on arrays; ``grads(s, x, t, pw,
     need_t, *params)`` gives (d/dx, d/dt or None) times the scale ``s`` (upstream gradient times
     ``factor(*params)``, 1/count for 'mean', weight) with registered ops, so higher derivatives
-    follow."""
-    op = defop(name, forward=_pointwise_forward(values),
+    follow. ``result_dtype(x, t)`` is the loss's dtype (by default the promoted one)."""
+    op = defop(name, forward=_pointwise_forward(values, result_dtype),
                backward=_pointwise_backward(grads, factor), saves=(0, 1))
 
     def apply(input, target, reduction, *params, weight=None, pos_weight=None):
@@ -100,9 +103,12 @@ def _bce_grads(s, x, t, pw, need_t):
 
 
 def _bce_logits_values(x, t, w, pw):
+    # torch's order of in-place steps: the softplus term (times the positive weight) is kept
+    # in the input's dtype, (1 - t) * x and the sum in the target's
     softplus_neg = _softplus_array(-x)
-    log_weight = 1.0 if pw is None else 1.0 + (pw - 1.0) * t
-    return (1 - t) * x + log_weight * softplus_neg
+    if pw is not None:
+        softplus_neg = (softplus_neg * (1 + (pw - 1) * t)).astype(x.dtype, copy=False)
+    return ((1 - t) * x).astype(t.dtype, copy=False) + softplus_neg
 
 
 def _bce_logits_grads(s, x, t, pw, need_t):
@@ -167,8 +173,9 @@ _smooth_l1 = _pointwise_loss(
     lambda s, x, t, pw, need_t, beta: _neg_pair(A.clamp(x - t, -beta, beta) * s, need_t),
     factor=lambda beta: 1.0 / beta)
 _bce = _pointwise_loss("binary_cross_entropy", _bce_values, _bce_grads)
+# torch computes into a copy of (1 - target): the loss has the target's dtype
 _bce_logits = _pointwise_loss("binary_cross_entropy_with_logits", _bce_logits_values,
-                              _bce_logits_grads)
+                              _bce_logits_grads, result_dtype=lambda x, t: t.dtype)
 _kl = _pointwise_loss("kl_div", _kl_values, _kl_grads)
 
 
@@ -183,20 +190,26 @@ def _check_pair(name, input, target):
     check_float(input, name)
     check_float(target, name, "target")
     check_same_shape(name, input, target)
-    check_same_dtype(name, input=input, target=target)
+    if input._data.dtype != target._data.dtype:  # torch's kernel takes one dtype
+        raise RuntimeError(f"{name}(): expected input and target of the same dtype, got input: "
+                           f"{input._data.dtype}, target: {target._data.dtype}")
 
 
-def _regression_pair(name, input, target):
+def _regression_pair(name, input, target, promote=True):
     """input and target as torch's regression losses take them: a target of integers or
-    another float dtype promoted (float32 with float64 gives float64, differentiably), and
+    another float dtype promoted (float32 with float64 gives float64, differentiably; kept as
+    they are with ``promote=False``), and
     shapes that differ but broadcast expanded to a common one with torch's warning (a (N, 1)
     prediction against a (N,) target is usually a mistake)."""
-    check_float(input, name)
+    check_tensor(input, name)
     check_tensor(target, name, "target")
+    if input._data.dtype.kind != "f":  # an integer or bool input takes a float target's dtype
+        check_float(target, name, "target")
+        input = input.to(target._data.dtype)
     if target._data.dtype.kind in "biu":
         target = target.to(input._data.dtype)
     check_float(target, name, "target")
-    if input._data.dtype != target._data.dtype:
+    if promote and input._data.dtype != target._data.dtype:
         common = np.promote_types(input._data.dtype, target._data.dtype)
         input, target = (t if t._data.dtype == common else t.to(common) for t in (input, target))
     if input._data.shape != target._data.shape:
@@ -226,17 +239,29 @@ def mse_loss(input, target, size_average=None, reduce=None, reduction: str = "me
 def l1_loss(input, target, size_average=None, reduce=None, reduction: str = "mean"):
     """|input - target|; the gradient at 0 is 0."""
     reduction = legacy_reduction(size_average, reduce, reduction)
+    reject_bool("l1_loss", input=input, target=target)  # torch's |input - target|
     input, target = _regression_pair("l1_loss", input, target)
     return _l1(input, target, reduction)
 
 
 @autocast_op("huber_loss")
 def huber_loss(input, target, reduction: str = "mean", delta: float = 1.0):
-    """0.5 d^2 where |d| < delta, else delta * (|d| - 0.5 delta), with d = input - target."""
+    """0.5 d^2 where |d| < delta, else delta * (|d| - 0.5 delta), with d = input - target.
+
+    torch's kernel writes into a tensor like the input: the values are computed in the
+    promoted dtype, the loss (and its reduction) has the input's dtype."""
+    check_tensor(input, "huber_loss")
+    dtype = input._data.dtype
+    if dtype.kind != "f":
+        raise RuntimeError(f"huber_loss(): the loss has the input's dtype, which must be a "
+                           f"floating point one, got {dtype}")
     input, target = _regression_pair("huber_loss", input, target)
     if delta <= 0:
         raise ValueError(f"huber_loss(): delta must be positive, got {delta}")
-    return _huber(input, target, reduction, delta)
+    if input._data.dtype == dtype:
+        return _huber(input, target, reduction, delta)
+    check_reduction(reduction, "huber_loss")
+    return reduce_loss(_huber(input, target, "none", delta).to(dtype), reduction)
 
 
 @autocast_op("smooth_l1_loss")
@@ -255,7 +280,7 @@ def smooth_l1_loss(input, target, size_average=None, reduce=None, reduction: str
 def _check_weight(name, weight, shape):
     if weight is None:
         return None
-    check_float(weight, name, "weight")
+    check_tensor(weight, name, "weight")  # any real dtype: the loss is multiplied by it
     try:
         np.broadcast_shapes(tuple(weight._data.shape), tuple(shape))
     except ValueError:
@@ -285,10 +310,18 @@ def binary_cross_entropy_with_logits(input, target, weight=None, size_average=No
     """BCE on logits x, computed stably: (1 - t) x + (1 + (pw - 1) t) softplus(-x)."""
     reduction = legacy_reduction(size_average, reduce, reduction)
     name = "binary_cross_entropy_with_logits"
-    _check_pair(name, input, target)
+    check_float(input, name)
+    check_tensor(target, name, "target")
+    if target._data.dtype.kind != "f":  # torch computes into a copy of 1 - target
+        raise RuntimeError(f"{name}(): target must be a floating point tensor (the loss has its "
+                           f"dtype), got {target._data.dtype}")
+    check_same_shape(name, input, target)
     weight = _check_weight(name, weight, input.shape)
     if pos_weight is not None:
-        check_float(pos_weight, name, "pos_weight")
+        check_tensor(pos_weight, name, "pos_weight")
+        if pos_weight._data.dtype == np.bool_:  # torch: pos_weight - 1
+            raise RuntimeError(f"{name}(): pos_weight must not be a bool tensor (subtraction "
+                               "with a bool tensor is not supported)")
         try:
             np.broadcast_shapes(tuple(pos_weight._data.shape), tuple(input.shape))
         except ValueError:
@@ -310,7 +343,9 @@ def kl_div(input, target, size_average=None, reduce=None, reduction: str = "mean
         # torch refuses integer and bool tensors here (the other regression losses take an
         # integer target), with this message
         raise RuntimeError("kl_div: Integral inputs not supported.")
-    input, target = _regression_pair(name, input, target)
+    # not promoted first: torch's formula takes exp(target) or xlogy(target, target) in the
+    # target's dtype
+    input, target = _regression_pair(name, input, target, promote=False)
     if reduction not in ("none", "mean", "sum", "batchmean"):
         raise ValueError(f"{name}(): reduction must be one of ('none', 'mean', 'sum', "
                          f"'batchmean'), got {reduction!r}")

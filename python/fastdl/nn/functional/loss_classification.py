@@ -19,8 +19,7 @@ from fastdl.functional import activations as _act
 from fastdl.functional import arithmetic as A
 from fastdl.functional import indexing as I
 from fastdl.functional import reductions as R
-from fastdl.nn.functional._checks import (check_float, check_reduction, check_same_dtype,
-                                          check_tensor)
+from fastdl.nn.functional._checks import check_float, check_reduction, check_tensor
 from fastdl.nn.functional._reduction import legacy_reduction
 from fastdl.autograd.op import Saved
 from fastdl.tensor import _wrap
@@ -55,11 +54,15 @@ class _ClassLayout:
         return np.expand_dims(a.reshape(self.batch_shape), 1)
 
 
-def _check_class_weight(name, weight, input, classes):
+def _check_class_weight(name, weight, input, classes, same_dtype=True):
+    """The weight's array; torch's class-index kernels take it only in the input's dtype (the
+    class-probability formula multiplies by a weight of any dtype)."""
     if weight is None:
         return None
-    check_float(weight, name, "weight")
-    check_same_dtype(name, input=input, weight=weight)
+    check_tensor(weight, name, "weight")
+    if same_dtype and weight._data.dtype != input._data.dtype:
+        raise RuntimeError(f"{name}(): expected weight of the input's dtype {input._data.dtype}, "
+                           f"got {weight._data.dtype}")
     if weight._data.shape != (classes,):
         raise ValueError(f"{name}(): weight must have shape ({classes},) (one per class), got "
                          f"{tuple(weight._data.shape)}")
@@ -258,24 +261,27 @@ def cross_entropy(input, target, weight=None, size_average=None, ignore_index: i
         raise ValueError(f"cross_entropy(): label_smoothing must be between 0.0 and 1.0, got "
                          f"{label_smoothing}")
     x = input._data
-    if target._data.dtype.kind == "f":
+    # torch tells class probabilities from class indices by the target's shape
+    if target._data.shape == x.shape and x.ndim:
+        if target._data.dtype.kind != "f":
+            raise RuntimeError(f"cross_entropy(): expected a floating point target with class "
+                               f"probabilities (the input's shape), got {target._data.dtype}")
         layout = _ClassLayout("cross_entropy", x)
-        _check_class_weight("cross_entropy", weight, input, layout.classes)
+        _check_class_weight("cross_entropy", weight, input, layout.classes, same_dtype=False)
         if ignore_index >= 0:
             raise ValueError(f"cross_entropy(): ignore_index is not supported for floating point "
                              f"target (class probabilities), got ignore_index={ignore_index}")
         return _cross_entropy_probs(input, target, weight, layout, reduction, label_smoothing)
+    if target._data.dtype.kind == "f":
+        raise RuntimeError(f"cross_entropy(): expected a target of class indices (an integer "
+                           f"tensor) for input of shape {tuple(x.shape)}, got "
+                           f"{target._data.dtype} of shape {tuple(target._data.shape)}")
     spec = _NllSpec("cross_entropy", input, target, weight, ignore_index, reduction, label_smoothing)
     return cross_entropy_op.apply((input,), spec, Saved())
 
 
 def _cross_entropy_probs(input, target, weight, layout, reduction, eps):
     """torch's composition: -sum(log_softmax(x) * smoothed target * weight) over classes."""
-    name = "cross_entropy"
-    check_same_dtype(name, input=input, target=target)
-    if target._data.shape != input._data.shape:
-        raise ValueError(f"{name}(): class-probability target must have the input's shape "
-                         f"{tuple(input._data.shape)}, got {tuple(target._data.shape)}")
     classes = layout.classes
     rows_count = input._data.size // classes if classes else 0
     logp = _act.log_softmax_op.apply((input,), layout.class_dim)

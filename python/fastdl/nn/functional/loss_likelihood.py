@@ -11,7 +11,7 @@ import numpy as np
 
 from fastdl.functional import arithmetic as A
 from fastdl.functional import indexing as I
-from fastdl.nn.functional._checks import check_float, check_tensor
+from fastdl.nn.functional._checks import check_float, check_tensor, reject_bool
 from fastdl.nn.functional._reduction import legacy_reduction
 from fastdl.nn.functional.loss_margin import reduce_loss
 from fastdl.tensor import Tensor, _wrap
@@ -27,13 +27,16 @@ def poisson_nll_loss(input, target, log_input: bool = True, full: bool = False,
     reduction = legacy_reduction(size_average, reduce, reduction)
     if reduction not in ("none", "mean", "sum"):
         raise ValueError(reduction + " is not a valid value for reduction")
-    check_float(input, name)
+    check_tensor(input, name)
     check_tensor(target, name, "target")
+    if not log_input:
+        reject_bool(name, input=input)  # torch's input - target * log(input + eps)
     if log_input:
         loss = A.exp(input) - target * input
     else:
         loss = input - target * A.log(input + eps)
     if full:
+        reject_bool(name, target=target)
         with np.errstate(divide="ignore", invalid="ignore"):  # masked below, as in torch
             stirling = target * A.log(target) - target + 0.5 * A.log(2 * math.pi * target)
         loss = loss + I.masked_fill(stirling, target <= 1, 0)
@@ -59,14 +62,17 @@ def gaussian_nll_loss(input, target, var, full: bool = False, eps: float = 1e-6,
     clamped to at least ``eps`` for the value while its gradient passes unchanged (torch clamps
     under no_grad)."""
     name = "gaussian_nll_loss"
-    check_float(input, name)
+    check_tensor(input, name)
     check_tensor(target, name, "target")
+    reject_bool(name, input=input, target=target)  # torch's input - target
     if isinstance(var, (float, int)) and not isinstance(var, bool):
         if var < 0:
             raise ValueError("var has negative entry/entries")
         var = _wrap(np.full(input.shape, var, dtype=input._data.dtype))
     elif not isinstance(var, Tensor):
         raise TypeError(f"{name}(): var must be a Tensor or a float, got {type(var).__name__}")
+    elif var._data.dtype.kind != "f":  # torch clamps a copy of var in place to eps
+        raise RuntimeError(f"{name}(): var must be a floating point tensor, got {var._data.dtype}")
     elif np.any(var._data < 0):
         raise ValueError("var has negative entry/entries")
     var = _homoscedastic_var(var, input)

@@ -13,7 +13,7 @@ import numpy as np
 
 from fastdl.functional import arithmetic as A
 from fastdl.functional import reductions as R
-from fastdl.nn.functional._checks import check_float, check_reduction, check_tensor
+from fastdl.nn.functional._checks import check_float, check_reduction, check_tensor, reject_bool
 from fastdl.nn.functional._reduction import legacy_reduction
 from fastdl.nn.functional.activation_more import logsigmoid
 from fastdl.nn.functional.distance import pairwise_distance
@@ -48,7 +48,9 @@ def margin_ranking_loss(input1, input2, target, margin: float = 0, size_average=
         raise RuntimeError(f"{name} : All input tensors should have same dimension but got "
                            f"sizes: input1: {tuple(input1.shape)}, input2: "
                            f"{tuple(input2.shape)}, target: {tuple(target.shape)} ")
-    check_float(input1, name, "input1")
+    if not any(t._data.dtype.kind == "f" for t in (input1, input2, target)):
+        check_float(input1, name, "input1")
+    reject_bool(name, input1=input1, input2=input2)  # torch's input1 - input2
     return reduce_loss(_hinge(-target * (input1 - input2) + margin), reduction)
 
 
@@ -58,10 +60,17 @@ def hinge_embedding_loss(input, target, margin: float = 1.0, size_average=None, 
     an entry neither 1 nor -1 gets both terms)."""
     name = "hinge_embedding_loss"
     reduction = check_reduction(legacy_reduction(size_average, reduce, reduction), name)
-    check_float(input, name)
+    check_tensor(input, name)
     check_tensor(target, name, "target")
-    margin_term = A.where(target != 1, _hinge(margin - input), 0.0)
-    self_term = A.where(target != -1, input, 0.0)
+    zero = 0.0
+    if input._data.dtype.kind in "iu":
+        # torch computes into integer tensors like the input: the margin truncated to an
+        # integer, an integer loss ('mean' then refuses it)
+        margin, zero = int(margin), 0
+    else:
+        check_float(input, name)
+    margin_term = A.where(target != 1, _hinge(margin - input), zero)
+    self_term = A.where(target != -1, input, zero)
     return reduce_loss(margin_term + self_term, reduction)
 
 
@@ -72,7 +81,12 @@ def soft_margin_loss(input, target, size_average=None, reduce=None, reduction: s
     reduction = check_reduction(legacy_reduction(size_average, reduce, reduction), name)
     check_float(input, name)
     check_tensor(target, name, "target")
-    return reduce_loss(A.log1p(A.exp(-input * target)), reduction)
+    # torch computes into a tensor like the input: -input * target rounded to the input's
+    # dtype, exp and log1p in it
+    z = -input * target
+    if z._data.dtype != input._data.dtype:
+        z = z.to(input._data.dtype)
+    return reduce_loss(A.log1p(A.exp(z)), reduction)
 
 
 def multilabel_soft_margin_loss(input, target, weight=None, size_average=None, reduce=None,
@@ -85,6 +99,7 @@ def multilabel_soft_margin_loss(input, target, weight=None, size_average=None, r
     check_tensor(target, name, "target")
     if input.ndim == 0:
         raise IndexError(f"{name}(): input must have a class dimension, got a scalar")
+    reject_bool(name, target=target)
     if target._data.dtype.kind != "f":
         target = _as_float(target, input)
     # a float target keeps its dtype, as in torch's formula: 1 - target rounds in the target's
@@ -149,9 +164,11 @@ def cosine_embedding_loss(input1, input2, target, margin: float = 0, size_averag
     cosine over the last dim, with torch's 1e-12 added to each squared magnitude."""
     name = "cosine_embedding_loss"
     reduction = check_reduction(legacy_reduction(size_average, reduce, reduction), name)
-    check_float(input1, name, "input1")
-    check_float(input2, name, "input2")
+    check_tensor(input1, name, "input1")
+    check_tensor(input2, name, "input2")
     check_tensor(target, name, "target")
+    if input1._data.dtype.kind != "f" and input2._data.dtype.kind != "f":
+        check_float(input1, name, "input1")
     if target.ndim > 1:
         raise RuntimeError(f"{name}(): 1D target tensor expected, multi-target not supported")
     if target.ndim == 1 and (input1.ndim != 2 or input2.ndim != 2):
@@ -199,7 +216,9 @@ def triplet_margin_loss(anchor, positive, negative, margin: float = 1.0, p: floa
     name = "triplet_margin_loss"
     reduction = check_reduction(legacy_reduction(size_average, reduce, reduction), name)
     _check_triplet(name, anchor, positive, negative, margin)
-    check_float(anchor, name, "anchor")
+    if not any(t._data.dtype.kind == "f" for t in (anchor, positive, negative)):
+        check_float(anchor, name, "anchor")
+    reject_bool(name, anchor=anchor, positive=positive, negative=negative)  # x1 - x2
     return _triplet(anchor, positive, negative,
                     lambda x1, x2: pairwise_distance(x1, x2, p, eps), margin, swap, reduction)
 
@@ -213,5 +232,7 @@ def triplet_margin_with_distance_loss(anchor, positive, negative, *, distance_fu
     if reduction not in ("mean", "sum", "none"):
         raise ValueError(f"{reduction} is not a valid value for reduction")
     _check_triplet(name, anchor, positive, negative, margin)
+    if distance_function is None:  # pairwise_distance's x1 - x2
+        reject_bool(name, anchor=anchor, positive=positive, negative=negative)
     distance = pairwise_distance if distance_function is None else distance_function
     return _triplet(anchor, positive, negative, distance, margin, swap, reduction)
