@@ -13,6 +13,10 @@ from fastdl.nn import functional as F
 torch = pytest.importorskip("torch")
 TF = torch.nn.functional
 
+# torch's own broadcast and kl_div 'mean' warnings, and NaN/inf from exp overflow, are
+# checked in test_losses.py; here only the results count
+pytestmark = pytest.mark.filterwarnings("ignore::UserWarning", "ignore::RuntimeWarning")
+
 DTYPES = {"f32": np.float32, "f64": np.float64, "i64": np.int64, "bool": np.bool_}
 REDUCTIONS = ["none", "mean", "sum"]
 SHAPE = (3, 4)
@@ -126,7 +130,13 @@ def _dtype_combos(n):
     return sorted(combos)
 
 
-PARAMS = [(name, combo) for name, (_, _, specs, _) in CASES.items()
+# where every argument has the input's shape, also with 0-d arguments (all of them, the first,
+# the others): torch's promotion lets a 0-d tensor yield to a dimensioned one of its category
+LAYOUTS = {"full": lambda n: [SHAPE] * n, "all0d": lambda n: [()] * n,
+           "first0d": lambda n: [()] + [SHAPE] * (n - 1),
+           "rest0d": lambda n: [SHAPE] + [()] * (n - 1)}
+PARAMS = [(name, combo, layout) for name, (_, _, specs, _) in CASES.items()
+          for layout in (LAYOUTS if all(s == SHAPE for _, s in specs) else ["full"])
           for combo in _dtype_combos(len(specs))]
 
 
@@ -167,11 +177,14 @@ def _close(expected, actual, what, low_eps):
 
 
 @pytest.mark.parametrize("reduction", REDUCTIONS)
-@pytest.mark.parametrize("name,combo", PARAMS, ids=[f"{n}-{'-'.join(c)}" for n, c in PARAMS])
-def test_loss_dtype_parity(name, combo, reduction):
+@pytest.mark.parametrize("name,combo,layout", PARAMS,
+                         ids=[f"{n}-{'-'.join(c)}-{lay}" for n, c, lay in PARAMS])
+def test_loss_dtype_parity(name, combo, layout, reduction):
     torch_fn, fastdl_fn, specs, kwargs = CASES[name]
-    rng = np.random.default_rng(zlib.crc32(repr((name, combo)).encode()))
-    arrays = [_cast(_values(kind, rng, shape), DTYPES[d]) for (kind, shape), d in zip(specs, combo)]
+    rng = np.random.default_rng(zlib.crc32(repr((name, combo, layout)).encode()))
+    shapes = [s for _, s in specs] if layout == "full" else LAYOUTS[layout](len(specs))
+    arrays = [_cast(np.asarray(_values(kind, rng, shape)), DTYPES[d])
+              for (kind, _), shape, d in zip(specs, shapes, combo)]
     grad = [a.dtype.kind == "f" and i not in NO_GRAD.get(name, ()) for i, a in enumerate(arrays)]
     t_in = [torch.tensor(a, requires_grad=g) for a, g in zip(arrays, grad)]
     f_in = [fastdl.tensor(a.copy(), requires_grad=g) for a, g in zip(arrays, grad)]
@@ -180,13 +193,16 @@ def test_loss_dtype_parity(name, combo, reduction):
     if isinstance(expected, Exception):
         # where fastdl checks the dtypes itself it raises TypeError; torch's kernels raise
         # RuntimeError or NotImplementedError
+        got = "returned" if isinstance(actual, fastdl.Tensor) else repr(actual)
         assert isinstance(actual, (type(expected), TypeError)), \
-            f"torch raised {expected!r}, fastdl {'returned' if isinstance(actual, fastdl.Tensor) else repr(actual)}"
+            f"torch raised {expected!r}, fastdl {got}"
         return
     if isinstance(actual, Exception):
         raise AssertionError(f"torch returned {expected.dtype}, fastdl raised {actual!r}")
     # an integer or bool argument goes through float32 (torch's default dtype) in exp or log
     low_eps = max(np.finfo(a.dtype if a.dtype.kind == "f" else np.float32).eps for a in arrays)
+    if layout in ("first0d", "rest0d"):  # a 0-d argument's gradient sums 12 rounded terms
+        low_eps *= 4
     _close(expected, actual, "value", low_eps)
     if isinstance(t_grads, Exception):
         # torch's backward kernels of some losses (huber_loss) refuse a target of another
@@ -199,3 +215,26 @@ def test_loss_dtype_parity(name, combo, reduction):
         else:
             assert g_f is not None, f"grad {i}: torch gives one, fastdl none"
             _close(g_t, g_f, f"grad {i}", low_eps)
+
+
+# the modules hand their tensors (weights included) to the functionals unchanged
+MODULE_CASES = [("HuberLoss", {}, "real"), ("SoftMarginLoss", {}, "sign"),
+                ("BCEWithLogitsLoss", {"pos_weight": np.float64}, "prob"),
+                ("BCEWithLogitsLoss", {"weight": np.int64}, "prob"), ("KLDivLoss", {}, "prob"),
+                ("PoissonNLLLoss", {}, "count"),
+                ("CrossEntropyLoss", {"weight": np.float64}, "prob"),
+                ("MultiLabelSoftMarginLoss", {"weight": np.float64}, "bin"),
+                ("MSELoss", {}, "real")]
+
+
+@pytest.mark.parametrize("name,weights,target_kind", MODULE_CASES)
+def test_loss_modules_pass_dtypes_through(name, weights, target_kind):
+    rng = np.random.default_rng(zlib.crc32(name.encode()))
+    x = _values("logp" if name == "KLDivLoss" else "real", rng, SHAPE).astype(np.float32)
+    t = _values(target_kind, rng, SHAPE)  # float64
+    kw = {k: _cast(_values("pos", rng, (4,)), d) for k, d in weights.items()}
+    expected = getattr(torch.nn, name)(**{k: torch.tensor(v) for k, v in kw.items()})(
+        torch.tensor(x), torch.tensor(t))
+    actual = getattr(fastdl.nn, name)(**{k: fastdl.tensor(v) for k, v in kw.items()})(
+        fastdl.tensor(x), fastdl.tensor(t))
+    _close(expected, actual, "value", np.finfo(np.float32).eps)

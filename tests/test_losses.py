@@ -279,11 +279,11 @@ def test_loss_bad_input_names_the_problem():
         F.mse_loss(x, fastdl.randn(4, 2))
     with pytest.raises(ValueError, match="reduction must be one of"):
         F.l1_loss(x, x, reduction="avg")
-    with pytest.raises(ValueError, match=r"expected target of shape \(4,\)"):
+    with pytest.raises(ValueError, match=r"batch_size \(4\) to match target batch_size \(3\)"):
         F.cross_entropy(x, fastdl.tensor([0, 1, 2]))
     with pytest.raises(IndexError, match="target 3 is out of bounds for 3 classes"):
         F.cross_entropy(x, fastdl.tensor([0, 1, 2, 3]))
-    with pytest.raises(TypeError, match="integer tensor"):
+    with pytest.raises(RuntimeError, match="integer tensor"):
         F.nll_loss(x, fastdl.tensor([0.0, 1.0, 2.0, 1.0]).reshape(2, 2))
     with pytest.raises(ValueError, match=r"weight must have shape \(3,\)"):
         F.cross_entropy(x, fastdl.tensor([0, 1, 2, 0]), weight=fastdl.ones(4))

@@ -203,6 +203,8 @@ def _extended_targets(targets, target_lengths, batch, blank, classes):
     """Blank-extended labels (N, 2 * max length + 1) from padded (N, S) or concatenated
     targets."""
     t = np.asarray(targets._data)
+    if t.dtype.kind in "fb":  # torch casts float and bool targets to int64 (truncating)
+        t = t.astype(np.int64)
     if t.dtype.kind not in "iu":
         raise RuntimeError(f"ctc_loss(): targets must hold class indices (integers), got dtype "
                            f"{t.dtype}")

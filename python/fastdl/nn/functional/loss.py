@@ -13,7 +13,7 @@ import numpy as np
 from fastdl.amp._dispatch import autocast_op
 from fastdl.autograd.op import defop
 from fastdl.functional import arithmetic as A
-from fastdl.functional._core import grad_for
+from fastdl.functional._core import grad_for, promote
 from fastdl.nn.functional._checks import (check_float, check_reduction, check_same_shape,
                                           check_tensor, reject_bool)
 from fastdl.nn.functional._reduction import legacy_reduction, reduce_array
@@ -60,11 +60,12 @@ def _pointwise_backward(grads, factor):
 
 
 def _pointwise_loss(name, values, grads, factor=lambda *params: 1.0,
-                    result_dtype=lambda x, t: np.result_type(x, t)):
+                    result_dtype=promote):
     """A loss ``reduce(values(x, t) [* weight])``: ``values`` on arrays; ``grads(s, x, t, pw,
     need_t, *params)`` gives (d/dx, d/dt or None) times the scale ``s`` (upstream gradient times
     ``factor(*params)``, 1/count for 'mean', weight) with registered ops, so higher derivatives
-    follow. ``result_dtype(x, t)`` is the loss's dtype (by default the promoted one)."""
+    follow. ``result_dtype(x, t)`` is the loss's dtype (by default torch's promotion, where a
+    0-d tensor yields to a dimensioned one of the same category)."""
     op = defop(name, forward=_pointwise_forward(values, result_dtype),
                backward=_pointwise_backward(grads, factor), saves=(0, 1))
 
@@ -344,13 +345,16 @@ def kl_div(input, target, size_average=None, reduce=None, reduction: str = "mean
         # integer target), with this message
         raise RuntimeError("kl_div: Integral inputs not supported.")
     # not promoted first: torch's formula takes exp(target) or xlogy(target, target) in the
-    # target's dtype
+    # target's dtype; nor broadcast before the result's dtype is known (a 0-d float64 target
+    # with a float32 input gives float32)
+    dtype = promote(input._data, target._data)
     input, target = _regression_pair(name, input, target, promote=False)
     if reduction not in ("none", "mean", "sum", "batchmean"):
         raise ValueError(f"{name}(): reduction must be one of ('none', 'mean', 'sum', "
                          f"'batchmean'), got {reduction!r}")
     if reduction != "batchmean":
-        return _kl(input, target, reduction, log_target)
-    x = input._data
-    batch = x.shape[0] if x.ndim else 1
-    return _kl(input, target, "sum", log_target) / batch
+        loss = _kl(input, target, reduction, log_target)
+    else:
+        x = input._data
+        loss = _kl(input, target, "sum", log_target) / (x.shape[0] if x.ndim else 1)
+    return loss if loss._data.dtype == dtype else loss.to(dtype)

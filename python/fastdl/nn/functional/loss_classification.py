@@ -69,12 +69,13 @@ def _check_class_weight(name, weight, input, classes, same_dtype=True):
     return weight._data
 
 
-def _index_target(name, target, layout, ignore_index):
-    """Flattened class indices, a validity mask (not ignore_index), and indices safe to use."""
+def _index_target(name, target, layout, ignore_index, dtypes=("int64", "uint8")):
+    """Flattened class indices, a validity mask (not ignore_index), and indices safe to use.
+    torch's kernels take the index dtypes ``dtypes`` only (int64 and uint8 for nll_loss)."""
     t = target._data
-    if t.dtype.kind not in "iu":
-        raise TypeError(f"{name}(): target must hold class indices (an integer tensor), got "
-                        f"dtype {t.dtype}")
+    if t.dtype.name not in dtypes:
+        raise RuntimeError(f"{name}(): target must hold class indices (an integer tensor of "
+                           f"dtype {' or '.join(dtypes)}), got dtype {t.dtype}")
     if tuple(t.shape) != layout.batch_shape:
         raise ValueError(f"{name}(): expected target of shape {layout.batch_shape} for input of "
                          f"shape {tuple(layout.shape)}, got {tuple(t.shape)}")
@@ -272,6 +273,10 @@ def cross_entropy(input, target, weight=None, size_average=None, ignore_index: i
             raise ValueError(f"cross_entropy(): ignore_index is not supported for floating point "
                              f"target (class probabilities), got ignore_index={ignore_index}")
         return _cross_entropy_probs(input, target, weight, layout, reduction, label_smoothing)
+    t_shape = target._data.shape
+    if x.ndim >= 2 and len(t_shape) >= 1 and t_shape[0] != x.shape[0]:  # torch checks it first
+        raise ValueError(f"cross_entropy(): Expected input batch_size ({x.shape[0]}) to match "
+                         f"target batch_size ({t_shape[0]}).")
     if target._data.dtype.kind == "f":
         raise RuntimeError(f"cross_entropy(): expected a target of class indices (an integer "
                            f"tensor) for input of shape {tuple(x.shape)}, got "
@@ -367,7 +372,7 @@ def _multi_margin_rows(input, target, p, margin, weight, reduction):
     x = input._data
     layout = _ClassLayout(name, x)
     w = _check_class_weight(name, weight, input, layout.classes)
-    _, _, y = _index_target(name, target, layout, ignore_index=None)
+    _, _, y = _index_target(name, target, layout, ignore_index=None, dtypes=("int64",))
     others = np.ones(x.shape, dtype=bool)
     others[np.arange(x.shape[0]), y] = False
     w_y = np.ones(x.shape[0], dtype=x.dtype) if w is None else w[y]

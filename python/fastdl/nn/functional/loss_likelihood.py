@@ -64,20 +64,20 @@ def gaussian_nll_loss(input, target, var, full: bool = False, eps: float = 1e-6,
     name = "gaussian_nll_loss"
     check_tensor(input, name)
     check_tensor(target, name, "target")
-    reject_bool(name, input=input, target=target)  # torch's input - target
     if isinstance(var, (float, int)) and not isinstance(var, bool):
         if var < 0:
             raise ValueError("var has negative entry/entries")
         var = _wrap(np.full(input.shape, var, dtype=input._data.dtype))
     elif not isinstance(var, Tensor):
         raise TypeError(f"{name}(): var must be a Tensor or a float, got {type(var).__name__}")
-    elif var._data.dtype.kind != "f":  # torch clamps a copy of var in place to eps
-        raise RuntimeError(f"{name}(): var must be a floating point tensor, got {var._data.dtype}")
     elif np.any(var._data < 0):
         raise ValueError("var has negative entry/entries")
     var = _homoscedastic_var(var, input)
     if reduction not in ("none", "mean", "sum"):
         raise ValueError(reduction + " is not valid")
+    if var._data.dtype.kind != "f":  # torch clamps a copy of var in place to eps
+        raise RuntimeError(f"{name}(): var must be a floating point tensor, got {var._data.dtype}")
+    reject_bool(name, input=input, target=target)  # torch's input - target
     # the clamped value with the identity's gradient: var + (clamp(var) - var), the bracket
     # a constant
     var = var + _wrap(np.maximum(var._data, eps) - var._data)

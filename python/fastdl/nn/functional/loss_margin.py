@@ -81,6 +81,13 @@ def soft_margin_loss(input, target, size_average=None, reduce=None, reduction: s
     reduction = check_reduction(legacy_reduction(size_average, reduce, reduction), name)
     check_float(input, name)
     check_tensor(target, name, "target")
+    try:  # torch writes into a tensor like the input: the target must broadcast to its shape
+        shape = np.broadcast_shapes(tuple(input.shape), tuple(target.shape))
+    except ValueError:
+        shape = None
+    if shape != tuple(input.shape):
+        raise RuntimeError(f"{name}(): output with shape {tuple(input.shape)} doesn't match the "
+                           f"broadcast shape of input and target {tuple(target.shape)}")
     # torch computes into a tensor like the input: -input * target rounded to the input's
     # dtype, exp and log1p in it
     z = -input * target
@@ -115,9 +122,9 @@ def _multilabel_targets(name, input, target):
     """Per row: how often each class is listed before the first -1 (a count, as torch adds a
     listed class's term once per listing) and which classes are listed at all."""
     x, t = input._data, target._data
-    if t.dtype.kind not in "iu":
-        raise TypeError(f"{name}(): target must hold class indices (an integer tensor), got "
-                        f"dtype {t.dtype}")
+    if t.dtype != np.int64:  # torch's kernel takes int64 indices only
+        raise RuntimeError(f"{name}(): target must hold class indices (an integer tensor of "
+                           f"dtype int64), got dtype {t.dtype}")
     if x.ndim > 2 or (x.ndim == 2 and x.shape[1] == 0) or (x.ndim == 1 and x.shape[0] == 0):
         raise RuntimeError(f"{name}(): expected a non-empty vector or matrix with optional 0-dim "
                            f"batch size, got input of shape {tuple(x.shape)}")
