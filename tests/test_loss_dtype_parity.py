@@ -238,3 +238,55 @@ def test_loss_modules_pass_dtypes_through(name, weights, target_kind):
     actual = getattr(fastdl.nn, name)(**{k: fastdl.tensor(v) for k, v in kw.items()})(
         fastdl.tensor(x), fastdl.tensor(t))
     _close(expected, actual, "value", np.finfo(np.float32).eps)
+
+
+# Python numbers for the scalar arguments (ints where floats are usual), a Python float var,
+# and 0-d weights/targets: f(fn, tensor_constructor, x, t) for torch's and fastdl's functions
+_SIGNS = np.array([1.0, -1.0, -1.0, 1.0], dtype=np.float32)
+NUMBER_CASES = {
+    "gaussian_float_var": ("gaussian_nll_loss", lambda f, T, x, t: f(T(x), T(t), 0.5)),
+    "gaussian_int_var": ("gaussian_nll_loss", lambda f, T, x, t: f(T(x), T(t), 1)),
+    "gaussian_int_eps": ("gaussian_nll_loss", lambda f, T, x, t: f(T(x), T(t), T(t), eps=1)),
+    "huber_int_delta": ("huber_loss", lambda f, T, x, t: f(T(x), T(t), delta=1)),
+    "smooth_l1_int_beta": ("smooth_l1_loss", lambda f, T, x, t: f(T(x), T(t), beta=1)),
+    "smooth_l1_beta_0": ("smooth_l1_loss", lambda f, T, x, t: f(T(x), T(t), beta=0)),
+    "ranking_int_margin": ("margin_ranking_loss",
+                           lambda f, T, x, t: f(T(x[0]), T(t[0]), T(_SIGNS), margin=1)),
+    "hinge_int_margin": ("hinge_embedding_loss",
+                         lambda f, T, x, t: f(T(x), T(np.resize(_SIGNS, x.shape)), margin=2)),
+    "ce_int_smoothing": ("cross_entropy", lambda f, T, x, t: f(T(x), T(np.array([0, 1, 2])),
+                                                             label_smoothing=1)),
+    "poisson_int_eps": ("poisson_nll_loss",
+                        lambda f, T, x, t: f(T(x), T(t), eps=1, log_input=False)),
+    "triplet_int_margin_p": ("triplet_margin_loss",
+                             lambda f, T, x, t: f(T(x), T(t), T(t * 2), margin=2, p=1)),
+    "multi_margin_int": ("multi_margin_loss",
+                         lambda f, T, x, t: f(T(x), T(np.array([0, 1, 2])), margin=2, p=2)),
+    "bce_0d_weight": ("binary_cross_entropy",
+                      lambda f, T, x, t: f(T(t), T(t.round()), weight=T(np.float64(2.0)))),
+    "bce_logits_0d_pos_weight": ("binary_cross_entropy_with_logits",
+                                 lambda f, T, x, t: f(T(x), T(t), pos_weight=T(np.array(2.0)))),
+    "bce_logits_0d_target": ("binary_cross_entropy_with_logits",
+                             lambda f, T, x, t: f(T(x), T(np.float64(0.3)))),
+    "cosine_0d_target": ("cosine_embedding_loss",
+                         lambda f, T, x, t: f(T(x[0]), T(t[0]), T(np.float64(-1)), margin=0.1)),
+    "nll_0d_target": ("nll_loss", lambda f, T, x, t: f(T(x[0]), T(np.int64(2)))),
+    "multilabel_soft_0d_weight": ("multilabel_soft_margin_loss", lambda f, T, x, t: f(
+        T(x), T(t.round()), weight=T(np.float64(2)))),
+}
+
+
+@pytest.mark.parametrize("case", NUMBER_CASES)
+def test_loss_number_arguments(case):
+    name, build = NUMBER_CASES[case]
+    rng = np.random.default_rng(zlib.crc32(case.encode()))
+    x = rng.uniform(-2, 2, SHAPE).astype(np.float32)
+    t = rng.uniform(0.1, 0.9, SHAPE).astype(np.float32)
+    try:
+        expected = build(getattr(TF, name), torch.tensor, x, t)
+    except Exception as error:
+        with pytest.raises(type(error)):
+            build(getattr(F, name), fastdl.tensor, x, t)
+        return
+    _close(expected, build(getattr(F, name), fastdl.tensor, x, t), "value",
+           np.finfo(np.float32).eps)

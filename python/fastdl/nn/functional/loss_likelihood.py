@@ -64,7 +64,7 @@ def gaussian_nll_loss(input, target, var, full: bool = False, eps: float = 1e-6,
     name = "gaussian_nll_loss"
     check_tensor(input, name)
     check_tensor(target, name, "target")
-    if isinstance(var, (float, int)) and not isinstance(var, bool):
+    if isinstance(var, float):  # only a float: torch's check of an int var fails (TypeError)
         if var < 0:
             raise ValueError("var has negative entry/entries")
         var = _wrap(np.full(input.shape, var, dtype=input._data.dtype))
