@@ -13,11 +13,13 @@ def check_tensor(x, fn: str, name: str = "input") -> Tensor:
     return x
 
 
-def check_float(x, fn: str, name: str = "input") -> Tensor:
+def check_float(x, fn: str, name: str = "input", error=TypeError) -> Tensor:
+    """``x`` if it is a floating point Tensor; else ``error`` (where torch's kernel refuses
+    other dtypes with its own exception type, the caller names it)."""
     if type(x) is not Tensor:
         check_tensor(x, fn, name)
     if x._data.dtype.kind != "f":
-        raise TypeError(f"{fn}(): '{name}' must be a floating point tensor, got dtype "
+        raise error(f"{fn}(): '{name}' must be a floating point tensor, got dtype "
                         f"{x._data.dtype} with shape {tuple(x._data.shape)}")
     return x
 
@@ -60,9 +62,9 @@ def check_dim(dim: int, ndim: int, fn: str) -> int:
 
 
 def reject_bool(fn: str, **tensors) -> None:
-    """torch's formulas subtract these (input - target, 1 - target), which torch refuses for
-    bool tensors with a RuntimeError; fastdl's subtraction would promote them."""
+    """torch's formulas subtract or negate these (input - target, 1 - target, -target), which
+    torch refuses for bool tensors with a RuntimeError; fastdl's arithmetic would promote them."""
     for name, t in tensors.items():
         if t is not None and t._data.dtype.kind == "b":
-            raise RuntimeError(f"{fn}(): '{name}' is a bool tensor: subtraction, the `-` "
-                               "operator, with a bool tensor is not supported")
+            raise RuntimeError(f"{fn}(): '{name}' is a bool tensor: subtraction or negation, the "
+                               "`-` operator, of a bool tensor is not supported")

@@ -188,8 +188,8 @@ def _huber_values(diff, width, quadratic_scale, linear_scale):
 
 
 def _check_pair(name, input, target):
-    check_float(input, name)
-    check_float(target, name, "target")
+    check_float(input, name, error=RuntimeError)
+    check_float(target, name, "target", error=RuntimeError)
     check_same_shape(name, input, target)
     if input._data.dtype != target._data.dtype:  # torch's kernel takes one dtype
         raise RuntimeError(f"{name}(): expected input and target of the same dtype, got input: "
@@ -311,7 +311,7 @@ def binary_cross_entropy_with_logits(input, target, weight=None, size_average=No
     """BCE on logits x, computed stably: (1 - t) x + (1 + (pw - 1) t) softplus(-x)."""
     reduction = legacy_reduction(size_average, reduce, reduction)
     name = "binary_cross_entropy_with_logits"
-    check_float(input, name)
+    check_float(input, name, error=NotImplementedError)  # torch's log_sigmoid kernel
     check_tensor(target, name, "target")
     if target._data.dtype.kind != "f":  # torch computes into a copy of 1 - target
         raise RuntimeError(f"{name}(): target must be a floating point tensor (the loss has its "

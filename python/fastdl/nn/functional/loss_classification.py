@@ -69,13 +69,18 @@ def _check_class_weight(name, weight, input, classes, same_dtype=True):
     return weight._data
 
 
-def _index_target(name, target, layout, ignore_index, dtypes=("int64", "uint8")):
-    """Flattened class indices, a validity mask (not ignore_index), and indices safe to use.
-    torch's kernels take the index dtypes ``dtypes`` only (int64 and uint8 for nll_loss)."""
+def _check_index_dtype(name, target, dtypes=("int64", "uint8")):
     t = target._data
     if t.dtype.name not in dtypes:
         raise RuntimeError(f"{name}(): target must hold class indices (an integer tensor of "
                            f"dtype {' or '.join(dtypes)}), got dtype {t.dtype}")
+    return t
+
+
+def _index_target(name, target, layout, ignore_index, dtypes=("int64", "uint8")):
+    """Flattened class indices, a validity mask (not ignore_index), and indices safe to use.
+    torch's kernels take the index dtypes ``dtypes`` only (int64 and uint8 for nll_loss)."""
+    t = _check_index_dtype(name, target, dtypes)
     if tuple(t.shape) != layout.batch_shape:
         raise ValueError(f"{name}(): expected target of shape {layout.batch_shape} for input of "
                          f"shape {tuple(layout.shape)}, got {tuple(t.shape)}")
@@ -241,8 +246,10 @@ def nll_loss(input, target, weight=None, size_average=None, ignore_index: int = 
     """-weight[t] * input[t] for log-probabilities ``input``; 'mean' divides by the summed
     weights of the non-ignored targets."""
     reduction = check_reduction(legacy_reduction(size_average, reduce, reduction), "nll_loss")
-    check_float(input, "nll_loss")
+    check_tensor(input, "nll_loss")
     check_tensor(target, "nll_loss", "target")
+    _check_index_dtype("nll_loss", target)  # torch checks the target's dtype first
+    check_float(input, "nll_loss", error=NotImplementedError)
     spec = _NllSpec("nll_loss", input, target, weight, ignore_index, reduction, 0.0)
     return nll_loss_op.apply((input,), spec)
 
@@ -256,7 +263,7 @@ def cross_entropy(input, target, weight=None, size_average=None, ignore_index: i
     including how class weights and 'mean' combine with it)."""
     reduction = check_reduction(legacy_reduction(size_average, reduce, reduction),
                                 "cross_entropy")
-    check_float(input, "cross_entropy")
+    check_float(input, "cross_entropy", error=NotImplementedError)  # torch's log_softmax kernel
     check_tensor(target, "cross_entropy", "target")
     if not 0.0 <= label_smoothing <= 1.0:
         raise ValueError(f"cross_entropy(): label_smoothing must be between 0.0 and 1.0, got "
@@ -310,7 +317,7 @@ def multi_margin_loss(input, target, p: int = 1, margin: float = 1.0, weight=Non
     or hold one element, and 'none' returns the target's shape (as torch)."""
     name = "multi_margin_loss"
     reduction = check_reduction(legacy_reduction(size_average, reduce, reduction), name)
-    check_float(input, name)
+    check_float(input, name, error=NotImplementedError)  # as torch's kernel
     check_tensor(target, name, "target")
     if p not in (1, 2):
         raise ValueError(f"{name}(): only p == 1 and p == 2 are supported, got {p}")

@@ -50,7 +50,7 @@ def margin_ranking_loss(input1, input2, target, margin: float = 0, size_average=
                            f"{tuple(input2.shape)}, target: {tuple(target.shape)} ")
     if not any(t._data.dtype.kind == "f" for t in (input1, input2, target)):
         check_float(input1, name, "input1")
-    reject_bool(name, input1=input1, input2=input2)  # torch's input1 - input2
+    reject_bool(name, input1=input1, input2=input2, target=target)  # -target * (x1 - x2)
     return reduce_loss(_hinge(-target * (input1 - input2) + margin), reduction)
 
 
@@ -68,6 +68,7 @@ def hinge_embedding_loss(input, target, margin: float = 1.0, size_average=None, 
         # integer, an integer loss ('mean' then refuses it)
         margin, zero = int(margin), 0
     else:
+        reject_bool(name, input=input)  # torch's margin - input
         check_float(input, name)
     margin_term = A.where(target != 1, _hinge(margin - input), zero)
     self_term = A.where(target != -1, input, zero)
@@ -79,7 +80,7 @@ def soft_margin_loss(input, target, size_average=None, reduce=None, reduction: s
     inf for -target * input above ~88 in float32 as torch's does)."""
     name = "soft_margin_loss"
     reduction = check_reduction(legacy_reduction(size_average, reduce, reduction), name)
-    check_float(input, name)
+    check_float(input, name, error=RuntimeError)  # torch writes into a tensor like the input
     check_tensor(target, name, "target")
     try:  # torch writes into a tensor like the input: the target must broadcast to its shape
         shape = np.broadcast_shapes(tuple(input.shape), tuple(target.shape))
@@ -102,7 +103,7 @@ def multilabel_soft_margin_loss(input, target, weight=None, size_average=None, r
     sigmoid(input) against a 0/1 ``target`` of the input's shape, times ``weight``."""
     name = "multilabel_soft_margin_loss"
     reduction = check_reduction(legacy_reduction(size_average, reduce, reduction), name)
-    check_float(input, name)
+    check_float(input, name, error=NotImplementedError)  # torch's log_sigmoid kernel
     check_tensor(target, name, "target")
     if input.ndim == 0:
         raise IndexError(f"{name}(): input must have a class dimension, got a scalar")
@@ -151,7 +152,7 @@ def multilabel_margin_loss(input, target, size_average=None, reduce=None,
     first -1; it has the input's shape (C,) or (N, C)."""
     name = "multilabel_margin_loss"
     reduction = check_reduction(legacy_reduction(size_average, reduce, reduction), name)
-    check_float(input, name)
+    check_float(input, name, error=NotImplementedError)  # as torch's kernel
     check_tensor(target, name, "target")
     counts, is_target = _multilabel_targets(name, input, target)
     classes = counts.shape[1]
