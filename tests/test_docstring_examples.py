@@ -1,5 +1,5 @@
-"""The examples in the docstrings of the nn layer classes and of fastdl.masked's functions run
-and print what they say."""
+"""The examples in the docstrings of the nn layer classes, of fastdl.masked's functions and of
+the optimizers and schedules run and print what they say."""
 import doctest
 import importlib
 import pkgutil
@@ -8,11 +8,16 @@ import pytest
 
 import fastdl
 import fastdl.nn.modules
+import fastdl.optim.lr_scheduler
 
 MODULES = [info.name for info in pkgutil.iter_modules(fastdl.nn.modules.__path__,
                                                       "fastdl.nn.modules.")]
 # fastdl.masked's functions are not in fastdl.__all__, whose examples test_first_contact runs
 MODULES += [info.name for info in pkgutil.iter_modules(fastdl.masked.__path__, "fastdl.masked.")]
+# fastdl.optim's classes are not in fastdl.__all__ either
+for package in (fastdl.optim, fastdl.optim.lr_scheduler):
+    MODULES += [info.name for info in pkgutil.iter_modules(package.__path__,
+                                                          package.__name__ + ".")]
 
 
 @pytest.mark.parametrize("name", MODULES)

@@ -106,10 +106,14 @@ class LBFGS(Optimizer):
     iterations, re-evaluating ``closure`` (which must zero the gradients, compute the loss,
     call ``backward`` and return the loss). One parameter group only.
 
-    >>> opt = fastdl.optim.LBFGS(model.parameters(), line_search_fn="strong_wolfe")
+    >>> w = fastdl.nn.Parameter(fastdl.zeros(2))
+    >>> opt = fastdl.optim.LBFGS([w], line_search_fn="strong_wolfe")
     >>> def closure():
-    ...     opt.zero_grad(); loss = loss_fn(model(x), y); loss.backward(); return loss
-    >>> opt.step(closure)
+    ...     opt.zero_grad(); loss = ((w - 3.0) ** 2).sum(); loss.backward(); return loss
+    >>> float(opt.step(closure))  # the loss at the step's start
+    18.0
+    >>> [round(v, 4) for v in w.detach().tolist()]
+    [3.0, 3.0]
     """
 
     def __init__(self, params, lr: float = 1, max_iter: int = 20, max_eval: int | None = None,
