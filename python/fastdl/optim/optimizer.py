@@ -138,12 +138,10 @@ def check_tensor_hyperparameters(lr, betas, foreach, capturable: bool) -> tuple:
     """torch's Adam-family rules for Tensor hyperparameters (a Tensor lr or Tensor betas must be
     1-element; betas both Tensors or neither; neither with foreach=True unless capturable);
     returns the betas as floats, as torch stores them."""
-    if isinstance(lr, Tensor):
-        if foreach and not capturable:
-            raise ValueError("lr as a Tensor is not supported for capturable=False and "
-                             "foreach=True")
-        if lr.numel() != 1:
-            raise ValueError("Tensor lr must be 1-element")
+    if isinstance(lr, Tensor) and foreach and not capturable:
+        raise ValueError("lr as a Tensor is not supported for capturable=False and "
+                         "foreach=True")
+    scalar_lr(lr)  # a Tensor lr must be 1-element
     betas = tuple(betas)
     if len(betas) == 2 and isinstance(betas[0], Tensor) != isinstance(betas[1], Tensor):
         raise ValueError("betas must be either both floats or both Tensors")
