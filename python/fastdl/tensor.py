@@ -22,7 +22,19 @@ int32 = np.dtype(np.int32)
 int64 = np.dtype(np.int64)
 bool_ = np.dtype(np.bool_)
 
-class memory_format:
+class _NamedConstant:
+    """A torch-style singleton printed as ``fastdl.<name>`` (memory formats, layouts)."""
+
+    __slots__ = ("name",)
+
+    def __init__(self, name):
+        self.name = name
+
+    def __repr__(self):
+        return f"fastdl.{self.name}"
+
+
+class memory_format(_NamedConstant):
     """A layout request (torch's ``memory_format``). fastdl arrays are C-ordered or numpy views,
     so there are two: keep the layout, or make the result C-contiguous.
 
@@ -33,13 +45,7 @@ class memory_format:
     True
     """
 
-    __slots__ = ("name",)
-
-    def __init__(self, name):
-        self.name = name
-
-    def __repr__(self):
-        return f"fastdl.{self.name}"
+    __slots__ = ()
 
 
 preserve_format = memory_format("preserve_format")

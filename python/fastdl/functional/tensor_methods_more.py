@@ -11,23 +11,18 @@ import warnings
 import numpy as np
 
 from fastdl.functional._core import torch_dtype_name
+from fastdl.tensor import _NamedConstant
 
 
 
-class layout:
+class layout(_NamedConstant):
     """A tensor layout (torch's ``torch.layout``). fastdl tensors are all dense and strided.
 
     >>> fastdl.ones(2).layout
     fastdl.strided
     """
 
-    __slots__ = ("name",)
-
-    def __init__(self, name):
-        self.name = name
-
-    def __repr__(self):
-        return f"fastdl.{self.name}"
+    __slots__ = ()
 
 
 strided = layout("strided")
