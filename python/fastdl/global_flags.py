@@ -18,6 +18,7 @@ import warnings
 import numpy as np
 
 from fastdl import random as _random
+from fastdl._argcheck import check_bool_arg
 from fastdl.autograd.grad_mode import state as _grad_state
 from fastdl.tensor import Tensor, _wrap, uint8
 
@@ -84,10 +85,8 @@ def use_deterministic_algorithms(mode, *, warn_only=False):
     True
     >>> fastdl.use_deterministic_algorithms(False)
     """
-    for name, value in (("mode", mode), ("warn_only", warn_only)):
-        if not isinstance(value, bool):
-            raise TypeError(f"use_deterministic_algorithms(): argument '{name}' must be bool, "
-                            f"not {type(value).__name__}")
+    check_bool_arg(mode, "use_deterministic_algorithms", "mode")
+    check_bool_arg(warn_only, "use_deterministic_algorithms", "warn_only")
     _FLAGS["deterministic"], _FLAGS["warn_only"] = mode, warn_only
 
 

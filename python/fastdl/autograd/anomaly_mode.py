@@ -10,13 +10,9 @@ The switches are process-wide, as torch's are.
 """
 from __future__ import annotations
 
+from fastdl._argcheck import check_bool_arg
+
 _STATE = {"enabled": False, "check_nan": True}
-
-
-def _check_bool(value, fn, arg, position):
-    if not isinstance(value, bool):
-        raise TypeError(f"{fn}(): argument '{arg}' (position {position}) must be bool, not "
-                        f"{type(value).__name__}")
 
 
 def set_anomaly_enabled(enabled, check_nan=True):
@@ -33,8 +29,8 @@ def set_anomaly_enabled(enabled, check_nan=True):
     >>> fastdl.set_anomaly_enabled(False); fastdl.is_anomaly_enabled()
     False
     """
-    _check_bool(enabled, "set_anomaly_enabled", "enabled", 1)
-    _check_bool(check_nan, "set_anomaly_enabled", "check_nan", 2)
+    check_bool_arg(enabled, "set_anomaly_enabled", "enabled", 1)
+    check_bool_arg(check_nan, "set_anomaly_enabled", "check_nan", 2)
     _STATE["enabled"], _STATE["check_nan"] = enabled, check_nan
 
 

@@ -17,9 +17,9 @@ from fastdl.functional._core import _category, as_tensor_arg, xp_of
 from fastdl.tensor import Tensor, _wrap, as_dtype, get_default_dtype
 
 
-def _tensor_arg(input, fn):
+def _tensor_arg(input, fn, arg="input", position=1):
     if not isinstance(input, Tensor):
-        raise TypeError(f"{fn}(): argument 'input' (position 1) must be Tensor, not "
+        raise TypeError(f"{fn}(): argument '{arg}' (position {position}) must be Tensor, not "
                         f"{type(input).__name__}")
     return input
 

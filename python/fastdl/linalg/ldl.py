@@ -21,6 +21,7 @@ from collections import namedtuple
 
 import numpy as np
 
+from fastdl._argcheck import check_bool_arg
 from fastdl.functional._core import Tensor, _wrap, torch_dtype_name, xp_of
 from fastdl.linalg._common import check_matrix, raise_for_info
 
@@ -151,12 +152,6 @@ def _singular_d_message(k):
             "anyway")
 
 
-def _check_hermitian_flag(name, hermitian):
-    if not isinstance(hermitian, bool):
-        raise TypeError(f"{name}(): argument 'hermitian' must be bool, not "
-                        f"{type(hermitian).__name__}")
-
-
 def ldl_factor_ex(A, *, hermitian=False, check_errors=False, out=None):
     """``(LD, pivots, info)``: the compact LDL^T factorization of symmetric matrices (..., n, n)
     (only the lower triangle is read) in LAPACK sytrf's Bunch-Kaufman form (see the module
@@ -172,7 +167,7 @@ def ldl_factor_ex(A, *, hermitian=False, check_errors=False, out=None):
     if out is not None:
         raise TypeError("linalg.ldl_factor_ex: out= is not supported (fastdl returns new "
                         "tensors)")
-    _check_hermitian_flag("linalg_ldl_factor_ex", hermitian)
+    check_bool_arg(hermitian, "linalg_ldl_factor_ex", "hermitian")
     check_matrix("torch.linalg.ldl_factor_ex", A)
     LD, pivots, info = ldl_factor_array(A._data)
     if check_errors:
@@ -295,7 +290,7 @@ def ldl_solve(LD, pivots, B, *, hermitian=False, out=None):
     """
     if out is not None:
         raise TypeError("linalg.ldl_solve: out= is not supported (fastdl returns new tensors)")
-    _check_hermitian_flag("linalg_ldl_solve", hermitian)
+    check_bool_arg(hermitian, "linalg_ldl_solve", "hermitian")
     _check_solve_args(LD, pivots, B)
     xp = xp_of(B._data)
     n = LD._data.shape[-1]

@@ -25,9 +25,11 @@ import numbers
 import numpy as np
 
 from fastdl import random as _random
+from fastdl._argcheck import check_bool_arg
+from fastdl.functional.toplevel_utils import _tensor_arg
 from fastdl.nn.functional import conv as _conv
 from fastdl.nn.functional.embedding_bag import embedding_bag as _embedding_bag
-from fastdl.tensor import Tensor, _wrap
+from fastdl.tensor import _wrap
 
 _TORCH_TYPE = {"float32": "Float", "float64": "Double", "float16": "Half",
                "bfloat16": "BFloat16", "int64": "Long", "int32": "Int", "int16": "Short",
@@ -36,13 +38,6 @@ _TORCH_TYPE = {"float32": "Float", "float64": "Double", "float16": "Half",
 
 def _type_name(dtype):
     return _TORCH_TYPE.get(str(dtype), str(dtype))
-
-
-def _tensor(x, fn, arg, position):
-    if not isinstance(x, Tensor):
-        raise TypeError(f"{fn}(): argument '{arg}' (position {position}) must be Tensor, not "
-                        f"{type(x).__name__}")
-    return x
 
 
 def _int_list(value, fn, arg, position):
@@ -75,16 +70,14 @@ def convolution(input, weight, bias, stride, padding, dilation, transposed, outp
     (2, 4, 5)
     """
     fn = "convolution"
-    _tensor(input, fn, "input", 1)
-    _tensor(weight, fn, "weight", 2)
+    _tensor_arg(input, fn, "input", 1)
+    _tensor_arg(weight, fn, "weight", 2)
     if bias is not None:
-        _tensor(bias, fn, "bias", 3)
+        _tensor_arg(bias, fn, "bias", 3)
     stride, padding, dilation = (_int_list(v, fn, a, p) for v, a, p in (
         (stride, "stride", 4), (padding, "padding", 5), (dilation, "dilation", 6)))
     output_padding = _int_list(output_padding, fn, "output_padding", 8)
-    if not isinstance(transposed, bool):
-        raise TypeError(f"convolution(): argument 'transposed' (position 7) must be bool, not "
-                        f"{type(transposed).__name__}")
+    check_bool_arg(transposed, "convolution", "transposed", 7)
     if isinstance(groups, bool) or not isinstance(groups, (int, np.integer)):
         raise TypeError(f"convolution(): argument 'groups' (position 9) must be int, not "
                         f"{type(groups).__name__}")
@@ -120,7 +113,7 @@ def conv_tbc(input, weight, bias, pad=0):
     """
     fn = "conv_tbc"
     for x, a, p in ((input, "self", 1), (weight, "weight", 2), (bias, "bias", 3)):
-        _tensor(x, fn, a, p)
+        _tensor_arg(x, fn, a, p)
     if isinstance(pad, bool) or not isinstance(pad, (int, np.integer)):
         raise TypeError(f"conv_tbc(): argument 'pad' (position 4) must be int, not "
                         f"{type(pad).__name__}")
@@ -164,13 +157,12 @@ def native_dropout(input, p, train):
     ([[1.0, 1.0, 1.0], [1.0, 1.0, 1.0]], dtype('bool'))
     """
     fn = "native_dropout"
-    _tensor(input, fn, "input", 1)
+    _tensor_arg(input, fn, "input", 1)
     if isinstance(p, bool) or not isinstance(p, numbers.Real):
         raise TypeError(f"native_dropout(): argument 'p' (position 2) must be float, not "
                         f"{type(p).__name__}")
-    if train is not None and not isinstance(train, bool):
-        raise TypeError(f"native_dropout(): argument 'train' (position 3) must be bool, not "
-                        f"{type(train).__name__}")
+    if train is not None:
+        check_bool_arg(train, "native_dropout", "train", 3)
     from fastdl.creation import ones
     if train is False:
         return input.clone(), ones(input.shape, dtype=bool, device=input.device)
@@ -212,9 +204,9 @@ def embedding_bag(weight, indices, offsets, scale_grad_by_freq=False, mode=0, sp
     ([[1.0, 1.0], [1.0, 1.0]], [0, 0, 0, 1], [3, 1])
     """
     fn = "embedding_bag"
-    _tensor(weight, fn, "weight", 1)
-    _tensor(indices, fn, "indices", 2)
-    _tensor(offsets, fn, "offsets", 3)
+    _tensor_arg(weight, fn, "weight", 1)
+    _tensor_arg(indices, fn, "indices", 2)
+    _tensor_arg(offsets, fn, "offsets", 3)
     if isinstance(mode, bool) or not isinstance(mode, (int, np.integer)):
         raise TypeError(f"embedding_bag(): argument 'mode' (position 5) must be int, not "
                         f"{type(mode).__name__}")
@@ -296,7 +288,7 @@ def native_norm(input, p=2, dim=None, keepdim=False, dtype=None):
     """
     from fastdl.linalg import vector_norm
     fn = "native_norm"
-    _tensor(input, fn, "input", 1)
+    _tensor_arg(input, fn, "input", 1)
     p = _norm_value(p, fn)
     if dim is not None:
         dims = _int_list(dim, fn, "dim", 3)
@@ -324,7 +316,7 @@ def norm_except_dim(v, pow=2, dim=0):
     """
     from fastdl.linalg import vector_norm
     fn = "norm_except_dim"
-    _tensor(v, fn, "v", 1)
+    _tensor_arg(v, fn, "v", 1)
     if isinstance(pow, bool) or not isinstance(pow, (int, np.integer)):
         raise TypeError(f"norm_except_dim(): argument 'pow' (position 2) must be int, not "
                         f"{type(pow).__name__}")
