@@ -10,7 +10,7 @@ import warnings
 
 import numpy as np
 
-from fastdl.functional._core import torch_dtype_name
+from fastdl.functional._core import promote, torch_dtype_name
 from fastdl.tensor import _NamedConstant
 
 
@@ -66,9 +66,7 @@ def _check_baddbmm_inplace_dtypes(self, batch1, batch2):
         return
     d0, d1, d2 = self._data.dtype, batch1._data.dtype, batch2._data.dtype
     if d0 == d1 != d2:
-        # torch's category rule: a float batch's dtype wins over an integer one
-        common = (d1 if d1.kind == "f" else d2) if (d1.kind == "f") != (d2.kind == "f") \
-            else np.promote_types(d1, d2)
+        common = promote(batch1._data, batch2._data)  # torch's category rule
         raise RuntimeError(f"Bad in-place call: input tensor dtype {_CPP_TYPE.get(d0.name)} and "
                            f"output tensor dtype {_CPP_TYPE.get(common.name)} should match")
 
