@@ -196,10 +196,10 @@ def _check_pair(name, input, target):
                            f"{input._data.dtype}, target: {target._data.dtype}")
 
 
-def _regression_pair(name, input, target, promote=True):
+def _regression_pair(name, input, target, to_common_dtype=True):
     """input and target as torch's regression losses take them: a target of integers or
     another float dtype promoted (float32 with float64 gives float64, differentiably; kept as
-    they are with ``promote=False``), and
+    they are with ``to_common_dtype=False``), and
     shapes that differ but broadcast expanded to a common one with torch's warning (a (N, 1)
     prediction against a (N,) target is usually a mistake)."""
     check_tensor(input, name)
@@ -210,7 +210,7 @@ def _regression_pair(name, input, target, promote=True):
     if target._data.dtype.kind in "biu":
         target = target.to(input._data.dtype)
     check_float(target, name, "target")
-    if promote and input._data.dtype != target._data.dtype:
+    if to_common_dtype and input._data.dtype != target._data.dtype:
         common = np.promote_types(input._data.dtype, target._data.dtype)
         input, target = (t if t._data.dtype == common else t.to(common) for t in (input, target))
     if input._data.shape != target._data.shape:
@@ -348,7 +348,7 @@ def kl_div(input, target, size_average=None, reduce=None, reduction: str = "mean
     # target's dtype; nor broadcast before the result's dtype is known (a 0-d float64 target
     # with a float32 input gives float32)
     dtype = promote(input._data, target._data)
-    input, target = _regression_pair(name, input, target, promote=False)
+    input, target = _regression_pair(name, input, target, to_common_dtype=False)
     if reduction not in ("none", "mean", "sum", "batchmean"):
         raise ValueError(f"{name}(): reduction must be one of ('none', 'mean', 'sum', "
                          f"'batchmean'), got {reduction!r}")
