@@ -29,3 +29,10 @@ def test_onnxruntime_forward_matches_torch():
             *(torch.tensor(a) for a in (q, k, v)), is_causal=causal).numpy()
         np.testing.assert_allclose(_onnxruntime_forward(q, k, v, causal, 1)()[0], ref,
                                    rtol=1e-5, atol=1e-5)
+
+
+def test_percent_of_peak_marks_cells_above_the_peak():
+    from fastdl.bench.attention import _pct
+    assert _pct(150.0, 200.0) == "75.0"
+    assert _pct(201.0, 200.0) == "100.5"  # within the burst's own noise: not marked
+    assert _pct(340.0, 170.0) == "200.0*"

@@ -7,7 +7,8 @@ Calls are interleaved (each library in turn, a pause and an untimed call before 
 medians of `--repeats`), so noise from other processes on a shared machine hits both alike. FLOPs
 count the products that are needed: 4 B H L S D forward (2 for Q K^T, 2 for P V), 2.5 times that
 backward, and for causal only the (i, j) pairs with j <= i. "% peak" is against this machine's
-sustained FMA rate measured by this run at the same thread count (with --cpu-time: against
+sustained FMA rate measured by this run at the same thread count, before and after that thread
+count's rows, the higher kept (with --cpu-time: against
 fastdl's own GEMM rate measured by CPU time, see _gemm_cpu_gflops). The target column is the
 issue's: 1.5x PyTorch, or 1.1x where PyTorch itself runs above 60% of the peak.
 """
@@ -119,6 +120,12 @@ def _gemm_cpu_gflops(n=512, repeats=5):
     return 2.0 * n ** 3 / secs * 1e-9
 
 
+def _pct(rate, peak):
+    """``rate`` as % of ``peak``, marked ``*`` above 100% (see the note the table then gets)."""
+    pct = 100 * rate / peak
+    return f"{pct:.1f}*" if pct > 100.5 else f"{pct:.1f}"
+
+
 def run(B, H, D, lengths, threads_list, repeats, cpu_time=False):
     import torch
 
@@ -128,31 +135,44 @@ def run(B, H, D, lengths, threads_list, repeats, cpu_time=False):
     for threads in threads_list:
         fastdl.set_num_threads(threads)
         torch.set_num_threads(threads)
-        peak = _gemm_cpu_gflops() if cpu_time else peak_gflops(threads)
+        measure_peak = _gemm_cpu_gflops if cpu_time else (lambda: peak_gflops(threads))
+        peak_before = measure_peak()
+        timed = []
         for L in lengths:
             for causal in (False, True):
                 cases = _cases(B, H, L, D, causal, threads=threads)
                 for kind, fns in cases.items():
                     secs = cpu_seconds(fns, repeats) if cpu_time else interleaved_seconds(
                         fns, repeats=repeats, pause=0.25 if threads > 1 else 0.05)
-                    flops = _flops(B, H, L, L, D, causal, kind == "fwd+bwd")
-                    ours, theirs = secs["fastdl"], secs["torch"]
-                    torch_pct = 100 * flops / theirs / 1e9 / peak
-                    target = 1.1 if torch_pct > 60 else 1.5
-                    speedup = theirs / ours
-                    ort = secs.get("onnxruntime")
-                    rows.append([L, "yes" if causal else "no", kind, threads, ours * 1e3,
-                                 theirs * 1e3, speedup, 100 * flops / ours / 1e9 / peak,
-                                 torch_pct, f"{target}x", "yes" if speedup >= target else "NO",
-                                 "-" if ort is None else ort * 1e3,
-                                 "-" if ort is None else ort / ours])
-                    causal_ratio[(L, kind, threads, causal)] = ours
+                    timed.append((L, causal, kind, secs))
+                    causal_ratio[(L, kind, threads, causal)] = secs["fastdl"]
+        # Measured again after the rows, the higher one kept: a neighbour on these shared cores
+        # during one burst left a 2-thread "peak" of half the machine (torch then at 89% of it
+        # and its 1.1x target instead of 1.5x), with the same rows timed at the full rate.
+        peak = max(peak_before, measure_peak())
+        for L, causal, kind, secs in timed:
+            flops = _flops(B, H, L, L, D, causal, kind == "fwd+bwd")
+            ours, theirs = secs["fastdl"], secs["torch"]
+            torch_pct = 100 * flops / theirs / 1e9 / peak
+            target = 1.1 if torch_pct > 60 else 1.5
+            speedup = theirs / ours
+            ort = secs.get("onnxruntime")
+            rows.append([L, "yes" if causal else "no", kind, threads, ours * 1e3,
+                         theirs * 1e3, speedup, _pct(flops / ours / 1e9, peak),
+                         _pct(flops / theirs / 1e9, peak), f"{target}x",
+                         "yes" if speedup >= target else "NO",
+                         "-" if ort is None else ort * 1e3,
+                         "-" if ort is None else ort / ours])
         label = f"peak {peak:.0f} GFLOP/s" + (" (GEMM, CPU time)" if cpu_time else "")
         rows.append(["", "", "", threads, "", "", "", "", "", label, "", "", ""])
     table = markdown_table(["L", "causal", "pass", "threads", "fastdl ms", "torch ms",
                             "speedup", "fastdl % peak", "torch % peak", "target", "met",
                             "onnxruntime ms", "onnxruntime / fastdl"], rows)
     lines = [table, ""]
+    if "*" in table:
+        lines += ["*: above 100% of the peak measured before and after these rows: another "
+                  "process held the cores down during both bursts more than during the row "
+                  "(rerun in a quieter minute)", ""]
     L = max(lengths)
     for threads in threads_list:
         for kind in ("forward", "fwd+bwd"):
