@@ -171,10 +171,24 @@ def _as_tensor_list(x, what):
     return items
 
 
+# One entry per running backward (nested ones included): False when it computes the gradients
+# of chosen inputs only (autograd.grad, backward(inputs=...)). The reentrant checkpoint's
+# backward accumulates into every leaf it reaches, which is wrong inside such a pass (torch
+# refuses it).
+_checkpoint_valid = []
+
+
+def is_checkpoint_valid() -> bool:
+    """False inside a backward pass that computes only chosen inputs' gradients
+    (``torch.autograd._is_checkpoint_valid``)."""
+    return not _checkpoint_valid or _checkpoint_valid[-1]
+
+
 def run_backward(outputs, grad_outputs, retain_graph, create_graph, targets=None,
-                 accumulate=True, allow_unused=False):
+                 accumulate=True, allow_unused=False, checkpoint_valid=None):
     """Propagate gradients from ``outputs``; accumulate into leaves' ``.grad`` and/or return the
-    gradients of ``targets`` (a list of tensors, for ``autograd.grad``).
+    gradients of ``targets`` (a list of tensors, for ``autograd.grad``). ``checkpoint_valid``
+    overrides what ``is_checkpoint_valid`` answers while it runs (default: whether no targets).
 
     Python's cyclic garbage collector is paused while it runs: a backward frees the graph by
     reference counts (it leaves no cycles; tests/test_autograd_gc.py), so a collection triggered
@@ -184,12 +198,14 @@ def run_backward(outputs, grad_outputs, retain_graph, create_graph, targets=None
     paused = gc.isenabled()
     if paused:
         gc.disable()
+    _checkpoint_valid.append(targets is None if checkpoint_valid is None else checkpoint_valid)
     try:
         # a backward inside an autocast region runs its ops as recorded (torch's rule)
         with autocast_suspended():
             return _with_queued_callbacks(_run_backward, outputs, grad_outputs, retain_graph,
                                           create_graph, targets, accumulate, allow_unused)
     finally:
+        _checkpoint_valid.pop()
         if paused:
             gc.enable()
 

@@ -1,4 +1,4 @@
 """PyTorch's ``torch.utils`` import paths: ``fastdl.utils.data`` is ``fastdl.data``."""
-from fastdl.utils import data, image
+from fastdl.utils import checkpoint, data, image
 
-__all__ = ["data", "image"]
+__all__ = ["checkpoint", "data", "image"]
