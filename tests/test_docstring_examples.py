@@ -19,6 +19,9 @@ for package in (fastdl.optim, fastdl.optim.lr_scheduler):
     MODULES += [info.name for info in pkgutil.iter_modules(package.__path__,
                                                           package.__name__ + ".")]
 
+# torch.utils.checkpoint's and torch.nn.attention's counterparts are not in fastdl.__all__
+MODULES += ["fastdl.utils.checkpoint", "fastdl.nn.attention", "fastdl.nn.attention.bias"]
+
 
 @pytest.mark.parametrize("name", MODULES)
 def test_module_docstring_examples(name):

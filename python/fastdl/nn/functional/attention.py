@@ -28,6 +28,8 @@ from fastdl import _C, backend
 from fastdl.autograd.grad_mode import enable_grad, grad_wanted
 from fastdl.autograd.op import Saved, defop
 from fastdl.backend.pool import result_array
+from fastdl.nn import attention as _sdp_flags
+from fastdl.nn.attention.bias import CausalBias
 from fastdl.tensor import Tensor, _wrap
 
 
@@ -387,6 +389,11 @@ def scaled_dot_product_attention(query, key, value, attn_mask=None, dropout_p: f
                                  is_causal: bool = False, scale=None, enable_gqa: bool = False):
     """softmax(query @ key^T * scale + mask) @ value, as ``torch.nn.functional``'s (see the
     module docstring for shapes, masks, causal alignment and dropout)."""
+    if isinstance(attn_mask, CausalBias):  # torch reaches it through __torch_function__
+        return CausalBias._dispatch(query, key, value, attn_mask, dropout_p, is_causal, scale,
+                                    enable_gqa)
+    if _sdp_flags.restricted:  # sdpa_kernel left some backends out
+        _sdp_flags.check_runnable(isinstance(query, Tensor) and type(query._data) is np.ndarray)
     attn_mask = _mask_in_query_dtype(query, attn_mask)
     _check(query, key, value, attn_mask, dropout_p, is_causal)
     spec = _make_spec(query, key, value, attn_mask, is_causal, scale, enable_gqa)
