@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import functools
 
+from fastdl._pytree import tree_flatten as _leaves, tree_unflatten
 from fastdl.tensor import Tensor
 
 _RANDOMNESS = ("error", "different", "same")
@@ -21,38 +22,6 @@ _RANDOMNESS = ("error", "different", "same")
 
 def _fn_name(func):
     return getattr(func, "__name__", repr(func))
-
-
-def _leaves(tree):
-    """Leaves of a tuple/list/dict tree in order, and the tree's shape (for matching)."""
-    if isinstance(tree, (tuple, list)):
-        out, specs = [], []
-        for t in tree:
-            leaves, spec = _leaves(t)
-            out += leaves
-            specs.append(spec)
-        return out, (type(tree), tuple(specs))
-    if isinstance(tree, dict):
-        out, specs = [], []
-        for k in tree:
-            leaves, spec = _leaves(tree[k])
-            out += leaves
-            specs.append((k, spec))
-        return out, (dict, tuple(specs))
-    return [tree], None
-
-
-def _rebuild(spec, leaves):
-    it = iter(leaves)
-
-    def build(s):
-        if s is None:
-            return next(it)
-        kind, children = s
-        if kind is dict:
-            return {k: build(c) for k, c in children}
-        return kind(build(c) for c in children)
-    return build(spec)
 
 
 def _dims_for(dims, tree, what):
@@ -151,7 +120,7 @@ def _vmapped_call(func, in_dims, out_dims, randomness, args, kwargs):
                  zip(leaves, dims)]
         if randomness == "same":
             set_rng_state(start_state)
-        results.append(func(*_rebuild(spec, entry), **kwargs))
+        results.append(func(*tree_unflatten(entry, spec), **kwargs))
         if randomness == "error" and not get_rng_state().equal(start_state):
             raise RuntimeError("vmap: called random operation while in randomness error mode. "
                                "Please either use the 'same' or 'different' randomness flags "
@@ -191,7 +160,7 @@ def _stack_outputs(func, results, out_dims, size):
         if size == 0:
             out = out.narrow(d, 0, 0)
         stacked.append(out)
-    return _rebuild(spec, stacked)
+    return tree_unflatten(stacked, spec)
 
 
 __all__ = ["vmap"]

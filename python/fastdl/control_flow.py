@@ -9,7 +9,7 @@ Gradients flow through whichever ops ran.
 """
 from __future__ import annotations
 
-from fastdl._vmap import _leaves
+from fastdl._pytree import tree_flatten as _leaves
 from fastdl.tensor import Tensor
 
 
