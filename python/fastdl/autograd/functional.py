@@ -36,12 +36,13 @@ def _finish(values, create_graph: bool):
     return tuple(v if create_graph or v is None else v.detach() for v in values)
 
 
-def _vector_jacobian(outputs, inputs, grad_outputs, create_graph: bool, strict: bool, what: str):
+def _vector_jacobian(outputs, inputs, grad_outputs, create_graph: bool, strict: bool, what: str,
+                     retain_graph: bool = True):
     """d(sum outputs * grad_outputs) / d inputs, zeros (or an error) for unused inputs."""
     differentiable = [(o, g) for o, g in zip(outputs, grad_outputs) if o.requires_grad]
     if differentiable:
         grads = _grad([o for o, _ in differentiable], list(inputs),
-                      [g for _, g in differentiable], retain_graph=True,
+                      [g for _, g in differentiable], retain_graph=retain_graph,
                       create_graph=create_graph, allow_unused=True)
     else:
         grads = (None,) * len(inputs)
@@ -137,21 +138,28 @@ def jacobian(func, inputs, create_graph: bool = False, strict: bool = False,
     rows = []
     with enable_grad():
         for out in outputs:
-            flat_rows = []  # one vjp per output element
-            for k in range(out.numel()):
-                seed = fastdl.zeros(out.numel(), dtype=out.dtype)
-                seed.data[k] = 1
-                flat_rows.append(_vector_jacobian((out,), inputs, (seed.reshape(out.shape),),
-                                                  create_graph, strict, "output"))
-            per_input = []
-            for j, x in enumerate(inputs):
-                if flat_rows:
-                    stacked = fastdl.stack([row[j] for row in flat_rows])
-                else:
-                    stacked = fastdl.zeros((0,) + tuple(x.shape), dtype=x.dtype)
-                per_input.append(stacked.reshape(tuple(out.shape) + tuple(x.shape)))
+            per_input = jacobian_blocks(out, inputs, create_graph, strict)
             rows.append(_pack(_finish(per_input, create_graph), inputs_tuple))
     return _pack(rows, outputs_tuple)
+
+
+def jacobian_blocks(out, inputs, create_graph: bool, strict: bool = False):
+    """d out / d inputs[j] for every j, shaped ``out.shape + inputs[j].shape``: one
+    vector-Jacobian product per element of ``out`` (also used by fastdl.func.jacrev)."""
+    flat_rows = []
+    for k in range(out.numel()):
+        seed = fastdl.zeros(out.numel(), dtype=out.dtype)
+        seed.data[k] = 1
+        flat_rows.append(_vector_jacobian((out,), inputs, (seed.reshape(out.shape),),
+                                          create_graph, strict, "output"))
+    per_input = []
+    for j, x in enumerate(inputs):
+        if flat_rows:
+            stacked = fastdl.stack([row[j] for row in flat_rows])
+        else:
+            stacked = fastdl.zeros((0,) + tuple(x.shape), dtype=x.dtype)
+        per_input.append(stacked.reshape(tuple(out.shape) + tuple(x.shape)))
+    return per_input
 
 
 def _scalar_output(func, fn_name: str):
