@@ -1,12 +1,17 @@
-"""Function transforms' entry points (``torch.func``): ``functional_call``, ``vmap``."""
+"""Function transforms' entry points (``torch.func``): ``functional_call``, ``vmap``, and the
+differentiation transforms ``grad``, ``grad_and_value``, ``vjp``, ``jvp``, ``linearize``,
+``jacrev``, ``jacfwd``, ``hessian`` (fastdl._func_transforms says how they are built)."""
 from __future__ import annotations
 
 from collections.abc import Sequence
 
+from fastdl._func_jacobians import hessian, jacfwd, jacrev
+from fastdl._func_transforms import grad, grad_and_value, jvp, linearize, vjp
 from fastdl._vmap import vmap
 from fastdl.nn.utils.stateless import call_with
 
-__all__ = ["functional_call", "vmap"]
+__all__ = ["functional_call", "vmap", "grad", "grad_and_value", "vjp", "jvp", "linearize",
+           "jacrev", "jacfwd", "hessian"]
 
 
 def functional_call(module, parameter_and_buffer_dicts, args=None, kwargs=None, *,
