@@ -116,7 +116,8 @@ def matrix_norm(A, ord="fro", dim=(-2, -1), keepdim=False, *, dtype=None, out=No
     if ndim < 2:
         raise RuntimeError(f"{name}: The input tensor A must have at least 2 dimensions.")
     if len(dim) != 2:
-        raise RuntimeError(f"{name}: dim must be a 2-tuple. Got {tuple(dim)}")
+        # torch lists the dims space-separated ("Got 0 1 2")
+        raise RuntimeError(f"{name}: dim must be a 2-tuple. Got {' '.join(map(str, dim))}")
     d0, d1 = (d % ndim for d in dim)
     if d0 == d1:
         raise RuntimeError(f"{name}: dims must be different. Got ({dim[0]}, {dim[1]})")
