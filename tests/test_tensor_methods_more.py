@@ -367,6 +367,25 @@ def test_addr_inplace_size_mismatch_message():
                 match=r"size mismatch, input: \[1, 4\], v1: \[2\], v2: \[4\]")
 
 
+@pytest.mark.parametrize("dtypes", [("float32", "float32", "float64"),
+                                    ("float32", "float32", "int64"),
+                                    ("int64", "int64", "float32"),
+                                    ("float32", "float64", "float64"),
+                                    ("float64", "float32", "int32")])
+def test_baddbmm_inplace_dtype_errors_like_torch(dtypes):
+    # torch's result takes batch2's dtype (not the batches' promotion): float32 self and
+    # batch1 with an int64 batch2 is reported as a 'long int' output
+    def call(lib):
+        a, b, c = (getattr(lib, d) for d in dtypes)
+        return lambda: lib.ones(1, 2, 2, dtype=a).baddbmm_(lib.ones(1, 2, 2, dtype=b),
+                                                          lib.ones(1, 2, 2, dtype=c))
+    with pytest.raises(RuntimeError) as theirs:
+        call(torch)()
+    with pytest.raises(RuntimeError) as ours:
+        call(fastdl)()
+    assert str(ours.value) == str(theirs.value)
+
+
 def test_as_strided_inplace_of_a_view_keeps_the_memory_and_counter():
     a = rng.standard_normal(8)
     base, tbase = fastdl.tensor(a.copy()), torch.tensor(a.copy())

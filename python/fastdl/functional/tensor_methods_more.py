@@ -10,7 +10,7 @@ import warnings
 
 import numpy as np
 
-from fastdl.functional._core import promote, torch_dtype_name
+from fastdl.functional._core import torch_dtype_name
 from fastdl.tensor import _NamedConstant
 
 
@@ -58,23 +58,36 @@ def _become(self, result, record):
     return self
 
 
-def _check_baddbmm_inplace_dtypes(self, batch1, batch2):
-    """baddbmm_ checks self against the batches' common dtype before baddbmm's own rule."""
+def _check_baddbmm_inplace_dtypes(self, batch1=None, batch2=None, *rest, **kwargs):
+    """baddbmm_ checks self against its result's dtype, which torch takes from batch2, after
+    self against batch1 (baddbmm's own check) and before batch1 against batch2."""
     from fastdl.functional.everyday import _CPP_TYPE
     from fastdl.tensor import Tensor
     if not (isinstance(batch1, Tensor) and isinstance(batch2, Tensor)):
         return
     d0, d1, d2 = self._data.dtype, batch1._data.dtype, batch2._data.dtype
     if d0 == d1 != d2:
-        common = promote(batch1._data, batch2._data)  # torch's category rule
         raise RuntimeError(f"Bad in-place call: input tensor dtype {_CPP_TYPE.get(d0.name)} and "
-                           f"output tensor dtype {_CPP_TYPE.get(common.name)} should match")
+                           f"output tensor dtype {_CPP_TYPE.get(d2.name)} should match")
 
 
-def _strict_inplace(name, compute_name, check_dtype=None, resizes=False):
+def _addr_size_error(self, out, vec1, vec2, *rest, **kwargs):
+    return (f"size mismatch, input: {list(self.shape)}, v1: {list(vec1.shape)}, "
+            f"v2: {list(vec2.shape)}")
+
+
+def _same_size_error(self, out, *args, **kwargs):
+    return (f"Bad in-place call: input tensor size {list(self.shape)} and output tensor size "
+            f"{list(out.shape)} should match")
+
+
+def _strict_inplace(name, compute_name, check_dtype=None, resizes=False, precheck=None,
+                    size_error=_same_size_error):
     """``self.{name}_(...)``: self <- self.{name}(...), which must keep self's shape and, with
     ``check_dtype``, its dtype. With ``resizes`` (torch's addbmm_), a self that broadcasts to
-    the result is resized to it instead."""
+    the result is resized to it instead. ``precheck(self, *args, **kwargs)`` runs the op's own
+    checks that torch makes before computing; ``size_error(self, out, *args, **kwargs)`` gives
+    the message for a result of another shape."""
     def method(self, *args, **kwargs):
         from fastdl.tensor import _inplace_composite
         from fastdl.autograd.grad_mode import grad_wanted
@@ -85,8 +98,8 @@ def _strict_inplace(name, compute_name, check_dtype=None, resizes=False):
                 raise RuntimeError(f"Bad in-place call: input tensor dtype {self._data.dtype} "
                                    f"and output tensor dtype {want} should match")
 
-        if name == "baddbmm" and len(args) >= 2:
-            _check_baddbmm_inplace_dtypes(self, *args[:2])
+        if precheck is not None:
+            precheck(self, *args, **kwargs)
 
         def check(out):
             if check_dtype and out.dtype != self._data.dtype:
@@ -98,11 +111,7 @@ def _strict_inplace(name, compute_name, check_dtype=None, resizes=False):
                                    f"{torch_dtype_name(self._data.dtype)}")
             if tuple(out.shape) == tuple(self.shape):
                 return out
-            if name == "addr":
-                raise RuntimeError(f"size mismatch, input: {list(self.shape)}, v1: "
-                                   f"{list(args[0].shape)}, v2: {list(args[1].shape)}")
-            raise RuntimeError(f"Bad in-place call: input tensor size {list(self.shape)} "
-                               f"and output tensor size {list(out.shape)} should match")
+            raise RuntimeError(size_error(self, out, *args, **kwargs))
 
         if resizes:
             _check_not_leaf(self)
@@ -137,8 +146,14 @@ _INPLACE_EXAMPLES = {  # (self, arguments) for each docstring's example
     "triu": ("fastdl.ones(2, 2)", ""), "float_power": ("fastdl.ones(2, dtype=fastdl.float64)",
                                                       "2"),
 }
-_INPLACE = {name: _strict_inplace(name, name, check_dtype=name == "float_power",
-                                  resizes=name == "addbmm") for name in _INPLACE_EXAMPLES}
+_INPLACE_OPTIONS = {  # the ops whose in-place form checks or says more than the generic one
+    "addbmm": {"resizes": True},
+    "addr": {"size_error": _addr_size_error},
+    "baddbmm": {"precheck": _check_baddbmm_inplace_dtypes},
+    "float_power": {"check_dtype": True},
+}
+_INPLACE = {name: _strict_inplace(name, name, **_INPLACE_OPTIONS.get(name, {}))
+            for name in _INPLACE_EXAMPLES}
 for _name, (_self, _args) in _INPLACE_EXAMPLES.items():
     _INPLACE[_name].__doc__ += f"\n\n>>> x = {_self}\n>>> x.{_name}_({_args}) is x\nTrue"
 
