@@ -228,3 +228,17 @@ def test_composite_expression_float64():
         return (h.log_softmax(1) * h.sigmoid()).sum(0).logsumexp(0)
 
     check_op([(5, 4), (4, 3), (3,)], f, dtype=np.float64)
+
+
+@pytest.mark.parametrize("dtypes", [("float32", "int64"), ("int64", "float16", "float64"),
+                                    ("bool", "uint8", "int8"), ("int32", "bool"),
+                                    ("float16", "float32", "int64")])
+def test_cat_result_dtype_like_torch(dtypes):
+    torch = pytest.importorskip("torch")
+    # a float16 tensor joined with an int64 one stays float16 (torch's category rule, not
+    # numpy's float64); a legacy empty (0,) tensor takes part in the promotion too
+    shapes = [(2, 3)] * (len(dtypes) - 1) + [(0,)]
+    ours = fastdl.cat([fastdl.ones(s, dtype=getattr(fastdl, d)) for s, d in zip(shapes, dtypes)])
+    theirs = torch.cat([torch.ones(s, dtype=getattr(torch, d)) for s, d in zip(shapes, dtypes)])
+    assert str(ours.dtype).split(".")[-1] == str(theirs.dtype).split(".")[-1]
+    np.testing.assert_array_equal(ours.numpy(), theirs.numpy())

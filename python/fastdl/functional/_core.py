@@ -74,17 +74,21 @@ def _category(dt) -> int:
     return 0 if k == "b" else (2 if k == "f" else 1)
 
 
+def promote_dtypes(a, b):
+    """torch's result dtype of two operands of equal standing (both dimensioned, or both 0-d):
+    the higher category (bool < int < float) wins outright, numpy's promotion within one."""
+    ca, cb = _category(a), _category(b)
+    if ca != cb:
+        return a if ca > cb else b
+    return np.promote_types(a, b)
+
+
 def promote(xd, yd):
     """torch's result dtype: the higher category (bool < int < float) wins; within a category,
     dimensioned tensors outrank 0-d ones."""
-    cx, cy = _category(xd.dtype), _category(yd.dtype)
-    if cx != cy:
-        return xd.dtype if cx > cy else yd.dtype
-    if xd.ndim == 0 and yd.ndim > 0:
-        return yd.dtype
-    if yd.ndim == 0 and xd.ndim > 0:
-        return xd.dtype
-    return np.promote_types(xd.dtype, yd.dtype)
+    if _category(xd.dtype) == _category(yd.dtype) and (xd.ndim == 0) != (yd.ndim == 0):
+        return yd.dtype if xd.ndim == 0 else xd.dtype
+    return promote_dtypes(xd.dtype, yd.dtype)
 
 
 def promote_pair(x, y):

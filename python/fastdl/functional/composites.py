@@ -8,6 +8,7 @@ backward and the CUDA path come from the ops it is built from. Where torch picks
 """
 from __future__ import annotations
 
+import functools
 from collections import namedtuple
 
 import numpy as np
@@ -15,8 +16,8 @@ import numpy as np
 from fastdl.amp._dispatch import autocast_op
 from fastdl.functional import arithmetic as A
 from fastdl.functional import reductions as R
-from fastdl.functional._core import (Tensor, _category, _wrap, norm_dim, promote, promote_pair,
-                                     xp_of)
+from fastdl.functional._core import (Tensor, _category, _wrap, norm_dim, promote_dtypes,
+                                     promote_pair, xp_of)
 from fastdl.functional.indexing import gather, index_select
 from fastdl.functional.linalg import mm
 from fastdl.tensor import int64
@@ -36,16 +37,11 @@ def _tensor(x, fn, what="input"):
 def _common_dtype(*arrays):
     """torch's result dtype of several tensors: the dimensioned ones' (the higher category
     wins, then numpy's promotion within it), unless the 0-d ones' is of a higher category."""
-    def fold(dtypes):
-        out = dtypes[0]
-        for dt in dtypes[1:]:
-            out = promote(np.empty(0, out), np.empty(0, dt))
-        return out
     dims = [a.dtype for a in arrays if a.ndim]
     zeros = [a.dtype for a in arrays if not a.ndim]
     if not dims or not zeros:
-        return fold(dims or zeros)
-    dim_dtype, zero_dtype = fold(dims), fold(zeros)
+        return functools.reduce(promote_dtypes, dims or zeros)
+    dim_dtype, zero_dtype = (functools.reduce(promote_dtypes, d) for d in (dims, zeros))
     return zero_dtype if _category(zero_dtype) > _category(dim_dtype) else dim_dtype
 
 

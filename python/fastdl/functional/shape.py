@@ -1,11 +1,14 @@
 """Shape ops: views (reshape, transpose, permute, squeeze, expand ...) and joins/splits."""
 from __future__ import annotations
 
+import functools
+
 import numpy as np
 
 from fastdl.amp._dispatch import autocast_op
 from fastdl.autograd.op import defop
-from fastdl.functional._core import Tensor, _category, _wrap, expand as _expand, norm_dim, xp_of
+from fastdl.functional._core import (Tensor, _wrap, expand as _expand, norm_dim, promote_dtypes,
+                                     xp_of)
 from fastdl.tensor import check_memory_format, contiguous_format, preserve_format
 
 
@@ -184,11 +187,7 @@ def cat(tensors, dim=0):
             raise RuntimeError(f"cat(): sizes of tensors must match except in dimension {d}; "
                                f"tensor 0 has shape {tuple(ref)}, tensor {i} has shape "
                                f"{tuple(x.shape)}")
-    dt = datas[0].dtype
-    for x in datas[1:]:  # torch's categories: a float32 and an int64 tensor join as float32
-        if x.dtype != dt:
-            cx, cd = _category(x.dtype), _category(dt)
-            dt = x.dtype if cx > cd else dt if cx < cd else np.promote_types(dt, x.dtype)
+    dt = functools.reduce(promote_dtypes, (x.dtype for x in datas))  # float32, int64 -> float32
     sizes = tuple(None if x.ndim != nd or (_is_legacy_empty(x) and nd != 1) else x.shape[d]
                   for x in datas)
     return cat_op.apply(tuple(tensors), d, dt, sizes)

@@ -13,7 +13,7 @@ import warnings
 
 import numpy as np
 
-from fastdl.functional._core import _category, as_tensor_arg, xp_of
+from fastdl.functional._core import _category, as_tensor_arg, promote_dtypes, xp_of
 from fastdl.tensor import Tensor, _wrap, as_dtype, get_default_dtype
 
 
@@ -32,11 +32,7 @@ def promote_types(type1, type2):
     >>> fastdl.promote_types(fastdl.int64, fastdl.float16), fastdl.promote_types('uint8', 'int8')
     (dtype('float16'), dtype('int16'))
     """
-    a, b = as_dtype(type1), as_dtype(type2)
-    ca, cb = _category(a), _category(b)
-    if ca != cb:
-        return a if ca > cb else b
-    return np.promote_types(a, b)
+    return promote_dtypes(as_dtype(type1), as_dtype(type2))
 
 
 def _combine(higher, lower):
