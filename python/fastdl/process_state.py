@@ -20,9 +20,9 @@ Which of torch's effects fastdl has:
 """
 from __future__ import annotations
 
+from fastdl._argcheck import check_tensor_arg
 from fastdl.autograd.anomaly_mode import (is_anomaly_check_nan_enabled, is_anomaly_enabled,
                                           set_anomaly_enabled)
-from fastdl.functional.toplevel_utils import _tensor_arg
 from fastdl.tensor import Tensor, _parse_device
 
 _FLAGS = {"interop_threads": 1, "interop_set": False, "warn_always": False}
@@ -35,7 +35,7 @@ def detach(input):
     >>> fastdl.detach(x * 2).requires_grad
     False
     """
-    return _tensor_arg(input, "detach").detach()
+    return check_tensor_arg(input, "detach").detach()
 
 
 def typename(obj, /):
@@ -68,7 +68,7 @@ def is_inference(input):
     >>> fastdl.is_inference(fastdl.ones(1))
     False
     """
-    _tensor_arg(input, "is_inference")
+    check_tensor_arg(input, "is_inference")
     return False
 
 
@@ -88,7 +88,7 @@ def get_device(input):
     >>> fastdl.get_device(fastdl.ones(2))
     -1
     """
-    x = _tensor_arg(input, "get_device")
+    x = check_tensor_arg(input, "get_device")
     if x.device == "cpu":
         return -1
     return int(x._data.device.id)

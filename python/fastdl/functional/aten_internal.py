@@ -12,7 +12,8 @@ import operator
 
 import numpy as np
 
-from fastdl.functional.toplevel_utils import _slice, _tensor_arg
+from fastdl._argcheck import check_tensor_arg
+from fastdl.functional.toplevel_utils import _slice
 
 __all__ = ["_unsafe_masked_index", "_unsafe_masked_index_put_accumulate", "hash_tensor",
            "max_pool2d_with_indices_backward", "native_dropout_backward"]
@@ -49,8 +50,8 @@ def _unsafe_masked_index(input, mask, indices, fill):
     """
     from fastdl.creation import full
     from fastdl.functional.arithmetic import logical_not
-    _tensor_arg(input, "_unsafe_masked_index")
-    _tensor_arg(mask, "_unsafe_masked_index")
+    check_tensor_arg(input, "_unsafe_masked_index")
+    check_tensor_arg(mask, "_unsafe_masked_index")
     key = _clamped_indices(indices, tuple(input.shape), "_unsafe_masked_index")
     if input.numel() == 0:
         # every element is the fill: torch indexes a stand-in whose indexed dims keep their
@@ -71,8 +72,8 @@ def _unsafe_masked_index_put_accumulate(input, mask, indices, values):
     """
     from fastdl.functional.index_more import index_put
     from fastdl.functional.arithmetic import logical_not
-    _tensor_arg(input, "_unsafe_masked_index_put_accumulate")
-    _tensor_arg(values, "_unsafe_masked_index_put_accumulate")
+    check_tensor_arg(input, "_unsafe_masked_index_put_accumulate")
+    check_tensor_arg(values, "_unsafe_masked_index_put_accumulate")
     if input.numel() == 0:
         return input.clone()
     key = _clamped_indices(indices, tuple(input.shape), "_unsafe_masked_index")
@@ -86,7 +87,7 @@ def aten_slice(input, dim=0, start=None, end=None, step=1):
     >>> fastdl.slice(fastdl.arange(6.0).view(2, 3), 1, 1, None, 1).tolist()
     [[1.0, 2.0], [4.0, 5.0]]
     """
-    _tensor_arg(input, "slice")
+    check_tensor_arg(input, "slice")
     if input.ndim == 0:
         raise IndexError("slice() cannot be applied to a 0-dim tensor.")
     return _slice(input, dim, start, end, step)
@@ -100,8 +101,8 @@ def native_dropout_backward(grad_output, mask, scale):
     ...                                2.0).tolist()
     [2.0, 0.0]
     """
-    _tensor_arg(grad_output, "native_dropout_backward")
-    _tensor_arg(mask, "native_dropout_backward")
+    check_tensor_arg(grad_output, "native_dropout_backward")
+    check_tensor_arg(mask, "native_dropout_backward")
     return grad_output * mask * float(scale)
 
 
@@ -121,8 +122,8 @@ def max_pool2d_with_indices_backward(grad_output, input, kernel_size, stride, pa
     from fastdl.functional.arithmetic import where
     from fastdl.nn.functional import pooling as P
     fn = "max_pool2d_with_indices_backward"
-    _tensor_arg(grad_output, fn)
-    _tensor_arg(indices, fn)
+    check_tensor_arg(grad_output, fn)
+    check_tensor_arg(indices, fn)
     kernel, stride, padding, dilation = P._window_args(fn, 2, kernel_size, stride, padding,
                                                        dilation)
     x, unbatched = P._check_input(input, 2, fn)
@@ -170,7 +171,7 @@ def hash_tensor(input, dim=None, keepdim=False, *, mode=0):
     """
     from fastdl.functional._core import xp_of
     from fastdl.tensor import _wrap
-    _tensor_arg(input, "hash_tensor")
+    check_tensor_arg(input, "hash_tensor")
     if mode != 0:
         raise RuntimeError(f"Unknown hash_tensor mode: {mode}")
     data = input._data

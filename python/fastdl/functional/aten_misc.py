@@ -8,10 +8,10 @@ import operator
 
 import numpy as np
 
+from fastdl._argcheck import check_tensor_arg
 from fastdl.functional._core import xp_of
 from fastdl.functional.shape import chunk, split
 from fastdl.functional.shape_more import split_with_sizes
-from fastdl.functional.toplevel_utils import _tensor_arg
 
 
 def constant_pad_nd(input, pad, value=0):
@@ -22,7 +22,7 @@ def constant_pad_nd(input, pad, value=0):
     [[5.0, 1.0, 1.0]]
     """
     from fastdl.nn.functional.padding import pad as pad_fn
-    return pad_fn(_tensor_arg(input, "constant_pad_nd"), pad, "constant", value)
+    return pad_fn(check_tensor_arg(input, "constant_pad_nd"), pad, "constant", value)
 
 
 def nonzero_static(input, *, size, fill_value=-1):
@@ -35,7 +35,7 @@ def nonzero_static(input, *, size, fill_value=-1):
     from fastdl.functional.indexing import nonzero
     from fastdl.functional.shape import cat
     from fastdl.creation import full
-    _tensor_arg(input, "nonzero_static")
+    check_tensor_arg(input, "nonzero_static")
     size = operator.index(size)
     if size < 0:
         raise RuntimeError(f"nonzero_static: 'size' must be an non-negative integer, got {size}")
@@ -84,7 +84,7 @@ def unsafe_split(input, split_size, dim=0):
     if isinstance(split_size, bool) or not isinstance(split_size, (int, np.integer)):
         raise TypeError(f"unsafe_split(): argument 'split_size' (position 2) must be int, not "
                         f"{type(split_size).__name__}")
-    return split(_tensor_arg(input, "unsafe_split"), split_size, dim)
+    return split(check_tensor_arg(input, "unsafe_split"), split_size, dim)
 
 
 def unsafe_split_with_sizes(input, split_sizes, dim=0):
@@ -94,7 +94,7 @@ def unsafe_split_with_sizes(input, split_sizes, dim=0):
     >>> [t.tolist() for t in fastdl.unsafe_split_with_sizes(fastdl.arange(5), [1, 4])]
     [[0], [1, 2, 3, 4]]
     """
-    return split_with_sizes(_tensor_arg(input, "unsafe_split_with_sizes"), split_sizes, dim)
+    return split_with_sizes(check_tensor_arg(input, "unsafe_split_with_sizes"), split_sizes, dim)
 
 
 def unsafe_chunk(input, chunks, dim=0):
@@ -103,7 +103,7 @@ def unsafe_chunk(input, chunks, dim=0):
     >>> [t.tolist() for t in fastdl.unsafe_chunk(fastdl.arange(5), 2)]
     [[0, 1, 2], [3, 4]]
     """
-    return chunk(_tensor_arg(input, "unsafe_chunk"), chunks, dim)
+    return chunk(check_tensor_arg(input, "unsafe_chunk"), chunks, dim)
 
 
 def resize_(self, *sizes, memory_format=None):

@@ -7,7 +7,7 @@ import math
 
 import numpy as np
 
-from fastdl.functional.toplevel_utils import _tensor_arg
+from fastdl._argcheck import check_tensor_arg
 
 __all__ = ["_chunk_cat", "_safe_softmax", "_softmax_backward_data", "as_strided_scatter",
            "grid_sampler_2d", "grid_sampler_3d"]
@@ -24,8 +24,8 @@ def _softmax_backward_data(grad_output, output, dim, input_dtype):
     >>> fastdl._softmax_backward_data(fastdl.tensor([1.0, 0.0]), y, 0, fastdl.float32).tolist()
     [0.25, -0.25]
     """
-    _tensor_arg(grad_output, "_softmax_backward_data")
-    _tensor_arg(output, "_softmax_backward_data")
+    check_tensor_arg(grad_output, "_softmax_backward_data")
+    check_tensor_arg(output, "_softmax_backward_data")
     inner = (grad_output * output).sum(dim, keepdim=True)
     return (output * (grad_output - inner)).to(input_dtype)
 
@@ -39,7 +39,7 @@ def _safe_softmax(input, dim, dtype=None):
     [[0.5, 0.5], [0.0, 0.0]]
     """
     from fastdl.functional import softmax, where
-    _tensor_arg(input, "_safe_softmax")
+    check_tensor_arg(input, "_safe_softmax")
     masked = (input == -math.inf).all(dim, keepdim=True)
     # the softmax of such a slice is NaN, and NaN * 0 would reach the gradient through where:
     # those slices go in as zeros instead
@@ -49,7 +49,7 @@ def _safe_softmax(input, dim, dtype=None):
 
 def _grid_sampler(name, dims, input, grid, interpolation_mode, padding_mode, align_corners):
     from fastdl.nn.functional.grid_sample import grid_sample
-    if _tensor_arg(input, name).ndim != dims + 2:
+    if check_tensor_arg(input, name).ndim != dims + 2:
         raise RuntimeError(f"{name}(): expected {dims + 2}-D input, got shape "
                            f"{tuple(input.shape)}")
     if interpolation_mode not in range(3) or padding_mode not in range(3):
@@ -91,8 +91,8 @@ def as_strided_scatter(input, src, size, stride, storage_offset=None):
     [[1.0, 0.0], [0.0, 1.0]]
     """
     from fastdl.creation import zeros_like
-    _tensor_arg(input, "as_strided_scatter")
-    _tensor_arg(src, "as_strided_scatter")
+    check_tensor_arg(input, "as_strided_scatter")
+    check_tensor_arg(src, "as_strided_scatter")
     size, stride = tuple(int(s) for s in size), tuple(int(s) for s in stride)
     offset = int(storage_offset or 0)
     if tuple(src.shape) != size:
@@ -141,7 +141,7 @@ def _chunk_cat(tensors, dim, num_chunks):
     lead = tuple(tensors[0].shape[:dim])
     pieces = []
     for t in tensors:
-        _tensor_arg(t, "_chunk_cat")
+        check_tensor_arg(t, "_chunk_cat")
         if not 0 <= dim < t.ndim or tuple(t.shape[:dim]) != lead or t.numel() == 0:
             raise RuntimeError(f"_chunk_cat expects non-empty tensors of at least {dim + 1} "
                                f"dims agreeing on the sizes before dim {dim}, got "

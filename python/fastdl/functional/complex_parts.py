@@ -10,7 +10,7 @@ import warnings
 
 from fastdl.creation import zeros_like
 from fastdl.functional.arithmetic import where
-from fastdl.functional.toplevel_utils import _tensor_arg
+from fastdl._argcheck import check_tensor_arg
 from fastdl.tensor import get_default_dtype
 
 
@@ -21,7 +21,7 @@ def conj(input):
     >>> fastdl.conj(x) is x
     True
     """
-    return _tensor_arg(input, "conj")
+    return check_tensor_arg(input, "conj")
 
 
 def conj_physical(input):
@@ -30,7 +30,7 @@ def conj_physical(input):
     >>> fastdl.conj_physical(fastdl.tensor([3.0])).tolist()
     [3.0]
     """
-    return _tensor_arg(input, "conj_physical")
+    return check_tensor_arg(input, "conj_physical")
 
 
 def resolve_conj(input):
@@ -40,7 +40,7 @@ def resolve_conj(input):
     >>> x.resolve_conj() is x
     True
     """
-    return _tensor_arg(input, "resolve_conj")
+    return check_tensor_arg(input, "resolve_conj")
 
 
 def resolve_neg(input):
@@ -50,7 +50,7 @@ def resolve_neg(input):
     >>> x.resolve_neg() is x
     True
     """
-    return _tensor_arg(input, "resolve_neg")
+    return check_tensor_arg(input, "resolve_neg")
 
 
 def is_conj(input):
@@ -78,7 +78,7 @@ def real(input):
     >>> fastdl.real(x) is x, x.real is x
     (True, True)
     """
-    return _tensor_arg(input, "real")
+    return check_tensor_arg(input, "real")
 
 
 def imag(input):
@@ -89,7 +89,7 @@ def imag(input):
     Traceback (most recent call last):
     RuntimeError: imag is not implemented for tensors with non-complex dtypes.
     """
-    _tensor_arg(input, "imag")
+    check_tensor_arg(input, "imag")
     raise RuntimeError("imag is not implemented for tensors with non-complex dtypes.")
 
 
@@ -102,7 +102,7 @@ def angle(input):
     >>> fastdl.angle(fastdl.tensor([-2.0, 0.0, 3.0, float("nan")])).tolist()
     [3.141592..., 0.0, 0.0, nan]
     """
-    x = _tensor_arg(input, "angle")
+    x = check_tensor_arg(input, "angle")
     if x.dtype.kind != "f":
         x = x.to(get_default_dtype())
     # composed through sign so that the graph exists (torch's angle requires grad with its

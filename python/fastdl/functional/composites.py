@@ -20,17 +20,12 @@ from fastdl.functional._core import (Tensor, _category, _wrap, norm_dim, promote
                                      promote_pair, xp_of)
 from fastdl.functional.indexing import gather, index_select
 from fastdl.functional.linalg import mm
+from fastdl._argcheck import check_tensor_arg
 from fastdl.tensor import int64
 
 values_indices = {name: namedtuple(name, ["values", "indices"])
                   for name in ("cummax", "cummin", "kthvalue", "median", "nanmedian", "mode")}
 aminmax_result = namedtuple("aminmax", ["min", "max"])
-
-
-def _tensor(x, fn, what="input"):
-    if not isinstance(x, Tensor):
-        raise TypeError(f"{fn}(): argument '{what}' must be Tensor, not {type(x).__name__}")
-    return x
 
 
 # ---- pointwise with a scale ----
@@ -49,9 +44,9 @@ def _scaled_operands(name, input, tensor1, tensor2, value):
     """The three tensors cast to their common dtype (torch computes in it, value included) and
     value as that dtype's scalar: truncated to an integer for integer tensors, as torch's
     kernels convert it. Bool tensors raise torch's NotImplementedError."""
-    _tensor(input, name)
-    _tensor(tensor1, name, "tensor1")
-    _tensor(tensor2, name, "tensor2")
+    check_tensor_arg(input, name)
+    check_tensor_arg(tensor1, name, "tensor1", 2)
+    check_tensor_arg(tensor2, name, "tensor2", 3)
     dtype = _common_dtype(input._data, tensor1._data, tensor2._data)
     if dtype == np.bool_:
         raise NotImplementedError(f"\"{name}_cpu_out\" not implemented for 'Bool'")
@@ -108,7 +103,7 @@ def addmm(input, mat1, mat2, *, beta=1, alpha=1):
     [[7.0, 7.0], [7.0, 7.0]]
     """
     from fastdl.functional._core import check_addmm_dtypes
-    _tensor(input, "addmm")
+    check_tensor_arg(input, "addmm")
     check_addmm_dtypes(input, mat1, mat2)
     product = mm(mat1, mat2)
     if alpha != 1:
@@ -127,7 +122,7 @@ def take(input, index):
     >>> fastdl.take(fastdl.tensor([[4.0, 3.0], [5.0, 6.0]]), fastdl.tensor([[0, 3], [-1, 1]])).tolist()
     [[4.0, 6.0], [6.0, 3.0]]
     """
-    _tensor(input, "take")
+    check_tensor_arg(input, "take")
     if not isinstance(index, Tensor) or index._data.dtype.kind not in "iu":
         raise TypeError("take(): index must be an integer tensor")
     n = input._data.size
@@ -147,7 +142,7 @@ def nansum(input, dim=None, keepdim=False, *, dtype=None):
     >>> fastdl.nansum(fastdl.tensor([1.0, float("nan"), 2.0])).item()
     3.0
     """
-    _tensor(input, "nansum")
+    check_tensor_arg(input, "nansum")
     x = A.where(A.isnan(input), 0, input) if input._data.dtype.kind == "f" else input
     return R.sum(x, dim, keepdim, dtype=dtype)
 
@@ -160,7 +155,7 @@ def nanmean(input, dim=None, keepdim=False, *, dtype=None):
     >>> fastdl.nanmean(fastdl.tensor([[1.0, float("nan")], [2.0, 4.0]]), 1).tolist()
     [1.0, 3.0]
     """
-    _tensor(input, "nanmean")
+    check_tensor_arg(input, "nanmean")
     if input._data.dtype.kind != "f":
         raise RuntimeError(f"nanmean(): expected a floating point input, got "
                            f"{input._data.dtype}")
@@ -179,7 +174,7 @@ def aminmax(input, *, dim=None, keepdim=False):
     >>> fastdl.aminmax(fastdl.tensor([[1.0, 5.0], [3.0, -2.0]]), dim=1)
     aminmax(min=tensor([ 1., -2.]), max=tensor([5., 3.]))
     """
-    _tensor(input, "aminmax")
+    check_tensor_arg(input, "aminmax")
     d = input._data
     if dim is None:
         if d.size == 0:
@@ -203,7 +198,7 @@ def var_mean(input, dim=None, unbiased=None, keepdim=False, *, correction=None):
     >>> round(v.item(), 4), m.item()
     (1.6667, 2.5)
     """
-    _tensor(input, "var_mean")
+    check_tensor_arg(input, "var_mean")
     dim, correction = R.variance_args("var_mean", dim, unbiased, keepdim, correction)
     return (R.var(input, dim, keepdim=keepdim, correction=correction),
             R.mean(input, dim, keepdim))
@@ -218,7 +213,7 @@ def std_mean(input, dim=None, unbiased=None, keepdim=False, *, correction=None):
     >>> round(s.item(), 4), m.item()
     (1.4142, 2.0)
     """
-    _tensor(input, "std_mean")
+    check_tensor_arg(input, "std_mean")
     dim, correction = R.variance_args("std_mean", dim, unbiased, keepdim, correction)
     return (R.std(input, dim, keepdim=keepdim, correction=correction),
             R.mean(input, dim, keepdim))
@@ -235,7 +230,7 @@ def _picked(name, input, positions, ax, keepdim):
 
 
 def _cumulative_extreme(name, input, dim, better):
-    _tensor(input, name)
+    check_tensor_arg(input, name)
     d = input._data
     if d.ndim == 0:
         return values_indices[name](input.clone(), _wrap(np.zeros((), dtype=int64)))
@@ -277,7 +272,7 @@ def cummin(input, dim):
 def _sorted_pick(name, input, dim, keepdim, rank_of):
     """Values and indices at sorted rank ``rank_of(n, nan_count)`` along dim (NaN sorts last,
     as in torch)."""
-    _tensor(input, name)
+    check_tensor_arg(input, name)
     d = input._data
     if d.ndim == 0:
         input = input.reshape(1)
@@ -309,7 +304,7 @@ def kthvalue(input, k, dim=-1, keepdim=False):
     >>> fastdl.kthvalue(fastdl.tensor([[3.0, 1.0, 2.0], [0.0, 5.0, 4.0]]), 2)
     kthvalue(values=tensor([2., 4.]), indices=tensor([2, 2]))
     """
-    _tensor(input, "kthvalue")
+    check_tensor_arg(input, "kthvalue")
     size = input._data.shape[norm_dim(dim, input._data.ndim)] if input._data.ndim else 1
     if not 1 <= int(k) <= size:
         raise IndexError(f"kthvalue(): selected number k out of range for dimension {dim} of "
@@ -359,7 +354,7 @@ def nanmedian(input, dim=None, keepdim=False):
 
 
 def _median(name, input, dim, keepdim, rank_of):
-    _tensor(input, name)
+    check_tensor_arg(input, name)
     if dim is not None:
         return _sorted_pick(name, input, dim, keepdim, rank_of)
     if input._data.size == 0:
@@ -377,7 +372,7 @@ def mode(input, dim=-1, keepdim=False):
     >>> fastdl.mode(fastdl.tensor([[1, 2, 2], [3, 3, 1]]))
     mode(values=tensor([2, 3]), indices=tensor([2, 1]))
     """
-    _tensor(input, "mode")
+    check_tensor_arg(input, "mode")
     d = input._data
     scalar = d.ndim == 0
     if scalar:
@@ -408,7 +403,7 @@ def trace(input):
     >>> fastdl.trace(fastdl.arange(9.0).reshape(3, 3)).item()
     12.0
     """
-    _tensor(input, "trace")
+    check_tensor_arg(input, "trace")
     if input._data.ndim != 2:
         raise RuntimeError(f"trace(): expected a matrix, but got tensor with dim "
                            f"{input._data.ndim}")
@@ -426,7 +421,7 @@ def diff(input, n=1, dim=-1, prepend=None, append=None):
     [2, 2]
     """
     from fastdl.functional.shape import cat, narrow
-    _tensor(input, "diff")
+    check_tensor_arg(input, "diff")
     if isinstance(n, bool) or not isinstance(n, (int, np.integer)):
         raise TypeError(f"diff(): argument 'n' (position 2) must be int, not {type(n).__name__}")
     d = input._data
@@ -437,9 +432,7 @@ def diff(input, n=1, dim=-1, prepend=None, append=None):
     for name, other in (("prepend", prepend), ("append", append)):
         if other is None:
             continue
-        if not isinstance(other, Tensor):
-            raise TypeError(f"diff(): argument '{name}' must be Tensor, not "
-                            f"{type(other).__name__}")
+        check_tensor_arg(other, "diff", name, None)
         if other._data.ndim != d.ndim:
             raise RuntimeError("diff expects prepend or append to be the same dimension as "
                                "input")
@@ -475,7 +468,7 @@ def _floating(x):
 
 def _float_pair(name, input, other):
     """input and other (a Tensor or a number) in their promoted dtype, made floating."""
-    _tensor(input, name)
+    check_tensor_arg(input, name)
     a, b = promote_pair(input, other)
     return _floating(a), _floating(b)
 
@@ -490,7 +483,7 @@ def nan_to_num(input, nan=0.0, posinf=None, neginf=None):
     >>> fastdl.nan_to_num(fastdl.tensor([float("nan"), 1.0, float("-inf")]), neginf=-5.0).tolist()
     [0.0, 1.0, -5.0]
     """
-    _tensor(input, "nan_to_num")
+    check_tensor_arg(input, "nan_to_num")
     d = input._data
     if d.dtype.kind != "f":
         return input.clone()
@@ -510,7 +503,7 @@ def deg2rad(input):
     >>> round(fastdl.deg2rad(fastdl.tensor([180.0])).item(), 5)
     3.14159
     """
-    _tensor(input, "deg2rad")
+    check_tensor_arg(input, "deg2rad")
     return A.mul(_floating(input), float(np.pi / 180.0))
 
 
@@ -522,7 +515,7 @@ def rad2deg(input):
     >>> fastdl.rad2deg(fastdl.tensor([3.141592653589793], dtype=fastdl.float64)).tolist()
     [180.0]
     """
-    _tensor(input, "rad2deg")
+    check_tensor_arg(input, "rad2deg")
     return A.mul(_floating(input), float(180.0 / np.pi))
 
 
@@ -534,7 +527,7 @@ def signbit(input):
     >>> fastdl.signbit(fastdl.tensor([-1.0, -0.0, 0.0, 2.0])).tolist()
     [True, True, False, False]
     """
-    _tensor(input, "signbit")
+    check_tensor_arg(input, "signbit")
     d = input._data
     return _wrap(xp_of(d).signbit(d) if d.dtype.kind in "fi" else xp_of(d).zeros(d.shape, bool))
 
@@ -549,8 +542,8 @@ def heaviside(input, values):
     >>> fastdl.heaviside(fastdl.tensor([-1.0, 0.0, 2.0]), fastdl.tensor([0.5])).tolist()
     [0.0, 0.5, 1.0]
     """
-    _tensor(input, "heaviside")
-    _tensor(values, "heaviside", "values")
+    check_tensor_arg(input, "heaviside")
+    check_tensor_arg(values, "heaviside", "values", 2)
     a, v = input._data, values._data
     if a.dtype != v.dtype:
         raise RuntimeError("heaviside is not yet implemented for tensors with different dtypes")

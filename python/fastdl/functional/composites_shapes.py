@@ -11,7 +11,8 @@ from fastdl.amp._dispatch import autocast_op
 from fastdl.functional import arithmetic as A
 from fastdl.functional import reductions as R
 from fastdl.functional._core import Tensor, _wrap, norm_dim, xp_of
-from fastdl.functional.composites import _floating, _tensor
+from fastdl._argcheck import check_tensor_arg, check_tensor_element
+from fastdl.functional.composites import _floating
 from fastdl.functional.pointwise_edges import logaddexp
 from fastdl.functional.indexing import index_select
 from fastdl.tensor import int64
@@ -28,7 +29,7 @@ def tile(input, dims):
     [[1, 2, 1, 2]]
     """
     from fastdl.functional.shape import repeat
-    _tensor(input, "tile")
+    check_tensor_arg(input, "tile")
     dims = [int(d) for d in ((dims,) if isinstance(dims, int) else dims)]
     dims = [1] * (input._data.ndim - len(dims)) + dims
     return repeat(input, *dims)
@@ -46,7 +47,7 @@ def tensor_split(input, indices_or_sections, dim=0):
     [[0], [1, 2, 3], [4]]
     """
     from fastdl.functional.shape import narrow
-    _tensor(input, "tensor_split")
+    check_tensor_arg(input, "tensor_split")
     d = input._data
     if d.ndim == 0:
         raise RuntimeError("tensor_split expected at least a 1-dimensional tensor, but got a "
@@ -73,7 +74,7 @@ def tensor_split(input, indices_or_sections, dim=0):
 
 
 def _direction_split(name, input, sections, dim, min_dims):
-    _tensor(input, name)
+    check_tensor_arg(input, name)
     nd = input._data.ndim
     if nd < min_dims:
         raise RuntimeError(f"torch.{name} requires a tensor with at least {min_dims} "
@@ -96,7 +97,7 @@ def hsplit(input, indices_or_sections):
     >>> [t.shape for t in fastdl.hsplit(fastdl.zeros(2, 4), 2)]
     [(2, 2), (2, 2)]
     """
-    _tensor(input, "hsplit")
+    check_tensor_arg(input, "hsplit")
     return _direction_split("hsplit", input, indices_or_sections,
                             0 if input._data.ndim == 1 else 1, 1)
 
@@ -135,7 +136,7 @@ def block_diag(*tensors):
     from fastdl.functional.shape import cat
     blocks = []
     for i, t in enumerate(tensors):
-        _tensor(t, "block_diag", f"tensors[{i}]")
+        check_tensor_element(t, i)
         nd = t._data.ndim
         if nd > 2:
             raise RuntimeError(f"torch.block_diag: Input tensors must have 2 or fewer "
@@ -165,8 +166,8 @@ def kron(input, other):
     >>> fastdl.kron(fastdl.tensor([1, 10]), fastdl.tensor([1, 2, 3])).tolist()
     [1, 2, 3, 10, 20, 30]
     """
-    _tensor(input, "kron")
-    _tensor(other, "kron", "other")
+    check_tensor_arg(input, "kron")
+    check_tensor_arg(other, "kron", "other", 2)
     nd = max(input._data.ndim, other._data.ndim)
     a_shape = (1,) * (nd - input._data.ndim) + tuple(input._data.shape)
     b_shape = (1,) * (nd - other._data.ndim) + tuple(other._data.shape)
@@ -185,7 +186,7 @@ def rot90(input, k=1, dims=(0, 1)):
     [[2, 4], [1, 3]]
     """
     from fastdl.functional.shape import flip, transpose
-    _tensor(input, "rot90")
+    check_tensor_arg(input, "rot90")
     dims = list(dims)
     nd = input._data.ndim
     if len(dims) != 2:
@@ -217,7 +218,7 @@ def cartesian_prod(*tensors):
     """
     from fastdl.functional.shape import stack
     for i, t in enumerate(tensors):
-        _tensor(t, "cartesian_prod", f"tensors[{i}]")
+        check_tensor_element(t, i)
         if t._data.ndim != 1:
             raise RuntimeError("Expect a 1D vector, but got shape "
                                f"{list(t._data.shape)}")
@@ -256,7 +257,7 @@ def combinations(input, r=2, with_replacement=False):
     """
     import itertools
     from fastdl.functional.shape import stack
-    _tensor(input, "combinations")
+    check_tensor_arg(input, "combinations")
     if input._data.ndim != 1:
         raise RuntimeError(f"Expect a 1D vector, but got shape {list(input._data.shape)}")
     if r < 0:
@@ -304,8 +305,8 @@ def cdist(x1, x2, p=2.0, compute_mode="use_mm_for_euclid_dist_if_necessary"):
     """
     if not isinstance(compute_mode, str) or compute_mode not in _CDIST_MODES:
         raise ValueError(f"{compute_mode} is not a valid value for compute_mode")
-    _tensor(x1, "cdist", "x1")
-    _tensor(x2, "cdist", "x2")
+    check_tensor_arg(x1, "cdist", "x1")
+    check_tensor_arg(x2, "cdist", "x2", 2)
     if x1._data.ndim < 2 or x2._data.ndim < 2:
         raise RuntimeError(f"cdist only supports at least 2D tensors, X1 got: "
                            f"{x1._data.ndim}D" if x1._data.ndim < 2 else
@@ -352,7 +353,7 @@ def renorm(input, p, dim, maxnorm):
     >>> fastdl.renorm(fastdl.tensor([[3.0, 4.0], [0.3, 0.4]]), 2, 0, 1.0).tolist()[1]
     [0.30000001192092896, 0.4000000059604645]
     """
-    _tensor(input, "renorm")
+    check_tensor_arg(input, "renorm")
     d = input._data
     if d.dtype.kind != "f":
         raise RuntimeError(f"renorm: expected a floating point input, got {d.dtype}")
@@ -386,7 +387,7 @@ def bucketize(input, boundaries, *, out_int32=False, right=False):
     [0, 2, 4]
     """
     from fastdl.functional.everyday import searchsorted
-    _tensor(boundaries, "bucketize", "boundaries")
+    check_tensor_arg(boundaries, "bucketize", "boundaries", 2)
     if boundaries._data.ndim != 1:
         raise RuntimeError(f"boundaries tensor must be 1 dimension, but got dim("
                            f"{boundaries._data.ndim})")
@@ -402,7 +403,7 @@ def histc(input, bins=100, min=0, max=0):
     >>> fastdl.histc(fastdl.tensor([1.0, 2.0, 1.0]), bins=4, min=0, max=3).tolist()
     [0.0, 2.0, 1.0, 0.0]
     """
-    _tensor(input, "histc")
+    check_tensor_arg(input, "histc")
     d = input._data
     if d.dtype.kind != "f":
         raise NotImplementedError(f'"histogram_cpu" not implemented for '
@@ -435,7 +436,7 @@ def logcumsumexp(input, dim):
     >>> [round(v, 4) for v in fastdl.logcumsumexp(fastdl.tensor([0.0, 0.0, 1000.0]), 0).tolist()]
     [0.0, 0.6931, 1000.0]
     """
-    _tensor(input, "logcumsumexp")
+    check_tensor_arg(input, "logcumsumexp")
     x = _floating(input)
     if x._data.ndim == 0:
         return x.clone()
@@ -465,7 +466,7 @@ def unfold(input, dimension, size, step):
     [[0, 1], [2, 3]]
     """
     from fastdl.functional.shape import movedim
-    _tensor(input, "unfold")
+    check_tensor_arg(input, "unfold")
     d = input._data
     x = input.reshape(1) if d.ndim == 0 else input
     ax = norm_dim(dimension, max(d.ndim, 1))
@@ -493,7 +494,7 @@ def is_nonzero(input):
     >>> fastdl.is_nonzero(fastdl.tensor([0.5]))
     True
     """
-    _tensor(input, "is_nonzero")
+    check_tensor_arg(input, "is_nonzero")
     n = input._data.size
     if n == 0:
         raise RuntimeError("Boolean value of Tensor with no values is ambiguous")
@@ -513,9 +514,9 @@ def masked_scatter(input, mask, source):
     [[1.0, 0.0], [2.0, 3.0]]
     """
     from fastdl.functional.shape_more import broadcast_shapes
-    _tensor(input, "masked_scatter")
-    _tensor(mask, "masked_scatter", "mask")
-    _tensor(source, "masked_scatter", "source")
+    check_tensor_arg(input, "masked_scatter")
+    check_tensor_arg(mask, "masked_scatter", "mask", 2)
+    check_tensor_arg(source, "masked_scatter", "source", 3)
     if mask._data.dtype != np.bool_:
         raise RuntimeError(f"masked_scatter_ only supports boolean masks, but got mask with "
                            f"dtype {mask._data.dtype}")

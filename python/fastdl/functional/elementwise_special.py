@@ -13,10 +13,11 @@ from __future__ import annotations
 
 import numpy as np
 
+from fastdl._argcheck import check_tensor_arg
 from fastdl.autograd.op import defop, sync_view
 from fastdl.functional import _special_bessel as B, _special_gamma as G, \
     _special_polynomials as P
-from fastdl.functional._core import Tensor, _wrap, grad_for, promote_pair
+from fastdl.functional._core import _wrap, grad_for, promote_pair
 from fastdl.functional.arithmetic import add_scalar_op, exp, log, mul, neg, sub
 from fastdl.functional.elementwise_math import lgamma
 from fastdl.functional.elementwise_more import _not_implemented, _require_a_tensor
@@ -24,8 +25,7 @@ from fastdl.tensor import get_default_dtype
 
 
 def _floating(input, name):
-    if not isinstance(input, Tensor):
-        raise TypeError(f"{name}(): argument 'input' must be Tensor, not {type(input).__name__}")
+    check_tensor_arg(input, name)
     if input._view is not None:
         sync_view(input)
     return input if input._data.dtype.kind == "f" else input.to(get_default_dtype())

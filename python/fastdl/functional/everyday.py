@@ -17,6 +17,7 @@ import numpy as np
 from fastdl.amp._dispatch import autocast_op
 from fastdl.autograd.op import defop
 from fastdl.functional._core import Tensor, _wrap, as_tensor_arg, grad_for, norm_dim, xp_of
+from fastdl._argcheck import check_tensor_arg, check_tensor_element
 from fastdl.tensor import int64
 
 __all__ = ["einsum", "sort", "argsort", "topk", "tril", "triu", "unique", "bincount", "baddbmm",
@@ -25,12 +26,6 @@ __all__ = ["einsum", "sort", "argsort", "topk", "tril", "triu", "unique", "binco
 
 sort_result = namedtuple("sort_result", ["values", "indices"])
 topk_result = namedtuple("topk_result", ["values", "indices"])
-
-
-def _tensor(x, fn, name="input"):
-    if not isinstance(x, Tensor):
-        raise TypeError(f"{fn}(): {name} must be a Tensor, got {type(x).__name__}")
-    return x
 
 
 # ---- einsum ------------------------------------------------------------------------------
@@ -174,8 +169,8 @@ def einsum(equation, *operands):
         operands = tuple(operands[0])
     if not operands:
         raise ValueError("einsum(): needs at least one operand")
-    for t in operands:
-        _tensor(t, "einsum", "operand")
+    for i, t in enumerate(operands):
+        check_tensor_element(t, i, 1)
     dts = {t._data.dtype for t in operands}
     if len(dts) > 1:
         dt = np.result_type(*dts)
@@ -228,7 +223,7 @@ def sort(input, dim=-1, descending=False, stable=False):
     [1, 2, 0]
     """
     from fastdl.functional.indexing import gather
-    _tensor(input, "sort")
+    check_tensor_arg(input, "sort")
     d = input._data
     ax = norm_dim(dim, max(d.ndim, 1))
     idx = _wrap(_sort_indices(d, ax, descending).astype(int64, copy=False))
@@ -246,7 +241,7 @@ def argsort(input, dim=-1, descending=False, stable=False):
     >>> fastdl.tensor([3, 1, 2]).argsort(descending=True).tolist()
     [0, 2, 1]
     """
-    _tensor(input, "argsort")
+    check_tensor_arg(input, "argsort")
     d = input._data
     ax = norm_dim(dim, max(d.ndim, 1))
     return _wrap(_sort_indices(d, ax, descending).astype(int64, copy=False))
@@ -259,7 +254,7 @@ def topk(input, k, dim=-1, largest=True, sorted=True):
     [5.0, 3.0]
     """
     from fastdl.functional.indexing import gather
-    _tensor(input, "topk")
+    check_tensor_arg(input, "topk")
     d = input._data
     ax = norm_dim(dim, max(d.ndim, 1))
     n = d.shape[ax] if d.ndim else 1
@@ -298,7 +293,7 @@ def tril(input, diagonal=0):
             [1., 1., 0.],
             [1., 1., 1.]])
     """
-    _check_2d(_tensor(input, "tril"), "tril")
+    _check_2d(check_tensor_arg(input, "tril"), "tril")
     return tril_op.apply((input,), int(diagonal))
 
 
@@ -313,7 +308,7 @@ def triu(input, diagonal=0):
             [0., 0., 1.],
             [0., 0., 0.]])
     """
-    _check_2d(_tensor(input, "triu"), "triu")
+    _check_2d(check_tensor_arg(input, "triu"), "triu")
     return triu_op.apply((input,), int(diagonal))
 
 
@@ -344,7 +339,7 @@ def diag(input, diagonal=0):
     >>> fastdl.diag(fastdl.tensor([1.0, 2.0])).tolist()
     [[1.0, 0.0], [0.0, 2.0]]
     """
-    _tensor(input, "diag")
+    check_tensor_arg(input, "diag")
     d = input._data
     k = int(diagonal)
     if d.ndim == 1:
@@ -399,7 +394,7 @@ def diagonal(input, offset=0, dim1=0, dim2=1):
     >>> fastdl.ones(4, 2, 3).diagonal(0, 1, 2).shape
     (4, 2)
     """
-    _tensor(input, "diagonal")
+    check_tensor_arg(input, "diagonal")
     d1, d2 = _diagonal_dims(dim1, dim2, input._data.ndim, "diagonal")
     return diagonal_op.apply((input,), int(offset), d1, d2)
 
@@ -416,7 +411,7 @@ def diag_embed(input, offset=0, dim1=-2, dim2=-1):
     >>> fastdl.diag_embed(fastdl.ones(3), offset=1).shape
     (4, 4)
     """
-    _tensor(input, "diag_embed")
+    check_tensor_arg(input, "diag_embed")
     v = input if input._data.ndim else input.reshape(1)
     offset = int(offset)
     d1, d2 = _diagonal_dims(dim1, dim2, v._data.ndim + 1, "diag_embed")
@@ -482,7 +477,7 @@ def cumprod(input, dim, *, dtype=None):
     """
     from fastdl.functional.reductions import refuse_bool_scan
     from fastdl.tensor import as_dtype
-    _tensor(input, "cumprod")
+    check_tensor_arg(input, "cumprod")
     if dtype is not None:
         refuse_bool_scan(as_dtype(dtype), "cumprod")
     return _cumprod(input, dim, dtype)
@@ -511,7 +506,7 @@ def prod(input, dim=None, keepdim=False, *, dtype=None):
     [2, 12]
     """
     from fastdl.functional.shape import narrow, reshape, squeeze
-    _tensor(input, "prod")
+    check_tensor_arg(input, "prod")
     x = input
     if dim is None or x._data.ndim == 0:
         if dim is not None:
@@ -545,7 +540,7 @@ def roll(input, shifts, dims=None):
     >>> fastdl.roll(fastdl.tensor([1, 2, 3]), 1).tolist()
     [3, 1, 2]
     """
-    _tensor(input, "roll")
+    check_tensor_arg(input, "roll")
     shifts = (shifts,) if isinstance(shifts, (int, np.integer)) else tuple(shifts)
     if dims is None:
         if len(shifts) != 1:
@@ -571,7 +566,7 @@ def repeat_interleave(input, repeats=None, dim=None, *, output_size=None):
     [1, 1, 2, 2]
     """
     from fastdl.functional.indexing import index_select
-    _tensor(input, "repeat_interleave")
+    check_tensor_arg(input, "repeat_interleave")
     if repeats is None:  # the one-argument form
         r = input._data
         if r.ndim != 1 or r.dtype.kind not in "iu" or (r.size and r.min() < 0):
@@ -621,7 +616,7 @@ def unique(input, sorted=True, return_inverse=False, return_counts=False, dim=No
     >>> counts.tolist()
     [1, 1, 2]
     """
-    _tensor(input, "unique")
+    check_tensor_arg(input, "unique")
     d = input._data
     if dim is None:
         vals, inv, counts = np.unique(d.reshape(-1), return_inverse=True, return_counts=True)
@@ -653,7 +648,7 @@ def bincount(input, weights=None, minlength=0):
     >>> fastdl.bincount(fastdl.tensor([0, 1, 1, 3]), minlength=6).shape
     (6,)
     """
-    _tensor(input, "bincount")
+    check_tensor_arg(input, "bincount")
     d = input._data
     if d.ndim != 1 or d.dtype.kind not in "iub":
         raise RuntimeError(f"bincount(): expected a 1-D integer tensor, got shape "
@@ -664,7 +659,7 @@ def bincount(input, weights=None, minlength=0):
         raise RuntimeError(f"bincount(): minlength must be a non-negative int, got {minlength!r}")
     if weights is None:
         return _wrap(np.bincount(d, minlength=int(minlength)).astype(int64))
-    w = _tensor(weights, "bincount", "weights")._data
+    w = check_tensor_arg(weights, "bincount", "weights", 2)._data
     if w.shape != d.shape:
         raise RuntimeError(f"bincount(): weights shape {tuple(w.shape)} must match input "
                            f"shape {tuple(d.shape)}")
@@ -683,7 +678,7 @@ def searchsorted(sorted_sequence, input, *, out_int32=False, right=False, side=N
     >>> fastdl.searchsorted(fastdl.tensor([1, 3, 5, 7]), fastdl.tensor([3, 6])).tolist()
     [1, 3]
     """
-    seq = _tensor(sorted_sequence, "searchsorted", "sorted_sequence")._data
+    seq = check_tensor_arg(sorted_sequence, "searchsorted", "sorted_sequence")._data
     scalar = not isinstance(input, Tensor)
     vals = np.asarray(input) if scalar else input._data
     if side is not None:
@@ -693,7 +688,7 @@ def searchsorted(sorted_sequence, input, *, out_int32=False, right=False, side=N
             raise RuntimeError("searchsorted(): side='left' and right=True disagree")
         right = side == "right"
     if sorter is not None:
-        srt = _tensor(sorter, "searchsorted", "sorter")._data
+        srt = check_tensor_arg(sorter, "searchsorted", "sorter", None)._data
         if srt.shape != seq.shape:
             raise RuntimeError("searchsorted(): sorter must have the shape of sorted_sequence")
         seq = np.take_along_axis(seq, srt, -1)
@@ -743,8 +738,9 @@ def baddbmm(input, batch1, batch2, *, beta=1, alpha=1):
     """
     from fastdl.functional.linalg import bmm
     from fastdl.functional.shape import expand
-    for t, name in ((input, "input"), (batch1, "batch1"), (batch2, "batch2")):
-        _tensor(t, "baddbmm", name)
+    for position, (t, name) in enumerate(((input, "input"), (batch1, "batch1"),
+                                          (batch2, "batch2")), 1):
+        check_tensor_arg(t, "baddbmm", name, position)
     _check_baddbmm_dtypes(input, batch1, batch2)
     prod = bmm(batch1, batch2)
     if prod._data.dtype.kind in "iub":  # torch casts the scalars to the integer type
@@ -771,7 +767,7 @@ def lerp(input, end, weight):
     >>> fastdl.lerp(fastdl.tensor([0.0, 10.0]), fastdl.tensor([10.0, 20.0]), 0.5).tolist()
     [5.0, 15.0]
     """
-    _tensor(input, "lerp")
+    check_tensor_arg(input, "lerp")
     end = as_tensor_arg(end)
     return input + weight * (end - input)
 
@@ -785,7 +781,7 @@ def clamp_min(input, min):
     [3, 5]
     """
     from fastdl.functional.arithmetic import clamp
-    _tensor(input, "clamp_min")
+    check_tensor_arg(input, "clamp_min")
     return clamp(input, min=min)
 
 
@@ -798,5 +794,5 @@ def clamp_max(input, max):
     [1, 3]
     """
     from fastdl.functional.arithmetic import clamp
-    _tensor(input, "clamp_max")
+    check_tensor_arg(input, "clamp_max")
     return clamp(input, max=max)

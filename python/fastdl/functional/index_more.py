@@ -11,7 +11,7 @@ import numpy as np
 from fastdl.amp._dispatch import autocast_op
 from fastdl.functional import arithmetic as A
 from fastdl.functional._core import Tensor, _wrap, expand, xp_of
-from fastdl.functional.composites import _tensor
+from fastdl._argcheck import check_tensor_arg
 from fastdl.functional.index_slices import _index_source, _on_1d
 from fastdl.functional.indexing import _array_key, index_put_zeros_op
 from fastdl.functional.scattering import scatter_reduce
@@ -56,8 +56,8 @@ def index_put(input, indices, values, accumulate=False):
     ...                  accumulate=True).tolist()
     [2.0, 0.0, 1.0]
     """
-    _tensor(input, "index_put")
-    _tensor(values, "index_put", "values")
+    check_tensor_arg(input, "index_put")
+    check_tensor_arg(values, "index_put", "values", 3)
     if values._data.dtype != input._data.dtype:
         raise RuntimeError(f"Index put requires the source and destination dtypes match, got "
                            f"{input._data.dtype} for the destination and "
@@ -99,8 +99,8 @@ def put(input, index, source, accumulate=False):
     >>> fastdl.put(fastdl.zeros(2, 2), fastdl.tensor([3, -4]), fastdl.tensor([1.0, 2.0])).tolist()
     [[2.0, 0.0], [0.0, 1.0]]
     """
-    _tensor(input, "put")
-    _tensor(source, "put", "source")
+    check_tensor_arg(input, "put")
+    check_tensor_arg(source, "put", "source", 3)
     if not isinstance(index, Tensor) or index._data.dtype.kind not in "iu":
         raise RuntimeError("put_(): Expected a long tensor for index")
     if source._data.dtype != input._data.dtype:

@@ -9,7 +9,7 @@ import numpy as np
 from fastdl.amp._dispatch import autocast_op
 from fastdl.functional import arithmetic as A
 from fastdl.functional._core import Tensor, _wrap, norm_dim, xp_of
-from fastdl.functional.composites import _tensor
+from fastdl._argcheck import check_tensor_arg
 from fastdl.functional.indexing import masked_fill, scatter_add
 from fastdl.functional.scattering import scatter
 from fastdl.tensor import int64
@@ -18,8 +18,7 @@ from fastdl.tensor import int64
 def _index_vector(fn, index, dtypes=("int32", "int64")):
     """index's entries as a flat int64 array, after torch's checks: a 1-D (or 0-d) tensor of
     one of ``dtypes``."""
-    if not isinstance(index, Tensor):
-        raise TypeError(f"{fn}(): argument 'index' must be Tensor, not {type(index).__name__}")
+    check_tensor_arg(index, fn, "index", 3)
     idx = index._data
     if idx.ndim > 1:
         raise IndexError(f"{fn}_(): Index is supposed to be a vector, but got dim: {idx.ndim} "
@@ -99,8 +98,8 @@ def _check_copy_shapes(d, s, ax, n):
 def _index_source(fn, input, dim, index, source):
     """(axis, spread index, source shaped like it) for index_add, index_copy and
     index_reduce, after torch's checks of each."""
-    _tensor(input, fn)
-    _tensor(source, fn, "source")
+    check_tensor_arg(input, fn)
+    check_tensor_arg(source, fn, "source", 4)
     d, s = input._data, source._data
     ax = norm_dim(dim, d.ndim)
     if fn == "index_copy":
@@ -165,7 +164,7 @@ def index_fill(input, dim, index, value):
     >>> fastdl.index_fill(fastdl.zeros(2, 3), 1, fastdl.tensor([0, 2]), -1.0).tolist()
     [[-1.0, 0.0, -1.0], [-1.0, 0.0, -1.0]]
     """
-    _tensor(input, "index_fill")
+    check_tensor_arg(input, "index_fill")
     ax, spread = _index_along("index_fill", input, dim, index)
     d = input._data
     selected = xp_of(d).zeros(d.shape[ax] if d.ndim else 1, dtype=bool)

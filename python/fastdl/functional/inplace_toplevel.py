@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import inspect
 
+from fastdl._argcheck import check_tensor_arg
 from fastdl.tensor import Tensor
 
 # name: (example input, extra arguments), both as source text for the docstring example
@@ -46,10 +47,7 @@ def _inplace(name):
     method = getattr(Tensor, name)
 
     def op(input, *args, **kwargs):
-        if not isinstance(input, Tensor):
-            raise TypeError(f"{name}(): argument 'input' (position 1) must be Tensor, not "
-                            f"{type(input).__name__}")
-        return method(input, *args, **kwargs)
+        return method(check_tensor_arg(input, name), *args, **kwargs)
 
     op.__name__ = op.__qualname__ = name
     op.__signature__ = inspect.signature(method)

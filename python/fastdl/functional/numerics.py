@@ -12,7 +12,7 @@ import numpy as np
 from fastdl.functional import arithmetic as A
 from fastdl.functional import reductions as R
 from fastdl.functional._core import Tensor, _wrap, norm_dim, xp_of
-from fastdl.functional.composites import _tensor
+from fastdl._argcheck import check_tensor_arg
 from fastdl.functional.everyday import cumprod, unique_result
 from fastdl.functional.shape import cat, expand, flip, narrow, reshape, unsqueeze
 from fastdl.creation_ranges import torch_linspace
@@ -62,7 +62,7 @@ def trapezoid(y, x=None, *, dx=None, dim=-1):
     >>> fastdl.trapezoid(fastdl.tensor([1.0, 2.0, 4.0]), fastdl.tensor([0.0, 1.0, 3.0])).item()
     7.5
     """
-    _tensor(y, "trapezoid", "y")
+    check_tensor_arg(y, "trapezoid", "y")
     ax = norm_dim(dim, y._data.ndim)
     if y._data.shape[ax] == 0:  # torch: constant zeros in y's dtype (x is not looked at)
         shape = y._data.shape[:ax] + y._data.shape[ax + 1:]
@@ -93,7 +93,7 @@ def cumulative_trapezoid(y, x=None, *, dx=None, dim=-1):
     >>> fastdl.cumulative_trapezoid(fastdl.tensor([1.0, 2.0, 4.0])).tolist()
     [1.5, 4.5]
     """
-    _tensor(y, "cumulative_trapezoid", "y")
+    check_tensor_arg(y, "cumulative_trapezoid", "y")
     ax = norm_dim(dim, y._data.ndim)
     spacing = _spacing_of("cumulative_trapezoid", y, x, dx, ax)
     if y._data.shape[ax] == 0:
@@ -112,7 +112,7 @@ def vander(x, N=None, increasing=False):
     >>> fastdl.vander(fastdl.tensor([2, 3]), 3).tolist()
     [[4, 2, 1], [9, 3, 1]]
     """
-    _tensor(x, "vander", "x")
+    check_tensor_arg(x, "vander", "x")
     if x._data.ndim != 1:
         raise RuntimeError("x must be a one-dimensional tensor.")
     n = x._data.shape[0]
@@ -189,7 +189,7 @@ def gradient(input, *, spacing=1, dim=None, edge_order=1):
     >>> [g.tolist() for g in fastdl.gradient(fastdl.tensor([1.0, 2.0, 4.0, 8.0]))]
     [[1.0, 1.5, 3.0, 4.0]]
     """
-    _tensor(input, "gradient")
+    check_tensor_arg(input, "gradient")
     if edge_order not in (1, 2):
         raise RuntimeError(f"torch.gradient only supports edge_order=1 and edge_order=2, got "
                            f"{edge_order}")
@@ -238,7 +238,7 @@ def histogram(input, bins=100, *, range=None, weight=None, density=False):
     >>> hist.tolist(), edges.tolist()
     ([0.0, 3.0], [0.0, 1.0, 2.0])
     """
-    _tensor(input, "histogram")
+    check_tensor_arg(input, "histogram")
     d = input._data
     if d.dtype.kind != "f":
         raise RuntimeError(f"torch.histogram: input tensor and bins tensors should have the "
@@ -288,7 +288,7 @@ def unique_consecutive(input, return_inverse=False, return_counts=False, dim=Non
     >>> fastdl.unique_consecutive(fastdl.tensor([1, 1, 2, 2, 1])).tolist()
     [1, 2, 1]
     """
-    _tensor(input, "unique_consecutive")
+    check_tensor_arg(input, "unique_consecutive")
     d = input._data
     xp = xp_of(d)
     if dim is None:

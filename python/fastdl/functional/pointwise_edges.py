@@ -15,7 +15,8 @@ import numpy as np
 from fastdl.autograd.op import defop
 from fastdl.functional import arithmetic as A
 from fastdl.functional._core import Tensor, grad_for, promote_pair, torch_dtype_name, zeros_like
-from fastdl.functional.composites import _float_pair, _floating, _tensor
+from fastdl._argcheck import check_tensor_arg
+from fastdl.functional.composites import _float_pair, _floating
 
 
 def _quiet(backward):
@@ -89,7 +90,7 @@ def hypot(input, other):
     >>> fastdl.hypot(fastdl.tensor([3.0]), fastdl.tensor([4.0])).tolist()
     [5.0]
     """
-    _tensor(input, "hypot")
+    check_tensor_arg(input, "hypot")
     a, b = promote_pair(input, other)
     if a._data.dtype.kind != "f":
         raise RuntimeError(f"hypot(): expected floating point tensors, got {a._data.dtype}")
@@ -125,8 +126,8 @@ def logaddexp(input, other):
     >>> round(fastdl.logaddexp(fastdl.tensor([1000.0]), fastdl.tensor([1000.0])).item(), 2)
     1000.69
     """
-    _tensor(input, "logaddexp")
-    _tensor(other, "logaddexp", "other")
+    check_tensor_arg(input, "logaddexp")
+    check_tensor_arg(other, "logaddexp", "other", 2)
     a, b = promote_pair(input, other)
     if a._data.dtype.kind != "f":
         raise NotImplementedError(
@@ -235,7 +236,7 @@ def sinc(input):
     >>> fastdl.sinc(fastdl.tensor([0.0, 1.0, 0.5])).tolist()[0], round(fastdl.sinc(fastdl.tensor(0.5)).item(), 4)
     (1.0, 0.6366)
     """
-    _tensor(input, "sinc")
+    check_tensor_arg(input, "sinc")
     return _sinc_op.unary(_floating(input))
 
 
@@ -251,7 +252,7 @@ def logit(input, eps=None):
     >>> round(fastdl.logit(fastdl.tensor([0.75])).item(), 4)
     1.0986
     """
-    _tensor(input, "logit")
+    check_tensor_arg(input, "logit")
     p = _floating(input)
     if eps is not None and eps >= 0:
         lo, hi = float(eps), 1.0 - float(eps)

@@ -14,7 +14,7 @@ import numpy as np
 from fastdl import random as _random
 from fastdl.functional import arithmetic as A
 from fastdl.functional._core import Tensor, _wrap, xp_of
-from fastdl.functional.composites import _tensor
+from fastdl._argcheck import check_tensor_arg
 from fastdl.functional.windows import is_strided
 from fastdl.tensor import int64
 
@@ -52,7 +52,7 @@ def bernoulli(input, p=None, *, generator=None):
     >>> fastdl.bernoulli(fastdl.tensor([0.0, 1.0]), generator=g).tolist()
     [0.0, 1.0]
     """
-    _tensor(input, "bernoulli")
+    check_tensor_arg(input, "bernoulli")
     probs = _host(input) if p is None else np.full(input._data.shape, float(p))
     if probs.size and not ((probs >= 0) & (probs <= 1)).all():
         raise RuntimeError("Expected p_in >= 0 && p_in <= 1 to be true, but got false.")
@@ -85,7 +85,7 @@ def multinomial(input, num_samples, replacement=False, *, generator=None):
     >>> sorted(fastdl.multinomial(fastdl.tensor([1.0, 0.0, 2.0]), 2, generator=g).tolist())
     [0, 2]
     """
-    _tensor(input, "multinomial")
+    check_tensor_arg(input, "multinomial")
     w = _host(input).astype(np.float64)
     if w.ndim not in (1, 2):
         raise RuntimeError("prob_dist must be 1 or 2 dim")
@@ -166,7 +166,7 @@ def poisson(input, generator=None):
     >>> fastdl.poisson(fastdl.zeros(3)).tolist()
     [0.0, 0.0, 0.0]
     """
-    _tensor(input, "poisson")
+    check_tensor_arg(input, "poisson")
     if input._data.dtype.kind != "f":
         raise NotImplementedError(f"poisson not implemented for '{input._data.dtype}'")
     rates = _host(input)
@@ -186,7 +186,7 @@ def randint_like(input, low=0, high=None, *, generator=None, dtype=None, device=
     ((2, 2), dtype('float32'), True)
     """
     from fastdl.creation import randint
-    _tensor(input, "randint_like")
+    check_tensor_arg(input, "randint_like")
     if high is None:
         low, high = 0, low
     return randint(low, high, input._data.shape, generator=generator,

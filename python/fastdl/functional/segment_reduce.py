@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from fastdl.functional.toplevel_utils import _tensor_arg
+from fastdl._argcheck import check_tensor_arg
 from fastdl.tensor import _wrap
 
 __all__ = ["segment_reduce"]
@@ -36,7 +36,7 @@ def segment_reduce(data, reduce, *, lengths=None, indices=None, offsets=None, ax
     [5.5, 6.0]
     """
     from fastdl.functional.arithmetic import where
-    _tensor_arg(data, "segment_reduce")
+    check_tensor_arg(data, "segment_reduce")
     op = _check_reduce(reduce)
     if indices is not None:
         raise RuntimeError("segment_reduce(): indices based reduction is not supported yet.")
@@ -97,7 +97,7 @@ def _segments(data, lengths, offsets, axis, unsafe):
         raise RuntimeError("segment_reduce(): pass lengths or offsets, not both")
     given = lengths if lengths is not None else offsets
     name = "lengths" if lengths is not None else "offsets"
-    _tensor_arg(given, "segment_reduce")
+    check_tensor_arg(given, "segment_reduce")
     if not np.issubdtype(given._data.dtype, np.integer) or given.ndim == 0:
         raise RuntimeError(f"segment_reduce(): {name} must be an integer tensor with at "
                            f"least one dimension, got {given.dtype} of shape "

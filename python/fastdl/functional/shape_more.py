@@ -8,7 +8,7 @@ from __future__ import annotations
 import numpy as np
 
 from fastdl.functional._core import Tensor, _wrap, expand, norm_dim
-from fastdl.functional.composites import _tensor
+from fastdl._argcheck import check_tensor_arg, check_tensor_element
 from fastdl.functional.indexing import getitem, nonzero
 from fastdl.functional.shape import cat, clone, flip, narrow, reshape, split
 from fastdl.tensor import as_dtype, int64
@@ -19,7 +19,7 @@ def _tensor_list(tensors, fn):
     if len(tensors) == 1 and isinstance(tensors[0], (list, tuple)):
         tensors = tuple(tensors[0])
     for i, t in enumerate(tensors):
-        _tensor(t, fn, f"tensors[{i}]")
+        check_tensor_element(t, i)
     return list(tensors)
 
 
@@ -194,7 +194,7 @@ def select(input, dim, index):
     >>> fastdl.arange(6).reshape(2, 3).select(1, -1).tolist()
     [2, 5]
     """
-    _tensor(input, "select")
+    check_tensor_arg(input, "select")
     d = input._data
     if d.ndim == 0:
         raise IndexError("select() cannot be applied to a 0-dim tensor.")
@@ -210,8 +210,8 @@ def select(input, dim, index):
 def _scatter_into(fn, input, src, key):
     """A copy of input with ``src`` written at ``key``; src must have the region's exact shape
     (torch does not broadcast here). Differentiable in both through setitem."""
-    _tensor(input, fn)
-    _tensor(src, fn, "src")
+    check_tensor_arg(input, fn)
+    check_tensor_arg(src, fn, "src", 2)
     region = input._data[key]
     if tuple(region.shape) != tuple(src._data.shape):
         raise RuntimeError(f"{fn}(): expected src to have a size equal to the slice of self. "
@@ -228,7 +228,7 @@ def select_scatter(input, src, dim, index):
     >>> fastdl.select_scatter(fastdl.zeros(2, 2), fastdl.ones(2), 0, 1).tolist()
     [[0.0, 0.0], [1.0, 1.0]]
     """
-    select(_tensor(input, "select_scatter"), dim, index)  # torch's checks of dim and index
+    select(check_tensor_arg(input, "select_scatter"), dim, index)  # torch's checks of dim and index
     ax = norm_dim(dim, input._data.ndim)
     i = int(index) % input._data.shape[ax]
     return _scatter_into("select_scatter", input, src, (slice(None),) * ax + (i,))
@@ -240,7 +240,7 @@ def slice_scatter(input, src, dim=0, start=None, end=None, step=1):
     >>> fastdl.slice_scatter(fastdl.zeros(4), fastdl.ones(2), start=1, end=3).tolist()
     [0.0, 1.0, 1.0, 0.0]
     """
-    _tensor(input, "slice_scatter")
+    check_tensor_arg(input, "slice_scatter")
     if int(step) <= 0:
         raise RuntimeError("slice step must be positive")
     ax = norm_dim(dim, input._data.ndim)
@@ -255,8 +255,8 @@ def diagonal_scatter(input, src, offset=0, dim1=0, dim2=1):
     [[1.0, 0.0], [0.0, 1.0]]
     """
     from fastdl.functional.everyday import diagonal
-    _tensor(input, "diagonal_scatter")
-    _tensor(src, "diagonal_scatter", "src")
+    check_tensor_arg(input, "diagonal_scatter")
+    check_tensor_arg(src, "diagonal_scatter", "src", 2)
     region = diagonal(input, offset, dim1, dim2)
     if region._data.shape != src._data.shape:
         raise RuntimeError(f"diagonal_scatter(): expected src to have a size equal to the "
@@ -274,7 +274,7 @@ def diagflat(input, offset=0):
     [[1, 0], [0, 2]]
     """
     from fastdl.functional.everyday import diag
-    return diag(reshape(_tensor(input, "diagflat"), (-1,)), offset)
+    return diag(reshape(check_tensor_arg(input, "diagflat"), (-1,)), offset)
 
 
 def ravel(input):
@@ -283,7 +283,7 @@ def ravel(input):
     >>> fastdl.ones(2, 3).ravel().shape
     (6,)
     """
-    return reshape(_tensor(input, "ravel"), (-1,))
+    return reshape(check_tensor_arg(input, "ravel"), (-1,))
 
 
 def fliplr(input):
@@ -292,7 +292,7 @@ def fliplr(input):
     >>> fastdl.fliplr(fastdl.tensor([[1, 2]])).tolist()
     [[2, 1]]
     """
-    if _tensor(input, "fliplr")._data.ndim < 2:
+    if check_tensor_arg(input, "fliplr")._data.ndim < 2:
         raise RuntimeError("Input must be >= 2-d.")
     return flip(input, 1)
 
@@ -303,7 +303,7 @@ def flipud(input):
     >>> fastdl.flipud(fastdl.tensor([1, 2])).tolist()
     [2, 1]
     """
-    if _tensor(input, "flipud")._data.ndim < 1:
+    if check_tensor_arg(input, "flipud")._data.ndim < 1:
         raise RuntimeError("Input must be >= 1-d.")
     return flip(input, 0)
 
@@ -315,7 +315,7 @@ def msort(input):
     [[2, 1], [3, 4]]
     """
     from fastdl.functional.everyday import sort
-    return sort(_tensor(input, "msort"), 0)[0]
+    return sort(check_tensor_arg(input, "msort"), 0)[0]
 
 
 def argwhere(input):
@@ -326,7 +326,7 @@ def argwhere(input):
     >>> fastdl.argwhere(fastdl.tensor([[0, 1], [1, 0]])).tolist()
     [[0, 1], [1, 0]]
     """
-    return nonzero(_tensor(input, "argwhere"))
+    return nonzero(check_tensor_arg(input, "argwhere"))
 
 
 def numel(input):
@@ -335,7 +335,7 @@ def numel(input):
     >>> fastdl.numel(fastdl.ones(2, 3))
     6
     """
-    return int(_tensor(input, "numel")._data.size)
+    return int(check_tensor_arg(input, "numel")._data.size)
 
 
 def is_same_size(input, other):
@@ -344,8 +344,8 @@ def is_same_size(input, other):
     >>> fastdl.ones(2).is_same_size(fastdl.zeros(2))
     True
     """
-    return _tensor(input, "is_same_size")._data.shape == _tensor(other, "is_same_size",
-                                                                 "other")._data.shape
+    return check_tensor_arg(input, "is_same_size")._data.shape == check_tensor_arg(
+        other, "is_same_size", "other", 2)._data.shape
 
 
 def narrow_copy(input, dim, start, length):
@@ -354,7 +354,7 @@ def narrow_copy(input, dim, start, length):
     >>> fastdl.narrow_copy(fastdl.arange(5), 0, 1, 2).tolist()
     [1, 2]
     """
-    return clone(narrow(_tensor(input, "narrow_copy"), dim, start, length))
+    return clone(narrow(check_tensor_arg(input, "narrow_copy"), dim, start, length))
 
 
 def split_with_sizes(input, split_sizes, dim=0):
@@ -364,7 +364,7 @@ def split_with_sizes(input, split_sizes, dim=0):
     >>> [t.tolist() for t in fastdl.arange(3).split_with_sizes([1, 2])]
     [[0], [1, 2]]
     """
-    _tensor(input, "split_with_sizes")
+    check_tensor_arg(input, "split_with_sizes")
     if isinstance(split_sizes, (int, np.integer)):
         raise TypeError("split_with_sizes(): argument 'split_sizes' must be a sequence of ints")
     if any(int(s) < 0 for s in split_sizes):
@@ -382,7 +382,7 @@ def sum_to_size(input, *size):
     [[2.0, 2.0, 2.0]]
     """
     from fastdl.functional.reductions import sum as sum_
-    _tensor(input, "sum_to_size")
+    check_tensor_arg(input, "sum_to_size")
     if len(size) == 1 and isinstance(size[0], (list, tuple)):
         size = size[0]
     size = tuple(int(s) for s in size)
@@ -441,7 +441,7 @@ def unravel_index(indices, shape):
     """
     if isinstance(indices, (int, np.integer)) and not isinstance(indices, bool):
         indices = _wrap(np.asarray(int(indices), dtype=int64))
-    _tensor(indices, "unravel_index", "indices")
+    check_tensor_arg(indices, "unravel_index", "indices")
     d = indices._data
     if d.dtype.kind not in "iu":
         raise TypeError(f"expected 'indices' to be integer dtype, but got {d.dtype}")

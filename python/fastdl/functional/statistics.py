@@ -13,7 +13,7 @@ from fastdl.amp._dispatch import autocast_op
 from fastdl.functional import arithmetic as A
 from fastdl.functional import reductions as R
 from fastdl.functional._core import Tensor, _wrap, norm_dim, xp_of
-from fastdl.functional.composites import _tensor
+from fastdl._argcheck import check_tensor_arg
 from fastdl.functional.indexing import gather
 from fastdl.functional.linalg import mm
 from fastdl.functional.shape import movedim, reshape, unsqueeze
@@ -39,7 +39,7 @@ def _quantile_q(fn, input, q):
 
 
 def _quantile(fn, input, q, dim, keepdim, interpolation, ignore_nan):
-    _tensor(input, fn)
+    check_tensor_arg(input, fn)
     d = input._data
     if d.dtype.kind != "f":
         raise RuntimeError(f"{fn}() input tensor must be either float or double dtype")
@@ -131,7 +131,7 @@ def nanquantile(input, q, dim=None, keepdim=False, *, interpolation="linear"):
 def _check_weights(name, w, n, integral):
     if w is None:
         return None
-    _tensor(w, "cov", name)
+    check_tensor_arg(w, "cov", name, None)
     if w._data.ndim > 1:
         raise RuntimeError(f"cov(): expected {name} to have one or fewer dimensions but got "
                            f"{name} with {w._data.ndim} dimensions")
@@ -160,7 +160,7 @@ def cov(input, *, correction=1, fweights=None, aweights=None):
     >>> fastdl.cov(fastdl.tensor([[0.0, 1.0, 2.0], [2.0, 1.0, 0.0]])).tolist()
     [[1.0, -1.0], [-1.0, 1.0]]
     """
-    _tensor(input, "cov")
+    check_tensor_arg(input, "cov")
     if input._data.ndim > 2:
         raise RuntimeError(f"cov(): expected input to have two or fewer dimensions but got an "
                            f"input with {input._data.ndim} dimensions")

@@ -15,7 +15,8 @@ import numpy as np
 
 from fastdl.autograd.grad_mode import grad_wanted
 from fastdl.functional._core import _wrap, xp_of
-from fastdl.functional.composites import _tensor, take
+from fastdl._argcheck import check_tensor_arg
+from fastdl.functional.composites import take
 
 
 def _storage_of(d):
@@ -52,7 +53,7 @@ def as_strided(input, size, stride, storage_offset=None):
     >>> fastdl.as_strided(fastdl.arange(6), (2, 2), (1, 2)).tolist()
     [[0, 2], [1, 3]]
     """
-    _tensor(input, "as_strided")
+    check_tensor_arg(input, "as_strided")
     size = tuple(int(s) for s in size)
     stride = tuple(int(s) for s in stride)
     if len(size) != len(stride):

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 
+from fastdl._argcheck import check_tensor_arg
 from fastdl.functional._core import _wrap, xp_of
 from fastdl.tensor import Tensor
 
@@ -23,10 +24,8 @@ def binomial(count, prob, generator=None):
     [0.0, 5.0]
     """
     from fastdl.random import _numpy_rng
-    for name, t in (("count", count), ("prob", prob)):
-        if not isinstance(t, Tensor):
-            raise TypeError(f"binomial(): argument '{name}' must be Tensor, not "
-                            f"{type(t).__name__}")
+    check_tensor_arg(count, "binomial", "count")
+    check_tensor_arg(prob, "binomial", "prob", 2)
     dt = count._data.dtype
     if dt.kind != "f":
         raise ValueError(f"binomial only supports floating-point dtypes for count, got: {dt}")
@@ -87,9 +86,7 @@ def histogramdd(input, bins, *, range=None, weight=None, density=False):
     >>> hist.tolist(), edges[0].tolist()
     ([[1.0, 0.0], [1.0, 1.0]], [0.0, 0.5, 1.0])
     """
-    if not isinstance(input, Tensor):
-        raise TypeError(f"histogramdd(): argument 'input' must be Tensor, not "
-                        f"{type(input).__name__}")
+    check_tensor_arg(input, "histogramdd")
     d = input._data
     if d.dtype.kind != "f":
         raise NotImplementedError(f'"histogramdd" not implemented for {d.dtype}')
@@ -220,10 +217,9 @@ def ormqr(input, tau, other, left=True, transpose=False):
     True
     """
     from fastdl.linalg.householder import apply_reflectors
-    for name, t in (("input", input), ("tau", tau), ("other", other)):
-        if not isinstance(t, Tensor):
-            raise TypeError(f"ormqr(): argument '{name}' must be Tensor, not "
-                            f"{type(t).__name__}")
+    for position, t in enumerate((input, tau, other), 1):  # torch's schema names: input{n}
+        check_tensor_arg(t, "ormqr", "input" if position == 1 else f"input{position}",
+                         position)
     if input.ndim < 2 or other.ndim < 2:
         raise RuntimeError("torch.ormqr: input and other must have at least 2 dimensions")
     mn, k = input.shape[-2], tau.shape[-1] if tau.ndim else 0

@@ -13,15 +13,9 @@ import warnings
 
 import numpy as np
 
+from fastdl._argcheck import check_tensor_arg
 from fastdl.functional._core import _category, as_tensor_arg, promote_dtypes, xp_of
 from fastdl.tensor import Tensor, _wrap, as_dtype, get_default_dtype
-
-
-def _tensor_arg(input, fn, arg="input", position=1):
-    if not isinstance(input, Tensor):
-        raise TypeError(f"{fn}(): argument '{arg}' (position {position}) must be Tensor, not "
-                        f"{type(input).__name__}")
-    return input
 
 
 def promote_types(type1, type2):
@@ -92,7 +86,7 @@ def is_floating_point(input):
     >>> fastdl.is_floating_point(fastdl.ones(1)), fastdl.is_floating_point(fastdl.arange(2))
     (True, False)
     """
-    return _tensor_arg(input, "is_floating_point")._data.dtype.kind == "f"
+    return check_tensor_arg(input, "is_floating_point")._data.dtype.kind == "f"
 
 
 def is_complex(input):
@@ -101,7 +95,7 @@ def is_complex(input):
     >>> fastdl.is_complex(fastdl.ones(1))
     False
     """
-    _tensor_arg(input, "is_complex")
+    check_tensor_arg(input, "is_complex")
     return False
 
 
@@ -111,7 +105,7 @@ def is_signed(input):
     >>> fastdl.is_signed(fastdl.ones(1)), fastdl.is_signed(fastdl.ones(1, dtype=fastdl.uint8))
     (True, False)
     """
-    return _tensor_arg(input, "is_signed")._data.dtype.kind in "if"
+    return check_tensor_arg(input, "is_signed")._data.dtype.kind in "if"
 
 
 def scalar_tensor(s, *, dtype=None, layout=None, device=None, pin_memory=None,
@@ -239,7 +233,7 @@ def fill(input, value):
     [2, 2]
     """
     from fastdl.functional.arithmetic import where
-    _tensor_arg(input, "fill")
+    check_tensor_arg(input, "fill")
     d = input._data
     if isinstance(value, Tensor):
         if value._data.ndim:
@@ -260,7 +254,7 @@ def adjoint(input):
     >>> fastdl.adjoint(fastdl.tensor([[1.0, 2.0]])).tolist()
     [[1.0], [2.0]]
     """
-    _tensor_arg(input, "adjoint")
+    check_tensor_arg(input, "adjoint")
     if input._data.ndim < 2:
         raise RuntimeError(f"tensor.adjoint() is only supported on matrices or batches of "
                            f"matrices. Got {input._data.ndim}-D tensor.")
@@ -306,7 +300,7 @@ def _alias(input):
 
 def _copying(name, view, example):
     def copy_op(input, *args, **kwargs):
-        _tensor_arg(input, name)
+        check_tensor_arg(input, name)
         out = view(input, *args, **kwargs)
         if isinstance(out, (tuple, list)):
             return tuple(o.clone() for o in out)

@@ -7,7 +7,8 @@ from __future__ import annotations
 
 from collections import namedtuple
 
-from fastdl.functional._core import Tensor, _wrap, torch_dtype_name, xp_of
+from fastdl._argcheck import check_tensor_arg
+from fastdl.functional._core import _wrap, torch_dtype_name, xp_of
 
 geqrf_result = namedtuple("geqrf", ["a", "tau"])
 
@@ -30,8 +31,7 @@ def geqrf(input, *, out=None):
     """
     if out is not None:
         raise TypeError("geqrf: out= is not supported (fastdl returns new tensors)")
-    if not isinstance(input, Tensor):
-        raise TypeError(f"geqrf(): argument 'input' must be Tensor, not {type(input).__name__}")
+    check_tensor_arg(input, "geqrf")
     a = input._data
     if a.ndim < 2:
         raise RuntimeError("torch.geqrf: input must have at least 2 dimensions.")

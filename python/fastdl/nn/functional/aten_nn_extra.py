@@ -25,8 +25,7 @@ import numbers
 import numpy as np
 
 from fastdl import random as _random
-from fastdl._argcheck import check_bool_arg
-from fastdl.functional.toplevel_utils import _tensor_arg
+from fastdl._argcheck import check_bool_arg, check_tensor_arg
 from fastdl.nn.functional import conv as _conv
 from fastdl.nn.functional.embedding_bag import embedding_bag as _embedding_bag
 from fastdl.tensor import _wrap
@@ -70,10 +69,10 @@ def convolution(input, weight, bias, stride, padding, dilation, transposed, outp
     (2, 4, 5)
     """
     fn = "convolution"
-    _tensor_arg(input, fn, "input", 1)
-    _tensor_arg(weight, fn, "weight", 2)
+    check_tensor_arg(input, fn, "input", 1)
+    check_tensor_arg(weight, fn, "weight", 2)
     if bias is not None:
-        _tensor_arg(bias, fn, "bias", 3)
+        check_tensor_arg(bias, fn, "bias", 3)
     stride, padding, dilation = (_int_list(v, fn, a, p) for v, a, p in (
         (stride, "stride", 4), (padding, "padding", 5), (dilation, "dilation", 6)))
     output_padding = _int_list(output_padding, fn, "output_padding", 8)
@@ -113,7 +112,7 @@ def conv_tbc(input, weight, bias, pad=0):
     """
     fn = "conv_tbc"
     for x, a, p in ((input, "self", 1), (weight, "weight", 2), (bias, "bias", 3)):
-        _tensor_arg(x, fn, a, p)
+        check_tensor_arg(x, fn, a, p)
     if isinstance(pad, bool) or not isinstance(pad, (int, np.integer)):
         raise TypeError(f"conv_tbc(): argument 'pad' (position 4) must be int, not "
                         f"{type(pad).__name__}")
@@ -157,7 +156,7 @@ def native_dropout(input, p, train):
     ([[1.0, 1.0, 1.0], [1.0, 1.0, 1.0]], dtype('bool'))
     """
     fn = "native_dropout"
-    _tensor_arg(input, fn, "input", 1)
+    check_tensor_arg(input, fn, "input", 1)
     if isinstance(p, bool) or not isinstance(p, numbers.Real):
         raise TypeError(f"native_dropout(): argument 'p' (position 2) must be float, not "
                         f"{type(p).__name__}")
@@ -204,9 +203,9 @@ def embedding_bag(weight, indices, offsets, scale_grad_by_freq=False, mode=0, sp
     ([[1.0, 1.0], [1.0, 1.0]], [0, 0, 0, 1], [3, 1])
     """
     fn = "embedding_bag"
-    _tensor_arg(weight, fn, "weight", 1)
-    _tensor_arg(indices, fn, "indices", 2)
-    _tensor_arg(offsets, fn, "offsets", 3)
+    check_tensor_arg(weight, fn, "weight", 1)
+    check_tensor_arg(indices, fn, "indices", 2)
+    check_tensor_arg(offsets, fn, "offsets", 3)
     if isinstance(mode, bool) or not isinstance(mode, (int, np.integer)):
         raise TypeError(f"embedding_bag(): argument 'mode' (position 5) must be int, not "
                         f"{type(mode).__name__}")
@@ -288,7 +287,7 @@ def native_norm(input, p=2, dim=None, keepdim=False, dtype=None):
     """
     from fastdl.linalg import vector_norm
     fn = "native_norm"
-    _tensor_arg(input, fn, "input", 1)
+    check_tensor_arg(input, fn, "input", 1)
     p = _norm_value(p, fn)
     if dim is not None:
         dims = _int_list(dim, fn, "dim", 3)
@@ -316,7 +315,7 @@ def norm_except_dim(v, pow=2, dim=0):
     """
     from fastdl.linalg import vector_norm
     fn = "norm_except_dim"
-    _tensor_arg(v, fn, "v", 1)
+    check_tensor_arg(v, fn, "v", 1)
     if isinstance(pow, bool) or not isinstance(pow, (int, np.integer)):
         raise TypeError(f"norm_except_dim(): argument 'pow' (position 2) must be int, not "
                         f"{type(pow).__name__}")

@@ -13,8 +13,7 @@ import numbers
 
 import numpy as np
 
-from fastdl._argcheck import check_bool_arg
-from fastdl.functional.toplevel_utils import _tensor_arg
+from fastdl._argcheck import check_bool_arg, check_tensor_arg
 from fastdl.nn.functional import rnn as R
 from fastdl.nn.functional.aten_nn_extra import _type_name
 from fastdl.tensor import Tensor
@@ -62,12 +61,12 @@ def _biases(b_ih, b_hh):
 
 
 def _cell(mode, fn, input, states, w_ih, w_hh, b_ih, b_hh):
-    _tensor_arg(input, fn, "input", 1)
+    check_tensor_arg(input, fn, "input", 1)
     for t, a, p in ((w_ih, "w_ih", 3), (w_hh, "w_hh", 4)):
-        _tensor_arg(t, fn, a, p)
+        check_tensor_arg(t, fn, a, p)
     for t, a, p in ((b_ih, "b_ih", 5), (b_hh, "b_hh", 6)):
         if t is not None:
-            _tensor_arg(t, fn, a, p)
+            check_tensor_arg(t, fn, a, p)
     _need_dim(input, 1)
     _need_dim(w_hh, 1)
     _need_dim(w_ih, 1)
@@ -117,9 +116,7 @@ def lstm_cell(input, hx, w_ih, w_hh, b_ih=None, b_hh=None):
 
 
 def _single_state_cell(mode, fn, input, hx, w_ih, w_hh, b_ih, b_hh):
-    if not isinstance(hx, Tensor):
-        raise TypeError(f"{fn}(): argument 'hx' (position 2) must be Tensor, not "
-                        f"{type(hx).__name__}")
+    check_tensor_arg(hx, fn, "hx", 2)
     return _cell(mode, fn, input, [hx], w_ih, w_hh, b_ih, b_hh)[0]
 
 
@@ -166,7 +163,7 @@ def _layers(mode, input, batch_sizes, hx, params, has_biases, num_layers, dropou
     fn = mode
     lstm = mode == "lstm"
     packed = batch_sizes is not None
-    _tensor_arg(input, fn, "data" if packed else "input", 1)
+    check_tensor_arg(input, fn, "data" if packed else "input", 1)
     states = list(hx) if lstm and isinstance(hx, (tuple, list)) else hx
     if lstm:
         if not isinstance(hx, (tuple, list)) or not all(isinstance(s, Tensor) for s in hx):
@@ -175,7 +172,7 @@ def _layers(mode, input, batch_sizes, hx, params, has_biases, num_layers, dropou
         if len(hx) != 2:
             raise RuntimeError("lstm expects two hidden states")
     else:
-        _tensor_arg(hx, fn, "hx", 3 if packed else 2)
+        check_tensor_arg(hx, fn, "hx", 3 if packed else 2)
         states = [hx]
     if not isinstance(params, (tuple, list)) or not all(isinstance(p, Tensor) for p in params):
         raise TypeError(f"{fn}(): argument 'params' must be tuple of Tensors, not "
@@ -207,7 +204,7 @@ def _layers(mode, input, batch_sizes, hx, params, has_biases, num_layers, dropou
     if len(params) < per * num_layers * dirs:
         raise RuntimeError("Expected more weights in stacked_rnn")
     if packed:
-        bs = np.asarray(_tensor_arg(batch_sizes, fn, "batch_sizes", 2).detach().cpu().numpy())
+        bs = np.asarray(check_tensor_arg(batch_sizes, fn, "batch_sizes", 2).detach().cpu().numpy())
         if bs.ndim != 1 or bs.dtype.kind not in "iu" or not bs.size \
                 or int(bs.sum()) != input.shape[0] or np.any(np.diff(bs) > 0) or bs[-1] < 1:
             raise RuntimeError(f"{fn}: batch_sizes must be a 1-D non-increasing positive int "
