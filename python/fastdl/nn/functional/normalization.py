@@ -452,30 +452,56 @@ def instance_norm(input, running_mean=None, running_var=None, weight=None, bias=
     (``use_input_stats``; the running statistics, if given, are updated with the mean over the
     batch of the per-instance mean and unbiased variance), or by the running statistics."""
     check_float(input, "instance_norm")
+    if use_input_stats and math.prod(input._data.shape[2:]) == 1:  # torch.nn.functional's own
+        raise ValueError(f"Expected more than 1 spatial element when training, got input "
+                         f"size torch.Size({list(input._data.shape)})")
+    return _instance_norm(input, running_mean, running_var, weight, bias, use_input_stats,
+                          momentum, eps)
+
+
+def _instance_norm(input, running_mean, running_var, weight, bias, use_input_stats, momentum,
+                   eps):
+    """instance_norm without torch.nn.functional's spatial-size check (torch.instance_norm's
+    checks): one spatial element normalizes to 0 and makes the running variance NaN."""
+    check_float(input, "instance_norm")
     x = input._data
-    if x.ndim < 2:
-        raise ValueError(f"instance_norm(): expected an input of shape (N, C, *), got "
-                         f"{tuple(x.shape)}")
-    channels = x.shape[1]
+    if not use_input_stats and (running_mean is None or running_var is None):
+        raise RuntimeError("Expected running_mean and running_var to be defined when "
+                           "use_input_stats is false")
+    if x.ndim < 2:  # torch reads input.size(0) and input.size(1)
+        raise IndexError("Dimension specified as 0 but tensor has no dimensions" if x.ndim == 0
+                         else "Dimension out of range (expected to be in range of [-1, 0], but "
+                              "got 1)")
+    batch, channels = x.shape[:2]
+    # torch normalizes a (1, N*C, *) view with batch_norm, so its size checks count N*C
     for t, name in ((running_mean, "running_mean"), (running_var, "running_var"),
                     (weight, "weight"), (bias, "bias")):
-        _check_param(t, "instance_norm", name, (channels,))
+        if t is not None:
+            check_float(t, "instance_norm", name)
+            if t._data.ndim > 1:  # torch's t.repeat(N)
+                raise RuntimeError("Number of dimensions of repeat dims can not be smaller than "
+                                   "number of dimensions of tensor")
+            if batch * t._data.size != batch * channels:
+                raise RuntimeError(f"{name} should contain {batch * channels} elements not "
+                                   f"{batch * t._data.size}")
+            if use_input_stats and t._data.ndim == 0 and name.startswith("running"):
+                # torch's copy of the updated statistic back into it fails
+                raise RuntimeError(f"output with shape [] doesn't match the broadcast shape "
+                                   f"[{channels}]")
     check_same_dtype("instance_norm", input=input, weight=weight, bias=bias)
     n = math.prod(x.shape[2:])
-    if use_input_stats and n <= 1:
-        raise ValueError(f"instance_norm(): expected more than 1 spatial element when "
-                         f"training, got input size {tuple(x.shape)}")
     if eps < 0 or (use_input_stats and not eps > 0 and x.size):
         raise ValueError(f"instance_norm(): eps must be positive, got {eps}")
     if x.size == 0:
+        if use_input_stats and batch == 0:  # torch averages the updated stats over no rows
+            for t in (running_mean, running_var):
+                if t is not None:
+                    t._data[...] = np.nan
         return _empty_normalization(input, weight, bias)
     spatial_axes = tuple(range(2, x.ndim))
     param_view = (1, channels) + (1,) * (x.ndim - 2)
     fixed = None
     if not use_input_stats:
-        if running_mean is None or running_var is None:
-            raise ValueError("instance_norm(): running_mean and running_var are required when "
-                             "use_input_stats=False")
         fixed = _fixed_statistics(running_mean, running_var, param_view, eps, x.dtype)
     spec = _NormSpec(spatial_axes, n, param_view, (0,) + spatial_axes, eps, fixed,
                      weight is not None, bias is not None)
@@ -483,7 +509,8 @@ def instance_norm(input, running_mean=None, running_var=None, weight=None, bias=
     if use_input_stats:
         mean, var = saved.values[:2]
         batch_mean = mean.reshape(x.shape[0], channels).mean(axis=0)
-        batch_var = (var.reshape(x.shape[0], channels) * (n / (n - 1))).mean(axis=0)
+        bessel = n / (n - 1) if n > 1 else np.nan  # torch's unbiased variance of one value
+        batch_var = (var.reshape(x.shape[0], channels) * bessel).mean(axis=0)
         if running_mean is not None:
             running_mean._data[...] = (1.0 - momentum) * running_mean._data + momentum * batch_mean
         if running_var is not None:

@@ -205,8 +205,9 @@ def instance_norm(input, weight, bias, running_mean, running_var, use_input_stat
     >>> y.round(decimals=3).tolist()
     [[[-1.0, 1.0]]]
     """
-    return F.instance_norm(input, running_mean, running_var, weight, bias, use_input_stats,
-                           momentum, eps)
+    from fastdl.nn.functional.normalization import _instance_norm
+    return _instance_norm(input, running_mean, running_var, weight, bias, use_input_stats,
+                          momentum, eps)
 
 
 def _check_p(p):

@@ -1,6 +1,8 @@
 """``BatchNorm1d/2d/3d``, ``InstanceNorm1d/2d/3d``, ``GroupNorm`` and ``LayerNorm``."""
 from __future__ import annotations
 
+import warnings
+
 import numpy as np
 
 from fastdl.nn import functional as F
@@ -146,11 +148,14 @@ class _InstanceNorm(_NormBase):
         self._check_input_dim(input)
         unbatched = input.ndim == self._ranks[0]
         feature_dim = 0 if unbatched else 1
-        if input.shape[feature_dim] != self.num_features and self.affine:
-            raise ValueError(f"{type(self).__name__}: expected input's size at "
-                             f"dim={feature_dim} to match num_features ({self.num_features}), "
-                             f"but got: {input.shape[feature_dim]} (input shape "
-                             f"{tuple(input.shape)})")
+        if input.shape[feature_dim] != self.num_features:
+            if self.affine:
+                raise ValueError(f"expected input's size at dim={feature_dim} to match "
+                                 f"num_features ({self.num_features}), but got: "
+                                 f"{input.shape[feature_dim]}.")
+            warnings.warn(f"input's size at dim={feature_dim} does not match num_features. You "
+                          f"can silence this warning by not passing in num_features, which is "
+                          f"not used because affine=False", stacklevel=2)
         x = input.unsqueeze(0) if unbatched else input
         out = F.instance_norm(x, self.running_mean, self.running_var, self.weight, self.bias,
                               self.training or not self.track_running_stats,
