@@ -171,6 +171,10 @@ from fastdl.functional import tensor_methods_more as _more  # noqa: E402
 METHODS.update(_more.METHODS)
 PROPERTIES.update(_more.PROPERTIES)
 
+# tensor_storage.py: set_ (re-pointing a tensor at another's memory) and as_subclass
+from fastdl.functional import tensor_storage as _storage  # noqa: E402
+METHODS.update(_storage.METHODS)
+
 
 def install(cls):
     for name, fn in METHODS.items():
