@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import numpy as np
 
-from fastdl.autograd.grad_mode import state as _grad_state
 from fastdl.autograd.op import defop
 from fastdl.tensor import Tensor, _norm_dim, _wrap, float32, int64
 

@@ -4,8 +4,6 @@ and index_reduce want source shaped exactly like input except at dim; index_copy
 a 0-d source or input as one element)."""
 from __future__ import annotations
 
-import numpy as np
-
 from fastdl.amp._dispatch import autocast_op
 from fastdl.functional import arithmetic as A
 from fastdl.functional._core import Tensor, _wrap, norm_dim, xp_of

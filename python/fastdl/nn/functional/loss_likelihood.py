@@ -11,7 +11,7 @@ import numpy as np
 
 from fastdl.functional import arithmetic as A
 from fastdl.functional import indexing as I
-from fastdl.nn.functional._checks import check_float, check_tensor, reject_bool
+from fastdl.nn.functional._checks import check_tensor, reject_bool
 from fastdl.nn.functional._reduction import legacy_reduction
 from fastdl.nn.functional.loss_margin import reduce_loss
 from fastdl.tensor import Tensor, _wrap
