@@ -171,11 +171,10 @@ def einsum(equation, *operands):
         raise ValueError("einsum(): needs at least one operand")
     for i, t in enumerate(operands):
         check_tensor_element(t, i, 1)
-    dts = {t._data.dtype for t in operands}
-    if len(dts) > 1:
-        dt = np.result_type(*dts)
-        operands = tuple(t if t._data.dtype == dt else t.to(dt) for t in operands)
     subs, out = _parse_einsum(equation, [t._data.shape for t in operands])
+    from fastdl.functional.matmul_dtypes import einsum_result_dtype
+    dt = einsum_result_dtype(subs, out, operands)
+    operands = tuple(t if t._data.dtype == dt else t.to(dt) for t in operands)
     # size-1 broadcast dims of the ellipsis: expand them so every operand agrees
     sizes = {}
     for s, t in zip(subs, operands):
@@ -189,11 +188,7 @@ def einsum(equation, *operands):
             from fastdl.functional.shape import expand
             t = expand(t, want)
         fixed.append(t)
-    result = einsum_op.apply(tuple(fixed), ",".join(subs) + "->" + out)
-    if result._data.dtype.kind in "iu" and result._data.dtype != int64 and any(
-            c not in out and sum(c in t for t in subs) == 1 for s in subs for c in s):
-        result = result.to(int64)  # torch sums a dimension only one operand has in int64
-    return result
+    return einsum_op.apply(tuple(fixed), ",".join(subs) + "->" + out)
 
 
 # ---- sorting and selection ---------------------------------------------------------------

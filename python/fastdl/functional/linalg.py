@@ -19,7 +19,8 @@ from fastdl.amp._dispatch import autocast_op
 from fastdl import _C, backend
 from fastdl.autograd.op import defop
 from fastdl.backend.pool import result_array
-from fastdl.functional._core import Tensor, grad_for, promote_pair
+from fastdl.functional._core import Tensor, grad_for
+from fastdl.functional.matmul_dtypes import check_matmul, check_mm
 from fastdl.functional.shape import reshape, unsqueeze, squeeze
 
 
@@ -80,9 +81,6 @@ mm_op = defop("mm", cpu=_mm_cpu, cuda=_mm_cuda, backward=_mm_backward,
 
 def _mm(a: Tensor, b: Tensor, trans_a: bool = False, trans_b: bool = False) -> Tensor:
     ad, bd = a._data, b._data
-    if ad.dtype != bd.dtype:
-        a, b = promote_pair(a, b)
-        ad, bd = a._data, b._data
     ka = ad.shape[-2] if trans_a else ad.shape[-1]
     kb = bd.shape[-1] if trans_b else bd.shape[-2]
     if ka != kb:
@@ -91,6 +89,8 @@ def _mm(a: Tensor, b: Tensor, trans_a: bool = False, trans_b: bool = False) -> T
         raise RuntimeError(f"matmul: shapes {tuple(sa)} and {tuple(sb)} cannot be multiplied "
                            f"({ka} != {kb})")
     _batch_shape(ad.shape[:-2], bd.shape[:-2])
+    if ad.dtype != bd.dtype:  # torch's products never promote; callers check with its words
+        check_mm(a, b)
     return mm_op.apply((a, b), trans_a, trans_b)
 
 
@@ -115,6 +115,7 @@ def matmul(input, other):
     if na == 0 or nb == 0:
         raise RuntimeError(f"matmul: both arguments need at least 1 dimension, got shapes "
                            f"{tuple(input._data.shape)} and {tuple(other._data.shape)}")
+    check_matmul(input, other)
     a = unsqueeze(input, 0) if na == 1 else input
     b = unsqueeze(other, -1) if nb == 1 else other
     out = _mm(a, b)
@@ -130,6 +131,7 @@ def mm(input, mat2):
     if input._data.ndim != 2 or mat2._data.ndim != 2:
         raise RuntimeError(f"mm: expected 2-D tensors, got shapes {tuple(input._data.shape)} and "
                            f"{tuple(mat2._data.shape)}")
+    check_matmul(input, mat2)
     return _mm(input, mat2)
 
 
@@ -139,6 +141,7 @@ def bmm(input, mat2):
             input._data.shape[0] != mat2._data.shape[0]:
         raise RuntimeError(f"bmm: expected 3-D tensors with equal batch size, got shapes "
                            f"{tuple(input._data.shape)} and {tuple(mat2._data.shape)}")
+    check_matmul(input, mat2)
     return _mm(input, mat2)
 
 

@@ -14,6 +14,7 @@ from fastdl.functional import arithmetic as ar
 from fastdl.functional._core import Tensor, _wrap, expand, xp_of
 from fastdl.functional.everyday import cumprod
 from fastdl.functional.linalg import bmm, dot, matmul, outer
+from fastdl.functional.matmul_dtypes import check_dot, check_tensordot, cpp_name
 from fastdl.functional.reductions import sum as reduce_sum
 from fastdl.functional.shape import (broadcast_to, cat, narrow, permute, reshape, squeeze,
                                      unsqueeze)
@@ -66,6 +67,7 @@ def tensordot(a, b, dims=2, out=None):
         if len(dims_a) != len(dims_b):
             raise RuntimeError("both dimension lists should have same length")
         dims_a, dims_b = [d % na for d in dims_a], [d % nb for d in dims_b]
+    check_tensordot(a, b)
     for da, db in zip(dims_a, dims_b):
         sa, sb = a._data.shape[da], b._data.shape[db]
         if sa != sb and 1 in (sa, sb):  # as torch: a size-1 dim broadcasts, the other is summed
@@ -169,9 +171,7 @@ def vdot(input, other, *, out=None):
     >>> fastdl.vdot(fastdl.tensor([1.0, 2.0]), fastdl.tensor([3.0, 4.0])).item()
     11.0
     """
-    if input._data.dtype != other._data.dtype:
-        raise RuntimeError(f"vdot: expected both vectors to have same dtype, but found "
-                           f"{input._data.dtype} and {other._data.dtype}")
+    check_dot(input, other)
     if input._data.ndim != 1 or other._data.ndim != 1:
         raise RuntimeError(f"1D tensors expected, but got {input._data.ndim}D and "
                            f"{other._data.ndim}D tensors")
@@ -219,8 +219,8 @@ def multi_dot(tensors, *, out=None):
                                f"{tensors[i]._data.ndim}D")
         if m._data.dtype != mats[0]._data.dtype:
             raise RuntimeError("multi_dot(): all tensors must have be the same dtype but "
-                               f"tensor 0 is {mats[0]._data.dtype} and tensor {i} "
-                               f"{m._data.dtype}")
+                               f"tensor 0 is {cpp_name(mats[0]._data.dtype)} and tensor {i} "
+                               f"{cpp_name(m._data.dtype)}")
         if i and mats[i - 1]._data.shape[1] != m._data.shape[0]:
             raise RuntimeError(f"multi_dot(): tensors {i - 1} and {i} with shapes "
                                f"{tuple(tensors[i - 1]._data.shape)} and "
@@ -290,7 +290,16 @@ def cross(input, other, dim=None, *, out=None):
 
 @autocast_op("vecdot")
 def vecdot(x, y, *, dim=-1, out=None):
-    """Sum of x * y over ``dim`` (broadcast)."""
+    """Sum of x * y over ``dim`` (broadcast); floating x and y of one dtype, as in torch."""
+    from fastdl.functional._core import torch_dtype_name
+    dx, dy = x._data.dtype, y._data.dtype
+    if dx.kind != "f":
+        raise RuntimeError(f"linalg.vecdot: Expected a floating point or complex tensor as "
+                           f"input. Got {torch_dtype_name(dx)}")
+    if dx != dy:
+        raise RuntimeError(f"linalg.vecdot: Expected x and y to have the same dtype, but found "
+                           f"x of type {torch_dtype_name(dx)} and y of type "
+                           f"{torch_dtype_name(dy)} instead")
     return reduce_sum(x * y, dim)
 
 
