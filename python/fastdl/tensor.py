@@ -968,6 +968,8 @@ def _inplace_binary(self, name, other, alpha=1):
     """``self <- self (op) other`` in place (``add_``, ``+=`` ...): the result keeps self's
     dtype (a result type that cannot be cast back raises, as in torch)."""
     from fastdl.functional import arithmetic as A
+    if name == "sub":
+        A.check_sub_operands(self, other)
     if type(other) in (int, float, bool):
         if name == "add":
             return A.add_scalar_op.apply_inplace(self, (), other * alpha)

@@ -120,7 +120,28 @@ def add(input, other, *, alpha=1):
     return add_op.binary(a, b if alpha == 1 else mul(b, alpha))
 
 
+_SUB_TWO_BOOLS = ("Subtraction, the `-` operator, with two bool tensors is not supported. Use "
+                  "the `^` or `logical_xor()` operator instead.")
+_SUB_BOOL = ("Subtraction, the `-` operator, with a bool tensor is not supported. If you are "
+             "trying to invert a mask, use the `~` or `logical_not()` operator instead.")
+_NEG_BOOL = ("Negation, the `-` operator, on a bool tensor is not supported. If you are trying "
+             "to invert a mask, use the `~` or `logical_not()` operator instead.")
+
+
+def _is_bool(x):
+    return type(x) is bool or isinstance(x, Tensor) and x._data.dtype == np.bool_
+
+
+def check_sub_operands(a, b):
+    """torch refuses subtraction with any bool operand (a Python bool included), whatever
+    the other one is, rather than promoting."""
+    bool_a, bool_b = _is_bool(a), _is_bool(b)
+    if bool_a or bool_b:
+        raise RuntimeError(_SUB_TWO_BOOLS if bool_a and bool_b else _SUB_BOOL)
+
+
 def sub(input, other, *, alpha=1):
+    check_sub_operands(input, other)
     if isinstance(input, Tensor) and _is_scalar(other):
         x = _scalar_operand(input, other)
         return add_scalar_op.apply((x,), -other * alpha)
@@ -138,6 +159,7 @@ def rsub(input, other, *, alpha=1):
     """
     if not isinstance(input, Tensor):
         raise TypeError(f"rsub(): input must be a Tensor, got {type(input).__name__}")
+    check_sub_operands(other, input)
     return sub(other, input, alpha=alpha) if isinstance(other, Tensor) else \
         add(neg(input) if alpha == 1 else mul(input, -alpha), other)
 
@@ -273,7 +295,13 @@ def fmod(input, other):
     return fmod_op.apply((a, b))
 
 
-neg_op = defop("neg", forward=np.negative, backward=lambda ctx, g: (neg(g),))
+def _negative(d):
+    if d.dtype == np.bool_:  # numpy says TypeError; torch RuntimeError, with its own words
+        raise RuntimeError(_NEG_BOOL)
+    return np.negative(d)
+
+
+neg_op = defop("neg", forward=_negative, backward=lambda ctx, g: (neg(g),))
 
 
 def neg(input):
