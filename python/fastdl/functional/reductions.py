@@ -7,7 +7,7 @@ import numpy as np
 
 from fastdl.amp._dispatch import autocast_op
 from fastdl.autograd.op import defop
-from fastdl.functional._core import Tensor, _wrap, expand, norm_dim, norm_dims
+from fastdl.functional._core import Tensor, _wrap, expand, norm_dim, norm_dims, torch_dtype_name
 from fastdl.functional import arithmetic as A
 from fastdl.tensor import as_dtype, int64
 
@@ -98,10 +98,10 @@ def mean(input, dim=None, keepdim=False, *, dtype=None):
     d = input._data
     if dtype is None and d.dtype.kind != "f":
         raise RuntimeError(f"mean(): could not infer output dtype. Input dtype must be either a "
-                           f"floating point or complex dtype. Got: {d.dtype}")
+                           f"floating point or complex dtype. Got: {torch_dtype_name(d.dtype)}")
     if dtype is not None and as_dtype(dtype).kind != "f":
         raise RuntimeError(f"mean(): could not infer output dtype. Optional dtype must be either "
-                           f"a floating point or complex dtype. Got: {as_dtype(dtype)}")
+                           f"a floating point or complex dtype. Got: {torch_dtype_name(as_dtype(dtype))}")
     n = _count(d.shape, norm_dims(dim, d.ndim))
     s = sum(input, dim, keepdim, dtype=dtype)
     return s / n if n else s * float("nan")

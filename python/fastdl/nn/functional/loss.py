@@ -13,9 +13,9 @@ import numpy as np
 from fastdl.amp._dispatch import autocast_op
 from fastdl.autograd.op import defop
 from fastdl.functional import arithmetic as A
-from fastdl.functional._core import grad_for, promote
+from fastdl.functional._core import _category, grad_for, promote, torch_dtype_name
 from fastdl.nn.functional._checks import (check_float, check_reduction, check_same_shape,
-                                          check_tensor, reject_bool)
+                                          check_tensor)
 from fastdl.nn.functional._reduction import legacy_reduction, reduce_array
 from fastdl.nn.functional.activation import _softplus_array
 from fastdl.nn.functional.loss_margin import reduce_loss
@@ -196,14 +196,18 @@ def _check_pair(name, input, target):
                            f"{input._data.dtype}, target: {target._data.dtype}")
 
 
-def _regression_pair(name, input, target, to_common_dtype=True):
+def _regression_pair(name, input, target, to_common_dtype=True, kernel=None):
     """input and target as torch's regression losses take them: a target of integers or
     another float dtype promoted (float32 with float64 gives float64, differentiably; kept as
     they are with ``to_common_dtype=False``), and
     shapes that differ but broadcast expanded to a common one with torch's warning (a (N, 1)
-    prediction against a (N,) target is usually a mistake)."""
+    prediction against a (N,) target is usually a mistake). Two non-float operands make torch's
+    ``kernel`` refuse their promoted dtype (NotImplementedError)."""
     check_tensor(input, name)
     check_tensor(target, name, "target")
+    if kernel is not None and input._data.dtype.kind != "f" != target._data.dtype.kind:
+        dtype = torch_dtype_name(promote(input._data, target._data))
+        raise NotImplementedError(f"\"{kernel}\" not implemented for '{dtype}'")
     if input._data.dtype.kind != "f":  # an integer or bool input takes a float target's dtype
         check_float(target, name, "target")
         input = input.to(target._data.dtype)
@@ -232,7 +236,7 @@ def _regression_pair(name, input, target, to_common_dtype=True):
 def mse_loss(input, target, size_average=None, reduce=None, reduction: str = "mean"):
     """(input - target)^2."""
     reduction = legacy_reduction(size_average, reduce, reduction)
-    input, target = _regression_pair("mse_loss", input, target)
+    input, target = _regression_pair("mse_loss", input, target, kernel="mse_cpu")
     return _mse(input, target, reduction)
 
 
@@ -240,7 +244,12 @@ def mse_loss(input, target, size_average=None, reduce=None, reduction: str = "me
 def l1_loss(input, target, size_average=None, reduce=None, reduction: str = "mean"):
     """|input - target|; the gradient at 0 is 0."""
     reduction = legacy_reduction(size_average, reduce, reduction)
-    reject_bool("l1_loss", input=input, target=target)  # torch's |input - target|
+    check_tensor(input, "l1_loss")
+    check_tensor(target, "l1_loss", "target")
+    A.check_sub_operands(input, target)  # torch's |input - target|
+    if input._data.dtype.kind != "f" != target._data.dtype.kind:
+        # integers: torch's composite runs as is, and only mean refuses them
+        return reduce_loss(A.abs(A.sub(input, target)), check_reduction(reduction, "l1_loss"))
     input, target = _regression_pair("l1_loss", input, target)
     return _l1(input, target, reduction)
 
@@ -252,10 +261,15 @@ def huber_loss(input, target, reduction: str = "mean", delta: float = 1.0):
     torch's kernel writes into a tensor like the input: the values are computed in the
     promoted dtype, the loss (and its reduction) has the input's dtype."""
     check_tensor(input, "huber_loss")
+    check_tensor(target, "huber_loss", "target")
     dtype = input._data.dtype
     if dtype.kind != "f":
-        raise RuntimeError(f"huber_loss(): the loss has the input's dtype, which must be a "
-                           f"floating point one, got {dtype}")
+        result = promote(input._data, target._data)
+        if _category(result) > _category(dtype):
+            raise RuntimeError(f"result type {torch_dtype_name(result)} can't be cast to the "
+                               f"desired output type {torch_dtype_name(dtype)}")
+        raise NotImplementedError(f"\"huber_cpu\" not implemented for "
+                                  f"'{torch_dtype_name(result)}'")
     input, target = _regression_pair("huber_loss", input, target)
     if delta <= 0:
         raise ValueError(f"huber_loss(): delta must be positive, got {delta}")
@@ -270,7 +284,7 @@ def smooth_l1_loss(input, target, size_average=None, reduce=None, reduction: str
                    beta: float = 1.0):
     """0.5 d^2 / beta where |d| < beta, else |d| - 0.5 beta (beta = 0 gives the L1 loss)."""
     reduction = legacy_reduction(size_average, reduce, reduction)
-    input, target = _regression_pair("smooth_l1_loss", input, target)
+    input, target = _regression_pair("smooth_l1_loss", input, target, kernel="smooth_l1_cpu")
     if beta < 0:
         raise ValueError(f"smooth_l1_loss(): beta must be non-negative, got {beta}")
     if beta == 0:
