@@ -23,7 +23,8 @@ from fastdl.autograd.op import defop
 from fastdl.backend import kernel_arrays
 from fastdl.functional import arithmetic as A
 from fastdl.functional import reductions as R
-from fastdl.nn.functional._checks import check_float, check_same_dtype
+from fastdl.nn.functional._checks import check_float, check_tensor
+from fastdl.nn.functional._norm_dtypes import check_norm_dtypes
 from fastdl.autograd.op import Saved
 from fastdl.tensor import _wrap
 
@@ -299,7 +300,7 @@ normalize_backward_op = defop("normalize_backward", forward=_normalize_backward_
 def _check_param(t, fn, name, shape):
     if t is None:
         return
-    check_float(t, fn, name)
+    check_tensor(t, fn, name)  # its dtype: check_norm_dtypes, with torch's words
     if tuple(t._data.shape) != tuple(shape):
         raise ValueError(f"{fn}(): {name} must have shape {tuple(shape)}, got "
                          f"{tuple(t._data.shape)}")
@@ -332,7 +333,7 @@ def batch_norm(input, running_mean, running_var, weight=None, bias=None, trainin
     """Normalize each channel (dim 1) of an (N, C, *) input by batch statistics (``training``)
     or by the running ones; training updates the running buffers in place (unbiased variance).
     """
-    check_float(input, "batch_norm")
+    check_tensor(input, "batch_norm")
     shape = input._data.shape
     # torch's nn.functional check (native_batch_norm has none: one value gives rstd
     # 1 / sqrt(eps) and a NaN running variance there)
@@ -343,7 +344,7 @@ def batch_norm(input, running_mean, running_var, weight=None, bias=None, trainin
 
 
 def _batch_norm(input, running_mean, running_var, weight, bias, training, momentum, eps):
-    check_float(input, "batch_norm")
+    check_tensor(input, "batch_norm")
     x = input._data
     if training and not eps > 0:
         raise ValueError(f"batch_norm eps must be positive during training, but got {eps}")
@@ -360,7 +361,9 @@ def _batch_norm(input, running_mean, running_var, weight, bias, training, moment
     for t, name in ((running_mean, "running_mean"), (running_var, "running_var"),
                     (weight, "weight"), (bias, "bias")):
         _check_param(t, "batch_norm", name, (channels,))
-    check_same_dtype("batch_norm", input=input, weight=weight, bias=bias)
+    # the running statistics keep their own dtype (they are updated in place)
+    weight, bias, _, _ = check_norm_dtypes(input, (weight, bias, running_mean, running_var),
+                                           "batch_norm", kernel_checked_first=True)
     axes = (0,) + tuple(range(2, x.ndim))
     stat_shape = (1, channels) + (1,) * (x.ndim - 2)
     n = x.size // channels if channels else 0
@@ -387,7 +390,7 @@ def _batch_norm(input, running_mean, running_var, weight, bias, training, moment
 @autocast_op("layer_norm")
 def layer_norm(input, normalized_shape, weight=None, bias=None, eps: float = 1e-5):
     """Normalize over the trailing ``normalized_shape`` dims, then scale and shift."""
-    check_float(input, "layer_norm")
+    check_tensor(input, "layer_norm")
     if isinstance(normalized_shape, int):
         normalized_shape = (normalized_shape,)
     normalized_shape = tuple(int(s) for s in normalized_shape)
@@ -401,7 +404,7 @@ def layer_norm(input, normalized_shape, weight=None, bias=None, eps: float = 1e-
                          f"normalized_shape {normalized_shape}")
     _check_param(weight, "layer_norm", "weight", normalized_shape)
     _check_param(bias, "layer_norm", "bias", normalized_shape)
-    check_same_dtype("layer_norm", input=input, weight=weight, bias=bias)
+    weight, bias = check_norm_dtypes(input, (weight, bias), "LayerNormKernelImpl")
     if x.size == 0:
         return _empty_normalization(input, weight, bias)  # (no numpy warnings on no values)
     if not grad_wanted(input, weight, bias):
@@ -421,7 +424,7 @@ def layer_norm(input, normalized_shape, weight=None, bias=None, eps: float = 1e-
 def group_norm(input, num_groups: int, weight=None, bias=None, eps: float = 1e-5):
     """Normalize each of ``num_groups`` groups of channels of an (N, C, *) input over the
     group's channels and spatial positions, then scale and shift per channel."""
-    check_float(input, "group_norm")
+    check_tensor(input, "group_norm")
     x = input._data
     if x.ndim < 2:
         raise ValueError(f"group_norm(): expected an input of shape (N, C, *), got "
@@ -434,7 +437,7 @@ def group_norm(input, num_groups: int, weight=None, bias=None, eps: float = 1e-5
                          f"num_groups={num_groups}")
     _check_param(weight, "group_norm", "weight", (channels,))
     _check_param(bias, "group_norm", "bias", (channels,))
-    check_same_dtype("group_norm", input=input, weight=weight, bias=bias)
+    weight, bias = check_norm_dtypes(input, (weight, bias), "GroupNormKernelImpl")
     if x.size == 0:
         return _empty_normalization(input, weight, bias)
     per_group = channels // num_groups
@@ -451,7 +454,7 @@ def instance_norm(input, running_mean=None, running_var=None, weight=None, bias=
     """Normalize each (sample, channel) plane of an (N, C, *) input over its spatial positions
     (``use_input_stats``; the running statistics, if given, are updated with the mean over the
     batch of the per-instance mean and unbiased variance), or by the running statistics."""
-    check_float(input, "instance_norm")
+    check_tensor(input, "instance_norm")
     if use_input_stats and math.prod(input._data.shape[2:]) == 1:  # torch.nn.functional's own
         raise ValueError(f"Expected more than 1 spatial element when training, got input "
                          f"size torch.Size({list(input._data.shape)})")
@@ -463,7 +466,7 @@ def _instance_norm(input, running_mean, running_var, weight, bias, use_input_sta
                    eps):
     """instance_norm without torch.nn.functional's spatial-size check (torch.instance_norm's
     checks): one spatial element normalizes to 0 and makes the running variance NaN."""
-    check_float(input, "instance_norm")
+    check_tensor(input, "instance_norm")
     x = input._data
     if not use_input_stats and (running_mean is None or running_var is None):
         raise RuntimeError("Expected running_mean and running_var to be defined when "
@@ -477,7 +480,7 @@ def _instance_norm(input, running_mean, running_var, weight, bias, use_input_sta
     for t, name in ((running_mean, "running_mean"), (running_var, "running_var"),
                     (weight, "weight"), (bias, "bias")):
         if t is not None:
-            check_float(t, "instance_norm", name)
+            check_tensor(t, "instance_norm", name)  # dtypes: check_norm_dtypes
             if t._data.ndim > 1:  # torch's t.repeat(N)
                 raise RuntimeError("Number of dimensions of repeat dims can not be smaller than "
                                    "number of dimensions of tensor")
@@ -488,7 +491,9 @@ def _instance_norm(input, running_mean, running_var, weight, bias, use_input_sta
                 # torch's copy of the updated statistic back into it fails
                 raise RuntimeError(f"output with shape [] doesn't match the broadcast shape "
                                    f"[{channels}]")
-    check_same_dtype("instance_norm", input=input, weight=weight, bias=bias)
+    # torch repeats the running statistics into batch_norm's; only weight and bias count
+    weight, bias = check_norm_dtypes(input, (weight, bias), "batch_norm",
+                                     kernel_checked_first=True)
     n = math.prod(x.shape[2:])
     if eps < 0 or (use_input_stats and not eps > 0 and x.size):
         raise ValueError(f"instance_norm(): eps must be positive, got {eps}")

@@ -44,7 +44,11 @@ def rms_norm(input, normalized_shape, weight=None, eps=None):
         eps = float(np.finfo(input._data.dtype).eps)
     dims = tuple(range(input.ndim - k, input.ndim))
     out = input * A.rsqrt(R.mean(input * input, dims, keepdim=True) + eps)
-    return out if weight is None else out * weight
+    if weight is None:
+        return out
+    out = out * weight
+    # torch's composite computes with a weight of another dtype, then casts to the input's
+    return out if out._data.dtype == input._data.dtype else out.to(input._data.dtype)
 
 
 def local_response_norm(input, size: int, alpha: float = 1e-4, beta: float = 0.75,
