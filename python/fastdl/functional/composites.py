@@ -17,7 +17,7 @@ from fastdl.amp._dispatch import autocast_op
 from fastdl.functional import arithmetic as A
 from fastdl.functional import reductions as R
 from fastdl.functional._core import (Tensor, _category, _wrap, norm_dim, promote_dtypes,
-                                     promote_pair, xp_of)
+                                     promote_pair, torch_dtype_name, xp_of)
 from fastdl.functional.indexing import gather, index_select
 from fastdl.functional.linalg import mm
 from fastdl._argcheck import check_tensor_arg
@@ -123,8 +123,11 @@ def take(input, index):
     [[4.0, 6.0], [6.0, 3.0]]
     """
     check_tensor_arg(input, "take")
-    if not isinstance(index, Tensor) or index._data.dtype.kind not in "iu":
-        raise TypeError("take(): index must be an integer tensor")
+    if not isinstance(index, Tensor):
+        raise TypeError(f"take(): index must be a Tensor, got {type(index).__name__}")
+    if index._data.dtype != np.int64:
+        raise RuntimeError(f"take(): Expected a long tensor for index, but got "
+                           f"{torch_dtype_name(index._data.dtype)}")
     n = input._data.size
     idx = index._data.astype(int64)
     if idx.size and (int(idx.min()) < -n or int(idx.max()) >= n):

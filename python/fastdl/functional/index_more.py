@@ -10,7 +10,7 @@ import numpy as np
 
 from fastdl.amp._dispatch import autocast_op
 from fastdl.functional import arithmetic as A
-from fastdl.functional._core import Tensor, _wrap, expand, xp_of
+from fastdl.functional._core import Tensor, _wrap, expand, torch_dtype_name, xp_of
 from fastdl._argcheck import check_tensor_arg
 from fastdl.functional.index_slices import _index_source, _on_1d
 from fastdl.functional.indexing import _array_key, index_put_zeros_op
@@ -30,8 +30,7 @@ def _index_key(fn, input, indices):
             raise TypeError(f"expected Tensor as element {n} in argument 1, but got "
                             f"{type(i).__name__}")
         if i._data.dtype.kind not in "biu":
-            raise IndexError(f"{fn}(): tensors used as indices must be long, int, byte or "
-                             f"bool tensors")
+            raise IndexError("tensors used as indices must be long, int, byte or bool tensors")
         key.append(i)
     if len(key) > max(input._data.ndim, 1):
         raise IndexError(f"too many indices for tensor of dimension {input._data.ndim} "
@@ -101,8 +100,11 @@ def put(input, index, source, accumulate=False):
     """
     check_tensor_arg(input, "put")
     check_tensor_arg(source, "put", "source", 3)
-    if not isinstance(index, Tensor) or index._data.dtype.kind not in "iu":
-        raise RuntimeError("put_(): Expected a long tensor for index")
+    if not isinstance(index, Tensor):
+        raise TypeError(f"put_(): index must be a Tensor, got {type(index).__name__}")
+    if index._data.dtype != np.int64:
+        raise RuntimeError(f"put_(): Expected a long tensor for index, but got "
+                           f"{torch_dtype_name(index._data.dtype)}")
     if source._data.dtype != input._data.dtype:
         raise RuntimeError(f"put_(): self and source expected to have the same dtype, but got "
                            f"self.dtype = {input._data.dtype} and source.dtype = "

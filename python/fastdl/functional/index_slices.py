@@ -6,7 +6,7 @@ from __future__ import annotations
 
 from fastdl.amp._dispatch import autocast_op
 from fastdl.functional import arithmetic as A
-from fastdl.functional._core import Tensor, _wrap, norm_dim, xp_of
+from fastdl.functional._core import Tensor, _wrap, norm_dim, torch_dtype_name, xp_of
 from fastdl._argcheck import check_tensor_arg
 from fastdl.functional.indexing import masked_fill, scatter_add
 from fastdl.functional.scattering import scatter
@@ -23,7 +23,7 @@ def _index_vector(fn, index, dtypes=("int32", "int64")):
                          f"with size: {list(idx.shape)}")
     if idx.dtype.name not in dtypes:
         raise RuntimeError(f"{fn}_(): Expected dtype {'/'.join(dtypes)} for index but got: "
-                           f"{idx.dtype}")
+                           f"{torch_dtype_name(idx.dtype)}")
     return idx.reshape(-1).astype(int64)
 
 
@@ -45,9 +45,10 @@ def _index_along(fn, input, dim, index):
     """(axis, index spread over input's slices) for index_fill."""
     d = input._data
     ax = norm_dim(dim, d.ndim)
-    if not isinstance(index, Tensor) or index._data.dtype.kind not in "iu":
-        raise TypeError(f"{fn}(): index must be an integer tensor, got "
-                        f"{getattr(getattr(index, '_data', index), 'dtype', type(index))}")
+    if not isinstance(index, Tensor):
+        raise TypeError(f"{fn}(): index must be a Tensor, got {type(index).__name__}")
+    if index._data.dtype != int64:  # torch's index_fill takes int64 alone
+        raise IndexError("index_fill_(): Expected dtype int64 for index.")
     idx = index._data
     if idx.ndim > 1:
         raise IndexError(f"{fn}(): index should have at most one dimension, got {idx.ndim}")

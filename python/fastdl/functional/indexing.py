@@ -5,7 +5,8 @@ import numpy as np
 
 from fastdl.amp._dispatch import autocast_op
 from fastdl.autograd.op import defop
-from fastdl.functional._core import Tensor, _wrap, grad_for, norm_dim, sum_to, xp_of, zeros_like
+from fastdl.functional._core import (Tensor, _wrap, grad_for, norm_dim, sum_to, torch_dtype_name,
+                                     xp_of, zeros_like)
 from fastdl.tensor import int64
 
 _BASIC = (int, slice, type(None), type(Ellipsis))
@@ -256,6 +257,9 @@ def take_along_dim(input, indices, dim=None):
     >>> fastdl.take_along_dim(x, x.argsort(dim=1), dim=1).tolist()
     [[10, 20, 30], [40, 50, 60]]
     """
+    if isinstance(indices, Tensor) and indices._data.dtype != np.int64:
+        raise RuntimeError(f"torch.take_along_dim(): dtype of indices should be Long but got "
+                           f"{torch_dtype_name(indices._data.dtype)}")
     _check_index(indices, "take_along_dim")
     if dim is None:
         return take_along_dim(input.reshape(-1), indices.reshape(-1), 0)
