@@ -91,6 +91,7 @@ def hypot(input, other):
     [5.0]
     """
     check_tensor_arg(input, "hypot")
+    check_tensor_arg(other, "hypot", "other", 2)
     a, b = promote_pair(input, other)
     if a._data.dtype.kind != "f":
         raise RuntimeError(f"hypot(): expected floating point tensors, got {a._data.dtype}")
@@ -143,6 +144,8 @@ def logaddexp2(input, other):
     >>> fastdl.logaddexp2(fastdl.tensor([3.0]), fastdl.tensor([3.0])).tolist()
     [4.0]
     """
+    check_tensor_arg(input, "logaddexp2")
+    check_tensor_arg(other, "logaddexp2", "other", 2)
     a, b = _float_pair("logaddexp2", input, other)
     ln2 = float(np.log(2.0))
     return A.div(logaddexp(A.mul(a, ln2), A.mul(b, ln2)), ln2)
