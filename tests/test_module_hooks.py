@@ -501,26 +501,48 @@ def test_same_function_registered_twice_runs_twice():
     assert len(calls) == 3
 
 
-def test_hooks_survive_state_dict_and_are_not_pickled():
-    model = _mlp(fastdl)
-    calls = []
-    model[0].register_forward_hook(lambda m, a, o: calls.append("fwd"))
-    model[0].register_full_backward_hook(lambda m, gi, go: calls.append("bw"))
+class _Scale:
+    """A picklable forward hook (a module-level class): multiplies the output."""
+
+    def __init__(self, factor):
+        self.factor = factor
+
+    def __call__(self, module, args, output):
+        return output * self.factor
+
+
+def test_hooks_survive_state_dict_and_pickle_as_torch():
+    def build(lib):
+        model = _mlp(lib)
+        calls = []
+        model[0].register_forward_hook(lambda m, a, o: calls.append("fwd"))
+        model[0].register_full_backward_hook(lambda m, gi, go: calls.append("bw"))
+        return model, calls
+
+    model, calls = build(fastdl)
     state = model.state_dict()
     assert list(state) == ["0.weight", "0.bias", "2.weight", "2.bias"]
     model.load_state_dict(state)
     model(_input(fastdl, (2, 3))).sum().backward()
     assert calls == ["fwd", "bw"]
+    # torch pickles hooks with the module: local lambdas make pickling fail, as in torch
+    errors = []
+    for lib in (fastdl, torch):
+        with pytest.raises(Exception) as info:
+            pickle.dumps(build(lib)[0])
+        errors.append((type(info.value), "Can't pickle local object" in str(info.value)))
+    assert errors[0] == errors[1] == (AttributeError, True)
 
-    clone = pickle.loads(pickle.dumps(model))  # the lambdas could not be pickled anyway
-    assert not clone[0]._forward_hooks and not clone[0]._backward_hooks
-    assert "_hooked" not in clone[0].__dict__
-    x = _input(fastdl, (2, 3))
-    np.testing.assert_allclose(clone(x).data, model(x).data)
-    assert calls == ["fwd", "bw", "fwd"]  # the clone called none; the original still does
-    clone[0].register_forward_hook(lambda m, a, o: calls.append("clone"))
-    clone(x)
-    assert calls[-1] == "clone"
+    outs = []
+    for lib in (fastdl, torch):
+        model = _mlp(lib)
+        model[2].register_forward_hook(_Scale(3.0))
+        clone = pickle.loads(pickle.dumps(model))
+        assert list(clone[2]._forward_hooks) == list(model[2]._forward_hooks)
+        outs.append(_np(clone(_input(lib, (2, 3)))))
+        np.testing.assert_allclose(outs[-1], 3 * _np(model[2].forward(model[1](model[0](
+            _input(lib, (2, 3)))))), rtol=1e-6)
+    np.testing.assert_allclose(outs[0], outs[1], rtol=1e-5, atol=1e-6)
 
 
 # -- global hooks -------------------------------------------------------------------------------

@@ -51,11 +51,30 @@ class RemovableHandle:
             if extra is not None:
                 extra.pop(self.id, None)
 
+    def __getstate__(self):
+        # torch's form: the dicts themselves (the weak references do not pickle)
+        return (self.hooks_dict_ref(), self.id, tuple(ref() for ref in self.extra_dict_ref))
+
+    def __setstate__(self, state):
+        # a dict that was gone when pickling comes back as a dead reference
+        self.hooks_dict_ref = weakref.ref(OrderedDict() if state[0] is None else state[0])
+        self.id = state[1]
+        RemovableHandle.next_id = max(RemovableHandle.next_id, self.id + 1)
+        extra = state[2] if len(state) > 2 and state[2] is not None else ()
+        self.extra_dict_ref = tuple(weakref.ref(d) for d in extra if d is not None)
+
     def __enter__(self):
         return self
 
     def __exit__(self, *exc):
         self.remove()
+
+
+def reserve_ids(*hook_dicts) -> None:
+    """Move the handle counter past the ids used in ``hook_dicts`` (hooks that were loaded)."""
+    for hooks in hook_dicts:
+        if hooks:
+            RemovableHandle.next_id = max(RemovableHandle.next_id, max(hooks) + 1)
 
 
 def add_hook(hooks, hook, prepend=False, extra=()):

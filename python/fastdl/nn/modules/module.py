@@ -30,8 +30,8 @@ class Module(StateDictMixin, ModuleExtrasMixin):
     ``register_full_backward_pre_hook``, ``register_full_backward_hook``) have PyTorch's
     semantics, as do the state-dict hooks (``register_state_dict_pre_hook`` ...). They live in
     ordered dicts keyed by their handle's id and are not part of the state dict;
-    ``copy.deepcopy`` keeps them (as torch), pickling drops them (torch pickles them, which
-    fails for lambdas and closures).
+    ``copy.deepcopy`` and pickling keep them, as torch's do (so pickling a module with a lambda
+    or closure hook fails, as in torch).
 
     >>> class Net(fastdl.nn.Module):
     ...     def __init__(self):
@@ -195,7 +195,7 @@ class Module(StateDictMixin, ModuleExtrasMixin):
 
     def __deepcopy__(self, memo):
         # torch's deepcopy keeps every hook (a bound-method hook is re-bound to the copy by
-        # copy's rule for methods); only pickling (``__getstate__``) drops them here.
+        # copy's rule for methods).
         clone = type(self).__new__(type(self))
         memo[id(self)] = clone
         for name, value in self.__dict__.items():
@@ -203,18 +203,19 @@ class Module(StateDictMixin, ModuleExtrasMixin):
         return clone
 
     def __getstate__(self):
-        # Hooks are functions of the running program, not model state: never pickled.
-        state = self.__dict__.copy()
-        state.pop("_hooked", None)
-        for name in _HOOK_DICTS:
-            state[name] = OrderedDict()
-        return state
+        # Hooks are pickled with the module, as torch does: a pruned, weight_norm'ed or
+        # spectral_norm'ed module keeps its reparametrization, and a hook that cannot be
+        # pickled (a lambda, a closure) makes pickling fail instead of vanishing silently.
+        return self.__dict__.copy()
 
     def __setstate__(self, state):
         self.__dict__.update(state)
         for name in _HOOK_DICTS:
             if name not in self.__dict__:
                 object.__setattr__(self, name, OrderedDict())
+        # The loaded hooks keep their ids; a fresh process's handle counter starts at 0, and
+        # a hook registered later must not take (and overwrite) one of those ids.
+        _hooks.reserve_ids(*(self.__dict__[name] for name in _HOOK_DICTS))
 
     # -- registration ------------------------------------------------------------------------
     def _check_registered(self):

@@ -148,9 +148,19 @@ class ParametrizationList(ModuleList):
         return x
 
 
+def _parametrized_getstate(self):
+    raise RuntimeError(
+        "Serialization of parametrized modules is only supported through state_dict(). See:\n"
+        "https://pytorch.org/tutorials/beginner/saving_loading_models.html"
+        "#saving-loading-a-general-checkpoint-for-inference-and-or-resuming-training")
+
+
 def _inject_new_class(module: Module) -> None:
+    # As torch: pickling refuses (the class is made here, so it could not be found on
+    # unpickling anyway); Module.__deepcopy__ still copies, sharing the class.
     cls = module.__class__
-    module.__class__ = type(f"Parametrized{cls.__name__}", (cls,), {})
+    module.__class__ = type(f"Parametrized{cls.__name__}", (cls,),
+                            {"__getstate__": _parametrized_getstate})
 
 
 def _inject_property(module: Module, tensor_name: str) -> None:
