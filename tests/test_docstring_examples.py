@@ -20,7 +20,7 @@ for package in (fastdl.optim, fastdl.optim.lr_scheduler):
                                                           package.__name__ + ".")]
 
 # torch.utils.checkpoint's and torch.nn.attention's counterparts are not in fastdl.__all__
-MODULES += ["fastdl.utils.checkpoint", "fastdl.nn.attention", "fastdl.nn.attention.bias"]
+MODULES += ["fastdl.utils.checkpoint", "fastdl.utils.hooks", "fastdl.nn.attention", "fastdl.nn.attention.bias"]
 
 
 @pytest.mark.parametrize("name", MODULES)

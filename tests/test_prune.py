@@ -8,6 +8,7 @@ pruned entries and check that no pruned score exceeds a kept one, not the positi
 import copy
 import doctest
 import math
+import pickle
 
 import numpy as np
 import pytest
@@ -373,17 +374,24 @@ def test_remove_makes_pruning_permanent():
         prune.remove(ours, "weight")
 
 
-def test_is_pruned_looks_into_submodules_and_deepcopy_keeps_pruning():
+def test_is_pruned_looks_into_submodules_and_pickle_keeps_pruning():
     model = _wrap_seq(nn.Sequential(nn.Linear(3, 3), nn.ReLU(), nn.Linear(3, 2)))
     assert not prune.is_pruned(model)
     prune.l1_unstructured(model.seq[2], "weight", amount=2)
     assert prune.is_pruned(model) and not prune.is_pruned(model.seq[0])
-    clone = copy.deepcopy(model)
+    # weight = weight_orig * weight_mask is a graph result, which torch refuses to deep-copy
+    for pruned in (model, tprune.l1_unstructured(torch.nn.Linear(3, 2), "weight", amount=2)):
+        with pytest.raises(RuntimeError, match="Only Tensors created explicitly by the user"):
+            copy.deepcopy(pruned)
+    seq = nn.Sequential(nn.Linear(3, 3), nn.ReLU(), nn.Linear(3, 2))
+    prune.l1_unstructured(seq[2], "weight", amount=2)
+    clone = pickle.loads(pickle.dumps(seq))
+    assert prune.is_pruned(clone)
     with fastdl.no_grad():
-        clone.seq[2].weight_orig.fill_(1.0)
+        clone[2].weight_orig.fill_(1.0)
     clone(fastdl.ones(1, 3))  # the copy's hook recomputes the copy's weight
-    np.testing.assert_array_equal(_np(clone.seq[2].weight), _np(clone.seq[2].weight_mask))
-    assert not np.array_equal(_np(model.seq[2].weight), _np(clone.seq[2].weight))
+    np.testing.assert_array_equal(_np(clone[2].weight), _np(clone[2].weight_mask))
+    assert not np.array_equal(_np(seq[2].weight), _np(clone[2].weight))
 
 
 def test_prune_method_and_containers_as_torch():

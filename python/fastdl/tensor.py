@@ -1015,7 +1015,9 @@ def _norm_dim(dim, ndim):
 # Attach the differentiable ops as methods/operators (imported here, after Tensor exists).
 from fastdl.autograd import op as _op  # noqa: E402
 from fastdl.functional import _methods  # noqa: E402
+from fastdl import _tensor_copy  # noqa: E402
 
 _op.bind_tensor_factory(_wrap)
 
 _methods.install(Tensor)
+_tensor_copy.install(Tensor)

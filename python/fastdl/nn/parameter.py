@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import numpy as np
 
+from fastdl import _tensor_copy
 from fastdl.tensor import Tensor
 
 
@@ -22,8 +23,8 @@ class Parameter(Tensor):
     def __repr__(self):
         return "Parameter containing:\n" + super().__repr__()
 
-    def __reduce_ex__(self, protocol):
-        return (Parameter, (self.numpy(force=True), self._requires_grad))
+    __reduce_ex__ = _tensor_copy.parameter_reduce_ex
+    __deepcopy__ = _tensor_copy.parameter_deepcopy
 
 
 class _BufferMeta(type):

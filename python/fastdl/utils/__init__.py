@@ -1,4 +1,4 @@
 """PyTorch's ``torch.utils`` import paths: ``fastdl.utils.data`` is ``fastdl.data``."""
-from fastdl.utils import checkpoint, data, image
+from fastdl.utils import checkpoint, data, hooks, image
 
-__all__ = ["checkpoint", "data", "image"]
+__all__ = ["checkpoint", "data", "hooks", "image"]

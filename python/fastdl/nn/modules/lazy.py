@@ -41,6 +41,11 @@ class _Uninitialized:
     def __repr__(self):
         return f"<{type(self).__name__}>"
 
+    def __reduce_ex__(self, protocol):
+        # torch pickles a placeholder as its class and requires_grad only (the dtype and
+        # device come back as the defaults)
+        return (type(self), (self._requires_grad,))
+
 
 class UninitializedParameter(_Uninitialized, Parameter):
     """A parameter of a lazy module before its shape is known.
@@ -55,6 +60,12 @@ class UninitializedParameter(_Uninitialized, Parameter):
 
     def __init__(self, requires_grad: bool = True, device=None, dtype=None):
         super().__init__(_empty((0,), dtype, device)._data, requires_grad=requires_grad)
+
+    def __deepcopy__(self, memo):
+        if id(self) not in memo:
+            device = None if type(self._data) is np.ndarray else "cuda"
+            memo[id(self)] = type(self)(self._requires_grad, device, self._data.dtype)
+        return memo[id(self)]
 
 
 class UninitializedBuffer(_Uninitialized, Tensor):
