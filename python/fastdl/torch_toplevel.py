@@ -35,9 +35,11 @@ from fastdl.nn.functional.aten_nn_extra import *  # noqa: F401,F403
 from fastdl.nn.functional import rnn_toplevel as _rnn
 from fastdl.nn.functional.rnn_toplevel import *  # noqa: F401,F403
 from fastdl.nn.functional.native_norms import *  # noqa: F401,F403
+from fastdl.nn.functional import batch_norm_parts as _bn_parts
+from fastdl.nn.functional.batch_norm_parts import *  # noqa: F401,F403
 
 __all__ = sorted({*_flags.__all__, *_inplace.__all__, *_math.__all__, *_utils.__all__,
                   *_windows.__all__, *_nn.__all__, *_aten.__all__, *_complex.__all__,
                   *_native.__all__, *_aten_more.__all__, *_aten_internal.__all__,
                   *_segment_reduce.__all__, *_process.__all__, *_control.__all__, "vmap",
-                  *_nn_extra.__all__, *_rnn.__all__})
+                  *_nn_extra.__all__, *_rnn.__all__, *_bn_parts.__all__})
