@@ -117,3 +117,7 @@ from fastdl.nn.functional.linear_cross_entropy_options import LinearCrossEntropy
 from fastdl.nn.modules.linear_cross_entropy import LinearCrossEntropyLoss  # noqa: E402
 
 __all__ += ["LinearCrossEntropyLoss", "LinearCrossEntropyOptions"]
+# batch norm across the ranks of fastdl.distributed
+from fastdl.nn.modules.sync_batchnorm import SyncBatchNorm  # noqa: E402
+
+__all__ += ["SyncBatchNorm"]

@@ -85,8 +85,10 @@ class _NormBase(Module):
 
 
 class _BatchNorm(_NormBase):
-    def forward(self, input):
-        self._check_input_dim(input)
+    def _count_batch(self):
+        """Count a training batch; returns (use_batch_stats, running_mean, running_var,
+        momentum) for batch_norm: the running buffers only where they are used or updated,
+        and the cumulative average's factor when ``momentum`` is None."""
         factor = 0.0 if self.momentum is None else self.momentum
         if self.training and self.track_running_stats:
             self.num_batches_tracked._data += 1
@@ -94,8 +96,13 @@ class _BatchNorm(_NormBase):
                 factor = 1.0 / float(self.num_batches_tracked._data)
         use_batch_stats = self.training or self.running_mean is None
         keep_running = not self.training or self.track_running_stats
-        return F.batch_norm(input, self.running_mean if keep_running else None,
-                            self.running_var if keep_running else None, self.weight, self.bias,
+        return (use_batch_stats, self.running_mean if keep_running else None,
+                self.running_var if keep_running else None, factor)
+
+    def forward(self, input):
+        self._check_input_dim(input)
+        use_batch_stats, running_mean, running_var, factor = self._count_batch()
+        return F.batch_norm(input, running_mean, running_var, self.weight, self.bias,
                             use_batch_stats, factor, self.eps)
 
 
