@@ -15,6 +15,7 @@ from __future__ import annotations
 import numpy as np
 
 from fastdl.backend import array_module
+from fastdl.functional._core import torch_dtype_name as _torch_type
 from fastdl.nn.functional._checks import check_tensor
 from fastdl.tensor import Tensor, _wrap, get_default_dtype
 
@@ -22,12 +23,6 @@ from fastdl.tensor import Tensor, _wrap, get_default_dtype
 def _acc_dtype(dtype):
     """torch's CUDA accumulation type: float16 accumulates in float32."""
     return np.dtype(np.float32) if dtype == np.float16 else np.dtype(dtype)
-
-
-def _torch_type(dtype):
-    return {"float32": "Float", "float64": "Double", "float16": "Half", "int64": "Long",
-            "int32": "Int", "int16": "Short", "int8": "Char", "uint8": "Byte",
-            "bool": "Bool"}.get(str(dtype), str(dtype))
 
 
 def _float_input(x, fn, name="input"):
