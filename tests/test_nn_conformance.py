@@ -192,6 +192,8 @@ FUNCTIONAL_WITHOUT_OPINFO = {
        for name in ("relu", "elu", "leaky_relu", "hardtanh", "selu", "celu", "threshold",
                     "rrelu")},
     "native_channel_shuffle": "the same function as channel_shuffle (whose samples run)",
+    "conv_tbc": "torch.conv_tbc (nn.functional re-exports it), which has no OpInfo; checked "
+                "against torch in tests/test_toplevel_aten_nn_more.py",
     **{name: "graph op (torch_geometric's, not torch's: no OpInfo); float64 samples against "
              "torch formulas in tests/op_samples_graph.py, layers against PyG in "
              "tests/test_gnn_layers.py"
@@ -204,6 +206,10 @@ MODULES_WITHOUT_MODULEINFO = {
     "TransformerDecoder": "no ModuleInfo in torch; it runs inside the Transformer ModuleInfo "
                           "samples and against torch in tests/test_transformer.py",
     "SinusoidalPositionalEncoding": "not a torch module; tests/test_transformer.py",
+    "SyncBatchNorm": "no ModuleInfo in torch; one process against torch's BatchNorm, two MPI "
+                     "ranks against torch on the whole batch in tests/test_sync_batchnorm.py",
+    "NLLLoss2d": "no ModuleInfo in torch; torch's deprecated alias of NLLLoss (whose samples "
+                 "run), checked in tests/test_torch_signature_gaps.py",
     **{name: "no ModuleInfo in torch; the module against torch's in tests/test_losses_more.py"
        for name in ("TripletMarginLoss", "TripletMarginWithDistanceLoss")},
     **{name: "no ModuleInfo in torch; the module against torch's in "

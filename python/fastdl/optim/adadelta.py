@@ -2,7 +2,7 @@
 from __future__ import annotations
 
 from fastdl.optim.optimizer import (Optimizer, array_module_of, check_in_range, check_non_negative,
-                                    effective_grad)
+                                    effective_grad, torch_step_flags)
 
 
 class Adadelta(Optimizer):
@@ -10,8 +10,12 @@ class Adadelta(Optimizer):
     p -= lr * delta; both averages decay with ``rho``."""
 
     def __init__(self, params, lr: float = 1.0, rho: float = 0.9, eps: float = 1e-6,
-                 weight_decay: float = 0.0, *, maximize: bool = False):
-        defaults = dict(lr=lr, rho=rho, eps=eps, weight_decay=weight_decay, maximize=maximize)
+                 weight_decay: float = 0.0, foreach: bool | None = None, *,
+                 capturable: bool = False, maximize: bool = False, differentiable: bool = False):
+        flags = torch_step_flags(foreach, capturable, differentiable)
+        defaults = dict(lr=lr, rho=rho, eps=eps, weight_decay=weight_decay, maximize=maximize,
+                        capturable=flags["capturable"], foreach=flags["foreach"],
+                        differentiable=flags["differentiable"])
         super().__init__(params, defaults)
 
     def _validate_group(self, group):

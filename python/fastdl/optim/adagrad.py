@@ -1,7 +1,8 @@
 """Adagrad: per-coordinate step sizes from the sum of squared gradients."""
 from __future__ import annotations
 
-from fastdl.optim.optimizer import Optimizer, array_module_of, check_non_negative, effective_grad
+from fastdl.optim.optimizer import (Optimizer, array_module_of, check_fused, check_non_negative,
+                                    effective_grad, torch_step_flags)
 
 
 class Adagrad(Optimizer):
@@ -9,11 +10,16 @@ class Adagrad(Optimizer):
     (sqrt(sum) + eps); the sum starts at ``initial_accumulator_value``."""
 
     def __init__(self, params, lr: float = 1e-2, lr_decay: float = 0.0, weight_decay: float = 0.0,
-                 initial_accumulator_value: float = 0.0, eps: float = 1e-10, *,
-                 maximize: bool = False):
+                 initial_accumulator_value: float = 0.0, eps: float = 1e-10,
+                 foreach: bool | None = None, *, maximize: bool = False,
+                 differentiable: bool = False, fused: bool | None = None):
+        flags = torch_step_flags(foreach, None, differentiable)
         defaults = dict(lr=lr, lr_decay=lr_decay, eps=eps, weight_decay=weight_decay,
-                        initial_accumulator_value=initial_accumulator_value, maximize=maximize)
+                        initial_accumulator_value=initial_accumulator_value,
+                        foreach=flags["foreach"], maximize=maximize,
+                        differentiable=flags["differentiable"], fused=fused)
         super().__init__(params, defaults)
+        check_fused(fused, foreach)
         # torch creates the state eagerly, so a state_dict taken before the first step has it.
         for group in self.param_groups:
             self._init_group_state(group)

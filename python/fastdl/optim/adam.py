@@ -4,7 +4,7 @@ from __future__ import annotations
 import math
 
 from fastdl import _C
-from fastdl.optim.optimizer import (Optimizer, array_module_of, check_adam_style_group,
+from fastdl.optim.optimizer import (Optimizer, array_module_of, check_adam_style_group, check_fused,
                                     check_tensor_hyperparameters, effective_grad,
                                     fused_update_arrays, lerp_, torch_step_flags)
 
@@ -24,6 +24,7 @@ class Adam(Optimizer):
                         **torch_step_flags(foreach, capturable, differentiable), fused=fused,
                         decoupled_weight_decay=decoupled_weight_decay)
         super().__init__(params, defaults)
+        check_fused(fused, foreach)
 
     def _validate_group(self, group):
         super()._validate_group(group)

@@ -162,17 +162,28 @@ def check_adam_style_group(group: dict) -> None:
     check_betas(group["betas"])
 
 
-def torch_step_flags(foreach, capturable: bool, differentiable: bool) -> dict:
+def torch_step_flags(foreach, capturable, differentiable: bool) -> dict:
     """torch's implementation-choice flags, kept in the groups so state dicts have torch's keys.
 
     ``foreach`` (multi-tensor kernels) and ``capturable`` (CUDA-graph capture) change how torch
-    computes a step, not what it computes, so fastdl accepts and records them. ``differentiable``
-    (autograd through ``step``) is refused: fastdl updates parameters in place outside autograd.
+    computes a step, not what it computes, so fastdl accepts and records them (``capturable``
+    None: the optimizer has no such flag in torch, and no key). ``differentiable`` (autograd
+    through ``step``) is refused: fastdl updates parameters in place outside autograd.
     """
     if differentiable:
         raise ValueError("differentiable=True is not supported: fastdl optimizers update "
                          "parameters in place outside autograd")
-    return dict(foreach=foreach, capturable=capturable, differentiable=False)
+    flags = dict(foreach=foreach, capturable=capturable, differentiable=False)
+    if capturable is None:
+        del flags["capturable"]
+    return flags
+
+
+def check_fused(fused, foreach) -> None:
+    """torch's refusal of ``fused`` together with ``foreach`` (fused, like foreach, only picks
+    torch's kernel: fastdl records it)."""
+    if fused and foreach:
+        raise RuntimeError("`fused` and `foreach` cannot be `True` together.")
 
 
 def scalar_lr(lr):

@@ -2,7 +2,7 @@
 from __future__ import annotations
 
 from fastdl.optim.optimizer import (Optimizer, array_module_of, check_non_negative, effective_grad,
-                                    lerp_)
+                                    lerp_, torch_step_flags)
 
 
 class RMSprop(Optimizer):
@@ -10,10 +10,14 @@ class RMSprop(Optimizer):
     squared running mean when ``centered``), then optionally accumulate momentum."""
 
     def __init__(self, params, lr: float = 1e-2, alpha: float = 0.99, eps: float = 1e-8,
-                 weight_decay: float = 0.0, momentum: float = 0.0, centered: bool = False, *,
-                 maximize: bool = False):
-        defaults = dict(lr=lr, alpha=alpha, eps=eps, weight_decay=weight_decay, momentum=momentum,
-                        centered=centered, maximize=maximize)
+                 weight_decay: float = 0.0, momentum: float = 0.0, centered: bool = False,
+                 capturable: bool = False, foreach: bool | None = None, maximize: bool = False,
+                 differentiable: bool = False):
+        flags = torch_step_flags(foreach, capturable, differentiable)
+        defaults = dict(lr=lr, momentum=momentum, alpha=alpha, eps=eps, centered=centered,
+                        weight_decay=weight_decay, capturable=flags["capturable"],
+                        foreach=flags["foreach"], maximize=maximize,
+                        differentiable=flags["differentiable"])
         super().__init__(params, defaults)
 
     def _validate_group(self, group):

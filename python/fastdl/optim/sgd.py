@@ -4,8 +4,8 @@ from __future__ import annotations
 import numpy as np
 
 from fastdl import _C
-from fastdl.optim.optimizer import (Optimizer, array_module_of, check_non_negative, effective_grad,
-                                    fused_update_arrays)
+from fastdl.optim.optimizer import (Optimizer, array_module_of, check_fused, check_non_negative,
+                                    effective_grad, fused_update_arrays, torch_step_flags)
 
 
 class SGD(Optimizer):
@@ -13,10 +13,14 @@ class SGD(Optimizer):
     if nesterov else v); the first step sets v = g."""
 
     def __init__(self, params, lr: float = 1e-3, momentum: float = 0.0, dampening: float = 0.0,
-                 weight_decay: float = 0.0, nesterov: bool = False, *, maximize: bool = False):
+                 weight_decay: float = 0.0, nesterov: bool = False, *, maximize: bool = False,
+                 foreach: bool | None = None, differentiable: bool = False,
+                 fused: bool | None = None):
         defaults = dict(lr=lr, momentum=momentum, dampening=dampening, weight_decay=weight_decay,
-                        nesterov=nesterov, maximize=maximize)
+                        nesterov=nesterov, maximize=maximize,
+                        **torch_step_flags(foreach, None, differentiable), fused=fused)
         super().__init__(params, defaults)
+        check_fused(fused, foreach)
 
     def _validate_group(self, group):
         super()._validate_group(group)

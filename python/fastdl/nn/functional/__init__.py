@@ -112,3 +112,7 @@ __all__ += ["multi_head_attention_forward"]
 # cross entropy of a linear projection, optionally in row chunks (torch 2.13)
 from fastdl.nn.functional.linear_cross_entropy import linear_cross_entropy  # noqa: E402
 __all__ += ["linear_cross_entropy"]
+
+# torch.nn.functional.conv_tbc is torch.conv_tbc
+from fastdl.nn.functional.aten_nn_extra import conv_tbc  # noqa: E402
+__all__ += ["conv_tbc"]

@@ -233,33 +233,77 @@ def _regression_pair(name, input, target, to_common_dtype=True, kernel=None):
 
 
 @autocast_op("mse_loss")
-def mse_loss(input, target, size_average=None, reduce=None, reduction: str = "mean"):
-    """(input - target)^2."""
+def mse_loss(input, target, size_average=None, reduce=None, reduction: str = "mean",
+             weight=None):
+    """(input - target)^2, times ``weight`` (input's shape) where given."""
     reduction = legacy_reduction(size_average, reduce, reduction)
+    shape = _weight_shape_check("mse_loss", weight, input)
     input, target = _regression_pair("mse_loss", input, target, kernel="mse_cpu")
+    if weight is not None:
+        return _weighted_reduction(_mse(input, target, "none"), weight, shape, reduction,
+                                   by_weight_sum=True)
     return _mse(input, target, reduction)
 
 
 @autocast_op("l1_loss")
-def l1_loss(input, target, size_average=None, reduce=None, reduction: str = "mean"):
-    """|input - target|; the gradient at 0 is 0."""
+def l1_loss(input, target, size_average=None, reduce=None, reduction: str = "mean",
+            weight=None):
+    """|input - target|, times ``weight`` (input's shape) where given; the gradient at 0 is
+    0."""
     reduction = legacy_reduction(size_average, reduce, reduction)
     check_tensor(input, "l1_loss")
     check_tensor(target, "l1_loss", "target")
     A.check_sub_operands(input, target)  # torch's |input - target|
-    if input._data.dtype.kind != "f" != target._data.dtype.kind:
+    shape = _weight_shape_check("l1_loss", weight, input)
+    if weight is None and input._data.dtype.kind != "f" != target._data.dtype.kind:
         # integers: torch's composite runs as is, and only mean refuses them
-        return reduce_loss(A.abs(A.sub(input, target)), check_reduction(reduction, "l1_loss"))
+        return reduce_loss(A.abs(A.sub(input, target)),
+                           check_reduction(reduction, "l1_loss"))
     input, target = _regression_pair("l1_loss", input, target)
+    if weight is not None:
+        return _weighted_reduction(_l1(input, target, "none"), weight, shape, reduction,
+                                   by_weight_sum=True)
     return _l1(input, target, reduction)
 
 
+def _weight_shape_check(name, weight, input):
+    """torch 2.13's per-element ``weight`` of the regression losses must have exactly the
+    input's shape (no broadcasting)."""
+    if weight is None:
+        return None
+    check_tensor(input, name)
+    check_tensor(weight, name, "weight")
+    if weight._data.shape != input._data.shape:
+        raise ValueError("Weights and input must have the same size.")
+    return input._data.shape
+
+
+def _weighted_reduction(loss, weight, shape, reduction, by_weight_sum):
+    """The weighted per-element ``loss`` reduced as torch's weighted regression losses do:
+    'mean' divides by the weights' sum for l1 and mse (``by_weight_sum``), by the element
+    count for huber."""
+    weighted = loss * weight
+    if reduction == "none":
+        return weighted
+    if reduction == "sum":
+        return weighted.sum()
+    if reduction == "mean":
+        return weighted.sum() / weight.sum() if by_weight_sum else weighted.mean()
+    raise ValueError(f"Invalid reduction mode: {reduction}. Expected one of 'none', 'mean', "
+                     f"'sum'.")
+
+
 @autocast_op("huber_loss")
-def huber_loss(input, target, reduction: str = "mean", delta: float = 1.0):
-    """0.5 d^2 where |d| < delta, else delta * (|d| - 0.5 delta), with d = input - target.
+def huber_loss(input, target, reduction: str = "mean", delta: float = 1.0, weight=None):
+    """0.5 d^2 where |d| < delta, else delta * (|d| - 0.5 delta), with d = input - target,
+    times ``weight`` (input's shape) where given ('mean' then averages over the elements).
 
     torch's kernel writes into a tensor like the input: the values are computed in the
     promoted dtype, the loss (and its reduction) has the input's dtype."""
+    if weight is not None:
+        shape = _weight_shape_check("huber_loss", weight, input)
+        return _weighted_reduction(huber_loss(input, target, "none", delta), weight, shape,
+                                   reduction, by_weight_sum=False)
     check_tensor(input, "huber_loss")
     check_tensor(target, "huber_loss", "target")
     dtype = input._data.dtype

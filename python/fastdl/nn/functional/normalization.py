@@ -530,11 +530,15 @@ instance_norm_op = defop("instance_norm", forward=_norm_forward, backward=_norm_
 
 
 @autocast_op("normalize")
-def normalize(input, p: float = 2.0, dim: int = 1, eps: float = 1e-12):
+def normalize(input, p: float = 2.0, dim: int = 1, eps: float = 1e-12, out=None):
     """input / max(||input||_p along dim, eps), as torch's: composed from registered ops. For
     p = 2 the norm is sqrt(max(sum x^2, eps^2)) -- the same values, and a zero row takes no
-    gradient through its norm (the square root's derivative at 0 would give NaN)."""
+    gradient through its norm (the square root's derivative at 0 would give NaN). With
+    ``out`` the result is written there (not differentiable, as torch's out= variants)."""
     check_float(input, "normalize")
+    if out is not None:
+        from fastdl.functional.out_arg import write_out
+        return write_out("normalize", normalize(input, p, dim, eps), out)
     if p == 2:
         denom = (input * input).sum(dim, keepdim=True).clamp(min=eps * eps).sqrt()
     elif p == float("inf"):

@@ -117,6 +117,10 @@ from fastdl.nn.functional.linear_cross_entropy_options import LinearCrossEntropy
 from fastdl.nn.modules.linear_cross_entropy import LinearCrossEntropyLoss  # noqa: E402
 
 __all__ += ["LinearCrossEntropyLoss", "LinearCrossEntropyOptions"]
+# torch's deprecated alias of NLLLoss
+from fastdl.nn.modules.loss import NLLLoss2d  # noqa: E402
+
+__all__ += ["NLLLoss2d"]
 # batch norm across the ranks of fastdl.distributed
 from fastdl.nn.modules.sync_batchnorm import SyncBatchNorm  # noqa: E402
 

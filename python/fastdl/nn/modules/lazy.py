@@ -253,13 +253,17 @@ class _LazyBatchNormMixin(LazyModuleMixin):
     wait for it (torch's LazyBatchNorm arguments: no num_features)."""
 
     def __init__(self, eps: float = 1e-5, momentum=0.1, affine: bool = True,
-                 track_running_stats: bool = True, device=None, dtype=None):
-        # the eager constructor with a placeholder of one feature, then the shaped state waits
-        super().__init__(1, eps, momentum, affine, track_running_stats, device, dtype)
+                 track_running_stats: bool = True, device=None, dtype=None, *,
+                 bias: bool = True):
+        # the eager constructor with a placeholder of one feature, then the shaped state
+        # waits; bias=False leaves the eager constructor's bias None (a scale without shift)
+        super().__init__(1, eps, momentum, affine, track_running_stats, device, dtype,
+                         bias=bias)
         self.num_features = 0
         if affine:
             self.weight = UninitializedParameter(device=device, dtype=dtype)
-            self.bias = UninitializedParameter(device=device, dtype=dtype)
+            if bias:
+                self.bias = UninitializedParameter(device=device, dtype=dtype)
         if track_running_stats:
             self.running_mean = UninitializedBuffer(device=device, dtype=dtype)
             self.running_var = UninitializedBuffer(device=device, dtype=dtype)

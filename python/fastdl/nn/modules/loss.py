@@ -1,6 +1,8 @@
 """Loss modules: each holds its options and calls the ``fastdl.nn.functional`` loss."""
 from __future__ import annotations
 
+import warnings
+
 import numpy as np
 
 from fastdl.nn import functional as F
@@ -89,6 +91,25 @@ class NLLLoss(_WeightedLoss):
     def forward(self, input, target):
         return F.nll_loss(input, target, weight=self.weight, ignore_index=self.ignore_index,
                           reduction=self.reduction)
+
+
+class NLLLoss2d(NLLLoss):
+    """torch's deprecated name for ``NLLLoss`` (which takes (N, C, H, W) inputs itself).
+
+    >>> import warnings
+    >>> with warnings.catch_warnings():
+    ...     warnings.simplefilter("ignore", FutureWarning)
+    ...     loss = fastdl.nn.NLLLoss2d()
+    >>> loss(fastdl.tensor([[[[-0.5]], [[-2.0]]]]), fastdl.tensor([[[1]]])).item()
+    2.0
+    """
+
+    def __init__(self, weight=None, size_average=None, ignore_index: int = -100, reduce=None,
+                 reduction: str = "mean"):
+        warnings.warn("`NLLLoss2d` has been deprecated. Please use `NLLLoss` instead as a "
+                      "drop-in replacement and see https://pytorch.org/docs/main/nn.html"
+                      "#torch.nn.NLLLoss for more details.", FutureWarning, stacklevel=2)
+        super().__init__(weight, size_average, ignore_index, reduce, reduction)
 
 
 class CrossEntropyLoss(_WeightedLoss):
