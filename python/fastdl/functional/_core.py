@@ -52,6 +52,20 @@ _TORCH_DTYPE_NAMES = {"float32": "Float", "float64": "Double", "float16": "Half"
                       "int8": "Char", "uint8": "Byte", "bool": "Bool"}
 
 
+# The C++ element type names ATen prints in some checks (c10::toString of the scalar's type).
+_CPP_DTYPE_NAMES = {"float32": "float", "float64": "double", "float16": "c10::Half",
+                    "bfloat16": "c10::BFloat16", "int64": "long int", "int32": "int",
+                    "int16": "short int", "int8": "signed char", "uint8": "unsigned char",
+                    "bool": "bool"}
+
+
+def cpp_dtype_name(dtype) -> str:
+    """The C++ type name ATen's messages give a dtype ('float', 'long int' ...); numpy's name
+    where torch has none."""
+    dtype = np.dtype(dtype)
+    return _CPP_DTYPE_NAMES.get(dtype.name, dtype.name)
+
+
 def torch_dtype_name(dtype) -> str:
     """torch's scalar-type name for a dtype ('Float', 'Long' ...), as its error messages say
     it; numpy's name where torch has none."""

@@ -703,18 +703,12 @@ def searchsorted(sorted_sequence, input, *, out_int32=False, right=False, side=N
 
 
 # ---- compositions of registered ops ------------------------------------------------------
-_CPP_TYPE = {"float64": "double", "float32": "float", "float16": "c10::Half",
-             "bfloat16": "c10::BFloat16", "int64": "long int", "int32": "int",
-             "int16": "short int", "int8": "signed char", "uint8": "unsigned char",
-             "bool": "bool"}
-
-
 def _check_baddbmm_dtypes(input, batch1, batch2):
     """torch does not promote in baddbmm: input and batch1 must match, then batch2."""
-    from fastdl.functional._core import torch_dtype_name
+    from fastdl.functional._core import cpp_dtype_name, torch_dtype_name
     d0, d1, d2 = (t._data.dtype for t in (input, batch1, batch2))
     if d0 != d1:
-        c = [_CPP_TYPE.get(d.name, d.name) for d in (d0, d1, d2)]
+        c = [cpp_dtype_name(d) for d in (d0, d1, d2)]
         raise RuntimeError(f"Input dtypes must be the same, got: input {c[0]}, batch1: {c[1]}, "
                            f"batch2: {c[2]}")
     if d1 != d2:

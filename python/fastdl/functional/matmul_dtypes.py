@@ -7,19 +7,8 @@ from __future__ import annotations
 
 import numpy as np
 
+from fastdl.functional._core import cpp_dtype_name as cpp_name
 from fastdl.functional._core import promote, torch_dtype_name
-
-# The C++ element type names ATen's mm check prints (c10::toString of the scalar's type).
-_CPP_NAMES = {"float32": "float", "float64": "double", "float16": "c10::Half",
-              "bfloat16": "c10::BFloat16", "int64": "long int", "int32": "int",
-              "int16": "short int", "int8": "signed char", "uint8": "unsigned char",
-              "bool": "bool"}
-
-
-def cpp_name(dtype) -> str:
-    dtype = np.dtype(dtype)
-    return _CPP_NAMES.get(dtype.name, dtype.name)
-
 
 def _same_dtype_check(message):
     """A check that two operands share a dtype, raising ``message(dtype_a, dtype_b)``."""

@@ -61,14 +61,14 @@ def _become(self, result, record):
 def _check_baddbmm_inplace_dtypes(self, batch1=None, batch2=None, *rest, **kwargs):
     """baddbmm_ checks self against its result's dtype, which torch takes from batch2, after
     self against batch1 (baddbmm's own check) and before batch1 against batch2."""
-    from fastdl.functional.everyday import _CPP_TYPE
+    from fastdl.functional._core import cpp_dtype_name
     from fastdl.tensor import Tensor
     if not (isinstance(batch1, Tensor) and isinstance(batch2, Tensor)):
         return
     d0, d1, d2 = self._data.dtype, batch1._data.dtype, batch2._data.dtype
     if d0 == d1 != d2:
-        raise RuntimeError(f"Bad in-place call: input tensor dtype {_CPP_TYPE.get(d0.name)} and "
-                           f"output tensor dtype {_CPP_TYPE.get(d2.name)} should match")
+        raise RuntimeError(f"Bad in-place call: input tensor dtype {cpp_dtype_name(d0)} and "
+                           f"output tensor dtype {cpp_dtype_name(d2)} should match")
 
 
 def _addr_size_error(self, out, vec1, vec2, *rest, **kwargs):

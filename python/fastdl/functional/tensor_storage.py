@@ -11,11 +11,7 @@ raises instead.
 from __future__ import annotations
 
 from fastdl._argcheck import check_tensor_arg
-
-
-def _cpp_name(dtype):
-    from fastdl.functional.everyday import _CPP_TYPE
-    return _CPP_TYPE.get(dtype.name, dtype.name)
+from fastdl.functional._core import cpp_dtype_name
 
 
 def _contiguous_strides(size):
@@ -80,8 +76,8 @@ def set_(self, source=None, storage_offset=0, size=None, stride=None):
     else:
         check_tensor_arg(source, "set_", "source")
         if source._data.dtype != self._data.dtype:
-            raise RuntimeError(f"Could not set tensor of type {_cpp_name(source._data.dtype)} to "
-                               f"a tensor of type {_cpp_name(self._data.dtype)}")
+            raise RuntimeError(f"Could not set tensor of type {cpp_dtype_name(source._data.dtype)} to "
+                               f"a tensor of type {cpp_dtype_name(self._data.dtype)}")
         if type(source._data) is not type(self._data):
             raise RuntimeError("set_(): source and self must be on the same device")
         if source._view is not None:
