@@ -1,17 +1,19 @@
 """Writing a result into a caller's ``out=`` tensor as torch's out= variants do: out must not
 take part in autograd, the result's dtype must cast to out's without leaving its category
 (float into float, not into an integer), and an out of another shape is resized (with
-torch's warning unless it was empty)."""
+torch's warning unless it was empty). ``supports_out`` gives a function that computes a fresh
+result the out= behaviour as a decorator (the linalg functions)."""
 from __future__ import annotations
 
+import functools
+import inspect
 import warnings
 
 import numpy as np
 
 from fastdl.autograd.grad_mode import is_grad_enabled, no_grad
-from fastdl.functional._core import torch_dtype_name
+from fastdl.functional._core import cpp_dtype_name, torch_dtype_name
 from fastdl.nn.functional._checks import check_tensor
-
 
 
 def _category(dtype):
@@ -40,3 +42,58 @@ def write_out(fn, result, out):
     with no_grad():
         out.copy_(result)
     return out
+
+
+def _check_dtype(fn, result, out, dtype_rule):
+    rd, od = np.dtype(result.dtype), np.dtype(out.dtype)
+    if dtype_rule == "exact" and rd != od:
+        raise RuntimeError(f"Expected out tensor to have dtype {cpp_dtype_name(rd)}, but got "
+                           f"{cpp_dtype_name(od)} instead")
+    if dtype_rule == "safe" and _category(rd) > _category(od):
+        where = fn.replace("linalg_", "linalg.", 1)  # this check names the Python function
+        raise RuntimeError(f"{where}: Expected result to be safely castable from "
+                           f"{torch_dtype_name(rd)} dtype, but got result with dtype "
+                           f"{torch_dtype_name(od)}")
+
+
+def write_outs(fn, result, out, dtype_rule="cast"):
+    """``result`` -- a Tensor, or a tuple / named tuple of them -- written into ``out`` of the
+    same structure; returns the out tensors in result's structure (torch's out= variants return
+    their out arguments). ``dtype_rule``: "cast" (torch's elementwise rule: no cast into a lower
+    category), "exact" (the linalg kernels' same-dtype check) or "safe" (linalg's castable
+    results)."""
+    if isinstance(result, tuple):
+        if not isinstance(out, (tuple, list)):
+            raise TypeError(f"{fn}(): argument 'out' must be tuple of Tensors, not "
+                            f"{type(out).__name__}")
+        if len(out) != len(result):
+            raise TypeError(f"expected tuple of {len(result)} elements but got {len(out)}")
+        for r, o in zip(result, out):
+            check_tensor(o, fn, "out")
+            _check_dtype(fn, r, o, dtype_rule)
+        written = [write_out(fn, r, o) for r, o in zip(result, out)]
+        return type(result)(*written) if hasattr(result, "_fields") else tuple(written)
+    if isinstance(out, (tuple, list)):
+        raise TypeError(f"{fn}(): argument 'out' must be Tensor, not {type(out).__name__}")
+    check_tensor(out, fn, "out")
+    _check_dtype(fn, result, out, dtype_rule)
+    return write_out(fn, result, out)
+
+
+def supports_out(fn, dtype_rule="exact"):
+    """Decorator for a function with an ``out=None`` parameter that computes a fresh result:
+    the wrapper writes that result into ``out`` when one is given (``write_outs``), so the
+    function body never handles ``out`` itself. ``fn``: the ATen name torch's messages use."""
+    def decorate(f):
+        params = inspect.signature(f).parameters
+        index = list(params).index("out")
+        positional = params["out"].kind is not inspect.Parameter.KEYWORD_ONLY
+
+        @functools.wraps(f)
+        def with_out(*args, out=None, **kwargs):
+            if positional and len(args) > index:  # tensordot(a, b, dims, out)
+                args, out = args[:index], args[index]
+            result = f(*args, **kwargs)
+            return result if out is None else write_outs(fn, result, out, dtype_rule)
+        return with_out
+    return decorate

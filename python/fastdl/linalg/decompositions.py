@@ -23,6 +23,7 @@ from fastdl.functional.reductions import amax, amin
 from fastdl.functional.shape import cat, narrow, reshape, squeeze, unsqueeze
 from fastdl.linalg._common import backward_outputs, check_float, check_matrix, mT
 from fastdl.linalg.solvers import solve_triangular
+from fastdl.functional.out_arg import supports_out
 
 qr_result = namedtuple("qr", ["Q", "R"])
 svd_result = namedtuple("svd", ["U", "S", "Vh"])
@@ -87,6 +88,7 @@ qr_op = defop("linalg_qr", forward=_qr_forward, backward=_qr_backward, float_onl
               n_outputs=2)
 
 
+@supports_out("linalg_qr")
 def qr(A, mode="reduced", *, out=None):
     """``(Q, R)`` with ``A = Q R``, Q's columns orthonormal and R upper triangular (LAPACK's
     Householder QR, the diagonal signs torch gets). mode: 'reduced' (Q m x k), 'complete'
@@ -165,6 +167,7 @@ svd_op = defop("linalg_svd", forward=_svd_forward, backward=_svd_backward, float
                n_outputs=3)
 
 
+@supports_out("linalg_svd")
 def svd(A, full_matrices=True, *, driver=None, out=None):
     """``(U, S, Vh)`` with ``A = U diag(S) Vh``, S descending. full_matrices=False gives the
     reduced factors (U m x k, Vh k x n, k = min(m, n)). Singular vectors are unique up to
@@ -177,6 +180,7 @@ def svd(A, full_matrices=True, *, driver=None, out=None):
     return svd_result(*svd_op.apply((A,), bool(full_matrices), Saved()))
 
 
+@supports_out("linalg_svdvals")
 def svdvals(A, *, driver=None, out=None):
     """The singular values, descending (differentiable: their gradient is U diag(g) Vh)."""
     check_matrix("linalg.svdvals", A, square=False)
@@ -228,6 +232,7 @@ def _check_uplo(UPLO):
         raise RuntimeError(f"Expected UPLO argument to be 'L' or 'U', but got {UPLO}")
 
 
+@supports_out("linalg_eigh")
 def eigh(A, UPLO="L", *, out=None):
     """``(eigenvalues, eigenvectors)`` of symmetric matrices, eigenvalues ascending; only the
     triangle named by UPLO is read. Eigenvectors are unique up to sign (and within repeated
@@ -241,6 +246,7 @@ def eigh(A, UPLO="L", *, out=None):
     return eigh_result(*eigh_op.apply((A,), UPLO, Saved()))
 
 
+@supports_out("linalg_eigvalsh")
 def eigvalsh(A, UPLO="L", *, out=None):
     """The eigenvalues of symmetric matrices, ascending (differentiable)."""
     check_matrix("linalg.eigvalsh", A)
@@ -255,11 +261,13 @@ def _no_complex(name):
                        "linalg.eigh/eigvalsh for symmetric matrices.")
 
 
+@supports_out("linalg_eig")
 def eig(A, *, out=None):
     """Not supported: its results are complex (see the error)."""
     _no_complex("linalg.eig")
 
 
+@supports_out("linalg_eigvals")
 def eigvals(A, *, out=None):
     """Not supported: its results are complex (see the error)."""
     _no_complex("linalg.eigvals")
@@ -329,6 +337,7 @@ def _tolerance_arg(v):
         (v.item() if isinstance(v, Tensor) else v)
 
 
+@supports_out("linalg_pinv", dtype_rule="safe")
 def pinv(A, *, atol=None, rtol=None, hermitian=False, out=None):
     """The Moore-Penrose pseudo-inverse: singular values at or below max(atol, rtol * s_max)
     count as zero (rtol defaults to eps * max(m, n), or 0 when only atol is given).
@@ -376,6 +385,7 @@ def lstsq(A, B, rcond=None, *, driver=None):
                         _wrap(s) if driver in ("gelsd", "gelss") else empty)
 
 
+@supports_out("linalg_matrix_rank", dtype_rule="safe")
 def matrix_rank(A, *, atol=None, rtol=None, hermitian=False, tol=None, out=None):
     """The number of singular values above max(atol, rtol * s_max) (int64)."""
     check_matrix("linalg.matrix_rank", A, square=bool(hermitian))
@@ -391,6 +401,7 @@ def matrix_rank(A, *, atol=None, rtol=None, hermitian=False, tol=None, out=None)
     return _wrap((s > cutoff[..., None]).sum(-1).astype(np.int64))
 
 
+@supports_out("linalg_cond", dtype_rule="safe")
 def cond(A, p=None, *, out=None):
     """The condition number in the norm p (None/2: s_max / s_min, -2: its inverse; 'fro',
     'nuc', inf, -inf, 1, -1: ||A|| ||A^-1||, square invertible A)."""

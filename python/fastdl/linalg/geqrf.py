@@ -9,6 +9,7 @@ from collections import namedtuple
 
 from fastdl._argcheck import check_tensor_arg
 from fastdl.functional._core import _wrap, torch_dtype_name, xp_of
+from fastdl.functional.out_arg import supports_out
 
 geqrf_result = namedtuple("geqrf", ["a", "tau"])
 
@@ -19,6 +20,7 @@ def _geqrf_arrays(a):
     return xp.ascontiguousarray(xp.swapaxes(h, -1, -2)), tau
 
 
+@supports_out("geqrf")
 def geqrf(input, *, out=None):
     """The QR decomposition of a matrix or a batch of them (..., m, n) in LAPACK's form:
     ``a`` holds R on and above the diagonal and the Householder vectors below it, ``tau``
@@ -29,8 +31,6 @@ def geqrf(input, *, out=None):
     >>> round(abs(a[0, 0].item()), 6), tuple(tau.shape)
     (5.0, (2,))
     """
-    if out is not None:
-        raise TypeError("geqrf: out= is not supported (fastdl returns new tensors)")
     check_tensor_arg(input, "geqrf")
     a = input._data
     if a.ndim < 2:

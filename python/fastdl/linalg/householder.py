@@ -15,6 +15,7 @@ from fastdl.functional.everyday import tril
 from fastdl.functional.linalg import matmul
 from fastdl.functional.shape import narrow, unsqueeze
 from fastdl.linalg._common import mT
+from fastdl.functional.out_arg import supports_out
 
 _NAME = "torch.linalg.householder_product"
 
@@ -49,6 +50,7 @@ def _check(A, tau):
                            f"input dtype {torch_dtype_name(a.dtype)}")
 
 
+@supports_out("linalg_householder_product")
 def householder_product(A, tau, *, out=None):
     """The first n columns of the product of the k Householder reflectors stored in ``A`` (m x n,
     m >= n >= k) and ``tau`` (k), batched over leading dims (torch.linalg.householder_product).
@@ -61,8 +63,6 @@ def householder_product(A, tau, *, out=None):
     >>> tuple(Q.shape)
     (3, 2)
     """
-    if out is not None:
-        raise TypeError(f"{_NAME}: out= is not supported")
     _check(A, tau)
     a = A._data
     xp = xp_of(a)

@@ -24,6 +24,7 @@ import numpy as np
 from fastdl._argcheck import check_bool_arg
 from fastdl.functional._core import Tensor, _wrap, torch_dtype_name, xp_of
 from fastdl.linalg._common import check_matrix, raise_for_info
+from fastdl.functional.out_arg import supports_out
 
 ldl_factor_result = namedtuple("ldl_factor", ["LD", "pivots"])
 ldl_factor_ex_result = namedtuple("ldl_factor_ex", ["LD", "pivots", "info"])
@@ -152,6 +153,7 @@ def _singular_d_message(k):
             "anyway")
 
 
+@supports_out("linalg_ldl_factor_ex")
 def ldl_factor_ex(A, *, hermitian=False, check_errors=False, out=None):
     """``(LD, pivots, info)``: the compact LDL^T factorization of symmetric matrices (..., n, n)
     (only the lower triangle is read) in LAPACK sytrf's Bunch-Kaufman form (see the module
@@ -164,9 +166,6 @@ def ldl_factor_ex(A, *, hermitian=False, check_errors=False, out=None):
     >>> LD.tolist(), pivots.tolist(), info.item()
     ([[0.0, 0.0], [1.0, 0.0]], [-2, -2], 0)
     """
-    if out is not None:
-        raise TypeError("linalg.ldl_factor_ex: out= is not supported (fastdl returns new "
-                        "tensors)")
     check_bool_arg(hermitian, "linalg_ldl_factor_ex", "hermitian")
     check_matrix("torch.linalg.ldl_factor_ex", A)
     LD, pivots, info = ldl_factor_array(A._data)
@@ -175,6 +174,7 @@ def ldl_factor_ex(A, *, hermitian=False, check_errors=False, out=None):
     return ldl_factor_ex_result(_wrap(LD), _wrap(pivots), _wrap(info))
 
 
+@supports_out("linalg_ldl_factor")
 def ldl_factor(A, *, hermitian=False, out=None):
     """``(LD, pivots)`` of ``ldl_factor_ex``; an exactly singular D raises ``LinAlgError``.
 
@@ -183,8 +183,6 @@ def ldl_factor(A, *, hermitian=False, out=None):
     >>> LD.tolist(), pivots.tolist()
     ([[4.0, 0.0], [0.5, 2.0]], [1, 2])
     """
-    if out is not None:
-        raise TypeError("linalg.ldl_factor: out= is not supported (fastdl returns new tensors)")
     LD, pivots, info = ldl_factor_ex(A, hermitian=hermitian)
     raise_for_info("torch.linalg.ldl_factor", info._data, _singular_d_message)
     return ldl_factor_result(LD, pivots)
@@ -278,6 +276,7 @@ def ldl_solve_array(LD, pivots, B):
     return x
 
 
+@supports_out("linalg_ldl_solve")
 def ldl_solve(LD, pivots, B, *, hermitian=False, out=None):
     """X with A X = B from ``ldl_factor``'s (LD, pivots) of A (LAPACK sytrs); B (..., n, k),
     batch dimensions of LD and B broadcast. ``hermitian`` is the same as symmetric for real
@@ -288,8 +287,6 @@ def ldl_solve(LD, pivots, B, *, hermitian=False, out=None):
     >>> fastdl.linalg.ldl_solve(LD, pivots, fastdl.tensor([[1.0], [4.0]])).tolist()
     [[2.0], [1.0]]
     """
-    if out is not None:
-        raise TypeError("linalg.ldl_solve: out= is not supported (fastdl returns new tensors)")
     check_bool_arg(hermitian, "linalg_ldl_solve", "hermitian")
     _check_solve_args(LD, pivots, B)
     xp = xp_of(B._data)

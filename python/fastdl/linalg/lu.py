@@ -14,6 +14,7 @@ from fastdl.functional.shape import cat, narrow
 from fastdl.linalg._common import (LinAlgError, backward_outputs, check_matrix, eye_like, lu_factor_array, mT,
                                    raise_for_info)
 from fastdl.linalg.solvers import solve_triangular
+from fastdl.functional.out_arg import supports_out
 
 lu_factor_result = namedtuple("lu_factor", ["LU", "pivots"])
 lu_factor_ex_result = namedtuple("lu_factor_ex", ["LU", "pivots", "info"])
@@ -89,6 +90,7 @@ def unpack(LU, pivots):
     return P, L, U
 
 
+@supports_out("linalg_lu_factor_ex")
 def lu_factor_ex(A, *, pivot=True, check_errors=False, out=None):
     """``(LU, pivots, info)``: info = 1-based index of the first zero pivot (0 if none)."""
     check_matrix("torch.linalg.lu_factor_ex", A, square=False)
@@ -106,6 +108,7 @@ def _zero_pivot_message(k):
             "pivot) or linalg.lu_factor_ex(A, pivot)")
 
 
+@supports_out("linalg_lu_factor")
 def lu_factor(A, *, pivot=True, out=None):
     """``(LU, pivots)``: L below the diagonal (unit diagonal implied), U on and above it; a
     zero pivot raises.
@@ -122,12 +125,14 @@ def lu_factor(A, *, pivot=True, out=None):
     return lu_factor_result(LU, pivots)
 
 
+@supports_out("linalg_lu")
 def lu(A, *, pivot=True, out=None):
     """``(P, L, U)`` with A = P L U (L unit lower triangular, m x k; U k x n)."""
     LU, pivots, _ = lu_factor_ex(A, pivot=pivot)
     return lu_result(*unpack(LU, pivots))
 
 
+@supports_out("linalg_lu_solve")
 def lu_solve(LU, pivots, B, *, left=True, adjoint=False, out=None):
     """X with A X = B from A's packed LU factors (X A = B for left=False; A^T for adjoint)."""
     check_matrix("linalg.lu_solve", LU)

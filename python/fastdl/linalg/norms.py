@@ -16,6 +16,7 @@ from fastdl.functional._core import _wrap, norm_dims, xp_of
 from fastdl.functional.reductions import amax, amin, sum as reduce_sum
 from fastdl.functional.shape import movedim, reshape
 from fastdl.linalg._common import check_float
+from fastdl.functional.out_arg import supports_out
 
 _INF = math.inf
 
@@ -76,6 +77,7 @@ vector_norm_op = defop("linalg_vector_norm", forward=_vector_norm_forward,
                        float_only=True)
 
 
+@supports_out("linalg_vector_norm")
 @autocast_op("vector_norm")
 def vector_norm(x, ord=2, dim=None, keepdim=False, *, dtype=None, out=None):
     """The vector ord-norm over ``dim`` (all elements when None): sum(|x|^ord)^(1/ord); ord
@@ -100,6 +102,7 @@ def vector_norm(x, ord=2, dim=None, keepdim=False, *, dtype=None, out=None):
     return vector_norm_op.apply((x,), float(ord), dims, bool(keepdim))
 
 
+@supports_out("linalg_matrix_norm")
 @autocast_op("matrix_norm")
 def matrix_norm(A, ord="fro", dim=(-2, -1), keepdim=False, *, dtype=None, out=None):
     """The matrix norm over the two dims ``dim``: 'fro', 'nuc' (sum of singular values), 2/-2
@@ -146,6 +149,7 @@ def _restore_dims(out, dims, keepdim):
     return out
 
 
+@supports_out("linalg_norm")
 def norm(A, ord=None, dim=None, keepdim=False, *, dtype=None, out=None):
     """torch.linalg.norm: a vector norm over one dim (or all elements when ord and dim are
     None), a matrix norm over two dims (or for a 2-D input when ord is given without dim).

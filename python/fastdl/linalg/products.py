@@ -19,6 +19,7 @@ from fastdl.functional.reductions import sum as reduce_sum
 from fastdl.functional.shape import (broadcast_to, cat, narrow, permute, reshape, squeeze,
                                      unsqueeze)
 from fastdl.linalg._common import check_matrix, eye_like, mT
+from fastdl.functional.out_arg import supports_out
 
 
 def _scaled_sum(input, product, beta, alpha):
@@ -46,6 +47,7 @@ def _sum_keeping_dtype(x, dim):
     return total if total._data.dtype == x._data.dtype else total.to(x._data.dtype)
 
 
+@supports_out("tensordot")
 @autocast_op("tensordot")
 def tensordot(a, b, dims=2, out=None):
     """Sum of products over ``dims``: an int n contracts a's last n dims with b's first n; a
@@ -87,6 +89,7 @@ def tensordot(a, b, dims=2, out=None):
     return reshape(matmul(a2, b2), shape)
 
 
+@supports_out("inner")
 def inner(input, other, *, out=None):
     """Sum of products over the last dims (a scalar operand multiplies instead).
 
@@ -102,6 +105,7 @@ def inner(input, other, *, out=None):
     return tensordot(input, other, ([-1], [-1]))
 
 
+@supports_out("mv")
 @autocast_op("mv")
 def mv(input, vec, *, out=None):
     """Matrix-vector product (torch.mv): input (n, m) @ vec (m,) -> (n,).
@@ -115,6 +119,7 @@ def mv(input, vec, *, out=None):
     return matmul(input, vec)
 
 
+@supports_out("addmv")
 @autocast_op("addmv")
 def addmv(input, mat, vec, *, beta=1, alpha=1, out=None):
     """``beta * input + alpha * (mat @ vec)`` (torch.addmv): mat (n, m), vec (m,), input
@@ -133,6 +138,7 @@ def addmv(input, mat, vec, *, beta=1, alpha=1, out=None):
     return _scaled_sum(input, mv(mat, vec), beta, alpha)
 
 
+@supports_out("addr")
 @autocast_op("addr")
 def addr(input, vec1, vec2, *, beta=1, alpha=1, out=None):
     """``beta * input + alpha * outer(vec1, vec2)`` (torch.addr): vec1 (n,), vec2 (m,), input
@@ -149,6 +155,7 @@ def addr(input, vec1, vec2, *, beta=1, alpha=1, out=None):
     return _scaled_sum(input, outer(vec1, vec2), beta, alpha)
 
 
+@supports_out("addbmm")
 @autocast_op("addbmm")
 def addbmm(input, batch1, batch2, *, beta=1, alpha=1, out=None):
     """``beta * input + alpha * sum_b batch1[b] @ batch2[b]`` (torch.addbmm): batch1
@@ -164,6 +171,7 @@ def addbmm(input, batch1, batch2, *, beta=1, alpha=1, out=None):
     return _scaled_sum(input, squeeze(_sum_keeping_dtype(products, 0), 0), beta, alpha)
 
 
+@supports_out("vdot")
 def vdot(input, other, *, out=None):
     """Dot product of two 1-D tensors of the same length and dtype (torch.vdot; fastdl's
     dtypes are real, so no conjugation: torch.dot); a 0-d result.
@@ -196,6 +204,7 @@ def _chain_order(shapes):
     return split
 
 
+@supports_out("linalg_multi_dot")
 @autocast_op("multi_dot")
 def multi_dot(tensors, *, out=None):
     """The product of a chain of matrices in the cheapest order; the first may be a row and
@@ -241,6 +250,7 @@ def multi_dot(tensors, *, out=None):
     return result
 
 
+@supports_out("chain_matmul")
 @autocast_op("chain_matmul")
 def chain_matmul(*matrices, out=None):
     """The product of 2-D matrices (n, a) @ (a, b) @ ... @ (c, p) -> (n, p), multiplied in
@@ -267,11 +277,13 @@ def _cross(input, other, dim, name):
     return cat([a1 * b2 - a2 * b1, a2 * b0 - a0 * b2, a0 * b1 - a1 * b0], dim)
 
 
+@supports_out("linalg_cross")
 def linalg_cross(input, other, *, dim=-1, out=None):
     """The 3-vector cross product along ``dim`` (inputs broadcast)."""
     return _cross(input, other, dim, "linalg.cross")
 
 
+@supports_out("cross")
 @autocast_op("cross")
 def cross(input, other, dim=None, *, out=None):
     """The 3-vector cross product along ``dim`` (torch.cross: linalg.cross, but dim defaults
@@ -288,6 +300,7 @@ def cross(input, other, dim=None, *, out=None):
     return _cross(input, other, dim, "linalg.cross")
 
 
+@supports_out("linalg_vecdot")
 @autocast_op("vecdot")
 def vecdot(x, y, *, dim=-1, out=None):
     """Sum of x * y over ``dim`` (broadcast); floating x and y of one dtype, as in torch."""
@@ -317,6 +330,7 @@ def vander(x, *, N=None):
     return cat([ones, powers], -1)
 
 
+@supports_out("linalg_matrix_power")
 def matrix_power(A, n, *, out=None):
     """A multiplied by itself n times by repeated squaring (n < 0: of inv(A); n = 0: I).
 
@@ -399,6 +413,7 @@ def matrix_exp(A):
     return matrix_exp_op.apply((A,))
 
 
+@supports_out("linalg_tensorinv")
 def tensorinv(A, ind=2, *, out=None):
     """The inverse of A read as a matrix of shape (prod(A.shape[:ind]), prod(A.shape[ind:]))."""
     if ind <= 0:
@@ -412,6 +427,7 @@ def tensorinv(A, ind=2, *, out=None):
     return reshape(inv(reshape(A, (rows, cols))), shape[ind:] + shape[:ind])
 
 
+@supports_out("linalg_tensorsolve")
 def tensorsolve(A, B, dims=None, *, out=None):
     """X with tensordot(A, X, X.ndim) = B; ``dims`` moves those dims of A to the end first."""
     from fastdl.functional.shape import movedim

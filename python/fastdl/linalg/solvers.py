@@ -19,6 +19,7 @@ from fastdl.functional._core import _wrap, expand, grad_for, xp_of
 from fastdl.functional.everyday import diag_embed, tril, triu
 from fastdl.functional.linalg import matmul
 from fastdl.functional.shape import squeeze, unsqueeze
+from fastdl.functional.out_arg import supports_out
 from fastdl.linalg._common import (LinAlgError, check_float, check_matrix,
                                    check_same_dtype, cholesky_failure_order, eye_like, lu_factor_array, mT,
                                    not_positive_definite_message, raise_for_info,
@@ -91,6 +92,7 @@ def _solve(name, A_, B, left, message="solve"):
     return squeeze(X, -1) if vector else X
 
 
+@supports_out("linalg_solve")
 def solve(A, B, *, left=True, out=None):
     """The solution X of ``A X = B`` (``X A = B`` with left=False) for square, invertible A;
     batched, B may be a (batch of) vector(s). Raises LinAlgError for a singular A.
@@ -128,6 +130,7 @@ def _without_raising(name, A_, info, check_errors, message, compute):
     return _with_nan_where_failed(compute(safe), info), info
 
 
+@supports_out("linalg_solve_ex")
 def solve_ex(A, B, *, left=True, check_errors=False, out=None):
     """``(result, info)``: solve without raising for a singular A (info > 0 marks it)."""
     check_matrix("torch.linalg.solve_ex", A)
@@ -136,6 +139,7 @@ def solve_ex(A, B, *, left=True, check_errors=False, out=None):
         singular_solver_message, lambda safe: solve(safe, B, left=left)))
 
 
+@supports_out("linalg_inv")
 def inv(A, *, out=None):
     """The inverse of a (batch of) square matrices; LinAlgError for a singular one.
 
@@ -147,6 +151,7 @@ def inv(A, *, out=None):
     return solve_op.apply((A, eye), "linalg.inv", "inverse")
 
 
+@supports_out("linalg_inv_ex")
 def inv_ex(A, *, check_errors=False, out=None):
     """``(inverse, info)``: inv without raising for a singular A (info > 0 marks it)."""
     check_matrix("linalg.inv_ex", A)
@@ -210,6 +215,7 @@ solve_triangular_op = defop("linalg_solve_triangular", forward=_solve_triangular
                             float_only=True)
 
 
+@supports_out("linalg_solve_triangular")
 def solve_triangular(A, B, *, upper, left=True, unitriangular=False, out=None):
     """X with ``A X = B`` (``X A = B`` for left=False) for triangular A: only the triangle
     named by ``upper`` is read (and not its diagonal with unitriangular=True). B is a matrix.
@@ -262,6 +268,7 @@ cholesky_op = defop("linalg_cholesky", forward=_cholesky_forward, backward=_chol
                     saves_output=True, float_only=True)
 
 
+@supports_out("linalg_cholesky")
 def cholesky(A, *, upper=False, out=None):
     """The Cholesky factor L (lower, ``A = L L^T``; U = L^T with upper=True) of symmetric
     positive-definite matrices; only the lower triangle of A is read. LinAlgError when A is
@@ -275,6 +282,7 @@ def cholesky(A, *, upper=False, out=None):
     return mT(L) if upper else L
 
 
+@supports_out("linalg_cholesky_ex")
 def cholesky_ex(A, *, upper=False, check_errors=False, out=None):
     """``(L, info)``: cholesky without raising; info is the order of the first leading minor
     that is not positive-definite (0 when A is positive-definite)."""
@@ -318,6 +326,7 @@ slogdet_op = defop("linalg_slogdet", forward=_slogdet_forward, backward=_slogdet
                    saves=(0,), float_only=True, n_outputs=2)
 
 
+@supports_out("linalg_slogdet")
 def slogdet(A, *, out=None):
     """``(sign, logabsdet)`` of det(A), without the overflow of det itself.
 
@@ -369,6 +378,7 @@ det_op = defop("linalg_det", forward=_det_forward, backward=_det_backward, saves
                saves_output=True, float_only=True)
 
 
+@supports_out("linalg_det")
 def det(A, *, out=None):
     """The determinant of a (batch of) square matrices.
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections import namedtuple
 
+from fastdl.functional.out_arg import supports_out
 from fastdl.amp._dispatch import autocast_op
 from fastdl.autograd.grad_mode import state as _grad_state
 from fastdl.autograd.op import defop
@@ -22,6 +23,7 @@ triangular_solve_result = namedtuple("triangular_solve", ["solution", "cloned_co
 qr_result = namedtuple("qr", ["Q", "R"])
 
 
+@supports_out("inverse")
 @autocast_op("inverse")
 def inverse(input, *, out=None):
     """The inverse of square matrices (*, n, n) -> (*, n, n) (torch.inverse: linalg.inv);
@@ -44,6 +46,7 @@ def pinverse(input, rcond=1e-15):
     return D.pinv(input, rtol=rcond)
 
 
+@supports_out("cholesky")
 @autocast_op("cholesky")
 def cholesky(input, upper=False, *, out=None):
     """The Cholesky factor of symmetric positive-definite matrices (*, n, n): L lower
@@ -82,6 +85,7 @@ cholesky_solve_op = defop("cholesky_solve", forward=_cholesky_solve_forward,
                           float_only=True)
 
 
+@supports_out("cholesky_solve", dtype_rule="safe")
 @autocast_op("cholesky_solve")
 def cholesky_solve(B, L, upper=False, *, out=None):
     """X with (L L^T) X = B from the Cholesky factor L (U^T U with upper=True)
@@ -100,6 +104,7 @@ def cholesky_solve(B, L, upper=False, *, out=None):
     return cholesky_solve_op.apply((B, L), bool(upper))
 
 
+@supports_out("cholesky_inverse")
 @autocast_op("cholesky_inverse")
 def cholesky_inverse(L, upper=False, *, out=None):
     """(L L^T)^-1 from the Cholesky factor L (U^T U with upper=True) (torch.cholesky_inverse):
@@ -120,6 +125,7 @@ def cholesky_inverse(L, upper=False, *, out=None):
     return cholesky_solve(eye_like(L), L, upper)
 
 
+@supports_out("svd")
 @autocast_op("svd")
 def svd(input, some=True, compute_uv=True, *, out=None):
     """The singular value decomposition A = U diag(S) V^T (torch.svd): ``(U, S, V)`` (V,
@@ -143,6 +149,7 @@ def svd(input, some=True, compute_uv=True, *, out=None):
     return svd_result(U, S_, mT(Vh))
 
 
+@supports_out("qr")
 @autocast_op("qr")
 def qr(input, some=True, *, out=None):
     """The QR decomposition A = Q R (torch.qr: linalg.qr): ``(Q, R)`` with Q orthonormal
@@ -159,6 +166,7 @@ def qr(input, some=True, *, out=None):
     return qr_result(*D.qr(input, "reduced" if some else "complete"))
 
 
+@supports_out("lu")
 def lu(A, pivot=True, get_infos=False, out=None):
     """The LU factorization with partial pivoting P A = L U (torch.lu): ``(LU, pivots)``, L
     (unit diagonal, not stored) and U packed in LU (*, n, n), 1-based int32 row swaps in
@@ -172,6 +180,7 @@ def lu(A, pivot=True, get_infos=False, out=None):
     return (LU, pivots, info) if get_infos else (LU, pivots)
 
 
+@supports_out("triangular_solve")
 @autocast_op("triangular_solve")
 def triangular_solve(b, A, upper=True, transpose=False, unitriangular=False, *, out=None):
     """Solve the triangular system op(A) X = b (torch.triangular_solve): ``(solution,
@@ -189,6 +198,7 @@ def triangular_solve(b, A, upper=True, transpose=False, unitriangular=False, *, 
 
 
 
+@supports_out("lu_solve")
 @autocast_op("lu_solve")
 def lu_solve(b, LU_data, LU_pivots, *, out=None):
     """X with A X = b from A's LU factorization (torch.lu_solve: linalg.lu_solve with
