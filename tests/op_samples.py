@@ -298,6 +298,10 @@ sample("cumsum", "dim1", lambda L, x: x.cumsum(1), lambda r: [U(r, (3, 5))])
 sample("cumsum", "dim0_1x7", lambda L, x: x.cumsum(0), lambda r: [U(r, (1, 7))])
 sample("cumsum", "negative_dim_3d", lambda L, x: x.cumsum(-2), lambda r: [U(r, (2, 3, 2))])
 sample("cumsum", "0d", lambda L, x: x.cumsum(0), lambda r: [U(r, ())])
+sample("logcumsumexp", "dim1", lambda L, x: L.T.logcumsumexp(x, 1), lambda r: [U(r, (3, 5), -3, 3)])
+sample("logcumsumexp", "method_negative_dim_3d", lambda L, x: x.logcumsumexp(-2),
+       lambda r: [U(r, (2, 4, 3))])
+sample("logcumsumexp", "0d", lambda L, x: x.logcumsumexp(0), lambda r: [U(r, ())])
 sample("extreme", "amax_dim", lambda L, x: x.amax(1), lambda r: [U(r, (3, 5))])
 sample("extreme", "amin_dims_keepdim", lambda L, x: x.amin((0, 2), keepdim=True),
        lambda r: [U(r, (2, 3, 2))])

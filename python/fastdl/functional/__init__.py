@@ -15,7 +15,7 @@ from fastdl.functional.composites import (addcdiv, addcmul, addmm, aminmax, cumm
                                           signbit, std_mean, take, trace, var_mean)
 from fastdl.functional.composites_shapes import (block_diag, bucketize, cartesian_prod, cdist,
                                                  combinations, dsplit, histc, hsplit, is_nonzero,
-                                                 kron, logcumsumexp, masked_scatter, renorm, rot90,
+                                                 kron, masked_scatter, renorm, rot90,
                                                  tensor_split, tile, vsplit)
 from fastdl.functional.conversion import to
 from fastdl.functional.elementwise_math import (absolute, acos, acosh, arccos, arccosh, arcsin,
@@ -40,7 +40,8 @@ from fastdl.functional.pointwise_edges import (copysign, hypot, logaddexp, logad
 from fastdl.functional.scattering import scatter, scatter_reduce
 from fastdl.functional.linalg import bmm, dot, linear, matmul, mm, outer
 from fastdl.functional.reductions import (all, amax, amin, any, argmax, argmin, count_nonzero,
-                                          cumsum, logsumexp, max, mean, min, norm, std, sum, var)
+                                          cumsum, logcumsumexp, logsumexp, max, mean, min, norm,
+                                          std, sum, var)
 from fastdl.functional.shape import (broadcast_to, cat, chunk, clone, concat, concatenate,
                                      contiguous, expand, flatten, flip, movedim, narrow, permute,
                                      repeat, reshape, split, squeeze, stack, swapaxes, t,

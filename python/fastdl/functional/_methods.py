@@ -100,7 +100,7 @@ METHODS = {
     "signbit": C.signbit, "heaviside": C.heaviside, "float_power": C.float_power, "tile":
     CS.tile, "tensor_split": CS.tensor_split, "hsplit": CS.hsplit, "vsplit": CS.vsplit, "dsplit":
     CS.dsplit, "kron": CS.kron, "rot90": CS.rot90, "renorm": CS.renorm, "histc": CS.histc,
-    "logcumsumexp": CS.logcumsumexp, "unfold": CS.unfold, "is_nonzero": CS.is_nonzero,
+    "logcumsumexp": R.logcumsumexp, "unfold": CS.unfold, "is_nonzero": CS.is_nonzero,
     "masked_scatter": CS.masked_scatter, "ger": linalg.outer,
 }
 

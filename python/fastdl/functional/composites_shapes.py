@@ -1,6 +1,6 @@
 """torch's shape-building, splitting, distance and binning functions composed from registered
 differentiable ops (tile, tensor_split, block_diag, kron, rot90, cartesian_prod, combinations,
-cdist, renorm, bucketize, histc, logcumsumexp, Tensor.unfold, masked_scatter, ...): exact as
+cdist, renorm, bucketize, histc, Tensor.unfold, masked_scatter, ...): exact as
 compositions, like composites.py's, so the gradients come from the ops they are built from.
 """
 from __future__ import annotations
@@ -13,7 +13,6 @@ from fastdl.functional import reductions as R
 from fastdl.functional._core import Tensor, _wrap, norm_dim, xp_of
 from fastdl._argcheck import check_tensor_arg, check_tensor_element
 from fastdl.functional.composites import _floating
-from fastdl.functional.pointwise_edges import logaddexp
 from fastdl.functional.indexing import index_select
 from fastdl.tensor import int64
 
@@ -426,32 +425,6 @@ def histc(input, bins=100, min=0, max=0):
     pos = ((flat.astype(np.float64) - lo) * int(bins) / (hi - lo)).astype(int64)
     pos = xp.minimum(pos, int(bins) - 1)
     return _wrap(xp.bincount(pos, minlength=int(bins)).astype(d.dtype))
-
-
-def logcumsumexp(input, dim):
-    """``log(cumsum(exp(input), dim))`` without overflow.
-
-    Shape: input's.
-
-    >>> [round(v, 4) for v in fastdl.logcumsumexp(fastdl.tensor([0.0, 0.0, 1000.0]), 0).tolist()]
-    [0.0, 0.6931, 1000.0]
-    """
-    check_tensor_arg(input, "logcumsumexp")
-    x = _floating(input)
-    if x._data.ndim == 0:
-        return x.clone()
-    ax = norm_dim(dim, x._data.ndim)
-    if x._data.size == 0:
-        return x.clone()
-    # a running logaddexp: each prefix is shifted by its own maximum, so nothing overflows
-    # and no early term underflows against a later large one
-    from fastdl.functional.shape import stack, unbind
-    pieces = unbind(x, ax)
-    total, out = pieces[0], [pieces[0]]
-    for piece in pieces[1:]:
-        total = logaddexp(total, piece)
-        out.append(total)
-    return stack(out, ax)
 
 
 # ---- Tensor-only and the rest ----

@@ -6,6 +6,7 @@ from collections import namedtuple
 import numpy as np
 
 from fastdl.amp._dispatch import autocast_op
+from fastdl._argcheck import check_tensor_arg
 from fastdl.autograd.op import defop
 from fastdl.functional._core import Tensor, _wrap, expand, norm_dim, norm_dims, torch_dtype_name
 from fastdl.functional import arithmetic as A
@@ -149,6 +150,62 @@ def cumsum(input, dim, *, dtype=None):
     elif d.dtype.kind in "biu":
         dt = int64
     return cumsum_op.apply((input,), ax, dt)
+
+
+def _logcumsumexp_forward(d, ax):
+    if not d.ndim or not d.size:
+        return d.copy()
+    # float16 runs in float32 and rounds once at the end, as torch's CPU kernel does
+    work = d.astype(np.float32) if d.dtype == np.float16 else d
+    with np.errstate(invalid="ignore"):  # inf and -inf: numpy warns, torch does not
+        if isinstance(work, np.ndarray):
+            out = np.logaddexp.accumulate(work, axis=ax)
+        else:  # cupy has no ufunc.accumulate for logaddexp: a running logaddexp over slices
+            out = work.copy()
+            run = out.swapaxes(0, ax)
+            for i in range(1, run.shape[0]):
+                run[i] = np.logaddexp(run[i - 1], run[i])
+    return out.astype(d.dtype, copy=False)
+
+
+def _logcumsumexp_backward(ctx, g):
+    """torch's logcumsumexp_backward: the positive and negative parts of grad, each summed in
+    the log domain by a reversed logcumsumexp against the result, so an infinite input gives
+    torch's NaNs (inf - inf) rather than a finite limit."""
+    (x,), y = ctx.inputs, ctx.output
+    ax = ctx.args[0]
+    if g._data.ndim == 0 or g._data.size == 0:
+        return (g,)
+    lowest = float(np.finfo(g._data.dtype).min)  # torch's stand-in for log(0), not -inf
+
+    def part(log_g):
+        rev = logcumsumexp_op.apply(((log_g - y).flip(ax),), ax).flip(ax)
+        return (rev + x).exp()
+    # log(0), inf - inf and overflowing exps are the formula's edge values, silent in torch
+    with np.errstate(divide="ignore", invalid="ignore", over="ignore"):
+        log_abs = g.abs().log()
+        return (part(A.where(g > 0, log_abs, lowest)) - part(A.where(g < 0, log_abs, lowest)),)
+
+
+logcumsumexp_op = defop("logcumsumexp", forward=_logcumsumexp_forward,
+                        backward=_logcumsumexp_backward, saves=(0,), saves_output=True,
+                        float_only=True)
+
+
+def logcumsumexp(input, dim):
+    """``log(cumsum(exp(input), dim))`` without overflow (float tensors, as torch's).
+
+    Shape: input's.
+
+    >>> [round(v, 4) for v in fastdl.logcumsumexp(fastdl.tensor([0.0, 0.0, 1000.0]), 0).tolist()]
+    [0.0, 0.6931, 1000.0]
+    """
+    check_tensor_arg(input, "logcumsumexp")
+    d = input._data
+    if d.dtype.kind != "f":
+        raise NotImplementedError(f"\"logcumsumexp_out_cpu\" not implemented for "
+                                  f"'{torch_dtype_name(d.dtype)}'")
+    return logcumsumexp_op.apply((input,), norm_dim(dim, d.ndim))
 
 
 def _extreme_backward(ctx, g):
