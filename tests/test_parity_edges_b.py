@@ -79,3 +79,68 @@ def test_logcumsumexp_refuses_non_float(dtype):
         fastdl.logcumsumexp(fastdl.tensor([1, 0], dtype=getattr(fastdl, dtype)), 0)
     assert str(ours.value) == str(theirs.value)
 
+
+# ---- batch_norm with eps = 0 -------------------------------------------------------------
+_BN_X = np.array([[[1.0, 1.0], [2.0, 5.0]], [[1.0, 1.0], [-1.0, 0.5]], [[1.0, 1.0], [3.0, 4.5]]])
+
+
+def _bn_calls(L, x, eps, training):
+    """ATen's batch-statistics entry points, each with (running stats, weight) of its own."""
+    def stats():
+        return L.zeros(2, dtype=x.dtype), L.ones(2, dtype=x.dtype)
+    w = L.tensor([1.5, -2.0], dtype=x.dtype)
+    rm, rv = stats()
+    yield "batch_norm", L.batch_norm(x, w, None, rm, rv, training, 0.1, eps, False), (rm, rv)
+    rm, rv = stats()
+    out = L.native_batch_norm(x, w, None, rm, rv, training, 0.1, eps)
+    yield "native_batch_norm", out, (rm, rv)
+    rm, rv = stats()
+    yield "instance_norm", L.instance_norm(x, w, None, rm, rv, training, 0.1, eps, False), \
+        (rm, rv)
+    rm, rv = stats()
+    yield "F.instance_norm", L.nn.functional.instance_norm(
+        x, rm, rv, w, None, use_input_stats=training, eps=eps), (rm, rv)
+
+
+@pytest.mark.parametrize("dtype", ["float32", "float64"])
+@pytest.mark.parametrize("training", [True, False])
+@pytest.mark.parametrize("eps", [0.0, -0.5, 1e-5])
+def test_aten_batch_norm_takes_any_eps(dtype, training, eps):
+    """ATen's batch_norm (and instance_norm, built on it) refuses no eps: with eps = 0 its
+    InvStd is 0 for a constant channel (output 0, not NaN), a negative eps gives NaN where
+    var + eps < 0. Only nn.functional.batch_norm checks eps."""
+    ours = list(_bn_calls(fastdl, fastdl.tensor(_BN_X, dtype=getattr(fastdl, dtype)), eps,
+                          training))
+    theirs = list(_bn_calls(torch, torch.tensor(_BN_X, dtype=getattr(torch, dtype)), eps,
+                            training))
+    for (name, out, stats), (_, tout, tstats) in zip(ours, theirs):
+        out, tout = (out, tout) if isinstance(out, tuple) else ((out,), (tout,))
+        for a, b in zip(out + stats, tout + tstats):
+            assert a.shape == tuple(b.shape), name
+            _assert_same(a, b, rtol=1e-5, atol=1e-6, err_msg=name)
+
+
+@pytest.mark.parametrize("entry", ["batch_norm", "instance_norm"])
+def test_batch_norm_eps_zero_gradients(entry):
+    """The constant channel's invstd is 0: its input and weight take zero gradient."""
+    def run(L):
+        x = L.tensor(_BN_X, requires_grad=True)
+        w = L.tensor([1.5, -2.0], dtype=x.dtype, requires_grad=True)
+        b = L.tensor([0.5, 0.25], dtype=x.dtype, requires_grad=True)
+        fn = getattr(L, entry)
+        y = fn(x, w, b, None, None, True, 0.1, 0.0, False)
+        y.backward(L.tensor(np.arange(12.0).reshape(3, 2, 2) - 5))
+        return y, x.grad, w.grad, b.grad
+    for a, b in zip(run(fastdl), run(torch)):
+        _assert_same(a, b, rtol=1e-10, atol=1e-12)
+
+
+@pytest.mark.parametrize("training, eps, message", [
+    (True, 0.0, "batch_norm eps must be positive during training, but got 0.0"),
+    (True, -1.0, "batch_norm eps must be positive during training, but got -1.0"),
+    (False, -1.0, "batch_norm eps must be non-negative, but got -1.0")])
+def test_functional_batch_norm_still_checks_eps(training, eps, message):
+    for L in (torch, fastdl):
+        with pytest.raises(ValueError, match=message):
+            L.nn.functional.batch_norm(L.tensor(_BN_X), L.zeros(2, dtype=L.float64),
+                                       L.ones(2, dtype=L.float64), training=training, eps=eps)

@@ -10,22 +10,29 @@ from __future__ import annotations
 
 import math
 
+import numpy as np
+
 from fastdl.autograd import no_grad
 from fastdl.functional.arithmetic import rsqrt
 from fastdl.nn import functional as F
-from fastdl.nn.functional.normalization import _batch_norm
-from fastdl.tensor import uint8
+from fastdl.nn.functional.normalization import _batch_norm, batch_invstd
+from fastdl.tensor import _wrap, uint8
 
 
-def _statistics(x, dims, eps):
-    """(mean, 1 / sqrt(biased variance + eps)) of x over ``dims``, keeping them."""
+def _statistics(x, dims, eps, batch=False):
+    """(mean, 1 / sqrt(biased variance + eps)) of x over ``dims``, keeping them; ``batch``:
+    batch_norm's rule, rstd 0 where variance and eps are both 0 (not differentiated)."""
     if any(x.shape[d] == 0 for d in dims):
         # ATen's pass over no values: mean 0, variance 0 / 0 (no numpy warnings)
         total = x.sum(dims, keepdim=True)
         return total, total + math.nan
     mean = x.mean(dims, keepdim=True)
     centered = x - mean
-    return mean, rsqrt((centered * centered).mean(dims, keepdim=True) + eps)
+    var = (centered * centered).mean(dims, keepdim=True)
+    if batch:
+        return mean, _wrap(batch_invstd(var._data, eps))
+    with np.errstate(divide="ignore", invalid="ignore"):  # eps <= 0: inf or NaN, as torch's
+        return mean, rsqrt(var + eps)
 
 
 def _check_dtypes(fn, input, **tensors):
@@ -85,7 +92,7 @@ def native_batch_norm(input, weight, bias, running_mean, running_var, training, 
             empty = input.new_empty(0)
             return out, empty, empty.clone()
         dims = (0,) + tuple(range(2, input.ndim))
-        mean, rstd = _statistics(input.detach(), dims, eps)
+        mean, rstd = _statistics(input.detach(), dims, eps, batch=True)
     return out, mean.reshape(-1), rstd.reshape(-1)
 
 

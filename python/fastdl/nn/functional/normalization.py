@@ -33,10 +33,10 @@ class _NormSpec:
     """Axes normalized over, how weight/bias broadcast, fixed statistics (eval) or None."""
 
     __slots__ = ("axes", "n", "param_view", "param_axes", "eps", "fixed", "has_w", "has_b",
-                 "per_channel", "per_row")
+                 "per_channel", "per_row", "batch_stats")
 
     def __init__(self, axes, n, param_view, param_axes, eps, fixed, has_w, has_b,
-                 per_channel=False):
+                 per_channel=False, batch_stats=False):
         self.axes, self.n, self.param_view, self.param_axes = axes, n, param_view, param_axes
         self.eps, self.fixed, self.has_w, self.has_b = eps, fixed, has_w, has_b
         # batch_norm with batch statistics: statistics per channel (dim 1) of an (N, C, *)
@@ -45,6 +45,9 @@ class _NormSpec:
         # layer_norm whose forward ran the per-row C++ kernels (_C.layer_norm_*): statistics per
         # row of the (rows, n) view, xhat not stored
         self.per_row = False
+        # statistics as ATen's batch_norm computes them (batch_norm, instance_norm): see
+        # batch_invstd
+        self.batch_stats = batch_stats
 
     def __repr__(self):
         return f"<normalize over {self.axes}>"
@@ -55,6 +58,17 @@ class _NormSpec:
         return (next(it) if self.has_w else None), (next(it) if self.has_b else None)
 
 
+def batch_invstd(var, eps):
+    """1 / sqrt(var + eps) as ATen's batch_norm takes it (its InvStd): 0 where var and eps are
+    both 0, so with eps=0 a constant channel normalizes to 0 (and takes no gradient) instead of
+    0 * inf = NaN. A negative eps is not refused there: NaN where var + eps < 0."""
+    with np.errstate(divide="ignore", invalid="ignore"):
+        invstd = 1.0 / np.sqrt(var + eps)
+    if eps == 0:
+        invstd[var == 0] = 0
+    return invstd
+
+
 def _norm_forward(x, *rest):
     *params, spec, saved = rest
     w, b = spec.params(params)
@@ -62,11 +76,16 @@ def _norm_forward(x, *rest):
         mean = x.mean(axis=spec.axes, keepdims=True)
         centered = x - mean
         var = (centered * centered).mean(axis=spec.axes, keepdims=True)
-        invstd = 1.0 / np.sqrt(var + spec.eps)
+        if spec.batch_stats:
+            invstd = batch_invstd(var, spec.eps)
+        else:
+            with np.errstate(divide="ignore", invalid="ignore"):  # eps <= 0: inf or NaN, silent
+                invstd = 1.0 / np.sqrt(var + spec.eps)
     else:
         (mean, invstd), var = spec.fixed, None
         centered = x - mean
-    xhat = centered * invstd
+    with np.errstate(invalid="ignore"):  # 0 * inf where eval's running var + eps is 0
+        xhat = centered * invstd
     saved.values = mean, var, invstd, xhat
     out = xhat if w is None else xhat * w.reshape(spec.param_view)
     if b is not None:
@@ -79,7 +98,9 @@ def _batch_norm_forward(x, *rest):
     arrays (xhat is then not stored: ``_xhat`` recomputes it if a formula needs it), else the
     array version."""
     *params, spec, saved = rest
-    if spec.fixed is not None or not spec.per_channel or not kernel_arrays(x, *params):
+    # eps <= 0: the kernel's 1 / sqrt(var + eps) has no zero-variance rule (batch_invstd)
+    if spec.fixed is not None or not spec.per_channel or not spec.eps > 0 or \
+            not kernel_arrays(x, *params):
         return _norm_forward(x, *rest)
     w, b = spec.params(params)
     channels = x.shape[1]
@@ -318,7 +339,8 @@ def _empty_normalization(input, weight, bias):
 def _fixed_statistics(running_mean, running_var, shape, eps, dtype):
     """(mean, 1/std) from running statistics, shaped to broadcast over the input."""
     mean = running_mean._data.reshape(shape).astype(dtype, copy=True)
-    invstd = (1.0 / np.sqrt(running_var._data.reshape(shape) + eps)).astype(dtype)
+    with np.errstate(divide="ignore", invalid="ignore"):  # eps <= 0: inf or NaN, as torch's
+        invstd = (1.0 / np.sqrt(running_var._data.reshape(shape) + eps)).astype(dtype)
     return mean, invstd
 
 
@@ -340,16 +362,17 @@ def batch_norm(input, running_mean, running_var, weight=None, bias=None, trainin
     if training and len(shape) >= 2 and shape[0] * math.prod(shape[2:]) == 1:
         raise ValueError(f"Expected more than 1 value per channel when training, got input "
                          f"size {tuple(shape)}")
+    # also nn.functional's alone: ATen's batch_norm takes any eps (batch_invstd)
+    if training and not eps > 0:
+        raise ValueError(f"batch_norm eps must be positive during training, but got {eps}")
+    if eps < 0:
+        raise ValueError(f"batch_norm eps must be non-negative, but got {eps}")
     return _batch_norm(input, running_mean, running_var, weight, bias, training, momentum, eps)
 
 
 def _batch_norm(input, running_mean, running_var, weight, bias, training, momentum, eps):
     check_tensor(input, "batch_norm")
     x = input._data
-    if training and not eps > 0:
-        raise ValueError(f"batch_norm eps must be positive during training, but got {eps}")
-    if eps < 0:
-        raise ValueError(f"batch_norm eps must be non-negative, but got {eps}")
     if x.size == 0:
         # torch returns an empty result for an empty batch (any shape) and leaves the
         # running statistics alone
@@ -374,7 +397,7 @@ def _batch_norm(input, running_mean, running_var, weight, bias, training, moment
                              "training=False")
         fixed = _fixed_statistics(running_mean, running_var, stat_shape, eps, x.dtype)
     spec = _NormSpec(axes, n, stat_shape, axes, eps, fixed, weight is not None, bias is not None,
-                     per_channel=True)
+                     per_channel=True, batch_stats=True)
     out, saved = _normalize(batch_norm_op, input, weight, bias, spec)
     if training:
         mean, var = saved.values[:2]
@@ -495,8 +518,6 @@ def _instance_norm(input, running_mean, running_var, weight, bias, use_input_sta
     weight, bias = check_norm_dtypes(input, (weight, bias), "batch_norm",
                                      kernel_checked_first=True)
     n = math.prod(x.shape[2:])
-    if eps < 0 or (use_input_stats and not eps > 0 and x.size):
-        raise ValueError(f"instance_norm(): eps must be positive, got {eps}")
     if x.size == 0:
         if use_input_stats and batch == 0:  # torch averages the updated stats over no rows
             for t in (running_mean, running_var):
@@ -509,7 +530,7 @@ def _instance_norm(input, running_mean, running_var, weight, bias, use_input_sta
     if not use_input_stats:
         fixed = _fixed_statistics(running_mean, running_var, param_view, eps, x.dtype)
     spec = _NormSpec(spatial_axes, n, param_view, (0,) + spatial_axes, eps, fixed,
-                     weight is not None, bias is not None)
+                     weight is not None, bias is not None, batch_stats=True)
     out, saved = _normalize(instance_norm_op, input, weight, bias, spec)
     if use_input_stats:
         mean, var = saved.values[:2]
