@@ -9,6 +9,9 @@ class Adadelta(Optimizer):
     """``torch.optim.Adadelta``: delta = sqrt(acc_delta + eps) / sqrt(square_avg + eps) * g;
     p -= lr * delta; both averages decay with ``rho``."""
 
+    _capturable_refusal = {"single": ("params and state_steps", False),
+                           "foreach": ("params and state_steps", False)}
+
     def __init__(self, params, lr: float = 1.0, rho: float = 0.9, eps: float = 1e-6,
                  weight_decay: float = 0.0, foreach: bool | None = None, *,
                  capturable: bool = False, maximize: bool = False, differentiable: bool = False):

@@ -85,6 +85,9 @@ class NAdam(_AdamStyle):
     (1 - 0.5 * 0.96 ** (t * momentum_decay))`` warms up; ``decoupled_weight_decay`` gives
     NAdamW. ``mu_product`` (the running product of the mu_t) is a float32 scalar as in torch."""
 
+    _capturable_refusal = {"single": ("params, mu_products and state_steps", True),
+                           "foreach": ("params, mu_products, and state_steps", False)}
+
     def __init__(self, params, lr: float = 2e-3, betas: tuple[float, float] = (0.9, 0.999),
                  eps: float = 1e-8, weight_decay: float = 0.0, momentum_decay: float = 4e-3,
                  decoupled_weight_decay: bool = False, *, foreach: bool | None = None,

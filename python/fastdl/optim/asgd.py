@@ -10,6 +10,9 @@ class ASGD(Optimizer):
     and a running average ``ax`` of the iterates that starts averaging after ``t0`` steps.
     ``eta`` and ``mu`` are float32 scalars, as torch keeps them."""
 
+    _capturable_refusal = {"single": ("params, mus, etas, and state_steps", True),
+                           "foreach": ("params, mus, etas, and state_steps", False)}
+
     def __init__(self, params, lr: float = 1e-2, lambd: float = 1e-4, alpha: float = 0.75,
                  t0: float = 1e6, weight_decay: float = 0.0, foreach: bool | None = None,
                  maximize: bool = False, differentiable: bool = False, capturable: bool = False):
@@ -55,6 +58,9 @@ class Rprop(Optimizer):
     """``torch.optim.Rprop``: each element's step size grows by ``etas[1]`` while its gradient
     keeps its sign and shrinks by ``etas[0]`` when it flips (clamped to ``step_sizes``); a flipped
     gradient is zeroed for that step. Only gradient signs move the parameters."""
+
+    _capturable_refusal = {"single": ("params and state_steps", True),
+                           "foreach": ("params and state_steps", True)}
 
     def __init__(self, params, lr: float = 1e-2, etas: tuple[float, float] = (0.5, 1.2),
                  step_sizes: tuple[float, float] = (1e-6, 50), *, capturable: bool = False,

@@ -223,8 +223,17 @@ def float32_scalar(value) -> np.float32:
     return np.float32(value)
 
 
+_CAPTURABLE_DEVICES = ["cuda", "xpu", "hpu", "privateuseone"]
+
+
 class Optimizer:
     """Base class of all optimizers (PyTorch's ``torch.optim.Optimizer`` API)."""
+
+    # torch's refusal of a capturable (CUDA-graph) step on CPU tensors, in its words: what must
+    # be on a supported device and whether 'xla' is listed, for its single-tensor path and its
+    # foreach path (their messages differ by optimizer)
+    _capturable_refusal = {"single": ("params and state_steps", True),
+                           "foreach": ("params and state_steps", False)}
 
     def __init__(self, params: Iterable, defaults: dict[str, Any]) -> None:
         self.defaults = defaults
@@ -323,8 +332,21 @@ class Optimizer:
             with enable_grad():
                 loss = closure()
         for group in self.param_groups:
+            self._check_capturable(group)
             self._update_group(scalar_hyperparameters(group))
         return loss
+
+    def _check_capturable(self, group: dict[str, Any]) -> None:
+        """torch's AssertionError when a capturable group steps a parameter held on the CPU
+        (fused kernels take CPU tensors; groups before this one have already stepped)."""
+        if not group.get("capturable") or group.get("fused"):
+            return
+        if all(p.grad is None or array_module_of(p.data) is not np for p in group["params"]):
+            return
+        what, xla = self._capturable_refusal["foreach" if group.get("foreach") else "single"]
+        devices = _CAPTURABLE_DEVICES + (["xla"] if xla else [])
+        raise AssertionError(f"If capturable=True, {what} must be on supported devices: "
+                             f"{devices}.")
 
     def _update_group(self, group: dict[str, Any]) -> None:
         raise NotImplementedError(f"{type(self).__name__} must implement _update_group(group)")

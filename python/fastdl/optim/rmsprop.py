@@ -9,6 +9,9 @@ class RMSprop(Optimizer):
     """``torch.optim.RMSprop``: divide the gradient by a running RMS of gradients (minus the
     squared running mean when ``centered``), then optionally accumulate momentum."""
 
+    _capturable_refusal = {"single": ("params and state_steps", True),
+                           "foreach": ("params and state_steps", True)}
+
     def __init__(self, params, lr: float = 1e-2, alpha: float = 0.99, eps: float = 1e-8,
                  weight_decay: float = 0.0, momentum: float = 0.0, centered: bool = False,
                  capturable: bool = False, foreach: bool | None = None, maximize: bool = False,
