@@ -197,3 +197,63 @@ def test_capturable_fused_steps_on_cpu(name):
         opt.step()
         out.append(p.detach().numpy().copy())
     np.testing.assert_allclose(out[0], out[1], rtol=1e-6)
+
+
+# ---- lazy norms given float64 input ---------------------------------------------------------
+def _lazy_outcome(L, name, factory_dtype, input_dtype, affine):
+    kw = {"affine": affine} | ({"dtype": getattr(L, factory_dtype)} if factory_dtype else {})
+    m = getattr(L.nn, name)(**kw)
+    x = L.tensor(np.random.default_rng(1).standard_normal((4, 3, 5, 2)[:int(name[-2]) + 2]))
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")  # InstanceNorm's num_features note
+            y = m(x.to(getattr(L, input_dtype)))
+    except Exception as e:  # noqa: BLE001  (the outcome compared is the exception)
+        return type(e).__name__, str(e)
+    return str(y.dtype).split(".")[-1], {k: str(v.dtype).split(".")[-1]
+                                         for k, v in m.state_dict().items()}
+
+
+@pytest.mark.parametrize("name", ["LazyBatchNorm1d", "LazyBatchNorm2d", "LazyInstanceNorm1d",
+                                  "LazyInstanceNorm2d"])
+@pytest.mark.parametrize("factory_dtype, input_dtype", [
+    (None, "float64"), (None, "float16"), ("float64", "float64"), ("float64", "float32")])
+@pytest.mark.parametrize("affine", [True, False])
+def test_lazy_norms_materialize_in_the_factory_dtype(name, factory_dtype, input_dtype, affine):
+    """The lazy parameters take the factory dtype (float32 by default), not the input's: a
+    float64 input then fails as the non-lazy module's would (torch's 'mixed dtype' error),
+    except where nothing is materialized (InstanceNorm without affine)."""
+    assert _lazy_outcome(fastdl, name, factory_dtype, input_dtype, affine) == \
+        _lazy_outcome(torch, name, factory_dtype, input_dtype, affine)
+
+
+# ---- convolution dtype mismatches (the lazy convolutions' float64 case) -----------------------
+_F64_COMBOS = [(x, w, b) for x in ("float32", "float64") for w in ("float32", "float64")
+               for b in ("float32", "float64", None) if not (x == w and b in (x, None))]
+
+
+@pytest.mark.parametrize("fn, wshape", [("conv1d", (2, 3, 3)), ("conv2d", (2, 3, 3, 3)),
+                                        ("conv_transpose1d", (3, 2, 3)),
+                                        ("conv_transpose2d", (3, 2, 3, 3))])
+@pytest.mark.parametrize("dtypes", _F64_COMBOS)
+def test_conv_dtype_mismatch_as_torch(fn, wshape, dtypes):
+    """torch's RuntimeErrors (bias checked against input first; the transposed ones take a
+    bias of another dtype, added in input's dtype, its gradient in its own)."""
+    def run(L):
+        xd, wd, bd = (None if d is None else getattr(L, d) for d in dtypes)
+        x = L.ones((1, 3) + (5,) * (len(wshape) - 2), dtype=xd)
+        w = L.tensor(np.linspace(-1, 1, int(np.prod(wshape))).reshape(wshape), dtype=wd)
+        b = None if bd is None else L.tensor([0.5, -0.25], dtype=bd, requires_grad=True)
+        try:
+            y = getattr(L.nn.functional, fn)(x, w, b)
+        except Exception as e:  # noqa: BLE001  (the outcome compared is the exception)
+            return type(e).__name__, str(e)
+        y.sum().backward()
+        return y, b.grad
+    ours, theirs = run(fastdl), run(torch)
+    if isinstance(theirs[0], str):
+        assert ours == theirs
+        return
+    for a, t in zip(ours, theirs):
+        assert str(a.dtype).split(".")[-1] == str(t.dtype).split(".")[-1]
+        _assert_same(a, t, rtol=1e-6)

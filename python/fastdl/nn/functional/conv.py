@@ -24,6 +24,7 @@ from fastdl.amp._dispatch import autocast_op
 from fastdl import _C, backend
 from fastdl.autograd.op import defop
 from fastdl.backend.pool import result_array
+from fastdl.functional._core import cpp_dtype_name, torch_dtype_name
 from fastdl.functional.shape import expand, reshape, squeeze, unsqueeze
 from fastdl.tensor import Tensor
 
@@ -196,7 +197,7 @@ def _tuple(value, d, what, fn):
                     f"{type(value).__name__}")
 
 
-def _check_tensors(fn, input, weight, bias):
+def _check_tensors(fn, input, weight, bias, transposed):
     for t, name in ((input, "input"), (weight, "weight"), (bias, "bias")):
         if name == "bias" and t is None:
             continue
@@ -206,20 +207,22 @@ def _check_tensors(fn, input, weight, bias):
         if t._data.dtype not in backend.KERNEL_DTYPES:
             raise TypeError(f"{fn}(): '{name}' must be a float32 or float64 tensor, got dtype "
                             f"{t._data.dtype} with shape {tuple(t._data.shape)}")
-    dtypes = {t._data.dtype for t in (input, weight, bias) if t is not None}
-    if len(dtypes) > 1:
-        described = ", ".join(f"{n}: {t._data.dtype}" for n, t in
-                              (("input", input), ("weight", weight), ("bias", bias))
-                              if t is not None)
-        raise TypeError(f"{fn}(): input, weight and bias must have the same dtype, got "
-                        f"{described}")
+    # torch's words and order: its convolution checks bias against input first; the
+    # transposed kernels take any bias dtype (_conv_transposend casts it) and only check weight
+    xd, wd = input._data.dtype, weight._data.dtype
+    if not transposed and bias is not None and bias._data.dtype != xd:
+        raise RuntimeError(f"Input type ({cpp_dtype_name(xd)}) and bias type "
+                           f"({cpp_dtype_name(bias._data.dtype)}) should be the same")
+    if wd != xd:
+        raise RuntimeError(f"expected scalar type {torch_dtype_name(xd)} but found "
+                           f"{torch_dtype_name(wd)}")
 
 
 def _prepare(fn, d, input, weight, bias, stride, padding, dilation, groups, transposed,
              output_padding=0):
     """Validate; returns (input batched, unbatched?, stride, padding, dilation, output_padding,
     groups, crop) where padding is a tuple and crop says 'same' needs its extra right pad."""
-    _check_tensors(fn, input, weight, bias)
+    _check_tensors(fn, input, weight, bias, transposed)
     x, w = input._data, weight._data
     if x.ndim not in (d + 1, d + 2):
         raise RuntimeError(f"Expected {d + 1}D (unbatched) or {d + 2}D (batched) input to {fn}, "
@@ -336,6 +339,8 @@ def _conv_transposend(fn, d, input, weight, bias, stride, padding, output_paddin
                       dilation):
     x, unbatched, stride, padding, dilation, output_padding, groups, _ = _prepare(
         fn, d, input, weight, bias, stride, padding, dilation, groups, True, output_padding)
+    if bias is not None and bias._data.dtype != x._data.dtype:
+        bias = bias.to(x._data.dtype)  # torch adds it in input's dtype; its gradient casts back
     inputs = (x, weight) if bias is None else (x, weight, bias)
     out = convolution_op.apply(inputs, stride, padding, dilation, True, output_padding, groups)
     return squeeze(out, 0) if unbatched else out
