@@ -137,6 +137,20 @@ def test_batch_norm_eps_zero_gradients(entry):
         _assert_same(a, b, rtol=1e-10, atol=1e-12)
 
 
+@pytest.mark.parametrize("entry", ["batch_norm", "instance_norm"])
+def test_batch_norm_eps_zero_double_backward(entry):
+    """The second derivative through a constant channel is 0 too (not NaN from rsqrt(0))."""
+    def run(L):
+        x = L.tensor(_BN_X, requires_grad=True)
+        w = L.tensor([1.5, -2.0], dtype=x.dtype, requires_grad=True)
+        y = getattr(L, entry)(x, w, None, None, None, True, 0.1, 0.0, False)
+        cot = L.tensor(np.arange(12.0).reshape(3, 2, 2) - 5)
+        gx, gw = L.autograd.grad((y * cot).sum(), (x, w), create_graph=True)
+        return L.autograd.grad((gx ** 2).sum() + (gw ** 2).sum(), (x, w))
+    for a, b in zip(run(fastdl), run(torch)):
+        _assert_same(a, b, rtol=1e-9, atol=1e-12)
+
+
 @pytest.mark.parametrize("training, eps, message", [
     (True, 0.0, "batch_norm eps must be positive during training, but got 0.0"),
     (True, -1.0, "batch_norm eps must be positive during training, but got -1.0"),

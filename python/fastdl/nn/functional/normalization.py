@@ -242,7 +242,14 @@ def _normalize_backward_backward(ctx, v):
         axes = spec.axes
         xhat = normalize_op.apply((x,), spec, saved)
         centered = x - R.mean(x, axes, keepdim=True)
-        invstd = A.rsqrt(R.mean(centered * centered, axes, keepdim=True) + spec.eps)
+        var = R.mean(centered * centered, axes, keepdim=True)
+        if spec.batch_stats and spec.eps == 0:
+            # batch_invstd's 0 at a zero variance, with var moved off 0 under the mask so the
+            # masked rsqrt's gradient is not 0 * inf
+            zero = var == 0
+            invstd = A.where(zero, 0.0, A.rsqrt(A.where(zero, 1.0, var)))
+        else:
+            invstd = A.rsqrt(var + spec.eps)
         dx = ctx.output
         dy = g if w_b is None else g * w_b
         grad_x = -invstd * (xhat * R.mean(v * dx, axes, keepdim=True)
