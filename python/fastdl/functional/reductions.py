@@ -152,19 +152,26 @@ def cumsum(input, dim, *, dtype=None):
     return cumsum_op.apply((input,), ax, dt)
 
 
+def _running_logaddexp(a, ax):
+    """``np.logaddexp.accumulate(a, axis=ax)`` slice by slice, for cupy (whose logaddexp has
+    no ``accumulate``)."""
+    out = a.copy()
+    run = out.swapaxes(0, ax)
+    for i in range(1, run.shape[0]):
+        run[i] = np.logaddexp(run[i - 1], run[i])
+    return out
+
+
 def _logcumsumexp_forward(d, ax):
     if not d.ndim or not d.size:
         return d.copy()
     # float16 runs in float32 and rounds once at the end, as torch's CPU kernel does
     work = d.astype(np.float32) if d.dtype == np.float16 else d
     with np.errstate(invalid="ignore"):  # inf and -inf: numpy warns, torch does not
-        if isinstance(work, np.ndarray):
+        if type(work) is np.ndarray:
             out = np.logaddexp.accumulate(work, axis=ax)
-        else:  # cupy has no ufunc.accumulate for logaddexp: a running logaddexp over slices
-            out = work.copy()
-            run = out.swapaxes(0, ax)
-            for i in range(1, run.shape[0]):
-                run[i] = np.logaddexp(run[i - 1], run[i])
+        else:
+            out = _running_logaddexp(work, ax)
     return out.astype(d.dtype, copy=False)
 
 
