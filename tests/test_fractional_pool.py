@@ -85,14 +85,15 @@ def test_gradcheck_float64():
 def test_without_samples_draws_from_fastdls_generator():
     x = fastdl.randn(3, 4, 12, 12)
     fastdl.manual_seed(5)
-    a, ia = F.fractional_max_pool2d(x, 2, output_ratio=0.5, return_indices=True)
+    a, ia = F.fractional_max_pool2d(x, 2, output_ratio=(0.5, 0.5), return_indices=True)
     fastdl.manual_seed(5)
-    b = F.fractional_max_pool2d(x, 2, output_ratio=0.5)
+    b = F.fractional_max_pool2d(x, 2, output_ratio=(0.5, 0.5))
     np.testing.assert_array_equal(a.numpy(), b.numpy())
     fastdl.manual_seed(5)
     s = fastdl.rand(3, 4, 2)
     np.testing.assert_array_equal(
-        F.fractional_max_pool2d(x, 2, output_ratio=0.5, _random_samples=s).numpy(), a.numpy())
+        F.fractional_max_pool2d(x, 2, output_ratio=(0.5, 0.5), _random_samples=s).numpy(),
+        a.numpy())
     # the drawn starts vary: over many draws more than one index pattern appears per plane
     patterns = {F.fractional_max_pool2d(x, 2, output_size=5, return_indices=True)[1]
                 .numpy()[0, 0].tobytes() for _ in range(20)}

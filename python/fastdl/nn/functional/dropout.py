@@ -47,8 +47,9 @@ def _channel_dropout(input, p, training, inplace, fn, spatial):
     check_float(input, fn)
     nd = input._data.ndim
     if spatial == 1 and nd not in (2, 3):
-        raise ValueError(f"{fn}(): expected a 2D or 3D input (an optional batch dim, a channel "
-                         f"dim and a spatial dim), got shape {tuple(input._data.shape)}")
+        raise RuntimeError(f"{fn}(): expected a 2D or 3D input (an optional batch dim, a "
+                           f"channel dim and a spatial dim), got shape "
+                           f"{tuple(input._data.shape)}")
     if nd == spatial + 2:
         return _feature_dropout(input, p, training, inplace, fn)
     if not 0.0 <= p <= 1.0:

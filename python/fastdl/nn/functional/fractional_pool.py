@@ -94,7 +94,11 @@ def _fractional(d, input, kernel_size, output_size, output_ratio, random_samples
         raise IndexError(f"Dimension out of range (expected to be in range of "
                          f"[{-max(x.ndim, 1)}, {max(x.ndim, 1) - 1}], but got {-(d + 1)})")
     if output_size is None:
-        if d == 2 and isinstance(output_ratio, (tuple, list)) and len(output_ratio) > 2:
+        if d == 2 and not isinstance(output_ratio, (tuple, list)):
+            # torch's functional 2-D form takes len() of the ratio before _pair (its module
+            # passes a pair), so a lone number fails there
+            raise TypeError(f"object of type '{type(output_ratio).__name__}' has no len()")
+        if d == 2 and len(output_ratio) > 2:
             raise ValueError(f"{fn} requires output_ratio to either be a single Int or tuple "
                              "of Ints.")
         ratio = tuple(output_ratio) if isinstance(output_ratio, (tuple, list)) else \

@@ -269,4 +269,8 @@ def grid_sample(input, grid, mode: str = "bilinear", padding_mode: str = "zeros"
                 weight = w if weight is None else weight * w
         terms.append((gather([tap for tap, _ in corner]), weight))
     out = weighted_sum(terms)
+    if mode == "nearest" and grid.requires_grad:
+        # torch gives the grid a zero gradient (not none); a where, so inf/NaN points stay out
+        never = _wrap(np.zeros((1, 1, 1), dtype=bool))
+        out = out + A.where(never, flat_grid[:, :, 0].unsqueeze(1), 0.0)
     return out.reshape((n, c) + out_spatial)

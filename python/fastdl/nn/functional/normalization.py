@@ -330,8 +330,8 @@ def _check_param(t, fn, name, shape):
         return
     check_tensor(t, fn, name)  # its dtype: check_norm_dtypes, with torch's words
     if tuple(t._data.shape) != tuple(shape):
-        raise ValueError(f"{fn}(): {name} must have shape {tuple(shape)}, got "
-                         f"{tuple(t._data.shape)}")
+        raise RuntimeError(f"{fn}(): {name} must have shape {tuple(shape)}, got "
+                           f"{tuple(t._data.shape)}")
 
 
 def _empty_normalization(input, weight, bias):
@@ -385,7 +385,8 @@ def _batch_norm(input, running_mean, running_var, weight, bias, training, moment
         # running statistics alone
         return _empty_normalization(input, weight, bias)
     if x.ndim < 2:
-        raise ValueError(f"batch_norm(): expected an input of shape (N, C, *), got "
+        # torch reads the channel count as size(1): a dim out of range
+        raise IndexError(f"batch_norm(): expected an input of shape (N, C, *), got "
                          f"{tuple(x.shape)}")
     channels = x.shape[1]
     for t, name in ((running_mean, "running_mean"), (running_var, "running_var"),
@@ -400,8 +401,8 @@ def _batch_norm(input, running_mean, running_var, weight, bias, training, moment
     fixed = None
     if not training:
         if running_mean is None or running_var is None:
-            raise ValueError("batch_norm(): running_mean and running_var are required when "
-                             "training=False")
+            raise RuntimeError("batch_norm(): running_mean and running_var are required "
+                               "when training=False")
         fixed = _fixed_statistics(running_mean, running_var, stat_shape, eps, x.dtype)
     spec = _NormSpec(axes, n, stat_shape, axes, eps, fixed, weight is not None, bias is not None,
                      per_channel=True, batch_stats=True)
@@ -430,8 +431,8 @@ def layer_norm(input, normalized_shape, weight=None, bias=None, eps: float = 1e-
         raise RuntimeError("Expected normalized_shape to be at least 1-dimensional, i.e., "
                            "containing at least one element, but got normalized_shape = []")
     if x.ndim < k or tuple(x.shape[x.ndim - k:]) != normalized_shape:
-        raise ValueError(f"layer_norm(): input shape {tuple(x.shape)} does not end with "
-                         f"normalized_shape {normalized_shape}")
+        raise RuntimeError(f"layer_norm(): input shape {tuple(x.shape)} does not end with "
+                           f"normalized_shape {normalized_shape}")
     _check_param(weight, "layer_norm", "weight", normalized_shape)
     _check_param(bias, "layer_norm", "bias", normalized_shape)
     weight, bias = check_norm_dtypes(input, (weight, bias), "LayerNormKernelImpl")
@@ -450,21 +451,36 @@ def layer_norm(input, normalized_shape, weight=None, bias=None, eps: float = 1e-
     return _normalize(layer_norm_op, input, weight, bias, spec)[0]
 
 
-@autocast_op("group_norm")
 def group_norm(input, num_groups: int, weight=None, bias=None, eps: float = 1e-5):
     """Normalize each of ``num_groups`` groups of channels of an (N, C, *) input over the
     group's channels and spatial positions, then scale and shift per channel."""
     check_tensor(input, "group_norm")
+    shape = input._data.shape
+    if len(shape) < 2:
+        raise RuntimeError(f"group_norm(): expected an input of shape (N, C, *), got "
+                           f"{tuple(shape)}")
+    # torch.nn.functional's check: one value per (sample, group) pair cannot be normalized
+    # (num_groups 0 fails here with the same ZeroDivisionError as torch)
+    if shape[0] * shape[1] // num_groups * math.prod(shape[2:]) == 1:
+        raise ValueError(f"Expected more than 1 value per channel when training, got input "
+                         f"size {list(shape)}")
+    return _group_norm(input, num_groups, weight, bias, eps)
+
+
+@autocast_op("group_norm")
+def _group_norm(input, num_groups, weight, bias, eps):
+    """group_norm without nn.functional's value-count check (torch.group_norm's checks)."""
+    check_tensor(input, "group_norm")
     x = input._data
     if x.ndim < 2:
-        raise ValueError(f"group_norm(): expected an input of shape (N, C, *), got "
-                         f"{tuple(x.shape)}")
+        raise RuntimeError(f"group_norm(): expected an input of shape (N, C, *), got "
+                           f"{tuple(x.shape)}")
     n_batch, channels = x.shape[0], x.shape[1]
     num_groups = int(num_groups)
     if num_groups <= 0 or channels % num_groups:
-        raise ValueError(f"group_norm(): expected number of channels in input to be divisible "
-                         f"by num_groups, but got input of shape {tuple(x.shape)} and "
-                         f"num_groups={num_groups}")
+        raise RuntimeError(f"group_norm(): expected number of channels in input to be "
+                           f"divisible by num_groups, but got input of shape {tuple(x.shape)} "
+                           f"and num_groups={num_groups}")
     _check_param(weight, "group_norm", "weight", (channels,))
     _check_param(bias, "group_norm", "bias", (channels,))
     weight, bias = check_norm_dtypes(input, (weight, bias), "GroupNormKernelImpl")

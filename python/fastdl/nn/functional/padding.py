@@ -144,21 +144,22 @@ def pad(input, pad, mode: str = "constant", value=None):
     x = input._data
     nd = x.ndim
     if len(pads) % 2:
-        raise ValueError(f"pad(): padding length must be divisible by 2, got {len(pads)} "
-                         f"({pads})")
+        raise RuntimeError(f"pad(): padding length must be divisible by 2, got {len(pads)} "
+                           f"({pads})")
     k = len(pads) // 2
     if k > nd:
-        raise ValueError(f"pad(): padding length should be less than or equal to two times the "
-                         f"input dimension but got padding length {len(pads)} and input of "
-                         f"dimension {nd} (shape {tuple(x.shape)})")
+        raise RuntimeError(f"pad(): padding length should be less than or equal to two times "
+                           f"the input dimension but got padding length {len(pads)} and input "
+                           f"of dimension {nd} (shape {tuple(x.shape)})")
     if mode not in MODES:
         raise NotImplementedError(f"pad(): unrecognised padding mode {mode!r}; expected one of "
                                   f"{MODES}")
     spec = tuple((nd - 1 - i, pads[2 * i], pads[2 * i + 1]) for i in range(k))
     if mode == "constant":
         for dim, left, right in spec:
-            if x.shape[dim] + left + right < 0:
-                raise ValueError(
+            # torch crops (narrow) before it pads, so the crops alone must fit in the dim
+            if x.shape[dim] + min(left, 0) + min(right, 0) < 0:
+                raise RuntimeError(
                     f"pad(): the input size {x.shape[dim]}, plus negative padding {left} and "
                     f"{right} resulted in a negative output size, which is invalid. Check "
                     f"dimension {dim} of your input (shape {tuple(x.shape)})")
@@ -167,7 +168,7 @@ def pad(input, pad, mode: str = "constant", value=None):
             raise TypeError(f"pad(): value {fill} cannot be used with an integer tensor")
         return pad_op.apply((input,), spec, mode, x.dtype.type(fill))
     if value is not None and value != 0:
-        raise ValueError(f"pad(): padding mode {mode!r} doesn't take in value argument")
+        raise RuntimeError(f"pad(): padding mode {mode!r} doesn't take in value argument")
     if k not in (1, 2, 3) or nd not in (k + 1, k + 2):
         raise NotImplementedError(
             f"pad(): mode {mode!r} pads the last 1, 2 or 3 dims of a 2D-3D, 3D-4D or 4D-5D "
@@ -177,26 +178,28 @@ def pad(input, pad, mode: str = "constant", value=None):
     batch_dims = nd - k
     for dim in range(batch_dims):
         if x.shape[dim] == 0 and dim != 0 or (dim == 0 and batch_dims == 1 and not x.shape[0]):
-            raise ValueError(f"pad(): mode {mode!r} expects non-empty non-batch dims, got an "
-                             f"input of shape {tuple(x.shape)}")
+            raise RuntimeError(f"pad(): mode {mode!r} expects non-empty non-batch dims, got "
+                               f"an input of shape {tuple(x.shape)}")
     for dim, left, right in spec:
         n = x.shape[dim]
         if n == 0:
-            raise ValueError(f"pad(): mode {mode!r} cannot pad the empty dim {dim} of an input "
-                             f"of shape {tuple(x.shape)}")
+            raise RuntimeError(f"pad(): mode {mode!r} cannot pad the empty dim {dim} of an "
+                               f"input of shape {tuple(x.shape)}")
         if mode == "reflect" and (left >= n or right >= n):
-            raise ValueError(f"pad(): padding size should be less than the corresponding input "
-                             f"dimension, but got padding ({left}, {right}) at dimension {dim} "
-                             f"of input of shape {tuple(x.shape)}")
+            raise RuntimeError(f"pad(): padding size should be less than the corresponding "
+                               f"input dimension, but got padding ({left}, {right}) at dimension "
+                               f"{dim} of input of shape {tuple(x.shape)}")
         if mode == "circular" and (left > n or right > n):
-            raise ValueError(f"pad(): padding value causes wrapping around more than once "
-                             f"(padding ({left}, {right}) at dimension {dim} of input of shape "
-                             f"{tuple(x.shape)})")
-        if n + left + right < 1:
-            raise ValueError(f"pad(): input of shape {tuple(x.shape)} padded by ({left}, "
-                             f"{right}) at dimension {dim} gives an output size "
-                             f"{n + left + right} < 1")
-        if mode == "reflect" and (-left >= n or -right >= n):
-            raise ValueError(f"pad(): negative padding ({left}, {right}) crops all of dimension "
-                             f"{dim} of input of shape {tuple(x.shape)}")
+            raise RuntimeError(f"pad(): padding value causes wrapping around more than once "
+                               f"(padding ({left}, {right}) at dimension {dim} of input of shape "
+                               f"{tuple(x.shape)})")
+        if n + left + right < 0:
+            raise RuntimeError(f"pad(): input of shape {tuple(x.shape)} padded by ({left}, "
+                               f"{right}) at dimension {dim} gives a negative output size "
+                               f"{n + left + right}")
+    # torch's reflect/replicate kernels accept an empty output dim as long as another padded dim
+    # keeps some size (circular accepts any empty output)
+    if mode != "circular" and all(x.shape[d] + lt + rt < 1 for d, lt, rt in spec):
+        raise RuntimeError(f"pad(): input of shape {tuple(x.shape)} is too small for padding "
+                           f"{pads}: every padded output size is 0")
     return pad_op.apply((input,), spec, mode, None)

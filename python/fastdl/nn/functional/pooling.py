@@ -370,6 +370,11 @@ def _avg_pool(d, input, kernel_size, stride, padding, ceil_mode, count_include_p
             raise RuntimeError(f"{fn}(): divisor must be not zero")
     x, unbatched = _check_input(input, d, fn)
     in_size = x._data.shape[2:]
+    if d == 3 and any(n < k for n, k in zip(in_size, kernel)):
+        # torch's avg_pool3d (only it) compares the unpadded input with the kernel
+        raise RuntimeError(f"{fn}(): input image (T: {in_size[0]} H: {in_size[1]} W: "
+                           f"{in_size[2]}) smaller than kernel size (kT: {kernel[0]} kH: "
+                           f"{kernel[1]} kW: {kernel[2]})")
     spec = PoolSpec(in_size, _out_sizes(fn, in_size, kernel, stride, padding, (1,) * d,
                                         ceil_mode),
                     kernel, stride, padding, (1,) * d, bool(ceil_mode), bool(count_include_pad),
@@ -515,9 +520,14 @@ def _max_unpool(d, input, indices, kernel_size, stride, padding, output_size):
     if unbatched:
         idx = idx[None]
     out_size = _unpool_output_size(x._data.shape[2:], kernel, stride, padding, output_size, d)
-    if any(o <= 0 for o in out_size):
-        raise RuntimeError(f"{fn}(): the output size {out_size} must be positive")
+    if any(o < 0 for o in out_size):  # torch.nn.functional's check, a ValueError there
+        raise ValueError(f"max_unpooling: output_size must contain non-negative spatial "
+                         f"dimensions, but got output_size {out_size}")
     plane = int(np.prod(out_size))
+    if plane == 0:  # torch returns the empty output (the indices are not looked at)
+        n, c = x._data.shape[:2]
+        empty = x.reshape(n, c, -1)[:, :, :0].reshape((n, c) + tuple(out_size))
+        return _unbatch(empty, unbatched)
     if idx.size and (int(idx.min()) < 0 or int(idx.max()) >= plane):
         raise RuntimeError(f"{fn}(): found an invalid max index {int(idx.max())} (output "
                            f"volume {out_size}, the indices must lie in [0, {plane}))")

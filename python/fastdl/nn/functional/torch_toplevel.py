@@ -13,6 +13,7 @@ from __future__ import annotations
 import operator
 
 from fastdl.nn import functional as F
+from fastdl.nn.functional.normalization import _group_norm
 
 _REDUCTIONS = {1: "mean", 2: "sum"}
 
@@ -177,7 +178,7 @@ def group_norm(input, num_groups, weight=None, bias=None, eps=1e-05, cudnn_enabl
     >>> fastdl.group_norm(fastdl.tensor([[1.0, 3.0]]), 1).round(decimals=3).tolist()
     [[-1.0, 1.0]]
     """
-    return F.group_norm(input, num_groups, weight, bias, eps)
+    return _group_norm(input, num_groups, weight, bias, eps)
 
 
 def batch_norm(input, weight, bias, running_mean, running_var, training, momentum, eps,

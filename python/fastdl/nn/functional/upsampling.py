@@ -135,12 +135,12 @@ def interpolate(input, size=None, scale_factor=None, mode="nearest", align_corne
         # torch's compute_output_size: floor(in * scale) as a double product
         output_size = [int(float(x.shape[i + 2]) * scale_factors[i]) for i in range(dim)]
     in_size = tuple(x.shape[2:])
+    if mode == "area":  # torch's area is adaptive_avg_pool, with its checks (an empty output
+        return P._adaptive_avg_pool(dim, input, tuple(output_size))  # is allowed)
     if any(s <= 0 for s in in_size) or any(o <= 0 for o in output_size) or x.shape[1] == 0:
         raise RuntimeError(f"interpolate(): input and output sizes should be greater than 0, "
                            f"but got input {tuple(x.shape)} and output size "
                            f"{tuple(output_size)}")
-    if mode == "area":
-        return P._adaptive_avg_pool(dim, input, tuple(output_size))
     if x.dtype not in backend.KERNEL_DTYPES:
         raise TypeError(f"interpolate(): input must be float32 or float64, got {x.dtype}")
     if antialias:
