@@ -79,7 +79,8 @@ def group_norm(rng):
 
     def build(lib):
         return lib.nn.GroupNorm(g, c, affine=affine)
-    return f"GroupNorm({g},{c},affine={affine}) x{shape}", build, [shape], {}
+    # torch's float32 variance of a few close values loses digits (x - mean cancels)
+    return f"GroupNorm({g},{c},affine={affine}) x{shape}", build, [shape], {"loose32": True}
 
 
 def layer_norm(rng):

@@ -59,6 +59,9 @@ def local_response_norm(input, size: int, alpha: float = 1e-4, beta: float = 0.7
     if input.ndim < 3:
         raise ValueError(f"Expected 3D or higher dimensionality input (got {input.ndim} "
                          f"dimensions)")
+    if size <= 0:  # torch's average pool over the channel window refuses it
+        raise RuntimeError(f"local_response_norm(): kernel size should be greater than zero, "
+                           f"but got size {size}")
     if input.numel() == 0:
         return input
     channels = input.shape[1]

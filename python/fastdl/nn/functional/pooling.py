@@ -238,13 +238,13 @@ def _ntuple(value, d, fn, name, allow_empty=False):
     return (_int(value, fn, name),) * d
 
 
-def _check_input(input, d, fn, rank_error=RuntimeError):
+def _check_input(input, d, fn):
     """A float32/float64 tensor of shape (C, *spatial) or (N, C, *spatial) with d spatial
     dims; returns (batched tensor, was_unbatched). The batch dim may be empty, no other."""
     check_tensor(input, fn)
     x = input._data
     if x.ndim not in (d + 1, d + 2):
-        raise rank_error(f"{fn}(): expected a {d + 1}-D (unbatched) or {d + 2}-D (batched) "
+        raise RuntimeError(f"{fn}(): expected a {d + 1}-D (unbatched) or {d + 2}-D (batched) "
                            f"input, got shape {tuple(x.shape)}")
     if x.dtype not in backend.KERNEL_DTYPES:
         raise TypeError(f"{fn}(): input must be float32 or float64, got {x.dtype} with shape "
@@ -368,6 +368,9 @@ def _avg_pool(d, input, kernel_size, stride, padding, ceil_mode, count_include_p
         divisor_override = _int(divisor_override, fn, "divisor_override")
         if divisor_override == 0:
             raise RuntimeError(f"{fn}(): divisor must be not zero")
+    if d == 2 and input.ndim < 3:  # torch's avg_pool2d reads size(-3) before any check
+        raise IndexError(f"Dimension out of range (expected to be in range of "
+                         f"[{-max(input.ndim, 1)}, {max(input.ndim, 1) - 1}], but got -3)")
     x, unbatched = _check_input(input, d, fn)
     in_size = x._data.shape[2:]
     if d == 3 and any(n < k for n, k in zip(in_size, kernel)):
@@ -408,8 +411,8 @@ def avg_pool3d(input, kernel_size, stride=None, padding=0, ceil_mode=False,
 def _adaptive_size(output_size, d, in_size, fn):
     if isinstance(output_size, (tuple, list)):
         if len(output_size) != d:
-            raise ValueError(f"{fn}(): output_size must have {d} elements, got "
-                             f"{tuple(output_size)}")
+            raise RuntimeError(f"{fn}(): output_size must have {d} elements, got "
+                               f"{tuple(output_size)}")
         sizes = tuple(i if o is None else _int(o, fn, "output_size")
                       for o, i in zip(output_size, in_size))
     else:
@@ -421,7 +424,7 @@ def _adaptive_size(output_size, d, in_size, fn):
 
 def _adaptive_avg_pool(d, input, output_size):
     fn = f"adaptive_avg_pool{d}d"
-    x, unbatched = _check_input(input, d, fn, ValueError)
+    x, unbatched = _check_input(input, d, fn)
     in_size = x._data.shape[2:]
     spec = PoolSpec(in_size, _adaptive_size(output_size, d, in_size, fn))
     return _unbatch(adaptive_avg_pool_op.apply((x,), spec), unbatched)
@@ -445,7 +448,7 @@ def adaptive_avg_pool3d(input, output_size):
 
 def _adaptive_max_pool(d, input, output_size, return_indices):
     fn = f"adaptive_max_pool{d}d"
-    x, unbatched = _check_input(input, d, fn, ValueError)
+    x, unbatched = _check_input(input, d, fn)
     in_size = x._data.shape[2:]
     spec = PoolSpec(in_size, _adaptive_size(output_size, d, in_size, fn))
     saved = Saved()
