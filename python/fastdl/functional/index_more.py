@@ -13,6 +13,7 @@ from fastdl.functional import arithmetic as A
 from fastdl.functional._core import Tensor, _wrap, expand, torch_dtype_name, xp_of
 from fastdl._argcheck import check_tensor_arg
 from fastdl.functional.index_slices import _index_source, _on_1d
+from fastdl.functional.index_keys import check_index_dtype, check_masked_fill_path
 from fastdl.functional.indexing import _array_key, index_put_zeros_op
 from fastdl.functional.scattering import scatter_reduce
 from fastdl.functional.shape import clone, reshape
@@ -29,13 +30,12 @@ def _index_key(fn, input, indices):
         if not isinstance(i, Tensor):
             raise TypeError(f"expected Tensor as element {n} in argument 1, but got "
                             f"{type(i).__name__}")
-        if i._data.dtype.kind not in "biu":
-            raise IndexError("tensors used as indices must be long, int, byte or bool tensors")
+        check_index_dtype(i._data)
         key.append(i)
     if len(key) > max(input._data.ndim, 1):
         raise IndexError(f"too many indices for tensor of dimension {input._data.ndim} "
                          f"(got {len(key)})")
-    return _array_key(tuple(key))
+    return _array_key(tuple(key), input._data.shape)
 
 
 def _region_shape(fn, input, key):
@@ -61,6 +61,8 @@ def index_put(input, indices, values, accumulate=False):
         raise RuntimeError(f"Index put requires the source and destination dtypes match, got "
                            f"{input._data.dtype} for the destination and "
                            f"{values._data.dtype} for the source.")
+    if not accumulate:
+        check_masked_fill_path(input._data.shape, tuple(indices), values._data.size)
     key = _index_key("index_put", input, indices)
     region = _region_shape("index_put", input, key)
     try:

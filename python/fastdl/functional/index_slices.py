@@ -22,6 +22,9 @@ def _index_vector(fn, index, dtypes=("int32", "int64")):
         raise IndexError(f"{fn}_(): Index is supposed to be a vector, but got dim: {idx.ndim} "
                          f"with size: {list(idx.shape)}")
     if idx.dtype.name not in dtypes:
+        if dtypes == ("int64",):  # index_copy's own wording
+            raise RuntimeError(f"{fn}_(): Expected a long tensor for index, but got "
+                               f"{torch_dtype_name(idx.dtype)}")
         raise RuntimeError(f"{fn}_(): Expected dtype {'/'.join(dtypes)} for index but got: "
                            f"{torch_dtype_name(idx.dtype)}")
     return idx.reshape(-1).astype(int64)

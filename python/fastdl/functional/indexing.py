@@ -7,40 +7,19 @@ from fastdl.amp._dispatch import autocast_op
 from fastdl.autograd.op import defop
 from fastdl.functional._core import (Tensor, _wrap, grad_for, norm_dim, sum_to, torch_dtype_name,
                                      xp_of, zeros_like)
+from fastdl.functional.index_keys import (array_key, check_masked_fill_path, check_masks,
+                                            torch_broadcast_error)
 from fastdl.tensor import int64
 
 _BASIC = (int, slice, type(None), type(Ellipsis))
 
 
-def _key_item(k):
-    if isinstance(k, Tensor):
-        d = k._data
-        if d.ndim == 0 and d.dtype.kind in "iu":
-            return int(d)
-        if d.dtype == np.uint8:  # torch's deprecated byte mask
-            import warnings
-            warnings.warn("indexing with dtype uint8 is deprecated, use a bool tensor instead",
-                          UserWarning, stacklevel=4)
-            return d.astype(bool)
-        return d
-    return k
-
-
-def _sequence_as_tuple(key) -> bool:
-    """torch's (and old NumPy's) rule: a short list holding a sequence, tensor, slice, None or
-    Ellipsis is a tuple of indices (x[[[0, 1], [1, 2]]] is x[[0, 1], [1, 2]])."""
-    return isinstance(key, list) and len(key) < 32 and any(
-        isinstance(k, (Tensor, list, tuple, slice, np.ndarray)) or k is None or k is Ellipsis
-        for k in key)
-
-
-def _array_key(key):
-    """``key`` with tensors replaced by their arrays (numpy/cupy indexing semantics apply)."""
-    if _sequence_as_tuple(key):
-        key = tuple(key)
-    if isinstance(key, tuple):
-        return tuple(_key_item(k) for k in key)
-    return _key_item(key)
+def _array_key(key, shape=None):
+    """``key`` as an array key; given the indexed shape, torch's mask-shape check too."""
+    key = array_key(key)
+    if shape is not None:
+        check_masks(tuple(shape), key)
+    return key
 
 
 def _scatters(key) -> bool:
@@ -85,8 +64,8 @@ def _getitem_forward(d, key):
     try:
         out = d[key]
     except IndexError as e:
-        raise IndexError(f"index {key!r} is invalid for a tensor of shape {tuple(d.shape)}: "
-                         f"{e}") from None
+        raise torch_broadcast_error(e) or IndexError(
+            f"index {key!r} is invalid for a tensor of shape {tuple(d.shape)}: {e}") from None
     if not isinstance(out, np.ndarray) and type(out).__module__ == "numpy":
         # an integer for every dim gives numpy a scalar copy; with a trailing Ellipsis it is a
         # 0-d view of the element, which x[i, j].zero_() must write through (torch's semantics)
@@ -104,7 +83,7 @@ getitem_op = defop("getitem", forward=_getitem_forward, backward=_getitem_backwa
 
 
 def getitem(input, key):
-    return getitem_op.apply((input,), _array_key(key))
+    return getitem_op.apply((input,), _array_key(key, input._data.shape))
 
 
 def _zero_region_forward(g, key):
@@ -120,6 +99,8 @@ zero_region_op = defop("zero_region", forward=_zero_region_forward,
 def _assign(target, key, v):
     try:
         target[key] = v
+    except IndexError as e:
+        raise torch_broadcast_error(e) or e from None
     except (ValueError, TypeError) as e:  # numpy's shape complaints, as torch's RuntimeError
         raise RuntimeError(f"setitem: shape mismatch: value of shape {list(v.shape)} cannot be "
                            f"written to the indexed region ({e})") from None
@@ -165,7 +146,8 @@ def setitem(target, key, value):
             value = _wrap(xp_of(target._data).asarray(value, dtype=target._data.dtype))
         else:
             value = _wrap(xp_of(target._data).asarray(value))
-    setitem_op.apply_inplace(target, (value,), _array_key(key))
+    check_masked_fill_path(target._data.shape, key, value._data.size)
+    setitem_op.apply_inplace(target, (value,), _array_key(key, target._data.shape))
 
 
 def _copy_forward(d, src):
@@ -187,12 +169,21 @@ fill_op = defop("fill", forward=lambda d, v: xp_of(d).full_like(d, v),
                 inplace=lambda d, v: d.fill(v))
 
 
+# the kernel whose name torch's dtype message carries, where it is not the function's own
+_INDEX_CHECKED_BY = {"scatter_add": "scatter", "scatter_reduce": "scatter",
+                     "take_along_dim": "gather"}
+
+
 def _check_index(index, fn):
     if not isinstance(index, Tensor):
         raise TypeError(f"{fn}(): index must be a Tensor, got {type(index).__name__}")
-    if index._data.dtype not in (np.int64, np.int32) and index._data.size:
-        raise RuntimeError(f"{fn}(): Expected dtype int32/int64 for index, got "
-                           f"{index._data.dtype}")
+    if index._data.dtype in (np.int64, np.int32):
+        return
+    if fn == "index_select":  # checked even when empty, in its own words
+        raise RuntimeError("index_select(): Expected dtype int32 or int64 for index")
+    if index._data.size:
+        raise RuntimeError(f"{_INDEX_CHECKED_BY.get(fn, fn)}(): Expected dtype int32/int64 for "
+                           f"index")
 
 
 def _as_1d(t):
@@ -257,12 +248,17 @@ def take_along_dim(input, indices, dim=None):
     >>> fastdl.take_along_dim(x, x.argsort(dim=1), dim=1).tolist()
     [[10, 20, 30], [40, 50, 60]]
     """
-    if isinstance(indices, Tensor) and indices._data.dtype != np.int64:
+    # with dim=None torch gathers from the flattened input, without its Long check
+    if dim is not None and isinstance(indices, Tensor) and indices._data.dtype != np.int64:
         raise RuntimeError(f"torch.take_along_dim(): dtype of indices should be Long but got "
                            f"{torch_dtype_name(indices._data.dtype)}")
     _check_index(indices, "take_along_dim")
     if dim is None:
-        return take_along_dim(input.reshape(-1), indices.reshape(-1), 0)
+        return _take_along(input.reshape(-1), indices.reshape(-1), 0)
+    return _take_along(input, indices, dim)
+
+
+def _take_along(input, indices, dim):
     d, idx = input._data, indices._data
     if d.ndim != idx.ndim:
         raise RuntimeError(f"take_along_dim(): input and indices should have the same number of "

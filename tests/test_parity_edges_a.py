@@ -1,0 +1,153 @@
+"""Edge cases checked against torch itself: index tensors of every integer dtype (byte ones
+as masks), torch's messages for float indices and ill-fitting masks, the masked_fill_ path
+of ``x[mask] = scalar``, the index dtype messages of gather/scatter/index_select/index_copy."""
+import warnings
+
+import numpy as np
+import pytest
+import torch
+
+import fastdl
+
+
+def _outcome(lib, fn):
+    """What ``fn(lib)`` gives: ('ok', dtype, shape, values) or (exception type, message)."""
+    try:
+        r = fn(lib)
+    except Exception as e:  # the comparison is the point: any exception must match torch's
+        return type(e).__name__, str(e)
+    return "ok", str(r.dtype).split(".")[-1], tuple(r.shape), r.tolist()
+
+
+def _same_as_torch(fn):
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        want, got = _outcome(torch, fn), _outcome(fastdl, fn)
+    assert got == want
+
+
+def _x(L):
+    return L.arange(12.0).reshape(3, 4)
+
+
+def _assigned(key, value):
+    def fn(L):
+        x = _x(L)
+        x[key(L)] = value(L) if callable(value) else value
+        return x
+    return fn
+
+
+_DTYPES = ["int8", "int16", "int32", "int64", "uint8", "bool"]
+_VALUES = {"bool": [1, 0, 1]}
+
+
+def _idx(dtype, values=(0, 2, 2)):
+    return lambda L: L.tensor(list(_VALUES.get(dtype, values)), dtype=getattr(L, dtype))
+
+
+@pytest.mark.parametrize("dtype", _DTYPES)
+def test_index_tensor_dtypes_read(dtype):
+    # int8/int16 (and float) tensors cannot index; uint8 ones are masks, as bool ones
+    idx = _idx(dtype, (1, 0, 1))
+    _same_as_torch(lambda L: _x(L)[idx(L)])
+    _same_as_torch(lambda L: _x(L)[:, idx(L)[:2].repeat(2) if dtype in ("uint8", "bool")
+                                    else idx(L)])
+    _same_as_torch(lambda L: _x(L)[idx(L), L.tensor([0, 1, 3])])
+
+
+@pytest.mark.parametrize("dtype", _DTYPES)
+@pytest.mark.parametrize("value", [5.0, lambda L: L.tensor(5.0), lambda L: L.ones(4)])
+def test_index_tensor_dtypes_write(dtype, value):
+    # with a one-element value a lone byte mask goes to masked_fill_, which refuses it
+    _same_as_torch(_assigned(_idx(dtype, (1, 0, 1)), value))
+
+
+@pytest.mark.parametrize("dtype", _DTYPES)
+@pytest.mark.parametrize("accumulate", [False, True])
+@pytest.mark.parametrize("values", [lambda L: L.tensor(5.0), lambda L: L.ones(4)])
+def test_index_put_dtypes(dtype, accumulate, values):
+    idx = _idx(dtype, (1, 0, 1))
+    _same_as_torch(lambda L: _x(L).index_put_((idx(L),), values(L), accumulate=accumulate))
+    _same_as_torch(lambda L: L.index_put(_x(L), (idx(L),), values(L), accumulate=accumulate))
+
+
+@pytest.mark.parametrize("dtype, v", [(d, v) for d in _DTYPES for v in (0, 1, 2)
+                                       if d != "bool" or v < 2])
+def test_zero_dim_index_tensors(dtype, v):
+    # 0-d integer tensors of any width select; 0-d byte and bool ones are scalar masks
+    i = lambda L: L.tensor(v, dtype=getattr(L, dtype))  # noqa: E731
+    _same_as_torch(lambda L: _x(L)[i(L)])
+    _same_as_torch(lambda L: _x(L)[1, i(L)])
+    _same_as_torch(lambda L: _x(L)[i(L), L.tensor([0, 1])])
+    _same_as_torch(_assigned(i, 7.0))
+
+
+def test_uint8_mask_warns_as_torch():
+    with pytest.warns(UserWarning, match="indexing with dtype torch.uint8 is now deprecated"):
+        _x(fastdl)[fastdl.tensor([1, 0, 1], dtype=fastdl.uint8)]
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")  # a 0-d byte mask does not warn in torch either
+        _x(fastdl)[fastdl.tensor(1, dtype=fastdl.uint8)]
+
+
+@pytest.mark.parametrize("key", [
+    lambda L: L.tensor([0.0, 2.0]), lambda L: L.tensor(1.0), lambda L: (0, L.tensor([1.0])),
+    lambda L: 1.0, lambda L: (0, 1.0), lambda L: [L.tensor([0.0])],
+])
+def test_float_index_messages(key):
+    _same_as_torch(lambda L: _x(L)[key(L)])
+    _same_as_torch(_assigned(key, 5.0))
+
+
+@pytest.mark.parametrize("shape, key", [
+    ((3, 4), lambda L: L.tensor([True, False])),
+    ((3, 4), lambda L: (slice(None), L.tensor([True, False]))),
+    ((2, 3, 4), lambda L: L.ones(2, 4, dtype=L.bool)),
+    ((2, 3, 4), lambda L: (0, L.ones(2, 4, dtype=L.bool))),
+    ((2, 3, 4), lambda L: (None, Ellipsis, L.tensor([True, False, True]))),
+    ((2, 3, 4), lambda L: (slice(1, None), L.tensor([True, False]))),
+    ((2, 3, 4), lambda L: (None, L.tensor([True, False]), L.tensor([True, False]))),
+    ((2, 3, 4), lambda L: (L.tensor(True), L.tensor([True, False, True]))),
+    ((3, 4), lambda L: L.tensor([1, 0], dtype=L.uint8)),
+])
+def test_mask_shape_messages(shape, key):
+    def read(L):
+        return L.arange(float(np.prod(shape))).reshape(shape)[key(L)]
+
+    def write(L):
+        x = L.arange(float(np.prod(shape))).reshape(shape)
+        x[key(L)] = 1.0
+        return x
+    _same_as_torch(read)
+    _same_as_torch(write)
+
+
+@pytest.mark.parametrize("key", [
+    lambda L: (Ellipsis, L.tensor([1, 0, 1, 0], dtype=L.uint8)),
+    lambda L: (0, L.tensor([1, 0, 1, 0], dtype=L.uint8)),
+    lambda L: L.ones(3, 4, dtype=L.uint8),
+    lambda L: (L.tensor([1, 0, 1], dtype=L.uint8), slice(None)),
+    lambda L: (L.tensor([1, 0, 1], dtype=L.uint8), L.tensor([1, 0, 0, 1], dtype=L.uint8)),
+    lambda L: (L.tensor([1, 0, 1], dtype=L.uint8), L.tensor([1, 0])),
+])
+@pytest.mark.parametrize("value", [5.0, lambda L: L.tensor([5.0]), lambda L: L.ones(1, 1)])
+def test_byte_mask_masked_fill_path(key, value):
+    _same_as_torch(_assigned(key, value))
+
+
+@pytest.mark.parametrize("dtype", ["int16", "int32", "int64"])
+@pytest.mark.parametrize("op", [
+    lambda L, i: _x(L).gather(0, i),
+    lambda L, i: L.take_along_dim(_x(L)[:, :2], i, 0),
+    lambda L, i: L.take_along_dim(_x(L), i),
+    lambda L, i: _x(L).index_select(0, i[0]),
+    lambda L, i: _x(L).index_select(0, i[0, :0]),
+    lambda L, i: _x(L).scatter(0, i, 1.0),
+    lambda L, i: _x(L).scatter_add(0, i, _x(L)[:1, :2]),
+    lambda L, i: _x(L).scatter_reduce(0, i, _x(L)[:1, :2], "sum"),
+    lambda L, i: _x(L).index_copy(0, i[0, :1], _x(L)[:1]),
+    lambda L, i: _x(L).index_add(0, i[0, :1], _x(L)[:1]),
+])
+def test_index_dtype_messages(dtype, op):
+    _same_as_torch(lambda L: op(L, L.tensor([[0, 1]], dtype=getattr(L, dtype))))
