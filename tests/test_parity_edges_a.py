@@ -151,3 +151,34 @@ def test_byte_mask_masked_fill_path(key, value):
 ])
 def test_index_dtype_messages(dtype, op):
     _same_as_torch(lambda L: op(L, L.tensor([[0, 1]], dtype=getattr(L, dtype))))
+
+
+# ---- add/sub alpha: checked against the result dtype; a bool result takes it as a bool ----
+_OPERANDS = {"b": lambda L: L.tensor([True, False, True]), "i": lambda L: L.tensor([1, 2, 3]),
+             "f": lambda L: L.tensor([1.0, 2.0, 3.0]), "b0": lambda L: L.tensor(True),
+             "True": lambda L: True, "2": lambda L: 2, "1.5": lambda L: 1.5}
+
+
+@pytest.mark.parametrize("alpha", [-1, 0, 1, 2, True, False, 0.5])
+@pytest.mark.parametrize("fn", ["add", "sub", "rsub"])
+@pytest.mark.parametrize("a", ["b", "i", "f"])
+@pytest.mark.parametrize("b", ["b", "i", "f", "b0", "True", "2", "1.5"])
+def test_add_sub_alpha(alpha, fn, a, b):
+    _same_as_torch(lambda L: getattr(L, fn)(_OPERANDS[a](L), _OPERANDS[b](L), alpha=alpha))
+
+
+@pytest.mark.parametrize("alpha", [-1, 0, 2, True, False, 0.5])
+@pytest.mark.parametrize("fn", ["add_", "sub_"])
+@pytest.mark.parametrize("a", ["b", "i", "f"])
+@pytest.mark.parametrize("b", ["b", "i", "f", "True", "2", "1.5"])
+def test_inplace_add_sub_alpha(alpha, fn, a, b):
+    # torch's cast check (result type vs self's) comes before its alpha check
+    _same_as_torch(lambda L: getattr(_OPERANDS[a](L), fn)(_OPERANDS[b](L), alpha=alpha))
+
+
+def test_alpha_keeps_gradients():
+    a = fastdl.tensor([1.0, 2.0], requires_grad=True)
+    t = torch.tensor([1.0, 2.0], requires_grad=True)
+    fastdl.add(a, a * 2, alpha=-2).sum().backward()
+    torch.add(t, t * 2, alpha=-2).sum().backward()
+    assert a.grad.tolist() == t.grad.tolist()

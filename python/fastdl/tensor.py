@@ -970,9 +970,15 @@ def _inplace_binary(self, name, other, alpha=1):
     from fastdl.functional import arithmetic as A
     if name == "sub":
         A.check_sub_operands(self, other)
+    if name != "div" and (isinstance(other, Tensor) or type(other) in (int, float, bool)):
+        # a float self takes any result; the cast check matters for integer and bool ones
+        if self._data.dtype.kind != "f":
+            _check_inplace_cast(self, other)
+        if name != "mul" and not (alpha.__class__ is int and alpha == 1):
+            alpha = A.checked_alpha(self._data.dtype, alpha)
     if type(other) in (int, float, bool):
         if name == "add":
-            return A.add_scalar_op.apply_inplace(self, (), other * alpha)
+            return A.add_scalar_op.apply_inplace(self, (), A.scale_scalar(other, alpha))
         if name == "sub":
             return A.add_scalar_op.apply_inplace(self, (), -other * alpha)
         if name == "mul":
@@ -983,6 +989,17 @@ def _inplace_binary(self, name, other, alpha=1):
     if alpha != 1:
         other = A.mul(other, alpha)
     return getattr(A, f"{name}_op").apply_inplace(self, (other,))
+
+
+def _check_inplace_cast(self, other):
+    """torch's check that the op's result type casts back to self's dtype (div is left out:
+    its result type is not the operands' promotion)."""
+    from fastdl.functional._core import torch_dtype_name
+    from fastdl.functional.toplevel_utils import can_cast, result_type
+    dt = result_type(self, other)
+    if not can_cast(dt, self._data.dtype):
+        raise RuntimeError(f"result type {torch_dtype_name(dt)} can't be cast to the desired "
+                           f"output type {torch_dtype_name(self._data.dtype)}")
 
 
 def _inplace_composite(self, name, compute):

@@ -109,14 +109,44 @@ def _scalar_operand(x, s):
     return x
 
 
+_BOOL_ALPHA = "Boolean alpha only supported for Boolean results."
+_FLOAT_ALPHA = "For integral input tensors, argument alpha must not be a floating point number."
+
+
+def checked_alpha(dtype, alpha):
+    """alpha after torch's checks against the result dtype: a bool alpha only for a bool
+    result, no float alpha for an integral one; a bool result takes alpha as a bool (its
+    add is a logical or, so alpha=-1 or 2 means True there)."""
+    if isinstance(alpha, (bool, np.bool_)):
+        if dtype != np.bool_:
+            raise RuntimeError(_BOOL_ALPHA)
+    elif dtype.kind not in "fc" and not isinstance(alpha, (int, np.integer)):
+        raise RuntimeError(_FLOAT_ALPHA)
+    return bool(alpha) if dtype == np.bool_ else alpha
+
+
+def scale_scalar(s, alpha):
+    """``s * alpha`` for a Python scalar s, kept a bool when both are (True * True is 1)."""
+    return (bool(s) and alpha) if type(s) is bool and type(alpha) is bool else s * alpha
+
+
+def _plain_alpha(alpha) -> bool:
+    return alpha.__class__ is int and alpha == 1
+
+
 def add(input, other, *, alpha=1):
-    if other.__class__ is Tensor and input.__class__ is Tensor and alpha == 1 and \
+    plain = _plain_alpha(alpha)
+    if other.__class__ is Tensor and input.__class__ is Tensor and plain and \
             input._data.dtype == other._data.dtype:
         return add_op.binary(input, other)
     if isinstance(input, Tensor) and _is_scalar(other):
         x = _scalar_operand(input, other)
-        return add_scalar_op.unary(x, other if alpha == 1 else other * alpha)
+        if not plain:
+            other = scale_scalar(other, checked_alpha(x._data.dtype, alpha))
+        return add_scalar_op.unary(x, other)
     a, b = promote_pair(input, other)
+    if not plain:
+        alpha = checked_alpha(a._data.dtype, alpha)
     return add_op.binary(a, b if alpha == 1 else mul(b, alpha))
 
 
@@ -142,10 +172,15 @@ def check_sub_operands(a, b):
 
 def sub(input, other, *, alpha=1):
     check_sub_operands(input, other)
+    plain = _plain_alpha(alpha)
     if isinstance(input, Tensor) and _is_scalar(other):
         x = _scalar_operand(input, other)
+        if not plain:
+            alpha = checked_alpha(x._data.dtype, alpha)
         return add_scalar_op.apply((x,), -other * alpha)
     a, b = promote_pair(input, other)
+    if not plain:
+        alpha = checked_alpha(a._data.dtype, alpha)
     return sub_op.binary(a, b if alpha == 1 else mul(b, alpha))
 
 
@@ -160,8 +195,12 @@ def rsub(input, other, *, alpha=1):
     if not isinstance(input, Tensor):
         raise TypeError(f"rsub(): input must be a Tensor, got {type(input).__name__}")
     check_sub_operands(other, input)
-    return sub(other, input, alpha=alpha) if isinstance(other, Tensor) else \
-        add(neg(input) if alpha == 1 else mul(input, -alpha), other)
+    if isinstance(other, Tensor):
+        return sub(other, input, alpha=alpha)
+    if not _plain_alpha(alpha):
+        from fastdl.functional.toplevel_utils import result_type
+        alpha = checked_alpha(result_type(input, other), alpha)
+    return add(neg(input) if alpha == 1 else mul(input, -alpha), other)
 
 
 def mul(input, other):
