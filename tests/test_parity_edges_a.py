@@ -182,3 +182,69 @@ def test_alpha_keeps_gradients():
     fastdl.add(a, a * 2, alpha=-2).sum().backward()
     torch.add(t, t * 2, alpha=-2).sum().backward()
     assert a.grad.tolist() == t.grad.tolist()
+
+
+# ---- linear / bilinear shape errors: torch's RuntimeErrors (addmm's, mm's, the bias's) ----
+def _ones_linear(xs, ws, bs, transpose=False):
+    def fn(L):
+        x = L.ones(xs)
+        if transpose:
+            x = x.transpose(0, 1)
+        bias = None if bs is None else L.ones(bs)
+        return L.nn.functional.linear(x, L.ones(ws), bias)
+    return fn
+
+
+@pytest.mark.parametrize("xs, ws, bs", [
+    ((2, 3), (4, 5), None), ((2, 3), (4, 3), (5,)), ((2, 3), (4, 3), (2, 4)),
+    ((2, 3), (4, 3), (3, 4)), ((3,), (4, 5), None), ((3,), (4, 3), (5,)), ((3,), (4, 3), (2, 4)),
+    ((2, 3), (4,), None), ((2, 3), (3,), None), ((2, 3), (3,), (2,)), ((3,), (4,), None),
+    ((2, 3), (4, 3, 1), None), ((), (4, 3), None), ((2, 3), (), None), ((2, 5, 3), (4, 2), None),
+    ((2, 5, 3), (4, 3), (5,)), ((2, 2, 5, 3), (4, 3), (5,)), ((2, 5, 3), (4, 3), (5, 4)),
+    ((2, 5, 3), (4, 3), (3, 4)), ((2, 5, 3), (4, 3), (1, 1, 1, 4)), ((2, 3), (4, 3), (1, 1, 4)),
+    ((2, 3), (4, 3), (3, 1)), ((2, 3), (4, 3), (2, 1)), ((2, 5, 3), (4, 3), (1, 1)),
+    ((3,), (4, 3), (1, 4)),
+])
+def test_linear_shapes(xs, ws, bs):
+    _same_as_torch(_ones_linear(xs, ws, bs))
+
+
+@pytest.mark.parametrize("bs", [(5,), (3, 5, 4), (2, 1, 4)])
+def test_linear_noncontiguous_input(bs):
+    _same_as_torch(_ones_linear((5, 2, 3), (4, 3), bs, transpose=True))
+
+
+@pytest.mark.parametrize("xs, ws, bs", [((3,), (4, 3), (1, 4)), ((2, 5, 3), (4, 3), (5, 4)),
+                                        ((2, 3), (3,), None), ((2, 3), (4, 3), (2, 1))])
+def test_linear_broadcast_bias_values_and_grads(xs, ws, bs):
+    rng = np.random.default_rng(1)
+    arrays = [rng.standard_normal(s) for s in (xs, ws) + ((bs,) if bs else ())]
+    results = []
+    for L in (torch, fastdl):
+        ts = [L.tensor(a, requires_grad=True) for a in arrays]
+        y = L.nn.functional.linear(*ts)
+        (y * L.tensor(np.arange(y.numel(), dtype=np.float64).reshape(tuple(y.shape)))).sum() \
+            .backward()
+        results.append([y.detach().numpy()] + [t.grad.numpy() for t in ts])
+    for want, got in zip(*results):
+        assert got.shape == want.shape
+        np.testing.assert_allclose(got, want, rtol=1e-12, atol=1e-12)
+
+
+@pytest.mark.parametrize("s1, s2, ws, bs", [
+    ((2, 3), (2, 4), (5, 6, 4), None), ((2, 3), (2, 4), (5, 3, 7), None),
+    ((2, 3), (3, 4), (5, 3, 4), None), ((2, 3), (2, 4), (5, 3, 4), (6,)),
+    ((2, 3), (2, 4), (3, 4), None), ((2, 3), (2, 1, 4), (5, 3, 4), None),
+    ((2, 3), (2, 4), (5, 3, 4), (1, 5)), ((2, 3), (2, 4), (5, 3), None),
+    ((2, 3), (2, 4), (5, 3, 4, 1), None), ((2, 3), (2, 4), (5, 3, 4), ()),
+    ((), (), (5, 3, 4), None), ((2, 3), (2, 4), (4,), None), ((2, 3), (2, 4), (5, 3, 4), (5, 1)),
+    ((2, 3), (2, 4), (5, 3, 4), (5,)), ((3,), (4,), (5, 3, 4), (5,)),
+])
+def test_bilinear_shapes(s1, s2, ws, bs):
+    _same_as_torch(lambda L: L.nn.functional.bilinear(
+        L.ones(s1), L.ones(s2), L.ones(ws), None if bs is None else L.ones(bs)))
+
+
+def test_linear_modules_mismatch():
+    _same_as_torch(lambda L: L.nn.Linear(3, 4)(L.ones(2, 5)))
+    _same_as_torch(lambda L: L.nn.Bilinear(3, 4, 5)(L.ones(2, 3), L.ones(2, 5)))

@@ -7,6 +7,8 @@ from fastdl.functional import reductions as R
 from fastdl.functional._core import _category, check_addmm_dtypes, torch_dtype_name
 from fastdl.functional.matmul_dtypes import check_matmul, cpp_name
 from fastdl.nn.functional._checks import check_tensor
+from fastdl.nn.functional.linear_checks import (check_bilinear, check_linear,
+                                                  linear_fuses_bias)
 
 
 @autocast_op("linear")
@@ -15,29 +17,29 @@ def linear(input, weight, bias=None):
     and saying what disagrees)."""
     check_tensor(input, "linear")
     check_tensor(weight, "linear", "weight")
-    x, w = input._data, weight._data
-    if w.ndim != 2:
-        raise ValueError(f"linear(): weight must be 2-D (out_features, in_features), got shape "
-                         f"{tuple(w.shape)}")
-    if x.ndim == 0 or x.shape[-1] != w.shape[1]:
-        raise ValueError(f"linear(): input shape {tuple(x.shape)} and weight shape "
-                         f"{tuple(w.shape)} do not agree: the input's last dimension must be "
-                         f"in_features={w.shape[1]}")
-    out_features, in_features = w.shape
-    if bias is not None and bias._data.shape != (out_features,):
-        raise ValueError(f"linear(): bias must have shape ({out_features},) to match weight "
-                         f"shape {tuple(w.shape)}, got {tuple(bias._data.shape)}")
+    if bias is not None:
+        check_tensor(bias, "linear", "bias")
+    check_linear(input, weight, bias, bias.type().split(".", 1)[1] if bias is not None else "")
     bias = _check_linear_dtypes(input, weight, bias)
+    if weight._data.ndim == 1:  # torch's matmul(input, weight.t()): a matrix-vector product
+        out = _linalg.matmul(input, weight)
+        return out if bias is None else out + bias
+    if bias is not None and bias._data.shape != weight._data.shape[:1]:
+        out = _linalg.linear(input, weight) + bias  # a bias that broadcasts to the result
+        # addmm's result has the input's leading shape, whatever 1s the bias carried
+        return out.reshape(input._data.shape[:-1] + weight._data.shape[:1]) \
+            if linear_fuses_bias(input, bias) else out
     return _linalg.linear(input, weight, bias)
 
 
 def _check_linear_dtypes(input, weight, bias):
     """torch's dtype rules for linear, which never promotes: with a bias it runs addmm (on a
     contiguous input of any rank, flattened), which checks the bias, then the input, against
-    the weight; otherwise matmul(input, weight.T), then adds the bias in place, which casts it
-    to the result's dtype where that loses no category. Returns the bias to add."""
+    the weight; otherwise (a non-contiguous input, a bias of more than one dim) matmul(input,
+    weight.T), then adds the bias in place, which casts it to the result's dtype where that
+    loses no category. Returns the bias to add."""
     dtype = input._data.dtype
-    if bias is not None and (input._data.ndim == 2 or input.is_contiguous()):
+    if linear_fuses_bias(input, bias):
         check_addmm_dtypes(bias, input, weight)
         if dtype == bool:
             raise NotImplementedError("\"addmm_impl_cpu_\" not implemented for 'Bool'")
@@ -68,17 +70,8 @@ def bilinear(input1, input2, weight, bias=None):
         raise NotImplementedError("\"bmm\" not implemented for 'Bool'")
     w = weight._data
     s1, s2 = tuple(input1._data.shape), tuple(input2._data.shape)
-    if w.ndim != 3:
-        raise ValueError(f"bilinear(): weight must be 3-D (out, in1, in2), got shape "
-                         f"{tuple(w.shape)}")
+    check_bilinear(s1, s2, tuple(w.shape), None if bias is None else tuple(bias._data.shape))
     out_features, in1, in2 = w.shape
-    if len(s1) == 0 or s1[-1] != in1 or s2 != s1[:-1] + (in2,):
-        raise ValueError(f"bilinear(): input1 shape {s1} and input2 shape {s2} do not agree with "
-                         f"weight shape {tuple(w.shape)} (need (..., {in1}) and (..., {in2}) "
-                         "with equal leading dimensions)")
-    if bias is not None and bias._data.shape != (out_features,):
-        raise ValueError(f"bilinear(): bias must have shape ({out_features},), got "
-                         f"{tuple(bias._data.shape)}")
     lead = s1[:-1]
     x1 = input1.reshape(-1, in1)
     x2 = input2.reshape(-1, 1, in2)
