@@ -248,3 +248,36 @@ def test_bilinear_shapes(s1, s2, ws, bs):
 def test_linear_modules_mismatch():
     _same_as_torch(lambda L: L.nn.Linear(3, 4)(L.ones(2, 5)))
     _same_as_torch(lambda L: L.nn.Bilinear(3, 4, 5)(L.ones(2, 3), L.ones(2, 5)))
+
+
+# ---- einsum: a size-1 subscript broadcasts against the same subscript elsewhere ----
+@pytest.mark.parametrize("eq, shapes", [
+    ("ij,ij->ij", [(3, 1), (3, 4)]), ("ij,ij->ij", [(3, 4), (1, 4)]), ("ij,ij->i", [(3, 1), (3, 4)]),
+    ("ij,jk->ik", [(3, 1), (4, 5)]), ("ij,jk->ik", [(3, 4), (1, 5)]), ("ij,ij", [(1, 1), (3, 4)]),
+    ("ij,ij->", [(3, 1), (1, 4)]), ("i,i->", [(1,), (5,)]), ("ij,ji->ij", [(3, 1), (4, 3)]),
+    ("...ij,...jk->...ik", [(2, 3, 1), (1, 4, 5)]), ("bij,bjk->bik", [(1, 3, 4), (2, 4, 5)]),
+    ("ii,i->i", [(1, 1), (3,)]), ("ij,jk,kl->il", [(2, 1), (3, 4), (1, 5)]),
+    ("ij,kj->ik", [(2, 1), (3, 4)]), ("ij,ij,ij->ij", [(3, 1), (3, 1), (3, 2)]),
+])
+def test_einsum_size_one_broadcasts(eq, shapes):
+    rng = np.random.default_rng(2)
+    arrays = [rng.standard_normal(s) for s in shapes]
+    results = []
+    for L in (torch, fastdl):
+        ts = [L.tensor(a, requires_grad=True) for a in arrays]
+        y = L.einsum(eq, *ts)
+        (y * L.tensor(np.arange(1, y.numel() + 1, dtype=np.float64).reshape(tuple(y.shape)))) \
+            .sum().backward()
+        results.append([y.detach().numpy()] + [t.grad.numpy() for t in ts])
+    for want, got in zip(*results):
+        assert got.shape == want.shape
+        np.testing.assert_allclose(got, want, rtol=1e-12, atol=1e-12)
+
+
+@pytest.mark.parametrize("eq, shapes", [
+    ("ii->i", [(1, 3)]), ("ii,i->i", [(3, 4), (3,)]), ("ij,ij->ij", [(3, 2), (3, 4)]),
+    ("ij,ij,ij->ij", [(3, 1), (3, 4), (3, 2)]), ("iji->j", [(2, 3, 1)]),
+    ("...i,...i->...i", [(2, 1), (3, 1)]), ("...i,...i->...i", [(2, 1), (3, 2, 1)]),
+])
+def test_einsum_size_errors(eq, shapes):
+    _same_as_torch(lambda L: L.einsum(eq, *[L.ones(s) for s in shapes]))

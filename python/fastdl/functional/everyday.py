@@ -78,19 +78,31 @@ def _parse_einsum(equation, shapes):
             for c in t:
                 counts[c] = counts.get(c, 0) + 1
         out = ell + "".join(sorted(c for c, n in counts.items() if n == 1 and c not in ell))
-    sizes = {}
-    for t, s in zip(subs, shapes):
-        for c, n in zip(t, s):
-            if sizes.setdefault(c, n) != n:
-                if n == 1 and c in ell:
-                    continue
-                if sizes[c] == 1 and c in ell:
-                    sizes[c] = n
-                    continue
-                raise RuntimeError(f"einsum(): subscript {c!r} has size {sizes[c]} in one "
-                                   f"operand and {n} in another ({equation!r}, shapes "
-                                   f"{[tuple(s) for s in shapes]})")
+    _check_einsum_sizes(subs, shapes, ell)
     return subs, out
+
+
+def _check_einsum_sizes(subs, shapes, ell):
+    """torch's size rules: a subscript repeated within an operand (a diagonal) has one size
+    there; across operands a size of 1 broadcasts against any other (einsum() expands it)."""
+    sizes = {}
+    for i, (t, s) in enumerate(zip(subs, shapes)):
+        mine = {}
+        for c, n in zip(t, s):
+            if mine.setdefault(c, n) != n:
+                raise RuntimeError(f"einsum(): subscript {c} is repeated for operand {i} but the "
+                                   f"sizes don't match, {n} != {mine[c]}")
+        for c, n in mine.items():
+            seen = sizes.get(c, 1)
+            if n != 1 and seen != 1 and n != seen:
+                if c in ell:  # torch's words, its missing space included
+                    raise RuntimeError(f"einsum(): dimension {ell.index(c)} covered by ellipsis "
+                                       f"in operand {i}has size {n} which does not broadcast "
+                                       f"with previously seen ellipsis with size {seen} for the "
+                                       f"respective dimension")
+                raise RuntimeError(f"einsum(): subscript {c} has size {n} for operand {i} which "
+                                   f"does not broadcast with previously seen size {seen}")
+            sizes[c] = max(seen, n)
 
 
 def _einsum_forward(*arrays_and_eq):
