@@ -281,3 +281,13 @@ def test_einsum_size_one_broadcasts(eq, shapes):
 ])
 def test_einsum_size_errors(eq, shapes):
     _same_as_torch(lambda L: L.einsum(eq, *[L.ones(s) for s in shapes]))
+
+
+@pytest.mark.parametrize("eq, shapes", [
+    ("ij,jk", [(2, 2)]), ("ij", [(2, 2), (2, 2)]), ("ijk", [(2, 2)]), ("ij...k", [(2, 2)]),
+    ("i1", [(2, 2)]), ("ij->i1", [(2, 2)]), ("ij->ii", [(2, 2)]), ("ij->k", [(2, 2)]),
+    ("i.j", [(2, 2)]), ("...i...", [(2, 2)]), ("ij->...i...", [(2, 2)]), ("ij->i.", [(2, 2)]),
+    ("i j -> j", [(2, 3)]), ("...ij->...", [(4, 2, 3)]), ("i,i", [(2,), (2,)]),
+])
+def test_einsum_equation_errors(eq, shapes):
+    _same_as_torch(lambda L: L.einsum(eq, *[L.ones(s) for s in shapes]))

@@ -32,19 +32,80 @@ topk_result = namedtuple("topk_result", ["values", "indices"])
 _LETTERS = "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ"
 
 
+def _check_einsum_equation(equation, shapes):
+    """torch's parse of the equation, with its RuntimeErrors in its order: the inputs' labels
+    character by character, the operand count, each operand's rank, then the output's."""
+    lhs, arrow, rhs = equation.partition("->")
+    labels, ell, i = [[]], False, 0
+    while i < len(lhs):
+        c = lhs[i]
+        if c == ".":
+            if ell:
+                raise RuntimeError(f"einsum(): found '.' for operand {len(labels) - 1} for which "
+                                   f"an ellipsis was already found")
+            if not lhs.startswith("...", i):
+                raise RuntimeError(f"einsum(): found '.' for operand {len(labels) - 1} that is "
+                                   f"not part of any ellipsis")
+            labels[-1].append("...")
+            ell, i = True, i + 2
+        elif c == ",":
+            if len(labels) == len(shapes):
+                raise RuntimeError("einsum(): fewer operands were provided than specified in the "
+                                   "equation")
+            labels.append([])
+            ell = False
+        elif c != " " and c not in _LETTERS:
+            raise RuntimeError(f"einsum(): invalid subscript given at index {i} in the equation "
+                               f"string, subscripts must be in [a-zA-Z]")
+        elif c != " ":
+            labels[-1].append(c)
+        i += 1
+    if len(labels) != len(shapes):
+        raise RuntimeError("einsum(): more operands were provided than specified in the equation")
+    for k, (labs, s) in enumerate(zip(labels, shapes)):
+        has = "..." in labs
+        n = len(labs) - has
+        if (n > len(s)) if has else (n != len(s)):
+            raise RuntimeError(f"einsum(): the number of subscripts in the equation ({n}) "
+                               + (f"is more than the number of dimensions ({len(s)}) for operand "
+                                  f"{k}" if has else
+                                  f"does not match the number of dimensions ({len(s)}) for "
+                                  f"operand {k} and no ellipsis was given"))
+    if not arrow:
+        return
+    seen_in = set(c for labs in labels for c in labs)
+    out, ell_out, j = set(), False, 0
+    while j < len(rhs):
+        c = rhs[j]
+        if c == ".":
+            if ell_out:
+                raise RuntimeError("einsum(): found '.' for output but an ellipsis (...) was "
+                                   "already found")
+            if not rhs.startswith("...", j):
+                raise RuntimeError("einsum(): found '.' for output that is not part of any "
+                                   "ellipsis (...)")
+            ell_out, j = True, j + 2
+        elif c != " ":
+            if c not in _LETTERS:
+                raise RuntimeError(f"einsum(): invalid subscript given at index "
+                                   f"{len(lhs) + 2 + j} in the equation string, subscripts must "
+                                   f"be in [a-zA-Z]")
+            if c in out or c not in seen_in:
+                raise RuntimeError(f"einsum(): output subscript {c} " + (
+                    "appears more than once in the output" if c in out else
+                    "does not appear in the equation for any input operand"))
+            out.add(c)
+        j += 1
+
+
 def _parse_einsum(equation, shapes):
     """``equation`` with every ``...`` spelled out in letters and an explicit output:
     (list of input subscripts, output subscripts)."""
+    _check_einsum_equation(equation, shapes)
     eq = equation.replace(" ", "")
     lhs, arrow, rhs = eq.partition("->")
     terms = lhs.split(",")
-    if len(terms) != len(shapes):
-        raise ValueError(f"einsum(): the equation {equation!r} has {len(terms)} operands, got "
-                         f"{len(shapes)} tensors")
     used = set(c for c in eq if c.isalpha())
-    for c in eq:
-        if not (c.isalpha() or c in ",.->"):
-            raise ValueError(f"einsum(): invalid character {c!r} in {equation!r}")
     free = [c for c in _LETTERS if c not in used]
     n_ell = 0
     for t, s in zip(terms, shapes):
@@ -55,23 +116,10 @@ def _parse_einsum(equation, shapes):
     for t, s in zip(terms, shapes):
         if "..." in t:
             k = len(s) - (len(t) - 3)
-            if k < 0:
-                raise ValueError(f"einsum(): operand subscripts {t!r} have more dimensions "
-                                 f"than the operand's shape {tuple(s)}")
             t = t.replace("...", ell[n_ell - k:] if k else "")
-        if len(t) != len(s) or "." in t:
-            raise ValueError(f"einsum(): operand subscripts {t!r} do not match the operand's "
-                             f"shape {tuple(s)}")
         subs.append(t)
     if arrow:
         out = rhs.replace("...", ell)
-        if "." in out:
-            raise ValueError(f"einsum(): invalid output subscripts in {equation!r}")
-        for c in out:
-            if not any(c in t for t in subs):
-                raise ValueError(f"einsum(): output subscript {c!r} appears in no operand")
-        if len(set(out)) != len(out):
-            raise ValueError(f"einsum(): output subscript repeated in {equation!r}")
     else:  # implicit output: the letters seen once, sorted, after the ellipsis dims
         counts = {}
         for t in subs:
