@@ -291,3 +291,11 @@ def test_einsum_size_errors(eq, shapes):
 ])
 def test_einsum_equation_errors(eq, shapes):
     _same_as_torch(lambda L: L.einsum(eq, *[L.ones(s) for s in shapes]))
+
+
+@pytest.mark.parametrize("key", [[0.5, -1.7], (0, [0.5, 2.9]), [[0.5], [1.2]], [1, 2.5],
+                                 [True, 0.5]])
+def test_float_lists_index_as_long(key):
+    # torch turns an index list into a long tensor, truncating its floats
+    _same_as_torch(lambda L: _x(L)[key])
+    _same_as_torch(_assigned(lambda L: key, 5.0))

@@ -20,6 +20,10 @@ def check_index_dtype(d):
         raise IndexError(INDEX_DTYPE_MSG)
 
 
+def _holds_float(seq) -> bool:
+    return any(isinstance(v, float) or isinstance(v, list) and _holds_float(v) for v in seq)
+
+
 def _key_item(k, warn=True):
     if isinstance(k, Tensor):
         d = k._data
@@ -33,6 +37,9 @@ def _key_item(k, warn=True):
                               "dtype torch.bool instead.", UserWarning, stacklevel=5)
             return d.astype(bool)
         return d
+    if isinstance(k, list) and _holds_float(k):
+        # torch makes an index list a long tensor, truncating floats (toward zero)
+        return np.asarray(k, dtype=np.float64).astype(np.int64)
     if isinstance(k, float):
         raise IndexError("only integers, slices (`:`), ellipsis (`...`), None and long or byte "
                          f"Variables are valid indices (got {type(k).__name__})")
