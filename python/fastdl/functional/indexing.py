@@ -14,8 +14,16 @@ from fastdl.tensor import int64
 _BASIC = (int, slice, type(None), type(Ellipsis))
 
 
+_PLAIN_TYPES = frozenset(_BASIC)  # exact types: a bool key takes the full path
+
+
 def _array_key(key, shape=None):
     """``key`` as an array key; given the indexed shape, torch's mask-shape check too."""
+    # ints, slices, None and Ellipsis index alike in numpy and torch: nothing to translate or
+    # check (x[0], x[:, 1:3] are most keys; the checks below cost ~1 us a call)
+    if type(key) in _PLAIN_TYPES or type(key) is tuple and all(
+            type(k) in _PLAIN_TYPES for k in key):
+        return key
     key = array_key(key)
     if shape is not None:
         check_masks(tuple(shape), key)
