@@ -481,3 +481,20 @@ def test_max_pool_window_of_only_padding_takes_no_gradient(length):
     (to * to.isfinite()).nan_to_num(0.0).sum().backward()
     fo.backward(fastdl.tensor(np.isfinite(fo.detach().numpy()).astype(np.float64)))
     np.testing.assert_array_equal(fx.grad.numpy(), tx.grad.numpy())
+
+
+@pytest.mark.parametrize("name,shape,output_size", [
+    ("adaptive_avg_pool2d", (2, 2), (2, 2)), ("adaptive_max_pool3d", (2, 2), (2, 2, 2)),
+    ("adaptive_avg_pool2d", (2, 2), 2), ("adaptive_avg_pool1d", (2,), 3),
+    ("adaptive_max_pool2d", (2, 2, 2, 2, 2), (2, 2))])
+def test_adaptive_pool_rank_errors_have_torchs_type(name, shape, output_size):
+    """torch.nn.functional checks a tuple output_size against the input's rank itself
+    (ValueError) before the kernel's rank check (RuntimeError)."""
+    torch = pytest.importorskip("torch")
+    with pytest.raises(Exception) as theirs:
+        getattr(torch.nn.functional, name)(torch.ones(*shape), output_size)
+    with pytest.raises(Exception) as ours:
+        getattr(F, name)(fastdl.ones(*shape), output_size)
+    assert type(ours.value) is type(theirs.value)
+    if isinstance(theirs.value, ValueError):
+        assert str(ours.value) == str(theirs.value)

@@ -422,8 +422,18 @@ def _adaptive_size(output_size, d, in_size, fn):
     return sizes
 
 
+def _check_adaptive_rank(d, input, output_size, fn):
+    """torch.nn.functional's own check for the 2-d and 3-d adaptive pools given a tuple
+    output_size (_list_with_default): a ValueError before the kernel's RuntimeError."""
+    if d > 1 and isinstance(output_size, (tuple, list)):
+        check_tensor(input, fn)
+        if input._data.ndim <= len(output_size):
+            raise ValueError(f"Input dimension should be at least {len(output_size) + 1}")
+
+
 def _adaptive_avg_pool(d, input, output_size):
     fn = f"adaptive_avg_pool{d}d"
+    _check_adaptive_rank(d, input, output_size, fn)
     x, unbatched = _check_input(input, d, fn)
     in_size = x._data.shape[2:]
     spec = PoolSpec(in_size, _adaptive_size(output_size, d, in_size, fn))
@@ -448,6 +458,7 @@ def adaptive_avg_pool3d(input, output_size):
 
 def _adaptive_max_pool(d, input, output_size, return_indices):
     fn = f"adaptive_max_pool{d}d"
+    _check_adaptive_rank(d, input, output_size, fn)
     x, unbatched = _check_input(input, d, fn)
     in_size = x._data.shape[2:]
     spec = PoolSpec(in_size, _adaptive_size(output_size, d, in_size, fn))
