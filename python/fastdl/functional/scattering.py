@@ -242,6 +242,17 @@ scatter_reduce_op = defop("scatter_reduce", forward=_scatter_reduce_forward,
                           backward=_scatter_reduce_backward, saves=(0, 1), saves_output=True)
 
 
+def nothing_scattered(input, src):
+    """The result of a scatter with an empty index: a copy of input that still depends on a
+    tensor src (as torch's does), so src gets a zero gradient rather than none."""
+    out = input.clone()
+    if isinstance(src, Tensor) and src.requires_grad and _grad_state.enabled:
+        from fastdl.functional.arithmetic import where
+        never = _wrap(xp_of(input._data).zeros((), dtype=bool))
+        out = where(never, src.sum().to(input._data.dtype), out)  # forward: out's values
+    return out
+
+
 # ---- argument checks (torch's rules and messages) ------------------------------------------
 def check_scatter_args(fn, input, dim, index, src=None):
     """Validate a scatter-family call; returns ``(ax, index array)``. ``input``, ``index`` and
@@ -328,7 +339,7 @@ def scatter(input, dim, index, src=None, value=None, reduce=None):
                        value, reduce).reshape(())
     ax, idx = check_scatter_args("scatter", input, dim, index, src)
     if idx.size == 0:
-        return input.clone()
+        return nothing_scattered(input, src)
     if src is None and reduce is None:
         return scatter_fill_op.apply((input,), ax, idx, value)
     if src is None:  # a number to accumulate: the src tensor it stands for, a constant
@@ -374,6 +385,6 @@ def scatter_reduce(input, dim, index, src, reduce, *, include_self=True):
                               include_self=include_self).reshape(())
     ax, idx = check_scatter_args("scatter_reduce", input, dim, index, src)
     if idx.size == 0:
-        return input.clone()
+        return nothing_scattered(input, src)
     return scatter_reduce_op.apply((input, src_like_index(src, idx)), ax, idx, reduce,
                                    bool(include_self))

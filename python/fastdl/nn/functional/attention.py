@@ -346,6 +346,13 @@ def _check(query, key, value, attn_mask, dropout_p, is_causal):
             raise TypeError(f"{fn}(): attn_mask must be a fastdl.Tensor or None, got "
                             f"{type(attn_mask).__name__}")
         md = attn_mask._data.dtype
+        if (attn_mask._data.ndim < 2 and len(qs) == len(ks) == len(vs) == 4
+                and not attn_mask.requires_grad):
+            # torch's CPU backend choice reads the mask's dim -2 for 4-D inputs (a mask that
+            # requires grad skips that check and broadcasts)
+            raise IndexError(f"Dimension out of range (expected to be in range of "
+                             f"[-1, 0], but got -2): attn_mask of shape "
+                             f"{tuple(attn_mask._data.shape)} for 4-D query, key and value")
         if md != np.bool_ and md != query._data.dtype:
             raise TypeError(f"{fn}(): attn_mask must be bool or have the query's dtype "
                             f"({query._data.dtype}), got {md}")

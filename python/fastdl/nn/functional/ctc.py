@@ -224,7 +224,9 @@ def _extended_targets(targets, target_lengths, batch, blank, classes):
                                f"fewer than the target lengths' sum {int(target_lengths.sum())}")
         starts = np.concatenate([[0], np.cumsum(target_lengths)[:-1]]).astype(np.int64)
         offsets = np.minimum(np.arange(longest)[None, :], np.maximum(target_lengths - 1, 0)[:, None])
-        labels = t[starts[:, None] + offsets] if t.size else np.zeros((batch, longest), np.int64)
+        # a trailing empty target starts at t.size: clipped, its labels are masked out below
+        labels = t[np.minimum(starts[:, None] + offsets, t.size - 1)] if t.size \
+            else np.zeros((batch, longest), np.int64)
     else:
         raise RuntimeError(f"ctc_loss(): targets must be 1-D (concatenated) or 2-D (padded), "
                            f"got shape {tuple(t.shape)}")

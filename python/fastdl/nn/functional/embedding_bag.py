@@ -75,8 +75,9 @@ def _first_max_rows(values, bag_of, count, flat_idx):
     first = np.full((count, dim), values.shape[0], dtype=np.int64)
     np.minimum.at(first, bag_of, position)
     empty = first[:, 0] == values.shape[0]
-    rows = np.where(empty[:, None], 0, flat_idx[np.minimum(first, values.shape[0] - 1)]
-                    if values.shape[0] else 0)
+    if not values.shape[0]:  # every bag empty: (count, dim) zeros, not a broadcast scalar
+        return np.zeros((count, dim), dtype=np.int64), empty
+    rows = np.where(empty[:, None], 0, flat_idx[np.minimum(first, values.shape[0] - 1)])
     return rows, empty
 
 

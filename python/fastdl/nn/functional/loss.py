@@ -358,7 +358,7 @@ def binary_cross_entropy(input, target, weight=None, size_average=None, reduce=N
     weight = _check_weight(name, weight, input.shape)
     p = input._data
     if p.size and (float(p.min()) < 0 or float(p.max()) > 1):
-        raise ValueError(f"{name}(): all elements of input should be between 0 and 1 (got range "
+        raise RuntimeError(f"{name}(): all elements of input should be between 0 and 1 (got range "
                          f"[{float(p.min())}, {float(p.max())}])")
     return _bce(input, target, reduction, weight=weight)
 

@@ -277,8 +277,8 @@ def cross_entropy(input, target, weight=None, size_average=None, ignore_index: i
         layout = _ClassLayout("cross_entropy", x)
         _check_class_weight("cross_entropy", weight, input, layout.classes, same_dtype=False)
         if ignore_index >= 0:
-            raise ValueError(f"cross_entropy(): ignore_index is not supported for floating point "
-                             f"target (class probabilities), got ignore_index={ignore_index}")
+            raise RuntimeError(f"cross_entropy(): ignore_index is not supported for floating point "
+                               f"target (class probabilities), got ignore_index={ignore_index}")
         return _cross_entropy_probs(input, target, weight, layout, reduction, label_smoothing)
     t_shape = target._data.shape
     if x.ndim >= 2 and len(t_shape) >= 1 and t_shape[0] != x.shape[0]:  # torch checks it first
