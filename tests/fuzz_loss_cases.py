@@ -49,9 +49,7 @@ def gen_pointwise(r):
         kw["beta"] = _pick(r, [1.0, 0.0, 0.5])
     if name == "huber_loss":
         kw["delta"] = _pick(r, [1.0, 0.3, 2.0])
-    # soft_margin_loss: torch has no derivative for the target (raises; fastdl computes one)
-    return _functional(name, [_t(r, *shape), target],
-                       [True, name != "soft_margin_loss" and _coin(r, 0.5)], **kw)
+    return _functional(name, [_t(r, *shape), target], [True, _coin(r, 0.5)], **kw)
 
 
 def gen_classification(r):
@@ -83,7 +81,7 @@ def gen_classification(r):
     tensors, grads, named = [x, target], [True, probs and _coin(r)], []
     if _coin(r, 0.4):
         tensors.append(torch.from_numpy(r.uniform(0.1, 2, C)))
-        grads.append(False)
+        grads.append(_coin(r, 0.3))
         named.append("weight")
     return _kw_tensors(name, tensors, grads, named, **kw)
 
@@ -102,11 +100,11 @@ def gen_binary(r):
     tensors, grads, named = [x, target], [True, _coin(r, 0.4)], []
     if _coin(r, 0.4):
         tensors.append(torch.from_numpy(r.uniform(0.1, 2, shape[int(r.integers(0, len(shape) + 1)):])))
-        grads.append(False)  # torch raises for a weight that requires grad; fastdl does not
+        grads.append(_coin(r, 0.3))  # torch raises: not differentiable in the weight
         named.append("weight")
     if name.endswith("logits") and _coin(r, 0.4) and shape:
         tensors.append(torch.from_numpy(r.uniform(0.1, 3, shape[-1:])))
-        grads.append(False)
+        grads.append(_coin(r, 0.3))
         named.append("pos_weight")
     return _kw_tensors(name, tensors, grads, named, reduction=_pick(r, REDUCTIONS))
 
@@ -174,7 +172,7 @@ def gen_margin(r):
         if _coin(r, 0.4):
             tensors.append(torch.from_numpy(r.uniform(0.1, 2, C)))
             named.append("weight")
-        return _kw_tensors(name, tensors, [True, False] + [False] * len(named), named,
+        return _kw_tensors(name, tensors, [True, False] + [_coin(r, 0.3)] * len(named), named,
                            p=_pick(r, [1, 2]), margin=_pick(r, [1.0, 0.3]), reduction=red)
     tensors = [_t(r, *lead, C), torch.from_numpy(r.integers(0, 2, lead + (C,)).astype(float))]
     named = []

@@ -68,3 +68,16 @@ def reject_bool(fn: str, **tensors) -> None:
         if t is not None and t._data.dtype.kind == "b":
             raise RuntimeError(f"{fn}(): '{name}' is a bool tensor: subtraction or negation, the "
                                "`-` operator, of a bool tensor is not supported")
+
+
+def check_not_differentiable(fn: str, **tensors) -> None:
+    """torch's autograd refuses, at the call (with grad mode on), an argument its derivative
+    formulas leave out (loss weights, some targets) that requires grad: a gradient for it
+    would otherwise be silently missing."""
+    from fastdl.autograd.grad_mode import state
+    if not state.enabled:
+        return
+    for name, t in tensors.items():
+        if isinstance(t, Tensor) and t.requires_grad:
+            raise RuntimeError(f"The function '{fn}' is not differentiable with respect to "
+                               f"argument '{name}'. This input cannot have requires_grad True.")

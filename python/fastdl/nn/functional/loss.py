@@ -14,8 +14,8 @@ from fastdl.amp._dispatch import autocast_op
 from fastdl.autograd.op import defop
 from fastdl.functional import arithmetic as A
 from fastdl.functional._core import _category, grad_for, promote, torch_dtype_name
-from fastdl.nn.functional._checks import (check_float, check_reduction, check_same_shape,
-                                          check_tensor)
+from fastdl.nn.functional._checks import (check_float, check_not_differentiable, check_reduction,
+                                          check_same_shape, check_tensor)
 from fastdl.nn.functional._reduction import legacy_reduction, reduce_array
 from fastdl.nn.functional.activation import _softplus_array
 from fastdl.nn.functional.loss_margin import reduce_loss
@@ -356,6 +356,7 @@ def binary_cross_entropy(input, target, weight=None, size_average=None, reduce=N
     name = "binary_cross_entropy"
     _check_pair(name, input, target)
     weight = _check_weight(name, weight, input.shape)
+    check_not_differentiable(name, weight=weight)
     p = input._data
     if p.size and (float(p.min()) < 0 or float(p.max()) > 1):
         raise RuntimeError(f"{name}(): all elements of input should be between 0 and 1 (got range "
@@ -376,6 +377,7 @@ def binary_cross_entropy_with_logits(input, target, weight=None, size_average=No
                            f"dtype), got {target._data.dtype}")
     check_same_shape(name, input, target)
     weight = _check_weight(name, weight, input.shape)
+    check_not_differentiable(name, weight=weight, pos_weight=pos_weight)
     if pos_weight is not None:
         check_tensor(pos_weight, name, "pos_weight")
         if pos_weight._data.dtype == np.bool_:  # torch: pos_weight - 1

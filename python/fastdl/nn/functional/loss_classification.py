@@ -19,7 +19,8 @@ from fastdl.functional import activations as _act
 from fastdl.functional import arithmetic as A
 from fastdl.functional import indexing as I
 from fastdl.functional import reductions as R
-from fastdl.nn.functional._checks import check_float, check_reduction, check_tensor
+from fastdl.nn.functional._checks import (check_float, check_not_differentiable,
+                                          check_reduction, check_tensor)
 from fastdl.nn.functional._reduction import legacy_reduction
 from fastdl.autograd.op import Saved
 from fastdl.tensor import _wrap
@@ -250,6 +251,7 @@ def nll_loss(input, target, weight=None, size_average=None, ignore_index: int = 
     check_tensor(target, "nll_loss", "target")
     _check_index_dtype("nll_loss", target)  # torch checks the target's dtype first
     check_float(input, "nll_loss", error=NotImplementedError)
+    check_not_differentiable("nll_loss_forward", weight=weight)
     spec = _NllSpec("nll_loss", input, target, weight, ignore_index, reduction, 0.0)
     return nll_loss_op.apply((input,), spec)
 
@@ -288,6 +290,7 @@ def cross_entropy(input, target, weight=None, size_average=None, ignore_index: i
         raise RuntimeError(f"cross_entropy(): expected a target of class indices (an integer "
                            f"tensor) for input of shape {tuple(x.shape)}, got "
                            f"{target._data.dtype} of shape {tuple(target._data.shape)}")
+    check_not_differentiable("nll_loss_forward", weight=weight)  # class indices only
     spec = _NllSpec("cross_entropy", input, target, weight, ignore_index, reduction, label_smoothing)
     return cross_entropy_op.apply((input,), spec, Saved())
 
@@ -319,6 +322,7 @@ def multi_margin_loss(input, target, p: int = 1, margin: float = 1.0, weight=Non
     reduction = check_reduction(legacy_reduction(size_average, reduce, reduction), name)
     check_float(input, name, error=NotImplementedError)  # as torch's kernel
     check_tensor(target, name, "target")
+    check_not_differentiable(name, weight=weight)
     if p not in (1, 2):
         raise ValueError(f"{name}(): only p == 1 and p == 2 are supported, got {p}")
     shape = tuple(input._data.shape)

@@ -13,7 +13,8 @@ import numpy as np
 
 from fastdl.functional import arithmetic as A
 from fastdl.functional import reductions as R
-from fastdl.nn.functional._checks import check_float, check_reduction, check_tensor, reject_bool
+from fastdl.nn.functional._checks import (check_float, check_not_differentiable,
+                                          check_reduction, check_tensor, reject_bool)
 from fastdl.nn.functional._reduction import legacy_reduction
 from fastdl.nn.functional.activation_more import logsigmoid
 from fastdl.nn.functional.distance import pairwise_distance
@@ -82,6 +83,7 @@ def soft_margin_loss(input, target, size_average=None, reduce=None, reduction: s
     reduction = check_reduction(legacy_reduction(size_average, reduce, reduction), name)
     check_float(input, name, error=RuntimeError)  # torch writes into a tensor like the input
     check_tensor(target, name, "target")
+    check_not_differentiable(name, target=target)
     try:  # torch writes into a tensor like the input: the target must broadcast to its shape
         shape = np.broadcast_shapes(tuple(input.shape), tuple(target.shape))
     except ValueError:
