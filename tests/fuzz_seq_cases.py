@@ -198,7 +198,7 @@ def gen_sdpa(r):
             else _mask(r, shape, "float")
         inputs.append(am)
         grads.append(am_kind == "float" and _coin(r, 0.3))
-    kw = dict(is_causal=am_kind is None and _coin(r, 0.3), scale=float(r.uniform(0.1, 2)) if _coin(r, 0.3) else None,
+    kw = dict(is_causal=_coin(r, 0.3), scale=float(r.uniform(0.1, 2)) if _coin(r, 0.3) else None,
               enable_gqa=gqa)
 
     def call(lib, m, q, k, v, *am):

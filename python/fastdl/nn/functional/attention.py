@@ -317,6 +317,20 @@ def _repeat_heads(x, group):
     return x.reshape(*shape[:-3], shape[-3] * group, *shape[-2:])
 
 
+def _flash_cpu_eligible(query, key, value, attn_mask, dropout_p):
+    """Whether torch 2.13's CPU backend choice takes its flash kernel, which applies both
+    is_causal and an explicit attn_mask (its math fallback refuses the pair): 4-D inputs with
+    one batch size, query heads a multiple of key/value heads, equal head sizes, unit stride
+    in the last dim, no dropout and a mask that does not require grad."""
+    arrays = (query._data, key._data, value._data)
+    if any(a.ndim != 4 for a in arrays) or dropout_p > 0.0 or attn_mask.requires_grad:
+        return False
+    (n, hq, _, e), (nk, hk, _, ek), (nv, hv, _, ev) = (a.shape for a in arrays)
+    if not (n == nk == nv and hk == hv and hk and hq % hk == 0 and e == ek == ev):
+        return False
+    return all(a.shape[-1] <= 1 or a.strides[-1] == a.itemsize for a in arrays)
+
+
 def _check(query, key, value, attn_mask, dropout_p, is_causal):
     fn = "scaled_dot_product_attention"
     for name, t in (("query", query), ("key", key), ("value", value)):
@@ -339,13 +353,9 @@ def _check(query, key, value, attn_mask, dropout_p, is_causal):
         raise RuntimeError(f"{fn}(): key and value must have the same sequence length, got "
                            f"key {tuple(ks)} and value {tuple(vs)}")
     if attn_mask is not None:
-        if is_causal:
-            raise RuntimeError(f"{fn}(): an explicit attn_mask should not be set when "
-                               "is_causal=True")
         if not isinstance(attn_mask, Tensor):
             raise TypeError(f"{fn}(): attn_mask must be a fastdl.Tensor or None, got "
                             f"{type(attn_mask).__name__}")
-        md = attn_mask._data.dtype
         if (attn_mask._data.ndim < 2 and len(qs) == len(ks) == len(vs) == 4
                 and not attn_mask.requires_grad):
             # torch's CPU backend choice reads the mask's dim -2 for 4-D inputs (a mask that
@@ -353,6 +363,10 @@ def _check(query, key, value, attn_mask, dropout_p, is_causal):
             raise IndexError(f"Dimension out of range (expected to be in range of "
                              f"[-1, 0], but got -2): attn_mask of shape "
                              f"{tuple(attn_mask._data.shape)} for 4-D query, key and value")
+        if is_causal and not _flash_cpu_eligible(query, key, value, attn_mask, dropout_p):
+            raise RuntimeError(f"{fn}(): an explicit attn_mask should not be set when "
+                               "is_causal=True")
+        md = attn_mask._data.dtype
         if md != np.bool_ and md != query._data.dtype:
             raise TypeError(f"{fn}(): attn_mask must be bool or have the query's dtype "
                             f"({query._data.dtype}), got {md}")
