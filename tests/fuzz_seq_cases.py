@@ -57,11 +57,17 @@ def gen_rnn(r):
     unbatched = _coin(r, 0.2)
     packed = not unbatched and _coin(r, 0.35)
     D = 2 if bid else 1
-    x = _t(r, T, I) if unbatched else (_t(r, B, T, I) if bf else _t(r, T, B, I))
-    hb = () if unbatched else (B,)
+    bad = _pick(r, [None] * 12 + ["features", "h_batch", "h_layers", "x_dims"])  # must raise
+    if packed:  # torch 2.13 accepts a packed LSTM's state of a wrong batch size, and
+        bad = None  # crashes (segfault) on some bad packed inputs
+    xI = I + 1 if bad == "features" else I
+    x = _t(r, T, xI) if unbatched else (_t(r, B, T, xI) if bf else _t(r, T, B, xI))
+    if bad == "x_dims":
+        x = x.unsqueeze(0)
+    hb = () if unbatched else ((B + 1,) if bad == "h_batch" else (B,))
     hx = None
     if _coin(r):
-        h0 = _t(r, D * L, *hb, P or H)
+        h0 = _t(r, D * L + (bad == "h_layers"), *hb, P or H)
         hx = (h0, _t(r, D * L, *hb, H)) if kind == "LSTM" else h0
     inputs, grads = [x], [True]
     if hx is not None:
@@ -99,7 +105,7 @@ def gen_rnn(r):
     else:
         def call(lib, m, x, *rest):
             return m(x, state(list(rest)))
-        name = f"{kind}{kw} x{tuple(x.shape)} hx={hx is not None}"
+        name = f"{kind}{kw} x{tuple(x.shape)} hx={hx is not None} bad={bad}"
     return Case(name, lambda lib: getattr(lib.nn, kind)(I, H, **kw), call, inputs, grads)
 
 

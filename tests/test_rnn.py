@@ -388,7 +388,7 @@ def test_errors():
         frnn.pack_padded_sequence(x, [5, -1], enforce_sorted=False)
     with pytest.raises(RuntimeError, match="exceeds"):
         frnn.pack_padded_sequence(x, [6, 1])
-    with pytest.raises(ValueError, match="batch_size"):
+    with pytest.raises(RuntimeError, match="batch_size"):
         frnn.pack_padded_sequence(x, [5, 2, 1])
     with pytest.raises(ValueError, match="proj_size"):
         fnn.LSTM(3, 4, proj_size=4)

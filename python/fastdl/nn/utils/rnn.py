@@ -81,14 +81,14 @@ def pack_padded_sequence(input, lengths, batch_first=False, enforce_sorted=True)
                         f"{type(input).__name__}")
     lengths = _lengths_array(lengths)
     x = input._data
-    if x.ndim < 2:
-        raise ValueError(f"pack_padded_sequence: input must have at least 2 dimensions "
+    if x.ndim < 2:  # torch: IndexError from reading the batch dim
+        raise IndexError(f"pack_padded_sequence: input must have at least 2 dimensions "
                          f"(steps, batch, *), got shape {tuple(x.shape)}")
     batch_dim = 0 if batch_first else 1
     B, T = x.shape[batch_dim], x.shape[1 - batch_dim]
     if lengths.size != B:
-        raise ValueError(f"Expected `len(lengths)` to be equal to batch_size, but got "
-                         f"{lengths.size} (batch_size={B})")
+        raise RuntimeError(f"Expected `len(lengths)` to be equal to batch_size, but got "
+                           f"{lengths.size} (batch_size={B})")
     if lengths.size and lengths.min() <= 0:
         raise RuntimeError("Length of all samples has to be greater than 0, but found an element "
                            f"in 'lengths' that is <= 0 (lengths={lengths.tolist()})")
