@@ -153,7 +153,8 @@ def gen_mha(r):
         if unbatched:
             return _t(r, n, d)
         return _t(r, N, n, d) if kw["batch_first"] else _t(r, n, N, d)
-    q, k, v = seq(L, E), seq(S, kdim or E), seq(S, vdim or E)
+    bad_dim = _coin(r, 0.05)  # a query of the wrong embedding size must raise
+    q, k, v = seq(L, E + bad_dim), seq(S, kdim or E), seq(S, vdim or E)
     inputs, grads = [q, k, v], [True, True, True]
     kpm_kind = _pick(r, [None, "bool", "float"])
     am_kind = _pick(r, [None, "bool", "float"])
@@ -163,7 +164,8 @@ def gen_mha(r):
     if am_kind is not None:
         shape = (L, S) if am_dims == 2 else ((1 if unbatched else N) * nh, L, S)
         am = _mask(r, shape, am_kind)
-    is_causal = am is not None and _coin(r, 0.2)
+    # is_causal without a mask raises (not drawn with a bad query: torch checks it first)
+    is_causal = _coin(r, 0.2) if am is not None else not bad_dim and _coin(r, 0.05)
     if is_causal and am_kind == "bool" and am_dims == 2:
         am = torch.ones(L, S, dtype=torch.bool).triu(1)
     opts = dict(need_weights=_coin(r, 0.7), average_attn_weights=_coin(r, 0.7),

@@ -199,7 +199,7 @@ def test_kv_cache_shape_errors_without_grad():
 def test_mha_errors():
     mha = nn.MultiheadAttention(8, 2)
     x = fastdl.zeros(3, 2, 8)
-    with pytest.raises(ValueError, match="embedding dimension"):
+    with pytest.raises(AssertionError, match="embedding dimension"):
         mha(fastdl.zeros(3, 2, 6), x, x)
     with pytest.raises(RuntimeError, match="attn_mask"):
         mha(x, x, x, attn_mask=fastdl.zeros(4, 3))

@@ -103,15 +103,15 @@ class MultiheadAttention(Module):
                 attn_mask=None, average_attn_weights=True, is_causal=False):
         batched = query.ndim == 3
         if query.ndim not in (2, 3):
-            raise ValueError(f"MultiheadAttention: query should be 2-D (unbatched) or 3-D, got "
-                             f"shape {tuple(query.shape)}")
+            raise AssertionError(f"MultiheadAttention: query should be 2-D (unbatched) or 3-D, got "
+                                 f"shape {tuple(query.shape)}")
         if key.ndim != query.ndim or value.ndim != query.ndim:
-            raise ValueError(f"MultiheadAttention: query, key and value must have the same "
-                             f"number of dimensions, got {tuple(query.shape)}, "
-                             f"{tuple(key.shape)}, {tuple(value.shape)}")
+            raise AssertionError(f"MultiheadAttention: query, key and value must have the same "
+                                 f"number of dimensions, got {tuple(query.shape)}, "
+                                 f"{tuple(key.shape)}, {tuple(value.shape)}")
         if query.shape[-1] != self.embed_dim:
-            raise ValueError(f"MultiheadAttention: was expecting embedding dimension of "
-                             f"{self.embed_dim}, but got {query.shape[-1]}")
+            raise AssertionError(f"MultiheadAttention: was expecting embedding dimension of "
+                                 f"{self.embed_dim}, but got {query.shape[-1]}")
         _check_mask_dtype(attn_mask, "attn_mask")
         _check_mask_dtype(key_padding_mask, "key_padding_mask")
         if not batched and key_padding_mask is not None and key_padding_mask.ndim != 1:
