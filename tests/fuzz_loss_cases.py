@@ -228,7 +228,7 @@ def gen_ctc(r):
         target = padded[0, :int(tgt_lens[0])] if unbatched else padded
     as_tensor = _coin(r)
     kw = dict(blank=blank, reduction=_pick(r, REDUCTIONS), zero_infinity=_coin(r))
-    il = [int(v) for v in in_lens]
+    il = [int(v) for v in in_lens] if _coin(r, 0.95) else int(in_lens[0])  # int: TypeError
     tl = [int(v) for v in tgt_lens]
     tensors = [x, target]
     if as_tensor:

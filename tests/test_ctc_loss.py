@@ -75,7 +75,7 @@ def test_ctc_loss_unbatched_and_module_match_torch(dtype, reduction):
              lambda x: TF.ctc_loss(TF.log_softmax(x, 1), torch.tensor(target),
                                    torch.tensor(8), torch.tensor(4), reduction=reduction),
              lambda x: F.ctc_loss(F.log_softmax(x, 1), fastdl.tensor(target),
-                                  fastdl.tensor(8), (4,), reduction=reduction),
+                                  fastdl.tensor(8), fastdl.tensor(4), reduction=reduction),
              dtype=dtype, vals=[logits])
     padded, _ = _targets(0)
     kwargs = dict(blank=0, reduction=reduction, zero_infinity=True)

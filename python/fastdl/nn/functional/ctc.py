@@ -180,14 +180,14 @@ ctc_loss_op = defop("ctc_loss", forward=_ctc_forward, backward=_ctc_backward, sa
 
 
 def _lengths(name, values, batch):
-    """Lengths given as a tensor, a sequence or (unbatched) an int, as an int64 array (N,)."""
+    """Lengths given as a tensor or a sequence, as an int64 array (N,)."""
     if isinstance(values, Tensor):
         if values._data.dtype.kind not in "iu":
             raise RuntimeError(f"ctc_loss(): {name} must hold integers, got dtype "
                                f"{values._data.dtype}")
         array = np.asarray(values._data).reshape(-1)
     else:
-        array = np.asarray(values if isinstance(values, (tuple, list)) else [values])
+        array = np.asarray(values)
         if array.size and array.dtype.kind not in "iu":
             raise TypeError(f"ctc_loss(): {name} must be integers, got {values!r}")
     array = array.astype(np.int64).reshape(-1)
@@ -245,7 +245,7 @@ def ctc_loss(log_probs, targets, input_lengths, target_lengths, blank: int = 0,
     """-log p(target | input) summed over all alignments, for ``log_probs`` (T, N, C) (or
     (T, C) unbatched) from a log_softmax over C classes, ``blank`` among them. ``targets``
     are padded (N, S) or concatenated (sum(target_lengths),) class indices; the lengths are
-    tensors or sequences (ints for unbatched input). 'mean' divides each sample's loss by its
+    both tensors or both sequences of ints (one each for unbatched input). 'mean' divides each sample's loss by its
     target length (at least 1), then averages over the batch; ``zero_infinity`` replaces
     infinite losses (no alignment possible) and their gradients by zero."""
     check_reduction(reduction, "ctc_loss")
@@ -264,6 +264,13 @@ def ctc_loss(log_probs, targets, input_lengths, target_lengths, blank: int = 0,
     if not 0 <= blank < classes:
         raise RuntimeError(f"ctc_loss(): blank must be in label range [0, {classes}), got "
                            f"{blank}")
+    # torch's overloads: both lengths tensors or both int sequences (a bare int is neither)
+    kinds = {isinstance(v, Tensor) or (isinstance(v, (tuple, list)) and "seq")
+             for v in (input_lengths, target_lengths)}
+    if len(kinds) != 1 or False in kinds:
+        raise TypeError(f"ctc_loss(): input_lengths and target_lengths must both be tensors or "
+                        f"both sequences of ints, got {type(input_lengths).__name__} and "
+                        f"{type(target_lengths).__name__}")
     input_lengths = _lengths("input_lengths", input_lengths, batch)
     target_lengths = _lengths("target_lengths", target_lengths, batch)
     if batch and input_lengths.max() > steps:
