@@ -70,9 +70,11 @@ def gen_classification(r):
     else:
         target = torch.from_numpy(np.asarray(r.integers(0, C, t_shape)))
         if ignore is not None and target.numel():
-            target = target.masked_fill(torch.from_numpy(np.asarray(r.random(t_shape) < 0.3)), ignore)
+            hit = torch.from_numpy(np.asarray(r.random(t_shape) < 0.3))
+            target = target.masked_fill(hit, ignore)
         if _coin(r, 0.05) and target.numel():
-            target = target.masked_fill(torch.from_numpy(np.asarray(r.random(t_shape) < 0.5)), C)  # error
+            hit = torch.from_numpy(np.asarray(r.random(t_shape) < 0.5))
+            target = target.masked_fill(hit, C)  # a class out of range: an error
     if name == "cross_entropy" and _coin(r, 0.4):
         kw["label_smoothing"] = float(_pick(r, [0.1, 0.5, 1.0]))
     x = _t(r, *x_shape)
@@ -99,7 +101,8 @@ def gen_binary(r):
         target = (target > 0.5).double()
     tensors, grads, named = [x, target], [True, _coin(r, 0.4)], []
     if _coin(r, 0.4):
-        tensors.append(torch.from_numpy(r.uniform(0.1, 2, shape[int(r.integers(0, len(shape) + 1)):])))
+        w_shape = shape[int(r.integers(0, len(shape) + 1)):]  # broadcasts to the input
+        tensors.append(torch.from_numpy(np.asarray(r.uniform(0.1, 2, w_shape))))
         grads.append(_coin(r, 0.3))  # torch raises: not differentiable in the weight
         named.append("weight")
     if name.endswith("logits") and _coin(r, 0.4) and shape:

@@ -245,8 +245,8 @@ def ctc_loss(log_probs, targets, input_lengths, target_lengths, blank: int = 0,
     """-log p(target | input) summed over all alignments, for ``log_probs`` (T, N, C) (or
     (T, C) unbatched) from a log_softmax over C classes, ``blank`` among them. ``targets``
     are padded (N, S) or concatenated (sum(target_lengths),) class indices; the lengths are
-    both tensors or both sequences of ints (one each for unbatched input). 'mean' divides each sample's loss by its
-    target length (at least 1), then averages over the batch; ``zero_infinity`` replaces
+    both tensors or both sequences of ints (one each for unbatched input). 'mean' divides
+    each sample's loss by its target length (at least 1), then averages over the batch; ``zero_infinity`` replaces
     infinite losses (no alignment possible) and their gradients by zero."""
     check_reduction(reduction, "ctc_loss")
     check_tensor(log_probs, "ctc_loss", "log_probs")
