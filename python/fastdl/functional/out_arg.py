@@ -20,9 +20,22 @@ def _category(dtype):
     return {"b": 0, "u": 1, "i": 1, "f": 2}[np.dtype(dtype).kind]
 
 
-def write_out(fn, result, out):
-    """``result`` stored into ``out`` (returned); see the module's note for the rules."""
+def _check_out(fn, result, out, dtype_rule):
+    """out is a Tensor and, under the linalg rules, of a dtype they take (see write_outs)."""
     check_tensor(out, fn, "out")
+    rd, od = np.dtype(result.dtype), np.dtype(out.dtype)
+    if dtype_rule == "exact" and rd != od:
+        raise RuntimeError(f"Expected out tensor to have dtype {cpp_dtype_name(rd)}, but got "
+                           f"{cpp_dtype_name(od)} instead")
+    if dtype_rule == "safe" and _category(rd) > _category(od):
+        where = fn.replace("linalg_", "linalg.", 1)  # this check names the Python function
+        raise RuntimeError(f"{where}: Expected result to be safely castable from "
+                           f"{torch_dtype_name(rd)} dtype, but got result with dtype "
+                           f"{torch_dtype_name(od)}")
+
+
+def _store(fn, result, out):
+    """``result`` copied into the checked ``out`` (resized if needed); returns out."""
     if is_grad_enabled() and (result.requires_grad or out.requires_grad):
         raise RuntimeError(f"{fn}(): functions with out=... arguments don't support automatic "
                            f"differentiation, but one of the arguments requires grad.")
@@ -37,23 +50,18 @@ def write_out(fn, result, out):
                           f"PyTorch release outputs will not be resized unless they have zero "
                           f"elements. You can explicitly reuse an out tensor t by resizing it, "
                           f"inplace, to zero elements with t.resize_(0).", UserWarning,
-                          stacklevel=3)
+                          stacklevel=4)
         out.resize_(tuple(result.shape))
     with no_grad():
         out.copy_(result)
     return out
 
 
-def _check_dtype(fn, result, out, dtype_rule):
-    rd, od = np.dtype(result.dtype), np.dtype(out.dtype)
-    if dtype_rule == "exact" and rd != od:
-        raise RuntimeError(f"Expected out tensor to have dtype {cpp_dtype_name(rd)}, but got "
-                           f"{cpp_dtype_name(od)} instead")
-    if dtype_rule == "safe" and _category(rd) > _category(od):
-        where = fn.replace("linalg_", "linalg.", 1)  # this check names the Python function
-        raise RuntimeError(f"{where}: Expected result to be safely castable from "
-                           f"{torch_dtype_name(rd)} dtype, but got result with dtype "
-                           f"{torch_dtype_name(od)}")
+def write_out(fn, result, out, dtype_rule="cast"):
+    """``result`` stored into ``out`` (returned); see the module's note for the rules and
+    write_outs for ``dtype_rule``."""
+    _check_out(fn, result, out, dtype_rule)
+    return _store(fn, result, out)
 
 
 def write_outs(fn, result, out, dtype_rule="cast"):
@@ -68,16 +76,13 @@ def write_outs(fn, result, out, dtype_rule="cast"):
                             f"{type(out).__name__}")
         if len(out) != len(result):
             raise TypeError(f"expected tuple of {len(result)} elements but got {len(out)}")
-        for r, o in zip(result, out):
-            check_tensor(o, fn, "out")
-            _check_dtype(fn, r, o, dtype_rule)
-        written = [write_out(fn, r, o) for r, o in zip(result, out)]
+        for r, o in zip(result, out):  # every out checked before any is written
+            _check_out(fn, r, o, dtype_rule)
+        written = [_store(fn, r, o) for r, o in zip(result, out)]
         return type(result)(*written) if hasattr(result, "_fields") else tuple(written)
     if isinstance(out, (tuple, list)):
         raise TypeError(f"{fn}(): argument 'out' must be Tensor, not {type(out).__name__}")
-    check_tensor(out, fn, "out")
-    _check_dtype(fn, result, out, dtype_rule)
-    return write_out(fn, result, out)
+    return write_out(fn, result, out, dtype_rule)
 
 
 def supports_out(fn, dtype_rule="exact"):
