@@ -12,12 +12,13 @@ import warnings
 import numpy as np
 
 from fastdl.autograd.grad_mode import is_grad_enabled, no_grad
+from fastdl.functional._core import _category as _dtype_category
 from fastdl.functional._core import cpp_dtype_name, torch_dtype_name
 from fastdl.nn.functional._checks import check_tensor
 
 
 def _category(dtype):
-    return {"b": 0, "u": 1, "i": 1, "f": 2}[np.dtype(dtype).kind]
+    return _dtype_category(np.dtype(dtype))  # out.dtype may be a fastdl/numpy dtype object
 
 
 def _check_out(fn, result, out, dtype_rule):
