@@ -26,10 +26,6 @@ from fastdl.nn.modules.normalization import _BatchNorm
 from fastdl.tensor import Tensor, _wrap
 
 
-def _to_host(t):
-    return dist.host_buffer(t)
-
-
 def _like(reference, values):
     """``values`` (numpy) as a tensor on ``reference``'s device."""
     return _wrap(values).to(reference.device)
@@ -45,8 +41,9 @@ class _SyncBatchNormFunction(Function):
                              f"size {size}")
         if input.numel() > 0:
             mean, invstd = batch_norm_stats(input, eps)
-            combined = np.concatenate([_to_host(mean), _to_host(invstd),
-                                       np.array([size], _to_host(mean).dtype)])
+            mean_host = dist.host_buffer(mean)
+            combined = np.concatenate([mean_host, dist.host_buffer(invstd),
+                                       np.array([size], mean_host.dtype)])
         else:
             # an empty batch still joins the collective (its peers wait for it); its zero
             # count drops it from the merge below
@@ -78,7 +75,7 @@ class _SyncBatchNormFunction(Function):
             sum_dy, sum_dy_xmu, grad_weight, grad_bias = batch_norm_backward_reduce(
                 grad_output, input, mean, invstd, weight, needs_input, needs_weight, needs_bias)
             if needs_input:
-                combined = np.concatenate([_to_host(sum_dy), _to_host(sum_dy_xmu)])
+                combined = np.concatenate([dist.host_buffer(sum_dy), dist.host_buffer(sum_dy_xmu)])
                 dist.allreduce_array(ctx.group.comm, combined, dist.ReduceOp.SUM)
                 grad_input = batch_norm_backward_elemt(
                     grad_output, input, mean, invstd, weight,
