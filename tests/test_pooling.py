@@ -498,3 +498,10 @@ def test_adaptive_pool_rank_errors_have_torchs_type(name, shape, output_size):
     assert type(ours.value) is type(theirs.value)
     if isinstance(theirs.value, ValueError):
         assert str(ours.value) == str(theirs.value)
+
+
+def test_avg_pool2d_non_tensor_input_is_a_type_error():
+    """The 2-d avg pool's rank check (torch's IndexError for < 3 dims) reads input.ndim: a
+    non-Tensor is refused before it, as by every pool."""
+    with pytest.raises(TypeError, match="must be a fastdl.Tensor"):
+        F.avg_pool2d([[1.0, 2.0]], 2)

@@ -368,6 +368,7 @@ def _avg_pool(d, input, kernel_size, stride, padding, ceil_mode, count_include_p
         divisor_override = _int(divisor_override, fn, "divisor_override")
         if divisor_override == 0:
             raise RuntimeError(f"{fn}(): divisor must be not zero")
+    check_tensor(input, fn)
     if d == 2 and input.ndim < 3:  # torch's avg_pool2d reads size(-3) before any check
         raise IndexError(f"Dimension out of range (expected to be in range of "
                          f"[{-max(input.ndim, 1)}, {max(input.ndim, 1) - 1}], but got -3)")
