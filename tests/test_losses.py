@@ -386,3 +386,13 @@ def test_kl_div_refuses_integer_tensors_as_torch(integral):
         with pytest.raises(RuntimeError) as theirs:
             torch.nn.functional.kl_div(*(torch.tensor(a) for a in args), reduction="none")
         assert str(ours.value) == str(theirs.value)
+
+
+def test_kl_div_non_tensor_arguments_are_type_errors():
+    """kl_div reads both dtypes before its regression-pair checks: the Tensor checks come
+    first (a list gave an AttributeError)."""
+    import fastdl.nn.functional as F
+    with pytest.raises(TypeError, match="must be a fastdl.Tensor"):
+        F.kl_div([[1.0, 2.0]], 2)
+    with pytest.raises(TypeError, match="target"):
+        F.kl_div(fastdl.zeros(2), [0.5, 0.5])

@@ -407,6 +407,8 @@ def kl_div(input, target, size_average=None, reduce=None, reduction: str = "mean
     # not promoted first: torch's formula takes exp(target) or xlogy(target, target) in the
     # target's dtype; nor broadcast before the result's dtype is known (a 0-d float64 target
     # with a float32 input gives float32)
+    check_tensor(input, name)
+    check_tensor(target, name, "target")
     dtype = promote(input._data, target._data)
     input, target = _regression_pair(name, input, target, to_common_dtype=False)
     if reduction not in ("none", "mean", "sum", "batchmean"):
